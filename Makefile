@@ -1,0 +1,120 @@
+# qac -- build, test, bench, run.
+#
+#   make            build bin/qac (-O2, warnings are errors, jemalloc)
+#   make test       install missing packages, build, run every test (and print a summary line)
+#   make test-san   the same tests on an ASan+UBSan build (libc malloc), in build/san
+#   make bench      benchmarks (see README), figures to stdout
+#   make run        demo: build the demo index and start what it needs
+#   make deps       install the Debian packages qac needs (no-op when all are present)
+#
+# Layout: each module directory (common trie ranking data engine) becomes one
+# static archive; dependencies point one way (engine -> ranking -> trie ->
+# common; data -> ranking, trie). Tests are tests/test_<module>_<name>.c and
+# link only their module and what it depends on.
+
+VERSION := 0.1.0
+CC ?= cc
+SAN ?= 0
+
+ifeq ($(SAN),1)
+BUILD := build/san
+QAC := $(BUILD)/qac
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+MALLOC :=
+else
+BUILD := build/rel
+QAC := bin/qac
+OPT := -O2 -g
+MALLOC := -ljemalloc
+endif
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+        -Wvla -Wpointer-arith -Wcast-qual -Wno-unused-parameter
+CFLAGS := -std=c11 -D_GNU_SOURCE -DQAC_VERSION='"$(VERSION)"' $(OPT) $(WARN) -fno-common -I. -MMD -MP $(EXTRA_CFLAGS)
+LDFLAGS := $(OPT) $(EXTRA_LDFLAGS)
+LIBS := -luv -lhiredis -lhttp_parser -lutf8proc $(MALLOC) -lm -lpthread
+
+MODULES := common trie ranking data engine
+# Which archives a module's code needs, in link order.
+DEPS_common  := common
+DEPS_trie    := trie common
+DEPS_ranking := ranking trie common
+DEPS_data    := data ranking trie common
+DEPS_engine  := engine data ranking trie common
+
+define module_rules
+SRC_$(1) := $$(filter-out engine/main.c,$$(wildcard $(1)/*.c))
+OBJ_$(1) := $$(SRC_$(1):%.c=$(BUILD)/%.o)
+$(BUILD)/lib$(1).a: $$(OBJ_$(1))
+	@mkdir -p $$(@D)
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
+
+archives = $(foreach d,$(DEPS_$(1)),$(BUILD)/lib$(d).a)
+
+TEST_SRC := $(wildcard tests/test_*.c)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+BENCH_SRC := $(wildcard tests/bench/bench_*.c)
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all test test-san check-deps deps bench run clean fuzz
+all: $(QAC) $(TEST_BIN) $(BENCH_BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(QAC): $(BUILD)/engine/main.o $(call archives,engine)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# tests/test_<module>_<name>.c links <module> and its dependencies.
+test_module = $(word 2,$(subst _, ,$(notdir $(1))))
+.SECONDEXPANSION:
+.SECONDARY:
+$(BUILD)/tests/%: $(BUILD)/tests/%.o $$(call archives,$$(call test_module,$$*))
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ -lcmocka $(LIBS)
+
+$(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(call archives,engine)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# --- packages ---------------------------------------------------------------
+PKGS := gcc make pkg-config libuv1-dev libhiredis-dev libjemalloc-dev libutf8proc-dev \
+        libhttp-parser-dev libcmocka-dev redis-server redis-tools curl python3 procps
+deps:
+	@missing=$$(for p in $(PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  if [ "$$(id -u)" != 0 ]; then echo "make deps: need root to install: $$missing (run 'sudo make deps')" >&2; exit 1; fi; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+# Cheap check run by test/run: only calls apt when something is missing.
+check-deps:
+	@$(MAKE) --no-print-directory deps
+
+test: check-deps
+	@$(MAKE) --no-print-directory all
+	@tests/run.sh $(BUILD) $(QAC)
+
+test-san: check-deps
+	@$(MAKE) --no-print-directory SAN=1 all
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  tests/run.sh build/san build/san/qac
+
+bench: check-deps
+	@$(MAKE) --no-print-directory all
+	@tests/bench/run.sh $(BUILD) $(QAC)
+
+run: check-deps
+	@$(MAKE) --no-print-directory all
+	@tests/../deploy/run.sh $(QAC)
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,32 @@
+#include "common/alloc.h"
+
+#include <stdlib.h>
+
+static unsigned long fail_countdown; /* 0: disarmed */
+static int fail_sticky, fail_tripped;
+static unsigned long fail_count;
+
+static int should_fail(void) {
+    if (fail_tripped) { fail_count++; return 1; }
+    if (fail_countdown == 0) return 0;
+    if (--fail_countdown == 0) {
+        fail_count++;
+        if (fail_sticky) fail_tripped = 1;
+        return 1;
+    }
+    return 0;
+}
+
+void qalloc_fail_after(unsigned long n, int sticky) {
+    fail_countdown = n;
+    fail_sticky = sticky;
+    fail_tripped = 0;
+    fail_count = 0;
+}
+
+unsigned long qalloc_failures(void) { return fail_count; }
+
+void *qmalloc(size_t n) { return should_fail() ? NULL : malloc(n); }
+void *qcalloc(size_t n, size_t size) { return should_fail() ? NULL : calloc(n, size); }
+void *qrealloc(void *p, size_t n) { return should_fail() ? NULL : realloc(p, n); }
+void qfree(void *p) { free(p); }

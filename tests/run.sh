@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# tests/run.sh BUILD_DIR QAC_BIN -- run every test, print one summary line.
+#
+# - Unit and integration tests: every BUILD_DIR/tests/test_* binary (cmocka).
+#   Each runs in its own process with a time limit; its cmocka summary is
+#   parsed, and a binary that dies without one counts as one failure.
+# - Script tests: every tests/it_*.sh, run with bash; exit 0 = pass, 77 = skip.
+# - A private redis-server is started on a free port in a temporary directory
+#   for the whole run (QAC_TEST_REDIS_PORT), and stopped at the end.
+# Environment given to tests: QAC_BIN (absolute), QAC_ROOT (repo), QAC_SHARED
+# (../shared when it exists, else unset: tests that need it skip), QAC_TMP.
+# Final line: "N passed, N failed, N skipped"; exit 1 on any failure.
+set -u
+build=${1:?usage: tests/run.sh BUILD_DIR QAC_BIN}
+qac=${2:?usage: tests/run.sh BUILD_DIR QAC_BIN}
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+export QAC_ROOT=$root
+export QAC_BIN=$root/$qac
+[ -d "$root/../shared/data" ] && export QAC_SHARED=$(cd "$root/../shared" && pwd)
+export QAC_TMP=$(mktemp -d /tmp/qac-test.XXXXXX)
+TEST_TIMEOUT=${TEST_TIMEOUT:-600}
+passed=0 failed=0 skipped=0
+failures=()
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+redis_pid=
+cleanup() {
+    [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null
+    rm -rf "$QAC_TMP"
+}
+trap cleanup EXIT
+if command -v redis-server >/dev/null; then
+    port=$(free_port)
+    mkdir -p "$QAC_TMP/redis"
+    redis-server --port "$port" --bind 127.0.0.1 --dir "$QAC_TMP/redis" --save '' --appendonly no \
+        --daemonize no --loglevel warning >"$QAC_TMP/redis/log" 2>&1 &
+    redis_pid=$!
+    for _ in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    export QAC_TEST_REDIS_PORT=$port
+fi
+
+for t in "$build"/tests/test_*; do
+    [ -x "$t" ] || continue
+    name=$(basename "$t")
+    out=$(CMOCKA_MESSAGE_OUTPUT=stdout timeout "$TEST_TIMEOUT" "$t" 2>&1)
+    rc=$?
+    p=$(printf '%s\n' "$out" | sed -n 's/.*\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+    f=$(printf '%s\n' "$out" | sed -n 's/.*\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)
+    s=$(printf '%s\n' "$out" | sed -n 's/.*\[  SKIPPED \] \([0-9]*\) test.*/\1/p' | tail -1)
+    p=${p:-0} f=${f:-0} s=${s:-0}
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi   # crashed, timed out, or leaked
+    passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+    if [ "$f" -ne 0 ]; then
+        failures+=("$name")
+        printf '%s\n' "$out" | tail -40 | sed "s/^/  $name: /"
+        [ "$rc" -eq 124 ] && echo "  $name: timed out after ${TEST_TIMEOUT}s"
+    fi
+    printf '%-34s %3d passed %3d failed %3d skipped\n' "$name" "$p" "$f" "$s"
+done
+
+for t in tests/it_*.sh; do
+    [ -f "$t" ] || continue
+    name=$(basename "$t" .sh)
+    out=$(timeout "$TEST_TIMEOUT" bash "$t" 2>&1)
+    rc=$?
+    case $rc in
+        0) passed=$((passed + 1)); r=passed ;;
+        77) skipped=$((skipped + 1)); r="skipped ($(printf '%s\n' "$out" | tail -1))" ;;
+        *) failed=$((failed + 1)); failures+=("$name"); r=FAILED
+           printf '%s\n' "$out" | tail -40 | sed "s/^/  $name: /" ;;
+    esac
+    printf '%-34s %s\n' "$name" "$r"
+done
+
+[ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

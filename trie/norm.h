@@ -1,0 +1,43 @@
+/* norm.h -- text normalization: what makes "Café  Paris" and "cafe paris" one key.
+ *
+ * Key form (norm_key): Unicode NFKC, case folding, combining marks stripped
+ * (accents: "é" -> "e"), every run of white space (Unicode White_Space, and
+ * control characters are rejected) collapsed to one ASCII space, leading and
+ * trailing space removed. Built on utf8proc.
+ *
+ * Prefix form (norm_prefix): the same, except that one trailing space is kept
+ * when the input ends in white space ("new " must match "new york" and not
+ * "newark"), and an input that ends inside a multi-byte character has that
+ * incomplete character dropped (a keystroke can split a character in transit).
+ *
+ * Evaluation form (norm_eval): exactly ../shared/EVALUATION.md's -- Unicode
+ * case folding and white-space collapsing only (no NFKC, no accent stripping).
+ *
+ * All functions write into a caller-supplied buffer and never allocate on the
+ * hot path beyond utf8proc's own work. Return the output length (>= 0), or:
+ */
+#ifndef QAC_NORM_H
+#define QAC_NORM_H
+
+#include <stddef.h>
+
+#define NORM_EUTF8 (-1)    /* input is not valid UTF-8 */
+#define NORM_ETOOLONG (-2) /* output would exceed cap */
+#define NORM_ECONTROL (-3) /* input holds a control character (other than white space) */
+#define NORM_ENOMEM (-4)
+
+/* Normalization can lengthen text (NFKC of some ligatures, case folding of
+ * "ß" -> "ss"); a buffer of NORM_MAX_GROWTH * len bytes is always enough. */
+#define NORM_MAX_GROWTH 18
+
+const char *norm_strerror(int err);
+int norm_key(const char *in, size_t len, char *out, size_t cap);
+int norm_prefix(const char *in, size_t len, char *out, size_t cap);
+int norm_eval(const char *in, size_t len, char *out, size_t cap);
+
+/* For highlighting: the length in bytes of the shortest prefix of `display`
+ * whose norm_prefix() form starts with the normalized prefix np[0..nplen).
+ * Returns that length, or -1 if display does not match. */
+int norm_match_len(const char *display, size_t displen, const char *np, size_t nplen);
+
+#endif
