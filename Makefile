@@ -19,7 +19,7 @@ SAN ?= 0
 ifeq ($(SAN),1)
 BUILD := build/san
 QAC := $(BUILD)/qac
-OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -DQAC_NO_JEMALLOC
 MALLOC :=
 else
 BUILD := build/rel
@@ -112,7 +112,7 @@ bench: check-deps
 
 run: check-deps
 	@$(MAKE) --no-print-directory all
-	@tests/../deploy/run.sh $(QAC)
+	@deploy/run.sh $(QAC)
 
 clean:
 	rm -rf build bin

@@ -1,7 +1,101 @@
 /* trie.h -- the compressed prefix trie of known queries and their popularity.
  *
- * (The design essay -- node layout, invariants, snapshot format -- goes here,
- *  written by the implementation.)
+ * DESIGN
+ * ------
+ * A radix trie over byte strings whose nodes are 16-byte records in one array
+ * (32-bit indices), whose child lists are packed blocks in one uint32 pool,
+ * and whose key text lives once, in a byte arena. Edges store NO bytes: the
+ * edge into node N is bytes [depth(parent), depth(N)) of the key named by
+ * best(N), which by invariant lies in N's subtree and so spells N's path.
+ * Keys that end at a leaf get no node at all: the parent's child reference
+ * carries the key id with the LEAF bit set.
+ *
+ *   node (16 B)                    child block at kids[off] (uint32 units)
+ *   +--------+--------+--------+   +------+------+-----+------+----------------+
+ *   | best   | kids   | term   |   | ref0 | ref1 | ... | refn | b0 b1 .. bn-1  |
+ *   +--------+--------+--------+   +------+------+-----+------+----------------+
+ *   | depth16| nkids16|            ref: node index, or LEAF|key id (bit 31)
+ *   +--------+--------+            b_i: first edge byte of child i (memchr'd)
+ *                                  order: children sorted by their best key
+ *   id tables (by key id):         arena: [key bytes][display bytes]
+ *     refs[id] = {off32, klen16, dlen16}   (dlen 0: display == key)
+ *     score[id] = double
+ *
+ *   e.g. keys "new"(3) "news"(7) "newark"(5) "nab"(5):
+ *     root --'n'--> N1(depth 1, best=news)
+ *                    |--'e'--> N2(depth 3, term=new, best=news)
+ *                    |           |--'s'--> LEAF news      (edge "s")
+ *                    |           `--'a'--> LEAF newark    (edge "ark")
+ *                    `--'a'--> LEAF nab                   (edge "ab")
+ *
+ * Invariants (all verified by trie_check):
+ *   - node 0 is the root: depth 0, no key. Every other node has >= 2
+ *     children, or 1 child and a key (compression); depths strictly grow.
+ *   - children of a node start with distinct bytes; b_i matches the key.
+ *   - best(N) = the best key in N's subtree, where "a before b" means higher
+ *     score, then smaller key (bytewise, shorter first); a child's "best" is
+ *     its node's best or its leaf key. Children are sorted by that order, so
+ *     best(N) = better of term(N) and best(first child). Exact always: every
+ *     change re-sorts the changed child and recomputes best bottom-up along
+ *     the key's path (O(depth * fanout)), decreases and deletes included.
+ *   - every key's bytes spell its path; ids < id bound are live or on the
+ *     free-id list (LIFO, so a deleted id is the next one handed out).
+ *
+ * Top-k: walk to the node where the prefix ends (possibly mid-edge), then
+ * best-first: descend along best(N) (its first children), leaving each node's
+ * key and its second child (standing for itself and all later siblings) on
+ * a frontier; pop the frontier's best entry, push its next sibling, descend.
+ * The frontier is a sorted array of at most k entries on the stack: every
+ * pop yields a key, so entries beyond rank k - emitted are dropped. No
+ * allocation; O(k * (depth + log k)) comparisons.
+ *
+ * Memory: nodes, ids, child pool and arena each grow by x1.5 realloc. Freed
+ * space is REUSED through exact-size free lists (arena: one list per block
+ * size 4..1024 bytes; child pool: one per child count 1..256; nodes and ids:
+ * one list each). Nothing is compacted in place; a save/load cycle yields a
+ * compact trie (load allocates exactly and shrinks to fit).
+ *
+ * Failure atomicity: a mutation first reserves the worst case in every pool
+ * it may touch (one id, one node, one key block, one 256-child block); only
+ * then does it change anything, and from then on nothing can fail.
+ *
+ * Limits: keys and displays <= TRIE_MAX_KEY bytes (16-bit lengths), fewer
+ * than 2^31 ids and nodes, arena and child pool < 4 GiB (TRIE_EFULL).
+ *
+ * SNAPSHOT FORMAT (version 1; all integers little-endian)
+ * -------------------------------------------------------
+ *   offset size  field
+ *        0    8  magic "QACTRIE\0"
+ *        8    4  version (1)
+ *       12    4  header size (64)
+ *       16    8  key count
+ *       24    4  id bound (largest live id + 1)
+ *       28    4  node count, root included (checked against the rebuild)
+ *       32    8  file size in bytes (header + payload)
+ *       40    8  key bytes: arena bytes of all key blocks (allocation hint, checked)
+ *       48    8  payload checksum: qsum64 of bytes [64, file size)
+ *       56    8  header checksum: qsum64 of bytes [0, 56)
+ *       64       payload: one record per key, in key order (bytewise):
+ *                  0  2  shared prefix length with the previous key (0 first)
+ *                  2  2  suffix length (>= 1; key length = shared + suffix <= 512)
+ *                  4  2  display length (0: display is the key)
+ *                  6  4  id (< id bound, each at most once)
+ *                 10  8  score (IEEE-754 double, finite)
+ *                 18     suffix bytes, then display bytes
+ * qsum64 is an xxHash64-style streaming checksum written for this format (see
+ * trie.c). Why this shape: front coding makes the file ~the size of the text;
+ * sorted keys with exact shared-prefix lengths let load rebuild the trie
+ * bottom-up in one pass with a stack (no searches, no reallocation of child
+ * blocks), about as fast as reading; ids survive a save/load. Load checks the
+ * header (magic, version, header checksum, sizes against the file), the
+ * payload checksum, then every record (lengths, strict key order, exact
+ * shared prefix, id range and uniqueness, finite score) before it trusts it,
+ * and refuses anything else with TRIE_EFORMAT and a one-line reason.
+ * Save writes PATH.tmp, fsyncs it, renames it over PATH and fsyncs the
+ * directory; on failure PATH.tmp is removed and PATH is untouched.
+ *
+ * THE CONTRACT
+ * ------------
  *
  * Keys are byte strings (the caller passes normalized UTF-8: see norm.h; the
  * trie itself never interprets the bytes). Each key carries:
@@ -64,16 +158,20 @@ trie *trie_new(void); /* NULL on allocation failure */
 void trie_free(trie *t);
 uint64_t trie_count(const trie *t);
 uint32_t trie_id_bound(const trie *t);
+/* Memory figures. `nodes` counts node records (the root and branch nodes);
+ * keys at leaves have none. bytes_used / keys is the bytes-per-key figure. */
 void trie_memory(const trie *t, trie_mem *m);
 
 /* Insert `key` with `score`, or set the score of an existing key. A non-NULL
  * display replaces the display form; NULL keeps the existing one (the key
- * itself for a new key). *id_out (when non-NULL) receives the key's id. */
+ * itself for a new key). *id_out (when non-NULL) receives the key's id.
+ * The bytes are copied. A non-NULL display of length 0 is TRIE_EINVAL. */
 int trie_set(trie *t, const char *key, size_t keylen, const char *display, size_t displen,
              double score, uint32_t *id_out);
 
 /* Add `delta` to the key's score, creating it with score `delta` if absent
- * (display as for trie_set). *score_out receives the new score. */
+ * (display as for trie_set). *score_out receives the new score. A sum that
+ * is not finite is TRIE_EINVAL (nothing changes). */
 int trie_incr(trie *t, const char *key, size_t keylen, const char *display, size_t displen,
               double delta, double *score_out);
 
@@ -92,11 +190,13 @@ int trie_get_id(const trie *t, uint32_t id, trie_hit *hit);
 int trie_topk(const trie *t, const char *prefix, size_t plen, unsigned k, trie_hit *out);
 
 /* Calls fn for every key in key order; stops early and returns fn's value if
- * it returns non-zero. No changes to the trie during the walk. */
+ * it returns non-zero. No changes to the trie during the walk. Uses about
+ * 136 KB of stack (one frame per node on a path). */
 int trie_foreach(const trie *t, int (*fn)(void *ud, const trie_hit *hit), void *ud);
 
 /* Snapshot: write to path.tmp, fsync, rename over path, fsync the directory.
- * On failure the old file at path is untouched and errno tells why. */
+ * On failure the old file at path is untouched and errno tells why
+ * (TRIE_EIO; TRIE_ENOMEM if its 64 KB write buffer cannot be allocated). */
 int trie_save(const trie *t, const char *path);
 
 /* Load a snapshot. On failure *out is NULL and err (when non-NULL) receives a

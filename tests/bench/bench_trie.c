@@ -1,0 +1,189 @@
+/* bench_trie -- build, memory, snapshot and top-10 latency figures for the
+ * trie.
+ *
+ *   bench_trie CORPUS.tsv PREFIXES.txt [SNAP]     build from CORPUS, save to
+ *                                                 SNAP (default /tmp/bench_trie.snap),
+ *                                                 load it back, time top-10
+ *   bench_trie --load-only SNAP PREFIXES.txt      load SNAP in this fresh
+ *                                                 process (RSS after load), time top-10
+ *
+ * CORPUS lines are `query<TAB>count` (already normalized: the bytes are
+ * inserted as they are); PREFIXES has one prefix per line. Output: one
+ * `name value unit` line per figure. Latency: every prefix is timed with
+ * now_ns around one trie_topk(k=10) call, 3 passes, the last is reported.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/hist.h"
+#include "common/util.h"
+#include "trie/trie.h"
+
+static double rss_mb(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size = 0, res = 0;
+    if (f) {
+        if (fscanf(f, "%lu %lu", &size, &res) != 2) res = 0;
+        fclose(f);
+    }
+    return (double)res * (double)sysconf(_SC_PAGESIZE) / 1e6;
+}
+
+typedef struct prefixes {
+    char *buf;
+    size_t *off, *len, n;
+} prefixes;
+
+static void prefixes_free(prefixes *p) {
+    free(p->buf);
+    free(p->off);
+    free(p->len);
+}
+
+static int read_prefixes(const char *path, prefixes *p) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "bench_trie: cannot open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    qbuf b;
+    qbuf_init(&b);
+    size_t cap = 0, lcap = 0;
+    char *line = NULL;
+    ssize_t l;
+    memset(p, 0, sizeof *p);
+    while ((l = getline(&line, &lcap, f)) > 0) {
+        if (line[l - 1] == '\n') l--;
+        if (p->n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            p->off = realloc(p->off, cap * sizeof *p->off);
+            p->len = realloc(p->len, cap * sizeof *p->len);
+            if (!p->off || !p->len) abort();
+        }
+        p->off[p->n] = b.len;
+        p->len[p->n++] = (size_t)l;
+        if (qbuf_append(&b, line, (size_t)l)) abort();
+    }
+    free(line);
+    fclose(f);
+    p->buf = b.data;
+    return 0;
+}
+
+static void bench_topk(const trie *t, const prefixes *p) {
+    static hist h;
+    trie_hit out[10];
+    uint64_t results = 0;
+    for (int pass = 0; pass < 3; pass++) {
+        hist_init(&h);
+        results = 0;
+        for (size_t i = 0; i < p->n; i++) {
+            uint64_t t0 = now_ns();
+            int n = trie_topk(t, p->buf + p->off[i], p->len[i], 10, out);
+            uint64_t t1 = now_ns();
+            hist_add(&h, t1 - t0);
+            results += (uint64_t)(n > 0 ? n : 0);
+        }
+    }
+    printf("prefixes %zu count\n", p->n);
+    printf("top10_results_avg %.2f count\n", p->n ? (double)results / (double)p->n : 0.0);
+    printf("top10_median %llu ns\n", (unsigned long long)hist_quantile(&h, 0.5));
+    printf("top10_p90 %llu ns\n", (unsigned long long)hist_quantile(&h, 0.9));
+    printf("top10_p99 %llu ns\n", (unsigned long long)hist_quantile(&h, 0.99));
+    printf("top10_max %llu ns\n", (unsigned long long)h.max);
+}
+
+static trie *load(const char *snap) {
+    trie *t = NULL;
+    char err[256];
+    uint64_t t0 = now_ns();
+    if (trie_load(snap, &t, err, sizeof err)) {
+        fprintf(stderr, "bench_trie: load %s: %s\n", snap, err);
+        return NULL;
+    }
+    printf("load %.3f s\n", (double)(now_ns() - t0) / 1e9);
+    return t;
+}
+
+int main(int argc, char **argv) {
+    if (argc == 4 && strcmp(argv[1], "--load-only") == 0) {
+        prefixes p;
+        if (read_prefixes(argv[3], &p)) return 1;
+        double rss0 = rss_mb();
+        trie *t = load(argv[2]);
+        if (!t) return 1;
+        printf("keys %llu count\n", (unsigned long long)trie_count(t));
+        printf("rss_after_load %.1f MB\n", rss_mb());
+        printf("rss_trie_only %.1f MB\n", rss_mb() - rss0);
+        bench_topk(t, &p);
+        trie_free(t);
+        prefixes_free(&p);
+        return 0;
+    }
+    if (argc < 3 || argc > 4 || argv[1][0] == '-') {
+        fprintf(stderr, "usage: bench_trie CORPUS.tsv PREFIXES.txt [SNAP] | "
+                        "bench_trie --load-only SNAP PREFIXES.txt\n");
+        return 2;
+    }
+    const char *snap = argc == 4 ? argv[3] : "/tmp/bench_trie.snap";
+    FILE *f = fopen(argv[1], "r");
+    if (!f) {
+        fprintf(stderr, "bench_trie: cannot open %s: %s\n", argv[1], strerror(errno));
+        return 1;
+    }
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0) return 1;
+    double rss0 = rss_mb();
+    trie *t = trie_new();
+    if (!t) return 1;
+    char *line = NULL;
+    size_t lcap = 0;
+    ssize_t l;
+    uint64_t bad = 0, t0 = now_ns();
+    while ((l = getline(&line, &lcap, f)) > 0) {
+        if (line[l - 1] == '\n') l--;
+        char *tab = memrchr(line, '\t', (size_t)l);
+        uint64_t cnt;
+        if (!tab || parse_u64(tab + 1, (size_t)(line + l - tab - 1), &cnt) ||
+            trie_set(t, line, (size_t)(tab - line), NULL, 0, (double)cnt, NULL))
+            bad++;
+    }
+    double build = (double)(now_ns() - t0) / 1e9;
+    free(line);
+    fclose(f);
+    trie_mem m;
+    trie_memory(t, &m);
+    double rss = rss_mb() - rss0;
+    printf("corpus_bytes %llu B\n", (unsigned long long)st.st_size);
+    printf("keys %llu count\n", (unsigned long long)m.keys);
+    printf("bad_lines %llu count\n", (unsigned long long)bad);
+    printf("build %.3f s\n", build);
+    printf("nodes %llu count\n", (unsigned long long)m.nodes);
+    printf("bytes_per_key_used %.1f B\n", m.keys ? (double)m.bytes_used / (double)m.keys : 0.0);
+    printf("bytes_per_key_alloc %.1f B\n", m.keys ? (double)m.bytes_alloc / (double)m.keys : 0.0);
+    printf("rss_after_build %.1f MB\n", rss);
+    printf("rss_build_over_corpus %.2f ratio\n", rss * 1e6 / (double)st.st_size);
+    t0 = now_ns();
+    if (trie_save(t, snap)) {
+        fprintf(stderr, "bench_trie: save %s: %s\n", snap, strerror(errno));
+        return 1;
+    }
+    printf("save %.3f s\n", (double)(now_ns() - t0) / 1e9);
+    if (stat(snap, &st) == 0) printf("snapshot_bytes %llu B\n", (unsigned long long)st.st_size);
+    prefixes p;
+    if (read_prefixes(argv[2], &p)) return 1;
+    printf("# top-10 on the built trie\n");
+    bench_topk(t, &p);
+    trie_free(t);
+    t = load(snap);
+    if (!t) return 1;
+    printf("# top-10 on the loaded trie\n");
+    bench_topk(t, &p);
+    trie_free(t);
+    prefixes_free(&p);
+    return 0;
+}

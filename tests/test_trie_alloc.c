@@ -1,0 +1,190 @@
+/* Allocation-failure tests for trie/trie.c (as rax does): before an
+ * operation, arm qalloc_fail_after(i) for i = 1, 2, ... (and the sticky
+ * "everything fails" mode). An operation that fails must return TRIE_ENOMEM
+ * and leave the trie exactly as before: trie_check passes and contents, ids
+ * and top-k equal a reference trie that saw only the successful operations.
+ * Covers trie_set (new keys, new displays), trie_incr, trie_del, trie_new,
+ * trie_save and trie_load. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "trie/trie.h"
+
+static uint64_t rs = 99;
+static uint32_t rnd(uint32_t n) {
+    rs ^= rs << 13;
+    rs ^= rs >> 7;
+    rs ^= rs << 17;
+    return (uint32_t)(rs % n);
+}
+
+static void check_ok(const trie *t) {
+    char err[256];
+    if (trie_check(t, err, sizeof err)) fail_msg("trie_check: %s", err);
+}
+
+struct collect {
+    trie_hit *h;
+    size_t n, cap;
+};
+static int collect_cb(void *ud, const trie_hit *h) {
+    struct collect *c = ud;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 64;
+        c->h = realloc(c->h, c->cap * sizeof *c->h);
+    }
+    c->h[c->n++] = *h;
+    return 0;
+}
+static int same_hit(const trie_hit *a, const trie_hit *b) {
+    return a->keylen == b->keylen && memcmp(a->key, b->key, a->keylen) == 0 &&
+           a->displen == b->displen && memcmp(a->display, b->display, a->displen) == 0 &&
+           a->id == b->id && a->score == b->score;
+}
+static void assert_same(const trie *a, const trie *b) {
+    struct collect ca = {0}, cb = {0};
+    trie_foreach(a, collect_cb, &ca);
+    trie_foreach(b, collect_cb, &cb);
+    assert_int_equal(ca.n, cb.n);
+    assert_int_equal(trie_id_bound(a), trie_id_bound(b));
+    for (size_t i = 0; i < ca.n; i++) assert_true(same_hit(&ca.h[i], &cb.h[i]));
+    trie_hit ha[16], hb[16];
+    for (size_t i = 0; i < ca.n && i < 50; i++) {
+        size_t j = rnd((uint32_t)ca.n);
+        size_t pl = rnd(ca.h[j].keylen + 1);
+        int na = trie_topk(a, ca.h[j].key, pl, 16, ha), nb = trie_topk(b, ca.h[j].key, pl, 16, hb);
+        assert_int_equal(na, nb);
+        for (int x = 0; x < na; x++) assert_true(same_hit(&ha[x], &hb[x]));
+    }
+    free(ca.h);
+    free(cb.h);
+}
+
+enum { OP_SET, OP_INCR, OP_DEL };
+
+static int apply(trie *t, int op, const char *k, size_t kl, const char *d, size_t dl, double v) {
+    switch (op) {
+    case OP_SET: return trie_set(t, k, kl, d, dl, v, NULL);
+    case OP_INCR: return trie_incr(t, k, kl, d, dl, v, NULL);
+    default: return trie_del(t, k, kl);
+    }
+}
+
+static void test_ops_under_failure(void **state) {
+    (void)state;
+    static const char *const P[] = {"a", "b", "ab", " ", "new ", "\xc3\xa9", "\xe6\x97\xa5", "q"};
+    trie *ref = trie_new(), *t = trie_new();
+    unsigned long failures = 0;
+    for (int step = 0; step < 3000; step++) {
+        char k[64], d[16];
+        size_t kl = 0;
+        int parts = 1 + (int)rnd(5);
+        for (int j = 0; j < parts; j++) {
+            const char *p = P[rnd(sizeof P / sizeof P[0])];
+            memcpy(k + kl, p, strlen(p));
+            kl += strlen(p);
+        }
+        size_t dl = (size_t)snprintf(d, sizeof d, "D%u", rnd(100));
+        if (step % 150 == 0) { /* fresh tries: the pools grow (and can fail) often */
+            check_ok(t);
+            assert_same(t, ref);
+            trie_free(t);
+            trie_free(ref);
+            t = trie_new();
+            ref = trie_new();
+        }
+        int op = step % 150 < 75 ? (rnd(4) ? OP_SET : OP_INCR) : (int)rnd(3);
+        const char *dp = rnd(3) ? NULL : d;
+        double v = (double)rnd(7) - 3;
+        /* fail the i-th allocation, i = 1.. until the op runs clean; then
+         * the sticky mode (every allocation fails) */
+        for (unsigned long i = 1;; i++) {
+            qalloc_fail_after(i, i == 1 && step % 2);
+            int rc = apply(t, op, k, kl, dp, dl, v);
+            unsigned long f = qalloc_failures();
+            qalloc_fail_after(0, 0);
+            if (rc == TRIE_ENOMEM) {
+                assert_true(f > 0);
+                failures++;
+                check_ok(t);
+                if (step % 50 == 0) assert_same(t, ref); /* the full comparison is slow */
+                continue;
+            }
+            assert_int_equal(rc, apply(ref, op, k, kl, dp, dl, v));
+            break;
+        }
+        if (step % 100 == 0) {
+            check_ok(t);
+            assert_same(t, ref);
+        }
+    }
+    check_ok(t);
+    assert_same(t, ref);
+    print_message("%lu injected allocation failures\n", failures);
+    assert_true(failures > 50); /* the injection did reach the trie */
+    trie_free(t);
+    trie_free(ref);
+    qalloc_fail_after(1, 1);
+    assert_null(trie_new());
+    qalloc_fail_after(0, 0);
+}
+
+static void test_load_save_under_failure(void **state) {
+    (void)state;
+    char dir[512], path[600], err[200];
+    const char *base = getenv("QAC_TMP");
+    snprintf(dir, sizeof dir, "%s/trie-alloc-XXXXXX", base && *base ? base : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/a.snap", dir);
+    trie *t = trie_new();
+    for (int i = 0; i < 3000; i++) {
+        char k[32];
+        size_t kl = (size_t)snprintf(k, sizeof k, "key %u %u", rnd(50), rnd(1000));
+        assert_true(trie_set(t, k, kl, NULL, 0, (double)rnd(10), NULL) == 0);
+    }
+    /* save: a failure leaves no file behind (nothing existed before) */
+    qalloc_fail_after(1, 1);
+    assert_int_equal(trie_save(t, path), TRIE_ENOMEM);
+    qalloc_fail_after(0, 0);
+    assert_int_equal(access(path, F_OK), -1);
+    assert_int_equal(trie_save(t, path), 0);
+    int ok = 0;
+    unsigned long i;
+    for (i = 1; i < 10000 && !ok; i++) {
+        trie *u = (trie *)1;
+        qalloc_fail_after(i, i % 2);
+        int rc = trie_load(path, &u, err, sizeof err);
+        qalloc_fail_after(0, 0);
+        if (rc == TRIE_ENOMEM) {
+            assert_null(u);
+            assert_true(strlen(err) > 0);
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        check_ok(u);
+        assert_same(t, u);
+        trie_free(u);
+        ok = 1;
+    }
+    assert_true(ok);
+    assert_true(i > 5); /* several allocation points were failed */
+    unlink(path);
+    rmdir(dir);
+    trie_free(t);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ops_under_failure),
+        cmocka_unit_test(test_load_save_under_failure),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

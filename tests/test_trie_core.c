@@ -1,0 +1,552 @@
+/* Differential tests for trie/trie.c against a brute-force model.
+ *
+ * The model (below) is an unsorted array of (key, display, score, id) with
+ * linear scans: trivially correct. Random corpora mix ASCII, multi-byte UTF-8
+ * and long shared prefixes; scores have many ties. Inserts, increments,
+ * deletes and decreases are interleaved in batches; after every batch the
+ * trie is checked (trie_check), compared key by key (foreach, get, get_id)
+ * and compared on top-k for random prefixes (many ending mid-edge and
+ * mid-character) with random k in 1..100. Fixed seeds: runs are reproducible.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "trie/trie.h"
+
+
+/* ----------------------------------------------------------------- model */
+
+typedef struct mkey {
+    char *key, *disp; /* disp NULL: display is the key */
+    size_t klen, dlen;
+    double score;
+    uint32_t id;
+} mkey;
+
+typedef struct model {
+    mkey *v;
+    size_t n, cap;
+} model;
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static inline void rng_seed(uint64_t s) { rng_state = s * 0x9e3779b97f4a7c15ull + 1; }
+static inline uint64_t rng(void) { /* splitmix64 */
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static inline uint32_t rnd(uint32_t n) { return (uint32_t)(rng() % n); }
+
+static int key_cmp(const char *a, size_t al, const char *b, size_t bl) {
+    size_t m = al < bl ? al : bl;
+    int c = memcmp(a, b, m);
+    if (c) return c;
+    return (al > bl) - (al < bl);
+}
+
+static void model_free(model *m) {
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->v[i].key);
+        free(m->v[i].disp);
+    }
+    free(m->v);
+    memset(m, 0, sizeof *m);
+}
+
+static mkey *model_find(model *m, const char *k, size_t kl) {
+    for (size_t i = 0; i < m->n; i++)
+        if (m->v[i].klen == kl && memcmp(m->v[i].key, k, kl) == 0) return &m->v[i];
+    return NULL;
+}
+
+static char *dupmem(const char *p, size_t n) {
+    char *c = malloc(n ? n : 1);
+    memcpy(c, p, n);
+    return c;
+}
+
+/* Mirrors trie_set / trie_incr on the model (arguments already valid). */
+static void model_upsert(model *m, const char *k, size_t kl, const char *d, size_t dl, double v,
+                         int add, uint32_t id) {
+    mkey *e = model_find(m, k, kl);
+    if (!e) {
+        if (m->n == m->cap) {
+            m->cap = m->cap ? m->cap * 2 : 256;
+            m->v = realloc(m->v, m->cap * sizeof *m->v);
+        }
+        e = &m->v[m->n++];
+        e->key = dupmem(k, kl);
+        e->klen = kl;
+        e->disp = NULL;
+        e->dlen = 0;
+        e->score = v;
+        e->id = id;
+    } else {
+        e->score = add ? e->score + v : v;
+    }
+    if (d) {
+        free(e->disp);
+        e->disp = dupmem(d, dl);
+        e->dlen = dl;
+    }
+}
+
+static void model_del(model *m, const char *k, size_t kl) {
+    mkey *e = model_find(m, k, kl);
+    free(e->key);
+    free(e->disp);
+    *e = m->v[--m->n];
+}
+
+static int mkey_rank(const void *a, const void *b) {
+    const mkey *x = *(const mkey *const *)a, *y = *(const mkey *const *)b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return key_cmp(x->key, x->klen, y->key, y->klen);
+}
+
+/* The model's top-k: fills res (room for m->n pointers), returns the count. */
+static size_t model_topk(const model *m, const char *p, size_t pl, unsigned k, const mkey **res) {
+    size_t n = 0;
+    for (size_t i = 0; i < m->n; i++)
+        if (m->v[i].klen >= pl && memcmp(m->v[i].key, p, pl) == 0) res[n++] = &m->v[i];
+    qsort(res, n, sizeof *res, mkey_rank);
+    return n < k ? n : k;
+}
+
+static int mkey_keyorder(const void *a, const void *b) {
+    const mkey *x = a, *y = b;
+    return key_cmp(x->key, x->klen, y->key, y->klen);
+}
+static void model_sort_keys(model *m) { qsort(m->v, m->n, sizeof *m->v, mkey_keyorder); }
+
+/* 1 when hit h shows model entry e (key, display, score, id). */
+static int hit_is(const trie_hit *h, const mkey *e) {
+    const char *d = e->disp ? e->disp : e->key;
+    size_t dl = e->disp ? e->dlen : e->klen;
+    return h->keylen == e->klen && memcmp(h->key, e->key, e->klen) == 0 && h->displen == dl &&
+           memcmp(h->display, d, dl) == 0 && h->score == e->score && h->id == e->id;
+}
+
+/* Compares everything reachable by trie_foreach with the model (which it
+ * sorts by key). Returns 0 when equal. */
+struct cmp_walk {
+    model *m;
+    size_t i;
+    int bad;
+};
+static int cmp_walk_cb(void *ud, const trie_hit *h) {
+    struct cmp_walk *c = ud;
+    if (c->i >= c->m->n || !hit_is(h, &c->m->v[c->i])) {
+        c->bad = 1;
+        return 1;
+    }
+    c->i++;
+    return 0;
+}
+static int model_equals_trie(model *m, const trie *t) {
+    model_sort_keys(m);
+    struct cmp_walk c = {m, 0, 0};
+    trie_foreach(t, cmp_walk_cb, &c);
+    if (c.bad || c.i != m->n || trie_count(t) != m->n) return -1;
+    for (size_t i = 0; i < m->n; i++) {
+        trie_hit h;
+        if (!trie_get(t, m->v[i].key, m->v[i].klen, &h) || !hit_is(&h, &m->v[i])) return -1;
+        if (!trie_get_id(t, m->v[i].id, &h) || !hit_is(&h, &m->v[i])) return -1;
+    }
+    uint32_t live = 0;
+    for (uint32_t id = 0; id < trie_id_bound(t); id++) live += trie_get_id(t, id, NULL);
+    return live == m->n ? 0 : -1;
+}
+
+/* ------------------------------------------------------------ generators */
+
+/* Random key material: ASCII words, multi-byte UTF-8, and a pool of long
+ * shared prefixes, so edges split in the middle of characters. */
+static const char *const PIECES[] = {"a", "b", "c", "ab", "ba", " ", "new ", "york", "the ",
+                                     "\xc3\xa9", "\xc3\xa8", "\xe6\x97\xa5", "\xe6\x9c\xac",
+                                     "\xf0\x9f\x98\x80", "0", "9", "zz", "\x7f"};
+static size_t gen_key(char *buf, size_t maxlen) {
+    static const char *const BASES[] = {"", "", "how to ", "how to make ", "www.", "caf\xc3\xa9 ",
+                                        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "\xe6\x97\xa5\xe6\x9c\xac "};
+    size_t n = 0;
+    const char *b = BASES[rnd(ARRAY_LEN(BASES))];
+    memcpy(buf, b, strlen(b));
+    n = strlen(b);
+    size_t pieces = 1 + rnd(rnd(4) == 0 ? 12 : 4);
+    for (size_t i = 0; i < pieces; i++) {
+        const char *p = PIECES[rnd(ARRAY_LEN(PIECES))];
+        size_t l = strlen(p);
+        if (n + l > maxlen) break;
+        memcpy(buf + n, p, l);
+        n += l;
+    }
+    if (n == 0) buf[n++] = 'q';
+    return n;
+}
+
+static double gen_score(void) {
+    switch (rnd(4)) {
+    case 0: return (double)rnd(4); /* many ties */
+    case 1: return (double)rnd(1000) / 8.0;
+    case 2: return -(double)rnd(5);
+    default: return (double)rnd(3);
+    }
+}
+
+
+#define S(x) x, sizeof(x) - 1
+
+static void check_ok(const trie *t) {
+    char err[256];
+    int rc = trie_check(t, err, sizeof err);
+    if (rc) fail_msg("trie_check: %s", err);
+}
+
+/* Compares trie_topk with the model for one prefix and k. */
+static void cmp_topk(const trie *t, const model *m, const char *p, size_t pl, unsigned k,
+                     const mkey **res) {
+    trie_hit out[TRIE_MAX_K];
+    size_t want = model_topk(m, p, pl, k, res);
+    int got = trie_topk(t, p, pl, k, out);
+    if (got < 0 || (size_t)got != want)
+        fail_msg("topk('%.*s', k=%u): got %d results, model %zu", (int)pl, p, k, got, want);
+    for (size_t i = 0; i < want; i++)
+        if (!hit_is(&out[i], res[i]))
+            fail_msg("topk('%.*s', k=%u) #%zu: got '%.*s' %g, model '%.*s' %g", (int)pl, p, k, i,
+                     (int)out[i].keylen, out[i].key, out[i].score, (int)res[i]->klen, res[i]->key,
+                     res[i]->score);
+}
+
+static size_t gen_prefix(const model *m, char *buf) {
+    switch (rnd(6)) {
+    case 0: return 0; /* whole trie */
+    case 1: { /* random, mostly absent */
+        size_t n = gen_key(buf, 64);
+        return rnd((uint32_t)n + 1);
+    }
+    default: /* a cut of a live key: mid-edge, mid-character */
+        if (m->n == 0) return 0;
+        const mkey *e = &m->v[rnd((uint32_t)m->n)];
+        size_t n = rnd((uint32_t)e->klen + 1);
+        memcpy(buf, e->key, n);
+        return n;
+    }
+}
+
+/* ----------------------------------------------------------------- tests */
+
+static void test_errors(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    assert_non_null(t);
+    char big[TRIE_MAX_KEY + 1];
+    memset(big, 'x', sizeof big);
+    trie_hit h[TRIE_MAX_K + 1];
+    double sc;
+    uint32_t id;
+    assert_int_equal(trie_set(t, "", 0, NULL, 0, 1, NULL), TRIE_EINVAL);
+    assert_int_equal(trie_set(t, big, sizeof big, NULL, 0, 1, NULL), TRIE_ETOOLONG);
+    assert_int_equal(trie_set(t, big, sizeof big - 1, NULL, 0, 1, &id), TRIE_OK); /* at the limit */
+    assert_int_equal(trie_set(t, S("a"), big, sizeof big, 1, NULL), TRIE_ETOOLONG);
+    assert_int_equal(trie_set(t, S("a"), "", 0, 1, NULL), TRIE_EINVAL);
+    assert_int_equal(trie_set(t, S("a"), NULL, 0, NAN, NULL), TRIE_EINVAL);
+    assert_int_equal(trie_set(t, S("a"), NULL, 0, INFINITY, NULL), TRIE_EINVAL);
+    assert_int_equal(trie_incr(t, S("a"), NULL, 0, -INFINITY, NULL), TRIE_EINVAL);
+    assert_int_equal(trie_incr(t, S("a"), NULL, 0, 1e308, &sc), TRIE_OK);
+    assert_int_equal(trie_incr(t, S("a"), NULL, 0, 1e308, &sc), TRIE_EINVAL); /* overflow */
+    assert_true(sc == 1e308);
+    assert_int_equal(trie_get(t, S("a"), h), 1);
+    assert_true(h[0].score == 1e308);
+    assert_int_equal(trie_del(t, S("b")), TRIE_ENOTFOUND);
+    assert_int_equal(trie_del(t, "", 0), TRIE_EINVAL);
+    assert_int_equal(trie_del(t, big, sizeof big), TRIE_ETOOLONG);
+    assert_int_equal(trie_topk(t, "", 0, 0, h), TRIE_EINVAL);
+    assert_int_equal(trie_topk(t, "", 0, TRIE_MAX_K + 1, h), TRIE_EINVAL);
+    assert_int_equal(trie_topk(t, "", 0, TRIE_MAX_K, h), 2);
+    assert_int_equal(trie_get(t, "", 0, h), 0);
+    assert_int_equal(trie_get_id(t, 12345, h), 0);
+    assert_int_equal(trie_count(t), 2);
+    check_ok(t);
+    assert_string_equal(trie_strerror(TRIE_EFORMAT), "not a valid qac snapshot");
+    trie_free(t);
+}
+
+static void test_small_example(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    trie_hit h[10];
+    assert_int_equal(trie_topk(t, "", 0, 10, h), 0);
+    assert_int_equal(trie_topk(t, S("x"), 10, h), 0);
+    assert_int_equal(trie_set(t, S("new york"), S("New York"), 5, NULL), 0);
+    assert_int_equal(trie_set(t, S("new"), NULL, 0, 3, NULL), 0);
+    assert_int_equal(trie_set(t, S("newark"), NULL, 0, 5, NULL), 0);
+    assert_int_equal(trie_set(t, S("news"), NULL, 0, 7, NULL), 0);
+    assert_int_equal(trie_set(t, S("nab"), NULL, 0, 5, NULL), 0);
+    check_ok(t);
+    /* "ne" ends inside the edge "new" */
+    assert_int_equal(trie_topk(t, S("ne"), 10, h), 4);
+    assert_memory_equal(h[0].key, "news", 4);
+    assert_memory_equal(h[1].key, "new york", 8); /* tie at 5: key order */
+    assert_memory_equal(h[1].display, "New York", 8);
+    assert_memory_equal(h[2].key, "newark", 6);
+    assert_memory_equal(h[3].key, "new", 3);
+    assert_int_equal(trie_topk(t, S("n"), 2, h), 2);
+    assert_memory_equal(h[1].key, "nab", 3); /* "nab" < "new york" at equal scores */
+    assert_int_equal(trie_topk(t, S("new y"), 10, h), 1);
+    assert_int_equal(trie_topk(t, S("new yorkk"), 10, h), 0);
+    /* decrease the best: the maximum must follow */
+    assert_int_equal(trie_set(t, S("news"), NULL, 0, 1, NULL), 0);
+    check_ok(t);
+    assert_int_equal(trie_topk(t, S("new"), 1, h), 1);
+    assert_memory_equal(h[0].key, "new york", 8);
+    assert_int_equal(trie_del(t, S("new york")), 0);
+    assert_int_equal(trie_del(t, S("new")), 0);
+    check_ok(t);
+    assert_int_equal(trie_topk(t, S("new"), 10, h), 2);
+    assert_memory_equal(h[0].key, "newark", 6);
+    /* display back to the key itself */
+    assert_int_equal(trie_set(t, S("newark"), S("newark"), 5, NULL), 0);
+    assert_int_equal(trie_get(t, S("newark"), h), 1);
+    assert_int_equal(h[0].displen, 6);
+    trie_mem mem;
+    trie_memory(t, &mem);
+    assert_int_equal(mem.keys, 3);
+    assert_true(mem.bytes_used > 0 && mem.bytes_used <= mem.bytes_alloc);
+    trie_free(t);
+}
+
+static void run_differential(uint64_t seed, int rounds, int ops, int queries) {
+    rng_seed(seed);
+    trie *t = trie_new();
+    model m = {0};
+    const mkey **res = NULL;
+    size_t rescap = 0;
+    size_t peak = 0;
+    char kb[TRIE_MAX_KEY], db[TRIE_MAX_KEY];
+    for (int r = 0; r < rounds; r++) {
+        for (int o = 0; o < ops; o++) {
+            uint32_t op = rnd(100);
+            size_t kl, dl = 0;
+            const char *d = NULL;
+            if (m.n && rnd(2)) { /* an existing key */
+                const mkey *e = &m.v[rnd((uint32_t)m.n)];
+                kl = e->klen;
+                memcpy(kb, e->key, kl);
+            } else {
+                kl = gen_key(kb, rnd(10) == 0 ? TRIE_MAX_KEY : 48);
+            }
+            if (rnd(3) == 0) {
+                if (rnd(2)) {
+                    d = kb; /* display equal to the key */
+                    dl = kl;
+                } else {
+                    dl = 1 + rnd(20);
+                    for (size_t i = 0; i < dl; i++) db[i] = (char)('A' + rnd(26));
+                    d = db;
+                }
+            }
+            if (op < 45) {
+                double s = gen_score();
+                uint32_t id;
+                size_t before = m.n;
+                assert_int_equal(trie_set(&*t, kb, kl, d, dl, s, &id), 0);
+                mkey *e = model_find(&m, kb, kl);
+                if (e) assert_int_equal(e->id, id);
+                else { /* a new id: dense, reused first */
+                    assert_true(id < trie_id_bound(t));
+                    if (before >= peak) assert_int_equal(trie_id_bound(t), before + 1);
+                    else assert_int_equal(trie_id_bound(t), peak);
+                }
+                model_upsert(&m, kb, kl, d == kb ? NULL : d, dl, s, 0, id);
+                if (d == kb) { /* display equal to the key means no display */
+                    e = model_find(&m, kb, kl);
+                    free(e->disp);
+                    e->disp = NULL;
+                }
+            } else if (op < 60) {
+                double delta = gen_score(), sc;
+                size_t before = m.n;
+                assert_int_equal(trie_incr(t, kb, kl, NULL, 0, delta, &sc), 0);
+                trie_hit h;
+                assert_int_equal(trie_get(t, kb, kl, &h), 1);
+                if (!model_find(&m, kb, kl) && before < peak) assert_int_equal(trie_id_bound(t), peak);
+                model_upsert(&m, kb, kl, NULL, 0, delta, 1, h.id);
+                assert_true(model_find(&m, kb, kl)->score == sc);
+            } else if (op < 85) {
+                int rc = trie_del(t, kb, kl);
+                if (model_find(&m, kb, kl)) {
+                    assert_int_equal(rc, 0);
+                    model_del(&m, kb, kl);
+                } else {
+                    assert_int_equal(rc, TRIE_ENOTFOUND);
+                }
+            } else if (m.n) { /* decrease (or raise) an existing key */
+                mkey *e = &m.v[rnd((uint32_t)m.n)];
+                double s = op < 95 ? e->score - 1 - rnd(3) : e->score + rnd(3);
+                assert_int_equal(trie_set(t, e->key, e->klen, NULL, 0, s, NULL), 0);
+                e->score = s;
+            }
+            if (m.n > peak) peak = m.n;
+        }
+        check_ok(t);
+        assert_int_equal(model_equals_trie(&m, t), 0);
+        assert_int_equal(trie_id_bound(t), peak);
+        if (rescap < m.n + 1) {
+            rescap = 2 * (m.n + 1);
+            res = realloc(res, rescap * sizeof *res);
+        }
+        for (int q = 0; q < queries; q++) {
+            char p[TRIE_MAX_KEY];
+            size_t pl = gen_prefix(&m, p);
+            unsigned k = rnd(4) ? 1 + rnd(12) : 1 + rnd(TRIE_MAX_K);
+            cmp_topk(t, &m, p, pl, k, res);
+        }
+    }
+    free(res);
+    model_free(&m);
+    trie_free(t);
+}
+
+static void test_differential_mixed(void **state) {
+    (void)state;
+    run_differential(1, 40, 400, 300);
+    run_differential(2, 10, 1500, 300);
+}
+
+static void test_differential_churn(void **state) {
+    (void)state;
+    /* small key space: the same keys come and go, ids and arena get reused */
+    rng_seed(7);
+    trie *t = trie_new();
+    model m = {0};
+    const mkey **res = malloc(4096 * sizeof *res);
+    static const char *const W[] = {"a", "ab", "abc", "abd", "b", "ba", "\xc3\xa9", "\xc3\xa9t\xc3\xa9",
+                                    "\xc3\xa8", "abcdefgh", "abcdefgi", "x"};
+    trie_mem mem1 = {0}, mem2;
+    for (int r = 0; r < 60; r++) {
+        for (int o = 0; o < 200; o++) {
+            char kb[64];
+            size_t kl = 0;
+            int parts = 1 + rnd(3);
+            for (int i = 0; i < parts; i++) {
+                const char *w = W[rnd(ARRAY_LEN(W))];
+                memcpy(kb + kl, w, strlen(w));
+                kl += strlen(w);
+            }
+            if (rnd(2)) {
+                uint32_t id;
+                double s = (double)rnd(3);
+                assert_int_equal(trie_set(t, kb, kl, NULL, 0, s, &id), 0);
+                model_upsert(&m, kb, kl, NULL, 0, s, 0, id);
+            } else if (model_find(&m, kb, kl)) {
+                assert_int_equal(trie_del(t, kb, kl), 0);
+                model_del(&m, kb, kl);
+            }
+        }
+        check_ok(t);
+        assert_int_equal(model_equals_trie(&m, t), 0);
+        for (int q = 0; q < 100; q++) {
+            char p[64];
+            size_t pl = gen_prefix(&m, p);
+            cmp_topk(t, &m, p, pl, 1 + rnd(TRIE_MAX_K), res);
+        }
+        if (r == 20) trie_memory(t, &mem1);
+    }
+    /* the arena is reused, not grown, by churn over a fixed key space */
+    trie_memory(t, &mem2);
+    assert_true(mem2.bytes_alloc <= mem1.bytes_alloc * 2);
+    /* delete everything: back to an empty root */
+    model_sort_keys(&m);
+    while (m.n) {
+        assert_int_equal(trie_del(t, m.v[m.n - 1].key, m.v[m.n - 1].klen), 0);
+        model_del(&m, m.v[m.n - 1].key, m.v[m.n - 1].klen);
+    }
+    check_ok(t);
+    trie_memory(t, &mem2);
+    assert_int_equal(mem2.nodes, 1);
+    assert_int_equal(mem2.keys, 0);
+    trie_hit h[4];
+    assert_int_equal(trie_topk(t, "", 0, 4, h), 0);
+    free(res);
+    model_free(&m);
+    trie_free(t);
+}
+
+static void test_deep_and_wide(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    model m = {0};
+    const mkey **res = malloc(2048 * sizeof *res);
+    char kb[TRIE_MAX_KEY];
+    memset(kb, 'a', sizeof kb);
+    /* a 512-node chain: every length of "aaa..." is a key */
+    for (size_t l = 1; l <= TRIE_MAX_KEY; l++) {
+        double s = (double)(l % 7);
+        assert_int_equal(trie_set(t, kb, l, NULL, 0, s, NULL), 0);
+        model_upsert(&m, kb, l, NULL, 0, s, 0, (uint32_t)(l - 1));
+    }
+    /* 256 children at the root, one per first byte */
+    for (int c = 0; c < 256; c++) {
+        char k2[2] = {(char)c, 'z'};
+        uint32_t id;
+        assert_int_equal(trie_set(t, k2, 2, NULL, 0, (double)(c % 5), &id), 0);
+        model_upsert(&m, k2, 2, NULL, 0, (double)(c % 5), 0, id);
+    }
+    check_ok(t);
+    assert_int_equal(model_equals_trie(&m, t), 0);
+    for (unsigned k = 1; k <= TRIE_MAX_K; k += 9) {
+        cmp_topk(t, &m, "", 0, k, res);
+        cmp_topk(t, &m, kb, 100, k, res);
+        cmp_topk(t, &m, kb, 1, k, res);
+    }
+    /* remove every other length: nodes merge */
+    for (size_t l = 2; l <= TRIE_MAX_KEY; l += 2) {
+        assert_int_equal(trie_del(t, kb, l), 0);
+        model_del(&m, kb, l);
+    }
+    check_ok(t);
+    assert_int_equal(model_equals_trie(&m, t), 0);
+    for (unsigned k = 1; k <= TRIE_MAX_K; k += 11) cmp_topk(t, &m, kb, 3, k, res);
+    free(res);
+    model_free(&m);
+    trie_free(t);
+}
+
+static int stop_at_two(void *ud, const trie_hit *h) {
+    int *n = ud;
+    (void)h;
+    return ++*n == 2 ? 42 : 0;
+}
+
+static void test_foreach_stops(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    assert_int_equal(trie_set(t, S("b"), NULL, 0, 1, NULL), 0);
+    assert_int_equal(trie_set(t, S("a"), NULL, 0, 1, NULL), 0);
+    assert_int_equal(trie_set(t, S("c"), NULL, 0, 1, NULL), 0);
+    int n = 0;
+    assert_int_equal(trie_foreach(t, stop_at_two, &n), 42);
+    assert_int_equal(n, 2);
+    trie_free(t);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_small_example),
+        cmocka_unit_test(test_differential_mixed),
+        cmocka_unit_test(test_differential_churn),
+        cmocka_unit_test(test_deep_and_wide),
+        cmocka_unit_test(test_foreach_stops),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

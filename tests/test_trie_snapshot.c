@@ -1,0 +1,275 @@
+/* Snapshot tests for trie/trie.c: round trips (random and empty tries) give
+ * identical contents, ids and top-k; every flipped byte, every truncation, a
+ * wrong magic, a wrong version and an empty file are refused with
+ * TRIE_EFORMAT and a reason; a failed save leaves the old file intact.
+ * Files go to $QAC_TMP (or a mkdtemp directory). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "trie/trie.h"
+
+static char dir[512];
+
+static uint64_t rs = 12345;
+static uint32_t rnd(uint32_t n) {
+    rs ^= rs << 13;
+    rs ^= rs >> 7;
+    rs ^= rs << 17;
+    return (uint32_t)(rs % n);
+}
+
+static void check_ok(const trie *t) {
+    char err[256];
+    if (trie_check(t, err, sizeof err)) fail_msg("trie_check: %s", err);
+}
+
+/* A random trie: UTF-8 and shared prefixes, displays, ties, some deletes
+ * (so the id space has holes). */
+static trie *random_trie(int n) {
+    static const char *const P[] = {"a", "b", "ab", " ", "new ", "\xc3\xa9", "\xe6\x97\xa5", "x", "yz"};
+    trie *t = trie_new();
+    for (int i = 0; i < n; i++) {
+        char k[64], d[64];
+        size_t kl = 0;
+        int parts = 1 + (int)rnd(6);
+        for (int j = 0; j < parts; j++) {
+            const char *p = P[rnd(sizeof P / sizeof P[0])];
+            memcpy(k + kl, p, strlen(p));
+            kl += strlen(p);
+        }
+        size_t dl = (size_t)snprintf(d, sizeof d, "D%u", rnd(1000));
+        assert_int_equal(trie_set(t, k, kl, rnd(3) ? NULL : d, dl, (double)rnd(5) - 1.5, NULL), 0);
+        if (rnd(5) == 0) trie_del(t, k, kl);
+    }
+    check_ok(t);
+    return t;
+}
+
+struct collect {
+    trie_hit *h;
+    size_t n, cap;
+};
+static int collect_cb(void *ud, const trie_hit *h) {
+    struct collect *c = ud;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? 2 * c->cap : 64;
+        c->h = realloc(c->h, c->cap * sizeof *c->h);
+    }
+    c->h[c->n++] = *h;
+    return 0;
+}
+
+static int same_hit(const trie_hit *a, const trie_hit *b) {
+    return a->keylen == b->keylen && memcmp(a->key, b->key, a->keylen) == 0 &&
+           a->displen == b->displen && memcmp(a->display, b->display, a->displen) == 0 &&
+           a->id == b->id && a->score == b->score;
+}
+
+/* Same keys, displays, scores, ids, and same top-k for many prefixes. */
+static void assert_same(const trie *a, const trie *b) {
+    struct collect ca = {0}, cb = {0};
+    trie_foreach(a, collect_cb, &ca);
+    trie_foreach(b, collect_cb, &cb);
+    assert_int_equal(ca.n, cb.n);
+    assert_int_equal(trie_count(a), trie_count(b));
+    for (size_t i = 0; i < ca.n; i++) assert_true(same_hit(&ca.h[i], &cb.h[i]));
+    trie_hit ha[TRIE_MAX_K], hb[TRIE_MAX_K];
+    for (size_t i = 0; i < ca.n + 1; i++) {
+        size_t pl = i < ca.n ? rnd(ca.h[i].keylen + 1) : 0;
+        const char *p = i < ca.n ? ca.h[i].key : "";
+        unsigned k = 1 + rnd(TRIE_MAX_K);
+        int na = trie_topk(a, p, pl, k, ha), nb = trie_topk(b, p, pl, k, hb);
+        assert_int_equal(na, nb);
+        for (int j = 0; j < na; j++) assert_true(same_hit(&ha[j], &hb[j]));
+    }
+    free(ca.h);
+    free(cb.h);
+}
+
+static char *path_of(const char *name) {
+    static char buf[4][600];
+    static int i;
+    char *p = buf[i++ % 4];
+    snprintf(p, 600, "%s/%s", dir, name);
+    return p;
+}
+
+static void *read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    void *b = malloc(*len ? *len : 1);
+    assert_int_equal(fread(b, 1, *len, f), *len);
+    fclose(f);
+    return b;
+}
+
+static void write_file(const char *path, const void *b, size_t len) {
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, len, f), len);
+    fclose(f);
+}
+
+/* Loads path and expects TRIE_EFORMAT with a non-empty reason. */
+static void expect_bad(const char *path, const char *what) {
+    trie *t = (trie *)1;
+    char err[200] = "";
+    int rc = trie_load(path, &t, err, sizeof err);
+    if (rc != TRIE_EFORMAT) fail_msg("%s: load returned %d (%s), want TRIE_EFORMAT", what, rc, err);
+    assert_null(t);
+    assert_true(strlen(err) > 0);
+}
+
+static void test_round_trip(void **state) {
+    (void)state;
+    for (int n = 0; n <= 3000; n = n ? n * 6 : 1) {
+        trie *t = n ? random_trie(n) : trie_new();
+        const char *p = path_of("rt.snap");
+        assert_int_equal(trie_save(t, p), 0);
+        assert_int_equal(access(path_of("rt.snap.tmp"), F_OK), -1); /* no temp left behind */
+        trie *u = NULL;
+        char err[200];
+        int rc = trie_load(p, &u, err, sizeof err);
+        if (rc) fail_msg("load: %s", err);
+        check_ok(u);
+        assert_same(t, u);
+        assert_int_equal(trie_id_bound(u) <= trie_id_bound(t), 1);
+        /* the loaded trie is fully alive: change it and save again */
+        assert_int_equal(trie_set(u, "zzz", 3, NULL, 0, 99, NULL), 0);
+        assert_int_equal(trie_set(t, "zzz", 3, NULL, 0, 99, NULL), 0);
+        check_ok(u);
+        trie_hit h;
+        assert_int_equal(trie_get(u, "zzz", 3, &h), 1);
+        assert_int_equal(trie_save(u, p), 0);
+        trie *w = NULL;
+        assert_int_equal(trie_load(p, &w, err, sizeof err), 0);
+        check_ok(w);
+        assert_same(u, w);
+        trie_free(t);
+        trie_free(u);
+        trie_free(w);
+    }
+}
+
+static void test_corruption(void **state) {
+    (void)state;
+    trie *t = random_trie(60);
+    const char *good = path_of("good.snap"), *bad = path_of("bad.snap");
+    assert_int_equal(trie_save(t, good), 0);
+    size_t len;
+    uint8_t *b = read_file(good, &len);
+    assert_true(len > 200);
+    char what[64];
+    /* a flipped byte anywhere (every position, several bit patterns) */
+    for (size_t i = 0; i < len; i++) {
+        uint8_t save = b[i];
+        b[i] ^= (uint8_t)(1u << (i % 8));
+        write_file(bad, b, len);
+        snprintf(what, sizeof what, "flipped byte %zu", i);
+        expect_bad(bad, what);
+        b[i] = save;
+    }
+    /* truncated at every length, including empty */
+    for (size_t l = 0; l < len; l++) {
+        write_file(bad, b, l);
+        snprintf(what, sizeof what, "truncated to %zu", l);
+        expect_bad(bad, what);
+    }
+    /* one byte too many */
+    uint8_t *longer = malloc(len + 1);
+    memcpy(longer, b, len);
+    longer[len] = 0;
+    write_file(bad, longer, len + 1);
+    expect_bad(bad, "trailing byte");
+    free(longer);
+    char err[200];
+    trie *u = NULL;
+    /* wrong magic, wrong version, empty: the reason says which */
+    memcpy(b, "NOTATRIE", 8);
+    write_file(bad, b, len);
+    assert_int_equal(trie_load(bad, &u, err, sizeof err), TRIE_EFORMAT);
+    assert_non_null(strstr(err, "magic"));
+    b = memcpy(b, "QACTRIE", 8);
+    b[8] = 2;
+    write_file(bad, b, len);
+    assert_int_equal(trie_load(bad, &u, err, sizeof err), TRIE_EFORMAT);
+    assert_non_null(strstr(err, "version"));
+    write_file(bad, b, 0);
+    assert_int_equal(trie_load(bad, &u, err, sizeof err), TRIE_EFORMAT);
+    assert_non_null(strstr(err, "empty"));
+    write_file(bad, "hello world, this is not a snapshot at all, really not at all.....", 66);
+    assert_int_equal(trie_load(bad, &u, err, sizeof err), TRIE_EFORMAT);
+    assert_int_equal(trie_load(path_of("missing.snap"), &u, err, sizeof err), TRIE_EIO);
+    assert_null(u);
+    /* the good file still loads */
+    assert_int_equal(trie_load(good, &u, err, sizeof err), 0);
+    assert_same(t, u);
+    trie_free(u);
+    free(b);
+    trie_free(t);
+}
+
+static void test_save_failure_keeps_old(void **state) {
+    (void)state;
+    trie *t = random_trie(200), *t2 = random_trie(50), *u = NULL;
+    const char *p = path_of("keep.snap");
+    char err[200];
+    assert_int_equal(trie_save(t, p), 0);
+    /* PATH.tmp cannot be created (it is a directory): save fails, old file stays */
+    assert_int_equal(mkdir(path_of("keep.snap.tmp"), 0755), 0);
+    errno = 0;
+    assert_int_equal(trie_save(t2, p), TRIE_EIO);
+    assert_true(errno != 0);
+    assert_int_equal(trie_load(p, &u, err, sizeof err), 0);
+    assert_same(t, u);
+    trie_free(u);
+    rmdir(path_of("keep.snap.tmp"));
+    /* a directory that does not exist */
+    assert_int_equal(trie_save(t2, path_of("no/such/dir/x.snap")), TRIE_EIO);
+    /* an unwritable directory (only meaningful when not root) */
+    if (geteuid() != 0) {
+        assert_int_equal(mkdir(path_of("ro"), 0755), 0);
+        assert_int_equal(trie_save(t, path_of("ro/x.snap")), 0);
+        chmod(path_of("ro"), 0555);
+        assert_int_equal(trie_save(t2, path_of("ro/x.snap")), TRIE_EIO);
+        chmod(path_of("ro"), 0755);
+        assert_int_equal(trie_load(path_of("ro/x.snap"), &u, err, sizeof err), 0);
+        assert_same(t, u);
+        trie_free(u);
+        unlink(path_of("ro/x.snap"));
+        rmdir(path_of("ro"));
+    }
+    trie_free(t);
+    trie_free(t2);
+}
+
+int main(void) {
+    const char *base = getenv("QAC_TMP");
+    snprintf(dir, sizeof dir, "%s/trie-snap-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_corruption),
+        cmocka_unit_test(test_save_failure_keeps_old),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) rc = rc ? rc : 1;
+    return rc;
+}
