@@ -40,4 +40,14 @@ int norm_eval(const char *in, size_t len, char *out, size_t cap);
  * Returns that length, or -1 if display does not match. */
 int norm_match_len(const char *display, size_t displen, const char *np, size_t nplen);
 
+/* Display form: white space collapsed and trimmed only (case, accents and
+ * Unicode forms kept). Controls are rejected as in the other forms. Used for
+ * the spelling shown to users ("  New   York " -> "New York"). */
+int norm_display(const char *in, size_t len, char *out, size_t cap);
+
+/* 1 if [s, s+len) (UTF-8) holds a character that every form rejects with
+ * NORM_ECONTROL (C0 other than white space, DEL, C1 other than NEL), else 0.
+ * Byte scan: cheap, does not validate UTF-8. */
+int norm_has_control(const char *s, size_t len);
+
 #endif

@@ -1,0 +1,124 @@
+/* complete.c -- `qac complete -i INDEX [-k K] PREFIX...`: offline top-k.
+ *
+ * Loads a snapshot, normalizes each prefix with norm_prefix() (so a prefix
+ * cut inside a multi-byte character, or ending in a space, works as it does
+ * in the server) and prints, per prefix, up to K lines "display<TAB>score"
+ * followed by one empty line. Scores print as integers when they are whole,
+ * else with the fewest significant digits that read back to the same double.
+ * A prefix that cannot be normalized (invalid UTF-8, control character) gets
+ * a message on stderr and an empty list; the exit status is then 1.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "data/build.h"
+#include "trie/norm.h"
+
+#define COMPLETE_DEFAULT_K 10
+#define COMPLETE_NORM_CAP (TRIE_MAX_KEY * NORM_MAX_GROWTH)
+
+/* Shortest decimal form of v that parses back to v. */
+static void fmt_score(double v, char *buf, size_t cap) {
+    if (v == 0) {
+        snprintf(buf, cap, "0");
+        return;
+    }
+    if (v == floor(v) && fabs(v) < 1e15) {
+        snprintf(buf, cap, "%.0f", v);
+        return;
+    }
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) return;
+    }
+}
+
+static void complete_usage(FILE *f) {
+    fprintf(f,
+            "usage: qac complete -i INDEX [-k K] PREFIX...\n"
+            "\n"
+            "Prints the top K completions of each PREFIX from a snapshot, one\n"
+            "'display<TAB>score' line each, and an empty line after each list.\n"
+            "\n"
+            "  -i, --index INDEX   snapshot made by 'qac build'\n"
+            "  -k K                completions per prefix, 1..%d (default %d)\n"
+            "  -h, --help          this help\n",
+            TRIE_MAX_K, COMPLETE_DEFAULT_K);
+}
+
+int complete_main(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"index", required_argument, NULL, 'i'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *index = NULL;
+    unsigned k = COMPLETE_DEFAULT_K;
+    optind = 1;
+    opterr = 0;
+    int c;
+    uint64_t kv;
+    while ((c = getopt_long(argc, argv, ":i:k:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'i': index = optarg; break;
+        case 'k':
+            if (parse_u64(optarg, strlen(optarg), &kv) < 0 || kv < 1 || kv > TRIE_MAX_K) {
+                fprintf(stderr, "qac complete: bad -k '%s' (want 1..%d); see 'qac complete --help'\n", optarg,
+                        TRIE_MAX_K);
+                return 2;
+            }
+            k = (unsigned)kv;
+            break;
+        case 'h': complete_usage(stdout); return 0;
+        case ':':
+            fprintf(stderr, "qac complete: option '%s' needs a value; see 'qac complete --help'\n", argv[optind - 1]);
+            return 2;
+        default:
+            fprintf(stderr, "qac complete: unknown option '%s'; see 'qac complete --help'\n", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (!index) {
+        fprintf(stderr, "qac complete: missing -i INDEX; see 'qac complete --help'\n");
+        return 2;
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "qac complete: no PREFIX given; see 'qac complete --help'\n");
+        return 2;
+    }
+    trie *t;
+    char err[512];
+    int rc = trie_load(index, &t, err, sizeof err);
+    if (rc != TRIE_OK) {
+        fprintf(stderr, "qac complete: cannot load %s: %s\n", index, err);
+        return 1;
+    }
+    int status = 0;
+    static char np[COMPLETE_NORM_CAP];
+    trie_hit hits[TRIE_MAX_K];
+    for (int i = optind; i < argc; i++) {
+        int n = norm_prefix(argv[i], strlen(argv[i]), np, sizeof np);
+        if (n < 0) {
+            fprintf(stderr, "qac complete: prefix %d: %s\n", i - optind + 1, norm_strerror(n));
+            status = 1;
+        } else if (n <= TRIE_MAX_KEY) { /* a longer prefix matches nothing */
+            int m = trie_topk(t, np, (size_t)n, k, hits);
+            for (int j = 0; j < m; j++) {
+                char sc[64];
+                fmt_score(hits[j].score, sc, sizeof sc);
+                printf("%.*s\t%s\n", (int)hits[j].displen, hits[j].display, sc);
+            }
+        }
+        printf("\n");
+    }
+    trie_free(t);
+    if (fflush(stdout) != 0) {
+        fprintf(stderr, "qac complete: write to stdout failed\n");
+        status = 1;
+    }
+    return status;
+}

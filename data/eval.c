@@ -1,0 +1,567 @@
+/* eval.c -- `qac eval`: MRR@10 and SR@k of the baselines under
+ * ../shared/EVALUATION.md, offline and in-process.
+ *
+ * Pipeline:
+ *   1. Load the index (a trie snapshot from `qac build --until SPLIT`): its
+ *      scores are the frozen global counts g.
+ *   2. Read every LOG with the qlog reader (aol format: events are already
+ *      grouped by (AnonID, norm_eval query, QueryTime)); keep each event's
+ *      user, norm_eval query, time and file order in one string arena.
+ *   3. Sort by (time, AnonID, file order). AnonIDs compare as numbers when
+ *      both are decimal (the AOL ids), else bytewise.
+ *   4. Replay: an event before the split is only accepted into the user
+ *      history (ranking/history.c, unbounded); a later one whose query has
+ *      >= 3 code points is scored first, then accepted.
+ *   5. Per scored event: prefixes len1..len5 (< n code points) and rand, of
+ *      length 2 + (MD5(query) mod (n - 2)); each system's top 10; RR = 1 /
+ *      rank of the target (bytewise equality of norm_eval forms), else 0.
+ *
+ * Readings of the protocol (each one reproduces every reference figure of
+ * EVALUATION.md to four decimals on aol-users-dev.tsv; checked by
+ * tests/it_eval.sh):
+ *   - g is frozen at the split for all three systems: the index is never
+ *     updated by the replay (a live g was not needed to match).
+ *   - "ties by text" = the candidate's normalized text, ascending in code
+ *     point (= UTF-8 byte) order; the same order trie_topk uses for MPC.
+ *   - the user's count u counts every earlier event of that user (history
+ *     and already-scored test events), excluding the event being scored.
+ *   - heuristic: d in fractional days ((now - last) / 86400), `last` is the
+ *     user's previous event when under 30 min earlier (even at the same
+ *     second), W() = distinct space-separated words.
+ *   - seen = the target is in the user's history before this event; with
+ *     context = the user's previous event is under 30 minutes earlier.
+ * Trie lookups use the norm_eval prefix as is: index keys are norm_key forms,
+ * which equal norm_eval forms for ASCII text (all of the dev log's test part).
+ *
+ * Limits: EVAL_MAX_SYSTEMS systems; queries are at most QLOG_MAX_QUERY bytes
+ * before normalization (the reader skips longer ones and says so).
+ */
+#include "data/eval.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/md5.h"
+#include "common/util.h"
+#include "data/qlog.h"
+#include "ranking/baseline.h"
+#include "ranking/history.h"
+#include "trie/norm.h"
+#include "trie/trie.h"
+
+#define EVAL_TOPK 10
+#define EVAL_MIN_CP 3                 /* scored queries have at least this many code points */
+#define EVAL_NTAGS 6                  /* len1..len5, rand */
+#define EVAL_MAX_SYSTEMS 3
+#define EVAL_DEFAULT_SPLIT "2006-05-18" /* EVALUATION.md */
+#define EVAL_SESSION_GAP 1800         /* seconds */
+#define EVAL_NORM_CAP (QLOG_MAX_QUERY * NORM_MAX_GROWTH)
+#define EVAL_MAX_TRAIN 64             /* --train files */
+
+static const char *const tag_names[EVAL_NTAGS] = {"len1", "len2", "len3", "len4", "len5", "rand"};
+
+enum { SYS_MPC, SYS_PERSONAL, SYS_HEURISTIC };
+static const char *const sys_names[EVAL_MAX_SYSTEMS] = {"mpc", "personal", "heuristic"};
+
+/* Breakdown groups of scored events. */
+enum { GRP_SEEN, GRP_UNSEEN, GRP_CTX, GRP_NOCTX, NGRP };
+static const char *const grp_names[NGRP] = {"seen", "unseen", "with_context", "without_context"};
+
+typedef struct event {
+    size_t user, query; /* offsets in the arena */
+    uint32_t userlen, querylen;
+    int64_t time;
+    uint64_t seq; /* file order across all logs */
+    uint64_t uid; /* numeric AnonID, when user_num */
+    int user_num;
+} event;
+
+typedef struct metrics {
+    double rr[EVAL_NTAGS];
+    uint64_t sr[3]; /* rand in top 1, 3, 10 */
+    double grp_rr[NGRP]; /* rand MRR per group */
+} metrics;
+
+typedef struct eval_state {
+    const trie *t;
+    rank_history *hist;
+    rank_cands cands;
+    int on[EVAL_MAX_SYSTEMS];
+    metrics m[EVAL_MAX_SYSTEMS];
+    uint64_t n_tag[EVAL_NTAGS];
+    uint64_t n_grp[NGRP];
+    uint64_t n_events, n_history, n_test, n_scored, n_short;
+} eval_state;
+
+static const char *arena_base;
+
+static int event_cmp(const void *a, const void *b) {
+    const event *x = a, *y = b;
+    if (x->time != y->time) return x->time < y->time ? -1 : 1;
+    if (x->user_num && y->user_num) {
+        if (x->uid != y->uid) return x->uid < y->uid ? -1 : 1;
+    } else {
+        size_t m = x->userlen < y->userlen ? x->userlen : y->userlen;
+        int r = memcmp(arena_base + x->user, arena_base + y->user, m);
+        if (r) return r;
+        if (x->userlen != y->userlen) return x->userlen < y->userlen ? -1 : 1;
+    }
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: qac eval (-i INDEX | --train FILE...) [--split TIME] [--json FILE] [--systems LIST]\n"
+            "                [--limit N] LOG...\n"
+            "\n"
+            "Replays query logs (AOL format) in time order and measures how well each\n"
+            "system completes the prefixes of every test query (../shared/EVALUATION.md).\n"
+            "\n"
+            "  -i, --index INDEX  trie snapshot with the global counts (qac build --until SPLIT)\n"
+            "  --train FILE       instead of an index, count global popularity from FILE in the\n"
+            "                     protocol's own normalization: its AOL events before the split,\n"
+            "                     one per line of a query list (repeatable; see eval.c)\n"
+            "  --split TIME       YYYY-MM-DD[ HH:MM:SS] UTC; earlier events only feed user\n"
+            "                     history, later ones are scored (default %s)\n"
+            "  --json FILE        also write the figures as JSON to FILE\n"
+            "  --systems LIST     comma-separated subset of mpc,personal,heuristic (default all)\n"
+            "  --limit N          stop after N scored events (default: all)\n",
+            EVAL_DEFAULT_SPLIT);
+}
+
+static int parse_systems(const char *s, int on[EVAL_MAX_SYSTEMS]) {
+    memset(on, 0, EVAL_MAX_SYSTEMS * sizeof *on);
+    int any = 0;
+    while (*s) {
+        const char *e = strchr(s, ',');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        int found = 0;
+        for (int i = 0; i < EVAL_MAX_SYSTEMS; i++)
+            if (strlen(sys_names[i]) == n && !memcmp(sys_names[i], s, n)) on[i] = found = any = 1;
+        if (!found) return -1;
+        s += n;
+        if (*s == ',') s++;
+    }
+    return any ? 0 : -1;
+}
+
+/* Byte offset after the first k code points of valid UTF-8 s. */
+static size_t cp_offset(const char *s, size_t len, size_t k) {
+    size_t i = 0;
+    while (i < len && k) {
+        i++;
+        while (i < len && ((uint8_t)s[i] & 0xC0) == 0x80) i++;
+        k--;
+    }
+    return i;
+}
+
+static unsigned rank_of(const rank_cand *c, size_t n, const char *q, size_t qlen) {
+    for (size_t i = 0; i < n; i++)
+        if (c[i].len == qlen && !memcmp(c[i].q, q, qlen)) return (unsigned)i + 1;
+    return 0;
+}
+
+static void record(eval_state *st, int sys, int tag, unsigned rank, const int grp[2]) {
+    metrics *m = &st->m[sys];
+    double rr = rank ? 1.0 / rank : 0.0;
+    m->rr[tag] += rr;
+    if (tag == EVAL_NTAGS - 1) {
+        if (rank == 1) m->sr[0]++;
+        if (rank && rank <= 3) m->sr[1]++;
+        if (rank && rank <= 10) m->sr[2]++;
+        m->grp_rr[grp[0]] += rr;
+        m->grp_rr[grp[1]] += rr;
+    }
+}
+
+/* Scores one event against every enabled system. Returns 0 or -1 (OOM). */
+static int score_event(eval_state *st, const char *user, size_t ulen, const char *q, size_t qlen,
+                       size_t ncp, int64_t now) {
+    const rank_huser *u = rank_history_user(st->hist, user, ulen);
+    rank_ctx ctx = {now, NULL, 0};
+    rank_hsess last;
+    if (u && now - rank_huser_last_time(u) < EVAL_SESSION_GAP &&
+        rank_huser_session(st->hist, u, now, &last, 1) == 1) {
+        ctx.last = last.q;
+        ctx.lastlen = last.len;
+    }
+    int grp[2] = {rank_huser_get(u, q, qlen) ? GRP_SEEN : GRP_UNSEEN, ctx.last ? GRP_CTX : GRP_NOCTX};
+    st->n_grp[grp[0]]++;
+    st->n_grp[grp[1]]++;
+
+    uint8_t dig[MD5_DIGEST_LEN];
+    md5(q, qlen, dig);
+    size_t lens[EVAL_NTAGS];
+    int tags[EVAL_NTAGS], np = 0;
+    for (size_t k = 1; k <= 5; k++)
+        if (k < ncp) {
+            lens[np] = k;
+            tags[np++] = (int)k - 1;
+        }
+    lens[np] = 2 + (size_t)md5_mod(dig, ncp - 2);
+    tags[np++] = EVAL_NTAGS - 1;
+
+    for (int i = 0; i < np; i++) {
+        size_t plen = cp_offset(q, qlen, lens[i]);
+        st->n_tag[tags[i]]++;
+        if (st->on[SYS_MPC]) {
+            trie_hit hits[EVAL_TOPK];
+            int nh = trie_topk(st->t, q, plen, EVAL_TOPK, hits);
+            unsigned r = 0;
+            for (int k = 0; k < nh && !r; k++)
+                if (hits[k].keylen == qlen && !memcmp(hits[k].key, q, qlen)) r = (unsigned)k + 1;
+            record(st, SYS_MPC, tags[i], r, grp);
+        }
+        if (!st->on[SYS_PERSONAL] && !st->on[SYS_HEURISTIC]) continue;
+        int n = rank_gather(&st->cands, st->t, u, q, plen, RANK_PERSONAL_TOPN);
+        if (n < 0) return -1;
+        rank_cand *c = st->cands.c;
+        if (st->on[SYS_PERSONAL]) {
+            rank_score_personal(c, (size_t)n);
+            size_t k = rank_top(c, (size_t)n, EVAL_TOPK);
+            record(st, SYS_PERSONAL, tags[i], rank_of(c, k, q, qlen), grp);
+        }
+        if (st->on[SYS_HEURISTIC]) {
+            rank_score_heuristic(c, (size_t)n, &ctx);
+            size_t k = rank_top(c, (size_t)n, EVAL_TOPK);
+            record(st, SYS_HEURISTIC, tags[i], rank_of(c, k, q, qlen), grp);
+        }
+    }
+    return 0;
+}
+
+static double ratio(double a, uint64_t b) { return b ? a / (double)b : 0.0; }
+
+static void print_table(const eval_state *st, const char *split, double secs) {
+    printf("%-10s", "system");
+    for (int t = 0; t < EVAL_NTAGS; t++) printf(" %7s", tag_names[t]);
+    printf("  %7s %7s %7s\n", "SR@1", "SR@3", "SR@10");
+    for (int s = 0; s < EVAL_MAX_SYSTEMS; s++) {
+        if (!st->on[s]) continue;
+        printf("%-10s", sys_names[s]);
+        for (int t = 0; t < EVAL_NTAGS; t++) printf(" %7.4f", ratio(st->m[s].rr[t], st->n_tag[t]));
+        for (int k = 0; k < 3; k++) printf(" %s%7.4f", k ? "" : " ", ratio((double)st->m[s].sr[k], st->n_tag[EVAL_NTAGS - 1]));
+        printf("\n");
+    }
+    printf("%-10s", "prefixes");
+    for (int t = 0; t < EVAL_NTAGS; t++) printf(" %7llu", (unsigned long long)st->n_tag[t]);
+    printf("\n\nMRR@10 on rand by group:\n%-16s %8s", "group", "events");
+    for (int s = 0; s < EVAL_MAX_SYSTEMS; s++)
+        if (st->on[s]) printf(" %9s", sys_names[s]);
+    printf("\n");
+    for (int g = 0; g < NGRP; g++) {
+        printf("%-16s %8llu", grp_names[g], (unsigned long long)st->n_grp[g]);
+        for (int s = 0; s < EVAL_MAX_SYSTEMS; s++)
+            if (st->on[s]) printf(" %9.4f", ratio(st->m[s].grp_rr[g], st->n_grp[g]));
+        printf("\n");
+    }
+    printf("\nevents %llu (history %llu, test %llu), scored %llu, too short %llu; split %s; %.2f s\n",
+           (unsigned long long)st->n_events, (unsigned long long)st->n_history,
+           (unsigned long long)st->n_test, (unsigned long long)st->n_scored,
+           (unsigned long long)st->n_short, split, secs);
+}
+
+static int write_json(const eval_state *st, const char *path, const char *split, double secs) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "qac eval: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "{\"systems\": {");
+    int first = 1;
+    for (int s = 0; s < EVAL_MAX_SYSTEMS; s++) {
+        if (!st->on[s]) continue;
+        fprintf(f, "%s\n  \"%s\": {\"mrr\": {", first ? "" : ",", sys_names[s]);
+        first = 0;
+        for (int t = 0; t < EVAL_NTAGS; t++)
+            fprintf(f, "%s\"%s\": %.10f", t ? ", " : "", tag_names[t], ratio(st->m[s].rr[t], st->n_tag[t]));
+        fprintf(f, "}, \"sr\": {\"1\": %.10f, \"3\": %.10f, \"10\": %.10f}, \"n\": %llu, \"mrr_rand_by_group\": {",
+                ratio((double)st->m[s].sr[0], st->n_tag[EVAL_NTAGS - 1]),
+                ratio((double)st->m[s].sr[1], st->n_tag[EVAL_NTAGS - 1]),
+                ratio((double)st->m[s].sr[2], st->n_tag[EVAL_NTAGS - 1]), (unsigned long long)st->n_scored);
+        for (int g = 0; g < NGRP; g++)
+            fprintf(f, "%s\"%s\": %.10f", g ? ", " : "", grp_names[g], ratio(st->m[s].grp_rr[g], st->n_grp[g]));
+        fprintf(f, "}}");
+    }
+    fprintf(f, "\n},\n\"events\": {\"total\": %llu, \"history\": %llu, \"test\": %llu, \"scored\": %llu, "
+               "\"too_short\": %llu, \"prefixes\": {",
+            (unsigned long long)st->n_events, (unsigned long long)st->n_history,
+            (unsigned long long)st->n_test, (unsigned long long)st->n_scored, (unsigned long long)st->n_short);
+    for (int t = 0; t < EVAL_NTAGS; t++)
+        fprintf(f, "%s\"%s\": %llu", t ? ", " : "", tag_names[t], (unsigned long long)st->n_tag[t]);
+    fprintf(f, "}");
+    for (int g = 0; g < NGRP; g++) fprintf(f, ", \"%s\": %llu", grp_names[g], (unsigned long long)st->n_grp[g]);
+    fprintf(f, "},\n\"split\": \"%s\",\n\"seconds\": %.3f\n}\n", split, secs);
+    if (ferror(f) | fclose(f)) {
+        fprintf(stderr, "qac eval: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads one log into the arena and event array. Returns 0, or -1 after a
+ * message on stderr. */
+static int read_log(const char *path, qbuf *arena, event **evs, size_t *nev, size_t *cap,
+                    uint64_t *seq, char *nq) {
+    char err[512];
+    qlog *r = qlog_open(path, QLOG_AUTO, 0, err, sizeof err);
+    if (!r) {
+        fprintf(stderr, "qac eval: %s\n", err);
+        return -1;
+    }
+    if (qlog_get_format(r) != QLOG_AOL) {
+        fprintf(stderr, "qac eval: %s: not an AOL-format log (need AnonID, Query, QueryTime columns)\n", path);
+        qlog_close(r);
+        return -1;
+    }
+    qlog_rec rec;
+    int rc;
+    uint64_t unnormalizable = 0;
+    while ((rc = qlog_next(r, &rec)) == 1) {
+        int n = norm_eval(rec.query, rec.querylen, nq, EVAL_NORM_CAP);
+        if (n <= 0) { /* the reader already rejects what norm_eval would */
+            unnormalizable++;
+            continue;
+        }
+        if (*nev == *cap) {
+            size_t nc = *cap ? *cap * 2 : 65536;
+            event *e = qrealloc(*evs, nc * sizeof *e);
+            if (!e) goto oom;
+            *evs = e;
+            *cap = nc;
+        }
+        event *e = &(*evs)[*nev];
+        e->user = arena->len;
+        e->userlen = (uint32_t)rec.userlen;
+        if (qbuf_append(arena, rec.user, rec.userlen)) goto oom;
+        e->query = arena->len;
+        e->querylen = (uint32_t)n;
+        if (qbuf_append(arena, nq, (size_t)n)) goto oom;
+        e->time = rec.time;
+        e->seq = (*seq)++;
+        e->user_num = rec.userlen <= 19 && parse_u64(rec.user, rec.userlen, &e->uid) == 0;
+        (*nev)++;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "qac eval: %s\n", qlog_error(r));
+        qlog_close(r);
+        return -1;
+    }
+    qlog_print_stats(stderr, path, qlog_get_stats(r));
+    if (unnormalizable) fprintf(stderr, "qac eval: %s: %llu queries skipped (not normalizable)\n", path, (unsigned long long)unnormalizable);
+    qlog_close(r);
+    return 0;
+oom:
+    fprintf(stderr, "qac eval: out of memory reading %s\n", path);
+    qlog_close(r);
+    return -1;
+}
+
+/* --train: global counts in norm_eval form, as EVALUATION.md defines them:
+ * one per AOL event before the split (the reader groups rows into events),
+ * one per line of a query list, or the count of a counts file. Returns 0 and
+ * a new trie in *out, or -1 after a message. */
+static int train_popularity(const char *const *files, int n, int64_t split, trie **out) {
+    trie *t = trie_new();
+    char *nq = qmalloc(EVAL_NORM_CAP);
+    char err[512];
+    if (!t || !nq) {
+        fprintf(stderr, "qac eval: out of memory\n");
+        goto fail;
+    }
+    for (int f = 0; f < n; f++) {
+        qlog *r = qlog_open(files[f], QLOG_AUTO, 0, err, sizeof err);
+        if (!r) {
+            fprintf(stderr, "qac eval: %s\n", err);
+            goto fail;
+        }
+        qlog_rec rec;
+        int rc;
+        uint64_t skipped = 0;
+        while ((rc = qlog_next(r, &rec)) == 1) {
+            if (rec.time != QLOG_NO_TIME && rec.time >= split) continue;
+            int len = norm_eval(rec.query, rec.querylen, nq, EVAL_NORM_CAP);
+            if (len <= 0 || (len == 1 && nq[0] == '-')) {
+                skipped++;
+                continue;
+            }
+            int trc = trie_incr(t, nq, (size_t)len, NULL, 0, rec.count, NULL);
+            if (trc == TRIE_ETOOLONG) {
+                skipped++;
+            } else if (trc) {
+                fprintf(stderr, "qac eval: %s: %s\n", files[f], trie_strerror(trc));
+                qlog_close(r);
+                goto fail;
+            }
+        }
+        if (rc < 0) {
+            fprintf(stderr, "qac eval: %s\n", qlog_error(r));
+            qlog_close(r);
+            goto fail;
+        }
+        qlog_print_stats(stderr, files[f], qlog_get_stats(r));
+        if (skipped)
+            fprintf(stderr, "qac eval: %s: %llu queries skipped (empty or too long once normalized)\n",
+                    files[f], (unsigned long long)skipped);
+        qlog_close(r);
+    }
+    qfree(nq);
+    *out = t;
+    return 0;
+fail:
+    qfree(nq);
+    trie_free(t);
+    return -1;
+}
+
+int eval_main(int argc, char **argv) {
+    const char *index = NULL, *json = NULL, *split_s = EVAL_DEFAULT_SPLIT, *systems = "mpc,personal,heuristic";
+    uint64_t limit = UINT64_MAX;
+    const char *train[EVAL_MAX_TRAIN];
+    int ntrain = 0, i;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--")) {
+            i++;
+            break;
+        }
+        if (a[0] != '-' || !a[1]) break;
+        const char **dst = NULL;
+        if (!strcmp(a, "-i") || !strcmp(a, "--index")) dst = &index;
+        else if (!strcmp(a, "--json")) dst = &json;
+        else if (!strcmp(a, "--split")) dst = &split_s;
+        else if (!strcmp(a, "--train")) {
+            if (i + 1 >= argc) break; /* reported below */
+            if (ntrain == EVAL_MAX_TRAIN) {
+                fprintf(stderr, "qac eval: more than %d --train files\n", EVAL_MAX_TRAIN);
+                return 2;
+            }
+            train[ntrain++] = argv[++i];
+            continue;
+        }
+        else if (!strcmp(a, "--systems")) dst = &systems;
+        else if (strcmp(a, "--limit")) {
+            fprintf(stderr, "qac eval: unknown option '%s'; see 'qac eval --help'\n", a);
+            return 2;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "qac eval: %s needs a value; see 'qac eval --help'\n", a);
+            return 2;
+        }
+        if (dst) {
+            *dst = argv[++i];
+        } else {
+            const char *v = argv[++i];
+            if (parse_u64(v, strlen(v), &limit) || limit == 0) {
+                fprintf(stderr, "qac eval: --limit wants a positive number, not '%s'\n", v);
+                return 2;
+            }
+        }
+    }
+    if (!index == !ntrain) {
+        fprintf(stderr, "qac eval: %s; see 'qac eval --help'\n",
+                index ? "give -i INDEX or --train FILE, not both" : "missing -i INDEX (or --train FILE)");
+        return 2;
+    }
+    if (i >= argc) {
+        fprintf(stderr, "qac eval: no LOG given; see 'qac eval --help'\n");
+        return 2;
+    }
+    int64_t split;
+    if (parse_time(split_s, strlen(split_s), &split)) {
+        fprintf(stderr, "qac eval: --split wants YYYY-MM-DD[ HH:MM:SS], not '%s'\n", split_s);
+        return 2;
+    }
+    eval_state st;
+    memset(&st, 0, sizeof st);
+    if (parse_systems(systems, st.on)) {
+        fprintf(stderr, "qac eval: --systems wants a comma-separated subset of mpc,personal,heuristic, not '%s'\n",
+                systems);
+        return 2;
+    }
+
+    uint64_t t0 = now_ns();
+    char err[512];
+    trie *t = NULL;
+    int rc;
+    if (index) {
+        rc = trie_load(index, &t, err, sizeof err);
+        if (rc) {
+            fprintf(stderr, "qac eval: cannot load index %s: %s\n", index, err);
+            return 1;
+        }
+    } else if (train_popularity(train, ntrain, split, &t)) {
+        return 1;
+    }
+    st.t = t;
+
+    int status = 1;
+    qbuf arena;
+    qbuf_init(&arena);
+    event *evs = NULL;
+    size_t nev = 0, cap = 0;
+    uint64_t seq = 0;
+    char *nq = qmalloc(EVAL_NORM_CAP);
+    rank_history_opts ho = {0, 0, 1, EVAL_SESSION_GAP}; /* unbounded: the protocol's history is all of it */
+    st.hist = rank_history_new(&ho);
+    rank_cands_init(&st.cands);
+    if (!nq || !st.hist) {
+        fprintf(stderr, "qac eval: out of memory\n");
+        goto out;
+    }
+    for (; i < argc; i++)
+        if (read_log(argv[i], &arena, &evs, &nev, &cap, &seq, nq)) goto out;
+    arena_base = arena.data;
+    if (nev) qsort(evs, nev, sizeof *evs, event_cmp);
+    uint64_t t1 = now_ns();
+
+    for (size_t k = 0; k < nev && st.n_scored < limit; k++) {
+        const event *e = &evs[k];
+        const char *user = arena.data + e->user, *q = arena.data + e->query;
+        st.n_events++;
+        if (e->time < split) {
+            st.n_history++;
+        } else {
+            st.n_test++;
+            size_t ncp = utf8_count(q, e->querylen);
+            if (ncp < EVAL_MIN_CP) {
+                st.n_short++;
+            } else {
+                st.n_scored++;
+                if (score_event(&st, user, e->userlen, q, e->querylen, ncp, e->time)) {
+                    fprintf(stderr, "qac eval: out of memory\n");
+                    goto out;
+                }
+            }
+        }
+        rc = rank_history_accept(st.hist, user, e->userlen, q, e->querylen, e->time);
+        if (rc) {
+            fprintf(stderr, "qac eval: history: %s\n", rank_history_strerror(rc));
+            goto out;
+        }
+    }
+    double secs = (double)(now_ns() - t0) / 1e9;
+    LOG_I("eval: index + logs read in %.2f s, %zu events; replay %.2f s", (double)(t1 - t0) / 1e9, nev,
+          (double)(now_ns() - t1) / 1e9);
+    print_table(&st, split_s, secs);
+    if (json && write_json(&st, json, split_s, secs)) goto out;
+    status = 0;
+out:
+    rank_cands_free(&st.cands);
+    rank_history_free(st.hist);
+    qfree(nq);
+    qfree(evs);
+    qbuf_free(&arena);
+    trie_free(t);
+    return status;
+}

@@ -1,0 +1,162 @@
+/* baseline.c -- MPC, personal and heuristic scorers and candidate gathering
+ * (contract and formulas in baseline.h).
+ *
+ * rank_gather dedups without a hash table: the trie returns its top N in
+ * (score desc, key asc) order, so a history query that is in the trie is
+ * among those N exactly when fewer than N keys matched or it does not sort
+ * after the N-th hit. Each history entry thus costs one trie_get.
+ *
+ * rank_top is a bounded insertion sort: candidate lists are ~100 long and k
+ * is 10, so one comparison against the current k-th settles most candidates.
+ */
+#include "ranking/baseline.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "common/alloc.h"
+
+void rank_cands_init(rank_cands *cs) { memset(cs, 0, sizeof *cs); }
+
+void rank_cands_free(rank_cands *cs) {
+    qfree(cs->c);
+    qfree(cs->he);
+    rank_cands_init(cs);
+}
+
+static int bytes_cmp(const char *a, size_t alen, const char *b, size_t blen) {
+    size_t m = alen < blen ? alen : blen;
+    int r = memcmp(a, b, m);
+    if (r) return r;
+    return alen < blen ? -1 : alen > blen;
+}
+
+int rank_cand_before(const rank_cand *a, const rank_cand *b) {
+    if (a->score != b->score) return a->score > b->score;
+    return bytes_cmp(a->q, a->len, b->q, b->len) < 0;
+}
+
+static int reserve(rank_cands *cs, size_t need) {
+    if (need <= cs->cap) return 0;
+    size_t cap = cs->cap ? cs->cap : 128;
+    while (cap < need) cap *= 2;
+    rank_cand *c = qrealloc(cs->c, cap * sizeof *c);
+    if (!c) return -1;
+    cs->c = c;
+    cs->cap = cap;
+    return 0;
+}
+
+int rank_gather(rank_cands *cs, const trie *t, const rank_huser *u, const char *p, size_t plen,
+                unsigned ntop) {
+    cs->n = 0;
+    if (ntop == 0 || ntop > TRIE_MAX_K) return RANK_BASE_EINVAL;
+    int nh = trie_topk(t, p, plen, ntop, cs->hits);
+    if (nh < 0) return RANK_BASE_EINVAL;
+    size_t nm = rank_huser_prefix(u, p, plen, cs->he, cs->hecap);
+    if (nm > cs->hecap) {
+        const rank_hentry **he = qrealloc(cs->he, nm * sizeof *he);
+        if (!he) return RANK_BASE_ENOMEM;
+        cs->he = he;
+        cs->hecap = nm;
+        rank_huser_prefix(u, p, plen, cs->he, cs->hecap);
+    }
+    if (reserve(cs, (size_t)nh + nm)) return RANK_BASE_ENOMEM;
+    for (int i = 0; i < nh; i++) {
+        const trie_hit *h = &cs->hits[i];
+        const rank_hentry *e = rank_huser_get(u, h->key, h->keylen);
+        cs->c[cs->n++] = (rank_cand){h->key, h->keylen, e ? e->count : 0, h->score, e ? e->last : 0, 0};
+    }
+    const trie_hit *worst = nh > 0 ? &cs->hits[nh - 1] : NULL;
+    for (size_t i = 0; i < nm; i++) {
+        const rank_hentry *e = cs->he[i];
+        trie_hit h;
+        double g = 0;
+        if (trie_get(t, e->q, e->len, &h)) {
+            g = h.score;
+            int in_top = (unsigned)nh < ntop ||
+                         g > worst->score ||
+                         (g == worst->score && bytes_cmp(e->q, e->len, worst->key, worst->keylen) <= 0);
+            if (in_top) continue;
+        }
+        cs->c[cs->n++] = (rank_cand){e->q, e->len, e->count, g, e->last, 0};
+    }
+    return (int)cs->n;
+}
+
+void rank_score_mpc(rank_cand *c, size_t n) {
+    for (size_t i = 0; i < n; i++) c[i].score = c[i].g;
+}
+
+void rank_score_personal(rank_cand *c, size_t n) {
+    for (size_t i = 0; i < n; i++) c[i].score = log1p(c[i].g) + 3.0 * log1p((double)c[i].u);
+}
+
+#define MAX_WORDS 64 /* words of `last` considered by the overlap term; more are ignored */
+
+typedef struct word {
+    const char *p;
+    size_t n;
+} word;
+
+/* Splits s on spaces into distinct words (first MAX_WORDS); returns count. */
+static size_t word_set(const char *s, size_t len, word *w) {
+    size_t n = 0, i = 0;
+    while (i < len && n < MAX_WORDS) {
+        while (i < len && s[i] == ' ') i++;
+        size_t st = i;
+        while (i < len && s[i] != ' ') i++;
+        if (i == st) break;
+        int dup = 0;
+        for (size_t k = 0; k < n && !dup; k++) dup = w[k].n == i - st && !memcmp(w[k].p, s + st, i - st);
+        if (!dup) w[n++] = (word){s + st, i - st};
+    }
+    return n;
+}
+
+void rank_score_heuristic(rank_cand *c, size_t n, const rank_ctx *ctx) {
+    word lw[MAX_WORDS], xw[MAX_WORDS];
+    size_t nl = ctx->last ? word_set(ctx->last, ctx->lastlen, lw) : 0;
+    for (size_t i = 0; i < n; i++) {
+        rank_cand *x = &c[i];
+        double s = log1p(x->g) + 4.0 * log1p((double)x->u);
+        if (x->u > 0) s += 3.0 * exp(-((double)(ctx->now - x->last) / 86400.0) / 7.0);
+        if (ctx->last) {
+            size_t nx = word_set(x->q, x->len, xw), common = 0;
+            for (size_t a = 0; a < nx; a++)
+                for (size_t b = 0; b < nl; b++)
+                    if (xw[a].n == lw[b].n && !memcmp(xw[a].p, lw[b].p, xw[a].n)) {
+                        common++;
+                        break;
+                    }
+            if (nx) s += 2.0 * (double)common / (double)nx;
+            if (x->len > ctx->lastlen && !memcmp(x->q, ctx->last, ctx->lastlen)) s += 1.5;
+        }
+        x->score = s;
+    }
+}
+
+size_t rank_top(rank_cand *c, size_t n, size_t k) {
+    if (k > n) k = n;
+    if (k == 0) return 0;
+    /* c[0..m) is sorted and holds the best m seen so far. */
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m == k && !rank_cand_before(&c[i], &c[m - 1])) continue;
+        rank_cand x = c[i];
+        size_t j = m < k ? m : k - 1;
+        if (m < k) {
+            /* c[m] is about to be overwritten by the shift: keep it where x was. */
+            c[i] = c[m];
+            m++;
+        } else {
+            c[i] = c[k - 1];
+        }
+        while (j > 0 && rank_cand_before(&x, &c[j - 1])) {
+            c[j] = c[j - 1];
+            j--;
+        }
+        c[j] = x;
+    }
+    return k;
+}

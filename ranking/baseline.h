@@ -1,0 +1,93 @@
+/* baseline.h -- the three hand-written scorers of ../shared/EVALUATION.md
+ * (MPC, the personal baseline, the hand-tuned heuristic) over a candidate
+ * list, and the candidate gathering they share.
+ *
+ * A candidate is a normalized query with its signals: g (global count, the
+ * trie's score), u (the user's own count of it before now) and last (when the
+ * user last issued it). The scorers only fill rank_cand.score; rank_top then
+ * orders by score descending, ties by text ascending (bytewise, which is code
+ * point order for UTF-8). These readings reproduce every reference figure of
+ * EVALUATION.md to four decimals (see data/eval.c).
+ *
+ *   mpc        score = g                      (candidates: the trie's top k)
+ *   personal   score = ln(1+g) + 3 ln(1+u)
+ *   heuristic  score = ln(1+g) + 4 ln(1+u) + 3 exp(-d/7)
+ *                      + 2 |W(last) & W(x)| / |W(x)| + 1.5 [x extends last]
+ *              d = days (fractional) since the user last issued x, term absent
+ *              when u == 0; `last` = the user's previous query when it came
+ *              under 30 minutes earlier (terms absent otherwise); W() = set of
+ *              space-separated words; "x extends last" = x starts with last
+ *              and differs from it.
+ *
+ * Candidates for personal and heuristic (rank_gather): the trie's top N by
+ * score for the prefix plus every query of the user's history that starts
+ * with the prefix, each once. The history's queries and the trie's keys must
+ * be in the same normal form (the caller's job): they are matched bytewise.
+ *
+ * Errors: rank_gather returns the number of candidates (>= 0) or
+ * RANK_BASE_ENOMEM / RANK_BASE_EINVAL. Ownership: candidate texts point into
+ * the trie or the history and are valid until either changes; the rank_cands
+ * buffer is owned by the caller (rank_cands_free).
+ */
+#ifndef QAC_RANK_BASELINE_H
+#define QAC_RANK_BASELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ranking/history.h"
+#include "trie/trie.h"
+
+#define RANK_BASE_ENOMEM (-1)
+#define RANK_BASE_EINVAL (-2) /* ntop 0 or over TRIE_MAX_K */
+
+#define RANK_PERSONAL_TOPN 100 /* trie candidates for personal/heuristic (EVALUATION.md) */
+#define RANK_SESSION_GAP 1800  /* seconds: "last" counts when under this */
+
+typedef struct rank_cand {
+    const char *q; /* normalized text, not NUL-terminated, not owned */
+    uint32_t len;
+    uint32_t u;    /* the user's count of q (0 = never issued) */
+    double g;      /* global count */
+    int64_t last;  /* the user's last time of q; meaningful when u > 0 */
+    double score;  /* filled by a scorer */
+} rank_cand;
+
+/* Context of one request for the heuristic. */
+typedef struct rank_ctx {
+    int64_t now;      /* seconds, same clock as rank_cand.last */
+    const char *last; /* previous query of the session, or NULL */
+    uint32_t lastlen;
+} rank_ctx;
+
+typedef struct rank_cands {
+    rank_cand *c;
+    size_t n, cap;
+    /* scratch, reused between calls */
+    trie_hit hits[TRIE_MAX_K];
+    const rank_hentry **he;
+    size_t hecap;
+} rank_cands;
+
+void rank_cands_init(rank_cands *cs);
+void rank_cands_free(rank_cands *cs);
+
+/* Fills cs with the candidates for prefix p: the trie's top ntop (1 ..
+ * TRIE_MAX_K) plus the user's matching history entries (u may be NULL).
+ * g comes from the trie (0 when the query is not in it), u and last from the
+ * history. Returns cs->n, or a negative code (cs->n is then 0). */
+int rank_gather(rank_cands *cs, const trie *t, const rank_huser *u, const char *p, size_t plen,
+                unsigned ntop);
+
+void rank_score_mpc(rank_cand *c, size_t n);
+void rank_score_personal(rank_cand *c, size_t n);
+void rank_score_heuristic(rank_cand *c, size_t n, const rank_ctx *ctx);
+
+/* Moves the best min(k, n) candidates to c[0..) in order (score descending,
+ * then text ascending bytewise) and returns min(k, n). */
+size_t rank_top(rank_cand *c, size_t n, size_t k);
+
+/* 1 if a sorts before b under rank_top's order. */
+int rank_cand_before(const rank_cand *a, const rank_cand *b);
+
+#endif
