@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "data/build.h"
+#include "data/eval.h"
+#include "engine/server.h"
 
 typedef struct qac_cmd {
     const char *name;
@@ -19,6 +22,10 @@ typedef struct qac_cmd {
 
 static const qac_cmd cmds[] = {
     /* Subcommands register here, one line each, in the order shown by --help. */
+    {"build", build_main, "build a trie snapshot from query logs"},
+    {"complete", complete_main, "print the top completions of prefixes from a snapshot"},
+    {"eval", eval_main, "measure ranking quality on query logs (EVALUATION.md)"},
+    {"serve", serve_main, "serve completions over text/RESP and HTTP (event loop)"},
     {NULL, NULL, NULL},
 };
 

@@ -1,0 +1,501 @@
+/* cmd.c -- the commands of the text/RESP protocol (see cmd.h, docs/PROTOCOL.md).
+ *
+ * One table maps a case-insensitive name to a handler, its argument count
+ * range, and its HELP text. Handlers validate everything they read (UTF-8,
+ * control characters, lengths, numbers) before touching the trie, encode
+ * their reply with proto_reply_*, and return 0 or ENG_ERR(code) with a
+ * message; eng_exec() turns an ENG_ERR into the error reply and counts it.
+ *
+ * Hot path (COMPLETE): normalization into e->norm, trie_topk into e->hits,
+ * encoding straight into the connection's output buffer. No allocation, no
+ * printf (scores of integral value are formatted by hand).
+ */
+#include "engine/cmd.h"
+
+#include <errno.h>
+#include <fnmatch.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+#include "trie/norm.h"
+
+void eng_init(eng *e, trie *t, const srv_config *cfg) {
+    memset(e, 0, sizeof *e);
+    e->t = t;
+    e->cfg = cfg;
+    stats_init(&e->stats);
+}
+
+static int norm_err(int rc, const char **msg) {
+    switch (rc) {
+    case NORM_EUTF8: *msg = "invalid UTF-8"; return ENG_ERR(ERR_UTF8);
+    case NORM_ETOOLONG: *msg = "query too long (over 512 bytes normalized)"; return ENG_ERR(ERR_TOOLONG);
+    case NORM_ECONTROL: *msg = "control character in text"; return ENG_ERR(ERR_SYNTAX);
+    default: *msg = "out of memory"; return ENG_ERR(ERR_NOMEM);
+    }
+}
+
+int eng_check_id(const char *s, size_t len, const char **msg) {
+    if (len == 0) {
+        *msg = "empty id";
+        return ENG_ERR(ERR_ARGS);
+    }
+    if (len > SRV_MAX_ID_LEN) {
+        *msg = "id over 128 bytes";
+        return ENG_ERR(ERR_TOOLONG);
+    }
+    if (!utf8_valid(s, len)) {
+        *msg = "invalid UTF-8 in id";
+        return ENG_ERR(ERR_UTF8);
+    }
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+            *msg = "control character in id";
+            return ENG_ERR(ERR_SYNTAX);
+        }
+    return 0;
+}
+
+static int check_ctx(eng *e, const eng_ctx *ctx, const char **msg) {
+    int rc;
+    if (ctx->user && (rc = eng_check_id(ctx->user, ctx->user_len, msg)) < 0) return rc;
+    if (ctx->session && (rc = eng_check_id(ctx->session, ctx->session_len, msg)) < 0) return rc;
+    if (ctx->prefix) {
+        rc = norm_prefix(ctx->prefix, ctx->prefix_len, e->norm2, sizeof e->norm2);
+        if (rc < 0 && rc != NORM_ETOOLONG) return norm_err(rc, msg);
+    }
+    if (ctx->rank != -1 && (ctx->rank < 0 || ctx->rank > TRIE_MAX_K)) {
+        *msg = "RANK must be 0..100 (0: typed, 1..100: position picked)";
+        return ENG_ERR(ERR_ARGS);
+    }
+    return 0;
+}
+
+int eng_complete(eng *e, const char *prefix, size_t len, unsigned k, const eng_ctx *ctx, const char **msg) {
+    if (k < 1 || k > e->cfg->max_k) {
+        *msg = "k out of range (1..max-k)";
+        return ENG_ERR(ERR_LIMIT);
+    }
+    int rc;
+    if (ctx && (rc = check_ctx(e, ctx, msg)) < 0) return rc;
+    if (ctx && ctx->user) e->stats.complete_user++;
+    if (ctx && ctx->session) e->stats.complete_session++;
+    int n = norm_prefix(prefix, len, e->norm, sizeof e->norm);
+    if (n == NORM_ETOOLONG) { /* longer than any key: nothing can match */
+        e->normlen = 0;
+        return 0;
+    }
+    if (n < 0) return norm_err(n, msg);
+    e->normlen = (size_t)n;
+    rc = trie_topk(e->t, e->norm, e->normlen, k, e->hits);
+    if (rc < 0) {
+        *msg = trie_strerror(rc);
+        return ENG_ERR(ERR_ARGS);
+    }
+    return rc;
+}
+
+static int trie_err(int rc, const char **msg) {
+    *msg = trie_strerror(rc);
+    switch (rc) {
+    case TRIE_ENOMEM: return ENG_ERR(ERR_NOMEM);
+    case TRIE_ETOOLONG: return ENG_ERR(ERR_TOOLONG);
+    case TRIE_ENOTFOUND: return ENG_ERR(ERR_NOTFOUND);
+    case TRIE_EFULL: return ENG_ERR(ERR_LIMIT);
+    default: return ENG_ERR(ERR_ARGS);
+    }
+}
+
+/* Normalizes a query into e->norm. */
+static int key_of(eng *e, const char *q, size_t len, const char **msg) {
+    int n = norm_key(q, len, e->norm, sizeof e->norm);
+    if (n < 0) return norm_err(n, msg);
+    if (n == 0) {
+        *msg = "empty query";
+        return ENG_ERR(ERR_ARGS);
+    }
+    if (n > TRIE_MAX_KEY) return norm_err(NORM_ETOOLONG, msg);
+    e->normlen = (size_t)n;
+    return 0;
+}
+
+/* The display form: the query trimmed, white-space controls made spaces. */
+static int display_of(eng *e, const char *q, size_t len, size_t *dlen, const char **msg) {
+    while (len && (q[0] == ' ' || (q[0] >= '\t' && q[0] <= '\r'))) q++, len--;
+    while (len && (q[len - 1] == ' ' || (q[len - 1] >= '\t' && q[len - 1] <= '\r'))) len--;
+    if (len > TRIE_MAX_KEY) {
+        *msg = "display form over 512 bytes";
+        return ENG_ERR(ERR_TOOLONG);
+    }
+    for (size_t i = 0; i < len; i++) e->disp[i] = (q[i] >= '\t' && q[i] <= '\r') ? ' ' : q[i];
+    *dlen = len;
+    return 0;
+}
+
+int eng_accept(eng *e, const char *query, size_t len, const eng_ctx *ctx, double *score, const char **msg) {
+    int rc = key_of(e, query, len, msg);
+    if (rc < 0) return rc;
+    if (ctx && (rc = check_ctx(e, ctx, msg)) < 0) return rc;
+    if (ctx) {
+        e->stats.accept_user += ctx->user != NULL;
+        e->stats.accept_session += ctx->session != NULL;
+        e->stats.accept_prefix += ctx->prefix != NULL;
+        e->stats.accept_rank += ctx->rank != -1;
+    }
+    size_t dlen = 0;
+    trie_hit h;
+    int exists = trie_get(e->t, e->norm, e->normlen, &h);
+    if (!exists && (rc = display_of(e, query, len, &dlen, msg)) < 0) return rc;
+    rc = trie_incr(e->t, e->norm, e->normlen, exists ? NULL : e->disp, dlen, 1.0, score);
+    return rc < 0 ? trie_err(rc, msg) : 0;
+}
+
+/* --- option parsing --------------------------------------------------------- */
+
+static int arg_is(const proto_arg *a, const char *s) {
+    size_t n = strlen(s);
+    return a->len == n && !strncasecmp(a->p, s, n);
+}
+
+static int parse_int_arg(const proto_arg *a, int64_t *v) { return parse_i64(a->p, a->len, v); }
+
+/* Parses [LIMIT k] [USER id] [SESSION id] [PREFIX p] [RANK r] [WITHSCORES]
+ * from argv[from..argc); `allowed` is a bitmask of the options the command takes. */
+enum { O_LIMIT = 1, O_USER = 2, O_SESSION = 4, O_PREFIX = 8, O_RANK = 16, O_WITHSCORES = 32 };
+
+static int parse_opts(int argc, const proto_arg *argv, int from, int allowed, eng_ctx *ctx, int64_t *k,
+                      int *withscores, const char **msg) {
+    for (int i = from; i < argc; i++) {
+        const proto_arg *a = &argv[i];
+        int have_val = i + 1 < argc;
+        if ((allowed & O_WITHSCORES) && arg_is(a, "WITHSCORES")) {
+            *withscores = 1;
+        } else if ((allowed & O_LIMIT) && arg_is(a, "LIMIT") && have_val) {
+            if (parse_int_arg(&argv[++i], k) < 0) {
+                *msg = "LIMIT needs an integer";
+                return ENG_ERR(ERR_ARGS);
+            }
+            if (*k < 1 || *k > TRIE_MAX_K) {
+                *msg = "LIMIT out of range (1..max-k)";
+                return ENG_ERR(ERR_LIMIT);
+            }
+        } else if ((allowed & O_USER) && arg_is(a, "USER") && have_val) {
+            ctx->user = argv[++i].p, ctx->user_len = argv[i].len;
+        } else if ((allowed & O_SESSION) && arg_is(a, "SESSION") && have_val) {
+            ctx->session = argv[++i].p, ctx->session_len = argv[i].len;
+        } else if ((allowed & O_PREFIX) && arg_is(a, "PREFIX") && have_val) {
+            ctx->prefix = argv[++i].p, ctx->prefix_len = argv[i].len;
+        } else if ((allowed & O_RANK) && arg_is(a, "RANK") && have_val) {
+            if (parse_int_arg(&argv[++i], &ctx->rank) < 0 || ctx->rank < 0) {
+                *msg = "RANK needs an integer 0..100";
+                return ENG_ERR(ERR_ARGS);
+            }
+        } else {
+            *msg = have_val || (allowed & O_WITHSCORES) ? "unknown option or missing value"
+                                                        : "option without a value";
+            return ENG_ERR(ERR_ARGS);
+        }
+    }
+    return 0;
+}
+
+/* --- handlers ------------------------------------------------------------------- */
+
+typedef struct cmd_call {
+    eng *e;
+    int kind, argc;
+    const proto_arg *argv;
+    qbuf *out;
+    int flags;
+    const char *msg;
+} cmd_call;
+
+#define OOM(x) \
+    do { \
+        if ((x) < 0) return -1000; \
+    } while (0)
+
+static int h_complete(cmd_call *c) {
+    eng_ctx ctx = {.rank = -1};
+    int64_t k = SRV_DEFAULT_K;
+    int ws = 0;
+    int rc = parse_opts(c->argc, c->argv, 2, O_LIMIT | O_USER | O_SESSION | O_WITHSCORES, &ctx, &k, &ws, &c->msg);
+    if (rc < 0) return rc;
+    if (k > (int64_t)c->e->cfg->max_k) {
+        c->msg = "LIMIT over max-k";
+        return ENG_ERR(ERR_LIMIT);
+    }
+    int n = eng_complete(c->e, c->argv[1].p, c->argv[1].len, (unsigned)k, &ctx, &c->msg);
+    if (n < 0) return n;
+    if (c->kind == PROTO_TEXT) ws = 1;
+    OOM(proto_reply_list_head(c->out, c->kind, (uint64_t)n * (c->kind == PROTO_RESP && ws ? 2 : 1)));
+    for (int i = 0; i < n; i++) {
+        const trie_hit *h = &c->e->hits[i];
+        OOM(proto_reply_suggestion(c->out, c->kind, h->display, h->displen, h->score, ws));
+    }
+    return 0;
+}
+
+static int reply_score(cmd_call *c, double v) {
+    char num[32];
+    size_t n = proto_fmt_score(num, v);
+    OOM(proto_reply_bulk(c->out, c->kind, num, n));
+    return 0;
+}
+
+static int get_double(const proto_arg *a, double *v, const char **msg) {
+    if (parse_double(a->p, a->len, v) < 0) {
+        *msg = "score must be a finite number";
+        return ENG_ERR(ERR_ARGS);
+    }
+    return 0;
+}
+
+static int h_add(cmd_call *c) {
+    eng *e = c->e;
+    double score;
+    int rc = get_double(&c->argv[2], &score, &c->msg);
+    if (rc < 0) return rc;
+    if ((rc = key_of(e, c->argv[1].p, c->argv[1].len, &c->msg)) < 0) return rc;
+    size_t dlen;
+    if ((rc = display_of(e, c->argv[1].p, c->argv[1].len, &dlen, &c->msg)) < 0) return rc;
+    rc = trie_set(e->t, e->norm, e->normlen, e->disp, dlen, score, NULL);
+    if (rc < 0) return trie_err(rc, &c->msg);
+    OOM(proto_reply_ok(c->out, c->kind));
+    return 0;
+}
+
+static int h_incr(cmd_call *c) {
+    eng *e = c->e;
+    double delta = 1, score;
+    int rc;
+    if (c->argc == 3 && (rc = get_double(&c->argv[2], &delta, &c->msg)) < 0) return rc;
+    if ((rc = key_of(e, c->argv[1].p, c->argv[1].len, &c->msg)) < 0) return rc;
+    size_t dlen = 0;
+    trie_hit h;
+    int exists = trie_get(e->t, e->norm, e->normlen, &h);
+    if (!exists && (rc = display_of(e, c->argv[1].p, c->argv[1].len, &dlen, &c->msg)) < 0) return rc;
+    rc = trie_incr(e->t, e->norm, e->normlen, exists ? NULL : e->disp, dlen, delta, &score);
+    if (rc < 0) return trie_err(rc, &c->msg);
+    return reply_score(c, score);
+}
+
+static int h_del(cmd_call *c) {
+    eng *e = c->e;
+    int rc = key_of(e, c->argv[1].p, c->argv[1].len, &c->msg);
+    if (rc < 0) return rc;
+    rc = trie_del(e->t, e->norm, e->normlen);
+    if (rc < 0 && rc != TRIE_ENOTFOUND) return trie_err(rc, &c->msg);
+    OOM(proto_reply_int(c->out, c->kind, rc == 0 ? 1 : 0));
+    return 0;
+}
+
+static int h_get(cmd_call *c) {
+    eng *e = c->e;
+    int rc = key_of(e, c->argv[1].p, c->argv[1].len, &c->msg);
+    if (rc < 0) return rc;
+    trie_hit h;
+    if (!trie_get(e->t, e->norm, e->normlen, &h)) {
+        c->msg = "no such query";
+        return ENG_ERR(ERR_NOTFOUND);
+    }
+    return reply_score(c, h.score);
+}
+
+static int h_accept(cmd_call *c) {
+    eng_ctx ctx = {.rank = -1};
+    int rc = parse_opts(c->argc, c->argv, 2, O_USER | O_SESSION | O_PREFIX | O_RANK, &ctx, NULL, NULL, &c->msg);
+    if (rc < 0) return rc;
+    double score;
+    if ((rc = eng_accept(c->e, c->argv[1].p, c->argv[1].len, &ctx, &score, &c->msg)) < 0) return rc;
+    return reply_score(c, score);
+}
+
+static int h_stats(cmd_call *c) {
+    stats_snapshot(&c->e->stats, c->e->t, &c->e->snap);
+    OOM(c->kind == PROTO_RESP ? stats_render_resp(&c->e->snap, c->out) : stats_render_text(&c->e->snap, c->out));
+    return 0;
+}
+
+static int h_ping(cmd_call *c) {
+    if (c->argc == 2) OOM(proto_reply_bulk(c->out, c->kind, c->argv[1].p, c->argv[1].len));
+    else OOM(proto_reply_status(c->out, c->kind, "PONG"));
+    return 0;
+}
+
+static int h_quit(cmd_call *c) {
+    c->flags |= ENG_CLOSE;
+    OOM(proto_reply_ok(c->out, c->kind));
+    return 0;
+}
+
+static int h_save(cmd_call *c) {
+    const char *path = c->e->cfg->save ? c->e->cfg->save : c->e->cfg->index;
+    uint64_t t0 = now_us();
+    int rc = trie_save(c->e->t, path);
+    if (rc < 0) {
+        LOG_E("SAVE to %s failed: %s (%s)", path, trie_strerror(rc), strerror(errno));
+        c->msg = rc == TRIE_EIO ? "snapshot write failed (see the server log)" : trie_strerror(rc);
+        return ENG_ERR(rc == TRIE_ENOMEM ? ERR_NOMEM : ERR_IO);
+    }
+    LOG_I("saved %llu keys to %s in %llu ms", (unsigned long long)trie_count(c->e->t), path,
+          (unsigned long long)((now_us() - t0) / 1000));
+    OOM(proto_reply_ok(c->out, c->kind));
+    return 0;
+}
+
+static int h_help(cmd_call *c);
+
+static int h_command(cmd_call *c);
+
+/* CONFIG GET pattern: [name, value, ...] of matching settings (glob). Also
+ * answers "save" and "appendonly", which redis-benchmark asks for. */
+typedef struct cfg_match {
+    cmd_call *c;
+    const char *pat;
+    uint64_t n;
+    int count_only;
+} cfg_match;
+
+static void cfg_each(void *ud, const char *name) {
+    cfg_match *m = ud;
+    if (fnmatch(m->pat, name, FNM_CASEFOLD) != 0) return;
+    m->n++;
+    if (m->count_only) return;
+    char val[1024];
+    config_get(m->c->e->cfg, name, val, sizeof val);
+    if (proto_reply_item(m->c->out, m->c->kind, name, strlen(name)) < 0 ||
+        proto_reply_item(m->c->out, m->c->kind, val, strlen(val)) < 0)
+        m->c->flags |= 0x100; /* OOM, checked below */
+}
+
+static int h_config(cmd_call *c) {
+    if (!arg_is(&c->argv[1], "GET") || c->argc != 3) {
+        c->msg = "only CONFIG GET <pattern> is supported";
+        return ENG_ERR(ERR_ARGS);
+    }
+    char pat[128];
+    size_t pl = c->argv[2].len < sizeof pat - 1 ? c->argv[2].len : sizeof pat - 1;
+    memcpy(pat, c->argv[2].p, pl);
+    pat[pl] = 0;
+    if (memchr(pat, 0, pl)) {
+        c->msg = "NUL in pattern";
+        return ENG_ERR(ERR_ARGS);
+    }
+    /* Our settings (one is "save", whose unset value "" is also Redis's
+     * "no snapshots"), plus "appendonly", which redis-benchmark asks for. */
+    cfg_match m = {c, pat, 0, 1};
+    config_names(cfg_each, &m);
+    uint64_t extra = fnmatch(pat, "appendonly", FNM_CASEFOLD) == 0;
+    OOM(proto_reply_list_head(c->out, c->kind, 2 * (m.n + extra)));
+    m.count_only = 0;
+    m.n = 0;
+    config_names(cfg_each, &m);
+    if (fnmatch(pat, "appendonly", FNM_CASEFOLD) == 0) {
+        OOM(proto_reply_item(c->out, c->kind, "appendonly", 10));
+        OOM(proto_reply_item(c->out, c->kind, "no", 2));
+    }
+    if (c->flags & 0x100) return -1000;
+    return 0;
+}
+
+typedef struct cmd_def {
+    const char *name;
+    int cmd;
+    int min_args, max_args; /* including the command word */
+    int (*fn)(cmd_call *c);
+    const char *synopsis;
+    const char *help;
+} cmd_def;
+
+static const cmd_def cmds[] = {
+    {"COMPLETE", CMD_COMPLETE, 2, 9, h_complete, "COMPLETE <prefix> [LIMIT k] [USER id] [SESSION id] [WITHSCORES]",
+     "the k (default 10) most popular queries starting with prefix; text: display<TAB>score lines"},
+    {"ADD", CMD_ADD, 3, 3, h_add, "ADD <query> <score>", "insert query (display form as given) or set its score"},
+    {"INCR", CMD_INCR, 2, 3, h_incr, "INCR <query> [n]", "add n (default 1) to the score; replies the new score"},
+    {"DEL", CMD_DEL, 2, 2, h_del, "DEL <query>", "remove query; replies 1 if it existed, else 0"},
+    {"GET", CMD_GET, 2, 2, h_get, "GET <query>", "the score of query, or ERR NOTFOUND"},
+    {"ACCEPT", CMD_ACCEPT, 2, 10, h_accept, "ACCEPT <query> [USER id] [SESSION id] [PREFIX p] [RANK r]",
+     "the user submitted query: its score goes up by 1; replies the new score"},
+    {"STATS", CMD_STATS, 1, 1, h_stats, "STATS", "server statistics, one 'name value' per line"},
+    {"INFO", CMD_STATS, 1, 2, h_stats, "INFO", "same as STATS (for Redis tools)"},
+    {"PING", CMD_PING, 1, 2, h_ping, "PING [message]", "PONG, or the message"},
+    {"HELP", CMD_HELP, 1, 2, h_help, "HELP [command]", "this list, or one command's help"},
+    {"QUIT", CMD_QUIT, 1, 1, h_quit, "QUIT", "reply OK and close the connection"},
+    {"SAVE", CMD_SAVE, 1, 1, h_save, "SAVE", "write a snapshot now (synchronous) to --save FILE or the index"},
+    {"COMMAND", CMD_COMMAND, 1, 8, h_command, "COMMAND [COUNT|DOCS ...]", "for Redis tools: empty list / count"},
+    {"CONFIG", CMD_CONFIG, 2, 3, h_config, "CONFIG GET <pattern>", "settings matching a glob, as name/value pairs"},
+};
+
+static int h_help(cmd_call *c) {
+    if (c->argc == 2) {
+        for (size_t i = 0; i < ARRAY_LEN(cmds); i++)
+            if (arg_is(&c->argv[1], cmds[i].name)) {
+                OOM(proto_reply_list_head(c->out, c->kind, 2));
+                OOM(proto_reply_item(c->out, c->kind, cmds[i].synopsis, strlen(cmds[i].synopsis)));
+                OOM(proto_reply_item(c->out, c->kind, cmds[i].help, strlen(cmds[i].help)));
+                return 0;
+            }
+        c->msg = "no such command";
+        return ENG_ERR(ERR_UNKNOWN);
+    }
+    OOM(proto_reply_list_head(c->out, c->kind, ARRAY_LEN(cmds)));
+    for (size_t i = 0; i < ARRAY_LEN(cmds); i++)
+        OOM(proto_reply_item(c->out, c->kind, cmds[i].synopsis, strlen(cmds[i].synopsis)));
+    return 0;
+}
+
+static int h_command(cmd_call *c) {
+    if (c->argc >= 2 && arg_is(&c->argv[1], "COUNT")) OOM(proto_reply_int(c->out, c->kind, (int64_t)ARRAY_LEN(cmds)));
+    else OOM(proto_reply_list_head(c->out, c->kind, 0));
+    return 0;
+}
+
+int eng_reply_proto_error(eng *e, int kind, int code, const char *msg, qbuf *out) {
+    e->stats.errs[code]++;
+    return proto_reply_error(out, kind, code, msg);
+}
+
+int eng_exec(eng *e, int kind, int argc, const proto_arg *argv, qbuf *out, int *flags) {
+    uint64_t t0 = now_ns();
+    *flags = 0;
+    const cmd_def *d = NULL;
+    for (size_t i = 0; i < ARRAY_LEN(cmds); i++)
+        if (arg_is(&argv[0], cmds[i].name)) {
+            d = &cmds[i];
+            break;
+        }
+    cmd_call c = {e, kind, argc, argv, out, 0, NULL};
+    size_t mark = out->len;
+    int rc, cmd;
+    if (!d) {
+        cmd = CMD_UNKNOWN;
+        rc = ENG_ERR(ERR_UNKNOWN);
+        c.msg = "unknown command";
+    } else {
+        cmd = d->cmd;
+        if (argc < d->min_args || argc > d->max_args) {
+            rc = ENG_ERR(ERR_ARGS);
+            c.msg = "wrong number of arguments; see HELP";
+        } else {
+            rc = d->fn(&c);
+        }
+    }
+    e->stats.cmds[cmd]++;
+    if (rc == -1000) {
+        out->len = mark;
+        return -1;
+    }
+    if (rc < 0) {
+        out->len = mark; /* drop any partial reply */
+        int code = ENG_CODE(rc);
+        e->stats.errs[code]++;
+        int r = d ? proto_reply_error(out, kind, code, c.msg)
+                  : proto_reply_error_arg(out, kind, code, c.msg, argv[0].p, argv[0].len);
+        if (r < 0) return -1;
+    }
+    *flags = c.flags & ENG_CLOSE;
+    hist_add(&e->stats.lat_ns, now_ns() - t0);
+    return cmd;
+}

@@ -1,0 +1,101 @@
+/* cmd.h -- command execution: what each request does to the trie and what it
+ * answers. No sockets: the server hands in parsed arguments and an output
+ * buffer; the HTTP routes call the same eng_complete / eng_accept.
+ *
+ * The request path is a small state machine, so that ranking can later wait
+ * on Redis without reordering replies:
+ *
+ *     PARSED --> CANDIDATES --> [WAITING] --> SCORED --> REPLIED
+ *     (args     (trie_topk     (Redis      (ranker    (reply encoded into
+ *      checked)  into hits[])   lookups)    order)     the connection's slot)
+ *
+ * Today every stage finishes synchronously inside eng_exec(), so a request is
+ * REPLIED before the next one of its connection is parsed, and replies leave
+ * in request order by construction. When a stage starts to wait, the server's
+ * per-connection reply queue (one slot per parsed request, flushed from the
+ * head) takes over the ordering; eng_req.state is where that slot lives.
+ *
+ * Errors: eng_* return >= 0 on success, or ENG_ERR(code) with an ERR_* code
+ * from proto.h and *msg set to a static message.
+ *
+ * Ownership: the eng borrows the trie and the config (both outlive it) and
+ * owns its scratch buffers; eng_result.hits point into the trie (valid until
+ * the next change to it) and the normalized prefix into the eng.
+ */
+#ifndef QAC_CMD_H
+#define QAC_CMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/util.h"
+#include "engine/config.h"
+#include "engine/proto.h"
+#include "engine/stats.h"
+#include "trie/trie.h"
+
+#define ENG_ERR(code) (-(code)-1)
+#define ENG_CODE(rc) (-(rc)-1)
+
+#define ENG_NORM_CAP (TRIE_MAX_KEY + 8)
+
+typedef enum eng_req_state {
+    REQ_PARSED = 0,
+    REQ_CANDIDATES,
+    REQ_WAITING,
+    REQ_SCORED,
+    REQ_REPLIED,
+} eng_req_state;
+
+typedef struct eng_req {
+    eng_req_state state;
+    int kind; /* PROTO_TEXT / PROTO_RESP */
+    int cmd;  /* CMD_* */
+} eng_req;
+
+typedef struct eng {
+    trie *t;                 /* borrowed */
+    const srv_config *cfg;   /* borrowed */
+    eng_stats stats;
+    char norm[ENG_NORM_CAP]; /* normalized key or prefix of the current request */
+    size_t normlen;
+    char norm2[ENG_NORM_CAP];
+    char disp[TRIE_MAX_KEY + 1];
+    trie_hit hits[TRIE_MAX_K];
+    eng_stats_snap snap;
+    int shutdown_requested; /* unused by commands today; the server owns shutdown */
+} eng;
+
+void eng_init(eng *e, trie *t, const srv_config *cfg);
+
+/* Context arguments of COMPLETE and ACCEPT (pointers into the request). */
+typedef struct eng_ctx {
+    const char *user, *session, *prefix;
+    size_t user_len, session_len, prefix_len;
+    int64_t rank; /* -1 = not given */
+} eng_ctx;
+
+/* The top k completions of a raw (not yet normalized) prefix. Fills
+ * e->hits[0..n) and e->norm/normlen (the normalized prefix); returns n. */
+int eng_complete(eng *e, const char *prefix, size_t len, unsigned k, const eng_ctx *ctx, const char **msg);
+
+/* The user submitted `query`: its popularity goes up by one. *score receives
+ * the new score. Context is validated and counted. */
+int eng_accept(eng *e, const char *query, size_t len, const eng_ctx *ctx, double *score, const char **msg);
+
+/* Checks a USER/SESSION id (non-empty, <= SRV_MAX_ID_LEN bytes, UTF-8, no
+ * control characters) and a RANK. Returns 0 or ENG_ERR. */
+int eng_check_id(const char *s, size_t len, const char **msg);
+
+#define ENG_CLOSE 1 /* eng_exec flag: close the connection after this reply */
+
+/* Runs one parsed request (argc >= 1) and appends its reply to out.
+ * Returns the CMD_* kind run; *flags gets ENG_CLOSE for QUIT. Counts the
+ * command, its errors and its latency in e->stats. Returns -1 only when the
+ * reply could not be encoded (out of memory: close the connection). */
+int eng_exec(eng *e, int kind, int argc, const proto_arg *argv, qbuf *out, int *flags);
+
+/* Appends a protocol error reply (a proto_parse failure) and counts it. */
+int eng_reply_proto_error(eng *e, int kind, int code, const char *msg, qbuf *out);
+
+#endif

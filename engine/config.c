@@ -1,0 +1,295 @@
+/* config.c -- the settings table of `qac serve` (see config.h).
+ *
+ * Each row: name, kind (string / port / unsigned number), where it lives in
+ * srv_config, its range, and a help line. Numbers accept a k/m suffix for
+ * byte sizes (4k = 4096, 16m = 16 MiB).
+ */
+#include "engine/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "engine/http.h"
+#include "engine/proto.h"
+
+enum { K_STR, K_PORT, K_U64 };
+
+typedef struct setting {
+    const char *name;
+    int kind;
+    size_t off;
+    uint64_t min, max;
+    const char *help;
+} setting;
+
+#define OFF(f) offsetof(srv_config, f)
+static const setting table[] = {
+    {"index", K_STR, OFF(index), 0, 0, "snapshot to serve (-i; required)"},
+    {"save", K_STR, OFF(save), 0, 0, "file SAVE writes (default: the index file)"},
+    {"bind", K_STR, OFF(bind), 0, 0, "address to listen on (default 127.0.0.1)"},
+    {"port", K_PORT, OFF(port), 0, 65535, "text/RESP port (default 7700; 0 = any free port)"},
+    {"http-port", K_PORT, OFF(http_port), 0, 65535, "HTTP port (default 7780; 0 disables HTTP)"},
+    {"log-level", K_STR, OFF(log_level), 0, 0, "debug, info, warn, error or off (default info)"},
+    {"cors-origin", K_STR, OFF(cors_origin), 0, 0, "Access-Control-Allow-Origin value (default none)"},
+    {"max-clients", K_U64, OFF(max_clients), 1, 1000000, "connections at once (default 10000)"},
+    {"max-line", K_U64, OFF(max_line), 16, 1 << 20, "text request line, bytes (default 4096)"},
+    {"max-args", K_U64, OFF(max_args), 2, PROTO_ARGS_CAP, "arguments in one RESP request (default 32)"},
+    {"max-bulk", K_U64, OFF(max_bulk), 16, 1 << 20, "one RESP bulk string, bytes (default 4096)"},
+    {"output-soft-limit", K_U64, OFF(output_soft), 1024, 1ull << 32,
+     "unsent reply bytes at which a client is no longer read (default 1m)"},
+    {"output-hard-limit", K_U64, OFF(output_hard), 1024, 1ull << 34,
+     "unsent reply bytes at which a client is closed (default 16m)"},
+    {"idle-timeout", K_U64, OFF(idle_timeout), 0, 86400 * 365, "seconds before an idle client is closed (default 300; 0 = never)"},
+    {"max-k", K_U64, OFF(max_k), 1, SRV_MAX_K, "largest LIMIT / k (default and ceiling 100)"},
+    {"http-max-header", K_U64, OFF(http_max_header), 256, HTTP_MAX_HEADER_BYTES_CAP,
+     "HTTP request head, bytes (default 8192; over it 431)"},
+    {"http-max-url", K_U64, OFF(http_max_url), 64, HTTP_MAX_URL_BYTES_CAP,
+     "HTTP request target, bytes (default 4096; over it 414)"},
+    {"http-max-body", K_U64, OFF(http_max_body), 64, HTTP_MAX_BODY_BYTES_CAP,
+     "HTTP body, bytes (default 65536; over it 413)"},
+};
+
+static char *xstrdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *p = qmalloc(n);
+    if (p) memcpy(p, s, n);
+    return p;
+}
+
+static void set_str(char **slot, const char *v) {
+    char *p = xstrdup(v);
+    if (!p) {
+        LOG_E("out of memory");
+        exit(1);
+    }
+    qfree(*slot);
+    *slot = p;
+}
+
+void config_defaults(srv_config *c) {
+    memset(c, 0, sizeof *c);
+    set_str(&c->bind, "127.0.0.1");
+    set_str(&c->log_level, "info");
+    c->port = SRV_DEFAULT_PORT;
+    c->http_port = SRV_DEFAULT_HTTP_PORT;
+    c->max_clients = SRV_MAX_CLIENTS;
+    c->max_line = PROTO_MAX_LINE;
+    c->max_args = PROTO_MAX_ARGS;
+    c->max_bulk = PROTO_MAX_BULK;
+    c->output_soft = SRV_OUTPUT_SOFT;
+    c->output_hard = SRV_OUTPUT_HARD;
+    c->idle_timeout = SRV_IDLE_TIMEOUT;
+    c->max_k = SRV_MAX_K;
+    c->http_max_header = HTTP_DEFAULT_MAX_HEADER_BYTES;
+    c->http_max_url = HTTP_DEFAULT_MAX_URL_BYTES;
+    c->http_max_body = HTTP_DEFAULT_MAX_BODY_BYTES;
+}
+
+void config_free(srv_config *c) {
+    for (size_t i = 0; i < ARRAY_LEN(table); i++)
+        if (table[i].kind == K_STR) {
+            char **slot = (char **)((char *)c + table[i].off);
+            qfree(*slot);
+            *slot = NULL;
+        }
+}
+
+static void errf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void errf(char *err, size_t errlen, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static const setting *find(const char *name) {
+    for (size_t i = 0; i < ARRAY_LEN(table); i++)
+        if (!strcmp(table[i].name, name)) return &table[i];
+    return NULL;
+}
+
+static int parse_size(const char *v, uint64_t *out) {
+    size_t n = strlen(v);
+    uint64_t mul = 1;
+    if (n > 1 && (v[n - 1] == 'k' || v[n - 1] == 'K')) mul = 1024, n--;
+    else if (n > 1 && (v[n - 1] == 'm' || v[n - 1] == 'M')) mul = 1024 * 1024, n--;
+    uint64_t x;
+    if (parse_u64(v, n, &x) < 0 || x > UINT64_MAX / mul) return -1;
+    *out = x * mul;
+    return 0;
+}
+
+int config_set(srv_config *c, const char *name, const char *value, char *err, size_t errlen) {
+    const setting *s = find(name);
+    if (!s) {
+        errf(err, errlen, "unknown setting '%s'", name);
+        return -1;
+    }
+    void *slot = (char *)c + s->off;
+    if (s->kind == K_STR) {
+        if (!strcmp(s->name, "log-level") && log_level_parse(value) < 0) {
+            errf(err, errlen, "log-level: '%s' is not one of debug, info, warn, error, off", value);
+            return -1;
+        }
+        set_str(slot, value);
+        return 0;
+    }
+    uint64_t x;
+    if (parse_size(value, &x) < 0 || x < s->min || x > s->max) {
+        errf(err, errlen, "%s: '%s' is not a number in %llu..%llu", s->name, value,
+             (unsigned long long)s->min, (unsigned long long)s->max);
+        return -1;
+    }
+    if (s->kind == K_PORT) *(int *)slot = (int)x;
+    else *(uint64_t *)slot = x;
+    return 0;
+}
+
+int config_get(const srv_config *c, const char *name, char *buf, size_t buflen) {
+    const setting *s = find(name);
+    if (!s) return -1;
+    const void *slot = (const char *)c + s->off;
+    if (s->kind == K_STR) {
+        const char *v = *(char *const *)slot;
+        snprintf(buf, buflen, "%s", v ? v : "");
+    } else if (s->kind == K_PORT) {
+        snprintf(buf, buflen, "%d", *(const int *)slot);
+    } else {
+        snprintf(buf, buflen, "%llu", (unsigned long long)*(const uint64_t *)slot);
+    }
+    return 0;
+}
+
+void config_names(void (*fn)(void *ud, const char *name), void *ud) {
+    for (size_t i = 0; i < ARRAY_LEN(table); i++) fn(ud, table[i].name);
+}
+
+int config_load_file(srv_config *c, const char *path, char *err, size_t errlen) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        errf(err, errlen, "cannot open config file %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char line[4096];
+    int lineno = 0, rc = 0;
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        size_t n = strlen(line);
+        if (n == sizeof line - 1 && line[n - 1] != '\n') {
+            errf(err, errlen, "%s:%d: line too long", path, lineno);
+            rc = -1;
+            break;
+        }
+        while (n && isspace((unsigned char)line[n - 1])) line[--n] = 0;
+        char *p = line;
+        while (isspace((unsigned char)*p)) p++;
+        if (!*p || *p == '#') continue;
+        char *name = p;
+        while (*p && !isspace((unsigned char)*p)) p++;
+        if (*p) *p++ = 0;
+        while (isspace((unsigned char)*p)) p++;
+        if (!*p) {
+            errf(err, errlen, "%s:%d: '%s' needs a value", path, lineno, name);
+            rc = -1;
+            break;
+        }
+        char sub[512];
+        if (config_set(c, name, p, sub, sizeof sub) < 0) {
+            errf(err, errlen, "%s:%d: %s", path, lineno, sub);
+            rc = -1;
+            break;
+        }
+    }
+    fclose(f);
+    return rc;
+}
+
+int config_parse_args(srv_config *c, int argc, char **argv, int *help, char *err, size_t errlen) {
+    *help = 0;
+    /* Pass 1: --help and --config. */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            *help = 1;
+            return 0;
+        }
+        if (!strcmp(a, "--config") || !strncmp(a, "--config=", 9)) {
+            const char *v = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
+            if (!v) {
+                errf(err, errlen, "--config needs a file");
+                return -1;
+            }
+            if (config_load_file(c, v, err, errlen) < 0) return -1;
+        }
+    }
+    /* Pass 2: every other flag. */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        char name[64];
+        const char *v;
+        if (!strcmp(a, "-i")) {
+            snprintf(name, sizeof name, "index");
+            v = i + 1 < argc ? argv[++i] : NULL;
+        } else if (!strncmp(a, "--", 2)) {
+            const char *eq = strchr(a, '=');
+            size_t nl = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+            if (nl >= sizeof name) nl = sizeof name - 1;
+            memcpy(name, a + 2, nl);
+            name[nl] = 0;
+            v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        } else {
+            errf(err, errlen, "unexpected argument '%s'", a);
+            return -1;
+        }
+        if (!strcmp(name, "config")) continue;
+        if (!find(name)) {
+            errf(err, errlen, "unknown option '%s'", a);
+            return -1;
+        }
+        if (!v) {
+            errf(err, errlen, "%s needs a value", a);
+            return -1;
+        }
+        if (config_set(c, name, v, err, errlen) < 0) return -1;
+    }
+    return 0;
+}
+
+int config_validate(const srv_config *c, char *err, size_t errlen) {
+    if (!c->index || !*c->index) {
+        errf(err, errlen, "missing -i INDEX");
+        return -1;
+    }
+    if (c->output_soft > c->output_hard) {
+        errf(err, errlen, "output-soft-limit (%llu) is above output-hard-limit (%llu)",
+             (unsigned long long)c->output_soft, (unsigned long long)c->output_hard);
+        return -1;
+    }
+    if (c->port && c->port == c->http_port) {
+        errf(err, errlen, "port and http-port are both %d", c->port);
+        return -1;
+    }
+    return 0;
+}
+
+void config_usage(FILE *f) {
+    fprintf(f,
+            "usage: qac serve -i INDEX [--bind ADDR] [--port N] [--http-port N] [--config FILE] [OPTIONS]\n"
+            "\n"
+            "Serves completions from INDEX over a text/RESP port and an HTTP port.\n"
+            "Every option is also a config-file setting (`name value` per line, # comments);\n"
+            "flags win over the file. Sizes take a k or m suffix.\n"
+            "\n"
+            "  --config FILE          read settings from FILE first\n");
+    for (size_t i = 0; i < ARRAY_LEN(table); i++) {
+        char flag[40];
+        snprintf(flag, sizeof flag, "--%s %s", table[i].name, table[i].kind == K_STR ? "S" : "N");
+        fprintf(f, "  %-22s %s\n", flag, table[i].help);
+    }
+}

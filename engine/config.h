@@ -1,0 +1,65 @@
+/* config.h -- settings of `qac serve`: defaults, flags, config file.
+ *
+ * One table (config.c) names every setting once; the same name is the long
+ * flag (--max-clients 100 or --max-clients=100) and the config-file key
+ * (`max-clients 100`, one per line, # comments, as redis.conf). The file is
+ * read first, flags are applied after it, so flags win. An unknown name or a
+ * value out of range is a usage error naming it. `qac serve --help` prints
+ * the table (config_usage).
+ *
+ * Errors: config_* return 0, or -1 after writing a one-line reason into err.
+ * Ownership: string settings are heap copies owned by the srv_config and
+ * released by config_free.
+ */
+#ifndef QAC_CONFIG_H
+#define QAC_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define SRV_DEFAULT_PORT 7700
+#define SRV_DEFAULT_HTTP_PORT 7780
+#define SRV_MAX_CLIENTS 10000           /* connections; one over gets ERR LIMIT and is closed */
+#define SRV_OUTPUT_SOFT (1u << 20)      /* bytes of unsent replies: stop reading the client */
+#define SRV_OUTPUT_HARD (16u << 20)     /* bytes of unsent replies: close the client */
+#define SRV_IDLE_TIMEOUT 300            /* seconds without a request before closing; 0 = never */
+#define SRV_MAX_K 100                   /* largest LIMIT / k */
+#define SRV_DEFAULT_K 10
+#define SRV_MAX_ID_LEN 128              /* USER / SESSION ids, bytes */
+#define SRV_SHUTDOWN_GRACE_MS 2000      /* SIGTERM: time given to flush replies */
+
+typedef struct srv_config {
+    char *index;       /* -i: snapshot to load (required) */
+    char *save;        /* SAVE target; NULL = the index file */
+    char *bind;
+    int port;          /* text/RESP */
+    int http_port;     /* 0 = no HTTP */
+    char *log_level;
+    char *cors_origin; /* NULL = no CORS headers */
+    uint64_t max_clients;
+    uint64_t max_line, max_args, max_bulk;
+    uint64_t output_soft, output_hard;
+    uint64_t idle_timeout; /* seconds */
+    uint64_t max_k;
+    uint64_t http_max_header, http_max_url, http_max_body;
+} srv_config;
+
+void config_defaults(srv_config *c);
+void config_free(srv_config *c);
+/* Sets one setting by name ("max-clients") from text. */
+int config_set(srv_config *c, const char *name, const char *value, char *err, size_t errlen);
+/* Reads a config file. */
+int config_load_file(srv_config *c, const char *path, char *err, size_t errlen);
+/* Parses argv (argv[0] = "serve"): --config FILE first, then every flag.
+ * Sets *help when --help/-h was given. */
+int config_parse_args(srv_config *c, int argc, char **argv, int *help, char *err, size_t errlen);
+/* Cross-setting checks (soft <= hard, ports differ, index given...). */
+int config_validate(const srv_config *c, char *err, size_t errlen);
+/* Current value of a setting as text (CONFIG GET); returns 0 or -1 when unknown. */
+int config_get(const srv_config *c, const char *name, char *buf, size_t buflen);
+/* Calls fn(name) for every setting name, in table order. */
+void config_names(void (*fn)(void *ud, const char *name), void *ud);
+void config_usage(FILE *f);
+
+#endif

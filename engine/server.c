@@ -1,0 +1,726 @@
+/* server.c -- the libuv event loop of `qac serve`.
+ *
+ * One loop, one thread. Handles:
+ *   listen_text  text + RESP clients (port)         -> srv_conn, is_http = 0
+ *   listen_http  HTTP/1.1 clients (http-port, opt.) -> srv_conn, is_http = 1
+ *   sweep        timer: closes connections idle past idle-timeout
+ *   sigint/term  start a clean shutdown
+ *   grace        timer: force-closes what has not drained SRV_SHUTDOWN_GRACE_MS
+ *                after the shutdown began
+ *
+ * A connection (srv_conn; the uv_tcp_t is its first member):
+ *
+ *   kernel --read--> rbuf [request|request|partial...] --proto_parse/eng_exec-->
+ *   out  [replies not yet handed to the kernel]  --uv_try_write-->  kernel
+ *        `-- what try_write could not take moves (by swapping buffers, no copy)
+ *            to wbuf, owned by the one in-flight uv_write.
+ *
+ *   Requests are parsed in place in rbuf (text quoting is undone in place) and
+ *   run synchronously, each reply appended to `out` in request order (see
+ *   cmd.h for the request state machine and how it will keep order once a
+ *   stage waits). After each read batch the whole of `out` goes out with one
+ *   uv_try_write: pipelined requests get one write per batch.
+ *   HTTP connections feed the bytes to http_conn (engine/http.h), which keeps
+ *   its own bounded arena; routes write head + body into `out` the same way.
+ *
+ * Limits and what enforces them (each a setting in config.h):
+ *   max-line / max-args / max-bulk  proto_parse errors; rbuf never grows past
+ *                                   the largest legal request (rmax)
+ *   max-clients                     one over: "-ERR LIMIT ..." (HTTP: 503), close
+ *   output-soft-limit               pending output >= soft: stop reading the
+ *                                   socket (requests already in rbuf still
+ *                                   run); resume once drained below it (BIND 9)
+ *   output-hard-limit               pending output > hard: close at once
+ *   idle-timeout                    no bytes read for that long: close
+ *   http-max-*                      http_conn limits (413, 414, 431)
+ * So per connection memory is bounded by rmax + hard limit + one reply
+ * (with the defaults one read of tiny requests cannot reach the hard limit:
+ * 16 KiB of COMPLETE x LIMIT 100 is ~4 MB of replies).
+ *
+ * Lifetimes: a srv_conn is freed only in its uv_close callback, when its
+ * reference count (1 for the handle; a future async request adds one) drops
+ * to zero. conn_close() is idempotent; everything that may run after it
+ * checks c->closing. A write callback after uv_close gets UV_ECANCELED and
+ * only drops its buffer.
+ */
+#include "engine/server.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "engine/cmd.h"
+#include "engine/http.h"
+#include "engine/json.h"
+#include "engine/proto.h"
+#include "trie/norm.h"
+
+#define SRV_RBUF_INITIAL (16 * 1024)
+#define SRV_BUF_KEEP (64 * 1024) /* idle buffers above this are released */
+#define SRV_HTTP_SCRATCH (64 * 1024)
+
+typedef struct srv srv;
+
+typedef struct srv_conn {
+    uv_tcp_t tcp; /* first: the handle's memory is the connection's */
+    srv *s;
+    struct srv_conn *prev, *next;
+    int refs;
+    unsigned closing : 1, paused : 1, close_after_flush : 1, is_http : 1, writing : 1, counted : 1,
+        reading : 1;
+    char *rbuf;
+    size_t rlen, rcap;
+    proto_parser pp;
+    proto_arg *argv;
+    http_conn *http;
+    qbuf out, wbuf;
+    size_t woff;
+    uv_write_t wreq;
+    uint64_t last_ms;
+} srv_conn;
+
+struct srv {
+    uv_loop_t loop;
+    const srv_config *cfg;
+    eng e;
+    uv_tcp_t listen_text, listen_http;
+    int have_text, have_http;
+    uv_signal_t sigint, sigterm;
+    uv_timer_t sweep, grace;
+    int have_sweep, have_grace;
+    srv_conn *conns;
+    uint64_t nconns; /* all open connection objects, counted or not */
+    int stopping;
+    proto_limits lim;
+    size_t rmax;
+    http_limits hlim;
+    char http_scratch[SRV_HTTP_SCRATCH];
+    qbuf hbody; /* HTTP response body being built */
+};
+
+static void conn_close(srv_conn *c);
+static void conn_flush(srv_conn *c);
+static void conn_process(srv_conn *c);
+
+static size_t pending(const srv_conn *c) { return c->out.len + (c->wbuf.len - c->woff); }
+
+/* --- close and free ------------------------------------------------------ */
+
+static void conn_release(srv_conn *c) {
+    if (--c->refs > 0) return;
+    qbuf_free(&c->out);
+    qbuf_free(&c->wbuf);
+    qfree(c->rbuf);
+    qfree(c->argv);
+    http_conn_free(c->http);
+    qfree(c);
+}
+
+static void on_conn_closed(uv_handle_t *h) {
+    srv_conn *c = h->data;
+    srv *s = c->s;
+    if (c->prev) c->prev->next = c->next;
+    else s->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    s->nconns--;
+    if (c->counted) {
+        s->e.stats.conn_current--;
+        if (c->is_http) s->e.stats.http_conn_current--;
+    }
+    if (s->stopping && !s->conns && s->have_grace) {
+        s->have_grace = 0;
+        uv_close((uv_handle_t *)&s->grace, NULL);
+    }
+    conn_release(c);
+}
+
+static void conn_close(srv_conn *c) {
+    if (c->closing) return;
+    c->closing = 1;
+    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+}
+
+/* --- reading and writing -------------------------------------------------- */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+    srv_conn *c = h->data;
+    srv *s = c->s;
+    if (c->is_http) {
+        *buf = uv_buf_init(s->http_scratch, sizeof s->http_scratch);
+        return;
+    }
+    if (c->rcap - c->rlen < 1024 && c->rcap < s->rmax) {
+        size_t cap = c->rcap ? c->rcap * 2 : SRV_RBUF_INITIAL;
+        if (cap > s->rmax) cap = s->rmax;
+        char *p = qrealloc(c->rbuf, cap);
+        if (p) c->rbuf = p, c->rcap = cap;
+    }
+    /* len 0 (buffer full at rmax, or no memory) makes libuv report UV_ENOBUFS */
+    *buf = uv_buf_init(c->rbuf ? c->rbuf + c->rlen : NULL, (unsigned)(c->rcap - c->rlen));
+}
+
+static void read_stop(srv_conn *c) {
+    if (c->reading) uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = 0;
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+
+static void read_start(srv_conn *c) {
+    if (c->reading || c->closing || c->close_after_flush || c->paused || c->s->stopping) return;
+    if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0) c->reading = 1;
+    else conn_close(c);
+}
+
+static void on_write(uv_write_t *req, int status) {
+    srv_conn *c = req->data;
+    c->writing = 0;
+    if (status < 0) {
+        if (status != UV_ECANCELED) LOG_D("write failed: %s", uv_strerror(status));
+        c->wbuf.len = c->woff = 0;
+        conn_close(c);
+        return;
+    }
+    c->s->e.stats.bytes_out += c->wbuf.len - c->woff;
+    c->wbuf.len = c->woff = 0;
+    if (c->wbuf.cap > SRV_BUF_KEEP) qbuf_free(&c->wbuf);
+    if (c->closing) return;
+    conn_flush(c);
+    if (c->paused && !c->writing && pending(c) < c->s->cfg->output_soft) {
+        c->paused = 0;
+        if (!c->is_http) conn_process(c); /* requests already buffered */
+        conn_flush(c);
+        read_start(c);
+    }
+}
+
+static void conn_flush(srv_conn *c) {
+    if (c->closing) return;
+    if (!c->writing && c->out.len) {
+        uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        if (n == UV_EAGAIN || n == UV_ENOSYS) n = 0;
+        if (n < 0) {
+            LOG_D("write failed: %s", uv_strerror(n));
+            conn_close(c);
+            return;
+        }
+        c->s->e.stats.bytes_out += (uint64_t)n;
+        if ((size_t)n == c->out.len) {
+            c->out.len = 0;
+            if (c->out.cap > SRV_BUF_KEEP) qbuf_free(&c->out);
+        } else {
+            qbuf t = c->wbuf; /* wbuf is empty: swap, no copy */
+            c->wbuf = c->out;
+            c->out = t;
+            c->out.len = 0;
+            c->woff = (size_t)n;
+            b = uv_buf_init(c->wbuf.data + n, (unsigned)(c->wbuf.len - (size_t)n));
+            c->wreq.data = c;
+            if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
+                conn_close(c);
+                return;
+            }
+            c->writing = 1;
+        }
+    }
+    if (!c->writing && !c->out.len && c->close_after_flush) conn_close(c);
+}
+
+/* Over the hard limit: close. At or over the soft limit: stop reading. */
+static int check_output(srv_conn *c) {
+    size_t p = pending(c);
+    if (p > c->s->cfg->output_hard) {
+        c->s->e.stats.closed_output_limit++;
+        LOG_W("closing a client: %zu bytes of replies unread (output-hard-limit %llu)", p,
+              (unsigned long long)c->s->cfg->output_hard);
+        conn_close(c);
+        return -1;
+    }
+    if (p >= c->s->cfg->output_soft && !c->paused) {
+        c->paused = 1;
+        read_stop(c);
+    }
+    return 0;
+}
+
+/* Runs every complete request in rbuf, in order. */
+static void conn_process(srv_conn *c) {
+    srv *s = c->s;
+    size_t pos = 0;
+    while (!c->closing && !c->close_after_flush) {
+        int r = proto_parse(&c->pp, c->rbuf + pos, c->rlen - pos);
+        if (r == PROTO_MORE) break;
+        pos += c->pp.consumed;
+        if (r == PROTO_ERR) {
+            if (eng_reply_proto_error(&s->e, c->pp.kind, c->pp.err, c->pp.errmsg, &c->out) < 0) {
+                conn_close(c);
+                return;
+            }
+            if (c->pp.fatal) {
+                s->e.stats.closed_protocol++;
+                c->close_after_flush = 1;
+                read_stop(c);
+            }
+        } else if (c->pp.argc > 0) {
+            int flags;
+            if (eng_exec(&s->e, c->pp.kind, c->pp.argc, c->pp.argv, &c->out, &flags) < 0) {
+                LOG_W("out of memory encoding a reply; closing the client");
+                conn_close(c);
+                return;
+            }
+            if (flags & ENG_CLOSE) {
+                c->close_after_flush = 1;
+                read_stop(c);
+            }
+        }
+        if (check_output(c) < 0) return;
+    }
+    if (pos) {
+        memmove(c->rbuf, c->rbuf + pos, c->rlen - pos);
+        c->rlen -= pos;
+    }
+    if (c->rlen == 0 && c->rcap > SRV_BUF_KEEP) {
+        qfree(c->rbuf);
+        c->rbuf = NULL;
+        c->rcap = 0;
+    }
+}
+
+static int http_on_request(const http_request *req, void *ud);
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+    srv_conn *c = st->data;
+    srv *s = c->s;
+    if (nread == 0 || c->closing) return;
+    if (nread < 0) {
+        if (nread != UV_EOF) LOG_D("read: %s", uv_strerror((int)nread));
+        /* EOF: requests already read were answered into `out`; send them, then close. */
+        read_stop(c);
+        c->close_after_flush = 1;
+        if (nread != UV_EOF) conn_close(c);
+        else conn_flush(c);
+        return;
+    }
+    s->e.stats.bytes_in += (uint64_t)nread;
+    c->last_ms = uv_now(&s->loop);
+    if (c->is_http) {
+        int st_code = http_conn_feed(c->http, buf->base, (size_t)nread, http_on_request, c);
+        if (st_code > 0) {
+            http_resp_opts o = {.keep_alive = 0, .cors_origin = s->cfg->cors_origin};
+            s->e.stats.http_status[st_code / 100 <= 5 ? st_code / 100 : 5]++;
+            const char *code = http_conn_error_code(c->http), *msg = http_conn_error(c->http);
+            if (http_write_json_error(&c->out, st_code, code ? code : "bad_request", msg ? msg : "bad request", &o) < 0)
+                c->out.len = 0;
+            c->close_after_flush = 1;
+            read_stop(c);
+        } else if (st_code == HTTP_FEED_STOPPED && !c->closing) {
+            c->close_after_flush = 1;
+            read_stop(c);
+        }
+        if (!c->closing) check_output(c);
+    } else {
+        c->rlen += (size_t)nread;
+        conn_process(c);
+    }
+    conn_flush(c);
+}
+
+/* --- HTTP routes ------------------------------------------------------------ */
+
+static void http_count(srv *s, int cmd, int status) {
+    s->e.stats.cmds[cmd]++;
+    s->e.stats.http_status[status / 100 >= 2 && status / 100 <= 5 ? status / 100 : 5]++;
+}
+
+static int http_error(srv_conn *c, const http_request *req, int cmd, int status, const char *code,
+                      const char *msg, const char *extra) {
+    srv *s = c->s;
+    http_resp_opts o = {.keep_alive = req->keep_alive && !s->stopping,
+                        .cors_origin = s->cfg->cors_origin,
+                        .extra_headers = extra,
+                        .head_only = req->method == HTTP_REQ_HEAD};
+    http_count(s, cmd, status);
+    if (!o.keep_alive) c->close_after_flush = 1;
+    return http_write_json_error(&c->out, status, code, msg, &o);
+}
+
+static int http_ok(srv_conn *c, const http_request *req, int cmd, const char *ctype) {
+    srv *s = c->s;
+    http_resp_opts o = {.keep_alive = req->keep_alive && !s->stopping, .cors_origin = s->cfg->cors_origin};
+    http_count(s, cmd, 200);
+    if (!o.keep_alive) c->close_after_flush = 1;
+    if (http_write_head(&c->out, 200, ctype, s->hbody.len, &o) < 0) return -1;
+    if (req->method == HTTP_REQ_HEAD) return 0;
+    return qbuf_append(&c->out, s->hbody.data, s->hbody.len);
+}
+
+static int eng_status(int rc) {
+    switch (ENG_CODE(rc)) {
+    case ERR_NOTFOUND: return 404;
+    case ERR_NOMEM: return 503;
+    case ERR_IO: return 500;
+    default: return 400;
+    }
+}
+
+static const char *lower_code(int rc, char *buf, size_t cap) {
+    const char *n = proto_err_name(ENG_CODE(rc));
+    size_t i = 0;
+    for (; n[i] && i + 1 < cap; i++) buf[i] = (char)(n[i] >= 'A' && n[i] <= 'Z' ? n[i] + 32 : n[i]);
+    buf[i] = 0;
+    return buf;
+}
+
+static void get_ctx(const http_request *req, eng_ctx *ctx) {
+    memset(ctx, 0, sizeof *ctx);
+    ctx->rank = -1;
+    http_param(req, "user", &ctx->user, &ctx->user_len);
+    http_param(req, "session", &ctx->session, &ctx->session_len);
+}
+
+static int route_complete(srv_conn *c, const http_request *req) {
+    srv *s = c->s;
+    uint64_t t0 = now_ns();
+    const char *q, *kv;
+    size_t qlen, klen;
+    if (!http_param(req, "q", &q, &qlen))
+        return http_error(c, req, CMD_HTTP_COMPLETE, 400, "missing_q", "parameter q is required", NULL);
+    uint64_t k = SRV_DEFAULT_K;
+    if (http_param(req, "k", &kv, &klen) && (parse_u64(kv, klen, &k) < 0 || k < 1 || k > s->cfg->max_k))
+        return http_error(c, req, CMD_HTTP_COMPLETE, 400, "bad_k", "k must be an integer 1..max-k", NULL);
+    eng_ctx ctx;
+    get_ctx(req, &ctx);
+    const char *msg = NULL;
+    int n = eng_complete(&s->e, q, qlen, (unsigned)k, &ctx, &msg);
+    if (n < 0) {
+        char code[16];
+        s->e.stats.errs[ENG_CODE(n)]++;
+        return http_error(c, req, CMD_HTTP_COMPLETE, eng_status(n), lower_code(n, code, sizeof code), msg, NULL);
+    }
+    json_suggestion sug[TRIE_MAX_K];
+    for (int i = 0; i < n; i++) {
+        const trie_hit *h = &s->e.hits[i];
+        int m = norm_match_len(h->display, h->displen, s->e.norm, s->e.normlen);
+        sug[i] = (json_suggestion){h->display, h->displen, h->score, 0, m > 0 ? (uint32_t)m : 0};
+    }
+    qbuf_reset(&s->hbody);
+    if (json_write_suggestions(&s->hbody, q, qlen, sug, (size_t)n, (now_ns() - t0) / 1000) < 0) return -1;
+    int rc = http_ok(c, req, CMD_HTTP_COMPLETE, HTTP_JSON_CONTENT_TYPE);
+    hist_add(&s->e.stats.lat_ns, now_ns() - t0);
+    return rc;
+}
+
+static int route_accept(srv_conn *c, const http_request *req) {
+    srv *s = c->s;
+    uint64_t t0 = now_ns();
+    const char *q, *rv;
+    size_t qlen, rlen;
+    if (!http_param(req, "q", &q, &qlen))
+        return http_error(c, req, CMD_HTTP_ACCEPT, 400, "missing_q", "parameter q is required", NULL);
+    eng_ctx ctx;
+    get_ctx(req, &ctx);
+    http_param(req, "prefix", &ctx.prefix, &ctx.prefix_len);
+    if (http_param(req, "rank", &rv, &rlen) && (parse_i64(rv, rlen, &ctx.rank) < 0 || ctx.rank < 0))
+        return http_error(c, req, CMD_HTTP_ACCEPT, 400, "bad_rank", "rank must be an integer 0..100", NULL);
+    double score;
+    const char *msg = NULL;
+    int rc = eng_accept(&s->e, q, qlen, &ctx, &score, &msg);
+    if (rc < 0) {
+        char code[16];
+        s->e.stats.errs[ENG_CODE(rc)]++;
+        return http_error(c, req, CMD_HTTP_ACCEPT, eng_status(rc), lower_code(rc, code, sizeof code), msg, NULL);
+    }
+    qbuf_reset(&s->hbody);
+    if (qbuf_puts(&s->hbody, "{\"query\":") < 0 || json_str(&s->hbody, q, qlen) < 0 ||
+        qbuf_puts(&s->hbody, ",\"score\":") < 0 || json_double(&s->hbody, score) < 0 || qbuf_putc(&s->hbody, '}') < 0)
+        return -1;
+    rc = http_ok(c, req, CMD_HTTP_ACCEPT, HTTP_JSON_CONTENT_TYPE);
+    hist_add(&s->e.stats.lat_ns, now_ns() - t0);
+    return rc;
+}
+
+static int route_stats(srv_conn *c, const http_request *req, int prom) {
+    srv *s = c->s;
+    stats_snapshot(&s->e.stats, s->e.t, &s->e.snap);
+    qbuf_reset(&s->hbody);
+    if ((prom ? stats_render_prom(&s->e.snap, &s->hbody) : stats_render_json(&s->e.snap, &s->hbody)) < 0) return -1;
+    return http_ok(c, req, prom ? CMD_HTTP_METRICS : CMD_HTTP_STATS,
+                   prom ? "text/plain; version=0.0.4; charset=utf-8" : HTTP_JSON_CONTENT_TYPE);
+}
+
+static int route_health(srv_conn *c, const http_request *req) {
+    srv *s = c->s;
+    qbuf_reset(&s->hbody);
+    if (qbuf_puts(&s->hbody, "{\"status\":\"ok\",\"keys\":") < 0 || qbuf_putu64(&s->hbody, trie_count(s->e.t)) < 0 ||
+        qbuf_putc(&s->hbody, '}') < 0)
+        return -1;
+    return http_ok(c, req, CMD_HTTP_HEALTH, HTTP_JSON_CONTENT_TYPE);
+}
+
+typedef struct route {
+    const char *path;
+    int cmd;
+    int post_ok;
+} route;
+
+static const route routes[] = {
+    {"/v1/complete", CMD_HTTP_COMPLETE, 0}, {"/v1/accept", CMD_HTTP_ACCEPT, 1},
+    {"/v1/stats", CMD_HTTP_STATS, 0},       {"/metrics", CMD_HTTP_METRICS, 0},
+    {"/healthz", CMD_HTTP_HEALTH, 0},
+};
+
+static int http_on_request(const http_request *req, void *ud) {
+    srv_conn *c = ud;
+    srv *s = c->s;
+    if (c->closing) return 1;
+    const route *r = NULL;
+    for (size_t i = 0; i < ARRAY_LEN(routes); i++)
+        if (req->path && !strcmp(req->path, routes[i].path)) r = &routes[i];
+    int rc;
+    if (req->error_status) {
+        rc = http_error(c, req, r ? r->cmd : CMD_HTTP_OTHER, req->error_status,
+                        req->error_code ? req->error_code : "bad_request",
+                        req->error_message ? req->error_message : "bad request", NULL);
+    } else if (!r) {
+        rc = http_error(c, req, CMD_HTTP_OTHER, 404, "not_found", "no such endpoint", NULL);
+    } else if (req->method == HTTP_REQ_OPTIONS) {
+        http_resp_opts o = {.keep_alive = req->keep_alive && !s->stopping,
+                            .cors_origin = s->cfg->cors_origin,
+                            .preflight = 1};
+        http_count(s, r->cmd, 204);
+        if (!o.keep_alive) c->close_after_flush = 1;
+        rc = http_write_head(&c->out, 204, NULL, 0, &o);
+    } else if (!(req->method == HTTP_REQ_GET || req->method == HTTP_REQ_HEAD ||
+                 (req->method == HTTP_REQ_POST && r->post_ok))) {
+        rc = http_error(c, req, r->cmd, 405, "method_not_allowed", "method not allowed",
+                        r->post_ok ? "Allow: GET, HEAD, POST, OPTIONS\r\n" : "Allow: GET, HEAD, OPTIONS\r\n");
+    } else {
+        switch (r->cmd) {
+        case CMD_HTTP_COMPLETE: rc = route_complete(c, req); break;
+        case CMD_HTTP_ACCEPT: rc = route_accept(c, req); break;
+        case CMD_HTTP_STATS: rc = route_stats(c, req, 0); break;
+        case CMD_HTTP_METRICS: rc = route_stats(c, req, 1); break;
+        default: rc = route_health(c, req); break;
+        }
+    }
+    if (rc < 0) {
+        LOG_W("out of memory answering an HTTP request; closing the client");
+        conn_close(c);
+        return 1;
+    }
+    if (s->hbody.cap > SRV_BUF_KEEP) qbuf_free(&s->hbody);
+    return c->close_after_flush ? 1 : 0;
+}
+
+/* --- accepting -------------------------------------------------------------- */
+
+static void on_connection(uv_stream_t *server, int status) {
+    srv *s = server->data;
+    int is_http = server == (uv_stream_t *)&s->listen_http;
+    if (status < 0) {
+        LOG_W("accept: %s", uv_strerror(status));
+        return;
+    }
+    srv_conn *c = qcalloc(1, sizeof *c);
+    if (!c) {
+        LOG_E("out of memory accepting a connection");
+        return;
+    }
+    c->s = s;
+    c->refs = 1;
+    c->is_http = (unsigned)is_http;
+    uv_tcp_init(&s->loop, &c->tcp);
+    c->tcp.data = c;
+    c->next = s->conns;
+    if (s->conns) s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    c->last_ms = uv_now(&s->loop);
+    if (s->stopping) {
+        conn_close(c);
+        return;
+    }
+    if (s->e.stats.conn_current >= s->cfg->max_clients) {
+        s->e.stats.conn_rejected++;
+        LOG_W("refusing a connection: max-clients (%llu) reached", (unsigned long long)s->cfg->max_clients);
+        if (is_http) {
+            http_resp_opts o = {.keep_alive = 0, .cors_origin = s->cfg->cors_origin};
+            http_write_json_error(&c->out, 503, "too_many_connections", "max-clients reached", &o);
+            http_count(s, CMD_HTTP_OTHER, 503);
+        } else {
+            proto_reply_error(&c->out, PROTO_RESP, ERR_LIMIT, "max-clients reached");
+            s->e.stats.errs[ERR_LIMIT]++;
+        }
+        c->close_after_flush = 1;
+        conn_flush(c);
+        return;
+    }
+    c->counted = 1;
+    s->e.stats.conn_current++;
+    s->e.stats.conn_total++;
+    if (is_http) {
+        s->e.stats.http_conn_current++;
+        s->e.stats.http_conn_total++;
+        c->http = http_conn_new(&s->hlim);
+    } else {
+        c->argv = qcalloc((size_t)s->lim.max_args, sizeof *c->argv);
+        if (c->argv) proto_parser_init(&c->pp, &s->lim, c->argv);
+    }
+    if (is_http ? !c->http : !c->argv) {
+        LOG_E("out of memory setting up a connection");
+        conn_close(c);
+        return;
+    }
+    read_start(c);
+}
+
+/* --- timers, signals, shutdown -------------------------------------------------- */
+
+static void on_sweep(uv_timer_t *t) {
+    srv *s = t->data;
+    uint64_t now = uv_now(&s->loop), lim = s->cfg->idle_timeout * 1000;
+    for (srv_conn *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        if (!c->closing && c->counted && now - c->last_ms >= lim) {
+            s->e.stats.closed_idle++;
+            LOG_D("closing a client idle for %llu ms", (unsigned long long)(now - c->last_ms));
+            conn_close(c);
+        }
+    }
+}
+
+static void on_grace(uv_timer_t *t) {
+    srv *s = t->data;
+    int n = 0;
+    for (srv_conn *c = s->conns; c; c = c->next)
+        if (!c->closing) n++, conn_close(c);
+    if (n) LOG_W("shutdown: closed %d clients whose replies had not drained", n);
+    s->have_grace = 0;
+    uv_close((uv_handle_t *)&s->grace, NULL);
+}
+
+static void begin_shutdown(srv *s, int signum) {
+    if (s->stopping) return;
+    s->stopping = 1;
+    LOG_I("signal %d: shutting down (no new connections; answering what was received)", signum);
+    if (s->have_text) uv_close((uv_handle_t *)&s->listen_text, NULL);
+    if (s->have_http) uv_close((uv_handle_t *)&s->listen_http, NULL);
+    s->have_text = s->have_http = 0;
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+    if (s->have_sweep) uv_close((uv_handle_t *)&s->sweep, NULL);
+    s->have_sweep = 0;
+    for (srv_conn *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        read_stop(c);
+        c->close_after_flush = 1;
+        conn_flush(c);
+    }
+    if (s->conns) {
+        uv_timer_init(&s->loop, &s->grace);
+        s->grace.data = s;
+        s->have_grace = 1;
+        uv_timer_start(&s->grace, on_grace, SRV_SHUTDOWN_GRACE_MS, 0);
+    }
+}
+
+static void on_signal(uv_signal_t *h, int signum) { begin_shutdown(h->data, signum); }
+
+static int listen_on(srv *s, uv_tcp_t *h, int port, const char *what) {
+    struct sockaddr_storage ss;
+    int rc;
+    if (strchr(s->cfg->bind, ':')) rc = uv_ip6_addr(s->cfg->bind, port, (struct sockaddr_in6 *)&ss);
+    else rc = uv_ip4_addr(s->cfg->bind, port, (struct sockaddr_in *)&ss);
+    if (rc < 0) {
+        LOG_E("bad bind address '%s': %s", s->cfg->bind, uv_strerror(rc));
+        return -1;
+    }
+    uv_tcp_init(&s->loop, h);
+    h->data = s;
+    if ((rc = uv_tcp_bind(h, (const struct sockaddr *)&ss, 0)) < 0 ||
+        (rc = uv_listen((uv_stream_t *)h, 511, on_connection)) < 0) {
+        LOG_E("cannot listen on %s:%d (%s): %s", s->cfg->bind, port, what, uv_strerror(rc));
+        uv_close((uv_handle_t *)h, NULL);
+        return -1;
+    }
+    struct sockaddr_storage got;
+    int len = sizeof got;
+    uv_tcp_getsockname(h, (struct sockaddr *)&got, &len);
+    int real = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
+                                               : ((struct sockaddr_in *)&got)->sin_port);
+    LOG_I("listening on %s:%d (%s)", s->cfg->bind, real, what);
+    return 0;
+}
+
+static void close_walk(uv_handle_t *h, void *arg) {
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+int srv_run(const srv_config *cfg, trie *t) {
+    srv *s = qcalloc(1, sizeof *s);
+    if (!s) {
+        LOG_E("out of memory");
+        return 1;
+    }
+    s->cfg = cfg;
+    eng_init(&s->e, t, cfg);
+    qbuf_init(&s->hbody);
+    s->lim.max_line = cfg->max_line;
+    s->lim.max_args = (int)cfg->max_args;
+    s->lim.max_bulk = cfg->max_bulk;
+    size_t resp_max = 32 + (size_t)cfg->max_args * (cfg->max_bulk + 32);
+    s->rmax = cfg->max_line + 3 > resp_max ? cfg->max_line + 3 : resp_max;
+    s->hlim.max_header_bytes = cfg->http_max_header;
+    s->hlim.max_url_bytes = cfg->http_max_url;
+    s->hlim.max_body_bytes = cfg->http_max_body;
+    int rc = 1;
+    if (uv_loop_init(&s->loop) < 0) {
+        qfree(s);
+        return 1;
+    }
+    const char *herr = http_limits_check(&s->hlim);
+    if (herr) {
+        LOG_E("%s", herr);
+        goto out;
+    }
+    if (listen_on(s, &s->listen_text, cfg->port, "text/RESP") < 0) goto out;
+    s->have_text = 1;
+    if (cfg->http_port) {
+        if (listen_on(s, &s->listen_http, cfg->http_port, "HTTP") < 0) goto out;
+        s->have_http = 1;
+    }
+    uv_signal_init(&s->loop, &s->sigint);
+    uv_signal_init(&s->loop, &s->sigterm);
+    s->sigint.data = s->sigterm.data = s;
+    uv_signal_start(&s->sigint, on_signal, SIGINT);
+    uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    if (cfg->idle_timeout) {
+        uint64_t every = cfg->idle_timeout * 1000 / 4;
+        if (every > 1000) every = 1000;
+        uv_timer_init(&s->loop, &s->sweep);
+        s->sweep.data = s;
+        uv_timer_start(&s->sweep, on_sweep, every, every);
+        s->have_sweep = 1;
+    }
+    LOG_I("serving %llu keys", (unsigned long long)trie_count(t));
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    rc = 0;
+out:
+    uv_walk(&s->loop, close_walk, NULL);
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&s->loop) != 0) LOG_W("event loop closed with handles still open");
+    if (rc == 0) LOG_I("shut down cleanly");
+    qbuf_free(&s->hbody);
+    qfree(s);
+    return rc;
+}

@@ -1,0 +1,21 @@
+/* server.h -- the event loop of `qac serve`: listeners, connections, limits,
+ * HTTP routing, signals. See server.c for the design.
+ *
+ * srv_run() owns the loop from start to clean shutdown: it binds the
+ * listeners, serves until SIGINT/SIGTERM, answers what was already received,
+ * closes every handle and returns. The trie and config are borrowed.
+ */
+#ifndef QAC_SERVER_H
+#define QAC_SERVER_H
+
+#include "engine/config.h"
+#include "trie/trie.h"
+
+/* Runs the server. Returns 0 after a clean shutdown, 1 when it could not
+ * start (bind failed...: logged). */
+int srv_run(const srv_config *cfg, trie *t);
+
+/* `qac serve` (engine/serve.c): exit 0 clean shutdown, 1 runtime error, 2 usage. */
+int serve_main(int argc, char **argv);
+
+#endif

@@ -1,0 +1,203 @@
+/* stats.c -- snapshot and renderings of the server counters (see stats.h).
+ *
+ * A snapshot is a flat array of items built in one place (stats_snapshot);
+ * the four renderers only format it. Item names are stable: they are the
+ * STATS lines, the JSON keys and (with the family/label) the metric names.
+ */
+#include "engine/stats.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#if !defined(QAC_NO_JEMALLOC) && !defined(__SANITIZE_ADDRESS__)
+#define QAC_HAVE_JEMALLOC 1
+#include <jemalloc/jemalloc.h>
+#endif
+
+static const char *const cmd_names[CMD__COUNT] = {
+    [CMD_COMPLETE] = "complete", [CMD_ADD] = "add",         [CMD_INCR] = "incr",
+    [CMD_DEL] = "del",           [CMD_GET] = "get",         [CMD_ACCEPT] = "accept",
+    [CMD_STATS] = "stats",       [CMD_PING] = "ping",       [CMD_HELP] = "help",
+    [CMD_QUIT] = "quit",         [CMD_SAVE] = "save",       [CMD_COMMAND] = "command",
+    [CMD_CONFIG] = "config",     [CMD_UNKNOWN] = "unknown", [CMD_HTTP_COMPLETE] = "http_complete",
+    [CMD_HTTP_ACCEPT] = "http_accept", [CMD_HTTP_STATS] = "http_stats",
+    [CMD_HTTP_METRICS] = "http_metrics", [CMD_HTTP_HEALTH] = "http_healthz",
+    [CMD_HTTP_OTHER] = "http_other",
+};
+
+const char *stats_cmd_name(int cmd) { return cmd >= 0 && cmd < CMD__COUNT ? cmd_names[cmd] : "?"; }
+
+void stats_init(eng_stats *s) {
+    memset(s, 0, sizeof *s);
+    s->start_ns = now_ns();
+    hist_init(&s->lat_ns);
+}
+
+static stats_item *add(eng_stats_snap *snap, const char *name, const char *prom, const char *ptype) {
+    if (snap->n == STATS_MAX_ITEMS) return NULL;
+    stats_item *it = &snap->items[snap->n++];
+    memset(it, 0, sizeof *it);
+    snprintf(it->name, sizeof it->name, "%s", name);
+    it->prom = prom;
+    it->ptype = ptype;
+    return it;
+}
+
+static void add_u(eng_stats_snap *snap, const char *name, const char *prom, const char *ptype,
+                  const char *label, uint64_t v) {
+    stats_item *it = add(snap, name, prom, ptype);
+    if (!it) return;
+    if (label) snprintf(it->label, sizeof it->label, "%s", label);
+    it->u = v;
+}
+
+static void add_d(eng_stats_snap *snap, const char *name, const char *prom, const char *ptype,
+                  const char *label, double v) {
+    stats_item *it = add(snap, name, prom, ptype);
+    if (!it) return;
+    if (label) snprintf(it->label, sizeof it->label, "%s", label);
+    it->is_float = 1;
+    it->d = v;
+}
+
+static void read_jemalloc(uint64_t *allocated, uint64_t *resident) {
+    *allocated = *resident = 0;
+#ifdef QAC_HAVE_JEMALLOC
+    uint64_t epoch = 1;
+    size_t sz = sizeof epoch;
+    mallctl("epoch", &epoch, &sz, &epoch, sz);
+    size_t v;
+    sz = sizeof v;
+    if (mallctl("stats.allocated", &v, &sz, NULL, 0) == 0) *allocated = v;
+    sz = sizeof v;
+    if (mallctl("stats.resident", &v, &sz, NULL, 0) == 0) *resident = v;
+#endif
+}
+
+void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
+    char name[48], label[48];
+    snap->n = 0;
+    add_d(snap, "uptime_s", "qac_uptime_seconds", "gauge", NULL, (double)(now_ns() - s->start_ns) / 1e9);
+    add_u(snap, "connections_current", "qac_connections", "gauge", "state=\"current\"", s->conn_current);
+    add_u(snap, "connections_total", "qac_connections_total", "counter", NULL, s->conn_total);
+    add_u(snap, "connections_rejected", "qac_connections_rejected_total", "counter", NULL, s->conn_rejected);
+    add_u(snap, "http_connections_current", "qac_http_connections", "gauge", NULL, s->http_conn_current);
+    add_u(snap, "http_connections_total", "qac_http_connections_total", "counter", NULL, s->http_conn_total);
+    add_u(snap, "closed_idle", "qac_closed_total", "counter", "reason=\"idle\"", s->closed_idle);
+    add_u(snap, "closed_output_limit", "qac_closed_total", "counter", "reason=\"output_limit\"",
+          s->closed_output_limit);
+    add_u(snap, "closed_protocol", "qac_closed_total", "counter", "reason=\"protocol\"", s->closed_protocol);
+    uint64_t total = 0;
+    for (int i = 0; i < CMD__COUNT; i++) total += s->cmds[i];
+    add_u(snap, "commands_total", "qac_requests_total", "counter", NULL, total);
+    for (int i = 0; i < CMD__COUNT; i++) {
+        snprintf(name, sizeof name, "cmd_%s", cmd_names[i]);
+        snprintf(label, sizeof label, "cmd=\"%s\"", cmd_names[i]);
+        add_u(snap, name, "qac_commands_total", "counter", label, s->cmds[i]);
+    }
+    for (int i = 0; i < ERR__COUNT; i++) {
+        snprintf(name, sizeof name, "err_%s", proto_err_name(i));
+        snprintf(label, sizeof label, "code=\"%s\"", proto_err_name(i));
+        add_u(snap, name, "qac_errors_total", "counter", label, s->errs[i]);
+    }
+    for (int i = 2; i <= 5; i++) {
+        snprintf(name, sizeof name, "http_%dxx", i);
+        snprintf(label, sizeof label, "class=\"%dxx\"", i);
+        add_u(snap, name, "qac_http_responses_total", "counter", label, s->http_status[i]);
+    }
+    add_u(snap, "complete_with_user", "qac_context_total", "counter", "arg=\"complete_user\"", s->complete_user);
+    add_u(snap, "complete_with_session", "qac_context_total", "counter", "arg=\"complete_session\"",
+          s->complete_session);
+    add_u(snap, "accept_with_user", "qac_context_total", "counter", "arg=\"accept_user\"", s->accept_user);
+    add_u(snap, "accept_with_session", "qac_context_total", "counter", "arg=\"accept_session\"",
+          s->accept_session);
+    add_u(snap, "accept_with_prefix", "qac_context_total", "counter", "arg=\"accept_prefix\"", s->accept_prefix);
+    add_u(snap, "accept_with_rank", "qac_context_total", "counter", "arg=\"accept_rank\"", s->accept_rank);
+    static const struct { const char *n, *l; double q; } qs[] = {
+        {"latency_p50_us", "quantile=\"0.5\"", 0.5},
+        {"latency_p90_us", "quantile=\"0.9\"", 0.9},
+        {"latency_p99_us", "quantile=\"0.99\"", 0.99},
+        {"latency_p999_us", "quantile=\"0.999\"", 0.999},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(qs); i++)
+        add_d(snap, qs[i].n, "qac_latency_us", "gauge", qs[i].l, (double)hist_quantile(&s->lat_ns, qs[i].q) / 1e3);
+    add_d(snap, "latency_mean_us", "qac_latency_mean_us", "gauge", NULL, hist_mean(&s->lat_ns) / 1e3);
+    add_u(snap, "latency_count", "qac_latency_samples_total", "counter", NULL, s->lat_ns.count);
+    add_u(snap, "keys", "qac_keys", "gauge", NULL, t ? trie_count(t) : 0);
+    trie_mem m = {0};
+    if (t) trie_memory(t, &m);
+    add_u(snap, "trie_bytes_used", "qac_trie_bytes", "gauge", "kind=\"used\"", m.bytes_used);
+    add_u(snap, "trie_bytes_allocated", "qac_trie_bytes", "gauge", "kind=\"allocated\"", m.bytes_alloc);
+    uint64_t al, rs;
+    read_jemalloc(&al, &rs);
+    add_u(snap, "memory_allocated", "qac_memory_bytes", "gauge", "kind=\"allocated\"", al);
+    add_u(snap, "memory_resident", "qac_memory_bytes", "gauge", "kind=\"resident\"", rs);
+    add_u(snap, "bytes_in", "qac_net_bytes_total", "counter", "dir=\"in\"", s->bytes_in);
+    add_u(snap, "bytes_out", "qac_net_bytes_total", "counter", "dir=\"out\"", s->bytes_out);
+}
+
+int stats_find(const eng_stats_snap *snap, const char *name, double *out) {
+    for (int i = 0; i < snap->n; i++)
+        if (!strcmp(snap->items[i].name, name)) {
+            *out = snap->items[i].is_float ? snap->items[i].d : (double)snap->items[i].u;
+            return 0;
+        }
+    *out = 0;
+    return -1;
+}
+
+static int put_value(qbuf *out, const stats_item *it) {
+    if (!it->is_float) return qbuf_putu64(out, it->u);
+    return qbuf_printf(out, "%.3f", it->d);
+}
+
+static int render_lines(const eng_stats_snap *snap, qbuf *out, char sep) {
+    for (int i = 0; i < snap->n; i++) {
+        const stats_item *it = &snap->items[i];
+        if (qbuf_puts(out, it->name) < 0 || qbuf_putc(out, sep) < 0 || put_value(out, it) < 0 ||
+            qbuf_append(out, "\r\n", 2) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int stats_render_text(const eng_stats_snap *snap, qbuf *out) {
+    if (proto_reply_list_head(out, PROTO_TEXT, (uint64_t)snap->n) < 0) return -1;
+    return render_lines(snap, out, ' ');
+}
+
+int stats_render_resp(const eng_stats_snap *snap, qbuf *out) {
+    qbuf body;
+    qbuf_init(&body);
+    int rc = qbuf_puts(&body, "# qac\r\n");
+    if (rc == 0) rc = render_lines(snap, &body, ':');
+    if (rc == 0) rc = proto_reply_bulk(out, PROTO_RESP, body.data, body.len);
+    qbuf_free(&body);
+    return rc;
+}
+
+int stats_render_json(const eng_stats_snap *snap, qbuf *out) {
+    if (qbuf_putc(out, '{') < 0) return -1;
+    for (int i = 0; i < snap->n; i++) {
+        const stats_item *it = &snap->items[i];
+        /* names are [a-z0-9_] and error codes: no escaping needed */
+        if ((i && qbuf_putc(out, ',') < 0) || qbuf_putc(out, '"') < 0 || qbuf_puts(out, it->name) < 0 ||
+            qbuf_append(out, "\":", 2) < 0 || put_value(out, it) < 0)
+            return -1;
+    }
+    return qbuf_putc(out, '}');
+}
+
+int stats_render_prom(const eng_stats_snap *snap, qbuf *out) {
+    for (int i = 0; i < snap->n; i++) {
+        const stats_item *it = &snap->items[i];
+        int first = 1;
+        for (int j = 0; j < i; j++)
+            if (!strcmp(snap->items[j].prom, it->prom)) first = 0;
+        if (first && qbuf_printf(out, "# TYPE %s %s\n", it->prom, it->ptype) < 0) return -1;
+        if (qbuf_puts(out, it->prom) < 0) return -1;
+        if (it->label[0] && qbuf_printf(out, "{%s}", it->label) < 0) return -1;
+        if (qbuf_putc(out, ' ') < 0 || put_value(out, it) < 0 || qbuf_putc(out, '\n') < 0) return -1;
+    }
+    return 0;
+}

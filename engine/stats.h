@@ -1,0 +1,85 @@
+/* stats.h -- server counters, the latency histogram, and their renderings.
+ *
+ * The server keeps one eng_stats (plain counters: the loop is single-threaded,
+ * no atomics). stats_snapshot() turns it plus the trie and jemalloc into an
+ * eng_stats_snap: a flat list of named values that every rendering walks, so
+ * STATS (text), INFO-style RESP, /v1/stats (JSON) and /metrics (Prometheus)
+ * always show the same numbers under the same names.
+ *
+ * Latency is measured in the loop, per request, from the moment its bytes are
+ * parsed to the moment its reply is encoded (ns resolution; reported in us).
+ *
+ * Memory: jemalloc's stats.allocated and stats.resident after refreshing the
+ * `epoch` mallctl. Without jemalloc (the sanitizer build, where QAC_NO_JEMALLOC
+ * is defined or the compiler reports AddressSanitizer) both are 0.
+ */
+#ifndef QAC_STATS_H
+#define QAC_STATS_H
+
+#include <stdint.h>
+
+#include "common/hist.h"
+#include "common/util.h"
+#include "engine/proto.h"
+#include "trie/trie.h"
+
+/* Command kinds, for counting. Keep in sync with stats_cmd_name(). */
+enum {
+    CMD_COMPLETE = 0, CMD_ADD, CMD_INCR, CMD_DEL, CMD_GET, CMD_ACCEPT, CMD_STATS, CMD_PING,
+    CMD_HELP, CMD_QUIT, CMD_SAVE, CMD_COMMAND, CMD_CONFIG, CMD_UNKNOWN,
+    CMD_HTTP_COMPLETE, CMD_HTTP_ACCEPT, CMD_HTTP_STATS, CMD_HTTP_METRICS, CMD_HTTP_HEALTH,
+    CMD_HTTP_OTHER,
+    CMD__COUNT
+};
+const char *stats_cmd_name(int cmd);
+
+typedef struct eng_stats {
+    uint64_t start_ns;
+    uint64_t conn_current, conn_total, conn_rejected;
+    uint64_t http_conn_current, http_conn_total;
+    uint64_t closed_idle, closed_output_limit, closed_protocol;
+    uint64_t cmds[CMD__COUNT];
+    uint64_t errs[ERR__COUNT];
+    uint64_t http_status[6]; /* by class: [2] = 2xx ... [5] = 5xx */
+    uint64_t complete_user, complete_session;                    /* COMPLETE context seen */
+    uint64_t accept_user, accept_session, accept_prefix, accept_rank; /* ACCEPT context seen */
+    uint64_t bytes_in, bytes_out;
+    hist lat_ns; /* per request, in-loop */
+} eng_stats;
+
+void stats_init(eng_stats *s);
+
+/* One named value. `label` is a Prometheus label pair for families
+ * (e.g. cmd="complete"), NULL otherwise. */
+typedef struct stats_item {
+    char name[48];
+    char label[48];
+    const char *prom;  /* Prometheus metric family, e.g. "qac_commands_total" */
+    const char *ptype; /* "counter" or "gauge" */
+    int is_float;
+    uint64_t u;
+    double d;
+} stats_item;
+
+#define STATS_MAX_ITEMS 128
+typedef struct eng_stats_snap {
+    int n;
+    stats_item items[STATS_MAX_ITEMS];
+} eng_stats_snap;
+
+/* Fills *snap from s, the trie (keys, trie bytes) and the allocator. */
+void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap);
+/* Value of a named item (for tests and /healthz); 0 and -1 when absent. */
+int stats_find(const eng_stats_snap *snap, const char *name, double *out);
+
+/* Renderings; each appends to out and returns 0 or -1 (allocation failure).
+ *   text : "OK <n>\r\n" then "name value\r\n" lines (the STATS reply)
+ *   resp : one bulk string of "name:value\r\n" lines (like Redis INFO)
+ *   json : {"uptime_s":..,"connections_current":..,...}
+ *   prom : Prometheus text exposition format 0.0.4 */
+int stats_render_text(const eng_stats_snap *snap, qbuf *out);
+int stats_render_resp(const eng_stats_snap *snap, qbuf *out);
+int stats_render_json(const eng_stats_snap *snap, qbuf *out);
+int stats_render_prom(const eng_stats_snap *snap, qbuf *out);
+
+#endif

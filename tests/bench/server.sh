@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# tests/bench/server.sh [QAC_BIN] -- qac serve vs redis-server under redis-benchmark.
+#
+# In one run: builds an index from a synthetic corpus (N distinct queries,
+# default 1,000,000; QAC_BENCH_N overrides), starts qac on a free port and a
+# redis-server on another, then runs redis-benchmark with 50 clients:
+#   qac:   COMPLETE ne            (a 2-character prefix: the hard case)
+#   redis: GET k                  (a plain key read: the loopback ceiling)
+# each without and with -P 16, and prints both throughputs, the ratio and
+# qac's p99 latency. Target: qac >= 0.8x Redis.
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+qac=${1:-$root/bin/qac}
+n=${QAC_BENCH_N:-1000000}
+reqs=${QAC_BENCH_REQUESTS:-500000}
+shared=${QAC_SHARED:-$root/../shared}
+tmp=$(mktemp -d /tmp/qac-bench-server.XXXXXX)
+qpid= rpid=
+cleanup() {
+    [ -n "$qpid" ] && kill "$qpid" 2>/dev/null && wait "$qpid" 2>/dev/null
+    [ -n "$rpid" ] && kill "$rpid" 2>/dev/null && wait "$rpid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+echo "corpus: $n synthetic queries (synth_queries.py)"
+python3 "$shared/tools/synth_queries.py" corpus "$n" "$tmp/corpus.tsv" >/dev/null
+"$qac" build -o "$tmp/idx" --format counts --quiet "$tmp/corpus.tsv"
+qport=$(free_port) rport=$(free_port)
+"$qac" serve -i "$tmp/idx" --port "$qport" --http-port 0 --log-level warn &
+qpid=$!
+redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" --loglevel warning &
+rpid=$!
+for _ in $(seq 200); do
+    redis-cli -p "$qport" PING >/dev/null 2>&1 && redis-cli -p "$rport" PING >/dev/null 2>&1 && break
+    sleep 0.1
+done
+redis-cli -p "$rport" SET k "new york times" >/dev/null
+echo "qac COMPLETE ne -> $(redis-cli -p "$qport" COMPLETE ne | wc -l) suggestions"
+
+# run PORT PIPELINE CMD... -> "rps p99_ms" from redis-benchmark --csv
+run() {
+    local port=$1 p=$2; shift 2
+    redis-benchmark -p "$port" -c 50 -n "$reqs" -P "$p" --csv "$@" 2>/dev/null |
+        awk -F'","' 'NR==2 { gsub(/"/,""); print $2, $7 }'
+}
+printf '%-8s %-4s %12s %12s %10s %10s\n' pipeline "" "qac rps" "redis rps" ratio "qac p99ms"
+for p in 1 16; do
+    read -r q_rps q_p99 < <(run "$qport" "$p" COMPLETE ne)
+    read -r r_rps r_p99 < <(run "$rport" "$p" GET k)
+    ratio=$(awk -v a="$q_rps" -v b="$r_rps" 'BEGIN { printf "%.2f", a / b }')
+    printf '%-8s %-4s %12s %12s %10s %10s\n' "-P $p" "" "$q_rps" "$r_rps" "${ratio}x" "$q_p99"
+done
