@@ -2,15 +2,17 @@
 # deploy/run.sh QAC_BIN -- the demo behind `make run`.
 #
 # Builds the demo index from the data shipped in data/demo/ (once; rebuilt when
-# the data or the binary is newer), starts `qac serve` on local ports, prints how
-# to talk to it, and stops cleanly on Ctrl-C. Ports can be changed:
-#   make run QAC_PORT=7700 QAC_HTTP_PORT=7780
+# the data or the binary is newer), starts `qac serve` on local ports and nginx
+# in front of it serving the typeahead page (web/), prints how to talk to them,
+# and stops both cleanly on Ctrl-C. Ports can be changed:
+#   make run QAC_PORT=7700 QAC_HTTP_PORT=7780 QAC_WEB_PORT=8080
 set -euo pipefail
 qac=${1:?usage: deploy/run.sh QAC_BIN}
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 port=${QAC_PORT:-7700}
 http_port=${QAC_HTTP_PORT:-7780}
+web_port=${QAC_WEB_PORT:-8080}
 rundir=$root/run
 mkdir -p "$rundir"
 index=$rundir/demo.qac
@@ -22,9 +24,9 @@ if [ ! -f "$index" ] || [ -n "$(find "${demo[@]}" "$qac" -newer "$index" 2>/dev/
 fi
 
 in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-for p in "$port" "$http_port"; do
+for p in "$port" "$http_port" "$web_port"; do
     if in_use "$p"; then
-        echo "run: port $p is already in use; pick others: make run QAC_PORT=N QAC_HTTP_PORT=M" >&2
+        echo "run: port $p is already in use; pick others: make run QAC_PORT=N QAC_HTTP_PORT=M QAC_WEB_PORT=W" >&2
         exit 1
     fi
 done
@@ -32,13 +34,25 @@ done
 echo "== starting qac on 127.0.0.1:$port (text and RESP) and :$http_port (HTTP)"
 "$qac" serve -i "$index" --port "$port" --http-port "$http_port" --save "$rundir/demo-saved.qac" &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; echo; echo "== qac stopped"' INT TERM EXIT
+stop() {
+    trap - INT TERM EXIT
+    deploy/nginx-run.sh stop --dir "$rundir/nginx" >/dev/null 2>&1 || true
+    kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+    echo; echo "== qac and nginx stopped"
+}
+trap stop INT TERM EXIT
 for _ in $(seq 100); do in_use "$port" && break; sleep 0.1; done
 in_use "$port" || { echo "run: qac did not start (see the log above)" >&2; exit 1; }
+echo "== starting nginx on 127.0.0.1:$web_port in front of qac's HTTP port"
+deploy/nginx-run.sh start --dir "$rundir/nginx" --port "$web_port" --upstream "127.0.0.1:$http_port" >/dev/null
 
 cat <<MSG
 
-qac is running (pid $pid). Talk to it:
+qac is running (pid $pid). Open the typeahead page:
+
+  http://127.0.0.1:$web_port/
+
+or talk to qac directly:
 
   telnet 127.0.0.1 $port                      then type:  COMPLETE new     (HELP lists commands)
   printf 'COMPLETE "new yo" LIMIT 5\\r\\n' | nc -q1 127.0.0.1 $port
@@ -46,6 +60,6 @@ qac is running (pid $pid). Talk to it:
   curl 'http://127.0.0.1:$http_port/v1/complete?q=new+yo&k=5'
   curl http://127.0.0.1:$http_port/metrics
 
-Press Ctrl-C to stop.
+Press Ctrl-C to stop qac and nginx.
 MSG
 wait $pid
