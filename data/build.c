@@ -291,6 +291,15 @@ static int read_file(const build_opts *o, const char *path, acc *a, build_report
     return ret;
 }
 
+/* qsort_r order of key entries (indices into a->keys): bytewise, shorter first. */
+static int key_order(const void *x, const void *y, void *ud) {
+    const acc *a = ud;
+    const kent *p = &((const kent *)a->keys.ents)[*(const uint32_t *)x];
+    const kent *q = &((const kent *)a->keys.ents)[*(const uint32_t *)y];
+    int c = memcmp(a->arena + p->off, a->arena + q->off, p->len < q->len ? p->len : q->len);
+    return c ? c : (p->len > q->len) - (p->len < q->len);
+}
+
 int build_trie(const build_opts *o, char *const *files, int nfiles, trie **out, build_report *rep_out, char *err,
                size_t errlen) {
     *out = NULL;
@@ -311,8 +320,14 @@ int build_trie(const build_opts *o, char *const *files, int nfiles, trie **out, 
     int ret = 0;
     for (int i = 0; i < nfiles && ret == 0; i++) ret = read_file(o, files[i], &a, &rep, &pg, err, errlen);
     if (pg.shown) fputc('\n', stderr);
+    /* The trie is bulk-built: the kept keys are sorted (bytewise) and fed to
+     * trie_builder in order, one pass bottom-up, instead of one trie_set each. */
     trie *t = NULL;
-    if (ret == 0 && !(t = trie_new())) {
+    trie_builder *tb = NULL;
+    uint32_t *order = NULL;
+    size_t nkept = 0;
+    if (ret == 0 && (!(tb = trie_builder_new()) ||
+                     !(order = qmalloc((a.keys.count ? a.keys.count : 1) * sizeof *order)))) {
         snprintf(err, errlen, "out of memory");
         ret = -1;
     }
@@ -333,15 +348,31 @@ int build_trie(const build_opts *o, char *const *files, int nfiles, trie **out, 
                 rep.dropped++;
                 continue;
             }
+            k->untimed = score; /* the final score, kept for the sorted pass */
+            order[nkept++] = (uint32_t)i;
+        }
+        qsort_r(order, nkept, sizeof *order, key_order, &a);
+        for (size_t j = 0; j < nkept; j++) {
+            const kent *k = &ks[order[j]];
             const sent *s = &ss[k->best];
-            int rc = trie_set(t, a.arena + k->off, k->len, a.arena + s->off, s->len, score, NULL);
+            int rc = trie_builder_add(tb, a.arena + k->off, k->len, a.arena + s->off, s->len, k->untimed, NULL);
             if (rc != TRIE_OK) {
                 snprintf(err, errlen, "inserting key '%.*s': %s", (int)k->len, a.arena + k->off, trie_strerror(rc));
                 ret = -1;
                 break;
             }
         }
+        if (ret == 0) {
+            int rc = trie_builder_finish(tb, &t);
+            tb = NULL;
+            if (rc != TRIE_OK) {
+                snprintf(err, errlen, "building the trie: %s", trie_strerror(rc));
+                ret = -1;
+            }
+        }
     }
+    trie_builder_free(tb);
+    qfree(order);
     acc_free(&a);
     if (ret != 0) {
         trie_free(t);

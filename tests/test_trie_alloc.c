@@ -181,10 +181,62 @@ static void test_load_save_under_failure(void **state) {
     trie_free(t);
 }
 
+/* trie_builder under allocation failure: every failing step reports
+ * TRIE_ENOMEM (or NULL from new), never crashes or leaks; the first run with no failure yields exactly
+ * the trie that trie_set makes from the same sorted keys. */
+static int cmp_str(const void *a, const void *b) {
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+static void test_builder_under_failure(void **state) {
+    (void)state;
+    enum { N = 400 };
+    static char buf[N][24];
+    const char *keys[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(buf[i], sizeof buf[i], "k%u-%u", rnd(50), i);
+        keys[i] = buf[i];
+    }
+    qsort(keys, N, sizeof keys[0], cmp_str);
+    trie *ref = trie_new();
+    for (int i = 0; i < N; i++)
+        assert_int_equal(trie_set(ref, keys[i], strlen(keys[i]), i % 3 ? NULL : "D", 1, (double)(i % 7), NULL), 0);
+    int ok = 0;
+    unsigned long i;
+    for (i = 1; !ok && i < 100000; i++) {
+        qalloc_fail_after(i, 0);
+        trie_builder *b = trie_builder_new();
+        int rc = b ? TRIE_OK : TRIE_ENOMEM;
+        for (int j = 0; j < N && rc == TRIE_OK; j++)
+            rc = trie_builder_add(b, keys[j], strlen(keys[j]), j % 3 ? NULL : "D", 1, (double)(j % 7), NULL);
+        if (rc != TRIE_OK) {
+            assert_int_equal(rc, TRIE_ENOMEM);
+            trie_builder_free(b);
+            qalloc_fail_after(0, 0);
+            continue;
+        }
+        trie *t = NULL;
+        rc = trie_builder_finish(b, &t);
+        qalloc_fail_after(0, 0);
+        if (rc != TRIE_OK) {
+            assert_int_equal(rc, TRIE_ENOMEM);
+            assert_null(t);
+            continue;
+        }
+        check_ok(t);
+        assert_same(t, ref);
+        ok = qalloc_failures() == 0;
+        trie_free(t);
+    }
+    assert_true(ok);
+    assert_true(i > 5);
+    trie_free(ref);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ops_under_failure),
         cmocka_unit_test(test_load_save_under_failure),
+        cmocka_unit_test(test_builder_under_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -126,7 +126,9 @@ static int mkey_keyorder(const void *a, const void *b) {
     const mkey *x = a, *y = b;
     return key_cmp(x->key, x->klen, y->key, y->klen);
 }
-static void model_sort_keys(model *m) { qsort(m->v, m->n, sizeof *m->v, mkey_keyorder); }
+static void model_sort_keys(model *m) {
+    if (m->n) qsort(m->v, m->n, sizeof *m->v, mkey_keyorder);
+}
 
 /* 1 when hit h shows model entry e (key, display, score, id). */
 static int hit_is(const trie_hit *h, const mkey *e) {
@@ -539,6 +541,150 @@ static void test_foreach_stops(void **state) {
     trie_free(t);
 }
 
+/* trie_builder: sorted keys in, the same trie as trie_set would make (ids in
+ * insertion order), and order violations refused without harm. */
+static void test_builder(void **state) {
+    (void)state;
+    const mkey **res = malloc(4096 * sizeof *res);
+    for (int round = 0; round < 20; round++) {
+        rng_seed(100 + (uint64_t)round);
+        model m = {0};
+        size_t want = round == 0 ? 0 : round == 1 ? 1 : 1 + rnd(2000);
+        char kb[TRIE_MAX_KEY], db[TRIE_MAX_KEY];
+        for (size_t i = 0; i < want; i++) {
+            size_t kl = gen_key(kb, rnd(10) == 0 ? TRIE_MAX_KEY : 24);
+            if (!model_find(&m, kb, kl)) model_upsert(&m, kb, kl, NULL, 0, gen_score(), 0, 0);
+        }
+        model_sort_keys(&m);
+        trie_builder *b = trie_builder_new();
+        assert_non_null(b);
+        for (size_t i = 0; i < m.n; i++) {
+            mkey *e = &m.v[i];
+            const char *d = NULL;
+            size_t dl = 0;
+            if (rnd(4) == 0) {
+                dl = 1 + rnd(20);
+                for (size_t j = 0; j < dl; j++) db[j] = (char)('A' + rnd(26));
+                d = db;
+                e->disp = malloc(dl);
+                memcpy(e->disp, db, dl);
+                e->dlen = dl;
+            } else if (rnd(8) == 0) {
+                d = e->key; /* display equal to the key: stored as none */
+                dl = e->klen;
+            }
+            uint32_t id;
+            assert_int_equal(trie_builder_add(b, e->key, e->klen, d, dl, e->score, &id), 0);
+            assert_int_equal(id, i);
+            e->id = id;
+            if (i > 0) { /* not increasing: refused, the builder goes on */
+                const mkey *p = &m.v[i - 1];
+                assert_int_equal(trie_builder_add(b, e->key, e->klen, NULL, 0, 1, NULL), TRIE_EINVAL);
+                assert_int_equal(trie_builder_add(b, p->key, p->klen, NULL, 0, 1, NULL), TRIE_EINVAL);
+                if (e->klen > 1)
+                    assert_int_equal(trie_builder_add(b, e->key, e->klen - 1, NULL, 0, 1, NULL),
+                                     TRIE_EINVAL);
+            }
+        }
+        assert_int_equal(trie_builder_add(b, "", 0, NULL, 0, 1, NULL), TRIE_EINVAL);
+        assert_int_equal(trie_builder_add(b, "\xff\xff", 2, NULL, 0, NAN, NULL), TRIE_EINVAL);
+        trie *t = NULL;
+        assert_int_equal(trie_builder_finish(b, &t), 0);
+        assert_non_null(t);
+        check_ok(t);
+        assert_int_equal(model_equals_trie(&m, t), 0);
+        for (int q = 0; q < 200; q++) {
+            char p[TRIE_MAX_KEY];
+            size_t pl = gen_prefix(&m, p);
+            cmp_topk(t, &m, p, pl, rnd(4) ? 1 + rnd(12) : 1 + rnd(TRIE_MAX_K), res);
+        }
+        /* a built trie takes live changes like any other */
+        for (int o = 0; o < 300 && m.n; o++) {
+            mkey *e = &m.v[rnd((uint32_t)m.n)];
+            if (rnd(3) == 0) {
+                assert_int_equal(trie_del(t, e->key, e->klen), 0);
+                model_del(&m, e->key, e->klen);
+            } else {
+                double sc = e->score - 2 + rnd(5);
+                assert_int_equal(trie_set(t, e->key, e->klen, NULL, 0, sc, NULL), 0);
+                e->score = sc;
+            }
+        }
+        check_ok(t);
+        assert_int_equal(model_equals_trie(&m, t), 0);
+        for (int q = 0; q < 100; q++) {
+            char p[TRIE_MAX_KEY];
+            size_t pl = gen_prefix(&m, p);
+            cmp_topk(t, &m, p, pl, 1 + rnd(12), res);
+        }
+        trie_free(t);
+        model_free(&m);
+    }
+    /* abandoning a builder frees everything; finish without out frees too */
+    trie_builder *b = trie_builder_new();
+    assert_int_equal(trie_builder_add(b, "a", 1, NULL, 0, 1, NULL), 0);
+    trie_builder_free(b);
+    b = trie_builder_new();
+    assert_int_equal(trie_builder_add(b, "a", 1, NULL, 0, 1, NULL), 0);
+    assert_int_equal(trie_builder_finish(b, NULL), TRIE_EINVAL);
+    free(res);
+}
+
+/* The short-prefix cache (prefixes of 0..TRIE_CACHE_DEPTH bytes, k <= TRIE_CACHE_K)
+ * stays exact after EVERY change: few distinct first bytes so lists fill up,
+ * many score ties (order by key), and frequent falls and deletes of listed
+ * keys (which force a list to be recomputed). Queried after each operation. */
+static void test_short_prefix_cache(void **state) {
+    (void)state;
+    rng_seed(11);
+    trie *t = trie_new();
+    model m = {0};
+    const mkey **res = malloc(8192 * sizeof *res);
+    static const char A[] = "ab\xc3z";
+    for (int o = 0; o < 6000; o++) {
+        char kb[8];
+        size_t kl = 1 + rnd(5);
+        for (size_t i = 0; i < kl; i++) kb[i] = A[rnd(sizeof A - 1)];
+        uint32_t op = rnd(10);
+        mkey *e = model_find(&m, kb, kl);
+        if (op < 4 || !e) {
+            uint32_t id;
+            double s = (double)rnd(4);
+            assert_int_equal(trie_set(t, kb, kl, NULL, 0, s, &id), 0);
+            model_upsert(&m, kb, kl, NULL, 0, s, 0, id);
+        } else if (op < 6) {
+            assert_int_equal(trie_del(t, kb, kl), 0);
+            model_del(&m, kb, kl);
+        } else { /* fall or rise by a little, often onto a tie */
+            double s = e->score + (op < 8 ? -1.0 : 1.0) * (double)rnd(2);
+            assert_int_equal(trie_set(t, kb, kl, NULL, 0, s, NULL), 0);
+            e->score = s;
+        }
+        char p[2];
+        for (size_t pl = 0; pl <= 2; pl++) {
+            p[0] = A[rnd(sizeof A - 1)];
+            p[1] = A[rnd(sizeof A - 1)];
+            cmp_topk(t, &m, p, pl, TRIE_CACHE_K, res);
+            cmp_topk(t, &m, p, pl, 1 + rnd(TRIE_CACHE_K), res);
+            cmp_topk(t, &m, p, pl, TRIE_CACHE_K + 1 + rnd(5), res); /* past the cache: a walk */
+        }
+        if (o % 200 == 0) check_ok(t);
+    }
+    check_ok(t);
+    /* delete everything, querying as the lists drain */
+    model_sort_keys(&m);
+    while (m.n) {
+        assert_int_equal(trie_del(t, m.v[0].key, m.v[0].klen), 0);
+        model_del(&m, m.v[0].key, m.v[0].klen);
+        cmp_topk(t, &m, "a", 1, TRIE_CACHE_K, res);
+        cmp_topk(t, &m, "", 0, TRIE_CACHE_K, res);
+    }
+    check_ok(t);
+    free(res);
+    model_free(&m);
+    trie_free(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_errors),
@@ -547,6 +693,8 @@ int main(void) {
         cmocka_unit_test(test_differential_churn),
         cmocka_unit_test(test_deep_and_wide),
         cmocka_unit_test(test_foreach_stops),
+        cmocka_unit_test(test_short_prefix_cache),
+        cmocka_unit_test(test_builder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -202,7 +202,7 @@ static void test_corruption(void **state) {
     assert_int_equal(trie_load(bad, &u, err, sizeof err), TRIE_EFORMAT);
     assert_non_null(strstr(err, "magic"));
     b = memcpy(b, "QACTRIE", 8);
-    b[8] = 2;
+    b[8] = 3; /* one past the newest version */
     write_file(bad, b, len);
     assert_int_equal(trie_load(bad, &u, err, sizeof err), TRIE_EFORMAT);
     assert_non_null(strstr(err, "version"));
@@ -219,6 +219,72 @@ static void test_corruption(void **state) {
     trie_free(u);
     free(b);
     trie_free(t);
+}
+
+/* A version-1 snapshot (64-byte header without a tag), as the version-1
+ * writer produced it for: new 3, news 7 (display "News"), nab -1.5, with ids
+ * new=0 news=1 nab=2. It still loads, with tag 0. */
+static const uint8_t V1_SNAP[] = {
+    0x51, 0x41, 0x43, 0x54, 0x52, 0x49, 0x45, 0x00, 0x01, 0x00, 0x00, 0x00,
+    0x40, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x03, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x80, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xe0, 0xef, 0x59, 0x4d, 0x47, 0x38, 0x28, 0x5a, 0xb7, 0xaf, 0xde, 0xbd,
+    0xfe, 0x03, 0x48, 0xb7, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x02, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf8, 0xbf, 0x6e, 0x61,
+    0x62, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x08, 0x40, 0x65, 0x77, 0x03, 0x00, 0x01,
+    0x00, 0x04, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x1c, 0x40, 0x73, 0x4e, 0x65, 0x77, 0x73,
+};
+
+static void test_tag_and_version1(void **state) {
+    (void)state;
+    char err[200];
+    trie *t = trie_new(), *u = NULL;
+    assert_int_equal(trie_tag(t), 0);
+    assert_int_equal(trie_set(t, "abc", 3, NULL, 0, 1, NULL), 0);
+    const uint32_t tags[] = {1, 0xdeadbeefu, UINT32_MAX, 0};
+    for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) {
+        trie_set_tag(t, tags[i]);
+        assert_int_equal(trie_tag(t), tags[i]);
+        assert_int_equal(trie_save(t, path_of("tag.snap")), 0);
+        assert_int_equal(trie_load(path_of("tag.snap"), &u, err, sizeof err), 0);
+        assert_int_equal(trie_tag(u), tags[i]);
+        assert_same(t, u);
+        trie_free(u);
+    }
+    trie_free(t);
+    /* the tag is covered by the header checksum */
+    trie_set_tag(t = trie_new(), 7);
+    assert_int_equal(trie_save(t, path_of("tag.snap")), 0);
+    size_t len;
+    uint8_t *b = read_file(path_of("tag.snap"), &len);
+    b[44] ^= 1;
+    write_file(path_of("tag.snap"), b, len);
+    assert_int_equal(trie_load(path_of("tag.snap"), &u, err, sizeof err), TRIE_EFORMAT);
+    free(b);
+    trie_free(t);
+    /* version 1 */
+    write_file(path_of("v1.snap"), V1_SNAP, sizeof V1_SNAP);
+    assert_int_equal(trie_load(path_of("v1.snap"), &u, err, sizeof err), 0);
+    assert_int_equal(trie_tag(u), 0);
+    assert_int_equal(trie_count(u), 3);
+    trie_hit h;
+    assert_int_equal(trie_get(u, "news", 4, &h), 1);
+    assert_int_equal(h.id, 1);
+    assert_true(h.score == 7);
+    assert_memory_equal(h.display, "News", 4);
+    assert_int_equal(trie_get(u, "nab", 3, &h), 1);
+    assert_int_equal(h.id, 2);
+    assert_true(h.score == -1.5);
+    trie_hit out[3];
+    assert_int_equal(trie_topk(u, "n", 1, 3, out), 3);
+    assert_memory_equal(out[0].key, "news", 4);
+    assert_memory_equal(out[1].key, "new", 3);
+    assert_memory_equal(out[2].key, "nab", 3);
+    if (trie_check(u, err, sizeof err)) fail_msg("trie_check: %s", err);
+    trie_free(u);
 }
 
 static void test_save_failure_keeps_old(void **state) {
@@ -266,6 +332,7 @@ int main(void) {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_corruption),
         cmocka_unit_test(test_save_failure_keeps_old),
+        cmocka_unit_test(test_tag_and_version1),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[700];

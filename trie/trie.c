@@ -13,6 +13,10 @@
  *     bottom-up: the changed child is moved to its sorted place among its
  *     siblings and the parent's best is recomputed (exact maxima, also after
  *     deletes and decreases).
+ *   - lookups descend PATRICIA-style (first bytes and depths only) and verify
+ *     the key once at the end; children order by (score, first byte).
+ *   - the short-prefix cache (top-10 of every 0..2-byte prefix) is updated
+ *     after each change by cache_note(); load and the bulk builder refill it.
  */
 #include "trie/trie.h"
 
@@ -38,6 +42,9 @@
 #define ARENA_MIN 4 /* a free arena chunk holds its 4-byte next link */
 #define ARENA_CLASSES (2 * TRIE_MAX_KEY + 1)
 #define NODE_FREE_MARK 0xffffu
+#define CACHE_SLOTS (1u + 256u + 65536u) /* prefixes of 0, 1 and 2 bytes */
+_Static_assert(TRIE_CACHE_DEPTH == 2, "cache_slot() indexes prefixes of 0..2 bytes");
+_Static_assert(TRIE_CACHE_K >= 1 && TRIE_CACHE_K <= TRIE_MAX_K, "cache list size");
 
 typedef struct tnode {
     uint32_t best;  /* id of the best key in the subtree (NONE: empty root) */
@@ -53,7 +60,16 @@ typedef struct kref {
     uint16_t dlen; /* 0: display is the key itself */
 } kref;
 
+/* Top-TRIE_CACHE_K list of one short prefix, best first. n < TRIE_CACHE_K
+ * means the list holds EVERY key with that prefix. */
+typedef struct centry {
+    uint32_t n;
+    uint32_t id[TRIE_CACHE_K];
+} centry;
+
 struct trie {
+    centry *cache; /* CACHE_SLOTS entries, indexed by cache_slot() */
+    uint32_t tag;  /* opaque, saved in the snapshot header */
     tnode *nodes;
     uint32_t nnodes, ncap, nfree, nlive; /* nnodes: slots handed out (live + free) */
     uint32_t *kids;
@@ -69,6 +85,9 @@ struct trie {
 };
 
 /* ------------------------------------------------------------------ helpers */
+
+enum { CN_UP, CN_DOWN, CN_GONE }; /* what happened to a key, for cache_note */
+static void cache_note(trie *t, const char *key, size_t klen, uint32_t id, int how);
 
 static inline const char *kstr(const trie *t, uint32_t id) { return t->arena + t->refs[id].off; }
 static inline uint32_t ref_best(const trie *t, uint32_t r) {
@@ -99,6 +118,16 @@ static inline int better(const trie *t, uint32_t a, uint32_t b) {
     double sa = t->score[a], sb = t->score[b];
     if (sa != sb) return sa > sb;
     return keycmp_ids(t, a, b) < 0;
+}
+
+/* 1 when child (best key ia, first byte ba) ranks before sibling (ib, bb).
+ * Siblings share their path up to the parent's depth and differ at the first
+ * byte, so on equal scores the key order IS the first-byte order: ordering
+ * children never reads key text. */
+static inline int kid_before(const trie *t, uint32_t ia, uint8_t ba, uint32_t ib, uint8_t bb) {
+    double sa = t->score[ia], sb = t->score[ib];
+    if (sa != sb) return sa > sb;
+    return ba < bb;
 }
 
 static size_t lcp(const char *a, const char *b, size_t n) {
@@ -279,6 +308,11 @@ static void kids_release(trie *t, uint32_t off, uint32_t n) {
 static trie *trie_alloc_empty(void) {
     trie *t = qcalloc(1, sizeof *t);
     if (!t) return NULL;
+    t->cache = qcalloc(CACHE_SLOTS, sizeof *t->cache); /* all empty: right for no keys */
+    if (!t->cache) {
+        qfree(t);
+        return NULL;
+    }
     t->nfree = t->idfree = NONE;
     for (size_t i = 0; i <= MAX_FANOUT; i++) t->kfree[i] = NONE;
     for (size_t i = 0; i < ARENA_CLASSES; i++) t->afree[i] = NONE;
@@ -289,7 +323,7 @@ trie *trie_new(void) {
     trie *t = trie_alloc_empty();
     if (!t) return NULL;
     if (nodes_reserve(t, 1) != TRIE_OK) {
-        qfree(t);
+        trie_free(t);
         return NULL;
     }
     node_alloc(t); /* the root, node 0 */
@@ -303,8 +337,12 @@ void trie_free(trie *t) {
     qfree(t->arena);
     qfree(t->refs);
     qfree(t->score);
+    qfree(t->cache);
     qfree(t);
 }
+
+uint32_t trie_tag(const trie *t) { return t->tag; }
+void trie_set_tag(trie *t, uint32_t tag) { t->tag = tag; }
 
 uint64_t trie_count(const trie *t) { return t->count; }
 uint32_t trie_id_bound(const trie *t) { return t->nids; }
@@ -314,7 +352,7 @@ void trie_memory(const trie *t, trie_mem *m) {
     m->nodes = t->nlive;
     m->bytes_used = (uint64_t)t->nlive * sizeof(tnode) + t->klive * 4 + t->alive +
                     t->count * (sizeof(kref) + sizeof(double));
-    m->bytes_alloc = sizeof *t + (uint64_t)t->ncap * sizeof(tnode) + t->kcap * 4 + t->acap +
+    m->bytes_alloc = sizeof *t + (uint64_t)CACHE_SLOTS * sizeof(centry) + (uint64_t)t->ncap * sizeof(tnode) + t->kcap * 4 + t->acap +
                      (uint64_t)t->idcap * (sizeof(kref) + sizeof(double));
 }
 
@@ -333,13 +371,13 @@ static void reposition(trie *t, uint32_t n, uint32_t slot) {
     uint8_t *b = kid_bytes(t, nd);
     uint32_t x = r[slot], xid = ref_best(t, x), i = slot;
     uint8_t xb = b[slot];
-    while (i > 0 && better(t, xid, ref_best(t, r[i - 1]))) {
+    while (i > 0 && kid_before(t, xid, xb, ref_best(t, r[i - 1]), b[i - 1])) {
         r[i] = r[i - 1];
         b[i] = b[i - 1];
         i--;
     }
     if (i == slot)
-        while (i + 1 < nd->nkids && better(t, ref_best(t, r[i + 1]), xid)) {
+        while (i + 1 < nd->nkids && kid_before(t, ref_best(t, r[i + 1]), b[i + 1], xid, xb)) {
             r[i] = r[i + 1];
             b[i] = b[i + 1];
             i++;
@@ -353,7 +391,8 @@ static void recompute_best(trie *t, uint32_t n) {
     uint32_t b = nd->term;
     if (nd->nkids) {
         uint32_t c = ref_best(t, kid_refs(t, nd)[0]);
-        if (b == NONE || better(t, c, b)) b = c;
+        /* term is a proper prefix of every key below: it wins ties */
+        if (b == NONE || t->score[c] > t->score[b]) b = c;
     }
     nd->best = b;
 }
@@ -379,7 +418,8 @@ static uint32_t find(const trie *t, const char *key, size_t klen, pstep *path, i
         path[k].node = n;
         path[k].slot = NONE;
         k++;
-        if (pos == klen) {
+        if (pos == klen) { /* verify the skipped bytes once, against the key here */
+            if (nd->term == NONE || memcmp(kstr(t, nd->term), key, klen)) return NONE;
             *np = k;
             *is_leaf = 0;
             return nd->term;
@@ -390,15 +430,13 @@ static uint32_t find(const trie *t, const char *key, size_t klen, pstep *path, i
         uint32_t r = kid_refs(t, nd)[s];
         if (r & LEAF) {
             uint32_t id = r & ~LEAF;
-            if (t->refs[id].klen != klen || memcmp(kstr(t, id) + pos, key + pos, klen - pos))
-                return NONE;
+            if (t->refs[id].klen != klen || memcmp(kstr(t, id), key, klen)) return NONE;
             *np = k;
             *is_leaf = 1;
             return id;
         }
         const tnode *c = &t->nodes[r];
-        if (c->depth > klen || memcmp(kstr(t, c->best) + pos, key + pos, c->depth - pos))
-            return NONE;
+        if (c->depth > klen) return NONE; /* the key would end inside an edge */
         pos = c->depth;
         n = r;
     }
@@ -432,7 +470,7 @@ static void add_kid(trie *t, uint32_t n, uint32_t ref) {
     uint32_t *or_ = t->kids + ooff, *nr = t->kids + noff;
     uint8_t *ob = (uint8_t *)(or_ + on), *nb = (uint8_t *)(nr + on + 1);
     uint32_t i = 0;
-    while (i < on && better(t, ref_best(t, or_[i]), bid)) i++;
+    while (i < on && kid_before(t, ref_best(t, or_[i]), ob[i], bid, byte)) i++;
     memcpy(nr, or_, i * 4);
     memcpy(nb, ob, i);
     nr[i] = ref;
@@ -449,18 +487,25 @@ static uint32_t make_node(trie *t, uint16_t d, uint32_t term, uint32_t a, uint32
     uint32_t m = node_alloc(t);
     uint32_t nk = b == NONE ? 1 : 2;
     uint32_t off = kids_alloc(t, nk);
-    if (nk == 2 && better(t, ref_best(t, b), ref_best(t, a))) {
-        uint32_t x = a;
-        a = b;
-        b = x;
+    uint8_t ba = (uint8_t)kstr(t, ref_best(t, a))[d], bb = 0;
+    if (nk == 2) {
+        bb = (uint8_t)kstr(t, ref_best(t, b))[d];
+        if (kid_before(t, ref_best(t, b), bb, ref_best(t, a), ba)) {
+            uint32_t x = a;
+            a = b;
+            b = x;
+            uint8_t y = ba;
+            ba = bb;
+            bb = y;
+        }
     }
     uint32_t *r = t->kids + off;
     uint8_t *by = (uint8_t *)(r + nk);
     r[0] = a;
-    by[0] = (uint8_t)kstr(t, ref_best(t, a))[d];
+    by[0] = ba;
     if (nk == 2) {
         r[1] = b;
-        by[1] = (uint8_t)kstr(t, ref_best(t, b))[d];
+        by[1] = bb;
     }
     tnode *x = &t->nodes[m];
     x->depth = d;
@@ -567,6 +612,7 @@ static int upsert(trie *t, const char *key, size_t klen, const char *disp, size_
     if (id == NONE) {
         rc = insert_new(t, key, klen, disp, cd, v, &id);
         if (rc) return rc;
+        cache_note(t, key, klen, id, CN_UP);
         if (id_out) *id_out = id;
         if (score_out) *score_out = v;
         return TRIE_OK;
@@ -575,8 +621,10 @@ static int upsert(trie *t, const char *key, size_t klen, const char *disp, size_
     if (!isfinite(ns)) return TRIE_EINVAL;
     if (disp && (rc = set_display(t, id, disp, cd))) return rc;
     if (ns != t->score[id] || signbit(ns) != signbit(t->score[id])) {
+        int how = ns > t->score[id] ? CN_UP : ns < t->score[id] ? CN_DOWN : -1;
         t->score[id] = ns;
         fix_path(t, path, np - 1);
+        if (how >= 0) cache_note(t, key, klen, id, how);
     }
     if (id_out) *id_out = id;
     if (score_out) *score_out = ns;
@@ -658,6 +706,7 @@ int trie_del(trie *t, const char *key, size_t keylen) {
     id_free(t, id);
     t->count--;
     fix_path(t, path, top);
+    cache_note(t, key, keylen, id, CN_GONE);
     return TRIE_OK;
 }
 
@@ -739,8 +788,8 @@ static void fr_push(frontier *f, uint32_t id, uint32_t par, uint32_t slot, unsig
     f->n++;
 }
 
-int trie_topk(const trie *t, const char *prefix, size_t plen, unsigned k, trie_hit *out) {
-    if (!t || k == 0 || k > TRIE_MAX_K || (plen && !prefix)) return TRIE_EINVAL;
+/* The uncached best-first walk (arguments already checked). */
+static int topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k, trie_hit *out) {
     /* locate the subtree of the prefix (it may end inside an edge) */
     uint32_t n = 0;
     size_t pos = 0;
@@ -751,17 +800,18 @@ int trie_topk(const trie *t, const char *prefix, size_t plen, unsigned k, trie_h
         uint32_t r = kid_refs(t, nd)[s];
         if (r & LEAF) {
             uint32_t id = r & ~LEAF;
-            if (t->refs[id].klen < plen || memcmp(kstr(t, id) + pos, prefix + pos, plen - pos))
-                return 0;
+            if (t->refs[id].klen < plen || memcmp(kstr(t, id), prefix, plen)) return 0;
             fill_hit(t, id, &out[0]);
             return 1;
         }
-        size_t d = t->nodes[r].depth, m = d < plen ? d : plen;
-        if (memcmp(kstr(t, t->nodes[r].best) + pos, prefix + pos, m - pos)) return 0;
-        pos = d;
+        __builtin_prefetch(&t->kids[t->nodes[r].kids]);
+        pos = t->nodes[r].depth;
         n = r;
     }
     if (t->nodes[n].best == NONE) return 0; /* empty trie */
+    /* PATRICIA: only first bytes were followed; the best key below n spells
+     * n's whole path, so one comparison verifies every skipped byte */
+    if (plen && memcmp(kstr(t, t->nodes[n].best), prefix, plen)) return 0;
 
     frontier f;
     f.t = t;
@@ -804,6 +854,88 @@ int trie_topk(const trie *t, const char *prefix, size_t plen, unsigned k, trie_h
         else descend = r;
     }
     return (int)got;
+}
+
+/* ------------------------------------------------------- short-prefix cache */
+
+/* The heavy queries are the short prefixes: one- and two-byte prefixes match
+ * most of the trie, and their walks touch the most scattered lines. Every
+ * prefix of 0..2 bytes has a slot with its exact top-TRIE_CACHE_K ids, kept
+ * exact on every change: a key that rises (or is new) is merged into the
+ * lists of its (at most 3) prefixes in place; a listed key that falls or goes
+ * from a full list makes that list be recomputed by a walk (the next key
+ * down is unknown), else it is moved or dropped in place. Readers never
+ * write, so concurrent readers stay safe. */
+static inline uint32_t cache_slot(const char *p, size_t plen) {
+    if (plen == 0) return 0;
+    if (plen == 1) return 1u + (uint8_t)p[0];
+    return 257u + (uint32_t)(uint8_t)p[0] * 256u + (uint8_t)p[1];
+}
+
+static void cache_fill(trie *t, const char *p, size_t plen) {
+    trie_hit h[TRIE_CACHE_K];
+    centry *e = &t->cache[cache_slot(p, plen)];
+    int n = topk_walk(t, p, plen, TRIE_CACHE_K, h);
+    e->n = (uint32_t)n;
+    for (int i = 0; i < n; i++) e->id[i] = h[i].id;
+}
+
+/* Recomputes every slot (after a bulk build or load). */
+static void cache_rebuild(trie *t) {
+    char p[2] = {0, 0};
+    memset(t->cache, 0, CACHE_SLOTS * sizeof *t->cache);
+    cache_fill(t, p, 0);
+    for (unsigned a = 0; a < 256; a++) {
+        p[0] = (char)a;
+        cache_fill(t, p, 1);
+        if (t->cache[cache_slot(p, 1)].n == 0) continue; /* 2-byte slots stay empty */
+        for (unsigned b = 0; b < 256; b++) {
+            p[1] = (char)b;
+            cache_fill(t, p, 2);
+        }
+    }
+}
+
+static void cache_note(trie *t, const char *key, size_t klen, uint32_t id, int how) {
+    for (size_t pl = 0; pl <= TRIE_CACHE_DEPTH && pl <= klen; pl++) {
+        centry *e = &t->cache[cache_slot(key, pl)];
+        uint32_t at = NONE;
+        for (uint32_t i = 0; i < e->n; i++)
+            if (e->id[i] == id) {
+                at = i;
+                break;
+            }
+        if (how != CN_UP) {
+            if (at == NONE) continue; /* it was not listed and only fell */
+            if (e->n == TRIE_CACHE_K) { /* the next key down is unknown */
+                cache_fill(t, key, pl);
+                continue;
+            }
+        }
+        if (at != NONE) { /* take it out, then put it back where it belongs */
+            memmove(&e->id[at], &e->id[at + 1], (e->n - at - 1) * sizeof e->id[0]);
+            e->n--;
+        }
+        if (how == CN_GONE) continue;
+        uint32_t i = 0;
+        while (i < e->n && better(t, e->id[i], id)) i++;
+        if (i == TRIE_CACHE_K) continue; /* ranks below a full list */
+        uint32_t keep = e->n < TRIE_CACHE_K ? e->n : TRIE_CACHE_K - 1;
+        memmove(&e->id[i + 1], &e->id[i], (keep - i) * sizeof e->id[0]);
+        e->id[i] = id;
+        e->n = keep + 1;
+    }
+}
+
+int trie_topk(const trie *t, const char *prefix, size_t plen, unsigned k, trie_hit *out) {
+    if (!t || k == 0 || k > TRIE_MAX_K || (plen && !prefix)) return TRIE_EINVAL;
+    if (plen <= TRIE_CACHE_DEPTH && k <= TRIE_CACHE_K) {
+        const centry *e = &t->cache[cache_slot(prefix, plen)];
+        uint32_t n = e->n < k ? e->n : k;
+        for (uint32_t i = 0; i < n; i++) fill_hit(t, e->id[i], &out[i]);
+        return (int)n;
+    }
+    return topk_walk(t, prefix, plen, k, out);
 }
 
 /* ------------------------------------------------------------ ordered walk */
@@ -985,6 +1117,33 @@ int trie_check(const trie *t, char *err, size_t errlen) {
         if (err && errlen) snprintf(err, errlen, __VA_ARGS__);                                  \
         goto out;                                                                                \
     } while (0)
+    /* every short-prefix list equals a fresh walk */
+    for (uint32_t a = 0; a < 257; a++) {
+        char p[2] = {(char)(a ? a - 1 : 0), 0};
+        size_t pl = a ? 1 : 0;
+        trie_hit h[TRIE_CACHE_K];
+        for (uint32_t b = 0; b < (a ? 257u : 1u); b++) {
+            if (b) {
+                p[1] = (char)(b - 1);
+                pl = 2;
+            }
+            const centry *e = &t->cache[cache_slot(p, pl)];
+            int n = topk_walk(t, p, pl, TRIE_CACHE_K, h);
+            if (e->n != (uint32_t)n)
+                CHK_GOTO("cache for prefix of %zu bytes (%02x %02x): %u keys, walk finds %d", pl,
+                         (uint8_t)p[0], (uint8_t)p[1], e->n, n);
+            for (int i = 0; i < n; i++)
+                if (e->id[i] != h[i].id)
+                    CHK_GOTO("cache for prefix of %zu bytes (%02x %02x): entry %d is id %u, walk "
+                             "finds %u", pl, (uint8_t)p[0], (uint8_t)p[1], i, e->id[i], h[i].id);
+            if (pl == 1 && n == 0) { /* no key below: its 2-byte slots must be empty */
+                for (uint32_t x = 0; x < 256; x++)
+                    if (t->cache[cache_slot((char[2]){p[0], (char)x}, 2)].n)
+                        CHK_GOTO("cache for absent prefix %02x %02x not empty", (uint8_t)p[0], x);
+                break;
+            }
+        }
+    }
     if (c.keys != t->count)
         CHK_GOTO("%llu keys reachable, count says %llu", (unsigned long long)c.keys,
                  (unsigned long long)t->count);
@@ -1032,7 +1191,8 @@ out:
 #endif
 
 #define SNAP_MAGIC "QACTRIE" /* 8 bytes with the NUL */
-#define SNAP_VERSION 1u
+#define SNAP_VERSION 2u     /* written; versions 1 and 2 are read */
+#define SNAP_VERSION_MIN 1u
 #define SNAP_HDR 64u
 #define SNAP_REC 18u                 /* fixed part of a record */
 #define SNAP_BUF (1u << 20)          /* load read buffer */
@@ -1209,7 +1369,8 @@ int trie_save(const trie *t, const char *path) {
         put32(h + 24, w->max_id == NONE ? 0 : w->max_id + 1);
         put32(h + 28, t->nlive);
         put64(h + 32, w->off);
-        put64(h + 40, t->alive);
+        put32(h + 40, (uint32_t)t->alive); /* < 4 GiB: arena offsets are 32-bit */
+        put32(h + 44, t->tag);
         put64(h + 48, qsum_final(&w->sum));
         put64(h + 56, qsum_buf(h, 56));
         ok = pwrite_all(w->fd, h, sizeof h, 0) == 0 && fsync(w->fd) == 0;
@@ -1288,16 +1449,18 @@ typedef struct builder {
 /* Sorts a fresh child block by rank and fills its first bytes. */
 static void b_fill_block(trie *t, uint32_t off, uint32_t nk, uint32_t depth) {
     uint32_t *r = t->kids + off;
-    for (uint32_t i = 1; i < nk; i++) {
-        uint32_t x = r[i], xb = ref_best(t, x), j = i;
-        while (j > 0 && better(t, xb, ref_best(t, r[j - 1]))) {
+    uint8_t *b = (uint8_t *)(r + nk);
+    for (uint32_t i = 0; i < nk; i++) {
+        uint32_t x = r[i], xi = ref_best(t, x), j = i;
+        uint8_t xb = (uint8_t)kstr(t, xi)[depth];
+        while (j > 0 && kid_before(t, xi, xb, ref_best(t, r[j - 1]), b[j - 1])) {
             r[j] = r[j - 1];
+            b[j] = b[j - 1];
             j--;
         }
         r[j] = x;
+        b[j] = xb;
     }
-    uint8_t *b = (uint8_t *)(r + nk);
-    for (uint32_t i = 0; i < nk; i++) b[i] = (uint8_t)kstr(t, ref_best(t, r[i]))[depth];
 }
 
 /* Closes open frame x whose children are tmp[x->kstart, tn): its ref. */
@@ -1335,6 +1498,24 @@ static int b_close_to(builder *b, uint32_t L) {
         if (b->st[b->sp - 1].depth < L) b->st[b->sp++] = (bframe){L, NONE, b->tn};
     }
     if (c != NONE) b->tmp[b->tn++] = c;
+    return TRIE_OK;
+}
+
+/* Closes every open frame and gives the root its children. */
+static int b_close_root(builder *b) {
+    trie *t = b->t;
+    int rc = b_close_to(b, 0);
+    if (rc) return rc;
+    if (b->tn) {
+        if ((rc = kids_reserve(t, KIDS_UNITS(b->tn)))) return rc;
+        uint32_t off = kids_alloc(t, b->tn);
+        memcpy(t->kids + off, b->tmp, b->tn * 4);
+        b_fill_block(t, off, b->tn, 0);
+        t->nodes[0].kids = off;
+        t->nodes[0].nkids = (uint16_t)b->tn;
+        b->tn = 0;
+    }
+    recompute_best(t, 0);
     return TRIE_OK;
 }
 
@@ -1392,11 +1573,14 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
     if (hn < SNAP_HDR)
         LOAD_FAIL(TRIE_EFORMAT, "truncated at byte %zu of the %u-byte header", hn, SNAP_HDR);
     uint32_t version = get32(h + 8);
-    if (version != SNAP_VERSION)
-        LOAD_FAIL(TRIE_EFORMAT, "unsupported snapshot version %u (this build reads %u)", version,
-                  SNAP_VERSION);
+    if (version < SNAP_VERSION_MIN || version > SNAP_VERSION)
+        LOAD_FAIL(TRIE_EFORMAT, "unsupported snapshot version %u (this build reads %u to %u)",
+                  version, SNAP_VERSION_MIN, SNAP_VERSION);
     if (get64(h + 56) != qsum_buf(h, 56)) LOAD_FAIL(TRIE_EFORMAT, "header checksum mismatch");
-    uint64_t count = get64(h + 16), fsize = get64(h + 32), abytes = get64(h + 40);
+    /* version 1 had a 64-bit key byte count at 40, whose high half (bytes
+     * 44..48) was always 0 (< 4 GiB): read as version 2, its tag is 0 */
+    uint64_t count = get64(h + 16), fsize = get64(h + 32), abytes = get32(h + 40);
+    uint32_t tag = get32(h + 44);
     uint32_t idb = get32(h + 24), hnodes = get32(h + 28);
     if (get32(h + 12) != SNAP_HDR) LOAD_FAIL(TRIE_EFORMAT, "bad header size %u", get32(h + 12));
     if (size < fsize)
@@ -1522,22 +1706,15 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
     if (rd.pos != fsize || rd.hi != rd.lo)
         LOAD_FAIL(TRIE_EFORMAT, "%llu unexpected bytes after the last record at byte %llu",
                   (unsigned long long)(fsize - rd.pos), (unsigned long long)rd.pos);
-    if ((rc = b_close_to(&b, 0))) LOAD_FAIL(rc, "%s", trie_strerror(rc));
-    if (b.tn) { /* the root's children */
-        if ((rc = kids_reserve(t, KIDS_UNITS(b.tn)))) LOAD_FAIL(rc, "%s", trie_strerror(rc));
-        uint32_t off = kids_alloc(t, b.tn);
-        memcpy(t->kids + off, b.tmp, b.tn * 4);
-        b_fill_block(t, off, b.tn, 0);
-        t->nodes[0].kids = off;
-        t->nodes[0].nkids = (uint16_t)b.tn;
-    }
-    recompute_best(t, 0);
+    if ((rc = b_close_root(&b))) LOAD_FAIL(rc, "%s", trie_strerror(rc));
     if (t->nlive != hnodes || t->alive != abytes)
         LOAD_FAIL(TRIE_EFORMAT, "header counts (%u nodes, %llu key bytes) disagree with the payload",
                   hnodes, (unsigned long long)abytes);
     for (uint32_t i = idb; i-- > 0;)
         if (t->refs[i].klen == 0) id_free(t, i);
     shrink_to_fit(t);
+    cache_rebuild(t);
+    t->tag = tag;
     *out = t;
     t = NULL;
 out:
@@ -1546,5 +1723,96 @@ out:
     qfree(b.st);
     qfree(b.tmp);
     trie_free(t);
+    return rc;
+}
+
+/* ------------------------------------------------------------ bulk builder */
+
+struct trie_builder {
+    builder b;      /* the same bottom-up stack builder as trie_load */
+    uint32_t prev;  /* id of the last key added, NONE before the first */
+    int failed;     /* a failed add leaves the stack inconsistent: refuse more */
+};
+
+trie_builder *trie_builder_new(void) {
+    trie_builder *tb = qcalloc(1, sizeof *tb);
+    if (!tb) return NULL;
+    tb->prev = NONE;
+    tb->b.t = trie_new();
+    tb->b.st = qmalloc(MAX_PATH * sizeof *tb->b.st);
+    tb->b.tmp = qmalloc((size_t)MAX_PATH * MAX_FANOUT * sizeof *tb->b.tmp);
+    if (!tb->b.t || !tb->b.st || !tb->b.tmp) {
+        trie_builder_free(tb);
+        return NULL;
+    }
+    tb->b.st[0] = (bframe){0, NONE, 0};
+    tb->b.sp = 1;
+    return tb;
+}
+
+void trie_builder_free(trie_builder *tb) {
+    if (!tb) return;
+    trie_free(tb->b.t);
+    qfree(tb->b.st);
+    qfree(tb->b.tmp);
+    qfree(tb);
+}
+
+int trie_builder_add(trie_builder *tb, const char *key, size_t keylen, const char *display,
+                     size_t displen, double score, uint32_t *id_out) {
+    if (!tb) return TRIE_EINVAL;
+    if (tb->failed) return tb->failed;
+    int rc = check_args(key, keylen, display, displen);
+    if (rc) return rc;
+    if (!isfinite(score)) return TRIE_EINVAL;
+    trie *t = tb->b.t;
+    size_t L = 0;
+    if (tb->prev != NONE) { /* strictly increasing: key > prev, bytewise */
+        size_t pl = t->refs[tb->prev].klen, m = pl < keylen ? pl : keylen;
+        L = lcp(kstr(t, tb->prev), key, m);
+        if (L == m ? keylen <= pl : (uint8_t)key[L] < (uint8_t)kstr(t, tb->prev)[L])
+            return TRIE_EINVAL;
+    }
+    size_t cd = canon_dlen(key, keylen, display, displen);
+    if ((rc = ids_reserve(t)) || (rc = arena_reserve(t, keylen + cd))) return rc;
+    /* from here a failure (in closing frames) poisons the builder */
+    if ((rc = b_close_to(&tb->b, (uint32_t)L))) return tb->failed = rc;
+    uint32_t id = id_alloc(t), off = arena_alloc(t, keylen + cd);
+    memcpy(t->arena + off, key, keylen);
+    if (cd) memcpy(t->arena + off + keylen, display, cd);
+    t->refs[id] = (kref){off, (uint16_t)keylen, (uint16_t)cd};
+    t->score[id] = score;
+    t->count++;
+    tb->b.st[tb->b.sp++] = (bframe){(uint32_t)keylen, id, tb->b.tn};
+    tb->prev = id;
+    if (id_out) *id_out = id;
+    return TRIE_OK;
+}
+
+int trie_builder_finish(trie_builder *tb, trie **out) {
+    if (!out) {
+        trie_builder_free(tb);
+        return TRIE_EINVAL;
+    }
+    *out = NULL;
+    if (!tb) return TRIE_EINVAL;
+    int rc = tb->failed ? tb->failed : b_close_root(&tb->b);
+    if (rc == TRIE_OK) {
+        trie *t = tb->b.t;
+        shrink_to_fit(t);
+        if (t->nids && t->nids < t->idcap) { /* ids were grown by x1.5: trim */
+            double *sc = qrealloc(t->score, t->nids * sizeof *sc);
+            if (sc) { /* idcap is the smaller of the two capacities */
+                t->score = sc;
+                kref *r = qrealloc(t->refs, t->nids * sizeof *r);
+                if (r) t->refs = r;
+                t->idcap = t->nids;
+            }
+        }
+        cache_rebuild(t);
+        *out = t;
+        tb->b.t = NULL;
+    }
+    trie_builder_free(tb);
     return rc;
 }

@@ -38,16 +38,38 @@
  *     best(N) = better of term(N) and best(first child). Exact always: every
  *     change re-sorts the changed child and recomputes best bottom-up along
  *     the key's path (O(depth * fanout)), decreases and deletes included.
+ *     Siblings share their path and differ at their first byte, so on equal
+ *     scores their key order is their b_i order, and term(N) (a prefix of
+ *     every key below) wins ties: ordering never reads key text.
  *   - every key's bytes spell its path; ids < id bound are live or on the
  *     free-id list (LIFO, so a deleted id is the next one handed out).
  *
- * Top-k: walk to the node where the prefix ends (possibly mid-edge), then
+ * Top-k: walk to the node where the prefix ends (possibly mid-edge)
+ * PATRICIA-style, following first bytes and depths only, and verify the
+ * prefix ONCE against the best key of the node reached (it spells the whole
+ * path; a leaf is checked against its own key). Then
  * best-first: descend along best(N) (its first children), leaving each node's
  * key and its second child (standing for itself and all later siblings) on
  * a frontier; pop the frontier's best entry, push its next sibling, descend.
  * The frontier is a sorted array of at most k entries on the stack: every
  * pop yields a key, so entries beyond rank k - emitted are dropped. No
  * allocation; O(k * (depth + log k)) comparisons.
+ *
+ * Short-prefix cache: every prefix of 0..TRIE_CACHE_DEPTH (2) bytes has a
+ * slot (1 + 256 + 65536 of them, 44 B each: 2.9 MB per trie) holding its
+ * exact top-TRIE_CACHE_K (10) ids, best first; a list shorter than 10 holds
+ * every key with that prefix. trie_topk with such a prefix and k <= 10 is a
+ * copy. Kept exact on every change to key x, for the <= 3 slots of x's
+ * prefixes: a key that rises or is new is merged in place; a listed key that
+ * falls or is deleted is moved or dropped in place when the list is short,
+ * and makes a full list be recomputed by a walk (the 11th key is unknown).
+ * trie_load and trie_builder_finish fill every slot by walks. trie_check
+ * compares every slot with a fresh walk.
+ *
+ * Bulk build (trie_builder, also what trie_load does): keys arrive sorted,
+ * each with its shared-prefix length L to the previous key; a stack holds
+ * the open path; frames deeper than L are closed into nodes (children sorted
+ * once) or leaf references. No searches, no path repairs.
  *
  * Memory: nodes, ids, child pool and arena each grow by x1.5 realloc. Freed
  * space is REUSED through exact-size free lists (arena: one list per block
@@ -62,7 +84,7 @@
  * Limits: keys and displays <= TRIE_MAX_KEY bytes (16-bit lengths), fewer
  * than 2^31 ids and nodes, arena and child pool < 4 GiB (TRIE_EFULL).
  *
- * SNAPSHOT FORMAT (version 1; all integers little-endian)
+ * SNAPSHOT FORMAT (version 2; all integers little-endian)
  * -------------------------------------------------------
  *   offset size  field
  *        0    8  magic "QACTRIE\0"
@@ -72,7 +94,8 @@
  *       24    4  id bound (largest live id + 1)
  *       28    4  node count, root included (checked against the rebuild)
  *       32    8  file size in bytes (header + payload)
- *       40    8  key bytes: arena bytes of all key blocks (allocation hint, checked)
+ *       40    4  key bytes: arena bytes of all key blocks (allocation hint, checked)
+ *       44    4  tag: opaque to the trie (trie_tag / trie_set_tag)
  *       48    8  payload checksum: qsum64 of bytes [64, file size)
  *       56    8  header checksum: qsum64 of bytes [0, 56)
  *       64       payload: one record per key, in key order (bytewise):
@@ -82,6 +105,9 @@
  *                  6  4  id (< id bound, each at most once)
  *                 10  8  score (IEEE-754 double, finite)
  *                 18     suffix bytes, then display bytes
+ * Version 1 is version 2 without the tag: its key byte count was 8 bytes at
+ * 40, whose high half was always 0 (< 4 GiB), so it loads with tag 0; both
+ * are read, version 2 is written.
  * qsum64 is an xxHash64-style streaming checksum written for this format (see
  * trie.c). Why this shape: front coding makes the file ~the size of the text;
  * sorted keys with exact shared-prefix lengths let load rebuild the trie
@@ -134,6 +160,8 @@
 
 #define TRIE_MAX_KEY 512 /* bytes, for keys and display forms */
 #define TRIE_MAX_K 100   /* largest k accepted by trie_topk */
+#define TRIE_CACHE_K 10      /* top-k lists kept for short prefixes (k <= this is served from them) */
+#define TRIE_CACHE_DEPTH 2   /* prefixes of up to this many bytes have a cached list */
 
 typedef struct trie trie;
 
@@ -203,6 +231,32 @@ int trie_save(const trie *t, const char *path);
  * one-line reason ("truncated at byte 1234 of 5678", "bad magic: not a qac
  * snapshot", "checksum mismatch", ...). Never crashes on a hostile file. */
 int trie_load(const char *path, trie **out, char *err, size_t errlen);
+
+/* Bulk building from sorted keys: bottom-up in one pass, no searches, no
+ * re-sorting along paths (what trie_load does), much faster than trie_set
+ * per key. Keys must be added in strictly increasing bytewise order (shorter
+ * first on a common prefix); ids are assigned 0, 1, 2, ... in that order.
+ *   trie_builder_new: NULL on allocation failure.
+ *   trie_builder_add: key, display and score as for trie_set; TRIE_EINVAL
+ *     (nothing added, the builder stays usable) when the key is not greater
+ *     than the previous one, or for the same argument errors as trie_set.
+ *     After TRIE_ENOMEM / TRIE_EFULL the builder only returns that error:
+ *     free it.
+ *   trie_builder_finish: on TRIE_OK *out is the finished trie, owned by the
+ *     caller; on error *out is NULL. The builder is freed in both cases.
+ *   trie_builder_free: abandons a builder (and the keys added so far). */
+typedef struct trie_builder trie_builder;
+trie_builder *trie_builder_new(void);
+int trie_builder_add(trie_builder *b, const char *key, size_t keylen, const char *display,
+                     size_t displen, double score, uint32_t *id_out);
+int trie_builder_finish(trie_builder *b, trie **out);
+void trie_builder_free(trie_builder *b);
+
+/* An opaque 32-bit value kept with the trie and saved in / loaded from the
+ * snapshot header (0 for a new trie and for version-1 snapshots). qac
+ * records in it which normalization made the keys. */
+uint32_t trie_tag(const trie *t);
+void trie_set_tag(trie *t, uint32_t tag);
 
 /* Consistency check for tests: verifies every structural invariant (sorted
  * children, exact subtree maxima, id map, counts). Returns 0 if sound, else

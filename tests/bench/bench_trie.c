@@ -7,6 +7,10 @@
  *   bench_trie --load-only SNAP PREFIXES.txt      load SNAP in this fresh
  *                                                 process (RSS after load), time top-10
  *
+ * After the random-order build, the corpus is read again, sorted and fed to
+ * trie_builder (bulk_sort / bulk_build: the `qac build` path), checked
+ * against the first trie by count, and freed.
+ *
  * CORPUS lines are `query<TAB>count` (already normalized: the bytes are
  * inserted as they are); PREFIXES has one prefix per line. Output: one
  * `name value unit` line per figure. Latency: every prefix is timed with
@@ -109,6 +113,68 @@ static trie *load(const char *snap) {
     return t;
 }
 
+static const char *g_text; /* qsort comparator context: the corpus text */
+typedef struct kline {
+    size_t off, len;
+    uint64_t cnt;
+} kline;
+static int kline_cmp(const void *a, const void *b) {
+    const kline *x = a, *y = b;
+    int c = memcmp(g_text + x->off, g_text + y->off, x->len < y->len ? x->len : y->len);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Sort the corpus and bulk-build it; prints bulk_sort and bulk_build. */
+static int bench_bulk(const char *path, uint64_t want_keys) {
+    FILE *f = fopen(path, "r");
+    if (!f) return -1;
+    qbuf text;
+    qbuf_init(&text);
+    kline *v = NULL;
+    size_t n = 0, cap = 0, lcap = 0;
+    char *line = NULL;
+    ssize_t l;
+    while ((l = getline(&line, &lcap, f)) > 0) {
+        if (line[l - 1] == '\n') l--;
+        char *tab = memrchr(line, '\t', (size_t)l);
+        uint64_t cnt;
+        if (!tab || parse_u64(tab + 1, (size_t)(line + l - tab - 1), &cnt)) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            v = realloc(v, cap * sizeof *v);
+            if (!v) abort();
+        }
+        v[n++] = (kline){text.len, (size_t)(tab - line), cnt};
+        if (qbuf_append(&text, line, (size_t)(tab - line))) abort();
+    }
+    free(line);
+    fclose(f);
+    g_text = text.data;
+    uint64_t t0 = now_ns();
+    qsort(v, n, sizeof *v, kline_cmp);
+    printf("bulk_sort %.3f s\n", (double)(now_ns() - t0) / 1e9);
+    t0 = now_ns();
+    trie_builder *b = trie_builder_new();
+    trie *t = NULL;
+    int rc = b ? 0 : TRIE_ENOMEM;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (i && kline_cmp(&v[i - 1], &v[i]) == 0) continue; /* duplicate line: trie_set overwrote */
+        rc = trie_builder_add(b, text.data + v[i].off, v[i].len, NULL, 0, (double)v[i].cnt, NULL);
+    }
+    if (rc == 0) rc = trie_builder_finish(b, &t);
+    else trie_builder_free(b);
+    printf("bulk_build %.3f s\n", (double)(now_ns() - t0) / 1e9);
+    if (rc || trie_count(t) != want_keys) {
+        fprintf(stderr, "bench_trie: bulk build: %s, %llu keys\n", trie_strerror(rc),
+                (unsigned long long)(t ? trie_count(t) : 0));
+        rc = -1;
+    }
+    trie_free(t);
+    free(v);
+    qbuf_free(&text);
+    return rc ? -1 : 0;
+}
+
 int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "--load-only") == 0) {
         prefixes p;
@@ -167,6 +233,7 @@ int main(int argc, char **argv) {
     printf("bytes_per_key_alloc %.1f B\n", m.keys ? (double)m.bytes_alloc / (double)m.keys : 0.0);
     printf("rss_after_build %.1f MB\n", rss);
     printf("rss_build_over_corpus %.2f ratio\n", rss * 1e6 / (double)st.st_size);
+    if (bench_bulk(argv[1], m.keys)) return 1;
     t0 = now_ns();
     if (trie_save(t, snap)) {
         fprintf(stderr, "bench_trie: save %s: %s\n", snap, strerror(errno));
