@@ -84,7 +84,7 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(call archives,engine)
 
 # --- packages ---------------------------------------------------------------
 PKGS := gcc make pkg-config libuv1-dev libhiredis-dev libjemalloc-dev libutf8proc-dev \
-        libhttp-parser-dev libcmocka-dev redis-server redis-tools curl python3 procps \
+        libhttp-parser-dev libcmocka-dev redis-server redis-tools curl python3 procps time \
         nginx-light chromium nodejs
 deps:
 	@missing=$$(for p in $(PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done; \

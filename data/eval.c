@@ -33,6 +33,9 @@
  * Trie lookups use the norm_eval prefix as is: index keys are norm_key forms,
  * which equal norm_eval forms for ASCII text (all of the dev log's test part).
  *
+ * Event loading and ordering, the prefix set and the MRR/SR accumulators
+ * live in data/evalproto.c, shared with `qac replay`.
+ *
  * Limits: EVAL_MAX_SYSTEMS systems; queries are at most QLOG_MAX_QUERY bytes
  * before normalization (the reader skips longer ones and says so).
  */
@@ -46,24 +49,24 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
-#include "common/md5.h"
 #include "common/util.h"
+#include "data/evalproto.h"
 #include "data/qlog.h"
 #include "ranking/baseline.h"
 #include "ranking/history.h"
 #include "trie/norm.h"
 #include "trie/trie.h"
 
-#define EVAL_TOPK 10
-#define EVAL_MIN_CP 3                 /* scored queries have at least this many code points */
-#define EVAL_NTAGS 6                  /* len1..len5, rand */
+#define EVAL_TOPK EP_TOPK
+#define EVAL_MIN_CP EP_MIN_CP
+#define EVAL_NTAGS EP_NTAGS
 #define EVAL_MAX_SYSTEMS 3
-#define EVAL_DEFAULT_SPLIT "2006-05-18" /* EVALUATION.md */
-#define EVAL_SESSION_GAP 1800         /* seconds */
+#define EVAL_DEFAULT_SPLIT EP_DEFAULT_SPLIT /* EVALUATION.md */
+#define EVAL_SESSION_GAP EP_SESSION_GAP
 #define EVAL_NORM_CAP (QLOG_MAX_QUERY * NORM_MAX_GROWTH)
 #define EVAL_MAX_TRAIN 64             /* --train files */
 
-static const char *const tag_names[EVAL_NTAGS] = {"len1", "len2", "len3", "len4", "len5", "rand"};
+#define tag_names ep_tag_names
 
 enum { SYS_MPC, SYS_PERSONAL, SYS_HEURISTIC };
 static const char *const sys_names[EVAL_MAX_SYSTEMS] = {"mpc", "personal", "heuristic"};
@@ -72,18 +75,8 @@ static const char *const sys_names[EVAL_MAX_SYSTEMS] = {"mpc", "personal", "heur
 enum { GRP_SEEN, GRP_UNSEEN, GRP_CTX, GRP_NOCTX, NGRP };
 static const char *const grp_names[NGRP] = {"seen", "unseen", "with_context", "without_context"};
 
-typedef struct event {
-    size_t user, query; /* offsets in the arena */
-    uint32_t userlen, querylen;
-    int64_t time;
-    uint64_t seq; /* file order across all logs */
-    uint64_t uid; /* numeric AnonID, when user_num */
-    int user_num;
-} event;
-
 typedef struct metrics {
-    double rr[EVAL_NTAGS];
-    uint64_t sr[3]; /* rand in top 1, 3, 10 */
+    ep_quality q;
     double grp_rr[NGRP]; /* rand MRR per group */
 } metrics;
 
@@ -97,22 +90,6 @@ typedef struct eval_state {
     uint64_t n_grp[NGRP];
     uint64_t n_events, n_history, n_test, n_scored, n_short;
 } eval_state;
-
-static const char *arena_base;
-
-static int event_cmp(const void *a, const void *b) {
-    const event *x = a, *y = b;
-    if (x->time != y->time) return x->time < y->time ? -1 : 1;
-    if (x->user_num && y->user_num) {
-        if (x->uid != y->uid) return x->uid < y->uid ? -1 : 1;
-    } else {
-        size_t m = x->userlen < y->userlen ? x->userlen : y->userlen;
-        int r = memcmp(arena_base + x->user, arena_base + y->user, m);
-        if (r) return r;
-        if (x->userlen != y->userlen) return x->userlen < y->userlen ? -1 : 1;
-    }
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -150,17 +127,6 @@ static int parse_systems(const char *s, int on[EVAL_MAX_SYSTEMS]) {
     return any ? 0 : -1;
 }
 
-/* Byte offset after the first k code points of valid UTF-8 s. */
-static size_t cp_offset(const char *s, size_t len, size_t k) {
-    size_t i = 0;
-    while (i < len && k) {
-        i++;
-        while (i < len && ((uint8_t)s[i] & 0xC0) == 0x80) i++;
-        k--;
-    }
-    return i;
-}
-
 static unsigned rank_of(const rank_cand *c, size_t n, const char *q, size_t qlen) {
     for (size_t i = 0; i < n; i++)
         if (c[i].len == qlen && !memcmp(c[i].q, q, qlen)) return (unsigned)i + 1;
@@ -169,12 +135,8 @@ static unsigned rank_of(const rank_cand *c, size_t n, const char *q, size_t qlen
 
 static void record(eval_state *st, int sys, int tag, unsigned rank, const int grp[2]) {
     metrics *m = &st->m[sys];
-    double rr = rank ? 1.0 / rank : 0.0;
-    m->rr[tag] += rr;
+    double rr = ep_record(&m->q, tag, rank);
     if (tag == EVAL_NTAGS - 1) {
-        if (rank == 1) m->sr[0]++;
-        if (rank && rank <= 3) m->sr[1]++;
-        if (rank && rank <= 10) m->sr[2]++;
         m->grp_rr[grp[0]] += rr;
         m->grp_rr[grp[1]] += rr;
     }
@@ -195,20 +157,12 @@ static int score_event(eval_state *st, const char *user, size_t ulen, const char
     st->n_grp[grp[0]]++;
     st->n_grp[grp[1]]++;
 
-    uint8_t dig[MD5_DIGEST_LEN];
-    md5(q, qlen, dig);
     size_t lens[EVAL_NTAGS];
-    int tags[EVAL_NTAGS], np = 0;
-    for (size_t k = 1; k <= 5; k++)
-        if (k < ncp) {
-            lens[np] = k;
-            tags[np++] = (int)k - 1;
-        }
-    lens[np] = 2 + (size_t)md5_mod(dig, ncp - 2);
-    tags[np++] = EVAL_NTAGS - 1;
+    int tags[EVAL_NTAGS];
+    int np = ep_prefixes(q, qlen, ncp, lens, tags);
 
     for (int i = 0; i < np; i++) {
-        size_t plen = cp_offset(q, qlen, lens[i]);
+        size_t plen = ep_cp_offset(q, qlen, lens[i]);
         st->n_tag[tags[i]]++;
         if (st->on[SYS_MPC]) {
             trie_hit hits[EVAL_TOPK];
@@ -245,8 +199,8 @@ static void print_table(const eval_state *st, const char *split, double secs) {
     for (int s = 0; s < EVAL_MAX_SYSTEMS; s++) {
         if (!st->on[s]) continue;
         printf("%-10s", sys_names[s]);
-        for (int t = 0; t < EVAL_NTAGS; t++) printf(" %7.4f", ratio(st->m[s].rr[t], st->n_tag[t]));
-        for (int k = 0; k < 3; k++) printf(" %s%7.4f", k ? "" : " ", ratio((double)st->m[s].sr[k], st->n_tag[EVAL_NTAGS - 1]));
+        for (int t = 0; t < EVAL_NTAGS; t++) printf(" %7.4f", ep_mrr(&st->m[s].q, t));
+        for (int k = 0; k < 3; k++) printf(" %s%7.4f", k ? "" : " ", ep_sr(&st->m[s].q, k));
         printf("\n");
     }
     printf("%-10s", "prefixes");
@@ -280,11 +234,9 @@ static int write_json(const eval_state *st, const char *path, const char *split,
         fprintf(f, "%s\n  \"%s\": {\"mrr\": {", first ? "" : ",", sys_names[s]);
         first = 0;
         for (int t = 0; t < EVAL_NTAGS; t++)
-            fprintf(f, "%s\"%s\": %.10f", t ? ", " : "", tag_names[t], ratio(st->m[s].rr[t], st->n_tag[t]));
+            fprintf(f, "%s\"%s\": %.10f", t ? ", " : "", tag_names[t], ep_mrr(&st->m[s].q, t));
         fprintf(f, "}, \"sr\": {\"1\": %.10f, \"3\": %.10f, \"10\": %.10f}, \"n\": %llu, \"mrr_rand_by_group\": {",
-                ratio((double)st->m[s].sr[0], st->n_tag[EVAL_NTAGS - 1]),
-                ratio((double)st->m[s].sr[1], st->n_tag[EVAL_NTAGS - 1]),
-                ratio((double)st->m[s].sr[2], st->n_tag[EVAL_NTAGS - 1]), (unsigned long long)st->n_scored);
+                ep_sr(&st->m[s].q, 0), ep_sr(&st->m[s].q, 1), ep_sr(&st->m[s].q, 2), (unsigned long long)st->n_scored);
         for (int g = 0; g < NGRP; g++)
             fprintf(f, "%s\"%s\": %.10f", g ? ", " : "", grp_names[g], ratio(st->m[s].grp_rr[g], st->n_grp[g]));
         fprintf(f, "}}");
@@ -303,64 +255,6 @@ static int write_json(const eval_state *st, const char *path, const char *split,
         return -1;
     }
     return 0;
-}
-
-/* Reads one log into the arena and event array. Returns 0, or -1 after a
- * message on stderr. */
-static int read_log(const char *path, qbuf *arena, event **evs, size_t *nev, size_t *cap,
-                    uint64_t *seq, char *nq) {
-    char err[512];
-    qlog *r = qlog_open(path, QLOG_AUTO, 0, err, sizeof err);
-    if (!r) {
-        fprintf(stderr, "qac eval: %s\n", err);
-        return -1;
-    }
-    if (qlog_get_format(r) != QLOG_AOL) {
-        fprintf(stderr, "qac eval: %s: not an AOL-format log (need AnonID, Query, QueryTime columns)\n", path);
-        qlog_close(r);
-        return -1;
-    }
-    qlog_rec rec;
-    int rc;
-    uint64_t unnormalizable = 0;
-    while ((rc = qlog_next(r, &rec)) == 1) {
-        int n = norm_eval(rec.query, rec.querylen, nq, EVAL_NORM_CAP);
-        if (n <= 0) { /* the reader already rejects what norm_eval would */
-            unnormalizable++;
-            continue;
-        }
-        if (*nev == *cap) {
-            size_t nc = *cap ? *cap * 2 : 65536;
-            event *e = qrealloc(*evs, nc * sizeof *e);
-            if (!e) goto oom;
-            *evs = e;
-            *cap = nc;
-        }
-        event *e = &(*evs)[*nev];
-        e->user = arena->len;
-        e->userlen = (uint32_t)rec.userlen;
-        if (qbuf_append(arena, rec.user, rec.userlen)) goto oom;
-        e->query = arena->len;
-        e->querylen = (uint32_t)n;
-        if (qbuf_append(arena, nq, (size_t)n)) goto oom;
-        e->time = rec.time;
-        e->seq = (*seq)++;
-        e->user_num = rec.userlen <= 19 && parse_u64(rec.user, rec.userlen, &e->uid) == 0;
-        (*nev)++;
-    }
-    if (rc < 0) {
-        fprintf(stderr, "qac eval: %s\n", qlog_error(r));
-        qlog_close(r);
-        return -1;
-    }
-    qlog_print_stats(stderr, path, qlog_get_stats(r));
-    if (unnormalizable) fprintf(stderr, "qac eval: %s: %llu queries skipped (not normalizable)\n", path, (unsigned long long)unnormalizable);
-    qlog_close(r);
-    return 0;
-oom:
-    fprintf(stderr, "qac eval: out of memory reading %s\n", path);
-    qlog_close(r);
-    return -1;
 }
 
 /* --train: global counts in norm_eval form, as EVALUATION.md defines them:
@@ -506,28 +400,24 @@ int eval_main(int argc, char **argv) {
     st.t = t;
 
     int status = 1;
-    qbuf arena;
-    qbuf_init(&arena);
-    event *evs = NULL;
-    size_t nev = 0, cap = 0;
-    uint64_t seq = 0;
-    char *nq = qmalloc(EVAL_NORM_CAP);
+    ep_events evs;
+    ep_events_init(&evs);
     rank_history_opts ho = {0, 0, 1, EVAL_SESSION_GAP}; /* unbounded: the protocol's history is all of it */
     st.hist = rank_history_new(&ho);
     rank_cands_init(&st.cands);
-    if (!nq || !st.hist) {
+    if (!st.hist) {
         fprintf(stderr, "qac eval: out of memory\n");
         goto out;
     }
     for (; i < argc; i++)
-        if (read_log(argv[i], &arena, &evs, &nev, &cap, &seq, nq)) goto out;
-    arena_base = arena.data;
-    if (nev) qsort(evs, nev, sizeof *evs, event_cmp);
+        if (ep_events_read(&evs, argv[i], EP_AOL_ONLY, "qac eval")) goto out;
+    ep_events_sort(&evs);
+    size_t nev = evs.n;
     uint64_t t1 = now_ns();
 
     for (size_t k = 0; k < nev && st.n_scored < limit; k++) {
-        const event *e = &evs[k];
-        const char *user = arena.data + e->user, *q = arena.data + e->query;
+        const ep_event *e = &evs.ev[k];
+        const char *user = ep_user(&evs, e), *q = ep_query(&evs, e);
         st.n_events++;
         if (e->time < split) {
             st.n_history++;
@@ -559,9 +449,7 @@ int eval_main(int argc, char **argv) {
 out:
     rank_cands_free(&st.cands);
     rank_history_free(st.hist);
-    qfree(nq);
-    qfree(evs);
-    qbuf_free(&arena);
+    ep_events_free(&evs);
     trie_free(t);
     return status;
 }

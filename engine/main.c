@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "data/build.h"
 #include "data/eval.h"
+#include "data/replay.h"
 #include "engine/server.h"
 
 typedef struct qac_cmd {
@@ -25,6 +26,7 @@ static const qac_cmd cmds[] = {
     {"build", build_main, "build a trie snapshot from query logs"},
     {"complete", complete_main, "print the top completions of prefixes from a snapshot"},
     {"eval", eval_main, "measure ranking quality on query logs (EVALUATION.md)"},
+    {"replay", replay_main, "replay query logs against a server: latency, throughput, quality"},
     {"serve", serve_main, "serve completions over text/RESP and HTTP (event loop)"},
     {NULL, NULL, NULL},
 };

@@ -1,0 +1,1308 @@
+/* replay.c -- `qac replay`: play query logs against a running `qac serve`
+ * as people typing, and measure latency, throughput, errors and quality.
+ *
+ * What is sent. Events are read and ordered as in `qac eval` (evalproto.c).
+ * Each event becomes the keystrokes of its query (norm_eval form): one
+ *     COMPLETE "<prefix>" LIMIT K' USER "<user>" SESSION "<user>/<n>"
+ * per typed prefix (rp_plan: all prefixes, or exactly the evaluation set),
+ * K' = max(--k, 10), then, unless --no-accept,
+ *     ACCEPT "<query>" USER .. SESSION .. PREFIX "<p>" [RANK r]
+ * where p is the shortest typed prefix whose answer showed the query in the
+ * top --k (the person picks it there, RANK = its position), else the last
+ * typed prefix with RANK 0 (typed out). In open loop the ACCEPT may leave
+ * before the answers it would use: then PREFIX is the last prefix, no RANK.
+ * Sessions: a user's session number goes up after 30 minutes without events
+ * (EP_SESSION_GAP); the id is "<user>/<n>". Query lists (no user, no time)
+ * send neither USER nor SESSION. Events before --measure-from are sent as
+ * the ACCEPT only and are not measured.
+ *
+ * Load shapes. Events are assigned to connections by a hash of the user, so
+ * one user's requests stay in order on one TCP connection (the server
+ * answers in order per connection).
+ *   closed loop (default): each connection keeps up to --pipeline users in
+ *     flight; a user's next keystroke leaves when the previous answer is in;
+ *     events start in log order, and an event whose user is still typing
+ *     waits (and holds back the events behind it on that connection).
+ *     Latency = reply time - send time.
+ *   open loop, --rate R: request i of the whole run is due at t0 + i / R;
+ *     --speed X: an event's requests are due at t0 + (time - first) / X,
+ *     all at once (pipelined). Requests leave when due whatever the answers;
+ *     latency is measured from the due time, so a stalled server shows as
+ *     latency, not as a lower rate (no coordinated omission).
+ *
+ * Why poll(2) and not libuv: the client is one thread with N sockets and
+ * one timer (the next due request); ppoll() with a nanosecond timeout and
+ * non-blocking sockets does that with no callbacks or handle lifetimes, and
+ * each loop turn reads, parses, schedules and writes in a fixed order.
+ *
+ * Failure: connect (REPLAY_CONNECT_MS) and reply (--timeout, the oldest
+ * unanswered request) timeouts, a closed connection, or a reply that does not
+ * parse end the run with a one-line message, the partial report, exit 1.
+ *
+ * Limits: REPLAY_MAX_CONN connections, REPLAY_MAX_PIPELINE users in flight
+ * per connection, REPLAY_MAX_INFLIGHT unanswered requests in all (open loop:
+ * beyond it the run ends with "server not keeping up"), RP_MAX_QUERY bytes
+ * per normalized query and REPLAY_MAX_USER bytes per AnonID (longer ones are
+ * skipped and counted).
+ */
+#include "data/replay.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/hist.h"
+#include "common/log.h"
+#include "data/qlog.h"
+#include "trie/norm.h"
+
+#define REPLAY_DEFAULT_PORT 7700 /* qac serve's default */
+#define REPLAY_MAX_CONN 1024
+#define REPLAY_DEFAULT_PIPELINE 16
+#define REPLAY_MAX_PIPELINE 4096
+#define REPLAY_MAX_INFLIGHT (1u << 22)
+#define REPLAY_CONNECT_MS 3000
+#define REPLAY_DEFAULT_TIMEOUT_MS 5000
+#define REPLAY_MAX_USER 100 /* bytes; the session id adds "/<n>" within the server's 128 */
+#define REPLAY_DEFAULT_K 10
+#define REPLAY_MAX_K 100
+#define REPLAY_READ_CHUNK 65536
+#define REPLAY_LAT_BINS 40
+#define REPLAY_MAX_REPLY_LINE 8192 /* bytes; the server's lines are at most ~560 */ /* log2 buckets of microseconds, for the HTML chart */
+
+/* ============================ pure parts ============================ */
+
+int rp_quote(qbuf *out, const char *s, size_t len) {
+    if (qbuf_reserve(out, 2 * len + 2)) return -1;
+    char *w = out->data + out->len;
+    *w++ = '"';
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '"' || s[i] == '\\') *w++ = '\\';
+        *w++ = s[i];
+    }
+    *w++ = '"';
+    out->len = (size_t)(w - out->data);
+    return 0;
+}
+
+void rp_plan_init(rp_plan *p, const char *q, size_t qlen, int all) {
+    memset(p, 0, sizeof *p);
+    p->ncp = utf8_count(q, qlen);
+    p->all = all;
+    p->enp = ep_prefixes(q, qlen, p->ncp, p->elens, p->etags);
+    if (all) {
+        p->ntyped = p->ncp;
+        return;
+    }
+    for (int i = 0; i < p->enp; i++) { /* insert distinct lengths in order */
+        size_t l = p->elens[i], j = p->ntyped;
+        int dup = 0;
+        for (size_t k = 0; k < p->ntyped; k++) dup |= p->evlens[k] == l;
+        if (dup) continue;
+        while (j > 0 && p->evlens[j - 1] > l) {
+            p->evlens[j] = p->evlens[j - 1];
+            j--;
+        }
+        p->evlens[j] = l;
+        p->ntyped++;
+    }
+}
+
+size_t rp_plan_len(const rp_plan *p, size_t i) { return p->all ? i + 1 : p->evlens[i]; }
+
+unsigned rp_plan_tags(const rp_plan *p, size_t len) {
+    unsigned m = 0;
+    for (int i = 0; i < p->enp; i++)
+        if (p->elens[i] == len) m |= 1u << p->etags[i];
+    return m;
+}
+
+void rp_keys_add(rp_keys *k, size_t n, size_t first_shown) {
+    k->typed += n;
+    if (first_shown && first_shown <= n) k->saved += n - first_shown;
+}
+
+double rp_keys_share(const rp_keys *k) { return k->typed ? (double)k->saved / (double)k->typed : 0.0; }
+
+/* norm_eval of a display string, with an ASCII fast path (lower-case, runs
+ * of white space to one space, trimmed): the client must not become the
+ * bottleneck by running utf8proc on every suggestion. */
+static int match_form(const char *d, size_t n, char *out, size_t cap) {
+    int ascii = 1;
+    for (size_t i = 0; i < n && ascii; i++) ascii = (unsigned char)d[i] < 0x80;
+    if (!ascii) return norm_eval(d, n, out, cap);
+    size_t o = 0;
+    int sp = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)d[i];
+        if (c == ' ' || (c >= '\t' && c <= '\r')) {
+            sp = o > 0;
+            continue;
+        }
+        if (o + 2 > cap) return -1;
+        if (sp) out[o++] = ' ';
+        sp = 0;
+        out[o++] = (char)tolower(c);
+    }
+    return (int)o;
+}
+
+/* Finds the end of the line starting at buf[off]: returns the index of its
+ * '\n' or -1. *e gets the content end (a '\r' before '\n' dropped). */
+static long line_end(const char *buf, size_t len, size_t off, size_t *e) {
+    const char *nl = memchr(buf + off, '\n', len - off);
+    if (!nl) return -1;
+    size_t i = (size_t)(nl - buf);
+    *e = i > off && buf[i - 1] == '\r' ? i - 1 : i;
+    return (long)i;
+}
+
+long rp_parse_reply(const char *buf, size_t len, int kind, const char *target, size_t tlen, char *scratch,
+                    rp_reply *r, const char **why) {
+    memset(r, 0, sizeof *r);
+    size_t e;
+    long nl = line_end(buf, len, 0, &e);
+    if (nl < 0) {
+        if (len > REPLAY_MAX_REPLY_LINE) {
+            *why = "reply line too long";
+            return -1;
+        }
+        return 0;
+    }
+    if (e >= 4 && !memcmp(buf, "ERR ", 4)) {
+        r->err = 1;
+        size_t i = 4, c = 0;
+        while (i < e && buf[i] != ' ' && c < sizeof r->code - 1) r->code[c++] = buf[i++];
+        r->code[c] = 0;
+        if (!c) memcpy(r->code, "?", 2);
+        return nl + 1;
+    }
+    if (e < 2 || memcmp(buf, "OK", 2) || (e > 2 && buf[2] != ' ')) {
+        *why = "reply is neither OK nor ERR";
+        return -1;
+    }
+    if (kind == RP_ACCEPT) return nl + 1;
+    uint64_t n;
+    if (e <= 3 || parse_u64(buf + 3, e - 3, &n) || n > REPLAY_MAX_K) {
+        *why = "COMPLETE reply without a valid count";
+        return -1;
+    }
+    r->n = (int)n;
+    size_t off = (size_t)nl + 1;
+    for (uint64_t i = 0; i < n; i++) {
+        nl = line_end(buf, len, off, &e);
+        if (nl < 0) {
+            if (len - off > REPLAY_MAX_REPLY_LINE) {
+                *why = "reply line too long";
+                return -1;
+            }
+            return 0;
+        }
+        const char *tab = NULL;
+        for (size_t k = e; k > off; k--)
+            if (buf[k - 1] == '\t') {
+                tab = buf + k - 1;
+                break;
+            }
+        if (!tab) {
+            *why = "suggestion line without a TAB before the score";
+            return -1;
+        }
+        if (target && !r->rank) {
+            int m = match_form(buf + off, (size_t)(tab - (buf + off)), scratch, RP_SCRATCH);
+            if (m >= 0 && (size_t)m == tlen && !memcmp(scratch, target, tlen)) r->rank = (unsigned)i + 1;
+        }
+        off = (size_t)nl + 1;
+    }
+    return (long)off;
+}
+
+/* ============================ the run ============================ */
+
+typedef struct req {
+    uint64_t t_due, t_sent; /* ns; t_due = t_sent in closed loop */
+    uint32_t slot;
+    uint16_t plen; /* COMPLETE: code points typed */
+    uint8_t kind, measured;
+} req;
+
+typedef struct slot {
+    uint32_t ev, uidx, conn, next_free;
+    int measured, all_issued, accept_sent;
+    size_t next; /* next typed prefix */
+    uint32_t pending;
+    size_t last_len, first_len;
+    unsigned first_rank;
+    rp_plan plan;
+} slot;
+
+typedef struct conn {
+    int fd;
+    qbuf in, out;
+    size_t in_off, out_off;
+    req *q;
+    size_t qcap, qhead, qlen;
+    uint32_t *evs; /* closed loop: this connection's events, in log order */
+    size_t nev, evcap, evhead;
+    uint32_t *act; /* closed loop: active slots */
+    uint32_t nact;
+} conn;
+
+typedef struct errcount {
+    char code[16];
+    uint64_t n;
+} errcount;
+
+typedef struct rp_run {
+    /* options */
+    const char *host, *port, *json, *html;
+    uint32_t nconn, pipeline, k;
+    double rate, speed, duration;
+    uint64_t limit, timeout_ms;
+    int all, accept, quiet, progress;
+    int64_t measure_from; /* INT64_MIN: measure all */
+    /* events */
+    ep_events E;
+    uint32_t *uidx, *sess; /* per event */
+    uint32_t *order;       /* events to play, in log order */
+    size_t norder;
+    uint64_t skip_long_query, skip_long_user;
+    int64_t time0;
+    /* state */
+    conn *c;
+    slot *s;
+    uint32_t nslot, scap, free_slot;
+    size_t cursor;       /* open loop: next event in order[] */
+    uint32_t cur;        /* open loop: slot being issued, UINT32_MAX none */
+    uint64_t reqno;      /* open loop: requests issued */
+    uint64_t inflight;
+    uint64_t t0, t_first, t_last;
+    int stopping;
+    const char *fatal; /* why the run ended early */
+    char fatal_buf[256];
+    char scratch[RP_SCRATCH];
+    qbuf line;
+    /* measures */
+    hist lat;
+    uint64_t lat_bins[REPLAY_LAT_BINS];
+    uint64_t requests, measured_requests, completes, accepts;
+    uint64_t events_started, events_measured, events_done, events_unmeasured;
+    uint64_t timeouts, disconnects, protocol_errors;
+    errcount errs[16];
+    uint64_t errs_other;
+    ep_quality q;
+    rp_keys keys;
+} rp_run;
+
+static volatile sig_atomic_t rp_interrupted;
+static void on_sigint(int sig) {
+    (void)sig;
+    rp_interrupted = 1;
+}
+
+/* The first reason the run ends early wins. */
+static void set_fatal(rp_run *r, const char *msg) {
+    if (r->fatal) return;
+    snprintf(r->fatal_buf, sizeof r->fatal_buf, "%s", msg);
+    r->fatal = r->fatal_buf;
+}
+
+static void count_err(rp_run *r, const char *code) {
+    for (size_t i = 0; i < ARRAY_LEN(r->errs); i++) {
+        if (!r->errs[i].n) {
+            snprintf(r->errs[i].code, sizeof r->errs[i].code, "%s", code);
+            r->errs[i].n = 1;
+            return;
+        }
+        if (!strcmp(r->errs[i].code, code)) {
+            r->errs[i].n++;
+            return;
+        }
+    }
+    r->errs_other++;
+}
+
+static uint32_t hash_user(const char *u, size_t n) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)u[i]) * 16777619u;
+    return h;
+}
+
+/* --- loading: order, users, sessions ------------------------------------ */
+
+static const ep_events *ucmp_E;
+static int user_cmp(const void *a, const void *b) {
+    const ep_event *x = &ucmp_E->ev[*(const uint32_t *)a], *y = &ucmp_E->ev[*(const uint32_t *)b];
+    size_t m = x->userlen < y->userlen ? x->userlen : y->userlen;
+    int c = memcmp(ep_user(ucmp_E, x), ep_user(ucmp_E, y), m);
+    if (c) return c;
+    if (x->userlen != y->userlen) return x->userlen < y->userlen ? -1 : 1;
+    uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+    return i < j ? -1 : i > j;
+}
+
+/* After ep_events_sort: user numbers, session numbers, the play order. */
+static int prepare(rp_run *r) {
+    size_t n = r->E.n;
+    if (n > UINT32_MAX - 1) {
+        fprintf(stderr, "qac replay: more than %u events\n", UINT32_MAX - 1);
+        return -1;
+    }
+    r->uidx = qmalloc((n + 1) * sizeof *r->uidx);
+    r->sess = qmalloc((n + 1) * sizeof *r->sess);
+    r->order = qmalloc((n + 1) * sizeof *r->order);
+    uint32_t *tmp = qmalloc((n + 1) * sizeof *tmp);
+    if (!r->uidx || !r->sess || !r->order || !tmp) {
+        qfree(tmp);
+        fprintf(stderr, "qac replay: out of memory\n");
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) tmp[i] = (uint32_t)i;
+    ucmp_E = &r->E;
+    if (n) qsort(tmp, n, sizeof *tmp, user_cmp);
+    uint32_t u = 0, s = 0;
+    for (size_t i = 0; i < n; i++) {
+        const ep_event *v = &r->E.ev[tmp[i]];
+        if (i) {
+            const ep_event *p = &r->E.ev[tmp[i - 1]];
+            if (v->userlen != p->userlen || memcmp(ep_user(&r->E, v), ep_user(&r->E, p), v->userlen) || !v->userlen) {
+                u++;
+                s = 0;
+            } else if (v->time != QLOG_NO_TIME && v->time - p->time >= EP_SESSION_GAP) {
+                s++;
+            }
+        }
+        r->uidx[tmp[i]] = u;
+        r->sess[tmp[i]] = s;
+    }
+    qfree(tmp);
+    r->time0 = QLOG_NO_TIME;
+    for (size_t i = 0; i < n; i++) {
+        const ep_event *v = &r->E.ev[i];
+        if (v->querylen > RP_MAX_QUERY) {
+            r->skip_long_query++;
+            continue;
+        }
+        if (v->userlen > REPLAY_MAX_USER) {
+            r->skip_long_user++;
+            continue;
+        }
+        int measured = r->measure_from == INT64_MIN || v->time == QLOG_NO_TIME || v->time >= r->measure_from;
+        if (!measured && !r->accept) continue; /* nothing to send */
+        if (r->time0 == QLOG_NO_TIME && v->time != QLOG_NO_TIME) r->time0 = v->time;
+        r->order[r->norder++] = (uint32_t)i;
+    }
+    if (r->skip_long_query || r->skip_long_user)
+        fprintf(stderr, "qac replay: skipped %llu events with a query over %d bytes normalized, %llu with an AnonID over %d bytes\n",
+                (unsigned long long)r->skip_long_query, RP_MAX_QUERY, (unsigned long long)r->skip_long_user,
+                REPLAY_MAX_USER);
+    return 0;
+}
+
+/* --- connections ---------------------------------------------------------- */
+
+static int connect_all(rp_run *r) {
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int g = getaddrinfo(r->host, r->port, &hints, &ai);
+    if (g) {
+        fprintf(stderr, "qac replay: cannot resolve %s:%s: %s\n", r->host, r->port, gai_strerror(g));
+        return -1;
+    }
+    int rc = 0;
+    for (uint32_t i = 0; i < r->nconn && !rc; i++) {
+        conn *c = &r->c[i];
+        c->fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (c->fd < 0) {
+            fprintf(stderr, "qac replay: socket: %s\n", strerror(errno));
+            rc = -1;
+            break;
+        }
+        int one = 1;
+        setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        int err = 0;
+        if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+            if (errno != EINPROGRESS) {
+                err = errno;
+            } else {
+                struct pollfd p = {c->fd, POLLOUT, 0};
+                int pr = poll(&p, 1, REPLAY_CONNECT_MS);
+                socklen_t sl = sizeof err;
+                if (pr == 0) err = ETIMEDOUT;
+                else if (pr < 0) err = errno;
+                else getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &sl);
+            }
+        }
+        if (err) {
+            fprintf(stderr, "qac replay: cannot connect to %s:%s: %s; is 'qac serve' running there?\n", r->host,
+                    r->port, strerror(err));
+            rc = -1;
+        }
+    }
+    freeaddrinfo(ai);
+    return rc;
+}
+
+/* --- slots and requests -------------------------------------------------- */
+
+static int slot_new(rp_run *r, uint32_t ev, uint32_t *out) {
+    if (r->free_slot == UINT32_MAX) {
+        if (r->nslot == r->scap) {
+            uint32_t nc = r->scap ? r->scap * 2 : 256;
+            slot *ns = qrealloc(r->s, nc * sizeof *ns);
+            if (!ns) return -1;
+            r->s = ns;
+            r->scap = nc;
+        }
+        r->s[r->nslot].next_free = UINT32_MAX;
+        r->free_slot = r->nslot++;
+    }
+    uint32_t id = r->free_slot;
+    slot *s = &r->s[id];
+    r->free_slot = s->next_free;
+    const ep_event *v = &r->E.ev[ev];
+    memset(s, 0, sizeof *s);
+    s->ev = ev;
+    s->uidx = r->uidx[ev];
+    s->conn = v->userlen ? hash_user(ep_user(&r->E, v), v->userlen) % r->nconn : (uint32_t)(v->seq % r->nconn);
+    s->measured = r->measure_from == INT64_MIN || v->time == QLOG_NO_TIME || v->time >= r->measure_from;
+    rp_plan_init(&s->plan, ep_query(&r->E, v), v->querylen, r->all);
+    if (!s->measured) s->next = s->plan.ntyped;
+    *out = id;
+    return 0;
+}
+
+static void slot_free(rp_run *r, uint32_t id) {
+    r->s[id].next_free = r->free_slot;
+    r->free_slot = id;
+}
+
+static int push_req(conn *c, const req *q) {
+    if (c->qlen == c->qcap) {
+        size_t nc = c->qcap ? c->qcap * 2 : 64;
+        req *nq = qmalloc(nc * sizeof *nq);
+        if (!nq) return -1;
+        for (size_t i = 0; i < c->qlen; i++) nq[i] = c->q[(c->qhead + i) % c->qcap];
+        qfree(c->q);
+        c->q = nq;
+        c->qcap = nc;
+        c->qhead = 0;
+    }
+    c->q[(c->qhead + c->qlen) % c->qcap] = *q;
+    c->qlen++;
+    return 0;
+}
+
+static int put_ctx(rp_run *r, qbuf *b, const ep_event *v, uint32_t ev) {
+    if (!v->userlen) return 0;
+    int rc = qbuf_puts(b, " USER ") | rp_quote(b, ep_user(&r->E, v), v->userlen) | qbuf_puts(b, " SESSION ");
+    char sid[REPLAY_MAX_USER + 16];
+    memcpy(sid, ep_user(&r->E, v), v->userlen);
+    int n = snprintf(sid + v->userlen, 16, "/%u", r->sess[ev]);
+    return rc | rp_quote(b, sid, v->userlen + (size_t)n);
+}
+
+/* Issues the slot's next request on its connection, due at t_due. Returns 1
+ * when one was issued, 0 when the event has nothing more to send, -1 OOM. */
+static int issue(rp_run *r, uint32_t id, uint64_t t_due) {
+    slot *s = &r->s[id];
+    conn *c = &r->c[s->conn];
+    const ep_event *v = &r->E.ev[s->ev];
+    const char *q = ep_query(&r->E, v);
+    req rq = {t_due, now_ns(), id, 0, RP_COMPLETE, (uint8_t)s->measured};
+    qbuf *b = &c->out;
+    int rc;
+    if (s->next < s->plan.ntyped) {
+        size_t len = rp_plan_len(&s->plan, s->next++);
+        size_t bytes = ep_cp_offset(q, v->querylen, len);
+        rc = qbuf_puts(b, "COMPLETE ") | rp_quote(b, q, bytes) | qbuf_printf(b, " LIMIT %u", r->k < EP_TOPK ? EP_TOPK : r->k) |
+             put_ctx(r, b, v, s->ev) | qbuf_puts(b, "\r\n");
+        rq.plen = (uint16_t)len;
+        s->last_len = len;
+        r->completes++;
+    } else if (r->accept && !s->accept_sent) {
+        s->accept_sent = 1;
+        rq.kind = RP_ACCEPT;
+        rc = qbuf_puts(b, "ACCEPT ") | rp_quote(b, q, v->querylen) | put_ctx(r, b, v, s->ev);
+        if (s->measured && s->plan.ntyped) {
+            size_t plen = s->first_len ? s->first_len : s->last_len;
+            rc |= qbuf_puts(b, " PREFIX ") | rp_quote(b, q, ep_cp_offset(q, v->querylen, plen));
+            if (s->first_len) rc |= qbuf_printf(b, " RANK %u", s->first_rank);
+            else if (s->pending == 0) rc |= qbuf_puts(b, " RANK 0");
+        }
+        rc |= qbuf_puts(b, "\r\n");
+        r->accepts++;
+    } else {
+        return 0;
+    }
+    if (rc || push_req(c, &rq)) return -1;
+    s->pending++;
+    r->inflight++;
+    r->requests++;
+    if (!r->t_first) r->t_first = rq.t_sent;
+    return 1;
+}
+
+/* The event of slot id is over (everything answered). */
+static void finish(rp_run *r, uint32_t id) {
+    slot *s = &r->s[id];
+    if (s->measured && s->plan.ntyped) rp_keys_add(&r->keys, s->plan.ncp, s->first_len);
+    r->events_done++;
+    if (!r->rate && !r->speed) { /* closed loop: leave the connection's active set */
+        conn *c = &r->c[s->conn];
+        for (uint32_t i = 0; i < c->nact; i++)
+            if (c->act[i] == id) {
+                c->act[i] = c->act[--c->nact];
+                break;
+            }
+    }
+    slot_free(r, id);
+}
+
+static int limit_reached(const rp_run *r) { return r->limit && r->events_measured >= r->limit; }
+
+/* Starts an event: a slot and its first request. Returns the slot (or
+ * UINT32_MAX when it had nothing to send and is already over), -2 on OOM. */
+static int64_t start_event(rp_run *r, uint32_t ev, uint64_t t_due) {
+    uint32_t id;
+    if (slot_new(r, ev, &id)) return -2;
+    r->events_started++;
+    if (r->s[id].measured) r->events_measured++;
+    else r->events_unmeasured++;
+    if (!r->rate && !r->speed) {
+        conn *c = &r->c[r->s[id].conn];
+        c->act[c->nact++] = id;
+    }
+    int rc = issue(r, id, t_due);
+    if (rc < 0) return -2;
+    if (rc == 0) {
+        finish(r, id);
+        return UINT32_MAX;
+    }
+    return id;
+}
+
+/* Closed loop: start what the connection's pipeline allows. */
+static int conn_fill(rp_run *r, conn *c) {
+    while (!r->stopping && c->nact < r->pipeline && c->evhead < c->nev) {
+        uint32_t ev = c->evs[c->evhead];
+        int busy = 0;
+        for (uint32_t i = 0; i < c->nact && !busy; i++) busy = r->s[c->act[i]].uidx == r->uidx[ev];
+        if (busy) break;
+        if (limit_reached(r)) {
+            r->stopping = 1;
+            break;
+        }
+        c->evhead++;
+        uint64_t t = now_ns();
+        if (start_event(r, ev, t) == -2) return -1;
+    }
+    return 0;
+}
+
+/* Open loop: the due time of the next request (of slot cur or of the next
+ * event). */
+static uint64_t next_due(const rp_run *r) {
+    if (r->rate > 0) return r->t0 + (uint64_t)((double)r->reqno * 1e9 / r->rate);
+    const ep_event *v;
+    if (r->cur != UINT32_MAX) v = &r->E.ev[r->s[r->cur].ev];
+    else v = &r->E.ev[r->order[r->cursor]];
+    return r->t0 + (uint64_t)((double)(v->time - r->time0) * 1e9 / r->speed);
+}
+
+static int open_issue(rp_run *r, uint64_t now) {
+    while (!r->stopping && (r->cur != UINT32_MAX || r->cursor < r->norder)) {
+        if (r->inflight >= REPLAY_MAX_INFLIGHT) {
+            set_fatal(r, "server not keeping up: over 4M requests unanswered (lower --rate or --speed)");
+            return 0;
+        }
+        uint64_t due = next_due(r);
+        if (due > now) break;
+        if (r->cur == UINT32_MAX) {
+            if (limit_reached(r)) {
+                r->stopping = 1;
+                break;
+            }
+            int64_t id = start_event(r, r->order[r->cursor++], due);
+            if (id == -2) return -1;
+            if (id != UINT32_MAX) {
+                r->cur = (uint32_t)id;
+                r->reqno++;
+            }
+            continue;
+        }
+        int rc = issue(r, r->cur, due);
+        if (rc < 0) return -1;
+        if (rc == 0) {
+            r->s[r->cur].all_issued = 1;
+            if (!r->s[r->cur].pending) finish(r, r->cur);
+            r->cur = UINT32_MAX;
+        } else {
+            r->reqno++;
+        }
+    }
+    return 0;
+}
+
+static void on_reply(rp_run *r, conn *c, const rp_reply *rep, uint64_t now) {
+    req rq = c->q[c->qhead];
+    c->qhead = (c->qhead + 1) % c->qcap;
+    c->qlen--;
+    r->inflight--;
+    slot *s = &r->s[rq.slot];
+    s->pending--;
+    if (rq.measured) {
+        uint64_t us = now > rq.t_due ? (now - rq.t_due) / 1000 : 0;
+        hist_add(&r->lat, us);
+        int bin = 0;
+        while (us && bin < REPLAY_LAT_BINS - 1) {
+            us >>= 1;
+            bin++;
+        }
+        r->lat_bins[bin]++;
+        r->measured_requests++;
+        r->t_last = now;
+    }
+    if (rep->err) count_err(r, rep->code);
+    else if (rq.kind == RP_COMPLETE && rq.measured) {
+        unsigned tags = rp_plan_tags(&s->plan, rq.plen);
+        for (int t = 0; t < EP_NTAGS; t++)
+            if (tags & (1u << t)) ep_record(&r->q, t, rep->rank);
+        if (rep->rank && rep->rank <= r->k && !s->first_len) {
+            s->first_len = rq.plen;
+            s->first_rank = rep->rank;
+        }
+    }
+}
+
+/* Reads what the connection has; handles every complete reply. */
+static int conn_read(rp_run *r, conn *c, uint32_t ci) {
+    for (;;) {
+        if (qbuf_reserve(&c->in, REPLAY_READ_CHUNK)) return -1;
+        ssize_t n = recv(c->fd, c->in.data + c->in.len, REPLAY_READ_CHUNK, 0);
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            r->disconnects++;
+            char m[128];
+            snprintf(m, sizeof m, "the server closed connection %u mid-run%s (did it exit?)", ci,
+                     n < 0 ? " with an error" : "");
+            set_fatal(r, m);
+            return 0;
+        }
+        c->in.len += (size_t)n;
+        if ((size_t)n < REPLAY_READ_CHUNK) break;
+    }
+    uint64_t now = now_ns();
+    while (c->in_off < c->in.len) {
+        if (!c->qlen) {
+            r->protocol_errors++;
+            set_fatal(r, "the server sent bytes nobody asked for");
+            return 0;
+        }
+        const req *rq = &c->q[c->qhead];
+        const slot *s = &r->s[rq->slot];
+        const ep_event *v = &r->E.ev[s->ev];
+        int want = rq->kind == RP_COMPLETE && rq->measured;
+        rp_reply rep;
+        const char *why = NULL;
+        long used = rp_parse_reply(c->in.data + c->in_off, c->in.len - c->in_off, rq->kind,
+                                   want ? ep_query(&r->E, v) : NULL, v->querylen, r->scratch, &rep, &why);
+        if (used == 0) break;
+        if (used < 0) {
+            r->protocol_errors++;
+            char m[128];
+            snprintf(m, sizeof m, "unexpected reply from the server: %s", why);
+            set_fatal(r, m);
+            return 0;
+        }
+        c->in_off += (size_t)used;
+        uint32_t id = rq->slot;
+        on_reply(r, c, &rep, now);
+        slot *ss = &r->s[id];
+        if (!r->rate && !r->speed) {
+            if (!r->stopping) {
+                int rc = issue(r, id, now_ns());
+                if (rc < 0) return -1;
+                if (rc == 0 && !ss->pending) finish(r, id);
+            } else if (!ss->pending) {
+                finish(r, id);
+            }
+        } else if (!ss->pending && (ss->all_issued || r->stopping) && id != r->cur) {
+            finish(r, id);
+        }
+    }
+    if (c->in_off == c->in.len) {
+        c->in.len = c->in_off = 0;
+    } else if (c->in_off > REPLAY_READ_CHUNK) {
+        qbuf_consume(&c->in, c->in_off);
+        c->in_off = 0;
+    }
+    return 0;
+}
+
+static void conn_write(rp_run *r, conn *c) {
+    while (c->out_off < c->out.len) {
+        ssize_t n = send(c->fd, c->out.data + c->out_off, c->out.len - c->out_off, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+        if (n < 0) {
+            r->disconnects++;
+            char m[128];
+            snprintf(m, sizeof m, "cannot send to the server: %s", strerror(errno));
+            set_fatal(r, m);
+            return;
+        }
+        c->out_off += (size_t)n;
+    }
+    c->out.len = c->out_off = 0;
+}
+
+static void progress(rp_run *r, uint64_t now, uint64_t *last_t, uint64_t *last_req, int final) {
+    if (!r->progress) return;
+    if (!final && now - *last_t < 1000000000ull) return;
+    double dt = (double)(now - *last_t) / 1e9, el = (double)(now - r->t0) / 1e9;
+    double rps = dt > 0 ? (double)(r->requests - *last_req) / dt : 0;
+    double evs = el > 0 ? (double)r->events_started / el : 0;
+    double left = (double)r->norder - (double)r->events_started;
+    if (r->limit && (double)(r->limit - (r->events_measured < r->limit ? r->events_measured : r->limit)) < left)
+        left = (double)(r->limit - (r->events_measured < r->limit ? r->events_measured : r->limit));
+    double eta = evs > 0 ? left / evs : 0;
+    if (r->duration > 0 && r->duration - el < eta) eta = r->duration - el > 0 ? r->duration - el : 0;
+    fprintf(stderr, "\rqac replay: events %llu/%zu, %.0f req/s, ETA %.0f s   %s",
+            (unsigned long long)r->events_started, r->norder, rps, eta, final ? "\n" : "");
+    *last_t = now;
+    *last_req = r->requests;
+}
+
+static int run_loop(rp_run *r) {
+    struct pollfd *pf = qcalloc(r->nconn, sizeof *pf);
+    if (!pf) return -1;
+    int open = r->rate > 0 || r->speed > 0;
+    r->t0 = now_ns();
+    r->cur = UINT32_MAX;
+    uint64_t last_t = r->t0, last_req = 0;
+    uint64_t end = r->duration > 0 ? r->t0 + (uint64_t)(r->duration * 1e9) : UINT64_MAX;
+    int rc = 0;
+    if (!open)
+        for (uint32_t i = 0; i < r->nconn && rc == 0; i++) rc = conn_fill(r, &r->c[i]);
+    while (rc == 0 && !r->fatal) {
+        uint64_t now = now_ns();
+        if (rp_interrupted) {
+            set_fatal(r, "interrupted");
+            break;
+        }
+        if (now >= end) r->stopping = 1;
+        if (open && (rc = open_issue(r, now))) break;
+        if (r->fatal) break;
+        int more_to_start = open ? (r->cur != UINT32_MAX || r->cursor < r->norder) : 0;
+        if (!open)
+            for (uint32_t i = 0; i < r->nconn; i++) more_to_start |= r->c[i].evhead < r->c[i].nev;
+        if (!r->inflight && (r->stopping || !more_to_start)) break;
+        /* timeouts: the oldest unanswered request of each connection */
+        for (uint32_t i = 0; i < r->nconn; i++) {
+            conn *c = &r->c[i];
+            if (c->qlen && now > c->q[c->qhead].t_sent && now - c->q[c->qhead].t_sent > r->timeout_ms * 1000000ull) {
+                r->timeouts++;
+                char m[128];
+                snprintf(m, sizeof m, "no reply from the server in %llu ms (--timeout)", (unsigned long long)r->timeout_ms);
+                set_fatal(r, m);
+            }
+        }
+        if (r->fatal) break;
+        for (uint32_t i = 0; i < r->nconn; i++) {
+            pf[i].fd = r->c[i].fd;
+            pf[i].events = POLLIN | (r->c[i].out_off < r->c[i].out.len ? POLLOUT : 0);
+            pf[i].revents = 0;
+        }
+        /* wake for the next due request, the progress line, or 100 ms to check timeouts */
+        uint64_t wake = now + 100000000ull;
+        if (open && !r->stopping && (r->cur != UINT32_MAX || r->cursor < r->norder)) {
+            uint64_t d = next_due(r);
+            if (d < wake) wake = d;
+        }
+        if (end < wake) wake = end;
+        struct timespec ts = {0, 0};
+        if (wake > now) {
+            ts.tv_sec = (time_t)((wake - now) / 1000000000ull);
+            ts.tv_nsec = (long)((wake - now) % 1000000000ull);
+        }
+        int n = ppoll(pf, r->nconn, &ts, NULL);
+        if (n < 0 && errno != EINTR) {
+            char m[128];
+            snprintf(m, sizeof m, "poll: %s", strerror(errno));
+            set_fatal(r, m);
+            break;
+        }
+        for (uint32_t i = 0; n > 0 && i < r->nconn && rc == 0 && !r->fatal; i++) {
+            conn *c = &r->c[i];
+            if (pf[i].revents & (POLLIN | POLLERR | POLLHUP)) rc = conn_read(r, c, i);
+            if (rc == 0 && !r->fatal && !open) rc = conn_fill(r, c);
+        }
+        for (uint32_t i = 0; i < r->nconn && !r->fatal; i++)
+            if (r->c[i].out_off < r->c[i].out.len) conn_write(r, &r->c[i]);
+        progress(r, now_ns(), &last_t, &last_req, 0);
+    }
+    if (r->progress) progress(r, now_ns(), &last_t, &last_req, 1);
+    qfree(pf);
+    if (rc < 0) set_fatal(r, "out of memory");
+    return r->fatal ? -1 : 0;
+}
+
+/* --- reports ------------------------------------------------------------- */
+
+static double elapsed_s(const rp_run *r) {
+    return r->t_last > r->t_first ? (double)(r->t_last - r->t_first) / 1e9 : 0.0;
+}
+static double throughput(const rp_run *r) {
+    double s = elapsed_s(r);
+    return s > 0 ? (double)r->measured_requests / s : 0.0;
+}
+static const double qs[5] = {0.5, 0.9, 0.99, 0.999, 1.0};
+static const char *const qnames[5] = {"p50", "p90", "p99", "p999", "max"};
+static uint64_t lat_q(const rp_run *r, int i) { return i == 4 ? r->lat.max : hist_quantile(&r->lat, qs[i]); }
+
+static void print_summary(const rp_run *r, FILE *f) {
+    fprintf(f, "qac replay: %s:%s, %u connection%s, %s", r->host, r->port, r->nconn, r->nconn == 1 ? "" : "s",
+            r->rate > 0 ? "open loop" : r->speed > 0 ? "open loop (log timing)" : "closed loop");
+    if (r->rate > 0) fprintf(f, " at %.0f req/s", r->rate);
+    if (r->speed > 0) fprintf(f, " at %gx", r->speed);
+    fprintf(f, ", prefixes %s%s\n", r->all ? "all" : "eval", r->accept ? "" : ", no accept");
+    fprintf(f, "events     %llu measured, %llu accept-only; requests %llu (%llu COMPLETE, %llu ACCEPT)\n",
+            (unsigned long long)r->events_measured, (unsigned long long)r->events_unmeasured,
+            (unsigned long long)r->requests, (unsigned long long)r->completes, (unsigned long long)r->accepts);
+    fprintf(f, "latency us");
+    for (int i = 0; i < 5; i++) fprintf(f, " %s %llu", qnames[i], (unsigned long long)lat_q(r, i));
+    fprintf(f, " (mean %.1f, %llu measured requests)\n", hist_mean(&r->lat), (unsigned long long)r->measured_requests);
+    fprintf(f, "throughput %.0f req/s over %.2f s\n", throughput(r), elapsed_s(r));
+    fprintf(f, "errors     timeouts %llu, disconnects %llu, protocol %llu", (unsigned long long)r->timeouts,
+            (unsigned long long)r->disconnects, (unsigned long long)r->protocol_errors);
+    for (size_t i = 0; i < ARRAY_LEN(r->errs) && r->errs[i].n; i++)
+        fprintf(f, ", ERR %s %llu", r->errs[i].code, (unsigned long long)r->errs[i].n);
+    if (r->errs_other) fprintf(f, ", other ERR %llu", (unsigned long long)r->errs_other);
+    fprintf(f, "\nMRR@10    ");
+    for (int t = 0; t < EP_NTAGS; t++) fprintf(f, " %s %.4f", ep_tag_names[t], ep_mrr(&r->q, t));
+    fprintf(f, "  (%llu rand prefixes)\n", (unsigned long long)r->q.n[EP_TAG_RAND]);
+    fprintf(f, "SR on rand  @1 %.4f  @3 %.4f  @10 %.4f\n", ep_sr(&r->q, 0), ep_sr(&r->q, 1), ep_sr(&r->q, 2));
+    fprintf(f, "keystrokes saved %.4f (%llu of %llu, target picked when in the top %u)\n", rp_keys_share(&r->keys),
+            (unsigned long long)r->keys.saved, (unsigned long long)r->keys.typed, r->k);
+    if (r->fatal) fprintf(f, "PARTIAL: the run ended early: %s\n", r->fatal);
+}
+
+static int write_json(const rp_run *r, const char *path) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "qac replay: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "{\"latency_us\": {");
+    for (int i = 0; i < 5; i++) fprintf(f, "%s\"%s\": %llu", i ? ", " : "", qnames[i], (unsigned long long)lat_q(r, i));
+    fprintf(f, ", \"mean\": %.3f},\n\"throughput_rps\": %.3f,\n\"seconds\": %.6f,\n", hist_mean(&r->lat), throughput(r),
+            elapsed_s(r));
+    fprintf(f, "\"errors\": {\"timeout\": %llu, \"disconnect\": %llu, \"protocol\": %llu", (unsigned long long)r->timeouts,
+            (unsigned long long)r->disconnects, (unsigned long long)r->protocol_errors);
+    for (size_t i = 0; i < ARRAY_LEN(r->errs) && r->errs[i].n; i++) {
+        fprintf(f, ", \"");
+        for (const char *p = r->errs[i].code; *p; p++)
+            if (isalnum((unsigned char)*p) || *p == '_') fputc(*p, f);
+        fprintf(f, "\": %llu", (unsigned long long)r->errs[i].n);
+    }
+    fprintf(f, ", \"other\": %llu},\n\"mrr\": {", (unsigned long long)r->errs_other);
+    for (int t = 0; t < EP_NTAGS; t++) fprintf(f, "%s\"%s\": %.10f", t ? ", " : "", ep_tag_names[t], ep_mrr(&r->q, t));
+    fprintf(f, "},\n\"prefixes\": {");
+    for (int t = 0; t < EP_NTAGS; t++)
+        fprintf(f, "%s\"%s\": %llu", t ? ", " : "", ep_tag_names[t], (unsigned long long)r->q.n[t]);
+    fprintf(f, "},\n\"sr\": {\"1\": %.10f, \"3\": %.10f, \"10\": %.10f},\n", ep_sr(&r->q, 0), ep_sr(&r->q, 1),
+            ep_sr(&r->q, 2));
+    fprintf(f, "\"keystrokes_saved\": %.10f,\n\"keystrokes\": {\"typed\": %llu, \"saved\": %llu, \"k\": %u},\n",
+            rp_keys_share(&r->keys), (unsigned long long)r->keys.typed, (unsigned long long)r->keys.saved, r->k);
+    fprintf(f, "\"requests\": %llu,\n\"measured_requests\": %llu,\n\"events\": %llu,\n\"events_accept_only\": %llu,\n",
+            (unsigned long long)r->requests, (unsigned long long)r->measured_requests,
+            (unsigned long long)r->events_measured, (unsigned long long)r->events_unmeasured);
+    fprintf(f, "\"skipped\": {\"query_too_long\": %llu, \"user_too_long\": %llu},\n",
+            (unsigned long long)r->skip_long_query, (unsigned long long)r->skip_long_user);
+    fprintf(f, "\"complete\": %s,\n\"error\": ", r->fatal ? "false" : "true");
+    if (r->fatal) {
+        fputc('"', f);
+        for (const char *p = r->fatal; *p; p++)
+            if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+            else if ((unsigned char)*p >= 0x20) fputc(*p, f);
+        fputc('"', f);
+    } else {
+        fputs("null", f);
+    }
+    fprintf(f, ",\n\"shape\": {\"connections\": %u, \"pipeline\": %u, \"rate\": %g, \"speed\": %g, \"prefixes\": \"%s\", \"accept\": %s}\n}\n",
+            r->nconn, r->pipeline, r->rate, r->speed, r->all ? "all" : "eval", r->accept ? "true" : "false");
+    if (ferror(f) | fclose(f)) {
+        fprintf(stderr, "qac replay: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void html_escape(FILE *f, const char *s) {
+    for (; *s; s++) {
+        if (*s == '<') fputs("&lt;", f);
+        else if (*s == '>') fputs("&gt;", f);
+        else if (*s == '&') fputs("&amp;", f);
+        else fputc(*s, f);
+    }
+}
+
+/* One self-contained page: figures, a latency histogram (log2 buckets, with
+ * the percentiles marked), and MRR@10 per prefix tag, as inline SVG. */
+static int write_html(const rp_run *r, const char *path) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "qac replay: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>qac replay report</title>\n"
+               "<style>body{font:14px sans-serif;margin:2em;color:#222}table{border-collapse:collapse}"
+               "td,th{padding:2px 10px;text-align:right;border-bottom:1px solid #ddd}th{text-align:left}"
+               ".warn{color:#b00;font-weight:bold}svg text{font:11px sans-serif}</style></head><body>\n");
+    fprintf(f, "<h1>qac replay</h1>\n<p>Server %s:%s, %u connection(s), %s, prefixes %s%s.</p>\n", r->host, r->port,
+            r->nconn, r->rate > 0 ? "open loop" : r->speed > 0 ? "open loop (log timing)" : "closed loop",
+            r->all ? "all" : "eval", r->accept ? "" : ", no ACCEPT");
+    if (r->fatal) {
+        fprintf(f, "<p class=\"warn\">Partial report: the run ended early: ");
+        html_escape(f, r->fatal);
+        fprintf(f, "</p>\n");
+    }
+    fprintf(f, "<table><tr><th>events measured</th><td>%llu</td></tr><tr><th>requests</th><td>%llu</td></tr>"
+               "<tr><th>throughput</th><td>%.0f req/s</td></tr>",
+            (unsigned long long)r->events_measured, (unsigned long long)r->requests, throughput(r));
+    for (int i = 0; i < 5; i++)
+        fprintf(f, "<tr><th>latency %s</th><td>%llu &micro;s</td></tr>", qnames[i], (unsigned long long)lat_q(r, i));
+    fprintf(f, "<tr><th>errors</th><td>%llu timeouts, %llu disconnects, %llu protocol",
+            (unsigned long long)r->timeouts, (unsigned long long)r->disconnects, (unsigned long long)r->protocol_errors);
+    for (size_t i = 0; i < ARRAY_LEN(r->errs) && r->errs[i].n; i++) {
+        fprintf(f, ", ERR ");
+        html_escape(f, r->errs[i].code);
+        fprintf(f, " %llu", (unsigned long long)r->errs[i].n);
+    }
+    fprintf(f, "</td></tr><tr><th>SR@1 / @3 / @10 (rand)</th><td>%.4f / %.4f / %.4f</td></tr>"
+               "<tr><th>keystrokes saved (top %u)</th><td>%.4f</td></tr></table>\n",
+            ep_sr(&r->q, 0), ep_sr(&r->q, 1), ep_sr(&r->q, 2), r->k, rp_keys_share(&r->keys));
+
+    /* latency histogram */
+    int lo = 0, hi = 0;
+    uint64_t top = 0;
+    for (int b = 0; b < REPLAY_LAT_BINS; b++)
+        if (r->lat_bins[b]) {
+            if (!top) lo = b;
+            hi = b;
+            if (r->lat_bins[b] > top) top = r->lat_bins[b];
+        }
+    if (!top) top = 1;
+    int nb = hi - lo + 1, W = 640, H = 220, L = 60, B = 40, T = 20;
+    double bw = (double)(W - L - 10) / nb;
+    fprintf(f, "<h2>Latency distribution</h2>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\">\n", W, H + B + T);
+    fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#444\"/>\n", L, T + H, W - 10, T + H);
+    fprintf(f, "<text x=\"5\" y=\"%d\">requests</text><text x=\"5\" y=\"%d\">%llu</text>\n", T + H / 2, T + 10,
+            (unsigned long long)top);
+    for (int b = lo; b <= hi; b++) {
+        double h = (double)r->lat_bins[b] * H / (double)top, x = L + (b - lo) * bw;
+        uint64_t from = b ? 1ull << (b - 1) : 0;
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#4a7fb5\"><title>%llu..%llu us: %llu</title></rect>\n",
+                x + 1, T + H - h, bw - 2, h, (unsigned long long)from, (unsigned long long)(b ? (1ull << b) - 1 : 0),
+                (unsigned long long)r->lat_bins[b]);
+        fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%llu</text>\n", x + bw / 2, T + H + 14,
+                (unsigned long long)from);
+    }
+    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">latency, &micro;s (log2 buckets, lower edge)</text>\n",
+            (L + W) / 2, T + H + 32);
+    for (int i = 0; i < 5; i++) { /* percentile markers */
+        uint64_t v = lat_q(r, i);
+        int b = 0;
+        for (uint64_t u = v; u && b < REPLAY_LAT_BINS - 1; u >>= 1) b++;
+        if (b < lo || b > hi) continue;
+        double frac = b ? ((double)v - (double)(1ull << (b - 1))) / (double)(1ull << (b - 1)) : 0.5;
+        double x = L + (b - lo) * bw + bw * (frac < 0 ? 0 : frac > 1 ? 1 : frac);
+        fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#c33\" stroke-dasharray=\"3,2\"/>"
+                   "<text x=\"%.1f\" y=\"%d\" fill=\"#c33\">%s</text>\n",
+                x, T, x, T + H, x + 2, T + 10 + 12 * i, qnames[i]);
+    }
+    fprintf(f, "</svg>\n");
+
+    /* MRR bars */
+    fprintf(f, "<h2>MRR@10 by prefix</h2>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\">\n", W, H + B + T);
+    fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#444\"/>\n", L, T + H, W - 10, T + H);
+    for (int g = 0; g <= 4; g++)
+        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.2f</text><line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#eee\"/>\n",
+                L - 5, T + H - g * H / 4 + 4, g * 0.25, L, T + H - g * H / 4, W - 10, T + H - g * H / 4);
+    double cw = (double)(W - L - 10) / EP_NTAGS;
+    for (int t = 0; t < EP_NTAGS; t++) {
+        double v = ep_mrr(&r->q, t), h = v * H, x = L + t * cw;
+        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>"
+                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.4f</text>"
+                   "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s (%llu)</text>\n",
+                x + 8, T + H - h, cw - 16, h, t == EP_TAG_RAND ? "#d98c2b" : "#4a7fb5", x + cw / 2, T + H - h - 4, v,
+                x + cw / 2, T + H + 14, ep_tag_names[t], (unsigned long long)r->q.n[t]);
+    }
+    fprintf(f, "</svg>\n<p>Quality follows ../shared/EVALUATION.md, computed from the server's answers; "
+               "keystrokes saved: for a query of n code points first shown in the top %u after j typed, n - j; "
+               "summed over events and divided by the sum of n.</p>\n</body></html>\n", r->k);
+    if (ferror(f) | fclose(f)) {
+        fprintf(stderr, "qac replay: cannot write %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* --- command line -------------------------------------------------------- */
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: qac replay [--host H] [--port P] [--connections N] [--pipeline D]\n"
+            "                  [--rate R | --speed X] [--duration S] [--limit N] [--timeout MS]\n"
+            "                  [--prefixes all|eval] [--no-accept] [--measure-from TIME] [--k K]\n"
+            "                  [--json FILE] [--html FILE] [--quiet] LOG...\n"
+            "\n"
+            "Plays query logs (AOL format, or one query per line) against a running\n"
+            "'qac serve' as people typing: a COMPLETE per prefix, then an ACCEPT of the\n"
+            "query. Reports latency, throughput, errors, MRR@10 / SR@k\n"
+            "(../shared/EVALUATION.md) and the share of keystrokes saved.\n"
+            "\n"
+            "  --host H, --port P  server (default 127.0.0.1:%d)\n"
+            "  --connections N     TCP connections, users hashed onto them (default 1, max %d)\n"
+            "  --pipeline D        closed loop: users in flight per connection (default %d, max %d)\n"
+            "  --rate R            open loop: R requests/s, latency from the due time\n"
+            "  --speed X           open loop: the log's own timing, X times faster\n"
+            "  --duration S        stop sending after S seconds (fractions allowed)\n"
+            "  --limit N           stop after N measured events\n"
+            "  --timeout MS        a reply later than this ends the run (default %d)\n"
+            "  --prefixes MODE     all: every prefix (default); eval: exactly EVALUATION.md's set\n"
+            "  --no-accept         send no ACCEPT (the server's state does not change)\n"
+            "  --measure-from TIME YYYY-MM-DD[ HH:MM:SS] UTC: earlier events are sent as\n"
+            "                      ACCEPTs only and not measured\n"
+            "  --k K               the user picks the target when it is in the top K (default %d)\n"
+            "  --json FILE         figures as JSON;  --html FILE: a self-contained report page\n"
+            "  --quiet             no progress line and no summary on stdout\n"
+            "\n"
+            "Exit status: 0 done, 1 the run failed or ended early (partial report), 2 usage.\n",
+            REPLAY_DEFAULT_PORT, REPLAY_MAX_CONN, REPLAY_DEFAULT_PIPELINE, REPLAY_MAX_PIPELINE,
+            REPLAY_DEFAULT_TIMEOUT_MS, REPLAY_DEFAULT_K);
+}
+
+static int num_opt(const char *name, const char *v, uint64_t lo, uint64_t hi, uint64_t *out) {
+    if (parse_u64(v, strlen(v), out) || *out < lo || *out > hi) {
+        fprintf(stderr, "qac replay: %s wants a whole number %llu..%llu, not '%s'; see 'qac replay --help'\n", name,
+                (unsigned long long)lo, (unsigned long long)hi, v);
+        return -1;
+    }
+    return 0;
+}
+
+static int pos_double(const char *name, const char *v, double *out) {
+    if (parse_double(v, strlen(v), out) || !(*out > 0)) {
+        fprintf(stderr, "qac replay: %s wants a positive number, not '%s'; see 'qac replay --help'\n", name, v);
+        return -1;
+    }
+    return 0;
+}
+
+static void run_free(rp_run *r) {
+    if (r->c)
+        for (uint32_t i = 0; i < r->nconn; i++) {
+            conn *c = &r->c[i];
+            if (c->fd > 0) close(c->fd);
+            qbuf_free(&c->in);
+            qbuf_free(&c->out);
+            qfree(c->q);
+            qfree(c->evs);
+            qfree(c->act);
+        }
+    qfree(r->c);
+    qfree(r->s);
+    qfree(r->uidx);
+    qfree(r->sess);
+    qfree(r->order);
+    qbuf_free(&r->line);
+    ep_events_free(&r->E);
+}
+
+int replay_main(int argc, char **argv) {
+    rp_run *r = qcalloc(1, sizeof *r);
+    if (!r) {
+        fprintf(stderr, "qac replay: out of memory\n");
+        return 1;
+    }
+    r->host = "127.0.0.1";
+    r->port = NULL;
+    r->nconn = 1;
+    r->pipeline = REPLAY_DEFAULT_PIPELINE;
+    r->k = REPLAY_DEFAULT_K;
+    r->timeout_ms = REPLAY_DEFAULT_TIMEOUT_MS;
+    r->all = 1;
+    r->accept = 1;
+    r->measure_from = INT64_MIN;
+    r->free_slot = UINT32_MAX;
+    ep_events_init(&r->E);
+    hist_init(&r->lat);
+    char portbuf[16];
+    int status = 2, i;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            status = 0;
+            goto out;
+        }
+        if (!strcmp(a, "--")) {
+            i++;
+            break;
+        }
+        if (a[0] != '-' || !a[1]) break;
+        if (!strcmp(a, "--no-accept")) {
+            r->accept = 0;
+            continue;
+        }
+        if (!strcmp(a, "--quiet")) {
+            r->quiet = 1;
+            continue;
+        }
+        static const char *const with_value[] = {"--host", "--port", "--connections", "--pipeline", "--rate",
+                                                 "--speed", "--duration", "--limit", "--timeout", "--prefixes",
+                                                 "--measure-from", "--k", "--json", "--html"};
+        int known = 0;
+        for (size_t k = 0; k < ARRAY_LEN(with_value); k++) known |= !strcmp(a, with_value[k]);
+        if (!known) {
+            fprintf(stderr, "qac replay: unknown option '%s'; see 'qac replay --help'\n", a);
+            goto out;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "qac replay: %s needs a value; see 'qac replay --help'\n", a);
+            goto out;
+        }
+        const char *v = argv[++i];
+        uint64_t u;
+        if (!strcmp(a, "--host")) r->host = v;
+        else if (!strcmp(a, "--port")) {
+            if (num_opt(a, v, 1, 65535, &u)) goto out;
+            snprintf(portbuf, sizeof portbuf, "%llu", (unsigned long long)u);
+            r->port = portbuf;
+        } else if (!strcmp(a, "--connections")) {
+            if (num_opt(a, v, 1, REPLAY_MAX_CONN, &u)) goto out;
+            r->nconn = (uint32_t)u;
+        } else if (!strcmp(a, "--pipeline")) {
+            if (num_opt(a, v, 1, REPLAY_MAX_PIPELINE, &u)) goto out;
+            r->pipeline = (uint32_t)u;
+        } else if (!strcmp(a, "--rate")) {
+            if (pos_double(a, v, &r->rate)) goto out;
+        } else if (!strcmp(a, "--speed")) {
+            if (pos_double(a, v, &r->speed)) goto out;
+        } else if (!strcmp(a, "--duration")) {
+            if (pos_double(a, v, &r->duration)) goto out;
+        } else if (!strcmp(a, "--limit")) {
+            if (num_opt(a, v, 1, UINT64_MAX, &r->limit)) goto out;
+        } else if (!strcmp(a, "--timeout")) {
+            if (num_opt(a, v, 1, 3600000, &r->timeout_ms)) goto out;
+        } else if (!strcmp(a, "--k")) {
+            if (num_opt(a, v, 1, REPLAY_MAX_K, &u)) goto out;
+            r->k = (uint32_t)u;
+        } else if (!strcmp(a, "--prefixes")) {
+            if (!strcmp(v, "all")) r->all = 1;
+            else if (!strcmp(v, "eval")) r->all = 0;
+            else {
+                fprintf(stderr, "qac replay: --prefixes wants all or eval, not '%s'\n", v);
+                goto out;
+            }
+        } else if (!strcmp(a, "--measure-from")) {
+            if (parse_time(v, strlen(v), &r->measure_from)) {
+                fprintf(stderr, "qac replay: --measure-from wants YYYY-MM-DD[ HH:MM:SS], not '%s'\n", v);
+                goto out;
+            }
+        } else if (!strcmp(a, "--json")) r->json = v;
+        else r->html = v;
+    }
+    if (i >= argc) {
+        fprintf(stderr, "qac replay: no LOG given; see 'qac replay --help'\n");
+        goto out;
+    }
+    if (r->rate > 0 && r->speed > 0) {
+        fprintf(stderr, "qac replay: give --rate or --speed, not both; see 'qac replay --help'\n");
+        goto out;
+    }
+    if (!r->port) {
+        snprintf(portbuf, sizeof portbuf, "%d", REPLAY_DEFAULT_PORT);
+        r->port = portbuf;
+    }
+    r->progress = !r->quiet && isatty(2);
+
+    status = 1;
+    for (; i < argc; i++)
+        if (ep_events_read(&r->E, argv[i], 0, "qac replay")) goto out;
+    ep_events_sort(&r->E);
+    if (prepare(r)) goto out;
+    if (r->speed > 0 && r->time0 == QLOG_NO_TIME && r->norder) {
+        fprintf(stderr, "qac replay: --speed needs timed events (AOL logs); these logs have none\n");
+        status = 2;
+        goto out;
+    }
+    if (r->speed > 0)
+        for (size_t k = 0; k < r->norder; k++)
+            if (r->E.ev[r->order[k]].time == QLOG_NO_TIME) {
+                fprintf(stderr, "qac replay: --speed cannot mix query lists (no time) with AOL logs\n");
+                status = 2;
+                goto out;
+            }
+    r->c = qcalloc(r->nconn, sizeof *r->c);
+    if (!r->c) goto oom;
+    for (uint32_t k = 0; k < r->nconn; k++) {
+        r->c[k].fd = -1;
+        if (!(r->c[k].act = qmalloc(r->pipeline * sizeof *r->c[k].act))) goto oom;
+    }
+    if (!r->rate && !r->speed) { /* closed loop: each connection's events in order */
+        for (size_t k = 0; k < r->norder; k++) {
+            const ep_event *v = &r->E.ev[r->order[k]];
+            conn *c = &r->c[v->userlen ? hash_user(ep_user(&r->E, v), v->userlen) % r->nconn : v->seq % r->nconn];
+            if (c->nev == c->evcap) {
+                size_t nc = c->evcap ? c->evcap * 2 : 1024;
+                uint32_t *ne = qrealloc(c->evs, nc * sizeof *ne);
+                if (!ne) goto oom;
+                c->evs = ne;
+                c->evcap = nc;
+            }
+            c->evs[c->nev++] = r->order[k];
+        }
+    }
+    if (connect_all(r)) goto out;
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    int rc = run_loop(r);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (rc) fprintf(stderr, "qac replay: %s; the report below is partial\n", r->fatal);
+    if (!r->quiet) print_summary(r, stdout);
+    fflush(stdout);
+    status = rc ? 1 : 0;
+    if (r->json && write_json(r, r->json)) status = 1;
+    if (r->html && write_html(r, r->html)) status = 1;
+    goto out;
+oom:
+    fprintf(stderr, "qac replay: out of memory\n");
+    status = 1;
+out:
+    run_free(r);
+    qfree(r);
+    return status;
+}

@@ -1,0 +1,184 @@
+/* Tests for the pure parts of data/replay.c and data/evalproto.c: request
+ * quoting, the prefixes typed for a query (all / eval, rand lengths checked
+ * against python's hashlib), the tags scored per length, reply parsing
+ * (complete, split at every byte, errors, garbage, target matching through
+ * norm_eval), the keystrokes-saved arithmetic and the MRR/SR accumulators. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/evalproto.h"
+#include "data/replay.h"
+
+static void test_quote(void **state) {
+    (void)state;
+    qbuf b;
+    qbuf_init(&b);
+    assert_int_equal(rp_quote(&b, "say \"hi\" \\o/", 12), 0);
+    assert_int_equal(b.len, 17);
+    assert_memory_equal(b.data, "\"say \\\"hi\\\" \\\\o/\"", 17);
+    qbuf_reset(&b);
+    assert_int_equal(rp_quote(&b, "", 0), 0);
+    assert_memory_equal(b.data, "\"\"", 2);
+    qbuf_free(&b);
+}
+
+static void test_prefix_set(void **state) {
+    (void)state;
+    size_t lens[EP_NTAGS];
+    int tags[EP_NTAGS];
+    /* "apricot": 7 code points, len1..len5, rand = 2 + md5 mod 5 = 6 */
+    assert_int_equal(ep_prefixes("apricot", 7, 7, lens, tags), 6);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(lens[i], i + 1);
+        assert_int_equal(tags[i], i);
+    }
+    assert_int_equal(lens[5], 6);
+    assert_int_equal(tags[5], EP_TAG_RAND);
+    /* "abc": only len1, len2 are shorter; rand = 2 + (M mod 1) = 2 */
+    assert_int_equal(ep_prefixes("abc", 3, 3, lens, tags), 3);
+    assert_int_equal(lens[2], 2);
+    /* too short: nothing scored */
+    assert_int_equal(ep_prefixes("ab", 2, 2, lens, tags), 0);
+    /* code points, not bytes: "café au lait" (13 bytes, 12 cp), rand = 4 */
+    const char *q = "caf\xc3\xa9 au lait";
+    assert_int_equal(ep_prefixes(q, 13, 12, lens, tags), 6);
+    assert_int_equal(lens[5], 4);
+    assert_int_equal(ep_cp_offset(q, 13, 4), 5); /* "café" */
+    assert_int_equal(ep_cp_offset(q, 13, 3), 3);
+    assert_int_equal(ep_cp_offset(q, 13, 99), 13);
+}
+
+static void test_plan(void **state) {
+    (void)state;
+    rp_plan p;
+    rp_plan_init(&p, "new york", 8, 1); /* all: 1..8 */
+    assert_int_equal(p.ncp, 8);
+    assert_int_equal(p.ntyped, 8);
+    assert_int_equal(rp_plan_len(&p, 0), 1);
+    assert_int_equal(rp_plan_len(&p, 7), 8);
+    /* rand of "new york" = 2 + md5 mod 6 = 4 = len4: one length, two tags */
+    assert_int_equal(rp_plan_tags(&p, 4), (1u << 3) | (1u << EP_TAG_RAND));
+    assert_int_equal(rp_plan_tags(&p, 1), 1u);
+    assert_int_equal(rp_plan_tags(&p, 6), 0u);
+    assert_int_equal(rp_plan_tags(&p, 8), 0u);
+    rp_plan_init(&p, "new york", 8, 0); /* eval: 1..5, rand coincides */
+    assert_int_equal(p.ntyped, 5);
+    for (size_t i = 0; i < 5; i++) assert_int_equal(rp_plan_len(&p, i), i + 1);
+    rp_plan_init(&p, "apricot", 7, 0); /* eval: 1..5 and 6 */
+    assert_int_equal(p.ntyped, 6);
+    assert_int_equal(rp_plan_len(&p, 5), 6);
+    assert_int_equal(rp_plan_tags(&p, 6), 1u << EP_TAG_RAND);
+    rp_plan_init(&p, "ab", 2, 0); /* eval: too short, nothing typed */
+    assert_int_equal(p.ntyped, 0);
+    rp_plan_init(&p, "ab", 2, 1); /* all: still typed, nothing scored */
+    assert_int_equal(p.ntyped, 2);
+    assert_int_equal(rp_plan_tags(&p, 1), 0u);
+}
+
+static char scratch[RP_SCRATCH];
+
+static void test_parse_complete(void **state) {
+    (void)state;
+    const char *rep = "OK 3\r\nNew York\t120\r\nnew  york city\t80\r\nNewark\t7\r\nOK 1\r\n";
+    size_t full = strlen(rep) - 6;
+    rp_reply r;
+    const char *why = NULL;
+    assert_int_equal(rp_parse_reply(rep, strlen(rep), RP_COMPLETE, "new york city", 13, scratch, &r, &why), (long)full);
+    assert_int_equal(r.err, 0);
+    assert_int_equal(r.n, 3);
+    assert_int_equal(r.rank, 2); /* case and white space runs fold (norm_eval) */
+    assert_int_equal(rp_parse_reply(rep, full, RP_COMPLETE, "new york", 8, scratch, &r, &why), (long)full);
+    assert_int_equal(r.rank, 1);
+    assert_int_equal(rp_parse_reply(rep, full, RP_COMPLETE, "new", 3, scratch, &r, &why), (long)full);
+    assert_int_equal(r.rank, 0);
+    assert_int_equal(rp_parse_reply(rep, full, RP_COMPLETE, NULL, 0, scratch, &r, &why), (long)full);
+    assert_int_equal(r.rank, 0);
+    /* every split point short of the end: need more */
+    for (size_t cut = 0; cut < full; cut++)
+        assert_int_equal(rp_parse_reply(rep, cut, RP_COMPLETE, "newark", 6, scratch, &r, &why), 0);
+    /* empty list, bare \n line ends */
+    assert_int_equal(rp_parse_reply("OK 0\n", 5, RP_COMPLETE, "x", 1, scratch, &r, &why), 5);
+    assert_int_equal(r.n, 0);
+    /* non-ASCII display goes through norm_eval: "CAFÉ" folds to "café" */
+    const char *u = "OK 1\r\nCAF\xc3\x89\t3\r\n";
+    assert_int_equal(rp_parse_reply(u, strlen(u), RP_COMPLETE, "caf\xc3\xa9", 5, scratch, &r, &why), (long)strlen(u));
+    assert_int_equal(r.rank, 1);
+}
+
+static void test_parse_errors(void **state) {
+    (void)state;
+    rp_reply r;
+    const char *why = NULL;
+    const char *e = "ERR LIMIT k out of range (1..max-k)\r\n";
+    assert_int_equal(rp_parse_reply(e, strlen(e), RP_COMPLETE, "x", 1, scratch, &r, &why), (long)strlen(e));
+    assert_int_equal(r.err, 1);
+    assert_string_equal(r.code, "LIMIT");
+    assert_int_equal(rp_parse_reply("OK 12\r\n", 7, RP_ACCEPT, NULL, 0, scratch, &r, &why), 7);
+    assert_int_equal(r.err, 0);
+    assert_int_equal(rp_parse_reply("OK 12\r", 6, RP_ACCEPT, NULL, 0, scratch, &r, &why), 0);
+    /* garbage */
+    why = NULL;
+    assert_int_equal(rp_parse_reply("+OK\r\n", 5, RP_ACCEPT, NULL, 0, scratch, &r, &why), -1);
+    assert_non_null(why);
+    assert_int_equal(rp_parse_reply("OK\r\n", 4, RP_COMPLETE, NULL, 0, scratch, &r, &why), -1);
+    assert_int_equal(rp_parse_reply("OK x\r\n", 6, RP_COMPLETE, NULL, 0, scratch, &r, &why), -1);
+    assert_int_equal(rp_parse_reply("OK 101\r\n", 8, RP_COMPLETE, NULL, 0, scratch, &r, &why), -1);
+    assert_int_equal(rp_parse_reply("OKAY\r\n", 6, RP_ACCEPT, NULL, 0, scratch, &r, &why), -1);
+    assert_int_equal(rp_parse_reply("OK 1\r\nno tab here\r\n", 19, RP_COMPLETE, "x", 1, scratch, &r, &why), -1);
+    /* a line that never ends is an error once past the bound, not a hang */
+    size_t big = 9000;
+    char *junk = malloc(big);
+    memset(junk, 'a', big);
+    assert_int_equal(rp_parse_reply(junk, big, RP_ACCEPT, NULL, 0, scratch, &r, &why), -1);
+    memcpy(junk, "OK 1\r\n", 6);
+    assert_int_equal(rp_parse_reply(junk, big, RP_COMPLETE, "x", 1, scratch, &r, &why), -1);
+    free(junk);
+}
+
+static void test_keys(void **state) {
+    (void)state;
+    rp_keys k = {0, 0};
+    assert_true(rp_keys_share(&k) == 0.0);
+    rp_keys_add(&k, 10, 3); /* picked after 3 of 10: saves 7 */
+    rp_keys_add(&k, 5, 0);  /* never shown: saves 0 */
+    rp_keys_add(&k, 5, 5);  /* shown only when complete: saves 0 */
+    assert_int_equal(k.typed, 20);
+    assert_int_equal(k.saved, 7);
+    assert_true(rp_keys_share(&k) == 7.0 / 20.0);
+}
+
+static void test_quality(void **state) {
+    (void)state;
+    ep_quality q;
+    memset(&q, 0, sizeof q);
+    assert_true(ep_record(&q, 0, 2) == 0.5);
+    assert_true(ep_record(&q, 0, 0) == 0.0);
+    assert_true(ep_record(&q, 0, 11) == 0.0); /* beyond the top 10 */
+    assert_true(ep_mrr(&q, 0) == 0.5 / 3);
+    ep_record(&q, EP_TAG_RAND, 1);
+    ep_record(&q, EP_TAG_RAND, 3);
+    ep_record(&q, EP_TAG_RAND, 10);
+    ep_record(&q, EP_TAG_RAND, 0);
+    assert_true(ep_sr(&q, 0) == 0.25);
+    assert_true(ep_sr(&q, 1) == 0.5);
+    assert_true(ep_sr(&q, 2) == 0.75);
+    ep_quality q2 = q;
+    ep_quality_merge(&q2, &q);
+    assert_int_equal(q2.n[EP_TAG_RAND], 8);
+    assert_true(ep_sr(&q2, 1) == 0.5);
+    assert_true(ep_mrr(&q, 3) == 0.0); /* nothing scored */
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_quote),       cmocka_unit_test(test_prefix_set),   cmocka_unit_test(test_plan),
+        cmocka_unit_test(test_parse_complete), cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_keys),
+        cmocka_unit_test(test_quality),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
