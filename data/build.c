@@ -216,7 +216,7 @@ static int read_file(const build_opts *o, const char *path, acc *a, build_report
             rep->out_of_range++;
             continue;
         }
-        int kn = norm_key(rec.query, rec.querylen, key, sizeof key);
+        int kn = norm_key_as(o->key_form, rec.query, rec.querylen, key, sizeof key);
         int dn = kn >= 0 ? norm_display(rec.query, rec.querylen, disp, sizeof disp) : kn;
         if (kn == NORM_ENOMEM || dn == NORM_ENOMEM) {
             snprintf(err, errlen, "%s: out of memory", path);
@@ -368,6 +368,8 @@ int build_trie(const build_opts *o, char *const *files, int nfiles, trie **out, 
             if (rc != TRIE_OK) {
                 snprintf(err, errlen, "building the trie: %s", trie_strerror(rc));
                 ret = -1;
+            } else {
+                trie_set_tag(t, (uint32_t)o->key_form);
             }
         }
     }
@@ -399,6 +401,9 @@ static void build_usage(FILE *f) {
             "  --until TIME           keep events before TIME\n"
             "  --half-life DAYS       decay: an event DAYS older than the newest weighs 1/2\n"
             "  --min-count N          drop keys whose score is below N\n"
+            "  --keys FORM            match (default: NFKC, case folded, accents stripped) or\n"
+            "                         eval (case folded only, EVALUATION.md's form); recorded\n"
+            "                         in the index, and every lookup uses the same form\n"
             "  --strict               stop at the first bad line (exit 1)\n"
             "  --quiet                no report, no progress line\n"
             "  -h, --help             this help\n"
@@ -420,12 +425,13 @@ int build_main(int argc, char **argv) {
     build_opts o;
     build_opts_init(&o);
     const char *outpath = NULL;
-    enum { O_FORMAT = 256, O_SINCE, O_UNTIL, O_HALF, O_MIN, O_STRICT, O_QUIET };
+    enum { O_FORMAT = 256, O_SINCE, O_UNTIL, O_HALF, O_MIN, O_STRICT, O_QUIET, O_KEYS };
     static const struct option longopts[] = {
         {"output", required_argument, NULL, 'o'},   {"format", required_argument, NULL, O_FORMAT},
         {"since", required_argument, NULL, O_SINCE}, {"until", required_argument, NULL, O_UNTIL},
         {"half-life", required_argument, NULL, O_HALF}, {"min-count", required_argument, NULL, O_MIN},
         {"strict", no_argument, NULL, O_STRICT},     {"quiet", no_argument, NULL, O_QUIET},
+        {"keys", required_argument, NULL, O_KEYS},
         {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
     };
     optind = 1;
@@ -452,6 +458,9 @@ int build_main(int argc, char **argv) {
         case O_MIN:
             if (parse_double(optarg, strlen(optarg), &o.min_count) < 0 || !(o.min_count >= 0))
                 BUILD_USAGE_ERR("bad --min-count '%s' (want a non-negative number)", optarg);
+            break;
+        case O_KEYS:
+            if ((o.key_form = norm_form_parse(optarg)) < 0) BUILD_USAGE_ERR("unknown --keys '%s' (match, eval)", optarg);
             break;
         case O_STRICT: o.strict = 1; break;
         case O_QUIET: o.quiet = 1; break;

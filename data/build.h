@@ -35,6 +35,7 @@ typedef struct build_opts {
     int strict;            /* first bad line is fatal */
     int quiet;             /* no per-file report, no progress */
     int progress;          /* progress line on stderr (the caller checks isatty) */
+    int key_form;          /* NORM_FORM_MATCH (default) or NORM_FORM_EVAL; saved as the trie's tag */
 } build_opts;
 
 typedef struct build_report {

@@ -101,7 +101,7 @@ int complete_main(int argc, char **argv) {
     static char np[COMPLETE_NORM_CAP];
     trie_hit hits[TRIE_MAX_K];
     for (int i = optind; i < argc; i++) {
-        int n = norm_prefix(argv[i], strlen(argv[i]), np, sizeof np);
+        int n = norm_prefix_as((int)trie_tag(t), argv[i], strlen(argv[i]), np, sizeof np);
         if (n < 0) {
             fprintf(stderr, "qac complete: prefix %d: %s\n", i - optind + 1, norm_strerror(n));
             status = 1;

@@ -30,8 +30,11 @@
  *     second), W() = distinct space-separated words.
  *   - seen = the target is in the user's history before this event; with
  *     context = the user's previous event is under 30 minutes earlier.
- * Trie lookups use the norm_eval prefix as is: index keys are norm_key forms,
- * which equal norm_eval forms for ASCII text (all of the dev log's test part).
+ * Trie lookups use the norm_eval prefix as is. An index built with `qac build
+ * --keys eval` has norm_eval keys, and its figures equal EVALUATION.md's
+ * exactly; a serving index (--keys match, accents folded) merges a few
+ * accented queries into ASCII keys, which moves some figures in the 4th
+ * decimal -- eval says so on stderr.
  *
  * Event loading and ordering, the prefix set and the MRR/SR accumulators
  * live in data/evalproto.c, shared with `qac replay`.
@@ -394,6 +397,10 @@ int eval_main(int argc, char **argv) {
             fprintf(stderr, "qac eval: cannot load index %s: %s\n", index, err);
             return 1;
         }
+        if (trie_tag(t) != NORM_FORM_EVAL)
+            LOG_W("eval: index %s has keys in '%s' form (accents folded); figures can differ from "
+                  "EVALUATION.md's in the 4th decimal: build it with 'qac build --keys eval' for exact ones",
+                  index, norm_form_name((int)trie_tag(t)));
     } else if (train_popularity(train, ntrain, split, &t)) {
         return 1;
     }

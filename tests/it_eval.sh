@@ -6,9 +6,10 @@
 #  3. With QAC_SHARED: the dev split of ../shared/EVALUATION.md. With
 #     --train (popularity in the protocol's own normalization) every reference
 #     figure of mpc, personal and the heuristic must come out to 4 decimals and
-#     n == 36326. With the index of `qac build --until 2006-05-18` (keys in
-#     norm_key form, which folds the accents of 23 history rows into ASCII
-#     keys) n == 36326 and every figure within 0.0002 of the reference.
+#     n == 36326. The same exactly with the index of `qac build --keys eval
+#     --until 2006-05-18` (keys in EVALUATION.md's form). With the serving
+#     form (--keys match, the default: accents folded, which merges 23 history
+#     rows into ASCII keys) every figure within 0.0002 of the reference.
 set -u
 qac=${QAC_BIN:?QAC_BIN not set}
 tmp=${QAC_TMP:-/tmp}/it_eval.$$
@@ -105,6 +106,13 @@ check_ref "$tmp/train.json" 0 "--train"
     >/dev/null 2>&1 || fail "qac build of the dev index failed"
 "$qac" eval -i "$tmp/dev.idx" --json "$tmp/idx.json" "$D/aol-users-dev.tsv" >"$tmp/idx.out" 2>"$tmp/idx.err" \
     || { cat "$tmp/idx.err"; fail "eval -i failed"; }
-check_ref "$tmp/idx.json" 0.0002 "-i INDEX"
+check_ref "$tmp/idx.json" 0.0002 "-i INDEX (--keys match)"
+"$qac" build -o "$tmp/dev-eval.idx" --keys eval --until 2006-05-18 "$D/aol-users-dev.tsv" "$D/aol-queries-train.txt" \
+    >/dev/null 2>&1 || fail "qac build --keys eval of the dev index failed"
+"$qac" eval -i "$tmp/dev-eval.idx" --json "$tmp/idx-eval.json" "$D/aol-users-dev.tsv" >"$tmp/idx-eval.out" 2>"$tmp/idx-eval.err" \
+    || { cat "$tmp/idx-eval.err"; fail "eval -i (--keys eval) failed"; }
+check_ref "$tmp/idx-eval.json" 0 "-i INDEX (--keys eval)"
+grep -q "keys in 'match' form" "$tmp/idx.err" || fail "eval -i on a match-form index did not warn"
+grep -q "keys in 'match' form" "$tmp/idx-eval.err" && fail "eval -i on an eval-form index warned"
 cat "$tmp/train.out"
 echo "reference figures: ok"

@@ -242,13 +242,42 @@ static void test_match_len(void **state) {
     assert_int_equal(norm_match_len("caf\xe9", 4, "cafe", 4), -1);
 }
 
+/* Key forms: MATCH folds accents and NFKC forms, EVAL only case and space;
+ * the prefix variants keep one trailing space and drop a cut-off character. */
+static void test_forms(void **state) {
+    (void)state;
+    char out[256];
+    int n;
+    assert_int_equal(norm_form_parse("match"), NORM_FORM_MATCH);
+    assert_int_equal(norm_form_parse("eval"), NORM_FORM_EVAL);
+    assert_int_equal(norm_form_parse("Eval"), -1);
+    assert_string_equal(norm_form_name(NORM_FORM_EVAL), "eval");
+    assert_string_equal(norm_form_name(7), "unknown");
+    n = norm_key_as(NORM_FORM_MATCH, "  Caf\xc3\xa9  Paris ", 15, out, sizeof out);
+    assert_int_equal(n, 10);
+    assert_memory_equal(out, "cafe paris", 10);
+    n = norm_key_as(NORM_FORM_EVAL, "  Caf\xc3\xa9  Paris ", 15, out, sizeof out);
+    assert_int_equal(n, 11);
+    assert_memory_equal(out, "caf\xc3\xa9 paris", 11);
+    n = norm_prefix_as(NORM_FORM_EVAL, "Caf\xc3\xa9  ", 7, out, sizeof out);
+    assert_int_equal(n, 6);
+    assert_memory_equal(out, "caf\xc3\xa9 ", 6);
+    n = norm_prefix_as(NORM_FORM_EVAL, "Caf\xc3", 4, out, sizeof out); /* cut inside "é" */
+    assert_int_equal(n, 3);
+    assert_memory_equal(out, "caf", 3);
+    n = norm_prefix_as(NORM_FORM_MATCH, "Caf\xc3\xa9 ", 6, out, sizeof out);
+    assert_int_equal(n, 5);
+    assert_memory_equal(out, "cafe ", 5);
+    assert_int_equal(norm_key_as(NORM_FORM_EVAL, "\xff", 1, out, sizeof out), NORM_EUTF8);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_key_table),     cmocka_unit_test(test_prefix_table),
         cmocka_unit_test(test_eval_table),    cmocka_unit_test(test_display_table),
         cmocka_unit_test(test_too_long),      cmocka_unit_test(test_growth_bound),
         cmocka_unit_test(test_fast_path_agrees), cmocka_unit_test(test_has_control),
-        cmocka_unit_test(test_match_len),
+        cmocka_unit_test(test_match_len),     cmocka_unit_test(test_forms),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

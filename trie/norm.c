@@ -222,6 +222,25 @@ int norm_prefix(const char *in, size_t len, char *out, size_t cap) {
     return norm_any(in, drop_incomplete_tail(in, len), out, cap, MODE_KEY, 1);
 }
 
+const char *norm_form_name(int form) {
+    return form == NORM_FORM_MATCH ? "match" : form == NORM_FORM_EVAL ? "eval" : "unknown";
+}
+
+int norm_form_parse(const char *name) {
+    if (!strcmp(name, "match")) return NORM_FORM_MATCH;
+    if (!strcmp(name, "eval")) return NORM_FORM_EVAL;
+    return -1;
+}
+
+int norm_key_as(int form, const char *in, size_t len, char *out, size_t cap) {
+    return form == NORM_FORM_EVAL ? norm_eval(in, len, out, cap) : norm_key(in, len, out, cap);
+}
+
+int norm_prefix_as(int form, const char *in, size_t len, char *out, size_t cap) {
+    if (form == NORM_FORM_EVAL) return norm_any(in, drop_incomplete_tail(in, len), out, cap, MODE_EVAL, 1);
+    return norm_prefix(in, len, out, cap);
+}
+
 static int is_mark(int32_t c) {
     utf8proc_category_t cat = utf8proc_category(c);
     return cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC || cat == UTF8PROC_CATEGORY_ME;

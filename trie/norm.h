@@ -35,6 +35,20 @@ int norm_key(const char *in, size_t len, char *out, size_t cap);
 int norm_prefix(const char *in, size_t len, char *out, size_t cap);
 int norm_eval(const char *in, size_t len, char *out, size_t cap);
 
+/* Key forms. An index records (in its snapshot tag) which form its keys are
+ * in, and every lookup normalizes prefixes and queries the same way:
+ *   NORM_FORM_MATCH (0, the default): norm_key / norm_prefix, for serving --
+ *     accents stripped so "cafe" finds "Café".
+ *   NORM_FORM_EVAL (1): norm_eval and its prefix variant, for indexes whose
+ *     counts must equal EVALUATION.md's exactly (`qac build --keys eval`). */
+#define NORM_FORM_MATCH 0
+#define NORM_FORM_EVAL 1
+const char *norm_form_name(int form); /* "match", "eval", or "unknown" */
+int norm_form_parse(const char *name); /* the form, or -1 */
+/* norm_key / norm_prefix in the given form (an unknown form acts as MATCH). */
+int norm_key_as(int form, const char *in, size_t len, char *out, size_t cap);
+int norm_prefix_as(int form, const char *in, size_t len, char *out, size_t cap);
+
 /* For highlighting: the length in bytes of the shortest prefix of `display`
  * whose norm_prefix() form starts with the normalized prefix np[0..nplen).
  * Returns that length, or -1 if display does not match. */
