@@ -43,7 +43,7 @@ echo "qac COMPLETE ne -> $(redis-cli -p "$qport" COMPLETE ne | wc -l) suggestion
 run() {
     local port=$1 p=$2; shift 2
     redis-benchmark -p "$port" -c 50 -n "$reqs" -P "$p" --csv "$@" 2>/dev/null |
-        awk -F'","' 'NR==2 { gsub(/"/,""); print $2, $7 }'
+        awk -F, 'NR==2 { gsub(/"/, ""); print $2, $7 }'
 }
 printf '%-8s %-4s %12s %12s %10s %10s\n' pipeline "" "qac rps" "redis rps" ratio "qac p99ms"
 for p in 1 16; do
