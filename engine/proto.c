@@ -335,11 +335,11 @@ size_t proto_fmt_score(char *buf, double v) {
 int proto_reply_suggestion(qbuf *out, int kind, const char *disp, size_t displen, double score,
                            int withscores) {
     char num[32];
-    size_t nl = proto_fmt_score(num, score);
-    if (kind == PROTO_RESP) {
+    if (kind == PROTO_RESP) { /* the score is formatted only when it is sent */
         if (put_bulk(out, disp, displen) < 0) return -1;
-        return withscores ? put_bulk(out, num, nl) : 0;
+        return withscores ? put_bulk(out, num, proto_fmt_score(num, score)) : 0;
     }
+    size_t nl = proto_fmt_score(num, score);
     if (qbuf_reserve(out, displen + 1 + nl + 2) < 0) return -1;
     char *w = out->data + out->len;
     memcpy(w, disp, displen);
