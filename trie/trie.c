@@ -2,8 +2,9 @@
  * node layout, invariants, snapshot format).
  *
  * Implementation notes, in the order the code goes:
- *   - pools: key arena (bytes), id table, node table, child-block pool; each
- *     grows by qrealloc and keeps exact-size free lists. Every mutating
+ *   - pools: key arena (bytes), id table (score + arena ref per id), node
+ *     table, child-block pool; each grows by qrealloc and keeps exact-size
+ *     free lists. Every mutating
  *     operation first RESERVES the worst case it can need in every pool; after
  *     that, allocation from the pools cannot fail, so an operation either fails
  *     before it touches anything (TRIE_ENOMEM/TRIE_EFULL) or completes.
@@ -54,11 +55,15 @@ typedef struct tnode {
     uint16_t nkids; /* children (0..256); NODE_FREE_MARK on the free list */
 } tnode;
 
+/* One record per key id: the score shares the key's cache line with its
+ * arena reference, so a frontier push (score) and a hit (both) cost one miss. */
 typedef struct kref {
+    double score;
     uint32_t off;  /* arena offset of [key][display]; next free id when free */
     uint16_t klen; /* 0: id is free */
     uint16_t dlen; /* 0: display is the key itself */
 } kref;
+_Static_assert(sizeof(kref) == 16, "kref packs into 16 bytes");
 
 /* Top-TRIE_CACHE_K list of one short prefix, best first. n < TRIE_CACHE_K
  * means the list holds EVERY key with that prefix. */
@@ -78,8 +83,7 @@ struct trie {
     char *arena;
     uint64_t aused, acap, alive; /* bytes */
     uint32_t afree[ARENA_CLASSES];
-    kref *refs;
-    double *score;
+    kref *refs; /* by key id: score and arena reference */
     uint32_t nids, idcap, idfree;
     uint64_t count;
 };
@@ -115,7 +119,7 @@ static int keycmp_ids(const trie *t, uint32_t a, uint32_t b) {
 
 /* 1 when key a ranks before key b: higher score, then smaller key. */
 static inline int better(const trie *t, uint32_t a, uint32_t b) {
-    double sa = t->score[a], sb = t->score[b];
+    double sa = t->refs[a].score, sb = t->refs[b].score;
     if (sa != sb) return sa > sb;
     return keycmp_ids(t, a, b) < 0;
 }
@@ -125,7 +129,7 @@ static inline int better(const trie *t, uint32_t a, uint32_t b) {
  * byte, so on equal scores the key order IS the first-byte order: ordering
  * children never reads key text. */
 static inline int kid_before(const trie *t, uint32_t ia, uint8_t ba, uint32_t ib, uint8_t bb) {
-    double sa = t->score[ia], sb = t->score[ib];
+    double sa = t->refs[ia].score, sb = t->refs[ib].score;
     if (sa != sb) return sa > sb;
     return ba < bb;
 }
@@ -173,9 +177,6 @@ static int ids_reserve(trie *t) {
     kref *r = qrealloc(t->refs, nc * sizeof *r);
     if (!r) return TRIE_ENOMEM;
     t->refs = r;
-    double *s = qrealloc(t->score, nc * sizeof *s);
-    if (!s) return TRIE_ENOMEM; /* refs merely has spare capacity */
-    t->score = s;
     t->idcap = (uint32_t)nc;
     return TRIE_OK;
 }
@@ -195,7 +196,7 @@ static void id_free(trie *t, uint32_t id) {
     t->refs[id].klen = 0;
     t->refs[id].dlen = 0;
     t->refs[id].off = t->idfree;
-    t->score[id] = 0;
+    t->refs[id].score = 0;
     t->idfree = id;
 }
 
@@ -336,7 +337,6 @@ void trie_free(trie *t) {
     qfree(t->kids);
     qfree(t->arena);
     qfree(t->refs);
-    qfree(t->score);
     qfree(t->cache);
     qfree(t);
 }
@@ -351,9 +351,9 @@ void trie_memory(const trie *t, trie_mem *m) {
     m->keys = t->count;
     m->nodes = t->nlive;
     m->bytes_used = (uint64_t)t->nlive * sizeof(tnode) + t->klive * 4 + t->alive +
-                    t->count * (sizeof(kref) + sizeof(double));
+                    t->count * sizeof(kref);
     m->bytes_alloc = sizeof *t + (uint64_t)CACHE_SLOTS * sizeof(centry) + (uint64_t)t->ncap * sizeof(tnode) + t->kcap * 4 + t->acap +
-                     (uint64_t)t->idcap * (sizeof(kref) + sizeof(double));
+                     (uint64_t)t->idcap * sizeof(kref);
 }
 
 /* --------------------------------------------------------- path fixing */
@@ -392,7 +392,7 @@ static void recompute_best(trie *t, uint32_t n) {
     if (nd->nkids) {
         uint32_t c = ref_best(t, kid_refs(t, nd)[0]);
         /* term is a proper prefix of every key below: it wins ties */
-        if (b == NONE || t->score[c] > t->score[b]) b = c;
+        if (b == NONE || t->refs[c].score > t->refs[b].score) b = c;
     }
     nd->best = b;
 }
@@ -526,8 +526,8 @@ static int insert_new(trie *t, const char *key, size_t klen, const char *disp, s
     uint32_t off = arena_alloc(t, klen + dlen);
     memcpy(t->arena + off, key, klen);
     if (dlen) memcpy(t->arena + off + klen, disp, dlen);
-    t->refs[id] = (kref){off, (uint16_t)klen, (uint16_t)dlen};
-    t->score[id] = score;
+    t->refs[id] = (kref){.off = off, .klen = (uint16_t)klen, .dlen = (uint16_t)dlen};
+    t->refs[id].score = score;
     t->count++;
 
     pstep path[MAX_PATH];
@@ -617,12 +617,12 @@ static int upsert(trie *t, const char *key, size_t klen, const char *disp, size_
         if (score_out) *score_out = v;
         return TRIE_OK;
     }
-    double ns = add ? t->score[id] + v : v;
+    double ns = add ? t->refs[id].score + v : v;
     if (!isfinite(ns)) return TRIE_EINVAL;
     if (disp && (rc = set_display(t, id, disp, cd))) return rc;
-    if (ns != t->score[id] || signbit(ns) != signbit(t->score[id])) {
-        int how = ns > t->score[id] ? CN_UP : ns < t->score[id] ? CN_DOWN : -1;
-        t->score[id] = ns;
+    if (ns != t->refs[id].score || signbit(ns) != signbit(t->refs[id].score)) {
+        int how = ns > t->refs[id].score ? CN_UP : ns < t->refs[id].score ? CN_DOWN : -1;
+        t->refs[id].score = ns;
         fix_path(t, path, np - 1);
         if (how >= 0) cache_note(t, key, klen, id, how);
     }
@@ -724,7 +724,7 @@ static void fill_hit(const trie *t, uint32_t id, trie_hit *h) {
         h->displen = r.klen;
     }
     h->id = id;
-    h->score = t->score[id];
+    h->score = t->refs[id].score;
 }
 
 int trie_get(const trie *t, const char *key, size_t keylen, trie_hit *hit) {
@@ -770,7 +770,7 @@ static inline int fent_before(const trie *t, const fent *a, const fent *b) {
  * ends in one), so callers pass cap = k - emitted - 1. */
 static void fr_push(frontier *f, uint32_t id, uint32_t par, uint32_t slot, unsigned cap) {
     const trie *t = f->t;
-    fent x = {t->score[id], id, par, slot};
+    fent x = {t->refs[id].score, id, par, slot};
     if (cap == 0) return;
     if (f->n >= cap) {
         if (!fent_before(t, &x, &f->e[0])) return;
@@ -829,9 +829,13 @@ static int topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k,
                 fill_hit(t, b, &out[got++]);
                 break;
             }
+            uint32_t r = kid_refs(t, nd)[0];
+            /* start the next level's miss now: the pushes below wait on
+             * their own misses and branch on them */
+            if (r & LEAF) __builtin_prefetch(&t->refs[r & ~LEAF]);
+            else __builtin_prefetch(&t->nodes[r]);
             if (nd->term != NONE) fr_push(&f, nd->term, NONE, 0, k - got - 1);
             if (nd->nkids > 1) fr_push(&f, ref_best(t, kid_refs(t, nd)[1]), descend, 1, k - got - 1);
-            uint32_t r = kid_refs(t, nd)[0];
             if (r & LEAF) {
                 fill_hit(t, r & ~LEAF, &out[got++]);
                 break;
@@ -1030,7 +1034,7 @@ static int chk_id(struct chk *c, uint32_t id) {
     if (r.klen > TRIE_MAX_KEY || r.dlen > TRIE_MAX_KEY) CHK_FAIL(c, "key id %u: bad lengths", id);
     if ((uint64_t)r.off + chunk_size((size_t)r.klen + r.dlen) > t->aused)
         CHK_FAIL(c, "key id %u: arena block out of bounds", id);
-    if (!isfinite(t->score[id])) CHK_FAIL(c, "key id %u: non-finite score", id);
+    if (!isfinite(t->refs[id].score)) CHK_FAIL(c, "key id %u: non-finite score", id);
     if (r.dlen == r.klen && memcmp(kstr(t, id), kstr(t, id) + r.klen, r.klen) == 0)
         CHK_FAIL(c, "key id %u: display stored although equal to key", id);
     c->keys++;
@@ -1318,7 +1322,7 @@ static int save_cb(void *ud, uint32_t id) {
     size_t need = SNAP_REC + (r.klen - l) + r.dlen;
     if (w->n + need > sizeof w->buf && sw_flush(w)) return -1;
     uint8_t *p = w->buf + w->n;
-    double sc = t->score[id];
+    double sc = t->refs[id].score;
     uint64_t bits;
     memcpy(&bits, &sc, 8);
     put16(p, (uint16_t)l);
@@ -1624,10 +1628,9 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
     t = trie_alloc_empty();
     if (!t) LOAD_FAIL(TRIE_ENOMEM, "out of memory");
     t->refs = qmalloc((idb ? idb : 1) * sizeof(kref));
-    t->score = qmalloc((idb ? idb : 1) * sizeof(double));
-    if (!t->refs || !t->score) LOAD_FAIL(TRIE_ENOMEM, "out of memory for %u ids", idb);
+    if (!t->refs) LOAD_FAIL(TRIE_ENOMEM, "out of memory for %u ids", idb);
     t->idcap = t->nids = idb;
-    for (uint32_t i = 0; i < idb; i++) t->refs[i] = (kref){0, 0, 0};
+    for (uint32_t i = 0; i < idb; i++) t->refs[i] = (kref){0};
     uint64_t kest = (uint64_t)hnodes + count + (hnodes + count) / 4 + hnodes;
     if (nodes_reserve(t, hnodes) || arena_reserve(t, 1) || kids_reserve(t, (uint32_t)(kest > UINT32_MAX ? UINT32_MAX : kest)))
         LOAD_FAIL(TRIE_ENOMEM, "out of memory");
@@ -1695,8 +1698,8 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
         if (cd) memcpy(t->arena + off + klen, p + sfx, cd);
         rd.lo += sfx + dlen;
         rd.pos += sfx + dlen;
-        t->refs[id] = (kref){off, (uint16_t)klen, (uint16_t)cd};
-        t->score[id] = sc;
+        t->refs[id] = (kref){.off = off, .klen = (uint16_t)klen, .dlen = (uint16_t)cd};
+        t->refs[id].score = sc;
         t->count++;
         if ((rc = b_close_to(&b, L))) LOAD_FAIL(rc, "%s", trie_strerror(rc));
         b.st[b.sp++] = (bframe){klen, id, b.tn};
@@ -1780,8 +1783,8 @@ int trie_builder_add(trie_builder *tb, const char *key, size_t keylen, const cha
     uint32_t id = id_alloc(t), off = arena_alloc(t, keylen + cd);
     memcpy(t->arena + off, key, keylen);
     if (cd) memcpy(t->arena + off + keylen, display, cd);
-    t->refs[id] = (kref){off, (uint16_t)keylen, (uint16_t)cd};
-    t->score[id] = score;
+    t->refs[id] = (kref){.off = off, .klen = (uint16_t)keylen, .dlen = (uint16_t)cd};
+    t->refs[id].score = score;
     t->count++;
     tb->b.st[tb->b.sp++] = (bframe){(uint32_t)keylen, id, tb->b.tn};
     tb->prev = id;
@@ -1801,11 +1804,9 @@ int trie_builder_finish(trie_builder *tb, trie **out) {
         trie *t = tb->b.t;
         shrink_to_fit(t);
         if (t->nids && t->nids < t->idcap) { /* ids were grown by x1.5: trim */
-            double *sc = qrealloc(t->score, t->nids * sizeof *sc);
-            if (sc) { /* idcap is the smaller of the two capacities */
-                t->score = sc;
-                kref *r = qrealloc(t->refs, t->nids * sizeof *r);
-                if (r) t->refs = r;
+            kref *r = qrealloc(t->refs, t->nids * sizeof *r);
+            if (r) {
+                t->refs = r;
                 t->idcap = t->nids;
             }
         }

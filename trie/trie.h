@@ -17,9 +17,9 @@
  *   | depth16| nkids16|            ref: node index, or LEAF|key id (bit 31)
  *   +--------+--------+            b_i: first edge byte of child i (memchr'd)
  *                                  order: children sorted by their best key
- *   id tables (by key id):         arena: [key bytes][display bytes]
- *     refs[id] = {off32, klen16, dlen16}   (dlen 0: display == key)
- *     score[id] = double
+ *   id table (by key id, 16 B):    arena: [key bytes][display bytes]
+ *     refs[id] = {score64, off32, klen16, dlen16}   (dlen 0: display == key)
+ *     (score and text reference share one line: a hit costs one miss)
  *
  *   e.g. keys "new"(3) "news"(7) "newark"(5) "nab"(5):
  *     root --'n'--> N1(depth 1, best=news)
