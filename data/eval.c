@@ -51,19 +51,22 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/hist.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "data/evalproto.h"
 #include "data/qlog.h"
+#include "data/train.h"
 #include "ranking/baseline.h"
 #include "ranking/history.h"
+#include "ranking/learned.h"
 #include "trie/norm.h"
 #include "trie/trie.h"
 
 #define EVAL_TOPK EP_TOPK
 #define EVAL_MIN_CP EP_MIN_CP
 #define EVAL_NTAGS EP_NTAGS
-#define EVAL_MAX_SYSTEMS 3
+#define EVAL_MAX_SYSTEMS 4
 #define EVAL_DEFAULT_SPLIT EP_DEFAULT_SPLIT /* EVALUATION.md */
 #define EVAL_SESSION_GAP EP_SESSION_GAP
 #define EVAL_NORM_CAP (QLOG_MAX_QUERY * NORM_MAX_GROWTH)
@@ -71,8 +74,8 @@
 
 #define tag_names ep_tag_names
 
-enum { SYS_MPC, SYS_PERSONAL, SYS_HEURISTIC };
-static const char *const sys_names[EVAL_MAX_SYSTEMS] = {"mpc", "personal", "heuristic"};
+enum { SYS_MPC, SYS_PERSONAL, SYS_HEURISTIC, SYS_LEARNED };
+static const char *const sys_names[EVAL_MAX_SYSTEMS] = {"mpc", "personal", "heuristic", "learned"};
 
 /* Breakdown groups of scored events. */
 enum { GRP_SEEN, GRP_UNSEEN, GRP_CTX, GRP_NOCTX, NGRP };
@@ -92,12 +95,18 @@ typedef struct eval_state {
     uint64_t n_tag[EVAL_NTAGS];
     uint64_t n_grp[NGRP];
     uint64_t n_events, n_history, n_test, n_scored, n_short;
+    /* learned: the model, its candidates (top `topn` + history) and the
+     * rerank cost per call (features + model + top 10), in ns */
+    rank_ftrl *model;
+    lenv env;
+    hist rerank;
+    uint64_t rerank_cands;
 } eval_state;
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: qac eval (-i INDEX | --train FILE...) [--split TIME] [--json FILE] [--systems LIST]\n"
-            "                [--limit N] LOG...\n"
+            "                [--limit N] [--embeddings EMB --model MODEL [--topn N]] LOG...\n"
             "\n"
             "Replays query logs (AOL format) in time order and measures how well each\n"
             "system completes the prefixes of every test query (../shared/EVALUATION.md).\n"
@@ -109,9 +118,13 @@ static void usage(FILE *f) {
             "  --split TIME       YYYY-MM-DD[ HH:MM:SS] UTC; earlier events only feed user\n"
             "                     history, later ones are scored (default %s)\n"
             "  --json FILE        also write the figures as JSON to FILE\n"
-            "  --systems LIST     comma-separated subset of mpc,personal,heuristic (default all)\n"
-            "  --limit N          stop after N scored events (default: all)\n",
-            EVAL_DEFAULT_SPLIT);
+            "  --systems LIST     comma-separated subset of mpc,personal,heuristic,learned\n"
+            "                     (default all; learned only with --model)\n"
+            "  --limit N          stop after N scored events (default: all)\n"
+            "  --embeddings EMB   query embeddings for the learned system (qac embed)\n"
+            "  --model MODEL      the learned system's model (qac train)\n"
+            "  --topn N           learned: trie candidates per prefix (default %d)\n",
+            EVAL_DEFAULT_SPLIT, RANK_LEARN_TOPN);
 }
 
 static int parse_systems(const char *s, int on[EVAL_MAX_SYSTEMS]) {
@@ -134,6 +147,21 @@ static unsigned rank_of(const rank_cand *c, size_t n, const char *q, size_t qlen
     for (size_t i = 0; i < n; i++)
         if (c[i].len == qlen && !memcmp(c[i].q, q, qlen)) return (unsigned)i + 1;
     return 0;
+}
+
+/* The best EVAL_TOPK of c[0..n) in rank_top's order, copied to top. */
+static size_t top_lcands(const rank_lcand *c, size_t n, rank_cand *top) {
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m == EVAL_TOPK && !rank_cand_before(&c[i].c, &top[m - 1])) continue;
+        size_t j = m < EVAL_TOPK ? m++ : m - 1;
+        while (j > 0 && rank_cand_before(&c[i].c, &top[j - 1])) {
+            top[j] = top[j - 1];
+            j--;
+        }
+        top[j] = c[i].c;
+    }
+    return m;
 }
 
 static void record(eval_state *st, int sys, int tag, unsigned rank, const int grp[2]) {
@@ -163,6 +191,7 @@ static int score_event(eval_state *st, const char *user, size_t ulen, const char
     size_t lens[EVAL_NTAGS];
     int tags[EVAL_NTAGS];
     int np = ep_prefixes(q, qlen, ncp, lens, tags);
+    if (st->on[SYS_LEARNED] && lenv_event(&st->env, user, ulen, now)) return -1;
 
     for (int i = 0; i < np; i++) {
         size_t plen = ep_cp_offset(q, qlen, lens[i]);
@@ -174,6 +203,17 @@ static int score_event(eval_state *st, const char *user, size_t ulen, const char
             for (int k = 0; k < nh && !r; k++)
                 if (hits[k].keylen == qlen && !memcmp(hits[k].key, q, qlen)) r = (unsigned)k + 1;
             record(st, SYS_MPC, tags[i], r, grp);
+        }
+        if (st->on[SYS_LEARNED]) {
+            int n = lenv_prefix(&st->env, q, plen);
+            if (n < 0) return -1;
+            uint64_t t0 = now_ns();
+            rank_learned_score(st->model, &st->env.x, st->env.lc, (size_t)n);
+            rank_cand top[EVAL_TOPK];
+            size_t nt = top_lcands(st->env.lc, (size_t)n, top);
+            hist_add(&st->rerank, now_ns() - t0);
+            st->rerank_cands += (uint64_t)n;
+            record(st, SYS_LEARNED, tags[i], rank_of(top, nt, q, qlen), grp);
         }
         if (!st->on[SYS_PERSONAL] && !st->on[SYS_HEURISTIC]) continue;
         int n = rank_gather(&st->cands, st->t, u, q, plen, RANK_PERSONAL_TOPN);
@@ -318,8 +358,9 @@ fail:
 }
 
 int eval_main(int argc, char **argv) {
-    const char *index = NULL, *json = NULL, *split_s = EVAL_DEFAULT_SPLIT, *systems = "mpc,personal,heuristic";
-    uint64_t limit = UINT64_MAX;
+    const char *index = NULL, *json = NULL, *split_s = EVAL_DEFAULT_SPLIT, *systems = NULL;
+    const char *embp = NULL, *modelp = NULL;
+    uint64_t limit = UINT64_MAX, topn = RANK_LEARN_TOPN;
     const char *train[EVAL_MAX_TRAIN];
     int ntrain = 0, i;
     for (i = 1; i < argc; i++) {
@@ -347,6 +388,17 @@ int eval_main(int argc, char **argv) {
             continue;
         }
         else if (!strcmp(a, "--systems")) dst = &systems;
+        else if (!strcmp(a, "--embeddings")) dst = &embp;
+        else if (!strcmp(a, "--model")) dst = &modelp;
+        else if (!strcmp(a, "--topn")) {
+            if (i + 1 >= argc) break; /* reported below */
+            const char *v = argv[++i];
+            if (parse_u64(v, strlen(v), &topn) || topn < 1 || topn > TRIE_MAX_K) {
+                fprintf(stderr, "qac eval: --topn wants 1..%d, not '%s'\n", TRIE_MAX_K, v);
+                return 2;
+            }
+            continue;
+        }
         else if (strcmp(a, "--limit")) {
             fprintf(stderr, "qac eval: unknown option '%s'; see 'qac eval --help'\n", a);
             return 2;
@@ -379,13 +431,25 @@ int eval_main(int argc, char **argv) {
         fprintf(stderr, "qac eval: --split wants YYYY-MM-DD[ HH:MM:SS], not '%s'\n", split_s);
         return 2;
     }
+    if (!modelp != !embp) {
+        fprintf(stderr, "qac eval: the learned system needs both --embeddings EMB and --model MODEL\n");
+        return 2;
+    }
+    if (!systems) systems = modelp ? "mpc,personal,heuristic,learned" : "mpc,personal,heuristic";
     eval_state st;
     memset(&st, 0, sizeof st);
     if (parse_systems(systems, st.on)) {
-        fprintf(stderr, "qac eval: --systems wants a comma-separated subset of mpc,personal,heuristic, not '%s'\n",
-                systems);
+        fprintf(stderr, "qac eval: --systems wants a comma-separated subset of mpc,personal,heuristic,learned, "
+                        "not '%s'\n", systems);
         return 2;
     }
+    if (st.on[SYS_LEARNED] && !modelp) {
+        fprintf(stderr, "qac eval: system learned needs --embeddings EMB --model MODEL\n");
+        return 2;
+    }
+    hist_init(&st.rerank);
+    rank_emb *emb = NULL;
+    rank_vcache *vc = NULL;
 
     uint64_t t0 = now_ns();
     char err[512];
@@ -409,12 +473,29 @@ int eval_main(int argc, char **argv) {
     int status = 1;
     ep_events evs;
     ep_events_init(&evs);
-    rank_history_opts ho = {0, 0, 1, EVAL_SESSION_GAP}; /* unbounded: the protocol's history is all of it */
+    /* unbounded: the protocol's history is all of it; LENV_SESS session
+     * queries for the learned system (the baselines read only the newest) */
+    rank_history_opts ho = {0, 0, LENV_SESS, EVAL_SESSION_GAP};
     st.hist = rank_history_new(&ho);
     rank_cands_init(&st.cands);
     if (!st.hist) {
         fprintf(stderr, "qac eval: out of memory\n");
         goto out;
+    }
+    if (st.on[SYS_LEARNED]) {
+        if (rank_emb_load(embp, &emb, err, sizeof err)) {
+            fprintf(stderr, "qac eval: cannot load embeddings: %s\n", err);
+            goto out;
+        }
+        if (rank_ftrl_load(modelp, &st.model, err, sizeof err)) {
+            fprintf(stderr, "qac eval: cannot load model: %s\n", err);
+            goto out;
+        }
+        vc = rank_vcache_new(emb);
+        if (!vc || lenv_init(&st.env, t, st.hist, vc, emb->dims, (unsigned)topn)) {
+            fprintf(stderr, "qac eval: out of memory\n");
+            goto out;
+        }
     }
     for (; i < argc; i++)
         if (ep_events_read(&evs, argv[i], EP_AOL_ONLY, "qac eval")) goto out;
@@ -451,9 +532,18 @@ int eval_main(int argc, char **argv) {
     LOG_I("eval: index + logs read in %.2f s, %zu events; replay %.2f s", (double)(t1 - t0) / 1e9, nev,
           (double)(now_ns() - t1) / 1e9);
     print_table(&st, split_s, secs);
+    if (st.on[SYS_LEARNED] && st.rerank.count)
+        printf("learned rerank: %.2f us mean, %.2f us p99 per call (%.1f candidates on average, %llu calls; "
+               "features + model + top %d)\n",
+               hist_mean(&st.rerank) / 1e3, (double)hist_quantile(&st.rerank, 0.99) / 1e3,
+               (double)st.rerank_cands / (double)st.rerank.count, (unsigned long long)st.rerank.count, EVAL_TOPK);
     if (json && write_json(&st, json, split_s, secs)) goto out;
     status = 0;
 out:
+    lenv_free(&st.env);
+    rank_vcache_free(vc);
+    rank_emb_free(emb);
+    rank_ftrl_free(st.model);
     rank_cands_free(&st.cands);
     rank_history_free(st.hist);
     ep_events_free(&evs);

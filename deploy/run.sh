@@ -34,13 +34,15 @@ done
 echo "== starting qac on 127.0.0.1:$port (text and RESP) and :$http_port (HTTP)"
 "$qac" serve -i "$index" --port "$port" --http-port "$http_port" --save "$rundir/demo-saved.qac" &
 pid=$!
+stopped=0
 stop() {
     trap - INT TERM EXIT
     deploy/nginx-run.sh stop --dir "$rundir/nginx" >/dev/null 2>&1 || true
     kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
     echo; echo "== qac and nginx stopped"
 }
-trap stop INT TERM EXIT
+trap 'stopped=1' INT TERM
+trap stop EXIT
 for _ in $(seq 100); do in_use "$port" && break; sleep 0.1; done
 in_use "$port" || { echo "run: qac did not start (see the log above)" >&2; exit 1; }
 echo "== starting nginx on 127.0.0.1:$web_port in front of qac's HTTP port"
@@ -62,4 +64,11 @@ or talk to qac directly:
 
 Press Ctrl-C to stop qac and nginx.
 MSG
-wait $pid
+set +e
+wait "$pid"   # returns early when Ctrl-C (or TERM) arrives
+rc=$?
+if [ "$stopped" = 0 ]; then
+    echo "run: qac exited by itself with status $rc (see its log above)" >&2
+    exit 1
+fi
+exit 0

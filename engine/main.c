@@ -13,6 +13,7 @@
 #include "data/build.h"
 #include "data/eval.h"
 #include "data/replay.h"
+#include "data/train.h"
 #include "engine/server.h"
 
 typedef struct qac_cmd {
@@ -25,8 +26,11 @@ static const qac_cmd cmds[] = {
     /* Subcommands register here, one line each, in the order shown by --help. */
     {"build", build_main, "build a trie snapshot from query logs"},
     {"complete", complete_main, "print the top completions of prefixes from a snapshot"},
+    {"embed", embed_main, "train query embeddings from query logs (learned ranker)"},
     {"eval", eval_main, "measure ranking quality on query logs (EVALUATION.md)"},
+    {"load", load_main, "write query embeddings to Redis under a new version and switch to it"},
     {"replay", replay_main, "replay query logs against a server: latency, throughput, quality"},
+    {"train", train_main, "learn the learned ranker's model by replaying query logs"},
     {"serve", serve_main, "serve completions over text/RESP and HTTP (event loop)"},
     {NULL, NULL, NULL},
 };

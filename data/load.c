@@ -1,0 +1,329 @@
+/* load.c -- `qac load`: writes an EMB file's vectors to Redis under a new
+ * version, switches the pointer key, then deletes older versions.
+ *
+ * Redis key layout (NS = --namespace, default "qac"; V = a version number):
+ *   NS:version            INCR counter handing out versions
+ *   NS:current            "V": the version servers read (switched last)
+ *   NS:vV:meta            hash: dims, buckets, nqueries, seed, row
+ *                         ("f32le-scale+int8", 4 + dims bytes), ngrams
+ *                         ("emb1": rank_emb_ngrams of ranking/embed.h)
+ *   NS:vV:q:<query>       row of the query's composed unit vector
+ *                         (rank_emb_quantize), one per known query
+ *   NS:vV:b:<bucket>      row of n-gram bucket <bucket> (decimal), only the
+ *                         buckets with a non-zero vector: a server composes
+ *                         vectors for unseen text with rank_emb_ngrams +
+ *                         rank_emb_compose_rows
+ * Row = 4-byte little-endian f32 scale then dims int8 (value = scale * q).
+ *
+ * Protocol: synchronous hiredis (0.14) with pipelining: --batch commands are
+ * appended (redisAppendCommand), then their replies read (redisGetReply);
+ * any error reply stops the load before the switch, so NS:current never
+ * points at a partial set (its keys stay until the next successful load's
+ * cleanup, which deletes every version but the new one). The switch
+ * is one SET after every write was acknowledged. Cleanup: SCAN MATCH NS:v*:*
+ * and UNLINK (in --batch sized groups) every key of another version.
+ * A server that read NS:current before the switch may still fetch old keys
+ * during the cleanup; it treats missing keys as cache misses.
+ */
+#include <stdarg.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "data/train.h"
+
+#define LOAD_DEFAULT_BATCH 1000
+#define LOAD_MAX_BATCH 100000
+#define LOAD_MAX_NS 64 /* bytes of --namespace */
+#define LOAD_TIMEOUT_S 5
+#define LOAD_KEY_CAP (LOAD_MAX_NS + 48 + RANK_EMB_MAX_QUERY)
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: qac load --redis HOST:PORT [--namespace NS] [--batch N] EMB\n"
+            "\n"
+            "Writes the query and n-gram vectors of EMB (qac embed) to Redis under a new\n"
+            "version, switches NS:current to it once all writes are acknowledged, then\n"
+            "deletes the keys of older versions (layout in data/load.c).\n"
+            "\n"
+            "  --redis HOST:PORT  the Redis server\n"
+            "  --namespace NS     key prefix (default qac; 1..%d bytes, no ':' or '*')\n"
+            "  --batch N          commands per pipelined round trip (1..%d, default %d)\n",
+            LOAD_MAX_NS, LOAD_MAX_BATCH, LOAD_DEFAULT_BATCH);
+}
+
+typedef struct loader {
+    redisContext *c;
+    const char *addr;
+    size_t pending, batch;
+    uint64_t sent;
+    int tty;
+} loader;
+
+/* Reads the replies of every pending command; -1 after a message on the
+ * first error. */
+static int drain(loader *l) {
+    int rc = 0;
+    while (l->pending) {
+        void *r = NULL;
+        if (redisGetReply(l->c, &r) != REDIS_OK) {
+            fprintf(stderr, "qac load: redis %s: %s\n", l->addr, l->c->errstr[0] ? l->c->errstr : "connection lost");
+            return -1;
+        }
+        redisReply *rep = r;
+        if (rep->type == REDIS_REPLY_ERROR && !rc) {
+            fprintf(stderr, "qac load: redis %s: %s\n", l->addr, rep->str);
+            rc = -1;
+        }
+        freeReplyObject(rep);
+        l->pending--;
+    }
+    return rc;
+}
+
+static int queue_set(loader *l, const char *key, size_t klen, const unsigned char *v, size_t vlen) {
+    if (redisAppendCommand(l->c, "SET %b %b", key, klen, v, vlen) != REDIS_OK) {
+        fprintf(stderr, "qac load: redis %s: %s\n", l->addr, l->c->errstr);
+        return -1;
+    }
+    l->sent++;
+    if (++l->pending >= l->batch) return drain(l);
+    return 0;
+}
+
+static redisReply *command(loader *l, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(l->c, fmt, ap);
+    va_end(ap);
+    if (!r) {
+        fprintf(stderr, "qac load: redis %s: %s\n", l->addr, l->c->errstr[0] ? l->c->errstr : "connection lost");
+        return NULL;
+    }
+    if (r->type == REDIS_REPLY_ERROR) {
+        fprintf(stderr, "qac load: redis %s: %s\n", l->addr, r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Deletes every NS:v*:* key not of version `keep` (keep 0: of any version
+ * other than... none kept). Returns keys deleted or -1. */
+static long long cleanup(loader *l, const char *ns, unsigned long long keep) {
+    char pat[LOAD_MAX_NS + 8], mine[LOAD_MAX_NS + 32];
+    snprintf(pat, sizeof pat, "%s:v*:*", ns);
+    int ml = snprintf(mine, sizeof mine, "%s:v%llu:", ns, keep);
+    char cursor[32] = "0";
+    long long deleted = 0;
+    do {
+        char count[24];
+        snprintf(count, sizeof count, "%zu", l->batch);
+        redisReply *r = command(l, "SCAN %s MATCH %s COUNT %s", cursor, pat, count);
+        if (!r) return -1;
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 || r->element[0]->type != REDIS_REPLY_STRING) {
+            fprintf(stderr, "qac load: redis %s: unexpected SCAN reply\n", l->addr);
+            freeReplyObject(r);
+            return -1;
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        redisReply *keys = r->element[1];
+        const char *argv[1 + 1024];
+        size_t argl[1 + 1024];
+        size_t na = 1;
+        argv[0] = "UNLINK";
+        argl[0] = 6;
+        for (size_t k = 0; k < keys->elements; k++) {
+            redisReply *kr = keys->element[k];
+            if (kr->type != REDIS_REPLY_STRING) continue;
+            if (kr->len >= (size_t)ml && !memcmp(kr->str, mine, (size_t)ml)) continue;
+            /* NS:v<digits>: only: a key like NS:vfoo:bar is not ours */
+            size_t p = strlen(ns) + 2;
+            if ((size_t)kr->len <= p || kr->str[p] < '0' || kr->str[p] > '9') continue;
+            argv[na] = kr->str;
+            argl[na++] = kr->len;
+            if (na == ARRAY_LEN(argv) || k + 1 == keys->elements) {
+                redisReply *u = redisCommandArgv(l->c, (int)na, argv, argl);
+                if (!u || u->type == REDIS_REPLY_ERROR) {
+                    fprintf(stderr, "qac load: redis %s: UNLINK: %s\n", l->addr,
+                            u ? u->str : l->c->errstr);
+                    if (u) freeReplyObject(u);
+                    freeReplyObject(r);
+                    return -1;
+                }
+                deleted += u->type == REDIS_REPLY_INTEGER ? u->integer : 0;
+                freeReplyObject(u);
+                na = 1;
+            }
+        }
+        if (na > 1) {
+            redisReply *u = redisCommandArgv(l->c, (int)na, argv, argl);
+            if (!u || u->type == REDIS_REPLY_ERROR) {
+                fprintf(stderr, "qac load: redis %s: UNLINK failed\n", l->addr);
+                if (u) freeReplyObject(u);
+                freeReplyObject(r);
+                return -1;
+            }
+            deleted += u->type == REDIS_REPLY_INTEGER ? u->integer : 0;
+            freeReplyObject(u);
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0"));
+    return deleted;
+}
+
+int load_main(int argc, char **argv) {
+    const char *addr = NULL, *ns = "qac";
+    uint64_t batch = LOAD_DEFAULT_BATCH;
+    int i;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--")) {
+            i++;
+            break;
+        }
+        if (a[0] != '-' || !a[1]) break;
+        if (i + 1 >= argc) {
+            fprintf(stderr, "qac load: %s needs a value; see 'qac load --help'\n", a);
+            return 2;
+        }
+        const char *v = argv[++i];
+        if (!strcmp(a, "--redis")) addr = v;
+        else if (!strcmp(a, "--namespace")) ns = v;
+        else if (!strcmp(a, "--batch")) {
+            if (parse_u64(v, strlen(v), &batch) || batch < 1 || batch > LOAD_MAX_BATCH) {
+                fprintf(stderr, "qac load: --batch wants 1..%d, not '%s'\n", LOAD_MAX_BATCH, v);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "qac load: unknown option '%s'; see 'qac load --help'\n", a);
+            return 2;
+        }
+    }
+    if (!addr) {
+        fprintf(stderr, "qac load: missing --redis HOST:PORT; see 'qac load --help'\n");
+        return 2;
+    }
+    if (i + 1 != argc) {
+        fprintf(stderr, "qac load: %s; see 'qac load --help'\n", i >= argc ? "no EMB given" : "give one EMB file");
+        return 2;
+    }
+    size_t nsl = strlen(ns);
+    if (!nsl || nsl > LOAD_MAX_NS || strpbrk(ns, ":*?[] \t\r\n")) {
+        fprintf(stderr, "qac load: --namespace wants 1..%d bytes without ':', '*', '?', '[', ']' or spaces\n",
+                LOAD_MAX_NS);
+        return 2;
+    }
+    const char *colon = strrchr(addr, ':');
+    uint64_t port = 0;
+    if (!colon || colon == addr || parse_u64(colon + 1, strlen(colon + 1), &port) || port < 1 || port > 65535) {
+        fprintf(stderr, "qac load: --redis wants HOST:PORT, not '%s'\n", addr);
+        return 2;
+    }
+    char host[256];
+    if ((size_t)(colon - addr) >= sizeof host) {
+        fprintf(stderr, "qac load: --redis host name too long\n");
+        return 2;
+    }
+    memcpy(host, addr, (size_t)(colon - addr));
+    host[colon - addr] = 0;
+
+    uint64_t t0 = now_ns();
+    char err[512];
+    rank_emb *e = NULL;
+    if (rank_emb_load(argv[i], &e, err, sizeof err)) {
+        fprintf(stderr, "qac load: cannot load embeddings: %s\n", err);
+        return 1;
+    }
+    struct timeval tv = {LOAD_TIMEOUT_S, 0};
+    loader l = {NULL, addr, 0, (size_t)batch, 0, isatty(2)};
+    int status = 1;
+    unsigned long long ver = 0;
+    float *vec = NULL;
+    unsigned char *row = NULL;
+    l.c = redisConnectWithTimeout(host, (int)port, tv);
+    if (!l.c || l.c->err) {
+        fprintf(stderr, "qac load: cannot connect to redis at %s: %s\n", addr, l.c ? l.c->errstr : "out of memory");
+        goto out;
+    }
+    redisSetTimeout(l.c, tv);
+    redisReply *r = command(&l, "INCR %s:version", ns);
+    if (!r) goto out;
+    ver = (unsigned long long)r->integer;
+    freeReplyObject(r);
+    char vpre[LOAD_MAX_NS + 32];
+    snprintf(vpre, sizeof vpre, "%s:v%llu:", ns, ver);
+    /* hiredis formats only %s/%b reliably: numbers are printed here */
+    char sd[16], sb[16], snq[16], sseed[24];
+    snprintf(sd, sizeof sd, "%u", e->dims);
+    snprintf(sb, sizeof sb, "%u", e->buckets);
+    snprintf(snq, sizeof snq, "%u", e->nqueries);
+    snprintf(sseed, sizeof sseed, "%llu", (unsigned long long)e->seed);
+    r = command(&l, "HSET %smeta dims %s buckets %s nqueries %s seed %s row f32le-scale+int8 ngrams emb1", vpre, sd,
+                sb, snq, sseed);
+    if (!r) goto out;
+    freeReplyObject(r);
+
+    size_t rowb = 4 + (size_t)e->dims;
+    vec = qmalloc(e->dims * sizeof *vec);
+    row = qmalloc(rowb);
+    char key[LOAD_KEY_CAP];
+    if (!vec || !row) {
+        fprintf(stderr, "qac load: out of memory\n");
+        goto fail;
+    }
+    uint64_t total = e->nqueries + e->buckets, done = 0, nb = 0, nq = 0;
+    for (uint32_t b = 0; b < e->buckets; b++, done++) {
+        if (e->scale[b] == 0) continue;
+        int kl = snprintf(key, sizeof key, "%sb:%u", vpre, b);
+        rank_emb_row(e, b, row);
+        if (queue_set(&l, key, (size_t)kl, row, rowb)) goto fail;
+        nb++;
+        if (l.tty && (done & 8191) == 0)
+            fprintf(stderr, "\rqac load: %5.1f%%", 100.0 * (double)done / (double)total);
+    }
+    for (uint32_t k = 0; k < e->nqueries; k++, done++) {
+        size_t qlen;
+        const char *q = rank_emb_query_at(e, k, &qlen);
+        int kl = snprintf(key, sizeof key, "%sq:%.*s", vpre, (int)qlen, q);
+        if (!rank_emb_vector(e, q, qlen, vec)) continue;
+        rank_emb_quantize(e->dims, vec, row);
+        if (queue_set(&l, key, (size_t)kl, row, rowb)) goto fail;
+        nq++;
+        if (l.tty && (done & 8191) == 0)
+            fprintf(stderr, "\rqac load: %5.1f%%", 100.0 * (double)done / (double)total);
+    }
+    if (drain(&l)) goto fail;
+    if (l.tty) fprintf(stderr, "\r%20s\r", "");
+    char sver[24];
+    snprintf(sver, sizeof sver, "%llu", ver);
+    r = command(&l, "SET %s:current %s", ns, sver);
+    if (!r) goto fail;
+    freeReplyObject(r);
+    long long del = cleanup(&l, ns, ver);
+    if (del < 0) goto out; /* switched: old keys remain, say so */
+    LOG_I("load: version %llu of %s at %s: %llu query vectors, %llu n-gram rows (%llu SETs, batch %zu), "
+          "%s:current switched, %lld old keys deleted, %.1f s",
+          ver, ns, addr, (unsigned long long)nq, (unsigned long long)nb, (unsigned long long)l.sent, l.batch, ns,
+          del, (double)(now_ns() - t0) / 1e9);
+    status = 0;
+    goto out;
+fail:
+    fprintf(stderr, "qac load: load of version %llu failed; %s:current unchanged (keys %s* remain until the "
+                    "next successful load)\n", ver, ns, vpre);
+out:
+    qfree(vec);
+    qfree(row);
+    if (l.c) redisFree(l.c);
+    rank_emb_free(e);
+    return status;
+}

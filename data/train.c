@@ -1,0 +1,427 @@
+/* train.c -- `qac train`: learns the FTRL model of the learned ranker by
+ * replaying logs in time order, and the request context (lenv) that eval.c
+ * shares (see train.h).
+ *
+ * Replay (protocol order of ../shared/EVALUATION.md, ep_events_sort):
+ *   - only events before --split are used (the test part stays unseen);
+ *   - each event with >= 3 code points yields impressions: its prefixes
+ *     (--prefixes eval: len1..len5 and rand, the protocol's set; all: every
+ *     length 1 .. n-1); the candidates are what the server would build
+ *     (rank_gather with --topn trie hits plus the user's history), the
+ *     event's query is the positive;
+ *   - causal popularity: the index (`qac build --until SPLIT`) counts every
+ *     event before the split, including this user's issues of a candidate
+ *     from now on; those are subtracted from g (see causal()), and a
+ *     candidate left with g == 0 that the user never issued is dropped --
+ *     otherwise the model learns that g explains repeats that u should;
+ *   - impressions whose positive is not among the candidates are skipped and
+ *     counted (the ranker cannot fix recall);
+ *   - rank_learn_accept (the server's ACCEPT path) makes the steps;
+ *   - then the event is accepted into the user's history.
+ * --holdout TIME: learn only from events before TIME; events in [TIME,
+ * split) are scored instead (MRR@10 per tag, causal g) for the model
+ * and for the personal formula over the same candidates -- this is how loss
+ * and rates are tuned without looking at the test part.
+ */
+#include "data/train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "data/evalproto.h"
+#include "trie/norm.h"
+
+/* --- lenv ------------------------------------------------------------------ */
+
+int lenv_init(lenv *e, const trie *t, const rank_history *h, rank_vcache *vc, uint32_t dims, unsigned topn) {
+    memset(e, 0, sizeof *e);
+    e->t = t;
+    e->hist = h;
+    e->vc = vc;
+    e->dims = dims;
+    e->topn = topn;
+    rank_cands_init(&e->cs);
+    return 0;
+}
+
+void lenv_free(lenv *e) {
+    rank_cands_free(&e->cs);
+    qfree(e->lc);
+    memset(e, 0, sizeof *e);
+}
+
+static const float *vec_of(lenv *e, const char *q, size_t len, int *oom) {
+    return e->vc ? rank_vcache_get(e->vc, q, len, oom) : NULL;
+}
+
+int lenv_event(lenv *e, const char *user, size_t ulen, int64_t now) {
+    rank_fctx *x = &e->x;
+    memset(x, 0, sizeof *x);
+    x->now = now;
+    x->dims = e->dims;
+    e->u = rank_history_user(e->hist, user, ulen);
+    size_t ns = 0;
+    if (e->u && now - rank_huser_last_time(e->u) < RANK_SESSION_GAP)
+        ns = rank_huser_session(e->hist, e->u, now, e->sess, LENV_SESS);
+    if (!ns) return 0;
+    int oom = 0;
+    const float *vecs[LENV_SESS];
+    int64_t ts[LENV_SESS];
+    for (size_t i = 0; i < ns; i++) {
+        vecs[i] = vec_of(e, e->sess[i].q, e->sess[i].len, &oom);
+        ts[i] = e->sess[i].t;
+    }
+    if (oom) return -1;
+    x->last = e->sess[0].q;
+    x->lastlen = e->sess[0].len;
+    x->sess = e->sess;
+    x->nsess = ns;
+    if (vecs[0]) {
+        memcpy(e->lastv, vecs[0], e->dims * sizeof(float));
+        x->last_vec = e->lastv;
+    }
+    if (e->vc && rank_session_vec(e->dims, vecs, ts, ns, now, RANK_SESS_TAU, e->sessv)) x->sess_vec = e->sessv;
+    return 0;
+}
+
+int lenv_prefix(lenv *e, const char *p, size_t plen) {
+    int n = rank_gather(&e->cs, e->t, e->u, p, plen, e->topn);
+    if (n < 0) return -1;
+    if ((size_t)n > e->lccap) {
+        size_t nc = (size_t)n * 2;
+        rank_lcand *lc = qrealloc(e->lc, nc * sizeof *lc);
+        if (!lc) return -1;
+        e->lc = lc;
+        e->lccap = nc;
+    }
+    rank_lcands_from(e->lc, &e->cs);
+    int oom = 0;
+    for (int i = 0; i < n; i++) e->lc[i].vec = vec_of(e, e->lc[i].c.q, e->lc[i].c.len, &oom);
+    if (oom) return -1;
+    e->x.p = p;
+    e->x.plen = (uint32_t)plen;
+    return n;
+}
+
+long lenv_find(const lenv *e, size_t n, const char *q, size_t qlen) {
+    for (size_t i = 0; i < n; i++)
+        if (e->lc[i].c.len == qlen && !memcmp(e->lc[i].c.q, q, qlen)) return (long)i;
+    return -1;
+}
+
+/* --- qac train ------------------------------------------------------------- */
+
+#define TRAIN_DEFAULT_SPLIT EP_DEFAULT_SPLIT
+#define TRAIN_MAX_EPOCHS 100
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: qac train -i INDEX --embeddings EMB -o MODEL [--split TIME] [--holdout TIME]\n"
+            "                 [--loss pairwise|logistic] [--alpha A] [--beta B] [--l1 L1] [--l2 L2]\n"
+            "                 [--bits N] [--epochs E] [--topn N] [--prefixes eval|all] LOG...\n"
+            "\n"
+            "Learns the learned ranker's model (FTRL-Proximal) by replaying AOL-format logs in\n"
+            "time order: each event's prefixes are impressions, its query the positive.\n"
+            "\n"
+            "  -i, --index INDEX  trie snapshot with the global counts (qac build --until SPLIT)\n"
+            "  --embeddings EMB   query embeddings (qac embed)\n"
+            "  -o MODEL           model file to write (atomically)\n"
+            "  --split TIME       only events before TIME are used (default %s)\n"
+            "  --holdout TIME     learn from events before TIME, score those in [TIME, split)\n"
+            "  --loss L           pairwise (default) or logistic\n"
+            "  --alpha, --beta, --l1, --l2  FTRL parameters (defaults 0.1, 1, 0.5, 1)\n"
+            "  --bits N           2^N model coordinates (%d..%d, default %d)\n"
+            "  --epochs E         passes over the log (default 1)\n"
+            "  --topn N           trie candidates per prefix (default %d)\n"
+            "  --prefixes P       eval: the protocol's len1..len5 + rand (default); all: every length\n",
+            TRAIN_DEFAULT_SPLIT, RANK_FTRL_MIN_BITS, RANK_FTRL_MAX_BITS, RANK_FTRL_DEFAULT_BITS,
+            RANK_LEARN_TOPN);
+}
+
+typedef struct hold_q {
+    ep_quality learned, personal;
+} hold_q;
+
+/* Causal popularity: the index counts every event before the split, so a
+ * candidate's g includes this user's own issues of it from now on (this
+ * event and later ones), which a live index would not have counted yet:
+ * g -= (user's total count in the replayed part) - (count so far). A
+ * candidate left with g <= 0 that the user never issued would not exist:
+ * it is dropped. Returns the new candidate count. */
+static size_t causal(lenv *e, size_t n, const rank_huser *fu) {
+    if (!fu) return n;
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        rank_cand *c = &e->lc[i].c;
+        const rank_hentry *h = rank_huser_get(fu, c->q, c->len);
+        if (h && h->count > c->u) c->g -= (double)(h->count - c->u);
+        if (c->g < 0) c->g = 0;
+        if (c->g <= 0 && c->u == 0) continue;
+        e->lc[m++] = e->lc[i];
+    }
+    return m;
+}
+
+static unsigned rank_in(const rank_lcand *c, size_t n, long pos) {
+    /* 1-based rank of c[pos] under (score desc, text asc), 0 when over EP_TOPK */
+    unsigned r = 1;
+    for (size_t i = 0; i < n; i++)
+        if ((long)i != pos && rank_cand_before(&c[i].c, &c[pos].c) && ++r > EP_TOPK) return 0;
+    return r;
+}
+
+int train_main(int argc, char **argv) {
+    const char *index = NULL, *embp = NULL, *outp = NULL, *split_s = TRAIN_DEFAULT_SPLIT, *hold_s = NULL;
+    const char *loss_s = "pairwise", *pref_s = "eval";
+    rank_ftrl_opts fo;
+    rank_ftrl_opts_default(&fo);
+    uint64_t epochs = 1, topn = RANK_LEARN_TOPN, bits = fo.bits;
+    int i;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(a, "--")) {
+            i++;
+            break;
+        }
+        if (a[0] != '-' || !a[1]) break;
+        if (i + 1 >= argc) {
+            fprintf(stderr, "qac train: %s needs a value; see 'qac train --help'\n", a);
+            return 2;
+        }
+        const char *v = argv[++i];
+        double *dv = NULL;
+        uint64_t *uv = NULL;
+        if (!strcmp(a, "-i") || !strcmp(a, "--index")) index = v;
+        else if (!strcmp(a, "--embeddings")) embp = v;
+        else if (!strcmp(a, "-o")) outp = v;
+        else if (!strcmp(a, "--split")) split_s = v;
+        else if (!strcmp(a, "--holdout")) hold_s = v;
+        else if (!strcmp(a, "--loss")) loss_s = v;
+        else if (!strcmp(a, "--prefixes")) pref_s = v;
+        else if (!strcmp(a, "--alpha")) dv = &fo.alpha;
+        else if (!strcmp(a, "--beta")) dv = &fo.beta;
+        else if (!strcmp(a, "--l1")) dv = &fo.l1;
+        else if (!strcmp(a, "--l2")) dv = &fo.l2;
+        else if (!strcmp(a, "--bits")) uv = &bits;
+        else if (!strcmp(a, "--epochs")) uv = &epochs;
+        else if (!strcmp(a, "--topn")) uv = &topn;
+        else {
+            fprintf(stderr, "qac train: unknown option '%s'; see 'qac train --help'\n", a);
+            return 2;
+        }
+        if (dv && (parse_double(v, strlen(v), dv) || *dv < 0)) {
+            fprintf(stderr, "qac train: %s wants a non-negative number, not '%s'\n", a, v);
+            return 2;
+        }
+        if (uv && parse_u64(v, strlen(v), uv)) {
+            fprintf(stderr, "qac train: %s wants a whole number, not '%s'\n", a, v);
+            return 2;
+        }
+    }
+    if (!index || !embp || !outp) {
+        fprintf(stderr, "qac train: missing %s; see 'qac train --help'\n",
+                !index ? "-i INDEX" : !embp ? "--embeddings EMB" : "-o MODEL");
+        return 2;
+    }
+    if (i >= argc) {
+        fprintf(stderr, "qac train: no LOG given; see 'qac train --help'\n");
+        return 2;
+    }
+    if (!strcmp(loss_s, "pairwise")) fo.loss = RANK_LOSS_PAIRWISE;
+    else if (!strcmp(loss_s, "logistic")) fo.loss = RANK_LOSS_LOGISTIC;
+    else {
+        fprintf(stderr, "qac train: --loss wants pairwise or logistic, not '%s'\n", loss_s);
+        return 2;
+    }
+    int all_prefixes = !strcmp(pref_s, "all");
+    if (!all_prefixes && strcmp(pref_s, "eval")) {
+        fprintf(stderr, "qac train: --prefixes wants eval or all, not '%s'\n", pref_s);
+        return 2;
+    }
+    if (bits < RANK_FTRL_MIN_BITS || bits > RANK_FTRL_MAX_BITS) {
+        fprintf(stderr, "qac train: --bits wants %d..%d\n", RANK_FTRL_MIN_BITS, RANK_FTRL_MAX_BITS);
+        return 2;
+    }
+    if (epochs < 1 || epochs > TRAIN_MAX_EPOCHS) {
+        fprintf(stderr, "qac train: --epochs wants 1..%d\n", TRAIN_MAX_EPOCHS);
+        return 2;
+    }
+    if (topn < 1 || topn > TRIE_MAX_K) {
+        fprintf(stderr, "qac train: --topn wants 1..%d\n", TRIE_MAX_K);
+        return 2;
+    }
+    if (!(fo.alpha > 0) || !(fo.beta > 0)) {
+        fprintf(stderr, "qac train: --alpha and --beta must be positive\n");
+        return 2;
+    }
+    fo.bits = (uint32_t)bits;
+    int64_t split, hold = INT64_MAX;
+    if (parse_time(split_s, strlen(split_s), &split) ||
+        (hold_s && parse_time(hold_s, strlen(hold_s), &hold))) {
+        fprintf(stderr, "qac train: --split/--holdout want YYYY-MM-DD[ HH:MM:SS], not '%s'\n",
+                hold_s ? hold_s : split_s);
+        return 2;
+    }
+    if (hold > split) hold = split;
+
+    uint64_t t0 = now_ns();
+    char err[512];
+    trie *t = NULL;
+    rank_emb *emb = NULL;
+    rank_vcache *vc = NULL;
+    rank_ftrl *m = NULL;
+    rank_history *hist = NULL, *full = NULL;
+    lenv env;
+    int status = 1, have_env = 0;
+    ep_events evs;
+    ep_events_init(&evs);
+    if (trie_load(index, &t, err, sizeof err)) {
+        fprintf(stderr, "qac train: cannot load index %s: %s\n", index, err);
+        goto out;
+    }
+    if (rank_emb_load(embp, &emb, err, sizeof err)) {
+        fprintf(stderr, "qac train: cannot load embeddings: %s\n", err);
+        goto out;
+    }
+    m = rank_ftrl_new(&fo);
+    vc = rank_vcache_new(emb);
+    if (!m || !vc) {
+        fprintf(stderr, "qac train: out of memory\n");
+        goto out;
+    }
+    for (; i < argc; i++)
+        if (ep_events_read(&evs, argv[i], EP_AOL_ONLY, "qac train")) goto out;
+    ep_events_sort(&evs);
+    rank_history_opts fho = {0, 0, 1, RANK_SESSION_GAP};
+    full = rank_history_new(&fho); /* every user's counts over the replayed part */
+    if (!full) goto oom;
+    for (size_t k = 0; k < evs.n; k++) {
+        const ep_event *e = &evs.ev[k];
+        if (e->time >= split) continue;
+        int rc = rank_history_accept(full, ep_user(&evs, e), e->userlen, ep_query(&evs, e), e->querylen, e->time);
+        if (rc) {
+            fprintf(stderr, "qac train: history: %s\n", rank_history_strerror(rc));
+            goto out;
+        }
+    }
+    int tty = isatty(2);
+    uint64_t imp = 0, missing = 0, steps = 0, used_events = 0;
+    hold_q hq;
+    memset(&hq, 0, sizeof hq);
+    for (uint64_t ep = 0; ep < epochs; ep++) {
+        rank_history_opts ho = {0, 0, LENV_SESS, RANK_SESSION_GAP};
+        rank_history_free(hist);
+        hist = rank_history_new(&ho);
+        if (have_env) lenv_free(&env);
+        if (!hist || lenv_init(&env, t, hist, vc, emb->dims, (unsigned)topn)) {
+            fprintf(stderr, "qac train: out of memory\n");
+            goto out;
+        }
+        have_env = 1;
+        int last_hold = ep + 1 == epochs && hold < split;
+        for (size_t k = 0; k < evs.n; k++) {
+            const ep_event *e = &evs.ev[k];
+            if (e->time >= split) continue;
+            const char *user = ep_user(&evs, e), *q = ep_query(&evs, e);
+            int scoring = e->time >= hold;
+            if (scoring && !last_hold) continue;
+            size_t ncp = utf8_count(q, e->querylen);
+            if (ncp >= EP_MIN_CP) {
+                if (lenv_event(&env, user, e->userlen, e->time)) goto oom;
+                size_t lens[EP_NTAGS + 512];
+                int tags[EP_NTAGS + 512];
+                int np;
+                if (all_prefixes && !scoring) {
+                    np = 0;
+                    for (size_t L = 1; L < ncp && np < (int)ARRAY_LEN(lens); L++) lens[np] = L, tags[np++] = 0;
+                } else {
+                    np = ep_prefixes(q, e->querylen, ncp, lens, tags);
+                }
+                for (int pi = 0; pi < np; pi++) {
+                    size_t plen = ep_cp_offset(q, e->querylen, lens[pi]);
+                    int n = lenv_prefix(&env, q, plen);
+                    if (n < 0) goto oom;
+                    n = (int)causal(&env, (size_t)n, rank_history_user(full, user, e->userlen));
+                    long pos = lenv_find(&env, (size_t)n, q, e->querylen);
+                    if (scoring) {
+                        unsigned rl = 0, rp = 0;
+                        if (pos >= 0) {
+                            rank_learned_score(m, &env.x, env.lc, (size_t)n);
+                            rl = rank_in(env.lc, (size_t)n, pos);
+                            for (int c = 0; c < n; c++)
+                                env.lc[c].c.score = log1p(env.lc[c].c.g) + 3.0 * log1p((double)env.lc[c].c.u);
+                            rp = rank_in(env.lc, (size_t)n, pos);
+                        }
+                        ep_record(&hq.learned, tags[pi], rl);
+                        ep_record(&hq.personal, tags[pi], rp);
+                        continue;
+                    }
+                    imp++;
+                    if (pos < 0) {
+                        missing++;
+                        continue;
+                    }
+                    int s = rank_learn_accept(m, &env.x, env.lc, (size_t)n, (size_t)pos);
+                    if (s > 0) steps += (uint64_t)s;
+                }
+                if (!scoring) used_events++;
+            }
+            int rc = rank_history_accept(hist, user, e->userlen, q, e->querylen, e->time);
+            if (rc) {
+                fprintf(stderr, "qac train: history: %s\n", rank_history_strerror(rc));
+                goto out;
+            }
+            if (tty && (k & 4095) == 0)
+                fprintf(stderr, "\rqac train: epoch %llu/%llu %5.1f%%  impressions %llu", (unsigned long long)ep + 1,
+                        (unsigned long long)epochs, 100.0 * (double)k / (double)evs.n, (unsigned long long)imp);
+        }
+    }
+    if (tty) fprintf(stderr, "\r%70s\r", "");
+    if (rank_ftrl_save(m, outp, err, sizeof err)) {
+        fprintf(stderr, "qac train: %s\n", err);
+        goto out;
+    }
+    LOG_I("train: %llu events, %llu impressions (%llu without the positive among the candidates, skipped), "
+          "%llu model steps, %zu non-zero weights, loss %s, %.1f s; model %s",
+          (unsigned long long)used_events, (unsigned long long)imp, (unsigned long long)missing,
+          (unsigned long long)steps, rank_ftrl_nonzero(m), loss_s, (double)(now_ns() - t0) / 1e9, outp);
+    if (hold < split) {
+        printf("holdout [%s, %s): MRR@10 (causal g, top %llu candidates)\n%-10s", hold_s, split_s,
+               (unsigned long long)topn, "system");
+        for (int tg = 0; tg < EP_NTAGS; tg++) printf(" %7s", ep_tag_names[tg]);
+        printf("  %7s %7s %7s\n", "SR@1", "SR@3", "SR@10");
+        const ep_quality *qs[2] = {&hq.learned, &hq.personal};
+        const char *nm[2] = {"learned", "personal"};
+        for (int s = 0; s < 2; s++) {
+            printf("%-10s", nm[s]);
+            for (int tg = 0; tg < EP_NTAGS; tg++) printf(" %7.4f", ep_mrr(qs[s], tg));
+            for (int w = 0; w < 3; w++) printf(" %s%7.4f", w ? "" : " ", ep_sr(qs[s], w));
+            printf("\n");
+        }
+    }
+    status = 0;
+    goto out;
+oom:
+    fprintf(stderr, "qac train: out of memory\n");
+out:
+    if (have_env) lenv_free(&env);
+    rank_history_free(hist);
+    rank_history_free(full);
+    rank_vcache_free(vc);
+    rank_ftrl_free(m);
+    rank_emb_free(emb);
+    ep_events_free(&evs);
+    trie_free(t);
+    return status;
+}

@@ -1,0 +1,293 @@
+/* ftrl.c -- FTRL-Proximal over a hashed table, and the MODEL file (formulas
+ * and format in ftrl.h). z and n are floats: 2^18 coordinates cost 3 MB.
+ */
+#include "ranking/ftrl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "ranking/embed.h" /* rank_emb_hash: FNV-1a 64 */
+
+static const unsigned char MDL_MAGIC[8] = {'Q', 'A', 'C', 'M', 'D', 'L', 0, 1};
+#define MDL_HEADER 72
+
+const char *rank_ftrl_strerror(int err) {
+    switch (err) {
+    case RANK_FTRL_OK: return "ok";
+    case RANK_FTRL_ENOMEM: return "out of memory";
+    case RANK_FTRL_EINVAL: return "invalid argument";
+    case RANK_FTRL_EIO: return "I/O error";
+    case RANK_FTRL_EFORMAT: return "not a valid MODEL file";
+    default: return "unknown error";
+    }
+}
+
+void rank_ftrl_opts_default(rank_ftrl_opts *o) {
+    o->bits = RANK_FTRL_DEFAULT_BITS;
+    o->loss = RANK_LOSS_PAIRWISE;
+    o->alpha = 0.1;
+    o->beta = 1.0;
+    o->l1 = 0.5;
+    o->l2 = 1.0;
+}
+
+static int opts_ok(const rank_ftrl_opts *o) {
+    return o->bits >= RANK_FTRL_MIN_BITS && o->bits <= RANK_FTRL_MAX_BITS &&
+           (o->loss == RANK_LOSS_LOGISTIC || o->loss == RANK_LOSS_PAIRWISE) && isfinite(o->alpha) &&
+           o->alpha > 0 && isfinite(o->beta) && o->beta > 0 && isfinite(o->l1) && o->l1 >= 0 &&
+           isfinite(o->l2) && o->l2 >= 0;
+}
+
+rank_ftrl *rank_ftrl_new(const rank_ftrl_opts *o) {
+    if (!opts_ok(o)) return NULL;
+    rank_ftrl *m = qcalloc(1, sizeof *m);
+    if (!m) return NULL;
+    m->o = *o;
+    size_t n = (size_t)1 << o->bits;
+    m->mask = (uint32_t)(n - 1);
+    m->z = qcalloc(n, sizeof *m->z);
+    m->n = qcalloc(n, sizeof *m->n);
+    m->w = qcalloc(n, sizeof *m->w);
+    if (!m->z || !m->n || !m->w) {
+        rank_ftrl_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void rank_ftrl_free(rank_ftrl *m) {
+    if (!m) return;
+    qfree(m->z);
+    qfree(m->n);
+    qfree(m->w);
+    qfree(m);
+}
+
+static float weight(const rank_ftrl *m, float z, float n) {
+    double l1 = m->o.l1;
+    if (fabs(z) <= l1) return 0;
+    double sg = z < 0 ? -1.0 : 1.0;
+    return (float)(-(z - sg * l1) / ((m->o.beta + sqrt(n)) / m->o.alpha + m->o.l2));
+}
+
+void rank_ftrl_update(rank_ftrl *m, const rank_feat *x, size_t n, double g) {
+    for (size_t k = 0; k < n; k++) {
+        uint32_t i = x[k].i & m->mask;
+        double gi = g * x[k].v;
+        if (gi == 0) continue;
+        double ni = m->n[i];
+        double s = (sqrt(ni + gi * gi) - sqrt(ni)) / m->o.alpha;
+        m->z[i] += (float)(gi - s * m->w[i]);
+        m->n[i] = (float)(ni + gi * gi);
+        m->w[i] = weight(m, m->z[i], m->n[i]);
+    }
+    m->updates++;
+}
+
+size_t rank_ftrl_mask(const rank_ftrl *m, rank_feat *x, size_t n) {
+    for (size_t k = 0; k < n; k++) x[k].i &= m->mask;
+    return rank_feat_merge(x, n);
+}
+
+size_t rank_ftrl_nonzero(const rank_ftrl *m) {
+    size_t c = 0;
+    for (size_t i = 0; i <= m->mask; i++) c += m->w[i] != 0;
+    return c;
+}
+
+/* --- file ------------------------------------------------------------------ */
+
+static void put_u32(unsigned char *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static void put_u64(unsigned char *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+static uint32_t get_u32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static uint64_t get_u64(const unsigned char *p) { return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
+static void put_f64(unsigned char *p, double d) {
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    put_u64(p, u);
+}
+static double get_f64(const unsigned char *p) {
+    uint64_t u = get_u64(p);
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+static void put_f32(unsigned char *p, float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    put_u32(p, u);
+}
+static float get_f32(const unsigned char *p) {
+    uint32_t u = get_u32(p);
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+int rank_ftrl_save(const rank_ftrl *m, const char *path, char *err, size_t errlen) {
+    size_t cnt = 0;
+    for (size_t i = 0; i <= m->mask; i++) cnt += m->n[i] > 0;
+    size_t total = MDL_HEADER + 12 * cnt + 8;
+    unsigned char *b = qmalloc(total);
+    size_t plen = strlen(path);
+    char *tmp = qmalloc(plen + 24);
+    int rc = RANK_FTRL_EIO, fd = -1;
+    if (!b || !tmp) {
+        qfree(b);
+        qfree(tmp);
+        snprintf(err, errlen, "out of memory");
+        return RANK_FTRL_ENOMEM;
+    }
+    memcpy(b, MDL_MAGIC, 8);
+    put_u32(b + 8, RANK_FTRL_VERSION);
+    put_u32(b + 12, RANK_FEAT_VERSION);
+    put_u32(b + 16, m->o.bits);
+    put_u32(b + 20, (uint32_t)m->o.loss);
+    put_f64(b + 24, m->o.alpha);
+    put_f64(b + 32, m->o.beta);
+    put_f64(b + 40, m->o.l1);
+    put_f64(b + 48, m->o.l2);
+    put_u64(b + 56, m->updates);
+    put_u64(b + 64, cnt);
+    unsigned char *p = b + MDL_HEADER;
+    for (size_t i = 0; i <= m->mask; i++) {
+        if (!(m->n[i] > 0)) continue;
+        put_u32(p, (uint32_t)i);
+        put_f32(p + 4, m->z[i]);
+        put_f32(p + 8, m->n[i]);
+        p += 12;
+    }
+    put_u64(p, rank_emb_hash(b, total - 8, RANK_EMB_FNV_INIT));
+    snprintf(tmp, plen + 24, "%s.tmp.%d", path, (int)getpid());
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    for (size_t w = 0; w < total;) {
+        ssize_t k = write(fd, b + w, total - w);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+            goto out;
+        }
+        w += (size_t)k;
+    }
+    if (fsync(fd)) {
+        snprintf(err, errlen, "cannot fsync %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    int cr = close(fd);
+    fd = -1;
+    if (cr) {
+        snprintf(err, errlen, "cannot close %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (rename(tmp, path)) {
+        snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
+        goto out;
+    }
+    rc = 0;
+out:
+    if (fd >= 0) close(fd);
+    if (rc) unlink(tmp);
+    qfree(tmp);
+    qfree(b);
+    return rc;
+}
+
+int rank_ftrl_load(const char *path, rank_ftrl **out, char *err, size_t errlen) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return RANK_FTRL_EIO;
+    }
+    unsigned char h[MDL_HEADER];
+    rank_ftrl *m = NULL;
+    unsigned char *body = NULL;
+    int rc = RANK_FTRL_EFORMAT;
+    if (fread(h, 1, MDL_HEADER, f) != MDL_HEADER || memcmp(h, MDL_MAGIC, 8)) {
+        snprintf(err, errlen, "%s: not a MODEL file (bad magic or too short)", path);
+        goto out;
+    }
+    if (get_u32(h + 8) != RANK_FTRL_VERSION) {
+        snprintf(err, errlen, "%s: MODEL version %u, this qac reads %u", path, get_u32(h + 8), RANK_FTRL_VERSION);
+        goto out;
+    }
+    if (get_u32(h + 12) != RANK_FEAT_VERSION) {
+        snprintf(err, errlen, "%s: trained on feature set %u, this qac computes set %u: retrain with 'qac train'",
+                 path, get_u32(h + 12), RANK_FEAT_VERSION);
+        goto out;
+    }
+    rank_ftrl_opts o = {get_u32(h + 16), (int)get_u32(h + 20), get_f64(h + 24), get_f64(h + 32), get_f64(h + 40),
+                        get_f64(h + 48)};
+    if (!opts_ok(&o)) {
+        snprintf(err, errlen, "%s: bad parameters (bits %u, loss %d, alpha/beta/l1/l2)", path, o.bits, o.loss);
+        goto out;
+    }
+    uint64_t cnt = get_u64(h + 64);
+    if (cnt > ((uint64_t)1 << o.bits)) {
+        snprintf(err, errlen, "%s: %llu coordinates for a table of 2^%u", path, (unsigned long long)cnt, o.bits);
+        goto out;
+    }
+    size_t blen = (size_t)cnt * 12 + 8;
+    body = qmalloc(blen);
+    if (!body) {
+        snprintf(err, errlen, "out of memory");
+        rc = RANK_FTRL_ENOMEM;
+        goto out;
+    }
+    size_t got = fread(body, 1, blen, f);
+    unsigned char extra;
+    if (got != blen || fread(&extra, 1, 1, f) != 0) {
+        snprintf(err, errlen, "%s: %s (expected %zu bytes after the header)", path,
+                 got != blen ? "truncated" : "trailing bytes", blen);
+        goto out;
+    }
+    uint64_t sum = rank_emb_hash(h, MDL_HEADER, RANK_EMB_FNV_INIT);
+    sum = rank_emb_hash(body, blen - 8, sum);
+    if (sum != get_u64(body + blen - 8)) {
+        snprintf(err, errlen, "%s: checksum mismatch (corrupt or truncated file)", path);
+        goto out;
+    }
+    m = rank_ftrl_new(&o);
+    if (!m) {
+        snprintf(err, errlen, "out of memory");
+        rc = RANK_FTRL_ENOMEM;
+        goto out;
+    }
+    m->updates = get_u64(h + 56);
+    int64_t prev = -1;
+    for (uint64_t k = 0; k < cnt; k++) {
+        const unsigned char *p = body + 12 * k;
+        uint32_t i = get_u32(p);
+        float z = get_f32(p + 4), n = get_f32(p + 8);
+        if ((int64_t)i <= prev || i > m->mask || !isfinite(z) || !isfinite(n) || n < 0) {
+            snprintf(err, errlen, "%s: bad coordinate record %llu", path, (unsigned long long)k);
+            rank_ftrl_free(m);
+            m = NULL;
+            goto out;
+        }
+        prev = i;
+        m->z[i] = z;
+        m->n[i] = n;
+        m->w[i] = weight(m, z, n);
+    }
+    rc = 0;
+out:
+    fclose(f);
+    qfree(body);
+    if (!rc) *out = m;
+    return rc;
+}

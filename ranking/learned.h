@@ -1,0 +1,53 @@
+/* learned.h -- the learned ranker: features (features.h) -> linear model
+ * (ftrl.h) -> scores, and the one online-update path used both by `qac
+ * train` (offline replay) and by the server on ACCEPT.
+ *
+ * Request flow (server or eval), all in memory, nothing blocks:
+ *   1. rank_gather (baseline.h): the trie's top N (RANK_LEARN_TOPN) for the
+ *      prefix plus the user's matching history;
+ *   2. rank_lcands_from: wraps them with their trie rank;
+ *   3. the caller sets each lcand.vec (unit vectors: from a rank_vcache
+ *      offline, from Redis / the in-process cache in the server; NULL when
+ *      unknown) and the context (rank_fctx: prefix, now, session queries,
+ *      last query's vector, rank_session_vec of the session);
+ *   4. rank_learned_score fills c[i].c.score (the model's margin); rank_top
+ *      (baseline.h) orders them (score desc, text asc).
+ * On ACCEPT of candidate `pos` (the one the user took, e.g. PREFIX + RANK):
+ *   rank_learn_accept with the same candidates and context. Logistic loss:
+ *   the positive with label 1 and the RANK_LEARN_MAX_NEG highest-scored
+ *   negatives with label 0. Pairwise loss: one step on x_pos - x_neg per
+ *   such negative. Hard negatives only: cheaper, and the top of the list is
+ *   what MRR@10 counts.
+ *
+ * Errors: rank_learn_accept returns the number of model steps (>= 0) or
+ * RANK_LEARN_EINVAL. Ownership: nothing is allocated; lcands point into the
+ * rank_cands they came from (valid as long as it is).
+ * Cost: ~40 features per candidate, one table load each; see
+ * tests/bench/ranking.sh for the measured time per 50 candidates.
+ */
+#ifndef QAC_RANK_LEARNED_H
+#define QAC_RANK_LEARNED_H
+
+#include <stddef.h>
+
+#include "ranking/baseline.h"
+#include "ranking/features.h"
+#include "ranking/ftrl.h"
+
+#define RANK_LEARN_EINVAL (-2)
+#define RANK_LEARN_TOPN 50   /* trie candidates per prefix (server default) */
+#define RANK_LEARN_MAX_NEG 10 /* negatives per accepted impression */
+
+/* Fills out[0..cs->n) from cs (a rank_gather result): c, trank (1-based
+ * position among the trie's hits, 0 for history-only), vec = NULL.
+ * out must hold cs->n entries. Returns cs->n. */
+size_t rank_lcands_from(rank_lcand *out, const rank_cands *cs);
+
+/* Scores c[0..n): c[i].c.score = margin. Prepares x (rank_fctx_prepare). */
+void rank_learned_score(const rank_ftrl *m, rank_fctx *x, rank_lcand *c, size_t n);
+
+/* One impression: candidates c[0..n) shown for x's prefix, c[pos] accepted.
+ * Updates m (see above). Prepares x. Returns the number of steps. */
+int rank_learn_accept(rank_ftrl *m, rank_fctx *x, const rank_lcand *c, size_t n, size_t pos);
+
+#endif
