@@ -84,7 +84,7 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(call archives,engine)
 
 # --- packages ---------------------------------------------------------------
 PKGS := gcc make pkg-config libuv1-dev libhiredis-dev libjemalloc-dev libutf8proc-dev \
-        libhttp-parser-dev libcmocka-dev redis-server redis-tools curl python3 procps time \
+        libhttp-parser-dev libcmocka-dev redis-server redis-tools curl python3 procps time netcat-openbsd \
         nginx-light chromium nodejs
 deps:
 	@missing=$$(for p in $(PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done; \
@@ -120,3 +120,62 @@ clean:
 	rm -rf build bin
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# --- fuzz ---------------------------------------------------------------------
+# make fuzz [FUZZ_SECONDS=60]: builds every tests/fuzz/fuzz_<name>.c with clang
+# (libFuzzer + ASan + UBSan) into build/fuzz/ and runs each for FUZZ_SECONDS on
+# its seed corpus tests/fuzz/corpus/<name>/ (read only; new inputs go to
+# build/fuzz/corpus/<name>/, crashes to build/fuzz/artifacts/<name>/). Exits
+# non-zero when any harness crashes. `make fuzz-build` only builds.
+# Separate object tree (build/fuzz/obj), own flags: the normal build is untouched.
+# A harness links the archives of the module named in FUZZ_MOD_<name>.
+FUZZ_SECONDS ?= 10
+FUZZ_CC ?= clang
+FUZZ_DIR := build/fuzz
+FUZZ_OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all \
+            -DQAC_NO_JEMALLOC
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DQAC_VERSION='"$(VERSION)"' $(FUZZ_OPT) $(WARN) -fno-common -I. \
+               -MMD -MP
+FUZZ_LIBS := -luv -lhiredis -lhttp_parser -lutf8proc -lm -lpthread
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_BIN := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
+FUZZ_MOD_proto := engine
+FUZZ_MOD_http := engine
+FUZZ_MOD_json := engine
+FUZZ_MOD_qlog := data
+FUZZ_MOD_snapshot := trie
+FUZZ_MOD_norm := trie
+
+$(FUZZ_DIR)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+define fuzz_module_rules
+$(FUZZ_DIR)/lib$(1).a: $$(SRC_$(1):%.c=$(FUZZ_DIR)/obj/%.o)
+	@mkdir -p $$(@D)
+	@rm -f $$@
+	ar rcs $$@ $$^
+endef
+$(foreach m,$(MODULES),$(eval $(call fuzz_module_rules,$(m))))
+
+$(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o \
+                    $$(foreach d,$$(DEPS_$$(FUZZ_MOD_$$*)),$(FUZZ_DIR)/lib$$(d).a)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_OPT) -fsanitize=fuzzer -o $@ $^ $(FUZZ_LIBS)
+
+.PHONY: fuzz-build
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@fail=; for n in $(FUZZ_NAMES); do \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$n $(FUZZ_DIR)/artifacts/$$n; \
+	  echo "== fuzz_$$n ($(FUZZ_SECONDS) s)"; \
+	  $(FUZZ_DIR)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_DIR)/artifacts/$$n/ $(FUZZ_DIR)/corpus/$$n tests/fuzz/corpus/$$n \
+	    >$(FUZZ_DIR)/fuzz_$$n.log 2>&1 || fail="$$fail $$n"; \
+	  grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::peak_rss)' $(FUZZ_DIR)/fuzz_$$n.log; \
+	done; \
+	if [ -n "$$fail" ]; then \
+	  for n in $$fail; do echo "fuzz_$$n CRASHED: see $(FUZZ_DIR)/fuzz_$$n.log and $(FUZZ_DIR)/artifacts/$$n/"; \
+	    grep -E 'ERROR|SUMMARY|runtime error' $(FUZZ_DIR)/fuzz_$$n.log | head -5; done; exit 1; fi
