@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "common/log.h"
+#include "engine/journal.h"
 #include "trie/norm.h"
 
 void eng_init(eng *e, trie *t, const srv_config *cfg) {
@@ -133,6 +134,42 @@ static int display_of(eng *e, const char *q, size_t len, size_t *dlen, const cha
     return 0;
 }
 
+/* Before a change: the journal must be writable (a failed write is retried
+ * here first) and have room for one record, so that journaling after the
+ * trie changed cannot fail. */
+static int change_begin(eng *e, const char **msg) {
+    if (!e->j) return 0;
+    if (jrn_error(e->j) && !strcmp(jrn_error_op(e->j), "write")) jrn_write(e->j);
+    if (jrn_error(e->j)) {
+        snprintf(e->errbuf, sizeof e->errbuf, "journal %s failed: %s (changes are refused until it works)",
+                 jrn_error_op(e->j), strerror(jrn_error(e->j)));
+        *msg = e->errbuf;
+        return ENG_ERR(ERR_IO);
+    }
+    if (jrn_reserve(e->j) < 0) {
+        *msg = "out of memory";
+        return ENG_ERR(ERR_NOMEM);
+    }
+    return 0;
+}
+
+/* After a change to e->norm succeeded: journal the key's new state. */
+static void change_done(eng *e, int deleted) {
+    e->stats.changes_total++;
+    if (e->stats.changes_since_save++ == 0) e->stats.dirty_since_ms = now_ns() / 1000000;
+    if (!e->j) return;
+    uint64_t lsn;
+    if (deleted) {
+        lsn = jrn_add_del(e->j, e->norm, e->normlen);
+    } else {
+        trie_hit h;
+        if (!trie_get(e->t, e->norm, e->normlen, &h)) return; /* cannot happen: it was just set */
+        lsn = jrn_add_set(e->j, e->norm, e->normlen, h.display, h.displen, h.score);
+    }
+    if (lsn) e->wait_lsn = lsn;
+    else LOG_E("journal: could not encode a change (reserved space missing)");
+}
+
 int eng_accept(eng *e, const char *query, size_t len, const eng_ctx *ctx, double *score, const char **msg) {
     int rc = key_of(e, query, len, msg);
     if (rc < 0) return rc;
@@ -147,8 +184,11 @@ int eng_accept(eng *e, const char *query, size_t len, const eng_ctx *ctx, double
     trie_hit h;
     int exists = trie_get(e->t, e->norm, e->normlen, &h);
     if (!exists && (rc = display_of(e, query, len, &dlen, msg)) < 0) return rc;
+    if ((rc = change_begin(e, msg)) < 0) return rc;
     rc = trie_incr(e->t, e->norm, e->normlen, exists ? NULL : e->disp, dlen, 1.0, score);
-    return rc < 0 ? trie_err(rc, msg) : 0;
+    if (rc < 0) return trie_err(rc, msg);
+    change_done(e, 0);
+    return 0;
 }
 
 /* --- option parsing --------------------------------------------------------- */
@@ -260,8 +300,10 @@ static int h_add(cmd_call *c) {
     if ((rc = key_of(e, c->argv[1].p, c->argv[1].len, &c->msg)) < 0) return rc;
     size_t dlen;
     if ((rc = display_of(e, c->argv[1].p, c->argv[1].len, &dlen, &c->msg)) < 0) return rc;
+    if ((rc = change_begin(e, &c->msg)) < 0) return rc;
     rc = trie_set(e->t, e->norm, e->normlen, e->disp, dlen, score, NULL);
     if (rc < 0) return trie_err(rc, &c->msg);
+    change_done(e, 0);
     OOM(proto_reply_ok(c->out, c->kind));
     return 0;
 }
@@ -276,8 +318,10 @@ static int h_incr(cmd_call *c) {
     trie_hit h;
     int exists = trie_get(e->t, e->norm, e->normlen, &h);
     if (!exists && (rc = display_of(e, c->argv[1].p, c->argv[1].len, &dlen, &c->msg)) < 0) return rc;
+    if ((rc = change_begin(e, &c->msg)) < 0) return rc;
     rc = trie_incr(e->t, e->norm, e->normlen, exists ? NULL : e->disp, dlen, delta, &score);
     if (rc < 0) return trie_err(rc, &c->msg);
+    change_done(e, 0);
     return reply_score(c, score);
 }
 
@@ -285,8 +329,10 @@ static int h_del(cmd_call *c) {
     eng *e = c->e;
     int rc = key_of(e, c->argv[1].p, c->argv[1].len, &c->msg);
     if (rc < 0) return rc;
+    if ((rc = change_begin(e, &c->msg)) < 0) return rc;
     rc = trie_del(e->t, e->norm, e->normlen);
     if (rc < 0 && rc != TRIE_ENOTFOUND) return trie_err(rc, &c->msg);
+    if (rc == 0) change_done(e, 1);
     OOM(proto_reply_int(c->out, c->kind, rc == 0 ? 1 : 0));
     return 0;
 }
@@ -331,6 +377,12 @@ static int h_quit(cmd_call *c) {
 }
 
 static int h_save(cmd_call *c) {
+    if (c->e->save_fn) {
+        int rc = c->e->save_fn(c->e->save_ud, &c->msg);
+        if (rc < 0) return rc;
+        c->flags |= ENG_DEFER;
+        return 0;
+    }
     const char *path = c->e->cfg->save ? c->e->cfg->save : c->e->cfg->index;
     uint64_t t0 = now_us();
     int rc = trie_save(c->e->t, path);
@@ -423,7 +475,7 @@ static const cmd_def cmds[] = {
     {"PING", CMD_PING, 1, 2, h_ping, "PING [message]", "PONG, or the message"},
     {"HELP", CMD_HELP, 1, 2, h_help, "HELP [command]", "this list, or one command's help"},
     {"QUIT", CMD_QUIT, 1, 1, h_quit, "QUIT", "reply OK and close the connection"},
-    {"SAVE", CMD_SAVE, 1, 1, h_save, "SAVE", "write a snapshot now (synchronous) to --save FILE or the index"},
+    {"SAVE", CMD_SAVE, 1, 1, h_save, "SAVE", "write a snapshot to --save FILE or the index in a background child; OK when it is on disk"},
     {"COMMAND", CMD_COMMAND, 1, 8, h_command, "COMMAND [COUNT|DOCS ...]", "for Redis tools: empty list / count"},
     {"CONFIG", CMD_CONFIG, 2, 3, h_config, "CONFIG GET <pattern>", "settings matching a glob, as name/value pairs"},
 };
@@ -460,6 +512,7 @@ int eng_reply_proto_error(eng *e, int kind, int code, const char *msg, qbuf *out
 int eng_exec(eng *e, int kind, int argc, const proto_arg *argv, qbuf *out, int *flags) {
     uint64_t t0 = now_ns();
     *flags = 0;
+    e->wait_lsn = 0;
     const cmd_def *d = NULL;
     for (size_t i = 0; i < ARRAY_LEN(cmds); i++)
         if (arg_is(&argv[0], cmds[i].name)) {
@@ -495,7 +548,7 @@ int eng_exec(eng *e, int kind, int argc, const proto_arg *argv, qbuf *out, int *
                   : proto_reply_error_arg(out, kind, code, c.msg, argv[0].p, argv[0].len);
         if (r < 0) return -1;
     }
-    *flags = c.flags & ENG_CLOSE;
+    *flags = c.flags & (ENG_CLOSE | ENG_DEFER);
     hist_add(&e->stats.lat_ns, now_ns() - t0);
     return cmd;
 }

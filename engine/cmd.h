@@ -53,8 +53,21 @@ typedef struct eng_req {
     int cmd;  /* CMD_* */
 } eng_req;
 
+struct jrn;
+
+/* Starts a background snapshot for SAVE (the server's; engine/server.c).
+ * Returns 0 (the reply will come when it ends: eng_exec sets ENG_DEFER) or
+ * ENG_ERR with *msg. */
+typedef int (*eng_save_fn)(void *ud, const char **msg);
+
 typedef struct eng {
     trie *t;                 /* borrowed */
+    struct jrn *j;           /* borrowed; NULL without --journal */
+    eng_save_fn save_fn;     /* NULL: SAVE writes synchronously */
+    void *save_ud;
+    uint64_t wait_lsn;       /* set by eng_exec / eng_accept: the reply may leave once the
+                                journal is durable up to this LSN (0: no wait) */
+    char errbuf[160];        /* formatted error messages (journal errors) */
     const srv_config *cfg;   /* borrowed */
     eng_stats stats;
     char norm[ENG_NORM_CAP]; /* normalized key or prefix of the current request */
@@ -80,7 +93,8 @@ typedef struct eng_ctx {
 int eng_complete(eng *e, const char *prefix, size_t len, unsigned k, const eng_ctx *ctx, const char **msg);
 
 /* The user submitted `query`: its popularity goes up by one. *score receives
- * the new score. Context is validated and counted. */
+ * the new score. Context is validated and counted. Journaled as any change
+ * (sets e->wait_lsn; see eng_exec). */
 int eng_accept(eng *e, const char *query, size_t len, const eng_ctx *ctx, double *score, const char **msg);
 
 /* Checks a USER/SESSION id (non-empty, <= SRV_MAX_ID_LEN bytes, UTF-8, no
@@ -88,9 +102,15 @@ int eng_accept(eng *e, const char *query, size_t len, const eng_ctx *ctx, double
 int eng_check_id(const char *s, size_t len, const char **msg);
 
 #define ENG_CLOSE 1 /* eng_exec flag: close the connection after this reply */
+#define ENG_DEFER 2 /* eng_exec flag: no reply yet; the server answers when the save ends */
 
 /* Runs one parsed request (argc >= 1) and appends its reply to out.
- * Returns the CMD_* kind run; *flags gets ENG_CLOSE for QUIT. Counts the
+ * Returns the CMD_* kind run; *flags gets ENG_CLOSE for QUIT, ENG_DEFER for a
+ * SAVE that started in the background (nothing appended). A change (ADD,
+ * INCR, DEL, ACCEPT) is applied, journaled when e->j is set, and e->wait_lsn
+ * names its record: the reply must not leave before the journal is durable
+ * up to it. With a journal in its error state, changes are refused with
+ * ERR IO before touching the trie. Counts the
  * command, its errors and its latency in e->stats. Returns -1 only when the
  * reply could not be encoded (out of memory: close the connection). */
 int eng_exec(eng *e, int kind, int argc, const proto_arg *argv, qbuf *out, int *flags);

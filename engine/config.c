@@ -16,9 +16,10 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "engine/http.h"
+#include "engine/journal.h"
 #include "engine/proto.h"
 
-enum { K_STR, K_PORT, K_U64 };
+enum { K_STR, K_PORT, K_U64, K_BOOL };
 
 typedef struct setting {
     const char *name;
@@ -53,6 +54,13 @@ static const setting table[] = {
      "HTTP request target, bytes (default 4096; over it 414)"},
     {"http-max-body", K_U64, OFF(http_max_body), 64, HTTP_MAX_BODY_BYTES_CAP,
      "HTTP body, bytes (default 65536; over it 413)"},
+    {"journal", K_STR, OFF(journal), 0, 0, "append every change to FILE.1, FILE.2, ... and replay them at start"},
+    {"fsync", K_STR, OFF(fsync), 0, 0, "journal fsync: always, everysec (default) or no"},
+    {"journal-repair", K_BOOL, OFF(journal_repair), 0, 1,
+     "start even if a journal is corrupt in the middle, keeping what precedes the damage"},
+    {"save-changes", K_U64, OFF(save_changes), 0, UINT64_MAX / 2, "background snapshot after N changes (default 0: off)"},
+    {"save-seconds", K_U64, OFF(save_seconds), 0, 86400 * 365,
+     "background snapshot T seconds after the first unsaved change (default 0: off)"},
 };
 
 static char *xstrdup(const char *s) {
@@ -89,6 +97,9 @@ void config_defaults(srv_config *c) {
     c->http_max_header = HTTP_DEFAULT_MAX_HEADER_BYTES;
     c->http_max_url = HTTP_DEFAULT_MAX_URL_BYTES;
     c->http_max_body = HTTP_DEFAULT_MAX_BODY_BYTES;
+    set_str(&c->fsync, SRV_DEFAULT_FSYNC);
+    c->save_changes = SRV_SAVE_CHANGES;
+    c->save_seconds = SRV_SAVE_SECONDS;
 }
 
 void config_free(srv_config *c) {
@@ -137,10 +148,24 @@ int config_set(srv_config *c, const char *name, const char *value, char *err, si
             errf(err, errlen, "log-level: '%s' is not one of debug, info, warn, error, off", value);
             return -1;
         }
+        if (!strcmp(s->name, "fsync") && jrn_policy_parse(value) < 0) {
+            errf(err, errlen, "fsync: '%s' is not one of always, everysec, no", value);
+            return -1;
+        }
         set_str(slot, value);
         return 0;
     }
     uint64_t x;
+    if (s->kind == K_BOOL) {
+        if (!strcmp(value, "yes") || !strcmp(value, "1")) x = 1;
+        else if (!strcmp(value, "no") || !strcmp(value, "0")) x = 0;
+        else {
+            errf(err, errlen, "%s: '%s' is not yes or no", s->name, value);
+            return -1;
+        }
+        *(uint64_t *)slot = x;
+        return 0;
+    }
     if (parse_size(value, &x) < 0 || x < s->min || x > s->max) {
         errf(err, errlen, "%s: '%s' is not a number in %llu..%llu", s->name, value,
              (unsigned long long)s->min, (unsigned long long)s->max);
@@ -160,6 +185,8 @@ int config_get(const srv_config *c, const char *name, char *buf, size_t buflen) 
         snprintf(buf, buflen, "%s", v ? v : "");
     } else if (s->kind == K_PORT) {
         snprintf(buf, buflen, "%d", *(const int *)slot);
+    } else if (s->kind == K_BOOL) {
+        snprintf(buf, buflen, "%s", *(const uint64_t *)slot ? "yes" : "no");
     } else {
         snprintf(buf, buflen, "%llu", (unsigned long long)*(const uint64_t *)slot);
     }
@@ -248,9 +275,14 @@ int config_parse_args(srv_config *c, int argc, char **argv, int *help, char *err
             return -1;
         }
         if (!strcmp(name, "config")) continue;
-        if (!find(name)) {
+        const setting *st = find(name);
+        if (!st) {
             errf(err, errlen, "unknown option '%s'", a);
             return -1;
+        }
+        if (st->kind == K_BOOL && !strchr(a, '=')) { /* a bare flag: --journal-repair */
+            if (v) i--;
+            v = "yes";
         }
         if (!v) {
             errf(err, errlen, "%s needs a value", a);
@@ -271,6 +303,14 @@ int config_validate(const srv_config *c, char *err, size_t errlen) {
              (unsigned long long)c->output_soft, (unsigned long long)c->output_hard);
         return -1;
     }
+    if (c->journal && c->save && strcmp(c->save, c->index) != 0) {
+        errf(err, errlen, "with --journal, SAVE must write the index it starts from: drop --save (or make it -i)");
+        return -1;
+    }
+    if (c->journal && !*c->journal) {
+        errf(err, errlen, "--journal needs a file name");
+        return -1;
+    }
     if (c->port && c->port == c->http_port) {
         errf(err, errlen, "port and http-port are both %d", c->port);
         return -1;
@@ -289,7 +329,8 @@ void config_usage(FILE *f) {
             "  --config FILE          read settings from FILE first\n");
     for (size_t i = 0; i < ARRAY_LEN(table); i++) {
         char flag[40];
-        snprintf(flag, sizeof flag, "--%s %s", table[i].name, table[i].kind == K_STR ? "S" : "N");
+        snprintf(flag, sizeof flag, "--%s%s", table[i].name,
+                 table[i].kind == K_STR ? " S" : table[i].kind == K_BOOL ? "" : " N");
         fprintf(f, "  %-22s %s\n", flag, table[i].help);
     }
 }

@@ -28,6 +28,9 @@
 #define SRV_DEFAULT_K 10
 #define SRV_MAX_ID_LEN 128              /* USER / SESSION ids, bytes */
 #define SRV_SHUTDOWN_GRACE_MS 2000      /* SIGTERM: time given to flush replies */
+#define SRV_DEFAULT_FSYNC "everysec"    /* journal fsync policy */
+#define SRV_SAVE_CHANGES 0              /* automatic snapshot after N changes (0 = off) */
+#define SRV_SAVE_SECONDS 0              /* ... or T seconds after the first unsaved change (0 = off) */
 
 typedef struct srv_config {
     char *index;       /* -i: snapshot to load (required) */
@@ -43,6 +46,12 @@ typedef struct srv_config {
     uint64_t idle_timeout; /* seconds */
     uint64_t max_k;
     uint64_t http_max_header, http_max_url, http_max_body;
+    /* durability (engine/journal.h, engine/snapshot.h) */
+    char *journal;           /* --journal FILE: journals FILE.1, FILE.2, ...; NULL = none */
+    char *fsync;             /* always | everysec | no */
+    uint64_t journal_repair; /* 1: keep the valid prefix of a corrupt journal */
+    uint64_t save_changes;   /* automatic snapshot after this many changes; 0 = off */
+    uint64_t save_seconds;   /* automatic snapshot this long after the first unsaved change; 0 = off */
 } srv_config;
 
 void config_defaults(srv_config *c);

@@ -55,17 +55,40 @@
 #include "common/log.h"
 #include "engine/cmd.h"
 #include "engine/http.h"
+#include "engine/journal.h"
 #include "engine/json.h"
 #include "engine/proto.h"
+#include "engine/snapshot.h"
 #include "trie/norm.h"
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define SRV_RBUF_INITIAL (16 * 1024)
 #define SRV_BUF_KEEP (64 * 1024) /* idle buffers above this are released */
 #define SRV_HTTP_SCRATCH (64 * 1024)
+#define SRV_CRON_MS 100          /* everysec fsync, journal retries, automatic saves, child reaping */
+#define SRV_FSYNC_EVERY_MS 1000  /* --fsync everysec */
+#define SRV_JOURNAL_RETRY_MS 1000 /* a failed journal write / fsync is retried this often */
 
 typedef struct srv srv;
+typedef struct srv_conn srv_conn;
 
-typedef struct srv_conn {
+/* One reply that cannot leave yet, in its connection's queue. Ready slots
+ * behind a waiting one wait too: the queue is flushed from the head only.
+ * A waiting slot holds a reference on its connection. */
+typedef enum { SLOT_READY = 0, SLOT_WAIT_JOURNAL, SLOT_WAIT_SAVE } slot_wait;
+typedef struct srv_slot {
+    struct srv_slot *next;  /* connection queue */
+    struct srv_slot *wnext; /* the server's list of slots waiting on the same thing */
+    srv_conn *c;
+    slot_wait wait;
+    int kind;               /* PROTO_TEXT / PROTO_RESP, for replies filled later */
+    uint64_t lsn;           /* SLOT_WAIT_JOURNAL: ready once the journal is durable up to it */
+    qbuf buf;
+} srv_slot;
+
+struct srv_conn {
     uv_tcp_t tcp; /* first: the handle's memory is the connection's */
     srv *s;
     struct srv_conn *prev, *next;
@@ -81,7 +104,10 @@ typedef struct srv_conn {
     size_t woff;
     uv_write_t wreq;
     uint64_t last_ms;
-} srv_conn;
+    srv_slot *qhead, *qtail; /* replies waiting their turn (see srv_slot) */
+    size_t qbytes;
+    qbuf *dst;               /* HTTP: where the current request's reply goes */
+};
 
 struct srv {
     uv_loop_t loop;
@@ -100,18 +126,45 @@ struct srv {
     http_limits hlim;
     char http_scratch[SRV_HTTP_SCRATCH];
     qbuf hbody; /* HTTP response body being built */
+    qbuf scratch; /* a reply encoded behind a waiting slot, before it gets its own slot */
+    /* durability */
+    jrn *j;
+    uv_check_t jcheck; /* after each iteration's I/O: write the batch, start the group fsync */
+    uv_timer_t cron;
+    uv_signal_t sigchld;
+    int have_jcheck, have_cron, have_sigchld;
+    uv_work_t syncw;
+    int syncing, sync_fd, sync_old, sync_err;
+    uint64_t sync_lsn;
+    int old_fd;              /* rotated-out journal fd awaiting its last fdatasync */
+    uint64_t last_sync_ms, last_retry_ms;
+    srv_slot *jw_head, *jw_tail; /* waiting on the journal, in LSN order */
+    srv_slot *save_waiters;
+    pid_t child;
+    uint64_t save_start_us, save_gen, changes_at_fork;
 };
 
 static void conn_close(srv_conn *c);
 static void conn_flush(srv_conn *c);
 static void conn_process(srv_conn *c);
+static void close_durability_handles(srv *s);
 
-static size_t pending(const srv_conn *c) { return c->out.len + (c->wbuf.len - c->woff); }
+static size_t pending(const srv_conn *c) { return c->out.len + (c->wbuf.len - c->woff) + c->qbytes; }
 
 /* --- close and free ------------------------------------------------------ */
 
+static void slot_free(srv_slot *sl) {
+    qbuf_free(&sl->buf);
+    qfree(sl);
+}
+
 static void conn_release(srv_conn *c) {
     if (--c->refs > 0) return;
+    while (c->qhead) { /* only ready slots remain: waiting ones hold a reference */
+        srv_slot *sl = c->qhead;
+        c->qhead = sl->next;
+        slot_free(sl);
+    }
     qbuf_free(&c->out);
     qbuf_free(&c->wbuf);
     qfree(c->rbuf);
@@ -135,6 +188,7 @@ static void on_conn_closed(uv_handle_t *h) {
         s->have_grace = 0;
         uv_close((uv_handle_t *)&s->grace, NULL);
     }
+    if (s->stopping && !s->conns) close_durability_handles(s);
     conn_release(c);
 }
 
@@ -228,7 +282,89 @@ static void conn_flush(srv_conn *c) {
             c->writing = 1;
         }
     }
-    if (!c->writing && !c->out.len && c->close_after_flush) conn_close(c);
+    if (!c->writing && !c->out.len && !c->qhead && c->close_after_flush) conn_close(c);
+}
+
+/* --- the reply queue ---------------------------------------------------------
+ * Fast path: nothing queued and the reply can leave now -> it is encoded
+ * straight into c->out. Otherwise it gets a slot at the tail of the queue:
+ * its bytes (if any yet) move into the slot, and it is flushed when it and
+ * every slot before it are ready. */
+
+/* Where the next reply of c is encoded. */
+static qbuf *reply_dst(srv_conn *c) {
+    if (!c->qhead) return &c->out;
+    qbuf_reset(&c->s->scratch);
+    return &c->s->scratch;
+}
+
+/* Moves every ready slot at the head into c->out, then flushes. */
+static void queue_advance(srv_conn *c) {
+    while (c->qhead && c->qhead->wait == SLOT_READY) {
+        srv_slot *sl = c->qhead;
+        if (!c->closing && sl->buf.len && qbuf_append(&c->out, sl->buf.data, sl->buf.len) < 0) {
+            LOG_W("out of memory queueing a reply; closing the client");
+            conn_close(c);
+        }
+        c->qbytes -= sl->buf.len;
+        c->qhead = sl->next;
+        if (!c->qhead) c->qtail = NULL;
+        slot_free(sl);
+    }
+    if (c->closing) return;
+    conn_flush(c);
+}
+
+/* A waiting slot became ready (its bytes are in sl->buf). */
+static void slot_complete(srv_slot *sl) {
+    srv_conn *c = sl->c;
+    sl->wait = SLOT_READY;
+    queue_advance(c);
+    if (!c->closing && c->paused && !c->writing && pending(c) < c->s->cfg->output_soft) {
+        c->paused = 0;
+        if (!c->is_http) conn_process(c);
+        conn_flush(c);
+        read_start(c);
+    }
+    conn_release(c);
+}
+
+/* After a reply was encoded into dst from mark on: queue it if it must wait
+ * (journal LSN not durable yet, or a deferred SAVE) or if replies are queued
+ * before it. Returns -1 on allocation failure. */
+static int reply_done(srv_conn *c, qbuf *dst, size_t mark, uint64_t lsn, int defer_kind) {
+    srv *s = c->s;
+    slot_wait w = SLOT_READY;
+    if (defer_kind >= 0) w = SLOT_WAIT_SAVE;
+    else if (lsn && s->j && lsn > jrn_durable_lsn(s->j)) w = SLOT_WAIT_JOURNAL;
+    if (w == SLOT_READY && dst == &c->out) return 0;
+    srv_slot *sl = qcalloc(1, sizeof *sl);
+    if (!sl) return -1;
+    qbuf_init(&sl->buf);
+    if (dst->len > mark && qbuf_append(&sl->buf, dst->data + mark, dst->len - mark) < 0) {
+        qfree(sl);
+        return -1;
+    }
+    dst->len = mark;
+    sl->c = c;
+    sl->wait = w;
+    sl->kind = defer_kind;
+    sl->lsn = lsn;
+    c->qbytes += sl->buf.len;
+    if (c->qtail) c->qtail->next = sl;
+    else c->qhead = sl;
+    c->qtail = sl;
+    if (w == SLOT_WAIT_JOURNAL) {
+        c->refs++;
+        if (s->jw_tail) s->jw_tail->wnext = sl;
+        else s->jw_head = sl;
+        s->jw_tail = sl;
+    } else if (w == SLOT_WAIT_SAVE) {
+        c->refs++;
+        sl->wnext = s->save_waiters;
+        s->save_waiters = sl;
+    }
+    return 0;
 }
 
 /* Over the hard limit: close. At or over the soft limit: stop reading. */
@@ -257,7 +393,10 @@ static void conn_process(srv_conn *c) {
         if (r == PROTO_MORE) break;
         pos += c->pp.consumed;
         if (r == PROTO_ERR) {
-            if (eng_reply_proto_error(&s->e, c->pp.kind, c->pp.err, c->pp.errmsg, &c->out) < 0) {
+            qbuf *dst = reply_dst(c);
+            size_t mark = dst->len;
+            if (eng_reply_proto_error(&s->e, c->pp.kind, c->pp.err, c->pp.errmsg, dst) < 0 ||
+                reply_done(c, dst, mark, 0, -1) < 0) {
                 conn_close(c);
                 return;
             }
@@ -268,7 +407,10 @@ static void conn_process(srv_conn *c) {
             }
         } else if (c->pp.argc > 0) {
             int flags;
-            if (eng_exec(&s->e, c->pp.kind, c->pp.argc, c->pp.argv, &c->out, &flags) < 0) {
+            qbuf *dst = reply_dst(c);
+            size_t mark = dst->len;
+            if (eng_exec(&s->e, c->pp.kind, c->pp.argc, c->pp.argv, dst, &flags) < 0 ||
+                reply_done(c, dst, mark, s->e.wait_lsn, (flags & ENG_DEFER) ? c->pp.kind : -1) < 0) {
                 LOG_W("out of memory encoding a reply; closing the client");
                 conn_close(c);
                 return;
@@ -314,8 +456,11 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
             http_resp_opts o = {.keep_alive = 0, .cors_origin = s->cfg->cors_origin};
             s->e.stats.http_status[st_code / 100 <= 5 ? st_code / 100 : 5]++;
             const char *code = http_conn_error_code(c->http), *msg = http_conn_error(c->http);
-            if (http_write_json_error(&c->out, st_code, code ? code : "bad_request", msg ? msg : "bad request", &o) < 0)
-                c->out.len = 0;
+            qbuf *dst = reply_dst(c);
+            size_t mark = dst->len;
+            if (http_write_json_error(dst, st_code, code ? code : "bad_request", msg ? msg : "bad request", &o) < 0 ||
+                reply_done(c, dst, mark, 0, -1) < 0)
+                dst->len = mark;
             c->close_after_flush = 1;
             read_stop(c);
         } else if (st_code == HTTP_FEED_STOPPED && !c->closing) {
@@ -346,7 +491,7 @@ static int http_error(srv_conn *c, const http_request *req, int cmd, int status,
                         .head_only = req->method == HTTP_REQ_HEAD};
     http_count(s, cmd, status);
     if (!o.keep_alive) c->close_after_flush = 1;
-    return http_write_json_error(&c->out, status, code, msg, &o);
+    return http_write_json_error(c->dst, status, code, msg, &o);
 }
 
 static int http_ok(srv_conn *c, const http_request *req, int cmd, const char *ctype) {
@@ -354,9 +499,9 @@ static int http_ok(srv_conn *c, const http_request *req, int cmd, const char *ct
     http_resp_opts o = {.keep_alive = req->keep_alive && !s->stopping, .cors_origin = s->cfg->cors_origin};
     http_count(s, cmd, 200);
     if (!o.keep_alive) c->close_after_flush = 1;
-    if (http_write_head(&c->out, 200, ctype, s->hbody.len, &o) < 0) return -1;
+    if (http_write_head(c->dst, 200, ctype, s->hbody.len, &o) < 0) return -1;
     if (req->method == HTTP_REQ_HEAD) return 0;
-    return qbuf_append(&c->out, s->hbody.data, s->hbody.len);
+    return qbuf_append(c->dst, s->hbody.data, s->hbody.len);
 }
 
 static int eng_status(int rc) {
@@ -478,6 +623,9 @@ static int http_on_request(const http_request *req, void *ud) {
     srv_conn *c = ud;
     srv *s = c->s;
     if (c->closing) return 1;
+    c->dst = reply_dst(c);
+    size_t mark = c->dst->len;
+    s->e.wait_lsn = 0;
     const route *r = NULL;
     for (size_t i = 0; i < ARRAY_LEN(routes); i++)
         if (req->path && !strcmp(req->path, routes[i].path)) r = &routes[i];
@@ -494,7 +642,7 @@ static int http_on_request(const http_request *req, void *ud) {
                             .preflight = 1};
         http_count(s, r->cmd, 204);
         if (!o.keep_alive) c->close_after_flush = 1;
-        rc = http_write_head(&c->out, 204, NULL, 0, &o);
+        rc = http_write_head(c->dst, 204, NULL, 0, &o);
     } else if (!(req->method == HTTP_REQ_GET || req->method == HTTP_REQ_HEAD ||
                  (req->method == HTTP_REQ_POST && r->post_ok))) {
         rc = http_error(c, req, r->cmd, 405, "method_not_allowed", "method not allowed",
@@ -508,6 +656,8 @@ static int http_on_request(const http_request *req, void *ud) {
         default: rc = route_health(c, req); break;
         }
     }
+    if (rc >= 0) rc = reply_done(c, c->dst, mark, s->e.wait_lsn, -1);
+    c->dst = NULL;
     if (rc < 0) {
         LOG_W("out of memory answering an HTTP request; closing the client");
         conn_close(c);
@@ -515,6 +665,200 @@ static int http_on_request(const http_request *req, void *ud) {
     }
     if (s->hbody.cap > SRV_BUF_KEEP) qbuf_free(&s->hbody);
     return c->close_after_flush ? 1 : 0;
+}
+
+/* --- durability: journal group commit, fsync thread, background saves ------------
+ *
+ * Changes append records to the journal batch while requests run (cmd.c);
+ * their replies wait in slots (SLOT_WAIT_JOURNAL). on_jcheck runs once per
+ * loop iteration after all reads: one write() of the whole batch, then
+ *   no / everysec: the records are written -> their replies are released;
+ *   always: one fdatasync on a libuv worker thread for everything written so
+ *           far (group commit); changes arriving meanwhile form the next
+ *           group, synced as soon as this one completes. Replies leave after.
+ * everysec: cron starts an fdatasync on the worker once a second.
+ * At most one sync job runs; it also syncs and then closes the fd of the
+ * generation a snapshot rotated out (old_fd). */
+
+static void release_journal_waiters(srv *s) {
+    uint64_t durable = jrn_durable_lsn(s->j);
+    while (s->jw_head && s->jw_head->lsn <= durable) {
+        srv_slot *sl = s->jw_head;
+        s->jw_head = sl->wnext;
+        if (!s->jw_head) s->jw_tail = NULL;
+        slot_complete(sl);
+    }
+}
+
+static void sync_work(uv_work_t *w) {
+    srv *s = w->data;
+    int e = 0;
+    if (s->sync_old >= 0 && fdatasync(s->sync_old) < 0) e = errno;
+    if (fdatasync(s->sync_fd) < 0) e = errno;
+    s->sync_err = e;
+}
+
+static void start_sync(srv *s);
+
+static void sync_after(uv_work_t *w, int status) {
+    srv *s = w->data;
+    s->syncing = 0;
+    s->last_sync_ms = uv_now(&s->loop);
+    int e = status < 0 ? EIO : s->sync_err;
+    if (!e && s->sync_old >= 0) {
+        close(s->sync_old);
+        if (s->old_fd == s->sync_old) s->old_fd = -1;
+    }
+    jrn_synced(s->j, s->sync_lsn, e);
+    release_journal_waiters(s);
+    if (!e && jrn_policy(s->j) == JRN_FSYNC_ALWAYS &&
+        (jrn_written_lsn(s->j) > jrn_synced_lsn(s->j) || s->old_fd >= 0))
+        start_sync(s); /* the next group: what was written while this one synced */
+}
+
+static void start_sync(srv *s) {
+    if (s->syncing) return;
+    s->syncw.data = s;
+    s->sync_fd = jrn_fd(s->j);
+    s->sync_old = s->old_fd;
+    s->sync_lsn = jrn_written_lsn(s->j);
+    if (uv_queue_work(&s->loop, &s->syncw, sync_work, sync_after) == 0) s->syncing = 1;
+    else LOG_E("cannot queue a journal fsync");
+}
+
+static void on_jcheck(uv_check_t *h) {
+    srv *s = h->data;
+    if (jrn_pending(s->j) && !(jrn_error(s->j) && !strcmp(jrn_error_op(s->j), "write"))) jrn_write(s->j);
+    release_journal_waiters(s);
+    if (jrn_policy(s->j) == JRN_FSYNC_ALWAYS && !jrn_error(s->j) &&
+        (jrn_written_lsn(s->j) > jrn_synced_lsn(s->j) || s->old_fd >= 0))
+        start_sync(s);
+}
+
+/* Fills and releases every slot waiting on the save. */
+static void finish_save_waiters(srv *s, int ok, const char *why) {
+    while (s->save_waiters) {
+        srv_slot *sl = s->save_waiters;
+        s->save_waiters = sl->wnext;
+        int rc = ok ? proto_reply_ok(&sl->buf, sl->kind) : proto_reply_error(&sl->buf, sl->kind, ERR_IO, why);
+        if (!ok) s->e.stats.errs[ERR_IO]++;
+        if (rc < 0) sl->buf.len = 0;
+        sl->c->qbytes += sl->buf.len;
+        slot_complete(sl);
+    }
+}
+
+static void save_ended(srv *s, int ok, const char *why) {
+    uint64_t ms = (now_us() - s->save_start_us) / 1000;
+    eng_stats *st = &s->e.stats;
+    st->save_in_progress = 0;
+    st->last_save_ms = ms;
+    st->last_save_ok = ok;
+    s->child = 0;
+    const char *path = s->cfg->save ? s->cfg->save : s->cfg->index;
+    if (ok) {
+        st->saves_ok++;
+        st->last_save_time = wall_time();
+        int removed = s->j ? jrn_remove_before(s->cfg->journal, s->save_gen) : 0;
+        LOG_I("background save to %s done in %llu ms (%d old journal files removed)", path,
+              (unsigned long long)ms, removed);
+    } else {
+        st->saves_failed++;
+        st->changes_since_save += s->changes_at_fork;
+        if (st->changes_since_save) st->dirty_since_ms = now_ns() / 1000000;
+        LOG_E("background save to %s failed after %llu ms: %s (the journals since the last save are kept)", path,
+              (unsigned long long)ms, why);
+    }
+    finish_save_waiters(s, ok, why);
+}
+
+static void reap_child(srv *s) {
+    if (!s->child) return;
+    int ok;
+    char why[160];
+    if (snapshot_reap(s->child, &ok, why, sizeof why) != 0) save_ended(s, ok, why);
+}
+
+/* SAVE and automatic saves: rotate the journal, fork the writer child. */
+static int save_start(void *ud, const char **msg) {
+    srv *s = ud;
+    static char errbuf[300];
+    if (s->child) {
+        *msg = "a background save is already running; retry when it ends (STATS save_in_progress)";
+        return ENG_ERR(ERR_LIMIT);
+    }
+    if (s->stopping) {
+        *msg = "shutting down";
+        return ENG_ERR(ERR_IO);
+    }
+    if (s->j && s->old_fd >= 0) {
+        *msg = "the previous journal is still being synced; retry in a moment";
+        return ENG_ERR(ERR_LIMIT);
+    }
+    if (s->j) {
+        int old = -1;
+        if (jrn_rotate(s->j, &old, errbuf, sizeof errbuf) < 0) {
+            LOG_E("save: cannot start a new journal generation: %s", errbuf);
+            *msg = errbuf;
+            return ENG_ERR(ERR_IO);
+        }
+        if (jrn_policy(s->j) == JRN_FSYNC_NO) close(old);
+        else s->old_fd = old; /* synced and closed by the next sync job */
+        s->save_gen = jrn_gen(s->j);
+        release_journal_waiters(s); /* rotation wrote the batch */
+    }
+    const char *path = s->cfg->save ? s->cfg->save : s->cfg->index;
+    uint64_t fork_us;
+    pid_t pid;
+    if (snapshot_fork(s->e.t, path, &pid, &fork_us, errbuf, sizeof errbuf) < 0) {
+        LOG_E("save: %s", errbuf);
+        *msg = errbuf;
+        return ENG_ERR(ERR_IO);
+    }
+    s->child = pid;
+    s->save_start_us = now_us();
+    s->e.stats.save_in_progress = 1;
+    s->e.stats.last_fork_us = fork_us;
+    s->changes_at_fork = s->e.stats.changes_since_save;
+    s->e.stats.changes_since_save = 0;
+    LOG_I("background save to %s started (child %d, fork took %llu us)", path, (int)pid,
+          (unsigned long long)fork_us);
+    return 0;
+}
+
+static void on_sigchld(uv_signal_t *h, int signum) { reap_child(h->data); }
+
+static void on_cron(uv_timer_t *t) {
+    srv *s = t->data;
+    uint64_t now = uv_now(&s->loop);
+    reap_child(s);
+    if (s->j) {
+        if (jrn_error(s->j) && now - s->last_retry_ms >= SRV_JOURNAL_RETRY_MS) {
+            s->last_retry_ms = now;
+            if (!strcmp(jrn_error_op(s->j), "write")) {
+                if (jrn_write(s->j) == 0) release_journal_waiters(s);
+            } else if (jrn_policy(s->j) != JRN_FSYNC_NO) {
+                start_sync(s);
+            }
+        }
+        if (jrn_policy(s->j) == JRN_FSYNC_EVERYSEC && !s->syncing && now - s->last_sync_ms >= SRV_FSYNC_EVERY_MS &&
+            (jrn_written_lsn(s->j) > jrn_synced_lsn(s->j) || s->old_fd >= 0))
+            start_sync(s);
+    }
+    const eng_stats *st = &s->e.stats;
+    if (!s->child && !s->stopping && st->changes_since_save &&
+        ((s->cfg->save_changes && st->changes_since_save >= s->cfg->save_changes) ||
+         (s->cfg->save_seconds && now_ns() / 1000000 - st->dirty_since_ms >= s->cfg->save_seconds * 1000))) {
+        const char *msg;
+        if (save_start(s, &msg) < 0) LOG_W("automatic save not started: %s", msg);
+    }
+}
+
+static void close_durability_handles(srv *s) {
+    if (s->have_jcheck) uv_close((uv_handle_t *)&s->jcheck, NULL);
+    if (s->have_cron) uv_close((uv_handle_t *)&s->cron, NULL);
+    if (s->have_sigchld) uv_close((uv_handle_t *)&s->sigchld, NULL);
+    s->have_jcheck = s->have_cron = s->have_sigchld = 0;
 }
 
 /* --- accepting -------------------------------------------------------------- */
@@ -620,6 +964,12 @@ static void begin_shutdown(srv *s, int signum) {
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     if (s->have_sweep) uv_close((uv_handle_t *)&s->sweep, NULL);
     s->have_sweep = 0;
+    if (s->child) {
+        kill(s->child, SIGKILL);
+        waitpid(s->child, NULL, 0);
+        save_ended(s, 0, "shutting down: the background save was stopped");
+    }
+    if (!s->conns) close_durability_handles(s);
     for (srv_conn *c = s->conns, *next; c; c = next) {
         next = c->next;
         read_stop(c);
@@ -666,7 +1016,7 @@ static void close_walk(uv_handle_t *h, void *arg) {
     if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
-int srv_run(const srv_config *cfg, trie *t) {
+int srv_run(const srv_config *cfg, trie *t, jrn *j) {
     srv *s = qcalloc(1, sizeof *s);
     if (!s) {
         LOG_E("out of memory");
@@ -675,6 +1025,13 @@ int srv_run(const srv_config *cfg, trie *t) {
     s->cfg = cfg;
     eng_init(&s->e, t, cfg);
     qbuf_init(&s->hbody);
+    qbuf_init(&s->scratch);
+    s->j = j;
+    s->old_fd = -1;
+    s->e.j = j;
+    s->e.stats.journal = j;
+    s->e.save_fn = save_start;
+    s->e.save_ud = s;
     s->lim.max_line = cfg->max_line;
     s->lim.max_args = (int)cfg->max_args;
     s->lim.max_bulk = cfg->max_bulk;
@@ -712,6 +1069,21 @@ int srv_run(const srv_config *cfg, trie *t) {
         uv_timer_start(&s->sweep, on_sweep, every, every);
         s->have_sweep = 1;
     }
+    uv_timer_init(&s->loop, &s->cron);
+    s->cron.data = s;
+    uv_timer_start(&s->cron, on_cron, SRV_CRON_MS, SRV_CRON_MS);
+    s->have_cron = 1;
+    uv_signal_init(&s->loop, &s->sigchld);
+    s->sigchld.data = s;
+    uv_signal_start(&s->sigchld, on_sigchld, SIGCHLD);
+    s->have_sigchld = 1;
+    if (j) {
+        uv_check_init(&s->loop, &s->jcheck);
+        s->jcheck.data = s;
+        uv_check_start(&s->jcheck, on_jcheck);
+        s->have_jcheck = 1;
+        s->last_sync_ms = uv_now(&s->loop);
+    }
     LOG_I("serving %llu keys", (unsigned long long)trie_count(t));
     uv_run(&s->loop, UV_RUN_DEFAULT);
     rc = 0;
@@ -719,8 +1091,22 @@ out:
     uv_walk(&s->loop, close_walk, NULL);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&s->loop) != 0) LOG_W("event loop closed with handles still open");
+    if (j) { /* whatever is still in the batch: written and synced before exit */
+        if (jrn_write(j) < 0) LOG_E("journal: final write failed: %s", strerror(jrn_error(j)));
+        else if (jrn_policy(j) != JRN_FSYNC_NO && fdatasync(jrn_fd(j)) < 0)
+            LOG_E("journal: final fdatasync failed: %s", strerror(errno));
+        if (s->old_fd >= 0) {
+            if (jrn_policy(j) != JRN_FSYNC_NO) fdatasync(s->old_fd);
+            close(s->old_fd);
+        }
+    }
+    if (s->child) {
+        kill(s->child, SIGKILL);
+        waitpid(s->child, NULL, 0);
+    }
     if (rc == 0) LOG_I("shut down cleanly");
     qbuf_free(&s->hbody);
+    qbuf_free(&s->scratch);
     qfree(s);
     return rc;
 }

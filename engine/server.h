@@ -9,11 +9,13 @@
 #define QAC_SERVER_H
 
 #include "engine/config.h"
+#include "engine/journal.h"
 #include "trie/trie.h"
 
 /* Runs the server. Returns 0 after a clean shutdown, 1 when it could not
- * start (bind failed...: logged). */
-int srv_run(const srv_config *cfg, trie *t);
+ * start (bind failed...: logged). j (NULL: no journal) is borrowed: every
+ * change is appended to it; the caller recovered it and closes it after. */
+int srv_run(const srv_config *cfg, trie *t, jrn *j);
 
 /* `qac serve` (engine/serve.c): exit 0 clean shutdown, 1 runtime error, 2 usage. */
 int serve_main(int argc, char **argv);

@@ -6,6 +6,9 @@
  */
 #include "engine/stats.h"
 
+#include <errno.h>
+#include "engine/journal.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +33,7 @@ const char *stats_cmd_name(int cmd) { return cmd >= 0 && cmd < CMD__COUNT ? cmd_
 void stats_init(eng_stats *s) {
     memset(s, 0, sizeof *s);
     s->start_ns = now_ns();
+    s->last_save_ok = -1;
     hist_init(&s->lat_ns);
 }
 
@@ -134,12 +138,46 @@ void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
     add_u(snap, "memory_resident", "qac_memory_bytes", "gauge", "kind=\"resident\"", rs);
     add_u(snap, "bytes_in", "qac_net_bytes_total", "counter", "dir=\"in\"", s->bytes_in);
     add_u(snap, "bytes_out", "qac_net_bytes_total", "counter", "dir=\"out\"", s->bytes_out);
+    add_u(snap, "changes_total", "qac_changes_total", "counter", NULL, s->changes_total);
+    add_u(snap, "changes_since_save", "qac_changes_since_save", "gauge", NULL, s->changes_since_save);
+    add_u(snap, "save_in_progress", "qac_save_in_progress", "gauge", NULL, s->save_in_progress);
+    add_u(snap, "saves_ok", "qac_saves_total", "counter", "status=\"ok\"", s->saves_ok);
+    add_u(snap, "saves_failed", "qac_saves_total", "counter", "status=\"failed\"", s->saves_failed);
+    stats_item *it = add(snap, "last_save_status", "qac_last_save_status", "gauge");
+    if (it) {
+        it->str = s->last_save_ok < 0 ? "none" : s->last_save_ok ? "ok" : "failed";
+        snprintf(it->label, sizeof it->label, "status=\"%s\"", it->str);
+    }
+    add_d(snap, "last_save_time", "qac_last_save_time_seconds", "gauge", NULL, s->last_save_time);
+    add_u(snap, "last_save_duration_ms", "qac_last_save_duration_ms", "gauge", NULL, s->last_save_ms);
+    add_u(snap, "last_fork_us", "qac_last_fork_us", "gauge", NULL, s->last_fork_us);
+    const jrn *j = s->journal;
+    add_u(snap, "journal_enabled", "qac_journal_enabled", "gauge", NULL, j != NULL);
+    if (!j) return;
+    it = add(snap, "journal_fsync", "qac_journal_fsync", "gauge");
+    if (it) {
+        it->str = jrn_policy_name(jrn_policy(j));
+        snprintf(it->label, sizeof it->label, "policy=\"%s\"", it->str);
+    }
+    add_u(snap, "journal_generation", "qac_journal_generation", "gauge", NULL, jrn_gen(j));
+    add_u(snap, "journal_size_bytes", "qac_journal_bytes", "gauge", "kind=\"file\"", jrn_size(j));
+    add_u(snap, "journal_pending_bytes", "qac_journal_bytes", "gauge", "kind=\"pending\"", jrn_pending(j));
+    add_u(snap, "journal_writes", "qac_journal_ops_total", "counter", "op=\"write\"", jrn_writes(j));
+    add_u(snap, "journal_fsyncs", "qac_journal_ops_total", "counter", "op=\"fsync\"", jrn_syncs(j));
+    add_u(snap, "journal_write_errors", "qac_journal_errors_total", "counter", "op=\"write\"", jrn_write_errors(j));
+    add_u(snap, "journal_fsync_errors", "qac_journal_errors_total", "counter", "op=\"fsync\"", jrn_sync_errors(j));
+    add_u(snap, "journal_ok", "qac_journal_ok", "gauge", NULL, jrn_error(j) == 0);
+    it = add(snap, "journal_last_error", "qac_journal_error", "gauge");
+    if (it) {
+        it->str = jrn_error(j) ? strerror(jrn_error(j)) : "none";
+        snprintf(it->label, sizeof it->label, "op=\"%s\"", jrn_error(j) ? jrn_error_op(j) : "none");
+    }
 }
 
 int stats_find(const eng_stats_snap *snap, const char *name, double *out) {
     for (int i = 0; i < snap->n; i++)
         if (!strcmp(snap->items[i].name, name)) {
-            *out = snap->items[i].is_float ? snap->items[i].d : (double)snap->items[i].u;
+            *out = snap->items[i].str ? 1 : snap->items[i].is_float ? snap->items[i].d : (double)snap->items[i].u;
             return 0;
         }
     *out = 0;
@@ -147,6 +185,7 @@ int stats_find(const eng_stats_snap *snap, const char *name, double *out) {
 }
 
 static int put_value(qbuf *out, const stats_item *it) {
+    if (it->str) return qbuf_puts(out, it->str);
     if (!it->is_float) return qbuf_putu64(out, it->u);
     return qbuf_printf(out, "%.3f", it->d);
 }
@@ -182,8 +221,10 @@ int stats_render_json(const eng_stats_snap *snap, qbuf *out) {
         const stats_item *it = &snap->items[i];
         /* names are [a-z0-9_] and error codes: no escaping needed */
         if ((i && qbuf_putc(out, ',') < 0) || qbuf_putc(out, '"') < 0 || qbuf_puts(out, it->name) < 0 ||
-            qbuf_append(out, "\":", 2) < 0 || put_value(out, it) < 0)
+            qbuf_append(out, "\":", 2) < 0)
             return -1;
+        /* text values are error strings / policy names: no quotes or controls */
+        if (it->str ? qbuf_printf(out, "\"%s\"", it->str) < 0 : put_value(out, it) < 0) return -1;
     }
     return qbuf_putc(out, '}');
 }
@@ -197,6 +238,10 @@ int stats_render_prom(const eng_stats_snap *snap, qbuf *out) {
         if (first && qbuf_printf(out, "# TYPE %s %s\n", it->prom, it->ptype) < 0) return -1;
         if (qbuf_puts(out, it->prom) < 0) return -1;
         if (it->label[0] && qbuf_printf(out, "{%s}", it->label) < 0) return -1;
+        if (it->str) {
+            if (qbuf_puts(out, " 1\n") < 0) return -1;
+            continue;
+        }
         if (qbuf_putc(out, ' ') < 0 || put_value(out, it) < 0 || qbuf_putc(out, '\n') < 0) return -1;
     }
     return 0;

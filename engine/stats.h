@@ -45,6 +45,15 @@ typedef struct eng_stats {
     uint64_t accept_user, accept_session, accept_prefix, accept_rank; /* ACCEPT context seen */
     uint64_t bytes_in, bytes_out;
     hist lat_ns; /* per request, in-loop */
+    /* durability: changes, snapshots (engine/snapshot.h), the journal */
+    uint64_t changes_total, changes_since_save;
+    uint64_t dirty_since_ms;    /* monotonic ms of the first change since the last save */
+    uint64_t saves_ok, saves_failed, save_in_progress;
+    double last_save_time;      /* epoch seconds when the last save ended; 0 = none yet */
+    uint64_t last_save_ms;      /* its duration */
+    int last_save_ok;           /* -1 none yet, 0 failed, 1 ok */
+    uint64_t last_fork_us;      /* how long the last fork() stopped the loop */
+    const struct jrn *journal;  /* borrowed; NULL without --journal */
 } eng_stats;
 
 void stats_init(eng_stats *s);
@@ -57,6 +66,8 @@ typedef struct stats_item {
     const char *prom;  /* Prometheus metric family, e.g. "qac_commands_total" */
     const char *ptype; /* "counter" or "gauge" */
     int is_float;
+    const char *str; /* a text value (static): text/RESP/JSON show it; Prometheus shows
+                        the family with `label` and value 1 */
     uint64_t u;
     double d;
 } stats_item;
