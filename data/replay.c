@@ -38,6 +38,7 @@
  * Failure: connect (REPLAY_CONNECT_MS) and reply (--timeout, the oldest
  * unanswered request) timeouts, a closed connection, or a reply that does not
  * parse end the run with a one-line message, the partial report, exit 1.
+ * The reports are written by replay_report.c.
  *
  * Limits: REPLAY_MAX_CONN connections, REPLAY_MAX_PIPELINE users in flight
  * per connection, REPLAY_MAX_INFLIGHT unanswered requests in all (open loop:
@@ -45,7 +46,7 @@
  * per normalized query and REPLAY_MAX_USER bytes per AnonID (longer ones are
  * skipped and counted).
  */
-#include "data/replay.h"
+#include "data/replay_internal.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -69,19 +70,8 @@
 #include "data/qlog.h"
 #include "trie/norm.h"
 
-#define REPLAY_DEFAULT_PORT 7700 /* qac serve's default */
-#define REPLAY_MAX_CONN 1024
-#define REPLAY_DEFAULT_PIPELINE 16
-#define REPLAY_MAX_PIPELINE 4096
-#define REPLAY_MAX_INFLIGHT (1u << 22)
-#define REPLAY_CONNECT_MS 3000
-#define REPLAY_DEFAULT_TIMEOUT_MS 5000
-#define REPLAY_MAX_USER 100 /* bytes; the session id adds "/<n>" within the server's 128 */
-#define REPLAY_DEFAULT_K 10
-#define REPLAY_MAX_K 100
-#define REPLAY_READ_CHUNK 65536
-#define REPLAY_LAT_BINS 40
-#define REPLAY_MAX_REPLY_LINE 8192 /* bytes; the server's lines are at most ~560 */ /* log2 buckets of microseconds, for the HTML chart */
+/* Limits and the run state (rp_run): data/replay_internal.h. Reports
+ * (summary, JSON, HTML): data/replay_report.c. */
 
 /* ============================ pure parts ============================ */
 
@@ -231,81 +221,6 @@ long rp_parse_reply(const char *buf, size_t len, int kind, const char *target, s
 }
 
 /* ============================ the run ============================ */
-
-typedef struct req {
-    uint64_t t_due, t_sent; /* ns; t_due = t_sent in closed loop */
-    uint32_t slot;
-    uint16_t plen; /* COMPLETE: code points typed */
-    uint8_t kind, measured;
-} req;
-
-typedef struct slot {
-    uint32_t ev, uidx, conn, next_free;
-    int measured, all_issued, accept_sent;
-    size_t next; /* next typed prefix */
-    uint32_t pending;
-    size_t last_len, first_len;
-    unsigned first_rank;
-    rp_plan plan;
-} slot;
-
-typedef struct conn {
-    int fd;
-    qbuf in, out;
-    size_t in_off, out_off;
-    req *q;
-    size_t qcap, qhead, qlen;
-    uint32_t *evs; /* closed loop: this connection's events, in log order */
-    size_t nev, evcap, evhead;
-    uint32_t *act; /* closed loop: active slots */
-    uint32_t nact;
-} conn;
-
-typedef struct errcount {
-    char code[16];
-    uint64_t n;
-} errcount;
-
-typedef struct rp_run {
-    /* options */
-    const char *host, *port, *json, *html;
-    uint32_t nconn, pipeline, k;
-    double rate, speed, duration;
-    uint64_t limit, timeout_ms;
-    int all, accept, quiet, progress;
-    int64_t measure_from; /* INT64_MIN: measure all */
-    /* events */
-    ep_events E;
-    uint32_t *uidx, *sess; /* per event */
-    uint32_t *order;       /* events to play, in log order */
-    size_t norder;
-    uint64_t skip_long_query, skip_long_user;
-    int64_t time0;
-    /* state */
-    conn *c;
-    slot *s;
-    uint32_t nslot, scap, free_slot;
-    size_t cursor;       /* open loop: next event in order[] */
-    uint32_t cur;        /* open loop: slot being issued, UINT32_MAX none */
-    uint64_t reqno;      /* open loop: requests issued */
-    uint64_t inflight;
-    uint64_t t0, t_first, t_last;
-    int stopping;
-    const char *fatal; /* why the run ended early */
-    char fatal_buf[256];
-    char scratch[RP_SCRATCH];
-    qbuf line;
-    /* measures */
-    hist lat;
-    uint64_t lat_bins[REPLAY_LAT_BINS];
-    uint64_t requests, measured_requests, completes, accepts;
-    uint64_t events_started, events_measured, events_done, events_unmeasured;
-    uint64_t timeouts, disconnects, protocol_errors;
-    errcount errs[16];
-    uint64_t errs_other;
-    ep_quality q;
-    rp_keys keys;
-} rp_run;
 
 static volatile sig_atomic_t rp_interrupted;
 static void on_sigint(int sig) {
@@ -864,207 +779,6 @@ static int run_loop(rp_run *r) {
     return r->fatal ? -1 : 0;
 }
 
-/* --- reports ------------------------------------------------------------- */
-
-static double elapsed_s(const rp_run *r) {
-    return r->t_last > r->t_first ? (double)(r->t_last - r->t_first) / 1e9 : 0.0;
-}
-static double throughput(const rp_run *r) {
-    double s = elapsed_s(r);
-    return s > 0 ? (double)r->measured_requests / s : 0.0;
-}
-static const double qs[5] = {0.5, 0.9, 0.99, 0.999, 1.0};
-static const char *const qnames[5] = {"p50", "p90", "p99", "p999", "max"};
-static uint64_t lat_q(const rp_run *r, int i) { return i == 4 ? r->lat.max : hist_quantile(&r->lat, qs[i]); }
-
-static void print_summary(const rp_run *r, FILE *f) {
-    fprintf(f, "qac replay: %s:%s, %u connection%s, %s", r->host, r->port, r->nconn, r->nconn == 1 ? "" : "s",
-            r->rate > 0 ? "open loop" : r->speed > 0 ? "open loop (log timing)" : "closed loop");
-    if (r->rate > 0) fprintf(f, " at %.0f req/s", r->rate);
-    if (r->speed > 0) fprintf(f, " at %gx", r->speed);
-    fprintf(f, ", prefixes %s%s\n", r->all ? "all" : "eval", r->accept ? "" : ", no accept");
-    fprintf(f, "events     %llu measured, %llu accept-only; requests %llu (%llu COMPLETE, %llu ACCEPT)\n",
-            (unsigned long long)r->events_measured, (unsigned long long)r->events_unmeasured,
-            (unsigned long long)r->requests, (unsigned long long)r->completes, (unsigned long long)r->accepts);
-    fprintf(f, "latency us");
-    for (int i = 0; i < 5; i++) fprintf(f, " %s %llu", qnames[i], (unsigned long long)lat_q(r, i));
-    fprintf(f, " (mean %.1f, %llu measured requests)\n", hist_mean(&r->lat), (unsigned long long)r->measured_requests);
-    fprintf(f, "throughput %.0f req/s over %.2f s\n", throughput(r), elapsed_s(r));
-    fprintf(f, "errors     timeouts %llu, disconnects %llu, protocol %llu", (unsigned long long)r->timeouts,
-            (unsigned long long)r->disconnects, (unsigned long long)r->protocol_errors);
-    for (size_t i = 0; i < ARRAY_LEN(r->errs) && r->errs[i].n; i++)
-        fprintf(f, ", ERR %s %llu", r->errs[i].code, (unsigned long long)r->errs[i].n);
-    if (r->errs_other) fprintf(f, ", other ERR %llu", (unsigned long long)r->errs_other);
-    fprintf(f, "\nMRR@10    ");
-    for (int t = 0; t < EP_NTAGS; t++) fprintf(f, " %s %.4f", ep_tag_names[t], ep_mrr(&r->q, t));
-    fprintf(f, "  (%llu rand prefixes)\n", (unsigned long long)r->q.n[EP_TAG_RAND]);
-    fprintf(f, "SR on rand  @1 %.4f  @3 %.4f  @10 %.4f\n", ep_sr(&r->q, 0), ep_sr(&r->q, 1), ep_sr(&r->q, 2));
-    fprintf(f, "keystrokes saved %.4f (%llu of %llu, target picked when in the top %u)\n", rp_keys_share(&r->keys),
-            (unsigned long long)r->keys.saved, (unsigned long long)r->keys.typed, r->k);
-    if (r->fatal) fprintf(f, "PARTIAL: the run ended early: %s\n", r->fatal);
-}
-
-static int write_json(const rp_run *r, const char *path) {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "qac replay: cannot write %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    fprintf(f, "{\"latency_us\": {");
-    for (int i = 0; i < 5; i++) fprintf(f, "%s\"%s\": %llu", i ? ", " : "", qnames[i], (unsigned long long)lat_q(r, i));
-    fprintf(f, ", \"mean\": %.3f},\n\"throughput_rps\": %.3f,\n\"seconds\": %.6f,\n", hist_mean(&r->lat), throughput(r),
-            elapsed_s(r));
-    fprintf(f, "\"errors\": {\"timeout\": %llu, \"disconnect\": %llu, \"protocol\": %llu", (unsigned long long)r->timeouts,
-            (unsigned long long)r->disconnects, (unsigned long long)r->protocol_errors);
-    for (size_t i = 0; i < ARRAY_LEN(r->errs) && r->errs[i].n; i++) {
-        fprintf(f, ", \"");
-        for (const char *p = r->errs[i].code; *p; p++)
-            if (isalnum((unsigned char)*p) || *p == '_') fputc(*p, f);
-        fprintf(f, "\": %llu", (unsigned long long)r->errs[i].n);
-    }
-    fprintf(f, ", \"other\": %llu},\n\"mrr\": {", (unsigned long long)r->errs_other);
-    for (int t = 0; t < EP_NTAGS; t++) fprintf(f, "%s\"%s\": %.10f", t ? ", " : "", ep_tag_names[t], ep_mrr(&r->q, t));
-    fprintf(f, "},\n\"prefixes\": {");
-    for (int t = 0; t < EP_NTAGS; t++)
-        fprintf(f, "%s\"%s\": %llu", t ? ", " : "", ep_tag_names[t], (unsigned long long)r->q.n[t]);
-    fprintf(f, "},\n\"sr\": {\"1\": %.10f, \"3\": %.10f, \"10\": %.10f},\n", ep_sr(&r->q, 0), ep_sr(&r->q, 1),
-            ep_sr(&r->q, 2));
-    fprintf(f, "\"keystrokes_saved\": %.10f,\n\"keystrokes\": {\"typed\": %llu, \"saved\": %llu, \"k\": %u},\n",
-            rp_keys_share(&r->keys), (unsigned long long)r->keys.typed, (unsigned long long)r->keys.saved, r->k);
-    fprintf(f, "\"requests\": %llu,\n\"measured_requests\": %llu,\n\"events\": %llu,\n\"events_accept_only\": %llu,\n",
-            (unsigned long long)r->requests, (unsigned long long)r->measured_requests,
-            (unsigned long long)r->events_measured, (unsigned long long)r->events_unmeasured);
-    fprintf(f, "\"skipped\": {\"query_too_long\": %llu, \"user_too_long\": %llu},\n",
-            (unsigned long long)r->skip_long_query, (unsigned long long)r->skip_long_user);
-    fprintf(f, "\"complete\": %s,\n\"error\": ", r->fatal ? "false" : "true");
-    if (r->fatal) {
-        fputc('"', f);
-        for (const char *p = r->fatal; *p; p++)
-            if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-            else if ((unsigned char)*p >= 0x20) fputc(*p, f);
-        fputc('"', f);
-    } else {
-        fputs("null", f);
-    }
-    fprintf(f, ",\n\"shape\": {\"connections\": %u, \"pipeline\": %u, \"rate\": %g, \"speed\": %g, \"prefixes\": \"%s\", \"accept\": %s}\n}\n",
-            r->nconn, r->pipeline, r->rate, r->speed, r->all ? "all" : "eval", r->accept ? "true" : "false");
-    if (ferror(f) | fclose(f)) {
-        fprintf(stderr, "qac replay: cannot write %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
-static void html_escape(FILE *f, const char *s) {
-    for (; *s; s++) {
-        if (*s == '<') fputs("&lt;", f);
-        else if (*s == '>') fputs("&gt;", f);
-        else if (*s == '&') fputs("&amp;", f);
-        else fputc(*s, f);
-    }
-}
-
-/* One self-contained page: figures, a latency histogram (log2 buckets, with
- * the percentiles marked), and MRR@10 per prefix tag, as inline SVG. */
-static int write_html(const rp_run *r, const char *path) {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "qac replay: cannot write %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    fprintf(f, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>qac replay report</title>\n"
-               "<style>body{font:14px sans-serif;margin:2em;color:#222}table{border-collapse:collapse}"
-               "td,th{padding:2px 10px;text-align:right;border-bottom:1px solid #ddd}th{text-align:left}"
-               ".warn{color:#b00;font-weight:bold}svg text{font:11px sans-serif}</style></head><body>\n");
-    fprintf(f, "<h1>qac replay</h1>\n<p>Server %s:%s, %u connection(s), %s, prefixes %s%s.</p>\n", r->host, r->port,
-            r->nconn, r->rate > 0 ? "open loop" : r->speed > 0 ? "open loop (log timing)" : "closed loop",
-            r->all ? "all" : "eval", r->accept ? "" : ", no ACCEPT");
-    if (r->fatal) {
-        fprintf(f, "<p class=\"warn\">Partial report: the run ended early: ");
-        html_escape(f, r->fatal);
-        fprintf(f, "</p>\n");
-    }
-    fprintf(f, "<table><tr><th>events measured</th><td>%llu</td></tr><tr><th>requests</th><td>%llu</td></tr>"
-               "<tr><th>throughput</th><td>%.0f req/s</td></tr>",
-            (unsigned long long)r->events_measured, (unsigned long long)r->requests, throughput(r));
-    for (int i = 0; i < 5; i++)
-        fprintf(f, "<tr><th>latency %s</th><td>%llu &micro;s</td></tr>", qnames[i], (unsigned long long)lat_q(r, i));
-    fprintf(f, "<tr><th>errors</th><td>%llu timeouts, %llu disconnects, %llu protocol",
-            (unsigned long long)r->timeouts, (unsigned long long)r->disconnects, (unsigned long long)r->protocol_errors);
-    for (size_t i = 0; i < ARRAY_LEN(r->errs) && r->errs[i].n; i++) {
-        fprintf(f, ", ERR ");
-        html_escape(f, r->errs[i].code);
-        fprintf(f, " %llu", (unsigned long long)r->errs[i].n);
-    }
-    fprintf(f, "</td></tr><tr><th>SR@1 / @3 / @10 (rand)</th><td>%.4f / %.4f / %.4f</td></tr>"
-               "<tr><th>keystrokes saved (top %u)</th><td>%.4f</td></tr></table>\n",
-            ep_sr(&r->q, 0), ep_sr(&r->q, 1), ep_sr(&r->q, 2), r->k, rp_keys_share(&r->keys));
-
-    /* latency histogram */
-    int lo = 0, hi = 0;
-    uint64_t top = 0;
-    for (int b = 0; b < REPLAY_LAT_BINS; b++)
-        if (r->lat_bins[b]) {
-            if (!top) lo = b;
-            hi = b;
-            if (r->lat_bins[b] > top) top = r->lat_bins[b];
-        }
-    if (!top) top = 1;
-    int nb = hi - lo + 1, W = 640, H = 220, L = 60, B = 40, T = 20;
-    double bw = (double)(W - L - 10) / nb;
-    fprintf(f, "<h2>Latency distribution</h2>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\">\n", W, H + B + T);
-    fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#444\"/>\n", L, T + H, W - 10, T + H);
-    fprintf(f, "<text x=\"5\" y=\"%d\">requests</text><text x=\"5\" y=\"%d\">%llu</text>\n", T + H / 2, T + 10,
-            (unsigned long long)top);
-    for (int b = lo; b <= hi; b++) {
-        double h = (double)r->lat_bins[b] * H / (double)top, x = L + (b - lo) * bw;
-        uint64_t from = b ? 1ull << (b - 1) : 0;
-        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#4a7fb5\"><title>%llu..%llu us: %llu</title></rect>\n",
-                x + 1, T + H - h, bw - 2, h, (unsigned long long)from, (unsigned long long)(b ? (1ull << b) - 1 : 0),
-                (unsigned long long)r->lat_bins[b]);
-        fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%llu</text>\n", x + bw / 2, T + H + 14,
-                (unsigned long long)from);
-    }
-    fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">latency, &micro;s (log2 buckets, lower edge)</text>\n",
-            (L + W) / 2, T + H + 32);
-    for (int i = 0; i < 5; i++) { /* percentile markers */
-        uint64_t v = lat_q(r, i);
-        int b = 0;
-        for (uint64_t u = v; u && b < REPLAY_LAT_BINS - 1; u >>= 1) b++;
-        if (b < lo || b > hi) continue;
-        double frac = b ? ((double)v - (double)(1ull << (b - 1))) / (double)(1ull << (b - 1)) : 0.5;
-        double x = L + (b - lo) * bw + bw * (frac < 0 ? 0 : frac > 1 ? 1 : frac);
-        fprintf(f, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#c33\" stroke-dasharray=\"3,2\"/>"
-                   "<text x=\"%.1f\" y=\"%d\" fill=\"#c33\">%s</text>\n",
-                x, T, x, T + H, x + 2, T + 10 + 12 * i, qnames[i]);
-    }
-    fprintf(f, "</svg>\n");
-
-    /* MRR bars */
-    fprintf(f, "<h2>MRR@10 by prefix</h2>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" role=\"img\">\n", W, H + B + T);
-    fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#444\"/>\n", L, T + H, W - 10, T + H);
-    for (int g = 0; g <= 4; g++)
-        fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">%.2f</text><line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#eee\"/>\n",
-                L - 5, T + H - g * H / 4 + 4, g * 0.25, L, T + H - g * H / 4, W - 10, T + H - g * H / 4);
-    double cw = (double)(W - L - 10) / EP_NTAGS;
-    for (int t = 0; t < EP_NTAGS; t++) {
-        double v = ep_mrr(&r->q, t), h = v * H, x = L + t * cw;
-        fprintf(f, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\"/>"
-                   "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">%.4f</text>"
-                   "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s (%llu)</text>\n",
-                x + 8, T + H - h, cw - 16, h, t == EP_TAG_RAND ? "#d98c2b" : "#4a7fb5", x + cw / 2, T + H - h - 4, v,
-                x + cw / 2, T + H + 14, ep_tag_names[t], (unsigned long long)r->q.n[t]);
-    }
-    fprintf(f, "</svg>\n<p>Quality follows ../shared/EVALUATION.md, computed from the server's answers; "
-               "keystrokes saved: for a query of n code points first shown in the top %u after j typed, n - j; "
-               "summed over events and divided by the sum of n.</p>\n</body></html>\n", r->k);
-    if (ferror(f) | fclose(f)) {
-        fprintf(stderr, "qac replay: cannot write %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    return 0;
-}
-
 /* --- command line -------------------------------------------------------- */
 
 static void usage(FILE *f) {
@@ -1292,11 +1006,11 @@ int replay_main(int argc, char **argv) {
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     if (rc) fprintf(stderr, "qac replay: %s; the report below is partial\n", r->fatal);
-    if (!r->quiet) print_summary(r, stdout);
+    if (!r->quiet) rp_report_summary(r, stdout);
     fflush(stdout);
     status = rc ? 1 : 0;
-    if (r->json && write_json(r, r->json)) status = 1;
-    if (r->html && write_html(r, r->html)) status = 1;
+    if (r->json && rp_report_json(r, r->json)) status = 1;
+    if (r->html && rp_report_html(r, r->html)) status = 1;
     goto out;
 oom:
     fprintf(stderr, "qac replay: out of memory\n");
@@ -1306,3 +1020,4 @@ out:
     qfree(r);
     return status;
 }
+

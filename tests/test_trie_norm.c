@@ -104,6 +104,13 @@ static const ncase prefix_cases[] = {
     {"caf\xe9s", NULL, NORM_EUTF8},           /* ...but not inside */
     {"\xc3\xc3", NULL, NORM_EUTF8},           /* a bad byte before the tail */
     {"ab\x02", NULL, NORM_ECONTROL},
+    /* a trailing space only when the input ends in white space: NFKC turns
+     * U+0384 GREEK TONOS into space + acute, the accent goes, no space stays */
+    {"x\xce\x84", "x", 0},
+    {"x\xce\x84 ", "x ", 0},
+    {"x\xce\x84y", "x y", 0},
+    {"x \xcc\x81", "x", 0},                  /* space, then a stripped accent */
+    {"x\xe3\x80\x80", "x ", 0},               /* U+3000 ideographic space */
 };
 
 static void test_prefix_table(void **state) {
@@ -240,6 +247,19 @@ static void test_match_len(void **state) {
     assert_int_equal(ml("abc", "abcd"), -1);
     assert_int_equal(norm_match_len("caf\xe9", 4, "caf", 3), 3);  /* invalid tail ignored */
     assert_int_equal(norm_match_len("caf\xe9", 4, "cafe", 4), -1);
+    /* canonical reordering: the nukta (U+093C, class 7) moves before the
+     * virama (9) and U+0951 (230), so the text changes before its last code
+     * point; x must still match its own prefix form (fuzz regress
+     * match-len-mark-reorder) */
+    const char *ka = "\xe0\xa4\x95\xe0\xa5\x8d\xe0\xa5\x91\xe0\xa4\xbc";
+    assert_int_equal(ml(ka, ka), 12);
+    assert_int_equal(ml(ka, "\xe0\xa4\x95"), 12); /* KA alone: its marks are included */
+    /* the prefix KA + nukta matches once the nukta arrives and moves up */
+    assert_int_equal(ml("a\xe0\xa4\x95\xe0\xa5\x8d\xe0\xa5\x91\xe0\xa4\xbc" "b", "a\xe0\xa4\x95\xe0\xa4\xbc"), 13);
+    /* Hangul: the next jamo composes with the last syllable */
+    assert_int_equal(ml("\xea\xb0\x81", "\xea\xb0\x81"), 3); /* GAG */
+    assert_int_equal(ml("\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8", "\xea\xb0\x81"), 9); /* G + A + G jamo */
+    assert_int_equal(ml("x\xce\x84y", "x "), 4);
 }
 
 /* Key forms: MATCH folds accents and NFKC forms, EVAL only case and space;

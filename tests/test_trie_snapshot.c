@@ -1,8 +1,10 @@
-/* Snapshot tests for trie/trie.c: round trips (random and empty tries) give
- * identical contents, ids and top-k; every flipped byte, every truncation, a
- * wrong magic, a wrong version and an empty file are refused with
- * TRIE_EFORMAT and a reason; a failed save leaves the old file intact.
- * Files go to $QAC_TMP (or a mkdtemp directory). */
+/* Snapshot tests for trie/trie_snapshot.c: round trips (random and empty
+ * tries) give identical contents, ids and top-k; every flipped byte, every
+ * truncation, a wrong magic, a wrong version and an empty file are refused
+ * with TRIE_EFORMAT and a reason; a failed save leaves the old file intact;
+ * a header whose id bound the file cannot justify is refused before any big
+ * allocation (white box: includes trie_internal.h for the checksum and the
+ * limit). Files go to $QAC_TMP (or a mkdtemp directory). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "trie/trie.h"
+#include "trie/trie_internal.h"
 
 static char dir[512];
 
@@ -321,6 +325,116 @@ static void test_save_failure_keeps_old(void **state) {
     trie_free(t2);
 }
 
+/* A valid snapshot of one key "k" (score 1) with id `id` and header id
+ * bound `idb`, checksums right: only the id bound can be wrong. */
+static size_t one_key_snap(uint8_t *f, uint32_t idb, uint32_t id) {
+    size_t n = SNAP_HDR + SNAP_REC + 1;
+    memset(f, 0, n);
+    memcpy(f, "QACTRIE", 8);
+    uint32_t v32 = 2;
+    memcpy(f + 8, &v32, 4);
+    v32 = SNAP_HDR;
+    memcpy(f + 12, &v32, 4);
+    uint64_t v64 = 1;
+    memcpy(f + 16, &v64, 8); /* key count */
+    memcpy(f + 24, &idb, 4);
+    v32 = 1;
+    memcpy(f + 28, &v32, 4); /* nodes: the root */
+    v64 = n;
+    memcpy(f + 32, &v64, 8);
+    v32 = 4;
+    memcpy(f + 40, &v32, 4); /* key bytes: one 4-byte arena chunk */
+    uint8_t *r = f + SNAP_HDR;
+    uint16_t v16 = 1;
+    memcpy(r + 2, &v16, 2); /* suffix length */
+    memcpy(r + 6, &id, 4);
+    double sc = 1;
+    memcpy(r + 10, &sc, 8);
+    r[SNAP_REC] = 'k';
+    v64 = trie__qsum_buf(f + SNAP_HDR, n - SNAP_HDR);
+    memcpy(f + 48, &v64, 8);
+    v64 = trie__qsum_buf(f, 56);
+    memcpy(f + 56, &v64, 8);
+    return n;
+}
+
+/* fuzz regress snapshot/oom-idbound: an 83-byte file claiming ~553 M ids
+ * asked for 8.8 GB before reading a record. Now the id bound is limited by
+ * the key count (SNAP_MAX_ID_BOUND), checked before any allocation. */
+static void test_id_bound_limit(void **state) {
+    (void)state;
+    uint8_t f[128];
+    const char *p = path_of("ids.snap");
+    char err[200];
+    trie *t = NULL;
+    uint32_t lim = (uint32_t)SNAP_MAX_ID_BOUND(1);
+    /* at the limit: loads, the key keeps its id, every lower id is free */
+    write_file(p, f, one_key_snap(f, lim, lim - 1));
+    if (trie_load(p, &t, err, sizeof err)) fail_msg("load at the limit: %s", err);
+    assert_int_equal(trie_id_bound(t), lim);
+    trie_hit h;
+    assert_int_equal(trie_get(t, "k", 1, &h), 1);
+    assert_int_equal(h.id, lim - 1);
+    check_ok(t);
+    uint32_t nid;
+    assert_int_equal(trie_set(t, "j", 1, NULL, 0, 2, &nid), 0);
+    assert_true(nid < lim - 1); /* a free id is reused */
+    trie_free(t);
+    /* one over: refused with a reason, before allocating (an allocation
+     * failure injected at the first qmalloc would say "out of memory") */
+    write_file(p, f, one_key_snap(f, lim + 1, 0));
+    expect_bad(p, "id bound one over the limit");
+    qalloc_fail_after(1, 1);
+    t = (trie *)1;
+    assert_int_equal(trie_load(p, &t, err, sizeof err), TRIE_EFORMAT);
+    assert_int_equal(qalloc_failures(), 0);
+    qalloc_fail_after(0, 0);
+    assert_null(t);
+    assert_non_null(strstr(err, "id bound"));
+    /* the reproducer's numbers */
+    write_file(p, f, one_key_snap(f, 0x21000001u, 0x00ffff00u));
+    t = (trie *)1;
+    assert_int_equal(trie_load(p, &t, err, sizeof err), TRIE_EFORMAT);
+    assert_null(t);
+    assert_non_null(strstr(err, "id bound"));
+}
+
+static int count_cb(void *ud, const trie_hit *h) {
+    (void)h;
+    ++*(int *)ud;
+    return 0;
+}
+
+/* Empty tries never touched the child pool (NULL): foreach, save, check and
+ * top-k must not compute NULL + 0 (clang UBSan: "applying zero offset to
+ * null pointer" in kid_bytes). Both kinds: trie_new and an empty builder. */
+static void test_empty_tries(void **state) {
+    (void)state;
+    trie_builder *b = trie_builder_new();
+    assert_non_null(b);
+    trie *e[2] = {trie_new(), NULL};
+    assert_int_equal(trie_builder_finish(b, &e[1]), 0);
+    for (int i = 0; i < 2; i++) {
+        int n = 0;
+        assert_int_equal(trie_foreach(e[i], count_cb, &n), 0);
+        assert_int_equal(n, 0);
+        trie_hit h[TRIE_MAX_K];
+        assert_int_equal(trie_topk(e[i], "", 0, TRIE_MAX_K, h), 0);
+        assert_int_equal(trie_topk(e[i], "abc", 3, 5, h), 0);
+        check_ok(e[i]);
+        const char *p = path_of("empty.snap");
+        assert_int_equal(trie_save(e[i], p), 0);
+        trie *u = NULL;
+        char err[200];
+        if (trie_load(p, &u, err, sizeof err)) fail_msg("load empty: %s", err);
+        assert_int_equal(trie_count(u), 0);
+        assert_int_equal(trie_id_bound(u), 0);
+        check_ok(u);
+        trie_free(u);
+        trie_free(e[i]);
+    }
+}
+
 int main(void) {
     const char *base = getenv("QAC_TMP");
     snprintf(dir, sizeof dir, "%s/trie-snap-XXXXXX", base && *base ? base : "/tmp");
@@ -333,6 +447,8 @@ int main(void) {
         cmocka_unit_test(test_corruption),
         cmocka_unit_test(test_save_failure_keeps_old),
         cmocka_unit_test(test_tag_and_version1),
+        cmocka_unit_test(test_id_bound_limit),
+        cmocka_unit_test(test_empty_tries),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     char cmd[700];

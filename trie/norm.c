@@ -108,6 +108,17 @@ static int norm_ascii(const unsigned char *in, size_t len, char *out, size_t cap
     return (int)o;
 }
 
+/* 1 when the valid UTF-8 s[0..len) ends in a White_Space character. */
+static int ends_in_ws(const char *s, size_t len) {
+    size_t j = len;
+    while (j > 0 && ((unsigned char)s[j - 1] & 0xc0) == 0x80) j--;
+    if (j == 0) return 0;
+    j--;
+    utf8proc_int32_t c;
+    if (utf8proc_iterate((const utf8proc_uint8_t *)s + j, (utf8proc_ssize_t)(len - j), &c) <= 0) return 0;
+    return is_ws(c);
+}
+
 static int norm_unicode(const char *in, size_t len, char *out, size_t cap, int mode, int keep_trailing) {
     if (!utf8_valid(in, len)) return NORM_EUTF8;
     int opts = UTF8PROC_STABLE;
@@ -166,7 +177,11 @@ static int norm_unicode(const char *in, size_t len, char *out, size_t cap, int m
         memcpy(out + o, tmp, (size_t)k);
         o += (size_t)k;
     }
-    if (pend && keep_trailing) {
+    /* The trailing space is kept only when the INPUT ends in white space:
+     * NFKC can turn a last character into a space plus a stripped accent
+     * (U+0384 GREEK TONOS -> " " U+0301), which is not the user typing a
+     * space. */
+    if (pend && keep_trailing && ends_in_ws(in, len)) {
         if (o >= cap) {
             rc = NORM_ETOOLONG;
             goto done;
@@ -246,6 +261,21 @@ static int is_mark(int32_t c) {
     return cat == UTF8PROC_CATEGORY_MN || cat == UTF8PROC_CATEGORY_MC || cat == UTF8PROC_CATEGORY_ME;
 }
 
+/* Byte offset of the last code point of combining class 0 in the valid
+ * UTF-8 s[0..n), or 0 when there is none. */
+static size_t last_starter(const char *s, size_t n) {
+    size_t i = n;
+    while (i > 0) {
+        size_t j = i - 1;
+        while (j > 0 && ((unsigned char)s[j] & 0xc0) == 0x80) j--;
+        utf8proc_int32_t c;
+        if (utf8proc_iterate((const utf8proc_uint8_t *)s + j, (utf8proc_ssize_t)(i - j), &c) <= 0) return 0;
+        if (utf8proc_get_property(c)->combining_class == 0) return j;
+        i = j;
+    }
+    return 0;
+}
+
 int norm_match_len(const char *display, size_t displen, const char *np, size_t nplen) {
     if (nplen == 0) return 0;
     if (displen > INT32_MAX / NORM_MAX_GROWTH) return -1;
@@ -273,13 +303,15 @@ int norm_match_len(const char *display, size_t displen, const char *np, size_t n
             result = (int)pos;
             break;
         }
-        /* Early exit: once the normalized text diverges from np it never
-         * matches again -- except in its last code point, which the next
-         * input character may still change (composition, a trailing space). */
-        size_t cmp = (size_t)n < nplen ? (size_t)n : nplen;
-        if (cmp == (size_t)n)
-            while (cmp > 0 && ((unsigned char)buf[--cmp] & 0xc0) == 0x80) {
-            }
+        /* Early exit: once the normalized text diverges from np before its
+         * last starter (a code point of combining class 0), it never matches
+         * again. Later input can only change the text from the last starter
+         * on: compose with it (e + U+0301, Hangul LV + T), reorder the marks
+         * after it canonically (U+094D U+0951 + U+093C puts the nukta first),
+         * or drop a trailing space. A starter blocks all of these for what
+         * lies before it. */
+        size_t stable = last_starter(buf, (size_t)n);
+        size_t cmp = stable < nplen ? stable : nplen;
         if (memcmp(buf, np, cmp) != 0) break;
     }
     if (buf != stackbuf) free(buf);

@@ -109,11 +109,14 @@
  * 40, whose high half was always 0 (< 4 GiB), so it loads with tag 0; both
  * are read, version 2 is written.
  * qsum64 is an xxHash64-style streaming checksum written for this format (see
- * trie.c). Why this shape: front coding makes the file ~the size of the text;
+ * trie_snapshot.c). Why this shape: front coding makes the file ~the size of the text;
  * sorted keys with exact shared-prefix lengths let load rebuild the trie
  * bottom-up in one pass with a stack (no searches, no reallocation of child
  * blocks), about as fast as reading; ids survive a save/load. Load checks the
- * header (magic, version, header checksum, sizes against the file), the
+ * header (magic, version, header checksum, sizes against the file, an id
+ * bound of at most 16 ids per key + 2^20: SNAP_FREE_IDS_* in
+ * trie_internal.h, so the id table it allocates first is bounded by the
+ * file size), the
  * payload checksum, then every record (lengths, strict key order, exact
  * shared prefix, id range and uniqueness, finite score) before it trusts it,
  * and refuses anything else with TRIE_EFORMAT and a one-line reason.

@@ -5,9 +5,8 @@
  * up before loading -- file size (bytes 32..40), payload checksum (48..56)
  * and header checksum (56..64) recomputed -- so that mutations reach the
  * record parser instead of stopping at "checksum mismatch" (the checksum
- * paths are covered by tests/test_trie_snapshot.c). The checksum below is a
- * copy of trie.c's qsum64 (it is static there); if trie.c changes it, seeds
- * stop loading and coverage drops, which the cov: figure shows.
+ * paths are covered by tests/test_trie_snapshot.c), with the loader's own
+ * checksum, trie__qsum_buf from trie/trie_internal.h.
  *
  * The file is written to a memfd and loaded by its /proc/self/fd path.
  * Checks: failure leaves *out NULL with a message; success gives a trie that
@@ -23,36 +22,8 @@
 #include <unistd.h>
 
 #include "trie/trie.h"
+#include "trie/trie_internal.h"
 #include "tests/fuzz/fuzz_util.h"
-
-#define P1 11400714785074694791ull
-#define P2 14029467366897019727ull
-#define P3 1609587929392839161ull
-#define P4 9650029242287828579ull
-static uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-static uint64_t qround(uint64_t h, uint64_t w) {
-    w *= P2;
-    w = rotl64(w, 31) * P1;
-    h ^= w;
-    return rotl64(h, 27) * P1 + P4;
-}
-static uint64_t qsum(const uint8_t *p, size_t n) {
-    uint64_t h = 0x51414354524945ull, len = n, w;
-    for (; n >= 8; p += 8, n -= 8) {
-        memcpy(&w, p, 8);
-        h = qround(h, w);
-    }
-    uint8_t t[8] = {0};
-    memcpy(t, p, n);
-    memcpy(&w, t, 8);
-    h = qround(h, w ^ ((uint64_t)n << 56)) ^ len;
-    h ^= h >> 33;
-    h *= P2;
-    h ^= h >> 29;
-    h *= P3;
-    h ^= h >> 32;
-    return h;
-}
 
 static char dir[64];
 static void cleanup(void) {
@@ -76,25 +47,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!mkdtemp(dir)) fuzz_fail("mkdtemp failed");
         atexit(cleanup);
     }
-    /* Known bug (reported): trie_load allocates and zeroes id-bound * 24 bytes
-     * before reading a record, so an 83-byte file claiming 553 M ids costs
-     * 8.8 GB (tests/fuzz/regress/snapshot/oom-idbound). With
-     * QAC_FUZZ_SKIP_KNOWN=1 such inputs are skipped so a campaign can look
-     * past it; replays and `make fuzz` do not skip. */
-    static int skip_known = -1;
-    if (skip_known < 0) skip_known = getenv("QAC_FUZZ_SKIP_KNOWN") != NULL;
-    if (skip_known && size >= 64) {
-        uint32_t idb;
-        memcpy(&idb, data + 24, 4);
-        if (idb > (1u << 22)) return 0;
-    }
     uint8_t *f = (uint8_t *)fuzz_dup(data, size);
     if (size >= 64) {
         uint64_t fsize = size;
         memcpy(f + 32, &fsize, 8);
-        uint64_t ps = qsum(f + 64, size - 64);
+        uint64_t ps = trie__qsum_buf(f + 64, size - 64);
         memcpy(f + 48, &ps, 8);
-        uint64_t hs = qsum(f, 56);
+        uint64_t hs = trie__qsum_buf(f, 56);
         memcpy(f + 56, &hs, 8);
     }
     char path[64], err[256];

@@ -1,0 +1,191 @@
+/* trie_builder.c -- bottom-up construction from keys in sorted order, shared
+ * by trie_builder_* and trie_load. A stack holds the open path (one bframe
+ * per key on it, deepest last); when the next key shares only L bytes with
+ * the previous one, frames deeper than L are closed into nodes (children
+ * sorted once, by b_fill_block) or leaf references, collected in tmp[].
+ * No searches, no path repairs; the caller refills the cache at the end.
+ */
+#include "trie/trie_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "common/alloc.h"
+
+/* Sorts a fresh child block by rank and fills its first bytes. */
+static void b_fill_block(trie *t, uint32_t off, uint32_t nk, uint32_t depth) {
+    uint32_t *r = t->kids + off;
+    uint8_t *b = (uint8_t *)(r + nk);
+    for (uint32_t i = 0; i < nk; i++) {
+        uint32_t x = r[i], xi = ref_best(t, x), j = i;
+        uint8_t xb = (uint8_t)kstr(t, xi)[depth];
+        while (j > 0 && kid_before(t, xi, xb, ref_best(t, r[j - 1]), b[j - 1])) {
+            r[j] = r[j - 1];
+            b[j] = b[j - 1];
+            j--;
+        }
+        r[j] = x;
+        b[j] = xb;
+    }
+}
+
+/* Closes open frame x whose children are tmp[x->kstart, tn): its ref. */
+static int b_finalize(builder *b, const bframe *x, uint32_t *ref_out) {
+    trie *t = b->t;
+    uint32_t nk = b->tn - x->kstart;
+    if (nk == 0) {
+        *ref_out = LEAF | x->term;
+        return TRIE_OK;
+    }
+    int rc;
+    if ((rc = trie__nodes_reserve(t, 1)) || (rc = trie__kids_reserve(t, KIDS_UNITS(nk)))) return rc;
+    uint32_t m = trie__node_alloc(t), off = trie__kids_alloc(t, nk);
+    memcpy(t->kids + off, b->tmp + x->kstart, nk * 4);
+    b_fill_block(t, off, nk, x->depth);
+    tnode *nd = &t->nodes[m];
+    nd->depth = (uint16_t)x->depth;
+    nd->term = x->term;
+    nd->kids = off;
+    nd->nkids = (uint16_t)nk;
+    recompute_best(t, m);
+    b->tn = x->kstart;
+    *ref_out = m;
+    return TRIE_OK;
+}
+
+/* Pops open frames deeper than L (the next key shares L bytes with the last). */
+int trie__b_close_to(builder *b, uint32_t L) {
+    uint32_t c = NONE;
+    int rc;
+    while (b->st[b->sp - 1].depth > L) {
+        bframe x = b->st[--b->sp];
+        if (c != NONE) b->tmp[b->tn++] = c;
+        if ((rc = b_finalize(b, &x, &c))) return rc;
+        if (b->st[b->sp - 1].depth < L) b->st[b->sp++] = (bframe){L, NONE, b->tn};
+    }
+    if (c != NONE) b->tmp[b->tn++] = c;
+    return TRIE_OK;
+}
+
+/* Closes every open frame and gives the root its children. */
+int trie__b_close_root(builder *b) {
+    trie *t = b->t;
+    int rc = trie__b_close_to(b, 0);
+    if (rc) return rc;
+    if (b->tn) {
+        if ((rc = trie__kids_reserve(t, KIDS_UNITS(b->tn)))) return rc;
+        uint32_t off = trie__kids_alloc(t, b->tn);
+        memcpy(t->kids + off, b->tmp, b->tn * 4);
+        b_fill_block(t, off, b->tn, 0);
+        t->nodes[0].kids = off;
+        t->nodes[0].nkids = (uint16_t)b->tn;
+        b->tn = 0;
+    }
+    recompute_best(t, 0);
+    return TRIE_OK;
+}
+
+void trie__shrink_to_fit(trie *t) {
+    void *p;
+    if (t->nnodes && t->nnodes < t->ncap && (p = qrealloc(t->nodes, t->nnodes * sizeof(tnode)))) {
+        t->nodes = p;
+        t->ncap = t->nnodes;
+    }
+    if (t->kused && t->kused < t->kcap && (p = qrealloc(t->kids, t->kused * 4))) {
+        t->kids = p;
+        t->kcap = t->kused;
+    }
+    if (t->aused && t->aused < t->acap && (p = qrealloc(t->arena, t->aused))) {
+        t->arena = p;
+        t->acap = t->aused;
+    }
+}
+
+/* ------------------------------------------------------------ bulk builder */
+
+struct trie_builder {
+    builder b;      /* the same bottom-up stack builder as trie_load */
+    uint32_t prev;  /* id of the last key added, NONE before the first */
+    int failed;     /* a failed add leaves the stack inconsistent: refuse more */
+};
+
+trie_builder *trie_builder_new(void) {
+    trie_builder *tb = qcalloc(1, sizeof *tb);
+    if (!tb) return NULL;
+    tb->prev = NONE;
+    tb->b.t = trie_new();
+    tb->b.st = qmalloc(MAX_PATH * sizeof *tb->b.st);
+    tb->b.tmp = qmalloc((size_t)MAX_PATH * MAX_FANOUT * sizeof *tb->b.tmp);
+    if (!tb->b.t || !tb->b.st || !tb->b.tmp) {
+        trie_builder_free(tb);
+        return NULL;
+    }
+    tb->b.st[0] = (bframe){0, NONE, 0};
+    tb->b.sp = 1;
+    return tb;
+}
+
+void trie_builder_free(trie_builder *tb) {
+    if (!tb) return;
+    trie_free(tb->b.t);
+    qfree(tb->b.st);
+    qfree(tb->b.tmp);
+    qfree(tb);
+}
+
+int trie_builder_add(trie_builder *tb, const char *key, size_t keylen, const char *display,
+                     size_t displen, double score, uint32_t *id_out) {
+    if (!tb) return TRIE_EINVAL;
+    if (tb->failed) return tb->failed;
+    int rc = check_args(key, keylen, display, displen);
+    if (rc) return rc;
+    if (!isfinite(score)) return TRIE_EINVAL;
+    trie *t = tb->b.t;
+    size_t L = 0;
+    if (tb->prev != NONE) { /* strictly increasing: key > prev, bytewise */
+        size_t pl = t->refs[tb->prev].klen, m = pl < keylen ? pl : keylen;
+        L = lcp(kstr(t, tb->prev), key, m);
+        if (L == m ? keylen <= pl : (uint8_t)key[L] < (uint8_t)kstr(t, tb->prev)[L])
+            return TRIE_EINVAL;
+    }
+    size_t cd = canon_dlen(key, keylen, display, displen);
+    if ((rc = trie__ids_reserve(t)) || (rc = trie__arena_reserve(t, keylen + cd))) return rc;
+    /* from here a failure (in closing frames) poisons the builder */
+    if ((rc = trie__b_close_to(&tb->b, (uint32_t)L))) return tb->failed = rc;
+    uint32_t id = trie__id_alloc(t), off = trie__arena_alloc(t, keylen + cd);
+    memcpy(t->arena + off, key, keylen);
+    if (cd) memcpy(t->arena + off + keylen, display, cd);
+    t->refs[id] = (kref){.off = off, .klen = (uint16_t)keylen, .dlen = (uint16_t)cd};
+    t->refs[id].score = score;
+    t->count++;
+    tb->b.st[tb->b.sp++] = (bframe){(uint32_t)keylen, id, tb->b.tn};
+    tb->prev = id;
+    if (id_out) *id_out = id;
+    return TRIE_OK;
+}
+
+int trie_builder_finish(trie_builder *tb, trie **out) {
+    if (!out) {
+        trie_builder_free(tb);
+        return TRIE_EINVAL;
+    }
+    *out = NULL;
+    if (!tb) return TRIE_EINVAL;
+    int rc = tb->failed ? tb->failed : trie__b_close_root(&tb->b);
+    if (rc == TRIE_OK) {
+        trie *t = tb->b.t;
+        trie__shrink_to_fit(t);
+        if (t->nids && t->nids < t->idcap) { /* ids were grown by x1.5: trim */
+            kref *r = qrealloc(t->refs, t->nids * sizeof *r);
+            if (r) {
+                t->refs = r;
+                t->idcap = t->nids;
+            }
+        }
+        trie__cache_rebuild(t);
+        *out = t;
+        tb->b.t = NULL;
+    }
+    trie_builder_free(tb);
+    return rc;
+}

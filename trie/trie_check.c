@@ -1,0 +1,195 @@
+/* trie_check.c -- trie_check: verifies every invariant listed in trie.h
+ * (sorted children, exact subtree maxima, compression, depths, the id map,
+ * the free lists and pool accounting) and compares every short-prefix cache
+ * slot with a fresh walk. For tests and fuzz harnesses: O(size of the trie)
+ * plus 257 * 257 top-10 walks; allocates two byte maps (ids, nodes).
+ */
+#include "trie/trie_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/alloc.h"
+
+/* ------------------------------------------------------------------ check */
+
+struct chk {
+    const trie *t;
+    uint8_t *seen_ids, *seen_nodes;
+    uint64_t nodes, keys, kunits, abytes;
+    char path[TRIE_MAX_KEY + 1];
+    char *err;
+    size_t errlen;
+};
+
+#define CHK_FAIL(c, ...)                                                                         \
+    do {                                                                                         \
+        if ((c)->err && (c)->errlen) snprintf((c)->err, (c)->errlen, __VA_ARGS__);              \
+        return -1;                                                                               \
+    } while (0)
+
+static int chk_id(struct chk *c, uint32_t id) {
+    const trie *t = c->t;
+    if (id >= t->nids) CHK_FAIL(c, "key id %u out of range (bound %u)", id, t->nids);
+    kref r = t->refs[id];
+    if (r.klen == 0) CHK_FAIL(c, "key id %u is reachable but free", id);
+    if (c->seen_ids[id]) CHK_FAIL(c, "key id %u reachable twice", id);
+    c->seen_ids[id] = 1;
+    if (r.klen > TRIE_MAX_KEY || r.dlen > TRIE_MAX_KEY) CHK_FAIL(c, "key id %u: bad lengths", id);
+    if ((uint64_t)r.off + chunk_size((size_t)r.klen + r.dlen) > t->aused)
+        CHK_FAIL(c, "key id %u: arena block out of bounds", id);
+    if (!isfinite(t->refs[id].score)) CHK_FAIL(c, "key id %u: non-finite score", id);
+    if (r.dlen == r.klen && memcmp(kstr(t, id), kstr(t, id) + r.klen, r.klen) == 0)
+        CHK_FAIL(c, "key id %u: display stored although equal to key", id);
+    c->keys++;
+    c->abytes += chunk_size((size_t)r.klen + r.dlen);
+    return 0;
+}
+
+static int chk_node(struct chk *c, uint32_t n, uint32_t pdepth, uint32_t *best_out) {
+    const trie *t = c->t;
+    if (n >= t->nnodes) CHK_FAIL(c, "node %u out of range", n);
+    if (c->seen_nodes[n]) CHK_FAIL(c, "node %u reachable twice", n);
+    c->seen_nodes[n] = 1;
+    const tnode *nd = &t->nodes[n];
+    if (nd->nkids == NODE_FREE_MARK) CHK_FAIL(c, "node %u is reachable but free", n);
+    if (nd->nkids > MAX_FANOUT) CHK_FAIL(c, "node %u: %u children", n, nd->nkids);
+    c->nodes++;
+    uint32_t d = nd->depth;
+    if (n == 0) {
+        if (d != 0 || nd->term != NONE) CHK_FAIL(c, "root has depth %u / a key", d);
+    } else {
+        if (d <= pdepth || d > TRIE_MAX_KEY) CHK_FAIL(c, "node %u: depth %u under %u", n, d, pdepth);
+        if (!(nd->nkids >= 2 || (nd->nkids == 1 && nd->term != NONE)))
+            CHK_FAIL(c, "node %u not compressed (%u children, %s key)", n, nd->nkids,
+                     nd->term == NONE ? "no" : "a");
+        uint32_t b = nd->best;
+        if (b >= t->nids || t->refs[b].klen < d) CHK_FAIL(c, "node %u: bad best %u", n, b);
+        memcpy(c->path + pdepth, kstr(t, b) + pdepth, d - pdepth);
+    }
+    if (nd->nkids) {
+        if ((uint64_t)nd->kids + KIDS_UNITS(nd->nkids) > t->kused)
+            CHK_FAIL(c, "node %u: child block out of bounds", n);
+        c->kunits += KIDS_UNITS(nd->nkids);
+    }
+    uint32_t best = NONE;
+    if (nd->term != NONE) {
+        if (chk_id(c, nd->term)) return -1;
+        if (t->refs[nd->term].klen != d || memcmp(kstr(t, nd->term), c->path, d))
+            CHK_FAIL(c, "node %u: key %u does not spell the path", n, nd->term);
+        best = nd->term;
+    }
+    uint8_t used[MAX_FANOUT] = {0};
+    uint32_t prev = NONE;
+    for (uint32_t i = 0; i < nd->nkids; i++) {
+        uint32_t r = kid_refs(t, nd)[i], cb;
+        uint8_t byte = kid_bytes(t, nd)[i];
+        if (used[byte]) CHK_FAIL(c, "node %u: two children start with byte %u", n, byte);
+        used[byte] = 1;
+        if (r & LEAF) {
+            cb = r & ~LEAF;
+            if (chk_id(c, cb)) return -1;
+            if (t->refs[cb].klen <= d || memcmp(kstr(t, cb), c->path, d))
+                CHK_FAIL(c, "node %u: leaf key %u does not extend the path", n, cb);
+        } else if (chk_node(c, r, d, &cb)) {
+            return -1;
+        }
+        if ((uint8_t)kstr(t, cb)[d] != byte) CHK_FAIL(c, "node %u: child %u byte mismatch", n, i);
+        if (prev != NONE && !better(t, prev, cb))
+            CHK_FAIL(c, "node %u: children %u and %u out of order", n, i - 1, i);
+        if (best == NONE || better(t, cb, best)) best = cb;
+        prev = cb;
+    }
+    if (n != 0 && nd->nkids == 0 && nd->term == NONE) CHK_FAIL(c, "node %u is empty", n);
+    if (best != nd->best) CHK_FAIL(c, "node %u: stored best %u, actual %u", n, nd->best, best);
+    *best_out = best;
+    return 0;
+}
+
+int trie_check(const trie *t, char *err, size_t errlen) {
+    struct chk c = {.t = t, .err = err, .errlen = errlen};
+    if (err && errlen) err[0] = 0;
+    if (!t) CHK_FAIL(&c, "null trie");
+    if (t->nnodes == 0) CHK_FAIL(&c, "no root");
+    c.seen_ids = qcalloc(t->nids + 1, 1);
+    c.seen_nodes = qcalloc(t->nnodes, 1);
+    int rc = -1;
+    uint32_t best;
+    if (!c.seen_ids || !c.seen_nodes) {
+        if (err && errlen) snprintf(err, errlen, "out of memory while checking");
+        goto out;
+    }
+    if (chk_node(&c, 0, 0, &best)) goto out;
+#define CHK_GOTO(...)                                                                            \
+    do {                                                                                         \
+        if (err && errlen) snprintf(err, errlen, __VA_ARGS__);                                  \
+        goto out;                                                                                \
+    } while (0)
+    /* every short-prefix list equals a fresh walk */
+    for (uint32_t a = 0; a < 257; a++) {
+        char p[2] = {(char)(a ? a - 1 : 0), 0};
+        size_t pl = a ? 1 : 0;
+        trie_hit h[TRIE_CACHE_K];
+        for (uint32_t b = 0; b < (a ? 257u : 1u); b++) {
+            if (b) {
+                p[1] = (char)(b - 1);
+                pl = 2;
+            }
+            const centry *e = &t->cache[cache_slot(p, pl)];
+            int n = trie__topk_walk(t, p, pl, TRIE_CACHE_K, h);
+            if (e->n != (uint32_t)n)
+                CHK_GOTO("cache for prefix of %zu bytes (%02x %02x): %u keys, walk finds %d", pl,
+                         (uint8_t)p[0], (uint8_t)p[1], e->n, n);
+            for (int i = 0; i < n; i++)
+                if (e->id[i] != h[i].id)
+                    CHK_GOTO("cache for prefix of %zu bytes (%02x %02x): entry %d is id %u, walk "
+                             "finds %u", pl, (uint8_t)p[0], (uint8_t)p[1], i, e->id[i], h[i].id);
+            if (pl == 1 && n == 0) { /* no key below: its 2-byte slots must be empty */
+                for (uint32_t x = 0; x < 256; x++)
+                    if (t->cache[cache_slot((char[2]){p[0], (char)x}, 2)].n)
+                        CHK_GOTO("cache for absent prefix %02x %02x not empty", (uint8_t)p[0], x);
+                break;
+            }
+        }
+    }
+    if (c.keys != t->count)
+        CHK_GOTO("%llu keys reachable, count says %llu", (unsigned long long)c.keys,
+                 (unsigned long long)t->count);
+    if (c.nodes != t->nlive) CHK_GOTO("%llu nodes reachable, %u live", (unsigned long long)c.nodes, t->nlive);
+    if (c.kunits != t->klive) CHK_GOTO("child pool accounting off");
+    if (c.abytes != t->alive) CHK_GOTO("arena accounting off");
+    uint64_t nfree = 0;
+    for (uint32_t f = t->idfree; f != NONE; f = t->refs[f].off) {
+        if (f >= t->nids || t->refs[f].klen != 0 || ++nfree > t->nids) CHK_GOTO("id free list broken");
+    }
+    if (nfree + t->count != t->nids) CHK_GOTO("ids: %llu free + %llu live != bound %u",
+                                              (unsigned long long)nfree, (unsigned long long)t->count, t->nids);
+    nfree = 0;
+    for (uint32_t f = t->nfree; f != NONE; f = t->nodes[f].kids) {
+        if (f >= t->nnodes || t->nodes[f].nkids != NODE_FREE_MARK || ++nfree > t->nnodes)
+            CHK_GOTO("node free list broken");
+    }
+    if (nfree + t->nlive != t->nnodes) CHK_GOTO("nodes: free + live != allocated");
+    for (uint32_t s = 0; s <= MAX_FANOUT; s++) {
+        uint64_t steps = 0;
+        for (uint32_t f = t->kfree[s]; f != NONE; f = t->kids[f])
+            if (s == 0 || f + (uint64_t)KIDS_UNITS(s) > t->kused || ++steps > t->kused)
+                CHK_GOTO("child free list %u broken", s);
+    }
+    for (uint32_t s = 0; s < ARENA_CLASSES; s++) {
+        uint64_t steps = 0;
+        for (uint32_t f = t->afree[s]; f != NONE;) {
+            if (s < ARENA_MIN || f + (uint64_t)s > t->aused || ++steps > t->aused)
+                CHK_GOTO("arena free list %u broken", s);
+            memcpy(&f, t->arena + f, 4);
+        }
+    }
+#undef CHK_GOTO
+    rc = 0;
+out:
+    qfree(c.seen_ids);
+    qfree(c.seen_nodes);
+    return rc;
+}
+

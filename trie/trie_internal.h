@@ -1,0 +1,267 @@
+/* trie_internal.h -- private layout of the trie, shared ONLY by the files of
+ * trie/ (trie.c core, trie_cache.c, trie_check.c, trie_snapshot.c,
+ * trie_builder.c) and white-box tests/fuzz harnesses. Nothing outside trie/
+ * and tests/ may include it: the public contract is trie.h.
+ *
+ * What lives where:
+ *   trie.c          pools, construction, path fixing, set/incr/del, lookups,
+ *                   top-k walk, ordered walk (trie_foreach)
+ *   trie_cache.c    short-prefix cache (top-10 of every 0..2-byte prefix)
+ *   trie_check.c    trie_check (every structural invariant + the cache)
+ *   trie_builder.c  bottom-up stack builder (trie_builder_*, used by load)
+ *   trie_snapshot.c qsum64, trie_save, trie_load (format: see trie.h)
+ *
+ * Naming: functions shared between these files are non-static with the
+ * prefix trie__ (libuv's uv__ convention); small hot helpers are static
+ * inline here. The data layout and its invariants are described in trie.h.
+ * Pool discipline (all files): a mutation RESERVES the worst case in every
+ * pool first (trie__*_reserve, may fail), then ALLOCATES (trie__*_alloc,
+ * cannot fail after a successful reserve).
+ */
+#ifndef QAC_TRIE_INTERNAL_H
+#define QAC_TRIE_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "trie/trie.h"
+
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "trie/ assumes a little-endian host (snapshot format, lcp)"
+#endif
+
+#define NONE UINT32_MAX
+#define LEAF 0x80000000u
+#define MAX_IDS 0x7fffffffu   /* ids and node indices must leave the LEAF bit free */
+#define MAX_NODES 0x7fffffffu
+#define MAX_FANOUT 256
+#define KIDS_UNITS(n) ((uint32_t)(n) + ((uint32_t)(n) + 3) / 4)
+#define MAX_PATH (TRIE_MAX_KEY + 2)
+#define ARENA_MIN 4 /* a free arena chunk holds its 4-byte next link */
+#define ARENA_CLASSES (2 * TRIE_MAX_KEY + 1)
+#define NODE_FREE_MARK 0xffffu
+#define CACHE_SLOTS (1u + 256u + 65536u) /* prefixes of 0, 1 and 2 bytes */
+_Static_assert(TRIE_CACHE_DEPTH == 2, "cache_slot() indexes prefixes of 0..2 bytes");
+_Static_assert(TRIE_CACHE_K >= 1 && TRIE_CACHE_K <= TRIE_MAX_K, "cache list size");
+
+typedef struct tnode {
+    uint32_t best;  /* id of the best key in the subtree (NONE: empty root) */
+    uint32_t kids;  /* child block offset in kids[] (units of uint32) */
+    uint32_t term;  /* id of the key ending exactly here, or NONE */
+    uint16_t depth; /* bytes from the root to the end of this node's edge */
+    uint16_t nkids; /* children (0..256); NODE_FREE_MARK on the free list */
+} tnode;
+
+/* One record per key id: the score shares the key's cache line with its
+ * arena reference, so a frontier push (score) and a hit (both) cost one miss. */
+typedef struct kref {
+    double score;
+    uint32_t off;  /* arena offset of [key][display]; next free id when free */
+    uint16_t klen; /* 0: id is free */
+    uint16_t dlen; /* 0: display is the key itself */
+} kref;
+_Static_assert(sizeof(kref) == 16, "kref packs into 16 bytes");
+
+/* Top-TRIE_CACHE_K list of one short prefix, best first. n < TRIE_CACHE_K
+ * means the list holds EVERY key with that prefix. */
+typedef struct centry {
+    uint32_t n;
+    uint32_t id[TRIE_CACHE_K];
+} centry;
+
+struct trie {
+    centry *cache; /* CACHE_SLOTS entries, indexed by cache_slot() */
+    uint32_t tag;  /* opaque, saved in the snapshot header */
+    tnode *nodes;
+    uint32_t nnodes, ncap, nfree, nlive; /* nnodes: slots handed out (live + free) */
+    uint32_t *kids;
+    uint64_t kused, kcap, klive; /* units */
+    uint32_t kfree[MAX_FANOUT + 1];
+    char *arena;
+    uint64_t aused, acap, alive; /* bytes */
+    uint32_t afree[ARENA_CLASSES];
+    kref *refs; /* by key id: score and arena reference */
+    uint32_t nids, idcap, idfree;
+    uint64_t count;
+};
+
+/* One open path element of the bottom-up builder: a key (term) at `depth`
+ * whose finished children are tmp[kstart, tn). */
+typedef struct bframe {
+    uint32_t depth, term, kstart;
+} bframe;
+
+/* Snapshot format constants (layout: trie.h, SNAPSHOT FORMAT). */
+#define SNAP_MAGIC "QACTRIE" /* 8 bytes with the NUL */
+#define SNAP_VERSION 2u     /* written; versions 1 and 2 are read */
+#define SNAP_VERSION_MIN 1u
+#define SNAP_HDR 64u
+#define SNAP_REC 18u                 /* fixed part of a record */
+
+/* Snapshot load limit on sparse ids (trie_snapshot.c). trie_load allocates
+ * the whole id table (16 B per id below the header's id bound) before it
+ * reads a record, so the bound must be justified by the file: a snapshot of
+ * `count` keys may leave at most SNAP_FREE_IDS_PER_KEY free ids per key plus
+ * SNAP_FREE_IDS_MIN in all, else it is refused (TRIE_EFORMAT, "id bound ...").
+ * The table then costs at most ~14x the payload + 16 MB. A real trie only
+ * gets there after deleting over 15/16 of its keys while a high id lives on
+ * (ids are reused LIFO, so inserts refill the holes). Compile-time setting. */
+#define SNAP_FREE_IDS_PER_KEY 15u
+#define SNAP_FREE_IDS_MIN (1u << 20)
+#define SNAP_MAX_ID_BOUND(count) \
+    ((uint64_t)(count) * (SNAP_FREE_IDS_PER_KEY + 1u) + SNAP_FREE_IDS_MIN)
+
+/* The stack builder shared by trie_load and trie_builder (trie_builder.c). */
+typedef struct builder {
+    trie *t;
+    bframe *st;
+    int sp;
+    uint32_t *tmp, tn;
+} builder;
+
+/* ---------------------------------------------- shared functions (trie__) */
+
+/* pools (trie.c): reserve may fail (TRIE_ENOMEM / TRIE_EFULL); alloc after a
+ * successful reserve cannot. */
+int trie__ids_reserve(trie *t);
+uint32_t trie__id_alloc(trie *t);
+void trie__id_free(trie *t, uint32_t id);
+int trie__arena_reserve(trie *t, size_t n);
+uint32_t trie__arena_alloc(trie *t, size_t n);
+int trie__nodes_reserve(trie *t, uint32_t n);
+uint32_t trie__node_alloc(trie *t);
+int trie__kids_reserve(trie *t, uint32_t units);
+uint32_t trie__kids_alloc(trie *t, uint32_t n);
+/* A trie with no root and no pools, only its (empty) cache; NULL on failure.
+ * Owned by the caller (trie_free). */
+trie *trie__alloc_empty(void);
+
+/* trie.c: the uncached best-first top-k walk (arguments already checked). */
+int trie__topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k, trie_hit *out);
+/* trie.c: calls fn(ud, id) for every key in key order; stops on non-zero. */
+int trie__walk_sorted(const trie *t, int (*fn)(void *ud, uint32_t id), void *ud);
+
+/* trie_cache.c */
+enum { CN_UP, CN_DOWN, CN_GONE }; /* what happened to a key, for trie__cache_note */
+void trie__cache_note(trie *t, const char *key, size_t klen, uint32_t id, int how);
+void trie__cache_rebuild(trie *t); /* recomputes every slot (after a bulk build or load) */
+
+/* trie_builder.c */
+int trie__b_close_to(builder *b, uint32_t L);
+int trie__b_close_root(builder *b);
+void trie__shrink_to_fit(trie *t);
+
+/* trie_snapshot.c: qsum64 of one buffer (the snapshot checksum; the fuzz
+ * harness uses it to fix up mutated headers). */
+uint64_t trie__qsum_buf(const void *p, size_t n);
+
+/* ------------------------------------------------------- inline helpers */
+
+static inline const char *kstr(const trie *t, uint32_t id) { return t->arena + t->refs[id].off; }
+static inline uint32_t ref_best(const trie *t, uint32_t r) {
+    return (r & LEAF) ? (r & ~LEAF) : t->nodes[r].best;
+}
+/* Only for nodes with children: a trie that never had a child block has a
+ * NULL pool, and NULL + 0 is undefined behaviour. */
+static inline uint32_t *kid_refs(const trie *t, const tnode *n) { return t->kids + n->kids; }
+static inline uint8_t *kid_bytes(const trie *t, const tnode *n) {
+    return (uint8_t *)(t->kids + n->kids + n->nkids);
+}
+
+static inline int kid_find(const trie *t, const tnode *n, uint8_t c) {
+    if (n->nkids == 0) return -1;
+    const uint8_t *b = kid_bytes(t, n);
+    const uint8_t *p = memchr(b, c, n->nkids);
+    return p ? (int)(p - b) : -1;
+}
+
+static inline int keycmp_ids(const trie *t, uint32_t a, uint32_t b) {
+    kref ra = t->refs[a], rb = t->refs[b];
+    size_t m = ra.klen < rb.klen ? ra.klen : rb.klen;
+    int c = memcmp(t->arena + ra.off, t->arena + rb.off, m);
+    if (c) return c;
+    return (ra.klen > rb.klen) - (ra.klen < rb.klen);
+}
+
+/* 1 when key a ranks before key b: higher score, then smaller key. */
+static inline int better(const trie *t, uint32_t a, uint32_t b) {
+    double sa = t->refs[a].score, sb = t->refs[b].score;
+    if (sa != sb) return sa > sb;
+    return keycmp_ids(t, a, b) < 0;
+}
+
+/* 1 when child (best key ia, first byte ba) ranks before sibling (ib, bb).
+ * Siblings share their path up to the parent's depth and differ at the first
+ * byte, so on equal scores the key order IS the first-byte order: ordering
+ * children never reads key text. */
+static inline int kid_before(const trie *t, uint32_t ia, uint8_t ba, uint32_t ib, uint8_t bb) {
+    double sa = t->refs[ia].score, sb = t->refs[ib].score;
+    if (sa != sb) return sa > sb;
+    return ba < bb;
+}
+
+static inline size_t lcp(const char *a, const char *b, size_t n) {
+    size_t i = 0;
+    while (i + 8 <= n) {
+        uint64_t x, y;
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y) return i + (size_t)(__builtin_ctzll(x ^ y) >> 3); /* little-endian */
+        i += 8;
+    }
+    while (i < n && a[i] == b[i]) i++;
+    return i;
+}
+
+static inline uint32_t chunk_size(size_t n) { return n < ARENA_MIN ? ARENA_MIN : (uint32_t)n; }
+
+static inline uint32_t cache_slot(const char *p, size_t plen) {
+    if (plen == 0) return 0;
+    if (plen == 1) return 1u + (uint8_t)p[0];
+    return 257u + (uint32_t)(uint8_t)p[0] * 256u + (uint8_t)p[1];
+}
+
+static inline void fill_hit(const trie *t, uint32_t id, trie_hit *h) {
+    kref r = t->refs[id];
+    h->key = t->arena + r.off;
+    h->keylen = r.klen;
+    if (r.dlen) {
+        h->display = h->key + r.klen;
+        h->displen = r.dlen;
+    } else {
+        h->display = h->key;
+        h->displen = r.klen;
+    }
+    h->id = id;
+    h->score = t->refs[id].score;
+}
+
+static inline void recompute_best(trie *t, uint32_t n) {
+    tnode *nd = &t->nodes[n];
+    uint32_t b = nd->term;
+    if (nd->nkids) {
+        uint32_t c = ref_best(t, kid_refs(t, nd)[0]);
+        /* term is a proper prefix of every key below: it wins ties */
+        if (b == NONE || t->refs[c].score > t->refs[b].score) b = c;
+    }
+    nd->best = b;
+}
+
+static inline int check_args(const char *key, size_t klen, const char *disp, size_t dlen) {
+    if (!key || klen == 0) return TRIE_EINVAL;
+    if (klen > TRIE_MAX_KEY) return TRIE_ETOOLONG;
+    if (disp) {
+        if (dlen == 0) return TRIE_EINVAL;
+        if (dlen > TRIE_MAX_KEY) return TRIE_ETOOLONG;
+    }
+    return TRIE_OK;
+}
+
+/* Stored display length for a display given with key (0: same as key). */
+static inline size_t canon_dlen(const char *key, size_t klen, const char *disp, size_t dlen) {
+    if (!disp || (dlen == klen && memcmp(disp, key, klen) == 0)) return 0;
+    return dlen;
+}
+
+#endif

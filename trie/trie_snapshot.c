@@ -1,0 +1,462 @@
+/* trie_snapshot.c -- trie_save and trie_load, and the qsum64 checksum. The
+ * format is documented byte by byte in trie.h (SNAPSHOT FORMAT).
+ *
+ * Save walks the keys in order (trie__walk_sorted) and front-codes them into
+ * a 64 KB buffer written with pwrite after a placeholder header; the header
+ * (with both checksums) goes last, then fsync, rename, fsync of the directory.
+ * Load reads the header, checks it, checksums the payload in a first pass,
+ * then parses and validates every record while the bottom-up builder
+ * (trie_builder.c) rebuilds the trie; nothing from the file is trusted before
+ * it is checked, and every allocation is bounded by what the file can hold.
+ */
+#include "trie/trie_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+
+#define SNAP_BUF (1u << 20)          /* load read buffer */
+#define SNAP_WBUF (1u << 16)         /* save write buffer */
+
+/* qsum64: a streaming 64-bit checksum in the style of xxHash64 (one lane of
+ * its round function, its avalanche). Not cryptographic: it catches
+ * corruption, not forgery, which is why load still validates every field. */
+#define P1 11400714785074694791ull
+#define P2 14029467366897019727ull
+#define P3 1609587929392839161ull
+#define P4 9650029242287828579ull
+typedef struct qsum {
+    uint64_t h, len;
+    uint8_t tail[8];
+    unsigned nt;
+} qsum;
+static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+static inline uint64_t ld64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+static inline uint64_t qround(uint64_t h, uint64_t w) {
+    w *= P2;
+    w = rotl64(w, 31) * P1;
+    h ^= w;
+    return rotl64(h, 27) * P1 + P4;
+}
+static void qsum_init(qsum *q) {
+    q->h = 0x51414354524945ull; /* "QACTRIE" */
+    q->len = 0;
+    q->nt = 0;
+}
+static void qsum_update(qsum *q, const void *data, size_t n) {
+    const uint8_t *p = data;
+    q->len += n;
+    if (q->nt) {
+        while (q->nt < 8 && n) {
+            q->tail[q->nt++] = *p++;
+            n--;
+        }
+        if (q->nt < 8) return;
+        q->h = qround(q->h, ld64(q->tail));
+        q->nt = 0;
+    }
+    while (n >= 8) {
+        q->h = qround(q->h, ld64(p));
+        p += 8;
+        n -= 8;
+    }
+    memcpy(q->tail, p, n);
+    q->nt = (unsigned)n;
+}
+static uint64_t qsum_final(const qsum *q) {
+    uint8_t t[8] = {0};
+    memcpy(t, q->tail, q->nt);
+    uint64_t h = qround(q->h, ld64(t) ^ ((uint64_t)q->nt << 56)) ^ q->len;
+    h ^= h >> 33;
+    h *= P2;
+    h ^= h >> 29;
+    h *= P3;
+    h ^= h >> 32;
+    return h;
+}
+uint64_t trie__qsum_buf(const void *p, size_t n) {
+    qsum q;
+    qsum_init(&q);
+    qsum_update(&q, p, n);
+    return qsum_final(&q);
+}
+
+static inline void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+static inline void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static inline void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static inline uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static inline uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+static inline uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
+
+typedef struct swriter {
+    const trie *t;
+    int fd, failed;
+    uint64_t off; /* file offset of buf[0] */
+    uint32_t prev, max_id;
+    qsum sum;
+    size_t n;
+    uint8_t buf[SNAP_WBUF];
+} swriter;
+
+static int pwrite_all(int fd, const void *p, size_t n, uint64_t off) {
+    const char *c = p;
+    while (n) {
+        ssize_t w = pwrite(fd, c, n, (off_t)off);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        c += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return 0;
+}
+
+static int sw_flush(swriter *w) {
+    if (w->n == 0) return 0;
+    qsum_update(&w->sum, w->buf, w->n);
+    if (pwrite_all(w->fd, w->buf, w->n, w->off)) return -1;
+    w->off += w->n;
+    w->n = 0;
+    return 0;
+}
+
+static int save_cb(void *ud, uint32_t id) {
+    swriter *w = ud;
+    const trie *t = w->t;
+    kref r = t->refs[id];
+    size_t l = 0;
+    if (w->prev != NONE) {
+        kref p = t->refs[w->prev];
+        l = lcp(kstr(t, w->prev), kstr(t, id), p.klen < r.klen ? p.klen : r.klen);
+    }
+    size_t need = SNAP_REC + (r.klen - l) + r.dlen;
+    if (w->n + need > sizeof w->buf && sw_flush(w)) return -1;
+    uint8_t *p = w->buf + w->n;
+    double sc = t->refs[id].score;
+    uint64_t bits;
+    memcpy(&bits, &sc, 8);
+    put16(p, (uint16_t)l);
+    put16(p + 2, (uint16_t)(r.klen - l));
+    put16(p + 4, r.dlen);
+    put32(p + 6, id);
+    put64(p + 10, bits);
+    memcpy(p + SNAP_REC, kstr(t, id) + l, r.klen - l + r.dlen);
+    w->n += need;
+    w->prev = id;
+    if (w->max_id == NONE || id > w->max_id) w->max_id = id;
+    return 0;
+}
+
+int trie_save(const trie *t, const char *path) {
+    char tmp[PATH_MAX];
+    if (!t || !path) {
+        errno = EINVAL;
+        return TRIE_EIO;
+    }
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return TRIE_EIO;
+    }
+    swriter *w = qmalloc(sizeof *w);
+    if (!w) return TRIE_ENOMEM;
+    w->t = t;
+    w->failed = 0;
+    w->off = SNAP_HDR;
+    w->prev = w->max_id = NONE;
+    w->n = 0;
+    qsum_init(&w->sum);
+    int saved_errno = 0;
+    w->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (w->fd < 0) {
+        saved_errno = errno;
+        qfree(w);
+        errno = saved_errno;
+        return TRIE_EIO;
+    }
+    int ok = trie__walk_sorted(t, save_cb, w) == 0 && sw_flush(w) == 0;
+    if (ok) {
+        uint8_t h[SNAP_HDR] = {0};
+        memcpy(h, SNAP_MAGIC, 8);
+        put32(h + 8, SNAP_VERSION);
+        put32(h + 12, SNAP_HDR);
+        put64(h + 16, t->count);
+        put32(h + 24, w->max_id == NONE ? 0 : w->max_id + 1);
+        put32(h + 28, t->nlive);
+        put64(h + 32, w->off);
+        put32(h + 40, (uint32_t)t->alive); /* < 4 GiB: arena offsets are 32-bit */
+        put32(h + 44, t->tag);
+        put64(h + 48, qsum_final(&w->sum));
+        put64(h + 56, trie__qsum_buf(h, 56));
+        ok = pwrite_all(w->fd, h, sizeof h, 0) == 0 && fsync(w->fd) == 0;
+    }
+    if (!ok) saved_errno = errno;
+    if (close(w->fd) != 0 && ok) {
+        ok = 0;
+        saved_errno = errno;
+    }
+    qfree(w);
+    if (ok && rename(tmp, path) != 0) {
+        ok = 0;
+        saved_errno = errno;
+    }
+    if (!ok) {
+        unlink(tmp);
+        errno = saved_errno;
+        return TRIE_EIO;
+    }
+    /* make the rename durable */
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash) strcpy(dir, ".");
+    else if (slash == path) strcpy(dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return TRIE_EIO;
+    int frc = fsync(dfd);
+    saved_errno = errno;
+    close(dfd);
+    if (frc != 0) {
+        errno = saved_errno;
+        return TRIE_EIO;
+    }
+    return TRIE_OK;
+}
+
+/* --- load --- */
+
+typedef struct sreader {
+    int fd;
+    uint8_t *buf;
+    size_t lo, hi;
+    uint64_t pos; /* file offset of buf[lo] */
+} sreader;
+
+/* Make n bytes available at buf[lo]: 0, -1 at end of file, -2 on I/O error. */
+static int rd_ensure(sreader *r, size_t n) {
+    if (r->hi - r->lo >= n) return 0;
+    memmove(r->buf, r->buf + r->lo, r->hi - r->lo);
+    r->hi -= r->lo;
+    r->lo = 0;
+    while (r->hi < n) {
+        ssize_t got = read(r->fd, r->buf + r->hi, SNAP_BUF - r->hi);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            return -2;
+        }
+        if (got == 0) return -1;
+        r->hi += (size_t)got;
+    }
+    return 0;
+}
+
+#define LOAD_FAIL(code, ...)                                                                     \
+    do {                                                                                         \
+        if (err && errlen) snprintf(err, errlen, __VA_ARGS__);                                  \
+        rc = (code);                                                                             \
+        goto out;                                                                                \
+    } while (0)
+
+int trie_load(const char *path, trie **out, char *err, size_t errlen) {
+    int rc = TRIE_OK, fd = -1;
+    trie *t = NULL;
+    sreader rd = {0};
+    builder b = {0};
+    if (out) *out = NULL;
+    if (err && errlen) err[0] = 0;
+    if (!path || !out) LOAD_FAIL(TRIE_EINVAL, "trie_load: null argument");
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) LOAD_FAIL(TRIE_EIO, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) LOAD_FAIL(TRIE_EIO, "cannot stat %s: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) LOAD_FAIL(TRIE_EIO, "%s is not a regular file", path);
+    uint64_t size = (uint64_t)st.st_size;
+    if (size == 0) LOAD_FAIL(TRIE_EFORMAT, "empty file: not a qac snapshot");
+
+    /* header */
+    uint8_t h[SNAP_HDR];
+    size_t hn = 0;
+    while (hn < SNAP_HDR) {
+        ssize_t g = read(fd, h + hn, SNAP_HDR - hn);
+        if (g < 0 && errno == EINTR) continue;
+        if (g < 0) LOAD_FAIL(TRIE_EIO, "read error on %s: %s", path, strerror(errno));
+        if (g == 0) break;
+        hn += (size_t)g;
+    }
+    if (memcmp(h, SNAP_MAGIC, hn < 8 ? hn : 8) != 0)
+        LOAD_FAIL(TRIE_EFORMAT, "bad magic: not a qac snapshot");
+    if (hn < SNAP_HDR)
+        LOAD_FAIL(TRIE_EFORMAT, "truncated at byte %zu of the %u-byte header", hn, SNAP_HDR);
+    uint32_t version = get32(h + 8);
+    if (version < SNAP_VERSION_MIN || version > SNAP_VERSION)
+        LOAD_FAIL(TRIE_EFORMAT, "unsupported snapshot version %u (this build reads %u to %u)",
+                  version, SNAP_VERSION_MIN, SNAP_VERSION);
+    if (get64(h + 56) != trie__qsum_buf(h, 56)) LOAD_FAIL(TRIE_EFORMAT, "header checksum mismatch");
+    /* version 1 had a 64-bit key byte count at 40, whose high half (bytes
+     * 44..48) was always 0 (< 4 GiB): read as version 2, its tag is 0 */
+    uint64_t count = get64(h + 16), fsize = get64(h + 32), abytes = get32(h + 40);
+    uint32_t tag = get32(h + 44);
+    uint32_t idb = get32(h + 24), hnodes = get32(h + 28);
+    if (get32(h + 12) != SNAP_HDR) LOAD_FAIL(TRIE_EFORMAT, "bad header size %u", get32(h + 12));
+    if (size < fsize)
+        LOAD_FAIL(TRIE_EFORMAT, "truncated at byte %llu of %llu", (unsigned long long)size,
+                  (unsigned long long)fsize);
+    if (size > fsize)
+        LOAD_FAIL(TRIE_EFORMAT, "%llu trailing bytes after byte %llu",
+                  (unsigned long long)(size - fsize), (unsigned long long)fsize);
+    uint64_t payload = fsize - SNAP_HDR;
+    if (count > payload / (SNAP_REC + 1) || count > MAX_IDS)
+        LOAD_FAIL(TRIE_EFORMAT, "key count %llu does not fit in %llu payload bytes",
+                  (unsigned long long)count, (unsigned long long)payload);
+    if (idb < count || idb > MAX_IDS) LOAD_FAIL(TRIE_EFORMAT, "bad id bound %u for %llu keys", idb,
+                                                (unsigned long long)count);
+    /* The id table (16 B per id below the bound) is allocated before any
+     * record is read: bound it by the key count, which the payload size
+     * bounds, so a tiny file cannot ask for gigabytes. */
+    if (idb > SNAP_MAX_ID_BOUND(count))
+        LOAD_FAIL(TRIE_EFORMAT,
+                  "id bound %u for %llu keys: more than %u free ids per key + %u (SNAP_FREE_IDS_PER_KEY, "
+                  "SNAP_FREE_IDS_MIN)",
+                  idb, (unsigned long long)count, SNAP_FREE_IDS_PER_KEY, SNAP_FREE_IDS_MIN);
+    if (hnodes < 1 || hnodes > count + 1) LOAD_FAIL(TRIE_EFORMAT, "bad node count %u", hnodes);
+    if (abytes > UINT32_MAX || abytes > count * (2ull * TRIE_MAX_KEY))
+        LOAD_FAIL(TRIE_EFORMAT, "bad key byte count %llu", (unsigned long long)abytes);
+
+    /* pass 1: payload checksum, so a corrupted file says so plainly */
+    rd.fd = fd;
+    rd.buf = qmalloc(SNAP_BUF);
+    if (!rd.buf) LOAD_FAIL(TRIE_ENOMEM, "out of memory");
+    {
+        qsum q;
+        qsum_init(&q);
+        for (;;) {
+            ssize_t g = read(fd, rd.buf, SNAP_BUF);
+            if (g < 0 && errno == EINTR) continue;
+            if (g < 0) LOAD_FAIL(TRIE_EIO, "read error on %s: %s", path, strerror(errno));
+            if (g == 0) break;
+            qsum_update(&q, rd.buf, (size_t)g);
+        }
+        if (q.len != payload) LOAD_FAIL(TRIE_EFORMAT, "file changed while loading");
+        if (qsum_final(&q) != get64(h + 48)) LOAD_FAIL(TRIE_EFORMAT, "checksum mismatch");
+    }
+    if (lseek(fd, SNAP_HDR, SEEK_SET) != (off_t)SNAP_HDR)
+        LOAD_FAIL(TRIE_EIO, "seek error on %s: %s", path, strerror(errno));
+    rd.pos = SNAP_HDR;
+
+    /* pass 2: parse and build bottom-up from the sorted keys */
+    t = trie__alloc_empty();
+    if (!t) LOAD_FAIL(TRIE_ENOMEM, "out of memory");
+    t->refs = qmalloc((idb ? idb : 1) * sizeof(kref));
+    if (!t->refs) LOAD_FAIL(TRIE_ENOMEM, "out of memory for %u ids", idb);
+    t->idcap = t->nids = idb;
+    for (uint32_t i = 0; i < idb; i++) t->refs[i] = (kref){0};
+    uint64_t kest = (uint64_t)hnodes + count + (hnodes + count) / 4 + hnodes;
+    if (trie__nodes_reserve(t, hnodes) || trie__arena_reserve(t, 1) || trie__kids_reserve(t, (uint32_t)(kest > UINT32_MAX ? UINT32_MAX : kest)))
+        LOAD_FAIL(TRIE_ENOMEM, "out of memory");
+    if (abytes > t->acap) {
+        char *a = qrealloc(t->arena, abytes);
+        if (!a) LOAD_FAIL(TRIE_ENOMEM, "out of memory for %llu key bytes", (unsigned long long)abytes);
+        t->arena = a;
+        t->acap = abytes;
+    }
+    trie__node_alloc(t); /* root */
+    b.t = t;
+    b.st = qmalloc(MAX_PATH * sizeof *b.st);
+    b.tmp = qmalloc((size_t)MAX_PATH * MAX_FANOUT * sizeof *b.tmp);
+    if (!b.st || !b.tmp) LOAD_FAIL(TRIE_ENOMEM, "out of memory");
+    b.st[0] = (bframe){0, NONE, 0};
+    b.sp = 1;
+    uint32_t prev = NONE;
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t at = rd.pos;
+        int e = rd_ensure(&rd, SNAP_REC);
+        if (e == -2) LOAD_FAIL(TRIE_EIO, "read error on %s: %s", path, strerror(errno));
+        if (e) LOAD_FAIL(TRIE_EFORMAT, "truncated in record %llu at byte %llu", (unsigned long long)i,
+                         (unsigned long long)at);
+        const uint8_t *p = rd.buf + rd.lo;
+        uint32_t L = get16(p), sfx = get16(p + 2), dlen = get16(p + 4), id = get32(p + 6);
+        uint64_t bits = get64(p + 10);
+        double sc;
+        memcpy(&sc, &bits, 8);
+        uint32_t plen = prev == NONE ? 0 : t->refs[prev].klen, klen = L + sfx;
+#define REC_FAIL(...)                                                                            \
+    do {                                                                                         \
+        char why_[160];                                                                          \
+        snprintf(why_, sizeof why_, __VA_ARGS__);                                                \
+        LOAD_FAIL(TRIE_EFORMAT, "bad record %llu at byte %llu: %s", (unsigned long long)i,      \
+                  (unsigned long long)at, why_);                                                 \
+    } while (0)
+        if (L > plen) REC_FAIL("shared prefix %u longer than the previous key (%u)", L, plen);
+        if (sfx == 0) REC_FAIL("empty suffix (keys not strictly increasing)");
+        if (klen > TRIE_MAX_KEY) REC_FAIL("key length %u over %d", klen, TRIE_MAX_KEY);
+        if (dlen > TRIE_MAX_KEY) REC_FAIL("display length %u over %d", dlen, TRIE_MAX_KEY);
+        if (id >= idb) REC_FAIL("id %u not below the id bound %u", id, idb);
+        if (t->refs[id].klen) REC_FAIL("id %u used twice", id);
+        if (!isfinite(sc)) REC_FAIL("non-finite score");
+        rd.lo += SNAP_REC;
+        rd.pos += SNAP_REC;
+        e = rd_ensure(&rd, sfx + dlen);
+        if (e == -2) LOAD_FAIL(TRIE_EIO, "read error on %s: %s", path, strerror(errno));
+        if (e) LOAD_FAIL(TRIE_EFORMAT, "truncated in record %llu at byte %llu", (unsigned long long)i,
+                         (unsigned long long)at);
+        p = rd.buf + rd.lo;
+        if (L < plen) {
+            uint8_t pb = (uint8_t)kstr(t, prev)[L];
+            if (p[0] == pb) REC_FAIL("shared prefix length %u is not exact", L);
+            if (p[0] < pb) REC_FAIL("keys out of order");
+        }
+        /* a display equal to the key is stored as none (save never writes one) */
+        size_t cd = dlen;
+        if (dlen == klen && (L == 0 || memcmp(p + sfx, kstr(t, prev), L) == 0) &&
+            memcmp(p + sfx + L, p, sfx) == 0)
+            cd = 0;
+        if ((rc = trie__arena_reserve(t, klen + cd))) LOAD_FAIL(rc, "%s", trie_strerror(rc));
+        uint32_t off = trie__arena_alloc(t, klen + cd);
+        if (L) memcpy(t->arena + off, kstr(t, prev), L);
+        memcpy(t->arena + off + L, p, sfx);
+        if (cd) memcpy(t->arena + off + klen, p + sfx, cd);
+        rd.lo += sfx + dlen;
+        rd.pos += sfx + dlen;
+        t->refs[id] = (kref){.off = off, .klen = (uint16_t)klen, .dlen = (uint16_t)cd};
+        t->refs[id].score = sc;
+        t->count++;
+        if ((rc = trie__b_close_to(&b, L))) LOAD_FAIL(rc, "%s", trie_strerror(rc));
+        b.st[b.sp++] = (bframe){klen, id, b.tn};
+        prev = id;
+#undef REC_FAIL
+    }
+    if (rd.pos != fsize || rd.hi != rd.lo)
+        LOAD_FAIL(TRIE_EFORMAT, "%llu unexpected bytes after the last record at byte %llu",
+                  (unsigned long long)(fsize - rd.pos), (unsigned long long)rd.pos);
+    if ((rc = trie__b_close_root(&b))) LOAD_FAIL(rc, "%s", trie_strerror(rc));
+    if (t->nlive != hnodes || t->alive != abytes)
+        LOAD_FAIL(TRIE_EFORMAT, "header counts (%u nodes, %llu key bytes) disagree with the payload",
+                  hnodes, (unsigned long long)abytes);
+    for (uint32_t i = idb; i-- > 0;)
+        if (t->refs[i].klen == 0) trie__id_free(t, i);
+    trie__shrink_to_fit(t);
+    trie__cache_rebuild(t);
+    t->tag = tag;
+    *out = t;
+    t = NULL;
+out:
+    if (fd >= 0) close(fd);
+    qfree(rd.buf);
+    qfree(b.st);
+    qfree(b.tmp);
+    trie_free(t);
+    return rc;
+}
+
