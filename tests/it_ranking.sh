@@ -57,6 +57,18 @@ grep -q "learned rerank:" "$tmp/out" || fail "eval does not report the rerank co
 # same seed, same EMB bytes
 "$qac" embed -o "$tmp/emb2" --until $split --buckets 65536 --epochs 3 "$tmp/log.tsv" 2>/dev/null || fail "embed 2"
 cmp -s "$tmp/emb" "$tmp/emb2" || fail "embed is not deterministic for a seed"
+# holdout: learns before May 15, scores [May 15, split) for learned, personal
+# and heuristic, with the seen / unseen split of rand; the session signal
+# puts learned above personal there too
+"$qac" train -i "$tmp/idx" --embeddings "$tmp/emb" -o "$tmp/hmodel" --split $split --holdout 2006-05-15 \
+    "$tmp/log.tsv" >"$tmp/hold" 2>"$tmp/err" || { cat "$tmp/err"; fail "train --holdout"; }
+for s in learned personal heuristic; do grep -q "^$s " "$tmp/hold" || fail "holdout table lacks $s"; done
+grep -q "target never issued by the user: [0-9]* prefixes, among the candidates" "$tmp/hold" || fail "holdout seen/unseen"
+hl=$(awk '$1 == "learned" {print $7}' "$tmp/hold"); hp=$(awk '$1 == "personal" {print $7}' "$tmp/hold")
+gt "$hl" "$(python3 -c "print($hp + 0.1)")" || { cat "$tmp/hold"; fail "holdout: learned $hl vs personal $hp"; }
+"$qac" train -i "$tmp/idx" --embeddings "$tmp/emb" -o "$tmp/m" --causal nope "$tmp/log.tsv" 2>"$tmp/err"
+[ $? = 2 ] || fail "--causal nope should exit 2"
+grep -q "causal wants all or user" "$tmp/err" || fail "--causal message"
 
 # --- 2. errors ---------------------------------------------------------------
 "$qac" embed "$tmp/log.tsv" 2>"$tmp/err"; [ $? = 2 ] || fail "embed without -o should exit 2"
