@@ -1,0 +1,781 @@
+/* ranker.c -- the server's ranking service (contract in ranker.h).
+ *
+ * Layout:
+ *   eng_rank       options, borrowed trie, rcl (or NULL), rank_cache, model,
+ *                  emb (or NULL), in-process history (without Redis),
+ *                  scratch for scoring (cands, lcands, vectors), the pool of
+ *                  pending requests, the version timer.
+ *   eng_rank_pending  one waiting COMPLETE or ACCEPT: copies of its
+ *                  arguments, its parsed history (rank_rh), its MGET, its
+ *                  deadline timer (initialized once, reused; closed at
+ *                  eng_rank_close), `waiting` = Redis callbacks outstanding.
+ *   mget           keys of one MGET (NS:vV:q:<query>) with the query offsets,
+ *                  tagged with the version it was sent for: a reply for an
+ *                  older version is dropped (never cached under the new one).
+ * Scoring always re-gathers from the trie at answer time, so a request that
+ * waited never holds pointers into a trie that changed under it.
+ */
+#include "engine/ranker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "common/util.h"
+#include "engine/rclient.h"
+#include "ranking/cache.h"
+#include "ranking/embed.h"
+#include "ranking/features.h"
+#include "ranking/ftrl.h"
+#include "ranking/history.h"
+#include "ranking/learned.h"
+#include "ranking/rhistory.h"
+
+#define MAX_CANDS (TRIE_MAX_K + RANK_RH_DEFAULT_MAX_QUERIES * 4)
+#define MAX_SESS RANK_RH_DEFAULT_SESSION_LEN
+#define MAX_MGET (TRIE_MAX_K + MAX_SESS + 64)
+
+typedef struct mget {
+    eng_rank *R;
+    struct eng_rank_pending *req; /* NULL: fire-and-forget warm-up */
+    uint64_t version;
+    qbuf keys;
+    size_t n, qoff; /* qoff: bytes of "NS:vV:q:" */
+    size_t off[MAX_MGET], len[MAX_MGET];
+    const char *argv[MAX_MGET + 1];
+    size_t argl[MAX_MGET + 1];
+    struct mget *next; /* free list */
+} mget;
+
+typedef struct tag {
+    struct eng_rank_pending *req;
+    int kind; /* 0 mget, 1 user, 2 session, 3 write */
+} tag;
+
+struct eng_rank_pending {
+    eng_rank *R;
+    struct eng_rank_pending *next; /* free list */
+    uv_timer_t timer;
+    int in_use, answered, cancelled, is_accept;
+    int waiting, errs;
+    int hist_ok, want_user, want_sess;
+    eng_rank_cb cb;
+    void *ud;
+    char p[TRIE_MAX_KEY], user[RANK_HIST_MAX_USER], sess[RANK_HIST_MAX_USER], q[TRIE_MAX_KEY];
+    size_t plen, ulen, slen, qlen;
+    unsigned k;
+    int64_t now;
+    rank_rh rh;
+    tag t_mget, t_user, t_sess;
+    eng_rank_result res;
+};
+
+struct eng_rank {
+    uv_loop_t *loop;
+    trie *t;
+    eng_rank_opts o;
+    char ns[RANK_RH_MAX_NS + 1];
+    char *model_path, *save_path;
+    rcl *rc;
+    rank_cache *cache;
+    rank_ftrl *model;
+    rank_emb *emb;
+    rank_history *hist;
+    rank_rh_opts rho;
+    uint64_t version, pending_version;
+    uint32_t dims;
+    uv_timer_t vtimer;
+    int closing, open_handles, learned;
+    eng_rank_pending *pool;
+    size_t npool;
+    mget *mfree;
+    /* scratch */
+    rank_cands cs;
+    rank_lcand lc[MAX_CANDS];
+    float *vecs; /* MAX_CANDS * dims */
+    float *svecs, lastv[RANK_EMB_MAX_DIMS], sessv[RANK_EMB_MAX_DIMS];
+    rank_hsess sbuf[MAX_SESS];
+    eng_rank_stat st;
+    uint64_t rc_connects_seen;
+};
+
+void eng_rank_opts_default(eng_rank_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->ns = "qac";
+    o->deadline_ms = ENG_RANK_DEFAULT_DEADLINE_MS;
+    o->cache_bytes = RANK_CACHE_DEFAULT_BYTES;
+    o->candidates = ENG_RANK_DEFAULT_CANDIDATES;
+}
+
+static int64_t now_s(void) { return (int64_t)time(NULL); }
+
+/* --- vectors ------------------------------------------------------------- */
+
+/* q's vector into out (dims floats): cache, else local EMB. 1 = have one. */
+static int vec_of(eng_rank *R, const char *q, size_t len, float *out) {
+    if (!R->cache) return 0;
+    int r = rank_cache_get(R->cache, q, len, out);
+    if (r >= 0) return r;
+    if (R->emb && R->emb->dims == R->dims && !R->rc) {
+        int ok = rank_emb_vector(R->emb, q, len, out);
+        rank_cache_put(R->cache, q, len, ok ? out : NULL);
+        return ok;
+    }
+    return 0;
+}
+
+static mget *mget_get(eng_rank *R) {
+    mget *m = R->mfree;
+    if (m) R->mfree = m->next;
+    else {
+        m = qcalloc(1, sizeof *m);
+        if (!m) return NULL;
+        qbuf_init(&m->keys);
+    }
+    m->R = R;
+    m->req = NULL;
+    m->n = 0;
+    m->version = R->version;
+    qbuf_reset(&m->keys);
+    char pre[RANK_RH_MAX_NS + 32];
+    int pl = snprintf(pre, sizeof pre, "%s:v%llu:q:", R->ns, (unsigned long long)R->version);
+    m->qoff = (size_t)pl;
+    return m;
+}
+
+static void mget_put(eng_rank *R, mget *m) {
+    if (m->keys.cap > 65536) {
+        qbuf_free(&m->keys);
+        qbuf_init(&m->keys);
+    }
+    m->next = R->mfree;
+    R->mfree = m;
+}
+
+static int mget_add(eng_rank *R, mget *m, const char *q, size_t len) {
+    if (m->n == MAX_MGET) return -1;
+    for (size_t i = 0; i < m->n; i++)
+        if (m->len[i] == len && !memcmp(m->keys.data + m->off[i] + m->qoff, q, len)) return 0;
+    m->off[m->n] = m->keys.len;
+    char pre[RANK_RH_MAX_NS + 32];
+    snprintf(pre, sizeof pre, "%s:v%llu:q:", R->ns, (unsigned long long)m->version);
+    if (qbuf_append(&m->keys, pre, m->qoff) || qbuf_append(&m->keys, q, len)) return -1;
+    m->len[m->n++] = len;
+    return 0;
+}
+
+static void on_mget(rcl *c, redisReply *r, int status, void *pd);
+static void on_write(rcl *c, redisReply *r, int status, void *pd);
+static void release(eng_rank_pending *q);
+
+static int mget_send(eng_rank *R, mget *m) {
+    m->argv[0] = "MGET";
+    m->argl[0] = 4;
+    for (size_t i = 0; i < m->n; i++) {
+        m->argv[i + 1] = m->keys.data + m->off[i];
+        m->argl[i + 1] = m->qoff + m->len[i];
+    }
+    return rcl_command_argv(R->rc, (int)m->n + 1, m->argv, m->argl, on_mget, m);
+}
+
+/* --- answering ----------------------------------------------------------- */
+
+/* Gathers, scores and keeps the top k of prefix p for the request context.
+ * rh: the user's Redis history (NULL: none / in-process). Returns n. */
+static size_t score(eng_rank *R, const char *p, size_t plen, const char *user, size_t ulen, const rank_rh *rh,
+                    const rank_hsess *sess, size_t nsess, int64_t now, int learn_pos_q, const char *aq,
+                    size_t aqlen) {
+    const rank_huser *hu = (!R->rc && R->hist && user && ulen) ? rank_history_user(R->hist, user, ulen) : NULL;
+    int n = R->rc ? rank_rh_gather(&R->cs, R->t, rh, p, plen, R->o.candidates)
+                  : rank_gather(&R->cs, R->t, hu, p, plen, R->o.candidates);
+    if (n <= 0) return 0;
+    if ((size_t)n > MAX_CANDS) n = MAX_CANDS;
+    if (!R->rc && hu && !sess) nsess = rank_huser_session(R->hist, hu, now, R->sbuf, MAX_SESS), sess = R->sbuf;
+    if (!R->model) {
+        rank_ctx ctx = {now, nsess ? sess[0].q : NULL, nsess ? sess[0].len : 0};
+        rank_score_heuristic(R->cs.c, (size_t)n, &ctx);
+        return (size_t)n;
+    }
+    rank_lcands_from(R->lc, &R->cs);
+    for (int i = 0; i < n; i++) {
+        float *v = R->vecs + (size_t)i * R->dims;
+        R->lc[i].vec = R->dims && vec_of(R, R->lc[i].c.q, R->lc[i].c.len, v) ? v : NULL;
+    }
+    rank_fctx x;
+    memset(&x, 0, sizeof x);
+    x.p = p;
+    x.plen = (uint32_t)plen;
+    x.now = now;
+    x.dims = R->dims;
+    x.sess = nsess ? sess : NULL;
+    x.nsess = nsess;
+    if (nsess) {
+        x.last = sess[0].q;
+        x.lastlen = sess[0].len;
+        if (R->dims) {
+            const float *vp[MAX_SESS];
+            int64_t ts[MAX_SESS];
+            for (size_t i = 0; i < nsess && i < MAX_SESS; i++) {
+                float *v = R->svecs + i * R->dims;
+                vp[i] = vec_of(R, sess[i].q, sess[i].len, v) ? v : NULL;
+                ts[i] = sess[i].t;
+            }
+            if (vp[0]) {
+                memcpy(R->lastv, vp[0], R->dims * sizeof(float));
+                x.last_vec = R->lastv;
+            }
+            if (rank_session_vec(R->dims, vp, ts, nsess < MAX_SESS ? nsess : MAX_SESS, now, RANK_SESS_TAU, R->sessv))
+                x.sess_vec = R->sessv;
+        }
+    }
+    if (learn_pos_q) {
+        size_t pos = (size_t)n;
+        for (int i = 0; i < n; i++)
+            if (R->lc[i].c.len == aqlen && !memcmp(R->lc[i].c.q, aq, aqlen)) pos = (size_t)i;
+        if (pos == (size_t)n) {
+            R->st.online_skipped++;
+            return 0;
+        }
+        if (rank_learn_accept(R->model, &x, R->lc, (size_t)n, pos) > 0) {
+            R->st.online_updates++;
+            R->learned = 1;
+        }
+        return 0;
+    }
+    rank_learned_score(R->model, &x, R->lc, (size_t)n);
+    for (int i = 0; i < n; i++) R->cs.c[i] = R->lc[i].c;
+    return (size_t)n;
+}
+
+static void fill(eng_rank *R, eng_rank_result *res, size_t n, unsigned k) {
+    size_t m = rank_top(R->cs.c, n, k > ENG_RANK_MAX_RESULT ? ENG_RANK_MAX_RESULT : k);
+    memcpy(res->c, R->cs.c, m * sizeof *res->c);
+    res->n = m;
+}
+
+/* Requests vectors the answer lacked (history-only candidates, session
+ * queries), fire and forget. */
+static void warm(eng_rank *R, size_t n, const rank_hsess *sess, size_t nsess) {
+    if (!R->rc || !R->version || !rcl_is_up(R->rc)) return;
+    mget *m = NULL;
+    for (size_t i = 0; i < n + nsess; i++) {
+        const char *q = i < n ? R->cs.c[i].q : sess[i - n].q;
+        size_t len = i < n ? R->cs.c[i].len : sess[i - n].len;
+        if (rank_cache_get(R->cache, q, len, NULL) >= 0) continue;
+        if (!m && !(m = mget_get(R))) return;
+        if (mget_add(R, m, q, len)) break;
+    }
+    if (!m) return;
+    if (!m->n || mget_send(R, m)) mget_put(R, m);
+}
+
+static void answer(eng_rank_pending *q, int degraded) {
+    eng_rank *R = q->R;
+    q->answered = 1;
+    uv_timer_stop(&q->timer);
+    if (degraded && !q->is_accept) R->st.degraded++;
+    if (q->is_accept) {
+        if (!degraded && q->hist_ok)
+            score(R, q->p, q->plen, q->user, q->ulen, &q->rh, q->rh.s, q->rh.ns, q->now, 1, q->q, q->qlen);
+        else R->st.online_skipped++;
+        return;
+    }
+    const rank_rh *rh = q->hist_ok ? &q->rh : NULL;
+    size_t n = score(R, q->p, q->plen, q->user, q->ulen, rh, rh ? rh->s : NULL, rh ? rh->ns : 0, q->now, 0, NULL, 0);
+    q->res.degraded = degraded;
+    fill(R, &q->res, n, q->k);
+    if (!q->cancelled && q->cb) q->cb(q->ud, &q->res);
+    if (!degraded) warm(R, n, rh ? rh->s : NULL, rh ? rh->ns : 0);
+}
+
+static void on_deadline(uv_timer_t *t) {
+    eng_rank_pending *q = t->data;
+    if (q->answered) return;
+    if (!q->is_accept) q->R->st.deadline_misses++;
+    answer(q, 1);
+}
+
+static void release(eng_rank_pending *q) {
+    if (!q->in_use || !(q->answered || q->cancelled) || q->waiting) return;
+    q->in_use = 0;
+    rank_rh_reset(&q->rh);
+    q->next = q->R->pool;
+    q->R->pool = q;
+}
+
+static void settle(eng_rank_pending *q) {
+    q->waiting--;
+    if (!q->answered && !q->cancelled && q->waiting == 0) answer(q, q->errs > 0); /* failed reads: degraded, now */
+    release(q);
+}
+
+static void on_mget(rcl *c, redisReply *r, int status, void *pd) {
+    (void)c;
+    mget *m = pd;
+    eng_rank *R = m->R;
+    if (status || !r) {
+        R->st.redis_errors++;
+        if (m->req) m->req->errs++;
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == m->n && m->version == R->version && R->cache) {
+        float v[RANK_EMB_MAX_DIMS];
+        for (size_t i = 0; i < m->n; i++) {
+            redisReply *e = r->element[i];
+            const char *q = m->keys.data + m->off[i] + m->qoff;
+            if (e->type == REDIS_REPLY_STRING && e->len == 4 + (size_t)R->dims) {
+                rank_emb_dequantize(R->dims, (const unsigned char *)e->str, v);
+                rank_cache_put(R->cache, q, m->len[i], v);
+            } else if (e->type == REDIS_REPLY_NIL) rank_cache_put(R->cache, q, m->len[i], NULL);
+        }
+    } else if (r->type == REDIS_REPLY_ERROR) R->st.redis_errors++;
+    eng_rank_pending *q = m->req;
+    mget_put(R, m);
+    if (q) settle(q);
+}
+
+static void on_hist(rcl *c, redisReply *r, int status, void *pd) {
+    (void)c;
+    tag *tg = pd;
+    eng_rank_pending *q = tg->req;
+    eng_rank *R = q->R;
+    if (status || !r || r->type == REDIS_REPLY_ERROR) {
+        R->st.redis_errors++;
+        q->errs++;
+    } else if (!q->answered && !q->cancelled && r->type == REDIS_REPLY_ARRAY) {
+        if (tg->kind == 1) {
+            for (size_t i = 0; i + 1 < r->elements; i += 2)
+                rank_rh_user_field(&q->rh, r->element[i]->str, r->element[i]->len, r->element[i + 1]->str,
+                                   r->element[i + 1]->len);
+            rank_rh_user_done(&q->rh);
+            const rank_hentry *sur[RANK_RH_MAX_CMDS];
+            size_t ns = rank_rh_surplus(&q->rh, R->rho.max_queries, sur, RANK_RH_MAX_CMDS);
+            if (ns) { /* reader-side trim of the user's hash */
+                rank_rh_cmds cmds;
+                rank_rh_trim_cmds(&cmds, R->ns, q->user, q->ulen, sur, ns);
+                for (size_t i = 0; i < cmds.n; i++)
+                    if (rcl_command_argv(R->rc, cmds.c[i].argc, cmds.c[i].argv, cmds.c[i].len, on_write, R))
+                        R->st.history_write_errors++;
+            }
+        } else {
+            for (size_t i = 0; i < r->elements; i++)
+                if (r->element[i]->type == REDIS_REPLY_STRING)
+                    rank_rh_session_item(&q->rh, r->element[i]->str, r->element[i]->len, q->now,
+                                         R->rho.session_ttl);
+        }
+        /* hist_ok once both reads we asked for are in */
+        if (tg->kind == 1) q->want_user = 0;
+        else q->want_sess = 0;
+        if (!q->want_user && !q->want_sess) q->hist_ok = 1;
+    }
+    settle(q);
+}
+
+static eng_rank_pending *req_get(eng_rank *R) {
+    eng_rank_pending *q = R->pool;
+    if (q) R->pool = q->next;
+    else {
+        if (R->npool >= ENG_RANK_MAX_POOL) return NULL;
+        q = qcalloc(1, sizeof *q);
+        if (!q) return NULL;
+        q->R = R;
+        rank_rh_init(&q->rh);
+        uv_timer_init(R->loop, &q->timer);
+        q->timer.data = q;
+        R->npool++;
+        R->open_handles++;
+    }
+    q->in_use = 1;
+    q->answered = q->cancelled = q->is_accept = 0;
+    q->waiting = q->errs = 0;
+    q->hist_ok = 0;
+    q->cb = NULL;
+    q->ud = NULL;
+    q->t_mget = (tag){q, 0};
+    q->t_user = (tag){q, 1};
+    q->t_sess = (tag){q, 2};
+    memset(&q->res, 0, sizeof q->res);
+    return q;
+}
+
+/* Sends the reads for q (user/session set); returns the number sent. */
+static int send_reads(eng_rank *R, eng_rank_pending *q, int with_mget) {
+    int sent = 0;
+    if (with_mget && R->version && R->cache) {
+        int n = rank_rh_gather(&R->cs, R->t, NULL, q->p, q->plen, R->o.candidates);
+        mget *m = NULL;
+        for (int i = 0; i < n; i++) {
+            if (rank_cache_get(R->cache, R->cs.c[i].q, R->cs.c[i].len, NULL) >= 0) continue;
+            if (!m && !(m = mget_get(R))) break;
+            if (mget_add(R, m, R->cs.c[i].q, R->cs.c[i].len)) break;
+        }
+        if (m) {
+            m->req = q;
+            if (m->n && mget_send(R, m) == 0) {
+                q->waiting++;
+                sent++;
+            } else mget_put(R, m);
+        }
+    }
+    rank_rh_cmds cmds;
+    if (rank_rh_read_cmds(&cmds, &R->rho, R->ns, q->ulen ? q->user : NULL, q->ulen, q->slen ? q->sess : NULL,
+                          q->slen) == 0) {
+        q->want_user = cmds.n == 2;
+        q->want_sess = 1;
+        for (size_t i = 0; i < cmds.n; i++) {
+            tag *tg = (cmds.n == 2 && i == 0) ? &q->t_user : &q->t_sess;
+            if (rcl_command_argv(R->rc, cmds.c[i].argc, cmds.c[i].argv, cmds.c[i].len, on_hist, tg) == 0) {
+                q->waiting++;
+                sent++;
+            }
+        }
+    }
+    return sent;
+}
+
+int eng_rank_complete(eng_rank *R, const char *p, size_t plen, const char *user, size_t ulen, const char *sess,
+                      size_t slen, unsigned k, eng_rank_result *res, eng_rank_cb cb, void *ud,
+                      eng_rank_pending **h) {
+    R->st.requests++;
+    int64_t now = now_s();
+    *h = NULL;
+    if (!R->rc || !rcl_is_up(R->rc) || !(ulen || slen) || plen > TRIE_MAX_KEY || ulen > RANK_HIST_MAX_USER ||
+        slen > RANK_HIST_MAX_USER) {
+        if (R->rc && (ulen || slen)) R->st.degraded++; /* Redis down: trie + cache only */
+        size_t n = score(R, p, plen, user, ulen, NULL, NULL, 0, now, 0, NULL, 0);
+        res->degraded = R->rc && (ulen || slen);
+        fill(R, res, n, k);
+        return 1;
+    }
+    eng_rank_pending *q = req_get(R);
+    if (!q) {
+        R->st.degraded++;
+        size_t n = score(R, p, plen, user, ulen, NULL, NULL, 0, now, 0, NULL, 0);
+        res->degraded = 1;
+        fill(R, res, n, k);
+        return 1;
+    }
+    if (plen) memcpy(q->p, p, plen);
+    q->plen = plen;
+    if (ulen) memcpy(q->user, user, ulen);
+    q->ulen = ulen;
+    if (slen) memcpy(q->sess, sess, slen);
+    q->slen = slen;
+    q->k = k;
+    q->now = now;
+    q->cb = cb;
+    q->ud = ud;
+    if (!send_reads(R, q, 1)) { /* nothing went out */
+        q->answered = 1;
+        release(q);
+        R->st.degraded++;
+        size_t n = score(R, p, plen, user, ulen, NULL, NULL, 0, now, 0, NULL, 0);
+        res->degraded = 1;
+        fill(R, res, n, k);
+        return 1;
+    }
+    uv_timer_start(&q->timer, on_deadline, R->o.deadline_ms, 0);
+    *h = q;
+    return 0;
+}
+
+void eng_rank_cancel(eng_rank_pending *q) {
+    if (!q || !q->in_use || q->answered) return;
+    q->cancelled = 1;
+    uv_timer_stop(&q->timer);
+    release(q);
+}
+
+static void on_write(rcl *c, redisReply *r, int status, void *pd) {
+    (void)c;
+    eng_rank *R = pd;
+    if (status || !r || r->type == REDIS_REPLY_ERROR) R->st.history_write_errors++;
+}
+
+void eng_rank_accept(eng_rank *R, const char *q, size_t qlen, const char *user, size_t ulen, const char *sess,
+                     size_t slen, const char *prefix, size_t plen) {
+    if (!user || !ulen || !qlen || qlen > TRIE_MAX_KEY || ulen > RANK_HIST_MAX_USER || slen > RANK_HIST_MAX_USER)
+        return;
+    int64_t now = now_s();
+    int learn = R->model && prefix && plen <= qlen && plen <= TRIE_MAX_KEY && !memcmp(prefix, q, plen);
+    if (!R->rc) {
+        if (learn) score(R, prefix, plen, user, ulen, NULL, NULL, 0, now, 1, q, qlen);
+        if (R->hist) rank_history_accept(R->hist, user, ulen, q, qlen, now);
+        R->st.history_writes++;
+        return;
+    }
+    if (!rcl_is_up(R->rc)) {
+        R->st.history_write_errors++;
+        return;
+    }
+    if (learn) {
+        eng_rank_pending *a = req_get(R);
+        if (a) {
+            a->is_accept = 1;
+            if (plen) memcpy(a->p, prefix, plen);
+            a->plen = plen;
+            memcpy(a->user, user, ulen);
+            a->ulen = ulen;
+            if (slen) memcpy(a->sess, sess, slen);
+            a->slen = slen;
+            memcpy(a->q, q, qlen);
+            a->qlen = qlen;
+            a->now = now;
+            if (!send_reads(R, a, 0)) {
+                a->answered = 1;
+                release(a);
+            } else uv_timer_start(&a->timer, on_deadline, R->o.deadline_ms * 50 + 100, 0);
+        } else R->st.online_skipped++;
+    }
+    rank_rh_cmds cmds;
+    if (rank_rh_accept_cmds(&cmds, &R->rho, R->ns, user, ulen, sess, slen, q, qlen, now)) return;
+    R->st.history_writes++;
+    for (size_t i = 0; i < cmds.n; i++)
+        if (rcl_command_argv(R->rc, cmds.c[i].argc, cmds.c[i].argv, cmds.c[i].len, on_write, R))
+            R->st.history_write_errors++;
+}
+
+/* --- version of the embeddings -------------------------------------------- */
+
+static void on_meta(rcl *c, redisReply *r, int status, void *pd) {
+    (void)c;
+    eng_rank *R = pd;
+    uint64_t v = R->pending_version;
+    R->pending_version = 0;
+    if (status || !r || r->type != REDIS_REPLY_STRING || R->closing) return;
+    uint64_t dims;
+    if (parse_u64(r->str, r->len, &dims) || dims < RANK_EMB_MIN_DIMS || dims > RANK_EMB_MAX_DIMS) {
+        LOG_W("ranker: %s:v%llu:meta has bad dims; keeping version %llu", R->ns, (unsigned long long)v,
+              (unsigned long long)R->version);
+        return;
+    }
+    if (rank_cache_reset(R->cache, (uint32_t)dims)) return;
+    LOG_I("ranker: embeddings version %llu -> %llu (%llu dims); cache dropped", (unsigned long long)R->version,
+          (unsigned long long)v, (unsigned long long)dims);
+    R->version = v;
+    R->dims = (uint32_t)dims;
+}
+
+static void on_current(rcl *c, redisReply *r, int status, void *pd) {
+    eng_rank *R = pd;
+    if (status || !r || R->closing) return;
+    uint64_t v;
+    if (r->type != REDIS_REPLY_STRING || parse_u64(r->str, r->len, &v) || v == 0 || v == R->version ||
+        v == R->pending_version)
+        return;
+    char key[RANK_RH_MAX_NS + 32];
+    int kl = snprintf(key, sizeof key, "%s:v%llu:meta", R->ns, (unsigned long long)v);
+    const char *argv[3] = {"HGET", key, "dims"};
+    size_t argl[3] = {4, (size_t)kl, 4};
+    if (rcl_command_argv(c, 3, argv, argl, on_meta, R) == 0) R->pending_version = v;
+}
+
+static void check_version(eng_rank *R) {
+    if (!R->rc || !rcl_is_up(R->rc)) return;
+    char key[RANK_RH_MAX_NS + 16];
+    int kl = snprintf(key, sizeof key, "%s:current", R->ns);
+    const char *argv[2] = {"GET", key};
+    size_t argl[2] = {3, (size_t)kl};
+    rcl_command_argv(R->rc, 2, argv, argl, on_current, R);
+}
+
+static void on_vtimer(uv_timer_t *t) { check_version(t->data); }
+
+static void on_rcl_state(rcl *c, int up, void *ud) {
+    (void)c;
+    eng_rank *R = ud;
+    R->st.redis_up = up;
+    if (up) {
+        R->st.redis_reconnects = R->rc_connects_seen++ ? R->st.redis_reconnects + 1 : 0;
+        check_version(R);
+    }
+}
+
+/* --- lifecycle ----------------------------------------------------------- */
+
+static char *dup_str(const char *s) {
+    if (!s) return NULL;
+    size_t n = strlen(s) + 1;
+    char *d = qmalloc(n);
+    if (d) memcpy(d, s, n);
+    return d;
+}
+
+eng_rank *eng_rank_new(uv_loop_t *loop, trie *t, const eng_rank_opts *o, char *err, size_t errlen) {
+    if (!o->ns || !o->ns[0] || strlen(o->ns) > RANK_RH_MAX_NS || strpbrk(o->ns, ":*?[] \t\r\n")) {
+        snprintf(err, errlen, "namespace wants 1..%d bytes without ':', '*', '?', '[', ']' or spaces",
+                 RANK_RH_MAX_NS);
+        return NULL;
+    }
+    if (!o->candidates || o->candidates > TRIE_MAX_K) {
+        snprintf(err, errlen, "candidates wants 1..%d", TRIE_MAX_K);
+        return NULL;
+    }
+    if (!o->deadline_ms || o->deadline_ms > ENG_RANK_MAX_DEADLINE_MS) {
+        snprintf(err, errlen, "redis-deadline-ms wants 1..%d", ENG_RANK_MAX_DEADLINE_MS);
+        return NULL;
+    }
+    eng_rank *R = qcalloc(1, sizeof *R);
+    if (!R) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    R->loop = loop;
+    R->t = t;
+    R->o = *o;
+    snprintf(R->ns, sizeof R->ns, "%s", o->ns);
+    R->o.ns = R->ns;
+    rank_rh_opts_default(&R->rho);
+    rank_cands_init(&R->cs);
+    R->model_path = dup_str(o->model);
+    R->save_path = dup_str(o->model_save ? o->model_save : o->model);
+    R->vecs = qmalloc((size_t)MAX_CANDS * RANK_EMB_MAX_DIMS * sizeof(float));
+    R->svecs = qmalloc((size_t)MAX_SESS * RANK_EMB_MAX_DIMS * sizeof(float));
+    if (!R->vecs || !R->svecs || (o->model && !R->model_path)) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    if (o->model && rank_ftrl_load(o->model, &R->model, err, errlen)) goto fail;
+    if (o->embeddings && rank_emb_load(o->embeddings, &R->emb, err, errlen)) goto fail;
+    R->dims = R->emb ? R->emb->dims : RANK_EMB_DEFAULT_DIMS;
+    if (o->model || o->embeddings || o->redis) {
+        R->cache = rank_cache_new(o->cache_bytes, R->dims);
+        if (!R->cache) {
+            snprintf(err, errlen, "cache-bytes wants at least %d", RANK_CACHE_MIN_BYTES);
+            goto fail;
+        }
+    }
+    if (o->redis) {
+        rcl_opts ro;
+        rcl_opts_default(&ro);
+        char host[RCL_MAX_HOST + 1];
+        if (rcl_parse_addr(o->redis, host, sizeof host, &ro.port)) {
+            snprintf(err, errlen, "--redis wants HOST:PORT, not '%s'", o->redis);
+            goto fail;
+        }
+        ro.host = host;
+        ro.on_state = on_rcl_state;
+        ro.ud = R;
+        if (rcl_new(loop, &ro, &R->rc, err, errlen)) goto fail;
+        R->st.redis_enabled = 1;
+        uv_timer_init(loop, &R->vtimer);
+        R->vtimer.data = R;
+        R->open_handles++;
+        uv_timer_start(&R->vtimer, on_vtimer, ENG_RANK_VERSION_CHECK_MS, ENG_RANK_VERSION_CHECK_MS);
+    } else {
+        rank_history_opts ho;
+        rank_history_opts_default(&ho);
+        R->hist = rank_history_new(&ho);
+        if (!R->hist) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        if (!R->emb) R->dims = 0; /* no vectors at all */
+    }
+    LOG_I("ranker: %s, model %s, embeddings %s, %u candidates, deadline %u ms",
+          o->redis ? o->redis : "without Redis (in-process history)", o->model ? o->model : "none (heuristic)",
+          o->embeddings ? o->embeddings : "none", o->candidates, o->deadline_ms);
+    return R;
+fail:
+    rank_ftrl_free(R->model);
+    rank_emb_free(R->emb);
+    rank_cache_free(R->cache);
+    qfree(R->vecs);
+    qfree(R->svecs);
+    qfree(R->model_path);
+    qfree(R->save_path);
+    qfree(R);
+    return NULL;
+}
+
+static void free_all(eng_rank *R) {
+    while (R->mfree) {
+        mget *m = R->mfree;
+        R->mfree = m->next;
+        qbuf_free(&m->keys);
+        qfree(m);
+    }
+    rank_cands_free(&R->cs);
+    rank_ftrl_free(R->model);
+    rank_emb_free(R->emb);
+    rank_cache_free(R->cache);
+    rank_history_free(R->hist);
+    qfree(R->vecs);
+    qfree(R->svecs);
+    qfree(R->model_path);
+    qfree(R->save_path);
+    qfree(R);
+}
+
+static void on_req_closed(uv_handle_t *h) {
+    eng_rank_pending *q = h->data;
+    eng_rank *R = q->R;
+    rank_rh_free(&q->rh);
+    qfree(q);
+    if (--R->open_handles == 0) free_all(R);
+}
+
+static void on_vt_closed(uv_handle_t *h) {
+    eng_rank *R = h->data;
+    if (--R->open_handles == 0) free_all(R);
+}
+
+void eng_rank_close(eng_rank *R) {
+    R->closing = 1;
+    if (R->learned) {
+        char err[256];
+        if (eng_rank_save(R, err, sizeof err)) LOG_E("ranker: %s", err);
+    }
+    if (R->rc) {
+        rcl_close(R->rc, NULL, NULL); /* every pending callback runs now (ECLOSED) */
+        R->rc = NULL;
+        uv_timer_stop(&R->vtimer);
+        uv_close((uv_handle_t *)&R->vtimer, on_vt_closed);
+    }
+    /* all requests are idle now (their callbacks ran); close their timers */
+    size_t closing = 0;
+    while (R->pool) {
+        eng_rank_pending *q = R->pool;
+        R->pool = q->next;
+        uv_close((uv_handle_t *)&q->timer, on_req_closed);
+        closing++;
+    }
+    if (R->open_handles == 0) free_all(R);
+    (void)closing;
+}
+
+int eng_rank_reload(eng_rank *R, char *err, size_t errlen) {
+    check_version(R);
+    if (!R->model_path) return 0;
+    rank_ftrl *m = NULL;
+    if (rank_ftrl_load(R->model_path, &m, err, errlen)) return -1;
+    rank_ftrl_free(R->model);
+    R->model = m;
+    R->learned = 0;
+    LOG_I("ranker: model %s reloaded", R->model_path);
+    return 0;
+}
+
+int eng_rank_save(eng_rank *R, char *err, size_t errlen) {
+    if (!R->model || !R->save_path) return 0;
+    if (rank_ftrl_save(R->model, R->save_path, err, errlen)) return -1;
+    R->learned = 0;
+    return 0;
+}
+
+void eng_rank_stats(const eng_rank *R, eng_rank_stat *s) {
+    *s = R->st;
+    if (R->rc) s->redis_up = rcl_is_up(R->rc);
+    if (R->cache) {
+        rank_cache_stat cs;
+        rank_cache_stats(R->cache, &cs);
+        s->cache_hits = cs.hits;
+        s->cache_misses = cs.misses;
+        s->cache_bytes = cs.bytes;
+        s->cache_entries = cs.entries;
+    }
+    s->emb_version = R->version;
+    s->has_model = R->model != NULL;
+    s->model_updates = R->model ? R->model->updates : 0;
+}

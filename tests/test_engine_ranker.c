@@ -1,0 +1,266 @@
+/* Tests for engine/ranker.c: without Redis (synchronous, in-process history:
+ * accepts move the user's query up), with the shared test redis (answers
+ * come through the callback exactly once, history round-trips through
+ * Redis), a wedged private redis (SIGSTOP: answered at the deadline,
+ * degraded, the late replies never reach the caller), and a request
+ * cancelled while it waits (its callback never runs). Every test closes the
+ * ranker and asserts uv_loop_close == 0. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "engine/ranker.h"
+#include "ranking/ftrl.h"
+
+#define S(x) x, sizeof(x) - 1
+
+static trie *mk_trie(void) {
+    trie *t = trie_new();
+    assert_non_null(t);
+    assert_int_equal(trie_set(t, S("new york"), S("New York"), 100, NULL), 0);
+    assert_int_equal(trie_set(t, S("newark"), S("Newark"), 50, NULL), 0);
+    assert_int_equal(trie_set(t, S("news"), S("news"), 70, NULL), 0);
+    return t;
+}
+
+typedef struct got {
+    int calls, degraded;
+    char first[64];
+} got;
+
+static void on_res(void *ud, const eng_rank_result *res) {
+    got *g = ud;
+    g->calls++;
+    g->degraded = res->degraded;
+    if (res->n) snprintf(g->first, sizeof g->first, "%.*s", (int)res->c[0].len, res->c[0].q);
+}
+
+static void finish(uv_loop_t *loop, eng_rank *R, trie *t) {
+    eng_rank_close(R);
+    for (int i = 0; i < 100 && uv_run(loop, UV_RUN_NOWAIT); i++) usleep(1000);
+    assert_int_equal(uv_loop_close(loop), 0);
+    trie_free(t);
+}
+
+/* Completes and waits for the answer (sync or async); returns first text. */
+static void complete(uv_loop_t *loop, eng_rank *R, const char *user, got *g) {
+    eng_rank_result res;
+    eng_rank_pending *h;
+    memset(g, 0, sizeof *g);
+    int r = eng_rank_complete(R, S("new"), user, strlen(user), NULL, 0, 10, &res, on_res, g, &h);
+    if (r == 1) on_res(g, &res);
+    else {
+        uint64_t end = now_ns() + 2000000000ull;
+        while (!g->calls && now_ns() < end) uv_run(loop, UV_RUN_ONCE);
+    }
+    assert_int_equal(g->calls, 1);
+}
+
+static void test_no_redis(void **state) {
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    trie *t = mk_trie();
+    eng_rank_opts o;
+    eng_rank_opts_default(&o);
+    char err[256];
+    eng_rank *R = eng_rank_new(&loop, t, &o, err, sizeof err);
+    assert_non_null(R);
+    got g;
+    complete(&loop, R, "u1", &g);
+    assert_string_equal(g.first, "new york");
+    for (int i = 0; i < 3; i++) eng_rank_accept(R, S("newark"), S("u1"), NULL, 0, S("new"));
+    complete(&loop, R, "u1", &g);
+    assert_string_equal(g.first, "newark");
+    assert_int_equal(g.degraded, 0);
+    complete(&loop, R, "u2", &g); /* another user is unaffected */
+    assert_string_equal(g.first, "new york");
+    eng_rank_stat st;
+    eng_rank_stats(R, &st);
+    assert_int_equal(st.redis_enabled, 0);
+    assert_int_equal(st.history_writes, 3);
+    finish(&loop, R, t);
+
+    /* bad options */
+    uv_loop_init(&loop);
+    o.candidates = 0;
+    assert_null(eng_rank_new(&loop, NULL, &o, err, sizeof err));
+    eng_rank_opts_default(&o);
+    o.ns = "a:b";
+    assert_null(eng_rank_new(&loop, NULL, &o, err, sizeof err));
+    eng_rank_opts_default(&o);
+    o.redis = "nohostport";
+    assert_null(eng_rank_new(&loop, NULL, &o, err, sizeof err));
+    assert_non_null(strstr(err, "HOST:PORT"));
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    socklen_t l = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &l);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static pid_t redis_start(int port) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        char p[16];
+        snprintf(p, sizeof p, "%d", port);
+        int fd = open("/dev/null", 1);
+        if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
+        execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1", "--dir", "/tmp", "--save", "",
+               "--appendonly", "no", (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static eng_rank *with_redis(uv_loop_t *loop, trie *t, int port, const char *ns) {
+    char addr[64], err[256];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+    eng_rank_opts o;
+    eng_rank_opts_default(&o);
+    o.redis = addr;
+    o.ns = ns;
+    o.deadline_ms = 50; /* generous: the test must not depend on timing */
+    eng_rank *R = eng_rank_new(loop, t, &o, err, sizeof err);
+    assert_non_null(R);
+    eng_rank_stat st;
+    uint64_t end = now_ns() + 3000000000ull;
+    do {
+        uv_run(loop, UV_RUN_ONCE);
+        eng_rank_stats(R, &st);
+    } while (!st.redis_up && now_ns() < end);
+    assert_true(st.redis_up);
+    return R;
+}
+
+static void test_redis_history(void **state) {
+    (void)state;
+    const char *p = getenv("QAC_TEST_REDIS_PORT");
+    if (!p) skip();
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    trie *t = mk_trie();
+    char ns[32];
+    snprintf(ns, sizeof ns, "rkt%d", (int)getpid());
+    eng_rank *R = with_redis(&loop, t, atoi(p), ns);
+    got g;
+    complete(&loop, R, "u1", &g);
+    assert_string_equal(g.first, "new york");
+    assert_int_equal(g.degraded, 0);
+    for (int i = 0; i < 3; i++) eng_rank_accept(R, S("newark"), S("u1"), S("s1"), S("new"));
+    for (int i = 0; i < 50; i++) uv_run(&loop, UV_RUN_NOWAIT), usleep(1000);
+    complete(&loop, R, "u1", &g);
+    assert_string_equal(g.first, "newark");
+    assert_int_equal(g.degraded, 0);
+    eng_rank_stat st;
+    eng_rank_stats(R, &st);
+    assert_int_equal(st.history_write_errors, 0);
+    assert_int_equal(st.degraded, 0);
+    finish(&loop, R, t);
+}
+
+static void test_deadline_and_cancel(void **state) {
+    (void)state;
+    if (system("command -v redis-server >/dev/null 2>&1")) skip();
+    int port = free_port();
+    pid_t pid = redis_start(port);
+    usleep(200000);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    trie *t = mk_trie();
+    eng_rank *R = with_redis(&loop, t, port, "qac");
+    kill(pid, SIGSTOP);
+    got g;
+    complete(&loop, R, "u1", &g); /* answered at the deadline */
+    assert_int_equal(g.degraded, 1);
+    assert_string_equal(g.first, "new york");
+    /* cancelled while waiting: never called */
+    got c = {0};
+    eng_rank_result res;
+    eng_rank_pending *h;
+    assert_int_equal(eng_rank_complete(R, S("new"), S("u1"), NULL, 0, 10, &res, on_res, &c, &h), 0);
+    eng_rank_cancel(h);
+    kill(pid, SIGCONT); /* late replies arrive now */
+    for (int i = 0; i < 100; i++) uv_run(&loop, UV_RUN_NOWAIT), usleep(1000);
+    assert_int_equal(g.calls, 1);
+    assert_int_equal(c.calls, 0);
+    eng_rank_stat st;
+    eng_rank_stats(R, &st);
+    assert_int_equal(st.deadline_misses, 1);
+    assert_true(st.degraded >= 1);
+    finish(&loop, R, t);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+/* Online learning without Redis: accepts of the third candidate by many
+ * different users (no personal signal for a new user) move it to the top for
+ * a new user; the weights are saved at close and load again. */
+static void test_online_update(void **state) {
+    (void)state;
+    char path[128], err[256];
+    snprintf(path, sizeof path, "/tmp/qac-ranker-%d.model", (int)getpid());
+    rank_ftrl_opts fo;
+    rank_ftrl_opts_default(&fo);
+    rank_ftrl *m = rank_ftrl_new(&fo);
+    assert_non_null(m);
+    assert_int_equal(rank_ftrl_save(m, path, err, sizeof err), 0);
+    rank_ftrl_free(m);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    trie *t = mk_trie();
+    eng_rank_opts o;
+    eng_rank_opts_default(&o);
+    o.model = path;
+    eng_rank *R = eng_rank_new(&loop, t, &o, err, sizeof err);
+    assert_non_null(R);
+    got g;
+    complete(&loop, R, "fresh", &g);
+    assert_string_not_equal(g.first, "newark");
+    char u[16];
+    for (int i = 0; i < 200; i++) {
+        snprintf(u, sizeof u, "user%d", i);
+        eng_rank_accept(R, S("newark"), u, strlen(u), NULL, 0, S("new"));
+    }
+    complete(&loop, R, "fresh2", &g);
+    assert_string_equal(g.first, "newark");
+    eng_rank_stat st;
+    eng_rank_stats(R, &st);
+    assert_int_equal(st.online_updates, 200);
+    assert_true(st.model_updates > 0);
+    finish(&loop, R, t); /* saves */
+    assert_int_equal(rank_ftrl_load(path, &m, err, sizeof err), 0);
+    assert_true(m->updates > 0);
+    rank_ftrl_free(m);
+    unlink(path);
+}
+
+int main(void) {
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_no_redis),
+        cmocka_unit_test(test_redis_history),
+        cmocka_unit_test(test_deadline_and_cancel),
+        cmocka_unit_test(test_online_update),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
