@@ -30,10 +30,16 @@ else corpus=$tmp/big.tsv; python3 "$shared/tools/synth_queries.py" corpus "$n" "
 "$qac" build -o "$tmp/big" --format counts --quiet "$corpus"
 "$qac" serve -i "$tmp/big" --port "$port" --http-port 0 --journal "$tmp/jb" --fsync everysec 2>"$tmp/log" &
 pid=$!; up
-redis-benchmark -p "$port" -c 10 -n 100000 -q COMPLETE ne 2>/dev/null | grep -o '[0-9.]* requests per second' | sed 's/^/baseline COMPLETE ne: /' | tail -1
-redis-cli -p "$port" SAVE >/dev/null &
+# COMPLETE latency seen by clients (redis-benchmark --csv: rps, p50, p99, max in ms),
+# first with nothing else running, then while a background SAVE of the whole
+# index runs (the loop pauses once, for fork(); the child writes the snapshot).
+lat() { redis-benchmark -p "$port" -c 10 -n "${QAC_BENCH_SAVE_REQUESTS:-300000}" --csv COMPLETE ne 2>/dev/null |
+        awk -F, 'NR==2 { gsub(/"/, ""); printf "%s rps, p50 %s ms, p99 %s ms, max %s ms\n", $2, $5, $7, $8 }'; }
+echo "COMPLETE ne, no save:     $(lat)"
+redis-cli -p "$port" SAVE >"$tmp/save.out" &
 spid=$!
-redis-benchmark -p "$port" -c 10 -n 100000 -q COMPLETE ne 2>/dev/null | grep -o '[0-9.]* requests per second' | sed 's/^/during SAVE COMPLETE ne: /' | tail -1
+echo "COMPLETE ne, during SAVE: $(lat)"
 wait "$spid"
-redis-cli -p "$port" STATS | grep -E 'latency_p99_us|last_save_duration_ms|last_fork_us|last_save_status'
+echo "SAVE replied: $(cat "$tmp/save.out")"
+redis-cli -p "$port" STATS | grep -E 'keys|last_save_duration_ms|last_fork_us|last_save_status' | tr -d '\r' | paste -sd' '
 kill "$pid"; wait "$pid" 2>/dev/null; pid=
