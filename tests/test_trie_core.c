@@ -20,6 +20,7 @@
 
 #include "common/util.h"
 #include "trie/trie.h"
+#include "trie/trie_internal.h" /* white box: the heavy-prefix threshold */
 
 
 /* ----------------------------------------------------------------- model */
@@ -685,6 +686,95 @@ static void test_short_prefix_cache(void **state) {
     trie_free(t);
 }
 
+/* The heavy-prefix cache (prefixes of 3..HEAVY_MAX_PLEN bytes that matched
+ * >= hmin keys at the last rebuild) stays exact after EVERY change. White box:
+ * hmin is lowered so a small trie has many heavy prefixes; queries of those
+ * very prefixes are interleaved with inserts (new keys under them), rises,
+ * falls onto ties, and deletes (which force full lists to be recomputed and
+ * split or merge the nodes the prefixes once named). */
+static void test_heavy_prefix_cache(void **state) {
+    (void)state;
+    rng_seed(12);
+    model m = {0};
+    const mkey **res = malloc(8192 * sizeof *res);
+    static const char A[] = "ab\xc3z";
+    char kb[16];
+    for (int i = 0; i < 3000; i++) {
+        size_t kl = 1 + rnd(9);
+        for (size_t j = 0; j < kl; j++) kb[j] = A[rnd(sizeof A - 1)];
+        if (!model_find(&m, kb, kl)) model_upsert(&m, kb, kl, NULL, 0, (double)rnd(6), 0, 0);
+    }
+    model_sort_keys(&m);
+    trie_builder *b = trie_builder_new();
+    for (size_t i = 0; i < m.n; i++)
+        assert_int_equal(trie_builder_add(b, m.v[i].key, m.v[i].klen, NULL, 0, m.v[i].score, &m.v[i].id), 0);
+    trie *t = NULL;
+    assert_int_equal(trie_builder_finish(b, &t), 0);
+    assert_int_equal(t->nheavy, 0); /* default threshold: no 3-byte prefix has HEAVY_MIN_KEYS keys */
+    t->hmin = 6;
+    trie__cache_rebuild(t);
+    assert_true(t->nheavy > 50);
+    assert_true(t->hmaxlen > TRIE_CACHE_DEPTH + 1); /* prefixes of several lengths */
+    check_ok(t);
+    uint32_t nh = t->nheavy;
+    for (int o = 0; o < 6000; o++) {
+        size_t kl = 1 + rnd(9);
+        for (size_t j = 0; j < kl; j++) kb[j] = A[rnd(sizeof A - 1)];
+        if (rnd(2)) { /* most changes land under a cached prefix */
+            const hentry *he = &t->heavy[rnd(nh)];
+            memcpy(kb, he->p, he->plen);
+            if (kl < he->plen) kl = he->plen;
+        }
+        uint32_t op = rnd(10);
+        mkey *e = model_find(&m, kb, kl);
+        if (op < 3 || !e) {
+            uint32_t id;
+            double s = (double)rnd(6);
+            assert_int_equal(trie_set(t, kb, kl, NULL, 0, s, &id), 0);
+            model_upsert(&m, kb, kl, NULL, 0, s, 0, id);
+        } else if (op < 6) {
+            assert_int_equal(trie_del(t, kb, kl), 0);
+            model_del(&m, kb, kl);
+        } else { /* fall or rise by a little, often onto a tie */
+            double s = e->score + (op < 8 ? -1.0 : 1.0) * (double)rnd(2);
+            assert_int_equal(trie_set(t, kb, kl, NULL, 0, s, NULL), 0);
+            e->score = s;
+        }
+        for (int q = 0; q < 3; q++) {
+            const hentry *he = &t->heavy[rnd(nh)];
+            cmp_topk(t, &m, he->p, he->plen, TRIE_CACHE_K, res);
+            cmp_topk(t, &m, he->p, he->plen, 1 + rnd(TRIE_CACHE_K), res);
+        }
+        char p[TRIE_MAX_KEY];
+        size_t pl = gen_prefix(&m, p);
+        cmp_topk(t, &m, p, pl, 1 + rnd(TRIE_CACHE_K), res);
+        if (o % 300 == 0) check_ok(t);
+    }
+    assert_int_equal(t->nheavy, nh); /* the set is fixed between rebuilds */
+    check_ok(t);
+    /* delete everything, querying the cached prefixes as their lists drain */
+    model_sort_keys(&m);
+    while (m.n) {
+        size_t at = rnd((uint32_t)m.n);
+        memcpy(kb, m.v[at].key, m.v[at].klen);
+        {
+            size_t kl = m.v[at].klen;
+            assert_int_equal(trie_del(t, kb, kl), 0);
+            model_del(&m, kb, kl);
+        }
+        const hentry *he = &t->heavy[rnd(nh)];
+        cmp_topk(t, &m, he->p, he->plen, TRIE_CACHE_K, res);
+    }
+    check_ok(t);
+    /* a rebuild of an empty trie drops the heavy cache */
+    trie__cache_rebuild(t);
+    assert_int_equal(t->nheavy, 0);
+    check_ok(t);
+    free(res);
+    model_free(&m);
+    trie_free(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_errors),
@@ -694,6 +784,7 @@ int main(void) {
         cmocka_unit_test(test_deep_and_wide),
         cmocka_unit_test(test_foreach_stops),
         cmocka_unit_test(test_short_prefix_cache),
+        cmocka_unit_test(test_heavy_prefix_cache),
         cmocka_unit_test(test_builder),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

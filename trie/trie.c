@@ -196,6 +196,7 @@ trie *trie__alloc_empty(void) {
         return NULL;
     }
     t->nfree = t->idfree = NONE;
+    t->hmin = HEAVY_MIN_KEYS;
     for (size_t i = 0; i <= MAX_FANOUT; i++) t->kfree[i] = NONE;
     for (size_t i = 0; i < ARENA_CLASSES; i++) t->afree[i] = NONE;
     return t;
@@ -219,6 +220,7 @@ void trie_free(trie *t) {
     qfree(t->arena);
     qfree(t->refs);
     qfree(t->cache);
+    trie__heavy_free(t);
     qfree(t);
 }
 
@@ -234,7 +236,8 @@ void trie_memory(const trie *t, trie_mem *m) {
     m->bytes_used = (uint64_t)t->nlive * sizeof(tnode) + t->klive * 4 + t->alive +
                     t->count * sizeof(kref);
     m->bytes_alloc = sizeof *t + (uint64_t)CACHE_SLOTS * sizeof(centry) + (uint64_t)t->ncap * sizeof(tnode) + t->kcap * 4 + t->acap +
-                     (uint64_t)t->idcap * sizeof(kref);
+                     (uint64_t)t->idcap * sizeof(kref) + (uint64_t)t->nheavy * sizeof(hentry) +
+                     (t->htab ? (t->hmask + 1ull) * 4 : 0);
 }
 
 /* --------------------------------------------------------- path fixing */
@@ -706,8 +709,10 @@ int trie__topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k, 
 
 int trie_topk(const trie *t, const char *prefix, size_t plen, unsigned k, trie_hit *out) {
     if (!t || k == 0 || k > TRIE_MAX_K || (plen && !prefix)) return TRIE_EINVAL;
-    if (plen <= TRIE_CACHE_DEPTH && k <= TRIE_CACHE_K) {
-        const centry *e = &t->cache[cache_slot(prefix, plen)];
+    if (k <= TRIE_CACHE_K) {
+        const centry *e = plen <= TRIE_CACHE_DEPTH ? &t->cache[cache_slot(prefix, plen)]
+                                                   : heavy_find(t, prefix, plen);
+        if (!e) return trie__topk_walk(t, prefix, plen, k, out);
         uint32_t n = e->n < k ? e->n : k;
         for (uint32_t i = 0; i < n; i++) fill_hit(t, e->id[i], &out[i]);
         return (int)n;

@@ -66,6 +66,19 @@
  * trie_load and trie_builder_finish fill every slot by walks. trie_check
  * compares every slot with a fresh walk.
  *
+ * Heavy-prefix cache: the slow tail of top-k is the 3..6-byte prefixes with
+ * huge subtrees. trie_load and trie_builder_finish also list every prefix of
+ * 3..HEAVY_MAX_PLEN (24) bytes that matches >= HEAVY_MIN_KEYS (200) keys
+ * (one capped-count DFS, then one walk per node: all prefixes ending in the
+ * same edge share a list) with its exact top-10, in an open-addressing hash
+ * keyed by the prefix bytes (72 B per prefix + 8 B of table; at 10M keys
+ * ~150k prefixes, ~12.7 MB). trie_topk with a prefix of 3..24 bytes and
+ * k <= 10 hashes it once; a hit is a copy, a miss walks. Kept exact on every
+ * change exactly like the short-prefix slots (for each cached prefix of the
+ * changed key: merge, move, drop, or re-walk a full list). The SET of
+ * prefixes is fixed between loads: changes never add or drop one (a list may
+ * then hold < 10 ids: every key with that prefix), a save/load re-chooses.
+ *
  * Bulk build (trie_builder, also what trie_load does): keys arrive sorted,
  * each with its shared-prefix length L to the previous key; a stack holds
  * the open path; frames deeper than L are closed into nodes (children sorted

@@ -1,8 +1,8 @@
 /* trie_check.c -- trie_check: verifies every invariant listed in trie.h
  * (sorted children, exact subtree maxima, compression, depths, the id map,
- * the free lists and pool accounting) and compares every short-prefix cache
+ * the free lists and pool accounting) and compares every short- and heavy-prefix cache
  * slot with a fresh walk. For tests and fuzz harnesses: O(size of the trie)
- * plus 257 * 257 top-10 walks; allocates two byte maps (ids, nodes).
+ * plus 257 * 257 + (heavy prefixes) top-10 walks; allocates two byte maps (ids, nodes).
  */
 #include "trie/trie_internal.h"
 
@@ -152,6 +152,25 @@ int trie_check(const trie *t, char *err, size_t errlen) {
                 break;
             }
         }
+    }
+    /* every heavy-prefix list equals a fresh walk and is found by its prefix */
+    if ((t->nheavy == 0) != (t->htab == NULL) || (t->nheavy == 0) != (t->hmaxlen == 0) ||
+        t->hmaxlen > HEAVY_MAX_PLEN)
+        CHK_GOTO("heavy cache header inconsistent");
+    for (uint32_t i = 0; i < t->nheavy; i++) {
+        const hentry *he = &t->heavy[i];
+        trie_hit h[TRIE_CACHE_K];
+        if (he->plen <= TRIE_CACHE_DEPTH || he->plen > t->hmaxlen)
+            CHK_GOTO("heavy prefix %u has length %u", i, he->plen);
+        if (heavy_find(t, he->p, he->plen) != &he->c)
+            CHK_GOTO("heavy prefix %u (%u bytes) not found in its table", i, he->plen);
+        int n = trie__topk_walk(t, he->p, he->plen, TRIE_CACHE_K, h);
+        if (he->c.n != (uint32_t)n)
+            CHK_GOTO("heavy prefix %u (%u bytes): %u keys, walk finds %d", i, he->plen, he->c.n, n);
+        for (int j = 0; j < n; j++)
+            if (he->c.id[j] != h[j].id)
+                CHK_GOTO("heavy prefix %u (%u bytes): entry %d is id %u, walk finds %u", i,
+                         he->plen, j, he->c.id[j], h[j].id);
     }
     if (c.keys != t->count)
         CHK_GOTO("%llu keys reachable, count says %llu", (unsigned long long)c.keys,

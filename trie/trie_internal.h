@@ -7,6 +7,7 @@
  *   trie.c          pools, construction, path fixing, set/incr/del, lookups,
  *                   top-k walk, ordered walk (trie_foreach)
  *   trie_cache.c    short-prefix cache (top-10 of every 0..2-byte prefix)
+ *                   and heavy-prefix cache (top-10 of big 3..24-byte prefixes)
  *   trie_check.c    trie_check (every structural invariant + the cache)
  *   trie_builder.c  bottom-up stack builder (trie_builder_*, used by load)
  *   trie_snapshot.c qsum64, trie_save, trie_load (format: see trie.h)
@@ -70,6 +71,21 @@ typedef struct centry {
     uint32_t id[TRIE_CACHE_K];
 } centry;
 
+/* Heavy-prefix cache (trie_cache.c): prefixes of TRIE_CACHE_DEPTH+1 ..
+ * HEAVY_MAX_PLEN bytes that matched at least `hmin` keys (default
+ * HEAVY_MIN_KEYS) when the cache was last rebuilt (load, bulk build), each
+ * with its exact top-TRIE_CACHE_K list. At most HEAVY_MAX_ENTRIES of them
+ * (past that, the rest stay uncached: a walk answers). Compile-time settings;
+ * `hmin` is a field so white-box tests can lower it. */
+#define HEAVY_MIN_KEYS 200u
+#define HEAVY_MAX_PLEN 24u
+#define HEAVY_MAX_ENTRIES (1u << 21)
+typedef struct hentry {
+    centry c;
+    uint8_t plen;
+    char p[HEAVY_MAX_PLEN];
+} hentry;
+
 struct trie {
     centry *cache; /* CACHE_SLOTS entries, indexed by cache_slot() */
     uint32_t tag;  /* opaque, saved in the snapshot header */
@@ -84,6 +100,10 @@ struct trie {
     kref *refs; /* by key id: score and arena reference */
     uint32_t nids, idcap, idfree;
     uint64_t count;
+    hentry *heavy;   /* nheavy entries (NULL: none) */
+    uint32_t *htab;  /* open addressing, hmask + 1 slots: entry index + 1, 0 empty */
+    uint32_t nheavy, hmask, hmin;
+    uint32_t hmaxlen; /* longest cached heavy prefix; 0: no heavy cache */
 };
 
 /* One open path element of the bottom-up builder: a key (term) at `depth`
@@ -145,7 +165,11 @@ int trie__walk_sorted(const trie *t, int (*fn)(void *ud, uint32_t id), void *ud)
 /* trie_cache.c */
 enum { CN_UP, CN_DOWN, CN_GONE }; /* what happened to a key, for trie__cache_note */
 void trie__cache_note(trie *t, const char *key, size_t klen, uint32_t id, int how);
-void trie__cache_rebuild(trie *t); /* recomputes every slot (after a bulk build or load) */
+/* Recomputes every short-prefix slot and re-chooses the heavy prefixes
+ * (after a bulk build or load). Cannot fail: without memory for the heavy
+ * cache the trie just has none. */
+void trie__cache_rebuild(trie *t);
+void trie__heavy_free(trie *t);
 
 /* trie_builder.c */
 int trie__b_close_to(builder *b, uint32_t L);
@@ -220,6 +244,25 @@ static inline uint32_t cache_slot(const char *p, size_t plen) {
     if (plen == 0) return 0;
     if (plen == 1) return 1u + (uint8_t)p[0];
     return 257u + (uint32_t)(uint8_t)p[0] * 256u + (uint8_t)p[1];
+}
+
+static inline uint32_t heavy_hash(const char *p, size_t n) {
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < n; i++) h = (h ^ (uint8_t)p[i]) * 16777619u;
+    return h ^ (h >> 15);
+}
+
+/* The heavy-prefix list of exactly this prefix, or NULL. */
+static inline centry *heavy_find(const trie *t, const char *p, size_t plen) {
+    if (plen > t->hmaxlen || plen <= TRIE_CACHE_DEPTH) return NULL;
+    uint32_t i = heavy_hash(p, plen) & t->hmask;
+    for (;;) {
+        uint32_t e = t->htab[i];
+        if (!e) return NULL;
+        hentry *h = &t->heavy[e - 1];
+        if (h->plen == plen && memcmp(h->p, p, plen) == 0) return &h->c;
+        i = (i + 1) & t->hmask;
+    }
 }
 
 static inline void fill_hit(const trie *t, uint32_t id, trie_hit *h) {
