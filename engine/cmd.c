@@ -19,6 +19,7 @@
 
 #include "common/log.h"
 #include "engine/journal.h"
+#include "engine/ranker.h"
 #include "trie/norm.h"
 
 void eng_init(eng *e, trie *t, const srv_config *cfg) {
@@ -62,9 +63,11 @@ static int check_ctx(eng *e, const eng_ctx *ctx, const char **msg) {
     int rc;
     if (ctx->user && (rc = eng_check_id(ctx->user, ctx->user_len, msg)) < 0) return rc;
     if (ctx->session && (rc = eng_check_id(ctx->session, ctx->session_len, msg)) < 0) return rc;
+    e->norm2len = -1;
     if (ctx->prefix) {
         rc = norm_prefix(ctx->prefix, ctx->prefix_len, e->norm2, sizeof e->norm2);
         if (rc < 0 && rc != NORM_ETOOLONG) return norm_err(rc, msg);
+        if (rc >= 0) e->norm2len = rc;
     }
     if (ctx->rank != -1 && (ctx->rank < 0 || ctx->rank > TRIE_MAX_K)) {
         *msg = "RANK must be 0..100 (0: typed, 1..100: position picked)";
@@ -73,7 +76,7 @@ static int check_ctx(eng *e, const eng_ctx *ctx, const char **msg) {
     return 0;
 }
 
-int eng_complete(eng *e, const char *prefix, size_t len, unsigned k, const eng_ctx *ctx, const char **msg) {
+int eng_complete_prepare(eng *e, const char *prefix, size_t len, unsigned k, const eng_ctx *ctx, const char **msg) {
     if (k < 1 || k > e->cfg->max_k) {
         *msg = "k out of range (1..max-k)";
         return ENG_ERR(ERR_LIMIT);
@@ -85,16 +88,42 @@ int eng_complete(eng *e, const char *prefix, size_t len, unsigned k, const eng_c
     int n = norm_prefix(prefix, len, e->norm, sizeof e->norm);
     if (n == NORM_ETOOLONG) { /* longer than any key: nothing can match */
         e->normlen = 0;
-        return 0;
+        return 1;
     }
     if (n < 0) return norm_err(n, msg);
     e->normlen = (size_t)n;
+    return 0;
+}
+
+int eng_complete(eng *e, const char *prefix, size_t len, unsigned k, const eng_ctx *ctx, const char **msg) {
+    int rc = eng_complete_prepare(e, prefix, len, k, ctx, msg);
+    if (rc != 0) return rc < 0 ? rc : 0;
     rc = trie_topk(e->t, e->norm, e->normlen, k, e->hits);
     if (rc < 0) {
         *msg = trie_strerror(rc);
         return ENG_ERR(ERR_ARGS);
     }
     return rc;
+}
+
+int eng_wants_rank(const eng *e, const eng_ctx *ctx) {
+    if (!e->rank) return 0;
+    if (ctx && (ctx->user || ctx->session)) return 1;
+    return eng_rank_has_model(e->rank);
+}
+
+int eng_reply_ranked(const eng *e, int kind, int ws, const eng_rank_result *res, qbuf *out) {
+    if (proto_reply_list_head(out, kind, (uint64_t)res->n * (kind == PROTO_RESP && ws ? 2 : 1)) < 0) return -1;
+    for (size_t i = 0; i < res->n; i++) {
+        const rank_cand *c = &res->c[i];
+        trie_hit h;
+        const char *d = c->q;
+        size_t dl = c->len;
+        double sc = 0;
+        if (trie_get(e->t, c->q, c->len, &h)) d = h.display, dl = h.displen, sc = h.score;
+        if (proto_reply_suggestion(out, kind, d, dl, sc, ws) < 0) return -1;
+    }
+    return 0;
 }
 
 static int trie_err(int rc, const char **msg) {
@@ -188,6 +217,11 @@ int eng_accept(eng *e, const char *query, size_t len, const eng_ctx *ctx, double
     rc = trie_incr(e->t, e->norm, e->normlen, exists ? NULL : e->disp, dlen, 1.0, score);
     if (rc < 0) return trie_err(rc, msg);
     change_done(e, 0);
+    /* history (Redis or in-process) and online learning on the impression
+     * of PREFIX; RANK is only counted: the candidates are recomputed */
+    if (e->rank && ctx && ctx->user)
+        eng_rank_accept(e->rank, e->norm, e->normlen, ctx->user, ctx->user_len, ctx->session, ctx->session_len,
+                        e->norm2len >= 0 ? e->norm2 : NULL, e->norm2len >= 0 ? (size_t)e->norm2len : 0);
     return 0;
 }
 
@@ -256,6 +290,30 @@ typedef struct cmd_call {
         if ((x) < 0) return -1000; \
     } while (0)
 
+/* COMPLETE through the ranker; e->norm holds the prefix. */
+static int ranked(cmd_call *c, const eng_ctx *ctx, unsigned k, int ws) {
+    eng *e = c->e;
+    if (e->rank_fn) {
+        int deferred = 0;
+        OOM(e->rank_fn(e->rank_ud, c->kind, ws, k, ctx, c->out, &deferred));
+        if (deferred) c->flags |= ENG_DEFER_RANK;
+        return 0;
+    }
+    eng_rank_pending *h;
+    eng_rank_result res;
+    if (eng_rank_complete(e->rank, e->norm, e->normlen, ctx->user, ctx->user_len, ctx->session, ctx->session_len,
+                          k, &res, NULL, NULL, &h) == 0) {
+        eng_rank_cancel(h); /* no one to answer later: plain trie order now */
+        int n = trie_topk(e->t, e->norm, e->normlen, k, e->hits);
+        if (n < 0) n = 0;
+        res.n = (size_t)n;
+        for (int i = 0; i < n; i++)
+            res.c[i] = (rank_cand){e->hits[i].key, (uint32_t)e->hits[i].keylen, 0, e->hits[i].score, 0, 0};
+    }
+    OOM(eng_reply_ranked(e, c->kind, ws, &res, c->out));
+    return 0;
+}
+
 static int h_complete(cmd_call *c) {
     eng_ctx ctx = {.rank = -1};
     int64_t k = SRV_DEFAULT_K;
@@ -266,9 +324,15 @@ static int h_complete(cmd_call *c) {
         c->msg = "LIMIT over max-k";
         return ENG_ERR(ERR_LIMIT);
     }
+    if (c->kind == PROTO_TEXT) ws = 1;
+    eng *e = c->e;
+    if (eng_wants_rank(e, &ctx)) {
+        int rc2 = eng_complete_prepare(e, c->argv[1].p, c->argv[1].len, (unsigned)k, &ctx, &c->msg);
+        if (rc2 < 0) return rc2;
+        if (rc2 == 0) return ranked(c, &ctx, (unsigned)k, ws);
+    }
     int n = eng_complete(c->e, c->argv[1].p, c->argv[1].len, (unsigned)k, &ctx, &c->msg);
     if (n < 0) return n;
-    if (c->kind == PROTO_TEXT) ws = 1;
     OOM(proto_reply_list_head(c->out, c->kind, (uint64_t)n * (c->kind == PROTO_RESP && ws ? 2 : 1)));
     for (int i = 0; i < n; i++) {
         const trie_hit *h = &c->e->hits[i];
@@ -397,6 +461,22 @@ static int h_save(cmd_call *c) {
     return 0;
 }
 
+/* RELOAD: the model file again (learned weights not saved are dropped) and
+ * NS:current re-read. */
+static int h_reload(cmd_call *c) {
+    if (!c->e->rank) {
+        c->msg = "no ranker in this server";
+        return ENG_ERR(ERR_ARGS);
+    }
+    if (eng_rank_reload(c->e->rank, c->e->errbuf, sizeof c->e->errbuf) < 0) {
+        LOG_E("RELOAD: %s", c->e->errbuf);
+        c->msg = c->e->errbuf;
+        return ENG_ERR(ERR_IO);
+    }
+    OOM(proto_reply_ok(c->out, c->kind));
+    return 0;
+}
+
 static int h_help(cmd_call *c);
 
 static int h_command(cmd_call *c);
@@ -475,7 +555,10 @@ static const cmd_def cmds[] = {
     {"PING", CMD_PING, 1, 2, h_ping, "PING [message]", "PONG, or the message"},
     {"HELP", CMD_HELP, 1, 2, h_help, "HELP [command]", "this list, or one command's help"},
     {"QUIT", CMD_QUIT, 1, 1, h_quit, "QUIT", "reply OK and close the connection"},
-    {"SAVE", CMD_SAVE, 1, 1, h_save, "SAVE", "write a snapshot to --save FILE or the index in a background child; OK when it is on disk"},
+    {"SAVE", CMD_SAVE, 1, 1, h_save, "SAVE",
+     "write a snapshot to --save FILE or the index in a background child (and the learned model to --model-save); OK when it is on disk"},
+    {"RELOAD", CMD_RELOAD, 1, 1, h_reload, "RELOAD",
+     "reload the model file (unsaved online learning is dropped) and re-read the embeddings version"},
     {"COMMAND", CMD_COMMAND, 1, 8, h_command, "COMMAND [COUNT|DOCS ...]", "for Redis tools: empty list / count"},
     {"CONFIG", CMD_CONFIG, 2, 3, h_config, "CONFIG GET <pattern>", "settings matching a glob, as name/value pairs"},
 };
@@ -548,7 +631,7 @@ int eng_exec(eng *e, int kind, int argc, const proto_arg *argv, qbuf *out, int *
                   : proto_reply_error_arg(out, kind, code, c.msg, argv[0].p, argv[0].len);
         if (r < 0) return -1;
     }
-    *flags = c.flags & (ENG_CLOSE | ENG_DEFER);
-    hist_add(&e->stats.lat_ns, now_ns() - t0);
+    *flags = c.flags & (ENG_CLOSE | ENG_DEFER | ENG_DEFER_RANK);
+    if (!(*flags & ENG_DEFER_RANK)) hist_add(&e->stats.lat_ns, now_ns() - t0);
     return cmd;
 }

@@ -54,6 +54,16 @@ typedef struct eng_req {
 } eng_req;
 
 struct jrn;
+struct eng_rank;
+struct eng_ctx;
+
+/* Ranked COMPLETE (engine/server.c): e->norm/normlen hold the normalized
+ * prefix, ctx the checked context. Either encodes the answer into out now
+ * (eng_reply_ranked) and returns 0, or arranges for it to be encoded later
+ * (the server's reply queue) and returns 0 with *deferred = 1. -1: out of
+ * memory. */
+typedef int (*eng_rank_fn)(void *ud, int kind, int ws, unsigned k, const struct eng_ctx *ctx, qbuf *out,
+                           int *deferred);
 
 /* Starts a background snapshot for SAVE (the server's; engine/server.c).
  * Returns 0 (the reply will come when it ends: eng_exec sets ENG_DEFER) or
@@ -65,6 +75,9 @@ typedef struct eng {
     struct jrn *j;           /* borrowed; NULL without --journal */
     eng_save_fn save_fn;     /* NULL: SAVE writes synchronously */
     void *save_ud;
+    struct eng_rank *rank;   /* borrowed; NULL: plain trie order, nothing learned */
+    eng_rank_fn rank_fn;     /* how a ranked COMPLETE runs (NULL: synchronously, here) */
+    void *rank_ud;
     uint64_t wait_lsn;       /* set by eng_exec / eng_accept: the reply may leave once the
                                 journal is durable up to this LSN (0: no wait) */
     char errbuf[160];        /* formatted error messages (journal errors) */
@@ -72,7 +85,8 @@ typedef struct eng {
     eng_stats stats;
     char norm[ENG_NORM_CAP]; /* normalized key or prefix of the current request */
     size_t normlen;
-    char norm2[ENG_NORM_CAP];
+    char norm2[ENG_NORM_CAP]; /* normalized PREFIX of an ACCEPT */
+    int norm2len;             /* its length; -1 when absent or too long */
     char disp[TRIE_MAX_KEY + 1];
     trie_hit hits[TRIE_MAX_K];
     eng_stats_snap snap;
@@ -88,9 +102,27 @@ typedef struct eng_ctx {
     int64_t rank; /* -1 = not given */
 } eng_ctx;
 
-/* The top k completions of a raw (not yet normalized) prefix. Fills
- * e->hits[0..n) and e->norm/normlen (the normalized prefix); returns n. */
+/* The top k completions of a raw (not yet normalized) prefix, in plain trie
+ * (popularity) order. Fills e->hits[0..n) and e->norm/normlen (the
+ * normalized prefix); returns n. */
 int eng_complete(eng *e, const char *prefix, size_t len, unsigned k, const eng_ctx *ctx, const char **msg);
+
+/* First half of eng_complete: checks k and ctx (counting the context),
+ * normalizes the prefix into e->norm. Returns 0, 1 when the prefix is
+ * longer than any key (nothing can match), or ENG_ERR. */
+int eng_complete_prepare(eng *e, const char *prefix, size_t len, unsigned k, const eng_ctx *ctx, const char **msg);
+
+/* Whether a COMPLETE with ctx goes through the ranker: e->rank is set and
+ * USER or SESSION is given or a model is loaded. Otherwise the plain trie
+ * path answers (as fast as without a ranker). */
+int eng_wants_rank(const eng *e, const eng_ctx *ctx);
+
+/* Appends a COMPLETE reply for a ranker answer: texts are looked up in the
+ * trie for their display form and popularity score (a history-only
+ * candidate missing from the trie shows its normalized text and score 0).
+ * Returns 0 or -1 (out of memory). */
+struct eng_rank_result;
+int eng_reply_ranked(const eng *e, int kind, int ws, const struct eng_rank_result *res, qbuf *out);
 
 /* The user submitted `query`: its popularity goes up by one. *score receives
  * the new score. Context is validated and counted. Journaled as any change
@@ -103,10 +135,13 @@ int eng_check_id(const char *s, size_t len, const char **msg);
 
 #define ENG_CLOSE 1 /* eng_exec flag: close the connection after this reply */
 #define ENG_DEFER 2 /* eng_exec flag: no reply yet; the server answers when the save ends */
+#define ENG_DEFER_RANK 4 /* eng_exec flag: a ranked COMPLETE waits on Redis; rank_fn queued its reply */
 
 /* Runs one parsed request (argc >= 1) and appends its reply to out.
  * Returns the CMD_* kind run; *flags gets ENG_CLOSE for QUIT, ENG_DEFER for a
- * SAVE that started in the background (nothing appended). A change (ADD,
+ * SAVE that started in the background (nothing appended), ENG_DEFER_RANK for
+ * a COMPLETE whose answer comes later (nothing appended; its latency is
+ * counted by whoever answers it). A change (ADD,
  * INCR, DEL, ACCEPT) is applied, journaled when e->j is set, and e->wait_lsn
  * names its record: the reply must not leave before the journal is durable
  * up to it. With a journal in its error state, changes are refused with

@@ -18,6 +18,10 @@
 #include "engine/http.h"
 #include "engine/journal.h"
 #include "engine/proto.h"
+#include "engine/ranker.h"
+#include "engine/rclient.h"
+#include "ranking/cache.h"
+#include "ranking/rhistory.h"
 
 enum { K_STR, K_PORT, K_U64, K_BOOL };
 
@@ -61,6 +65,16 @@ static const setting table[] = {
     {"save-changes", K_U64, OFF(save_changes), 0, UINT64_MAX / 2, "background snapshot after N changes (default 0: off)"},
     {"save-seconds", K_U64, OFF(save_seconds), 0, 86400 * 365,
      "background snapshot T seconds after the first unsaved change (default 0: off)"},
+    {"redis", K_STR, OFF(redis), 0, 0, "HOST:PORT of Redis for embeddings and history (default none: in-process)"},
+    {"namespace", K_STR, OFF(ns), 0, 0, "Redis key prefix (default qac; as `qac load --namespace`)"},
+    {"model", K_STR, OFF(model), 0, 0, "learned model file (`qac train`); default none: heuristic ranking"},
+    {"model-save", K_STR, OFF(model_save), 0, 0, "where SAVE and shutdown write online-learned weights (default: --model)"},
+    {"embeddings", K_STR, OFF(embeddings), 0, 0, "EMB file (`qac embed`) for vectors without Redis"},
+    {"redis-deadline-ms", K_U64, OFF(redis_deadline_ms), 1, ENG_RANK_MAX_DEADLINE_MS,
+     "deadline of a COMPLETE waiting on Redis, ms (default 2); then answered degraded"},
+    {"cache-bytes", K_U64, OFF(cache_bytes), RANK_CACHE_MIN_BYTES, 1ull << 40,
+     "in-process embedding cache, bytes (default 64m)"},
+    {"candidates", K_U64, OFF(candidates), 1, TRIE_MAX_K, "trie top N the ranker reorders (default 50)"},
 };
 
 static char *xstrdup(const char *s) {
@@ -100,6 +114,10 @@ void config_defaults(srv_config *c) {
     set_str(&c->fsync, SRV_DEFAULT_FSYNC);
     c->save_changes = SRV_SAVE_CHANGES;
     c->save_seconds = SRV_SAVE_SECONDS;
+    set_str(&c->ns, SRV_DEFAULT_NAMESPACE);
+    c->redis_deadline_ms = ENG_RANK_DEFAULT_DEADLINE_MS;
+    c->cache_bytes = RANK_CACHE_DEFAULT_BYTES;
+    c->candidates = ENG_RANK_DEFAULT_CANDIDATES;
 }
 
 void config_free(srv_config *c) {
@@ -309,6 +327,22 @@ int config_validate(const srv_config *c, char *err, size_t errlen) {
     }
     if (c->journal && !*c->journal) {
         errf(err, errlen, "--journal needs a file name");
+        return -1;
+    }
+    if (c->redis) {
+        char host[RCL_MAX_HOST + 1];
+        int port;
+        if (rcl_parse_addr(c->redis, host, sizeof host, &port) < 0) {
+            errf(err, errlen, "--redis wants HOST:PORT, not '%s'", c->redis);
+            return -1;
+        }
+    }
+    if (!c->ns || !*c->ns || strlen(c->ns) > RANK_RH_MAX_NS || strpbrk(c->ns, ":*?[] \t\r\n")) {
+        errf(err, errlen, "namespace wants 1..%d bytes without ':', '*', '?', '[', ']' or spaces", RANK_RH_MAX_NS);
+        return -1;
+    }
+    if (c->model_save && !c->model) {
+        errf(err, errlen, "--model-save needs --model (the weights it saves are the model's)");
         return -1;
     }
     if (c->port && c->port == c->http_port) {

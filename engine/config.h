@@ -31,6 +31,9 @@
 #define SRV_DEFAULT_FSYNC "everysec"    /* journal fsync policy */
 #define SRV_SAVE_CHANGES 0              /* automatic snapshot after N changes (0 = off) */
 #define SRV_SAVE_SECONDS 0              /* ... or T seconds after the first unsaved change (0 = off) */
+/* ranking (engine/ranker.h): --redis-deadline-ms, --cache-bytes, --candidates defaults are
+ * ENG_RANK_DEFAULT_DEADLINE_MS, RANK_CACHE_DEFAULT_BYTES, ENG_RANK_DEFAULT_CANDIDATES */
+#define SRV_DEFAULT_NAMESPACE "qac"
 
 typedef struct srv_config {
     char *index;       /* -i: snapshot to load (required) */
@@ -52,6 +55,15 @@ typedef struct srv_config {
     uint64_t journal_repair; /* 1: keep the valid prefix of a corrupt journal */
     uint64_t save_changes;   /* automatic snapshot after this many changes; 0 = off */
     uint64_t save_seconds;   /* automatic snapshot this long after the first unsaved change; 0 = off */
+    /* ranking (engine/ranker.h) */
+    char *redis;                /* HOST:PORT; NULL = no Redis (in-process history) */
+    char *ns;                   /* key namespace (--namespace) */
+    char *model;                /* MODEL file (ranking/ftrl.h); NULL = heuristic */
+    char *model_save;           /* where SAVE / shutdown write learned weights; NULL = the model file */
+    char *embeddings;           /* EMB file (ranking/embed.h); NULL = none */
+    uint64_t redis_deadline_ms; /* per-request deadline on Redis */
+    uint64_t cache_bytes;       /* in-process vector cache bound */
+    uint64_t candidates;        /* trie top N reranked */
 } srv_config;
 
 void config_defaults(srv_config *c);

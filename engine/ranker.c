@@ -287,8 +287,10 @@ static void answer(eng_rank_pending *q, int degraded) {
     size_t n = score(R, q->p, q->plen, q->user, q->ulen, rh, rh ? rh->s : NULL, rh ? rh->ns : 0, q->now, 0, NULL, 0);
     q->res.degraded = degraded;
     fill(R, &q->res, n, q->k);
-    if (!q->cancelled && q->cb) q->cb(q->ud, &q->res);
+    /* warm first: the callback may run another request (the server resumes
+     * a paused connection), which reuses R->cs */
     if (!degraded) warm(R, n, rh ? rh->s : NULL, rh ? rh->ns : 0);
+    if (!q->cancelled && q->cb) q->cb(q->ud, &q->res);
 }
 
 static void on_deadline(uv_timer_t *t) {
@@ -763,6 +765,8 @@ int eng_rank_save(eng_rank *R, char *err, size_t errlen) {
     R->learned = 0;
     return 0;
 }
+
+int eng_rank_has_model(const eng_rank *R) { return R->model != NULL; }
 
 void eng_rank_stats(const eng_rank *R, eng_rank_stat *s) {
     *s = R->st;

@@ -119,5 +119,7 @@ int eng_rank_reload(eng_rank *R, char *err, size_t errlen);
 /* Saves the learned weights (to model_save or the model file). */
 int eng_rank_save(eng_rank *R, char *err, size_t errlen);
 void eng_rank_stats(const eng_rank *R, eng_rank_stat *s);
+/* 1 when a model is loaded (every COMPLETE is then ranked), else 0. Cheap. */
+int eng_rank_has_model(const eng_rank *R);
 
 #endif

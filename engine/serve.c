@@ -10,6 +10,7 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <sys/resource.h>
 
 #include "common/log.h"
 #include "common/util.h"
@@ -17,6 +18,45 @@
 #include "engine/journal.h"
 #include "engine/server.h"
 #include "trie/trie.h"
+
+/* File descriptors kept for everything that is not a client: listeners,
+ * journal, snapshot child, Redis, libuv's internal pipes and threads, stdio. */
+#define SRV_RESERVED_FDS 64
+
+/* Makes room for max-clients connections in the open-file limit, as Redis
+ * does: raise the soft limit toward max-clients + SRV_RESERVED_FDS (up to the
+ * hard limit); when that is not enough, lower max-clients so that every
+ * client over it still gets a clear "max-clients reached" instead of being
+ * dropped by a failed accept(). Returns -1 when not even one client fits. */
+static int fit_fd_limit(srv_config *cfg) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return 0;
+    rlim_t need = (rlim_t)cfg->max_clients + SRV_RESERVED_FDS, was = rl.rlim_cur;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        rlim_t want = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
+        if (want > rl.rlim_cur) {
+            rl.rlim_cur = want;
+            if (setrlimit(RLIMIT_NOFILE, &rl) < 0) rl.rlim_cur = was;
+        }
+        if (rl.rlim_cur >= need) {
+            LOG_I("raised the open-file limit from %llu to %llu for max-clients %llu", (unsigned long long)was,
+                  (unsigned long long)rl.rlim_cur, (unsigned long long)cfg->max_clients);
+        } else if (rl.rlim_cur <= SRV_RESERVED_FDS) {
+            LOG_E("the open-file limit (%llu, hard %llu) leaves no room for clients: raise it to at least %llu "
+                  "(ulimit -n) or lower max-clients",
+                  (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, (unsigned long long)need);
+            return -1;
+        } else {
+            uint64_t fit = (uint64_t)(rl.rlim_cur - SRV_RESERVED_FDS);
+            LOG_W("max-clients lowered from %llu to %llu: the open-file limit is %llu (hard %llu); "
+                  "raise it with 'ulimit -n %llu' to serve %llu clients",
+                  (unsigned long long)cfg->max_clients, (unsigned long long)fit, (unsigned long long)rl.rlim_cur,
+                  (unsigned long long)rl.rlim_max, (unsigned long long)need, (unsigned long long)cfg->max_clients);
+            cfg->max_clients = fit;
+        }
+    }
+    return 0;
+}
 
 int serve_main(int argc, char **argv) {
     srv_config cfg;
@@ -67,6 +107,12 @@ int serve_main(int argc, char **argv) {
             config_free(&cfg);
             return 1;
         }
+    }
+    if (fit_fd_limit(&cfg) < 0) {
+        jrn_close(j);
+        trie_free(t);
+        config_free(&cfg);
+        return 1;
     }
     int rc = srv_run(&cfg, t, j);
     jrn_close(j);

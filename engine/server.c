@@ -58,6 +58,7 @@
 #include "engine/journal.h"
 #include "engine/json.h"
 #include "engine/proto.h"
+#include "engine/ranker.h"
 #include "engine/snapshot.h"
 #include "trie/norm.h"
 
@@ -77,15 +78,21 @@ typedef struct srv_conn srv_conn;
 /* One reply that cannot leave yet, in its connection's queue. Ready slots
  * behind a waiting one wait too: the queue is flushed from the head only.
  * A waiting slot holds a reference on its connection. */
-typedef enum { SLOT_READY = 0, SLOT_WAIT_JOURNAL, SLOT_WAIT_SAVE } slot_wait;
+typedef enum { SLOT_READY = 0, SLOT_WAIT_JOURNAL, SLOT_WAIT_SAVE, SLOT_WAIT_RANK } slot_wait;
 typedef struct srv_slot {
     struct srv_slot *next;  /* connection queue */
     struct srv_slot *wnext; /* the server's list of slots waiting on the same thing */
     srv_conn *c;
     slot_wait wait;
-    int kind;               /* PROTO_TEXT / PROTO_RESP, for replies filled later */
+    int kind;               /* PROTO_TEXT / PROTO_RESP, for replies filled later; -1: HTTP */
     uint64_t lsn;           /* SLOT_WAIT_JOURNAL: ready once the journal is durable up to it */
     qbuf buf;
+    /* SLOT_WAIT_RANK: a COMPLETE the ranker answers later (on_ranked) */
+    eng_rank_pending *rank; /* for eng_rank_cancel when the connection closes first */
+    int ws, http_keep, http_head;
+    uint64_t t0;            /* when the request was parsed (latency) */
+    qbuf aux;               /* HTTP: the raw q, then the normalized prefix */
+    size_t aux_qlen;
 } srv_slot;
 
 struct srv_conn {
@@ -127,6 +134,14 @@ struct srv {
     char http_scratch[SRV_HTTP_SCRATCH];
     qbuf hbody; /* HTTP response body being built */
     qbuf scratch; /* a reply encoded behind a waiting slot, before it gets its own slot */
+    /* ranking (engine/ranker.h) */
+    eng_rank *rank;
+    int rank_closed;
+    srv_conn *cur;         /* the connection whose request eng_exec is running */
+    int http_deferred;     /* the current HTTP request's reply is a queued SLOT_WAIT_RANK */
+    srv_slot *spare;       /* a slot kept for the next ranked COMPLETE (no malloc when it answers at once) */
+    uint64_t rank_waiting; /* slots in SLOT_WAIT_RANK */
+    eng_rank_result rres;  /* a synchronous ranker answer */
     /* durability */
     jrn *j;
     uv_check_t jcheck; /* after each iteration's I/O: write the batch, start the group fsync */
@@ -155,6 +170,7 @@ static size_t pending(const srv_conn *c) { return c->out.len + (c->wbuf.len - c-
 
 static void slot_free(srv_slot *sl) {
     qbuf_free(&sl->buf);
+    qbuf_free(&sl->aux);
     qfree(sl);
 }
 
@@ -192,9 +208,27 @@ static void on_conn_closed(uv_handle_t *h) {
     conn_release(c);
 }
 
+static void conn_release(srv_conn *c);
+
+/* The requests of c still waiting on the ranker will never be answered:
+ * eng_rank_cancel guarantees their callbacks do not run, so no callback can
+ * reach c once this returns; their slots drop the references they held (the
+ * handle's own reference keeps c until on_conn_closed). */
+static void cancel_rank_slots(srv_conn *c) {
+    for (srv_slot *sl = c->qhead; sl; sl = sl->next)
+        if (sl->wait == SLOT_WAIT_RANK) {
+            eng_rank_cancel(sl->rank);
+            sl->rank = NULL;
+            sl->wait = SLOT_READY;
+            c->s->rank_waiting--;
+            conn_release(c);
+        }
+}
+
 static void conn_close(srv_conn *c) {
     if (c->closing) return;
     c->closing = 1;
+    cancel_rank_slots(c);
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
 }
 
@@ -367,6 +401,94 @@ static int reply_done(srv_conn *c, qbuf *dst, size_t mark, uint64_t lsn, int def
     return 0;
 }
 
+/* --- ranked COMPLETE -------------------------------------------------------
+ * eng_rank_complete either answers now (into s->rres: the reply is encoded
+ * in place like any other) or later through on_ranked. The slot is the
+ * callback's ud, so it is taken before the call; s->spare keeps it for the
+ * next request when the answer came at once. A deferred slot is linked at
+ * the tail of the queue (its reply is empty until on_ranked fills it), holds
+ * a reference on the connection, and is cancelled by conn_close. */
+
+static int http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const char *np, size_t nplen,
+                             const eng_rank_result *res, uint64_t t0, int keep, int head);
+
+static srv_slot *slot_take(srv *s) {
+    srv_slot *sl = s->spare;
+    if (sl) {
+        s->spare = NULL;
+        return sl;
+    }
+    sl = qcalloc(1, sizeof *sl);
+    if (sl) {
+        qbuf_init(&sl->buf);
+        qbuf_init(&sl->aux);
+    }
+    return sl;
+}
+
+static void on_ranked(void *ud, const eng_rank_result *res) {
+    srv_slot *sl = ud;
+    srv_conn *c = sl->c;
+    srv *s = c->s;
+    sl->rank = NULL;
+    s->rank_waiting--;
+    int rc = sl->kind < 0 ? http_write_ranked(s, &sl->buf, sl->aux.data, sl->aux_qlen, sl->aux.data + sl->aux_qlen,
+                                              sl->aux.len - sl->aux_qlen, res, sl->t0, sl->http_keep, sl->http_head)
+                          : eng_reply_ranked(&s->e, sl->kind, sl->ws, res, &sl->buf);
+    if (rc < 0) sl->buf.len = 0;
+    else hist_add(&s->e.stats.lat_ns, now_ns() - sl->t0);
+    c->qbytes += sl->buf.len;
+    slot_complete(sl); /* c outlives this: the handle's reference is only dropped in on_conn_closed */
+    if (rc < 0) {
+        LOG_W("out of memory encoding a ranked reply; closing the client");
+        conn_close(c);
+    }
+}
+
+/* Runs the ranker for c's current request (prefix in s->e.norm). Returns 1
+ * when the answer is in s->rres now, 0 when it comes later into *out (a
+ * linked SLOT_WAIT_RANK slot), -1 out of memory. kind -1 = HTTP. */
+static int rank_start(srv *s, srv_conn *c, int kind, int ws, unsigned k, const eng_ctx *ctx, srv_slot **out) {
+    uint64_t t0 = now_ns();
+    srv_slot *sl = slot_take(s);
+    if (!sl) return -1;
+    eng_rank_pending *h;
+    if (eng_rank_complete(s->rank, s->e.norm, s->e.normlen, ctx->user, ctx->user ? ctx->user_len : 0, ctx->session,
+                          ctx->session ? ctx->session_len : 0, k, &s->rres, on_ranked, sl, &h) == 1) {
+        s->spare = sl;
+        return 1;
+    }
+    sl->next = sl->wnext = NULL;
+    sl->c = c;
+    sl->wait = SLOT_WAIT_RANK;
+    sl->kind = kind;
+    sl->ws = ws;
+    sl->lsn = 0;
+    sl->rank = h;
+    sl->t0 = t0;
+    sl->buf.len = sl->aux.len = 0;
+    if (c->qtail) c->qtail->next = sl;
+    else c->qhead = sl;
+    c->qtail = sl;
+    c->refs++;
+    s->rank_waiting++;
+    *out = sl;
+    return 0;
+}
+
+/* eng->rank_fn for the text/RESP protocol. */
+static int rank_fn(void *ud, int kind, int ws, unsigned k, const eng_ctx *ctx, qbuf *out, int *deferred) {
+    srv *s = ud;
+    srv_slot *sl;
+    int r = rank_start(s, s->cur, kind, ws, k, ctx, &sl);
+    if (r < 0) return -1;
+    if (r == 0) {
+        *deferred = 1;
+        return 0;
+    }
+    return eng_reply_ranked(&s->e, kind, ws, &s->rres, out);
+}
+
 /* Over the hard limit: close. At or over the soft limit: stop reading. */
 static int check_output(srv_conn *c) {
     size_t p = pending(c);
@@ -409,8 +531,11 @@ static void conn_process(srv_conn *c) {
             int flags;
             qbuf *dst = reply_dst(c);
             size_t mark = dst->len;
-            if (eng_exec(&s->e, c->pp.kind, c->pp.argc, c->pp.argv, dst, &flags) < 0 ||
-                reply_done(c, dst, mark, s->e.wait_lsn, (flags & ENG_DEFER) ? c->pp.kind : -1) < 0) {
+            s->cur = c;
+            int rc = eng_exec(&s->e, c->pp.kind, c->pp.argc, c->pp.argv, dst, &flags);
+            s->cur = NULL;
+            if (rc < 0 || (!(flags & ENG_DEFER_RANK) &&
+                           reply_done(c, dst, mark, s->e.wait_lsn, (flags & ENG_DEFER) ? c->pp.kind : -1) < 0)) {
                 LOG_W("out of memory encoding a reply; closing the client");
                 conn_close(c);
                 return;
@@ -541,7 +666,31 @@ static int route_complete(srv_conn *c, const http_request *req) {
     eng_ctx ctx;
     get_ctx(req, &ctx);
     const char *msg = NULL;
-    int n = eng_complete(&s->e, q, qlen, (unsigned)k, &ctx, &msg);
+    int n;
+    if (eng_wants_rank(&s->e, &ctx)) {
+        n = eng_complete_prepare(&s->e, q, qlen, (unsigned)k, &ctx, &msg);
+        if (n == 0) {
+            int keep = req->keep_alive && !s->stopping, head = req->method == HTTP_REQ_HEAD;
+            if (!keep) c->close_after_flush = 1;
+            srv_slot *sl;
+            int r = rank_start(s, c, -1, 0, (unsigned)k, &ctx, &sl);
+            if (r < 0) return -1;
+            if (r == 1) {
+                int rc = http_write_ranked(s, c->dst, q, qlen, s->e.norm, s->e.normlen, &s->rres, t0, keep, head);
+                hist_add(&s->e.stats.lat_ns, now_ns() - t0);
+                return rc;
+            }
+            sl->http_keep = keep;
+            sl->http_head = head;
+            sl->aux_qlen = qlen;
+            s->http_deferred = 1; /* the slot is queued: no reply_done */
+            if (qbuf_append(&sl->aux, q, qlen) < 0 || qbuf_append(&sl->aux, s->e.norm, s->e.normlen) < 0) return -1;
+            return 0;
+        }
+        if (n == 1) n = 0; /* longer than any key */
+    } else {
+        n = eng_complete(&s->e, q, qlen, (unsigned)k, &ctx, &msg);
+    }
     if (n < 0) {
         char code[16];
         s->e.stats.errs[ENG_CODE(n)]++;
@@ -558,6 +707,29 @@ static int route_complete(srv_conn *c, const http_request *req) {
     int rc = http_ok(c, req, CMD_HTTP_COMPLETE, HTTP_JSON_CONTENT_TYPE);
     hist_add(&s->e.stats.lat_ns, now_ns() - t0);
     return rc;
+}
+
+/* A ranked /v1/complete answer: head + JSON body into out. */
+static int http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const char *np, size_t nplen,
+                             const eng_rank_result *res, uint64_t t0, int keep, int head) {
+    json_suggestion sug[ENG_RANK_MAX_RESULT];
+    for (size_t i = 0; i < res->n; i++) {
+        const rank_cand *rc = &res->c[i];
+        trie_hit h;
+        const char *d = rc->q;
+        size_t dl = rc->len;
+        double sc = 0;
+        if (trie_get(s->e.t, rc->q, rc->len, &h)) d = h.display, dl = h.displen, sc = h.score;
+        int m = norm_match_len(d, dl, np, nplen);
+        sug[i] = (json_suggestion){d, dl, sc, 0, m > 0 ? (uint32_t)m : 0};
+    }
+    qbuf_reset(&s->hbody);
+    if (json_write_suggestions(&s->hbody, q, qlen, sug, res->n, (now_ns() - t0) / 1000) < 0) return -1;
+    http_resp_opts o = {.keep_alive = keep, .cors_origin = s->cfg->cors_origin};
+    http_count(s, CMD_HTTP_COMPLETE, 200);
+    if (http_write_head(out, 200, HTTP_JSON_CONTENT_TYPE, s->hbody.len, &o) < 0) return -1;
+    if (head) return 0;
+    return qbuf_append(out, s->hbody.data, s->hbody.len);
 }
 
 static int route_accept(srv_conn *c, const http_request *req) {
@@ -656,7 +828,8 @@ static int http_on_request(const http_request *req, void *ud) {
         default: rc = route_health(c, req); break;
         }
     }
-    if (rc >= 0) rc = reply_done(c, c->dst, mark, s->e.wait_lsn, -1);
+    if (rc >= 0 && !s->http_deferred) rc = reply_done(c, c->dst, mark, s->e.wait_lsn, -1);
+    s->http_deferred = 0;
     c->dst = NULL;
     if (rc < 0) {
         LOG_W("out of memory answering an HTTP request; closing the client");
@@ -807,6 +980,11 @@ static int save_start(void *ud, const char **msg) {
         s->save_gen = jrn_gen(s->j);
         release_journal_waiters(s); /* rotation wrote the batch */
     }
+    if (s->rank && eng_rank_save(s->rank, errbuf, sizeof errbuf) < 0) {
+        LOG_E("save: model: %s", errbuf);
+        *msg = errbuf;
+        return ENG_ERR(ERR_IO);
+    }
     const char *path = s->cfg->save ? s->cfg->save : s->cfg->index;
     uint64_t fork_us;
     pid_t pid;
@@ -854,7 +1032,19 @@ static void on_cron(uv_timer_t *t) {
     }
 }
 
+/* After the last connection closed: the ranker saves what it learned and
+ * closes its Redis client and timers (callbacks still pending run now, into
+ * no connection: every waiting slot was cancelled with its connection). */
+static void close_rank(srv *s) {
+    if (!s->rank || s->rank_closed) return;
+    s->rank_closed = 1;
+    s->e.rank = NULL;
+    s->e.stats.rank = NULL;
+    eng_rank_close(s->rank);
+}
+
 static void close_durability_handles(srv *s) {
+    close_rank(s);
     if (s->have_jcheck) uv_close((uv_handle_t *)&s->jcheck, NULL);
     if (s->have_cron) uv_close((uv_handle_t *)&s->cron, NULL);
     if (s->have_sigchld) uv_close((uv_handle_t *)&s->sigchld, NULL);
@@ -1050,6 +1240,29 @@ int srv_run(const srv_config *cfg, trie *t, jrn *j) {
         LOG_E("%s", herr);
         goto out;
     }
+    eng_rank_opts ro;
+    eng_rank_opts_default(&ro);
+    ro.redis = cfg->redis;
+    ro.ns = cfg->ns;
+    ro.model = cfg->model;
+    ro.model_save = cfg->model_save;
+    ro.embeddings = cfg->embeddings;
+    ro.deadline_ms = (uint32_t)cfg->redis_deadline_ms;
+    ro.cache_bytes = cfg->cache_bytes;
+    ro.candidates = (uint32_t)cfg->candidates;
+    char rerr[600];
+    s->rank = eng_rank_new(&s->loop, t, &ro, rerr, sizeof rerr);
+    if (!s->rank) {
+        LOG_E("ranker: %s", rerr);
+        goto out;
+    }
+    if (!cfg->redis)
+        LOG_I("running without Redis: user and session history live in this process (lost at exit, not shared "
+              "with replicas); --redis HOST:PORT to share them");
+    s->e.rank = s->rank;
+    s->e.rank_fn = rank_fn;
+    s->e.rank_ud = s;
+    s->e.stats.rank = s->rank;
     if (listen_on(s, &s->listen_text, cfg->port, "text/RESP") < 0) goto out;
     s->have_text = 1;
     if (cfg->http_port) {
@@ -1088,6 +1301,8 @@ int srv_run(const srv_config *cfg, trie *t, jrn *j) {
     uv_run(&s->loop, UV_RUN_DEFAULT);
     rc = 0;
 out:
+    close_rank(s); /* when it could not start (listen failed); after a shutdown it is closed already */
+    uv_run(&s->loop, UV_RUN_DEFAULT);
     uv_walk(&s->loop, close_walk, NULL);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&s->loop) != 0) LOG_W("event loop closed with handles still open");
@@ -1107,6 +1322,7 @@ out:
     if (rc == 0) LOG_I("shut down cleanly");
     qbuf_free(&s->hbody);
     qbuf_free(&s->scratch);
+    if (s->spare) slot_free(s->spare);
     qfree(s);
     return rc;
 }

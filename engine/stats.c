@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include "engine/journal.h"
+#include "engine/ranker.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -25,7 +26,7 @@ static const char *const cmd_names[CMD__COUNT] = {
     [CMD_CONFIG] = "config",     [CMD_UNKNOWN] = "unknown", [CMD_HTTP_COMPLETE] = "http_complete",
     [CMD_HTTP_ACCEPT] = "http_accept", [CMD_HTTP_STATS] = "http_stats",
     [CMD_HTTP_METRICS] = "http_metrics", [CMD_HTTP_HEALTH] = "http_healthz",
-    [CMD_HTTP_OTHER] = "http_other",
+    [CMD_HTTP_OTHER] = "http_other", [CMD_RELOAD] = "reload",
 };
 
 const char *stats_cmd_name(int cmd) { return cmd >= 0 && cmd < CMD__COUNT ? cmd_names[cmd] : "?"; }
@@ -151,6 +152,32 @@ void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
     add_d(snap, "last_save_time", "qac_last_save_time_seconds", "gauge", NULL, s->last_save_time);
     add_u(snap, "last_save_duration_ms", "qac_last_save_duration_ms", "gauge", NULL, s->last_save_ms);
     add_u(snap, "last_fork_us", "qac_last_fork_us", "gauge", NULL, s->last_fork_us);
+    if (s->rank) {
+        eng_rank_stat r;
+        eng_rank_stats(s->rank, &r);
+        add_u(snap, "rank_redis_enabled", "qac_rank_redis_enabled", "gauge", NULL, (uint64_t)r.redis_enabled);
+        add_u(snap, "rank_redis_up", "qac_rank_redis_up", "gauge", NULL, (uint64_t)r.redis_up);
+        add_u(snap, "rank_redis_reconnects", "qac_rank_redis_reconnects_total", "counter", NULL, r.redis_reconnects);
+        add_u(snap, "rank_redis_errors", "qac_rank_redis_errors_total", "counter", NULL, r.redis_errors);
+        add_u(snap, "rank_requests", "qac_rank_requests_total", "counter", NULL, r.requests);
+        add_u(snap, "rank_degraded", "qac_rank_degraded_total", "counter", NULL, r.degraded);
+        add_u(snap, "rank_deadline_misses", "qac_rank_deadline_misses_total", "counter", NULL, r.deadline_misses);
+        add_u(snap, "rank_cache_hits", "qac_rank_cache_lookups_total", "counter", "result=\"hit\"", r.cache_hits);
+        add_u(snap, "rank_cache_misses", "qac_rank_cache_lookups_total", "counter", "result=\"miss\"",
+              r.cache_misses);
+        add_u(snap, "rank_cache_bytes", "qac_rank_cache_bytes", "gauge", NULL, r.cache_bytes);
+        add_u(snap, "rank_cache_entries", "qac_rank_cache_entries", "gauge", NULL, r.cache_entries);
+        add_u(snap, "rank_online_updates", "qac_rank_online_total", "counter", "result=\"updated\"",
+              r.online_updates);
+        add_u(snap, "rank_online_skipped", "qac_rank_online_total", "counter", "result=\"skipped\"",
+              r.online_skipped);
+        add_u(snap, "rank_history_writes", "qac_rank_history_writes_total", "counter", NULL, r.history_writes);
+        add_u(snap, "rank_history_write_errors", "qac_rank_history_write_errors_total", "counter", NULL,
+              r.history_write_errors);
+        add_u(snap, "rank_embeddings_version", "qac_rank_embeddings_version", "gauge", NULL, r.emb_version);
+        add_u(snap, "rank_model_loaded", "qac_rank_model_loaded", "gauge", NULL, (uint64_t)r.has_model);
+        add_u(snap, "rank_model_updates", "qac_rank_model_updates", "gauge", NULL, r.model_updates);
+    }
     const jrn *j = s->journal;
     add_u(snap, "journal_enabled", "qac_journal_enabled", "gauge", NULL, j != NULL);
     if (!j) return;

@@ -28,7 +28,7 @@ enum {
     CMD_COMPLETE = 0, CMD_ADD, CMD_INCR, CMD_DEL, CMD_GET, CMD_ACCEPT, CMD_STATS, CMD_PING,
     CMD_HELP, CMD_QUIT, CMD_SAVE, CMD_COMMAND, CMD_CONFIG, CMD_UNKNOWN,
     CMD_HTTP_COMPLETE, CMD_HTTP_ACCEPT, CMD_HTTP_STATS, CMD_HTTP_METRICS, CMD_HTTP_HEALTH,
-    CMD_HTTP_OTHER,
+    CMD_HTTP_OTHER, CMD_RELOAD,
     CMD__COUNT
 };
 const char *stats_cmd_name(int cmd);
@@ -54,6 +54,7 @@ typedef struct eng_stats {
     int last_save_ok;           /* -1 none yet, 0 failed, 1 ok */
     uint64_t last_fork_us;      /* how long the last fork() stopped the loop */
     const struct jrn *journal;  /* borrowed; NULL without --journal */
+    const struct eng_rank *rank; /* borrowed; NULL: no ranker (its counters are left out) */
 } eng_stats;
 
 void stats_init(eng_stats *s);
@@ -72,7 +73,7 @@ typedef struct stats_item {
     double d;
 } stats_item;
 
-#define STATS_MAX_ITEMS 128
+#define STATS_MAX_ITEMS 192
 typedef struct eng_stats_snap {
     int n;
     stats_item items[STATS_MAX_ITEMS];
