@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/util.h"
 #include "trie/trie.h"
@@ -775,6 +776,85 @@ static void test_heavy_prefix_cache(void **state) {
     trie_free(t);
 }
 
+/* Keys and displays around the arena header's varint boundaries (trie_internal.h,
+ * khdr_*: h = klen * 2 + flag takes 2 bytes from klen 64, dlen from 128):
+ * every stored header has the canonical size, every key and display reads
+ * back whole through insert, display change, save/load, and delete. */
+static void fill_pat(char *b, size_t n, unsigned salt) {
+    for (size_t i = 0; i < n; i++) b[i] = (char)('a' + (i * 7 + salt) % 26);
+}
+
+static void check_headers(const trie *t, const size_t *kl, size_t nk, const size_t *dls, size_t nd,
+                          unsigned round) {
+    char k[TRIE_MAX_KEY], d[TRIE_MAX_KEY];
+    for (size_t i = 0; i < nk; i++) {
+        trie_hit h;
+        fill_pat(k, kl[i], (unsigned)kl[i]);
+        if (!trie_get(t, k, kl[i], &h)) fail_msg("key of %zu bytes lost", kl[i]);
+        size_t dl = dls[(i + round) % nd];
+        assert_int_equal(h.keylen, kl[i]);
+        assert_memory_equal(h.key, k, kl[i]);
+        if (dl) {
+            fill_pat(d, dl, (unsigned)(dl + 3 + round));
+            assert_int_equal(h.displen, dl);
+            assert_memory_equal(h.display, d, dl);
+        } else {
+            assert_ptr_equal(h.display, h.key);
+        }
+        const char *at = t->arena + t->refs[h.id].off;
+        assert_int_equal((size_t)(h.key - at), khdr_size(kl[i], dl));
+        assert_int_equal(khdr_size(kl[i], dl), (kl[i] >= 64 ? 2u : 1u) + (dl ? (dl >= 128 ? 2u : 1u) : 0u));
+    }
+}
+
+static void test_key_headers(void **state) {
+    (void)state;
+    static const size_t kl[] = {1, 2, 3, 4, 5, 62, 63, 64, 65, 126, 127, 128, 129, 300, 511, TRIE_MAX_KEY};
+    static const size_t dls[] = {0, 1, 63, 64, 127, 128, 129, TRIE_MAX_KEY};
+    const size_t nk = sizeof kl / sizeof kl[0], nd = sizeof dls / sizeof dls[0];
+    char k[TRIE_MAX_KEY], d[TRIE_MAX_KEY];
+    trie *t = trie_new();
+    assert_non_null(t);
+    for (unsigned round = 0; round < 3; round++) { /* round > 0: display changes in place */
+        for (size_t i = 0; i < nk; i++) {
+            size_t dl = dls[(i + round) % nd];
+            fill_pat(k, kl[i], (unsigned)kl[i]);
+            fill_pat(d, dl, (unsigned)(dl + 3 + round));
+            /* a display of 0 bytes: pass the key itself (stored as none) */
+            assert_int_equal(trie_set(t, k, kl[i], dl ? d : k, dl ? dl : kl[i], (double)(i % 5), NULL), 0);
+        }
+        check_ok(t);
+        check_headers(t, kl, nk, dls, nd, round);
+    }
+    const char *base = getenv("QAC_TMP");
+    char path[512];
+    snprintf(path, sizeof path, "%s/test_key_headers.XXXXXX", base && *base ? base : "/tmp");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(trie_save(t, path), 0);
+    trie *u = NULL;
+    char err[256];
+    if (trie_load(path, &u, err, sizeof err)) fail_msg("trie_load: %s", err);
+    unlink(path);
+    check_ok(u);
+    check_headers(u, kl, nk, dls, nd, 2);
+    trie_mem ma, mb;
+    trie_memory(t, &ma);
+    trie_memory(u, &mb);
+    assert_int_equal(ma.bytes_used, mb.bytes_used);
+    for (size_t i = 0; i < nk; i += 2) {
+        fill_pat(k, kl[i], (unsigned)kl[i]);
+        assert_int_equal(trie_del(t, k, kl[i]), 0);
+        assert_int_equal(trie_del(u, k, kl[i]), 0);
+    }
+    check_ok(t);
+    check_ok(u);
+    assert_int_equal(trie_count(u), nk / 2);
+    trie_free(t);
+    trie_free(u);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_errors),
@@ -786,6 +866,7 @@ int main(void) {
         cmocka_unit_test(test_short_prefix_cache),
         cmocka_unit_test(test_heavy_prefix_cache),
         cmocka_unit_test(test_builder),
+        cmocka_unit_test(test_key_headers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

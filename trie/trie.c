@@ -67,7 +67,7 @@ uint32_t trie__id_alloc(trie *t) {
     uint32_t id;
     if (t->idfree != NONE) {
         id = t->idfree;
-        t->idfree = t->refs[id].off;
+        t->idfree = kfree_next(t, id);
     } else {
         id = t->nids++;
     }
@@ -75,10 +75,9 @@ uint32_t trie__id_alloc(trie *t) {
 }
 
 void trie__id_free(trie *t, uint32_t id) {
-    t->refs[id].klen = 0;
-    t->refs[id].dlen = 0;
-    t->refs[id].off = t->idfree;
-    t->refs[id].score = 0;
+    uint64_t link = t->idfree; /* kfree_next reads it back */
+    memcpy(&t->refs[id], &link, 8);
+    t->refs[id].off = NONE;
     t->idfree = id;
 }
 
@@ -113,6 +112,23 @@ static void arena_release(trie *t, uint32_t off, size_t n) {
     memcpy(t->arena + off, &t->afree[sz], 4);
     t->afree[sz] = off;
     t->alive -= sz;
+}
+
+uint32_t trie__key_store(trie *t, const char *key, size_t klen, const char *disp, size_t dlen) {
+    uint32_t off = trie__arena_alloc(t, kchunk_bytes(klen, dlen));
+    char *p = t->arena + off;
+    p += khdr_put(p, klen, dlen);
+    memcpy(p, key, klen);
+    if (dlen) memcpy(p + klen, disp, dlen);
+    t->kbytes += chunk_size(klen + dlen);
+    return off;
+}
+
+/* Frees the arena chunk of the key stored at off. */
+static void key_release(trie *t, uint32_t off) {
+    kview v = kv_at(t, off);
+    arena_release(t, off, kchunk_bytes(v.klen, v.dlen));
+    t->kbytes -= chunk_size((size_t)v.klen + v.dlen);
 }
 
 int trie__nodes_reserve(trie *t, uint32_t n) {
@@ -304,7 +320,8 @@ static uint32_t find(const trie *t, const char *key, size_t klen, pstep *path, i
         uint32_t r = kid_refs(t, nd)[s];
         if (r & LEAF) {
             uint32_t id = r & ~LEAF;
-            if (t->refs[id].klen != klen || memcmp(kstr(t, id), key, klen)) return NONE;
+            kview v = kv(t, id);
+            if (v.klen != klen || memcmp(v.key, key, klen)) return NONE;
             *np = k;
             *is_leaf = 1;
             return id;
@@ -379,14 +396,11 @@ static uint32_t make_node(trie *t, uint16_t d, uint32_t term, uint32_t a, uint32
 static int insert_new(trie *t, const char *key, size_t klen, const char *disp, size_t dlen,
                       double score, uint32_t *id_out) {
     int rc;
-    if ((rc = trie__ids_reserve(t)) || (rc = trie__arena_reserve(t, klen + dlen)) ||
+    if ((rc = trie__ids_reserve(t)) || (rc = trie__arena_reserve(t, kchunk_bytes(klen, dlen))) ||
         (rc = trie__nodes_reserve(t, 1)) || (rc = trie__kids_reserve(t, KIDS_UNITS(MAX_FANOUT))))
         return rc;
     uint32_t id = trie__id_alloc(t);
-    uint32_t off = trie__arena_alloc(t, klen + dlen);
-    memcpy(t->arena + off, key, klen);
-    if (dlen) memcpy(t->arena + off + klen, disp, dlen);
-    t->refs[id] = (kref){.off = off, .klen = (uint16_t)klen, .dlen = (uint16_t)dlen};
+    t->refs[id].off = trie__key_store(t, key, klen, disp, dlen);
     t->refs[id].score = score;
     t->count++;
 
@@ -409,7 +423,7 @@ static int insert_new(trie *t, const char *key, size_t klen, const char *disp, s
         uint32_t r = *slotp;
         if (r & LEAF) {
             uint32_t o = r & ~LEAF;
-            size_t olen = t->refs[o].klen, m = klen < olen ? klen : olen;
+            size_t olen = klen_of(t, o), m = klen < olen ? klen : olen;
             size_t c = pos + 1 + lcp(key + pos + 1, kstr(t, o) + pos + 1, m - pos - 1);
             uint32_t x;
             if (c == klen) x = make_node(t, (uint16_t)c, id, LEAF | o, NONE);
@@ -444,18 +458,21 @@ static int insert_new(trie *t, const char *key, size_t klen, const char *disp, s
 
 /* Replace the display of an existing key; all-or-nothing. */
 static int set_display(trie *t, uint32_t id, const char *disp, size_t dlen) {
-    kref *r = &t->refs[id];
-    if (r->dlen == dlen && (dlen == 0 || memcmp(kstr(t, id) + r->klen, disp, dlen) == 0))
-        return TRIE_OK;
-    int rc = trie__arena_reserve(t, r->klen + dlen);
+    kview v = kv(t, id);
+    if (v.dlen == dlen && (dlen == 0 || memcmp(v.key + v.klen, disp, dlen) == 0)) return TRIE_OK;
+    int rc = trie__arena_reserve(t, kchunk_bytes(v.klen, dlen));
     if (rc) return rc;
-    r = &t->refs[id];
-    uint32_t off = trie__arena_alloc(t, r->klen + dlen);
-    memcpy(t->arena + off, t->arena + r->off, r->klen);
-    if (dlen) memcpy(t->arena + off + r->klen, disp, dlen);
-    arena_release(t, r->off, (size_t)r->klen + r->dlen);
-    r->off = off;
-    r->dlen = (uint16_t)dlen;
+    /* a fresh chunk (reserve may have moved the arena; the old chunk is
+     * still live, so the new one never overlaps it) */
+    uint32_t old = t->refs[id].off, klen = v.klen;
+    uint32_t off = trie__arena_alloc(t, kchunk_bytes(klen, dlen));
+    char *p = t->arena + off;
+    p += khdr_put(p, klen, dlen);
+    memcpy(p, kstr(t, id), klen);
+    if (dlen) memcpy(p + klen, disp, dlen);
+    t->kbytes += chunk_size(klen + dlen);
+    key_release(t, old);
+    t->refs[id].off = off;
     return TRIE_OK;
 }
 
@@ -561,8 +578,7 @@ int trie_del(trie *t, const char *key, size_t keylen) {
             top = np - 2;
         }
     }
-    kref r = t->refs[id];
-    arena_release(t, r.off, (size_t)r.klen + r.dlen);
+    key_release(t, t->refs[id].off);
     trie__id_free(t, id);
     t->count--;
     fix_path(t, path, top);
@@ -584,7 +600,7 @@ int trie_get(const trie *t, const char *key, size_t keylen, trie_hit *hit) {
 }
 
 int trie_get_id(const trie *t, uint32_t id, trie_hit *hit) {
-    if (!t || id >= t->nids || t->refs[id].klen == 0) return 0;
+    if (!t || id >= t->nids || !id_live(t, id)) return 0;
     if (hit) fill_hit(t, id, hit);
     return 1;
 }
@@ -647,7 +663,8 @@ int trie__topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k, 
         uint32_t r = kid_refs(t, nd)[s];
         if (r & LEAF) {
             uint32_t id = r & ~LEAF;
-            if (t->refs[id].klen < plen || memcmp(kstr(t, id), prefix, plen)) return 0;
+            kview v = kv(t, id);
+            if (v.klen < plen || memcmp(v.key, prefix, plen)) return 0;
             fill_hit(t, id, &out[0]);
             return 1;
         }

@@ -17,9 +17,10 @@
  *   | depth16| nkids16|            ref: node index, or LEAF|key id (bit 31)
  *   +--------+--------+            b_i: first edge byte of child i (memchr'd)
  *                                  order: children sorted by their best key
- *   id table (by key id, 16 B):    arena: [key bytes][display bytes]
- *     refs[id] = {score64, off32, klen16, dlen16}   (dlen 0: display == key)
- *     (score and text reference share one line: a hit costs one miss)
+ *   id table (by key id, 12 B):    arena: [hdr][key bytes][display bytes]
+ *     refs[id] = {score64, off32}  hdr: varint klen*2+has_display [varint dlen]
+ *     (1 byte for keys < 64 B without display; no display: display == key;
+ *     score and text reference share one line: a hit costs one miss)
  *
  *   e.g. keys "new"(3) "news"(7) "newark"(5) "nab"(5):
  *     root --'n'--> N1(depth 1, best=news)
@@ -107,7 +108,8 @@
  *       24    4  id bound (largest live id + 1)
  *       28    4  node count, root included (checked against the rebuild)
  *       32    8  file size in bytes (header + payload)
- *       40    4  key bytes: arena bytes of all key blocks (allocation hint, checked)
+ *       40    4  key bytes: sum over keys of max(4, key + display length)
+ *                (allocation hint, checked; in-memory headers not counted)
  *       44    4  tag: opaque to the trie (trie_tag / trie_set_tag)
  *       48    8  payload checksum: qsum64 of bytes [64, file size)
  *       56    8  header checksum: qsum64 of bytes [0, 56)

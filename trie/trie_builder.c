@@ -143,19 +143,17 @@ int trie_builder_add(trie_builder *tb, const char *key, size_t keylen, const cha
     trie *t = tb->b.t;
     size_t L = 0;
     if (tb->prev != NONE) { /* strictly increasing: key > prev, bytewise */
-        size_t pl = t->refs[tb->prev].klen, m = pl < keylen ? pl : keylen;
+        size_t pl = klen_of(t, tb->prev), m = pl < keylen ? pl : keylen;
         L = lcp(kstr(t, tb->prev), key, m);
         if (L == m ? keylen <= pl : (uint8_t)key[L] < (uint8_t)kstr(t, tb->prev)[L])
             return TRIE_EINVAL;
     }
     size_t cd = canon_dlen(key, keylen, display, displen);
-    if ((rc = trie__ids_reserve(t)) || (rc = trie__arena_reserve(t, keylen + cd))) return rc;
+    if ((rc = trie__ids_reserve(t)) || (rc = trie__arena_reserve(t, kchunk_bytes(keylen, cd)))) return rc;
     /* from here a failure (in closing frames) poisons the builder */
     if ((rc = trie__b_close_to(&tb->b, (uint32_t)L))) return tb->failed = rc;
-    uint32_t id = trie__id_alloc(t), off = trie__arena_alloc(t, keylen + cd);
-    memcpy(t->arena + off, key, keylen);
-    if (cd) memcpy(t->arena + off + keylen, display, cd);
-    t->refs[id] = (kref){.off = off, .klen = (uint16_t)keylen, .dlen = (uint16_t)cd};
+    uint32_t id = trie__id_alloc(t);
+    t->refs[id].off = trie__key_store(t, key, keylen, display, cd);
     t->refs[id].score = score;
     t->count++;
     tb->b.st[tb->b.sp++] = (bframe){(uint32_t)keylen, id, tb->b.tn};

@@ -17,7 +17,7 @@
 struct chk {
     const trie *t;
     uint8_t *seen_ids, *seen_nodes;
-    uint64_t nodes, keys, kunits, abytes;
+    uint64_t nodes, keys, kunits, abytes, kbytes;
     char path[TRIE_MAX_KEY + 1];
     char *err;
     size_t errlen;
@@ -32,18 +32,25 @@ struct chk {
 static int chk_id(struct chk *c, uint32_t id) {
     const trie *t = c->t;
     if (id >= t->nids) CHK_FAIL(c, "key id %u out of range (bound %u)", id, t->nids);
-    kref r = t->refs[id];
-    if (r.klen == 0) CHK_FAIL(c, "key id %u is reachable but free", id);
+    uint32_t off = t->refs[id].off;
+    if (off == NONE) CHK_FAIL(c, "key id %u is reachable but free", id);
     if (c->seen_ids[id]) CHK_FAIL(c, "key id %u reachable twice", id);
     c->seen_ids[id] = 1;
-    if (r.klen > TRIE_MAX_KEY || r.dlen > TRIE_MAX_KEY) CHK_FAIL(c, "key id %u: bad lengths", id);
-    if ((uint64_t)r.off + chunk_size((size_t)r.klen + r.dlen) > t->aused)
+    /* a chunk holds >= ARENA_MIN (= KHDR_MAX) bytes: the header is readable */
+    if ((uint64_t)off + ARENA_MIN > t->aused) CHK_FAIL(c, "key id %u: arena block out of bounds", id);
+    kview r = kv_at(t, off);
+    if (r.klen == 0 || r.klen > TRIE_MAX_KEY || r.dlen > TRIE_MAX_KEY ||
+        (uint64_t)(r.key - (t->arena + off)) != khdr_size(r.klen, r.dlen) || ((uint8_t)t->arena[off] & 1) != (r.dlen != 0))
+        CHK_FAIL(c, "key id %u: bad lengths", id);
+    size_t cb = kchunk_bytes(r.klen, r.dlen);
+    if ((uint64_t)off + chunk_size(cb) > t->aused)
         CHK_FAIL(c, "key id %u: arena block out of bounds", id);
     if (!isfinite(t->refs[id].score)) CHK_FAIL(c, "key id %u: non-finite score", id);
-    if (r.dlen == r.klen && memcmp(kstr(t, id), kstr(t, id) + r.klen, r.klen) == 0)
+    if (r.dlen == r.klen && memcmp(r.key, r.key + r.klen, r.klen) == 0)
         CHK_FAIL(c, "key id %u: display stored although equal to key", id);
     c->keys++;
-    c->abytes += chunk_size((size_t)r.klen + r.dlen);
+    c->abytes += chunk_size(cb);
+    c->kbytes += chunk_size((size_t)r.klen + r.dlen);
     return 0;
 }
 
@@ -65,7 +72,7 @@ static int chk_node(struct chk *c, uint32_t n, uint32_t pdepth, uint32_t *best_o
             CHK_FAIL(c, "node %u not compressed (%u children, %s key)", n, nd->nkids,
                      nd->term == NONE ? "no" : "a");
         uint32_t b = nd->best;
-        if (b >= t->nids || t->refs[b].klen < d) CHK_FAIL(c, "node %u: bad best %u", n, b);
+        if (b >= t->nids || !id_live(t, b) || klen_of(t, b) < d) CHK_FAIL(c, "node %u: bad best %u", n, b);
         memcpy(c->path + pdepth, kstr(t, b) + pdepth, d - pdepth);
     }
     if (nd->nkids) {
@@ -76,7 +83,7 @@ static int chk_node(struct chk *c, uint32_t n, uint32_t pdepth, uint32_t *best_o
     uint32_t best = NONE;
     if (nd->term != NONE) {
         if (chk_id(c, nd->term)) return -1;
-        if (t->refs[nd->term].klen != d || memcmp(kstr(t, nd->term), c->path, d))
+        if (klen_of(t, nd->term) != d || memcmp(kstr(t, nd->term), c->path, d))
             CHK_FAIL(c, "node %u: key %u does not spell the path", n, nd->term);
         best = nd->term;
     }
@@ -90,7 +97,7 @@ static int chk_node(struct chk *c, uint32_t n, uint32_t pdepth, uint32_t *best_o
         if (r & LEAF) {
             cb = r & ~LEAF;
             if (chk_id(c, cb)) return -1;
-            if (t->refs[cb].klen <= d || memcmp(kstr(t, cb), c->path, d))
+            if (klen_of(t, cb) <= d || memcmp(kstr(t, cb), c->path, d))
                 CHK_FAIL(c, "node %u: leaf key %u does not extend the path", n, cb);
         } else if (chk_node(c, r, d, &cb)) {
             return -1;
@@ -177,10 +184,10 @@ int trie_check(const trie *t, char *err, size_t errlen) {
                  (unsigned long long)t->count);
     if (c.nodes != t->nlive) CHK_GOTO("%llu nodes reachable, %u live", (unsigned long long)c.nodes, t->nlive);
     if (c.kunits != t->klive) CHK_GOTO("child pool accounting off");
-    if (c.abytes != t->alive) CHK_GOTO("arena accounting off");
+    if (c.abytes != t->alive || c.kbytes != t->kbytes) CHK_GOTO("arena accounting off");
     uint64_t nfree = 0;
-    for (uint32_t f = t->idfree; f != NONE; f = t->refs[f].off) {
-        if (f >= t->nids || t->refs[f].klen != 0 || ++nfree > t->nids) CHK_GOTO("id free list broken");
+    for (uint32_t f = t->idfree; f != NONE; f = kfree_next(t, f)) {
+        if (f >= t->nids || id_live(t, f) || ++nfree > t->nids) CHK_GOTO("id free list broken");
     }
     if (nfree + t->count != t->nids) CHK_GOTO("ids: %llu free + %llu live != bound %u",
                                               (unsigned long long)nfree, (unsigned long long)t->count, t->nids);

@@ -40,7 +40,7 @@
 #define KIDS_UNITS(n) ((uint32_t)(n) + ((uint32_t)(n) + 3) / 4)
 #define MAX_PATH (TRIE_MAX_KEY + 2)
 #define ARENA_MIN 4 /* a free arena chunk holds its 4-byte next link */
-#define ARENA_CLASSES (2 * TRIE_MAX_KEY + 1)
+#define ARENA_CLASSES (2 * TRIE_MAX_KEY + KHDR_MAX + 1)
 #define NODE_FREE_MARK 0xffffu
 #define CACHE_SLOTS (1u + 256u + 65536u) /* prefixes of 0, 1 and 2 bytes */
 _Static_assert(TRIE_CACHE_DEPTH == 2, "cache_slot() indexes prefixes of 0..2 bytes");
@@ -54,15 +54,63 @@ typedef struct tnode {
     uint16_t nkids; /* children (0..256); NODE_FREE_MARK on the free list */
 } tnode;
 
-/* One record per key id: the score shares the key's cache line with its
- * arena reference, so a frontier push (score) and a hit (both) cost one miss. */
-typedef struct kref {
+/* One record per key id, 12 bytes: the score shares the key's cache line
+ * with its arena reference, so a frontier push (score) and a hit (both) cost
+ * one miss. The lengths live in the arena, in a 1..KHDR_MAX-byte header in
+ * front of the key (khdr_*): 4 bytes of lengths cost 1 there for 93% of real
+ * queries (under 64 bytes, no display), which makes the record 12 bytes, not
+ * 16. Packed to 4-byte alignment: the score is read unaligned on half the
+ * records (x86-64 and arm64 do that at full speed); never take its address.
+ * A free id has off == NONE (no chunk starts there: the arena is < 4 GiB and
+ * a chunk is >= ARENA_MIN bytes) and keeps the next free id in the low 32
+ * bits of the score's bytes (kfree_next). */
+typedef struct __attribute__((packed, aligned(4))) kref {
     double score;
-    uint32_t off;  /* arena offset of [key][display]; next free id when free */
-    uint16_t klen; /* 0: id is free */
-    uint16_t dlen; /* 0: display is the key itself */
+    uint32_t off; /* arena offset of [header][key][display]; NONE: id is free */
 } kref;
-_Static_assert(sizeof(kref) == 16, "kref packs into 16 bytes");
+_Static_assert(sizeof(kref) == 12, "kref packs into 12 bytes");
+
+/* Arena key header: h = klen * 2 + (display stored ? 1 : 0) as a 1- or
+ * 2-byte little-endian base-128 varint (lengths <= TRIE_MAX_KEY, so h < 2^14),
+ * then, with a display, dlen the same way. */
+#define KHDR_MAX 4
+_Static_assert(TRIE_MAX_KEY * 2 + 1 < (1 << 14), "key header lengths fit 2 varint bytes");
+static inline size_t kvar_size(size_t v) { return v < 128 ? 1 : 2; }
+static inline size_t khdr_size(size_t klen, size_t dlen) {
+    return kvar_size(klen * 2 + (dlen != 0)) + (dlen ? kvar_size(dlen) : 0);
+}
+static inline size_t kvar_put(char *p, size_t v) {
+    if (v < 128) {
+        p[0] = (char)v;
+        return 1;
+    }
+    p[0] = (char)(0x80 | (v & 0x7f));
+    p[1] = (char)(v >> 7);
+    return 2;
+}
+static inline size_t kvar_get(const char *p, uint32_t *v) {
+    uint8_t b = (uint8_t)p[0];
+    if (b < 128) {
+        *v = b;
+        return 1;
+    }
+    *v = (b & 0x7fu) | ((uint32_t)(uint8_t)p[1] << 7);
+    return 2;
+}
+/* Writes the header of a key at p; returns its size (khdr_size). */
+static inline size_t khdr_put(char *p, size_t klen, size_t dlen) {
+    size_t n = kvar_put(p, klen * 2 + (dlen != 0));
+    if (dlen) n += kvar_put(p + n, dlen);
+    return n;
+}
+/* Bytes of one key's arena chunk content: header, key, display. */
+static inline size_t kchunk_bytes(size_t klen, size_t dlen) { return khdr_size(klen, dlen) + klen + dlen; }
+
+/* A decoded arena key: the key (display right after it when dlen > 0). */
+typedef struct kview {
+    const char *key;
+    uint32_t klen, dlen;
+} kview;
 
 /* Top-TRIE_CACHE_K list of one short prefix, best first. n < TRIE_CACHE_K
  * means the list holds EVERY key with that prefix. */
@@ -96,6 +144,7 @@ struct trie {
     uint32_t kfree[MAX_FANOUT + 1];
     char *arena;
     uint64_t aused, acap, alive; /* bytes */
+    uint64_t kbytes; /* sum of chunk_size(klen + dlen) of live keys: the snapshot header's key byte count */
     uint32_t afree[ARENA_CLASSES];
     kref *refs; /* by key id: score and arena reference */
     uint32_t nids, idcap, idfree;
@@ -120,11 +169,11 @@ typedef struct bframe {
 #define SNAP_REC 18u                 /* fixed part of a record */
 
 /* Snapshot load limit on sparse ids (trie_snapshot.c). trie_load allocates
- * the whole id table (16 B per id below the header's id bound) before it
+ * the whole id table (12 B per id below the header's id bound) before it
  * reads a record, so the bound must be justified by the file: a snapshot of
  * `count` keys may leave at most SNAP_FREE_IDS_PER_KEY free ids per key plus
  * SNAP_FREE_IDS_MIN in all, else it is refused (TRIE_EFORMAT, "id bound ...").
- * The table then costs at most ~14x the payload + 16 MB. A real trie only
+ * The table then costs at most ~10x the payload + 12 MB. A real trie only
  * gets there after deleting over 15/16 of its keys while a high id lives on
  * (ids are reused LIFO, so inserts refill the holes). Compile-time setting. */
 #define SNAP_FREE_IDS_PER_KEY 15u
@@ -149,6 +198,9 @@ uint32_t trie__id_alloc(trie *t);
 void trie__id_free(trie *t, uint32_t id);
 int trie__arena_reserve(trie *t, size_t n);
 uint32_t trie__arena_alloc(trie *t, size_t n);
+/* Stores [header][key][display] in a chunk of kchunk_bytes(klen, dlen)
+ * bytes (reserved before) and returns its offset. */
+uint32_t trie__key_store(trie *t, const char *key, size_t klen, const char *disp, size_t dlen);
 int trie__nodes_reserve(trie *t, uint32_t n);
 uint32_t trie__node_alloc(trie *t);
 int trie__kids_reserve(trie *t, uint32_t units);
@@ -182,7 +234,22 @@ uint64_t trie__qsum_buf(const void *p, size_t n);
 
 /* ------------------------------------------------------- inline helpers */
 
-static inline const char *kstr(const trie *t, uint32_t id) { return t->arena + t->refs[id].off; }
+static inline kview kv_at(const trie *t, uint32_t off) {
+    const char *p = t->arena + off;
+    uint32_t h, d = 0;
+    p += kvar_get(p, &h);
+    if (h & 1) p += kvar_get(p, &d);
+    return (kview){p, h >> 1, d};
+}
+static inline kview kv(const trie *t, uint32_t id) { return kv_at(t, t->refs[id].off); }
+static inline const char *kstr(const trie *t, uint32_t id) { return kv(t, id).key; }
+static inline uint32_t klen_of(const trie *t, uint32_t id) { return kv(t, id).klen; }
+static inline int id_live(const trie *t, uint32_t id) { return t->refs[id].off != NONE; }
+static inline uint32_t kfree_next(const trie *t, uint32_t id) {
+    uint32_t n;
+    memcpy(&n, &t->refs[id], 4); /* the score's first bytes (packed struct) */
+    return n;
+}
 static inline uint32_t ref_best(const trie *t, uint32_t r) {
     return (r & LEAF) ? (r & ~LEAF) : t->nodes[r].best;
 }
@@ -201,9 +268,9 @@ static inline int kid_find(const trie *t, const tnode *n, uint8_t c) {
 }
 
 static inline int keycmp_ids(const trie *t, uint32_t a, uint32_t b) {
-    kref ra = t->refs[a], rb = t->refs[b];
+    kview ra = kv(t, a), rb = kv(t, b);
     size_t m = ra.klen < rb.klen ? ra.klen : rb.klen;
-    int c = memcmp(t->arena + ra.off, t->arena + rb.off, m);
+    int c = memcmp(ra.key, rb.key, m);
     if (c) return c;
     return (ra.klen > rb.klen) - (ra.klen < rb.klen);
 }
@@ -266,14 +333,14 @@ static inline centry *heavy_find(const trie *t, const char *p, size_t plen) {
 }
 
 static inline void fill_hit(const trie *t, uint32_t id, trie_hit *h) {
-    kref r = t->refs[id];
-    h->key = t->arena + r.off;
+    kview r = kv(t, id);
+    h->key = r.key;
     h->keylen = r.klen;
     if (r.dlen) {
-        h->display = h->key + r.klen;
+        h->display = r.key + r.klen;
         h->displen = r.dlen;
     } else {
-        h->display = h->key;
+        h->display = r.key;
         h->displen = r.klen;
     }
     h->id = id;

@@ -136,11 +136,11 @@ static int sw_flush(swriter *w) {
 static int save_cb(void *ud, uint32_t id) {
     swriter *w = ud;
     const trie *t = w->t;
-    kref r = t->refs[id];
+    kview r = kv(t, id);
     size_t l = 0;
     if (w->prev != NONE) {
-        kref p = t->refs[w->prev];
-        l = lcp(kstr(t, w->prev), kstr(t, id), p.klen < r.klen ? p.klen : r.klen);
+        kview p = kv(t, w->prev);
+        l = lcp(p.key, r.key, p.klen < r.klen ? p.klen : r.klen);
     }
     size_t need = SNAP_REC + (r.klen - l) + r.dlen;
     if (w->n + need > sizeof w->buf && sw_flush(w)) return -1;
@@ -150,10 +150,10 @@ static int save_cb(void *ud, uint32_t id) {
     memcpy(&bits, &sc, 8);
     put16(p, (uint16_t)l);
     put16(p + 2, (uint16_t)(r.klen - l));
-    put16(p + 4, r.dlen);
+    put16(p + 4, (uint16_t)r.dlen);
     put32(p + 6, id);
     put64(p + 10, bits);
-    memcpy(p + SNAP_REC, kstr(t, id) + l, r.klen - l + r.dlen);
+    memcpy(p + SNAP_REC, r.key + l, r.klen - l + r.dlen);
     w->n += need;
     w->prev = id;
     if (w->max_id == NONE || id > w->max_id) w->max_id = id;
@@ -196,7 +196,7 @@ int trie_save(const trie *t, const char *path) {
         put32(h + 24, w->max_id == NONE ? 0 : w->max_id + 1);
         put32(h + 28, t->nlive);
         put64(h + 32, w->off);
-        put32(h + 40, (uint32_t)t->alive); /* < 4 GiB: arena offsets are 32-bit */
+        put32(h + 40, (uint32_t)t->kbytes); /* <= alive < 4 GiB: arena offsets are 32-bit */
         put32(h + 44, t->tag);
         put64(h + 48, qsum_final(&w->sum));
         put64(h + 56, trie__qsum_buf(h, 56));
@@ -322,7 +322,7 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
                   (unsigned long long)count, (unsigned long long)payload);
     if (idb < count || idb > MAX_IDS) LOAD_FAIL(TRIE_EFORMAT, "bad id bound %u for %llu keys", idb,
                                                 (unsigned long long)count);
-    /* The id table (16 B per id below the bound) is allocated before any
+    /* The id table (12 B per id below the bound) is allocated before any
      * record is read: bound it by the key count, which the payload size
      * bounds, so a tiny file cannot ask for gigabytes. */
     if (idb > SNAP_MAX_ID_BOUND(count))
@@ -361,15 +361,20 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
     t->refs = qmalloc((idb ? idb : 1) * sizeof(kref));
     if (!t->refs) LOAD_FAIL(TRIE_ENOMEM, "out of memory for %u ids", idb);
     t->idcap = t->nids = idb;
-    for (uint32_t i = 0; i < idb; i++) t->refs[i] = (kref){0};
+    for (uint32_t i = 0; i < idb; i++) t->refs[i] = (kref){.off = NONE};
     uint64_t kest = (uint64_t)hnodes + count + (hnodes + count) / 4 + hnodes;
     if (trie__nodes_reserve(t, hnodes) || trie__arena_reserve(t, 1) || trie__kids_reserve(t, (uint32_t)(kest > UINT32_MAX ? UINT32_MAX : kest)))
         LOAD_FAIL(TRIE_ENOMEM, "out of memory");
-    if (abytes > t->acap) {
-        char *a = qrealloc(t->arena, abytes);
+    /* each key's arena header adds at most KHDR_MAX bytes to its chunk: the
+     * arena never grows while loading; the untouched tail costs address
+     * space only (no resident pages) and shrink_to_fit returns it */
+    uint64_t acap = abytes + count * KHDR_MAX;
+    if (acap > UINT32_MAX) acap = UINT32_MAX;
+    if (acap > t->acap) {
+        char *a = qrealloc(t->arena, acap);
         if (!a) LOAD_FAIL(TRIE_ENOMEM, "out of memory for %llu key bytes", (unsigned long long)abytes);
         t->arena = a;
-        t->acap = abytes;
+        t->acap = acap;
     }
     trie__node_alloc(t); /* root */
     b.t = t;
@@ -390,7 +395,7 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
         uint64_t bits = get64(p + 10);
         double sc;
         memcpy(&sc, &bits, 8);
-        uint32_t plen = prev == NONE ? 0 : t->refs[prev].klen, klen = L + sfx;
+        uint32_t plen = prev == NONE ? 0 : klen_of(t, prev), klen = L + sfx;
 #define REC_FAIL(...)                                                                            \
     do {                                                                                         \
         char why_[160];                                                                          \
@@ -403,7 +408,7 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
         if (klen > TRIE_MAX_KEY) REC_FAIL("key length %u over %d", klen, TRIE_MAX_KEY);
         if (dlen > TRIE_MAX_KEY) REC_FAIL("display length %u over %d", dlen, TRIE_MAX_KEY);
         if (id >= idb) REC_FAIL("id %u not below the id bound %u", id, idb);
-        if (t->refs[id].klen) REC_FAIL("id %u used twice", id);
+        if (id_live(t, id)) REC_FAIL("id %u used twice", id);
         if (!isfinite(sc)) REC_FAIL("non-finite score");
         rd.lo += SNAP_REC;
         rd.pos += SNAP_REC;
@@ -422,14 +427,17 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
         if (dlen == klen && (L == 0 || memcmp(p + sfx, kstr(t, prev), L) == 0) &&
             memcmp(p + sfx + L, p, sfx) == 0)
             cd = 0;
-        if ((rc = trie__arena_reserve(t, klen + cd))) LOAD_FAIL(rc, "%s", trie_strerror(rc));
-        uint32_t off = trie__arena_alloc(t, klen + cd);
-        if (L) memcpy(t->arena + off, kstr(t, prev), L);
-        memcpy(t->arena + off + L, p, sfx);
-        if (cd) memcpy(t->arena + off + klen, p + sfx, cd);
+        if ((rc = trie__arena_reserve(t, kchunk_bytes(klen, cd)))) LOAD_FAIL(rc, "%s", trie_strerror(rc));
+        uint32_t off = trie__arena_alloc(t, kchunk_bytes(klen, cd));
+        char *kp = t->arena + off;
+        kp += khdr_put(kp, klen, cd);
+        if (L) memcpy(kp, kstr(t, prev), L);
+        memcpy(kp + L, p, sfx);
+        if (cd) memcpy(kp + klen, p + sfx, cd);
+        t->kbytes += chunk_size((size_t)klen + cd);
         rd.lo += sfx + dlen;
         rd.pos += sfx + dlen;
-        t->refs[id] = (kref){.off = off, .klen = (uint16_t)klen, .dlen = (uint16_t)cd};
+        t->refs[id].off = off;
         t->refs[id].score = sc;
         t->count++;
         if ((rc = trie__b_close_to(&b, L))) LOAD_FAIL(rc, "%s", trie_strerror(rc));
@@ -441,11 +449,11 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
         LOAD_FAIL(TRIE_EFORMAT, "%llu unexpected bytes after the last record at byte %llu",
                   (unsigned long long)(fsize - rd.pos), (unsigned long long)rd.pos);
     if ((rc = trie__b_close_root(&b))) LOAD_FAIL(rc, "%s", trie_strerror(rc));
-    if (t->nlive != hnodes || t->alive != abytes)
+    if (t->nlive != hnodes || t->kbytes != abytes)
         LOAD_FAIL(TRIE_EFORMAT, "header counts (%u nodes, %llu key bytes) disagree with the payload",
                   hnodes, (unsigned long long)abytes);
     for (uint32_t i = idb; i-- > 0;)
-        if (t->refs[i].klen == 0) trie__id_free(t, i);
+        if (!id_live(t, i)) trie__id_free(t, i);
     trie__shrink_to_fit(t);
     trie__cache_rebuild(t);
     t->tag = tag;

@@ -28,6 +28,7 @@
 #include "common/hist.h"
 #include "common/util.h"
 #include "trie/trie.h"
+#include "trie/trie_internal.h" /* white box: the per-structure byte breakdown */
 
 static double rss_mb(void) {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -180,6 +181,27 @@ static int bench_bulk(const char *path, uint64_t want_keys) {
     return rc ? -1 : 0;
 }
 
+/* Allocated bytes per structure (white box), in MB and bytes per key. */
+static void mem_breakdown(const trie *t) {
+    double n = t->count ? (double)t->count : 1.0;
+    struct {
+        const char *name;
+        double bytes;
+    } s[] = {
+        {"nodes", (double)t->ncap * sizeof(tnode)},
+        {"kids", (double)t->kcap * 4},
+        {"arena", (double)t->acap},
+        {"ids", (double)t->idcap * sizeof(kref)},
+        {"heavy", (double)t->nheavy * sizeof(hentry) + (t->htab ? (t->hmask + 1.0) * 4 : 0)},
+        {"cache", (double)CACHE_SLOTS * sizeof(centry)},
+    };
+    for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
+        printf("mem_%s %.1f MB\n", s[i].name, s[i].bytes / 1e6);
+        printf("mem_%s_per_key %.2f B\n", s[i].name, s[i].bytes / n);
+    }
+    printf("mem_arena_key_text %.1f MB\n", (double)t->kbytes / 1e6);
+}
+
 int main(int argc, char **argv) {
     if (argc == 4 && strcmp(argv[1], "--load-only") == 0) {
         prefixes p;
@@ -190,6 +212,7 @@ int main(int argc, char **argv) {
         printf("keys %llu count\n", (unsigned long long)trie_count(t));
         printf("rss_after_load %.1f MB\n", rss_mb());
         printf("rss_trie_only %.1f MB\n", rss_mb() - rss0);
+        mem_breakdown(t);
         bench_topk(t, &p);
         trie_free(t);
         prefixes_free(&p);
