@@ -18,6 +18,9 @@
 #   --burst N         per-client burst above the rate, answered at once [100]
 #   --cache-secs N    life of a cached anonymous /v1/complete answer; 0 disables [1]
 #   --workers N       nginx worker processes [1]
+#   --token-file FILE qac's requirepass (first line of FILE): nginx sends it as "Authorization: Bearer ..."
+#                     on /v1/accept, /v1/stats and /metrics, so the page's accept works while the browser
+#                     never holds it. Characters allowed: A-Z a-z 0-9 . _ ~ + / = - (e.g. openssl rand -hex 32)
 #
 # DIR gets: nginx.conf (generated from deploy/nginx.conf), nginx.pid, logs/{error,access}.log, tmp/,
 # cache/. Nothing outside DIR is written. Exit status: 0 ok, 1 runtime error, 2 usage error.
@@ -38,7 +41,7 @@ case $cmd in
     *) usage_error "unknown command '$cmd'" ;;
 esac
 
-dir= port=8080 bind=127.0.0.1 web=$root/web rate=50 burst=100 cache_secs=1 workers=1
+dir= port=8080 bind=127.0.0.1 web=$root/web rate=50 burst=100 cache_secs=1 workers=1 token_file=
 upstreams=()
 need_arg() { [ $# -ge 2 ] || usage_error "$1 needs a value"; }
 is_uint() { [[ $1 =~ ^[0-9]+$ ]] && [ ${#1} -le 9 ]; }
@@ -53,6 +56,7 @@ while [ $# -gt 0 ]; do
         --burst) need_arg "$@"; burst=$2; shift 2 ;;
         --cache-secs) need_arg "$@"; cache_secs=$2; shift 2 ;;
         --workers) need_arg "$@"; workers=$2; shift 2 ;;
+        --token-file) need_arg "$@"; token_file=$2; shift 2 ;;
         *) usage_error "unknown option '$1'" ;;
     esac
 done
@@ -68,6 +72,20 @@ for u in "${upstreams[@]}"; do
     [[ $u =~ ^[0-9A-Za-z._-]+:[0-9]{1,5}$ || $u =~ ^\[[0-9A-Fa-f:]+\]:[0-9]{1,5}$ ]] ||
         usage_error "--upstream '$u' is not HOST:PORT"
 done
+
+auth_lines="            # no --token-file: requests go to qac as the client sent them"
+if [ -n "$token_file" ]; then
+    [ -r "$token_file" ] || { echo "$me: cannot read --token-file $token_file" >&2; exit 1; }
+    token=$(head -n 1 -- "$token_file" | tr -d '\r')
+    # token68 (RFC 6750) and what qac's requirepass accepts; nothing nginx would read as syntax
+    if ! [[ $token =~ ^[A-Za-z0-9._~+/=-]{1,512}$ ]]; then
+        echo "$me: --token-file $token_file: the first line must be 1..512 characters of A-Z a-z 0-9 . _ ~ + / = -" >&2
+        exit 1
+    fi
+    auth_lines="            proxy_set_header Authorization \"Bearer $token\";"$'\n'
+    auth_lines+="            proxy_set_header X-Qac-Token \"\";"
+    unset token
+fi
 
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
@@ -133,11 +151,12 @@ conf=${conf//@USER_LINE@/$user_line}
 conf=${conf//@RATE@/$rate}
 conf=${conf//@BURST@/$burst}
 conf=${conf//@CACHE_SECS@/$cache_secs}
+conf=${conf//@QAC_AUTH@/$auth_lines}
 if grep -qE '@[A-Z_]+@' <<<"$conf"; then
     echo "$me: template has an unknown placeholder: $(grep -oE '@[A-Z_]+@' <<<"$conf" | head -1)" >&2
     exit 1
 fi
-printf '%s\n' "$conf" >"$dir/nginx.conf.new"
+(umask 077; printf '%s\n' "$conf" >"$dir/nginx.conf.new")   # may hold the token: owner only
 mv "$dir/nginx.conf.new" "$dir/nginx.conf"
 
 # -e: the error log before the configuration is read (nginx >= 1.19.5); the default is /var/log/nginx.

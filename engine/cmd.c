@@ -6,6 +6,12 @@
  * their reply with proto_reply_*, and return 0 or ENG_ERR(code) with a
  * message; eng_exec() turns an ENG_ERR into the error reply and counts it.
  *
+ * Access control: with requirepass set, eng_exec answers NOAUTH for the
+ * commands eng_cmd_needs_auth names until the connection's AUTH succeeded
+ * (e->authed, which the server keeps per connection), before looking at
+ * their arguments. No command takes a file path: SAVE and RELOAD take no
+ * argument and use the configured paths only.
+ *
  * Hot path (COMPLETE): normalization into e->norm, trie_topk into e->hits,
  * encoding straight into the connection's output buffer. No allocation, no
  * printf (scores of integral value are formatted by hand).
@@ -27,6 +33,35 @@ void eng_init(eng *e, trie *t, const srv_config *cfg) {
     e->t = t;
     e->cfg = cfg;
     stats_init(&e->stats);
+    e->stats.auth_required = (uint64_t)eng_auth_required(e);
+}
+
+int eng_auth_required(const eng *e) { return e->cfg && e->cfg->requirepass && e->cfg->requirepass[0]; }
+
+int eng_cmd_needs_auth(int cmd) {
+    switch (cmd) {
+    case CMD_ADD: case CMD_INCR: case CMD_DEL: case CMD_ACCEPT: case CMD_SAVE: case CMD_RELOAD:
+    case CMD_STATS: case CMD_CONFIG:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int eng_auth_check(eng *e, const char *pw, size_t len) {
+    if (!eng_auth_required(e)) return 0;
+    const unsigned char *want = (const unsigned char *)e->cfg->requirepass;
+    size_t wl = strlen(e->cfg->requirepass);
+    /* Every byte of the attempt is looked at whatever matched before; the
+     * length difference is folded in, not tested first. */
+    volatile unsigned char diff = (unsigned char)(len != wl);
+    for (size_t i = 0; i < len; i++) diff |= (unsigned char)((unsigned char)pw[i] ^ want[i < wl ? i : 0]);
+    if (diff == 0) {
+        e->stats.auth_ok++;
+        return 1;
+    }
+    e->stats.auth_failures++;
+    return 0;
 }
 
 static int norm_err(int rc, const char **msg) {
@@ -477,6 +512,37 @@ static int h_reload(cmd_call *c) {
     return 0;
 }
 
+/* AUTH <password> / AUTH default <password> (Redis 6 form: redis-cli -a
+ * sends the first, --user default -a the second). */
+static int h_auth(cmd_call *c) {
+    eng *e = c->e;
+    if (!eng_auth_required(e)) {
+        c->msg = "AUTH <password> called without any password configured (requirepass is not set)";
+        return ENG_ERR(ERR_ARGS);
+    }
+    const proto_arg *pw = &c->argv[c->argc - 1];
+    int user_ok = c->argc == 2 || (c->argv[1].len == 7 && !memcmp(c->argv[1].p, "default", 7));
+    int ok = eng_auth_check(e, pw->p, pw->len); /* compared (and counted) whatever the user name */
+    if (ok && !user_ok) { /* right password, unknown user: a failure after all */
+        e->stats.auth_ok--;
+        e->stats.auth_failures++;
+        ok = 0;
+    }
+    if (ok) {
+        e->authed = 1;
+        OOM(proto_reply_ok(c->out, c->kind));
+        return 0;
+    }
+    e->auth_fails++;
+    if (e->cfg->auth_max_failures && e->auth_fails >= e->cfg->auth_max_failures) {
+        c->flags |= ENG_CLOSE;
+        c->msg = "invalid username-password pair or user is disabled; too many failures, closing the connection";
+    } else {
+        c->msg = "invalid username-password pair or user is disabled.";
+    }
+    return ENG_ERR(ERR_WRONGPASS);
+}
+
 static int h_help(cmd_call *c);
 
 static int h_command(cmd_call *c);
@@ -492,6 +558,7 @@ typedef struct cfg_match {
 
 static void cfg_each(void *ud, const char *name) {
     cfg_match *m = ud;
+    if (!strcmp(name, "requirepass")) return; /* the secret never leaves the process */
     if (fnmatch(m->pat, name, FNM_CASEFOLD) != 0) return;
     m->n++;
     if (m->count_only) return;
@@ -560,7 +627,10 @@ static const cmd_def cmds[] = {
     {"RELOAD", CMD_RELOAD, 1, 1, h_reload, "RELOAD",
      "reload the model file (unsaved online learning is dropped) and re-read the embeddings version"},
     {"COMMAND", CMD_COMMAND, 1, 8, h_command, "COMMAND [COUNT|DOCS ...]", "for Redis tools: empty list / count"},
-    {"CONFIG", CMD_CONFIG, 2, 3, h_config, "CONFIG GET <pattern>", "settings matching a glob, as name/value pairs"},
+    {"CONFIG", CMD_CONFIG, 2, 3, h_config, "CONFIG GET <pattern>",
+     "settings matching a glob, as name/value pairs (never requirepass)"},
+    {"AUTH", CMD_AUTH, 2, 3, h_auth, "AUTH [default] <password>",
+     "authenticate this connection (requirepass): needed for changes, SAVE, RELOAD, STATS, CONFIG"},
 };
 
 static int h_help(cmd_call *c) {
@@ -611,7 +681,11 @@ int eng_exec(eng *e, int kind, int argc, const proto_arg *argv, qbuf *out, int *
         c.msg = "unknown command";
     } else {
         cmd = d->cmd;
-        if (argc < d->min_args || argc > d->max_args) {
+        if (eng_cmd_needs_auth(cmd) && eng_auth_required(e) && !e->authed) {
+            rc = ENG_ERR(ERR_NOAUTH);
+            c.msg = "Authentication required.";
+            e->stats.auth_refused++;
+        } else if (argc < d->min_args || argc > d->max_args) {
             rc = ENG_ERR(ERR_ARGS);
             c.msg = "wrong number of arguments; see HELP";
         } else {

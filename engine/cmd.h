@@ -91,9 +91,25 @@ typedef struct eng {
     trie_hit hits[TRIE_MAX_K];
     eng_stats_snap snap;
     int shutdown_requested; /* unused by commands today; the server owns shutdown */
+    /* Access control: the server copies the connection's state in before
+     * eng_exec and back out after it (AUTH changes them). */
+    int authed;              /* this connection sent the right AUTH */
+    uint64_t auth_fails;     /* wrong AUTHs on this connection so far */
 } eng;
 
 void eng_init(eng *e, trie *t, const srv_config *cfg);
+
+/* Access control (requirepass). Changes (ADD INCR DEL ACCEPT), SAVE,
+ * RELOAD, STATS/INFO and CONFIG need it when a password is set; COMPLETE,
+ * GET, PING, HELP, QUIT, COMMAND and AUTH never do. */
+int eng_auth_required(const eng *e);
+/* Whether a command (CMD_*) is refused with NOAUTH before AUTH. */
+int eng_cmd_needs_auth(int cmd);
+/* Compares pw with requirepass in time that depends only on their lengths
+ * (not on where they differ) and counts the outcome in stats (auth_ok /
+ * auth_failures). Returns 1 on a match, 0 otherwise (also when no password
+ * is set). */
+int eng_auth_check(eng *e, const char *pw, size_t len);
 
 /* Context arguments of COMPLETE and ACCEPT (pointers into the request). */
 typedef struct eng_ctx {

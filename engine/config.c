@@ -75,6 +75,11 @@ static const setting table[] = {
     {"cache-bytes", K_U64, OFF(cache_bytes), RANK_CACHE_MIN_BYTES, 1ull << 40,
      "in-process embedding cache, bytes (default 64m)"},
     {"candidates", K_U64, OFF(candidates), 1, TRIE_MAX_K, "trie top N the ranker reorders (default 50)"},
+    {"requirepass", K_STR, OFF(requirepass), 0, 0,
+     "password for changes, SAVE, RELOAD, STATS, CONFIG (AUTH; HTTP Bearer token); default none. "
+     "Prefer the config file or $QAC_REQUIREPASS: ps shows flags"},
+    {"auth-max-failures", K_U64, OFF(auth_max_failures), 1, 1000000,
+     "wrong passwords on one connection before it is closed (default 10)"},
 };
 
 static char *xstrdup(const char *s) {
@@ -118,6 +123,7 @@ void config_defaults(srv_config *c) {
     c->redis_deadline_ms = ENG_RANK_DEFAULT_DEADLINE_MS;
     c->cache_bytes = RANK_CACHE_DEFAULT_BYTES;
     c->candidates = ENG_RANK_DEFAULT_CANDIDATES;
+    c->auth_max_failures = SRV_AUTH_MAX_FAILURES;
 }
 
 void config_free(srv_config *c) {
@@ -165,6 +171,18 @@ int config_set(srv_config *c, const char *name, const char *value, char *err, si
         if (!strcmp(s->name, "log-level") && log_level_parse(value) < 0) {
             errf(err, errlen, "log-level: '%s' is not one of debug, info, warn, error, off", value);
             return -1;
+        }
+        if (!strcmp(s->name, "requirepass")) {
+            size_t n = strlen(value);
+            if (n > SRV_REQUIREPASS_MAX) {
+                errf(err, errlen, "requirepass: over %d bytes", SRV_REQUIREPASS_MAX);
+                return -1;
+            }
+            for (size_t i = 0; i < n; i++)
+                if ((unsigned char)value[i] <= 0x20 || value[i] == 0x7f) {
+                    errf(err, errlen, "requirepass: spaces and control characters are not allowed");
+                    return -1;
+                }
         }
         if (!strcmp(s->name, "fsync") && jrn_policy_parse(value) < 0) {
             errf(err, errlen, "fsync: '%s' is not one of always, everysec, no", value);
@@ -273,6 +291,15 @@ int config_parse_args(srv_config *c, int argc, char **argv, int *help, char *err
             if (config_load_file(c, v, err, errlen) < 0) return -1;
         }
     }
+    /* The environment: after the file, before the flags. */
+    const char *envpw = getenv(SRV_REQUIREPASS_ENV);
+    if (envpw) {
+        char sub[200];
+        if (config_set(c, "requirepass", envpw, sub, sizeof sub) < 0) {
+            errf(err, errlen, "$%s: %s", SRV_REQUIREPASS_ENV, sub);
+            return -1;
+        }
+    }
     /* Pass 2: every other flag. */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -307,6 +334,11 @@ int config_parse_args(srv_config *c, int argc, char **argv, int *help, char *err
             return -1;
         }
         if (config_set(c, name, v, err, errlen) < 0) return -1;
+        if (!strcmp(name, "requirepass")) {
+            c->requirepass_from_flag = 1;
+            char *w = argv[i] + (v - argv[i]); /* v points into argv[i] (after '=' or the whole word) */
+            memset(w, 'x', strlen(w));         /* hide it from ps */
+        }
     }
     return 0;
 }

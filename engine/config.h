@@ -34,6 +34,10 @@
 /* ranking (engine/ranker.h): --redis-deadline-ms, --cache-bytes, --candidates defaults are
  * ENG_RANK_DEFAULT_DEADLINE_MS, RANK_CACHE_DEFAULT_BYTES, ENG_RANK_DEFAULT_CANDIDATES */
 #define SRV_DEFAULT_NAMESPACE "qac"
+/* access control (docs/PROTOCOL.md "Access control") */
+#define SRV_REQUIREPASS_MAX 512         /* bytes of requirepass; longer is a usage error */
+#define SRV_REQUIREPASS_ENV "QAC_REQUIREPASS" /* read after the config file, before the flags */
+#define SRV_AUTH_MAX_FAILURES 10        /* wrong AUTH / tokens on one connection before it is closed */
 
 typedef struct srv_config {
     char *index;       /* -i: snapshot to load (required) */
@@ -64,6 +68,10 @@ typedef struct srv_config {
     uint64_t redis_deadline_ms; /* per-request deadline on Redis */
     uint64_t cache_bytes;       /* in-process vector cache bound */
     uint64_t candidates;        /* trie top N reranked */
+    /* access control */
+    char *requirepass;          /* NULL or "" = off; else AUTH / Bearer token needed for changes, SAVE, STATS */
+    uint64_t auth_max_failures; /* wrong passwords per connection before it is closed */
+    int requirepass_from_flag;  /* given on the command line (visible in ps): serve warns */
 } srv_config;
 
 void config_defaults(srv_config *c);
@@ -72,7 +80,10 @@ void config_free(srv_config *c);
 int config_set(srv_config *c, const char *name, const char *value, char *err, size_t errlen);
 /* Reads a config file. */
 int config_load_file(srv_config *c, const char *path, char *err, size_t errlen);
-/* Parses argv (argv[0] = "serve"): --config FILE first, then every flag.
+/* Parses argv (argv[0] = "serve"): --config FILE first, then the
+ * QAC_REQUIREPASS environment variable (when set), then every flag. The value
+ * of a --requirepass flag is overwritten with 'x' in argv once copied, so
+ * that ps shows it only for the first instants (serve still warns).
  * Sets *help when --help/-h was given. */
 int config_parse_args(srv_config *c, int argc, char **argv, int *help, char *err, size_t errlen);
 /* Cross-setting checks (soft <= hard, ports differ, index given...). */

@@ -188,7 +188,7 @@ typedef struct http_resp_opts {
 
 /* Values sent in preflight answers. */
 #define HTTP_CORS_ALLOW_METHODS "GET, POST, OPTIONS"
-#define HTTP_CORS_ALLOW_HEADERS "Content-Type, X-Qac-Token"
+#define HTTP_CORS_ALLOW_HEADERS "Content-Type, Authorization, X-Qac-Token"
 #define HTTP_CORS_MAX_AGE "86400"
 
 /* Appends the status line and headers up to and including the blank line:

@@ -17,6 +17,7 @@ static const char *const err_names[ERR__COUNT] = {
     [ERR_SYNTAX] = "SYNTAX",   [ERR_UNKNOWN] = "UNKNOWN", [ERR_ARGS] = "ARGS",
     [ERR_TOOLONG] = "TOOLONG", [ERR_UTF8] = "UTF8",       [ERR_NOTFOUND] = "NOTFOUND",
     [ERR_LIMIT] = "LIMIT",     [ERR_IO] = "IO",           [ERR_NOMEM] = "NOMEM",
+    [ERR_NOAUTH] = "NOAUTH",   [ERR_WRONGPASS] = "WRONGPASS",
 };
 
 const char *proto_err_name(int code) {
@@ -292,7 +293,9 @@ int proto_reply_error_arg(qbuf *out, int kind, int code, const char *msg, const 
                           size_t arglen) {
     char line[256];
     const char *name = proto_err_name(code);
-    int n = snprintf(line, sizeof line, "%sERR %s ", kind == PROTO_RESP ? "-" : "", name);
+    int redis_own = kind == PROTO_RESP && (code == ERR_NOAUTH || code == ERR_WRONGPASS);
+    int n = redis_own ? snprintf(line, sizeof line, "-%s ", name)
+                      : snprintf(line, sizeof line, "%sERR %s ", kind == PROTO_RESP ? "-" : "", name);
     size_t w = (size_t)n;
     size_t ml = strlen(msg);
     if (ml > 150) ml = 150;

@@ -66,9 +66,14 @@ enum {
     ERR_LIMIT,      /* a configured limit: max-k, max-args, max-bulk, max-clients */
     ERR_IO,         /* SAVE failed */
     ERR_NOMEM,      /* allocation failed; nothing changed */
+    ERR_NOAUTH,     /* requirepass is set and this connection has not sent AUTH */
+    ERR_WRONGPASS,  /* AUTH with a wrong password */
     ERR__COUNT
 };
 const char *proto_err_name(int code);
+/* NOAUTH and WRONGPASS are Redis's own error prefixes: in RESP they are sent
+ * as "-NOAUTH ..." / "-WRONGPASS ..." (what Redis clients match on), in the
+ * text protocol as "ERR NOAUTH ..." like every other code. */
 
 enum { PROTO_TEXT = 0, PROTO_RESP = 1 };
 

@@ -75,6 +75,11 @@ int serve_main(int argc, char **argv) {
         return 0;
     }
     log_set_level(log_level_parse(cfg.log_level));
+    if (cfg.requirepass_from_flag && cfg.requirepass && *cfg.requirepass)
+        LOG_W("requirepass given as a flag: other local users may have seen it in ps before it was hidden; "
+              "prefer a 'requirepass' line in a --config file (mode 600) or $" SRV_REQUIREPASS_ENV);
+    if (cfg.requirepass && *cfg.requirepass)
+        LOG_I("access control on: changes, SAVE, RELOAD, STATS and CONFIG need AUTH (HTTP: a Bearer token)");
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN); /* a file size limit makes the journal write fail with EFBIG instead */
     trie *t = NULL;

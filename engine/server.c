@@ -37,6 +37,13 @@
  * (with the defaults one read of tiny requests cannot reach the hard limit:
  * 16 KiB of COMPLETE x LIMIT 100 is ~4 MB of replies).
  *
+ * Access control (requirepass; docs/PROTOCOL.md): each connection carries
+ * `authed` and its count of wrong passwords; they are copied into the eng
+ * around eng_exec (cmd.c refuses NOAUTH commands and runs AUTH). HTTP routes
+ * that change or reveal state check the Bearer / X-Qac-Token header first
+ * (http_auth: 401). Closing at auth-max-failures goes through ENG_CLOSE /
+ * close_after_flush like QUIT.
+ *
  * Lifetimes: a srv_conn is freed only in its uv_close callback, when its
  * reference count (1 for the handle; a future async request adds one) drops
  * to zero. conn_close() is idempotent; everything that may run after it
@@ -49,6 +56,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <uv.h>
 
 #include "common/alloc.h"
@@ -101,7 +109,8 @@ struct srv_conn {
     struct srv_conn *prev, *next;
     int refs;
     unsigned closing : 1, paused : 1, close_after_flush : 1, is_http : 1, writing : 1, counted : 1,
-        reading : 1;
+        reading : 1, authed : 1;
+    uint64_t auth_fails;     /* wrong AUTHs / tokens so far (closed at auth-max-failures) */
     char *rbuf;
     size_t rlen, rcap;
     proto_parser pp;
@@ -532,7 +541,11 @@ static void conn_process(srv_conn *c) {
             qbuf *dst = reply_dst(c);
             size_t mark = dst->len;
             s->cur = c;
+            s->e.authed = c->authed;
+            s->e.auth_fails = c->auth_fails;
             int rc = eng_exec(&s->e, c->pp.kind, c->pp.argc, c->pp.argv, dst, &flags);
+            c->authed = s->e.authed ? 1u : 0u;
+            c->auth_fails = s->e.auth_fails;
             s->cur = NULL;
             if (rc < 0 || (!(flags & ENG_DEFER_RANK) &&
                            reply_done(c, dst, mark, s->e.wait_lsn, (flags & ENG_DEFER) ? c->pp.kind : -1) < 0)) {
@@ -785,6 +798,53 @@ typedef struct route {
     int post_ok;
 } route;
 
+/* Access control on HTTP: the routes that change or reveal state need the
+ * password as `Authorization: Bearer <password>` or `X-Qac-Token: <password>`
+ * when requirepass is set. Returns 1 when the request may go on, 0 when the
+ * 401 was written (rc in *rc). A wrong token counts toward auth-max-failures
+ * of the connection, which is then closed. */
+static int http_auth(srv_conn *c, const http_request *req, int cmd, int *rc) {
+    srv *s = c->s;
+    if (!eng_auth_required(&s->e)) return 1;
+    const char *v = NULL;
+    size_t n = 0;
+    int given = 0;
+    if (http_header(req, "authorization", &v, &n)) {
+        given = 1;
+        if (n > 7 && !strncasecmp(v, "Bearer ", 7)) {
+            v += 7, n -= 7;
+            while (n && *v == ' ') v++, n--;
+        } else {
+            n = 0; /* another scheme (Basic ...): not our token */
+        }
+    } else if (http_header(req, "x-qac-token", &v, &n)) {
+        given = 1;
+    }
+    if (given && eng_auth_check(&s->e, v, n)) return 1;
+    int bad = given;
+    if (bad) {
+        s->e.stats.errs[ERR_WRONGPASS]++;
+        c->auth_fails++;
+    } else {
+        s->e.stats.errs[ERR_NOAUTH]++;
+        s->e.stats.auth_refused++;
+    }
+    int close_now = bad && c->auth_fails >= s->cfg->auth_max_failures;
+    http_resp_opts o = {.keep_alive = req->keep_alive && !s->stopping && !close_now,
+                        .cors_origin = s->cfg->cors_origin,
+                        .extra_headers = bad ? "WWW-Authenticate: Bearer realm=\"qac\", error=\"invalid_token\"\r\n"
+                                             : "WWW-Authenticate: Bearer realm=\"qac\"\r\n",
+                        .head_only = req->method == HTTP_REQ_HEAD};
+    http_count(s, cmd, 401);
+    if (!o.keep_alive) c->close_after_flush = 1;
+    *rc = http_write_json_error(c->dst, 401, bad ? "invalid_token" : "unauthorized",
+                                bad ? (close_now ? "wrong token; too many failures, closing the connection"
+                                                 : "wrong token")
+                                    : "this endpoint needs Authorization: Bearer <requirepass> (or X-Qac-Token)",
+                                &o);
+    return 0;
+}
+
 static const route routes[] = {
     {"/v1/complete", CMD_HTTP_COMPLETE, 0}, {"/v1/accept", CMD_HTTP_ACCEPT, 1},
     {"/v1/stats", CMD_HTTP_STATS, 0},       {"/metrics", CMD_HTTP_METRICS, 0},
@@ -819,6 +879,9 @@ static int http_on_request(const http_request *req, void *ud) {
                  (req->method == HTTP_REQ_POST && r->post_ok))) {
         rc = http_error(c, req, r->cmd, 405, "method_not_allowed", "method not allowed",
                         r->post_ok ? "Allow: GET, HEAD, POST, OPTIONS\r\n" : "Allow: GET, HEAD, OPTIONS\r\n");
+    } else if ((r->cmd == CMD_HTTP_ACCEPT || r->cmd == CMD_HTTP_STATS || r->cmd == CMD_HTTP_METRICS) &&
+               !http_auth(c, req, r->cmd, &rc)) {
+        /* 401 written */
     } else {
         switch (r->cmd) {
         case CMD_HTTP_COMPLETE: rc = route_complete(c, req); break;

@@ -26,7 +26,7 @@ static const char *const cmd_names[CMD__COUNT] = {
     [CMD_CONFIG] = "config",     [CMD_UNKNOWN] = "unknown", [CMD_HTTP_COMPLETE] = "http_complete",
     [CMD_HTTP_ACCEPT] = "http_accept", [CMD_HTTP_STATS] = "http_stats",
     [CMD_HTTP_METRICS] = "http_metrics", [CMD_HTTP_HEALTH] = "http_healthz",
-    [CMD_HTTP_OTHER] = "http_other", [CMD_RELOAD] = "reload",
+    [CMD_HTTP_OTHER] = "http_other", [CMD_RELOAD] = "reload", [CMD_AUTH] = "auth",
 };
 
 const char *stats_cmd_name(int cmd) { return cmd >= 0 && cmd < CMD__COUNT ? cmd_names[cmd] : "?"; }
@@ -137,6 +137,10 @@ void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
     read_jemalloc(&al, &rs);
     add_u(snap, "memory_allocated", "qac_memory_bytes", "gauge", "kind=\"allocated\"", al);
     add_u(snap, "memory_resident", "qac_memory_bytes", "gauge", "kind=\"resident\"", rs);
+    add_u(snap, "auth_required", "qac_auth_required", "gauge", NULL, s->auth_required);
+    add_u(snap, "auth_ok", "qac_auth_total", "counter", "result=\"ok\"", s->auth_ok);
+    add_u(snap, "auth_failures", "qac_auth_total", "counter", "result=\"failed\"", s->auth_failures);
+    add_u(snap, "auth_refused", "qac_auth_refused_total", "counter", NULL, s->auth_refused);
     add_u(snap, "bytes_in", "qac_net_bytes_total", "counter", "dir=\"in\"", s->bytes_in);
     add_u(snap, "bytes_out", "qac_net_bytes_total", "counter", "dir=\"out\"", s->bytes_out);
     add_u(snap, "changes_total", "qac_changes_total", "counter", NULL, s->changes_total);

@@ -28,7 +28,7 @@ enum {
     CMD_COMPLETE = 0, CMD_ADD, CMD_INCR, CMD_DEL, CMD_GET, CMD_ACCEPT, CMD_STATS, CMD_PING,
     CMD_HELP, CMD_QUIT, CMD_SAVE, CMD_COMMAND, CMD_CONFIG, CMD_UNKNOWN,
     CMD_HTTP_COMPLETE, CMD_HTTP_ACCEPT, CMD_HTTP_STATS, CMD_HTTP_METRICS, CMD_HTTP_HEALTH,
-    CMD_HTTP_OTHER, CMD_RELOAD,
+    CMD_HTTP_OTHER, CMD_RELOAD, CMD_AUTH,
     CMD__COUNT
 };
 const char *stats_cmd_name(int cmd);
@@ -44,6 +44,9 @@ typedef struct eng_stats {
     uint64_t complete_user, complete_session;                    /* COMPLETE context seen */
     uint64_t accept_user, accept_session, accept_prefix, accept_rank; /* ACCEPT context seen */
     uint64_t bytes_in, bytes_out;
+    uint64_t auth_required;       /* 1 when requirepass is set */
+    uint64_t auth_ok, auth_failures; /* AUTH / HTTP token: right, wrong (text, RESP and HTTP) */
+    uint64_t auth_refused;        /* requests refused for lack of authentication (NOAUTH / 401) */
     hist lat_ns; /* per request, in-loop */
     /* durability: changes, snapshots (engine/snapshot.h), the journal */
     uint64_t changes_total, changes_since_save;

@@ -595,7 +595,7 @@ static void test_write_head(void **state) {
     assert_string_equal(b.data, "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: keep-alive\r\n"
                                 "Access-Control-Allow-Origin: *\r\n"
                                 "Access-Control-Allow-Methods: GET, POST, OPTIONS\r\n"
-                                "Access-Control-Allow-Headers: Content-Type, X-Qac-Token\r\n"
+                                "Access-Control-Allow-Headers: Content-Type, Authorization, X-Qac-Token\r\n"
                                 "Access-Control-Max-Age: 86400\r\n\r\n");
     /* preflight without an origin adds nothing */
     qbuf_reset(&b);

@@ -37,6 +37,8 @@ for _ in $(seq 200); do
     sleep 0.1
 done
 redis-cli -p "$rport" SET k "new york times" >/dev/null
+# Like for like: a Redis list holding the same ten strings COMPLETE ne returns.
+redis-cli -p "$qport" COMPLETE ne | while IFS= read -r line; do redis-cli -p "$rport" RPUSH l "$line" >/dev/null; done
 echo "qac COMPLETE ne -> $(redis-cli -p "$qport" COMPLETE ne | wc -l) suggestions"
 
 # run PORT PIPELINE CMD... -> "rps p99_ms" from redis-benchmark --csv
@@ -50,15 +52,17 @@ run() {
 # ratio are reported.
 rounds=${QAC_BENCH_ROUNDS:-5}
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-printf '%-8s %12s %12s %10s %10s   (medians of %d alternating rounds)\n' pipeline "qac rps" "redis rps" ratio "qac p99ms" "$rounds"
+printf '%-8s %12s %12s %10s %14s %10s %10s   (medians of %d alternating rounds)\n' pipeline "qac rps" "redis GET" ratio "redis LRANGE" ratio "qac p99ms" "$rounds"
 for p in 1 16; do
-    : >"$tmp/q" ; : >"$tmp/r"; : >"$tmp/ratio"; : >"$tmp/p99"
+    : >"$tmp/q" ; : >"$tmp/r"; : >"$tmp/ratio"; : >"$tmp/p99"; : >"$tmp/l"; : >"$tmp/lratio"
     for _ in $(seq "$rounds"); do
         read -r q_rps q_p99 < <(run "$qport" "$p" COMPLETE ne)
         read -r r_rps r_p99 < <(run "$rport" "$p" GET k)
-        echo "$q_rps" >>"$tmp/q"; echo "$r_rps" >>"$tmp/r"; echo "$q_p99" >>"$tmp/p99"
+        read -r l_rps l_p99 < <(run "$rport" "$p" LRANGE l 0 9)
+        echo "$q_rps" >>"$tmp/q"; echo "$r_rps" >>"$tmp/r"; echo "$q_p99" >>"$tmp/p99"; echo "$l_rps" >>"$tmp/l"
         awk -v a="$q_rps" -v b="$r_rps" 'BEGIN { printf "%.3f\n", a / b }' >>"$tmp/ratio"
+        awk -v a="$q_rps" -v b="$l_rps" 'BEGIN { printf "%.3f\n", a / b }' >>"$tmp/lratio"
     done
-    printf '%-8s %12s %12s %10s %10s\n' "-P $p" "$(median <"$tmp/q")" "$(median <"$tmp/r")" \
-        "$(median <"$tmp/ratio")x" "$(median <"$tmp/p99")"
+    printf '%-8s %12s %12s %10s %14s %10s %10s\n' "-P $p" "$(median <"$tmp/q")" "$(median <"$tmp/r")" \
+        "$(median <"$tmp/ratio")x" "$(median <"$tmp/l")" "$(median <"$tmp/lratio")x" "$(median <"$tmp/p99")"
 done
