@@ -1,25 +1,34 @@
 /* build.c -- `qac build`: query logs -> scored keys -> trie snapshot.
  *
  * Accumulation happens in two hash tables of our own before anything touches
- * the trie (one trie_set per distinct key at the end, instead of one trie
+ * the trie (one builder call per distinct key at the end, instead of one trie
  * update per log line):
- *   keys      normalized key -> {score parts, best spelling}
- *   spells    display form   -> {key index, raw count}
+ *   keys      normalized key -> {score parts, count of its own spelling}
+ *   spells    display form   -> {key index, raw count}, only for spellings
+ *             that differ from the key (the common case needs no entry)
  * Each table is a dense array of entries in first-seen order plus an open-
- * addressing index (uint32 entry number + 1, 0 = empty; linear probing;
- * power-of-two size, at most half full). Strings live in one arena (a
- * growable byte array addressed by 64-bit offsets), never malloc'ed one by
- * one. A display form always normalizes to the same key, so the display
- * string alone identifies a spelling.
+ * addressing index (uint64: hash << 32 | entry number + 1, 0 = empty; linear
+ * probing compares hashes without touching entries; power-of-two size, at
+ * most 5/8 full; the key index is pre-sized from the input size). Strings
+ * live in one arena (a growable byte array addressed by 48-bit offsets),
+ * never malloc'ed one by one. A display form always normalizes to the same
+ * key, so the display string alone identifies a spelling.
+ *
+ * Then (acc_finish) the indexes and spellings are freed and each kept key
+ * becomes a 24-byte brec written over its own entry array; build_sort_keys
+ * orders them (radix on 8 bytes at a time); a spool in sorted order is
+ * written, the rest freed, and the builder consumes the spool while it is
+ * unmapped behind it (peak memory: see build_trie).
  *
  * Decay without overflow: each key keeps `ref`, the latest event time seen
  * for it, and `decayed` = sum of 2^((t - ref) / H) over its events (every
  * term <= 1; when a later event arrives the sum is rescaled). At the end the
  * score is untimed + decayed * 2^((ref - newest) / H).
  *
- * Display choice: spellings are numbered in first-seen order, so one pass
- * over them in order, replacing a key's best only on a strictly larger
- * count, yields "most frequent, ties -> first seen".
+ * Display choice: other spellings are numbered in first-seen order and the
+ * key's own spelling records how many spellings existed when it was first
+ * seen, so "most frequent by raw count, ties -> first seen" is decided
+ * exactly as if all spellings were in one first-seen list.
  */
 #include "data/build.h"
 
@@ -29,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,28 +49,55 @@
 #define BUILD_NORM_CAP (QLOG_MAX_QUERY * NORM_MAX_GROWTH)
 #define BUILD_MAX_ENTRIES 0x7fffffffu  /* entries per table (uint32 index, +1) */
 #define BUILD_PROGRESS_EVERY 65536     /* records between clock checks */
+#define BUILD_FIRST_SLOTS (1u << 16)   /* first index size of a table */
+#define BUILD_MAX_AVG_LINE 64          /* bytes per distinct key assumed when pre-sizing */
+#define BUILD_MAX_PRESIZE (1u << 26)   /* largest pre-sized index (slots) */
+#define BUILD_SPOOL_CHUNK (64u << 20) /* bytes of consumed spool unmapped at a time */
+#define SPOOL_HEAD 12                  /* spool record header: score, key length, display length */
+#define SPOOL_SAME 0xffffu             /* spool display length: the display is the key */
 #define NONE UINT32_MAX
+#define PACK(off, len) ((uint64_t)(off) | (uint64_t)(len) << BUILD_OFF_BITS)
+#define POFF(p) ((p) & (((uint64_t)1 << BUILD_OFF_BITS) - 1))
+#define PLEN(p) ((size_t)((p) >> BUILD_OFF_BITS))
+
+/* Header shared by kent and sent (same leading layout). */
+typedef struct ehead {
+    uint64_t off;
+    uint32_t hash;
+    uint16_t len, pad;
+} ehead;
 
 typedef struct kent {
-    uint64_t off;
-    uint32_t len, hash;
-    double untimed, decayed;
-    int64_t ref;   /* latest event time of this key (valid when has_ref) */
-    uint32_t best; /* best spelling, set at the end */
-    uint32_t has_ref;
+    ehead h;
+    double untimed;    /* summed weight of untimed records (untimed + decayed at the end) */
+    double self_n;     /* raw count of the spelling equal to the key itself */
+    uint32_t self_pos; /* spells.count when that spelling was first seen; NONE: never */
+    uint32_t best;     /* best other spelling (index into spells), set at the end */
 } kent;
 
+/* Decay state of a key, a parallel array of keys kept only under --half-life. */
+typedef struct kdecay {
+    double decayed;
+    int64_t ref; /* latest event time of this key; QLOG_NO_TIME: none yet */
+} kdecay;
+
 typedef struct sent {
-    uint64_t off;
-    uint32_t len, hash;
+    ehead h;
     uint32_t key;
     double n;
 } sent;
 
+/* A kept key after accumulation: key and display as PACK(arena offset,
+ * length), and the final score. Written over the kent array in place. */
+typedef struct brec {
+    uint64_t k, d;
+    double score;
+} brec;
+
 typedef struct table {
     void *ents; /* kent[] or sent[] */
     size_t esize, count, ecap;
-    uint32_t *slots;
+    uint64_t *slots; /* hash << 32 | (entry + 1); 0 = empty */
     size_t nslots;
 } table;
 
@@ -68,6 +105,8 @@ typedef struct acc {
     char *arena;
     uint64_t alen, acap;
     table keys, spells;
+    kdecay *decay; /* keys.ecap of them when used */
+    size_t dcap;
 } acc;
 
 static uint32_t hash32(const char *s, size_t n) {
@@ -80,6 +119,7 @@ static int arena_put(acc *a, const char *s, size_t n, uint64_t *off) {
     if (a->alen + n > a->acap) {
         uint64_t ncap = a->acap ? a->acap * 2 : 1 << 20;
         while (ncap < a->alen + n) ncap *= 2;
+        if (ncap > ((uint64_t)1 << BUILD_OFF_BITS)) return -1;
         char *nb = qrealloc(a->arena, ncap);
         if (!nb) return -1;
         a->arena = nb;
@@ -91,22 +131,18 @@ static int arena_put(acc *a, const char *s, size_t n, uint64_t *off) {
     return 0;
 }
 
-/* The header fields shared by kent and sent (same leading layout). */
-typedef struct ehead {
-    uint64_t off;
-    uint32_t len, hash;
-} ehead;
-
 static ehead *ent_at(table *t, size_t i) { return (ehead *)((char *)t->ents + i * t->esize); }
 
-static int table_grow(table *t) {
-    size_t ns = t->nslots ? t->nslots * 2 : 1 << 16;
-    uint32_t *sl = qcalloc(ns, sizeof *sl);
+/* Re-indexes into ns slots. The hash is in the slot: no entry is touched. */
+static int table_resize(table *t, size_t ns) {
+    uint64_t *sl = qcalloc(ns, sizeof *sl);
     if (!sl) return -1;
-    for (size_t i = 0; i < t->count; i++) {
-        size_t j = ent_at(t, i)->hash & (ns - 1);
+    for (size_t i = 0; i < t->nslots; i++) {
+        uint64_t v = t->slots[i];
+        if (!v) continue;
+        size_t j = (v >> 32) & (ns - 1);
         while (sl[j]) j = (j + 1) & (ns - 1);
-        sl[j] = (uint32_t)(i + 1);
+        sl[j] = v;
     }
     qfree(t->slots);
     t->slots = sl;
@@ -116,16 +152,20 @@ static int table_grow(table *t) {
 
 /* Finds s in t, or appends a zeroed entry for it (string copied to the
  * arena). Returns the entry index, *fresh set when appended; -1 on ENOMEM or
- * when the table is full. */
+ * when the table is full. The index is kept at most 5/8 full. */
 static int64_t table_find_add(acc *a, table *t, const char *s, size_t n, int *fresh) {
-    if (2 * (t->count + 1) > t->nslots && table_grow(t) < 0) return -1;
+    if (8 * (t->count + 1) > 5 * t->nslots &&
+        table_resize(t, t->nslots ? t->nslots * 2 : BUILD_FIRST_SLOTS) < 0)
+        return -1;
     uint32_t h = hash32(s, n);
-    size_t j = h & (t->nslots - 1);
-    for (; t->slots[j]; j = (j + 1) & (t->nslots - 1)) {
-        ehead *e = ent_at(t, t->slots[j] - 1);
-        if (e->hash == h && e->len == n && !memcmp(a->arena + e->off, s, n)) {
+    size_t mask = t->nslots - 1, j = h & mask;
+    for (uint64_t v; (v = t->slots[j]) != 0; j = (j + 1) & mask) {
+        if ((uint32_t)(v >> 32) != h) continue;
+        uint32_t i = (uint32_t)v - 1;
+        ehead *e = ent_at(t, i);
+        if (e->len == n && !memcmp(a->arena + e->off, s, n)) {
             *fresh = 0;
-            return t->slots[j] - 1;
+            return i;
         }
     }
     if (t->count >= BUILD_MAX_ENTRIES) return -1;
@@ -139,9 +179,9 @@ static int64_t table_find_add(acc *a, table *t, const char *s, size_t n, int *fr
     ehead *e = ent_at(t, t->count);
     memset(e, 0, t->esize);
     if (arena_put(a, s, n, &e->off) < 0) return -1;
-    e->len = (uint32_t)n;
+    e->len = (uint16_t)n;
     e->hash = h;
-    t->slots[j] = (uint32_t)(t->count + 1);
+    t->slots[j] = (uint64_t)h << 32 | (uint64_t)(t->count + 1);
     *fresh = 1;
     return (int64_t)t->count++;
 }
@@ -152,6 +192,105 @@ static void acc_free(acc *a) {
     qfree(a->keys.slots);
     qfree(a->spells.ents);
     qfree(a->spells.slots);
+    qfree(a->decay);
+}
+
+/* ---- sorting ------------------------------------------------------------- */
+
+typedef struct spair {
+    uint64_t pfx; /* key bytes [depth, depth + 8), big-endian, zero padded */
+    uint32_t idx;
+} spair;
+
+typedef struct sctx {
+    const char *base;
+    const char *packed;
+    size_t stride, depth;
+} sctx;
+
+static uint64_t packed_at(const sctx *c, uint32_t i) {
+    uint64_t v;
+    memcpy(&v, c->packed + (size_t)i * c->stride, sizeof v);
+    return v;
+}
+
+static uint64_t key_pfx(const sctx *c, uint32_t i, size_t depth) {
+    uint64_t p = packed_at(c, i);
+    const unsigned char *s = (const unsigned char *)c->base + POFF(p);
+    size_t len = PLEN(p), m = len > depth ? len - depth : 0;
+    if (m > 8) m = 8;
+    uint64_t v = 0;
+    for (size_t b = 0; b < m; b++) v |= (uint64_t)s[depth + b] << (56 - 8 * b);
+    return v;
+}
+
+/* qsort_r order of pairs whose keys agree on their first c->depth bytes. */
+static int pair_order(const void *x, const void *y, void *ud) {
+    const sctx *c = ud;
+    uint64_t p = packed_at(c, ((const spair *)x)->idx), q = packed_at(c, ((const spair *)y)->idx);
+    size_t pl = PLEN(p), ql = PLEN(q), d = c->depth;
+    size_t pr = pl > d ? pl - d : 0, qr = ql > d ? ql - d : 0;
+    int r = memcmp(c->base + POFF(p) + (pl - pr), c->base + POFF(q) + (ql - qr), pr < qr ? pr : qr);
+    return r ? r : (pl > ql) - (pl < ql);
+}
+
+/* Sorts v[0..n) (keys equal on their first depth bytes) by LSD radix on the
+ * next 8 bytes (four 16-bit digits, tmp: n pairs of scratch), then each run
+ * of equal 8 bytes: large runs recursively 8 bytes deeper, small ones by
+ * comparison. Recursion depth <= TRIE_MAX_KEY / 8 in principle; BUILD_OFF_BITS
+ * bounds key lengths anyway. */
+static int radix_sort(sctx *c, spair *v, spair *tmp, size_t n, size_t depth) {
+    size_t *cnt = qcalloc(4 * 65536, sizeof *cnt);
+    if (!cnt) return -1;
+    for (size_t i = 0; i < n; i++) {
+        v[i].pfx = key_pfx(c, v[i].idx, depth);
+        for (int d = 0; d < 4; d++) cnt[d * 65536 + ((v[i].pfx >> (16 * d)) & 0xffff)]++;
+    }
+    spair *src = v, *dst = tmp;
+    for (int d = 0; d < 4; d++) {
+        size_t *ct = cnt + d * 65536, sum = 0;
+        if (ct[(src[0].pfx >> (16 * d)) & 0xffff] == n) continue; /* one bucket: nothing moves */
+        for (size_t b = 0; b < 65536; b++) {
+            size_t k = ct[b];
+            ct[b] = sum;
+            sum += k;
+        }
+        for (size_t i = 0; i < n; i++) dst[ct[(src[i].pfx >> (16 * d)) & 0xffff]++] = src[i];
+        spair *t = src;
+        src = dst;
+        dst = t;
+    }
+    qfree(cnt);
+    if (src != v) memcpy(v, src, n * sizeof *v);
+    for (size_t i = 0, j; i < n; i = j) {
+        for (j = i + 1; j < n && v[j].pfx == v[i].pfx; j++) {}
+        size_t run = j - i;
+        if (run < 2) continue;
+        if (run >= BUILD_SORT_RADIX_MIN) {
+            if (radix_sort(c, v + i, tmp, run, depth + 8) < 0) return -1;
+        } else {
+            c->depth = depth + 8;
+            qsort_r(v + i, run, sizeof *v, pair_order, c);
+        }
+    }
+    return 0;
+}
+
+int build_sort_keys(const char *base, const void *packed, size_t stride, size_t n, uint32_t *order) {
+    if (n == 0) return 0;
+    if (n > UINT32_MAX) return -1;
+    spair *v = qmalloc(n * sizeof *v), *tmp = qmalloc(n * sizeof *tmp);
+    int rc = -1;
+    if (v && tmp) {
+        sctx c = {base, packed, stride, 0};
+        for (size_t i = 0; i < n; i++) v[i].idx = (uint32_t)i;
+        rc = radix_sort(&c, v, tmp, n, 0);
+    }
+    qfree(tmp);
+    if (rc == 0)
+        for (size_t i = 0; i < n; i++) order[i] = v[i].idx;
+    qfree(v);
+    return rc;
 }
 
 void build_opts_init(build_opts *o) {
@@ -193,6 +332,16 @@ static void progress_show(progress *p, uint64_t cur_bytes, uint64_t cur_lines) {
         fprintf(stderr, "\rqac build: %llu lines, %.0f lines/s   ", (unsigned long long)lines, rate);
     }
     p->shown = 1;
+}
+
+/* Makes a->decay as long as the key table's entry array. 0 or -1. */
+static int decay_reserve(acc *a) {
+    if (a->dcap >= a->keys.ecap) return 0;
+    kdecay *nd = qrealloc(a->decay, a->keys.ecap * sizeof *nd);
+    if (!nd) return -1;
+    a->decay = nd;
+    a->dcap = a->keys.ecap;
+    return 0;
 }
 
 /* Reads one file into the accumulator. 0 or -1 (message in err). */
@@ -240,26 +389,39 @@ static int read_file(const build_opts *o, const char *path, acc *a, build_report
         }
         int fresh;
         int64_t ki = table_find_add(a, &a->keys, key, (size_t)kn, &fresh);
-        int64_t si = ki < 0 ? -1 : table_find_add(a, &a->spells, disp, (size_t)dn, &fresh);
-        if (si < 0) {
+        if (ki >= 0 && fresh) {
+            kent *k = (kent *)a->keys.ents + ki;
+            k->self_pos = k->best = NONE;
+            if (hl > 0 && decay_reserve(a) < 0) ki = -1;
+            else if (hl > 0) a->decay[ki] = (kdecay){0, QLOG_NO_TIME};
+        }
+        int self = ki >= 0 && dn == kn && !memcmp(key, disp, (size_t)kn);
+        int64_t si = ki < 0 || self ? -1 : table_find_add(a, &a->spells, disp, (size_t)dn, &fresh);
+        if (ki < 0 || (!self && si < 0)) {
             snprintf(err, errlen, "%s: out of memory (or over %u distinct keys)", path, BUILD_MAX_ENTRIES);
             ret = -1;
             break;
         }
         kent *k = (kent *)a->keys.ents + ki;
-        sent *s = (sent *)a->spells.ents + si;
-        if (fresh) s->key = (uint32_t)ki;
-        s->n += rec.count;
+        if (self) {
+            /* The common case: the spelling is the key; counted in place. */
+            if (k->self_pos == NONE) k->self_pos = (uint32_t)a->spells.count;
+            k->self_n += rec.count;
+        } else {
+            sent *s = (sent *)a->spells.ents + si;
+            if (fresh) s->key = (uint32_t)ki;
+            s->n += rec.count;
+        }
         if (timed && hl > 0) {
-            if (!k->has_ref) {
-                k->has_ref = 1;
-                k->ref = rec.time;
-                k->decayed = rec.count;
-            } else if (rec.time > k->ref) {
-                k->decayed = k->decayed * exp2((double)(k->ref - rec.time) / hl) + rec.count;
-                k->ref = rec.time;
+            kdecay *kd = &a->decay[ki];
+            if (kd->ref == QLOG_NO_TIME) {
+                kd->ref = rec.time;
+                kd->decayed = rec.count;
+            } else if (rec.time > kd->ref) {
+                kd->decayed = kd->decayed * exp2((double)(kd->ref - rec.time) / hl) + rec.count;
+                kd->ref = rec.time;
             } else {
-                k->decayed += rec.count * exp2((double)(rec.time - k->ref) / hl);
+                kd->decayed += rec.count * exp2((double)(rec.time - kd->ref) / hl);
             }
         } else {
             k->untimed += rec.count;
@@ -291,13 +453,50 @@ static int read_file(const build_opts *o, const char *path, acc *a, build_report
     return ret;
 }
 
-/* qsort_r order of key entries (indices into a->keys): bytewise, shorter first. */
-static int key_order(const void *x, const void *y, void *ud) {
-    const acc *a = ud;
-    const kent *p = &((const kent *)a->keys.ents)[*(const uint32_t *)x];
-    const kent *q = &((const kent *)a->keys.ents)[*(const uint32_t *)y];
-    int c = memcmp(a->arena + p->off, a->arena + q->off, p->len < q->len ? p->len : q->len);
-    return c ? c : (p->len > q->len) - (p->len < q->len);
+/* Turns the accumulated keys into brecs (over the kent array, in place),
+ * dropping those under min_count, and frees everything else but the arena.
+ * Returns the number of brecs at a->keys.ents. */
+static size_t acc_finish(const build_opts *o, acc *a, build_report *rep) {
+    kent *ks = a->keys.ents;
+    const sent *ss = a->spells.ents;
+    qfree(a->keys.slots);
+    qfree(a->spells.slots);
+    a->keys.slots = a->spells.slots = NULL;
+    for (size_t i = 0; i < a->spells.count; i++) {
+        kent *k = &ks[ss[i].key];
+        if (k->best == NONE || ss[i].n > ss[k->best].n) k->best = (uint32_t)i;
+    }
+    double hl = o->half_life_days * 86400.0;
+    size_t nkept = 0;
+    for (size_t i = 0; i < a->keys.count; i++) {
+        kent k = ks[i]; /* copied: brec nkept <= i overwrites it */
+        double score = k.untimed;
+        if (a->decay && a->decay[i].ref != QLOG_NO_TIME)
+            score += a->decay[i].decayed * exp2((double)(a->decay[i].ref - rep->newest) / hl);
+        if (score < o->min_count) {
+            rep->dropped++;
+            continue;
+        }
+        /* Most frequent spelling, ties -> first seen: the key's own spelling
+         * was first seen before spells[self_pos] and after those below it. */
+        uint64_t kp = PACK(k.h.off, k.h.len), dp = kp;
+        if (k.best != NONE) {
+            const sent *b = &ss[k.best];
+            if (k.self_pos == NONE || b->n > k.self_n || (b->n == k.self_n && k.best < k.self_pos))
+                dp = PACK(b->h.off, b->h.len);
+        }
+        brec *r = (brec *)(void *)ks + nkept++;
+        r->k = kp;
+        r->d = dp;
+        r->score = score;
+    }
+    qfree(a->spells.ents);
+    a->spells.ents = NULL;
+    qfree(a->decay);
+    a->decay = NULL;
+    brec *shrunk = qrealloc(a->keys.ents, (nkept ? nkept : 1) * sizeof(brec));
+    if (shrunk) a->keys.ents = shrunk; /* else the larger block stays: still valid */
+    return nkept;
 }
 
 int build_trie(const build_opts *o, char *const *files, int nfiles, trie **out, build_report *rep_out, char *err,
@@ -317,60 +516,108 @@ int build_trie(const build_opts *o, char *const *files, int nfiles, trie **out, 
         if (strcmp(files[i], "-") && stat(files[i], &sb) == 0 && S_ISREG(sb.st_mode)) pg.total_bytes += sb.st_size;
         else pg.total_bytes = -1;
     }
+    /* Pre-size the key index from the input size (no re-indexing while it
+     * fills); capped, and re-indexing still works past the guess. */
     int ret = 0;
+    if (pg.total_bytes > 0) {
+        size_t want = (size_t)pg.total_bytes / BUILD_MAX_AVG_LINE * 8 / 5, ns = BUILD_FIRST_SLOTS;
+        while (ns < want && ns < BUILD_MAX_PRESIZE) ns *= 2;
+        if (table_resize(&a.keys, ns) < 0) {
+            snprintf(err, errlen, "out of memory");
+            ret = -1;
+        }
+    }
     for (int i = 0; i < nfiles && ret == 0; i++) ret = read_file(o, files[i], &a, &rep, &pg, err, errlen);
     if (pg.shown) fputc('\n', stderr);
     /* The trie is bulk-built: the kept keys are sorted (bytewise) and fed to
-     * trie_builder in order, one pass bottom-up, instead of one trie_set each. */
+     * trie_builder in order, one pass bottom-up, instead of one trie_set each.
+     * Only the arena, the brecs and the order live alongside the builder. */
     trie *t = NULL;
     trie_builder *tb = NULL;
     uint32_t *order = NULL;
-    size_t nkept = 0;
-    if (ret == 0 && (!(tb = trie_builder_new()) ||
-                     !(order = qmalloc((a.keys.count ? a.keys.count : 1) * sizeof *order)))) {
+    size_t nkept = ret == 0 ? acc_finish(o, &a, &rep) : 0;
+    const brec *rs = a.keys.ents;
+    if (ret == 0 && (!(order = qmalloc((nkept ? nkept : 1) * sizeof *order)) ||
+                     build_sort_keys(a.arena, rs, sizeof *rs, nkept, order) < 0 || !(tb = trie_builder_new()))) {
         snprintf(err, errlen, "out of memory");
         ret = -1;
     }
+    /* Spool: the kept keys in sorted order, each as SPOOL_HEAD bytes (score,
+     * key length, display length or SPOOL_SAME) + key + display (absent when
+     * it equals the key), in a private mapping. Once written, the arena, the
+     * brecs and the order are freed; the builder then consumes the spool
+     * front to back and every BUILD_SPOOL_CHUNK consumed is unmapped, so the
+     * growing trie and the shrinking spool roughly trade places. */
+    char *spool = NULL;
+    size_t spsize = 0, sppos = 0, spfree = 0;
     if (ret == 0) {
-        kent *ks = a.keys.ents;
-        sent *ss = a.spells.ents;
-        for (size_t i = 0; i < a.keys.count; i++) ks[i].best = NONE;
-        for (size_t i = 0; i < a.spells.count; i++) {
-            kent *k = &ks[ss[i].key];
-            if (k->best == NONE || ss[i].n > ss[k->best].n) k->best = (uint32_t)i;
-        }
-        double hl = o->half_life_days * 86400.0;
-        for (size_t i = 0; i < a.keys.count; i++) {
-            kent *k = &ks[i];
-            double score = k->untimed;
-            if (k->has_ref) score += k->decayed * exp2((double)(k->ref - rep.newest) / hl);
-            if (score < o->min_count) {
-                rep.dropped++;
-                continue;
+        for (size_t j = 0; j < nkept; j++)
+            spsize += SPOOL_HEAD + PLEN(rs[j].k) + (rs[j].d == rs[j].k ? 0 : PLEN(rs[j].d));
+        spsize = spsize ? spsize : 1;
+        void *m = mmap(NULL, spsize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED) {
+            snprintf(err, errlen, "out of memory (spool of %zu bytes)", spsize);
+            ret = -1;
+        } else {
+            spool = m;
+            for (size_t j = 0; j < nkept; j++) {
+                const brec *r = &rs[order[j]];
+                uint16_t kl = (uint16_t)PLEN(r->k), dl = r->d == r->k ? SPOOL_SAME : (uint16_t)PLEN(r->d);
+                memcpy(spool + sppos, &r->score, 8);
+                memcpy(spool + sppos + 8, &kl, 2);
+                memcpy(spool + sppos + 10, &dl, 2);
+                memcpy(spool + sppos + SPOOL_HEAD, a.arena + POFF(r->k), kl);
+                sppos += SPOOL_HEAD + kl;
+                if (dl != SPOOL_SAME) {
+                    memcpy(spool + sppos, a.arena + POFF(r->d), dl);
+                    sppos += dl;
+                }
             }
-            k->untimed = score; /* the final score, kept for the sorted pass */
-            order[nkept++] = (uint32_t)i;
         }
-        qsort_r(order, nkept, sizeof *order, key_order, &a);
+    }
+    qfree(order);
+    order = NULL;
+    acc_free(&a);
+    memset(&a, 0, sizeof a);
+    if (ret == 0) {
+        long pgsz = sysconf(_SC_PAGESIZE);
+        size_t chunk = BUILD_SPOOL_CHUNK - BUILD_SPOOL_CHUNK % (size_t)(pgsz > 0 ? pgsz : 4096);
+        sppos = 0;
         for (size_t j = 0; j < nkept; j++) {
-            const kent *k = &ks[order[j]];
-            const sent *s = &ss[k->best];
-            int rc = trie_builder_add(tb, a.arena + k->off, k->len, a.arena + s->off, s->len, k->untimed, NULL);
+            double score;
+            uint16_t kl, dl;
+            memcpy(&score, spool + sppos, 8);
+            memcpy(&kl, spool + sppos + 8, 2);
+            memcpy(&dl, spool + sppos + 10, 2);
+            const char *k = spool + sppos + SPOOL_HEAD, *d = k;
+            sppos += SPOOL_HEAD + kl;
+            if (dl == SPOOL_SAME) {
+                dl = kl;
+            } else {
+                d = spool + sppos;
+                sppos += dl;
+            }
+            int rc = trie_builder_add(tb, k, kl, d, dl, score, NULL);
             if (rc != TRIE_OK) {
-                snprintf(err, errlen, "inserting key '%.*s': %s", (int)k->len, a.arena + k->off, trie_strerror(rc));
+                snprintf(err, errlen, "inserting key '%.*s': %s", (int)kl, k, trie_strerror(rc));
                 ret = -1;
                 break;
             }
-        }
-        if (ret == 0) {
-            int rc = trie_builder_finish(tb, &t);
-            tb = NULL;
-            if (rc != TRIE_OK) {
-                snprintf(err, errlen, "building the trie: %s", trie_strerror(rc));
-                ret = -1;
-            } else {
-                trie_set_tag(t, (uint32_t)o->key_form);
+            if (sppos - spfree >= 2 * chunk) { /* whole chunks behind the current record */
+                munmap(spool + spfree, chunk);
+                spfree += chunk;
             }
+        }
+    }
+    if (spool) munmap(spool + spfree, spsize - spfree);
+    if (ret == 0) {
+        int rc = trie_builder_finish(tb, &t);
+        tb = NULL;
+        if (rc != TRIE_OK) {
+            snprintf(err, errlen, "building the trie: %s", trie_strerror(rc));
+            ret = -1;
+        } else {
+            trie_set_tag(t, (uint32_t)o->key_form);
         }
     }
     trie_builder_free(tb);

@@ -22,6 +22,7 @@
 #ifndef QAC_BUILD_H
 #define QAC_BUILD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "data/qlog.h"
@@ -56,6 +57,19 @@ void build_opts_init(build_opts *o);
  * Per-file summaries go to stderr unless o->quiet. */
 int build_trie(const build_opts *o, char *const *files, int nfiles, trie **out, build_report *rep, char *err,
                size_t errlen);
+
+/* Sorting for the bulk build (exposed for its tests). Key i is described by
+ * a uint64 at (const char *)packed + i * stride holding its offset in base
+ * (low BUILD_OFF_BITS bits) and its length (the bits above). Fills order[0..n)
+ * with the permutation that lists the keys in bytewise order, shorter first
+ * on a common prefix (memcmp order; equal keys in any order). Radix sort on 8
+ * bytes at a time; runs of >= BUILD_SORT_RADIX_MIN keys equal on those go 8
+ * bytes deeper, shorter runs are sorted by comparison. Returns 0, or -1 when
+ * scratch memory (32 bytes per key) cannot be allocated or n >= 2^32. The
+ * caller owns every array; nothing is kept. */
+#define BUILD_OFF_BITS 48
+#define BUILD_SORT_RADIX_MIN 4096
+int build_sort_keys(const char *base, const void *packed, size_t stride, size_t n, uint32_t *order);
 
 /* Subcommands, registered in engine/main.c. */
 int build_main(int argc, char **argv);
