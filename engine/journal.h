@@ -50,10 +50,13 @@
  * ------
  * Reading stops at the first record that is not sound (short header, length
  * out of range, payload past the end of the file, CRC mismatch, bad fields):
- *   - torn tail: the bad record reaches the end of the file (it runs past
- *     EOF, or ends exactly at EOF, or everything from it to EOF is zero
- *     bytes). A crash in the middle of an append leaves exactly this. The
- *     file is truncated at the record's offset, with a warning.
+ *   - torn tail: the bad record reaches the end of the file: EOF cuts its
+ *     header or its payload short (with a length field in range), or it
+ *     ends exactly at EOF (a CRC or field mismatch in the last record), or
+ *     everything from it to EOF is zero bytes. A length field out of range
+ *     is corrupt even near EOF unless only zeros follow: an interrupted
+ *     append leaves a prefix of the bytes it meant to write, never a wrong
+ *     length. The file is truncated at the record's offset, with a warning.
  *   - corrupt middle: anything else (sound-looking bytes follow the damage).
  *     Recovery stops with an error naming the file and the byte offset,
  *     unless repair is asked for: then the file is truncated there, and the

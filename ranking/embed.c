@@ -73,14 +73,18 @@ size_t rank_emb_ngrams(uint32_t buckets, const char *q, size_t len, uint32_t *ou
     return n;
 }
 
+/* Scales v to unit length; a zero (or non-finite) vector becomes all zeros and
+ * 0 is returned. The norm is computed in double: in float, tiny scales
+ * underflow the squares (the result was up to 2% off unit length). */
 static int unit(float *v, uint32_t d) {
-    float s = rank_dot(v, v, d);
-    if (!(s > 0)) {
+    double s = 0;
+    for (uint32_t i = 0; i < d; i++) s += (double)v[i] * (double)v[i];
+    if (!(s > 0) || !isfinite(s)) {
         memset(v, 0, d * sizeof *v);
         return 0;
     }
-    float r = 1.0f / sqrtf(s);
-    for (uint32_t i = 0; i < d; i++) v[i] *= r;
+    double r = 1.0 / sqrt(s);
+    for (uint32_t i = 0; i < d; i++) v[i] = (float)(v[i] * r);
     return 1;
 }
 
@@ -139,6 +143,7 @@ static void quantize(uint32_t d, const float *v, float *scale, int8_t *q) {
         return;
     }
     *scale = m / 127.0f;
+    if (*scale > RANK_EMB_MAX_SCALE) *scale = RANK_EMB_MAX_SCALE; /* saturate: a file the loader accepts */
     for (uint32_t i = 0; i < d; i++) {
         long r = lrintf(v[i] / *scale);
         q[i] = (int8_t)(r > 127 ? 127 : r < -127 ? -127 : r);
@@ -153,6 +158,7 @@ void rank_emb_quantize(uint32_t dims, const float *v, unsigned char *out) {
 
 void rank_emb_dequantize(uint32_t dims, const unsigned char *row, float *out) {
     float s = get_f32(row);
+    if (!(s >= 0 && s <= RANK_EMB_MAX_SCALE)) s = 0; /* a row not written by qac load: no vector */
     const int8_t *r = (const int8_t *)(const void *)(row + 4);
     for (uint32_t i = 0; i < dims; i++) out[i] = s * (float)r[i];
 }
@@ -380,8 +386,9 @@ int rank_emb_load(const char *path, rank_emb **out, char *err, size_t errlen) {
     const unsigned char *p = b + EMB_HEADER;
     for (uint32_t k = 0; k < buckets; k++, p += rowb) {
         float s = get_f32(p);
-        if (!isfinite(s) || s < 0) {
-            snprintf(err, errlen, "%s: bucket %u has a bad scale", path, k);
+        if (!(s >= 0 && s <= RANK_EMB_MAX_SCALE)) {
+            snprintf(err, errlen, "%s: bucket %u has a bad scale %g (0 .. %g allowed)", path, k, (double)s,
+                     (double)RANK_EMB_MAX_SCALE);
             goto fail;
         }
         e->scale[k] = s;

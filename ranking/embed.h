@@ -56,6 +56,10 @@
 #define RANK_EMB_EFORMAT (-4) /* not an EMB file, or corrupt / truncated */
 
 #define RANK_EMB_VERSION 1
+/* A row's scale is 0 or in (0, RANK_EMB_MAX_SCALE]: 127 * scale stays far from float overflow when
+ * up to RANK_EMB_MAX_NGRAMS rows are summed and squared. A file with another scale is refused; a
+ * row read from Redis with one is taken as having no vector. */
+#define RANK_EMB_MAX_SCALE 1e6f
 #define RANK_EMB_MIN_DIMS 8
 #define RANK_EMB_MAX_DIMS 64
 #define RANK_EMB_DEFAULT_DIMS 32

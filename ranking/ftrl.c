@@ -273,8 +273,12 @@ int rank_ftrl_load(const char *path, rank_ftrl **out, char *err, size_t errlen) 
         const unsigned char *p = body + 12 * k;
         uint32_t i = get_u32(p);
         float z = get_f32(p + 4), n = get_f32(p + 8);
-        if ((int64_t)i <= prev || i > m->mask || !isfinite(z) || !isfinite(n) || n < 0) {
-            snprintf(err, errlen, "%s: bad coordinate record %llu", path, (unsigned long long)k);
+        /* n > 0: save writes only coordinates with n > 0, so one with n == 0 would not survive a
+         * save/load round trip; a weight must be finite for every margin to be. */
+        float w = isfinite(z) && isfinite(n) ? weight(m, z, n) : 0;
+        if ((int64_t)i <= prev || i > m->mask || !isfinite(z) || !isfinite(n) || !(n > 0) || !isfinite(w)) {
+            snprintf(err, errlen, "%s: bad coordinate record %llu (index %u, z %g, n %g)", path,
+                     (unsigned long long)k, i, (double)z, (double)n);
             rank_ftrl_free(m);
             m = NULL;
             goto out;
@@ -282,7 +286,7 @@ int rank_ftrl_load(const char *path, rank_ftrl **out, char *err, size_t errlen) 
         prev = i;
         m->z[i] = z;
         m->n[i] = n;
-        m->w[i] = weight(m, z, n);
+        m->w[i] = w;
     }
     rc = 0;
 out:
