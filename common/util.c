@@ -2,6 +2,8 @@
 #include "common/alloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +11,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 uint64_t now_ns(void) {
     struct timespec ts;
@@ -183,4 +186,55 @@ void qbuf_consume(qbuf *b, size_t n) {
     if (n >= b->len) { b->len = 0; return; }
     memmove(b->data, b->data + n, b->len - n);
     b->len -= n;
+}
+
+int file_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen) {
+    char tmp[4096], dir[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp) {
+        if (err) snprintf(err, errlen, "path too long: %s", path);
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    const char *step = "create";
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) goto fail;
+    step = "write";
+    for (size_t w = 0; w < len;) {
+        ssize_t k = write(fd, (const char *)data + w, len - w);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            if (k == 0) errno = EIO;
+            goto fail;
+        }
+        w += (size_t)k;
+    }
+    step = "fsync";
+    if (fsync(fd) < 0) goto fail;
+    step = "close";
+    int cr = close(fd);
+    fd = -1;
+    if (cr < 0) goto fail;
+    step = "rename";
+    if (rename(tmp, path) < 0) goto fail;
+    /* The rename is durable only once the directory is on disk. */
+    snprintf(dir, sizeof dir, "%s", path);
+    int dfd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        int rc = fsync(dfd);
+        int e = errno;
+        close(dfd);
+        if (rc < 0 && e != EINVAL) { /* some file systems cannot fsync a directory */
+            errno = e;
+            if (err) snprintf(err, errlen, "cannot fsync the directory of %s: %s", path, strerror(e));
+            return -1;
+        }
+    }
+    return 0;
+fail:;
+    int e = errno;
+    if (err) snprintf(err, errlen, "cannot %s %s: %s", step, step[0] == 'r' ? path : tmp, strerror(e));
+    if (fd >= 0) close(fd);
+    unlink(tmp);
+    errno = e;
+    return -1;
 }

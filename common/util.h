@@ -32,6 +32,13 @@ int utf8_valid(const char *s, size_t len);
 /* Number of code points in well-formed UTF-8. */
 size_t utf8_count(const char *s, size_t len);
 
+/* Replaces the file at path with [data, data+len) atomically and durably:
+ * writes path.tmp.<pid>, fsyncs it, renames it over path, fsyncs the
+ * directory. On failure the old file is untouched, the temporary is removed,
+ * err (when non-NULL) names the step and the reason, and errno is kept.
+ * Returns 0 or -1. */
+int file_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
+
 /* A growable byte buffer. Owned by whoever holds the struct; qbuf_free
  * releases the storage. On allocation failure the append functions return -1
  * and leave the contents as they were. */

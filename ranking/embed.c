@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/util.h"
 
 static const unsigned char EMB_MAGIC[8] = {'Q', 'A', 'C', 'E', 'M', 'B', 0, 1};
 #define EMB_HEADER 32
@@ -262,48 +263,7 @@ int rank_emb_save(const rank_emb *e, const char *path, char *err, size_t errlen)
     }
     put_u64(p, rank_emb_hash(buf, total - 8, RANK_EMB_FNV_INIT));
 
-    size_t plen = strlen(path);
-    char *tmp = qmalloc(plen + 16);
-    int rc = RANK_EMB_EIO, fd = -1;
-    if (!tmp) {
-        qfree(buf);
-        snprintf(err, errlen, "out of memory");
-        return RANK_EMB_ENOMEM;
-    }
-    snprintf(tmp, plen + 16, "%s.tmp.%d", path, (int)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    for (size_t w = 0; w < total;) {
-        ssize_t k = write(fd, buf + w, total - w);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) {
-            snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-            goto out;
-        }
-        w += (size_t)k;
-    }
-    if (fsync(fd)) {
-        snprintf(err, errlen, "cannot fsync %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (close(fd)) {
-        fd = -1;
-        snprintf(err, errlen, "cannot close %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    fd = -1;
-    if (rename(tmp, path)) {
-        snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        goto out;
-    }
-    rc = 0;
-out:
-    if (fd >= 0) close(fd);
-    if (rc) unlink(tmp);
-    qfree(tmp);
+    int rc = file_write_atomic(path, buf, total, err, errlen) < 0 ? RANK_EMB_EIO : 0;
     qfree(buf);
     return rc;
 }

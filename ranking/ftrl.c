@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/util.h"
 #include "ranking/embed.h" /* rank_emb_hash: FNV-1a 64 */
 
 static const unsigned char MDL_MAGIC[8] = {'Q', 'A', 'C', 'M', 'D', 'L', 0, 1};
@@ -140,12 +141,7 @@ int rank_ftrl_save(const rank_ftrl *m, const char *path, char *err, size_t errle
     for (size_t i = 0; i <= m->mask; i++) cnt += m->n[i] > 0;
     size_t total = MDL_HEADER + 12 * cnt + 8;
     unsigned char *b = qmalloc(total);
-    size_t plen = strlen(path);
-    char *tmp = qmalloc(plen + 24);
-    int rc = RANK_FTRL_EIO, fd = -1;
-    if (!b || !tmp) {
-        qfree(b);
-        qfree(tmp);
+    if (!b) {
         snprintf(err, errlen, "out of memory");
         return RANK_FTRL_ENOMEM;
     }
@@ -169,40 +165,7 @@ int rank_ftrl_save(const rank_ftrl *m, const char *path, char *err, size_t errle
         p += 12;
     }
     put_u64(p, rank_emb_hash(b, total - 8, RANK_EMB_FNV_INIT));
-    snprintf(tmp, plen + 24, "%s.tmp.%d", path, (int)getpid());
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    for (size_t w = 0; w < total;) {
-        ssize_t k = write(fd, b + w, total - w);
-        if (k < 0 && errno == EINTR) continue;
-        if (k <= 0) {
-            snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
-            goto out;
-        }
-        w += (size_t)k;
-    }
-    if (fsync(fd)) {
-        snprintf(err, errlen, "cannot fsync %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    int cr = close(fd);
-    fd = -1;
-    if (cr) {
-        snprintf(err, errlen, "cannot close %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    if (rename(tmp, path)) {
-        snprintf(err, errlen, "cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        goto out;
-    }
-    rc = 0;
-out:
-    if (fd >= 0) close(fd);
-    if (rc) unlink(tmp);
-    qfree(tmp);
+    int rc = file_write_atomic(path, b, total, err, errlen) < 0 ? RANK_FTRL_EIO : 0;
     qfree(b);
     return rc;
 }

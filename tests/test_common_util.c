@@ -6,6 +6,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <errno.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include "common/alloc.h"
 #include "common/hist.h"
@@ -109,11 +114,44 @@ static void test_hist(void **state) {
     assert_true(hist_quantile(&g, 1.0) == (uint64_t)1 << 50);
 }
 
+static void test_file_write_atomic(void **state) {
+    (void)state;
+    char dir[] = "/tmp/qac-atomic.XXXXXX", path[256], buf[64], err[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/f", dir);
+    assert_int_equal(file_write_atomic(path, "first", 5, err, sizeof err), 0);
+    assert_int_equal(file_write_atomic(path, "second!", 7, err, sizeof err), 0);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    assert_int_equal(n, 7);
+    assert_memory_equal(buf, "second!", 7);
+    /* A missing directory: -1, a reason naming the step, errno kept. */
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/nodir/f", dir);
+    assert_int_equal(file_write_atomic(bad, "x", 1, err, sizeof err), -1);
+    assert_int_equal(errno, ENOENT);
+    assert_non_null(strstr(err, "cannot create"));
+    /* The target is a directory: the rename fails, the old content stays, no temporary is left. */
+    char sub[300];
+    snprintf(sub, sizeof sub, "%s/d", dir);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    assert_int_equal(file_write_atomic(sub, "x", 1, err, sizeof err), -1);
+    assert_non_null(strstr(err, "cannot rename"));
+    char tmp[320];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", sub, (int)getpid());
+    assert_int_equal(access(tmp, F_OK), -1);
+    unlink(path);
+    rmdir(sub);
+    rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_numbers), cmocka_unit_test(test_parse_time),
         cmocka_unit_test(test_utf8),          cmocka_unit_test(test_qbuf),
-        cmocka_unit_test(test_hist),
+        cmocka_unit_test(test_hist),          cmocka_unit_test(test_file_write_atomic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
