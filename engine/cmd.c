@@ -663,7 +663,8 @@ int eng_reply_proto_error(eng *e, int kind, int code, const char *msg, qbuf *out
 }
 
 int eng_exec(eng *e, int kind, int argc, const proto_arg *argv, qbuf *out, int *flags) {
-    uint64_t t0 = now_ns();
+    /* latency from the start of the read batch (one clock read per batch, see stats.h) */
+    uint64_t t0 = e->stats.batch_t0_ns ? e->stats.batch_t0_ns : now_ns();
     *flags = 0;
     e->wait_lsn = 0;
     const cmd_def *d = NULL;

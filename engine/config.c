@@ -75,6 +75,9 @@ static const setting table[] = {
     {"cache-bytes", K_U64, OFF(cache_bytes), RANK_CACHE_MIN_BYTES, 1ull << 40,
      "in-process embedding cache, bytes (default 64m)"},
     {"candidates", K_U64, OFF(candidates), 1, TRIE_MAX_K, "trie top N the ranker reorders (default 50)"},
+    {"ngram-bytes", K_U64, OFF(ngram_bytes), 0, ENG_RANK_MAX_NGRAM_BYTES,
+     "with --redis: n-gram table held in process to compose vectors of unseen text, at most this many "
+     "bytes (default 64m; 0 = off)"},
     {"requirepass", K_STR, OFF(requirepass), 0, 0,
      "password for changes, SAVE, RELOAD, STATS, CONFIG (AUTH; HTTP Bearer token); default none. "
      "Prefer the config file or $QAC_REQUIREPASS: ps shows flags"},
@@ -123,6 +126,7 @@ void config_defaults(srv_config *c) {
     c->redis_deadline_ms = ENG_RANK_DEFAULT_DEADLINE_MS;
     c->cache_bytes = RANK_CACHE_DEFAULT_BYTES;
     c->candidates = ENG_RANK_DEFAULT_CANDIDATES;
+    c->ngram_bytes = ENG_RANK_DEFAULT_NGRAM_BYTES;
     c->auth_max_failures = SRV_AUTH_MAX_FAILURES;
 }
 

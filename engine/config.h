@@ -31,8 +31,9 @@
 #define SRV_DEFAULT_FSYNC "everysec"    /* journal fsync policy */
 #define SRV_SAVE_CHANGES 0              /* automatic snapshot after N changes (0 = off) */
 #define SRV_SAVE_SECONDS 0              /* ... or T seconds after the first unsaved change (0 = off) */
-/* ranking (engine/ranker.h): --redis-deadline-ms, --cache-bytes, --candidates defaults are
- * ENG_RANK_DEFAULT_DEADLINE_MS, RANK_CACHE_DEFAULT_BYTES, ENG_RANK_DEFAULT_CANDIDATES */
+/* ranking (engine/ranker.h): --redis-deadline-ms, --cache-bytes, --candidates, --ngram-bytes defaults
+ * are ENG_RANK_DEFAULT_DEADLINE_MS, RANK_CACHE_DEFAULT_BYTES, ENG_RANK_DEFAULT_CANDIDATES,
+ * ENG_RANK_DEFAULT_NGRAM_BYTES */
 #define SRV_DEFAULT_NAMESPACE "qac"
 /* access control (docs/PROTOCOL.md "Access control") */
 #define SRV_REQUIREPASS_MAX 512         /* bytes of requirepass; longer is a usage error */
@@ -68,6 +69,7 @@ typedef struct srv_config {
     uint64_t redis_deadline_ms; /* per-request deadline on Redis */
     uint64_t cache_bytes;       /* in-process vector cache bound */
     uint64_t candidates;        /* trie top N reranked */
+    uint64_t ngram_bytes;       /* bound of the in-process n-gram table (0 = off) */
     /* access control */
     char *requirepass;          /* NULL or "" = off; else AUTH / Bearer token needed for changes, SAVE, STATS */
     uint64_t auth_max_failures; /* wrong passwords per connection before it is closed */

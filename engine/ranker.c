@@ -12,8 +12,48 @@
  *   mget           keys of one MGET (NS:vV:q:<query>) with the query offsets,
  *                  tagged with the version it was sent for: a reply for an
  *                  older version is dropped (never cached under the new one).
+ *   ngtab          the n-gram bucket table of one version: buckets rows of
+ *                  4 + dims bytes (f32 scale + int8, as NS:vV:b:<bucket>),
+ *                  all zero for a bucket without a row; state, generation.
  * Scoring always re-gathers from the trie at answer time, so a request that
  * waited never holds pointers into a trie that changed under it.
+ *
+ * Vectors for text without a query row (design choice, issue 5): a session
+ * query or a history entry never seen in training has no NS:vV:q:<query>
+ * row; its vector is composed from its n-grams' bucket rows. Two ways were
+ * weighed:
+ *   (a) fetch the few bucket rows a text needs in the request's MGET. That
+ *       needs the text before the round trip, and the session's queries only
+ *       arrive WITH that round trip (LRANGE): a second round trip per
+ *       COMPLETE, which the contract forbids, or vectors only one keystroke
+ *       late. Each text also costs ~50 keys (words + trigrams).
+ *   (b) CHOSEN: hold the whole bucket table of the current version in the
+ *       process. When the server sees a new NS:current, it reads dims and
+ *       buckets from NS:vV:meta, drops the cache and the old table, and
+ *       fetches NS:vV:b:0 .. buckets-1 asynchronously, ENG_RANK_NGRAM_BATCH
+ *       keys per MGET with at most ENG_RANK_NGRAM_INFLIGHT MGETs outstanding
+ *       on the same connection (so a COMPLETE's MGET never queues behind
+ *       more than that). Bounded: buckets * (4 + dims) bytes must fit
+ *       ngram_bytes (--ngram-bytes, default 64 MiB; the default EMB, 2^18
+ *       buckets x 32 dims, is 9.4 MB), else the table is not loaded (TOOBIG).
+ *       While it loads, when too big or after a failed fetch, text without a
+ *       query row has no vector (counted: rank_ngram_fallbacks).
+ *   Once the table is READY, every vector -- candidates included -- is
+ *   composed in process with rank_emb_ngrams + rank_emb_compose_rows, the
+ *   same arithmetic as rank_emb_vector offline (bit-identical vectors; the
+ *   query rows are a second quantization and are no longer fetched), so
+ *   offline eval and serving agree and the COMPLETE round trip shrinks to the
+ *   history reads. Composing costs ~50 rows x dims multiply-adds on a cache
+ *   miss; the result is cached like a fetched row.
+ * Never mixing versions: the table belongs to one version and carries a
+ * generation number; a version switch (or a failed load) bumps the
+ * generation and frees the rows, and a fetch reply for another generation
+ * is dropped. The cache is reset at the switch and again when the table
+ * becomes READY (entries cached while it loaded were fetched query rows or
+ * "none" marks). Nothing waits on the load: requests are served from what is
+ * READY at the time. Known limit: a table loaded while `qac load` deletes its
+ * (already superseded) version may miss rows until the next version check
+ * (<= ENG_RANK_VERSION_CHECK_MS) switches to the new one.
  */
 #include "engine/ranker.h"
 
@@ -73,6 +113,23 @@ struct eng_rank_pending {
     eng_rank_result res;
 };
 
+typedef struct ngtab {
+    int state;          /* ENG_RANK_NG_* */
+    uint64_t gen;       /* bumped at every drop: replies of older loads are ignored */
+    uint64_t version;   /* version the rows are of */
+    uint32_t dims, buckets, rowb;
+    unsigned char *rows; /* buckets * rowb, zero = no row */
+    uint32_t next, done; /* buckets requested / answered */
+    int inflight;
+    uint64_t t0;
+} ngtab;
+
+typedef struct ngbatch {
+    eng_rank *R;
+    uint64_t gen;
+    uint32_t first, n;
+} ngbatch;
+
 struct eng_rank {
     uv_loop_t *loop;
     trie *t;
@@ -100,6 +157,9 @@ struct eng_rank {
     rank_hsess sbuf[MAX_SESS];
     eng_rank_stat st;
     uint64_t rc_connects_seen;
+    ngtab ng;
+    uint32_t pending_buckets; /* from the meta of pending_version */
+    qbuf ngkeys;              /* scratch for one batch's keys */
 };
 
 void eng_rank_opts_default(eng_rank_opts *o) {
@@ -108,23 +168,58 @@ void eng_rank_opts_default(eng_rank_opts *o) {
     o->deadline_ms = ENG_RANK_DEFAULT_DEADLINE_MS;
     o->cache_bytes = RANK_CACHE_DEFAULT_BYTES;
     o->candidates = ENG_RANK_DEFAULT_CANDIDATES;
+    o->ngram_bytes = ENG_RANK_DEFAULT_NGRAM_BYTES;
 }
 
 static int64_t now_s(void) { return (int64_t)time(NULL); }
 
 /* --- vectors ------------------------------------------------------------- */
 
-/* q's vector into out (dims floats): cache, else local EMB. 1 = have one. */
+static int ng_ready(const eng_rank *R) {
+    return R->ng.state == ENG_RANK_NG_READY && R->ng.version == R->version && R->ng.dims == R->dims;
+}
+
+/* q's vector composed from the READY n-gram table; 1 = non-zero. */
+static int ng_compose(eng_rank *R, const char *q, size_t len, float *out) {
+    uint32_t ids[RANK_EMB_MAX_NGRAMS];
+    const unsigned char *rows[RANK_EMB_MAX_NGRAMS];
+    size_t n = rank_emb_ngrams(R->ng.buckets, q, len, ids, RANK_EMB_MAX_NGRAMS), m = 0;
+    static const unsigned char zero[4];
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *row = R->ng.rows + (size_t)ids[i] * R->ng.rowb;
+        if (memcmp(row, zero, 4)) rows[m++] = row; /* scale 0: no row (as rank_emb_compose skips it) */
+    }
+    R->st.ngram_composed++;
+    return rank_emb_compose_rows(R->dims, rows, m, out);
+}
+
+/* q's vector into out (dims floats): cache, else the n-gram table (Redis) or
+ * the local EMB (without Redis). 1 = have one. */
 static int vec_of(eng_rank *R, const char *q, size_t len, float *out) {
     if (!R->cache) return 0;
     int r = rank_cache_get(R->cache, q, len, out);
     if (r >= 0) return r;
-    if (R->emb && R->emb->dims == R->dims && !R->rc) {
+    if (R->rc) {
+        if (!R->version) return 0;
+        if (!ng_ready(R)) {
+            R->st.ngram_fallbacks++;
+            return 0;
+        }
+        int ok = ng_compose(R, q, len, out);
+        rank_cache_put(R->cache, q, len, ok ? out : NULL);
+        return ok;
+    }
+    if (R->emb && R->emb->dims == R->dims) {
         int ok = rank_emb_vector(R->emb, q, len, out);
         rank_cache_put(R->cache, q, len, ok ? out : NULL);
         return ok;
     }
     return 0;
+}
+
+int eng_rank_debug_vector(eng_rank *R, const char *q, size_t len, float *out) {
+    if (!R->dims) return 0;
+    return vec_of(R, q, len, out);
 }
 
 static mget *mget_get(eng_rank *R) {
@@ -259,7 +354,7 @@ static void fill(eng_rank *R, eng_rank_result *res, size_t n, unsigned k) {
 /* Requests vectors the answer lacked (history-only candidates, session
  * queries), fire and forget. */
 static void warm(eng_rank *R, size_t n, const rank_hsess *sess, size_t nsess) {
-    if (!R->rc || !R->version || !rcl_is_up(R->rc)) return;
+    if (!R->rc || !R->version || !rcl_is_up(R->rc) || ng_ready(R)) return;
     mget *m = NULL;
     for (size_t i = 0; i < n + nsess; i++) {
         const char *q = i < n ? R->cs.c[i].q : sess[i - n].q;
@@ -321,7 +416,8 @@ static void on_mget(rcl *c, redisReply *r, int status, void *pd) {
     if (status || !r) {
         R->st.redis_errors++;
         if (m->req) m->req->errs++;
-    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == m->n && m->version == R->version && R->cache) {
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == m->n && m->version == R->version && R->cache &&
+               !ng_ready(R)) { /* READY: vectors are composed, not fetched */
         float v[RANK_EMB_MAX_DIMS];
         for (size_t i = 0; i < m->n; i++) {
             redisReply *e = r->element[i];
@@ -329,7 +425,8 @@ static void on_mget(rcl *c, redisReply *r, int status, void *pd) {
             if (e->type == REDIS_REPLY_STRING && e->len == 4 + (size_t)R->dims) {
                 rank_emb_dequantize(R->dims, (const unsigned char *)e->str, v);
                 rank_cache_put(R->cache, q, m->len[i], v);
-            } else if (e->type == REDIS_REPLY_NIL) rank_cache_put(R->cache, q, m->len[i], NULL);
+            } else if (e->type == REDIS_REPLY_NIL && R->ng.state != ENG_RANK_NG_LOADING)
+                rank_cache_put(R->cache, q, m->len[i], NULL); /* loading: composed once READY */
         }
     } else if (r->type == REDIS_REPLY_ERROR) R->st.redis_errors++;
     eng_rank_pending *q = m->req;
@@ -404,7 +501,7 @@ static eng_rank_pending *req_get(eng_rank *R) {
 /* Sends the reads for q (user/session set); returns the number sent. */
 static int send_reads(eng_rank *R, eng_rank_pending *q, int with_mget) {
     int sent = 0;
-    if (with_mget && R->version && R->cache) {
+    if (with_mget && R->version && R->cache && !ng_ready(R)) { /* READY: composed in process */
         int n = rank_rh_gather(&R->cs, R->t, NULL, q->p, q->plen, R->o.candidates);
         mget *m = NULL;
         for (int i = 0; i < n; i++) {
@@ -540,23 +637,169 @@ void eng_rank_accept(eng_rank *R, const char *q, size_t qlen, const char *user, 
 
 /* --- version of the embeddings -------------------------------------------- */
 
+/* --- the n-gram table ------------------------------------------------------ */
+
+static void ng_drop(eng_rank *R) {
+    qfree(R->ng.rows);
+    R->ng.rows = NULL;
+    R->ng.gen++;
+    R->ng.inflight = 0;
+    R->ng.state = ENG_RANK_NG_OFF;
+    R->st.ngram_rows = 0;
+}
+
+static void ng_fail(eng_rank *R, const char *why) {
+    LOG_W("ranker: n-gram table of version %llu not loaded (%s): no vectors for unseen text until the next "
+          "version check retries",
+          (unsigned long long)R->ng.version, why);
+    ng_drop(R);
+    R->ng.state = ENG_RANK_NG_FAILED;
+    R->st.ngram_failures++;
+}
+
+static void on_ngram(rcl *c, redisReply *r, int status, void *pd);
+
+/* Sends MGETs of bucket rows until ENG_RANK_NGRAM_INFLIGHT are outstanding. */
+static void ng_pump(eng_rank *R) {
+    ngtab *g = &R->ng;
+    const char *argv[ENG_RANK_NGRAM_BATCH + 1];
+    size_t argl[ENG_RANK_NGRAM_BATCH + 1], off[ENG_RANK_NGRAM_BATCH];
+    while (g->state == ENG_RANK_NG_LOADING && g->inflight < ENG_RANK_NGRAM_INFLIGHT && g->next < g->buckets) {
+        uint32_t n = g->buckets - g->next < ENG_RANK_NGRAM_BATCH ? g->buckets - g->next : ENG_RANK_NGRAM_BATCH;
+        qbuf_reset(&R->ngkeys);
+        for (uint32_t i = 0; i < n; i++) {
+            char key[RANK_RH_MAX_NS + 48];
+            int kl = snprintf(key, sizeof key, "%s:v%llu:b:%u", R->ns, (unsigned long long)g->version, g->next + i);
+            off[i] = R->ngkeys.len;
+            argl[i + 1] = (size_t)kl;
+            if (qbuf_append(&R->ngkeys, key, (size_t)kl)) {
+                ng_fail(R, "out of memory");
+                return;
+            }
+        }
+        argv[0] = "MGET";
+        argl[0] = 4;
+        for (uint32_t i = 0; i < n; i++) argv[i + 1] = R->ngkeys.data + off[i];
+        ngbatch *b = qmalloc(sizeof *b);
+        if (!b) {
+            ng_fail(R, "out of memory");
+            return;
+        }
+        *b = (ngbatch){R, g->gen, g->next, n};
+        int rc = rcl_command_argv(R->rc, (int)n + 1, argv, argl, on_ngram, b);
+        if (rc) {
+            qfree(b);
+            ng_fail(R, rcl_strerror(rc));
+            return;
+        }
+        g->inflight++;
+        g->next += n;
+    }
+}
+
+static int row_ok(const char *p, uint32_t dims, size_t len) {
+    if (len != 4 + (size_t)dims) return 0;
+    uint32_t u = (uint32_t)(unsigned char)p[0] | (uint32_t)(unsigned char)p[1] << 8 |
+                 (uint32_t)(unsigned char)p[2] << 16 | (uint32_t)(unsigned char)p[3] << 24;
+    float f;
+    memcpy(&f, &u, 4);
+    return f >= 0 && f <= RANK_EMB_MAX_SCALE; /* false for NaN */
+}
+
+static void on_ngram(rcl *c, redisReply *r, int status, void *pd) {
+    (void)c;
+    ngbatch *b = pd;
+    eng_rank *R = b->R;
+    ngtab *g = &R->ng;
+    if (R->closing || b->gen != g->gen || g->state != ENG_RANK_NG_LOADING) { /* superseded */
+        qfree(b);
+        return;
+    }
+    g->inflight--;
+    if (status || !r || r->type != REDIS_REPLY_ARRAY || r->elements != b->n) {
+        if (r && r->type == REDIS_REPLY_ERROR) R->st.redis_errors++;
+        qfree(b);
+        ng_fail(R, status ? rcl_strerror(status) : r && r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        return;
+    }
+    for (uint32_t i = 0; i < b->n; i++) {
+        redisReply *e = r->element[i];
+        if (e->type == REDIS_REPLY_NIL) continue;
+        if (e->type != REDIS_REPLY_STRING || !row_ok(e->str, g->dims, e->len)) {
+            R->st.ngram_bad_rows++;
+            continue;
+        }
+        memcpy(g->rows + (size_t)(b->first + i) * g->rowb, e->str, g->rowb);
+        if (memcmp(e->str, "\0\0\0\0", 4)) R->st.ngram_rows++;
+    }
+    g->done += b->n;
+    qfree(b);
+    if (g->done < g->buckets) {
+        ng_pump(R);
+        return;
+    }
+    g->state = ENG_RANK_NG_READY;
+    R->st.ngram_loads++;
+    rank_cache_reset(R->cache, R->dims); /* drop query rows / "none" marks cached while loading */
+    LOG_I("ranker: n-gram table of version %llu loaded: %u buckets, %llu rows, %.1f MB, %.0f ms",
+          (unsigned long long)g->version, g->buckets, (unsigned long long)R->st.ngram_rows,
+          (double)g->buckets * g->rowb / 1e6, (double)(now_ns() - g->t0) / 1e6);
+}
+
+/* Starts loading the table of R->version (buckets from its meta). */
+static void ng_start(eng_rank *R, uint32_t buckets) {
+    ng_drop(R);
+    ngtab *g = &R->ng;
+    g->version = R->version;
+    g->dims = R->dims;
+    g->buckets = buckets;
+    g->rowb = 4 + R->dims;
+    if (!buckets || !R->o.ngram_bytes || !R->rc) return; /* OFF */
+    uint64_t need = (uint64_t)buckets * g->rowb;
+    if (need > R->o.ngram_bytes) {
+        LOG_W("ranker: n-gram table of version %llu needs %llu bytes > ngram-bytes %llu: not loaded, no "
+              "vectors for text without a query row",
+              (unsigned long long)g->version, (unsigned long long)need, (unsigned long long)R->o.ngram_bytes);
+        g->state = ENG_RANK_NG_TOOBIG;
+        return;
+    }
+    g->rows = qcalloc(buckets, g->rowb);
+    if (!g->rows) {
+        ng_fail(R, "out of memory");
+        return;
+    }
+    g->state = ENG_RANK_NG_LOADING;
+    g->next = g->done = 0;
+    g->t0 = now_ns();
+    ng_pump(R);
+}
+
 static void on_meta(rcl *c, redisReply *r, int status, void *pd) {
     (void)c;
     eng_rank *R = pd;
     uint64_t v = R->pending_version;
     R->pending_version = 0;
-    if (status || !r || r->type != REDIS_REPLY_STRING || R->closing) return;
-    uint64_t dims;
-    if (parse_u64(r->str, r->len, &dims) || dims < RANK_EMB_MIN_DIMS || dims > RANK_EMB_MAX_DIMS) {
+    if (status || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || R->closing) return;
+    redisReply *rd = r->element[0], *rb = r->element[1];
+    uint64_t dims, buckets = 0;
+    if (rd->type != REDIS_REPLY_STRING || parse_u64(rd->str, rd->len, &dims) || dims < RANK_EMB_MIN_DIMS ||
+        dims > RANK_EMB_MAX_DIMS) {
         LOG_W("ranker: %s:v%llu:meta has bad dims; keeping version %llu", R->ns, (unsigned long long)v,
               (unsigned long long)R->version);
         return;
+    }
+    if (rb->type != REDIS_REPLY_STRING || parse_u64(rb->str, rb->len, &buckets) || buckets < 1 ||
+        buckets > RANK_EMB_MAX_BUCKETS) {
+        LOG_W("ranker: %s:v%llu:meta has no valid buckets: no vectors for text without a query row", R->ns,
+              (unsigned long long)v);
+        buckets = 0;
     }
     if (rank_cache_reset(R->cache, (uint32_t)dims)) return;
     LOG_I("ranker: embeddings version %llu -> %llu (%llu dims); cache dropped", (unsigned long long)R->version,
           (unsigned long long)v, (unsigned long long)dims);
     R->version = v;
     R->dims = (uint32_t)dims;
+    ng_start(R, (uint32_t)buckets); /* drops the old version's table first */
 }
 
 static void on_current(rcl *c, redisReply *r, int status, void *pd) {
@@ -568,13 +811,15 @@ static void on_current(rcl *c, redisReply *r, int status, void *pd) {
         return;
     char key[RANK_RH_MAX_NS + 32];
     int kl = snprintf(key, sizeof key, "%s:v%llu:meta", R->ns, (unsigned long long)v);
-    const char *argv[3] = {"HGET", key, "dims"};
-    size_t argl[3] = {4, (size_t)kl, 4};
-    if (rcl_command_argv(c, 3, argv, argl, on_meta, R) == 0) R->pending_version = v;
+    const char *argv[4] = {"HMGET", key, "dims", "buckets"};
+    size_t argl[4] = {5, (size_t)kl, 4, 7};
+    if (rcl_command_argv(c, 4, argv, argl, on_meta, R) == 0) R->pending_version = v;
 }
 
 static void check_version(eng_rank *R) {
     if (!R->rc || !rcl_is_up(R->rc)) return;
+    if (R->version && R->ng.state == ENG_RANK_NG_FAILED && R->ng.version == R->version)
+        ng_start(R, R->ng.buckets); /* retry a load that failed */
     char key[RANK_RH_MAX_NS + 16];
     int kl = snprintf(key, sizeof key, "%s:current", R->ns);
     const char *argv[2] = {"GET", key};
@@ -630,6 +875,7 @@ eng_rank *eng_rank_new(uv_loop_t *loop, trie *t, const eng_rank_opts *o, char *e
     R->o.ns = R->ns;
     rank_rh_opts_default(&R->rho);
     rank_cands_init(&R->cs);
+    qbuf_init(&R->ngkeys);
     R->model_path = dup_str(o->model);
     R->save_path = dup_str(o->model_save ? o->model_save : o->model);
     R->vecs = qmalloc((size_t)MAX_CANDS * RANK_EMB_MAX_DIMS * sizeof(float));
@@ -680,6 +926,7 @@ eng_rank *eng_rank_new(uv_loop_t *loop, trie *t, const eng_rank_opts *o, char *e
           o->embeddings ? o->embeddings : "none", o->candidates, o->deadline_ms);
     return R;
 fail:
+    qbuf_free(&R->ngkeys);
     rank_ftrl_free(R->model);
     rank_emb_free(R->emb);
     rank_cache_free(R->cache);
@@ -699,6 +946,8 @@ static void free_all(eng_rank *R) {
         qfree(m);
     }
     rank_cands_free(&R->cs);
+    qfree(R->ng.rows);
+    qbuf_free(&R->ngkeys);
     rank_ftrl_free(R->model);
     rank_emb_free(R->emb);
     rank_cache_free(R->cache);
@@ -782,4 +1031,6 @@ void eng_rank_stats(const eng_rank *R, eng_rank_stat *s) {
     s->emb_version = R->version;
     s->has_model = R->model != NULL;
     s->model_updates = R->model ? R->model->updates : 0;
+    s->ngram_state = R->ng.state;
+    s->ngram_bytes = R->ng.rows ? (uint64_t)R->ng.buckets * R->ng.rowb : 0;
 }

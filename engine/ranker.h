@@ -36,8 +36,13 @@
  * against the in-process history.
  *
  * Version of the embeddings: NS:current is read at start, every
- * version_check_ms, and on eng_rank_reload; on a change the dims are read
- * from NS:vV:meta and the cache is dropped.
+ * version_check_ms, and on eng_rank_reload; on a change dims and buckets are
+ * read from NS:vV:meta, the cache is dropped, and the n-gram bucket table
+ * NS:vV:b:<bucket> is loaded into the process in the background (bounded by
+ * ngram_bytes; design in ranker.c). Once it is loaded every vector is
+ * composed in process from the n-grams of its text (rank_emb_ngrams +
+ * rank_emb_compose_rows, as the offline tools do), so text never seen in
+ * training (session queries, history entries) gets one too.
  *
  * Errors: eng_rank_new returns NULL with a reason in err. Ownership: the
  * ranker borrows the trie and the loop; texts in a result point into the
@@ -60,6 +65,19 @@
 #define ENG_RANK_MAX_RESULT 100 /* = SRV_MAX_K */
 #define ENG_RANK_VERSION_CHECK_MS 1000
 #define ENG_RANK_MAX_POOL 4096  /* pending requests at once; more are answered degraded at once */
+/* n-gram bucket table held in process (--ngram-bytes): buckets * (4 + dims)
+ * bytes; a bigger table is not loaded (no vectors for unseen text). 0 = off. */
+#define ENG_RANK_DEFAULT_NGRAM_BYTES (64ull << 20)
+#define ENG_RANK_MAX_NGRAM_BYTES (1ull << 40)
+#define ENG_RANK_NGRAM_BATCH 512   /* bucket keys per MGET while loading the table */
+#define ENG_RANK_NGRAM_INFLIGHT 2  /* such MGETs outstanding at once */
+
+/* state of the n-gram table (STATS rank_ngram_state) */
+#define ENG_RANK_NG_OFF 0     /* no Redis, no version yet, ngram_bytes 0, or meta without buckets */
+#define ENG_RANK_NG_LOADING 1 /* being fetched: no composed vectors yet */
+#define ENG_RANK_NG_READY 2   /* every vector is composed from it */
+#define ENG_RANK_NG_TOOBIG 3  /* buckets * (4 + dims) > ngram_bytes: not loaded */
+#define ENG_RANK_NG_FAILED 4  /* a fetch failed (Redis lost, error reply); retried at the next version check */
 
 typedef struct eng_rank_opts {
     const char *redis;      /* HOST:PORT, or NULL: no Redis */
@@ -70,6 +88,7 @@ typedef struct eng_rank_opts {
     uint32_t deadline_ms;
     uint64_t cache_bytes;
     uint32_t candidates;    /* 1 .. TRIE_MAX_K */
+    uint64_t ngram_bytes;   /* bound of the in-process n-gram table (0 = never load it) */
 } eng_rank_opts;
 
 typedef struct eng_rank_stat {
@@ -81,6 +100,14 @@ typedef struct eng_rank_stat {
     uint64_t emb_version; /* NS:current in use (0: none) */
     uint64_t model_updates;
     int has_model;
+    /* n-gram table */
+    int ngram_state;        /* ENG_RANK_NG_* */
+    uint64_t ngram_bytes;   /* allocated for the table (0 unless LOADING or READY) */
+    uint64_t ngram_rows;    /* non-empty bucket rows in the table */
+    uint64_t ngram_bad_rows; /* rows refused (wrong length, bad scale): taken as empty */
+    uint64_t ngram_loads, ngram_failures; /* tables completely loaded; loads abandoned */
+    uint64_t ngram_composed;  /* vectors composed from the table (cache misses) */
+    uint64_t ngram_fallbacks; /* cache misses with no table to compose from (loading, too big, ...) */
 } eng_rank_stat;
 
 typedef struct eng_rank_result {
@@ -113,6 +140,12 @@ void eng_rank_cancel(eng_rank_pending *h);
  * after typing prefix (may be NULL). */
 void eng_rank_accept(eng_rank *R, const char *q, size_t qlen, const char *user, size_t ulen, const char *sess,
                      size_t slen, const char *prefix, size_t plen);
+
+/* For tests and debugging: q's vector (dims floats into out, at most
+ * RANK_EMB_MAX_DIMS) as scoring would use it now: from the cache, else
+ * composed from the n-gram table (or the local EMB without Redis). Returns 1
+ * when it has one, else 0. May fill the cache; counts like scoring does. */
+int eng_rank_debug_vector(eng_rank *R, const char *q, size_t len, float *out);
 
 /* Reloads the model file and re-reads NS:current. 0 or -1 with err. */
 int eng_rank_reload(eng_rank *R, char *err, size_t errlen);

@@ -419,7 +419,7 @@ static int reply_done(srv_conn *c, qbuf *dst, size_t mark, uint64_t lsn, int def
  * a reference on the connection, and is cancelled by conn_close. */
 
 static int http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const char *np, size_t nplen,
-                             const eng_rank_result *res, uint64_t t0, int keep, int head);
+                             const eng_rank_result *res, uint64_t took_ns, int keep, int head);
 
 static srv_slot *slot_take(srv *s) {
     srv_slot *sl = s->spare;
@@ -435,17 +435,22 @@ static srv_slot *slot_take(srv *s) {
     return sl;
 }
 
+/* Start of a request's in-loop latency: the start of the read batch it came
+ * in (one clock read per batch, not per request), else now. */
+static uint64_t req_t0(const srv *s) { return s->e.stats.batch_t0_ns ? s->e.stats.batch_t0_ns : now_ns(); }
+
 static void on_ranked(void *ud, const eng_rank_result *res) {
     srv_slot *sl = ud;
     srv_conn *c = sl->c;
     srv *s = c->s;
     sl->rank = NULL;
     s->rank_waiting--;
+    uint64_t took = now_ns() - sl->t0;
     int rc = sl->kind < 0 ? http_write_ranked(s, &sl->buf, sl->aux.data, sl->aux_qlen, sl->aux.data + sl->aux_qlen,
-                                              sl->aux.len - sl->aux_qlen, res, sl->t0, sl->http_keep, sl->http_head)
+                                              sl->aux.len - sl->aux_qlen, res, took, sl->http_keep, sl->http_head)
                           : eng_reply_ranked(&s->e, sl->kind, sl->ws, res, &sl->buf);
     if (rc < 0) sl->buf.len = 0;
-    else hist_add(&s->e.stats.lat_ns, now_ns() - sl->t0);
+    else hist_add(&s->e.stats.lat_ns, took);
     c->qbytes += sl->buf.len;
     slot_complete(sl); /* c outlives this: the handle's reference is only dropped in on_conn_closed */
     if (rc < 0) {
@@ -458,7 +463,7 @@ static void on_ranked(void *ud, const eng_rank_result *res) {
  * when the answer is in s->rres now, 0 when it comes later into *out (a
  * linked SLOT_WAIT_RANK slot), -1 out of memory. kind -1 = HTTP. */
 static int rank_start(srv *s, srv_conn *c, int kind, int ws, unsigned k, const eng_ctx *ctx, srv_slot **out) {
-    uint64_t t0 = now_ns();
+    uint64_t t0 = req_t0(s);
     srv_slot *sl = slot_take(s);
     if (!sl) return -1;
     eng_rank_pending *h;
@@ -573,7 +578,17 @@ static void conn_process(srv_conn *c) {
 
 static int http_on_request(const http_request *req, void *ud);
 
+static void on_read_batch(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
+
+/* Every request parsed from these bytes measures its latency from here. */
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
+    srv *s = ((srv_conn *)st->data)->s;
+    if (nread > 0) s->e.stats.batch_t0_ns = now_ns();
+    on_read_batch(st, nread, buf);
+    s->e.stats.batch_t0_ns = 0;
+}
+
+static void on_read_batch(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     srv_conn *c = st->data;
     srv *s = c->s;
     if (nread == 0 || c->closing) return;
@@ -668,7 +683,7 @@ static void get_ctx(const http_request *req, eng_ctx *ctx) {
 
 static int route_complete(srv_conn *c, const http_request *req) {
     srv *s = c->s;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = req_t0(s);
     const char *q, *kv;
     size_t qlen, klen;
     if (!http_param(req, "q", &q, &qlen))
@@ -689,8 +704,9 @@ static int route_complete(srv_conn *c, const http_request *req) {
             int r = rank_start(s, c, -1, 0, (unsigned)k, &ctx, &sl);
             if (r < 0) return -1;
             if (r == 1) {
-                int rc = http_write_ranked(s, c->dst, q, qlen, s->e.norm, s->e.normlen, &s->rres, t0, keep, head);
-                hist_add(&s->e.stats.lat_ns, now_ns() - t0);
+                uint64_t took = now_ns() - t0;
+                int rc = http_write_ranked(s, c->dst, q, qlen, s->e.norm, s->e.normlen, &s->rres, took, keep, head);
+                hist_add(&s->e.stats.lat_ns, took);
                 return rc;
             }
             sl->http_keep = keep;
@@ -716,15 +732,16 @@ static int route_complete(srv_conn *c, const http_request *req) {
         sug[i] = (json_suggestion){h->display, h->displen, h->score, 0, m > 0 ? (uint32_t)m : 0};
     }
     qbuf_reset(&s->hbody);
-    if (json_write_suggestions(&s->hbody, q, qlen, sug, (size_t)n, (now_ns() - t0) / 1000) < 0) return -1;
+    uint64_t took = now_ns() - t0; /* one read: the body's took_us and the histogram */
+    if (json_write_suggestions(&s->hbody, q, qlen, sug, (size_t)n, took / 1000) < 0) return -1;
     int rc = http_ok(c, req, CMD_HTTP_COMPLETE, HTTP_JSON_CONTENT_TYPE);
-    hist_add(&s->e.stats.lat_ns, now_ns() - t0);
+    hist_add(&s->e.stats.lat_ns, took);
     return rc;
 }
 
 /* A ranked /v1/complete answer: head + JSON body into out. */
 static int http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const char *np, size_t nplen,
-                             const eng_rank_result *res, uint64_t t0, int keep, int head) {
+                             const eng_rank_result *res, uint64_t took_ns, int keep, int head) {
     json_suggestion sug[ENG_RANK_MAX_RESULT];
     for (size_t i = 0; i < res->n; i++) {
         const rank_cand *rc = &res->c[i];
@@ -737,7 +754,7 @@ static int http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, cons
         sug[i] = (json_suggestion){d, dl, sc, 0, m > 0 ? (uint32_t)m : 0};
     }
     qbuf_reset(&s->hbody);
-    if (json_write_suggestions(&s->hbody, q, qlen, sug, res->n, (now_ns() - t0) / 1000) < 0) return -1;
+    if (json_write_suggestions(&s->hbody, q, qlen, sug, res->n, took_ns / 1000) < 0) return -1;
     http_resp_opts o = {.keep_alive = keep, .cors_origin = s->cfg->cors_origin};
     http_count(s, CMD_HTTP_COMPLETE, 200);
     if (http_write_head(out, 200, HTTP_JSON_CONTENT_TYPE, s->hbody.len, &o) < 0) return -1;
@@ -747,7 +764,7 @@ static int http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, cons
 
 static int route_accept(srv_conn *c, const http_request *req) {
     srv *s = c->s;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = req_t0(s);
     const char *q, *rv;
     size_t qlen, rlen;
     if (!http_param(req, "q", &q, &qlen))
@@ -1313,6 +1330,7 @@ int srv_run(const srv_config *cfg, trie *t, jrn *j) {
     ro.deadline_ms = (uint32_t)cfg->redis_deadline_ms;
     ro.cache_bytes = cfg->cache_bytes;
     ro.candidates = (uint32_t)cfg->candidates;
+    ro.ngram_bytes = cfg->ngram_bytes;
     char rerr[600];
     s->rank = eng_rank_new(&s->loop, t, &ro, rerr, sizeof rerr);
     if (!s->rank) {

@@ -181,6 +181,18 @@ void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
         add_u(snap, "rank_embeddings_version", "qac_rank_embeddings_version", "gauge", NULL, r.emb_version);
         add_u(snap, "rank_model_loaded", "qac_rank_model_loaded", "gauge", NULL, (uint64_t)r.has_model);
         add_u(snap, "rank_model_updates", "qac_rank_model_updates", "gauge", NULL, r.model_updates);
+        add_u(snap, "rank_ngram_state", "qac_rank_ngram_state", "gauge", NULL, (uint64_t)r.ngram_state);
+        add_u(snap, "rank_ngram_bytes", "qac_rank_ngram_bytes", "gauge", NULL, r.ngram_bytes);
+        add_u(snap, "rank_ngram_rows", "qac_rank_ngram_rows", "gauge", NULL, r.ngram_rows);
+        add_u(snap, "rank_ngram_bad_rows", "qac_rank_ngram_bad_rows_total", "counter", NULL, r.ngram_bad_rows);
+        add_u(snap, "rank_ngram_loads", "qac_rank_ngram_loads_total", "counter", "result=\"loaded\"",
+              r.ngram_loads);
+        add_u(snap, "rank_ngram_failures", "qac_rank_ngram_loads_total", "counter", "result=\"failed\"",
+              r.ngram_failures);
+        add_u(snap, "rank_ngram_composed", "qac_rank_ngram_vectors_total", "counter", "result=\"composed\"",
+              r.ngram_composed);
+        add_u(snap, "rank_ngram_fallbacks", "qac_rank_ngram_vectors_total", "counter", "result=\"none\"",
+              r.ngram_fallbacks);
     }
     const jrn *j = s->journal;
     add_u(snap, "journal_enabled", "qac_journal_enabled", "gauge", NULL, j != NULL);

@@ -47,7 +47,10 @@ typedef struct eng_stats {
     uint64_t auth_required;       /* 1 when requirepass is set */
     uint64_t auth_ok, auth_failures; /* AUTH / HTTP token: right, wrong (text, RESP and HTTP) */
     uint64_t auth_refused;        /* requests refused for lack of authentication (NOAUTH / 401) */
-    hist lat_ns; /* per request, in-loop */
+    hist lat_ns; /* per request, in-loop: from the start of its read batch to its reply (PROTOCOL.md STATS) */
+    uint64_t batch_t0_ns; /* now_ns() when the server began handling the bytes of one read callback;
+                           * 0 outside one (eng_exec then reads the clock itself). One clock read per
+                           * batch instead of one per request start. */
     /* durability: changes, snapshots (engine/snapshot.h), the journal */
     uint64_t changes_total, changes_since_save;
     uint64_t dirty_since_ms;    /* monotonic ms of the first change since the last save */
