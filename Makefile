@@ -85,7 +85,7 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(call archives,engine)
 # --- packages ---------------------------------------------------------------
 PKGS := gcc make pkg-config libuv1-dev libhiredis-dev libjemalloc-dev libutf8proc-dev \
         libhttp-parser-dev libcmocka-dev redis-server redis-tools curl python3 procps time netcat-openbsd \
-        nginx-light chromium nodejs
+        nginx-light chromium nodejs clang libclang-rt-14-dev
 deps:
 	@missing=$$(for p in $(PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done; \
 	  command -v npm >/dev/null || echo npm); \
@@ -170,7 +170,8 @@ $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o \
 .PHONY: fuzz-build
 fuzz-build: $(FUZZ_BIN)
 
-fuzz: fuzz-build
+fuzz: check-deps
+	@$(MAKE) --no-print-directory fuzz-build
 	@fail=; for n in $(FUZZ_NAMES); do \
 	  mkdir -p $(FUZZ_DIR)/corpus/$$n $(FUZZ_DIR)/artifacts/$$n; \
 	  echo "== fuzz_$$n ($(FUZZ_SECONDS) s)"; \
