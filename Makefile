@@ -12,6 +12,7 @@
 # common; data -> ranking, trie). Tests are tests/test_<module>_<name>.c and
 # link only their module and what it depends on.
 
+.DEFAULT_GOAL := all
 VERSION := 0.1.0
 CC ?= cc
 SAN ?= 0

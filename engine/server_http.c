@@ -1,0 +1,316 @@
+/* server_http.c -- the HTTP routes of `qac serve`.
+ *
+ * http_conn (engine/http.h) parses the bytes a connection read; for each
+ * complete request srv__http_on_request picks the route, checks method and
+ * access (http_auth: 401), and writes head + JSON body into c->dst, which
+ * srv__reply_dst chose (c->out, or the scratch buffer when replies are queued
+ * before it). srv__reply_done then sends or queues it like any text reply.
+ *
+ * Routes: /v1/complete (ranked: may answer later through a SLOT_WAIT_RANK
+ * slot, then s->http_deferred is set and no srv__reply_done runs), /v1/accept,
+ * /v1/stats, /metrics, /healthz. Every answer counts its command and status
+ * class in the stats. Bodies are built in s->hbody (one per server: the loop
+ * runs one request at a time), released when it grew past SRV_BUF_KEEP.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "common/log.h"
+#include "engine/cmd.h"
+#include "engine/http.h"
+#include "engine/json.h"
+#include "engine/proto.h"
+#include "engine/ranker.h"
+#include "engine/server_internal.h"
+#include "trie/norm.h"
+
+void srv__http_count(srv *s, int cmd, int status) {
+    s->e.stats.cmds[cmd]++;
+    s->e.stats.http_status[status / 100 >= 2 && status / 100 <= 5 ? status / 100 : 5]++;
+}
+
+static int http_error(srv_conn *c, const http_request *req, int cmd, int status, const char *code,
+                      const char *msg, const char *extra) {
+    srv *s = c->s;
+    http_resp_opts o = {.keep_alive = req->keep_alive && !s->stopping,
+                        .cors_origin = s->cfg->cors_origin,
+                        .extra_headers = extra,
+                        .head_only = req->method == HTTP_REQ_HEAD};
+    srv__http_count(s, cmd, status);
+    if (!o.keep_alive) c->close_after_flush = 1;
+    return http_write_json_error(c->dst, status, code, msg, &o);
+}
+
+static int http_ok(srv_conn *c, const http_request *req, int cmd, const char *ctype) {
+    srv *s = c->s;
+    http_resp_opts o = {.keep_alive = req->keep_alive && !s->stopping, .cors_origin = s->cfg->cors_origin};
+    srv__http_count(s, cmd, 200);
+    if (!o.keep_alive) c->close_after_flush = 1;
+    if (http_write_head(c->dst, 200, ctype, s->hbody.len, &o) < 0) return -1;
+    if (req->method == HTTP_REQ_HEAD) return 0;
+    return qbuf_append(c->dst, s->hbody.data, s->hbody.len);
+}
+
+static int eng_status(int rc) {
+    switch (ENG_CODE(rc)) {
+    case ERR_NOTFOUND: return 404;
+    case ERR_NOMEM: return 503;
+    case ERR_IO: return 500;
+    default: return 400;
+    }
+}
+
+static const char *lower_code(int rc, char *buf, size_t cap) {
+    const char *n = proto_err_name(ENG_CODE(rc));
+    size_t i = 0;
+    for (; n[i] && i + 1 < cap; i++) buf[i] = (char)(n[i] >= 'A' && n[i] <= 'Z' ? n[i] + 32 : n[i]);
+    buf[i] = 0;
+    return buf;
+}
+
+static void get_ctx(const http_request *req, eng_ctx *ctx) {
+    memset(ctx, 0, sizeof *ctx);
+    ctx->rank = -1;
+    http_param(req, "user", &ctx->user, &ctx->user_len);
+    http_param(req, "session", &ctx->session, &ctx->session_len);
+}
+
+static int route_complete(srv_conn *c, const http_request *req) {
+    srv *s = c->s;
+    uint64_t t0 = srv__req_t0(s);
+    const char *q, *kv;
+    size_t qlen, klen;
+    if (!http_param(req, "q", &q, &qlen))
+        return http_error(c, req, CMD_HTTP_COMPLETE, 400, "missing_q", "parameter q is required", NULL);
+    uint64_t k = SRV_DEFAULT_K;
+    if (http_param(req, "k", &kv, &klen) && (parse_u64(kv, klen, &k) < 0 || k < 1 || k > s->cfg->max_k))
+        return http_error(c, req, CMD_HTTP_COMPLETE, 400, "bad_k", "k must be an integer 1..max-k", NULL);
+    eng_ctx ctx;
+    get_ctx(req, &ctx);
+    const char *msg = NULL;
+    int n;
+    if (eng_wants_rank(&s->e, &ctx)) {
+        n = eng_complete_prepare(&s->e, q, qlen, (unsigned)k, &ctx, &msg);
+        if (n == 0) {
+            int keep = req->keep_alive && !s->stopping, head = req->method == HTTP_REQ_HEAD;
+            if (!keep) c->close_after_flush = 1;
+            srv_slot *sl;
+            int r = srv__rank_start(s, c, -1, 0, (unsigned)k, &ctx, &sl);
+            if (r < 0) return -1;
+            if (r == 1) {
+                uint64_t took = now_ns() - t0;
+                int rc = srv__http_write_ranked(s, c->dst, q, qlen, s->e.norm, s->e.normlen, &s->rres, took, keep,
+                                                head);
+                hist_add(&s->e.stats.lat_ns, took);
+                return rc;
+            }
+            sl->http_keep = keep;
+            sl->http_head = head;
+            sl->aux_qlen = qlen;
+            s->http_deferred = 1; /* the slot is queued: no srv__reply_done */
+            if (qbuf_append(&sl->aux, q, qlen) < 0 || qbuf_append(&sl->aux, s->e.norm, s->e.normlen) < 0) return -1;
+            return 0;
+        }
+        if (n == 1) n = 0; /* longer than any key */
+    } else {
+        n = eng_complete(&s->e, q, qlen, (unsigned)k, &ctx, &msg);
+    }
+    if (n < 0) {
+        char code[16];
+        s->e.stats.errs[ENG_CODE(n)]++;
+        return http_error(c, req, CMD_HTTP_COMPLETE, eng_status(n), lower_code(n, code, sizeof code), msg, NULL);
+    }
+    json_suggestion sug[TRIE_MAX_K];
+    for (int i = 0; i < n; i++) {
+        const trie_hit *h = &s->e.hits[i];
+        int m = norm_match_len(h->display, h->displen, s->e.norm, s->e.normlen);
+        sug[i] = (json_suggestion){h->display, h->displen, h->score, 0, m > 0 ? (uint32_t)m : 0};
+    }
+    qbuf_reset(&s->hbody);
+    uint64_t took = now_ns() - t0; /* one read: the body's took_us and the histogram */
+    if (json_write_suggestions(&s->hbody, q, qlen, sug, (size_t)n, took / 1000) < 0) return -1;
+    int rc = http_ok(c, req, CMD_HTTP_COMPLETE, HTTP_JSON_CONTENT_TYPE);
+    hist_add(&s->e.stats.lat_ns, took);
+    return rc;
+}
+
+/* A ranked /v1/complete answer: head + JSON body into out. */
+int srv__http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const char *np, size_t nplen,
+                           const eng_rank_result *res, uint64_t took_ns, int keep, int head) {
+    json_suggestion sug[ENG_RANK_MAX_RESULT];
+    for (size_t i = 0; i < res->n; i++) {
+        const rank_cand *rc = &res->c[i];
+        trie_hit h;
+        const char *d = rc->q;
+        size_t dl = rc->len;
+        double sc = 0;
+        if (trie_get(s->e.t, rc->q, rc->len, &h)) d = h.display, dl = h.displen, sc = h.score;
+        int m = norm_match_len(d, dl, np, nplen);
+        sug[i] = (json_suggestion){d, dl, sc, 0, m > 0 ? (uint32_t)m : 0};
+    }
+    qbuf_reset(&s->hbody);
+    if (json_write_suggestions(&s->hbody, q, qlen, sug, res->n, took_ns / 1000) < 0) return -1;
+    http_resp_opts o = {.keep_alive = keep, .cors_origin = s->cfg->cors_origin};
+    srv__http_count(s, CMD_HTTP_COMPLETE, 200);
+    if (http_write_head(out, 200, HTTP_JSON_CONTENT_TYPE, s->hbody.len, &o) < 0) return -1;
+    if (head) return 0;
+    return qbuf_append(out, s->hbody.data, s->hbody.len);
+}
+
+static int route_accept(srv_conn *c, const http_request *req) {
+    srv *s = c->s;
+    uint64_t t0 = srv__req_t0(s);
+    const char *q, *rv;
+    size_t qlen, rlen;
+    if (!http_param(req, "q", &q, &qlen))
+        return http_error(c, req, CMD_HTTP_ACCEPT, 400, "missing_q", "parameter q is required", NULL);
+    eng_ctx ctx;
+    get_ctx(req, &ctx);
+    http_param(req, "prefix", &ctx.prefix, &ctx.prefix_len);
+    if (http_param(req, "rank", &rv, &rlen) && (parse_i64(rv, rlen, &ctx.rank) < 0 || ctx.rank < 0))
+        return http_error(c, req, CMD_HTTP_ACCEPT, 400, "bad_rank", "rank must be an integer 0..100", NULL);
+    double score;
+    const char *msg = NULL;
+    int rc = eng_accept(&s->e, q, qlen, &ctx, &score, &msg);
+    if (rc < 0) {
+        char code[16];
+        s->e.stats.errs[ENG_CODE(rc)]++;
+        return http_error(c, req, CMD_HTTP_ACCEPT, eng_status(rc), lower_code(rc, code, sizeof code), msg, NULL);
+    }
+    qbuf_reset(&s->hbody);
+    if (qbuf_puts(&s->hbody, "{\"query\":") < 0 || json_str(&s->hbody, q, qlen) < 0 ||
+        qbuf_puts(&s->hbody, ",\"score\":") < 0 || json_double(&s->hbody, score) < 0 || qbuf_putc(&s->hbody, '}') < 0)
+        return -1;
+    rc = http_ok(c, req, CMD_HTTP_ACCEPT, HTTP_JSON_CONTENT_TYPE);
+    hist_add(&s->e.stats.lat_ns, now_ns() - t0);
+    return rc;
+}
+
+static int route_stats(srv_conn *c, const http_request *req, int prom) {
+    srv *s = c->s;
+    stats_snapshot(&s->e.stats, s->e.t, &s->e.snap);
+    qbuf_reset(&s->hbody);
+    if ((prom ? stats_render_prom(&s->e.snap, &s->hbody) : stats_render_json(&s->e.snap, &s->hbody)) < 0) return -1;
+    return http_ok(c, req, prom ? CMD_HTTP_METRICS : CMD_HTTP_STATS,
+                   prom ? "text/plain; version=0.0.4; charset=utf-8" : HTTP_JSON_CONTENT_TYPE);
+}
+
+static int route_health(srv_conn *c, const http_request *req) {
+    srv *s = c->s;
+    qbuf_reset(&s->hbody);
+    if (qbuf_puts(&s->hbody, "{\"status\":\"ok\",\"keys\":") < 0 || qbuf_putu64(&s->hbody, trie_count(s->e.t)) < 0 ||
+        qbuf_putc(&s->hbody, '}') < 0)
+        return -1;
+    return http_ok(c, req, CMD_HTTP_HEALTH, HTTP_JSON_CONTENT_TYPE);
+}
+
+typedef struct route {
+    const char *path;
+    int cmd;
+    int post_ok;
+} route;
+
+/* Access control on HTTP: the routes that change or reveal state need the
+ * password as `Authorization: Bearer <password>` or `X-Qac-Token: <password>`
+ * when requirepass is set. Returns 1 when the request may go on, 0 when the
+ * 401 was written (rc in *rc). A wrong token counts toward auth-max-failures
+ * of the connection, which is then closed. */
+static int http_auth(srv_conn *c, const http_request *req, int cmd, int *rc) {
+    srv *s = c->s;
+    if (!eng_auth_required(&s->e)) return 1;
+    const char *v = NULL;
+    size_t n = 0;
+    int given = 0;
+    if (http_header(req, "authorization", &v, &n)) {
+        given = 1;
+        if (n > 7 && !strncasecmp(v, "Bearer ", 7)) {
+            v += 7, n -= 7;
+            while (n && *v == ' ') v++, n--;
+        } else {
+            n = 0; /* another scheme (Basic ...): not our token */
+        }
+    } else if (http_header(req, "x-qac-token", &v, &n)) {
+        given = 1;
+    }
+    if (given && eng_auth_check(&s->e, v, n)) return 1;
+    int bad = given;
+    if (bad) {
+        s->e.stats.errs[ERR_WRONGPASS]++;
+        c->auth_fails++;
+    } else {
+        s->e.stats.errs[ERR_NOAUTH]++;
+        s->e.stats.auth_refused++;
+    }
+    int close_now = bad && c->auth_fails >= s->cfg->auth_max_failures;
+    http_resp_opts o = {.keep_alive = req->keep_alive && !s->stopping && !close_now,
+                        .cors_origin = s->cfg->cors_origin,
+                        .extra_headers = bad ? "WWW-Authenticate: Bearer realm=\"qac\", error=\"invalid_token\"\r\n"
+                                             : "WWW-Authenticate: Bearer realm=\"qac\"\r\n",
+                        .head_only = req->method == HTTP_REQ_HEAD};
+    srv__http_count(s, cmd, 401);
+    if (!o.keep_alive) c->close_after_flush = 1;
+    *rc = http_write_json_error(c->dst, 401, bad ? "invalid_token" : "unauthorized",
+                                bad ? (close_now ? "wrong token; too many failures, closing the connection"
+                                                 : "wrong token")
+                                    : "this endpoint needs Authorization: Bearer <requirepass> (or X-Qac-Token)",
+                                &o);
+    return 0;
+}
+
+static const route routes[] = {
+    {"/v1/complete", CMD_HTTP_COMPLETE, 0}, {"/v1/accept", CMD_HTTP_ACCEPT, 1},
+    {"/v1/stats", CMD_HTTP_STATS, 0},       {"/metrics", CMD_HTTP_METRICS, 0},
+    {"/healthz", CMD_HTTP_HEALTH, 0},
+};
+
+int srv__http_on_request(const http_request *req, void *ud) {
+    srv_conn *c = ud;
+    srv *s = c->s;
+    if (c->closing) return 1;
+    c->dst = srv__reply_dst(c);
+    size_t mark = c->dst->len;
+    s->e.wait_lsn = 0;
+    const route *r = NULL;
+    for (size_t i = 0; i < ARRAY_LEN(routes); i++)
+        if (req->path && !strcmp(req->path, routes[i].path)) r = &routes[i];
+    int rc;
+    if (req->error_status) {
+        rc = http_error(c, req, r ? r->cmd : CMD_HTTP_OTHER, req->error_status,
+                        req->error_code ? req->error_code : "bad_request",
+                        req->error_message ? req->error_message : "bad request", NULL);
+    } else if (!r) {
+        rc = http_error(c, req, CMD_HTTP_OTHER, 404, "not_found", "no such endpoint", NULL);
+    } else if (req->method == HTTP_REQ_OPTIONS) {
+        http_resp_opts o = {.keep_alive = req->keep_alive && !s->stopping,
+                            .cors_origin = s->cfg->cors_origin,
+                            .preflight = 1};
+        srv__http_count(s, r->cmd, 204);
+        if (!o.keep_alive) c->close_after_flush = 1;
+        rc = http_write_head(c->dst, 204, NULL, 0, &o);
+    } else if (!(req->method == HTTP_REQ_GET || req->method == HTTP_REQ_HEAD ||
+                 (req->method == HTTP_REQ_POST && r->post_ok))) {
+        rc = http_error(c, req, r->cmd, 405, "method_not_allowed", "method not allowed",
+                        r->post_ok ? "Allow: GET, HEAD, POST, OPTIONS\r\n" : "Allow: GET, HEAD, OPTIONS\r\n");
+    } else if ((r->cmd == CMD_HTTP_ACCEPT || r->cmd == CMD_HTTP_STATS || r->cmd == CMD_HTTP_METRICS) &&
+               !http_auth(c, req, r->cmd, &rc)) {
+        /* 401 written */
+    } else {
+        switch (r->cmd) {
+        case CMD_HTTP_COMPLETE: rc = route_complete(c, req); break;
+        case CMD_HTTP_ACCEPT: rc = route_accept(c, req); break;
+        case CMD_HTTP_STATS: rc = route_stats(c, req, 0); break;
+        case CMD_HTTP_METRICS: rc = route_stats(c, req, 1); break;
+        default: rc = route_health(c, req); break;
+        }
+    }
+    if (rc >= 0 && !s->http_deferred) rc = srv__reply_done(c, c->dst, mark, s->e.wait_lsn, -1);
+    s->http_deferred = 0;
+    c->dst = NULL;
+    if (rc < 0) {
+        LOG_W("out of memory answering an HTTP request; closing the client");
+        srv__conn_close(c);
+        return 1;
+    }
+    if (s->hbody.cap > SRV_BUF_KEEP) qbuf_free(&s->hbody);
+    return c->close_after_flush ? 1 : 0;
+}

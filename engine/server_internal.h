@@ -1,0 +1,193 @@
+/* server_internal.h -- what the files of the `qac serve` event loop share.
+ *
+ *   server.c          loop, accepting, connections, reading/writing, the reply
+ *                     queue, ranked COMPLETE plumbing, shutdown, srv_run
+ *   server_http.c     HTTP routes
+ *   server_durable.c  journal group commit, fsync thread, background saves
+ *
+ * Only these files include it. Names that cross files are srv__* (libuv's
+ * convention for internal non-static names); everything else stays static.
+ * All of it runs on the loop thread (except sync_work, on a libuv worker).
+ */
+#ifndef QAC_SERVER_INTERNAL_H
+#define QAC_SERVER_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "common/util.h"
+#include "engine/cmd.h"
+#include "engine/config.h"
+#include "engine/http.h"
+#include "engine/journal.h"
+#include "engine/proto.h"
+#include "engine/ranker.h"
+
+#define SRV_RBUF_INITIAL (16 * 1024)
+#define SRV_BUF_KEEP (64 * 1024) /* idle buffers above this are released */
+#define SRV_HTTP_SCRATCH (64 * 1024)
+#define SRV_CRON_MS 100          /* everysec fsync, journal retries, automatic saves, child reaping */
+#define SRV_FSYNC_EVERY_MS 1000  /* --fsync everysec */
+#define SRV_JOURNAL_RETRY_MS 1000 /* a failed journal write / fsync is retried this often */
+
+typedef struct srv srv;
+typedef struct srv_conn srv_conn;
+
+/* One reply that cannot leave yet, in its connection's queue. Ready slots
+ * behind a waiting one wait too: the queue is flushed from the head only.
+ * A waiting slot holds a reference on its connection. */
+typedef enum { SLOT_READY = 0, SLOT_WAIT_JOURNAL, SLOT_WAIT_SAVE, SLOT_WAIT_RANK } slot_wait;
+typedef struct srv_slot {
+    struct srv_slot *next;  /* connection queue */
+    struct srv_slot *wnext; /* the server's list of slots waiting on the same thing */
+    srv_conn *c;
+    slot_wait wait;
+    int kind;               /* PROTO_TEXT / PROTO_RESP, for replies filled later; -1: HTTP */
+    uint64_t lsn;           /* SLOT_WAIT_JOURNAL: ready once the journal is durable up to it */
+    qbuf buf;
+    /* SLOT_WAIT_RANK: a COMPLETE the ranker answers later (on_ranked) */
+    eng_rank_pending *rank; /* for eng_rank_cancel when the connection closes first */
+    int ws, http_keep, http_head;
+    uint64_t t0;            /* when the request was parsed (latency) */
+    qbuf aux;               /* HTTP: the raw q, then the normalized prefix */
+    size_t aux_qlen;
+} srv_slot;
+
+struct srv_conn {
+    uv_tcp_t tcp; /* first: the handle's memory is the connection's */
+    srv *s;
+    struct srv_conn *prev, *next;
+    int refs;
+    unsigned closing : 1, paused : 1, close_after_flush : 1, is_http : 1, writing : 1, counted : 1,
+        reading : 1, authed : 1;
+    uint64_t auth_fails;     /* wrong AUTHs / tokens so far (closed at auth-max-failures) */
+    char *rbuf;
+    size_t rlen, rcap;
+    proto_parser pp;
+    proto_arg *argv;
+    http_conn *http;
+    qbuf out, wbuf;
+    size_t woff;
+    uv_write_t wreq;
+    uint64_t last_ms;
+    srv_slot *qhead, *qtail; /* replies waiting their turn (see srv_slot) */
+    size_t qbytes;
+    qbuf *dst;               /* HTTP: where the current request's reply goes */
+};
+
+struct srv {
+    uv_loop_t loop;
+    const srv_config *cfg;
+    eng e;
+    uv_tcp_t listen_text, listen_http;
+    int have_text, have_http;
+    uv_signal_t sigint, sigterm;
+    uv_timer_t sweep, grace;
+    int have_sweep, have_grace;
+    srv_conn *conns;
+    uint64_t nconns; /* all open connection objects, counted or not */
+    int stopping;
+    proto_limits lim;
+    size_t rmax;
+    http_limits hlim;
+    char http_scratch[SRV_HTTP_SCRATCH];
+    qbuf hbody; /* HTTP response body being built */
+    qbuf scratch; /* a reply encoded behind a waiting slot, before it gets its own slot */
+    /* ranking (engine/ranker.h) */
+    eng_rank *rank;
+    int rank_closed;
+    srv_conn *cur;         /* the connection whose request eng_exec is running */
+    int http_deferred;     /* the current HTTP request's reply is a queued SLOT_WAIT_RANK */
+    srv_slot *spare;       /* a slot kept for the next ranked COMPLETE (no malloc when it answers at once) */
+    uint64_t rank_waiting; /* slots in SLOT_WAIT_RANK */
+    eng_rank_result rres;  /* a synchronous ranker answer */
+    /* durability */
+    jrn *j;
+    uv_check_t jcheck; /* after each iteration's I/O: write the batch, start the group fsync */
+    uv_timer_t cron;
+    uv_signal_t sigchld;
+    int have_jcheck, have_cron, have_sigchld;
+    uv_work_t syncw;
+    int syncing, sync_fd, sync_old, sync_err;
+    uint64_t sync_lsn;
+    int old_fd;              /* rotated-out journal fd awaiting its last fdatasync */
+    uint64_t last_sync_ms, last_retry_ms;
+    srv_slot *jw_head, *jw_tail; /* waiting on the journal, in LSN order */
+    srv_slot *save_waiters;
+    pid_t child;
+    uint64_t save_start_us, save_gen, changes_at_fork;
+};
+
+/* --- server.c ------------------------------------------------------------- */
+
+/* Closes c (idempotent); c is freed in the close callback once its last
+ * reference is dropped. Everything that may run after it checks c->closing. */
+void srv__conn_close(srv_conn *c);
+
+/* Where the next reply of c is encoded: c->out, or s->scratch when replies
+ * are queued before it. Valid until the next call or srv__reply_done. */
+qbuf *srv__reply_dst(srv_conn *c);
+
+/* After a reply was encoded into dst from mark on: queue it if it must wait
+ * (lsn not durable yet; defer_kind >= 0: a deferred SAVE) or if replies are
+ * queued before it; the slot copies the bytes. Returns -1 out of memory. */
+int srv__reply_done(srv_conn *c, qbuf *dst, size_t mark, uint64_t lsn, int defer_kind);
+
+/* A waiting slot became ready (its bytes are in sl->buf): flushes what can
+ * leave, resumes reading, drops the slot's reference on its connection. */
+void srv__slot_complete(srv_slot *sl);
+
+/* Start of a request's in-loop latency (the read batch's start, else now). */
+uint64_t srv__req_t0(const srv *s);
+
+/* Runs the ranker for c's current request (prefix in s->e.norm). Returns 1
+ * when the answer is in s->rres now, 0 when it comes later into *out (a
+ * linked SLOT_WAIT_RANK slot, owned by c's queue), -1 out of memory.
+ * kind -1 = HTTP. */
+int srv__rank_start(srv *s, srv_conn *c, int kind, int ws, unsigned k, const eng_ctx *ctx, srv_slot **out);
+
+/* --- server_http.c -------------------------------------------------------- */
+
+/* Counts an HTTP answer: its command and its status class. */
+void srv__http_count(srv *s, int cmd, int status);
+
+/* A ranked /v1/complete answer: head + JSON body into out (np/nplen: the
+ * normalized prefix, for the match lengths). Returns -1 out of memory. */
+int srv__http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const char *np, size_t nplen,
+                           const eng_rank_result *res, uint64_t took_ns, int keep, int head);
+
+/* http_conn_feed callback (ud: the srv_conn): routes one request and writes
+ * or queues its reply. Returns 1 to stop feeding (closing), 0 to go on. */
+int srv__http_on_request(const http_request *req, void *ud);
+
+/* --- server_durable.c ----------------------------------------------------- */
+
+/* uv_check callback (data: srv): writes the journal batch, releases the
+ * replies it made durable, starts the group fsync (--fsync always). */
+void srv__on_jcheck(uv_check_t *h);
+
+/* Cron timer (SRV_CRON_MS): reaps the save child, retries journal errors,
+ * the everysec fsync, automatic saves. */
+void srv__on_cron(uv_timer_t *t);
+
+/* SIGCHLD: reaps the save child. */
+void srv__on_sigchld(uv_signal_t *h, int signum);
+
+/* eng->save_fn (ud: srv): rotates the journal and forks the snapshot writer.
+ * 0, or ENG_ERR(...) with a message in *msg (static, valid until the next call). */
+int srv__save_start(void *ud, const char **msg);
+
+/* The background save ended (ok or not, why): stats, log, old journals,
+ * the replies waiting on it. */
+void srv__save_ended(srv *s, int ok, const char *why);
+
+/* Closes the ranker (it saves what it learned); idempotent. */
+void srv__close_rank(srv *s);
+
+/* After the last connection closed at shutdown: closes the ranker and the
+ * journal check, cron and SIGCHLD handles. */
+void srv__close_durability_handles(srv *s);
+
+#endif
