@@ -76,23 +76,9 @@ int embed_main(int argc, char **argv) {
     rank_emb_opts_default(&o);
     const char *outp = NULL, *until_s = NULL;
     uint64_t dims = o.dims, epochs = o.epochs, seed = o.seed, buckets = o.buckets, window = o.window, neg = o.neg;
-    int i;
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--")) {
-            i++;
-            break;
-        }
-        if (a[0] != '-' || !a[1]) break;
-        if (i + 1 >= argc) {
-            fprintf(stderr, "qac embed: %s needs a value; see 'qac embed --help'\n", a);
-            return 2;
-        }
-        const char *v = argv[++i];
+    int i = 1, cr;
+    const char *a, *v;
+    while ((cr = cli_next("embed", argc, argv, &i, &a, &v)) == CLI_OPT) {
         uint64_t *uv = NULL;
         if (!strcmp(a, "-o")) outp = v;
         else if (!strcmp(a, "--until")) until_s = v;
@@ -116,6 +102,11 @@ int embed_main(int argc, char **argv) {
             return 2;
         }
     }
+    if (cr == CLI_HELP) {
+        usage(stdout);
+        return 0;
+    }
+    if (cr == CLI_ERR) return 2;
     if (!outp) {
         fprintf(stderr, "qac embed: missing -o EMB; see 'qac embed --help'\n");
         return 2;
@@ -180,13 +171,13 @@ int embed_main(int argc, char **argv) {
     if (!qs || !ql || !starts || !uniq) goto oom;
     size_t ns = 0;
     for (size_t k = 0; k < n; k++) {
-        const ep_event *v = &evs.ev[idx[k]];
-        qs[k] = ep_query(&evs, v);
-        ql[k] = v->querylen;
+        const ep_event *ev = &evs.ev[idx[k]];
+        qs[k] = ep_query(&evs, ev);
+        ql[k] = ev->querylen;
         uniq[k] = (qref){qs[k], ql[k]};
         const ep_event *p = k ? &evs.ev[idx[k - 1]] : NULL;
-        if (!p || p->userlen != v->userlen || memcmp(ep_user(&evs, p), ep_user(&evs, v), v->userlen) ||
-            v->time - p->time >= RANK_SESSION_GAP)
+        if (!p || p->userlen != ev->userlen || memcmp(ep_user(&evs, p), ep_user(&evs, ev), ev->userlen) ||
+            ev->time - p->time >= RANK_SESSION_GAP)
             starts[ns++] = k;
     }
     starts[ns] = n;

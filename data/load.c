@@ -180,23 +180,9 @@ static long long cleanup(loader *l, const char *ns, unsigned long long keep) {
 int load_main(int argc, char **argv) {
     const char *addr = NULL, *ns = "qac";
     uint64_t batch = LOAD_DEFAULT_BATCH;
-    int i;
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--")) {
-            i++;
-            break;
-        }
-        if (a[0] != '-' || !a[1]) break;
-        if (i + 1 >= argc) {
-            fprintf(stderr, "qac load: %s needs a value; see 'qac load --help'\n", a);
-            return 2;
-        }
-        const char *v = argv[++i];
+    int i = 1, cr;
+    const char *a, *v;
+    while ((cr = cli_next("load", argc, argv, &i, &a, &v)) == CLI_OPT) {
         if (!strcmp(a, "--redis")) addr = v;
         else if (!strcmp(a, "--namespace")) ns = v;
         else if (!strcmp(a, "--batch")) {
@@ -209,6 +195,11 @@ int load_main(int argc, char **argv) {
             return 2;
         }
     }
+    if (cr == CLI_HELP) {
+        usage(stdout);
+        return 0;
+    }
+    if (cr == CLI_ERR) return 2;
     if (!addr) {
         fprintf(stderr, "qac load: missing --redis HOST:PORT; see 'qac load --help'\n");
         return 2;

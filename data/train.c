@@ -225,23 +225,9 @@ int train_main(int argc, char **argv) {
     rank_ftrl_opts fo;
     rank_ftrl_opts_default(&fo);
     uint64_t epochs = 1, topn = RANK_LEARN_TOPN, bits = fo.bits;
-    int i;
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--")) {
-            i++;
-            break;
-        }
-        if (a[0] != '-' || !a[1]) break;
-        if (i + 1 >= argc) {
-            fprintf(stderr, "qac train: %s needs a value; see 'qac train --help'\n", a);
-            return 2;
-        }
-        const char *v = argv[++i];
+    int i = 1, cr;
+    const char *a, *v;
+    while ((cr = cli_next("train", argc, argv, &i, &a, &v)) == CLI_OPT) {
         double *dv = NULL;
         uint64_t *uv = NULL;
         if (!strcmp(a, "-i") || !strcmp(a, "--index")) index = v;
@@ -272,6 +258,11 @@ int train_main(int argc, char **argv) {
             return 2;
         }
     }
+    if (cr == CLI_HELP) {
+        usage(stdout);
+        return 0;
+    }
+    if (cr == CLI_ERR) return 2;
     if (!index || !embp || !outp) {
         fprintf(stderr, "qac train: missing %s; see 'qac train --help'\n",
                 !index ? "-i INDEX" : !embp ? "--embeddings EMB" : "-o MODEL");
