@@ -147,6 +147,7 @@ FUZZ_MOD_json := engine
 FUZZ_MOD_qlog := data
 FUZZ_MOD_snapshot := trie
 FUZZ_MOD_norm := trie
+FUZZ_MOD_tcodec := trie
 FUZZ_MOD_journal := engine
 FUZZ_MOD_embed := ranking
 FUZZ_MOD_model := ranking
