@@ -110,7 +110,7 @@ int complete_main(int argc, char **argv) {
             for (int j = 0; j < m; j++) {
                 char sc[64];
                 fmt_score(hits[j].score, sc, sizeof sc);
-                printf("%.*s\t%s\n", (int)hits[j].displen, hits[j].display, sc);
+                printf("%.*s\t%s\n", (int)hits[j].displen, trie_hit_display(&hits[j]), sc);
             }
         }
         printf("\n");

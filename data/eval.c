@@ -201,7 +201,7 @@ static int score_event(eval_state *st, const char *user, size_t ulen, const char
             int nh = trie_topk(st->t, q, plen, EVAL_TOPK, hits);
             unsigned r = 0;
             for (int k = 0; k < nh && !r; k++)
-                if (hits[k].keylen == qlen && !memcmp(hits[k].key, q, qlen)) r = (unsigned)k + 1;
+                if (hits[k].keylen == qlen && !memcmp(trie_hit_key(&hits[k]), q, qlen)) r = (unsigned)k + 1;
             record(st, SYS_MPC, tags[i], r, grp);
         }
         if (st->on[SYS_LEARNED]) {

@@ -155,7 +155,7 @@ int eng_reply_ranked(const eng *e, int kind, int ws, const eng_rank_result *res,
         const char *d = c->q;
         size_t dl = c->len;
         double sc = 0;
-        if (trie_get(e->t, c->q, c->len, &h)) d = h.display, dl = h.displen, sc = h.score;
+        if (trie_get(e->t, c->q, c->len, &h)) d = trie_hit_display(&h), dl = h.displen, sc = h.score;
         if (proto_reply_suggestion(out, kind, d, dl, sc, ws) < 0) return -1;
     }
     return 0;
@@ -228,7 +228,7 @@ static void change_done(eng *e, int deleted) {
     } else {
         trie_hit h;
         if (!trie_get(e->t, e->norm, e->normlen, &h)) return; /* cannot happen: it was just set */
-        lsn = jrn_add_set(e->j, e->norm, e->normlen, h.display, h.displen, h.score);
+        lsn = jrn_add_set(e->j, e->norm, e->normlen, trie_hit_display(&h), h.displen, h.score);
     }
     if (lsn) e->wait_lsn = lsn;
     else LOG_E("journal: could not encode a change (reserved space missing)");
@@ -343,7 +343,7 @@ static int ranked(cmd_call *c, const eng_ctx *ctx, unsigned k, int ws) {
         if (n < 0) n = 0;
         res.n = (size_t)n;
         for (int i = 0; i < n; i++)
-            res.c[i] = (rank_cand){e->hits[i].key, (uint32_t)e->hits[i].keylen, 0, e->hits[i].score, 0, 0};
+            res.c[i] = (rank_cand){trie_hit_key(&e->hits[i]), (uint32_t)e->hits[i].keylen, 0, e->hits[i].score, 0, 0};
     }
     OOM(eng_reply_ranked(e, c->kind, ws, &res, c->out));
     return 0;
@@ -371,7 +371,7 @@ static int h_complete(cmd_call *c) {
     OOM(proto_reply_list_head(c->out, c->kind, (uint64_t)n * (c->kind == PROTO_RESP && ws ? 2 : 1)));
     for (int i = 0; i < n; i++) {
         const trie_hit *h = &c->e->hits[i];
-        OOM(proto_reply_suggestion(c->out, c->kind, h->display, h->displen, h->score, ws));
+        OOM(proto_reply_suggestion(c->out, c->kind, trie_hit_display(h), h->displen, h->score, ws));
     }
     return 0;
 }

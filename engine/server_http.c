@@ -123,8 +123,8 @@ static int route_complete(srv_conn *c, const http_request *req) {
     json_suggestion sug[TRIE_MAX_K];
     for (int i = 0; i < n; i++) {
         const trie_hit *h = &s->e.hits[i];
-        int m = norm_match_len(h->display, h->displen, s->e.norm, s->e.normlen);
-        sug[i] = (json_suggestion){h->display, h->displen, h->score, 0, m > 0 ? (uint32_t)m : 0};
+        int m = norm_match_len(trie_hit_display(h), h->displen, s->e.norm, s->e.normlen);
+        sug[i] = (json_suggestion){trie_hit_display(h), h->displen, h->score, 0, m > 0 ? (uint32_t)m : 0};
     }
     qbuf_reset(&s->hbody);
     uint64_t took = now_ns() - t0; /* one read: the body's took_us and the histogram */
@@ -144,7 +144,7 @@ int srv__http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const 
         const char *d = rc->q;
         size_t dl = rc->len;
         double sc = 0;
-        if (trie_get(s->e.t, rc->q, rc->len, &h)) d = h.display, dl = h.displen, sc = h.score;
+        if (trie_get(s->e.t, rc->q, rc->len, &h)) d = trie_hit_display(&h), dl = h.displen, sc = h.score;
         int m = norm_match_len(d, dl, np, nplen);
         sug[i] = (json_suggestion){d, dl, sc, 0, m > 0 ? (uint32_t)m : 0};
     }

@@ -64,8 +64,8 @@ int rank_gather(rank_cands *cs, const trie *t, const rank_huser *u, const char *
     if (reserve(cs, (size_t)nh + nm)) return RANK_BASE_ENOMEM;
     for (int i = 0; i < nh; i++) {
         const trie_hit *h = &cs->hits[i];
-        const rank_hentry *e = rank_huser_get(u, h->key, h->keylen);
-        cs->c[cs->n++] = (rank_cand){h->key, h->keylen, e ? e->count : 0, h->score, e ? e->last : 0, 0};
+        const rank_hentry *e = rank_huser_get(u, trie_hit_key(h), h->keylen);
+        cs->c[cs->n++] = (rank_cand){trie_hit_key(h), h->keylen, e ? e->count : 0, h->score, e ? e->last : 0, 0};
     }
     const trie_hit *worst = nh > 0 ? &cs->hits[nh - 1] : NULL;
     for (size_t i = 0; i < nm; i++) {
@@ -76,7 +76,7 @@ int rank_gather(rank_cands *cs, const trie *t, const rank_huser *u, const char *
             g = h.score;
             int in_top = (unsigned)nh < ntop ||
                          g > worst->score ||
-                         (g == worst->score && bytes_cmp(e->q, e->len, worst->key, worst->keylen) <= 0);
+                         (g == worst->score && bytes_cmp(e->q, e->len, trie_hit_key(worst), worst->keylen) <= 0);
             if (in_top) continue;
         }
         cs->c[cs->n++] = (rank_cand){e->q, e->len, e->count, g, e->last, 0};

@@ -125,7 +125,7 @@ static void expect(const trie *t, const char *key, const char *display, double s
     trie_hit h;
     assert_int_equal(trie_get(t, key, strlen(key), &h), 1);
     assert_int_equal(h.displen, strlen(display));
-    assert_memory_equal(h.display, display, h.displen);
+    assert_memory_equal(trie_hit_display(&h), display, h.displen);
     assert_true(h.score == score);
 }
 

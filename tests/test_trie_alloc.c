@@ -45,8 +45,8 @@ static int collect_cb(void *ud, const trie_hit *h) {
     return 0;
 }
 static int same_hit(const trie_hit *a, const trie_hit *b) {
-    return a->keylen == b->keylen && memcmp(a->key, b->key, a->keylen) == 0 &&
-           a->displen == b->displen && memcmp(a->display, b->display, a->displen) == 0 &&
+    return a->keylen == b->keylen && memcmp(trie_hit_key(a), trie_hit_key(b), a->keylen) == 0 &&
+           a->displen == b->displen && memcmp(trie_hit_display(a), trie_hit_display(b), a->displen) == 0 &&
            a->id == b->id && a->score == b->score;
 }
 static void assert_same(const trie *a, const trie *b) {
@@ -60,7 +60,7 @@ static void assert_same(const trie *a, const trie *b) {
     for (size_t i = 0; i < ca.n && i < 50; i++) {
         size_t j = rnd((uint32_t)ca.n);
         size_t pl = rnd(ca.h[j].keylen + 1);
-        int na = trie_topk(a, ca.h[j].key, pl, 16, ha), nb = trie_topk(b, ca.h[j].key, pl, 16, hb);
+        int na = trie_topk(a, trie_hit_key(&ca.h[j]), pl, 16, ha), nb = trie_topk(b, trie_hit_key(&ca.h[j]), pl, 16, hb);
         assert_int_equal(na, nb);
         for (int x = 0; x < na; x++) assert_true(same_hit(&ha[x], &hb[x]));
     }

@@ -73,8 +73,8 @@ static int collect_cb(void *ud, const trie_hit *h) {
 }
 
 static int same_hit(const trie_hit *a, const trie_hit *b) {
-    return a->keylen == b->keylen && memcmp(a->key, b->key, a->keylen) == 0 &&
-           a->displen == b->displen && memcmp(a->display, b->display, a->displen) == 0 &&
+    return a->keylen == b->keylen && memcmp(trie_hit_key(a), trie_hit_key(b), a->keylen) == 0 &&
+           a->displen == b->displen && memcmp(trie_hit_display(a), trie_hit_display(b), a->displen) == 0 &&
            a->id == b->id && a->score == b->score;
 }
 
@@ -89,7 +89,7 @@ static void assert_same(const trie *a, const trie *b) {
     trie_hit ha[TRIE_MAX_K], hb[TRIE_MAX_K];
     for (size_t i = 0; i < ca.n + 1; i++) {
         size_t pl = i < ca.n ? rnd(ca.h[i].keylen + 1) : 0;
-        const char *p = i < ca.n ? ca.h[i].key : "";
+        const char *p = i < ca.n ? trie_hit_key(&ca.h[i]) : "";
         unsigned k = 1 + rnd(TRIE_MAX_K);
         int na = trie_topk(a, p, pl, k, ha), nb = trie_topk(b, p, pl, k, hb);
         assert_int_equal(na, nb);
@@ -206,7 +206,7 @@ static void test_corruption(void **state) {
     assert_int_equal(trie_load(bad, &u, err, sizeof err), TRIE_EFORMAT);
     assert_non_null(strstr(err, "magic"));
     b = memcpy(b, "QACTRIE", 8);
-    b[8] = 3; /* one past the newest version */
+    b[8] = SNAP_VERSION + 1; /* one past the newest version */
     write_file(bad, b, len);
     assert_int_equal(trie_load(bad, &u, err, sizeof err), TRIE_EFORMAT);
     assert_non_null(strstr(err, "version"));
@@ -278,15 +278,15 @@ static void test_tag_and_version1(void **state) {
     assert_int_equal(trie_get(u, "news", 4, &h), 1);
     assert_int_equal(h.id, 1);
     assert_true(h.score == 7);
-    assert_memory_equal(h.display, "News", 4);
+    assert_memory_equal(trie_hit_display(&h), "News", 4);
     assert_int_equal(trie_get(u, "nab", 3, &h), 1);
     assert_int_equal(h.id, 2);
     assert_true(h.score == -1.5);
     trie_hit out[3];
     assert_int_equal(trie_topk(u, "n", 1, 3, out), 3);
-    assert_memory_equal(out[0].key, "news", 4);
-    assert_memory_equal(out[1].key, "new", 3);
-    assert_memory_equal(out[2].key, "nab", 3);
+    assert_memory_equal(trie_hit_key(&out[0]), "news", 4);
+    assert_memory_equal(trie_hit_key(&out[1]), "new", 3);
+    assert_memory_equal(trie_hit_key(&out[2]), "nab", 3);
     if (trie_check(u, err, sizeof err)) fail_msg("trie_check: %s", err);
     trie_free(u);
 }

@@ -12,6 +12,8 @@
  *     before it touches anything (TRIE_ENOMEM/TRIE_EFULL) or completes.
  *   - edges are not stored: a node's edge is bytes [parent depth, depth) of its
  *     subtree's best key, which by construction lies below it.
+ *   - key text is stored coded (t->tc, tcodec.h) and decoded where it is
+ *     read: into the caller's hit, or into a stack buffer to compare.
  *   - after any change, the path from the changed node to the root is fixed
  *     bottom-up: the changed child is moved to its sorted place among its
  *     siblings and the parent's best is recomputed (exact maxima, also after
@@ -114,21 +116,27 @@ static void arena_release(trie *t, uint32_t off, size_t n) {
     t->alive -= sz;
 }
 
-uint32_t trie__key_store(trie *t, const char *key, size_t klen, const char *disp, size_t dlen) {
-    uint32_t off = trie__arena_alloc(t, kchunk_bytes(klen, dlen));
+void trie__key_encode(const trie *t, const char *key, size_t klen, const char *disp, size_t dlen,
+                      kcode *kc) {
+    kc->ck = (uint32_t)tc_encode(&t->tc, key, klen, kc->k);
+    kc->cd = dlen ? (uint32_t)tc_encode(&t->tc, disp, dlen, kc->d) : 0;
+}
+
+uint32_t trie__key_store(trie *t, const uint8_t *ck, size_t ckn, const uint8_t *cd, size_t cdn) {
+    uint32_t off = trie__arena_alloc(t, kchunk_bytes(ckn, cdn));
     char *p = t->arena + off;
-    p += khdr_put(p, klen, dlen);
-    memcpy(p, key, klen);
-    if (dlen) memcpy(p + klen, disp, dlen);
-    t->kbytes += chunk_size(klen + dlen);
+    p += khdr_put(p, ckn, cdn);
+    memcpy(p, ck, ckn);
+    if (cdn) memcpy(p + ckn, cd, cdn);
+    t->kbytes += ckn + cdn;
     return off;
 }
 
 /* Frees the arena chunk of the key stored at off. */
 static void key_release(trie *t, uint32_t off) {
     kview v = kv_at(t, off);
-    arena_release(t, off, kchunk_bytes(v.klen, v.dlen));
-    t->kbytes -= chunk_size((size_t)v.klen + v.dlen);
+    arena_release(t, off, kchunk_bytes(v.ck, v.cd));
+    t->kbytes -= (uint64_t)v.ck + v.cd;
 }
 
 int trie__nodes_reserve(trie *t, uint32_t n) {
@@ -213,6 +221,7 @@ trie *trie__alloc_empty(void) {
     }
     t->nfree = t->idfree = NONE;
     t->hmin = HEAVY_MIN_KEYS;
+    tc_identity(&t->tc);
     for (size_t i = 0; i <= MAX_FANOUT; i++) t->kfree[i] = NONE;
     for (size_t i = 0; i < ARENA_CLASSES; i++) t->afree[i] = NONE;
     return t;
@@ -309,7 +318,8 @@ static uint32_t find(const trie *t, const char *key, size_t klen, pstep *path, i
         path[k].slot = NONE;
         k++;
         if (pos == klen) { /* verify the skipped bytes once, against the key here */
-            if (nd->term == NONE || memcmp(kstr(t, nd->term), key, klen)) return NONE;
+            char kb[TRIE_MAX_KEY];
+            if (nd->term == NONE || kdecode(t, nd->term, kb) != klen || memcmp(kb, key, klen)) return NONE;
             *np = k;
             *is_leaf = 0;
             return nd->term;
@@ -320,8 +330,8 @@ static uint32_t find(const trie *t, const char *key, size_t klen, pstep *path, i
         uint32_t r = kid_refs(t, nd)[s];
         if (r & LEAF) {
             uint32_t id = r & ~LEAF;
-            kview v = kv(t, id);
-            if (v.klen != klen || memcmp(v.key, key, klen)) return NONE;
+            char kb[TRIE_MAX_KEY];
+            if (kdecode(t, id, kb) != klen || memcmp(kb, key, klen)) return NONE;
             *np = k;
             *is_leaf = 1;
             return id;
@@ -337,13 +347,13 @@ static uint32_t find(const trie *t, const char *key, size_t klen, pstep *path, i
 
 /* --------------------------------------------------------------- insertion */
 
-/* Block for node n with its children plus `ref` at its sorted place. */
-static void add_kid(trie *t, uint32_t n, uint32_t ref) {
+/* Block for node n with its children plus `ref` (first edge byte `byte`) at
+ * its sorted place. */
+static void add_kid(trie *t, uint32_t n, uint32_t ref, uint8_t byte) {
     tnode *nd = &t->nodes[n];
     uint32_t on = nd->nkids, ooff = nd->kids;
     uint32_t noff = trie__kids_alloc(t, on + 1);
     uint32_t bid = ref_best(t, ref);
-    uint8_t byte = (uint8_t)kstr(t, bid)[nd->depth];
     uint32_t *or_ = t->kids + ooff, *nr = t->kids + noff;
     uint8_t *ob = (uint8_t *)(or_ + on), *nb = (uint8_t *)(nr + on + 1);
     uint32_t i = 0;
@@ -359,14 +369,14 @@ static void add_kid(trie *t, uint32_t n, uint32_t ref) {
     nd->nkids = (uint16_t)(on + 1);
 }
 
-/* New node at depth d with term `term` and children a (and b when not NONE). */
-static uint32_t make_node(trie *t, uint16_t d, uint32_t term, uint32_t a, uint32_t b) {
+/* New node at depth d with term `term` and children a (and b when not
+ * NONE) whose edges start with bytes ba (and bb). */
+static uint32_t make_node(trie *t, uint16_t d, uint32_t term, uint32_t a, uint8_t ba, uint32_t b,
+                          uint8_t bb) {
     uint32_t m = trie__node_alloc(t);
     uint32_t nk = b == NONE ? 1 : 2;
     uint32_t off = trie__kids_alloc(t, nk);
-    uint8_t ba = (uint8_t)kstr(t, ref_best(t, a))[d], bb = 0;
     if (nk == 2) {
-        bb = (uint8_t)kstr(t, ref_best(t, b))[d];
         if (kid_before(t, ref_best(t, b), bb, ref_best(t, a), ba)) {
             uint32_t x = a;
             a = b;
@@ -396,11 +406,13 @@ static uint32_t make_node(trie *t, uint16_t d, uint32_t term, uint32_t a, uint32
 static int insert_new(trie *t, const char *key, size_t klen, const char *disp, size_t dlen,
                       double score, uint32_t *id_out) {
     int rc;
-    if ((rc = trie__ids_reserve(t)) || (rc = trie__arena_reserve(t, kchunk_bytes(klen, dlen))) ||
+    kcode kc;
+    trie__key_encode(t, key, klen, disp, dlen, &kc);
+    if ((rc = trie__ids_reserve(t)) || (rc = trie__arena_reserve(t, kchunk_bytes(kc.ck, kc.cd))) ||
         (rc = trie__nodes_reserve(t, 1)) || (rc = trie__kids_reserve(t, KIDS_UNITS(MAX_FANOUT))))
         return rc;
     uint32_t id = trie__id_alloc(t);
-    t->refs[id].off = trie__key_store(t, key, klen, disp, dlen);
+    t->refs[id].off = trie__key_store(t, kc.k, kc.ck, kc.d, kc.cd);
     t->refs[id].score = score;
     t->count++;
 
@@ -415,7 +427,7 @@ static int insert_new(trie *t, const char *key, size_t klen, const char *disp, s
         k++;
         int s = kid_find(t, nd, (uint8_t)key[pos]); /* pos < klen here */
         if (s < 0) {
-            add_kid(t, n, LEAF | id);
+            add_kid(t, n, LEAF | id, (uint8_t)key[pos]);
             break;
         }
         path[k - 1].slot = (uint32_t)s;
@@ -423,21 +435,24 @@ static int insert_new(trie *t, const char *key, size_t klen, const char *disp, s
         uint32_t r = *slotp;
         if (r & LEAF) {
             uint32_t o = r & ~LEAF;
-            size_t olen = klen_of(t, o), m = klen < olen ? klen : olen;
-            size_t c = pos + 1 + lcp(key + pos + 1, kstr(t, o) + pos + 1, m - pos - 1);
+            char ob[TRIE_MAX_KEY];
+            size_t olen = kdecode(t, o, ob), m = klen < olen ? klen : olen;
+            size_t c = pos + 1 + lcp(key + pos + 1, ob + pos + 1, m - pos - 1);
             uint32_t x;
-            if (c == klen) x = make_node(t, (uint16_t)c, id, LEAF | o, NONE);
-            else if (c == olen) x = make_node(t, (uint16_t)c, o, LEAF | id, NONE);
-            else x = make_node(t, (uint16_t)c, NONE, LEAF | id, LEAF | o);
+            if (c == klen) x = make_node(t, (uint16_t)c, id, LEAF | o, (uint8_t)ob[c], NONE, 0);
+            else if (c == olen) x = make_node(t, (uint16_t)c, o, LEAF | id, (uint8_t)key[c], NONE, 0);
+            else x = make_node(t, (uint16_t)c, NONE, LEAF | id, (uint8_t)key[c], LEAF | o, (uint8_t)ob[c]);
             *slotp = x;
             break;
         }
         tnode *cn = &t->nodes[r];
         size_t d = cn->depth, m = d < klen ? d : klen;
-        size_t c = pos + 1 + lcp(key + pos + 1, kstr(t, cn->best) + pos + 1, m - pos - 1);
+        char bb[TRIE_MAX_KEY];
+        kdecode(t, cn->best, bb); /* spells r's path: at least d bytes */
+        size_t c = pos + 1 + lcp(key + pos + 1, bb + pos + 1, m - pos - 1);
         if (c < d) { /* split the edge at c */
-            uint32_t x = c == klen ? make_node(t, (uint16_t)c, id, r, NONE)
-                                   : make_node(t, (uint16_t)c, NONE, r, LEAF | id);
+            uint32_t x = c == klen ? make_node(t, (uint16_t)c, id, r, (uint8_t)bb[c], NONE, 0)
+                                   : make_node(t, (uint16_t)c, NONE, r, (uint8_t)bb[c], LEAF | id, (uint8_t)key[c]);
             *slotp = x;
             break;
         }
@@ -456,23 +471,24 @@ static int insert_new(trie *t, const char *key, size_t klen, const char *disp, s
     return TRIE_OK;
 }
 
-/* Replace the display of an existing key; all-or-nothing. */
+/* Replace the display of an existing key (dlen 0: the key itself);
+ * all-or-nothing. */
 static int set_display(trie *t, uint32_t id, const char *disp, size_t dlen) {
     kview v = kv(t, id);
-    if (v.dlen == dlen && (dlen == 0 || memcmp(v.key + v.klen, disp, dlen) == 0)) return TRIE_OK;
-    int rc = trie__arena_reserve(t, kchunk_bytes(v.klen, dlen));
+    char db[TRIE_MAX_KEY];
+    size_t cur = v.cd ? tc_decode(&t->tc, v.code + v.ck, v.cd, db, sizeof db) : 0;
+    if (cur == dlen && (dlen == 0 || memcmp(db, disp, dlen) == 0)) return TRIE_OK;
+    uint8_t cd[KCODE_MAX];
+    uint32_t cdn = dlen ? (uint32_t)tc_encode(&t->tc, disp, dlen, cd) : 0, ck = v.ck;
+    int rc = trie__arena_reserve(t, kchunk_bytes(ck, cdn));
     if (rc) return rc;
-    /* a fresh chunk (reserve may have moved the arena; the old chunk is
-     * still live, so the new one never overlaps it) */
-    uint32_t old = t->refs[id].off, klen = v.klen;
-    uint32_t off = trie__arena_alloc(t, kchunk_bytes(klen, dlen));
-    char *p = t->arena + off;
-    p += khdr_put(p, klen, dlen);
-    memcpy(p, kstr(t, id), klen);
-    if (dlen) memcpy(p + klen, disp, dlen);
-    t->kbytes += chunk_size(klen + dlen);
+    /* a fresh chunk (reserve may have moved the arena: take the view again;
+     * the old chunk is still live, so the new one never overlaps it) */
+    uint32_t old = t->refs[id].off;
+    uint8_t kc[KCODE_MAX];
+    memcpy(kc, kv(t, id).code, ck);
+    t->refs[id].off = trie__key_store(t, kc, ck, cd, cdn);
     key_release(t, old);
-    t->refs[id].off = off;
     return TRIE_OK;
 }
 
@@ -610,21 +626,47 @@ int trie_get_id(const trie *t, uint32_t id, trie_hit *hit) {
 
 /* A frontier entry: one key (par == NONE), or child `slot` of node `par`
  * standing for itself and all its later siblings. `id` is the best key of
- * what the entry stands for, `s` its score. */
+ * what the entry stands for, `s` its score; `txt` (>= 0) is where its key,
+ * once decoded to break a tie, sits in the frontier's text buffer. */
 typedef struct fent {
     double s;
     uint32_t id, par, slot;
+    int32_t txt;
+    uint32_t tlen;
 } fent;
+
+/* Decoded keys of entries that tied on score: equal scores are common in the
+ * long tail (many keys counted once), and each entry is then compared
+ * log2(k) times; decoding each key once per walk keeps that cheap. Past
+ * FR_TEXT bytes keys are decoded per comparison (correct, slower). */
+#define FR_TEXT 8192
 
 typedef struct frontier {
     const trie *t;
     fent e[TRIE_MAX_K + 1]; /* sorted worst .. best; e[n-1] is popped next */
     unsigned n;
+    unsigned tused;
+    char text[FR_TEXT];
 } frontier;
 
-static inline int fent_before(const trie *t, const fent *a, const fent *b) {
+/* The key of entry x: cached in f->text, or decoded into tmp. */
+static const char *fent_key(frontier *f, fent *x, char *tmp) {
+    if (x->txt >= 0) return f->text + x->txt;
+    if (f->tused + TRIE_MAX_KEY <= FR_TEXT) {
+        x->txt = (int32_t)f->tused;
+        x->tlen = kdecode(f->t, x->id, f->text + f->tused);
+        f->tused += x->tlen;
+        return f->text + x->txt;
+    }
+    x->tlen = kdecode(f->t, x->id, tmp);
+    return tmp;
+}
+
+static inline int fent_before(frontier *f, fent *a, fent *b) {
     if (a->s != b->s) return a->s > b->s;
-    return keycmp_ids(t, a->id, b->id) < 0;
+    char ta[TRIE_MAX_KEY], tb[TRIE_MAX_KEY];
+    const char *ka = fent_key(f, a, ta), *kb = fent_key(f, b, tb);
+    return keycmp(ka, a->tlen, kb, b->tlen) < 0;
 }
 
 /* Push keeping at most cap entries: every pop yields at least one key, so
@@ -633,17 +675,17 @@ static inline int fent_before(const trie *t, const fent *a, const fent *b) {
  * ends in one), so callers pass cap = k - emitted - 1. */
 static void fr_push(frontier *f, uint32_t id, uint32_t par, uint32_t slot, unsigned cap) {
     const trie *t = f->t;
-    fent x = {t->refs[id].score, id, par, slot};
+    fent x = {t->refs[id].score, id, par, slot, -1, 0};
     if (cap == 0) return;
     if (f->n >= cap) {
-        if (!fent_before(t, &x, &f->e[0])) return;
+        if (!fent_before(f, &x, &f->e[0])) return;
         memmove(&f->e[0], &f->e[1], (f->n - 1) * sizeof(fent));
         f->n--;
     }
     unsigned lo = 0, hi = f->n;
     while (lo < hi) {
         unsigned mid = (lo + hi) / 2;
-        if (fent_before(t, &x, &f->e[mid])) lo = mid + 1;
+        if (fent_before(f, &x, &f->e[mid])) lo = mid + 1;
         else hi = mid;
     }
     memmove(&f->e[lo + 1], &f->e[lo], (f->n - lo) * sizeof(fent));
@@ -652,7 +694,7 @@ static void fr_push(frontier *f, uint32_t id, uint32_t par, uint32_t slot, unsig
 }
 
 /* The uncached best-first walk (arguments already checked). */
-int trie__topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k, trie_hit *out) {
+int trie__topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k, uint32_t *out) {
     /* locate the subtree of the prefix (it may end inside an edge) */
     uint32_t n = 0;
     size_t pos = 0;
@@ -663,9 +705,8 @@ int trie__topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k, 
         uint32_t r = kid_refs(t, nd)[s];
         if (r & LEAF) {
             uint32_t id = r & ~LEAF;
-            kview v = kv(t, id);
-            if (v.klen < plen || memcmp(v.key, prefix, plen)) return 0;
-            fill_hit(t, id, &out[0]);
+            if (!kprefix_is(t, id, prefix, plen)) return 0;
+            out[0] = id;
             return 1;
         }
         __builtin_prefetch(&t->kids[t->nodes[r].kids]);
@@ -675,11 +716,12 @@ int trie__topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k, 
     if (t->nodes[n].best == NONE) return 0; /* empty trie */
     /* PATRICIA: only first bytes were followed; the best key below n spells
      * n's whole path, so one comparison verifies every skipped byte */
-    if (plen && memcmp(kstr(t, t->nodes[n].best), prefix, plen)) return 0;
+    if (plen && !kprefix_is(t, t->nodes[n].best, prefix, plen)) return 0;
 
     frontier f;
     f.t = t;
     f.n = 0;
+    f.tused = 0;
     unsigned got = 0;
     uint32_t descend = n;
     for (;;) {
@@ -690,7 +732,7 @@ int trie__topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k, 
             uint32_t b = nd->best;
             if (nd->term == b) {
                 if (nd->nkids) fr_push(&f, ref_best(t, kid_refs(t, nd)[0]), descend, 0, k - got - 1);
-                fill_hit(t, b, &out[got++]);
+                out[got++] = b;
                 break;
             }
             uint32_t r = kid_refs(t, nd)[0];
@@ -701,7 +743,7 @@ int trie__topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k, 
             if (nd->term != NONE) fr_push(&f, nd->term, NONE, 0, k - got - 1);
             if (nd->nkids > 1) fr_push(&f, ref_best(t, kid_refs(t, nd)[1]), descend, 1, k - got - 1);
             if (r & LEAF) {
-                fill_hit(t, r & ~LEAF, &out[got++]);
+                out[got++] = r & ~LEAF;
                 break;
             }
             descend = r;
@@ -710,7 +752,7 @@ int trie__topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k, 
         if (got >= k || f.n == 0) break;
         fent e = f.e[--f.n];
         if (e.par == NONE) {
-            fill_hit(t, e.id, &out[got++]);
+            out[got++] = e.id;
             continue;
         }
         const tnode *pn = &t->nodes[e.par];
@@ -718,7 +760,7 @@ int trie__topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k, 
         if (e.slot + 1 < pn->nkids)
             fr_push(&f, ref_best(t, pr[e.slot + 1]), e.par, e.slot + 1, k - got - 1);
         uint32_t r = pr[e.slot];
-        if (r & LEAF) fill_hit(t, r & ~LEAF, &out[got++]);
+        if (r & LEAF) out[got++] = r & ~LEAF;
         else descend = r;
     }
     return (int)got;
@@ -726,15 +768,23 @@ int trie__topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k, 
 
 int trie_topk(const trie *t, const char *prefix, size_t plen, unsigned k, trie_hit *out) {
     if (!t || k == 0 || k > TRIE_MAX_K || (plen && !prefix)) return TRIE_EINVAL;
-    if (k <= TRIE_CACHE_K) {
-        const centry *e = plen <= TRIE_CACHE_DEPTH ? &t->cache[cache_slot(prefix, plen)]
-                                                   : heavy_find(t, prefix, plen);
-        if (!e) return trie__topk_walk(t, prefix, plen, k, out);
-        uint32_t n = e->n < k ? e->n : k;
-        for (uint32_t i = 0; i < n; i++) fill_hit(t, e->id[i], &out[i]);
-        return (int)n;
+    uint32_t ids[TRIE_MAX_K];
+    const uint32_t *src = ids;
+    int n;
+    const centry *e = NULL;
+    if (k <= TRIE_CACHE_K)
+        e = plen <= TRIE_CACHE_DEPTH ? &t->cache[cache_slot(prefix, plen)] : heavy_find(t, prefix, plen);
+    if (e) {
+        n = (int)(e->n < k ? e->n : k);
+        src = e->id;
+    } else {
+        n = trie__topk_walk(t, prefix, plen, k, ids);
     }
-    return trie__topk_walk(t, prefix, plen, k, out);
+    for (int i = 0; i < n; i++) {
+        if (i + 1 < n) __builtin_prefetch(&t->refs[src[i + 1]]);
+        fill_hit(t, src[i], &out[i]);
+    }
+    return n;
 }
 
 /* ------------------------------------------------------------ ordered walk */
@@ -804,3 +854,96 @@ int trie_foreach(const trie *t, int (*fn)(void *ud, const trie_hit *hit), void *
     return trie__walk_sorted(t, foreach_cb, &c);
 }
 
+
+/* ------------------------------------------------------ symbol table choice */
+
+int trie__retrain(trie *t) {
+    if (t->count == 0) return TRIE_OK;
+    int rc = TRIE_ENOMEM;
+    /* a sample of about TC_TRAIN_SAMPLE_BYTES of text: every stride-th live
+     * key (and its display), in id order -- deterministic */
+    uint64_t stride = t->kbytes / TC_TRAIN_SAMPLE_BYTES + 1;
+    size_t cap = (size_t)(t->count / stride) * 2 + 2, n = 0, used = 0;
+    const char **sv = qmalloc(cap * sizeof *sv);
+    uint32_t *lv = qmalloc(cap * sizeof *lv);
+    char *text = qmalloc(TC_TRAIN_SAMPLE_BYTES + 4 * TRIE_MAX_KEY);
+    tc_table *nt = qmalloc(sizeof *nt);
+    char *na = NULL;
+    uint32_t *noff = NULL;
+    if (!sv || !lv || !text || !nt) goto out;
+    uint64_t seen = 0;
+    for (uint32_t id = 0; id < t->nids && n + 2 <= cap && used <= TC_TRAIN_SAMPLE_BYTES; id++) {
+        if (!id_live(t, id) || seen++ % stride) continue;
+        kview v = kv(t, id);
+        size_t kl = tc_decode(&t->tc, v.code, v.ck, text + used, TRIE_MAX_KEY);
+        sv[n] = text + used, lv[n++] = (uint32_t)kl, used += kl;
+        if (v.cd) {
+            size_t dl = tc_decode(&t->tc, v.code + v.ck, v.cd, text + used, TRIE_MAX_KEY);
+            sv[n] = text + used, lv[n++] = (uint32_t)dl, used += dl;
+        }
+    }
+    if (tc_train(nt, sv, lv, n) != TC_OK) goto out;
+    /* recode every chunk into a fresh, compact arena; the old one stays
+     * intact until nothing can fail any more */
+    noff = qmalloc((size_t)t->nids * sizeof *noff);
+    uint64_t acap = t->aused / 2 + 4096, aused = 0, kbytes = 0;
+    na = qmalloc(acap);
+    if (!noff || !na) goto out;
+    for (uint32_t id = 0; id < t->nids; id++) {
+        if (!id_live(t, id)) continue;
+        kview v = kv(t, id);
+        char raw[TRIE_MAX_KEY];
+        kcode kc;
+        size_t kl = tc_decode(&t->tc, v.code, v.ck, raw, sizeof raw);
+        kc.ck = (uint32_t)tc_encode(nt, raw, kl, kc.k);
+        kc.cd = 0;
+        if (v.cd) {
+            size_t dl = tc_decode(&t->tc, v.code + v.ck, v.cd, raw, sizeof raw);
+            kc.cd = (uint32_t)tc_encode(nt, raw, dl, kc.d);
+        }
+        size_t sz = chunk_size(kchunk_bytes(kc.ck, kc.cd));
+        if (aused + sz > UINT32_MAX) {
+            rc = TRIE_EFULL;
+            goto out;
+        }
+        if (aused + sz > acap) {
+            uint64_t nc = acap + acap / 2 + sz;
+            if (nc > UINT32_MAX) nc = UINT32_MAX;
+            char *p = qrealloc(na, nc);
+            if (!p) goto out;
+            na = p;
+            acap = nc;
+        }
+        char *p = na + aused;
+        p += khdr_put(p, kc.ck, kc.cd);
+        memcpy(p, kc.k, kc.ck);
+        memcpy(p + kc.ck, kc.d, kc.cd);
+        noff[id] = (uint32_t)aused;
+        aused += sz;
+        kbytes += kc.ck + kc.cd;
+    }
+    /* commit: nothing fails from here */
+    for (uint32_t id = 0; id < t->nids; id++)
+        if (id_live(t, id)) t->refs[id].off = noff[id];
+    if (aused < acap && aused) {
+        char *p = qrealloc(na, aused);
+        if (p) na = p, acap = aused;
+    }
+    qfree(t->arena);
+    t->arena = na;
+    na = NULL;
+    t->acap = acap;
+    t->aused = t->alive = aused;
+    t->kbytes = kbytes;
+    for (size_t i = 0; i < ARENA_CLASSES; i++) t->afree[i] = NONE;
+    memcpy(&t->tc, nt, sizeof *nt);
+    rc = TRIE_OK;
+out:
+    qfree(sv);
+    qfree(lv);
+    qfree(text);
+    qfree(nt);
+    qfree(na);
+    qfree(noff);
+    return rc;
+}

@@ -4,9 +4,10 @@
  * ------
  * A radix trie over byte strings whose nodes are 16-byte records in one array
  * (32-bit indices), whose child lists are packed blocks in one uint32 pool,
- * and whose key text lives once, in a byte arena. Edges store NO bytes: the
- * edge into node N is bytes [depth(parent), depth(N)) of the key named by
- * best(N), which by invariant lies in N's subtree and so spells N's path.
+ * and whose key text lives once, CODED, in a byte arena. Edges store NO
+ * bytes: the edge into node N is bytes [depth(parent), depth(N)) of the key
+ * named by best(N), which by invariant lies in N's subtree and so spells N's
+ * path.
  * Keys that end at a leaf get no node at all: the parent's child reference
  * carries the key id with the LEAF bit set.
  *
@@ -17,10 +18,10 @@
  *   | depth16| nkids16|            ref: node index, or LEAF|key id (bit 31)
  *   +--------+--------+            b_i: first edge byte of child i (memchr'd)
  *                                  order: children sorted by their best key
- *   id table (by key id, 12 B):    arena: [hdr][key bytes][display bytes]
- *     refs[id] = {score64, off32}  hdr: varint klen*2+has_display [varint dlen]
- *     (1 byte for keys < 64 B without display; no display: display == key;
- *     score and text reference share one line: a hit costs one miss)
+ *   id table (by key id, 12 B):    arena: [hdr][coded key][coded display]
+ *     refs[id] = {score64, off32}  hdr: varint ck*2+has_display [varint cd]
+ *     (ck, cd: coded lengths; 1 byte for coded keys < 64 B without display;
+ *     no display: display == key; score and text reference share one line)
  *
  *   e.g. keys "new"(3) "news"(7) "newark"(5) "nab"(5):
  *     root --'n'--> N1(depth 1, best=news)
@@ -85,6 +86,22 @@
  * the open path; frames deeper than L are closed into nodes (children sorted
  * once) or leaf references. No searches, no path repairs.
  *
+ * Key text: query text is most of the memory (10M synthetic queries: 343 MB
+ * of keys against ~310 MB for all the rest), so every key and display is
+ * stored coded with a static symbol table (tcodec.h: FSST-style, up to 255
+ * symbols of 1..8 bytes, one byte per symbol, escapes for the rest; ~1.9x on
+ * query text) and decoded where it is read: into the caller's trie_hit
+ * (which therefore holds a COPY of the text), into stack buffers to compare
+ * keys (ties in top-k, the cache lists) or to find an edge's bytes on a
+ * change; the top-k walk decodes only the prefix bytes it verifies, and each
+ * tied frontier entry once. The table is chosen from a sample of the keys
+ * (about 2 MB of text, every n-th key) when a trie is bulk-built
+ * (trie_builder_finish) and when a snapshot of raw or identity-coded keys is
+ * loaded (versions 1/2, or a trie that grew from empty); keys then arrive
+ * coded with it (a byte it has no symbol for costs 2). A new trie starts with
+ * the identity table (every byte codes as itself: UTF-8 keeps its size), so
+ * a trie fed only by live changes is uncompressed until its next load.
+ *
  * Memory: nodes, ids, child pool and arena each grow by x1.5 realloc. Freed
  * space is REUSED through exact-size free lists (arena: one list per block
  * size 4..1024 bytes; child pool: one per child count 1..256; nodes and ids:
@@ -98,43 +115,49 @@
  * Limits: keys and displays <= TRIE_MAX_KEY bytes (16-bit lengths), fewer
  * than 2^31 ids and nodes, arena and child pool < 4 GiB (TRIE_EFULL).
  *
- * SNAPSHOT FORMAT (version 2; all integers little-endian)
+ * SNAPSHOT FORMAT (version 3; all integers little-endian)
  * -------------------------------------------------------
  *   offset size  field
  *        0    8  magic "QACTRIE\0"
- *        8    4  version (1)
+ *        8    4  version (3)
  *       12    4  header size (64)
  *       16    8  key count
  *       24    4  id bound (largest live id + 1)
  *       28    4  node count, root included (checked against the rebuild)
  *       32    8  file size in bytes (header + payload)
- *       40    4  key bytes: sum over keys of max(4, key + display length)
- *                (allocation hint, checked; in-memory headers not counted)
+ *       40    4  key bytes: sum over keys of coded key + coded display length
+ *                (allocation hint, checked)
  *       44    4  tag: opaque to the trie (trie_tag / trie_set_tag)
  *       48    8  payload checksum: qsum64 of bytes [64, file size)
  *       56    8  header checksum: qsum64 of bytes [0, 56)
- *       64       payload: one record per key, in key order (bytewise):
- *                  0  2  shared prefix length with the previous key (0 first)
- *                  2  2  suffix length (>= 1; key length = shared + suffix <= 512)
- *                  4  2  display length (0: display is the key)
- *                  6  4  id (< id bound, each at most once)
- *                 10  8  score (IEEE-754 double, finite)
- *                 18     suffix bytes, then display bytes
- * Version 1 is version 2 without the tag: its key byte count was 8 bytes at
- * 40, whose high half was always 0 (< 4 GiB), so it loads with tag 0; both
- * are read, version 2 is written.
+ *       64       payload: the symbol table (tcodec.h, SERIALIZED TABLE:
+ *                1 + nsym + sum of lengths bytes), then one record per key,
+ *                in key order (bytewise, of the decoded keys):
+ *                  0  4  id (< id bound, each at most once)
+ *                  4  8  score (IEEE-754 double, finite)
+ *                 12  2  coded key length ck (1..1024)
+ *                 14  2  coded display length cd (0: the display is the key)
+ *                 16     ck coded key bytes, then cd coded display bytes
+ * Versions 1 and 2 (read, never written) held raw front-coded keys: records
+ * {shared prefix 2, suffix length 2, display length 2, id 4, score 8, suffix,
+ * display} and at 40 the sum of max(4, key + display length); version 1 had
+ * no tag (its 64-bit byte count's high half, always 0, sits where the tag
+ * is). Loading them codes the keys with a table chosen from them.
  * qsum64 is an xxHash64-style streaming checksum written for this format (see
- * trie_snapshot.c). Why this shape: front coding makes the file ~the size of the text;
- * sorted keys with exact shared-prefix lengths let load rebuild the trie
- * bottom-up in one pass with a stack (no searches, no reallocation of child
- * blocks), about as fast as reading; ids survive a save/load. Load checks the
+ * trie_snapshot.c). Why this shape: the coded text is ~the size of front-coded
+ * raw text and is copied as it is into the arena (save copies it out), so
+ * load neither front-decodes nor encodes; it decodes each key once, which
+ * validates its codes and gives the raw key the order check and the bottom-up
+ * builder need (sorted keys: one pass with a stack, no searches, no
+ * reallocation of child blocks); ids survive a save/load. Load checks the
  * header (magic, version, header checksum, sizes against the file, an id
  * bound of at most 16 ids per key + 2^20: SNAP_FREE_IDS_* in
  * trie_internal.h, so the id table it allocates first is bounded by the
- * file size), the
- * payload checksum, then every record (lengths, strict key order, exact
- * shared prefix, id range and uniqueness, finite score) before it trusts it,
- * and refuses anything else with TRIE_EFORMAT and a one-line reason.
+ * file size), the payload checksum, the symbol table, then every record
+ * (lengths, codes that decode to 1..TRIE_MAX_KEY bytes, strict key order, no
+ * stored display equal to its key, id range and uniqueness, finite score)
+ * before it trusts it, and refuses anything else with TRIE_EFORMAT and a
+ * one-line reason.
  * Save writes PATH.tmp, fsyncs it, renames it over PATH and fsyncs the
  * directory; on failure PATH.tmp is removed and PATH is untouched.
  *
@@ -157,9 +180,9 @@
  * code; trie_strerror() names it. A function that fails leaves the trie as it
  * was before the call (in particular on allocation failure).
  *
- * Ownership: pointers in a trie_hit, and those returned by trie_get(), point
- * into the trie and are valid until the next change to it. Not thread-safe;
- * concurrent readers are fine while no one writes.
+ * Ownership: a trie_hit holds a copy of its key and display (see trie_hit);
+ * nothing the trie returns points into it. Not thread-safe; concurrent
+ * readers are fine while no one writes.
  */
 #ifndef QAC_TRIE_H
 #define QAC_TRIE_H
@@ -183,13 +206,21 @@
 
 typedef struct trie trie;
 
+/* One key as the trie returns it. The text is COPIED into the hit (the trie
+ * stores keys coded: see "Key text" above), so a hit stays valid and may be
+ * copied, kept or moved after any change to the trie; it is ~1 KB. Read the
+ * text with trie_hit_key() and trie_hit_display() (not NUL-terminated). */
 typedef struct trie_hit {
-    const char *key;     /* normalized key, not NUL-terminated */
-    const char *display; /* display form, not NUL-terminated */
-    uint32_t keylen, displen;
-    uint32_t id;
     double score;
+    uint32_t id;
+    uint16_t keylen;  /* normalized key: text[0, keylen) */
+    uint16_t displen; /* display form: text[dispoff, dispoff + displen) */
+    uint16_t dispoff; /* 0 when the display form is the key itself */
+    char text[2 * TRIE_MAX_KEY];
 } trie_hit;
+
+static inline const char *trie_hit_key(const trie_hit *h) { return h->text; }
+static inline const char *trie_hit_display(const trie_hit *h) { return h->text + h->dispoff; }
 
 typedef struct trie_mem {
     uint64_t keys;        /* live keys */

@@ -3,6 +3,9 @@
  * per key on it, deepest last); when the next key shares only L bytes with
  * the previous one, frames deeper than L are closed into nodes (children
  * sorted once, by b_fill_block) or leaf references, collected in tmp[].
+ * The open path spells the previous key, which the caller passes raw (b->pk):
+ * a child closed under a frame at depth d starts with byte pk[d], so first
+ * bytes are known without decoding any stored key.
  * No searches, no path repairs; the caller refills the cache at the end.
  */
 #include "trie/trie_internal.h"
@@ -12,13 +15,14 @@
 
 #include "common/alloc.h"
 
-/* Sorts a fresh child block by rank and fills its first bytes. */
-static void b_fill_block(trie *t, uint32_t off, uint32_t nk, uint32_t depth) {
+/* Sorts a fresh child block (refs copied in, first bytes in `by`) by rank
+ * and fills its first bytes. */
+static void b_fill_block(trie *t, uint32_t off, uint32_t nk, const uint8_t *by) {
     uint32_t *r = t->kids + off;
     uint8_t *b = (uint8_t *)(r + nk);
     for (uint32_t i = 0; i < nk; i++) {
         uint32_t x = r[i], xi = ref_best(t, x), j = i;
-        uint8_t xb = (uint8_t)kstr(t, xi)[depth];
+        uint8_t xb = by[i];
         while (j > 0 && kid_before(t, xi, xb, ref_best(t, r[j - 1]), b[j - 1])) {
             r[j] = r[j - 1];
             b[j] = b[j - 1];
@@ -41,7 +45,7 @@ static int b_finalize(builder *b, const bframe *x, uint32_t *ref_out) {
     if ((rc = trie__nodes_reserve(t, 1)) || (rc = trie__kids_reserve(t, KIDS_UNITS(nk)))) return rc;
     uint32_t m = trie__node_alloc(t), off = trie__kids_alloc(t, nk);
     memcpy(t->kids + off, b->tmp + x->kstart, nk * 4);
-    b_fill_block(t, off, nk, x->depth);
+    b_fill_block(t, off, nk, b->tmpb + x->kstart);
     tnode *nd = &t->nodes[m];
     nd->depth = (uint16_t)x->depth;
     nd->term = x->term;
@@ -59,11 +63,17 @@ int trie__b_close_to(builder *b, uint32_t L) {
     int rc;
     while (b->st[b->sp - 1].depth > L) {
         bframe x = b->st[--b->sp];
-        if (c != NONE) b->tmp[b->tn++] = c;
+        if (c != NONE) { /* c hangs below x */
+            b->tmpb[b->tn] = (uint8_t)b->pk[x.depth];
+            b->tmp[b->tn++] = c;
+        }
         if ((rc = b_finalize(b, &x, &c))) return rc;
         if (b->st[b->sp - 1].depth < L) b->st[b->sp++] = (bframe){L, NONE, b->tn};
     }
-    if (c != NONE) b->tmp[b->tn++] = c;
+    if (c != NONE) {
+        b->tmpb[b->tn] = (uint8_t)b->pk[b->st[b->sp - 1].depth];
+        b->tmp[b->tn++] = c;
+    }
     return TRIE_OK;
 }
 
@@ -76,13 +86,38 @@ int trie__b_close_root(builder *b) {
         if ((rc = trie__kids_reserve(t, KIDS_UNITS(b->tn)))) return rc;
         uint32_t off = trie__kids_alloc(t, b->tn);
         memcpy(t->kids + off, b->tmp, b->tn * 4);
-        b_fill_block(t, off, b->tn, 0);
+        b_fill_block(t, off, b->tn, b->tmpb);
         t->nodes[0].kids = off;
         t->nodes[0].nkids = (uint16_t)b->tn;
         b->tn = 0;
     }
     recompute_best(t, 0);
     return TRIE_OK;
+}
+
+int trie__b_init(builder *b, trie *t) {
+    b->t = t;
+    b->st = qmalloc(MAX_PATH * sizeof *b->st);
+    b->tmp = qmalloc((size_t)MAX_PATH * MAX_FANOUT * sizeof *b->tmp);
+    b->tmpb = qmalloc((size_t)MAX_PATH * MAX_FANOUT);
+    b->pk = NULL;
+    b->tn = 0;
+    if (!b->st || !b->tmp || !b->tmpb) {
+        trie__b_free(b);
+        return TRIE_ENOMEM;
+    }
+    b->st[0] = (bframe){0, NONE, 0};
+    b->sp = 1;
+    return TRIE_OK;
+}
+
+void trie__b_free(builder *b) {
+    qfree(b->st);
+    qfree(b->tmp);
+    qfree(b->tmpb);
+    b->st = NULL;
+    b->tmp = NULL;
+    b->tmpb = NULL;
 }
 
 void trie__shrink_to_fit(trie *t) {
@@ -103,33 +138,34 @@ void trie__shrink_to_fit(trie *t) {
 
 /* ------------------------------------------------------------ bulk builder */
 
+/* Keys are stored with the identity table while they arrive (no sample
+ * yet); trie_builder_finish chooses the table from them and recodes. */
 struct trie_builder {
     builder b;      /* the same bottom-up stack builder as trie_load */
     uint32_t prev;  /* id of the last key added, NONE before the first */
     int failed;     /* a failed add leaves the stack inconsistent: refuse more */
+    uint32_t pklen; /* the last key added, raw (b.pk points here) */
+    char pk[TRIE_MAX_KEY];
 };
 
 trie_builder *trie_builder_new(void) {
     trie_builder *tb = qcalloc(1, sizeof *tb);
     if (!tb) return NULL;
     tb->prev = NONE;
-    tb->b.t = trie_new();
-    tb->b.st = qmalloc(MAX_PATH * sizeof *tb->b.st);
-    tb->b.tmp = qmalloc((size_t)MAX_PATH * MAX_FANOUT * sizeof *tb->b.tmp);
-    if (!tb->b.t || !tb->b.st || !tb->b.tmp) {
-        trie_builder_free(tb);
+    trie *t = trie_new();
+    if (!t || trie__b_init(&tb->b, t) != TRIE_OK) {
+        trie_free(t);
+        qfree(tb);
         return NULL;
     }
-    tb->b.st[0] = (bframe){0, NONE, 0};
-    tb->b.sp = 1;
+    tb->b.pk = tb->pk;
     return tb;
 }
 
 void trie_builder_free(trie_builder *tb) {
     if (!tb) return;
     trie_free(tb->b.t);
-    qfree(tb->b.st);
-    qfree(tb->b.tmp);
+    trie__b_free(&tb->b);
     qfree(tb);
 }
 
@@ -143,17 +179,20 @@ int trie_builder_add(trie_builder *tb, const char *key, size_t keylen, const cha
     trie *t = tb->b.t;
     size_t L = 0;
     if (tb->prev != NONE) { /* strictly increasing: key > prev, bytewise */
-        size_t pl = klen_of(t, tb->prev), m = pl < keylen ? pl : keylen;
-        L = lcp(kstr(t, tb->prev), key, m);
-        if (L == m ? keylen <= pl : (uint8_t)key[L] < (uint8_t)kstr(t, tb->prev)[L])
-            return TRIE_EINVAL;
+        size_t pl = tb->pklen, m = pl < keylen ? pl : keylen;
+        L = lcp(tb->pk, key, m);
+        if (L == m ? keylen <= pl : (uint8_t)key[L] < (uint8_t)tb->pk[L]) return TRIE_EINVAL;
     }
     size_t cd = canon_dlen(key, keylen, display, displen);
-    if ((rc = trie__ids_reserve(t)) || (rc = trie__arena_reserve(t, kchunk_bytes(keylen, cd)))) return rc;
+    kcode kc;
+    trie__key_encode(t, key, keylen, display, cd, &kc);
+    if ((rc = trie__ids_reserve(t)) || (rc = trie__arena_reserve(t, kchunk_bytes(kc.ck, kc.cd)))) return rc;
     /* from here a failure (in closing frames) poisons the builder */
     if ((rc = trie__b_close_to(&tb->b, (uint32_t)L))) return tb->failed = rc;
+    memcpy(tb->pk, key, keylen);
+    tb->pklen = (uint32_t)keylen;
     uint32_t id = trie__id_alloc(t);
-    t->refs[id].off = trie__key_store(t, key, keylen, display, cd);
+    t->refs[id].off = trie__key_store(t, kc.k, kc.ck, kc.d, kc.cd);
     t->refs[id].score = score;
     t->count++;
     tb->b.st[tb->b.sp++] = (bframe){(uint32_t)keylen, id, tb->b.tn};
@@ -180,6 +219,9 @@ int trie_builder_finish(trie_builder *tb, trie **out) {
                 t->idcap = t->nids;
             }
         }
+        /* a table fitted to these keys; without memory for it they stay
+         * stored as they are (identity-coded: correct, just larger) */
+        (void)trie__retrain(t);
         trie__cache_rebuild(t);
         *out = t;
         tb->b.t = NULL;

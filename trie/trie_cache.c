@@ -30,10 +30,7 @@
  * write, so concurrent readers stay safe. */
 
 static void entry_fill(trie *t, centry *e, const char *p, size_t plen) {
-    trie_hit h[TRIE_CACHE_K];
-    int n = trie__topk_walk(t, p, plen, TRIE_CACHE_K, h);
-    e->n = (uint32_t)n;
-    for (int i = 0; i < n; i++) e->id[i] = h[i].id;
+    e->n = (uint32_t)trie__topk_walk(t, p, plen, TRIE_CACHE_K, e->id);
 }
 
 static void cache_fill(trie *t, const char *p, size_t plen) {
@@ -64,7 +61,8 @@ typedef struct hbuild {
 
 /* Adds prefixes [lo, hi] of node n's path (they all name n's subtree). */
 static void heavy_add(trie *t, hbuild *b, uint32_t n, size_t lo, size_t hi) {
-    const char *key = kstr(t, t->nodes[n].best);
+    char key[TRIE_MAX_KEY];
+    kdecode(t, t->nodes[n].best, key); /* spells n's path */
     centry c;
     entry_fill(t, &c, key, lo);
     for (size_t l = lo; l <= hi && !b->failed; l++) {

@@ -19,6 +19,7 @@ struct chk {
     uint8_t *seen_ids, *seen_nodes;
     uint64_t nodes, keys, kunits, abytes, kbytes;
     char path[TRIE_MAX_KEY + 1];
+    char tmp[TRIE_MAX_KEY]; /* one decoded key, used at once (not across recursion) */
     char *err;
     size_t errlen;
 };
@@ -28,6 +29,18 @@ struct chk {
         if ((c)->err && (c)->errlen) snprintf((c)->err, (c)->errlen, __VA_ARGS__);              \
         return -1;                                                                               \
     } while (0)
+
+/* Decodes key id (bounds-checked: for ids not yet through chk_id) into
+ * buf[TRIE_MAX_KEY]; its length, or 0 when the chunk is not sound. */
+static uint32_t chk_decode(const trie *t, uint32_t id, char *buf) {
+    if (id >= t->nids || !id_live(t, id)) return 0;
+    uint32_t off = t->refs[id].off;
+    if ((uint64_t)off + ARENA_MIN > t->aused) return 0;
+    kview r = kv_at(t, off);
+    if ((uint64_t)off + kchunk_bytes(r.ck, r.cd) > t->aused) return 0;
+    size_t n = tc_decode(&t->tc, r.code, r.ck, buf, TRIE_MAX_KEY);
+    return n == TC_BAD ? 0 : (uint32_t)n;
+}
 
 static int chk_id(struct chk *c, uint32_t id) {
     const trie *t = c->t;
@@ -39,18 +52,26 @@ static int chk_id(struct chk *c, uint32_t id) {
     /* a chunk holds >= ARENA_MIN (= KHDR_MAX) bytes: the header is readable */
     if ((uint64_t)off + ARENA_MIN > t->aused) CHK_FAIL(c, "key id %u: arena block out of bounds", id);
     kview r = kv_at(t, off);
-    if (r.klen == 0 || r.klen > TRIE_MAX_KEY || r.dlen > TRIE_MAX_KEY ||
-        (uint64_t)(r.key - (t->arena + off)) != khdr_size(r.klen, r.dlen) || ((uint8_t)t->arena[off] & 1) != (r.dlen != 0))
+    if (r.ck == 0 || r.ck > KCODE_MAX || r.cd > KCODE_MAX ||
+        (uint64_t)(r.code - (const uint8_t *)(t->arena + off)) != khdr_size(r.ck, r.cd) ||
+        ((uint8_t)t->arena[off] & 1) != (r.cd != 0))
         CHK_FAIL(c, "key id %u: bad lengths", id);
-    size_t cb = kchunk_bytes(r.klen, r.dlen);
+    size_t cb = kchunk_bytes(r.ck, r.cd);
     if ((uint64_t)off + chunk_size(cb) > t->aused)
         CHK_FAIL(c, "key id %u: arena block out of bounds", id);
     if (!isfinite(t->refs[id].score)) CHK_FAIL(c, "key id %u: non-finite score", id);
-    if (r.dlen == r.klen && memcmp(r.key, r.key + r.klen, r.klen) == 0)
-        CHK_FAIL(c, "key id %u: display stored although equal to key", id);
+    char kb[TRIE_MAX_KEY], db[TRIE_MAX_KEY];
+    size_t kl = tc_decode(&t->tc, r.code, r.ck, kb, sizeof kb);
+    if (kl == TC_BAD || kl == 0) CHK_FAIL(c, "key id %u: key does not decode", id);
+    if (r.cd) {
+        size_t dl = tc_decode(&t->tc, r.code + r.ck, r.cd, db, sizeof db);
+        if (dl == TC_BAD || dl == 0) CHK_FAIL(c, "key id %u: display does not decode", id);
+        if (dl == kl && memcmp(kb, db, kl) == 0)
+            CHK_FAIL(c, "key id %u: display stored although equal to key", id);
+    }
     c->keys++;
     c->abytes += chunk_size(cb);
-    c->kbytes += chunk_size((size_t)r.klen + r.dlen);
+    c->kbytes += (uint64_t)r.ck + r.cd;
     return 0;
 }
 
@@ -72,8 +93,8 @@ static int chk_node(struct chk *c, uint32_t n, uint32_t pdepth, uint32_t *best_o
             CHK_FAIL(c, "node %u not compressed (%u children, %s key)", n, nd->nkids,
                      nd->term == NONE ? "no" : "a");
         uint32_t b = nd->best;
-        if (b >= t->nids || !id_live(t, b) || klen_of(t, b) < d) CHK_FAIL(c, "node %u: bad best %u", n, b);
-        memcpy(c->path + pdepth, kstr(t, b) + pdepth, d - pdepth);
+        if (chk_decode(t, b, c->tmp) < d) CHK_FAIL(c, "node %u: bad best %u", n, b);
+        memcpy(c->path + pdepth, c->tmp + pdepth, d - pdepth);
     }
     if (nd->nkids) {
         if ((uint64_t)nd->kids + KIDS_UNITS(nd->nkids) > t->kused)
@@ -83,7 +104,7 @@ static int chk_node(struct chk *c, uint32_t n, uint32_t pdepth, uint32_t *best_o
     uint32_t best = NONE;
     if (nd->term != NONE) {
         if (chk_id(c, nd->term)) return -1;
-        if (klen_of(t, nd->term) != d || memcmp(kstr(t, nd->term), c->path, d))
+        if (chk_decode(t, nd->term, c->tmp) != d || memcmp(c->tmp, c->path, d))
             CHK_FAIL(c, "node %u: key %u does not spell the path", n, nd->term);
         best = nd->term;
     }
@@ -92,17 +113,20 @@ static int chk_node(struct chk *c, uint32_t n, uint32_t pdepth, uint32_t *best_o
     for (uint32_t i = 0; i < nd->nkids; i++) {
         uint32_t r = kid_refs(t, nd)[i], cb;
         uint8_t byte = kid_bytes(t, nd)[i];
+        char *ck = c->tmp;
         if (used[byte]) CHK_FAIL(c, "node %u: two children start with byte %u", n, byte);
         used[byte] = 1;
         if (r & LEAF) {
             cb = r & ~LEAF;
             if (chk_id(c, cb)) return -1;
-            if (klen_of(t, cb) <= d || memcmp(kstr(t, cb), c->path, d))
+            if (chk_decode(t, cb, ck) <= d || memcmp(ck, c->path, d))
                 CHK_FAIL(c, "node %u: leaf key %u does not extend the path", n, cb);
         } else if (chk_node(c, r, d, &cb)) {
             return -1;
+        } else if (chk_decode(t, cb, ck) <= d) {
+            CHK_FAIL(c, "node %u: child %u best key too short", n, i);
         }
-        if ((uint8_t)kstr(t, cb)[d] != byte) CHK_FAIL(c, "node %u: child %u byte mismatch", n, i);
+        if ((uint8_t)ck[d] != byte) CHK_FAIL(c, "node %u: child %u byte mismatch", n, i);
         if (prev != NONE && !better(t, prev, cb))
             CHK_FAIL(c, "node %u: children %u and %u out of order", n, i - 1, i);
         if (best == NONE || better(t, cb, best)) best = cb;
@@ -137,7 +161,7 @@ int trie_check(const trie *t, char *err, size_t errlen) {
     for (uint32_t a = 0; a < 257; a++) {
         char p[2] = {(char)(a ? a - 1 : 0), 0};
         size_t pl = a ? 1 : 0;
-        trie_hit h[TRIE_CACHE_K];
+        uint32_t h[TRIE_CACHE_K];
         for (uint32_t b = 0; b < (a ? 257u : 1u); b++) {
             if (b) {
                 p[1] = (char)(b - 1);
@@ -149,9 +173,9 @@ int trie_check(const trie *t, char *err, size_t errlen) {
                 CHK_GOTO("cache for prefix of %zu bytes (%02x %02x): %u keys, walk finds %d", pl,
                          (uint8_t)p[0], (uint8_t)p[1], e->n, n);
             for (int i = 0; i < n; i++)
-                if (e->id[i] != h[i].id)
+                if (e->id[i] != h[i])
                     CHK_GOTO("cache for prefix of %zu bytes (%02x %02x): entry %d is id %u, walk "
-                             "finds %u", pl, (uint8_t)p[0], (uint8_t)p[1], i, e->id[i], h[i].id);
+                             "finds %u", pl, (uint8_t)p[0], (uint8_t)p[1], i, e->id[i], h[i]);
             if (pl == 1 && n == 0) { /* no key below: its 2-byte slots must be empty */
                 for (uint32_t x = 0; x < 256; x++)
                     if (t->cache[cache_slot((char[2]){p[0], (char)x}, 2)].n)
@@ -166,7 +190,7 @@ int trie_check(const trie *t, char *err, size_t errlen) {
         CHK_GOTO("heavy cache header inconsistent");
     for (uint32_t i = 0; i < t->nheavy; i++) {
         const hentry *he = &t->heavy[i];
-        trie_hit h[TRIE_CACHE_K];
+        uint32_t h[TRIE_CACHE_K];
         if (he->plen <= TRIE_CACHE_DEPTH || he->plen > t->hmaxlen)
             CHK_GOTO("heavy prefix %u has length %u", i, he->plen);
         if (heavy_find(t, he->p, he->plen) != &he->c)
@@ -175,9 +199,9 @@ int trie_check(const trie *t, char *err, size_t errlen) {
         if (he->c.n != (uint32_t)n)
             CHK_GOTO("heavy prefix %u (%u bytes): %u keys, walk finds %d", i, he->plen, he->c.n, n);
         for (int j = 0; j < n; j++)
-            if (he->c.id[j] != h[j].id)
+            if (he->c.id[j] != h[j])
                 CHK_GOTO("heavy prefix %u (%u bytes): entry %d is id %u, walk finds %u", i,
-                         he->plen, j, he->c.id[j], h[j].id);
+                         he->plen, j, he->c.id[j], h[j]);
     }
     if (c.keys != t->count)
         CHK_GOTO("%llu keys reachable, count says %llu", (unsigned long long)c.keys,

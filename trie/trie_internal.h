@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "trie/tcodec.h"
 #include "trie/trie.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
@@ -40,7 +41,8 @@
 #define KIDS_UNITS(n) ((uint32_t)(n) + ((uint32_t)(n) + 3) / 4)
 #define MAX_PATH (TRIE_MAX_KEY + 2)
 #define ARENA_MIN 4 /* a free arena chunk holds its 4-byte next link */
-#define ARENA_CLASSES (2 * TRIE_MAX_KEY + KHDR_MAX + 1)
+#define KCODE_MAX TC_ENC_MAX(TRIE_MAX_KEY) /* coded key or display, bytes */
+#define ARENA_CLASSES (2 * KCODE_MAX + KHDR_MAX + 1)
 #define NODE_FREE_MARK 0xffffu
 #define CACHE_SLOTS (1u + 256u + 65536u) /* prefixes of 0, 1 and 2 bytes */
 _Static_assert(TRIE_CACHE_DEPTH == 2, "cache_slot() indexes prefixes of 0..2 bytes");
@@ -70,14 +72,17 @@ typedef struct __attribute__((packed, aligned(4))) kref {
 } kref;
 _Static_assert(sizeof(kref) == 12, "kref packs into 12 bytes");
 
-/* Arena key header: h = klen * 2 + (display stored ? 1 : 0) as a 1- or
- * 2-byte little-endian base-128 varint (lengths <= TRIE_MAX_KEY, so h < 2^14),
- * then, with a display, dlen the same way. */
+/* Arena key chunk: [header][coded key][coded display]. The key and the
+ * display are stored CODED with the trie's symbol table (t->tc, tcodec.h):
+ * the lengths here are coded lengths (ck, cd <= KCODE_MAX); raw lengths are
+ * what decoding gives. Header: h = ck * 2 + (display stored ? 1 : 0) as a 1-
+ * or 2-byte little-endian base-128 varint, then, with a display, cd the same
+ * way. No display stored: the display is the key. */
 #define KHDR_MAX 4
-_Static_assert(TRIE_MAX_KEY * 2 + 1 < (1 << 14), "key header lengths fit 2 varint bytes");
+_Static_assert(KCODE_MAX * 2 + 1 < (1 << 14), "key header lengths fit 2 varint bytes");
 static inline size_t kvar_size(size_t v) { return v < 128 ? 1 : 2; }
-static inline size_t khdr_size(size_t klen, size_t dlen) {
-    return kvar_size(klen * 2 + (dlen != 0)) + (dlen ? kvar_size(dlen) : 0);
+static inline size_t khdr_size(size_t ck, size_t cd) {
+    return kvar_size(ck * 2 + (cd != 0)) + (cd ? kvar_size(cd) : 0);
 }
 static inline size_t kvar_put(char *p, size_t v) {
     if (v < 128) {
@@ -97,20 +102,34 @@ static inline size_t kvar_get(const char *p, uint32_t *v) {
     *v = (b & 0x7fu) | ((uint32_t)(uint8_t)p[1] << 7);
     return 2;
 }
-/* Writes the header of a key at p; returns its size (khdr_size). */
-static inline size_t khdr_put(char *p, size_t klen, size_t dlen) {
-    size_t n = kvar_put(p, klen * 2 + (dlen != 0));
-    if (dlen) n += kvar_put(p + n, dlen);
+/* Writes the header of a chunk at p; returns its size (khdr_size). */
+static inline size_t khdr_put(char *p, size_t ck, size_t cd) {
+    size_t n = kvar_put(p, ck * 2 + (cd != 0));
+    if (cd) n += kvar_put(p + n, cd);
     return n;
 }
-/* Bytes of one key's arena chunk content: header, key, display. */
-static inline size_t kchunk_bytes(size_t klen, size_t dlen) { return khdr_size(klen, dlen) + klen + dlen; }
+/* Bytes of one key's arena chunk content: header, coded key, coded display. */
+static inline size_t kchunk_bytes(size_t ck, size_t cd) { return khdr_size(ck, cd) + ck + cd; }
 
-/* A decoded arena key: the key (display right after it when dlen > 0). */
+/* A key's chunk as stored: its coded key (coded display right after it when
+ * cd > 0). */
 typedef struct kview {
-    const char *key;
-    uint32_t klen, dlen;
+    const uint8_t *code;
+    uint32_t ck, cd;
 } kview;
+
+/* A key and display coded for storing (trie__key_encode), before the chunk
+ * is reserved: reserve kchunk_bytes(ck, cd), then trie__key_store. */
+typedef struct kcode {
+    uint8_t k[KCODE_MAX], d[KCODE_MAX];
+    uint32_t ck, cd;
+} kcode;
+
+/* Room for one decoded key or display. */
+typedef struct kbuf {
+    char s[TRIE_MAX_KEY];
+    uint32_t n;
+} kbuf;
 
 /* Top-TRIE_CACHE_K list of one short prefix, best first. n < TRIE_CACHE_K
  * means the list holds EVERY key with that prefix. */
@@ -144,7 +163,7 @@ struct trie {
     uint32_t kfree[MAX_FANOUT + 1];
     char *arena;
     uint64_t aused, acap, alive; /* bytes */
-    uint64_t kbytes; /* sum of chunk_size(klen + dlen) of live keys: the snapshot header's key byte count */
+    uint64_t kbytes; /* sum of coded key + display bytes of live keys: the snapshot header's key byte count */
     uint32_t afree[ARENA_CLASSES];
     kref *refs; /* by key id: score and arena reference */
     uint32_t nids, idcap, idfree;
@@ -153,6 +172,7 @@ struct trie {
     uint32_t *htab;  /* open addressing, hmask + 1 slots: entry index + 1, 0 empty */
     uint32_t nheavy, hmask, hmin;
     uint32_t hmaxlen; /* longest cached heavy prefix; 0: no heavy cache */
+    tc_table tc;      /* codes the key text in the arena (identity for a new trie) */
 };
 
 /* One open path element of the bottom-up builder: a key (term) at `depth`
@@ -163,10 +183,11 @@ typedef struct bframe {
 
 /* Snapshot format constants (layout: trie.h, SNAPSHOT FORMAT). */
 #define SNAP_MAGIC "QACTRIE" /* 8 bytes with the NUL */
-#define SNAP_VERSION 2u     /* written; versions 1 and 2 are read */
+#define SNAP_VERSION 3u     /* written; versions 1 to 3 are read */
 #define SNAP_VERSION_MIN 1u
 #define SNAP_HDR 64u
-#define SNAP_REC 18u                 /* fixed part of a record */
+#define SNAP_REC 18u                 /* fixed part of a version 1/2 record (raw, front-coded) */
+#define SNAP_REC3 16u                /* fixed part of a version 3 record (coded) */
 
 /* Snapshot load limit on sparse ids (trie_snapshot.c). trie_load allocates
  * the whole id table (12 B per id below the header's id bound) before it
@@ -187,6 +208,8 @@ typedef struct builder {
     bframe *st;
     int sp;
     uint32_t *tmp, tn;
+    uint8_t *tmpb;  /* first edge byte of each tmp[] child */
+    const char *pk; /* the previous key, raw: the open path spells it */
 } builder;
 
 /* ---------------------------------------------- shared functions (trie__) */
@@ -198,9 +221,16 @@ uint32_t trie__id_alloc(trie *t);
 void trie__id_free(trie *t, uint32_t id);
 int trie__arena_reserve(trie *t, size_t n);
 uint32_t trie__arena_alloc(trie *t, size_t n);
-/* Stores [header][key][display] in a chunk of kchunk_bytes(klen, dlen)
- * bytes (reserved before) and returns its offset. */
-uint32_t trie__key_store(trie *t, const char *key, size_t klen, const char *disp, size_t dlen);
+/* Codes key and display (dlen 0: none) with t->tc into *kc. */
+void trie__key_encode(const trie *t, const char *key, size_t klen, const char *disp, size_t dlen,
+                      kcode *kc);
+/* Stores [header][coded key][coded display] in a chunk of kchunk_bytes(ck,
+ * cd) bytes (reserved before) and returns its offset. */
+uint32_t trie__key_store(trie *t, const uint8_t *ck, size_t ckn, const uint8_t *cd, size_t cdn);
+/* Chooses a symbol table for the trie's keys (a sample of them) and recodes
+ * the whole arena with it (after a bulk build or a load of raw keys). Leaves
+ * the trie as it was on TRIE_ENOMEM. */
+int trie__retrain(trie *t);
 int trie__nodes_reserve(trie *t, uint32_t n);
 uint32_t trie__node_alloc(trie *t);
 int trie__kids_reserve(trie *t, uint32_t units);
@@ -209,8 +239,9 @@ uint32_t trie__kids_alloc(trie *t, uint32_t n);
  * Owned by the caller (trie_free). */
 trie *trie__alloc_empty(void);
 
-/* trie.c: the uncached best-first top-k walk (arguments already checked). */
-int trie__topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k, trie_hit *out);
+/* trie.c: the uncached best-first top-k walk (arguments already checked):
+ * the ids of the best min(k, matches) keys, best first; returns how many. */
+int trie__topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k, uint32_t *out);
 /* trie.c: calls fn(ud, id) for every key in key order; stops on non-zero. */
 int trie__walk_sorted(const trie *t, int (*fn)(void *ud, uint32_t id), void *ud);
 
@@ -226,6 +257,9 @@ void trie__heavy_free(trie *t);
 /* trie_builder.c */
 int trie__b_close_to(builder *b, uint32_t L);
 int trie__b_close_root(builder *b);
+/* Allocates the builder's stack and tmp arrays for trie t (and frees them). */
+int trie__b_init(builder *b, trie *t);
+void trie__b_free(builder *b);
 void trie__shrink_to_fit(trie *t);
 
 /* trie_snapshot.c: qsum64 of one buffer (the snapshot checksum; the fuzz
@@ -239,11 +273,37 @@ static inline kview kv_at(const trie *t, uint32_t off) {
     uint32_t h, d = 0;
     p += kvar_get(p, &h);
     if (h & 1) p += kvar_get(p, &d);
-    return (kview){p, h >> 1, d};
+    return (kview){(const uint8_t *)p, h >> 1, d};
 }
 static inline kview kv(const trie *t, uint32_t id) { return kv_at(t, t->refs[id].off); }
-static inline const char *kstr(const trie *t, uint32_t id) { return kv(t, id).key; }
-static inline uint32_t klen_of(const trie *t, uint32_t id) { return kv(t, id).klen; }
+/* Decodes key id into out[TRIE_MAX_KEY]; returns its length. The arena only
+ * holds what trie__key_store wrote (load checks every coded key first), so
+ * decoding cannot fail. */
+static inline uint32_t kdecode(const trie *t, uint32_t id, char *out) {
+    kview v = kv(t, id);
+    return (uint32_t)tc_decode(&t->tc, v.code, v.ck, out, TRIE_MAX_KEY);
+}
+/* 1 when key id starts with p[0, plen): decodes only as far as needed (the
+ * top-k walk's one check of the skipped bytes). Same trusted-arena argument
+ * as kdecode; tc_decode's fast path inlined, 8-byte stores into slack. */
+static inline int kprefix_is(const trie *t, uint32_t id, const char *p, size_t plen) {
+    kview v = kv(t, id);
+    char buf[TRIE_MAX_KEY + TC_SYM_MAX];
+    size_t o = 0, i = 0;
+    while (o < plen && i < v.ck) {
+        unsigned c = v.code[i], l = t->tc.len[c];
+        if (l) {
+            memcpy(buf + o, &t->tc.sym[c], 8);
+            o += l;
+            i++;
+        } else { /* TC_ESC and its literal */
+            buf[o++] = (char)v.code[i + 1];
+            i += 2;
+        }
+    }
+    return o >= plen && memcmp(buf, p, plen) == 0;
+}
+static inline uint32_t kdecode_kb(const trie *t, uint32_t id, kbuf *b) { return b->n = kdecode(t, id, b->s); }
 static inline int id_live(const trie *t, uint32_t id) { return t->refs[id].off != NONE; }
 static inline uint32_t kfree_next(const trie *t, uint32_t id) {
     uint32_t n;
@@ -267,12 +327,15 @@ static inline int kid_find(const trie *t, const tnode *n, uint8_t c) {
     return p ? (int)(p - b) : -1;
 }
 
-static inline int keycmp_ids(const trie *t, uint32_t a, uint32_t b) {
-    kview ra = kv(t, a), rb = kv(t, b);
-    size_t m = ra.klen < rb.klen ? ra.klen : rb.klen;
-    int c = memcmp(ra.key, rb.key, m);
+static inline int keycmp(const char *a, size_t an, const char *b, size_t bn) {
+    int c = memcmp(a, b, an < bn ? an : bn);
     if (c) return c;
-    return (ra.klen > rb.klen) - (ra.klen < rb.klen);
+    return (an > bn) - (an < bn);
+}
+static inline int keycmp_ids(const trie *t, uint32_t a, uint32_t b) {
+    char ka[TRIE_MAX_KEY], kb[TRIE_MAX_KEY];
+    uint32_t na = kdecode(t, a, ka), nb = kdecode(t, b, kb);
+    return keycmp(ka, na, kb, nb);
 }
 
 /* 1 when key a ranks before key b: higher score, then smaller key. */
@@ -332,16 +395,17 @@ static inline centry *heavy_find(const trie *t, const char *p, size_t plen) {
     }
 }
 
+/* Fills *h for key id: decodes key and display into h->text. */
 static inline void fill_hit(const trie *t, uint32_t id, trie_hit *h) {
-    kview r = kv(t, id);
-    h->key = r.key;
-    h->keylen = r.klen;
-    if (r.dlen) {
-        h->display = r.key + r.klen;
-        h->displen = r.dlen;
+    kview v = kv(t, id);
+    uint32_t kl = (uint32_t)tc_decode(&t->tc, v.code, v.ck, h->text, TRIE_MAX_KEY);
+    h->keylen = (uint16_t)kl;
+    if (v.cd) {
+        h->dispoff = (uint16_t)kl;
+        h->displen = (uint16_t)tc_decode(&t->tc, v.code + v.ck, v.cd, h->text + kl, TRIE_MAX_KEY);
     } else {
-        h->display = r.key;
-        h->displen = r.klen;
+        h->dispoff = 0;
+        h->displen = (uint16_t)kl;
     }
     h->id = id;
     h->score = t->refs[id].score;

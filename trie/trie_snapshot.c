@@ -1,13 +1,19 @@
 /* trie_snapshot.c -- trie_save and trie_load, and the qsum64 checksum. The
  * format is documented byte by byte in trie.h (SNAPSHOT FORMAT).
  *
- * Save walks the keys in order (trie__walk_sorted) and front-codes them into
- * a 64 KB buffer written with pwrite after a placeholder header; the header
- * (with both checksums) goes last, then fsync, rename, fsync of the directory.
- * Load reads the header, checks it, checksums the payload in a first pass,
- * then parses and validates every record while the bottom-up builder
- * (trie_builder.c) rebuilds the trie; nothing from the file is trusted before
- * it is checked, and every allocation is bounded by what the file can hold.
+ * Save writes the symbol table, then walks the keys in order
+ * (trie__walk_sorted) and copies each one's coded text as it is in the arena
+ * into a 64 KB buffer written with pwrite after a placeholder header; the
+ * header (with both checksums) goes last, then fsync, rename, fsync of the
+ * directory. Load reads the header, checks it, checksums the payload in a
+ * first pass, then parses and validates every record (a version 3 key is
+ * decoded, which checks its codes and gives the raw key the order and the
+ * builder need) while the bottom-up builder (trie_builder.c) rebuilds the
+ * trie; nothing from the file is trusted before it is checked, and every
+ * allocation is bounded by what the file can hold. Versions 1 and 2 hold raw
+ * front-coded keys: they are stored identity-coded, then the trie chooses a
+ * table and recodes (trie__retrain), as it also does for a version 3 file
+ * whose table is the identity (a trie that grew from empty).
  */
 #include "trie/trie_internal.h"
 
@@ -137,25 +143,18 @@ static int save_cb(void *ud, uint32_t id) {
     swriter *w = ud;
     const trie *t = w->t;
     kview r = kv(t, id);
-    size_t l = 0;
-    if (w->prev != NONE) {
-        kview p = kv(t, w->prev);
-        l = lcp(p.key, r.key, p.klen < r.klen ? p.klen : r.klen);
-    }
-    size_t need = SNAP_REC + (r.klen - l) + r.dlen;
+    size_t need = SNAP_REC3 + r.ck + r.cd;
     if (w->n + need > sizeof w->buf && sw_flush(w)) return -1;
     uint8_t *p = w->buf + w->n;
     double sc = t->refs[id].score;
     uint64_t bits;
     memcpy(&bits, &sc, 8);
-    put16(p, (uint16_t)l);
-    put16(p + 2, (uint16_t)(r.klen - l));
-    put16(p + 4, (uint16_t)r.dlen);
-    put32(p + 6, id);
-    put64(p + 10, bits);
-    memcpy(p + SNAP_REC, r.key + l, r.klen - l + r.dlen);
+    put32(p, id);
+    put64(p + 4, bits);
+    put16(p + 12, (uint16_t)r.ck);
+    put16(p + 14, (uint16_t)r.cd);
+    memcpy(p + SNAP_REC3, r.code, r.ck + r.cd);
     w->n += need;
-    w->prev = id;
     if (w->max_id == NONE || id > w->max_id) w->max_id = id;
     return 0;
 }
@@ -186,6 +185,7 @@ int trie_save(const trie *t, const char *path) {
         errno = saved_errno;
         return TRIE_EIO;
     }
+    w->n = tc_serialize(&t->tc, w->buf); /* <= TC_SERIAL_MAX, well under SNAP_WBUF */
     int ok = trie__walk_sorted(t, save_cb, w) == 0 && sw_flush(w) == 0;
     if (ok) {
         uint8_t h[SNAP_HDR] = {0};
@@ -196,7 +196,7 @@ int trie_save(const trie *t, const char *path) {
         put32(h + 24, w->max_id == NONE ? 0 : w->max_id + 1);
         put32(h + 28, t->nlive);
         put64(h + 32, w->off);
-        put32(h + 40, (uint32_t)t->kbytes); /* <= alive < 4 GiB: arena offsets are 32-bit */
+        put32(h + 40, (uint32_t)t->kbytes); /* coded bytes <= alive < 4 GiB: arena offsets are 32-bit */
         put32(h + 44, t->tag);
         put64(h + 48, qsum_final(&w->sum));
         put64(h + 56, trie__qsum_buf(h, 56));
@@ -317,7 +317,8 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
         LOAD_FAIL(TRIE_EFORMAT, "%llu trailing bytes after byte %llu",
                   (unsigned long long)(size - fsize), (unsigned long long)fsize);
     uint64_t payload = fsize - SNAP_HDR;
-    if (count > payload / (SNAP_REC + 1) || count > MAX_IDS)
+    size_t recmin = version >= 3 ? SNAP_REC3 : SNAP_REC; /* fixed part of a record */
+    if (count > payload / (recmin + 1) || count > MAX_IDS)
         LOAD_FAIL(TRIE_EFORMAT, "key count %llu does not fit in %llu payload bytes",
                   (unsigned long long)count, (unsigned long long)payload);
     if (idb < count || idb > MAX_IDS) LOAD_FAIL(TRIE_EFORMAT, "bad id bound %u for %llu keys", idb,
@@ -331,7 +332,7 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
                   "SNAP_FREE_IDS_MIN)",
                   idb, (unsigned long long)count, SNAP_FREE_IDS_PER_KEY, SNAP_FREE_IDS_MIN);
     if (hnodes < 1 || hnodes > count + 1) LOAD_FAIL(TRIE_EFORMAT, "bad node count %u", hnodes);
-    if (abytes > UINT32_MAX || abytes > count * (2ull * TRIE_MAX_KEY))
+    if (abytes > UINT32_MAX || abytes > count * (version >= 3 ? 2ull * KCODE_MAX : 2ull * TRIE_MAX_KEY))
         LOAD_FAIL(TRIE_EFORMAT, "bad key byte count %llu", (unsigned long long)abytes);
 
     /* pass 1: payload checksum, so a corrupted file says so plainly */
@@ -358,6 +359,17 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
     /* pass 2: parse and build bottom-up from the sorted keys */
     t = trie__alloc_empty();
     if (!t) LOAD_FAIL(TRIE_ENOMEM, "out of memory");
+    if (version >= 3) { /* the symbol table */
+        char why[120];
+        size_t used = 0, want = payload < TC_SERIAL_MAX ? (size_t)payload : TC_SERIAL_MAX;
+        int e = rd_ensure(&rd, want);
+        if (e == -2) LOAD_FAIL(TRIE_EIO, "read error on %s: %s", path, strerror(errno));
+        if (e) LOAD_FAIL(TRIE_EFORMAT, "truncated in the symbol table");
+        if (tc_parse(&t->tc, rd.buf + rd.lo, want, &used, why, sizeof why) != TC_OK)
+            LOAD_FAIL(TRIE_EFORMAT, "bad symbol table: %s", why);
+        rd.lo += used;
+        rd.pos += used;
+    }
     t->refs = qmalloc((idb ? idb : 1) * sizeof(kref));
     if (!t->refs) LOAD_FAIL(TRIE_ENOMEM, "out of memory for %u ids", idb);
     t->idcap = t->nids = idb;
@@ -366,7 +378,7 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
     if (trie__nodes_reserve(t, hnodes) || trie__arena_reserve(t, 1) || trie__kids_reserve(t, (uint32_t)(kest > UINT32_MAX ? UINT32_MAX : kest)))
         LOAD_FAIL(TRIE_ENOMEM, "out of memory");
     /* each key's arena header adds at most KHDR_MAX bytes to its chunk: the
-     * arena never grows while loading; the untouched tail costs address
+     * arena rarely grows while loading; the untouched tail costs address
      * space only (no resident pages) and shrink_to_fit returns it */
     uint64_t acap = abytes + count * KHDR_MAX;
     if (acap > UINT32_MAX) acap = UINT32_MAX;
@@ -377,25 +389,16 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
         t->acap = acap;
     }
     trie__node_alloc(t); /* root */
-    b.t = t;
-    b.st = qmalloc(MAX_PATH * sizeof *b.st);
-    b.tmp = qmalloc((size_t)MAX_PATH * MAX_FANOUT * sizeof *b.tmp);
-    if (!b.st || !b.tmp) LOAD_FAIL(TRIE_ENOMEM, "out of memory");
-    b.st[0] = (bframe){0, NONE, 0};
-    b.sp = 1;
+    if ((rc = trie__b_init(&b, t))) LOAD_FAIL(rc, "out of memory");
+    /* the previous and the current key, raw (the builder reads the previous) */
+    char keybuf[2][TRIE_MAX_KEY], dbuf[TRIE_MAX_KEY];
+    uint32_t plen = 0;
+    uint64_t rawbytes = 0; /* versions 1/2: the header's count (raw chunk sizes) */
+    int cur = 0;
     uint32_t prev = NONE;
     for (uint64_t i = 0; i < count; i++) {
         uint64_t at = rd.pos;
-        int e = rd_ensure(&rd, SNAP_REC);
-        if (e == -2) LOAD_FAIL(TRIE_EIO, "read error on %s: %s", path, strerror(errno));
-        if (e) LOAD_FAIL(TRIE_EFORMAT, "truncated in record %llu at byte %llu", (unsigned long long)i,
-                         (unsigned long long)at);
-        const uint8_t *p = rd.buf + rd.lo;
-        uint32_t L = get16(p), sfx = get16(p + 2), dlen = get16(p + 4), id = get32(p + 6);
-        uint64_t bits = get64(p + 10);
-        double sc;
-        memcpy(&sc, &bits, 8);
-        uint32_t plen = prev == NONE ? 0 : klen_of(t, prev), klen = L + sfx;
+        char *pk = keybuf[cur ^ 1], *key = keybuf[cur];
 #define REC_FAIL(...)                                                                            \
     do {                                                                                         \
         char why_[160];                                                                          \
@@ -403,58 +406,105 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
         LOAD_FAIL(TRIE_EFORMAT, "bad record %llu at byte %llu: %s", (unsigned long long)i,      \
                   (unsigned long long)at, why_);                                                 \
     } while (0)
-        if (L > plen) REC_FAIL("shared prefix %u longer than the previous key (%u)", L, plen);
-        if (sfx == 0) REC_FAIL("empty suffix (keys not strictly increasing)");
-        if (klen > TRIE_MAX_KEY) REC_FAIL("key length %u over %d", klen, TRIE_MAX_KEY);
-        if (dlen > TRIE_MAX_KEY) REC_FAIL("display length %u over %d", dlen, TRIE_MAX_KEY);
+#define RD_NEED(n)                                                                               \
+    do {                                                                                         \
+        int e_ = rd_ensure(&rd, (n));                                                            \
+        if (e_ == -2) LOAD_FAIL(TRIE_EIO, "read error on %s: %s", path, strerror(errno));        \
+        if (e_) LOAD_FAIL(TRIE_EFORMAT, "truncated in record %llu at byte %llu",                 \
+                          (unsigned long long)i, (unsigned long long)at);                        \
+    } while (0)
+        RD_NEED(recmin);
+        const uint8_t *p = rd.buf + rd.lo;
+        uint32_t L, klen, id;
+        double sc;
+        uint64_t bits;
+        kcode kc; /* what goes into the arena */
+        if (version >= 3) {
+            id = get32(p);
+            bits = get64(p + 4);
+            kc.ck = get16(p + 12);
+            kc.cd = get16(p + 14);
+            if (kc.ck == 0 || kc.ck > KCODE_MAX) REC_FAIL("coded key length %u not in 1..%u", kc.ck, (unsigned)KCODE_MAX);
+            if (kc.cd > KCODE_MAX) REC_FAIL("coded display length %u over %u", kc.cd, (unsigned)KCODE_MAX);
+            rd.lo += SNAP_REC3;
+            rd.pos += SNAP_REC3;
+            RD_NEED(kc.ck + kc.cd);
+            p = rd.buf + rd.lo;
+            size_t kl = tc_decode(&t->tc, p, kc.ck, key, TRIE_MAX_KEY);
+            if (kl == TC_BAD) REC_FAIL("key does not decode (bad code, or over %d bytes)", TRIE_MAX_KEY);
+            klen = (uint32_t)kl;
+            L = (uint32_t)lcp(pk, key, plen < klen ? plen : klen);
+            if (prev != NONE && (L == (plen < klen ? plen : klen) ? klen <= plen : (uint8_t)key[L] < (uint8_t)pk[L]))
+                REC_FAIL("keys out of order");
+            if (kc.cd) {
+                size_t dl = tc_decode(&t->tc, p + kc.ck, kc.cd, dbuf, sizeof dbuf);
+                if (dl == TC_BAD) REC_FAIL("display does not decode (bad code, or over %d bytes)", TRIE_MAX_KEY);
+                if (dl == klen && memcmp(dbuf, key, klen) == 0) REC_FAIL("display stored although equal to the key");
+            }
+            memcpy(kc.k, p, kc.ck);
+            memcpy(kc.d, p + kc.ck, kc.cd);
+            rd.lo += kc.ck + kc.cd;
+            rd.pos += kc.ck + kc.cd;
+        } else {
+            L = get16(p);
+            uint32_t sfx = get16(p + 2), dlen = get16(p + 4);
+            id = get32(p + 6);
+            bits = get64(p + 10);
+            klen = L + sfx;
+            if (L > plen) REC_FAIL("shared prefix %u longer than the previous key (%u)", L, plen);
+            if (sfx == 0) REC_FAIL("empty suffix (keys not strictly increasing)");
+            if (klen > TRIE_MAX_KEY) REC_FAIL("key length %u over %d", klen, TRIE_MAX_KEY);
+            if (dlen > TRIE_MAX_KEY) REC_FAIL("display length %u over %d", dlen, TRIE_MAX_KEY);
+            rd.lo += SNAP_REC;
+            rd.pos += SNAP_REC;
+            RD_NEED(sfx + dlen);
+            p = rd.buf + rd.lo;
+            if (L < plen) {
+                uint8_t pb = (uint8_t)pk[L];
+                if (p[0] == pb) REC_FAIL("shared prefix length %u is not exact", L);
+                if (p[0] < pb) REC_FAIL("keys out of order");
+            }
+            memcpy(key, pk, L);
+            memcpy(key + L, p, sfx);
+            /* a display equal to the key is stored as none (save never writes one) */
+            size_t cd = dlen;
+            if (dlen == klen && memcmp(p + sfx, key, klen) == 0) cd = 0;
+            trie__key_encode(t, key, klen, (const char *)p + sfx, cd, &kc);
+            rawbytes += chunk_size((size_t)klen + cd);
+            rd.lo += sfx + dlen;
+            rd.pos += sfx + dlen;
+        }
+        memcpy(&sc, &bits, 8);
         if (id >= idb) REC_FAIL("id %u not below the id bound %u", id, idb);
         if (id_live(t, id)) REC_FAIL("id %u used twice", id);
         if (!isfinite(sc)) REC_FAIL("non-finite score");
-        rd.lo += SNAP_REC;
-        rd.pos += SNAP_REC;
-        e = rd_ensure(&rd, sfx + dlen);
-        if (e == -2) LOAD_FAIL(TRIE_EIO, "read error on %s: %s", path, strerror(errno));
-        if (e) LOAD_FAIL(TRIE_EFORMAT, "truncated in record %llu at byte %llu", (unsigned long long)i,
-                         (unsigned long long)at);
-        p = rd.buf + rd.lo;
-        if (L < plen) {
-            uint8_t pb = (uint8_t)kstr(t, prev)[L];
-            if (p[0] == pb) REC_FAIL("shared prefix length %u is not exact", L);
-            if (p[0] < pb) REC_FAIL("keys out of order");
-        }
-        /* a display equal to the key is stored as none (save never writes one) */
-        size_t cd = dlen;
-        if (dlen == klen && (L == 0 || memcmp(p + sfx, kstr(t, prev), L) == 0) &&
-            memcmp(p + sfx + L, p, sfx) == 0)
-            cd = 0;
-        if ((rc = trie__arena_reserve(t, kchunk_bytes(klen, cd)))) LOAD_FAIL(rc, "%s", trie_strerror(rc));
-        uint32_t off = trie__arena_alloc(t, kchunk_bytes(klen, cd));
-        char *kp = t->arena + off;
-        kp += khdr_put(kp, klen, cd);
-        if (L) memcpy(kp, kstr(t, prev), L);
-        memcpy(kp + L, p, sfx);
-        if (cd) memcpy(kp + klen, p + sfx, cd);
-        t->kbytes += chunk_size((size_t)klen + cd);
-        rd.lo += sfx + dlen;
-        rd.pos += sfx + dlen;
-        t->refs[id].off = off;
+        if ((rc = trie__arena_reserve(t, kchunk_bytes(kc.ck, kc.cd)))) LOAD_FAIL(rc, "%s", trie_strerror(rc));
+        t->refs[id].off = trie__key_store(t, kc.k, kc.ck, kc.d, kc.cd);
         t->refs[id].score = sc;
         t->count++;
+        b.pk = pk; /* the open path spells the previous key */
         if ((rc = trie__b_close_to(&b, L))) LOAD_FAIL(rc, "%s", trie_strerror(rc));
         b.st[b.sp++] = (bframe){klen, id, b.tn};
         prev = id;
+        plen = klen;
+        cur ^= 1;
 #undef REC_FAIL
+#undef RD_NEED
     }
     if (rd.pos != fsize || rd.hi != rd.lo)
         LOAD_FAIL(TRIE_EFORMAT, "%llu unexpected bytes after the last record at byte %llu",
                   (unsigned long long)(fsize - rd.pos), (unsigned long long)rd.pos);
+    b.pk = keybuf[cur ^ 1];
     if ((rc = trie__b_close_root(&b))) LOAD_FAIL(rc, "%s", trie_strerror(rc));
-    if (t->nlive != hnodes || t->kbytes != abytes)
+    if (t->nlive != hnodes || (version >= 3 ? t->kbytes : rawbytes) != abytes)
         LOAD_FAIL(TRIE_EFORMAT, "header counts (%u nodes, %llu key bytes) disagree with the payload",
                   hnodes, (unsigned long long)abytes);
     for (uint32_t i = idb; i-- > 0;)
         if (!id_live(t, i)) trie__id_free(t, i);
     trie__shrink_to_fit(t);
+    /* raw keys (versions 1/2) or a table never chosen: choose one now (on
+     * failure the keys stay identity-coded: correct, larger) */
+    if (tc_is_identity(&t->tc)) (void)trie__retrain(t);
     trie__cache_rebuild(t);
     t->tag = tag;
     *out = t;
@@ -462,9 +512,7 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
 out:
     if (fd >= 0) close(fd);
     qfree(rd.buf);
-    qfree(b.st);
-    qfree(b.tmp);
+    trie__b_free(&b);
     trie_free(t);
     return rc;
 }
-

@@ -199,7 +199,8 @@ static void mem_breakdown(const trie *t) {
         printf("mem_%s %.1f MB\n", s[i].name, s[i].bytes / 1e6);
         printf("mem_%s_per_key %.2f B\n", s[i].name, s[i].bytes / n);
     }
-    printf("mem_arena_key_text %.1f MB\n", (double)t->kbytes / 1e6);
+    printf("mem_arena_key_text %.1f MB\n", (double)t->kbytes / 1e6); /* coded key + display bytes */
+    printf("codec_symbols %u count\n", tc_nsym(&t->tc));
 }
 
 int main(int argc, char **argv) {

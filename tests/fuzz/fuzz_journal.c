@@ -168,9 +168,9 @@ static void compare(const trie *t, const char *when) {
         }
         live++;
         if (!found) fuzz_fail("%s: key %.*s missing from the trie", when, (int)m->klen, m->key);
-        if (h.score != m->score || h.displen != m->dlen || memcmp(h.display, m->disp, m->dlen))
+        if (h.score != m->score || h.displen != m->dlen || memcmp(trie_hit_display(&h), m->disp, m->dlen))
             fuzz_fail("%s: key %.*s has display %.*s score %g, model %.*s %g", when, (int)m->klen, m->key,
-                      (int)h.displen, h.display, h.score, (int)m->dlen, m->disp, m->score);
+                      (int)h.displen, trie_hit_display(&h), h.score, (int)m->dlen, m->disp, m->score);
     }
     if (trie_count(t) != live)
         fuzz_fail("%s: trie has %llu keys, model %llu", when, (unsigned long long)trie_count(t),

@@ -76,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int i = 1; i < k; i++) fuzz_assert(hits[i - 1].score >= hits[i].score);
     if (k > 0) {
         trie_hit h2[TRIE_CACHE_K];
-        int k2 = trie_topk(t, hits[0].key, hits[0].keylen < 2 ? hits[0].keylen : 2, TRIE_CACHE_K, h2);
+        int k2 = trie_topk(t, trie_hit_key(&hits[0]), hits[0].keylen < 2 ? hits[0].keylen : 2, TRIE_CACHE_K, h2);
         fuzz_assert(k2 >= 1);
     }
 
@@ -90,8 +90,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (uint32_t id = 0; id < bound; id++) {
         trie_hit a, b;
         if (!trie_get_id(t, id, &a)) continue;
-        fuzz_assert(trie_get(u, a.key, a.keylen, &b) == 1);
-        fuzz_assert(a.score == b.score && a.displen == b.displen && !memcmp(a.display, b.display, a.displen));
+        fuzz_assert(trie_get(u, trie_hit_key(&a), a.keylen, &b) == 1);
+        fuzz_assert(a.score == b.score && a.displen == b.displen && !memcmp(trie_hit_display(&a), trie_hit_display(&b), a.displen));
     }
     trie_free(u);
     trie_free(t);
