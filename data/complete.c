@@ -99,7 +99,7 @@ int complete_main(int argc, char **argv) {
     }
     int status = 0;
     static char np[COMPLETE_NORM_CAP];
-    trie_hit hits[TRIE_MAX_K];
+    static trie_hit hits[TRIE_MAX_K]; /* ~1 KB each: not on the stack */
     for (int i = optind; i < argc; i++) {
         int n = norm_prefix_as((int)trie_tag(t), argv[i], strlen(argv[i]), np, sizeof np);
         if (n < 0) {

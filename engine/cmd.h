@@ -19,8 +19,9 @@
  * from proto.h and *msg set to a static message.
  *
  * Ownership: the eng borrows the trie and the config (both outlive it) and
- * owns its scratch buffers; eng_result.hits point into the trie (valid until
- * the next change to it) and the normalized prefix into the eng.
+ * owns its scratch buffers; the hits in it hold copies of their text (valid
+ * until the next COMPLETE overwrites them, whatever happens to the trie) and
+ * the normalized prefix lives in the eng.
  */
 #ifndef QAC_CMD_H
 #define QAC_CMD_H

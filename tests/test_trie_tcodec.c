@@ -15,6 +15,7 @@
 
 #include "common/alloc.h"
 #include "trie/tcodec.h"
+#include "tests/tcodec_ref.h"
 
 static uint32_t rng_s = 12345;
 static uint32_t rnd(void) {
@@ -73,22 +74,6 @@ static size_t check_roundtrip(const tc_table *t, const char *s, size_t n) {
     return m;
 }
 
-/* Brute force greedy longest match: longest symbol, lowest code on ties. */
-static size_t ref_encode(const tc_table *t, const uint8_t *in, size_t n, uint8_t *out) {
-    size_t o = 0;
-    for (size_t i = 0; i < n;) {
-        unsigned best = TC_ESC, bl = 0;
-        for (unsigned c = 0; c < tc_nsym(t); c++) {
-            char sym[TC_SYM_MAX];
-            unsigned l = tc_symbol(t, c, sym);
-            if (l > bl && l <= n - i && !memcmp(sym, in + i, l)) best = c, bl = l;
-        }
-        out[o++] = (uint8_t)best;
-        if (best == TC_ESC) out[o++] = in[i++];
-        else i += bl;
-    }
-    return o;
-}
 
 static void test_identity(void **state) {
     (void)state;

@@ -112,7 +112,7 @@
  * it may touch (one id, one node, one key block, one 256-child block); only
  * then does it change anything, and from then on nothing can fail.
  *
- * Limits: keys and displays <= TRIE_MAX_KEY bytes (16-bit lengths), fewer
+ * Limits: keys and displays <= TRIE_MAX_KEY bytes (coded: <= 2x that), fewer
  * than 2^31 ids and nodes, arena and child pool < 4 GiB (TRIE_EFULL).
  *
  * SNAPSHOT FORMAT (version 3; all integers little-endian)
