@@ -245,8 +245,7 @@ int eng_accept(eng *e, const char *query, size_t len, const eng_ctx *ctx, double
         e->stats.accept_rank += ctx->rank != -1;
     }
     size_t dlen = 0;
-    trie_hit h;
-    int exists = trie_get(e->t, e->norm, e->normlen, &h);
+    int exists = trie_get(e->t, e->norm, e->normlen, NULL);
     if (!exists && (rc = display_of(e, query, len, &dlen, msg)) < 0) return rc;
     if ((rc = change_begin(e, msg)) < 0) return rc;
     rc = trie_incr(e->t, e->norm, e->normlen, exists ? NULL : e->disp, dlen, 1.0, score);
@@ -414,8 +413,7 @@ static int h_incr(cmd_call *c) {
     if (c->argc == 3 && (rc = get_double(&c->argv[2], &delta, &c->msg)) < 0) return rc;
     if ((rc = key_of(e, c->argv[1].p, c->argv[1].len, &c->msg)) < 0) return rc;
     size_t dlen = 0;
-    trie_hit h;
-    int exists = trie_get(e->t, e->norm, e->normlen, &h);
+    int exists = trie_get(e->t, e->norm, e->normlen, NULL);
     if (!exists && (rc = display_of(e, c->argv[1].p, c->argv[1].len, &dlen, &c->msg)) < 0) return rc;
     if ((rc = change_begin(e, &c->msg)) < 0) return rc;
     rc = trie_incr(e->t, e->norm, e->normlen, exists ? NULL : e->disp, dlen, delta, &score);

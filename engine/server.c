@@ -697,6 +697,7 @@ int srv_run(const srv_config *cfg, trie *t, jrn *j) {
     s->cfg = cfg;
     eng_init(&s->e, t, cfg);
     qbuf_init(&s->hbody);
+    qbuf_init(&s->htext);
     qbuf_init(&s->scratch);
     s->j = j;
     s->old_fd = -1;
@@ -804,6 +805,7 @@ out:
     }
     if (rc == 0) LOG_I("shut down cleanly");
     qbuf_free(&s->hbody);
+    qbuf_free(&s->htext);
     qbuf_free(&s->scratch);
     if (s->spare) slot_free(s->spare);
     qfree(s);

@@ -138,15 +138,24 @@ static int route_complete(srv_conn *c, const http_request *req) {
 int srv__http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const char *np, size_t nplen,
                            const eng_rank_result *res, uint64_t took_ns, int keep, int head) {
     json_suggestion sug[ENG_RANK_MAX_RESULT];
+    size_t doff[ENG_RANK_MAX_RESULT]; /* display i at s->htext + doff[i]; SIZE_MAX: the query itself */
+    trie_hit h; /* its text is a copy that the next trie_get overwrites: keep each display */
+    qbuf_reset(&s->htext);
     for (size_t i = 0; i < res->n; i++) {
         const rank_cand *rc = &res->c[i];
-        trie_hit h;
-        const char *d = rc->q;
-        size_t dl = rc->len;
-        double sc = 0;
-        if (trie_get(s->e.t, rc->q, rc->len, &h)) d = trie_hit_display(&h), dl = h.displen, sc = h.score;
-        int m = norm_match_len(d, dl, np, nplen);
-        sug[i] = (json_suggestion){d, dl, sc, 0, m > 0 ? (uint32_t)m : 0};
+        doff[i] = SIZE_MAX;
+        sug[i] = (json_suggestion){rc->q, rc->len, 0, 0, 0};
+        if (trie_get(s->e.t, rc->q, rc->len, &h)) {
+            doff[i] = s->htext.len;
+            if (qbuf_append(&s->htext, trie_hit_display(&h), h.displen) < 0) return -1;
+            sug[i].textlen = h.displen;
+            sug[i].score = h.score;
+        }
+    }
+    for (size_t i = 0; i < res->n; i++) { /* the buffer no longer moves */
+        if (doff[i] != SIZE_MAX) sug[i].text = s->htext.data + doff[i];
+        int m = norm_match_len(sug[i].text, sug[i].textlen, np, nplen);
+        sug[i].match_end = m > 0 ? (uint32_t)m : 0;
     }
     qbuf_reset(&s->hbody);
     if (json_write_suggestions(&s->hbody, q, qlen, sug, res->n, took_ns / 1000) < 0) return -1;
@@ -312,5 +321,6 @@ int srv__http_on_request(const http_request *req, void *ud) {
         return 1;
     }
     if (s->hbody.cap > SRV_BUF_KEEP) qbuf_free(&s->hbody);
+    if (s->htext.cap > SRV_BUF_KEEP) qbuf_free(&s->htext);
     return c->close_after_flush ? 1 : 0;
 }

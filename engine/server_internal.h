@@ -94,6 +94,7 @@ struct srv {
     http_limits hlim;
     char http_scratch[SRV_HTTP_SCRATCH];
     qbuf hbody; /* HTTP response body being built */
+    qbuf htext; /* display forms of a ranked HTTP answer (trie hits are copies: keep them here) */
     qbuf scratch; /* a reply encoded behind a waiting slot, before it gets its own slot */
     /* ranking (engine/ranker.h) */
     eng_rank *rank;
