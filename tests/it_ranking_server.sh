@@ -178,6 +178,10 @@ if stat("rank_requests") < 23: die("COMPLETE with USER did not go through the ra
 body = json.load(urllib.request.urlopen("http://127.0.0.1:%d/v1/complete?q=weather&user=7&session=s7" % hport))
 if not body["suggestions"] or not body["suggestions"][0]["text"].startswith("weather"): die("HTTP ranked: %r" % body)
 if body["suggestions"][0]["match"] != [0, 7]: die("HTTP match %r" % body["suggestions"][0])
+texts = [x["text"] for x in body["suggestions"]]
+# every suggestion its own text (a ranked answer once pointed all of them at one reused hit)
+if len(texts) < 2 or len(set(texts)) != len(texts) or sorted(texts) != sorted(r):
+    die("HTTP ranked answer %r, COMPLETE answered %r" % (texts, r))
 st = json.load(urllib.request.urlopen("http://127.0.0.1:%d/v1/stats" % hport))
 if "rank_degraded" not in st or "rank_cache_bytes" not in st: die("/v1/stats lacks the ranker")
 prom = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % hport).read().decode()
