@@ -438,12 +438,12 @@ static int h_get(cmd_call *c) {
     eng *e = c->e;
     int rc = key_of(e, c->argv[1].p, c->argv[1].len, &c->msg);
     if (rc < 0) return rc;
-    trie_hit h;
-    if (!trie_get(e->t, e->norm, e->normlen, &h)) {
+    double score;
+    if (!trie_score(e->t, e->norm, e->normlen, &score)) {
         c->msg = "no such query";
         return ENG_ERR(ERR_NOTFOUND);
     }
-    return reply_score(c, h.score);
+    return reply_score(c, score);
 }
 
 static int h_accept(cmd_call *c) {

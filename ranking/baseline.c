@@ -4,7 +4,7 @@
  * rank_gather dedups without a hash table: the trie returns its top N in
  * (score desc, key asc) order, so a history query that is in the trie is
  * among those N exactly when fewer than N keys matched or it does not sort
- * after the N-th hit. Each history entry thus costs one trie_get.
+ * after the N-th hit. Each history entry thus costs one trie_score.
  *
  * rank_top is a bounded insertion sort: candidate lists are ~100 long and k
  * is 10, so one comparison against the current k-th settles most candidates.
@@ -70,10 +70,8 @@ int rank_gather(rank_cands *cs, const trie *t, const rank_huser *u, const char *
     const trie_hit *worst = nh > 0 ? &cs->hits[nh - 1] : NULL;
     for (size_t i = 0; i < nm; i++) {
         const rank_hentry *e = cs->he[i];
-        trie_hit h;
         double g = 0;
-        if (trie_get(t, e->q, e->len, &h)) {
-            g = h.score;
+        if (trie_score(t, e->q, e->len, &g)) {
             int in_top = (unsigned)nh < ntop ||
                          g > worst->score ||
                          (g == worst->score && bytes_cmp(e->q, e->len, trie_hit_key(worst), worst->keylen) <= 0);

@@ -363,10 +363,8 @@ int rank_rh_gather(rank_cands *cs, const trie *t, const rank_rh *h, const char *
     for (size_t k = 0; nm && k < h->n; k++) {
         const rank_hentry *e = &h->e[k];
         if (!(e->len >= plen && !memcmp(e->q, p, plen))) continue;
-        trie_hit x;
         double g = 0;
-        if (trie_get(t, e->q, e->len, &x)) {
-            g = x.score;
+        if (trie_score(t, e->q, e->len, &g)) {
             int in_top = (unsigned)nh < ntop || g > worst->score ||
                          (g == worst->score && bytes_cmp(e->q, e->len, trie_hit_key(worst), worst->keylen) <= 0);
             if (in_top) continue;

@@ -165,6 +165,8 @@ static int model_equals_trie(model *m, const trie *t) {
         trie_hit h;
         if (!trie_get(t, m->v[i].key, m->v[i].klen, &h) || !hit_is(&h, &m->v[i])) return -1;
         if (!trie_get_id(t, m->v[i].id, &h) || !hit_is(&h, &m->v[i])) return -1;
+        double sc;
+        if (!trie_score(t, m->v[i].key, m->v[i].klen, &sc) || sc != m->v[i].score) return -1;
     }
     uint32_t live = 0;
     for (uint32_t id = 0; id < trie_id_bound(t); id++) live += trie_get_id(t, id, NULL);
@@ -278,9 +280,21 @@ static void test_errors(void **state) {
     assert_int_equal(trie_topk(t, "", 0, TRIE_MAX_K, h), 2);
     assert_int_equal(trie_get(t, "", 0, h), 0);
     assert_int_equal(trie_get_id(t, 12345, h), 0);
+    double gsc = -1;
+    assert_int_equal(trie_score(t, S("b"), &gsc), 0);
+    assert_int_equal(trie_score(t, "", 0, &gsc), 0);
+    assert_int_equal(trie_score(t, big, sizeof big, &gsc), 0);
+    assert_true(gsc == -1);
+    assert_int_equal(trie_topk(t, big, sizeof big, 10, h), 0); /* longer than any key */
     assert_int_equal(trie_count(t), 2);
     check_ok(t);
     assert_string_equal(trie_strerror(TRIE_EFORMAT), "not a valid qac snapshot");
+    /* a prefix one byte longer than the longest key that it extends */
+    char longk[TRIE_MAX_KEY + 1];
+    memset(longk, 'q', sizeof longk);
+    assert_int_equal(trie_set(t, longk, TRIE_MAX_KEY, NULL, 0, 1, NULL), 0);
+    assert_int_equal(trie_topk(t, longk, TRIE_MAX_KEY, 10, h), 1);
+    assert_int_equal(trie_topk(t, longk, TRIE_MAX_KEY + 1, 10, h), 0);
     trie_free(t);
 }
 
@@ -613,9 +627,10 @@ static void test_builder(void **state) {
                 double sc = gen_score();
                 uint32_t id;
                 assert_int_equal(trie_set(t, kb, kl, dl ? db : NULL, dl, sc, &id), 0);
-                int existed = model_find(&m, kb, kl) != NULL;
-                model_upsert(&m, kb, kl, dl ? db : NULL, dl, sc, 0, id);
-                if (!existed) model_find(&m, kb, kl)->id = id;
+                model_upsert(&m, kb, kl, dl ? db : NULL, dl, sc, 0, id); /* id kept if it existed */
+                double got = 0;
+                assert_int_equal(trie_score(t, kb, kl, &got), 1);
+                assert_true(got == sc);
                 continue;
             }
             mkey *e = &m.v[rnd((uint32_t)m.n)];

@@ -56,6 +56,16 @@ static size_t check_roundtrip(const tc_table *t, const char *s, size_t n) {
     assert_non_null(out);
     assert_int_equal(tc_decode(t, code, m, out, n), n);
     assert_memory_equal(out, s, n);
+    /* a prefix only: exact-size buffers of want + TC_SYM_MAX - 1 bytes */
+    const size_t wants[] = {0, 1, n / 2, n, n + 5};
+    for (size_t w = 0; w < sizeof wants / sizeof wants[0]; w++) {
+        char *pre = malloc(wants[w] + TC_SYM_MAX - 1 + 1);
+        assert_non_null(pre);
+        size_t got = tc_decode_prefix(t, code, m, pre, wants[w]);
+        assert_true(got != TC_BAD && got <= n && got >= (wants[w] < n ? wants[w] : n));
+        assert_memory_equal(pre, s, got);
+        free(pre);
+    }
     if (n > 0) assert_int_equal(tc_decode(t, code, m, out, n - 1), TC_BAD);
     for (size_t cap = 0; cap < n && cap < 12; cap++) {
         char *small = malloc(cap ? cap : 1);
@@ -351,12 +361,15 @@ static void test_decode_malformed(void **state) {
     assert_int_equal(tc_decode(t, esc_end, 2, out, sizeof out), TC_BAD);
     assert_int_equal(tc_decode(t, esc_end, 2, out, 4), TC_BAD); /* careful path too */
     assert_int_equal(tc_decoded_len(t, esc_end, 2), TC_BAD);
+    assert_int_equal(tc_decode_prefix(t, esc_end, 2, out, 10), TC_BAD);
+    assert_int_equal(tc_decode_prefix(t, esc_end, 2, out, 2), 2); /* stops before the bad end */
     assert_int_equal(tc_decode(t, esc_end, 1, out, sizeof out), 2);
     for (unsigned c = 3; c < TC_ESC; c++) {
         const uint8_t bad[] = {0, (uint8_t)c, 1};
         assert_int_equal(tc_decode(t, bad, 3, out, sizeof out), TC_BAD);
         assert_int_equal(tc_decode(t, bad, 3, out, 3), TC_BAD);
         assert_int_equal(tc_decoded_len(t, bad, 3), TC_BAD);
+        assert_int_equal(tc_decode_prefix(t, bad, 3, out, 5), TC_BAD);
     }
     const uint8_t ok[] = {2, TC_ESC, 0xff, 1, 0};
     assert_int_equal(tc_decoded_len(t, ok, 5), 12);

@@ -249,6 +249,25 @@ size_t tc_decode(const tc_table *t, const uint8_t *in, size_t n, char *out, size
     return o;
 }
 
+size_t tc_decode_prefix(const tc_table *t, const uint8_t *in, size_t n, char *out, size_t want) {
+    size_t i = 0, o = 0;
+    while (o < want && i < n) { /* o < want: 8 bytes of room (want + 7 held) */
+        unsigned c = in[i];
+        unsigned l = t->len[c];
+        if (l) {
+            memcpy(out + o, &t->sym[c], 8);
+            o += l;
+            i++;
+        } else if (c == TC_ESC && i + 1 < n) {
+            out[o++] = (char)in[i + 1];
+            i += 2;
+        } else {
+            return TC_BAD;
+        }
+    }
+    return o;
+}
+
 size_t tc_decoded_len(const tc_table *t, const uint8_t *in, size_t n) {
     size_t i = 0, o = 0;
     while (i < n) {

@@ -90,6 +90,12 @@ size_t tc_encode(const tc_table *t, const char *in, size_t n, uint8_t *out);
  * than cap bytes. Never reads past in + n. */
 size_t tc_decode(const tc_table *t, const uint8_t *in, size_t n, char *out, size_t cap);
 
+/* Decode in[0, n) until at least `want` bytes are out (or the input ends):
+ * for checking a prefix without decoding the rest. out must hold want +
+ * TC_SYM_MAX - 1 bytes (the last symbol may run past want). Returns the bytes
+ * written (>= want unless the string is shorter), or TC_BAD as tc_decode. */
+size_t tc_decode_prefix(const tc_table *t, const uint8_t *in, size_t n, char *out, size_t want);
+
 /* The decoded length of in[0, n) without writing it, or TC_BAD as above
  * (cap: no limit). */
 size_t tc_decoded_len(const tc_table *t, const uint8_t *in, size_t n);

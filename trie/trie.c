@@ -615,6 +615,16 @@ int trie_get(const trie *t, const char *key, size_t keylen, trie_hit *hit) {
     return 1;
 }
 
+int trie_score(const trie *t, const char *key, size_t keylen, double *score) {
+    if (!t || !key || keylen == 0 || keylen > TRIE_MAX_KEY) return 0;
+    pstep path[MAX_PATH];
+    int np, leaf;
+    uint32_t id = find(t, key, keylen, path, &np, &leaf);
+    if (id == NONE) return 0;
+    if (score) *score = t->refs[id].score;
+    return 1;
+}
+
 int trie_get_id(const trie *t, uint32_t id, trie_hit *hit) {
     if (!t || id >= t->nids || !id_live(t, id)) return 0;
     if (hit) fill_hit(t, id, hit);

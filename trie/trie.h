@@ -258,6 +258,10 @@ int trie_del(trie *t, const char *key, size_t keylen);
 /* Look a key up. Returns 1 and fills *hit when found, 0 when absent. */
 int trie_get(const trie *t, const char *key, size_t keylen, trie_hit *hit);
 
+/* The score of a key, without its text (no decoding into a hit): 1 and
+ * *score when found, 0 when absent. */
+int trie_score(const trie *t, const char *key, size_t keylen, double *score);
+
 /* Look a key up by id. Returns 1 and fills *hit when id names a live key. */
 int trie_get_id(const trie *t, uint32_t id, trie_hit *hit);
 

@@ -125,12 +125,6 @@ typedef struct kcode {
     uint32_t ck, cd;
 } kcode;
 
-/* Room for one decoded key or display. */
-typedef struct kbuf {
-    char s[TRIE_MAX_KEY];
-    uint32_t n;
-} kbuf;
-
 /* Top-TRIE_CACHE_K list of one short prefix, best first. n < TRIE_CACHE_K
  * means the list holds EVERY key with that prefix. */
 typedef struct centry {
@@ -284,26 +278,15 @@ static inline uint32_t kdecode(const trie *t, uint32_t id, char *out) {
     return (uint32_t)tc_decode(&t->tc, v.code, v.ck, out, TRIE_MAX_KEY);
 }
 /* 1 when key id starts with p[0, plen): decodes only as far as needed (the
- * top-k walk's one check of the skipped bytes). Same trusted-arena argument
- * as kdecode; tc_decode's fast path inlined, 8-byte stores into slack. */
+ * top-k walk's one check of the skipped bytes). A prefix longer than any
+ * key matches none. */
 static inline int kprefix_is(const trie *t, uint32_t id, const char *p, size_t plen) {
+    if (plen > TRIE_MAX_KEY) return 0;
     kview v = kv(t, id);
-    char buf[TRIE_MAX_KEY + TC_SYM_MAX];
-    size_t o = 0, i = 0;
-    while (o < plen && i < v.ck) {
-        unsigned c = v.code[i], l = t->tc.len[c];
-        if (l) {
-            memcpy(buf + o, &t->tc.sym[c], 8);
-            o += l;
-            i++;
-        } else { /* TC_ESC and its literal */
-            buf[o++] = (char)v.code[i + 1];
-            i += 2;
-        }
-    }
-    return o >= plen && memcmp(buf, p, plen) == 0;
+    char buf[TRIE_MAX_KEY + TC_SYM_MAX - 1];
+    size_t o = tc_decode_prefix(&t->tc, v.code, v.ck, buf, plen);
+    return o != TC_BAD && o >= plen && memcmp(buf, p, plen) == 0;
 }
-static inline uint32_t kdecode_kb(const trie *t, uint32_t id, kbuf *b) { return b->n = kdecode(t, id, b->s); }
 static inline int id_live(const trie *t, uint32_t id) { return t->refs[id].off != NONE; }
 static inline uint32_t kfree_next(const trie *t, uint32_t id) {
     uint32_t n;

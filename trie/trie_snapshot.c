@@ -418,7 +418,8 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
         uint32_t L, klen, id;
         double sc;
         uint64_t bits;
-        kcode kc; /* what goes into the arena */
+        kcode kc; /* versions 1/2: the keys coded here */
+        const uint8_t *kp = kc.k, *dp = kc.d; /* what goes into the arena */
         if (version >= 3) {
             id = get32(p);
             bits = get64(p + 4);
@@ -441,8 +442,7 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
                 if (dl == TC_BAD) REC_FAIL("display does not decode (bad code, or over %d bytes)", TRIE_MAX_KEY);
                 if (dl == klen && memcmp(dbuf, key, klen) == 0) REC_FAIL("display stored although equal to the key");
             }
-            memcpy(kc.k, p, kc.ck);
-            memcpy(kc.d, p + kc.ck, kc.cd);
+            kp = p, dp = p + kc.ck; /* valid until the next rd_ensure */
             rd.lo += kc.ck + kc.cd;
             rd.pos += kc.ck + kc.cd;
         } else {
@@ -479,7 +479,7 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
         if (id_live(t, id)) REC_FAIL("id %u used twice", id);
         if (!isfinite(sc)) REC_FAIL("non-finite score");
         if ((rc = trie__arena_reserve(t, kchunk_bytes(kc.ck, kc.cd)))) LOAD_FAIL(rc, "%s", trie_strerror(rc));
-        t->refs[id].off = trie__key_store(t, kc.k, kc.ck, kc.d, kc.cd);
+        t->refs[id].off = trie__key_store(t, kp, kc.ck, dp, kc.cd);
         t->refs[id].score = sc;
         t->count++;
         b.pk = pk; /* the open path spells the previous key */
