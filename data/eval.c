@@ -216,7 +216,7 @@ static int score_event(eval_state *st, const char *user, size_t ulen, const char
             record(st, SYS_LEARNED, tags[i], rank_of(top, nt, q, qlen), grp);
         }
         if (!st->on[SYS_PERSONAL] && !st->on[SYS_HEURISTIC]) continue;
-        int n = rank_gather(&st->cands, st->t, u, q, plen, RANK_PERSONAL_TOPN);
+        int n = rank_gather(&st->cands, st->t, u, q, plen, RANK_PERSONAL_TOPN, RANK_MAX_HIST_CANDS);
         if (n < 0) return -1;
         rank_cand *c = st->cands.c;
         if (st->on[SYS_PERSONAL]) {

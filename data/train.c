@@ -99,7 +99,7 @@ int lenv_event(lenv *e, const char *user, size_t ulen, int64_t now) {
 }
 
 int lenv_prefix(lenv *e, const char *p, size_t plen) {
-    int n = rank_gather(&e->cs, e->t, e->u, p, plen, e->topn);
+    int n = rank_gather(&e->cs, e->t, e->u, p, plen, e->topn, RANK_MAX_HIST_CANDS);
     if (n < 0) return -1;
     if ((size_t)n > e->lccap) {
         size_t nc = (size_t)n * 2;
@@ -108,7 +108,7 @@ int lenv_prefix(lenv *e, const char *p, size_t plen) {
         e->lc = lc;
         e->lccap = nc;
     }
-    rank_lcands_from(e->lc, &e->cs);
+    n = (int)rank_lcands_from(e->lc, e->lccap, &e->cs);
     int oom = 0;
     for (int i = 0; i < n; i++) e->lc[i].vec = vec_of(e, e->lc[i].c.q, e->lc[i].c.len, &oom);
     if (oom) return -1;

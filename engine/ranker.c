@@ -74,9 +74,16 @@
 #include "ranking/learned.h"
 #include "ranking/rhistory.h"
 
-#define MAX_CANDS (TRIE_MAX_K + RANK_RH_DEFAULT_MAX_QUERIES * 4)
-#define MAX_SESS RANK_RH_DEFAULT_SESSION_LEN
+/* Every scratch buffer of the request path is sized from a named limit and
+ * every fill is checked against it: candidates from the gather's caps
+ * (ntop <= TRIE_MAX_K, history-only <= RANK_MAX_HIST_CANDS, whatever a
+ * user's history holds), session queries from MAX_SESS (both history
+ * stores keep at most that many per session; longer lists are cut). */
+#define MAX_CANDS RANK_MAX_CANDS
+#define MAX_SESS ENG_RANK_MAX_SESSION
 #define MAX_MGET (TRIE_MAX_K + MAX_SESS + 64)
+_Static_assert(RANK_HIST_DEFAULT_SESSION_LEN <= MAX_SESS, "in-process session longer than the ranker's buffer");
+_Static_assert(RANK_RH_DEFAULT_SESSION_LEN <= MAX_SESS, "Redis session longer than the ranker's buffer");
 
 typedef struct mget {
     eng_rank *R;
@@ -284,17 +291,17 @@ static size_t score(eng_rank *R, const char *p, size_t plen, const char *user, s
                     const rank_hsess *sess, size_t nsess, int64_t now, int learn_pos_q, const char *aq,
                     size_t aqlen) {
     const rank_huser *hu = (!R->rc && R->hist && user && ulen) ? rank_history_user(R->hist, user, ulen) : NULL;
-    int n = R->rc ? rank_rh_gather(&R->cs, R->t, rh, p, plen, R->o.candidates)
-                  : rank_gather(&R->cs, R->t, hu, p, plen, R->o.candidates);
+    int n = R->rc ? rank_rh_gather(&R->cs, R->t, rh, p, plen, R->o.candidates, RANK_MAX_HIST_CANDS)
+                  : rank_gather(&R->cs, R->t, hu, p, plen, R->o.candidates, RANK_MAX_HIST_CANDS);
     if (n <= 0) return 0;
-    if ((size_t)n > MAX_CANDS) n = MAX_CANDS;
     if (!R->rc && hu && !sess) nsess = rank_huser_session(R->hist, hu, now, R->sbuf, MAX_SESS), sess = R->sbuf;
+    if (nsess > MAX_SESS) nsess = MAX_SESS; /* a Redis list longer than session_len: newest first, keep those */
     if (!R->model) {
         rank_ctx ctx = {now, nsess ? sess[0].q : NULL, nsess ? sess[0].len : 0};
         rank_score_heuristic(R->cs.c, (size_t)n, &ctx);
         return (size_t)n;
     }
-    rank_lcands_from(R->lc, &R->cs);
+    n = (int)rank_lcands_from(R->lc, MAX_CANDS, &R->cs);
     for (int i = 0; i < n; i++) {
         float *v = R->vecs + (size_t)i * R->dims;
         R->lc[i].vec = R->dims && vec_of(R, R->lc[i].c.q, R->lc[i].c.len, v) ? v : NULL;
@@ -313,7 +320,7 @@ static size_t score(eng_rank *R, const char *p, size_t plen, const char *user, s
         if (R->dims) {
             const float *vp[MAX_SESS];
             int64_t ts[MAX_SESS];
-            for (size_t i = 0; i < nsess && i < MAX_SESS; i++) {
+            for (size_t i = 0; i < nsess; i++) {
                 float *v = R->svecs + i * R->dims;
                 vp[i] = vec_of(R, sess[i].q, sess[i].len, v) ? v : NULL;
                 ts[i] = sess[i].t;
@@ -322,7 +329,7 @@ static size_t score(eng_rank *R, const char *p, size_t plen, const char *user, s
                 memcpy(R->lastv, vp[0], R->dims * sizeof(float));
                 x.last_vec = R->lastv;
             }
-            if (rank_session_vec(R->dims, vp, ts, nsess < MAX_SESS ? nsess : MAX_SESS, now, RANK_SESS_TAU, R->sessv))
+            if (rank_session_vec(R->dims, vp, ts, nsess, now, RANK_SESS_TAU, R->sessv))
                 x.sess_vec = R->sessv;
         }
     }
@@ -502,7 +509,7 @@ static eng_rank_pending *req_get(eng_rank *R) {
 static int send_reads(eng_rank *R, eng_rank_pending *q, int with_mget) {
     int sent = 0;
     if (with_mget && R->version && R->cache && !ng_ready(R)) { /* READY: composed in process */
-        int n = rank_rh_gather(&R->cs, R->t, NULL, q->p, q->plen, R->o.candidates);
+        int n = rank_rh_gather(&R->cs, R->t, NULL, q->p, q->plen, R->o.candidates, 0);
         mget *m = NULL;
         for (int i = 0; i < n; i++) {
             if (rank_cache_get(R->cache, R->cs.c[i].q, R->cs.c[i].len, NULL) >= 0) continue;
@@ -880,7 +887,7 @@ eng_rank *eng_rank_new(uv_loop_t *loop, trie *t, const eng_rank_opts *o, char *e
     R->save_path = dup_str(o->model_save ? o->model_save : o->model);
     R->vecs = qmalloc((size_t)MAX_CANDS * RANK_EMB_MAX_DIMS * sizeof(float));
     R->svecs = qmalloc((size_t)MAX_SESS * RANK_EMB_MAX_DIMS * sizeof(float));
-    if (!R->vecs || !R->svecs || (o->model && !R->model_path)) {
+    if (!R->vecs || !R->svecs || (o->model && !R->model_path) || ((o->model || o->model_save) && !R->save_path)) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }

@@ -64,6 +64,7 @@
 #define ENG_RANK_DEFAULT_CANDIDATES 50
 #define ENG_RANK_MAX_RESULT 100 /* = SRV_MAX_K */
 #define ENG_RANK_VERSION_CHECK_MS 1000
+#define ENG_RANK_MAX_SESSION 10 /* session queries a ranked request reads (>= both stores' session length) */
 #define ENG_RANK_MAX_POOL 4096  /* pending requests at once; more are answered degraded at once */
 /* n-gram bucket table held in process (--ngram-bytes): buckets * (4 + dims)
  * bytes; a bigger table is not loaded (no vectors for unseen text). 0 = off. */

@@ -12,6 +12,7 @@
 #include "ranking/baseline.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/alloc.h"
@@ -47,8 +48,22 @@ static int reserve(rank_cands *cs, size_t need) {
     return 0;
 }
 
+static int hist_better(const void *pa, const void *pb) {
+    const rank_cand *a = pa, *b = pb;
+    if (a->u != b->u) return a->u > b->u ? -1 : 1;
+    if (a->last != b->last) return a->last > b->last ? -1 : 1;
+    return bytes_cmp(a->q, a->len, b->q, b->len);
+}
+
+void rank_cands_keep_history(rank_cands *cs, size_t from, size_t max) {
+    if (from > cs->n || cs->n - from <= max) return;
+    /* rare (a heavy user and a short prefix): a full sort of the history part */
+    qsort(cs->c + from, cs->n - from, sizeof *cs->c, hist_better);
+    cs->n = from + max;
+}
+
 int rank_gather(rank_cands *cs, const trie *t, const rank_huser *u, const char *p, size_t plen,
-                unsigned ntop) {
+                unsigned ntop, size_t max_hist) {
     cs->n = 0;
     if (ntop == 0 || ntop > TRIE_MAX_K) return RANK_BASE_EINVAL;
     int nh = trie_topk(t, p, plen, ntop, cs->hits);
@@ -79,6 +94,7 @@ int rank_gather(rank_cands *cs, const trie *t, const rank_huser *u, const char *
         }
         cs->c[cs->n++] = (rank_cand){e->q, e->len, e->count, g, e->last, 0};
     }
+    rank_cands_keep_history(cs, (size_t)nh, max_hist);
     return (int)cs->n;
 }
 

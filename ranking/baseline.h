@@ -20,9 +20,19 @@
  *              and differs from it.
  *
  * Candidates for personal and heuristic (rank_gather): the trie's top N by
- * score for the prefix plus every query of the user's history that starts
- * with the prefix, each once. The history's queries and the trie's keys must
- * be in the same normal form (the caller's job): they are matched bytewise.
+ * score for the prefix plus the queries of the user's history that start
+ * with the prefix and are not among those N, each once. The history's
+ * queries and the trie's keys must be in the same normal form (the caller's
+ * job): they are matched bytewise.
+ *
+ * Capacity: a user's history may hold far more matching queries than a
+ * request can score (1,000 per user in process, more in a Redis hash between
+ * two trims), so the history part is capped by the caller's max_hist
+ * (RANK_MAX_HIST_CANDS everywhere a fixed buffer follows): past it, the
+ * user's most accepted queries are kept (ties: most recent, then text
+ * ascending) -- the ones the personal terms favour. A request thus has at
+ * most ntop + max_hist candidates (RANK_MAX_CANDS with the defaults), and
+ * the buffers of every scorer are sized from those two names.
  *
  * Errors: rank_gather returns the number of candidates (>= 0) or
  * RANK_BASE_ENOMEM / RANK_BASE_EINVAL. Ownership: candidate texts point into
@@ -43,6 +53,8 @@
 
 #define RANK_PERSONAL_TOPN 100 /* trie candidates for personal/heuristic (EVALUATION.md) */
 #define RANK_SESSION_GAP 1800  /* seconds: "last" counts when under this */
+#define RANK_MAX_HIST_CANDS 256 /* history-only candidates of one request (see Capacity) */
+#define RANK_MAX_CANDS (TRIE_MAX_K + RANK_MAX_HIST_CANDS) /* candidates of one request, at most */
 
 typedef struct rank_cand {
     const char *q; /* normalized text, not NUL-terminated, not owned */
@@ -73,11 +85,17 @@ void rank_cands_init(rank_cands *cs);
 void rank_cands_free(rank_cands *cs);
 
 /* Fills cs with the candidates for prefix p: the trie's top ntop (1 ..
- * TRIE_MAX_K) plus the user's matching history entries (u may be NULL).
- * g comes from the trie (0 when the query is not in it), u and last from the
- * history. Returns cs->n, or a negative code (cs->n is then 0). */
+ * TRIE_MAX_K) plus at most max_hist of the user's matching history entries
+ * that are not among them (u may be NULL; see Capacity). g comes from the
+ * trie (0 when the query is not in it), u and last from the history.
+ * Returns cs->n (<= ntop + max_hist), or a negative code (cs->n is then 0). */
 int rank_gather(rank_cands *cs, const trie *t, const rank_huser *u, const char *p, size_t plen,
-                unsigned ntop);
+                unsigned ntop, size_t max_hist);
+
+/* The history part of a gather, cs->c[from..cs->n): when it holds more than
+ * max entries, keeps the max best (u desc, last desc, text asc) and cuts
+ * cs->n. Shared by rank_gather and rank_rh_gather. */
+void rank_cands_keep_history(rank_cands *cs, size_t from, size_t max);
 
 void rank_score_mpc(rank_cand *c, size_t n);
 void rank_score_personal(rank_cand *c, size_t n);

@@ -7,16 +7,17 @@
 #include <math.h>
 #include <string.h>
 
-size_t rank_lcands_from(rank_lcand *out, const rank_cands *cs) {
+size_t rank_lcands_from(rank_lcand *out, size_t cap, const rank_cands *cs) {
     /* rank_gather puts the trie's hits first, in rank order, each pointing at
      * the hit's copy of the key; history-only candidates follow and point into the
      * history, so they never equal a hit's key pointer. */
     int in_trie = 1;
-    for (size_t i = 0; i < cs->n; i++) {
+    size_t n = cs->n < cap ? cs->n : cap;
+    for (size_t i = 0; i < n; i++) {
         if (in_trie && !(i < TRIE_MAX_K && cs->c[i].q == trie_hit_key(&cs->hits[i]))) in_trie = 0;
         out[i] = (rank_lcand){cs->c[i], in_trie ? (uint32_t)i + 1 : 0, NULL};
     }
-    return cs->n;
+    return n;
 }
 
 void rank_learned_score(const rank_ftrl *m, rank_fctx *x, rank_lcand *c, size_t n) {

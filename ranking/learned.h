@@ -5,7 +5,8 @@
  * Request flow (server or eval), all in memory, nothing blocks:
  *   1. rank_gather (baseline.h): the trie's top N (RANK_LEARN_TOPN) for the
  *      prefix plus the user's matching history;
- *   2. rank_lcands_from: wraps them with their trie rank;
+ *   2. rank_lcands_from: wraps them with their trie rank, into the caller's
+ *      buffer of stated capacity;
  *   3. the caller sets each lcand.vec (unit vectors: from a rank_vcache
  *      offline, from Redis / the in-process cache in the server; NULL when
  *      unknown) and the context (rank_fctx: prefix, now, session queries,
@@ -38,10 +39,11 @@
 #define RANK_LEARN_TOPN 50   /* trie candidates per prefix (server default) */
 #define RANK_LEARN_MAX_NEG 10 /* negatives per accepted impression */
 
-/* Fills out[0..cs->n) from cs (a rank_gather result): c, trank (1-based
- * position among the trie's hits, 0 for history-only), vec = NULL.
- * out must hold cs->n entries. Returns cs->n. */
-size_t rank_lcands_from(rank_lcand *out, const rank_cands *cs);
+/* Fills out[0..n) from cs (a rank_gather result), n = min(cs->n, cap): c,
+ * trank (1-based position among the trie's hits, 0 for history-only),
+ * vec = NULL. Returns n; callers use it, not cs->n (a gather capped with
+ * max_hist fits RANK_MAX_CANDS, so n < cs->n means a mis-sized buffer). */
+size_t rank_lcands_from(rank_lcand *out, size_t cap, const rank_cands *cs);
 
 /* Scores c[0..n): c[i].c.score = margin. Prepares x (rank_fctx_prepare). */
 void rank_learned_score(const rank_ftrl *m, rank_fctx *x, rank_lcand *c, size_t n);

@@ -337,7 +337,8 @@ static int bytes_cmp(const char *a, size_t alen, const char *b, size_t blen) {
     return alen < blen ? -1 : alen > blen;
 }
 
-int rank_rh_gather(rank_cands *cs, const trie *t, const rank_rh *h, const char *p, size_t plen, unsigned ntop) {
+int rank_rh_gather(rank_cands *cs, const trie *t, const rank_rh *h, const char *p, size_t plen, unsigned ntop,
+                   size_t max_hist) {
     cs->n = 0;
     if (ntop == 0 || ntop > TRIE_MAX_K) return RANK_BASE_EINVAL;
     int nh = trie_topk(t, p, plen, ntop, cs->hits);
@@ -371,6 +372,7 @@ int rank_rh_gather(rank_cands *cs, const trie *t, const rank_rh *h, const char *
         }
         cs->c[cs->n++] = (rank_cand){e->q, e->len, e->count, g, e->last, 0};
     }
+    rank_cands_keep_history(cs, (size_t)nh, max_hist);
     return (int)cs->n;
 }
 

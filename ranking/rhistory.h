@@ -122,8 +122,10 @@ int rank_rh_session_item(rank_rh *h, const char *s, size_t len, int64_t now, int
 
 const rank_hentry *rank_rh_get(const rank_rh *h, const char *q, size_t len);
 
-/* Candidates as rank_gather does, with h (may be empty) as the user. */
-int rank_rh_gather(rank_cands *cs, const trie *t, const rank_rh *h, const char *p, size_t plen, unsigned ntop);
+/* Candidates as rank_gather does (max_hist included), with h (may be empty
+ * or NULL) as the user. */
+int rank_rh_gather(rank_cands *cs, const trie *t, const rank_rh *h, const char *p, size_t plen, unsigned ntop,
+                   size_t max_hist);
 
 /* When h holds more than max entries: the oldest (by last time) surplus, up
  * to cap pointers into out; returns how many. */

@@ -254,6 +254,95 @@ static void test_online_update(void **state) {
     unlink(path);
 }
 
+/* A history heavier than any candidate buffer (the crash: one user's 1,200
+ * distinct accepts under one prefix, then a ranked COMPLETE with a model
+ * loaded). Answered in full, not degraded, with Redis (hash read back
+ * before any trim) and without (in-process history). */
+static void heavy_history(uv_loop_t *loop, eng_rank *R, int redis) {
+    char q[64];
+    for (int i = 0; i < 1200; i++) {
+        int n = snprintf(q, sizeof q, "zzq hist %05d", i);
+        if (i % 2) eng_rank_accept(R, q, (size_t)n, S("heavy"), S("sheavy"), NULL, 0);
+        else eng_rank_accept(R, q, (size_t)n, S("heavy"), NULL, 0, NULL, 0);
+        if (redis && i % 100 == 99)
+            for (int k = 0; k < 20; k++) uv_run(loop, UV_RUN_NOWAIT);
+    }
+    if (redis)
+        for (int i = 0; i < 200; i++) uv_run(loop, UV_RUN_NOWAIT), usleep(500);
+    eng_rank_result res;
+    eng_rank_pending *h;
+    got g = {0};
+    int r = eng_rank_complete(R, S("zzq"), S("heavy"), S("sheavy"), 10, &res, on_res, &g, &h);
+    if (r == 1) on_res(&g, &res);
+    else {
+        uint64_t end = now_ns() + 2000000000ull;
+        while (!g.calls && now_ns() < end) uv_run(loop, UV_RUN_ONCE);
+    }
+    assert_int_equal(g.calls, 1);
+    assert_int_equal(g.degraded, 0);
+    assert_memory_equal(g.first, "zzq hist ", 9);
+}
+
+static char *zero_model(char *path, size_t cap) {
+    char err[256];
+    snprintf(path, cap, "/tmp/qac-ranker-heavy-%d.model", (int)getpid());
+    rank_ftrl_opts fo;
+    rank_ftrl_opts_default(&fo);
+    rank_ftrl *m = rank_ftrl_new(&fo);
+    assert_non_null(m);
+    assert_int_equal(rank_ftrl_save(m, path, err, sizeof err), 0);
+    rank_ftrl_free(m);
+    return path;
+}
+
+static void test_heavy_history_no_redis(void **state) {
+    (void)state;
+    char path[128], err[256];
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    trie *t = mk_trie();
+    eng_rank_opts o;
+    eng_rank_opts_default(&o);
+    o.model = zero_model(path, sizeof path);
+    eng_rank *R = eng_rank_new(&loop, t, &o, err, sizeof err);
+    assert_non_null(R);
+    heavy_history(&loop, R, 0);
+    finish(&loop, R, t);
+    unlink(path);
+}
+
+static void test_heavy_history_redis(void **state) {
+    (void)state;
+    const char *p = getenv("QAC_TEST_REDIS_PORT");
+    if (!p) skip();
+    char path[128], addr[64], err[256], ns[32];
+    snprintf(addr, sizeof addr, "127.0.0.1:%s", p);
+    snprintf(ns, sizeof ns, "rkh%d", (int)getpid());
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    trie *t = mk_trie();
+    eng_rank_opts o;
+    eng_rank_opts_default(&o);
+    o.model = zero_model(path, sizeof path);
+    o.redis = addr;
+    o.ns = ns;
+    o.deadline_ms = 2000; /* a 1,200-field HGETALL; the test is about the answer, not the time */
+    eng_rank *R = eng_rank_new(&loop, t, &o, err, sizeof err);
+    assert_non_null(R);
+    eng_rank_stat st;
+    uint64_t end = now_ns() + 3000000000ull;
+    do {
+        uv_run(&loop, UV_RUN_ONCE);
+        eng_rank_stats(R, &st);
+    } while (!st.redis_up && now_ns() < end);
+    assert_true(st.redis_up);
+    heavy_history(&loop, R, 1);
+    eng_rank_stats(R, &st);
+    assert_int_equal(st.history_write_errors, 0);
+    finish(&loop, R, t);
+    unlink(path);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
@@ -261,6 +350,8 @@ int main(void) {
         cmocka_unit_test(test_redis_history),
         cmocka_unit_test(test_deadline_and_cancel),
         cmocka_unit_test(test_online_update),
+        cmocka_unit_test(test_heavy_history_no_redis),
+        cmocka_unit_test(test_heavy_history_redis),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

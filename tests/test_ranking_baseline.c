@@ -129,7 +129,7 @@ static void test_gather(void **state) {
     rank_cands cs;
     rank_cands_init(&cs);
     /* top 2 for "new": new york (50), then newark/news tie at 20 -> newark */
-    assert_int_equal(rank_gather(&cs, t, u, S("new"), 2), 5);
+    assert_int_equal(rank_gather(&cs, t, u, S("new"), 2, RANK_MAX_HIST_CANDS), 5);
     const rank_cand *c = find(&cs, "new york");
     assert_true(c && c->g == 50 && c->u == 0);
     c = find(&cs, "newark");
@@ -142,26 +142,81 @@ static void test_gather(void **state) {
     assert_true(c && c->g == 0 && c->u == 1);
     assert_null(find(&cs, "apple"));
     /* top 3 now holds news: it must not appear twice */
-    assert_int_equal(rank_gather(&cs, t, u, S("new"), 3), 5);
+    assert_int_equal(rank_gather(&cs, t, u, S("new"), 3, RANK_MAX_HIST_CANDS), 5);
     c = find(&cs, "news");
     assert_true(c && c->u == 2);
     int seen = 0;
     for (size_t i = 0; i < cs.n; i++) seen += cs.c[i].len == 4 && !memcmp(cs.c[i].q, "news", 4);
     assert_int_equal(seen, 1);
     /* fewer matches than N: every trie match is in, history adds only new mexico */
-    assert_int_equal(rank_gather(&cs, t, u, S("new"), 100), 5);
+    assert_int_equal(rank_gather(&cs, t, u, S("new"), 100, RANK_MAX_HIST_CANDS), 5);
     /* no user: the trie's top N only */
-    assert_int_equal(rank_gather(&cs, t, NULL, S("ne"), 100), 5);
-    assert_int_equal(rank_gather(&cs, t, NULL, S("zzz"), 100), 0);
-    assert_int_equal(rank_gather(&cs, t, u, S("new"), 0), RANK_BASE_EINVAL);
-    assert_int_equal(rank_gather(&cs, t, u, S("new"), TRIE_MAX_K + 1), RANK_BASE_EINVAL);
+    assert_int_equal(rank_gather(&cs, t, NULL, S("ne"), 100, RANK_MAX_HIST_CANDS), 5);
+    assert_int_equal(rank_gather(&cs, t, NULL, S("zzz"), 100, RANK_MAX_HIST_CANDS), 0);
+    assert_int_equal(rank_gather(&cs, t, u, S("new"), 0, RANK_MAX_HIST_CANDS), RANK_BASE_EINVAL);
+    assert_int_equal(rank_gather(&cs, t, u, S("new"), TRIE_MAX_K + 1, RANK_MAX_HIST_CANDS), RANK_BASE_EINVAL);
     /* personal end to end: news (g 20, u 2) beats new york (g 50, u 0) */
-    assert_int_equal(rank_gather(&cs, t, u, S("new"), 100), 5);
+    assert_int_equal(rank_gather(&cs, t, u, S("new"), 100, RANK_MAX_HIST_CANDS), 5);
     rank_score_personal(cs.c, cs.n);
     assert_int_equal(rank_top(cs.c, cs.n, 2), 2);
     assert_memory_equal(cs.c[0].q, "news", 4);
     assert_memory_equal(cs.c[1].q, "new jersey", 10); /* ln 11 + 3 ln 2 > ln 51 */
     rank_cands_free(&cs);
+    rank_history_free(h);
+    trie_free(t);
+}
+
+/* A user whose history holds far more matching queries than a request may
+ * score (the crash of a 1,200-query history): the gather keeps exactly
+ * max_hist history-only candidates, the best by (u desc, last desc, text
+ * asc) as a brute-force sort of all of them says, plus the trie's top. */
+static int by_hist(const void *pa, const void *pb) {
+    const rank_cand *a = pa, *b = pb;
+    if (a->u != b->u) return a->u > b->u ? -1 : 1;
+    if (a->last != b->last) return a->last > b->last ? -1 : 1;
+    size_t m = a->len < b->len ? a->len : b->len;
+    int r = memcmp(a->q, b->q, m);
+    return r ? r : (a->len > b->len) - (a->len < b->len);
+}
+
+static void test_gather_caps_history(void **state) {
+    (void)state;
+    trie *t = make_trie();
+    rank_history_opts ho;
+    rank_history_opts_default(&ho);
+    ho.max_queries = 0; /* unlimited: the store may hold more than any buffer */
+    rank_history *h = rank_history_new(&ho);
+    char q[64];
+    srand(12);
+    for (int i = 0; i < 1200; i++) {
+        snprintf(q, sizeof q, "new hist %05d", i);
+        int times = 1 + rand() % 4;
+        for (int k = 0; k < times; k++)
+            assert_int_equal(rank_history_accept(h, S("u"), q, strlen(q), 1000 + rand() % 50), 0);
+    }
+    const rank_huser *u = rank_history_user(h, S("u"));
+    rank_cands all, cut;
+    rank_cands_init(&all);
+    rank_cands_init(&cut);
+    int na = rank_gather(&all, t, u, S("new"), 3, 100000);
+    assert_int_equal(na, 3 + 1200);
+    int nc = rank_gather(&cut, t, u, S("new"), 3, RANK_MAX_HIST_CANDS);
+    assert_int_equal(nc, 3 + RANK_MAX_HIST_CANDS);
+    for (int i = 0; i < 3; i++) { /* the trie part is unchanged */
+        assert_int_equal(all.c[i].len, cut.c[i].len);
+        assert_memory_equal(all.c[i].q, cut.c[i].q, cut.c[i].len);
+        assert_true(all.c[i].g == cut.c[i].g && all.c[i].u == cut.c[i].u);
+    }
+    qsort(all.c + 3, (size_t)na - 3, sizeof *all.c, by_hist);
+    for (int i = 3; i < nc; i++) {
+        assert_int_equal(all.c[i].len, cut.c[i].len);
+        assert_memory_equal(all.c[i].q, cut.c[i].q, cut.c[i].len);
+        assert_int_equal(all.c[i].u, cut.c[i].u);
+    }
+    /* max_hist 0: the trie's top only */
+    assert_int_equal(rank_gather(&cut, t, u, S("new"), 3, 0), 3);
+    rank_cands_free(&all);
+    rank_cands_free(&cut);
     rank_history_free(h);
     trie_free(t);
 }
@@ -172,6 +227,7 @@ int main(void) {
         cmocka_unit_test(test_heuristic_scores),
         cmocka_unit_test(test_rank_top),
         cmocka_unit_test(test_gather),
+        cmocka_unit_test(test_gather_caps_history),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

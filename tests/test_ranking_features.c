@@ -115,18 +115,18 @@ static void test_lcands_from_gather(void **state) {
     const rank_huser *u = rank_history_user(h, S("u"));
     rank_cands cs;
     rank_cands_init(&cs);
-    int n = rank_gather(&cs, t, u, S("ap"), 50);
+    int n = rank_gather(&cs, t, u, S("ap"), 50, RANK_MAX_HIST_CANDS);
     assert_int_equal(n, 3);
     rank_lcand c[3];
-    assert_int_equal(rank_lcands_from(c, &cs), 3);
+    assert_int_equal(rank_lcands_from(c, sizeof c / sizeof c[0], &cs), 3);
     assert_int_equal(c[0].trank, 1);
     assert_int_equal(c[1].trank, 2);
     assert_int_equal(c[2].trank, 0); /* "apex": history only */
     assert_true(c[2].c.u == 1 && c[2].c.g == 0);
     /* a history query in the trie but outside the top 1 keeps its g */
-    n = rank_gather(&cs, t, u, S("a"), 1);
+    n = rank_gather(&cs, t, u, S("a"), 1, RANK_MAX_HIST_CANDS);
     assert_int_equal(n, 3);
-    assert_int_equal(rank_lcands_from(c, &cs), 3);
+    assert_int_equal(rank_lcands_from(c, sizeof c / sizeof c[0], &cs), 3);
     assert_int_equal(c[0].trank, 1);
     assert_int_equal(c[1].trank + c[2].trank, 0);
     rank_cands_free(&cs);

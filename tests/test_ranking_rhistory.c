@@ -154,7 +154,7 @@ static int cand_cmp(const void *a, const void *b) {
 
 /* Same accepts into rank_history and (as Redis would hold them) rank_rh:
  * identical candidate sets with identical g, u, last, and identical order
- * for the trie part. */
+ * for the trie part; with the history part capped too. */
 static void test_gather_matches_baseline(void **state) {
     (void)state;
     trie *t = trie_new();
@@ -185,11 +185,13 @@ static void test_gather_matches_baseline(void **state) {
     rank_cands_init(&a);
     rank_cands_init(&b);
     const char *prefixes[] = {"", "n", "ne", "new", "neve", "net", "z", "q"};
-    for (size_t p = 0; p < sizeof prefixes / sizeof *prefixes; p++)
+    const size_t caps[] = {RANK_MAX_HIST_CANDS, 2, 1, 0}; /* the history part cut alike */
+    for (size_t p = 0; p < sizeof prefixes / sizeof *prefixes * 4; p++)
         for (unsigned ntop = 1; ntop <= 10; ntop += 3) {
-            const char *px = prefixes[p];
-            int na = rank_gather(&a, t, hu, px, strlen(px), ntop);
-            int nb = rank_rh_gather(&b, t, &h, px, strlen(px), ntop);
+            const char *px = prefixes[p / 4];
+            size_t mh = caps[p % 4];
+            int na = rank_gather(&a, t, hu, px, strlen(px), ntop, mh);
+            int nb = rank_rh_gather(&b, t, &h, px, strlen(px), ntop, mh);
             assert_int_equal(na, nb);
             int ntrie = trie_topk(t, px, strlen(px), ntop, a.hits);
             for (int i = 0; i < ntrie; i++) assert_int_equal(cand_cmp(&a.c[i], &b.c[i]), 0);
@@ -202,8 +204,8 @@ static void test_gather_matches_baseline(void **state) {
                 if (a.c[i].u) assert_true(a.c[i].last == b.c[i].last);
             }
         }
-    assert_int_equal(rank_rh_gather(&b, t, &h, "n", 1, 0), RANK_BASE_EINVAL);
-    assert_int_equal(rank_rh_gather(&b, t, NULL, "n", 1, 5), 5); /* no user */
+    assert_int_equal(rank_rh_gather(&b, t, &h, "n", 1, 0, RANK_MAX_HIST_CANDS), RANK_BASE_EINVAL);
+    assert_int_equal(rank_rh_gather(&b, t, NULL, "n", 1, 5, RANK_MAX_HIST_CANDS), 5); /* no user */
     rank_cands_free(&a);
     rank_cands_free(&b);
     rank_rh_free(&h);
