@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/endian.h"
 #include "common/log.h"
 
 /* --- CRC32C (bytewise table; journals are small next to fdatasync) ------ */
@@ -60,25 +61,6 @@ const char *jrn_policy_name(int p) {
     return p == JRN_FSYNC_ALWAYS ? "always" : p == JRN_FSYNC_EVERYSEC ? "everysec" : "no";
 }
 
-/* --- little-endian helpers -------------------------------------------------- */
-
-static void put16(unsigned char *p, uint32_t v) { p[0] = (unsigned char)v, p[1] = (unsigned char)(v >> 8); }
-static void put32(unsigned char *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static void put64(unsigned char *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static uint32_t get16(const unsigned char *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
-static uint32_t get32(const unsigned char *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get64(const unsigned char *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
-    return v;
-}
-
 /* --- encoding ------------------------------------------------------------------ */
 
 int jrn_encode(qbuf *out, int op, const char *key, size_t klen, const char *disp, size_t dlen, double score) {
@@ -93,19 +75,17 @@ int jrn_encode(qbuf *out, int op, const char *key, size_t klen, const char *disp
     size_t L = JRN_PAYLOAD_FIXED + klen + dlen;
     if (qbuf_reserve(out, JRN_REC_HEADER + L) < 0) return -1;
     unsigned char *p = (unsigned char *)out->data + out->len;
-    put32(p, (uint32_t)L);
+    le_put32(p, (uint32_t)L);
     unsigned char *pl = p + JRN_REC_HEADER;
     pl[0] = (unsigned char)op;
-    put16(pl + 1, (uint32_t)klen);
-    put16(pl + 3, (uint32_t)dlen);
-    uint64_t bits;
-    memcpy(&bits, &score, 8);
-    put64(pl + 5, bits);
+    le_put16(pl + 1, (uint16_t)klen);
+    le_put16(pl + 3, (uint16_t)dlen);
+    le_put_f64(pl + 5, score);
     memcpy(pl + JRN_PAYLOAD_FIXED, key, klen);
     if (dlen) memcpy(pl + JRN_PAYLOAD_FIXED + klen, disp, dlen);
     uint32_t crc = jrn_crc32c(0, p, 4);
     crc = jrn_crc32c(crc, pl, L);
-    put32(p + 4, crc);
+    le_put32(p + 4, crc);
     out->len += JRN_REC_HEADER + L;
     return 0;
 }
@@ -113,10 +93,10 @@ int jrn_encode(qbuf *out, int op, const char *key, size_t klen, const char *disp
 int jrn_encode_header(qbuf *out, uint64_t gen) {
     unsigned char h[JRN_HEADER_SIZE] = {0};
     memcpy(h, JRN_MAGIC, 8);
-    put32(h + 8, JRN_VERSION);
-    put32(h + 12, JRN_HEADER_SIZE);
-    put64(h + 16, gen);
-    put32(h + 28, jrn_crc32c(0, h, 28));
+    le_put32(h + 8, JRN_VERSION);
+    le_put32(h + 12, JRN_HEADER_SIZE);
+    le_put64(h + 16, gen);
+    le_put32(h + 28, jrn_crc32c(0, h, 28));
     return qbuf_append(out, h, sizeof h);
 }
 
@@ -130,15 +110,15 @@ int jrn_check_header(const char *buf, size_t len, uint64_t *gen, const char **re
         *reason = "bad magic: not a qac journal";
         return -1;
     }
-    if (get32(h + 28) != jrn_crc32c(0, h, 28)) {
+    if (le_get32(h + 28) != jrn_crc32c(0, h, 28)) {
         *reason = "header checksum mismatch";
         return -1;
     }
-    if (get32(h + 8) != JRN_VERSION || get32(h + 12) != JRN_HEADER_SIZE) {
+    if (le_get32(h + 8) != JRN_VERSION || le_get32(h + 12) != JRN_HEADER_SIZE) {
         *reason = "unsupported journal version";
         return -1;
     }
-    *gen = get64(h + 16);
+    *gen = le_get64(h + 16);
     return 0;
 }
 
@@ -152,7 +132,7 @@ static long rec_check(const unsigned char *buf, size_t len, size_t off, jrn_rec 
         return 0;
     }
     const unsigned char *p = buf + off;
-    uint32_t L = get32(p);
+    uint32_t L = le_get32(p);
     if (L < JRN_MIN_PAYLOAD || L > JRN_MAX_PAYLOAD) {
         *reason = "record length out of range";
         return -1;
@@ -163,15 +143,13 @@ static long rec_check(const unsigned char *buf, size_t len, size_t off, jrn_rec 
     }
     const unsigned char *pl = p + JRN_REC_HEADER;
     uint32_t crc = jrn_crc32c(0, p, 4);
-    if (jrn_crc32c(crc, pl, L) != get32(p + 4)) {
+    if (jrn_crc32c(crc, pl, L) != le_get32(p + 4)) {
         *reason = "record checksum mismatch";
         return -1;
     }
     int op = pl[0];
-    uint32_t k = get16(pl + 1), d = get16(pl + 3);
-    uint64_t bits = get64(pl + 5);
-    double score;
-    memcpy(&score, &bits, 8);
+    uint32_t k = le_get16(pl + 1), d = le_get16(pl + 3);
+    double score = le_get_f64(pl + 5);
     if ((op != JRN_OP_SET && op != JRN_OP_DEL) || k < 1 || k > TRIE_MAX_KEY || d > TRIE_MAX_KEY ||
         JRN_PAYLOAD_FIXED + k + d != L || (op == JRN_OP_SET && (d < 1 || !isfinite(score))) ||
         (op == JRN_OP_DEL && d != 0)) {
@@ -206,7 +184,7 @@ int jrn_scan(const char *cbuf, size_t len, size_t from, int (*fn)(void *ud, cons
             res->good_end = off;
             res->reason = reason;
             size_t recsize = 0;
-            if (len - off >= JRN_REC_HEADER) recsize = JRN_REC_HEADER + get32(buf + off);
+            if (len - off >= JRN_REC_HEADER) recsize = JRN_REC_HEADER + le_get32(buf + off);
             if (n == 0 || all_zero(buf + off, len - off) || (recsize && off + recsize == len)) {
                 res->status = JRN_SCAN_TORN;
                 return 0;

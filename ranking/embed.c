@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/endian.h"
 #include "common/util.h"
 
 static const unsigned char EMB_MAGIC[8] = {'Q', 'A', 'C', 'E', 'M', 'B', 0, 1};
@@ -107,23 +108,10 @@ int rank_emb_vector(const rank_emb *e, const char *q, size_t len, float *out) {
     return rank_emb_compose(e, ids, n, out);
 }
 
-static float get_f32(const unsigned char *p) {
-    uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-static void put_f32(unsigned char *p, float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(u >> (8 * i));
-}
-
 int rank_emb_compose_rows(uint32_t dims, const unsigned char *const *rows, size_t n, float *out) {
     memset(out, 0, dims * sizeof *out);
     for (size_t k = 0; k < n; k++) {
-        float s = get_f32(rows[k]);
+        float s = le_get_f32(rows[k]);
         const int8_t *r = (const int8_t *)(const void *)(rows[k] + 4);
         for (uint32_t i = 0; i < dims; i++) out[i] += s * (float)r[i];
     }
@@ -131,7 +119,7 @@ int rank_emb_compose_rows(uint32_t dims, const unsigned char *const *rows, size_
 }
 
 void rank_emb_row(const rank_emb *e, uint32_t b, unsigned char *out) {
-    put_f32(out, e->scale[b]);
+    le_put_f32(out, e->scale[b]);
     memcpy(out + 4, e->q + (size_t)b * e->dims, e->dims);
 }
 
@@ -154,11 +142,11 @@ static void quantize(uint32_t d, const float *v, float *scale, int8_t *q) {
 void rank_emb_quantize(uint32_t dims, const float *v, unsigned char *out) {
     float s;
     quantize(dims, v, &s, (int8_t *)(void *)(out + 4));
-    put_f32(out, s);
+    le_put_f32(out, s);
 }
 
 void rank_emb_dequantize(uint32_t dims, const unsigned char *row, float *out) {
-    float s = get_f32(row);
+    float s = le_get_f32(row);
     if (!(s >= 0 && s <= RANK_EMB_MAX_SCALE)) s = 0; /* a row not written by qac load: no vector */
     const int8_t *r = (const int8_t *)(const void *)(row + 4);
     for (uint32_t i = 0; i < dims; i++) out[i] = s * (float)r[i];
@@ -224,19 +212,6 @@ int rank_emb_set_queries(rank_emb *e, const char *const *q, const uint32_t *qlen
 
 /* --- file ------------------------------------------------------------------ */
 
-static void put_u32(unsigned char *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static void put_u64(unsigned char *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static uint32_t get_u32(const unsigned char *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get_u64(const unsigned char *p) {
-    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
-}
-
 int rank_emb_save(const rank_emb *e, const char *path, char *err, size_t errlen) {
     size_t rowb = 4 + (size_t)e->dims, qbytes = (size_t)e->qoff[e->nqueries] + 2 * (size_t)e->nqueries;
     size_t total = EMB_HEADER + (size_t)e->buckets * rowb + qbytes + 8;
@@ -246,22 +221,21 @@ int rank_emb_save(const rank_emb *e, const char *path, char *err, size_t errlen)
         return RANK_EMB_ENOMEM;
     }
     memcpy(buf, EMB_MAGIC, 8);
-    put_u32(buf + 8, RANK_EMB_VERSION);
-    put_u32(buf + 12, e->dims);
-    put_u32(buf + 16, e->buckets);
-    put_u32(buf + 20, e->nqueries);
-    put_u64(buf + 24, e->seed);
+    le_put32(buf + 8, RANK_EMB_VERSION);
+    le_put32(buf + 12, e->dims);
+    le_put32(buf + 16, e->buckets);
+    le_put32(buf + 20, e->nqueries);
+    le_put64(buf + 24, e->seed);
     unsigned char *p = buf + EMB_HEADER;
     for (uint32_t b = 0; b < e->buckets; b++, p += rowb) rank_emb_row(e, b, p);
     for (uint32_t i = 0; i < e->nqueries; i++) {
         size_t len;
         const char *q = rank_emb_query_at(e, i, &len);
-        p[0] = (unsigned char)len;
-        p[1] = (unsigned char)(len >> 8);
+        le_put16(p, (uint16_t)len);
         memcpy(p + 2, q, len);
         p += 2 + len;
     }
-    put_u64(p, rank_emb_hash(buf, total - 8, RANK_EMB_FNV_INIT));
+    le_put64(p, rank_emb_hash(buf, total - 8, RANK_EMB_FNV_INIT));
 
     int rc = file_write_atomic(path, buf, total, err, errlen) < 0 ? RANK_EMB_EIO : 0;
     qfree(buf);
@@ -318,7 +292,7 @@ int rank_emb_load(const char *path, rank_emb **out, char *err, size_t errlen) {
         snprintf(err, errlen, "%s: not an EMB file (bad magic or too short)", path);
         goto fail;
     }
-    uint32_t ver = get_u32(b + 8), dims = get_u32(b + 12), buckets = get_u32(b + 16), nq = get_u32(b + 20);
+    uint32_t ver = le_get32(b + 8), dims = le_get32(b + 12), buckets = le_get32(b + 16), nq = le_get32(b + 20);
     if (ver != RANK_EMB_VERSION) {
         snprintf(err, errlen, "%s: EMB version %u, this qac reads %u", path, ver, RANK_EMB_VERSION);
         goto fail;
@@ -332,7 +306,7 @@ int rank_emb_load(const char *path, rank_emb **out, char *err, size_t errlen) {
         snprintf(err, errlen, "%s: truncated (%zu bytes, the table alone needs %zu)", path, n, EMB_HEADER + tab + 8);
         goto fail;
     }
-    if (get_u64(b + n - 8) != rank_emb_hash(b, n - 8, RANK_EMB_FNV_INIT)) {
+    if (le_get64(b + n - 8) != rank_emb_hash(b, n - 8, RANK_EMB_FNV_INIT)) {
         snprintf(err, errlen, "%s: checksum mismatch (corrupt or truncated file)", path);
         goto fail;
     }
@@ -342,10 +316,10 @@ int rank_emb_load(const char *path, rank_emb **out, char *err, size_t errlen) {
         rc = RANK_EMB_ENOMEM;
         goto fail;
     }
-    e->seed = get_u64(b + 24);
+    e->seed = le_get64(b + 24);
     const unsigned char *p = b + EMB_HEADER;
     for (uint32_t k = 0; k < buckets; k++, p += rowb) {
-        float s = get_f32(p);
+        float s = le_get_f32(p);
         if (!(s >= 0 && s <= RANK_EMB_MAX_SCALE)) {
             snprintf(err, errlen, "%s: bucket %u has a bad scale %g (0 .. %g allowed)", path, k, (double)s,
                      (double)RANK_EMB_MAX_SCALE);
@@ -362,7 +336,7 @@ int rank_emb_load(const char *path, rank_emb **out, char *err, size_t errlen) {
             snprintf(err, errlen, "%s: query list truncated at %u of %u", path, i, nq);
             goto fail;
         }
-        size_t len = (size_t)p[0] | (size_t)p[1] << 8;
+        size_t len = le_get16(p);
         if (len == 0 || len > RANK_EMB_MAX_QUERY || (size_t)(end - p - 2) < len) {
             snprintf(err, errlen, "%s: query %u has a bad length %zu", path, i, len);
             goto fail;
@@ -385,7 +359,7 @@ int rank_emb_load(const char *path, rank_emb **out, char *err, size_t errlen) {
     size_t at = 0;
     p = qs;
     for (uint32_t i = 0; i < nq; i++) {
-        size_t len = (size_t)p[0] | (size_t)p[1] << 8;
+        size_t len = le_get16(p);
         e->qoff[i] = at;
         memcpy(e->qtext + at, p + 2, len);
         at += len;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/endian.h"
 #include "common/util.h"
 #include "ranking/embed.h" /* rank_emb_hash: FNV-1a 64 */
 
@@ -103,39 +104,6 @@ size_t rank_ftrl_nonzero(const rank_ftrl *m) {
 
 /* --- file ------------------------------------------------------------------ */
 
-static void put_u32(unsigned char *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static void put_u64(unsigned char *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
-}
-static uint32_t get_u32(const unsigned char *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get_u64(const unsigned char *p) { return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
-static void put_f64(unsigned char *p, double d) {
-    uint64_t u;
-    memcpy(&u, &d, 8);
-    put_u64(p, u);
-}
-static double get_f64(const unsigned char *p) {
-    uint64_t u = get_u64(p);
-    double d;
-    memcpy(&d, &u, 8);
-    return d;
-}
-static void put_f32(unsigned char *p, float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    put_u32(p, u);
-}
-static float get_f32(const unsigned char *p) {
-    uint32_t u = get_u32(p);
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
 int rank_ftrl_save(const rank_ftrl *m, const char *path, char *err, size_t errlen) {
     size_t cnt = 0;
     for (size_t i = 0; i <= m->mask; i++) cnt += m->n[i] > 0;
@@ -146,25 +114,25 @@ int rank_ftrl_save(const rank_ftrl *m, const char *path, char *err, size_t errle
         return RANK_FTRL_ENOMEM;
     }
     memcpy(b, MDL_MAGIC, 8);
-    put_u32(b + 8, RANK_FTRL_VERSION);
-    put_u32(b + 12, RANK_FEAT_VERSION);
-    put_u32(b + 16, m->o.bits);
-    put_u32(b + 20, (uint32_t)m->o.loss);
-    put_f64(b + 24, m->o.alpha);
-    put_f64(b + 32, m->o.beta);
-    put_f64(b + 40, m->o.l1);
-    put_f64(b + 48, m->o.l2);
-    put_u64(b + 56, m->updates);
-    put_u64(b + 64, cnt);
+    le_put32(b + 8, RANK_FTRL_VERSION);
+    le_put32(b + 12, RANK_FEAT_VERSION);
+    le_put32(b + 16, m->o.bits);
+    le_put32(b + 20, (uint32_t)m->o.loss);
+    le_put_f64(b + 24, m->o.alpha);
+    le_put_f64(b + 32, m->o.beta);
+    le_put_f64(b + 40, m->o.l1);
+    le_put_f64(b + 48, m->o.l2);
+    le_put64(b + 56, m->updates);
+    le_put64(b + 64, cnt);
     unsigned char *p = b + MDL_HEADER;
     for (size_t i = 0; i <= m->mask; i++) {
         if (!(m->n[i] > 0)) continue;
-        put_u32(p, (uint32_t)i);
-        put_f32(p + 4, m->z[i]);
-        put_f32(p + 8, m->n[i]);
+        le_put32(p, (uint32_t)i);
+        le_put_f32(p + 4, m->z[i]);
+        le_put_f32(p + 8, m->n[i]);
         p += 12;
     }
-    put_u64(p, rank_emb_hash(b, total - 8, RANK_EMB_FNV_INIT));
+    le_put64(p, rank_emb_hash(b, total - 8, RANK_EMB_FNV_INIT));
     int rc = file_write_atomic(path, b, total, err, errlen) < 0 ? RANK_FTRL_EIO : 0;
     qfree(b);
     return rc;
@@ -184,22 +152,22 @@ int rank_ftrl_load(const char *path, rank_ftrl **out, char *err, size_t errlen) 
         snprintf(err, errlen, "%s: not a MODEL file (bad magic or too short)", path);
         goto out;
     }
-    if (get_u32(h + 8) != RANK_FTRL_VERSION) {
-        snprintf(err, errlen, "%s: MODEL version %u, this qac reads %u", path, get_u32(h + 8), RANK_FTRL_VERSION);
+    if (le_get32(h + 8) != RANK_FTRL_VERSION) {
+        snprintf(err, errlen, "%s: MODEL version %u, this qac reads %u", path, le_get32(h + 8), RANK_FTRL_VERSION);
         goto out;
     }
-    if (get_u32(h + 12) != RANK_FEAT_VERSION) {
+    if (le_get32(h + 12) != RANK_FEAT_VERSION) {
         snprintf(err, errlen, "%s: trained on feature set %u, this qac computes set %u: retrain with 'qac train'",
-                 path, get_u32(h + 12), RANK_FEAT_VERSION);
+                 path, le_get32(h + 12), RANK_FEAT_VERSION);
         goto out;
     }
-    rank_ftrl_opts o = {get_u32(h + 16), (int)get_u32(h + 20), get_f64(h + 24), get_f64(h + 32), get_f64(h + 40),
-                        get_f64(h + 48)};
+    rank_ftrl_opts o = {le_get32(h + 16), (int)le_get32(h + 20), le_get_f64(h + 24),
+                        le_get_f64(h + 32), le_get_f64(h + 40), le_get_f64(h + 48)};
     if (!opts_ok(&o)) {
         snprintf(err, errlen, "%s: bad parameters (bits %u, loss %d, alpha/beta/l1/l2)", path, o.bits, o.loss);
         goto out;
     }
-    uint64_t cnt = get_u64(h + 64);
+    uint64_t cnt = le_get64(h + 64);
     if (cnt > ((uint64_t)1 << o.bits)) {
         snprintf(err, errlen, "%s: %llu coordinates for a table of 2^%u", path, (unsigned long long)cnt, o.bits);
         goto out;
@@ -220,7 +188,7 @@ int rank_ftrl_load(const char *path, rank_ftrl **out, char *err, size_t errlen) 
     }
     uint64_t sum = rank_emb_hash(h, MDL_HEADER, RANK_EMB_FNV_INIT);
     sum = rank_emb_hash(body, blen - 8, sum);
-    if (sum != get_u64(body + blen - 8)) {
+    if (sum != le_get64(body + blen - 8)) {
         snprintf(err, errlen, "%s: checksum mismatch (corrupt or truncated file)", path);
         goto out;
     }
@@ -230,12 +198,12 @@ int rank_ftrl_load(const char *path, rank_ftrl **out, char *err, size_t errlen) 
         rc = RANK_FTRL_ENOMEM;
         goto out;
     }
-    m->updates = get_u64(h + 56);
+    m->updates = le_get64(h + 56);
     int64_t prev = -1;
     for (uint64_t k = 0; k < cnt; k++) {
         const unsigned char *p = body + 12 * k;
-        uint32_t i = get_u32(p);
-        float z = get_f32(p + 4), n = get_f32(p + 8);
+        uint32_t i = le_get32(p);
+        float z = le_get_f32(p + 4), n = le_get_f32(p + 8);
         /* n > 0: save writes only coordinates with n > 0, so one with n == 0 would not survive a
          * save/load round trip; a weight must be finite for every margin to be. */
         float w = isfinite(z) && isfinite(n) ? weight(m, z, n) : 0;

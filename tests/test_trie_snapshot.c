@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/endian.h"
 #include "trie/trie.h"
 #include "trie/trie_internal.h"
 
@@ -331,30 +332,20 @@ static size_t one_key_snap(uint8_t *f, uint32_t idb, uint32_t id) {
     size_t n = SNAP_HDR + SNAP_REC + 1;
     memset(f, 0, n);
     memcpy(f, "QACTRIE", 8);
-    uint32_t v32 = 2;
-    memcpy(f + 8, &v32, 4);
-    v32 = SNAP_HDR;
-    memcpy(f + 12, &v32, 4);
-    uint64_t v64 = 1;
-    memcpy(f + 16, &v64, 8); /* key count */
-    memcpy(f + 24, &idb, 4);
-    v32 = 1;
-    memcpy(f + 28, &v32, 4); /* nodes: the root */
-    v64 = n;
-    memcpy(f + 32, &v64, 8);
-    v32 = 4;
-    memcpy(f + 40, &v32, 4); /* key bytes: one 4-byte arena chunk */
+    le_put32(f + 8, 2);
+    le_put32(f + 12, SNAP_HDR);
+    le_put64(f + 16, 1); /* key count */
+    le_put32(f + 24, idb);
+    le_put32(f + 28, 1); /* nodes: the root */
+    le_put64(f + 32, n);
+    le_put32(f + 40, 4); /* key bytes: one 4-byte arena chunk */
     uint8_t *r = f + SNAP_HDR;
-    uint16_t v16 = 1;
-    memcpy(r + 2, &v16, 2); /* suffix length */
-    memcpy(r + 6, &id, 4);
-    double sc = 1;
-    memcpy(r + 10, &sc, 8);
+    le_put16(r + 2, 1); /* suffix length */
+    le_put32(r + 6, id);
+    le_put_f64(r + 10, 1);
     r[SNAP_REC] = 'k';
-    v64 = trie__qsum_buf(f + SNAP_HDR, n - SNAP_HDR);
-    memcpy(f + 48, &v64, 8);
-    v64 = trie__qsum_buf(f, 56);
-    memcpy(f + 56, &v64, 8);
+    le_put64(f + 48, trie__qsum_buf(f + SNAP_HDR, n - SNAP_HDR));
+    le_put64(f + 56, trie__qsum_buf(f, 56));
     return n;
 }
 

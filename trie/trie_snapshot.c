@@ -27,12 +27,14 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/endian.h"
 
 #define SNAP_BUF (1u << 20)          /* load read buffer */
 #define SNAP_WBUF (1u << 16)         /* save write buffer */
 
 /* qsum64: a streaming 64-bit checksum in the style of xxHash64 (one lane of
- * its round function, its avalanche). Not cryptographic: it catches
+ * its round function, its avalanche) over 8-byte words read little-endian,
+ * so a file's checksum is the same on any host. Not cryptographic: it catches
  * corruption, not forgery, which is why load still validates every field. */
 #define P1 11400714785074694791ull
 #define P2 14029467366897019727ull
@@ -44,11 +46,6 @@ typedef struct qsum {
     unsigned nt;
 } qsum;
 static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-static inline uint64_t ld64(const uint8_t *p) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
 static inline uint64_t qround(uint64_t h, uint64_t w) {
     w *= P2;
     w = rotl64(w, 31) * P1;
@@ -69,11 +66,11 @@ static void qsum_update(qsum *q, const void *data, size_t n) {
             n--;
         }
         if (q->nt < 8) return;
-        q->h = qround(q->h, ld64(q->tail));
+        q->h = qround(q->h, le_get64(q->tail));
         q->nt = 0;
     }
     while (n >= 8) {
-        q->h = qround(q->h, ld64(p));
+        q->h = qround(q->h, le_get64(p));
         p += 8;
         n -= 8;
     }
@@ -83,7 +80,7 @@ static void qsum_update(qsum *q, const void *data, size_t n) {
 static uint64_t qsum_final(const qsum *q) {
     uint8_t t[8] = {0};
     memcpy(t, q->tail, q->nt);
-    uint64_t h = qround(q->h, ld64(t) ^ ((uint64_t)q->nt << 56)) ^ q->len;
+    uint64_t h = qround(q->h, le_get64(t) ^ ((uint64_t)q->nt << 56)) ^ q->len;
     h ^= h >> 33;
     h *= P2;
     h ^= h >> 29;
@@ -97,13 +94,6 @@ uint64_t trie__qsum_buf(const void *p, size_t n) {
     qsum_update(&q, p, n);
     return qsum_final(&q);
 }
-
-static inline void put16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static inline void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static inline void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-static inline uint16_t get16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
-static inline uint32_t get32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
-static inline uint64_t get64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return v; }
 
 typedef struct swriter {
     const trie *t;
@@ -146,13 +136,10 @@ static int save_cb(void *ud, uint32_t id) {
     size_t need = SNAP_REC3 + r.ck + r.cd;
     if (w->n + need > sizeof w->buf && sw_flush(w)) return -1;
     uint8_t *p = w->buf + w->n;
-    double sc = t->refs[id].score;
-    uint64_t bits;
-    memcpy(&bits, &sc, 8);
-    put32(p, id);
-    put64(p + 4, bits);
-    put16(p + 12, (uint16_t)r.ck);
-    put16(p + 14, (uint16_t)r.cd);
+    le_put32(p, id);
+    le_put_f64(p + 4, t->refs[id].score);
+    le_put16(p + 12, (uint16_t)r.ck);
+    le_put16(p + 14, (uint16_t)r.cd);
     memcpy(p + SNAP_REC3, r.code, r.ck + r.cd);
     w->n += need;
     if (w->max_id == NONE || id > w->max_id) w->max_id = id;
@@ -190,16 +177,16 @@ int trie_save(const trie *t, const char *path) {
     if (ok) {
         uint8_t h[SNAP_HDR] = {0};
         memcpy(h, SNAP_MAGIC, 8);
-        put32(h + 8, SNAP_VERSION);
-        put32(h + 12, SNAP_HDR);
-        put64(h + 16, t->count);
-        put32(h + 24, w->max_id == NONE ? 0 : w->max_id + 1);
-        put32(h + 28, t->nlive);
-        put64(h + 32, w->off);
-        put32(h + 40, (uint32_t)t->kbytes); /* coded bytes <= alive < 4 GiB: arena offsets are 32-bit */
-        put32(h + 44, t->tag);
-        put64(h + 48, qsum_final(&w->sum));
-        put64(h + 56, trie__qsum_buf(h, 56));
+        le_put32(h + 8, SNAP_VERSION);
+        le_put32(h + 12, SNAP_HDR);
+        le_put64(h + 16, t->count);
+        le_put32(h + 24, w->max_id == NONE ? 0 : w->max_id + 1);
+        le_put32(h + 28, t->nlive);
+        le_put64(h + 32, w->off);
+        le_put32(h + 40, (uint32_t)t->kbytes); /* coded bytes <= alive < 4 GiB: arena offsets are 32-bit */
+        le_put32(h + 44, t->tag);
+        le_put64(h + 48, qsum_final(&w->sum));
+        le_put64(h + 56, trie__qsum_buf(h, 56));
         ok = pwrite_all(w->fd, h, sizeof h, 0) == 0 && fsync(w->fd) == 0;
     }
     if (!ok) saved_errno = errno;
@@ -299,17 +286,17 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
         LOAD_FAIL(TRIE_EFORMAT, "bad magic: not a qac snapshot");
     if (hn < SNAP_HDR)
         LOAD_FAIL(TRIE_EFORMAT, "truncated at byte %zu of the %u-byte header", hn, SNAP_HDR);
-    uint32_t version = get32(h + 8);
+    uint32_t version = le_get32(h + 8);
     if (version < SNAP_VERSION_MIN || version > SNAP_VERSION)
         LOAD_FAIL(TRIE_EFORMAT, "unsupported snapshot version %u (this build reads %u to %u)",
                   version, SNAP_VERSION_MIN, SNAP_VERSION);
-    if (get64(h + 56) != trie__qsum_buf(h, 56)) LOAD_FAIL(TRIE_EFORMAT, "header checksum mismatch");
+    if (le_get64(h + 56) != trie__qsum_buf(h, 56)) LOAD_FAIL(TRIE_EFORMAT, "header checksum mismatch");
     /* version 1 had a 64-bit key byte count at 40, whose high half (bytes
      * 44..48) was always 0 (< 4 GiB): read as version 2, its tag is 0 */
-    uint64_t count = get64(h + 16), fsize = get64(h + 32), abytes = get32(h + 40);
-    uint32_t tag = get32(h + 44);
-    uint32_t idb = get32(h + 24), hnodes = get32(h + 28);
-    if (get32(h + 12) != SNAP_HDR) LOAD_FAIL(TRIE_EFORMAT, "bad header size %u", get32(h + 12));
+    uint64_t count = le_get64(h + 16), fsize = le_get64(h + 32), abytes = le_get32(h + 40);
+    uint32_t tag = le_get32(h + 44);
+    uint32_t idb = le_get32(h + 24), hnodes = le_get32(h + 28);
+    if (le_get32(h + 12) != SNAP_HDR) LOAD_FAIL(TRIE_EFORMAT, "bad header size %u", le_get32(h + 12));
     if (size < fsize)
         LOAD_FAIL(TRIE_EFORMAT, "truncated at byte %llu of %llu", (unsigned long long)size,
                   (unsigned long long)fsize);
@@ -350,7 +337,7 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
             qsum_update(&q, rd.buf, (size_t)g);
         }
         if (q.len != payload) LOAD_FAIL(TRIE_EFORMAT, "file changed while loading");
-        if (qsum_final(&q) != get64(h + 48)) LOAD_FAIL(TRIE_EFORMAT, "checksum mismatch");
+        if (qsum_final(&q) != le_get64(h + 48)) LOAD_FAIL(TRIE_EFORMAT, "checksum mismatch");
     }
     if (lseek(fd, SNAP_HDR, SEEK_SET) != (off_t)SNAP_HDR)
         LOAD_FAIL(TRIE_EIO, "seek error on %s: %s", path, strerror(errno));
@@ -417,14 +404,13 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
         const uint8_t *p = rd.buf + rd.lo;
         uint32_t L, klen, id;
         double sc;
-        uint64_t bits;
         kcode kc; /* versions 1/2: the keys coded here */
         const uint8_t *kp = kc.k, *dp = kc.d; /* what goes into the arena */
         if (version >= 3) {
-            id = get32(p);
-            bits = get64(p + 4);
-            kc.ck = get16(p + 12);
-            kc.cd = get16(p + 14);
+            id = le_get32(p);
+            sc = le_get_f64(p + 4);
+            kc.ck = le_get16(p + 12);
+            kc.cd = le_get16(p + 14);
             if (kc.ck == 0 || kc.ck > KCODE_MAX) REC_FAIL("coded key length %u not in 1..%u", kc.ck, (unsigned)KCODE_MAX);
             if (kc.cd > KCODE_MAX) REC_FAIL("coded display length %u over %u", kc.cd, (unsigned)KCODE_MAX);
             rd.lo += SNAP_REC3;
@@ -446,10 +432,10 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
             rd.lo += kc.ck + kc.cd;
             rd.pos += kc.ck + kc.cd;
         } else {
-            L = get16(p);
-            uint32_t sfx = get16(p + 2), dlen = get16(p + 4);
-            id = get32(p + 6);
-            bits = get64(p + 10);
+            L = le_get16(p);
+            uint32_t sfx = le_get16(p + 2), dlen = le_get16(p + 4);
+            id = le_get32(p + 6);
+            sc = le_get_f64(p + 10);
             klen = L + sfx;
             if (L > plen) REC_FAIL("shared prefix %u longer than the previous key (%u)", L, plen);
             if (sfx == 0) REC_FAIL("empty suffix (keys not strictly increasing)");
@@ -474,7 +460,6 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
             rd.lo += sfx + dlen;
             rd.pos += sfx + dlen;
         }
-        memcpy(&sc, &bits, 8);
         if (id >= idb) REC_FAIL("id %u not below the id bound %u", id, idb);
         if (id_live(t, id)) REC_FAIL("id %u used twice", id);
         if (!isfinite(sc)) REC_FAIL("non-finite score");

@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/endian.h"
 #include "engine/journal.h"
 #include "trie/trie.h"
 #include "tests/fuzz/fuzz_util.h"
@@ -76,11 +77,6 @@ static void clear_dir(void) {
 static void cleanup(void) {
     clear_dir();
     rmdir(dir);
-}
-
-static uint32_t get32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
-static void put32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> 8 * i);
 }
 
 /* --- the model ----------------------------------------------------------- */
@@ -128,9 +124,9 @@ static int on_rec(void *ud, const jrn_rec *r) {
     scan_ctx *c = ud;
     const uint8_t *p = c->buf + c->expect;
     fuzz_assert(c->len - c->expect >= JRN_REC_HEADER + JRN_MIN_PAYLOAD);
-    uint32_t L = get32(p);
+    uint32_t L = le_get32(p);
     fuzz_assert(L >= JRN_MIN_PAYLOAD && L <= JRN_MAX_PAYLOAD && L <= c->len - c->expect - JRN_REC_HEADER);
-    fuzz_assert(jrn_crc32c(jrn_crc32c(0, p, 4), p + JRN_REC_HEADER, L) == get32(p + 4));
+    fuzz_assert(jrn_crc32c(jrn_crc32c(0, p, 4), p + JRN_REC_HEADER, L) == le_get32(p + 4));
     fuzz_assert(r->op == p[8] && (r->op == JRN_OP_SET || r->op == JRN_OP_DEL));
     fuzz_assert(r->klen >= 1 && r->klen <= TRIE_MAX_KEY && L == JRN_PAYLOAD_FIXED + r->klen + r->dlen);
     fuzz_assert((const uint8_t *)r->key == p + JRN_REC_HEADER + JRN_PAYLOAD_FIXED);
@@ -235,16 +231,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         uint8_t *b = piece[i];
         size_t n = plen[i];
         if (!(flags & 2) && n >= JRN_HEADER_SIZE) {
-            uint64_t g = i + 1;
-            for (int k = 0; k < 8; k++) b[16 + k] = (uint8_t)(g >> 8 * k);
-            put32(b + 28, jrn_crc32c(0, b, 28));
+            le_put64(b + 16, (uint64_t)i + 1);
+            le_put32(b + 28, jrn_crc32c(0, b, 28));
         }
         if (!(flags & 4)) {
             size_t off = JRN_HEADER_SIZE;
             while (off < n && n - off >= JRN_REC_HEADER) {
-                uint32_t L = get32(b + off);
+                uint32_t L = le_get32(b + off);
                 if (L < JRN_MIN_PAYLOAD || L > JRN_MAX_PAYLOAD || L > n - off - JRN_REC_HEADER) break;
-                put32(b + off + 4, jrn_crc32c(jrn_crc32c(0, b + off, 4), b + off + JRN_REC_HEADER, L));
+                le_put32(b + off + 4, jrn_crc32c(jrn_crc32c(0, b + off, 4), b + off + JRN_REC_HEADER, L));
                 off += JRN_REC_HEADER + L;
             }
         }
@@ -298,7 +293,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
              * EOF, or the record (whatever its length says) ends exactly at
              * EOF, or only zeros follow. A length out of range is damage, not
              * a torn append (pwrite leaves a prefix of sound bytes). */
-            uint32_t L = rest >= JRN_REC_HEADER ? get32(b + res.good_end) : 0;
+            uint32_t L = rest >= JRN_REC_HEADER ? le_get32(b + res.good_end) : 0;
             int in_range = L >= JRN_MIN_PAYLOAD && L <= JRN_MAX_PAYLOAD;
             int torn = rest < JRN_REC_HEADER || (in_range && JRN_REC_HEADER + (uint64_t)L > rest) ||
                        JRN_REC_HEADER + (uint64_t)L == rest || all_zero(b + res.good_end, rest);

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/endian.h"
 #include "ranking/embed.h"
 #include "ranking/ftrl.h"
 #include "tests/fuzz/fuzz_util.h"
@@ -54,11 +55,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t *f = (uint8_t *)fuzz_dup(data, size);
     if (size >= MDL_HEADER + 8) {
         if ((size - MDL_HEADER - 8) % MDL_REC == 0) {
-            uint64_t cnt = (size - MDL_HEADER - 8) / MDL_REC;
-            memcpy(f + 64, &cnt, 8);
+            le_put64(f + 64, (size - MDL_HEADER - 8) / MDL_REC);
         }
-        uint64_t sum = rank_emb_hash(f, size - 8, RANK_EMB_FNV_INIT);
-        memcpy(f + size - 8, &sum, 8);
+        le_put64(f + size - 8, rank_emb_hash(f, size - 8, RANK_EMB_FNV_INIT));
     }
     char path[64], err[512];
     int fd = fuzz_memfd(f, size, path);

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/endian.h"
 #include "trie/trie.h"
 #include "trie/trie_internal.h"
 #include "tests/fuzz/fuzz_util.h"
@@ -49,12 +50,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     uint8_t *f = (uint8_t *)fuzz_dup(data, size);
     if (size >= 64) {
-        uint64_t fsize = size;
-        memcpy(f + 32, &fsize, 8);
-        uint64_t ps = trie__qsum_buf(f + 64, size - 64);
-        memcpy(f + 48, &ps, 8);
-        uint64_t hs = trie__qsum_buf(f, 56);
-        memcpy(f + 56, &hs, 8);
+        le_put64(f + 32, size);
+        le_put64(f + 48, trie__qsum_buf(f + 64, size - 64));
+        le_put64(f + 56, trie__qsum_buf(f, 56));
     }
     char path[64], err[256];
     int fd = fuzz_memfd(f, size, path);
