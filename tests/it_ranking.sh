@@ -12,6 +12,8 @@
 #     there, and the first version's keys are gone. A dead port exits 1.
 #  4. With QAC_SHARED: the dev split of EVALUATION.md, full pipeline; learned
 #     rand MRR > personal's, mpc/personal unchanged.
+# Parts 3 and 4 print a "SKIP:" line when they cannot run (tests/run.sh counts
+# each as one skipped).
 set -u
 qac=${QAC_BIN:?QAC_BIN not set}
 tmp=${QAC_TMP:-/tmp}/it_ranking.$$
@@ -107,7 +109,7 @@ if [ -n "${QAC_TEST_REDIS_PORT:-}" ] && command -v redis-cli >/dev/null; then
     $R --scan --pattern "$ns:*" | xargs -r $R unlink >/dev/null
     echo "redis: versions $v1 -> $v2, $n2 keys, old version deleted"
 else
-    echo "redis part skipped (no QAC_TEST_REDIS_PORT)"
+    echo "SKIP: part 3 (qac load into redis): no QAC_TEST_REDIS_PORT or no redis-cli"
 fi
 
 # --- 4. dev split ------------------------------------------------------------
@@ -126,6 +128,6 @@ if [ -n "${QAC_SHARED:-}" ] && [ -f "$QAC_SHARED/data/aol/aol-users-dev.tsv" ]; 
     p=$(jget "$tmp/dev.json" systems personal mrr rand)
     gt "$l" "$p" || fail "dev: learned rand $l <= personal $p"
 else
-    echo "dev split skipped (no QAC_SHARED)"
+    echo "SKIP: part 4 (dev split of EVALUATION.md): QAC_SHARED unset or no data/aol/aol-users-dev.tsv in it"
 fi
 echo "it_ranking: ok"

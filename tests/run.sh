@@ -4,11 +4,19 @@
 # - Unit and integration tests: every BUILD_DIR/tests/test_* binary (cmocka).
 #   Each runs in its own process with a time limit; its cmocka summary is
 #   parsed, and a binary that dies without one counts as one failure.
-# - Script tests: every tests/it_*.sh, run with bash; exit 0 = pass, 77 = skip.
+# - Script tests: every tests/it_*.sh, run with bash; exit 0 = pass, 77 = skip
+#   (the whole script), anything else = fail. A script that runs but leaves a
+#   part out (no ../shared, no nginx, ...) says so with one output line
+#   "SKIP: <part>: <reason>" per part left out, at the start of a line, on
+#   stdout or stderr: each such line counts one skipped in the summary, and the
+#   exit code alone still decides pass or fail (so "passed, 2 skipped" is one
+#   pass and two skips). Under exit 77 SKIP lines are not counted: the script
+#   is one skip. A script must never skip a part silently.
 # - A private redis-server is started on a free port in a temporary directory
 #   for the whole run (QAC_TEST_REDIS_PORT), and stopped at the end.
 # Environment given to tests: QAC_BIN (absolute), QAC_ROOT (repo), QAC_SHARED
-# (../shared when it exists, else unset: tests that need it skip), QAC_TMP.
+# (../shared when it exists, else unset: the tests or parts that need it
+# skip, as above), QAC_TMP.
 # Final line: "N passed, N failed, N skipped"; exit 1 on any failure.
 set -u
 build=${1:?usage: tests/run.sh BUILD_DIR QAC_BIN}
@@ -65,13 +73,16 @@ for t in tests/it_*.sh; do
     name=$(basename "$t" .sh)
     out=$(timeout "$TEST_TIMEOUT" bash "$t" 2>&1)
     rc=$?
+    parts=$(printf '%s\n' "$out" | grep -c '^SKIP: ')
     case $rc in
         0) passed=$((passed + 1)); r=passed ;;
-        77) skipped=$((skipped + 1)); r="skipped ($(printf '%s\n' "$out" | tail -1))" ;;
+        77) skipped=$((skipped + 1)); parts=0; r="skipped ($(printf '%s\n' "$out" | tail -1))" ;;
         *) failed=$((failed + 1)); failures+=("$name"); r=FAILED
            printf '%s\n' "$out" | tail -40 | sed "s/^/  $name: /" ;;
     esac
+    [ "$parts" -gt 0 ] && skipped=$((skipped + parts)) && r="$r, $parts skipped"
     printf '%-34s %s\n' "$name" "$r"
+    [ "$parts" -gt 0 ] && printf '%s\n' "$out" | sed -n "s/^SKIP: /  $name: skipped: /p"
 done
 
 [ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
