@@ -43,6 +43,11 @@ void rp_report_summary(const rp_run *r, FILE *f) {
     for (size_t i = 0; i < ARRAY_LEN(r->errs) && r->errs[i].n; i++)
         fprintf(f, ", ERR %s %llu", r->errs[i].code, (unsigned long long)r->errs[i].n);
     if (r->errs_other) fprintf(f, ", other ERR %llu", (unsigned long long)r->errs_other);
+    for (size_t i = 0; i < ARRAY_LEN(r->errs) && r->errs[i].n; i++)
+        if (!strcmp(r->errs[i].code, "RATE"))
+            fprintf(f, "\n           ERR RATE: the server refused ACCEPTs over its accept rate (a replay faster than "
+                       "real time is a flood to it); serve with --accept-user-rate 0 --accept-conn-rate 0 to replay "
+                       "at speed");
     fprintf(f, "\nMRR@10    ");
     for (int t = 0; t < EP_NTAGS; t++) fprintf(f, " %s %.4f", ep_tag_names[t], ep_mrr(&r->q, t));
     fprintf(f, "  (%llu rand prefixes)\n", (unsigned long long)r->q.n[EP_TAG_RAND]);

@@ -234,6 +234,13 @@ static void change_done(eng *e, int deleted) {
     else LOG_E("journal: could not encode a change (reserved space missing)");
 }
 
+/* The guard's actor for an ACCEPT: its USER, else the connection's address. */
+static size_t accept_actor(const eng *e, const eng_ctx *ctx, char *buf, size_t cap) {
+    int n = ctx && ctx->user ? snprintf(buf, cap, "u:%.*s", (int)ctx->user_len, ctx->user)
+                             : snprintf(buf, cap, "a:%s", e->client ? e->client->addr : "");
+    return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
+}
+
 int eng_accept(eng *e, const char *query, size_t len, const eng_ctx *ctx, double *score, const char **msg) {
     int rc = key_of(e, query, len, msg);
     if (rc < 0) return rc;
@@ -248,14 +255,35 @@ int eng_accept(eng *e, const char *query, size_t len, const eng_ctx *ctx, double
     int exists = trie_get(e->t, e->norm, e->normlen, NULL);
     if (!exists && (rc = display_of(e, query, len, &dlen, msg)) < 0) return rc;
     if ((rc = change_begin(e, msg)) < 0) return rc;
-    rc = trie_incr(e->t, e->norm, e->normlen, exists ? NULL : e->disp, dlen, 1.0, score);
-    if (rc < 0) return trie_err(rc, msg);
-    change_done(e, 0);
+    guard_verdict v = {1, 1};
+    if (e->guard) {
+        char actor[SRV_MAX_ID_LEN + ENG_ADDR_MAX + 4];
+        size_t alen = accept_actor(e, ctx, actor, sizeof actor);
+        guard_rc g = guard_accept(e->guard, e->client ? &e->client->accept : NULL, actor, alen, e->norm, e->normlen,
+                                  (int64_t)(now_ns() / 1000000), &v);
+        if (g != GUARD_OK) {
+            snprintf(e->errbuf, sizeof e->errbuf, "%s: too many ACCEPTs (%s %llu/s, burst %llu); retry later",
+                     g == GUARD_LIMIT_ACTOR ? (ctx && ctx->user ? "this user" : "this client address")
+                                            : "this connection",
+                     g == GUARD_LIMIT_ACTOR ? "accept-user-rate" : "accept-conn-rate",
+                     (unsigned long long)(g == GUARD_LIMIT_ACTOR ? guard_options(e->guard)->user_rate
+                                                                 : guard_options(e->guard)->conn_rate),
+                     (unsigned long long)(g == GUARD_LIMIT_ACTOR ? guard_options(e->guard)->user_burst
+                                                                 : guard_options(e->guard)->conn_burst));
+            *msg = e->errbuf;
+            return ENG_ERR(ERR_RATE);
+        }
+    }
+    if (v.credit || !exists) { /* a repeat of a query DELeted since still puts it back */
+        rc = trie_incr(e->t, e->norm, e->normlen, exists ? NULL : e->disp, dlen, 1.0, score);
+        if (rc < 0) return trie_err(rc, msg);
+        change_done(e, 0);
+    } else trie_score(e->t, e->norm, e->normlen, score);
     /* history (Redis or in-process) and online learning on the impression
      * of PREFIX; RANK is only counted: the candidates are recomputed */
     if (e->rank && ctx && ctx->user)
         eng_rank_accept(e->rank, e->norm, e->normlen, ctx->user, ctx->user_len, ctx->session, ctx->session_len,
-                        e->norm2len >= 0 ? e->norm2 : NULL, e->norm2len >= 0 ? (size_t)e->norm2len : 0);
+                        e->norm2len >= 0 ? e->norm2 : NULL, e->norm2len >= 0 ? (size_t)e->norm2len : 0, v.learn);
     return 0;
 }
 

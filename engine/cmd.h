@@ -31,6 +31,7 @@
 
 #include "common/util.h"
 #include "engine/config.h"
+#include "engine/guard.h"
 #include "engine/proto.h"
 #include "engine/stats.h"
 #include "trie/trie.h"
@@ -58,6 +59,16 @@ struct jrn;
 struct eng_rank;
 struct eng_ctx;
 
+#define ENG_ADDR_MAX 64 /* a peer address as text ("ip:port" or a path) */
+
+/* What the executor knows of the client a request came from (the server
+ * keeps one per connection and points e->client at it around each
+ * request; NULL: no client, e.g. a test). */
+typedef struct eng_client {
+    char addr[ENG_ADDR_MAX];   /* peer address without port: an anonymous ACCEPT's actor */
+    guard_bucket accept;       /* this connection's ACCEPT bucket (engine/guard.h) */
+} eng_client;
+
 /* Ranked COMPLETE (engine/server.c): e->norm/normlen hold the normalized
  * prefix, ctx the checked context. Either encodes the answer into out now
  * (eng_reply_ranked) and returns 0, or arranges for it to be encoded later
@@ -77,6 +88,8 @@ typedef struct eng {
     eng_save_fn save_fn;     /* NULL: SAVE writes synchronously */
     void *save_ud;
     struct eng_rank *rank;   /* borrowed; NULL: plain trie order, nothing learned */
+    guard *guard;            /* borrowed; NULL: every ACCEPT counts and teaches (no limits) */
+    eng_client *client;      /* the current request's client, or NULL (set by the server) */
     eng_rank_fn rank_fn;     /* how a ranked COMPLETE runs (NULL: synchronously, here) */
     void *rank_ud;
     uint64_t wait_lsn;       /* set by eng_exec / eng_accept: the reply may leave once the
@@ -141,9 +154,12 @@ int eng_wants_rank(const eng *e, const eng_ctx *ctx);
 struct eng_rank_result;
 int eng_reply_ranked(const eng *e, int kind, int ws, const struct eng_rank_result *res, qbuf *out);
 
-/* The user submitted `query`: its popularity goes up by one. *score receives
- * the new score. Context is validated and counted. Journaled as any change
- * (sets e->wait_lsn; see eng_exec). */
+/* The user submitted `query`: its popularity goes up by one, once per actor
+ * (USER, else the client's address) and query in the accept window, and the
+ * ranker learns within the actor's budget (e->guard, engine/guard.h; a
+ * client over its rate gets ERR LIMIT and nothing changes). *score receives
+ * the (new) score. Context is validated and counted. Journaled as any
+ * change (sets e->wait_lsn; see eng_exec). */
 int eng_accept(eng *e, const char *query, size_t len, const eng_ctx *ctx, double *score, const char **msg);
 
 /* Checks a USER/SESSION id (non-empty, <= SRV_MAX_ID_LEN bytes, UTF-8, no

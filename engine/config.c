@@ -78,6 +78,24 @@ static const setting table[] = {
     {"ngram-bytes", K_U64, OFF(ngram_bytes), 0, ENG_RANK_MAX_NGRAM_BYTES,
      "with --redis: n-gram table held in process to compose vectors of unseen text, at most this many "
      "bytes (default 64m; 0 = off)"},
+    {"accept-window", K_U64, OFF(accept.window_s), 1, 86400 * 365,
+     "seconds in which one user (or address) raises a query's popularity once (default 86400)"},
+    {"accept-user-rate", K_U64, OFF(accept.user_rate), 0, 1000000,
+     "ACCEPTs per second one user (or address without USER) may send, sustained (default 2; 0 = no limit)"},
+    {"accept-user-burst", K_U64, OFF(accept.user_burst), 1, 1000000,
+     "ACCEPTs one user may send at once above that rate (default 20)"},
+    {"accept-conn-rate", K_U64, OFF(accept.conn_rate), 0, 100000000,
+     "ACCEPTs per second on one connection, all users together (default 500; 0 = no limit)"},
+    {"accept-conn-burst", K_U64, OFF(accept.conn_burst), 1, 100000000,
+     "ACCEPTs one connection may send at once above that rate (default 2000)"},
+    {"accept-learn-max", K_U64, OFF(accept.learn_max), 0, 1000000,
+     "online model updates per user per accept-window (default 50; 0 = no online learning)"},
+    {"accept-learn-users", K_U64, OFF(accept.learn_users), 1, 1000000,
+     "distinct users who must accept a query in the window before it teaches the model (default 3)"},
+    {"accept-pairs", K_U64, OFF(accept.pairs), 1, GUARD_MAX_PAIRS,
+     "(user, query) pairs remembered per window, 16 bytes each (default 262144; more rotate the window early)"},
+    {"accept-actors", K_U64, OFF(accept.actors), 1, GUARD_MAX_ACTORS,
+     "users and addresses whose ACCEPT rate is tracked at once, ~48 bytes each (default 65536)"},
     {"requirepass", K_STR, OFF(requirepass), 0, 0,
      "password for changes, SAVE, RELOAD, STATS, CONFIG (AUTH; HTTP Bearer token); default none. "
      "Prefer the config file or $QAC_REQUIREPASS: ps shows flags"},
@@ -128,6 +146,7 @@ void config_defaults(srv_config *c) {
     c->candidates = ENG_RANK_DEFAULT_CANDIDATES;
     c->ngram_bytes = ENG_RANK_DEFAULT_NGRAM_BYTES;
     c->auth_max_failures = SRV_AUTH_MAX_FAILURES;
+    guard_opts_default(&c->accept);
 }
 
 void config_free(srv_config *c) {

@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "engine/guard.h"
+
 #define SRV_DEFAULT_PORT 7700
 #define SRV_DEFAULT_HTTP_PORT 7780
 #define SRV_MAX_CLIENTS 10000           /* connections; one over gets ERR LIMIT and is closed */
@@ -70,6 +72,8 @@ typedef struct srv_config {
     uint64_t cache_bytes;       /* in-process vector cache bound */
     uint64_t candidates;        /* trie top N reranked */
     uint64_t ngram_bytes;       /* bound of the in-process n-gram table (0 = off) */
+    /* what ACCEPTs may change (engine/guard.h): accept-window, accept-user-rate, ... */
+    guard_opts accept;
     /* access control */
     char *requirepass;          /* NULL or "" = off; else AUTH / Bearer token needed for changes, SAVE, STATS */
     uint64_t auth_max_failures; /* wrong passwords per connection before it is closed */

@@ -17,7 +17,7 @@ static const char *const err_names[ERR__COUNT] = {
     [ERR_SYNTAX] = "SYNTAX",   [ERR_UNKNOWN] = "UNKNOWN", [ERR_ARGS] = "ARGS",
     [ERR_TOOLONG] = "TOOLONG", [ERR_UTF8] = "UTF8",       [ERR_NOTFOUND] = "NOTFOUND",
     [ERR_LIMIT] = "LIMIT",     [ERR_IO] = "IO",           [ERR_NOMEM] = "NOMEM",
-    [ERR_NOAUTH] = "NOAUTH",   [ERR_WRONGPASS] = "WRONGPASS",
+    [ERR_NOAUTH] = "NOAUTH",   [ERR_WRONGPASS] = "WRONGPASS", [ERR_RATE] = "RATE",
 };
 
 const char *proto_err_name(int code) {

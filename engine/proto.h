@@ -68,6 +68,7 @@ enum {
     ERR_NOMEM,      /* allocation failed; nothing changed */
     ERR_NOAUTH,     /* requirepass is set and this connection has not sent AUTH */
     ERR_WRONGPASS,  /* AUTH with a wrong password */
+    ERR_RATE,       /* a client over its ACCEPT rate (engine/guard.h); retry later */
     ERR__COUNT
 };
 const char *proto_err_name(int code);

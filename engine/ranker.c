@@ -600,11 +600,11 @@ static void on_write(rcl *c, redisReply *r, int status, void *pd) {
 }
 
 void eng_rank_accept(eng_rank *R, const char *q, size_t qlen, const char *user, size_t ulen, const char *sess,
-                     size_t slen, const char *prefix, size_t plen) {
+                     size_t slen, const char *prefix, size_t plen, int may_learn) {
     if (!user || !ulen || !qlen || qlen > TRIE_MAX_KEY || ulen > RANK_HIST_MAX_USER || slen > RANK_HIST_MAX_USER)
         return;
     int64_t now = now_s();
-    int learn = R->model && prefix && plen <= qlen && plen <= TRIE_MAX_KEY && !memcmp(prefix, q, plen);
+    int learn = may_learn && R->model && prefix && plen <= qlen && plen <= TRIE_MAX_KEY && !memcmp(prefix, q, plen);
     if (!R->rc) {
         if (learn) score(R, prefix, plen, user, ulen, NULL, NULL, 0, now, 1, q, qlen);
         if (R->hist) rank_history_accept(R->hist, user, ulen, q, qlen, now);

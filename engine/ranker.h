@@ -138,9 +138,11 @@ int eng_rank_complete(eng_rank *R, const char *p, size_t plen, const char *user,
 void eng_rank_cancel(eng_rank_pending *h);
 
 /* q (normalized) accepted by user (may be NULL: nothing to learn or store)
- * after typing prefix (may be NULL). */
+ * after typing prefix (may be NULL): stored in the user's history; the
+ * model learns from it when may_learn (the accept guard's verdict,
+ * engine/guard.h) and a prefix is given. */
 void eng_rank_accept(eng_rank *R, const char *q, size_t qlen, const char *user, size_t ulen, const char *sess,
-                     size_t slen, const char *prefix, size_t plen);
+                     size_t slen, const char *prefix, size_t plen, int may_learn);
 
 /* For tests and debugging: q's vector (dims floats into out, at most
  * RANK_EMB_MAX_DIMS) as scoring would use it now: from the cache, else

@@ -455,7 +455,9 @@ static void conn_process(srv_conn *c) {
             s->cur = c;
             s->e.authed = c->authed;
             s->e.auth_fails = c->auth_fails;
+            s->e.client = &c->client;
             int rc = eng_exec(&s->e, c->pp.kind, c->pp.argc, c->pp.argv, dst, &flags);
+            s->e.client = NULL;
             c->authed = s->e.authed ? 1u : 0u;
             c->auth_fails = s->e.auth_fails;
             s->cur = NULL;
@@ -535,6 +537,17 @@ static void on_read_batch(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
 
 /* --- accepting -------------------------------------------------------------- */
 
+/* The peer's address without its port (an anonymous ACCEPT's actor). */
+static void peer_addr(srv_conn *c) {
+    struct sockaddr_storage ss;
+    int len = (int)sizeof ss;
+    c->client.addr[0] = 0;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) < 0) return;
+    if (ss.ss_family == AF_INET) uv_ip4_name((const struct sockaddr_in *)&ss, c->client.addr, sizeof c->client.addr);
+    else if (ss.ss_family == AF_INET6)
+        uv_ip6_name((const struct sockaddr_in6 *)&ss, c->client.addr, sizeof c->client.addr);
+}
+
 static void on_connection(uv_stream_t *server, int status) {
     srv *s = server->data;
     int is_http = server == (uv_stream_t *)&s->listen_http;
@@ -561,6 +574,7 @@ static void on_connection(uv_stream_t *server, int status) {
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    peer_addr(c);
     c->last_ms = uv_now(&s->loop);
     if (s->stopping) {
         srv__conn_close(c);
@@ -743,6 +757,13 @@ int srv_run(const srv_config *cfg, trie *t, jrn *j) {
     if (!cfg->redis)
         LOG_I("running without Redis: user and session history live in this process (lost at exit, not shared "
               "with replicas); --redis HOST:PORT to share them");
+    s->guard = guard_new(&cfg->accept, rerr, sizeof rerr);
+    if (!s->guard) {
+        LOG_E("%s", rerr);
+        goto out;
+    }
+    s->e.guard = s->guard;
+    s->e.stats.guard = s->guard;
     s->e.rank = s->rank;
     s->e.rank_fn = rank_fn;
     s->e.rank_ud = s;
@@ -804,6 +825,7 @@ out:
         waitpid(s->child, NULL, 0);
     }
     if (rc == 0) LOG_I("shut down cleanly");
+    guard_free(s->guard);
     qbuf_free(&s->hbody);
     qbuf_free(&s->htext);
     qbuf_free(&s->scratch);

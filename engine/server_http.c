@@ -56,6 +56,7 @@ static int eng_status(int rc) {
     case ERR_NOTFOUND: return 404;
     case ERR_NOMEM: return 503;
     case ERR_IO: return 500;
+    case ERR_RATE: return 429;
     default: return 400;
     }
 }
@@ -180,11 +181,14 @@ static int route_accept(srv_conn *c, const http_request *req) {
         return http_error(c, req, CMD_HTTP_ACCEPT, 400, "bad_rank", "rank must be an integer 0..100", NULL);
     double score;
     const char *msg = NULL;
+    s->e.client = &c->client;
     int rc = eng_accept(&s->e, q, qlen, &ctx, &score, &msg);
+    s->e.client = NULL;
     if (rc < 0) {
         char code[16];
         s->e.stats.errs[ENG_CODE(rc)]++;
-        return http_error(c, req, CMD_HTTP_ACCEPT, eng_status(rc), lower_code(rc, code, sizeof code), msg, NULL);
+        return http_error(c, req, CMD_HTTP_ACCEPT, eng_status(rc), lower_code(rc, code, sizeof code), msg,
+                          ENG_CODE(rc) == ERR_RATE ? "Retry-After: 1\r\n" : NULL);
     }
     qbuf_reset(&s->hbody);
     if (qbuf_puts(&s->hbody, "{\"query\":") < 0 || json_str(&s->hbody, q, qlen) < 0 ||

@@ -63,6 +63,7 @@ struct srv_conn {
     unsigned closing : 1, paused : 1, close_after_flush : 1, is_http : 1, writing : 1, counted : 1,
         reading : 1, authed : 1;
     uint64_t auth_fails;     /* wrong AUTHs / tokens so far (closed at auth-max-failures) */
+    eng_client client;       /* peer address and ACCEPT bucket (e.client during its requests) */
     char *rbuf;
     size_t rlen, rcap;
     proto_parser pp;
@@ -99,6 +100,7 @@ struct srv {
     /* ranking (engine/ranker.h) */
     eng_rank *rank;
     int rank_closed;
+    guard *guard;          /* what ACCEPTs may change (engine/guard.h) */
     srv_conn *cur;         /* the connection whose request eng_exec is running */
     int http_deferred;     /* the current HTTP request's reply is a queued SLOT_WAIT_RANK */
     srv_slot *spare;       /* a slot kept for the next ranked COMPLETE (no malloc when it answers at once) */

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include "engine/journal.h"
+#include "engine/guard.h"
 #include "engine/ranker.h"
 
 #include <stdio.h>
@@ -156,6 +157,27 @@ void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
     add_d(snap, "last_save_time", "qac_last_save_time_seconds", "gauge", NULL, s->last_save_time);
     add_u(snap, "last_save_duration_ms", "qac_last_save_duration_ms", "gauge", NULL, s->last_save_ms);
     add_u(snap, "last_fork_us", "qac_last_fork_us", "gauge", NULL, s->last_fork_us);
+    if (s->guard) {
+        guard_stat g;
+        guard_stats(s->guard, &g);
+        add_u(snap, "accept_credited", "qac_accept_total", "counter", "result=\"credited\"", g.credited);
+        add_u(snap, "accept_repeats", "qac_accept_total", "counter", "result=\"repeat\"", g.repeats);
+        add_u(snap, "accept_limited_user", "qac_accept_total", "counter", "result=\"limited_user\"",
+              g.limited_actor);
+        add_u(snap, "accept_limited_conn", "qac_accept_total", "counter", "result=\"limited_conn\"",
+              g.limited_conn);
+        add_u(snap, "accept_learn_waiting", "qac_accept_learn_skipped_total", "counter", "why=\"few_users\"",
+              g.learn_waiting);
+        add_u(snap, "accept_learn_capped", "qac_accept_learn_skipped_total", "counter", "why=\"budget\"",
+              g.learn_capped);
+        add_u(snap, "accept_window_rotations", "qac_accept_window_rotations_total", "counter", "early=\"no\"",
+              g.rotations - g.early_rotations);
+        add_u(snap, "accept_window_rotations_early", "qac_accept_window_rotations_total", "counter",
+              "early=\"yes\"", g.early_rotations);
+        add_u(snap, "accept_actor_evictions", "qac_accept_actor_evictions_total", "counter", NULL,
+              g.actor_evictions);
+        add_u(snap, "accept_guard_bytes", "qac_accept_guard_bytes", "gauge", NULL, g.bytes);
+    }
     if (s->rank) {
         eng_rank_stat r;
         eng_rank_stats(s->rank, &r);

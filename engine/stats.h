@@ -61,6 +61,7 @@ typedef struct eng_stats {
     uint64_t last_fork_us;      /* how long the last fork() stopped the loop */
     const struct jrn *journal;  /* borrowed; NULL without --journal */
     const struct eng_rank *rank; /* borrowed; NULL: no ranker (its counters are left out) */
+    const struct guard *guard;   /* borrowed; NULL: no accept guard (its counters are left out) */
 } eng_stats;
 
 void stats_init(eng_stats *s);

@@ -292,8 +292,8 @@ target = base[-2]
 pos0 = base.index(target)
 score0 = c.cmd("GET", target)
 u0 = stat("rank_online_updates")
-for i in range(60):
-    c.send(("ACCEPT", target, "USER", "learner%d" % (i % 6), "SESSION", "L%d" % (i % 6), "PREFIX", "weather",
+for i in range(60):  # 60 distinct users: the accept guard lets each teach once (engine/guard.h)
+    c.send(("ACCEPT", target, "USER", "learner%d" % i, "SESSION", "L%d" % i, "PREFIX", "weather",
             "RANK", str(pos0 + 1)))
 for i in range(60): c.read()
 c.cmd("ADD", target, score0)  # popularity back: only the model may move it
@@ -309,7 +309,7 @@ if not os.path.exists(os.path.join(tmp, "model.saved")): die("SAVE did not write
 if c.cmd("RELOAD") != "+OK": die("RELOAD")
 if c.cmd("HELP", "RELOAD")[0] != "RELOAD": die("HELP RELOAD")
 u0 = stat("rank_online_updates")
-for i in range(5): c.cmd("ACCEPT", target, "USER", "learner0", "PREFIX", "weather", "RANK", "1")
+for i in range(5): c.cmd("ACCEPT", target, "USER", "after%d" % i, "PREFIX", "weather", "RANK", "1")
 wait_for(lambda: stat("rank_online_updates") > u0, "an update after RELOAD")
 os.utime(os.path.join(tmp, "model.saved"), (1, 1))
 c.close()

@@ -82,7 +82,7 @@ static void test_no_redis(void **state) {
     got g;
     complete(&loop, R, "u1", &g);
     assert_string_equal(g.first, "new york");
-    for (int i = 0; i < 3; i++) eng_rank_accept(R, S("newark"), S("u1"), NULL, 0, S("new"));
+    for (int i = 0; i < 3; i++) eng_rank_accept(R, S("newark"), S("u1"), NULL, 0, S("new"), 1);
     complete(&loop, R, "u1", &g);
     assert_string_equal(g.first, "newark");
     assert_int_equal(g.degraded, 0);
@@ -166,7 +166,7 @@ static void test_redis_history(void **state) {
     complete(&loop, R, "u1", &g);
     assert_string_equal(g.first, "new york");
     assert_int_equal(g.degraded, 0);
-    for (int i = 0; i < 3; i++) eng_rank_accept(R, S("newark"), S("u1"), S("s1"), S("new"));
+    for (int i = 0; i < 3; i++) eng_rank_accept(R, S("newark"), S("u1"), S("s1"), S("new"), 1);
     for (int i = 0; i < 50; i++) uv_run(&loop, UV_RUN_NOWAIT), usleep(1000);
     complete(&loop, R, "u1", &g);
     assert_string_equal(g.first, "newark");
@@ -239,7 +239,7 @@ static void test_online_update(void **state) {
     char u[16];
     for (int i = 0; i < 200; i++) {
         snprintf(u, sizeof u, "user%d", i);
-        eng_rank_accept(R, S("newark"), u, strlen(u), NULL, 0, S("new"));
+        eng_rank_accept(R, S("newark"), u, strlen(u), NULL, 0, S("new"), 1);
     }
     complete(&loop, R, "fresh2", &g);
     assert_string_equal(g.first, "newark");
@@ -262,8 +262,8 @@ static void heavy_history(uv_loop_t *loop, eng_rank *R, int redis) {
     char q[64];
     for (int i = 0; i < 1200; i++) {
         int n = snprintf(q, sizeof q, "zzq hist %05d", i);
-        if (i % 2) eng_rank_accept(R, q, (size_t)n, S("heavy"), S("sheavy"), NULL, 0);
-        else eng_rank_accept(R, q, (size_t)n, S("heavy"), NULL, 0, NULL, 0);
+        if (i % 2) eng_rank_accept(R, q, (size_t)n, S("heavy"), S("sheavy"), NULL, 0, 1);
+        else eng_rank_accept(R, q, (size_t)n, S("heavy"), NULL, 0, NULL, 0, 1);
         if (redis && i % 100 == 99)
             for (int k = 0; k < 20; k++) uv_run(loop, UV_RUN_NOWAIT);
     }

@@ -1,0 +1,216 @@
+/* guard.c -- ACCEPT rate limits, distinct-actor popularity and the online
+ * learning budget (contract and layout in guard.h).
+ *
+ * Pair sets store fingerprints with the value 0 meaning "empty" (a real
+ * fingerprint of 0 is stored as 1: one more in 2^64 collisions). Linear
+ * probing; a table is sized to twice its entry bound, so probes stay short
+ * and no deletion is needed: a generation is cleared whole when it rotates.
+ */
+#include "engine/guard.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "common/alloc.h"
+
+typedef struct actor {
+    uint64_t fp; /* 0 = free */
+    int64_t seen_ms;
+    uint64_t learn_window; /* window number learn_n counts in */
+    uint32_t learn_n;
+    guard_bucket b;
+} actor;
+
+typedef struct pairset {
+    uint64_t *slot;
+    uint16_t *users; /* 2 rows of pmask + 1 counters */
+    size_t n;
+    int64_t start_ms;
+} pairset;
+
+struct guard {
+    guard_opts o;
+    size_t pmask; /* pair table slots - 1 */
+    pairset cur, prev;
+    actor *a;
+    size_t amask;
+    guard_stat st;
+};
+
+void guard_opts_default(guard_opts *o) {
+    o->window_s = GUARD_DEFAULT_WINDOW_S;
+    o->user_rate = GUARD_DEFAULT_USER_RATE;
+    o->user_burst = GUARD_DEFAULT_USER_BURST;
+    o->conn_rate = GUARD_DEFAULT_CONN_RATE;
+    o->conn_burst = GUARD_DEFAULT_CONN_BURST;
+    o->learn_max = GUARD_DEFAULT_LEARN_MAX;
+    o->learn_users = GUARD_DEFAULT_LEARN_USERS;
+    o->pairs = GUARD_DEFAULT_PAIRS;
+    o->actors = GUARD_DEFAULT_ACTORS;
+}
+
+static size_t pow2_at_least(uint64_t n) {
+    size_t p = 1;
+    while (p < n) p <<= 1;
+    return p;
+}
+
+guard *guard_new(const guard_opts *o, char *err, size_t errlen) {
+    if (!o->window_s || !o->user_burst || !o->conn_burst || !o->learn_users || !o->pairs ||
+        o->pairs > GUARD_MAX_PAIRS || !o->actors || o->actors > GUARD_MAX_ACTORS) {
+        snprintf(err, errlen,
+                 "accept guard: window, bursts, learn users, pairs and actors must be >= 1 (pairs <= %u, actors <= %u)",
+                 GUARD_MAX_PAIRS, GUARD_MAX_ACTORS);
+        return NULL;
+    }
+    guard *g = qcalloc(1, sizeof *g);
+    if (!g) goto oom;
+    g->o = *o;
+    size_t ps = pow2_at_least(o->pairs * 2);
+    g->pmask = ps - 1;
+    g->cur.slot = qcalloc(ps, sizeof(uint64_t));
+    g->prev.slot = qcalloc(ps, sizeof(uint64_t));
+    g->cur.users = qcalloc(2 * ps, sizeof(uint16_t));
+    g->prev.users = qcalloc(2 * ps, sizeof(uint16_t));
+    size_t as = pow2_at_least(o->actors);
+    g->amask = as - 1;
+    g->a = qcalloc(as, sizeof(actor));
+    if (!g->cur.slot || !g->prev.slot || !g->cur.users || !g->prev.users || !g->a) goto oom;
+    g->cur.start_ms = INT64_MIN; /* started by the first ACCEPT */
+    g->st.bytes = 2 * ps * (sizeof(uint64_t) + 2 * sizeof(uint16_t)) + as * sizeof(actor) + sizeof *g;
+    return g;
+oom:
+    snprintf(err, errlen, "accept guard: out of memory (accept-pairs %llu, accept-actors %llu)",
+             (unsigned long long)o->pairs, (unsigned long long)o->actors);
+    guard_free(g);
+    return NULL;
+}
+
+void guard_free(guard *g) {
+    if (!g) return;
+    qfree(g->cur.slot);
+    qfree(g->prev.slot);
+    qfree(g->cur.users);
+    qfree(g->prev.users);
+    qfree(g->a);
+    qfree(g);
+}
+
+/* Refills b at rate/s up to burst and takes one token. 1 = taken. */
+static int take(guard_bucket *b, uint64_t rate, uint64_t burst, int64_t now_ms) {
+    if (!rate) return 1;
+    if (!b->init) {
+        b->init = 1;
+        b->tokens = (double)burst;
+        b->last_ms = now_ms;
+    } else if (now_ms > b->last_ms) {
+        b->tokens += (double)(now_ms - b->last_ms) * (double)rate / 1000.0;
+        if (b->tokens > (double)burst) b->tokens = (double)burst;
+        b->last_ms = now_ms;
+    }
+    if (b->tokens < 1.0) return 0;
+    b->tokens -= 1.0;
+    return 1;
+}
+
+/* 1 = fp is in s; else, when add, stores it. */
+static int pair_find(const guard *g, pairset *s, uint64_t fp, int add) {
+    for (size_t i = fp & g->pmask;; i = (i + 1) & g->pmask) {
+        if (s->slot[i] == fp) return 1;
+        if (!s->slot[i]) {
+            if (add) {
+                s->slot[i] = fp;
+                s->n++;
+            }
+            return 0;
+        }
+    }
+}
+
+static void rotate(guard *g, int64_t now_ms, int early) {
+    pairset t = g->prev;
+    g->prev = g->cur;
+    memset(t.slot, 0, (g->pmask + 1) * sizeof(uint64_t));
+    memset(t.users, 0, 2 * (g->pmask + 1) * sizeof(uint16_t));
+    t.n = 0;
+    t.start_ms = now_ms;
+    g->cur = t;
+    g->st.rotations++;
+    g->st.early_rotations += (uint64_t)early;
+}
+
+/* Counts one more actor for the query whose hash is qh in the current
+ * generation; returns the estimate over both generations. */
+static uint32_t users_add(guard *g, uint64_t qh) {
+    size_t w = g->pmask + 1, i0 = qh & g->pmask, i1 = w + ((qh >> 32) & g->pmask);
+    if (g->cur.users[i0] < UINT16_MAX) g->cur.users[i0]++;
+    if (g->cur.users[i1] < UINT16_MAX) g->cur.users[i1]++;
+    uint32_t a = (uint32_t)g->cur.users[i0] + g->prev.users[i0], b = (uint32_t)g->cur.users[i1] + g->prev.users[i1];
+    return a < b ? a : b;
+}
+
+static actor *actor_of(guard *g, uint64_t fp, int64_t now_ms) {
+    actor *victim = NULL;
+    for (size_t k = 0, i = fp & g->amask; k < GUARD_PROBE && k <= g->amask; k++, i = (i + 1) & g->amask) {
+        actor *a = &g->a[i];
+        if (a->fp == fp) return a;
+        if (!a->fp) {
+            victim = a;
+            break;
+        }
+        if (!victim || a->seen_ms < victim->seen_ms) victim = a;
+    }
+    if (victim->fp) g->st.actor_evictions++;
+    memset(victim, 0, sizeof *victim);
+    victim->fp = fp;
+    victim->seen_ms = now_ms;
+    return victim;
+}
+
+guard_rc guard_accept(guard *g, guard_bucket *conn, const char *actor_id, size_t alen, const char *q, size_t qlen,
+                      int64_t now_ms, guard_verdict *v) {
+    uint64_t afp = XXH3_64bits(actor_id, alen);
+    if (!afp) afp = 1;
+    actor *a = actor_of(g, afp, now_ms);
+    a->seen_ms = now_ms;
+    if (!take(&a->b, g->o.user_rate, g->o.user_burst, now_ms)) {
+        g->st.limited_actor++;
+        return GUARD_LIMIT_ACTOR;
+    }
+    if (conn && !take(conn, g->o.conn_rate, g->o.conn_burst, now_ms)) {
+        g->st.limited_conn++;
+        return GUARD_LIMIT_CONN;
+    }
+    int64_t window_ms = (int64_t)(g->o.window_s * 1000);
+    if (g->cur.start_ms == INT64_MIN) g->cur.start_ms = now_ms;
+    else if (now_ms - g->cur.start_ms >= window_ms) rotate(g, now_ms, 0);
+    uint64_t qh = XXH3_64bits(q, qlen);
+    uint64_t pfp = qh ^ (afp * 0x9E3779B97F4A7C15ull); /* (actor, query): both hashes mixed */
+    pfp ^= pfp >> 29;
+    if (!pfp) pfp = 1;
+    int repeat = pair_find(g, &g->prev, pfp, 0) || pair_find(g, &g->cur, pfp, 1);
+    if (!repeat && g->cur.n >= g->o.pairs) rotate(g, now_ms, 1); /* the new pair moved with cur to prev */
+    v->credit = !repeat;
+    v->learn = 0;
+    if (repeat) {
+        g->st.repeats++;
+        return GUARD_OK;
+    }
+    g->st.credited++;
+    if (users_add(g, qh) < g->o.learn_users) {
+        g->st.learn_waiting++;
+        return GUARD_OK;
+    }
+    uint64_t w = (uint64_t)(now_ms < 0 ? 0 : now_ms) / (uint64_t)window_ms;
+    if (a->learn_window != w) a->learn_window = w, a->learn_n = 0;
+    if (a->learn_n < g->o.learn_max) {
+        a->learn_n++;
+        v->learn = 1;
+    } else g->st.learn_capped++;
+    return GUARD_OK;
+}
+
+void guard_stats(const guard *g, guard_stat *s) { *s = g->st; }
+
+const guard_opts *guard_options(const guard *g) { return &g->o; }
