@@ -270,7 +270,14 @@ static int put_bulk(qbuf *out, const char *s, size_t len) {
 }
 
 int proto_reply_bulk(qbuf *out, int kind, const char *s, size_t len) {
-    return kind == PROTO_RESP ? put_bulk(out, s, len) : put_line(out, "OK ", 3, s, len);
+    if (kind == PROTO_RESP) return put_bulk(out, s, len);
+    size_t at = out->len + 3;
+    if (put_line(out, "OK ", 3, s, len) < 0) return -1;
+    /* a text reply is one line: control bytes (a quoted "\r\n" echoed by
+     * PING) would let the request forge reply lines */
+    for (size_t i = at; i < at + len; i++)
+        if ((unsigned char)out->data[i] < 0x20 || out->data[i] == 0x7f) out->data[i] = '?';
+    return 0;
 }
 
 int proto_reply_list_head(qbuf *out, int kind, uint64_t n) {

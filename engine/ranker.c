@@ -354,7 +354,7 @@ static size_t score(eng_rank *R, const char *p, size_t plen, const char *user, s
 
 static void fill(eng_rank *R, eng_rank_result *res, size_t n, unsigned k) {
     size_t m = rank_top(R->cs.c, n, k > ENG_RANK_MAX_RESULT ? ENG_RANK_MAX_RESULT : k);
-    memcpy(res->c, R->cs.c, m * sizeof *res->c);
+    if (m) memcpy(res->c, R->cs.c, m * sizeof *res->c); /* cs.c is NULL before the first candidate */
     res->n = m;
 }
 

@@ -255,6 +255,10 @@ static void test_replies(void **state) {
     EXPECT(":0\r\n");
     proto_reply_bulk(&b, PROTO_RESP, "ab", 2);
     EXPECT("$2\r\nab\r\n");
+    proto_reply_bulk(&b, PROTO_RESP, "a\r\nb", 4); /* RESP is length-framed: bytes as they are */
+    EXPECT("$4\r\na\r\nb\r\n");
+    proto_reply_bulk(&b, PROTO_TEXT, "a\r\nOK 5\x7f", 8); /* text: one line, whatever PING echoes */
+    EXPECT("OK a??OK 5?\r\n");
     proto_reply_list_head(&b, PROTO_RESP, 12);
     EXPECT("*12\r\n");
     proto_reply_list_head(&b, PROTO_TEXT, 3);
