@@ -1,19 +1,7 @@
 /* load.c -- `qac load`: writes an EMB file's vectors to Redis under a new
  * version, switches the pointer key, then deletes older versions.
  *
- * Redis key layout (NS = --namespace, default "qac"; V = a version number):
- *   NS:version            INCR counter handing out versions
- *   NS:current            "V": the version servers read (switched last)
- *   NS:vV:meta            hash: dims, buckets, nqueries, seed, row
- *                         ("f32le-scale+int8", 4 + dims bytes), ngrams
- *                         ("emb1": rank_emb_ngrams of ranking/embed.h)
- *   NS:vV:q:<query>       row of the query's composed unit vector
- *                         (rank_emb_quantize), one per known query
- *   NS:vV:b:<bucket>      row of n-gram bucket <bucket> (decimal), only the
- *                         buckets with a non-zero vector: a server composes
- *                         vectors for unseen text with rank_emb_ngrams +
- *                         rank_emb_compose_rows
- * Row = 4-byte little-endian f32 scale then dims int8 (value = scale * q).
+ * Redis key layout: ranking/embkeys.h (its one owner; the server reads it).
  *
  * Protocol: synchronous hiredis (0.14) with pipelining: --batch commands are
  * appended (redisAppendCommand), then their replies read (redisGetReply);
@@ -36,10 +24,11 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "data/train.h"
+#include "ranking/embkeys.h"
 
 #define LOAD_DEFAULT_BATCH 1000
 #define LOAD_MAX_BATCH 100000
-#define LOAD_MAX_NS 64 /* bytes of --namespace */
+#define LOAD_MAX_NS RANK_RH_MAX_NS /* bytes of --namespace */
 #define LOAD_TIMEOUT_S 5
 #define LOAD_KEY_CAP (LOAD_MAX_NS + 48 + RANK_EMB_MAX_QUERY)
 
@@ -116,9 +105,9 @@ static redisReply *command(loader *l, const char *fmt, ...) {
 /* Deletes every NS:v*:* key not of version `keep` (keep 0: of any version
  * other than... none kept). Returns keys deleted or -1. */
 static long long cleanup(loader *l, const char *ns, unsigned long long keep) {
-    char pat[LOAD_MAX_NS + 8], mine[LOAD_MAX_NS + 32];
-    snprintf(pat, sizeof pat, "%s:v*:*", ns);
-    int ml = snprintf(mine, sizeof mine, "%s:v%llu:", ns, keep);
+    char pat[RANK_EK_MAX], mine[RANK_EK_MAX];
+    rank_ek_all_versions(pat, sizeof pat, ns);
+    int ml = rank_ek_vprefix(mine, sizeof mine, ns, keep);
     char cursor[32] = "0";
     long long deleted = 0;
     do {
@@ -247,20 +236,23 @@ int load_main(int argc, char **argv) {
         goto out;
     }
     redisSetTimeout(l.c, tv);
-    redisReply *r = command(&l, "INCR %s:version", ns);
+    char vkey[RANK_EK_MAX];
+    rank_ek_version(vkey, sizeof vkey, ns);
+    redisReply *r = command(&l, "INCR %s", vkey);
     if (!r) goto out;
     ver = (unsigned long long)r->integer;
     freeReplyObject(r);
-    char vpre[LOAD_MAX_NS + 32];
-    snprintf(vpre, sizeof vpre, "%s:v%llu:", ns, ver);
+    char vpre[RANK_EK_MAX], mkey[RANK_EK_MAX];
+    rank_ek_vprefix(vpre, sizeof vpre, ns, ver);
+    rank_ek_meta(mkey, sizeof mkey, ns, ver);
     /* hiredis formats only %s/%b reliably: numbers are printed here */
     char sd[16], sb[16], snq[16], sseed[24];
     snprintf(sd, sizeof sd, "%u", e->dims);
     snprintf(sb, sizeof sb, "%u", e->buckets);
     snprintf(snq, sizeof snq, "%u", e->nqueries);
     snprintf(sseed, sizeof sseed, "%llu", (unsigned long long)e->seed);
-    r = command(&l, "HSET %smeta dims %s buckets %s nqueries %s seed %s row f32le-scale+int8 ngrams emb1", vpre, sd,
-                sb, snq, sseed);
+    r = command(&l, "HSET %s dims %s buckets %s nqueries %s seed %s row %s ngrams %s", mkey, sd, sb, snq, sseed,
+                RANK_EK_ROW_FORMAT, RANK_EK_NGRAMS);
     if (!r) goto out;
     freeReplyObject(r);
 
@@ -275,7 +267,7 @@ int load_main(int argc, char **argv) {
     uint64_t total = e->nqueries + e->buckets, done = 0, nb = 0, nq = 0;
     for (uint32_t b = 0; b < e->buckets; b++, done++) {
         if (e->scale[b] == 0) continue;
-        int kl = snprintf(key, sizeof key, "%sb:%u", vpre, b);
+        int kl = rank_ek_bucket(key, sizeof key, ns, ver, b);
         rank_emb_row(e, b, row);
         if (queue_set(&l, key, (size_t)kl, row, rowb)) goto fail;
         nb++;
@@ -285,7 +277,10 @@ int load_main(int argc, char **argv) {
     for (uint32_t k = 0; k < e->nqueries; k++, done++) {
         size_t qlen;
         const char *q = rank_emb_query_at(e, k, &qlen);
-        int kl = snprintf(key, sizeof key, "%sq:%.*s", vpre, (int)qlen, q);
+        int kl = rank_ek_qprefix(key, sizeof key, ns, ver);
+        if (kl < 0 || (size_t)kl + qlen >= sizeof key) continue; /* cannot happen: qlen <= RANK_EMB_MAX_QUERY */
+        memcpy(key + kl, q, qlen);
+        kl += (int)qlen;
         if (!rank_emb_vector(e, q, qlen, vec)) continue;
         rank_emb_quantize(e->dims, vec, row);
         if (queue_set(&l, key, (size_t)kl, row, rowb)) goto fail;
@@ -297,7 +292,9 @@ int load_main(int argc, char **argv) {
     if (l.tty) fprintf(stderr, "\r%20s\r", "");
     char sver[24];
     snprintf(sver, sizeof sver, "%llu", ver);
-    r = command(&l, "SET %s:current %s", ns, sver);
+    char ckey[RANK_EK_MAX];
+    rank_ek_current(ckey, sizeof ckey, ns);
+    r = command(&l, "SET %s %s", ckey, sver);
     if (!r) goto fail;
     freeReplyObject(r);
     long long del = cleanup(&l, ns, ver);

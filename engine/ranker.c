@@ -9,7 +9,8 @@
  *                  arguments, its parsed history (rank_rh), its MGET, its
  *                  deadline timer (initialized once, reused; closed at
  *                  eng_rank_close), `waiting` = Redis callbacks outstanding.
- *   mget           keys of one MGET (NS:vV:q:<query>) with the query offsets,
+ *   mget           keys of one MGET (NS:vV:q:<query>; every key of the embeddings
+ *                  layout is spelled by ranking/embkeys.h) with the query offsets,
  *                  tagged with the version it was sent for: a reply for an
  *                  older version is dropped (never cached under the new one).
  *   ngtab          the n-gram bucket table of one version: buckets rows of
@@ -18,7 +19,7 @@
  * Scoring always re-gathers from the trie at answer time, so a request that
  * waited never holds pointers into a trie that changed under it.
  *
- * Vectors for text without a query row (design choice, issue 5): a session
+ * Vectors for text without a query row (a design choice): a session
  * query or a history entry never seen in training has no NS:vV:q:<query>
  * row; its vector is composed from its n-grams' bucket rows. Two ways were
  * weighed:
@@ -68,6 +69,7 @@
 #include "engine/rclient.h"
 #include "ranking/cache.h"
 #include "ranking/embed.h"
+#include "ranking/embkeys.h"
 #include "ranking/features.h"
 #include "ranking/ftrl.h"
 #include "ranking/history.h"
@@ -242,9 +244,8 @@ static mget *mget_get(eng_rank *R) {
     m->n = 0;
     m->version = R->version;
     qbuf_reset(&m->keys);
-    char pre[RANK_RH_MAX_NS + 32];
-    int pl = snprintf(pre, sizeof pre, "%s:v%llu:q:", R->ns, (unsigned long long)R->version);
-    m->qoff = (size_t)pl;
+    char pre[RANK_EK_MAX];
+    m->qoff = (size_t)rank_ek_qprefix(pre, sizeof pre, R->ns, R->version);
     return m;
 }
 
@@ -262,8 +263,8 @@ static int mget_add(eng_rank *R, mget *m, const char *q, size_t len) {
     for (size_t i = 0; i < m->n; i++)
         if (m->len[i] == len && !memcmp(m->keys.data + m->off[i] + m->qoff, q, len)) return 0;
     m->off[m->n] = m->keys.len;
-    char pre[RANK_RH_MAX_NS + 32];
-    snprintf(pre, sizeof pre, "%s:v%llu:q:", R->ns, (unsigned long long)m->version);
+    char pre[RANK_EK_MAX];
+    rank_ek_qprefix(pre, sizeof pre, R->ns, m->version);
     if (qbuf_append(&m->keys, pre, m->qoff) || qbuf_append(&m->keys, q, len)) return -1;
     m->len[m->n++] = len;
     return 0;
@@ -675,8 +676,8 @@ static void ng_pump(eng_rank *R) {
         uint32_t n = g->buckets - g->next < ENG_RANK_NGRAM_BATCH ? g->buckets - g->next : ENG_RANK_NGRAM_BATCH;
         qbuf_reset(&R->ngkeys);
         for (uint32_t i = 0; i < n; i++) {
-            char key[RANK_RH_MAX_NS + 48];
-            int kl = snprintf(key, sizeof key, "%s:v%llu:b:%u", R->ns, (unsigned long long)g->version, g->next + i);
+            char key[RANK_EK_MAX];
+            int kl = rank_ek_bucket(key, sizeof key, R->ns, g->version, g->next + i);
             off[i] = R->ngkeys.len;
             argl[i + 1] = (size_t)kl;
             if (qbuf_append(&R->ngkeys, key, (size_t)kl)) {
@@ -816,8 +817,8 @@ static void on_current(rcl *c, redisReply *r, int status, void *pd) {
     if (r->type != REDIS_REPLY_STRING || parse_u64(r->str, r->len, &v) || v == 0 || v == R->version ||
         v == R->pending_version)
         return;
-    char key[RANK_RH_MAX_NS + 32];
-    int kl = snprintf(key, sizeof key, "%s:v%llu:meta", R->ns, (unsigned long long)v);
+    char key[RANK_EK_MAX];
+    int kl = rank_ek_meta(key, sizeof key, R->ns, v);
     const char *argv[4] = {"HMGET", key, "dims", "buckets"};
     size_t argl[4] = {5, (size_t)kl, 4, 7};
     if (rcl_command_argv(c, 4, argv, argl, on_meta, R) == 0) R->pending_version = v;
@@ -827,8 +828,8 @@ static void check_version(eng_rank *R) {
     if (!R->rc || !rcl_is_up(R->rc)) return;
     if (R->version && R->ng.state == ENG_RANK_NG_FAILED && R->ng.version == R->version)
         ng_start(R, R->ng.buckets); /* retry a load that failed */
-    char key[RANK_RH_MAX_NS + 16];
-    int kl = snprintf(key, sizeof key, "%s:current", R->ns);
+    char key[RANK_EK_MAX];
+    int kl = rank_ek_current(key, sizeof key, R->ns);
     const char *argv[2] = {"GET", key};
     size_t argl[2] = {3, (size_t)kl};
     rcl_command_argv(R->rc, 2, argv, argl, on_current, R);
