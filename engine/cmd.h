@@ -2,21 +2,24 @@
  * answers. No sockets: the server hands in parsed arguments and an output
  * buffer; the HTTP routes call the same eng_complete / eng_accept.
  *
- * The request path is a small state machine, so that ranking can later wait
- * on Redis without reordering replies:
+ * The request path, and where each stage may wait:
  *
  *     PARSED --> CANDIDATES --> [WAITING] --> SCORED --> REPLIED
  *     (args     (trie_topk     (Redis      (ranker    (reply encoded into
  *      checked)  into hits[])   lookups)    order)     the connection's slot)
  *
- * Today every stage finishes synchronously inside eng_exec(), so a request is
- * REPLIED before the next one of its connection is parsed, and replies leave
- * in request order by construction. When a stage starts to wait, the server's
- * per-connection reply queue (one slot per parsed request, flushed from the
- * head) takes over the ordering; eng_req.state is where that slot lives.
+ * A plain COMPLETE, GET and most commands finish inside eng_exec(). Three
+ * may finish later, and eng_exec says so in *flags: a ranked COMPLETE
+ * waiting on Redis (ENG_DEFER_RANK: rank_fn queued its reply), a SAVE
+ * running in a child (ENG_DEFER), and every change, whose reply must not
+ * leave before the journal is durable up to e->wait_lsn. The server's
+ * per-connection reply queue (engine/server_internal.h, srv_slot: one slot
+ * per parsed request, flushed from the head) keeps replies in request order
+ * whatever finishes first.
  *
  * Errors: eng_* return >= 0 on success, or ENG_ERR(code) with an ERR_* code
- * from proto.h and *msg set to a static message.
+ * from proto.h and *msg set to a message (static, or e->errbuf for the
+ * journal and the accept guard: valid until the next request).
  *
  * Ownership: the eng borrows the trie and the config (both outlive it) and
  * owns its scratch buffers; the hits in it hold copies of their text (valid
@@ -40,20 +43,6 @@
 #define ENG_CODE(rc) (-(rc)-1)
 
 #define ENG_NORM_CAP (TRIE_MAX_KEY + 8)
-
-typedef enum eng_req_state {
-    REQ_PARSED = 0,
-    REQ_CANDIDATES,
-    REQ_WAITING,
-    REQ_SCORED,
-    REQ_REPLIED,
-} eng_req_state;
-
-typedef struct eng_req {
-    eng_req_state state;
-    int kind; /* PROTO_TEXT / PROTO_RESP */
-    int cmd;  /* CMD_* */
-} eng_req;
 
 struct jrn;
 struct eng_rank;
@@ -104,7 +93,6 @@ typedef struct eng {
     char disp[TRIE_MAX_KEY + 1];
     trie_hit hits[TRIE_MAX_K];
     eng_stats_snap snap;
-    int shutdown_requested; /* unused by commands today; the server owns shutdown */
     /* Access control: the server copies the connection's state in before
      * eng_exec and back out after it (AUTH changes them). */
     int authed;              /* this connection sent the right AUTH */

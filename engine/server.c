@@ -25,9 +25,11 @@
  *            to wbuf, owned by the one in-flight uv_write.
  *
  *   Requests are parsed in place in rbuf (text quoting is undone in place) and
- *   run synchronously, each reply appended to `out` in request order (see
- *   cmd.h for the request state machine and how it will keep order once a
- *   stage waits). After each read batch the whole of `out` goes out with one
+ *   run in order; a reply that is ready goes to `out`, one that must wait (a
+ *   ranked COMPLETE on Redis, a SAVE, a change until the journal is durable)
+ *   takes a slot in the connection's reply queue, and later replies queue
+ *   behind it, so replies leave in request order (cmd.h: the stages that
+ *   wait). After each read batch the whole of `out` goes out with one
  *   uv_try_write: pipelined requests get one write per batch.
  *   HTTP connections feed the bytes to http_conn (engine/http.h), which keeps
  *   its own bounded arena; routes write head + body into `out` the same way.
@@ -48,7 +50,8 @@
  *
  * Access control (requirepass; docs/PROTOCOL.md): each connection carries
  * `authed` and its count of wrong passwords; they are copied into the eng
- * around eng_exec (cmd.c refuses NOAUTH commands and runs AUTH). HTTP routes
+ * around eng_exec, and e.client points at the connection's eng_client (peer
+ * address, ACCEPT bucket: engine/guard.h) for the request (cmd.c refuses NOAUTH commands and runs AUTH). HTTP routes
  * that change or reveal state check the Bearer / X-Qac-Token header first
  * (http_auth: 401). Closing at auth-max-failures goes through ENG_CLOSE /
  * close_after_flush like QUIT.
