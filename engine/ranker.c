@@ -19,42 +19,10 @@
  * Scoring always re-gathers from the trie at answer time, so a request that
  * waited never holds pointers into a trie that changed under it.
  *
- * Vectors for text without a query row (a design choice): a session
- * query or a history entry never seen in training has no NS:vV:q:<query>
- * row; its vector is composed from its n-grams' bucket rows. Two ways were
- * weighed:
- *   (a) fetch the few bucket rows a text needs in the request's MGET. That
- *       needs the text before the round trip, and the session's queries only
- *       arrive WITH that round trip (LRANGE): a second round trip per
- *       COMPLETE, which the contract forbids, or vectors only one keystroke
- *       late. Each text also costs ~50 keys (words + trigrams).
- *   (b) CHOSEN: hold the whole bucket table of the current version in the
- *       process. When the server sees a new NS:current, it reads dims and
- *       buckets from NS:vV:meta, drops the cache and the old table, and
- *       fetches NS:vV:b:0 .. buckets-1 asynchronously, ENG_RANK_NGRAM_BATCH
- *       keys per MGET with at most ENG_RANK_NGRAM_INFLIGHT MGETs outstanding
- *       on the same connection (so a COMPLETE's MGET never queues behind
- *       more than that). Bounded: buckets * (4 + dims) bytes must fit
- *       ngram_bytes (--ngram-bytes, default 64 MiB; the default EMB, 2^18
- *       buckets x 32 dims, is 9.4 MB), else the table is not loaded (TOOBIG).
- *       While it loads, when too big or after a failed fetch, text without a
- *       query row has no vector (counted: rank_ngram_fallbacks).
- *   Once the table is READY, every vector -- candidates included -- is
- *   composed in process with rank_emb_ngrams + rank_emb_compose_rows, the
- *   same arithmetic as rank_emb_vector offline (bit-identical vectors; the
- *   query rows are a second quantization and are no longer fetched), so
- *   offline eval and serving agree and the COMPLETE round trip shrinks to the
- *   history reads. Composing costs ~50 rows x dims multiply-adds on a cache
- *   miss; the result is cached like a fetched row.
- * Never mixing versions: the table belongs to one version and carries a
- * generation number; a version switch (or a failed load) bumps the
- * generation and frees the rows, and a fetch reply for another generation
- * is dropped. The cache is reset at the switch and again when the table
- * becomes READY (entries cached while it loaded were fetched query rows or
- * "none" marks). Nothing waits on the load: requests are served from what is
- * READY at the time. Known limit: a table loaded while `qac load` deletes its
- * (already superseded) version may miss rows until the next version check
- * (<= ENG_RANK_VERSION_CHECK_MS) switches to the new one.
+ * Files: ranker.c (this: the request path -- scoring, the pool of pending
+ * requests with their deadlines, MGET batching, online learning -- and the
+ * lifecycle), ranker_tables.c (polling NS:current, version switches, loading
+ * the n-gram table), ranker_internal.h (the structures both share).
  */
 #include "engine/ranker.h"
 
@@ -63,113 +31,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/alloc.h"
-#include "common/log.h"
-#include "common/util.h"
-#include "engine/rclient.h"
-#include "ranking/cache.h"
-#include "ranking/embed.h"
-#include "ranking/embkeys.h"
-#include "ranking/features.h"
-#include "ranking/ftrl.h"
-#include "ranking/history.h"
-#include "ranking/learned.h"
-#include "ranking/rhistory.h"
-
-/* Every scratch buffer of the request path is sized from a named limit and
- * every fill is checked against it: candidates from the gather's caps
- * (ntop <= TRIE_MAX_K, history-only <= RANK_MAX_HIST_CANDS, whatever a
- * user's history holds), session queries from MAX_SESS (both history
- * stores keep at most that many per session; longer lists are cut). */
-#define MAX_CANDS RANK_MAX_CANDS
-#define MAX_SESS ENG_RANK_MAX_SESSION
-#define MAX_MGET (TRIE_MAX_K + MAX_SESS + 64)
-_Static_assert(RANK_HIST_DEFAULT_SESSION_LEN <= MAX_SESS, "in-process session longer than the ranker's buffer");
-_Static_assert(RANK_RH_DEFAULT_SESSION_LEN <= MAX_SESS, "Redis session longer than the ranker's buffer");
-
-typedef struct mget {
-    eng_rank *R;
-    struct eng_rank_pending *req; /* NULL: fire-and-forget warm-up */
-    uint64_t version;
-    qbuf keys;
-    size_t n, qoff; /* qoff: bytes of "NS:vV:q:" */
-    size_t off[MAX_MGET], len[MAX_MGET];
-    const char *argv[MAX_MGET + 1];
-    size_t argl[MAX_MGET + 1];
-    struct mget *next; /* free list */
-} mget;
-
-typedef struct tag {
-    struct eng_rank_pending *req;
-    int kind; /* 0 mget, 1 user, 2 session, 3 write */
-} tag;
-
-struct eng_rank_pending {
-    eng_rank *R;
-    struct eng_rank_pending *next; /* free list */
-    uv_timer_t timer;
-    int in_use, answered, cancelled, is_accept;
-    int waiting, errs;
-    int hist_ok, want_user, want_sess;
-    eng_rank_cb cb;
-    void *ud;
-    char p[TRIE_MAX_KEY], user[RANK_HIST_MAX_USER], sess[RANK_HIST_MAX_USER], q[TRIE_MAX_KEY];
-    size_t plen, ulen, slen, qlen;
-    unsigned k;
-    int64_t now;
-    rank_rh rh;
-    tag t_mget, t_user, t_sess;
-    eng_rank_result res;
-};
-
-typedef struct ngtab {
-    int state;          /* ENG_RANK_NG_* */
-    uint64_t gen;       /* bumped at every drop: replies of older loads are ignored */
-    uint64_t version;   /* version the rows are of */
-    uint32_t dims, buckets, rowb;
-    unsigned char *rows; /* buckets * rowb, zero = no row */
-    uint32_t next, done; /* buckets requested / answered */
-    int inflight;
-    uint64_t t0;
-} ngtab;
-
-typedef struct ngbatch {
-    eng_rank *R;
-    uint64_t gen;
-    uint32_t first, n;
-} ngbatch;
-
-struct eng_rank {
-    uv_loop_t *loop;
-    trie *t;
-    eng_rank_opts o;
-    char ns[RANK_RH_MAX_NS + 1];
-    char *model_path, *save_path;
-    rcl *rc;
-    rank_cache *cache;
-    rank_ftrl *model;
-    rank_emb *emb;
-    rank_history *hist;
-    rank_rh_opts rho;
-    uint64_t version, pending_version;
-    uint32_t dims;
-    uv_timer_t vtimer;
-    int closing, open_handles, learned;
-    eng_rank_pending *pool;
-    size_t npool;
-    mget *mfree;
-    /* scratch */
-    rank_cands cs;
-    rank_lcand lc[MAX_CANDS];
-    float *vecs; /* MAX_CANDS * dims */
-    float *svecs, lastv[RANK_EMB_MAX_DIMS], sessv[RANK_EMB_MAX_DIMS];
-    rank_hsess sbuf[MAX_SESS];
-    eng_rank_stat st;
-    uint64_t rc_connects_seen;
-    ngtab ng;
-    uint32_t pending_buckets; /* from the meta of pending_version */
-    qbuf ngkeys;              /* scratch for one batch's keys */
-};
+#include "engine/ranker_internal.h"
 
 void eng_rank_opts_default(eng_rank_opts *o) {
     memset(o, 0, sizeof *o);
@@ -183,10 +45,6 @@ void eng_rank_opts_default(eng_rank_opts *o) {
 static int64_t now_s(void) { return (int64_t)time(NULL); }
 
 /* --- vectors ------------------------------------------------------------- */
-
-static int ng_ready(const eng_rank *R) {
-    return R->ng.state == ENG_RANK_NG_READY && R->ng.version == R->version && R->ng.dims == R->dims;
-}
 
 /* q's vector composed from the READY n-gram table; 1 = non-zero. */
 static int ng_compose(eng_rank *R, const char *q, size_t len, float *out) {
@@ -643,210 +501,6 @@ void eng_rank_accept(eng_rank *R, const char *q, size_t qlen, const char *user, 
             R->st.history_write_errors++;
 }
 
-/* --- version of the embeddings -------------------------------------------- */
-
-/* --- the n-gram table ------------------------------------------------------ */
-
-static void ng_drop(eng_rank *R) {
-    qfree(R->ng.rows);
-    R->ng.rows = NULL;
-    R->ng.gen++;
-    R->ng.inflight = 0;
-    R->ng.state = ENG_RANK_NG_OFF;
-    R->st.ngram_rows = 0;
-}
-
-static void ng_fail(eng_rank *R, const char *why) {
-    LOG_W("ranker: n-gram table of version %llu not loaded (%s): no vectors for unseen text until the next "
-          "version check retries",
-          (unsigned long long)R->ng.version, why);
-    ng_drop(R);
-    R->ng.state = ENG_RANK_NG_FAILED;
-    R->st.ngram_failures++;
-}
-
-static void on_ngram(rcl *c, redisReply *r, int status, void *pd);
-
-/* Sends MGETs of bucket rows until ENG_RANK_NGRAM_INFLIGHT are outstanding. */
-static void ng_pump(eng_rank *R) {
-    ngtab *g = &R->ng;
-    const char *argv[ENG_RANK_NGRAM_BATCH + 1];
-    size_t argl[ENG_RANK_NGRAM_BATCH + 1], off[ENG_RANK_NGRAM_BATCH];
-    while (g->state == ENG_RANK_NG_LOADING && g->inflight < ENG_RANK_NGRAM_INFLIGHT && g->next < g->buckets) {
-        uint32_t n = g->buckets - g->next < ENG_RANK_NGRAM_BATCH ? g->buckets - g->next : ENG_RANK_NGRAM_BATCH;
-        qbuf_reset(&R->ngkeys);
-        for (uint32_t i = 0; i < n; i++) {
-            char key[RANK_EK_MAX];
-            int kl = rank_ek_bucket(key, sizeof key, R->ns, g->version, g->next + i);
-            off[i] = R->ngkeys.len;
-            argl[i + 1] = (size_t)kl;
-            if (qbuf_append(&R->ngkeys, key, (size_t)kl)) {
-                ng_fail(R, "out of memory");
-                return;
-            }
-        }
-        argv[0] = "MGET";
-        argl[0] = 4;
-        for (uint32_t i = 0; i < n; i++) argv[i + 1] = R->ngkeys.data + off[i];
-        ngbatch *b = qmalloc(sizeof *b);
-        if (!b) {
-            ng_fail(R, "out of memory");
-            return;
-        }
-        *b = (ngbatch){R, g->gen, g->next, n};
-        int rc = rcl_command_argv(R->rc, (int)n + 1, argv, argl, on_ngram, b);
-        if (rc) {
-            qfree(b);
-            ng_fail(R, rcl_strerror(rc));
-            return;
-        }
-        g->inflight++;
-        g->next += n;
-    }
-}
-
-static int row_ok(const char *p, uint32_t dims, size_t len) {
-    if (len != 4 + (size_t)dims) return 0;
-    uint32_t u = (uint32_t)(unsigned char)p[0] | (uint32_t)(unsigned char)p[1] << 8 |
-                 (uint32_t)(unsigned char)p[2] << 16 | (uint32_t)(unsigned char)p[3] << 24;
-    float f;
-    memcpy(&f, &u, 4);
-    return f >= 0 && f <= RANK_EMB_MAX_SCALE; /* false for NaN */
-}
-
-static void on_ngram(rcl *c, redisReply *r, int status, void *pd) {
-    (void)c;
-    ngbatch *b = pd;
-    eng_rank *R = b->R;
-    ngtab *g = &R->ng;
-    if (R->closing || b->gen != g->gen || g->state != ENG_RANK_NG_LOADING) { /* superseded */
-        qfree(b);
-        return;
-    }
-    g->inflight--;
-    if (status || !r || r->type != REDIS_REPLY_ARRAY || r->elements != b->n) {
-        if (r && r->type == REDIS_REPLY_ERROR) R->st.redis_errors++;
-        qfree(b);
-        ng_fail(R, status ? rcl_strerror(status) : r && r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-        return;
-    }
-    for (uint32_t i = 0; i < b->n; i++) {
-        redisReply *e = r->element[i];
-        if (e->type == REDIS_REPLY_NIL) continue;
-        if (e->type != REDIS_REPLY_STRING || !row_ok(e->str, g->dims, e->len)) {
-            R->st.ngram_bad_rows++;
-            continue;
-        }
-        memcpy(g->rows + (size_t)(b->first + i) * g->rowb, e->str, g->rowb);
-        if (memcmp(e->str, "\0\0\0\0", 4)) R->st.ngram_rows++;
-    }
-    g->done += b->n;
-    qfree(b);
-    if (g->done < g->buckets) {
-        ng_pump(R);
-        return;
-    }
-    g->state = ENG_RANK_NG_READY;
-    R->st.ngram_loads++;
-    rank_cache_reset(R->cache, R->dims); /* drop query rows / "none" marks cached while loading */
-    LOG_I("ranker: n-gram table of version %llu loaded: %u buckets, %llu rows, %.1f MB, %.0f ms",
-          (unsigned long long)g->version, g->buckets, (unsigned long long)R->st.ngram_rows,
-          (double)g->buckets * g->rowb / 1e6, (double)(now_ns() - g->t0) / 1e6);
-}
-
-/* Starts loading the table of R->version (buckets from its meta). */
-static void ng_start(eng_rank *R, uint32_t buckets) {
-    ng_drop(R);
-    ngtab *g = &R->ng;
-    g->version = R->version;
-    g->dims = R->dims;
-    g->buckets = buckets;
-    g->rowb = 4 + R->dims;
-    if (!buckets || !R->o.ngram_bytes || !R->rc) return; /* OFF */
-    uint64_t need = (uint64_t)buckets * g->rowb;
-    if (need > R->o.ngram_bytes) {
-        LOG_W("ranker: n-gram table of version %llu needs %llu bytes > ngram-bytes %llu: not loaded, no "
-              "vectors for text without a query row",
-              (unsigned long long)g->version, (unsigned long long)need, (unsigned long long)R->o.ngram_bytes);
-        g->state = ENG_RANK_NG_TOOBIG;
-        return;
-    }
-    g->rows = qcalloc(buckets, g->rowb);
-    if (!g->rows) {
-        ng_fail(R, "out of memory");
-        return;
-    }
-    g->state = ENG_RANK_NG_LOADING;
-    g->next = g->done = 0;
-    g->t0 = now_ns();
-    ng_pump(R);
-}
-
-static void on_meta(rcl *c, redisReply *r, int status, void *pd) {
-    (void)c;
-    eng_rank *R = pd;
-    uint64_t v = R->pending_version;
-    R->pending_version = 0;
-    if (status || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || R->closing) return;
-    redisReply *rd = r->element[0], *rb = r->element[1];
-    uint64_t dims, buckets = 0;
-    if (rd->type != REDIS_REPLY_STRING || parse_u64(rd->str, rd->len, &dims) || dims < RANK_EMB_MIN_DIMS ||
-        dims > RANK_EMB_MAX_DIMS) {
-        LOG_W("ranker: %s:v%llu:meta has bad dims; keeping version %llu", R->ns, (unsigned long long)v,
-              (unsigned long long)R->version);
-        return;
-    }
-    if (rb->type != REDIS_REPLY_STRING || parse_u64(rb->str, rb->len, &buckets) || buckets < 1 ||
-        buckets > RANK_EMB_MAX_BUCKETS) {
-        LOG_W("ranker: %s:v%llu:meta has no valid buckets: no vectors for text without a query row", R->ns,
-              (unsigned long long)v);
-        buckets = 0;
-    }
-    if (rank_cache_reset(R->cache, (uint32_t)dims)) return;
-    LOG_I("ranker: embeddings version %llu -> %llu (%llu dims); cache dropped", (unsigned long long)R->version,
-          (unsigned long long)v, (unsigned long long)dims);
-    R->version = v;
-    R->dims = (uint32_t)dims;
-    ng_start(R, (uint32_t)buckets); /* drops the old version's table first */
-}
-
-static void on_current(rcl *c, redisReply *r, int status, void *pd) {
-    eng_rank *R = pd;
-    if (status || !r || R->closing) return;
-    uint64_t v;
-    if (r->type != REDIS_REPLY_STRING || parse_u64(r->str, r->len, &v) || v == 0 || v == R->version ||
-        v == R->pending_version)
-        return;
-    char key[RANK_EK_MAX];
-    int kl = rank_ek_meta(key, sizeof key, R->ns, v);
-    const char *argv[4] = {"HMGET", key, "dims", "buckets"};
-    size_t argl[4] = {5, (size_t)kl, 4, 7};
-    if (rcl_command_argv(c, 4, argv, argl, on_meta, R) == 0) R->pending_version = v;
-}
-
-static void check_version(eng_rank *R) {
-    if (!R->rc || !rcl_is_up(R->rc)) return;
-    if (R->version && R->ng.state == ENG_RANK_NG_FAILED && R->ng.version == R->version)
-        ng_start(R, R->ng.buckets); /* retry a load that failed */
-    char key[RANK_EK_MAX];
-    int kl = rank_ek_current(key, sizeof key, R->ns);
-    const char *argv[2] = {"GET", key};
-    size_t argl[2] = {3, (size_t)kl};
-    rcl_command_argv(R->rc, 2, argv, argl, on_current, R);
-}
-
-static void on_vtimer(uv_timer_t *t) { check_version(t->data); }
-
-static void on_rcl_state(rcl *c, int up, void *ud) {
-    (void)c;
-    eng_rank *R = ud;
-    R->st.redis_up = up;
-    if (up) {
-        R->st.redis_reconnects = R->rc_connects_seen++ ? R->st.redis_reconnects + 1 : 0;
-        check_version(R);
-    }
-}
-
 /* --- lifecycle ----------------------------------------------------------- */
 
 static char *dup_str(const char *s) {
@@ -911,14 +565,14 @@ eng_rank *eng_rank_new(uv_loop_t *loop, trie *t, const eng_rank_opts *o, char *e
             goto fail;
         }
         ro.host = host;
-        ro.on_state = on_rcl_state;
+        ro.on_state = eng_rank__on_rcl_state;
         ro.ud = R;
         if (rcl_new(loop, &ro, &R->rc, err, errlen)) goto fail;
         R->st.redis_enabled = 1;
         uv_timer_init(loop, &R->vtimer);
         R->vtimer.data = R;
         R->open_handles++;
-        uv_timer_start(&R->vtimer, on_vtimer, ENG_RANK_VERSION_CHECK_MS, ENG_RANK_VERSION_CHECK_MS);
+        uv_timer_start(&R->vtimer, eng_rank__on_vtimer, ENG_RANK_VERSION_CHECK_MS, ENG_RANK_VERSION_CHECK_MS);
     } else {
         rank_history_opts ho;
         rank_history_opts_default(&ho);
@@ -1005,7 +659,7 @@ void eng_rank_close(eng_rank *R) {
 }
 
 int eng_rank_reload(eng_rank *R, char *err, size_t errlen) {
-    check_version(R);
+    eng_rank__check_version(R);
     if (!R->model_path) return 0;
     rank_ftrl *m = NULL;
     if (rank_ftrl_load(R->model_path, &m, err, errlen)) return -1;
