@@ -57,7 +57,9 @@ check "complete k bad" "$(status "$h/v1/complete?q=a&k=0")" "400"
 check "complete no q" "$(status "$h/v1/complete")" "400"
 check "accept GET" "$(curl -s "$h/v1/accept?q=zebra&user=u1&rank=2")" '{"query":"zebra","score":1}'
 check "accept POST form" "$(curl -s -d 'q=zebra&session=s9' "$h/v1/accept")" '{"query":"zebra","score":2}'
-check "accept POST json" "$(curl -s -H 'Content-Type: application/json' -d '{"q":"zebra","rank":1}' "$h/v1/accept")" '{"query":"zebra","score":3}'
+# a third actor: the anonymous one above (this address) already counted zebra (engine/guard.h)
+check "accept POST json" "$(curl -s -H 'Content-Type: application/json' -d '{"q":"zebra","user":"u3","rank":1}' "$h/v1/accept")" '{"query":"zebra","score":3}'
+check "accept repeat by the same user" "$(curl -s -d 'q=zebra&user=u3' "$h/v1/accept")" '{"query":"zebra","score":3}'
 check "stats" "$(curl -s "$h/v1/stats" | grep -o '"keys":6')" '"keys":6'
 check "metrics type" "$(curl -s -o /dev/null -w '%{content_type}' "$h/metrics")" "text/plain; version=0.0.4; charset=utf-8"
 check "metrics body" "$(curl -s "$h/metrics" | grep -c '^qac_keys 6$')" "1"
