@@ -8,7 +8,7 @@
  *
  * Access control: with requirepass set, eng_exec answers NOAUTH for the
  * commands eng_cmd_needs_auth names until the connection's AUTH succeeded
- * (e->authed, which the server keeps per connection), before looking at
+ * (e->client->authed, the server's per-connection state), before looking at
  * their arguments. No command takes a file path: SAVE and RELOAD take no
  * argument and use the configured paths only.
  *
@@ -32,6 +32,7 @@ void eng_init(eng *e, trie *t, const srv_config *cfg) {
     memset(e, 0, sizeof *e);
     e->t = t;
     e->cfg = cfg;
+    e->client = &e->self;
     stats_init(&e->stats);
     e->stats.auth_required = (uint64_t)eng_auth_required(e);
 }
@@ -237,7 +238,7 @@ static void change_done(eng *e, int deleted) {
 /* The guard's actor for an ACCEPT: its USER, else the connection's address. */
 static size_t accept_actor(const eng *e, const eng_ctx *ctx, char *buf, size_t cap) {
     int n = ctx && ctx->user ? snprintf(buf, cap, "u:%.*s", (int)ctx->user_len, ctx->user)
-                             : snprintf(buf, cap, "a:%s", e->client ? e->client->addr : "");
+                             : snprintf(buf, cap, "a:%s", e->client->addr);
     return n < 0 ? 0 : (size_t)n < cap ? (size_t)n : cap - 1;
 }
 
@@ -259,7 +260,7 @@ int eng_accept(eng *e, const char *query, size_t len, const eng_ctx *ctx, double
     if (e->guard) {
         char actor[SRV_MAX_ID_LEN + ENG_ADDR_MAX + 4];
         size_t alen = accept_actor(e, ctx, actor, sizeof actor);
-        guard_rc g = guard_accept(e->guard, e->client ? &e->client->accept : NULL, actor, alen, e->norm, e->normlen,
+        guard_rc g = guard_accept(e->guard, &e->client->accept, actor, alen, e->norm, e->normlen,
                                   (int64_t)(now_ns() / 1000000), &v);
         if (g != GUARD_OK) {
             snprintf(e->errbuf, sizeof e->errbuf, "%s: too many ACCEPTs (%s %llu/s, burst %llu); retry later",
@@ -555,12 +556,12 @@ static int h_auth(cmd_call *c) {
         ok = 0;
     }
     if (ok) {
-        e->authed = 1;
+        e->client->authed = 1;
         OOM(proto_reply_ok(c->out, c->kind));
         return 0;
     }
-    e->auth_fails++;
-    if (e->cfg->auth_max_failures && e->auth_fails >= e->cfg->auth_max_failures) {
+    e->client->auth_fails++;
+    if (e->cfg->auth_max_failures && e->client->auth_fails >= e->cfg->auth_max_failures) {
         c->flags |= ENG_CLOSE;
         c->msg = "invalid username-password pair or user is disabled; too many failures, closing the connection";
     } else {
@@ -708,7 +709,7 @@ int eng_exec(eng *e, int kind, int argc, const proto_arg *argv, qbuf *out, int *
         c.msg = "unknown command";
     } else {
         cmd = d->cmd;
-        if (eng_cmd_needs_auth(cmd) && eng_auth_required(e) && !e->authed) {
+        if (eng_cmd_needs_auth(cmd) && eng_auth_required(e) && !e->client->authed) {
             rc = ENG_ERR(ERR_NOAUTH);
             c.msg = "Authentication required.";
             e->stats.auth_refused++;

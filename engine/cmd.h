@@ -50,12 +50,15 @@ struct eng_ctx;
 
 #define ENG_ADDR_MAX 64 /* a peer address as text ("ip:port" or a path) */
 
-/* What the executor knows of the client a request came from (the server
- * keeps one per connection and points e->client at it around each
- * request; NULL: no client, e.g. a test). */
+/* What the executor knows of the client a request came from: the server
+ * keeps one per connection and points e->client at it around each request
+ * (AUTH and the accept guard change it in place); without a server (tests,
+ * tools) e->client is the eng's own e->self. */
 typedef struct eng_client {
     char addr[ENG_ADDR_MAX];   /* peer address without port: an anonymous ACCEPT's actor */
     guard_bucket accept;       /* this connection's ACCEPT bucket (engine/guard.h) */
+    int authed;                /* this connection sent the right AUTH */
+    uint64_t auth_fails;       /* wrong AUTHs / tokens on this connection so far */
 } eng_client;
 
 /* Ranked COMPLETE (engine/server.c): e->norm/normlen hold the normalized
@@ -78,7 +81,8 @@ typedef struct eng {
     void *save_ud;
     struct eng_rank *rank;   /* borrowed; NULL: plain trie order, nothing learned */
     guard *guard;            /* borrowed; NULL: every ACCEPT counts and teaches (no limits) */
-    eng_client *client;      /* the current request's client, or NULL (set by the server) */
+    eng_client *client;      /* the current request's client (never NULL; &self unless the server set it) */
+    eng_client self;         /* the client of requests run without a server */
     eng_rank_fn rank_fn;     /* how a ranked COMPLETE runs (NULL: synchronously, here) */
     void *rank_ud;
     uint64_t wait_lsn;       /* set by eng_exec / eng_accept: the reply may leave once the
@@ -93,10 +97,6 @@ typedef struct eng {
     char disp[TRIE_MAX_KEY + 1];
     trie_hit hits[TRIE_MAX_K];
     eng_stats_snap snap;
-    /* Access control: the server copies the connection's state in before
-     * eng_exec and back out after it (AUTH changes them). */
-    int authed;              /* this connection sent the right AUTH */
-    uint64_t auth_fails;     /* wrong AUTHs on this connection so far */
 } eng;
 
 void eng_init(eng *e, trie *t, const srv_config *cfg);

@@ -49,9 +49,9 @@
  * 16 KiB of COMPLETE x LIMIT 100 is ~4 MB of replies).
  *
  * Access control (requirepass; docs/PROTOCOL.md): each connection carries
- * `authed` and its count of wrong passwords; they are copied into the eng
- * around eng_exec, and e.client points at the connection's eng_client (peer
- * address, ACCEPT bucket: engine/guard.h) for the request (cmd.c refuses NOAUTH commands and runs AUTH). HTTP routes
+ * its eng_client (`authed`, its count of wrong passwords, its peer address
+ * and ACCEPT bucket: engine/guard.h); e.client points at it for the
+ * duration of each of its requests (cmd.c refuses NOAUTH commands and runs AUTH). HTTP routes
  * that change or reveal state check the Bearer / X-Qac-Token header first
  * (http_auth: 401). Closing at auth-max-failures goes through ENG_CLOSE /
  * close_after_flush like QUIT.
@@ -456,13 +456,9 @@ static void conn_process(srv_conn *c) {
             qbuf *dst = srv__reply_dst(c);
             size_t mark = dst->len;
             s->cur = c;
-            s->e.authed = c->authed;
-            s->e.auth_fails = c->auth_fails;
             s->e.client = &c->client;
             int rc = eng_exec(&s->e, c->pp.kind, c->pp.argc, c->pp.argv, dst, &flags);
-            s->e.client = NULL;
-            c->authed = s->e.authed ? 1u : 0u;
-            c->auth_fails = s->e.auth_fails;
+            s->e.client = &s->e.self;
             s->cur = NULL;
             if (rc < 0 || (!(flags & ENG_DEFER_RANK) &&
                            srv__reply_done(c, dst, mark, s->e.wait_lsn, (flags & ENG_DEFER) ? c->pp.kind : -1) < 0)) {

@@ -183,7 +183,7 @@ static int route_accept(srv_conn *c, const http_request *req) {
     const char *msg = NULL;
     s->e.client = &c->client;
     int rc = eng_accept(&s->e, q, qlen, &ctx, &score, &msg);
-    s->e.client = NULL;
+    s->e.client = &s->e.self;
     if (rc < 0) {
         char code[16];
         s->e.stats.errs[ENG_CODE(rc)]++;
@@ -249,12 +249,12 @@ static int http_auth(srv_conn *c, const http_request *req, int cmd, int *rc) {
     int bad = given;
     if (bad) {
         s->e.stats.errs[ERR_WRONGPASS]++;
-        c->auth_fails++;
+        c->client.auth_fails++;
     } else {
         s->e.stats.errs[ERR_NOAUTH]++;
         s->e.stats.auth_refused++;
     }
-    int close_now = bad && c->auth_fails >= s->cfg->auth_max_failures;
+    int close_now = bad && c->client.auth_fails >= s->cfg->auth_max_failures;
     http_resp_opts o = {.keep_alive = req->keep_alive && !s->stopping && !close_now,
                         .cors_origin = s->cfg->cors_origin,
                         .extra_headers = bad ? "WWW-Authenticate: Bearer realm=\"qac\", error=\"invalid_token\"\r\n"

@@ -61,9 +61,8 @@ struct srv_conn {
     struct srv_conn *prev, *next;
     int refs;
     unsigned closing : 1, paused : 1, close_after_flush : 1, is_http : 1, writing : 1, counted : 1,
-        reading : 1, authed : 1;
-    uint64_t auth_fails;     /* wrong AUTHs / tokens so far (closed at auth-max-failures) */
-    eng_client client;       /* peer address and ACCEPT bucket (e.client during its requests) */
+        reading : 1;
+    eng_client client;       /* AUTH state, peer address, ACCEPT bucket (e.client during its requests) */
     char *rbuf;
     size_t rlen, rcap;
     proto_parser pp;

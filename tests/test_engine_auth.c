@@ -97,21 +97,21 @@ static void test_auth_forms(void **state) {
     const char *wrong = "-WRONGPASS invalid username-password pair or user is disabled.\r\n";
     assert_string_equal(RESP(f, "AUTH", "s3cre"), wrong);  /* a prefix */
     assert_string_equal(RESP(f, "AUTH", "s3cretx"), wrong); /* one byte more */
-    assert_false(f->e.authed);
+    assert_false(f->e.client->authed);
     assert_string_equal(RESP(f, "AUTH", "admin", PW), /* right password, unknown user: the third failure */
                         "-WRONGPASS invalid username-password pair or user is disabled; too many failures, closing "
                         "the connection\r\n");
-    assert_false(f->e.authed);
+    assert_false(f->e.client->authed);
     assert_true(f->flags & ENG_CLOSE); /* the third failure reaches auth-max-failures 3 */
-    assert_int_equal(f->e.auth_fails, 3);
+    assert_int_equal(f->e.client->auth_fails, 3);
     assert_int_equal(f->e.stats.auth_failures, 3);
     assert_int_equal(f->e.stats.auth_ok, 0);
-    f->e.auth_fails = 0; /* a new connection */
+    f->e.client->auth_fails = 0; /* a new connection */
     assert_string_equal(RESP(f, "AUTH", "default", PW), "+OK\r\n");
-    assert_true(f->e.authed);
+    assert_true(f->e.client->authed);
     assert_int_equal(f->e.stats.auth_ok, 1);
     assert_string_equal(RESP(f, "INCR", "netflix"), "$2\r\n91\r\n");
-    f->e.authed = 0;
+    f->e.client->authed = 0;
     assert_string_equal(TEXT(f, "AUTH", PW), "OK\r\n");
     assert_string_equal(TEXT(f, "DEL", "netflix"), "OK 1\r\n");
     /* path arguments are refused even when authenticated; nothing written */
