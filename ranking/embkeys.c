@@ -4,7 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-static int put(char *out, size_t cap, const char *fmt, ...) {
+__attribute__((format(printf, 3, 4))) static int put(char *out, size_t cap, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(out, cap, fmt, ap);
