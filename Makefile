@@ -7,10 +7,14 @@
 #   make run        demo: build the demo index and start what it needs
 #   make deps       install the Debian packages qac needs (no-op when all are present)
 #
-# Layout: each module directory (common trie ranking data engine) becomes one
-# static archive; dependencies point one way (engine -> ranking -> trie ->
-# common; data -> ranking, trie). Tests are tests/test_<module>_<name>.c and
-# link only their module and what it depends on.
+# Layout: each module directory (common text trie ranking data engine) becomes
+# one static archive; dependencies point one way (text -> common; trie ->
+# common; ranking -> trie, common; data -> ranking, trie, text, common;
+# engine -> ranking, trie, text, common). engine/main.c, the composition root,
+# is the only file that sees every module: it is not in libengine.a, and only
+# bin/qac links data (DEPS_qac), so an engine/*.c call into data/ fails to
+# link. tests/it_layering.sh checks the #include directions. Tests are
+# tests/test_<module>_<name>.c and link only their module and what it depends on.
 
 .DEFAULT_GOAL := all
 VERSION := 0.1.0
@@ -35,13 +39,16 @@ CFLAGS := -std=c11 -D_GNU_SOURCE -DQAC_VERSION='"$(VERSION)"' $(OPT) $(WARN) -fn
 LDFLAGS := $(OPT) $(EXTRA_LDFLAGS)
 LIBS := -luv -lhiredis -lhttp_parser -lutf8proc -lxxhash $(MALLOC) -lm -lpthread
 
-MODULES := common trie ranking data engine
+MODULES := common text trie ranking data engine
 # Which archives a module's code needs, in link order.
 DEPS_common  := common
+DEPS_text    := text common
 DEPS_trie    := trie common
 DEPS_ranking := ranking trie common
-DEPS_data    := data ranking trie common
-DEPS_engine  := engine data ranking trie common
+DEPS_data    := data ranking trie text common
+DEPS_engine  := engine ranking trie text common
+# bin/qac: engine/main.c (the composition root) links everything, data included.
+DEPS_qac     := engine data ranking trie text common
 
 define module_rules
 SRC_$(1) := $$(filter-out engine/main.c,$$(wildcard $(1)/*.c))
@@ -67,7 +74,7 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(QAC): $(BUILD)/engine/main.o $(call archives,engine)
+$(QAC): $(BUILD)/engine/main.o $(call archives,qac)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -143,10 +150,10 @@ FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 FUZZ_BIN := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
 FUZZ_MOD_proto := engine
 FUZZ_MOD_http := engine
-FUZZ_MOD_json := engine
+FUZZ_MOD_json := common
 FUZZ_MOD_qlog := data
 FUZZ_MOD_snapshot := trie
-FUZZ_MOD_norm := trie
+FUZZ_MOD_norm := text
 FUZZ_MOD_tcodec := trie
 FUZZ_MOD_journal := engine
 FUZZ_MOD_embed := ranking

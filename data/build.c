@@ -44,7 +44,7 @@
 
 #include "common/alloc.h"
 #include "common/util.h"
-#include "trie/norm.h"
+#include "text/norm.h"
 
 #define BUILD_NORM_CAP (QLOG_MAX_QUERY * NORM_MAX_GROWTH)
 #define BUILD_MAX_ENTRIES 0x7fffffffu  /* entries per table (uint32 index, +1) */

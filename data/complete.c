@@ -16,7 +16,7 @@
 
 #include "common/util.h"
 #include "data/build.h"
-#include "trie/norm.h"
+#include "text/norm.h"
 
 #define COMPLETE_DEFAULT_K 10
 #define COMPLETE_NORM_CAP (TRIE_MAX_KEY * NORM_MAX_GROWTH)

@@ -44,7 +44,6 @@
  */
 #include "data/eval.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +51,7 @@
 
 #include "common/alloc.h"
 #include "common/hist.h"
+#include "common/json.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "data/evalproto.h"
@@ -60,7 +60,7 @@
 #include "ranking/baseline.h"
 #include "ranking/history.h"
 #include "ranking/learned.h"
-#include "trie/norm.h"
+#include "text/norm.h"
 #include "trie/trie.h"
 
 #define EVAL_TOPK EP_TOPK
@@ -264,40 +264,46 @@ static void print_table(const eval_state *st, const char *split, double secs) {
            (unsigned long long)st->n_short, split, secs);
 }
 
+/* --json: the figures, built in one buffer with common/json.h and written at
+ * once. One line per system; figures with EP_JSON_DECIMALS decimals. */
 static int write_json(const eval_state *st, const char *path, const char *split, double secs) {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "qac eval: cannot write %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    fprintf(f, "{\"systems\": {");
-    int first = 1;
+    static const char *const event_keys[] = {"total", "history", "test", "scored", "too_short"};
+    const uint64_t events[] = {st->n_events, st->n_history, st->n_test, st->n_scored, st->n_short};
+    qbuf b;
+    qbuf_init(&b);
+    int rc = qbuf_puts(&b, "{\"systems\": {");
+    const char *sep = "\n  ";
     for (int s = 0; s < EVAL_MAX_SYSTEMS; s++) {
         if (!st->on[s]) continue;
-        fprintf(f, "%s\n  \"%s\": {\"mrr\": {", first ? "" : ",", sys_names[s]);
-        first = 0;
-        for (int t = 0; t < EVAL_NTAGS; t++)
-            fprintf(f, "%s\"%s\": %.10f", t ? ", " : "", tag_names[t], ep_mrr(&st->m[s].q, t));
-        fprintf(f, "}, \"sr\": {\"1\": %.10f, \"3\": %.10f, \"10\": %.10f}, \"n\": %llu, \"mrr_rand_by_group\": {",
-                ep_sr(&st->m[s].q, 0), ep_sr(&st->m[s].q, 1), ep_sr(&st->m[s].q, 2), (unsigned long long)st->n_scored);
-        for (int g = 0; g < NGRP; g++)
-            fprintf(f, "%s\"%s\": %.10f", g ? ", " : "", grp_names[g], ratio(st->m[s].grp_rr[g], st->n_grp[g]));
-        fprintf(f, "}}");
+        double grp[NGRP];
+        for (int g = 0; g < NGRP; g++) grp[g] = ratio(st->m[s].grp_rr[g], st->n_grp[g]);
+        rc |= ep_json_key(&b, sep, sys_names[s]);
+        sep = ",\n  ";
+        rc |= qbuf_puts(&b, "{\"mrr\": ");
+        rc |= ep_json_mrr(&b, &st->m[s].q);
+        rc |= qbuf_puts(&b, ", \"sr\": ");
+        rc |= ep_json_sr(&b, &st->m[s].q);
+        rc |= qbuf_puts(&b, ", \"n\": ");
+        rc |= qbuf_putu64(&b, st->n_scored);
+        rc |= qbuf_puts(&b, ", \"mrr_rand_by_group\": {");
+        rc |= ep_json_figures(&b, ", ", grp_names, grp, NGRP, EP_JSON_DECIMALS);
+        rc |= qbuf_puts(&b, "}}");
     }
-    fprintf(f, "\n},\n\"events\": {\"total\": %llu, \"history\": %llu, \"test\": %llu, \"scored\": %llu, "
-               "\"too_short\": %llu, \"prefixes\": {",
-            (unsigned long long)st->n_events, (unsigned long long)st->n_history,
-            (unsigned long long)st->n_test, (unsigned long long)st->n_scored, (unsigned long long)st->n_short);
-    for (int t = 0; t < EVAL_NTAGS; t++)
-        fprintf(f, "%s\"%s\": %llu", t ? ", " : "", tag_names[t], (unsigned long long)st->n_tag[t]);
-    fprintf(f, "}");
-    for (int g = 0; g < NGRP; g++) fprintf(f, ", \"%s\": %llu", grp_names[g], (unsigned long long)st->n_grp[g]);
-    fprintf(f, "},\n\"split\": \"%s\",\n\"seconds\": %.3f\n}\n", split, secs);
-    if (ferror(f) | fclose(f)) {
-        fprintf(stderr, "qac eval: cannot write %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    return 0;
+    rc |= qbuf_puts(&b, "\n},\n\"events\": {");
+    rc |= ep_json_counts(&b, ", ", event_keys, events, ARRAY_LEN(events));
+    rc |= qbuf_puts(&b, ", \"prefixes\": {");
+    rc |= ep_json_counts(&b, ", ", tag_names, st->n_tag, EVAL_NTAGS);
+    rc |= qbuf_puts(&b, "}, ");
+    rc |= ep_json_counts(&b, ", ", grp_names, st->n_grp, NGRP);
+    rc |= qbuf_puts(&b, "},\n\"split\": ");
+    rc |= json_str(&b, split, strlen(split));
+    rc |= qbuf_puts(&b, ",\n\"seconds\": ");
+    rc |= json_fixed(&b, secs, 3);
+    rc |= qbuf_puts(&b, "\n}\n");
+    if (rc) fprintf(stderr, "qac eval: out of memory\n");
+    else rc = ep_write_file("qac eval", path, b.data, b.len);
+    qbuf_free(&b);
+    return rc ? -1 : 0;
 }
 
 /* --train: global counts in norm_eval form, as EVALUATION.md defines them:

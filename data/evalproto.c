@@ -5,14 +5,16 @@
  */
 #include "data/evalproto.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/json.h"
 #include "common/md5.h"
 #include "data/qlog.h"
-#include "trie/norm.h"
+#include "text/norm.h"
 
 #define EP_NORM_CAP (QLOG_MAX_QUERY * NORM_MAX_GROWTH)
 
@@ -166,4 +168,60 @@ void ep_quality_merge(ep_quality *dst, const ep_quality *src) {
         dst->n[t] += src->n[t];
     }
     for (int k = 0; k < 3; k++) dst->sr[k] += src->sr[k];
+}
+
+/* --- report JSON ----------------------------------------------------------- */
+
+int ep_json_key(qbuf *b, const char *sep, const char *key) {
+    int rc = qbuf_puts(b, sep);
+    rc |= json_str(b, key, strlen(key));
+    rc |= qbuf_append(b, ": ", 2);
+    return rc;
+}
+
+int ep_json_counts(qbuf *b, const char *sep, const char *const *keys, const uint64_t *v, size_t n) {
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        rc |= ep_json_key(b, i ? sep : "", keys[i]);
+        rc |= qbuf_putu64(b, v[i]);
+    }
+    return rc;
+}
+
+int ep_json_figures(qbuf *b, const char *sep, const char *const *keys, const double *v, size_t n, int decimals) {
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        rc |= ep_json_key(b, i ? sep : "", keys[i]);
+        rc |= json_fixed(b, v[i], decimals);
+    }
+    return rc;
+}
+
+static int figures_object(qbuf *b, const char *const *keys, const double *v, size_t n) {
+    int rc = qbuf_putc(b, '{');
+    rc |= ep_json_figures(b, ", ", keys, v, n, EP_JSON_DECIMALS);
+    rc |= qbuf_putc(b, '}');
+    return rc;
+}
+
+int ep_json_mrr(qbuf *b, const ep_quality *q) {
+    double v[EP_NTAGS];
+    for (int t = 0; t < EP_NTAGS; t++) v[t] = ep_mrr(q, t);
+    return figures_object(b, ep_tag_names, v, EP_NTAGS);
+}
+
+int ep_json_sr(qbuf *b, const ep_quality *q) {
+    static const char *const keys[3] = {"1", "3", "10"};
+    double v[3];
+    for (int k = 0; k < 3; k++) v[k] = ep_sr(q, k);
+    return figures_object(b, keys, v, 3);
+}
+
+int ep_write_file(const char *cmd, const char *path, const char *data, size_t len) {
+    FILE *f = fopen(path, "w");
+    int bad = !f || fwrite(data, 1, len, f) != len, err = errno;
+    if (f && fclose(f) && !bad) bad = 1, err = errno;
+    if (!bad) return 0;
+    fprintf(stderr, "%s: cannot write %s: %s\n", cmd, path, strerror(err));
+    return -1;
 }

@@ -85,4 +85,25 @@ double ep_mrr(const ep_quality *q, int tag);  /* 0 when nothing scored */
 double ep_sr(const ep_quality *q, int which); /* which: 0 = SR@1, 1 = SR@3, 2 = SR@10 */
 void ep_quality_merge(ep_quality *dst, const ep_quality *src);
 
+/* --- report JSON ------------------------------------------------------------
+ * `qac eval --json` and `qac replay --json` build their documents in a qbuf
+ * with common/json.h (strings by json_str, figures by json_fixed, counts by
+ * qbuf_putu64), members written `"key": value`, and write them to the file at
+ * once with ep_write_file. The writers return 0, or -1 on allocation failure. */
+#define EP_JSON_DECIMALS 10 /* MRR, SR and other shares */
+
+/* Appends sep, key as a JSON string, and ": ". */
+int ep_json_key(qbuf *b, const char *sep, const char *key);
+/* n members "keys[i]": v[i], separated by sep (no braces). */
+int ep_json_counts(qbuf *b, const char *sep, const char *const *keys, const uint64_t *v, size_t n);
+/* The same for figures, with `decimals` decimals (json_fixed). */
+int ep_json_figures(qbuf *b, const char *sep, const char *const *keys, const double *v, size_t n, int decimals);
+/* q as objects: MRR@10 per tag {"len1": .., .., "rand": ..}; SR on rand
+ * {"1": .., "3": .., "10": ..}; EP_JSON_DECIMALS decimals. */
+int ep_json_mrr(qbuf *b, const ep_quality *q);
+int ep_json_sr(qbuf *b, const ep_quality *q);
+/* Creates (or truncates) path and writes [data, data+len) to it. Returns 0,
+ * or -1 after "CMD: cannot write PATH: REASON" on stderr. */
+int ep_write_file(const char *cmd, const char *path, const char *data, size_t len);
+
 #endif

@@ -22,7 +22,7 @@
 
 #include "common/alloc.h"
 #include "common/util.h"
-#include "trie/norm.h"
+#include "text/norm.h"
 
 #define QLOG_BUF (4 * QLOG_MAX_LINE)
 #define QLOG_EVAL_CAP (QLOG_MAX_QUERY * NORM_MAX_GROWTH)

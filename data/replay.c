@@ -68,7 +68,7 @@
 #include "common/hist.h"
 #include "common/log.h"
 #include "data/qlog.h"
-#include "trie/norm.h"
+#include "text/norm.h"
 
 /* Limits and the run state (rp_run): data/replay_internal.h. Reports
  * (summary, JSON, HTML): data/replay_report.c. */

@@ -108,7 +108,9 @@ typedef struct rp_run {
 
 /* Report writers (replay_report.c). The summary goes to f (stdout unless
  * --quiet); the JSON and HTML writers create path and return 0, or -1 after
- * a one-line message on stderr ("qac replay: cannot write PATH: reason"). */
+ * a one-line message on stderr ("qac replay: cannot write PATH: reason", or
+ * "qac replay: out of memory" from the JSON writer, which builds the document
+ * with common/json.h before writing it). */
 void rp_report_summary(const rp_run *r, FILE *f);
 int rp_report_json(const rp_run *r, const char *path);
 int rp_report_html(const rp_run *r, const char *path);

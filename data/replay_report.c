@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/json.h"
 
 static double elapsed_s(const rp_run *r) {
     return r->t_last > r->t_first ? (double)(r->t_last - r->t_first) / 1e9 : 0.0;
@@ -57,55 +58,73 @@ void rp_report_summary(const rp_run *r, FILE *f) {
     if (r->fatal) fprintf(f, "PARTIAL: the run ended early: %s\n", r->fatal);
 }
 
+/* --json: built in one buffer with common/json.h and written at once. */
 int rp_report_json(const rp_run *r, const char *path) {
-    FILE *f = fopen(path, "w");
-    if (!f) {
-        fprintf(stderr, "qac replay: cannot write %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    fprintf(f, "{\"latency_us\": {");
-    for (int i = 0; i < 5; i++) fprintf(f, "%s\"%s\": %llu", i ? ", " : "", qnames[i], (unsigned long long)lat_q(r, i));
-    fprintf(f, ", \"mean\": %.3f},\n\"throughput_rps\": %.3f,\n\"seconds\": %.6f,\n", hist_mean(&r->lat), throughput(r),
-            elapsed_s(r));
-    fprintf(f, "\"errors\": {\"timeout\": %llu, \"disconnect\": %llu, \"protocol\": %llu", (unsigned long long)r->timeouts,
-            (unsigned long long)r->disconnects, (unsigned long long)r->protocol_errors);
+    static const char *const err_keys[] = {"timeout", "disconnect", "protocol"};
+    static const char *const keys_keys[] = {"typed", "saved", "k"};
+    static const char *const count_keys[] = {"requests", "measured_requests", "events", "events_accept_only"};
+    static const char *const skip_keys[] = {"query_too_long", "user_too_long"};
+    static const char *const shape_keys[] = {"connections", "pipeline"};
+    uint64_t lat[5];
+    for (int i = 0; i < 5; i++) lat[i] = lat_q(r, i);
+    const uint64_t errs[] = {r->timeouts, r->disconnects, r->protocol_errors};
+    const uint64_t keys[] = {r->keys.typed, r->keys.saved, r->k};
+    const uint64_t counts[] = {r->requests, r->measured_requests, r->events_measured, r->events_unmeasured};
+    const uint64_t skipped[] = {r->skip_long_query, r->skip_long_user};
+    const uint64_t shape[] = {r->nconn, r->pipeline};
+    const char *prefixes = r->all ? "all" : "eval";
+    qbuf b;
+    qbuf_init(&b);
+    int rc = qbuf_puts(&b, "{\"latency_us\": {");
+    rc |= ep_json_counts(&b, ", ", qnames, lat, 5);
+    rc |= qbuf_puts(&b, ", \"mean\": ");
+    rc |= json_fixed(&b, hist_mean(&r->lat), 3);
+    rc |= qbuf_puts(&b, "},\n\"throughput_rps\": ");
+    rc |= json_fixed(&b, throughput(r), 3);
+    rc |= qbuf_puts(&b, ",\n\"seconds\": ");
+    rc |= json_fixed(&b, elapsed_s(r), 6);
+    rc |= qbuf_puts(&b, ",\n\"errors\": {");
+    rc |= ep_json_counts(&b, ", ", err_keys, errs, ARRAY_LEN(errs));
     for (size_t i = 0; i < ARRAY_LEN(r->errs) && r->errs[i].n; i++) {
-        fprintf(f, ", \"");
+        char code[sizeof r->errs[i].code]; /* the server's code as a key: letters, digits and '_' */
+        size_t n = 0;
         for (const char *p = r->errs[i].code; *p; p++)
-            if (isalnum((unsigned char)*p) || *p == '_') fputc(*p, f);
-        fprintf(f, "\": %llu", (unsigned long long)r->errs[i].n);
+            if (isalnum((unsigned char)*p) || *p == '_') code[n++] = *p;
+        code[n] = 0;
+        rc |= ep_json_key(&b, ", ", code);
+        rc |= qbuf_putu64(&b, r->errs[i].n);
     }
-    fprintf(f, ", \"other\": %llu},\n\"mrr\": {", (unsigned long long)r->errs_other);
-    for (int t = 0; t < EP_NTAGS; t++) fprintf(f, "%s\"%s\": %.10f", t ? ", " : "", ep_tag_names[t], ep_mrr(&r->q, t));
-    fprintf(f, "},\n\"prefixes\": {");
-    for (int t = 0; t < EP_NTAGS; t++)
-        fprintf(f, "%s\"%s\": %llu", t ? ", " : "", ep_tag_names[t], (unsigned long long)r->q.n[t]);
-    fprintf(f, "},\n\"sr\": {\"1\": %.10f, \"3\": %.10f, \"10\": %.10f},\n", ep_sr(&r->q, 0), ep_sr(&r->q, 1),
-            ep_sr(&r->q, 2));
-    fprintf(f, "\"keystrokes_saved\": %.10f,\n\"keystrokes\": {\"typed\": %llu, \"saved\": %llu, \"k\": %u},\n",
-            rp_keys_share(&r->keys), (unsigned long long)r->keys.typed, (unsigned long long)r->keys.saved, r->k);
-    fprintf(f, "\"requests\": %llu,\n\"measured_requests\": %llu,\n\"events\": %llu,\n\"events_accept_only\": %llu,\n",
-            (unsigned long long)r->requests, (unsigned long long)r->measured_requests,
-            (unsigned long long)r->events_measured, (unsigned long long)r->events_unmeasured);
-    fprintf(f, "\"skipped\": {\"query_too_long\": %llu, \"user_too_long\": %llu},\n",
-            (unsigned long long)r->skip_long_query, (unsigned long long)r->skip_long_user);
-    fprintf(f, "\"complete\": %s,\n\"error\": ", r->fatal ? "false" : "true");
-    if (r->fatal) {
-        fputc('"', f);
-        for (const char *p = r->fatal; *p; p++)
-            if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
-            else if ((unsigned char)*p >= 0x20) fputc(*p, f);
-        fputc('"', f);
-    } else {
-        fputs("null", f);
-    }
-    fprintf(f, ",\n\"shape\": {\"connections\": %u, \"pipeline\": %u, \"rate\": %g, \"speed\": %g, \"prefixes\": \"%s\", \"accept\": %s}\n}\n",
-            r->nconn, r->pipeline, r->rate, r->speed, r->all ? "all" : "eval", r->accept ? "true" : "false");
-    if (ferror(f) | fclose(f)) {
-        fprintf(stderr, "qac replay: cannot write %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    return 0;
+    rc |= qbuf_puts(&b, ", \"other\": ");
+    rc |= qbuf_putu64(&b, r->errs_other);
+    rc |= qbuf_puts(&b, "},\n\"mrr\": ");
+    rc |= ep_json_mrr(&b, &r->q);
+    rc |= qbuf_puts(&b, ",\n\"prefixes\": {");
+    rc |= ep_json_counts(&b, ", ", ep_tag_names, r->q.n, EP_NTAGS);
+    rc |= qbuf_puts(&b, "},\n\"sr\": ");
+    rc |= ep_json_sr(&b, &r->q);
+    rc |= qbuf_puts(&b, ",\n\"keystrokes_saved\": ");
+    rc |= json_fixed(&b, rp_keys_share(&r->keys), EP_JSON_DECIMALS);
+    rc |= qbuf_puts(&b, ",\n\"keystrokes\": {");
+    rc |= ep_json_counts(&b, ", ", keys_keys, keys, ARRAY_LEN(keys));
+    rc |= qbuf_puts(&b, "},\n");
+    rc |= ep_json_counts(&b, ",\n", count_keys, counts, ARRAY_LEN(counts));
+    rc |= qbuf_puts(&b, ",\n\"skipped\": {");
+    rc |= ep_json_counts(&b, ", ", skip_keys, skipped, ARRAY_LEN(skipped));
+    rc |= qbuf_puts(&b, r->fatal ? "},\n\"complete\": false,\n\"error\": " : "},\n\"complete\": true,\n\"error\": null");
+    if (r->fatal) rc |= json_str(&b, r->fatal, strlen(r->fatal));
+    rc |= qbuf_puts(&b, ",\n\"shape\": {");
+    rc |= ep_json_counts(&b, ", ", shape_keys, shape, ARRAY_LEN(shape));
+    rc |= qbuf_puts(&b, ", \"rate\": ");
+    rc |= json_double(&b, r->rate);
+    rc |= qbuf_puts(&b, ", \"speed\": ");
+    rc |= json_double(&b, r->speed);
+    rc |= qbuf_puts(&b, ", \"prefixes\": ");
+    rc |= json_str(&b, prefixes, strlen(prefixes));
+    rc |= qbuf_puts(&b, r->accept ? ", \"accept\": true}\n}\n" : ", \"accept\": false}\n}\n");
+    if (rc) fprintf(stderr, "qac replay: out of memory\n");
+    else rc = ep_write_file("qac replay", path, b.data, b.len);
+    qbuf_free(&b);
+    return rc ? -1 : 0;
 }
 
 static void html_escape(FILE *f, const char *s) {

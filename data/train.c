@@ -43,7 +43,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "data/evalproto.h"
-#include "trie/norm.h"
+#include "text/norm.h"
 
 /* --- lenv ------------------------------------------------------------------ */
 

@@ -26,7 +26,7 @@
 #include "common/log.h"
 #include "engine/journal.h"
 #include "engine/ranker.h"
-#include "trie/norm.h"
+#include "text/norm.h"
 
 void eng_init(eng *e, trie *t, const srv_config *cfg) {
     memset(e, 0, sizeof *e);

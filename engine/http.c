@@ -40,7 +40,7 @@
 #include <strings.h>
 
 #include "common/alloc.h"
-#include "engine/json.h"
+#include "common/json.h"
 
 /* Buffers larger than this are freed between requests. */
 #define HTTP_KEEP_BYTES (16 * 1024)

@@ -15,14 +15,14 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/json.h"
 #include "common/log.h"
 #include "engine/cmd.h"
 #include "engine/http.h"
-#include "engine/json.h"
 #include "engine/proto.h"
 #include "engine/ranker.h"
 #include "engine/server_internal.h"
-#include "trie/norm.h"
+#include "text/norm.h"
 
 void srv__http_count(srv *s, int cmd, int status) {
     s->e.stats.cmds[cmd]++;

@@ -2,7 +2,8 @@
  * quoting, the prefixes typed for a query (all / eval, rand lengths checked
  * against python's hashlib), the tags scored per length, reply parsing
  * (complete, split at every byte, errors, garbage, target matching through
- * norm_eval), the keystrokes-saved arithmetic and the MRR/SR accumulators. */
+ * norm_eval), the keystrokes-saved arithmetic, the MRR/SR accumulators and
+ * the report JSON pieces. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "data/evalproto.h"
 #include "data/replay.h"
 
@@ -174,11 +176,45 @@ static void test_quality(void **state) {
     assert_true(ep_mrr(&q, 3) == 0.0); /* nothing scored */
 }
 
+/* The report JSON pieces (common/json.h underneath): the bytes qac eval and
+ * qac replay have always written, key escaping, allocation failure, and a
+ * file that cannot be written. */
+static void test_report_json(void **state) {
+    (void)state;
+    ep_quality q;
+    memset(&q, 0, sizeof q);
+    ep_record(&q, 0, 3);
+    ep_record(&q, EP_TAG_RAND, 1);
+    ep_record(&q, EP_TAG_RAND, 4);
+    ep_record(&q, EP_TAG_RAND, 0);
+    qbuf b;
+    qbuf_init(&b);
+    static const char *const keys[] = {"a", "say \"b\""};
+    const uint64_t v[] = {0, UINT64_MAX};
+    const double f[] = {2.0 / 3, 0};
+    assert_int_equal(ep_json_mrr(&b, &q), 0);
+    assert_int_equal(ep_json_sr(&b, &q), 0);
+    assert_int_equal(ep_json_counts(&b, ",\n", keys, v, 2), 0);
+    assert_int_equal(ep_json_figures(&b, ", ", keys, f, 2, 3), 0);
+    assert_int_equal(qbuf_putc(&b, 0), 0);
+    assert_string_equal(b.data, "{\"len1\": 0.3333333333, \"len2\": 0.0000000000, \"len3\": 0.0000000000, "
+                                "\"len4\": 0.0000000000, \"len5\": 0.0000000000, \"rand\": 0.4166666667}"
+                                "{\"1\": 0.3333333333, \"3\": 0.3333333333, \"10\": 0.6666666667}"
+                                "\"a\": 0,\n\"say \\\"b\\\"\": 18446744073709551615"
+                                "\"a\": 0.667, \"say \\\"b\\\"\": 0.000");
+    qbuf_free(&b); /* empty again: the next append allocates */
+    qalloc_fail_after(1, 1);
+    assert_int_equal(ep_json_mrr(&b, &q), -1);
+    qalloc_fail_after(0, 0);
+    assert_int_equal(ep_write_file("qac test", "/nonexistent-dir/x.json", "{}", 2), -1);
+    qbuf_free(&b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quote),       cmocka_unit_test(test_prefix_set),   cmocka_unit_test(test_plan),
         cmocka_unit_test(test_parse_complete), cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_keys),
-        cmocka_unit_test(test_quality),
+        cmocka_unit_test(test_quality),     cmocka_unit_test(test_report_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -164,7 +164,7 @@
  * THE CONTRACT
  * ------------
  *
- * Keys are byte strings (the caller passes normalized UTF-8: see norm.h; the
+ * Keys are byte strings (the caller passes normalized UTF-8: see text/norm.h; the
  * trie itself never interprets the bytes). Each key carries:
  *   - a score (popularity, a finite double, may be 0 or negative),
  *   - a display form (the spelling shown to users; when the caller passes

@@ -1,5 +1,5 @@
 /* fuzz_json.c -- libFuzzer harness for the JSON flat-object parser and the
- * number writers (engine/json.h).
+ * number writers (common/json.h).
  *
  * Input: byte 0 picks max_fields (JSON_MAX_FIELDS, or 1..8); the rest is a
  * request body for json_parse_flat. Checks: the result is -1 (with a message
@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
 #include "common/util.h"
-#include "engine/json.h"
 #include "tests/fuzz/fuzz_util.h"
 
 static void check_double(const uint8_t *p) {

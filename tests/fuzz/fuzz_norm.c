@@ -1,4 +1,4 @@
-/* fuzz_norm.c -- libFuzzer harness for text normalization (trie/norm.h).
+/* fuzz_norm.c -- libFuzzer harness for text normalization (text/norm.h).
  *
  * Input: arbitrary bytes, used whole as the text; the first byte also splits
  * it into a display and a prefix for norm_match_len. Checks, for every form
@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "common/util.h"
-#include "trie/norm.h"
+#include "text/norm.h"
 #include "tests/fuzz/fuzz_util.h"
 
 #define MAXIN 2048

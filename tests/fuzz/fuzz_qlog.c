@@ -18,7 +18,7 @@
 
 #include "common/util.h"
 #include "data/qlog.h"
-#include "trie/norm.h"
+#include "text/norm.h"
 #include "tests/fuzz/fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

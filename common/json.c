@@ -1,5 +1,6 @@
-/* json.c -- JSON writers for replies and a strict flat-object parser for
- * request bodies (see json.h for the contract).
+/* json.c -- JSON writers for the server's replies and the tools' reports,
+ * and a strict flat-object parser for request bodies (see json.h for the
+ * contract).
  *
  * Writers: json_str escapes with a 256-entry class table so the common case
  * (printable ASCII and UTF-8 continuation bytes) copies runs with one
@@ -9,14 +10,15 @@
  * that reads back exactly. Values that need all 17 digits would still cost
  * a printf, so the completion reply writes scores with json_double15 (at
  * most 15 significant digits, never printf in the fast range): about 10x
- * faster on a ranker's "ugly" doubles.
+ * faster on a ranker's "ugly" doubles. json_fixed is printf's %.*f (reports
+ * only, never on the completion path).
  *
  * Parser: one pass over the input after a whole-input utf8_valid check, so
  * string contents need no per-byte UTF-8 work. The store is reserved up front
  * (decoded text is never longer than its source, plus one NUL per key and
  * value), so it never moves while field pointers into it are handed out.
  */
-#include "engine/json.h"
+#include "common/json.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -145,6 +147,13 @@ static int put_double(qbuf *b, double v, int exact) {
 
 int json_double(qbuf *b, double v) { return put_double(b, v, 1); }
 int json_double15(qbuf *b, double v) { return put_double(b, v, 0); }
+
+int json_fixed(qbuf *b, double v, int decimals) {
+    if (!isfinite(v)) return qbuf_append(b, "null", 4);
+    if (decimals < 0) decimals = 0;
+    if (decimals > JSON_FIXED_MAX_DECIMALS) decimals = JSON_FIXED_MAX_DECIMALS;
+    return qbuf_printf(b, "%.*f", decimals, v);
+}
 
 int json_write_suggestions(qbuf *b, const char *prefix, size_t plen, const json_suggestion *s, size_t n,
                            uint64_t took_us) {

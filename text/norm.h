@@ -1,4 +1,8 @@
-/* norm.h -- text normalization: what makes "Café  Paris" and "cafe paris" one key.
+/* text/norm.h -- text normalization: what makes "Café  Paris" and "cafe paris" one key.
+ *
+ * Module text/ (libtext.a): depends on common/ and utf8proc only. Its users are
+ * data/ (building, evaluating, replaying) and engine/ (every request); the
+ * trie never normalizes -- it is given keys already in one of the forms below.
  *
  * Key form (norm_key): Unicode NFKC, case folding, combining marks stripped
  * (accents: "é" -> "e"), every run of white space (Unicode White_Space, and
@@ -16,8 +20,8 @@
  * All functions write into a caller-supplied buffer and never allocate on the
  * hot path beyond utf8proc's own work. Return the output length (>= 0), or:
  */
-#ifndef QAC_NORM_H
-#define QAC_NORM_H
+#ifndef QAC_TEXT_NORM_H
+#define QAC_TEXT_NORM_H
 
 #include <stddef.h>
 

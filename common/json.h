@@ -1,10 +1,16 @@
-/* json.h -- the little JSON the server needs: writing strings, numbers and
- * the completion reply, and a strict parser for flat objects (request
- * bodies of POST /v1/accept).
+/* json.h -- qac's JSON writer, shared by the server and the offline tools,
+ * and a strict parser for flat objects (request bodies of POST /v1/accept).
+ *
+ * One writer so that strings are escaped and numbers formatted the same way
+ * in every document built with it: the server's completion reply, HTTP error
+ * bodies and /v1/accept reply (engine/), and the report files of `qac eval
+ * --json` and `qac replay --json` (data/). It lives in common/ because both
+ * sides use it; it depends on common/util.h (qbuf, utf8_valid) only.
  *
  * Writers append to a qbuf and return 0, or -1 on allocation failure (the
  * qbuf may then hold a partial value; reset it). They never use printf for
- * integers (qbuf_putu64) so the completion path stays cheap.
+ * integers (qbuf_putu64) so the completion path stays cheap; json_fixed, for
+ * reports, does.
  *
  * The flat parser accepts exactly one object whose values are strings,
  * numbers, true, false or null; nesting ({ or [ as a value) is rejected, as
@@ -40,6 +46,13 @@ int json_double(qbuf *b, double v);
  * exact, as with json_double. Cheap (no printf in that range): used for
  * scores on the completion path. */
 int json_double15(qbuf *b, double v);
+
+/* Appends v with exactly `decimals` digits after the point, as printf's
+ * "%.*f" writes it ("0.7644077680" for 10; "-0.000" for -0.0 and 3), for
+ * figures a report gives to a fixed precision; NaN and infinities as null.
+ * decimals is clamped to 0..JSON_FIXED_MAX_DECIMALS. */
+#define JSON_FIXED_MAX_DECIMALS 20
+int json_fixed(qbuf *b, double v, int decimals);
 
 typedef struct json_suggestion {
     const char *text; /* valid UTF-8 */

@@ -1,4 +1,4 @@
-/* norm.c -- text normalization (see norm.h for the three forms).
+/* text/norm.c -- text normalization (module text/; see text/norm.h for the forms).
  *
  * Two paths produce the same result:
  *   - ASCII fast path: when every input byte is < 0x80 one pass lower-cases,
@@ -28,7 +28,7 @@
  * Invariant: every form is valid UTF-8, has no leading space, no run of two
  * spaces, and no trailing space (except the one kept by norm_prefix).
  */
-#include "trie/norm.h"
+#include "text/norm.h"
 
 #include <stdint.h>
 #include <stdlib.h>

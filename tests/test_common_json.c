@@ -1,4 +1,4 @@
-/* Tests for engine/json.c: string escaping, doubles, the completion reply
+/* Tests for common/json.c: string escaping, doubles, the completion reply
  * body (parsed back where the flat parser applies), and the flat object
  * parser's accept/reject table. */
 #include <setjmp.h>
@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/json.h"
 #include "common/util.h"
-#include "engine/json.h"
 
 #define S(x) x, sizeof(x) - 1
 
@@ -56,17 +56,22 @@ static void test_json_str(void **state) {
     str_free();
 }
 
-static char *dbl(double v) {
-    static char out[64];
+/* v as one number writer writes it: json_double (how == NUM_DOUBLE),
+ * json_double15 (NUM_DOUBLE15) or json_fixed with `how` decimals. */
+enum { NUM_DOUBLE = -1000, NUM_DOUBLE15 = -1001 };
+static char *num(double v, int how) {
+    static char out[400];
     qbuf b;
     qbuf_init(&b);
-    assert_int_equal(json_double(&b, v), 0);
+    int rc = how == NUM_DOUBLE ? json_double(&b, v) : how == NUM_DOUBLE15 ? json_double15(&b, v) : json_fixed(&b, v, how);
+    assert_int_equal(rc, 0);
     assert_true(b.len < sizeof out);
     memcpy(out, b.data, b.len);
     out[b.len] = 0;
     qbuf_free(&b);
     return out;
 }
+static char *dbl(double v) { return num(v, NUM_DOUBLE); }
 
 static void test_json_double(void **state) {
     (void)state;
@@ -135,17 +140,7 @@ static void test_json_double_differential(void **state) {
     }
 }
 
-static char *dbl15(double v) {
-    static char out[64];
-    qbuf b;
-    qbuf_init(&b);
-    assert_int_equal(json_double15(&b, v), 0);
-    assert_true(b.len < sizeof out);
-    memcpy(out, b.data, b.len);
-    out[b.len] = 0;
-    qbuf_free(&b);
-    return out;
-}
+static char *dbl15(double v) { return num(v, NUM_DOUBLE15); }
 
 static void test_json_double15(void **state) {
     (void)state;
@@ -168,6 +163,44 @@ static void test_json_double15(void **state) {
         snprintf(ref, sizeof ref, "%.15g", v);
         if (strtod(ref, NULL) == v && back != v) fail_msg("%.17g: got %s, %%.15g is exact", v, got);
     }
+}
+
+/* json_fixed is printf's %.*f for finite values (the reports of qac eval and
+ * qac replay keep their bytes), null otherwise. */
+static void test_json_fixed(void **state) {
+    (void)state;
+    assert_string_equal(num(0.764407768, 10), "0.7644077680");
+    assert_string_equal(num(1.0 / 3, 10), "0.3333333333");
+    assert_string_equal(num(2.0 / 3, 4), "0.6667");
+    assert_string_equal(num(2.675, 2), "2.67"); /* the double is just below 2.675: printf's exact rounding */
+    assert_string_equal(num(0.8636015, 6), "0.863602");
+    assert_string_equal(num(0, 3), "0.000");
+    assert_string_equal(num(-0.0, 3), "-0.000");
+    assert_string_equal(num(-1.25, 1), "-1.2"); /* round half to even, as printf */
+    assert_string_equal(num(2000.9244, 0), "2001");
+    assert_string_equal(num(42, 2), "42.00");
+    assert_string_equal(num(1.5, -3), "2"); /* clamped to 0 decimals */
+    assert_string_equal(num(0.1, 99), "0.10000000000000000555"); /* clamped to 20 */
+    assert_string_equal(num(NAN, 10), "null");
+    assert_string_equal(num(INFINITY, 3), "null");
+    assert_string_equal(num(-INFINITY, 3), "null");
+    assert_int_equal(strlen(num(1e300, 10)), 301 + 1 + 10);
+    srand(7);
+    for (int it = 0; it < 20000; it++) {
+        double v = ((double)rand() / RAND_MAX - 0.5) * pow(10, rand() % 24 - 8);
+        int d = rand() % 12;
+        char ref[400];
+        snprintf(ref, sizeof ref, "%.*f", d, v);
+        char *got = num(v, d);
+        if (strcmp(got, ref)) fail_msg("%.17g, %d decimals: got %s, printf %s", v, d, got, ref);
+    }
+    qbuf b;
+    qbuf_init(&b);
+    qalloc_fail_after(1, 1);
+    assert_int_equal(json_fixed(&b, 0.5, 10), -1);
+    qalloc_fail_after(0, 0);
+    assert_int_equal(b.len, 0);
+    qbuf_free(&b);
 }
 
 static void test_suggestions(void **state) {
@@ -406,6 +439,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_json_str),      cmocka_unit_test(test_json_double),
         cmocka_unit_test(test_json_double_differential), cmocka_unit_test(test_json_double15),
+        cmocka_unit_test(test_json_fixed),
         cmocka_unit_test(test_suggestions),   cmocka_unit_test(test_parse_accept),
         cmocka_unit_test(test_parse_reject),  cmocka_unit_test(test_parse_fuzz),
         cmocka_unit_test(test_alloc_failure),

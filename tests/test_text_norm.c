@@ -1,4 +1,4 @@
-/* Tests for trie/norm.c: table tests of the key, prefix, eval and display
+/* Tests for text/norm.c: table tests of the key, prefix, eval and display
  * forms (ASCII, accents, NFKC forms, CJK, emoji, white space kinds,
  * controls, invalid UTF-8, truncated characters), agreement of the ASCII fast
  * path with the Unicode path on random input, and norm_match_len. */
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "trie/norm.h"
+#include "text/norm.h"
 
 typedef int (*norm_fn)(const char *, size_t, char *, size_t);
 
