@@ -145,7 +145,7 @@ int eng_reply_ranked(const eng *e, int kind, int ws, const struct eng_rank_resul
 /* The user submitted `query`: its popularity goes up by one, once per actor
  * (USER, else the client's address) and query in the accept window, and the
  * ranker learns within the actor's budget (e->guard, engine/guard.h; a
- * client over its rate gets ERR LIMIT and nothing changes). *score receives
+ * client over its rate gets ERR RATE and nothing changes). *score receives
  * the (new) score. Context is validated and counted. Journaled as any
  * change (sets e->wait_lsn; see eng_exec). */
 int eng_accept(eng *e, const char *query, size_t len, const eng_ctx *ctx, double *score, const char **msg);

@@ -97,8 +97,8 @@ void guard_free(guard *g) {
     qfree(g);
 }
 
-/* Refills b at rate/s up to burst and takes one token. 1 = taken. */
-static int take(guard_bucket *b, uint64_t rate, uint64_t burst, int64_t now_ms) {
+/* Refills b at rate/s up to burst; 1 when it holds a token (rate 0: always). */
+static int refill(guard_bucket *b, uint64_t rate, uint64_t burst, int64_t now_ms) {
     if (!rate) return 1;
     if (!b->init) {
         b->init = 1;
@@ -109,9 +109,7 @@ static int take(guard_bucket *b, uint64_t rate, uint64_t burst, int64_t now_ms) 
         if (b->tokens > (double)burst) b->tokens = (double)burst;
         b->last_ms = now_ms;
     }
-    if (b->tokens < 1.0) return 0;
-    b->tokens -= 1.0;
-    return 1;
+    return b->tokens >= 1.0;
 }
 
 /* 1 = fp is in s; else, when add, stores it. */
@@ -174,14 +172,17 @@ guard_rc guard_accept(guard *g, guard_bucket *conn, const char *actor_id, size_t
     if (!afp) afp = 1;
     actor *a = actor_of(g, afp, now_ms);
     a->seen_ms = now_ms;
-    if (!take(&a->b, g->o.user_rate, g->o.user_burst, now_ms)) {
+    /* both buckets are asked before either pays: a refused ACCEPT costs nothing */
+    if (!refill(&a->b, g->o.user_rate, g->o.user_burst, now_ms)) {
         g->st.limited_actor++;
         return GUARD_LIMIT_ACTOR;
     }
-    if (conn && !take(conn, g->o.conn_rate, g->o.conn_burst, now_ms)) {
+    if (conn && !refill(conn, g->o.conn_rate, g->o.conn_burst, now_ms)) {
         g->st.limited_conn++;
         return GUARD_LIMIT_CONN;
     }
+    if (g->o.user_rate) a->b.tokens -= 1.0;
+    if (conn && g->o.conn_rate) conn->tokens -= 1.0;
     int64_t window_ms = (int64_t)(g->o.window_s * 1000);
     if (g->cur.start_ms == INT64_MIN) g->cur.start_ms = now_ms;
     else if (now_ms - g->cur.start_ms >= window_ms) rotate(g, now_ms, 0);

@@ -8,7 +8,8 @@
  *
  *   rate     each actor and each connection has a token bucket (rate per
  *            second, burst); an ACCEPT without a token is refused whole
- *            (ERR LIMIT / HTTP 429: nothing counted, stored or learned).
+ *            (ERR RATE / HTTP 429: nothing counted, stored or learned, and no
+ *            token spent).
  *   credit   popularity counts distinct actors per query per window: the
  *            first ACCEPT of (actor, query) in a window adds 1, repeats add
  *            nothing (the reply carries the unchanged score).

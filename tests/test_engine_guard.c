@@ -77,6 +77,22 @@ static void test_bucket(void **state) {
     guard_stats(g, &st);
     assert_int_equal(st.limited_conn, 1);
     guard_free(g);
+
+    /* a refusal by one bucket spends no token of the other (found by fuzz_exec) */
+    o.user_rate = 1;
+    o.user_burst = 6;
+    o.conn_rate = 1;
+    o.conn_burst = 4;
+    g = guard_new(&o, err, sizeof err);
+    guard_bucket b3 = {0};
+    for (int i = 0; i < 4; i++) assert_int_equal(acc(g, &b3, "u1", "x", 0, &v), GUARD_OK);
+    assert_int_equal(acc(g, &b3, "u1", "x", 0, &v), GUARD_LIMIT_CONN);
+    assert_int_equal(acc(g, &b3, "u1", "x", 0, &v), GUARD_LIMIT_CONN);
+    guard_bucket b4 = {0}; /* another connection: u1 still has its 5th and 6th tokens */
+    assert_int_equal(acc(g, &b4, "u1", "x", 0, &v), GUARD_OK);
+    assert_int_equal(acc(g, &b4, "u1", "x", 0, &v), GUARD_OK);
+    assert_int_equal(acc(g, &b4, "u1", "x", 0, &v), GUARD_LIMIT_ACTOR);
+    guard_free(g);
 }
 
 static void test_credit_and_windows(void **state) {
