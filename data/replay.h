@@ -1,6 +1,7 @@
 /* replay.h -- `qac replay`: replay query logs against a running server and
  * measure latency, throughput, errors and ranking quality (see replay.c for
- * the load model and ../shared/EVALUATION.md for the quality numbers).
+ * how its files divide the work, replay_run.c for the load model and
+ * ../shared/EVALUATION.md for the quality numbers).
  *
  * The pure parts are public so that tests/test_data_replay.c can check them
  * without a server: request quoting, reply parsing, the prefixes a person

@@ -1,7 +1,12 @@
-/* replay_internal.h -- private to `qac replay` (data/replay.c, the run, and
- * data/replay_report.c, the summary / JSON / HTML writers): the run state
- * that both read, and the limits. Not for other modules; the public part is
- * replay.h.
+/* replay_internal.h -- private to `qac replay`, shared by its files:
+ * data/replay.c (the command: options, setup, the order of a run),
+ * data/replay_plan.c (what is played: users, sessions, play order),
+ * data/replay_run.c (the connections and the poll loop) and
+ * data/replay_report.c (the summary / JSON / HTML writers): the run state
+ * they all read, the limits, and the functions that cross files. Not for
+ * other modules; the public part is replay.h. Names that cross files are
+ * rp_plan_*, rp_run_* and rp_report_*, after the file that defines them;
+ * everything else stays static.
  *
  * Ownership: an rp_run owns its connections, slots and events (run_free in
  * replay.c); the report writers only read it.
@@ -93,7 +98,6 @@ typedef struct rp_run {
     const char *fatal; /* why the run ended early */
     char fatal_buf[256];
     char scratch[RP_SCRATCH];
-    qbuf line;
     /* measures */
     hist lat;
     uint64_t lat_bins[REPLAY_LAT_BINS];
@@ -105,6 +109,27 @@ typedef struct rp_run {
     ep_quality q;
     rp_keys keys;
 } rp_run;
+
+/* The plan (replay_plan.c). After ep_events_sort: numbers users (uidx) and
+ * sessions (sess) per event, and fills order[] / norder and time0, skipping
+ * (and counting) the events over the limits. Returns 0, or -1 after a
+ * one-line message on stderr. */
+int rp_plan_events(rp_run *r);
+
+/* The run (replay_run.c). rp_run_user_hash: FNV-1a of an AnonID; a user's
+ * events go to connection hash % nconn (an event without a user: seq %
+ * nconn). rp_run_on_signal: the SIGINT / SIGTERM handler; the loop then ends
+ * the run as "interrupted". rp_run_connect: opens the nconn connections to
+ * host:port; returns 0, or -1 after a one-line message on stderr (the fds
+ * opened so far are left to run_free). rp_run_loop: plays the events (closed
+ * loop: each connection's evs[]; open loop: order[]) and returns 0 when all
+ * were played or the run stopped as asked (--duration, --limit), else -1
+ * with r->fatal saying why; the measures taken so far stay in r either
+ * way. */
+uint32_t rp_run_user_hash(const char *u, size_t n);
+void rp_run_on_signal(int sig);
+int rp_run_connect(rp_run *r);
+int rp_run_loop(rp_run *r);
 
 /* Report writers (replay_report.c). The summary goes to f (stdout unless
  * --quiet); the JSON and HTML writers create path and return 0, or -1 after

@@ -1,4 +1,5 @@
-/* Tests for the pure parts of data/replay.c and data/evalproto.c: request
+/* Tests for the pure parts of qac replay (data/replay_plan.c, replay_run.c,
+ * replay_report.c) and data/evalproto.c: request
  * quoting, the prefixes typed for a query (all / eval, rand lengths checked
  * against python's hashlib), the tags scored per length, reply parsing
  * (complete, split at every byte, errors, garbage, target matching through
