@@ -1,5 +1,7 @@
 /* Snapshot tests for trie/trie_snapshot.c: round trips (random and empty
- * tries) give identical contents, ids and top-k; every flipped byte, every
+ * tries) give identical contents, ids and top-k; files are written as
+ * version 4 with XXH3 checksums, and version 1 and version 3 files (qsum64
+ * checksums) written by earlier code still load; every flipped byte, every
  * truncation, a wrong magic, a wrong version and an empty file are refused
  * with TRIE_EFORMAT and a reason; a failed save leaves the old file intact;
  * a header whose id bound the file cannot justify is refused before any big
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "common/alloc.h"
 #include "common/endian.h"
@@ -292,6 +295,112 @@ static void test_tag_and_version1(void **state) {
     trie_free(u);
 }
 
+/* A version-3 snapshot (qsum64 checksums) as the version-3 code wrote it:
+ * `qac build --format counts` of commit 500cf74 on the query<TAB>count lines
+ *   new york 9, New York Times 12, newark 5, news 7, Café Paris 4,
+ *   cafe paris 1, zebra 2, 日本 3 (and nab -1, refused as a bad count)
+ * (xxd -i of the 312-byte file). Its symbol table was trained on the keys,
+ * so the records hold coded text. `qac complete -k 10 ''` of that commit on
+ * it printed the order checked below. */
+static const uint8_t V3_SNAP[] = {
+    0x51, 0x41, 0x43, 0x54, 0x52, 0x49, 0x45, 0x00, 0x03, 0x00, 0x00, 0x00,
+    0x40, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x07, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x38, 0x01, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x17, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x07, 0x66, 0x96, 0xdb, 0x49, 0x13, 0x0d, 0xda, 0x35, 0xe3, 0xb8, 0xa5,
+    0x51, 0x44, 0xd8, 0x93, 0x20, 0x01, 0x08, 0x01, 0x01, 0x01, 0x01, 0x08,
+    0x08, 0x06, 0x06, 0x05, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01, 0x01,
+    0x01, 0x01, 0x01, 0x04, 0x03, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02, 0x02,
+    0x02, 0x6e, 0x6e, 0x65, 0x77, 0x20, 0x79, 0x6f, 0x72, 0x6b, 0x20, 0x69,
+    0x72, 0xe6, 0x43, 0x61, 0x66, 0xc3, 0xa9, 0x20, 0x50, 0x61, 0x63, 0x61,
+    0x66, 0x65, 0x20, 0x70, 0x61, 0x72, 0x20, 0x74, 0x69, 0x6d, 0x65, 0x73,
+    0x6e, 0x65, 0x77, 0x61, 0x72, 0x6b, 0x7a, 0x65, 0x62, 0x72, 0x61, 0x43,
+    0x4e, 0x59, 0x63, 0x65, 0x77, 0x7a, 0x97, 0x9c, 0xa5, 0xac, 0x6e, 0x65,
+    0x77, 0x73, 0x72, 0x69, 0x73, 0x20, 0x54, 0x4e, 0x65, 0x59, 0x6f, 0x65,
+    0x73, 0x69, 0x6d, 0x69, 0x73, 0x72, 0x6b, 0x77, 0x20, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x14, 0x40, 0x02, 0x00, 0x02,
+    0x00, 0x07, 0x1d, 0x06, 0x17, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x22, 0x40, 0x01, 0x00, 0x00, 0x00, 0x01, 0x02, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x28, 0x40, 0x02, 0x00,
+    0x07, 0x00, 0x01, 0x08, 0x19, 0x1f, 0x1a, 0x1e, 0x18, 0x1c, 0x1b, 0x03,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x14, 0x40, 0x01,
+    0x00, 0x00, 0x00, 0x09, 0x04, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x1c, 0x40, 0x01, 0x00, 0x00, 0x00, 0x16, 0x05, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x40, 0x01, 0x00, 0x00,
+    0x00, 0x0a, 0x06, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x08, 0x40, 0x06, 0x00, 0x00, 0x00, 0x05, 0x12, 0x14, 0x05, 0x13, 0x15
+};
+
+/* qsum64 (versions 1..3) and XXH3 (version 4) files: the version alone says
+ * which checksum is read. */
+static void test_version3_and_xxh3(void **state) {
+    (void)state;
+    char err[200];
+    trie *u = NULL, *w = NULL;
+    /* the old file's checksums are qsum64's, not XXH3's */
+    assert_int_equal(le_get32(V3_SNAP + 8), 3);
+    assert_true(le_get64(V3_SNAP + 56) == trie__snap_sum(3, V3_SNAP, 56));
+    assert_true(le_get64(V3_SNAP + 56) != XXH3_64bits(V3_SNAP, 56));
+    assert_true(le_get64(V3_SNAP + 48) == trie__snap_sum(3, V3_SNAP + 64, sizeof V3_SNAP - 64));
+    write_file(path_of("v3.snap"), V3_SNAP, sizeof V3_SNAP);
+    if (trie_load(path_of("v3.snap"), &u, err, sizeof err)) fail_msg("load v3: %s", err);
+    check_ok(u);
+    assert_int_equal(trie_count(u), 7);
+    assert_int_equal(trie_tag(u), 0);
+    static const struct {
+        const char *key, *disp;
+        double score;
+    } want[] = {
+        {"new york times", "New York Times", 12},
+        {"new york", "new york", 9},
+        {"news", "news", 7},
+        {"cafe paris", "Caf\xc3\xa9 Paris", 5},
+        {"newark", "newark", 5},
+        {"\xe6\x97\xa5\xe6\x9c\xac", "\xe6\x97\xa5\xe6\x9c\xac", 3}, /* 日本 */
+        {"zebra", "zebra", 2},
+    };
+    trie_hit h[TRIE_MAX_K];
+    assert_int_equal(trie_topk(u, "", 0, 10, h), 7);
+    for (int i = 0; i < 7; i++) {
+        assert_int_equal(h[i].keylen, strlen(want[i].key));
+        assert_memory_equal(trie_hit_key(&h[i]), want[i].key, h[i].keylen);
+        assert_int_equal(h[i].displen, strlen(want[i].disp));
+        assert_memory_equal(trie_hit_display(&h[i]), want[i].disp, h[i].displen);
+        assert_true(h[i].score == want[i].score);
+    }
+    /* saved again: version 4, both checksums XXH3_64bits (computed here
+     * with libxxhash directly, not through the loader's code) */
+    assert_int_equal(trie_save(u, path_of("v4.snap")), 0);
+    size_t len;
+    uint8_t *b = read_file(path_of("v4.snap"), &len);
+    assert_int_equal(le_get32(b + 8), 4);
+    assert_int_equal(SNAP_VERSION, 4);
+    assert_true(le_get64(b + 48) == XXH3_64bits(b + 64, len - 64));
+    assert_true(le_get64(b + 56) == XXH3_64bits(b, 56));
+    if (trie_load(path_of("v4.snap"), &w, err, sizeof err)) fail_msg("load v4: %s", err);
+    check_ok(w);
+    assert_same(u, w);
+    trie_free(w);
+    /* the same payload relabelled version 3 with a right qsum64 header
+     * checksum: its payload checksum is XXH3's, so qsum64 refuses it */
+    le_put32(b + 8, 3);
+    le_put64(b + 56, trie__snap_sum(3, b, 56));
+    write_file(path_of("relabel.snap"), b, len);
+    assert_int_equal(trie_load(path_of("relabel.snap"), &w, err, sizeof err), TRIE_EFORMAT);
+    assert_non_null(strstr(err, "checksum mismatch"));
+    /* and the old file relabelled version 4: XXH3 refuses its qsum64 payload checksum */
+    uint8_t v[sizeof V3_SNAP];
+    memcpy(v, V3_SNAP, sizeof v);
+    le_put32(v + 8, 4);
+    le_put64(v + 56, XXH3_64bits(v, 56));
+    write_file(path_of("relabel.snap"), v, sizeof v);
+    assert_int_equal(trie_load(path_of("relabel.snap"), &w, err, sizeof err), TRIE_EFORMAT);
+    assert_non_null(strstr(err, "checksum mismatch"));
+    assert_null(w);
+    free(b);
+    trie_free(u);
+}
+
 static void test_save_failure_keeps_old(void **state) {
     (void)state;
     trie *t = random_trie(200), *t2 = random_trie(50), *u = NULL;
@@ -344,8 +453,8 @@ static size_t one_key_snap(uint8_t *f, uint32_t idb, uint32_t id) {
     le_put32(r + 6, id);
     le_put_f64(r + 10, 1);
     r[SNAP_REC] = 'k';
-    le_put64(f + 48, trie__qsum_buf(f + SNAP_HDR, n - SNAP_HDR));
-    le_put64(f + 56, trie__qsum_buf(f, 56));
+    le_put64(f + 48, trie__snap_sum(2, f + SNAP_HDR, n - SNAP_HDR));
+    le_put64(f + 56, trie__snap_sum(2, f, 56));
     return n;
 }
 
@@ -438,6 +547,7 @@ int main(void) {
         cmocka_unit_test(test_corruption),
         cmocka_unit_test(test_save_failure_keeps_old),
         cmocka_unit_test(test_tag_and_version1),
+        cmocka_unit_test(test_version3_and_xxh3),
         cmocka_unit_test(test_id_bound_limit),
         cmocka_unit_test(test_empty_tries),
     };

@@ -115,11 +115,11 @@
  * Limits: keys and displays <= TRIE_MAX_KEY bytes (coded: <= 2x that), fewer
  * than 2^31 ids and nodes, arena and child pool < 4 GiB (TRIE_EFULL).
  *
- * SNAPSHOT FORMAT (version 3; all integers little-endian)
+ * SNAPSHOT FORMAT (version 4; all integers little-endian)
  * -------------------------------------------------------
  *   offset size  field
  *        0    8  magic "QACTRIE\0"
- *        8    4  version (3)
+ *        8    4  version (4)
  *       12    4  header size (64)
  *       16    8  key count
  *       24    4  id bound (largest live id + 1)
@@ -128,8 +128,8 @@
  *       40    4  key bytes: sum over keys of coded key + coded display length
  *                (allocation hint, checked)
  *       44    4  tag: opaque to the trie (trie_tag / trie_set_tag)
- *       48    8  payload checksum: qsum64 of bytes [64, file size)
- *       56    8  header checksum: qsum64 of bytes [0, 56)
+ *       48    8  payload checksum: XXH3_64bits (seed 0) of bytes [64, file size)
+ *       56    8  header checksum: XXH3_64bits (seed 0) of bytes [0, 56)
  *       64       payload: the symbol table (tcodec.h, SERIALIZED TABLE:
  *                1 + nsym + sum of lengths bytes), then one record per key,
  *                in key order (bytewise, of the decoded keys):
@@ -138,13 +138,19 @@
  *                 12  2  coded key length ck (1..1024)
  *                 14  2  coded display length cd (0: the display is the key)
  *                 16     ck coded key bytes, then cd coded display bytes
+ * Version 3 (read, never written) is version 4 with both checksums computed
+ * by qsum64 instead of XXH3 (same bytes, same layout).
  * Versions 1 and 2 (read, never written) held raw front-coded keys: records
  * {shared prefix 2, suffix length 2, display length 2, id 4, score 8, suffix,
  * display} and at 40 the sum of max(4, key + display length); version 1 had
  * no tag (its 64-bit byte count's high half, always 0, sits where the tag
- * is). Loading them codes the keys with a table chosen from them.
- * qsum64 is an xxHash64-style streaming checksum written for this format (see
- * trie_snapshot.c). Why this shape: the coded text is ~the size of front-coded
+ * is). Loading them codes the keys with a table chosen from them; their
+ * checksums are qsum64 too.
+ * XXH3_64bits is libxxhash's (xxhash.h; the payload's is streamed through an
+ * XXH3_state_t while saving and loading); qsum64, kept only to read versions
+ * 1..3, is a one-lane xxHash64-style function written for this format (see
+ * trie_snapshot.c). Which checksum a file has follows from its version.
+ * Why this shape: the coded text is ~the size of front-coded
  * raw text and is copied as it is into the arena (save copies it out), so
  * load neither front-decodes nor encodes; it decodes each key once, which
  * validates its codes and gives the raw key the order check and the bottom-up

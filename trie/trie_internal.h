@@ -10,7 +10,8 @@
  *                   and heavy-prefix cache (top-10 of big 3..24-byte prefixes)
  *   trie_check.c    trie_check (every structural invariant + the cache)
  *   trie_builder.c  bottom-up stack builder (trie_builder_*, used by load)
- *   trie_snapshot.c qsum64, trie_save, trie_load (format: see trie.h)
+ *   trie_snapshot.c trie_save, trie_load, the snapshot checksums (XXH3;
+ *                   qsum64 for versions 1..3) (format: see trie.h)
  *
  * Naming: functions shared between these files are non-static with the
  * prefix trie__ (libuv's uv__ convention); small hot helpers are static
@@ -177,8 +178,9 @@ typedef struct bframe {
 
 /* Snapshot format constants (layout: trie.h, SNAPSHOT FORMAT). */
 #define SNAP_MAGIC "QACTRIE" /* 8 bytes with the NUL */
-#define SNAP_VERSION 3u     /* written; versions 1 to 3 are read */
+#define SNAP_VERSION 4u     /* written; versions 1 to 4 are read */
 #define SNAP_VERSION_MIN 1u
+#define SNAP_VERSION_XXH3 4u /* from this version on the checksums are XXH3_64bits, before qsum64 */
 #define SNAP_HDR 64u
 #define SNAP_REC 18u                 /* fixed part of a version 1/2 record (raw, front-coded) */
 #define SNAP_REC3 16u                /* fixed part of a version 3 record (coded) */
@@ -256,9 +258,10 @@ int trie__b_init(builder *b, trie *t);
 void trie__b_free(builder *b);
 void trie__shrink_to_fit(trie *t);
 
-/* trie_snapshot.c: qsum64 of one buffer (the snapshot checksum; the fuzz
- * harness uses it to fix up mutated headers). */
-uint64_t trie__qsum_buf(const void *p, size_t n);
+/* trie_snapshot.c: the checksum a snapshot of `version` uses, of one buffer
+ * (XXH3_64bits from SNAP_VERSION_XXH3 on, qsum64 before; white-box tests and
+ * the fuzz harness use it to write or fix up headers). */
+uint64_t trie__snap_sum(uint32_t version, const void *p, size_t n);
 
 /* ------------------------------------------------------- inline helpers */
 

@@ -1,5 +1,5 @@
-/* trie_snapshot.c -- trie_save and trie_load, and the qsum64 checksum. The
- * format is documented byte by byte in trie.h (SNAPSHOT FORMAT).
+/* trie_snapshot.c -- trie_save and trie_load, and the snapshot checksums.
+ * The format is documented byte by byte in trie.h (SNAPSHOT FORMAT).
  *
  * Save writes the symbol table, then walks the keys in order
  * (trie__walk_sorted) and copies each one's coded text as it is in the arena
@@ -14,6 +14,14 @@
  * front-coded keys: they are stored identity-coded, then the trie chooses a
  * table and recodes (trie__retrain), as it also does for a version 3 file
  * whose table is the identity (a trie that grew from empty).
+ *
+ * Checksums: save writes version 4, whose payload and header checksums are
+ * XXH3_64bits (libxxhash; the payload one streamed through an XXH3_state_t
+ * as the buffer is flushed). Versions 1 to 3 were checksummed with qsum64, a
+ * one-lane xxHash64-style function written for this format; it stays here
+ * only to read them, and nothing writes it any more. Which one a file uses
+ * is decided by its version alone (psum_*, trie__snap_sum), so the rest of
+ * load is the same for versions 3 and 4.
  */
 #include "trie/trie_internal.h"
 
@@ -26,16 +34,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <xxhash.h>
+
 #include "common/alloc.h"
 #include "common/endian.h"
 
 #define SNAP_BUF (1u << 20)          /* load read buffer */
 #define SNAP_WBUF (1u << 16)         /* save write buffer */
 
-/* qsum64: a streaming 64-bit checksum in the style of xxHash64 (one lane of
- * its round function, its avalanche) over 8-byte words read little-endian,
- * so a file's checksum is the same on any host. Not cryptographic: it catches
- * corruption, not forgery, which is why load still validates every field. */
+/* qsum64, the checksum of versions 1 to 3 (read only): a streaming 64-bit
+ * checksum in the style of xxHash64 (one lane of its round function, its
+ * avalanche) over 8-byte words read little-endian, so a file's checksum is
+ * the same on any host. Like XXH3, not cryptographic: it catches corruption,
+ * not forgery, which is why load still validates every field. */
 #define P1 11400714785074694791ull
 #define P2 14029467366897019727ull
 #define P3 1609587929392839161ull
@@ -88,7 +99,38 @@ static uint64_t qsum_final(const qsum *q) {
     h ^= h >> 32;
     return h;
 }
-uint64_t trie__qsum_buf(const void *p, size_t n) {
+
+/* The payload checksum of a snapshot of a given version, streamed: XXH3
+ * (version >= SNAP_VERSION_XXH3; its state is allocated by libxxhash, 64-byte
+ * aligned) or qsum64. */
+typedef struct psum {
+    XXH3_state_t *x; /* NULL: qsum64 */
+    qsum q;
+    uint64_t len;
+} psum;
+/* 0, or -1 when the XXH3 state cannot be allocated. */
+static int psum_init(psum *s, uint32_t version) {
+    s->len = 0;
+    s->x = NULL;
+    qsum_init(&s->q);
+    if (version < SNAP_VERSION_XXH3) return 0;
+    s->x = XXH3_createState();
+    if (!s->x || XXH3_64bits_reset(s->x) != XXH_OK) return -1;
+    return 0;
+}
+static void psum_update(psum *s, const void *p, size_t n) {
+    s->len += n;
+    if (s->x) (void)XXH3_64bits_update(s->x, p, n); /* fails only for a NULL state */
+    else qsum_update(&s->q, p, n);
+}
+static uint64_t psum_final(const psum *s) { return s->x ? XXH3_64bits_digest(s->x) : qsum_final(&s->q); }
+static void psum_free(psum *s) {
+    if (s->x) XXH3_freeState(s->x);
+    s->x = NULL;
+}
+
+uint64_t trie__snap_sum(uint32_t version, const void *p, size_t n) {
+    if (version >= SNAP_VERSION_XXH3) return XXH3_64bits(p, n);
     qsum q;
     qsum_init(&q);
     qsum_update(&q, p, n);
@@ -100,7 +142,7 @@ typedef struct swriter {
     int fd, failed;
     uint64_t off; /* file offset of buf[0] */
     uint32_t prev, max_id;
-    qsum sum;
+    psum sum; /* of the payload, as it is flushed */
     size_t n;
     uint8_t buf[SNAP_WBUF];
 } swriter;
@@ -122,7 +164,7 @@ static int pwrite_all(int fd, const void *p, size_t n, uint64_t off) {
 
 static int sw_flush(swriter *w) {
     if (w->n == 0) return 0;
-    qsum_update(&w->sum, w->buf, w->n);
+    psum_update(&w->sum, w->buf, w->n);
     if (pwrite_all(w->fd, w->buf, w->n, w->off)) return -1;
     w->off += w->n;
     w->n = 0;
@@ -163,11 +205,16 @@ int trie_save(const trie *t, const char *path) {
     w->off = SNAP_HDR;
     w->prev = w->max_id = NONE;
     w->n = 0;
-    qsum_init(&w->sum);
+    if (psum_init(&w->sum, SNAP_VERSION)) {
+        psum_free(&w->sum);
+        qfree(w);
+        return TRIE_ENOMEM;
+    }
     int saved_errno = 0;
     w->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (w->fd < 0) {
         saved_errno = errno;
+        psum_free(&w->sum);
         qfree(w);
         errno = saved_errno;
         return TRIE_EIO;
@@ -185,8 +232,8 @@ int trie_save(const trie *t, const char *path) {
         le_put64(h + 32, w->off);
         le_put32(h + 40, (uint32_t)t->kbytes); /* coded bytes <= alive < 4 GiB: arena offsets are 32-bit */
         le_put32(h + 44, t->tag);
-        le_put64(h + 48, qsum_final(&w->sum));
-        le_put64(h + 56, trie__qsum_buf(h, 56));
+        le_put64(h + 48, psum_final(&w->sum));
+        le_put64(h + 56, trie__snap_sum(SNAP_VERSION, h, 56));
         ok = pwrite_all(w->fd, h, sizeof h, 0) == 0 && fsync(w->fd) == 0;
     }
     if (!ok) saved_errno = errno;
@@ -194,6 +241,7 @@ int trie_save(const trie *t, const char *path) {
         ok = 0;
         saved_errno = errno;
     }
+    psum_free(&w->sum);
     qfree(w);
     if (ok && rename(tmp, path) != 0) {
         ok = 0;
@@ -261,6 +309,7 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
     trie *t = NULL;
     sreader rd = {0};
     builder b = {0};
+    psum sum = {0};
     if (out) *out = NULL;
     if (err && errlen) err[0] = 0;
     if (!path || !out) LOAD_FAIL(TRIE_EINVAL, "trie_load: null argument");
@@ -290,7 +339,7 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
     if (version < SNAP_VERSION_MIN || version > SNAP_VERSION)
         LOAD_FAIL(TRIE_EFORMAT, "unsupported snapshot version %u (this build reads %u to %u)",
                   version, SNAP_VERSION_MIN, SNAP_VERSION);
-    if (le_get64(h + 56) != trie__qsum_buf(h, 56)) LOAD_FAIL(TRIE_EFORMAT, "header checksum mismatch");
+    if (le_get64(h + 56) != trie__snap_sum(version, h, 56)) LOAD_FAIL(TRIE_EFORMAT, "header checksum mismatch");
     /* version 1 had a 64-bit key byte count at 40, whose high half (bytes
      * 44..48) was always 0 (< 4 GiB): read as version 2, its tag is 0 */
     uint64_t count = le_get64(h + 16), fsize = le_get64(h + 32), abytes = le_get32(h + 40);
@@ -326,19 +375,17 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
     rd.fd = fd;
     rd.buf = qmalloc(SNAP_BUF);
     if (!rd.buf) LOAD_FAIL(TRIE_ENOMEM, "out of memory");
-    {
-        qsum q;
-        qsum_init(&q);
-        for (;;) {
-            ssize_t g = read(fd, rd.buf, SNAP_BUF);
-            if (g < 0 && errno == EINTR) continue;
-            if (g < 0) LOAD_FAIL(TRIE_EIO, "read error on %s: %s", path, strerror(errno));
-            if (g == 0) break;
-            qsum_update(&q, rd.buf, (size_t)g);
-        }
-        if (q.len != payload) LOAD_FAIL(TRIE_EFORMAT, "file changed while loading");
-        if (qsum_final(&q) != le_get64(h + 48)) LOAD_FAIL(TRIE_EFORMAT, "checksum mismatch");
+    if (psum_init(&sum, version)) LOAD_FAIL(TRIE_ENOMEM, "out of memory");
+    for (;;) {
+        ssize_t g = read(fd, rd.buf, SNAP_BUF);
+        if (g < 0 && errno == EINTR) continue;
+        if (g < 0) LOAD_FAIL(TRIE_EIO, "read error on %s: %s", path, strerror(errno));
+        if (g == 0) break;
+        psum_update(&sum, rd.buf, (size_t)g);
     }
+    if (sum.len != payload) LOAD_FAIL(TRIE_EFORMAT, "file changed while loading");
+    if (psum_final(&sum) != le_get64(h + 48)) LOAD_FAIL(TRIE_EFORMAT, "checksum mismatch");
+    psum_free(&sum);
     if (lseek(fd, SNAP_HDR, SEEK_SET) != (off_t)SNAP_HDR)
         LOAD_FAIL(TRIE_EIO, "seek error on %s: %s", path, strerror(errno));
     rd.pos = SNAP_HDR;
@@ -496,6 +543,7 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
     t = NULL;
 out:
     if (fd >= 0) close(fd);
+    psum_free(&sum);
     qfree(rd.buf);
     trie__b_free(&b);
     trie_free(t);

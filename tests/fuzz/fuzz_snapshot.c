@@ -6,14 +6,16 @@
  * and header checksum (56..64) recomputed -- so that mutations reach the
  * record parser instead of stopping at "checksum mismatch" (the checksum
  * paths are covered by tests/test_trie_snapshot.c), with the loader's own
- * checksum, trie__qsum_buf from trie/trie_internal.h.
+ * checksum for the file's version (bytes 8..12: XXH3 for version 4, qsum64
+ * for 1..3), trie__snap_sum from trie/trie_internal.h.
  *
  * The file is written to a memfd and loaded by its /proc/self/fd path.
  * Checks: failure leaves *out NULL with a message; success gives a trie that
  * passes trie_check, whose top-k and foreach walks agree with its count,
  * and that survives save + load with the same keys, displays and scores.
  * Seeds (tests/fuzz/corpus/snapshot) are real trie_save output, made by
- * tests/fuzz/mkseed_snapshot.c.
+ * tests/fuzz/mkseed_snapshot.c (version 4), and v2-* and v3-* files written
+ * by the earlier writers.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -51,8 +53,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t *f = (uint8_t *)fuzz_dup(data, size);
     if (size >= 64) {
         le_put64(f + 32, size);
-        le_put64(f + 48, trie__qsum_buf(f + 64, size - 64));
-        le_put64(f + 56, trie__qsum_buf(f, 56));
+        uint32_t version = le_get32(f + 8);
+        le_put64(f + 48, trie__snap_sum(version, f + 64, size - 64));
+        le_put64(f + 56, trie__snap_sum(version, f, 56));
     }
     char path[64], err[256];
     int fd = fuzz_memfd(f, size, path);

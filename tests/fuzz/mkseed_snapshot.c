@@ -2,10 +2,12 @@
  * with the real trie_save (not built by make; run by hand when the format
  * changes). Each is saved twice: the trie made by trie_set is identity-coded;
  * loading it chooses a symbol table, and the second save is what real indexes
- * look like (version 3 with a trained table). The v2-* seeds were written by
- * the version-2 writer (raw front-coded keys) and stay: load still reads them.
+ * look like (version 4 with a trained table, XXH3 checksums). The v2-* seeds
+ * were written by the version-2 writer (raw front-coded keys), the v3-* seeds
+ * by the version-3 writer (this program before XXH3: qsum64 checksums); they
+ * stay: load still reads them.
  *   clang -I. tests/fuzz/mkseed_snapshot.c build/fuzz/libtrie.a build/fuzz/libcommon.a \
- *     -fsanitize=address,undefined -lutf8proc -lm -o /tmp/mkseed && /tmp/mkseed tests/fuzz/corpus/snapshot
+ *     -fsanitize=address,undefined -lutf8proc -lxxhash -lm -o /tmp/mkseed && /tmp/mkseed tests/fuzz/corpus/snapshot
  */
 #include <stdio.h>
 #include <stdlib.h>
