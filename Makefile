@@ -37,7 +37,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
         -Wvla -Wpointer-arith -Wcast-qual -Wno-unused-parameter
 CFLAGS := -std=c11 -D_GNU_SOURCE -DQAC_VERSION='"$(VERSION)"' $(OPT) $(WARN) -fno-common -I. -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS := $(OPT) $(EXTRA_LDFLAGS)
-LIBS := -luv -lhiredis -lhttp_parser -lutf8proc -lxxhash $(MALLOC) -lm -lpthread
+LIBS := -luv -lhiredis -lhttp_parser -lutf8proc -lxxhash -lnettle $(MALLOC) -lm -lpthread
 
 MODULES := common text trie ranking data engine
 # Which archives a module's code needs, in link order.
@@ -92,7 +92,7 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(call archives,engine)
 
 # --- packages ---------------------------------------------------------------
 PKGS := gcc make pkg-config libuv1-dev libhiredis-dev libjemalloc-dev libutf8proc-dev \
-        libhttp-parser-dev libxxhash-dev libcmocka-dev redis-server redis-tools curl python3 procps time netcat-openbsd \
+        libhttp-parser-dev libxxhash-dev nettle-dev libcmocka-dev redis-server redis-tools curl python3 procps time netcat-openbsd \
         nginx-light chromium nodejs clang libclang-rt-14-dev
 deps:
 	@missing=$$(for p in $(PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done; \
@@ -144,7 +144,7 @@ FUZZ_OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-san
             -DQAC_NO_JEMALLOC
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DQAC_VERSION='"$(VERSION)"' $(FUZZ_OPT) $(WARN) -fno-common -I. \
                -MMD -MP
-FUZZ_LIBS := -luv -lhiredis -lhttp_parser -lutf8proc -lxxhash -lm -lpthread
+FUZZ_LIBS := -luv -lhiredis -lhttp_parser -lutf8proc -lxxhash -lnettle -lm -lpthread
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 FUZZ_BIN := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
