@@ -93,7 +93,7 @@ static const setting table[] = {
     {"accept-learn-users", K_U64, OFF(accept.learn_users), 1, 1000000,
      "distinct users who must accept a query in the window before it teaches the model (default 3)"},
     {"accept-pairs", K_U64, OFF(accept.pairs), 1, GUARD_MAX_PAIRS,
-     "(user, query) pairs remembered per window, 16 bytes each (default 262144; more rotate the window early)"},
+     "(user, query) pairs remembered per window, 40 bytes each (default 262144; more rotate the window early)"},
     {"accept-actors", K_U64, OFF(accept.actors), 1, GUARD_MAX_ACTORS,
      "users and addresses whose ACCEPT rate is tracked at once, ~48 bytes each (default 65536)"},
     {"requirepass", K_STR, OFF(requirepass), 0, 0,

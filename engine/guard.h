@@ -39,10 +39,13 @@
  *            repeat does not renew its pair, so a pair is remembered for one
  *            to two windows after its credit: a user who accepts the same
  *            query every day counts again every window or two.
- *   users    per generation, a count-min sketch (2 rows of 16-bit
- *            saturating counters, as wide as the pair table) of credits
- *            per query: distinct actors per query, over-counted only by
- *            collisions; read as current + previous generation.
+ *   users    per generation, a blocked count-min sketch (16-bit saturating
+ *            counters, as many as pair slots; a query's two counters share
+ *            one 64-byte block) of credits per query: distinct actors per
+ *            query, over-counted only by collisions; read as current +
+ *            previous generation.
+ * Every table is a 2 MiB-aligned mapping with MADV_HUGEPAGE: the probes
+ * are random, and on 4 KiB pages nearly each one also missed the TLB.
  *   actors   an open-addressing table of `actors` slots (fingerprint,
  *            bucket, learn count of the current window), probed
  *            GUARD_PROBE slots; when all are taken by others, the one seen
@@ -68,7 +71,7 @@
 #define GUARD_DEFAULT_CONN_BURST 2000  /* accept-conn-burst */
 #define GUARD_DEFAULT_LEARN_MAX 50     /* accept-learn-max: model updates per actor per window */
 #define GUARD_DEFAULT_LEARN_USERS 3    /* accept-learn-users: distinct actors a query needs before it teaches */
-#define GUARD_DEFAULT_PAIRS 262144     /* accept-pairs: (actor, query) pairs per generation */
+#define GUARD_DEFAULT_PAIRS 262144     /* accept-pairs: (actor, query) pairs per generation; 40 bytes each */
 #define GUARD_DEFAULT_ACTORS 65536     /* accept-actors: actors tracked at once */
 #define GUARD_MAX_PAIRS (1u << 28)
 #define GUARD_MAX_ACTORS (1u << 26)
