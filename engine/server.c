@@ -8,14 +8,19 @@
  *   grace        timer: force-closes what has not drained SRV_SHUTDOWN_GRACE_MS
  *                after the shutdown began
  *   jcheck, cron, sigchld   journal group commit, everysec fsync, saves
- *                (server_durable.c)
+ *                (owned by server_durable.c: srv__durable_start / _close)
  *
  * Files (they share engine/server_internal.h: srv, srv_conn, srv_slot and the
  * srv__* functions that cross files; everything else is static):
  *   server.c          this loop: accepting, connections, reading/writing, the
  *                     reply queue, ranked COMPLETE plumbing, shutdown, srv_run
- *   server_http.c     HTTP routes (srv__http_on_request)
- *   server_durable.c  journal group commit, fsync thread, background saves
+ *   server_http.c     HTTP routes (srv__http_on_request) and their response
+ *                     buffers (srv_http, s->http)
+ *   server_durable.c  journal group commit, fsync thread, background saves:
+ *                     all their state is its srv_durable (s->d); this file
+ *                     only asks it whether a reply must wait
+ *                     (srv__durable_must_wait), hands it the slots that do
+ *                     (srv__durable_wait), and stops, closes and frees it
  *
  * A connection (srv_conn; the uv_tcp_t is its first member):
  *
@@ -64,7 +69,6 @@
  */
 #include "engine/server.h"
 
-#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,13 +78,9 @@
 #include "common/log.h"
 #include "engine/cmd.h"
 #include "engine/http.h"
-#include "engine/journal.h"
 #include "engine/proto.h"
 #include "engine/ranker.h"
 #include "engine/server_internal.h"
-
-#include <sys/wait.h>
-#include <unistd.h>
 
 static void conn_flush(srv_conn *c);
 static void conn_process(srv_conn *c);
@@ -110,6 +110,25 @@ static void conn_release(srv_conn *c) {
     qfree(c);
 }
 
+/* Once the ranker answers no connection: it saves what it learned and
+ * closes its Redis client and timers (callbacks still pending run now, into
+ * no connection: every waiting slot was cancelled with its connection).
+ * Idempotent. */
+static void close_rank(srv *s) {
+    if (!s->rank || s->rank_closed) return;
+    s->rank_closed = 1;
+    s->e.rank = NULL;
+    s->e.stats.rank = NULL;
+    eng_rank_close(s->rank);
+}
+
+/* After the last connection closed at shutdown: the ranker and the handles
+ * of server_durable.c close. */
+static void close_after_last_conn(srv *s) {
+    close_rank(s);
+    srv__durable_close(s->d);
+}
+
 static void on_conn_closed(uv_handle_t *h) {
     srv_conn *c = h->data;
     srv *s = c->s;
@@ -125,7 +144,7 @@ static void on_conn_closed(uv_handle_t *h) {
         s->have_grace = 0;
         uv_close((uv_handle_t *)&s->grace, NULL);
     }
-    if (s->stopping && !s->conns) srv__close_durability_handles(s);
+    if (s->stopping && !s->conns) close_after_last_conn(s);
     conn_release(c);
 }
 
@@ -291,7 +310,7 @@ int srv__reply_done(srv_conn *c, qbuf *dst, size_t mark, uint64_t lsn, int defer
     srv *s = c->s;
     slot_wait w = SLOT_READY;
     if (defer_kind >= 0) w = SLOT_WAIT_SAVE;
-    else if (lsn && s->j && lsn > jrn_durable_lsn(s->j)) w = SLOT_WAIT_JOURNAL;
+    else if (srv__durable_must_wait(s->d, lsn)) w = SLOT_WAIT_JOURNAL;
     if (w == SLOT_READY && dst == &c->out) return 0;
     srv_slot *sl = qcalloc(1, sizeof *sl);
     if (!sl) return -1;
@@ -309,15 +328,9 @@ int srv__reply_done(srv_conn *c, qbuf *dst, size_t mark, uint64_t lsn, int defer
     if (c->qtail) c->qtail->next = sl;
     else c->qhead = sl;
     c->qtail = sl;
-    if (w == SLOT_WAIT_JOURNAL) {
+    if (w != SLOT_READY) {
         c->refs++;
-        if (s->jw_tail) s->jw_tail->wnext = sl;
-        else s->jw_head = sl;
-        s->jw_tail = sl;
-    } else if (w == SLOT_WAIT_SAVE) {
-        c->refs++;
-        sl->wnext = s->save_waiters;
-        s->save_waiters = sl;
+        srv__durable_wait(s->d, sl);
     }
     return 0;
 }
@@ -649,12 +662,8 @@ static void begin_shutdown(srv *s, int signum) {
     uv_close((uv_handle_t *)&s->sigterm, NULL);
     if (s->have_sweep) uv_close((uv_handle_t *)&s->sweep, NULL);
     s->have_sweep = 0;
-    if (s->child) {
-        kill(s->child, SIGKILL);
-        waitpid(s->child, NULL, 0);
-        srv__save_ended(s, 0, "shutting down: the background save was stopped");
-    }
-    if (!s->conns) srv__close_durability_handles(s);
+    srv__durable_stop(s->d);
+    if (!s->conns) close_after_last_conn(s);
     for (srv_conn *c = s->conns, *next; c; c = next) {
         next = c->next;
         read_stop(c);
@@ -709,15 +718,7 @@ int srv_run(const srv_config *cfg, trie *t, jrn *j) {
     }
     s->cfg = cfg;
     eng_init(&s->e, t, cfg);
-    qbuf_init(&s->hbody);
-    qbuf_init(&s->htext);
     qbuf_init(&s->scratch);
-    s->j = j;
-    s->old_fd = -1;
-    s->e.j = j;
-    s->e.stats.journal = j;
-    s->e.save_fn = srv__save_start;
-    s->e.save_ud = s;
     s->lim.max_line = cfg->max_line;
     s->lim.max_args = (int)cfg->max_args;
     s->lim.max_bulk = cfg->max_bulk;
@@ -730,6 +731,12 @@ int srv_run(const srv_config *cfg, trie *t, jrn *j) {
     if (uv_loop_init(&s->loop) < 0) {
         qfree(s);
         return 1;
+    }
+    s->d = srv__durable_new(s, j);
+    s->http = srv__http_new();
+    if (!s->d || !s->http) {
+        LOG_E("out of memory");
+        goto out;
     }
     const char *herr = http_limits_check(&s->hlim);
     if (herr) {
@@ -786,47 +793,20 @@ int srv_run(const srv_config *cfg, trie *t, jrn *j) {
         uv_timer_start(&s->sweep, on_sweep, every, every);
         s->have_sweep = 1;
     }
-    uv_timer_init(&s->loop, &s->cron);
-    s->cron.data = s;
-    uv_timer_start(&s->cron, srv__on_cron, SRV_CRON_MS, SRV_CRON_MS);
-    s->have_cron = 1;
-    uv_signal_init(&s->loop, &s->sigchld);
-    s->sigchld.data = s;
-    uv_signal_start(&s->sigchld, srv__on_sigchld, SIGCHLD);
-    s->have_sigchld = 1;
-    if (j) {
-        uv_check_init(&s->loop, &s->jcheck);
-        s->jcheck.data = s;
-        uv_check_start(&s->jcheck, srv__on_jcheck);
-        s->have_jcheck = 1;
-        s->last_sync_ms = uv_now(&s->loop);
-    }
+    srv__durable_start(s->d);
     LOG_I("serving %llu keys", (unsigned long long)trie_count(t));
     uv_run(&s->loop, UV_RUN_DEFAULT);
     rc = 0;
 out:
-    srv__close_rank(s); /* when it could not start (listen failed); after a shutdown it is closed already */
+    close_rank(s); /* when it could not start (listen failed); after a shutdown it is closed already */
     uv_run(&s->loop, UV_RUN_DEFAULT);
     uv_walk(&s->loop, close_walk, NULL);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&s->loop) != 0) LOG_W("event loop closed with handles still open");
-    if (j) { /* whatever is still in the batch: written and synced before exit */
-        if (jrn_write(j) < 0) LOG_E("journal: final write failed: %s", strerror(jrn_error(j)));
-        else if (jrn_policy(j) != JRN_FSYNC_NO && fdatasync(jrn_fd(j)) < 0)
-            LOG_E("journal: final fdatasync failed: %s", strerror(errno));
-        if (s->old_fd >= 0) {
-            if (jrn_policy(j) != JRN_FSYNC_NO) fdatasync(s->old_fd);
-            close(s->old_fd);
-        }
-    }
-    if (s->child) {
-        kill(s->child, SIGKILL);
-        waitpid(s->child, NULL, 0);
-    }
+    srv__durable_free(s->d); /* the journal's last write + fdatasync; a save child still running is killed */
     if (rc == 0) LOG_I("shut down cleanly");
     guard_free(s->guard);
-    qbuf_free(&s->hbody);
-    qbuf_free(&s->htext);
+    srv__http_free(s->http);
     qbuf_free(&s->scratch);
     if (s->spare) slot_free(s->spare);
     qfree(s);

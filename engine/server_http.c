@@ -7,14 +7,16 @@
  * before it). srv__reply_done then sends or queues it like any text reply.
  *
  * Routes: /v1/complete (ranked: may answer later through a SLOT_WAIT_RANK
- * slot, then s->http_deferred is set and no srv__reply_done runs), /v1/accept,
+ * slot, then s->http->deferred is set and no srv__reply_done runs), /v1/accept,
  * /v1/stats, /metrics, /healthz. Every answer counts its command and status
- * class in the stats. Bodies are built in s->hbody (one per server: the loop
- * runs one request at a time), released when it grew past SRV_BUF_KEEP.
+ * class in the stats. Bodies are built in s->http->body (one per server: the
+ * loop runs one request at a time), released when it grew past SRV_BUF_KEEP.
+ * s->http (srv_http) is this file's own: server.c only creates and frees it.
  */
 #include <string.h>
 #include <strings.h>
 
+#include "common/alloc.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "engine/cmd.h"
@@ -23,6 +25,27 @@
 #include "engine/ranker.h"
 #include "engine/server_internal.h"
 #include "text/norm.h"
+
+struct srv_http {
+    qbuf body;    /* the response body being built */
+    qbuf text;    /* display forms of a ranked answer (trie hits are copies: keep them here) */
+    int deferred; /* the current request's reply is a queued SLOT_WAIT_RANK */
+};
+
+srv_http *srv__http_new(void) {
+    srv_http *h = qcalloc(1, sizeof *h);
+    if (!h) return NULL;
+    qbuf_init(&h->body);
+    qbuf_init(&h->text);
+    return h;
+}
+
+void srv__http_free(srv_http *h) {
+    if (!h) return;
+    qbuf_free(&h->body);
+    qbuf_free(&h->text);
+    qfree(h);
+}
 
 void srv__http_count(srv *s, int cmd, int status) {
     s->e.stats.cmds[cmd]++;
@@ -46,9 +69,9 @@ static int http_ok(srv_conn *c, const http_request *req, int cmd, const char *ct
     http_resp_opts o = {.keep_alive = req->keep_alive && !s->stopping, .cors_origin = s->cfg->cors_origin};
     srv__http_count(s, cmd, 200);
     if (!o.keep_alive) c->close_after_flush = 1;
-    if (http_write_head(c->dst, 200, ctype, s->hbody.len, &o) < 0) return -1;
+    if (http_write_head(c->dst, 200, ctype, s->http->body.len, &o) < 0) return -1;
     if (req->method == HTTP_REQ_HEAD) return 0;
-    return qbuf_append(c->dst, s->hbody.data, s->hbody.len);
+    return qbuf_append(c->dst, s->http->body.data, s->http->body.len);
 }
 
 static int eng_status(int rc) {
@@ -108,7 +131,7 @@ static int route_complete(srv_conn *c, const http_request *req) {
             sl->http_keep = keep;
             sl->http_head = head;
             sl->aux_qlen = qlen;
-            s->http_deferred = 1; /* the slot is queued: no srv__reply_done */
+            s->http->deferred = 1; /* the slot is queued: no srv__reply_done */
             if (qbuf_append(&sl->aux, q, qlen) < 0 || qbuf_append(&sl->aux, s->e.norm, s->e.normlen) < 0) return -1;
             return 0;
         }
@@ -127,9 +150,9 @@ static int route_complete(srv_conn *c, const http_request *req) {
         int m = norm_match_len(trie_hit_display(h), h->displen, s->e.norm, s->e.normlen);
         sug[i] = (json_suggestion){trie_hit_display(h), h->displen, h->score, 0, m > 0 ? (uint32_t)m : 0};
     }
-    qbuf_reset(&s->hbody);
+    qbuf_reset(&s->http->body);
     uint64_t took = now_ns() - t0; /* one read: the body's took_us and the histogram */
-    if (json_write_suggestions(&s->hbody, q, qlen, sug, (size_t)n, took / 1000) < 0) return -1;
+    if (json_write_suggestions(&s->http->body, q, qlen, sug, (size_t)n, took / 1000) < 0) return -1;
     int rc = http_ok(c, req, CMD_HTTP_COMPLETE, HTTP_JSON_CONTENT_TYPE);
     hist_add(&s->e.stats.lat_ns, took);
     return rc;
@@ -139,32 +162,32 @@ static int route_complete(srv_conn *c, const http_request *req) {
 int srv__http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const char *np, size_t nplen,
                            const eng_rank_result *res, uint64_t took_ns, int keep, int head) {
     json_suggestion sug[ENG_RANK_MAX_RESULT];
-    size_t doff[ENG_RANK_MAX_RESULT]; /* display i at s->htext + doff[i]; SIZE_MAX: the query itself */
+    size_t doff[ENG_RANK_MAX_RESULT]; /* display i at s->http->text + doff[i]; SIZE_MAX: the query itself */
     trie_hit h; /* its text is a copy that the next trie_get overwrites: keep each display */
-    qbuf_reset(&s->htext);
+    qbuf_reset(&s->http->text);
     for (size_t i = 0; i < res->n; i++) {
         const rank_cand *rc = &res->c[i];
         doff[i] = SIZE_MAX;
         sug[i] = (json_suggestion){rc->q, rc->len, 0, 0, 0};
         if (trie_get(s->e.t, rc->q, rc->len, &h)) {
-            doff[i] = s->htext.len;
-            if (qbuf_append(&s->htext, trie_hit_display(&h), h.displen) < 0) return -1;
+            doff[i] = s->http->text.len;
+            if (qbuf_append(&s->http->text, trie_hit_display(&h), h.displen) < 0) return -1;
             sug[i].textlen = h.displen;
             sug[i].score = h.score;
         }
     }
     for (size_t i = 0; i < res->n; i++) { /* the buffer no longer moves */
-        if (doff[i] != SIZE_MAX) sug[i].text = s->htext.data + doff[i];
+        if (doff[i] != SIZE_MAX) sug[i].text = s->http->text.data + doff[i];
         int m = norm_match_len(sug[i].text, sug[i].textlen, np, nplen);
         sug[i].match_end = m > 0 ? (uint32_t)m : 0;
     }
-    qbuf_reset(&s->hbody);
-    if (json_write_suggestions(&s->hbody, q, qlen, sug, res->n, took_ns / 1000) < 0) return -1;
+    qbuf_reset(&s->http->body);
+    if (json_write_suggestions(&s->http->body, q, qlen, sug, res->n, took_ns / 1000) < 0) return -1;
     http_resp_opts o = {.keep_alive = keep, .cors_origin = s->cfg->cors_origin};
     srv__http_count(s, CMD_HTTP_COMPLETE, 200);
-    if (http_write_head(out, 200, HTTP_JSON_CONTENT_TYPE, s->hbody.len, &o) < 0) return -1;
+    if (http_write_head(out, 200, HTTP_JSON_CONTENT_TYPE, s->http->body.len, &o) < 0) return -1;
     if (head) return 0;
-    return qbuf_append(out, s->hbody.data, s->hbody.len);
+    return qbuf_append(out, s->http->body.data, s->http->body.len);
 }
 
 static int route_accept(srv_conn *c, const http_request *req) {
@@ -190,9 +213,10 @@ static int route_accept(srv_conn *c, const http_request *req) {
         return http_error(c, req, CMD_HTTP_ACCEPT, eng_status(rc), lower_code(rc, code, sizeof code), msg,
                           ENG_CODE(rc) == ERR_RATE ? "Retry-After: 1\r\n" : NULL);
     }
-    qbuf_reset(&s->hbody);
-    if (qbuf_puts(&s->hbody, "{\"query\":") < 0 || json_str(&s->hbody, q, qlen) < 0 ||
-        qbuf_puts(&s->hbody, ",\"score\":") < 0 || json_double(&s->hbody, score) < 0 || qbuf_putc(&s->hbody, '}') < 0)
+    qbuf *b = &s->http->body;
+    qbuf_reset(b);
+    if (qbuf_puts(b, "{\"query\":") < 0 || json_str(b, q, qlen) < 0 || qbuf_puts(b, ",\"score\":") < 0 ||
+        json_double(b, score) < 0 || qbuf_putc(b, '}') < 0)
         return -1;
     rc = http_ok(c, req, CMD_HTTP_ACCEPT, HTTP_JSON_CONTENT_TYPE);
     hist_add(&s->e.stats.lat_ns, now_ns() - t0);
@@ -202,17 +226,19 @@ static int route_accept(srv_conn *c, const http_request *req) {
 static int route_stats(srv_conn *c, const http_request *req, int prom) {
     srv *s = c->s;
     stats_snapshot(&s->e.stats, s->e.t, &s->e.snap);
-    qbuf_reset(&s->hbody);
-    if ((prom ? stats_render_prom(&s->e.snap, &s->hbody) : stats_render_json(&s->e.snap, &s->hbody)) < 0) return -1;
+    qbuf *b = &s->http->body;
+    qbuf_reset(b);
+    if ((prom ? stats_render_prom(&s->e.snap, b) : stats_render_json(&s->e.snap, b)) < 0) return -1;
     return http_ok(c, req, prom ? CMD_HTTP_METRICS : CMD_HTTP_STATS,
                    prom ? "text/plain; version=0.0.4; charset=utf-8" : HTTP_JSON_CONTENT_TYPE);
 }
 
 static int route_health(srv_conn *c, const http_request *req) {
     srv *s = c->s;
-    qbuf_reset(&s->hbody);
-    if (qbuf_puts(&s->hbody, "{\"status\":\"ok\",\"keys\":") < 0 || qbuf_putu64(&s->hbody, trie_count(s->e.t)) < 0 ||
-        qbuf_putc(&s->hbody, '}') < 0)
+    qbuf *b = &s->http->body;
+    qbuf_reset(b);
+    if (qbuf_puts(b, "{\"status\":\"ok\",\"keys\":") < 0 || qbuf_putu64(b, trie_count(s->e.t)) < 0 ||
+        qbuf_putc(b, '}') < 0)
         return -1;
     return http_ok(c, req, CMD_HTTP_HEALTH, HTTP_JSON_CONTENT_TYPE);
 }
@@ -316,15 +342,15 @@ int srv__http_on_request(const http_request *req, void *ud) {
         default: rc = route_health(c, req); break;
         }
     }
-    if (rc >= 0 && !s->http_deferred) rc = srv__reply_done(c, c->dst, mark, s->e.wait_lsn, -1);
-    s->http_deferred = 0;
+    if (rc >= 0 && !s->http->deferred) rc = srv__reply_done(c, c->dst, mark, s->e.wait_lsn, -1);
+    s->http->deferred = 0;
     c->dst = NULL;
     if (rc < 0) {
         LOG_W("out of memory answering an HTTP request; closing the client");
         srv__conn_close(c);
         return 1;
     }
-    if (s->hbody.cap > SRV_BUF_KEEP) qbuf_free(&s->hbody);
-    if (s->htext.cap > SRV_BUF_KEEP) qbuf_free(&s->htext);
+    if (s->http->body.cap > SRV_BUF_KEEP) qbuf_free(&s->http->body);
+    if (s->http->text.cap > SRV_BUF_KEEP) qbuf_free(&s->http->text);
     return c->close_after_flush ? 1 : 0;
 }

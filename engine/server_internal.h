@@ -2,8 +2,12 @@
  *
  *   server.c          loop, accepting, connections, reading/writing, the reply
  *                     queue, ranked COMPLETE plumbing, shutdown, srv_run
- *   server_http.c     HTTP routes
- *   server_durable.c  journal group commit, fsync thread, background saves
+ *   server_http.c     HTTP routes; their response buffers (srv_http)
+ *   server_durable.c  journal group commit, fsync thread, background saves;
+ *                     all their state (srv_durable)
+ *
+ * srv_http and srv_durable are opaque outside their file: server.c holds a
+ * pointer to each and calls the functions below.
  *
  * Only these files include it. Names that cross files are srv__* (libuv's
  * convention for internal non-static names); everything else stays static.
@@ -14,7 +18,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <sys/types.h>
 #include <uv.h>
 
 #include "common/util.h"
@@ -34,6 +37,8 @@
 
 typedef struct srv srv;
 typedef struct srv_conn srv_conn;
+typedef struct srv_http srv_http;       /* server_http.c */
+typedef struct srv_durable srv_durable; /* server_durable.c */
 
 /* One reply that cannot leave yet, in its connection's queue. Ready slots
  * behind a waiting one wait too: the queue is flushed from the head only.
@@ -92,34 +97,18 @@ struct srv {
     proto_limits lim;
     size_t rmax;
     http_limits hlim;
-    char http_scratch[SRV_HTTP_SCRATCH];
-    qbuf hbody; /* HTTP response body being built */
-    qbuf htext; /* display forms of a ranked HTTP answer (trie hits are copies: keep them here) */
-    qbuf scratch; /* a reply encoded behind a waiting slot, before it gets its own slot */
+    char http_scratch[SRV_HTTP_SCRATCH]; /* what HTTP connections read into */
+    srv_http *http; /* the HTTP routes' response buffers (server_http.c) */
+    qbuf scratch;   /* a reply encoded behind a waiting slot, before it gets its own slot */
     /* ranking (engine/ranker.h) */
     eng_rank *rank;
     int rank_closed;
     guard *guard;          /* what ACCEPTs may change (engine/guard.h) */
     srv_conn *cur;         /* the connection whose request eng_exec is running */
-    int http_deferred;     /* the current HTTP request's reply is a queued SLOT_WAIT_RANK */
     srv_slot *spare;       /* a slot kept for the next ranked COMPLETE (no malloc when it answers at once) */
     uint64_t rank_waiting; /* slots in SLOT_WAIT_RANK */
     eng_rank_result rres;  /* a synchronous ranker answer */
-    /* durability */
-    jrn *j;
-    uv_check_t jcheck; /* after each iteration's I/O: write the batch, start the group fsync */
-    uv_timer_t cron;
-    uv_signal_t sigchld;
-    int have_jcheck, have_cron, have_sigchld;
-    uv_work_t syncw;
-    int syncing, sync_fd, sync_old, sync_err;
-    uint64_t sync_lsn;
-    int old_fd;              /* rotated-out journal fd awaiting its last fdatasync */
-    uint64_t last_sync_ms, last_retry_ms;
-    srv_slot *jw_head, *jw_tail; /* waiting on the journal, in LSN order */
-    srv_slot *save_waiters;
-    pid_t child;
-    uint64_t save_start_us, save_gen, changes_at_fork;
+    srv_durable *d;        /* journal, fsync worker, save child (server_durable.c) */
 };
 
 /* --- server.c ------------------------------------------------------------- */
@@ -152,6 +141,10 @@ int srv__rank_start(srv *s, srv_conn *c, int kind, int ws, unsigned k, const eng
 
 /* --- server_http.c -------------------------------------------------------- */
 
+/* The routes' response buffers (empty until used). NULL out of memory. */
+srv_http *srv__http_new(void);
+void srv__http_free(srv_http *h); /* NULL: nothing */
+
 /* Counts an HTTP answer: its command and its status class. */
 void srv__http_count(srv *s, int cmd, int status);
 
@@ -166,30 +159,38 @@ int srv__http_on_request(const http_request *req, void *ud);
 
 /* --- server_durable.c ----------------------------------------------------- */
 
-/* uv_check callback (data: srv): writes the journal batch, releases the
- * replies it made durable, starts the group fsync (--fsync always). */
-void srv__on_jcheck(uv_check_t *h);
+/* Before the loop runs: the durability state of s with journal j (NULL: no
+ * journal), wired into s->e (changes append to j; SAVE forks a background
+ * save). NULL out of memory. */
+srv_durable *srv__durable_new(srv *s, jrn *j);
 
-/* Cron timer (SRV_CRON_MS): reaps the save child, retries journal errors,
- * the everysec fsync, automatic saves. */
-void srv__on_cron(uv_timer_t *t);
+/* Starts its handles on s->loop: the cron timer (SRV_CRON_MS: reaps the save
+ * child, retries journal errors, the everysec fsync, automatic saves),
+ * SIGCHLD (reaps the save child) and, with a journal, the check that writes
+ * each iteration's batch and starts the group fsync. */
+void srv__durable_start(srv_durable *d);
 
-/* SIGCHLD: reaps the save child. */
-void srv__on_sigchld(uv_signal_t *h, int signum);
+/* 1 when the reply to a change at lsn (0: none) must wait until the journal
+ * is durable up to it. */
+int srv__durable_must_wait(const srv_durable *d, uint64_t lsn);
 
-/* eng->save_fn (ud: srv): rotates the journal and forks the snapshot writer.
- * 0, or ENG_ERR(...) with a message in *msg (static, valid until the next call). */
-int srv__save_start(void *ud, const char **msg);
+/* Takes a slot that waits (SLOT_WAIT_JOURNAL or SLOT_WAIT_SAVE, holding a
+ * reference on its connection): it is filled if need be and passed to
+ * srv__slot_complete once the journal is durable up to sl->lsn, or the save
+ * ended. */
+void srv__durable_wait(srv_durable *d, srv_slot *sl);
 
-/* The background save ended (ok or not, why): stats, log, old journals,
- * the replies waiting on it. */
-void srv__save_ended(srv *s, int ok, const char *why);
+/* Shutdown began: a background save still running is killed and its waiters
+ * get the error. */
+void srv__durable_stop(srv_durable *d);
 
-/* Closes the ranker (it saves what it learned); idempotent. */
-void srv__close_rank(srv *s);
+/* After the last connection closed at shutdown: closes its handles;
+ * idempotent. */
+void srv__durable_close(srv_durable *d);
 
-/* After the last connection closed at shutdown: closes the ranker and the
- * journal check, cron and SIGCHLD handles. */
-void srv__close_durability_handles(srv *s);
+/* After the loop closed: writes and syncs what the journal batch still holds,
+ * syncs and closes a rotated-out journal, kills a save child still running,
+ * frees d (NULL: nothing). */
+void srv__durable_free(srv_durable *d);
 
 #endif
