@@ -238,22 +238,3 @@ fail:;
     errno = e;
     return -1;
 }
-
-int cli_next(const char *cmd, int argc, char **argv, int *i, const char **opt, const char **val) {
-    if (*i >= argc) return CLI_END;
-    const char *a = argv[*i];
-    if (!strcmp(a, "--help") || !strcmp(a, "-h")) return CLI_HELP;
-    if (!strcmp(a, "--")) {
-        ++*i;
-        return CLI_END;
-    }
-    if (a[0] != '-' || !a[1]) return CLI_END;
-    if (*i + 1 >= argc) {
-        fprintf(stderr, "qac %s: %s needs a value; see 'qac %s --help'\n", cmd, a, cmd);
-        return CLI_ERR;
-    }
-    *opt = a;
-    *val = argv[*i + 1];
-    *i += 2;
-    return CLI_OPT;
-}

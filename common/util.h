@@ -39,14 +39,6 @@ size_t utf8_count(const char *s, size_t len);
  * Returns 0 or -1. */
 int file_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
-/* Walks a subcommand's "OPTION VALUE" arguments, from argv[*i] (start at 1).
- * Returns CLI_OPT with *opt and *val set (every option takes a value),
- * CLI_END at the first operand or after "--" (*i then indexes the first
- * operand), CLI_HELP for -h/--help, or CLI_ERR after printing
- * "qac CMD: OPT needs a value; see 'qac CMD --help'" to stderr. */
-enum { CLI_ERR = -1, CLI_END = 0, CLI_OPT = 1, CLI_HELP = 2 };
-int cli_next(const char *cmd, int argc, char **argv, int *i, const char **opt, const char **val);
-
 /* A growable byte buffer. Owned by whoever holds the struct; qbuf_free
  * releases the storage. On allocation failure the append functions return -1
  * and leave the contents as they were. */

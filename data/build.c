@@ -33,7 +33,6 @@
 #include "data/build.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +42,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/cli.h"
 #include "common/util.h"
 #include "text/norm.h"
 
@@ -661,69 +661,66 @@ static void build_usage(FILE *f) {
             QLOG_MAX_LINE, QLOG_MAX_QUERY);
 }
 
-#define BUILD_USAGE_ERR(...)                                                                                        \
-    do {                                                                                                           \
-        fprintf(stderr, "qac build: " __VA_ARGS__);                                                                \
-        fprintf(stderr, "; see 'qac build --help'\n");                                                             \
-        return 2;                                                                                                  \
-    } while (0)
-
 int build_main(int argc, char **argv) {
     build_opts o;
     build_opts_init(&o);
     const char *outpath = NULL;
     enum { O_FORMAT = 256, O_SINCE, O_UNTIL, O_HALF, O_MIN, O_STRICT, O_QUIET, O_KEYS };
-    static const struct option longopts[] = {
-        {"output", required_argument, NULL, 'o'},   {"format", required_argument, NULL, O_FORMAT},
-        {"since", required_argument, NULL, O_SINCE}, {"until", required_argument, NULL, O_UNTIL},
-        {"half-life", required_argument, NULL, O_HALF}, {"min-count", required_argument, NULL, O_MIN},
-        {"strict", no_argument, NULL, O_STRICT},     {"quiet", no_argument, NULL, O_QUIET},
-        {"keys", required_argument, NULL, O_KEYS},
-        {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0},
+    static const cli_opt options[] = {
+        {'o', "output", CLI_VALUE},
+        {O_FORMAT, "format", CLI_VALUE},
+        {O_SINCE, "since", CLI_VALUE},
+        {O_UNTIL, "until", CLI_VALUE},
+        {O_HALF, "half-life", CLI_VALUE},
+        {O_MIN, "min-count", CLI_VALUE},
+        {O_STRICT, "strict", CLI_FLAG},
+        {O_QUIET, "quiet", CLI_FLAG},
+        {O_KEYS, "keys", CLI_VALUE},
     };
-    optind = 1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'o': outpath = optarg; break;
+    cli cl;
+    cli_init(&cl, "build", build_usage, options, ARRAY_LEN(options), argc, argv);
+    int opt;
+    while ((opt = cli_getopt(&cl)) >= 0) {
+        const char *v = cl.val;
+        switch (opt) {
+        case 'o': outpath = v; break;
         case O_FORMAT:
-            if (qlog_format_parse(optarg, &o.format) < 0) BUILD_USAGE_ERR("unknown --format '%s' (aol, counts, lines)", optarg);
+            if (qlog_format_parse(v, &o.format) < 0)
+                return cli_error(&cl, "unknown --format '%s' (aol, counts, lines)", v);
             break;
         case O_SINCE:
-            if (parse_time(optarg, strlen(optarg), &o.since) < 0)
-                BUILD_USAGE_ERR("bad --since '%s' (want YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS')", optarg);
+            if (parse_time(v, strlen(v), &o.since) < 0)
+                return cli_error(&cl, "bad --since '%s' (want YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS')", v);
             break;
         case O_UNTIL:
-            if (parse_time(optarg, strlen(optarg), &o.until) < 0)
-                BUILD_USAGE_ERR("bad --until '%s' (want YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS')", optarg);
+            if (parse_time(v, strlen(v), &o.until) < 0)
+                return cli_error(&cl, "bad --until '%s' (want YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS')", v);
             break;
         case O_HALF:
-            if (parse_double(optarg, strlen(optarg), &o.half_life_days) < 0 || !(o.half_life_days > 0))
-                BUILD_USAGE_ERR("bad --half-life '%s' (want a positive number of days)", optarg);
+            if (parse_double(v, strlen(v), &o.half_life_days) < 0 || !(o.half_life_days > 0))
+                return cli_error(&cl, "bad --half-life '%s' (want a positive number of days)", v);
             break;
         case O_MIN:
-            if (parse_double(optarg, strlen(optarg), &o.min_count) < 0 || !(o.min_count >= 0))
-                BUILD_USAGE_ERR("bad --min-count '%s' (want a non-negative number)", optarg);
+            if (parse_double(v, strlen(v), &o.min_count) < 0 || !(o.min_count >= 0))
+                return cli_error(&cl, "bad --min-count '%s' (want a non-negative number)", v);
             break;
         case O_KEYS:
-            if ((o.key_form = norm_form_parse(optarg)) < 0) BUILD_USAGE_ERR("unknown --keys '%s' (match, eval)", optarg);
+            if ((o.key_form = norm_form_parse(v)) < 0)
+                return cli_error(&cl, "unknown --keys '%s' (match, eval)", v);
             break;
         case O_STRICT: o.strict = 1; break;
         case O_QUIET: o.quiet = 1; break;
-        case 'h': build_usage(stdout); return 0;
-        case ':': BUILD_USAGE_ERR("option '%s' needs a value", argv[optind - 1]);
-        default: BUILD_USAGE_ERR("unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (!outpath) BUILD_USAGE_ERR("missing -o INDEX");
-    if (optind >= argc) BUILD_USAGE_ERR("no input FILE given");
-    if (o.since >= o.until) BUILD_USAGE_ERR("--since must be before --until");
+    if (opt == CLI_EXIT) return cl.status;
+    if (!outpath) return cli_error(&cl, "missing -o INDEX");
+    if (cl.ind >= argc) return cli_error(&cl, "no input FILE given");
+    if (o.since >= o.until) return cli_error(&cl, "--since must be before --until");
     o.progress = isatty(2);
     build_report rep;
     trie *t;
     char err[1024];
-    if (build_trie(&o, argv + optind, argc - optind, &t, &rep, err, sizeof err) < 0) {
+    if (build_trie(&o, argv + cl.ind, argc - cl.ind, &t, &rep, err, sizeof err) < 0) {
         fprintf(stderr, "qac build: %s\n", err);
         return 1;
     }

@@ -8,12 +8,12 @@
  * A prefix that cannot be normalized (invalid UTF-8, control character) gets
  * a message on stderr and an empty list; the exit status is then 1.
  */
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cli.h"
 #include "common/util.h"
 #include "data/build.h"
 #include "text/norm.h"
@@ -51,45 +51,29 @@ static void complete_usage(FILE *f) {
 }
 
 int complete_main(int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"index", required_argument, NULL, 'i'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+    static const cli_opt options[] = {
+        {'i', "index", CLI_VALUE},
+        {'k', NULL, CLI_VALUE},
     };
     const char *index = NULL;
     unsigned k = COMPLETE_DEFAULT_K;
-    optind = 1;
-    opterr = 0;
-    int c;
     uint64_t kv;
-    while ((c = getopt_long(argc, argv, ":i:k:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'i': index = optarg; break;
+    cli cl;
+    cli_init(&cl, "complete", complete_usage, options, ARRAY_LEN(options), argc, argv);
+    int opt;
+    while ((opt = cli_getopt(&cl)) >= 0) {
+        switch (opt) {
+        case 'i': index = cl.val; break;
         case 'k':
-            if (parse_u64(optarg, strlen(optarg), &kv) < 0 || kv < 1 || kv > TRIE_MAX_K) {
-                fprintf(stderr, "qac complete: bad -k '%s' (want 1..%d); see 'qac complete --help'\n", optarg,
-                        TRIE_MAX_K);
-                return 2;
-            }
+            if (parse_u64(cl.val, strlen(cl.val), &kv) < 0 || kv < 1 || kv > TRIE_MAX_K)
+                return cli_error(&cl, "bad -k '%s' (want 1..%d)", cl.val, TRIE_MAX_K);
             k = (unsigned)kv;
             break;
-        case 'h': complete_usage(stdout); return 0;
-        case ':':
-            fprintf(stderr, "qac complete: option '%s' needs a value; see 'qac complete --help'\n", argv[optind - 1]);
-            return 2;
-        default:
-            fprintf(stderr, "qac complete: unknown option '%s'; see 'qac complete --help'\n", argv[optind - 1]);
-            return 2;
         }
     }
-    if (!index) {
-        fprintf(stderr, "qac complete: missing -i INDEX; see 'qac complete --help'\n");
-        return 2;
-    }
-    if (optind >= argc) {
-        fprintf(stderr, "qac complete: no PREFIX given; see 'qac complete --help'\n");
-        return 2;
-    }
+    if (opt == CLI_EXIT) return cl.status;
+    if (!index) return cli_error(&cl, "missing -i INDEX");
+    if (cl.ind >= argc) return cli_error(&cl, "no PREFIX given");
     trie *t;
     char err[512];
     int rc = trie_load(index, &t, err, sizeof err);
@@ -100,10 +84,10 @@ int complete_main(int argc, char **argv) {
     int status = 0;
     static char np[COMPLETE_NORM_CAP];
     static trie_hit hits[TRIE_MAX_K]; /* ~1 KB each: not on the stack */
-    for (int i = optind; i < argc; i++) {
+    for (int i = cl.ind; i < argc; i++) {
         int n = norm_prefix_as((int)trie_tag(t), argv[i], strlen(argv[i]), np, sizeof np);
         if (n < 0) {
-            fprintf(stderr, "qac complete: prefix %d: %s\n", i - optind + 1, norm_strerror(n));
+            fprintf(stderr, "qac complete: prefix %d: %s\n", i - cl.ind + 1, norm_strerror(n));
             status = 1;
         } else if (n <= TRIE_MAX_KEY) { /* a longer prefix matches nothing */
             int m = trie_topk(t, np, (size_t)n, k, hits);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/cli.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "data/evalproto.h"
@@ -76,62 +77,54 @@ int embed_main(int argc, char **argv) {
     rank_emb_opts_default(&o);
     const char *outp = NULL, *until_s = NULL;
     uint64_t dims = o.dims, epochs = o.epochs, seed = o.seed, buckets = o.buckets, window = o.window, neg = o.neg;
-    int i = 1, cr;
-    const char *a, *v;
-    while ((cr = cli_next("embed", argc, argv, &i, &a, &v)) == CLI_OPT) {
+    enum { O_UNTIL = 256, O_DIMS, O_EPOCHS, O_SEED, O_BUCKETS, O_WINDOW, O_NEG, O_LR };
+    static const cli_opt options[] = {
+        {'o', NULL, CLI_VALUE},
+        {O_UNTIL, "until", CLI_VALUE},
+        {O_DIMS, "dims", CLI_VALUE},
+        {O_EPOCHS, "epochs", CLI_VALUE},
+        {O_SEED, "seed", CLI_VALUE},
+        {O_BUCKETS, "buckets", CLI_VALUE},
+        {O_WINDOW, "window", CLI_VALUE},
+        {O_NEG, "neg", CLI_VALUE},
+        {O_LR, "lr", CLI_VALUE},
+    };
+    cli cl;
+    cli_init(&cl, "embed", usage, options, ARRAY_LEN(options), argc, argv);
+    int opt;
+    while ((opt = cli_getopt(&cl)) >= 0) {
+        const char *v = cl.val;
         uint64_t *uv = NULL;
-        if (!strcmp(a, "-o")) outp = v;
-        else if (!strcmp(a, "--until")) until_s = v;
-        else if (!strcmp(a, "--dims")) uv = &dims;
-        else if (!strcmp(a, "--epochs")) uv = &epochs;
-        else if (!strcmp(a, "--seed")) uv = &seed;
-        else if (!strcmp(a, "--buckets")) uv = &buckets;
-        else if (!strcmp(a, "--window")) uv = &window;
-        else if (!strcmp(a, "--neg")) uv = &neg;
-        else if (!strcmp(a, "--lr")) {
-            if (parse_double(v, strlen(v), &o.lr) || !(o.lr > 0) || o.lr > 10) {
-                fprintf(stderr, "qac embed: --lr wants a number in (0, 10], not '%s'\n", v);
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "qac embed: unknown option '%s'; see 'qac embed --help'\n", a);
-            return 2;
+        switch (opt) {
+        case 'o': outp = v; break;
+        case O_UNTIL: until_s = v; break;
+        case O_DIMS: uv = &dims; break;
+        case O_EPOCHS: uv = &epochs; break;
+        case O_SEED: uv = &seed; break;
+        case O_BUCKETS: uv = &buckets; break;
+        case O_WINDOW: uv = &window; break;
+        case O_NEG: uv = &neg; break;
+        case O_LR:
+            if (parse_double(v, strlen(v), &o.lr) || !(o.lr > 0) || o.lr > 10)
+                return cli_error(&cl, "--lr wants a number in (0, 10], not '%s'", v);
+            break;
         }
-        if (uv && parse_u64(v, strlen(v), uv)) {
-            fprintf(stderr, "qac embed: %s wants a whole number, not '%s'\n", a, v);
-            return 2;
-        }
+        if (uv && parse_u64(v, strlen(v), uv)) return cli_error(&cl, "%s wants a whole number, not '%s'", cl.opt, v);
     }
-    if (cr == CLI_HELP) {
-        usage(stdout);
-        return 0;
-    }
-    if (cr == CLI_ERR) return 2;
-    if (!outp) {
-        fprintf(stderr, "qac embed: missing -o EMB; see 'qac embed --help'\n");
-        return 2;
-    }
-    if (i >= argc) {
-        fprintf(stderr, "qac embed: no LOG given; see 'qac embed --help'\n");
-        return 2;
-    }
-    if (dims < RANK_EMB_MIN_DIMS || dims > RANK_EMB_MAX_DIMS) {
-        fprintf(stderr, "qac embed: --dims wants %d..%d\n", RANK_EMB_MIN_DIMS, RANK_EMB_MAX_DIMS);
-        return 2;
-    }
-    if (buckets < 1 || buckets > RANK_EMB_MAX_BUCKETS) {
-        fprintf(stderr, "qac embed: --buckets wants 1..%u\n", RANK_EMB_MAX_BUCKETS);
-        return 2;
-    }
-    if (epochs < 1 || epochs > 1000 || window < 1 || window > 100 || neg > 100) {
-        fprintf(stderr, "qac embed: --epochs wants 1..1000, --window 1..100, --neg 0..100\n");
-        return 2;
-    }
+    if (opt == CLI_EXIT) return cl.status;
+    if (!outp) return cli_error(&cl, "missing -o EMB");
+    int i = cl.ind;
+    if (i >= argc) return cli_error(&cl, "no LOG given");
+    if (dims < RANK_EMB_MIN_DIMS || dims > RANK_EMB_MAX_DIMS)
+        return cli_error(&cl, "--dims wants %d..%d", RANK_EMB_MIN_DIMS, RANK_EMB_MAX_DIMS);
+    if (buckets < 1 || buckets > RANK_EMB_MAX_BUCKETS)
+        return cli_error(&cl, "--buckets wants 1..%u", RANK_EMB_MAX_BUCKETS);
+    if (epochs < 1 || epochs > 1000) return cli_error(&cl, "--epochs wants 1..1000");
+    if (window < 1 || window > 100) return cli_error(&cl, "--window wants 1..100");
+    if (neg > 100) return cli_error(&cl, "--neg wants 0..100");
     int64_t until = INT64_MAX;
-    if (until_s && parse_time(until_s, strlen(until_s), &until)) {
-        fprintf(stderr, "qac embed: --until wants YYYY-MM-DD[ HH:MM:SS], not '%s'\n", until_s);
-        return 2;
-    }
+    if (until_s && parse_time(until_s, strlen(until_s), &until))
+        return cli_error(&cl, "--until wants YYYY-MM-DD[ HH:MM:SS], not '%s'", until_s);
     o.dims = (uint32_t)dims;
     o.epochs = (uint32_t)epochs;
     o.seed = seed;

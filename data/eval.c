@@ -50,6 +50,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/cli.h"
 #include "common/hist.h"
 #include "common/json.h"
 #include "common/log.h"
@@ -368,91 +369,62 @@ int eval_main(int argc, char **argv) {
     const char *embp = NULL, *modelp = NULL;
     uint64_t limit = UINT64_MAX, topn = RANK_LEARN_TOPN;
     const char *train[EVAL_MAX_TRAIN];
-    int ntrain = 0, i;
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--")) {
-            i++;
+    int ntrain = 0;
+    enum { O_JSON = 256, O_SPLIT, O_TRAIN, O_SYSTEMS, O_EMB, O_MODEL, O_TOPN, O_LIMIT };
+    static const cli_opt options[] = {
+        {'i', "index", CLI_VALUE},
+        {O_JSON, "json", CLI_VALUE},
+        {O_SPLIT, "split", CLI_VALUE},
+        {O_TRAIN, "train", CLI_VALUE},
+        {O_SYSTEMS, "systems", CLI_VALUE},
+        {O_EMB, "embeddings", CLI_VALUE},
+        {O_MODEL, "model", CLI_VALUE},
+        {O_TOPN, "topn", CLI_VALUE},
+        {O_LIMIT, "limit", CLI_VALUE},
+    };
+    cli cl;
+    cli_init(&cl, "eval", usage, options, ARRAY_LEN(options), argc, argv);
+    int opt;
+    while ((opt = cli_getopt(&cl)) >= 0) {
+        const char *v = cl.val;
+        switch (opt) {
+        case 'i': index = v; break;
+        case O_JSON: json = v; break;
+        case O_SPLIT: split_s = v; break;
+        case O_TRAIN:
+            if (ntrain == EVAL_MAX_TRAIN) return cli_error(&cl, "more than %d --train files", EVAL_MAX_TRAIN);
+            train[ntrain++] = v;
+            break;
+        case O_SYSTEMS: systems = v; break;
+        case O_EMB: embp = v; break;
+        case O_MODEL: modelp = v; break;
+        case O_TOPN:
+            if (parse_u64(v, strlen(v), &topn) || topn < 1 || topn > TRIE_MAX_K)
+                return cli_error(&cl, "--topn wants 1..%d, not '%s'", TRIE_MAX_K, v);
+            break;
+        case O_LIMIT:
+            if (parse_u64(v, strlen(v), &limit) || limit == 0)
+                return cli_error(&cl, "--limit wants a positive number, not '%s'", v);
             break;
         }
-        if (a[0] != '-' || !a[1]) break;
-        const char **dst = NULL;
-        if (!strcmp(a, "-i") || !strcmp(a, "--index")) dst = &index;
-        else if (!strcmp(a, "--json")) dst = &json;
-        else if (!strcmp(a, "--split")) dst = &split_s;
-        else if (!strcmp(a, "--train")) {
-            if (i + 1 >= argc) break; /* reported below */
-            if (ntrain == EVAL_MAX_TRAIN) {
-                fprintf(stderr, "qac eval: more than %d --train files\n", EVAL_MAX_TRAIN);
-                return 2;
-            }
-            train[ntrain++] = argv[++i];
-            continue;
-        }
-        else if (!strcmp(a, "--systems")) dst = &systems;
-        else if (!strcmp(a, "--embeddings")) dst = &embp;
-        else if (!strcmp(a, "--model")) dst = &modelp;
-        else if (!strcmp(a, "--topn")) {
-            if (i + 1 >= argc) break; /* reported below */
-            const char *v = argv[++i];
-            if (parse_u64(v, strlen(v), &topn) || topn < 1 || topn > TRIE_MAX_K) {
-                fprintf(stderr, "qac eval: --topn wants 1..%d, not '%s'\n", TRIE_MAX_K, v);
-                return 2;
-            }
-            continue;
-        }
-        else if (strcmp(a, "--limit")) {
-            fprintf(stderr, "qac eval: unknown option '%s'; see 'qac eval --help'\n", a);
-            return 2;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "qac eval: %s needs a value; see 'qac eval --help'\n", a);
-            return 2;
-        }
-        if (dst) {
-            *dst = argv[++i];
-        } else {
-            const char *v = argv[++i];
-            if (parse_u64(v, strlen(v), &limit) || limit == 0) {
-                fprintf(stderr, "qac eval: --limit wants a positive number, not '%s'\n", v);
-                return 2;
-            }
-        }
     }
-    if (!index == !ntrain) {
-        fprintf(stderr, "qac eval: %s; see 'qac eval --help'\n",
-                index ? "give -i INDEX or --train FILE, not both" : "missing -i INDEX (or --train FILE)");
-        return 2;
-    }
-    if (i >= argc) {
-        fprintf(stderr, "qac eval: no LOG given; see 'qac eval --help'\n");
-        return 2;
-    }
+    if (opt == CLI_EXIT) return cl.status;
+    if (!index == !ntrain)
+        return cli_error(&cl, "%s",
+                         index ? "give -i INDEX or --train FILE, not both" : "missing -i INDEX (or --train FILE)");
+    int i = cl.ind;
+    if (i >= argc) return cli_error(&cl, "no LOG given");
     int64_t split;
-    if (parse_time(split_s, strlen(split_s), &split)) {
-        fprintf(stderr, "qac eval: --split wants YYYY-MM-DD[ HH:MM:SS], not '%s'\n", split_s);
-        return 2;
-    }
-    if (!modelp != !embp) {
-        fprintf(stderr, "qac eval: the learned system needs both --embeddings EMB and --model MODEL\n");
-        return 2;
-    }
+    if (parse_time(split_s, strlen(split_s), &split))
+        return cli_error(&cl, "--split wants YYYY-MM-DD[ HH:MM:SS], not '%s'", split_s);
+    if (!modelp != !embp) return cli_error(&cl, "the learned system needs both --embeddings EMB and --model MODEL");
     if (!systems) systems = modelp ? "mpc,personal,heuristic,learned" : "mpc,personal,heuristic";
     eval_state st;
     memset(&st, 0, sizeof st);
-    if (parse_systems(systems, st.on)) {
-        fprintf(stderr, "qac eval: --systems wants a comma-separated subset of mpc,personal,heuristic,learned, "
-                        "not '%s'\n", systems);
-        return 2;
-    }
-    if (st.on[SYS_LEARNED] && !modelp) {
-        fprintf(stderr, "qac eval: system learned needs --embeddings EMB --model MODEL\n");
-        return 2;
-    }
+    if (parse_systems(systems, st.on))
+        return cli_error(&cl, "--systems wants a comma-separated subset of mpc,personal,heuristic,learned, not '%s'",
+                         systems);
+    if (st.on[SYS_LEARNED] && !modelp) return cli_error(&cl, "system learned needs --embeddings EMB --model MODEL");
     hist_init(&st.rerank);
     rank_emb *emb = NULL;
     rank_vcache *vc = NULL;

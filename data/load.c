@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/cli.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "data/train.h"
@@ -169,51 +170,38 @@ static long long cleanup(loader *l, const char *ns, unsigned long long keep) {
 int load_main(int argc, char **argv) {
     const char *addr = NULL, *ns = "qac";
     uint64_t batch = LOAD_DEFAULT_BATCH;
-    int i = 1, cr;
-    const char *a, *v;
-    while ((cr = cli_next("load", argc, argv, &i, &a, &v)) == CLI_OPT) {
-        if (!strcmp(a, "--redis")) addr = v;
-        else if (!strcmp(a, "--namespace")) ns = v;
-        else if (!strcmp(a, "--batch")) {
-            if (parse_u64(v, strlen(v), &batch) || batch < 1 || batch > LOAD_MAX_BATCH) {
-                fprintf(stderr, "qac load: --batch wants 1..%d, not '%s'\n", LOAD_MAX_BATCH, v);
-                return 2;
-            }
-        } else {
-            fprintf(stderr, "qac load: unknown option '%s'; see 'qac load --help'\n", a);
-            return 2;
+    enum { O_REDIS = 256, O_NS, O_BATCH };
+    static const cli_opt options[] = {
+        {O_REDIS, "redis", CLI_VALUE},
+        {O_NS, "namespace", CLI_VALUE},
+        {O_BATCH, "batch", CLI_VALUE},
+    };
+    cli cl;
+    cli_init(&cl, "load", usage, options, ARRAY_LEN(options), argc, argv);
+    int opt;
+    while ((opt = cli_getopt(&cl)) >= 0) {
+        switch (opt) {
+        case O_REDIS: addr = cl.val; break;
+        case O_NS: ns = cl.val; break;
+        case O_BATCH:
+            if (parse_u64(cl.val, strlen(cl.val), &batch) || batch < 1 || batch > LOAD_MAX_BATCH)
+                return cli_error(&cl, "--batch wants 1..%d, not '%s'", LOAD_MAX_BATCH, cl.val);
+            break;
         }
     }
-    if (cr == CLI_HELP) {
-        usage(stdout);
-        return 0;
-    }
-    if (cr == CLI_ERR) return 2;
-    if (!addr) {
-        fprintf(stderr, "qac load: missing --redis HOST:PORT; see 'qac load --help'\n");
-        return 2;
-    }
-    if (i + 1 != argc) {
-        fprintf(stderr, "qac load: %s; see 'qac load --help'\n", i >= argc ? "no EMB given" : "give one EMB file");
-        return 2;
-    }
+    if (opt == CLI_EXIT) return cl.status;
+    if (!addr) return cli_error(&cl, "missing --redis HOST:PORT");
+    int i = cl.ind;
+    if (i + 1 != argc) return cli_error(&cl, "%s", i >= argc ? "no EMB given" : "give one EMB file");
     size_t nsl = strlen(ns);
-    if (!nsl || nsl > LOAD_MAX_NS || strpbrk(ns, ":*?[] \t\r\n")) {
-        fprintf(stderr, "qac load: --namespace wants 1..%d bytes without ':', '*', '?', '[', ']' or spaces\n",
-                LOAD_MAX_NS);
-        return 2;
-    }
+    if (!nsl || nsl > LOAD_MAX_NS || strpbrk(ns, ":*?[] \t\r\n"))
+        return cli_error(&cl, "--namespace wants 1..%d bytes without ':', '*', '?', '[', ']' or spaces", LOAD_MAX_NS);
     const char *colon = strrchr(addr, ':');
     uint64_t port = 0;
-    if (!colon || colon == addr || parse_u64(colon + 1, strlen(colon + 1), &port) || port < 1 || port > 65535) {
-        fprintf(stderr, "qac load: --redis wants HOST:PORT, not '%s'\n", addr);
-        return 2;
-    }
+    if (!colon || colon == addr || parse_u64(colon + 1, strlen(colon + 1), &port) || port < 1 || port > 65535)
+        return cli_error(&cl, "--redis wants HOST:PORT, not '%s'", addr);
     char host[256];
-    if ((size_t)(colon - addr) >= sizeof host) {
-        fprintf(stderr, "qac load: --redis host name too long\n");
-        return 2;
-    }
+    if ((size_t)(colon - addr) >= sizeof host) return cli_error(&cl, "--redis host name too long");
     memcpy(host, addr, (size_t)(colon - addr));
     host[colon - addr] = 0;
 

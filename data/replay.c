@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/cli.h"
 #include "data/qlog.h"
 
 /* Limits and the run state (rp_run): data/replay_internal.h. */
@@ -70,18 +71,18 @@ static void usage(FILE *f) {
             REPLAY_DEFAULT_TIMEOUT_MS, REPLAY_DEFAULT_K);
 }
 
-static int num_opt(const char *name, const char *v, uint64_t lo, uint64_t hi, uint64_t *out) {
-    if (parse_u64(v, strlen(v), out) || *out < lo || *out > hi) {
-        fprintf(stderr, "qac replay: %s wants a whole number %llu..%llu, not '%s'; see 'qac replay --help'\n", name,
-                (unsigned long long)lo, (unsigned long long)hi, v);
+static int num_opt(const cli *c, uint64_t lo, uint64_t hi, uint64_t *out) {
+    if (parse_u64(c->val, strlen(c->val), out) || *out < lo || *out > hi) {
+        cli_error(c, "%s wants a whole number %llu..%llu, not '%s'", c->opt, (unsigned long long)lo,
+                  (unsigned long long)hi, c->val);
         return -1;
     }
     return 0;
 }
 
-static int pos_double(const char *name, const char *v, double *out) {
-    if (parse_double(v, strlen(v), out) || !(*out > 0)) {
-        fprintf(stderr, "qac replay: %s wants a positive number, not '%s'; see 'qac replay --help'\n", name, v);
+static int pos_double(const cli *c, double *out) {
+    if (parse_double(c->val, strlen(c->val), out) || !(*out > 0)) {
+        cli_error(c, "%s wants a positive number, not '%s'", c->opt, c->val);
         return -1;
     }
     return 0;
@@ -125,87 +126,97 @@ int replay_main(int argc, char **argv) {
     ep_events_init(&r->E);
     hist_init(&r->lat);
     char portbuf[16];
-    int status = 2, i;
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            status = 0;
-            goto out;
-        }
-        if (!strcmp(a, "--")) {
-            i++;
-            break;
-        }
-        if (a[0] != '-' || !a[1]) break;
-        if (!strcmp(a, "--no-accept")) {
-            r->accept = 0;
-            continue;
-        }
-        if (!strcmp(a, "--quiet")) {
-            r->quiet = 1;
-            continue;
-        }
-        static const char *const with_value[] = {"--host", "--port", "--connections", "--pipeline", "--rate",
-                                                 "--speed", "--duration", "--limit", "--timeout", "--prefixes",
-                                                 "--measure-from", "--k", "--json", "--html"};
-        int known = 0;
-        for (size_t k = 0; k < ARRAY_LEN(with_value); k++) known |= !strcmp(a, with_value[k]);
-        if (!known) {
-            fprintf(stderr, "qac replay: unknown option '%s'; see 'qac replay --help'\n", a);
-            goto out;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "qac replay: %s needs a value; see 'qac replay --help'\n", a);
-            goto out;
-        }
-        const char *v = argv[++i];
+    enum { O_HOST = 256, O_PORT, O_CONN, O_PIPE, O_RATE, O_SPEED, O_DURATION, O_LIMIT, O_TIMEOUT, O_PREFIXES,
+           O_MEASURE, O_K, O_JSON, O_HTML, O_NO_ACCEPT, O_QUIET };
+    static const cli_opt options[] = {
+        {O_HOST, "host", CLI_VALUE},
+        {O_PORT, "port", CLI_VALUE},
+        {O_CONN, "connections", CLI_VALUE},
+        {O_PIPE, "pipeline", CLI_VALUE},
+        {O_RATE, "rate", CLI_VALUE},
+        {O_SPEED, "speed", CLI_VALUE},
+        {O_DURATION, "duration", CLI_VALUE},
+        {O_LIMIT, "limit", CLI_VALUE},
+        {O_TIMEOUT, "timeout", CLI_VALUE},
+        {O_PREFIXES, "prefixes", CLI_VALUE},
+        {O_MEASURE, "measure-from", CLI_VALUE},
+        {O_K, "k", CLI_VALUE},
+        {O_JSON, "json", CLI_VALUE},
+        {O_HTML, "html", CLI_VALUE},
+        {O_NO_ACCEPT, "no-accept", CLI_FLAG},
+        {O_QUIET, "quiet", CLI_FLAG},
+    };
+    cli cl;
+    cli_init(&cl, "replay", usage, options, ARRAY_LEN(options), argc, argv);
+    int status = 2, opt;
+    while ((opt = cli_getopt(&cl)) >= 0) {
+        const char *v = cl.val;
         uint64_t u;
-        if (!strcmp(a, "--host")) r->host = v;
-        else if (!strcmp(a, "--port")) {
-            if (num_opt(a, v, 1, 65535, &u)) goto out;
+        switch (opt) {
+        case O_NO_ACCEPT: r->accept = 0; break;
+        case O_QUIET: r->quiet = 1; break;
+        case O_HOST: r->host = v; break;
+        case O_PORT:
+            if (num_opt(&cl, 1, 65535, &u)) goto out;
             snprintf(portbuf, sizeof portbuf, "%llu", (unsigned long long)u);
             r->port = portbuf;
-        } else if (!strcmp(a, "--connections")) {
-            if (num_opt(a, v, 1, REPLAY_MAX_CONN, &u)) goto out;
+            break;
+        case O_CONN:
+            if (num_opt(&cl, 1, REPLAY_MAX_CONN, &u)) goto out;
             r->nconn = (uint32_t)u;
-        } else if (!strcmp(a, "--pipeline")) {
-            if (num_opt(a, v, 1, REPLAY_MAX_PIPELINE, &u)) goto out;
+            break;
+        case O_PIPE:
+            if (num_opt(&cl, 1, REPLAY_MAX_PIPELINE, &u)) goto out;
             r->pipeline = (uint32_t)u;
-        } else if (!strcmp(a, "--rate")) {
-            if (pos_double(a, v, &r->rate)) goto out;
-        } else if (!strcmp(a, "--speed")) {
-            if (pos_double(a, v, &r->speed)) goto out;
-        } else if (!strcmp(a, "--duration")) {
-            if (pos_double(a, v, &r->duration)) goto out;
-        } else if (!strcmp(a, "--limit")) {
-            if (num_opt(a, v, 1, UINT64_MAX, &r->limit)) goto out;
-        } else if (!strcmp(a, "--timeout")) {
-            if (num_opt(a, v, 1, 3600000, &r->timeout_ms)) goto out;
-        } else if (!strcmp(a, "--k")) {
-            if (num_opt(a, v, 1, REPLAY_MAX_K, &u)) goto out;
+            break;
+        case O_RATE:
+            if (pos_double(&cl, &r->rate)) goto out;
+            break;
+        case O_SPEED:
+            if (pos_double(&cl, &r->speed)) goto out;
+            break;
+        case O_DURATION:
+            if (pos_double(&cl, &r->duration)) goto out;
+            break;
+        case O_LIMIT:
+            if (num_opt(&cl, 1, UINT64_MAX, &r->limit)) goto out;
+            break;
+        case O_TIMEOUT:
+            if (num_opt(&cl, 1, 3600000, &r->timeout_ms)) goto out;
+            break;
+        case O_K:
+            if (num_opt(&cl, 1, REPLAY_MAX_K, &u)) goto out;
             r->k = (uint32_t)u;
-        } else if (!strcmp(a, "--prefixes")) {
+            break;
+        case O_PREFIXES:
             if (!strcmp(v, "all")) r->all = 1;
             else if (!strcmp(v, "eval")) r->all = 0;
             else {
-                fprintf(stderr, "qac replay: --prefixes wants all or eval, not '%s'\n", v);
+                cli_error(&cl, "--prefixes wants all or eval, not '%s'", v);
                 goto out;
             }
-        } else if (!strcmp(a, "--measure-from")) {
+            break;
+        case O_MEASURE:
             if (parse_time(v, strlen(v), &r->measure_from)) {
-                fprintf(stderr, "qac replay: --measure-from wants YYYY-MM-DD[ HH:MM:SS], not '%s'\n", v);
+                cli_error(&cl, "--measure-from wants YYYY-MM-DD[ HH:MM:SS], not '%s'", v);
                 goto out;
             }
-        } else if (!strcmp(a, "--json")) r->json = v;
-        else r->html = v;
+            break;
+        case O_JSON: r->json = v; break;
+        case O_HTML: r->html = v; break;
+        }
     }
+    if (opt == CLI_EXIT) {
+        status = cl.status;
+        goto out;
+    }
+    int i = cl.ind;
     if (i >= argc) {
-        fprintf(stderr, "qac replay: no LOG given; see 'qac replay --help'\n");
+        cli_error(&cl, "no LOG given");
         goto out;
     }
     if (r->rate > 0 && r->speed > 0) {
-        fprintf(stderr, "qac replay: give --rate or --speed, not both; see 'qac replay --help'\n");
+        cli_error(&cl, "give --rate or --speed, not both");
         goto out;
     }
     if (!r->port) {
@@ -220,15 +231,13 @@ int replay_main(int argc, char **argv) {
     ep_events_sort(&r->E);
     if (rp_plan_events(r)) goto out;
     if (r->speed > 0 && r->time0 == QLOG_NO_TIME && r->norder) {
-        fprintf(stderr, "qac replay: --speed needs timed events (AOL logs); these logs have none\n");
-        status = 2;
+        status = cli_error(&cl, "--speed needs timed events (AOL logs); these logs have none");
         goto out;
     }
     if (r->speed > 0)
         for (size_t k = 0; k < r->norder; k++)
             if (r->E.ev[r->order[k]].time == QLOG_NO_TIME) {
-                fprintf(stderr, "qac replay: --speed cannot mix query lists (no time) with AOL logs\n");
-                status = 2;
+                status = cli_error(&cl, "--speed cannot mix query lists (no time) with AOL logs");
                 goto out;
             }
     r->c = qcalloc(r->nconn, sizeof *r->c);

@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/cli.h"
 #include "common/log.h"
 #include "common/util.h"
 #include "data/evalproto.h"
@@ -225,93 +226,79 @@ int train_main(int argc, char **argv) {
     rank_ftrl_opts fo;
     rank_ftrl_opts_default(&fo);
     uint64_t epochs = 1, topn = RANK_LEARN_TOPN, bits = fo.bits;
-    int i = 1, cr;
-    const char *a, *v;
-    while ((cr = cli_next("train", argc, argv, &i, &a, &v)) == CLI_OPT) {
+    enum { O_EMB = 256, O_SPLIT, O_HOLD, O_LOSS, O_PREF, O_CAUSAL, O_ALPHA, O_BETA, O_L1, O_L2, O_BITS, O_EPOCHS,
+           O_TOPN };
+    static const cli_opt options[] = {
+        {'i', "index", CLI_VALUE},
+        {O_EMB, "embeddings", CLI_VALUE},
+        {'o', NULL, CLI_VALUE},
+        {O_SPLIT, "split", CLI_VALUE},
+        {O_HOLD, "holdout", CLI_VALUE},
+        {O_LOSS, "loss", CLI_VALUE},
+        {O_PREF, "prefixes", CLI_VALUE},
+        {O_CAUSAL, "causal", CLI_VALUE},
+        {O_ALPHA, "alpha", CLI_VALUE},
+        {O_BETA, "beta", CLI_VALUE},
+        {O_L1, "l1", CLI_VALUE},
+        {O_L2, "l2", CLI_VALUE},
+        {O_BITS, "bits", CLI_VALUE},
+        {O_EPOCHS, "epochs", CLI_VALUE},
+        {O_TOPN, "topn", CLI_VALUE},
+    };
+    cli cl;
+    cli_init(&cl, "train", usage, options, ARRAY_LEN(options), argc, argv);
+    int opt;
+    while ((opt = cli_getopt(&cl)) >= 0) {
+        const char *v = cl.val;
         double *dv = NULL;
         uint64_t *uv = NULL;
-        if (!strcmp(a, "-i") || !strcmp(a, "--index")) index = v;
-        else if (!strcmp(a, "--embeddings")) embp = v;
-        else if (!strcmp(a, "-o")) outp = v;
-        else if (!strcmp(a, "--split")) split_s = v;
-        else if (!strcmp(a, "--holdout")) hold_s = v;
-        else if (!strcmp(a, "--loss")) loss_s = v;
-        else if (!strcmp(a, "--prefixes")) pref_s = v;
-        else if (!strcmp(a, "--causal")) causal_s = v;
-        else if (!strcmp(a, "--alpha")) dv = &fo.alpha;
-        else if (!strcmp(a, "--beta")) dv = &fo.beta;
-        else if (!strcmp(a, "--l1")) dv = &fo.l1;
-        else if (!strcmp(a, "--l2")) dv = &fo.l2;
-        else if (!strcmp(a, "--bits")) uv = &bits;
-        else if (!strcmp(a, "--epochs")) uv = &epochs;
-        else if (!strcmp(a, "--topn")) uv = &topn;
-        else {
-            fprintf(stderr, "qac train: unknown option '%s'; see 'qac train --help'\n", a);
-            return 2;
+        switch (opt) {
+        case 'i': index = v; break;
+        case O_EMB: embp = v; break;
+        case 'o': outp = v; break;
+        case O_SPLIT: split_s = v; break;
+        case O_HOLD: hold_s = v; break;
+        case O_LOSS: loss_s = v; break;
+        case O_PREF: pref_s = v; break;
+        case O_CAUSAL: causal_s = v; break;
+        case O_ALPHA: dv = &fo.alpha; break;
+        case O_BETA: dv = &fo.beta; break;
+        case O_L1: dv = &fo.l1; break;
+        case O_L2: dv = &fo.l2; break;
+        case O_BITS: uv = &bits; break;
+        case O_EPOCHS: uv = &epochs; break;
+        case O_TOPN: uv = &topn; break;
         }
-        if (dv && (parse_double(v, strlen(v), dv) || *dv < 0)) {
-            fprintf(stderr, "qac train: %s wants a non-negative number, not '%s'\n", a, v);
-            return 2;
-        }
-        if (uv && parse_u64(v, strlen(v), uv)) {
-            fprintf(stderr, "qac train: %s wants a whole number, not '%s'\n", a, v);
-            return 2;
-        }
+        if (dv && (parse_double(v, strlen(v), dv) || *dv < 0))
+            return cli_error(&cl, "%s wants a non-negative number, not '%s'", cl.opt, v);
+        if (uv && parse_u64(v, strlen(v), uv)) return cli_error(&cl, "%s wants a whole number, not '%s'", cl.opt, v);
     }
-    if (cr == CLI_HELP) {
-        usage(stdout);
-        return 0;
-    }
-    if (cr == CLI_ERR) return 2;
-    if (!index || !embp || !outp) {
-        fprintf(stderr, "qac train: missing %s; see 'qac train --help'\n",
-                !index ? "-i INDEX" : !embp ? "--embeddings EMB" : "-o MODEL");
-        return 2;
-    }
-    if (i >= argc) {
-        fprintf(stderr, "qac train: no LOG given; see 'qac train --help'\n");
-        return 2;
-    }
+    if (opt == CLI_EXIT) return cl.status;
+    if (!index || !embp || !outp)
+        return cli_error(&cl, "missing %s", !index ? "-i INDEX" : !embp ? "--embeddings EMB" : "-o MODEL");
+    int i = cl.ind;
+    if (i >= argc) return cli_error(&cl, "no LOG given");
     if (!strcmp(loss_s, "pairwise")) fo.loss = RANK_LOSS_PAIRWISE;
     else if (!strcmp(loss_s, "logistic")) fo.loss = RANK_LOSS_LOGISTIC;
-    else {
-        fprintf(stderr, "qac train: --loss wants pairwise or logistic, not '%s'\n", loss_s);
-        return 2;
-    }
+    else return cli_error(&cl, "--loss wants pairwise or logistic, not '%s'", loss_s);
     int causal_all = !strcmp(causal_s, "all");
-    if (!causal_all && strcmp(causal_s, "user")) {
-        fprintf(stderr, "qac train: --causal wants all or user, not '%s'\n", causal_s);
-        return 2;
-    }
+    if (!causal_all && strcmp(causal_s, "user"))
+        return cli_error(&cl, "--causal wants all or user, not '%s'", causal_s);
     int all_prefixes = !strcmp(pref_s, "all");
-    if (!all_prefixes && strcmp(pref_s, "eval")) {
-        fprintf(stderr, "qac train: --prefixes wants eval or all, not '%s'\n", pref_s);
-        return 2;
-    }
-    if (bits < RANK_FTRL_MIN_BITS || bits > RANK_FTRL_MAX_BITS) {
-        fprintf(stderr, "qac train: --bits wants %d..%d\n", RANK_FTRL_MIN_BITS, RANK_FTRL_MAX_BITS);
-        return 2;
-    }
-    if (epochs < 1 || epochs > TRAIN_MAX_EPOCHS) {
-        fprintf(stderr, "qac train: --epochs wants 1..%d\n", TRAIN_MAX_EPOCHS);
-        return 2;
-    }
-    if (topn < 1 || topn > TRIE_MAX_K) {
-        fprintf(stderr, "qac train: --topn wants 1..%d\n", TRIE_MAX_K);
-        return 2;
-    }
-    if (!(fo.alpha > 0) || !(fo.beta > 0)) {
-        fprintf(stderr, "qac train: --alpha and --beta must be positive\n");
-        return 2;
-    }
+    if (!all_prefixes && strcmp(pref_s, "eval"))
+        return cli_error(&cl, "--prefixes wants eval or all, not '%s'", pref_s);
+    if (bits < RANK_FTRL_MIN_BITS || bits > RANK_FTRL_MAX_BITS)
+        return cli_error(&cl, "--bits wants %d..%d", RANK_FTRL_MIN_BITS, RANK_FTRL_MAX_BITS);
+    if (epochs < 1 || epochs > TRAIN_MAX_EPOCHS) return cli_error(&cl, "--epochs wants 1..%d", TRAIN_MAX_EPOCHS);
+    if (topn < 1 || topn > TRIE_MAX_K) return cli_error(&cl, "--topn wants 1..%d", TRIE_MAX_K);
+    if (!(fo.alpha > 0)) return cli_error(&cl, "--alpha must be positive");
+    if (!(fo.beta > 0)) return cli_error(&cl, "--beta must be positive");
     fo.bits = (uint32_t)bits;
     int64_t split, hold = INT64_MAX;
-    if (parse_time(split_s, strlen(split_s), &split) ||
-        (hold_s && parse_time(hold_s, strlen(hold_s), &hold))) {
-        fprintf(stderr, "qac train: --split/--holdout want YYYY-MM-DD[ HH:MM:SS], not '%s'\n",
-                hold_s ? hold_s : split_s);
-        return 2;
-    }
+    if (parse_time(split_s, strlen(split_s), &split))
+        return cli_error(&cl, "--split wants YYYY-MM-DD[ HH:MM:SS], not '%s'", split_s);
+    if (hold_s && parse_time(hold_s, strlen(hold_s), &hold))
+        return cli_error(&cl, "--holdout wants YYYY-MM-DD[ HH:MM:SS], not '%s'", hold_s);
     if (hold > split) hold = split;
 
     uint64_t t0 = now_ns();

@@ -308,7 +308,7 @@ int config_parse_args(srv_config *c, int argc, char **argv, int *help, char *err
         if (!strcmp(a, "--config") || !strncmp(a, "--config=", 9)) {
             const char *v = a[8] == '=' ? a + 9 : (i + 1 < argc ? argv[++i] : NULL);
             if (!v) {
-                errf(err, errlen, "--config needs a file");
+                errf(err, errlen, "--config needs a value");
                 return -1;
             }
             if (config_load_file(c, v, err, errlen) < 0) return -1;
@@ -339,7 +339,7 @@ int config_parse_args(srv_config *c, int argc, char **argv, int *help, char *err
             name[nl] = 0;
             v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         } else {
-            errf(err, errlen, "unexpected argument '%s'", a);
+            errf(err, errlen, a[0] == '-' ? "unknown option '%s'" : "unexpected argument '%s'", a);
             return -1;
         }
         if (!strcmp(name, "config")) continue;

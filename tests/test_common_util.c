@@ -147,39 +147,11 @@ static void test_file_write_atomic(void **state) {
     rmdir(dir);
 }
 
-static void test_cli_next(void **state) {
-    (void)state;
-    char *argv[] = {"train", "-i", "IDX", "--epochs", "3", "--", "-log", NULL};
-    int i = 1, n = 0;
-    const char *o, *v;
-    int r;
-    while ((r = cli_next("train", 7, argv, &i, &o, &v)) == CLI_OPT) n++;
-    assert_int_equal(r, CLI_END);
-    assert_int_equal(n, 2);
-    assert_int_equal(i, 6); /* after "--": "-log" is an operand */
-    char *b[] = {"load", "--redis", NULL};
-    i = 1;
-    assert_int_equal(cli_next("load", 2, b, &i, &o, &v), CLI_ERR); /* value missing */
-    char *c[] = {"embed", "-o", "X", "-h", NULL};
-    i = 1;
-    assert_int_equal(cli_next("embed", 4, c, &i, &o, &v), CLI_OPT);
-    assert_string_equal(o, "-o");
-    assert_string_equal(v, "X");
-    assert_int_equal(cli_next("embed", 4, c, &i, &o, &v), CLI_HELP);
-    char *d[] = {"embed", "log.tsv", "-o", "X", NULL};
-    i = 1;
-    assert_int_equal(cli_next("embed", 4, d, &i, &o, &v), CLI_END); /* first operand ends options */
-    assert_int_equal(i, 1);
-    char *e[] = {"embed", "-", NULL}; /* "-" (stdin) is an operand */
-    i = 1;
-    assert_int_equal(cli_next("embed", 2, e, &i, &o, &v), CLI_END);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_numbers), cmocka_unit_test(test_parse_time),
         cmocka_unit_test(test_utf8),          cmocka_unit_test(test_qbuf),
-        cmocka_unit_test(test_hist),          cmocka_unit_test(test_file_write_atomic), cmocka_unit_test(test_cli_next),
+        cmocka_unit_test(test_hist),          cmocka_unit_test(test_file_write_atomic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
