@@ -39,9 +39,10 @@ static void test_bounds(void **state) {
     assert_true(rank_ek_bucket(k, sizeof k, ns, UINT64_MAX, UINT32_MAX) > 0);
     assert_true(rank_ek_qprefix(k, sizeof k, ns, UINT64_MAX) > 0);
     assert_true(rank_ek_version(k, sizeof k, ns) > 0 && rank_ek_current(k, sizeof k, ns) > 0);
-    char small[8];
-    assert_int_equal(rank_ek_meta(small, sizeof small, "qac", 7), -1);
-    assert_int_equal(rank_ek_current(small, 11, "qac"), -1); /* no room for the NUL */
+    char small[11];
+    assert_int_equal(rank_ek_meta(small, 8, "qac", 7), -1);
+    assert_int_equal(rank_ek_current(small, sizeof small, "qac"), -1); /* 11 bytes: no room for the NUL */
+    assert_int_equal(rank_ek_version(small, sizeof small, "q"), 9);
 }
 
 int main(void) {
