@@ -2,7 +2,8 @@
 #
 #   make            build bin/qac (-O2, warnings are errors, jemalloc)
 #   make test       install missing packages, build, run every test (and print a summary line)
-#   make test-san   the same tests on an ASan+UBSan build (libc malloc), in build/san
+#   make test-san   the same tests on an ASan+UBSan build (libc malloc), in build/san;
+#                   each test may take TEST_TIMEOUT s (default 1200: sanitizers run 3-10x slower)
 #   make bench      benchmarks (see README), figures to stdout
 #   make run        demo: build the demo index and start what it needs
 #   make deps       install the Debian packages qac needs (no-op when all are present)
@@ -114,7 +115,7 @@ test: check-deps
 test-san: check-deps
 	@$(MAKE) --no-print-directory SAN=1 all
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  tests/run.sh build/san build/san/qac
+	  TEST_TIMEOUT=$${TEST_TIMEOUT:-1200} tests/run.sh build/san build/san/qac
 
 bench: check-deps
 	@$(MAKE) --no-print-directory all
