@@ -8,14 +8,18 @@
 #   make run        demo: build the demo index and start what it needs
 #   make deps       install the Debian packages qac needs (no-op when all are present)
 #
-# Layout: each module directory (common text trie ranking data engine) becomes
-# one static archive; dependencies point one way (text -> common; trie ->
-# common; ranking -> trie, common; data -> ranking, trie, text, common;
-# engine -> ranking, trie, text, common). engine/main.c, the composition root,
-# is the only file that sees every module: it is not in libengine.a, and only
-# bin/qac links data (DEPS_qac), so an engine/*.c call into data/ fails to
-# link. tests/it_layering.sh checks the #include directions. Tests are
-# tests/test_<module>_<name>.c and link only their module and what it depends on.
+# Layout: each module directory (common text trie ranking data, and engine's
+# folders engine/proto engine/store engine/rank engine) becomes one static
+# archive (engine/proto -> libengine_proto.a); dependencies point one way
+# (text -> common; trie -> common; ranking -> trie, common; data -> ranking,
+# trie, text, common; engine/proto -> common; engine/store -> trie, common;
+# engine/rank -> ranking, trie, common; engine -> its three folders, ranking,
+# trie, text, common). engine/main.c, the composition root, is the only file
+# that sees every module: it is not in libengine.a, and only bin/qac links
+# data (DEPS_qac), so an engine call into data/ fails to link.
+# tests/it_layering.sh checks the #include directions. Tests are
+# tests/test_<module>_<name>.c and link only their module and what it depends
+# on (test_engine_*: all of engine; test_qac_*: what bin/qac links).
 
 .DEFAULT_GOAL := all
 VERSION := 0.1.0
@@ -40,28 +44,33 @@ CFLAGS := -std=c11 -D_GNU_SOURCE -DQAC_VERSION='"$(VERSION)"' $(OPT) $(WARN) -fn
 LDFLAGS := $(OPT) $(EXTRA_LDFLAGS)
 LIBS := -luv -lhiredis -lhttp_parser -lutf8proc -lxxhash -lnettle $(MALLOC) -lm -lpthread
 
-MODULES := common text trie ranking data engine
+MODULES := common text trie ranking data engine/proto engine/store engine/rank engine
 # Which archives a module's code needs, in link order.
 DEPS_common  := common
 DEPS_text    := text common
 DEPS_trie    := trie common
 DEPS_ranking := ranking trie common
 DEPS_data    := data ranking trie text common
-DEPS_engine  := engine ranking trie text common
+DEPS_engine/proto := engine/proto common
+DEPS_engine/store := engine/store trie common
+DEPS_engine/rank  := engine/rank ranking trie common
+DEPS_engine  := engine engine/rank engine/store engine/proto ranking trie text common
 # bin/qac: engine/main.c (the composition root) links everything, data included.
-DEPS_qac     := engine data ranking trie text common
+DEPS_qac     := engine engine/rank engine/store engine/proto data ranking trie text common
 
+# a module's archive: engine/proto -> $(BUILD)/libengine_proto.a
+lib_of = lib$(subst /,_,$(1)).a
 define module_rules
 SRC_$(1) := $$(filter-out engine/main.c,$$(wildcard $(1)/*.c))
 OBJ_$(1) := $$(SRC_$(1):%.c=$(BUILD)/%.o)
-$(BUILD)/lib$(1).a: $$(OBJ_$(1))
+$(BUILD)/$(call lib_of,$(1)): $$(OBJ_$(1))
 	@mkdir -p $$(@D)
 	@rm -f $$@
 	ar rcs $$@ $$^
 endef
 $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
 
-archives = $(foreach d,$(DEPS_$(1)),$(BUILD)/lib$(d).a)
+archives = $(foreach d,$(DEPS_$(1)),$(BUILD)/$(call lib_of,$(d)))
 
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
@@ -166,7 +175,7 @@ $(FUZZ_DIR)/obj/%.o: %.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
 define fuzz_module_rules
-$(FUZZ_DIR)/lib$(1).a: $$(SRC_$(1):%.c=$(FUZZ_DIR)/obj/%.o)
+$(FUZZ_DIR)/$(call lib_of,$(1)): $$(SRC_$(1):%.c=$(FUZZ_DIR)/obj/%.o)
 	@mkdir -p $$(@D)
 	@rm -f $$@
 	ar rcs $$@ $$^
@@ -174,7 +183,7 @@ endef
 $(foreach m,$(MODULES),$(eval $(call fuzz_module_rules,$(m))))
 
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o \
-                    $$(foreach d,$$(DEPS_$$(FUZZ_MOD_$$*)),$(FUZZ_DIR)/lib$$(d).a)
+                    $$(foreach d,$$(DEPS_$$(FUZZ_MOD_$$*)),$(FUZZ_DIR)/$$(call lib_of,$$(d)))
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_OPT) -fsanitize=fuzzer -o $@ $^ $(FUZZ_LIBS)
 

@@ -13,7 +13,7 @@
  * faster on a ranker's "ugly" doubles. json_fixed is printf's %.*f (reports
  * only, never on the completion path).
  *
- * Parser: one pass over the input after a whole-input utf8_valid check, so
+ * Parser: one pass over the input after a whole-input qutf8_valid check, so
  * string contents need no per-byte UTF-8 work. The store is reserved up front
  * (decoded text is never longer than its source, plus one NUL per key and
  * value), so it never moves while field pointers into it are handed out.
@@ -400,7 +400,7 @@ int json_parse_flat(const char *src, size_t len, qbuf *store, json_field *fields
                     const char **err, size_t *err_off) {
     jp p = {.s = src, .len = len, .pos = 0, .err = NULL};
     qbuf_reset(store);
-    if (!utf8_valid(src, len)) {
+    if (!qutf8_valid(src, len)) {
         p.err = "invalid UTF-8";
         goto fail;
     }

@@ -5,7 +5,7 @@
  * in every document built with it: the server's completion reply, HTTP error
  * bodies and /v1/accept reply (engine/), and the report files of `qac eval
  * --json` and `qac replay --json` (data/). It lives in common/ because both
- * sides use it; it depends on common/util.h (qbuf, utf8_valid) only.
+ * sides use it; it depends on common/util.h (qbuf, qutf8_valid) only.
  *
  * Writers append to a qbuf and return 0, or -1 on allocation failure (the
  * qbuf may then hold a partial value; reset it). They never use printf for

@@ -72,7 +72,7 @@ static void usage(FILE *f) {
 }
 
 static int num_opt(const cli *c, uint64_t lo, uint64_t hi, uint64_t *out) {
-    if (parse_u64(c->val, strlen(c->val), out) || *out < lo || *out > hi) {
+    if (qparse_u64(c->val, strlen(c->val), out) || *out < lo || *out > hi) {
         cli_error(c, "%s wants a whole number %llu..%llu, not '%s'", c->opt, (unsigned long long)lo,
                   (unsigned long long)hi, c->val);
         return -1;
@@ -81,7 +81,7 @@ static int num_opt(const cli *c, uint64_t lo, uint64_t hi, uint64_t *out) {
 }
 
 static int pos_double(const cli *c, double *out) {
-    if (parse_double(c->val, strlen(c->val), out) || !(*out > 0)) {
+    if (qparse_double(c->val, strlen(c->val), out) || !(*out > 0)) {
         cli_error(c, "%s wants a positive number, not '%s'", c->opt, c->val);
         return -1;
     }
@@ -197,7 +197,7 @@ int replay_main(int argc, char **argv) {
             }
             break;
         case O_MEASURE:
-            if (parse_time(v, strlen(v), &r->measure_from)) {
+            if (qparse_time(v, strlen(v), &r->measure_from)) {
                 cli_error(&cl, "--measure-from wants YYYY-MM-DD[ HH:MM:SS], not '%s'", v);
                 goto out;
             }

@@ -142,7 +142,7 @@ long rp_parse_reply(const char *buf, size_t len, int kind, const char *target, s
     }
     if (kind == RP_ACCEPT) return nl + 1;
     uint64_t n;
-    if (e <= 3 || parse_u64(buf + 3, e - 3, &n) || n > REPLAY_MAX_K) {
+    if (e <= 3 || qparse_u64(buf + 3, e - 3, &n) || n > REPLAY_MAX_K) {
         *why = "COMPLETE reply without a valid count";
         return -1;
     }
@@ -324,7 +324,7 @@ static int issue(rp_run *r, uint32_t id, uint64_t t_due) {
     conn *c = &r->c[s->conn];
     const ep_event *v = &r->E.ev[s->ev];
     const char *q = ep_query(&r->E, v);
-    req rq = {t_due, now_ns(), id, 0, RP_COMPLETE, (uint8_t)s->measured};
+    req rq = {t_due, qtime_ns(), id, 0, RP_COMPLETE, (uint8_t)s->measured};
     qbuf *b = &c->out;
     int rc;
     if (s->next < s->plan.ntyped) {
@@ -409,7 +409,7 @@ static int conn_fill(rp_run *r, conn *c) {
             break;
         }
         c->evhead++;
-        uint64_t t = now_ns();
+        uint64_t t = qtime_ns();
         if (start_event(r, ev, t) == -2) return -1;
     }
     return 0;
@@ -508,7 +508,7 @@ static int conn_read(rp_run *r, conn *c, uint32_t ci) {
         c->in.len += (size_t)n;
         if ((size_t)n < REPLAY_READ_CHUNK) break;
     }
-    uint64_t now = now_ns();
+    uint64_t now = qtime_ns();
     while (c->in_off < c->in.len) {
         if (!c->qlen) {
             r->protocol_errors++;
@@ -537,7 +537,7 @@ static int conn_read(rp_run *r, conn *c, uint32_t ci) {
         slot *ss = &r->s[id];
         if (!r->rate && !r->speed) {
             if (!r->stopping) {
-                int rc = issue(r, id, now_ns());
+                int rc = issue(r, id, qtime_ns());
                 if (rc < 0) return -1;
                 if (rc == 0 && !ss->pending) finish(r, id);
             } else if (!ss->pending) {
@@ -597,7 +597,7 @@ int rp_run_loop(rp_run *r) {
         return -1;
     }
     int open = r->rate > 0 || r->speed > 0;
-    r->t0 = now_ns();
+    r->t0 = qtime_ns();
     r->cur = UINT32_MAX;
     uint64_t last_t = r->t0, last_req = 0;
     uint64_t end = r->duration > 0 ? r->t0 + (uint64_t)(r->duration * 1e9) : UINT64_MAX;
@@ -605,7 +605,7 @@ int rp_run_loop(rp_run *r) {
     if (!open)
         for (uint32_t i = 0; i < r->nconn && rc == 0; i++) rc = conn_fill(r, &r->c[i]);
     while (rc == 0 && !r->fatal) {
-        uint64_t now = now_ns();
+        uint64_t now = qtime_ns();
         if (rp_interrupted) {
             set_fatal(r, "interrupted");
             break;
@@ -659,9 +659,9 @@ int rp_run_loop(rp_run *r) {
         }
         for (uint32_t i = 0; i < r->nconn && !r->fatal; i++)
             if (r->c[i].out_off < r->c[i].out.len) conn_write(r, &r->c[i]);
-        progress(r, now_ns(), &last_t, &last_req, 0);
+        progress(r, qtime_ns(), &last_t, &last_req, 0);
     }
-    if (r->progress) progress(r, now_ns(), &last_t, &last_req, 1);
+    if (r->progress) progress(r, qtime_ns(), &last_t, &last_req, 1);
     qfree(pf);
     if (rc < 0) set_fatal(r, "out of memory");
     return r->fatal ? -1 : 0;

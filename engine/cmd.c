@@ -24,8 +24,8 @@
 #include <strings.h>
 
 #include "common/log.h"
-#include "engine/journal.h"
-#include "engine/ranker.h"
+#include "engine/store/journal.h"
+#include "engine/rank/ranker.h"
 #include "text/norm.h"
 
 void eng_init(eng *e, trie *t, const srv_config *cfg) {
@@ -83,7 +83,7 @@ int eng_check_id(const char *s, size_t len, const char **msg) {
         *msg = "id over 128 bytes";
         return ENG_ERR(ERR_TOOLONG);
     }
-    if (!utf8_valid(s, len)) {
+    if (!qutf8_valid(s, len)) {
         *msg = "invalid UTF-8 in id";
         return ENG_ERR(ERR_UTF8);
     }
@@ -221,7 +221,7 @@ static int change_begin(eng *e, const char **msg) {
 /* After a change to e->norm succeeded: journal the key's new state. */
 static void change_done(eng *e, int deleted) {
     e->stats.changes_total++;
-    if (e->stats.changes_since_save++ == 0) e->stats.dirty_since_ms = now_ns() / 1000000;
+    if (e->stats.changes_since_save++ == 0) e->stats.dirty_since_ms = qtime_ns() / 1000000;
     if (!e->j) return;
     uint64_t lsn;
     if (deleted) {
@@ -261,7 +261,7 @@ int eng_accept(eng *e, const char *query, size_t len, const eng_ctx *ctx, double
         char actor[SRV_MAX_ID_LEN + ENG_ADDR_MAX + 4];
         size_t alen = accept_actor(e, ctx, actor, sizeof actor);
         guard_rc g = guard_accept(e->guard, &e->client->accept, actor, alen, e->norm, e->normlen,
-                                  (int64_t)(now_ns() / 1000000), &v);
+                                  (int64_t)(qtime_ns() / 1000000), &v);
         if (g != GUARD_OK) {
             snprintf(e->errbuf, sizeof e->errbuf, "%s: too many ACCEPTs (%s %llu/s, burst %llu); retry later",
                      g == GUARD_LIMIT_ACTOR ? (ctx && ctx->user ? "this user" : "this client address")
@@ -295,7 +295,7 @@ static int arg_is(const proto_arg *a, const char *s) {
     return a->len == n && !strncasecmp(a->p, s, n);
 }
 
-static int parse_int_arg(const proto_arg *a, int64_t *v) { return parse_i64(a->p, a->len, v); }
+static int parse_int_arg(const proto_arg *a, int64_t *v) { return qparse_i64(a->p, a->len, v); }
 
 /* Parses [LIMIT k] [USER id] [SESSION id] [PREFIX p] [RANK r] [WITHSCORES]
  * from argv[from..argc); `allowed` is a bitmask of the options the command takes. */
@@ -412,7 +412,7 @@ static int reply_score(cmd_call *c, double v) {
 }
 
 static int get_double(const proto_arg *a, double *v, const char **msg) {
-    if (parse_double(a->p, a->len, v) < 0) {
+    if (qparse_double(a->p, a->len, v) < 0) {
         *msg = "score must be a finite number";
         return ENG_ERR(ERR_ARGS);
     }
@@ -510,7 +510,7 @@ static int h_save(cmd_call *c) {
         return 0;
     }
     const char *path = c->e->cfg->save ? c->e->cfg->save : c->e->cfg->index;
-    uint64_t t0 = now_us();
+    uint64_t t0 = qtime_us();
     int rc = trie_save(c->e->t, path);
     if (rc < 0) {
         LOG_E("SAVE to %s failed: %s (%s)", path, trie_strerror(rc), strerror(errno));
@@ -518,7 +518,7 @@ static int h_save(cmd_call *c) {
         return ENG_ERR(rc == TRIE_ENOMEM ? ERR_NOMEM : ERR_IO);
     }
     LOG_I("saved %llu keys to %s in %llu ms", (unsigned long long)trie_count(c->e->t), path,
-          (unsigned long long)((now_us() - t0) / 1000));
+          (unsigned long long)((qtime_us() - t0) / 1000));
     OOM(proto_reply_ok(c->out, c->kind));
     return 0;
 }
@@ -691,7 +691,7 @@ int eng_reply_proto_error(eng *e, int kind, int code, const char *msg, qbuf *out
 
 int eng_exec(eng *e, int kind, int argc, const proto_arg *argv, qbuf *out, int *flags) {
     /* latency from the start of the read batch (one clock read per batch, see stats.h) */
-    uint64_t t0 = e->stats.batch_t0_ns ? e->stats.batch_t0_ns : now_ns();
+    uint64_t t0 = e->stats.batch_t0_ns ? e->stats.batch_t0_ns : qtime_ns();
     *flags = 0;
     e->wait_lsn = 0;
     const cmd_def *d = NULL;
@@ -734,6 +734,6 @@ int eng_exec(eng *e, int kind, int argc, const proto_arg *argv, qbuf *out, int *
         if (r < 0) return -1;
     }
     *flags = c.flags & (ENG_CLOSE | ENG_DEFER | ENG_DEFER_RANK);
-    if (!(*flags & ENG_DEFER_RANK)) hist_add(&e->stats.lat_ns, now_ns() - t0);
+    if (!(*flags & ENG_DEFER_RANK)) hist_add(&e->stats.lat_ns, qtime_ns() - t0);
     return cmd;
 }

@@ -35,7 +35,7 @@
 #include "common/util.h"
 #include "engine/config.h"
 #include "engine/guard.h"
-#include "engine/proto.h"
+#include "engine/proto/proto.h"
 #include "engine/stats.h"
 #include "trie/trie.h"
 

@@ -15,13 +15,13 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "engine/http.h"
-#include "engine/journal.h"
-#include "engine/proto.h"
-#include "engine/ranker.h"
-#include "engine/rclient.h"
-#include "ranking/cache.h"
-#include "ranking/rhistory.h"
+#include "engine/proto/http.h"
+#include "engine/store/journal.h"
+#include "engine/proto/proto.h"
+#include "engine/rank/ranker.h"
+#include "engine/rank/rclient.h"
+#include "ranking/veclru.h"
+#include "ranking/history_redis.h"
 
 enum { K_STR, K_PORT, K_U64, K_BOOL };
 
@@ -72,7 +72,7 @@ static const setting table[] = {
     {"embeddings", K_STR, OFF(embeddings), 0, 0, "EMB file (`qac embed`) for vectors without Redis"},
     {"redis-deadline-ms", K_U64, OFF(redis_deadline_ms), 1, ENG_RANK_MAX_DEADLINE_MS,
      "deadline of a COMPLETE waiting on Redis, ms (default 2); then answered degraded"},
-    {"cache-bytes", K_U64, OFF(cache_bytes), RANK_CACHE_MIN_BYTES, 1ull << 40,
+    {"cache-bytes", K_U64, OFF(cache_bytes), RANK_VECLRU_MIN_BYTES, 1ull << 40,
      "in-process embedding cache, bytes (default 64m)"},
     {"candidates", K_U64, OFF(candidates), 1, TRIE_MAX_K, "trie top N the ranker reorders (default 50)"},
     {"ngram-bytes", K_U64, OFF(ngram_bytes), 0, ENG_RANK_MAX_NGRAM_BYTES,
@@ -142,7 +142,7 @@ void config_defaults(srv_config *c) {
     c->save_seconds = SRV_SAVE_SECONDS;
     set_str(&c->ns, SRV_DEFAULT_NAMESPACE);
     c->redis_deadline_ms = ENG_RANK_DEFAULT_DEADLINE_MS;
-    c->cache_bytes = RANK_CACHE_DEFAULT_BYTES;
+    c->cache_bytes = RANK_VECLRU_DEFAULT_BYTES;
     c->candidates = ENG_RANK_DEFAULT_CANDIDATES;
     c->ngram_bytes = ENG_RANK_DEFAULT_NGRAM_BYTES;
     c->auth_max_failures = SRV_AUTH_MAX_FAILURES;
@@ -178,7 +178,7 @@ static int parse_size(const char *v, uint64_t *out) {
     if (n > 1 && (v[n - 1] == 'k' || v[n - 1] == 'K')) mul = 1024, n--;
     else if (n > 1 && (v[n - 1] == 'm' || v[n - 1] == 'M')) mul = 1024 * 1024, n--;
     uint64_t x;
-    if (parse_u64(v, n, &x) < 0 || x > UINT64_MAX / mul) return -1;
+    if (qparse_u64(v, n, &x) < 0 || x > UINT64_MAX / mul) return -1;
     *out = x * mul;
     return 0;
 }

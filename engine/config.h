@@ -33,8 +33,8 @@
 #define SRV_DEFAULT_FSYNC "everysec"    /* journal fsync policy */
 #define SRV_SAVE_CHANGES 0              /* automatic snapshot after N changes (0 = off) */
 #define SRV_SAVE_SECONDS 0              /* ... or T seconds after the first unsaved change (0 = off) */
-/* ranking (engine/ranker.h): --redis-deadline-ms, --cache-bytes, --candidates, --ngram-bytes defaults
- * are ENG_RANK_DEFAULT_DEADLINE_MS, RANK_CACHE_DEFAULT_BYTES, ENG_RANK_DEFAULT_CANDIDATES,
+/* ranking (engine/rank/ranker.h): --redis-deadline-ms, --cache-bytes, --candidates, --ngram-bytes defaults
+ * are ENG_RANK_DEFAULT_DEADLINE_MS, RANK_VECLRU_DEFAULT_BYTES, ENG_RANK_DEFAULT_CANDIDATES,
  * ENG_RANK_DEFAULT_NGRAM_BYTES */
 #define SRV_DEFAULT_NAMESPACE "qac"
 /* access control (docs/PROTOCOL.md "Access control") */
@@ -56,13 +56,13 @@ typedef struct srv_config {
     uint64_t idle_timeout; /* seconds */
     uint64_t max_k;
     uint64_t http_max_header, http_max_url, http_max_body;
-    /* durability (engine/journal.h, engine/snapshot.h) */
+    /* durability (engine/store/journal.h, engine/store/bgsave.h) */
     char *journal;           /* --journal FILE: journals FILE.1, FILE.2, ...; NULL = none */
     char *fsync;             /* always | everysec | no */
     uint64_t journal_repair; /* 1: keep the valid prefix of a corrupt journal */
     uint64_t save_changes;   /* automatic snapshot after this many changes; 0 = off */
     uint64_t save_seconds;   /* automatic snapshot this long after the first unsaved change; 0 = off */
-    /* ranking (engine/ranker.h) */
+    /* ranking (engine/rank/ranker.h) */
     char *redis;                /* HOST:PORT; NULL = no Redis (in-process history) */
     char *ns;                   /* key namespace (--namespace) */
     char *model;                /* MODEL file (ranking/ftrl.h); NULL = heuristic */

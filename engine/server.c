@@ -36,7 +36,7 @@
  *   behind it, so replies leave in request order (cmd.h: the stages that
  *   wait). After each read batch the whole of `out` goes out with one
  *   uv_try_write: pipelined requests get one write per batch.
- *   HTTP connections feed the bytes to http_conn (engine/http.h), which keeps
+ *   HTTP connections feed the bytes to http_conn (engine/proto/http.h), which keeps
  *   its own bounded arena; routes write head + body into `out` the same way.
  *
  * Limits and what enforces them (each a setting in config.h):
@@ -77,9 +77,9 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "engine/cmd.h"
-#include "engine/http.h"
-#include "engine/proto.h"
-#include "engine/ranker.h"
+#include "engine/proto/http.h"
+#include "engine/proto/proto.h"
+#include "engine/rank/ranker.h"
 #include "engine/server_internal.h"
 
 static void conn_flush(srv_conn *c);
@@ -359,7 +359,7 @@ static srv_slot *slot_take(srv *s) {
 
 /* Start of a request's in-loop latency: the start of the read batch it came
  * in (one clock read per batch, not per request), else now. */
-uint64_t srv__req_t0(const srv *s) { return s->e.stats.batch_t0_ns ? s->e.stats.batch_t0_ns : now_ns(); }
+uint64_t srv__req_t0(const srv *s) { return s->e.stats.batch_t0_ns ? s->e.stats.batch_t0_ns : qtime_ns(); }
 
 static void on_ranked(void *ud, const eng_rank_result *res) {
     srv_slot *sl = ud;
@@ -367,7 +367,7 @@ static void on_ranked(void *ud, const eng_rank_result *res) {
     srv *s = c->s;
     sl->rank = NULL;
     s->rank_waiting--;
-    uint64_t took = now_ns() - sl->t0;
+    uint64_t took = qtime_ns() - sl->t0;
     int rc = sl->kind < 0
                  ? srv__http_write_ranked(s, &sl->buf, sl->aux.data, sl->aux_qlen, sl->aux.data + sl->aux_qlen,
                                           sl->aux.len - sl->aux_qlen, res, took, sl->http_keep, sl->http_head)
@@ -502,7 +502,7 @@ static void on_read_batch(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 /* Every request parsed from these bytes measures its latency from here. */
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     srv *s = ((srv_conn *)st->data)->s;
-    if (nread > 0) s->e.stats.batch_t0_ns = now_ns();
+    if (nread > 0) s->e.stats.batch_t0_ns = qtime_ns();
     on_read_batch(st, nread, buf);
     s->e.stats.batch_t0_ns = 0;
 }

@@ -1,6 +1,6 @@
 /* server_http.c -- the HTTP routes of `qac serve`.
  *
- * http_conn (engine/http.h) parses the bytes a connection read; for each
+ * http_conn (engine/proto/http.h) parses the bytes a connection read; for each
  * complete request srv__http_on_request picks the route, checks method and
  * access (http_auth: 401), and writes head + JSON body into c->dst, which
  * srv__reply_dst chose (c->out, or the scratch buffer when replies are queued
@@ -20,9 +20,9 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "engine/cmd.h"
-#include "engine/http.h"
-#include "engine/proto.h"
-#include "engine/ranker.h"
+#include "engine/proto/http.h"
+#include "engine/proto/proto.h"
+#include "engine/rank/ranker.h"
 #include "engine/server_internal.h"
 #include "text/norm.h"
 
@@ -107,7 +107,7 @@ static int route_complete(srv_conn *c, const http_request *req) {
     if (!http_param(req, "q", &q, &qlen))
         return http_error(c, req, CMD_HTTP_COMPLETE, 400, "missing_q", "parameter q is required", NULL);
     uint64_t k = SRV_DEFAULT_K;
-    if (http_param(req, "k", &kv, &klen) && (parse_u64(kv, klen, &k) < 0 || k < 1 || k > s->cfg->max_k))
+    if (http_param(req, "k", &kv, &klen) && (qparse_u64(kv, klen, &k) < 0 || k < 1 || k > s->cfg->max_k))
         return http_error(c, req, CMD_HTTP_COMPLETE, 400, "bad_k", "k must be an integer 1..max-k", NULL);
     eng_ctx ctx;
     get_ctx(req, &ctx);
@@ -122,7 +122,7 @@ static int route_complete(srv_conn *c, const http_request *req) {
             int r = srv__rank_start(s, c, -1, 0, (unsigned)k, &ctx, &sl);
             if (r < 0) return -1;
             if (r == 1) {
-                uint64_t took = now_ns() - t0;
+                uint64_t took = qtime_ns() - t0;
                 int rc = srv__http_write_ranked(s, c->dst, q, qlen, s->e.norm, s->e.normlen, &s->rres, took, keep,
                                                 head);
                 hist_add(&s->e.stats.lat_ns, took);
@@ -151,7 +151,7 @@ static int route_complete(srv_conn *c, const http_request *req) {
         sug[i] = (json_suggestion){trie_hit_display(h), h->displen, h->score, 0, m > 0 ? (uint32_t)m : 0};
     }
     qbuf_reset(&s->http->body);
-    uint64_t took = now_ns() - t0; /* one read: the body's took_us and the histogram */
+    uint64_t took = qtime_ns() - t0; /* one read: the body's took_us and the histogram */
     if (json_write_suggestions(&s->http->body, q, qlen, sug, (size_t)n, took / 1000) < 0) return -1;
     int rc = http_ok(c, req, CMD_HTTP_COMPLETE, HTTP_JSON_CONTENT_TYPE);
     hist_add(&s->e.stats.lat_ns, took);
@@ -200,7 +200,7 @@ static int route_accept(srv_conn *c, const http_request *req) {
     eng_ctx ctx;
     get_ctx(req, &ctx);
     http_param(req, "prefix", &ctx.prefix, &ctx.prefix_len);
-    if (http_param(req, "rank", &rv, &rlen) && (parse_i64(rv, rlen, &ctx.rank) < 0 || ctx.rank < 0))
+    if (http_param(req, "rank", &rv, &rlen) && (qparse_i64(rv, rlen, &ctx.rank) < 0 || ctx.rank < 0))
         return http_error(c, req, CMD_HTTP_ACCEPT, 400, "bad_rank", "rank must be an integer 0..100", NULL);
     double score;
     const char *msg = NULL;
@@ -219,7 +219,7 @@ static int route_accept(srv_conn *c, const http_request *req) {
         json_double(b, score) < 0 || qbuf_putc(b, '}') < 0)
         return -1;
     rc = http_ok(c, req, CMD_HTTP_ACCEPT, HTTP_JSON_CONTENT_TYPE);
-    hist_add(&s->e.stats.lat_ns, now_ns() - t0);
+    hist_add(&s->e.stats.lat_ns, qtime_ns() - t0);
     return rc;
 }
 

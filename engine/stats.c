@@ -7,9 +7,9 @@
 #include "engine/stats.h"
 
 #include <errno.h>
-#include "engine/journal.h"
+#include "engine/store/journal.h"
 #include "engine/guard.h"
-#include "engine/ranker.h"
+#include "engine/rank/ranker.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -34,7 +34,7 @@ const char *stats_cmd_name(int cmd) { return cmd >= 0 && cmd < CMD__COUNT ? cmd_
 
 void stats_init(eng_stats *s) {
     memset(s, 0, sizeof *s);
-    s->start_ns = now_ns();
+    s->start_ns = qtime_ns();
     s->last_save_ok = -1;
     hist_init(&s->lat_ns);
 }
@@ -83,7 +83,7 @@ static void read_jemalloc(uint64_t *allocated, uint64_t *resident) {
 void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
     char name[48], label[48];
     snap->n = 0;
-    add_d(snap, "uptime_s", "qac_uptime_seconds", "gauge", NULL, (double)(now_ns() - s->start_ns) / 1e9);
+    add_d(snap, "uptime_s", "qac_uptime_seconds", "gauge", NULL, (double)(qtime_ns() - s->start_ns) / 1e9);
     add_u(snap, "connections_current", "qac_connections", "gauge", "state=\"current\"", s->conn_current);
     add_u(snap, "connections_total", "qac_connections_total", "counter", NULL, s->conn_total);
     add_u(snap, "connections_rejected", "qac_connections_rejected_total", "counter", NULL, s->conn_rejected);

@@ -14,36 +14,24 @@
 #      Without QAC_SHARED: a "SKIP:" line (tests/run.sh counts one skipped).
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
-[ -n "${QAC_BIN:-}" ] && [ -x "$QAC_BIN" ] || { echo "skip: QAC_BIN unset"; exit 77; }
-command -v python3 >/dev/null || { echo "skip: python3 missing"; exit 77; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_qac
+need python3
 ROUNDS=${QAC_DURABILITY_ROUNDS:-25}
-tmp=$(mktemp -d "${QAC_TMP:-/tmp}/it_dur.XXXXXX")
-pid=
-cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-fails=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fails=$((fails + 1)); }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+make_tmp it_dur
 
 # A tiny RESP/text client: python3 cli.py PORT MODE ...
 cat >"$tmp/cli.py" <<'EOF'
-import socket, sys, time, random
+import socket, sys, random
 port = int(sys.argv[1]); mode = sys.argv[2]
 def conn(timeout=5):
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     return s, s.makefile("rb")
-def wait_up():
-    for _ in range(200):
-        try:
-            s, f = conn(); s.sendall(b"PING\r\n"); f.readline(); s.close(); return
-        except OSError: time.sleep(0.05)
-    sys.exit("server did not come up")
-if mode == "up":
-    wait_up()
-elif mode == "stream":   # pipelined ADD/INCR/DEL, acks appended to a file as they arrive
+if mode == "stream":   # pipelined ADD/INCR/DEL, acks appended to a file as they arrive
     ackf = open(sys.argv[3], "a", buffering=1); base = int(sys.argv[4])
     s, f = conn(); i = base
+    open(sys.argv[5], "w").close()   # connected: the round's kill may come now
     try:
         while True:
             batch = []
@@ -113,11 +101,9 @@ printf 'seed one\t10\nseed two\t20\n' >"$tmp/c.tsv"
 "$QAC_BIN" build -o "$tmp/idx" --format counts --quiet "$tmp/c.tsv" || { echo "FAIL qac build"; exit 1; }
 port=$(free_port)
 start() { # start [extra flags...]: server on $port with the journal; log in $tmp/log
-    "$QAC_BIN" serve -i "$tmp/idx" --port "$port" --http-port 0 --journal "$tmp/j" "$@" 2>>"$tmp/log" &
-    pid=$!
-    cli "$port" up
+    qac_start "$port" "$tmp/log" -i "$tmp/idx" --http-port 0 --journal "$tmp/j" "$@" || bad "server did not start ($*)"
 }
-stop() { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=; }
+stop() { qac_stop 2>/dev/null; }
 
 # --- 1. kill -9 rounds --------------------------------------------------------
 : >"$tmp/acks"
@@ -125,10 +111,14 @@ t0=$(date +%s)
 lost=0
 for r in $(seq "$ROUNDS"); do
     start --fsync always --save-changes 400
-    cli "$port" stream "$tmp/acks" $((r * 1000000)) &
+    rm -f "$tmp/connected"
+    cli "$port" stream "$tmp/acks" $((r * 1000000)) "$tmp/connected" &
     cpid=$!
+    # the kill comes 0.05-0.44 s into the stream, counted from the client's
+    # connection (a python client can take a second to start on a busy machine)
+    for _ in $(seq 200); do [ -e "$tmp/connected" ] && break; sleep 0.05; done
     sleep "0.$(( (RANDOM % 40) + 5 ))"
-    kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=
+    qac_kill9
     wait "$cpid" 2>/dev/null
     start --fsync always
     if ! cli "$port" verify "$tmp/acks" >"$tmp/verify" 2>&1; then lost=$((lost + 1)); cat "$tmp/verify" | head -5; fi
@@ -171,8 +161,9 @@ stop
 rm -f "$tmp"/j.* && : >"$tmp/log" && : >"$tmp/acks"
 "$QAC_BIN" build -o "$tmp/idx" --format counts --quiet "$tmp/c.tsv"
 ( ulimit -f 8; exec "$QAC_BIN" serve -i "$tmp/idx" --port "$port" --http-port 0 --journal "$tmp/j" --fsync always 2>>"$tmp/log" ) &
-pid=$!
-cli "$port" up
+qac_pid=$!
+track "$qac_pid"
+wait_ping "$port" "$qac_pid" || bad "full disk: server did not start"
 n=0 got=
 while [ $n -lt 400 ]; do
     n=$((n + 1))
@@ -195,7 +186,7 @@ sleep 1.2   # the periodic retry writes the held batch into the new generation
 got=$(cli "$port" cmd 2 "ADD after 2")
 [ "$got" = OK ] && ok "full disk: changes accepted again" || bad "full disk: after SAVE got [$got]"
 echo "ADD full$n OK" >>"$tmp/acks"   # the held one: in the snapshot or the new journal
-kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=
+qac_kill9
 start
 miss=0
 for k in $(awk '{print $2}' "$tmp/acks") after; do
@@ -209,9 +200,8 @@ if [ -n "${QAC_SHARED:-}" ] && [ -f "$QAC_SHARED/tools/synth_queries.py" ]; then
     python3 "$QAC_SHARED/tools/synth_queries.py" corpus 1000000 "$tmp/big.tsv" >/dev/null 2>&1
     "$QAC_BIN" build -o "$tmp/big" --format counts --quiet "$tmp/big.tsv"
     rm -f "$tmp"/j.* "$tmp/big.tsv"
-    "$QAC_BIN" serve -i "$tmp/big" --port "$port" --http-port 0 --journal "$tmp/j" --fsync always 2>>"$tmp/log" &
-    pid=$!
-    cli "$port" up
+    qac_start "$port" "$tmp/log" -i "$tmp/big" --http-port 0 --journal "$tmp/j" --fsync always ||
+        bad "large index: server did not start"
     python3 - "$port" <<'EOF' && ok "large index: COMPLETE kept answering during a background SAVE" || bad "large index: SAVE/COMPLETE"
 import socket, sys, time, threading
 port = int(sys.argv[1])

@@ -17,27 +17,16 @@
 #     tests/run.sh counts as one skipped.
 set -u
 qac=${QAC_BIN:?QAC_BIN not set}
-root=${QAC_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-tmp=${QAC_TMP:-/tmp}/it_replay.$$
-mkdir -p "$tmp"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+make_tmp it_replay
 srv=
-stop_srv() { [ -n "$srv" ] && kill "$srv" 2>/dev/null && wait "$srv" 2>/dev/null; srv=; }
-trap 'stop_srv; rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-jget() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))
-for k in sys.argv[2:]: v=v[k]
-print(v)' "$@"; }
+stop_srv() { qac_stop "$srv" 2>/dev/null; srv=; }
 start_srv() { # start_srv INDEX -> $port, $srv
     port=$(free_port)
-    "$qac" serve -i "$1" --port "$port" --http-port 0 >"$tmp/srv.log" 2>&1 &
-    srv=$!
-    for _ in $(seq 100); do
-        python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),0.2)' "$port" 2>/dev/null && return 0
-        kill -0 "$srv" 2>/dev/null || { cat "$tmp/srv.log"; fail "server did not start"; }
-        sleep 0.1
-    done
-    fail "server not listening on $port"
+    : >"$tmp/srv.log"
+    qac_start "$port" "$tmp/srv.log" -i "$1" --http-port 0 || { cat "$tmp/srv.log"; fail "server did not start on $port"; }
+    srv=$qac_pid
 }
 # same_quality A.json B.json [TOL]: replay's mrr/sr equal eval's mpc (to 1e-9)
 same_quality() {
@@ -112,7 +101,7 @@ t0=$(date +%s)
 timeout 30 "$qac" replay --port "$port" --rate 2000 --quiet --json "$tmp/d.json" "$root/data/demo/trec05.txt" \
     >/dev/null 2>"$tmp/d.err"; rc=$?
 t1=$(date +%s)
-wait "$killer" 2>/dev/null; wait "$srv" 2>/dev/null; srv=
+wait "$killer" 2>/dev/null; stop_srv
 [ $rc = 1 ] || fail "killed server: exit $rc, want 1"
 [ $((t1 - t0)) -le 8 ] || fail "killed server: took $((t1 - t0)) s"
 grep -q "closed connection" "$tmp/d.err" || fail "killed server: no clear message"

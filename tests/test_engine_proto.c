@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/proto.h"
+#include "engine/proto/proto.h"
 
 static proto_arg argv_store[PROTO_ARGS_CAP];
 

@@ -14,7 +14,7 @@
  * CORPUS lines are `query<TAB>count` (already normalized: the bytes are
  * inserted as they are); PREFIXES has one prefix per line. Output: one
  * `name value unit` line per figure. Latency: every prefix is timed with
- * now_ns around one trie_topk(k=10) call, 3 passes, the last is reported
+ * qtime_ns around one trie_topk(k=10) call, 3 passes, the last is reported
  * (quantiles from the histogram's buckets; the mean is exact, so it shows
  * small differences between builds better).
  */
@@ -90,9 +90,9 @@ static void bench_topk(const trie *t, const prefixes *p) {
         results = 0;
         total_ns = 0;
         for (size_t i = 0; i < p->n; i++) {
-            uint64_t t0 = now_ns();
+            uint64_t t0 = qtime_ns();
             int n = trie_topk(t, p->buf + p->off[i], p->len[i], 10, out);
-            uint64_t t1 = now_ns();
+            uint64_t t1 = qtime_ns();
             hist_add(&h, t1 - t0);
             total_ns += t1 - t0;
             results += (uint64_t)(n > 0 ? n : 0);
@@ -110,12 +110,12 @@ static void bench_topk(const trie *t, const prefixes *p) {
 static trie *load(const char *snap) {
     trie *t = NULL;
     char err[256];
-    uint64_t t0 = now_ns();
+    uint64_t t0 = qtime_ns();
     if (trie_load(snap, &t, err, sizeof err)) {
         fprintf(stderr, "bench_trie: load %s: %s\n", snap, err);
         return NULL;
     }
-    printf("load %.3f s\n", (double)(now_ns() - t0) / 1e9);
+    printf("load %.3f s\n", (double)(qtime_ns() - t0) / 1e9);
     return t;
 }
 
@@ -146,7 +146,7 @@ static int bench_bulk(const char *path, uint64_t want_keys, trie **out) {
         if (line[l - 1] == '\n') l--;
         char *tab = memrchr(line, '\t', (size_t)l);
         uint64_t cnt;
-        if (!tab || parse_u64(tab + 1, (size_t)(line + l - tab - 1), &cnt)) continue;
+        if (!tab || qparse_u64(tab + 1, (size_t)(line + l - tab - 1), &cnt)) continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 1024;
             v = realloc(v, cap * sizeof *v);
@@ -158,10 +158,10 @@ static int bench_bulk(const char *path, uint64_t want_keys, trie **out) {
     free(line);
     fclose(f);
     g_text = text.data;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = qtime_ns();
     qsort(v, n, sizeof *v, kline_cmp);
-    printf("bulk_sort %.3f s\n", (double)(now_ns() - t0) / 1e9);
-    t0 = now_ns();
+    printf("bulk_sort %.3f s\n", (double)(qtime_ns() - t0) / 1e9);
+    t0 = qtime_ns();
     trie_builder *b = trie_builder_new();
     trie *t = NULL;
     int rc = b ? 0 : TRIE_ENOMEM;
@@ -171,7 +171,7 @@ static int bench_bulk(const char *path, uint64_t want_keys, trie **out) {
     }
     if (rc == 0) rc = trie_builder_finish(b, &t);
     else trie_builder_free(b);
-    printf("bulk_build %.3f s\n", (double)(now_ns() - t0) / 1e9);
+    printf("bulk_build %.3f s\n", (double)(qtime_ns() - t0) / 1e9);
     if (rc || trie_count(t) != want_keys) {
         fprintf(stderr, "bench_trie: bulk build: %s, %llu keys\n", trie_strerror(rc),
                 (unsigned long long)(t ? trie_count(t) : 0));
@@ -244,16 +244,16 @@ int main(int argc, char **argv) {
     char *line = NULL;
     size_t lcap = 0;
     ssize_t l;
-    uint64_t bad = 0, t0 = now_ns();
+    uint64_t bad = 0, t0 = qtime_ns();
     while ((l = getline(&line, &lcap, f)) > 0) {
         if (line[l - 1] == '\n') l--;
         char *tab = memrchr(line, '\t', (size_t)l);
         uint64_t cnt;
-        if (!tab || parse_u64(tab + 1, (size_t)(line + l - tab - 1), &cnt) ||
+        if (!tab || qparse_u64(tab + 1, (size_t)(line + l - tab - 1), &cnt) ||
             trie_set(t, line, (size_t)(tab - line), NULL, 0, (double)cnt, NULL))
             bad++;
     }
-    double build = (double)(now_ns() - t0) / 1e9;
+    double build = (double)(qtime_ns() - t0) / 1e9;
     free(line);
     fclose(f);
     trie_mem m;
@@ -273,12 +273,12 @@ int main(int argc, char **argv) {
     /* the snapshot is the bulk-built trie's (coded with its chosen table, as
      * from qac build); the trie_set one above grew from empty and is
      * identity-coded, like a live trie before its first reload */
-    t0 = now_ns();
+    t0 = qtime_ns();
     if (trie_save(bulk, snap)) {
         fprintf(stderr, "bench_trie: save %s: %s\n", snap, strerror(errno));
         return 1;
     }
-    printf("save %.3f s\n", (double)(now_ns() - t0) / 1e9);
+    printf("save %.3f s\n", (double)(qtime_ns() - t0) / 1e9);
     if (stat(snap, &st) == 0) printf("snapshot_bytes %llu B\n", (unsigned long long)st.st_size);
     trie_free(bulk);
     prefixes p;

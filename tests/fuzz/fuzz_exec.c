@@ -1,6 +1,6 @@
 /* fuzz_exec.c -- stateful libFuzzer harness for the command executor
  * (eng_exec, engine/cmd.h) with the ranker and the ACCEPT guard attached
- * (engine/ranker.h, engine/guard.h): sequences of commands against a shadow
+ * (engine/rank/ranker.h, engine/guard.h): sequences of commands against a shadow
  * model, not just one parse.
  *
  * Files: this one drives the engine (environment, input bytecode, requests,
@@ -119,9 +119,9 @@
 #include "engine/cmd.h"
 #include "engine/config.h"
 #include "engine/guard.h"
-#include "engine/proto.h"
-#include "engine/ranker.h"
-#include "ranking/cache.h"
+#include "engine/proto/proto.h"
+#include "engine/rank/ranker.h"
+#include "ranking/veclru.h"
 #include "ranking/ftrl.h"
 #include "text/norm.h"
 #include "trie/trie.h"
@@ -522,7 +522,7 @@ static void state_new(unsigned h) {
     eng_rank_opts_default(&o);
     o.model = model_path;
     o.model_save = model_save;
-    o.cache_bytes = RANK_CACHE_MIN_BYTES;
+    o.cache_bytes = RANK_VECLRU_MIN_BYTES;
     o.candidates = cand_opts[h & 3];
     char err[256];
     R = eng_rank_new(&loop, T, &o, err, sizeof err);
@@ -644,7 +644,7 @@ static void op_add(rd *in, int kind, unsigned fl, unsigned step) {
     double v;
     size_t dl;
     int kn = key_norm(key, nbuf);
-    int ok = parse_double(sc.s, sc.n, &v) == 0 && kn > 0 && disp_of(key, &dl) == 0;
+    int ok = qparse_double(sc.s, sc.n, &v) == 0 && kn > 0 && disp_of(key, &dl) == 0;
     expect_outcome(ok, &r, "ADD");
     if (ok) {
         sent *e = sh_get(nbuf, (size_t)kn);
@@ -673,7 +673,7 @@ static void op_incr(rd *in, int kind, unsigned fl, unsigned step) {
     double delta = 1;
     size_t dl;
     int kn = key_norm(key, nbuf);
-    int ok = (!with || parse_double(d.s, d.n, &delta) == 0) && kn > 0;
+    int ok = (!with || qparse_double(d.s, d.n, &delta) == 0) && kn > 0;
     if (ok) {
         const sent *e = sh_find(nbuf, (size_t)kn);
         if (e && e->live) ok = isfinite(e->score + delta);
@@ -738,7 +738,7 @@ static int do_accept(str query, const opts *o, int kind, unsigned cs, int order)
     int kn = key_norm(query, nbuf);
     int ok = !o->junk && kn > 0;
     int64_t rk;
-    if (o->has_rank) ok = ok && parse_i64(o->rank.s, o->rank.n, &rk) == 0 && rk >= 0 && rk <= TRIE_MAX_K;
+    if (o->has_rank) ok = ok && qparse_i64(o->rank.s, o->rank.n, &rk) == 0 && rk >= 0 && rk <= TRIE_MAX_K;
     if (o->has_user) ok = ok && id_ok(o->user);
     if (o->has_sess) ok = ok && id_ok(o->sess);
     if (o->has_prefix) {
@@ -753,7 +753,7 @@ static int do_accept(str query, const opts *o, int kind, unsigned cs, int order)
     req_addv(&q, query);
     add_opts(&q, o, cs, order, 0);
     if (exec(&q, kind, NULL) != CMD_ACCEPT) fuzz_fail("ACCEPT ran as another command");
-    uint64_t t = now_ns();
+    uint64_t t = qtime_ns();
     req_free(&q);
     reply r;
     read_reply(kind, RP_BULK, 0, &r);
@@ -828,7 +828,7 @@ static void op_complete(rd *in, int kind, unsigned fl, unsigned step) {
     read_reply(kind, RP_LIST, ws, &r);
     int64_t k = SRV_DEFAULT_K;
     int ok = !o.junk;
-    if (o.has_limit) ok = ok && parse_i64(o.limit.s, o.limit.n, &k) == 0 && k >= 1 && k <= SRV_MAX_K;
+    if (o.has_limit) ok = ok && qparse_i64(o.limit.s, o.limit.n, &k) == 0 && k >= 1 && k <= SRV_MAX_K;
     if (o.has_user) ok = ok && id_ok(o.user);
     if (o.has_sess) ok = ok && id_ok(o.sess);
     int npl = prefix_norm(p, pbuf);

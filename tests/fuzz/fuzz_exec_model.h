@@ -183,7 +183,7 @@ static int disp_of(str s, size_t *dl) {
     return 0;
 }
 static int id_ok(str s) {
-    if (s.n == 0 || s.n > SRV_MAX_ID_LEN || !utf8_valid(s.s, s.n)) return 0;
+    if (s.n == 0 || s.n > SRV_MAX_ID_LEN || !qutf8_valid(s.s, s.n)) return 0;
     for (size_t i = 0; i < s.n; i++)
         if ((unsigned char)s.s[i] < 0x20 || s.s[i] == 0x7f) return 0;
     return 1;
@@ -249,7 +249,7 @@ static void model_reset(const guard_opts *go) {
 /* The actor of an ACCEPT that will reach the guard (user NULL: anonymous);
  * a new one, and the connection at the input's first, start their clocks. */
 static int gs_actor(const str *user) {
-    if (!gs.conn.t0_ns) gs.conn.t0_ns = now_ns();
+    if (!gs.conn.t0_ns) gs.conn.t0_ns = qtime_ns();
     char id[SRV_MAX_ID_LEN + 2];
     size_t n = 2;
     memcpy(id, user ? "u:" : "a:", 2);
@@ -260,7 +260,7 @@ static int gs_actor(const str *user) {
     gactor *a = &gs.act[gs.nact];
     memcpy(a->id, id, n);
     a->n = n;
-    a->b = (gbucket){0, now_ns()};
+    a->b = (gbucket){0, qtime_ns()};
     return (int)gs.nact++;
 }
 

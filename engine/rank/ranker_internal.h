@@ -11,16 +11,17 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "engine/ranker.h"
-#include "engine/rclient.h"
-#include "ranking/cache.h"
+#include "engine/rank/ranker.h"
+#include "engine/rank/rclient.h"
+#include "ranking/veclru.h"
 #include "ranking/embed.h"
 #include "ranking/embkeys.h"
 #include "ranking/features.h"
 #include "ranking/ftrl.h"
-#include "ranking/history.h"
+#include "ranking/history_mem.h"
 #include "ranking/learned.h"
-#include "ranking/rhistory.h"
+#include "ranking/request.h"
+#include "ranking/history_redis.h"
 
 /* Every scratch buffer of the request path is sized from a named limit and
  * every fill is checked against it: candidates from the gather's caps
@@ -30,8 +31,7 @@
 #define MAX_CANDS RANK_MAX_CANDS
 #define MAX_SESS ENG_RANK_MAX_SESSION
 #define MAX_MGET (TRIE_MAX_K + MAX_SESS + 64)
-_Static_assert(RANK_HIST_DEFAULT_SESSION_LEN <= MAX_SESS, "in-process session longer than the ranker's buffer");
-_Static_assert(RANK_RH_DEFAULT_SESSION_LEN <= MAX_SESS, "Redis session longer than the ranker's buffer");
+_Static_assert(MAX_SESS == RANK_REQ_MAX_SESS, "the ranker reads what a request context holds");
 
 typedef struct mget {
     eng_rank *R;
@@ -92,7 +92,7 @@ struct eng_rank {
     char ns[RANK_RH_MAX_NS + 1];
     char *model_path, *save_path;
     rcl *rc;
-    rank_cache *cache;
+    rank_veclru *cache;
     rank_ftrl *model;
     rank_emb *emb;
     rank_history *hist;
@@ -105,10 +105,7 @@ struct eng_rank {
     size_t npool;
     mget *mfree;
     /* scratch */
-    rank_cands cs;
-    rank_lcand lc[MAX_CANDS];
-    float *vecs; /* MAX_CANDS * dims */
-    float *svecs, lastv[RANK_EMB_MAX_DIMS], sessv[RANK_EMB_MAX_DIMS];
+    rank_req req; /* the request context (ranking/request.h): candidates, vectors, features */
     rank_hsess sbuf[MAX_SESS];
     eng_rank_stat st;
     uint64_t rc_connects_seen;

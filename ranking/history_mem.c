@@ -1,5 +1,5 @@
-/* history.c -- rank_history: per-user query history and sessions (see
- * history.h for the contract).
+/* history_mem.c -- rank_history: per-user query history and sessions (see
+ * history_mem.h for the contract).
  *
  * Layout:
  *   rank_history
@@ -22,7 +22,7 @@
  * allocations an accept needs (grown tables, copies) are made before the
  * first change.
  */
-#include "ranking/history.h"
+#include "ranking/history_mem.h"
 
 #include <string.h>
 

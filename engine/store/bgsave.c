@@ -1,4 +1,4 @@
-/* snapshot.c -- background snapshots by fork (see snapshot.h).
+/* bgsave.c -- background snapshots by fork (see bgsave.h).
  *
  * THE SEQUENCE (driven by server.c)
  *   1. write the journal batch to generation G (so G holds every change
@@ -49,7 +49,7 @@
  * parent's loop, so a SIGTERM sent to the process group does not reach the
  * parent twice.
  */
-#include "engine/snapshot.h"
+#include "engine/store/bgsave.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -61,9 +61,9 @@
 
 #include "common/util.h"
 
-int snapshot_fork(const trie *t, const char *path, pid_t *pid, uint64_t *fork_us, char *err, size_t errlen) {
+int bgsave_fork(const trie *t, const char *path, pid_t *pid, uint64_t *fork_us, char *err, size_t errlen) {
     pid_t parent = getpid();
-    uint64_t t0 = now_us();
+    uint64_t t0 = qtime_us();
     pid_t p = fork();
     if (p < 0) {
         snprintf(err, errlen, "fork failed: %s", strerror(errno));
@@ -80,12 +80,12 @@ int snapshot_fork(const trie *t, const char *path, pid_t *pid, uint64_t *fork_us
         int e = rc == TRIE_ENOMEM ? ENOMEM : errno;
         _exit(e > 0 && e < 254 ? e : 253);
     }
-    *fork_us = now_us() - t0;
+    *fork_us = qtime_us() - t0;
     *pid = p;
     return 0;
 }
 
-int snapshot_reap(pid_t pid, int *ok, char *why, size_t cap) {
+int bgsave_reap(pid_t pid, int *ok, char *why, size_t cap) {
     int st;
     pid_t r = waitpid(pid, &st, WNOHANG);
     if (r == 0) return 0;

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ranking/rhistory.h"
+#include "ranking/history_redis.h"
 
 #define S(x) x, sizeof(x) - 1
 

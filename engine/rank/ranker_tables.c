@@ -43,7 +43,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine/ranker_internal.h"
+#include "engine/rank/ranker_internal.h"
 
 /* --- version of the embeddings -------------------------------------------- */
 
@@ -150,10 +150,10 @@ static void on_ngram(rcl *c, redisReply *r, int status, void *pd) {
     }
     g->state = ENG_RANK_NG_READY;
     R->st.ngram_loads++;
-    rank_cache_reset(R->cache, R->dims); /* drop query rows / "none" marks cached while loading */
+    rank_veclru_reset(R->cache, R->dims); /* drop query rows / "none" marks cached while loading */
     LOG_I("ranker: n-gram table of version %llu loaded: %u buckets, %llu rows, %.1f MB, %.0f ms",
           (unsigned long long)g->version, g->buckets, (unsigned long long)R->st.ngram_rows,
-          (double)g->buckets * g->rowb / 1e6, (double)(now_ns() - g->t0) / 1e6);
+          (double)g->buckets * g->rowb / 1e6, (double)(qtime_ns() - g->t0) / 1e6);
 }
 
 /* Starts loading the table of R->version (buckets from its meta). */
@@ -180,7 +180,7 @@ static void ng_start(eng_rank *R, uint32_t buckets) {
     }
     g->state = ENG_RANK_NG_LOADING;
     g->next = g->done = 0;
-    g->t0 = now_ns();
+    g->t0 = qtime_ns();
     ng_pump(R);
 }
 
@@ -192,19 +192,19 @@ static void on_meta(rcl *c, redisReply *r, int status, void *pd) {
     if (status || !r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || R->closing) return;
     redisReply *rd = r->element[0], *rb = r->element[1];
     uint64_t dims, buckets = 0;
-    if (rd->type != REDIS_REPLY_STRING || parse_u64(rd->str, rd->len, &dims) || dims < RANK_EMB_MIN_DIMS ||
+    if (rd->type != REDIS_REPLY_STRING || qparse_u64(rd->str, rd->len, &dims) || dims < RANK_EMB_MIN_DIMS ||
         dims > RANK_EMB_MAX_DIMS) {
         LOG_W("ranker: %s:v%llu:meta has bad dims; keeping version %llu", R->ns, (unsigned long long)v,
               (unsigned long long)R->version);
         return;
     }
-    if (rb->type != REDIS_REPLY_STRING || parse_u64(rb->str, rb->len, &buckets) || buckets < 1 ||
+    if (rb->type != REDIS_REPLY_STRING || qparse_u64(rb->str, rb->len, &buckets) || buckets < 1 ||
         buckets > RANK_EMB_MAX_BUCKETS) {
         LOG_W("ranker: %s:v%llu:meta has no valid buckets: no vectors for text without a query row", R->ns,
               (unsigned long long)v);
         buckets = 0;
     }
-    if (rank_cache_reset(R->cache, (uint32_t)dims)) return;
+    if (rank_veclru_reset(R->cache, (uint32_t)dims)) return;
     LOG_I("ranker: embeddings version %llu -> %llu (%llu dims); cache dropped", (unsigned long long)R->version,
           (unsigned long long)v, (unsigned long long)dims);
     R->version = v;
@@ -216,7 +216,7 @@ static void on_current(rcl *c, redisReply *r, int status, void *pd) {
     eng_rank *R = pd;
     if (status || !r || R->closing) return;
     uint64_t v;
-    if (r->type != REDIS_REPLY_STRING || parse_u64(r->str, r->len, &v) || v == 0 || v == R->version ||
+    if (r->type != REDIS_REPLY_STRING || qparse_u64(r->str, r->len, &v) || v == 0 || v == R->version ||
         v == R->pending_version)
         return;
     char key[RANK_EK_MAX];

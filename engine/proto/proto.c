@@ -6,7 +6,7 @@
  * apostrophes). The RESP parser follows Redis's processMultibulkBuffer(): a
  * broken frame cannot be resynchronized, so every framing error is fatal.
  */
-#include "engine/proto.h"
+#include "engine/proto/proto.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -158,7 +158,7 @@ static int read_header(const char *buf, size_t len, size_t *pos, char c, long lo
         return -1;
     }
     int64_t v;
-    if (parse_i64(buf + i + 1, e - i - 1, &v) < 0) {
+    if (qparse_i64(buf + i + 1, e - i - 1, &v) < 0) {
         *errmsg = "bad RESP length";
         return -1;
     }

@@ -33,7 +33,7 @@
  * it the same way), HTTP versions other than 1.x, CONNECT. Data after a
  * Connection: close request (it happily parses on) is ignored.
  */
-#include "engine/http.h"
+#include "engine/proto/http.h"
 
 #include <http_parser.h>
 #include <string.h>
@@ -274,7 +274,7 @@ static int pct_decode(qbuf *d, const char *s, size_t len, int plus, size_t *off,
         *o++ = ch;
     }
     *outlen = (size_t)(o - (d->data + *off));
-    if (!utf8_valid(d->data + *off, *outlen)) set_err(e, "invalid_utf8", "not valid UTF-8 after percent-decoding");
+    if (!qutf8_valid(d->data + *off, *outlen)) set_err(e, "invalid_utf8", "not valid UTF-8 after percent-decoding");
     *o = 0;
     d->len = *off + *outlen + 1;
     return 0;

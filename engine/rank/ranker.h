@@ -1,13 +1,13 @@
 /* ranker.h -- eng_rank: the server's learned ranking service. Owns the Redis
- * client (engine/rclient.h), the vector cache (ranking/cache.h), the model
+ * client (engine/rank/rclient.h), the vector cache (ranking/veclru.h), the model
  * (ranking/ftrl.h), optional local embeddings (ranking/embed.h) and, without
- * Redis, the in-process history (ranking/history.h).
+ * Redis, the in-process history (ranking/history_mem.h).
  *
  * COMPLETE with a USER or SESSION (eng_rank_complete):
  *   1. candidates: the trie's top `candidates` for the prefix;
  *   2. ONE pipelined round trip at most: MGET NS:vV:q:<c> of the candidates
  *      whose vector is not cached, HGETALL of the user, LRANGE of the
- *      session (ranking/rhistory.h); a deadline timer (deadline_ms);
+ *      session (ranking/history_redis.h); a deadline timer (deadline_ms);
  *   3. whichever comes first -- every reply, or the deadline -- answers:
  *      candidates are gathered again from the trie as it is NOW plus the
  *      user's history if it arrived, vectors from the cache, scored by the
@@ -64,7 +64,7 @@
 #define ENG_RANK_DEFAULT_CANDIDATES 50
 #define ENG_RANK_MAX_RESULT 100 /* = SRV_MAX_K */
 #define ENG_RANK_VERSION_CHECK_MS 1000
-#define ENG_RANK_MAX_SESSION 10 /* session queries a ranked request reads (>= both stores' session length) */
+#define ENG_RANK_MAX_SESSION 10 /* session queries a ranked request reads (= RANK_REQ_MAX_SESS, ranking/request.h) */
 #define ENG_RANK_MAX_POOL 4096  /* pending requests at once; more are answered degraded at once */
 /* n-gram bucket table held in process (--ngram-bytes): buckets * (4 + dims)
  * bytes; a bigger table is not loaded (no vectors for unseen text). 0 = off. */

@@ -1,4 +1,4 @@
-/* cache.c -- byte-bounded LRU of query -> vector (see cache.h).
+/* veclru.c -- byte-bounded LRU of query -> vector (see veclru.h).
  *
  * Entry: [ce header][dims floats, only when hasvec][key bytes]. Invariants:
  *   - every entry is in exactly one bucket chain and on the LRU list;
@@ -7,7 +7,7 @@
  *     is capped at max_bytes / 4);
  *   - lru_head is the most recently used, lru_tail the next to evict.
  */
-#include "ranking/cache.h"
+#include "ranking/veclru.h"
 
 #include <string.h>
 
@@ -22,12 +22,12 @@ typedef struct ce {
     float vec[]; /* dims floats when hasvec, then the key */
 } ce;
 
-struct rank_cache {
+struct rank_veclru {
     ce **b;
     size_t nb; /* power of two */
     ce *lru_head, *lru_tail;
     uint32_t dims;
-    rank_cache_stat st;
+    rank_veclru_stat st;
 };
 
 #define INITIAL_BUCKETS 1024
@@ -35,13 +35,13 @@ struct rank_cache {
 static size_t entry_bytes(uint32_t dims, int hasvec, size_t klen) {
     return sizeof(ce) + (hasvec ? dims * sizeof(float) : 0) + klen;
 }
-static const char *ekey(const rank_cache *c, const ce *e) {
+static const char *ekey(const rank_veclru *c, const ce *e) {
     return (const char *)(e->vec + (e->hasvec ? c->dims : 0));
 }
 
-rank_cache *rank_cache_new(size_t max_bytes, uint32_t dims) {
-    if (max_bytes < RANK_CACHE_MIN_BYTES || !dims || dims > RANK_CACHE_MAX_DIMS) return NULL;
-    rank_cache *c = qcalloc(1, sizeof *c);
+rank_veclru *rank_veclru_new(size_t max_bytes, uint32_t dims) {
+    if (max_bytes < RANK_VECLRU_MIN_BYTES || !dims || dims > RANK_VECLRU_MAX_DIMS) return NULL;
+    rank_veclru *c = qcalloc(1, sizeof *c);
     if (!c) return NULL;
     c->nb = INITIAL_BUCKETS;
     while (c->nb * sizeof(ce *) > max_bytes / 4) c->nb /= 2;
@@ -56,7 +56,7 @@ rank_cache *rank_cache_new(size_t max_bytes, uint32_t dims) {
     return c;
 }
 
-static void drop_all(rank_cache *c) {
+static void drop_all(rank_veclru *c) {
     ce *e = c->lru_head;
     while (e) {
         ce *n = e->next;
@@ -69,29 +69,29 @@ static void drop_all(rank_cache *c) {
     c->st.bytes = c->nb * sizeof(ce *);
 }
 
-void rank_cache_free(rank_cache *c) {
+void rank_veclru_free(rank_veclru *c) {
     if (!c) return;
     drop_all(c);
     qfree(c->b);
     qfree(c);
 }
 
-int rank_cache_reset(rank_cache *c, uint32_t dims) {
-    if (!dims || dims > RANK_CACHE_MAX_DIMS) return RANK_CACHE_EINVAL;
+int rank_veclru_reset(rank_veclru *c, uint32_t dims) {
+    if (!dims || dims > RANK_VECLRU_MAX_DIMS) return RANK_VECLRU_EINVAL;
     drop_all(c);
     c->dims = dims;
     c->st.resets++;
     return 0;
 }
 
-uint32_t rank_cache_dims(const rank_cache *c) { return c->dims; }
+uint32_t rank_veclru_dims(const rank_veclru *c) { return c->dims; }
 
-void rank_cache_stats(const rank_cache *c, rank_cache_stat *s) {
+void rank_veclru_stats(const rank_veclru *c, rank_veclru_stat *s) {
     *s = c->st;
     s->dims = c->dims;
 }
 
-static void lru_unlink(rank_cache *c, ce *e) {
+static void lru_unlink(rank_veclru *c, ce *e) {
     if (e->prev) e->prev->next = e->next;
     else c->lru_head = e->next;
     if (e->next) e->next->prev = e->prev;
@@ -99,7 +99,7 @@ static void lru_unlink(rank_cache *c, ce *e) {
     e->prev = e->next = NULL;
 }
 
-static void lru_push(rank_cache *c, ce *e) {
+static void lru_push(rank_veclru *c, ce *e) {
     e->prev = NULL;
     e->next = c->lru_head;
     if (c->lru_head) c->lru_head->prev = e;
@@ -107,7 +107,7 @@ static void lru_push(rank_cache *c, ce *e) {
     if (!c->lru_tail) c->lru_tail = e;
 }
 
-static ce **find(rank_cache *c, uint64_t h, const char *q, size_t len) {
+static ce **find(rank_veclru *c, uint64_t h, const char *q, size_t len) {
     ce **pp = &c->b[h & (c->nb - 1)];
     while (*pp) {
         ce *e = *pp;
@@ -117,7 +117,7 @@ static ce **find(rank_cache *c, uint64_t h, const char *q, size_t len) {
     return pp;
 }
 
-static void remove_entry(rank_cache *c, ce **pp) {
+static void remove_entry(rank_veclru *c, ce **pp) {
     ce *e = *pp;
     *pp = e->hnext;
     lru_unlink(c, e);
@@ -127,8 +127,8 @@ static void remove_entry(rank_cache *c, ce **pp) {
     qfree(e);
 }
 
-int rank_cache_get(rank_cache *c, const char *q, size_t len, float *out) {
-    if (!len || len > RANK_CACHE_MAX_KEY) {
+int rank_veclru_get(rank_veclru *c, const char *q, size_t len, float *out) {
+    if (!len || len > RANK_VECLRU_MAX_KEY) {
         c->st.misses++;
         return -1;
     }
@@ -150,7 +150,7 @@ int rank_cache_get(rank_cache *c, const char *q, size_t len, float *out) {
 
 /* Doubles the table when it stays within a quarter of the budget. A failed
  * allocation just keeps the longer chains. */
-static void maybe_grow(rank_cache *c) {
+static void maybe_grow(rank_veclru *c) {
     if (c->st.entries < c->nb) return;
     size_t nnb = c->nb * 2;
     size_t extra = (nnb - c->nb) * sizeof(ce *);
@@ -173,13 +173,13 @@ static void maybe_grow(rank_cache *c) {
     c->st.bytes += extra;
 }
 
-int rank_cache_put(rank_cache *c, const char *q, size_t len, const float *vec) {
-    if (!len) return RANK_CACHE_EINVAL;
-    if (len > RANK_CACHE_MAX_KEY) return RANK_CACHE_ETOOBIG;
+int rank_veclru_put(rank_veclru *c, const char *q, size_t len, const float *vec) {
+    if (!len) return RANK_VECLRU_EINVAL;
+    if (len > RANK_VECLRU_MAX_KEY) return RANK_VECLRU_ETOOBIG;
     size_t need = entry_bytes(c->dims, vec != NULL, len);
-    if (need + c->nb * sizeof(ce *) > c->st.max_bytes) return RANK_CACHE_ETOOBIG;
+    if (need + c->nb * sizeof(ce *) > c->st.max_bytes) return RANK_VECLRU_ETOOBIG;
     ce *e = qmalloc(need);
-    if (!e) return RANK_CACHE_ENOMEM;
+    if (!e) return RANK_VECLRU_ENOMEM;
     uint64_t h = rank_emb_hash(q, len, RANK_EMB_FNV_INIT);
     e->h = h;
     e->klen = (uint32_t)len;

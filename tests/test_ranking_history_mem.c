@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
-#include "ranking/history.h"
+#include "ranking/history_mem.h"
 
 #define S(x) x, sizeof(x) - 1
 

@@ -1,7 +1,7 @@
 /* ranker.c -- the server's ranking service (contract in ranker.h).
  *
  * Layout:
- *   eng_rank       options, borrowed trie, rcl (or NULL), rank_cache, model,
+ *   eng_rank       options, borrowed trie, rcl (or NULL), rank_veclru, model,
  *                  emb (or NULL), in-process history (without Redis),
  *                  scratch for scoring (cands, lcands, vectors), the pool of
  *                  pending requests, the version timer.
@@ -24,20 +24,20 @@
  * lifecycle), ranker_tables.c (polling NS:current, version switches, loading
  * the n-gram table), ranker_internal.h (the structures both share).
  */
-#include "engine/ranker.h"
+#include "engine/rank/ranker.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "engine/ranker_internal.h"
+#include "engine/rank/ranker_internal.h"
 
 void eng_rank_opts_default(eng_rank_opts *o) {
     memset(o, 0, sizeof *o);
     o->ns = "qac";
     o->deadline_ms = ENG_RANK_DEFAULT_DEADLINE_MS;
-    o->cache_bytes = RANK_CACHE_DEFAULT_BYTES;
+    o->cache_bytes = RANK_VECLRU_DEFAULT_BYTES;
     o->candidates = ENG_RANK_DEFAULT_CANDIDATES;
     o->ngram_bytes = ENG_RANK_DEFAULT_NGRAM_BYTES;
 }
@@ -64,7 +64,7 @@ static int ng_compose(eng_rank *R, const char *q, size_t len, float *out) {
  * the local EMB (without Redis). 1 = have one. */
 static int vec_of(eng_rank *R, const char *q, size_t len, float *out) {
     if (!R->cache) return 0;
-    int r = rank_cache_get(R->cache, q, len, out);
+    int r = rank_veclru_get(R->cache, q, len, out);
     if (r >= 0) return r;
     if (R->rc) {
         if (!R->version) return 0;
@@ -73,16 +73,18 @@ static int vec_of(eng_rank *R, const char *q, size_t len, float *out) {
             return 0;
         }
         int ok = ng_compose(R, q, len, out);
-        rank_cache_put(R->cache, q, len, ok ? out : NULL);
+        rank_veclru_put(R->cache, q, len, ok ? out : NULL);
         return ok;
     }
     if (R->emb && R->emb->dims == R->dims) {
         int ok = rank_emb_vector(R->emb, q, len, out);
-        rank_cache_put(R->cache, q, len, ok ? out : NULL);
+        rank_veclru_put(R->cache, q, len, ok ? out : NULL);
         return ok;
     }
     return 0;
 }
+
+static int req_vec(void *ud, const char *q, size_t len, float *out) { return vec_of(ud, q, len, out); }
 
 int eng_rank_debug_vector(eng_rank *R, const char *q, size_t len, float *out) {
     if (!R->dims) return 0;
@@ -149,71 +151,40 @@ static int mget_send(eng_rank *R, mget *m) {
 static size_t score(eng_rank *R, const char *p, size_t plen, const char *user, size_t ulen, const rank_rh *rh,
                     const rank_hsess *sess, size_t nsess, int64_t now, int learn_pos_q, const char *aq,
                     size_t aqlen) {
+    rank_req *rq = &R->req;
     const rank_huser *hu = (!R->rc && R->hist && user && ulen) ? rank_history_user(R->hist, user, ulen) : NULL;
-    int n = R->rc ? rank_rh_gather(&R->cs, R->t, rh, p, plen, R->o.candidates, RANK_MAX_HIST_CANDS)
-                  : rank_gather(&R->cs, R->t, hu, p, plen, R->o.candidates, RANK_MAX_HIST_CANDS);
-    if (n <= 0) return 0;
     if (!R->rc && hu && !sess) nsess = rank_huser_session(R->hist, hu, now, R->sbuf, MAX_SESS), sess = R->sbuf;
-    if (nsess > MAX_SESS) nsess = MAX_SESS; /* a Redis list longer than session_len: newest first, keep those */
+    rank_req_session(rq, R->dims, sess, nsess, now);
+    /* with Redis and no history read (degraded), the gather is trie-only */
+    int n = rank_req_gather(rq, R->t, hu, R->rc ? rh : NULL, p, plen, R->o.candidates);
+    if (n <= 0) return 0;
     if (!R->model) {
-        rank_ctx ctx = {now, nsess ? sess[0].q : NULL, nsess ? sess[0].len : 0};
-        rank_score_heuristic(R->cs.c, (size_t)n, &ctx);
+        rank_ctx ctx = {now, rq->x.last, rq->x.lastlen};
+        rank_score_heuristic(rq->cs.c, (size_t)n, &ctx);
         return (size_t)n;
     }
-    n = (int)rank_lcands_from(R->lc, MAX_CANDS, &R->cs);
-    for (int i = 0; i < n; i++) {
-        float *v = R->vecs + (size_t)i * R->dims;
-        R->lc[i].vec = R->dims && vec_of(R, R->lc[i].c.q, R->lc[i].c.len, v) ? v : NULL;
-    }
-    rank_fctx x;
-    memset(&x, 0, sizeof x);
-    x.p = p;
-    x.plen = (uint32_t)plen;
-    x.now = now;
-    x.dims = R->dims;
-    x.sess = nsess ? sess : NULL;
-    x.nsess = nsess;
-    if (nsess) {
-        x.last = sess[0].q;
-        x.lastlen = sess[0].len;
-        if (R->dims) {
-            const float *vp[MAX_SESS];
-            int64_t ts[MAX_SESS];
-            for (size_t i = 0; i < nsess; i++) {
-                float *v = R->svecs + i * R->dims;
-                vp[i] = vec_of(R, sess[i].q, sess[i].len, v) ? v : NULL;
-                ts[i] = sess[i].t;
-            }
-            if (vp[0]) {
-                memcpy(R->lastv, vp[0], R->dims * sizeof(float));
-                x.last_vec = R->lastv;
-            }
-            if (rank_session_vec(R->dims, vp, ts, nsess, now, RANK_SESS_TAU, R->sessv))
-                x.sess_vec = R->sessv;
-        }
-    }
+    n = rank_req_prepare(rq);
+    if (n <= 0) return 0;
     if (learn_pos_q) {
-        size_t pos = (size_t)n;
-        for (int i = 0; i < n; i++)
-            if (R->lc[i].c.len == aqlen && !memcmp(R->lc[i].c.q, aq, aqlen)) pos = (size_t)i;
-        if (pos == (size_t)n) {
+        long pos = rank_req_find(rq, (size_t)n, aq, aqlen);
+        if (pos < 0) {
             R->st.online_skipped++;
             return 0;
         }
-        if (rank_learn_accept(R->model, &x, R->lc, (size_t)n, pos) > 0) {
+        if (rank_learn_accept(R->model, &rq->x, rq->lc, (size_t)n, (size_t)pos) > 0) {
             R->st.online_updates++;
             R->learned = 1;
         }
         return 0;
     }
-    rank_learned_score(R->model, &x, R->lc, (size_t)n);
-    for (int i = 0; i < n; i++) R->cs.c[i] = R->lc[i].c;
+    rank_learned_score(R->model, &rq->x, rq->lc, (size_t)n);
+    for (int i = 0; i < n; i++) rq->cs.c[i] = rq->lc[i].c;
     return (size_t)n;
 }
 
 static void fill(eng_rank *R, eng_rank_result *res, size_t n, unsigned k) {
-    size_t m = rank_top(R->cs.c, n, k > ENG_RANK_MAX_RESULT ? ENG_RANK_MAX_RESULT : k);
-    if (m) memcpy(res->c, R->cs.c, m * sizeof *res->c); /* cs.c is NULL before the first candidate */
+    size_t m = rank_top(R->req.cs.c, n, k > ENG_RANK_MAX_RESULT ? ENG_RANK_MAX_RESULT : k);
+    if (m) memcpy(res->c, R->req.cs.c, m * sizeof *res->c); /* cs.c is NULL before the first candidate */
     res->n = m;
 }
 
@@ -223,9 +194,9 @@ static void warm(eng_rank *R, size_t n, const rank_hsess *sess, size_t nsess) {
     if (!R->rc || !R->version || !rcl_is_up(R->rc) || ng_ready(R)) return;
     mget *m = NULL;
     for (size_t i = 0; i < n + nsess; i++) {
-        const char *q = i < n ? R->cs.c[i].q : sess[i - n].q;
-        size_t len = i < n ? R->cs.c[i].len : sess[i - n].len;
-        if (rank_cache_get(R->cache, q, len, NULL) >= 0) continue;
+        const char *q = i < n ? R->req.cs.c[i].q : sess[i - n].q;
+        size_t len = i < n ? R->req.cs.c[i].len : sess[i - n].len;
+        if (rank_veclru_get(R->cache, q, len, NULL) >= 0) continue;
         if (!m && !(m = mget_get(R))) return;
         if (mget_add(R, m, q, len)) break;
     }
@@ -249,7 +220,7 @@ static void answer(eng_rank_pending *q, int degraded) {
     q->res.degraded = degraded;
     fill(R, &q->res, n, q->k);
     /* warm first: the callback may run another request (the server resumes
-     * a paused connection), which reuses R->cs */
+     * a paused connection), which reuses R->req */
     if (!degraded) warm(R, n, rh ? rh->s : NULL, rh ? rh->ns : 0);
     if (!q->cancelled && q->cb) q->cb(q->ud, &q->res);
 }
@@ -290,9 +261,9 @@ static void on_mget(rcl *c, redisReply *r, int status, void *pd) {
             const char *q = m->keys.data + m->off[i] + m->qoff;
             if (e->type == REDIS_REPLY_STRING && e->len == 4 + (size_t)R->dims) {
                 rank_emb_dequantize(R->dims, (const unsigned char *)e->str, v);
-                rank_cache_put(R->cache, q, m->len[i], v);
+                rank_veclru_put(R->cache, q, m->len[i], v);
             } else if (e->type == REDIS_REPLY_NIL && R->ng.state != ENG_RANK_NG_LOADING)
-                rank_cache_put(R->cache, q, m->len[i], NULL); /* loading: composed once READY */
+                rank_veclru_put(R->cache, q, m->len[i], NULL); /* loading: composed once READY */
         }
     } else if (r->type == REDIS_REPLY_ERROR) R->st.redis_errors++;
     eng_rank_pending *q = m->req;
@@ -368,12 +339,12 @@ static eng_rank_pending *req_get(eng_rank *R) {
 static int send_reads(eng_rank *R, eng_rank_pending *q, int with_mget) {
     int sent = 0;
     if (with_mget && R->version && R->cache && !ng_ready(R)) { /* READY: composed in process */
-        int n = rank_rh_gather(&R->cs, R->t, NULL, q->p, q->plen, R->o.candidates, 0);
+        int n = rank_rh_gather(&R->req.cs, R->t, NULL, q->p, q->plen, R->o.candidates, 0);
         mget *m = NULL;
         for (int i = 0; i < n; i++) {
-            if (rank_cache_get(R->cache, R->cs.c[i].q, R->cs.c[i].len, NULL) >= 0) continue;
+            if (rank_veclru_get(R->cache, R->req.cs.c[i].q, R->req.cs.c[i].len, NULL) >= 0) continue;
             if (!m && !(m = mget_get(R))) break;
-            if (mget_add(R, m, R->cs.c[i].q, R->cs.c[i].len)) break;
+            if (mget_add(R, m, R->req.cs.c[i].q, R->req.cs.c[i].len)) break;
         }
         if (m) {
             m->req = q;
@@ -536,13 +507,11 @@ eng_rank *eng_rank_new(uv_loop_t *loop, trie *t, const eng_rank_opts *o, char *e
     snprintf(R->ns, sizeof R->ns, "%s", o->ns);
     R->o.ns = R->ns;
     rank_rh_opts_default(&R->rho);
-    rank_cands_init(&R->cs);
     qbuf_init(&R->ngkeys);
     R->model_path = dup_str(o->model);
     R->save_path = dup_str(o->model_save ? o->model_save : o->model);
-    R->vecs = qmalloc((size_t)MAX_CANDS * RANK_EMB_MAX_DIMS * sizeof(float));
-    R->svecs = qmalloc((size_t)MAX_SESS * RANK_EMB_MAX_DIMS * sizeof(float));
-    if (!R->vecs || !R->svecs || (o->model && !R->model_path) || ((o->model || o->model_save) && !R->save_path)) {
+    int req_ok = rank_req_init(&R->req, req_vec, R) == 0;
+    if (!req_ok || (o->model && !R->model_path) || ((o->model || o->model_save) && !R->save_path)) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -550,9 +519,9 @@ eng_rank *eng_rank_new(uv_loop_t *loop, trie *t, const eng_rank_opts *o, char *e
     if (o->embeddings && rank_emb_load(o->embeddings, &R->emb, err, errlen)) goto fail;
     R->dims = R->emb ? R->emb->dims : RANK_EMB_DEFAULT_DIMS;
     if (o->model || o->embeddings || o->redis) {
-        R->cache = rank_cache_new(o->cache_bytes, R->dims);
+        R->cache = rank_veclru_new(o->cache_bytes, R->dims);
         if (!R->cache) {
-            snprintf(err, errlen, "cache-bytes wants at least %d", RANK_CACHE_MIN_BYTES);
+            snprintf(err, errlen, "cache-bytes wants at least %d", RANK_VECLRU_MIN_BYTES);
             goto fail;
         }
     }
@@ -591,9 +560,8 @@ fail:
     qbuf_free(&R->ngkeys);
     rank_ftrl_free(R->model);
     rank_emb_free(R->emb);
-    rank_cache_free(R->cache);
-    qfree(R->vecs);
-    qfree(R->svecs);
+    rank_veclru_free(R->cache);
+    rank_req_free(&R->req);
     qfree(R->model_path);
     qfree(R->save_path);
     qfree(R);
@@ -607,15 +575,13 @@ static void free_all(eng_rank *R) {
         qbuf_free(&m->keys);
         qfree(m);
     }
-    rank_cands_free(&R->cs);
     qfree(R->ng.rows);
     qbuf_free(&R->ngkeys);
     rank_ftrl_free(R->model);
     rank_emb_free(R->emb);
-    rank_cache_free(R->cache);
+    rank_veclru_free(R->cache);
     rank_history_free(R->hist);
-    qfree(R->vecs);
-    qfree(R->svecs);
+    rank_req_free(&R->req);
     qfree(R->model_path);
     qfree(R->save_path);
     qfree(R);
@@ -683,8 +649,8 @@ void eng_rank_stats(const eng_rank *R, eng_rank_stat *s) {
     *s = R->st;
     if (R->rc) s->redis_up = rcl_is_up(R->rc);
     if (R->cache) {
-        rank_cache_stat cs;
-        rank_cache_stats(R->cache, &cs);
+        rank_veclru_stat cs;
+        rank_veclru_stats(R->cache, &cs);
         s->cache_hits = cs.hits;
         s->cache_misses = cs.misses;
         s->cache_bytes = cs.bytes;

@@ -1,5 +1,5 @@
-/* rhistory.c -- Redis key layout, commands and reply parsing for user and
- * session history (see rhistory.h).
+/* history_redis.c -- Redis key layout, commands and reply parsing for user and
+ * session history (see history_redis.h).
  *
  * Parsing state: entries e[0..n) with q in the arena; idx is an open-
  * addressing table (linear probing, power-of-two size, load <= 1/2) of
@@ -8,7 +8,7 @@
  * of blocks that never move (pointers handed out stay valid); reset keeps
  * the first block.
  */
-#include "ranking/rhistory.h"
+#include "ranking/history_redis.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -242,7 +242,7 @@ int rank_rh_user_field(rank_rh *h, const char *f, size_t flen, const char *v, si
         return 0;
     }
     int64_t x;
-    if (parse_i64(v, vlen, &x) || x < 0) {
+    if (qparse_i64(v, vlen, &x) || x < 0) {
         h->bad++;
         return 0;
     }
@@ -298,7 +298,7 @@ int rank_rh_user_done(rank_rh *h) {
 int rank_rh_session_item(rank_rh *h, const char *s, size_t len, int64_t now, int64_t gap) {
     const char *sp = memchr(s, ' ', len);
     int64_t t;
-    if (!sp || sp == s || (size_t)(sp - s) + 1 >= len || parse_i64(s, (size_t)(sp - s), &t) ||
+    if (!sp || sp == s || (size_t)(sp - s) + 1 >= len || qparse_i64(s, (size_t)(sp - s), &t) ||
         len - (size_t)(sp - s) - 1 > RANK_HIST_MAX_QUERY) {
         h->bad++;
         return 0;

@@ -2,7 +2,7 @@
  * reconnection, for the server's ranking path (embeddings, history).
  *
  * What: wraps a hiredis 0.14 redisAsyncContext attached with ruv_attach
- * (engine/redis_uv.h). The host name is resolved ONCE, in rcl_new (hiredis
+ * (engine/rank/redis_uv.h). The host name is resolved ONCE, in rcl_new (hiredis
  * would call blocking getaddrinfo on every connect); every connect after
  * that is by numeric address. Commands are appended to hiredis's output
  * buffer and leave in one write per loop iteration: everything issued while

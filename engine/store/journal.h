@@ -5,7 +5,7 @@
  * Every change to the trie (ADD, INCR, DEL, ACCEPT's increment) is appended
  * as one record before its reply leaves. At start the server loads the
  * snapshot, then replays the journal files in generation order. A background
- * snapshot (snapshot.h) starts a new generation at its fork; when the
+ * snapshot (bgsave.h) starts a new generation at its fork; when the
  * snapshot is safely on disk the older generations are removed.
  *
  * FILES
@@ -21,7 +21,7 @@
  * Redis's AOF turns INCRBYFLOAT into SET. Replaying a record over a state that
  * already contains it changes nothing, so a generation replayed over a
  * snapshot that already includes it (crash between the snapshot's rename and
- * the removal of the old generation) is harmless. See snapshot.c.
+ * the removal of the old generation) is harmless. See bgsave.c.
  *
  * FORMAT (all integers little-endian)
  * -----------------------------------

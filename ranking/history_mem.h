@@ -1,4 +1,4 @@
-/* history.h -- rank_history: per-user query history and per-session recent
+/* history_mem.h -- rank_history: per-user query history and per-session recent
  * queries, kept in process.
  *
  * What: for each user (an opaque byte string: an AnonID, a cookie), every
@@ -35,8 +35,8 @@
  * rank_history_accept or rank_history_free. Lookups do not change the LRU
  * order, so concurrent readers are safe while no one writes.
  */
-#ifndef QAC_RANK_HISTORY_H
-#define QAC_RANK_HISTORY_H
+#ifndef QAC_RANK_HISTORY_MEM_H
+#define QAC_RANK_HISTORY_MEM_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -12,7 +12,7 @@
  * automatic snapshots), scans it with jrn_scan and applies the records with
  * trie_set / trie_del.
  */
-#include "engine/journal.h"
+#include "engine/store/journal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -258,7 +258,7 @@ int jrn_list(const char *base, uint64_t **gens, char *err, size_t errlen) {
         const char *f = de->d_name;
         if (strncmp(f, name, nl) != 0 || f[nl] != '.') continue;
         uint64_t g;
-        if (parse_u64(f + nl + 1, strlen(f + nl + 1), &g) < 0 || g == 0) continue;
+        if (qparse_u64(f + nl + 1, strlen(f + nl + 1), &g) < 0 || g == 0) continue;
         if (f[nl + 1] == '0' || f[nl + 1] == '+') continue; /* only canonical numbers */
         if (n == cap) {
             cap = cap ? cap * 2 : 8;

@@ -18,7 +18,7 @@
  *   - the client is freed only after both timers' close callbacks ran, which
  *     is after redisAsyncFree ran every pending callback.
  */
-#include "engine/rclient.h"
+#include "engine/rank/rclient.h"
 
 #include <arpa/inet.h>
 #include <hiredis/async.h>
@@ -30,7 +30,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "engine/redis_uv.h"
+#include "engine/rank/redis_uv.h"
 
 typedef struct rcl_req {
     struct rcl_req *next;
@@ -94,7 +94,7 @@ int rcl_parse_addr(const char *s, char *host, size_t cap, int *port) {
         hl -= 2;
     }
     uint64_t p;
-    if (parse_u64(colon + 1, strlen(colon + 1), &p) || p < 1 || p > 65535) return RCL_EINVAL;
+    if (qparse_u64(colon + 1, strlen(colon + 1), &p) || p < 1 || p > 65535) return RCL_EINVAL;
     if (hl == 0 || hl >= cap || hl > RCL_MAX_HOST) return RCL_EINVAL;
     memcpy(host, h, hl);
     host[hl] = 0;
@@ -214,7 +214,7 @@ static void drop(rcl *c, const char *why) {
 
 static void on_watch(uv_timer_t *t) {
     rcl *c = t->data;
-    uint64_t now = now_ns();
+    uint64_t now = qtime_ns();
     if (c->state == RCL_CONNECTING && now - c->conn_start_ns >= (uint64_t)c->o.connect_timeout_ms * 1000000u) {
         drop(c, "connect timed out");
     } else if (c->state == RCL_UP && c->head && now - c->head->t_ns >= (uint64_t)c->o.io_timeout_ms * 1000000u) {
@@ -247,7 +247,7 @@ static void start_connect(rcl *c) {
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     c->ac = ac;
     c->state = RCL_CONNECTING;
-    c->conn_start_ns = now_ns();
+    c->conn_start_ns = qtime_ns();
 }
 
 static void on_retry(uv_timer_t *t) {
@@ -295,7 +295,7 @@ int rcl_new(uv_loop_t *loop, const rcl_opts *o, rcl **out, char *err, size_t err
     snprintf(c->host, sizeof c->host, "%s", o->host);
     c->o.host = c->host;
     snprintf(c->addr, sizeof c->addr, strchr(c->ip, ':') ? "[%s]:%d" : "%s:%d", c->ip, o->port);
-    c->rng = o->seed ? o->seed : (now_ns() | 1);
+    c->rng = o->seed ? o->seed : (qtime_ns() | 1);
     uv_timer_init(loop, &c->retry);
     uv_timer_init(loop, &c->watch);
     c->retry.data = c->watch.data = c;
@@ -331,7 +331,7 @@ int rcl_command_argv(rcl *c, int argc, const char **argv, const size_t *argvlen,
     q->cb = cb;
     q->pd = privdata;
     q->next = NULL;
-    q->t_ns = now_ns();
+    q->t_ns = qtime_ns();
     if (redisAsyncCommandArgv(c->ac, on_reply, q, argc, argv, argvlen) != REDIS_OK) {
         q->next = c->freelist;
         c->freelist = q;

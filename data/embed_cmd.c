@@ -1,4 +1,4 @@
-/* embed.c -- `qac embed`: trains query embeddings (ranking/embed.h) from
+/* embed_cmd.c -- `qac embed`: trains query embeddings (ranking/embed.h) from
  * AOL-format logs.
  *
  * Sessions: the events (protocol order, ep_events_sort) are regrouped by
@@ -105,11 +105,11 @@ int embed_main(int argc, char **argv) {
         case O_WINDOW: uv = &window; break;
         case O_NEG: uv = &neg; break;
         case O_LR:
-            if (parse_double(v, strlen(v), &o.lr) || !(o.lr > 0) || o.lr > 10)
+            if (qparse_double(v, strlen(v), &o.lr) || !(o.lr > 0) || o.lr > 10)
                 return cli_error(&cl, "--lr wants a number in (0, 10], not '%s'", v);
             break;
         }
-        if (uv && parse_u64(v, strlen(v), uv)) return cli_error(&cl, "%s wants a whole number, not '%s'", cl.opt, v);
+        if (uv && qparse_u64(v, strlen(v), uv)) return cli_error(&cl, "%s wants a whole number, not '%s'", cl.opt, v);
     }
     if (opt == CLI_EXIT) return cl.status;
     if (!outp) return cli_error(&cl, "missing -o EMB");
@@ -123,7 +123,7 @@ int embed_main(int argc, char **argv) {
     if (window < 1 || window > 100) return cli_error(&cl, "--window wants 1..100");
     if (neg > 100) return cli_error(&cl, "--neg wants 0..100");
     int64_t until = INT64_MAX;
-    if (until_s && parse_time(until_s, strlen(until_s), &until))
+    if (until_s && qparse_time(until_s, strlen(until_s), &until))
         return cli_error(&cl, "--until wants YYYY-MM-DD[ HH:MM:SS], not '%s'", until_s);
     o.dims = (uint32_t)dims;
     o.epochs = (uint32_t)epochs;
@@ -132,7 +132,7 @@ int embed_main(int argc, char **argv) {
     o.window = (uint32_t)window;
     o.neg = (uint32_t)neg;
 
-    uint64_t t0 = now_ns();
+    uint64_t t0 = qtime_ns();
     int status = 1;
     ep_events evs;
     ep_events_init(&evs);
@@ -195,7 +195,7 @@ int embed_main(int argc, char **argv) {
         goto out;
     }
     LOG_I("embed: %zu events in %zu sessions, %zu distinct queries, %u dims x %u buckets, %u epochs, %.1f s; %s",
-          n, ns, nu, o.dims, o.buckets, o.epochs, (double)(now_ns() - t0) / 1e9, outp);
+          n, ns, nu, o.dims, o.buckets, o.epochs, (double)(qtime_ns() - t0) / 1e9, outp);
     status = 0;
     goto out;
 oom:

@@ -7,7 +7,7 @@
  * asks for a write event at once so that the connect result is reported
  * even before the first command.
  */
-#include "engine/redis_uv.h"
+#include "engine/rank/redis_uv.h"
 
 #include <stdio.h>
 #include <string.h>

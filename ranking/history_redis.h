@@ -1,10 +1,10 @@
-/* rhistory.h -- rank_rh: user and session history as the server keeps it in
+/* history_redis.h -- rank_rh: user and session history as the server keeps it in
  * Redis (so any replica serves any user, and a restart forgets nobody):
  * the key layout, the commands an ACCEPT issues and a COMPLETE reads with,
  * and the parsing of their replies into the candidates / session context
  * the scorers take. No I/O here (ranking/ knows no sockets): commands come
  * out as argv arrays, replies go in element by element (engine/ moves the
- * bytes with engine/rclient.h).
+ * bytes with engine/rank/rclient.h).
  *
  * Keys (NS = the server's --namespace):
  *   NS:u:<user>     hash, per query q the user accepted:
@@ -34,14 +34,14 @@
  * arena; pointers it hands out are valid until rank_rh_reset/free.
  * rank_rh_cmds owns the bytes its argv point to.
  */
-#ifndef QAC_RANK_RHISTORY_H
-#define QAC_RANK_RHISTORY_H
+#ifndef QAC_RANK_HISTORY_REDIS_H
+#define QAC_RANK_HISTORY_REDIS_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "ranking/baseline.h"
-#include "ranking/history.h"
+#include "ranking/history_mem.h"
 #include "trie/trie.h"
 
 #define RANK_RH_ENOMEM (-1)
