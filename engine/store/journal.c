@@ -18,6 +18,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,10 +30,35 @@
 #include "common/endian.h"
 #include "common/log.h"
 
-/* --- CRC32C (bytewise table; journals are small next to fdatasync) ------ */
+/* --- CRC32C ------------------------------------------------------------------
+ * With SSE4.2 (checked once at run time) the crc32 instruction, 8 bytes at a
+ * time; elsewhere a bytewise table. The table cost about as much per record
+ * as the trie change it guards (figures in issue 13's notes); the instruction
+ * is ~20x faster. Both give the same value (tests/test_engine_journal.c
+ * compares them at every length and alignment). */
 
 static uint32_t crc_table[256];
-static int crc_ready;
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+static uint32_t (*crc_fn)(uint32_t, const unsigned char *, size_t);
+
+static uint32_t crc_table_run(uint32_t crc, const unsigned char *p, size_t len) {
+    while (len--) crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
+    return crc;
+}
+
+#if defined(__x86_64__)
+__attribute__((target("sse4.2"))) static uint32_t crc_sse42_run(uint32_t crc, const unsigned char *p, size_t len) {
+    uint64_t c = crc;
+    while (len && ((uintptr_t)p & 7)) c = __builtin_ia32_crc32qi((uint32_t)c, *p++), len--;
+    for (; len >= 8; p += 8, len -= 8) {
+        uint64_t v;
+        memcpy(&v, p, 8);
+        c = __builtin_ia32_crc32di(c, v);
+    }
+    while (len--) c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+    return (uint32_t)c;
+}
+#endif
 
 static void crc_init(void) {
     for (uint32_t i = 0; i < 256; i++) {
@@ -39,16 +66,23 @@ static void crc_init(void) {
         for (int k = 0; k < 8; k++) c = (c & 1) ? (c >> 1) ^ 0x82F63B78u : c >> 1;
         crc_table[i] = c;
     }
-    crc_ready = 1;
+    crc_fn = crc_table_run;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("sse4.2")) crc_fn = crc_sse42_run;
+#endif
 }
 
 uint32_t jrn_crc32c(uint32_t crc, const void *buf, size_t len) {
-    if (!crc_ready) crc_init();
-    const unsigned char *p = buf;
-    crc = ~crc;
-    while (len--) crc = crc_table[(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
+    pthread_once(&crc_once, crc_init);
+    return ~crc_fn(~crc, buf, len);
 }
+
+uint32_t jrn_crc32c_portable(uint32_t crc, const void *buf, size_t len) {
+    pthread_once(&crc_once, crc_init);
+    return ~crc_table_run(~crc, buf, len);
+}
+
 
 int jrn_policy_parse(const char *s) {
     if (!strcmp(s, "no")) return JRN_FSYNC_NO;

@@ -109,6 +109,8 @@ int jrn_policy_parse(const char *s);
 const char *jrn_policy_name(int policy);
 
 uint32_t jrn_crc32c(uint32_t crc, const void *buf, size_t len);
+/* The same value by the bytewise table, whatever the CPU (for tests). */
+uint32_t jrn_crc32c_portable(uint32_t crc, const void *buf, size_t len);
 
 /* --- pure encoding / scanning ------------------------------------------ */
 
