@@ -71,6 +71,7 @@
  */
 #include "trie/trie_fuzzy.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "trie/trie_internal.h"
@@ -185,6 +186,7 @@ enum { FZ_GO, FZ_DEAD, FZ_CUT };
 typedef struct fz_walk {
     const fz_pat *z;
     const char *p; /* the typed bytes (the exact first character) */
+    unsigned beff; /* classes over this cannot reach the answer any more (<= B) */
     uint8_t rows[TRIE_MAX_KEY + 1][FZ_W];
     uint32_t ch[TRIE_MAX_KEY];
 } fz_walk;
@@ -230,8 +232,8 @@ static inline int fz_byte(fz_walk *w, fz_st *s, uint8_t b, size_t pos) {
         s->best = d;
         s->bestlen = (uint16_t)(pos + 1);
     }
-    if (mn >= s->best) return s->best <= z->B ? FZ_CUT : FZ_DEAD;
-    return FZ_GO;
+    if (mn >= s->best) return s->best <= w->beff ? FZ_CUT : FZ_DEAD;
+    return mn > w->beff ? FZ_DEAD : FZ_GO; /* here best > mn > beff */
 }
 
 unsigned trie_fuzzy_dist(const char *p, size_t plen, const char *key, size_t klen, unsigned maxd,
@@ -437,12 +439,29 @@ typedef struct fz_dfs {
     fz_frame fr[MAX_PATH];
     fz_list *cls[TRIE_FUZZY_MAX_EDITS + 1]; /* [1..maxd] */
     unsigned cap;
+    double thr; /* a subtree whose best score is below this adds nothing */
 } fz_dfs;
 
 /* Records a key or subtree of class s->best (classes >= 1 only: phase 1
  * has class 0). */
 static inline void fz_record(fz_dfs *d, uint32_t r, const fz_st *s) {
-    if (s->best >= 1 && s->best <= d->w.z->B) fz_push_ref(d->cls[s->best], r, s->bestlen, d->cap);
+    if (s->best < 1 || s->best > d->w.beff) return;
+    fz_push_ref(d->cls[s->best], r, s->bestlen, d->cap);
+    /* bounds: once list 1 is full, class 1 alone fills the answer (each
+     * entry yields a key), so higher classes are out; once every list still
+     * in is full, a subtree whose best score is below all their worst
+     * entries can only be rejected by them */
+    if (d->cls[1]->n >= d->cap) d->w.beff = 1;
+    double thr = HUGE_VAL;
+    for (unsigned c = 1; c <= d->w.beff; c++) {
+        const fz_list *l = d->cls[c];
+        if (l->n < d->cap) {
+            thr = -HUGE_VAL;
+            break;
+        }
+        if (l->e[0].s < thr) thr = l->e[0].s;
+    }
+    d->thr = thr;
 }
 
 static void fz_dfs_run(const trie *t, fz_dfs *d) {
@@ -463,6 +482,11 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
         }
         unsigned slot = F->i++;
         uint32_t r = kid_refs(t, nd)[slot];
+        /* children are sorted by their best key: all later ones are worse */
+        if (d->thr > -HUGE_VAL && t->refs[ref_best(t, r)].score < d->thr) {
+            F->i = nd->nkids;
+            continue;
+        }
         fz_st s = F->st;
         size_t pos = nd->depth;
         int res = fz_byte(w, &s, kid_bytes(t, nd)[slot], pos);
@@ -547,6 +571,8 @@ int trie_fuzzy_topk(const trie *t, const char *prefix, size_t plen, unsigned max
     d.w.z = &z;
     d.w.p = prefix;
     d.cap = k - got;
+    d.thr = -HUGE_VAL;
+    d.w.beff = maxd;
     for (unsigned c = 1; c <= maxd; c++) {
         lists[c - 1].t = t;
         lists[c - 1].n = lists[c - 1].tused = 0;
