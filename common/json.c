@@ -165,7 +165,9 @@ int json_write_suggestions(qbuf *b, const char *prefix, size_t plen, const json_
             json_str(b, s[i].text, s[i].textlen) < 0 || qbuf_append(b, ",\"score\":", 9) < 0 ||
             json_double15(b, s[i].score) < 0 || qbuf_append(b, ",\"match\":[", 10) < 0 ||
             qbuf_putu64(b, s[i].match_start) < 0 || qbuf_putc(b, ',') < 0 ||
-            qbuf_putu64(b, s[i].match_end) < 0 || qbuf_append(b, "]}", 2) < 0)
+            qbuf_putu64(b, s[i].match_end) < 0 || qbuf_putc(b, ']') < 0 ||
+            (s[i].has_edits && (qbuf_append(b, ",\"edits\":", 9) < 0 || qbuf_putu64(b, s[i].edits) < 0)) ||
+            qbuf_putc(b, '}') < 0)
             return -1;
     }
     if (qbuf_append(b, "],\"took_us\":", 12) < 0 || qbuf_putu64(b, took_us) < 0 || qbuf_putc(b, '}') < 0)

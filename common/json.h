@@ -59,9 +59,12 @@ typedef struct json_suggestion {
     size_t textlen;
     double score;
     uint32_t match_start, match_end; /* byte offsets in text: the matched part */
+    int has_edits;                   /* 1: write "edits" (a request that allowed typos) */
+    unsigned edits;
 } json_suggestion;
 
 /* Appends {"prefix":"..","suggestions":[{"text":"..","score":..,"match":[s,e]},..],"took_us":..}
+ * (each suggestion with "edits":n after "match" when has_edits)
  * with scores written by json_double15. */
 int json_write_suggestions(qbuf *b, const char *prefix, size_t plen, const json_suggestion *s, size_t n,
                            uint64_t took_us);

@@ -12,9 +12,10 @@
  * their arguments. No command takes a file path: SAVE and RELOAD take no
  * argument and use the configured paths only.
  *
- * Hot path (COMPLETE): normalization into e->norm, trie_topk into e->hits,
- * encoding straight into the connection's output buffer. No allocation, no
- * printf (scores of integral value are formatted by hand).
+ * Hot path (COMPLETE): normalization into e->norm, trie_topk into e->hits
+ * (trie_fuzzy_topk into e->fhits when the request allows edits: FUZZY or the
+ * fuzzy setting), encoding straight into the connection's output buffer. No
+ * allocation, no printf (scores of integral value are formatted by hand).
  */
 #include "engine/cmd.h"
 
@@ -131,10 +132,26 @@ int eng_complete_prepare(eng *e, const char *prefix, size_t len, unsigned k, con
     return 0;
 }
 
+unsigned eng_fuzzy_edits(const eng *e, const eng_ctx *ctx) {
+    int f = ctx && ctx->fuzzy >= 0 ? ctx->fuzzy : config_fuzzy_parse(e->cfg->fuzzy, strlen(e->cfg->fuzzy));
+    if (f != SRV_FUZZY_AUTO) return f > 0 ? (unsigned)f : 0;
+    size_t cp = qutf8_count(e->norm, e->normlen);
+    return cp >= e->cfg->fuzzy_auto_two ? 2 : cp >= e->cfg->fuzzy_auto_one ? 1 : 0;
+}
+
 int eng_complete(eng *e, const char *prefix, size_t len, unsigned k, const eng_ctx *ctx, const char **msg) {
+    e->fuzzy_used = 0;
     int rc = eng_complete_prepare(e, prefix, len, k, ctx, msg);
     if (rc != 0) return rc < 0 ? rc : 0;
-    rc = trie_topk(e->t, e->norm, e->normlen, k, e->hits);
+    unsigned d = eng_fuzzy_edits(e, ctx);
+    if (d) {
+        e->stats.complete_fuzzy++;
+        rc = trie_fuzzy_topk(e->t, e->norm, e->normlen, d, e->cfg->fuzzy_first_any ? TRIE_FUZZY_FIRST_ANY : 0, k,
+                             e->fhits);
+        if (rc >= 0) e->fuzzy_used = 1;
+    } else {
+        rc = trie_topk(e->t, e->norm, e->normlen, k, e->hits);
+    }
     if (rc < 0) {
         *msg = trie_strerror(rc);
         return ENG_ERR(ERR_ARGS);
@@ -148,8 +165,16 @@ int eng_wants_rank(const eng *e, const eng_ctx *ctx) {
     return eng_rank_has_model(e->rank);
 }
 
+int eng_rank_takes(eng *e, const eng_ctx *ctx, unsigned k) {
+    if (!eng_fuzzy_edits(e, ctx)) return 1;
+    int n = trie_topk(e->t, e->norm, e->normlen, k, e->hits);
+    return n >= 0 && (unsigned)n == k;
+}
+
 int eng_reply_ranked(const eng *e, int kind, int ws, const eng_rank_result *res, qbuf *out) {
-    if (proto_reply_list_head(out, kind, (uint64_t)res->n * (kind == PROTO_RESP && ws ? 2 : 1)) < 0) return -1;
+    int we = ws >> 1 & 1;
+    ws &= 1;
+    if (proto_reply_list_head(out, kind, (uint64_t)res->n * (kind == PROTO_RESP ? 1 + ws + we : 1)) < 0) return -1;
     for (size_t i = 0; i < res->n; i++) {
         const rank_cand *c = &res->c[i];
         trie_hit h;
@@ -157,7 +182,8 @@ int eng_reply_ranked(const eng *e, int kind, int ws, const eng_rank_result *res,
         size_t dl = c->len;
         double sc = 0;
         if (trie_get(e->t, c->q, c->len, &h)) d = trie_hit_display(&h), dl = h.displen, sc = h.score;
-        if (proto_reply_suggestion(out, kind, d, dl, sc, ws) < 0) return -1;
+        if (proto_reply_suggestion(out, kind, d, dl, sc, ws || kind == PROTO_TEXT) < 0) return -1;
+        if (we && proto_reply_edits(out, kind, 0) < 0) return -1; /* ranked answers are typed right */
     }
     return 0;
 }
@@ -299,7 +325,8 @@ static int parse_int_arg(const proto_arg *a, int64_t *v) { return qparse_i64(a->
 
 /* Parses [LIMIT k] [USER id] [SESSION id] [PREFIX p] [RANK r] [WITHSCORES]
  * from argv[from..argc); `allowed` is a bitmask of the options the command takes. */
-enum { O_LIMIT = 1, O_USER = 2, O_SESSION = 4, O_PREFIX = 8, O_RANK = 16, O_WITHSCORES = 32 };
+enum { O_LIMIT = 1, O_USER = 2, O_SESSION = 4, O_PREFIX = 8, O_RANK = 16, O_WITHSCORES = 32, O_FUZZY = 64,
+       O_WITHEDITS = 128 };
 
 static int parse_opts(int argc, const proto_arg *argv, int from, int allowed, eng_ctx *ctx, int64_t *k,
                       int *withscores, const char **msg) {
@@ -307,7 +334,19 @@ static int parse_opts(int argc, const proto_arg *argv, int from, int allowed, en
         const proto_arg *a = &argv[i];
         int have_val = i + 1 < argc;
         if ((allowed & O_WITHSCORES) && arg_is(a, "WITHSCORES")) {
-            *withscores = 1;
+            *withscores |= 1;
+        } else if ((allowed & O_WITHEDITS) && arg_is(a, "WITHEDITS")) {
+            *withscores |= 2;
+        } else if ((allowed & O_FUZZY) && arg_is(a, "FUZZY")) {
+            if (ctx->fuzzy >= 0) {
+                *msg = "FUZZY given twice";
+                return ENG_ERR(ERR_ARGS);
+            }
+            if (!have_val || (ctx->fuzzy = config_fuzzy_parse(argv[i + 1].p, argv[i + 1].len)) < 0) {
+                *msg = "FUZZY wants 0, 1, 2 or AUTO";
+                return ENG_ERR(ERR_ARGS);
+            }
+            i++;
         } else if ((allowed & O_LIMIT) && arg_is(a, "LIMIT") && have_val) {
             if (parse_int_arg(&argv[++i], k) < 0) {
                 *msg = "LIMIT needs an integer";
@@ -354,6 +393,7 @@ typedef struct cmd_call {
     } while (0)
 
 /* COMPLETE through the ranker; e->norm holds the prefix. */
+/* ws: bit 0 WITHSCORES, bit 1 WITHEDITS (eng_reply_ranked). */
 static int ranked(cmd_call *c, const eng_ctx *ctx, unsigned k, int ws) {
     eng *e = c->e;
     if (e->rank_fn) {
@@ -378,28 +418,32 @@ static int ranked(cmd_call *c, const eng_ctx *ctx, unsigned k, int ws) {
 }
 
 static int h_complete(cmd_call *c) {
-    eng_ctx ctx = {.rank = -1};
+    eng_ctx ctx = {.rank = -1, .fuzzy = -1};
     int64_t k = SRV_DEFAULT_K;
-    int ws = 0;
-    int rc = parse_opts(c->argc, c->argv, 2, O_LIMIT | O_USER | O_SESSION | O_WITHSCORES, &ctx, &k, &ws, &c->msg);
+    int ws = 0; /* bit 0: WITHSCORES, bit 1: WITHEDITS */
+    int rc = parse_opts(c->argc, c->argv, 2, O_LIMIT | O_USER | O_SESSION | O_WITHSCORES | O_FUZZY | O_WITHEDITS, &ctx,
+                        &k, &ws, &c->msg);
     if (rc < 0) return rc;
     if (k > (int64_t)c->e->cfg->max_k) {
         c->msg = "LIMIT over max-k";
         return ENG_ERR(ERR_LIMIT);
     }
+    int we = ws >> 1 & 1;
+    ws &= 1;
     if (c->kind == PROTO_TEXT) ws = 1;
     eng *e = c->e;
     if (eng_wants_rank(e, &ctx)) {
         int rc2 = eng_complete_prepare(e, c->argv[1].p, c->argv[1].len, (unsigned)k, &ctx, &c->msg);
         if (rc2 < 0) return rc2;
-        if (rc2 == 0) return ranked(c, &ctx, (unsigned)k, ws);
+        if (rc2 == 0 && eng_rank_takes(e, &ctx, (unsigned)k)) return ranked(c, &ctx, (unsigned)k, ws | we << 1);
     }
     int n = eng_complete(c->e, c->argv[1].p, c->argv[1].len, (unsigned)k, &ctx, &c->msg);
     if (n < 0) return n;
-    OOM(proto_reply_list_head(c->out, c->kind, (uint64_t)n * (c->kind == PROTO_RESP && ws ? 2 : 1)));
+    OOM(proto_reply_list_head(c->out, c->kind, (uint64_t)n * (c->kind == PROTO_RESP ? 1 + ws + we : 1)));
     for (int i = 0; i < n; i++) {
-        const trie_hit *h = &c->e->hits[i];
+        const trie_hit *h = eng_hit(e, i);
         OOM(proto_reply_suggestion(c->out, c->kind, trie_hit_display(h), h->displen, h->score, ws));
+        if (we) OOM(proto_reply_edits(c->out, c->kind, eng_hit_edits(e, i)));
     }
     return 0;
 }
@@ -636,7 +680,8 @@ typedef struct cmd_def {
 } cmd_def;
 
 static const cmd_def cmds[] = {
-    {"COMPLETE", CMD_COMPLETE, 2, 9, h_complete, "COMPLETE <prefix> [LIMIT k] [USER id] [SESSION id] [WITHSCORES]",
+    {"COMPLETE", CMD_COMPLETE, 2, 12, h_complete,
+     "COMPLETE <prefix> [LIMIT k] [USER id] [SESSION id] [FUZZY 0|1|2|AUTO] [WITHSCORES] [WITHEDITS]",
      "the k (default 10) most popular queries starting with prefix; text: display<TAB>score lines"},
     {"ADD", CMD_ADD, 3, 3, h_add, "ADD <query> <score>", "insert query (display form as given) or set its score"},
     {"INCR", CMD_INCR, 2, 3, h_incr, "INCR <query> [n]", "add n (default 1) to the score; replies the new score"},

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/alloc.h"
 #include "common/log.h"
@@ -78,6 +79,14 @@ static const setting table[] = {
     {"ngram-bytes", K_U64, OFF(ngram_bytes), 0, ENG_RANK_MAX_NGRAM_BYTES,
      "with --redis: n-gram table held in process to compose vectors of unseen text, at most this many "
      "bytes (default 64m; 0 = off)"},
+    {"fuzzy", K_STR, OFF(fuzzy), 0, 0,
+     "typo tolerance of a COMPLETE without FUZZY: 0 (default: exact), 1, 2 or auto (edits by length)"},
+    {"fuzzy-auto-one", K_U64, OFF(fuzzy_auto_one), 1, TRIE_MAX_KEY,
+     "FUZZY AUTO allows 1 edit from this many code points of prefix (default 4)"},
+    {"fuzzy-auto-two", K_U64, OFF(fuzzy_auto_two), 1, TRIE_MAX_KEY,
+     "FUZZY AUTO allows 2 edits from this many code points (default 8; >= fuzzy-auto-one)"},
+    {"fuzzy-first-any", K_BOOL, OFF(fuzzy_first_any), 0, 1,
+     "an edit may change the first character too (default no: it must be typed right, as Lucene's default)"},
     {"accept-window", K_U64, OFF(accept.window_s), 1, 86400 * 365,
      "seconds in which one user (or address) raises a query's popularity once (default 86400)"},
     {"accept-user-rate", K_U64, OFF(accept.user_rate), 0, 1000000,
@@ -146,6 +155,9 @@ void config_defaults(srv_config *c) {
     c->candidates = ENG_RANK_DEFAULT_CANDIDATES;
     c->ngram_bytes = ENG_RANK_DEFAULT_NGRAM_BYTES;
     c->auth_max_failures = SRV_AUTH_MAX_FAILURES;
+    set_str(&c->fuzzy, SRV_DEFAULT_FUZZY);
+    c->fuzzy_auto_one = SRV_FUZZY_AUTO_ONE;
+    c->fuzzy_auto_two = SRV_FUZZY_AUTO_TWO;
     guard_opts_default(&c->accept);
 }
 
@@ -164,6 +176,12 @@ static void errf(char *err, size_t errlen, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
+}
+
+int config_fuzzy_parse(const char *s, size_t len) {
+    if (len == 1 && s[0] >= '0' && s[0] <= '2') return s[0] - '0';
+    if (len == 4 && !strncasecmp(s, "auto", 4)) return SRV_FUZZY_AUTO;
+    return -1;
 }
 
 static const setting *find(const char *name) {
@@ -206,6 +224,10 @@ int config_set(srv_config *c, const char *name, const char *value, char *err, si
                     errf(err, errlen, "requirepass: spaces and control characters are not allowed");
                     return -1;
                 }
+        }
+        if (!strcmp(s->name, "fuzzy") && config_fuzzy_parse(value, strlen(value)) < 0) {
+            errf(err, errlen, "fuzzy: '%s' is not one of 0, 1, 2, auto", value);
+            return -1;
         }
         if (!strcmp(s->name, "fsync") && jrn_policy_parse(value) < 0) {
             errf(err, errlen, "fsync: '%s' is not one of always, everysec, no", value);
@@ -398,6 +420,11 @@ int config_validate(const srv_config *c, char *err, size_t errlen) {
     }
     if (c->model_save && !c->model) {
         errf(err, errlen, "--model-save needs --model (the weights it saves are the model's)");
+        return -1;
+    }
+    if (c->fuzzy_auto_one > c->fuzzy_auto_two) {
+        errf(err, errlen, "fuzzy-auto-one (%llu) is above fuzzy-auto-two (%llu)",
+             (unsigned long long)c->fuzzy_auto_one, (unsigned long long)c->fuzzy_auto_two);
         return -1;
     }
     if (c->port && c->port == c->http_port) {

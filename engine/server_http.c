@@ -111,11 +111,17 @@ static int route_complete(srv_conn *c, const http_request *req) {
         return http_error(c, req, CMD_HTTP_COMPLETE, 400, "bad_k", "k must be an integer 1..max-k", NULL);
     eng_ctx ctx;
     get_ctx(req, &ctx);
+    const char *fv;
+    size_t flen;
+    if (http_param(req, "fuzzy", &fv, &flen) && (ctx.fuzzy = config_fuzzy_parse(fv, flen)) < 0)
+        return http_error(c, req, CMD_HTTP_COMPLETE, 400, "bad_fuzzy", "fuzzy must be 0, 1, 2 or auto", NULL);
     const char *msg = NULL;
     int n;
     if (eng_wants_rank(&s->e, &ctx)) {
         n = eng_complete_prepare(&s->e, q, qlen, (unsigned)k, &ctx, &msg);
-        if (n == 0) {
+        if (n == 0 && !eng_rank_takes(&s->e, &ctx, (unsigned)k)) {
+            n = eng_complete(&s->e, q, qlen, (unsigned)k, &ctx, &msg);
+        } else if (n == 0) {
             int keep = req->keep_alive && !s->stopping, head = req->method == HTTP_REQ_HEAD;
             if (!keep) c->close_after_flush = 1;
             srv_slot *sl;
@@ -135,7 +141,7 @@ static int route_complete(srv_conn *c, const http_request *req) {
             if (qbuf_append(&sl->aux, q, qlen) < 0 || qbuf_append(&sl->aux, s->e.norm, s->e.normlen) < 0) return -1;
             return 0;
         }
-        if (n == 1) n = 0; /* longer than any key */
+        else if (n == 1) n = 0; /* longer than any key */
     } else {
         n = eng_complete(&s->e, q, qlen, (unsigned)k, &ctx, &msg);
     }
@@ -146,9 +152,14 @@ static int route_complete(srv_conn *c, const http_request *req) {
     }
     json_suggestion sug[TRIE_MAX_K];
     for (int i = 0; i < n; i++) {
-        const trie_hit *h = &s->e.hits[i];
-        int m = norm_match_len(trie_hit_display(h), h->displen, s->e.norm, s->e.normlen);
-        sug[i] = (json_suggestion){trie_hit_display(h), h->displen, h->score, 0, m > 0 ? (uint32_t)m : 0};
+        const trie_hit *h = eng_hit(&s->e, i);
+        /* the part of the display that the typed prefix matched: with edits,
+         * the display's part that normalizes to the key's matched bytes */
+        const char *np = s->e.fuzzy_used ? trie_hit_key(h) : s->e.norm;
+        size_t ml = eng_hit_matchlen(&s->e, i);
+        int m = ml ? norm_match_len(trie_hit_display(h), h->displen, np, ml) : 0;
+        sug[i] = (json_suggestion){trie_hit_display(h), h->displen, h->score, 0, m > 0 ? (uint32_t)m : 0,
+                                   s->e.fuzzy_used, eng_hit_edits(&s->e, i)};
     }
     qbuf_reset(&s->http->body);
     uint64_t took = qtime_ns() - t0; /* one read: the body's took_us and the histogram */
@@ -168,7 +179,7 @@ int srv__http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const 
     for (size_t i = 0; i < res->n; i++) {
         const rank_cand *rc = &res->c[i];
         doff[i] = SIZE_MAX;
-        sug[i] = (json_suggestion){rc->q, rc->len, 0, 0, 0};
+        sug[i] = (json_suggestion){rc->q, rc->len, 0, 0, 0, 0, 0};
         if (trie_get(s->e.t, rc->q, rc->len, &h)) {
             doff[i] = s->http->text.len;
             if (qbuf_append(&s->http->text, trie_hit_display(&h), h.displen) < 0) return -1;

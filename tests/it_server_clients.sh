@@ -44,6 +44,19 @@ check "complete Content-Type" "$(grep -i '^content-type:' <<<"$hdr")" "Content-T
 check "complete Content-Length" "$(grep -i '^content-length:' <<<"$hdr" | awk '{print $2}')" "$(stat -c %s "$tmp/b")"
 check "complete CORS" "$(grep -i '^access-control-allow-origin:' <<<"$hdr")" "Access-Control-Allow-Origin: https://example.com"
 check "complete k bad" "$(http_status "$h/v1/complete?q=a&k=0")" "400"
+# typos: fuzzy=0|1|2|auto; each suggestion then says its edits, and match covers the display's matched part
+body=$(curl -s "$h/v1/complete?q=Cafe%20pra&fuzzy=1")
+case $body in '{"prefix":"Cafe pra","suggestions":[{"text":"café paris","score":5,"match":[0,8],"edits":1}],"took_us":'*)
+    ok "/v1/complete fuzzy=1";; *) bad "/v1/complete fuzzy=1: $body";; esac
+body=$(curl -s "$h/v1/complete?q=nwe%20yrok&fuzzy=auto&k=1")
+case $body in *'"text":"new york","score":100,"match":[0,8],"edits":2}'*) ok "/v1/complete fuzzy=auto";;
+    *) bad "/v1/complete fuzzy=auto: $body";; esac
+check "complete fuzzy bad" "$(http_status "$h/v1/complete?q=a&fuzzy=3")" "400"
+check "complete fuzzy bad body" "$(curl -s "$h/v1/complete?q=a&fuzzy=x")" \
+    '{"error":{"code":"bad_fuzzy","message":"fuzzy must be 0, 1, 2 or auto"}}'
+check "redis-cli FUZZY" "$(redis-cli -p "$port" COMPLETE 'nwe yo' FUZZY 1 WITHSCORES WITHEDITS | tr '\n' '|')" \
+    "new york|100|1|new york times|80|1|"
+check "redis-cli FUZZY 3" "$(redis-cli -p "$port" COMPLETE nwe FUZZY 3)" "ERR ARGS FUZZY wants 0, 1, 2 or AUTO"
 check "complete no q" "$(http_status "$h/v1/complete")" "400"
 check "accept GET" "$(curl -s "$h/v1/accept?q=zebra&user=u1&rank=2")" '{"query":"zebra","score":1}'
 check "accept POST form" "$(curl -s -d 'q=zebra&session=s9' "$h/v1/accept")" '{"query":"zebra","score":2}'

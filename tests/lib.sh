@@ -57,7 +57,7 @@
 # HTTP and JSON
 #   http_status CURL_ARGS...   prints the HTTP status code of one request
 #   jget FILE KEY...    prints the value at that path of a JSON file
-# free_port, wait_ping (so qac_start, redis_start) and jget run python3;
+# free_port and jget run python3;
 # http_status runs curl: `need` them where they may be missing.
 
 # shellcheck disable=SC2034 # used by the scripts
@@ -125,29 +125,24 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-wait_ping() {
-    python3 - "$1" "${2:-0}" "${3:-15}" <<'PY'
-import socket, sys, time
-port, pid, end = int(sys.argv[1]), int(sys.argv[2]), time.time() + float(sys.argv[3])
-def gone():
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
-    except OSError:
-        return True
-while time.time() < end:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-            s.sendall(b"PING\r\n")
-            if b"PONG" in s.recv(64):
-                sys.exit(0)
-    except OSError:
-        pass
-    if pid and gone():
-        sys.exit(1)
-    time.sleep(0.05)
-sys.exit(1)
-PY
+wait_ping() { # wait_ping PORT [PID [SECONDS]]: 0 once PORT answers PING with PONG; 1 when PID is gone or time is up
+    local port=$1 pid=${2:-0} end=$((SECONDS + ${3:-15})) line st
+    while [ "$SECONDS" -le "$end" ]; do
+        # bash's /dev/tcp: no interpreter to start (python can take a second on a busy machine)
+        if { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null; then
+            printf 'PING\r\n' >&3
+            line=
+            IFS= read -r -t 1 line <&3
+            exec 3<&- 3>&-
+            case $line in *PONG*) return 0 ;; esac
+        fi
+        if [ "$pid" != 0 ]; then
+            st=$(cut -d')' -f2 "/proc/$pid/stat" 2>/dev/null | awk '{print $1}')
+            case $st in '' | Z | X) return 1 ;; esac
+        fi
+        sleep 0.05
+    done
+    return 1
 }
 
 qac_start() { # qac_start PORT LOG ARGS...

@@ -342,6 +342,16 @@ size_t proto_fmt_score(char *buf, double v) {
     return 0; /* not reached */
 }
 
+int proto_reply_edits(qbuf *out, int kind, unsigned edits) {
+    if (kind == PROTO_RESP) return proto_reply_int(out, kind, (int64_t)edits);
+    /* text: the suggestion's line gets a third field before its CRLF */
+    if (out->len < 2 || memcmp(out->data + out->len - 2, "\r\n", 2)) return -1;
+    out->len -= 2;
+    char num[16];
+    int n = snprintf(num, sizeof num, "\t%u\r\n", edits);
+    return qbuf_append(out, num, (size_t)n);
+}
+
 int proto_reply_suggestion(qbuf *out, int kind, const char *disp, size_t displen, double score,
                            int withscores) {
     char num[32];

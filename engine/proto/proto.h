@@ -147,6 +147,10 @@ int proto_reply_error_arg(qbuf *out, int kind, int code, const char *msg, const 
  * when withscores). */
 int proto_reply_suggestion(qbuf *out, int kind, const char *disp, size_t displen, double score,
                            int withscores);
+/* WITHEDITS: the edits of the suggestion just written. text: its line
+ * becomes "display\tscore\tedits"; RESP: an integer after it (and its
+ * score). -1 when the buffer does not end in that line. */
+int proto_reply_edits(qbuf *out, int kind, unsigned edits);
 
 /* Shortest decimal text of a score into buf (>= 32 bytes); returns its
  * length. Integral values below 2^53 are printed without printf (the common

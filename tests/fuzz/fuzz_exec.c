@@ -51,7 +51,7 @@
  * Each command is an opcode byte -- low nibble the command, bit 4 RESP (else
  * text), bits 5-7 variant flags (option order and case, LIMIT of the probe,
  * ...) -- followed by the argument bytes it reads (a missing byte reads 0):
- *   0/10/15 ADD key score        1/11 INCR key [delta]   2/14 DEL key
+ *   0/10 ADD key score           1/11 INCR key [delta]   2/14 DEL key
  *   3 GET key prefix             6 SAVE (flags 7: unwritable path, ERR IO)
  *   4/12 ACCEPT query optbyte [USER u] [SESSION s] [PREFIX p] [RANK r]
  *   5/13 COMPLETE prefix optbyte [USER u] [SESSION s] [LIMIT k] [WITHSCORES]
@@ -62,6 +62,10 @@
  *     and a count byte >= 0xf0, 900..1380 (at most EX_BUDGET per input).
  *   9 MISC: STATS INFO PING HELP CONFIG COMMAND QUIT AUTH, an unknown
  *     command word, wrong argument counts
+ *   15 FUZZY prefix fuzzbyte [LIMIT k]: COMPLETE prefix FUZZY f (0, 1, 2,
+ *     auto, or a bad value; sometimes FUZZY twice) on the plain path: exactly
+ *     the model's typo order (each live key's edits by trie_fuzzy_dist, then
+ *     score, then key)
  * Keys, prefixes, users, numbers come from small tables (shared prefixes
  * "a" "ab" "abc" ..., spaces, upper case, accents, ligatures, full-width,
  * CJK, NBSP, NEL, controls, invalid and truncated UTF-8; 512 / 513-byte keys
@@ -125,6 +129,7 @@
 #include "ranking/ftrl.h"
 #include "text/norm.h"
 #include "trie/trie.h"
+#include "trie/trie_fuzzy.h"
 #include "trie/trie_internal.h" /* SNAP_VERSION: the version a SAVE writes */
 #include "tests/fuzz/fuzz_exec_model.h"
 #include "tests/fuzz/fuzz_exec_reply.h"
@@ -838,6 +843,76 @@ static void op_complete(rd *in, int kind, unsigned fl, unsigned step) {
     probe(p, ok ? (unsigned)k : 10, o.has_user ? &o.user : NULL, NULL, kind);
 }
 
+/* FUZZY: the model's order for a typo-tolerant COMPLETE: live keys within
+ * d edits of np, by edits, then score, then key (into bf_idx). */
+static int fz_edits[SH_MAX];
+static int fz_cmp(const void *pa, const void *pb) {
+    int a = *(const int *)pa, b = *(const int *)pb;
+    if (fz_edits[a] != fz_edits[b]) return fz_edits[a] < fz_edits[b] ? -1 : 1;
+    return ent_cmp(pa, pb);
+}
+static size_t fuzzy_brute(const char *np, size_t npl, unsigned d) {
+    size_t m = 0;
+    for (size_t i = 0; i < nsh; i++) {
+        if (!sh[i].live) continue;
+        size_t ml;
+        unsigned e = trie_fuzzy_dist(np, npl, sh[i].key, sh[i].klen, d, 0, &ml);
+        if (e <= d) fz_edits[i] = (int)e, bf_idx[m++] = (int)i;
+    }
+    qsort(bf_idx, m, sizeof *bf_idx, fz_cmp);
+    return m;
+}
+
+static void op_fuzzy(rd *in, int kind, unsigned fl, unsigned step) {
+    (void)step;
+    static const str fz[] = {S_("0"), S_("1"), S_("2"), S_("auto"), S_("AUTO"), S_("3"), S_("-1"), S_("x"), S_("")};
+    enum { N_GOOD_FZ = 5 };
+    str p = pick_prefix(in, 0);
+    unsigned b = next(in);
+    unsigned fi = b % ARRAY_LEN(fz);
+    int twice = (b >> 4) & 1, has_limit = (b >> 5) & 1;
+    str lim = {0};
+    if (has_limit) lim = limits[next(in) % ARRAY_LEN(limits)];
+    char cw[16];
+    req q = {0};
+    req_adds(&q, cmd_word("COMPLETE", fl & 3));
+    req_addv(&q, p);
+    req_adds(&q, word_case("FUZZY", fl & 3, cw)), req_addv(&q, fz[fi]);
+    if (twice) req_adds(&q, "FUZZY"), req_addv(&q, fz[fi]);
+    if (has_limit) req_adds(&q, "LIMIT"), req_addv(&q, lim);
+    struct eng_rank *saved = E.rank;
+    E.rank = NULL; /* the plain path: the ranked one is probed elsewhere */
+    int cmd = exec(&q, kind, NULL);
+    E.rank = saved;
+    if (cmd != CMD_COMPLETE) fuzz_fail("COMPLETE FUZZY ran as another command");
+    req_free(&q);
+    reply r;
+    read_reply(kind, RP_LIST, kind == PROTO_TEXT, &r);
+    int64_t k = SRV_DEFAULT_K;
+    int ok = fi < N_GOOD_FZ && !twice;
+    if (has_limit) ok = ok && qparse_i64(lim.s, lim.n, &k) == 0 && k >= 1 && k <= SRV_MAX_K;
+    int npl = prefix_norm(p, pbuf);
+    ok = ok && npl != -2;
+    expect_outcome(ok, &r, "COMPLETE FUZZY");
+    if (!ok) return;
+    unsigned d = fi < 3 ? fi : 0;
+    if (fi == 3 || fi == 4) {
+        size_t cp = npl > 0 ? qutf8_count(pbuf, (size_t)npl) : 0;
+        d = cp >= cfg.fuzzy_auto_two ? 2 : cp >= cfg.fuzzy_auto_one ? 1 : 0;
+    }
+    size_t m = npl < 0 ? 0 : fuzzy_brute(pbuf, (size_t)npl, d);
+    size_t want = m < (size_t)k ? m : (size_t)k;
+    if (r.nitems != want)
+        fuzz_fail("COMPLETE '%.*s' FUZZY %u: %zu items, model has %zu (LIMIT %lld)", npl, pbuf, d, r.nitems, want,
+                  (long long)k);
+    for (size_t i = 0; i < want; i++) {
+        const sent *e = &sh[bf_idx[i]];
+        if (!item_is(&r.it[i], e) || !score_is(&r.it[i], e->score))
+            fuzz_fail("COMPLETE '%.*s' FUZZY %u item %zu: '%.*s', model: '%.*s' (%d edits)", npl, pbuf, d, i,
+                      (int)r.it[i].n, r.it[i].s, (int)e->dlen, e->disp, fz_edits[bf_idx[i]]);
+    }
+}
+
 static void op_save(rd *in, int kind, unsigned fl, unsigned step) {
     (void)step;
     int bad = (fl & 7) == 7;
@@ -959,7 +1034,7 @@ static void op_misc(rd *in, int kind, unsigned fl, unsigned step) {
 
 typedef void (*op_fn)(rd *in, int kind, unsigned fl, unsigned step);
 static const op_fn ops[16] = {op_add,   op_incr,  op_del,   op_get,    op_accept, op_complete, op_save, op_reload,
-                              op_burst, op_misc, op_add,   op_incr,   op_accept, op_complete, op_del,  op_add};
+                              op_burst, op_misc, op_add,   op_incr,   op_accept, op_complete, op_del,  op_fuzzy};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!dir[0]) env_init();
