@@ -869,7 +869,7 @@ static void op_fuzzy(rd *in, int kind, unsigned fl, unsigned step) {
     enum { N_GOOD_FZ = 5 };
     str p = pick_prefix(in, 0);
     unsigned b = next(in);
-    unsigned fi = b % ARRAY_LEN(fz);
+    unsigned fi = (b & 15) % ARRAY_LEN(fz); /* bits 4, 5: twice, LIMIT */
     int twice = (b >> 4) & 1, has_limit = (b >> 5) & 1;
     str lim = {0};
     if (has_limit) lim = limits[next(in) % ARRAY_LEN(limits)];
