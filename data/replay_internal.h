@@ -60,7 +60,8 @@ typedef struct slot {
     /* --typos: the typo'd prefix of the last typed one, and what of it is
      * still to send: 0 nothing, 1 plain, 2 with FUZZY AUTO */
     int typo_next;
-    int typo_plain_rank; /* the plain answer's rank (0 absent), -1 none or ERR */
+    int typo_plain_rank;  /* the plain answer's rank (0 absent), -1 none or ERR */
+    unsigned clean_rank;  /* the last keystroke COMPLETE's rank of the target (0 absent or ERR) */
     uint16_t typo_len;
     char typo[RP_MAX_QUERY + 4];
 } slot;
@@ -82,15 +83,16 @@ typedef struct errcount {
     uint64_t n;
 } errcount;
 
-/* --typos figures: [0] plain, [1] FUZZY AUTO. */
+/* --typos figures: [0] plain, [1] FUZZY AUTO, [2] (quality only) the same
+ * prefixes typed right, from their keystroke COMPLETEs. */
 typedef struct rp_typo_stats {
     uint64_t picked;   /* typo'd prefixes (an edit was made) */
     uint64_t no_edit;  /* drawn, but no edit fitted (replay_typos.c) */
     uint64_t kinds[RP_EDIT_KINDS];
     uint64_t n;        /* pairs scored: both answers without ERR */
     uint64_t unscored; /* pairs with an ERR answer */
-    double rr[2];      /* sum of 1/rank within the top 10 */
-    uint64_t hit[2];   /* target in the top 10 */
+    double rr[3];      /* sum of 1/rank within the top 10 */
+    uint64_t hit[3];   /* target in the top 10 */
     hist lat[2];       /* microseconds, as the main histogram */
 } rp_typo_stats;
 
@@ -177,8 +179,8 @@ int rp_report_html(const rp_run *r, const char *path);
  * object (no separator around it; 0 or -1 OOM), an HTML section. */
 void rp_typos_plan(rp_run *r, slot *s, const char *q, size_t qlen, size_t bytes, size_t cp);
 void rp_typos_record(rp_run *r, slot *s, int fuzzy, const rp_reply *rep, uint64_t us);
-double rp_typos_mrr(const rp_run *r, int fuzzy);
-double rp_typos_recall(const rp_run *r, int fuzzy);
+double rp_typos_mrr(const rp_run *r, int side); /* side: 0 plain, 1 FUZZY AUTO, 2 typed right */
+double rp_typos_recall(const rp_run *r, int side);
 void rp_typos_summary(const rp_run *r, FILE *f);
 int rp_typos_json(qbuf *b, const rp_run *r);
 void rp_typos_html(const rp_run *r, FILE *f);

@@ -495,6 +495,7 @@ static void on_reply(rp_run *r, conn *c, const rp_reply *rep, uint64_t now) {
         r->measured_requests++;
         r->t_last = now;
     }
+    if (rq.kind == RP_COMPLETE) s->clean_rank = rep->err ? 0 : rep->rank; /* --typos compares with it */
     if (rep->err) count_err(r, rep->code);
     else if (rq.kind == RP_COMPLETE && rq.measured) {
         unsigned tags = rp_plan_tags(&s->plan, rq.plen);

@@ -33,7 +33,9 @@
  * Scoring: a pair counts when both answers came back without ERR. For each
  * side, recall@10 = share of pairs whose target (the event's query) is in
  * the top 10, MRR@10 = mean of 1/rank within the top 10 (0 beyond), as
- * replay scores normal prefixes.
+ * replay scores normal prefixes. The same figures for the same prefixes
+ * typed right (their keystroke COMPLETE's answer, which comes in before the
+ * pair's) show what the typo cost and how much of it FUZZY AUTO gets back.
  */
 #include "data/replay_internal.h"
 
@@ -166,18 +168,18 @@ void rp_typos_record(rp_run *r, slot *s, int fuzzy, const rp_reply *rep, uint64_
         t->unscored++;
         return;
     }
-    unsigned rk[2] = {(unsigned)s->typo_plain_rank, rep->rank};
+    unsigned rk[3] = {(unsigned)s->typo_plain_rank, rep->rank, s->clean_rank};
     t->n++;
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         if (rk[i] && rk[i] <= EP_TOPK) {
             t->rr[i] += 1.0 / rk[i];
             t->hit[i]++;
         }
 }
 
-double rp_typos_mrr(const rp_run *r, int fuzzy) { return r->ty.n ? r->ty.rr[fuzzy] / (double)r->ty.n : 0.0; }
-double rp_typos_recall(const rp_run *r, int fuzzy) {
-    return r->ty.n ? (double)r->ty.hit[fuzzy] / (double)r->ty.n : 0.0;
+double rp_typos_mrr(const rp_run *r, int side) { return r->ty.n ? r->ty.rr[side] / (double)r->ty.n : 0.0; }
+double rp_typos_recall(const rp_run *r, int side) {
+    return r->ty.n ? (double)r->ty.hit[side] / (double)r->ty.n : 0.0;
 }
 
 /* --- reports ---------------------------------------------------------------- */
@@ -196,8 +198,10 @@ void rp_typos_summary(const rp_run *r, FILE *f) {
     for (int k = 0; k < RP_EDIT_KINDS; k++)
         fprintf(f, "%s%llu %s", k ? ", " : "", (unsigned long long)t->kinds[k], rp_typo_kind_names[k]);
     fprintf(f, "), %llu scored\n", (unsigned long long)t->n);
-    fprintf(f, "typo'd     MRR@10 plain %.4f FUZZY AUTO %.4f; recall@10 plain %.4f FUZZY AUTO %.4f\n",
-            rp_typos_mrr(r, 0), rp_typos_mrr(r, 1), rp_typos_recall(r, 0), rp_typos_recall(r, 1));
+    fprintf(f, "typo'd     MRR@10 plain %.4f FUZZY AUTO %.4f; recall@10 plain %.4f FUZZY AUTO %.4f"
+               " (typed right: MRR@10 %.4f, recall@10 %.4f)\n",
+            rp_typos_mrr(r, 0), rp_typos_mrr(r, 1), rp_typos_recall(r, 0), rp_typos_recall(r, 1), rp_typos_mrr(r, 2),
+            rp_typos_recall(r, 2));
     for (int side = 0; side < 2; side++) {
         fprintf(f, "typo'd us  %-10s", side_names[side]);
         for (int i = 0; i < 4; i++) fprintf(f, " %s %llu", tqn[i], (unsigned long long)tlat(r, side, i));
@@ -238,21 +242,27 @@ int rp_typos_json(qbuf *b, const rp_run *r) {
     rc |= json_side(b, r, 0);
     rc |= qbuf_puts(b, ",\n  \"fuzzy_auto\": ");
     rc |= json_side(b, r, 1);
-    return rc | qbuf_puts(b, "}");
+    rc |= qbuf_puts(b, ",\n  \"typed_right\": {\"mrr\": ");
+    rc |= json_fixed(b, rp_typos_mrr(r, 2), EP_JSON_DECIMALS);
+    rc |= qbuf_puts(b, ", \"recall10\": ");
+    rc |= json_fixed(b, rp_typos_recall(r, 2), EP_JSON_DECIMALS);
+    rc |= qbuf_puts(b, ", \"hits10\": ");
+    rc |= qbuf_putu64(b, r->ty.hit[2]);
+    return rc | qbuf_puts(b, "}}");
 }
 
 void rp_typos_html(const rp_run *r, FILE *f) {
     const rp_typo_stats *t = &r->ty;
     fprintf(f, "<h2>Typo'd prefixes (--typos %g, seed %llu)</h2>\n<p>%llu prefixes of %d+ code points got one "
                "random edit; %llu were sent plain and with FUZZY AUTO and scored.</p>\n"
-               "<table><tr><th></th><th>plain</th><th>FUZZY AUTO</th></tr>"
-               "<tr><th>MRR@10</th><td>%.4f</td><td>%.4f</td></tr>"
-               "<tr><th>recall@10</th><td>%.4f</td><td>%.4f</td></tr>",
+               "<table><tr><th></th><th>typo'd, plain</th><th>typo'd, FUZZY AUTO</th><th>typed right</th></tr>"
+               "<tr><th>MRR@10</th><td>%.4f</td><td>%.4f</td><td>%.4f</td></tr>"
+               "<tr><th>recall@10</th><td>%.4f</td><td>%.4f</td><td>%.4f</td></tr>",
             r->typos, (unsigned long long)r->seed, (unsigned long long)t->picked, RP_TYPO_MIN_CP,
-            (unsigned long long)t->n, rp_typos_mrr(r, 0), rp_typos_mrr(r, 1), rp_typos_recall(r, 0),
-            rp_typos_recall(r, 1));
+            (unsigned long long)t->n, rp_typos_mrr(r, 0), rp_typos_mrr(r, 1), rp_typos_mrr(r, 2),
+            rp_typos_recall(r, 0), rp_typos_recall(r, 1), rp_typos_recall(r, 2));
     for (int i = 0; i < 4; i++)
-        fprintf(f, "<tr><th>latency %s</th><td>%llu &micro;s</td><td>%llu &micro;s</td></tr>", tqn[i],
-                (unsigned long long)tlat(r, 0, i), (unsigned long long)tlat(r, 1, i));
+        fprintf(f, "<tr><th>latency %s</th><td>%llu &micro;s</td><td>%llu &micro;s</td><td>(main figures)</td></tr>",
+                tqn[i], (unsigned long long)tlat(r, 0, i), (unsigned long long)tlat(r, 1, i));
     fprintf(f, "</table>\n");
 }

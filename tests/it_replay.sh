@@ -157,6 +157,8 @@ for s in (p, z):
     assert s["latency_us"]["p50"] <= s["latency_us"]["max"]
 assert z["recall10"] >= p["recall10"] and z["mrr"] >= p["mrr"], (p, z)
 assert z["recall10"] >= 0.5 and z["recall10"] > p["recall10"] + 0.3, (p, z)   # the gain shows
+c = t["typed_right"]                                                           # the same prefixes typed right
+assert c["recall10"] >= z["recall10"] and 0 < c["mrr"] <= c["recall10"] <= 1, (c, z)
 assert r["requests"] == r["measured_requests"] + 2 * t["typod"], r             # no ACCEPT: COMPLETEs + pairs
 assert r["keystrokes"]["typed"] == r["measured_requests"]                      # the keystrokes are unchanged
 t3 = r3["typos"]                                                               # same seed, other load shape
