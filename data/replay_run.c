@@ -17,7 +17,10 @@
  * typed prefix with RANK 0 (typed out). In open loop the ACCEPT may leave
  * before the answers it would use: then PREFIX is the last prefix, no RANK.
  * Query lists (no user, no time) send neither USER nor SESSION. Events before
- * --measure-from are sent as the ACCEPT only and are not measured.
+ * --measure-from are sent as the ACCEPT only and are not measured. With
+ * --typos, a typo'd prefix's COMPLETE is followed by two more: the same
+ * request with the typo'd prefix, then that one with FUZZY AUTO appended
+ * (replay_typos.c); their latencies go to their own histograms.
  *
  * Load shapes. Events are assigned to connections by a hash of the user, so
  * one user's requests stay in order on one TCP connection (the server
@@ -327,7 +330,14 @@ static int issue(rp_run *r, uint32_t id, uint64_t t_due) {
     req rq = {t_due, qtime_ns(), id, 0, RP_COMPLETE, (uint8_t)s->measured};
     qbuf *b = &c->out;
     int rc;
-    if (s->next < s->plan.ntyped) {
+    if (s->typo_next) { /* the typo'd prefix: plain, then with FUZZY AUTO */
+        int fuzzy = s->typo_next == 2;
+        rc = qbuf_puts(b, "COMPLETE ") | rp_quote(b, s->typo, s->typo_len) |
+             qbuf_printf(b, " LIMIT %u", r->k < EP_TOPK ? EP_TOPK : r->k) | put_ctx(r, b, v, s->ev) |
+             qbuf_puts(b, fuzzy ? " FUZZY AUTO\r\n" : "\r\n");
+        rq.kind = fuzzy ? RP_TYPO_FUZZY : RP_TYPO_PLAIN;
+        s->typo_next = fuzzy ? 0 : 2;
+    } else if (s->next < s->plan.ntyped) {
         size_t len = rp_plan_len(&s->plan, s->next++);
         size_t bytes = ep_cp_offset(q, v->querylen, len);
         rc = qbuf_puts(b, "COMPLETE ") | rp_quote(b, q, bytes) | qbuf_printf(b, " LIMIT %u", r->k < EP_TOPK ? EP_TOPK : r->k) |
@@ -335,6 +345,7 @@ static int issue(rp_run *r, uint32_t id, uint64_t t_due) {
         rq.plen = (uint16_t)len;
         s->last_len = len;
         r->completes++;
+        if (s->measured) rp_typos_plan(r, s, q, v->querylen, bytes, len);
     } else if (r->accept && !s->accept_sent) {
         s->accept_sent = 1;
         rq.kind = RP_ACCEPT;
@@ -466,6 +477,12 @@ static void on_reply(rp_run *r, conn *c, const rp_reply *rep, uint64_t now) {
     r->inflight--;
     slot *s = &r->s[rq.slot];
     s->pending--;
+    if (rq.kind == RP_TYPO_PLAIN || rq.kind == RP_TYPO_FUZZY) {
+        rp_typos_record(r, s, rq.kind == RP_TYPO_FUZZY, rep, now > rq.t_due ? (now - rq.t_due) / 1000 : 0);
+        r->t_last = now;
+        if (rep->err) count_err(r, rep->code);
+        return;
+    }
     if (rq.measured) {
         uint64_t us = now > rq.t_due ? (now - rq.t_due) / 1000 : 0;
         hist_add(&r->lat, us);
@@ -478,6 +495,7 @@ static void on_reply(rp_run *r, conn *c, const rp_reply *rep, uint64_t now) {
         r->measured_requests++;
         r->t_last = now;
     }
+    if (rq.kind == RP_COMPLETE) s->clean_rank = rep->err ? 0 : rep->rank; /* --typos compares with it */
     if (rep->err) count_err(r, rep->code);
     else if (rq.kind == RP_COMPLETE && rq.measured) {
         unsigned tags = rp_plan_tags(&s->plan, rq.plen);
@@ -518,10 +536,10 @@ static int conn_read(rp_run *r, conn *c, uint32_t ci) {
         const req *rq = &c->q[c->qhead];
         const slot *s = &r->s[rq->slot];
         const ep_event *v = &r->E.ev[s->ev];
-        int want = rq->kind == RP_COMPLETE && rq->measured;
+        int want = rq->kind != RP_ACCEPT && rq->measured;
         rp_reply rep;
         const char *why = NULL;
-        long used = rp_parse_reply(c->in.data + c->in_off, c->in.len - c->in_off, rq->kind,
+        long used = rp_parse_reply(c->in.data + c->in_off, c->in.len - c->in_off, rq->kind == RP_ACCEPT ? RP_ACCEPT : RP_COMPLETE,
                                    want ? ep_query(&r->E, v) : NULL, v->querylen, r->scratch, &rep, &why);
         if (used == 0) break;
         if (used < 0) {
