@@ -79,8 +79,8 @@
  * path. Phase 3 is trie_topk's walk: O(k * (depth + log k)) per class.
  * Walk c does not record classes below c (complete) and never explores for
  * classes above c: walk 1 is the 1-edit search, and when class 1 fills the
- * answer (most typo'd prefixes with matches) the 2-edit region is never
- * entered. Once list c is full, a child whose best score is below its
+ * answer (the usual case for a typo'd prefix whose answer fills at all)
+ * the 2-edit region is never entered. Once list c is full, a child whose best score is below its
  * worst entry (strictly: ties are kept) is skipped with all its later
  * siblings, which are sorted after it; the walk is depth-first in child
  * order (best subtree first), so that bound bites only after the list
@@ -90,7 +90,7 @@
  * best score per class) was tried and measured slower than these walks on
  * both kinds of prefixes (its heap costs more than the score bound saves
  * once the walks are per class; branch fuzzy-bf-experiment). Figures:
- * see the commit notes and the bench (bench_trie --load-only).
+ * bench_trie --load-only (its fuzzy section).
  *
  * LIMITS AND MEMORY
  * -----------------
@@ -223,7 +223,7 @@ enum { FZ_GO, FZ_DEAD, FZ_CUT };
 typedef struct fz_walk {
     const fz_pat *z;
     const char *p; /* the typed bytes (the exact first character) */
-    unsigned beff; /* classes over this cannot reach the answer any more (<= B) */
+    unsigned beff; /* the budget: paths over it die, cuts over it too (<= B) */
     uint8_t rows[TRIE_MAX_KEY + 1][FZ_W];
     uint32_t ch[TRIE_MAX_KEY];
 } fz_walk;
@@ -588,29 +588,18 @@ typedef struct fz_dfs {
     fz_list *cls[TRIE_FUZZY_MAX_EDITS + 1]; /* [1..maxd] */
     unsigned cap;
     double thr; /* a subtree whose best score is below this adds nothing */
-    unsigned lo; /* least class recorded: lower ones are complete already */
+    unsigned lo; /* the walk's class (its budget, w.beff, too) */
 } fz_dfs;
 
-/* Records a key or subtree of class s->best (classes >= 1 only: phase 1
- * has class 0). */
+/* Records a key or subtree of class s->best when that is the walk's class
+ * (d->lo; lower classes are complete, higher ones are dead at this budget).
+ * Once the list is full, a subtree whose best score is below its worst
+ * entry can only be rejected by it (d->thr). */
 static inline void fz_record(fz_dfs *d, uint32_t r, const fz_st *s) {
-    if (s->best < d->lo || s->best > d->w.beff) return;
-    fz_push_ref(d->cls[s->best], r, s->bestlen, d->cap);
-    /* bounds: once list 1 is full, class 1 alone fills the answer (each
-     * entry yields a key), so higher classes are out; once every list still
-     * in is full, a subtree whose best score is below all their worst
-     * entries can only be rejected by them */
-    if (d->cls[d->lo]->n >= d->cap) d->w.beff = d->lo;
-    double thr = HUGE_VAL;
-    for (unsigned c = d->lo; c <= d->w.beff; c++) {
-        const fz_list *l = d->cls[c];
-        if (l->n < d->cap) {
-            thr = -HUGE_VAL;
-            break;
-        }
-        if (l->e[0].s < thr) thr = l->e[0].s;
-    }
-    d->thr = thr;
+    if (s->best != d->lo) return;
+    fz_list *l = d->cls[d->lo];
+    fz_push_ref(l, r, s->bestlen, d->cap);
+    d->thr = l->n >= d->cap ? l->e[0].s : -HUGE_VAL;
 }
 
 static void fz_dfs_sink(void *ctx, uint32_t x, unsigned c, size_t ml) {
@@ -709,8 +698,8 @@ static int fz_exact(const trie *t, const char *p, size_t plen, unsigned k, uint3
 }
 
 /* Classes 1..maxd: one DFS and one list walk per class. */
-static void fz_dfs_topk(const trie *t, const fz_pat *z, const char *prefix,
-                                                  unsigned k, trie_fuzzy_hit *out, unsigned *got) {
+static void fz_dfs_topk(const trie *t, const fz_pat *z, const char *prefix, unsigned k,
+                        trie_fuzzy_hit *out, unsigned *got) {
     fz_dfs d;
     fz_list lists[TRIE_FUZZY_MAX_EDITS];
     d.w.z = z;
