@@ -645,19 +645,20 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
             continue;
         }
         /* the rest of the edge: bytes of the child's best key */
-        uint32_t id = ref_best(t, r);
-        kview v = kv(t, id);
         size_t end, have;
         if (r & LEAF) {
             /* most leaves die or are cut a few characters in: decode
              * a little first (want + TC_SYM_MAX - 1 <= sizeof kb) */
+            kview v = kv(t, r & ~LEAF);
             size_t want = pos + 24 < TRIE_MAX_KEY ? pos + 24 : TRIE_MAX_KEY;
             have = tc_decode_prefix(&t->tc, v.code, v.ck, kb, want);
             if (have != TC_BAD && have >= want) have = tc_decode(&t->tc, v.code, v.ck, kb, TRIE_MAX_KEY);
             end = have;
-        } else {
-            end = t->nodes[r].depth;
+        } else if ((end = t->nodes[r].depth) > pos) {
+            kview v = kv(t, t->nodes[r].best);
             have = tc_decode_prefix(&t->tc, v.code, v.ck, kb, end);
+        } else {
+            have = end; /* a one-byte edge: nothing more to read */
         }
         if (have == TC_BAD) continue; /* cannot happen: the arena holds valid codes */
         int det = 0;
