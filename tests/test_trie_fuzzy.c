@@ -537,12 +537,50 @@ static void test_nested(void **state) {
     model_free(&m);
 }
 
+/* Keys and typed prefixes over two letters and one 2-byte one: runs of
+ * equal characters make several pattern suffixes continue one path (the
+ * PATRICIA descent once the budget is spent must count each key once, at
+ * its shortest match), and most first bytes are pattern characters (the
+ * first-byte shortcut's exceptions). */
+static void test_repeats(void **state) {
+    (void)state;
+    static const char *const L[] = {"a", "b", "\xc3\xa9"};
+    rng_seed(99);
+    model m = {0};
+    trie *t = trie_new();
+    char kb[64];
+    for (int i = 0; i < 400; i++) {
+        size_t kl = 0, n = 1 + rnd(9);
+        for (size_t j = 0; j < n; j++) {
+            const char *c = L[rnd(10) < 8 ? rnd(2) : 2];
+            memcpy(kb + kl, c, strlen(c));
+            kl += strlen(c);
+        }
+        double sc = (double)(1 + rnd(3));
+        assert_int_equal(trie_set(t, kb, kl, NULL, 0, sc, NULL), 0);
+        model_set(&m, kb, kl, sc);
+    }
+    for (int q = 0; q < 300; q++) {
+        size_t pl = 0, n = 1 + rnd(8);
+        for (size_t j = 0; j < n; j++) {
+            const char *c = L[rnd(10) < 8 ? rnd(2) : 2];
+            memcpy(kb + pl, c, strlen(c));
+            pl += strlen(c);
+        }
+        for (unsigned maxd = 1; maxd <= 2; maxd++)
+            for (unsigned f = 0; f <= 1; f++) cmp_fuzzy(t, &m, kb, pl, maxd, f ? TRIE_FUZZY_FIRST_ANY : 0, 1 + rnd(30));
+    }
+    trie_free(t);
+    model_free(&m);
+}
+
 int main(void) {
     res = malloc(200000 * sizeof *res);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dist_reference),
         cmocka_unit_test(test_errors_and_edges),
         cmocka_unit_test(test_nested),
+        cmocka_unit_test(test_repeats),
         cmocka_unit_test(test_differential_small),
         cmocka_unit_test(test_differential_large),
     };

@@ -13,8 +13,10 @@
  *   1. class 0 = the keys that start with P: trie_topk's ids (its caches
  *      answer short and heavy prefixes). If that fills k, done: a fuzzy
  *      answer never costs more than an exact one when exact results suffice.
- *   2. one depth-first walk over trie POSITIONS (bytes, also inside edges)
- *      carrying the OSA DP row of the path's key prefix against P. The trie
+ *   2. for c = 1..maxd, until k results: one depth-first walk over trie
+ *      POSITIONS (bytes, also inside edges) with budget c, then trie_topk's
+ *      best-first walk over what it recorded (phase 3). The walk carries
+ *      the OSA DP row of the path's key prefix against P. The trie
  *      is bytewise and a character may span nodes: bytes are collected into
  *      a pending character and the DP advances only when it is complete.
  *      Along the path it keeps best = min D(j) over the boundaries passed
@@ -25,21 +27,39 @@
  *          minima never decrease with j: every cell of row j is >= some cell
  *          of row j-1, a transposition's too, since d(i-1,j-1) <=
  *          d(i-2,j-2)+1), so EVERY key below has class best and matchlen
- *          bestlen: the subtree is one CUT. If best > maxd it is dead.
+ *          bestlen: the subtree is one CUT. If best > c it is dead.
+ *        - best < c: every key below has a class < c, already reported by
+ *          an earlier class's walk: dead for this one.
+ *        - rowmin > c: dead (nothing below gets back to c).
+ *        - rowmin = c and row j-1 is all >= c too (so no transposition can
+ *          come back to c either): the budget is SPENT. A key below has
+ *          class c exactly when it continues with P[i..m) for a cell i of
+ *          value c; each such continuation is followed PATRICIA-style
+ *          (first bytes and depths, then one check against the best key of
+ *          the subtree reached, which spells its path) and is one cut with
+ *          matchlen its end. A continuation that extends a shorter one lies
+ *          inside the shorter one's cut and is skipped.
  *        - else go on; a key that ends on the way (a node's term, a leaf's
  *          end) has class best.
  *      A key's class is thus decided at exactly one place (the first cut on
  *      its path, or its end), so nested matches (a deeper position with a
  *      smaller distance under a shallower match) are counted once, at their
  *      minimum: the walk only stops where nothing below can improve.
- *      Cuts and single keys of class c >= 1 go to list c, which keeps only
- *      its best k - n0 entries by their best key (best(N) for a cut): each
- *      entry yields at least one key, so an entry ranked below k - n0 others
- *      can never be reached. Class 0 cuts are skipped (phase 1 has them).
- *   3. for c = 1..maxd, trie_topk's best-first walk with list c as its
- *      initial frontier (entries: a key, a whole subtree, or a run of
- *      siblings), until k results. Each entry carries its matchlen to the
- *      keys it yields.
+ *      Cuts and single keys of class c go to list c, which keeps only its
+ *      best k - got entries by their best key (best(N) for a cut): each
+ *      entry yields at least one key, so an entry ranked below k - got
+ *      others can never be reached. Class 0 cuts are skipped (phase 1 has
+ *      them).
+ *      FIRST BYTES: a step's row depends on the key character only through
+ *      its equality with the band's pattern characters and the
+ *      transposition test, so at a node every child whose first byte is a
+ *      one-byte character outside that set (at most 2 * (2*maxd+1) bytes)
+ *      has one outcome, computed once per node; when it is death, those
+ *      children are skipped on their byte alone, with no DP step.
+ *   3. trie_topk's best-first walk with list c as its initial frontier
+ *      (entries: a key, a whole subtree, or a run of siblings), until k
+ *      results. Each entry carries its matchlen to the keys it yields. If
+ *      the results are still short of k, the walk for class c + 1 follows.
  *
  * The DP row is BANDED: cell (i, j) with |i - j| > maxd is > maxd, so a row
  * is 2*maxd+1 cells (i = j - maxd .. j + maxd), values capped at maxd + 1
@@ -51,37 +71,33 @@
  *
  * COST
  * ----
- * Phase 2 visits every trie position whose row minimum is below both maxd+1
- * and the path's best: the positions within maxd edits of some prefix of P
- * (the usual trie-automaton frontier), plus a decode of the best key of each
- * child whose first character keeps it alive (edges are not stored). A
- * child that dies or is cut on its first byte (most of a node's fanout) is
- * decided from the child block's first byte alone. Phase 3 is trie_topk's
- * walk: O(k * (depth + log k)) per class.
- * Two bounds cut phase 2 without changing the answer: once list 1 holds
- * k - n0 entries, class 1 alone fills the answer, so positions that can
- * only give class 2 die (beff = 1); and once every list still in is full,
- * a child whose best score is below all their worst entries (strictly: ties
- * are kept) is skipped with all its later siblings, which are sorted after
- * it. The walk is depth-first in child order (best subtree first), so the
- * bounds bite only after the lists fill.
- * Measured (bench_trie --load-only, 1M synthetic keys, one random edit in
- * each benchmark prefix of 4+ characters, top-10, medians / p99): exact
- * 0.5 / 4.5 us, 1 edit 43 / 200 us, 2 edits 300 us / 5 ms (2 edits on
- * prefixes of 8+: 280 us / 4.7 ms); AUTO top-10 holds the clean prefix's
- * exact top-1 for 97.8%. Far from issue 14's targets (1 edit <= 10 us at
- * 10M): the cost is the first one or two characters after P's
- * first, where every child is alive (an extra key character costs one edit)
- * -- about fanout^maxd positions. A best-first order over positions (by
- * best score, a bounded heap with this DFS as its fallback) would let the
- * score bound stop the search as soon as k results are certain.
+ * Walk c visits the trie positions whose row minimum is at most c and
+ * whose path's best is at least c, up to the point where the budget is
+ * spent (the usual trie-automaton frontier, cut short), plus a decode of the
+ * best key of each child whose first character keeps it alive (edges are
+ * not stored) and one descent and one decode per continuation of a spent
+ * path. Phase 3 is trie_topk's walk: O(k * (depth + log k)) per class.
+ * Walk c does not record classes below c (complete) and never explores for
+ * classes above c: walk 1 is the 1-edit search, and when class 1 fills the
+ * answer (the usual case for a typo'd prefix whose answer fills at all)
+ * the 2-edit region is never entered. Once list c is full, a child whose best score is below its
+ * worst entry (strictly: ties are kept) is skipped with all its later
+ * siblings, which are sorted after it; the walk is depth-first in child
+ * order (best subtree first), so that bound bites only after the list
+ * fills. Most typo'd benchmark prefixes have fewer than k matches within
+ * maxd edits in all, so the walks must be exhaustive there and the cost is
+ * the size of the frontier; a best-first order over positions (a heap by
+ * best score per class) was tried and measured slower than these walks on
+ * both kinds of prefixes (its heap costs more than the score bound saves
+ * once the walks are per class; branch fuzzy-bf-experiment). Figures:
+ * bench_trie --load-only (its fuzzy section).
  *
  * LIMITS AND MEMORY
  * -----------------
  * No allocation: the DP rows, the path's characters and the walk's node
  * stack are bounded by the longest key (TRIE_MAX_KEY bytes, so at most that
  * many characters and MAX_PATH nodes on a path); the lists by TRIE_MAX_K.
- * ~40 KB of stack. So no limit can be hit and there is no "limit" error. A
+ * ~50 KB of stack. So no limit can be hit and there is no "limit" error. A
  * typed prefix of more than TRIE_MAX_KEY + maxd characters is beyond maxd
  * of every key prefix: it matches nothing (after phase 1, which also finds
  * nothing). Invalid UTF-8: see the character rule in trie_fuzzy.h.
@@ -109,6 +125,7 @@ static inline unsigned fz_clen(uint8_t b) {
  * (elen bytes; 0 under FIRST_ANY). */
 typedef struct fz_pat {
     uint32_t c[FZ_MAXP];
+    uint16_t off[FZ_MAXP + 1]; /* byte offset in p of c[i]; off[m]: the end */
     unsigned m, B, elen;
     uint8_t inf;
     size_t plen; /* bytes, cut back to a character boundary */
@@ -133,11 +150,13 @@ static int fz_pat_init(fz_pat *z, const char *p, size_t plen, unsigned maxd, uns
             first = 0;
         } else {
             if (z->m == FZ_MAXP) return -1;
+            z->off[z->m] = (uint16_t)i;
             z->c[z->m++] = v;
         }
         i += l;
     }
     z->plen = i;
+    z->off[z->m] = (uint16_t)i;
     return 0;
 }
 
@@ -195,6 +214,7 @@ typedef struct fz_st {
     uint8_t best;     /* min D over the boundaries passed; inf: none */
     uint8_t pre;      /* 1: still inside the exact first character */
     uint8_t need, have; /* pending character: its length, bytes seen (0: at a boundary) */
+    uint8_t mn;       /* the last row's minimum (0 before the first) */
     uint32_t pc;      /* pending character bytes */
 } fz_st;
 
@@ -203,7 +223,7 @@ enum { FZ_GO, FZ_DEAD, FZ_CUT };
 typedef struct fz_walk {
     const fz_pat *z;
     const char *p; /* the typed bytes (the exact first character) */
-    unsigned beff; /* classes over this cannot reach the answer any more (<= B) */
+    unsigned beff; /* the budget: paths over it die, cuts over it too (<= B) */
     uint8_t rows[TRIE_MAX_KEY + 1][FZ_W];
     uint32_t ch[TRIE_MAX_KEY];
 } fz_walk;
@@ -216,6 +236,7 @@ static void fz_start(fz_walk *w, fz_st *s, size_t pos) {
     s->j = 0;
     s->pre = 0;
     s->have = 0;
+    s->mn = 0;
     s->best = z->m <= z->B ? (uint8_t)z->m : z->inf;
     s->bestlen = (uint16_t)pos;
 }
@@ -244,6 +265,7 @@ static inline int fz_byte(fz_walk *w, fz_st *s, uint8_t b, size_t pos) {
     uint8_t mn = fz_row(z, w->rows[j + 1], w->rows[j], j ? w->rows[j - 1] : w->rows[j], s->pc,
                         j ? w->ch[j - 1] : 0, j + 1);
     s->j = (uint16_t)(j + 1);
+    s->mn = mn;
     uint8_t d = fz_dm(z, w->rows[j + 1], j + 1);
     if (d < s->best) {
         s->best = d;
@@ -251,6 +273,105 @@ static inline int fz_byte(fz_walk *w, fz_st *s, uint8_t b, size_t pos) {
     }
     if (mn >= s->best) return s->best <= w->beff ? FZ_CUT : FZ_DEAD;
     return mn > w->beff ? FZ_DEAD : FZ_GO; /* here best > mn > beff */
+}
+
+/* With the row minimum at c: 1 when row j-1 is also all >= c, so that no
+ * transposition (which reads row j-1) can come back to c either. */
+static inline int fz_spent(const fz_walk *w, const fz_st *s, unsigned c) {
+    if (s->j == 0 || s->have || s->pre || s->mn < c) return 0;
+    const uint8_t *pr = w->rows[s->j - 1];
+    for (unsigned u = 0; u <= 2 * w->z->B; u++)
+        if (pr[u] < c) return 0;
+    return 1;
+}
+
+/* Where fz_det puts a decided subtree x of class c, matchlen ml. */
+typedef void (*fz_sink)(void *ctx, uint32_t x, unsigned c, size_t ml);
+
+/* The budget c is spent (fz_spent): state s at byte pos of the path into
+ * ref r, whose edge bytes are kb[..end) (a leaf: its whole key). Every
+ * further edit is one too many, so a key below has class c exactly when it
+ * continues with P[i..m) for a cell i of value c (the first such boundary
+ * is its matchlen), and none has a smaller one (row minima never
+ * decrease). Each such continuation is followed PATRICIA-style (first
+ * bytes and depths, then one check against the best key of the subtree
+ * reached, which spells its path) and given to the sink as one subtree. A
+ * continuation that extends a shorter one lies inside its subtree and is
+ * skipped: each key once, at its shortest match. */
+static void fz_det(const trie *t, const fz_walk *w, unsigned cb, const fz_st *s, uint32_t r, size_t pos,
+                   const char *kb, size_t end, fz_sink sink, void *ctx) {
+    const fz_pat *z = w->z;
+    const uint8_t *row = w->rows[s->j];
+    const char *P = w->p;
+    int done[2 * TRIE_FUZZY_MAX_EDITS + 1];
+    unsigned nd = 0;
+    for (int u = 2 * (int)z->B; u >= 0; u--) { /* i descending: shortest continuation first */
+        int i = (int)s->j - (int)z->B + u;
+        if (i < 0 || i > (int)z->m || row[u] != cb) continue;
+        const char *tb = P + z->off[i];
+        size_t tl = (size_t)(z->off[z->m] - z->off[i]), e = pos + tl;
+        unsigned dup = 0;
+        for (unsigned x = 0; x < nd && !dup; x++) {
+            size_t ol = (size_t)(z->off[z->m] - z->off[done[x]]);
+            dup = memcmp(tb, P + z->off[done[x]], ol) == 0;
+        }
+        if (dup) continue;
+        done[nd++] = i;
+        size_t lim = e < end ? e : end; /* first within the decoded edge */
+        if (memcmp(kb + pos, tb, lim - pos)) continue;
+        if (e <= end) {
+            sink(ctx, r, cb, e);
+            continue;
+        }
+        if (r & LEAF) continue; /* the key ends first */
+        uint32_t x = r;
+        while (!(x & LEAF) && t->nodes[x].depth < e) {
+            const tnode *n = &t->nodes[x];
+            int c = kid_find(t, n, (uint8_t)tb[n->depth - pos]);
+            if (c < 0) break;
+            x = kid_refs(t, n)[c];
+        }
+        if (!(x & LEAF) && t->nodes[x].depth < e) continue;
+        char kx[TRIE_MAX_KEY + TC_SYM_MAX];
+        kview v = kv(t, ref_best(t, x));
+        size_t h = tc_decode_prefix(&t->tc, v.code, v.ck, kx, e);
+        if (h == TC_BAD || h < e || memcmp(kx + end, tb + (end - pos), e - end)) continue;
+        sink(ctx, x, cb, e);
+    }
+}
+
+/* The first-byte shortcut at state s (position pos): a step's row depends
+ * on the key character only through its equality with the pattern
+ * characters of the band (substitution) and the transposition test, so
+ * every one-byte character outside that set (sp[0..*nsp), at most 2 * FZ_W)
+ * gives the same outcome, returned here (found by one step; the walk's row
+ * j + 1 is overwritten). Under the first-character rule only p[pos] lives
+ * (FZ_DEAD). -1: no shortcut (inside a character). */
+static int fz_generic(fz_walk *w, const fz_st *st, size_t pos, uint8_t *sp, uint8_t *nsp, fz_st *out) {
+    const fz_pat *z = w->z;
+    *nsp = 0;
+    if (st->pre) {
+        sp[(*nsp)++] = (uint8_t)w->p[pos];
+        return FZ_DEAD;
+    }
+    if (st->have) return -1;
+    int j1 = (int)st->j + 1;
+    uint32_t kp = st->j ? w->ch[st->j - 1] : 0;
+    for (int u = 0; u <= 2 * (int)z->B; u++) {
+        int i = j1 - (int)z->B + u;
+        if (i < 1 || i > (int)z->m) continue;
+        if (z->c[i - 1] < 256) sp[(*nsp)++] = (uint8_t)z->c[i - 1];
+        if (i >= 2 && j1 >= 2 && z->c[i - 1] == kp && z->c[i - 2] < 256) sp[(*nsp)++] = (uint8_t)z->c[i - 2];
+    }
+    uint8_t g = 1;
+    while (memchr(sp, g, *nsp)) g++;
+    *out = *st;
+    return fz_byte(w, out, g, pos);
+}
+
+/* 1 when byte c at a child's start takes the generic outcome. */
+static inline int fz_is_generic(const fz_st *st, const uint8_t *sp, unsigned nsp, uint8_t c) {
+    return (st->pre || c < 0xC0 || c >= 0xF8) && !memchr(sp, c, nsp);
 }
 
 unsigned trie_fuzzy_dist(const char *p, size_t plen, const char *key, size_t klen, unsigned maxd,
@@ -449,7 +570,17 @@ typedef struct fz_frame {
     uint32_t node;
     uint16_t i; /* next child slot */
     fz_st st;   /* state at the node's position */
+    uint8_t gdead, nsp, sp[2 * FZ_W]; /* fz_generic: generic first bytes die */
 } fz_frame;
+
+/* Sets up frame F at node `node` in state s (rows current). */
+static void fz_frame_init(fz_walk *w, fz_frame *F, uint32_t node, const fz_st *s, size_t pos) {
+    fz_st g;
+    F->node = node;
+    F->i = 0;
+    F->st = *s;
+    F->gdead = fz_generic(w, s, pos, F->sp, &F->nsp, &g) == FZ_DEAD;
+}
 
 typedef struct fz_dfs {
     fz_walk w;
@@ -457,39 +588,37 @@ typedef struct fz_dfs {
     fz_list *cls[TRIE_FUZZY_MAX_EDITS + 1]; /* [1..maxd] */
     unsigned cap;
     double thr; /* a subtree whose best score is below this adds nothing */
+    unsigned lo; /* the walk's class (its budget, w.beff, too) */
 } fz_dfs;
 
-/* Records a key or subtree of class s->best (classes >= 1 only: phase 1
- * has class 0). */
+/* Records a key or subtree of class s->best when that is the walk's class
+ * (d->lo; lower classes are complete, higher ones are dead at this budget).
+ * Once the list is full, a subtree whose best score is below its worst
+ * entry can only be rejected by it (d->thr). */
 static inline void fz_record(fz_dfs *d, uint32_t r, const fz_st *s) {
-    if (s->best < 1 || s->best > d->w.beff) return;
-    fz_push_ref(d->cls[s->best], r, s->bestlen, d->cap);
-    /* bounds: once list 1 is full, class 1 alone fills the answer (each
-     * entry yields a key), so higher classes are out; once every list still
-     * in is full, a subtree whose best score is below all their worst
-     * entries can only be rejected by them */
-    if (d->cls[1]->n >= d->cap) d->w.beff = 1;
-    double thr = HUGE_VAL;
-    for (unsigned c = 1; c <= d->w.beff; c++) {
-        const fz_list *l = d->cls[c];
-        if (l->n < d->cap) {
-            thr = -HUGE_VAL;
-            break;
-        }
-        if (l->e[0].s < thr) thr = l->e[0].s;
-    }
-    d->thr = thr;
+    if (s->best != d->lo) return;
+    fz_list *l = d->cls[d->lo];
+    fz_push_ref(l, r, s->bestlen, d->cap);
+    d->thr = l->n >= d->cap ? l->e[0].s : -HUGE_VAL;
+}
+
+static void fz_dfs_sink(void *ctx, uint32_t x, unsigned c, size_t ml) {
+    fz_st s;
+    memset(&s, 0, sizeof s);
+    s.best = (uint8_t)c;
+    s.bestlen = (uint16_t)ml;
+    fz_record(ctx, x, &s);
 }
 
 static void fz_dfs_run(const trie *t, fz_dfs *d) {
     fz_walk *w = &d->w;
     char kb[TRIE_MAX_KEY + TC_SYM_MAX];
     int sp = 0;
-    d->fr[0].node = 0;
-    d->fr[0].i = 0;
-    memset(&d->fr[0].st, 0, sizeof d->fr[0].st);
-    if (w->z->elen) d->fr[0].st.pre = 1;
-    else fz_start(w, &d->fr[0].st, 0);
+    fz_st s0;
+    memset(&s0, 0, sizeof s0);
+    if (w->z->elen) s0.pre = 1;
+    else fz_start(w, &s0, 0);
+    fz_frame_init(w, &d->fr[0], 0, &s0, 0);
     while (sp >= 0) {
         fz_frame *F = &d->fr[sp];
         const tnode *nd = &t->nodes[F->node];
@@ -504,34 +633,43 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
             F->i = nd->nkids;
             continue;
         }
+        uint8_t c0 = kid_bytes(t, nd)[slot];
+        if (F->gdead && fz_is_generic(&F->st, F->sp, F->nsp, c0)) continue;
         fz_st s = F->st;
         size_t pos = nd->depth;
-        int res = fz_byte(w, &s, kid_bytes(t, nd)[slot], pos);
+        int res = fz_byte(w, &s, c0, pos);
         pos++;
-        if (res == FZ_DEAD) continue;
+        if (res == FZ_DEAD || (!s.pre && s.best < d->lo)) continue;
         if (res == FZ_CUT) {
             fz_record(d, r, &s);
             continue;
         }
         /* the rest of the edge: bytes of the child's best key */
-        uint32_t id = ref_best(t, r);
-        kview v = kv(t, id);
         size_t end, have;
         if (r & LEAF) {
             /* most leaves die or are cut a few characters in: decode
              * a little first (want + TC_SYM_MAX - 1 <= sizeof kb) */
+            kview v = kv(t, r & ~LEAF);
             size_t want = pos + 24 < TRIE_MAX_KEY ? pos + 24 : TRIE_MAX_KEY;
             have = tc_decode_prefix(&t->tc, v.code, v.ck, kb, want);
             if (have != TC_BAD && have >= want) have = tc_decode(&t->tc, v.code, v.ck, kb, TRIE_MAX_KEY);
             end = have;
-        } else {
-            end = t->nodes[r].depth;
+        } else if ((end = t->nodes[r].depth) > pos) {
+            kview v = kv(t, t->nodes[r].best);
             have = tc_decode_prefix(&t->tc, v.code, v.ck, kb, end);
+        } else {
+            have = end; /* a one-byte edge: nothing more to read */
         }
         if (have == TC_BAD) continue; /* cannot happen: the arena holds valid codes */
-        while (res == FZ_GO && pos < end) {
+        int det = 0;
+        while (res == FZ_GO && !(det = fz_spent(w, &s, w->beff)) && pos < end) {
             res = fz_byte(w, &s, (uint8_t)kb[pos], pos);
             pos++;
+            if (!s.pre && s.best < d->lo) res = FZ_DEAD; /* only keys of complete classes below */
+        }
+        if (det) { /* the rest is exact continuations */
+            fz_det(t, w, w->beff, &s, r, pos, kb, end, fz_dfs_sink, d);
+            continue;
         }
         if (res == FZ_DEAD) continue;
         if (res == FZ_CUT || (r & LEAF)) { /* a cut, or a leaf key's end: its class is best */
@@ -543,9 +681,7 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
         if (cn->term != NONE) fz_record(d, LEAF | cn->term, &s);
         if (cn->nkids == 0) continue;
         sp++;
-        d->fr[sp].node = r;
-        d->fr[sp].i = 0;
-        d->fr[sp].st = s;
+        fz_frame_init(w, &d->fr[sp], r, &s, cn->depth);
     }
 }
 
@@ -560,6 +696,31 @@ static int fz_exact(const trie *t, const char *p, size_t plen, unsigned k, uint3
     unsigned n = e->n < k ? e->n : k;
     memcpy(ids, e->id, n * sizeof *ids);
     return (int)n;
+}
+
+/* Classes 1..maxd: one DFS and one list walk per class. */
+static void fz_dfs_topk(const trie *t, const fz_pat *z, const char *prefix, unsigned k,
+                        trie_fuzzy_hit *out, unsigned *got) {
+    fz_dfs d;
+    fz_list lists[TRIE_FUZZY_MAX_EDITS];
+    d.w.z = z;
+    d.w.p = prefix;
+    d.cap = k - *got;
+    for (unsigned c = 1; c <= z->B; c++) {
+        lists[c - 1].t = t;
+        lists[c - 1].n = lists[c - 1].tused = 0;
+        d.cls[c] = &lists[c - 1];
+    }
+    /* one walk per class: class c's walk prunes at c edits, and class 1
+     * often fills the answer alone; a later walk skips what is complete */
+    for (unsigned c = 1; c <= z->B && *got < k; c++) {
+        d.lo = c;
+        d.w.beff = c;
+        d.cap = k - *got;
+        d.thr = -HUGE_VAL;
+        fz_dfs_run(t, &d);
+        fz_walk_class(d.cls[c], c, k, out, got);
+    }
 }
 
 int trie_fuzzy_topk(const trie *t, const char *prefix, size_t plen, unsigned maxd, unsigned flags,
@@ -583,19 +744,6 @@ int trie_fuzzy_topk(const trie *t, const char *prefix, size_t plen, unsigned max
      * with P's first character when P is only that under the first rule */
     if (maxd == 0 || got == k || toolong || plen == 0 || z.m == 0 || t->nodes[0].best == NONE)
         return (int)got;
-    fz_dfs d;
-    fz_list lists[TRIE_FUZZY_MAX_EDITS];
-    d.w.z = &z;
-    d.w.p = prefix;
-    d.cap = k - got;
-    d.thr = -HUGE_VAL;
-    d.w.beff = maxd;
-    for (unsigned c = 1; c <= maxd; c++) {
-        lists[c - 1].t = t;
-        lists[c - 1].n = lists[c - 1].tused = 0;
-        d.cls[c] = &lists[c - 1];
-    }
-    fz_dfs_run(t, &d);
-    for (unsigned c = 1; c <= maxd && got < k; c++) fz_walk_class(d.cls[c], c, k, out, &got);
+    fz_dfs_topk(t, &z, prefix, k, out, &got);
     return (int)got;
 }
