@@ -300,4 +300,7 @@ echo "(sets: all = every typo'd prefix of the 100k; n1 = those of the first $n1 
 echo " qac and Lucene: in-process lookup; RediSearch: server-side SLOWLOG time, command parse and reply included."
 echo " qac: first character exact, FUZZY AUTO = 0 edits under 4 characters, 1 from 4, 2 from 8;"
 echo " Lucene: FuzzySuggester maxEdits 1 (fuzzy) / 2 (fuzzy2), transpositions, nonFuzzyPrefix 1, minFuzzyLength 3;"
-echo " RediSearch 1.2: FT.SUGGET FUZZY = 1 edit.)"
+echo " RediSearch 1.2: FT.SUGGET FUZZY = 1 edit."
+echo " Recall: qac lists a typo'd prefix's own exact completions first (docs/PROTOCOL.md, Typos); when the typo'd"
+echo " prefix is itself a prefix of 10+ queries ('mary' -> 'mar', ~3% of this set) those fill the 10, which is most"
+echo " of qac's misses and why FUZZY 2 does not raise it; Lucene here ranks by weight only (exactFirst=false).)"
