@@ -132,6 +132,7 @@
 #include "trie/trie_fuzzy.h"
 #include "trie/trie_internal.h" /* SNAP_VERSION: the version a SAVE writes */
 #include "tests/fuzz/fuzz_exec_model.h"
+#include "tests/fuzz/fuzz_exec_tables.h" /* keys, prefixes, users, ... the bytecode picks from */
 #include "tests/fuzz/fuzz_exec_reply.h"
 #include "tests/fuzz/fuzz_util.h"
 
@@ -206,53 +207,6 @@ typedef struct rd {
     size_t n, i;
 } rd;
 static unsigned next(rd *r) { return r->i < r->n ? r->p[r->i++] : 0; }
-
-/* --- value tables ------------------------------------------------------- */
-
-/* normalized lowercase ASCII with many shared prefixes */
-static const str clean_keys[] = {
-    S_("a"),  S_("ab"), S_("abc"), S_("abd"), S_("abcd"), S_("b"),   S_("ba"),   S_("bab"),
-    S_("c"),  S_("ca"), S_("a b"), S_("a bc"), S_("ab c"), S_("zq"), S_("zq 1"), S_("x"),
-};
-/* everything else the normalizer has an opinion on */
-static const str odd_keys[] = {
-    S_("b "), S_("AB"), S_("Abc"), S_(" a"), S_("a  b"), S_("a\tb"), S_("a\nb"), S_("\xc3\xa9"), /* é */
-    S_("e"), S_("e\xcc\x81"),                  /* e + combining acute */
-    S_("\xc3\x9f"), S_("ss"),                  /* ß */
-    S_("\xef\xac\x81"), S_("fi"),              /* ﬁ ligature */
-    S_("\xe6\x97\xa5"), S_("\xe6\x97\xa5\xe6\x9c\xac"), S_("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"), /* 日 日本 日本語 */
-    S_("\xef\xbc\xa1"),                        /* full-width A */
-    S_("a\xc2\xa0" "b"),                       /* NBSP */
-    S_("\xc2\x85"),                            /* NEL alone: empty key */
-    S_(""), S_(" "), S_("\xff"), S_("a\x01"), S_("ab\xc3"), S_("a\x7f"), S_("\xed\xa0\x80"), /* surrogate */
-    S_("CAF\xc3\x89"), S_("caf\xc3\xa9"), S_("cafe"), S_("ab\r\n"),
-};
-static const str clean_prefixes[] = {
-    S_(""), S_("a"), S_("ab"), S_("abc"), S_("b"), S_("a "), S_("c"), S_("zq"),
-    S_("zq "), S_("x"), S_("ab "), S_("abcd"), S_("ba"), S_("q"), S_("a b"), S_("zq 1"),
-};
-static const str odd_prefixes[] = {
-    S_("A"), S_("AB"), S_("b "), S_("\xc3\xa9"), S_("\xc3"), S_("\xe6\x97"), S_("\xe6\x97\xa5"), S_("caf"),
-    S_("CAF\xc3"), S_("\xff"), S_("a\x01"), S_(" "), S_("\t"), S_("\xc2\x85"), S_("\xef\xbc"), S_("\xc3\x9f"),
-};
-static const str users[] = {
-    S_("u1"), S_("u2"), S_("u3"), S_("U1"), S_("\xc3\xbc"), S_("user 1"), S_("heavy"),
-    S_(""), S_("a\x01"), S_("\xff"), S_("u\x7f"), /* invalid ids */
-};
-#define N_GOOD_USERS 7
-static const str sessions[] = {S_("s1"), S_("s2"), S_("s 3"), S_(""), S_("\xc3")};
-#define N_GOOD_SESS 3
-static const str scores[] = {
-    S_("1"), S_("2"), S_("3"), S_("0"), S_("5"), S_("10"), S_("-1"), S_("100"), S_("0.5"), S_("2.5"),
-    S_("-0"), S_("1e300"), S_("-1e300"), S_("1.7976931348623157e308"), S_("1e-300"), S_("3"),
-    S_("nan"), S_("inf"), S_(""), S_("x"), S_("1e999"), S_(" 1"), S_("0x10"), S_("1,5"),
-};
-#define N_GOOD_SCORES 16
-static const str limits[] = {S_("1"), S_("2"), S_("3"), S_("5"), S_("10"), S_("20"), S_("100"), S_("4"),
-                             S_("0"), S_("101"), S_("-3"), S_("x"), S_("1.5"), S_("")};
-#define N_GOOD_LIMITS 8
-static const str ranks[] = {S_("0"), S_("1"), S_("3"), S_("100"), S_("101"), S_("-1"), S_("x"), S_("007")};
-static const str burst_stems[] = {S_("zq"), S_("ab"), S_("\xe6\x97\xa5"), S_("hist")};
 
 static const char *word_case(const char *upper, unsigned v, char *buf) {
     size_t n = strlen(upper);
@@ -841,26 +795,6 @@ static void op_complete(rd *in, int kind, unsigned fl, unsigned step) {
     expect_outcome(ok, &r, "COMPLETE");
     if (ok) check_ranked(&r, pbuf, npl, (unsigned)k, o.has_user ? &o.user : NULL);
     probe(p, ok ? (unsigned)k : 10, o.has_user ? &o.user : NULL, NULL, kind);
-}
-
-/* FUZZY: the model's order for a typo-tolerant COMPLETE: live keys within
- * d edits of np, by edits, then score, then key (into bf_idx). */
-static int fz_edits[SH_MAX];
-static int fz_cmp(const void *pa, const void *pb) {
-    int a = *(const int *)pa, b = *(const int *)pb;
-    if (fz_edits[a] != fz_edits[b]) return fz_edits[a] < fz_edits[b] ? -1 : 1;
-    return ent_cmp(pa, pb);
-}
-static size_t fuzzy_brute(const char *np, size_t npl, unsigned d) {
-    size_t m = 0;
-    for (size_t i = 0; i < nsh; i++) {
-        if (!sh[i].live) continue;
-        size_t ml;
-        unsigned e = trie_fuzzy_dist(np, npl, sh[i].key, sh[i].klen, d, 0, &ml);
-        if (e <= d) fz_edits[i] = (int)e, bf_idx[m++] = (int)i;
-    }
-    qsort(bf_idx, m, sizeof *bf_idx, fz_cmp);
-    return m;
 }
 
 static void op_fuzzy(rd *in, int kind, unsigned fl, unsigned step) {

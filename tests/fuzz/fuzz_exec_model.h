@@ -70,6 +70,7 @@
 #include "engine/guard.h"
 #include "text/norm.h"
 #include "trie/trie.h"
+#include "trie/trie_fuzzy.h"
 #include "tests/fuzz/fuzz_exec_reply.h"
 #include "tests/fuzz/fuzz_util.h"
 
@@ -430,6 +431,26 @@ static void check_plain(const reply *r, const char *np, int npl, unsigned k) {
                       e->disp, (int)e->klen, e->key, b);
         }
     }
+}
+
+/* FUZZY: the model's order for a typo-tolerant COMPLETE: live keys within
+ * d edits of np, by edits, then score, then key (into bf_idx). */
+static int fz_edits[SH_MAX];
+static int fz_cmp(const void *pa, const void *pb) {
+    int a = *(const int *)pa, b = *(const int *)pb;
+    if (fz_edits[a] != fz_edits[b]) return fz_edits[a] < fz_edits[b] ? -1 : 1;
+    return ent_cmp(pa, pb);
+}
+static size_t fuzzy_brute(const char *np, size_t npl, unsigned d) {
+    size_t m = 0;
+    for (size_t i = 0; i < nsh; i++) {
+        if (!sh[i].live) continue;
+        size_t ml;
+        unsigned e = trie_fuzzy_dist(np, npl, sh[i].key, sh[i].klen, d, 0, &ml);
+        if (e <= d) fz_edits[i] = (int)e, bf_idx[m++] = (int)i;
+    }
+    qsort(bf_idx, m, sizeof *bf_idx, fz_cmp);
+    return m;
 }
 
 #endif
