@@ -143,6 +143,12 @@ int eng_complete(eng *e, const char *prefix, size_t len, unsigned k, const eng_c
     e->fuzzy_used = 0;
     int rc = eng_complete_prepare(e, prefix, len, k, ctx, msg);
     if (rc != 0) return rc < 0 ? rc : 0;
+    return eng_complete_search(e, k, ctx, msg);
+}
+
+int eng_complete_search(eng *e, unsigned k, const eng_ctx *ctx, const char **msg) {
+    int rc;
+    e->fuzzy_used = 0;
     unsigned d = eng_fuzzy_edits(e, ctx);
     if (d) {
         e->stats.complete_fuzzy++;
@@ -432,12 +438,17 @@ static int h_complete(cmd_call *c) {
     ws &= 1;
     if (c->kind == PROTO_TEXT) ws = 1;
     eng *e = c->e;
+    int n;
     if (eng_wants_rank(e, &ctx)) {
-        int rc2 = eng_complete_prepare(e, c->argv[1].p, c->argv[1].len, (unsigned)k, &ctx, &c->msg);
-        if (rc2 < 0) return rc2;
-        if (rc2 == 0 && eng_rank_takes(e, &ctx, (unsigned)k)) return ranked(c, &ctx, (unsigned)k, ws | we << 1);
+        n = eng_complete_prepare(e, c->argv[1].p, c->argv[1].len, (unsigned)k, &ctx, &c->msg);
+        if (n < 0) return n;
+        e->fuzzy_used = 0;
+        if (n == 1) n = 0; /* longer than any key */
+        else if (eng_rank_takes(e, &ctx, (unsigned)k)) return ranked(c, &ctx, (unsigned)k, ws | we << 1);
+        else n = eng_complete_search(e, (unsigned)k, &ctx, &c->msg); /* typo matches needed */
+    } else {
+        n = eng_complete(e, c->argv[1].p, c->argv[1].len, (unsigned)k, &ctx, &c->msg);
     }
-    int n = eng_complete(c->e, c->argv[1].p, c->argv[1].len, (unsigned)k, &ctx, &c->msg);
     if (n < 0) return n;
     OOM(proto_reply_list_head(c->out, c->kind, (uint64_t)n * (c->kind == PROTO_RESP ? 1 + ws + we : 1)));
     for (int i = 0; i < n; i++) {

@@ -143,6 +143,10 @@ int eng_complete(eng *e, const char *prefix, size_t len, unsigned k, const eng_c
  * prefix's code points (fuzzy-auto-one, fuzzy-auto-two). */
 unsigned eng_fuzzy_edits(const eng *e, const eng_ctx *ctx);
 
+/* Second half of eng_complete: the search for e->norm (after
+ * eng_complete_prepare returned 0). Returns n or ENG_ERR. */
+int eng_complete_search(eng *e, unsigned k, const eng_ctx *ctx, const char **msg);
+
 /* First half of eng_complete: checks k and ctx (counting the context),
  * normalizes the prefix into e->norm. Returns 0, 1 when the prefix is
  * longer than any key (nothing can match), or ENG_ERR. */

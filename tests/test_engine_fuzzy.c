@@ -183,6 +183,9 @@ static void test_ranked(void **state) {
     /* ... and a request needing typo matches answers in the typo order */
     assert_string_equal(TEXT(f, "COMPLETE", "wether", "USER", "u1", "FUZZY", "1", "LIMIT", "2"),
                         "OK 2\r\nwether report\t5\r\nWeather\t100\r\n");
+    /* each request counted once, whichever path answered it */
+    assert_int_equal(f->e.stats.complete_user, 2);
+    assert_int_equal(f->e.stats.complete_fuzzy, 1);
 }
 
 int main(void) {
