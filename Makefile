@@ -7,6 +7,8 @@
 #   make bench      benchmarks (see README), figures to stdout
 #   make run        demo: build the demo index and start what it needs
 #   make deps       install the Debian packages qac needs (no-op when all are present)
+#   make install    bin/qac, man page, web page + nginx site, example config under
+#                   PREFIX (/usr/local; DESTDIR honoured); make uninstall removes them
 #
 # Layout: each module directory (common text trie ranking data, and engine's
 # folders engine/proto engine/store engine/rank engine) becomes one static
@@ -77,7 +79,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test test-san check-deps deps bench run clean fuzz
+.PHONY: all test test-san check-deps deps bench run clean fuzz install uninstall
 all: $(QAC) $(TEST_BIN) $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c
@@ -99,6 +101,47 @@ $(BUILD)/tests/%: $(BUILD)/tests/%.o $$(call archives,$$(call test_module,$$*))
 $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(call archives,engine)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+# --- install ------------------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=] [INSTALL_BIN=bin/qac]
+#   BINDIR/qac, MANDIR/man1/qac.1, DOCDIR (README and docs/), SHAREDIR/qac/web
+#   (the page), SHAREDIR/qac/nginx/qac-site.conf (deploy/nginx-site.conf with the
+#   page's path filled in), SYSCONFDIR/qac/qac.conf (every setting, commented;
+#   never overwrites an existing one). SYSCONFDIR is PREFIX/etc, /etc for
+#   PREFIX=/usr. make uninstall removes the files (the config only when it is
+#   unchanged) and the empty directories that are qac's own.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+SHAREDIR ?= $(PREFIX)/share
+MANDIR ?= $(SHAREDIR)/man
+DOCDIR ?= $(SHAREDIR)/doc/qac
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+INSTALL_BIN ?= $(QAC)
+WEB_FILES := $(wildcard web/*.html web/*.js web/*.css)
+DOC_FILES := README.md $(wildcard docs/*.md)
+
+install: $(INSTALL_BIN)
+	install -D -m 755 $(INSTALL_BIN) $(DESTDIR)$(BINDIR)/qac
+	install -D -m 644 man/qac.1 $(DESTDIR)$(MANDIR)/man1/qac.1
+	install -d $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SHAREDIR)/qac/web $(DESTDIR)$(SHAREDIR)/qac/nginx
+	install -m 644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
+	install -m 644 $(WEB_FILES) $(DESTDIR)$(SHAREDIR)/qac/web/
+	sed 's|@WEB_ROOT@|$(SHAREDIR)/qac/web|g' deploy/nginx-site.conf >$(DESTDIR)$(SHAREDIR)/qac/nginx/qac-site.conf
+	chmod 644 $(DESTDIR)$(SHAREDIR)/qac/nginx/qac-site.conf
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/qac/qac.conf ]; then \
+	  echo "kept $(DESTDIR)$(SYSCONFDIR)/qac/qac.conf (the new example is etc/qac/qac.conf)"; \
+	else install -D -m 644 etc/qac/qac.conf $(DESTDIR)$(SYSCONFDIR)/qac/qac.conf; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/qac $(DESTDIR)$(MANDIR)/man1/qac.1
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOC_FILES)))
+	rm -f $(addprefix $(DESTDIR)$(SHAREDIR)/qac/web/,$(notdir $(WEB_FILES)))
+	rm -f $(DESTDIR)$(SHAREDIR)/qac/nginx/qac-site.conf
+	@if cmp -s etc/qac/qac.conf $(DESTDIR)$(SYSCONFDIR)/qac/qac.conf; then rm -f $(DESTDIR)$(SYSCONFDIR)/qac/qac.conf; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/qac/qac.conf ]; then echo "kept $(DESTDIR)$(SYSCONFDIR)/qac/qac.conf (changed)"; fi
+	rmdir $(DESTDIR)$(SHAREDIR)/qac/web $(DESTDIR)$(SHAREDIR)/qac/nginx $(DESTDIR)$(SHAREDIR)/qac \
+	  $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/qac 2>/dev/null || true
 
 # --- packages ---------------------------------------------------------------
 PKGS := gcc make pkg-config libuv1-dev libhiredis-dev libjemalloc-dev libutf8proc-dev \
