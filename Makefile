@@ -44,7 +44,7 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
         -Wvla -Wpointer-arith -Wcast-qual -Wno-unused-parameter
 CFLAGS := -std=c11 -D_GNU_SOURCE -DQAC_VERSION='"$(VERSION)"' $(OPT) $(WARN) -fno-common -I. -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS := $(OPT) $(EXTRA_LDFLAGS)
-LIBS := -luv -lhiredis -lhttp_parser -lutf8proc -lxxhash -lnettle $(MALLOC) -lm -lpthread
+LIBS := -luv -lhiredis -lhttp_parser -lutf8proc -lxxhash -lnettle -lsystemd $(MALLOC) -lm -lpthread
 
 MODULES := common text trie ranking data engine/proto engine/store engine/rank engine
 # Which archives a module's code needs, in link order.
@@ -107,7 +107,8 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(call archives,engine)
 #   BINDIR/qac, MANDIR/man1/qac.1, DOCDIR (README and docs/), SHAREDIR/qac/web
 #   (the page), SHAREDIR/qac/nginx/qac-site.conf (deploy/nginx-site.conf with the
 #   page's path filled in), SYSCONFDIR/qac/qac.conf (every setting, commented;
-#   never overwrites an existing one). SYSCONFDIR is PREFIX/etc, /etc for
+#   never overwrites an existing one), UNITDIR/qac.service and qac@.service
+#   (deploy/systemd/ with BINDIR and SYSCONFDIR filled in). SYSCONFDIR is PREFIX/etc, /etc for
 #   PREFIX=/usr. make uninstall removes the files (the config only when it is
 #   unchanged) and the empty directories that are qac's own.
 PREFIX ?= /usr/local
@@ -117,6 +118,8 @@ SHAREDIR ?= $(PREFIX)/share
 MANDIR ?= $(SHAREDIR)/man
 DOCDIR ?= $(SHAREDIR)/doc/qac
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+UNITS := qac.service qac@.service
 INSTALL_BIN ?= $(QAC)
 WEB_FILES := $(wildcard web/*.html web/*.js web/*.css)
 DOC_FILES := README.md $(wildcard docs/*.md)
@@ -129,6 +132,9 @@ install: $(INSTALL_BIN)
 	install -m 644 $(WEB_FILES) $(DESTDIR)$(SHAREDIR)/qac/web/
 	sed 's|@WEB_ROOT@|$(SHAREDIR)/qac/web|g' deploy/nginx-site.conf >$(DESTDIR)$(SHAREDIR)/qac/nginx/qac-site.conf
 	chmod 644 $(DESTDIR)$(SHAREDIR)/qac/nginx/qac-site.conf
+	install -d $(DESTDIR)$(UNITDIR)
+	for u in $(UNITS); do sed 's|@BINDIR@|$(BINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' deploy/systemd/$$u \
+	  >$(DESTDIR)$(UNITDIR)/$$u && chmod 644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; done
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/qac/qac.conf ]; then \
 	  echo "kept $(DESTDIR)$(SYSCONFDIR)/qac/qac.conf (the new example is etc/qac/qac.conf)"; \
 	else install -D -m 644 etc/qac/qac.conf $(DESTDIR)$(SYSCONFDIR)/qac/qac.conf; fi
@@ -137,7 +143,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/qac $(DESTDIR)$(MANDIR)/man1/qac.1
 	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOC_FILES)))
 	rm -f $(addprefix $(DESTDIR)$(SHAREDIR)/qac/web/,$(notdir $(WEB_FILES)))
-	rm -f $(DESTDIR)$(SHAREDIR)/qac/nginx/qac-site.conf
+	rm -f $(DESTDIR)$(SHAREDIR)/qac/nginx/qac-site.conf $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
 	@if cmp -s etc/qac/qac.conf $(DESTDIR)$(SYSCONFDIR)/qac/qac.conf; then rm -f $(DESTDIR)$(SYSCONFDIR)/qac/qac.conf; \
 	elif [ -e $(DESTDIR)$(SYSCONFDIR)/qac/qac.conf ]; then echo "kept $(DESTDIR)$(SYSCONFDIR)/qac/qac.conf (changed)"; fi
 	rmdir $(DESTDIR)$(SHAREDIR)/qac/web $(DESTDIR)$(SHAREDIR)/qac/nginx $(DESTDIR)$(SHAREDIR)/qac \
@@ -145,7 +151,7 @@ uninstall:
 
 # --- packages ---------------------------------------------------------------
 PKGS := gcc make pkg-config libuv1-dev libhiredis-dev libjemalloc-dev libutf8proc-dev \
-        libhttp-parser-dev libxxhash-dev nettle-dev libcmocka-dev redis-server redis-tools curl python3 procps time netcat-openbsd \
+        libhttp-parser-dev libxxhash-dev nettle-dev libsystemd-dev libcmocka-dev redis-server redis-tools curl python3 procps time netcat-openbsd \
         nginx-light chromium nodejs clang libclang-rt-14-dev
 deps:
 	@missing=$$(for p in $(PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done; \
@@ -197,7 +203,7 @@ FUZZ_OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-san
             -DQAC_NO_JEMALLOC
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DQAC_VERSION='"$(VERSION)"' $(FUZZ_OPT) $(WARN) -fno-common -I. \
                -MMD -MP
-FUZZ_LIBS := -luv -lhiredis -lhttp_parser -lutf8proc -lxxhash -lnettle -lm -lpthread
+FUZZ_LIBS := -luv -lhiredis -lhttp_parser -lutf8proc -lxxhash -lnettle -lsystemd -lm -lpthread
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 FUZZ_BIN := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)

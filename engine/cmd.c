@@ -578,15 +578,24 @@ static int h_save(cmd_call *c) {
     return 0;
 }
 
-/* RELOAD: the model file again (learned weights not saved are dropped) and
- * NS:current re-read. */
+/* RELOAD (and SIGHUP: the server calls eng_reload): the model file again
+ * (learned weights not saved are dropped) and NS:current re-read. */
+int eng_reload(eng *e, const char *why, char *err, size_t errlen) {
+    if (eng_rank_reload(e->rank, err, errlen) < 0) {
+        e->stats.reloads_failed++;
+        LOG_E("%s: %s", why, err);
+        return -1;
+    }
+    e->stats.reloads_ok++;
+    return 0;
+}
+
 static int h_reload(cmd_call *c) {
     if (!c->e->rank) {
         c->msg = "no ranker in this server";
         return ENG_ERR(ERR_ARGS);
     }
-    if (eng_rank_reload(c->e->rank, c->e->errbuf, sizeof c->e->errbuf) < 0) {
-        LOG_E("RELOAD: %s", c->e->errbuf);
+    if (eng_reload(c->e, "RELOAD", c->e->errbuf, sizeof c->e->errbuf) < 0) {
         c->msg = c->e->errbuf;
         return ENG_ERR(ERR_IO);
     }

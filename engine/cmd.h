@@ -118,6 +118,10 @@ static inline size_t eng_hit_matchlen(const eng *e, int i) {
 int eng_auth_required(const eng *e);
 /* Whether a command (CMD_*) is refused with NOAUTH before AUTH. */
 int eng_cmd_needs_auth(int cmd);
+/* What RELOAD does (the model file again, NS:current re-read), for RELOAD and
+ * the server's SIGHUP; counts reloads_ok / reloads_failed in STATS. Returns 0,
+ * or -1 after logging "WHY: reason" and writing the reason into err. */
+int eng_reload(eng *e, const char *why, char *err, size_t errlen);
 /* Compares pw with requirepass in time that depends only on their lengths
  * (not on where they differ) and counts the outcome in stats (auth_ok /
  * auth_failures). Returns 1 on a match, 0 otherwise (also when no password

@@ -5,6 +5,7 @@
  *   listen_http  HTTP/1.1 clients (http-port, opt.) -> srv_conn, is_http = 1
  *   sweep        timer: closes connections idle past idle-timeout
  *   sigint/term  start a clean shutdown
+ *   sighup       what RELOAD does (eng_reload: model file, embeddings version)
  *   grace        timer: force-closes what has not drained SRV_SHUTDOWN_GRACE_MS
  *                after the shutdown began
  *   jcheck, cron, sigchld   journal group commit, everysec fsync, saves
@@ -72,6 +73,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
 #include <uv.h>
 
 #include "common/alloc.h"
@@ -660,6 +662,7 @@ static void begin_shutdown(srv *s, int signum) {
     s->have_text = s->have_http = 0;
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
+    sd_notify(0, "STOPPING=1");
     if (s->have_sweep) uv_close((uv_handle_t *)&s->sweep, NULL);
     s->have_sweep = 0;
     srv__durable_stop(s->d);
@@ -679,6 +682,13 @@ static void begin_shutdown(srv *s, int signum) {
 }
 
 static void on_signal(uv_signal_t *h, int signum) { begin_shutdown(h->data, signum); }
+
+static void on_sighup(uv_signal_t *h, int signum) {
+    srv *s = h->data;
+    char err[600];
+    LOG_I("signal %d: reloading (as RELOAD)", signum);
+    if (eng_reload(&s->e, "SIGHUP", err, sizeof err) == 0) sd_notify(0, "STATUS=reloaded");
+}
 
 static int listen_on(srv *s, uv_tcp_t *h, int port, const char *what) {
     struct sockaddr_storage ss;
@@ -782,9 +792,12 @@ int srv_run(const srv_config *cfg, trie *t, jrn *j) {
     }
     uv_signal_init(&s->loop, &s->sigint);
     uv_signal_init(&s->loop, &s->sigterm);
-    s->sigint.data = s->sigterm.data = s;
+    uv_signal_init(&s->loop, &s->sighup);
+    s->sigint.data = s->sigterm.data = s->sighup.data = s;
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&s->sighup, on_sighup, SIGHUP);
+    uv_unref((uv_handle_t *)&s->sighup); /* does not keep the loop alive: a SIGHUP while draining still reloads */
     if (cfg->idle_timeout) {
         uint64_t every = cfg->idle_timeout * 1000 / 4;
         if (every > 1000) every = 1000;
@@ -795,6 +808,9 @@ int srv_run(const srv_config *cfg, trie *t, jrn *j) {
     }
     srv__durable_start(s->d);
     LOG_I("serving %llu keys", (unsigned long long)trie_count(t));
+    /* systemd (Type=notify): ready once the index is loaded and the ports listen;
+     * a no-op without $NOTIFY_SOCKET */
+    sd_notifyf(0, "READY=1\nSTATUS=serving %llu keys", (unsigned long long)trie_count(t));
     uv_run(&s->loop, UV_RUN_DEFAULT);
     rc = 0;
 out:

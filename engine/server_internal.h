@@ -88,7 +88,7 @@ struct srv {
     eng e;
     uv_tcp_t listen_text, listen_http;
     int have_text, have_http;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup; /* sighup: what RELOAD does */
     uv_timer_t sweep, grace;
     int have_sweep, have_grace;
     srv_conn *conns;

@@ -150,6 +150,8 @@ void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
     add_u(snap, "save_in_progress", "qac_save_in_progress", "gauge", NULL, s->save_in_progress);
     add_u(snap, "saves_ok", "qac_saves_total", "counter", "status=\"ok\"", s->saves_ok);
     add_u(snap, "saves_failed", "qac_saves_total", "counter", "status=\"failed\"", s->saves_failed);
+    add_u(snap, "reloads_ok", "qac_reloads_total", "counter", "status=\"ok\"", s->reloads_ok);
+    add_u(snap, "reloads_failed", "qac_reloads_total", "counter", "status=\"failed\"", s->reloads_failed);
     stats_item *it = add(snap, "last_save_status", "qac_last_save_status", "gauge");
     if (it) {
         it->str = s->last_save_ok < 0 ? "none" : s->last_save_ok ? "ok" : "failed";

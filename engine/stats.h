@@ -56,6 +56,7 @@ typedef struct eng_stats {
     uint64_t changes_total, changes_since_save;
     uint64_t dirty_since_ms;    /* monotonic ms of the first change since the last save */
     uint64_t saves_ok, saves_failed, save_in_progress;
+    uint64_t reloads_ok, reloads_failed; /* RELOAD and SIGHUP (eng_reload) */
     double last_save_time;      /* epoch seconds when the last save ended; 0 = none yet */
     uint64_t last_save_ms;      /* its duration */
     int last_save_ok;           /* -1 none yet, 0 failed, 1 ok */

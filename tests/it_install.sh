@@ -8,6 +8,8 @@
 #   2. the INSTALLED binary builds an index from a tiny tsv, serves it (with
 #      the installed config, its index and journal lines overridden by flags)
 #      on free ports and answers COMPLETE over the text protocol;
+#      the systemd units with their paths filled in, LimitNOFILE = max-clients'
+#      default + 64, and `systemd-analyze verify` clean (SKIP line without it);
 #   3. man -l (else groff) renders man/qac.1 without a warning (SKIP line when
 #      neither is installed); the page names every subcommand `qac --help` lists;
 #   4. the settings named in etc/qac/qac.conf (`name value` lines, active or
@@ -28,11 +30,35 @@ make -s -C "$root" --no-print-directory install DESTDIR="$dest" PREFIX="$prefix"
     >"$tmp/install.log" 2>&1 || { cat "$tmp/install.log"; fail "make install"; }
 for f in bin/qac share/man/man1/qac.1 share/doc/qac/README.md share/doc/qac/PROTOCOL.md share/doc/qac/WEB.md \
     share/qac/web/index.html share/qac/web/app.js share/qac/web/style.css share/qac/nginx/qac-site.conf \
-    etc/qac/qac.conf; do
+    etc/qac/qac.conf lib/systemd/system/qac.service lib/systemd/system/qac@.service; do
     [ -f "$dest$prefix/$f" ] || bad "installed $f: missing"
 done
 [ -x "$dest$prefix/bin/qac" ] || bad "installed bin/qac is not executable"
 check "nginx site root" "$(grep -c "root $prefix/share/qac/web;" "$dest$prefix/share/qac/nginx/qac-site.conf")" 1
+for u in qac.service qac@.service; do
+    check "$u: placeholders filled" "$(grep -c '@[A-Z_]*@' "$dest$prefix/lib/systemd/system/$u")" 0
+    check "$u: ExecStart" "$(grep -c "^ExecStart=$prefix/bin/qac serve --config $prefix/etc/qac/" \
+        "$dest$prefix/lib/systemd/system/$u")" 1
+    # LimitNOFILE = max-clients' default + the 64 descriptors serve keeps (SRV_RESERVED_FDS)
+    mc=$("$QAC_BIN" serve --help | sed -n 's/.*--max-clients N.*(default \([0-9]*\)).*/\1/p')
+    check "$u: LimitNOFILE = max-clients default + 64" "$(sed -n 's/^LimitNOFILE=//p' \
+        "$dest$prefix/lib/systemd/system/$u")" "$((mc + 64))"
+done
+if command -v systemd-analyze >/dev/null; then
+    # verify wants ExecStart to exist and the Documentation= man page to be found:
+    # copies pointing at the DESTDIR tree, MANPATH at its man pages
+    mkdir -p "$tmp/units"
+    for u in qac.service qac@.service; do
+        sed "s|^ExecStart=$prefix/bin/qac|ExecStart=$dest$prefix/bin/qac|" "$dest$prefix/lib/systemd/system/$u" \
+            >"$tmp/units/$u"
+    done
+    cp "$tmp/units/qac@.service" "$tmp/units/qac@one.service" # a template is verified through an instance
+    if out=$(cd "$tmp/units" && MANPATH=$dest$prefix/share/man systemd-analyze verify ./qac.service \
+        ./qac@one.service 2>&1); then ok "systemd-analyze verify qac.service qac@one.service"
+    else bad "systemd-analyze verify: $out"; fi
+else
+    echo "SKIP: systemd-analyze verify: systemd-analyze missing"
+fi
 check "nginx site has no placeholder left" "$(grep -c '@[A-Z_]*@' "$dest$prefix/share/qac/nginx/qac-site.conf")" 0
 if command -v nginx >/dev/null; then # the snippet is valid in an http block
     mkdir -p "$tmp/ngx/logs"
