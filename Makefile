@@ -9,6 +9,7 @@
 #   make deps       install the Debian packages qac needs (no-op when all are present)
 #   make install    bin/qac, man page, web page + nginx site, example config under
 #                   PREFIX (/usr/local; DESTDIR honoured); make uninstall removes them
+#   make deb        build/deb/qac_VERSION_ARCH.deb (dpkg-buildpackage -us -uc -b, debian/)
 #
 # Layout: each module directory (common text trie ranking data, and engine's
 # folders engine/proto engine/store engine/rank engine) becomes one static
@@ -79,7 +80,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test test-san check-deps deps bench run clean fuzz install uninstall
+.PHONY: all test test-san check-deps deps bench run clean fuzz install uninstall deb
 all: $(QAC) $(TEST_BIN) $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c
@@ -149,9 +150,19 @@ uninstall:
 	rmdir $(DESTDIR)$(SHAREDIR)/qac/web $(DESTDIR)$(SHAREDIR)/qac/nginx $(DESTDIR)$(SHAREDIR)/qac \
 	  $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/qac 2>/dev/null || true
 
+# make deb: the Debian package with debhelper (debian/rules builds in build/deb,
+# installs with PREFIX=/usr). dpkg-buildpackage writes to the parent directory;
+# the results are moved to build/deb/.
+deb:
+	dpkg-buildpackage -us -uc -b
+	@mkdir -p build/deb
+	mv ../qac_$(VERSION)_*.deb ../qac_$(VERSION)_*.buildinfo ../qac_$(VERSION)_*.changes build/deb/
+	-mv ../qac-dbgsym_$(VERSION)_*.deb build/deb/ 2>/dev/null
+	@ls build/deb/*.deb
+
 # --- packages ---------------------------------------------------------------
 PKGS := gcc make pkg-config libuv1-dev libhiredis-dev libjemalloc-dev libutf8proc-dev \
-        libhttp-parser-dev libxxhash-dev nettle-dev libsystemd-dev libcmocka-dev redis-server redis-tools curl python3 procps time netcat-openbsd \
+        libhttp-parser-dev libxxhash-dev nettle-dev libsystemd-dev debhelper libcmocka-dev redis-server redis-tools curl python3 procps time netcat-openbsd \
         nginx-light chromium nodejs clang libclang-rt-14-dev
 deps:
 	@missing=$$(for p in $(PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done; \
