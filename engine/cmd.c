@@ -133,7 +133,7 @@ int eng_complete_prepare(eng *e, const char *prefix, size_t len, unsigned k, con
 }
 
 unsigned eng_fuzzy_edits(const eng *e, const eng_ctx *ctx) {
-    int f = ctx && ctx->fuzzy >= 0 ? ctx->fuzzy : config_fuzzy_parse(e->cfg->fuzzy, strlen(e->cfg->fuzzy));
+    int f = ctx && ctx->fuzzy >= 0 ? ctx->fuzzy : e->cfg->fuzzy_mode;
     if (f != SRV_FUZZY_AUTO) return f > 0 ? (unsigned)f : 0;
     size_t cp = qutf8_count(e->norm, e->normlen);
     return cp >= e->cfg->fuzzy_auto_two ? 2 : cp >= e->cfg->fuzzy_auto_one ? 1 : 0;
@@ -188,8 +188,8 @@ int eng_reply_ranked(const eng *e, int kind, int ws, const eng_rank_result *res,
         size_t dl = c->len;
         double sc = 0;
         if (trie_get(e->t, c->q, c->len, &h)) d = trie_hit_display(&h), dl = h.displen, sc = h.score;
-        if (proto_reply_suggestion(out, kind, d, dl, sc, ws || kind == PROTO_TEXT) < 0) return -1;
-        if (we && proto_reply_edits(out, kind, 0) < 0) return -1; /* ranked answers are typed right */
+        /* ranked answers are typed right: 0 edits */
+        if (proto_reply_suggestion(out, kind, d, dl, sc, ws || kind == PROTO_TEXT, we ? 0 : -1) < 0) return -1;
     }
     return 0;
 }
@@ -453,8 +453,8 @@ static int h_complete(cmd_call *c) {
     OOM(proto_reply_list_head(c->out, c->kind, (uint64_t)n * (c->kind == PROTO_RESP ? 1 + ws + we : 1)));
     for (int i = 0; i < n; i++) {
         const trie_hit *h = eng_hit(e, i);
-        OOM(proto_reply_suggestion(c->out, c->kind, trie_hit_display(h), h->displen, h->score, ws));
-        if (we) OOM(proto_reply_edits(c->out, c->kind, eng_hit_edits(e, i)));
+        OOM(proto_reply_suggestion(c->out, c->kind, trie_hit_display(h), h->displen, h->score, ws,
+                                   we ? (int)eng_hit_edits(e, i) : -1));
     }
     return 0;
 }
@@ -531,7 +531,7 @@ static int h_get(cmd_call *c) {
 }
 
 static int h_accept(cmd_call *c) {
-    eng_ctx ctx = {.rank = -1};
+    eng_ctx ctx = {.rank = -1, .fuzzy = -1};
     int rc = parse_opts(c->argc, c->argv, 2, O_USER | O_SESSION | O_PREFIX | O_RANK, &ctx, NULL, NULL, &c->msg);
     if (rc < 0) return rc;
     double score;

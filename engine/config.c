@@ -156,6 +156,7 @@ void config_defaults(srv_config *c) {
     c->ngram_bytes = ENG_RANK_DEFAULT_NGRAM_BYTES;
     c->auth_max_failures = SRV_AUTH_MAX_FAILURES;
     set_str(&c->fuzzy, SRV_DEFAULT_FUZZY);
+    c->fuzzy_mode = config_fuzzy_parse(SRV_DEFAULT_FUZZY, strlen(SRV_DEFAULT_FUZZY));
     c->fuzzy_auto_one = SRV_FUZZY_AUTO_ONE;
     c->fuzzy_auto_two = SRV_FUZZY_AUTO_TWO;
     guard_opts_default(&c->accept);
@@ -225,9 +226,13 @@ int config_set(srv_config *c, const char *name, const char *value, char *err, si
                     return -1;
                 }
         }
-        if (!strcmp(s->name, "fuzzy") && config_fuzzy_parse(value, strlen(value)) < 0) {
-            errf(err, errlen, "fuzzy: '%s' is not one of 0, 1, 2, auto", value);
-            return -1;
+        if (!strcmp(s->name, "fuzzy")) {
+            int m = config_fuzzy_parse(value, strlen(value));
+            if (m < 0) {
+                errf(err, errlen, "fuzzy: '%s' is not one of 0, 1, 2, auto", value);
+                return -1;
+            }
+            c->fuzzy_mode = m;
         }
         if (!strcmp(s->name, "fsync") && jrn_policy_parse(value) < 0) {
             errf(err, errlen, "fsync: '%s' is not one of always, everysec, no", value);

@@ -79,6 +79,7 @@ typedef struct srv_config {
     uint64_t ngram_bytes;       /* bound of the in-process n-gram table (0 = off) */
     /* typo tolerance */
     char *fuzzy;                /* 0 | 1 | 2 | auto: FUZZY of a COMPLETE that does not say */
+    int fuzzy_mode;             /* the same, parsed (0..2 or SRV_FUZZY_AUTO): what requests read */
     uint64_t fuzzy_auto_one, fuzzy_auto_two; /* AUTO's thresholds, code points */
     uint64_t fuzzy_first_any;   /* 1: an edit may touch the first character too */
     /* what ACCEPTs may change (engine/guard.h): accept-window, accept-user-rate, ... */

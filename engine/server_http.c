@@ -95,6 +95,7 @@ static const char *lower_code(int rc, char *buf, size_t cap) {
 static void get_ctx(const http_request *req, eng_ctx *ctx) {
     memset(ctx, 0, sizeof *ctx);
     ctx->rank = -1;
+    ctx->fuzzy = -1; /* not given: the fuzzy setting decides */
     http_param(req, "user", &ctx->user, &ctx->user_len);
     http_param(req, "session", &ctx->session, &ctx->session_len);
 }

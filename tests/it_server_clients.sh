@@ -76,4 +76,16 @@ check "bad utf8" "$(http_status "$h/v1/complete?q=%ff")" "400"
 
 qac_stop
 check "SIGTERM exit status" "$?" "0"
+
+# the fuzzy setting is the default of every protocol: a request that does not say follows it
+port=$(free_port) hport=$(free_port)
+qac_start "$port" "$tmp/log" -i "$tmp/idx" --http-port "$hport" --fuzzy auto --log-level warn ||
+    { echo "FAIL server (--fuzzy auto) did not start"; cat "$tmp/log"; exit 1; }
+h=http://127.0.0.1:$hport
+check "--fuzzy auto: HTTP without fuzzy=" "$(curl -s "$h/v1/complete?q=nwe%20yrok&k=1" | grep -o '"edits":2')" '"edits":2'
+check "--fuzzy auto: HTTP fuzzy=0" "$(curl -s "$h/v1/complete?q=nwe%20yrok&fuzzy=0" | grep -o '"suggestions":\[\]')" \
+    '"suggestions":[]'
+check "--fuzzy auto: RESP without FUZZY" "$(redis-cli -p "$port" COMPLETE 'nwe yrok' LIMIT 1 WITHEDITS | tr '\n' '|')" \
+    "new york|2|"
+qac_stop
 [ "$fails" -eq 0 ] || { cat "$tmp/log"; exit 1; }

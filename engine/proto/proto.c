@@ -342,30 +342,24 @@ size_t proto_fmt_score(char *buf, double v) {
     return 0; /* not reached */
 }
 
-int proto_reply_edits(qbuf *out, int kind, unsigned edits) {
-    if (kind == PROTO_RESP) return proto_reply_int(out, kind, (int64_t)edits);
-    /* text: the suggestion's line gets a third field before its CRLF */
-    if (out->len < 2 || memcmp(out->data + out->len - 2, "\r\n", 2)) return -1;
-    out->len -= 2;
-    char num[16];
-    int n = snprintf(num, sizeof num, "\t%u\r\n", edits);
-    return qbuf_append(out, num, (size_t)n);
-}
-
 int proto_reply_suggestion(qbuf *out, int kind, const char *disp, size_t displen, double score,
-                           int withscores) {
+                           int withscores, int edits) {
     char num[32];
     if (kind == PROTO_RESP) { /* the score is formatted only when it is sent */
         if (put_bulk(out, disp, displen) < 0) return -1;
-        return withscores ? put_bulk(out, num, proto_fmt_score(num, score)) : 0;
+        if (withscores && put_bulk(out, num, proto_fmt_score(num, score)) < 0) return -1;
+        return edits >= 0 ? proto_reply_int(out, kind, edits) : 0;
     }
     size_t nl = proto_fmt_score(num, score);
-    if (qbuf_reserve(out, displen + 1 + nl + 2) < 0) return -1;
+    char ed[8]; /* "\t" + at most 2 digits (TRIE_FUZZY_MAX_EDITS) */
+    size_t el = edits >= 0 ? (size_t)snprintf(ed, sizeof ed, "\t%d", edits > 99 ? 99 : edits) : 0;
+    if (qbuf_reserve(out, displen + 1 + nl + el + 2) < 0) return -1;
     char *w = out->data + out->len;
     memcpy(w, disp, displen);
     w[displen] = '\t';
     memcpy(w + displen + 1, num, nl);
-    memcpy(w + displen + 1 + nl, "\r\n", 2);
-    out->len += displen + 1 + nl + 2;
+    if (el) memcpy(w + displen + 1 + nl, ed, el);
+    memcpy(w + displen + 1 + nl + el, "\r\n", 2);
+    out->len += displen + 1 + nl + el + 2;
     return 0;
 }

@@ -143,14 +143,11 @@ int proto_reply_error(qbuf *out, int kind, int code, const char *msg);
  * 64 bytes and control bytes replaced. */
 int proto_reply_error_arg(qbuf *out, int kind, int code, const char *msg, const char *arg,
                           size_t arglen);
-/* A COMPLETE element. text: "display\tscore"; RESP: $display (and $score
- * when withscores). */
+/* A COMPLETE element. text: "display\tscore" ("display\tscore\tedits" when
+ * edits >= 0: WITHEDITS); RESP: $display, then $score when withscores, then
+ * :edits when edits >= 0. */
 int proto_reply_suggestion(qbuf *out, int kind, const char *disp, size_t displen, double score,
-                           int withscores);
-/* WITHEDITS: the edits of the suggestion just written. text: its line
- * becomes "display\tscore\tedits"; RESP: an integer after it (and its
- * score). -1 when the buffer does not end in that line. */
-int proto_reply_edits(qbuf *out, int kind, unsigned edits);
+                           int withscores, int edits);
 
 /* Shortest decimal text of a score into buf (>= 32 bytes); returns its
  * length. Integral values below 2^53 are printed without printf (the common
