@@ -264,7 +264,7 @@ static void change_done(eng *e, int deleted) {
         lsn = jrn_add_set(e->j, e->norm, e->normlen, trie_hit_display(&h), h.displen, h.score);
     }
     if (lsn) e->wait_lsn = lsn;
-    else LOG_E("journal: could not encode a change (reserved space missing)");
+    else LOG_E("journal.encode_failed", "msg=\"reserved space missing\"");
 }
 
 /* The guard's actor for an ACCEPT: its USER, else the connection's address. */
@@ -568,11 +568,11 @@ static int h_save(cmd_call *c) {
     uint64_t t0 = qtime_us();
     int rc = trie_save(c->e->t, path);
     if (rc < 0) {
-        LOG_E("SAVE to %s failed: %s (%s)", path, trie_strerror(rc), strerror(errno));
+        LOG_E("save.failed", "path=%s error=%s errno=%s", path, trie_strerror(rc), strerror(errno));
         c->msg = rc == TRIE_EIO ? "snapshot write failed (see the server log)" : trie_strerror(rc);
         return ENG_ERR(rc == TRIE_ENOMEM ? ERR_NOMEM : ERR_IO);
     }
-    LOG_I("saved %llu keys to %s in %llu ms", (unsigned long long)trie_count(c->e->t), path,
+    LOG_I("save.done", "keys=%llu path=%s ms=%llu", (unsigned long long)trie_count(c->e->t), path,
           (unsigned long long)((qtime_us() - t0) / 1000));
     OOM(proto_reply_ok(c->out, c->kind));
     return 0;
@@ -583,7 +583,7 @@ static int h_save(cmd_call *c) {
 int eng_reload(eng *e, const char *why, char *err, size_t errlen) {
     if (eng_rank_reload(e->rank, err, errlen) < 0) {
         e->stats.reloads_failed++;
-        LOG_E("%s: %s", why, err);
+        LOG_E("reload.failed", "by=%s error=%s", why, err);
         return -1;
     }
     e->stats.reloads_ok++;

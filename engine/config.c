@@ -122,7 +122,7 @@ static char *xstrdup(const char *s) {
 static void set_str(char **slot, const char *v) {
     char *p = xstrdup(v);
     if (!p) {
-        LOG_E("out of memory");
+        LOG_E("config.failed", "error=out_of_memory");
         exit(1);
     }
     qfree(*slot);

@@ -359,7 +359,7 @@ int srv__http_on_request(const http_request *req, void *ud) {
     s->http->deferred = 0;
     c->dst = NULL;
     if (rc < 0) {
-        LOG_W("out of memory answering an HTTP request; closing the client");
+        LOG_W("client.closed", "reason=out_of_memory msg=\"answering an HTTP request\"");
         srv__conn_close(c);
         return 1;
     }

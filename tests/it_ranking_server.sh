@@ -305,7 +305,7 @@ qac_stop
 rc=$?
 [ $rc = 0 ] || fail "server exit status $rc after SIGTERM"
 [ "$(stat -c %Y "$tmp/model.saved")" -gt 1 ] || fail "shutdown did not save the learned model"
-grep -q "shut down cleanly" "$tmp/log" || fail "no clean shutdown"
+grep -q "event=server.stopped " "$tmp/log" || fail "no clean shutdown"
 no_sanitizer_report "$tmp/log" || fail "sanitizer report"
 echo "ok   SIGTERM saved the model; clean shutdown"
 echo "it_ranking_server: ok"

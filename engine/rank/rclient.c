@@ -131,7 +131,7 @@ static void schedule_retry(rcl *c) {
 static void connect_failed(rcl *c, const char *why) {
     c->st.connect_failures++;
     c->streak++;
-    if (c->streak == 1) LOG_W("redis %s: cannot connect: %s; retrying with backoff", c->addr, why);
+    if (c->streak == 1) LOG_W("redis.connect_failed", "addr=%s error=%s msg=\"retrying with backoff\"", c->addr, why);
     schedule_retry(c);
 }
 
@@ -139,7 +139,7 @@ static void connect_failed(rcl *c, const char *why) {
 static void lost(rcl *c, const char *why) {
     c->st.disconnects++;
     c->streak = 1;
-    LOG_W("redis %s: connection lost: %s; reconnecting", c->addr, why);
+    LOG_W("redis.disconnected", "addr=%s error=%s msg=\"reconnecting\"", c->addr, why);
     schedule_retry(c);
     if (c->o.on_state) c->o.on_state(c, 0, c->o.ud);
 }
@@ -150,7 +150,7 @@ static void on_connect(const redisAsyncContext *ac, int status) {
     if (status == REDIS_OK) {
         c->state = RCL_UP;
         c->st.connects++;
-        if (c->streak || c->st.connects > 1) LOG_I("redis %s: connected", c->addr);
+        if (c->streak || c->st.connects > 1) LOG_I("redis.connected", "addr=%s", c->addr);
         c->streak = 0;
         if (c->o.on_state) c->o.on_state(c, 1, c->o.ud);
         return;
