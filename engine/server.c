@@ -372,7 +372,8 @@ static void on_ranked(void *ud, const eng_rank_result *res) {
     uint64_t took = qtime_ns() - sl->t0;
     int rc = sl->kind < 0
                  ? srv__http_write_ranked(s, &sl->buf, sl->aux.data, sl->aux_qlen, sl->aux.data + sl->aux_qlen,
-                                          sl->aux.len - sl->aux_qlen, res, took, sl->http_keep, sl->http_head)
+                                          sl->aux.len - sl->aux_qlen, res, took, sl->http_keep, sl->http_head,
+                                          sl->http_os)
                  : eng_reply_ranked(&s->e, sl->kind, sl->ws, res, &sl->buf);
     if (rc < 0) sl->buf.len = 0;
     else hist_add(&s->e.stats.lat_ns, took);

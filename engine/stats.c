@@ -28,6 +28,7 @@ static const char *const cmd_names[CMD__COUNT] = {
     [CMD_HTTP_ACCEPT] = "http_accept", [CMD_HTTP_STATS] = "http_stats",
     [CMD_HTTP_METRICS] = "http_metrics", [CMD_HTTP_HEALTH] = "http_healthz",
     [CMD_HTTP_OTHER] = "http_other", [CMD_RELOAD] = "reload", [CMD_AUTH] = "auth",
+    [CMD_HTTP_SUGGEST] = "http_suggest",
 };
 
 const char *stats_cmd_name(int cmd) { return cmd >= 0 && cmd < CMD__COUNT ? cmd_names[cmd] : "?"; }
