@@ -578,6 +578,7 @@ static void on_connection(uv_stream_t *server, int status) {
     c->s = s;
     c->refs = 1;
     c->is_http = (unsigned)is_http;
+    c->client.id = ++s->next_client_id;
     uv_tcp_init(&s->loop, &c->tcp);
     c->tcp.data = c;
     c->next = s->conns;

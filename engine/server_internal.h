@@ -93,6 +93,7 @@ struct srv {
     int have_sweep, have_grace;
     srv_conn *conns;
     uint64_t nconns; /* all open connection objects, counted or not */
+    uint64_t next_client_id; /* CLIENT ID of the next connection (from 1) */
     int stopping;
     proto_limits lim;
     size_t rmax;

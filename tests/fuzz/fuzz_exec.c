@@ -914,7 +914,10 @@ static void op_misc(rd *in, int kind, unsigned fl, unsigned step) {
     static const str pats[] = {S_("*"), S_("max-*"), S_("save"), S_("appendonly"), S_("[a-c]*"), S_("requirepass"),
                                S_("\\"), S_("*[")};
     static const str helps[] = {S_("complete"), S_("ADD"), S_("nope"), S_("")};
-    unsigned sub = next(in) % 14;
+    static const char *conn[] = {"HELLO", "HELLO 2", "HELLO 3", "HELLO 4", "HELLO 3 SETNAME fz", "CLIENT ID",
+                                 "CLIENT GETNAME", "CLIENT SETNAME fz-1", "CLIENT SETNAME a\x01", "CLIENT INFO",
+                                 "CLIENT SETINFO LIB-VER 1.0", "CLIENT LIST", "ECHO hi", "SELECT 0", "SELECT 1"};
+    unsigned sub = next(in) % 15;
     req q = {0};
     int want = RP_ANY, must_fail = 0, cmd_expect = -1;
     switch (sub) {
@@ -938,6 +941,14 @@ static void op_misc(rd *in, int kind, unsigned fl, unsigned step) {
     case 10: req_addv(&q, pick_raw(in, 0)); break; /* an unknown (or any) command word */
     case 11: req_adds(&q, "ADD"); req_adds(&q, "a"); must_fail = 1; cmd_expect = CMD_ADD; break;
     case 12: req_adds(&q, "GET"); req_adds(&q, "a"); req_adds(&q, "b"); must_fail = 1; cmd_expect = CMD_GET; break;
+    case 13: { /* the connection commands, by their words; RESP3 after HELLO 3 changes no reply the model reads */
+        unsigned w = next(in) % ARRAY_LEN(conn);
+        char buf[40], *sp = NULL;
+        strcpy(buf, conn[w]);
+        for (char *t = strtok_r(buf, " ", &sp); t; t = strtok_r(NULL, " ", &sp)) req_adds(&q, t);
+        must_fail = w == 3 || w == 8 || w == 11 || w == 14;
+        break;
+    }
     default: req_adds(&q, "CONFIG"); req_adds(&q, "SET"); req_adds(&q, "x"); must_fail = 1; cmd_expect = CMD_CONFIG; break;
     }
     /* case 10 may name a real command: then only its reply's shape is checked,
@@ -945,7 +956,8 @@ static void op_misc(rd *in, int kind, unsigned fl, unsigned step) {
      * that are no command at all */
     if (sub == 10) {
         static const char *known[] = {"COMPLETE", "ADD", "INCR", "DEL", "GET", "ACCEPT", "STATS", "INFO", "PING",
-                                      "HELP", "QUIT", "SAVE", "RELOAD", "COMMAND", "CONFIG", "AUTH"};
+                                      "HELP", "QUIT", "SAVE", "RELOAD", "COMMAND", "CONFIG", "AUTH",
+                                      "HELLO", "CLIENT", "ECHO", "SELECT"};
         for (size_t i = 0; i < ARRAY_LEN(known); i++)
             if (q.a[0].len == strlen(known[i]) && !strncasecmp(q.a[0].p, known[i], q.a[0].len)) {
                 req_free(&q);
