@@ -190,6 +190,8 @@ void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
         add_u(snap, "rank_redis_up", "qac_rank_redis_up", "gauge", NULL, (uint64_t)r.redis_up);
         add_u(snap, "rank_redis_reconnects", "qac_rank_redis_reconnects_total", "counter", NULL, r.redis_reconnects);
         add_u(snap, "rank_redis_errors", "qac_rank_redis_errors_total", "counter", NULL, r.redis_errors);
+        add_u(snap, "rank_redis_master_switches", "qac_rank_redis_master_switches_total", "counter", NULL,
+              r.redis_master_switches);
         add_u(snap, "rank_requests", "qac_rank_requests_total", "counter", NULL, r.requests);
         add_u(snap, "rank_degraded", "qac_rank_degraded_total", "counter", NULL, r.degraded);
         add_u(snap, "rank_deadline_misses", "qac_rank_deadline_misses_total", "counter", NULL, r.deadline_misses);

@@ -528,12 +528,12 @@ eng_rank *eng_rank_new(uv_loop_t *loop, trie *t, const eng_rank_opts *o, char *e
     if (o->redis) {
         rcl_opts ro;
         rcl_opts_default(&ro);
-        char host[RCL_MAX_HOST + 1];
-        if (rcl_parse_addr(o->redis, host, sizeof host, &ro.port)) {
-            snprintf(err, errlen, "--redis wants HOST:PORT, not '%s'", o->redis);
+        char target[RCL_TARGET_BUF];
+        if (rcl_parse_target(o->redis, &ro, target, sizeof target)) {
+            snprintf(err, errlen, "--redis wants HOST:PORT or sentinel://HOST:PORT[,HOST:PORT...]/MASTER, not '%s'",
+                     o->redis);
             goto fail;
         }
-        ro.host = host;
         ro.on_state = eng_rank__on_rcl_state;
         ro.ud = R;
         if (rcl_new(loop, &ro, &R->rc, err, errlen)) goto fail;
@@ -647,7 +647,12 @@ int eng_rank_has_model(const eng_rank *R) { return R->model != NULL; }
 
 void eng_rank_stats(const eng_rank *R, eng_rank_stat *s) {
     *s = R->st;
-    if (R->rc) s->redis_up = rcl_is_up(R->rc);
+    if (R->rc) {
+        rcl_stat rs;
+        rcl_stats(R->rc, &rs);
+        s->redis_up = rcl_is_up(R->rc);
+        s->redis_master_switches = rs.master_switches;
+    }
     if (R->cache) {
         rank_veclru_stat cs;
         rank_veclru_stats(R->cache, &cs);
