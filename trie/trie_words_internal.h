@@ -1,0 +1,86 @@
+/* trie_words_internal.h -- private layout of the word index, shared only by
+ * trie_words.c (layout, live changes, build) and trie_words_query.c (top-k,
+ * check), and white-box tests. The design is described in trie_words.c.
+ */
+#ifndef QAC_TRIE_WORDS_INTERNAL_H
+#define QAC_TRIE_WORDS_INTERNAL_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "trie/trie_internal.h"
+#include "trie/trie_words.h"
+
+#define TW_FB 4 /* fanout 16 */
+#define TW_F (1u << TW_FB)
+#define TW_MAXLV 8
+#define TW_MAXKW (TRIE_MAX_KEY / 2 + 1) /* words in a key */
+#define TW_TXT (64 * 1024)            /* per-request text cache for tie breaks */
+
+typedef struct tw_word {
+    uint32_t *p; /* cap ids, then the bound tree (uint16 codes) */
+    uint32_t n, cap, live;
+    uint16_t top; /* root bound code (the dictionary score is bval(top)) */
+} tw_word;
+
+struct trie_words {
+    trie *wt;          /* dictionary: word -> wid, score = bval(bound) */
+    tw_word *w;        /* by wid */
+    uint32_t wcap;
+    uint32_t *rank;    /* by key id: rank, NONE when absent */
+    uint16_t *kb;      /* by key id: bound code */
+    uint32_t idcap;
+    uint32_t next_rank;
+    uint64_t keys, postings;
+};
+
+/* ------------------------------------------------------------ bound codes */
+
+static inline uint16_t bcode(double x) {
+    float f = (float)x;
+    if ((double)f < x) f = nextafterf(f, INFINITY);
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint32_t k = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    return (uint16_t)(((uint64_t)k + 0xffffu) >> 16); /* in [0x80, 0xff80]: never 0 */
+}
+static inline double bval(uint16_t c) {
+    uint32_t k = (uint32_t)c << 16;
+    uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
+    float f;
+    memcpy(&f, &u, 4);
+    return (double)f;
+}
+
+/* ------------------------------------------------------------- tree layout */
+
+/* Stored levels for a list of capacity cap: level l has ceil(cap/16^(l+1))
+ * entries, kept while that is > 1 (the root is tw_word.top). */
+static inline int tw_levels(uint32_t cap, uint32_t off[TW_MAXLV], uint32_t sz[TW_MAXLV], uint32_t *total) {
+    int nl = 0;
+    uint32_t o = 0;
+    uint64_t span = TW_F;
+    while (span < cap) {
+        sz[nl] = (uint32_t)((cap + span - 1) / span);
+        off[nl++] = o;
+        o += sz[nl - 1];
+        span <<= TW_FB;
+    }
+    *total = o;
+    return nl;
+}
+static inline uint16_t *tw_mx(const tw_word *x) { return (uint16_t *)(x->p + x->cap); }
+
+
+/* trie_words.c */
+/* Id of key in t, or NONE (find() without the path; reads trie internals). */
+uint32_t trie_words__lookup(const trie *t, const char *key, size_t klen);
+/* Position of the live entry with rank r in x, or NONE. */
+uint32_t trie_words__find_pos(const trie_words *w, const tw_word *x, uint32_t r);
+/* Splits key into words: offsets o, lengths l; returns how many. */
+int trie_words__split(const char *key, size_t klen, uint16_t *o, uint16_t *l);
+/* Keeps the first occurrence of each distinct word; returns how many. */
+int trie_words__distinct(const char *key, uint16_t *o, uint16_t *l, int n);
+
+#endif

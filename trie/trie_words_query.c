@@ -1,0 +1,452 @@
+/* trie_words_query.c -- top-k of the word index (trie_words_topk) and its
+ * consistency check. The design (bounds, the best-first search and why it is
+ * exact) is in trie_words.c; the semantics in trie_words.h.
+ *
+ * What lives here, in order:
+ *   - parsing the typed text (limits first: length, then words);
+ *   - the greedy matching that decides a key and gives the ranges;
+ *   - a best-first cursor over the DICTIONARY trie's subtree of a prefix
+ *     (like trie__topk_walk, but unbounded and one word per call: the
+ *     frontier is a growable heap), which streams candidate words by bound;
+ *   - the search heap (STREAM / WORD / NODE / KEY entries) and the loop;
+ *   - trie_words_check.
+ * Cost and limits: per request at most TRIE_WORDS_MAX_SCAN ids or words
+ * examined; scratch is allocated per request (heaps grow x2, a 64 KiB text
+ * cache for decoded keys that tie on score) and freed before returning.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "trie/trie_words_internal.h"
+
+/* ------------------------------------------------------------- the request */
+
+typedef struct tw_req {
+    const char *w[TRIE_WORDS_MAX_TYPED];
+    uint16_t wl[TRIE_WORDS_MAX_TYPED];
+    int nw, trailing;
+    char canon[TRIE_WORDS_MAX_TEXT + 1];
+    size_t clen;
+} tw_req;
+
+static int tw_parse(const char *text, size_t len, tw_req *q) {
+    if (len > TRIE_WORDS_MAX_TEXT) return TRIE_WORDS_ETOOLONG;
+    q->nw = 0;
+    q->clen = 0;
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && text[i] == ' ') i++;
+        if (i == len) break;
+        const char *e = memchr(text + i, ' ', len - i);
+        size_t j = e ? (size_t)(e - text) : len;
+        if (q->nw == TRIE_WORDS_MAX_TYPED) return TRIE_WORDS_ETOOMANY;
+        q->w[q->nw] = text + i;
+        q->wl[q->nw++] = (uint16_t)(j - i);
+        if (q->clen) q->canon[q->clen++] = ' ';
+        memcpy(q->canon + q->clen, text + i, j - i);
+        q->clen += j - i;
+        i = j;
+    }
+    q->trailing = q->nw > 0 && text[len - 1] == ' ';
+    if (q->trailing) q->canon[q->clen++] = ' ';
+    return TRIE_OK;
+}
+
+/* The greedy matching (trie_words.h): 1 and the ranges when key matches. */
+static int tw_match(const tw_req *q, const char *key, size_t klen, trie_words_range *rg) {
+    uint16_t o[TW_MAXKW], l[TW_MAXKW];
+    uint8_t used[TW_MAXKW];
+    int nk = trie_words__split(key, klen, o, l);
+    memset(used, 0, (size_t)nk);
+    int nc = q->trailing ? q->nw : q->nw - 1;
+    for (int i = 0; i < nc; i++) {
+        int j = 0;
+        while (j < nk && (used[j] || l[j] != q->wl[i] || memcmp(key + o[j], q->w[i], l[j]))) j++;
+        if (j == nk) return 0;
+        used[j] = 1;
+        rg[i] = (trie_words_range){o[j], q->wl[i]};
+    }
+    if (!q->trailing) {
+        int i = q->nw - 1, j = 0;
+        while (j < nk && (used[j] || l[j] < q->wl[i] || memcmp(key + o[j], q->w[i], q->wl[i]))) j++;
+        if (j == nk) return 0;
+        rg[i] = (trie_words_range){o[j], q->wl[i]};
+    }
+    return 1;
+}
+
+/* ----------------------------------------------------------------- search */
+
+enum { K_STREAM, K_WORD, K_NODE, K_KEY };
+
+typedef struct tw_ent {
+    double v;
+    uint32_t a, b; /* KEY: a = id; WORD: a = wid; NODE: a = wid, b = index */
+    uint8_t kind, lv;
+    uint16_t tlen; /* KEY: decoded length, once txt >= 0 */
+    int32_t txt;   /* KEY: offset of the decoded key in the text cache, or -1 */
+} tw_ent;
+
+/* Dictionary cursor entry: par NONE: the single word id; slot NONE: the
+ * whole subtree of node par; else child slot of par and its later siblings. */
+typedef struct tw_sent {
+    double s;
+    uint32_t id, par, slot;
+} tw_sent;
+
+typedef struct tw_search {
+    const trie_words *w;
+    const trie *t;
+    tw_ent *h;
+    uint32_t hn, hcap;
+    tw_sent *s;
+    uint32_t sn, scap;
+    char *txt;
+    uint32_t tused;
+    uint32_t scanned;
+    int oom;
+} tw_search;
+
+static const char *ent_key(tw_search *S, tw_ent *e, char *tmp) {
+    if (e->txt >= 0) return S->txt + e->txt;
+    if (S->tused + TRIE_MAX_KEY <= TW_TXT) {
+        e->txt = (int32_t)S->tused;
+        e->tlen = (uint16_t)kdecode(S->t, e->a, S->txt + S->tused);
+        S->tused += e->tlen;
+        return S->txt + e->txt;
+    }
+    e->tlen = (uint16_t)kdecode(S->t, e->a, tmp);
+    return tmp;
+}
+
+/* 1 when x pops before y. */
+static int before(tw_search *S, tw_ent *x, tw_ent *y) {
+    if (x->v != y->v) return x->v > y->v;
+    int kx = x->kind == K_KEY, ky = y->kind == K_KEY;
+    if (kx != ky) return ky; /* bounds before keys of equal value */
+    if (!kx) return 0;
+    char a[TRIE_MAX_KEY], b[TRIE_MAX_KEY];
+    const char *ka = ent_key(S, x, a), *kb = ent_key(S, y, b);
+    return keycmp(ka, x->tlen, kb, y->tlen) < 0;
+}
+
+static void hswap(tw_ent *a, tw_ent *b) {
+    tw_ent x = *a;
+    *a = *b;
+    *b = x;
+}
+
+static void hpush(tw_search *S, tw_ent e) {
+    if (S->hn == S->hcap) {
+        uint32_t nc = S->hcap ? S->hcap * 2 : 256;
+        tw_ent *p = qrealloc(S->h, nc * sizeof *p);
+        if (!p) {
+            S->oom = 1;
+            return;
+        }
+        S->h = p;
+        S->hcap = nc;
+    }
+    uint32_t i = S->hn++;
+    S->h[i] = e;
+    while (i > 0 && before(S, &S->h[i], &S->h[(i - 1) / 2])) {
+        hswap(&S->h[i], &S->h[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+}
+
+static tw_ent hpop(tw_search *S) {
+    tw_ent top = S->h[0];
+    S->h[0] = S->h[--S->hn];
+    uint32_t i = 0;
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < S->hn && before(S, &S->h[l], &S->h[m])) m = l;
+        if (r < S->hn && before(S, &S->h[r], &S->h[m])) m = r;
+        if (m == i) break;
+        hswap(&S->h[i], &S->h[m]);
+        i = m;
+    }
+    return top;
+}
+
+/* --- dictionary cursor (max-heap on s) */
+
+static void spush(tw_search *S, double s, uint32_t id, uint32_t par, uint32_t slot) {
+    if (S->sn == S->scap) {
+        uint32_t nc = S->scap ? S->scap * 2 : 64;
+        tw_sent *p = qrealloc(S->s, nc * sizeof *p);
+        if (!p) {
+            S->oom = 1;
+            return;
+        }
+        S->s = p;
+        S->scap = nc;
+    }
+    uint32_t i = S->sn++;
+    S->s[i] = (tw_sent){s, id, par, slot};
+    while (i > 0 && S->s[i].s > S->s[(i - 1) / 2].s) {
+        tw_sent x = S->s[i];
+        S->s[i] = S->s[(i - 1) / 2];
+        S->s[(i - 1) / 2] = x;
+        i = (i - 1) / 2;
+    }
+}
+
+static tw_sent spop(tw_search *S) {
+    tw_sent top = S->s[0];
+    S->s[0] = S->s[--S->sn];
+    uint32_t i = 0;
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < S->sn && S->s[l].s > S->s[m].s) m = l;
+        if (r < S->sn && S->s[r].s > S->s[m].s) m = r;
+        if (m == i) break;
+        tw_sent x = S->s[i];
+        S->s[i] = S->s[m];
+        S->s[m] = x;
+        i = m;
+    }
+    return top;
+}
+
+static inline double wscore(const trie *wt, uint32_t id) { return wt->refs[id].score; }
+
+/* Locates the dictionary subtree of prefix p; 0 when no word has it. */
+static int stream_init(tw_search *S, const char *p, size_t pl) {
+    const trie *wt = S->w->wt;
+    uint32_t n = 0;
+    size_t pos = 0;
+    while (pos < pl) {
+        const tnode *nd = &wt->nodes[n];
+        int s = kid_find(wt, nd, (uint8_t)p[pos]);
+        if (s < 0) return 0;
+        uint32_t r = kid_refs(wt, nd)[s];
+        if (r & LEAF) {
+            uint32_t id = r & ~LEAF;
+            if (!kprefix_is(wt, id, p, pl)) return 0;
+            spush(S, wscore(wt, id), id, NONE, 0);
+            return 1;
+        }
+        pos = wt->nodes[r].depth;
+        n = r;
+    }
+    uint32_t b = wt->nodes[n].best;
+    if (b == NONE || !kprefix_is(wt, b, p, pl)) return 0;
+    spush(S, wscore(wt, b), NONE, n, NONE);
+    return 1;
+}
+
+/* Descends from node n along best keys, leaving alternatives; its best word. */
+static uint32_t stream_descend(tw_search *S, uint32_t n) {
+    const trie *wt = S->w->wt;
+    for (;;) {
+        const tnode *nd = &wt->nodes[n];
+        uint32_t b = nd->best;
+        if (nd->term == b) {
+            if (nd->nkids) spush(S, wscore(wt, ref_best(wt, kid_refs(wt, nd)[0])), NONE, n, 0);
+            return b;
+        }
+        if (nd->term != NONE) spush(S, wscore(wt, nd->term), nd->term, NONE, 0);
+        if (nd->nkids > 1) spush(S, wscore(wt, ref_best(wt, kid_refs(wt, nd)[1])), NONE, n, 1);
+        uint32_t r = kid_refs(wt, nd)[0];
+        if (r & LEAF) return r & ~LEAF;
+        n = r;
+    }
+}
+
+/* The next word (best bound first) of the stream; the stream is not empty. */
+static uint32_t stream_next(tw_search *S) {
+    const trie *wt = S->w->wt;
+    tw_sent e = spop(S);
+    if (e.par == NONE) return e.id;
+    if (e.slot == NONE) return stream_descend(S, e.par);
+    const tnode *nd = &wt->nodes[e.par];
+    const uint32_t *r = kid_refs(wt, nd);
+    if (e.slot + 1 < nd->nkids) spush(S, wscore(wt, ref_best(wt, r[e.slot + 1])), NONE, e.par, e.slot + 1);
+    if (r[e.slot] & LEAF) return r[e.slot] & ~LEAF;
+    return stream_descend(S, r[e.slot]);
+}
+
+/* Pushes the children of word wid's tree entry (lv, idx); lv -1: the root. */
+static void expand(tw_search *S, uint32_t wid, int lv, uint32_t idx) {
+    const tw_word *x = &S->w->w[wid];
+    uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
+    int nl = tw_levels(x->cap, off, sz, &tot);
+    int cl = lv < 0 ? nl - 1 : lv - 1;
+    uint32_t c0 = lv < 0 ? 0 : idx << TW_FB, c1 = lv < 0 ? UINT32_MAX : c0 + TW_F;
+    if (cl < 0) { /* ids */
+        if (c1 > x->n) c1 = x->n;
+        const kref *refs = S->t->refs;
+        for (uint32_t i = c0; i < c1; i++) {
+            uint32_t id = x->p[i];
+            S->scanned++;
+            if (id == NONE) continue;
+            hpush(S, (tw_ent){refs[id].score, id, 0, K_KEY, 0, 0, -1});
+        }
+        return;
+    }
+    if (c1 > sz[cl]) c1 = sz[cl];
+    const uint16_t *mx = tw_mx(x) + off[cl];
+    for (uint32_t i = c0; i < c1; i++)
+        if (mx[i]) hpush(S, (tw_ent){bval(mx[i]), wid, i, K_NODE, (uint8_t)cl, 0, -1});
+}
+
+/* Class 1: up to m hits into out, best first. */
+static int search(tw_search *S, const tw_req *q, unsigned m, trie_words_hit *out, int *truncated) {
+    const trie_words *w = S->w;
+    int nc = q->trailing ? q->nw : q->nw - 1;
+    if (nc == 0) { /* one word, a prefix: every dictionary word with it */
+        if (!stream_init(S, q->w[0], q->wl[0])) return 0;
+        hpush(S, (tw_ent){S->s[0].s, 0, 0, K_STREAM, 0, 0, -1});
+    } else { /* the rarest complete word drives */
+        uint32_t best = NONE, bn = UINT32_MAX;
+        for (int i = 0; i < nc; i++) {
+            uint32_t wid = trie_words__lookup(w->wt, q->w[i], q->wl[i]);
+            if (wid == NONE) return 0;
+            if (w->w[wid].live < bn) bn = w->w[wid].live, best = wid;
+        }
+        hpush(S, (tw_ent){bval(w->w[best].top), best, 0, K_WORD, 0, 0, -1});
+    }
+    unsigned got = 0;
+    uint32_t last = NONE;
+    while (S->hn && got < m && !S->oom) {
+        if (S->scanned > TRIE_WORDS_MAX_SCAN) {
+            *truncated = 1;
+            break;
+        }
+        tw_ent e = hpop(S);
+        if (e.kind == K_STREAM) {
+            uint32_t wid = stream_next(S);
+            S->scanned++;
+            hpush(S, (tw_ent){bval(w->w[wid].top), wid, 0, K_WORD, 0, 0, -1});
+            if (S->sn) hpush(S, (tw_ent){S->s[0].s, 0, 0, K_STREAM, 0, 0, -1});
+        } else if (e.kind == K_WORD) {
+            expand(S, e.a, -1, 0);
+        } else if (e.kind == K_NODE) {
+            expand(S, e.a, e.lv, e.b);
+        } else {
+            if (e.a == last) continue; /* the same key from a second word */
+            last = e.a;
+            char tmp[TRIE_MAX_KEY];
+            const char *key = ent_key(S, &e, tmp);
+            size_t kl = e.tlen;
+            if (kl >= q->clen && memcmp(key, q->canon, q->clen) == 0) continue; /* class 0 */
+            trie_words_hit *h = &out[got];
+            if (!tw_match(q, key, kl, h->range)) continue;
+            fill_hit(S->t, e.a, &h->hit);
+            h->cls = 1;
+            h->nranges = (uint8_t)q->nw;
+            got++;
+        }
+    }
+    return (int)got;
+}
+
+int trie_words_topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
+                    trie_words_hit *out, int *truncated) {
+    int trunc_dummy;
+    if (!truncated) truncated = &trunc_dummy;
+    *truncated = 0;
+    if (!w || !t || !out || (len && !text) || k == 0 || k > TRIE_MAX_K) return TRIE_EINVAL;
+    tw_req q;
+    int rc = tw_parse(text, len, &q);
+    if (rc) return rc;
+    if (q.nw == 0) return 0;
+    /* class 0: ordinary completions of the canonical text */
+    trie_hit *h0 = qmalloc(k * sizeof *h0);
+    if (!h0) return TRIE_ENOMEM;
+    int n0 = trie_topk(t, q.canon, q.clen, k, h0);
+    if (n0 < 0) {
+        qfree(h0);
+        return n0;
+    }
+    for (int i = 0; i < n0; i++) {
+        out[i].hit = h0[i];
+        out[i].cls = 0;
+        out[i].nranges = (uint8_t)q.nw;
+        tw_match(&q, h0[i].text, h0[i].keylen, out[i].range); /* always matches */
+    }
+    qfree(h0);
+    if ((unsigned)n0 == k) return n0;
+    tw_search S = {0};
+    S.w = w;
+    S.t = t;
+    if (!(S.txt = qmalloc(TW_TXT))) return TRIE_ENOMEM;
+    int n1 = search(&S, &q, k - (unsigned)n0, out + n0, truncated);
+    int oom = S.oom;
+    qfree(S.h);
+    qfree(S.s);
+    qfree(S.txt);
+    if (oom) return TRIE_ENOMEM;
+    return n0 + n1;
+}
+
+const char *trie_words_strerror(int err) {
+    switch (err) {
+    case TRIE_WORDS_ETOOMANY: return "too many words (over TRIE_WORDS_MAX_TYPED)";
+    case TRIE_WORDS_ETOOLONG: return "text too long (over TRIE_WORDS_MAX_TEXT bytes)";
+    default: return trie_strerror(err);
+    }
+}
+
+/* ------------------------------------------------------------------ check */
+
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        snprintf(err, errlen, __VA_ARGS__);                                                        \
+        return -1;                                                                                 \
+    } while (0)
+
+int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errlen) {
+    uint64_t keys = 0, post = 0;
+    for (uint32_t id = 0; id < t->nids; id++) {
+        if (!id_live(t, id)) continue;
+        keys++;
+        if (id >= w->idcap || w->rank[id] == NONE) FAIL("key id %u not indexed", id);
+        if (bval(w->kb[id]) < t->refs[id].score) FAIL("key id %u: bound under its score", id);
+        char key[TRIE_MAX_KEY];
+        uint32_t kl = kdecode(t, id, key);
+        uint16_t o[TW_MAXKW], l[TW_MAXKW];
+        int n = trie_words__distinct(key, o, l, trie_words__split(key, kl, o, l));
+        for (int i = 0; i < n; i++) {
+            uint32_t wid = trie_words__lookup(w->wt, key + o[i], l[i]);
+            if (wid == NONE) FAIL("key id %u: word '%.*s' not in the dictionary", id, l[i], key + o[i]);
+            const tw_word *x = &w->w[wid];
+            uint32_t pos = trie_words__find_pos(w, x, w->rank[id]);
+            if (pos == NONE || x->p[pos] != id) FAIL("key id %u: not in the list of '%.*s'", id, l[i], key + o[i]);
+            uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
+            int nl = tw_levels(x->cap, off, sz, &tot);
+            for (int lv = 0; lv < nl; lv++)
+                if (tw_mx(x)[off[lv] + (pos >> (TW_FB * (lv + 1)))] < w->kb[id])
+                    FAIL("key id %u: tree bound of '%.*s' level %d too low", id, l[i], key + o[i], lv);
+            if (x->top < w->kb[id] || wscore(w->wt, wid) != bval(x->top))
+                FAIL("key id %u: word bound of '%.*s' too low", id, l[i], key + o[i]);
+        }
+        post += (uint64_t)n;
+    }
+    if (keys != w->keys) FAIL("index holds %llu keys, trie %llu", (unsigned long long)w->keys, (unsigned long long)keys);
+    if (post != w->postings) FAIL("index holds %llu postings, keys have %llu", (unsigned long long)w->postings, (unsigned long long)post);
+    uint64_t live = 0, words = 0;
+    for (uint32_t i = 0; i < w->wcap; i++) {
+        const tw_word *x = &w->w[i];
+        if (!x->p) continue;
+        words++;
+        uint32_t nlive = 0, prev = 0;
+        for (uint32_t j = 0; j < x->n; j++) {
+            uint32_t id = x->p[j];
+            if (id == NONE) continue;
+            if (id >= t->nids || !id_live(t, id) || w->rank[id] == NONE) FAIL("word %u lists dead id %u", i, id);
+            if (nlive && w->rank[id] <= prev) FAIL("word %u: list out of rank order", i);
+            prev = w->rank[id];
+            nlive++;
+        }
+        if (nlive != x->live || nlive == 0) FAIL("word %u: %u live entries, count says %u", i, nlive, x->live);
+        live += nlive;
+    }
+    if (live != w->postings) FAIL("lists hold %llu live entries, count says %llu", (unsigned long long)live, (unsigned long long)w->postings);
+    if (words != trie_count(w->wt)) FAIL("%llu lists, %llu dictionary words", (unsigned long long)words, (unsigned long long)trie_count(w->wt));
+    return 0;
+}
