@@ -16,7 +16,6 @@
 #define TW_F (1u << TW_FB)
 #define TW_MAXLV 8
 #define TW_MAXKW (TRIE_MAX_KEY / 2 + 1) /* words in a key */
-#define TW_TXT (64 * 1024)            /* per-request text cache for tie breaks */
 
 typedef struct tw_word {
     uint32_t *p; /* cap ids, then the bound tree (uint16 codes) */

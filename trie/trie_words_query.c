@@ -8,11 +8,14 @@
  *   - a best-first cursor over the DICTIONARY trie's subtree of a prefix
  *     (like trie__topk_walk, but unbounded and one word per call: the
  *     frontier is a growable heap), which streams candidate words by bound;
- *   - the search heap (STREAM / WORD / NODE / KEY entries) and the loop;
+ *   - the search: a heap of bound entries (STREAM / WORD / NODE) popped
+ *     best first; ids of an expanded leaf block are examined on the spot
+ *     (score first; decoded and matched only if they could enter) into a
+ *     sorted set of the best m matches so far, whose worst prunes the heap;
  *   - trie_words_check.
  * Cost and limits: per request at most TRIE_WORDS_MAX_SCAN ids or words
- * examined; scratch is allocated per request (heaps grow x2, a 64 KiB text
- * cache for decoded keys that tie on score) and freed before returning.
+ * examined; scratch is allocated per request (heaps grow x2, m result slots
+ * of ~600 B) and freed before returning.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,14 +82,13 @@ static int tw_match(const tw_req *q, const char *key, size_t klen, trie_words_ra
 
 /* ----------------------------------------------------------------- search */
 
-enum { K_STREAM, K_WORD, K_NODE, K_KEY };
+enum { K_STREAM, K_WORD, K_NODE };
 
+/* A bound entry of the search heap; value v bounds every key below it. */
 typedef struct tw_ent {
     double v;
-    uint32_t a, b; /* KEY: a = id; WORD: a = wid; NODE: a = wid, b = index */
+    uint32_t a, b; /* WORD: a = wid; NODE: a = wid, b = index */
     uint8_t kind, lv;
-    uint16_t tlen; /* KEY: decoded length, once txt >= 0 */
-    int32_t txt;   /* KEY: offset of the decoded key in the text cache, or -1 */
 } tw_ent;
 
 /* Dictionary cursor entry: par NONE: the single word id; slot NONE: the
@@ -96,47 +98,29 @@ typedef struct tw_sent {
     uint32_t id, par, slot;
 } tw_sent;
 
+/* One verified match among the best m found so far. */
+typedef struct tw_res {
+    double s;
+    uint32_t id;
+    uint16_t kl;
+    trie_words_range rg[TRIE_WORDS_MAX_TYPED];
+    char key[TRIE_MAX_KEY];
+} tw_res;
+
 typedef struct tw_search {
     const trie_words *w;
     const trie *t;
+    const tw_req *q;
     tw_ent *h;
     uint32_t hn, hcap;
     tw_sent *s;
     uint32_t sn, scap;
-    char *txt;
-    uint32_t tused;
+    tw_res *res;   /* m slots */
+    uint32_t *ord; /* slot indices, best first */
+    uint32_t nres, m;
     uint32_t scanned;
-    int oom;
+    int stream, oom;
 } tw_search;
-
-static const char *ent_key(tw_search *S, tw_ent *e, char *tmp) {
-    if (e->txt >= 0) return S->txt + e->txt;
-    if (S->tused + TRIE_MAX_KEY <= TW_TXT) {
-        e->txt = (int32_t)S->tused;
-        e->tlen = (uint16_t)kdecode(S->t, e->a, S->txt + S->tused);
-        S->tused += e->tlen;
-        return S->txt + e->txt;
-    }
-    e->tlen = (uint16_t)kdecode(S->t, e->a, tmp);
-    return tmp;
-}
-
-/* 1 when x pops before y. */
-static int before(tw_search *S, tw_ent *x, tw_ent *y) {
-    if (x->v != y->v) return x->v > y->v;
-    int kx = x->kind == K_KEY, ky = y->kind == K_KEY;
-    if (kx != ky) return ky; /* bounds before keys of equal value */
-    if (!kx) return 0;
-    char a[TRIE_MAX_KEY], b[TRIE_MAX_KEY];
-    const char *ka = ent_key(S, x, a), *kb = ent_key(S, y, b);
-    return keycmp(ka, x->tlen, kb, y->tlen) < 0;
-}
-
-static void hswap(tw_ent *a, tw_ent *b) {
-    tw_ent x = *a;
-    *a = *b;
-    *b = x;
-}
 
 static void hpush(tw_search *S, tw_ent e) {
     if (S->hn == S->hcap) {
@@ -150,26 +134,31 @@ static void hpush(tw_search *S, tw_ent e) {
         S->hcap = nc;
     }
     uint32_t i = S->hn++;
-    S->h[i] = e;
-    while (i > 0 && before(S, &S->h[i], &S->h[(i - 1) / 2])) {
-        hswap(&S->h[i], &S->h[(i - 1) / 2]);
+    while (i > 0 && e.v > S->h[(i - 1) / 2].v) {
+        S->h[i] = S->h[(i - 1) / 2];
         i = (i - 1) / 2;
     }
+    S->h[i] = e;
 }
 
 static tw_ent hpop(tw_search *S) {
-    tw_ent top = S->h[0];
-    S->h[0] = S->h[--S->hn];
+    tw_ent top = S->h[0], x = S->h[--S->hn];
     uint32_t i = 0;
     for (;;) {
-        uint32_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < S->hn && before(S, &S->h[l], &S->h[m])) m = l;
-        if (r < S->hn && before(S, &S->h[r], &S->h[m])) m = r;
-        if (m == i) break;
-        hswap(&S->h[i], &S->h[m]);
+        uint32_t l = 2 * i + 1, r = l + 1, m = l;
+        if (l >= S->hn) break;
+        if (r < S->hn && S->h[r].v > S->h[l].v) m = r;
+        if (S->h[m].v <= x.v) break;
+        S->h[i] = S->h[m];
         i = m;
     }
+    if (S->hn) S->h[i] = x;
     return top;
+}
+
+/* The worst kept match when the set is full (prunes), else NULL. */
+static inline const tw_res *res_worst(const tw_search *S) {
+    return S->nres == S->m ? &S->res[S->ord[S->nres - 1]] : NULL;
 }
 
 /* --- dictionary cursor (max-heap on s) */
@@ -270,37 +259,87 @@ static uint32_t stream_next(tw_search *S) {
     return stream_descend(S, r[e.slot]);
 }
 
-/* Pushes the children of word wid's tree entry (lv, idx); lv -1: the root. */
+/* Examines key id (score sc) from a list: verifies it and keeps it when it
+ * ranks among the best m matches so far. */
+static void examine(tw_search *S, uint32_t id, double sc) {
+    const tw_res *wr = res_worst(S);
+    if (wr && sc < wr->s) return;
+    if (S->stream) /* a key with two words of the prefix comes from two lists */
+        for (uint32_t i = 0; i < S->nres; i++)
+            if (S->res[S->ord[i]].id == id) return;
+    char key[TRIE_MAX_KEY];
+    uint32_t kl = kdecode(S->t, id, key);
+    if (wr && sc == wr->s && keycmp(key, kl, wr->key, wr->kl) > 0) return;
+    const tw_req *q = S->q;
+    if (kl >= q->clen && memcmp(key, q->canon, q->clen) == 0) return; /* class 0 */
+    trie_words_range rg[TRIE_WORDS_MAX_TYPED];
+    if (!tw_match(q, key, kl, rg)) return;
+    /* insert: the slot of the worst when full, else a fresh one */
+    uint32_t slot = wr ? S->ord[--S->nres] : S->nres, i = S->nres;
+    tw_res *r = &S->res[slot];
+    r->s = sc;
+    r->id = id;
+    r->kl = (uint16_t)kl;
+    memcpy(r->key, key, kl);
+    memcpy(r->rg, rg, (size_t)q->nw * sizeof *rg);
+    while (i > 0) {
+        const tw_res *p = &S->res[S->ord[i - 1]];
+        if (p->s > sc || (p->s == sc && keycmp(p->key, p->kl, key, kl) < 0)) break;
+        S->ord[i] = S->ord[i - 1];
+        i--;
+    }
+    S->ord[i] = slot;
+    S->nres++;
+}
+
+/* Expands word wid's tree entry (lv, idx) (lv -1: the root): bound children
+ * that may still hold a better key go on the heap; ids are examined. */
 static void expand(tw_search *S, uint32_t wid, int lv, uint32_t idx) {
     const tw_word *x = &S->w->w[wid];
     uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
     int nl = tw_levels(x->cap, off, sz, &tot);
     int cl = lv < 0 ? nl - 1 : lv - 1;
     uint32_t c0 = lv < 0 ? 0 : idx << TW_FB, c1 = lv < 0 ? UINT32_MAX : c0 + TW_F;
-    if (cl < 0) { /* ids */
+    if (cl < 0) { /* ids: their scores and keys are cache misses, so start
+                   * all of the block's at once (prefetch), then examine */
         if (c1 > x->n) c1 = x->n;
-        const kref *refs = S->t->refs;
+        const trie *t = S->t;
+        uint32_t ids[TW_F], n = 0;
         for (uint32_t i = c0; i < c1; i++) {
             uint32_t id = x->p[i];
-            S->scanned++;
             if (id == NONE) continue;
-            hpush(S, (tw_ent){refs[id].score, id, 0, K_KEY, 0, 0, -1});
+            ids[n++] = id;
+            __builtin_prefetch(&t->refs[id]);
         }
+        S->scanned += c1 - c0;
+        const tw_res *wr = res_worst(S);
+        for (uint32_t j = 0; j < n; j++)
+            if (!wr || t->refs[ids[j]].score >= wr->s) __builtin_prefetch(t->arena + t->refs[ids[j]].off);
+        for (uint32_t j = 0; j < n; j++) examine(S, ids[j], t->refs[ids[j]].score);
         return;
     }
     if (c1 > sz[cl]) c1 = sz[cl];
     const uint16_t *mx = tw_mx(x) + off[cl];
-    for (uint32_t i = c0; i < c1; i++)
-        if (mx[i]) hpush(S, (tw_ent){bval(mx[i]), wid, i, K_NODE, (uint8_t)cl, 0, -1});
+    const tw_res *wr = res_worst(S);
+    for (uint32_t i = c0; i < c1; i++) {
+        if (!mx[i]) continue;
+        double v = bval(mx[i]);
+        if (!wr || v >= wr->s) hpush(S, (tw_ent){v, wid, i, K_NODE, (uint8_t)cl});
+    }
 }
 
-/* Class 1: up to m hits into out, best first. */
-static int search(tw_search *S, const tw_req *q, unsigned m, trie_words_hit *out, int *truncated) {
+/* Class 1: up to m hits into out, best first. Best-first over bounds; the
+ * search ends when no bound left on the heap reaches the worst kept match
+ * (a bound EQUAL to it may hide a tie with a smaller key: it is expanded). */
+static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated) {
     const trie_words *w = S->w;
+    const tw_req *q = S->q;
     int nc = q->trailing ? q->nw : q->nw - 1;
+    S->m = m;
     if (nc == 0) { /* one word, a prefix: every dictionary word with it */
         if (!stream_init(S, q->w[0], q->wl[0])) return 0;
-        hpush(S, (tw_ent){S->s[0].s, 0, 0, K_STREAM, 0, 0, -1});
+        S->stream = 1;
+        hpush(S, (tw_ent){S->s[0].s, 0, 0, K_STREAM, 0});
     } else { /* the rarest complete word drives */
         uint32_t best = NONE, bn = UINT32_MAX;
         for (int i = 0; i < nc; i++) {
@@ -308,11 +347,11 @@ static int search(tw_search *S, const tw_req *q, unsigned m, trie_words_hit *out
             if (wid == NONE) return 0;
             if (w->w[wid].live < bn) bn = w->w[wid].live, best = wid;
         }
-        hpush(S, (tw_ent){bval(w->w[best].top), best, 0, K_WORD, 0, 0, -1});
+        hpush(S, (tw_ent){bval(w->w[best].top), best, 0, K_WORD, 0});
     }
-    unsigned got = 0;
-    uint32_t last = NONE;
-    while (S->hn && got < m && !S->oom) {
+    while (S->hn && !S->oom) {
+        const tw_res *wr = res_worst(S);
+        if (wr && S->h[0].v < wr->s) break; /* nothing left can enter */
         if (S->scanned > TRIE_WORDS_MAX_SCAN) {
             *truncated = 1;
             break;
@@ -321,28 +360,24 @@ static int search(tw_search *S, const tw_req *q, unsigned m, trie_words_hit *out
         if (e.kind == K_STREAM) {
             uint32_t wid = stream_next(S);
             S->scanned++;
-            hpush(S, (tw_ent){bval(w->w[wid].top), wid, 0, K_WORD, 0, 0, -1});
-            if (S->sn) hpush(S, (tw_ent){S->s[0].s, 0, 0, K_STREAM, 0, 0, -1});
-        } else if (e.kind == K_WORD) {
-            expand(S, e.a, -1, 0);
-        } else if (e.kind == K_NODE) {
-            expand(S, e.a, e.lv, e.b);
+            double v = bval(w->w[wid].top);
+            if (!wr || v >= wr->s) hpush(S, (tw_ent){v, wid, 0, K_WORD, 0});
+            if (S->sn) hpush(S, (tw_ent){S->s[0].s, 0, 0, K_STREAM, 0});
         } else {
-            if (e.a == last) continue; /* the same key from a second word */
-            last = e.a;
-            char tmp[TRIE_MAX_KEY];
-            const char *key = ent_key(S, &e, tmp);
-            size_t kl = e.tlen;
-            if (kl >= q->clen && memcmp(key, q->canon, q->clen) == 0) continue; /* class 0 */
-            trie_words_hit *h = &out[got];
-            if (!tw_match(q, key, kl, h->range)) continue;
-            fill_hit(S->t, e.a, &h->hit);
-            h->cls = 1;
-            h->nranges = (uint8_t)q->nw;
-            got++;
+            expand(S, e.a, e.kind == K_WORD ? -1 : e.lv, e.b);
         }
     }
-    return (int)got;
+    uint32_t n = S->nres;
+    if (*truncated) /* keep only what nothing unexamined can beat */
+        while (n > 0 && S->hn && S->res[S->ord[n - 1]].s <= S->h[0].v) n--;
+    for (uint32_t i = 0; i < n; i++) {
+        const tw_res *r = &S->res[S->ord[i]];
+        fill_hit(S->t, r->id, &out[i].hit);
+        out[i].cls = 1;
+        out[i].nranges = (uint8_t)q->nw;
+        memcpy(out[i].range, r->rg, (size_t)q->nw * sizeof *r->rg);
+    }
+    return (int)n;
 }
 
 int trie_words_topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
@@ -374,12 +409,16 @@ int trie_words_topk(const trie_words *w, const trie *t, const char *text, size_t
     tw_search S = {0};
     S.w = w;
     S.t = t;
-    if (!(S.txt = qmalloc(TW_TXT))) return TRIE_ENOMEM;
-    int n1 = search(&S, &q, k - (unsigned)n0, out + n0, truncated);
-    int oom = S.oom;
+    S.q = &q;
+    unsigned m = k - (unsigned)n0;
+    S.res = qmalloc(m * sizeof *S.res);
+    S.ord = qmalloc(m * sizeof *S.ord);
+    int n1 = S.res && S.ord ? search(&S, m, out + n0, truncated) : 0;
+    int oom = S.oom || !S.res || !S.ord;
     qfree(S.h);
     qfree(S.s);
-    qfree(S.txt);
+    qfree(S.res);
+    qfree(S.ord);
     if (oom) return TRIE_ENOMEM;
     return n0 + n1;
 }
