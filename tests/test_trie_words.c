@@ -27,6 +27,7 @@
 #include "common/util.h"
 #include "trie/trie.h"
 #include "trie/trie_words.h"
+#include "trie/trie_words_internal.h"
 
 static uint64_t rng_state;
 static void rng_seed(uint64_t s) { rng_state = s * 0x9e3779b97f4a7c15ull + 1; }
@@ -513,11 +514,73 @@ static void test_scan_limit(void **state) {
     trie_free(t);
 }
 
+/* Work of a request: never past the limits (work units, not time), however
+ * pathological the index: lists that never meet, long keys that all hold
+ * the complete words but never the prefix (every key would be decoded),
+ * lists mostly tombstones, a prefix shared by many dictionary words. */
+#define UNITS_MAX (TRIE_WORDS_MAX_SCAN + 16 + TRIE_MAX_KEY + 4)
+#define DECODED_MAX (TRIE_WORDS_MAX_DECODE + 16)
+static void check_work(const trie_words *w, const trie *t, const char *q, unsigned k, int want_trunc) {
+    trie_words_hit out[TRIE_MAX_K];
+    int tr = -1;
+    tw_work wk;
+    int n = trie_words__topk(w, t, q, strlen(q), k, out, &tr, &wk);
+    assert_true(n >= 0);
+    if (wk.units > UNITS_MAX || wk.decoded > DECODED_MAX || (want_trunc >= 0 && tr != want_trunc))
+        fprintf(stderr, "'%s': %u units, %u decoded, truncated %d\n", q, wk.units, wk.decoded, tr);
+    assert_true(wk.units <= UNITS_MAX);
+    assert_true(wk.decoded <= DECODED_MAX);
+    if (want_trunc >= 0) assert_int_equal(tr, want_trunc);
+}
+
+static void test_work_bound(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    char k[TRIE_MAX_KEY];
+    for (int i = 0; i < 30000; i++) {
+        int n = snprintf(k, sizeof k, "alpha a%d", i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 7, NULL), 0);
+        n = snprintf(k, sizeof k, "beta b%d", i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 5, NULL), 0);
+        /* long keys holding "gamma" and "delta", never a word starting with "zz" */
+        n = snprintf(k, sizeof k, "c%d gamma", i);
+        for (int j = 0; j < 40; j++) n += snprintf(k + n, sizeof k - (size_t)n, " g%dx%d", j, i);
+        n += snprintf(k + n, sizeof k - (size_t)n, " delta");
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 5 + i % 3, NULL), 0);
+        n = snprintf(k, sizeof k, "tomb t%d", i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 100000 - i, NULL), 0);
+    }
+    trie_words *w;
+    assert_int_equal(trie_words_build(t, &w), 0);
+    /* the best 22,000 "tomb" keys deleted: a list 73% tombstones (not compacted) */
+    for (int i = 0; i < 22000; i++) {
+        int n = snprintf(k, sizeof k, "tomb t%d", i);
+        trie_hit h;
+        assert_int_equal(trie_get(t, k, (size_t)n, &h), 1);
+        assert_int_equal(trie_del(t, k, (size_t)n), 0);
+        assert_int_equal(trie_words_del(w, h.id, k, (size_t)n), 0);
+    }
+    check_work(w, t, "beta alpha", 10, 1);
+    check_work(w, t, "beta alpha ", 10, 1);
+    check_work(w, t, "alpha beta a", TRIE_MAX_K, 1);
+    check_work(w, t, "delta gamma zz", 10, 1);
+    check_work(w, t, "gamma zz", TRIE_MAX_K, 1);
+    check_work(w, t, "delta g1 zz", TRIE_MAX_K, -1);
+    check_work(w, t, "t", TRIE_MAX_K, -1);
+    check_work(w, t, "tomb zz", TRIE_MAX_K, -1);
+    check_work(w, t, "g", TRIE_MAX_K, -1);
+    check_work(w, t, "g1", TRIE_MAX_K, -1);
+    check_work(w, t, "b a", TRIE_MAX_K, -1);
+    trie_words_free(w);
+    trie_free(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_examples),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_scan_limit),
+        cmocka_unit_test(test_work_bound),
         cmocka_unit_test(test_differential_small),
         cmocka_unit_test(test_differential_larger),
     };

@@ -56,8 +56,10 @@
  * on the decoded key.
  *
  * Cost: per request O((expanded entries) * log heap) plus one decode per
- * popped key; bounded by TRIE_WORDS_MAX_SCAN examined ids/words (then
- * *truncated: the hits so far are still exactly the best). Memory per key:
+ * examined key; bounded by TRIE_WORDS_MAX_SCAN work units (every posting,
+ * tombstones included, every streamed word, every heap push) and
+ * TRIE_WORDS_MAX_DECODE decodes (then *truncated: the hits so far are still
+ * exactly the best). Memory per key:
  * 4 (rank) + 2 (kb) + ~4.3 per distinct word (id + tree) + the dictionary
  * (~24 B per word + its trie). Build: keys by rank (a counting sort on the
  * 16-bit score code), decoded once, words hashed (XXH3) into lists; the

@@ -33,10 +33,14 @@
  *     a text over TRIE_WORDS_MAX_TEXT bytes is TRIE_WORDS_ETOOLONG (no key
  *     can hold it). Both are answered after looking at <= that many bytes.
  *   - a text with no words (empty, only spaces): 0 hits.
- *   - work per request: at most TRIE_WORDS_MAX_SCAN postings (key ids) and
- *     dictionary words examined. Past it the search stops and *truncated is
- *     set to 1: the hits returned are then still exactly the best ones, in
- *     order (a correct prefix of the full answer), just fewer than k.
+ *   - work per request: at most TRIE_WORDS_MAX_SCAN work units (a posting
+ *     examined, tombstones included; a dictionary word streamed; an entry
+ *     pushed on a search heap; a membership probe into another word's
+ *     list) and TRIE_WORDS_MAX_DECODE keys decoded and matched, each
+ *     overshot by at most one leaf block (16 postings) or one dictionary
+ *     path. Past either the search stops and *truncated is set to 1: the
+ *     hits returned are then still exactly the best ones, in order (a
+ *     correct prefix of the full answer), just fewer than k.
  *
  * WHAT THE ENGINE CALLS, AND WHEN (the index never sees the trie change by
  * itself; every call below must follow the trie change it describes):
@@ -68,7 +72,8 @@
 
 #define TRIE_WORDS_MAX_TYPED 16      /* typed words per request */
 #define TRIE_WORDS_MAX_TEXT TRIE_MAX_KEY /* bytes of typed text */
-#define TRIE_WORDS_MAX_SCAN 20000u   /* postings + dictionary words examined per request */
+#define TRIE_WORDS_MAX_SCAN 20000u   /* work units per request (see LIMITS) */
+#define TRIE_WORDS_MAX_DECODE 2000u  /* keys decoded and matched per request */
 #define TRIE_WORDS_ANY_ID UINT32_MAX /* trie_words_score: look the id up */
 
 #define TRIE_WORDS_ETOOMANY (-20) /* more than TRIE_WORDS_MAX_TYPED typed words */

@@ -72,6 +72,14 @@ static inline int tw_levels(uint32_t cap, uint32_t off[TW_MAXLV], uint32_t sz[TW
 static inline uint16_t *tw_mx(const tw_word *x) { return (uint16_t *)(x->p + x->cap); }
 
 
+/* trie_words_query.c */
+typedef struct tw_work {
+    uint32_t units, decoded; /* as limited by TRIE_WORDS_MAX_SCAN / _DECODE */
+} tw_work;
+/* trie_words_topk that also reports the work it did (tests). */
+int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
+                     trie_words_hit *out, int *truncated, tw_work *work);
+
 /* trie_words.c */
 /* Id of key in t, or NONE (find() without the path; reads trie internals). */
 uint32_t trie_words__lookup(const trie *t, const char *key, size_t klen);

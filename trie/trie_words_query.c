@@ -13,8 +13,10 @@
  *     (score first; decoded and matched only if they could enter) into a
  *     sorted set of the best m matches so far, whose worst prunes the heap;
  *   - trie_words_check.
- * Cost and limits: per request at most TRIE_WORDS_MAX_SCAN ids or words
- * examined; scratch is allocated per request (heaps grow x2, m result slots
+ * Cost and limits: per request at most TRIE_WORDS_MAX_SCAN work units
+ * (ids examined, words streamed, heap pushes) and TRIE_WORDS_MAX_DECODE
+ * decodes, checked before each pop (one pop adds at most a leaf block or
+ * a dictionary path); scratch is allocated per request (heaps grow x2, m result slots
  * of ~600 B) and freed before returning.
  */
 #include <stdio.h>
@@ -118,7 +120,7 @@ typedef struct tw_search {
     tw_res *res;   /* m slots */
     uint32_t *ord; /* slot indices, best first */
     uint32_t nres, m;
-    uint32_t scanned;
+    uint32_t scanned, decoded; /* work units, keys decoded (trie_words.h LIMITS) */
     int stream, oom;
 } tw_search;
 
@@ -134,6 +136,7 @@ static void hpush(tw_search *S, tw_ent e) {
         S->hcap = nc;
     }
     uint32_t i = S->hn++;
+    S->scanned++;
     while (i > 0 && e.v > S->h[(i - 1) / 2].v) {
         S->h[i] = S->h[(i - 1) / 2];
         i = (i - 1) / 2;
@@ -175,6 +178,7 @@ static void spush(tw_search *S, double s, uint32_t id, uint32_t par, uint32_t sl
         S->scap = nc;
     }
     uint32_t i = S->sn++;
+    S->scanned++;
     S->s[i] = (tw_sent){s, id, par, slot};
     while (i > 0 && S->s[i].s > S->s[(i - 1) / 2].s) {
         tw_sent x = S->s[i];
@@ -269,6 +273,7 @@ static void examine(tw_search *S, uint32_t id, double sc) {
             if (S->res[S->ord[i]].id == id) return;
     char key[TRIE_MAX_KEY];
     uint32_t kl = kdecode(S->t, id, key);
+    S->decoded++;
     if (wr && sc == wr->s && keycmp(key, kl, wr->key, wr->kl) > 0) return;
     const tw_req *q = S->q;
     if (kl >= q->clen && memcmp(key, q->canon, q->clen) == 0) return; /* class 0 */
@@ -352,7 +357,7 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
     while (S->hn && !S->oom) {
         const tw_res *wr = res_worst(S);
         if (wr && S->h[0].v < wr->s) break; /* nothing left can enter */
-        if (S->scanned > TRIE_WORDS_MAX_SCAN) {
+        if (S->scanned >= TRIE_WORDS_MAX_SCAN || S->decoded >= TRIE_WORDS_MAX_DECODE) {
             *truncated = 1;
             break;
         }
@@ -382,6 +387,12 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
 
 int trie_words_topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
                     trie_words_hit *out, int *truncated) {
+    return trie_words__topk(w, t, text, len, k, out, truncated, NULL);
+}
+
+int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
+                     trie_words_hit *out, int *truncated, tw_work *work) {
+    if (work) *work = (tw_work){0, 0};
     int trunc_dummy;
     if (!truncated) truncated = &trunc_dummy;
     *truncated = 0;
@@ -414,6 +425,7 @@ int trie_words_topk(const trie_words *w, const trie *t, const char *text, size_t
     S.res = qmalloc(m * sizeof *S.res);
     S.ord = qmalloc(m * sizeof *S.ord);
     int n1 = S.res && S.ord ? search(&S, m, out + n0, truncated) : 0;
+    if (work) *work = (tw_work){S.scanned, S.decoded};
     int oom = S.oom || !S.res || !S.ord;
     qfree(S.h);
     qfree(S.s);
