@@ -563,8 +563,10 @@ static void test_work_bound(void **state) {
     check_work(w, t, "beta alpha", 10, 1);
     check_work(w, t, "beta alpha ", 10, 1);
     check_work(w, t, "alpha beta a", TRIE_MAX_K, 1);
-    check_work(w, t, "delta gamma zz", 10, 1);
-    check_work(w, t, "gamma zz", TRIE_MAX_K, 1);
+    check_work(w, t, "delta gamma b", 10, 1); /* many words start with "b": decoded */
+    check_work(w, t, "gamma a", TRIE_MAX_K, 1);
+    check_work(w, t, "delta gamma zz", 10, 0); /* no word starts with "zz" */
+    check_work(w, t, "gamma beta", TRIE_MAX_K, 1); /* few prefix words: list probes */
     check_work(w, t, "delta g1 zz", TRIE_MAX_K, -1);
     check_work(w, t, "t", TRIE_MAX_K, -1);
     check_work(w, t, "tomb zz", TRIE_MAX_K, -1);

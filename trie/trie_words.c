@@ -10,17 +10,19 @@
  * bound first" for a one-word prefix query (a cursor over its nodes with an
  * unbounded frontier, below: the reason this file reads trie_internal.h).
  *
- * Postings: per word, the ids of the keys holding it (each key once per
- * distinct word), in RANK order: ranks are handed out by score at build
- * (highest first) and in arrival order afterwards, so a list is sorted by
- * rank (binary search through rank[id]) and, at build, by score. Over each
- * list sits a 16-ary tree of bounds: level 0 entry i bounds ids
+ * Postings: per word, the RANKS of the keys holding it (each key once per
+ * distinct word), ascending: ranks are handed out by score at build
+ * (highest first) and in arrival order afterwards, so a list is sorted
+ * (plain binary search; two lists intersect by integer comparisons, no
+ * decode) and, at build, by score. rid[rank] gives the key id, NONE once
+ * the key is deleted. Over each list sits a 16-ary tree of bounds: level 0
+ * entry i bounds ids
  * [16i, 16i + 16), level l entry i bounds 16^(l+1) ids; the single root is
  * the word's bound (kept in the dictionary trie). Bounds are 2-byte codes of
  * an order-preserving float-rounded-UP encoding (bcode: bfloat16-like, ~0.4%
  * coarse), so a bound is always >= what it covers; code 0 means "empty".
  *
- *   word "york" -> tw_word { p -> [id id id ... (cap)][level0 codes][level1..] }
+ *   word "york" -> tw_word { p -> [rank rank ... (cap)][level0 codes][level1..] }
  *                   n used, live (non-tombstone), top = root code
  *
  * Per key id: rank[id] (4 B) and kb[id] (2 B), the bound every tree path of
@@ -32,12 +34,12 @@
  * bound: O(words * (log n + depth)). Bounds never drop on decreases or
  * deletes (they stay upper bounds); build re-tightens them.
  * Add: new rank (largest), append to each word's list (grow x1.5, tree
- * rebuilt on growth: amortized O(1)), raise the path. Delete: the id's entry
- * in each word's list becomes a tombstone (NONE) found by binary search (a
- * probe on a tombstone moves right to the next live entry); a list that is
- * over half tombstones is compacted; a word with no live key leaves the
- * dictionary. Ids are reused by the trie after a delete: the tombstone
- * guarantees an old list never names the new key.
+ * rebuilt on growth: amortized O(1)), raise the path. Delete: rid[rank] =
+ * NONE turns the key's entry in every list into a tombstone at once (the
+ * lists stay sorted; each word's live count drops); a list that is over
+ * three quarters tombstones is compacted; a word with no live key leaves
+ * the dictionary. Ids are reused by the trie after a delete, ranks never
+ * (until a build): an old list never names the new key.
  *
  * Top-k: class 0 is trie_topk(canonical text) on the main trie (every key
  * that the text is a prefix of matches). Class 1 is one best-first search
@@ -52,15 +54,17 @@
  * keys pop in exactly (score desc, key asc) order: emitted hits are the best.
  * Sources: a one-word query without a trailing space streams every word
  * with that prefix; otherwise the search walks the list of the complete
- * typed word with the fewest postings (the rarest) and verifies the others
- * on the decoded key.
+ * typed word with the fewest postings (the rarest); a key of it is first
+ * probed (binary search by rank) in the lists of the other complete words
+ * and, when the last typed word is the prefix of few dictionary words
+ * (TW_PFX_MAX), in theirs; only survivors are decoded and matched.
  *
  * Cost: per request O((expanded entries) * log heap) plus one decode per
  * examined key; bounded by TRIE_WORDS_MAX_SCAN work units (every posting,
  * tombstones included, every streamed word, every heap push) and
  * TRIE_WORDS_MAX_DECODE decodes (then *truncated: the hits so far are still
  * exactly the best). Memory per key:
- * 4 (rank) + 2 (kb) + ~4.3 per distinct word (id + tree) + the dictionary
+ * 4 (rank) + 4 (rid) + 2 (kb) + ~4.3 per distinct word (rank + tree) + the dictionary
  * (~24 B per word + its trie). Build: keys by rank (a counting sort on the
  * 16-bit score code), decoded once, words hashed (XXH3) into lists; the
  * dictionary trie is bulk-built from the sorted vocabulary.
@@ -86,8 +90,9 @@ static void tw_tree_rebuild(const trie_words *w, tw_word *x) {
     uint16_t *mx = tw_mx(x), top = 0;
     memset(mx, 0, tot * sizeof *mx);
     for (uint32_t i = 0; i < x->n; i++) {
-        if (x->p[i] == NONE) continue;
-        uint16_t c = w->kb[x->p[i]];
+        uint32_t id = w->rid[x->p[i]];
+        if (id == NONE) continue;
+        uint16_t c = w->kb[id];
         if (c > top) top = c;
         if (nl && c > mx[off[0] + (i >> TW_FB)]) mx[off[0] + (i >> TW_FB)] = c;
     }
@@ -129,18 +134,11 @@ static int tw_relayout(const trie_words *w, tw_word *x, uint32_t ncap) {
 uint32_t trie_words__find_pos(const trie_words *w, const tw_word *x, uint32_t r) {
     uint32_t lo = 0, hi = x->n;
     while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2, j = mid;
-        while (j < hi && x->p[j] == NONE) j++;
-        if (j == hi) {
-            hi = mid;
-            continue;
-        }
-        uint32_t rj = w->rank[x->p[j]];
-        if (rj == r) return j;
-        if (rj < r) lo = j + 1;
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (x->p[mid] < r) lo = mid + 1;
         else hi = mid;
     }
-    return NONE;
+    return lo < x->n && x->p[lo] == r && w->rid[r] != NONE ? lo : NONE;
 }
 
 /* ---------------------------------------------------------- trie look-ups */
@@ -219,6 +217,7 @@ void trie_words_free(trie_words *w) {
     qfree(w->w);
     qfree(w->rank);
     qfree(w->kb);
+    qfree(w->rid);
     trie_free(w->wt);
     qfree(w);
 }
@@ -237,6 +236,25 @@ static int tw_ids_reserve(trie_words *w, uint32_t id) {
     for (uint64_t i = w->idcap; i < nc; i++) w->rank[i] = NONE, w->kb[i] = 0;
     w->idcap = (uint32_t)nc;
     return TRIE_OK;
+}
+
+static int tw_rid_reserve(trie_words *w, uint32_t r) {
+    if (r < w->ridcap) return TRIE_OK;
+    uint64_t nc = (uint64_t)w->ridcap + w->ridcap / 2 + 64;
+    if (nc > NONE) nc = NONE;
+    uint32_t *p = qrealloc(w->rid, nc * sizeof *p);
+    if (!p) return TRIE_ENOMEM;
+    w->rid = p;
+    w->ridcap = (uint32_t)nc;
+    return TRIE_OK;
+}
+
+/* Drops the dead ranks of x (its tree is left to the caller). */
+static void tw_compact(const trie_words *w, tw_word *x) {
+    uint32_t k = 0;
+    for (uint32_t j = 0; j < x->n; j++)
+        if (w->rid[x->p[j]] != NONE) x->p[k++] = x->p[j];
+    x->n = k;
 }
 
 static int tw_words_reserve(trie_words *w, uint32_t wid) {
@@ -270,10 +288,13 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
     if (rc) return rc;
     if (w->rank[id] != NONE) return TRIE_EINVAL;
     if (w->next_rank == NONE) return TRIE_EFULL;
+    if ((rc = tw_rid_reserve(w, w->next_rank))) return rc;
     uint16_t o[TW_MAXKW], l[TW_MAXKW];
     int nw = trie_words__distinct(key, o, l, trie_words__split(key, len, o, l));
     uint16_t c = bcode(score);
-    w->rank[id] = w->next_rank++;
+    uint32_t rk = w->next_rank++;
+    w->rank[id] = rk;
+    w->rid[rk] = id;
     w->kb[id] = c;
     w->keys++;
     for (int i = 0; i < nw; i++) {
@@ -291,15 +312,10 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
         if (x->n == x->cap) {
             uint32_t nc = x->cap < 4 ? 4 : x->cap + x->cap / 2;
             if (x->live < x->n / 2) nc = x->cap; /* mostly tombstones: compact instead */
-            if (nc == x->cap) {
-                uint32_t k = 0;
-                for (uint32_t j = 0; j < x->n; j++)
-                    if (x->p[j] != NONE) x->p[k++] = x->p[j];
-                x->n = k;
-            }
+            if (nc == x->cap) tw_compact(w, x);
             if ((rc = tw_relayout(w, x, nc))) return rc;
         }
-        x->p[x->n++] = id;
+        x->p[x->n++] = rk;
         x->live++;
         w->postings++;
         tw_raise(x, x->n - 1, c);
@@ -318,9 +334,7 @@ int trie_words_del(trie_words *w, uint32_t id, const char *key, size_t len) {
         uint32_t wid = trie_words__lookup(w->wt, key + o[i], l[i]);
         if (wid == NONE) continue; /* not indexed (an earlier failed add) */
         tw_word *x = &w->w[wid];
-        uint32_t pos = trie_words__find_pos(w, x, r);
-        if (pos == NONE || x->p[pos] != id) continue;
-        x->p[pos] = NONE;
+        if (trie_words__find_pos(w, x, r) == NONE) continue;
         x->live--;
         w->postings--;
         if (x->live == 0) {
@@ -328,13 +342,13 @@ int trie_words_del(trie_words *w, uint32_t id, const char *key, size_t len) {
             *x = (tw_word){NULL, 0, 0, 0, 0};
             trie_del(w->wt, key + o[i], l[i]); /* frees the wid; cannot fail for a present key */
         } else if (x->n >= 32 && x->live < x->n / 4) {
-            uint32_t k = 0; /* compact in place; the tree keeps its layout */
-            for (uint32_t j = 0; j < x->n; j++)
-                if (x->p[j] != NONE) x->p[k++] = x->p[j];
-            x->n = k;
+            w->rid[r] = NONE; /* compact in place; the tree keeps its layout */
+            tw_compact(w, x);
+            w->rid[r] = id;
             tw_tree_rebuild(w, x);
         }
     }
+    w->rid[r] = NONE;
     w->rank[id] = NONE;
     w->kb[id] = 0;
     w->keys--;
@@ -475,12 +489,15 @@ int trie_words_build(const trie *t, trie_words **out) {
         if (id_live(t, id)) order[cnt[w->kb[id]]++] = id;
     uint32_t nkeys = (uint32_t)t->count;
     for (uint32_t r = 0; r < nkeys; r++) w->rank[order[r]] = r;
+    w->rid = order; /* rank -> id */
+    w->ridcap = nkeys + 1;
+    order = NULL;
     w->next_rank = nkeys;
     w->keys = nkeys;
     if ((rc = vocab_rehash(&v, 1u << 16))) goto fail;
     /* each key's distinct words, in rank order: every list comes out sorted */
     for (uint32_t r = 0; r < nkeys; r++) {
-        uint32_t id = order[r];
+        uint32_t id = w->rid[r];
         char key[TRIE_MAX_KEY];
         uint32_t kl = kdecode(t, id, key);
         uint16_t o[TW_MAXKW], l[TW_MAXKW];
@@ -500,13 +517,11 @@ int trie_words_build(const trie *t, trie_words **out) {
                 x->cap = nc;
             }
             if (x->n == 0) x->top = w->kb[id]; /* the first is the highest */
-            x->p[x->n++] = id;
+            x->p[x->n++] = r;
             x->live++;
             w->postings++;
         }
     }
-    qfree(order);
-    order = NULL;
     /* the dictionary: bulk-built from the sorted vocabulary (ids 0, 1, ...) */
     rc = TRIE_ENOMEM;
     if (!(perm = qmalloc(((size_t)v.n + 1) * 4)) || !(nw = qcalloc((size_t)v.n + 1, sizeof *nw)) ||
@@ -554,7 +569,7 @@ void trie_words_memory(const trie_words *w, trie_words_mem *m) {
     trie_mem tm;
     trie_memory(w->wt, &tm);
     uint64_t b = sizeof *w + tm.bytes_alloc + (uint64_t)w->wcap * sizeof(tw_word) +
-                 (uint64_t)w->idcap * (sizeof *w->rank + sizeof *w->kb);
+                 (uint64_t)w->idcap * (sizeof *w->rank + sizeof *w->kb) + (uint64_t)w->ridcap * 4;
     uint64_t words = 0, post = 0;
     for (uint32_t i = 0; i < w->wcap; i++) {
         const tw_word *x = &w->w[i];

@@ -18,7 +18,7 @@
 #define TW_MAXKW (TRIE_MAX_KEY / 2 + 1) /* words in a key */
 
 typedef struct tw_word {
-    uint32_t *p; /* cap ids, then the bound tree (uint16 codes) */
+    uint32_t *p; /* cap ranks (ascending), then the bound tree (uint16 codes) */
     uint32_t n, cap, live;
     uint16_t top; /* root bound code (the dictionary score is bval(top)) */
 } tw_word;
@@ -30,6 +30,8 @@ struct trie_words {
     uint32_t *rank;    /* by key id: rank, NONE when absent */
     uint16_t *kb;      /* by key id: bound code */
     uint32_t idcap;
+    uint32_t *rid;     /* by rank: key id, NONE once deleted (a tombstone) */
+    uint32_t ridcap;
     uint32_t next_rank;
     uint64_t keys, postings;
 };

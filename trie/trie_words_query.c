@@ -85,6 +85,7 @@ static int tw_match(const tw_req *q, const char *key, size_t klen, trie_words_ra
 /* ----------------------------------------------------------------- search */
 
 enum { K_STREAM, K_WORD, K_NODE };
+#define TW_PFX_MAX 32 /* prefix words checked by list membership */
 
 /* A bound entry of the search heap; value v bounds every key below it. */
 typedef struct tw_ent {
@@ -121,6 +122,8 @@ typedef struct tw_search {
     uint32_t *ord; /* slot indices, best first */
     uint32_t nres, m;
     uint32_t scanned, decoded; /* work units, keys decoded (trie_words.h LIMITS) */
+    uint32_t cw[TRIE_WORDS_MAX_TYPED], ncw; /* other complete words: must list the rank */
+    uint32_t pw[TW_PFX_MAX], npw;           /* the prefix's words (one must list it), if few */
     int stream, oom;
 } tw_search;
 
@@ -263,6 +266,34 @@ static uint32_t stream_next(tw_search *S) {
     return stream_descend(S, r[e.slot]);
 }
 
+/* 1 when list x holds rank r (binary search over ranks). */
+static int tw_has(const tw_word *x, uint32_t r) {
+    uint32_t lo = 0, hi = x->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (x->p[mid] < r) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < x->n && x->p[lo] == r;
+}
+
+/* The filter before a decode: rank r is in the list of every other
+ * complete typed word and (when the prefix has few words) of one of the
+ * prefix's words. Necessary for a match, not sufficient (repeats). */
+static int tw_filter(tw_search *S, uint32_t r) {
+    const tw_word *ws = S->w->w;
+    for (uint32_t i = 0; i < S->ncw; i++) {
+        S->scanned++;
+        if (!tw_has(&ws[S->cw[i]], r)) return 0;
+    }
+    if (!S->npw) return 1;
+    for (uint32_t i = 0; i < S->npw; i++) {
+        S->scanned++;
+        if (tw_has(&ws[S->pw[i]], r)) return 1;
+    }
+    return 0;
+}
+
 /* Examines key id (score sc) from a list: verifies it and keeps it when it
  * ranks among the best m matches so far. */
 static void examine(tw_search *S, uint32_t id, double sc) {
@@ -309,18 +340,23 @@ static void expand(tw_search *S, uint32_t wid, int lv, uint32_t idx) {
                    * all of the block's at once (prefetch), then examine */
         if (c1 > x->n) c1 = x->n;
         const trie *t = S->t;
-        uint32_t ids[TW_F], n = 0;
+        uint32_t ids[TW_F], rks[TW_F], n = 0;
         for (uint32_t i = c0; i < c1; i++) {
-            uint32_t id = x->p[i];
+            uint32_t id = S->w->rid[x->p[i]];
             if (id == NONE) continue;
+            rks[n] = x->p[i];
             ids[n++] = id;
             __builtin_prefetch(&t->refs[id]);
         }
         S->scanned += c1 - c0;
         const tw_res *wr = res_worst(S);
-        for (uint32_t j = 0; j < n; j++)
-            if (!wr || t->refs[ids[j]].score >= wr->s) __builtin_prefetch(t->arena + t->refs[ids[j]].off);
-        for (uint32_t j = 0; j < n; j++) examine(S, ids[j], t->refs[ids[j]].score);
+        uint32_t m = 0;
+        for (uint32_t j = 0; j < n; j++) /* score first, then the other lists */
+            if ((!wr || t->refs[ids[j]].score >= wr->s) && tw_filter(S, rks[j])) {
+                ids[m++] = ids[j];
+                __builtin_prefetch(t->arena + t->refs[ids[j]].off);
+            }
+        for (uint32_t j = 0; j < m; j++) examine(S, ids[j], t->refs[ids[j]].score);
         return;
     }
     if (c1 > sz[cl]) c1 = sz[cl];
@@ -346,11 +382,23 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
         S->stream = 1;
         hpush(S, (tw_ent){S->s[0].s, 0, 0, K_STREAM, 0});
     } else { /* the rarest complete word drives */
-        uint32_t best = NONE, bn = UINT32_MAX;
+        uint32_t best = NONE, bn = UINT32_MAX, wids[TRIE_WORDS_MAX_TYPED];
         for (int i = 0; i < nc; i++) {
             uint32_t wid = trie_words__lookup(w->wt, q->w[i], q->wl[i]);
             if (wid == NONE) return 0;
+            wids[i] = wid;
             if (w->w[wid].live < bn) bn = w->w[wid].live, best = wid;
+        }
+        for (int i = 0; i < nc; i++) { /* the others, each once */
+            int dup = wids[i] == best;
+            for (uint32_t j = 0; j < S->ncw && !dup; j++) dup = S->cw[j] == wids[i];
+            if (!dup) S->cw[S->ncw++] = wids[i];
+        }
+        if (!q->trailing) { /* the prefix's words, when there are few */
+            if (!stream_init(S, q->w[nc], q->wl[nc])) return 0;
+            while (S->sn && S->npw < TW_PFX_MAX && !S->oom) S->pw[S->npw++] = stream_next(S);
+            if (S->sn) S->npw = 0; /* too many: decoding checks the prefix */
+            S->sn = 0;
         }
         hpush(S, (tw_ent){bval(w->w[best].top), best, 0, K_WORD, 0});
     }
@@ -467,7 +515,7 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
             if (wid == NONE) FAIL("key id %u: word '%.*s' not in the dictionary", id, l[i], key + o[i]);
             const tw_word *x = &w->w[wid];
             uint32_t pos = trie_words__find_pos(w, x, w->rank[id]);
-            if (pos == NONE || x->p[pos] != id) FAIL("key id %u: not in the list of '%.*s'", id, l[i], key + o[i]);
+            if (pos == NONE || w->rid[x->p[pos]] != id) FAIL("key id %u: not in the list of '%.*s'", id, l[i], key + o[i]);
             uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
             int nl = tw_levels(x->cap, off, sz, &tot);
             for (int lv = 0; lv < nl; lv++)
@@ -485,13 +533,12 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
         const tw_word *x = &w->w[i];
         if (!x->p) continue;
         words++;
-        uint32_t nlive = 0, prev = 0;
+        uint32_t nlive = 0;
         for (uint32_t j = 0; j < x->n; j++) {
-            uint32_t id = x->p[j];
+            if (x->p[j] >= w->next_rank || (j && x->p[j] <= x->p[j - 1])) FAIL("word %u: list out of rank order", i);
+            uint32_t id = w->rid[x->p[j]];
             if (id == NONE) continue;
-            if (id >= t->nids || !id_live(t, id) || w->rank[id] == NONE) FAIL("word %u lists dead id %u", i, id);
-            if (nlive && w->rank[id] <= prev) FAIL("word %u: list out of rank order", i);
-            prev = w->rank[id];
+            if (id >= t->nids || !id_live(t, id) || w->rank[id] != x->p[j]) FAIL("word %u lists dead id %u", i, id);
             nlive++;
         }
         if (nlive != x->live || nlive == 0) FAIL("word %u: %u live entries, count says %u", i, nlive, x->live);
