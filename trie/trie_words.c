@@ -63,11 +63,11 @@
  * examined key; bounded by TRIE_WORDS_MAX_SCAN work units (every posting,
  * tombstones included, every streamed word, every heap push) and
  * TRIE_WORDS_MAX_DECODE decodes (then *truncated: the hits so far are still
- * exactly the best). Memory per key:
- * 4 (rank) + 4 (rid) + 2 (kb) + ~4.3 per distinct word (rank + tree) + the dictionary
- * (~24 B per word + its trie). Build: keys by rank (a counting sort on the
- * 16-bit score code), decoded once, words hashed (XXH3) into lists; the
- * dictionary trie is bulk-built from the sorted vocabulary.
+ * exactly the best). Memory per key: 4 (rank) + 4 (rid) + 2 (kb) + ~4.3
+ * per distinct word (rank + tree) + the dictionary (~24 B per word + its
+ * trie). Build: keys by rank (a counting sort on the 16-bit score code),
+ * decoded twice (count, then fill exact-size lists), words hashed (XXH3)
+ * into lists; the dictionary trie is bulk-built from the sorted vocabulary.
  *
  * Limits: < 2^32 - 1 ranks handed out between builds (adds; TRIE_EFULL past
  * it: rebuild), words <= TRIE_MAX_KEY bytes (a key's words are).
@@ -495,31 +495,37 @@ int trie_words_build(const trie *t, trie_words **out) {
     w->next_rank = nkeys;
     w->keys = nkeys;
     if ((rc = vocab_rehash(&v, 1u << 16))) goto fail;
-    /* each key's distinct words, in rank order: every list comes out sorted */
-    for (uint32_t r = 0; r < nkeys; r++) {
-        uint32_t id = w->rid[r];
-        char key[TRIE_MAX_KEY];
-        uint32_t kl = kdecode(t, id, key);
-        uint16_t o[TW_MAXKW], l[TW_MAXKW];
-        int n = trie_words__distinct(key, o, l, trie_words__split(key, kl, o, l));
-        for (int i = 0; i < n; i++) {
-            uint32_t wid;
-            if ((rc = vocab_get(&v, key + o[i], l[i], &wid)) || (rc = tw_words_reserve(w, wid))) goto fail;
-            tw_word *x = &w->w[wid];
-            if (x->n == x->cap) {
-                uint32_t nc = x->cap < 4 ? 4 : x->cap * 2;
-                uint32_t *p = qrealloc(x->p, (size_t)nc * 4);
-                if (!p) {
-                    rc = TRIE_ENOMEM;
-                    goto fail;
+    /* each key's distinct words, in rank order: every list comes out
+     * sorted. Two passes: count (cap), then fill lists of exactly that size
+     * (no growth, no copies, no allocator slack) */
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t r = 0; r < nkeys; r++) {
+            uint32_t id = w->rid[r];
+            char key[TRIE_MAX_KEY];
+            uint32_t kl = kdecode(t, id, key);
+            uint16_t o[TW_MAXKW], l[TW_MAXKW];
+            int n = trie_words__distinct(key, o, l, trie_words__split(key, kl, o, l));
+            for (int i = 0; i < n; i++) {
+                uint32_t wid;
+                if ((rc = vocab_get(&v, key + o[i], l[i], &wid))) goto fail;
+                if (pass == 0) {
+                    if ((rc = tw_words_reserve(w, wid))) goto fail;
+                    if (w->w[wid].cap++ == 0) w->w[wid].top = w->kb[id]; /* the first is the highest */
+                    continue;
                 }
-                x->p = p;
-                x->cap = nc;
+                tw_word *x = &w->w[wid];
+                x->p[x->n++] = r;
+                x->live++;
+                w->postings++;
             }
-            if (x->n == 0) x->top = w->kb[id]; /* the first is the highest */
-            x->p[x->n++] = r;
-            x->live++;
-            w->postings++;
+        }
+        for (uint32_t i = 0; pass == 0 && i < v.n; i++) {
+            uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
+            tw_levels(w->w[i].cap, off, sz, &tot);
+            if (!(w->w[i].p = qmalloc((size_t)w->w[i].cap * 4 + (size_t)tot * 2 + 2))) {
+                rc = TRIE_ENOMEM;
+                goto fail;
+            }
         }
     }
     /* the dictionary: bulk-built from the sorted vocabulary (ids 0, 1, ...) */
@@ -546,9 +552,7 @@ int trie_words_build(const trie *t, trie_words **out) {
     w->w = nw;
     w->wcap = v.n + 1;
     nw = NULL;
-    /* exact-size lists with their bound trees */
-    for (uint32_t i = 0; i < v.n; i++)
-        if ((rc = tw_relayout(w, &w->w[i], w->w[i].n))) goto fail;
+    for (uint32_t i = 0; i < v.n; i++) tw_tree_rebuild(w, &w->w[i]); /* the bound trees */
     vocab_free(&v);
     qfree(cnt);
     qfree(perm);
