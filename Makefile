@@ -7,15 +7,22 @@
 #   make bench      benchmarks (see README), figures to stdout
 #   make run        demo: build the demo index and start what it needs
 #   make deps       install the Debian packages qac needs (no-op when all are present)
+#   make install    bin/qac, man page, web page + nginx site, example config under
+#                   PREFIX (/usr/local; DESTDIR honoured); make uninstall removes them
+#   make deb        build/deb/qac_VERSION_ARCH.deb (dpkg-buildpackage -us -uc -b, debian/)
 #
-# Layout: each module directory (common text trie ranking data engine) becomes
-# one static archive; dependencies point one way (text -> common; trie ->
-# common; ranking -> trie, common; data -> ranking, trie, text, common;
-# engine -> ranking, trie, text, common). engine/main.c, the composition root,
-# is the only file that sees every module: it is not in libengine.a, and only
-# bin/qac links data (DEPS_qac), so an engine/*.c call into data/ fails to
-# link. tests/it_layering.sh checks the #include directions. Tests are
-# tests/test_<module>_<name>.c and link only their module and what it depends on.
+# Layout: each module directory (common text trie ranking data, and engine's
+# folders engine/proto engine/store engine/rank engine) becomes one static
+# archive (engine/proto -> libengine_proto.a); dependencies point one way
+# (text -> common; trie -> common; ranking -> trie, common; data -> ranking,
+# trie, text, common; engine/proto -> common; engine/store -> trie, common;
+# engine/rank -> ranking, trie, common; engine -> its three folders, ranking,
+# trie, text, common). engine/main.c, the composition root, is the only file
+# that sees every module: it is not in libengine.a, and only bin/qac links
+# data (DEPS_qac), so an engine call into data/ fails to link.
+# tests/it_layering.sh checks the #include directions. Tests are
+# tests/test_<module>_<name>.c and link only their module and what it depends
+# on (test_engine_*: all of engine; test_qac_*: what bin/qac links).
 
 .DEFAULT_GOAL := all
 VERSION := 0.1.0
@@ -38,37 +45,42 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
         -Wvla -Wpointer-arith -Wcast-qual -Wno-unused-parameter
 CFLAGS := -std=c11 -D_GNU_SOURCE -DQAC_VERSION='"$(VERSION)"' $(OPT) $(WARN) -fno-common -I. -MMD -MP $(EXTRA_CFLAGS)
 LDFLAGS := $(OPT) $(EXTRA_LDFLAGS)
-LIBS := -luv -lhiredis -lhttp_parser -lutf8proc -lxxhash -lnettle $(MALLOC) -lm -lpthread
+LIBS := -luv -lhiredis -lhttp_parser -lutf8proc -lxxhash -lnettle -lsystemd $(MALLOC) -lm -lpthread
 
-MODULES := common text trie ranking data engine
+MODULES := common text trie ranking data engine/proto engine/store engine/rank engine
 # Which archives a module's code needs, in link order.
 DEPS_common  := common
 DEPS_text    := text common
 DEPS_trie    := trie common
 DEPS_ranking := ranking trie common
 DEPS_data    := data ranking trie text common
-DEPS_engine  := engine ranking trie text common
+DEPS_engine/proto := engine/proto common
+DEPS_engine/store := engine/store trie common
+DEPS_engine/rank  := engine/rank ranking trie common
+DEPS_engine  := engine engine/rank engine/store engine/proto ranking trie text common
 # bin/qac: engine/main.c (the composition root) links everything, data included.
-DEPS_qac     := engine data ranking trie text common
+DEPS_qac     := engine engine/rank engine/store engine/proto data ranking trie text common
 
+# a module's archive: engine/proto -> $(BUILD)/libengine_proto.a
+lib_of = lib$(subst /,_,$(1)).a
 define module_rules
 SRC_$(1) := $$(filter-out engine/main.c,$$(wildcard $(1)/*.c))
 OBJ_$(1) := $$(SRC_$(1):%.c=$(BUILD)/%.o)
-$(BUILD)/lib$(1).a: $$(OBJ_$(1))
+$(BUILD)/$(call lib_of,$(1)): $$(OBJ_$(1))
 	@mkdir -p $$(@D)
 	@rm -f $$@
 	ar rcs $$@ $$^
 endef
 $(foreach m,$(MODULES),$(eval $(call module_rules,$(m))))
 
-archives = $(foreach d,$(DEPS_$(1)),$(BUILD)/lib$(d).a)
+archives = $(foreach d,$(DEPS_$(1)),$(BUILD)/$(call lib_of,$(d)))
 
 TEST_SRC := $(wildcard tests/test_*.c)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test test-san check-deps deps bench run clean fuzz
+.PHONY: all test test-san check-deps deps bench run clean fuzz install uninstall deb
 all: $(QAC) $(TEST_BIN) $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c
@@ -91,9 +103,66 @@ $(BUILD)/bench/%: $(BUILD)/tests/bench/%.o $(call archives,engine)
 	@mkdir -p $(@D)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# --- install ------------------------------------------------------------------
+# make install [PREFIX=/usr/local] [DESTDIR=] [INSTALL_BIN=bin/qac]
+#   BINDIR/qac, MANDIR/man1/qac.1, DOCDIR (README and docs/), SHAREDIR/qac/web
+#   (the page), SHAREDIR/qac/nginx/qac-site.conf (deploy/nginx-site.conf with the
+#   page's path filled in), SYSCONFDIR/qac/qac.conf (every setting, commented;
+#   never overwrites an existing one), UNITDIR/qac.service and qac@.service
+#   (deploy/systemd/ with BINDIR and SYSCONFDIR filled in). SYSCONFDIR is PREFIX/etc, /etc for
+#   PREFIX=/usr. make uninstall removes the files (the config only when it is
+#   unchanged) and the empty directories that are qac's own.
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR ?= $(PREFIX)/bin
+SHAREDIR ?= $(PREFIX)/share
+MANDIR ?= $(SHAREDIR)/man
+DOCDIR ?= $(SHAREDIR)/doc/qac
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+UNITS := qac.service qac@.service
+INSTALL_BIN ?= $(QAC)
+WEB_FILES := $(wildcard web/*.html web/*.js web/*.css)
+DOC_FILES := README.md $(wildcard docs/*.md)
+
+install: $(INSTALL_BIN)
+	install -D -m 755 $(INSTALL_BIN) $(DESTDIR)$(BINDIR)/qac
+	install -D -m 644 man/qac.1 $(DESTDIR)$(MANDIR)/man1/qac.1
+	install -d $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SHAREDIR)/qac/web $(DESTDIR)$(SHAREDIR)/qac/nginx
+	install -m 644 $(DOC_FILES) $(DESTDIR)$(DOCDIR)/
+	install -m 644 $(WEB_FILES) $(DESTDIR)$(SHAREDIR)/qac/web/
+	sed 's|@WEB_ROOT@|$(SHAREDIR)/qac/web|g' deploy/nginx-site.conf >$(DESTDIR)$(SHAREDIR)/qac/nginx/qac-site.conf
+	chmod 644 $(DESTDIR)$(SHAREDIR)/qac/nginx/qac-site.conf
+	install -d $(DESTDIR)$(UNITDIR)
+	for u in $(UNITS); do sed 's|@BINDIR@|$(BINDIR)|g; s|@SYSCONFDIR@|$(SYSCONFDIR)|g' deploy/systemd/$$u \
+	  >$(DESTDIR)$(UNITDIR)/$$u && chmod 644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; done
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/qac/qac.conf ]; then \
+	  echo "kept $(DESTDIR)$(SYSCONFDIR)/qac/qac.conf (the new example is etc/qac/qac.conf)"; \
+	else install -D -m 644 etc/qac/qac.conf $(DESTDIR)$(SYSCONFDIR)/qac/qac.conf; fi
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/qac $(DESTDIR)$(MANDIR)/man1/qac.1
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(notdir $(DOC_FILES)))
+	rm -f $(addprefix $(DESTDIR)$(SHAREDIR)/qac/web/,$(notdir $(WEB_FILES)))
+	rm -f $(DESTDIR)$(SHAREDIR)/qac/nginx/qac-site.conf $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS))
+	@if cmp -s etc/qac/qac.conf $(DESTDIR)$(SYSCONFDIR)/qac/qac.conf; then rm -f $(DESTDIR)$(SYSCONFDIR)/qac/qac.conf; \
+	elif [ -e $(DESTDIR)$(SYSCONFDIR)/qac/qac.conf ]; then echo "kept $(DESTDIR)$(SYSCONFDIR)/qac/qac.conf (changed)"; fi
+	rmdir $(DESTDIR)$(SHAREDIR)/qac/web $(DESTDIR)$(SHAREDIR)/qac/nginx $(DESTDIR)$(SHAREDIR)/qac \
+	  $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/qac 2>/dev/null || true
+
+# make deb: the Debian package with debhelper (debian/rules builds in build/deb,
+# installs with PREFIX=/usr). dpkg-buildpackage writes to the parent directory;
+# the results are moved to build/deb/.
+deb:
+	dpkg-buildpackage -us -uc -b
+	@mkdir -p build/deb
+	mv ../qac_$(VERSION)_*.deb ../qac_$(VERSION)_*.buildinfo ../qac_$(VERSION)_*.changes build/deb/
+	-mv ../qac-dbgsym_$(VERSION)_*.deb build/deb/ 2>/dev/null
+	@ls build/deb/*.deb
+
 # --- packages ---------------------------------------------------------------
 PKGS := gcc make pkg-config libuv1-dev libhiredis-dev libjemalloc-dev libutf8proc-dev \
-        libhttp-parser-dev libxxhash-dev nettle-dev libcmocka-dev redis-server redis-tools curl python3 procps time netcat-openbsd \
+        libhttp-parser-dev libxxhash-dev nettle-dev libsystemd-dev debhelper libcmocka-dev redis-server redis-tools curl python3 procps time netcat-openbsd \
         nginx-light chromium nodejs clang libclang-rt-14-dev
 deps:
 	@missing=$$(for p in $(PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done; \
@@ -145,7 +214,7 @@ FUZZ_OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-san
             -DQAC_NO_JEMALLOC
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -DQAC_VERSION='"$(VERSION)"' $(FUZZ_OPT) $(WARN) -fno-common -I. \
                -MMD -MP
-FUZZ_LIBS := -luv -lhiredis -lhttp_parser -lutf8proc -lxxhash -lnettle -lm -lpthread
+FUZZ_LIBS := -luv -lhiredis -lhttp_parser -lutf8proc -lxxhash -lnettle -lsystemd -lm -lpthread
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
 FUZZ_BIN := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
@@ -166,7 +235,7 @@ $(FUZZ_DIR)/obj/%.o: %.c
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
 define fuzz_module_rules
-$(FUZZ_DIR)/lib$(1).a: $$(SRC_$(1):%.c=$(FUZZ_DIR)/obj/%.o)
+$(FUZZ_DIR)/$(call lib_of,$(1)): $$(SRC_$(1):%.c=$(FUZZ_DIR)/obj/%.o)
 	@mkdir -p $$(@D)
 	@rm -f $$@
 	ar rcs $$@ $$^
@@ -174,7 +243,7 @@ endef
 $(foreach m,$(MODULES),$(eval $(call fuzz_module_rules,$(m))))
 
 $(FUZZ_DIR)/fuzz_%: $(FUZZ_DIR)/obj/tests/fuzz/fuzz_%.o \
-                    $$(foreach d,$$(DEPS_$$(FUZZ_MOD_$$*)),$(FUZZ_DIR)/lib$$(d).a)
+                    $$(foreach d,$$(DEPS_$$(FUZZ_MOD_$$*)),$(FUZZ_DIR)/$$(call lib_of,$$(d)))
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_OPT) -fsanitize=fuzzer -o $@ $^ $(FUZZ_LIBS)
 

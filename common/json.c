@@ -13,7 +13,7 @@
  * faster on a ranker's "ugly" doubles. json_fixed is printf's %.*f (reports
  * only, never on the completion path).
  *
- * Parser: one pass over the input after a whole-input utf8_valid check, so
+ * Parser: one pass over the input after a whole-input qutf8_valid check, so
  * string contents need no per-byte UTF-8 work. The store is reserved up front
  * (decoded text is never longer than its source, plus one NUL per key and
  * value), so it never moves while field pointers into it are handed out.
@@ -165,7 +165,9 @@ int json_write_suggestions(qbuf *b, const char *prefix, size_t plen, const json_
             json_str(b, s[i].text, s[i].textlen) < 0 || qbuf_append(b, ",\"score\":", 9) < 0 ||
             json_double15(b, s[i].score) < 0 || qbuf_append(b, ",\"match\":[", 10) < 0 ||
             qbuf_putu64(b, s[i].match_start) < 0 || qbuf_putc(b, ',') < 0 ||
-            qbuf_putu64(b, s[i].match_end) < 0 || qbuf_append(b, "]}", 2) < 0)
+            qbuf_putu64(b, s[i].match_end) < 0 || qbuf_putc(b, ']') < 0 ||
+            (s[i].has_edits && (qbuf_append(b, ",\"edits\":", 9) < 0 || qbuf_putu64(b, s[i].edits) < 0)) ||
+            qbuf_putc(b, '}') < 0)
             return -1;
     }
     if (qbuf_append(b, "],\"took_us\":", 12) < 0 || qbuf_putu64(b, took_us) < 0 || qbuf_putc(b, '}') < 0)
@@ -400,7 +402,7 @@ int json_parse_flat(const char *src, size_t len, qbuf *store, json_field *fields
                     const char **err, size_t *err_off) {
     jp p = {.s = src, .len = len, .pos = 0, .err = NULL};
     qbuf_reset(store);
-    if (!utf8_valid(src, len)) {
+    if (!qutf8_valid(src, len)) {
         p.err = "invalid UTF-8";
         goto fail;
     }

@@ -5,7 +5,7 @@
  * in every document built with it: the server's completion reply, HTTP error
  * bodies and /v1/accept reply (engine/), and the report files of `qac eval
  * --json` and `qac replay --json` (data/). It lives in common/ because both
- * sides use it; it depends on common/util.h (qbuf, utf8_valid) only.
+ * sides use it; it depends on common/util.h (qbuf, qutf8_valid) only.
  *
  * Writers append to a qbuf and return 0, or -1 on allocation failure (the
  * qbuf may then hold a partial value; reset it). They never use printf for
@@ -59,9 +59,12 @@ typedef struct json_suggestion {
     size_t textlen;
     double score;
     uint32_t match_start, match_end; /* byte offsets in text: the matched part */
+    int has_edits;                   /* 1: write "edits" (a request that allowed typos) */
+    unsigned edits;
 } json_suggestion;
 
 /* Appends {"prefix":"..","suggestions":[{"text":"..","score":..,"match":[s,e]},..],"took_us":..}
+ * (each suggestion with "edits":n after "match" when has_edits)
  * with scores written by json_double15. */
 int json_write_suggestions(qbuf *b, const char *prefix, size_t plen, const json_suggestion *s, size_t n,
                            uint64_t took_us);

@@ -13,19 +13,19 @@
 #include <time.h>
 #include <unistd.h>
 
-uint64_t now_ns(void) {
+uint64_t qtime_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-double wall_time(void) {
+double qtime_wall(void) {
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
 }
 
-int parse_u64(const char *s, size_t len, uint64_t *out) {
+int qparse_u64(const char *s, size_t len, uint64_t *out) {
     if (len == 0 || len > 20) return -1;
     uint64_t v = 0;
     for (size_t i = 0; i < len; i++) {
@@ -38,17 +38,17 @@ int parse_u64(const char *s, size_t len, uint64_t *out) {
     return 0;
 }
 
-int parse_i64(const char *s, size_t len, int64_t *out) {
+int qparse_i64(const char *s, size_t len, int64_t *out) {
     int neg = 0;
     if (len && (s[0] == '-' || s[0] == '+')) neg = s[0] == '-', s++, len--;
     uint64_t u;
-    if (parse_u64(s, len, &u) < 0) return -1;
+    if (qparse_u64(s, len, &u) < 0) return -1;
     if (neg ? u > (uint64_t)INT64_MAX + 1 : u > (uint64_t)INT64_MAX) return -1;
     *out = neg ? (int64_t)(0 - u) : (int64_t)u;
     return 0;
 }
 
-int parse_double(const char *s, size_t len, double *out) {
+int qparse_double(const char *s, size_t len, double *out) {
     char tmp[64];
     if (len == 0 || len >= sizeof tmp) return -1;
     for (size_t i = 0; i < len; i++) {
@@ -86,7 +86,7 @@ static int64_t days_from_civil(int y, int m, int d) {
     return era * 146097 + doe - 719468;
 }
 
-int parse_time(const char *s, size_t len, int64_t *out) {
+int qparse_time(const char *s, size_t len, int64_t *out) {
     int y, mo, d, h = 0, mi = 0, se = 0;
     if (len != 10 && len != 19) return -1;
     if (s[4] != '-' || s[7] != '-') return -1;
@@ -104,7 +104,7 @@ int parse_time(const char *s, size_t len, int64_t *out) {
     return 0;
 }
 
-int utf8_valid(const char *str, size_t len) {
+int qutf8_valid(const char *str, size_t len) {
     const unsigned char *s = (const unsigned char *)str, *e = s + len;
     while (s < e) {
         unsigned c = *s;
@@ -127,7 +127,7 @@ int utf8_valid(const char *str, size_t len) {
     return 1;
 }
 
-size_t utf8_count(const char *s, size_t len) {
+size_t qutf8_count(const char *s, size_t len) {
     size_t n = 0;
     for (size_t i = 0; i < len; i++) n += ((unsigned char)s[i] & 0xC0) != 0x80;
     return n;
@@ -188,7 +188,7 @@ void qbuf_consume(qbuf *b, size_t n) {
     b->len -= n;
 }
 
-int file_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen) {
+int qfile_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen) {
     char tmp[4096], dir[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof tmp) {
         if (err) snprintf(err, errlen, "path too long: %s", path);

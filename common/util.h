@@ -1,6 +1,9 @@
 /* util.h -- small helpers shared by every module: clocks, strict number
  * parsing, UTF-8 validation, and a growable byte buffer.
  *
+ * Names: everything here starts with q (qtime_, qparse_, qutf8_, qfile_,
+ * qbuf_), like the allocator's qmalloc, so a call site says the helper is
+ * common/'s and not libc's.
  * Conventions: functions return 0 on success and -1 on failure unless they
  * say otherwise. Nothing here logs.
  */
@@ -11,33 +14,33 @@
 #include <stdint.h>
 
 /* Monotonic clock in nanoseconds / microseconds. */
-uint64_t now_ns(void);
-static inline uint64_t now_us(void) { return now_ns() / 1000; }
+uint64_t qtime_ns(void);
+static inline uint64_t qtime_us(void) { return qtime_ns() / 1000; }
 /* Wall clock, seconds since the epoch, with microseconds. */
-double wall_time(void);
+double qtime_wall(void);
 
 /* Strict parsers: the whole string [s, s+len) must be the number (no
  * leading/trailing space). Return 0 and set *out, or -1. */
-int parse_u64(const char *s, size_t len, uint64_t *out);
-int parse_i64(const char *s, size_t len, int64_t *out);
-int parse_double(const char *s, size_t len, double *out); /* finite only */
+int qparse_u64(const char *s, size_t len, uint64_t *out);
+int qparse_i64(const char *s, size_t len, int64_t *out);
+int qparse_double(const char *s, size_t len, double *out); /* finite only */
 
 /* "YYYY-MM-DD" or "YYYY-MM-DD HH:MM:SS" (UTC) to seconds since the epoch.
  * Returns 0 or -1 for anything else (including impossible dates). */
-int parse_time(const char *s, size_t len, int64_t *out);
+int qparse_time(const char *s, size_t len, int64_t *out);
 
 /* 1 if [s, s+len) is well-formed UTF-8 (no overlongs, no surrogates, nothing
  * above U+10FFFF), else 0. */
-int utf8_valid(const char *s, size_t len);
+int qutf8_valid(const char *s, size_t len);
 /* Number of code points in well-formed UTF-8. */
-size_t utf8_count(const char *s, size_t len);
+size_t qutf8_count(const char *s, size_t len);
 
 /* Replaces the file at path with [data, data+len) atomically and durably:
  * writes path.tmp.<pid>, fsyncs it, renames it over path, fsyncs the
  * directory. On failure the old file is untouched, the temporary is removed,
  * err (when non-NULL) names the step and the reason, and errno is kept.
  * Returns 0 or -1. */
-int file_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
+int qfile_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
 /* A growable byte buffer. Owned by whoever holds the struct; qbuf_free
  * releases the storage. On allocation failure the append functions return -1

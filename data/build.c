@@ -317,7 +317,7 @@ typedef struct progress {
 } progress;
 
 static void progress_show(progress *p, uint64_t cur_bytes, uint64_t cur_lines) {
-    uint64_t now = now_ns();
+    uint64_t now = qtime_ns();
     if (now - p->last_ns < 500000000ull) return;
     p->last_ns = now;
     double secs = (double)(now - p->start_ns) / 1e9;
@@ -505,7 +505,7 @@ int build_trie(const build_opts *o, char *const *files, int nfiles, trie **out, 
     build_report rep;
     memset(&rep, 0, sizeof rep);
     rep.newest = QLOG_NO_TIME;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = qtime_ns();
     acc a;
     memset(&a, 0, sizeof a);
     a.keys.esize = sizeof(kent);
@@ -628,7 +628,7 @@ int build_trie(const build_opts *o, char *const *files, int nfiles, trie **out, 
         return -1;
     }
     rep.keys = trie_count(t);
-    rep.seconds = (double)(now_ns() - t0) / 1e9;
+    rep.seconds = (double)(qtime_ns() - t0) / 1e9;
     if (rep_out) *rep_out = rep;
     *out = t;
     return 0;
@@ -689,19 +689,19 @@ int build_main(int argc, char **argv) {
                 return cli_error(&cl, "unknown --format '%s' (aol, counts, lines)", v);
             break;
         case O_SINCE:
-            if (parse_time(v, strlen(v), &o.since) < 0)
+            if (qparse_time(v, strlen(v), &o.since) < 0)
                 return cli_error(&cl, "bad --since '%s' (want YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS')", v);
             break;
         case O_UNTIL:
-            if (parse_time(v, strlen(v), &o.until) < 0)
+            if (qparse_time(v, strlen(v), &o.until) < 0)
                 return cli_error(&cl, "bad --until '%s' (want YYYY-MM-DD or 'YYYY-MM-DD HH:MM:SS')", v);
             break;
         case O_HALF:
-            if (parse_double(v, strlen(v), &o.half_life_days) < 0 || !(o.half_life_days > 0))
+            if (qparse_double(v, strlen(v), &o.half_life_days) < 0 || !(o.half_life_days > 0))
                 return cli_error(&cl, "bad --half-life '%s' (want a positive number of days)", v);
             break;
         case O_MIN:
-            if (parse_double(v, strlen(v), &o.min_count) < 0 || !(o.min_count >= 0))
+            if (qparse_double(v, strlen(v), &o.min_count) < 0 || !(o.min_count >= 0))
                 return cli_error(&cl, "bad --min-count '%s' (want a non-negative number)", v);
             break;
         case O_KEYS:
@@ -724,9 +724,9 @@ int build_main(int argc, char **argv) {
         fprintf(stderr, "qac build: %s\n", err);
         return 1;
     }
-    uint64_t ts = now_ns();
+    uint64_t ts = qtime_ns();
     int rc = trie_save(t, outpath);
-    double save_s = (double)(now_ns() - ts) / 1e9;
+    double save_s = (double)(qtime_ns() - ts) / 1e9;
     trie_mem mem;
     trie_memory(t, &mem);
     trie_free(t);

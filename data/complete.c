@@ -65,7 +65,7 @@ int complete_main(int argc, char **argv) {
         switch (opt) {
         case 'i': index = cl.val; break;
         case 'k':
-            if (parse_u64(cl.val, strlen(cl.val), &kv) < 0 || kv < 1 || kv > TRIE_MAX_K)
+            if (qparse_u64(cl.val, strlen(cl.val), &kv) < 0 || kv < 1 || kv > TRIE_MAX_K)
                 return cli_error(&cl, "bad -k '%s' (want 1..%d)", cl.val, TRIE_MAX_K);
             k = (unsigned)kv;
             break;

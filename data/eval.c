@@ -10,7 +10,7 @@
  *   3. Sort by (time, AnonID, file order). AnonIDs compare as numbers when
  *      both are decimal (the AOL ids), else bytewise.
  *   4. Replay: an event before the split is only accepted into the user
- *      history (ranking/history.c, unbounded); a later one whose query has
+ *      history (ranking/history_mem.c, unbounded); a later one whose query has
  *      >= 3 code points is scored first, then accepted.
  *   5. Per scored event: prefixes len1..len5 (< n code points) and rand, of
  *      length 2 + (MD5(query) mod (n - 2)); each system's top 10; RR = 1 /
@@ -59,7 +59,7 @@
 #include "data/qlog.h"
 #include "data/train.h"
 #include "ranking/baseline.h"
-#include "ranking/history.h"
+#include "ranking/history_mem.h"
 #include "ranking/learned.h"
 #include "text/norm.h"
 #include "trie/trie.h"
@@ -208,11 +208,11 @@ static int score_event(eval_state *st, const char *user, size_t ulen, const char
         if (st->on[SYS_LEARNED]) {
             int n = lenv_prefix(&st->env, q, plen);
             if (n < 0) return -1;
-            uint64_t t0 = now_ns();
-            rank_learned_score(st->model, &st->env.x, st->env.lc, (size_t)n);
+            uint64_t t0 = qtime_ns();
+            rank_learned_score(st->model, &st->env.req.x, st->env.lc, (size_t)n);
             rank_cand top[EVAL_TOPK];
             size_t nt = top_lcands(st->env.lc, (size_t)n, top);
-            hist_add(&st->rerank, now_ns() - t0);
+            hist_add(&st->rerank, qtime_ns() - t0);
             st->rerank_cands += (uint64_t)n;
             record(st, SYS_LEARNED, tags[i], rank_of(top, nt, q, qlen), grp);
         }
@@ -399,11 +399,11 @@ int eval_main(int argc, char **argv) {
         case O_EMB: embp = v; break;
         case O_MODEL: modelp = v; break;
         case O_TOPN:
-            if (parse_u64(v, strlen(v), &topn) || topn < 1 || topn > TRIE_MAX_K)
+            if (qparse_u64(v, strlen(v), &topn) || topn < 1 || topn > TRIE_MAX_K)
                 return cli_error(&cl, "--topn wants 1..%d, not '%s'", TRIE_MAX_K, v);
             break;
         case O_LIMIT:
-            if (parse_u64(v, strlen(v), &limit) || limit == 0)
+            if (qparse_u64(v, strlen(v), &limit) || limit == 0)
                 return cli_error(&cl, "--limit wants a positive number, not '%s'", v);
             break;
         }
@@ -415,7 +415,7 @@ int eval_main(int argc, char **argv) {
     int i = cl.ind;
     if (i >= argc) return cli_error(&cl, "no LOG given");
     int64_t split;
-    if (parse_time(split_s, strlen(split_s), &split))
+    if (qparse_time(split_s, strlen(split_s), &split))
         return cli_error(&cl, "--split wants YYYY-MM-DD[ HH:MM:SS], not '%s'", split_s);
     if (!modelp != !embp) return cli_error(&cl, "the learned system needs both --embeddings EMB and --model MODEL");
     if (!systems) systems = modelp ? "mpc,personal,heuristic,learned" : "mpc,personal,heuristic";
@@ -429,7 +429,7 @@ int eval_main(int argc, char **argv) {
     rank_emb *emb = NULL;
     rank_vcache *vc = NULL;
 
-    uint64_t t0 = now_ns();
+    uint64_t t0 = qtime_ns();
     char err[512];
     trie *t = NULL;
     int rc;
@@ -451,9 +451,9 @@ int eval_main(int argc, char **argv) {
     int status = 1;
     ep_events evs;
     ep_events_init(&evs);
-    /* unbounded: the protocol's history is all of it; LENV_SESS session
+    /* unbounded: the protocol's history is all of it; RANK_REQ_MAX_SESS session
      * queries for the learned system (the baselines read only the newest) */
-    rank_history_opts ho = {0, 0, LENV_SESS, EVAL_SESSION_GAP};
+    rank_history_opts ho = {0, 0, RANK_REQ_MAX_SESS, EVAL_SESSION_GAP};
     st.hist = rank_history_new(&ho);
     rank_cands_init(&st.cands);
     if (!st.hist) {
@@ -479,7 +479,7 @@ int eval_main(int argc, char **argv) {
         if (ep_events_read(&evs, argv[i], EP_AOL_ONLY, "qac eval")) goto out;
     ep_events_sort(&evs);
     size_t nev = evs.n;
-    uint64_t t1 = now_ns();
+    uint64_t t1 = qtime_ns();
 
     for (size_t k = 0; k < nev && st.n_scored < limit; k++) {
         const ep_event *e = &evs.ev[k];
@@ -489,7 +489,7 @@ int eval_main(int argc, char **argv) {
             st.n_history++;
         } else {
             st.n_test++;
-            size_t ncp = utf8_count(q, e->querylen);
+            size_t ncp = qutf8_count(q, e->querylen);
             if (ncp < EVAL_MIN_CP) {
                 st.n_short++;
             } else {
@@ -506,9 +506,9 @@ int eval_main(int argc, char **argv) {
             goto out;
         }
     }
-    double secs = (double)(now_ns() - t0) / 1e9;
+    double secs = (double)(qtime_ns() - t0) / 1e9;
     LOG_I("eval: index + logs read in %.2f s, %zu events; replay %.2f s", (double)(t1 - t0) / 1e9, nev,
-          (double)(now_ns() - t1) / 1e9);
+          (double)(qtime_ns() - t1) / 1e9);
     print_table(&st, split_s, secs);
     if (st.on[SYS_LEARNED] && st.rerank.count)
         printf("learned rerank: %.2f us mean, %.2f us p99 per call (%.1f candidates on average, %llu calls; "

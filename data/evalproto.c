@@ -72,7 +72,7 @@ int ep_events_read(ep_events *e, const char *path, int flags, const char *cmd) {
         if (qbuf_append(&e->arena, nq, (size_t)n)) goto oom;
         v->time = rec.time;
         v->seq = e->seq++;
-        v->user_num = rec.userlen && rec.userlen <= 19 && parse_u64(rec.user, rec.userlen, &v->uid) == 0;
+        v->user_num = rec.userlen && rec.userlen <= 19 && qparse_u64(rec.user, rec.userlen, &v->uid) == 0;
         e->n++;
     }
     if (rc < 0) {

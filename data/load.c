@@ -184,7 +184,7 @@ int load_main(int argc, char **argv) {
         case O_REDIS: addr = cl.val; break;
         case O_NS: ns = cl.val; break;
         case O_BATCH:
-            if (parse_u64(cl.val, strlen(cl.val), &batch) || batch < 1 || batch > LOAD_MAX_BATCH)
+            if (qparse_u64(cl.val, strlen(cl.val), &batch) || batch < 1 || batch > LOAD_MAX_BATCH)
                 return cli_error(&cl, "--batch wants 1..%d, not '%s'", LOAD_MAX_BATCH, cl.val);
             break;
         }
@@ -198,14 +198,14 @@ int load_main(int argc, char **argv) {
         return cli_error(&cl, "--namespace wants 1..%d bytes without ':', '*', '?', '[', ']' or spaces", LOAD_MAX_NS);
     const char *colon = strrchr(addr, ':');
     uint64_t port = 0;
-    if (!colon || colon == addr || parse_u64(colon + 1, strlen(colon + 1), &port) || port < 1 || port > 65535)
+    if (!colon || colon == addr || qparse_u64(colon + 1, strlen(colon + 1), &port) || port < 1 || port > 65535)
         return cli_error(&cl, "--redis wants HOST:PORT, not '%s'", addr);
     char host[256];
     if ((size_t)(colon - addr) >= sizeof host) return cli_error(&cl, "--redis host name too long");
     memcpy(host, addr, (size_t)(colon - addr));
     host[colon - addr] = 0;
 
-    uint64_t t0 = now_ns();
+    uint64_t t0 = qtime_ns();
     char err[512];
     rank_emb *e = NULL;
     if (rank_emb_load(argv[i], &e, err, sizeof err)) {
@@ -290,7 +290,7 @@ int load_main(int argc, char **argv) {
     LOG_I("load: version %llu of %s at %s: %llu query vectors, %llu n-gram rows (%llu SETs, batch %zu), "
           "%s:current switched, %lld old keys deleted, %.1f s",
           ver, ns, addr, (unsigned long long)nq, (unsigned long long)nb, (unsigned long long)l.sent, l.batch, ns,
-          del, (double)(now_ns() - t0) / 1e9);
+          del, (double)(qtime_ns() - t0) / 1e9);
     status = 0;
     goto out;
 fail:

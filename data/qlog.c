@@ -319,7 +319,7 @@ static int check_query(const char *q, size_t len) {
  * reason. */
 static int parse_line(qlog *r, char *s, size_t len, qlog_rec *rec) {
     if (len == 0) return QLOG_EMPTY;
-    if (!utf8_valid(s, len)) return QLOG_INVALID_UTF8;
+    if (!qutf8_valid(s, len)) return QLOG_INVALID_UTF8;
     rec->user = "";
     rec->userlen = 0;
     rec->time = QLOG_NO_TIME;
@@ -337,7 +337,7 @@ static int parse_line(qlog *r, char *s, size_t len, qlog_rec *rec) {
             }
         }
         if (nf < 3 || nf > 5 || fl[0] == 0) return QLOG_MISSING_FIELD;
-        if (parse_time(f[2], fl[2], &rec->time) < 0) return QLOG_BAD_TIME;
+        if (qparse_time(f[2], fl[2], &rec->time) < 0) return QLOG_BAD_TIME;
         if (norm_has_control(f[0], fl[0])) return QLOG_CONTROL_CHAR;
         rec->user = f[0];
         rec->userlen = fl[0];
@@ -349,9 +349,9 @@ static int parse_line(qlog *r, char *s, size_t len, qlog_rec *rec) {
         const char *c = tab + 1;
         size_t clen = len - (size_t)(c - s);
         uint64_t u;
-        if (parse_u64(c, clen, &u) == 0) {
+        if (qparse_u64(c, clen, &u) == 0) {
             rec->count = (double)u;
-        } else if (parse_double(c, clen, &rec->count) < 0 || !(rec->count >= 0)) {
+        } else if (qparse_double(c, clen, &rec->count) < 0 || !(rec->count >= 0)) {
             return QLOG_BAD_COUNT;
         }
         rec->query = s;

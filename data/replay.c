@@ -7,6 +7,8 @@
  * caught, report. The parts, sharing the run state of replay_internal.h:
  *   replay_plan.c    what is played: users, sessions and the play order, the
  *                    keystrokes of one query, the keystrokes-saved arithmetic;
+ *   replay_typos.c   --typos: which prefixes get a typo, the edit, the
+ *                    scores with and without FUZZY AUTO and their reports;
  *   replay_run.c     playing it: the connections, the requests, the poll loop
  *                    and the reply matching (load shapes, what is sent and
  *                    why a run ends early are described there);
@@ -43,7 +45,7 @@ static void usage(FILE *f) {
             "usage: qac replay [--host H] [--port P] [--connections N] [--pipeline D]\n"
             "                  [--rate R | --speed X] [--duration S] [--limit N] [--timeout MS]\n"
             "                  [--prefixes all|eval] [--no-accept] [--measure-from TIME] [--k K]\n"
-            "                  [--json FILE] [--html FILE] [--quiet] LOG...\n"
+            "                  [--typos RATE] [--seed S] [--json FILE] [--html FILE] [--quiet] LOG...\n"
             "\n"
             "Plays query logs (AOL format, or one query per line) against a running\n"
             "'qac serve' as people typing: a COMPLETE per prefix, then an ACCEPT of the\n"
@@ -63,16 +65,25 @@ static void usage(FILE *f) {
             "  --measure-from TIME YYYY-MM-DD[ HH:MM:SS] UTC: earlier events are sent as\n"
             "                      ACCEPTs only and not measured\n"
             "  --k K               the user picks the target when it is in the top K (default %d)\n"
+            "  --typos RATE        a share RATE (0..1) of the typed prefixes of %d+ code points get one\n"
+            "                      random edit (substitution, deletion, insertion or transposition of\n"
+            "                      a code point, never the first); each such prefix is also sent\n"
+            "                      twice more after its own COMPLETE: typo'd with no FUZZY option,\n"
+            "                      then typo'd with FUZZY AUTO. Reported apart: MRR@10 and\n"
+            "                      recall@10 of the target, plain vs FUZZY AUTO vs typed right, and\n"
+            "                      the latency of each kind; the other figures are those of a run\n"
+            "                      without --typos\n"
+            "  --seed S            which prefixes get which typos (default 1; same seed, same typos)\n"
             "  --json FILE         figures as JSON;  --html FILE: a self-contained report page\n"
             "  --quiet             no progress line and no summary on stdout\n"
             "\n"
             "Exit status: 0 done, 1 the run failed or ended early (partial report), 2 usage.\n",
             REPLAY_DEFAULT_PORT, REPLAY_MAX_CONN, REPLAY_DEFAULT_PIPELINE, REPLAY_MAX_PIPELINE,
-            REPLAY_DEFAULT_TIMEOUT_MS, REPLAY_DEFAULT_K);
+            REPLAY_DEFAULT_TIMEOUT_MS, REPLAY_DEFAULT_K, RP_TYPO_MIN_CP);
 }
 
 static int num_opt(const cli *c, uint64_t lo, uint64_t hi, uint64_t *out) {
-    if (parse_u64(c->val, strlen(c->val), out) || *out < lo || *out > hi) {
+    if (qparse_u64(c->val, strlen(c->val), out) || *out < lo || *out > hi) {
         cli_error(c, "%s wants a whole number %llu..%llu, not '%s'", c->opt, (unsigned long long)lo,
                   (unsigned long long)hi, c->val);
         return -1;
@@ -81,7 +92,7 @@ static int num_opt(const cli *c, uint64_t lo, uint64_t hi, uint64_t *out) {
 }
 
 static int pos_double(const cli *c, double *out) {
-    if (parse_double(c->val, strlen(c->val), out) || !(*out > 0)) {
+    if (qparse_double(c->val, strlen(c->val), out) || !(*out > 0)) {
         cli_error(c, "%s wants a positive number, not '%s'", c->opt, c->val);
         return -1;
     }
@@ -122,12 +133,16 @@ int replay_main(int argc, char **argv) {
     r->all = 1;
     r->accept = 1;
     r->measure_from = INT64_MIN;
+    r->typos = -1;
+    r->seed = 1;
     r->free_slot = UINT32_MAX;
     ep_events_init(&r->E);
     hist_init(&r->lat);
+    hist_init(&r->ty.lat[0]);
+    hist_init(&r->ty.lat[1]);
     char portbuf[16];
     enum { O_HOST = 256, O_PORT, O_CONN, O_PIPE, O_RATE, O_SPEED, O_DURATION, O_LIMIT, O_TIMEOUT, O_PREFIXES,
-           O_MEASURE, O_K, O_JSON, O_HTML, O_NO_ACCEPT, O_QUIET };
+           O_MEASURE, O_K, O_JSON, O_HTML, O_NO_ACCEPT, O_QUIET, O_TYPOS, O_SEED };
     static const cli_opt options[] = {
         {O_HOST, "host", CLI_VALUE},
         {O_PORT, "port", CLI_VALUE},
@@ -145,6 +160,8 @@ int replay_main(int argc, char **argv) {
         {O_HTML, "html", CLI_VALUE},
         {O_NO_ACCEPT, "no-accept", CLI_FLAG},
         {O_QUIET, "quiet", CLI_FLAG},
+        {O_TYPOS, "typos", CLI_VALUE},
+        {O_SEED, "seed", CLI_VALUE},
     };
     cli cl;
     cli_init(&cl, "replay", usage, options, ARRAY_LEN(options), argc, argv);
@@ -197,10 +214,19 @@ int replay_main(int argc, char **argv) {
             }
             break;
         case O_MEASURE:
-            if (parse_time(v, strlen(v), &r->measure_from)) {
+            if (qparse_time(v, strlen(v), &r->measure_from)) {
                 cli_error(&cl, "--measure-from wants YYYY-MM-DD[ HH:MM:SS], not '%s'", v);
                 goto out;
             }
+            break;
+        case O_TYPOS:
+            if (qparse_double(v, strlen(v), &r->typos) || !(r->typos >= 0 && r->typos <= 1)) {
+                cli_error(&cl, "--typos wants a share 0..1, not '%s'", v);
+                goto out;
+            }
+            break;
+        case O_SEED:
+            if (num_opt(&cl, 0, UINT64_MAX, &r->seed)) goto out;
             break;
         case O_JSON: r->json = v; break;
         case O_HTML: r->html = v; break;

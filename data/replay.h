@@ -5,7 +5,8 @@
  *
  * The pure parts are public so that tests/test_data_replay.c can check them
  * without a server: request quoting, reply parsing, the prefixes a person
- * types for one query, and the keystrokes-saved arithmetic.
+ * types for one query, the keystrokes-saved arithmetic, and the typo'd
+ * prefixes of --typos (data/replay_typos.c).
  *
  * Errors: rp_* return >= 0 on success and -1 on failure, as each says.
  * Ownership: nothing here allocates except into the caller's qbuf.
@@ -84,6 +85,23 @@ typedef struct rp_keys {
 
 void rp_keys_add(rp_keys *k, size_t n, size_t first_shown);
 double rp_keys_share(const rp_keys *k); /* 0 when nothing was typed */
+
+/* --- typo'd prefixes (--typos; data/replay_typos.c says how and why) ----------
+ * rp_typo_hash: the draw for the prefix of len code points of event ev;
+ * rp_typo_pick: 1 when that draw falls under rate (0..1; rate 0: never).
+ * rp_typo_edit: one edit (kind: RP_EDIT_*) of the prefix q[0..plen) of the
+ * query q[0..qlen) (valid UTF-8, at least 2 code points, plen <= qlen, plen
+ * <= RP_MAX_QUERY), never at code point 0, chosen by h; writes it to out
+ * (cap >= plen + 4) and returns its length in bytes, valid UTF-8, never a
+ * prefix of q and never with two spaces side by side; -1 when no such edit
+ * was found (the prefix is then not typo'd). Deterministic in its
+ * arguments. */
+#define RP_TYPO_MIN_CP 4
+enum { RP_EDIT_SUB = 0, RP_EDIT_DEL, RP_EDIT_INS, RP_EDIT_SWAP, RP_EDIT_KINDS };
+extern const char *const rp_typo_kind_names[RP_EDIT_KINDS];
+uint64_t rp_typo_hash(uint64_t seed, uint64_t ev, uint64_t len);
+int rp_typo_pick(uint64_t h, double rate);
+long rp_typo_edit(const char *q, size_t qlen, size_t plen, uint64_t h, char *out, size_t cap, int *kind);
 
 int replay_main(int argc, char **argv);
 

@@ -1,12 +1,14 @@
 /* replay_internal.h -- private to `qac replay`, shared by its files:
  * data/replay.c (the command: options, setup, the order of a run),
  * data/replay_plan.c (what is played: users, sessions, play order),
- * data/replay_run.c (the connections and the poll loop) and
- * data/replay_report.c (the summary / JSON / HTML writers): the run state
- * they all read, the limits, and the functions that cross files. Not for
- * other modules; the public part is replay.h. Names that cross files are
- * rp_plan_*, rp_run_* and rp_report_*, after the file that defines them;
- * everything else stays static.
+ * data/replay_run.c (the connections and the poll loop),
+ * data/replay_report.c (the summary / JSON / HTML writers) and
+ * data/replay_typos.c (--typos: the typo'd prefixes, their scores and their
+ * part of the reports): the run state they all read, the limits, and the
+ * functions that cross files. Not for other modules; the public part is
+ * replay.h. Names that cross files are rp_plan_*, rp_run_*, rp_report_* and
+ * rp_typos_*, after the file that defines them; everything else stays
+ * static.
  *
  * Ownership: an rp_run owns its connections, slots and events (run_free in
  * replay.c); the report writers only read it.
@@ -36,6 +38,10 @@
 #define REPLAY_LAT_BINS 40 /* log2 buckets of microseconds, for the HTML chart */
 #define REPLAY_MAX_REPLY_LINE 8192 /* bytes; the server's lines are at most ~560 */
 
+/* req.kind: RP_COMPLETE, RP_ACCEPT (replay.h), or a typo'd prefix's
+ * COMPLETE, plain or with FUZZY AUTO (replay_typos.c). */
+enum { RP_TYPO_PLAIN = 2, RP_TYPO_FUZZY = 3 };
+
 typedef struct req {
     uint64_t t_due, t_sent; /* ns; t_due = t_sent in closed loop */
     uint32_t slot;
@@ -51,6 +57,13 @@ typedef struct slot {
     size_t last_len, first_len;
     unsigned first_rank;
     rp_plan plan;
+    /* --typos: the typo'd prefix of the last typed one, and what of it is
+     * still to send: 0 nothing, 1 plain, 2 with FUZZY AUTO */
+    int typo_next;
+    int typo_plain_rank;  /* the plain answer's rank (0 absent), -1 none or ERR */
+    unsigned clean_rank;  /* the last keystroke COMPLETE's rank of the target (0 absent or ERR) */
+    uint16_t typo_len;
+    char typo[RP_MAX_QUERY + 4];
 } slot;
 
 typedef struct conn {
@@ -70,6 +83,19 @@ typedef struct errcount {
     uint64_t n;
 } errcount;
 
+/* --typos figures: [0] plain, [1] FUZZY AUTO, [2] (quality only) the same
+ * prefixes typed right, from their keystroke COMPLETEs. */
+typedef struct rp_typo_stats {
+    uint64_t picked;   /* typo'd prefixes (an edit was made) */
+    uint64_t no_edit;  /* drawn, but no edit fitted (replay_typos.c) */
+    uint64_t kinds[RP_EDIT_KINDS];
+    uint64_t n;        /* pairs scored: both answers without ERR */
+    uint64_t unscored; /* pairs with an ERR answer */
+    double rr[3];      /* sum of 1/rank within the top 10 */
+    uint64_t hit[3];   /* target in the top 10 */
+    hist lat[2];       /* microseconds, as the main histogram */
+} rp_typo_stats;
+
 typedef struct rp_run {
     /* options */
     const char *host, *port, *json, *html;
@@ -78,6 +104,8 @@ typedef struct rp_run {
     uint64_t limit, timeout_ms;
     int all, accept, quiet, progress;
     int64_t measure_from; /* INT64_MIN: measure all */
+    double typos;         /* --typos RATE; < 0: not given */
+    uint64_t seed;        /* --seed */
     /* events */
     ep_events E;
     uint32_t *uidx, *sess; /* per event */
@@ -108,6 +136,7 @@ typedef struct rp_run {
     uint64_t errs_other;
     ep_quality q;
     rp_keys keys;
+    rp_typo_stats ty;
 } rp_run;
 
 /* The plan (replay_plan.c). After ep_events_sort: numbers users (uidx) and
@@ -139,5 +168,21 @@ int rp_run_loop(rp_run *r);
 void rp_report_summary(const rp_run *r, FILE *f);
 int rp_report_json(const rp_run *r, const char *path);
 int rp_report_html(const rp_run *r, const char *path);
+
+/* --typos (replay_typos.c). rp_typos_plan: after slot s's COMPLETE of the
+ * typed prefix q[0..bytes) (cp code points) of its query q[0..qlen), draws
+ * whether it is typo'd and, if so, fills s->typo and sets s->typo_next = 1.
+ * rp_typos_record: a typo'd request's answer (fuzzy: 0 plain, 1 FUZZY
+ * AUTO) and its latency in microseconds; the pair is scored at the second.
+ * rp_typos_mrr / _recall: the figures (0 when nothing was scored). The
+ * report pieces: a few summary lines, the "typos" member of the JSON
+ * object (no separator around it; 0 or -1 OOM), an HTML section. */
+void rp_typos_plan(rp_run *r, slot *s, const char *q, size_t qlen, size_t bytes, size_t cp);
+void rp_typos_record(rp_run *r, slot *s, int fuzzy, const rp_reply *rep, uint64_t us);
+double rp_typos_mrr(const rp_run *r, int side); /* side: 0 plain, 1 FUZZY AUTO, 2 typed right */
+double rp_typos_recall(const rp_run *r, int side);
+void rp_typos_summary(const rp_run *r, FILE *f);
+int rp_typos_json(qbuf *b, const rp_run *r);
+void rp_typos_html(const rp_run *r, FILE *f);
 
 #endif

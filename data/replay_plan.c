@@ -34,7 +34,7 @@
 
 void rp_plan_init(rp_plan *p, const char *q, size_t qlen, int all) {
     memset(p, 0, sizeof *p);
-    p->ncp = utf8_count(q, qlen);
+    p->ncp = qutf8_count(q, qlen);
     p->all = all;
     p->enp = ep_prefixes(q, qlen, p->ncp, p->elens, p->etags);
     if (all) {

@@ -5,6 +5,8 @@
  * tag. All three read the finished (or partial) rp_run and nothing else; a
  * partial run says so in each. Latency quantiles come from the run's
  * histogram (max is exact); quality figures from ep_quality (evalproto.c).
+ * With --typos, replay_typos.c writes its part of each (the typo'd
+ * requests are outside the main latency figures; throughput counts them).
  */
 #include "data/replay_internal.h"
 
@@ -18,9 +20,10 @@
 static double elapsed_s(const rp_run *r) {
     return r->t_last > r->t_first ? (double)(r->t_last - r->t_first) / 1e9 : 0.0;
 }
-static double throughput(const rp_run *r) {
+static double throughput(const rp_run *r) { /* every measured request, typo'd ones included */
     double s = elapsed_s(r);
-    return s > 0 ? (double)r->measured_requests / s : 0.0;
+    uint64_t n = r->measured_requests + r->ty.lat[0].count + r->ty.lat[1].count;
+    return s > 0 ? (double)n / s : 0.0;
 }
 static const double qs[5] = {0.5, 0.9, 0.99, 0.999, 1.0};
 static const char *const qnames[5] = {"p50", "p90", "p99", "p999", "max"};
@@ -55,6 +58,7 @@ void rp_report_summary(const rp_run *r, FILE *f) {
     fprintf(f, "SR on rand  @1 %.4f  @3 %.4f  @10 %.4f\n", ep_sr(&r->q, 0), ep_sr(&r->q, 1), ep_sr(&r->q, 2));
     fprintf(f, "keystrokes saved %.4f (%llu of %llu, target picked when in the top %u)\n", rp_keys_share(&r->keys),
             (unsigned long long)r->keys.saved, (unsigned long long)r->keys.typed, r->k);
+    if (r->typos >= 0) rp_typos_summary(r, f);
     if (r->fatal) fprintf(f, "PARTIAL: the run ended early: %s\n", r->fatal);
 }
 
@@ -110,7 +114,9 @@ int rp_report_json(const rp_run *r, const char *path) {
     rc |= ep_json_counts(&b, ",\n", count_keys, counts, ARRAY_LEN(counts));
     rc |= qbuf_puts(&b, ",\n\"skipped\": {");
     rc |= ep_json_counts(&b, ", ", skip_keys, skipped, ARRAY_LEN(skipped));
-    rc |= qbuf_puts(&b, r->fatal ? "},\n\"complete\": false,\n\"error\": " : "},\n\"complete\": true,\n\"error\": null");
+    rc |= qbuf_puts(&b, "},\n");
+    rc |= rp_typos_json(&b, r);
+    rc |= qbuf_puts(&b, r->fatal ? ",\n\"complete\": false,\n\"error\": " : ",\n\"complete\": true,\n\"error\": null");
     if (r->fatal) rc |= json_str(&b, r->fatal, strlen(r->fatal));
     rc |= qbuf_puts(&b, ",\n\"shape\": {");
     rc |= ep_json_counts(&b, ", ", shape_keys, shape, ARRAY_LEN(shape));
@@ -227,7 +233,9 @@ int rp_report_html(const rp_run *r, const char *path) {
                 x + 8, T + H - h, cw - 16, h, t == EP_TAG_RAND ? "#d98c2b" : "#4a7fb5", x + cw / 2, T + H - h - 4, v,
                 x + cw / 2, T + H + 14, ep_tag_names[t], (unsigned long long)r->q.n[t]);
     }
-    fprintf(f, "</svg>\n<p>Quality follows ../shared/EVALUATION.md, computed from the server's answers; "
+    fprintf(f, "</svg>\n");
+    if (r->typos >= 0) rp_typos_html(r, f);
+    fprintf(f, "<p>Quality follows ../shared/EVALUATION.md, computed from the server's answers; "
                "keystrokes saved: for a query of n code points first shown in the top %u after j typed, n - j; "
                "summed over events and divided by the sum of n.</p>\n</body></html>\n", r->k);
     if (ferror(f) | fclose(f)) {

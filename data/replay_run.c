@@ -17,7 +17,10 @@
  * typed prefix with RANK 0 (typed out). In open loop the ACCEPT may leave
  * before the answers it would use: then PREFIX is the last prefix, no RANK.
  * Query lists (no user, no time) send neither USER nor SESSION. Events before
- * --measure-from are sent as the ACCEPT only and are not measured.
+ * --measure-from are sent as the ACCEPT only and are not measured. With
+ * --typos, a typo'd prefix's COMPLETE is followed by two more: the same
+ * request with the typo'd prefix, then that one with FUZZY AUTO appended
+ * (replay_typos.c); their latencies go to their own histograms.
  *
  * Load shapes. Events are assigned to connections by a hash of the user, so
  * one user's requests stay in order on one TCP connection (the server
@@ -142,7 +145,7 @@ long rp_parse_reply(const char *buf, size_t len, int kind, const char *target, s
     }
     if (kind == RP_ACCEPT) return nl + 1;
     uint64_t n;
-    if (e <= 3 || parse_u64(buf + 3, e - 3, &n) || n > REPLAY_MAX_K) {
+    if (e <= 3 || qparse_u64(buf + 3, e - 3, &n) || n > REPLAY_MAX_K) {
         *why = "COMPLETE reply without a valid count";
         return -1;
     }
@@ -324,10 +327,17 @@ static int issue(rp_run *r, uint32_t id, uint64_t t_due) {
     conn *c = &r->c[s->conn];
     const ep_event *v = &r->E.ev[s->ev];
     const char *q = ep_query(&r->E, v);
-    req rq = {t_due, now_ns(), id, 0, RP_COMPLETE, (uint8_t)s->measured};
+    req rq = {t_due, qtime_ns(), id, 0, RP_COMPLETE, (uint8_t)s->measured};
     qbuf *b = &c->out;
     int rc;
-    if (s->next < s->plan.ntyped) {
+    if (s->typo_next) { /* the typo'd prefix: plain, then with FUZZY AUTO */
+        int fuzzy = s->typo_next == 2;
+        rc = qbuf_puts(b, "COMPLETE ") | rp_quote(b, s->typo, s->typo_len) |
+             qbuf_printf(b, " LIMIT %u", r->k < EP_TOPK ? EP_TOPK : r->k) | put_ctx(r, b, v, s->ev) |
+             qbuf_puts(b, fuzzy ? " FUZZY AUTO\r\n" : "\r\n");
+        rq.kind = fuzzy ? RP_TYPO_FUZZY : RP_TYPO_PLAIN;
+        s->typo_next = fuzzy ? 0 : 2;
+    } else if (s->next < s->plan.ntyped) {
         size_t len = rp_plan_len(&s->plan, s->next++);
         size_t bytes = ep_cp_offset(q, v->querylen, len);
         rc = qbuf_puts(b, "COMPLETE ") | rp_quote(b, q, bytes) | qbuf_printf(b, " LIMIT %u", r->k < EP_TOPK ? EP_TOPK : r->k) |
@@ -335,6 +345,7 @@ static int issue(rp_run *r, uint32_t id, uint64_t t_due) {
         rq.plen = (uint16_t)len;
         s->last_len = len;
         r->completes++;
+        if (s->measured) rp_typos_plan(r, s, q, v->querylen, bytes, len);
     } else if (r->accept && !s->accept_sent) {
         s->accept_sent = 1;
         rq.kind = RP_ACCEPT;
@@ -409,7 +420,7 @@ static int conn_fill(rp_run *r, conn *c) {
             break;
         }
         c->evhead++;
-        uint64_t t = now_ns();
+        uint64_t t = qtime_ns();
         if (start_event(r, ev, t) == -2) return -1;
     }
     return 0;
@@ -466,6 +477,12 @@ static void on_reply(rp_run *r, conn *c, const rp_reply *rep, uint64_t now) {
     r->inflight--;
     slot *s = &r->s[rq.slot];
     s->pending--;
+    if (rq.kind == RP_TYPO_PLAIN || rq.kind == RP_TYPO_FUZZY) {
+        rp_typos_record(r, s, rq.kind == RP_TYPO_FUZZY, rep, now > rq.t_due ? (now - rq.t_due) / 1000 : 0);
+        r->t_last = now;
+        if (rep->err) count_err(r, rep->code);
+        return;
+    }
     if (rq.measured) {
         uint64_t us = now > rq.t_due ? (now - rq.t_due) / 1000 : 0;
         hist_add(&r->lat, us);
@@ -478,6 +495,7 @@ static void on_reply(rp_run *r, conn *c, const rp_reply *rep, uint64_t now) {
         r->measured_requests++;
         r->t_last = now;
     }
+    if (rq.kind == RP_COMPLETE) s->clean_rank = rep->err ? 0 : rep->rank; /* --typos compares with it */
     if (rep->err) count_err(r, rep->code);
     else if (rq.kind == RP_COMPLETE && rq.measured) {
         unsigned tags = rp_plan_tags(&s->plan, rq.plen);
@@ -508,7 +526,7 @@ static int conn_read(rp_run *r, conn *c, uint32_t ci) {
         c->in.len += (size_t)n;
         if ((size_t)n < REPLAY_READ_CHUNK) break;
     }
-    uint64_t now = now_ns();
+    uint64_t now = qtime_ns();
     while (c->in_off < c->in.len) {
         if (!c->qlen) {
             r->protocol_errors++;
@@ -518,10 +536,10 @@ static int conn_read(rp_run *r, conn *c, uint32_t ci) {
         const req *rq = &c->q[c->qhead];
         const slot *s = &r->s[rq->slot];
         const ep_event *v = &r->E.ev[s->ev];
-        int want = rq->kind == RP_COMPLETE && rq->measured;
+        int want = rq->kind != RP_ACCEPT && rq->measured;
         rp_reply rep;
         const char *why = NULL;
-        long used = rp_parse_reply(c->in.data + c->in_off, c->in.len - c->in_off, rq->kind,
+        long used = rp_parse_reply(c->in.data + c->in_off, c->in.len - c->in_off, rq->kind == RP_ACCEPT ? RP_ACCEPT : RP_COMPLETE,
                                    want ? ep_query(&r->E, v) : NULL, v->querylen, r->scratch, &rep, &why);
         if (used == 0) break;
         if (used < 0) {
@@ -537,7 +555,7 @@ static int conn_read(rp_run *r, conn *c, uint32_t ci) {
         slot *ss = &r->s[id];
         if (!r->rate && !r->speed) {
             if (!r->stopping) {
-                int rc = issue(r, id, now_ns());
+                int rc = issue(r, id, qtime_ns());
                 if (rc < 0) return -1;
                 if (rc == 0 && !ss->pending) finish(r, id);
             } else if (!ss->pending) {
@@ -597,7 +615,7 @@ int rp_run_loop(rp_run *r) {
         return -1;
     }
     int open = r->rate > 0 || r->speed > 0;
-    r->t0 = now_ns();
+    r->t0 = qtime_ns();
     r->cur = UINT32_MAX;
     uint64_t last_t = r->t0, last_req = 0;
     uint64_t end = r->duration > 0 ? r->t0 + (uint64_t)(r->duration * 1e9) : UINT64_MAX;
@@ -605,7 +623,7 @@ int rp_run_loop(rp_run *r) {
     if (!open)
         for (uint32_t i = 0; i < r->nconn && rc == 0; i++) rc = conn_fill(r, &r->c[i]);
     while (rc == 0 && !r->fatal) {
-        uint64_t now = now_ns();
+        uint64_t now = qtime_ns();
         if (rp_interrupted) {
             set_fatal(r, "interrupted");
             break;
@@ -659,9 +677,9 @@ int rp_run_loop(rp_run *r) {
         }
         for (uint32_t i = 0; i < r->nconn && !r->fatal; i++)
             if (r->c[i].out_off < r->c[i].out.len) conn_write(r, &r->c[i]);
-        progress(r, now_ns(), &last_t, &last_req, 0);
+        progress(r, qtime_ns(), &last_t, &last_req, 0);
     }
-    if (r->progress) progress(r, now_ns(), &last_t, &last_req, 1);
+    if (r->progress) progress(r, qtime_ns(), &last_t, &last_req, 1);
     qfree(pf);
     if (rc < 0) set_fatal(r, "out of memory");
     return r->fatal ? -1 : 0;

@@ -48,6 +48,17 @@
 
 /* --- lenv ------------------------------------------------------------------ */
 
+/* Vectors from the offline cache (rank_vec_fn). */
+static int vc_vec(void *ud, const char *q, size_t len, float *out) {
+    lenv *e = ud;
+    int oom = 0;
+    const float *v = rank_vcache_get(e->vc, q, len, &oom);
+    if (oom) return -1;
+    if (!v) return 0;
+    memcpy(out, v, e->dims * sizeof(float));
+    return 1;
+}
+
 int lenv_init(lenv *e, const trie *t, const rank_history *h, rank_vcache *vc, uint32_t dims, unsigned topn) {
     memset(e, 0, sizeof *e);
     e->t = t;
@@ -55,74 +66,29 @@ int lenv_init(lenv *e, const trie *t, const rank_history *h, rank_vcache *vc, ui
     e->vc = vc;
     e->dims = dims;
     e->topn = topn;
-    rank_cands_init(&e->cs);
+    if (rank_req_init(&e->req, vc ? vc_vec : NULL, e)) return -1;
+    e->lc = e->req.lc;
     return 0;
 }
 
 void lenv_free(lenv *e) {
-    rank_cands_free(&e->cs);
-    qfree(e->lc);
+    rank_req_free(&e->req);
     memset(e, 0, sizeof *e);
 }
 
-static const float *vec_of(lenv *e, const char *q, size_t len, int *oom) {
-    return e->vc ? rank_vcache_get(e->vc, q, len, oom) : NULL;
-}
-
 int lenv_event(lenv *e, const char *user, size_t ulen, int64_t now) {
-    rank_fctx *x = &e->x;
-    memset(x, 0, sizeof *x);
-    x->now = now;
-    x->dims = e->dims;
     e->u = rank_history_user(e->hist, user, ulen);
-    size_t ns = 0;
-    if (e->u && now - rank_huser_last_time(e->u) < RANK_SESSION_GAP)
-        ns = rank_huser_session(e->hist, e->u, now, e->sess, LENV_SESS);
-    if (!ns) return 0;
-    int oom = 0;
-    const float *vecs[LENV_SESS];
-    int64_t ts[LENV_SESS];
-    for (size_t i = 0; i < ns; i++) {
-        vecs[i] = vec_of(e, e->sess[i].q, e->sess[i].len, &oom);
-        ts[i] = e->sess[i].t;
-    }
-    if (oom) return -1;
-    x->last = e->sess[0].q;
-    x->lastlen = e->sess[0].len;
-    x->sess = e->sess;
-    x->nsess = ns;
-    if (vecs[0]) {
-        memcpy(e->lastv, vecs[0], e->dims * sizeof(float));
-        x->last_vec = e->lastv;
-    }
-    if (e->vc && rank_session_vec(e->dims, vecs, ts, ns, now, RANK_SESS_TAU, e->sessv)) x->sess_vec = e->sessv;
+    size_t ns = rank_huser_session(e->hist, e->u, now, e->sess, RANK_REQ_MAX_SESS);
+    rank_req_session(&e->req, e->dims, e->sess, ns, now);
     return 0;
 }
 
 int lenv_prefix(lenv *e, const char *p, size_t plen) {
-    int n = rank_gather(&e->cs, e->t, e->u, p, plen, e->topn, RANK_MAX_HIST_CANDS);
-    if (n < 0) return -1;
-    if ((size_t)n > e->lccap) {
-        size_t nc = (size_t)n * 2;
-        rank_lcand *lc = qrealloc(e->lc, nc * sizeof *lc);
-        if (!lc) return -1;
-        e->lc = lc;
-        e->lccap = nc;
-    }
-    n = (int)rank_lcands_from(e->lc, e->lccap, &e->cs);
-    int oom = 0;
-    for (int i = 0; i < n; i++) e->lc[i].vec = vec_of(e, e->lc[i].c.q, e->lc[i].c.len, &oom);
-    if (oom) return -1;
-    e->x.p = p;
-    e->x.plen = (uint32_t)plen;
-    return n;
+    if (rank_req_gather(&e->req, e->t, e->u, NULL, p, plen, e->topn) < 0) return -1;
+    return rank_req_prepare(&e->req);
 }
 
-long lenv_find(const lenv *e, size_t n, const char *q, size_t qlen) {
-    for (size_t i = 0; i < n; i++)
-        if (e->lc[i].c.len == qlen && !memcmp(e->lc[i].c.q, q, qlen)) return (long)i;
-    return -1;
-}
+long lenv_find(const lenv *e, size_t n, const char *q, size_t qlen) { return rank_req_find(&e->req, n, q, qlen); }
 
 /* --- qac train ------------------------------------------------------------- */
 
@@ -269,9 +235,9 @@ int train_main(int argc, char **argv) {
         case O_EPOCHS: uv = &epochs; break;
         case O_TOPN: uv = &topn; break;
         }
-        if (dv && (parse_double(v, strlen(v), dv) || *dv < 0))
+        if (dv && (qparse_double(v, strlen(v), dv) || *dv < 0))
             return cli_error(&cl, "%s wants a non-negative number, not '%s'", cl.opt, v);
-        if (uv && parse_u64(v, strlen(v), uv)) return cli_error(&cl, "%s wants a whole number, not '%s'", cl.opt, v);
+        if (uv && qparse_u64(v, strlen(v), uv)) return cli_error(&cl, "%s wants a whole number, not '%s'", cl.opt, v);
     }
     if (opt == CLI_EXIT) return cl.status;
     if (!index || !embp || !outp)
@@ -295,13 +261,13 @@ int train_main(int argc, char **argv) {
     if (!(fo.beta > 0)) return cli_error(&cl, "--beta must be positive");
     fo.bits = (uint32_t)bits;
     int64_t split, hold = INT64_MAX;
-    if (parse_time(split_s, strlen(split_s), &split))
+    if (qparse_time(split_s, strlen(split_s), &split))
         return cli_error(&cl, "--split wants YYYY-MM-DD[ HH:MM:SS], not '%s'", split_s);
-    if (hold_s && parse_time(hold_s, strlen(hold_s), &hold))
+    if (hold_s && qparse_time(hold_s, strlen(hold_s), &hold))
         return cli_error(&cl, "--holdout wants YYYY-MM-DD[ HH:MM:SS], not '%s'", hold_s);
     if (hold > split) hold = split;
 
-    uint64_t t0 = now_ns();
+    uint64_t t0 = qtime_ns();
     char err[512];
     trie *t = NULL;
     rank_emb *emb = NULL;
@@ -347,7 +313,7 @@ int train_main(int argc, char **argv) {
     hold_q hq;
     memset(&hq, 0, sizeof hq);
     for (uint64_t ep = 0; ep < epochs; ep++) {
-        rank_history_opts ho = {0, 0, LENV_SESS, RANK_SESSION_GAP};
+        rank_history_opts ho = {0, 0, RANK_REQ_MAX_SESS, RANK_SESSION_GAP};
         rank_history_free(hist);
         hist = rank_history_new(&ho);
         rank_history_free(sofar);
@@ -366,7 +332,7 @@ int train_main(int argc, char **argv) {
             const char *user = ep_user(&evs, e), *q = ep_query(&evs, e);
             int scoring = e->time >= hold;
             if (scoring && !last_hold) continue;
-            size_t ncp = utf8_count(q, e->querylen);
+            size_t ncp = qutf8_count(q, e->querylen);
             if (ncp >= EP_MIN_CP) {
                 if (lenv_event(&env, user, e->userlen, e->time)) goto oom;
                 size_t lens[EP_NTAGS + 512];
@@ -391,12 +357,12 @@ int train_main(int argc, char **argv) {
                     if (scoring) {
                         unsigned rl = 0, rp = 0, rh = 0;
                         if (pos >= 0) {
-                            rank_learned_score(m, &env.x, env.lc, (size_t)n);
+                            rank_learned_score(m, &env.req.x, env.lc, (size_t)n);
                             rl = rank_in(env.lc, (size_t)n, pos);
                             for (int c = 0; c < n; c++)
                                 env.lc[c].c.score = log1p(env.lc[c].c.g) + 3.0 * log1p((double)env.lc[c].c.u);
                             rp = rank_in(env.lc, (size_t)n, pos);
-                            rank_ctx hc = {e->time, env.x.last, env.x.lastlen};
+                            rank_ctx hc = {e->time, env.req.x.last, env.req.x.lastlen};
                             for (int c = 0; c < n; c++) rank_score_heuristic(&env.lc[c].c, 1, &hc);
                             rh = rank_in(env.lc, (size_t)n, pos);
                         }
@@ -416,7 +382,7 @@ int train_main(int argc, char **argv) {
                         missing++;
                         continue;
                     }
-                    int s = rank_learn_accept(m, &env.x, env.lc, (size_t)n, (size_t)pos);
+                    int s = rank_learn_accept(m, &env.req.x, env.lc, (size_t)n, (size_t)pos);
                     if (s > 0) steps += (uint64_t)s;
                 }
                 if (!scoring) used_events++;
@@ -440,7 +406,7 @@ int train_main(int argc, char **argv) {
     LOG_I("train: %llu events, %llu impressions (%llu without the positive among the candidates, skipped), "
           "%llu model steps, %zu non-zero weights, loss %s, %.1f s; model %s",
           (unsigned long long)used_events, (unsigned long long)imp, (unsigned long long)missing,
-          (unsigned long long)steps, rank_ftrl_nonzero(m), loss_s, (double)(now_ns() - t0) / 1e9, outp);
+          (unsigned long long)steps, rank_ftrl_nonzero(m), loss_s, (double)(qtime_ns() - t0) / 1e9, outp);
     if (hold < split) {
         printf("holdout [%s, %s): MRR@10 (causal g, top %llu candidates)\n%-10s", hold_s, split_s,
                (unsigned long long)topn, "system");

@@ -2,17 +2,17 @@
  * train`, `qac load`, and the request context they share with `qac eval`.
  *
  *   qac embed -o EMB [--dims D] [--epochs E] [--seed S] [--buckets B]
- *             [--until TIME] LOG...                              (data/embed.c)
+ *             [--until TIME] LOG...                              (data/embed_cmd.c)
  *   qac train -i INDEX --embeddings EMB -o MODEL [--split TIME]
  *             [--holdout TIME] [--loss pairwise|logistic] [...] LOG... (train.c)
  *   qac load --redis HOST:PORT [--namespace NS] [--batch N] EMB   (load.c)
  *
  * lenv ("learned environment") is what a server request does, offline: for
- * one event it reads the user's session from the in-process history, looks
- * up vectors in a rank_vcache, and for each prefix gathers the candidates
- * (rank_gather + rank_lcands_from) and fills the feature context. eval.c
- * (system `learned`) and train.c use the same code, so training sees exactly
- * what scoring sees.
+ * one event it reads the user's session from the in-process history, and
+ * for each prefix builds the request context with ranking/request.h -- the
+ * code the server's ranker calls -- with vectors from a rank_vcache. eval.c
+ * (system `learned`) and train.c use it, so training sees exactly what
+ * scoring sees (tests/test_qac_rankpaths.c compares the two bit for bit).
  *
  * Exit status of the commands: 0 ok, 1 runtime error, 2 usage.
  */
@@ -24,11 +24,10 @@
 
 #include "ranking/baseline.h"
 #include "ranking/embed.h"
-#include "ranking/history.h"
+#include "ranking/history_mem.h"
 #include "ranking/learned.h"
+#include "ranking/request.h"
 #include "trie/trie.h"
-
-#define LENV_SESS 10 /* session queries looked at (history session_len) */
 
 typedef struct lenv {
     const trie *t;
@@ -36,22 +35,20 @@ typedef struct lenv {
     rank_vcache *vc;
     uint32_t dims;
     unsigned topn;
-    rank_cands cs;
-    rank_lcand *lc;
-    size_t lccap;
-    rank_hsess sess[LENV_SESS];
-    float lastv[RANK_EMB_MAX_DIMS], sessv[RANK_EMB_MAX_DIMS];
-    rank_fctx x;
     const rank_huser *u;
+    rank_hsess sess[RANK_REQ_MAX_SESS];
+    rank_req req; /* the request context (ranking/request.h) */
+    rank_lcand *lc; /* = req.lc: the candidates of the last lenv_prefix */
 } lenv;
 
 /* vc may be NULL (no vectors). Returns 0 or -1 (OOM). */
 int lenv_init(lenv *e, const trie *t, const rank_history *h, rank_vcache *vc, uint32_t dims, unsigned topn);
 void lenv_free(lenv *e);
 /* Context of one event of user at time now (session: the user's accepts
- * under session_gap before now). Returns 0 or -1 (OOM). */
+ * under the history's session gap before now). Returns 0. */
 int lenv_event(lenv *e, const char *user, size_t ulen, int64_t now);
-/* Candidates for prefix p[0..plen) into e->lc; returns their number or -1. */
+/* Candidates for prefix p[0..plen) into e->lc (context in e->req.x);
+ * returns their number or -1. */
 int lenv_prefix(lenv *e, const char *p, size_t plen);
 /* Index of q among e->lc[0..n), or -1. */
 long lenv_find(const lenv *e, size_t n, const char *q, size_t qlen);

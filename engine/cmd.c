@@ -12,9 +12,10 @@
  * their arguments. No command takes a file path: SAVE and RELOAD take no
  * argument and use the configured paths only.
  *
- * Hot path (COMPLETE): normalization into e->norm, trie_topk into e->hits,
- * encoding straight into the connection's output buffer. No allocation, no
- * printf (scores of integral value are formatted by hand).
+ * Hot path (COMPLETE): normalization into e->norm, trie_topk into e->hits
+ * (trie_fuzzy_topk into e->fhits when the request allows edits: FUZZY or the
+ * fuzzy setting), encoding straight into the connection's output buffer. No
+ * allocation, no printf (scores of integral value are formatted by hand).
  */
 #include "engine/cmd.h"
 
@@ -24,8 +25,8 @@
 #include <strings.h>
 
 #include "common/log.h"
-#include "engine/journal.h"
-#include "engine/ranker.h"
+#include "engine/store/journal.h"
+#include "engine/rank/ranker.h"
 #include "text/norm.h"
 
 void eng_init(eng *e, trie *t, const srv_config *cfg) {
@@ -83,7 +84,7 @@ int eng_check_id(const char *s, size_t len, const char **msg) {
         *msg = "id over 128 bytes";
         return ENG_ERR(ERR_TOOLONG);
     }
-    if (!utf8_valid(s, len)) {
+    if (!qutf8_valid(s, len)) {
         *msg = "invalid UTF-8 in id";
         return ENG_ERR(ERR_UTF8);
     }
@@ -131,10 +132,32 @@ int eng_complete_prepare(eng *e, const char *prefix, size_t len, unsigned k, con
     return 0;
 }
 
+unsigned eng_fuzzy_edits(const eng *e, const eng_ctx *ctx) {
+    int f = ctx && ctx->fuzzy >= 0 ? ctx->fuzzy : e->cfg->fuzzy_mode;
+    if (f != SRV_FUZZY_AUTO) return f > 0 ? (unsigned)f : 0;
+    size_t cp = qutf8_count(e->norm, e->normlen);
+    return cp >= e->cfg->fuzzy_auto_two ? 2 : cp >= e->cfg->fuzzy_auto_one ? 1 : 0;
+}
+
 int eng_complete(eng *e, const char *prefix, size_t len, unsigned k, const eng_ctx *ctx, const char **msg) {
+    e->fuzzy_used = 0;
     int rc = eng_complete_prepare(e, prefix, len, k, ctx, msg);
     if (rc != 0) return rc < 0 ? rc : 0;
-    rc = trie_topk(e->t, e->norm, e->normlen, k, e->hits);
+    return eng_complete_search(e, k, ctx, msg);
+}
+
+int eng_complete_search(eng *e, unsigned k, const eng_ctx *ctx, const char **msg) {
+    int rc;
+    e->fuzzy_used = 0;
+    unsigned d = eng_fuzzy_edits(e, ctx);
+    if (d) {
+        e->stats.complete_fuzzy++;
+        rc = trie_fuzzy_topk(e->t, e->norm, e->normlen, d, e->cfg->fuzzy_first_any ? TRIE_FUZZY_FIRST_ANY : 0, k,
+                             e->fhits);
+        if (rc >= 0) e->fuzzy_used = 1;
+    } else {
+        rc = trie_topk(e->t, e->norm, e->normlen, k, e->hits);
+    }
     if (rc < 0) {
         *msg = trie_strerror(rc);
         return ENG_ERR(ERR_ARGS);
@@ -148,8 +171,16 @@ int eng_wants_rank(const eng *e, const eng_ctx *ctx) {
     return eng_rank_has_model(e->rank);
 }
 
+int eng_rank_takes(eng *e, const eng_ctx *ctx, unsigned k) {
+    if (!eng_fuzzy_edits(e, ctx)) return 1;
+    int n = trie_topk(e->t, e->norm, e->normlen, k, e->hits);
+    return n >= 0 && (unsigned)n == k;
+}
+
 int eng_reply_ranked(const eng *e, int kind, int ws, const eng_rank_result *res, qbuf *out) {
-    if (proto_reply_list_head(out, kind, (uint64_t)res->n * (kind == PROTO_RESP && ws ? 2 : 1)) < 0) return -1;
+    int we = ws >> 1 & 1;
+    ws &= 1;
+    if (proto_reply_list_head(out, kind, (uint64_t)res->n * (kind == PROTO_RESP ? 1 + ws + we : 1)) < 0) return -1;
     for (size_t i = 0; i < res->n; i++) {
         const rank_cand *c = &res->c[i];
         trie_hit h;
@@ -157,7 +188,8 @@ int eng_reply_ranked(const eng *e, int kind, int ws, const eng_rank_result *res,
         size_t dl = c->len;
         double sc = 0;
         if (trie_get(e->t, c->q, c->len, &h)) d = trie_hit_display(&h), dl = h.displen, sc = h.score;
-        if (proto_reply_suggestion(out, kind, d, dl, sc, ws) < 0) return -1;
+        /* ranked answers are typed right: 0 edits */
+        if (proto_reply_suggestion(out, kind, d, dl, sc, ws || kind == PROTO_TEXT, we ? 0 : -1) < 0) return -1;
     }
     return 0;
 }
@@ -221,7 +253,7 @@ static int change_begin(eng *e, const char **msg) {
 /* After a change to e->norm succeeded: journal the key's new state. */
 static void change_done(eng *e, int deleted) {
     e->stats.changes_total++;
-    if (e->stats.changes_since_save++ == 0) e->stats.dirty_since_ms = now_ns() / 1000000;
+    if (e->stats.changes_since_save++ == 0) e->stats.dirty_since_ms = qtime_ns() / 1000000;
     if (!e->j) return;
     uint64_t lsn;
     if (deleted) {
@@ -261,7 +293,7 @@ int eng_accept(eng *e, const char *query, size_t len, const eng_ctx *ctx, double
         char actor[SRV_MAX_ID_LEN + ENG_ADDR_MAX + 4];
         size_t alen = accept_actor(e, ctx, actor, sizeof actor);
         guard_rc g = guard_accept(e->guard, &e->client->accept, actor, alen, e->norm, e->normlen,
-                                  (int64_t)(now_ns() / 1000000), &v);
+                                  (int64_t)(qtime_ns() / 1000000), &v);
         if (g != GUARD_OK) {
             snprintf(e->errbuf, sizeof e->errbuf, "%s: too many ACCEPTs (%s %llu/s, burst %llu); retry later",
                      g == GUARD_LIMIT_ACTOR ? (ctx && ctx->user ? "this user" : "this client address")
@@ -295,11 +327,12 @@ static int arg_is(const proto_arg *a, const char *s) {
     return a->len == n && !strncasecmp(a->p, s, n);
 }
 
-static int parse_int_arg(const proto_arg *a, int64_t *v) { return parse_i64(a->p, a->len, v); }
+static int parse_int_arg(const proto_arg *a, int64_t *v) { return qparse_i64(a->p, a->len, v); }
 
 /* Parses [LIMIT k] [USER id] [SESSION id] [PREFIX p] [RANK r] [WITHSCORES]
  * from argv[from..argc); `allowed` is a bitmask of the options the command takes. */
-enum { O_LIMIT = 1, O_USER = 2, O_SESSION = 4, O_PREFIX = 8, O_RANK = 16, O_WITHSCORES = 32 };
+enum { O_LIMIT = 1, O_USER = 2, O_SESSION = 4, O_PREFIX = 8, O_RANK = 16, O_WITHSCORES = 32, O_FUZZY = 64,
+       O_WITHEDITS = 128 };
 
 static int parse_opts(int argc, const proto_arg *argv, int from, int allowed, eng_ctx *ctx, int64_t *k,
                       int *withscores, const char **msg) {
@@ -307,7 +340,19 @@ static int parse_opts(int argc, const proto_arg *argv, int from, int allowed, en
         const proto_arg *a = &argv[i];
         int have_val = i + 1 < argc;
         if ((allowed & O_WITHSCORES) && arg_is(a, "WITHSCORES")) {
-            *withscores = 1;
+            *withscores |= 1;
+        } else if ((allowed & O_WITHEDITS) && arg_is(a, "WITHEDITS")) {
+            *withscores |= 2;
+        } else if ((allowed & O_FUZZY) && arg_is(a, "FUZZY")) {
+            if (ctx->fuzzy >= 0) {
+                *msg = "FUZZY given twice";
+                return ENG_ERR(ERR_ARGS);
+            }
+            if (!have_val || (ctx->fuzzy = config_fuzzy_parse(argv[i + 1].p, argv[i + 1].len)) < 0) {
+                *msg = "FUZZY wants 0, 1, 2 or AUTO";
+                return ENG_ERR(ERR_ARGS);
+            }
+            i++;
         } else if ((allowed & O_LIMIT) && arg_is(a, "LIMIT") && have_val) {
             if (parse_int_arg(&argv[++i], k) < 0) {
                 *msg = "LIMIT needs an integer";
@@ -354,6 +399,7 @@ typedef struct cmd_call {
     } while (0)
 
 /* COMPLETE through the ranker; e->norm holds the prefix. */
+/* ws: bit 0 WITHSCORES, bit 1 WITHEDITS (eng_reply_ranked). */
 static int ranked(cmd_call *c, const eng_ctx *ctx, unsigned k, int ws) {
     eng *e = c->e;
     if (e->rank_fn) {
@@ -378,28 +424,37 @@ static int ranked(cmd_call *c, const eng_ctx *ctx, unsigned k, int ws) {
 }
 
 static int h_complete(cmd_call *c) {
-    eng_ctx ctx = {.rank = -1};
+    eng_ctx ctx = {.rank = -1, .fuzzy = -1};
     int64_t k = SRV_DEFAULT_K;
-    int ws = 0;
-    int rc = parse_opts(c->argc, c->argv, 2, O_LIMIT | O_USER | O_SESSION | O_WITHSCORES, &ctx, &k, &ws, &c->msg);
+    int ws = 0; /* bit 0: WITHSCORES, bit 1: WITHEDITS */
+    int rc = parse_opts(c->argc, c->argv, 2, O_LIMIT | O_USER | O_SESSION | O_WITHSCORES | O_FUZZY | O_WITHEDITS, &ctx,
+                        &k, &ws, &c->msg);
     if (rc < 0) return rc;
     if (k > (int64_t)c->e->cfg->max_k) {
         c->msg = "LIMIT over max-k";
         return ENG_ERR(ERR_LIMIT);
     }
+    int we = ws >> 1 & 1;
+    ws &= 1;
     if (c->kind == PROTO_TEXT) ws = 1;
     eng *e = c->e;
+    int n;
     if (eng_wants_rank(e, &ctx)) {
-        int rc2 = eng_complete_prepare(e, c->argv[1].p, c->argv[1].len, (unsigned)k, &ctx, &c->msg);
-        if (rc2 < 0) return rc2;
-        if (rc2 == 0) return ranked(c, &ctx, (unsigned)k, ws);
+        n = eng_complete_prepare(e, c->argv[1].p, c->argv[1].len, (unsigned)k, &ctx, &c->msg);
+        if (n < 0) return n;
+        e->fuzzy_used = 0;
+        if (n == 1) n = 0; /* longer than any key */
+        else if (eng_rank_takes(e, &ctx, (unsigned)k)) return ranked(c, &ctx, (unsigned)k, ws | we << 1);
+        else n = eng_complete_search(e, (unsigned)k, &ctx, &c->msg); /* typo matches needed */
+    } else {
+        n = eng_complete(e, c->argv[1].p, c->argv[1].len, (unsigned)k, &ctx, &c->msg);
     }
-    int n = eng_complete(c->e, c->argv[1].p, c->argv[1].len, (unsigned)k, &ctx, &c->msg);
     if (n < 0) return n;
-    OOM(proto_reply_list_head(c->out, c->kind, (uint64_t)n * (c->kind == PROTO_RESP && ws ? 2 : 1)));
+    OOM(proto_reply_list_head(c->out, c->kind, (uint64_t)n * (c->kind == PROTO_RESP ? 1 + ws + we : 1)));
     for (int i = 0; i < n; i++) {
-        const trie_hit *h = &c->e->hits[i];
-        OOM(proto_reply_suggestion(c->out, c->kind, trie_hit_display(h), h->displen, h->score, ws));
+        const trie_hit *h = eng_hit(e, i);
+        OOM(proto_reply_suggestion(c->out, c->kind, trie_hit_display(h), h->displen, h->score, ws,
+                                   we ? (int)eng_hit_edits(e, i) : -1));
     }
     return 0;
 }
@@ -412,7 +467,7 @@ static int reply_score(cmd_call *c, double v) {
 }
 
 static int get_double(const proto_arg *a, double *v, const char **msg) {
-    if (parse_double(a->p, a->len, v) < 0) {
+    if (qparse_double(a->p, a->len, v) < 0) {
         *msg = "score must be a finite number";
         return ENG_ERR(ERR_ARGS);
     }
@@ -476,7 +531,7 @@ static int h_get(cmd_call *c) {
 }
 
 static int h_accept(cmd_call *c) {
-    eng_ctx ctx = {.rank = -1};
+    eng_ctx ctx = {.rank = -1, .fuzzy = -1};
     int rc = parse_opts(c->argc, c->argv, 2, O_USER | O_SESSION | O_PREFIX | O_RANK, &ctx, NULL, NULL, &c->msg);
     if (rc < 0) return rc;
     double score;
@@ -510,7 +565,7 @@ static int h_save(cmd_call *c) {
         return 0;
     }
     const char *path = c->e->cfg->save ? c->e->cfg->save : c->e->cfg->index;
-    uint64_t t0 = now_us();
+    uint64_t t0 = qtime_us();
     int rc = trie_save(c->e->t, path);
     if (rc < 0) {
         LOG_E("SAVE to %s failed: %s (%s)", path, trie_strerror(rc), strerror(errno));
@@ -518,20 +573,29 @@ static int h_save(cmd_call *c) {
         return ENG_ERR(rc == TRIE_ENOMEM ? ERR_NOMEM : ERR_IO);
     }
     LOG_I("saved %llu keys to %s in %llu ms", (unsigned long long)trie_count(c->e->t), path,
-          (unsigned long long)((now_us() - t0) / 1000));
+          (unsigned long long)((qtime_us() - t0) / 1000));
     OOM(proto_reply_ok(c->out, c->kind));
     return 0;
 }
 
-/* RELOAD: the model file again (learned weights not saved are dropped) and
- * NS:current re-read. */
+/* RELOAD (and SIGHUP: the server calls eng_reload): the model file again
+ * (learned weights not saved are dropped) and NS:current re-read. */
+int eng_reload(eng *e, const char *why, char *err, size_t errlen) {
+    if (eng_rank_reload(e->rank, err, errlen) < 0) {
+        e->stats.reloads_failed++;
+        LOG_E("%s: %s", why, err);
+        return -1;
+    }
+    e->stats.reloads_ok++;
+    return 0;
+}
+
 static int h_reload(cmd_call *c) {
     if (!c->e->rank) {
         c->msg = "no ranker in this server";
         return ENG_ERR(ERR_ARGS);
     }
-    if (eng_rank_reload(c->e->rank, c->e->errbuf, sizeof c->e->errbuf) < 0) {
-        LOG_E("RELOAD: %s", c->e->errbuf);
+    if (eng_reload(c->e, "RELOAD", c->e->errbuf, sizeof c->e->errbuf) < 0) {
         c->msg = c->e->errbuf;
         return ENG_ERR(ERR_IO);
     }
@@ -636,7 +700,8 @@ typedef struct cmd_def {
 } cmd_def;
 
 static const cmd_def cmds[] = {
-    {"COMPLETE", CMD_COMPLETE, 2, 9, h_complete, "COMPLETE <prefix> [LIMIT k] [USER id] [SESSION id] [WITHSCORES]",
+    {"COMPLETE", CMD_COMPLETE, 2, 12, h_complete,
+     "COMPLETE <prefix> [LIMIT k] [USER id] [SESSION id] [FUZZY 0|1|2|AUTO] [WITHSCORES] [WITHEDITS]",
      "the k (default 10) most popular queries starting with prefix; text: display<TAB>score lines"},
     {"ADD", CMD_ADD, 3, 3, h_add, "ADD <query> <score>", "insert query (display form as given) or set its score"},
     {"INCR", CMD_INCR, 2, 3, h_incr, "INCR <query> [n]", "add n (default 1) to the score; replies the new score"},
@@ -691,7 +756,7 @@ int eng_reply_proto_error(eng *e, int kind, int code, const char *msg, qbuf *out
 
 int eng_exec(eng *e, int kind, int argc, const proto_arg *argv, qbuf *out, int *flags) {
     /* latency from the start of the read batch (one clock read per batch, see stats.h) */
-    uint64_t t0 = e->stats.batch_t0_ns ? e->stats.batch_t0_ns : now_ns();
+    uint64_t t0 = e->stats.batch_t0_ns ? e->stats.batch_t0_ns : qtime_ns();
     *flags = 0;
     e->wait_lsn = 0;
     const cmd_def *d = NULL;
@@ -734,6 +799,6 @@ int eng_exec(eng *e, int kind, int argc, const proto_arg *argv, qbuf *out, int *
         if (r < 0) return -1;
     }
     *flags = c.flags & (ENG_CLOSE | ENG_DEFER | ENG_DEFER_RANK);
-    if (!(*flags & ENG_DEFER_RANK)) hist_add(&e->stats.lat_ns, now_ns() - t0);
+    if (!(*flags & ENG_DEFER_RANK)) hist_add(&e->stats.lat_ns, qtime_ns() - t0);
     return cmd;
 }

@@ -35,9 +35,10 @@
 #include "common/util.h"
 #include "engine/config.h"
 #include "engine/guard.h"
-#include "engine/proto.h"
+#include "engine/proto/proto.h"
 #include "engine/stats.h"
 #include "trie/trie.h"
+#include "trie/trie_fuzzy.h"
 
 #define ENG_ERR(code) (-(code)-1)
 #define ENG_CODE(rc) (-(rc)-1)
@@ -96,10 +97,20 @@ typedef struct eng {
     int norm2len;             /* its length; -1 when absent or too long */
     char disp[TRIE_MAX_KEY + 1];
     trie_hit hits[TRIE_MAX_K];
+    trie_fuzzy_hit fhits[TRIE_MAX_K]; /* the hits when the last eng_complete allowed edits */
+    int fuzzy_used;                   /* 1: eng_complete's hits are in fhits */
     eng_stats_snap snap;
 } eng;
 
 void eng_init(eng *e, trie *t, const srv_config *cfg);
+
+/* Hit i of the last eng_complete: the key, its edits (0: typed right) and
+ * the bytes of its normalized key that the prefix matched. */
+static inline const trie_hit *eng_hit(const eng *e, int i) { return e->fuzzy_used ? &e->fhits[i].hit : &e->hits[i]; }
+static inline unsigned eng_hit_edits(const eng *e, int i) { return e->fuzzy_used ? e->fhits[i].edits : 0; }
+static inline size_t eng_hit_matchlen(const eng *e, int i) {
+    return e->fuzzy_used ? e->fhits[i].matchlen : e->normlen;
+}
 
 /* Access control (requirepass). Changes (ADD INCR DEL ACCEPT), SAVE,
  * RELOAD, STATS/INFO and CONFIG need it when a password is set; COMPLETE,
@@ -107,6 +118,10 @@ void eng_init(eng *e, trie *t, const srv_config *cfg);
 int eng_auth_required(const eng *e);
 /* Whether a command (CMD_*) is refused with NOAUTH before AUTH. */
 int eng_cmd_needs_auth(int cmd);
+/* What RELOAD does (the model file again, NS:current re-read), for RELOAD and
+ * the server's SIGHUP; counts reloads_ok / reloads_failed in STATS. Returns 0,
+ * or -1 after logging "WHY: reason" and writing the reason into err. */
+int eng_reload(eng *e, const char *why, char *err, size_t errlen);
 /* Compares pw with requirepass in time that depends only on their lengths
  * (not on where they differ) and counts the outcome in stats (auth_ok /
  * auth_failures). Returns 1 on a match, 0 otherwise (also when no password
@@ -118,12 +133,23 @@ typedef struct eng_ctx {
     const char *user, *session, *prefix;
     size_t user_len, session_len, prefix_len;
     int64_t rank; /* -1 = not given */
+    int fuzzy;    /* FUZZY: 0..2 or SRV_FUZZY_AUTO; -1 = not given (the fuzzy setting decides) */
 } eng_ctx;
 
 /* The top k completions of a raw (not yet normalized) prefix, in plain trie
- * (popularity) order. Fills e->hits[0..n) and e->norm/normlen (the
- * normalized prefix); returns n. */
+ * (popularity) order -- with typos allowed (ctx->fuzzy, else the fuzzy
+ * setting; eng_fuzzy_edits), by edits first (exact ones first), then
+ * popularity. Fills the hits (eng_hit / eng_hit_edits / eng_hit_matchlen,
+ * 0..n) and e->norm/normlen (the normalized prefix); returns n. */
 int eng_complete(eng *e, const char *prefix, size_t len, unsigned k, const eng_ctx *ctx, const char **msg);
+/* The edits a request allows for the normalized prefix in e->norm: ctx's
+ * FUZZY (or the fuzzy setting when not given), AUTO resolved by the
+ * prefix's code points (fuzzy-auto-one, fuzzy-auto-two). */
+unsigned eng_fuzzy_edits(const eng *e, const eng_ctx *ctx);
+
+/* Second half of eng_complete: the search for e->norm (after
+ * eng_complete_prepare returned 0). Returns n or ENG_ERR. */
+int eng_complete_search(eng *e, unsigned k, const eng_ctx *ctx, const char **msg);
 
 /* First half of eng_complete: checks k and ctx (counting the context),
  * normalizes the prefix into e->norm. Returns 0, 1 when the prefix is
@@ -135,10 +161,18 @@ int eng_complete_prepare(eng *e, const char *prefix, size_t len, unsigned k, con
  * path answers (as fast as without a ranker). */
 int eng_wants_rank(const eng *e, const eng_ctx *ctx);
 
+/* After eng_complete_prepare, for a request eng_wants_rank: 1 when the
+ * ranker answers it -- no edits allowed, or the prefix typed right already
+ * has k completions (the ranker orders those; typo matches rank after every
+ * exact one, so none would show). 0: typo matches are needed, and the
+ * answer is eng_complete's order (edits, then popularity; the ranker does
+ * not yet order within an edit class). */
+int eng_rank_takes(eng *e, const eng_ctx *ctx, unsigned k);
+
 /* Appends a COMPLETE reply for a ranker answer: texts are looked up in the
  * trie for their display form and popularity score (a history-only
  * candidate missing from the trie shows its normalized text and score 0).
- * Returns 0 or -1 (out of memory). */
+ * ws: bit 0 WITHSCORES, bit 1 WITHEDITS. Returns 0 or -1 (out of memory). */
 struct eng_rank_result;
 int eng_reply_ranked(const eng *e, int kind, int ws, const struct eng_rank_result *res, qbuf *out);
 

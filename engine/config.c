@@ -11,17 +11,18 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/util.h"
-#include "engine/http.h"
-#include "engine/journal.h"
-#include "engine/proto.h"
-#include "engine/ranker.h"
-#include "engine/rclient.h"
-#include "ranking/cache.h"
-#include "ranking/rhistory.h"
+#include "engine/proto/http.h"
+#include "engine/store/journal.h"
+#include "engine/proto/proto.h"
+#include "engine/rank/ranker.h"
+#include "engine/rank/rclient.h"
+#include "ranking/veclru.h"
+#include "ranking/history_redis.h"
 
 enum { K_STR, K_PORT, K_U64, K_BOOL };
 
@@ -72,12 +73,20 @@ static const setting table[] = {
     {"embeddings", K_STR, OFF(embeddings), 0, 0, "EMB file (`qac embed`) for vectors without Redis"},
     {"redis-deadline-ms", K_U64, OFF(redis_deadline_ms), 1, ENG_RANK_MAX_DEADLINE_MS,
      "deadline of a COMPLETE waiting on Redis, ms (default 2); then answered degraded"},
-    {"cache-bytes", K_U64, OFF(cache_bytes), RANK_CACHE_MIN_BYTES, 1ull << 40,
+    {"cache-bytes", K_U64, OFF(cache_bytes), RANK_VECLRU_MIN_BYTES, 1ull << 40,
      "in-process embedding cache, bytes (default 64m)"},
     {"candidates", K_U64, OFF(candidates), 1, TRIE_MAX_K, "trie top N the ranker reorders (default 50)"},
     {"ngram-bytes", K_U64, OFF(ngram_bytes), 0, ENG_RANK_MAX_NGRAM_BYTES,
      "with --redis: n-gram table held in process to compose vectors of unseen text, at most this many "
      "bytes (default 64m; 0 = off)"},
+    {"fuzzy", K_STR, OFF(fuzzy), 0, 0,
+     "typo tolerance of a COMPLETE without FUZZY: 0 (default: exact), 1, 2 or auto (edits by length)"},
+    {"fuzzy-auto-one", K_U64, OFF(fuzzy_auto_one), 1, TRIE_MAX_KEY,
+     "FUZZY AUTO allows 1 edit from this many code points of prefix (default 4)"},
+    {"fuzzy-auto-two", K_U64, OFF(fuzzy_auto_two), 1, TRIE_MAX_KEY,
+     "FUZZY AUTO allows 2 edits from this many code points (default 8; >= fuzzy-auto-one)"},
+    {"fuzzy-first-any", K_BOOL, OFF(fuzzy_first_any), 0, 1,
+     "an edit may change the first character too (default no: it must be typed right, as Lucene's default)"},
     {"accept-window", K_U64, OFF(accept.window_s), 1, 86400 * 365,
      "seconds in which one user (or address) raises a query's popularity once (default 86400)"},
     {"accept-user-rate", K_U64, OFF(accept.user_rate), 0, 1000000,
@@ -142,10 +151,14 @@ void config_defaults(srv_config *c) {
     c->save_seconds = SRV_SAVE_SECONDS;
     set_str(&c->ns, SRV_DEFAULT_NAMESPACE);
     c->redis_deadline_ms = ENG_RANK_DEFAULT_DEADLINE_MS;
-    c->cache_bytes = RANK_CACHE_DEFAULT_BYTES;
+    c->cache_bytes = RANK_VECLRU_DEFAULT_BYTES;
     c->candidates = ENG_RANK_DEFAULT_CANDIDATES;
     c->ngram_bytes = ENG_RANK_DEFAULT_NGRAM_BYTES;
     c->auth_max_failures = SRV_AUTH_MAX_FAILURES;
+    set_str(&c->fuzzy, SRV_DEFAULT_FUZZY);
+    c->fuzzy_mode = config_fuzzy_parse(SRV_DEFAULT_FUZZY, strlen(SRV_DEFAULT_FUZZY));
+    c->fuzzy_auto_one = SRV_FUZZY_AUTO_ONE;
+    c->fuzzy_auto_two = SRV_FUZZY_AUTO_TWO;
     guard_opts_default(&c->accept);
 }
 
@@ -166,6 +179,12 @@ static void errf(char *err, size_t errlen, const char *fmt, ...) {
     va_end(ap);
 }
 
+int config_fuzzy_parse(const char *s, size_t len) {
+    if (len == 1 && s[0] >= '0' && s[0] <= '2') return s[0] - '0';
+    if (len == 4 && !strncasecmp(s, "auto", 4)) return SRV_FUZZY_AUTO;
+    return -1;
+}
+
 static const setting *find(const char *name) {
     for (size_t i = 0; i < ARRAY_LEN(table); i++)
         if (!strcmp(table[i].name, name)) return &table[i];
@@ -178,7 +197,7 @@ static int parse_size(const char *v, uint64_t *out) {
     if (n > 1 && (v[n - 1] == 'k' || v[n - 1] == 'K')) mul = 1024, n--;
     else if (n > 1 && (v[n - 1] == 'm' || v[n - 1] == 'M')) mul = 1024 * 1024, n--;
     uint64_t x;
-    if (parse_u64(v, n, &x) < 0 || x > UINT64_MAX / mul) return -1;
+    if (qparse_u64(v, n, &x) < 0 || x > UINT64_MAX / mul) return -1;
     *out = x * mul;
     return 0;
 }
@@ -206,6 +225,14 @@ int config_set(srv_config *c, const char *name, const char *value, char *err, si
                     errf(err, errlen, "requirepass: spaces and control characters are not allowed");
                     return -1;
                 }
+        }
+        if (!strcmp(s->name, "fuzzy")) {
+            int m = config_fuzzy_parse(value, strlen(value));
+            if (m < 0) {
+                errf(err, errlen, "fuzzy: '%s' is not one of 0, 1, 2, auto", value);
+                return -1;
+            }
+            c->fuzzy_mode = m;
         }
         if (!strcmp(s->name, "fsync") && jrn_policy_parse(value) < 0) {
             errf(err, errlen, "fsync: '%s' is not one of always, everysec, no", value);
@@ -398,6 +425,11 @@ int config_validate(const srv_config *c, char *err, size_t errlen) {
     }
     if (c->model_save && !c->model) {
         errf(err, errlen, "--model-save needs --model (the weights it saves are the model's)");
+        return -1;
+    }
+    if (c->fuzzy_auto_one > c->fuzzy_auto_two) {
+        errf(err, errlen, "fuzzy-auto-one (%llu) is above fuzzy-auto-two (%llu)",
+             (unsigned long long)c->fuzzy_auto_one, (unsigned long long)c->fuzzy_auto_two);
         return -1;
     }
     if (c->port && c->port == c->http_port) {

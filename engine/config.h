@@ -33,10 +33,15 @@
 #define SRV_DEFAULT_FSYNC "everysec"    /* journal fsync policy */
 #define SRV_SAVE_CHANGES 0              /* automatic snapshot after N changes (0 = off) */
 #define SRV_SAVE_SECONDS 0              /* ... or T seconds after the first unsaved change (0 = off) */
-/* ranking (engine/ranker.h): --redis-deadline-ms, --cache-bytes, --candidates, --ngram-bytes defaults
- * are ENG_RANK_DEFAULT_DEADLINE_MS, RANK_CACHE_DEFAULT_BYTES, ENG_RANK_DEFAULT_CANDIDATES,
+/* ranking (engine/rank/ranker.h): --redis-deadline-ms, --cache-bytes, --candidates, --ngram-bytes defaults
+ * are ENG_RANK_DEFAULT_DEADLINE_MS, RANK_VECLRU_DEFAULT_BYTES, ENG_RANK_DEFAULT_CANDIDATES,
  * ENG_RANK_DEFAULT_NGRAM_BYTES */
 #define SRV_DEFAULT_NAMESPACE "qac"
+/* typo tolerance (COMPLETE ... FUZZY, trie/trie_fuzzy.h) */
+#define SRV_FUZZY_AUTO 3                /* FUZZY AUTO: edits by the prefix's length */
+#define SRV_DEFAULT_FUZZY "0"           /* FUZZY of a COMPLETE that does not say (0, 1, 2 or auto) */
+#define SRV_FUZZY_AUTO_ONE 4            /* AUTO: 1 edit from this many code points ... */
+#define SRV_FUZZY_AUTO_TWO 8            /* ... 2 edits from this many */
 /* access control (docs/PROTOCOL.md "Access control") */
 #define SRV_REQUIREPASS_MAX 512         /* bytes of requirepass; longer is a usage error */
 #define SRV_REQUIREPASS_ENV "QAC_REQUIREPASS" /* read after the config file, before the flags */
@@ -56,13 +61,13 @@ typedef struct srv_config {
     uint64_t idle_timeout; /* seconds */
     uint64_t max_k;
     uint64_t http_max_header, http_max_url, http_max_body;
-    /* durability (engine/journal.h, engine/snapshot.h) */
+    /* durability (engine/store/journal.h, engine/store/bgsave.h) */
     char *journal;           /* --journal FILE: journals FILE.1, FILE.2, ...; NULL = none */
     char *fsync;             /* always | everysec | no */
     uint64_t journal_repair; /* 1: keep the valid prefix of a corrupt journal */
     uint64_t save_changes;   /* automatic snapshot after this many changes; 0 = off */
     uint64_t save_seconds;   /* automatic snapshot this long after the first unsaved change; 0 = off */
-    /* ranking (engine/ranker.h) */
+    /* ranking (engine/rank/ranker.h) */
     char *redis;                /* HOST:PORT; NULL = no Redis (in-process history) */
     char *ns;                   /* key namespace (--namespace) */
     char *model;                /* MODEL file (ranking/ftrl.h); NULL = heuristic */
@@ -72,6 +77,11 @@ typedef struct srv_config {
     uint64_t cache_bytes;       /* in-process vector cache bound */
     uint64_t candidates;        /* trie top N reranked */
     uint64_t ngram_bytes;       /* bound of the in-process n-gram table (0 = off) */
+    /* typo tolerance */
+    char *fuzzy;                /* 0 | 1 | 2 | auto: FUZZY of a COMPLETE that does not say */
+    int fuzzy_mode;             /* the same, parsed (0..2 or SRV_FUZZY_AUTO): what requests read */
+    uint64_t fuzzy_auto_one, fuzzy_auto_two; /* AUTO's thresholds, code points */
+    uint64_t fuzzy_first_any;   /* 1: an edit may touch the first character too */
     /* what ACCEPTs may change (engine/guard.h): accept-window, accept-user-rate, ... */
     guard_opts accept;
     /* access control */
@@ -81,6 +91,8 @@ typedef struct srv_config {
 } srv_config;
 
 void config_defaults(srv_config *c);
+/* "0", "1", "2" or "auto" (any case) -> 0..2 or SRV_FUZZY_AUTO; -1 for anything else. */
+int config_fuzzy_parse(const char *s, size_t len);
 void config_free(srv_config *c);
 /* Sets one setting by name ("max-clients") from text. */
 int config_set(srv_config *c, const char *name, const char *value, char *err, size_t errlen);

@@ -5,6 +5,7 @@
  *   listen_http  HTTP/1.1 clients (http-port, opt.) -> srv_conn, is_http = 1
  *   sweep        timer: closes connections idle past idle-timeout
  *   sigint/term  start a clean shutdown
+ *   sighup       what RELOAD does (eng_reload: model file, embeddings version)
  *   grace        timer: force-closes what has not drained SRV_SHUTDOWN_GRACE_MS
  *                after the shutdown began
  *   jcheck, cron, sigchld   journal group commit, everysec fsync, saves
@@ -36,7 +37,7 @@
  *   behind it, so replies leave in request order (cmd.h: the stages that
  *   wait). After each read batch the whole of `out` goes out with one
  *   uv_try_write: pipelined requests get one write per batch.
- *   HTTP connections feed the bytes to http_conn (engine/http.h), which keeps
+ *   HTTP connections feed the bytes to http_conn (engine/proto/http.h), which keeps
  *   its own bounded arena; routes write head + body into `out` the same way.
  *
  * Limits and what enforces them (each a setting in config.h):
@@ -72,14 +73,15 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
 #include <uv.h>
 
 #include "common/alloc.h"
 #include "common/log.h"
 #include "engine/cmd.h"
-#include "engine/http.h"
-#include "engine/proto.h"
-#include "engine/ranker.h"
+#include "engine/proto/http.h"
+#include "engine/proto/proto.h"
+#include "engine/rank/ranker.h"
 #include "engine/server_internal.h"
 
 static void conn_flush(srv_conn *c);
@@ -359,7 +361,7 @@ static srv_slot *slot_take(srv *s) {
 
 /* Start of a request's in-loop latency: the start of the read batch it came
  * in (one clock read per batch, not per request), else now. */
-uint64_t srv__req_t0(const srv *s) { return s->e.stats.batch_t0_ns ? s->e.stats.batch_t0_ns : now_ns(); }
+uint64_t srv__req_t0(const srv *s) { return s->e.stats.batch_t0_ns ? s->e.stats.batch_t0_ns : qtime_ns(); }
 
 static void on_ranked(void *ud, const eng_rank_result *res) {
     srv_slot *sl = ud;
@@ -367,7 +369,7 @@ static void on_ranked(void *ud, const eng_rank_result *res) {
     srv *s = c->s;
     sl->rank = NULL;
     s->rank_waiting--;
-    uint64_t took = now_ns() - sl->t0;
+    uint64_t took = qtime_ns() - sl->t0;
     int rc = sl->kind < 0
                  ? srv__http_write_ranked(s, &sl->buf, sl->aux.data, sl->aux_qlen, sl->aux.data + sl->aux_qlen,
                                           sl->aux.len - sl->aux_qlen, res, took, sl->http_keep, sl->http_head)
@@ -502,7 +504,7 @@ static void on_read_batch(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 /* Every request parsed from these bytes measures its latency from here. */
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     srv *s = ((srv_conn *)st->data)->s;
-    if (nread > 0) s->e.stats.batch_t0_ns = now_ns();
+    if (nread > 0) s->e.stats.batch_t0_ns = qtime_ns();
     on_read_batch(st, nread, buf);
     s->e.stats.batch_t0_ns = 0;
 }
@@ -660,6 +662,7 @@ static void begin_shutdown(srv *s, int signum) {
     s->have_text = s->have_http = 0;
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sigterm, NULL);
+    sd_notify(0, "STOPPING=1");
     if (s->have_sweep) uv_close((uv_handle_t *)&s->sweep, NULL);
     s->have_sweep = 0;
     srv__durable_stop(s->d);
@@ -679,6 +682,13 @@ static void begin_shutdown(srv *s, int signum) {
 }
 
 static void on_signal(uv_signal_t *h, int signum) { begin_shutdown(h->data, signum); }
+
+static void on_sighup(uv_signal_t *h, int signum) {
+    srv *s = h->data;
+    char err[600];
+    LOG_I("signal %d: reloading (as RELOAD)", signum);
+    if (eng_reload(&s->e, "SIGHUP", err, sizeof err) == 0) sd_notify(0, "STATUS=reloaded");
+}
 
 static int listen_on(srv *s, uv_tcp_t *h, int port, const char *what) {
     struct sockaddr_storage ss;
@@ -782,9 +792,12 @@ int srv_run(const srv_config *cfg, trie *t, jrn *j) {
     }
     uv_signal_init(&s->loop, &s->sigint);
     uv_signal_init(&s->loop, &s->sigterm);
-    s->sigint.data = s->sigterm.data = s;
+    uv_signal_init(&s->loop, &s->sighup);
+    s->sigint.data = s->sigterm.data = s->sighup.data = s;
     uv_signal_start(&s->sigint, on_signal, SIGINT);
     uv_signal_start(&s->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&s->sighup, on_sighup, SIGHUP);
+    uv_unref((uv_handle_t *)&s->sighup); /* does not keep the loop alive: a SIGHUP while draining still reloads */
     if (cfg->idle_timeout) {
         uint64_t every = cfg->idle_timeout * 1000 / 4;
         if (every > 1000) every = 1000;
@@ -795,6 +808,9 @@ int srv_run(const srv_config *cfg, trie *t, jrn *j) {
     }
     srv__durable_start(s->d);
     LOG_I("serving %llu keys", (unsigned long long)trie_count(t));
+    /* systemd (Type=notify): ready once the index is loaded and the ports listen;
+     * a no-op without $NOTIFY_SOCKET */
+    sd_notifyf(0, "READY=1\nSTATUS=serving %llu keys", (unsigned long long)trie_count(t));
     uv_run(&s->loop, UV_RUN_DEFAULT);
     rc = 0;
 out:

@@ -9,7 +9,7 @@
 #define QAC_SERVER_H
 
 #include "engine/config.h"
-#include "engine/journal.h"
+#include "engine/store/journal.h"
 #include "trie/trie.h"
 
 /* Runs the server. Returns 0 after a clean shutdown, 1 when it could not
@@ -17,7 +17,7 @@
  * change is appended to it; the caller recovered it and closes it after. */
 int srv_run(const srv_config *cfg, trie *t, jrn *j);
 
-/* `qac serve` (engine/serve.c): exit 0 clean shutdown, 1 runtime error, 2 usage. */
+/* `qac serve` (engine/serve_cmd.c): exit 0 clean shutdown, 1 runtime error, 2 usage. */
 int serve_main(int argc, char **argv);
 
 #endif

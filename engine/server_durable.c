@@ -35,11 +35,11 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "engine/cmd.h"
-#include "engine/journal.h"
-#include "engine/proto.h"
-#include "engine/ranker.h"
+#include "engine/store/journal.h"
+#include "engine/proto/proto.h"
+#include "engine/rank/ranker.h"
 #include "engine/server_internal.h"
-#include "engine/snapshot.h"
+#include "engine/store/bgsave.h"
 
 struct srv_durable {
     srv *s;            /* the server it belongs to (see the top comment) */
@@ -163,7 +163,7 @@ static void finish_save_waiters(srv_durable *d, int ok, const char *why) {
  * the replies waiting on it. */
 static void save_ended(srv_durable *d, int ok, const char *why) {
     srv *s = d->s;
-    uint64_t ms = (now_us() - d->save_start_us) / 1000;
+    uint64_t ms = (qtime_us() - d->save_start_us) / 1000;
     eng_stats *st = &s->e.stats;
     st->save_in_progress = 0;
     st->last_save_ms = ms;
@@ -172,14 +172,14 @@ static void save_ended(srv_durable *d, int ok, const char *why) {
     const char *path = s->cfg->save ? s->cfg->save : s->cfg->index;
     if (ok) {
         st->saves_ok++;
-        st->last_save_time = wall_time();
+        st->last_save_time = qtime_wall();
         int removed = d->j ? jrn_remove_before(s->cfg->journal, d->save_gen) : 0;
         LOG_I("background save to %s done in %llu ms (%d old journal files removed)", path,
               (unsigned long long)ms, removed);
     } else {
         st->saves_failed++;
         st->changes_since_save += d->changes_at_fork;
-        if (st->changes_since_save) st->dirty_since_ms = now_ns() / 1000000;
+        if (st->changes_since_save) st->dirty_since_ms = qtime_ns() / 1000000;
         LOG_E("background save to %s failed after %llu ms: %s (the journals since the last save are kept)", path,
               (unsigned long long)ms, why);
     }
@@ -190,7 +190,7 @@ static void reap_child(srv_durable *d) {
     if (!d->child) return;
     int ok;
     char why[160];
-    if (snapshot_reap(d->child, &ok, why, sizeof why) != 0) save_ended(d, ok, why);
+    if (bgsave_reap(d->child, &ok, why, sizeof why) != 0) save_ended(d, ok, why);
 }
 
 /* eng->save_fn (ud: srv_durable), for SAVE and automatic saves: rotates the
@@ -232,13 +232,13 @@ static int save_start(void *ud, const char **msg) {
     const char *path = s->cfg->save ? s->cfg->save : s->cfg->index;
     uint64_t fork_us;
     pid_t pid;
-    if (snapshot_fork(s->e.t, path, &pid, &fork_us, errbuf, sizeof errbuf) < 0) {
+    if (bgsave_fork(s->e.t, path, &pid, &fork_us, errbuf, sizeof errbuf) < 0) {
         LOG_E("save: %s", errbuf);
         *msg = errbuf;
         return ENG_ERR(ERR_IO);
     }
     d->child = pid;
-    d->save_start_us = now_us();
+    d->save_start_us = qtime_us();
     s->e.stats.save_in_progress = 1;
     s->e.stats.last_fork_us = fork_us;
     d->changes_at_fork = s->e.stats.changes_since_save;
@@ -274,7 +274,7 @@ static void on_cron(uv_timer_t *t) {
     const eng_stats *st = &s->e.stats;
     if (!d->child && !s->stopping && st->changes_since_save &&
         ((s->cfg->save_changes && st->changes_since_save >= s->cfg->save_changes) ||
-         (s->cfg->save_seconds && now_ns() / 1000000 - st->dirty_since_ms >= s->cfg->save_seconds * 1000))) {
+         (s->cfg->save_seconds && qtime_ns() / 1000000 - st->dirty_since_ms >= s->cfg->save_seconds * 1000))) {
         const char *msg;
         if (save_start(d, &msg) < 0) LOG_W("automatic save not started: %s", msg);
     }

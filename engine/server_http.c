@@ -1,6 +1,6 @@
 /* server_http.c -- the HTTP routes of `qac serve`.
  *
- * http_conn (engine/http.h) parses the bytes a connection read; for each
+ * http_conn (engine/proto/http.h) parses the bytes a connection read; for each
  * complete request srv__http_on_request picks the route, checks method and
  * access (http_auth: 401), and writes head + JSON body into c->dst, which
  * srv__reply_dst chose (c->out, or the scratch buffer when replies are queued
@@ -20,9 +20,9 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "engine/cmd.h"
-#include "engine/http.h"
-#include "engine/proto.h"
-#include "engine/ranker.h"
+#include "engine/proto/http.h"
+#include "engine/proto/proto.h"
+#include "engine/rank/ranker.h"
 #include "engine/server_internal.h"
 #include "text/norm.h"
 
@@ -95,6 +95,7 @@ static const char *lower_code(int rc, char *buf, size_t cap) {
 static void get_ctx(const http_request *req, eng_ctx *ctx) {
     memset(ctx, 0, sizeof *ctx);
     ctx->rank = -1;
+    ctx->fuzzy = -1; /* not given: the fuzzy setting decides */
     http_param(req, "user", &ctx->user, &ctx->user_len);
     http_param(req, "session", &ctx->session, &ctx->session_len);
 }
@@ -107,22 +108,29 @@ static int route_complete(srv_conn *c, const http_request *req) {
     if (!http_param(req, "q", &q, &qlen))
         return http_error(c, req, CMD_HTTP_COMPLETE, 400, "missing_q", "parameter q is required", NULL);
     uint64_t k = SRV_DEFAULT_K;
-    if (http_param(req, "k", &kv, &klen) && (parse_u64(kv, klen, &k) < 0 || k < 1 || k > s->cfg->max_k))
+    if (http_param(req, "k", &kv, &klen) && (qparse_u64(kv, klen, &k) < 0 || k < 1 || k > s->cfg->max_k))
         return http_error(c, req, CMD_HTTP_COMPLETE, 400, "bad_k", "k must be an integer 1..max-k", NULL);
     eng_ctx ctx;
     get_ctx(req, &ctx);
+    const char *fv;
+    size_t flen;
+    if (http_param(req, "fuzzy", &fv, &flen) && (ctx.fuzzy = config_fuzzy_parse(fv, flen)) < 0)
+        return http_error(c, req, CMD_HTTP_COMPLETE, 400, "bad_fuzzy", "fuzzy must be 0, 1, 2 or auto", NULL);
     const char *msg = NULL;
     int n;
     if (eng_wants_rank(&s->e, &ctx)) {
         n = eng_complete_prepare(&s->e, q, qlen, (unsigned)k, &ctx, &msg);
-        if (n == 0) {
+        s->e.fuzzy_used = 0;
+        if (n == 0 && !eng_rank_takes(&s->e, &ctx, (unsigned)k)) {
+            n = eng_complete_search(&s->e, (unsigned)k, &ctx, &msg); /* typo matches needed */
+        } else if (n == 0) {
             int keep = req->keep_alive && !s->stopping, head = req->method == HTTP_REQ_HEAD;
             if (!keep) c->close_after_flush = 1;
             srv_slot *sl;
             int r = srv__rank_start(s, c, -1, 0, (unsigned)k, &ctx, &sl);
             if (r < 0) return -1;
             if (r == 1) {
-                uint64_t took = now_ns() - t0;
+                uint64_t took = qtime_ns() - t0;
                 int rc = srv__http_write_ranked(s, c->dst, q, qlen, s->e.norm, s->e.normlen, &s->rres, took, keep,
                                                 head);
                 hist_add(&s->e.stats.lat_ns, took);
@@ -135,7 +143,7 @@ static int route_complete(srv_conn *c, const http_request *req) {
             if (qbuf_append(&sl->aux, q, qlen) < 0 || qbuf_append(&sl->aux, s->e.norm, s->e.normlen) < 0) return -1;
             return 0;
         }
-        if (n == 1) n = 0; /* longer than any key */
+        else if (n == 1) n = 0; /* longer than any key */
     } else {
         n = eng_complete(&s->e, q, qlen, (unsigned)k, &ctx, &msg);
     }
@@ -146,12 +154,17 @@ static int route_complete(srv_conn *c, const http_request *req) {
     }
     json_suggestion sug[TRIE_MAX_K];
     for (int i = 0; i < n; i++) {
-        const trie_hit *h = &s->e.hits[i];
-        int m = norm_match_len(trie_hit_display(h), h->displen, s->e.norm, s->e.normlen);
-        sug[i] = (json_suggestion){trie_hit_display(h), h->displen, h->score, 0, m > 0 ? (uint32_t)m : 0};
+        const trie_hit *h = eng_hit(&s->e, i);
+        /* the part of the display that the typed prefix matched: with edits,
+         * the display's part that normalizes to the key's matched bytes */
+        const char *np = s->e.fuzzy_used ? trie_hit_key(h) : s->e.norm;
+        size_t ml = eng_hit_matchlen(&s->e, i);
+        int m = ml ? norm_match_len(trie_hit_display(h), h->displen, np, ml) : 0;
+        sug[i] = (json_suggestion){trie_hit_display(h), h->displen, h->score, 0, m > 0 ? (uint32_t)m : 0,
+                                   s->e.fuzzy_used, eng_hit_edits(&s->e, i)};
     }
     qbuf_reset(&s->http->body);
-    uint64_t took = now_ns() - t0; /* one read: the body's took_us and the histogram */
+    uint64_t took = qtime_ns() - t0; /* one read: the body's took_us and the histogram */
     if (json_write_suggestions(&s->http->body, q, qlen, sug, (size_t)n, took / 1000) < 0) return -1;
     int rc = http_ok(c, req, CMD_HTTP_COMPLETE, HTTP_JSON_CONTENT_TYPE);
     hist_add(&s->e.stats.lat_ns, took);
@@ -168,7 +181,7 @@ int srv__http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const 
     for (size_t i = 0; i < res->n; i++) {
         const rank_cand *rc = &res->c[i];
         doff[i] = SIZE_MAX;
-        sug[i] = (json_suggestion){rc->q, rc->len, 0, 0, 0};
+        sug[i] = (json_suggestion){rc->q, rc->len, 0, 0, 0, 0, 0};
         if (trie_get(s->e.t, rc->q, rc->len, &h)) {
             doff[i] = s->http->text.len;
             if (qbuf_append(&s->http->text, trie_hit_display(&h), h.displen) < 0) return -1;
@@ -200,7 +213,7 @@ static int route_accept(srv_conn *c, const http_request *req) {
     eng_ctx ctx;
     get_ctx(req, &ctx);
     http_param(req, "prefix", &ctx.prefix, &ctx.prefix_len);
-    if (http_param(req, "rank", &rv, &rlen) && (parse_i64(rv, rlen, &ctx.rank) < 0 || ctx.rank < 0))
+    if (http_param(req, "rank", &rv, &rlen) && (qparse_i64(rv, rlen, &ctx.rank) < 0 || ctx.rank < 0))
         return http_error(c, req, CMD_HTTP_ACCEPT, 400, "bad_rank", "rank must be an integer 0..100", NULL);
     double score;
     const char *msg = NULL;
@@ -219,7 +232,7 @@ static int route_accept(srv_conn *c, const http_request *req) {
         json_double(b, score) < 0 || qbuf_putc(b, '}') < 0)
         return -1;
     rc = http_ok(c, req, CMD_HTTP_ACCEPT, HTTP_JSON_CONTENT_TYPE);
-    hist_add(&s->e.stats.lat_ns, now_ns() - t0);
+    hist_add(&s->e.stats.lat_ns, qtime_ns() - t0);
     return rc;
 }
 

@@ -23,10 +23,10 @@
 #include "common/util.h"
 #include "engine/cmd.h"
 #include "engine/config.h"
-#include "engine/http.h"
-#include "engine/journal.h"
-#include "engine/proto.h"
-#include "engine/ranker.h"
+#include "engine/proto/http.h"
+#include "engine/store/journal.h"
+#include "engine/proto/proto.h"
+#include "engine/rank/ranker.h"
 
 #define SRV_RBUF_INITIAL (16 * 1024)
 #define SRV_BUF_KEEP (64 * 1024) /* idle buffers above this are released */
@@ -88,7 +88,7 @@ struct srv {
     eng e;
     uv_tcp_t listen_text, listen_http;
     int have_text, have_http;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup; /* sighup: what RELOAD does */
     uv_timer_t sweep, grace;
     int have_sweep, have_grace;
     srv_conn *conns;
@@ -100,7 +100,7 @@ struct srv {
     char http_scratch[SRV_HTTP_SCRATCH]; /* what HTTP connections read into */
     srv_http *http; /* the HTTP routes' response buffers (server_http.c) */
     qbuf scratch;   /* a reply encoded behind a waiting slot, before it gets its own slot */
-    /* ranking (engine/ranker.h) */
+    /* ranking (engine/rank/ranker.h) */
     eng_rank *rank;
     int rank_closed;
     guard *guard;          /* what ACCEPTs may change (engine/guard.h) */

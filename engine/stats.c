@@ -7,9 +7,9 @@
 #include "engine/stats.h"
 
 #include <errno.h>
-#include "engine/journal.h"
+#include "engine/store/journal.h"
 #include "engine/guard.h"
-#include "engine/ranker.h"
+#include "engine/rank/ranker.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -34,7 +34,7 @@ const char *stats_cmd_name(int cmd) { return cmd >= 0 && cmd < CMD__COUNT ? cmd_
 
 void stats_init(eng_stats *s) {
     memset(s, 0, sizeof *s);
-    s->start_ns = now_ns();
+    s->start_ns = qtime_ns();
     s->last_save_ok = -1;
     hist_init(&s->lat_ns);
 }
@@ -83,7 +83,7 @@ static void read_jemalloc(uint64_t *allocated, uint64_t *resident) {
 void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
     char name[48], label[48];
     snap->n = 0;
-    add_d(snap, "uptime_s", "qac_uptime_seconds", "gauge", NULL, (double)(now_ns() - s->start_ns) / 1e9);
+    add_d(snap, "uptime_s", "qac_uptime_seconds", "gauge", NULL, (double)(qtime_ns() - s->start_ns) / 1e9);
     add_u(snap, "connections_current", "qac_connections", "gauge", "state=\"current\"", s->conn_current);
     add_u(snap, "connections_total", "qac_connections_total", "counter", NULL, s->conn_total);
     add_u(snap, "connections_rejected", "qac_connections_rejected_total", "counter", NULL, s->conn_rejected);
@@ -114,6 +114,7 @@ void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
     add_u(snap, "complete_with_user", "qac_context_total", "counter", "arg=\"complete_user\"", s->complete_user);
     add_u(snap, "complete_with_session", "qac_context_total", "counter", "arg=\"complete_session\"",
           s->complete_session);
+    add_u(snap, "complete_fuzzy", "qac_complete_fuzzy_total", "counter", NULL, s->complete_fuzzy);
     add_u(snap, "accept_with_user", "qac_context_total", "counter", "arg=\"accept_user\"", s->accept_user);
     add_u(snap, "accept_with_session", "qac_context_total", "counter", "arg=\"accept_session\"",
           s->accept_session);
@@ -149,6 +150,8 @@ void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
     add_u(snap, "save_in_progress", "qac_save_in_progress", "gauge", NULL, s->save_in_progress);
     add_u(snap, "saves_ok", "qac_saves_total", "counter", "status=\"ok\"", s->saves_ok);
     add_u(snap, "saves_failed", "qac_saves_total", "counter", "status=\"failed\"", s->saves_failed);
+    add_u(snap, "reloads_ok", "qac_reloads_total", "counter", "status=\"ok\"", s->reloads_ok);
+    add_u(snap, "reloads_failed", "qac_reloads_total", "counter", "status=\"failed\"", s->reloads_failed);
     stats_item *it = add(snap, "last_save_status", "qac_last_save_status", "gauge");
     if (it) {
         it->str = s->last_save_ok < 0 ? "none" : s->last_save_ok ? "ok" : "failed";

@@ -20,7 +20,7 @@
 
 #include "common/hist.h"
 #include "common/util.h"
-#include "engine/proto.h"
+#include "engine/proto/proto.h"
 #include "trie/trie.h"
 
 /* Command kinds, for counting. Keep in sync with stats_cmd_name(). */
@@ -42,19 +42,21 @@ typedef struct eng_stats {
     uint64_t errs[ERR__COUNT];
     uint64_t http_status[6]; /* by class: [2] = 2xx ... [5] = 5xx */
     uint64_t complete_user, complete_session;                    /* COMPLETE context seen */
+    uint64_t complete_fuzzy;                                     /* COMPLETEs that allowed edits */
     uint64_t accept_user, accept_session, accept_prefix, accept_rank; /* ACCEPT context seen */
     uint64_t bytes_in, bytes_out;
     uint64_t auth_required;       /* 1 when requirepass is set */
     uint64_t auth_ok, auth_failures; /* AUTH / HTTP token: right, wrong (text, RESP and HTTP) */
     uint64_t auth_refused;        /* requests refused for lack of authentication (NOAUTH / 401) */
     hist lat_ns; /* per request, in-loop: from the start of its read batch to its reply (PROTOCOL.md STATS) */
-    uint64_t batch_t0_ns; /* now_ns() when the server began handling the bytes of one read callback;
+    uint64_t batch_t0_ns; /* qtime_ns() when the server began handling the bytes of one read callback;
                            * 0 outside one (eng_exec then reads the clock itself). One clock read per
                            * batch instead of one per request start. */
-    /* durability: changes, snapshots (engine/snapshot.h), the journal */
+    /* durability: changes, snapshots (engine/store/bgsave.h), the journal */
     uint64_t changes_total, changes_since_save;
     uint64_t dirty_since_ms;    /* monotonic ms of the first change since the last save */
     uint64_t saves_ok, saves_failed, save_in_progress;
+    uint64_t reloads_ok, reloads_failed; /* RELOAD and SIGHUP (eng_reload) */
     double last_save_time;      /* epoch seconds when the last save ended; 0 = none yet */
     uint64_t last_save_ms;      /* its duration */
     int last_save_ok;           /* -1 none yet, 0 failed, 1 ok */

@@ -45,7 +45,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ranking/history.h"
+#include "ranking/history_mem.h"
 #include "trie/trie.h"
 
 #define RANK_BASE_ENOMEM (-1)

@@ -237,7 +237,7 @@ int rank_emb_save(const rank_emb *e, const char *path, char *err, size_t errlen)
     }
     le_put64(p, rank_emb_hash(buf, total - 8, RANK_EMB_FNV_INIT));
 
-    int rc = file_write_atomic(path, buf, total, err, errlen) < 0 ? RANK_EMB_EIO : 0;
+    int rc = qfile_write_atomic(path, buf, total, err, errlen) < 0 ? RANK_EMB_EIO : 0;
     qfree(buf);
     return rc;
 }

@@ -1,6 +1,6 @@
 /* embkeys.h -- the Redis key layout of loaded embeddings: one owner for the
  * writer (`qac load`, data/load.c) and the reader (the server's ranker,
- * engine/ranker.c). User and session keys are rhistory.h's.
+ * engine/rank/ranker.c). User and session keys are history_redis.h's.
  *
  * Keys (NS = the namespace, --namespace, default "qac", at most
  * RANK_RH_MAX_NS bytes without ':' or glob characters; V = a version):
@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ranking/rhistory.h"
+#include "ranking/history_redis.h"
 
 #define RANK_EK_MAX (RANK_RH_MAX_NS + 48) /* longest fixed key or prefix, with its NUL */
 #define RANK_EK_ROW_FORMAT "f32le-scale+int8"

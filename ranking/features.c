@@ -71,7 +71,7 @@ static uint32_t pbucket(uint32_t cp) {
 }
 
 void rank_fctx_prepare(rank_fctx *x, const rank_lcand *c, size_t n) {
-    x->pcp = (uint32_t)utf8_count(x->p, x->plen);
+    x->pcp = (uint32_t)qutf8_count(x->p, x->plen);
     x->pbucket = pbucket(x->pcp);
     x->gsum = 0;
     x->gmax = 0;
@@ -137,7 +137,7 @@ size_t rank_features(const rank_fctx *x, const rank_lcand *lc, rank_feat *out) {
     if (x->gsum > 0) emit(&e, F_SHARE, 0, (float)(c->g / x->gsum));
     emit(&e, F_GREL, 0, (float)(log((c->g + 1) / (x->gmax + 1)) / 10.0));
     /* lengths */
-    size_t ccp = utf8_count(c->q, c->len);
+    size_t ccp = qutf8_count(c->q, c->len);
     emit(&e, F_CLEN, (uint32_t)(ccp / 3 > 15 ? 15 : ccp / 3), 1);
     size_t rem = c->len > x->plen ? c->len - x->plen : 0;
     uint32_t rb = rem <= 3 ? (uint32_t)rem : rem <= 5 ? 4 : rem <= 8 ? 5 : rem <= 12 ? 6 : rem <= 20 ? 7 : 8;

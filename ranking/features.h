@@ -43,7 +43,7 @@
 #include <stdint.h>
 
 #include "ranking/baseline.h"
-#include "ranking/history.h"
+#include "ranking/history_mem.h"
 
 #define RANK_FEAT_VERSION 1
 #define RANK_FEAT_MAX 64        /* features of one candidate (upper bound) */

@@ -133,7 +133,7 @@ int rank_ftrl_save(const rank_ftrl *m, const char *path, char *err, size_t errle
         p += 12;
     }
     le_put64(p, rank_emb_hash(b, total - 8, RANK_EMB_FNV_INIT));
-    int rc = file_write_atomic(path, b, total, err, errlen) < 0 ? RANK_FTRL_EIO : 0;
+    int rc = qfile_write_atomic(path, b, total, err, errlen) < 0 ? RANK_FTRL_EIO : 0;
     qfree(b);
     return rc;
 }

@@ -2,15 +2,15 @@
  * (ftrl.h) -> scores, and the one online-update path used both by `qac
  * train` (offline replay) and by the server on ACCEPT.
  *
- * Request flow (server or eval), all in memory, nothing blocks:
- *   1. rank_gather (baseline.h): the trie's top N (RANK_LEARN_TOPN) for the
- *      prefix plus the user's matching history;
+ * Request flow (server, train and eval alike: ranking/request.h builds steps
+ * 1-3 for all of them), all in memory, nothing blocks:
+ *   1. rank_gather (baseline.h) / rank_rh_gather (history_redis.h): the trie's top
+ *      N (RANK_LEARN_TOPN) for the prefix plus the user's matching history;
  *   2. rank_lcands_from: wraps them with their trie rank, into the caller's
  *      buffer of stated capacity;
- *   3. the caller sets each lcand.vec (unit vectors: from a rank_vcache
- *      offline, from Redis / the in-process cache in the server; NULL when
- *      unknown) and the context (rank_fctx: prefix, now, session queries,
- *      last query's vector, rank_session_vec of the session);
+ *   3. each lcand.vec (unit vectors, NULL when unknown) and the context
+ *      (rank_fctx: prefix, now, session queries, last query's vector,
+ *      rank_session_vec of the session);
  *   4. rank_learned_score fills c[i].c.score (the model's margin); rank_top
  *      (baseline.h) orders them (score desc, text asc).
  * On ACCEPT of candidate `pos` (the one the user took, e.g. PREFIX + RANK):

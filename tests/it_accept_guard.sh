@@ -19,19 +19,13 @@
 #  5. Repeats: the same user's repeated ACCEPTs count once.
 # Exit 0 pass, 1 fail, 77 skip. Assertions on counts and order, not time.
 set -u
-[ -n "${QAC_BIN:-}" ] && [ -x "$QAC_BIN" ] || { echo "skip: QAC_BIN unset"; exit 77; }
-for t in redis-server redis-cli python3 curl; do command -v $t >/dev/null || { echo "skip: $t missing"; exit 77; }; done
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_qac
+need redis-server redis-cli python3 curl
 qac=$QAC_BIN
-tmp=$(mktemp -d "${QAC_TMP:-/tmp}/it_guard.XXXXXX")
-pid= rpid=
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    [ -n "$rpid" ] && kill -9 "$rpid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; [ -f "$tmp/log" ] && tail -20 "$tmp/log"; exit 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+make_tmp it_guard
+fail_log=$tmp/log
 
 # --- data: a log with "sp" queries, a model and embeddings -------------------------
 python3 - "$tmp" <<'PY'
@@ -56,17 +50,14 @@ PY
 start() { # start PORT HTTP_PORT ARGS...: serve the index with the model
     local port=$1 hport=$2; shift 2
     cp "$tmp/idx" "$tmp/idx.run"
-    "$qac" serve -i "$tmp/idx.run" --port "$port" --http-port "$hport" --model "$tmp/model" \
-        --model-save "$tmp/model.saved" --embeddings "$tmp/emb" "$@" >"$tmp/log" 2>&1 &
-    pid=$!
-    for _ in $(seq 100); do redis-cli -p "$port" PING >/dev/null 2>&1 && return 0; sleep 0.05; done
-    fail "server did not start: $(tail -3 "$tmp/log")"
+    : >"$tmp/log"
+    qac_start "$port" "$tmp/log" -i "$tmp/idx.run" --http-port "$hport" --model "$tmp/model" \
+        --model-save "$tmp/model.saved" --embeddings "$tmp/emb" "$@" || fail "server did not start"
 }
 stop() {
-    kill "$pid" 2>/dev/null; wait "$pid"; local rc=$?; pid=
+    qac_stop; local rc=$?
     [ $rc = 0 ] || fail "server exit status $rc (crashed?)"
-    if grep -q "AddressSanitizer\|runtime error\|LeakSanitizer" "$tmp/log"; then
-        grep -A30 Sanitizer "$tmp/log" | head -60; fail "sanitizer report"; fi
+    no_sanitizer_report "$tmp/log" || fail "sanitizer report"
 }
 
 # --- 1. heavy histories ---------------------------------------------------------------
@@ -101,14 +92,12 @@ start "$port" 0 --accept-user-rate 0 --accept-conn-rate 0
 heavy "$port" || fail "heavy history without Redis"
 stop
 rport=$(free_port)
-redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$tmp" >/dev/null 2>&1 &
-rpid=$!
-for _ in $(seq 50); do redis-cli -p "$rport" PING >/dev/null 2>&1 && break; sleep 0.1; done
+redis_start "$rport" || fail "redis-server did not start"
 start "$port" 0 --accept-user-rate 0 --accept-conn-rate 0 --redis "127.0.0.1:$rport" --redis-deadline-ms 1000
 heavy "$port" || fail "heavy history with Redis"
 [ "$(redis-cli -p "$port" STATS | tr -d '\r' | sed -n "s/^rank_degraded://p")" = 0 ] || fail "degraded answers"
 stop
-kill -9 "$rpid"; wait "$rpid" 2>/dev/null; rpid=
+redis_stop
 echo "ok   heavy history with Redis"
 
 # --- 2. bad settings --------------------------------------------------------------------

@@ -7,25 +7,14 @@
 # the token). Exit 0 pass, 1 fail, 77 skip (no QAC_BIN, redis-cli, curl or python3); without nginx the
 # nginx part is left out with a "SKIP:" line (tests/run.sh counts it as one skipped).
 set -u
-[ -n "${QAC_BIN:-}" ] && [ -x "$QAC_BIN" ] || { echo "skip: QAC_BIN unset"; exit 77; }
-for t in redis-cli curl python3; do
-    command -v $t >/dev/null || { echo "skip: $t missing"; exit 77; }
-done
-root=${QAC_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-tmp=$(mktemp -d "${QAC_TMP:-/tmp}/it_auth.XXXXXX")
-pids=()
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_qac
+need redis-cli curl python3
+make_tmp it_auth
 ngdir=
-cleanup() {
-    [ -n "$ngdir" ] && "$root/deploy/nginx-run.sh" stop --dir "$ngdir" >/dev/null 2>&1
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fails=0
-check() { # check NAME GOT WANT
-    if [ "$2" == "$3" ]; then echo "ok   $1"; else echo "FAIL $1: got [$2] want [$3]"; fails=$((fails + 1)); fi
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck disable=SC2016 # expanded at exit
+at_exit '[ -n "$ngdir" ] && "$root/deploy/nginx-run.sh" stop --dir "$ngdir" >/dev/null 2>&1'
 # text NAME PORT BYTES: send BYTES, print what comes back within 0.5 s (CRs removed, lines joined by |)
 raw() {
     python3 - "$1" "$2" <<'EOF'
@@ -47,7 +36,6 @@ while time.time() < end:
 print(out.decode("utf-8", "replace").replace("\r", "").rstrip("\n").replace("\n", "|"))
 EOF
 }
-wait_up() { for _ in $(seq 100); do redis-cli -p "$1" PING >/dev/null 2>&1 && return 0; sleep 0.05; done; return 1; }
 
 pw='s3cret-Pa55.word'
 printf 'new york\t100\nnew york times\t80\nnetflix\t90\n' >"$tmp/c.tsv"
@@ -63,7 +51,7 @@ check "requirepass over 512 bytes: message" "$(cat "$tmp/e")" \
 check "requirepass with a space: exit" "$?" "2"
 QAC_REQUIREPASS=$'bad\x01' "$QAC_BIN" serve -i "$tmp/idx" 2>"$tmp/e"
 check "env requirepass with a control char: exit" "$?" "2"
-grep -q 'QAC_REQUIREPASS' "$tmp/e" && echo "ok   env error names the variable" || { echo "FAIL env error: $(cat "$tmp/e")"; fails=$((fails+1)); }
+grep -q 'QAC_REQUIREPASS' "$tmp/e" && ok "env error names the variable" || bad "env error: $(cat "$tmp/e")"
 "$QAC_BIN" serve -i "$tmp/idx" --auth-max-failures 0 2>/dev/null
 check "auth-max-failures 0: exit" "$?" "2"
 
@@ -71,10 +59,8 @@ check "auth-max-failures 0: exit" "$?" "2"
 port=$(free_port) hport=$(free_port)
 printf 'requirepass %s\nauth-max-failures 3\n' "$pw" >"$tmp/qac.conf"
 chmod 600 "$tmp/qac.conf"
-"$QAC_BIN" serve -i "$tmp/idx" --config "$tmp/qac.conf" --port "$port" --http-port "$hport" \
-    --log-level info 2>"$tmp/log1" &
-pids+=($!)
-wait_up "$port" || { echo "FAIL server 1 did not start"; cat "$tmp/log1"; exit 1; }
+qac_start "$port" "$tmp/log1" -i "$tmp/idx" --config "$tmp/qac.conf" --http-port "$hport" --log-level info ||
+    { echo "FAIL server 1 did not start"; cat "$tmp/log1"; exit 1; }
 
 # text protocol: public commands work, the others answer NOAUTH
 check "text public + NOAUTH" \
@@ -118,27 +104,26 @@ check "the secret is not in CONFIG GET *" "$(redis-cli -p "$port" -a "$pw" --no-
 
 # HTTP
 h="http://127.0.0.1:$hport"
-status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
-check "http complete public" "$(status "$h/v1/complete?q=new")" "200"
-check "http healthz public" "$(status "$h/healthz")" "200"
+check "http complete public" "$(http_status "$h/v1/complete?q=new")" "200"
+check "http healthz public" "$(http_status "$h/healthz")" "200"
 check "http accept no token" "$(curl -s -d 'q=zebra' "$h/v1/accept")" \
     '{"error":{"code":"unauthorized","message":"this endpoint needs Authorization: Bearer <requirepass> (or X-Qac-Token)"}}'
 check "http 401 WWW-Authenticate" "$(curl -s -D - -o /dev/null "$h/v1/stats" | tr -d '\r' | grep -i '^www-authenticate:')" \
     'WWW-Authenticate: Bearer realm="qac"'
-check "http stats no token" "$(status "$h/v1/stats")" "401"
-check "http metrics no token" "$(status "$h/metrics")" "401"
-check "http GET accept no token" "$(status "$h/v1/accept?q=zebra")" "401"
+check "http stats no token" "$(http_status "$h/v1/stats")" "401"
+check "http metrics no token" "$(http_status "$h/metrics")" "401"
+check "http GET accept no token" "$(http_status "$h/v1/accept?q=zebra")" "401"
 # distinct users: a user's repeated ACCEPTs of a query count once (engine/guard.h)
 check "http accept Bearer" "$(curl -s -H "Authorization: Bearer $pw" -d 'q=zebra&user=a1' "$h/v1/accept")" '{"query":"zebra","score":1}'
 check "http accept X-Qac-Token" "$(curl -s -H "X-Qac-Token: $pw" "$h/v1/accept?q=zebra&user=a2")" '{"query":"zebra","score":2}'
-check "http stats Bearer" "$(status -H "Authorization: bearer $pw" "$h/v1/stats")" "200"
-check "http metrics Bearer" "$(status -H "Authorization: Bearer $pw" "$h/metrics")" "200"
+check "http stats Bearer" "$(http_status -H "Authorization: bearer $pw" "$h/v1/stats")" "200"
+check "http metrics Bearer" "$(http_status -H "Authorization: Bearer $pw" "$h/metrics")" "200"
 check "http wrong token" "$(curl -s -D - -H 'Authorization: Bearer nope' "$h/v1/stats" | tr -d '\r' | grep -iE '^(HTTP|www-auth)' | tr '\n' '|')" \
     'HTTP/1.1 401 Unauthorized|WWW-Authenticate: Bearer realm="qac", error="invalid_token"|'
-check "http Basic is not a token" "$(status -u "x:$pw" "$h/v1/stats")" "401"
-check "http preflight public" "$(status -X OPTIONS "$h/v1/accept")" "204"
+check "http Basic is not a token" "$(http_status -u "x:$pw" "$h/v1/stats")" "401"
+check "http preflight public" "$(http_status -X OPTIONS "$h/v1/accept")" "204"
 # unknown routes that look like files stay 404
-check "http path-like route" "$(status -H "Authorization: Bearer $pw" "$h/v1/save?file=/tmp/x")" "404"
+check "http path-like route" "$(http_status -H "Authorization: Bearer $pw" "$h/v1/save?file=/tmp/x")" "404"
 # counters
 stats=$(curl -s -H "Authorization: Bearer $pw" "$h/v1/stats")
 val() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$stats" "$1"; }
@@ -148,38 +133,34 @@ check "stats auth_failures" "$(val auth_failures)" "11"
 check "stats err_WRONGPASS" "$(val err_WRONGPASS)" "11"
 # NOAUTH: 9 + 5 on text/RESP connections, 5 HTTP requests without a token
 check "stats auth_refused" "$(val auth_refused)" "19"
-grep -q 'access control on' "$tmp/log1" && echo "ok   log says access control is on" || { echo "FAIL log"; fails=$((fails+1)); }
-grep -q "$pw" "$tmp/log1" && { echo "FAIL the password is in the log"; fails=$((fails+1)); } || echo "ok   the password is not in the log"
+grep -q 'access control on' "$tmp/log1" && ok "log says access control is on" || bad "log"
+grep -q "$pw" "$tmp/log1" && bad "the password is in the log" || ok "the password is not in the log"
 
 # --- server 2: password as a flag (warned, hidden from ps) ---
 port2=$(free_port)
-"$QAC_BIN" serve -i "$tmp/idx" --port "$port2" --http-port 0 --requirepass "$pw" 2>"$tmp/log2" &
-p2=$!
-pids+=($p2)
-wait_up "$port2" || { echo "FAIL server 2 did not start"; exit 1; }
-grep -q 'requirepass given as a flag' "$tmp/log2" && echo "ok   flag warning" || { echo "FAIL no flag warning"; fails=$((fails+1)); }
-tr '\0' ' ' <"/proc/$p2/cmdline" | grep -q -- "$pw" && { echo "FAIL password visible in /proc/PID/cmdline"; fails=$((fails+1)); } || echo "ok   password hidden from ps"
+qac_start "$port2" "$tmp/log2" -i "$tmp/idx" --http-port 0 --requirepass "$pw" ||
+    { echo "FAIL server 2 did not start"; exit 1; }
+grep -q 'requirepass given as a flag' "$tmp/log2" && ok "flag warning" || bad "no flag warning"
+tr '\0' ' ' <"/proc/$qac_pid/cmdline" | grep -q -- "$pw" && bad "password visible in /proc/PID/cmdline" || ok "password hidden from ps"
 check "flag password works" "$(redis-cli -p "$port2" -a "$pw" --no-auth-warning INCR netflix)" "91"
 
 # --- server 3: password from the environment; HTTP off ---
 port3=$(free_port)
-QAC_REQUIREPASS="$pw" "$QAC_BIN" serve -i "$tmp/idx" --port "$port3" --http-port 0 2>"$tmp/log3" &
-pids+=($!)
-wait_up "$port3" || { echo "FAIL server 3 did not start"; exit 1; }
+QAC_REQUIREPASS="$pw" qac_start "$port3" "$tmp/log3" -i "$tmp/idx" --http-port 0 ||
+    { echo "FAIL server 3 did not start"; exit 1; }
 check "env password: NOAUTH" "$(redis-cli -p "$port3" DEL netflix)" "NOAUTH Authentication required."
 check "env password: AUTH" "$(redis-cli -p "$port3" -a "$pw" --no-auth-warning GET netflix)" "90"
-grep -q 'requirepass given as a flag' "$tmp/log3" && { echo "FAIL env warned as a flag"; fails=$((fails+1)); } || echo "ok   env: no flag warning"
+grep -q 'requirepass given as a flag' "$tmp/log3" && bad "env warned as a flag" || ok "env: no flag warning"
 
 # --- server 4: no password (the default): everything open, AUTH is an error ---
 port4=$(free_port) hport4=$(free_port)
-QAC_REQUIREPASS= "$QAC_BIN" serve -i "$tmp/idx" --port "$port4" --http-port "$hport4" 2>"$tmp/log4" &
-pids+=($!)
-wait_up "$port4" || { echo "FAIL server 4 did not start"; exit 1; }
+QAC_REQUIREPASS= qac_start "$port4" "$tmp/log4" -i "$tmp/idx" --http-port "$hport4" ||
+    { echo "FAIL server 4 did not start"; exit 1; }
 check "no password: AUTH" "$(raw "$port4" 'AUTH x\nINCR netflix\n')" \
     "ERR ARGS AUTH <password> called without any password configured (requirepass is not set)|OK 91"
 check "no password: redis-cli -a" "$(redis-cli -p "$port4" -a x --no-auth-warning ADD q 1 2>&1 | tail -1)" "OK"
-check "no password: http stats" "$(status "http://127.0.0.1:$hport4/v1/stats")" "200"
-check "no password: http accept" "$(status -d q=zz "http://127.0.0.1:$hport4/v1/accept")" "200"
+check "no password: http stats" "$(http_status "http://127.0.0.1:$hport4/v1/stats")" "200"
+check "no password: http accept" "$(http_status -d q=zz "http://127.0.0.1:$hport4/v1/accept")" "200"
 
 # --- nginx in front, with --token-file: the page's accept works, the browser never sees the token ---
 if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then
@@ -193,14 +174,13 @@ if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then
         check "nginx accept from the page" "$(curl -s -d 'q=zebra&user=u1&rank=1' "$n/v1/accept")" '{"query":"zebra","score":3}'
         check "nginx accept with a wrong browser token" "$(curl -s -H 'Authorization: Bearer nope' -H 'X-Qac-Token: nope' -d 'q=zebra&user=u4' "$n/v1/accept")" \
             '{"query":"zebra","score":4}'
-        check "nginx complete" "$(status "$n/v1/complete?q=zeb")" "200"
-        check "nginx stats (local)" "$(status "$n/v1/stats")" "200"
+        check "nginx complete" "$(http_status "$n/v1/complete?q=zeb")" "200"
+        check "nginx stats (local)" "$(http_status "$n/v1/stats")" "200"
         all=$(curl -s -D - "$n/" "$n/app.js" "$n/v1/complete?q=ze" -d q=zebra "$n/v1/accept" 2>/dev/null)
-        grep -q -- "$pw" <<<"$all" && { echo "FAIL the token reached the browser"; fails=$((fails+1)); } || echo "ok   the token never reaches the browser"
+        grep -q -- "$pw" <<<"$all" && bad "the token reached the browser" || ok "the token never reaches the browser"
         check "generated nginx.conf is private" "$(stat -c %a "$ngdir/nginx.conf")" "600"
     else
-        echo "FAIL nginx-run.sh start: $(cat "$tmp/ngerr")"
-        fails=$((fails + 1))
+        bad "nginx-run.sh start: $(cat "$tmp/ngerr")"
     fi
     "$root/deploy/nginx-run.sh" config --dir "$tmp/ng2" --token-file "$tmp/nonexistent" >/dev/null 2>&1
     check "nginx-run.sh missing token file" "$?" "1"

@@ -13,13 +13,11 @@
 # Exit 0 pass, 1 fail, 77 skip (no python3).
 set -u
 : "${QAC_BIN:?QAC_BIN must name the qac binary}"
-root=${QAC_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-tmp=${QAC_TMP:-/tmp}/it_build.$$
-mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
-command -v python3 >/dev/null || { echo "skip: python3 not installed"; exit 77; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need python3
+make_tmp it_build
 
-fail() { echo "FAIL: $*"; exit 1; }
 say() { echo "check: $*"; }
 
 cat >"$tmp/model.py" <<'EOF'

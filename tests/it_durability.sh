@@ -14,36 +14,24 @@
 #      Without QAC_SHARED: a "SKIP:" line (tests/run.sh counts one skipped).
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
-[ -n "${QAC_BIN:-}" ] && [ -x "$QAC_BIN" ] || { echo "skip: QAC_BIN unset"; exit 77; }
-command -v python3 >/dev/null || { echo "skip: python3 missing"; exit 77; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_qac
+need python3
 ROUNDS=${QAC_DURABILITY_ROUNDS:-25}
-tmp=$(mktemp -d "${QAC_TMP:-/tmp}/it_dur.XXXXXX")
-pid=
-cleanup() { [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-fails=0
-ok() { echo "ok   $1"; }
-bad() { echo "FAIL $1"; fails=$((fails + 1)); }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+make_tmp it_dur
 
 # A tiny RESP/text client: python3 cli.py PORT MODE ...
 cat >"$tmp/cli.py" <<'EOF'
-import socket, sys, time, random
+import socket, sys, random
 port = int(sys.argv[1]); mode = sys.argv[2]
 def conn(timeout=5):
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     return s, s.makefile("rb")
-def wait_up():
-    for _ in range(200):
-        try:
-            s, f = conn(); s.sendall(b"PING\r\n"); f.readline(); s.close(); return
-        except OSError: time.sleep(0.05)
-    sys.exit("server did not come up")
-if mode == "up":
-    wait_up()
-elif mode == "stream":   # pipelined ADD/INCR/DEL, acks appended to a file as they arrive
+if mode == "stream":   # pipelined ADD/INCR/DEL, acks appended to a file as they arrive
     ackf = open(sys.argv[3], "a", buffering=1); base = int(sys.argv[4])
     s, f = conn(); i = base
+    open(sys.argv[5], "w").close()   # connected: the round's kill may come now
     try:
         while True:
             batch = []
@@ -70,6 +58,15 @@ elif mode == "stream":   # pipelined ADD/INCR/DEL, acks appended to a file as th
                 ackf.write(f"{op} {k} {line[3:] or '-'}\n")
     except OSError:
         pass
+elif mode == "present":  # present ACKS KEY...: how many of the ack log's keys (field 2) and KEYs GET misses
+    keys = [ln.split()[1] for ln in open(sys.argv[3]) if ln.strip()] + sys.argv[4:]
+    s, f = conn(); miss = 0
+    for j in range(0, len(keys), 500):
+        chunk = keys[j:j + 500]
+        s.sendall(b"".join(f"GET {k}\r\n".encode() for k in chunk))
+        for k in chunk:
+            if not f.readline().startswith(b"OK"): miss += 1
+    print(miss)
 elif mode == "verify":   # replays the ack log into the expected state, compares with GETs
     exp = {}; ctr = 0; maybe_deleted = set()
     for ln in open(sys.argv[3]):
@@ -95,6 +92,19 @@ elif mode == "verify":   # replays the ack log into the expected state, compares
     if ctr and (not got.startswith("OK") or float(got[3:]) < ctr):
         bad += 1; print("counter went back: acked", ctr, "got", got)
     print("verified %d keys, counter %s" % (len(keys), got)); sys.exit(1 if bad else 0)
+elif mode == "fill":     # fill ACKS MAX: ADD fullN N one at a time until a reply is not OK or does not
+    ackf = open(sys.argv[3], "a", buffering=1)   # come within 1 s; print the last reply and N
+    s, f = conn(1.0); got = "OK"; n = 0
+    while n < int(sys.argv[4]):
+        n += 1
+        s.sendall(f"ADD full{n} {n}\r\n".encode())
+        try:
+            got = f.readline().decode().rstrip("\r\n")
+        except socket.timeout:
+            got = "TIMEOUT"
+        if got != "OK": break
+        ackf.write(f"ADD full{n} OK\n")
+    print(got, n)
 elif mode == "cmd":      # one request per argument line, print replies (text protocol)
     s, f = conn(float(sys.argv[3]))
     for req in sys.argv[4:]:
@@ -113,11 +123,9 @@ printf 'seed one\t10\nseed two\t20\n' >"$tmp/c.tsv"
 "$QAC_BIN" build -o "$tmp/idx" --format counts --quiet "$tmp/c.tsv" || { echo "FAIL qac build"; exit 1; }
 port=$(free_port)
 start() { # start [extra flags...]: server on $port with the journal; log in $tmp/log
-    "$QAC_BIN" serve -i "$tmp/idx" --port "$port" --http-port 0 --journal "$tmp/j" "$@" 2>>"$tmp/log" &
-    pid=$!
-    cli "$port" up
+    qac_start "$port" "$tmp/log" -i "$tmp/idx" --http-port 0 --journal "$tmp/j" "$@" || bad "server did not start ($*)"
 }
-stop() { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; pid=; }
+stop() { qac_stop 2>/dev/null; }
 
 # --- 1. kill -9 rounds --------------------------------------------------------
 : >"$tmp/acks"
@@ -125,10 +133,14 @@ t0=$(date +%s)
 lost=0
 for r in $(seq "$ROUNDS"); do
     start --fsync always --save-changes 400
-    cli "$port" stream "$tmp/acks" $((r * 1000000)) &
+    rm -f "$tmp/connected"
+    cli "$port" stream "$tmp/acks" $((r * 1000000)) "$tmp/connected" &
     cpid=$!
+    # the kill comes 0.05-0.44 s into the stream, counted from the client's
+    # connection (a python client can take a second to start on a busy machine)
+    for _ in $(seq 200); do [ -e "$tmp/connected" ] && break; sleep 0.05; done
     sleep "0.$(( (RANDOM % 40) + 5 ))"
-    kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=
+    qac_kill9
     wait "$cpid" 2>/dev/null
     start --fsync always
     if ! cli "$port" verify "$tmp/acks" >"$tmp/verify" 2>&1; then lost=$((lost + 1)); cat "$tmp/verify" | head -5; fi
@@ -171,15 +183,10 @@ stop
 rm -f "$tmp"/j.* && : >"$tmp/log" && : >"$tmp/acks"
 "$QAC_BIN" build -o "$tmp/idx" --format counts --quiet "$tmp/c.tsv"
 ( ulimit -f 8; exec "$QAC_BIN" serve -i "$tmp/idx" --port "$port" --http-port 0 --journal "$tmp/j" --fsync always 2>>"$tmp/log" ) &
-pid=$!
-cli "$port" up
-n=0 got=
-while [ $n -lt 400 ]; do
-    n=$((n + 1))
-    got=$(cli "$port" cmd 1 "ADD full$n $n")
-    [ "$got" = OK ] || break
-    echo "ADD full$n OK" >>"$tmp/acks"
-done
+qac_pid=$!
+track "$qac_pid"
+wait_ping "$port" "$qac_pid" || bad "full disk: server did not start"
+read -r got n < <(cli "$port" fill "$tmp/acks" 400)
 [ "$got" = TIMEOUT ] && ok "full disk: the change that did not fit is held ($n changes)" || bad "full disk: got [$got] at change $n"
 got=$(cli "$port" cmd 2 "ADD after 1")
 case $got in "ERR IO journal write failed: File too large"*) ok "full disk: further changes refused: $got";; *) bad "full disk: change got [$got]";; esac
@@ -195,13 +202,10 @@ sleep 1.2   # the periodic retry writes the held batch into the new generation
 got=$(cli "$port" cmd 2 "ADD after 2")
 [ "$got" = OK ] && ok "full disk: changes accepted again" || bad "full disk: after SAVE got [$got]"
 echo "ADD full$n OK" >>"$tmp/acks"   # the held one: in the snapshot or the new journal
-kill -9 "$pid"; wait "$pid" 2>/dev/null; pid=
+qac_kill9
 start
-miss=0
-for k in $(awk '{print $2}' "$tmp/acks") after; do
-    g=$(cli "$port" cmd 2 "GET $k"); case $g in OK*) ;; *) miss=$((miss + 1));; esac
-done
-[ "$miss" -eq 0 ] && ok "full disk: after kill -9 every acknowledged change is there" || bad "full disk: $miss changes missing"
+miss=$(cli "$port" present "$tmp/acks" after)
+[ "$miss" = 0 ] && ok "full disk: after kill -9 every acknowledged change is there" || bad "full disk: $miss changes missing"
 stop
 
 # --- 5. background SAVE of a large index while COMPLETE answers ----------------------------------
@@ -209,9 +213,8 @@ if [ -n "${QAC_SHARED:-}" ] && [ -f "$QAC_SHARED/tools/synth_queries.py" ]; then
     python3 "$QAC_SHARED/tools/synth_queries.py" corpus 1000000 "$tmp/big.tsv" >/dev/null 2>&1
     "$QAC_BIN" build -o "$tmp/big" --format counts --quiet "$tmp/big.tsv"
     rm -f "$tmp"/j.* "$tmp/big.tsv"
-    "$QAC_BIN" serve -i "$tmp/big" --port "$port" --http-port 0 --journal "$tmp/j" --fsync always 2>>"$tmp/log" &
-    pid=$!
-    cli "$port" up
+    qac_start "$port" "$tmp/log" -i "$tmp/big" --http-port 0 --journal "$tmp/j" --fsync always ||
+        bad "large index: server did not start"
     python3 - "$port" <<'EOF' && ok "large index: COMPLETE kept answering during a background SAVE" || bad "large index: SAVE/COMPLETE"
 import socket, sys, time, threading
 port = int(sys.argv[1])

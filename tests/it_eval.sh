@@ -14,15 +14,10 @@
 #     by tests/run.sh as one skipped; parts 1 and 2 still pass or fail).
 set -u
 qac=${QAC_BIN:?QAC_BIN not set}
-tmp=${QAC_TMP:-/tmp}/it_eval.$$
-mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+make_tmp it_eval
 
-# jget FILE PATH... -> value at that JSON path
-jget() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))
-for k in sys.argv[2:]: v=v[k]
-print(v)' "$@"; }
 # close A B TOL -> exit 0 when |A - B| <= TOL
 close() { python3 -c 'import sys; a,b,t=map(float,sys.argv[1:]); sys.exit(0 if abs(a-b)<=t+1e-12 else 1)' "$@"; }
 

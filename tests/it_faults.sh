@@ -23,11 +23,11 @@
 # here (10,000 connections under a low hard RLIMIT_NOFILE) prints a "SKIP:"
 # line, which tests/run.sh counts as one skipped.
 set -u
-[ -n "${QAC_BIN:-}" ] && [ -x "$QAC_BIN" ] || { echo "skip: QAC_BIN unset"; exit 77; }
-command -v python3 >/dev/null || { echo "skip: python3 missing"; exit 77; }
-root=${QAC_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-tmp=$(mktemp -d "${QAC_TMP:-/tmp}/it_faults.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_qac
+need python3
+make_tmp it_faults
 "$QAC_BIN" build -o "$tmp/idx" --quiet "$root/data/demo/trec05.txt" "$root/data/demo/excite97.tsv" \
     2>"$tmp/build.log" || { echo "FAIL qac build of the demo index"; cat "$tmp/build.log"; exit 1; }
 asan=0

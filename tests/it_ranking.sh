@@ -16,13 +16,9 @@
 # each as one skipped).
 set -u
 qac=${QAC_BIN:?QAC_BIN not set}
-tmp=${QAC_TMP:-/tmp}/it_ranking.$$
-mkdir -p "$tmp"
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-jget() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))
-for k in sys.argv[2:]: v=v[k]
-print(v)' "$@"; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+make_tmp it_ranking
 gt() { python3 -c 'import sys; a,b=map(float,sys.argv[1:]); sys.exit(0 if a>b else 1)' "$@"; }
 
 # --- 1. synthetic ------------------------------------------------------------

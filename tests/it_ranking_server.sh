@@ -21,20 +21,16 @@
 # Exit 0 pass, 1 fail, 77 skip. Assertions are on counters and order, never
 # on timings.
 set -u
-[ -n "${QAC_BIN:-}" ] && [ -x "$QAC_BIN" ] || { echo "skip: QAC_BIN unset"; exit 77; }
-for t in redis-server redis-cli python3; do command -v $t >/dev/null || { echo "skip: $t missing"; exit 77; }; done
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_qac
+need redis-server redis-cli python3
 qac=$QAC_BIN
-tmp=$(mktemp -d "${QAC_TMP:-/tmp}/it_rserver.XXXXXX")
-pid= rpid=
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-    [ -n "$rpid" ] && kill -9 "$rpid" 2>/dev/null
-    [ -f "$tmp/redis2.pid" ] && kill -9 "$(cat "$tmp/redis2.pid")" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; [ -f "$tmp/log" ] && tail -20 "$tmp/log"; exit 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+make_tmp it_rserver
+fail_log=$tmp/log
+# the Redis that part 7 restarts from Python
+# shellcheck disable=SC2016 # expanded at exit
+at_exit '[ -f "$tmp/redis2.pid" ] && kill -9 "$(cat "$tmp/redis2.pid")" 2>/dev/null'
 
 # --- 1. usage ------------------------------------------------------------------
 printf 'weather alpha\t10\n' >"$tmp/c.tsv"
@@ -49,12 +45,10 @@ done
 "$qac" serve -i "$tmp/small" --port 0 --http-port 0 --model "$tmp/nope" 2>"$tmp/err"
 [ $? = 1 ] || fail "a missing model should exit 1"
 port=$(free_port)
-"$qac" serve -i "$tmp/small" --port "$port" --http-port 0 2>"$tmp/log" &
-pid=$!
-for _ in $(seq 100); do redis-cli -p "$port" PING >/dev/null 2>&1 && break; sleep 0.05; done
+qac_start "$port" "$tmp/log" -i "$tmp/small" --http-port 0 || fail "server without Redis did not start"
 grep -q "running without Redis" "$tmp/log" || fail "no 'running without Redis' at start"
 [ "$(redis-cli -p "$port" COMPLETE weather USER u1)" = "weather alpha" ] || fail "USER without Redis"
-kill "$pid"; wait "$pid"; pid=
+qac_stop
 
 # --- 2. model, embeddings, Redis, server ----------------------------------------
 python3 - "$tmp" <<'PY'
@@ -78,27 +72,18 @@ PY
 "$qac" train -i "$tmp/idx" --embeddings "$tmp/emb" -o "$tmp/model" "$tmp/log.tsv" 2>"$tmp/err" \
     || { cat "$tmp/err"; fail "train"; }
 rport=$(free_port)
-start_redis() {
-    redis-server --port "$rport" --bind 127.0.0.1 --dir "$tmp" --dbfilename dump.rdb --save '' --appendonly no \
-        --enable-debug-command yes --daemonize no --loglevel warning >>"$tmp/redis.log" 2>&1 &
-    rpid=$!
-    disown "$rpid" # killed with SIGKILL later on purpose: no job message
-    for _ in $(seq 100); do redis-cli -p "$rport" PING >/dev/null 2>&1 && return 0; sleep 0.05; done
-    fail "redis-server did not start"
-}
-start_redis
+redis_start "$rport" --dbfilename dump.rdb --enable-debug-command yes || fail "redis-server did not start"
+disown "$redis_pid" # killed with SIGKILL later on purpose: no job message
 "$qac" load --redis "127.0.0.1:$rport" --namespace itrs "$tmp/emb" 2>"$tmp/err" || { cat "$tmp/err"; fail "qac load"; }
 v1=$(redis-cli -p "$rport" GET itrs:current)
 port=$(free_port) hport=$(free_port)
-"$qac" serve -i "$tmp/idx" --port "$port" --http-port "$hport" --redis "127.0.0.1:$rport" --namespace itrs \
+: >"$tmp/log"
+qac_start "$port" "$tmp/log" -i "$tmp/idx" --http-port "$hport" --redis "127.0.0.1:$rport" --namespace itrs \
     --model "$tmp/model" --model-save "$tmp/model.saved" --redis-deadline-ms 25 --candidates 20 \
-    --idle-timeout 0 2>"$tmp/log" &
-pid=$!
-for _ in $(seq 100); do redis-cli -p "$port" PING >/dev/null 2>&1 && break; sleep 0.05; done
-kill -0 "$pid" 2>/dev/null || fail "server did not start"
+    --idle-timeout 0 || fail "server did not start"
 
 # The rest talks RESP from Python: pipelining, order, counters.
-python3 - "$port" "$hport" "$rport" "$tmp" "$qac" "$v1" "$pid" <<'PY' || fail "server checks (above)"
+python3 - "$port" "$hport" "$rport" "$tmp" "$qac" "$v1" "$qac_pid" <<'PY' || fail "server checks (above)"
 import os, socket, subprocess, sys, threading, time, json, urllib.request, signal
 port, hport, rport = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 tmp, qac, v1, spid = sys.argv[4], sys.argv[5], int(sys.argv[6]), int(sys.argv[7])
@@ -316,10 +301,11 @@ c.close()
 print("ok   SAVE wrote the model, RELOAD read it")
 PY
 # shutdown saves what was learned since (mtime was set to 1 above)
-kill -TERM "$pid"; wait "$pid"; rc=$?; pid=
+qac_stop
+rc=$?
 [ $rc = 0 ] || fail "server exit status $rc after SIGTERM"
 [ "$(stat -c %Y "$tmp/model.saved")" -gt 1 ] || fail "shutdown did not save the learned model"
 grep -q "shut down cleanly" "$tmp/log" || fail "no clean shutdown"
-if grep -q "AddressSanitizer\|runtime error\|LeakSanitizer" "$tmp/log"; then grep -A30 Sanitizer "$tmp/log" | head -60; fail "sanitizer report"; fi
+no_sanitizer_report "$tmp/log" || fail "sanitizer report"
 echo "ok   SIGTERM saved the model; clean shutdown"
 echo "it_ranking_server: ok"

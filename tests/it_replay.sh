@@ -7,6 +7,12 @@
 #     SR of `qac eval -i IDX --systems mpc` on the same index and log (the
 #     server ranks by MPC today); open loop --rate gives the same numbers.
 #  4. The server is killed mid-run: exit 1 within seconds, partial JSON.
+#  4b. --typos on a small generated log (queries of two to four words): the
+#     summary lines, JSON fields and HTML section exist; every typo'd prefix
+#     is scored and sent twice (plain, FUZZY AUTO); FUZZY AUTO recall on them
+#     is >= plain recall (and well above it); the same seed gives the same
+#     figures on another load shape; --typos 0 gives no typo'd prefixes and
+#     the run of section 2's shape (requests = COMPLETEs + ACCEPTs).
 #  5. With QAC_SHARED: the AOL dev log (read in place), --measure-from
 #     the split, against `qac eval --systems mpc` on the same log: same number
 #     of scored prefixes, figures within 1e-4. Not exact: eval's MPC compares
@@ -17,27 +23,16 @@
 #     tests/run.sh counts as one skipped.
 set -u
 qac=${QAC_BIN:?QAC_BIN not set}
-root=${QAC_ROOT:-$(cd "$(dirname "$0")/.." && pwd)}
-tmp=${QAC_TMP:-/tmp}/it_replay.$$
-mkdir -p "$tmp"
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+make_tmp it_replay
 srv=
-stop_srv() { [ -n "$srv" ] && kill "$srv" 2>/dev/null && wait "$srv" 2>/dev/null; srv=; }
-trap 'stop_srv; rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-jget() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))
-for k in sys.argv[2:]: v=v[k]
-print(v)' "$@"; }
+stop_srv() { qac_stop "$srv" 2>/dev/null; srv=; }
 start_srv() { # start_srv INDEX -> $port, $srv
     port=$(free_port)
-    "$qac" serve -i "$1" --port "$port" --http-port 0 >"$tmp/srv.log" 2>&1 &
-    srv=$!
-    for _ in $(seq 100); do
-        python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1",int(sys.argv[1])),0.2)' "$port" 2>/dev/null && return 0
-        kill -0 "$srv" 2>/dev/null || { cat "$tmp/srv.log"; fail "server did not start"; }
-        sleep 0.1
-    done
-    fail "server not listening on $port"
+    : >"$tmp/srv.log"
+    qac_start "$port" "$tmp/srv.log" -i "$1" --http-port 0 || { cat "$tmp/srv.log"; fail "server did not start on $port"; }
+    srv=$qac_pid
 }
 # same_quality A.json B.json [TOL]: replay's mrr/sr equal eval's mpc (to 1e-9)
 same_quality() {
@@ -60,6 +55,13 @@ excite=$root/data/demo/excite97.tsv
 "$qac" replay --prefixes some "$excite" >/dev/null 2>&1; [ $? = 2 ] || fail "--prefixes some: want 2"
 "$qac" replay --bogus "$excite" >/dev/null 2>&1; [ $? = 2 ] || fail "unknown option: want 2"
 "$qac" replay --speed 10 "$root/data/demo/trec05.txt" >/dev/null 2>&1; [ $? = 2 ] || fail "--speed on a list: want 2"
+for v in -0.1 1.5 x ""; do
+    "$qac" replay --typos "$v" "$excite" >/dev/null 2>"$tmp/e"; rc=$?
+    [ $rc = 2 ] || fail "--typos '$v': exit $rc, want 2"
+    [ "$(wc -l <"$tmp/e")" = 1 ] && grep -q -- "--typos" "$tmp/e" || fail "--typos '$v': not a one-line message"
+done
+"$qac" replay --seed x "$excite" >/dev/null 2>&1; [ $? = 2 ] || fail "--seed x: want 2"
+"$qac" replay --help | grep -q -- "--typos RATE" || fail "--help does not describe --typos"
 dead=$(free_port)
 timeout 10 "$qac" replay --port "$dead" "$excite" >/dev/null 2>"$tmp/e"; rc=$?
 [ $rc = 1 ] || fail "no server: exit $rc, want 1"
@@ -112,13 +114,61 @@ t0=$(date +%s)
 timeout 30 "$qac" replay --port "$port" --rate 2000 --quiet --json "$tmp/d.json" "$root/data/demo/trec05.txt" \
     >/dev/null 2>"$tmp/d.err"; rc=$?
 t1=$(date +%s)
-wait "$killer" 2>/dev/null; wait "$srv" 2>/dev/null; srv=
+wait "$killer" 2>/dev/null; stop_srv
 [ $rc = 1 ] || fail "killed server: exit $rc, want 1"
 [ $((t1 - t0)) -le 8 ] || fail "killed server: took $((t1 - t0)) s"
 grep -q "closed connection" "$tmp/d.err" || fail "killed server: no clear message"
 [ "$(jget "$tmp/d.json" complete)" = False ] || fail "partial report not marked"
 [ "$(jget "$tmp/d.json" errors disconnect)" = 1 ] || fail "disconnect not counted"
 echo "server killed mid-run: ok (exit 1 after $((t1 - t0)) s)"
+
+# --- 4b. --typos on a small generated log -------------------------------------------
+python3 - "$tmp/typos.txt" <<'PY'
+import random, sys
+random.seed(14)
+w = ("weather forecast national park restaurant downtown university library museum history "
+     "football basketball recipe chocolate cookies garden flowers insurance mortgage calculator "
+     "vacation rental beach hotel airport flight schedule").split()
+with open(sys.argv[1], "w") as f:
+    for _ in range(400): f.write(" ".join(random.sample(w, random.randint(2, 4))) + "\n")
+PY
+"$qac" build -o "$tmp/typos.idx" "$tmp/typos.txt" >/dev/null 2>&1 || fail "build typos index"
+start_srv "$tmp/typos.idx"
+timeout 60 "$qac" replay --port "$port" --no-accept --typos 0.5 --seed 3 --json "$tmp/t.json" --html "$tmp/t.html" \
+    "$tmp/typos.txt" >"$tmp/t.out" 2>"$tmp/t.err" || { cat "$tmp/t.err"; fail "replay --typos 0.5"; }
+grep -q "^typos      rate 0.5, seed 3: " "$tmp/t.out" && grep -q "^typo'd     MRR@10 plain .* FUZZY AUTO .*recall@10 plain" "$tmp/t.out" \
+    && grep -q "^typo'd us  FUZZY AUTO p50" "$tmp/t.out" || { cat "$tmp/t.out"; fail "--typos summary lines"; }
+grep -q "Typo'd prefixes" "$tmp/t.html" || fail "--typos html section"
+timeout 60 "$qac" replay --port "$port" --no-accept --typos 0.5 --seed 3 --connections 3 --rate 20000 --quiet \
+    --json "$tmp/t3.json" "$tmp/typos.txt" 2>/dev/null || fail "replay --typos 0.5, open loop"
+timeout 60 "$qac" replay --port "$port" --no-accept --typos 0 --quiet --json "$tmp/t0.json" "$tmp/typos.txt" 2>/dev/null \
+    || fail "replay --typos 0"
+python3 - "$tmp/t.json" "$tmp/t3.json" "$tmp/t0.json" <<'PY' || fail "--typos JSON"
+import json, sys
+r, r3, r0 = (json.load(open(p)) for p in sys.argv[1:])
+t = r["typos"]
+assert t["rate"] == 0.5 and t["seed"] == 3, t
+assert t["typod"] > 500 and t["prefixes"] == t["typod"] and t["unscored"] == 0, t
+assert sum(t["edits"].values()) == t["typod"] and min(t["edits"].values()) > 0, t["edits"]
+p, z = t["plain"], t["fuzzy_auto"]
+for s in (p, z):
+    for k in ("mrr", "recall10", "hits10", "requests", "latency_us"): assert k in s, k
+    assert s["requests"] == t["typod"] and 0 <= s["mrr"] <= s["recall10"] <= 1, s
+    assert s["latency_us"]["p50"] <= s["latency_us"]["max"]
+assert z["recall10"] >= p["recall10"] and z["mrr"] >= p["mrr"], (p, z)
+assert z["recall10"] >= 0.5 and z["recall10"] > p["recall10"] + 0.3, (p, z)   # the gain shows
+c = t["typed_right"]                                                           # the same prefixes typed right
+assert c["recall10"] >= z["recall10"] and 0 < c["mrr"] <= c["recall10"] <= 1, (c, z)
+assert r["requests"] == r["measured_requests"] + 2 * t["typod"], r             # no ACCEPT: COMPLETEs + pairs
+assert r["keystrokes"]["typed"] == r["measured_requests"]                      # the keystrokes are unchanged
+t3 = r3["typos"]                                                               # same seed, other load shape
+assert (t3["typod"], t3["edits"], t3["plain"]["mrr"], t3["fuzzy_auto"]["mrr"]) == \
+       (t["typod"], t["edits"], p["mrr"], z["mrr"]), (t3, t)
+assert r0["typos"]["typod"] == 0 and r0["typos"]["prefixes"] == 0, r0["typos"]
+assert r0["requests"] == r0["measured_requests"] and r0["mrr"] == r["mrr"], r0
+PY
+stop_srv
+echo "--typos: ok ($(jget "$tmp/t.json" typos typod) typo'd prefixes; recall@10 plain $(jget "$tmp/t.json" typos plain recall10), FUZZY AUTO $(jget "$tmp/t.json" typos fuzzy_auto recall10))"
 
 # --- 5. the AOL dev log (needs QAC_SHARED) ----------------------------------------------
 dev=${QAC_SHARED:-}/data/aol/aol-users-dev.tsv

@@ -4,27 +4,18 @@
 # (status codes, Content-Type, Content-Length, CORS, 404/405/413/414/431).
 # Exit 0 pass, 1 fail, 77 skip (no QAC_BIN, redis-cli or curl).
 set -u
-[ -n "${QAC_BIN:-}" ] && [ -x "$QAC_BIN" ] || { echo "skip: QAC_BIN unset"; exit 77; }
-for t in redis-cli redis-benchmark curl python3; do
-    command -v $t >/dev/null || { echo "skip: $t missing"; exit 77; }
-done
-tmp=$(mktemp -d "${QAC_TMP:-/tmp}/it_server.XXXXXX")
-pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null; rm -rf "$tmp"; }
-trap cleanup EXIT
-fails=0
-check() { # check NAME GOT WANT
-    if [ "$2" == "$3" ]; then echo "ok   $1"; else echo "FAIL $1: got [$2] want [$3]"; fails=$((fails + 1)); fi
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_qac
+need redis-cli redis-benchmark curl python3
+make_tmp it_server
 
 printf 'new york\t100\nnew york times\t80\nnetflix\t90\nnewark\t20\ncafé paris\t5\n' >"$tmp/c.tsv"
 "$QAC_BIN" build -o "$tmp/idx" --format counts --quiet "$tmp/c.tsv" || { echo "FAIL qac build"; exit 1; }
 port=$(free_port) hport=$(free_port)
-"$QAC_BIN" serve -i "$tmp/idx" --port "$port" --http-port "$hport" --cors-origin 'https://example.com' \
-    --http-max-body 1024 --http-max-url 512 --http-max-header 1024 --log-level warn 2>"$tmp/log" &
-pid=$!
-for _ in $(seq 100); do redis-cli -p "$port" PING >/dev/null 2>&1 && break; sleep 0.05; done
+qac_start "$port" "$tmp/log" -i "$tmp/idx" --http-port "$hport" --cors-origin 'https://example.com' \
+    --http-max-body 1024 --http-max-url 512 --http-max-header 1024 --log-level warn ||
+    { echo "FAIL server did not start"; cat "$tmp/log"; exit 1; }
 
 # --- RESP via redis-cli ---
 check "redis-cli PING" "$(redis-cli -p "$port" PING)" "PONG"
@@ -41,20 +32,32 @@ check "redis-cli STATS" "$(redis-cli -p "$port" STATS | grep -c '^keys:5')" "1"
 
 # --- redis-benchmark ---
 out=$(timeout 60 redis-benchmark -p "$port" -c 10 -n 2000 -q COMPLETE ne 2>&1)
-case $out in *"requests per second"*) echo "ok   redis-benchmark";; *) echo "FAIL redis-benchmark: $out"; fails=$((fails+1));; esac
+case $out in *"requests per second"*) ok "redis-benchmark";; *) bad "redis-benchmark: $out";; esac
 
 # --- HTTP via curl ---
 h="http://127.0.0.1:$hport"
-status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 body=$(curl -s "$h/v1/complete?q=caf&k=3")
-case $body in '{"prefix":"caf","suggestions":[{"text":"café paris","score":5,"match":[0,3]}],"took_us":'*) echo "ok   /v1/complete body";;
-    *) echo "FAIL /v1/complete body: $body"; fails=$((fails+1));; esac
+case $body in '{"prefix":"caf","suggestions":[{"text":"café paris","score":5,"match":[0,3]}],"took_us":'*) ok "/v1/complete body";;
+    *) bad "/v1/complete body: $body";; esac
 hdr=$(curl -s -D - -o "$tmp/b" "$h/v1/complete?q=new%20y&k=1" | tr -d '\r')
 check "complete Content-Type" "$(grep -i '^content-type:' <<<"$hdr")" "Content-Type: application/json; charset=utf-8"
 check "complete Content-Length" "$(grep -i '^content-length:' <<<"$hdr" | awk '{print $2}')" "$(stat -c %s "$tmp/b")"
 check "complete CORS" "$(grep -i '^access-control-allow-origin:' <<<"$hdr")" "Access-Control-Allow-Origin: https://example.com"
-check "complete k bad" "$(status "$h/v1/complete?q=a&k=0")" "400"
-check "complete no q" "$(status "$h/v1/complete")" "400"
+check "complete k bad" "$(http_status "$h/v1/complete?q=a&k=0")" "400"
+# typos: fuzzy=0|1|2|auto; each suggestion then says its edits, and match covers the display's matched part
+body=$(curl -s "$h/v1/complete?q=Cafe%20pra&fuzzy=1")
+case $body in '{"prefix":"Cafe pra","suggestions":[{"text":"café paris","score":5,"match":[0,8],"edits":1}],"took_us":'*)
+    ok "/v1/complete fuzzy=1";; *) bad "/v1/complete fuzzy=1: $body";; esac
+body=$(curl -s "$h/v1/complete?q=nwe%20yrok&fuzzy=auto&k=1")
+case $body in *'"text":"new york","score":100,"match":[0,8],"edits":2}'*) ok "/v1/complete fuzzy=auto";;
+    *) bad "/v1/complete fuzzy=auto: $body";; esac
+check "complete fuzzy bad" "$(http_status "$h/v1/complete?q=a&fuzzy=3")" "400"
+check "complete fuzzy bad body" "$(curl -s "$h/v1/complete?q=a&fuzzy=x")" \
+    '{"error":{"code":"bad_fuzzy","message":"fuzzy must be 0, 1, 2 or auto"}}'
+check "redis-cli FUZZY" "$(redis-cli -p "$port" COMPLETE 'nwe yo' FUZZY 1 WITHSCORES WITHEDITS | tr '\n' '|')" \
+    "new york|100|1|new york times|80|1|"
+check "redis-cli FUZZY 3" "$(redis-cli -p "$port" COMPLETE nwe FUZZY 3)" "ERR ARGS FUZZY wants 0, 1, 2 or AUTO"
+check "complete no q" "$(http_status "$h/v1/complete")" "400"
 check "accept GET" "$(curl -s "$h/v1/accept?q=zebra&user=u1&rank=2")" '{"query":"zebra","score":1}'
 check "accept POST form" "$(curl -s -d 'q=zebra&session=s9' "$h/v1/accept")" '{"query":"zebra","score":2}'
 # a third actor: the anonymous one above (this address) already counted zebra (engine/guard.h)
@@ -64,13 +67,25 @@ check "stats" "$(curl -s "$h/v1/stats" | grep -o '"keys":6')" '"keys":6'
 check "metrics type" "$(curl -s -o /dev/null -w '%{content_type}' "$h/metrics")" "text/plain; version=0.0.4; charset=utf-8"
 check "metrics body" "$(curl -s "$h/metrics" | grep -c '^qac_keys 6$')" "1"
 check "healthz" "$(curl -s "$h/healthz")" '{"status":"ok","keys":6}'
-check "404" "$(status "$h/nope")" "404"
-check "405" "$(status -X DELETE "$h/v1/complete?q=a")" "405"
-check "413" "$(status -d "q=$(head -c 2000 /dev/zero | tr '\0' a)" "$h/v1/accept")" "413"
-check "414" "$(status "$h/v1/complete?q=$(head -c 1000 /dev/zero | tr '\0' a)")" "414"
-check "431" "$(status -H "X-Big: $(head -c 1500 /dev/zero | tr '\0' a)" "$h/healthz")" "431"
-check "bad utf8" "$(status "$h/v1/complete?q=%ff")" "400"
+check "404" "$(http_status "$h/nope")" "404"
+check "405" "$(http_status -X DELETE "$h/v1/complete?q=a")" "405"
+check "413" "$(http_status -d "q=$(head -c 2000 /dev/zero | tr '\0' a)" "$h/v1/accept")" "413"
+check "414" "$(http_status "$h/v1/complete?q=$(head -c 1000 /dev/zero | tr '\0' a)")" "414"
+check "431" "$(http_status -H "X-Big: $(head -c 1500 /dev/zero | tr '\0' a)" "$h/healthz")" "431"
+check "bad utf8" "$(http_status "$h/v1/complete?q=%ff")" "400"
 
-kill "$pid"; wait "$pid"; rc=$?; pid=
-check "SIGTERM exit status" "$rc" "0"
+qac_stop
+check "SIGTERM exit status" "$?" "0"
+
+# the fuzzy setting is the default of every protocol: a request that does not say follows it
+port=$(free_port) hport=$(free_port)
+qac_start "$port" "$tmp/log" -i "$tmp/idx" --http-port "$hport" --fuzzy auto --log-level warn ||
+    { echo "FAIL server (--fuzzy auto) did not start"; cat "$tmp/log"; exit 1; }
+h=http://127.0.0.1:$hport
+check "--fuzzy auto: HTTP without fuzzy=" "$(curl -s "$h/v1/complete?q=nwe%20yrok&k=1" | grep -o '"edits":2')" '"edits":2'
+check "--fuzzy auto: HTTP fuzzy=0" "$(curl -s "$h/v1/complete?q=nwe%20yrok&fuzzy=0" | grep -o '"suggestions":\[\]')" \
+    '"suggestions":[]'
+check "--fuzzy auto: RESP without FUZZY" "$(redis-cli -p "$port" COMPLETE 'nwe yrok' LIMIT 1 WITHEDITS | tr '\n' '|')" \
+    "new york|2|"
+qac_stop
 [ "$fails" -eq 0 ] || { cat "$tmp/log"; exit 1; }

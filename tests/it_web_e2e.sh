@@ -4,8 +4,10 @@
 # 1. Builds an index from data/demo (*.txt, *.tsv; a small query file written here if there is none).
 # 2. Starts `$QAC_BIN serve` on free ports and nginx in front of it (deploy/nginx-run.sh, default limits).
 # 3. tests/e2e/typeahead.js: types a prefix key by key in Chromium, compares each list with
-#    `qac complete`, picks with the keyboard and the mouse, checks ACCEPT in GET /v1/stats, late answers,
-#    ARIA, 360 px, screenshots into tests/artifacts/.
+#    `qac complete`, picks with the keyboard and the mouse, checks ACCEPT in GET /v1/stats, types a word
+#    with a typo ("wether") and sees the intended suggestion ("weather", highlighted from the server's
+#    match range: the page asks with fuzzy=auto), late answers, ARIA, 360 px, screenshots into
+#    tests/artifacts/.
 # 4. tests/e2e/proxy.js: nginx's cache, gzip, keepalive, JSON 404/413/429/503, /healthz, /metrics.
 # 5. tests/e2e/latency.js: p50/p99 direct vs through nginx (a second nginx, same config but a rate
 #    limit that cannot interfere), printed and kept in tests/artifacts/web-latency.txt.

@@ -78,7 +78,8 @@ for t in tests/it_*.sh; do
         0) passed=$((passed + 1)); r=passed ;;
         77) skipped=$((skipped + 1)); parts=0; r="skipped ($(printf '%s\n' "$out" | tail -1))" ;;
         *) failed=$((failed + 1)); failures+=("$name"); r=FAILED
-           printf '%s\n' "$out" | tail -40 | sed "s/^/  $name: /" ;;
+           printf '%s\n' "$out" | tail -40 | sed "s/^/  $name: /"
+           [ "$rc" -eq 124 ] && echo "  $name: timed out after ${TEST_TIMEOUT}s" ;;
     esac
     [ "$parts" -gt 0 ] && skipped=$((skipped + parts)) && r="$r, $parts skipped"
     printf '%-34s %s\n' "$name" "$r"

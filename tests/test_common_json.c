@@ -208,9 +208,9 @@ static void test_suggestions(void **state) {
     qbuf b;
     qbuf_init(&b);
     json_suggestion s[] = {
-        {"new york", 8, 1523.5, 0, 3},
-        {"the \"new\" yorker", 16, 12, 5, 8},
-        {"caf\xc3\xa9", 5, 0.25, 0, 5},
+        {"new york", 8, 1523.5, 0, 3, 0, 0},
+        {"the \"new\" yorker", 16, 12, 5, 8, 0, 0},
+        {"caf\xc3\xa9", 5, 0.25, 0, 5, 1, 2}, /* a typo match: its edits are written */
     };
     assert_int_equal(json_write_suggestions(&b, S("new"), s, 3, 87), 0);
     qbuf_putc(&b, 0);
@@ -218,7 +218,7 @@ static void test_suggestions(void **state) {
                         "{\"prefix\":\"new\",\"suggestions\":["
                         "{\"text\":\"new york\",\"score\":1523.5,\"match\":[0,3]},"
                         "{\"text\":\"the \\\"new\\\" yorker\",\"score\":12,\"match\":[5,8]},"
-                        "{\"text\":\"caf\xc3\xa9\",\"score\":0.25,\"match\":[0,5]}],\"took_us\":87}");
+                        "{\"text\":\"caf\xc3\xa9\",\"score\":0.25,\"match\":[0,5],\"edits\":2}],\"took_us\":87}");
     qbuf_reset(&b);
     assert_int_equal(json_write_suggestions(&b, S("zz\n"), NULL, 0, 0), 0);
     qbuf_putc(&b, 0);
@@ -414,7 +414,7 @@ static void test_parse_fuzz(void **state) {
         for (int i = 0; i < n; i++) {
             assert_true(f[i].key >= store.data && f[i].val + f[i].val_len < store.data + store.len);
             assert_int_equal(f[i].val[f[i].val_len], 0);
-            assert_true(utf8_valid(f[i].val, f[i].val_len));
+            assert_true(qutf8_valid(f[i].val, f[i].val_len));
         }
         accepted += n >= 0;
     }
@@ -426,7 +426,7 @@ static void test_alloc_failure(void **state) {
     (void)state;
     qbuf b, store;
     qbuf_init(&b), qbuf_init(&store);
-    json_suggestion s[] = {{"new york", 8, 1.5, 0, 3}};
+    json_suggestion s[] = {{"new york", 8, 1.5, 0, 3, 0, 0}};
     qalloc_fail_after(1, 1);
     assert_int_equal(json_write_suggestions(&b, S("new"), s, 1, 5), -1);
     assert_int_equal(json_parse_flat(S("{\"a\":1}"), &store, NULL, 0, NULL, NULL), -2);

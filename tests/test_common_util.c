@@ -23,49 +23,49 @@ static void test_parse_numbers(void **state) {
     uint64_t u;
     int64_t i;
     double d;
-    assert_int_equal(parse_u64(S("18446744073709551615"), &u), 0);
+    assert_int_equal(qparse_u64(S("18446744073709551615"), &u), 0);
     assert_true(u == UINT64_MAX);
-    assert_int_equal(parse_u64(S("18446744073709551616"), &u), -1);
-    assert_int_equal(parse_u64(S(""), &u), -1);
-    assert_int_equal(parse_u64(S(" 1"), &u), -1);
-    assert_int_equal(parse_u64(S("1x"), &u), -1);
-    assert_int_equal(parse_i64(S("-9223372036854775808"), &i), 0);
+    assert_int_equal(qparse_u64(S("18446744073709551616"), &u), -1);
+    assert_int_equal(qparse_u64(S(""), &u), -1);
+    assert_int_equal(qparse_u64(S(" 1"), &u), -1);
+    assert_int_equal(qparse_u64(S("1x"), &u), -1);
+    assert_int_equal(qparse_i64(S("-9223372036854775808"), &i), 0);
     assert_true(i == INT64_MIN);
-    assert_int_equal(parse_i64(S("9223372036854775808"), &i), -1);
-    assert_int_equal(parse_double(S("2.5e3"), &d), 0);
+    assert_int_equal(qparse_i64(S("9223372036854775808"), &i), -1);
+    assert_int_equal(qparse_double(S("2.5e3"), &d), 0);
     assert_true(d == 2500.0);
-    assert_int_equal(parse_double(S("nan"), &d), -1);
-    assert_int_equal(parse_double(S("1e999"), &d), -1);
-    assert_int_equal(parse_double(S("1.0 "), &d), -1);
+    assert_int_equal(qparse_double(S("nan"), &d), -1);
+    assert_int_equal(qparse_double(S("1e999"), &d), -1);
+    assert_int_equal(qparse_double(S("1.0 "), &d), -1);
 }
 
 static void test_parse_time(void **state) {
     (void)state;
     int64_t t;
-    assert_int_equal(parse_time(S("1970-01-01"), &t), 0);
+    assert_int_equal(qparse_time(S("1970-01-01"), &t), 0);
     assert_true(t == 0);
-    assert_int_equal(parse_time(S("2006-05-18 00:00:00"), &t), 0);
+    assert_int_equal(qparse_time(S("2006-05-18 00:00:00"), &t), 0);
     assert_true(t == 1147910400);
-    assert_int_equal(parse_time(S("2006-03-01 00:01:44"), &t), 0);
+    assert_int_equal(qparse_time(S("2006-03-01 00:01:44"), &t), 0);
     assert_true(t == 1141171304);
-    assert_int_equal(parse_time(S("2004-02-29"), &t), 0);
-    assert_int_equal(parse_time(S("2006-02-29"), &t), -1);
-    assert_int_equal(parse_time(S("2006-13-01"), &t), -1);
-    assert_int_equal(parse_time(S("2006-05-18 24:00:00"), &t), -1);
-    assert_int_equal(parse_time(S("2006-05-18T00:00:00"), &t), -1);
-    assert_int_equal(parse_time(S("2006-5-18"), &t), -1);
+    assert_int_equal(qparse_time(S("2004-02-29"), &t), 0);
+    assert_int_equal(qparse_time(S("2006-02-29"), &t), -1);
+    assert_int_equal(qparse_time(S("2006-13-01"), &t), -1);
+    assert_int_equal(qparse_time(S("2006-05-18 24:00:00"), &t), -1);
+    assert_int_equal(qparse_time(S("2006-05-18T00:00:00"), &t), -1);
+    assert_int_equal(qparse_time(S("2006-5-18"), &t), -1);
 }
 
 static void test_utf8(void **state) {
     (void)state;
-    assert_true(utf8_valid(S("caf\xc3\xa9 \xe6\x9d\xb1\xf0\x9f\x98\x80")));
-    assert_false(utf8_valid(S("\xc3")));             /* truncated */
-    assert_false(utf8_valid(S("\xc0\xaf")));         /* overlong */
-    assert_false(utf8_valid(S("\xe0\x80\xaf")));     /* overlong */
-    assert_false(utf8_valid(S("\xed\xa0\x80")));     /* surrogate */
-    assert_false(utf8_valid(S("\xf4\x90\x80\x80"))); /* > U+10FFFF */
-    assert_false(utf8_valid(S("\xe9t\xe9")));        /* Latin-1 */
-    assert_int_equal(utf8_count(S("caf\xc3\xa9")), 4);
+    assert_true(qutf8_valid(S("caf\xc3\xa9 \xe6\x9d\xb1\xf0\x9f\x98\x80")));
+    assert_false(qutf8_valid(S("\xc3")));             /* truncated */
+    assert_false(qutf8_valid(S("\xc0\xaf")));         /* overlong */
+    assert_false(qutf8_valid(S("\xe0\x80\xaf")));     /* overlong */
+    assert_false(qutf8_valid(S("\xed\xa0\x80")));     /* surrogate */
+    assert_false(qutf8_valid(S("\xf4\x90\x80\x80"))); /* > U+10FFFF */
+    assert_false(qutf8_valid(S("\xe9t\xe9")));        /* Latin-1 */
+    assert_int_equal(qutf8_count(S("caf\xc3\xa9")), 4);
 }
 
 static void test_qbuf(void **state) {
@@ -119,8 +119,8 @@ static void test_file_write_atomic(void **state) {
     char dir[] = "/tmp/qac-atomic.XXXXXX", path[256], buf[64], err[256];
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/f", dir);
-    assert_int_equal(file_write_atomic(path, "first", 5, err, sizeof err), 0);
-    assert_int_equal(file_write_atomic(path, "second!", 7, err, sizeof err), 0);
+    assert_int_equal(qfile_write_atomic(path, "first", 5, err, sizeof err), 0);
+    assert_int_equal(qfile_write_atomic(path, "second!", 7, err, sizeof err), 0);
     FILE *f = fopen(path, "rb");
     assert_non_null(f);
     size_t n = fread(buf, 1, sizeof buf, f);
@@ -130,14 +130,14 @@ static void test_file_write_atomic(void **state) {
     /* A missing directory: -1, a reason naming the step, errno kept. */
     char bad[300];
     snprintf(bad, sizeof bad, "%s/nodir/f", dir);
-    assert_int_equal(file_write_atomic(bad, "x", 1, err, sizeof err), -1);
+    assert_int_equal(qfile_write_atomic(bad, "x", 1, err, sizeof err), -1);
     assert_int_equal(errno, ENOENT);
     assert_non_null(strstr(err, "cannot create"));
     /* The target is a directory: the rename fails, the old content stays, no temporary is left. */
     char sub[300];
     snprintf(sub, sizeof sub, "%s/d", dir);
     assert_int_equal(mkdir(sub, 0755), 0);
-    assert_int_equal(file_write_atomic(sub, "x", 1, err, sizeof err), -1);
+    assert_int_equal(qfile_write_atomic(sub, "x", 1, err, sizeof err), -1);
     assert_non_null(strstr(err, "cannot rename"));
     char tmp[320];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", sub, (int)getpid());

@@ -16,6 +16,7 @@
 
 #include "common/alloc.h"
 #include "data/build.h"
+#include "tests/helpers.h"
 
 typedef struct kref {
     const char *base;
@@ -133,24 +134,20 @@ static void expect(const trie *t, const char *key, const char *display, double s
  * entry) against other spellings (a separate table), in every order. */
 static void test_build_display(void **state) {
     (void)state;
-    const char *tmp = getenv("QAC_TMP");
     char path[512];
-    snprintf(path, sizeof path, "%s/test_data_build.%d.tsv", tmp ? tmp : "/tmp", (int)getpid());
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("New York\t2\n" /* other first, tie with own -> other */
-          "new york\t2\n"
-          "abc\t3\n" /* own first, tie -> own */
-          "ABC\t3\n"
-          "xyz\t1\n" /* own first, other strictly larger */
-          "XYZ\t5\n"
-          "Xyz\t5\n" /* ties with XYZ, later */
-          "solo\t4\n"
-          "  Two   Words \t1\n" /* only other spellings, first seen wins ties */
-          "TWO WORDS\t1\n"
-          "tiny\t0.5\n", /* dropped by min_count */
-          f);
-    assert_int_equal(fclose(f), 0);
+    snprintf(path, sizeof path, "%s", tmp_path("build.tsv"));
+    static const char data[] = "New York\t2\n" /* other first, tie with own -> other */
+                               "new york\t2\n"
+                               "abc\t3\n" /* own first, tie -> own */
+                               "ABC\t3\n"
+                               "xyz\t1\n" /* own first, other strictly larger */
+                               "XYZ\t5\n"
+                               "Xyz\t5\n" /* ties with XYZ, later */
+                               "solo\t4\n"
+                               "  Two   Words \t1\n" /* only other spellings, first seen wins ties */
+                               "TWO WORDS\t1\n"
+                               "tiny\t0.5\n"; /* dropped by min_count */
+    write_file(path, data, sizeof data - 1);
     build_opts o;
     build_opts_init(&o);
     o.quiet = 1;
@@ -176,13 +173,10 @@ static void test_build_display(void **state) {
 /* Every allocation of a small build failing in turn: an error, no leak. */
 static void test_build_enomem(void **state) {
     (void)state;
-    const char *tmp = getenv("QAC_TMP");
     char path[512];
-    snprintf(path, sizeof path, "%s/test_data_build_nm.%d.tsv", tmp ? tmp : "/tmp", (int)getpid());
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs("alpha\t1\nAlpha\t2\nbeta\t3\ngamma\t1\n", f);
-    assert_int_equal(fclose(f), 0);
+    snprintf(path, sizeof path, "%s", tmp_path("build-nm.tsv"));
+    static const char data[] = "alpha\t1\nAlpha\t2\nbeta\t3\ngamma\t1\n";
+    write_file(path, data, sizeof data - 1);
     build_opts o;
     build_opts_init(&o);
     o.quiet = 1;

@@ -12,33 +12,28 @@
 #include <unistd.h>
 
 #include "data/qlog.h"
+#include "tests/helpers.h"
 
 static char tmpdir[256];
 
 static int setup(void **state) {
     (void)state;
-    const char *base = getenv("QAC_TMP");
-    snprintf(tmpdir, sizeof tmpdir, "%s/qlogXXXXXX", base ? base : "/tmp");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return make_tmpdir(tmpdir, sizeof tmpdir, "qlog");
 }
 
 static int teardown(void **state) {
     (void)state;
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return remove_tree(tmpdir);
 }
 
-static const char *write_file(const char *name, const char *data, size_t len) {
+/* Writes name in the scratch directory; returns its path. */
+static const char *write_tmp(const char *name, const char *data, size_t len) {
     static char path[512];
     snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
+    write_file(path, data, len);
     return path;
 }
-#define WRITE(name, lit) write_file(name, lit, sizeof(lit) - 1)
+#define WRITE(name, lit) write_tmp(name, lit, sizeof(lit) - 1)
 
 typedef struct got {
     char user[64], query[600];
@@ -184,7 +179,7 @@ static void test_bad_reasons(void **state) {
              "1\t%s\t2006-03-01 00:00:01\t\t\n"          /* too_long */
              "2\tlast\t2006-03-01 00:00:02\t\t\n",
              q513);
-    const char *p = write_file("bad.tsv", data, strlen(data));
+    const char *p = write_tmp("bad.tsv", data, strlen(data));
     int n = read_all(p, QLOG_AUTO, NULL, g, 20, &st);
     assert_int_equal(n, 2);
     assert_string_equal(g[0].query, "ok");
@@ -208,7 +203,7 @@ static void test_bad_reasons(void **state) {
     /* Exactly 512 bytes is fine. */
     q513[512] = 0;
     snprintf(data, sizeof data, "%s\n", q513);
-    p = write_file("q512.txt", data, strlen(data));
+    p = write_tmp("q512.txt", data, strlen(data));
     assert_int_equal(read_all(p, QLOG_LINES, NULL, g, 20, &st), 1);
 }
 
@@ -232,7 +227,7 @@ static void test_long_lines(void **state) {
     d[o++] = '\n';
     memcpy(d + o, "third\n", 6), o += 6;
     memset(d + o, 'w', big), o += big;
-    const char *p = write_file("long.txt", d, o);
+    const char *p = write_tmp("long.txt", d, o);
     free(d);
     got g[10];
     qlog_stats st;
@@ -310,7 +305,7 @@ static void test_aol_interleaved_users(void **state) {
     for (int rep = 0; rep < 2; rep++)
         for (int u = 0; u < 3000; u++)
             o += (size_t)snprintf(d + o, cap - o, "%d\tquery %d\t2006-04-01 10:00:00\t1\thttp://x\n", u, u % 7);
-    const char *p = write_file("many.tsv", d, o);
+    const char *p = write_tmp("many.tsv", d, o);
     free(d);
     qlog_stats st;
     got g[1];

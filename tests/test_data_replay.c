@@ -3,8 +3,10 @@
  * quoting, the prefixes typed for a query (all / eval, rand lengths checked
  * against python's hashlib), the tags scored per length, reply parsing
  * (complete, split at every byte, errors, garbage, target matching through
- * norm_eval), the keystrokes-saved arithmetic, the MRR/SR accumulators and
- * the report JSON pieces. */
+ * norm_eval), the keystrokes-saved arithmetic, the MRR/SR accumulators,
+ * the report JSON pieces, and --typos: the draw (rate 0 / 1 / a share,
+ * seeded) and the edit (one code-point edit at distance 1, never at code
+ * point 0, valid UTF-8 out, never a prefix of the query, deterministic). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -211,11 +213,122 @@ static void test_report_json(void **state) {
     qbuf_free(&b);
 }
 
+/* Code points of valid UTF-8 (the test's own decoder). */
+static size_t cps(const char *s, size_t len, uint32_t *out) {
+    size_t n = 0;
+    for (size_t i = 0; i < len;) {
+        unsigned char c = (unsigned char)s[i];
+        int k = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+        uint32_t v = k == 1 ? c : (uint32_t)(c & (0x7F >> k));
+        for (int j = 1; j < k; j++) v = (v << 6) | ((unsigned char)s[i + j] & 0x3F);
+        out[n++] = v;
+        i += (size_t)k;
+    }
+    return n;
+}
+
+/* Optimal string alignment distance (the server's typo distance). */
+static size_t osa(const uint32_t *a, size_t n, const uint32_t *b, size_t m) {
+    static size_t d[80][80];
+    for (size_t i = 0; i <= n; i++) d[i][0] = i;
+    for (size_t j = 0; j <= m; j++) d[0][j] = j;
+    for (size_t i = 1; i <= n; i++)
+        for (size_t j = 1; j <= m; j++) {
+            size_t v = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < v) v = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < v) v = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+                v = d[i - 2][j - 2] + 1;
+            d[i][j] = v;
+        }
+    return d[n][m];
+}
+
+static void test_typo_pick(void **state) {
+    (void)state;
+    uint64_t hits = 0, n = 100000;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t h = rp_typo_hash(7, i, 5);
+        assert_int_equal(rp_typo_pick(h, 0), 0);
+        assert_int_equal(rp_typo_pick(h, 1), 1);
+        hits += (uint64_t)rp_typo_pick(h, 0.3);
+    }
+    assert_true(hits > 29000 && hits < 31000); /* 0.3 +- 3.3 sigma-ish */
+    assert_int_equal(rp_typo_hash(7, 3, 5), rp_typo_hash(7, 3, 5));
+    assert_true(rp_typo_hash(7, 3, 5) != rp_typo_hash(8, 3, 5));
+    assert_true(rp_typo_hash(7, 3, 5) != rp_typo_hash(7, 4, 5));
+    assert_true(rp_typo_hash(7, 3, 5) != rp_typo_hash(7, 3, 6));
+}
+
+static void test_typo_edit(void **state) {
+    (void)state;
+    static const char *const qs[] = {
+        "weather forecast",
+        "caf\xc3\xa9 cr\xc3\xa8me br\xc3\xbbl\xc3\xa9\x65",                       /* café crème brûlée */
+        "\xd0\xbd\xd0\xbe\xd0\xb2\xd0\xbe\xd1\x81\xd1\x82\xd0\xb8 \xd0\xbc\xd0\xbe\xd1\x81\xd0\xba\xd0\xb2\xd1\x8b", /* новости москвы */
+        "\xe6\x9d\xb1\xe4\xba\xac\xe3\x82\xbf\xe3\x83\xaf\xe3\x83\xbc \xe8\xa6\xb3\xe5\x85\x89", /* 東京タワー 観光 */
+        "\xf0\x9f\x8d\x95 pizza \xf0\x9f\x8d\x95 near me",                          /* emoji */
+        "a b c d e f",
+        "aaaaaa",
+        "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9", /* éééé */
+    };
+    uint64_t kinds[RP_EDIT_KINDS] = {0};
+    char out[RP_MAX_QUERY + 4], again[RP_MAX_QUERY + 4];
+    uint32_t a[80], b[80];
+    for (size_t qi = 0; qi < ARRAY_LEN(qs); qi++) {
+        const char *q = qs[qi];
+        size_t qlen = strlen(q), made = 0, tried = 0;
+        size_t qn = cps(q, qlen, a);
+        for (size_t l = RP_TYPO_MIN_CP; l <= qn; l++) {
+            size_t plen = ep_cp_offset(q, qlen, l);
+            for (uint64_t i = 0; i < 400; i++) {
+                uint64_t h = rp_typo_hash(1, qi * 1000 + i, l);
+                int kind = -1, kind2 = -1;
+                long n = rp_typo_edit(q, qlen, plen, h, out, sizeof out, &kind);
+                tried++;
+                /* deterministic */
+                assert_int_equal(rp_typo_edit(q, qlen, plen, h, again, sizeof again, &kind2), n);
+                if (n < 0) continue;
+                made++;
+                assert_int_equal(kind, kind2);
+                assert_memory_equal(out, again, (size_t)n);
+                assert_true(kind >= 0 && kind < RP_EDIT_KINDS);
+                kinds[kind]++;
+                assert_true(qutf8_valid(out, (size_t)n));
+                size_t m = cps(out, (size_t)n, b);
+                assert_int_equal(b[0], a[0]);                            /* never at code point 0 */
+                assert_int_equal(osa(a, l, b, m), 1);                    /* exactly one edit, in code points */
+                if (kind == RP_EDIT_DEL) assert_int_equal(m, l - 1);
+                else if (kind == RP_EDIT_INS) assert_int_equal(m, l + 1);
+                else assert_int_equal(m, l);
+                assert_false((size_t)n <= qlen && !memcmp(out, q, (size_t)n)); /* not a prefix of the query */
+                for (long j = 1; j < n; j++) assert_false(out[j] == ' ' && out[j - 1] == ' ');
+                assert_true(out[n - 1] != ' ' || q[plen - 1] == ' ' || kind == RP_EDIT_SWAP);
+            }
+        }
+        assert_true(made * 10 >= tried * 9); /* almost every draw finds an edit */
+    }
+    for (int k = 0; k < RP_EDIT_KINDS; k++) assert_true(kinds[k] > 1000);
+    /* the replacement stays in the script: Cyrillic in, no ASCII letter out */
+    const char *cy = qs[2];
+    for (uint64_t i = 0; i < 200; i++) {
+        int kind;
+        long n = rp_typo_edit(cy, strlen(cy), 14, rp_typo_hash(2, i, 7), out, sizeof out, &kind);
+        assert_true(n > 0);
+        for (long j = 0; j < n; j++) assert_false(out[j] >= 'a' && out[j] <= 'z');
+    }
+    /* too short, or no room */
+    int kind;
+    assert_int_equal(rp_typo_edit("a", 1, 1, 1, out, sizeof out, &kind), -1);
+    assert_int_equal(rp_typo_edit("abcd", 4, 4, 1, out, 7, &kind), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_quote),       cmocka_unit_test(test_prefix_set),   cmocka_unit_test(test_plan),
         cmocka_unit_test(test_parse_complete), cmocka_unit_test(test_parse_errors), cmocka_unit_test(test_keys),
-        cmocka_unit_test(test_quality),     cmocka_unit_test(test_report_json),
+        cmocka_unit_test(test_quality),     cmocka_unit_test(test_report_json),  cmocka_unit_test(test_typo_pick),
+        cmocka_unit_test(test_typo_edit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,5 @@
 /* Unit tests of access control (requirepass) in the commands (engine/cmd.c),
- * the settings (engine/config.c) and the error encoding (engine/proto.c), in
+ * the settings (engine/config.c) and the error encoding (engine/proto/proto.c), in
  * process: which commands answer NOAUTH before AUTH, AUTH's forms and
  * errors, the per-connection failure limit, the counters, the secret kept
  * out of CONFIG GET, path arguments refused, the setting's limits, the

@@ -13,40 +13,24 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <arpa/inet.h>
 #include <hiredis/hiredis.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "trie/trie.h"
+#include "tests/helpers.h"
 
 #define NKEYS 10000 /* key00000 .. key09999, score = number */
 
-static const char *qac_bin;
-static char tmpdir[400], idx_path[512];
-static pid_t srv_pid;
-static int srv_port;
-
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0) return -1;
-    socklen_t l = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
-}
+static qac_fixture srv; /* `qac serve` for the whole group */
 
 static redisContext *conn(void) {
     struct timeval tv = {2, 0};
-    redisContext *c = redisConnectWithTimeout("127.0.0.1", srv_port, tv);
+    redisContext *c = redisConnectWithTimeout("127.0.0.1", srv.port, tv);
     if (!c || c->err) {
         if (c) redisFree(c);
         return NULL;
@@ -55,87 +39,22 @@ static redisContext *conn(void) {
     return c;
 }
 
-static int make_index(void) {
-    trie *t = trie_new();
-    if (!t) return -1;
-    static const struct { const char *k, *d; double s; } keys[] = {
-        {"new york", "New York", 100}, {"new york times", NULL, 80}, {"newark", NULL, 20},
-    };
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (trie_set(t, keys[i].k, strlen(keys[i].k), keys[i].d, keys[i].d ? strlen(keys[i].d) : 0, keys[i].s, NULL))
-            return -1;
-    for (int i = 0; i < NKEYS; i++) {
-        char k[32];
-        int n = snprintf(k, sizeof k, "key%05d", i);
-        if (trie_set(t, k, (size_t)n, NULL, 0, i, NULL)) return -1;
-    }
-    int rc = trie_save(t, idx_path);
-    trie_free(t);
-    return rc;
-}
-
 static int group_setup(void **state) {
     (void)state;
-    qac_bin = getenv("QAC_BIN");
-    if (qac_bin && access(qac_bin, X_OK) != 0) qac_bin = NULL;
-    if (!qac_bin) return 0;
-    const char *tmp = getenv("QAC_TMP");
-    snprintf(tmpdir, sizeof tmpdir, "%s/hiredis.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(tmpdir)) return -1;
-    snprintf(idx_path, sizeof idx_path, "%s/test.idx", tmpdir);
-    if (make_index() != 0) return -1;
-    srv_port = free_port();
-    if (srv_port <= 0) return -1;
-    char port[16];
-    snprintf(port, sizeof port, "%d", srv_port);
-    srv_pid = fork();
-    if (srv_pid < 0) return -1;
-    if (srv_pid == 0) {
-        char *argv[] = {(char *)(uintptr_t)qac_bin, "serve", "-i", idx_path, "--port", port,
-                        "--http-port", "0", "--log-level", "error", NULL};
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    for (int i = 0; i < 200; i++) { /* wait until it answers PING */
-        redisContext *c = conn();
-        if (c) {
-            redisReply *r = redisCommand(c, "PING");
-            int ok = r && r->type == REDIS_REPLY_STATUS;
-            if (r) freeReplyObject(r);
-            redisFree(c);
-            if (ok) return 0;
-        }
-        usleep(25000);
-    }
-    fprintf(stderr, "qac serve did not answer on port %d\n", srv_port);
-    kill(srv_pid, SIGKILL);
-    waitpid(srv_pid, NULL, 0);
-    srv_pid = 0;
-    return -1;
+    static const test_key keys[] = {
+        {"new york", "New York", 100}, {"new york times", NULL, 80}, {"newark", NULL, 20},
+    };
+    return qac_fixture_start(&srv, "hiredis", keys, sizeof keys / sizeof keys[0], NKEYS, NULL);
 }
 
 static int group_teardown(void **state) {
     (void)state;
-    if (!qac_bin) return 0;
-    int rc = 0;
-    if (srv_pid > 0) {
-        kill(srv_pid, SIGTERM);
-        int st = 0;
-        waitpid(srv_pid, &st, 0);
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-            fprintf(stderr, "qac serve exit status %d\n", st);
-            rc = -1;
-        }
-    }
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    if (system(cmd) != 0) rc = -1;
-    return rc;
+    return qac_fixture_stop(&srv);
 }
 
 #define NEED_BIN() \
     do { \
-        if (!qac_bin) skip(); \
+        if (!srv.bin) skip(); \
     } while (0)
 
 static void expect_str(redisReply *r, int type, const char *want) {

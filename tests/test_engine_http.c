@@ -1,4 +1,4 @@
-/* Tests for engine/http.c: request parsing (framing, pipelining, every split
+/* Tests for engine/proto/http.c: request parsing (framing, pipelining, every split
  * point, keep-alive, percent-decoding, limits at and one past the limit,
  * smuggling patterns, form and JSON bodies, garbage) and reply heads.
  *
@@ -15,7 +15,7 @@
 
 #include "common/alloc.h"
 #include "common/util.h"
-#include "engine/http.h"
+#include "engine/proto/http.h"
 
 #define S(x) x, sizeof(x) - 1
 

@@ -1,4 +1,4 @@
-/* Unit tests for engine/journal.c: CRC32C, record format round trip, torn
+/* Unit tests for engine/store/journal.c: CRC32C, record format round trip, torn
  * tails (every cut point), a corrupt middle (refused, then repaired), zero
  * fill, headers, recovery of several generations from files, idempotent
  * replay, the writer (rotate, remove_before) and a failing write
@@ -16,30 +16,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/util.h"
-#include "engine/journal.h"
+#include "engine/store/journal.h"
 #include "trie/trie.h"
+#include "tests/helpers.h"
 
 static char dir[256];
 
 static void mkbase(char *base, size_t cap, const char *name) {
     snprintf(base, cap, "%s/%s", dir, name);
-}
-
-static void write_file(const char *path, const char *data, size_t len) {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, len, f), len);
-    fclose(f);
-}
-
-static long file_size(const char *path) {
-    struct stat st;
-    if (stat(path, &st) < 0) return -1;
-    return (long)st.st_size;
 }
 
 static void test_crc(void **state) {
@@ -48,6 +35,36 @@ static void test_crc(void **state) {
     /* streaming equals one shot */
     uint32_t c = jrn_crc32c(0, "1234", 4);
     assert_int_equal(jrn_crc32c(c, "56789", 5), 0xE3069283u);
+    assert_int_equal(jrn_crc32c_portable(0, "123456789", 9), 0xE3069283u);
+    assert_int_equal(jrn_crc32c(0, "", 0), 0);
+}
+
+/* The dispatched CRC (the crc32 instruction where the CPU has SSE4.2) equals
+ * the bytewise table at every length 0..300 and every alignment 0..7, and
+ * when streamed in random pieces. */
+static void test_crc_impls_agree(void **state) {
+    (void)state;
+    unsigned char buf[320];
+    uint64_t x = 0x243F6A8885A308D3ull;
+    for (size_t i = 0; i < sizeof buf; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        buf[i] = (unsigned char)x;
+    }
+    for (size_t off = 0; off < 8; off++)
+        for (size_t len = 0; len + off <= 308; len++)
+            assert_int_equal(jrn_crc32c(7, buf + off, len), jrn_crc32c_portable(7, buf + off, len));
+    for (int r = 0; r < 200; r++) {
+        uint32_t a = 0;
+        size_t pos = 0;
+        while (pos < sizeof buf) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            size_t n = (size_t)(x % 23);
+            if (n > sizeof buf - pos) n = sizeof buf - pos;
+            a = jrn_crc32c(a, buf + pos, n);
+            pos += n;
+        }
+        assert_int_equal(a, jrn_crc32c_portable(0, buf, sizeof buf));
+    }
 }
 
 /* header + 3 records: SET a, SET bb (display), DEL a */
@@ -189,85 +206,145 @@ static double score_of(trie *t, const char *k) {
     return h.score;
 }
 
-static void test_recover_files(void **state) {
-    (void)state;
+/* --- recovery of journal files: one case per test, each under its own base
+ * (the fixture: paths of generations 1 and 2, an empty trie, the result) */
+
+typedef struct recfix {
     char base[300], p1[320], p2[320], err[512];
-    mkbase(base, sizeof base, "rec");
-    jrn_path(p1, sizeof p1, base, 1);
-    jrn_path(p2, sizeof p2, base, 2);
+    trie *t;
+    jrn_recovery r;
+} recfix;
+
+static int rec_setup(void **state) {
+    static recfix f;
+    static int n;
+    char name[32];
+    snprintf(name, sizeof name, "rec%d", ++n);
+    mkbase(f.base, sizeof f.base, name);
+    jrn_path(f.p1, sizeof f.p1, f.base, 1);
+    jrn_path(f.p2, sizeof f.p2, f.base, 2);
+    f.t = trie_new();
+    *state = &f;
+    return f.t ? 0 : -1;
+}
+
+static int rec_teardown(void **state) {
+    recfix *f = *state;
+    trie_free(f->t);
+    unlink(f->p1);
+    unlink(f->p2);
+    return 0;
+}
+
+static int recover(recfix *f, int repair) { return jrn_recover(f->base, f->t, repair, &f->r, f->err, sizeof f->err); }
+
+/* Generation 1: x = 1 (display X), y = 2, and w = 3 when with_w; corrupt
+ * flips a byte inside the y record, which starts at *second. Returns the
+ * file's length. */
+static size_t write_gen1(const recfix *f, int with_w, int corrupt, size_t *second) {
     qbuf b;
     qbuf_init(&b);
     jrn_encode_header(&b, 1);
     jrn_encode(&b, JRN_OP_SET, "x", 1, "X", 1, 1);
+    size_t y = b.len;
     jrn_encode(&b, JRN_OP_SET, "y", 1, "y", 1, 2);
-    write_file(p1, b.data, b.len);
-    qbuf_reset(&b);
+    if (with_w) jrn_encode(&b, JRN_OP_SET, "w", 1, "w", 1, 3);
+    if (corrupt) b.data[y + 12] ^= 0x40;
+    write_file(f->p1, b.data, b.len);
+    if (second) *second = y;
+    size_t len = b.len;
+    qbuf_free(&b);
+    return len;
+}
+
+/* Generation 2: x = 5, y deleted, and when torn a record z = 9 cut 3 bytes
+ * short. Returns the length of its complete records. */
+static size_t write_gen2(const recfix *f, int torn) {
+    qbuf b;
+    qbuf_init(&b);
     jrn_encode_header(&b, 2);
     jrn_encode(&b, JRN_OP_SET, "x", 1, "X", 1, 5);
     jrn_encode(&b, JRN_OP_DEL, "y", 1, NULL, 0, 0);
     size_t good = b.len;
-    jrn_encode(&b, JRN_OP_SET, "z", 1, "z", 1, 9);
-    write_file(p2, b.data, b.len - 3); /* torn last record */
-    trie *t = trie_new();
-    jrn_recovery r;
-    assert_int_equal(jrn_recover(base, t, 0, &r, err, sizeof err), 0);
-    assert_int_equal(r.files, 2);
-    assert_int_equal(r.records, 4);
-    assert_int_equal(r.last_gen, 2);
-    assert_true(score_of(t, "x") == 5);
-    assert_true(score_of(t, "y") == -999);
-    assert_true(score_of(t, "z") == -999);
-    assert_int_equal(file_size(p2), (long)good); /* torn tail cut */
-    assert_true(r.torn_cut > 0);
-    /* idempotent: replaying again over the result changes nothing */
-    assert_int_equal(jrn_recover(base, t, 0, &r, err, sizeof err), 0);
-    assert_int_equal(r.torn_cut, 0);
-    assert_true(score_of(t, "x") == 5);
-    assert_int_equal(trie_count(t), 1);
-    trie_free(t);
+    if (torn) jrn_encode(&b, JRN_OP_SET, "z", 1, "z", 1, 9);
+    write_file(f->p2, b.data, torn ? b.len - 3 : b.len);
+    qbuf_free(&b);
+    return good;
+}
 
-    /* corrupt middle of generation 1: refused, naming the offset */
-    qbuf_reset(&b);
-    jrn_encode_header(&b, 1);
-    size_t first = b.len;
-    jrn_encode(&b, JRN_OP_SET, "x", 1, "X", 1, 1);
-    size_t second = b.len;
-    jrn_encode(&b, JRN_OP_SET, "y", 1, "y", 1, 2);
-    jrn_encode(&b, JRN_OP_SET, "w", 1, "w", 1, 3);
-    b.data[second + 12] ^= 0x40;
-    write_file(p1, b.data, b.len);
-    t = trie_new();
-    assert_int_equal(jrn_recover(base, t, 0, &r, err, sizeof err), -1);
+/* A torn last record is cut; everything before it is replayed in order. */
+static void test_recover_torn_tail(void **state) {
+    recfix *f = *state;
+    write_gen1(f, 0, 0, NULL);
+    size_t good = write_gen2(f, 1);
+    assert_int_equal(recover(f, 0), 0);
+    assert_int_equal(f->r.files, 2);
+    assert_int_equal(f->r.records, 4);
+    assert_int_equal(f->r.last_gen, 2);
+    assert_true(score_of(f->t, "x") == 5);
+    assert_true(score_of(f->t, "y") == -999);
+    assert_true(score_of(f->t, "z") == -999);
+    assert_int_equal(file_size(f->p2), (long)good); /* torn tail cut */
+    assert_true(f->r.torn_cut > 0);
+}
+
+/* Replaying again over the result changes nothing. */
+static void test_recover_idempotent(void **state) {
+    recfix *f = *state;
+    write_gen1(f, 0, 0, NULL);
+    write_gen2(f, 1);
+    assert_int_equal(recover(f, 0), 0);
+    assert_int_equal(recover(f, 0), 0);
+    assert_int_equal(f->r.torn_cut, 0);
+    assert_true(score_of(f->t, "x") == 5);
+    assert_int_equal(trie_count(f->t), 1);
+}
+
+/* A corrupt record in the middle of generation 1: refused, naming the
+ * offset and --journal-repair, the file untouched. */
+static void test_recover_corrupt_middle_refused(void **state) {
+    recfix *f = *state;
+    size_t second;
+    size_t len = write_gen1(f, 1, 1, &second);
+    write_gen2(f, 0);
+    assert_int_equal(recover(f, 0), -1);
     char want[64];
     snprintf(want, sizeof want, "corrupt record at byte %zu", second);
-    assert_non_null(strstr(err, want));
-    assert_non_null(strstr(err, "--journal-repair"));
-    assert_int_equal(file_size(p1), (long)b.len); /* untouched */
-    trie_free(t);
-    /* with repair: the prefix is kept, the rest dropped and counted */
-    t = trie_new();
-    assert_int_equal(jrn_recover(base, t, 1, &r, err, sizeof err), 0);
-    assert_int_equal(r.dropped_bytes, b.len - second);
-    assert_int_equal(r.dropped_records, 1); /* "w" looked intact */
-    assert_int_equal(file_size(p1), (long)second);
-    assert_true(score_of(t, "x") == 5); /* gen 1 then gen 2 */
-    (void)first;
-    trie_free(t);
-    /* a header-only stub (crash at creation) is rewritten, not an error */
-    write_file(p2, "QAC", 3);
-    t = trie_new();
-    assert_int_equal(jrn_recover(base, t, 0, &r, err, sizeof err), 0);
-    assert_int_equal(file_size(p2), JRN_HEADER_SIZE);
-    trie_free(t);
-    /* a foreign file is refused */
-    write_file(p2, "this is not a journal at all, not even close....", 48);
-    t = trie_new();
-    assert_int_equal(jrn_recover(base, t, 0, &r, err, sizeof err), -1);
-    assert_non_null(strstr(err, "bad magic"));
-    trie_free(t);
-    unlink(p1);
-    unlink(p2);
-    qbuf_free(&b);
+    assert_non_null(strstr(f->err, want));
+    assert_non_null(strstr(f->err, "--journal-repair"));
+    assert_int_equal(file_size(f->p1), (long)len); /* untouched */
+}
+
+/* With repair: the valid prefix is kept, the rest dropped and counted, and
+ * the later generation still replayed. */
+static void test_recover_repair_keeps_prefix(void **state) {
+    recfix *f = *state;
+    size_t second;
+    size_t len = write_gen1(f, 1, 1, &second);
+    write_gen2(f, 0);
+    assert_int_equal(recover(f, 1), 0);
+    assert_int_equal(f->r.dropped_bytes, len - second);
+    assert_int_equal(f->r.dropped_records, 1); /* "w" looked intact */
+    assert_int_equal(file_size(f->p1), (long)second);
+    assert_true(score_of(f->t, "x") == 5); /* gen 1 then gen 2 */
+}
+
+/* A header-only stub (a crash at creation) is rewritten, not an error. */
+static void test_recover_header_stub(void **state) {
+    recfix *f = *state;
+    write_gen1(f, 0, 0, NULL);
+    write_file(f->p2, "QAC", 3);
+    assert_int_equal(recover(f, 0), 0);
+    assert_int_equal(file_size(f->p2), JRN_HEADER_SIZE);
+}
+
+/* A file that is not a journal is refused. */
+static void test_recover_foreign_file(void **state) {
+    recfix *f = *state;
+    write_gen1(f, 0, 0, NULL);
+    write_file(f->p2, "this is not a journal at all, not even close....", 48);
+    assert_int_equal(recover(f, 0), -1);
+    assert_non_null(strstr(f->err, "bad magic"));
 }
 
 static void test_writer_rotate(void **state) {
@@ -359,17 +436,19 @@ static void test_policy(void **state) {
 }
 
 int main(void) {
-    const char *tmp = getenv("QAC_TMP");
-    snprintf(dir, sizeof dir, "%s/jrn.XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir)) return 1;
+    if (make_tmpdir(dir, sizeof dir, "jrn") != 0) return 1;
+#define REC_TEST(f) cmocka_unit_test_setup_teardown(f, rec_setup, rec_teardown)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_crc),         cmocka_unit_test(test_roundtrip),
+        cmocka_unit_test(test_crc), cmocka_unit_test(test_crc_impls_agree),         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_torn_every_cut), cmocka_unit_test(test_corrupt_middle),
-        cmocka_unit_test(test_header),      cmocka_unit_test(test_recover_files),
+        cmocka_unit_test(test_header),      REC_TEST(test_recover_torn_tail),
+        REC_TEST(test_recover_idempotent),  REC_TEST(test_recover_corrupt_middle_refused),
+        REC_TEST(test_recover_repair_keeps_prefix), REC_TEST(test_recover_header_stub),
+        REC_TEST(test_recover_foreign_file),
         cmocka_unit_test(test_writer_rotate), cmocka_unit_test(test_write_failure),
         cmocka_unit_test(test_policy),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    rmdir(dir);
+    if (remove_tree(dir) != 0) rc = rc ? rc : 1;
     return rc;
 }

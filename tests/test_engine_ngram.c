@@ -1,4 +1,4 @@
-/* Tests for the ranker's in-process n-gram table (engine/ranker.c, "Vectors
+/* Tests for the ranker's in-process n-gram table (engine/rank/ranker.c, "Vectors
  * for text without a query row"), against the shared test redis
  * (QAC_TEST_REDIS_PORT; skipped without it). An EMB is built in memory, its
  * bucket rows and meta written to Redis as `qac load` writes them
@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
-#include "engine/ranker.h"
+#include "engine/rank/ranker.h"
 #include "ranking/embed.h"
 
 #define S(x) x, sizeof(x) - 1
@@ -113,12 +113,12 @@ static eng_rank *mk_ranker(uv_loop_t *loop, trie *t, const char *ns, uint64_t ng
 /* Runs the loop until the ranker uses version v with the table in state. */
 static void wait_for(uv_loop_t *loop, eng_rank *R, uint64_t v, int state) {
     eng_rank_stat st;
-    uint64_t end = now_ns() + 5000000000ull;
+    uint64_t end = qtime_ns() + 5000000000ull;
     do {
         uv_run(loop, UV_RUN_NOWAIT);
         usleep(1000);
         eng_rank_stats(R, &st);
-    } while ((st.emb_version != v || st.ngram_state != state) && now_ns() < end);
+    } while ((st.emb_version != v || st.ngram_state != state) && qtime_ns() < end);
     assert_int_equal(st.emb_version, v);
     assert_int_equal(st.ngram_state, state);
 }

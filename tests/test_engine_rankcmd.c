@@ -16,7 +16,7 @@
 #include "common/util.h"
 #include "engine/cmd.h"
 #include "engine/config.h"
-#include "engine/ranker.h"
+#include "engine/rank/ranker.h"
 #include "trie/trie.h"
 
 #define S(x) x, sizeof(x) - 1

@@ -1,4 +1,4 @@
-/* Tests for engine/ranker.c: without Redis (synchronous, in-process history:
+/* Tests for engine/rank/ranker.c: without Redis (synchronous, in-process history:
  * accepts move the user's query up), with the shared test redis (answers
  * come through the callback exactly once, history round-trips through
  * Redis), a wedged private redis (SIGSTOP: answered at the deadline,
@@ -10,29 +10,23 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/util.h"
-#include "engine/ranker.h"
+#include "engine/rank/ranker.h"
 #include "ranking/ftrl.h"
+#include "tests/helpers.h"
 
 #define S(x) x, sizeof(x) - 1
 
 static trie *mk_trie(void) {
-    trie *t = trie_new();
+    static const test_key keys[] = {{"new york", "New York", 100}, {"newark", "Newark", 50}, {"news", "news", 70}};
+    trie *t = trie_of(keys, sizeof keys / sizeof keys[0]);
     assert_non_null(t);
-    assert_int_equal(trie_set(t, S("new york"), S("New York"), 100, NULL), 0);
-    assert_int_equal(trie_set(t, S("newark"), S("Newark"), 50, NULL), 0);
-    assert_int_equal(trie_set(t, S("news"), S("news"), 70, NULL), 0);
     return t;
 }
 
@@ -63,12 +57,14 @@ static void complete(uv_loop_t *loop, eng_rank *R, const char *user, got *g) {
     int r = eng_rank_complete(R, S("new"), user, strlen(user), NULL, 0, 10, &res, on_res, g, &h);
     if (r == 1) on_res(g, &res);
     else {
-        uint64_t end = now_ns() + 2000000000ull;
-        while (!g->calls && now_ns() < end) uv_run(loop, UV_RUN_ONCE);
+        uint64_t end = qtime_ns() + 2000000000ull;
+        while (!g->calls && qtime_ns() < end) uv_run(loop, UV_RUN_ONCE);
     }
     assert_int_equal(g->calls, 1);
 }
 
+/* Without Redis (in-process history): a user's accepts move the query up for
+ * that user only. */
 static void test_no_redis(void **state) {
     (void)state;
     uv_loop_t loop;
@@ -93,9 +89,17 @@ static void test_no_redis(void **state) {
     assert_int_equal(st.redis_enabled, 0);
     assert_int_equal(st.history_writes, 3);
     finish(&loop, R, t);
+}
 
-    /* bad options */
+/* Options eng_rank_new refuses: no candidates, a namespace with ':', a Redis
+ * address without a port (the reason names HOST:PORT). */
+static void test_bad_options(void **state) {
+    (void)state;
+    uv_loop_t loop;
     uv_loop_init(&loop);
+    eng_rank_opts o;
+    char err[256];
+    eng_rank_opts_default(&o);
     o.candidates = 0;
     assert_null(eng_rank_new(&loop, NULL, &o, err, sizeof err));
     eng_rank_opts_default(&o);
@@ -106,30 +110,6 @@ static void test_no_redis(void **state) {
     assert_null(eng_rank_new(&loop, NULL, &o, err, sizeof err));
     assert_non_null(strstr(err, "HOST:PORT"));
     assert_int_equal(uv_loop_close(&loop), 0);
-}
-
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t l = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-static pid_t redis_start(int port) {
-    pid_t pid = fork();
-    if (pid == 0) {
-        char p[16];
-        snprintf(p, sizeof p, "%d", port);
-        int fd = open("/dev/null", 1);
-        if (fd >= 0) dup2(fd, 1), dup2(fd, 2);
-        execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1", "--dir", "/tmp", "--save", "",
-               "--appendonly", "no", (char *)NULL);
-        _exit(127);
-    }
-    return pid;
 }
 
 static eng_rank *with_redis(uv_loop_t *loop, trie *t, int port, const char *ns) {
@@ -143,11 +123,11 @@ static eng_rank *with_redis(uv_loop_t *loop, trie *t, int port, const char *ns) 
     eng_rank *R = eng_rank_new(loop, t, &o, err, sizeof err);
     assert_non_null(R);
     eng_rank_stat st;
-    uint64_t end = now_ns() + 3000000000ull;
+    uint64_t end = qtime_ns() + 3000000000ull;
     do {
         uv_run(loop, UV_RUN_ONCE);
         eng_rank_stats(R, &st);
-    } while (!st.redis_up && now_ns() < end);
+    } while (!st.redis_up && qtime_ns() < end);
     assert_true(st.redis_up);
     return R;
 }
@@ -180,7 +160,7 @@ static void test_redis_history(void **state) {
 
 static void test_deadline_and_cancel(void **state) {
     (void)state;
-    if (system("command -v redis-server >/dev/null 2>&1")) skip();
+    if (!have_redis_server()) skip();
     int port = free_port();
     pid_t pid = redis_start(port);
     usleep(200000);
@@ -208,8 +188,7 @@ static void test_deadline_and_cancel(void **state) {
     assert_int_equal(st.deadline_misses, 1);
     assert_true(st.degraded >= 1);
     finish(&loop, R, t);
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
+    redis_kill(pid);
 }
 
 /* Online learning without Redis: accepts of the third candidate by many
@@ -217,8 +196,8 @@ static void test_deadline_and_cancel(void **state) {
  * a new user; the weights are saved at close and load again. */
 static void test_online_update(void **state) {
     (void)state;
-    char path[128], err[256];
-    snprintf(path, sizeof path, "/tmp/qac-ranker-%d.model", (int)getpid());
+    char path[512], err[256];
+    snprintf(path, sizeof path, "%s", tmp_path("ranker.model"));
     rank_ftrl_opts fo;
     rank_ftrl_opts_default(&fo);
     rank_ftrl *m = rank_ftrl_new(&fo);
@@ -275,8 +254,8 @@ static void heavy_history(uv_loop_t *loop, eng_rank *R, int redis) {
     int r = eng_rank_complete(R, S("zzq"), S("heavy"), S("sheavy"), 10, &res, on_res, &g, &h);
     if (r == 1) on_res(&g, &res);
     else {
-        uint64_t end = now_ns() + 2000000000ull;
-        while (!g.calls && now_ns() < end) uv_run(loop, UV_RUN_ONCE);
+        uint64_t end = qtime_ns() + 2000000000ull;
+        while (!g.calls && qtime_ns() < end) uv_run(loop, UV_RUN_ONCE);
     }
     assert_int_equal(g.calls, 1);
     assert_int_equal(g.degraded, 0);
@@ -285,7 +264,7 @@ static void heavy_history(uv_loop_t *loop, eng_rank *R, int redis) {
 
 static char *zero_model(char *path, size_t cap) {
     char err[256];
-    snprintf(path, cap, "/tmp/qac-ranker-heavy-%d.model", (int)getpid());
+    snprintf(path, cap, "%s", tmp_path("ranker-heavy.model"));
     rank_ftrl_opts fo;
     rank_ftrl_opts_default(&fo);
     rank_ftrl *m = rank_ftrl_new(&fo);
@@ -297,7 +276,7 @@ static char *zero_model(char *path, size_t cap) {
 
 static void test_heavy_history_no_redis(void **state) {
     (void)state;
-    char path[128], err[256];
+    char path[512], err[256];
     uv_loop_t loop;
     uv_loop_init(&loop);
     trie *t = mk_trie();
@@ -315,7 +294,7 @@ static void test_heavy_history_redis(void **state) {
     (void)state;
     const char *p = getenv("QAC_TEST_REDIS_PORT");
     if (!p) skip();
-    char path[128], addr[64], err[256], ns[32];
+    char path[512], addr[64], err[256], ns[32];
     snprintf(addr, sizeof addr, "127.0.0.1:%s", p);
     snprintf(ns, sizeof ns, "rkh%d", (int)getpid());
     uv_loop_t loop;
@@ -330,11 +309,11 @@ static void test_heavy_history_redis(void **state) {
     eng_rank *R = eng_rank_new(&loop, t, &o, err, sizeof err);
     assert_non_null(R);
     eng_rank_stat st;
-    uint64_t end = now_ns() + 3000000000ull;
+    uint64_t end = qtime_ns() + 3000000000ull;
     do {
         uv_run(&loop, UV_RUN_ONCE);
         eng_rank_stats(R, &st);
-    } while (!st.redis_up && now_ns() < end);
+    } while (!st.redis_up && qtime_ns() < end);
     assert_true(st.redis_up);
     heavy_history(&loop, R, 1);
     eng_rank_stats(R, &st);
@@ -347,6 +326,7 @@ int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_redis),
+        cmocka_unit_test(test_bad_options),
         cmocka_unit_test(test_redis_history),
         cmocka_unit_test(test_deadline_and_cancel),
         cmocka_unit_test(test_online_update),

@@ -1,4 +1,4 @@
-/* Tests for engine/rclient.c + engine/redis_uv.c against real redis-servers:
+/* Tests for engine/rank/rclient.c + engine/rank/redis_uv.c against real redis-servers:
  * the shared test redis ($QAC_TEST_REDIS_PORT; those tests skip when unset)
  * and private ones started here on free ports (skipped when redis-server is
  * not installed) for the tests that kill, stop or restart Redis.
@@ -11,61 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/util.h"
-#include "engine/rclient.h"
-
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t l = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-/* --- a private redis-server ---------------------------------------------- */
-
-static char rdir[256];
-
-static int have_redis_server(void) { return system("command -v redis-server >/dev/null 2>&1") == 0; }
-
-static pid_t redis_start(int port) {
-    if (!rdir[0]) {
-        snprintf(rdir, sizeof rdir, "/tmp/qac-rcl-%d", (int)getpid());
-        mkdir(rdir, 0700);
-    }
-    pid_t pid = fork();
-    if (pid == 0) {
-        char p[16];
-        snprintf(p, sizeof p, "%d", port);
-        int fd = open("/dev/null", 1);
-        if (fd >= 0) {
-            dup2(fd, 1);
-            dup2(fd, 2);
-        }
-        execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1", "--dir", rdir, "--save", "",
-               "--appendonly", "no", "--daemonize", "no", "--enable-debug-command", "yes", (char *)NULL);
-        _exit(127);
-    }
-    return pid;
-}
-
-static void redis_kill(pid_t pid) {
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-}
+#include "engine/rank/rclient.h"
+#include "tests/helpers.h"
 
 /* --- loop helpers -------------------------------------------------------- */
 
@@ -109,9 +63,9 @@ static void cb(rcl *c, redisReply *r, int status, void *pd) {
 }
 
 static int run_until(uv_loop_t *loop, int (*cond)(void *), void *ud, int ms) {
-    uint64_t end = now_ns() + (uint64_t)ms * 1000000u;
+    uint64_t end = qtime_ns() + (uint64_t)ms * 1000000u;
     while (!cond(ud)) {
-        if (now_ns() > end) return 0;
+        if (qtime_ns() > end) return 0;
         uv_run(loop, UV_RUN_ONCE);
     }
     return 1;
@@ -217,8 +171,8 @@ static void test_refused(void **state) {
         }
     }
     /* run 300 ms: several refused attempts */
-    uint64_t end = now_ns() + 300000000u;
-    while (now_ns() < end) uv_run(&loop, UV_RUN_ONCE);
+    uint64_t end = qtime_ns() + 300000000u;
+    while (qtime_ns() < end) uv_run(&loop, UV_RUN_ONCE);
     rcl_stat st;
     rcl_stats(c, &st);
     assert_true(st.connect_failures >= 2);
@@ -403,12 +357,5 @@ int main(void) {
         cmocka_unit_test(test_close_pending),  cmocka_unit_test(test_kill_and_restart),
         cmocka_unit_test(test_io_timeout),
     };
-    int rc = cmocka_run_group_tests(tests, NULL, NULL);
-    if (rdir[0]) {
-        char cmdl[300];
-        snprintf(cmdl, sizeof cmdl, "rm -rf %s", rdir);
-        if (system(cmdl)) {
-        }
-    }
-    return rc;
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

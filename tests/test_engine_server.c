@@ -26,36 +26,14 @@
 
 #include "common/util.h"
 #include "trie/trie.h"
+#include "tests/helpers.h"
 
-static const char *qac_bin;
-static char idx_path[512];
-static char tmpdir[400];
+static qac_fixture main_srv; /* `qac serve` for the whole group, most tests talk to it */
 
 typedef struct server {
     pid_t pid;
     int port;
 } server;
-static server main_srv;
-
-/* execv wants char *const[]; the strings are never written. */
-static void run_exec(const char *const *args) {
-    char *v[48];
-    size_t i = 0;
-    for (; args[i] && i < 47; i++) v[i] = (char *)(uintptr_t)args[i];
-    v[i] = NULL;
-    execv(v[0], v);
-    _exit(127);
-}
-
-static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(fd, (struct sockaddr *)&a, sizeof a);
-    socklen_t l = sizeof a;
-    getsockname(fd, (struct sockaddr *)&a, &l);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 static int dial(int port) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -83,9 +61,9 @@ static void send_all(int fd, const void *p, size_t n) {
 /* Reads until `want` bytes arrived, EOF, or timeout; returns bytes read. */
 static size_t recv_n(int fd, char *buf, size_t want, int timeout_ms) {
     size_t got = 0;
-    uint64_t end = now_us() + (uint64_t)timeout_ms * 1000;
+    uint64_t end = qtime_us() + (uint64_t)timeout_ms * 1000;
     while (got < want) {
-        int left = (int)((int64_t)(end - now_us()) / 1000);
+        int left = (int)((int64_t)(end - qtime_us()) / 1000);
         if (left <= 0) break;
         struct pollfd pf = {fd, POLLIN, 0};
         if (poll(&pf, 1, left) <= 0) break;
@@ -99,9 +77,9 @@ static size_t recv_n(int fd, char *buf, size_t want, int timeout_ms) {
 /* 1 if the peer closed (EOF or reset) within timeout_ms, draining data. */
 static int wait_eof(int fd, int timeout_ms) {
     char tmp[65536];
-    uint64_t end = now_us() + (uint64_t)timeout_ms * 1000;
+    uint64_t end = qtime_us() + (uint64_t)timeout_ms * 1000;
     for (;;) {
-        int left = (int)((int64_t)(end - now_us()) / 1000);
+        int left = (int)((int64_t)(end - qtime_us()) / 1000);
         if (left <= 0) return 0;
         struct pollfd pf = {fd, POLLIN, 0};
         if (poll(&pf, 1, left) <= 0) return 0;
@@ -134,49 +112,18 @@ static size_t recv_line(int fd, char *buf, size_t cap) {
 
 static server start_server(const char *extra[]) {
     server s = {0, free_port()};
-    char port[16];
-    snprintf(port, sizeof port, "%d", s.port);
-    const char *args[40] = {qac_bin, "serve", "-i", idx_path, "--port", port, "--http-port", "0",
-                            "--log-level", "error"};
-    int n = 10;
-    for (int i = 0; extra && extra[i]; i++) args[n++] = extra[i];
-    args[n] = NULL;
-    s.pid = fork();
-    if (s.pid == 0) {
-        run_exec(args);
-    }
-    for (int i = 0; i < 200; i++) {
-        int fd = dial(s.port);
-        if (fd >= 0) {
-            close(fd);
-            return s;
-        }
-        usleep(25000);
-    }
-    kill(s.pid, SIGKILL);
-    waitpid(s.pid, NULL, 0);
-    fail_msg("server did not start on port %d", s.port);
+    s.pid = qac_serve_start(main_srv.bin, main_srv.index, s.port, extra);
+    if (s.pid < 0) fail_msg("server did not start on port %d", s.port);
     return s;
 }
 
 /* SIGTERM; the server must exit 0 within 5 s. */
 static void stop_server(server *s) {
     if (!s->pid) return;
-    kill(s->pid, SIGTERM);
-    int st = 0;
-    for (int i = 0; i < 500; i++) {
-        if (waitpid(s->pid, &st, WNOHANG) == s->pid) {
-            s->pid = 0;
-            assert_true(WIFEXITED(st));
-            assert_int_equal(WEXITSTATUS(st), 0);
-            return;
-        }
-        usleep(10000);
-    }
-    kill(s->pid, SIGKILL);
-    waitpid(s->pid, NULL, 0);
+    int rc = stop_process(s->pid, 5000);
     s->pid = 0;
-    fail_msg("server did not exit within 5 s of SIGTERM");
+    if (rc == -2) fail_msg("server did not exit within 5 s of SIGTERM");
+    assert_int_equal(rc, 0);
 }
 
 static double stat_of(int port, const char *name) {
@@ -199,7 +146,7 @@ static double stat_of(int port, const char *name) {
 
 #define NEED_BIN() \
     do { \
-        if (!qac_bin) skip(); \
+        if (!main_srv.bin) skip(); \
     } while (0)
 
 /* --- tests ------------------------------------------------------------------ */
@@ -324,9 +271,9 @@ static void test_slow_reader(void **state) {
     char chunk[24 * 400];
     for (int i = 0; i < 400; i++) memcpy(chunk + i * rl, r, rl);
     size_t sent = 0;
-    uint64_t end = now_us() + 5000000;
+    uint64_t end = qtime_us() + 5000000;
     int closed = 0;
-    while (now_us() < end && sent < (64u << 20)) {
+    while (qtime_us() < end && sent < (64u << 20)) {
         ssize_t w = send(slow, chunk, sizeof chunk, MSG_NOSIGNAL);
         if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
             usleep(1000);
@@ -445,9 +392,9 @@ static void test_idle_timeout_and_sigterm(void **state) {
     server s = start_server(extra);
     int a = dial(s.port);
     expect(a, "PING\r\n", "OK PONG\r\n");
-    uint64_t t0 = now_us();
+    uint64_t t0 = qtime_us();
     assert_true(wait_eof(a, 4000));
-    uint64_t waited = now_us() - t0;
+    uint64_t waited = qtime_us() - t0;
     assert_true(waited >= 900000);
     close(a);
     /* SIGTERM with a client connected: it gets its reply, then EOF; exit 0 */
@@ -463,19 +410,15 @@ static void test_usage_errors(void **state) {
     NEED_BIN();
     const char *cases[][6] = {
         {"serve", NULL},
-        {"serve", "-i", idx_path, "--no-such-thing", "1", NULL},
-        {"serve", "-i", idx_path, "--max-k", "500", NULL},
-        {"serve", "-i", idx_path, "--config", "/nonexistent/qac.conf", NULL},
+        {"serve", "-i", main_srv.index, "--no-such-thing", "1", NULL},
+        {"serve", "-i", main_srv.index, "--max-k", "500", NULL},
+        {"serve", "-i", main_srv.index, "--config", "/nonexistent/qac.conf", NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        const char *args[8] = {qac_bin};
+        const char *args[8] = {main_srv.bin};
         for (int j = 0; cases[i][j]; j++) args[j + 1] = cases[i][j];
-        pid_t p = fork();
-        if (p == 0) {
-            int dn = open("/dev/null", O_WRONLY);
-            dup2(dn, 2);
-            run_exec(args);
-        }
+        pid_t p = spawn(args, 1);
+        assert_true(p > 0);
         int st;
         waitpid(p, &st, 0);
         assert_true(WIFEXITED(st));
@@ -485,61 +428,25 @@ static void test_usage_errors(void **state) {
 
 /* --- setup -------------------------------------------------------------------- */
 
-static int make_index(void) {
-    trie *t = trie_new();
-    static const struct { const char *k, *d; double s; } keys[] = {
-        {"new york", "New York", 100}, {"new york times", NULL, 80}, {"netflix", NULL, 90},
-        {"newark", NULL, 20},          {"cafe paris", "Café Paris", 5},
-    };
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (trie_set(t, keys[i].k, strlen(keys[i].k), keys[i].d, keys[i].d ? strlen(keys[i].d) : 0, keys[i].s, NULL))
-            return -1;
-    for (int i = 0; i < 10000; i++) {
-        char k[32];
-        int n = snprintf(k, sizeof k, "key%05d", i);
-        if (trie_set(t, k, (size_t)n, NULL, 0, i, NULL)) return -1;
-    }
-    int rc = trie_save(t, idx_path);
-    trie_free(t);
-    return rc;
-}
-
 static int group_setup(void **state) {
     (void)state;
-    qac_bin = getenv("QAC_BIN");
-    if (qac_bin && access(qac_bin, X_OK) != 0) qac_bin = NULL;
-    if (!qac_bin) return 0;
-    const char *tmp = getenv("QAC_TMP");
-    snprintf(tmpdir, sizeof tmpdir, "%s/srvtest.XXXXXX", tmp ? tmp : "/tmp");
-    if (!mkdtemp(tmpdir)) return -1;
-    snprintf(idx_path, sizeof idx_path, "%s/test.idx", tmpdir);
-    if (make_index() != 0) return -1;
     struct rlimit rl;
     getrlimit(RLIMIT_NOFILE, &rl);
     if (rl.rlim_cur < 4096) {
         rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    static const test_key keys[] = {
+        {"new york", "New York", 100}, {"new york times", NULL, 80}, {"netflix", NULL, 90},
+        {"newark", NULL, 20},          {"cafe paris", "Café Paris", 5},
+    };
     const char *extra[] = {"--output-soft-limit", "64k", "--output-hard-limit", "256k", NULL};
-    main_srv = start_server(extra);
-    return 0;
+    return qac_fixture_start(&main_srv, "srvtest", keys, sizeof keys / sizeof keys[0], 10000, extra);
 }
 
 static int group_teardown(void **state) {
     (void)state;
-    if (!qac_bin) return 0;
-    if (main_srv.pid) {
-        kill(main_srv.pid, SIGTERM);
-        int st = 0;
-        waitpid(main_srv.pid, &st, 0);
-        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-            fprintf(stderr, "server exit status %d\n", st);
-            return -1;
-        }
-    }
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return qac_fixture_stop(&main_srv);
 }
 
 int main(void) {

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "ranking/baseline.h"
-#include "ranking/history.h"
+#include "ranking/history_mem.h"
 #include "trie/trie.h"
 
 #define S(x) x, sizeof(x) - 1

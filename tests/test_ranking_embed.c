@@ -1,7 +1,8 @@
 /* Tests for ranking/embed: n-gram hashing, composition (unit length, unseen
  * text gets a vector), int8 quantization round trip, training pulls session
  * pairs together and is deterministic for a seed, and the EMB file: round
- * trip, and refusal of truncated / corrupted / wrong-version files. */
+ * trip, and refusal of truncated / corrupted / wrong-version / foreign /
+ * missing files (one test each, every one on a freshly saved file). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 
 #include "common/alloc.h"
 #include "ranking/embed.h"
+#include "tests/helpers.h"
 
 #define S(x) x, sizeof(x) - 1
 
@@ -121,28 +123,39 @@ static void test_quantize_round_trip(void **state) {
     rank_emb_free(e);
 }
 
-static char *tmp_path(const char *name) {
-    static char p[256];
-    const char *d = getenv("QAC_TMP");
-    snprintf(p, sizeof p, "%s/test_embed_%d_%s", d ? d : "/tmp", (int)getpid(), name);
-    return p;
+/* --- the EMB file: each test gets the toy embeddings saved to a fresh file */
+
+typedef struct emb_file {
+    rank_emb *e;
+    char path[512];
+} emb_file;
+
+static int save_toy(void **state) {
+    static emb_file f;
+    char err[256];
+    f.e = train_toy(5);
+    snprintf(f.path, sizeof f.path, "%s", tmp_path("emb"));
+    if (rank_emb_save(f.e, f.path, err, sizeof err) != 0) {
+        fprintf(stderr, "rank_emb_save: %s\n", err);
+        return -1;
+    }
+    *state = &f;
+    return 0;
 }
 
-static long file_size(const char *p) {
-    FILE *f = fopen(p, "rb");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fclose(f);
-    return n;
+static int remove_toy(void **state) {
+    emb_file *f = *state;
+    unlink(f->path);
+    rank_emb_free(f->e);
+    return 0;
 }
 
-static void test_file_round_trip_and_corruption(void **state) {
-    (void)state;
-    rank_emb *e = train_toy(5), *l = NULL;
-    char err[256], path[256];
-    snprintf(path, sizeof path, "%s", tmp_path("emb"));
-    assert_int_equal(rank_emb_save(e, path, err, sizeof err), 0);
-    assert_int_equal(rank_emb_load(path, &l, err, sizeof err), 0);
+static void test_file_round_trip(void **state) {
+    emb_file *f = *state;
+    const rank_emb *e = f->e;
+    rank_emb *l = NULL;
+    char err[256];
+    assert_int_equal(rank_emb_load(f->path, &l, err, sizeof err), 0);
     assert_int_equal(l->dims, e->dims);
     assert_int_equal(l->buckets, e->buckets);
     assert_int_equal(l->nqueries, 2);
@@ -152,43 +165,58 @@ static void test_file_round_trip_and_corruption(void **state) {
     assert_memory_equal(q, "pizza recipe", 12);
     assert_memory_equal(l->q, e->q, (size_t)e->buckets * e->dims);
     rank_emb_free(l);
-    l = NULL;
+}
 
-    long n = file_size(path);
-    /* truncated */
-    assert_int_equal(truncate(path, n - 5), 0);
-    assert_int_equal(rank_emb_load(path, &l, err, sizeof err), RANK_EMB_EFORMAT);
+static void test_file_truncated(void **state) {
+    emb_file *f = *state;
+    rank_emb *l = NULL;
+    char err[256];
+    assert_int_equal(truncate(f->path, file_size(f->path) - 5), 0);
+    assert_int_equal(rank_emb_load(f->path, &l, err, sizeof err), RANK_EMB_EFORMAT);
     assert_non_null(strstr(err, "checksum"));
-    assert_int_equal(truncate(path, 40), 0);
-    assert_int_equal(rank_emb_load(path, &l, err, sizeof err), RANK_EMB_EFORMAT);
+    assert_int_equal(truncate(f->path, 40), 0);
+    assert_int_equal(rank_emb_load(f->path, &l, err, sizeof err), RANK_EMB_EFORMAT);
     assert_non_null(strstr(err, "truncated"));
-    /* a flipped byte in the table */
-    assert_int_equal(rank_emb_save(e, path, err, sizeof err), 0);
-    FILE *f = fopen(path, "r+b");
-    fseek(f, 1000, SEEK_SET);
-    int c = fgetc(f);
-    fseek(f, 1000, SEEK_SET);
-    fputc(c ^ 0x40, f);
-    fclose(f);
-    assert_int_equal(rank_emb_load(path, &l, err, sizeof err), RANK_EMB_EFORMAT);
+    assert_null(l);
+}
+
+static void test_file_flipped_byte(void **state) {
+    emb_file *f = *state;
+    rank_emb *l = NULL;
+    char err[256];
+    xor_byte(f->path, 1000, 0x40); /* in the table */
+    assert_int_equal(rank_emb_load(f->path, &l, err, sizeof err), RANK_EMB_EFORMAT);
     assert_non_null(strstr(err, "checksum"));
-    /* wrong version, wrong magic */
-    assert_int_equal(rank_emb_save(e, path, err, sizeof err), 0);
-    f = fopen(path, "r+b");
-    fseek(f, 8, SEEK_SET);
-    fputc(9, f);
-    fclose(f);
-    assert_int_equal(rank_emb_load(path, &l, err, sizeof err), RANK_EMB_EFORMAT);
+    assert_null(l);
+}
+
+static void test_file_wrong_version(void **state) {
+    emb_file *f = *state;
+    rank_emb *l = NULL;
+    char err[256];
+    set_byte(f->path, 8, 9);
+    assert_int_equal(rank_emb_load(f->path, &l, err, sizeof err), RANK_EMB_EFORMAT);
     assert_non_null(strstr(err, "version"));
-    f = fopen(path, "wb");
-    fputs("this is not an embedding file at all, sorry........", f);
-    fclose(f);
-    assert_int_equal(rank_emb_load(path, &l, err, sizeof err), RANK_EMB_EFORMAT);
+    assert_null(l);
+}
+
+static void test_file_wrong_magic(void **state) {
+    emb_file *f = *state;
+    rank_emb *l = NULL;
+    char err[256];
+    const char *junk = "this is not an embedding file at all, sorry........";
+    write_file(f->path, junk, strlen(junk));
+    assert_int_equal(rank_emb_load(f->path, &l, err, sizeof err), RANK_EMB_EFORMAT);
     assert_non_null(strstr(err, "magic"));
+    assert_null(l);
+}
+
+static void test_file_missing(void **state) {
+    (void)state;
+    rank_emb *l = NULL;
+    char err[256];
     assert_int_equal(rank_emb_load(tmp_path("missing"), &l, err, sizeof err), RANK_EMB_EIO);
     assert_null(l);
-    unlink(path);
-    rank_emb_free(e);
 }
 
 static void test_bad_options_and_oom(void **state) {
@@ -234,11 +262,17 @@ static void test_bad_options_and_oom(void **state) {
 }
 
 int main(void) {
+#define FILE_TEST(f) cmocka_unit_test_setup_teardown(f, save_toy, remove_toy)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ngrams),
         cmocka_unit_test(test_train_pulls_pairs_together),
         cmocka_unit_test(test_quantize_round_trip),
-        cmocka_unit_test(test_file_round_trip_and_corruption),
+        FILE_TEST(test_file_round_trip),
+        FILE_TEST(test_file_truncated),
+        FILE_TEST(test_file_flipped_byte),
+        FILE_TEST(test_file_wrong_version),
+        FILE_TEST(test_file_wrong_magic),
+        cmocka_unit_test(test_file_missing),
         cmocka_unit_test(test_bad_options_and_oom),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

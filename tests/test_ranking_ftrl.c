@@ -16,6 +16,7 @@
 
 #include "ranking/ftrl.h"
 #include "ranking/learned.h"
+#include "tests/helpers.h"
 
 static rank_ftrl *model(int loss, double l1) {
     rank_ftrl_opts o;
@@ -87,13 +88,6 @@ static void test_learns_both_losses(void **state) {
     learn_toy(RANK_LOSS_PAIRWISE);
 }
 
-static const char *tmp_path(void) {
-    static char p[256];
-    const char *d = getenv("QAC_TMP");
-    snprintf(p, sizeof p, "%s/test_ftrl_%d.model", d ? d : "/tmp", (int)getpid());
-    return p;
-}
-
 static void test_file(void **state) {
     (void)state;
     rank_ftrl *m = model(RANK_LOSS_PAIRWISE, 0.01), *l = NULL;
@@ -102,7 +96,7 @@ static void test_file(void **state) {
         rank_ftrl_update(m, x, 2, (i % 2) ? 0.3 : -0.7);
     }
     char err[256];
-    const char *p = tmp_path();
+    const char *p = tmp_path("ftrl.model");
     assert_int_equal(rank_ftrl_save(m, p, err, sizeof err), 0);
     assert_int_equal(rank_ftrl_load(p, &l, err, sizeof err), 0);
     assert_int_equal(l->o.bits, 12);
@@ -112,32 +106,20 @@ static void test_file(void **state) {
     rank_ftrl_free(l);
     l = NULL;
     /* truncated */
-    FILE *f = fopen(p, "rb");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fclose(f);
-    assert_int_equal(truncate(p, n - 3), 0);
+    assert_int_equal(truncate(p, file_size(p) - 3), 0);
     assert_int_equal(rank_ftrl_load(p, &l, err, sizeof err), RANK_FTRL_EFORMAT);
     assert_non_null(strstr(err, "truncated"));
     /* flipped byte */
     assert_int_equal(rank_ftrl_save(m, p, err, sizeof err), 0);
-    f = fopen(p, "r+b");
-    fseek(f, 80, SEEK_SET);
-    fputc(0x7f, f);
-    fclose(f);
+    set_byte(p, 80, 0x7f);
     assert_int_equal(rank_ftrl_load(p, &l, err, sizeof err), RANK_FTRL_EFORMAT);
     assert_non_null(strstr(err, "checksum"));
     /* another feature set */
     assert_int_equal(rank_ftrl_save(m, p, err, sizeof err), 0);
-    f = fopen(p, "r+b");
-    fseek(f, 12, SEEK_SET);
-    fputc(RANK_FEAT_VERSION + 1, f);
-    fclose(f);
+    set_byte(p, 12, RANK_FEAT_VERSION + 1);
     assert_int_equal(rank_ftrl_load(p, &l, err, sizeof err), RANK_FTRL_EFORMAT);
     assert_non_null(strstr(err, "feature set"));
-    f = fopen(p, "wb");
-    fputs("garbage", f);
-    fclose(f);
+    write_file(p, "garbage", 7);
     assert_int_equal(rank_ftrl_load(p, &l, err, sizeof err), RANK_FTRL_EFORMAT);
     assert_null(l);
     unlink(p);

@@ -17,6 +17,7 @@
 
 #include "common/alloc.h"
 #include "trie/trie.h"
+#include "tests/helpers.h"
 
 static uint64_t rs = 99;
 static uint32_t rnd(uint32_t n) {
@@ -26,46 +27,11 @@ static uint32_t rnd(uint32_t n) {
     return (uint32_t)(rs % n);
 }
 
-static void check_ok(const trie *t) {
-    char err[256];
-    if (trie_check(t, err, sizeof err)) fail_msg("trie_check: %s", err);
-}
-
-struct collect {
-    trie_hit *h;
-    size_t n, cap;
-};
-static int collect_cb(void *ud, const trie_hit *h) {
-    struct collect *c = ud;
-    if (c->n == c->cap) {
-        c->cap = c->cap ? 2 * c->cap : 64;
-        c->h = realloc(c->h, c->cap * sizeof *c->h);
-    }
-    c->h[c->n++] = *h;
-    return 0;
-}
-static int same_hit(const trie_hit *a, const trie_hit *b) {
-    return a->keylen == b->keylen && memcmp(trie_hit_key(a), trie_hit_key(b), a->keylen) == 0 &&
-           a->displen == b->displen && memcmp(trie_hit_display(a), trie_hit_display(b), a->displen) == 0 &&
-           a->id == b->id && a->score == b->score;
-}
+/* Contents, ids, the id bound and the top-k of 50 random prefixes (a prefix
+ * of every key is too slow for the many calls of the failure loops). */
 static void assert_same(const trie *a, const trie *b) {
-    struct collect ca = {0}, cb = {0};
-    trie_foreach(a, collect_cb, &ca);
-    trie_foreach(b, collect_cb, &cb);
-    assert_int_equal(ca.n, cb.n);
     assert_int_equal(trie_id_bound(a), trie_id_bound(b));
-    for (size_t i = 0; i < ca.n; i++) assert_true(same_hit(&ca.h[i], &cb.h[i]));
-    trie_hit ha[16], hb[16];
-    for (size_t i = 0; i < ca.n && i < 50; i++) {
-        size_t j = rnd((uint32_t)ca.n);
-        size_t pl = rnd(ca.h[j].keylen + 1);
-        int na = trie_topk(a, trie_hit_key(&ca.h[j]), pl, 16, ha), nb = trie_topk(b, trie_hit_key(&ca.h[j]), pl, 16, hb);
-        assert_int_equal(na, nb);
-        for (int x = 0; x < na; x++) assert_true(same_hit(&ha[x], &hb[x]));
-    }
-    free(ca.h);
-    free(cb.h);
+    assert_tries_same(a, b, rnd, 50);
 }
 
 enum { OP_SET, OP_INCR, OP_DEL };
@@ -94,7 +60,7 @@ static void test_ops_under_failure(void **state) {
         }
         size_t dl = (size_t)snprintf(d, sizeof d, "D%u", rnd(100));
         if (step % 150 == 0) { /* fresh tries: the pools grow (and can fail) often */
-            check_ok(t);
+            assert_trie_ok(t);
             assert_same(t, ref);
             trie_free(t);
             trie_free(ref);
@@ -114,7 +80,7 @@ static void test_ops_under_failure(void **state) {
             if (rc == TRIE_ENOMEM) {
                 assert_true(f > 0);
                 failures++;
-                check_ok(t);
+                assert_trie_ok(t);
                 if (step % 50 == 0) assert_same(t, ref); /* the full comparison is slow */
                 continue;
             }
@@ -122,11 +88,11 @@ static void test_ops_under_failure(void **state) {
             break;
         }
         if (step % 100 == 0) {
-            check_ok(t);
+            assert_trie_ok(t);
             assert_same(t, ref);
         }
     }
-    check_ok(t);
+    assert_trie_ok(t);
     assert_same(t, ref);
     print_message("%lu injected allocation failures\n", failures);
     assert_true(failures > 50); /* the injection did reach the trie */
@@ -140,9 +106,7 @@ static void test_ops_under_failure(void **state) {
 static void test_load_save_under_failure(void **state) {
     (void)state;
     char dir[512], path[600], err[200];
-    const char *base = getenv("QAC_TMP");
-    snprintf(dir, sizeof dir, "%s/trie-alloc-XXXXXX", base && *base ? base : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    assert_int_equal(make_tmpdir(dir, sizeof dir, "trie-alloc"), 0);
     snprintf(path, sizeof path, "%s/a.snap", dir);
     trie *t = trie_new();
     for (int i = 0; i < 3000; i++) {
@@ -169,7 +133,7 @@ static void test_load_save_under_failure(void **state) {
             continue;
         }
         assert_int_equal(rc, 0);
-        check_ok(u);
+        assert_trie_ok(u);
         assert_same(t, u);
         trie_free(u);
         ok = 1;
@@ -222,7 +186,7 @@ static void test_builder_under_failure(void **state) {
             assert_null(t);
             continue;
         }
-        check_ok(t);
+        assert_trie_ok(t);
         assert_same(t, ref);
         ok = qalloc_failures() == 0;
         trie_free(t);

@@ -22,6 +22,7 @@
 #include "common/util.h"
 #include "trie/trie.h"
 #include "trie/trie_internal.h" /* white box: the heavy-prefix threshold */
+#include "tests/helpers.h"
 
 
 /* ----------------------------------------------------------------- model */
@@ -211,12 +212,6 @@ static double gen_score(void) {
 
 #define S(x) x, sizeof(x) - 1
 
-static void check_ok(const trie *t) {
-    char err[256];
-    int rc = trie_check(t, err, sizeof err);
-    if (rc) fail_msg("trie_check: %s", err);
-}
-
 /* Compares trie_topk with the model for one prefix and k. */
 static void cmp_topk(const trie *t, const model *m, const char *p, size_t pl, unsigned k,
                      const mkey **res) {
@@ -287,7 +282,7 @@ static void test_errors(void **state) {
     assert_true(gsc == -1);
     assert_int_equal(trie_topk(t, big, sizeof big, 10, h), 0); /* longer than any key */
     assert_int_equal(trie_count(t), 2);
-    check_ok(t);
+    assert_trie_ok(t);
     assert_string_equal(trie_strerror(TRIE_EFORMAT), "not a valid qac snapshot");
     /* a prefix one byte longer than the longest key that it extends */
     char longk[TRIE_MAX_KEY + 1];
@@ -309,7 +304,7 @@ static void test_small_example(void **state) {
     assert_int_equal(trie_set(t, S("newark"), NULL, 0, 5, NULL), 0);
     assert_int_equal(trie_set(t, S("news"), NULL, 0, 7, NULL), 0);
     assert_int_equal(trie_set(t, S("nab"), NULL, 0, 5, NULL), 0);
-    check_ok(t);
+    assert_trie_ok(t);
     /* "ne" ends inside the edge "new" */
     assert_int_equal(trie_topk(t, S("ne"), 10, h), 4);
     assert_memory_equal(trie_hit_key(&h[0]), "news", 4);
@@ -323,12 +318,12 @@ static void test_small_example(void **state) {
     assert_int_equal(trie_topk(t, S("new yorkk"), 10, h), 0);
     /* decrease the best: the maximum must follow */
     assert_int_equal(trie_set(t, S("news"), NULL, 0, 1, NULL), 0);
-    check_ok(t);
+    assert_trie_ok(t);
     assert_int_equal(trie_topk(t, S("new"), 1, h), 1);
     assert_memory_equal(trie_hit_key(&h[0]), "new york", 8);
     assert_int_equal(trie_del(t, S("new york")), 0);
     assert_int_equal(trie_del(t, S("new")), 0);
-    check_ok(t);
+    assert_trie_ok(t);
     assert_int_equal(trie_topk(t, S("new"), 10, h), 2);
     assert_memory_equal(trie_hit_key(&h[0]), "newark", 6);
     /* display back to the key itself */
@@ -415,7 +410,7 @@ static void run_differential(uint64_t seed, int rounds, int ops, int queries) {
             }
             if (m.n > peak) peak = m.n;
         }
-        check_ok(t);
+        assert_trie_ok(t);
         assert_int_equal(model_equals_trie(&m, t), 0);
         assert_int_equal(trie_id_bound(t), peak);
         if (rescap < m.n + 1) {
@@ -470,7 +465,7 @@ static void test_differential_churn(void **state) {
                 model_del(&m, kb, kl);
             }
         }
-        check_ok(t);
+        assert_trie_ok(t);
         assert_int_equal(model_equals_trie(&m, t), 0);
         for (int q = 0; q < 100; q++) {
             char p[64];
@@ -488,7 +483,7 @@ static void test_differential_churn(void **state) {
         assert_int_equal(trie_del(t, m.v[m.n - 1].key, m.v[m.n - 1].klen), 0);
         model_del(&m, m.v[m.n - 1].key, m.v[m.n - 1].klen);
     }
-    check_ok(t);
+    assert_trie_ok(t);
     trie_memory(t, &mem2);
     assert_int_equal(mem2.nodes, 1);
     assert_int_equal(mem2.keys, 0);
@@ -519,7 +514,7 @@ static void test_deep_and_wide(void **state) {
         assert_int_equal(trie_set(t, k2, 2, NULL, 0, (double)(c % 5), &id), 0);
         model_upsert(&m, k2, 2, NULL, 0, (double)(c % 5), 0, id);
     }
-    check_ok(t);
+    assert_trie_ok(t);
     assert_int_equal(model_equals_trie(&m, t), 0);
     for (unsigned k = 1; k <= TRIE_MAX_K; k += 9) {
         cmp_topk(t, &m, "", 0, k, res);
@@ -531,7 +526,7 @@ static void test_deep_and_wide(void **state) {
         assert_int_equal(trie_del(t, kb, l), 0);
         model_del(&m, kb, l);
     }
-    check_ok(t);
+    assert_trie_ok(t);
     assert_int_equal(model_equals_trie(&m, t), 0);
     for (unsigned k = 1; k <= TRIE_MAX_K; k += 11) cmp_topk(t, &m, kb, 3, k, res);
     free(res);
@@ -559,64 +554,107 @@ static void test_foreach_stops(void **state) {
 
 /* trie_builder: sorted keys in, the same trie as trie_set would make (ids in
  * insertion order), and order violations refused without harm. */
-static void test_builder(void **state) {
-    (void)state;
-    const mkey **res = malloc(4096 * sizeof *res);
-    for (int round = 0; round < 20; round++) {
-        rng_seed(100 + (uint64_t)round);
-        model m = {0};
-        size_t want = round == 0 ? 0 : round == 1 ? 1 : 1 + rnd(2000);
-        char kb[TRIE_MAX_KEY], db[TRIE_MAX_KEY];
-        for (size_t i = 0; i < want; i++) {
-            size_t kl = gen_key(kb, rnd(10) == 0 ? TRIE_MAX_KEY : 24);
-            if (!model_find(&m, kb, kl)) model_upsert(&m, kb, kl, NULL, 0, gen_score(), 0, 0);
+/* --- trie_builder: one behaviour per test, over the same 20 random key sets */
+
+enum { BUILDER_ROUNDS = 20 };
+
+/* Builds round `round`'s key set (0 keys, 1 key, then up to 2,000 random
+ * keys, some at the maximum length; a quarter with displays, some with a
+ * display equal to the key, stored as none) into m and, in key order, into a
+ * trie_builder. With bad, every add is followed by keys that are not
+ * increasing, and the end by an empty key and a NaN score: each refused
+ * with TRIE_EINVAL, the builder going on. Returns the finished trie,
+ * checked (trie_check) and equal to the model: keys, displays, scores, ids. */
+static trie *build_round(int round, model *m, int bad) {
+    rng_seed(100 + (uint64_t)round);
+    size_t want = round == 0 ? 0 : round == 1 ? 1 : 1 + rnd(2000);
+    char kb[TRIE_MAX_KEY], db[TRIE_MAX_KEY];
+    for (size_t i = 0; i < want; i++) {
+        size_t kl = gen_key(kb, rnd(10) == 0 ? TRIE_MAX_KEY : 24);
+        if (!model_find(m, kb, kl)) model_upsert(m, kb, kl, NULL, 0, gen_score(), 0, 0);
+    }
+    model_sort_keys(m);
+    trie_builder *b = trie_builder_new();
+    assert_non_null(b);
+    for (size_t i = 0; i < m->n; i++) {
+        mkey *e = &m->v[i];
+        const char *d = NULL;
+        size_t dl = 0;
+        if (rnd(4) == 0) {
+            dl = 1 + rnd(20);
+            for (size_t j = 0; j < dl; j++) db[j] = (char)('A' + rnd(26));
+            d = db;
+            e->disp = malloc(dl);
+            memcpy(e->disp, db, dl);
+            e->dlen = dl;
+        } else if (rnd(8) == 0) {
+            d = e->key; /* display equal to the key: stored as none */
+            dl = e->klen;
         }
-        model_sort_keys(&m);
-        trie_builder *b = trie_builder_new();
-        assert_non_null(b);
-        for (size_t i = 0; i < m.n; i++) {
-            mkey *e = &m.v[i];
-            const char *d = NULL;
-            size_t dl = 0;
-            if (rnd(4) == 0) {
-                dl = 1 + rnd(20);
-                for (size_t j = 0; j < dl; j++) db[j] = (char)('A' + rnd(26));
-                d = db;
-                e->disp = malloc(dl);
-                memcpy(e->disp, db, dl);
-                e->dlen = dl;
-            } else if (rnd(8) == 0) {
-                d = e->key; /* display equal to the key: stored as none */
-                dl = e->klen;
-            }
-            uint32_t id;
-            assert_int_equal(trie_builder_add(b, e->key, e->klen, d, dl, e->score, &id), 0);
-            assert_int_equal(id, i);
-            e->id = id;
-            if (i > 0) { /* not increasing: refused, the builder goes on */
-                const mkey *p = &m.v[i - 1];
-                assert_int_equal(trie_builder_add(b, e->key, e->klen, NULL, 0, 1, NULL), TRIE_EINVAL);
-                assert_int_equal(trie_builder_add(b, p->key, p->klen, NULL, 0, 1, NULL), TRIE_EINVAL);
-                if (e->klen > 1)
-                    assert_int_equal(trie_builder_add(b, e->key, e->klen - 1, NULL, 0, 1, NULL),
-                                     TRIE_EINVAL);
-            }
+        uint32_t id;
+        assert_int_equal(trie_builder_add(b, e->key, e->klen, d, dl, e->score, &id), 0);
+        assert_int_equal(id, i);
+        e->id = id;
+        if (bad && i > 0) { /* not increasing: refused, the builder goes on */
+            const mkey *p = &m->v[i - 1];
+            assert_int_equal(trie_builder_add(b, e->key, e->klen, NULL, 0, 1, NULL), TRIE_EINVAL);
+            assert_int_equal(trie_builder_add(b, p->key, p->klen, NULL, 0, 1, NULL), TRIE_EINVAL);
+            if (e->klen > 1)
+                assert_int_equal(trie_builder_add(b, e->key, e->klen - 1, NULL, 0, 1, NULL), TRIE_EINVAL);
         }
+    }
+    if (bad) {
         assert_int_equal(trie_builder_add(b, "", 0, NULL, 0, 1, NULL), TRIE_EINVAL);
         assert_int_equal(trie_builder_add(b, "\xff\xff", 2, NULL, 0, NAN, NULL), TRIE_EINVAL);
-        trie *t = NULL;
-        assert_int_equal(trie_builder_finish(b, &t), 0);
-        assert_non_null(t);
-        check_ok(t);
-        assert_int_equal(model_equals_trie(&m, t), 0);
+    }
+    trie *t = NULL;
+    assert_int_equal(trie_builder_finish(b, &t), 0);
+    assert_non_null(t);
+    assert_trie_ok(t);
+    assert_int_equal(model_equals_trie(m, t), 0);
+    return t;
+}
+
+/* A built trie holds exactly the keys added, with their ids (build_round
+ * checks), and answers top-k like the model. */
+static void test_builder_matches_model(void **state) {
+    (void)state;
+    const mkey **res = malloc(4096 * sizeof *res);
+    for (int round = 0; round < BUILDER_ROUNDS; round++) {
+        model m = {0};
+        trie *t = build_round(round, &m, 0);
         for (int q = 0; q < 200; q++) {
             char p[TRIE_MAX_KEY];
             size_t pl = gen_prefix(&m, p);
             cmp_topk(t, &m, p, pl, rnd(4) ? 1 + rnd(12) : 1 + rnd(TRIE_MAX_K), res);
         }
-        /* a built trie takes live changes like any other, coded with the
-         * table chosen at finish: new keys (some with bytes no sample had:
-         * 0xFF, control bytes, scripts never seen), displays, deletes */
+        trie_free(t);
+        model_free(&m);
+    }
+    free(res);
+}
+
+/* Keys out of order, an empty key and a NaN score are refused; the refused
+ * adds leave the trie as if they never happened (build_round checks). */
+static void test_builder_refuses_bad_adds(void **state) {
+    (void)state;
+    for (int round = 0; round < BUILDER_ROUNDS; round++) {
+        model m = {0};
+        trie_free(build_round(round, &m, 1));
+        model_free(&m);
+    }
+}
+
+/* A built trie takes live changes like any other, coded with the table
+ * chosen at finish: new keys (some with bytes no sample had: 0xFF, control
+ * bytes, scripts never seen), displays, deletes. */
+static void test_builder_trie_takes_changes(void **state) {
+    (void)state;
+    const mkey **res = malloc(4096 * sizeof *res);
+    for (int round = 0; round < BUILDER_ROUNDS; round++) {
+        model m = {0};
+        trie *t = build_round(round, &m, 0);
+        char kb[TRIE_MAX_KEY], db[TRIE_MAX_KEY];
         for (int o = 0; o < 300; o++) {
             if (m.n == 0 || rnd(4) == 0) {
                 size_t kl = gen_key(kb, 40);
@@ -643,7 +681,7 @@ static void test_builder(void **state) {
                 e->score = sc;
             }
         }
-        check_ok(t);
+        assert_trie_ok(t);
         assert_int_equal(model_equals_trie(&m, t), 0);
         for (int q = 0; q < 100; q++) {
             char p[TRIE_MAX_KEY];
@@ -653,14 +691,19 @@ static void test_builder(void **state) {
         trie_free(t);
         model_free(&m);
     }
-    /* abandoning a builder frees everything; finish without out frees too */
+    free(res);
+}
+
+/* Abandoning a builder frees everything; finish without an out frees too
+ * (checked by the sanitizer build). */
+static void test_builder_abandon(void **state) {
+    (void)state;
     trie_builder *b = trie_builder_new();
     assert_int_equal(trie_builder_add(b, "a", 1, NULL, 0, 1, NULL), 0);
     trie_builder_free(b);
     b = trie_builder_new();
     assert_int_equal(trie_builder_add(b, "a", 1, NULL, 0, 1, NULL), 0);
     assert_int_equal(trie_builder_finish(b, NULL), TRIE_EINVAL);
-    free(res);
 }
 
 /* The short-prefix cache (prefixes of 0..TRIE_CACHE_DEPTH bytes, k <= TRIE_CACHE_K)
@@ -701,9 +744,9 @@ static void test_short_prefix_cache(void **state) {
             cmp_topk(t, &m, p, pl, 1 + rnd(TRIE_CACHE_K), res);
             cmp_topk(t, &m, p, pl, TRIE_CACHE_K + 1 + rnd(5), res); /* past the cache: a walk */
         }
-        if (o % 200 == 0) check_ok(t);
+        if (o % 200 == 0) assert_trie_ok(t);
     }
-    check_ok(t);
+    assert_trie_ok(t);
     /* delete everything, querying as the lists drain */
     model_sort_keys(&m);
     while (m.n) {
@@ -712,7 +755,7 @@ static void test_short_prefix_cache(void **state) {
         cmp_topk(t, &m, "a", 1, TRIE_CACHE_K, res);
         cmp_topk(t, &m, "", 0, TRIE_CACHE_K, res);
     }
-    check_ok(t);
+    assert_trie_ok(t);
     free(res);
     model_free(&m);
     trie_free(t);
@@ -747,7 +790,7 @@ static void test_heavy_prefix_cache(void **state) {
     trie__cache_rebuild(t);
     assert_true(t->nheavy > 50);
     assert_true(t->hmaxlen > TRIE_CACHE_DEPTH + 1); /* prefixes of several lengths */
-    check_ok(t);
+    assert_trie_ok(t);
     uint32_t nh = t->nheavy;
     for (int o = 0; o < 6000; o++) {
         size_t kl = 1 + rnd(9);
@@ -780,10 +823,10 @@ static void test_heavy_prefix_cache(void **state) {
         char p[TRIE_MAX_KEY];
         size_t pl = gen_prefix(&m, p);
         cmp_topk(t, &m, p, pl, 1 + rnd(TRIE_CACHE_K), res);
-        if (o % 300 == 0) check_ok(t);
+        if (o % 300 == 0) assert_trie_ok(t);
     }
     assert_int_equal(t->nheavy, nh); /* the set is fixed between rebuilds */
-    check_ok(t);
+    assert_trie_ok(t);
     /* delete everything, querying the cached prefixes as their lists drain */
     model_sort_keys(&m);
     while (m.n) {
@@ -797,11 +840,11 @@ static void test_heavy_prefix_cache(void **state) {
         const hentry *he = &t->heavy[rnd(nh)];
         cmp_topk(t, &m, he->p, he->plen, TRIE_CACHE_K, res);
     }
-    check_ok(t);
+    assert_trie_ok(t);
     /* a rebuild of an empty trie drops the heavy cache */
     trie__cache_rebuild(t);
     assert_int_equal(t->nheavy, 0);
-    check_ok(t);
+    assert_trie_ok(t);
     free(res);
     model_free(&m);
     trie_free(t);
@@ -859,21 +902,16 @@ static void test_key_headers(void **state) {
             /* a display of 0 bytes: pass the key itself (stored as none) */
             assert_int_equal(trie_set(t, k, kl[i], dl ? d : k, dl ? dl : kl[i], (double)(i % 5), NULL), 0);
         }
-        check_ok(t);
+        assert_trie_ok(t);
         check_headers(t, kl, nk, dls, nd, round);
     }
-    const char *base = getenv("QAC_TMP");
-    char path[512];
-    snprintf(path, sizeof path, "%s/test_key_headers.XXXXXX", base && *base ? base : "/tmp");
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
+    const char *path = tmp_path("key_headers.snap");
     assert_int_equal(trie_save(t, path), 0);
     trie *u = NULL;
     char err[256];
     if (trie_load(path, &u, err, sizeof err)) fail_msg("trie_load: %s", err);
     unlink(path);
-    check_ok(u);
+    assert_trie_ok(u);
     check_headers(u, kl, nk, dls, nd, 2);
     /* the load chose a symbol table (t is identity-coded); a second
      * save/load keeps it: same coded bytes */
@@ -892,8 +930,8 @@ static void test_key_headers(void **state) {
         assert_int_equal(trie_del(t, k, kl[i]), 0);
         assert_int_equal(trie_del(u, k, kl[i]), 0);
     }
-    check_ok(t);
-    check_ok(u);
+    assert_trie_ok(t);
+    assert_trie_ok(u);
     assert_int_equal(trie_count(u), nk / 2);
     trie_free(t);
     trie_free(u);
@@ -909,7 +947,10 @@ int main(void) {
         cmocka_unit_test(test_foreach_stops),
         cmocka_unit_test(test_short_prefix_cache),
         cmocka_unit_test(test_heavy_prefix_cache),
-        cmocka_unit_test(test_builder),
+        cmocka_unit_test(test_builder_matches_model),
+        cmocka_unit_test(test_builder_refuses_bad_adds),
+        cmocka_unit_test(test_builder_trie_takes_changes),
+        cmocka_unit_test(test_builder_abandon),
         cmocka_unit_test(test_key_headers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

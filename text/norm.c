@@ -120,7 +120,7 @@ static int ends_in_ws(const char *s, size_t len) {
 }
 
 static int norm_unicode(const char *in, size_t len, char *out, size_t cap, int mode, int keep_trailing) {
-    if (!utf8_valid(in, len)) return NORM_EUTF8;
+    if (!qutf8_valid(in, len)) return NORM_EUTF8;
     int opts = UTF8PROC_STABLE;
     if (mode == MODE_KEY) opts |= UTF8PROC_COMPAT | UTF8PROC_CASEFOLD | UTF8PROC_DECOMPOSE;
     if (mode == MODE_EVAL) opts |= UTF8PROC_CASEFOLD;

@@ -212,23 +212,29 @@ size_t tc_encode(const tc_table *t, const char *in, size_t n, uint8_t *out) {
     return (size_t)(o - out);
 }
 
+/* Decodes the code at in[*i] with one 8-byte store (8 bytes of room at
+ * out + *o are the caller's to give); advances *i and *o. -1: a bad code. */
+static inline int decode_one_wide(const tc_table *t, const uint8_t *in, size_t n, size_t *i, char *out, size_t *o) {
+    unsigned c = in[*i];
+    unsigned l = t->len[c];
+    if (l) {
+        memcpy(out + *o, &t->sym[c], 8);
+        *o += l;
+        *i += 1;
+    } else if (c == TC_ESC && *i + 1 < n) {
+        out[(*o)++] = (char)in[*i + 1];
+        *i += 2;
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
 size_t tc_decode(const tc_table *t, const uint8_t *in, size_t n, char *out, size_t cap) {
     size_t i = 0, o = 0;
     /* fast path: one 8-byte store per code while 8 bytes of room remain */
-    while (i < n && cap - o >= 8) {
-        unsigned c = in[i];
-        unsigned l = t->len[c];
-        if (l) {
-            memcpy(out + o, &t->sym[c], 8);
-            o += l;
-            i++;
-        } else if (c == TC_ESC && i + 1 < n) {
-            out[o++] = (char)in[i + 1];
-            i += 2;
-        } else {
-            return TC_BAD;
-        }
-    }
+    while (i < n && cap - o >= 8)
+        if (decode_one_wide(t, in, n, &i, out, &o)) return TC_BAD;
     /* careful path: exact copies near cap */
     while (i < n) {
         unsigned c = in[i];
@@ -251,20 +257,8 @@ size_t tc_decode(const tc_table *t, const uint8_t *in, size_t n, char *out, size
 
 size_t tc_decode_prefix(const tc_table *t, const uint8_t *in, size_t n, char *out, size_t want) {
     size_t i = 0, o = 0;
-    while (o < want && i < n) { /* o < want: 8 bytes of room (want + 7 held) */
-        unsigned c = in[i];
-        unsigned l = t->len[c];
-        if (l) {
-            memcpy(out + o, &t->sym[c], 8);
-            o += l;
-            i++;
-        } else if (c == TC_ESC && i + 1 < n) {
-            out[o++] = (char)in[i + 1];
-            i += 2;
-        } else {
-            return TC_BAD;
-        }
-    }
+    while (o < want && i < n) /* o < want: 8 bytes of room (want + 7 held) */
+        if (decode_one_wide(t, in, n, &i, out, &o)) return TC_BAD;
     return o;
 }
 

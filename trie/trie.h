@@ -181,6 +181,9 @@
  * Top-k: trie_topk() returns the k best keys that start with a prefix, by
  * score descending, then key ascending (bytewise). It is exact after any
  * sequence of inserts, score increases and decreases, and deletes.
+ * Typo-tolerant top-k (keys within 1 or 2 edits of the prefix, exact ones
+ * first) is trie_fuzzy_topk() in trie_fuzzy.h: a reader of this layout
+ * like trie_topk, with the same exactness.
  *
  * Errors: functions that can fail return TRIE_OK (0) or a negative TRIE_E*
  * code; trie_strerror() names it. A function that fails leaves the trie as it

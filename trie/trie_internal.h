@@ -1,6 +1,6 @@
 /* trie_internal.h -- private layout of the trie, shared ONLY by the files of
  * trie/ (trie.c core, trie_cache.c, trie_check.c, trie_snapshot.c,
- * trie_builder.c) and white-box tests/fuzz harnesses. Nothing outside trie/
+ * trie_builder.c, trie_fuzzy.c) and white-box tests/fuzz harnesses. Nothing outside trie/
  * and tests/ may include it: the public contract is trie.h.
  *
  * What lives where:
@@ -10,6 +10,8 @@
  *                   and heavy-prefix cache (top-10 of big 3..24-byte prefixes)
  *   trie_check.c    trie_check (every structural invariant + the cache)
  *   trie_builder.c  bottom-up stack builder (trie_builder_*, used by load)
+ *   trie_fuzzy.c    typo-tolerant top-k (trie_fuzzy.h): a read-only DFS
+ *                   with an OSA DP row, then trie_topk's best-first walk
  *   trie_snapshot.c trie_save, trie_load, the snapshot checksums (XXH3;
  *                   qsum64 for versions 1..3) (format: see trie.h)
  *

@@ -1,7 +1,8 @@
 /* web/app.js -- the typeahead: asks qac for completions at every keystroke and runs the combobox.
  *
  * Talks to the same origin (nginx proxies /v1/ to qac):
- *   GET  v1/complete?q=PREFIX&k=K&user=U&session=S
+ *   GET  v1/complete?q=PREFIX&k=K&user=U&session=S&fuzzy=auto (typos forgiven by length; typo matches
+ *        come after every exact one and carry "edits")
  *        -> {"prefix":..,"suggestions":[{"text":..,"score":..,"match":[start,end]}],"took_us":..}
  *        match is a BYTE range of text in UTF-8; byteRangeToIndices() turns it into string indices.
  *   POST v1/accept   form body q=QUERY&user=U&session=S[&prefix=P&rank=R]  (rank: 1 = top suggestion)
@@ -235,7 +236,7 @@
         inflight++;
         const ctl = new AbortController();
         const timer = setTimeout(function () { ctl.abort(); }, REQUEST_TIMEOUT_MS);
-        const params = new URLSearchParams({ q: r.q, k: String(K), user: userId(), session: sessionId() });
+        const params = new URLSearchParams({ q: r.q, k: String(K), user: userId(), session: sessionId(), fuzzy: 'auto' });
         const t0 = performance.now();
         try {
             const res = await fetch(API + 'complete?' + params.toString(), {

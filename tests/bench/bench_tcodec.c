@@ -77,7 +77,7 @@ int main(int argc, char **argv) {
     long col = 0;
     if (argc == 3) {
         int64_t c;
-        if (parse_i64(argv[2], strlen(argv[2]), &c) || c < 0 || c > 1000) {
+        if (qparse_i64(argv[2], strlen(argv[2]), &c) || c < 0 || c > 1000) {
             fprintf(stderr, "bench_tcodec: COL must be a column number 0..1000\n");
             return 2;
         }
@@ -104,12 +104,12 @@ int main(int argc, char **argv) {
     static tc_table t;
     uint64_t best = UINT64_MAX;
     for (int pass = 0; pass < PASSES; pass++) {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = qtime_ns();
         if (tc_train(&t, sp, sl, ns) != TC_OK) {
             fprintf(stderr, "bench_tcodec: tc_train failed\n");
             return 1;
         }
-        uint64_t d = now_ns() - t0;
+        uint64_t d = qtime_ns() - t0;
         if (d < best) best = d;
     }
     printf("strings %zu count\n", v.n);
@@ -126,14 +126,14 @@ int main(int argc, char **argv) {
     if (!code || !coff) abort();
     best = UINT64_MAX;
     for (int pass = 0; pass < PASSES; pass++) {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = qtime_ns();
         size_t o = 0;
         for (size_t i = 0; i < v.n; i++) {
             coff[i] = o;
             o += tc_encode(&t, v.buf + v.off[i], v.len[i], code + o);
         }
         coff[v.n] = o;
-        uint64_t d = now_ns() - t0;
+        uint64_t d = qtime_ns() - t0;
         if (d < best) best = d;
     }
     size_t held = 0, held_c = 0;
@@ -150,12 +150,12 @@ int main(int argc, char **argv) {
     uint64_t sum = 0;
     best = UINT64_MAX;
     for (int pass = 0; pass < PASSES; pass++) {
-        uint64_t t0 = now_ns();
+        uint64_t t0 = qtime_ns();
         for (size_t i = 0; i < v.n; i++) {
             size_t r = tc_decode(&t, code + coff[i], coff[i + 1] - coff[i], out, sizeof out);
             sum += r + (uint8_t)out[0];
         }
-        uint64_t d = now_ns() - t0;
+        uint64_t d = qtime_ns() - t0;
         if (d < best) best = d;
     }
     printf("decode %.0f MB/s\n", (double)v.bytes / ((double)best / 1e9) / 1e6);

@@ -14,9 +14,13 @@
  * CORPUS lines are `query<TAB>count` (already normalized: the bytes are
  * inserted as they are); PREFIXES has one prefix per line. Output: one
  * `name value unit` line per figure. Latency: every prefix is timed with
- * now_ns around one trie_topk(k=10) call, 3 passes, the last is reported
+ * qtime_ns around one trie_topk(k=10) call, 3 passes, the last is reported
  * (quantiles from the histogram's buckets; the mean is exact, so it shows
  * small differences between builds better).
+ * --load-only also times fuzzy top-10 (trie_fuzzy_topk, 1 and 2 edits, and
+ * AUTO) against exact top-10, on the prefixes as given and with one seeded
+ * random edit in each prefix of 4+ characters, 2 passes, the last reported,
+ * and the typo recall (bench_fuzzy).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +32,7 @@
 #include "common/hist.h"
 #include "common/util.h"
 #include "trie/trie.h"
+#include "trie/trie_fuzzy.h"
 #include "trie/trie_internal.h" /* white box: the per-structure byte breakdown */
 
 static double rss_mb(void) {
@@ -90,9 +95,9 @@ static void bench_topk(const trie *t, const prefixes *p) {
         results = 0;
         total_ns = 0;
         for (size_t i = 0; i < p->n; i++) {
-            uint64_t t0 = now_ns();
+            uint64_t t0 = qtime_ns();
             int n = trie_topk(t, p->buf + p->off[i], p->len[i], 10, out);
-            uint64_t t1 = now_ns();
+            uint64_t t1 = qtime_ns();
             hist_add(&h, t1 - t0);
             total_ns += t1 - t0;
             results += (uint64_t)(n > 0 ? n : 0);
@@ -107,15 +112,163 @@ static void bench_topk(const trie *t, const prefixes *p) {
     printf("top10_max %llu ns\n", (unsigned long long)h.max);
 }
 
+/* ------------------------------------------------------------ fuzzy */
+
+/* Characters (UTF-8 lead-byte rule, as trie_fuzzy.h) of p[0, n). */
+static size_t nchars(const char *p, size_t n) {
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++) c += ((uint8_t)p[i] & 0xC0) != 0x80;
+    return c;
+}
+
+/* One seeded random edit (substitute, insert, delete or transpose of a
+ * character, never at the first one: the default first-character rule) in
+ * each prefix of 4+ characters; shorter prefixes stay as they are. */
+static void make_typos(const prefixes *p, prefixes *q) {
+    qbuf b;
+    qbuf_init(&b);
+    uint64_t x = 0x5eed;
+    q->n = p->n;
+    q->off = malloc(p->n * sizeof *q->off);
+    q->len = malloc(p->n * sizeof *q->len);
+    if (!q->off || !q->len) abort();
+    for (size_t i = 0; i < p->n; i++) {
+        const char *s = p->buf + p->off[i];
+        size_t n = p->len[i], st[TRIE_MAX_KEY + 1], nc = 0;
+        char out[TRIE_MAX_KEY + 8];
+        size_t ol = 0;
+        for (size_t j = 0; j < n; j++)
+            if (((uint8_t)s[j] & 0xC0) != 0x80 && nc < TRIE_MAX_KEY) st[nc++] = j;
+        st[nc] = n;
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        uint64_t r = x >> 33;
+        if (nc >= 4 && n <= TRIE_MAX_KEY) {
+            size_t at = 1 + (size_t)(r % (nc - 1)); /* a character 1..nc-1 */
+            char c = (char)('a' + (r >> 20) % 26);
+            size_t a0 = st[at], a1 = st[at + 1];
+            switch ((r >> 8) % 4) {
+            case 0: /* substitute */
+                memcpy(out, s, a0), ol = a0;
+                out[ol++] = c;
+                memcpy(out + ol, s + a1, n - a1), ol += n - a1;
+                break;
+            case 1: /* insert before character at */
+                memcpy(out, s, a0), ol = a0;
+                out[ol++] = c;
+                memcpy(out + ol, s + a0, n - a0), ol += n - a0;
+                break;
+            case 2: /* delete */
+                memcpy(out, s, a0), ol = a0;
+                memcpy(out + ol, s + a1, n - a1), ol += n - a1;
+                break;
+            default: /* transpose characters at-1 and at (at >= 2 keeps the first) */
+                if (at < 2) at = 2;
+                if (at >= nc) at = nc - 1;
+                {
+                    size_t b0 = st[at - 1], b1 = st[at], b2 = st[at + 1];
+                    memcpy(out, s, b0), ol = b0;
+                    memcpy(out + ol, s + b1, b2 - b1), ol += b2 - b1;
+                    memcpy(out + ol, s + b0, b1 - b0), ol += b1 - b0;
+                    memcpy(out + ol, s + b2, n - b2), ol += n - b2;
+                }
+            }
+        } else {
+            memcpy(out, s, n), ol = n;
+        }
+        q->off[i] = b.len;
+        q->len[i] = ol;
+        if (qbuf_append(&b, out, ol)) abort();
+    }
+    q->buf = b.data;
+}
+
+/* AUTO edits as the issue sets them: 0 below 4 characters, 1 from 4, 2 from 8. */
+static unsigned auto_edits(const char *p, size_t n) {
+    size_t c = nchars(p, n);
+    return c >= 8 ? 2 : c >= 4 ? 1 : 0;
+}
+
+/* Times one kind of call over prefixes with at least minc characters:
+ * maxd < 0 is trie_topk, else trie_fuzzy_topk(maxd); maxd 3 is AUTO. */
+static void time_one(const trie *t, const prefixes *p, const char *name, int maxd, size_t minc,
+                     int passes) {
+    static hist h;
+    static trie_fuzzy_hit fo[10];
+    static trie_hit to[10];
+    uint64_t results = 0, total = 0, calls = 0;
+    for (int pass = 0; pass < passes; pass++) {
+        hist_init(&h);
+        results = total = calls = 0;
+        for (size_t i = 0; i < p->n; i++) {
+            const char *s = p->buf + p->off[i];
+            size_t n = p->len[i];
+            if (minc && nchars(s, n) < minc) continue;
+            unsigned d = maxd == 3 ? auto_edits(s, n) : (unsigned)maxd;
+            uint64_t t0 = qtime_ns();
+            int r = maxd < 0 ? trie_topk(t, s, n, 10, to) : trie_fuzzy_topk(t, s, n, d, 0, 10, fo);
+            uint64_t t1 = qtime_ns();
+            hist_add(&h, t1 - t0);
+            total += t1 - t0;
+            calls++;
+            results += (uint64_t)(r > 0 ? r : 0);
+        }
+    }
+    printf("%s_calls %llu count\n", name, (unsigned long long)calls);
+    printf("%s_results_avg %.2f count\n", name, calls ? (double)results / (double)calls : 0.0);
+    printf("%s_mean %.0f ns\n", name, calls ? (double)total / (double)calls : 0.0);
+    printf("%s_median %llu ns\n", name, (unsigned long long)hist_quantile(&h, 0.5));
+    printf("%s_p99 %llu ns\n", name, (unsigned long long)hist_quantile(&h, 0.99));
+    printf("%s_max %llu ns\n", name, (unsigned long long)h.max);
+}
+
+/* Fuzzy top-10 (trie_fuzzy_topk, first character exact) against exact
+ * top-10 on the same prefixes: the benchmark prefixes as they are (exact
+ * results usually fill the 10: fuzzy costs what exact does), and the same
+ * prefixes with one random edit in each of 4+ characters (make_typos). Also
+ * the typo recall: the exact top-1 of the clean prefix is in the AUTO top-10
+ * of the typo'd one. */
+static void bench_fuzzy(const trie *t, const prefixes *p) {
+    prefixes q;
+    make_typos(p, &q);
+    printf("# fuzzy top-10, clean prefixes\n");
+    time_one(t, p, "clean_exact", -1, 0, 2);
+    time_one(t, p, "clean_fuzzy1", 1, 0, 2);
+    time_one(t, p, "clean_fuzzy2", 2, 0, 2);
+    printf("# fuzzy top-10, one edit in each prefix of 4+ characters\n");
+    time_one(t, &q, "typo_exact", -1, 0, 2);
+    time_one(t, &q, "typo_fuzzy1", 1, 0, 2);
+    time_one(t, &q, "typo_fuzzy2", 2, 0, 2);
+    time_one(t, &q, "typo_exact_8plus", -1, 8, 2);
+    time_one(t, &q, "typo_fuzzy2_8plus", 2, 8, 2);
+    time_one(t, &q, "typo_fuzzyauto", 3, 0, 2);
+    static trie_hit one[1];
+    static trie_fuzzy_hit fo[10];
+    uint64_t want = 0, found = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        const char *s = p->buf + p->off[i], *ts = q.buf + q.off[i];
+        if (nchars(s, p->len[i]) < 4) continue;
+        if (trie_topk(t, s, p->len[i], 1, one) != 1) continue;
+        want++;
+        int r = trie_fuzzy_topk(t, ts, q.len[i], auto_edits(ts, q.len[i]), 0, 10, fo);
+        for (int j = 0; j < r; j++)
+            if (fo[j].hit.id == one[0].id) {
+                found++;
+                break;
+            }
+    }
+    printf("typo_recall_auto_top10 %.2f %%\n", want ? 100.0 * (double)found / (double)want : 0.0);
+    prefixes_free(&q);
+}
+
 static trie *load(const char *snap) {
     trie *t = NULL;
     char err[256];
-    uint64_t t0 = now_ns();
+    uint64_t t0 = qtime_ns();
     if (trie_load(snap, &t, err, sizeof err)) {
         fprintf(stderr, "bench_trie: load %s: %s\n", snap, err);
         return NULL;
     }
-    printf("load %.3f s\n", (double)(now_ns() - t0) / 1e9);
+    printf("load %.3f s\n", (double)(qtime_ns() - t0) / 1e9);
     return t;
 }
 
@@ -146,7 +299,7 @@ static int bench_bulk(const char *path, uint64_t want_keys, trie **out) {
         if (line[l - 1] == '\n') l--;
         char *tab = memrchr(line, '\t', (size_t)l);
         uint64_t cnt;
-        if (!tab || parse_u64(tab + 1, (size_t)(line + l - tab - 1), &cnt)) continue;
+        if (!tab || qparse_u64(tab + 1, (size_t)(line + l - tab - 1), &cnt)) continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 1024;
             v = realloc(v, cap * sizeof *v);
@@ -158,10 +311,10 @@ static int bench_bulk(const char *path, uint64_t want_keys, trie **out) {
     free(line);
     fclose(f);
     g_text = text.data;
-    uint64_t t0 = now_ns();
+    uint64_t t0 = qtime_ns();
     qsort(v, n, sizeof *v, kline_cmp);
-    printf("bulk_sort %.3f s\n", (double)(now_ns() - t0) / 1e9);
-    t0 = now_ns();
+    printf("bulk_sort %.3f s\n", (double)(qtime_ns() - t0) / 1e9);
+    t0 = qtime_ns();
     trie_builder *b = trie_builder_new();
     trie *t = NULL;
     int rc = b ? 0 : TRIE_ENOMEM;
@@ -171,7 +324,7 @@ static int bench_bulk(const char *path, uint64_t want_keys, trie **out) {
     }
     if (rc == 0) rc = trie_builder_finish(b, &t);
     else trie_builder_free(b);
-    printf("bulk_build %.3f s\n", (double)(now_ns() - t0) / 1e9);
+    printf("bulk_build %.3f s\n", (double)(qtime_ns() - t0) / 1e9);
     if (rc || trie_count(t) != want_keys) {
         fprintf(stderr, "bench_trie: bulk build: %s, %llu keys\n", trie_strerror(rc),
                 (unsigned long long)(t ? trie_count(t) : 0));
@@ -221,6 +374,7 @@ int main(int argc, char **argv) {
         printf("rss_trie_only %.1f MB\n", rss_mb() - rss0);
         mem_breakdown(t);
         bench_topk(t, &p);
+        bench_fuzzy(t, &p);
         trie_free(t);
         prefixes_free(&p);
         return 0;
@@ -244,16 +398,16 @@ int main(int argc, char **argv) {
     char *line = NULL;
     size_t lcap = 0;
     ssize_t l;
-    uint64_t bad = 0, t0 = now_ns();
+    uint64_t bad = 0, t0 = qtime_ns();
     while ((l = getline(&line, &lcap, f)) > 0) {
         if (line[l - 1] == '\n') l--;
         char *tab = memrchr(line, '\t', (size_t)l);
         uint64_t cnt;
-        if (!tab || parse_u64(tab + 1, (size_t)(line + l - tab - 1), &cnt) ||
+        if (!tab || qparse_u64(tab + 1, (size_t)(line + l - tab - 1), &cnt) ||
             trie_set(t, line, (size_t)(tab - line), NULL, 0, (double)cnt, NULL))
             bad++;
     }
-    double build = (double)(now_ns() - t0) / 1e9;
+    double build = (double)(qtime_ns() - t0) / 1e9;
     free(line);
     fclose(f);
     trie_mem m;
@@ -273,12 +427,12 @@ int main(int argc, char **argv) {
     /* the snapshot is the bulk-built trie's (coded with its chosen table, as
      * from qac build); the trie_set one above grew from empty and is
      * identity-coded, like a live trie before its first reload */
-    t0 = now_ns();
+    t0 = qtime_ns();
     if (trie_save(bulk, snap)) {
         fprintf(stderr, "bench_trie: save %s: %s\n", snap, strerror(errno));
         return 1;
     }
-    printf("save %.3f s\n", (double)(now_ns() - t0) / 1e9);
+    printf("save %.3f s\n", (double)(qtime_ns() - t0) / 1e9);
     if (stat(snap, &st) == 0) printf("snapshot_bytes %llu B\n", (unsigned long long)st.st_size);
     trie_free(bulk);
     prefixes p;

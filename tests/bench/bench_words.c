@@ -13,7 +13,7 @@
  * (cycling; n <= the key's words) a random choice of n distinct word
  * positions whose FIRST is not the key's first word (a later word first),
  * in shuffled order, the last typed word cut to 1..its length bytes (as
- * typed). Each is timed with now_ns around one trie_words_topk(k=10); 3
+ * typed). Each is timed with qtime_ns around one trie_words_topk(k=10); 3
  * passes, the last reported: per typed-word count and overall, median, p99,
  * mean, and how many answers were truncated by the scan limit.
  */
@@ -128,9 +128,9 @@ static void bench_queries(const trie_words *w, const trie *t, const qset *q) {
         for (int i = 0; i < 5; i++) hist_init(&h[i]), tot[i] = cnt[i] = res[i] = trunc[i] = 0;
         for (size_t i = 0; i < q->n; i++) {
             int tr;
-            uint64_t t0 = now_ns();
+            uint64_t t0 = qtime_ns();
             int n = trie_words_topk(w, t, q->buf + q->off[i], q->len[i], 10, out, &tr);
-            uint64_t d = now_ns() - t0;
+            uint64_t d = qtime_ns() - t0;
             for (int c = 0; c <= 4; c += (c == 0 ? q->nw[i] : 5)) {
                 hist_add(&h[c], d);
                 tot[c] += d, cnt[c]++, res[c] += (uint64_t)(n > 0 ? n : 0), trunc[c] += (uint64_t)tr;
@@ -172,7 +172,7 @@ int main(int argc, char **argv) {
         if (line[l - 1] == '\n') l--;
         char *tab = memrchr(line, '\t', (size_t)l);
         uint64_t c;
-        if (!tab || tab == line || parse_u64(tab + 1, (size_t)(line + l - tab - 1), &c)) continue;
+        if (!tab || tab == line || qparse_u64(tab + 1, (size_t)(line + l - tab - 1), &c)) continue;
         if (n == cap) {
             cap = cap ? 2 * cap : 1024;
             v = realloc(v, cap * sizeof *v);
@@ -203,22 +203,22 @@ int main(int argc, char **argv) {
     qbuf_free(&text);
     double rss0 = rss_mb();
     char err[256];
-    uint64_t t0 = now_ns();
+    uint64_t t0 = qtime_ns();
     if (trie_load(snap, &t, err, sizeof err)) {
         fprintf(stderr, "bench_words: load: %s\n", err);
         return 1;
     }
     printf("keys %llu count\n", (unsigned long long)trie_count(t));
-    printf("trie_load %.3f s\n", (double)(now_ns() - t0) / 1e9);
+    printf("trie_load %.3f s\n", (double)(qtime_ns() - t0) / 1e9);
     double rss1 = rss_mb();
     printf("rss_trie %.1f MB\n", rss1 - rss0);
     trie_words *w = NULL;
-    t0 = now_ns();
+    t0 = qtime_ns();
     if (trie_words_build(t, &w)) {
         fprintf(stderr, "bench_words: trie_words_build failed\n");
         return 1;
     }
-    printf("words_build %.3f s\n", (double)(now_ns() - t0) / 1e9);
+    printf("words_build %.3f s\n", (double)(qtime_ns() - t0) / 1e9);
     double rss2 = rss_mb();
     trie_words_mem m;
     trie_words_memory(w, &m);

@@ -11,7 +11,9 @@
 #    infix top-10 latency on the same corpus.
 # 2. The server (tests/bench/server.sh): redis-benchmark against qac and against
 #    a redis-server in the same run.
-# 3. Other benchmark scripts present in tests/bench/ (replay.sh, ...).
+# 3. Other benchmark scripts present in tests/bench/ (replay.sh, ...; fuzzy_peers.sh: qac FUZZY 1/2/AUTO
+#    beside Lucene's FuzzySuggester and RediSearch FT.SUGGET FUZZY on typo'd prefixes, SKIP lines for
+#    peers that are absent).
 # Figures are medians of what each tool measured; the machine is shared and
 # noisy, so compare ratios within one run.
 set -euo pipefail

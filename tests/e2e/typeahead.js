@@ -82,6 +82,56 @@ async function main() {
     }
 }
 
+/* A typo: the page asks with fuzzy=auto, so a word typed with one edit (4+ characters, the first
+ * right) still shows the intended suggestion, highlighted over the part that matched. The pair is
+ * the first candidate the index answers with the intended word only when typos are allowed. */
+async function typoStep(page) {
+    const typoCandidates = [['wether', 'weather'], ['weathr', 'weather'], ['nwes', 'news'], ['recipse', 'recipes'],
+        ['hwo to', 'how to'], ['new yrok', 'new york']];
+    let typoPick = null;
+    for (const [typo, want] of typoCandidates) {
+        const exact = expectedLists([typo], K)[0];
+        const fz = (await getJson(`${DIRECT}/v1/complete?` + new URLSearchParams({ q: typo, k: String(K), fuzzy: 'auto' }))).json;
+        const hit = fz.suggestions.find((s) => lower(s.text).startsWith(want));
+        if (hit && !exact.some((t) => lower(t).startsWith(want))) { typoPick = { typo, want, direct: fz.suggestions }; break; }
+    }
+    check(typoPick !== null, 'the index answers a typo\'d word with the intended suggestion under fuzzy=auto (and not without)',
+        typoCandidates.map((c) => c[0]));
+    const want = typoPick.want;
+    const dhit = typoPick.direct.find((s) => lower(s.text).startsWith(want));
+    check(dhit.edits === 1 && Array.isArray(dhit.match) && dhit.match[0] === 0,
+        `GET /v1/complete?q=${typoPick.typo}&fuzzy=auto answers ${JSON.stringify(dhit.text)} with edits 1 and a match range`, dhit);
+    const typoReq = page.waitForRequest((r) => r.url().includes('/v1/complete?') &&
+        new URL(r.url()).searchParams.get('q') === typoPick.typo);
+    await typeFresh(page, typoPick.typo, 15);
+    const tq = new URL((await typoReq).url()).searchParams;
+    check(tq.get('fuzzy') === 'auto', 'the page asks with fuzzy=auto', tq.toString());
+    try {
+        await page.waitForFunction(([t, w]) => window.qacTypeahead.state().shownPrefix === t &&
+            [...document.querySelectorAll('#qac-listbox [role=option]')].some((e) => e.textContent.toLowerCase().startsWith(w)),
+        [typoPick.typo, want], { timeout: 5000 });
+    } catch (e) {
+        throw new Error(`typing ${JSON.stringify(typoPick.typo)} never showed a suggestion starting with ${JSON.stringify(want)};` +
+            ` last seen ${JSON.stringify(await optionTexts(page).catch(() => '?'))}`);
+    }
+    const typoShown = await page.evaluate((w) => {
+        const li = [...document.querySelectorAll('#qac-listbox [role=option]')].find((e) => e.textContent.toLowerCase().startsWith(w));
+        const m = li.querySelector('mark');
+        return { text: li.textContent, mark: m ? [li.textContent.indexOf(m.textContent), m.textContent] : null,
+            expanded: document.getElementById('qac-input').getAttribute('aria-expanded') };
+    }, want);
+    check(typoShown.text === dhit.text && typoShown.expanded === 'true',
+        `typing ${JSON.stringify(typoPick.typo)} shows ${JSON.stringify(dhit.text)} in the open list`, typoShown);
+    check(typoShown.mark && typoShown.mark[0] === 0 && lower(typoShown.mark[1]) === want &&
+        typoShown.mark[1] === Buffer.from(dhit.text).subarray(dhit.match[0], dhit.match[1]).toString(),
+    `the intended word is highlighted from the server's match range (${JSON.stringify(want)}, not the typed ${JSON.stringify(typoPick.typo)})`,
+    typoShown.mark);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'typeahead-typo.png') });
+    ok(`screenshot ${path.join(ARTIFACTS, 'typeahead-typo.png')}`);
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Escape');
+}
+
 async function run(context, prefix, steps, lists, expected) {
     const page = context.pages()[0] || await context.newPage();
     const foreign = [];
@@ -220,6 +270,9 @@ async function run(context, prefix, steps, lists, expected) {
     const tform = new URLSearchParams((await tReq).postData() || '');
     check(tform.get('q') === typedQuery && !tform.has('prefix') && !tform.has('rank'),
         'Enter with nothing highlighted submits the typed text without PREFIX/RANK', Object.fromEntries(tform));
+
+    if (process.env.QAC_E2E_MOCK_TSV) console.log('# typo step skipped: mock_qac.py has no fuzzy matching');
+    else await typoStep(page);
 
     /* Late answers: hold every answer for a shorter prefix back longer, so the older requests answer
      * after the newer ones; once all have arrived, the list must be the one for the final text. */

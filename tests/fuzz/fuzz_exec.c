@@ -1,6 +1,6 @@
 /* fuzz_exec.c -- stateful libFuzzer harness for the command executor
  * (eng_exec, engine/cmd.h) with the ranker and the ACCEPT guard attached
- * (engine/ranker.h, engine/guard.h): sequences of commands against a shadow
+ * (engine/rank/ranker.h, engine/guard.h): sequences of commands against a shadow
  * model, not just one parse.
  *
  * Files: this one drives the engine (environment, input bytecode, requests,
@@ -51,7 +51,7 @@
  * Each command is an opcode byte -- low nibble the command, bit 4 RESP (else
  * text), bits 5-7 variant flags (option order and case, LIMIT of the probe,
  * ...) -- followed by the argument bytes it reads (a missing byte reads 0):
- *   0/10/15 ADD key score        1/11 INCR key [delta]   2/14 DEL key
+ *   0/10 ADD key score           1/11 INCR key [delta]   2/14 DEL key
  *   3 GET key prefix             6 SAVE (flags 7: unwritable path, ERR IO)
  *   4/12 ACCEPT query optbyte [USER u] [SESSION s] [PREFIX p] [RANK r]
  *   5/13 COMPLETE prefix optbyte [USER u] [SESSION s] [LIMIT k] [WITHSCORES]
@@ -62,6 +62,10 @@
  *     and a count byte >= 0xf0, 900..1380 (at most EX_BUDGET per input).
  *   9 MISC: STATS INFO PING HELP CONFIG COMMAND QUIT AUTH, an unknown
  *     command word, wrong argument counts
+ *   15 FUZZY prefix fuzzbyte [LIMIT k]: COMPLETE prefix FUZZY f (0, 1, 2,
+ *     auto, or a bad value; sometimes FUZZY twice) on the plain path: exactly
+ *     the model's typo order (each live key's edits by trie_fuzzy_dist, then
+ *     score, then key)
  * Keys, prefixes, users, numbers come from small tables (shared prefixes
  * "a" "ab" "abc" ..., spaces, upper case, accents, ligatures, full-width,
  * CJK, NBSP, NEL, controls, invalid and truncated UTF-8; 512 / 513-byte keys
@@ -119,14 +123,16 @@
 #include "engine/cmd.h"
 #include "engine/config.h"
 #include "engine/guard.h"
-#include "engine/proto.h"
-#include "engine/ranker.h"
-#include "ranking/cache.h"
+#include "engine/proto/proto.h"
+#include "engine/rank/ranker.h"
+#include "ranking/veclru.h"
 #include "ranking/ftrl.h"
 #include "text/norm.h"
 #include "trie/trie.h"
+#include "trie/trie_fuzzy.h"
 #include "trie/trie_internal.h" /* SNAP_VERSION: the version a SAVE writes */
 #include "tests/fuzz/fuzz_exec_model.h"
+#include "tests/fuzz/fuzz_exec_tables.h" /* keys, prefixes, users, ... the bytecode picks from */
 #include "tests/fuzz/fuzz_exec_reply.h"
 #include "tests/fuzz/fuzz_util.h"
 
@@ -201,53 +207,6 @@ typedef struct rd {
     size_t n, i;
 } rd;
 static unsigned next(rd *r) { return r->i < r->n ? r->p[r->i++] : 0; }
-
-/* --- value tables ------------------------------------------------------- */
-
-/* normalized lowercase ASCII with many shared prefixes */
-static const str clean_keys[] = {
-    S_("a"),  S_("ab"), S_("abc"), S_("abd"), S_("abcd"), S_("b"),   S_("ba"),   S_("bab"),
-    S_("c"),  S_("ca"), S_("a b"), S_("a bc"), S_("ab c"), S_("zq"), S_("zq 1"), S_("x"),
-};
-/* everything else the normalizer has an opinion on */
-static const str odd_keys[] = {
-    S_("b "), S_("AB"), S_("Abc"), S_(" a"), S_("a  b"), S_("a\tb"), S_("a\nb"), S_("\xc3\xa9"), /* é */
-    S_("e"), S_("e\xcc\x81"),                  /* e + combining acute */
-    S_("\xc3\x9f"), S_("ss"),                  /* ß */
-    S_("\xef\xac\x81"), S_("fi"),              /* ﬁ ligature */
-    S_("\xe6\x97\xa5"), S_("\xe6\x97\xa5\xe6\x9c\xac"), S_("\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"), /* 日 日本 日本語 */
-    S_("\xef\xbc\xa1"),                        /* full-width A */
-    S_("a\xc2\xa0" "b"),                       /* NBSP */
-    S_("\xc2\x85"),                            /* NEL alone: empty key */
-    S_(""), S_(" "), S_("\xff"), S_("a\x01"), S_("ab\xc3"), S_("a\x7f"), S_("\xed\xa0\x80"), /* surrogate */
-    S_("CAF\xc3\x89"), S_("caf\xc3\xa9"), S_("cafe"), S_("ab\r\n"),
-};
-static const str clean_prefixes[] = {
-    S_(""), S_("a"), S_("ab"), S_("abc"), S_("b"), S_("a "), S_("c"), S_("zq"),
-    S_("zq "), S_("x"), S_("ab "), S_("abcd"), S_("ba"), S_("q"), S_("a b"), S_("zq 1"),
-};
-static const str odd_prefixes[] = {
-    S_("A"), S_("AB"), S_("b "), S_("\xc3\xa9"), S_("\xc3"), S_("\xe6\x97"), S_("\xe6\x97\xa5"), S_("caf"),
-    S_("CAF\xc3"), S_("\xff"), S_("a\x01"), S_(" "), S_("\t"), S_("\xc2\x85"), S_("\xef\xbc"), S_("\xc3\x9f"),
-};
-static const str users[] = {
-    S_("u1"), S_("u2"), S_("u3"), S_("U1"), S_("\xc3\xbc"), S_("user 1"), S_("heavy"),
-    S_(""), S_("a\x01"), S_("\xff"), S_("u\x7f"), /* invalid ids */
-};
-#define N_GOOD_USERS 7
-static const str sessions[] = {S_("s1"), S_("s2"), S_("s 3"), S_(""), S_("\xc3")};
-#define N_GOOD_SESS 3
-static const str scores[] = {
-    S_("1"), S_("2"), S_("3"), S_("0"), S_("5"), S_("10"), S_("-1"), S_("100"), S_("0.5"), S_("2.5"),
-    S_("-0"), S_("1e300"), S_("-1e300"), S_("1.7976931348623157e308"), S_("1e-300"), S_("3"),
-    S_("nan"), S_("inf"), S_(""), S_("x"), S_("1e999"), S_(" 1"), S_("0x10"), S_("1,5"),
-};
-#define N_GOOD_SCORES 16
-static const str limits[] = {S_("1"), S_("2"), S_("3"), S_("5"), S_("10"), S_("20"), S_("100"), S_("4"),
-                             S_("0"), S_("101"), S_("-3"), S_("x"), S_("1.5"), S_("")};
-#define N_GOOD_LIMITS 8
-static const str ranks[] = {S_("0"), S_("1"), S_("3"), S_("100"), S_("101"), S_("-1"), S_("x"), S_("007")};
-static const str burst_stems[] = {S_("zq"), S_("ab"), S_("\xe6\x97\xa5"), S_("hist")};
 
 static const char *word_case(const char *upper, unsigned v, char *buf) {
     size_t n = strlen(upper);
@@ -522,7 +481,7 @@ static void state_new(unsigned h) {
     eng_rank_opts_default(&o);
     o.model = model_path;
     o.model_save = model_save;
-    o.cache_bytes = RANK_CACHE_MIN_BYTES;
+    o.cache_bytes = RANK_VECLRU_MIN_BYTES;
     o.candidates = cand_opts[h & 3];
     char err[256];
     R = eng_rank_new(&loop, T, &o, err, sizeof err);
@@ -644,7 +603,7 @@ static void op_add(rd *in, int kind, unsigned fl, unsigned step) {
     double v;
     size_t dl;
     int kn = key_norm(key, nbuf);
-    int ok = parse_double(sc.s, sc.n, &v) == 0 && kn > 0 && disp_of(key, &dl) == 0;
+    int ok = qparse_double(sc.s, sc.n, &v) == 0 && kn > 0 && disp_of(key, &dl) == 0;
     expect_outcome(ok, &r, "ADD");
     if (ok) {
         sent *e = sh_get(nbuf, (size_t)kn);
@@ -673,7 +632,7 @@ static void op_incr(rd *in, int kind, unsigned fl, unsigned step) {
     double delta = 1;
     size_t dl;
     int kn = key_norm(key, nbuf);
-    int ok = (!with || parse_double(d.s, d.n, &delta) == 0) && kn > 0;
+    int ok = (!with || qparse_double(d.s, d.n, &delta) == 0) && kn > 0;
     if (ok) {
         const sent *e = sh_find(nbuf, (size_t)kn);
         if (e && e->live) ok = isfinite(e->score + delta);
@@ -738,7 +697,7 @@ static int do_accept(str query, const opts *o, int kind, unsigned cs, int order)
     int kn = key_norm(query, nbuf);
     int ok = !o->junk && kn > 0;
     int64_t rk;
-    if (o->has_rank) ok = ok && parse_i64(o->rank.s, o->rank.n, &rk) == 0 && rk >= 0 && rk <= TRIE_MAX_K;
+    if (o->has_rank) ok = ok && qparse_i64(o->rank.s, o->rank.n, &rk) == 0 && rk >= 0 && rk <= TRIE_MAX_K;
     if (o->has_user) ok = ok && id_ok(o->user);
     if (o->has_sess) ok = ok && id_ok(o->sess);
     if (o->has_prefix) {
@@ -753,7 +712,7 @@ static int do_accept(str query, const opts *o, int kind, unsigned cs, int order)
     req_addv(&q, query);
     add_opts(&q, o, cs, order, 0);
     if (exec(&q, kind, NULL) != CMD_ACCEPT) fuzz_fail("ACCEPT ran as another command");
-    uint64_t t = now_ns();
+    uint64_t t = qtime_ns();
     req_free(&q);
     reply r;
     read_reply(kind, RP_BULK, 0, &r);
@@ -828,7 +787,7 @@ static void op_complete(rd *in, int kind, unsigned fl, unsigned step) {
     read_reply(kind, RP_LIST, ws, &r);
     int64_t k = SRV_DEFAULT_K;
     int ok = !o.junk;
-    if (o.has_limit) ok = ok && parse_i64(o.limit.s, o.limit.n, &k) == 0 && k >= 1 && k <= SRV_MAX_K;
+    if (o.has_limit) ok = ok && qparse_i64(o.limit.s, o.limit.n, &k) == 0 && k >= 1 && k <= SRV_MAX_K;
     if (o.has_user) ok = ok && id_ok(o.user);
     if (o.has_sess) ok = ok && id_ok(o.sess);
     int npl = prefix_norm(p, pbuf);
@@ -836,6 +795,56 @@ static void op_complete(rd *in, int kind, unsigned fl, unsigned step) {
     expect_outcome(ok, &r, "COMPLETE");
     if (ok) check_ranked(&r, pbuf, npl, (unsigned)k, o.has_user ? &o.user : NULL);
     probe(p, ok ? (unsigned)k : 10, o.has_user ? &o.user : NULL, NULL, kind);
+}
+
+static void op_fuzzy(rd *in, int kind, unsigned fl, unsigned step) {
+    (void)step;
+    static const str fz[] = {S_("0"), S_("1"), S_("2"), S_("auto"), S_("AUTO"), S_("3"), S_("-1"), S_("x"), S_("")};
+    enum { N_GOOD_FZ = 5 };
+    str p = pick_prefix(in, 0);
+    unsigned b = next(in);
+    unsigned fi = (b & 15) % ARRAY_LEN(fz); /* bits 4, 5: twice, LIMIT */
+    int twice = (b >> 4) & 1, has_limit = (b >> 5) & 1;
+    str lim = {0};
+    if (has_limit) lim = limits[next(in) % ARRAY_LEN(limits)];
+    char cw[16];
+    req q = {0};
+    req_adds(&q, cmd_word("COMPLETE", fl & 3));
+    req_addv(&q, p);
+    req_adds(&q, word_case("FUZZY", fl & 3, cw)), req_addv(&q, fz[fi]);
+    if (twice) req_adds(&q, "FUZZY"), req_addv(&q, fz[fi]);
+    if (has_limit) req_adds(&q, "LIMIT"), req_addv(&q, lim);
+    struct eng_rank *saved = E.rank;
+    E.rank = NULL; /* the plain path: the ranked one is probed elsewhere */
+    int cmd = exec(&q, kind, NULL);
+    E.rank = saved;
+    if (cmd != CMD_COMPLETE) fuzz_fail("COMPLETE FUZZY ran as another command");
+    req_free(&q);
+    reply r;
+    read_reply(kind, RP_LIST, kind == PROTO_TEXT, &r);
+    int64_t k = SRV_DEFAULT_K;
+    int ok = fi < N_GOOD_FZ && !twice;
+    if (has_limit) ok = ok && qparse_i64(lim.s, lim.n, &k) == 0 && k >= 1 && k <= SRV_MAX_K;
+    int npl = prefix_norm(p, pbuf);
+    ok = ok && npl != -2;
+    expect_outcome(ok, &r, "COMPLETE FUZZY");
+    if (!ok) return;
+    unsigned d = fi < 3 ? fi : 0;
+    if (fi == 3 || fi == 4) {
+        size_t cp = npl > 0 ? qutf8_count(pbuf, (size_t)npl) : 0;
+        d = cp >= cfg.fuzzy_auto_two ? 2 : cp >= cfg.fuzzy_auto_one ? 1 : 0;
+    }
+    size_t m = npl < 0 ? 0 : fuzzy_brute(pbuf, (size_t)npl, d);
+    size_t want = m < (size_t)k ? m : (size_t)k;
+    if (r.nitems != want)
+        fuzz_fail("COMPLETE '%.*s' FUZZY %u: %zu items, model has %zu (LIMIT %lld)", npl, pbuf, d, r.nitems, want,
+                  (long long)k);
+    for (size_t i = 0; i < want; i++) {
+        const sent *e = &sh[bf_idx[i]];
+        if (!item_is(&r.it[i], e) || !score_is(&r.it[i], e->score))
+            fuzz_fail("COMPLETE '%.*s' FUZZY %u item %zu: '%.*s', model: '%.*s' (%d edits)", npl, pbuf, d, i,
+                      (int)r.it[i].n, r.it[i].s, (int)e->dlen, e->disp, fz_edits[bf_idx[i]]);
+    }
 }
 
 static void op_save(rd *in, int kind, unsigned fl, unsigned step) {
@@ -959,7 +968,7 @@ static void op_misc(rd *in, int kind, unsigned fl, unsigned step) {
 
 typedef void (*op_fn)(rd *in, int kind, unsigned fl, unsigned step);
 static const op_fn ops[16] = {op_add,   op_incr,  op_del,   op_get,    op_accept, op_complete, op_save, op_reload,
-                              op_burst, op_misc, op_add,   op_incr,   op_accept, op_complete, op_del,  op_add};
+                              op_burst, op_misc, op_add,   op_incr,   op_accept, op_complete, op_del,  op_fuzzy};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!dir[0]) env_init();

@@ -70,6 +70,7 @@
 #include "engine/guard.h"
 #include "text/norm.h"
 #include "trie/trie.h"
+#include "trie/trie_fuzzy.h"
 #include "tests/fuzz/fuzz_exec_reply.h"
 #include "tests/fuzz/fuzz_util.h"
 
@@ -183,7 +184,7 @@ static int disp_of(str s, size_t *dl) {
     return 0;
 }
 static int id_ok(str s) {
-    if (s.n == 0 || s.n > SRV_MAX_ID_LEN || !utf8_valid(s.s, s.n)) return 0;
+    if (s.n == 0 || s.n > SRV_MAX_ID_LEN || !qutf8_valid(s.s, s.n)) return 0;
     for (size_t i = 0; i < s.n; i++)
         if ((unsigned char)s.s[i] < 0x20 || s.s[i] == 0x7f) return 0;
     return 1;
@@ -249,7 +250,7 @@ static void model_reset(const guard_opts *go) {
 /* The actor of an ACCEPT that will reach the guard (user NULL: anonymous);
  * a new one, and the connection at the input's first, start their clocks. */
 static int gs_actor(const str *user) {
-    if (!gs.conn.t0_ns) gs.conn.t0_ns = now_ns();
+    if (!gs.conn.t0_ns) gs.conn.t0_ns = qtime_ns();
     char id[SRV_MAX_ID_LEN + 2];
     size_t n = 2;
     memcpy(id, user ? "u:" : "a:", 2);
@@ -260,7 +261,7 @@ static int gs_actor(const str *user) {
     gactor *a = &gs.act[gs.nact];
     memcpy(a->id, id, n);
     a->n = n;
-    a->b = (gbucket){0, now_ns()};
+    a->b = (gbucket){0, qtime_ns()};
     return (int)gs.nact++;
 }
 
@@ -430,6 +431,26 @@ static void check_plain(const reply *r, const char *np, int npl, unsigned k) {
                       e->disp, (int)e->klen, e->key, b);
         }
     }
+}
+
+/* FUZZY: the model's order for a typo-tolerant COMPLETE: live keys within
+ * d edits of np, by edits, then score, then key (into bf_idx). */
+static int fz_edits[SH_MAX];
+static int fz_cmp(const void *pa, const void *pb) {
+    int a = *(const int *)pa, b = *(const int *)pb;
+    if (fz_edits[a] != fz_edits[b]) return fz_edits[a] < fz_edits[b] ? -1 : 1;
+    return ent_cmp(pa, pb);
+}
+static size_t fuzzy_brute(const char *np, size_t npl, unsigned d) {
+    size_t m = 0;
+    for (size_t i = 0; i < nsh; i++) {
+        if (!sh[i].live) continue;
+        size_t ml;
+        unsigned e = trie_fuzzy_dist(np, npl, sh[i].key, sh[i].klen, d, 0, &ml);
+        if (e <= d) fz_edits[i] = (int)e, bf_idx[m++] = (int)i;
+    }
+    qsort(bf_idx, m, sizeof *bf_idx, fz_cmp);
+    return m;
 }
 
 #endif

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "common/util.h"
-#include "engine/proto.h"
+#include "engine/proto/proto.h"
 #include "trie/trie.h"
 #include "tests/fuzz/fuzz_util.h"
 
@@ -52,7 +52,7 @@ static const char *line_end(const char *p, const char *end) {
     return NULL;
 }
 
-static int parse_int(const char *s, size_t n, int64_t *v) { return parse_i64(s, n, v); }
+static int parse_int(const char *s, size_t n, int64_t *v) { return qparse_i64(s, n, v); }
 
 /* The error line p[0..n) (without CRLF): its ERR_* code, text in r->msg. */
 static void parse_error_line(const char *p, size_t n, int kind, reply *r) {

@@ -1,4 +1,4 @@
-/* fuzz_http.c -- libFuzzer harness for the HTTP request path (engine/http.h).
+/* fuzz_http.c -- libFuzzer harness for the HTTP request path (engine/proto/http.h).
  *
  * Input: byte 0 picks the limits (defaults, or small ones so 413/414/431 are
  * reached with short inputs), byte 1 seeds the split points; the rest is the
@@ -18,7 +18,7 @@
 #include <string.h>
 
 #include "common/util.h"
-#include "engine/http.h"
+#include "engine/proto/http.h"
 #include "tests/fuzz/fuzz_util.h"
 
 #define MAX_REQS 64
@@ -72,7 +72,7 @@ static int on_request(const http_request *r, void *ud) {
     size_t vl;
     if (http_param(r, "q", &v, &vl)) fuzz_assert(v[vl] == 0);
     if (http_header(r, "content-type", &v, &vl)) fuzz_assert(r->content_type != NULL);
-    if (r->error_status && utf8_valid(r->error_message, strlen(r->error_message))) {
+    if (r->error_status && qutf8_valid(r->error_message, strlen(r->error_message))) {
         http_resp_opts o = {.keep_alive = r->keep_alive, .cors_origin = "*", .head_only = r->method == HTTP_REQ_HEAD};
         qbuf_reset(&out);
         if (http_write_json_error(&out, r->error_status, r->error_code, r->error_message, &o) < 0) abort();
@@ -87,7 +87,7 @@ static void stream_error_reply(http_conn *c, int st) {
     fuzz_assert(code && msg);
     qbuf_reset(&out);
     http_resp_opts o = {.keep_alive = 0};
-    if (utf8_valid(msg, strlen(msg)) && http_write_json_error(&out, st, code, msg, &o) < 0) abort();
+    if (qutf8_valid(msg, strlen(msg)) && http_write_json_error(&out, st, code, msg, &o) < 0) abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

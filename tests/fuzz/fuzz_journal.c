@@ -1,5 +1,5 @@
 /* fuzz_journal.c -- libFuzzer harness for journal replay (jrn_recover,
- * engine/journal.h).
+ * engine/store/journal.h).
  *
  * Input layout: byte 0 is a flag byte, the rest is split at every "#QJF#"
  * into at most JF_MAX_FILES journal files, written as FILE.1, FILE.2, ... in
@@ -50,7 +50,7 @@
 
 #include "common/log.h"
 #include "common/endian.h"
-#include "engine/journal.h"
+#include "engine/store/journal.h"
 #include "trie/trie.h"
 #include "tests/fuzz/fuzz_util.h"
 

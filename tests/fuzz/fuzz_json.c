@@ -59,8 +59,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         int rc = qbuf_putc(&re, '{');
         for (int i = 0; i < n; i++) {
             fuzz_assert(f[i].key[f[i].key_len] == 0 && f[i].val[f[i].val_len] == 0);
-            fuzz_assert(utf8_valid(f[i].key, f[i].key_len));
-            if (f[i].type == JSON_STRING) fuzz_assert(utf8_valid(f[i].val, f[i].val_len));
+            fuzz_assert(qutf8_valid(f[i].key, f[i].key_len));
+            if (f[i].type == JSON_STRING) fuzz_assert(qutf8_valid(f[i].val, f[i].val_len));
             for (int j = 0; j < i; j++)
                 fuzz_assert(f[j].key_len != f[i].key_len || memcmp(f[j].key, f[i].key, f[i].key_len));
             if (i) rc |= qbuf_putc(&re, ',');

@@ -27,7 +27,7 @@
 
 static void check_form(const char *what, const char *s, int n, int prefix) {
     if (n < 0) return;
-    fuzz_assert(utf8_valid(s, (size_t)n));
+    fuzz_assert(qutf8_valid(s, (size_t)n));
     if (n == 0) return;
     if (s[0] == ' ') fuzz_fail("%s: leading space", what);
     for (int i = 1; i < n; i++)
@@ -68,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     size_t cap2 = cap * NORM_MAX_GROWTH + 1;
     char *tmp = malloc(cap2);
     if (!key || !pre || !ev || !disp || !tmp) abort();
-    int valid = utf8_valid(in, size);
+    int valid = qutf8_valid(in, size);
 
     int nk = norm_key(in, size, key, cap);
     int np = norm_prefix(in, size, pre, cap);

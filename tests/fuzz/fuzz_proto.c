@@ -1,5 +1,5 @@
 /* fuzz_proto.c -- libFuzzer harness for the text + RESP request parser
- * (engine/proto.h).
+ * (engine/proto/proto.h).
  *
  * Input: byte 0 picks the limits (defaults, or small ones so the limit paths
  * are reached with short inputs), byte 1 seeds the split points; the rest is
@@ -22,7 +22,7 @@
 #include <string.h>
 
 #include "common/util.h"
-#include "engine/proto.h"
+#include "engine/proto/proto.h"
 #include "tests/fuzz/fuzz_util.h"
 
 #define MAX_EVENTS 256

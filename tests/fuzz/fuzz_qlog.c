@@ -39,7 +39,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     while ((rc = qlog_next(r, &rec)) == 1) {
         nrec++;
         fuzz_assert(rec.querylen > 0 && rec.querylen <= QLOG_MAX_QUERY);
-        fuzz_assert(utf8_valid(rec.query, rec.querylen));
+        fuzz_assert(qutf8_valid(rec.query, rec.querylen));
         fuzz_assert(!norm_has_control(rec.query, rec.querylen));
         fuzz_assert(isfinite(rec.count) && rec.count >= 0);
         fuzz_assert(rec.line > prev_line);

@@ -14,6 +14,7 @@ import os
 import sys
 
 ADD, INCR, DEL, GET, ACCEPT, COMPLETE, SAVE, RELOAD, BURST, MISC = range(10)
+FUZZY = 15
 RESP = 0x10
 
 
@@ -30,7 +31,8 @@ def bad(n, i):
 K = {"a": 0, "ab": 1, "abc": 2, "abd": 3, "abcd": 4, "b": 5, "ba": 6, "bab": 7, "c": 8, "ca": 9,
      "a b": 10, "a bc": 11, "ab c": 12, "zq": 13, "zq 1": 14, "x": 15}
 # clean_prefixes indexes
-P = {"": 0, "a": 1, "ab": 2, "abc": 3, "b": 4, "a ": 5, "c": 6, "zq": 7, "zq ": 8, "x": 9}
+P = {"": 0, "a": 1, "ab": 2, "abc": 3, "b": 4, "a ": 5, "c": 6, "zq": 7, "zq ": 8, "x": 9, "ab ": 10, "abcd": 11,
+     "ba": 12}
 # scores (good ones: index < 16)
 SC = {"1": 0, "2": 1, "3": 2, "0": 3, "5": 4, "10": 5, "-1": 6, "100": 7, "0.5": 8, "2.5": 9, "-0": 10,
       "1e300": 11, "-1e300": 12, "max": 13, "1e-300": 14, "nan": bad(24, 16)}
@@ -105,6 +107,18 @@ def complete(p, user=None, sess=None, limit=None, ws=False, resp=False, fl=0):
         b += bytes([U[user]])
     if sess is not None:
         b += bytes([sess])
+    if limit is not None:
+        b += bytes([LIM[limit]])
+    return b
+
+
+# op_fuzzy's table: 0 1 2 auto AUTO (good), 3 -1 x "" (bad)
+FZ = {"0": 0, "1": 1, "2": 2, "auto": 3, "AUTO": 4, "3": 5, "-1": 6, "x": 7, "": 8}
+
+
+def fuzzy(p, f, limit=None, twice=False, resp=False, fl=0):
+    b = op(FUZZY, resp, fl) + (p if isinstance(p, bytes) else bytes([P[p]])) + \
+        bytes([FZ[f] | twice << 4 | (limit is not None) << 5])
     if limit is not None:
         b += bytes([LIM[limit]])
     return b
@@ -196,6 +210,12 @@ def seeds():
         b"".join(accept(k, user="u1") for k in ("ab", "abc", "ab", "abd")) + accept("ab", user="u2") + \
         accept("abc", resp=True) + accept("ab", user="u1") + accept("abd", user="u1", resp=True) + \
         accept("ab", user="u3") + complete("ab", user="u1", limit="5", ws=True)
+    # typos: COMPLETE ... FUZZY on keys one or two edits from the prefixes, under changes; bad values
+    s["fuzzy"] = bytes([0]) + add("abc", "10") + add("abd", "5") + add("abcd", "3") + add("ab c", "2") + \
+        add("ba", "5") + fuzzy("abc", "1") + fuzzy("abcd", "auto", resp=True) + fuzzy("ab", "2", limit="2") + \
+        op(DEL) + key("abd") + fuzzy("abc", "1", resp=True) + incr("ab c", "100") + fuzzy("abcd", "2") + \
+        fuzzy("abc", "3") + fuzzy("abc", "x", resp=True) + fuzzy("abc", "", limit="1") + \
+        fuzzy("abc", "1", twice=True) + fuzzy("ba", "AUTO", fl=1)
     return s
 
 

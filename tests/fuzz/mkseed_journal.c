@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine/journal.h"
+#include "engine/store/journal.h"
 
 static char base[256];
 

@@ -1,0 +1,127 @@
+/* serve_cmd.c -- `qac serve`: settings, load the index, run the server.
+ *
+ * With --journal, the journal generations are replayed over the loaded
+ * index before serving (engine/store/journal.h), and appended to afterwards.
+ *
+ * Exit status: 0 after a clean shutdown (SIGINT/SIGTERM), 1 when the index
+ * cannot be loaded, a journal is corrupt (without --journal-repair) or a
+ * port cannot be bound, 2 for a usage error (unknown
+ * setting, bad value, missing -i) after one line on stderr.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <sys/resource.h>
+
+#include "common/log.h"
+#include "common/util.h"
+#include "engine/config.h"
+#include "engine/store/journal.h"
+#include "engine/server.h"
+#include "trie/trie.h"
+
+/* File descriptors kept for everything that is not a client: listeners,
+ * journal, snapshot child, Redis, libuv's internal pipes and threads, stdio. */
+#define SRV_RESERVED_FDS 64
+
+/* Makes room for max-clients connections in the open-file limit, as Redis
+ * does: raise the soft limit toward max-clients + SRV_RESERVED_FDS (up to the
+ * hard limit); when that is not enough, lower max-clients so that every
+ * client over it still gets a clear "max-clients reached" instead of being
+ * dropped by a failed accept(). Returns -1 when not even one client fits. */
+static int fit_fd_limit(srv_config *cfg) {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return 0;
+    rlim_t need = (rlim_t)cfg->max_clients + SRV_RESERVED_FDS, was = rl.rlim_cur;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        rlim_t want = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need ? rl.rlim_max : need;
+        if (want > rl.rlim_cur) {
+            rl.rlim_cur = want;
+            if (setrlimit(RLIMIT_NOFILE, &rl) < 0) rl.rlim_cur = was;
+        }
+        if (rl.rlim_cur >= need) {
+            LOG_I("raised the open-file limit from %llu to %llu for max-clients %llu", (unsigned long long)was,
+                  (unsigned long long)rl.rlim_cur, (unsigned long long)cfg->max_clients);
+        } else if (rl.rlim_cur <= SRV_RESERVED_FDS) {
+            LOG_E("the open-file limit (%llu, hard %llu) leaves no room for clients: raise it to at least %llu "
+                  "(ulimit -n) or lower max-clients",
+                  (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, (unsigned long long)need);
+            return -1;
+        } else {
+            uint64_t fit = (uint64_t)(rl.rlim_cur - SRV_RESERVED_FDS);
+            LOG_W("max-clients lowered from %llu to %llu: the open-file limit is %llu (hard %llu); "
+                  "raise it with 'ulimit -n %llu' to serve %llu clients",
+                  (unsigned long long)cfg->max_clients, (unsigned long long)fit, (unsigned long long)rl.rlim_cur,
+                  (unsigned long long)rl.rlim_max, (unsigned long long)need, (unsigned long long)cfg->max_clients);
+            cfg->max_clients = fit;
+        }
+    }
+    return 0;
+}
+
+int serve_main(int argc, char **argv) {
+    srv_config cfg;
+    char err[600];
+    int help = 0;
+    config_defaults(&cfg);
+    if (config_parse_args(&cfg, argc, argv, &help, err, sizeof err) < 0 ||
+        (!help && config_validate(&cfg, err, sizeof err) < 0)) {
+        fprintf(stderr, "qac serve: %s; see 'qac serve --help'\n", err);
+        config_free(&cfg);
+        return 2;
+    }
+    if (help) {
+        config_usage(stdout);
+        config_free(&cfg);
+        return 0;
+    }
+    log_set_level(log_level_parse(cfg.log_level));
+    if (cfg.requirepass_from_flag && cfg.requirepass && *cfg.requirepass)
+        LOG_W("requirepass given as a flag: other local users may have seen it in ps before it was hidden; "
+              "prefer a 'requirepass' line in a --config file (mode 600) or $" SRV_REQUIREPASS_ENV);
+    if (cfg.requirepass && *cfg.requirepass)
+        LOG_I("access control on: changes, SAVE, RELOAD, STATS and CONFIG need AUTH (HTTP: a Bearer token)");
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGXFSZ, SIG_IGN); /* a file size limit makes the journal write fail with EFBIG instead */
+    trie *t = NULL;
+    uint64_t t0 = qtime_us();
+    if (trie_load(cfg.index, &t, err, sizeof err) < 0) {
+        LOG_E("cannot load index %s: %s", cfg.index, err);
+        config_free(&cfg);
+        return 1;
+    }
+    LOG_I("loaded %s: %llu keys in %llu ms", cfg.index, (unsigned long long)trie_count(t),
+          (unsigned long long)((qtime_us() - t0) / 1000));
+    jrn *j = NULL;
+    if (cfg.journal) { /* replay every generation, then append to the last one */
+        jrn_recovery rec;
+        t0 = qtime_us();
+        if (jrn_recover(cfg.journal, t, (int)cfg.journal_repair, &rec, err, sizeof err) < 0) {
+            LOG_E("cannot replay the journal: %s", err);
+            trie_free(t);
+            config_free(&cfg);
+            return 1;
+        }
+        LOG_I("journal %s: replayed %llu records from %llu files in %llu ms (%llu keys now)%s", cfg.journal,
+              (unsigned long long)rec.records, (unsigned long long)rec.files,
+              (unsigned long long)((qtime_us() - t0) / 1000), (unsigned long long)trie_count(t),
+              rec.dropped_bytes ? "; --journal-repair dropped damaged data, see above" : "");
+        j = jrn_open(cfg.journal, rec.last_gen ? rec.last_gen : 1, jrn_policy_parse(cfg.fsync), err, sizeof err);
+        if (!j) {
+            LOG_E("%s", err);
+            trie_free(t);
+            config_free(&cfg);
+            return 1;
+        }
+    }
+    if (fit_fd_limit(&cfg) < 0) {
+        jrn_close(j);
+        trie_free(t);
+        config_free(&cfg);
+        return 1;
+    }
+    int rc = srv_run(&cfg, t, j);
+    jrn_close(j);
+    trie_free(t);
+    config_free(&cfg);
+    return rc;
+}

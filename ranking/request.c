@@ -1,0 +1,95 @@
+/* request.c -- one ranked request's context (see request.h). */
+#include "ranking/request.h"
+
+#include <string.h>
+
+#include "common/alloc.h"
+#include "ranking/learned.h"
+
+int rank_req_init(rank_req *r, rank_vec_fn vec, void *vec_ud) {
+    memset(r, 0, sizeof *r);
+    r->vec = vec;
+    r->vec_ud = vec_ud;
+    rank_cands_init(&r->cs);
+    r->vecs = qmalloc((size_t)RANK_MAX_CANDS * RANK_EMB_MAX_DIMS * sizeof(float));
+    r->svecs = qmalloc((size_t)RANK_REQ_MAX_SESS * RANK_EMB_MAX_DIMS * sizeof(float));
+    if (!r->vecs || !r->svecs) {
+        rank_req_free(r);
+        return -1;
+    }
+    return 0;
+}
+
+void rank_req_free(rank_req *r) {
+    rank_cands_free(&r->cs);
+    qfree(r->vecs);
+    qfree(r->svecs);
+    r->vecs = r->svecs = NULL;
+}
+
+void rank_req_session(rank_req *r, uint32_t dims, const rank_hsess *sess, size_t nsess, int64_t now) {
+    if (dims > RANK_EMB_MAX_DIMS) dims = 0;
+    if (nsess > RANK_REQ_MAX_SESS) nsess = RANK_REQ_MAX_SESS; /* newest first: keep those */
+    if (nsess) memcpy(r->sess, sess, nsess * sizeof *sess);
+    memset(&r->x, 0, sizeof r->x);
+    r->x.now = now;
+    r->x.dims = dims;
+    r->x.sess = nsess ? r->sess : NULL;
+    r->x.nsess = nsess;
+    if (nsess) {
+        r->x.last = r->sess[0].q;
+        r->x.lastlen = r->sess[0].len;
+    }
+    r->sess_done = 0;
+}
+
+int rank_req_gather(rank_req *r, const trie *t, const rank_huser *hu, const rank_rh *rh, const char *p,
+                    size_t plen, unsigned topn) {
+    r->x.p = p;
+    r->x.plen = (uint32_t)plen;
+    return rh ? rank_rh_gather(&r->cs, t, rh, p, plen, topn, RANK_MAX_HIST_CANDS)
+              : rank_gather(&r->cs, t, hu, p, plen, topn, RANK_MAX_HIST_CANDS);
+}
+
+/* The vector of q into out, or NULL (unknown); *err set on failure. */
+static const float *vec_into(rank_req *r, const char *q, size_t len, float *out, int *err) {
+    if (!r->vec || !r->x.dims) return NULL;
+    int ok = r->vec(r->vec_ud, q, len, out);
+    if (ok < 0) *err = 1;
+    return ok > 0 ? out : NULL;
+}
+
+static int session_vectors(rank_req *r) {
+    rank_fctx *x = &r->x;
+    r->sess_done = 1;
+    if (!x->nsess || !r->vec || !x->dims) return 0;
+    const float *vp[RANK_REQ_MAX_SESS];
+    int64_t ts[RANK_REQ_MAX_SESS];
+    int err = 0;
+    for (size_t i = 0; i < x->nsess; i++) {
+        vp[i] = vec_into(r, r->sess[i].q, r->sess[i].len, r->svecs + i * x->dims, &err);
+        ts[i] = r->sess[i].t;
+    }
+    if (err) return -1;
+    if (vp[0]) {
+        memcpy(r->lastv, vp[0], x->dims * sizeof(float));
+        x->last_vec = r->lastv;
+    }
+    if (rank_session_vec(x->dims, vp, ts, x->nsess, x->now, RANK_SESS_TAU, r->sessv)) x->sess_vec = r->sessv;
+    return 0;
+}
+
+int rank_req_prepare(rank_req *r) {
+    if (!r->sess_done && session_vectors(r)) return -1;
+    size_t n = rank_lcands_from(r->lc, RANK_MAX_CANDS, &r->cs);
+    int err = 0;
+    for (size_t i = 0; i < n; i++)
+        r->lc[i].vec = vec_into(r, r->lc[i].c.q, r->lc[i].c.len, r->vecs + i * r->x.dims, &err);
+    return err ? -1 : (int)n;
+}
+
+long rank_req_find(const rank_req *r, size_t n, const char *q, size_t qlen) {
+    for (size_t i = 0; i < n; i++)
+        if (r->lc[i].c.len == qlen && !memcmp(r->lc[i].c.q, q, qlen)) return (long)i;
+    return -1;
+}

@@ -1,0 +1,91 @@
+/* request.h -- one ranked request's context, built the same way by `qac
+ * train`, `qac eval` and the server.
+ *
+ * What: from (prefix, the user's history, the session, the clock) it builds
+ * what the scorers read: the candidates (rank_gather / rank_rh_gather,
+ * capped), the learned ranker's candidates with their unit vectors
+ * (rank_lcand) and the feature context (rank_fctx: prefix, clock, session
+ * queries, the last query's vector, the session's mean vector). It is the
+ * ONLY code that does this: data/train.c and data/eval.c (through their
+ * lenv) and engine/rank/ranker.c call it, so training sees exactly what serving
+ * scores; tests/test_qac_rankpaths.c feeds the same events through the
+ * offline and the serving path and compares scores bit for bit.
+ *
+ * Steps of one request (a train/eval event is one session and several
+ * prefixes: call rank_req_session once, then 2-3 per prefix):
+ *   1. rank_req_session(r, dims, sess, nsess, now): the session's queries,
+ *      newest first (caller memory: the in-process history's ring or a
+ *      rank_rh's list), at most RANK_REQ_MAX_SESS of them (longer lists are
+ *      cut, newest kept). No vectors yet.
+ *   2. rank_req_gather(r, t, hu, rh, p, plen, topn): the candidates of prefix
+ *      p into r->cs -- the trie's top `topn` plus the user's matching history,
+ *      from the in-process history (hu) or a Redis history (rh; rh wins when
+ *      both are given), history-only ones capped at RANK_MAX_HIST_CANDS.
+ *      Enough for the heuristic (rank_score_heuristic on r->cs.c).
+ *   3. rank_req_prepare(r): wraps them into r->lc (rank_lcands_from, at most
+ *      RANK_MAX_CANDS) with their vectors, and completes r->x: prefix, and
+ *      (once per session) the session's vectors. Then rank_learned_score /
+ *      rank_learn_accept take (&r->x, r->lc, n).
+ *
+ * Vectors come from the caller's function (an in-process cache over a
+ * Redis or a file store in the server, a rank_vcache offline): it fills
+ * out[dims] with a unit vector and returns 1, 0 when the query has none,
+ * -1 on an error (allocation) that must fail the request.
+ *
+ * Memory: r owns RANK_MAX_CANDS + RANK_REQ_MAX_SESS vectors of
+ * RANK_EMB_MAX_DIMS floats (~330 KB, allocated once by rank_req_init), so
+ * dims may change between requests (a new embeddings version). Candidates
+ * point into the trie hits held by r->cs and into the history stores:
+ * valid until the next gather or a change to those stores.
+ */
+#ifndef QAC_RANK_REQUEST_H
+#define QAC_RANK_REQUEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ranking/baseline.h"
+#include "ranking/embed.h"
+#include "ranking/features.h"
+#include "ranking/history_mem.h"
+#include "ranking/history_redis.h"
+
+#define RANK_REQ_MAX_SESS 10 /* session queries a request reads (>= both stores' default session length) */
+_Static_assert(RANK_HIST_DEFAULT_SESSION_LEN <= RANK_REQ_MAX_SESS, "in-process session longer than a request reads");
+_Static_assert(RANK_RH_DEFAULT_SESSION_LEN <= RANK_REQ_MAX_SESS, "Redis session longer than a request reads");
+
+typedef int (*rank_vec_fn)(void *ud, const char *q, size_t len, float *out);
+
+typedef struct rank_req {
+    rank_vec_fn vec; /* may be NULL: no vectors */
+    void *vec_ud;
+    rank_cands cs;               /* step 2 */
+    rank_lcand lc[RANK_MAX_CANDS]; /* step 3 */
+    rank_fctx x;                 /* steps 1 and 3 */
+    rank_hsess sess[RANK_REQ_MAX_SESS];
+    float *vecs;  /* RANK_MAX_CANDS * RANK_EMB_MAX_DIMS */
+    float *svecs; /* RANK_REQ_MAX_SESS * RANK_EMB_MAX_DIMS */
+    float lastv[RANK_EMB_MAX_DIMS], sessv[RANK_EMB_MAX_DIMS];
+    int sess_done; /* the session's vectors are in x */
+} rank_req;
+
+/* Returns 0, or -1 when its buffers cannot be allocated. */
+int rank_req_init(rank_req *r, rank_vec_fn vec, void *vec_ud);
+void rank_req_free(rank_req *r);
+
+/* Step 1. dims <= RANK_EMB_MAX_DIMS (0: no vectors). */
+void rank_req_session(rank_req *r, uint32_t dims, const rank_hsess *sess, size_t nsess, int64_t now);
+
+/* Step 2. Returns the number of candidates (r->cs.n), or a negative
+ * RANK_BASE_E* code. */
+int rank_req_gather(rank_req *r, const trie *t, const rank_huser *hu, const rank_rh *rh, const char *p,
+                    size_t plen, unsigned topn);
+
+/* Step 3. Returns the number of learned candidates in r->lc, or -1 when the
+ * vector function failed. */
+int rank_req_prepare(rank_req *r);
+
+/* Index of q among r->lc[0..n), or -1. */
+long rank_req_find(const rank_req *r, size_t n, const char *q, size_t qlen);
+
+#endif

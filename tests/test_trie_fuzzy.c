@@ -1,0 +1,590 @@
+/* Differential tests for trie/trie_fuzzy.c (typo-tolerant top-k) against a
+ * brute force: every key's edit class computed by a full, unbanded OSA
+ * matrix over its code points, all keys sorted by (class, score desc, key),
+ * the first k taken. Corpora of ASCII, accented Latin, Cyrillic, CJK and
+ * emoji words (shared prefixes, many score ties); typed prefixes are key
+ * prefixes with 0..3 random code-point edits (substitute, insert, delete,
+ * transpose); maxd 0/1/2, with and without TRIE_FUZZY_FIRST_ANY, random k.
+ * Run on a trie fed by trie_set/trie_incr/trie_del (score decreases
+ * included), on a bulk-built one, and after save/load. Also the DP function
+ * (trie_fuzzy_dist) against the reference, and edge cases. Fixed seeds.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "trie/trie.h"
+#include "trie/trie_fuzzy.h"
+
+/* ------------------------------------------------------------------- rng */
+
+static uint64_t rng_state;
+static void rng_seed(uint64_t s) { rng_state = s * 0x9e3779b97f4a7c15ull + 1; }
+static uint64_t rng(void) { /* splitmix64 */
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static uint32_t rnd(uint32_t n) { return (uint32_t)(rng() % n); }
+
+/* ------------------------------------------------------------- alphabets */
+
+/* Characters a corpus draws from: a few per script so that near misses and
+ * shared prefixes are common. */
+static const char *const ALPHA[] = {
+    "a", "b", "c", "d", "e", "n", "o", "r", "s", "t", " ",           /* ASCII */
+    "\xc3\xa9", "\xc3\xa8", "\xc3\xbc", "\xc3\xb1", "\xc3\xa7",        /* é è ü ñ ç */
+    "\xd0\xb0", "\xd0\xb1", "\xd0\xb2", "\xd0\xba", "\xd1\x8f",        /* а б в к я */
+    "\xe4\xb8\xad", "\xe6\x96\x87", "\xe5\xad\x97", "\xe5\x9b\xbd",     /* 中 文 字 国 */
+    "\xf0\x9f\x98\x80", "\xf0\x9f\x8d\x95", "\xf0\x9f\x9a\x80",       /* emoji */
+};
+#define NALPHA (sizeof ALPHA / sizeof ALPHA[0])
+/* script ranges in ALPHA: [lo, hi) */
+static const unsigned SCRIPT[][2] = {{0, 11}, {0, 16}, {16, 21}, {21, 25}, {0, 28}};
+#define NSCRIPT (sizeof SCRIPT / sizeof SCRIPT[0])
+
+static size_t put_char(char *b, size_t n, unsigned c) {
+    size_t l = strlen(ALPHA[c]);
+    memcpy(b + n, ALPHA[c], l);
+    return n + l;
+}
+
+/* ------------------------------------------------------ characters, OSA */
+
+static unsigned clen(uint8_t b) {
+    if (b < 0xC0) return 1;
+    if (b < 0xE0) return 2;
+    if (b < 0xF0) return 3;
+    if (b < 0xF8) return 4;
+    return 1;
+}
+
+/* Splits s into characters: values v[i], byte offsets off[i] (off[n] = the
+ * end of the last whole character). Returns n. */
+static size_t split(const char *s, size_t len, uint32_t *v, size_t *off) {
+    size_t n = 0, i = 0;
+    while (i < len) {
+        unsigned l = clen((uint8_t)s[i]);
+        if (i + l > len) break;
+        uint32_t x = 0;
+        for (unsigned b = 0; b < l; b++) x |= (uint32_t)(uint8_t)s[i + b] << (8 * b);
+        off[n] = i;
+        v[n++] = x;
+        i += l;
+    }
+    off[n] = i;
+    return n;
+}
+
+#define RMAX 600
+static int dm[RMAX + 1][RMAX + 1];
+
+static int min2(int a, int b) { return a < b ? a : b; }
+
+/* Full OSA matrix of a[0..m) against b[0..n); fills dm. */
+static void osa(const uint32_t *a, size_t m, const uint32_t *b, size_t n) {
+    for (size_t i = 0; i <= m; i++) dm[i][0] = (int)i;
+    for (size_t j = 0; j <= n; j++) dm[0][j] = (int)j;
+    for (size_t i = 1; i <= m; i++)
+        for (size_t j = 1; j <= n; j++) {
+            int v = min2(dm[i - 1][j] + 1, dm[i][j - 1] + 1);
+            v = min2(v, dm[i - 1][j - 1] + (a[i - 1] != b[j - 1]));
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+                v = min2(v, dm[i - 2][j - 2] + 1);
+            dm[i][j] = v;
+        }
+}
+
+/* Reference class of key for typed p: the least OSA distance of p to a
+ * boundary prefix of key (first rule: first characters equal and p[1..]
+ * against key[1..]), -1 when none; *ml the shortest such prefix's bytes. */
+static int ref_class(const char *p, size_t pl, const char *key, size_t kl, int first, size_t *ml) {
+    static uint32_t a[RMAX], b[RMAX];
+    static size_t ao[RMAX + 1], bo[RMAX + 1];
+    size_t m = split(p, pl, a, ao), n = split(key, kl, b, bo);
+    if (m == 0) {
+        *ml = 0;
+        return 0;
+    }
+    size_t s = 0;
+    if (first) {
+        if (n == 0 || a[0] != b[0]) return -1;
+        s = 1;
+    }
+    osa(a + s, m - s, b + s, n - s);
+    int best = -1;
+    for (size_t j = 0; j + s <= n; j++)
+        if (best < 0 || dm[m - s][j] < best) {
+            best = dm[m - s][j];
+            *ml = bo[j + s];
+        }
+    return best;
+}
+
+/* ----------------------------------------------------------------- model */
+
+typedef struct mkey {
+    char *key;
+    size_t klen;
+    double score;
+    int cls;
+    size_t ml;
+} mkey;
+
+typedef struct model {
+    mkey *v;
+    size_t n, cap;
+} model;
+
+static mkey *model_find(model *m, const char *k, size_t kl) {
+    for (size_t i = 0; i < m->n; i++)
+        if (m->v[i].klen == kl && memcmp(m->v[i].key, k, kl) == 0) return &m->v[i];
+    return NULL;
+}
+
+static void model_set(model *m, const char *k, size_t kl, double s) {
+    mkey *e = model_find(m, k, kl);
+    if (!e) {
+        if (m->n == m->cap) {
+            m->cap = m->cap ? 2 * m->cap : 1024;
+            m->v = realloc(m->v, m->cap * sizeof *m->v);
+        }
+        e = &m->v[m->n++];
+        e->key = malloc(kl);
+        memcpy(e->key, k, kl);
+        e->klen = kl;
+    }
+    e->score = s;
+}
+
+static void model_del(model *m, mkey *e) {
+    free(e->key);
+    *e = m->v[--m->n];
+}
+
+static void model_free(model *m) {
+    for (size_t i = 0; i < m->n; i++) free(m->v[i].key);
+    free(m->v);
+    memset(m, 0, sizeof *m);
+}
+
+static int keycmp_(const char *a, size_t an, const char *b, size_t bn) {
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c ? c : (an > bn) - (an < bn);
+}
+
+static int by_rank(const void *x_, const void *y_) {
+    const mkey *x = *(const mkey *const *)x_, *y = *(const mkey *const *)y_;
+    if (x->cls != y->cls) return x->cls < y->cls ? -1 : 1;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return keycmp_(x->key, x->klen, y->key, y->klen);
+}
+
+static int by_key(const void *x_, const void *y_) {
+    const mkey *x = x_, *y = y_;
+    return keycmp_(x->key, x->klen, y->key, y->klen);
+}
+
+/* The model's answer: res[0..n) by rank. */
+static size_t model_fuzzy(model *m, const char *p, size_t pl, unsigned maxd, int first, unsigned k,
+                          const mkey **res) {
+    size_t n = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        mkey *e = &m->v[i];
+        e->cls = ref_class(p, pl, e->key, e->klen, first, &e->ml);
+        if (e->cls >= 0 && e->cls <= (int)maxd) res[n++] = e;
+    }
+    qsort(res, n, sizeof *res, by_rank);
+    return n < k ? n : k;
+}
+
+/* -------------------------------------------------------------- corpora */
+
+static size_t gen_word(char *b, size_t n, unsigned script) {
+    static const char *const stems[] = {"new", "news", "nest", "net", "bar", "barn", "car", "cart"};
+    unsigned lo = SCRIPT[script][0], hi = SCRIPT[script][1];
+    if (script <= 1 && rnd(3) == 0) {
+        const char *s = stems[rnd(8)];
+        memcpy(b + n, s, strlen(s));
+        n += strlen(s);
+    }
+    unsigned len = 1 + rnd(6);
+    for (unsigned i = 0; i < len; i++) {
+        unsigned c = lo + rnd(hi - lo);
+        if (c == 10 && (i == 0 || i + 1 == len)) c = 0; /* no leading/trailing space */
+        n = put_char(b, n, c);
+    }
+    return n;
+}
+
+/* A key of 1..3 words from one script (sometimes mixed); returns its length. */
+static size_t gen_key(char *b) {
+    unsigned script = rnd(NSCRIPT);
+    size_t n = 0;
+    unsigned words = 1 + rnd(3);
+    for (unsigned w = 0; w < words; w++) {
+        if (w) b[n++] = ' ';
+        n = gen_word(b, n, rnd(6) == 0 ? rnd(NSCRIPT) : script);
+    }
+    return n;
+}
+
+static double gen_score(void) { return rnd(4) == 0 ? (double)rnd(1000) : (double)(1 + rnd(4)); }
+
+/* A typed prefix: a prefix of a key (or random text) with 0..3 edits. */
+static size_t gen_typed(const model *m, char *out) {
+    uint32_t c[RMAX + 8];
+    size_t off[RMAX + 1], n = 0;
+    if (m->n && rnd(8)) {
+        const mkey *e = &m->v[rnd((uint32_t)m->n)];
+        n = split(e->key, e->klen, c, off);
+        n = rnd((uint32_t)n + 1);
+    } else {
+        n = rnd(6);
+        for (size_t i = 0; i < n; i++) {
+            const char *s = ALPHA[rnd(NALPHA)];
+            uint32_t x = 0;
+            for (size_t b = 0; s[b]; b++) x |= (uint32_t)(uint8_t)s[b] << (8 * b);
+            c[i] = x;
+        }
+    }
+    unsigned edits = rnd(4);
+    for (unsigned e = 0; e < edits; e++) {
+        const char *s = ALPHA[rnd(NALPHA)];
+        uint32_t x = 0;
+        for (size_t b = 0; s[b]; b++) x |= (uint32_t)(uint8_t)s[b] << (8 * b);
+        unsigned op = rnd(4);
+        if (op == 0 && n) c[rnd((uint32_t)n)] = x; /* substitute */
+        else if (op == 1) { /* insert */
+            size_t at = rnd((uint32_t)n + 1);
+            memmove(c + at + 1, c + at, (n - at) * sizeof *c);
+            c[at] = x;
+            n++;
+        } else if (op == 2 && n) { /* delete */
+            size_t at = rnd((uint32_t)n);
+            memmove(c + at, c + at + 1, (n - at - 1) * sizeof *c);
+            n--;
+        } else if (op == 3 && n >= 2) { /* transpose */
+            size_t at = rnd((uint32_t)n - 1);
+            uint32_t y = c[at];
+            c[at] = c[at + 1];
+            c[at + 1] = y;
+        }
+    }
+    size_t len = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t x = c[i];
+        unsigned l = clen((uint8_t)x);
+        for (unsigned b = 0; b < l; b++) out[len++] = (char)(x >> (8 * b));
+    }
+    return len;
+}
+
+/* ------------------------------------------------------------ comparing */
+
+static trie_fuzzy_hit hits[TRIE_MAX_K];
+static const mkey **res;
+
+static void cmp_fuzzy(const trie *t, model *m, const char *p, size_t pl, unsigned maxd, unsigned flags,
+                      unsigned k) {
+    size_t want = model_fuzzy(m, p, pl, maxd, !(flags & TRIE_FUZZY_FIRST_ANY), k, res);
+    int n = trie_fuzzy_topk(t, p, pl, maxd, flags, k, hits);
+    if (n != (int)want) {
+        fail_msg("prefix '%.*s' maxd %u flags %u k %u: %d results, model %zu", (int)pl, p, maxd, flags,
+                 k, n, want);
+    }
+    for (size_t i = 0; i < want; i++) {
+        const trie_fuzzy_hit *h = &hits[i];
+        const mkey *e = res[i];
+        if (h->hit.keylen != e->klen || memcmp(h->hit.text, e->key, e->klen) ||
+            h->hit.score != e->score || h->edits != e->cls || h->matchlen != e->ml)
+            fail_msg("prefix '%.*s' maxd %u flags %u k %u: result %zu is '%.*s' (%g, %u edits, ml %u), "
+                     "model '%.*s' (%g, %d edits, ml %zu)",
+                     (int)pl, p, maxd, flags, k, i, (int)h->hit.keylen, h->hit.text, h->hit.score,
+                     h->edits, h->matchlen, (int)e->klen, e->key, e->score, e->cls, e->ml);
+    }
+    if (maxd == 0) { /* FUZZY 0 is trie_topk, exactly */
+        static trie_hit th[TRIE_MAX_K];
+        int tn = trie_topk(t, p, pl, k, th);
+        assert_int_equal(tn, n);
+        for (int i = 0; i < n; i++) assert_int_equal(th[i].id, hits[i].hit.id);
+    }
+}
+
+static void run_queries(const trie *t, model *m, int queries) {
+    char p[4 * RMAX];
+    for (int q = 0; q < queries; q++) {
+        size_t pl = gen_typed(m, p);
+        unsigned k = rnd(4) == 0 ? 1 + rnd(TRIE_MAX_K) : 1 + rnd(12);
+        unsigned flags = rnd(2) ? TRIE_FUZZY_FIRST_ANY : 0;
+        cmp_fuzzy(t, m, p, pl, rnd(3), flags, k);
+    }
+}
+
+/* ------------------------------------------------------------------ tests */
+
+static void test_dist_reference(void **state) {
+    (void)state;
+    rng_seed(7);
+    model m = {0};
+    char kb[4 * RMAX], p[4 * RMAX];
+    for (int i = 0; i < 200; i++) {
+        size_t kl = gen_key(kb);
+        model_set(&m, kb, kl, 1);
+    }
+    for (int q = 0; q < 20000; q++) {
+        const mkey *e = &m.v[rnd((uint32_t)m.n)];
+        size_t pl = gen_typed(&m, p);
+        for (unsigned maxd = 0; maxd <= 2; maxd++)
+            for (int first = 0; first <= 1; first++) {
+                size_t ml = 0, rml = 0;
+                unsigned d = trie_fuzzy_dist(p, pl, e->key, e->klen, maxd,
+                                             first ? 0 : TRIE_FUZZY_FIRST_ANY, &ml);
+                int r = ref_class(p, pl, e->key, e->klen, first, &rml);
+                if (r < 0 || r > (int)maxd) {
+                    assert_int_equal(d, maxd + 1);
+                } else if (d != (unsigned)r || ml != rml) {
+                    fail_msg("dist('%.*s', '%.*s', %u, first %d) = %u ml %zu, reference %d ml %zu",
+                             (int)pl, p, (int)e->klen, e->key, maxd, first, d, ml, r, rml);
+                }
+            }
+    }
+    /* hand cases */
+    size_t ml;
+    assert_int_equal(trie_fuzzy_dist("wether", 6, "whether", 7, 2, 0, &ml), 1);
+    assert_int_equal(ml, 7);
+    assert_int_equal(trie_fuzzy_dist("nwe york", 8, "new york city", 13, 2, 0, &ml), 1);
+    assert_int_equal(ml, 8);
+    assert_int_equal(trie_fuzzy_dist("ab", 2, "ba", 2, 2, 0, &ml), 3); /* first rule: 'b' != 'a' */
+    assert_int_equal(trie_fuzzy_dist("ab", 2, "ba", 2, 2, TRIE_FUZZY_FIRST_ANY, &ml), 1);
+    assert_int_equal(ml, 1); /* "b" (delete the 'a') is shorter than "ba" (transpose) */
+    model_free(&m);
+}
+
+static void test_errors_and_edges(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    assert_non_null(t);
+    const char *keys[] = {"ab", "ba", "abc", "bac", "b", "caf\xc3\xa9", "\xc3\xa9t\xc3\xa9"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        assert_int_equal(trie_set(t, keys[i], strlen(keys[i]), NULL, 0, (double)(10 - i), NULL), 0);
+    trie_fuzzy_hit *h = hits;
+    assert_int_equal(trie_fuzzy_topk(t, "ab", 2, 3, 0, 10, h), TRIE_EINVAL);
+    assert_int_equal(trie_fuzzy_topk(t, "ab", 2, 1, 0, 0, h), TRIE_EINVAL);
+    assert_int_equal(trie_fuzzy_topk(t, "ab", 2, 1, 0, TRIE_MAX_K + 1, h), TRIE_EINVAL);
+    assert_int_equal(trie_fuzzy_topk(t, "ab", 2, 1, 0x80, 10, h), TRIE_EINVAL);
+    assert_int_equal(trie_fuzzy_topk(t, NULL, 2, 1, 0, 10, h), TRIE_EINVAL);
+    assert_int_equal(trie_fuzzy_topk(NULL, "ab", 2, 1, 0, 10, h), TRIE_EINVAL);
+    /* empty prefix: everything, class 0 */
+    assert_int_equal(trie_fuzzy_topk(t, NULL, 0, 2, 0, 100, h), 7);
+    for (int i = 0; i < 7; i++) assert_int_equal(h[i].edits, 0);
+    /* transposed first two characters: found only under FIRST_ANY */
+    int n = trie_fuzzy_topk(t, "ba", 2, 1, 0, 10, h);
+    assert_int_equal(n, 3); /* ba, bac (exact), b (delete the 'a'); not ab, abc: first rule */
+    assert_int_equal(h[0].hit.keylen, 2);
+    assert_memory_equal(h[0].hit.text, "ba", 2);
+    for (int i = 0; i < n; i++) assert_true(h[i].hit.text[0] == 'b');
+    n = trie_fuzzy_topk(t, "ba", 2, 1, TRIE_FUZZY_FIRST_ANY, 10, h);
+    int sawab = 0;
+    for (int i = 0; i < n; i++)
+        if (h[i].hit.keylen == 2 && memcmp(h[i].hit.text, "ab", 2) == 0) {
+            sawab = 1;
+            assert_int_equal(h[i].edits, 1);
+        }
+    assert_true(sawab);
+    /* prefix longer than every key */
+    char lp[700];
+    memset(lp, 'a', sizeof lp);
+    assert_int_equal(trie_fuzzy_topk(t, lp, 20, 2, 0, 10, h), 0);
+    assert_int_equal(trie_fuzzy_topk(t, lp, sizeof lp, 2, TRIE_FUZZY_FIRST_ANY, 10, h), 0);
+    /* "ab" + 'c' within 1 of "abc", and prefixes of 3 'a's: "ab" within 2 */
+    assert_true(trie_fuzzy_topk(t, lp, 3, 2, 0, 10, h) > 0);
+    /* ends inside a character: cut back for maxd >= 1 ("caf" + half an é) */
+    n = trie_fuzzy_topk(t, "caf\xc3", 4, 1, 0, 10, h);
+    assert_int_equal(n, 1);
+    assert_int_equal(h[0].edits, 0);
+    assert_int_equal(h[0].matchlen, 3);
+    /* maxd 0 is trie_topk on the bytes as given: "caf\xc3" starts "café" */
+    assert_int_equal(trie_fuzzy_topk(t, "caf\xc3", 4, 0, 0, 10, h), 1);
+    assert_int_equal(h[0].matchlen, 4);
+    /* arbitrary bytes never crash */
+    rng_seed(99);
+    for (int q = 0; q < 2000; q++) {
+        char b[16];
+        size_t bl = rnd(16);
+        for (size_t i = 0; i < bl; i++) b[i] = (char)rnd(256);
+        n = trie_fuzzy_topk(t, b, bl, rnd(3), rnd(2), 1 + rnd(TRIE_MAX_K), h);
+        assert_true(n >= 0);
+        trie_fuzzy_dist(b, bl, keys[q % 7], strlen(keys[q % 7]), 2, rnd(2), NULL);
+    }
+    /* an empty trie */
+    trie *e = trie_new();
+    assert_int_equal(trie_fuzzy_topk(e, "ab", 2, 2, 0, 10, h), 0);
+    assert_int_equal(trie_fuzzy_topk(e, "", 0, 2, 0, 10, h), 0);
+    trie_free(e);
+    trie_free(t);
+}
+
+/* Random corpus, live changes interleaved with queries. */
+static void run_live(uint64_t seed, int rounds, int keys, int queries) {
+    rng_seed(seed);
+    model m = {0};
+    trie *t = trie_new();
+    assert_non_null(t);
+    char kb[4 * RMAX];
+    char err[256];
+    for (int r = 0; r < rounds; r++) {
+        int ops = r == 0 ? keys : keys / 10;
+        for (int o = 0; o < ops; o++) {
+            unsigned op = r == 0 ? 0 : rnd(10);
+            if (op < 5 || m.n == 0) { /* insert or set */
+                size_t kl = gen_key(kb);
+                double s = gen_score();
+                assert_int_equal(trie_set(t, kb, kl, NULL, 0, s, NULL), 0);
+                model_set(&m, kb, kl, s);
+            } else if (op < 7) { /* increment */
+                mkey *e = &m.v[rnd((uint32_t)m.n)];
+                double ns;
+                assert_int_equal(trie_incr(t, e->key, e->klen, NULL, 0, 1 + rnd(50), &ns), 0);
+                e->score = ns;
+            } else if (op < 8) { /* decrease */
+                mkey *e = &m.v[rnd((uint32_t)m.n)];
+                e->score = e->score > 1 ? e->score / 2 : 0;
+                assert_int_equal(trie_set(t, e->key, e->klen, NULL, 0, e->score, NULL), 0);
+            } else { /* delete */
+                mkey *e = &m.v[rnd((uint32_t)m.n)];
+                assert_int_equal(trie_del(t, e->key, e->klen), 0);
+                model_del(&m, e);
+            }
+        }
+        if (trie_check(t, err, sizeof err)) fail_msg("trie_check: %s", err);
+        run_queries(t, &m, queries);
+    }
+    /* the same keys bulk-built, then saved and loaded */
+    qsort(m.v, m.n, sizeof *m.v, by_key);
+    trie_builder *b = trie_builder_new();
+    for (size_t i = 0; i < m.n; i++)
+        assert_int_equal(trie_builder_add(b, m.v[i].key, m.v[i].klen, NULL, 0, m.v[i].score, NULL), 0);
+    trie *bt = NULL;
+    assert_int_equal(trie_builder_finish(b, &bt), 0);
+    run_queries(bt, &m, queries);
+    char path[256];
+    const char *base = getenv("QAC_TMP");
+    snprintf(path, sizeof path, "%s/test_trie_fuzzy.XXXXXX", base && *base ? base : "/tmp");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(trie_save(bt, path), 0);
+    trie *lt = NULL;
+    if (trie_load(path, &lt, err, sizeof err)) fail_msg("trie_load: %s", err);
+    unlink(path);
+    run_queries(lt, &m, queries);
+    /* live changes on the loaded (coded, cached) trie */
+    for (int o = 0; o < keys / 5 && m.n; o++) {
+        mkey *e = &m.v[rnd((uint32_t)m.n)];
+        if (rnd(3) == 0) {
+            assert_int_equal(trie_del(lt, e->key, e->klen), 0);
+            model_del(&m, e);
+        } else {
+            e->score = gen_score();
+            assert_int_equal(trie_set(lt, e->key, e->klen, NULL, 0, e->score, NULL), 0);
+        }
+    }
+    run_queries(lt, &m, queries);
+    trie_free(lt);
+    trie_free(bt);
+    trie_free(t);
+    model_free(&m);
+}
+
+static void test_differential_small(void **state) {
+    (void)state;
+    for (uint64_t s = 1; s <= 6; s++) run_live(s, 4, 300, 150);
+}
+
+static void test_differential_large(void **state) {
+    (void)state;
+    run_live(42, 4, 4000, 150);
+    run_live(43, 3, 8000, 100);
+}
+
+/* Keys that are prefixes of each other and of the typed text: nested
+ * matches at different distances, each key once at its least. */
+static void test_nested(void **state) {
+    (void)state;
+    model m = {0};
+    trie *t = trie_new();
+    const char *keys[] = {"n", "ne", "new", "newy", "newyo", "newyor", "newyork", "nwe", "nweyork",
+                          "nw", "new york", "neww", "newyokr", "nyork"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        double s = (double)(i % 3);
+        assert_int_equal(trie_set(t, keys[i], strlen(keys[i]), NULL, 0, s, NULL), 0);
+        model_set(&m, keys[i], strlen(keys[i]), s);
+    }
+    const char *typed[] = {"nweyork", "newyork", "newyrok", "n", "nw", "ne", "wen", "newyorkk", "ewyork"};
+    for (size_t q = 0; q < sizeof typed / sizeof typed[0]; q++)
+        for (unsigned maxd = 0; maxd <= 2; maxd++)
+            for (unsigned f = 0; f <= 1; f++)
+                for (unsigned k = 1; k <= 15; k += 7) cmp_fuzzy(t, &m, typed[q], strlen(typed[q]), maxd, f, k);
+    trie_free(t);
+    model_free(&m);
+}
+
+/* Keys and typed prefixes over two letters and one 2-byte one: runs of
+ * equal characters make several pattern suffixes continue one path (the
+ * PATRICIA descent once the budget is spent must count each key once, at
+ * its shortest match), and most first bytes are pattern characters (the
+ * first-byte shortcut's exceptions). */
+static void test_repeats(void **state) {
+    (void)state;
+    static const char *const L[] = {"a", "b", "\xc3\xa9"};
+    rng_seed(99);
+    model m = {0};
+    trie *t = trie_new();
+    char kb[64];
+    for (int i = 0; i < 400; i++) {
+        size_t kl = 0, n = 1 + rnd(9);
+        for (size_t j = 0; j < n; j++) {
+            const char *c = L[rnd(10) < 8 ? rnd(2) : 2];
+            memcpy(kb + kl, c, strlen(c));
+            kl += strlen(c);
+        }
+        double sc = (double)(1 + rnd(3));
+        assert_int_equal(trie_set(t, kb, kl, NULL, 0, sc, NULL), 0);
+        model_set(&m, kb, kl, sc);
+    }
+    for (int q = 0; q < 300; q++) {
+        size_t pl = 0, n = 1 + rnd(8);
+        for (size_t j = 0; j < n; j++) {
+            const char *c = L[rnd(10) < 8 ? rnd(2) : 2];
+            memcpy(kb + pl, c, strlen(c));
+            pl += strlen(c);
+        }
+        for (unsigned maxd = 1; maxd <= 2; maxd++)
+            for (unsigned f = 0; f <= 1; f++) cmp_fuzzy(t, &m, kb, pl, maxd, f ? TRIE_FUZZY_FIRST_ANY : 0, 1 + rnd(30));
+    }
+    trie_free(t);
+    model_free(&m);
+}
+
+int main(void) {
+    res = malloc(200000 * sizeof *res);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dist_reference),
+        cmocka_unit_test(test_errors_and_edges),
+        cmocka_unit_test(test_nested),
+        cmocka_unit_test(test_repeats),
+        cmocka_unit_test(test_differential_small),
+        cmocka_unit_test(test_differential_large),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    free(res);
+    return rc;
+}

@@ -1,0 +1,749 @@
+/* trie_fuzzy.c -- typo-tolerant top-k: the keys within maxd (<= 2) edits of
+ * a typed prefix, exact ones first (contract: trie_fuzzy.h).
+ *
+ * WHAT AND WHY
+ * ------------
+ * Every key has one EDIT CLASS c = min over its character-boundary prefixes
+ * K[0..j) of OSA(P, K[0..j)), and the answer is the exact top-k by (class,
+ * score desc, key). Search engines that do fuzzy suggestion (Lucene's
+ * FuzzySuggester, Typesense) expand a few candidate prefixes and rank the
+ * union, which loses completions and mixes classes; here every key of every
+ * class is considered, in three phases, none of which caps what is found:
+ *
+ *   1. class 0 = the keys that start with P: trie_topk's ids (its caches
+ *      answer short and heavy prefixes). If that fills k, done: a fuzzy
+ *      answer never costs more than an exact one when exact results suffice.
+ *   2. for c = 1..maxd, until k results: one depth-first walk over trie
+ *      POSITIONS (bytes, also inside edges) with budget c, then trie_topk's
+ *      best-first walk over what it recorded (phase 3). The walk carries
+ *      the OSA DP row of the path's key prefix against P. The trie
+ *      is bytewise and a character may span nodes: bytes are collected into
+ *      a pending character and the DP advances only when it is complete.
+ *      Along the path it keeps best = min D(j) over the boundaries passed
+ *      (D(j) = the DP cell of all of P against K[0..j)) and bestlen, the
+ *      byte length where best was first reached. At each boundary, with
+ *      rowmin = the minimum of the row:
+ *        - rowmin >= best: no deeper prefix can go below best (OSA row
+ *          minima never decrease with j: every cell of row j is >= some cell
+ *          of row j-1, a transposition's too, since d(i-1,j-1) <=
+ *          d(i-2,j-2)+1), so EVERY key below has class best and matchlen
+ *          bestlen: the subtree is one CUT. If best > c it is dead.
+ *        - best < c: every key below has a class < c, already reported by
+ *          an earlier class's walk: dead for this one.
+ *        - rowmin > c: dead (nothing below gets back to c).
+ *        - rowmin = c and row j-1 is all >= c too (so no transposition can
+ *          come back to c either): the budget is SPENT. A key below has
+ *          class c exactly when it continues with P[i..m) for a cell i of
+ *          value c; each such continuation is followed PATRICIA-style
+ *          (first bytes and depths, then one check against the best key of
+ *          the subtree reached, which spells its path) and is one cut with
+ *          matchlen its end. A continuation that extends a shorter one lies
+ *          inside the shorter one's cut and is skipped.
+ *        - else go on; a key that ends on the way (a node's term, a leaf's
+ *          end) has class best.
+ *      A key's class is thus decided at exactly one place (the first cut on
+ *      its path, or its end), so nested matches (a deeper position with a
+ *      smaller distance under a shallower match) are counted once, at their
+ *      minimum: the walk only stops where nothing below can improve.
+ *      Cuts and single keys of class c go to list c, which keeps only its
+ *      best k - got entries by their best key (best(N) for a cut): each
+ *      entry yields at least one key, so an entry ranked below k - got
+ *      others can never be reached. Class 0 cuts are skipped (phase 1 has
+ *      them).
+ *      FIRST BYTES: a step's row depends on the key character only through
+ *      its equality with the band's pattern characters and the
+ *      transposition test, so at a node every child whose first byte is a
+ *      one-byte character outside that set (at most 2 * (2*maxd+1) bytes)
+ *      has one outcome, computed once per node; when it is death, those
+ *      children are skipped on their byte alone, with no DP step.
+ *   3. trie_topk's best-first walk with list c as its initial frontier
+ *      (entries: a key, a whole subtree, or a run of siblings), until k
+ *      results. Each entry carries its matchlen to the keys it yields. If
+ *      the results are still short of k, the walk for class c + 1 follows.
+ *
+ * The DP row is BANDED: cell (i, j) with |i - j| > maxd is > maxd, so a row
+ * is 2*maxd+1 cells (i = j - maxd .. j + maxd), values capped at maxd + 1
+ * (min-plus with a cap keeps every value <= maxd exact). One character costs
+ * ~5 cell updates whatever P's length. The first-character rule is an exact
+ * byte match of P's first character, then the DP of P[1..] against K[1..]
+ * (an alignment that keeps position 0 is a match there followed by any
+ * alignment of the rests).
+ *
+ * COST
+ * ----
+ * Walk c visits the trie positions whose row minimum is at most c and
+ * whose path's best is at least c, up to the point where the budget is
+ * spent (the usual trie-automaton frontier, cut short), plus a decode of the
+ * best key of each child whose first character keeps it alive (edges are
+ * not stored) and one descent and one decode per continuation of a spent
+ * path. Phase 3 is trie_topk's walk: O(k * (depth + log k)) per class.
+ * Walk c does not record classes below c (complete) and never explores for
+ * classes above c: walk 1 is the 1-edit search, and when class 1 fills the
+ * answer (the usual case for a typo'd prefix whose answer fills at all)
+ * the 2-edit region is never entered. Once list c is full, a child whose best score is below its
+ * worst entry (strictly: ties are kept) is skipped with all its later
+ * siblings, which are sorted after it; the walk is depth-first in child
+ * order (best subtree first), so that bound bites only after the list
+ * fills. Most typo'd benchmark prefixes have fewer than k matches within
+ * maxd edits in all, so the walks must be exhaustive there and the cost is
+ * the size of the frontier; a best-first order over positions (a heap by
+ * best score per class) was tried and measured slower than these walks on
+ * both kinds of prefixes (its heap costs more than the score bound saves
+ * once the walks are per class; branch fuzzy-bf-experiment). Figures:
+ * bench_trie --load-only (its fuzzy section).
+ *
+ * LIMITS AND MEMORY
+ * -----------------
+ * No allocation: the DP rows, the path's characters and the walk's node
+ * stack are bounded by the longest key (TRIE_MAX_KEY bytes, so at most that
+ * many characters and MAX_PATH nodes on a path); the lists by TRIE_MAX_K.
+ * ~50 KB of stack. So no limit can be hit and there is no "limit" error. A
+ * typed prefix of more than TRIE_MAX_KEY + maxd characters is beyond maxd
+ * of every key prefix: it matches nothing (after phase 1, which also finds
+ * nothing). Invalid UTF-8: see the character rule in trie_fuzzy.h.
+ */
+#include "trie/trie_fuzzy.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "trie/trie_internal.h"
+
+#define FZ_W (2 * TRIE_FUZZY_MAX_EDITS + 1) /* row cells stored */
+#define FZ_MAXP (TRIE_MAX_KEY + TRIE_FUZZY_MAX_EDITS) /* typed characters kept */
+
+/* Bytes of the character whose first byte is b (see trie_fuzzy.h). */
+static inline unsigned fz_clen(uint8_t b) {
+    if (b < 0xC0) return 1; /* ASCII, or a stray continuation byte */
+    if (b < 0xE0) return 2;
+    if (b < 0xF0) return 3;
+    if (b < 0xF8) return 4;
+    return 1;
+}
+
+/* The typed prefix as characters: c[0..m) after the exact first character
+ * (elen bytes; 0 under FIRST_ANY). */
+typedef struct fz_pat {
+    uint32_t c[FZ_MAXP];
+    uint16_t off[FZ_MAXP + 1]; /* byte offset in p of c[i]; off[m]: the end */
+    unsigned m, B, elen;
+    uint8_t inf;
+    size_t plen; /* bytes, cut back to a character boundary */
+} fz_pat;
+
+/* Splits p into characters. Returns 0, or -1 when it has more than FZ_MAXP
+ * (then nothing matches). */
+static int fz_pat_init(fz_pat *z, const char *p, size_t plen, unsigned maxd, unsigned flags) {
+    z->B = maxd;
+    z->inf = (uint8_t)(maxd + 1);
+    z->m = 0;
+    z->elen = 0;
+    size_t i = 0;
+    int first = !(flags & TRIE_FUZZY_FIRST_ANY);
+    while (i < plen) {
+        unsigned l = fz_clen((uint8_t)p[i]);
+        if (i + l > plen) break; /* incomplete last character: cut */
+        uint32_t v = 0;
+        for (unsigned b = 0; b < l; b++) v |= (uint32_t)(uint8_t)p[i + b] << (8 * b);
+        if (first) {
+            z->elen = l;
+            first = 0;
+        } else {
+            if (z->m == FZ_MAXP) return -1;
+            z->off[z->m] = (uint16_t)i;
+            z->c[z->m++] = v;
+        }
+        i += l;
+    }
+    z->plen = i;
+    z->off[z->m] = (uint16_t)i;
+    return 0;
+}
+
+/* Row 0 (no key character consumed): cell (i, 0) = i. */
+static void fz_row0(const fz_pat *z, uint8_t *r) {
+    for (unsigned t = 0; t <= 2 * z->B; t++) {
+        int i = (int)t - (int)z->B;
+        r[t] = (i < 0 || i > (int)z->m) ? z->inf : (uint8_t)(i < z->inf ? i : z->inf);
+    }
+}
+
+/* Row j (j >= 1) from row j-1 (prev) and row j-2 (pp, only read when j >= 2)
+ * for key character kc = K[j-1] and kp = K[j-2]. Cell (i, j) sits at t = i -
+ * j + B; the cells it reads sit at: (i, j-1) prev[t+1], (i-1, j-1) prev[t],
+ * (i-1, j) r[t-1], (i-2, j-2) pp[t]. Returns the row minimum. */
+static inline uint8_t fz_row(const fz_pat *z, uint8_t *r, const uint8_t *prev, const uint8_t *pp,
+                             uint32_t kc, uint32_t kp, unsigned j) {
+    const unsigned W = 2 * z->B;
+    const uint8_t inf = z->inf;
+    uint8_t mn = inf;
+    for (unsigned t = 0; t <= W; t++) {
+        int i = (int)j - (int)z->B + (int)t;
+        uint8_t v;
+        if (i < 0 || i > (int)z->m) {
+            v = inf;
+        } else if (i == 0) {
+            v = j < inf ? (uint8_t)j : inf;
+        } else {
+            v = (uint8_t)(prev[t] + (z->c[i - 1] != kc));
+            if (t < W && prev[t + 1] + 1 < v) v = (uint8_t)(prev[t + 1] + 1);
+            if (t > 0 && r[t - 1] + 1 < v) v = (uint8_t)(r[t - 1] + 1);
+            if (i >= 2 && j >= 2 && z->c[i - 1] == kp && z->c[i - 2] == kc && pp[t] + 1 < v)
+                v = (uint8_t)(pp[t] + 1);
+            if (v > inf) v = inf;
+        }
+        r[t] = v;
+        if (v < mn) mn = v;
+    }
+    return mn;
+}
+
+/* D(j): the cell of all of P in row j, or inf outside the band. */
+static inline uint8_t fz_dm(const fz_pat *z, const uint8_t *r, unsigned j) {
+    int t = (int)z->m - (int)j + (int)z->B;
+    return (t < 0 || t > 2 * (int)z->B) ? z->inf : r[t];
+}
+
+/* ------------------------------------------------------------ path state */
+
+/* The walk's state at one byte position of a path. rows[0..j] and ch[0..j)
+ * of the fz_walk hold the DP of the characters before it. */
+typedef struct fz_st {
+    uint16_t j;       /* DP characters consumed */
+    uint16_t bestlen; /* bytes where best was first reached */
+    uint8_t best;     /* min D over the boundaries passed; inf: none */
+    uint8_t pre;      /* 1: still inside the exact first character */
+    uint8_t need, have; /* pending character: its length, bytes seen (0: at a boundary) */
+    uint8_t mn;       /* the last row's minimum (0 before the first) */
+    uint32_t pc;      /* pending character bytes */
+} fz_st;
+
+enum { FZ_GO, FZ_DEAD, FZ_CUT };
+
+typedef struct fz_walk {
+    const fz_pat *z;
+    const char *p; /* the typed bytes (the exact first character) */
+    unsigned beff; /* the budget: paths over it die, cuts over it too (<= B) */
+    uint8_t rows[TRIE_MAX_KEY + 1][FZ_W];
+    uint32_t ch[TRIE_MAX_KEY];
+} fz_walk;
+
+/* The state at the DP's start (after the exact first character, or at the
+ * root), at byte position pos. */
+static void fz_start(fz_walk *w, fz_st *s, size_t pos) {
+    const fz_pat *z = w->z;
+    fz_row0(z, w->rows[0]);
+    s->j = 0;
+    s->pre = 0;
+    s->have = 0;
+    s->mn = 0;
+    s->best = z->m <= z->B ? (uint8_t)z->m : z->inf;
+    s->bestlen = (uint16_t)pos;
+}
+
+/* Feeds the byte b at position pos (0-based) of the path. */
+static inline int fz_byte(fz_walk *w, fz_st *s, uint8_t b, size_t pos) {
+    const fz_pat *z = w->z;
+    if (s->pre) {
+        if (b != (uint8_t)w->p[pos]) return FZ_DEAD;
+        if (pos + 1 == z->elen) fz_start(w, s, pos + 1);
+        return FZ_GO;
+    }
+    if (s->have == 0) {
+        s->need = (uint8_t)fz_clen(b);
+        s->pc = b;
+        s->have = 1;
+    } else {
+        s->pc |= (uint32_t)b << (8 * s->have);
+        s->have++;
+    }
+    if (s->have < s->need) return FZ_GO;
+    s->have = 0;
+    unsigned j = s->j;
+    if (j >= TRIE_MAX_KEY) return FZ_DEAD; /* no such key; keeps the arrays in bounds */
+    w->ch[j] = s->pc;
+    uint8_t mn = fz_row(z, w->rows[j + 1], w->rows[j], j ? w->rows[j - 1] : w->rows[j], s->pc,
+                        j ? w->ch[j - 1] : 0, j + 1);
+    s->j = (uint16_t)(j + 1);
+    s->mn = mn;
+    uint8_t d = fz_dm(z, w->rows[j + 1], j + 1);
+    if (d < s->best) {
+        s->best = d;
+        s->bestlen = (uint16_t)(pos + 1);
+    }
+    if (mn >= s->best) return s->best <= w->beff ? FZ_CUT : FZ_DEAD;
+    return mn > w->beff ? FZ_DEAD : FZ_GO; /* here best > mn > beff */
+}
+
+/* With the row minimum at c: 1 when row j-1 is also all >= c, so that no
+ * transposition (which reads row j-1) can come back to c either. */
+static inline int fz_spent(const fz_walk *w, const fz_st *s, unsigned c) {
+    if (s->j == 0 || s->have || s->pre || s->mn < c) return 0;
+    const uint8_t *pr = w->rows[s->j - 1];
+    for (unsigned u = 0; u <= 2 * w->z->B; u++)
+        if (pr[u] < c) return 0;
+    return 1;
+}
+
+/* Where fz_det puts a decided subtree x of class c, matchlen ml. */
+typedef void (*fz_sink)(void *ctx, uint32_t x, unsigned c, size_t ml);
+
+/* The budget c is spent (fz_spent): state s at byte pos of the path into
+ * ref r, whose edge bytes are kb[..end) (a leaf: its whole key). Every
+ * further edit is one too many, so a key below has class c exactly when it
+ * continues with P[i..m) for a cell i of value c (the first such boundary
+ * is its matchlen), and none has a smaller one (row minima never
+ * decrease). Each such continuation is followed PATRICIA-style (first
+ * bytes and depths, then one check against the best key of the subtree
+ * reached, which spells its path) and given to the sink as one subtree. A
+ * continuation that extends a shorter one lies inside its subtree and is
+ * skipped: each key once, at its shortest match. */
+static void fz_det(const trie *t, const fz_walk *w, unsigned cb, const fz_st *s, uint32_t r, size_t pos,
+                   const char *kb, size_t end, fz_sink sink, void *ctx) {
+    const fz_pat *z = w->z;
+    const uint8_t *row = w->rows[s->j];
+    const char *P = w->p;
+    int done[2 * TRIE_FUZZY_MAX_EDITS + 1];
+    unsigned nd = 0;
+    for (int u = 2 * (int)z->B; u >= 0; u--) { /* i descending: shortest continuation first */
+        int i = (int)s->j - (int)z->B + u;
+        if (i < 0 || i > (int)z->m || row[u] != cb) continue;
+        const char *tb = P + z->off[i];
+        size_t tl = (size_t)(z->off[z->m] - z->off[i]), e = pos + tl;
+        unsigned dup = 0;
+        for (unsigned x = 0; x < nd && !dup; x++) {
+            size_t ol = (size_t)(z->off[z->m] - z->off[done[x]]);
+            dup = memcmp(tb, P + z->off[done[x]], ol) == 0;
+        }
+        if (dup) continue;
+        done[nd++] = i;
+        size_t lim = e < end ? e : end; /* first within the decoded edge */
+        if (memcmp(kb + pos, tb, lim - pos)) continue;
+        if (e <= end) {
+            sink(ctx, r, cb, e);
+            continue;
+        }
+        if (r & LEAF) continue; /* the key ends first */
+        uint32_t x = r;
+        while (!(x & LEAF) && t->nodes[x].depth < e) {
+            const tnode *n = &t->nodes[x];
+            int c = kid_find(t, n, (uint8_t)tb[n->depth - pos]);
+            if (c < 0) break;
+            x = kid_refs(t, n)[c];
+        }
+        if (!(x & LEAF) && t->nodes[x].depth < e) continue;
+        char kx[TRIE_MAX_KEY + TC_SYM_MAX];
+        kview v = kv(t, ref_best(t, x));
+        size_t h = tc_decode_prefix(&t->tc, v.code, v.ck, kx, e);
+        if (h == TC_BAD || h < e || memcmp(kx + end, tb + (end - pos), e - end)) continue;
+        sink(ctx, x, cb, e);
+    }
+}
+
+/* The first-byte shortcut at state s (position pos): a step's row depends
+ * on the key character only through its equality with the pattern
+ * characters of the band (substitution) and the transposition test, so
+ * every one-byte character outside that set (sp[0..*nsp), at most 2 * FZ_W)
+ * gives the same outcome, returned here (found by one step; the walk's row
+ * j + 1 is overwritten). Under the first-character rule only p[pos] lives
+ * (FZ_DEAD). -1: no shortcut (inside a character). */
+static int fz_generic(fz_walk *w, const fz_st *st, size_t pos, uint8_t *sp, uint8_t *nsp, fz_st *out) {
+    const fz_pat *z = w->z;
+    *nsp = 0;
+    if (st->pre) {
+        sp[(*nsp)++] = (uint8_t)w->p[pos];
+        return FZ_DEAD;
+    }
+    if (st->have) return -1;
+    int j1 = (int)st->j + 1;
+    uint32_t kp = st->j ? w->ch[st->j - 1] : 0;
+    for (int u = 0; u <= 2 * (int)z->B; u++) {
+        int i = j1 - (int)z->B + u;
+        if (i < 1 || i > (int)z->m) continue;
+        if (z->c[i - 1] < 256) sp[(*nsp)++] = (uint8_t)z->c[i - 1];
+        if (i >= 2 && j1 >= 2 && z->c[i - 1] == kp && z->c[i - 2] < 256) sp[(*nsp)++] = (uint8_t)z->c[i - 2];
+    }
+    uint8_t g = 1;
+    while (memchr(sp, g, *nsp)) g++;
+    *out = *st;
+    return fz_byte(w, out, g, pos);
+}
+
+/* 1 when byte c at a child's start takes the generic outcome. */
+static inline int fz_is_generic(const fz_st *st, const uint8_t *sp, unsigned nsp, uint8_t c) {
+    return (st->pre || c < 0xC0 || c >= 0xF8) && !memchr(sp, c, nsp);
+}
+
+unsigned trie_fuzzy_dist(const char *p, size_t plen, const char *key, size_t klen, unsigned maxd,
+                         unsigned flags, size_t *matchlen) {
+    if (maxd > TRIE_FUZZY_MAX_EDITS) maxd = TRIE_FUZZY_MAX_EDITS;
+    static const char empty[1] = "";
+    if (!p) p = empty, plen = 0;
+    if (!key) key = empty, klen = 0;
+    fz_pat z;
+    if (fz_pat_init(&z, p, plen, maxd, flags)) return maxd + 1;
+    if (z.plen == 0) {
+        if (matchlen) *matchlen = 0;
+        return 0;
+    }
+    /* the walk's rows are indexed by j, which a long key overruns: keep
+     * three rolling rows here instead (same step function) */
+    uint8_t rows[3][FZ_W];
+    uint32_t kp = 0;
+    fz_st s = {0};
+    s.pre = z.elen > 0;
+    if (!s.pre) {
+        fz_row0(&z, rows[0]);
+        s.best = z.m <= z.B ? (uint8_t)z.m : z.inf;
+        s.bestlen = 0;
+    }
+    size_t pos = 0;
+    for (; s.pre && pos < klen; pos++) {
+        if (key[pos] != p[pos]) return maxd + 1;
+        if (pos + 1 == z.elen) {
+            s.pre = 0;
+            fz_row0(&z, rows[0]);
+            s.best = z.m <= z.B ? (uint8_t)z.m : z.inf;
+            s.bestlen = (uint16_t)(pos + 1);
+        }
+    }
+    if (s.pre) return maxd + 1; /* the key is shorter than P's first character */
+    unsigned j = 0;
+    while (pos < klen && z.m) {
+        unsigned l = fz_clen((uint8_t)key[pos]);
+        if (pos + l > klen) break; /* the key ends inside a character */
+        uint32_t kc = 0;
+        for (unsigned b = 0; b < l; b++) kc |= (uint32_t)(uint8_t)key[pos + b] << (8 * b);
+        pos += l;
+        j++;
+        uint8_t *r = rows[j % 3];
+        uint8_t mn = fz_row(&z, r, rows[(j + 2) % 3], rows[(j + 1) % 3], kc, kp, j);
+        kp = kc;
+        uint8_t d = fz_dm(&z, r, j);
+        if (d < s.best) {
+            s.best = d;
+            s.bestlen = (uint16_t)pos;
+        }
+        if (mn >= s.best) break;
+    }
+    if (s.best > maxd) return maxd + 1;
+    if (matchlen) *matchlen = s.bestlen;
+    return s.best;
+}
+
+/* ------------------------------------------------- ranked entry lists */
+
+/* An entry of a class list / walk frontier: one key (FZ_KEY), the whole
+ * subtree of node `a` (FZ_NODE), or child `slot` of node `a` and its later
+ * siblings (FZ_RUN). `id` is the best key of what it stands for, `s` its
+ * score, `ml` the matchlen of every key it yields; `txt` (>= 0) is where its
+ * key sits in the list's text buffer once decoded to break a tie. */
+enum { FZ_KEY, FZ_NODE, FZ_RUN };
+typedef struct fz_ent {
+    double s;
+    uint32_t id, a, slot;
+    int32_t txt;
+    uint16_t tlen, ml;
+    uint8_t kind;
+} fz_ent;
+
+#define FZ_TEXT 8192 /* decoded tie keys per list (past it: decode per comparison) */
+
+typedef struct fz_list {
+    const trie *t;
+    fz_ent e[TRIE_MAX_K + 1]; /* sorted worst .. best; e[n-1] is popped next */
+    unsigned n, tused;
+    char text[FZ_TEXT];
+} fz_list;
+
+static const char *fz_key(fz_list *f, fz_ent *x, char *tmp) {
+    if (x->txt >= 0) return f->text + x->txt;
+    if (f->tused + TRIE_MAX_KEY <= FZ_TEXT) {
+        x->txt = (int32_t)f->tused;
+        x->tlen = (uint16_t)kdecode(f->t, x->id, f->text + f->tused);
+        f->tused += x->tlen;
+        return f->text + x->txt;
+    }
+    x->tlen = (uint16_t)kdecode(f->t, x->id, tmp);
+    return tmp;
+}
+
+/* 1 when a ranks before b. x's key, when decoded, is kept in xt[0..*xl)
+ * (*xl < 0: not yet) so that a rejected candidate uses no buffer space. */
+static int fz_before_x(fz_list *f, const fz_ent *x, char *xt, int *xl, fz_ent *b) {
+    if (x->s != b->s) return x->s > b->s;
+    if (*xl < 0) *xl = (int)kdecode(f->t, x->id, xt);
+    char tb[TRIE_MAX_KEY];
+    const char *kb = fz_key(f, b, tb);
+    return keycmp(xt, (size_t)*xl, kb, b->tlen) < 0;
+}
+
+/* Inserts keeping at most cap entries (entries beyond cap, when the list
+ * already holds more, are harmless: see fz_walk_class). */
+static void fz_push(fz_list *f, uint8_t kind, uint32_t id, uint32_t a, uint32_t slot, uint16_t ml,
+                    unsigned cap) {
+    if (cap == 0) return;
+    fz_ent x = {f->t->refs[id].score, id, a, slot, -1, 0, ml, kind};
+    char xt[TRIE_MAX_KEY];
+    int xl = -1;
+    if (f->n >= cap) {
+        if (x.s < f->e[0].s || !fz_before_x(f, &x, xt, &xl, &f->e[0])) return;
+        memmove(&f->e[0], &f->e[1], (f->n - 1) * sizeof(fz_ent));
+        f->n--;
+    }
+    unsigned lo = 0, hi = f->n;
+    while (lo < hi) {
+        unsigned mid = (lo + hi) / 2;
+        if (fz_before_x(f, &x, xt, &xl, &f->e[mid])) lo = mid + 1;
+        else hi = mid;
+    }
+    if (xl >= 0 && f->tused + (unsigned)xl <= FZ_TEXT) { /* keep the decoded key */
+        memcpy(f->text + f->tused, xt, (size_t)xl);
+        x.txt = (int32_t)f->tused;
+        x.tlen = (uint16_t)xl;
+        f->tused += (unsigned)xl;
+    }
+    memmove(&f->e[lo + 1], &f->e[lo], (f->n - lo) * sizeof(fz_ent));
+    f->e[lo] = x;
+    f->n++;
+}
+
+/* Adds child ref r (a leaf key or a node's subtree) with matchlen ml. */
+static void fz_push_ref(fz_list *f, uint32_t r, uint16_t ml, unsigned cap) {
+    if (r & LEAF) fz_push(f, FZ_KEY, r & ~LEAF, 0, 0, ml, cap);
+    else fz_push(f, FZ_NODE, f->t->nodes[r].best, r, 0, ml, cap);
+}
+
+static void fz_emit(const trie *t, uint32_t id, unsigned cls, uint16_t ml, trie_fuzzy_hit *o) {
+    fill_hit(t, id, &o->hit);
+    o->edits = (uint8_t)cls;
+    o->matchlen = ml;
+}
+
+/* trie_topk's best-first walk (trie.c) from the frontier f, emitting class
+ * cls keys into out[*got..k). Every pop yields at least one key and every
+ * push is followed by one, hence the caps. */
+static void fz_walk_class(fz_list *f, unsigned cls, unsigned k, trie_fuzzy_hit *out, unsigned *got) {
+    const trie *t = f->t;
+    while (*got < k && f->n > 0) {
+        fz_ent e = f->e[--f->n];
+        uint32_t descend = NONE;
+        if (e.kind == FZ_KEY) {
+            fz_emit(t, e.id, cls, e.ml, &out[(*got)++]);
+            continue;
+        }
+        if (e.kind == FZ_NODE) {
+            descend = e.a;
+        } else {
+            const tnode *pn = &t->nodes[e.a];
+            const uint32_t *pr = kid_refs(t, pn);
+            if (e.slot + 1 < pn->nkids)
+                fz_push(f, FZ_RUN, ref_best(t, pr[e.slot + 1]), e.a, e.slot + 1, e.ml, k - *got - 1);
+            uint32_t r = pr[e.slot];
+            if (r & LEAF) fz_emit(t, r & ~LEAF, cls, e.ml, &out[(*got)++]);
+            else descend = r;
+        }
+        while (descend != NONE) {
+            const tnode *nd = &t->nodes[descend];
+            uint32_t b = nd->best;
+            unsigned cap = k - *got - 1;
+            if (nd->term == b) {
+                if (nd->nkids) fz_push(f, FZ_RUN, ref_best(t, kid_refs(t, nd)[0]), descend, 0, e.ml, cap);
+                fz_emit(t, b, cls, e.ml, &out[(*got)++]);
+                break;
+            }
+            uint32_t r = kid_refs(t, nd)[0];
+            if (nd->term != NONE) fz_push(f, FZ_KEY, nd->term, 0, 0, e.ml, cap);
+            if (nd->nkids > 1) fz_push(f, FZ_RUN, ref_best(t, kid_refs(t, nd)[1]), descend, 1, e.ml, cap);
+            if (r & LEAF) {
+                fz_emit(t, r & ~LEAF, cls, e.ml, &out[(*got)++]);
+                break;
+            }
+            descend = r;
+        }
+    }
+}
+
+/* ------------------------------------------------------------- the DFS */
+
+typedef struct fz_frame {
+    uint32_t node;
+    uint16_t i; /* next child slot */
+    fz_st st;   /* state at the node's position */
+    uint8_t gdead, nsp, sp[2 * FZ_W]; /* fz_generic: generic first bytes die */
+} fz_frame;
+
+/* Sets up frame F at node `node` in state s (rows current). */
+static void fz_frame_init(fz_walk *w, fz_frame *F, uint32_t node, const fz_st *s, size_t pos) {
+    fz_st g;
+    F->node = node;
+    F->i = 0;
+    F->st = *s;
+    F->gdead = fz_generic(w, s, pos, F->sp, &F->nsp, &g) == FZ_DEAD;
+}
+
+typedef struct fz_dfs {
+    fz_walk w;
+    fz_frame fr[MAX_PATH];
+    fz_list *cls[TRIE_FUZZY_MAX_EDITS + 1]; /* [1..maxd] */
+    unsigned cap;
+    double thr; /* a subtree whose best score is below this adds nothing */
+    unsigned lo; /* the walk's class (its budget, w.beff, too) */
+} fz_dfs;
+
+/* Records a key or subtree of class s->best when that is the walk's class
+ * (d->lo; lower classes are complete, higher ones are dead at this budget).
+ * Once the list is full, a subtree whose best score is below its worst
+ * entry can only be rejected by it (d->thr). */
+static inline void fz_record(fz_dfs *d, uint32_t r, const fz_st *s) {
+    if (s->best != d->lo) return;
+    fz_list *l = d->cls[d->lo];
+    fz_push_ref(l, r, s->bestlen, d->cap);
+    d->thr = l->n >= d->cap ? l->e[0].s : -HUGE_VAL;
+}
+
+static void fz_dfs_sink(void *ctx, uint32_t x, unsigned c, size_t ml) {
+    fz_st s;
+    memset(&s, 0, sizeof s);
+    s.best = (uint8_t)c;
+    s.bestlen = (uint16_t)ml;
+    fz_record(ctx, x, &s);
+}
+
+static void fz_dfs_run(const trie *t, fz_dfs *d) {
+    fz_walk *w = &d->w;
+    char kb[TRIE_MAX_KEY + TC_SYM_MAX];
+    int sp = 0;
+    fz_st s0;
+    memset(&s0, 0, sizeof s0);
+    if (w->z->elen) s0.pre = 1;
+    else fz_start(w, &s0, 0);
+    fz_frame_init(w, &d->fr[0], 0, &s0, 0);
+    while (sp >= 0) {
+        fz_frame *F = &d->fr[sp];
+        const tnode *nd = &t->nodes[F->node];
+        if (F->i >= nd->nkids) {
+            sp--;
+            continue;
+        }
+        unsigned slot = F->i++;
+        uint32_t r = kid_refs(t, nd)[slot];
+        /* children are sorted by their best key: all later ones are worse */
+        if (d->thr > -HUGE_VAL && t->refs[ref_best(t, r)].score < d->thr) {
+            F->i = nd->nkids;
+            continue;
+        }
+        uint8_t c0 = kid_bytes(t, nd)[slot];
+        if (F->gdead && fz_is_generic(&F->st, F->sp, F->nsp, c0)) continue;
+        fz_st s = F->st;
+        size_t pos = nd->depth;
+        int res = fz_byte(w, &s, c0, pos);
+        pos++;
+        if (res == FZ_DEAD || (!s.pre && s.best < d->lo)) continue;
+        if (res == FZ_CUT) {
+            fz_record(d, r, &s);
+            continue;
+        }
+        /* the rest of the edge: bytes of the child's best key */
+        size_t end, have;
+        if (r & LEAF) {
+            /* most leaves die or are cut a few characters in: decode
+             * a little first (want + TC_SYM_MAX - 1 <= sizeof kb) */
+            kview v = kv(t, r & ~LEAF);
+            size_t want = pos + 24 < TRIE_MAX_KEY ? pos + 24 : TRIE_MAX_KEY;
+            have = tc_decode_prefix(&t->tc, v.code, v.ck, kb, want);
+            if (have != TC_BAD && have >= want) have = tc_decode(&t->tc, v.code, v.ck, kb, TRIE_MAX_KEY);
+            end = have;
+        } else if ((end = t->nodes[r].depth) > pos) {
+            kview v = kv(t, t->nodes[r].best);
+            have = tc_decode_prefix(&t->tc, v.code, v.ck, kb, end);
+        } else {
+            have = end; /* a one-byte edge: nothing more to read */
+        }
+        if (have == TC_BAD) continue; /* cannot happen: the arena holds valid codes */
+        int det = 0;
+        while (res == FZ_GO && !(det = fz_spent(w, &s, w->beff)) && pos < end) {
+            res = fz_byte(w, &s, (uint8_t)kb[pos], pos);
+            pos++;
+            if (!s.pre && s.best < d->lo) res = FZ_DEAD; /* only keys of complete classes below */
+        }
+        if (det) { /* the rest is exact continuations */
+            fz_det(t, w, w->beff, &s, r, pos, kb, end, fz_dfs_sink, d);
+            continue;
+        }
+        if (res == FZ_DEAD) continue;
+        if (res == FZ_CUT || (r & LEAF)) { /* a cut, or a leaf key's end: its class is best */
+            fz_record(d, r, &s);
+            continue;
+        }
+        /* a node reached alive: its term ends here with class best */
+        const tnode *cn = &t->nodes[r];
+        if (cn->term != NONE) fz_record(d, LEAF | cn->term, &s);
+        if (cn->nkids == 0) continue;
+        sp++;
+        fz_frame_init(w, &d->fr[sp], r, &s, cn->depth);
+    }
+}
+
+/* ------------------------------------------------------------- top-k */
+
+/* Class 0: trie_topk's ids (its caches first). */
+static int fz_exact(const trie *t, const char *p, size_t plen, unsigned k, uint32_t *ids) {
+    const centry *e = NULL;
+    if (k <= TRIE_CACHE_K)
+        e = plen <= TRIE_CACHE_DEPTH ? &t->cache[cache_slot(p, plen)] : heavy_find(t, p, plen);
+    if (!e) return trie__topk_walk(t, p, plen, k, ids);
+    unsigned n = e->n < k ? e->n : k;
+    memcpy(ids, e->id, n * sizeof *ids);
+    return (int)n;
+}
+
+/* Classes 1..maxd: one DFS and one list walk per class. */
+static void fz_dfs_topk(const trie *t, const fz_pat *z, const char *prefix, unsigned k,
+                        trie_fuzzy_hit *out, unsigned *got) {
+    fz_dfs d;
+    fz_list lists[TRIE_FUZZY_MAX_EDITS];
+    d.w.z = z;
+    d.w.p = prefix;
+    d.cap = k - *got;
+    for (unsigned c = 1; c <= z->B; c++) {
+        lists[c - 1].t = t;
+        lists[c - 1].n = lists[c - 1].tused = 0;
+        d.cls[c] = &lists[c - 1];
+    }
+    /* one walk per class: class c's walk prunes at c edits, and class 1
+     * often fills the answer alone; a later walk skips what is complete */
+    for (unsigned c = 1; c <= z->B && *got < k; c++) {
+        d.lo = c;
+        d.w.beff = c;
+        d.cap = k - *got;
+        d.thr = -HUGE_VAL;
+        fz_dfs_run(t, &d);
+        fz_walk_class(d.cls[c], c, k, out, got);
+    }
+}
+
+int trie_fuzzy_topk(const trie *t, const char *prefix, size_t plen, unsigned maxd, unsigned flags,
+                    unsigned k, trie_fuzzy_hit *out) {
+    if (!t || !out || k == 0 || k > TRIE_MAX_K || maxd > TRIE_FUZZY_MAX_EDITS ||
+        (flags & ~TRIE_FUZZY_FIRST_ANY) || (plen && !prefix))
+        return TRIE_EINVAL;
+    fz_pat z;
+    int toolong = 0;
+    if (maxd > 0) {
+        toolong = fz_pat_init(&z, prefix, plen, maxd, flags);
+        if (!toolong) plen = z.plen;
+    }
+    uint32_t ids[TRIE_MAX_K];
+    unsigned got = (unsigned)fz_exact(t, prefix, plen, k, ids);
+    for (unsigned i = 0; i < got; i++) {
+        if (i + 1 < got) __builtin_prefetch(&t->refs[ids[i + 1]]);
+        fz_emit(t, ids[i], 0, (uint16_t)plen, &out[i]);
+    }
+    /* everything is class 0 for an empty P, and so is every key starting
+     * with P's first character when P is only that under the first rule */
+    if (maxd == 0 || got == k || toolong || plen == 0 || z.m == 0 || t->nodes[0].best == NONE)
+        return (int)got;
+    fz_dfs_topk(t, &z, prefix, k, out, &got);
+    return (int)got;
+}

@@ -1,0 +1,72 @@
+/* trie_fuzzy.h -- typo-tolerant top-k completion over the trie (issue 14).
+ * The design essay (algorithm, cost, limits) is at the top of trie_fuzzy.c.
+ *
+ * THE CONTRACT
+ * ------------
+ * Distance: optimal string alignment (Damerau-Levenshtein with adjacent
+ * transpositions, no edit inside a transposed pair), counted in CHARACTERS.
+ * A character is a lead byte and the continuation bytes its value announces
+ * (0xxxxxxx: 1 byte, 110xxxxx: 2, 1110xxxx: 3, 11110xxx: 4, any other byte:
+ * 1), taken as they come: on valid UTF-8 these are exactly the Unicode code
+ * points; on invalid bytes the rule is still total and deterministic (a
+ * malformed sequence is some character that equals only the same bytes), so
+ * nothing crashes and every key keeps one class.
+ *
+ * A key K matches the typed prefix P at distance d when some prefix of K
+ * ending on a character boundary (the empty one included) is within d edits
+ * of P. Its EDIT CLASS is the least such d. By default the first character
+ * of K must equal the first character of P and no edit may touch it (it is
+ * not substituted, deleted, inserted before, or transposed); then the empty
+ * key prefix does not count. TRIE_FUZZY_FIRST_ANY lifts that rule. An empty
+ * P puts every key in class 0; class 0 is always "K starts with P".
+ *
+ * matchlen: the byte length of the SHORTEST key prefix that is within the
+ * key's class of P (ties go to the shorter prefix: "xyz" for P "a" at one
+ * edit under FIRST_ANY has matchlen 0, deleting the 'a'). For class 0 it is
+ * P's length. It is what a highlighter marks.
+ *
+ * Order: edit class ascending, then score descending, then key bytes
+ * ascending (trie_topk's order within a class). The result is the exact top
+ * k of that order over ALL keys of class <= maxd.
+ */
+#ifndef QAC_TRIE_FUZZY_H
+#define QAC_TRIE_FUZZY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trie/trie.h"
+
+#define TRIE_FUZZY_MAX_EDITS 2     /* largest maxd accepted */
+#define TRIE_FUZZY_FIRST_ANY 0x1u  /* the first character may be edited too */
+
+typedef struct trie_fuzzy_hit {
+    trie_hit hit;
+    uint8_t edits;     /* the key's edit class, 0..maxd */
+    uint16_t matchlen; /* bytes of the key's prefix that matched (see above) */
+} trie_fuzzy_hit;
+
+/* The best min(k, matches) keys of class <= maxd for the typed prefix, in
+ * the order above, into out[0..n); returns n >= 0, or TRIE_EINVAL when k is
+ * 0 or over TRIE_MAX_K, maxd is over TRIE_FUZZY_MAX_EDITS, flags has an
+ * unknown bit, or prefix is NULL with plen > 0.
+ *   - maxd 0 is exactly trie_topk(t, prefix, plen, k) (bytewise, the caches
+ *     included), every hit with edits 0 and matchlen plen.
+ *   - maxd >= 1: a prefix ending inside a character (see above) is first cut
+ *     back to its last whole character (as norm_prefix does); a prefix of
+ *     more than TRIE_MAX_KEY + maxd characters matches nothing.
+ * Allocates nothing; uses about 50 KB of stack. Never hits an internal
+ * limit: its scratch is bounded by TRIE_MAX_KEY and TRIE_MAX_K. Cost: see
+ * trie_fuzzy.c. Not thread-safe with writers, like trie_topk. */
+int trie_fuzzy_topk(const trie *t, const char *prefix, size_t plen, unsigned maxd, unsigned flags,
+                    unsigned k, trie_fuzzy_hit *out);
+
+/* The edit class of one key for typed prefix p (same rules, same character
+ * cut-back of p), or maxd + 1 when it is over maxd; *matchlen (when
+ * non-NULL and the class is <= maxd) receives the matched byte length. maxd
+ * over TRIE_FUZZY_MAX_EDITS is clamped to it. The DP trie_fuzzy_topk runs,
+ * on one string (for tests, ranking features, highlighting). */
+unsigned trie_fuzzy_dist(const char *p, size_t plen, const char *key, size_t klen, unsigned maxd,
+                         unsigned flags, size_t *matchlen);
+
+#endif
