@@ -447,6 +447,48 @@ static void test_examples(void **state) {
     trie_free(t);
 }
 
+/* Keys whose spacing is not canonical (class decided on bytes) and typed
+ * prefixes past the 8-byte word head (decided on the word's bytes). */
+static void test_irregular_long(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    trie_words *w;
+    assert_int_equal(trie_words_build(t, &w), 0);
+    const char *keys[] = {"york  new", " new york", "new  yorkshire", "international york",
+                          "internationale york", "internat york"};
+    for (int i = 0; i < 6; i++) {
+        uint32_t id;
+        size_t l = strlen(keys[i]);
+        assert_int_equal(trie_set(t, keys[i], l, NULL, 0, 10 - i, &id), 0);
+        assert_int_equal(trie_words_add(w, id, keys[i], l, 10 - i), 0);
+    }
+    char err[256];
+    assert_int_equal(trie_words_check(w, t, err, sizeof err), 0);
+    trie_words_hit out[10];
+    /* class 1 for all three: "new yo" is a byte prefix of none of them */
+    int n = trie_words_topk(w, t, "new yo", 6, 10, out, NULL);
+    assert_int_equal(n, 3);
+    assert_memory_equal(out[0].hit.text, "york  new", 9);
+    assert_int_equal(out[0].cls, 1);
+    assert_memory_equal(out[1].hit.text, " new york", 9);
+    assert_int_equal(out[1].range[0].off, 1);
+    assert_int_equal(out[1].range[1].off, 5);
+    assert_memory_equal(out[2].hit.text, "new  yorkshire", 14);
+    assert_int_equal(out[2].range[1].off, 5);
+    /* 9- to 14-byte prefixes: the 8-byte heads agree, the bytes decide */
+    n = trie_words_topk(w, t, "york internati", 14, 10, out, NULL);
+    assert_int_equal(n, 2);
+    assert_memory_equal(out[0].hit.text, "international york", 18);
+    assert_memory_equal(out[1].hit.text, "internationale york", 19);
+    n = trie_words_topk(w, t, "york internationa", 17, 10, out, NULL);
+    assert_int_equal(n, 2);
+    n = trie_words_topk(w, t, "york internationale", 19, 10, out, NULL);
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0].cls, 1);
+    trie_words_free(w);
+    trie_free(t);
+}
+
 static void test_bad_input(void **state) {
     (void)state;
     trie *t = trie_new();
@@ -469,7 +511,7 @@ static void test_bad_input(void **state) {
                      TRIE_WORDS_ETOOMANY);
     tw_work wk;
     assert_int_equal(trie_words__topk(w, t, s, 2 * TRIE_WORDS_MAX_TYPED, 4, out, &tr, &wk), 0);
-    assert_true(wk.units <= TRIE_WORDS_MAX_SCAN && wk.decoded <= TRIE_WORDS_MAX_DECODE);
+    assert_true(wk.units <= TRIE_WORDS_MAX_SCAN && wk.decoded <= wk.units);
     assert_string_equal(trie_words_strerror(TRIE_WORDS_ETOOMANY), "too many words (over TRIE_WORDS_MAX_TYPED)");
     /* index calls with bad arguments */
     assert_int_equal(trie_words_add(w, 0, "a b", 3, 1), TRIE_EINVAL); /* already indexed */
@@ -499,7 +541,7 @@ static void test_scan_limit(void **state) {
     int tr = 0;
     tw_work wk;
     int n = trie_words__topk(w, t, "beta alpha", 10, 10, out, &tr, &wk);
-    assert_true(wk.units <= TRIE_WORDS_MAX_SCAN + 16 && wk.decoded <= TRIE_WORDS_MAX_DECODE + 16);
+    assert_true(wk.units <= TRIE_WORDS_MAX_SCAN + 16 && wk.decoded <= wk.units);
     assert_int_equal(tr, 1);
     assert_true(n == 0);
     n = trie_words_topk(w, t, "beta alpha ", 11, 10, out, &tr);
@@ -519,7 +561,7 @@ static void test_scan_limit(void **state) {
  * the complete words but never the prefix (every key would be decoded),
  * lists mostly tombstones, a prefix shared by many dictionary words. */
 #define UNITS_MAX (TRIE_WORDS_MAX_SCAN + 16 + TRIE_MAX_KEY + 4)
-#define DECODED_MAX (TRIE_WORDS_MAX_DECODE + 16)
+#define DECODED_MAX UNITS_MAX /* a decode follows an examined posting */
 static void check_work(const trie_words *w, const trie *t, const char *q, unsigned k, int want_trunc) {
     trie_words_hit out[TRIE_MAX_K];
     int tr = -1;
@@ -563,7 +605,7 @@ static void test_work_bound(void **state) {
     check_work(w, t, "beta alpha", 10, 1);
     check_work(w, t, "beta alpha ", 10, 1);
     check_work(w, t, "alpha beta a", TRIE_MAX_K, 1);
-    check_work(w, t, "delta gamma b", 10, 1); /* many words start with "b": decoded */
+    check_work(w, t, "delta gamma b", 10, 1); /* many words start with "b" */
     check_work(w, t, "gamma a", TRIE_MAX_K, 1);
     check_work(w, t, "delta gamma zz", 10, 0); /* no word starts with "zz" */
     check_work(w, t, "gamma beta", TRIE_MAX_K, 1); /* few prefix words: list probes */
@@ -580,6 +622,7 @@ static void test_work_bound(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_examples),
+        cmocka_unit_test(test_irregular_long),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_scan_limit),
         cmocka_unit_test(test_work_bound),

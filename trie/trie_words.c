@@ -41,36 +41,51 @@
  * the dictionary. Ids are reused by the trie after a delete, ranks never
  * (until a build): an old list never names the new key.
  *
+ * Forward index (jermp/autocomplete's conjunctive layout, made mutable):
+ * per rank, the word ids of the key in key order, repeats kept (fa, 4 B a
+ * word; fo[rank] its start, fo[rank + 1] its end, plus two flag bits: DEAD
+ * once deleted, IRR when the key's spacing is not canonical). Appended in
+ * rank order at build and on each add, never rewritten: a deleted key's
+ * words stay until the next build. Per word id: its length and first 8
+ * bytes (whead), so "word starts with the typed prefix" is a mask compare
+ * for prefixes of <= 8 bytes (the heads, then the word's bytes, beyond).
+ * Why not ids in byte order (a prefix = an id range, as in jermp): a live
+ * add brings new words between old ones, which an order would have to
+ * make room for; the 8-byte head gives the same integer test without one.
+ *
  * Top-k: class 0 is trie_topk(canonical text) on the main trie (every key
  * that the text is a prefix of matches). Class 1 is one best-first search
- * over a max-heap of entries: STREAM (the next dictionary word with the
- * last typed word as prefix, value = its bound), WORD (a word's whole list),
- * NODE (a tree entry), KEY (one id, value = exact score). A popped bound
- * entry pushes its children; a popped KEY is decoded, dropped when it is
- * class 0 or a duplicate (a key holding two words with the prefix comes from
- * two lists, and pops right after itself), and emitted when the matching
- * holds. Order: value desc; at equal value bound entries before keys (a
- * bound may hide a key of equal score with smaller text); keys by text. So
- * keys pop in exactly (score desc, key asc) order: emitted hits are the best.
+ * over a max-heap of bound entries: STREAM (the next dictionary word with
+ * the last typed word as prefix, value = its bound), WORD (a word's whole
+ * list), NODE (a tree entry). A popped entry pushes its children; a leaf
+ * block's ranks are examined on the spot: the greedy matching of
+ * trie_words.h is decided on their word ids (no decode), class 0 keys are
+ * recognized the same way and skipped, and a match whose score can still
+ * enter the best m is decoded (ties order by key bytes; the hit needs
+ * them) and kept; the worst kept prunes the heap. The search ends when no
+ * bound left reaches the worst kept (an equal bound may hide a tie with a
+ * smaller key: it is expanded), so the kept matches are exactly the best.
  * Sources: a one-word query without a trailing space streams every word
- * with that prefix; otherwise the search walks the list of the complete
- * typed word with the fewest postings (the rarest); a key of it is first
- * probed (binary search by rank) in the lists of the other complete words
- * and, when the last typed word is the prefix of few dictionary words
- * (TW_PFX_MAX), in theirs; only survivors are decoded and matched.
+ * with that prefix (a key with two such words is met twice: dropped by id).
+ * Otherwise the list of the rarest complete typed word drives, unless the
+ * last (prefix) word has at most TW_PFX_DRIVE dictionary words whose lists
+ * together are shorter: then those lists drive (the same dedup).
  *
- * Cost: per request O((expanded entries) * log heap) plus one decode per
- * examined key; bounded by TRIE_WORDS_MAX_SCAN work units (every posting,
- * tombstones included, every streamed word, every heap push) and
- * TRIE_WORDS_MAX_DECODE decodes (then *truncated: the hits so far are still
- * exactly the best). Memory per key: 4 (rank) + 4 (rid) + 2 (kb) + ~4.3
- * per distinct word (rank + tree) + the dictionary (~24 B per word + its
- * trie). Build: keys by rank (a counting sort on the 16-bit score code),
- * decoded twice (count, then fill exact-size lists), words hashed (XXH3)
- * into lists; the dictionary trie is bulk-built from the sorted vocabulary.
+ * Cost: per request O((expanded entries) * log heap) plus, per examined
+ * posting, its word ids (two cache misses) and, for a match, its score;
+ * bounded by TRIE_WORDS_MAX_SCAN work units (every posting, tombstones
+ * included, every streamed word, every heap push; then *truncated: the hits
+ * so far are still exactly the best). Memory per key: 4 (rank) + 4 (rid) +
+ * 2 (kb) + 4 (fo) + 4 per word (fa) + ~4.3 per distinct word (rank + tree)
+ * + the dictionary (~34 B per word + its trie). Build: keys by rank (a
+ * counting sort on the 16-bit score code), decoded twice (count, then fill
+ * exact-size lists and the forward index), words hashed (XXH3) into temp
+ * ids; the dictionary trie is bulk-built from the sorted vocabulary and the
+ * forward index renumbered to its ids.
  *
  * Limits: < 2^32 - 1 ranks handed out between builds (adds; TRIE_EFULL past
- * it: rebuild), words <= TRIE_MAX_KEY bytes (a key's words are).
+ * it: rebuild), < 2^30 forward word ids between builds (TRIE_EFULL past
+ * it), words <= TRIE_MAX_KEY bytes (a key's words are).
  */
 #include "trie/trie_words.h"
 
@@ -218,6 +233,10 @@ void trie_words_free(trie_words *w) {
     qfree(w->rank);
     qfree(w->kb);
     qfree(w->rid);
+    qfree(w->fo);
+    qfree(w->fa);
+    qfree(w->whead);
+    qfree(w->wlen);
     trie_free(w->wt);
     qfree(w);
 }
@@ -245,8 +264,35 @@ static int tw_rid_reserve(trie_words *w, uint32_t r) {
     uint32_t *p = qrealloc(w->rid, nc * sizeof *p);
     if (!p) return TRIE_ENOMEM;
     w->rid = p;
+    uint32_t *f = qrealloc(w->fo, (nc + 1) * sizeof *f);
+    if (!f) return TRIE_ENOMEM;
+    if (!w->fo) f[0] = 0;
+    w->fo = f;
     w->ridcap = (uint32_t)nc;
     return TRIE_OK;
+}
+
+/* Room for n more word ids in the forward index. */
+static int tw_fa_reserve(trie_words *w, uint64_t n) {
+    if (w->fan + n <= w->facap) return TRIE_OK;
+    uint64_t nc = w->facap + w->facap / 2 + 1024;
+    if (nc < w->fan + n) nc = w->fan + n;
+    if (nc > TW_FO_MASK) nc = TW_FO_MASK;
+    if (w->fan + n > nc) return TRIE_EFULL;
+    uint32_t *p = qrealloc(w->fa, nc * sizeof *p);
+    if (!p) return TRIE_ENOMEM;
+    w->fa = p;
+    w->facap = nc;
+    return TRIE_OK;
+}
+
+/* 1 when key is not words joined by single spaces (leading, trailing or
+ * doubled spaces): its class is then decided on its bytes. */
+static int tw_irregular(const char *key, size_t len) {
+    if (len == 0 || key[0] == ' ' || key[len - 1] == ' ') return 1;
+    for (const char *p = key; (p = memchr(p, ' ', len - (size_t)(p - key))); p++)
+        if (p[1] == ' ') return 1;
+    return 0;
 }
 
 /* Drops the dead ranks of x (its tree is left to the caller). */
@@ -265,6 +311,14 @@ static int tw_words_reserve(trie_words *w, uint32_t wid) {
     if (!x) return TRIE_ENOMEM;
     memset(x + w->wcap, 0, (nc - w->wcap) * sizeof *x);
     w->w = x;
+    uint64_t *h = qrealloc(w->whead, nc * sizeof *h);
+    if (!h) return TRIE_ENOMEM;
+    w->whead = h;
+    uint16_t *l = qrealloc(w->wlen, nc * sizeof *l);
+    if (!l) return TRIE_ENOMEM;
+    w->wlen = l;
+    memset(h + w->wcap, 0, (nc - w->wcap) * sizeof *h);
+    memset(l + w->wcap, 0, (nc - w->wcap) * sizeof *l);
     w->wcap = (uint32_t)nc;
     return TRIE_OK;
 }
@@ -290,15 +344,25 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
     if (w->next_rank == NONE) return TRIE_EFULL;
     if ((rc = tw_rid_reserve(w, w->next_rank))) return rc;
     uint16_t o[TW_MAXKW], l[TW_MAXKW];
-    int nw = trie_words__distinct(key, o, l, trie_words__split(key, len, o, l));
+    int nw = trie_words__split(key, len, o, l);
+    if ((rc = tw_fa_reserve(w, (uint64_t)nw))) return rc;
     uint16_t c = bcode(score);
     uint32_t rk = w->next_rank++;
     w->rank[id] = rk;
     w->rid[rk] = id;
     w->kb[id] = c;
     w->keys++;
+    uint32_t *fw = w->fa + w->fan; /* the key's words, in order */
+    w->fo[rk] = (uint32_t)w->fan | (tw_irregular(key, len) ? TW_FO_IRR : 0);
+    w->fan += (uint64_t)nw;
+    w->fo[rk + 1] = (uint32_t)w->fan;
+    for (int i = 0; i < nw; i++) fw[i] = NONE;
     for (int i = 0; i < nw; i++) {
         const char *word = key + o[i];
+        int dup = 0;
+        for (int j = 0; j < i && !dup; j++)
+            if (l[j] == l[i] && memcmp(key + o[j], word, l[i]) == 0) fw[i] = fw[j], dup = 1;
+        if (dup) continue; /* one posting per distinct word */
         uint32_t wid = trie_words__lookup(w->wt, word, l[i]);
         if (wid == NONE) {
             if ((rc = trie_set(w->wt, word, l[i], NULL, 0, bval(c), &wid))) return rc;
@@ -307,7 +371,10 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
                 return rc;
             }
             w->w[wid] = (tw_word){NULL, 0, 0, 0, c};
+            w->whead[wid] = tw_head(word, l[i]);
+            w->wlen[wid] = l[i];
         }
+        fw[i] = wid;
         tw_word *x = &w->w[wid];
         if (x->n == x->cap) {
             uint32_t nc = x->cap < 4 ? 4 : x->cap + x->cap / 2;
@@ -349,6 +416,7 @@ int trie_words_del(trie_words *w, uint32_t id, const char *key, size_t len) {
         }
     }
     w->rid[r] = NONE;
+    w->fo[r] |= TW_FO_DEAD;
     w->rank[id] = NONE;
     w->kb[id] = 0;
     w->keys--;
@@ -468,7 +536,7 @@ int trie_words_build(const trie *t, trie_words **out) {
     if (!w) return TRIE_ENOMEM;
     int rc = TRIE_ENOMEM;
     tw_vocab v = {0};
-    uint32_t *cnt = NULL, *order = NULL, *perm = NULL;
+    uint32_t *cnt = NULL, *order = NULL, *perm = NULL, *map = NULL;
     tw_word *nw = NULL;
     trie_builder *b = NULL;
     uint32_t nids = t->nids;
@@ -492,22 +560,35 @@ int trie_words_build(const trie *t, trie_words **out) {
     w->rid = order; /* rank -> id */
     w->ridcap = nkeys + 1;
     order = NULL;
+    if (!(w->fo = qmalloc(((size_t)nkeys + 2) * sizeof *w->fo))) goto fail;
+    w->fo[0] = 0;
+    uint64_t nfa = 0;
     w->next_rank = nkeys;
     w->keys = nkeys;
     if ((rc = vocab_rehash(&v, 1u << 16))) goto fail;
     /* each key's distinct words, in rank order: every list comes out
      * sorted. Two passes: count (cap), then fill lists of exactly that size
-     * (no growth, no copies, no allocator slack) */
+     * (no growth, no copies, no allocator slack); the forward index gets
+     * every word (temp ids, renumbered once the dictionary exists) */
     for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1 && (rc = tw_fa_reserve(w, nfa))) goto fail;
         for (uint32_t r = 0; r < nkeys; r++) {
             uint32_t id = w->rid[r];
             char key[TRIE_MAX_KEY];
             uint32_t kl = kdecode(t, id, key);
             uint16_t o[TW_MAXKW], l[TW_MAXKW];
-            int n = trie_words__distinct(key, o, l, trie_words__split(key, kl, o, l));
+            uint32_t tid[TW_MAXKW];
+            int n = trie_words__split(key, kl, o, l);
+            if (pass == 0) nfa += (uint64_t)n;
+            else w->fo[r] = (uint32_t)w->fan | (tw_irregular(key, kl) ? TW_FO_IRR : 0);
             for (int i = 0; i < n; i++) {
                 uint32_t wid;
                 if ((rc = vocab_get(&v, key + o[i], l[i], &wid))) goto fail;
+                tid[i] = wid;
+                if (pass == 1) w->fa[w->fan++] = wid;
+                int dup = 0;
+                for (int j = 0; j < i && !dup; j++) dup = tid[j] == wid;
+                if (dup) continue;
                 if (pass == 0) {
                     if ((rc = tw_words_reserve(w, wid))) goto fail;
                     if (w->w[wid].cap++ == 0) w->w[wid].top = w->kb[id]; /* the first is the highest */
@@ -518,6 +599,7 @@ int trie_words_build(const trie *t, trie_words **out) {
                 x->live++;
                 w->postings++;
             }
+            if (pass == 1) w->fo[r + 1] = (uint32_t)w->fan;
         }
         for (uint32_t i = 0; pass == 0 && i < v.n; i++) {
             uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
@@ -530,8 +612,8 @@ int trie_words_build(const trie *t, trie_words **out) {
     }
     /* the dictionary: bulk-built from the sorted vocabulary (ids 0, 1, ...) */
     rc = TRIE_ENOMEM;
-    if (!(perm = qmalloc(((size_t)v.n + 1) * 4)) || !(nw = qcalloc((size_t)v.n + 1, sizeof *nw)) ||
-        !(b = trie_builder_new()))
+    if (!(perm = qmalloc(((size_t)v.n + 1) * 4)) || !(map = qmalloc(((size_t)v.n + 1) * 4)) ||
+        !(nw = qcalloc((size_t)v.n + 1, sizeof *nw)) || !(b = trie_builder_new()))
         goto fail;
     for (uint32_t i = 0; i < v.n; i++) perm[i] = i;
     qsort_r(perm, v.n, 4, vocab_cmp, &v);
@@ -540,6 +622,7 @@ int trie_words_build(const trie *t, trie_words **out) {
         if ((rc = trie_builder_add(b, v.text + v.off[x], v.len[x], NULL, 0, bval(w->w[x].top), &id)))
             goto fail;
         nw[id] = w->w[x];
+        map[x] = id;
     }
     trie *wt = NULL;
     rc = trie_builder_finish(b, &wt);
@@ -550,12 +633,27 @@ int trie_words_build(const trie *t, trie_words **out) {
     for (uint32_t i = 0; i < v.n; i++) w->w[i].p = NULL; /* now owned by nw */
     qfree(w->w);
     w->w = nw;
-    w->wcap = v.n + 1;
     nw = NULL;
+    uint64_t *wh = qrealloc(w->whead, ((size_t)v.n + 1) * sizeof *wh);
+    if (wh) w->whead = wh;
+    uint16_t *wl = qrealloc(w->wlen, ((size_t)v.n + 1) * sizeof *wl);
+    if (wl) w->wlen = wl;
+    w->wcap = v.n + 1; /* before a failure: w->w has that size */
+    if (!wh || !wl) {
+        rc = TRIE_ENOMEM;
+        goto fail;
+    }
+    for (uint32_t x = 0; x < v.n; x++) {
+        wh[map[x]] = tw_head(v.text + v.off[x], v.len[x]);
+        wl[map[x]] = v.len[x];
+    }
+    wh[v.n] = 0, wl[v.n] = 0;
+    for (uint64_t i = 0; i < w->fan; i++) w->fa[i] = map[w->fa[i]]; /* temp ids -> word ids */
     for (uint32_t i = 0; i < v.n; i++) tw_tree_rebuild(w, &w->w[i]); /* the bound trees */
     vocab_free(&v);
     qfree(cnt);
     qfree(perm);
+    qfree(map);
     *out = w;
     return TRIE_OK;
 fail:
@@ -565,6 +663,7 @@ fail:
     qfree(cnt);
     qfree(order);
     qfree(perm);
+    qfree(map);
     trie_words_free(w);
     return rc;
 }
@@ -573,7 +672,8 @@ void trie_words_memory(const trie_words *w, trie_words_mem *m) {
     trie_mem tm;
     trie_memory(w->wt, &tm);
     uint64_t b = sizeof *w + tm.bytes_alloc + (uint64_t)w->wcap * sizeof(tw_word) +
-                 (uint64_t)w->idcap * (sizeof *w->rank + sizeof *w->kb) + (uint64_t)w->ridcap * 4;
+                 (uint64_t)w->idcap * (sizeof *w->rank + sizeof *w->kb) + (uint64_t)w->ridcap * 8 +
+                 (uint64_t)w->wcap * (sizeof *w->whead + sizeof *w->wlen) + w->facap * 4;
     uint64_t words = 0, post = 0;
     for (uint32_t i = 0; i < w->wcap; i++) {
         const tw_word *x = &w->w[i];

@@ -25,7 +25,9 @@
  * dictionary (a second trie, word -> word id, score = an upper bound of the
  * scores of the keys holding it) and per word a posting list of key ids in
  * a static rank order with a 16-ary tree of score upper bounds (2-byte
- * codes) over it; top-k is a best-first search over those bounds, exact.
+ * codes) over it; per key its word ids in order (the forward index), so a
+ * candidate is matched with integers; top-k is a best-first search over
+ * those bounds, exact.
  *
  * LIMITS AND RESULTS
  * ------------------
@@ -35,12 +37,12 @@
  *   - a text with no words (empty, only spaces): 0 hits.
  *   - work per request: at most TRIE_WORDS_MAX_SCAN work units (a posting
  *     examined, tombstones included; a dictionary word streamed; an entry
- *     pushed on a search heap; a membership probe into another word's
- *     list) and TRIE_WORDS_MAX_DECODE keys decoded and matched, each
- *     overshot by at most one leaf block (16 postings) or one dictionary
- *     path. Past either the search stops and *truncated is set to 1: the
- *     hits returned are then still exactly the best ones, in order (a
- *     correct prefix of the full answer), just fewer than k.
+ *     pushed on a search heap), overshot by at most one leaf block (16
+ *     postings) or one dictionary path. A key is decoded only when it
+ *     enters the best k (matching is on word ids), so decodes are bounded
+ *     by the same limit. Past it the search stops and *truncated is set to
+ *     1: the hits returned are then still exactly the best ones, in order
+ *     (a correct prefix of the full answer), just fewer than k.
  *
  * WHAT THE ENGINE CALLS, AND WHEN (the index never sees the trie change by
  * itself; every call below must follow the trie change it describes):
@@ -73,7 +75,6 @@
 #define TRIE_WORDS_MAX_TYPED 16      /* typed words per request */
 #define TRIE_WORDS_MAX_TEXT TRIE_MAX_KEY /* bytes of typed text */
 #define TRIE_WORDS_MAX_SCAN 20000u   /* work units per request (see LIMITS) */
-#define TRIE_WORDS_MAX_DECODE 2000u  /* keys decoded and matched per request */
 #define TRIE_WORDS_ANY_ID UINT32_MAX /* trie_words_score: look the id up */
 
 #define TRIE_WORDS_ETOOMANY (-20) /* more than TRIE_WORDS_MAX_TYPED typed words */

@@ -23,15 +23,25 @@ typedef struct tw_word {
     uint16_t top; /* root bound code (the dictionary score is bval(top)) */
 } tw_word;
 
+#define TW_FO_IRR 0x80000000u  /* fo[rank]: the key's spacing is not canonical */
+#define TW_FO_DEAD 0x40000000u /* fo[rank]: the key was deleted (as rid[rank] == NONE) */
+#define TW_FO_MASK 0x3fffffffu /* the offset in fa: < 2^30 word ids between builds */
+
 struct trie_words {
     trie *wt;          /* dictionary: word -> wid, score = bval(bound) */
     tw_word *w;        /* by wid */
+    uint64_t *whead;   /* by wid: the word's first 8 bytes (zero-padded, native load) */
+    uint16_t *wlen;    /* by wid: the word's length in bytes */
     uint32_t wcap;
     uint32_t *rank;    /* by key id: rank, NONE when absent */
     uint16_t *kb;      /* by key id: bound code */
     uint32_t idcap;
     uint32_t *rid;     /* by rank: key id, NONE once deleted (a tombstone) */
+    uint32_t *fo;      /* by rank (ridcap + 1): start of the key's words in fa (| flags);
+                        * fo[next_rank] ends the last */
     uint32_t ridcap;
+    uint32_t *fa;      /* forward index: each rank's word ids, in key order, repeats kept */
+    uint64_t fan, facap;
     uint32_t next_rank;
     uint64_t keys, postings;
 };
@@ -52,6 +62,19 @@ static inline double bval(uint16_t c) {
     float f;
     memcpy(&f, &u, 4);
     return (double)f;
+}
+
+/* The first 8 bytes of word (zero-padded) as one integer: a prefix of <= 8
+ * bytes is tested with a mask, no decode (tw_head_mask). */
+static inline uint64_t tw_head(const char *word, size_t wl) {
+    uint64_t h = 0;
+    memcpy(&h, word, wl < 8 ? wl : 8);
+    return h;
+}
+static inline uint64_t tw_head_mask(size_t pl) {
+    uint64_t m = 0;
+    memset(&m, 0xff, pl < 8 ? pl : 8);
+    return m;
 }
 
 /* ------------------------------------------------------------- tree layout */
@@ -76,7 +99,8 @@ static inline uint16_t *tw_mx(const tw_word *x) { return (uint16_t *)(x->p + x->
 
 /* trie_words_query.c */
 typedef struct tw_work {
-    uint32_t units, decoded; /* as limited by TRIE_WORDS_MAX_SCAN / _DECODE */
+    uint32_t units;   /* as limited by TRIE_WORDS_MAX_SCAN */
+    uint32_t decoded; /* keys decoded: only candidates that enter the best k */
 } tw_work;
 /* trie_words_topk that also reports the work it did (tests). */
 int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,

@@ -9,15 +9,18 @@
  *     (like trie__topk_walk, but unbounded and one word per call: the
  *     frontier is a growable heap), which streams candidate words by bound;
  *   - the search: a heap of bound entries (STREAM / WORD / NODE) popped
- *     best first; ids of an expanded leaf block are examined on the spot
- *     (score first; decoded and matched only if they could enter) into a
- *     sorted set of the best m matches so far, whose worst prunes the heap;
+ *     best first; ranks of an expanded leaf block are examined on the spot:
+ *     matched on their word ids (fcheck, the forward index: integer
+ *     compares and 8-byte word heads, no key decode), then by score, and
+ *     only a key that enters the sorted set of the best m matches so far
+ *     (whose worst prunes the heap) is decoded;
  *   - trie_words_check.
  * Cost and limits: per request at most TRIE_WORDS_MAX_SCAN work units
- * (ids examined, words streamed, heap pushes) and TRIE_WORDS_MAX_DECODE
- * decodes, checked before each pop (one pop adds at most a leaf block or
- * a dictionary path); scratch is allocated per request (heaps grow x2, m result slots
- * of ~600 B) and freed before returning.
+ * (postings examined, words streamed, heap pushes), checked before each pop
+ * (one pop adds at most a leaf block or a dictionary path); a decode
+ * follows an examined posting, so decodes are bounded by the same limit.
+ * Scratch is allocated per request (heaps grow x2, m result slots of
+ * ~600 B) and freed before returning.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,7 +88,7 @@ static int tw_match(const tw_req *q, const char *key, size_t klen, trie_words_ra
 /* ----------------------------------------------------------------- search */
 
 enum { K_STREAM, K_WORD, K_NODE };
-#define TW_PFX_MAX 32 /* prefix words checked by list membership */
+#define TW_PFX_DRIVE 64 /* prefix words that may drive a multi-word search */
 
 /* A bound entry of the search heap; value v bounds every key below it. */
 typedef struct tw_ent {
@@ -122,8 +125,9 @@ typedef struct tw_search {
     uint32_t *ord; /* slot indices, best first */
     uint32_t nres, m;
     uint32_t scanned, decoded; /* work units, keys decoded (trie_words.h LIMITS) */
-    uint32_t cw[TRIE_WORDS_MAX_TYPED], ncw; /* other complete words: must list the rank */
-    uint32_t pw[TW_PFX_MAX], npw;           /* the prefix's words (one must list it), if few */
+    uint32_t qw[TRIE_WORDS_MAX_TYPED]; /* word ids of the complete typed words, typed order */
+    int nc;                            /* how many (the last typed word is a prefix unless trailing) */
+    uint64_t ph, pm;                   /* the prefix's head and mask (tw_head) */
     int stream, oom;
 } tw_search;
 
@@ -266,37 +270,63 @@ static uint32_t stream_next(tw_search *S) {
     return stream_descend(S, r[e.slot]);
 }
 
-/* 1 when list x holds rank r (binary search over ranks). */
-static int tw_has(const tw_word *x, uint32_t r) {
-    uint32_t lo = 0, hi = x->n;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (x->p[mid] < r) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo < x->n && x->p[lo] == r;
+/* 1 when word wid starts with the typed prefix: the head compare decides
+ * prefixes of <= 8 bytes; a longer one, when the heads agree, compares the
+ * word's bytes (decoded from the dictionary). NONE (a word an add that ran
+ * out of memory did not index) never matches. */
+static inline int tw_pfx(const tw_search *S, uint32_t wid) {
+    const trie_words *w = S->w;
+    if (wid == NONE) return 0;
+    const tw_req *q = S->q;
+    size_t pl = q->wl[q->nw - 1];
+    if (w->wlen[wid] < pl || (w->whead[wid] & S->pm) != S->ph) return 0;
+    if (pl <= 8) return 1;
+    char word[TRIE_MAX_KEY];
+    kdecode(w->wt, wid, word);
+    return memcmp(word + 8, q->w[q->nw - 1] + 8, pl - 8) == 0;
 }
 
-/* The filter before a decode: rank r is in the list of every other
- * complete typed word and (when the prefix has few words) of one of the
- * prefix's words. Necessary for a match, not sufficient (repeats). */
-static int tw_filter(tw_search *S, uint32_t r) {
-    const tw_word *ws = S->w->w;
-    for (uint32_t i = 0; i < S->ncw; i++) {
-        S->scanned++;
-        if (!tw_has(&ws[S->cw[i]], r)) return 0;
+enum { FC_NO, FC_CLS0, FC_MATCH, FC_BYTES };
+
+/* The matching of trie_words.h decided on rank r's word ids (the forward
+ * index), no decode: FC_NO, FC_CLS0 (an ordinary completion: class 0, left
+ * to trie_topk), FC_MATCH (class 1; pos[i] = the key position typed word i
+ * took, the greedy matching), or FC_BYTES when the key's spacing is not
+ * canonical and its class must be decided on its bytes. */
+static int fcheck(tw_search *S, uint32_t r, uint16_t *pos) {
+    const trie_words *w = S->w;
+    uint32_t a = w->fo[r], b = w->fo[r + 1] & TW_FO_MASK;
+    int irr = (a & TW_FO_IRR) != 0;
+    a &= TW_FO_MASK;
+    const uint32_t *f = w->fa + a;
+    uint32_t nk = b - a;
+    uint8_t used[TW_MAXKW];
+    int nc = S->nc;
+    memset(used, 0, nk);
+    for (int i = 0; i < nc; i++) {
+        uint32_t j = 0;
+        while (j < nk && (used[j] || f[j] != S->qw[i])) j++;
+        if (j == nk) return FC_NO;
+        used[j] = 1;
+        pos[i] = (uint16_t)j;
     }
-    if (!S->npw) return 1;
-    for (uint32_t i = 0; i < S->npw; i++) {
-        S->scanned++;
-        if (tw_has(&ws[S->pw[i]], r)) return 1;
+    if (!S->q->trailing) {
+        uint32_t j = 0;
+        while (j < nk && (used[j] || !tw_pfx(S, f[j]))) j++;
+        if (j == nk) return FC_NO;
+        pos[nc] = (uint16_t)j;
     }
-    return 0;
+    if (irr) return FC_BYTES;
+    for (int i = 0; i < nc; i++) /* class 0: typed word i is key word i */
+        if (f[i] != S->qw[i]) return FC_MATCH;
+    if (S->q->trailing ? nk > (uint32_t)nc : tw_pfx(S, f[nc])) return FC_CLS0;
+    return FC_MATCH;
 }
 
-/* Examines key id (score sc) from a list: verifies it and keeps it when it
- * ranks among the best m matches so far. */
-static void examine(tw_search *S, uint32_t id, double sc) {
+/* Examines key id (score sc) that fcheck passed (fc, pos): keeps it when it
+ * ranks among the best m matches so far. Only a key that would enter is
+ * decoded (its bytes order ties and fill the hit). */
+static void examine(tw_search *S, uint32_t id, double sc, int fc, const uint16_t *pos) {
     const tw_res *wr = res_worst(S);
     if (wr && sc < wr->s) return;
     if (S->stream) /* a key with two words of the prefix comes from two lists */
@@ -307,9 +337,15 @@ static void examine(tw_search *S, uint32_t id, double sc) {
     S->decoded++;
     if (wr && sc == wr->s && keycmp(key, kl, wr->key, wr->kl) > 0) return;
     const tw_req *q = S->q;
-    if (kl >= q->clen && memcmp(key, q->canon, q->clen) == 0) return; /* class 0 */
     trie_words_range rg[TRIE_WORDS_MAX_TYPED];
-    if (!tw_match(q, key, kl, rg)) return;
+    if (fc == FC_BYTES) {
+        if (kl >= q->clen && memcmp(key, q->canon, q->clen) == 0) return; /* class 0 */
+        if (!tw_match(q, key, kl, rg)) return;
+    } else {
+        uint16_t o[TW_MAXKW], l[TW_MAXKW];
+        trie_words__split(key, kl, o, l);
+        for (int i = 0; i < q->nw; i++) rg[i] = (trie_words_range){o[pos[i]], q->wl[i]};
+    }
     /* insert: the slot of the worst when full, else a fresh one */
     uint32_t slot = wr ? S->ord[--S->nres] : S->nres, i = S->nres;
     tw_res *r = &S->res[slot];
@@ -336,27 +372,33 @@ static void expand(tw_search *S, uint32_t wid, int lv, uint32_t idx) {
     int nl = tw_levels(x->cap, off, sz, &tot);
     int cl = lv < 0 ? nl - 1 : lv - 1;
     uint32_t c0 = lv < 0 ? 0 : idx << TW_FB, c1 = lv < 0 ? UINT32_MAX : c0 + TW_F;
-    if (cl < 0) { /* ids: their scores and keys are cache misses, so start
-                   * all of the block's at once (prefetch), then examine */
+    if (cl < 0) { /* a leaf block: each rank's word ids, then (only for the
+                   * ranks that match) its id and score are cache misses, so
+                   * each stage starts all of the block's at once (prefetch) */
         if (c1 > x->n) c1 = x->n;
         const trie *t = S->t;
-        uint32_t ids[TW_F], rks[TW_F], n = 0;
-        for (uint32_t i = c0; i < c1; i++) {
-            uint32_t id = S->w->rid[x->p[i]];
-            if (id == NONE) continue;
-            rks[n] = x->p[i];
-            ids[n++] = id;
-            __builtin_prefetch(&t->refs[id]);
-        }
+        const trie_words *w = S->w;
+        uint32_t ids[TW_F], rks[TW_F], n = 0, m = 0;
+        uint16_t pos[TW_F][TRIE_WORDS_MAX_TYPED];
+        uint8_t fcs[TW_F];
+        for (uint32_t i = c0; i < c1; i++) __builtin_prefetch(&w->fo[x->p[i]]);
         S->scanned += c1 - c0;
-        const tw_res *wr = res_worst(S);
-        uint32_t m = 0;
-        for (uint32_t j = 0; j < n; j++) /* score first, then the other lists */
-            if ((!wr || t->refs[ids[j]].score >= wr->s) && tw_filter(S, rks[j])) {
-                ids[m++] = ids[j];
-                __builtin_prefetch(t->arena + t->refs[ids[j]].off);
-            }
-        for (uint32_t j = 0; j < m; j++) examine(S, ids[j], t->refs[ids[j]].score);
+        for (uint32_t i = c0; i < c1; i++) {
+            uint32_t a = w->fo[x->p[i]];
+            if (a & TW_FO_DEAD) continue;
+            rks[n++] = x->p[i];
+            __builtin_prefetch(w->fa + (a & TW_FO_MASK));
+        }
+        for (uint32_t j = 0; j < n; j++) {
+            int fc = fcheck(S, rks[j], pos[m]);
+            if (fc == FC_NO || fc == FC_CLS0) continue;
+            fcs[m] = (uint8_t)fc;
+            rks[m] = rks[j];
+            ids[m] = w->rid[rks[j]];
+            __builtin_prefetch(&t->refs[ids[m]]);
+            m++;
+        }
+        for (uint32_t j = 0; j < m; j++) examine(S, ids[j], t->refs[ids[j]].score, fcs[j], pos[j]);
         return;
     }
     if (c1 > sz[cl]) c1 = sz[cl];
@@ -377,35 +419,48 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
     const tw_req *q = S->q;
     int nc = q->trailing ? q->nw : q->nw - 1;
     S->m = m;
+    S->nc = nc;
+    for (int i = 0; i < nc; i++)
+        if ((S->qw[i] = trie_words__lookup(w->wt, q->w[i], q->wl[i])) == NONE) return 0;
+    if (!q->trailing) {
+        S->ph = tw_head(q->w[nc], q->wl[nc]);
+        S->pm = tw_head_mask(q->wl[nc]);
+    }
     if (nc == 0) { /* one word, a prefix: every dictionary word with it */
         if (!stream_init(S, q->w[0], q->wl[0])) return 0;
         S->stream = 1;
         hpush(S, (tw_ent){S->s[0].s, 0, 0, K_STREAM, 0});
     } else { /* the rarest complete word drives */
-        uint32_t best = NONE, bn = UINT32_MAX, wids[TRIE_WORDS_MAX_TYPED];
+        uint32_t best = NONE, bn = UINT32_MAX;
         for (int i = 0; i < nc; i++) {
             uint32_t wid = trie_words__lookup(w->wt, q->w[i], q->wl[i]);
             if (wid == NONE) return 0;
-            wids[i] = wid;
             if (w->w[wid].live < bn) bn = w->w[wid].live, best = wid;
         }
-        for (int i = 0; i < nc; i++) { /* the others, each once */
-            int dup = wids[i] == best;
-            for (uint32_t j = 0; j < S->ncw && !dup; j++) dup = S->cw[j] == wids[i];
-            if (!dup) S->cw[S->ncw++] = wids[i];
-        }
-        if (!q->trailing) { /* the prefix's words, when there are few */
+        if (!q->trailing) { /* a prefix no word has: nothing matches */
             if (!stream_init(S, q->w[nc], q->wl[nc])) return 0;
-            while (S->sn && S->npw < TW_PFX_MAX && !S->oom) S->pw[S->npw++] = stream_next(S);
-            if (S->sn) S->npw = 0; /* too many: decoding checks the prefix */
+            /* the prefix drives instead when it has few words whose lists
+             * together are shorter than the rarest complete word's */
+            uint32_t pw[TW_PFX_DRIVE], npw = 0;
+            uint64_t plive = 0;
+            while (S->sn && npw < TW_PFX_DRIVE && plive < bn && !S->oom) {
+                pw[npw] = stream_next(S);
+                plive += w->w[pw[npw++]].live;
+            }
+            if (!S->sn && plive < bn) {
+                S->stream = 1; /* a key with two words of the prefix is in two lists */
+                for (uint32_t i = 0; i < npw; i++)
+                    hpush(S, (tw_ent){bval(w->w[pw[i]].top), pw[i], 0, K_WORD, 0});
+                best = NONE;
+            }
             S->sn = 0;
         }
-        hpush(S, (tw_ent){bval(w->w[best].top), best, 0, K_WORD, 0});
+        if (best != NONE) hpush(S, (tw_ent){bval(w->w[best].top), best, 0, K_WORD, 0});
     }
     while (S->hn && !S->oom) {
         const tw_res *wr = res_worst(S);
         if (wr && S->h[0].v < wr->s) break; /* nothing left can enter */
-        if (S->scanned >= TRIE_WORDS_MAX_SCAN || S->decoded >= TRIE_WORDS_MAX_DECODE) {
+        if (S->scanned >= TRIE_WORDS_MAX_SCAN) {
             *truncated = 1;
             break;
         }
@@ -510,6 +565,19 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
         uint32_t kl = kdecode(t, id, key);
         uint16_t o[TW_MAXKW], l[TW_MAXKW];
         int n = trie_words__distinct(key, o, l, trie_words__split(key, kl, o, l));
+        { /* the forward index: every word of the key, in order */
+            uint16_t ao[TW_MAXKW], al[TW_MAXKW];
+            int na = trie_words__split(key, kl, ao, al);
+            uint32_t r = w->rank[id], fa = w->fo[r] & TW_FO_MASK, fb = w->fo[r + 1] & TW_FO_MASK;
+            if (fb - fa != (uint32_t)na) FAIL("key id %u: %u forward words, the key has %d", id, fb - fa, na);
+            for (int i = 0; i < na; i++) {
+                uint32_t wid = w->fa[fa + i];
+                if (wid != trie_words__lookup(w->wt, key + ao[i], al[i]))
+                    FAIL("key id %u: forward word %d is not '%.*s'", id, i, al[i], key + ao[i]);
+                if (w->wlen[wid] != al[i] || w->whead[wid] != tw_head(key + ao[i], al[i]))
+                    FAIL("key id %u: head of word '%.*s' wrong", id, al[i], key + ao[i]);
+            }
+        }
         for (int i = 0; i < n; i++) {
             uint32_t wid = trie_words__lookup(w->wt, key + o[i], l[i]);
             if (wid == NONE) FAIL("key id %u: word '%.*s' not in the dictionary", id, l[i], key + o[i]);
@@ -526,6 +594,8 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
         }
         post += (uint64_t)n;
     }
+    for (uint32_t r = 0; r < w->next_rank; r++)
+        if (!(w->fo[r] & TW_FO_DEAD) != (w->rid[r] != NONE)) FAIL("rank %u: dead mark and id disagree", r);
     if (keys != w->keys) FAIL("index holds %llu keys, trie %llu", (unsigned long long)w->keys, (unsigned long long)keys);
     if (post != w->postings) FAIL("index holds %llu postings, keys have %llu", (unsigned long long)w->postings, (unsigned long long)post);
     uint64_t live = 0, words = 0;
