@@ -39,6 +39,7 @@
 #include "engine/stats.h"
 #include "trie/trie.h"
 #include "trie/trie_fuzzy.h"
+#include "trie/trie_words.h"
 
 #define ENG_ERR(code) (-(code)-1)
 #define ENG_CODE(rc) (-(rc)-1)
@@ -99,6 +100,11 @@ typedef struct eng {
     trie_hit hits[TRIE_MAX_K];
     trie_fuzzy_hit fhits[TRIE_MAX_K]; /* the hits when the last eng_complete allowed edits */
     int fuzzy_used;                   /* 1: eng_complete's hits are in fhits */
+    trie_words *words;                /* owned: the word index for INFIX (engine/infix.h); NULL: off */
+    trie_words_hit whits[TRIE_MAX_K]; /* the hits of an INFIX request */
+    uint8_t wedits[TRIE_MAX_K];       /* ... their edits (the typo fill after the word matches) */
+    uint16_t wmatch[TRIE_MAX_K];      /* ... the key bytes the text matched as a prefix (0: none) */
+    int infix_used;                   /* 1: eng_complete's hits are in whits */
     eng_stats_snap snap;
 } eng;
 
@@ -106,10 +112,14 @@ void eng_init(eng *e, trie *t, const srv_config *cfg);
 
 /* Hit i of the last eng_complete: the key, its edits (0: typed right) and
  * the bytes of its normalized key that the prefix matched. */
-static inline const trie_hit *eng_hit(const eng *e, int i) { return e->fuzzy_used ? &e->fhits[i].hit : &e->hits[i]; }
-static inline unsigned eng_hit_edits(const eng *e, int i) { return e->fuzzy_used ? e->fhits[i].edits : 0; }
+static inline const trie_hit *eng_hit(const eng *e, int i) {
+    return e->infix_used ? &e->whits[i].hit : e->fuzzy_used ? &e->fhits[i].hit : &e->hits[i];
+}
+static inline unsigned eng_hit_edits(const eng *e, int i) {
+    return e->infix_used ? e->wedits[i] : e->fuzzy_used ? e->fhits[i].edits : 0;
+}
 static inline size_t eng_hit_matchlen(const eng *e, int i) {
-    return e->fuzzy_used ? e->fhits[i].matchlen : e->normlen;
+    return e->infix_used ? e->wmatch[i] : e->fuzzy_used ? e->fhits[i].matchlen : e->normlen;
 }
 
 /* Access control (requirepass). Changes (ADD INCR DEL ACCEPT), SAVE,
@@ -134,6 +144,7 @@ typedef struct eng_ctx {
     size_t user_len, session_len, prefix_len;
     int64_t rank; /* -1 = not given */
     int fuzzy;    /* FUZZY: 0..2 or SRV_FUZZY_AUTO; -1 = not given (the fuzzy setting decides) */
+    int infix;    /* INFIX: words anywhere (engine/infix.h) */
 } eng_ctx;
 
 /* The top k completions of a raw (not yet normalized) prefix, in plain trie
