@@ -327,7 +327,7 @@ static int tw_words_reserve(trie_words *w, uint32_t wid) {
 static int tw_word_bound(trie_words *w, uint32_t wid, const char *word, size_t wl, uint16_t c) {
     tw_word *x = &w->w[wid];
     if (c <= x->top) return TRIE_OK;
-    int rc = trie_set(w->wt, word, wl, NULL, 0, bval(c), NULL);
+    int rc = trie_set(w->wt, word, wl, NULL, 0, bval_fin(c), NULL);
     if (rc) return rc;
     x->top = c;
     return TRIE_OK;
@@ -365,7 +365,7 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
         if (dup) continue; /* one posting per distinct word */
         uint32_t wid = trie_words__lookup(w->wt, word, l[i]);
         if (wid == NONE) {
-            if ((rc = trie_set(w->wt, word, l[i], NULL, 0, bval(c), &wid))) return rc;
+            if ((rc = trie_set(w->wt, word, l[i], NULL, 0, bval_fin(c), &wid))) return rc;
             if ((rc = tw_words_reserve(w, wid))) {
                 trie_del(w->wt, word, l[i]);
                 return rc;
@@ -619,7 +619,7 @@ int trie_words_build(const trie *t, trie_words **out) {
     qsort_r(perm, v.n, 4, vocab_cmp, &v);
     for (uint32_t i = 0; i < v.n; i++) {
         uint32_t x = perm[i], id;
-        if ((rc = trie_builder_add(b, v.text + v.off[x], v.len[x], NULL, 0, bval(w->w[x].top), &id)))
+        if ((rc = trie_builder_add(b, v.text + v.off[x], v.len[x], NULL, 0, bval_fin(w->w[x].top), &id)))
             goto fail;
         nw[id] = w->w[x];
         map[x] = id;

@@ -5,6 +5,7 @@
 #ifndef QAC_TRIE_WORDS_INTERNAL_H
 #define QAC_TRIE_WORDS_INTERNAL_H
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -75,6 +76,14 @@ static inline uint64_t tw_head_mask(size_t pl) {
     uint64_t m = 0;
     memset(&m, 0xff, pl < 8 ? pl : 8);
     return m;
+}
+
+/* A bound as the dictionary trie's score: the trie takes finite scores only,
+ * so a bound of +inf (a key score near DBL_MAX) is kept there as DBL_MAX,
+ * which still bounds every finite score. */
+static inline double bval_fin(uint16_t c) {
+    double v = bval(c);
+    return v > DBL_MAX ? DBL_MAX : v;
 }
 
 /* ------------------------------------------------------------- tree layout */

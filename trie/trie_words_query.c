@@ -589,7 +589,7 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
             for (int lv = 0; lv < nl; lv++)
                 if (tw_mx(x)[off[lv] + (pos >> (TW_FB * (lv + 1)))] < w->kb[id])
                     FAIL("key id %u: tree bound of '%.*s' level %d too low", id, l[i], key + o[i], lv);
-            if (x->top < w->kb[id] || wscore(w->wt, wid) != bval(x->top))
+            if (x->top < w->kb[id] || wscore(w->wt, wid) != bval_fin(x->top))
                 FAIL("key id %u: word bound of '%.*s' too low", id, l[i], key + o[i]);
         }
         post += (uint64_t)n;
