@@ -168,13 +168,13 @@ int eng_complete_search(eng *e, unsigned k, const eng_ctx *ctx, const char **msg
 }
 
 int eng_wants_rank(const eng *e, const eng_ctx *ctx) {
-    if (!e->rank || (ctx && ctx->infix)) return 0; /* INFIX: the index's order (engine/infix.h) */
+    if (!e->rank) return 0;
     if (ctx && (ctx->user || ctx->session)) return 1;
     return eng_rank_has_model(e->rank);
 }
 
 int eng_rank_takes(eng *e, const eng_ctx *ctx, unsigned k) {
-    if (!eng_fuzzy_edits(e, ctx)) return 1;
+    if (!eng_fuzzy_edits(e, ctx) && !(ctx && ctx->infix)) return 1;
     int n = trie_topk(e->t, e->norm, e->normlen, k, e->hits);
     return n >= 0 && (unsigned)n == k;
 }

@@ -173,11 +173,12 @@ int eng_complete_prepare(eng *e, const char *prefix, size_t len, unsigned k, con
 int eng_wants_rank(const eng *e, const eng_ctx *ctx);
 
 /* After eng_complete_prepare, for a request eng_wants_rank: 1 when the
- * ranker answers it -- no edits allowed, or the prefix typed right already
- * has k completions (the ranker orders those; typo matches rank after every
- * exact one, so none would show). 0: typo matches are needed, and the
- * answer is eng_complete's order (edits, then popularity; the ranker does
- * not yet order within an edit class). */
+ * ranker answers it -- no edits allowed and no INFIX, or the prefix typed
+ * right already has k completions (the ranker orders those; typo matches
+ * and INFIX's other word matches rank after every completion, so none would
+ * show). 0: typo or word matches are needed, and the answer is
+ * eng_complete's order (popularity within each class; the ranker does not
+ * yet order within a class). */
 int eng_rank_takes(eng *e, const eng_ctx *ctx, unsigned k);
 
 /* Appends a COMPLETE reply for a ranker answer: texts are looked up in the

@@ -22,8 +22,10 @@
  * fuzzy setting), the exact word matches come first and, when there are
  * fewer than k, the typo-tolerant prefix completions of the whole text
  * (as without INFIX) not already listed follow: the edits are not yet
- * applied to a word in the middle of a key. INFIX requests bypass the
- * ranker (USER/SESSION are checked and counted, the order is the index's).
+ * applied to a word in the middle of a key. With the ranker (USER/SESSION
+ * or a model): when the ordinary completions fill k the ranker orders them
+ * as without INFIX (the other matches would all rank below them); else the
+ * answer is the index's order above (eng_rank_takes).
  */
 #ifndef QAC_ENGINE_INFIX_H
 #define QAC_ENGINE_INFIX_H

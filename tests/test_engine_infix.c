@@ -105,9 +105,14 @@ static void test_replies(void **state) {
                         "OK 4\r\nnewark airport\t40\t0\r\nNew York\t100\t1\r\nnew york times\t80\t1\r\n"
                         "New York Yankees\t20\t1\r\n"); /* the fill is a prefix search: not "the new yorker" */
     assert_int_equal(f->e.stats.complete_infix, 9);
-    /* the ranker never takes an INFIX request */
+    /* with a ranker: it takes an INFIX request only when the completions fill k */
     eng_ctx ctx = {.rank = -1, .fuzzy = -1, .infix = 1};
-    assert_int_equal(eng_wants_rank(&f->e, &ctx), 0);
+    const char *msg;
+    assert_int_equal(eng_complete_prepare(&f->e, S("york"), 1, &ctx, &msg), 0);
+    assert_int_equal(eng_rank_takes(&f->e, &ctx, 1), 1);
+    assert_int_equal(eng_rank_takes(&f->e, &ctx, 2), 0);
+    ctx.infix = 0;
+    assert_int_equal(eng_rank_takes(&f->e, &ctx, 2), 1);
 }
 
 static void test_bad_input(void **state) {
