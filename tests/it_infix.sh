@@ -5,7 +5,7 @@
 # (400 bad_infix); the word index kept current by ADD / INCR / DEL / ACCEPT
 # and rebuilt at start after the journal replay (changes made before a
 # crash are found after it); STATS counters; --infix-index=no (INFIX refused
-# with a reason, the index's memory not spent). Exit 0 pass, 1 fail, 77 skip
+# with a reason, the index's memory not spent); `qac complete --infix`. Exit 0 pass, 1 fail, 77 skip
 # (no QAC_BIN, redis-cli, curl or python3).
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -39,6 +39,13 @@ EOF
 
 printf 'new york\t100\nnew york times\t80\nyork pa\t50\nnewark airport\t40\nNew York Yankees\t20\n' >"$tmp/c.tsv"
 "$QAC_BIN" build -o "$tmp/idx" --quiet "$tmp/c.tsv" || { echo "FAIL qac build"; exit 1; }
+
+# offline: qac complete --infix answers as COMPLETE ... INFIX
+check "qac complete --infix" "$("$QAC_BIN" complete -i "$tmp/idx" -k 3 --infix york 'yankees ne' | tr '\n' '|')" \
+    "york pa	50|new york	100|new york times	80||New York Yankees	20||"
+"$QAC_BIN" complete -i "$tmp/idx" --infix 'a b c d e f g h i j k l m n o p q' >/dev/null 2>"$tmp/e"
+check "qac complete --infix, 17 words: exit" "$?" "1"
+grep -q 'too many words' "$tmp/e" && ok "qac complete --infix, 17 words: message" || bad "message: $(cat "$tmp/e")"
 
 port=$(free_port) hport=$(free_port)
 fail_log=$tmp/log1
