@@ -62,10 +62,12 @@
  *     and a count byte >= 0xf0, 900..1380 (at most EX_BUDGET per input).
  *   9 MISC: STATS INFO PING HELP CONFIG COMMAND QUIT AUTH, an unknown
  *     command word, wrong argument counts
- *   15 FUZZY prefix fuzzbyte [LIMIT k]: COMPLETE prefix FUZZY f (0, 1, 2,
- *     auto, or a bad value; sometimes FUZZY twice) on the plain path: exactly
- *     the model's typo order (each live key's edits by trie_fuzzy_dist, then
- *     score, then key)
+ *   15 FUZZY prefix fuzzbyte [LIMIT k] [INFIX]: COMPLETE prefix FUZZY f (0,
+ *     1, 2, auto, or a bad value; sometimes FUZZY twice) on the plain path:
+ *     exactly the model's typo order (each live key's edits by
+ *     trie_fuzzy_dist, then score, then key); with INFIX (the eng keeps a
+ *     word index W, made once like T, kept by every change and by the reset)
+ *     the model's word matches (infix_expect), then that typo order
  * Keys, prefixes, users, numbers come from small tables (shared prefixes
  * "a" "ab" "abc" ..., spaces, upper case, accents, ligatures, full-width,
  * CJK, NBSP, NEL, controls, invalid and truncated UTF-8; 512 / 513-byte keys
@@ -152,6 +154,7 @@ static uv_loop_t loop;
 static srv_config cfg;
 static eng E;
 static trie *T;
+static trie_words *W;
 static eng_rank *R;
 static guard *G;
 static qbuf out;
@@ -190,6 +193,7 @@ static void env_init(void) {
     qbuf_init(&out);
     full_every_step = getenv("FUZZ_EXEC_FULL_CHECK") != NULL;
     T = trie_new();
+    W = trie_words_new();
     if (!T) fuzz_fail("trie_new failed");
 }
 
@@ -477,6 +481,7 @@ static void state_new(unsigned h) {
     static const uint64_t tiny[4][2] = {{4, 4}, {1, 1}, {2, 3}, {7, 8}}, bursts[4] = {3, 1, 2, 6};
     if (trie_count(T)) fuzz_fail("trie not empty at the start of an input");
     eng_init(&E, T, &cfg);
+    E.stats.words = E.words = W;
     eng_rank_opts o;
     eng_rank_opts_default(&o);
     o.model = model_path;
@@ -526,8 +531,14 @@ static void trie_reset(void) {
     if (trie_foreach(T, collect, NULL)) fuzz_fail("trie_foreach stopped early");
     /* worst first: a deleted key that is in a cached top-10 costs a walk */
     size_t m = brute("", 0);
-    while (m--)
-        if (trie_del(T, sh[bf_idx[m]].key, sh[bf_idx[m]].klen)) fuzz_fail("reset: trie_del failed");
+    char err[256] = "dropped by the eng (a change it could not follow)";
+    if (E.words != W || trie_words_check(W, T, err, sizeof err)) fuzz_fail("word index: %s", err);
+    while (m--) {
+        trie_hit h;
+        const sent *e = &sh[bf_idx[m]];
+        if (!trie_get(T, e->key, e->klen, &h) || trie_del(T, e->key, e->klen) || trie_words_del(W, h.id, e->key, e->klen))
+            fuzz_fail("reset: trie_del failed");
+    }
     if (trie_count(T) || trie_topk(T, "", 0, TRIE_CACHE_K, thits) || trie_topk(T, "", 0, TRIE_CACHE_K + 1, thits))
         fuzz_fail("trie not empty after deleting every key");
 }
@@ -803,8 +814,8 @@ static void op_fuzzy(rd *in, int kind, unsigned fl, unsigned step) {
     enum { N_GOOD_FZ = 5 };
     str p = pick_prefix(in, 0);
     unsigned b = next(in);
-    unsigned fi = (b & 15) % ARRAY_LEN(fz); /* bits 4, 5: twice, LIMIT */
-    int twice = (b >> 4) & 1, has_limit = (b >> 5) & 1;
+    unsigned fi = (b & 15) % ARRAY_LEN(fz); /* bits 4, 5, 6: twice, LIMIT, INFIX */
+    int twice = (b >> 4) & 1, has_limit = (b >> 5) & 1, infix = (b >> 6) & 1;
     str lim = {0};
     if (has_limit) lim = limits[next(in) % ARRAY_LEN(limits)];
     char cw[16];
@@ -814,6 +825,7 @@ static void op_fuzzy(rd *in, int kind, unsigned fl, unsigned step) {
     req_adds(&q, word_case("FUZZY", fl & 3, cw)), req_addv(&q, fz[fi]);
     if (twice) req_adds(&q, "FUZZY"), req_addv(&q, fz[fi]);
     if (has_limit) req_adds(&q, "LIMIT"), req_addv(&q, lim);
+    if (infix) req_adds(&q, word_case("INFIX", fl & 3, cw));
     struct eng_rank *saved = E.rank;
     E.rank = NULL; /* the plain path: the ranked one is probed elsewhere */
     int cmd = exec(&q, kind, NULL);
@@ -826,7 +838,8 @@ static void op_fuzzy(rd *in, int kind, unsigned fl, unsigned step) {
     int ok = fi < N_GOOD_FZ && !twice;
     if (has_limit) ok = ok && qparse_i64(lim.s, lim.n, &k) == 0 && k >= 1 && k <= SRV_MAX_K;
     int npl = prefix_norm(p, pbuf);
-    ok = ok && npl != -2;
+    size_t wo[TRIE_MAX_KEY], wl[TRIE_MAX_KEY];
+    ok = ok && npl != -2 && !(infix && npl > 0 && ix_words(pbuf, (size_t)npl, wo, wl) > TRIE_WORDS_MAX_TYPED);
     expect_outcome(ok, &r, "COMPLETE FUZZY");
     if (!ok) return;
     unsigned d = fi < 3 ? fi : 0;
@@ -834,16 +847,17 @@ static void op_fuzzy(rd *in, int kind, unsigned fl, unsigned step) {
         size_t cp = npl > 0 ? qutf8_count(pbuf, (size_t)npl) : 0;
         d = cp >= cfg.fuzzy_auto_two ? 2 : cp >= cfg.fuzzy_auto_one ? 1 : 0;
     }
-    size_t m = npl < 0 ? 0 : fuzzy_brute(pbuf, (size_t)npl, d);
+    size_t m = npl < 0 ? 0 : infix ? infix_expect(pbuf, (size_t)npl, d) : fuzzy_brute(pbuf, (size_t)npl, d);
     size_t want = m < (size_t)k ? m : (size_t)k;
+    if (infix) memcpy(bf_idx, ix_idx, want * sizeof *bf_idx);
     if (r.nitems != want)
-        fuzz_fail("COMPLETE '%.*s' FUZZY %u: %zu items, model has %zu (LIMIT %lld)", npl, pbuf, d, r.nitems, want,
-                  (long long)k);
+        fuzz_fail("COMPLETE '%.*s' FUZZY %u%s: %zu items, model has %zu (LIMIT %lld)", npl, pbuf, d,
+                  infix ? " INFIX" : "", r.nitems, want, (long long)k);
     for (size_t i = 0; i < want; i++) {
         const sent *e = &sh[bf_idx[i]];
         if (!item_is(&r.it[i], e) || !score_is(&r.it[i], e->score))
-            fuzz_fail("COMPLETE '%.*s' FUZZY %u item %zu: '%.*s', model: '%.*s' (%d edits)", npl, pbuf, d, i,
-                      (int)r.it[i].n, r.it[i].s, (int)e->dlen, e->disp, fz_edits[bf_idx[i]]);
+            fuzz_fail("COMPLETE '%.*s' FUZZY %u%s item %zu: '%.*s', model: '%.*s'", npl, pbuf, d, infix ? " INFIX" : "",
+                      i, (int)r.it[i].n, r.it[i].s, (int)e->dlen, e->disp);
     }
 }
 
