@@ -77,6 +77,8 @@ int eng_complete_infix(eng *e, unsigned k, const eng_ctx *ctx, const char **msg)
                                              : "INFIX needs the word index: this server runs with infix-index no";
         return ENG_ERR(ERR_ARGS);
     }
+    e->infix_used = 1;
+    if (e->normlen > TRIE_WORDS_MAX_TEXT) return 0; /* longer than any key: nothing, as without INFIX */
     int tr = 0;
     int n = trie_words_topk(e->words, e->t, e->norm, e->normlen, k, e->whits, &tr);
     if (n < 0) {
@@ -85,7 +87,6 @@ int eng_complete_infix(eng *e, unsigned k, const eng_ctx *ctx, const char **msg)
         return ENG_ERR(n == TRIE_ENOMEM ? ERR_NOMEM : n == TRIE_WORDS_ETOOLONG ? ERR_TOOLONG : ERR_ARGS);
     }
     e->stats.complete_infix_truncated += (uint64_t)tr;
-    e->infix_used = 1;
     for (int i = 0; i < n; i++) {
         e->wedits[i] = 0;
         e->wmatch[i] = e->whits[i].cls == 0 ? (uint16_t)e->normlen : 0;

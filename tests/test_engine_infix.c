@@ -129,6 +129,9 @@ static void test_bad_input(void **state) {
     memset(big, 'a', sizeof big - 1);
     big[sizeof big - 1] = 0;
     assert_string_equal(TEXT(f, "COMPLETE", big, "INFIX"), "OK 0\r\n");
+    big[515] = 0; /* normalizes within the buffer, but over TRIE_MAX_KEY */
+    assert_string_equal(TEXT(f, "COMPLETE", big), "OK 0\r\n");
+    assert_string_equal(TEXT(f, "COMPLETE", big, "INFIX"), "OK 0\r\n");
     assert_string_equal(TEXT(f, "COMPLETE", "   ", "INFIX"), "OK 0\r\n");
     assert_string_equal(TEXT(f, "COMPLETE", "york", "INFIX", "LIMIT", "0"), "ERR LIMIT LIMIT out of range (1..max-k)\r\n");
     /* infix-index no: refused with a reason */
