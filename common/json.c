@@ -166,9 +166,17 @@ int json_write_suggestions(qbuf *b, const char *prefix, size_t plen, const json_
             json_double15(b, s[i].score) < 0 || qbuf_append(b, ",\"match\":[", 10) < 0 ||
             qbuf_putu64(b, s[i].match_start) < 0 || qbuf_putc(b, ',') < 0 ||
             qbuf_putu64(b, s[i].match_end) < 0 || qbuf_putc(b, ']') < 0 ||
-            (s[i].has_edits && (qbuf_append(b, ",\"edits\":", 9) < 0 || qbuf_putu64(b, s[i].edits) < 0)) ||
-            qbuf_putc(b, '}') < 0)
+            (s[i].has_edits && (qbuf_append(b, ",\"edits\":", 9) < 0 || qbuf_putu64(b, s[i].edits) < 0)))
             return -1;
+        if (s[i].has_words) {
+            if (qbuf_append(b, ",\"words\":[", 10) < 0) return -1;
+            for (unsigned j = 0; j < s[i].nwords; j++)
+                if ((j && qbuf_putc(b, ',') < 0) || qbuf_putc(b, '[') < 0 || qbuf_putu64(b, s[i].word_start[j]) < 0 ||
+                    qbuf_putc(b, ',') < 0 || qbuf_putu64(b, s[i].word_end[j]) < 0 || qbuf_putc(b, ']') < 0)
+                    return -1;
+            if (qbuf_putc(b, ']') < 0) return -1;
+        }
+        if (qbuf_putc(b, '}') < 0) return -1;
     }
     if (qbuf_append(b, "],\"took_us\":", 12) < 0 || qbuf_putu64(b, took_us) < 0 || qbuf_putc(b, '}') < 0)
         return -1;

@@ -61,10 +61,14 @@ typedef struct json_suggestion {
     uint32_t match_start, match_end; /* byte offsets in text: the matched part */
     int has_edits;                   /* 1: write "edits" (a request that allowed typos) */
     unsigned edits;
+    int has_words;                   /* 1: write "words" (an INFIX request) */
+    unsigned nwords;                 /* the matched words' byte ranges in text, in typed order */
+    const uint32_t *word_start, *word_end;
 } json_suggestion;
 
 /* Appends {"prefix":"..","suggestions":[{"text":"..","score":..,"match":[s,e]},..],"took_us":..}
- * (each suggestion with "edits":n after "match" when has_edits)
+ * (each suggestion with "edits":n after "match" when has_edits, then
+ * "words":[[s,e],..] when has_words)
  * with scores written by json_double15. */
 int json_write_suggestions(qbuf *b, const char *prefix, size_t plen, const json_suggestion *s, size_t n,
                            uint64_t took_us);

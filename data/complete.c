@@ -1,4 +1,6 @@
-/* complete.c -- `qac complete -i INDEX [-k K] PREFIX...`: offline top-k.
+/* complete.c -- `qac complete -i INDEX [-k K] [--infix] PREFIX...`: offline top-k.
+ * With --infix, the answer of COMPLETE ... INFIX (words anywhere; no edits):
+ * the word index (trie/trie_words.h) is built after loading.
  *
  * Loads a snapshot, normalizes each prefix with norm_prefix() (so a prefix
  * cut inside a multi-byte character, or ending in a space, works as it does
@@ -17,6 +19,7 @@
 #include "common/util.h"
 #include "data/build.h"
 #include "text/norm.h"
+#include "trie/trie_words.h"
 
 #define COMPLETE_DEFAULT_K 10
 #define COMPLETE_NORM_CAP (TRIE_MAX_KEY * NORM_MAX_GROWTH)
@@ -39,13 +42,14 @@ static void fmt_score(double v, char *buf, size_t cap) {
 
 static void complete_usage(FILE *f) {
     fprintf(f,
-            "usage: qac complete -i INDEX [-k K] PREFIX...\n"
+            "usage: qac complete -i INDEX [-k K] [--infix] PREFIX...\n"
             "\n"
             "Prints the top K completions of each PREFIX from a snapshot, one\n"
             "'display<TAB>score' line each, and an empty line after each list.\n"
             "\n"
             "  -i, --index INDEX   snapshot made by 'qac build'\n"
             "  -k K                completions per prefix, 1..%d (default %d)\n"
+            "      --infix         words anywhere, in any order (as COMPLETE ... INFIX)\n"
             "  -h, --help          this help\n",
             TRIE_MAX_K, COMPLETE_DEFAULT_K);
 }
@@ -54,7 +58,9 @@ int complete_main(int argc, char **argv) {
     static const cli_opt options[] = {
         {'i', "index", CLI_VALUE},
         {'k', NULL, CLI_VALUE},
+        {'x', "infix", CLI_FLAG},
     };
+    int infix = 0;
     const char *index = NULL;
     unsigned k = COMPLETE_DEFAULT_K;
     uint64_t kv;
@@ -64,6 +70,7 @@ int complete_main(int argc, char **argv) {
     while ((opt = cli_getopt(&cl)) >= 0) {
         switch (opt) {
         case 'i': index = cl.val; break;
+        case 'x': infix = 1; break;
         case 'k':
             if (qparse_u64(cl.val, strlen(cl.val), &kv) < 0 || kv < 1 || kv > TRIE_MAX_K)
                 return cli_error(&cl, "bad -k '%s' (want 1..%d)", cl.val, TRIE_MAX_K);
@@ -81,17 +88,29 @@ int complete_main(int argc, char **argv) {
         fprintf(stderr, "qac complete: cannot load %s: %s\n", index, err);
         return 1;
     }
+    trie_words *w = NULL;
+    if (infix && (rc = trie_words_build(t, &w)) != TRIE_OK) {
+        fprintf(stderr, "qac complete: cannot build the word index: %s\n", trie_words_strerror(rc));
+        trie_free(t);
+        return 1;
+    }
     int status = 0;
     static char np[COMPLETE_NORM_CAP];
     static trie_hit hits[TRIE_MAX_K]; /* ~1 KB each: not on the stack */
+    static trie_words_hit whits[TRIE_MAX_K];
     for (int i = cl.ind; i < argc; i++) {
         int n = norm_prefix_as((int)trie_tag(t), argv[i], strlen(argv[i]), np, sizeof np);
         if (n < 0) {
             fprintf(stderr, "qac complete: prefix %d: %s\n", i - cl.ind + 1, norm_strerror(n));
             status = 1;
         } else if (n <= TRIE_MAX_KEY) { /* a longer prefix matches nothing */
-            int m = trie_topk(t, np, (size_t)n, k, hits);
+            int m = w ? trie_words_topk(w, t, np, (size_t)n, k, whits, NULL) : trie_topk(t, np, (size_t)n, k, hits);
+            if (m < 0) {
+                fprintf(stderr, "qac complete: prefix %d: %s\n", i - cl.ind + 1, trie_words_strerror(m));
+                status = 1;
+            }
             for (int j = 0; j < m; j++) {
+                if (w) hits[j] = whits[j].hit;
                 char sc[64];
                 fmt_score(hits[j].score, sc, sizeof sc);
                 printf("%.*s\t%s\n", (int)hits[j].displen, trie_hit_display(&hits[j]), sc);
@@ -99,6 +118,7 @@ int complete_main(int argc, char **argv) {
         }
         printf("\n");
     }
+    trie_words_free(w);
     trie_free(t);
     if (fflush(stdout) != 0) {
         fprintf(stderr, "qac complete: write to stdout failed\n");

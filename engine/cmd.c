@@ -26,6 +26,7 @@
 
 #include "common/log.h"
 #include "engine/cmd_internal.h"
+#include "engine/infix.h"
 #include "engine/store/journal.h"
 #include "engine/rank/ranker.h"
 #include "text/norm.h"
@@ -141,7 +142,7 @@ unsigned eng_fuzzy_edits(const eng *e, const eng_ctx *ctx) {
 }
 
 int eng_complete(eng *e, const char *prefix, size_t len, unsigned k, const eng_ctx *ctx, const char **msg) {
-    e->fuzzy_used = 0;
+    e->fuzzy_used = e->infix_used = 0;
     int rc = eng_complete_prepare(e, prefix, len, k, ctx, msg);
     if (rc != 0) return rc < 0 ? rc : 0;
     return eng_complete_search(e, k, ctx, msg);
@@ -149,7 +150,8 @@ int eng_complete(eng *e, const char *prefix, size_t len, unsigned k, const eng_c
 
 int eng_complete_search(eng *e, unsigned k, const eng_ctx *ctx, const char **msg) {
     int rc;
-    e->fuzzy_used = 0;
+    e->fuzzy_used = e->infix_used = 0;
+    if (ctx && ctx->infix) return eng_complete_infix(e, k, ctx, msg);
     unsigned d = eng_fuzzy_edits(e, ctx);
     if (d) {
         e->stats.complete_fuzzy++;
@@ -173,7 +175,7 @@ int eng_wants_rank(const eng *e, const eng_ctx *ctx) {
 }
 
 int eng_rank_takes(eng *e, const eng_ctx *ctx, unsigned k) {
-    if (!eng_fuzzy_edits(e, ctx)) return 1;
+    if (!eng_fuzzy_edits(e, ctx) && !(ctx && ctx->infix)) return 1;
     int n = trie_topk(e->t, e->norm, e->normlen, k, e->hits);
     return n >= 0 && (unsigned)n == k;
 }
@@ -309,8 +311,10 @@ int eng_accept(eng *e, const char *query, size_t len, const eng_ctx *ctx, double
         }
     }
     if (v.credit || !exists) { /* a repeat of a query DELeted since still puts it back */
+        uint64_t before = trie_count(e->t);
         rc = trie_incr(e->t, e->norm, e->normlen, exists ? NULL : e->disp, dlen, 1.0, score);
         if (rc < 0) return trie_err(rc, msg);
+        eng_words_after_set(e, before);
         change_done(e, 0);
     } else trie_score(e->t, e->norm, e->normlen, score);
     /* history (Redis or in-process) and online learning on the impression
@@ -328,7 +332,7 @@ static int parse_int_arg(const proto_arg *a, int64_t *v) { return qparse_i64(a->
 /* Parses [LIMIT k] [USER id] [SESSION id] [PREFIX p] [RANK r] [WITHSCORES]
  * from argv[from..argc); `allowed` is a bitmask of the options the command takes. */
 enum { O_LIMIT = 1, O_USER = 2, O_SESSION = 4, O_PREFIX = 8, O_RANK = 16, O_WITHSCORES = 32, O_FUZZY = 64,
-       O_WITHEDITS = 128 };
+       O_WITHEDITS = 128, O_INFIX = 256 };
 
 static int parse_opts(int argc, const proto_arg *argv, int from, int allowed, eng_ctx *ctx, int64_t *k,
                       int *withscores, const char **msg) {
@@ -339,6 +343,12 @@ static int parse_opts(int argc, const proto_arg *argv, int from, int allowed, en
             *withscores |= 1;
         } else if ((allowed & O_WITHEDITS) && arg_is(a, "WITHEDITS")) {
             *withscores |= 2;
+        } else if ((allowed & O_INFIX) && arg_is(a, "INFIX")) {
+            if (ctx->infix) {
+                *msg = "INFIX given twice";
+                return ENG_ERR(ERR_ARGS);
+            }
+            ctx->infix = 1;
         } else if ((allowed & O_FUZZY) && arg_is(a, "FUZZY")) {
             if (ctx->fuzzy >= 0) {
                 *msg = "FUZZY given twice";
@@ -409,8 +419,9 @@ static int h_complete(cmd_call *c) {
     eng_ctx ctx = {.rank = -1, .fuzzy = -1};
     int64_t k = SRV_DEFAULT_K;
     int ws = 0; /* bit 0: WITHSCORES, bit 1: WITHEDITS */
-    int rc = parse_opts(c->argc, c->argv, 2, O_LIMIT | O_USER | O_SESSION | O_WITHSCORES | O_FUZZY | O_WITHEDITS, &ctx,
-                        &k, &ws, &c->msg);
+    int rc = parse_opts(c->argc, c->argv, 2,
+                        O_LIMIT | O_USER | O_SESSION | O_WITHSCORES | O_FUZZY | O_WITHEDITS | O_INFIX, &ctx, &k,
+                        &ws, &c->msg);
     if (rc < 0) return rc;
     if (k > (int64_t)c->e->cfg->max_k) {
         c->msg = "LIMIT over max-k";
@@ -424,7 +435,7 @@ static int h_complete(cmd_call *c) {
     if (eng_wants_rank(e, &ctx)) {
         n = eng_complete_prepare(e, c->argv[1].p, c->argv[1].len, (unsigned)k, &ctx, &c->msg);
         if (n < 0) return n;
-        e->fuzzy_used = 0;
+        e->fuzzy_used = e->infix_used = 0;
         if (n == 1) n = 0; /* longer than any key */
         else if (eng_rank_takes(e, &ctx, (unsigned)k)) return ranked(c, &ctx, (unsigned)k, ws | we << 1);
         else n = eng_complete_search(e, (unsigned)k, &ctx, &c->msg); /* typo matches needed */
@@ -465,8 +476,10 @@ static int h_add(cmd_call *c) {
     size_t dlen;
     if ((rc = display_of(e, c->argv[1].p, c->argv[1].len, &dlen, &c->msg)) < 0) return rc;
     if ((rc = change_begin(e, &c->msg)) < 0) return rc;
+    uint64_t before = trie_count(e->t);
     rc = trie_set(e->t, e->norm, e->normlen, e->disp, dlen, score, NULL);
     if (rc < 0) return trie_err(rc, &c->msg);
+    eng_words_after_set(e, before);
     change_done(e, 0);
     OOM(proto_reply_ok(c->out, c->kind));
     return 0;
@@ -482,8 +495,10 @@ static int h_incr(cmd_call *c) {
     int exists = trie_get(e->t, e->norm, e->normlen, NULL);
     if (!exists && (rc = display_of(e, c->argv[1].p, c->argv[1].len, &dlen, &c->msg)) < 0) return rc;
     if ((rc = change_begin(e, &c->msg)) < 0) return rc;
+    uint64_t before = trie_count(e->t);
     rc = trie_incr(e->t, e->norm, e->normlen, exists ? NULL : e->disp, dlen, delta, &score);
     if (rc < 0) return trie_err(rc, &c->msg);
+    eng_words_after_set(e, before);
     change_done(e, 0);
     return reply_score(c, score);
 }
@@ -493,8 +508,10 @@ static int h_del(cmd_call *c) {
     int rc = key_of(e, c->argv[1].p, c->argv[1].len, &c->msg);
     if (rc < 0) return rc;
     if ((rc = change_begin(e, &c->msg)) < 0) return rc;
+    uint32_t id = eng_words_before_del(e);
     rc = trie_del(e->t, e->norm, e->normlen);
     if (rc < 0 && rc != TRIE_ENOTFOUND) return trie_err(rc, &c->msg);
+    if (rc == 0) eng_words_after_del(e, id);
     if (rc == 0) change_done(e, 1);
     OOM(proto_reply_int(c->out, c->kind, rc == 0 ? 1 : 0));
     return 0;
@@ -741,9 +758,10 @@ typedef struct cmd_def {
 } cmd_def;
 
 static const cmd_def cmds[] = {
-    {"COMPLETE", CMD_COMPLETE, 2, 12, h_complete,
-     "COMPLETE <prefix> [LIMIT k] [USER id] [SESSION id] [FUZZY 0|1|2|AUTO] [WITHSCORES] [WITHEDITS]",
-     "the k (default 10) most popular queries starting with prefix; text: display<TAB>score lines"},
+    {"COMPLETE", CMD_COMPLETE, 2, 13, h_complete,
+     "COMPLETE <prefix> [LIMIT k] [USER id] [SESSION id] [FUZZY 0|1|2|AUTO] [INFIX] [WITHSCORES] [WITHEDITS]",
+     "the k (default 10) most popular queries starting with prefix (INFIX: holding its words anywhere, in any "
+     "order); text: display<TAB>score lines"},
     {"ADD", CMD_ADD, 3, 3, h_add, "ADD <query> <score>", "insert query (display form as given) or set its score"},
     {"INCR", CMD_INCR, 2, 3, h_incr, "INCR <query> [n]", "add n (default 1) to the score; replies the new score"},
     {"DEL", CMD_DEL, 2, 2, h_del, "DEL <query>", "remove query; replies 1 if it existed, else 0"},

@@ -39,6 +39,7 @@
 #include "engine/stats.h"
 #include "trie/trie.h"
 #include "trie/trie_fuzzy.h"
+#include "trie/trie_words.h"
 
 #define ENG_ERR(code) (-(code)-1)
 #define ENG_CODE(rc) (-(rc)-1)
@@ -106,6 +107,11 @@ typedef struct eng {
     trie_hit hits[TRIE_MAX_K];
     trie_fuzzy_hit fhits[TRIE_MAX_K]; /* the hits when the last eng_complete allowed edits */
     int fuzzy_used;                   /* 1: eng_complete's hits are in fhits */
+    trie_words *words;                /* owned: the word index for INFIX (engine/infix.h); NULL: off */
+    trie_words_hit whits[TRIE_MAX_K]; /* the hits of an INFIX request */
+    uint8_t wedits[TRIE_MAX_K];       /* ... their edits (the typo fill after the word matches) */
+    uint16_t wmatch[TRIE_MAX_K];      /* ... the key bytes the text matched as a prefix (0: none) */
+    int infix_used;                   /* 1: eng_complete's hits are in whits */
     eng_stats_snap snap;
 } eng;
 
@@ -113,10 +119,14 @@ void eng_init(eng *e, trie *t, const srv_config *cfg);
 
 /* Hit i of the last eng_complete: the key, its edits (0: typed right) and
  * the bytes of its normalized key that the prefix matched. */
-static inline const trie_hit *eng_hit(const eng *e, int i) { return e->fuzzy_used ? &e->fhits[i].hit : &e->hits[i]; }
-static inline unsigned eng_hit_edits(const eng *e, int i) { return e->fuzzy_used ? e->fhits[i].edits : 0; }
+static inline const trie_hit *eng_hit(const eng *e, int i) {
+    return e->infix_used ? &e->whits[i].hit : e->fuzzy_used ? &e->fhits[i].hit : &e->hits[i];
+}
+static inline unsigned eng_hit_edits(const eng *e, int i) {
+    return e->infix_used ? e->wedits[i] : e->fuzzy_used ? e->fhits[i].edits : 0;
+}
 static inline size_t eng_hit_matchlen(const eng *e, int i) {
-    return e->fuzzy_used ? e->fhits[i].matchlen : e->normlen;
+    return e->infix_used ? e->wmatch[i] : e->fuzzy_used ? e->fhits[i].matchlen : e->normlen;
 }
 
 /* Access control (requirepass). Changes (ADD INCR DEL ACCEPT), SAVE,
@@ -141,6 +151,7 @@ typedef struct eng_ctx {
     size_t user_len, session_len, prefix_len;
     int64_t rank; /* -1 = not given */
     int fuzzy;    /* FUZZY: 0..2 or SRV_FUZZY_AUTO; -1 = not given (the fuzzy setting decides) */
+    int infix;    /* INFIX: words anywhere (engine/infix.h) */
 } eng_ctx;
 
 /* The top k completions of a raw (not yet normalized) prefix, in plain trie
@@ -169,11 +180,12 @@ int eng_complete_prepare(eng *e, const char *prefix, size_t len, unsigned k, con
 int eng_wants_rank(const eng *e, const eng_ctx *ctx);
 
 /* After eng_complete_prepare, for a request eng_wants_rank: 1 when the
- * ranker answers it -- no edits allowed, or the prefix typed right already
- * has k completions (the ranker orders those; typo matches rank after every
- * exact one, so none would show). 0: typo matches are needed, and the
- * answer is eng_complete's order (edits, then popularity; the ranker does
- * not yet order within an edit class). */
+ * ranker answers it -- no edits allowed and no INFIX, or the prefix typed
+ * right already has k completions (the ranker orders those; typo matches
+ * and INFIX's other word matches rank after every completion, so none would
+ * show). 0: typo or word matches are needed, and the answer is
+ * eng_complete's order (popularity within each class; the ranker does not
+ * yet order within a class). */
 int eng_rank_takes(eng *e, const eng_ctx *ctx, unsigned k);
 
 /* Appends a COMPLETE reply for a ranker answer: texts are looked up in the

@@ -89,6 +89,9 @@ static const setting table[] = {
      "FUZZY AUTO allows 2 edits from this many code points (default 8; >= fuzzy-auto-one)"},
     {"fuzzy-first-any", K_BOOL, OFF(fuzzy_first_any), 0, 1,
      "an edit may change the first character too (default no: it must be typed right, as Lucene's default)"},
+    {"infix-index", K_BOOL, OFF(infix_index), 0, 1,
+     "keep the word index that COMPLETE ... INFIX needs (default yes; --infix-index=no saves its memory, "
+     "STATS infix_index_bytes, and INFIX is refused)"},
     {"accept-window", K_U64, OFF(accept.window_s), 1, 86400 * 365,
      "seconds in which one user (or address) raises a query's popularity once (default 86400)"},
     {"accept-user-rate", K_U64, OFF(accept.user_rate), 0, 1000000,
@@ -161,6 +164,7 @@ void config_defaults(srv_config *c) {
     c->fuzzy_mode = config_fuzzy_parse(SRV_DEFAULT_FUZZY, strlen(SRV_DEFAULT_FUZZY));
     c->fuzzy_auto_one = SRV_FUZZY_AUTO_ONE;
     c->fuzzy_auto_two = SRV_FUZZY_AUTO_TWO;
+    c->infix_index = 1;
     guard_opts_default(&c->accept);
 }
 

@@ -82,6 +82,7 @@ typedef struct srv_config {
     int fuzzy_mode;             /* the same, parsed (0..2 or SRV_FUZZY_AUTO): what requests read */
     uint64_t fuzzy_auto_one, fuzzy_auto_two; /* AUTO's thresholds, code points */
     uint64_t fuzzy_first_any;   /* 1: an edit may touch the first character too */
+    uint64_t infix_index;       /* 1: keep the word index for COMPLETE ... INFIX (engine/infix.h) */
     /* what ACCEPTs may change (engine/guard.h): accept-window, accept-user-rate, ... */
     guard_opts accept;
     /* access control */

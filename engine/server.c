@@ -82,6 +82,7 @@
 #include "engine/proto/http.h"
 #include "engine/proto/proto.h"
 #include "engine/rank/ranker.h"
+#include "engine/infix.h"
 #include "engine/server_internal.h"
 
 static void conn_flush(srv_conn *c);
@@ -730,6 +731,7 @@ int srv_run(const srv_config *cfg, trie *t, jrn *j) {
     }
     s->cfg = cfg;
     eng_init(&s->e, t, cfg);
+    eng_words_build(&s->e); /* the trie is final (loaded, journal replayed); failure: INFIX refused */
     qbuf_init(&s->scratch);
     s->lim.max_line = cfg->max_line;
     s->lim.max_args = (int)cfg->max_args;
@@ -824,6 +826,7 @@ out:
     srv__durable_free(s->d); /* the journal's last write + fdatasync; a save child still running is killed */
     if (rc == 0) LOG_I("server.stopped", "clean=1");
     guard_free(s->guard);
+    eng_words_free(&s->e);
     srv__http_free(s->http);
     qbuf_free(&s->scratch);
     if (s->spare) slot_free(s->spare);

@@ -21,6 +21,7 @@
 #include "common/json.h"
 #include "common/log.h"
 #include "engine/cmd.h"
+#include "engine/infix.h"
 #include "engine/proto/http.h"
 #include "engine/proto/proto.h"
 #include "engine/rank/ranker.h"
@@ -120,6 +121,11 @@ static int route_complete(srv_conn *c, const http_request *req, int os) {
     size_t flen;
     if (http_param(req, "fuzzy", &fv, &flen) && (ctx.fuzzy = config_fuzzy_parse(fv, flen)) < 0)
         return http_error(c, req, cmd, 400, "bad_fuzzy", "fuzzy must be 0, 1, 2 or auto", NULL);
+    if (http_param(req, "infix", &fv, &flen)) {
+        if (flen != 1 || (fv[0] != '0' && fv[0] != '1'))
+            return http_error(c, req, cmd, 400, "bad_infix", "infix must be 0 or 1", NULL);
+        ctx.infix = fv[0] == '1';
+    }
     const char *msg = NULL;
     int n;
     if (eng_wants_rank(&s->e, &ctx)) {
@@ -158,15 +164,23 @@ static int route_complete(srv_conn *c, const http_request *req, int os) {
         return http_error(c, req, cmd, eng_status(n), lower_code(n, code, sizeof code), msg, NULL);
     }
     json_suggestion sug[TRIE_MAX_K];
+    uint32_t ws[TRIE_MAX_K][TRIE_WORDS_MAX_TYPED], we[TRIE_MAX_K][TRIE_WORDS_MAX_TYPED];
     for (int i = 0; i < n; i++) {
         const trie_hit *h = eng_hit(&s->e, i);
         /* the part of the display that the typed prefix matched: with edits,
          * the display's part that normalizes to the key's matched bytes */
-        const char *np = s->e.fuzzy_used ? trie_hit_key(h) : s->e.norm;
+        const char *np = s->e.fuzzy_used || (s->e.infix_used && s->e.whits[i].cls == 2) ? trie_hit_key(h) : s->e.norm;
         size_t ml = eng_hit_matchlen(&s->e, i);
         int m = ml ? norm_match_len(trie_hit_display(h), h->displen, np, ml) : 0;
         sug[i] = (json_suggestion){trie_hit_display(h), h->displen, h->score, 0, m > 0 ? (uint32_t)m : 0,
-                                   s->e.fuzzy_used, eng_hit_edits(&s->e, i)};
+                                   s->e.fuzzy_used, eng_hit_edits(&s->e, i), 0, 0, NULL, NULL};
+        if (s->e.infix_used) { /* every matched word's range ("words") */
+            sug[i].has_edits = eng_fuzzy_edits(&s->e, &ctx) > 0;
+            sug[i].has_words = 1;
+            sug[i].nwords = (unsigned)eng_infix_ranges(&s->e, i, ws[i], we[i], TRIE_WORDS_MAX_TYPED);
+            sug[i].word_start = ws[i];
+            sug[i].word_end = we[i];
+        }
     }
     qbuf_reset(&s->http->body);
     uint64_t took = qtime_ns() - t0; /* one read: the body's took_us and the histogram */
@@ -188,7 +202,7 @@ int srv__http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const 
     for (size_t i = 0; i < res->n; i++) {
         const rank_cand *rc = &res->c[i];
         doff[i] = SIZE_MAX;
-        sug[i] = (json_suggestion){rc->q, rc->len, 0, 0, 0, 0, 0};
+        sug[i] = (json_suggestion){rc->q, rc->len, 0, 0, 0, 0, 0, 0, 0, NULL, NULL};
         if (trie_get(s->e.t, rc->q, rc->len, &h)) {
             doff[i] = s->http->text.len;
             if (qbuf_append(&s->http->text, trie_hit_display(&h), h.displen) < 0) return -1;

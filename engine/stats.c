@@ -10,6 +10,7 @@
 #include "engine/store/journal.h"
 #include "engine/guard.h"
 #include "engine/rank/ranker.h"
+#include "trie/trie_words.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -117,6 +118,17 @@ void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
     add_u(snap, "complete_with_session", "qac_context_total", "counter", "arg=\"complete_session\"",
           s->complete_session);
     add_u(snap, "complete_fuzzy", "qac_complete_fuzzy_total", "counter", NULL, s->complete_fuzzy);
+    add_u(snap, "complete_infix", "qac_complete_infix_total", "counter", NULL, s->complete_infix);
+    add_u(snap, "complete_infix_truncated", "qac_complete_infix_truncated_total", "counter", NULL,
+          s->complete_infix_truncated);
+    {
+        trie_words_mem wm = {0, 0, 0};
+        if (s->words) trie_words_memory(s->words, &wm);
+        add_u(snap, "infix_index", "qac_infix_index", "gauge", NULL, s->words != NULL);
+        add_u(snap, "infix_index_bytes", "qac_infix_index_bytes", "gauge", NULL, wm.bytes);
+        add_u(snap, "infix_index_words", "qac_infix_index_words", "gauge", NULL, wm.words);
+        add_u(snap, "infix_index_errors", "qac_infix_index_errors_total", "counter", NULL, s->infix_index_errors);
+    }
     add_u(snap, "accept_with_user", "qac_context_total", "counter", "arg=\"accept_user\"", s->accept_user);
     add_u(snap, "accept_with_session", "qac_context_total", "counter", "arg=\"accept_session\"",
           s->accept_session);

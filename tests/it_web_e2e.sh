@@ -6,7 +6,8 @@
 # 3. tests/e2e/typeahead.js: types a prefix key by key in Chromium, compares each list with
 #    `qac complete`, picks with the keyboard and the mouse, checks ACCEPT in GET /v1/stats, types a word
 #    with a typo ("wether") and sees the intended suggestion ("weather", highlighted from the server's
-#    match range: the page asks with fuzzy=auto), late answers, ARIA, 360 px, screenshots into
+#    match range: the page asks with fuzzy=auto), types a later word of a query ("york") and sees that
+#    query with the word highlighted in the middle (infix=1), late answers, ARIA, 360 px, screenshots into
 #    tests/artifacts/.
 # 4. tests/e2e/proxy.js: nginx's cache, gzip, keepalive, JSON 404/413/429/503, /healthz, /metrics.
 # 5. tests/e2e/latency.js: p50/p99 direct vs through nginx (a second nginx, same config but a rate

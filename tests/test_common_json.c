@@ -207,18 +207,23 @@ static void test_suggestions(void **state) {
     (void)state;
     qbuf b;
     qbuf_init(&b);
+    static const uint32_t ws[] = {4, 0}, we[] = {8, 2};
     json_suggestion s[] = {
-        {"new york", 8, 1523.5, 0, 3, 0, 0},
-        {"the \"new\" yorker", 16, 12, 5, 8, 0, 0},
-        {"caf\xc3\xa9", 5, 0.25, 0, 5, 1, 2}, /* a typo match: its edits are written */
+        {"new york", 8, 1523.5, 0, 3, 0, 0, 0, 0, NULL, NULL},
+        {"the \"new\" yorker", 16, 12, 5, 8, 0, 0, 0, 0, NULL, NULL},
+        {"caf\xc3\xa9", 5, 0.25, 0, 5, 1, 2, 0, 0, NULL, NULL}, /* a typo match: its edits are written */
+        {"new york", 8, 3, 0, 0, 0, 0, 1, 2, ws, we},            /* INFIX "york ne": its words' ranges */
+        {"york", 4, 2, 0, 0, 0, 0, 1, 0, ws, we},                /* INFIX, no word ranges (typo fill) */
     };
-    assert_int_equal(json_write_suggestions(&b, S("new"), s, 3, 87), 0);
+    assert_int_equal(json_write_suggestions(&b, S("new"), s, 5, 87), 0);
     qbuf_putc(&b, 0);
     assert_string_equal(b.data,
                         "{\"prefix\":\"new\",\"suggestions\":["
                         "{\"text\":\"new york\",\"score\":1523.5,\"match\":[0,3]},"
                         "{\"text\":\"the \\\"new\\\" yorker\",\"score\":12,\"match\":[5,8]},"
-                        "{\"text\":\"caf\xc3\xa9\",\"score\":0.25,\"match\":[0,5],\"edits\":2}],\"took_us\":87}");
+                        "{\"text\":\"caf\xc3\xa9\",\"score\":0.25,\"match\":[0,5],\"edits\":2},"
+                        "{\"text\":\"new york\",\"score\":3,\"match\":[0,0],\"words\":[[4,8],[0,2]]},"
+                        "{\"text\":\"york\",\"score\":2,\"match\":[0,0],\"words\":[]}],\"took_us\":87}");
     qbuf_reset(&b);
     assert_int_equal(json_write_suggestions(&b, S("zz\n"), NULL, 0, 0), 0);
     qbuf_putc(&b, 0);
@@ -435,7 +440,7 @@ static void test_alloc_failure(void **state) {
     (void)state;
     qbuf b, store;
     qbuf_init(&b), qbuf_init(&store);
-    json_suggestion s[] = {{"new york", 8, 1.5, 0, 3, 0, 0}};
+    json_suggestion s[] = {{"new york", 8, 1.5, 0, 3, 0, 0, 0, 0, NULL, NULL}};
     qalloc_fail_after(1, 1);
     assert_int_equal(json_write_suggestions(&b, S("new"), s, 1, 5), -1);
     assert_int_equal(json_parse_flat(S("{\"a\":1}"), &store, NULL, 0, NULL, NULL), -2);

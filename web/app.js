@@ -1,10 +1,14 @@
 /* web/app.js -- the typeahead: asks qac for completions at every keystroke and runs the combobox.
  *
  * Talks to the same origin (nginx proxies /v1/ to qac):
- *   GET  v1/complete?q=PREFIX&k=K&user=U&session=S&fuzzy=auto (typos forgiven by length; typo matches
- *        come after every exact one and carry "edits")
- *        -> {"prefix":..,"suggestions":[{"text":..,"score":..,"match":[start,end]}],"took_us":..}
- *        match is a BYTE range of text in UTF-8; byteRangeToIndices() turns it into string indices.
+ *   GET  v1/complete?q=PREFIX&k=K&user=U&session=S&fuzzy=auto&infix=1 (typos forgiven by length; words
+ *        anywhere: "york" finds "new york"; completions of the text first, then the other word matches,
+ *        then typo matches, which carry "edits")
+ *        -> {"prefix":..,"suggestions":[{"text":..,"score":..,"match":[start,end],
+ *            "words":[[start,end],..]}],"took_us":..}
+ *        match and words are BYTE ranges of text in UTF-8 (match: the typed prefix, highlighted as one
+ *        range when it is not empty; else words: each typed word's match, wherever it is);
+ *        byteRangeToIndices() turns them into string indices.
  *   POST v1/accept   form body q=QUERY&user=U&session=S[&prefix=P&rank=R]  (rank: 1 = top suggestion)
  *
  * Ordering invariant: every request carries a sequence number (seq, increasing). An answer is shown only
@@ -165,15 +169,22 @@
 
     /* ---- rendering ----------------------------------------------------------------------------- */
 
-    function optionContent(li, text, range) {
-        if (!range || range[0] === range[1]) {
-            li.append(document.createTextNode(text));
-            return;
+    /* text with each of ranges ([start, end) string indices, any order, may overlap) marked */
+    function optionContent(li, text, ranges) {
+        const rs = (ranges || []).filter(function (r) { return r && r[0] < r[1]; })
+            .sort(function (a, b) { return a[0] - b[0]; });
+        let at = 0;
+        for (const r of rs) {
+            const s = Math.max(r[0], at);
+            if (s >= r[1]) continue;
+            if (s > at) li.append(document.createTextNode(text.slice(at, s)));
+            const mark = document.createElement('mark');
+            mark.className = 'qac-typed';
+            mark.textContent = text.slice(s, r[1]);
+            li.append(mark);
+            at = r[1];
         }
-        const mark = document.createElement('mark');
-        mark.className = 'qac-typed';
-        mark.textContent = text.slice(range[0], range[1]);
-        li.append(text.slice(0, range[0]), mark, text.slice(range[1]));
+        if (at < text.length) li.append(document.createTextNode(text.slice(at)));
     }
 
     function render(q, body) {
@@ -182,7 +193,15 @@
         for (const s of list) {
             if (!s || typeof s.text !== 'string') continue;
             const m = Array.isArray(s.match) && s.match.length === 2 ? s.match : null;
-            suggestions.push({ text: s.text, score: s.score, range: m && byteRangeToIndices(s.text, m[0], m[1]) });
+            const words = Array.isArray(s.words) ? s.words.filter(function (w) {
+                return Array.isArray(w) && w.length === 2;
+            }) : [];
+            /* a completion (or a typo match): the typed prefix as one range; another word match: its words */
+            const byteRanges = m && m[1] > m[0] ? [m] : words;
+            suggestions.push({
+                text: s.text, score: s.score,
+                ranges: byteRanges.map(function (r) { return byteRangeToIndices(s.text, r[0], r[1]); }),
+            });
             if (suggestions.length === K) break;
         }
         shownPrefix = q;
@@ -195,7 +214,7 @@
             li.setAttribute('role', 'option');
             li.setAttribute('aria-selected', 'false');
             li.dataset.index = String(i);
-            optionContent(li, s.text, s.range);
+            optionContent(li, s.text, s.ranges);
             return li;
         });
         listbox.replaceChildren.apply(listbox, items);
@@ -236,7 +255,9 @@
         inflight++;
         const ctl = new AbortController();
         const timer = setTimeout(function () { ctl.abort(); }, REQUEST_TIMEOUT_MS);
-        const params = new URLSearchParams({ q: r.q, k: String(K), user: userId(), session: sessionId(), fuzzy: 'auto' });
+        const params = new URLSearchParams({
+            q: r.q, k: String(K), user: userId(), session: sessionId(), fuzzy: 'auto', infix: '1',
+        });
         const t0 = performance.now();
         try {
             const res = await fetch(API + 'complete?' + params.toString(), {

@@ -6,7 +6,9 @@
 #    corpus and 100,000 benchmark prefixes from ../shared/tools/synth_queries.py
 #    (cached in build/bench-data/, made once: the 10M corpus takes minutes),
 #    then build, save, and load + top-10 latency in a fresh process.
-#    Also `qac build` wall time on the same corpus (hash, sort, trie, save).
+#    Also `qac build` wall time on the same corpus (hash, sort, trie, save),
+#    and bench_words: the word index (trie_words.h) build time, memory and
+#    infix top-10 latency on the same corpus.
 # 2. The server (tests/bench/server.sh): redis-benchmark against qac and against
 #    a redis-server in the same run.
 # 3. Other benchmark scripts present in tests/bench/ (replay.sh, ...; fuzzy_peers.sh: qac FUZZY 1/2/AUTO
@@ -41,6 +43,8 @@ for n in $sizes; do
     "$build/bench/bench_trie" "$corpus" "$prefixes" "$tmp/snap"
     echo "-- fresh process: load + top-10"
     "$build/bench/bench_trie" --load-only "$tmp/snap" "$prefixes"
+    echo "-- word index (infix top-10: later word first / reordered, 1-4 words)"
+    "$build/bench/bench_words" "$corpus" 100000 "$tmp/wsnap"
     echo "-- qac build (counts file -> index), wall time"
     /usr/bin/time -f "qac_build_seconds %e\nqac_build_max_rss_kb %M" "$qac" build --quiet -o "$tmp/idx" "$corpus"
     rm -f "$tmp/snap" "$tmp/idx"

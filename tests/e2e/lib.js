@@ -1,8 +1,8 @@
 /* tests/e2e/lib.js -- helpers shared by the end-to-end scripts (typeahead.js, proxy.js, latency.js).
  *
- * Expected completions come from `qac complete -i INDEX -k K PREFIX...` (lines `display<TAB>score`, an
- * empty line after each prefix's list), or, when QAC_E2E_MOCK_TSV is set (working on the page against
- * mock_qac.py), from that file with the mock's rule. Checks print "ok - ..." and throw on failure. */
+ * Expected completions come from `qac complete -i INDEX -k K --infix PREFIX...` (--infix: the page asks
+ * with infix=1; lines `display<TAB>score`, an empty line after each prefix's list), or, when
+ * QAC_E2E_MOCK_TSV is set (working on the page against mock_qac.py), from that file with the mock's rule. Checks print "ok - ..." and throw on failure. */
 'use strict';
 const { execFileSync } = require('child_process');
 const fs = require('fs');
@@ -29,7 +29,8 @@ function expectedLists(prefixes, k) {
         return prefixes.map((p) => rows.filter((r) => r[0].toLowerCase().startsWith(p.toLowerCase()))
             .slice(0, k).map((r) => r[0]));
     }
-    const out = execFileSync(env('QAC_BIN'), ['complete', '-i', env('QAC_E2E_INDEX'), '-k', String(k), ...prefixes],
+    /* --infix: the page asks with infix=1 (words anywhere) */
+    const out = execFileSync(env('QAC_BIN'), ['complete', '-i', env('QAC_E2E_INDEX'), '-k', String(k), '--infix', ...prefixes],
         { encoding: 'utf8', maxBuffer: 64 << 20 });
     const lists = [];
     let cur = [];

@@ -82,6 +82,45 @@ async function main() {
     }
 }
 
+/* Words anywhere: the page asks with infix=1, so typing a word that a query holds later on (not at
+ * its start) shows that query, with the typed word highlighted where it is (the server's "words"
+ * range). The word is the first candidate the server answers that way. */
+async function infixStep(page) {
+    const candidates = ['york', 'times', 'weather', 'recipes', 'to', 'news', 'new'];
+    let pick = null;
+    for (const w of candidates) {
+        const r = (await getJson(`${DIRECT}/v1/complete?` + new URLSearchParams({ q: w, k: String(K), infix: '1' }))).json;
+        const hit = (r.suggestions || []).find((x) => Array.isArray(x.words) && x.words.length === 1 && x.words[0][0] > 0);
+        if (hit) { pick = { w, hit }; break; }
+    }
+    check(pick !== null, 'the server answers a word that a query holds later on (infix=1)', candidates);
+    const want = Buffer.from(pick.hit.text).subarray(pick.hit.words[0][0], pick.hit.words[0][1]).toString();
+    check(lower(want) === pick.w, `the "words" range of ${JSON.stringify(pick.hit.text)} is the typed word`, pick.hit.words);
+    const req = page.waitForRequest((r) => r.url().includes('/v1/complete?') &&
+        new URL(r.url()).searchParams.get('q') === pick.w);
+    await typeFresh(page, pick.w, 15);
+    check(new URL((await req).url()).searchParams.get('infix') === '1', 'the page asks with infix=1');
+    try {
+        await page.waitForFunction(([t, text]) => window.qacTypeahead.state().shownPrefix === t &&
+            [...document.querySelectorAll('#qac-listbox [role=option]')].some((e) => e.textContent === text),
+        [pick.w, pick.hit.text], { timeout: 5000 });
+    } catch (e) {
+        throw new Error(`typing ${JSON.stringify(pick.w)} never showed ${JSON.stringify(pick.hit.text)};` +
+            ` last seen ${JSON.stringify(await optionTexts(page).catch(() => '?'))}`);
+    }
+    const shown = await page.evaluate((text) => {
+        const li = [...document.querySelectorAll('#qac-listbox [role=option]')].find((e) => e.textContent === text);
+        return [...li.querySelectorAll('mark')].map((m) => m.textContent);
+    }, pick.hit.text);
+    check(shown.length === 1 && shown[0] === want,
+        `typing ${JSON.stringify(pick.w)} shows ${JSON.stringify(pick.hit.text)} with ${JSON.stringify(want)} highlighted in the middle`,
+        shown);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'typeahead-infix.png') });
+    ok(`screenshot ${path.join(ARTIFACTS, 'typeahead-infix.png')}`);
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('Escape');
+}
+
 /* A typo: the page asks with fuzzy=auto, so a word typed with one edit (4+ characters, the first
  * right) still shows the intended suggestion, highlighted over the part that matched. The pair is
  * the first candidate the index answers with the intended word only when typos are allowed. */
@@ -185,8 +224,10 @@ async function run(context, prefix, steps, lists, expected) {
     check(shown.live === `${expected.length} suggestion${expected.length === 1 ? '' : 's'} available.`,
         'the live region announces the count', shown.live);
     check(shown.selected.every((s) => s === 'false'), 'no option is selected before the arrows are used', shown.selected);
-    check(shown.marks.every((m) => m && m[0] === 0 && lower(m[1]) === lower(prefix)),
-        'the typed part of every suggestion is highlighted from the server\'s match range', shown.marks);
+    check(shown.marks.every((m, i) => m && (!lower(expected[i]).startsWith(lower(prefix)) ||
+        (m[0] === 0 && lower(m[1]) === lower(prefix)))),
+    'the typed part of every suggestion is highlighted from the server\'s ranges (from the start for a completion)',
+    shown.marks);
     check(/^round trip [0-9.]+ ms · median [0-9.]+ ms \(\d+\) · server \d+ µs$/.test(shown.latency),
         'the latency readout shows the round trip and took_us', shown.latency);
     console.log(`# page readout after ${steps.length} keys (browser-measured fetch round trip): ${shown.latency}`);
@@ -281,6 +322,8 @@ async function run(context, prefix, steps, lists, expected) {
 
     if (process.env.QAC_E2E_MOCK_TSV) console.log('# typo step skipped: mock_qac.py has no fuzzy matching');
     else await typoStep(page);
+    if (process.env.QAC_E2E_MOCK_TSV) console.log('# infix step skipped: mock_qac.py has no word index');
+    else await infixStep(page);
 
     /* Late answers: hold every answer for a shorter prefix back longer, so the older requests answer
      * after the newer ones; once all have arrived, the list must be the one for the final text. */

@@ -62,10 +62,12 @@
  *     and a count byte >= 0xf0, 900..1380 (at most EX_BUDGET per input).
  *   9 MISC: STATS INFO PING HELP CONFIG COMMAND QUIT AUTH, an unknown
  *     command word, wrong argument counts
- *   15 FUZZY prefix fuzzbyte [LIMIT k]: COMPLETE prefix FUZZY f (0, 1, 2,
- *     auto, or a bad value; sometimes FUZZY twice) on the plain path: exactly
- *     the model's typo order (each live key's edits by trie_fuzzy_dist, then
- *     score, then key)
+ *   15 FUZZY prefix fuzzbyte [LIMIT k] [INFIX]: COMPLETE prefix FUZZY f (0,
+ *     1, 2, auto, or a bad value; sometimes FUZZY twice) on the plain path:
+ *     exactly the model's typo order (each live key's edits by
+ *     trie_fuzzy_dist, then score, then key); with INFIX (the eng keeps a
+ *     word index W, made once like T, kept by every change and by the reset)
+ *     the model's word matches (infix_expect), then that typo order
  * Keys, prefixes, users, numbers come from small tables (shared prefixes
  * "a" "ab" "abc" ..., spaces, upper case, accents, ligatures, full-width,
  * CJK, NBSP, NEL, controls, invalid and truncated UTF-8; 512 / 513-byte keys
@@ -152,6 +154,7 @@ static uv_loop_t loop;
 static srv_config cfg;
 static eng E;
 static trie *T;
+static trie_words *W;
 static eng_rank *R;
 static guard *G;
 static qbuf out;
@@ -190,6 +193,7 @@ static void env_init(void) {
     qbuf_init(&out);
     full_every_step = getenv("FUZZ_EXEC_FULL_CHECK") != NULL;
     T = trie_new();
+    W = trie_words_new();
     if (!T) fuzz_fail("trie_new failed");
 }
 
@@ -477,6 +481,7 @@ static void state_new(unsigned h) {
     static const uint64_t tiny[4][2] = {{4, 4}, {1, 1}, {2, 3}, {7, 8}}, bursts[4] = {3, 1, 2, 6};
     if (trie_count(T)) fuzz_fail("trie not empty at the start of an input");
     eng_init(&E, T, &cfg);
+    E.stats.words = E.words = W;
     eng_rank_opts o;
     eng_rank_opts_default(&o);
     o.model = model_path;
@@ -526,8 +531,14 @@ static void trie_reset(void) {
     if (trie_foreach(T, collect, NULL)) fuzz_fail("trie_foreach stopped early");
     /* worst first: a deleted key that is in a cached top-10 costs a walk */
     size_t m = brute("", 0);
-    while (m--)
-        if (trie_del(T, sh[bf_idx[m]].key, sh[bf_idx[m]].klen)) fuzz_fail("reset: trie_del failed");
+    char err[256] = "dropped by the eng (a change it could not follow)";
+    if (E.words != W || trie_words_check(W, T, err, sizeof err)) fuzz_fail("word index: %s", err);
+    while (m--) {
+        trie_hit h;
+        const sent *e = &sh[bf_idx[m]];
+        if (!trie_get(T, e->key, e->klen, &h) || trie_del(T, e->key, e->klen) || trie_words_del(W, h.id, e->key, e->klen))
+            fuzz_fail("reset: trie_del failed");
+    }
     if (trie_count(T) || trie_topk(T, "", 0, TRIE_CACHE_K, thits) || trie_topk(T, "", 0, TRIE_CACHE_K + 1, thits))
         fuzz_fail("trie not empty after deleting every key");
 }
@@ -803,8 +814,8 @@ static void op_fuzzy(rd *in, int kind, unsigned fl, unsigned step) {
     enum { N_GOOD_FZ = 5 };
     str p = pick_prefix(in, 0);
     unsigned b = next(in);
-    unsigned fi = (b & 15) % ARRAY_LEN(fz); /* bits 4, 5: twice, LIMIT */
-    int twice = (b >> 4) & 1, has_limit = (b >> 5) & 1;
+    unsigned fi = (b & 15) % ARRAY_LEN(fz); /* bits 4, 5, 6: twice, LIMIT, INFIX */
+    int twice = (b >> 4) & 1, has_limit = (b >> 5) & 1, infix = (b >> 6) & 1;
     str lim = {0};
     if (has_limit) lim = limits[next(in) % ARRAY_LEN(limits)];
     char cw[16];
@@ -814,6 +825,7 @@ static void op_fuzzy(rd *in, int kind, unsigned fl, unsigned step) {
     req_adds(&q, word_case("FUZZY", fl & 3, cw)), req_addv(&q, fz[fi]);
     if (twice) req_adds(&q, "FUZZY"), req_addv(&q, fz[fi]);
     if (has_limit) req_adds(&q, "LIMIT"), req_addv(&q, lim);
+    if (infix) req_adds(&q, word_case("INFIX", fl & 3, cw));
     struct eng_rank *saved = E.rank;
     E.rank = NULL; /* the plain path: the ranked one is probed elsewhere */
     int cmd = exec(&q, kind, NULL);
@@ -826,7 +838,8 @@ static void op_fuzzy(rd *in, int kind, unsigned fl, unsigned step) {
     int ok = fi < N_GOOD_FZ && !twice;
     if (has_limit) ok = ok && qparse_i64(lim.s, lim.n, &k) == 0 && k >= 1 && k <= SRV_MAX_K;
     int npl = prefix_norm(p, pbuf);
-    ok = ok && npl != -2;
+    size_t wo[TRIE_MAX_KEY], wl[TRIE_MAX_KEY];
+    ok = ok && npl != -2 && !(infix && npl > 0 && ix_words(pbuf, (size_t)npl, wo, wl) > TRIE_WORDS_MAX_TYPED);
     expect_outcome(ok, &r, "COMPLETE FUZZY");
     if (!ok) return;
     unsigned d = fi < 3 ? fi : 0;
@@ -834,16 +847,17 @@ static void op_fuzzy(rd *in, int kind, unsigned fl, unsigned step) {
         size_t cp = npl > 0 ? qutf8_count(pbuf, (size_t)npl) : 0;
         d = cp >= cfg.fuzzy_auto_two ? 2 : cp >= cfg.fuzzy_auto_one ? 1 : 0;
     }
-    size_t m = npl < 0 ? 0 : fuzzy_brute(pbuf, (size_t)npl, d);
+    size_t m = npl < 0 ? 0 : infix ? infix_expect(pbuf, (size_t)npl, d) : fuzzy_brute(pbuf, (size_t)npl, d);
     size_t want = m < (size_t)k ? m : (size_t)k;
+    if (infix) memcpy(bf_idx, ix_idx, want * sizeof *bf_idx);
     if (r.nitems != want)
-        fuzz_fail("COMPLETE '%.*s' FUZZY %u: %zu items, model has %zu (LIMIT %lld)", npl, pbuf, d, r.nitems, want,
-                  (long long)k);
+        fuzz_fail("COMPLETE '%.*s' FUZZY %u%s: %zu items, model has %zu (LIMIT %lld)", npl, pbuf, d,
+                  infix ? " INFIX" : "", r.nitems, want, (long long)k);
     for (size_t i = 0; i < want; i++) {
         const sent *e = &sh[bf_idx[i]];
         if (!item_is(&r.it[i], e) || !score_is(&r.it[i], e->score))
-            fuzz_fail("COMPLETE '%.*s' FUZZY %u item %zu: '%.*s', model: '%.*s' (%d edits)", npl, pbuf, d, i,
-                      (int)r.it[i].n, r.it[i].s, (int)e->dlen, e->disp, fz_edits[bf_idx[i]]);
+            fuzz_fail("COMPLETE '%.*s' FUZZY %u%s item %zu: '%.*s', model: '%.*s'", npl, pbuf, d, infix ? " INFIX" : "",
+                      i, (int)r.it[i].n, r.it[i].s, (int)e->dlen, e->disp);
     }
 }
 
@@ -909,74 +923,7 @@ static void op_burst(rd *in, int kind, unsigned fl, unsigned step) {
     probe(stem, 10, &user, NULL, kind);
 }
 
-static void op_misc(rd *in, int kind, unsigned fl, unsigned step) {
-    (void)step;
-    static const str pats[] = {S_("*"), S_("max-*"), S_("save"), S_("appendonly"), S_("[a-c]*"), S_("requirepass"),
-                               S_("\\"), S_("*[")};
-    static const str helps[] = {S_("complete"), S_("ADD"), S_("nope"), S_("")};
-    static const char *conn[] = {"HELLO", "HELLO 2", "HELLO 3", "HELLO 4", "HELLO 3 SETNAME fz", "CLIENT ID",
-                                 "CLIENT GETNAME", "CLIENT SETNAME fz-1", "CLIENT SETNAME a\x01", "CLIENT INFO",
-                                 "CLIENT SETINFO LIB-VER 1.0", "CLIENT LIST", "ECHO hi", "SELECT 0", "SELECT 1"};
-    unsigned sub = next(in) % 15;
-    req q = {0};
-    int want = RP_ANY, must_fail = 0, cmd_expect = -1;
-    switch (sub) {
-    case 0: req_adds(&q, cmd_word("STATS", fl & 3)); cmd_expect = CMD_STATS; break;
-    case 1: req_adds(&q, "INFO"); if (fl & 1) req_adds(&q, "all"); cmd_expect = CMD_STATS; break;
-    case 2: req_adds(&q, "PING"); cmd_expect = CMD_PING; break;
-    case 3: req_adds(&q, "PING"); req_adds(&q, "hello there"); cmd_expect = CMD_PING; break;
-    case 4: req_adds(&q, "HELP"); cmd_expect = CMD_HELP; break;
-    case 5: {
-        str h = helps[next(in) % ARRAY_LEN(helps)];
-        req_adds(&q, "HELP");
-        req_addv(&q, h);
-        must_fail = h.n == 0 || h.s[0] == 'n';
-        cmd_expect = CMD_HELP;
-        break;
-    }
-    case 6: req_adds(&q, "CONFIG"); req_adds(&q, "GET"); req_addv(&q, pats[next(in) % ARRAY_LEN(pats)]); cmd_expect = CMD_CONFIG; break;
-    case 7: req_adds(&q, "COMMAND"); if (fl & 1) req_adds(&q, "COUNT"); cmd_expect = CMD_COMMAND; break;
-    case 8: req_adds(&q, "QUIT"); cmd_expect = CMD_QUIT; want = RP_OK; break;
-    case 9: req_adds(&q, "AUTH"); req_adds(&q, "secret"); must_fail = 1; cmd_expect = CMD_AUTH; break;
-    case 10: req_addv(&q, pick_raw(in, 0)); break; /* an unknown (or any) command word */
-    case 11: req_adds(&q, "ADD"); req_adds(&q, "a"); must_fail = 1; cmd_expect = CMD_ADD; break;
-    case 12: req_adds(&q, "GET"); req_adds(&q, "a"); req_adds(&q, "b"); must_fail = 1; cmd_expect = CMD_GET; break;
-    case 13: { /* the connection commands, by their words; RESP3 after HELLO 3 changes no reply the model reads */
-        unsigned w = next(in) % ARRAY_LEN(conn);
-        char buf[40], *sp = NULL;
-        strcpy(buf, conn[w]);
-        for (char *t = strtok_r(buf, " ", &sp); t; t = strtok_r(NULL, " ", &sp)) req_adds(&q, t);
-        must_fail = w == 3 || w == 8 || w == 11 || w == 14;
-        break;
-    }
-    default: req_adds(&q, "CONFIG"); req_adds(&q, "SET"); req_adds(&q, "x"); must_fail = 1; cmd_expect = CMD_CONFIG; break;
-    }
-    /* case 10 may name a real command: then only its reply's shape is checked,
-     * and a change it made would break the model -- so only let through words
-     * that are no command at all */
-    if (sub == 10) {
-        static const char *known[] = {"COMPLETE", "ADD", "INCR", "DEL", "GET", "ACCEPT", "STATS", "INFO", "PING",
-                                      "HELP", "QUIT", "SAVE", "RELOAD", "COMMAND", "CONFIG", "AUTH",
-                                      "HELLO", "CLIENT", "ECHO", "SELECT"};
-        for (size_t i = 0; i < ARRAY_LEN(known); i++)
-            if (q.a[0].len == strlen(known[i]) && !strncasecmp(q.a[0].p, known[i], q.a[0].len)) {
-                req_free(&q);
-                return;
-            }
-        must_fail = 1;
-        cmd_expect = CMD_UNKNOWN;
-    }
-    int flags;
-    int cmd = exec(&q, kind, &flags);
-    req_free(&q);
-    if (cmd_expect >= 0 && cmd != cmd_expect) fuzz_fail("misc %u ran as command %d, expected %d", sub, cmd, cmd_expect);
-    if ((flags & ENG_CLOSE) != (sub == 8 ? ENG_CLOSE : 0)) fuzz_fail("ENG_CLOSE %s", sub == 8 ? "missing" : "set");
-    reply r;
-    read_reply(kind, want, 0, &r);
-    if (must_fail) expect_outcome(0, &r, "misc");
-    else expect_outcome(1, &r, "misc");
-    probe(pick_prefix(in, 0), 10, NULL, NULL, kind);
-}
+#include "tests/fuzz/fuzz_exec_misc.h" /* op_misc */
 
 typedef void (*op_fn)(rd *in, int kind, unsigned fl, unsigned step);
 static const op_fn ops[16] = {op_add,   op_incr,  op_del,   op_get,    op_accept, op_complete, op_save, op_reload,

@@ -453,4 +453,62 @@ static size_t fuzzy_brute(const char *np, size_t npl, unsigned d) {
     return m;
 }
 
+/* INFIX (engine/infix.h, trie/trie_words.h): the words of a text (split on
+ * spaces); a key matches when every typed word but the last equals one of
+ * its words, the last is a prefix of one (equals, after a trailing space),
+ * each on a different word, in any order. Order: keys the text is a prefix
+ * of (class 0), then the other matches, each by score then key; with d > 0
+ * edits, the FUZZY order's keys not listed yet follow. Into ix_idx; returns
+ * how many (all of them, the caller cuts at k). */
+static int ix_idx[SH_MAX], ix_cls[SH_MAX];
+static int ix_words(const char *s, size_t n, size_t *o, size_t *l) {
+    int w = 0;
+    for (size_t i = 0; i < n;) {
+        while (i < n && s[i] == ' ') i++;
+        if (i == n) break;
+        size_t j = i;
+        while (j < n && s[j] != ' ') j++;
+        o[w] = i, l[w++] = j - i, i = j;
+    }
+    return w;
+}
+static int ix_cmp(const void *pa, const void *pb) {
+    int a = *(const int *)pa, b = *(const int *)pb;
+    if (ix_cls[a] != ix_cls[b]) return ix_cls[a] < ix_cls[b] ? -1 : 1;
+    return ent_cmp(pa, pb);
+}
+static int ix_match(const sent *e, const char *np, size_t npl) {
+    static size_t to[TRIE_MAX_KEY], tl[TRIE_MAX_KEY], ko[TRIE_MAX_KEY], kl[TRIE_MAX_KEY];
+    char used[TRIE_MAX_KEY];
+    int nt = ix_words(np, npl, to, tl), nk = ix_words(e->key, e->klen, ko, kl);
+    int trailing = npl && np[npl - 1] == ' ';
+    memset(used, 0, sizeof used);
+    for (int i = 0; i < nt; i++) {
+        int last = i == nt - 1 && !trailing, j = 0;
+        for (; j < nk; j++)
+            if (!used[j] && (last ? kl[j] >= tl[i] : kl[j] == tl[i]) && !memcmp(e->key + ko[j], np + to[i], tl[i]))
+                break;
+        if (j == nk) return 0;
+        used[j] = 1; /* the prefix word is matched last: complete words first take equal words */
+    }
+    return nt > 0;
+}
+static size_t infix_expect(const char *np, size_t npl, unsigned d) {
+    size_t m = 0;
+    for (size_t i = 0; i < nsh; i++) {
+        if (!sh[i].live || !ix_match(&sh[i], np, npl)) continue;
+        ix_cls[i] = !has_prefix(&sh[i], np, npl);
+        ix_idx[m++] = (int)i;
+    }
+    qsort(ix_idx, m, sizeof *ix_idx, ix_cmp);
+    if (!d) return m;
+    size_t f = fuzzy_brute(np, npl, d), n = m;
+    for (size_t i = 0; i < f; i++) {
+        int dup = 0;
+        for (size_t j = 0; j < m && !dup; j++) dup = ix_idx[j] == bf_idx[i];
+        if (!dup) ix_idx[n++] = bf_idx[i];
+    }
+    return n;
+}
+
 #endif

@@ -50,5 +50,17 @@ static const str limits[] = {S_("1"), S_("2"), S_("3"), S_("5"), S_("10"), S_("2
 #define N_GOOD_LIMITS 8
 static const str ranks[] = {S_("0"), S_("1"), S_("3"), S_("100"), S_("101"), S_("-1"), S_("x"), S_("007")};
 static const str burst_stems[] = {S_("zq"), S_("ab"), S_("\xe6\x97\xa5"), S_("hist")};
+/* op_misc: CONFIG GET patterns, HELP topics, the connection commands (by words; their indexes 3, 8, 11
+ * and 14 must fail), and every command word (an unknown word must be none of them) */
+static const str misc_pats[] = {S_("*"), S_("max-*"), S_("save"), S_("appendonly"), S_("[a-c]*"), S_("requirepass"),
+                                S_("\\"), S_("*[")};
+static const str misc_helps[] = {S_("complete"), S_("ADD"), S_("nope"), S_("")};
+static const char *const misc_conn[] = {"HELLO", "HELLO 2", "HELLO 3", "HELLO 4", "HELLO 3 SETNAME fz", "CLIENT ID",
+                                        "CLIENT GETNAME", "CLIENT SETNAME fz-1", "CLIENT SETNAME a\x01",
+                                        "CLIENT INFO", "CLIENT SETINFO LIB-VER 1.0", "CLIENT LIST", "ECHO hi",
+                                        "SELECT 0", "SELECT 1"};
+static const char *const misc_known[] = {"COMPLETE", "ADD",     "INCR",   "DEL",  "GET",  "ACCEPT", "STATS",
+                                         "INFO",     "PING",    "HELP",   "QUIT", "SAVE", "RELOAD", "COMMAND",
+                                         "CONFIG",   "AUTH",    "HELLO",  "CLIENT", "ECHO", "SELECT"};
 
 #endif

@@ -116,9 +116,9 @@ def complete(p, user=None, sess=None, limit=None, ws=False, resp=False, fl=0):
 FZ = {"0": 0, "1": 1, "2": 2, "auto": 3, "AUTO": 4, "3": 5, "-1": 6, "x": 7, "": 8}
 
 
-def fuzzy(p, f, limit=None, twice=False, resp=False, fl=0):
+def fuzzy(p, f, limit=None, twice=False, resp=False, fl=0, infix=False):
     b = op(FUZZY, resp, fl) + (p if isinstance(p, bytes) else bytes([P[p]])) + \
-        bytes([FZ[f] | twice << 4 | (limit is not None) << 5])
+        bytes([FZ[f] | twice << 4 | (limit is not None) << 5 | infix << 6])
     if limit is not None:
         b += bytes([LIM[limit]])
     return b
@@ -216,6 +216,12 @@ def seeds():
         op(DEL) + key("abd") + fuzzy("abc", "1", resp=True) + incr("ab c", "100") + fuzzy("abcd", "2") + \
         fuzzy("abc", "3") + fuzzy("abc", "x", resp=True) + fuzzy("abc", "", limit="1") + \
         fuzzy("abc", "1", twice=True) + fuzzy("ba", "AUTO", fl=1)
+    # words anywhere: COMPLETE ... FUZZY f INFIX under changes (the word index follows them)
+    s["infix"] = bytes([0]) + add("a b", "10") + add("a bc", "5") + add("ab c", "3") + add("ba", "2") + \
+        add("b", "5") + fuzzy("b", "0", infix=True) + fuzzy("c", "0", infix=True, resp=True) + \
+        fuzzy("a ", "0", infix=True, limit="2") + op(DEL) + key("a bc") + fuzzy("b", "0", infix=True) + \
+        incr("ab c", "100") + fuzzy("c", "1", infix=True) + fuzzy("ab ", "auto", infix=True, fl=1) + \
+        add("a b", "max") + incr("a b", "max") + fuzzy("b", "0", infix=True) + fuzzy("b", "x", infix=True)
     return s
 
 

@@ -1,0 +1,133 @@
+/* infix.c -- COMPLETE ... INFIX and the word index's upkeep (see infix.h for
+ * what it does, when the index is built and what happens when it cannot
+ * follow a change). cmd.c calls the hooks right after each trie change and
+ * eng_complete_search sends INFIX requests here.
+ */
+#include "engine/infix.h"
+
+#include <string.h>
+
+#include "common/log.h"
+#include "engine/cmd.h"
+#include "text/norm.h"
+
+int eng_words_build(eng *e) {
+    eng_words_free(e);
+    if (!e->cfg || !e->cfg->infix_index) return 0;
+    uint64_t t0 = qtime_us();
+    int rc = trie_words_build(e->t, &e->words);
+    if (rc < 0) {
+        e->stats.infix_index_errors++;
+        LOG_E("infix.build_failed", "error=%s msg=\"COMPLETE ... INFIX is refused until the next start\"",
+              trie_words_strerror(rc));
+        e->words = NULL;
+        return -1;
+    }
+    e->stats.words = e->words;
+    trie_words_mem m;
+    trie_words_memory(e->words, &m);
+    LOG_I("infix.built", "words=%llu postings=%llu mb=%.1f ms=%llu msg=\"the word index for INFIX (infix-index no saves it)\"",
+          (unsigned long long)m.words, (unsigned long long)m.postings, (double)m.bytes / 1e6,
+          (unsigned long long)((qtime_us() - t0) / 1000));
+    return 0;
+}
+
+void eng_words_free(eng *e) {
+    trie_words_free(e->words);
+    e->words = NULL;
+    e->stats.words = NULL;
+}
+
+/* The index could not follow a change: dropped (never left inexact). */
+static void words_failed(eng *e, const char *what, int rc) {
+    e->stats.infix_index_errors++;
+    LOG_E("infix.dropped", "op=%s key=%.*s error=%s msg=\"the word index is dropped; COMPLETE ... INFIX is refused "
+          "until the next start\"",
+          what, (int)e->normlen, e->norm, trie_words_strerror(rc));
+    eng_words_free(e);
+}
+
+void eng_words_after_set(eng *e, uint64_t count_before) {
+    if (!e->words) return;
+    trie_hit h;
+    if (!trie_get(e->t, e->norm, e->normlen, &h)) return; /* cannot happen: it was just set */
+    int created = trie_count(e->t) > count_before;
+    int rc = created ? trie_words_add(e->words, h.id, e->norm, e->normlen, h.score)
+                     : trie_words_score(e->words, e->t, h.id, e->norm, e->normlen, h.score);
+    if (rc < 0) words_failed(e, created ? "add" : "score change", rc);
+}
+
+uint32_t eng_words_before_del(eng *e) {
+    trie_hit h;
+    if (!e->words || !trie_get(e->t, e->norm, e->normlen, &h)) return UINT32_MAX;
+    return h.id;
+}
+
+void eng_words_after_del(eng *e, uint32_t id) {
+    if (!e->words || id == UINT32_MAX) return;
+    int rc = trie_words_del(e->words, id, e->norm, e->normlen);
+    if (rc < 0) words_failed(e, "delete", rc);
+}
+
+int eng_complete_infix(eng *e, unsigned k, const eng_ctx *ctx, const char **msg) {
+    e->stats.complete_infix++;
+    if (!e->words) {
+        *msg = e->cfg && e->cfg->infix_index ? "INFIX needs the word index, which was dropped after an error "
+                                               "(see the server log; it is rebuilt at the next start)"
+                                             : "INFIX needs the word index: this server runs with infix-index no";
+        return ENG_ERR(ERR_ARGS);
+    }
+    e->infix_used = 1;
+    if (e->normlen > TRIE_WORDS_MAX_TEXT) return 0; /* longer than any key: nothing, as without INFIX */
+    int tr = 0;
+    int n = trie_words_topk(e->words, e->t, e->norm, e->normlen, k, e->whits, &tr);
+    if (n < 0) {
+        *msg = n == TRIE_WORDS_ETOOMANY ? "INFIX takes at most 16 words (TRIE_WORDS_MAX_TYPED)"
+                                        : trie_words_strerror(n);
+        return ENG_ERR(n == TRIE_ENOMEM ? ERR_NOMEM : n == TRIE_WORDS_ETOOLONG ? ERR_TOOLONG : ERR_ARGS);
+    }
+    e->stats.complete_infix_truncated += (uint64_t)tr;
+    for (int i = 0; i < n; i++) {
+        e->wedits[i] = 0;
+        e->wmatch[i] = e->whits[i].cls == 0 ? (uint16_t)e->normlen : 0;
+    }
+    unsigned d = eng_fuzzy_edits(e, ctx);
+    if (d == 0 || (unsigned)n == k) return n;
+    /* edits allowed: the typo-tolerant prefix completions follow the word
+     * matches (those already listed are skipped) */
+    e->stats.complete_fuzzy++;
+    int nf = trie_fuzzy_topk(e->t, e->norm, e->normlen, d, e->cfg->fuzzy_first_any ? TRIE_FUZZY_FIRST_ANY : 0, k,
+                             e->fhits);
+    for (int i = 0; i < nf && (unsigned)n < k; i++) {
+        int dup = 0;
+        for (int j = 0; j < n && !dup; j++) dup = e->whits[j].hit.id == e->fhits[i].hit.id;
+        if (dup) continue;
+        e->whits[n].hit = e->fhits[i].hit;
+        e->whits[n].cls = 2;
+        e->whits[n].nranges = 0;
+        e->wedits[n] = (uint8_t)e->fhits[i].edits;
+        e->wmatch[n] = (uint16_t)e->fhits[i].matchlen;
+        n++;
+    }
+    return n;
+}
+
+int eng_infix_ranges(const eng *e, int i, uint32_t *s, uint32_t *e_, int cap) {
+    const trie_words_hit *w = &e->whits[i];
+    const char *key = trie_hit_key(&w->hit), *disp = trie_hit_display(&w->hit);
+    int n = 0;
+    for (int j = 0; j < w->nranges && n < cap; j++) {
+        /* display bytes: the shortest display prefix that normalizes to the
+         * key's bytes before the word, and to those through its end */
+        uint32_t off = w->range[j].off, end = off + w->range[j].len;
+        int a = off ? norm_match_len(disp, w->hit.displen, key, off) : 0;
+        int b = norm_match_len(disp, w->hit.displen, key, end);
+        if (a < 0 || b < 0) continue;
+        /* a word's start: past the space the prefix before it ends with */
+        while ((size_t)a < w->hit.displen && disp[a] == ' ') a++;
+        if (b < a) b = a;
+        s[n] = (uint32_t)a;
+        e_[n++] = (uint32_t)b;
+    }
+    return n;
+}

@@ -1,0 +1,60 @@
+/* infix.h -- COMPLETE ... INFIX: "words anywhere" completions (issue 15), the
+ * engine's side of the word index (trie/trie_words.h).
+ *
+ * The eng owns at most one trie_words over its trie (e->words), built once
+ * the trie is final at start (after the snapshot load and the journal
+ * replay: eng_words_build) when the infix-index setting is yes, and kept
+ * exact by every change the commands make (ADD, INCR, DEL, ACCEPT: the
+ * eng_words_* hooks below, called by cmd.c right after the trie changed).
+ * RELOAD and SIGHUP do not touch the trie, so they leave the index alone.
+ * The snapshot holds no word index: it is rebuilt at every start (its time
+ * is logged; README gives the 10M figure).
+ *
+ * If the index cannot follow a change (out of memory, or TRIE_EFULL after
+ * 2^30 forward word ids between builds), it is dropped, never left
+ * inexact: STATS infix_index goes to 0, infix_index_errors counts it, the
+ * log says why, and INFIX requests get ERR ARGS "INFIX needs the word
+ * index ..." until the next start.
+ *
+ * A request: eng_complete_search with ctx->infix set comes here. Without
+ * edits the answer is trie_words_topk's (ordinary completions first, then
+ * the other word matches; each by score). With edits allowed (FUZZY or the
+ * fuzzy setting), the exact word matches come first and, when there are
+ * fewer than k, the typo-tolerant prefix completions of the whole text
+ * (as without INFIX) not already listed follow: the edits are not yet
+ * applied to a word in the middle of a key. With the ranker (USER/SESSION
+ * or a model): when the ordinary completions fill k the ranker orders them
+ * as without INFIX (the other matches would all rank below them); else the
+ * answer is the index's order above (eng_rank_takes).
+ */
+#ifndef QAC_ENGINE_INFIX_H
+#define QAC_ENGINE_INFIX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct eng;
+struct eng_ctx;
+
+/* Builds e->words over e->t when cfg infix-index is yes (logs the time and
+ * size). Returns 0, or -1 (logged; the server runs without the index). */
+int eng_words_build(struct eng *e);
+void eng_words_free(struct eng *e);
+
+/* After trie_set / trie_incr of e->norm succeeded; count_before is
+ * trie_count(e->t) before the change (a grown count: the key was created). */
+void eng_words_after_set(struct eng *e, uint64_t count_before);
+/* Before trie_del of e->norm: the key's id (UINT32_MAX when absent or no
+ * index); after the delete succeeded, eng_words_after_del with it. */
+uint32_t eng_words_before_del(struct eng *e);
+void eng_words_after_del(struct eng *e, uint32_t id);
+
+/* The INFIX search for e->norm (eng_complete_search). Returns n or ENG_ERR. */
+int eng_complete_infix(struct eng *e, unsigned k, const struct eng_ctx *ctx, const char **msg);
+
+/* HTTP highlighting of infix hit i: the display byte range of each matched
+ * word (in typed order) into s/e_; returns how many (0 for a hit of the
+ * typo fill, which matched no words). */
+int eng_infix_ranges(const struct eng *e, int i, uint32_t *s, uint32_t *e_, int cap);
+
+#endif

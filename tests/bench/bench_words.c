@@ -1,0 +1,240 @@
+/* bench_words -- the word index (trie/trie_words.h): build time, memory and
+ * infix top-10 latency.
+ *
+ *   bench_words CORPUS.tsv [NQUERIES] [SNAP]
+ *
+ * Bulk-builds the trie from CORPUS (`query<TAB>count`, sorted here, as qac
+ * build does), saves it to SNAP (default /tmp/bench_words.snap) and loads it
+ * back (the trie's load time: the budget the word index rebuild is compared
+ * with), then times trie_words_build on the loaded trie and reports its
+ * memory (its own accounting and the RSS it added).
+ * Queries (default 100,000, fixed seed): keys drawn by count (popular keys
+ * more often, like a log), of at least 2 words; for n = 1..4 typed words
+ * (cycling; n <= the key's words) a random choice of n distinct word
+ * positions whose FIRST is not the key's first word (a later word first),
+ * in shuffled order, the last typed word cut to 1..its length bytes (as
+ * typed). Each is timed with qtime_ns around one trie_words_topk(k=10); 3
+ * passes, the last reported: per typed-word count and overall, median, p99,
+ * mean, and how many answers were truncated by the scan limit.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/hist.h"
+#include "common/util.h"
+#include "trie/trie.h"
+#include "trie/trie_words.h"
+
+static double rss_mb(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    unsigned long size = 0, res = 0;
+    if (f) {
+        if (fscanf(f, "%lu %lu", &size, &res) != 2) res = 0;
+        fclose(f);
+    }
+    return (double)res * (double)sysconf(_SC_PAGESIZE) / 1e6;
+}
+
+static uint64_t rs = 0x2545f4914f6cdd1dull;
+static uint64_t rng(void) {
+    uint64_t z = (rs += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+typedef struct kline {
+    size_t off, len;
+    uint64_t cnt;
+} kline;
+static const char *g_text;
+static int kline_cmp(const void *a, const void *b) {
+    const kline *x = a, *y = b;
+    int c = memcmp(g_text + x->off, g_text + y->off, x->len < y->len ? x->len : y->len);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+typedef struct qset {
+    char *buf;
+    size_t *off, *len, n;
+    int *nw;
+} qset;
+
+/* Draws the queries (see the top of the file). */
+static void make_queries(const char *text, const kline *v, size_t n, size_t want, qset *q) {
+    double *cum = malloc(n * sizeof *cum), tot = 0;
+    for (size_t i = 0; i < n; i++) cum[i] = (tot += (double)v[i].cnt);
+    q->buf = malloc(want * (TRIE_MAX_KEY + 8));
+    q->off = malloc(want * sizeof *q->off);
+    q->len = malloc(want * sizeof *q->len);
+    q->nw = malloc(want * sizeof *q->nw);
+    q->n = 0;
+    size_t used = 0;
+    while (q->n < want) {
+        double x = (double)(rng() >> 11) / 9007199254740992.0 * tot;
+        size_t lo = 0, hi = n;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (cum[mid] <= x) lo = mid + 1;
+            else hi = mid;
+        }
+        if (lo >= n) continue;
+        const char *k = text + v[lo].off;
+        size_t kl = v[lo].len, wo[64], wl[64];
+        int nk = 0;
+        for (size_t i = 0; i < kl && nk < 64;) {
+            size_t j = i;
+            while (j < kl && k[j] != ' ') j++;
+            wo[nk] = i, wl[nk++] = j - i;
+            i = j + 1;
+        }
+        if (nk < 2) continue;
+        int want_nw = 1 + (int)(q->n % 4), nq = want_nw < nk ? want_nw : nk;
+        int pos[64];
+        for (int i = 0; i < nk; i++) pos[i] = i;
+        for (int i = nk - 1; i > 0; i--) { /* shuffle */
+            int j = (int)(rng() % (uint64_t)(i + 1)), t = pos[i];
+            pos[i] = pos[j], pos[j] = t;
+        }
+        if (pos[0] == 0) { /* a later word first */
+            int t = pos[0];
+            pos[0] = pos[1], pos[1] = t;
+        }
+        char *o = q->buf + used;
+        size_t ol = 0;
+        for (int i = 0; i < nq; i++) {
+            size_t l = wl[pos[i]];
+            if (i == nq - 1) l = 1 + rng() % l;
+            if (ol) o[ol++] = ' ';
+            memcpy(o + ol, k + wo[pos[i]], l);
+            ol += l;
+        }
+        q->off[q->n] = used;
+        q->len[q->n] = ol;
+        q->nw[q->n++] = nq;
+        used += ol;
+    }
+    free(cum);
+}
+
+static void bench_queries(const trie_words *w, const trie *t, const qset *q) {
+    static hist h[5];
+    static trie_words_hit out[10];
+    uint64_t tot[5], cnt[5], res[5], trunc[5];
+    for (int pass = 0; pass < 3; pass++) {
+        for (int i = 0; i < 5; i++) hist_init(&h[i]), tot[i] = cnt[i] = res[i] = trunc[i] = 0;
+        for (size_t i = 0; i < q->n; i++) {
+            int tr;
+            uint64_t t0 = qtime_ns();
+            int n = trie_words_topk(w, t, q->buf + q->off[i], q->len[i], 10, out, &tr);
+            uint64_t d = qtime_ns() - t0;
+            for (int c = 0; c <= 4; c += (c == 0 ? q->nw[i] : 5)) {
+                hist_add(&h[c], d);
+                tot[c] += d, cnt[c]++, res[c] += (uint64_t)(n > 0 ? n : 0), trunc[c] += (uint64_t)tr;
+            }
+        }
+    }
+    for (int c = 0; c <= 4; c++) {
+        const char *nm[] = {"all", "1w", "2w", "3w", "4w"};
+        if (!cnt[c]) continue;
+        printf("infix10_%s_queries %llu count\n", nm[c], (unsigned long long)cnt[c]);
+        printf("infix10_%s_results_avg %.2f count\n", nm[c], (double)res[c] / (double)cnt[c]);
+        printf("infix10_%s_mean %.0f ns\n", nm[c], (double)tot[c] / (double)cnt[c]);
+        printf("infix10_%s_median %llu ns\n", nm[c], (unsigned long long)hist_quantile(&h[c], 0.5));
+        printf("infix10_%s_p99 %llu ns\n", nm[c], (unsigned long long)hist_quantile(&h[c], 0.99));
+        printf("infix10_%s_max %llu ns\n", nm[c], (unsigned long long)h[c].max);
+        printf("infix10_%s_truncated %llu count\n", nm[c], (unsigned long long)trunc[c]);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || argc > 4) {
+        fprintf(stderr, "usage: bench_words CORPUS.tsv [NQUERIES] [SNAP]\n");
+        return 2;
+    }
+    size_t nq = argc >= 3 ? (size_t)strtoull(argv[2], NULL, 10) : 100000;
+    const char *snap = argc == 4 ? argv[3] : "/tmp/bench_words.snap";
+    FILE *f = fopen(argv[1], "r");
+    if (!f) {
+        fprintf(stderr, "bench_words: cannot open %s: %s\n", argv[1], strerror(errno));
+        return 1;
+    }
+    qbuf text;
+    qbuf_init(&text);
+    kline *v = NULL;
+    size_t n = 0, cap = 0, lcap = 0;
+    char *line = NULL;
+    ssize_t l;
+    while ((l = getline(&line, &lcap, f)) > 0) {
+        if (line[l - 1] == '\n') l--;
+        char *tab = memrchr(line, '\t', (size_t)l);
+        uint64_t c;
+        if (!tab || tab == line || qparse_u64(tab + 1, (size_t)(line + l - tab - 1), &c)) continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            v = realloc(v, cap * sizeof *v);
+            if (!v) abort();
+        }
+        v[n++] = (kline){text.len, (size_t)(tab - line), c};
+        if (qbuf_append(&text, line, (size_t)(tab - line))) abort();
+    }
+    free(line);
+    fclose(f);
+    g_text = text.data;
+    qsort(v, n, sizeof *v, kline_cmp);
+    trie_builder *b = trie_builder_new();
+    trie *t = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (i && kline_cmp(&v[i - 1], &v[i]) == 0) continue;
+        if (v[i].len > TRIE_MAX_KEY) continue;
+        if (trie_builder_add(b, text.data + v[i].off, v[i].len, NULL, 0, (double)v[i].cnt, NULL)) abort();
+    }
+    if (trie_builder_finish(b, &t) || trie_save(t, snap)) {
+        fprintf(stderr, "bench_words: build/save failed\n");
+        return 1;
+    }
+    trie_free(t);
+    qset q;
+    make_queries(text.data, v, n, nq, &q);
+    free(v);
+    qbuf_free(&text);
+    double rss0 = rss_mb();
+    char err[256];
+    uint64_t t0 = qtime_ns();
+    if (trie_load(snap, &t, err, sizeof err)) {
+        fprintf(stderr, "bench_words: load: %s\n", err);
+        return 1;
+    }
+    printf("keys %llu count\n", (unsigned long long)trie_count(t));
+    printf("trie_load %.3f s\n", (double)(qtime_ns() - t0) / 1e9);
+    double rss1 = rss_mb();
+    printf("rss_trie %.1f MB\n", rss1 - rss0);
+    trie_words *w = NULL;
+    t0 = qtime_ns();
+    if (trie_words_build(t, &w)) {
+        fprintf(stderr, "bench_words: trie_words_build failed\n");
+        return 1;
+    }
+    printf("words_build %.3f s\n", (double)(qtime_ns() - t0) / 1e9);
+    double rss2 = rss_mb();
+    trie_words_mem m;
+    trie_words_memory(w, &m);
+    printf("words_dictionary %llu count\n", (unsigned long long)m.words);
+    printf("words_postings %llu count\n", (unsigned long long)m.postings);
+    printf("words_bytes %.1f MB\n", (double)m.bytes / 1e6);
+    printf("words_bytes_per_key %.1f B\n", (double)m.bytes / (double)trie_count(t));
+    printf("rss_words %.1f MB\n", rss2 - rss1);
+    printf("rss_total %.1f MB\n", rss2);
+    bench_queries(w, t, &q);
+    trie_words_free(w);
+    trie_free(t);
+    unlink(snap);
+    free(q.buf);
+    free(q.off);
+    free(q.len);
+    free(q.nw);
+    return 0;
+}

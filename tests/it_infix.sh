@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# it_infix.sh -- COMPLETE ... INFIX through a running `qac serve` (issue 15):
+# the text protocol, RESP through redis-cli, HTTP infix=1 with each matched
+# word's range ("words", byte ranges of the display) and bad infix= values
+# (400 bad_infix); the word index kept current by ADD / INCR / DEL / ACCEPT
+# and rebuilt at start after the journal replay (changes made before a
+# crash are found after it); STATS counters; --infix-index=no (INFIX refused
+# with a reason, the index's memory not spent); `qac complete --infix`. Exit 0 pass, 1 fail, 77 skip
+# (no QAC_BIN, redis-cli, curl or python3).
+set -u
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+need_qac
+need redis-cli curl python3
+make_tmp it_infix
+
+# txt PORT LINE...: the text protocol's answer to each line (CRs removed, lines joined by |)
+txt() {
+    local port=$1
+    shift
+    python3 - "$port" "$@" <<'EOF'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall("".join(l + "\r\n" for l in sys.argv[2:]).encode())
+s.settimeout(0.5)
+out = b""
+end = time.time() + 2.0
+while time.time() < end:
+    try:
+        d = s.recv(65536)
+    except socket.timeout:
+        break
+    if not d:
+        break
+    out += d
+print(out.decode("utf-8", "replace").replace("\r", "").rstrip("\n").replace("\n", "|"))
+EOF
+}
+
+printf 'new york\t100\nnew york times\t80\nyork pa\t50\nnewark airport\t40\nNew York Yankees\t20\n' >"$tmp/c.tsv"
+"$QAC_BIN" build -o "$tmp/idx" --quiet "$tmp/c.tsv" || { echo "FAIL qac build"; exit 1; }
+
+# offline: qac complete --infix answers as COMPLETE ... INFIX
+check "qac complete --infix" "$("$QAC_BIN" complete -i "$tmp/idx" -k 3 --infix york 'yankees ne' | tr '\n' '|')" \
+    "york pa	50|new york	100|new york times	80||New York Yankees	20||"
+"$QAC_BIN" complete -i "$tmp/idx" --infix 'a b c d e f g h i j k l m n o p q' >/dev/null 2>"$tmp/e"
+check "qac complete --infix, 17 words: exit" "$?" "1"
+grep -q 'too many words' "$tmp/e" && ok "qac complete --infix, 17 words: message" || bad "message: $(cat "$tmp/e")"
+
+port=$(free_port) hport=$(free_port)
+fail_log=$tmp/log1
+qac_start "$port" "$tmp/log1" -i "$tmp/idx" --http-port "$hport" --journal "$tmp/j" --fsync always ||
+    fail "qac serve did not start"
+grep -q 'event=infix.built ' "$tmp/log1" && ok "start logs the word index" || bad "no word index line in the log"
+
+check "text INFIX" "$(txt "$port" 'COMPLETE "yankees ne" INFIX WITHSCORES')" "OK 1|New York Yankees	20"
+check "text INFIX order" "$(txt "$port" 'COMPLETE york INFIX LIMIT 3')" "OK 3|york pa	50|new york	100|new york times	80"
+check "RESP INFIX" "$(redis-cli -p "$port" COMPLETE 'times y' INFIX | tr '\n' '|')" "new york times|"
+check "RESP too many words" "$(redis-cli -p "$port" COMPLETE 'a b c d e f g h i j k l m n o p q' INFIX)" \
+    "ERR ARGS INFIX takes at most 16 words (TRIE_WORDS_MAX_TYPED)"
+check "RESP INFIX twice" "$(redis-cli -p "$port" COMPLETE york INFIX INFIX)" "ERR ARGS INFIX given twice"
+
+# live changes: the index follows ADD / INCR / DEL / ACCEPT
+check "ADD" "$(txt "$port" 'ADD "Big Apple York" 500')" "OK"
+check "found after ADD" "$(txt "$port" 'COMPLETE "apple" INFIX LIMIT 1')" "OK 1|Big Apple York	500"
+check "INCR" "$(txt "$port" 'INCR "york pa" 1000')" "OK 1050"
+check "raised by INCR" "$(txt "$port" 'COMPLETE "pa" INFIX LIMIT 1')" "OK 1|york pa	1050"
+check "ACCEPT new" "$(txt "$port" 'ACCEPT "apple crumble york"')" "OK 1"
+check "found after ACCEPT" "$(txt "$port" 'COMPLETE "crumble ap" INFIX')" "OK 1|apple crumble york	1"
+check "DEL" "$(txt "$port" 'DEL "big apple york"')" "OK 1"
+check "gone after DEL" "$(txt "$port" 'COMPLETE "york big" INFIX')" "OK 0"
+
+# HTTP: infix=1, each matched word's range in the display; bad values
+curl -s "http://127.0.0.1:$hport/v1/complete?q=york%20ne&infix=1&k=1" >"$tmp/r.json"
+check "HTTP infix text" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["suggestions"][0]["text"])' "$tmp/r.json")" "new york"
+check "HTTP infix words" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["suggestions"][0]["words"])' "$tmp/r.json")" \
+    "[[4, 8], [0, 2]]"
+curl -s "http://127.0.0.1:$hport/v1/complete?q=crumble%20app&infix=1&fuzzy=0" >"$tmp/r.json"
+check "HTTP infix words, later words" "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["suggestions"][0]; print(s["text"], s["words"], s["match"])' "$tmp/r.json")" \
+    "apple crumble york [[6, 13], [0, 3]] [0, 0]"
+curl -s "http://127.0.0.1:$hport/v1/complete?q=Yankees%20%20NE&infix=1" >"$tmp/r.json"
+check "HTTP infix words, display case" "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["suggestions"][0]; print(s["text"], s["words"])' "$tmp/r.json")" \
+    "New York Yankees [[9, 16], [0, 2]]"
+curl -s "http://127.0.0.1:$hport/v1/complete?q=york&k=2" >"$tmp/r.json"
+python3 -c 'import json,sys; sys.exit("words" in json.load(open(sys.argv[1]))["suggestions"][0])' "$tmp/r.json" &&
+    ok "no words without infix" || bad "words without infix"
+for v in 2 yes -1 '' 11 true; do
+    check "HTTP infix=$v" "$(http_status "http://127.0.0.1:$hport/v1/complete?q=york&infix=$v")" "400"
+done
+curl -s "http://127.0.0.1:$hport/v1/complete?q=york&infix=x" >"$tmp/r.json"
+check "HTTP bad infix code" "$(jget "$tmp/r.json" error code)" "bad_infix"
+check "HTTP infix=0" "$(http_status "http://127.0.0.1:$hport/v1/complete?q=york&infix=0")" "200"
+
+# STATS
+txt "$port" STATS >"$tmp/stats"
+grep -q '|complete_infix 1[0-9]|' "$tmp/stats" && ok "STATS complete_infix" || bad "STATS complete_infix: $(tr '|' '\n' <"$tmp/stats" | grep infix)"
+grep -q '|infix_index 1|' "$tmp/stats" && ok "STATS infix_index" || bad "STATS infix_index"
+grep -q '|infix_index_errors 0|' "$tmp/stats" && ok "STATS infix_index_errors" || bad "STATS infix_index_errors"
+
+# a crash, then the journal replay: the rebuilt index holds the changes
+qac_kill9
+fail_log=$tmp/log2
+qac_start "$port" "$tmp/log2" -i "$tmp/idx" --journal "$tmp/j" --http-port 0 || fail "restart after a crash"
+check "after replay: ACCEPTed key" "$(txt "$port" 'COMPLETE "crumble" INFIX')" "OK 1|apple crumble york	1"
+check "after replay: DELeted key" "$(txt "$port" 'COMPLETE "york big" INFIX')" "OK 0"
+check "after replay: INCRed score" "$(txt "$port" 'COMPLETE "pa" INFIX LIMIT 1')" "OK 1|york pa	1050"
+qac_stop || bad "clean stop"
+
+# --infix-index=no: refused with the reason; no index memory
+fail_log=$tmp/log3
+qac_start "$port" "$tmp/log3" -i "$tmp/idx" --http-port "$hport" --infix-index=no || fail "start with --infix-index=no"
+check "infix-index no: text" "$(txt "$port" 'COMPLETE york INFIX')" \
+    "ERR ARGS INFIX needs the word index: this server runs with infix-index no"
+check "infix-index no: HTTP" "$(http_status "http://127.0.0.1:$hport/v1/complete?q=york&infix=1")" "400"
+check "infix-index no: plain COMPLETE" "$(txt "$port" 'COMPLETE york')" "OK 1|york pa	50"
+txt "$port" STATS >"$tmp/stats"
+grep -q '|infix_index 0|infix_index_bytes 0|' "$tmp/stats" && ok "STATS without the index" || bad "STATS without the index"
+check "CONFIG GET infix-index" "$(redis-cli -p "$port" CONFIG GET infix-index | tr '\n' ' ')" "infix-index no "
+qac_stop || bad "clean stop"
+"$QAC_BIN" serve -i "$tmp/idx" --infix-index=maybe 2>"$tmp/e"
+check "infix-index=maybe: exit" "$?" "2"
+grep -q "infix-index: 'maybe' is not yes or no" "$tmp/e" && ok "infix-index=maybe: message" || bad "message: $(cat "$tmp/e")"
+[ "$fails" -eq 0 ]

@@ -1,0 +1,223 @@
+/* Unit tests of COMPLETE ... INFIX in the commands (engine/cmd.c,
+ * engine/infix.c), in process: text and RESP replies (ordinary completions
+ * first, then the other word matches, each by score), INFIX with FUZZY (the
+ * typo fill after the word matches), bad input, infix-index no, STATS, and
+ * the index kept exact by ADD / INCR / DEL / ACCEPT: after random changes
+ * through eng_exec the live index passes trie_words_check and answers
+ * exactly what an index freshly built from the same trie answers (the
+ * build itself is checked against a brute force in tests/test_trie_words.c).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "engine/cmd.h"
+#include "engine/config.h"
+#include "engine/infix.h"
+#include "trie/trie.h"
+#include "trie/trie_words.h"
+
+#define S(x) x, sizeof(x) - 1
+
+typedef struct fx {
+    trie *t;
+    srv_config cfg;
+    eng e;
+    qbuf out;
+} fx;
+
+static int setup(void **state) {
+    fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->t = trie_new();
+    trie_set(f->t, S("new york"), S("New York"), 100, NULL);
+    trie_set(f->t, S("new york times"), NULL, 0, 80, NULL);
+    trie_set(f->t, S("york pa"), NULL, 0, 50, NULL);
+    trie_set(f->t, S("newark airport"), NULL, 0, 40, NULL);
+    trie_set(f->t, S("the new yorker"), NULL, 0, 30, NULL);
+    trie_set(f->t, S("new york yankees"), S("New York Yankees"), 20, NULL);
+    config_defaults(&f->cfg);
+    eng_init(&f->e, f->t, &f->cfg);
+    assert_int_equal(eng_words_build(&f->e), 0);
+    assert_non_null(f->e.words);
+    qbuf_init(&f->out);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fx *f = *state;
+    eng_words_free(&f->e);
+    qbuf_free(&f->out);
+    config_free(&f->cfg);
+    trie_free(f->t);
+    free(f);
+    return 0;
+}
+
+static const char *run_kind(fx *f, int kind, int argc, const char **words) {
+    proto_arg argv[32];
+    for (int i = 0; i < argc; i++) argv[i] = (proto_arg){.p = words[i], .len = strlen(words[i])};
+    qbuf_reset(&f->out);
+    int flags;
+    assert_true(eng_exec(&f->e, kind, argc, argv, &f->out, &flags) >= 0);
+    assert_int_equal(qbuf_putc(&f->out, 0), 0);
+    return f->out.data;
+}
+#define NARGS(...) (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *))
+#define RESP(f, ...) run_kind(f, PROTO_RESP, NARGS(__VA_ARGS__), (const char *[]){__VA_ARGS__})
+#define TEXT(f, ...) run_kind(f, PROTO_TEXT, NARGS(__VA_ARGS__), (const char *[]){__VA_ARGS__})
+
+static void set(fx *f, const char *name, const char *value) {
+    char err[256];
+    assert_int_equal(config_set(&f->cfg, name, value, err, sizeof err), 0);
+}
+
+static void test_replies(void **state) {
+    fx *f = *state;
+    /* without INFIX: prefix completions only */
+    assert_string_equal(TEXT(f, "COMPLETE", "york"), "OK 1\r\nyork pa\t50\r\n");
+    /* INFIX: the completion first, then the other matches by score */
+    assert_string_equal(TEXT(f, "COMPLETE", "york", "INFIX"),
+                        "OK 5\r\nyork pa\t50\r\nNew York\t100\r\nnew york times\t80\r\nthe new yorker\t30\r\n"
+                        "New York Yankees\t20\r\n");
+    assert_string_equal(TEXT(f, "COMPLETE", "yankees ne", "infix"), "OK 1\r\nNew York Yankees\t20\r\n");
+    /* a trailing space makes the last word complete: "yorker" no longer */
+    assert_string_equal(TEXT(f, "COMPLETE", "york ", "INFIX", "LIMIT", "10"),
+                        "OK 4\r\nyork pa\t50\r\nNew York\t100\r\nnew york times\t80\r\nNew York Yankees\t20\r\n");
+    assert_string_equal(RESP(f, "COMPLETE", "times york", "INFIX", "WITHSCORES"),
+                        "*2\r\n$14\r\nnew york times\r\n$2\r\n80\r\n");
+    assert_string_equal(RESP(f, "COMPLETE", "york ne", "INFIX", "LIMIT", "2"),
+                        "*2\r\n$8\r\nNew York\r\n$14\r\nnew york times\r\n");
+    /* each typed word needs its own word of the key */
+    assert_string_equal(TEXT(f, "COMPLETE", "new new", "INFIX"), "OK 0\r\n");
+    assert_string_equal(TEXT(f, "COMPLETE", "zzz", "INFIX"), "OK 0\r\n");
+    /* with edits allowed: the word matches, then the typo fill */
+    assert_string_equal(TEXT(f, "COMPLETE", "yorkk", "INFIX", "FUZZY", "1", "WITHEDITS"),
+                        "OK 1\r\nyork pa\t50\t1\r\n");
+    assert_string_equal(TEXT(f, "COMPLETE", "newa", "INFIX", "FUZZY", "1", "WITHEDITS"),
+                        "OK 4\r\nnewark airport\t40\t0\r\nNew York\t100\t1\r\nnew york times\t80\t1\r\n"
+                        "New York Yankees\t20\t1\r\n"); /* the fill is a prefix search: not "the new yorker" */
+    assert_int_equal(f->e.stats.complete_infix, 9);
+    /* with a ranker: it takes an INFIX request only when the completions fill k */
+    eng_ctx ctx = {.rank = -1, .fuzzy = -1, .infix = 1};
+    const char *msg;
+    assert_int_equal(eng_complete_prepare(&f->e, S("york"), 1, &ctx, &msg), 0);
+    assert_int_equal(eng_rank_takes(&f->e, &ctx, 1), 1);
+    assert_int_equal(eng_rank_takes(&f->e, &ctx, 2), 0);
+    ctx.infix = 0;
+    assert_int_equal(eng_rank_takes(&f->e, &ctx, 2), 1);
+}
+
+static void test_bad_input(void **state) {
+    fx *f = *state;
+    assert_string_equal(TEXT(f, "COMPLETE", "york", "INFIX", "INFIX"), "ERR ARGS INFIX given twice\r\n");
+    assert_string_equal(RESP(f, "COMPLETE", "york", "INFIX", "1"), "-ERR ARGS unknown option or missing value\r\n");
+    assert_string_equal(TEXT(f, "COMPLETE", "a b c d e f g h i j k l m n o p", "INFIX"), "OK 0\r\n");
+    assert_string_equal(TEXT(f, "COMPLETE", "a b c d e f g h i j k l m n o p q", "INFIX"),
+                        "ERR ARGS INFIX takes at most 16 words (TRIE_WORDS_MAX_TYPED)\r\n");
+    assert_string_equal(RESP(f, "COMPLETE", "a b c d e f g h i j k l m n o p q", "INFIX"),
+                        "-ERR ARGS INFIX takes at most 16 words (TRIE_WORDS_MAX_TYPED)\r\n");
+    /* a text longer than any key: nothing, as without INFIX */
+    char big[2000];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    assert_string_equal(TEXT(f, "COMPLETE", big, "INFIX"), "OK 0\r\n");
+    big[515] = 0; /* normalizes within the buffer, but over TRIE_MAX_KEY */
+    assert_string_equal(TEXT(f, "COMPLETE", big), "OK 0\r\n");
+    assert_string_equal(TEXT(f, "COMPLETE", big, "INFIX"), "OK 0\r\n");
+    assert_string_equal(TEXT(f, "COMPLETE", "   ", "INFIX"), "OK 0\r\n");
+    assert_string_equal(TEXT(f, "COMPLETE", "york", "INFIX", "LIMIT", "0"), "ERR LIMIT LIMIT out of range (1..max-k)\r\n");
+    /* infix-index no: refused with a reason */
+    set(f, "infix-index", "no");
+    assert_int_equal(eng_words_build(&f->e), 0);
+    assert_null(f->e.words);
+    assert_string_equal(TEXT(f, "COMPLETE", "york", "INFIX"),
+                        "ERR ARGS INFIX needs the word index: this server runs with infix-index no\r\n");
+    assert_string_equal(TEXT(f, "ADD", "york new", "5"), "OK\r\n"); /* changes still work */
+    assert_string_equal(TEXT(f, "COMPLETE", "york"), "OK 2\r\nyork pa\t50\r\nyork new\t5\r\n");
+    char err[256];
+    assert_int_equal(config_set(&f->cfg, "infix-index", "maybe", err, sizeof err), -1);
+}
+
+static void test_stats(void **state) {
+    fx *f = *state;
+    TEXT(f, "COMPLETE", "york", "INFIX");
+    const char *s = TEXT(f, "STATS");
+    assert_non_null(strstr(s, "complete_infix 1\r\n"));
+    assert_non_null(strstr(s, "complete_infix_truncated 0\r\n"));
+    assert_non_null(strstr(s, "infix_index 1\r\n"));
+    assert_non_null(strstr(s, "infix_index_words 9\r\n"));
+    assert_non_null(strstr(s, "infix_index_errors 0\r\n"));
+    const char *b = strstr(s, "infix_index_bytes ");
+    assert_non_null(b);
+    assert_true(strtoull(b + 18, NULL, 10) > 0);
+}
+
+/* Two answers of INFIX for text: from the live index and from one built now. */
+static void same_answers(fx *f, const char *text) {
+    trie_words *fresh;
+    assert_int_equal(trie_words_build(f->t, &fresh), 0);
+    static trie_words_hit a[TRIE_MAX_K], b[TRIE_MAX_K];
+    for (unsigned k = 1; k <= 20; k += 19) {
+        int na = trie_words_topk(f->e.words, f->t, text, strlen(text), k, a, NULL);
+        int nb = trie_words_topk(fresh, f->t, text, strlen(text), k, b, NULL);
+        if (na != nb) fprintf(stderr, "'%s' k=%u: live %d, fresh %d\n", text, k, na, nb);
+        assert_int_equal(na, nb);
+        for (int i = 0; i < na; i++) {
+            assert_int_equal(a[i].hit.keylen, b[i].hit.keylen);
+            assert_memory_equal(a[i].hit.text, b[i].hit.text, a[i].hit.keylen);
+            assert_true(a[i].hit.score == b[i].hit.score);
+            assert_int_equal(a[i].cls, b[i].cls);
+            assert_memory_equal(a[i].range, b[i].range, a[i].nranges * sizeof a[i].range[0]);
+        }
+    }
+    trie_words_free(fresh);
+}
+
+static void test_live_changes(void **state) {
+    fx *f = *state;
+    static const char *W[] = {"new", "york", "ne", "yo", "times", "café", "paris", "a", "ab", "abc", "b"};
+    const int nw = (int)(sizeof W / sizeof *W);
+    uint64_t x = 12345;
+    char q[128], num[16];
+    for (int round = 0; round < 40; round++) {
+        for (int c = 0; c < 60; c++) {
+            x = x * 6364136223846793005ull + 1442695040888963407ull;
+            int n = 1 + (int)(x >> 60) % 4, len = 0;
+            for (int i = 0; i < n; i++)
+                len += snprintf(q + len, sizeof q - (size_t)len, "%s%s", i ? " " : "", W[(x >> (8 * i + 8)) % (uint64_t)nw]);
+            switch ((x >> 40) % 5) {
+            case 0: snprintf(num, sizeof num, "%d", (int)((x >> 20) % 100)); TEXT(f, "ADD", q, num); break;
+            case 1: TEXT(f, "INCR", q, "3"); break;
+            case 2: TEXT(f, "DEL", q); break;
+            case 3: TEXT(f, "ACCEPT", q); break;
+            default: TEXT(f, "ADD", q, "-1"); break; /* a score drop */
+            }
+        }
+        char err[256];
+        int rc = trie_words_check(f->e.words, f->t, err, sizeof err);
+        if (rc) fprintf(stderr, "round %d: %s\n", round, err);
+        assert_int_equal(rc, 0);
+        static const char *Q[] = {"york", "ne", "new york", "yo ne", "york new ", "a", "ab a", "café", "b a ab",
+                                  "times", "new new", "paris c"};
+        for (size_t i = 0; i < sizeof Q / sizeof *Q; i++) same_answers(f, Q[i]);
+    }
+    assert_int_equal(f->e.stats.infix_index_errors, 0);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_replies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_live_changes, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

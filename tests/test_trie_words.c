@@ -1,0 +1,668 @@
+/* Differential tests for trie/trie_words.c (infix top-k) against brute force.
+ *
+ * The ground truth is the trie's own key set (trie_foreach: the trie is
+ * tested by test_trie_core) scanned linearly: a key matches when a
+ * backtracking search finds an assignment of typed words to distinct key
+ * words (equal; the last a prefix unless the text ends with a space);
+ * class 0 when the canonical text is a prefix of the key; order (class,
+ * score desc, key); ranges by the greedy rule of trie_words.h (recomputed
+ * here). Corpora mix repeated words ("new new york"), one-word keys, keys of
+ * 30+ words, accented Latin, Cyrillic and CJK words and words that are
+ * prefixes of others; scores tie a lot. Live adds, increments, decreases and
+ * deletes are interleaved in batches; after each batch trie_words_check runs
+ * and queries (words of a live key, shuffled, last one cut; random words;
+ * trailing spaces; plain prefixes) are compared for k in 1..100, on the live
+ * index and on one rebuilt from the trie. Fixed seeds.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+#include "trie/trie.h"
+#include "trie/trie_words.h"
+#include "trie/trie_words_internal.h"
+
+static uint64_t rng_state;
+static void rng_seed(uint64_t s) { rng_state = s * 0x9e3779b97f4a7c15ull + 1; }
+static uint64_t rng(void) {
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static uint32_t rnd(uint32_t n) { return (uint32_t)(rng() % n); }
+
+static const char *POOL[] = {
+    "new", "york", "ne", "newark", "news", "yankees", "times", "a", "an", "and", "the", "of",
+    "café", "cafés", "élan", "été", "москва", "мост", "мо", "東京", "東", "京都", "ab", "abc",
+    "abcd", "b", "ba", "bab", "x", "xy", "nyc", "new-york", "yo", "you", "y",
+};
+#define NPOOL (sizeof POOL / sizeof POOL[0])
+
+/* A random key of nw words (<= TRIE_MAX_KEY bytes) into buf; its length. */
+static size_t make_key(char *buf, int nw) {
+    size_t n = 0;
+    for (int i = 0; i < nw; i++) {
+        const char *w;
+        char gen[8];
+        if (rnd(4) == 0) { /* a generated word over a tiny alphabet: prefix collisions */
+            int l = 1 + (int)rnd(4);
+            for (int j = 0; j < l; j++) gen[j] = (char)('p' + rnd(3));
+            gen[l] = 0;
+            w = gen;
+        } else {
+            w = POOL[rnd(NPOOL) % (rnd(2) ? NPOOL : 8)];
+        }
+        size_t wl = strlen(w);
+        if (n + (n ? 1 : 0) + wl > TRIE_MAX_KEY) break;
+        if (n) buf[n++] = ' ';
+        memcpy(buf + n, w, wl);
+        n += wl;
+    }
+    return n;
+}
+
+static int rand_nwords(void) {
+    uint32_t r = rnd(100);
+    if (r < 20) return 1;
+    if (r < 90) return 2 + (int)rnd(4);
+    if (r < 96) return 6 + (int)rnd(6);
+    return 30 + (int)rnd(12);
+}
+
+/* ------------------------------------------------------------- brute force */
+
+typedef struct bkey {
+    char key[TRIE_MAX_KEY];
+    size_t klen;
+    double score;
+    uint32_t id;
+    int cls;
+    trie_words_range rg[TRIE_WORDS_MAX_TYPED];
+} bkey;
+
+typedef struct bset {
+    bkey *v;
+    size_t n, cap;
+} bset;
+
+static int collect(void *ud, const trie_hit *h) {
+    bset *b = ud;
+    if (b->n == b->cap) {
+        b->cap = b->cap ? b->cap * 2 : 1024;
+        b->v = realloc(b->v, b->cap * sizeof *b->v);
+    }
+    bkey *k = &b->v[b->n++];
+    memcpy(k->key, h->text, h->keylen);
+    k->klen = h->keylen;
+    k->score = h->score;
+    k->id = h->id;
+    return 0;
+}
+
+typedef struct query {
+    const char *w[64];
+    size_t wl[64];
+    int nw, trailing;
+} query;
+
+static void parse(const char *t, size_t len, query *q) {
+    q->nw = 0;
+    size_t i = 0;
+    while (i < len && q->nw < 64) {
+        while (i < len && t[i] == ' ') i++;
+        if (i == len) break;
+        size_t j = i;
+        while (j < len && t[j] != ' ') j++;
+        q->w[q->nw] = t + i;
+        q->wl[q->nw++] = j - i;
+        i = j;
+    }
+    q->trailing = q->nw && t[len - 1] == ' ';
+}
+
+typedef struct kwords {
+    size_t o[TRIE_MAX_KEY], l[TRIE_MAX_KEY];
+    int n;
+} kwords;
+
+static void kwords_of(const char *k, size_t kl, kwords *kw) {
+    kw->n = 0;
+    size_t i = 0;
+    while (i < kl) {
+        size_t j = i;
+        while (j < kl && k[j] != ' ') j++;
+        kw->o[kw->n] = i;
+        kw->l[kw->n++] = j - i;
+        i = j + 1;
+    }
+}
+
+static int word_ok(const query *q, int i, const char *k, const kwords *kw, int j) {
+    int prefix = i == q->nw - 1 && !q->trailing;
+    if (prefix) return kw->l[j] >= q->wl[i] && memcmp(k + kw->o[j], q->w[i], q->wl[i]) == 0;
+    return kw->l[j] == q->wl[i] && memcmp(k + kw->o[j], q->w[i], q->wl[i]) == 0;
+}
+
+/* Backtracking: can typed words i.. take distinct unused key words? */
+static int assign(const query *q, int i, const char *k, const kwords *kw, char *used) {
+    if (i == q->nw) return 1;
+    for (int j = 0; j < kw->n; j++) {
+        if (used[j] || !word_ok(q, i, k, kw, j)) continue;
+        used[j] = 1;
+        int ok = assign(q, i + 1, k, kw, used);
+        used[j] = 0;
+        if (ok) return 1;
+    }
+    return 0;
+}
+
+static int bkey_order(const void *a, const void *b) {
+    const bkey *x = *(const bkey *const *)a, *y = *(const bkey *const *)b;
+    if (x->cls != y->cls) return x->cls - y->cls;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    size_t m = x->klen < y->klen ? x->klen : y->klen;
+    int c = memcmp(x->key, y->key, m);
+    return c ? c : (x->klen > y->klen) - (x->klen < y->klen);
+}
+
+/* The expected answer into res; returns its full length (before k). */
+static size_t brute(bset *b, const char *text, size_t len, bkey **res) {
+    query q;
+    parse(text, len, &q);
+    char canon[2 * TRIE_MAX_KEY];
+    size_t cl = 0;
+    for (int i = 0; i < q.nw; i++) {
+        if (i) canon[cl++] = ' ';
+        memcpy(canon + cl, q.w[i], q.wl[i]);
+        cl += q.wl[i];
+    }
+    if (q.trailing) canon[cl++] = ' ';
+    size_t n = 0;
+    for (size_t x = 0; x < b->n; x++) {
+        bkey *k = &b->v[x];
+        kwords kw;
+        char used[TRIE_MAX_KEY] = {0};
+        kwords_of(k->key, k->klen, &kw);
+        if (!assign(&q, 0, k->key, &kw, used)) continue;
+        k->cls = !(k->klen >= cl && memcmp(k->key, canon, cl) == 0);
+        /* greedy ranges: complete words first, in typed order, then the prefix */
+        for (int i = 0; i < q.nw; i++) {
+            for (int j = 0; j < kw.n; j++) {
+                if (used[j] || !word_ok(&q, i, k->key, &kw, j)) continue;
+                used[j] = 1;
+                k->rg[i] = (trie_words_range){(uint16_t)kw.o[j], (uint16_t)q.wl[i]};
+                break;
+            }
+        }
+        res[n++] = k;
+    }
+    qsort(res, n, sizeof *res, bkey_order);
+    return n;
+}
+
+/* -------------------------------------------------------------- comparing */
+
+static int nfail;
+static unsigned long n_cmp, n_c1, n_multi, n_trail, n_full; /* coverage counters */
+
+static void compare(const trie_words *w, const trie *t, bset *b, const char *text, size_t len,
+                    unsigned k, bkey **res, trie_words_hit *out) {
+    size_t ne = brute(b, text, len, res);
+    int trunc = -1;
+    int n = trie_words_topk(w, t, text, len, k, out, &trunc);
+    size_t want = ne < k ? ne : k;
+    n_cmp++;
+    for (size_t i = 0; i < want; i++)
+        if (res[i]->cls) {
+            n_c1++;
+            break;
+        }
+    if (want == k) n_full++;
+    {
+        query pq;
+        parse(text, len, &pq);
+        n_multi += pq.nw > 1 && want;
+        n_trail += pq.trailing && want;
+    }
+    int bad = n < 0 || (size_t)n != want || trunc != 0;
+    for (size_t i = 0; !bad && i < want; i++) {
+        const trie_words_hit *h = &out[i];
+        const bkey *e = res[i];
+        bad = h->hit.id != e->id || h->hit.keylen != e->klen || memcmp(h->hit.text, e->key, e->klen) ||
+              h->hit.score != e->score || h->cls != e->cls;
+        query q;
+        parse(text, len, &q);
+        if (!bad && h->nranges != q.nw) bad = 1;
+        for (int j = 0; !bad && j < q.nw; j++)
+            bad = h->range[j].off != e->rg[j].off || h->range[j].len != e->rg[j].len;
+    }
+    if (bad && nfail++ < 5) {
+        fprintf(stderr, "MISMATCH text '%.*s' k=%u: got %d (trunc %d), want %zu\n", (int)len, text, k, n,
+                trunc, want);
+        for (size_t i = 0; i < want || (n > 0 && i < (size_t)n); i++) {
+            if (i < want)
+                fprintf(stderr, "  want %zu: c%d %.0f '%.*s' r0=%u\n", i, res[i]->cls, res[i]->score,
+                        (int)res[i]->klen, res[i]->key, res[i]->rg[0].off);
+            if (n > 0 && i < (size_t)n)
+                fprintf(stderr, "  got  %zu: c%d %.0f '%.*s' r0=%u\n", i, out[i].cls, out[i].hit.score,
+                        (int)out[i].hit.keylen, out[i].hit.text, out[i].range[0].off);
+        }
+    }
+    assert_false(bad);
+}
+
+/* A query built from a live key: some of its words, shuffled, the last cut
+ * (or complete with a trailing space). */
+static size_t make_query(const bset *b, char *q) {
+    uint32_t mode = rnd(10);
+    size_t n = 0;
+    if (mode == 0 || b->n == 0) { /* random pool words */
+        int nw = 1 + (int)rnd(3);
+        for (int i = 0; i < nw; i++) {
+            const char *w = POOL[rnd(NPOOL)];
+            if (n) q[n++] = ' ';
+            size_t wl = strlen(w), cut = i == nw - 1 && rnd(2) ? 1 + rnd((uint32_t)wl) : wl;
+            memcpy(q + n, w, cut);
+            n += cut;
+        }
+        if (rnd(4) == 0) q[n++] = ' ';
+        return n;
+    }
+    const bkey *k = &b->v[rnd((uint32_t)b->n)];
+    if (mode == 1) { /* a plain prefix */
+        n = 1 + rnd((uint32_t)k->klen);
+        memcpy(q, k->key, n);
+        return n;
+    }
+    kwords kw;
+    kwords_of(k->key, k->klen, &kw);
+    int pick[8], np = 1 + (int)rnd(kw.n < 4 ? (uint32_t)kw.n : 4);
+    for (int i = 0; i < np; i++) pick[i] = (int)rnd((uint32_t)kw.n); /* repeats: "new new" */
+    if (mode == 2 && np > 1) pick[np - 1] = pick[0];
+    int trailing = rnd(5) == 0;
+    for (int i = 0; i < np; i++) {
+        if (n) q[n++] = ' ';
+        size_t wl = kw.l[pick[i]];
+        if (i == np - 1 && !trailing) wl = 1 + rnd((uint32_t)wl);
+        memcpy(q + n, k->key + kw.o[pick[i]], wl);
+        n += wl;
+    }
+    if (trailing) q[n++] = ' ';
+    return n;
+}
+
+static void check_idx(const trie_words *w, const trie *t) {
+    char err[256];
+    int rc = trie_words_check(w, t, err, sizeof err);
+    if (rc) fprintf(stderr, "check: %s\n", err);
+    assert_int_equal(rc, 0);
+}
+
+static void run_differential(uint64_t seed, int use_builder, int nkeys, int batches) {
+    rng_seed(seed);
+    trie *t = NULL;
+    char key[TRIE_MAX_KEY];
+    if (use_builder) { /* coded keys, as after qac build / load */
+        trie *u = trie_new();
+        for (int i = 0; i < nkeys; i++) {
+            size_t kl = make_key(key, rand_nwords());
+            assert_int_equal(trie_set(u, key, kl, NULL, 0, (double)rnd(20), NULL), 0);
+        }
+        trie_builder *bd = trie_builder_new();
+        bset all = {0};
+        trie_foreach(u, collect, &all); /* key order */
+        for (size_t i = 0; i < all.n; i++)
+            assert_int_equal(trie_builder_add(bd, all.v[i].key, all.v[i].klen, NULL, 0, all.v[i].score, NULL), 0);
+        assert_int_equal(trie_builder_finish(bd, &t), 0);
+        trie_free(u);
+        free(all.v);
+    } else {
+        t = trie_new();
+        for (int i = 0; i < nkeys; i++) {
+            size_t kl = make_key(key, rand_nwords());
+            assert_int_equal(trie_set(t, key, kl, NULL, 0, (double)rnd(20), NULL), 0);
+        }
+    }
+    trie_words *w = NULL;
+    assert_int_equal(trie_words_build(t, &w), 0);
+    check_idx(w, t);
+    bset b = {0};
+    bkey **res = malloc(sizeof *res * (size_t)(4 * nkeys + 1000));
+    trie_words_hit *out = malloc(sizeof *out * TRIE_MAX_K);
+    for (int batch = 0; batch < batches; batch++) {
+        int nops = 1 + (int)rnd(60);
+        for (int op = 0; op < nops; op++) {
+            uint32_t r = rnd(10);
+            b.n = 0;
+            if (r < 4 || trie_count(t) == 0) { /* add (or set an existing key) */
+                size_t kl = make_key(key, rand_nwords());
+                uint64_t before = trie_count(t);
+                uint32_t id;
+                double s = (double)rnd(25) - (rnd(10) == 0 ? 30 : 0);
+                assert_int_equal(trie_set(t, key, kl, NULL, 0, s, &id), 0);
+                if (trie_count(t) > before) assert_int_equal(trie_words_add(w, id, key, kl, s), 0);
+                else assert_int_equal(trie_words_score(w, t, id, key, kl, s), 0);
+            } else {
+                trie_foreach(t, collect, &b);
+                bkey *k = &b.v[rnd((uint32_t)b.n)];
+                if (r < 7) { /* increment, up or down */
+                    double nsc, d = (double)rnd(9) - 3 + (rnd(8) == 0 ? 100 : 0);
+                    assert_int_equal(trie_incr(t, k->key, k->klen, NULL, 0, d, &nsc), 0);
+                    assert_int_equal(trie_words_score(w, t, rnd(2) ? k->id : TRIE_WORDS_ANY_ID, k->key,
+                                                      k->klen, nsc), 0);
+                } else { /* delete */
+                    trie_hit h;
+                    assert_true(trie_get(t, k->key, k->klen, &h));
+                    assert_int_equal(trie_del(t, k->key, k->klen), 0);
+                    assert_int_equal(trie_words_del(w, h.id, k->key, k->klen), 0);
+                }
+            }
+        }
+        check_idx(w, t);
+        b.n = 0;
+        trie_foreach(t, collect, &b);
+        trie_words *fresh = NULL;
+        if (batch % 8 == 7) {
+            assert_int_equal(trie_words_build(t, &fresh), 0);
+            check_idx(fresh, t);
+        }
+        for (int i = 0; i < 40; i++) {
+            char q[4 * TRIE_MAX_KEY];
+            size_t ql = make_query(&b, q);
+            if (ql > TRIE_WORDS_MAX_TEXT) continue;
+            query pq;
+            parse(q, ql, &pq);
+            if (pq.nw > TRIE_WORDS_MAX_TYPED) continue;
+            unsigned k = rnd(3) ? 1 + rnd(12) : 1 + rnd(100);
+            compare(w, t, &b, q, ql, k, res, out);
+            if (fresh) compare(fresh, t, &b, q, ql, k, res, out);
+        }
+        trie_words_free(fresh);
+    }
+    free(b.v);
+    free(res);
+    free(out);
+    trie_words_free(w);
+    trie_free(t);
+    printf("seed %llu: %lu queries, %lu with class-1 hits, %lu multi-word with hits, %lu trailing "
+           "with hits, %lu filled k\n",
+           (unsigned long long)seed, n_cmp, n_c1, n_multi, n_trail, n_full);
+    n_cmp = n_c1 = n_multi = n_trail = n_full = 0;
+}
+
+static void test_differential_small(void **state) {
+    (void)state;
+    run_differential(1, 0, 60, 120);
+    run_differential(2, 1, 60, 120);
+}
+
+static void test_differential_larger(void **state) {
+    (void)state;
+    run_differential(3, 0, 1500, 40);
+    run_differential(4, 1, 2500, 40);
+}
+
+/* Hand-made cases: the examples, repeats, prefix of two words. */
+static void test_examples(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    const char *keys[] = {"new york", "new york times", "new york yankees", "york pa", "new new york",
+                          "newark new jersey", "yankees", "café москва 東京"};
+    double sc[] = {100, 50, 40, 30, 5, 7, 1, 2};
+    for (size_t i = 0; i < 8; i++) assert_int_equal(trie_set(t, keys[i], strlen(keys[i]), NULL, 0, sc[i], NULL), 0);
+    trie_words *w;
+    assert_int_equal(trie_words_build(t, &w), 0);
+    trie_words_hit out[10];
+    int n = trie_words_topk(w, t, "york", 4, 10, out, NULL);
+    assert_int_equal(n, 5); /* york pa (class 0), then new york, new york times, ... */
+    assert_memory_equal(out[0].hit.text, "york pa", 7);
+    assert_int_equal(out[0].cls, 0);
+    assert_int_equal(out[1].cls, 1);
+    assert_memory_equal(out[1].hit.text, "new york", 8);
+    assert_int_equal(out[1].range[0].off, 4);
+    assert_int_equal(out[1].range[0].len, 4);
+    n = trie_words_topk(w, t, "yankees ne", 10, 10, out, NULL);
+    assert_int_equal(n, 1);
+    assert_memory_equal(out[0].hit.text, "new york yankees", 16);
+    assert_int_equal(out[0].range[0].off, 9);
+    assert_int_equal(out[0].range[1].off, 0);
+    n = trie_words_topk(w, t, "new new", 7, 10, out, NULL); /* two "new" words needed */
+    assert_int_equal(n, 2);
+    assert_memory_equal(out[0].hit.text, "new new york", 12);
+    assert_memory_equal(out[1].hit.text, "newark new jersey", 17); /* "new" + prefix of newark */
+    n = trie_words_topk(w, t, "new new ", 8, 10, out, NULL); /* trailing space: both complete */
+    assert_int_equal(n, 1);
+    n = trie_words_topk(w, t, "東京 ca", strlen("東京 ca"), 10, out, NULL);
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0].range[1].off, 0);
+    trie_words_free(w);
+    trie_free(t);
+}
+
+/* Scores at the edge of double: the bounds round up to +inf (kept as
+ * DBL_MAX in the dictionary); adds, rises and queries still work (the
+ * stateful fuzzer found INCR to DBL_MAX failing the index). */
+static void test_huge_scores(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    trie_words *w;
+    assert_int_equal(trie_words_build(t, &w), 0);
+    uint32_t id;
+    assert_int_equal(trie_set(t, "a b", 3, NULL, 0, 1, &id), 0);
+    assert_int_equal(trie_words_add(w, id, "a b", 3, 1), 0);
+    assert_int_equal(trie_set(t, "a b", 3, NULL, 0, DBL_MAX, NULL), 0);
+    assert_int_equal(trie_words_score(w, t, id, "a b", 3, DBL_MAX), 0);
+    assert_int_equal(trie_set(t, "c a", 3, NULL, 0, DBL_MAX, &id), 0);
+    assert_int_equal(trie_words_add(w, id, "c a", 3, DBL_MAX), 0);
+    assert_int_equal(trie_set(t, "a d", 3, NULL, 0, -DBL_MAX, &id), 0);
+    assert_int_equal(trie_words_add(w, id, "a d", 3, -DBL_MAX), 0);
+    char err[256];
+    assert_int_equal(trie_words_check(w, t, err, sizeof err), 0);
+    trie_words_hit out[4];
+    assert_int_equal(trie_words_topk(w, t, "a", 1, 4, out, NULL), 3);
+    assert_memory_equal(out[0].hit.text, "a b", 3);
+    assert_memory_equal(out[1].hit.text, "a d", 3);
+    assert_memory_equal(out[2].hit.text, "c a", 3);
+    trie_words *w2;
+    assert_int_equal(trie_words_build(t, &w2), 0);
+    assert_int_equal(trie_words_check(w2, t, err, sizeof err), 0);
+    assert_int_equal(trie_words_topk(w2, t, "a ", 2, 4, out, NULL), 3);
+    trie_words_free(w2);
+    trie_words_free(w);
+    trie_free(t);
+}
+
+/* Keys whose spacing is not canonical (class decided on bytes) and typed
+ * prefixes past the 8-byte word head (decided on the word's bytes). */
+static void test_irregular_long(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    trie_words *w;
+    assert_int_equal(trie_words_build(t, &w), 0);
+    const char *keys[] = {"york  new", " new york", "new  yorkshire", "international york",
+                          "internationale york", "internat york"};
+    for (int i = 0; i < 6; i++) {
+        uint32_t id;
+        size_t l = strlen(keys[i]);
+        assert_int_equal(trie_set(t, keys[i], l, NULL, 0, 10 - i, &id), 0);
+        assert_int_equal(trie_words_add(w, id, keys[i], l, 10 - i), 0);
+    }
+    char err[256];
+    assert_int_equal(trie_words_check(w, t, err, sizeof err), 0);
+    trie_words_hit out[10];
+    /* class 1 for all three: "new yo" is a byte prefix of none of them */
+    int n = trie_words_topk(w, t, "new yo", 6, 10, out, NULL);
+    assert_int_equal(n, 3);
+    assert_memory_equal(out[0].hit.text, "york  new", 9);
+    assert_int_equal(out[0].cls, 1);
+    assert_memory_equal(out[1].hit.text, " new york", 9);
+    assert_int_equal(out[1].range[0].off, 1);
+    assert_int_equal(out[1].range[1].off, 5);
+    assert_memory_equal(out[2].hit.text, "new  yorkshire", 14);
+    assert_int_equal(out[2].range[1].off, 5);
+    /* 9- to 14-byte prefixes: the 8-byte heads agree, the bytes decide */
+    n = trie_words_topk(w, t, "york internati", 14, 10, out, NULL);
+    assert_int_equal(n, 2);
+    assert_memory_equal(out[0].hit.text, "international york", 18);
+    assert_memory_equal(out[1].hit.text, "internationale york", 19);
+    n = trie_words_topk(w, t, "york internationa", 17, 10, out, NULL);
+    assert_int_equal(n, 2);
+    n = trie_words_topk(w, t, "york internationale", 19, 10, out, NULL);
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0].cls, 1);
+    trie_words_free(w);
+    trie_free(t);
+}
+
+static void test_bad_input(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    assert_int_equal(trie_set(t, "a b", 3, NULL, 0, 1, NULL), 0);
+    trie_words *w;
+    assert_int_equal(trie_words_build(t, &w), 0);
+    trie_words_hit out[4];
+    int tr;
+    assert_int_equal(trie_words_topk(w, t, "", 0, 4, out, &tr), 0);
+    assert_int_equal(trie_words_topk(w, t, "    ", 4, 4, out, &tr), 0);
+    assert_int_equal(trie_words_topk(w, t, "a", 1, 0, out, &tr), TRIE_EINVAL);
+    assert_int_equal(trie_words_topk(w, t, "a", 1, TRIE_MAX_K + 1, out, &tr), TRIE_EINVAL);
+    size_t big = 64 * 1024;
+    char *s = malloc(2 * 10000 + big);
+    memset(s, 'a', big);
+    assert_int_equal(trie_words_topk(w, t, s, big, 4, out, &tr), TRIE_WORDS_ETOOLONG);
+    for (int i = 0; i < 10000; i++) s[2 * i] = 'b', s[2 * i + 1] = ' ';
+    assert_int_equal(trie_words_topk(w, t, s, 20000, 4, out, &tr), TRIE_WORDS_ETOOLONG);
+    assert_int_equal(trie_words_topk(w, t, s, 2 * (TRIE_WORDS_MAX_TYPED + 1), 4, out, &tr),
+                     TRIE_WORDS_ETOOMANY);
+    tw_work wk;
+    assert_int_equal(trie_words__topk(w, t, s, 2 * TRIE_WORDS_MAX_TYPED, 4, out, &tr, &wk), 0);
+    assert_true(wk.units <= TRIE_WORDS_MAX_SCAN && wk.decoded <= wk.units);
+    assert_string_equal(trie_words_strerror(TRIE_WORDS_ETOOMANY), "too many words (over TRIE_WORDS_MAX_TYPED)");
+    /* index calls with bad arguments */
+    assert_int_equal(trie_words_add(w, 0, "a b", 3, 1), TRIE_EINVAL); /* already indexed */
+    assert_int_equal(trie_words_del(w, 77, "x", 1), TRIE_ENOTFOUND);
+    assert_int_equal(trie_words_score(w, t, TRIE_WORDS_ANY_ID, "zz", 2, 3), TRIE_ENOTFOUND);
+    free(s);
+    trie_words_free(w);
+    trie_free(t);
+}
+
+/* Two big words that never meet: the scan limit stops the search, the
+ * result says so, and what it returns is still a prefix of the answer. */
+static void test_scan_limit(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    char k[64];
+    for (int i = 0; i < 25000; i++) {
+        int n = snprintf(k, sizeof k, "alpha a%d", i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 7, NULL), 0);
+        n = snprintf(k, sizeof k, "beta b%d", i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 5, NULL), 0);
+    }
+    assert_int_equal(trie_set(t, "alpha beta", 10, NULL, 0, -5, NULL), 0);
+    trie_words *w;
+    assert_int_equal(trie_words_build(t, &w), 0);
+    trie_words_hit out[10];
+    int tr = 0;
+    tw_work wk;
+    int n = trie_words__topk(w, t, "beta alpha", 10, 10, out, &tr, &wk);
+    assert_true(wk.units <= TRIE_WORDS_MAX_SCAN + 16 && wk.decoded <= wk.units);
+    assert_int_equal(tr, 1);
+    assert_true(n == 0);
+    n = trie_words_topk(w, t, "beta alpha ", 11, 10, out, &tr);
+    assert_int_equal(tr, 1);
+    /* a raised score brings it to the top: found before the limit */
+    assert_int_equal(trie_set(t, "alpha beta", 10, NULL, 0, 1000, NULL), 0);
+    assert_int_equal(trie_words_score(w, t, TRIE_WORDS_ANY_ID, "alpha beta", 10, 1000), 0);
+    n = trie_words_topk(w, t, "beta al", 7, 1, out, &tr);
+    assert_int_equal(n, 1);
+    assert_int_equal(tr, 0);
+    trie_words_free(w);
+    trie_free(t);
+}
+
+/* Work of a request: never past the limits (work units, not time), however
+ * pathological the index: lists that never meet, long keys that all hold
+ * the complete words but never the prefix (every key would be decoded),
+ * lists mostly tombstones, a prefix shared by many dictionary words. */
+#define UNITS_MAX (TRIE_WORDS_MAX_SCAN + 16 + TRIE_MAX_KEY + 4)
+#define DECODED_MAX UNITS_MAX /* a decode follows an examined posting */
+static void check_work(const trie_words *w, const trie *t, const char *q, unsigned k, int want_trunc) {
+    trie_words_hit out[TRIE_MAX_K];
+    int tr = -1;
+    tw_work wk;
+    int n = trie_words__topk(w, t, q, strlen(q), k, out, &tr, &wk);
+    assert_true(n >= 0);
+    if (wk.units > UNITS_MAX || wk.decoded > DECODED_MAX || (want_trunc >= 0 && tr != want_trunc))
+        fprintf(stderr, "'%s': %u units, %u decoded, truncated %d\n", q, wk.units, wk.decoded, tr);
+    assert_true(wk.units <= UNITS_MAX);
+    assert_true(wk.decoded <= DECODED_MAX);
+    if (want_trunc >= 0) assert_int_equal(tr, want_trunc);
+}
+
+static void test_work_bound(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    char k[TRIE_MAX_KEY];
+    for (int i = 0; i < 30000; i++) {
+        int n = snprintf(k, sizeof k, "alpha a%d", i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 7, NULL), 0);
+        n = snprintf(k, sizeof k, "beta b%d", i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 5, NULL), 0);
+        /* long keys holding "gamma" and "delta", never a word starting with "zz" */
+        n = snprintf(k, sizeof k, "c%d gamma", i);
+        for (int j = 0; j < 40; j++) n += snprintf(k + n, sizeof k - (size_t)n, " g%dx%d", j, i);
+        n += snprintf(k + n, sizeof k - (size_t)n, " delta");
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 5 + i % 3, NULL), 0);
+        n = snprintf(k, sizeof k, "tomb t%d", i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 100000 - i, NULL), 0);
+    }
+    trie_words *w;
+    assert_int_equal(trie_words_build(t, &w), 0);
+    /* the best 22,000 "tomb" keys deleted: a list 73% tombstones (not compacted) */
+    for (int i = 0; i < 22000; i++) {
+        int n = snprintf(k, sizeof k, "tomb t%d", i);
+        trie_hit h;
+        assert_int_equal(trie_get(t, k, (size_t)n, &h), 1);
+        assert_int_equal(trie_del(t, k, (size_t)n), 0);
+        assert_int_equal(trie_words_del(w, h.id, k, (size_t)n), 0);
+    }
+    check_work(w, t, "beta alpha", 10, 1);
+    check_work(w, t, "beta alpha ", 10, 1);
+    check_work(w, t, "alpha beta a", TRIE_MAX_K, 1);
+    check_work(w, t, "delta gamma b", 10, 1); /* many words start with "b" */
+    check_work(w, t, "gamma a", TRIE_MAX_K, 1);
+    check_work(w, t, "delta gamma zz", 10, 0); /* no word starts with "zz" */
+    check_work(w, t, "gamma beta", TRIE_MAX_K, 1); /* few prefix words: list probes */
+    check_work(w, t, "delta g1 zz", TRIE_MAX_K, -1);
+    check_work(w, t, "t", TRIE_MAX_K, -1);
+    check_work(w, t, "tomb zz", TRIE_MAX_K, -1);
+    check_work(w, t, "g", TRIE_MAX_K, -1);
+    check_work(w, t, "g1", TRIE_MAX_K, -1);
+    check_work(w, t, "b a", TRIE_MAX_K, -1);
+    trie_words_free(w);
+    trie_free(t);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_examples),
+        cmocka_unit_test(test_irregular_long),
+        cmocka_unit_test(test_huge_scores),
+        cmocka_unit_test(test_bad_input),
+        cmocka_unit_test(test_scan_limit),
+        cmocka_unit_test(test_work_bound),
+        cmocka_unit_test(test_differential_small),
+        cmocka_unit_test(test_differential_larger),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

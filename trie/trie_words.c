@@ -1,0 +1,690 @@
+/* trie_words.c -- the word index: conjunctive "words anywhere" top-k over a
+ * trie's keys, exact under live changes. Contract and semantics: trie_words.h.
+ *
+ * DESIGN
+ * ------
+ * Dictionary: a second trie (trie.h) whose keys are the distinct words of
+ * the indexed keys; its key id is the word id (wid), and its score is an
+ * UPPER BOUND of the scores of the keys holding the word. Its exact
+ * best-first order is what enumerates "all words starting with p, best
+ * bound first" for a one-word prefix query (a cursor over its nodes with an
+ * unbounded frontier, below: the reason this file reads trie_internal.h).
+ *
+ * Postings: per word, the RANKS of the keys holding it (each key once per
+ * distinct word), ascending: ranks are handed out by score at build
+ * (highest first) and in arrival order afterwards, so a list is sorted
+ * (plain binary search; two lists intersect by integer comparisons, no
+ * decode) and, at build, by score. rid[rank] gives the key id, NONE once
+ * the key is deleted. Over each list sits a 16-ary tree of bounds: level 0
+ * entry i bounds ids
+ * [16i, 16i + 16), level l entry i bounds 16^(l+1) ids; the single root is
+ * the word's bound (kept in the dictionary trie). Bounds are 2-byte codes of
+ * an order-preserving float-rounded-UP encoding (bcode: bfloat16-like, ~0.4%
+ * coarse), so a bound is always >= what it covers; code 0 means "empty".
+ *
+ *   word "york" -> tw_word { p -> [rank rank ... (cap)][level0 codes][level1..] }
+ *                   n used, live (non-tombstone), top = root code
+ *
+ * Per key id: rank[id] (4 B) and kb[id] (2 B), the bound every tree path of
+ * the key is known to cover. A score change to s <= bval(kb[id]) (any
+ * decrease; a rise within the headroom) touches nothing: O(1). A rise past
+ * it sets kb[id] = code(s + |s|/16 + 1) (headroom: INCR-heavy keys pay once
+ * per ~6% growth, not per INCR) and raises, for each word of the key, the
+ * tree path above the key's position (binary search by rank) and the word's
+ * bound: O(words * (log n + depth)). Bounds never drop on decreases or
+ * deletes (they stay upper bounds); build re-tightens them.
+ * Add: new rank (largest), append to each word's list (grow x1.5, tree
+ * rebuilt on growth: amortized O(1)), raise the path. Delete: rid[rank] =
+ * NONE turns the key's entry in every list into a tombstone at once (the
+ * lists stay sorted; each word's live count drops); a list that is over
+ * three quarters tombstones is compacted; a word with no live key leaves
+ * the dictionary. Ids are reused by the trie after a delete, ranks never
+ * (until a build): an old list never names the new key.
+ *
+ * Forward index (jermp/autocomplete's conjunctive layout, made mutable):
+ * per rank, the word ids of the key in key order, repeats kept (fa, 4 B a
+ * word; fo[rank] its start, fo[rank + 1] its end, plus two flag bits: DEAD
+ * once deleted, IRR when the key's spacing is not canonical). Appended in
+ * rank order at build and on each add, never rewritten: a deleted key's
+ * words stay until the next build. Per word id: its length and first 8
+ * bytes (whead), so "word starts with the typed prefix" is a mask compare
+ * for prefixes of <= 8 bytes (the heads, then the word's bytes, beyond).
+ * Why not ids in byte order (a prefix = an id range, as in jermp): a live
+ * add brings new words between old ones, which an order would have to
+ * make room for; the 8-byte head gives the same integer test without one.
+ *
+ * Top-k: class 0 is trie_topk(canonical text) on the main trie (every key
+ * that the text is a prefix of matches). Class 1 is one best-first search
+ * over a max-heap of bound entries: STREAM (the next dictionary word with
+ * the last typed word as prefix, value = its bound), WORD (a word's whole
+ * list), NODE (a tree entry). A popped entry pushes its children; a leaf
+ * block's ranks are examined on the spot: the greedy matching of
+ * trie_words.h is decided on their word ids (no decode), class 0 keys are
+ * recognized the same way and skipped, and a match whose score can still
+ * enter the best m is decoded (ties order by key bytes; the hit needs
+ * them) and kept; the worst kept prunes the heap. The search ends when no
+ * bound left reaches the worst kept (an equal bound may hide a tie with a
+ * smaller key: it is expanded), so the kept matches are exactly the best.
+ * Sources: a one-word query without a trailing space streams every word
+ * with that prefix (a key with two such words is met twice: dropped by id).
+ * Otherwise the list of the rarest complete typed word drives, unless the
+ * last (prefix) word has at most TW_PFX_DRIVE dictionary words whose lists
+ * together are shorter: then those lists drive (the same dedup).
+ *
+ * Cost: per request O((expanded entries) * log heap) plus, per examined
+ * posting, its word ids (two cache misses) and, for a match, its score;
+ * bounded by TRIE_WORDS_MAX_SCAN work units (every posting, tombstones
+ * included, every streamed word, every heap push; then *truncated: the hits
+ * so far are still exactly the best). Memory per key: 4 (rank) + 4 (rid) +
+ * 2 (kb) + 4 (fo) + 4 per word (fa) + ~4.3 per distinct word (rank + tree)
+ * + the dictionary (~34 B per word + its trie). Build: keys by rank (a
+ * counting sort on the 16-bit score code), decoded twice (count, then fill
+ * exact-size lists and the forward index), words hashed (XXH3) into temp
+ * ids; the dictionary trie is bulk-built from the sorted vocabulary and the
+ * forward index renumbered to its ids.
+ *
+ * Limits: < 2^32 - 1 ranks handed out between builds (adds; TRIE_EFULL past
+ * it: rebuild), < 2^30 forward word ids between builds (TRIE_EFULL past
+ * it), words <= TRIE_MAX_KEY bytes (a key's words are).
+ */
+#include "trie/trie_words.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "common/alloc.h"
+#include "trie/trie_words_internal.h"
+
+/* Recomputes every bound of x from kb (after growth or compaction). */
+static void tw_tree_rebuild(const trie_words *w, tw_word *x) {
+    uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
+    int nl = tw_levels(x->cap, off, sz, &tot);
+    uint16_t *mx = tw_mx(x), top = 0;
+    memset(mx, 0, tot * sizeof *mx);
+    for (uint32_t i = 0; i < x->n; i++) {
+        uint32_t id = w->rid[x->p[i]];
+        if (id == NONE) continue;
+        uint16_t c = w->kb[id];
+        if (c > top) top = c;
+        if (nl && c > mx[off[0] + (i >> TW_FB)]) mx[off[0] + (i >> TW_FB)] = c;
+    }
+    for (int l = 1; l < nl; l++)
+        for (uint32_t i = 0; i < sz[l - 1]; i++) {
+            uint16_t c = mx[off[l - 1] + i];
+            if (c > mx[off[l] + (i >> TW_FB)]) mx[off[l] + (i >> TW_FB)] = c;
+        }
+    if (top > x->top) x->top = top;
+}
+
+/* Raises the bounds above position pos to at least c (not the root). */
+static void tw_raise(tw_word *x, uint32_t pos, uint16_t c) {
+    uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
+    int nl = tw_levels(x->cap, off, sz, &tot);
+    uint16_t *mx = tw_mx(x);
+    for (int l = 0; l < nl; l++) {
+        pos >>= TW_FB;
+        if (mx[off[l] + pos] >= c) break; /* the ancestors cover it already */
+        mx[off[l] + pos] = c;
+    }
+}
+
+/* Re-lays x out with capacity ncap >= x->n (ids kept, tree rebuilt). */
+static int tw_relayout(const trie_words *w, tw_word *x, uint32_t ncap) {
+    uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
+    tw_levels(ncap, off, sz, &tot);
+    uint32_t *np = qmalloc((size_t)ncap * 4 + (size_t)tot * 2 + 2);
+    if (!np) return TRIE_ENOMEM;
+    if (x->n) memcpy(np, x->p, (size_t)x->n * 4);
+    qfree(x->p);
+    x->p = np;
+    x->cap = ncap;
+    tw_tree_rebuild(w, x);
+    return TRIE_OK;
+}
+
+/* Position of the live entry with rank r in x, or NONE. */
+uint32_t trie_words__find_pos(const trie_words *w, const tw_word *x, uint32_t r) {
+    uint32_t lo = 0, hi = x->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (x->p[mid] < r) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < x->n && x->p[lo] == r && w->rid[r] != NONE ? lo : NONE;
+}
+
+/* ---------------------------------------------------------- trie look-ups */
+
+/* Id of key in t, or NONE (find() without the path; reads internals). */
+uint32_t trie_words__lookup(const trie *t, const char *key, size_t klen) {
+    if (klen == 0 || klen > TRIE_MAX_KEY || t->nnodes == 0) return NONE;
+    uint32_t n = 0, id;
+    size_t pos = 0;
+    for (;;) {
+        const tnode *nd = &t->nodes[n];
+        if (pos == klen) {
+            id = nd->term;
+            break;
+        }
+        int s = kid_find(t, nd, (uint8_t)key[pos]);
+        if (s < 0) return NONE;
+        uint32_t r = kid_refs(t, nd)[s];
+        if (r & LEAF) {
+            id = r & ~LEAF;
+            break;
+        }
+        if (t->nodes[r].depth > klen) return NONE;
+        pos = t->nodes[r].depth;
+        n = r;
+    }
+    if (id == NONE) return NONE;
+    char kb[TRIE_MAX_KEY];
+    if (kdecode(t, id, kb) != klen || memcmp(kb, key, klen)) return NONE;
+    return id;
+}
+
+/* Splits key into words; returns how many (offsets and lengths in o, l). */
+int trie_words__split(const char *key, size_t klen, uint16_t *o, uint16_t *l) {
+    int n = 0;
+    size_t i = 0;
+    while (i < klen) {
+        while (i < klen && key[i] == ' ') i++;
+        if (i == klen) break;
+        const char *e = memchr(key + i, ' ', klen - i);
+        size_t j = e ? (size_t)(e - key) : klen;
+        o[n] = (uint16_t)i;
+        l[n++] = (uint16_t)(j - i);
+        i = j;
+    }
+    return n;
+}
+
+/* Keeps the first occurrence of each distinct word; returns how many. */
+int trie_words__distinct(const char *key, uint16_t *o, uint16_t *l, int n) {
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        int dup = 0;
+        for (int j = 0; j < m && !dup; j++)
+            dup = l[j] == l[i] && memcmp(key + o[j], key + o[i], l[i]) == 0;
+        if (!dup) o[m] = o[i], l[m++] = l[i];
+    }
+    return m;
+}
+
+/* --------------------------------------------------------------- lifecycle */
+
+trie_words *trie_words_new(void) {
+    trie_words *w = qcalloc(1, sizeof *w);
+    if (!w) return NULL;
+    if (!(w->wt = trie_new())) {
+        qfree(w);
+        return NULL;
+    }
+    return w;
+}
+
+void trie_words_free(trie_words *w) {
+    if (!w) return;
+    for (uint32_t i = 0; i < w->wcap; i++) qfree(w->w[i].p);
+    qfree(w->w);
+    qfree(w->rank);
+    qfree(w->kb);
+    qfree(w->rid);
+    qfree(w->fo);
+    qfree(w->fa);
+    qfree(w->whead);
+    qfree(w->wlen);
+    trie_free(w->wt);
+    qfree(w);
+}
+
+static int tw_ids_reserve(trie_words *w, uint32_t id) {
+    if (id < w->idcap) return TRIE_OK;
+    uint64_t nc = (uint64_t)w->idcap + w->idcap / 2 + 64;
+    if (nc <= id) nc = (uint64_t)id + 1;
+    if (nc > MAX_IDS) nc = MAX_IDS;
+    uint32_t *r = qrealloc(w->rank, nc * sizeof *r);
+    if (!r) return TRIE_ENOMEM;
+    w->rank = r;
+    uint16_t *b = qrealloc(w->kb, nc * sizeof *b);
+    if (!b) return TRIE_ENOMEM;
+    w->kb = b;
+    for (uint64_t i = w->idcap; i < nc; i++) w->rank[i] = NONE, w->kb[i] = 0;
+    w->idcap = (uint32_t)nc;
+    return TRIE_OK;
+}
+
+static int tw_rid_reserve(trie_words *w, uint32_t r) {
+    if (r < w->ridcap) return TRIE_OK;
+    uint64_t nc = (uint64_t)w->ridcap + w->ridcap / 2 + 64;
+    if (nc > NONE) nc = NONE;
+    uint32_t *p = qrealloc(w->rid, nc * sizeof *p);
+    if (!p) return TRIE_ENOMEM;
+    w->rid = p;
+    uint32_t *f = qrealloc(w->fo, (nc + 1) * sizeof *f);
+    if (!f) return TRIE_ENOMEM;
+    if (!w->fo) f[0] = 0;
+    w->fo = f;
+    w->ridcap = (uint32_t)nc;
+    return TRIE_OK;
+}
+
+/* Room for n more word ids in the forward index. */
+static int tw_fa_reserve(trie_words *w, uint64_t n) {
+    if (w->fan + n <= w->facap) return TRIE_OK;
+    uint64_t nc = w->facap + w->facap / 2 + 1024;
+    if (nc < w->fan + n) nc = w->fan + n;
+    if (nc > TW_FO_MASK) nc = TW_FO_MASK;
+    if (w->fan + n > nc) return TRIE_EFULL;
+    uint32_t *p = qrealloc(w->fa, nc * sizeof *p);
+    if (!p) return TRIE_ENOMEM;
+    w->fa = p;
+    w->facap = nc;
+    return TRIE_OK;
+}
+
+/* 1 when key is not words joined by single spaces (leading, trailing or
+ * doubled spaces): its class is then decided on its bytes. */
+static int tw_irregular(const char *key, size_t len) {
+    if (len == 0 || key[0] == ' ' || key[len - 1] == ' ') return 1;
+    for (const char *p = key; (p = memchr(p, ' ', len - (size_t)(p - key))); p++)
+        if (p[1] == ' ') return 1;
+    return 0;
+}
+
+/* Drops the dead ranks of x (its tree is left to the caller). */
+static void tw_compact(const trie_words *w, tw_word *x) {
+    uint32_t k = 0;
+    for (uint32_t j = 0; j < x->n; j++)
+        if (w->rid[x->p[j]] != NONE) x->p[k++] = x->p[j];
+    x->n = k;
+}
+
+static int tw_words_reserve(trie_words *w, uint32_t wid) {
+    if (wid < w->wcap) return TRIE_OK;
+    uint64_t nc = (uint64_t)w->wcap + w->wcap / 2 + 64;
+    if (nc <= wid) nc = (uint64_t)wid + 1;
+    tw_word *x = qrealloc(w->w, nc * sizeof *x);
+    if (!x) return TRIE_ENOMEM;
+    memset(x + w->wcap, 0, (nc - w->wcap) * sizeof *x);
+    w->w = x;
+    uint64_t *h = qrealloc(w->whead, nc * sizeof *h);
+    if (!h) return TRIE_ENOMEM;
+    w->whead = h;
+    uint16_t *l = qrealloc(w->wlen, nc * sizeof *l);
+    if (!l) return TRIE_ENOMEM;
+    w->wlen = l;
+    memset(h + w->wcap, 0, (nc - w->wcap) * sizeof *h);
+    memset(l + w->wcap, 0, (nc - w->wcap) * sizeof *l);
+    w->wcap = (uint32_t)nc;
+    return TRIE_OK;
+}
+
+/* Sets the dictionary bound of word (wid) to cover code c. */
+static int tw_word_bound(trie_words *w, uint32_t wid, const char *word, size_t wl, uint16_t c) {
+    tw_word *x = &w->w[wid];
+    if (c <= x->top) return TRIE_OK;
+    int rc = trie_set(w->wt, word, wl, NULL, 0, bval_fin(c), NULL);
+    if (rc) return rc;
+    x->top = c;
+    return TRIE_OK;
+}
+
+/* ------------------------------------------------------------ live changes */
+
+int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, double score) {
+    if (!w || !key || len == 0 || len > TRIE_MAX_KEY || id >= MAX_IDS || !isfinite(score))
+        return TRIE_EINVAL;
+    int rc = tw_ids_reserve(w, id);
+    if (rc) return rc;
+    if (w->rank[id] != NONE) return TRIE_EINVAL;
+    if (w->next_rank == NONE) return TRIE_EFULL;
+    if ((rc = tw_rid_reserve(w, w->next_rank))) return rc;
+    uint16_t o[TW_MAXKW], l[TW_MAXKW];
+    int nw = trie_words__split(key, len, o, l);
+    if ((rc = tw_fa_reserve(w, (uint64_t)nw))) return rc;
+    uint16_t c = bcode(score);
+    uint32_t rk = w->next_rank++;
+    w->rank[id] = rk;
+    w->rid[rk] = id;
+    w->kb[id] = c;
+    w->keys++;
+    uint32_t *fw = w->fa + w->fan; /* the key's words, in order */
+    w->fo[rk] = (uint32_t)w->fan | (tw_irregular(key, len) ? TW_FO_IRR : 0);
+    w->fan += (uint64_t)nw;
+    w->fo[rk + 1] = (uint32_t)w->fan;
+    for (int i = 0; i < nw; i++) fw[i] = NONE;
+    for (int i = 0; i < nw; i++) {
+        const char *word = key + o[i];
+        int dup = 0;
+        for (int j = 0; j < i && !dup; j++)
+            if (l[j] == l[i] && memcmp(key + o[j], word, l[i]) == 0) fw[i] = fw[j], dup = 1;
+        if (dup) continue; /* one posting per distinct word */
+        uint32_t wid = trie_words__lookup(w->wt, word, l[i]);
+        if (wid == NONE) {
+            if ((rc = trie_set(w->wt, word, l[i], NULL, 0, bval_fin(c), &wid))) return rc;
+            if ((rc = tw_words_reserve(w, wid))) {
+                trie_del(w->wt, word, l[i]);
+                return rc;
+            }
+            w->w[wid] = (tw_word){NULL, 0, 0, 0, c};
+            w->whead[wid] = tw_head(word, l[i]);
+            w->wlen[wid] = l[i];
+        }
+        fw[i] = wid;
+        tw_word *x = &w->w[wid];
+        if (x->n == x->cap) {
+            uint32_t nc = x->cap < 4 ? 4 : x->cap + x->cap / 2;
+            if (x->live < x->n / 2) nc = x->cap; /* mostly tombstones: compact instead */
+            if (nc == x->cap) tw_compact(w, x);
+            if ((rc = tw_relayout(w, x, nc))) return rc;
+        }
+        x->p[x->n++] = rk;
+        x->live++;
+        w->postings++;
+        tw_raise(x, x->n - 1, c);
+        if ((rc = tw_word_bound(w, wid, word, l[i], c))) return rc;
+    }
+    return TRIE_OK;
+}
+
+int trie_words_del(trie_words *w, uint32_t id, const char *key, size_t len) {
+    if (!w || !key || len == 0 || len > TRIE_MAX_KEY) return TRIE_EINVAL;
+    if (id >= w->idcap || w->rank[id] == NONE) return TRIE_ENOTFOUND;
+    uint16_t o[TW_MAXKW], l[TW_MAXKW];
+    int nw = trie_words__distinct(key, o, l, trie_words__split(key, len, o, l));
+    uint32_t r = w->rank[id];
+    for (int i = 0; i < nw; i++) {
+        uint32_t wid = trie_words__lookup(w->wt, key + o[i], l[i]);
+        if (wid == NONE) continue; /* not indexed (an earlier failed add) */
+        tw_word *x = &w->w[wid];
+        if (trie_words__find_pos(w, x, r) == NONE) continue;
+        x->live--;
+        w->postings--;
+        if (x->live == 0) {
+            qfree(x->p);
+            *x = (tw_word){NULL, 0, 0, 0, 0};
+            trie_del(w->wt, key + o[i], l[i]); /* frees the wid; cannot fail for a present key */
+        } else if (x->n >= 32 && x->live < x->n / 4) {
+            w->rid[r] = NONE; /* compact in place; the tree keeps its layout */
+            tw_compact(w, x);
+            w->rid[r] = id;
+            tw_tree_rebuild(w, x);
+        }
+    }
+    w->rid[r] = NONE;
+    w->fo[r] |= TW_FO_DEAD;
+    w->rank[id] = NONE;
+    w->kb[id] = 0;
+    w->keys--;
+    return TRIE_OK;
+}
+
+int trie_words_score(trie_words *w, const trie *t, uint32_t id, const char *key, size_t len,
+                     double new_score) {
+    if (!w || !key || len == 0 || len > TRIE_MAX_KEY || !isfinite(new_score)) return TRIE_EINVAL;
+    if (id == TRIE_WORDS_ANY_ID) {
+        if (!t || (id = trie_words__lookup(t, key, len)) == NONE) return TRIE_ENOTFOUND;
+    }
+    if (id >= w->idcap || w->rank[id] == NONE) return TRIE_ENOTFOUND;
+    if (bcode(new_score) <= w->kb[id]) return TRIE_OK; /* covered: nothing to do */
+    uint16_t c = bcode(new_score + fabs(new_score) / 16 + 1);
+    w->kb[id] = c;
+    uint16_t o[TW_MAXKW], l[TW_MAXKW];
+    int nw = trie_words__distinct(key, o, l, trie_words__split(key, len, o, l));
+    for (int i = 0; i < nw; i++) {
+        uint32_t wid = trie_words__lookup(w->wt, key + o[i], l[i]);
+        if (wid == NONE) continue;
+        tw_word *x = &w->w[wid];
+        uint32_t pos = trie_words__find_pos(w, x, w->rank[id]);
+        if (pos == NONE) continue;
+        tw_raise(x, pos, c);
+        int rc = tw_word_bound(w, wid, key + o[i], l[i], c);
+        if (rc) return rc;
+    }
+    return TRIE_OK;
+}
+
+
+/* ------------------------------------------------------------------- build */
+
+/* Vocabulary of a build: temp word id -> text; open-addressing hash. */
+typedef struct tw_vocab {
+    char *text;
+    uint64_t used, cap;
+    uint32_t *off, *hash;
+    uint16_t *len;
+    uint32_t n, ncap;
+    uint32_t *slot; /* temp wid + 1, 0 empty */
+    uint32_t smask;
+} tw_vocab;
+
+static void vocab_free(tw_vocab *v) {
+    qfree(v->text);
+    qfree(v->off);
+    qfree(v->hash);
+    qfree(v->len);
+    qfree(v->slot);
+}
+
+static int vocab_rehash(tw_vocab *v, uint32_t nslots) {
+    uint32_t *s = qcalloc(nslots, sizeof *s);
+    if (!s) return TRIE_ENOMEM;
+    for (uint32_t i = 0; i < v->n; i++) {
+        uint32_t j = v->hash[i] & (nslots - 1);
+        while (s[j]) j = (j + 1) & (nslots - 1);
+        s[j] = i + 1;
+    }
+    qfree(v->slot);
+    v->slot = s;
+    v->smask = nslots - 1;
+    return TRIE_OK;
+}
+
+/* The temp id of word (added when new; *wid NONE on allocation failure). */
+static int vocab_get(tw_vocab *v, const char *word, size_t wl, uint32_t *wid) {
+    uint32_t h = (uint32_t)XXH3_64bits(word, wl), j = h & v->smask;
+    for (uint32_t e; (e = v->slot[j]); j = (j + 1) & v->smask) {
+        e--;
+        if (v->hash[e] == h && v->len[e] == wl && memcmp(v->text + v->off[e], word, wl) == 0) {
+            *wid = e;
+            return TRIE_OK;
+        }
+    }
+    if (v->n == v->ncap) {
+        uint32_t nc = v->ncap ? v->ncap * 2 : 1024;
+        uint32_t *o = qrealloc(v->off, nc * sizeof *o);
+        if (o) v->off = o;
+        uint32_t *hh = qrealloc(v->hash, nc * sizeof *hh);
+        if (hh) v->hash = hh;
+        uint16_t *l = qrealloc(v->len, nc * sizeof *l);
+        if (l) v->len = l;
+        if (!o || !hh || !l) return TRIE_ENOMEM;
+        v->ncap = nc;
+    }
+    if (v->used + wl > v->cap) {
+        uint64_t nc = v->cap * 2 + wl + 4096;
+        if (nc > UINT32_MAX) return TRIE_EFULL;
+        char *p = qrealloc(v->text, nc);
+        if (!p) return TRIE_ENOMEM;
+        v->text = p;
+        v->cap = nc;
+    }
+    memcpy(v->text + v->used, word, wl);
+    v->off[v->n] = (uint32_t)v->used;
+    v->len[v->n] = (uint16_t)wl;
+    v->hash[v->n] = h;
+    v->used += wl;
+    v->slot[j] = v->n + 1;
+    *wid = v->n++;
+    if ((uint64_t)v->n * 2 > v->smask) return vocab_rehash(v, (v->smask + 1) * 2);
+    return TRIE_OK;
+}
+
+static int vocab_cmp(const void *a, const void *b, void *ctx) {
+    const tw_vocab *v = ctx;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return keycmp(v->text + v->off[x], v->len[x], v->text + v->off[y], v->len[y]);
+}
+
+int trie_words_build(const trie *t, trie_words **out) {
+    *out = NULL;
+    trie_words *w = trie_words_new();
+    if (!w) return TRIE_ENOMEM;
+    int rc = TRIE_ENOMEM;
+    tw_vocab v = {0};
+    uint32_t *cnt = NULL, *order = NULL, *perm = NULL, *map = NULL;
+    tw_word *nw = NULL;
+    trie_builder *b = NULL;
+    uint32_t nids = t->nids;
+    if (nids && (rc = tw_ids_reserve(w, nids - 1))) goto fail;
+    rc = TRIE_ENOMEM;
+    /* ranks: by score code, highest first, then id (a counting sort) */
+    if (!(cnt = qcalloc(65537, sizeof *cnt)) || !(order = qmalloc(((size_t)t->count + 1) * 4)))
+        goto fail;
+    for (uint32_t id = 0; id < nids; id++)
+        if (id_live(t, id)) cnt[w->kb[id] = bcode(t->refs[id].score)]++;
+    for (uint32_t c = 65535, s = 0;; c--) {
+        uint32_t x = cnt[c];
+        cnt[c] = s;
+        s += x;
+        if (c == 0) break;
+    }
+    for (uint32_t id = 0; id < nids; id++)
+        if (id_live(t, id)) order[cnt[w->kb[id]]++] = id;
+    uint32_t nkeys = (uint32_t)t->count;
+    for (uint32_t r = 0; r < nkeys; r++) w->rank[order[r]] = r;
+    w->rid = order; /* rank -> id */
+    w->ridcap = nkeys + 1;
+    order = NULL;
+    if (!(w->fo = qmalloc(((size_t)nkeys + 2) * sizeof *w->fo))) goto fail;
+    w->fo[0] = 0;
+    uint64_t nfa = 0;
+    w->next_rank = nkeys;
+    w->keys = nkeys;
+    if ((rc = vocab_rehash(&v, 1u << 16))) goto fail;
+    /* each key's distinct words, in rank order: every list comes out
+     * sorted. Two passes: count (cap), then fill lists of exactly that size
+     * (no growth, no copies, no allocator slack); the forward index gets
+     * every word (temp ids, renumbered once the dictionary exists) */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1 && (rc = tw_fa_reserve(w, nfa))) goto fail;
+        for (uint32_t r = 0; r < nkeys; r++) {
+            uint32_t id = w->rid[r];
+            char key[TRIE_MAX_KEY];
+            uint32_t kl = kdecode(t, id, key);
+            uint16_t o[TW_MAXKW], l[TW_MAXKW];
+            uint32_t tid[TW_MAXKW];
+            int n = trie_words__split(key, kl, o, l);
+            if (pass == 0) nfa += (uint64_t)n;
+            else w->fo[r] = (uint32_t)w->fan | (tw_irregular(key, kl) ? TW_FO_IRR : 0);
+            for (int i = 0; i < n; i++) {
+                uint32_t wid;
+                if ((rc = vocab_get(&v, key + o[i], l[i], &wid))) goto fail;
+                tid[i] = wid;
+                if (pass == 1) w->fa[w->fan++] = wid;
+                int dup = 0;
+                for (int j = 0; j < i && !dup; j++) dup = tid[j] == wid;
+                if (dup) continue;
+                if (pass == 0) {
+                    if ((rc = tw_words_reserve(w, wid))) goto fail;
+                    if (w->w[wid].cap++ == 0) w->w[wid].top = w->kb[id]; /* the first is the highest */
+                    continue;
+                }
+                tw_word *x = &w->w[wid];
+                x->p[x->n++] = r;
+                x->live++;
+                w->postings++;
+            }
+            if (pass == 1) w->fo[r + 1] = (uint32_t)w->fan;
+        }
+        for (uint32_t i = 0; pass == 0 && i < v.n; i++) {
+            uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
+            tw_levels(w->w[i].cap, off, sz, &tot);
+            if (!(w->w[i].p = qmalloc((size_t)w->w[i].cap * 4 + (size_t)tot * 2 + 2))) {
+                rc = TRIE_ENOMEM;
+                goto fail;
+            }
+        }
+    }
+    /* the dictionary: bulk-built from the sorted vocabulary (ids 0, 1, ...) */
+    rc = TRIE_ENOMEM;
+    if (!(perm = qmalloc(((size_t)v.n + 1) * 4)) || !(map = qmalloc(((size_t)v.n + 1) * 4)) ||
+        !(nw = qcalloc((size_t)v.n + 1, sizeof *nw)) || !(b = trie_builder_new()))
+        goto fail;
+    for (uint32_t i = 0; i < v.n; i++) perm[i] = i;
+    qsort_r(perm, v.n, 4, vocab_cmp, &v);
+    for (uint32_t i = 0; i < v.n; i++) {
+        uint32_t x = perm[i], id;
+        if ((rc = trie_builder_add(b, v.text + v.off[x], v.len[x], NULL, 0, bval_fin(w->w[x].top), &id)))
+            goto fail;
+        nw[id] = w->w[x];
+        map[x] = id;
+    }
+    trie *wt = NULL;
+    rc = trie_builder_finish(b, &wt);
+    b = NULL;
+    if (rc) goto fail;
+    trie_free(w->wt);
+    w->wt = wt;
+    for (uint32_t i = 0; i < v.n; i++) w->w[i].p = NULL; /* now owned by nw */
+    qfree(w->w);
+    w->w = nw;
+    nw = NULL;
+    uint64_t *wh = qrealloc(w->whead, ((size_t)v.n + 1) * sizeof *wh);
+    if (wh) w->whead = wh;
+    uint16_t *wl = qrealloc(w->wlen, ((size_t)v.n + 1) * sizeof *wl);
+    if (wl) w->wlen = wl;
+    w->wcap = v.n + 1; /* before a failure: w->w has that size */
+    if (!wh || !wl) {
+        rc = TRIE_ENOMEM;
+        goto fail;
+    }
+    for (uint32_t x = 0; x < v.n; x++) {
+        wh[map[x]] = tw_head(v.text + v.off[x], v.len[x]);
+        wl[map[x]] = v.len[x];
+    }
+    wh[v.n] = 0, wl[v.n] = 0;
+    for (uint64_t i = 0; i < w->fan; i++) w->fa[i] = map[w->fa[i]]; /* temp ids -> word ids */
+    for (uint32_t i = 0; i < v.n; i++) tw_tree_rebuild(w, &w->w[i]); /* the bound trees */
+    vocab_free(&v);
+    qfree(cnt);
+    qfree(perm);
+    qfree(map);
+    *out = w;
+    return TRIE_OK;
+fail:
+    qfree(nw); /* aliases lists still owned by w->w */
+    trie_builder_free(b);
+    vocab_free(&v);
+    qfree(cnt);
+    qfree(order);
+    qfree(perm);
+    qfree(map);
+    trie_words_free(w);
+    return rc;
+}
+
+void trie_words_memory(const trie_words *w, trie_words_mem *m) {
+    trie_mem tm;
+    trie_memory(w->wt, &tm);
+    uint64_t b = sizeof *w + tm.bytes_alloc + (uint64_t)w->wcap * sizeof(tw_word) +
+                 (uint64_t)w->idcap * (sizeof *w->rank + sizeof *w->kb) + (uint64_t)w->ridcap * 8 +
+                 (uint64_t)w->wcap * (sizeof *w->whead + sizeof *w->wlen) + w->facap * 4;
+    uint64_t words = 0, post = 0;
+    for (uint32_t i = 0; i < w->wcap; i++) {
+        const tw_word *x = &w->w[i];
+        if (!x->p) continue;
+        uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
+        tw_levels(x->cap, off, sz, &tot);
+        b += (uint64_t)x->cap * 4 + (uint64_t)tot * 2 + 2;
+        words++;
+        post += x->n;
+    }
+    m->words = words;
+    m->postings = post;
+    m->bytes = b;
+}

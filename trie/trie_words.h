@@ -1,0 +1,136 @@
+/* trie_words.h -- the word index over a trie's keys: "words anywhere"
+ * (infix, conjunctive) top-k, exact under live changes (issue 15).
+ *
+ * WHAT
+ * ----
+ * Keys are normalized UTF-8 (lowercase, single ASCII spaces between words).
+ * The typed text is split into words on ASCII spaces. A key MATCHES when
+ * every typed word but the last EQUALS a word of the key, the last typed
+ * word is a PREFIX of a word of the key (EQUALS when the text ends with a
+ * space), and each typed word matches a DIFFERENT word of the key (a
+ * matching: "new new" needs two "new" words), in any order.
+ * Order: class 0 = keys that the canonical text (the typed words joined by
+ * single spaces, plus one trailing space when the text ends with a space) is
+ * a plain prefix of (ordinary completions), by score desc; then class 1 = the
+ * other matches, by score desc; ties by key bytes. Every hit carries, for
+ * each typed word i, the byte range in the key of the word it matched:
+ * [off, off + len) where len is the typed word's length (for the last,
+ * prefix word: the typed part only). The matching reported is the greedy
+ * one: the complete typed words in typed order each take the first (by
+ * position) unused key word equal to them, then the last (prefix) word takes
+ * the first unused key word it is a prefix of. For class 0 that is word i
+ * of the key for typed word i.
+ *
+ * WHY / HOW (the design essay is at the top of trie_words.c): a word
+ * dictionary (a second trie, word -> word id, score = an upper bound of the
+ * scores of the keys holding it) and per word a posting list of key ids in
+ * a static rank order with a 16-ary tree of score upper bounds (2-byte
+ * codes) over it; per key its word ids in order (the forward index), so a
+ * candidate is matched with integers; top-k is a best-first search over
+ * those bounds, exact.
+ *
+ * LIMITS AND RESULTS
+ * ------------------
+ *   - at most TRIE_WORDS_MAX_TYPED typed words: more is TRIE_WORDS_ETOOMANY;
+ *     a text over TRIE_WORDS_MAX_TEXT bytes is TRIE_WORDS_ETOOLONG (no key
+ *     can hold it). Both are answered after looking at <= that many bytes.
+ *   - a text with no words (empty, only spaces): 0 hits.
+ *   - work per request: at most TRIE_WORDS_MAX_SCAN work units (a posting
+ *     examined, tombstones included; a dictionary word streamed; an entry
+ *     pushed on a search heap), overshot by at most one leaf block (16
+ *     postings) or one dictionary path. A key is decoded only when it
+ *     enters the best k (matching is on word ids), so decodes are bounded
+ *     by the same limit. Past it the search stops and *truncated is set to
+ *     1: the hits returned are then still exactly the best ones, in order
+ *     (a correct prefix of the full answer), just fewer than k.
+ *
+ * WHAT THE ENGINE CALLS, AND WHEN (the index never sees the trie change by
+ * itself; every call below must follow the trie change it describes):
+ *   - after loading or bulk-building a trie: trie_words_build (rebuilds the
+ *     whole index from the trie; the snapshot holds no word index).
+ *   - trie_set / trie_incr that CREATED a key (trie_count grew):
+ *     trie_words_add(w, id, key, len, score). trie_set's id_out gives the id.
+ *   - trie_set / trie_incr that CHANGED the score of an existing key:
+ *     trie_words_score(w, t, id, key, len, new_score) (id may be
+ *     TRIE_WORDS_ANY_ID: it is looked up in t). A decrease, or a rise that
+ *     stays under the key's recorded bound, is O(1) and touches nothing.
+ *   - trie_del: get the id first (trie_get), then after trie_del succeeds
+ *     trie_words_del(w, id, key, len).
+ *   - a display-only change needs no call.
+ * On TRIE_ENOMEM from add/score the index may have recorded the key in some
+ * of its words only; the index then answers inexactly until the next
+ * trie_words_build. Queries and del never allocate index memory (queries
+ * allocate per-request scratch and return TRIE_ENOMEM if that fails).
+ *
+ * Not thread-safe for writes; queries do not modify the index.
+ */
+#ifndef QAC_TRIE_WORDS_H
+#define QAC_TRIE_WORDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "trie/trie.h"
+
+#define TRIE_WORDS_MAX_TYPED 16      /* typed words per request */
+#define TRIE_WORDS_MAX_TEXT TRIE_MAX_KEY /* bytes of typed text */
+#define TRIE_WORDS_MAX_SCAN 20000u   /* work units per request (see LIMITS) */
+#define TRIE_WORDS_ANY_ID UINT32_MAX /* trie_words_score: look the id up */
+
+#define TRIE_WORDS_ETOOMANY (-20) /* more than TRIE_WORDS_MAX_TYPED typed words */
+#define TRIE_WORDS_ETOOLONG (-21) /* text longer than TRIE_WORDS_MAX_TEXT bytes */
+
+typedef struct trie_words trie_words;
+
+typedef struct trie_words_range {
+    uint16_t off, len; /* bytes of the key */
+} trie_words_range;
+
+typedef struct trie_words_hit {
+    trie_hit hit;    /* the key, display, score, id (a copy, as from trie_topk) */
+    uint8_t cls;     /* 0: the text is a prefix of the key; 1: other match */
+    uint8_t nranges; /* = the number of typed words */
+    trie_words_range range[TRIE_WORDS_MAX_TYPED]; /* by typed word */
+} trie_words_hit;
+
+typedef struct trie_words_mem {
+    uint64_t words;      /* distinct words in the dictionary */
+    uint64_t postings;   /* posting entries, tombstones included */
+    uint64_t bytes;      /* bytes allocated by the index, the word trie included */
+} trie_words_mem;
+
+const char *trie_words_strerror(int err); /* TRIE_WORDS_E* and TRIE_E* */
+
+/* An empty index (for an empty trie); NULL on allocation failure. */
+trie_words *trie_words_new(void);
+void trie_words_free(trie_words *w);
+
+/* A fresh index of every key of t in *out (TRIE_OK), or TRIE_ENOMEM /
+ * TRIE_EFULL with *out NULL. */
+int trie_words_build(const trie *t, trie_words **out);
+
+/* Key id (now in the trie with this key and score) was created. */
+int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, double score);
+/* Key id (with this key) was deleted from the trie. TRIE_ENOTFOUND when the
+ * index does not hold id. */
+int trie_words_del(trie_words *w, uint32_t id, const char *key, size_t len);
+/* The score of key id changed to new_score (t: the trie, only read to look
+ * the id up when id is TRIE_WORDS_ANY_ID). */
+int trie_words_score(trie_words *w, const trie *t, uint32_t id, const char *key, size_t len,
+                     double new_score);
+
+/* The best min(k, matches) hits for the typed text (k in 1..TRIE_MAX_K),
+ * class 0 first. Returns the number of hits >= 0, or TRIE_EINVAL,
+ * TRIE_WORDS_ETOOMANY, TRIE_WORDS_ETOOLONG, TRIE_ENOMEM. *truncated (when
+ * non-NULL) is 1 when the scan limit cut the search short, else 0. */
+int trie_words_topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
+                    trie_words_hit *out, int *truncated);
+
+void trie_words_memory(const trie_words *w, trie_words_mem *m);
+
+/* Tests: every live key of t is in the postings of each of its words with
+ * its bounds covering its score, nothing else is live, counts agree. 0 when
+ * sound, else -1 and a reason. O(everything). */
+int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errlen);
+
+#endif

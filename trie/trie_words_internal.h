@@ -1,0 +1,128 @@
+/* trie_words_internal.h -- private layout of the word index, shared only by
+ * trie_words.c (layout, live changes, build) and trie_words_query.c (top-k,
+ * check), and white-box tests. The design is described in trie_words.c.
+ */
+#ifndef QAC_TRIE_WORDS_INTERNAL_H
+#define QAC_TRIE_WORDS_INTERNAL_H
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "trie/trie_internal.h"
+#include "trie/trie_words.h"
+
+#define TW_FB 4 /* fanout 16 */
+#define TW_F (1u << TW_FB)
+#define TW_MAXLV 8
+#define TW_MAXKW (TRIE_MAX_KEY / 2 + 1) /* words in a key */
+
+typedef struct tw_word {
+    uint32_t *p; /* cap ranks (ascending), then the bound tree (uint16 codes) */
+    uint32_t n, cap, live;
+    uint16_t top; /* root bound code (the dictionary score is bval(top)) */
+} tw_word;
+
+#define TW_FO_IRR 0x80000000u  /* fo[rank]: the key's spacing is not canonical */
+#define TW_FO_DEAD 0x40000000u /* fo[rank]: the key was deleted (as rid[rank] == NONE) */
+#define TW_FO_MASK 0x3fffffffu /* the offset in fa: < 2^30 word ids between builds */
+
+struct trie_words {
+    trie *wt;          /* dictionary: word -> wid, score = bval(bound) */
+    tw_word *w;        /* by wid */
+    uint64_t *whead;   /* by wid: the word's first 8 bytes (zero-padded, native load) */
+    uint16_t *wlen;    /* by wid: the word's length in bytes */
+    uint32_t wcap;
+    uint32_t *rank;    /* by key id: rank, NONE when absent */
+    uint16_t *kb;      /* by key id: bound code */
+    uint32_t idcap;
+    uint32_t *rid;     /* by rank: key id, NONE once deleted (a tombstone) */
+    uint32_t *fo;      /* by rank (ridcap + 1): start of the key's words in fa (| flags);
+                        * fo[next_rank] ends the last */
+    uint32_t ridcap;
+    uint32_t *fa;      /* forward index: each rank's word ids, in key order, repeats kept */
+    uint64_t fan, facap;
+    uint32_t next_rank;
+    uint64_t keys, postings;
+};
+
+/* ------------------------------------------------------------ bound codes */
+
+static inline uint16_t bcode(double x) {
+    float f = (float)x;
+    if ((double)f < x) f = nextafterf(f, INFINITY);
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint32_t k = (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    return (uint16_t)(((uint64_t)k + 0xffffu) >> 16); /* in [0x80, 0xff80]: never 0 */
+}
+static inline double bval(uint16_t c) {
+    uint32_t k = (uint32_t)c << 16;
+    uint32_t u = (k & 0x80000000u) ? (k & 0x7fffffffu) : ~k;
+    float f;
+    memcpy(&f, &u, 4);
+    return (double)f;
+}
+
+/* The first 8 bytes of word (zero-padded) as one integer: a prefix of <= 8
+ * bytes is tested with a mask, no decode (tw_head_mask). */
+static inline uint64_t tw_head(const char *word, size_t wl) {
+    uint64_t h = 0;
+    memcpy(&h, word, wl < 8 ? wl : 8);
+    return h;
+}
+static inline uint64_t tw_head_mask(size_t pl) {
+    uint64_t m = 0;
+    memset(&m, 0xff, pl < 8 ? pl : 8);
+    return m;
+}
+
+/* A bound as the dictionary trie's score: the trie takes finite scores only,
+ * so a bound of +inf (a key score near DBL_MAX) is kept there as DBL_MAX,
+ * which still bounds every finite score. */
+static inline double bval_fin(uint16_t c) {
+    double v = bval(c);
+    return v > DBL_MAX ? DBL_MAX : v;
+}
+
+/* ------------------------------------------------------------- tree layout */
+
+/* Stored levels for a list of capacity cap: level l has ceil(cap/16^(l+1))
+ * entries, kept while that is > 1 (the root is tw_word.top). */
+static inline int tw_levels(uint32_t cap, uint32_t off[TW_MAXLV], uint32_t sz[TW_MAXLV], uint32_t *total) {
+    int nl = 0;
+    uint32_t o = 0;
+    uint64_t span = TW_F;
+    while (span < cap) {
+        sz[nl] = (uint32_t)((cap + span - 1) / span);
+        off[nl++] = o;
+        o += sz[nl - 1];
+        span <<= TW_FB;
+    }
+    *total = o;
+    return nl;
+}
+static inline uint16_t *tw_mx(const tw_word *x) { return (uint16_t *)(x->p + x->cap); }
+
+
+/* trie_words_query.c */
+typedef struct tw_work {
+    uint32_t units;   /* as limited by TRIE_WORDS_MAX_SCAN */
+    uint32_t decoded; /* keys decoded: only candidates that enter the best k */
+} tw_work;
+/* trie_words_topk that also reports the work it did (tests). */
+int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
+                     trie_words_hit *out, int *truncated, tw_work *work);
+
+/* trie_words.c */
+/* Id of key in t, or NONE (find() without the path; reads trie internals). */
+uint32_t trie_words__lookup(const trie *t, const char *key, size_t klen);
+/* Position of the live entry with rank r in x, or NONE. */
+uint32_t trie_words__find_pos(const trie_words *w, const tw_word *x, uint32_t r);
+/* Splits key into words: offsets o, lengths l; returns how many. */
+int trie_words__split(const char *key, size_t klen, uint16_t *o, uint16_t *l);
+/* Keeps the first occurrence of each distinct word; returns how many. */
+int trie_words__distinct(const char *key, uint16_t *o, uint16_t *l, int n);
+
+#endif

@@ -1,0 +1,620 @@
+/* trie_words_query.c -- top-k of the word index (trie_words_topk) and its
+ * consistency check. The design (bounds, the best-first search and why it is
+ * exact) is in trie_words.c; the semantics in trie_words.h.
+ *
+ * What lives here, in order:
+ *   - parsing the typed text (limits first: length, then words);
+ *   - the greedy matching that decides a key and gives the ranges;
+ *   - a best-first cursor over the DICTIONARY trie's subtree of a prefix
+ *     (like trie__topk_walk, but unbounded and one word per call: the
+ *     frontier is a growable heap), which streams candidate words by bound;
+ *   - the search: a heap of bound entries (STREAM / WORD / NODE) popped
+ *     best first; ranks of an expanded leaf block are examined on the spot:
+ *     matched on their word ids (fcheck, the forward index: integer
+ *     compares and 8-byte word heads, no key decode), then by score, and
+ *     only a key that enters the sorted set of the best m matches so far
+ *     (whose worst prunes the heap) is decoded;
+ *   - trie_words_check.
+ * Cost and limits: per request at most TRIE_WORDS_MAX_SCAN work units
+ * (postings examined, words streamed, heap pushes), checked before each pop
+ * (one pop adds at most a leaf block or a dictionary path); a decode
+ * follows an examined posting, so decodes are bounded by the same limit.
+ * Scratch is allocated per request (heaps grow x2, m result slots of
+ * ~600 B) and freed before returning.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "trie/trie_words_internal.h"
+
+/* ------------------------------------------------------------- the request */
+
+typedef struct tw_req {
+    const char *w[TRIE_WORDS_MAX_TYPED];
+    uint16_t wl[TRIE_WORDS_MAX_TYPED];
+    int nw, trailing;
+    char canon[TRIE_WORDS_MAX_TEXT + 1];
+    size_t clen;
+} tw_req;
+
+static int tw_parse(const char *text, size_t len, tw_req *q) {
+    if (len > TRIE_WORDS_MAX_TEXT) return TRIE_WORDS_ETOOLONG;
+    q->nw = 0;
+    q->clen = 0;
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && text[i] == ' ') i++;
+        if (i == len) break;
+        const char *e = memchr(text + i, ' ', len - i);
+        size_t j = e ? (size_t)(e - text) : len;
+        if (q->nw == TRIE_WORDS_MAX_TYPED) return TRIE_WORDS_ETOOMANY;
+        q->w[q->nw] = text + i;
+        q->wl[q->nw++] = (uint16_t)(j - i);
+        if (q->clen) q->canon[q->clen++] = ' ';
+        memcpy(q->canon + q->clen, text + i, j - i);
+        q->clen += j - i;
+        i = j;
+    }
+    q->trailing = q->nw > 0 && text[len - 1] == ' ';
+    if (q->trailing) q->canon[q->clen++] = ' ';
+    return TRIE_OK;
+}
+
+/* The greedy matching (trie_words.h): 1 and the ranges when key matches. */
+static int tw_match(const tw_req *q, const char *key, size_t klen, trie_words_range *rg) {
+    uint16_t o[TW_MAXKW], l[TW_MAXKW];
+    uint8_t used[TW_MAXKW];
+    int nk = trie_words__split(key, klen, o, l);
+    memset(used, 0, (size_t)nk);
+    int nc = q->trailing ? q->nw : q->nw - 1;
+    for (int i = 0; i < nc; i++) {
+        int j = 0;
+        while (j < nk && (used[j] || l[j] != q->wl[i] || memcmp(key + o[j], q->w[i], l[j]))) j++;
+        if (j == nk) return 0;
+        used[j] = 1;
+        rg[i] = (trie_words_range){o[j], q->wl[i]};
+    }
+    if (!q->trailing) {
+        int i = q->nw - 1, j = 0;
+        while (j < nk && (used[j] || l[j] < q->wl[i] || memcmp(key + o[j], q->w[i], q->wl[i]))) j++;
+        if (j == nk) return 0;
+        rg[i] = (trie_words_range){o[j], q->wl[i]};
+    }
+    return 1;
+}
+
+/* ----------------------------------------------------------------- search */
+
+enum { K_STREAM, K_WORD, K_NODE };
+#define TW_PFX_DRIVE 64 /* prefix words that may drive a multi-word search */
+
+/* A bound entry of the search heap; value v bounds every key below it. */
+typedef struct tw_ent {
+    double v;
+    uint32_t a, b; /* WORD: a = wid; NODE: a = wid, b = index */
+    uint8_t kind, lv;
+} tw_ent;
+
+/* Dictionary cursor entry: par NONE: the single word id; slot NONE: the
+ * whole subtree of node par; else child slot of par and its later siblings. */
+typedef struct tw_sent {
+    double s;
+    uint32_t id, par, slot;
+} tw_sent;
+
+/* One verified match among the best m found so far. */
+typedef struct tw_res {
+    double s;
+    uint32_t id;
+    uint16_t kl;
+    trie_words_range rg[TRIE_WORDS_MAX_TYPED];
+    char key[TRIE_MAX_KEY];
+} tw_res;
+
+typedef struct tw_search {
+    const trie_words *w;
+    const trie *t;
+    const tw_req *q;
+    tw_ent *h;
+    uint32_t hn, hcap;
+    tw_sent *s;
+    uint32_t sn, scap;
+    tw_res *res;   /* m slots */
+    uint32_t *ord; /* slot indices, best first */
+    uint32_t nres, m;
+    uint32_t scanned, decoded; /* work units, keys decoded (trie_words.h LIMITS) */
+    uint32_t qw[TRIE_WORDS_MAX_TYPED]; /* word ids of the complete typed words, typed order */
+    int nc;                            /* how many (the last typed word is a prefix unless trailing) */
+    uint64_t ph, pm;                   /* the prefix's head and mask (tw_head) */
+    int stream, oom;
+} tw_search;
+
+static void hpush(tw_search *S, tw_ent e) {
+    if (S->hn == S->hcap) {
+        uint32_t nc = S->hcap ? S->hcap * 2 : 256;
+        tw_ent *p = qrealloc(S->h, nc * sizeof *p);
+        if (!p) {
+            S->oom = 1;
+            return;
+        }
+        S->h = p;
+        S->hcap = nc;
+    }
+    uint32_t i = S->hn++;
+    S->scanned++;
+    while (i > 0 && e.v > S->h[(i - 1) / 2].v) {
+        S->h[i] = S->h[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    S->h[i] = e;
+}
+
+static tw_ent hpop(tw_search *S) {
+    tw_ent top = S->h[0], x = S->h[--S->hn];
+    uint32_t i = 0;
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = l;
+        if (l >= S->hn) break;
+        if (r < S->hn && S->h[r].v > S->h[l].v) m = r;
+        if (S->h[m].v <= x.v) break;
+        S->h[i] = S->h[m];
+        i = m;
+    }
+    if (S->hn) S->h[i] = x;
+    return top;
+}
+
+/* The worst kept match when the set is full (prunes), else NULL. */
+static inline const tw_res *res_worst(const tw_search *S) {
+    return S->nres == S->m ? &S->res[S->ord[S->nres - 1]] : NULL;
+}
+
+/* --- dictionary cursor (max-heap on s) */
+
+static void spush(tw_search *S, double s, uint32_t id, uint32_t par, uint32_t slot) {
+    if (S->sn == S->scap) {
+        uint32_t nc = S->scap ? S->scap * 2 : 64;
+        tw_sent *p = qrealloc(S->s, nc * sizeof *p);
+        if (!p) {
+            S->oom = 1;
+            return;
+        }
+        S->s = p;
+        S->scap = nc;
+    }
+    uint32_t i = S->sn++;
+    S->scanned++;
+    S->s[i] = (tw_sent){s, id, par, slot};
+    while (i > 0 && S->s[i].s > S->s[(i - 1) / 2].s) {
+        tw_sent x = S->s[i];
+        S->s[i] = S->s[(i - 1) / 2];
+        S->s[(i - 1) / 2] = x;
+        i = (i - 1) / 2;
+    }
+}
+
+static tw_sent spop(tw_search *S) {
+    tw_sent top = S->s[0];
+    S->s[0] = S->s[--S->sn];
+    uint32_t i = 0;
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < S->sn && S->s[l].s > S->s[m].s) m = l;
+        if (r < S->sn && S->s[r].s > S->s[m].s) m = r;
+        if (m == i) break;
+        tw_sent x = S->s[i];
+        S->s[i] = S->s[m];
+        S->s[m] = x;
+        i = m;
+    }
+    return top;
+}
+
+static inline double wscore(const trie *wt, uint32_t id) { return wt->refs[id].score; }
+
+/* Locates the dictionary subtree of prefix p; 0 when no word has it. */
+static int stream_init(tw_search *S, const char *p, size_t pl) {
+    const trie *wt = S->w->wt;
+    uint32_t n = 0;
+    size_t pos = 0;
+    while (pos < pl) {
+        const tnode *nd = &wt->nodes[n];
+        int s = kid_find(wt, nd, (uint8_t)p[pos]);
+        if (s < 0) return 0;
+        uint32_t r = kid_refs(wt, nd)[s];
+        if (r & LEAF) {
+            uint32_t id = r & ~LEAF;
+            if (!kprefix_is(wt, id, p, pl)) return 0;
+            spush(S, wscore(wt, id), id, NONE, 0);
+            return 1;
+        }
+        pos = wt->nodes[r].depth;
+        n = r;
+    }
+    uint32_t b = wt->nodes[n].best;
+    if (b == NONE || !kprefix_is(wt, b, p, pl)) return 0;
+    spush(S, wscore(wt, b), NONE, n, NONE);
+    return 1;
+}
+
+/* Descends from node n along best keys, leaving alternatives; its best word. */
+static uint32_t stream_descend(tw_search *S, uint32_t n) {
+    const trie *wt = S->w->wt;
+    for (;;) {
+        const tnode *nd = &wt->nodes[n];
+        uint32_t b = nd->best;
+        if (nd->term == b) {
+            if (nd->nkids) spush(S, wscore(wt, ref_best(wt, kid_refs(wt, nd)[0])), NONE, n, 0);
+            return b;
+        }
+        if (nd->term != NONE) spush(S, wscore(wt, nd->term), nd->term, NONE, 0);
+        if (nd->nkids > 1) spush(S, wscore(wt, ref_best(wt, kid_refs(wt, nd)[1])), NONE, n, 1);
+        uint32_t r = kid_refs(wt, nd)[0];
+        if (r & LEAF) return r & ~LEAF;
+        n = r;
+    }
+}
+
+/* The next word (best bound first) of the stream; the stream is not empty. */
+static uint32_t stream_next(tw_search *S) {
+    const trie *wt = S->w->wt;
+    tw_sent e = spop(S);
+    if (e.par == NONE) return e.id;
+    if (e.slot == NONE) return stream_descend(S, e.par);
+    const tnode *nd = &wt->nodes[e.par];
+    const uint32_t *r = kid_refs(wt, nd);
+    if (e.slot + 1 < nd->nkids) spush(S, wscore(wt, ref_best(wt, r[e.slot + 1])), NONE, e.par, e.slot + 1);
+    if (r[e.slot] & LEAF) return r[e.slot] & ~LEAF;
+    return stream_descend(S, r[e.slot]);
+}
+
+/* 1 when word wid starts with the typed prefix: the head compare decides
+ * prefixes of <= 8 bytes; a longer one, when the heads agree, compares the
+ * word's bytes (decoded from the dictionary). NONE (a word an add that ran
+ * out of memory did not index) never matches. */
+static inline int tw_pfx(const tw_search *S, uint32_t wid) {
+    const trie_words *w = S->w;
+    if (wid == NONE) return 0;
+    const tw_req *q = S->q;
+    size_t pl = q->wl[q->nw - 1];
+    if (w->wlen[wid] < pl || (w->whead[wid] & S->pm) != S->ph) return 0;
+    if (pl <= 8) return 1;
+    char word[TRIE_MAX_KEY];
+    kdecode(w->wt, wid, word);
+    return memcmp(word + 8, q->w[q->nw - 1] + 8, pl - 8) == 0;
+}
+
+enum { FC_NO, FC_CLS0, FC_MATCH, FC_BYTES };
+
+/* The matching of trie_words.h decided on rank r's word ids (the forward
+ * index), no decode: FC_NO, FC_CLS0 (an ordinary completion: class 0, left
+ * to trie_topk), FC_MATCH (class 1; pos[i] = the key position typed word i
+ * took, the greedy matching), or FC_BYTES when the key's spacing is not
+ * canonical and its class must be decided on its bytes. */
+static int fcheck(tw_search *S, uint32_t r, uint16_t *pos) {
+    const trie_words *w = S->w;
+    uint32_t a = w->fo[r], b = w->fo[r + 1] & TW_FO_MASK;
+    int irr = (a & TW_FO_IRR) != 0;
+    a &= TW_FO_MASK;
+    const uint32_t *f = w->fa + a;
+    uint32_t nk = b - a;
+    uint8_t used[TW_MAXKW];
+    int nc = S->nc;
+    memset(used, 0, nk);
+    for (int i = 0; i < nc; i++) {
+        uint32_t j = 0;
+        while (j < nk && (used[j] || f[j] != S->qw[i])) j++;
+        if (j == nk) return FC_NO;
+        used[j] = 1;
+        pos[i] = (uint16_t)j;
+    }
+    if (!S->q->trailing) {
+        uint32_t j = 0;
+        while (j < nk && (used[j] || !tw_pfx(S, f[j]))) j++;
+        if (j == nk) return FC_NO;
+        pos[nc] = (uint16_t)j;
+    }
+    if (irr) return FC_BYTES;
+    for (int i = 0; i < nc; i++) /* class 0: typed word i is key word i */
+        if (f[i] != S->qw[i]) return FC_MATCH;
+    if (S->q->trailing ? nk > (uint32_t)nc : tw_pfx(S, f[nc])) return FC_CLS0;
+    return FC_MATCH;
+}
+
+/* Examines key id (score sc) that fcheck passed (fc, pos): keeps it when it
+ * ranks among the best m matches so far. Only a key that would enter is
+ * decoded (its bytes order ties and fill the hit). */
+static void examine(tw_search *S, uint32_t id, double sc, int fc, const uint16_t *pos) {
+    const tw_res *wr = res_worst(S);
+    if (wr && sc < wr->s) return;
+    if (S->stream) /* a key with two words of the prefix comes from two lists */
+        for (uint32_t i = 0; i < S->nres; i++)
+            if (S->res[S->ord[i]].id == id) return;
+    char key[TRIE_MAX_KEY];
+    uint32_t kl = kdecode(S->t, id, key);
+    S->decoded++;
+    if (wr && sc == wr->s && keycmp(key, kl, wr->key, wr->kl) > 0) return;
+    const tw_req *q = S->q;
+    trie_words_range rg[TRIE_WORDS_MAX_TYPED];
+    if (fc == FC_BYTES) {
+        if (kl >= q->clen && memcmp(key, q->canon, q->clen) == 0) return; /* class 0 */
+        if (!tw_match(q, key, kl, rg)) return;
+    } else {
+        uint16_t o[TW_MAXKW], l[TW_MAXKW];
+        trie_words__split(key, kl, o, l);
+        for (int i = 0; i < q->nw; i++) rg[i] = (trie_words_range){o[pos[i]], q->wl[i]};
+    }
+    /* insert: the slot of the worst when full, else a fresh one */
+    uint32_t slot = wr ? S->ord[--S->nres] : S->nres, i = S->nres;
+    tw_res *r = &S->res[slot];
+    r->s = sc;
+    r->id = id;
+    r->kl = (uint16_t)kl;
+    memcpy(r->key, key, kl);
+    memcpy(r->rg, rg, (size_t)q->nw * sizeof *rg);
+    while (i > 0) {
+        const tw_res *p = &S->res[S->ord[i - 1]];
+        if (p->s > sc || (p->s == sc && keycmp(p->key, p->kl, key, kl) < 0)) break;
+        S->ord[i] = S->ord[i - 1];
+        i--;
+    }
+    S->ord[i] = slot;
+    S->nres++;
+}
+
+/* Expands word wid's tree entry (lv, idx) (lv -1: the root): bound children
+ * that may still hold a better key go on the heap; ids are examined. */
+static void expand(tw_search *S, uint32_t wid, int lv, uint32_t idx) {
+    const tw_word *x = &S->w->w[wid];
+    uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
+    int nl = tw_levels(x->cap, off, sz, &tot);
+    int cl = lv < 0 ? nl - 1 : lv - 1;
+    uint32_t c0 = lv < 0 ? 0 : idx << TW_FB, c1 = lv < 0 ? UINT32_MAX : c0 + TW_F;
+    if (cl < 0) { /* a leaf block: each rank's word ids, then (only for the
+                   * ranks that match) its id and score are cache misses, so
+                   * each stage starts all of the block's at once (prefetch) */
+        if (c1 > x->n) c1 = x->n;
+        const trie *t = S->t;
+        const trie_words *w = S->w;
+        uint32_t ids[TW_F], rks[TW_F], n = 0, m = 0;
+        uint16_t pos[TW_F][TRIE_WORDS_MAX_TYPED];
+        uint8_t fcs[TW_F];
+        for (uint32_t i = c0; i < c1; i++) __builtin_prefetch(&w->fo[x->p[i]]);
+        S->scanned += c1 - c0;
+        for (uint32_t i = c0; i < c1; i++) {
+            uint32_t a = w->fo[x->p[i]];
+            if (a & TW_FO_DEAD) continue;
+            rks[n++] = x->p[i];
+            __builtin_prefetch(w->fa + (a & TW_FO_MASK));
+        }
+        for (uint32_t j = 0; j < n; j++) {
+            int fc = fcheck(S, rks[j], pos[m]);
+            if (fc == FC_NO || fc == FC_CLS0) continue;
+            fcs[m] = (uint8_t)fc;
+            rks[m] = rks[j];
+            ids[m] = w->rid[rks[j]];
+            __builtin_prefetch(&t->refs[ids[m]]);
+            m++;
+        }
+        for (uint32_t j = 0; j < m; j++) examine(S, ids[j], t->refs[ids[j]].score, fcs[j], pos[j]);
+        return;
+    }
+    if (c1 > sz[cl]) c1 = sz[cl];
+    const uint16_t *mx = tw_mx(x) + off[cl];
+    const tw_res *wr = res_worst(S);
+    for (uint32_t i = c0; i < c1; i++) {
+        if (!mx[i]) continue;
+        double v = bval(mx[i]);
+        if (!wr || v >= wr->s) hpush(S, (tw_ent){v, wid, i, K_NODE, (uint8_t)cl});
+    }
+}
+
+/* Class 1: up to m hits into out, best first. Best-first over bounds; the
+ * search ends when no bound left on the heap reaches the worst kept match
+ * (a bound EQUAL to it may hide a tie with a smaller key: it is expanded). */
+static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated) {
+    const trie_words *w = S->w;
+    const tw_req *q = S->q;
+    int nc = q->trailing ? q->nw : q->nw - 1;
+    S->m = m;
+    S->nc = nc;
+    for (int i = 0; i < nc; i++)
+        if ((S->qw[i] = trie_words__lookup(w->wt, q->w[i], q->wl[i])) == NONE) return 0;
+    if (!q->trailing) {
+        S->ph = tw_head(q->w[nc], q->wl[nc]);
+        S->pm = tw_head_mask(q->wl[nc]);
+    }
+    if (nc == 0) { /* one word, a prefix: every dictionary word with it */
+        if (!stream_init(S, q->w[0], q->wl[0])) return 0;
+        S->stream = 1;
+        hpush(S, (tw_ent){S->s[0].s, 0, 0, K_STREAM, 0});
+    } else { /* the rarest complete word drives */
+        uint32_t best = NONE, bn = UINT32_MAX;
+        for (int i = 0; i < nc; i++) {
+            uint32_t wid = trie_words__lookup(w->wt, q->w[i], q->wl[i]);
+            if (wid == NONE) return 0;
+            if (w->w[wid].live < bn) bn = w->w[wid].live, best = wid;
+        }
+        if (!q->trailing) { /* a prefix no word has: nothing matches */
+            if (!stream_init(S, q->w[nc], q->wl[nc])) return 0;
+            /* the prefix drives instead when it has few words whose lists
+             * together are shorter than the rarest complete word's */
+            uint32_t pw[TW_PFX_DRIVE], npw = 0;
+            uint64_t plive = 0;
+            while (S->sn && npw < TW_PFX_DRIVE && plive < bn && !S->oom) {
+                pw[npw] = stream_next(S);
+                plive += w->w[pw[npw++]].live;
+            }
+            if (!S->sn && plive < bn) {
+                S->stream = 1; /* a key with two words of the prefix is in two lists */
+                for (uint32_t i = 0; i < npw; i++)
+                    hpush(S, (tw_ent){bval(w->w[pw[i]].top), pw[i], 0, K_WORD, 0});
+                best = NONE;
+            }
+            S->sn = 0;
+        }
+        if (best != NONE) hpush(S, (tw_ent){bval(w->w[best].top), best, 0, K_WORD, 0});
+    }
+    while (S->hn && !S->oom) {
+        const tw_res *wr = res_worst(S);
+        if (wr && S->h[0].v < wr->s) break; /* nothing left can enter */
+        if (S->scanned >= TRIE_WORDS_MAX_SCAN) {
+            *truncated = 1;
+            break;
+        }
+        tw_ent e = hpop(S);
+        if (e.kind == K_STREAM) {
+            uint32_t wid = stream_next(S);
+            S->scanned++;
+            double v = bval(w->w[wid].top);
+            if (!wr || v >= wr->s) hpush(S, (tw_ent){v, wid, 0, K_WORD, 0});
+            if (S->sn) hpush(S, (tw_ent){S->s[0].s, 0, 0, K_STREAM, 0});
+        } else {
+            expand(S, e.a, e.kind == K_WORD ? -1 : e.lv, e.b);
+        }
+    }
+    uint32_t n = S->nres;
+    if (*truncated) /* keep only what nothing unexamined can beat */
+        while (n > 0 && S->hn && S->res[S->ord[n - 1]].s <= S->h[0].v) n--;
+    for (uint32_t i = 0; i < n; i++) {
+        const tw_res *r = &S->res[S->ord[i]];
+        fill_hit(S->t, r->id, &out[i].hit);
+        out[i].cls = 1;
+        out[i].nranges = (uint8_t)q->nw;
+        memcpy(out[i].range, r->rg, (size_t)q->nw * sizeof *r->rg);
+    }
+    return (int)n;
+}
+
+int trie_words_topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
+                    trie_words_hit *out, int *truncated) {
+    return trie_words__topk(w, t, text, len, k, out, truncated, NULL);
+}
+
+int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
+                     trie_words_hit *out, int *truncated, tw_work *work) {
+    if (work) *work = (tw_work){0, 0};
+    int trunc_dummy;
+    if (!truncated) truncated = &trunc_dummy;
+    *truncated = 0;
+    if (!w || !t || !out || (len && !text) || k == 0 || k > TRIE_MAX_K) return TRIE_EINVAL;
+    tw_req q;
+    int rc = tw_parse(text, len, &q);
+    if (rc) return rc;
+    if (q.nw == 0) return 0;
+    /* class 0: ordinary completions of the canonical text */
+    trie_hit *h0 = qmalloc(k * sizeof *h0);
+    if (!h0) return TRIE_ENOMEM;
+    int n0 = trie_topk(t, q.canon, q.clen, k, h0);
+    if (n0 < 0) {
+        qfree(h0);
+        return n0;
+    }
+    for (int i = 0; i < n0; i++) {
+        out[i].hit = h0[i];
+        out[i].cls = 0;
+        out[i].nranges = (uint8_t)q.nw;
+        tw_match(&q, h0[i].text, h0[i].keylen, out[i].range); /* always matches */
+    }
+    qfree(h0);
+    if ((unsigned)n0 == k) return n0;
+    tw_search S = {0};
+    S.w = w;
+    S.t = t;
+    S.q = &q;
+    unsigned m = k - (unsigned)n0;
+    S.res = qmalloc(m * sizeof *S.res);
+    S.ord = qmalloc(m * sizeof *S.ord);
+    int n1 = S.res && S.ord ? search(&S, m, out + n0, truncated) : 0;
+    if (work) *work = (tw_work){S.scanned, S.decoded};
+    int oom = S.oom || !S.res || !S.ord;
+    qfree(S.h);
+    qfree(S.s);
+    qfree(S.res);
+    qfree(S.ord);
+    if (oom) return TRIE_ENOMEM;
+    return n0 + n1;
+}
+
+const char *trie_words_strerror(int err) {
+    switch (err) {
+    case TRIE_WORDS_ETOOMANY: return "too many words (over TRIE_WORDS_MAX_TYPED)";
+    case TRIE_WORDS_ETOOLONG: return "text too long (over TRIE_WORDS_MAX_TEXT bytes)";
+    default: return trie_strerror(err);
+    }
+}
+
+/* ------------------------------------------------------------------ check */
+
+#define FAIL(...)                                                                                  \
+    do {                                                                                           \
+        snprintf(err, errlen, __VA_ARGS__);                                                        \
+        return -1;                                                                                 \
+    } while (0)
+
+int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errlen) {
+    uint64_t keys = 0, post = 0;
+    for (uint32_t id = 0; id < t->nids; id++) {
+        if (!id_live(t, id)) continue;
+        keys++;
+        if (id >= w->idcap || w->rank[id] == NONE) FAIL("key id %u not indexed", id);
+        if (bval(w->kb[id]) < t->refs[id].score) FAIL("key id %u: bound under its score", id);
+        char key[TRIE_MAX_KEY];
+        uint32_t kl = kdecode(t, id, key);
+        uint16_t o[TW_MAXKW], l[TW_MAXKW];
+        int n = trie_words__distinct(key, o, l, trie_words__split(key, kl, o, l));
+        { /* the forward index: every word of the key, in order */
+            uint16_t ao[TW_MAXKW], al[TW_MAXKW];
+            int na = trie_words__split(key, kl, ao, al);
+            uint32_t r = w->rank[id], fa = w->fo[r] & TW_FO_MASK, fb = w->fo[r + 1] & TW_FO_MASK;
+            if (fb - fa != (uint32_t)na) FAIL("key id %u: %u forward words, the key has %d", id, fb - fa, na);
+            for (int i = 0; i < na; i++) {
+                uint32_t wid = w->fa[fa + i];
+                if (wid != trie_words__lookup(w->wt, key + ao[i], al[i]))
+                    FAIL("key id %u: forward word %d is not '%.*s'", id, i, al[i], key + ao[i]);
+                if (w->wlen[wid] != al[i] || w->whead[wid] != tw_head(key + ao[i], al[i]))
+                    FAIL("key id %u: head of word '%.*s' wrong", id, al[i], key + ao[i]);
+            }
+        }
+        for (int i = 0; i < n; i++) {
+            uint32_t wid = trie_words__lookup(w->wt, key + o[i], l[i]);
+            if (wid == NONE) FAIL("key id %u: word '%.*s' not in the dictionary", id, l[i], key + o[i]);
+            const tw_word *x = &w->w[wid];
+            uint32_t pos = trie_words__find_pos(w, x, w->rank[id]);
+            if (pos == NONE || w->rid[x->p[pos]] != id) FAIL("key id %u: not in the list of '%.*s'", id, l[i], key + o[i]);
+            uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
+            int nl = tw_levels(x->cap, off, sz, &tot);
+            for (int lv = 0; lv < nl; lv++)
+                if (tw_mx(x)[off[lv] + (pos >> (TW_FB * (lv + 1)))] < w->kb[id])
+                    FAIL("key id %u: tree bound of '%.*s' level %d too low", id, l[i], key + o[i], lv);
+            if (x->top < w->kb[id] || wscore(w->wt, wid) != bval_fin(x->top))
+                FAIL("key id %u: word bound of '%.*s' too low", id, l[i], key + o[i]);
+        }
+        post += (uint64_t)n;
+    }
+    for (uint32_t r = 0; r < w->next_rank; r++)
+        if (!(w->fo[r] & TW_FO_DEAD) != (w->rid[r] != NONE)) FAIL("rank %u: dead mark and id disagree", r);
+    if (keys != w->keys) FAIL("index holds %llu keys, trie %llu", (unsigned long long)w->keys, (unsigned long long)keys);
+    if (post != w->postings) FAIL("index holds %llu postings, keys have %llu", (unsigned long long)w->postings, (unsigned long long)post);
+    uint64_t live = 0, words = 0;
+    for (uint32_t i = 0; i < w->wcap; i++) {
+        const tw_word *x = &w->w[i];
+        if (!x->p) continue;
+        words++;
+        uint32_t nlive = 0;
+        for (uint32_t j = 0; j < x->n; j++) {
+            if (x->p[j] >= w->next_rank || (j && x->p[j] <= x->p[j - 1])) FAIL("word %u: list out of rank order", i);
+            uint32_t id = w->rid[x->p[j]];
+            if (id == NONE) continue;
+            if (id >= t->nids || !id_live(t, id) || w->rank[id] != x->p[j]) FAIL("word %u lists dead id %u", i, id);
+            nlive++;
+        }
+        if (nlive != x->live || nlive == 0) FAIL("word %u: %u live entries, count says %u", i, nlive, x->live);
+        live += nlive;
+    }
+    if (live != w->postings) FAIL("lists hold %llu live entries, count says %llu", (unsigned long long)live, (unsigned long long)w->postings);
+    if (words != trie_count(w->wt)) FAIL("%llu lists, %llu dictionary words", (unsigned long long)words, (unsigned long long)trie_count(w->wt));
+    return 0;
+}
