@@ -99,6 +99,7 @@ typedef struct eng {
     trie_hit hits[TRIE_MAX_K];
     trie_fuzzy_hit fhits[TRIE_MAX_K]; /* the hits when the last eng_complete allowed edits */
     int fuzzy_used;                   /* 1: eng_complete's hits are in fhits */
+    unsigned fuzzy_cut;               /* 0, or the edit class fuzzy-max-work cut (trie_fuzzy_info) */
     eng_stats_snap snap;
 } eng;
 
@@ -108,6 +109,12 @@ void eng_init(eng *e, trie *t, const srv_config *cfg);
  * the bytes of its normalized key that the prefix matched. */
 static inline const trie_hit *eng_hit(const eng *e, int i) { return e->fuzzy_used ? &e->fhits[i].hit : &e->hits[i]; }
 static inline unsigned eng_hit_edits(const eng *e, int i) { return e->fuzzy_used ? e->fhits[i].edits : 0; }
+/* The edit count WITHEDITS sends: negated for a hit of the class the work
+ * limit cut (docs/PROTOCOL.md, Typos). */
+static inline int eng_hit_edits_reply(const eng *e, int i) {
+    unsigned d = eng_hit_edits(e, i);
+    return d && d == e->fuzzy_cut ? -(int)d : (int)d;
+}
 static inline size_t eng_hit_matchlen(const eng *e, int i) {
     return e->fuzzy_used ? e->fhits[i].matchlen : e->normlen;
 }

@@ -87,6 +87,9 @@ static const setting table[] = {
      "FUZZY AUTO allows 2 edits from this many code points (default 8; >= fuzzy-auto-one)"},
     {"fuzzy-first-any", K_BOOL, OFF(fuzzy_first_any), 0, 1,
      "an edit may change the first character too (default no: it must be typed right, as Lucene's default)"},
+    {"fuzzy-max-work", K_U64, OFF(fuzzy_max_work), 0, UINT64_MAX / 2,
+     "work units (children looked at, DP steps, key decodes) one typo search may spend (default 20000, "
+     "~1-2 ms; 0 = no limit); past it the answer is cut and says so"},
     {"accept-window", K_U64, OFF(accept.window_s), 1, 86400 * 365,
      "seconds in which one user (or address) raises a query's popularity once (default 86400)"},
     {"accept-user-rate", K_U64, OFF(accept.user_rate), 0, 1000000,
@@ -159,6 +162,7 @@ void config_defaults(srv_config *c) {
     c->fuzzy_mode = config_fuzzy_parse(SRV_DEFAULT_FUZZY, strlen(SRV_DEFAULT_FUZZY));
     c->fuzzy_auto_one = SRV_FUZZY_AUTO_ONE;
     c->fuzzy_auto_two = SRV_FUZZY_AUTO_TWO;
+    c->fuzzy_max_work = SRV_FUZZY_MAX_WORK;
     guard_opts_default(&c->accept);
 }
 

@@ -165,7 +165,9 @@ static int route_complete(srv_conn *c, const http_request *req) {
     }
     qbuf_reset(&s->http->body);
     uint64_t took = qtime_ns() - t0; /* one read: the body's took_us and the histogram */
-    if (json_write_suggestions(&s->http->body, q, qlen, sug, (size_t)n, took / 1000) < 0) return -1;
+    if (json_write_suggestions(&s->http->body, q, qlen, sug, (size_t)n, s->e.fuzzy_used && s->e.fuzzy_cut,
+                               took / 1000) < 0)
+        return -1;
     int rc = http_ok(c, req, CMD_HTTP_COMPLETE, HTTP_JSON_CONTENT_TYPE);
     hist_add(&s->e.stats.lat_ns, took);
     return rc;
@@ -195,7 +197,7 @@ int srv__http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const 
         sug[i].match_end = m > 0 ? (uint32_t)m : 0;
     }
     qbuf_reset(&s->http->body);
-    if (json_write_suggestions(&s->http->body, q, qlen, sug, res->n, took_ns / 1000) < 0) return -1;
+    if (json_write_suggestions(&s->http->body, q, qlen, sug, res->n, 0, took_ns / 1000) < 0) return -1;
     http_resp_opts o = {.keep_alive = keep, .cors_origin = s->cfg->cors_origin};
     srv__http_count(s, CMD_HTTP_COMPLETE, 200);
     if (http_write_head(out, 200, HTTP_JSON_CONTENT_TYPE, s->http->body.len, &o) < 0) return -1;

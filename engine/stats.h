@@ -43,6 +43,7 @@ typedef struct eng_stats {
     uint64_t http_status[6]; /* by class: [2] = 2xx ... [5] = 5xx */
     uint64_t complete_user, complete_session;                    /* COMPLETE context seen */
     uint64_t complete_fuzzy;                                     /* COMPLETEs that allowed edits */
+    uint64_t complete_fuzzy_truncated;                           /* ... whose search fuzzy-max-work cut */
     uint64_t accept_user, accept_session, accept_prefix, accept_rank; /* ACCEPT context seen */
     uint64_t bytes_in, bytes_out;
     uint64_t auth_required;       /* 1 when requirepass is set */

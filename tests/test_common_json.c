@@ -212,7 +212,7 @@ static void test_suggestions(void **state) {
         {"the \"new\" yorker", 16, 12, 5, 8, 0, 0},
         {"caf\xc3\xa9", 5, 0.25, 0, 5, 1, 2}, /* a typo match: its edits are written */
     };
-    assert_int_equal(json_write_suggestions(&b, S("new"), s, 3, 87), 0);
+    assert_int_equal(json_write_suggestions(&b, S("new"), s, 3, 0, 87), 0);
     qbuf_putc(&b, 0);
     assert_string_equal(b.data,
                         "{\"prefix\":\"new\",\"suggestions\":["
@@ -220,9 +220,13 @@ static void test_suggestions(void **state) {
                         "{\"text\":\"the \\\"new\\\" yorker\",\"score\":12,\"match\":[5,8]},"
                         "{\"text\":\"caf\xc3\xa9\",\"score\":0.25,\"match\":[0,5],\"edits\":2}],\"took_us\":87}");
     qbuf_reset(&b);
-    assert_int_equal(json_write_suggestions(&b, S("zz\n"), NULL, 0, 0), 0);
+    assert_int_equal(json_write_suggestions(&b, S("zz\n"), NULL, 0, 0, 0), 0);
     qbuf_putc(&b, 0);
     assert_string_equal(b.data, "{\"prefix\":\"zz\\n\",\"suggestions\":[],\"took_us\":0}");
+    qbuf_reset(&b);
+    assert_int_equal(json_write_suggestions(&b, S("zz"), NULL, 0, 1, 4), 0); /* a typo search cut */
+    qbuf_putc(&b, 0);
+    assert_string_equal(b.data, "{\"prefix\":\"zz\",\"suggestions\":[],\"truncated\":true,\"took_us\":4}");
     /* the flat parser rejects the reply (it has an array), but reads the
      * parts that are flat: build one flat object from the same writers */
     qbuf_reset(&b);
@@ -239,7 +243,7 @@ static void test_suggestions(void **state) {
     assert_int_equal(f[1].type, JSON_NUMBER);
     assert_true(strtod(f[1].val, NULL) == 1.0 / 3);
     qbuf_reset(&b);
-    assert_int_equal(json_write_suggestions(&b, S("new"), s, 1, 1), 0);
+    assert_int_equal(json_write_suggestions(&b, S("new"), s, 1, 0, 1), 0);
     const char *err = NULL;
     assert_int_equal(json_parse_flat(b.data, b.len, &store, f, 4, &err, NULL), -1);
     assert_string_equal(err, "nested objects and arrays are not supported");
@@ -428,10 +432,10 @@ static void test_alloc_failure(void **state) {
     qbuf_init(&b), qbuf_init(&store);
     json_suggestion s[] = {{"new york", 8, 1.5, 0, 3, 0, 0}};
     qalloc_fail_after(1, 1);
-    assert_int_equal(json_write_suggestions(&b, S("new"), s, 1, 5), -1);
+    assert_int_equal(json_write_suggestions(&b, S("new"), s, 1, 0, 5), -1);
     assert_int_equal(json_parse_flat(S("{\"a\":1}"), &store, NULL, 0, NULL, NULL), -2);
     qalloc_fail_after(0, 0);
-    assert_int_equal(json_write_suggestions(&b, S("new"), s, 1, 5), 0);
+    assert_int_equal(json_write_suggestions(&b, S("new"), s, 1, 0, 5), 0);
     qbuf_free(&b), qbuf_free(&store);
 }
 
