@@ -803,7 +803,7 @@ static void op_fuzzy(rd *in, int kind, unsigned fl, unsigned step) {
     enum { N_GOOD_FZ = 5 };
     str p = pick_prefix(in, 0);
     unsigned b = next(in);
-    unsigned fi = (b & 15) % ARRAY_LEN(fz); /* bits 4, 5: twice, LIMIT */
+    unsigned fi = (b & 15) % ARRAY_LEN(fz); /* bits 4, 5, 6: twice, LIMIT, fuzzy-max-work 64 */
     int twice = (b >> 4) & 1, has_limit = (b >> 5) & 1;
     str lim = {0};
     if (has_limit) lim = limits[next(in) % ARRAY_LEN(limits)];
@@ -816,8 +816,11 @@ static void op_fuzzy(rd *in, int kind, unsigned fl, unsigned step) {
     if (has_limit) req_adds(&q, "LIMIT"), req_addv(&q, lim);
     struct eng_rank *saved = E.rank;
     E.rank = NULL; /* the plain path: the ranked one is probed elsewhere */
+    cfg.fuzzy_max_work = (b >> 6) & 1 ? 64 : SRV_FUZZY_MAX_WORK;
     int cmd = exec(&q, kind, NULL);
     E.rank = saved;
+    cfg.fuzzy_max_work = SRV_FUZZY_MAX_WORK;
+    unsigned cut = E.fuzzy_cut;
     if (cmd != CMD_COMPLETE) fuzz_fail("COMPLETE FUZZY ran as another command");
     req_free(&q);
     reply r;
@@ -836,9 +839,11 @@ static void op_fuzzy(rd *in, int kind, unsigned fl, unsigned step) {
     }
     size_t m = npl < 0 ? 0 : fuzzy_brute(pbuf, (size_t)npl, d);
     size_t want = m < (size_t)k ? m : (size_t)k;
-    if (r.nitems != want)
-        fuzz_fail("COMPLETE '%.*s' FUZZY %u: %zu items, model has %zu (LIMIT %lld)", npl, pbuf, d, r.nitems, want,
-                  (long long)k);
+    if (cut) /* cut by the work limit: the classes below it as the model, then at most k items */
+        for (want = 0; want < m && fz_edits[bf_idx[want]] < (int)cut; want++) {}
+    if (cut ? r.nitems < want || r.nitems > (size_t)k : r.nitems != want)
+        fuzz_fail("COMPLETE '%.*s' FUZZY %u: %zu items, model has %zu (LIMIT %lld, cut %u)", npl, pbuf, d, r.nitems,
+                  want, (long long)k, cut);
     for (size_t i = 0; i < want; i++) {
         const sent *e = &sh[bf_idx[i]];
         if (!item_is(&r.it[i], e) || !score_is(&r.it[i], e->score))
