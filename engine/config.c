@@ -89,7 +89,7 @@ static const setting table[] = {
      "an edit may change the first character too (default no: it must be typed right, as Lucene's default)"},
     {"fuzzy-max-work", K_U64, OFF(fuzzy_max_work), 0, UINT64_MAX / 2,
      "work units (children looked at, DP steps, key decodes) one typo search may spend (default 20000, "
-     "~1-2 ms; 0 = no limit); past it the answer is cut and says so"},
+     "a few ms; 0 = no limit); past it the answer is cut and says so"},
     {"accept-window", K_U64, OFF(accept.window_s), 1, 86400 * 365,
      "seconds in which one user (or address) raises a query's popularity once (default 86400)"},
     {"accept-user-rate", K_U64, OFF(accept.user_rate), 0, 1000000,

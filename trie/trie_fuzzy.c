@@ -114,10 +114,11 @@
  * 20,504; at 10M 3,102 / 13,060 / 18,313 / 21,516 (FUZZY 1: max ~3,300),
  * so the default cuts next to none of them (README: the share cut); the
  * heaviest inputs found by hand (FIRST_ANY, k = 100, e.g. "aeiou": 32,840
- * units, 3.4 ms) are cut to ~20000. A unit costs ~30-150 ns (most are
- * cache misses; 80-150 ns per unit on the calls of 10,000+ units measured
- * under load 4-7 on 2 cores), so the limit holds a request to ~1-2 ms
- * there, instead of the unbounded tail.
+ * units, 3.4 ms) are cut to ~20000. A unit costs ~50-200 ns (most are
+ * cache misses; 80-200 ns per unit of wall time on the calls of 10,000+
+ * units, measured under load 4-7 on 2 cores), so the limit holds a request
+ * to 1-4 ms there, instead of an unbounded tail; at 10M keys it cut 20 of
+ * 100,000 typo'd benchmark prefixes at FUZZY 2 (those needing 20,000+).
  */
 #include "trie/trie_fuzzy.h"
 
