@@ -80,7 +80,7 @@ TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all test test-san check-deps deps bench run clean fuzz install uninstall deb
+.PHONY: all test test-san check-deps deps bench run cluster clean fuzz install uninstall deb
 all: $(QAC) $(TEST_BIN) $(BENCH_BIN)
 
 $(BUILD)/%.o: %.c
@@ -162,7 +162,7 @@ deb:
 
 # --- packages ---------------------------------------------------------------
 PKGS := gcc make pkg-config libuv1-dev libhiredis-dev libjemalloc-dev libutf8proc-dev \
-        libhttp-parser-dev libxxhash-dev nettle-dev libsystemd-dev debhelper libcmocka-dev redis-server redis-tools curl python3 procps time netcat-openbsd \
+        libhttp-parser-dev libxxhash-dev nettle-dev libsystemd-dev debhelper libcmocka-dev redis-server redis-tools curl python3 python3-redis procps time netcat-openbsd \
         nginx-light chromium nodejs clang libclang-rt-14-dev
 deps:
 	@missing=$$(for p in $(PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done; \
@@ -193,6 +193,11 @@ bench: check-deps
 run: check-deps
 	@$(MAKE) --no-print-directory all
 	@deploy/run.sh $(QAC)
+
+# several replicas on loopback: Redis + replica + 3 Sentinels, qac replicas, nginx (deploy/cluster.sh)
+cluster: check-deps
+	@$(MAKE) --no-print-directory all
+	@deploy/cluster.sh run --dir run/cluster --qac $(CURDIR)/$(QAC) $(if $(REPLICAS),--replicas $(REPLICAS))
 
 clean:
 	rm -rf build bin

@@ -176,6 +176,13 @@ int json_write_suggestions(qbuf *b, const char *prefix, size_t plen, const json_
     return 0;
 }
 
+int json_write_opensearch(qbuf *b, const char *prefix, size_t plen, const json_suggestion *s, size_t n) {
+    if (qbuf_putc(b, '[') < 0 || json_str(b, prefix, plen) < 0 || qbuf_append(b, ",[", 2) < 0) return -1;
+    for (size_t i = 0; i < n; i++)
+        if ((i && qbuf_putc(b, ',') < 0) || json_str(b, s[i].text, s[i].textlen) < 0) return -1;
+    return qbuf_append(b, "],[],[]]", 8);
+}
+
 /* --- flat object parser -------------------------------------------------- */
 
 typedef struct jp {

@@ -69,6 +69,12 @@ typedef struct json_suggestion {
 int json_write_suggestions(qbuf *b, const char *prefix, size_t plen, const json_suggestion *s, size_t n,
                            int truncated, uint64_t took_us);
 
+/* Appends the OpenSearch Suggestions answer (application/x-suggestions+json):
+ * ["prefix",["text",..],[],[]] -- the prefix as typed, the completions, and the
+ * optional descriptions and query URLs, which qac has none of (empty arrays
+ * keep their positions for clients that index them). */
+int json_write_opensearch(qbuf *b, const char *prefix, size_t plen, const json_suggestion *s, size_t n);
+
 /* --- flat object parser -------------------------------------------------- */
 
 #define JSON_MAX_FIELDS 64

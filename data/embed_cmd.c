@@ -194,7 +194,7 @@ int embed_main(int argc, char **argv) {
         fprintf(stderr, "qac embed: %s\n", err);
         goto out;
     }
-    LOG_I("embed: %zu events in %zu sessions, %zu distinct queries, %u dims x %u buckets, %u epochs, %.1f s; %s",
+    LOG_I("embed.done", "events=%zu sessions=%zu queries=%zu dims=%u buckets=%u epochs=%u secs=%.1f out=%s",
           n, ns, nu, o.dims, o.buckets, o.epochs, (double)(qtime_ns() - t0) / 1e9, outp);
     status = 0;
     goto out;

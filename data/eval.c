@@ -440,8 +440,8 @@ int eval_main(int argc, char **argv) {
             return 1;
         }
         if (trie_tag(t) != NORM_FORM_EVAL)
-            LOG_W("eval: index %s has keys in '%s' form (accents folded); figures can differ from "
-                  "EVALUATION.md's in the 4th decimal: build it with 'qac build --keys eval' for exact ones",
+            LOG_W("eval.index_form", "index=%s keys=%s msg=\"accents folded: figures can differ from "
+                  "EVALUATION.md's in the 4th decimal; build it with 'qac build --keys eval' for exact ones\"",
                   index, norm_form_name((int)trie_tag(t)));
     } else if (train_popularity(train, ntrain, split, &t)) {
         return 1;
@@ -507,7 +507,7 @@ int eval_main(int argc, char **argv) {
         }
     }
     double secs = (double)(qtime_ns() - t0) / 1e9;
-    LOG_I("eval: index + logs read in %.2f s, %zu events; replay %.2f s", (double)(t1 - t0) / 1e9, nev,
+    LOG_I("eval.done", "read_secs=%.2f events=%zu replay_secs=%.2f", (double)(t1 - t0) / 1e9, nev,
           (double)(qtime_ns() - t1) / 1e9);
     print_table(&st, split_s, secs);
     if (st.on[SYS_LEARNED] && st.rerank.count)

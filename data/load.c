@@ -287,9 +287,9 @@ int load_main(int argc, char **argv) {
     freeReplyObject(r);
     long long del = cleanup(&l, ns, ver);
     if (del < 0) goto out; /* switched: old keys remain, say so */
-    LOG_I("load: version %llu of %s at %s: %llu query vectors, %llu n-gram rows (%llu SETs, batch %zu), "
-          "%s:current switched, %lld old keys deleted, %.1f s",
-          ver, ns, addr, (unsigned long long)nq, (unsigned long long)nb, (unsigned long long)l.sent, l.batch, ns,
+    LOG_I("load.done", "version=%llu namespace=%s redis=%s query_vectors=%llu ngram_rows=%llu sets=%llu batch=%zu "
+          "current_switched=1 old_keys_deleted=%lld secs=%.1f",
+          ver, ns, addr, (unsigned long long)nq, (unsigned long long)nb, (unsigned long long)l.sent, l.batch,
           del, (double)(qtime_ns() - t0) / 1e9);
     status = 0;
     goto out;

@@ -403,8 +403,8 @@ int train_main(int argc, char **argv) {
         fprintf(stderr, "qac train: %s\n", err);
         goto out;
     }
-    LOG_I("train: %llu events, %llu impressions (%llu without the positive among the candidates, skipped), "
-          "%llu model steps, %zu non-zero weights, loss %s, %.1f s; model %s",
+    LOG_I("train.done", "events=%llu impressions=%llu skipped_no_positive=%llu steps=%llu nonzero_weights=%zu "
+          "loss=%s secs=%.1f model=%s",
           (unsigned long long)used_events, (unsigned long long)imp, (unsigned long long)missing,
           (unsigned long long)steps, rank_ftrl_nonzero(m), loss_s, (double)(qtime_ns() - t0) / 1e9, outp);
     if (hold < split) {

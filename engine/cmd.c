@@ -25,6 +25,7 @@
 #include <strings.h>
 
 #include "common/log.h"
+#include "engine/cmd_internal.h"
 #include "engine/store/journal.h"
 #include "engine/rank/ranker.h"
 #include "text/norm.h"
@@ -272,7 +273,7 @@ static void change_done(eng *e, int deleted) {
         lsn = jrn_add_set(e->j, e->norm, e->normlen, trie_hit_display(&h), h.displen, h.score);
     }
     if (lsn) e->wait_lsn = lsn;
-    else LOG_E("journal: could not encode a change (reserved space missing)");
+    else LOG_E("journal.encode_failed", "msg=\"reserved space missing\"");
 }
 
 /* The guard's actor for an ACCEPT: its USER, else the connection's address. */
@@ -330,11 +331,6 @@ int eng_accept(eng *e, const char *query, size_t len, const eng_ctx *ctx, double
 
 /* --- option parsing --------------------------------------------------------- */
 
-static int arg_is(const proto_arg *a, const char *s) {
-    size_t n = strlen(s);
-    return a->len == n && !strncasecmp(a->p, s, n);
-}
-
 static int parse_int_arg(const proto_arg *a, int64_t *v) { return qparse_i64(a->p, a->len, v); }
 
 /* Parses [LIMIT k] [USER id] [SESSION id] [PREFIX p] [RANK r] [WITHSCORES]
@@ -391,20 +387,6 @@ static int parse_opts(int argc, const proto_arg *argv, int from, int allowed, en
 }
 
 /* --- handlers ------------------------------------------------------------------- */
-
-typedef struct cmd_call {
-    eng *e;
-    int kind, argc;
-    const proto_arg *argv;
-    qbuf *out;
-    int flags;
-    const char *msg;
-} cmd_call;
-
-#define OOM(x) \
-    do { \
-        if ((x) < 0) return -1000; \
-    } while (0)
 
 /* COMPLETE through the ranker; e->norm holds the prefix. */
 /* ws: bit 0 WITHSCORES, bit 1 WITHEDITS (eng_reply_ranked). */
@@ -549,7 +531,8 @@ static int h_accept(cmd_call *c) {
 
 static int h_stats(cmd_call *c) {
     stats_snapshot(&c->e->stats, c->e->t, &c->e->snap);
-    OOM(c->kind == PROTO_RESP ? stats_render_resp(&c->e->snap, c->out) : stats_render_text(&c->e->snap, c->out));
+    OOM(c->kind == PROTO_RESP ? stats_render_resp(&c->e->snap, arg_is(&c->argv[0], "INFO") ? CMD_INFO_SERVER : NULL, c->out)
+                              : stats_render_text(&c->e->snap, c->out));
     return 0;
 }
 
@@ -576,11 +559,11 @@ static int h_save(cmd_call *c) {
     uint64_t t0 = qtime_us();
     int rc = trie_save(c->e->t, path);
     if (rc < 0) {
-        LOG_E("SAVE to %s failed: %s (%s)", path, trie_strerror(rc), strerror(errno));
+        LOG_E("save.failed", "path=%s error=%s errno=%s", path, trie_strerror(rc), strerror(errno));
         c->msg = rc == TRIE_EIO ? "snapshot write failed (see the server log)" : trie_strerror(rc);
         return ENG_ERR(rc == TRIE_ENOMEM ? ERR_NOMEM : ERR_IO);
     }
-    LOG_I("saved %llu keys to %s in %llu ms", (unsigned long long)trie_count(c->e->t), path,
+    LOG_I("save.done", "keys=%llu path=%s ms=%llu", (unsigned long long)trie_count(c->e->t), path,
           (unsigned long long)((qtime_us() - t0) / 1000));
     OOM(proto_reply_ok(c->out, c->kind));
     return 0;
@@ -591,7 +574,7 @@ static int h_save(cmd_call *c) {
 int eng_reload(eng *e, const char *why, char *err, size_t errlen) {
     if (eng_rank_reload(e->rank, err, errlen) < 0) {
         e->stats.reloads_failed++;
-        LOG_E("%s: %s", why, err);
+        LOG_E("reload.failed", "by=%s error=%s", why, err);
         return -1;
     }
     e->stats.reloads_ok++;
@@ -611,16 +594,11 @@ static int h_reload(cmd_call *c) {
     return 0;
 }
 
-/* AUTH <password> / AUTH default <password> (Redis 6 form: redis-cli -a
- * sends the first, --user default -a the second). */
-static int h_auth(cmd_call *c) {
+/* Checks a password (and user name: only "default", Redis's) for AUTH and
+ * HELLO ... AUTH; 0 and the connection authenticated, or the error. */
+static int auth_try(cmd_call *c, const proto_arg *user, const proto_arg *pw) {
     eng *e = c->e;
-    if (!eng_auth_required(e)) {
-        c->msg = "AUTH <password> called without any password configured (requirepass is not set)";
-        return ENG_ERR(ERR_ARGS);
-    }
-    const proto_arg *pw = &c->argv[c->argc - 1];
-    int user_ok = c->argc == 2 || (c->argv[1].len == 7 && !memcmp(c->argv[1].p, "default", 7));
+    int user_ok = !user || (user->len == 7 && !memcmp(user->p, "default", 7));
     int ok = eng_auth_check(e, pw->p, pw->len); /* compared (and counted) whatever the user name */
     if (ok && !user_ok) { /* right password, unknown user: a failure after all */
         e->stats.auth_ok--;
@@ -629,7 +607,6 @@ static int h_auth(cmd_call *c) {
     }
     if (ok) {
         e->client->authed = 1;
-        OOM(proto_reply_ok(c->out, c->kind));
         return 0;
     }
     e->client->auth_fails++;
@@ -640,6 +617,70 @@ static int h_auth(cmd_call *c) {
         c->msg = "invalid username-password pair or user is disabled.";
     }
     return ENG_ERR(ERR_WRONGPASS);
+}
+
+/* AUTH <password> / AUTH default <password> (Redis 6 form: redis-cli -a
+ * sends the first, --user default -a the second). */
+static int h_auth(cmd_call *c) {
+    if (!eng_auth_required(c->e)) {
+        c->msg = "AUTH <password> called without any password configured (requirepass is not set)";
+        return ENG_ERR(ERR_ARGS);
+    }
+    int rc = auth_try(c, c->argc == 3 ? &c->argv[1] : NULL, &c->argv[c->argc - 1]);
+    if (rc < 0) return rc;
+    OOM(proto_reply_ok(c->out, c->kind));
+    return 0;
+}
+
+/* HELLO [2|3 [AUTH user password] [SETNAME name]]: as Redis, nothing changes
+ * unless every option holds; without AUTH it needs an authenticated
+ * connection when requirepass is set; AUTH with no requirepass is accepted
+ * (Redis's default user has no password). */
+static int h_hello(cmd_call *c) {
+    eng_client *cl = c->e->client;
+    int proto = cl->resp3 ? 3 : 2, i = 1, rc;
+    if (c->argc >= 2) {
+        int64_t v;
+        if (qparse_i64(c->argv[1].p, c->argv[1].len, &v) < 0) {
+            c->msg = "Protocol version is not an integer or out of range";
+            return ENG_ERR(ERR_ARGS);
+        }
+        if (v != 2 && v != 3) {
+            c->msg = "unsupported protocol version";
+            return ENG_ERR(ERR_NOPROTO);
+        }
+        proto = (int)v;
+        i = 2;
+    }
+    const proto_arg *user = NULL, *pw = NULL, *name = NULL;
+    for (; i < c->argc; i++) {
+        if (arg_is(&c->argv[i], "AUTH") && i + 2 < c->argc) {
+            user = &c->argv[i + 1];
+            pw = &c->argv[i + 2];
+            i += 2;
+        } else if (arg_is(&c->argv[i], "SETNAME") && i + 1 < c->argc) {
+            name = &c->argv[++i];
+        } else {
+            c->msg = "syntax error in HELLO: HELLO [2|3 [AUTH <user> <password>] [SETNAME <name>]]";
+            return ENG_ERR(ERR_ARGS);
+        }
+    }
+    if (pw && eng_auth_required(c->e)) {
+        if ((rc = auth_try(c, user, pw)) < 0) return rc;
+    } else if (!pw && eng_auth_required(c->e) && !cl->authed) {
+        c->msg = "HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH "
+                 "<user> <pass> option can be used to authenticate the client and select the RESP protocol "
+                 "version at the same time";
+        c->e->stats.auth_refused++;
+        return ENG_ERR(ERR_NOAUTH);
+    }
+    char keep[ENG_CLIENT_NAME_MAX + 1];
+    memcpy(keep, cl->name, sizeof keep);
+    if (name && (rc = cmd_setname(c, name)) < 0) return rc;
+    cl->resp3 = proto == 3;
+    rc = cmd_hello_reply(c);
+    if (rc < 0) memcpy(cl->name, keep, sizeof keep);
+    return rc;
 }
 
 static int h_help(cmd_call *c);
@@ -731,6 +772,12 @@ static const cmd_def cmds[] = {
      "settings matching a glob, as name/value pairs (never requirepass)"},
     {"AUTH", CMD_AUTH, 2, 3, h_auth, "AUTH [default] <password>",
      "authenticate this connection (requirepass): needed for changes, SAVE, RELOAD, STATS, CONFIG"},
+    {"HELLO", CMD_HELLO, 1, 7, h_hello, "HELLO [2|3 [AUTH <user> <password>] [SETNAME <name>]]",
+     "for Redis clients: speak RESP2 or RESP3 on this connection; replies server, version, proto, id, mode, role, modules"},
+    {"CLIENT", CMD_CLIENT, 2, 4, cmd_client, "CLIENT ID|INFO|GETNAME|SETNAME <name>|SETINFO LIB-NAME|LIB-VER <value>",
+     "for Redis clients: this connection's id, name and client library"},
+    {"ECHO", CMD_ECHO, 2, 2, cmd_echo, "ECHO <message>", "the message"},
+    {"SELECT", CMD_SELECT, 2, 2, cmd_select, "SELECT 0", "for Redis clients: OK for database 0, qac's only one"},
 };
 
 static int h_help(cmd_call *c) {

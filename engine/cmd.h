@@ -50,6 +50,7 @@ struct eng_rank;
 struct eng_ctx;
 
 #define ENG_ADDR_MAX 64 /* a peer address as text ("ip:port" or a path) */
+#define ENG_CLIENT_NAME_MAX 64 /* CLIENT SETNAME / SETINFO values, bytes */
 
 /* What the executor knows of the client a request came from: the server
  * keeps one per connection and points e->client at it around each request
@@ -60,6 +61,12 @@ typedef struct eng_client {
     guard_bucket accept;       /* this connection's ACCEPT bucket (engine/guard.h) */
     int authed;                /* this connection sent the right AUTH */
     uint64_t auth_fails;       /* wrong AUTHs / tokens on this connection so far */
+    /* what Redis clients set and read (engine/cmd_conn.c): CLIENT ID, HELLO's
+     * protocol (2 until HELLO 3), CLIENT SETNAME and CLIENT SETINFO values;
+     * each text at most ENG_CLIENT_NAME_MAX bytes (ERR TOOLONG past it) */
+    uint64_t id;
+    int resp3;
+    char name[ENG_CLIENT_NAME_MAX + 1], lib_name[ENG_CLIENT_NAME_MAX + 1], lib_ver[ENG_CLIENT_NAME_MAX + 1];
 } eng_client;
 
 /* Ranked COMPLETE (engine/server.c): e->norm/normlen hold the normalized

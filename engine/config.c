@@ -66,7 +66,9 @@ static const setting table[] = {
     {"save-changes", K_U64, OFF(save_changes), 0, UINT64_MAX / 2, "background snapshot after N changes (default 0: off)"},
     {"save-seconds", K_U64, OFF(save_seconds), 0, 86400 * 365,
      "background snapshot T seconds after the first unsaved change (default 0: off)"},
-    {"redis", K_STR, OFF(redis), 0, 0, "HOST:PORT of Redis for embeddings and history (default none: in-process)"},
+    {"redis", K_STR, OFF(redis), 0, 0,
+     "HOST:PORT of Redis for embeddings and history, or sentinel://HOST:PORT[,...]/MASTER to follow the master "
+     "Sentinel names (default none: in-process)"},
     {"namespace", K_STR, OFF(ns), 0, 0, "Redis key prefix (default qac; as `qac load --namespace`)"},
     {"model", K_STR, OFF(model), 0, 0, "learned model file (`qac train`); default none: heuristic ranking"},
     {"model-save", K_STR, OFF(model_save), 0, 0, "where SAVE and shutdown write online-learned weights (default: --model)"},
@@ -125,7 +127,7 @@ static char *xstrdup(const char *s) {
 static void set_str(char **slot, const char *v) {
     char *p = xstrdup(v);
     if (!p) {
-        LOG_E("out of memory");
+        LOG_E("config.failed", "error=out_of_memory");
         exit(1);
     }
     qfree(*slot);
@@ -416,10 +418,11 @@ int config_validate(const srv_config *c, char *err, size_t errlen) {
         return -1;
     }
     if (c->redis) {
-        char host[RCL_MAX_HOST + 1];
-        int port;
-        if (rcl_parse_addr(c->redis, host, sizeof host, &port) < 0) {
-            errf(err, errlen, "--redis wants HOST:PORT, not '%s'", c->redis);
+        char target[RCL_TARGET_BUF];
+        rcl_opts ro;
+        if (rcl_parse_target(c->redis, &ro, target, sizeof target) < 0) {
+            errf(err, errlen, "--redis wants HOST:PORT or sentinel://HOST:PORT[,HOST:PORT...]/MASTER, not '%s'",
+                 c->redis);
             return -1;
         }
     }

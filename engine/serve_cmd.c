@@ -39,17 +39,17 @@ static int fit_fd_limit(srv_config *cfg) {
             if (setrlimit(RLIMIT_NOFILE, &rl) < 0) rl.rlim_cur = was;
         }
         if (rl.rlim_cur >= need) {
-            LOG_I("raised the open-file limit from %llu to %llu for max-clients %llu", (unsigned long long)was,
+            LOG_I("server.nofile_raised", "from=%llu to=%llu max_clients=%llu", (unsigned long long)was,
                   (unsigned long long)rl.rlim_cur, (unsigned long long)cfg->max_clients);
         } else if (rl.rlim_cur <= SRV_RESERVED_FDS) {
-            LOG_E("the open-file limit (%llu, hard %llu) leaves no room for clients: raise it to at least %llu "
-                  "(ulimit -n) or lower max-clients",
+            LOG_E("server.nofile_too_low", "nofile=%llu hard=%llu need=%llu msg=\"no room for clients: raise the "
+                  "open-file limit (ulimit -n) or lower max-clients\"",
                   (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max, (unsigned long long)need);
             return -1;
         } else {
             uint64_t fit = (uint64_t)(rl.rlim_cur - SRV_RESERVED_FDS);
-            LOG_W("max-clients lowered from %llu to %llu: the open-file limit is %llu (hard %llu); "
-                  "raise it with 'ulimit -n %llu' to serve %llu clients",
+            LOG_W("server.max_clients_lowered", "from=%llu to=%llu nofile=%llu hard=%llu need=%llu wanted=%llu "
+                  "msg=\"raise the open-file limit (ulimit -n) to serve every client asked for\"",
                   (unsigned long long)cfg->max_clients, (unsigned long long)fit, (unsigned long long)rl.rlim_cur,
                   (unsigned long long)rl.rlim_max, (unsigned long long)need, (unsigned long long)cfg->max_clients);
             cfg->max_clients = fit;
@@ -76,38 +76,40 @@ int serve_main(int argc, char **argv) {
     }
     log_set_level(log_level_parse(cfg.log_level));
     if (cfg.requirepass_from_flag && cfg.requirepass && *cfg.requirepass)
-        LOG_W("requirepass given as a flag: other local users may have seen it in ps before it was hidden; "
-              "prefer a 'requirepass' line in a --config file (mode 600) or $" SRV_REQUIREPASS_ENV);
+        LOG_W("auth.requirepass_flag", "msg=\"requirepass given as a flag: other local users may have seen it in ps "
+              "before it was hidden; prefer a 'requirepass' line in a --config file (mode 600) or $" SRV_REQUIREPASS_ENV
+              "\"");
     if (cfg.requirepass && *cfg.requirepass)
-        LOG_I("access control on: changes, SAVE, RELOAD, STATS and CONFIG need AUTH (HTTP: a Bearer token)");
+        LOG_I("auth.on", "msg=\"access control on: changes, SAVE, RELOAD, STATS and CONFIG need AUTH (HTTP: a "
+              "Bearer token)\"");
     signal(SIGPIPE, SIG_IGN);
     signal(SIGXFSZ, SIG_IGN); /* a file size limit makes the journal write fail with EFBIG instead */
     trie *t = NULL;
     uint64_t t0 = qtime_us();
     if (trie_load(cfg.index, &t, err, sizeof err) < 0) {
-        LOG_E("cannot load index %s: %s", cfg.index, err);
+        LOG_E("index.load_failed", "path=%s error=%s", cfg.index, err);
         config_free(&cfg);
         return 1;
     }
-    LOG_I("loaded %s: %llu keys in %llu ms", cfg.index, (unsigned long long)trie_count(t),
+    LOG_I("index.loaded", "path=%s keys=%llu ms=%llu", cfg.index, (unsigned long long)trie_count(t),
           (unsigned long long)((qtime_us() - t0) / 1000));
     jrn *j = NULL;
     if (cfg.journal) { /* replay every generation, then append to the last one */
         jrn_recovery rec;
         t0 = qtime_us();
         if (jrn_recover(cfg.journal, t, (int)cfg.journal_repair, &rec, err, sizeof err) < 0) {
-            LOG_E("cannot replay the journal: %s", err);
+            LOG_E("journal.replay_failed", "error=%s", err);
             trie_free(t);
             config_free(&cfg);
             return 1;
         }
-        LOG_I("journal %s: replayed %llu records from %llu files in %llu ms (%llu keys now)%s", cfg.journal,
+        LOG_I("journal.replayed", "path=%s records=%llu files=%llu ms=%llu keys=%llu repaired=%d", cfg.journal,
               (unsigned long long)rec.records, (unsigned long long)rec.files,
               (unsigned long long)((qtime_us() - t0) / 1000), (unsigned long long)trie_count(t),
-              rec.dropped_bytes ? "; --journal-repair dropped damaged data, see above" : "");
+              rec.dropped_bytes ? 1 : 0);
         j = jrn_open(cfg.journal, rec.last_gen ? rec.last_gen : 1, jrn_policy_parse(cfg.fsync), err, sizeof err);
         if (!j) {
-            LOG_E("%s", err);
+            LOG_E("journal.open_failed", "error=%s", err);
             trie_free(t);
             config_free(&cfg);
             return 1;

@@ -210,7 +210,7 @@ static void on_write(uv_write_t *req, int status) {
     srv_conn *c = req->data;
     c->writing = 0;
     if (status < 0) {
-        if (status != UV_ECANCELED) LOG_D("write failed: %s", uv_strerror(status));
+        if (status != UV_ECANCELED) LOG_D("client.write_failed", "error=%s", uv_strerror(status));
         c->wbuf.len = c->woff = 0;
         srv__conn_close(c);
         return;
@@ -235,7 +235,7 @@ static void conn_flush(srv_conn *c) {
         int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
         if (n == UV_EAGAIN || n == UV_ENOSYS) n = 0;
         if (n < 0) {
-            LOG_D("write failed: %s", uv_strerror(n));
+            LOG_D("client.write_failed", "error=%s", uv_strerror(n));
             srv__conn_close(c);
             return;
         }
@@ -279,7 +279,7 @@ static void queue_advance(srv_conn *c) {
     while (c->qhead && c->qhead->wait == SLOT_READY) {
         srv_slot *sl = c->qhead;
         if (!c->closing && sl->buf.len && qbuf_append(&c->out, sl->buf.data, sl->buf.len) < 0) {
-            LOG_W("out of memory queueing a reply; closing the client");
+            LOG_W("client.closed", "reason=out_of_memory msg=\"queueing a reply\"");
             srv__conn_close(c);
         }
         c->qbytes -= sl->buf.len;
@@ -372,14 +372,15 @@ static void on_ranked(void *ud, const eng_rank_result *res) {
     uint64_t took = qtime_ns() - sl->t0;
     int rc = sl->kind < 0
                  ? srv__http_write_ranked(s, &sl->buf, sl->aux.data, sl->aux_qlen, sl->aux.data + sl->aux_qlen,
-                                          sl->aux.len - sl->aux_qlen, res, took, sl->http_keep, sl->http_head)
+                                          sl->aux.len - sl->aux_qlen, res, took, sl->http_keep, sl->http_head,
+                                          sl->http_os)
                  : eng_reply_ranked(&s->e, sl->kind, sl->ws, res, &sl->buf);
     if (rc < 0) sl->buf.len = 0;
     else hist_add(&s->e.stats.lat_ns, took);
     c->qbytes += sl->buf.len;
     srv__slot_complete(sl); /* c outlives this: the handle's reference is only dropped in on_conn_closed */
     if (rc < 0) {
-        LOG_W("out of memory encoding a ranked reply; closing the client");
+        LOG_W("client.closed", "reason=out_of_memory msg=\"encoding a ranked reply\"");
         srv__conn_close(c);
     }
 }
@@ -433,7 +434,7 @@ static int check_output(srv_conn *c) {
     size_t p = pending(c);
     if (p > c->s->cfg->output_hard) {
         c->s->e.stats.closed_output_limit++;
-        LOG_W("closing a client: %zu bytes of replies unread (output-hard-limit %llu)", p,
+        LOG_W("client.closed", "reason=output_hard_limit unread_bytes=%zu output_hard_limit=%llu", p,
               (unsigned long long)c->s->cfg->output_hard);
         srv__conn_close(c);
         return -1;
@@ -477,7 +478,7 @@ static void conn_process(srv_conn *c) {
             s->cur = NULL;
             if (rc < 0 || (!(flags & ENG_DEFER_RANK) &&
                            srv__reply_done(c, dst, mark, s->e.wait_lsn, (flags & ENG_DEFER) ? c->pp.kind : -1) < 0)) {
-                LOG_W("out of memory encoding a reply; closing the client");
+                LOG_W("client.closed", "reason=out_of_memory msg=\"encoding a reply\"");
                 srv__conn_close(c);
                 return;
             }
@@ -514,7 +515,7 @@ static void on_read_batch(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf) {
     srv *s = c->s;
     if (nread == 0 || c->closing) return;
     if (nread < 0) {
-        if (nread != UV_EOF) LOG_D("read: %s", uv_strerror((int)nread));
+        if (nread != UV_EOF) LOG_D("client.read_failed", "error=%s", uv_strerror((int)nread));
         /* EOF: requests already read were answered into `out`; send them, then close. */
         read_stop(c);
         c->close_after_flush = 1;
@@ -566,17 +567,18 @@ static void on_connection(uv_stream_t *server, int status) {
     srv *s = server->data;
     int is_http = server == (uv_stream_t *)&s->listen_http;
     if (status < 0) {
-        LOG_W("accept: %s", uv_strerror(status));
+        LOG_W("server.accept_failed", "error=%s", uv_strerror(status));
         return;
     }
     srv_conn *c = qcalloc(1, sizeof *c);
     if (!c) {
-        LOG_E("out of memory accepting a connection");
+        LOG_E("server.accept_failed", "error=out_of_memory");
         return;
     }
     c->s = s;
     c->refs = 1;
     c->is_http = (unsigned)is_http;
+    c->client.id = ++s->next_client_id;
     uv_tcp_init(&s->loop, &c->tcp);
     c->tcp.data = c;
     c->next = s->conns;
@@ -596,7 +598,7 @@ static void on_connection(uv_stream_t *server, int status) {
     }
     if (s->e.stats.conn_current >= s->cfg->max_clients) {
         s->e.stats.conn_rejected++;
-        LOG_W("refusing a connection: max-clients (%llu) reached", (unsigned long long)s->cfg->max_clients);
+        LOG_W("server.refused", "reason=max_clients max_clients=%llu", (unsigned long long)s->cfg->max_clients);
         if (is_http) {
             http_resp_opts o = {.keep_alive = 0, .cors_origin = s->cfg->cors_origin};
             http_write_json_error(&c->out, 503, "too_many_connections", "max-clients reached", &o);
@@ -621,7 +623,7 @@ static void on_connection(uv_stream_t *server, int status) {
         if (c->argv) proto_parser_init(&c->pp, &s->lim, c->argv);
     }
     if (is_http ? !c->http : !c->argv) {
-        LOG_E("out of memory setting up a connection");
+        LOG_E("server.accept_failed", "error=out_of_memory msg=\"setting up a connection\"");
         srv__conn_close(c);
         return;
     }
@@ -637,7 +639,7 @@ static void on_sweep(uv_timer_t *t) {
         next = c->next;
         if (!c->closing && c->counted && now - c->last_ms >= lim) {
             s->e.stats.closed_idle++;
-            LOG_D("closing a client idle for %llu ms", (unsigned long long)(now - c->last_ms));
+            LOG_D("client.closed", "reason=idle idle_ms=%llu", (unsigned long long)(now - c->last_ms));
             srv__conn_close(c);
         }
     }
@@ -648,7 +650,7 @@ static void on_grace(uv_timer_t *t) {
     int n = 0;
     for (srv_conn *c = s->conns; c; c = c->next)
         if (!c->closing) n++, srv__conn_close(c);
-    if (n) LOG_W("shutdown: closed %d clients whose replies had not drained", n);
+    if (n) LOG_W("server.shutdown_grace_over", "clients_closed=%d msg=\"their replies had not drained\"", n);
     s->have_grace = 0;
     uv_close((uv_handle_t *)&s->grace, NULL);
 }
@@ -656,7 +658,7 @@ static void on_grace(uv_timer_t *t) {
 static void begin_shutdown(srv *s, int signum) {
     if (s->stopping) return;
     s->stopping = 1;
-    LOG_I("signal %d: shutting down (no new connections; answering what was received)", signum);
+    LOG_I("server.shutting_down", "signal=%d msg=\"no new connections; answering what was received\"", signum);
     if (s->have_text) uv_close((uv_handle_t *)&s->listen_text, NULL);
     if (s->have_http) uv_close((uv_handle_t *)&s->listen_http, NULL);
     s->have_text = s->have_http = 0;
@@ -686,7 +688,7 @@ static void on_signal(uv_signal_t *h, int signum) { begin_shutdown(h->data, sign
 static void on_sighup(uv_signal_t *h, int signum) {
     srv *s = h->data;
     char err[600];
-    LOG_I("signal %d: reloading (as RELOAD)", signum);
+    LOG_I("server.reload", "signal=%d msg=\"as RELOAD\"", signum);
     if (eng_reload(&s->e, "SIGHUP", err, sizeof err) == 0) sd_notify(0, "STATUS=reloaded");
 }
 
@@ -696,14 +698,14 @@ static int listen_on(srv *s, uv_tcp_t *h, int port, const char *what) {
     if (strchr(s->cfg->bind, ':')) rc = uv_ip6_addr(s->cfg->bind, port, (struct sockaddr_in6 *)&ss);
     else rc = uv_ip4_addr(s->cfg->bind, port, (struct sockaddr_in *)&ss);
     if (rc < 0) {
-        LOG_E("bad bind address '%s': %s", s->cfg->bind, uv_strerror(rc));
+        LOG_E("server.listen_failed", "bind=%s error=%s msg=\"bad bind address\"", s->cfg->bind, uv_strerror(rc));
         return -1;
     }
     uv_tcp_init(&s->loop, h);
     h->data = s;
     if ((rc = uv_tcp_bind(h, (const struct sockaddr *)&ss, 0)) < 0 ||
         (rc = uv_listen((uv_stream_t *)h, 511, on_connection)) < 0) {
-        LOG_E("cannot listen on %s:%d (%s): %s", s->cfg->bind, port, what, uv_strerror(rc));
+        LOG_E("server.listen_failed", "bind=%s port=%d protocol=%s error=%s", s->cfg->bind, port, what, uv_strerror(rc));
         uv_close((uv_handle_t *)h, NULL);
         return -1;
     }
@@ -712,7 +714,7 @@ static int listen_on(srv *s, uv_tcp_t *h, int port, const char *what) {
     uv_tcp_getsockname(h, (struct sockaddr *)&got, &len);
     int real = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
                                                : ((struct sockaddr_in *)&got)->sin_port);
-    LOG_I("listening on %s:%d (%s)", s->cfg->bind, real, what);
+    LOG_I("server.listening", "bind=%s port=%d protocol=%s", s->cfg->bind, real, what);
     return 0;
 }
 
@@ -723,7 +725,7 @@ static void close_walk(uv_handle_t *h, void *arg) {
 int srv_run(const srv_config *cfg, trie *t, jrn *j) {
     srv *s = qcalloc(1, sizeof *s);
     if (!s) {
-        LOG_E("out of memory");
+        LOG_E("server.start_failed", "error=out_of_memory");
         return 1;
     }
     s->cfg = cfg;
@@ -745,12 +747,12 @@ int srv_run(const srv_config *cfg, trie *t, jrn *j) {
     s->d = srv__durable_new(s, j);
     s->http = srv__http_new();
     if (!s->d || !s->http) {
-        LOG_E("out of memory");
+        LOG_E("server.start_failed", "error=out_of_memory");
         goto out;
     }
     const char *herr = http_limits_check(&s->hlim);
     if (herr) {
-        LOG_E("%s", herr);
+        LOG_E("server.start_failed", "error=%s", herr);
         goto out;
     }
     eng_rank_opts ro;
@@ -767,15 +769,15 @@ int srv_run(const srv_config *cfg, trie *t, jrn *j) {
     char rerr[600];
     s->rank = eng_rank_new(&s->loop, t, &ro, rerr, sizeof rerr);
     if (!s->rank) {
-        LOG_E("ranker: %s", rerr);
+        LOG_E("server.start_failed", "what=ranker error=%s", rerr);
         goto out;
     }
     if (!cfg->redis)
-        LOG_I("running without Redis: user and session history live in this process (lost at exit, not shared "
-              "with replicas); --redis HOST:PORT to share them");
+        LOG_I("ranker.no_redis", "msg=\"running without Redis: user and session history live in this process (lost at "
+              "exit, not shared with replicas); --redis HOST:PORT to share them\"");
     s->guard = guard_new(&cfg->accept, rerr, sizeof rerr);
     if (!s->guard) {
-        LOG_E("%s", rerr);
+        LOG_E("server.start_failed", "what=accept_guard error=%s", rerr);
         goto out;
     }
     s->e.guard = s->guard;
@@ -807,7 +809,7 @@ int srv_run(const srv_config *cfg, trie *t, jrn *j) {
         s->have_sweep = 1;
     }
     srv__durable_start(s->d);
-    LOG_I("serving %llu keys", (unsigned long long)trie_count(t));
+    LOG_I("server.ready", "keys=%llu", (unsigned long long)trie_count(t));
     /* systemd (Type=notify): ready once the index is loaded and the ports listen;
      * a no-op without $NOTIFY_SOCKET */
     sd_notifyf(0, "READY=1\nSTATUS=serving %llu keys", (unsigned long long)trie_count(t));
@@ -818,9 +820,9 @@ out:
     uv_run(&s->loop, UV_RUN_DEFAULT);
     uv_walk(&s->loop, close_walk, NULL);
     uv_run(&s->loop, UV_RUN_DEFAULT);
-    if (uv_loop_close(&s->loop) != 0) LOG_W("event loop closed with handles still open");
+    if (uv_loop_close(&s->loop) != 0) LOG_W("server.loop_not_closed", "msg=\"event loop closed with handles still open\"");
     srv__durable_free(s->d); /* the journal's last write + fdatasync; a save child still running is killed */
-    if (rc == 0) LOG_I("shut down cleanly");
+    if (rc == 0) LOG_I("server.stopped", "clean=1");
     guard_free(s->guard);
     srv__http_free(s->http);
     qbuf_free(&s->scratch);

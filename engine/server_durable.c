@@ -132,7 +132,7 @@ static void start_sync(srv_durable *d) {
     d->sync_old = d->old_fd;
     d->sync_lsn = jrn_written_lsn(d->j);
     if (uv_queue_work(&d->s->loop, &d->syncw, sync_work, sync_after) == 0) d->syncing = 1;
-    else LOG_E("cannot queue a journal fsync");
+    else LOG_E("journal.fsync_queue_failed", "msg=\"cannot queue a journal fsync\"");
 }
 
 /* uv_check: writes the journal batch, releases the replies it made durable,
@@ -174,13 +174,12 @@ static void save_ended(srv_durable *d, int ok, const char *why) {
         st->saves_ok++;
         st->last_save_time = qtime_wall();
         int removed = d->j ? jrn_remove_before(s->cfg->journal, d->save_gen) : 0;
-        LOG_I("background save to %s done in %llu ms (%d old journal files removed)", path,
-              (unsigned long long)ms, removed);
+        LOG_I("bgsave.done", "path=%s ms=%llu journals_removed=%d", path, (unsigned long long)ms, removed);
     } else {
         st->saves_failed++;
         st->changes_since_save += d->changes_at_fork;
         if (st->changes_since_save) st->dirty_since_ms = qtime_ns() / 1000000;
-        LOG_E("background save to %s failed after %llu ms: %s (the journals since the last save are kept)", path,
+        LOG_E("bgsave.failed", "path=%s ms=%llu error=%s msg=\"the journals since the last save are kept\"", path,
               (unsigned long long)ms, why);
     }
     finish_save_waiters(d, ok, why);
@@ -215,7 +214,7 @@ static int save_start(void *ud, const char **msg) {
     if (d->j) {
         int old = -1;
         if (jrn_rotate(d->j, &old, errbuf, sizeof errbuf) < 0) {
-            LOG_E("save: cannot start a new journal generation: %s", errbuf);
+            LOG_E("bgsave.failed", "what=journal_generation error=%s", errbuf);
             *msg = errbuf;
             return ENG_ERR(ERR_IO);
         }
@@ -225,7 +224,7 @@ static int save_start(void *ud, const char **msg) {
         release_journal_waiters(d); /* rotation wrote the batch */
     }
     if (s->rank && eng_rank_save(s->rank, errbuf, sizeof errbuf) < 0) {
-        LOG_E("save: model: %s", errbuf);
+        LOG_E("bgsave.failed", "what=model error=%s", errbuf);
         *msg = errbuf;
         return ENG_ERR(ERR_IO);
     }
@@ -233,7 +232,7 @@ static int save_start(void *ud, const char **msg) {
     uint64_t fork_us;
     pid_t pid;
     if (bgsave_fork(s->e.t, path, &pid, &fork_us, errbuf, sizeof errbuf) < 0) {
-        LOG_E("save: %s", errbuf);
+        LOG_E("bgsave.failed", "error=%s", errbuf);
         *msg = errbuf;
         return ENG_ERR(ERR_IO);
     }
@@ -243,8 +242,7 @@ static int save_start(void *ud, const char **msg) {
     s->e.stats.last_fork_us = fork_us;
     d->changes_at_fork = s->e.stats.changes_since_save;
     s->e.stats.changes_since_save = 0;
-    LOG_I("background save to %s started (child %d, fork took %llu us)", path, (int)pid,
-          (unsigned long long)fork_us);
+    LOG_I("bgsave.started", "path=%s child=%d fork_us=%llu", path, (int)pid, (unsigned long long)fork_us);
     return 0;
 }
 
@@ -276,7 +274,7 @@ static void on_cron(uv_timer_t *t) {
         ((s->cfg->save_changes && st->changes_since_save >= s->cfg->save_changes) ||
          (s->cfg->save_seconds && qtime_ns() / 1000000 - st->dirty_since_ms >= s->cfg->save_seconds * 1000))) {
         const char *msg;
-        if (save_start(d, &msg) < 0) LOG_W("automatic save not started: %s", msg);
+        if (save_start(d, &msg) < 0) LOG_W("bgsave.not_started", "by=auto error=%s", msg);
     }
 }
 
@@ -318,9 +316,9 @@ void srv__durable_free(srv_durable *d) {
     if (!d) return;
     jrn *j = d->j;
     if (j) { /* whatever is still in the batch: written and synced before exit */
-        if (jrn_write(j) < 0) LOG_E("journal: final write failed: %s", strerror(jrn_error(j)));
+        if (jrn_write(j) < 0) LOG_E("journal.write_failed", "at=shutdown error=%s", strerror(jrn_error(j)));
         else if (jrn_policy(j) != JRN_FSYNC_NO && fdatasync(jrn_fd(j)) < 0)
-            LOG_E("journal: final fdatasync failed: %s", strerror(errno));
+            LOG_E("journal.fsync_failed", "at=shutdown error=%s", strerror(errno));
         if (d->old_fd >= 0) {
             if (jrn_policy(j) != JRN_FSYNC_NO) fdatasync(d->old_fd);
             close(d->old_fd);

@@ -7,7 +7,8 @@
  * before it). srv__reply_done then sends or queues it like any text reply.
  *
  * Routes: /v1/complete (ranked: may answer later through a SLOT_WAIT_RANK
- * slot, then s->http->deferred is set and no srv__reply_done runs), /v1/accept,
+ * slot, then s->http->deferred is set and no srv__reply_done runs), /v1/suggest
+ * (the same answer in the OpenSearch Suggestions format), /v1/accept,
  * /v1/stats, /metrics, /healthz. Every answer counts its command and status
  * class in the stats. Bodies are built in s->http->body (one per server: the
  * loop runs one request at a time), released when it grew past SRV_BUF_KEEP.
@@ -100,22 +101,25 @@ static void get_ctx(const http_request *req, eng_ctx *ctx) {
     http_param(req, "session", &ctx->session, &ctx->session_len);
 }
 
-static int route_complete(srv_conn *c, const http_request *req) {
+/* /v1/complete (os 0) and /v1/suggest (os 1: the OpenSearch Suggestions
+ * format for browsers) share everything but the body they write. */
+static int route_complete(srv_conn *c, const http_request *req, int os) {
     srv *s = c->s;
+    int cmd = os ? CMD_HTTP_SUGGEST : CMD_HTTP_COMPLETE;
     uint64_t t0 = srv__req_t0(s);
     const char *q, *kv;
     size_t qlen, klen;
     if (!http_param(req, "q", &q, &qlen))
-        return http_error(c, req, CMD_HTTP_COMPLETE, 400, "missing_q", "parameter q is required", NULL);
+        return http_error(c, req, cmd, 400, "missing_q", "parameter q is required", NULL);
     uint64_t k = SRV_DEFAULT_K;
     if (http_param(req, "k", &kv, &klen) && (qparse_u64(kv, klen, &k) < 0 || k < 1 || k > s->cfg->max_k))
-        return http_error(c, req, CMD_HTTP_COMPLETE, 400, "bad_k", "k must be an integer 1..max-k", NULL);
+        return http_error(c, req, cmd, 400, "bad_k", "k must be an integer 1..max-k", NULL);
     eng_ctx ctx;
     get_ctx(req, &ctx);
     const char *fv;
     size_t flen;
     if (http_param(req, "fuzzy", &fv, &flen) && (ctx.fuzzy = config_fuzzy_parse(fv, flen)) < 0)
-        return http_error(c, req, CMD_HTTP_COMPLETE, 400, "bad_fuzzy", "fuzzy must be 0, 1, 2 or auto", NULL);
+        return http_error(c, req, cmd, 400, "bad_fuzzy", "fuzzy must be 0, 1, 2 or auto", NULL);
     const char *msg = NULL;
     int n;
     if (eng_wants_rank(&s->e, &ctx)) {
@@ -132,12 +136,13 @@ static int route_complete(srv_conn *c, const http_request *req) {
             if (r == 1) {
                 uint64_t took = qtime_ns() - t0;
                 int rc = srv__http_write_ranked(s, c->dst, q, qlen, s->e.norm, s->e.normlen, &s->rres, took, keep,
-                                                head);
+                                                head, os);
                 hist_add(&s->e.stats.lat_ns, took);
                 return rc;
             }
             sl->http_keep = keep;
             sl->http_head = head;
+            sl->http_os = os;
             sl->aux_qlen = qlen;
             s->http->deferred = 1; /* the slot is queued: no srv__reply_done */
             if (qbuf_append(&sl->aux, q, qlen) < 0 || qbuf_append(&sl->aux, s->e.norm, s->e.normlen) < 0) return -1;
@@ -150,7 +155,7 @@ static int route_complete(srv_conn *c, const http_request *req) {
     if (n < 0) {
         char code[16];
         s->e.stats.errs[ENG_CODE(n)]++;
-        return http_error(c, req, CMD_HTTP_COMPLETE, eng_status(n), lower_code(n, code, sizeof code), msg, NULL);
+        return http_error(c, req, cmd, eng_status(n), lower_code(n, code, sizeof code), msg, NULL);
     }
     json_suggestion sug[TRIE_MAX_K];
     for (int i = 0; i < n; i++) {
@@ -165,17 +170,18 @@ static int route_complete(srv_conn *c, const http_request *req) {
     }
     qbuf_reset(&s->http->body);
     uint64_t took = qtime_ns() - t0; /* one read: the body's took_us and the histogram */
-    if (json_write_suggestions(&s->http->body, q, qlen, sug, (size_t)n, s->e.fuzzy_used && s->e.fuzzy_cut,
-                               took / 1000) < 0)
+    if ((os ? json_write_opensearch(&s->http->body, q, qlen, sug, (size_t)n)
+            : json_write_suggestions(&s->http->body, q, qlen, sug, (size_t)n, s->e.fuzzy_used && s->e.fuzzy_cut,
+                                     took / 1000)) < 0)
         return -1;
-    int rc = http_ok(c, req, CMD_HTTP_COMPLETE, HTTP_JSON_CONTENT_TYPE);
+    int rc = http_ok(c, req, cmd, os ? HTTP_SUGGEST_CONTENT_TYPE : HTTP_JSON_CONTENT_TYPE);
     hist_add(&s->e.stats.lat_ns, took);
     return rc;
 }
 
-/* A ranked /v1/complete answer: head + JSON body into out. */
+/* A ranked /v1/complete (or, os, /v1/suggest) answer: head + body into out. */
 int srv__http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const char *np, size_t nplen,
-                           const eng_rank_result *res, uint64_t took_ns, int keep, int head) {
+                           const eng_rank_result *res, uint64_t took_ns, int keep, int head, int os) {
     json_suggestion sug[ENG_RANK_MAX_RESULT];
     size_t doff[ENG_RANK_MAX_RESULT]; /* display i at s->http->text + doff[i]; SIZE_MAX: the query itself */
     trie_hit h; /* its text is a copy that the next trie_get overwrites: keep each display */
@@ -197,10 +203,13 @@ int srv__http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const 
         sug[i].match_end = m > 0 ? (uint32_t)m : 0;
     }
     qbuf_reset(&s->http->body);
-    if (json_write_suggestions(&s->http->body, q, qlen, sug, res->n, 0, took_ns / 1000) < 0) return -1;
+    if ((os ? json_write_opensearch(&s->http->body, q, qlen, sug, res->n)
+            : json_write_suggestions(&s->http->body, q, qlen, sug, res->n, 0, took_ns / 1000)) < 0)
+        return -1;
     http_resp_opts o = {.keep_alive = keep, .cors_origin = s->cfg->cors_origin};
-    srv__http_count(s, CMD_HTTP_COMPLETE, 200);
-    if (http_write_head(out, 200, HTTP_JSON_CONTENT_TYPE, s->http->body.len, &o) < 0) return -1;
+    srv__http_count(s, os ? CMD_HTTP_SUGGEST : CMD_HTTP_COMPLETE, 200);
+    if (http_write_head(out, 200, os ? HTTP_SUGGEST_CONTENT_TYPE : HTTP_JSON_CONTENT_TYPE, s->http->body.len, &o) < 0)
+        return -1;
     if (head) return 0;
     return qbuf_append(out, s->http->body.data, s->http->body.len);
 }
@@ -312,7 +321,7 @@ static int http_auth(srv_conn *c, const http_request *req, int cmd, int *rc) {
 }
 
 static const route routes[] = {
-    {"/v1/complete", CMD_HTTP_COMPLETE, 0}, {"/v1/accept", CMD_HTTP_ACCEPT, 1},
+    {"/v1/complete", CMD_HTTP_COMPLETE, 0}, {"/v1/suggest", CMD_HTTP_SUGGEST, 0}, {"/v1/accept", CMD_HTTP_ACCEPT, 1},
     {"/v1/stats", CMD_HTTP_STATS, 0},       {"/metrics", CMD_HTTP_METRICS, 0},
     {"/healthz", CMD_HTTP_HEALTH, 0},
 };
@@ -350,7 +359,8 @@ int srv__http_on_request(const http_request *req, void *ud) {
         /* 401 written */
     } else {
         switch (r->cmd) {
-        case CMD_HTTP_COMPLETE: rc = route_complete(c, req); break;
+        case CMD_HTTP_COMPLETE: rc = route_complete(c, req, 0); break;
+        case CMD_HTTP_SUGGEST: rc = route_complete(c, req, 1); break;
         case CMD_HTTP_ACCEPT: rc = route_accept(c, req); break;
         case CMD_HTTP_STATS: rc = route_stats(c, req, 0); break;
         case CMD_HTTP_METRICS: rc = route_stats(c, req, 1); break;
@@ -361,7 +371,7 @@ int srv__http_on_request(const http_request *req, void *ud) {
     s->http->deferred = 0;
     c->dst = NULL;
     if (rc < 0) {
-        LOG_W("out of memory answering an HTTP request; closing the client");
+        LOG_W("client.closed", "reason=out_of_memory msg=\"answering an HTTP request\"");
         srv__conn_close(c);
         return 1;
     }

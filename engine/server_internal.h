@@ -54,7 +54,7 @@ typedef struct srv_slot {
     qbuf buf;
     /* SLOT_WAIT_RANK: a COMPLETE the ranker answers later (on_ranked) */
     eng_rank_pending *rank; /* for eng_rank_cancel when the connection closes first */
-    int ws, http_keep, http_head;
+    int ws, http_keep, http_head, http_os; /* http_os: a /v1/suggest answer */
     uint64_t t0;            /* when the request was parsed (latency) */
     qbuf aux;               /* HTTP: the raw q, then the normalized prefix */
     size_t aux_qlen;
@@ -93,6 +93,7 @@ struct srv {
     int have_sweep, have_grace;
     srv_conn *conns;
     uint64_t nconns; /* all open connection objects, counted or not */
+    uint64_t next_client_id; /* CLIENT ID of the next connection (from 1) */
     int stopping;
     proto_limits lim;
     size_t rmax;
@@ -151,7 +152,7 @@ void srv__http_count(srv *s, int cmd, int status);
 /* A ranked /v1/complete answer: head + JSON body into out (np/nplen: the
  * normalized prefix, for the match lengths). Returns -1 out of memory. */
 int srv__http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const char *np, size_t nplen,
-                           const eng_rank_result *res, uint64_t took_ns, int keep, int head);
+                           const eng_rank_result *res, uint64_t took_ns, int keep, int head, int os);
 
 /* http_conn_feed callback (ud: the srv_conn): routes one request and writes
  * or queues its reply. Returns 1 to stop feeding (closing), 0 to go on. */

@@ -28,6 +28,8 @@ static const char *const cmd_names[CMD__COUNT] = {
     [CMD_HTTP_ACCEPT] = "http_accept", [CMD_HTTP_STATS] = "http_stats",
     [CMD_HTTP_METRICS] = "http_metrics", [CMD_HTTP_HEALTH] = "http_healthz",
     [CMD_HTTP_OTHER] = "http_other", [CMD_RELOAD] = "reload", [CMD_AUTH] = "auth",
+    [CMD_HTTP_SUGGEST] = "http_suggest", [CMD_ECHO] = "echo", [CMD_SELECT] = "select",
+    [CMD_CLIENT] = "client", [CMD_HELLO] = "hello",
 };
 
 const char *stats_cmd_name(int cmd) { return cmd >= 0 && cmd < CMD__COUNT ? cmd_names[cmd] : "?"; }
@@ -190,6 +192,8 @@ void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
         add_u(snap, "rank_redis_up", "qac_rank_redis_up", "gauge", NULL, (uint64_t)r.redis_up);
         add_u(snap, "rank_redis_reconnects", "qac_rank_redis_reconnects_total", "counter", NULL, r.redis_reconnects);
         add_u(snap, "rank_redis_errors", "qac_rank_redis_errors_total", "counter", NULL, r.redis_errors);
+        add_u(snap, "rank_redis_master_switches", "qac_rank_redis_master_switches_total", "counter", NULL,
+              r.redis_master_switches);
         add_u(snap, "rank_requests", "qac_rank_requests_total", "counter", NULL, r.requests);
         add_u(snap, "rank_degraded", "qac_rank_degraded_total", "counter", NULL, r.degraded);
         add_u(snap, "rank_deadline_misses", "qac_rank_deadline_misses_total", "counter", NULL, r.deadline_misses);
@@ -275,10 +279,11 @@ int stats_render_text(const eng_stats_snap *snap, qbuf *out) {
     return render_lines(snap, out, ' ');
 }
 
-int stats_render_resp(const eng_stats_snap *snap, qbuf *out) {
+int stats_render_resp(const eng_stats_snap *snap, const char *head, qbuf *out) {
     qbuf body;
     qbuf_init(&body);
-    int rc = qbuf_puts(&body, "# qac\r\n");
+    int rc = head ? qbuf_puts(&body, head) : 0;
+    if (rc == 0) rc = qbuf_puts(&body, "# qac\r\n");
     if (rc == 0) rc = render_lines(snap, &body, ':');
     if (rc == 0) rc = proto_reply_bulk(out, PROTO_RESP, body.data, body.len);
     qbuf_free(&body);

@@ -28,7 +28,7 @@ enum {
     CMD_COMPLETE = 0, CMD_ADD, CMD_INCR, CMD_DEL, CMD_GET, CMD_ACCEPT, CMD_STATS, CMD_PING,
     CMD_HELP, CMD_QUIT, CMD_SAVE, CMD_COMMAND, CMD_CONFIG, CMD_UNKNOWN,
     CMD_HTTP_COMPLETE, CMD_HTTP_ACCEPT, CMD_HTTP_STATS, CMD_HTTP_METRICS, CMD_HTTP_HEALTH,
-    CMD_HTTP_OTHER, CMD_RELOAD, CMD_AUTH,
+    CMD_HTTP_OTHER, CMD_RELOAD, CMD_AUTH, CMD_HTTP_SUGGEST, CMD_ECHO, CMD_SELECT, CMD_CLIENT, CMD_HELLO,
     CMD__COUNT
 };
 const char *stats_cmd_name(int cmd);
@@ -100,7 +100,8 @@ int stats_find(const eng_stats_snap *snap, const char *name, double *out);
  *   json : {"uptime_s":..,"connections_current":..,...}
  *   prom : Prometheus text exposition format 0.0.4 */
 int stats_render_text(const eng_stats_snap *snap, qbuf *out);
-int stats_render_resp(const eng_stats_snap *snap, qbuf *out);
+/* head: text put before the "# qac" section (INFO's "# Server"), or NULL */
+int stats_render_resp(const eng_stats_snap *snap, const char *head, qbuf *out);
 int stats_render_json(const eng_stats_snap *snap, qbuf *out);
 int stats_render_prom(const eng_stats_snap *snap, qbuf *out);
 

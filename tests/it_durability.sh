@@ -147,7 +147,7 @@ for r in $(seq "$ROUNDS"); do
     stop
 done
 acked=$(grep -vc "^SENTDEL" "$tmp/acks")
-saves=$(grep -c 'background save to .* done' "$tmp/log")
+saves=$(grep -c 'event=bgsave.done ' "$tmp/log")
 [ "$lost" -eq 0 ] && ok "kill -9 x$ROUNDS: all $acked acknowledged changes survived ($saves background saves, $(( $(date +%s) - t0 )) s)" \
     || bad "kill -9: $lost of $ROUNDS rounds lost acknowledged changes"
 [ "$acked" -gt 100 ] && ok "the stream made progress ($acked acks)" || bad "too few changes acknowledged ($acked)"
@@ -173,9 +173,9 @@ printf 'X' | dd of="$last" bs=1 seek="$off" conv=notrunc 2>/dev/null
 "$QAC_BIN" serve -i "$tmp/idx" --port "$port" --http-port 0 --journal "$tmp/j" 2>"$tmp/log"
 rc=$?
 [ "$rc" -eq 1 ] && ok "corrupt middle: refused (exit 1)" || bad "corrupt middle: exit $rc"
-grep -q "corrupt record at byte 32 " "$tmp/log" && ok "corrupt middle: message names byte 32" || { bad "corrupt middle: message"; cat "$tmp/log"; }
+grep -q "event=journal.replay_failed .*corrupt record at byte 32 " "$tmp/log" && ok "corrupt middle: message names byte 32" || { bad "corrupt middle: message"; cat "$tmp/log"; }
 start --journal-repair
-grep -q 'journal-repair: corrupt record at byte 32' "$tmp/log" && ok "repair: dropped and said how much" || bad "repair: no message"
+grep -q 'event=journal.repaired .* at=32 ' "$tmp/log" && ok "repair: dropped and said how much" || bad "repair: no message"
 [ "$(stat -c %s "$last")" -eq 32 ] && ok "repair: file cut at byte 32" || bad "repair: size $(stat -c %s "$last")"
 stop
 
@@ -195,7 +195,7 @@ got=$(cli "$port" cmd 2 "COMPLETE full LIMIT 1" | head -1)
 st=$(cli "$port" cmd 2 STATS)
 grep -q '^journal_ok 0' <<<"$st" && grep -q '^journal_write_errors [1-9]' <<<"$st" && grep -q '^journal_last_error File too large' <<<"$st" \
     && ok "full disk: STATS reports it" || bad "full disk: STATS: $(grep journal <<<"$st" | tr '\n' ' ')"
-grep -q 'journal write failed' "$tmp/log" && ok "full disk: logged" || bad "full disk: not logged"
+grep -q 'event=journal.write_failed ' "$tmp/log" && ok "full disk: logged" || bad "full disk: not logged"
 got=$(cli "$port" cmd 10 SAVE)
 [ "$got" = OK ] && ok "full disk: SAVE (new journal generation) ok" || bad "full disk: SAVE got [$got]"
 sleep 1.2   # the periodic retry writes the held batch into the new generation
@@ -239,7 +239,7 @@ print("  SAVE of 1M keys: %s in %.2f s; %d COMPLETEs meanwhile: p50 %.0f us, p99
       % (done[0][0].decode(), done[0][1], len(lat), q(.5), q(.99), lat[-1] * 1e6))
 sys.exit(0 if done[0][0] == b"OK" and len(lat) > 10 else 1)
 EOF
-    grep -o 'fork took [0-9]* us' "$tmp/log" | tail -1 | sed 's/^/  /'
+    grep -o 'fork_us=[0-9]*' "$tmp/log" | tail -1 | sed 's/^/  /'
     stop
 else
     [ -n "${QAC_SHARED:-}" ] && why="no $QAC_SHARED/tools/synth_queries.py" || why="QAC_SHARED unset"

@@ -109,7 +109,7 @@ check_ref "$tmp/idx.json" 0.0002 "-i INDEX (--keys match)"
 "$qac" eval -i "$tmp/dev-eval.idx" --json "$tmp/idx-eval.json" "$D/aol-users-dev.tsv" >"$tmp/idx-eval.out" 2>"$tmp/idx-eval.err" \
     || { cat "$tmp/idx-eval.err"; fail "eval -i (--keys eval) failed"; }
 check_ref "$tmp/idx-eval.json" 0 "-i INDEX (--keys eval)"
-grep -q "keys in 'match' form" "$tmp/idx.err" || fail "eval -i on a match-form index did not warn"
-grep -q "keys in 'match' form" "$tmp/idx-eval.err" && fail "eval -i on an eval-form index warned"
+grep -q "event=eval.index_form .* keys=match " "$tmp/idx.err" || fail "eval -i on a match-form index did not warn"
+grep -q "event=eval.index_form" "$tmp/idx-eval.err" && fail "eval -i on an eval-form index warned"
 cat "$tmp/train.out"
 echo "reference figures: ok"

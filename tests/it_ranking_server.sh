@@ -167,6 +167,11 @@ texts = [x["text"] for x in body["suggestions"]]
 # every suggestion its own text (a ranked answer once pointed all of them at one reused hit)
 if len(texts) < 2 or len(set(texts)) != len(texts) or sorted(texts) != sorted(r):
     die("HTTP ranked answer %r, COMPLETE answered %r" % (texts, r))
+sg = urllib.request.urlopen("http://127.0.0.1:%d/v1/suggest?q=weather&user=7&session=s7" % hport)
+if sg.headers["Content-Type"] != "application/x-suggestions+json; charset=utf-8": die("suggest type %r" % sg.headers)
+sg = json.load(sg)
+if len(sg) != 4 or sg[0] != "weather" or sorted(sg[1]) != sorted(texts) or sg[2:] != [[], []]:
+    die("ranked /v1/suggest %r, /v1/complete %r" % (sg, texts))
 st = json.load(urllib.request.urlopen("http://127.0.0.1:%d/v1/stats" % hport))
 if "rank_degraded" not in st or "rank_cache_bytes" not in st: die("/v1/stats lacks the ranker")
 prom = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % hport).read().decode()
@@ -305,7 +310,7 @@ qac_stop
 rc=$?
 [ $rc = 0 ] || fail "server exit status $rc after SIGTERM"
 [ "$(stat -c %Y "$tmp/model.saved")" -gt 1 ] || fail "shutdown did not save the learned model"
-grep -q "shut down cleanly" "$tmp/log" || fail "no clean shutdown"
+grep -q "event=server.stopped " "$tmp/log" || fail "no clean shutdown"
 no_sanitizer_report "$tmp/log" || fail "sanitizer report"
 echo "ok   SIGTERM saved the model; clean shutdown"
 echo "it_ranking_server: ok"

@@ -58,6 +58,18 @@ check "redis-cli FUZZY" "$(redis-cli -p "$port" COMPLETE 'nwe yo' FUZZY 1 WITHSC
     "new york|100|1|new york times|80|1|"
 check "redis-cli FUZZY 3" "$(redis-cli -p "$port" COMPLETE nwe FUZZY 3)" "ERR ARGS FUZZY wants 0, 1, 2 or AUTO"
 check "complete no q" "$(http_status "$h/v1/complete")" "400"
+# browsers' search suggestions (OpenSearch): [typed, [completions], [], []], its own media type
+check "suggest body" "$(curl -s "$h/v1/suggest?q=New%20y")" '["New y",["new york","new york times"],[],[]]'
+check "suggest k" "$(curl -s "$h/v1/suggest?q=ne&k=1")" '["ne",["new york"],[],[]]'
+check "suggest none" "$(curl -s "$h/v1/suggest?q=zzz")" '["zzz",[],[],[]]'
+check "suggest escapes" "$(curl -s "$h/v1/suggest?q=%22caf")" '["\"caf",[],[],[]]'
+check "suggest fuzzy" "$(curl -s "$h/v1/suggest?q=nwe%20yo&fuzzy=1&k=1")" '["nwe yo",["new york"],[],[]]'
+check "suggest Content-Type" "$(curl -s -o /dev/null -w '%{content_type}' "$h/v1/suggest?q=n")" \
+    "application/x-suggestions+json; charset=utf-8"
+check "suggest HEAD" "$(curl -s -I "$h/v1/suggest?q=n" | tr -d '\r' | grep -ci '^content-length: [1-9]')" "1"
+check "suggest no q" "$(http_status "$h/v1/suggest")" "400"
+check "suggest bad k" "$(curl -s "$h/v1/suggest?q=a&k=x")" '{"error":{"code":"bad_k","message":"k must be an integer 1..max-k"}}'
+check "suggest POST" "$(http_status -d q=a "$h/v1/suggest")" "405"
 check "accept GET" "$(curl -s "$h/v1/accept?q=zebra&user=u1&rank=2")" '{"query":"zebra","score":1}'
 check "accept POST form" "$(curl -s -d 'q=zebra&session=s9' "$h/v1/accept")" '{"query":"zebra","score":2}'
 # a third actor: the anonymous one above (this address) already counted zebra (engine/guard.h)
@@ -67,6 +79,7 @@ check "stats" "$(curl -s "$h/v1/stats" | grep -o '"keys":6')" '"keys":6'
 check "metrics type" "$(curl -s -o /dev/null -w '%{content_type}' "$h/metrics")" "text/plain; version=0.0.4; charset=utf-8"
 check "metrics body" "$(curl -s "$h/metrics" | grep -c '^qac_keys 6$')" "1"
 check "healthz" "$(curl -s "$h/healthz")" '{"status":"ok","keys":6}'
+check "stats counts suggest" "$(curl -s "$h/v1/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["cmd_http_suggest"])')" "10"
 check "404" "$(http_status "$h/nope")" "404"
 check "405" "$(http_status -X DELETE "$h/v1/complete?q=a")" "405"
 check "413" "$(http_status -d "q=$(head -c 2000 /dev/zero | tr '\0' a)" "$h/v1/accept")" "413"

@@ -5,7 +5,10 @@
 #      answers (the index loaded, the ports listening), and STOPPING=1 on SIGTERM;
 #   2. SIGHUP does what RELOAD does: STATS reloads_ok goes 0 -> 1, the log says
 #      so, the server keeps serving; RELOAD counts in the same place (-> 2);
-#   3. SIGTERM still drains and exits 0.
+#   3. SIGTERM still drains and exits 0;
+#   4. the log is what journald and grep read: every line key=value (ts, level,
+#      event first), values with spaces, quotes and newlines quoted and escaped
+#      (a journal path holding them comes back intact from its log line).
 # (The unit files themselves are checked in it_install.sh.)
 # Exit 0 pass, 1 fail, 77 skip (no QAC_BIN or python3).
 set -u
@@ -61,7 +64,7 @@ kill -HUP "$qac_pid"
 for _ in $(seq 100); do [ "$(stat "$port" reloads_ok)" = 1 ] && break; sleep 0.05; done
 check "reloads_ok after SIGHUP" "$(stat "$port" reloads_ok)" 1
 check "reloads_failed after SIGHUP" "$(stat "$port" reloads_failed)" 0
-check "log: SIGHUP reload line" "$(grep -c 'signal 1: reloading (as RELOAD)' "$tmp/log")" 1
+check "log: SIGHUP reload line" "$(grep -c 'event=server.reload signal=1 ' "$tmp/log")" 1
 wait_ping "$port" "$qac_pid" 5 && ok "serving after SIGHUP" || bad "no PONG after SIGHUP"
 python3 -c '
 import socket, sys
@@ -75,5 +78,41 @@ qac_stop
 check "exit status after SIGTERM" "$?" 0
 for _ in $(seq 40); do grep -q 'STOPPING=1' "$tmp/notified" && break; sleep 0.05; done
 check "STOPPING=1 sent" "$(grep -c '^STOPPING=1$' "$tmp/notified")" 1
-check "log: shut down cleanly" "$(grep -c 'shut down cleanly' "$tmp/log")" 1
+check "log: shut down cleanly" "$(grep -c 'event=server.stopped ' "$tmp/log")" 1
+
+# --- 4. key=value lines -------------------------------------------------------------
+odd="$tmp/a dir/jour\"nal
+x"
+mkdir -p "$tmp/a dir"
+port=$(free_port)
+qac_start "$port" "$tmp/log4" -i "$tmp/idx" --http-port 0 --journal "$odd" || fail "server with an odd journal path"
+qac_stop
+python3 - "$tmp/log" "$tmp/log4" "$odd" <<'PY' && ok "log: every line key=value, values escaped" || bad "log: format"
+import re, sys
+pair = re.compile(r'([a-z_][a-z0-9_]*)=("(?:[^"\\\x00-\x1f\x7f]|\\["\\nrt]|\\x[0-9a-f]{2})*"|[^\s"=\\]+)(?: |$)')
+esc = {'"': '"', '\\': '\\', 'n': '\n', 'r': '\r', 't': '\t'}
+def unq(v):
+    if not v.startswith('"'): return v
+    v, out, i = v[1:-1], b"", 0
+    while i < len(v):
+        if v[i] != '\\': out += v[i].encode(); i += 1
+        elif v[i + 1] == 'x': out += bytes([int(v[i + 2:i + 4], 16)]); i += 4
+        else: out += esc[v[i + 1]].encode(); i += 2
+    return out.decode()
+paths, n = [], 0
+for f in sys.argv[1:3]:
+    for line in open(f, encoding="utf-8"):
+        line, pos, kv = line.rstrip("\n"), 0, []
+        while pos < len(line):
+            m = pair.match(line, pos)
+            if not m: sys.exit("not key=value at %d: %r" % (pos, line))
+            kv.append((m.group(1), unq(m.group(2)))); pos = m.end()
+        keys = [k for k, _ in kv]
+        if keys[:3] != ["ts", "level", "event"] or not re.fullmatch(r"[a-z_]+(\.[a-z_]+)+", kv[2][1]):
+            sys.exit("bad head: %r" % line)
+        if kv[2][1] == "journal.replayed": paths.append(dict(kv)["path"])
+        n += 1
+if paths != [sys.argv[3]]: sys.exit("journal path not intact: %r" % paths)
+print("  %d log lines parsed" % n)
+PY
 [ "$fails" -eq 0 ]

@@ -227,6 +227,15 @@ static void test_suggestions(void **state) {
     assert_int_equal(json_write_suggestions(&b, S("zz"), NULL, 0, 1, 4), 0); /* a typo search cut */
     qbuf_putc(&b, 0);
     assert_string_equal(b.data, "{\"prefix\":\"zz\",\"suggestions\":[],\"truncated\":true,\"took_us\":4}");
+    /* the OpenSearch form: typed text, completions, and two empty optional arrays */
+    qbuf_reset(&b);
+    assert_int_equal(json_write_opensearch(&b, S("The \"n"), s, 3), 0);
+    qbuf_putc(&b, 0);
+    assert_string_equal(b.data, "[\"The \\\"n\",[\"new york\",\"the \\\"new\\\" yorker\",\"caf\xc3\xa9\"],[],[]]");
+    qbuf_reset(&b);
+    assert_int_equal(json_write_opensearch(&b, S(""), NULL, 0), 0);
+    qbuf_putc(&b, 0);
+    assert_string_equal(b.data, "[\"\",[],[],[]]");
     /* the flat parser rejects the reply (it has an array), but reads the
      * parts that are flat: build one flat object from the same writers */
     qbuf_reset(&b);

@@ -128,6 +128,29 @@ static void test_parse_addr(void **state) {
     assert_int_equal(rcl_parse_addr("h:12x", h, sizeof h, &port), RCL_EINVAL);
     assert_int_equal(rcl_parse_addr("[]:1", h, sizeof h, &port), RCL_EINVAL);
     assert_int_equal(rcl_parse_addr("abcdefgh:1", h, 4, &port), RCL_EINVAL);
+    /* --redis: HOST:PORT or sentinel://H:P[,H:P...]/MASTER */
+    char buf[RCL_TARGET_BUF];
+    rcl_opts o;
+    rcl_opts_default(&o);
+    assert_int_equal(rcl_parse_target("redis.local:6380", &o, buf, sizeof buf), 0);
+    assert_string_equal(o.host, "redis.local");
+    assert_int_equal(o.port, 6380);
+    assert_null(o.sentinels);
+    assert_int_equal(rcl_parse_target("sentinel://10.0.0.1:26379,[::1]:26380/qac-main", &o, buf, sizeof buf), 0);
+    assert_string_equal(o.sentinels, "10.0.0.1:26379,[::1]:26380");
+    assert_string_equal(o.master_name, "qac-main");
+    assert_null(o.host);
+    const char *bad[] = {"sentinel://", "sentinel:///m", "sentinel://h:1/", "sentinel://h:1", "sentinel://h/m",
+                         "sentinel://h:1,,h:2/m", "sentinel://h:1,/m", "nohost", "h:0",
+                         "sentinel://h:1,h:2,h:3,h:4,h:5,h:6,h:7,h:8,h:9/m"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (rcl_parse_target(bad[i], &o, buf, sizeof buf) != RCL_EINVAL) fail_msg("accepted '%s'", bad[i]);
+    assert_int_equal(rcl_parse_target("sentinel://h:1,h:2,h:3,h:4,h:5,h:6,h:7,h:8/m", &o, buf, sizeof buf), 0);
+    char big[RCL_MAX_TARGET + 8];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    memcpy(big + sizeof big - 4, ":12", 3);
+    assert_int_equal(rcl_parse_target(big, &o, buf, sizeof buf), RCL_EINVAL);
 }
 
 static void test_bad_options(void **state) {

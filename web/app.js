@@ -393,6 +393,11 @@
         if (input.value.trim() !== '') submit(input.value, null);
     });
 
+    /* Opened as a search -- the browser's OpenSearch template (/?q={searchTerms}, see /opensearch.xml)
+     * or a shared link: search for it at once. */
+    const asked = new URLSearchParams(window.location.search).get('q');
+    if (asked !== null && asked.trim() !== '') submit(asked, null);
+
     /* For tests and for poking at it from the console; not an API. */
     window.qacTypeahead = {
         byteRangeToIndices: byteRangeToIndices,

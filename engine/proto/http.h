@@ -200,6 +200,8 @@ int http_write_head(qbuf *b, int status, const char *content_type, size_t conten
                     const http_resp_opts *opts);
 
 #define HTTP_JSON_CONTENT_TYPE "application/json; charset=utf-8"
+/* /v1/suggest: the OpenSearch Suggestions media type */
+#define HTTP_SUGGEST_CONTENT_TYPE "application/x-suggestions+json; charset=utf-8"
 
 /* Appends a complete JSON error reply: head plus the body
  * {"error":{"code":"<code>","message":"<message>"}} (both strings escaped;

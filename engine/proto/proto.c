@@ -18,6 +18,7 @@ static const char *const err_names[ERR__COUNT] = {
     [ERR_TOOLONG] = "TOOLONG", [ERR_UTF8] = "UTF8",       [ERR_NOTFOUND] = "NOTFOUND",
     [ERR_LIMIT] = "LIMIT",     [ERR_IO] = "IO",           [ERR_NOMEM] = "NOMEM",
     [ERR_NOAUTH] = "NOAUTH",   [ERR_WRONGPASS] = "WRONGPASS", [ERR_RATE] = "RATE",
+    [ERR_NOPROTO] = "NOPROTO",
 };
 
 const char *proto_err_name(int code) {
@@ -289,6 +290,16 @@ int proto_reply_item(qbuf *out, int kind, const char *s, size_t len) {
     return kind == PROTO_RESP ? put_bulk(out, s, len) : put_line(out, "", 0, s, len);
 }
 
+int proto_reply_null(qbuf *out, int kind, int resp3) {
+    if (kind != PROTO_RESP) return qbuf_append(out, "OK\r\n", 4);
+    return resp3 ? qbuf_append(out, "_\r\n", 3) : qbuf_append(out, "$-1\r\n", 5);
+}
+
+int proto_reply_map_head(qbuf *out, int kind, int resp3, uint64_t n) {
+    if (kind == PROTO_RESP && resp3) return put_prefixed_num(out, "%", 1, (int64_t)n);
+    return proto_reply_list_head(out, kind, 2 * n);
+}
+
 static void sanitize(char *dst, const char *src, size_t n) {
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)src[i];
@@ -300,7 +311,7 @@ int proto_reply_error_arg(qbuf *out, int kind, int code, const char *msg, const 
                           size_t arglen) {
     char line[256];
     const char *name = proto_err_name(code);
-    int redis_own = kind == PROTO_RESP && (code == ERR_NOAUTH || code == ERR_WRONGPASS);
+    int redis_own = kind == PROTO_RESP && (code == ERR_NOAUTH || code == ERR_WRONGPASS || code == ERR_NOPROTO);
     int n = redis_own ? snprintf(line, sizeof line, "-%s ", name)
                       : snprintf(line, sizeof line, "%sERR %s ", kind == PROTO_RESP ? "-" : "", name);
     size_t w = (size_t)n;

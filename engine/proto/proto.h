@@ -70,12 +70,14 @@ enum {
     ERR_NOAUTH,     /* requirepass is set and this connection has not sent AUTH */
     ERR_WRONGPASS,  /* AUTH with a wrong password */
     ERR_RATE,       /* a client over its ACCEPT rate (engine/guard.h); retry later */
+    ERR_NOPROTO,    /* HELLO with a protocol version other than 2 or 3 */
     ERR__COUNT
 };
 const char *proto_err_name(int code);
-/* NOAUTH and WRONGPASS are Redis's own error prefixes: in RESP they are sent
- * as "-NOAUTH ..." / "-WRONGPASS ..." (what Redis clients match on), in the
- * text protocol as "ERR NOAUTH ..." like every other code. */
+/* NOAUTH, WRONGPASS and NOPROTO are Redis's own error prefixes: in RESP they
+ * are sent as "-NOAUTH ..." / "-WRONGPASS ..." / "-NOPROTO ..." (what Redis
+ * clients match on), in the text protocol as "ERR NOAUTH ..." like every
+ * other code. */
 
 enum { PROTO_TEXT = 0, PROTO_RESP = 1 };
 
@@ -140,6 +142,13 @@ int proto_reply_bulk(qbuf *out, int kind, const char *s, size_t len);
 int proto_reply_list_head(qbuf *out, int kind, uint64_t n);
 int proto_reply_item(qbuf *out, int kind, const char *s, size_t len);
 int proto_reply_error(qbuf *out, int kind, int code, const char *msg);
+/* RESP3 (a connection that said HELLO 3) differs from RESP2 only in what
+ * qac sends with these two; every other reply is the same bytes:
+ *               text        RESP2       RESP3
+ *   null        OK          $-1         _
+ *   map_head n  OK 2n       *2n         %n       (then n key, value pairs)  */
+int proto_reply_null(qbuf *out, int kind, int resp3);
+int proto_reply_map_head(qbuf *out, int kind, int resp3, uint64_t n);
 /* An error whose message quotes client text: "<msg> '<arg>'" with arg cut to
  * 64 bytes and control bytes replaced. */
 int proto_reply_error_arg(qbuf *out, int kind, int code, const char *msg, const char *arg,

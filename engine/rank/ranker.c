@@ -528,12 +528,12 @@ eng_rank *eng_rank_new(uv_loop_t *loop, trie *t, const eng_rank_opts *o, char *e
     if (o->redis) {
         rcl_opts ro;
         rcl_opts_default(&ro);
-        char host[RCL_MAX_HOST + 1];
-        if (rcl_parse_addr(o->redis, host, sizeof host, &ro.port)) {
-            snprintf(err, errlen, "--redis wants HOST:PORT, not '%s'", o->redis);
+        char target[RCL_TARGET_BUF];
+        if (rcl_parse_target(o->redis, &ro, target, sizeof target)) {
+            snprintf(err, errlen, "--redis wants HOST:PORT or sentinel://HOST:PORT[,HOST:PORT...]/MASTER, not '%s'",
+                     o->redis);
             goto fail;
         }
-        ro.host = host;
         ro.on_state = eng_rank__on_rcl_state;
         ro.ud = R;
         if (rcl_new(loop, &ro, &R->rc, err, errlen)) goto fail;
@@ -552,9 +552,9 @@ eng_rank *eng_rank_new(uv_loop_t *loop, trie *t, const eng_rank_opts *o, char *e
         }
         if (!R->emb) R->dims = 0; /* no vectors at all */
     }
-    LOG_I("ranker: %s, model %s, embeddings %s, %u candidates, deadline %u ms",
-          o->redis ? o->redis : "without Redis (in-process history)", o->model ? o->model : "none (heuristic)",
-          o->embeddings ? o->embeddings : "none", o->candidates, o->deadline_ms);
+    LOG_I("ranker.started", "redis=%s model=%s embeddings=%s candidates=%u deadline_ms=%u",
+          o->redis ? o->redis : "none", o->model ? o->model : "none", o->embeddings ? o->embeddings : "none",
+          o->candidates, o->deadline_ms);
     return R;
 fail:
     qbuf_free(&R->ngkeys);
@@ -604,7 +604,7 @@ void eng_rank_close(eng_rank *R) {
     R->closing = 1;
     if (R->learned) {
         char err[256];
-        if (eng_rank_save(R, err, sizeof err)) LOG_E("ranker: %s", err);
+        if (eng_rank_save(R, err, sizeof err)) LOG_E("ranker.save_failed", "error=%s", err);
     }
     if (R->rc) {
         rcl_close(R->rc, NULL, NULL); /* every pending callback runs now (ECLOSED) */
@@ -632,7 +632,7 @@ int eng_rank_reload(eng_rank *R, char *err, size_t errlen) {
     rank_ftrl_free(R->model);
     R->model = m;
     R->learned = 0;
-    LOG_I("ranker: model %s reloaded", R->model_path);
+    LOG_I("ranker.model_reloaded", "path=%s", R->model_path);
     return 0;
 }
 
@@ -647,7 +647,12 @@ int eng_rank_has_model(const eng_rank *R) { return R->model != NULL; }
 
 void eng_rank_stats(const eng_rank *R, eng_rank_stat *s) {
     *s = R->st;
-    if (R->rc) s->redis_up = rcl_is_up(R->rc);
+    if (R->rc) {
+        rcl_stat rs;
+        rcl_stats(R->rc, &rs);
+        s->redis_up = rcl_is_up(R->rc);
+        s->redis_master_switches = rs.master_switches;
+    }
     if (R->cache) {
         rank_veclru_stat cs;
         rank_veclru_stats(R->cache, &cs);

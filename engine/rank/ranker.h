@@ -95,6 +95,7 @@ typedef struct eng_rank_opts {
 typedef struct eng_rank_stat {
     int redis_enabled, redis_up;
     uint64_t redis_reconnects, redis_errors;
+    uint64_t redis_master_switches; /* --redis sentinel://...: a Sentinel named another master */
     uint64_t requests, degraded, deadline_misses;
     uint64_t cache_hits, cache_misses, cache_bytes, cache_entries;
     uint64_t online_updates, online_skipped, history_writes, history_write_errors;

@@ -59,8 +59,8 @@ static void ng_drop(eng_rank *R) {
 }
 
 static void ng_fail(eng_rank *R, const char *why) {
-    LOG_W("ranker: n-gram table of version %llu not loaded (%s): no vectors for unseen text until the next "
-          "version check retries",
+    LOG_W("ranker.ngram_not_loaded", "version=%llu error=%s msg=\"no vectors for unseen text until the next "
+          "version check retries\"",
           (unsigned long long)R->ng.version, why);
     ng_drop(R);
     R->ng.state = ENG_RANK_NG_FAILED;
@@ -151,7 +151,7 @@ static void on_ngram(rcl *c, redisReply *r, int status, void *pd) {
     g->state = ENG_RANK_NG_READY;
     R->st.ngram_loads++;
     rank_veclru_reset(R->cache, R->dims); /* drop query rows / "none" marks cached while loading */
-    LOG_I("ranker: n-gram table of version %llu loaded: %u buckets, %llu rows, %.1f MB, %.0f ms",
+    LOG_I("ranker.ngram_loaded", "version=%llu buckets=%u rows=%llu mb=%.1f ms=%.0f",
           (unsigned long long)g->version, g->buckets, (unsigned long long)R->st.ngram_rows,
           (double)g->buckets * g->rowb / 1e6, (double)(qtime_ns() - g->t0) / 1e6);
 }
@@ -167,8 +167,8 @@ static void ng_start(eng_rank *R, uint32_t buckets) {
     if (!buckets || !R->o.ngram_bytes || !R->rc) return; /* OFF */
     uint64_t need = (uint64_t)buckets * g->rowb;
     if (need > R->o.ngram_bytes) {
-        LOG_W("ranker: n-gram table of version %llu needs %llu bytes > ngram-bytes %llu: not loaded, no "
-              "vectors for text without a query row",
+        LOG_W("ranker.ngram_not_loaded", "version=%llu need_bytes=%llu ngram_bytes=%llu reason=ngram_bytes msg=\"no "
+              "vectors for text without a query row\"",
               (unsigned long long)g->version, (unsigned long long)need, (unsigned long long)R->o.ngram_bytes);
         g->state = ENG_RANK_NG_TOOBIG;
         return;
@@ -194,19 +194,19 @@ static void on_meta(rcl *c, redisReply *r, int status, void *pd) {
     uint64_t dims, buckets = 0;
     if (rd->type != REDIS_REPLY_STRING || qparse_u64(rd->str, rd->len, &dims) || dims < RANK_EMB_MIN_DIMS ||
         dims > RANK_EMB_MAX_DIMS) {
-        LOG_W("ranker: %s:v%llu:meta has bad dims; keeping version %llu", R->ns, (unsigned long long)v,
-              (unsigned long long)R->version);
+        LOG_W("ranker.embeddings_rejected", "namespace=%s version=%llu reason=bad_dims kept_version=%llu", R->ns,
+              (unsigned long long)v, (unsigned long long)R->version);
         return;
     }
     if (rb->type != REDIS_REPLY_STRING || qparse_u64(rb->str, rb->len, &buckets) || buckets < 1 ||
         buckets > RANK_EMB_MAX_BUCKETS) {
-        LOG_W("ranker: %s:v%llu:meta has no valid buckets: no vectors for text without a query row", R->ns,
-              (unsigned long long)v);
+        LOG_W("ranker.embeddings_no_buckets", "namespace=%s version=%llu msg=\"no vectors for text without a query "
+              "row\"", R->ns, (unsigned long long)v);
         buckets = 0;
     }
     if (rank_veclru_reset(R->cache, (uint32_t)dims)) return;
-    LOG_I("ranker: embeddings version %llu -> %llu (%llu dims); cache dropped", (unsigned long long)R->version,
-          (unsigned long long)v, (unsigned long long)dims);
+    LOG_I("ranker.embeddings_switched", "from=%llu to=%llu dims=%llu msg=\"cache dropped\"",
+          (unsigned long long)R->version, (unsigned long long)v, (unsigned long long)dims);
     R->version = v;
     R->dims = (uint32_t)dims;
     ng_start(R, (uint32_t)buckets); /* drops the old version's table first */

@@ -33,6 +33,17 @@
  * what you keep. A command refused (negative return) never runs its callback
  * (libuv's convention). Callbacks may issue commands and may call rcl_close.
  *
+ * Sentinel (o.sentinels): instead of a fixed address, every connect first
+ * asks one of the Sentinels (in turn, the next one after a failure) for the
+ * address of o.master_name (SENTINEL get-master-addr-by-name), connects there
+ * and checks with ROLE that it is a master before the client is UP; a
+ * Sentinel that does not answer, does not know the name, or names a node that
+ * is not a master counts as a failed connect (backoff, then the next
+ * Sentinel). A connection lost, or a READONLY error reply (the master was
+ * demoted in a failover), makes the next connect ask again: so the client
+ * follows a failover as soon as a Sentinel names the new master. The question
+ * and the connect each have the connect timeout.
+ *
  * Errors: negative RCL_E* codes; rcl_strerror names them.
  * Ownership: rcl_new copies the options it needs. rcl_close frees the
  * client after its handles closed: the loop must run after it (closed_cb,
@@ -59,6 +70,8 @@
 #define RCL_DEFAULT_BACKOFF_MAX_MS 5000
 #define RCL_DEFAULT_MAX_PENDING 100000 /* commands awaiting replies */
 #define RCL_MAX_HOST 255
+#define RCL_MAX_SENTINELS 8
+#define RCL_MAX_TARGET 1024 /* an address string: HOST:PORT or sentinel://... */
 
 typedef enum { RCL_CONNECTING = 0, RCL_UP, RCL_DOWN, RCL_CLOSED } rcl_state;
 
@@ -68,8 +81,11 @@ typedef struct rcl rcl;
 typedef void (*rcl_cb)(rcl *c, redisReply *reply, int status, void *privdata);
 
 typedef struct rcl_opts {
-    const char *host; /* name or address; resolved once */
+    const char *host; /* name or address; resolved once (unused with sentinels) */
     int port;
+    /* "H:P,H:P,..." (at most RCL_MAX_SENTINELS, each resolved once) and the
+     * master's name: follow the master they name; NULL: host:port */
+    const char *sentinels, *master_name;
     uint32_t connect_timeout_ms, io_timeout_ms; /* > 0 */
     uint32_t backoff_min_ms, backoff_max_ms;    /* 1 <= min <= max */
     uint32_t max_pending;                       /* >= 1 */
@@ -88,6 +104,8 @@ typedef struct rcl_stat {
     uint64_t commands, replies, failed; /* accepted; answered with a reply; answered with an error */
     uint64_t refused;          /* rcl_command* calls refused (down, busy, ...) */
     uint64_t pending;          /* accepted, callback not yet run */
+    uint64_t sentinel_asks;    /* questions to a Sentinel answered with an address */
+    uint64_t master_switches;  /* a Sentinel named another master than the last one */
 } rcl_stat;
 
 const char *rcl_strerror(int err);
@@ -99,7 +117,13 @@ void rcl_opts_default(rcl_opts *o);
  * Returns 0 or RCL_EINVAL. */
 int rcl_parse_addr(const char *s, char *host, size_t cap, int *port);
 
-/* Resolves o->host and starts connecting. Returns 0 and *out, or a negative
+/* Parses --redis: "HOST:PORT", or "sentinel://H:P[,H:P...]/MASTER" (Sentinel
+ * addresses and the master's name). Fills o's host and port, or sentinels and
+ * master_name, pointing into buf (RCL_TARGET_BUF bytes). 0 or RCL_EINVAL. */
+#define RCL_TARGET_BUF (RCL_MAX_TARGET + RCL_MAX_HOST + 2)
+int rcl_parse_target(const char *s, rcl_opts *o, char *buf, size_t cap);
+
+/* Resolves o->host (or every Sentinel) and starts connecting. Returns 0 and *out, or a negative
  * code with a reason in err (nothing started). A refused first connect is
  * not an error here: the client retries in the background. */
 int rcl_new(uv_loop_t *loop, const rcl_opts *o, rcl **out, char *err, size_t errlen);
@@ -116,7 +140,8 @@ void rcl_close(rcl *c, void (*closed_cb)(void *ud), void *ud);
 rcl_state rcl_get_state(const rcl *c);
 static inline int rcl_is_up(const rcl *c) { return rcl_get_state(c) == RCL_UP; }
 void rcl_stats(const rcl *c, rcl_stat *s);
-/* "127.0.0.1:6379": the resolved address connected to. */
+/* "127.0.0.1:6379": the resolved address connected to (with Sentinels: the
+ * master last named, "-" before the first answer). */
 const char *rcl_addr(const rcl *c);
 
 #endif

@@ -28,7 +28,7 @@ static void apply(ruv_ev *p) {
     if (p->events) rc = uv_poll_start(&p->poll, p->events, on_poll);
     else rc = uv_poll_stop(&p->poll);
     /* uv_poll_start only fails for a closing handle or bad flags: both bugs */
-    if (rc) LOG_E("redis: uv_poll_start: %s", uv_strerror(rc));
+    if (rc) LOG_E("redis.poll_failed", "error=%s", uv_strerror(rc));
 }
 
 /* A poll error hiredis did not see: make it see one, then free. */

@@ -385,7 +385,8 @@ static int recover_one(const char *path, uint64_t gen, trie *t, int repair, jrn_
     const char *why;
     if (len < JRN_HEADER_SIZE) {
         /* crashed while creating it: nothing acknowledged can be in it */
-        LOG_W("journal %s: %zu bytes, shorter than its header (torn at creation); rewriting it empty", path, len);
+        LOG_W("journal.torn_header", "path=%s bytes=%zu msg=\"shorter than its header (torn at creation); rewriting it "
+              "empty\"", path, len);
         qbuf h;
         qbuf_init(&h);
         if (jrn_encode_header(&h, gen) < 0 || ftruncate(fd, 0) < 0 || pwrite(fd, h.data, h.len, 0) != (ssize_t)h.len ||
@@ -435,12 +436,12 @@ static int recover_one(const char *path, uint64_t gen, trie *t, int repair, jrn_
             goto out;
         }
         if (res.status == JRN_SCAN_TORN) {
-            LOG_W("journal %s: torn last record at byte %llu (%s): cut %llu bytes", path,
+            LOG_W("journal.torn_tail", "path=%s at=%llu reason=%s cut_bytes=%llu msg=\"torn last record\"", path,
                   (unsigned long long)res.good_end, res.reason, (unsigned long long)cut);
             rec->torn_cut += cut;
         } else {
-            LOG_W("journal %s: --journal-repair: corrupt record at byte %llu (%s): dropped %llu bytes "
-                  "(%llu intact-looking records among them), kept %llu records",
+            LOG_W("journal.repaired", "path=%s at=%llu reason=%s dropped_bytes=%llu dropped_intact_looking=%llu "
+                  "kept_records=%llu msg=\"--journal-repair: corrupt record dropped\"",
                   path, (unsigned long long)res.good_end, res.reason, (unsigned long long)cut,
                   (unsigned long long)res.salvage, (unsigned long long)res.records);
             rec->dropped_bytes += cut;
@@ -476,7 +477,7 @@ int jrn_remove_before(const char *base, uint64_t gen) {
     char err[256];
     int n = jrn_list(base, &gens, err, sizeof err), removed = 0;
     if (n < 0) {
-        LOG_W("journal cleanup: %s", err);
+        LOG_W("journal.cleanup_failed", "error=%s", err);
         return 0;
     }
     for (int i = 0; i < n; i++) {
@@ -484,7 +485,7 @@ int jrn_remove_before(const char *base, uint64_t gen) {
         char path[JRN_PATH_MAX];
         jrn_path(path, sizeof path, base, gens[i]);
         if (unlink(path) == 0) removed++;
-        else LOG_W("cannot remove old journal %s: %s", path, strerror(errno));
+        else LOG_W("journal.cleanup_failed", "path=%s error=%s", path, strerror(errno));
     }
     qfree(gens);
     if (removed) fsync_dir_of(base);
@@ -600,14 +601,14 @@ int jrn_write(jrn *j) {
     if (e) {
         /* cut the partial record away: the file keeps only whole records */
         if (done && ftruncate(j->fd, (off_t)j->size) < 0)
-            LOG_E("journal: cannot truncate a partial write: %s", strerror(errno));
-        if (!j->err) LOG_E("journal write failed: %s; refusing changes until it works again", strerror(e));
+            LOG_E("journal.truncate_failed", "error=%s msg=\"cannot truncate a partial write\"", strerror(errno));
+        if (!j->err) LOG_E("journal.write_failed", "error=%s msg=\"refusing changes until it works again\"", strerror(e));
         j->err = e;
         j->err_op = "write";
         j->write_errors++;
         return -1;
     }
-    if (j->err && !strcmp(j->err_op, "write")) LOG_I("journal writes work again");
+    if (j->err && !strcmp(j->err_op, "write")) LOG_I("journal.write_recovered", "msg=\"journal writes work again\"");
     if (j->err && !strcmp(j->err_op, "write")) j->err = 0;
     j->size += j->batch.len;
     j->writes++;
@@ -621,7 +622,7 @@ int jrn_rotate(jrn *j, int *old_fd, char *err, size_t errlen) {
     /* A batch that cannot be written to the old file (disk full, file size
      * limit) moves to the new one: the records are idempotent, so having
      * them only in the new generation keeps replay order. */
-    if (jrn_write(j) < 0) LOG_W("journal: the unwritten batch moves to generation %llu", (unsigned long long)j->gen + 1);
+    if (jrn_write(j) < 0) LOG_W("journal.batch_moved", "generation=%llu msg=\"the unwritten batch moves to the next generation\"", (unsigned long long)j->gen + 1);
     uint64_t size;
     int fd = open_gen(j->base, j->gen + 1, j->policy, &size, err, errlen);
     if (fd < 0) return -1;
@@ -634,7 +635,7 @@ int jrn_rotate(jrn *j, int *old_fd, char *err, size_t errlen) {
 
 void jrn_synced(jrn *j, uint64_t lsn, int e) {
     if (e) {
-        if (!j->err) LOG_E("journal fdatasync failed: %s; refusing changes until it works again", strerror(e));
+        if (!j->err) LOG_E("journal.fsync_failed", "error=%s msg=\"refusing changes until it works again\"", strerror(e));
         j->err = e;
         j->err_op = "fsync";
         j->sync_errors++;
@@ -642,7 +643,7 @@ void jrn_synced(jrn *j, uint64_t lsn, int e) {
     }
     j->syncs++;
     if (j->err && !strcmp(j->err_op, "fsync")) {
-        LOG_I("journal fdatasync works again");
+        LOG_I("journal.fsync_recovered", "msg=\"journal fdatasync works again\"");
         j->err = 0;
     }
     if (lsn > j->synced_lsn) j->synced_lsn = lsn;

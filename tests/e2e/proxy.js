@@ -1,6 +1,6 @@
 /* tests/e2e/proxy.js -- what deploy/nginx.conf promises, checked over HTTP (no browser):
- * the anonymous-only cache, gzip, upstream keepalive, JSON errors (404 from qac passed through, 413 and
- * 429 from nginx, 503 when no qac answers), /healthz and /metrics proxied.
+ * the anonymous-only cache, /v1/suggest and /opensearch.xml, gzip, upstream keepalive, JSON errors (404
+ * from qac passed through, 413 and 429 from nginx, 503 when no qac answers), /healthz and /metrics proxied.
  * Environment (set by tests/it_web_e2e.sh): QAC_E2E_URL (nginx, default limits), QAC_E2E_DIRECT (qac),
  * QAC_E2E_DEAD_URL (an nginx whose only upstream is a closed port), QAC_E2E_FAST_URL (an nginx in front
  * of the same qac with a rate limit too high to matter, for the keepalive count), QAC_E2E_PREFIX. */
@@ -39,6 +39,23 @@ async function main() {
     const a3 = await request(anon);
     check(a3.headers['x-cache-status'] === 'EXPIRED' || a3.headers['x-cache-status'] === 'MISS',
         'a cached answer expires after the cache time', a3.headers['x-cache-status']);
+
+    /* Browser search suggestions: /v1/suggest (OpenSearch format, cached like completions) and the
+     * description document nginx writes with this request's host (a hostile Host is not echoed). */
+    const sg1 = await request(`${BASE}/v1/suggest?${q({ q: prefix })}`), sg2 = await request(`${BASE}/v1/suggest?${q({ q: prefix })}`);
+    const direct = (await getJson(`${DIRECT}/v1/complete?${q({ q: prefix })}`)).json.suggestions.map((x) => x.text);
+    check(sg1.status === 200 && sg1.headers['content-type'] === 'application/x-suggestions+json; charset=utf-8' &&
+        sg1.body === JSON.stringify([prefix, direct, [], []]) && sg2.headers['x-cache-status'] === 'HIT',
+    '/v1/suggest through nginx: [typed, completions, [], []], its media type, cached', [sg1.status, sg1.headers['content-type'], sg1.body, sg2.headers['x-cache-status']]);
+    const host = new URL(BASE).host;
+    const os = await request(`${BASE}/opensearch.xml`);
+    check(os.status === 200 && os.headers['content-type'] === 'application/opensearchdescription+xml' &&
+        os.body.includes(`template="http://${host}/v1/suggest?q={searchTerms}"`) &&
+        os.body.includes(`type="text/html" method="get" template="http://${host}/?q={searchTerms}"`),
+    '/opensearch.xml names the suggest and search URLs on the host asked', [os.status, os.headers['content-type'], os.body]);
+    const evil = await request(`${BASE}/opensearch.xml`, { headers: { Host: 'x"><script>' } });
+    check(!evil.body.includes('<script>') && evil.body.includes('template="http://localhost:'),
+        '/opensearch.xml does not echo a Host that is not a host name', evil.body);
 
     /* gzip for JSON (a long list is well over gzip_min_length). */
     const g = await request(`${BASE}/v1/complete?${q({ q: prefix.slice(0, 1), k: '100', user: 'gz' })}`,

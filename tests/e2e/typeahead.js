@@ -144,6 +144,14 @@ async function run(context, prefix, steps, lists, expected) {
     check(resp && resp.status() === 200, 'the page loads through nginx', resp && resp.status());
     await page.waitForFunction(() => window.qacTypeahead !== undefined);
 
+    /* The page offers itself to the browser as a search engine with suggestions (OpenSearch). */
+    const link = await page.evaluate(() => {
+        const l = document.querySelector('link[rel="search"]');
+        return l && { type: l.getAttribute('type'), href: l.href, title: l.title };
+    });
+    check(link && link.type === 'application/opensearchdescription+xml' && link.href === origin + '/opensearch.xml' && link.title,
+        'the page links its OpenSearch description (<link rel="search">)', link);
+
     /* ARIA 1.2 combobox wiring. */
     const aria = await page.evaluate(() => {
         const i = document.getElementById('qac-input');
@@ -351,6 +359,19 @@ async function run(context, prefix, steps, lists, expected) {
         'at 360 px: no horizontal scroll, list within the screen, a usable box', geo);
     await page.screenshot({ path: path.join(ARTIFACTS, 'typeahead-360.png') });
     ok(`screenshot ${path.join(ARTIFACTS, 'typeahead-360.png')}`);
+
+    /* Opened as a search (the OpenSearch template /?q={searchTerms}, or a shared link): it searches. */
+    const acceptsBefore = await stats();
+    await page.goto(new URL(`/?${new URLSearchParams({ q: prefix })}`, BASE).href);
+    try {
+        await page.waitForFunction(() => document.getElementById('qac-result').dataset.accepted === '1', null, { timeout: 5000 });
+    } catch (e) {
+        throw new Error(`opened with ?q=: no ACCEPT recorded; the page says ${JSON.stringify(await page.textContent('#qac-result'))}`);
+    }
+    const opened = await page.evaluate(() => ({ value: document.getElementById('qac-input').value,
+        result: document.getElementById('qac-result').textContent }));
+    check(opened.value === prefix && opened.result === `You searched for “${prefix}”.` && await stats() === acceptsBefore + 1,
+        'the page opened with ?q= searches for it (and records the ACCEPT)', opened);
 
     check(foreign.length === 0, 'nothing was loaded from anywhere but the page\'s origin', foreign);
     check(pageErrors.filter((e) => !/429/.test(e)).length === 0, 'no script errors on the page', pageErrors);

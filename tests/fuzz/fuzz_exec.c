@@ -65,7 +65,8 @@
  *   15 FUZZY prefix fuzzbyte [LIMIT k]: COMPLETE prefix FUZZY f (0, 1, 2,
  *     auto, or a bad value; sometimes FUZZY twice) on the plain path: exactly
  *     the model's typo order (each live key's edits by trie_fuzzy_dist, then
- *     score, then key)
+ *     score, then key); fuzzbyte bit 6 sets fuzzy-max-work 64, and an answer
+ *     it cut holds the model's classes below the cut, then at most k items
  * Keys, prefixes, users, numbers come from small tables (shared prefixes
  * "a" "ab" "abc" ..., spaces, upper case, accents, ligatures, full-width,
  * CJK, NBSP, NEL, controls, invalid and truncated UTF-8; 512 / 513-byte keys
@@ -799,11 +800,9 @@ static void op_complete(rd *in, int kind, unsigned fl, unsigned step) {
 
 static void op_fuzzy(rd *in, int kind, unsigned fl, unsigned step) {
     (void)step;
-    static const str fz[] = {S_("0"), S_("1"), S_("2"), S_("auto"), S_("AUTO"), S_("3"), S_("-1"), S_("x"), S_("")};
-    enum { N_GOOD_FZ = 5 };
     str p = pick_prefix(in, 0);
     unsigned b = next(in);
-    unsigned fi = (b & 15) % ARRAY_LEN(fz); /* bits 4, 5, 6: twice, LIMIT, fuzzy-max-work 64 */
+    unsigned fi = (b & 15) % ARRAY_LEN(fuzzies); /* bits 4, 5, 6: twice, LIMIT, fuzzy-max-work 64 */
     int twice = (b >> 4) & 1, has_limit = (b >> 5) & 1;
     str lim = {0};
     if (has_limit) lim = limits[next(in) % ARRAY_LEN(limits)];
@@ -811,8 +810,8 @@ static void op_fuzzy(rd *in, int kind, unsigned fl, unsigned step) {
     req q = {0};
     req_adds(&q, cmd_word("COMPLETE", fl & 3));
     req_addv(&q, p);
-    req_adds(&q, word_case("FUZZY", fl & 3, cw)), req_addv(&q, fz[fi]);
-    if (twice) req_adds(&q, "FUZZY"), req_addv(&q, fz[fi]);
+    req_adds(&q, word_case("FUZZY", fl & 3, cw)), req_addv(&q, fuzzies[fi]);
+    if (twice) req_adds(&q, "FUZZY"), req_addv(&q, fuzzies[fi]);
     if (has_limit) req_adds(&q, "LIMIT"), req_addv(&q, lim);
     struct eng_rank *saved = E.rank;
     E.rank = NULL; /* the plain path: the ranked one is probed elsewhere */
@@ -820,13 +819,12 @@ static void op_fuzzy(rd *in, int kind, unsigned fl, unsigned step) {
     int cmd = exec(&q, kind, NULL);
     E.rank = saved;
     cfg.fuzzy_max_work = SRV_FUZZY_MAX_WORK;
-    unsigned cut = E.fuzzy_cut;
     if (cmd != CMD_COMPLETE) fuzz_fail("COMPLETE FUZZY ran as another command");
     req_free(&q);
     reply r;
     read_reply(kind, RP_LIST, kind == PROTO_TEXT, &r);
     int64_t k = SRV_DEFAULT_K;
-    int ok = fi < N_GOOD_FZ && !twice;
+    int ok = fi < N_GOOD_FUZZY && !twice;
     if (has_limit) ok = ok && qparse_i64(lim.s, lim.n, &k) == 0 && k >= 1 && k <= SRV_MAX_K;
     int npl = prefix_norm(p, pbuf);
     ok = ok && npl != -2;
@@ -839,11 +837,10 @@ static void op_fuzzy(rd *in, int kind, unsigned fl, unsigned step) {
     }
     size_t m = npl < 0 ? 0 : fuzzy_brute(pbuf, (size_t)npl, d);
     size_t want = m < (size_t)k ? m : (size_t)k;
-    if (cut) /* cut by the work limit: the classes below it as the model, then at most k items */
-        for (want = 0; want < m && fz_edits[bf_idx[want]] < (int)cut; want++) {}
-    if (cut ? r.nitems < want || r.nitems > (size_t)k : r.nitems != want)
+    if (E.fuzzy_cut) for (want = 0; want < m && fz_edits[bf_idx[want]] < (int)E.fuzzy_cut; want++) {} /* op 15 */
+    if (E.fuzzy_cut ? r.nitems < want || r.nitems > (size_t)k : r.nitems != want)
         fuzz_fail("COMPLETE '%.*s' FUZZY %u: %zu items, model has %zu (LIMIT %lld, cut %u)", npl, pbuf, d, r.nitems,
-                  want, (long long)k, cut);
+                  want, (long long)k, E.fuzzy_cut);
     for (size_t i = 0; i < want; i++) {
         const sent *e = &sh[bf_idx[i]];
         if (!item_is(&r.it[i], e) || !score_is(&r.it[i], e->score))
@@ -919,7 +916,10 @@ static void op_misc(rd *in, int kind, unsigned fl, unsigned step) {
     static const str pats[] = {S_("*"), S_("max-*"), S_("save"), S_("appendonly"), S_("[a-c]*"), S_("requirepass"),
                                S_("\\"), S_("*[")};
     static const str helps[] = {S_("complete"), S_("ADD"), S_("nope"), S_("")};
-    unsigned sub = next(in) % 14;
+    static const char *conn[] = {"HELLO", "HELLO 2", "HELLO 3", "HELLO 4", "HELLO 3 SETNAME fz", "CLIENT ID",
+                                 "CLIENT GETNAME", "CLIENT SETNAME fz-1", "CLIENT SETNAME a\x01", "CLIENT INFO",
+                                 "CLIENT SETINFO LIB-VER 1.0", "CLIENT LIST", "ECHO hi", "SELECT 0", "SELECT 1"};
+    unsigned sub = next(in) % 15;
     req q = {0};
     int want = RP_ANY, must_fail = 0, cmd_expect = -1;
     switch (sub) {
@@ -943,6 +943,14 @@ static void op_misc(rd *in, int kind, unsigned fl, unsigned step) {
     case 10: req_addv(&q, pick_raw(in, 0)); break; /* an unknown (or any) command word */
     case 11: req_adds(&q, "ADD"); req_adds(&q, "a"); must_fail = 1; cmd_expect = CMD_ADD; break;
     case 12: req_adds(&q, "GET"); req_adds(&q, "a"); req_adds(&q, "b"); must_fail = 1; cmd_expect = CMD_GET; break;
+    case 13: { /* the connection commands, by their words; RESP3 after HELLO 3 changes no reply the model reads */
+        unsigned w = next(in) % ARRAY_LEN(conn);
+        char buf[40], *sp = NULL;
+        strcpy(buf, conn[w]);
+        for (char *t = strtok_r(buf, " ", &sp); t; t = strtok_r(NULL, " ", &sp)) req_adds(&q, t);
+        must_fail = w == 3 || w == 8 || w == 11 || w == 14;
+        break;
+    }
     default: req_adds(&q, "CONFIG"); req_adds(&q, "SET"); req_adds(&q, "x"); must_fail = 1; cmd_expect = CMD_CONFIG; break;
     }
     /* case 10 may name a real command: then only its reply's shape is checked,
@@ -950,7 +958,8 @@ static void op_misc(rd *in, int kind, unsigned fl, unsigned step) {
      * that are no command at all */
     if (sub == 10) {
         static const char *known[] = {"COMPLETE", "ADD", "INCR", "DEL", "GET", "ACCEPT", "STATS", "INFO", "PING",
-                                      "HELP", "QUIT", "SAVE", "RELOAD", "COMMAND", "CONFIG", "AUTH"};
+                                      "HELP", "QUIT", "SAVE", "RELOAD", "COMMAND", "CONFIG", "AUTH",
+                                      "HELLO", "CLIENT", "ECHO", "SELECT"};
         for (size_t i = 0; i < ARRAY_LEN(known); i++)
             if (q.a[0].len == strlen(known[i]) && !strncasecmp(q.a[0].p, known[i], q.a[0].len)) {
                 req_free(&q);

@@ -69,6 +69,10 @@ static void parse_error_line(const char *p, size_t n, int kind, reply *r) {
             r->code = ERR_WRONGPASS, r->msg = s + 10, r->msgn = l - 10;
             return;
         }
+        if (l >= 8 && !memcmp(s, "NOPROTO ", 8)) {
+            r->code = ERR_NOPROTO, r->msg = s + 8, r->msgn = l - 8;
+            return;
+        }
     }
     if (l < 4 || memcmp(s, "ERR ", 4)) fuzz_fail("error reply without 'ERR ': %.*s", (int)n, p);
     s += 4, l -= 4;
@@ -91,13 +95,16 @@ static const char *resp_value(const char *p, const char *end, int depth) {
     int64_t v;
     switch (p[0]) {
     case '+': case '-': return le + 2;
+    case '_': return le == p + 1 ? le + 2 : NULL; /* RESP3 null */
     case ':': return parse_int(p + 1, (size_t)(le - p - 1), &v) ? NULL : le + 2;
     case '$':
+        if (le == p + 3 && !memcmp(p, "$-1", 3)) return le + 2; /* RESP2 null */
         if (parse_int(p + 1, (size_t)(le - p - 1), &v) || v < 0 || (size_t)(end - le - 2) < (size_t)v + 2) return NULL;
         if (le[2 + v] != '\r' || le[3 + v] != '\n') return NULL;
         return le + 4 + v;
-    case '*':
-        if (parse_int(p + 1, (size_t)(le - p - 1), &v) || v < 0) return NULL;
+    case '*': case '%': /* array; RESP3 map: v pairs */
+        if (parse_int(p + 1, (size_t)(le - p - 1), &v) || v < 0 || v > 1000000) return NULL;
+        if (p[0] == '%') v *= 2;
         p = le + 2;
         for (int64_t i = 0; i < v; i++)
             if (!(p = resp_value(p, end, depth + 1))) return NULL;

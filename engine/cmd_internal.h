@@ -1,0 +1,54 @@
+/* cmd_internal.h -- what the command handlers share (engine/cmd.c, the
+ * connection commands in engine/cmd_conn.c); not for the rest of the engine.
+ *
+ * A handler gets one cmd_call: the engine, the request's framing (kind), its
+ * arguments, and the output buffer. It appends its reply and returns 0, or
+ * returns ENG_ERR(code) with c->msg set (eng_exec drops any partial reply and
+ * writes the error), or -1000 when an encoder ran out of memory (OOM below;
+ * eng_exec then drops the reply and the server closes the connection).
+ */
+#ifndef QAC_CMD_INTERNAL_H
+#define QAC_CMD_INTERNAL_H
+
+#include <string.h>
+#include <strings.h>
+
+#include "engine/cmd.h"
+
+typedef struct cmd_call {
+    eng *e;
+    int kind, argc;
+    const proto_arg *argv;
+    qbuf *out;
+    int flags;
+    const char *msg;
+} cmd_call;
+
+#define OOM(x) \
+    do { \
+        if ((x) < 0) return -1000; \
+    } while (0)
+
+static inline int arg_is(const proto_arg *a, const char *s) {
+    size_t n = strlen(s);
+    return a->len == n && !strncasecmp(a->p, s, n);
+}
+
+/* engine/cmd_conn.c */
+int cmd_echo(cmd_call *c);
+int cmd_select(cmd_call *c);
+int cmd_client(cmd_call *c);
+/* HELLO's reply once its options were applied (AUTH is checked in cmd.c). */
+int cmd_hello_reply(cmd_call *c);
+/* CLIENT SETNAME's check and store; also HELLO ... SETNAME. */
+int cmd_setname(cmd_call *c, const proto_arg *name);
+
+#define CMD_STR_(x) #x
+#define CMD_STR(x) CMD_STR_(x)
+/* INFO's first section (RESP): what Redis clients read. redis_version is the
+ * Redis release whose client-facing behaviour qac's Redis commands follow
+ * (HELLO 3, CLIENT SETINFO: 7.2); clients pick features by it. */
+#define CMD_INFO_SERVER \
+    "# Server\r\nredis_version:7.2.0\r\nqac_version:" QAC_VERSION "\r\nredis_mode:standalone\r\n\r\n"
+
+#endif
