@@ -13,8 +13,9 @@
  * argument and use the configured paths only.
  *
  * Hot path (COMPLETE): normalization into e->norm, trie_topk into e->hits
- * (trie_fuzzy_topk into e->fhits when the request allows edits: FUZZY or the
- * fuzzy setting), encoding straight into the connection's output buffer. No
+ * (trie_fuzzy_topk_bounded into e->fhits when the request allows edits: FUZZY
+ * or the fuzzy setting; at most fuzzy-max-work units, e->fuzzy_cut says when
+ * it was cut), encoding straight into the connection's output buffer. No
  * allocation, no printf (scores of integral value are formatted by hand).
  */
 #include "engine/cmd.h"
