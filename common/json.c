@@ -156,7 +156,7 @@ int json_fixed(qbuf *b, double v, int decimals) {
 }
 
 int json_write_suggestions(qbuf *b, const char *prefix, size_t plen, const json_suggestion *s, size_t n,
-                           uint64_t took_us) {
+                           int truncated, uint64_t took_us) {
     if (qbuf_append(b, "{\"prefix\":", 10) < 0 || json_str(b, prefix, plen) < 0 ||
         qbuf_append(b, ",\"suggestions\":[", 16) < 0)
         return -1;
@@ -178,7 +178,8 @@ int json_write_suggestions(qbuf *b, const char *prefix, size_t plen, const json_
         }
         if (qbuf_putc(b, '}') < 0) return -1;
     }
-    if (qbuf_append(b, "],\"took_us\":", 12) < 0 || qbuf_putu64(b, took_us) < 0 || qbuf_putc(b, '}') < 0)
+    if (qbuf_putc(b, ']') < 0 || (truncated && qbuf_append(b, ",\"truncated\":true", 17) < 0) ||
+        qbuf_append(b, ",\"took_us\":", 11) < 0 || qbuf_putu64(b, took_us) < 0 || qbuf_putc(b, '}') < 0)
         return -1;
     return 0;
 }

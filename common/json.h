@@ -68,10 +68,11 @@ typedef struct json_suggestion {
 
 /* Appends {"prefix":"..","suggestions":[{"text":"..","score":..,"match":[s,e]},..],"took_us":..}
  * (each suggestion with "edits":n after "match" when has_edits, then
- * "words":[[s,e],..] when has_words)
- * with scores written by json_double15. */
+ * "words":[[s,e],..] when has_words; "truncated":true before "took_us" when
+ * truncated: a typo search stopped at its work limit) with scores written by
+ * json_double15. */
 int json_write_suggestions(qbuf *b, const char *prefix, size_t plen, const json_suggestion *s, size_t n,
-                           uint64_t took_us);
+                           int truncated, uint64_t took_us);
 
 /* Appends the OpenSearch Suggestions answer (application/x-suggestions+json):
  * ["prefix",["text",..],[],[]] -- the prefix as typed, the completions, and the

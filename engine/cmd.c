@@ -13,8 +13,9 @@
  * argument and use the configured paths only.
  *
  * Hot path (COMPLETE): normalization into e->norm, trie_topk into e->hits
- * (trie_fuzzy_topk into e->fhits when the request allows edits: FUZZY or the
- * fuzzy setting), encoding straight into the connection's output buffer. No
+ * (trie_fuzzy_topk_bounded into e->fhits when the request allows edits: FUZZY
+ * or the fuzzy setting; at most fuzzy-max-work units, e->fuzzy_cut says when
+ * it was cut), encoding straight into the connection's output buffer. No
  * allocation, no printf (scores of integral value are formatted by hand).
  */
 #include "engine/cmd.h"
@@ -143,6 +144,7 @@ unsigned eng_fuzzy_edits(const eng *e, const eng_ctx *ctx) {
 
 int eng_complete(eng *e, const char *prefix, size_t len, unsigned k, const eng_ctx *ctx, const char **msg) {
     e->fuzzy_used = e->infix_used = 0;
+    e->fuzzy_cut = 0;
     int rc = eng_complete_prepare(e, prefix, len, k, ctx, msg);
     if (rc != 0) return rc < 0 ? rc : 0;
     return eng_complete_search(e, k, ctx, msg);
@@ -151,13 +153,20 @@ int eng_complete(eng *e, const char *prefix, size_t len, unsigned k, const eng_c
 int eng_complete_search(eng *e, unsigned k, const eng_ctx *ctx, const char **msg) {
     int rc;
     e->fuzzy_used = e->infix_used = 0;
+    e->fuzzy_cut = 0;
     if (ctx && ctx->infix) return eng_complete_infix(e, k, ctx, msg);
     unsigned d = eng_fuzzy_edits(e, ctx);
     if (d) {
         e->stats.complete_fuzzy++;
-        rc = trie_fuzzy_topk(e->t, e->norm, e->normlen, d, e->cfg->fuzzy_first_any ? TRIE_FUZZY_FIRST_ANY : 0, k,
-                             e->fhits);
+        trie_fuzzy_info fi;
+        rc = trie_fuzzy_topk_bounded(e->t, e->norm, e->normlen, d,
+                                     e->cfg->fuzzy_first_any ? TRIE_FUZZY_FIRST_ANY : 0, k,
+                                     e->cfg->fuzzy_max_work, e->fhits, &fi);
         if (rc >= 0) e->fuzzy_used = 1;
+        if (rc >= 0 && fi.cut) {
+            e->fuzzy_cut = fi.cut;
+            e->stats.complete_fuzzy_truncated++;
+        }
     } else {
         rc = trie_topk(e->t, e->norm, e->normlen, k, e->hits);
     }
@@ -192,7 +201,7 @@ int eng_reply_ranked(const eng *e, int kind, int ws, const eng_rank_result *res,
         double sc = 0;
         if (trie_get(e->t, c->q, c->len, &h)) d = trie_hit_display(&h), dl = h.displen, sc = h.score;
         /* ranked answers are typed right: 0 edits */
-        if (proto_reply_suggestion(out, kind, d, dl, sc, ws || kind == PROTO_TEXT, we ? 0 : -1) < 0) return -1;
+        if (proto_reply_suggestion(out, kind, d, dl, sc, ws || kind == PROTO_TEXT, we ? 0 : PROTO_NO_EDITS) < 0) return -1;
     }
     return 0;
 }
@@ -447,7 +456,7 @@ static int h_complete(cmd_call *c) {
     for (int i = 0; i < n; i++) {
         const trie_hit *h = eng_hit(e, i);
         OOM(proto_reply_suggestion(c->out, c->kind, trie_hit_display(h), h->displen, h->score, ws,
-                                   we ? (int)eng_hit_edits(e, i) : -1));
+                                   we ? eng_hit_edits_reply(e, i) : PROTO_NO_EDITS));
     }
     return 0;
 }

@@ -112,6 +112,7 @@ typedef struct eng {
     uint8_t wedits[TRIE_MAX_K];       /* ... their edits (the typo fill after the word matches) */
     uint16_t wmatch[TRIE_MAX_K];      /* ... the key bytes the text matched as a prefix (0: none) */
     int infix_used;                   /* 1: eng_complete's hits are in whits */
+    unsigned fuzzy_cut;               /* 0, or the edit class fuzzy-max-work cut (trie_fuzzy_info) */
     eng_stats_snap snap;
 } eng;
 
@@ -124,6 +125,12 @@ static inline const trie_hit *eng_hit(const eng *e, int i) {
 }
 static inline unsigned eng_hit_edits(const eng *e, int i) {
     return e->infix_used ? e->wedits[i] : e->fuzzy_used ? e->fhits[i].edits : 0;
+}
+/* The edit count WITHEDITS sends: negated for a hit of the class the work
+ * limit cut (docs/PROTOCOL.md, Typos). */
+static inline int eng_hit_edits_reply(const eng *e, int i) {
+    unsigned d = eng_hit_edits(e, i);
+    return d && d == e->fuzzy_cut ? -(int)d : (int)d;
 }
 static inline size_t eng_hit_matchlen(const eng *e, int i) {
     return e->infix_used ? e->wmatch[i] : e->fuzzy_used ? e->fhits[i].matchlen : e->normlen;

@@ -92,6 +92,9 @@ static const setting table[] = {
     {"infix-index", K_BOOL, OFF(infix_index), 0, 1,
      "keep the word index that COMPLETE ... INFIX needs (default yes; --infix-index=no saves its memory, "
      "STATS infix_index_bytes, and INFIX is refused)"},
+    {"fuzzy-max-work", K_U64, OFF(fuzzy_max_work), 0, UINT64_MAX / 2,
+     "work units (children looked at, DP steps, key decodes) one typo search may spend (default 20000, "
+     "a few ms; 0 = no limit); past it the answer is cut and says so"},
     {"accept-window", K_U64, OFF(accept.window_s), 1, 86400 * 365,
      "seconds in which one user (or address) raises a query's popularity once (default 86400)"},
     {"accept-user-rate", K_U64, OFF(accept.user_rate), 0, 1000000,
@@ -165,6 +168,7 @@ void config_defaults(srv_config *c) {
     c->fuzzy_auto_one = SRV_FUZZY_AUTO_ONE;
     c->fuzzy_auto_two = SRV_FUZZY_AUTO_TWO;
     c->infix_index = 1;
+    c->fuzzy_max_work = SRV_FUZZY_MAX_WORK;
     guard_opts_default(&c->accept);
 }
 

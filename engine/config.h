@@ -19,6 +19,7 @@
 #include <stdio.h>
 
 #include "engine/guard.h"
+#include "trie/trie_fuzzy.h"
 
 #define SRV_DEFAULT_PORT 7700
 #define SRV_DEFAULT_HTTP_PORT 7780
@@ -42,6 +43,7 @@
 #define SRV_DEFAULT_FUZZY "0"           /* FUZZY of a COMPLETE that does not say (0, 1, 2 or auto) */
 #define SRV_FUZZY_AUTO_ONE 4            /* AUTO: 1 edit from this many code points ... */
 #define SRV_FUZZY_AUTO_TWO 8            /* ... 2 edits from this many */
+#define SRV_FUZZY_MAX_WORK TRIE_FUZZY_MAX_WORK /* work units of one FUZZY search (fuzzy-max-work) */
 /* access control (docs/PROTOCOL.md "Access control") */
 #define SRV_REQUIREPASS_MAX 512         /* bytes of requirepass; longer is a usage error */
 #define SRV_REQUIREPASS_ENV "QAC_REQUIREPASS" /* read after the config file, before the flags */
@@ -83,6 +85,7 @@ typedef struct srv_config {
     uint64_t fuzzy_auto_one, fuzzy_auto_two; /* AUTO's thresholds, code points */
     uint64_t fuzzy_first_any;   /* 1: an edit may touch the first character too */
     uint64_t infix_index;       /* 1: keep the word index for COMPLETE ... INFIX (engine/infix.h) */
+    uint64_t fuzzy_max_work;    /* work units of one typo search (0: no limit); trie_fuzzy.h WORK LIMIT */
     /* what ACCEPTs may change (engine/guard.h): accept-window, accept-user-rate, ... */
     guard_opts accept;
     /* access control */

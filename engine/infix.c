@@ -96,8 +96,13 @@ int eng_complete_infix(eng *e, unsigned k, const eng_ctx *ctx, const char **msg)
     /* edits allowed: the typo-tolerant prefix completions follow the word
      * matches (those already listed are skipped) */
     e->stats.complete_fuzzy++;
-    int nf = trie_fuzzy_topk(e->t, e->norm, e->normlen, d, e->cfg->fuzzy_first_any ? TRIE_FUZZY_FIRST_ANY : 0, k,
-                             e->fhits);
+    trie_fuzzy_info fi; /* bounded as every typo search (fuzzy-max-work) */
+    int nf = trie_fuzzy_topk_bounded(e->t, e->norm, e->normlen, d, e->cfg->fuzzy_first_any ? TRIE_FUZZY_FIRST_ANY : 0,
+                                     k, e->cfg->fuzzy_max_work, e->fhits, &fi);
+    if (nf >= 0 && fi.cut) {
+        e->fuzzy_cut = fi.cut;
+        e->stats.complete_fuzzy_truncated++;
+    }
     for (int i = 0; i < nf && (unsigned)n < k; i++) {
         int dup = 0;
         for (int j = 0; j < n && !dup; j++) dup = e->whits[j].hit.id == e->fhits[i].hit.id;

@@ -185,7 +185,8 @@ static int route_complete(srv_conn *c, const http_request *req, int os) {
     qbuf_reset(&s->http->body);
     uint64_t took = qtime_ns() - t0; /* one read: the body's took_us and the histogram */
     if ((os ? json_write_opensearch(&s->http->body, q, qlen, sug, (size_t)n)
-            : json_write_suggestions(&s->http->body, q, qlen, sug, (size_t)n, took / 1000)) < 0)
+            : json_write_suggestions(&s->http->body, q, qlen, sug, (size_t)n, s->e.fuzzy_used && s->e.fuzzy_cut,
+                                     took / 1000)) < 0)
         return -1;
     int rc = http_ok(c, req, cmd, os ? HTTP_SUGGEST_CONTENT_TYPE : HTTP_JSON_CONTENT_TYPE);
     hist_add(&s->e.stats.lat_ns, took);
@@ -217,7 +218,7 @@ int srv__http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const 
     }
     qbuf_reset(&s->http->body);
     if ((os ? json_write_opensearch(&s->http->body, q, qlen, sug, res->n)
-            : json_write_suggestions(&s->http->body, q, qlen, sug, res->n, took_ns / 1000)) < 0)
+            : json_write_suggestions(&s->http->body, q, qlen, sug, res->n, 0, took_ns / 1000)) < 0)
         return -1;
     http_resp_opts o = {.keep_alive = keep, .cors_origin = s->cfg->cors_origin};
     srv__http_count(s, os ? CMD_HTTP_SUGGEST : CMD_HTTP_COMPLETE, 200);

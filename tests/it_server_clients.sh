@@ -101,4 +101,27 @@ check "--fuzzy auto: HTTP fuzzy=0" "$(curl -s "$h/v1/complete?q=nwe%20yrok&fuzzy
 check "--fuzzy auto: RESP without FUZZY" "$(redis-cli -p "$port" COMPLETE 'nwe yrok' LIMIT 1 WITHEDITS | tr '\n' '|')" \
     "new york|2|"
 qac_stop
+
+# fuzzy-max-work: a typo search past its work units is cut and says so (one unit: the class-1 walk stops
+# at once, the 2-edit "new york" is never looked for)
+port=$(free_port) hport=$(free_port)
+qac_start "$port" "$tmp/log" -i "$tmp/idx" --http-port "$hport" --fuzzy-max-work 1 --log-level warn ||
+    { echo "FAIL server (--fuzzy-max-work 1) did not start"; cat "$tmp/log"; exit 1; }
+h=http://127.0.0.1:$hport
+check "--fuzzy-max-work 1: HTTP truncated" \
+    "$(curl -s "$h/v1/complete?q=nwe%20yrok&fuzzy=2" | grep -o '"suggestions":\[\],"truncated":true')" \
+    '"suggestions":[],"truncated":true'
+check "--fuzzy-max-work 1: HTTP exact, not truncated" "$(curl -s "$h/v1/complete?q=new&fuzzy=2&k=2" | grep -c truncated)" "0"
+check "--fuzzy-max-work 1: RESP" "$(redis-cli -p "$port" COMPLETE 'nwe yrok' FUZZY 2 WITHEDITS | tr '\n' '|')" "|"
+check "--fuzzy-max-work 1: STATS" "$(redis-cli -p "$port" STATS | tr -d '\r' | grep '^complete_fuzzy_truncated:')" \
+    "complete_fuzzy_truncated:2"
+qac_stop
+port=$(free_port) hport=$(free_port)
+qac_start "$port" "$tmp/log" -i "$tmp/idx" --http-port "$hport" --fuzzy-max-work 0 --log-level warn ||
+    { echo "FAIL server (--fuzzy-max-work 0) did not start"; cat "$tmp/log"; exit 1; }
+check "--fuzzy-max-work 0: no limit" "$(redis-cli -p "$port" COMPLETE 'nwe yrok' FUZZY 2 LIMIT 1 WITHEDITS | tr '\n' '|')" \
+    "new york|2|"
+qac_stop
+out=$("$QAC_BIN" serve -i "$tmp/idx" --fuzzy-max-work x 2>&1)
+check "--fuzzy-max-work x: usage error" "$?:$(grep -c fuzzy-max-work <<<"$out")" "2:1"
 [ "$fails" -eq 0 ] || { cat "$tmp/log"; exit 1; }

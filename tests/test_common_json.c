@@ -215,7 +215,7 @@ static void test_suggestions(void **state) {
         {"new york", 8, 3, 0, 0, 0, 0, 1, 2, ws, we},            /* INFIX "york ne": its words' ranges */
         {"york", 4, 2, 0, 0, 0, 0, 1, 0, ws, we},                /* INFIX, no word ranges (typo fill) */
     };
-    assert_int_equal(json_write_suggestions(&b, S("new"), s, 5, 87), 0);
+    assert_int_equal(json_write_suggestions(&b, S("new"), s, 5, 0, 87), 0);
     qbuf_putc(&b, 0);
     assert_string_equal(b.data,
                         "{\"prefix\":\"new\",\"suggestions\":["
@@ -225,9 +225,13 @@ static void test_suggestions(void **state) {
                         "{\"text\":\"new york\",\"score\":3,\"match\":[0,0],\"words\":[[4,8],[0,2]]},"
                         "{\"text\":\"york\",\"score\":2,\"match\":[0,0],\"words\":[]}],\"took_us\":87}");
     qbuf_reset(&b);
-    assert_int_equal(json_write_suggestions(&b, S("zz\n"), NULL, 0, 0), 0);
+    assert_int_equal(json_write_suggestions(&b, S("zz\n"), NULL, 0, 0, 0), 0);
     qbuf_putc(&b, 0);
     assert_string_equal(b.data, "{\"prefix\":\"zz\\n\",\"suggestions\":[],\"took_us\":0}");
+    qbuf_reset(&b);
+    assert_int_equal(json_write_suggestions(&b, S("zz"), NULL, 0, 1, 4), 0); /* a typo search cut */
+    qbuf_putc(&b, 0);
+    assert_string_equal(b.data, "{\"prefix\":\"zz\",\"suggestions\":[],\"truncated\":true,\"took_us\":4}");
     /* the OpenSearch form: typed text, completions, and two empty optional arrays */
     qbuf_reset(&b);
     assert_int_equal(json_write_opensearch(&b, S("The \"n"), s, 3), 0);
@@ -253,7 +257,7 @@ static void test_suggestions(void **state) {
     assert_int_equal(f[1].type, JSON_NUMBER);
     assert_true(strtod(f[1].val, NULL) == 1.0 / 3);
     qbuf_reset(&b);
-    assert_int_equal(json_write_suggestions(&b, S("new"), s, 1, 1), 0);
+    assert_int_equal(json_write_suggestions(&b, S("new"), s, 1, 0, 1), 0);
     const char *err = NULL;
     assert_int_equal(json_parse_flat(b.data, b.len, &store, f, 4, &err, NULL), -1);
     assert_string_equal(err, "nested objects and arrays are not supported");
@@ -442,10 +446,10 @@ static void test_alloc_failure(void **state) {
     qbuf_init(&b), qbuf_init(&store);
     json_suggestion s[] = {{"new york", 8, 1.5, 0, 3, 0, 0, 0, 0, NULL, NULL}};
     qalloc_fail_after(1, 1);
-    assert_int_equal(json_write_suggestions(&b, S("new"), s, 1, 5), -1);
+    assert_int_equal(json_write_suggestions(&b, S("new"), s, 1, 0, 5), -1);
     assert_int_equal(json_parse_flat(S("{\"a\":1}"), &store, NULL, 0, NULL, NULL), -2);
     qalloc_fail_after(0, 0);
-    assert_int_equal(json_write_suggestions(&b, S("new"), s, 1, 5), 0);
+    assert_int_equal(json_write_suggestions(&b, S("new"), s, 1, 0, 5), 0);
     qbuf_free(&b), qbuf_free(&store);
 }
 

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -188,6 +189,79 @@ static void test_ranked(void **state) {
     assert_int_equal(f->e.stats.complete_fuzzy, 1);
 }
 
+/* fuzzy-max-work: for every limit from 1 up, COMPLETE ... FUZZY 2
+ * WITHEDITS on text and RESP either answers as without a limit, or was cut
+ * in some class c: then the lines of fewer edits are the unlimited answer's,
+ * the class-c lines say -c, no line has more edits, and STATS
+ * complete_fuzzy_truncated counted it. Some limit must cut with a negative
+ * line shown, and a large one must cut nothing. */
+static void test_work_limit(void **state) {
+    fx *f = *state;
+    for (int i = 0; i < 30; i++) { /* more one- and two-edit neighbours of "weathar" */
+        char k[32];
+        snprintf(k, sizeof k, "weath%c%c %d", 'a' + i % 26, 'a' + (i * 7) % 26, i);
+        assert_int_equal(trie_set(f->t, k, strlen(k), NULL, 0, (double)(i + 1), NULL), 0);
+    }
+    set(f, "fuzzy-max-work", "0");
+    char full[4096], full_resp[4096];
+    snprintf(full, sizeof full, "%s", TEXT(f, "COMPLETE", "weathar", "FUZZY", "2", "LIMIT", "20", "WITHEDITS"));
+    snprintf(full_resp, sizeof full_resp, "%s",
+             RESP(f, "COMPLETE", "weathar", "FUZZY", "2", "LIMIT", "20", "WITHEDITS"));
+    assert_int_equal(f->e.stats.complete_fuzzy_truncated, 0);
+    int cuts = 0, shown = 0;
+    for (unsigned w = 1; w <= 400; w++) {
+        char v[16];
+        snprintf(v, sizeof v, "%u", w);
+        set(f, "fuzzy-max-work", v);
+        uint64_t before = f->e.stats.complete_fuzzy_truncated;
+        const char *r = RESP(f, "COMPLETE", "weathar", "FUZZY", "2", "LIMIT", "20", "WITHEDITS");
+        unsigned cut = f->e.fuzzy_cut;
+        assert_int_equal(f->e.stats.complete_fuzzy_truncated, before + (cut != 0));
+        if (!cut) {
+            assert_string_equal(r, full_resp);
+        } else {
+            char neg[24];
+            snprintf(neg, sizeof neg, ":-%u\r\n", cut);
+            shown += strstr(r, neg) != NULL;
+        }
+        char text[4096];
+        snprintf(text, sizeof text, "%s", TEXT(f, "COMPLETE", "weathar", "FUZZY", "2", "LIMIT", "20", "WITHEDITS"));
+        assert_int_equal(f->e.fuzzy_cut, cut); /* the same work on both protocols */
+        if (!cut) {
+            assert_string_equal(text, full);
+            continue;
+        }
+        cuts++;
+        /* line by line: edits below the cut as unlimited, then -cut, nothing above */
+        const char *a = strstr(text, "\r\n") + 2, *b = strstr(full, "\r\n") + 2;
+        int in_cut = 0;
+        while (*a) {
+            const char *ae = strstr(a, "\r\n"), *be = strstr(b, "\r\n");
+            const char *tab = ae;
+            while (tab > a && tab[-1] != '\t') tab--;
+            int ed = atoi(tab);
+            if (ed >= 0 && !in_cut) {
+                assert_true(ed < (int)cut);
+                assert_non_null(be);
+                assert_int_equal(ae - a, be - b);
+                assert_memory_equal(a, b, (size_t)(ae - a));
+                b = be + 2;
+            } else {
+                in_cut = 1;
+                assert_int_equal(ed, -(int)cut);
+            }
+            a = ae + 2;
+        }
+    }
+    assert_true(cuts > 0);
+    assert_true(shown > 0);
+    assert_int_equal(f->e.fuzzy_cut, 0); /* 400 units are enough here */
+    /* the setting's bounds */
+    char err[256];
+    assert_int_equal(config_set(&f->cfg, "fuzzy-max-work", "-1", err, sizeof err), -1);
+    assert_int_equal(config_set(&f->cfg, "fuzzy-max-work", "x", err, sizeof err), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_order_and_replies, setup, teardown),
@@ -195,6 +269,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_auto_and_settings, setup, teardown),
         cmocka_unit_test_setup_teardown(test_live_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ranked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_work_limit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

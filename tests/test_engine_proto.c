@@ -263,11 +263,11 @@ static void test_replies(void **state) {
     EXPECT("*12\r\n");
     proto_reply_list_head(&b, PROTO_TEXT, 3);
     EXPECT("OK 3\r\n");
-    proto_reply_suggestion(&b, PROTO_TEXT, "new york", 8, 100, 0, -1);
+    proto_reply_suggestion(&b, PROTO_TEXT, "new york", 8, 100, 0, PROTO_NO_EDITS);
     EXPECT("new york\t100\r\n");
-    proto_reply_suggestion(&b, PROTO_RESP, "ny", 2, 2.5, 1, -1);
+    proto_reply_suggestion(&b, PROTO_RESP, "ny", 2, 2.5, 1, PROTO_NO_EDITS);
     EXPECT("$2\r\nny\r\n$3\r\n2.5\r\n");
-    proto_reply_suggestion(&b, PROTO_RESP, "ny", 2, 2.5, 0, -1);
+    proto_reply_suggestion(&b, PROTO_RESP, "ny", 2, 2.5, 0, PROTO_NO_EDITS);
     EXPECT("$2\r\nny\r\n");
     proto_reply_suggestion(&b, PROTO_TEXT, "ny", 2, 5, 1, 2); /* WITHEDITS */
     EXPECT("ny\t5\t2\r\n");
@@ -275,6 +275,10 @@ static void test_replies(void **state) {
     EXPECT("$2\r\nny\r\n$1\r\n5\r\n:0\r\n");
     proto_reply_suggestion(&b, PROTO_RESP, "ny", 2, 5, 0, 1);
     EXPECT("$2\r\nny\r\n:1\r\n");
+    proto_reply_suggestion(&b, PROTO_TEXT, "ny", 2, 5, 1, -2); /* a class the work limit cut */
+    EXPECT("ny\t5\t-2\r\n");
+    proto_reply_suggestion(&b, PROTO_RESP, "ny", 2, 5, 0, -1);
+    EXPECT("$2\r\nny\r\n:-1\r\n");
     proto_reply_error(&b, PROTO_TEXT, ERR_UTF8, "invalid UTF-8");
     EXPECT("ERR UTF8 invalid UTF-8\r\n");
     proto_reply_error(&b, PROTO_RESP, ERR_LIMIT, "max-clients reached");

@@ -192,9 +192,9 @@ static int by_key(const void *x_, const void *y_) {
     return keycmp_(x->key, x->klen, y->key, y->klen);
 }
 
-/* The model's answer: res[0..n) by rank. */
-static size_t model_fuzzy(model *m, const char *p, size_t pl, unsigned maxd, int first, unsigned k,
-                          const mkey **res) {
+/* The model's answer: res[0..n) by rank (*all: every match, when non-NULL). */
+static size_t model_fuzzy_all(model *m, const char *p, size_t pl, unsigned maxd, int first, unsigned k,
+                              const mkey **res, size_t *all) {
     size_t n = 0;
     for (size_t i = 0; i < m->n; i++) {
         mkey *e = &m->v[i];
@@ -202,7 +202,13 @@ static size_t model_fuzzy(model *m, const char *p, size_t pl, unsigned maxd, int
         if (e->cls >= 0 && e->cls <= (int)maxd) res[n++] = e;
     }
     qsort(res, n, sizeof *res, by_rank);
+    if (all) *all = n;
     return n < k ? n : k;
+}
+
+static size_t model_fuzzy(model *m, const char *p, size_t pl, unsigned maxd, int first, unsigned k,
+                          const mkey **res) {
+    return model_fuzzy_all(m, p, pl, maxd, first, k, res, NULL);
 }
 
 /* -------------------------------------------------------------- corpora */
@@ -318,13 +324,70 @@ static void cmp_fuzzy(const trie *t, model *m, const char *p, size_t pl, unsigne
     }
 }
 
+/* The work limit's contract (trie_fuzzy.h, WORK LIMIT) for one call with
+ * max_work units: no cut -> the exact answer; a cut in class c -> every key
+ * of a class below c, as the model ranks them, then only real class-c
+ * matches (right class and matchlen, distinct, in class order), at most k;
+ * and never more than max_work + TRIE_FUZZY_WORK_SLACK units. Returns the
+ * class cut (0: none). */
+static unsigned check_bounded(const trie *t, model *m, const char *p, size_t pl, unsigned maxd, unsigned flags,
+                              unsigned k, uint64_t max_work) {
+    size_t all;
+    size_t want = model_fuzzy_all(m, p, pl, maxd, !(flags & TRIE_FUZZY_FIRST_ANY), k, res, &all);
+    trie_fuzzy_info info;
+    int n = trie_fuzzy_topk_bounded(t, p, pl, maxd, flags, k, max_work, hits, &info);
+    assert_true(n >= 0 && n <= (int)k);
+    if (max_work && info.work > max_work + TRIE_FUZZY_WORK_SLACK)
+        fail_msg("prefix '%.*s' maxd %u: %llu work units, limit %llu", (int)pl, p, maxd,
+                 (unsigned long long)info.work, (unsigned long long)max_work);
+    unsigned c = info.cut;
+    if (c > maxd || (c && !max_work)) fail_msg("prefix '%.*s' maxd %u: cut %u", (int)pl, p, maxd, c);
+    size_t lo = 0; /* model entries of classes below the cut (all of them when no cut) */
+    if (c == 0) {
+        assert_int_equal(n, (int)want);
+        lo = want;
+    } else {
+        while (lo < all && res[lo]->cls < (int)c) lo++;
+        if (lo >= k || (size_t)n < lo) fail_msg("prefix '%.*s' maxd %u: cut %u with %zu below it, %d hits",
+                                                 (int)pl, p, maxd, c, lo, n);
+    }
+    for (size_t i = 0; i < (size_t)n; i++) {
+        const trie_fuzzy_hit *h = &hits[i];
+        if (i < lo) {
+            const mkey *e = res[i];
+            if (h->hit.keylen != e->klen || memcmp(h->hit.text, e->key, e->klen) || h->hit.score != e->score ||
+                h->edits != e->cls || h->matchlen != e->ml)
+                fail_msg("bounded: prefix '%.*s' maxd %u cut %u: result %zu is '%.*s', model '%.*s'", (int)pl, p,
+                         maxd, c, i, (int)h->hit.keylen, h->hit.text, (int)e->klen, e->key);
+            continue;
+        }
+        const mkey *e = model_find(m, h->hit.text, h->hit.keylen);
+        if (!e || e->cls != (int)c || h->edits != c || h->matchlen != e->ml || h->hit.score != e->score)
+            fail_msg("bounded: prefix '%.*s' maxd %u cut %u: '%.*s' is not a class-%u match", (int)pl, p, maxd, c,
+                     (int)h->hit.keylen, h->hit.text, c);
+        if (i > lo) { /* class order among the kept ones, hence no duplicate */
+            const trie_fuzzy_hit *g = &hits[i - 1];
+            int ok = g->hit.score > h->hit.score ||
+                     (g->hit.score == h->hit.score &&
+                      keycmp_(g->hit.text, g->hit.keylen, h->hit.text, h->hit.keylen) < 0);
+            if (!ok) fail_msg("bounded: prefix '%.*s': results %zu, %zu out of order", (int)pl, p, i - 1, i);
+        }
+    }
+    return c;
+}
+
+static uint64_t wl_state = 1; /* the work limits' own stream: the queries stay those of the seed */
+
 static void run_queries(const trie *t, model *m, int queries) {
     char p[4 * RMAX];
     for (int q = 0; q < queries; q++) {
         size_t pl = gen_typed(m, p);
         unsigned k = rnd(4) == 0 ? 1 + rnd(TRIE_MAX_K) : 1 + rnd(12);
         unsigned flags = rnd(2) ? TRIE_FUZZY_FIRST_ANY : 0;
-        cmp_fuzzy(t, m, p, pl, rnd(3), flags, k);
+        unsigned maxd = rnd(3);
+        cmp_fuzzy(t, m, p, pl, maxd, flags, k);
+        wl_state = wl_state * 6364136223846793005ull + 1442695040888963407ull;
+        check_bounded(t, m, p, pl, maxd, flags, k, (wl_state >> 33) % 4 ? 1 + (wl_state >> 40) % 300 : 0);
     }
 }
 
@@ -574,6 +637,51 @@ static void test_repeats(void **state) {
     model_free(&m);
 }
 
+/* The work limit on pathological input: 20,000 keys over two letters all
+ * start with the typed first character and most lie within 2 edits of
+ * every typed prefix's neighbourhood, so an unbounded walk visits a large
+ * part of the trie. The limit must hold (work units counted, not time),
+ * the cut answers keep the contract (check_bounded), and a limit above what
+ * the walk needs changes nothing. Fails if the limit is not enforced: the
+ * unbounded walks spend many times the limit. */
+static void test_work_limit(void **state) {
+    (void)state;
+    rng_seed(2024);
+    model m = {0};
+    trie *t = trie_new();
+    char kb[64];
+    while (m.n < 20000) {
+        size_t kl = 1, n = 16 + rnd(12);
+        kb[0] = 'a';
+        for (size_t j = 0; j < n; j++) kb[kl++] = "ab"[rnd(2)];
+        double sc = (double)(1 + rnd(1000));
+        assert_int_equal(trie_set(t, kb, kl, NULL, 0, sc, NULL), 0);
+        model_set(&m, kb, kl, sc);
+    }
+    const uint64_t limit = 300;
+    unsigned cuts = 0, big = 0;
+    for (int q = 0; q < 40; q++) {
+        size_t pl = 1, n = 12 + rnd(10);
+        kb[0] = 'a';
+        for (size_t j = 0; j < n; j++) kb[pl++] = "ab"[rnd(2)];
+        unsigned k = 100;
+        trie_fuzzy_info full;
+        int fn = trie_fuzzy_topk_bounded(t, kb, pl, 2, 0, k, 0, hits, &full);
+        assert_true(fn >= 0);
+        assert_int_equal(full.cut, 0);
+        if (full.work > 8 * limit) big++;
+        unsigned c = check_bounded(t, &m, kb, pl, 2, 0, k, limit);
+        if (full.work > limit + TRIE_FUZZY_WORK_SLACK) assert_true(c != 0); /* it must have stopped */
+        if (c) cuts++;
+        assert_int_equal(check_bounded(t, &m, kb, pl, 2, 0, k, full.work + 1), 0); /* enough: exact */
+    }
+    /* the input is pathological: most walks need far more than the limit */
+    assert_true(big >= 20);
+    assert_true(cuts >= 20);
+    trie_free(t);
+    model_free(&m);
+}
+
 int main(void) {
     res = malloc(200000 * sizeof *res);
     const struct CMUnitTest tests[] = {
@@ -583,6 +691,7 @@ int main(void) {
         cmocka_unit_test(test_repeats),
         cmocka_unit_test(test_differential_small),
         cmocka_unit_test(test_differential_large),
+        cmocka_unit_test(test_work_limit),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(res);

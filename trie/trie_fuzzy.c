@@ -97,10 +97,28 @@
  * No allocation: the DP rows, the path's characters and the walk's node
  * stack are bounded by the longest key (TRIE_MAX_KEY bytes, so at most that
  * many characters and MAX_PATH nodes on a path); the lists by TRIE_MAX_K.
- * ~50 KB of stack. So no limit can be hit and there is no "limit" error. A
- * typed prefix of more than TRIE_MAX_KEY + maxd characters is beyond maxd
- * of every key prefix: it matches nothing (after phase 1, which also finds
- * nothing). Invalid UTF-8: see the character rule in trie_fuzzy.h.
+ * ~50 KB of stack. No scratch limit can be hit. A typed prefix of more than
+ * TRIE_MAX_KEY + maxd characters is beyond maxd of every key prefix: it
+ * matches nothing (after phase 1, which also finds nothing). Invalid UTF-8:
+ * see the character rule in trie_fuzzy.h.
+ *
+ * WORK LIMIT (trie_fuzzy.h). The walks count work units in w.work (a child
+ * looked at in fz_dfs_run, a byte fed in fz_byte, a key decoded, a node
+ * descended in fz_det) and fz_dfs_run returns between two children once
+ * max_work is reached, with d.cut set; what the list of the walk's class
+ * holds is read out as usual (phase 3), and no further class is walked.
+ * The default, TRIE_FUZZY_MAX_WORK = 20000, comes from bench_trie
+ * --fuzzy-only BENCH_FUZZY_MAX_WORK=0 (no limit) on the synthetic corpora,
+ * one typo in each benchmark prefix of 4+ characters, top 10: at 1M keys
+ * FUZZY 2 needs a median of 4,436 units, p99 16,766, p99.9 18,563, max
+ * 20,504; at 10M 3,102 / 13,060 / 18,313 / 21,516 (FUZZY 1: max ~3,300),
+ * so the default cuts next to none of them (README: the share cut); the
+ * heaviest inputs found by hand (FIRST_ANY, k = 100, e.g. "aeiou": 32,840
+ * units, 3.4 ms) are cut to ~20000. A unit costs ~50-200 ns (most are
+ * cache misses; 80-200 ns per unit of wall time on the calls of 10,000+
+ * units, measured under load 4-7 on 2 cores), so the limit holds a request
+ * to 1-4 ms there, instead of an unbounded tail; at 10M keys it cut 20 of
+ * 100,000 typo'd benchmark prefixes at FUZZY 2 (those needing 20,000+).
  */
 #include "trie/trie_fuzzy.h"
 
@@ -224,6 +242,7 @@ typedef struct fz_walk {
     const fz_pat *z;
     const char *p; /* the typed bytes (the exact first character) */
     unsigned beff; /* the budget: paths over it die, cuts over it too (<= B) */
+    uint64_t work; /* work units spent so far (see WORK LIMIT above) */
     uint8_t rows[TRIE_MAX_KEY + 1][FZ_W];
     uint32_t ch[TRIE_MAX_KEY];
 } fz_walk;
@@ -244,6 +263,7 @@ static void fz_start(fz_walk *w, fz_st *s, size_t pos) {
 /* Feeds the byte b at position pos (0-based) of the path. */
 static inline int fz_byte(fz_walk *w, fz_st *s, uint8_t b, size_t pos) {
     const fz_pat *z = w->z;
+    w->work++;
     if (s->pre) {
         if (b != (uint8_t)w->p[pos]) return FZ_DEAD;
         if (pos + 1 == z->elen) fz_start(w, s, pos + 1);
@@ -298,7 +318,7 @@ typedef void (*fz_sink)(void *ctx, uint32_t x, unsigned c, size_t ml);
  * reached, which spells its path) and given to the sink as one subtree. A
  * continuation that extends a shorter one lies inside its subtree and is
  * skipped: each key once, at its shortest match. */
-static void fz_det(const trie *t, const fz_walk *w, unsigned cb, const fz_st *s, uint32_t r, size_t pos,
+static void fz_det(const trie *t, fz_walk *w, unsigned cb, const fz_st *s, uint32_t r, size_t pos,
                    const char *kb, size_t end, fz_sink sink, void *ctx) {
     const fz_pat *z = w->z;
     const uint8_t *row = w->rows[s->j];
@@ -327,6 +347,7 @@ static void fz_det(const trie *t, const fz_walk *w, unsigned cb, const fz_st *s,
         uint32_t x = r;
         while (!(x & LEAF) && t->nodes[x].depth < e) {
             const tnode *n = &t->nodes[x];
+            w->work++;
             int c = kid_find(t, n, (uint8_t)tb[n->depth - pos]);
             if (c < 0) break;
             x = kid_refs(t, n)[c];
@@ -334,6 +355,7 @@ static void fz_det(const trie *t, const fz_walk *w, unsigned cb, const fz_st *s,
         if (!(x & LEAF) && t->nodes[x].depth < e) continue;
         char kx[TRIE_MAX_KEY + TC_SYM_MAX];
         kview v = kv(t, ref_best(t, x));
+        w->work++;
         size_t h = tc_decode_prefix(&t->tc, v.code, v.ck, kx, e);
         if (h == TC_BAD || h < e || memcmp(kx + end, tb + (end - pos), e - end)) continue;
         sink(ctx, x, cb, e);
@@ -589,6 +611,8 @@ typedef struct fz_dfs {
     unsigned cap;
     double thr; /* a subtree whose best score is below this adds nothing */
     unsigned lo; /* the walk's class (its budget, w.beff, too) */
+    uint64_t max_work; /* stop the walk once w.work passes this (0: never) */
+    int cut;           /* 1: the walk stopped at max_work */
 } fz_dfs;
 
 /* Records a key or subtree of class s->best when that is the walk's class
@@ -626,6 +650,11 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
             sp--;
             continue;
         }
+        if (d->max_work && w->work >= d->max_work) { /* the work limit: what is recorded stays */
+            d->cut = 1;
+            return;
+        }
+        w->work++; /* one child looked at */
         unsigned slot = F->i++;
         uint32_t r = kid_refs(t, nd)[slot];
         /* children are sorted by their best key: all later ones are worse */
@@ -651,11 +680,13 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
              * a little first (want + TC_SYM_MAX - 1 <= sizeof kb) */
             kview v = kv(t, r & ~LEAF);
             size_t want = pos + 24 < TRIE_MAX_KEY ? pos + 24 : TRIE_MAX_KEY;
+            w->work++; /* one key decoded */
             have = tc_decode_prefix(&t->tc, v.code, v.ck, kb, want);
             if (have != TC_BAD && have >= want) have = tc_decode(&t->tc, v.code, v.ck, kb, TRIE_MAX_KEY);
             end = have;
         } else if ((end = t->nodes[r].depth) > pos) {
             kview v = kv(t, t->nodes[r].best);
+            w->work++; /* one key decoded */
             have = tc_decode_prefix(&t->tc, v.code, v.ck, kb, end);
         } else {
             have = end; /* a one-byte edge: nothing more to read */
@@ -698,13 +729,17 @@ static int fz_exact(const trie *t, const char *p, size_t plen, unsigned k, uint3
     return (int)n;
 }
 
-/* Classes 1..maxd: one DFS and one list walk per class. */
-static void fz_dfs_topk(const trie *t, const fz_pat *z, const char *prefix, unsigned k,
-                        trie_fuzzy_hit *out, unsigned *got) {
+/* Classes 1..maxd: one DFS and one list walk per class; the first class
+ * whose walk the work limit stops is the last one (info->cut). */
+static void fz_dfs_topk(const trie *t, const fz_pat *z, const char *prefix, unsigned k, uint64_t max_work,
+                        trie_fuzzy_hit *out, unsigned *got, trie_fuzzy_info *info) {
     fz_dfs d;
     fz_list lists[TRIE_FUZZY_MAX_EDITS];
     d.w.z = z;
     d.w.p = prefix;
+    d.w.work = 0;
+    d.max_work = max_work;
+    d.cut = 0;
     d.cap = k - *got;
     for (unsigned c = 1; c <= z->B; c++) {
         lists[c - 1].t = t;
@@ -720,11 +755,25 @@ static void fz_dfs_topk(const trie *t, const fz_pat *z, const char *prefix, unsi
         d.thr = -HUGE_VAL;
         fz_dfs_run(t, &d);
         fz_walk_class(d.cls[c], c, k, out, got);
+        if (d.cut) {
+            info->cut = (uint8_t)c;
+            break;
+        }
     }
+    info->work = d.w.work;
 }
 
 int trie_fuzzy_topk(const trie *t, const char *prefix, size_t plen, unsigned maxd, unsigned flags,
                     unsigned k, trie_fuzzy_hit *out) {
+    return trie_fuzzy_topk_bounded(t, prefix, plen, maxd, flags, k, 0, out, NULL);
+}
+
+int trie_fuzzy_topk_bounded(const trie *t, const char *prefix, size_t plen, unsigned maxd, unsigned flags,
+                            unsigned k, uint64_t max_work, trie_fuzzy_hit *out, trie_fuzzy_info *info) {
+    trie_fuzzy_info dummy;
+    if (!info) info = &dummy;
+    info->work = 0;
+    info->cut = 0;
     if (!t || !out || k == 0 || k > TRIE_MAX_K || maxd > TRIE_FUZZY_MAX_EDITS ||
         (flags & ~TRIE_FUZZY_FIRST_ANY) || (plen && !prefix))
         return TRIE_EINVAL;
@@ -744,6 +793,6 @@ int trie_fuzzy_topk(const trie *t, const char *prefix, size_t plen, unsigned max
      * with P's first character when P is only that under the first rule */
     if (maxd == 0 || got == k || toolong || plen == 0 || z.m == 0 || t->nodes[0].best == NONE)
         return (int)got;
-    fz_dfs_topk(t, &z, prefix, k, out, &got);
+    fz_dfs_topk(t, &z, prefix, k, max_work, out, &got, info);
     return (int)got;
 }

@@ -40,6 +40,25 @@
 #define TRIE_FUZZY_MAX_EDITS 2     /* largest maxd accepted */
 #define TRIE_FUZZY_FIRST_ANY 0x1u  /* the first character may be edited too */
 
+/* WORK LIMIT. The walks for classes >= 1 count WORK UNITS: one per child of
+ * a node looked at, one per byte fed to the edit DP, one per key decoded,
+ * one per node descended to follow an exact continuation. A unit is a few
+ * ns warm, ~100 ns when it misses the cache (a node, a key's code); the
+ * count does not depend on the machine or its load, so a bound on it is a
+ * bound on the request's cost that tests can check. trie_fuzzy_topk_bounded
+ * stops a walk once max_work units are spent: the classes that completed
+ * are exact; the hits the stopped class c had found are kept (each is truly
+ * of class c, in class-c order among themselves, but better class-c keys
+ * may exist); no class above c is searched; info->cut says c. A stop
+ * happens between two children, so a call spends at most max_work +
+ * TRIE_FUZZY_WORK_SLACK units (one child's edge, its decode and its
+ * continuations). Phase 1 (the exact completions, trie_topk) and the final
+ * best-first reads (O(k log k) per class) are not counted: they are bounded
+ * by k. TRIE_FUZZY_MAX_WORK is the default a server uses (fuzzy-max-work):
+ * see trie_fuzzy.c (WORK LIMIT) for how it was chosen. */
+#define TRIE_FUZZY_MAX_WORK 20000
+#define TRIE_FUZZY_WORK_SLACK ((2 * TRIE_FUZZY_MAX_EDITS + 2) * (TRIE_MAX_KEY + 2))
+
 typedef struct trie_fuzzy_hit {
     trie_hit hit;
     uint8_t edits;     /* the key's edit class, 0..maxd */
@@ -56,10 +75,27 @@ typedef struct trie_fuzzy_hit {
  *     back to its last whole character (as norm_prefix does); a prefix of
  *     more than TRIE_MAX_KEY + maxd characters matches nothing.
  * Allocates nothing; uses about 50 KB of stack. Never hits an internal
- * limit: its scratch is bounded by TRIE_MAX_KEY and TRIE_MAX_K. Cost: see
- * trie_fuzzy.c. Not thread-safe with writers, like trie_topk. */
+ * limit: its scratch is bounded by TRIE_MAX_KEY and TRIE_MAX_K. No work
+ * limit either (tests, tools, benchmarks): a server calls
+ * trie_fuzzy_topk_bounded. Cost: see trie_fuzzy.c. Not thread-safe with
+ * writers, like trie_topk. */
 int trie_fuzzy_topk(const trie *t, const char *prefix, size_t plen, unsigned maxd, unsigned flags,
                     unsigned k, trie_fuzzy_hit *out);
+
+/* What a bounded call did: work units spent (see WORK LIMIT), and 0 when
+ * the answer is exact, else the edit class whose walk the limit stopped
+ * (its hits are real class-cut matches, not necessarily the best ones;
+ * nothing above that class was searched). */
+typedef struct trie_fuzzy_info {
+    uint64_t work;
+    uint8_t cut;
+} trie_fuzzy_info;
+
+/* trie_fuzzy_topk with a work limit: max_work units (0: no limit, which is
+ * trie_fuzzy_topk), then as WORK LIMIT above says. info may be NULL. Same
+ * return values as trie_fuzzy_topk. */
+int trie_fuzzy_topk_bounded(const trie *t, const char *prefix, size_t plen, unsigned maxd, unsigned flags,
+                            unsigned k, uint64_t max_work, trie_fuzzy_hit *out, trie_fuzzy_info *info);
 
 /* The edit class of one key for typed prefix p (same rules, same character
  * cut-back of p), or maxd + 1 when it is over maxd; *matchlen (when

@@ -359,11 +359,13 @@ int proto_reply_suggestion(qbuf *out, int kind, const char *disp, size_t displen
     if (kind == PROTO_RESP) { /* the score is formatted only when it is sent */
         if (put_bulk(out, disp, displen) < 0) return -1;
         if (withscores && put_bulk(out, num, proto_fmt_score(num, score)) < 0) return -1;
-        return edits >= 0 ? proto_reply_int(out, kind, edits) : 0;
+        return edits != PROTO_NO_EDITS ? proto_reply_int(out, kind, edits) : 0;
     }
     size_t nl = proto_fmt_score(num, score);
-    char ed[8]; /* "\t" + at most 2 digits (TRIE_FUZZY_MAX_EDITS) */
-    size_t el = edits >= 0 ? (size_t)snprintf(ed, sizeof ed, "\t%d", edits > 99 ? 99 : edits) : 0;
+    char ed[8]; /* "\t" + a sign and at most 2 digits (TRIE_FUZZY_MAX_EDITS) */
+    size_t el = edits != PROTO_NO_EDITS
+                    ? (size_t)snprintf(ed, sizeof ed, "\t%d", edits > 99 ? 99 : edits < -99 ? -99 : edits)
+                    : 0;
     if (qbuf_reserve(out, displen + 1 + nl + el + 2) < 0) return -1;
     char *w = out->data + out->len;
     memcpy(w, disp, displen);

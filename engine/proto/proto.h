@@ -43,6 +43,7 @@
 #ifndef QAC_PROTO_H
 #define QAC_PROTO_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -153,8 +154,10 @@ int proto_reply_map_head(qbuf *out, int kind, int resp3, uint64_t n);
 int proto_reply_error_arg(qbuf *out, int kind, int code, const char *msg, const char *arg,
                           size_t arglen);
 /* A COMPLETE element. text: "display\tscore" ("display\tscore\tedits" when
- * edits >= 0: WITHEDITS); RESP: $display, then $score when withscores, then
- * :edits when edits >= 0. */
+ * edits is not PROTO_NO_EDITS: WITHEDITS; a negative count is a hit of the
+ * edit class a work limit cut); RESP: $display, then $score when
+ * withscores, then :edits unless PROTO_NO_EDITS. */
+#define PROTO_NO_EDITS INT_MIN
 int proto_reply_suggestion(qbuf *out, int kind, const char *disp, size_t displen, double score,
                            int withscores, int edits);
 

@@ -17,16 +17,20 @@
  * qtime_ns around one trie_topk(k=10) call, 3 passes, the last is reported
  * (quantiles from the histogram's buckets; the mean is exact, so it shows
  * small differences between builds better).
- * --load-only also times fuzzy top-10 (trie_fuzzy_topk, 1 and 2 edits, and
- * AUTO) against exact top-10, on the prefixes as given and with one seeded
+ * --load-only also times fuzzy top-10 (trie_fuzzy_topk_bounded, 1 and 2
+ * edits, and AUTO; work limit BENCH_FUZZY_MAX_WORK, default the server's)
+ * against exact top-10, on the prefixes as given and with one seeded
  * random edit in each prefix of 4+ characters, 2 passes, the last reported,
- * and the typo recall (bench_fuzzy).
+ * the work units spent, and the typo recall (bench_fuzzy).
+ *   bench_trie --fuzzy-only SNAP PREFIXES.txt     the typo'd part of that
+ *                                                 alone, one pass
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/hist.h"
@@ -188,37 +192,74 @@ static unsigned auto_edits(const char *p, size_t n) {
     return c >= 8 ? 2 : c >= 4 ? 1 : 0;
 }
 
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The work limit of the fuzzy calls: BENCH_FUZZY_MAX_WORK (unset: the
+ * server's default TRIE_FUZZY_MAX_WORK; 0: none). */
+static uint64_t bench_max_work(void) {
+    const char *e = getenv("BENCH_FUZZY_MAX_WORK");
+    return e && *e ? strtoull(e, NULL, 10) : TRIE_FUZZY_MAX_WORK;
+}
+
 /* Times one kind of call over prefixes with at least minc characters:
- * maxd < 0 is trie_topk, else trie_fuzzy_topk(maxd); maxd 3 is AUTO. */
+ * maxd < 0 is trie_topk, else trie_fuzzy_topk_bounded(maxd, bench_max_work());
+ * maxd 3 is AUTO. Fuzzy calls also report their work units (quantiles,
+ * calls cut by the limit, and ns per unit over the calls of 10,000+). */
 static void time_one(const trie *t, const prefixes *p, const char *name, int maxd, size_t minc,
                      int passes) {
     static hist h;
     static trie_fuzzy_hit fo[10];
     static trie_hit to[10];
-    uint64_t results = 0, total = 0, calls = 0;
+    uint64_t results = 0, total = 0, calls = 0, cut = 0, big_ns = 0, big_work = 0, mw = bench_max_work();
+    uint64_t *work = malloc((p->n + 1) * sizeof *work);
+    if (!work) abort();
+    struct timespec c0, c1;
     for (int pass = 0; pass < passes; pass++) {
         hist_init(&h);
-        results = total = calls = 0;
+        results = total = calls = cut = big_ns = big_work = 0;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
         for (size_t i = 0; i < p->n; i++) {
             const char *s = p->buf + p->off[i];
             size_t n = p->len[i];
             if (minc && nchars(s, n) < minc) continue;
             unsigned d = maxd == 3 ? auto_edits(s, n) : (unsigned)maxd;
+            trie_fuzzy_info fi = {0, 0};
             uint64_t t0 = qtime_ns();
-            int r = maxd < 0 ? trie_topk(t, s, n, 10, to) : trie_fuzzy_topk(t, s, n, d, 0, 10, fo);
+            int r = maxd < 0 ? trie_topk(t, s, n, 10, to) : trie_fuzzy_topk_bounded(t, s, n, d, 0, 10, mw, fo, &fi);
             uint64_t t1 = qtime_ns();
             hist_add(&h, t1 - t0);
             total += t1 - t0;
+            work[calls] = fi.work;
+            cut += fi.cut != 0;
+            if (fi.work >= 10000) big_ns += t1 - t0, big_work += fi.work;
             calls++;
             results += (uint64_t)(r > 0 ? r : 0);
         }
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
     }
     printf("%s_calls %llu count\n", name, (unsigned long long)calls);
     printf("%s_results_avg %.2f count\n", name, calls ? (double)results / (double)calls : 0.0);
     printf("%s_mean %.0f ns\n", name, calls ? (double)total / (double)calls : 0.0);
+    /* CPU time of the last pass per call: what the process spent, not the
+     * time it waited for a core (the machine is shared) */
+    double cpu = (double)(c1.tv_sec - c0.tv_sec) * 1e9 + (double)(c1.tv_nsec - c0.tv_nsec);
+    printf("%s_cpu_mean %.0f ns\n", name, calls ? cpu / (double)calls : 0.0);
     printf("%s_median %llu ns\n", name, (unsigned long long)hist_quantile(&h, 0.5));
     printf("%s_p99 %llu ns\n", name, (unsigned long long)hist_quantile(&h, 0.99));
     printf("%s_max %llu ns\n", name, (unsigned long long)h.max);
+    if (maxd >= 0 && calls) {
+        qsort(work, calls, sizeof *work, cmp_u64);
+        printf("%s_work_median %llu units\n", name, (unsigned long long)work[calls / 2]);
+        printf("%s_work_p99 %llu units\n", name, (unsigned long long)work[calls * 99 / 100]);
+        printf("%s_work_p999 %llu units\n", name, (unsigned long long)work[calls * 999 / 1000]);
+        printf("%s_work_max %llu units\n", name, (unsigned long long)work[calls - 1]);
+        printf("%s_cut %llu calls (max_work %llu)\n", name, (unsigned long long)cut, (unsigned long long)mw);
+        if (big_work) printf("%s_ns_per_unit_10k %.1f ns\n", name, (double)big_ns / (double)big_work);
+    }
+    free(work);
 }
 
 /* Fuzzy top-10 (trie_fuzzy_topk, first character exact) against exact
@@ -227,20 +268,23 @@ static void time_one(const trie *t, const prefixes *p, const char *name, int max
  * prefixes with one random edit in each of 4+ characters (make_typos). Also
  * the typo recall: the exact top-1 of the clean prefix is in the AUTO top-10
  * of the typo'd one. */
-static void bench_fuzzy(const trie *t, const prefixes *p) {
+static void bench_fuzzy(const trie *t, const prefixes *p, int only) {
     prefixes q;
     make_typos(p, &q);
-    printf("# fuzzy top-10, clean prefixes\n");
-    time_one(t, p, "clean_exact", -1, 0, 2);
-    time_one(t, p, "clean_fuzzy1", 1, 0, 2);
-    time_one(t, p, "clean_fuzzy2", 2, 0, 2);
+    int np = only ? 1 : 2;
+    if (!only) {
+        printf("# fuzzy top-10, clean prefixes\n");
+        time_one(t, p, "clean_exact", -1, 0, 2);
+        time_one(t, p, "clean_fuzzy1", 1, 0, 2);
+        time_one(t, p, "clean_fuzzy2", 2, 0, 2);
+    }
     printf("# fuzzy top-10, one edit in each prefix of 4+ characters\n");
-    time_one(t, &q, "typo_exact", -1, 0, 2);
-    time_one(t, &q, "typo_fuzzy1", 1, 0, 2);
-    time_one(t, &q, "typo_fuzzy2", 2, 0, 2);
-    time_one(t, &q, "typo_exact_8plus", -1, 8, 2);
-    time_one(t, &q, "typo_fuzzy2_8plus", 2, 8, 2);
-    time_one(t, &q, "typo_fuzzyauto", 3, 0, 2);
+    time_one(t, &q, "typo_exact", -1, 0, np);
+    time_one(t, &q, "typo_fuzzy1", 1, 0, np);
+    time_one(t, &q, "typo_fuzzy2", 2, 0, np);
+    time_one(t, &q, "typo_exact_8plus", -1, 8, np);
+    time_one(t, &q, "typo_fuzzy2_8plus", 2, 8, np);
+    time_one(t, &q, "typo_fuzzyauto", 3, 0, np);
     static trie_hit one[1];
     static trie_fuzzy_hit fo[10];
     uint64_t want = 0, found = 0;
@@ -363,7 +407,8 @@ static void mem_breakdown(const trie *t) {
 }
 
 int main(int argc, char **argv) {
-    if (argc == 4 && strcmp(argv[1], "--load-only") == 0) {
+    int only = argc == 4 && strcmp(argv[1], "--fuzzy-only") == 0;
+    if (argc == 4 && (only || strcmp(argv[1], "--load-only") == 0)) {
         prefixes p;
         if (read_prefixes(argv[3], &p)) return 1;
         double rss0 = rss_mb();
@@ -373,15 +418,15 @@ int main(int argc, char **argv) {
         printf("rss_after_load %.1f MB\n", rss_mb());
         printf("rss_trie_only %.1f MB\n", rss_mb() - rss0);
         mem_breakdown(t);
-        bench_topk(t, &p);
-        bench_fuzzy(t, &p);
+        if (!only) bench_topk(t, &p);
+        bench_fuzzy(t, &p, only);
         trie_free(t);
         prefixes_free(&p);
         return 0;
     }
     if (argc < 3 || argc > 4 || argv[1][0] == '-') {
         fprintf(stderr, "usage: bench_trie CORPUS.tsv PREFIXES.txt [SNAP] | "
-                        "bench_trie --load-only SNAP PREFIXES.txt\n");
+                        "bench_trie --load-only SNAP PREFIXES.txt | bench_trie --fuzzy-only SNAP PREFIXES.txt\n");
         return 2;
     }
     const char *snap = argc == 4 ? argv[3] : "/tmp/bench_trie.snap";

@@ -67,7 +67,9 @@
  *     exactly the model's typo order (each live key's edits by
  *     trie_fuzzy_dist, then score, then key); with INFIX (the eng keeps a
  *     word index W, made once like T, kept by every change and by the reset)
- *     the model's word matches (infix_expect), then that typo order
+ *     the model's word matches (infix_expect), then that typo order;
+ *     without INFIX fuzzbyte bit 7 sets fuzzy-max-work 64, and an answer it
+ *     cut holds the model's classes below the cut, then at most k items
  * Keys, prefixes, users, numbers come from small tables (shared prefixes
  * "a" "ab" "abc" ..., spaces, upper case, accents, ligatures, full-width,
  * CJK, NBSP, NEL, controls, invalid and truncated UTF-8; 512 / 513-byte keys
@@ -810,11 +812,9 @@ static void op_complete(rd *in, int kind, unsigned fl, unsigned step) {
 
 static void op_fuzzy(rd *in, int kind, unsigned fl, unsigned step) {
     (void)step;
-    static const str fz[] = {S_("0"), S_("1"), S_("2"), S_("auto"), S_("AUTO"), S_("3"), S_("-1"), S_("x"), S_("")};
-    enum { N_GOOD_FZ = 5 };
     str p = pick_prefix(in, 0);
     unsigned b = next(in);
-    unsigned fi = (b & 15) % ARRAY_LEN(fz); /* bits 4, 5, 6: twice, LIMIT, INFIX */
+    unsigned fi = (b & 15) % ARRAY_LEN(fuzzies); /* bits 4..7: twice, LIMIT, INFIX, fuzzy-max-work 64 */
     int twice = (b >> 4) & 1, has_limit = (b >> 5) & 1, infix = (b >> 6) & 1;
     str lim = {0};
     if (has_limit) lim = limits[next(in) % ARRAY_LEN(limits)];
@@ -822,20 +822,22 @@ static void op_fuzzy(rd *in, int kind, unsigned fl, unsigned step) {
     req q = {0};
     req_adds(&q, cmd_word("COMPLETE", fl & 3));
     req_addv(&q, p);
-    req_adds(&q, word_case("FUZZY", fl & 3, cw)), req_addv(&q, fz[fi]);
-    if (twice) req_adds(&q, "FUZZY"), req_addv(&q, fz[fi]);
+    req_adds(&q, word_case("FUZZY", fl & 3, cw)), req_addv(&q, fuzzies[fi]);
+    if (twice) req_adds(&q, "FUZZY"), req_addv(&q, fuzzies[fi]);
     if (has_limit) req_adds(&q, "LIMIT"), req_addv(&q, lim);
     if (infix) req_adds(&q, word_case("INFIX", fl & 3, cw));
     struct eng_rank *saved = E.rank;
     E.rank = NULL; /* the plain path: the ranked one is probed elsewhere */
+    cfg.fuzzy_max_work = (b >> 7) & 1 && !infix ? 64 : SRV_FUZZY_MAX_WORK; /* the cut is modelled without INFIX */
     int cmd = exec(&q, kind, NULL);
     E.rank = saved;
+    cfg.fuzzy_max_work = SRV_FUZZY_MAX_WORK;
     if (cmd != CMD_COMPLETE) fuzz_fail("COMPLETE FUZZY ran as another command");
     req_free(&q);
     reply r;
     read_reply(kind, RP_LIST, kind == PROTO_TEXT, &r);
     int64_t k = SRV_DEFAULT_K;
-    int ok = fi < N_GOOD_FZ && !twice;
+    int ok = fi < N_GOOD_FUZZY && !twice;
     if (has_limit) ok = ok && qparse_i64(lim.s, lim.n, &k) == 0 && k >= 1 && k <= SRV_MAX_K;
     int npl = prefix_norm(p, pbuf);
     size_t wo[TRIE_MAX_KEY], wl[TRIE_MAX_KEY];
@@ -849,10 +851,12 @@ static void op_fuzzy(rd *in, int kind, unsigned fl, unsigned step) {
     }
     size_t m = npl < 0 ? 0 : infix ? infix_expect(pbuf, (size_t)npl, d) : fuzzy_brute(pbuf, (size_t)npl, d);
     size_t want = m < (size_t)k ? m : (size_t)k;
+    if (infix && E.fuzzy_cut) fuzz_fail("COMPLETE '%.*s' FUZZY %u INFIX: its typo fill was cut", npl, pbuf, d);
     if (infix) memcpy(bf_idx, ix_idx, want * sizeof *bf_idx);
-    if (r.nitems != want)
-        fuzz_fail("COMPLETE '%.*s' FUZZY %u%s: %zu items, model has %zu (LIMIT %lld)", npl, pbuf, d,
-                  infix ? " INFIX" : "", r.nitems, want, (long long)k);
+    if (E.fuzzy_cut) for (want = 0; want < m && fz_edits[bf_idx[want]] < (int)E.fuzzy_cut; want++) {} /* op 15 */
+    if (E.fuzzy_cut ? r.nitems < want || r.nitems > (size_t)k : r.nitems != want)
+        fuzz_fail("COMPLETE '%.*s' FUZZY %u%s: %zu items, model has %zu (LIMIT %lld, cut %u)", npl, pbuf, d,
+                  infix ? " INFIX" : "", r.nitems, want, (long long)k, E.fuzzy_cut);
     for (size_t i = 0; i < want; i++) {
         const sent *e = &sh[bf_idx[i]];
         if (!item_is(&r.it[i], e) || !score_is(&r.it[i], e->score))

@@ -49,6 +49,8 @@ static const str limits[] = {S_("1"), S_("2"), S_("3"), S_("5"), S_("10"), S_("2
                              S_("0"), S_("101"), S_("-3"), S_("x"), S_("1.5"), S_("")};
 #define N_GOOD_LIMITS 8
 static const str ranks[] = {S_("0"), S_("1"), S_("3"), S_("100"), S_("101"), S_("-1"), S_("x"), S_("007")};
+static const str fuzzies[] = {S_("0"), S_("1"), S_("2"), S_("auto"), S_("AUTO"), S_("3"), S_("-1"), S_("x"), S_("")};
+#define N_GOOD_FUZZY 5
 static const str burst_stems[] = {S_("zq"), S_("ab"), S_("\xe6\x97\xa5"), S_("hist")};
 /* op_misc: CONFIG GET patterns, HELP topics, the connection commands (by words; their indexes 3, 8, 11
  * and 14 must fail), and every command word (an unknown word must be none of them) */
