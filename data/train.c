@@ -100,7 +100,7 @@ static void usage(FILE *f) {
             "usage: qac train -i INDEX --embeddings EMB -o MODEL [--split TIME] [--holdout TIME]\n"
             "                 [--loss pairwise|logistic] [--alpha A] [--beta B] [--l1 L1] [--l2 L2]\n"
             "                 [--bits N] [--epochs E] [--topn N] [--prefixes eval|all]\n"
-            "                 [--causal all|user] LOG...\n"
+            "                 [--causal all|user] [--base heuristic|none] LOG...\n"
             "\n"
             "Learns the learned ranker's model (FTRL-Proximal) by replaying AOL-format logs in\n"
             "time order: each event's prefixes are impressions, its query the positive.\n"
@@ -111,6 +111,9 @@ static void usage(FILE *f) {
             "  --split TIME       only events before TIME are used (default %s)\n"
             "  --holdout TIME     learn from events before TIME, score those in [TIME, split)\n"
             "  --loss L           pairwise (default) or logistic\n"
+            "  --base B           heuristic (default): learn on top of the heuristic's score, so the\n"
+            "                     model starts as the heuristic and small data cannot do much harm;\n"
+            "                     none: the weights alone\n"
             "  --alpha, --beta, --l1, --l2  FTRL parameters (defaults 0.1, 1, 0.5, 1)\n"
             "  --bits N           2^N model coordinates (%d..%d, default %d)\n"
             "  --epochs E         passes over the log (default 1)\n"
@@ -188,12 +191,12 @@ static unsigned rank_in(const rank_lcand *c, size_t n, long pos) {
 
 int train_main(int argc, char **argv) {
     const char *index = NULL, *embp = NULL, *outp = NULL, *split_s = TRAIN_DEFAULT_SPLIT, *hold_s = NULL;
-    const char *loss_s = "pairwise", *pref_s = "eval", *causal_s = "all";
+    const char *loss_s = "pairwise", *pref_s = "eval", *causal_s = "all", *base_s = "heuristic";
     rank_ftrl_opts fo;
     rank_ftrl_opts_default(&fo);
     uint64_t epochs = 1, topn = RANK_LEARN_TOPN, bits = fo.bits;
     enum { O_EMB = 256, O_SPLIT, O_HOLD, O_LOSS, O_PREF, O_CAUSAL, O_ALPHA, O_BETA, O_L1, O_L2, O_BITS, O_EPOCHS,
-           O_TOPN };
+           O_TOPN, O_BASE };
     static const cli_opt options[] = {
         {'i', "index", CLI_VALUE},
         {O_EMB, "embeddings", CLI_VALUE},
@@ -210,6 +213,7 @@ int train_main(int argc, char **argv) {
         {O_BITS, "bits", CLI_VALUE},
         {O_EPOCHS, "epochs", CLI_VALUE},
         {O_TOPN, "topn", CLI_VALUE},
+        {O_BASE, "base", CLI_VALUE},
     };
     cli cl;
     cli_init(&cl, "train", usage, options, ARRAY_LEN(options), argc, argv);
@@ -234,6 +238,7 @@ int train_main(int argc, char **argv) {
         case O_BITS: uv = &bits; break;
         case O_EPOCHS: uv = &epochs; break;
         case O_TOPN: uv = &topn; break;
+        case O_BASE: base_s = v; break;
         }
         if (dv && (qparse_double(v, strlen(v), dv) || *dv < 0))
             return cli_error(&cl, "%s wants a non-negative number, not '%s'", cl.opt, v);
@@ -247,6 +252,9 @@ int train_main(int argc, char **argv) {
     if (!strcmp(loss_s, "pairwise")) fo.loss = RANK_LOSS_PAIRWISE;
     else if (!strcmp(loss_s, "logistic")) fo.loss = RANK_LOSS_LOGISTIC;
     else return cli_error(&cl, "--loss wants pairwise or logistic, not '%s'", loss_s);
+    if (!strcmp(base_s, "heuristic")) fo.base = RANK_FTRL_BASE_HEURISTIC;
+    else if (!strcmp(base_s, "none")) fo.base = RANK_FTRL_BASE_NONE;
+    else return cli_error(&cl, "--base wants heuristic or none, not '%s'", base_s);
     int causal_all = !strcmp(causal_s, "all");
     if (!causal_all && strcmp(causal_s, "user"))
         return cli_error(&cl, "--causal wants all or user, not '%s'", causal_s);
@@ -404,9 +412,9 @@ int train_main(int argc, char **argv) {
         goto out;
     }
     LOG_I("train: %llu events, %llu impressions (%llu without the positive among the candidates, skipped), "
-          "%llu model steps, %zu non-zero weights, loss %s, %.1f s; model %s",
+          "%llu model steps, %zu non-zero weights, loss %s, base %s, %.1f s; model %s",
           (unsigned long long)used_events, (unsigned long long)imp, (unsigned long long)missing,
-          (unsigned long long)steps, rank_ftrl_nonzero(m), loss_s, (double)(qtime_ns() - t0) / 1e9, outp);
+          (unsigned long long)steps, rank_ftrl_nonzero(m), loss_s, base_s, (double)(qtime_ns() - t0) / 1e9, outp);
     if (hold < split) {
         printf("holdout [%s, %s): MRR@10 (causal g, top %llu candidates)\n%-10s", hold_s, split_s,
                (unsigned long long)topn, "system");
