@@ -39,6 +39,10 @@
  * Event loading and ordering, the prefix set and the MRR/SR accumulators
  * live in data/evalproto.c, shared with `qac replay`.
  *
+ * --fold F/K: events of users outside fold F are skipped as if absent (a
+ * user's history holds only that user's events, and the index's g is
+ * frozen, so the fold's figures are what the full run gives those users).
+ *
  * Limits: EVAL_MAX_SYSTEMS systems; queries are at most QLOG_MAX_QUERY bytes
  * before normalization (the reader skips longer ones and says so).
  */
@@ -107,7 +111,7 @@ typedef struct eval_state {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: qac eval (-i INDEX | --train FILE...) [--split TIME] [--json FILE] [--systems LIST]\n"
-            "                [--limit N] [--embeddings EMB --model MODEL [--topn N]] LOG...\n"
+            "                [--limit N] [--fold F/K] [--embeddings EMB --model MODEL [--topn N]] LOG...\n"
             "\n"
             "Replays query logs (AOL format) in time order and measures how well each\n"
             "system completes the prefixes of every test query (../shared/EVALUATION.md).\n"
@@ -122,6 +126,9 @@ static void usage(FILE *f) {
             "  --systems LIST     comma-separated subset of mpc,personal,heuristic,learned\n"
             "                     (default all; learned only with --model)\n"
             "  --limit N          stop after N scored events (default: all)\n"
+            "  --fold F/K         only the users of fold F of K (MD5(AnonID) mod K): the test side\n"
+            "                     of a user-disjoint split (qac train --fold F/K learns from the\n"
+            "                     others; data/folds.sh runs every fold)\n"
             "  --embeddings EMB   query embeddings for the learned system (qac embed)\n"
             "  --model MODEL      the learned system's model (qac train)\n"
             "  --topn N           learned: trie candidates per prefix (default %d)\n",
@@ -370,7 +377,8 @@ int eval_main(int argc, char **argv) {
     uint64_t limit = UINT64_MAX, topn = RANK_LEARN_TOPN;
     const char *train[EVAL_MAX_TRAIN];
     int ntrain = 0;
-    enum { O_JSON = 256, O_SPLIT, O_TRAIN, O_SYSTEMS, O_EMB, O_MODEL, O_TOPN, O_LIMIT };
+    unsigned fold = 0, nfolds = 0;
+    enum { O_JSON = 256, O_SPLIT, O_TRAIN, O_SYSTEMS, O_EMB, O_MODEL, O_TOPN, O_LIMIT, O_FOLD };
     static const cli_opt options[] = {
         {'i', "index", CLI_VALUE},
         {O_JSON, "json", CLI_VALUE},
@@ -381,6 +389,7 @@ int eval_main(int argc, char **argv) {
         {O_MODEL, "model", CLI_VALUE},
         {O_TOPN, "topn", CLI_VALUE},
         {O_LIMIT, "limit", CLI_VALUE},
+        {O_FOLD, "fold", CLI_VALUE},
     };
     cli cl;
     cli_init(&cl, "eval", usage, options, ARRAY_LEN(options), argc, argv);
@@ -405,6 +414,10 @@ int eval_main(int argc, char **argv) {
         case O_LIMIT:
             if (qparse_u64(v, strlen(v), &limit) || limit == 0)
                 return cli_error(&cl, "--limit wants a positive number, not '%s'", v);
+            break;
+        case O_FOLD:
+            if (ep_fold_parse(v, &fold, &nfolds))
+                return cli_error(&cl, "--fold wants F/K with 0 <= F < K and 2 <= K <= %d, not '%s'", EP_MAX_FOLDS, v);
             break;
         }
     }
@@ -484,6 +497,7 @@ int eval_main(int argc, char **argv) {
     for (size_t k = 0; k < nev && st.n_scored < limit; k++) {
         const ep_event *e = &evs.ev[k];
         const char *user = ep_user(&evs, e), *q = ep_query(&evs, e);
+        if (nfolds && ep_user_fold(user, e->userlen, nfolds) != fold) continue; /* another fold's user */
         st.n_events++;
         if (e->time < split) {
             st.n_history++;

@@ -22,6 +22,9 @@
  *     counted (the ranker cannot fix recall);
  *   - rank_learn_accept (the server's ACCEPT path) makes the steps;
  *   - then the event is accepted into the user's history.
+ * --fold F/K: users of fold F (evalproto.h) make no impressions, neither
+ * learned nor holdout-scored; their events still go into the histories and
+ * the causal counts (the index counts them too).
  * --holdout TIME: learn only from events before TIME; events in [TIME,
  * split) are scored instead (MRR@10 per tag, SR@k; causal g of every user,
  * whatever --causal says) for the model and for the personal and heuristic
@@ -100,7 +103,7 @@ static void usage(FILE *f) {
             "usage: qac train -i INDEX --embeddings EMB -o MODEL [--split TIME] [--holdout TIME]\n"
             "                 [--loss pairwise|logistic] [--alpha A] [--beta B] [--l1 L1] [--l2 L2]\n"
             "                 [--bits N] [--epochs E] [--topn N] [--prefixes eval|all]\n"
-            "                 [--causal all|user] [--base heuristic|none] LOG...\n"
+            "                 [--causal all|user] [--base heuristic|none] [--fold F/K] LOG...\n"
             "\n"
             "Learns the learned ranker's model (FTRL-Proximal) by replaying AOL-format logs in\n"
             "time order: each event's prefixes are impressions, its query the positive.\n"
@@ -114,6 +117,8 @@ static void usage(FILE *f) {
             "  --base B           heuristic (default): learn on top of the heuristic's score, so the\n"
             "                     model starts as the heuristic and small data cannot do much harm;\n"
             "                     none: the weights alone\n"
+            "  --fold F/K         learn only from users outside fold F of K (MD5(AnonID) mod K):\n"
+            "                     the training side of a user-disjoint split (qac eval --fold F/K)\n"
             "  --alpha, --beta, --l1, --l2  FTRL parameters (defaults 0.1, 1, 0.5, 1)\n"
             "  --bits N           2^N model coordinates (%d..%d, default %d)\n"
             "  --epochs E         passes over the log (default 1)\n"
@@ -196,7 +201,8 @@ int train_main(int argc, char **argv) {
     rank_ftrl_opts_default(&fo);
     uint64_t epochs = 1, topn = RANK_LEARN_TOPN, bits = fo.bits;
     enum { O_EMB = 256, O_SPLIT, O_HOLD, O_LOSS, O_PREF, O_CAUSAL, O_ALPHA, O_BETA, O_L1, O_L2, O_BITS, O_EPOCHS,
-           O_TOPN, O_BASE };
+           O_TOPN, O_BASE, O_FOLD };
+    unsigned fold = 0, nfolds = 0;
     static const cli_opt options[] = {
         {'i', "index", CLI_VALUE},
         {O_EMB, "embeddings", CLI_VALUE},
@@ -214,6 +220,7 @@ int train_main(int argc, char **argv) {
         {O_EPOCHS, "epochs", CLI_VALUE},
         {O_TOPN, "topn", CLI_VALUE},
         {O_BASE, "base", CLI_VALUE},
+        {O_FOLD, "fold", CLI_VALUE},
     };
     cli cl;
     cli_init(&cl, "train", usage, options, ARRAY_LEN(options), argc, argv);
@@ -239,6 +246,10 @@ int train_main(int argc, char **argv) {
         case O_EPOCHS: uv = &epochs; break;
         case O_TOPN: uv = &topn; break;
         case O_BASE: base_s = v; break;
+        case O_FOLD:
+            if (ep_fold_parse(v, &fold, &nfolds))
+                return cli_error(&cl, "--fold wants F/K with 0 <= F < K and 2 <= K <= %d, not '%s'", EP_MAX_FOLDS, v);
+            break;
         }
         if (dv && (qparse_double(v, strlen(v), dv) || *dv < 0))
             return cli_error(&cl, "%s wants a non-negative number, not '%s'", cl.opt, v);
@@ -341,7 +352,9 @@ int train_main(int argc, char **argv) {
             int scoring = e->time >= hold;
             if (scoring && !last_hold) continue;
             size_t ncp = qutf8_count(q, e->querylen);
-            if (ncp >= EP_MIN_CP) {
+            /* a user of the held-out fold: only the history (and the causal counts) see the event */
+            int out_fold = nfolds && ep_user_fold(user, e->userlen, nfolds) == fold;
+            if (ncp >= EP_MIN_CP && !out_fold) {
                 if (lenv_event(&env, user, e->userlen, e->time)) goto oom;
                 size_t lens[EP_NTAGS + 512];
                 int tags[EP_NTAGS + 512];
