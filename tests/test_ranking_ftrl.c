@@ -28,6 +28,7 @@ static rank_ftrl *model(int loss, double l1) {
     o.bits = 12;
     o.loss = loss;
     o.l1 = l1;
+    o.alpha = 0.1;
     o.base = RANK_FTRL_BASE_NONE;
     rank_ftrl *m = rank_ftrl_new(&o);
     assert_non_null(m);
