@@ -13,11 +13,15 @@
 #   qac build -o run/demo.qac data/demo/trec05.txt data/demo/excite97.tsv
 #   qac embed -o run/demo.emb data/demo/excite97.tsv
 #   qac train -i run/demo.qac --embeddings run/demo.emb -o run/demo.model \
-#             --split 2100-01-01 data/demo/excite97.tsv
+#             --split 2100-01-01 --alpha 0.005 data/demo/excite97.tsv
 # (a few seconds). The demo log is small (3,950 Excite events of one day), so
 # the model learns on top of the hand-tuned heuristic (qac train --base
 # heuristic, the default): with no weights it ranks as the heuristic does, and
-# on this log it beats it on the log's later part (README "Ranking").
+# on this log it beats it on the log's later part (README "Ranking"). The
+# learning rate is small (--alpha 0.005): the log's accepted queries are
+# nearly all the user's own repeats, counted a few times, and at larger rates
+# the model learns to put such rarely counted queries above popular ones for
+# everybody (anonymous "y" gave yahoo, then four queries counted twice).
 # The page's ACCEPTs teach it online; since one person at the page is the
 # demo's only user, --accept-learn-users is 1 here (a shared server keeps the
 # default, 3). Learned weights are written to run/demo-online.model at
@@ -51,7 +55,7 @@ if stale "$emb" "$log" "$qac"; then
 fi
 if stale "$model" "$index" "$emb" "$log" "$qac"; then
     echo "== training the demo ranking model on $log"
-    "$qac" train -i "$index" --embeddings "$emb" -o "$model" --split 2100-01-01 "$log"
+    "$qac" train -i "$index" --embeddings "$emb" -o "$model" --split 2100-01-01 --alpha 0.005 "$log"
 fi
 
 in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -7,7 +7,9 @@
 #  2. The model is safe on the small demo log: the anonymous top 5 for "yah"
 #     holds only queries counted 10 times or more (a model trained on it
 #     without the heuristic base ranked "yah/" and "yahh", counted once, second
-#     and third).
+#     and third), and for y, c, m, w and yah it shares at least 3 of 5 with
+#     the index's popularity order (`qac complete`; at --alpha 0.02, "y" shared
+#     1: yahoo, then four queries counted twice).
 #  3. An ACCEPT through the page's route (POST /v1/accept with user, session,
 #     prefix and rank) teaches the model: rank_online_updates goes to 1.
 #  4. SIGTERM stops qac, nginx and redis-server (exit 0, ports free) and the
@@ -57,6 +59,14 @@ echo "$top" | paste - - | sed 's/^/  yah: /'
 low=$(echo "$top" | paste - - | awk -F'\t' '$2 < 10' | wc -l)
 [ "$(echo "$top" | head -1)" = yahoo ] && [ "$low" = 0 ] && ok "anonymous 'yah': popular completions first" ||
     bad "anonymous 'yah': $low of the top 5 counted under 10 times, or yahoo not first"
+
+for p in y c m w yah; do
+    mine=$(redis-cli -p "$port" COMPLETE "$p" LIMIT 5 | tr -d '\r' | sort)
+    pop=$("$qac" complete -i "$tmp/run/demo.qac" -k 5 "$p" | cut -f1 | sed '/^$/d' | sort)
+    n=$(comm -12 <(echo "$mine") <(echo "$pop") | wc -l)
+    [ "$n" -ge 3 ] && ok "anonymous '$p': $n of 5 in the popularity top 5" ||
+        bad "anonymous '$p': only $n of 5 in the popularity top 5: $(echo $mine) / $(echo $pop)"
+done
 
 # --- 3. the page's ACCEPT teaches the model ----------------------------------------------
 code=$(http_status -X POST --data 'q=yahoo+chat&user=itrun&session=s1&prefix=ya&rank=3' \
