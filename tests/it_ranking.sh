@@ -5,7 +5,8 @@
 #     "weather forecast" far more popular than any "weather <topic>". Only the
 #     session (word overlap, trigrams, embeddings) tells which "weather ..."
 #     the user wants, so embed -> train (history part) -> eval (test part)
-#     must give learned a clearly higher rand MRR than personal.
+#     must give learned a clearly higher rand MRR than personal. Its rand
+#     targets by candidate source add up to the whole.
 #     User folds: train --fold F/2 over both folds sees every training event
 #     once; data/folds.sh (2 folds) puts learned clearly above personal too.
 #  2. Usage and runtime errors (exit 2 / 1), corrupt EMB refused.
@@ -54,6 +55,17 @@ p=$(jget "$tmp/e.json" systems personal mrr rand)
 echo "synthetic: learned rand $l, personal rand $p"
 gt "$l" "$(python3 -c "print($p + 0.1)")" || { cat "$tmp/out"; fail "learned ($l) does not beat personal ($p) by 0.1 on the synthetic log"; }
 grep -q "learned rerank:" "$tmp/out" || fail "eval does not report the rerank cost"
+# rand targets by source: the shares add up to 1 and the parts' MRR to learned's rand MRR
+python3 - "$tmp/e.json" <<'PY' || fail "learned_rand_by_source does not add up"
+import json, sys
+j = json.load(open(sys.argv[1])); s = j["learned_rand_by_source"]
+n = j["events"]["prefixes"]["rand"]
+assert sum(s["prefixes"].values()) == n, (s, n)
+assert abs(sum(s["share"].values()) - 1) < 1e-6, s
+part = sum(s["mrr"][k] * s["prefixes"][k] for k in s["mrr"]) / n
+assert abs(part - j["systems"]["learned"]["mrr"]["rand"]) < 1e-6, (part, j["systems"]["learned"]["mrr"]["rand"])
+assert s["prefixes"]["trie_and_history"] > 0 and s["mrr"]["not_a_candidate"] == 0, s
+PY
 # same seed, same EMB bytes
 "$qac" embed -o "$tmp/emb2" --until $split --buckets 65536 --epochs 3 "$tmp/log.tsv" 2>/dev/null || fail "embed 2"
 cmp -s "$tmp/emb" "$tmp/emb2" || fail "embed is not deterministic for a seed"
