@@ -16,6 +16,8 @@
 #     online weights are in demo-online.model.
 #  5. A second start reuses the cached index, embeddings and model (nothing
 #     is trained again) and serves the model again.
+# Under the SAN build (QAC_BIN=build/san/qac) every qac step of both starts
+# (build, embed, train, load, serve) must leave no sanitizer report.
 set -u
 qac=${QAC_BIN:?QAC_BIN not set}
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -97,6 +99,7 @@ check "rank_model_loaded (second start)" "$(stat rank_model_loaded)" 1
 kill -TERM "$run_pid"
 wait "$run_pid"
 check "second stop" "$?" 0
+for o in "$tmp/out1" "$tmp/out2"; do no_sanitizer_report "$o" || bad "sanitizer report in $o"; done
 fail_log=
 [ "$fails" -eq 0 ] || exit 1
 echo "it_run: ok"
