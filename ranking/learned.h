@@ -30,7 +30,8 @@
  * Errors: rank_learn_accept returns the number of model steps (>= 0) or
  * RANK_LEARN_EINVAL. Ownership: nothing is allocated; lcands point into the
  * rank_cands they came from (valid as long as it is).
- * Cost: ~40 features per candidate, one table load each; see
+ * Cost: ~40 features per candidate, one table load each, plus the
+ * heuristic's score (its word sets) per candidate with base heuristic; see
  * tests/bench/ranking.sh for the measured time per 50 candidates.
  */
 #ifndef QAC_RANK_LEARNED_H
