@@ -119,7 +119,7 @@ static void usage(FILE *f) {
             "                     none: the weights alone\n"
             "  --fold F/K         learn only from users outside fold F of K (MD5(AnonID) mod K):\n"
             "                     the training side of a user-disjoint split (qac eval --fold F/K)\n"
-            "  --alpha, --beta, --l1, --l2  FTRL parameters (defaults 0.005, 1, 0.5, 1)\n"
+            "  --alpha, --beta, --l1, --l2  FTRL parameters (defaults 0.02, 1, 0.5, 1)\n"
             "  --bits N           2^N model coordinates (%d..%d, default %d)\n"
             "  --epochs E         passes over the log (default 1)\n"
             "  --topn N           trie candidates per prefix (default %d)\n"

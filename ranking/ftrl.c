@@ -33,7 +33,7 @@ const char *rank_ftrl_strerror(int err) {
 void rank_ftrl_opts_default(rank_ftrl_opts *o) {
     o->bits = RANK_FTRL_DEFAULT_BITS;
     o->loss = RANK_LOSS_PAIRWISE;
-    o->alpha = 0.005;
+    o->alpha = 0.02;
     o->beta = 1.0;
     o->l1 = 0.5;
     o->l2 = 1.0;
