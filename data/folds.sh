@@ -23,7 +23,7 @@
 # a usage error.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-k=5 qac=$here/bin/qac dir= split=()
+k=5 qac=$here/bin/qac dir='' split=()
 usage() { sed -n 's/^# \{0,1\}//; /^usage:/,/^Time:/p' "$0" | sed '$d' >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case $1 in
@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
 done
 [ $# -ge 3 ] || { echo "folds.sh: want INDEX EMB LOG..." >&2; usage; }
 case $k in ''|*[!0-9]*) echo "folds.sh: --folds wants 2..100, not '$k'" >&2; exit 2 ;; esac
-[ "$k" -ge 2 ] && [ "$k" -le 100 ] || { echo "folds.sh: --folds wants 2..100, not '$k'" >&2; exit 2; }
+if [ "$k" -lt 2 ] || [ "$k" -gt 100 ]; then echo "folds.sh: --folds wants 2..100, not '$k'" >&2; exit 2; fi
 index=$1 emb=$2
 shift 2
 logs=() topts=()

@@ -53,21 +53,21 @@ done
 check "rank_model_loaded" "$(stat rank_model_loaded)" 1
 check "rank_redis_up" "$(stat rank_redis_up)" 1
 v=$(stat rank_embeddings_version)
-[ -n "$v" ] && [ "$v" -gt 0 ] && ok "rank_embeddings_version $v" || bad "rank_embeddings_version '$v', want > 0"
+if [ -n "$v" ] && [ "$v" -gt 0 ]; then ok "rank_embeddings_version $v"; else bad "rank_embeddings_version '$v', want > 0"; fi
 
 # --- 2. popular completions first ------------------------------------------------------
 top=$(redis-cli -p "$port" COMPLETE yah LIMIT 5 WITHSCORES | tr -d '\r')
 echo "$top" | paste - - | sed 's/^/  yah: /'
 low=$(echo "$top" | paste - - | awk -F'\t' '$2 < 10' | wc -l)
-[ "$(echo "$top" | head -1)" = yahoo ] && [ "$low" = 0 ] && ok "anonymous 'yah': popular completions first" ||
-    bad "anonymous 'yah': $low of the top 5 counted under 10 times, or yahoo not first"
+if [ "$(echo "$top" | head -1)" = yahoo ] && [ "$low" = 0 ]; then ok "anonymous 'yah': popular completions first"
+else bad "anonymous 'yah': $low of the top 5 counted under 10 times, or yahoo not first"; fi
 
 for p in y c m w yah; do
     mine=$(redis-cli -p "$port" COMPLETE "$p" LIMIT 5 | tr -d '\r' | sort)
     pop=$("$qac" complete -i "$tmp/run/demo.qac" -k 5 "$p" | cut -f1 | sed '/^$/d' | sort)
     n=$(comm -12 <(echo "$mine") <(echo "$pop") | wc -l)
-    [ "$n" -ge 3 ] && ok "anonymous '$p': $n of 5 in the popularity top 5" ||
-        bad "anonymous '$p': only $n of 5 in the popularity top 5: $(echo $mine) / $(echo $pop)"
+    if [ "$n" -ge 3 ]; then ok "anonymous '$p': $n of 5 in the popularity top 5"
+    else bad "anonymous '$p': only $n of 5 in the popularity top 5: ${mine//$'\n'/, } / ${pop//$'\n'/, }"; fi
 done
 
 # --- 3. the page's ACCEPT teaches the model ----------------------------------------------
@@ -89,7 +89,7 @@ check "deploy/run.sh exit status after SIGTERM" "$?" 0
 for p in "$port" "$http" "$web" "$rport"; do
     in_use "$p" && bad "port $p still in use after the stop"
 done
-[ -s "$tmp/run/demo-online.model" ] && ok "online weights saved" || bad "no $tmp/run/demo-online.model"
+if [ -s "$tmp/run/demo-online.model" ]; then ok "online weights saved"; else bad "no $tmp/run/demo-online.model"; fi
 
 # --- 5. second start: cached -----------------------------------------------------------
 start "$tmp/out2"
