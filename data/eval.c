@@ -36,8 +36,17 @@
  * accented queries into ASCII keys, which moves some figures in the 4th
  * decimal -- eval says so on stderr.
  *
+ * Learned: rand prefixes are also counted by where the target's candidate
+ * came from (the trie's top N, the user's history, both, or not a candidate)
+ * with the MRR@10 of each part: the table says how often each source supplied
+ * the accepted suggestion and what reranking made of it.
+ *
  * Event loading and ordering, the prefix set and the MRR/SR accumulators
  * live in data/evalproto.c, shared with `qac replay`.
+ *
+ * --fold F/K: events of users outside fold F are skipped as if absent (a
+ * user's history holds only that user's events, and the index's g is
+ * frozen, so the fold's figures are what the full run gives those users).
  *
  * Limits: EVAL_MAX_SYSTEMS systems; queries are at most QLOG_MAX_QUERY bytes
  * before normalization (the reader skips longer ones and says so).
@@ -82,6 +91,12 @@ static const char *const sys_names[EVAL_MAX_SYSTEMS] = {"mpc", "personal", "heur
 enum { GRP_SEEN, GRP_UNSEEN, GRP_CTX, GRP_NOCTX, NGRP };
 static const char *const grp_names[NGRP] = {"seen", "unseen", "with_context", "without_context"};
 
+/* Where the learned system's candidate for a rand prefix's target came from:
+ * the trie's top N only, the user's history only, both, or nowhere (the
+ * target was not a candidate: no reranking can find it). */
+enum { SRC_TRIE, SRC_HIST, SRC_BOTH, SRC_NONE, NSRC };
+static const char *const src_names[NSRC] = {"trie", "history", "trie_and_history", "not_a_candidate"};
+
 typedef struct metrics {
     ep_quality q;
     double grp_rr[NGRP]; /* rand MRR per group */
@@ -102,12 +117,15 @@ typedef struct eval_state {
     lenv env;
     hist rerank;
     uint64_t rerank_cands;
+    /* learned, rand prefixes: by the target's source, count and 1/rank sum */
+    uint64_t src_n[NSRC];
+    double src_rr[NSRC];
 } eval_state;
 
 static void usage(FILE *f) {
     fprintf(f,
             "usage: qac eval (-i INDEX | --train FILE...) [--split TIME] [--json FILE] [--systems LIST]\n"
-            "                [--limit N] [--embeddings EMB --model MODEL [--topn N]] LOG...\n"
+            "                [--limit N] [--fold F/K] [--embeddings EMB --model MODEL [--topn N]] LOG...\n"
             "\n"
             "Replays query logs (AOL format) in time order and measures how well each\n"
             "system completes the prefixes of every test query (../shared/EVALUATION.md).\n"
@@ -122,6 +140,9 @@ static void usage(FILE *f) {
             "  --systems LIST     comma-separated subset of mpc,personal,heuristic,learned\n"
             "                     (default all; learned only with --model)\n"
             "  --limit N          stop after N scored events (default: all)\n"
+            "  --fold F/K         only the users of fold F of K (MD5(AnonID) mod K): the test side\n"
+            "                     of a user-disjoint split (qac train --fold F/K learns from the\n"
+            "                     others; data/folds.sh runs every fold)\n"
             "  --embeddings EMB   query embeddings for the learned system (qac embed)\n"
             "  --model MODEL      the learned system's model (qac train)\n"
             "  --topn N           learned: trie candidates per prefix (default %d)\n",
@@ -214,7 +235,15 @@ static int score_event(eval_state *st, const char *user, size_t ulen, const char
             size_t nt = top_lcands(st->env.lc, (size_t)n, top);
             hist_add(&st->rerank, qtime_ns() - t0);
             st->rerank_cands += (uint64_t)n;
-            record(st, SYS_LEARNED, tags[i], rank_of(top, nt, q, qlen), grp);
+            unsigned r = rank_of(top, nt, q, qlen);
+            record(st, SYS_LEARNED, tags[i], r, grp);
+            if (tags[i] == EVAL_NTAGS - 1) {
+                long pos = lenv_find(&st->env, (size_t)n, q, qlen);
+                const rank_lcand *lc = pos >= 0 ? &st->env.lc[pos] : NULL;
+                int src = !lc ? SRC_NONE : !lc->trank ? SRC_HIST : lc->c.u ? SRC_BOTH : SRC_TRIE;
+                st->src_n[src]++;
+                st->src_rr[src] += r ? 1.0 / r : 0.0;
+            }
         }
         if (!st->on[SYS_PERSONAL] && !st->on[SYS_HEURISTIC]) continue;
         int n = rank_gather(&st->cands, st->t, u, q, plen, RANK_PERSONAL_TOPN, RANK_MAX_HIST_CANDS);
@@ -259,6 +288,15 @@ static void print_table(const eval_state *st, const char *split, double secs) {
             if (st->on[s]) printf(" %9.4f", ratio(st->m[s].grp_rr[g], st->n_grp[g]));
         printf("\n");
     }
+    if (st->on[SYS_LEARNED]) {
+        printf("\nrand targets by the source of learned's candidate (trie: the trie's top N, not in the user's "
+               "history; history: only the user's history):\n"
+               "%-16s %8s %8s %9s %9s\n", "source", "prefixes", "share", "mrr", "mrr_share");
+        for (int k = 0; k < NSRC; k++)
+            printf("%-16s %8llu %8.4f %9.4f %9.4f\n", src_names[k], (unsigned long long)st->src_n[k],
+                   ratio((double)st->src_n[k], st->n_tag[EVAL_NTAGS - 1]), ratio(st->src_rr[k], st->src_n[k]),
+                   ratio(st->src_rr[k], st->n_tag[EVAL_NTAGS - 1]));
+    }
     printf("\nevents %llu (history %llu, test %llu), scored %llu, too short %llu; split %s; %.2f s\n",
            (unsigned long long)st->n_events, (unsigned long long)st->n_history,
            (unsigned long long)st->n_test, (unsigned long long)st->n_scored,
@@ -290,7 +328,22 @@ static int write_json(const eval_state *st, const char *path, const char *split,
         rc |= ep_json_figures(&b, ", ", grp_names, grp, NGRP, EP_JSON_DECIMALS);
         rc |= qbuf_puts(&b, "}}");
     }
-    rc |= qbuf_puts(&b, "\n},\n\"events\": {");
+    rc |= qbuf_puts(&b, "\n},\n");
+    if (st->on[SYS_LEARNED]) {
+        double share[NSRC], mrr[NSRC];
+        for (int k = 0; k < NSRC; k++) {
+            share[k] = ratio((double)st->src_n[k], st->n_tag[EVAL_NTAGS - 1]);
+            mrr[k] = ratio(st->src_rr[k], st->src_n[k]);
+        }
+        rc |= qbuf_puts(&b, "\"learned_rand_by_source\": {\"prefixes\": {");
+        rc |= ep_json_counts(&b, ", ", src_names, st->src_n, NSRC);
+        rc |= qbuf_puts(&b, "}, \"share\": {");
+        rc |= ep_json_figures(&b, ", ", src_names, share, NSRC, EP_JSON_DECIMALS);
+        rc |= qbuf_puts(&b, "}, \"mrr\": {");
+        rc |= ep_json_figures(&b, ", ", src_names, mrr, NSRC, EP_JSON_DECIMALS);
+        rc |= qbuf_puts(&b, "}},\n");
+    }
+    rc |= qbuf_puts(&b, "\"events\": {");
     rc |= ep_json_counts(&b, ", ", event_keys, events, ARRAY_LEN(events));
     rc |= qbuf_puts(&b, ", \"prefixes\": {");
     rc |= ep_json_counts(&b, ", ", tag_names, st->n_tag, EVAL_NTAGS);
@@ -370,7 +423,8 @@ int eval_main(int argc, char **argv) {
     uint64_t limit = UINT64_MAX, topn = RANK_LEARN_TOPN;
     const char *train[EVAL_MAX_TRAIN];
     int ntrain = 0;
-    enum { O_JSON = 256, O_SPLIT, O_TRAIN, O_SYSTEMS, O_EMB, O_MODEL, O_TOPN, O_LIMIT };
+    unsigned fold = 0, nfolds = 0;
+    enum { O_JSON = 256, O_SPLIT, O_TRAIN, O_SYSTEMS, O_EMB, O_MODEL, O_TOPN, O_LIMIT, O_FOLD };
     static const cli_opt options[] = {
         {'i', "index", CLI_VALUE},
         {O_JSON, "json", CLI_VALUE},
@@ -381,6 +435,7 @@ int eval_main(int argc, char **argv) {
         {O_MODEL, "model", CLI_VALUE},
         {O_TOPN, "topn", CLI_VALUE},
         {O_LIMIT, "limit", CLI_VALUE},
+        {O_FOLD, "fold", CLI_VALUE},
     };
     cli cl;
     cli_init(&cl, "eval", usage, options, ARRAY_LEN(options), argc, argv);
@@ -405,6 +460,10 @@ int eval_main(int argc, char **argv) {
         case O_LIMIT:
             if (qparse_u64(v, strlen(v), &limit) || limit == 0)
                 return cli_error(&cl, "--limit wants a positive number, not '%s'", v);
+            break;
+        case O_FOLD:
+            if (ep_fold_parse(v, &fold, &nfolds))
+                return cli_error(&cl, "--fold wants F/K with 0 <= F < K and 2 <= K <= %d, not '%s'", EP_MAX_FOLDS, v);
             break;
         }
     }
@@ -484,6 +543,7 @@ int eval_main(int argc, char **argv) {
     for (size_t k = 0; k < nev && st.n_scored < limit; k++) {
         const ep_event *e = &evs.ev[k];
         const char *user = ep_user(&evs, e), *q = ep_query(&evs, e);
+        if (nfolds && ep_user_fold(user, e->userlen, nfolds) != fold) continue; /* another fold's user */
         st.n_events++;
         if (e->time < split) {
             st.n_history++;

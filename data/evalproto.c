@@ -144,6 +144,22 @@ int ep_prefixes(const char *q, size_t qlen, size_t ncp, size_t lens[EP_NTAGS], i
     return np;
 }
 
+int ep_fold_parse(const char *s, unsigned *f, unsigned *k) {
+    const char *sl = strchr(s, '/');
+    uint64_t a, b;
+    if (!sl || qparse_u64(s, (size_t)(sl - s), &a) || qparse_u64(sl + 1, strlen(sl + 1), &b)) return -1;
+    if (b < 2 || b > EP_MAX_FOLDS || a >= b) return -1;
+    *f = (unsigned)a;
+    *k = (unsigned)b;
+    return 0;
+}
+
+unsigned ep_user_fold(const char *user, size_t len, unsigned k) {
+    uint8_t dig[MD5_DIGEST_LEN];
+    md5(user, len, dig);
+    return (unsigned)md5_mod(dig, k);
+}
+
 double ep_record(ep_quality *q, int tag, unsigned rank) {
     double rr = rank && rank <= EP_TOPK ? 1.0 / rank : 0.0;
     q->rr[tag] += rr;

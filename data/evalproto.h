@@ -8,7 +8,10 @@
  *     when both are decimal, else bytewise;
  *   - the scored prefix set of a query: len1..len5 (shorter than the query)
  *     and rand = 2 + (MD5(query) mod (n - 2)) code points;
- *   - the quality accumulators: RR sums per tag, SR@1/3/10 on rand.
+ *   - the quality accumulators: RR sums per tag, SR@1/3/10 on rand;
+ *   - user folds for the user-disjoint split (`qac train --fold F/K` learns
+ *     from the users outside fold F, `qac eval --fold F/K` scores the users
+ *     in it; data/folds.sh runs all K): a user's fold is MD5(AnonID) mod K.
  *
  * Layout: an ep_events owns an arena (qbuf) and an array of ep_event whose
  * user and query are offsets into it (the arena may move while loading).
@@ -70,6 +73,13 @@ size_t ep_cp_offset(const char *s, size_t len, size_t k);
  * (in code points) and tags[i] (0..4 = len1..len5, EP_TAG_RAND), in that
  * order; returns how many (at most EP_NTAGS). Returns 0 when ncp < EP_MIN_CP. */
 int ep_prefixes(const char *q, size_t qlen, size_t ncp, size_t lens[EP_NTAGS], int tags[EP_NTAGS]);
+
+/* User folds: EP_MAX_FOLDS at most; ep_fold_parse reads "F/K" (0 <= F < K,
+ * 2 <= K <= EP_MAX_FOLDS) and returns 0, or -1 when it is not that. */
+#define EP_MAX_FOLDS 100
+int ep_fold_parse(const char *s, unsigned *f, unsigned *k);
+/* The fold of a user, MD5(AnonID bytes) mod k. */
+unsigned ep_user_fold(const char *user, size_t len, unsigned k);
 
 /* Quality accumulators of one system. */
 typedef struct ep_quality {

@@ -22,6 +22,9 @@
  *     counted (the ranker cannot fix recall);
  *   - rank_learn_accept (the server's ACCEPT path) makes the steps;
  *   - then the event is accepted into the user's history.
+ * --fold F/K: users of fold F (evalproto.h) make no impressions, neither
+ * learned nor holdout-scored; their events still go into the histories and
+ * the causal counts (the index counts them too).
  * --holdout TIME: learn only from events before TIME; events in [TIME,
  * split) are scored instead (MRR@10 per tag, SR@k; causal g of every user,
  * whatever --causal says) for the model and for the personal and heuristic
@@ -100,7 +103,7 @@ static void usage(FILE *f) {
             "usage: qac train -i INDEX --embeddings EMB -o MODEL [--split TIME] [--holdout TIME]\n"
             "                 [--loss pairwise|logistic] [--alpha A] [--beta B] [--l1 L1] [--l2 L2]\n"
             "                 [--bits N] [--epochs E] [--topn N] [--prefixes eval|all]\n"
-            "                 [--causal all|user] LOG...\n"
+            "                 [--causal all|user] [--base heuristic|none] [--fold F/K] LOG...\n"
             "\n"
             "Learns the learned ranker's model (FTRL-Proximal) by replaying AOL-format logs in\n"
             "time order: each event's prefixes are impressions, its query the positive.\n"
@@ -111,7 +114,12 @@ static void usage(FILE *f) {
             "  --split TIME       only events before TIME are used (default %s)\n"
             "  --holdout TIME     learn from events before TIME, score those in [TIME, split)\n"
             "  --loss L           pairwise (default) or logistic\n"
-            "  --alpha, --beta, --l1, --l2  FTRL parameters (defaults 0.1, 1, 0.5, 1)\n"
+            "  --base B           heuristic (default): learn on top of the heuristic's score, so the\n"
+            "                     model starts as the heuristic and small data cannot do much harm;\n"
+            "                     none: the weights alone\n"
+            "  --fold F/K         learn only from users outside fold F of K (MD5(AnonID) mod K):\n"
+            "                     the training side of a user-disjoint split (qac eval --fold F/K)\n"
+            "  --alpha, --beta, --l1, --l2  FTRL parameters (defaults 0.02, 1, 0.5, 1)\n"
             "  --bits N           2^N model coordinates (%d..%d, default %d)\n"
             "  --epochs E         passes over the log (default 1)\n"
             "  --topn N           trie candidates per prefix (default %d)\n"
@@ -188,12 +196,13 @@ static unsigned rank_in(const rank_lcand *c, size_t n, long pos) {
 
 int train_main(int argc, char **argv) {
     const char *index = NULL, *embp = NULL, *outp = NULL, *split_s = TRAIN_DEFAULT_SPLIT, *hold_s = NULL;
-    const char *loss_s = "pairwise", *pref_s = "eval", *causal_s = "all";
+    const char *loss_s = "pairwise", *pref_s = "eval", *causal_s = "all", *base_s = "heuristic";
     rank_ftrl_opts fo;
     rank_ftrl_opts_default(&fo);
     uint64_t epochs = 1, topn = RANK_LEARN_TOPN, bits = fo.bits;
     enum { O_EMB = 256, O_SPLIT, O_HOLD, O_LOSS, O_PREF, O_CAUSAL, O_ALPHA, O_BETA, O_L1, O_L2, O_BITS, O_EPOCHS,
-           O_TOPN };
+           O_TOPN, O_BASE, O_FOLD };
+    unsigned fold = 0, nfolds = 0;
     static const cli_opt options[] = {
         {'i', "index", CLI_VALUE},
         {O_EMB, "embeddings", CLI_VALUE},
@@ -210,6 +219,8 @@ int train_main(int argc, char **argv) {
         {O_BITS, "bits", CLI_VALUE},
         {O_EPOCHS, "epochs", CLI_VALUE},
         {O_TOPN, "topn", CLI_VALUE},
+        {O_BASE, "base", CLI_VALUE},
+        {O_FOLD, "fold", CLI_VALUE},
     };
     cli cl;
     cli_init(&cl, "train", usage, options, ARRAY_LEN(options), argc, argv);
@@ -234,6 +245,11 @@ int train_main(int argc, char **argv) {
         case O_BITS: uv = &bits; break;
         case O_EPOCHS: uv = &epochs; break;
         case O_TOPN: uv = &topn; break;
+        case O_BASE: base_s = v; break;
+        case O_FOLD:
+            if (ep_fold_parse(v, &fold, &nfolds))
+                return cli_error(&cl, "--fold wants F/K with 0 <= F < K and 2 <= K <= %d, not '%s'", EP_MAX_FOLDS, v);
+            break;
         }
         if (dv && (qparse_double(v, strlen(v), dv) || *dv < 0))
             return cli_error(&cl, "%s wants a non-negative number, not '%s'", cl.opt, v);
@@ -247,6 +263,9 @@ int train_main(int argc, char **argv) {
     if (!strcmp(loss_s, "pairwise")) fo.loss = RANK_LOSS_PAIRWISE;
     else if (!strcmp(loss_s, "logistic")) fo.loss = RANK_LOSS_LOGISTIC;
     else return cli_error(&cl, "--loss wants pairwise or logistic, not '%s'", loss_s);
+    if (!strcmp(base_s, "heuristic")) fo.base = RANK_FTRL_BASE_HEURISTIC;
+    else if (!strcmp(base_s, "none")) fo.base = RANK_FTRL_BASE_NONE;
+    else return cli_error(&cl, "--base wants heuristic or none, not '%s'", base_s);
     int causal_all = !strcmp(causal_s, "all");
     if (!causal_all && strcmp(causal_s, "user"))
         return cli_error(&cl, "--causal wants all or user, not '%s'", causal_s);
@@ -333,7 +352,9 @@ int train_main(int argc, char **argv) {
             int scoring = e->time >= hold;
             if (scoring && !last_hold) continue;
             size_t ncp = qutf8_count(q, e->querylen);
-            if (ncp >= EP_MIN_CP) {
+            /* a user of the held-out fold: only the history (and the causal counts) see the event */
+            int out_fold = nfolds && ep_user_fold(user, e->userlen, nfolds) == fold;
+            if (ncp >= EP_MIN_CP && !out_fold) {
                 if (lenv_event(&env, user, e->userlen, e->time)) goto oom;
                 size_t lens[EP_NTAGS + 512];
                 int tags[EP_NTAGS + 512];
@@ -404,9 +425,9 @@ int train_main(int argc, char **argv) {
         goto out;
     }
     LOG_I("train.done", "events=%llu impressions=%llu skipped_no_positive=%llu steps=%llu nonzero_weights=%zu "
-          "loss=%s secs=%.1f model=%s",
+          "loss=%s base=%s secs=%.1f model=%s",
           (unsigned long long)used_events, (unsigned long long)imp, (unsigned long long)missing,
-          (unsigned long long)steps, rank_ftrl_nonzero(m), loss_s, (double)(qtime_ns() - t0) / 1e9, outp);
+          (unsigned long long)steps, rank_ftrl_nonzero(m), loss_s, base_s, (double)(qtime_ns() - t0) / 1e9, outp);
     if (hold < split) {
         printf("holdout [%s, %s): MRR@10 (causal g, top %llu candidates)\n%-10s", hold_s, split_s,
                (unsigned long long)topn, "system");

@@ -16,7 +16,8 @@
 #include "ranking/embed.h" /* rank_emb_hash: FNV-1a 64 */
 
 static const unsigned char MDL_MAGIC[8] = {'Q', 'A', 'C', 'M', 'D', 'L', 0, 1};
-#define MDL_HEADER 72
+#define MDL_HEADER 80    /* version 2 */
+#define MDL_HEADER_V1 72
 
 const char *rank_ftrl_strerror(int err) {
     switch (err) {
@@ -32,17 +33,18 @@ const char *rank_ftrl_strerror(int err) {
 void rank_ftrl_opts_default(rank_ftrl_opts *o) {
     o->bits = RANK_FTRL_DEFAULT_BITS;
     o->loss = RANK_LOSS_PAIRWISE;
-    o->alpha = 0.1;
+    o->alpha = 0.02;
     o->beta = 1.0;
     o->l1 = 0.5;
     o->l2 = 1.0;
+    o->base = RANK_FTRL_BASE_HEURISTIC;
 }
 
 static int opts_ok(const rank_ftrl_opts *o) {
     return o->bits >= RANK_FTRL_MIN_BITS && o->bits <= RANK_FTRL_MAX_BITS &&
            (o->loss == RANK_LOSS_LOGISTIC || o->loss == RANK_LOSS_PAIRWISE) && isfinite(o->alpha) &&
            o->alpha > 0 && isfinite(o->beta) && o->beta > 0 && isfinite(o->l1) && o->l1 >= 0 &&
-           isfinite(o->l2) && o->l2 >= 0;
+           isfinite(o->l2) && o->l2 >= 0 && (o->base == RANK_FTRL_BASE_NONE || o->base == RANK_FTRL_BASE_HEURISTIC);
 }
 
 rank_ftrl *rank_ftrl_new(const rank_ftrl_opts *o) {
@@ -122,8 +124,10 @@ int rank_ftrl_save(const rank_ftrl *m, const char *path, char *err, size_t errle
     le_put_f64(b + 32, m->o.beta);
     le_put_f64(b + 40, m->o.l1);
     le_put_f64(b + 48, m->o.l2);
-    le_put64(b + 56, m->updates);
-    le_put64(b + 64, cnt);
+    le_put32(b + 56, m->o.base);
+    le_put32(b + 60, 0);
+    le_put64(b + 64, m->updates);
+    le_put64(b + 72, cnt);
     unsigned char *p = b + MDL_HEADER;
     for (size_t i = 0; i <= m->mask; i++) {
         if (!(m->n[i] > 0)) continue;
@@ -148,12 +152,26 @@ int rank_ftrl_load(const char *path, rank_ftrl **out, char *err, size_t errlen) 
     rank_ftrl *m = NULL;
     unsigned char *body = NULL;
     int rc = RANK_FTRL_EFORMAT;
-    if (fread(h, 1, MDL_HEADER, f) != MDL_HEADER || memcmp(h, MDL_MAGIC, 8)) {
+    if (fread(h, 1, MDL_HEADER_V1, f) != MDL_HEADER_V1 || memcmp(h, MDL_MAGIC, 8)) {
         snprintf(err, errlen, "%s: not a MODEL file (bad magic or too short)", path);
         goto out;
     }
-    if (le_get32(h + 8) != RANK_FTRL_VERSION) {
-        snprintf(err, errlen, "%s: MODEL version %u, this qac reads %u", path, le_get32(h + 8), RANK_FTRL_VERSION);
+    uint32_t ver = le_get32(h + 8);
+    if (ver < RANK_FTRL_VERSION_MIN || ver > RANK_FTRL_VERSION) {
+        snprintf(err, errlen, "%s: MODEL version %u, this qac reads %u..%u", path, ver, RANK_FTRL_VERSION_MIN,
+                 RANK_FTRL_VERSION);
+        goto out;
+    }
+    size_t hlen = ver == 1 ? MDL_HEADER_V1 : MDL_HEADER;
+    if (hlen > MDL_HEADER_V1 && fread(h + MDL_HEADER_V1, 1, hlen - MDL_HEADER_V1, f) != hlen - MDL_HEADER_V1) {
+        snprintf(err, errlen, "%s: not a MODEL file (too short)", path);
+        goto out;
+    }
+    /* version 1: no base (none), updates at 56, count at 64 */
+    size_t oupd = ver == 1 ? 56 : 64, ocnt = oupd + 8;
+    uint32_t base = ver == 1 ? RANK_FTRL_BASE_NONE : le_get32(h + 56);
+    if (ver > 1 && le_get32(h + 60) != 0) {
+        snprintf(err, errlen, "%s: reserved header word is %u, not 0", path, le_get32(h + 60));
         goto out;
     }
     if (le_get32(h + 12) != RANK_FEAT_VERSION) {
@@ -162,12 +180,13 @@ int rank_ftrl_load(const char *path, rank_ftrl **out, char *err, size_t errlen) 
         goto out;
     }
     rank_ftrl_opts o = {le_get32(h + 16), (int)le_get32(h + 20), le_get_f64(h + 24),
-                        le_get_f64(h + 32), le_get_f64(h + 40), le_get_f64(h + 48)};
+                        le_get_f64(h + 32), le_get_f64(h + 40), le_get_f64(h + 48), base};
     if (!opts_ok(&o)) {
-        snprintf(err, errlen, "%s: bad parameters (bits %u, loss %d, alpha/beta/l1/l2)", path, o.bits, o.loss);
+        snprintf(err, errlen, "%s: bad parameters (bits %u, loss %d, base %u, alpha/beta/l1/l2)", path, o.bits,
+                 o.loss, o.base);
         goto out;
     }
-    uint64_t cnt = le_get64(h + 64);
+    uint64_t cnt = le_get64(h + ocnt);
     if (cnt > ((uint64_t)1 << o.bits)) {
         snprintf(err, errlen, "%s: %llu coordinates for a table of 2^%u", path, (unsigned long long)cnt, o.bits);
         goto out;
@@ -186,7 +205,7 @@ int rank_ftrl_load(const char *path, rank_ftrl **out, char *err, size_t errlen) 
                  got != blen ? "truncated" : "trailing bytes", blen);
         goto out;
     }
-    uint64_t sum = rank_emb_hash(h, MDL_HEADER, RANK_EMB_FNV_INIT);
+    uint64_t sum = rank_emb_hash(h, hlen, RANK_EMB_FNV_INIT);
     sum = rank_emb_hash(body, blen - 8, sum);
     if (sum != le_get64(body + blen - 8)) {
         snprintf(err, errlen, "%s: checksum mismatch (corrupt or truncated file)", path);
@@ -198,7 +217,7 @@ int rank_ftrl_load(const char *path, rank_ftrl **out, char *err, size_t errlen) 
         rc = RANK_FTRL_ENOMEM;
         goto out;
     }
-    m->updates = le_get64(h + 56);
+    m->updates = le_get64(h + oupd);
     int64_t prev = -1;
     for (uint64_t k = 0; k < cnt; k++) {
         const unsigned char *p = body + 12 * k;

@@ -20,12 +20,20 @@ size_t rank_lcands_from(rank_lcand *out, size_t cap, const rank_cands *cs) {
     return n;
 }
 
+double rank_learned_base(const rank_ftrl *m, const rank_fctx *x, const rank_lcand *c) {
+    if (m->o.base != RANK_FTRL_BASE_HEURISTIC) return 0;
+    rank_cand t = c->c;
+    rank_ctx hc = {x->now, x->last, x->lastlen};
+    rank_score_heuristic(&t, 1, &hc);
+    return t.score;
+}
+
 void rank_learned_score(const rank_ftrl *m, rank_fctx *x, rank_lcand *c, size_t n) {
     rank_fctx_prepare(x, c, n);
     rank_feat f[RANK_FEAT_MAX];
     for (size_t i = 0; i < n; i++) {
         size_t k = rank_features(x, &c[i], f);
-        c[i].c.score = rank_ftrl_margin(m, f, k);
+        c[i].c.score = rank_learned_base(m, x, &c[i]) + rank_ftrl_margin(m, f, k);
     }
 }
 
@@ -46,7 +54,7 @@ int rank_learn_accept(rank_ftrl *m, rank_fctx *x, const rank_lcand *c, size_t n,
     for (size_t i = 0; i < n; i++) {
         if (i == pos) continue;
         size_t k = rank_features(x, &c[i], f);
-        double s = rank_ftrl_margin(m, f, k);
+        double s = rank_learned_base(m, x, &c[i]) + rank_ftrl_margin(m, f, k);
         if (nn == RANK_LEARN_MAX_NEG && s <= negs[nn - 1]) continue;
         size_t j = nn < RANK_LEARN_MAX_NEG ? nn++ : nn - 1;
         while (j > 0 && negs[j - 1] < s) {
@@ -58,13 +66,14 @@ int rank_learn_accept(rank_ftrl *m, rank_fctx *x, const rank_lcand *c, size_t n,
         negi[j] = i;
     }
     size_t np = rank_ftrl_mask(m, fp, rank_features(x, &c[pos], fp));
+    double bp = rank_learned_base(m, x, &c[pos]);
     int steps = 0;
     if (m->o.loss == RANK_LOSS_LOGISTIC) {
-        rank_ftrl_update(m, fp, np, sigmoid(rank_ftrl_margin(m, fp, np)) - 1.0);
+        rank_ftrl_update(m, fp, np, sigmoid(bp + rank_ftrl_margin(m, fp, np)) - 1.0);
         steps++;
         for (size_t j = 0; j < nn; j++) {
             size_t k = rank_ftrl_mask(m, f, rank_features(x, &c[negi[j]], f));
-            rank_ftrl_update(m, f, k, sigmoid(rank_ftrl_margin(m, f, k)));
+            rank_ftrl_update(m, f, k, sigmoid(rank_learned_base(m, x, &c[negi[j]]) + rank_ftrl_margin(m, f, k)));
             steps++;
         }
         return steps;
@@ -74,7 +83,7 @@ int rank_learn_accept(rank_ftrl *m, rank_fctx *x, const rank_lcand *c, size_t n,
         for (size_t a = 0; a < k; a++) f[a].v = -f[a].v;
         memcpy(f + k, fp, np * sizeof *fp);
         k = rank_ftrl_mask(m, f, k + np);
-        double z = rank_ftrl_margin(m, f, k); /* s_pos - s_neg */
+        double z = bp - rank_learned_base(m, x, &c[negi[j]]) + rank_ftrl_margin(m, f, k); /* s_pos - s_neg */
         rank_ftrl_update(m, f, k, sigmoid(z) - 1.0);
         steps++;
     }

@@ -11,8 +11,15 @@
  *   3. each lcand.vec (unit vectors, NULL when unknown) and the context
  *      (rank_fctx: prefix, now, session queries, last query's vector,
  *      rank_session_vec of the session);
- *   4. rank_learned_score fills c[i].c.score (the model's margin); rank_top
- *      (baseline.h) orders them (score desc, text asc).
+ *   4. rank_learned_score fills c[i].c.score (the model's base score plus
+ *      its margin w . x); rank_top (baseline.h) orders them (score desc, text
+ *      asc).
+ * Base: a model trained with base heuristic (the default; ftrl.h) learns
+ * only what the heuristic gets wrong: every score and every loss below adds
+ * the heuristic's score of the candidate (x->last as the heuristic's `last`,
+ * which is EVALUATION.md's: the session's newest query, under 30 minutes
+ * old) to the margin. With no weights it ranks as the heuristic does; on a
+ * small log the regularized weights stay small and so does the change.
  * On ACCEPT of candidate `pos` (the one the user took, e.g. PREFIX + RANK):
  *   rank_learn_accept with the same candidates and context. Logistic loss:
  *   the positive with label 1 and the RANK_LEARN_MAX_NEG highest-scored
@@ -23,7 +30,8 @@
  * Errors: rank_learn_accept returns the number of model steps (>= 0) or
  * RANK_LEARN_EINVAL. Ownership: nothing is allocated; lcands point into the
  * rank_cands they came from (valid as long as it is).
- * Cost: ~40 features per candidate, one table load each; see
+ * Cost: ~40 features per candidate, one table load each, plus the
+ * heuristic's score (its word sets) per candidate with base heuristic; see
  * tests/bench/ranking.sh for the measured time per 50 candidates.
  */
 #ifndef QAC_RANK_LEARNED_H
@@ -45,10 +53,15 @@
  * max_hist fits RANK_MAX_CANDS, so n < cs->n means a mis-sized buffer). */
 size_t rank_lcands_from(rank_lcand *out, size_t cap, const rank_cands *cs);
 
-/* Scores c[0..n): c[i].c.score = margin. Prepares x (rank_fctx_prepare). */
+/* The model's base score of c (ftrl.h "Base"): the heuristic's score with
+ * x's clock and last query (rank_score_heuristic), or 0 for base none. */
+double rank_learned_base(const rank_ftrl *m, const rank_fctx *x, const rank_lcand *c);
+
+/* Scores c[0..n): c[i].c.score = base + margin. Prepares x (rank_fctx_prepare). */
 void rank_learned_score(const rank_ftrl *m, rank_fctx *x, rank_lcand *c, size_t n);
 
-/* One impression: candidates c[0..n) shown for x's prefix, c[pos] accepted.
+/* One impression: candidates c[0..n) shown for x's prefix, c[pos] accepted
+ * (the losses use base + margin).
  * Updates m (see above). Prepares x. Returns the number of steps. */
 int rank_learn_accept(rank_ftrl *m, rank_fctx *x, const rank_lcand *c, size_t n, size_t pos);
 

@@ -10,6 +10,7 @@
 #     --until 2006-05-18` (keys in EVALUATION.md's form). With the serving
 #     form (--keys match, the default: accents folded, which merges 23 history
 #     rows into ASCII keys) every figure within 0.0002 of the reference.
+#     (--fold F/K: the folds' scored events add up to the whole run's.)
 #     Without QAC_SHARED this part is left out with a "SKIP:" line (counted
 #     by tests/run.sh as one skipped; parts 1 and 2 still pass or fail).
 set -u
@@ -55,6 +56,16 @@ for how in index train; do
     done
     grep -q '^mpc ' "$tmp/small.out" || fail "$how: no table on stdout"
 done
+# --fold F/2: each user is in exactly one fold, so the folds' scored events add up to the whole run's
+n0=0
+for f in 0 1; do
+    "$qac" eval -i "$tmp/small.idx" --fold $f/2 --json "$tmp/fold$f.json" "$tmp/log.tsv" >/dev/null 2>&1 \
+        || fail "eval --fold $f/2 failed"
+    n0=$((n0 + $(jget "$tmp/fold$f.json" systems mpc n)))
+done
+[ "$n0" = 2 ] || fail "--fold 0/2 and 1/2 scored $n0 events together, want 2"
+"$qac" eval -i "$tmp/small.idx" --fold 2/2 "$tmp/log.tsv" 2>"$tmp/e0"; [ $? = 2 ] || fail "--fold 2/2: want exit 2"
+grep -q "fold wants F/K" "$tmp/e0" || fail "--fold 2/2: message"
 echo "small log: ok (rand L=$L)"
 
 # --- 2. errors -------------------------------------------------------------

@@ -5,7 +5,10 @@
 #     "weather forecast" far more popular than any "weather <topic>". Only the
 #     session (word overlap, trigrams, embeddings) tells which "weather ..."
 #     the user wants, so embed -> train (history part) -> eval (test part)
-#     must give learned a clearly higher rand MRR than personal.
+#     must give learned a clearly higher rand MRR than personal. Its rand
+#     targets by candidate source add up to the whole.
+#     User folds: train --fold F/2 over both folds sees every training event
+#     once; data/folds.sh (2 folds) puts learned clearly above personal too.
 #  2. Usage and runtime errors (exit 2 / 1), corrupt EMB refused.
 #  3. With QAC_TEST_REDIS_PORT: qac load twice into the test redis; the
 #     pointer NS:current switches to the second version, whose keys are all
@@ -52,9 +55,40 @@ p=$(jget "$tmp/e.json" systems personal mrr rand)
 echo "synthetic: learned rand $l, personal rand $p"
 gt "$l" "$(python3 -c "print($p + 0.1)")" || { cat "$tmp/out"; fail "learned ($l) does not beat personal ($p) by 0.1 on the synthetic log"; }
 grep -q "learned rerank:" "$tmp/out" || fail "eval does not report the rerank cost"
+# rand targets by source: the shares add up to 1 and the parts' MRR to learned's rand MRR
+python3 - "$tmp/e.json" <<'PY' || fail "learned_rand_by_source does not add up"
+import json, sys
+j = json.load(open(sys.argv[1])); s = j["learned_rand_by_source"]
+n = j["events"]["prefixes"]["rand"]
+assert sum(s["prefixes"].values()) == n, (s, n)
+assert abs(sum(s["share"].values()) - 1) < 1e-6, s
+part = sum(s["mrr"][k] * s["prefixes"][k] for k in s["mrr"]) / n
+assert abs(part - j["systems"]["learned"]["mrr"]["rand"]) < 1e-6, (part, j["systems"]["learned"]["mrr"]["rand"])
+assert s["prefixes"]["trie_and_history"] > 0 and s["mrr"]["not_a_candidate"] == 0, s
+PY
 # same seed, same EMB bytes
 "$qac" embed -o "$tmp/emb2" --until $split --buckets 65536 --epochs 3 "$tmp/log.tsv" 2>/dev/null || fail "embed 2"
 cmp -s "$tmp/emb" "$tmp/emb2" || fail "embed is not deterministic for a seed"
+# user folds: --fold F/2 leaves out the fold's users, so the two folds' training events add up
+# to the whole log's; data/folds.sh runs both folds and reports learned above personal
+ev() { sed -n 's/.*train: \([0-9]*\) events.*/\1/p' "$1"; }
+"$qac" train -i "$tmp/idx" --embeddings "$tmp/emb" -o "$tmp/m" --split $split "$tmp/log.tsv" 2>"$tmp/tall" || fail "train"
+nf=0
+for f in 0 1; do
+    "$qac" train -i "$tmp/idx" --embeddings "$tmp/emb" -o "$tmp/m$f" --split $split --fold $f/2 "$tmp/log.tsv" \
+        2>"$tmp/t$f" || { cat "$tmp/t$f"; fail "train --fold $f/2"; }
+    nf=$((nf + $(ev "$tmp/t$f")))
+done
+[ "$nf" = "$(ev "$tmp/tall")" ] || fail "train --fold: $nf events over both folds, $(ev "$tmp/tall") without folds"
+[ "$(ev "$tmp/t0")" -gt 0 ] && [ "$(ev "$tmp/t1")" -gt 0 ] || fail "train --fold: an empty fold"
+"$root/data/folds.sh" --folds 2 --qac "$qac" --dir "$tmp/folds" --split $split "$tmp/idx" "$tmp/emb" "$tmp/log.tsv" \
+    >"$tmp/folds.out" 2>"$tmp/err" || { cat "$tmp/err"; fail "data/folds.sh"; }
+fl=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["systems"]["learned"]["rand"]["mean"])' "$tmp/folds/folds.json")
+fp=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["systems"]["personal"]["rand"]["mean"])' "$tmp/folds/folds.json")
+gt "$fl" "$(python3 -c "print($fp + 0.1)")" || { cat "$tmp/folds.out"; fail "folds: learned $fl vs personal $fp"; }
+grep -q "learned - heuristic, per fold" "$tmp/folds.out" || fail "folds.sh: no per-fold differences"
+"$root/data/folds.sh" --folds 1 "$tmp/idx" "$tmp/emb" "$tmp/log.tsv" 2>/dev/null; [ $? = 2 ] || fail "folds.sh --folds 1: want 2"
+echo "folds: learned rand $fl, personal $fp (user-disjoint, 2 folds)"
 # holdout: learns before May 15, scores [May 15, split) for learned, personal
 # and heuristic, with the seen / unseen split of rand; the session signal
 # puts learned above personal there too

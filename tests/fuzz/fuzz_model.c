@@ -1,14 +1,16 @@
 /* fuzz_model.c -- libFuzzer harness for the MODEL file loader
  * (rank_ftrl_load, ranking/ftrl.h).
  *
- * Input: a MODEL file. Fix-ups before loading, so that mutations reach the
- * coordinate parser instead of stopping at the cheap checks: when the body
- * after the 72-byte header is a whole number of 12-byte coordinate records
- * plus the 8-byte checksum, the count field (bytes 64..72) is set to that
- * number (other lengths leave it alone, which keeps the "truncated" and
- * "trailing bytes" paths reachable); and a file of at least 80 bytes gets
- * its trailing FNV-1a 64 checksum recomputed with the loader's own
- * rank_emb_hash (public in ranking/embed.h).
+ * Input: a MODEL file, version 2 (80-byte header) or 1 (72 bytes; the
+ * version field, bytes 8..12, says which). Fix-ups before loading, so that
+ * mutations reach the coordinate parser instead of stopping at the cheap
+ * checks: when the body after the header is a whole number of 12-byte
+ * coordinate records plus the 8-byte checksum, the count field (bytes
+ * 72..80, version 1: 64..72) is set to that number (other lengths leave it
+ * alone, which keeps the "truncated" and "trailing bytes" paths reachable);
+ * and a file of at least header + 8 bytes gets its trailing FNV-1a 64
+ * checksum recomputed with the loader's own rank_emb_hash (public in
+ * ranking/embed.h).
  *
  * The file is written to a memfd and loaded by its /proc/self/fd path.
  * Checks: failure returns a negative RANK_FTRL_E* code, leaves *out
@@ -32,7 +34,8 @@
 #include "ranking/ftrl.h"
 #include "tests/fuzz/fuzz_util.h"
 
-#define MDL_HEADER 72
+#define MDL_HEADER 80
+#define MDL_HEADER_V1 72
 #define MDL_REC 12
 #define WALK_MAX_BITS 20
 
@@ -53,9 +56,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         atexit(cleanup);
     }
     uint8_t *f = (uint8_t *)fuzz_dup(data, size);
-    if (size >= MDL_HEADER + 8) {
-        if ((size - MDL_HEADER - 8) % MDL_REC == 0) {
-            le_put64(f + 64, (size - MDL_HEADER - 8) / MDL_REC);
+    size_t hlen = size >= 12 && le_get32(f + 8) == 1 ? MDL_HEADER_V1 : MDL_HEADER;
+    if (size >= hlen + 8) {
+        if ((size - hlen - 8) % MDL_REC == 0) {
+            le_put64(f + hlen - 8, (size - hlen - 8) / MDL_REC);
         }
         le_put64(f + size - 8, rank_emb_hash(f, size - 8, RANK_EMB_FNV_INIT));
     }
@@ -78,6 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fuzz_assert(o->loss == RANK_LOSS_LOGISTIC || o->loss == RANK_LOSS_PAIRWISE);
     fuzz_assert(isfinite(o->alpha) && o->alpha > 0 && isfinite(o->beta) && o->beta > 0);
     fuzz_assert(isfinite(o->l1) && o->l1 >= 0 && isfinite(o->l2) && o->l2 >= 0);
+    fuzz_assert(o->base == RANK_FTRL_BASE_NONE || o->base == RANK_FTRL_BASE_HEURISTIC);
     if (o->bits > WALK_MAX_BITS) {
         rank_ftrl_free(m);
         return 0;
@@ -95,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rank_ftrl_save(m, sp, err, sizeof err) != RANK_FTRL_OK) fuzz_fail("rank_ftrl_save of a loaded model failed: %s", err);
     rank_ftrl *u = NULL;
     if (rank_ftrl_load(sp, &u, err, sizeof err) != RANK_FTRL_OK) fuzz_fail("reloading a saved model failed: %s", err);
-    fuzz_assert(u->o.bits == o->bits && u->o.loss == o->loss && u->updates == m->updates);
+    fuzz_assert(u->o.bits == o->bits && u->o.loss == o->loss && u->o.base == o->base && u->updates == m->updates);
     fuzz_assert(u->o.alpha == o->alpha && u->o.beta == o->beta &&
                 u->o.l1 == o->l1 && u->o.l2 == o->l2);
     for (uint32_t i = 0; i <= m->mask; i++) {
