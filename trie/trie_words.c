@@ -132,12 +132,12 @@ static void tw_raise(tw_word *x, uint32_t pos, uint16_t c) {
 }
 
 /* Re-lays x out with capacity ncap >= x->n (ids kept, tree rebuilt). */
-static int tw_relayout(const trie_words *w, tw_word *x, uint32_t ncap) {
-    uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
-    tw_levels(ncap, off, sz, &tot);
-    uint32_t *np = qmalloc((size_t)ncap * 4 + (size_t)tot * 2 + 2);
+static int tw_relayout(trie_words *w, tw_word *x, uint32_t ncap) {
+    uint32_t *np = qmalloc((size_t)tw_list_bytes(ncap));
     if (!np) return TRIE_ENOMEM;
     if (x->n) memcpy(np, x->p, (size_t)x->n * 4);
+    if (!x->p) w->nwords++;
+    w->list_bytes += tw_list_bytes(ncap) - tw_list_bytes(x->p ? x->cap : 0);
     qfree(x->p);
     x->p = np;
     x->cap = ncap;
@@ -405,6 +405,8 @@ int trie_words_del(trie_words *w, uint32_t id, const char *key, size_t len) {
         x->live--;
         w->postings--;
         if (x->live == 0) {
+            w->nwords--;
+            w->list_bytes -= tw_list_bytes(x->cap);
             qfree(x->p);
             *x = (tw_word){NULL, 0, 0, 0, 0};
             trie_del(w->wt, key + o[i], l[i]); /* frees the wid; cannot fail for a present key */
@@ -602,12 +604,12 @@ int trie_words_build(const trie *t, trie_words **out) {
             if (pass == 1) w->fo[r + 1] = (uint32_t)w->fan;
         }
         for (uint32_t i = 0; pass == 0 && i < v.n; i++) {
-            uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
-            tw_levels(w->w[i].cap, off, sz, &tot);
-            if (!(w->w[i].p = qmalloc((size_t)w->w[i].cap * 4 + (size_t)tot * 2 + 2))) {
+            if (!(w->w[i].p = qmalloc((size_t)tw_list_bytes(w->w[i].cap)))) {
                 rc = TRIE_ENOMEM;
                 goto fail;
             }
+            w->nwords++;
+            w->list_bytes += tw_list_bytes(w->w[i].cap);
         }
     }
     /* the dictionary: bulk-built from the sorted vocabulary (ids 0, 1, ...) */
@@ -674,17 +676,7 @@ void trie_words_memory(const trie_words *w, trie_words_mem *m) {
     uint64_t b = sizeof *w + tm.bytes_alloc + (uint64_t)w->wcap * sizeof(tw_word) +
                  (uint64_t)w->idcap * (sizeof *w->rank + sizeof *w->kb) + (uint64_t)w->ridcap * 8 +
                  (uint64_t)w->wcap * (sizeof *w->whead + sizeof *w->wlen) + w->facap * 4;
-    uint64_t words = 0, post = 0;
-    for (uint32_t i = 0; i < w->wcap; i++) {
-        const tw_word *x = &w->w[i];
-        if (!x->p) continue;
-        uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
-        tw_levels(x->cap, off, sz, &tot);
-        b += (uint64_t)x->cap * 4 + (uint64_t)tot * 2 + 2;
-        words++;
-        post += x->n;
-    }
-    m->words = words;
-    m->postings = post;
-    m->bytes = b;
+    m->words = w->nwords;
+    m->postings = w->postings;
+    m->bytes = b + w->list_bytes;
 }

@@ -95,7 +95,7 @@ typedef struct trie_words_hit {
 
 typedef struct trie_words_mem {
     uint64_t words;      /* distinct words in the dictionary */
-    uint64_t postings;   /* posting entries, tombstones included */
+    uint64_t postings;   /* live posting entries (tombstones are not counted) */
     uint64_t bytes;      /* bytes allocated by the index, the word trie included */
 } trie_words_mem;
 
@@ -126,6 +126,8 @@ int trie_words_score(trie_words *w, const trie *t, uint32_t id, const char *key,
 int trie_words_topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
                     trie_words_hit *out, int *truncated);
 
+/* Words with a list, live postings, and bytes of the whole index; O(1):
+ * counters kept by every change (STATS reads it on every call). */
 void trie_words_memory(const trie_words *w, trie_words_mem *m);
 
 /* Tests: every live key of t is in the postings of each of its words with

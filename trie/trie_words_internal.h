@@ -45,6 +45,10 @@ struct trie_words {
     uint64_t fan, facap;
     uint32_t next_rank;
     uint64_t keys, postings;
+    /* kept by every list allocation and free, so trie_words_memory (STATS)
+     * costs nothing: words with a list, and the bytes of their lists and
+     * trees (tw_list_bytes); trie_words_check recounts both */
+    uint64_t nwords, list_bytes;
 };
 
 /* ------------------------------------------------------------ bound codes */
@@ -102,6 +106,15 @@ static inline int tw_levels(uint32_t cap, uint32_t off[TW_MAXLV], uint32_t sz[TW
     }
     *total = o;
     return nl;
+}
+
+/* Bytes of a word's list of capacity cap: the ranks and the tree of bounds
+ * (0 for no list). */
+static inline uint64_t tw_list_bytes(uint32_t cap) {
+    if (!cap) return 0;
+    uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
+    tw_levels(cap, off, sz, &tot);
+    return (uint64_t)cap * 4 + (uint64_t)tot * 2 + 2;
 }
 static inline uint16_t *tw_mx(const tw_word *x) { return (uint16_t *)(x->p + x->cap); }
 

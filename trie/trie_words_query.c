@@ -598,11 +598,12 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
         if (!(w->fo[r] & TW_FO_DEAD) != (w->rid[r] != NONE)) FAIL("rank %u: dead mark and id disagree", r);
     if (keys != w->keys) FAIL("index holds %llu keys, trie %llu", (unsigned long long)w->keys, (unsigned long long)keys);
     if (post != w->postings) FAIL("index holds %llu postings, keys have %llu", (unsigned long long)w->postings, (unsigned long long)post);
-    uint64_t live = 0, words = 0;
+    uint64_t live = 0, words = 0, lbytes = 0;
     for (uint32_t i = 0; i < w->wcap; i++) {
         const tw_word *x = &w->w[i];
         if (!x->p) continue;
         words++;
+        lbytes += tw_list_bytes(x->cap);
         uint32_t nlive = 0;
         for (uint32_t j = 0; j < x->n; j++) {
             if (x->p[j] >= w->next_rank || (j && x->p[j] <= x->p[j - 1])) FAIL("word %u: list out of rank order", i);
@@ -615,6 +616,9 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
         live += nlive;
     }
     if (live != w->postings) FAIL("lists hold %llu live entries, count says %llu", (unsigned long long)live, (unsigned long long)w->postings);
+    if (words != w->nwords || lbytes != w->list_bytes)
+        FAIL("%llu lists of %llu bytes, counts say %llu of %llu", (unsigned long long)words, (unsigned long long)lbytes,
+             (unsigned long long)w->nwords, (unsigned long long)w->list_bytes);
     if (words != trie_count(w->wt)) FAIL("%llu lists, %llu dictionary words", (unsigned long long)words, (unsigned long long)trie_count(w->wt));
     return 0;
 }
