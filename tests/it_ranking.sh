@@ -71,7 +71,7 @@ PY
 cmp -s "$tmp/emb" "$tmp/emb2" || fail "embed is not deterministic for a seed"
 # user folds: --fold F/2 leaves out the fold's users, so the two folds' training events add up
 # to the whole log's; data/folds.sh runs both folds and reports learned above personal
-ev() { sed -n 's/.*train: \([0-9]*\) events.*/\1/p' "$1"; }
+ev() { sed -n 's/.*event=train.done events=\([0-9]*\) .*/\1/p' "$1"; }
 "$qac" train -i "$tmp/idx" --embeddings "$tmp/emb" -o "$tmp/m" --split $split "$tmp/log.tsv" 2>"$tmp/tall" || fail "train"
 nf=0
 for f in 0 1; do
