@@ -124,6 +124,13 @@ for r in primary replica; do
     background "$dir/redis-$r/pid" "$dir/redis-$r/log" redis-server "${args[@]}"
     wait_answers "${!port_var}" || die "redis $r did not start (see $dir/redis-$r/log)"
 done
+# the replica has synced before the Sentinels look (they learn of it from the primary)
+for _ in $(seq 100); do
+    redis-cli -p "$p_replica" INFO replication 2>/dev/null | grep -q '^master_link_status:up' && break
+    sleep 0.1
+done
+redis-cli -p "$p_replica" INFO replication | grep -q '^master_link_status:up' ||
+    die "the Redis replica did not sync with the primary in 10 s (see $dir/redis-replica/log)"
 
 sent_ports=() sent_list=
 for i in 1 2 3; do
