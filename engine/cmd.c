@@ -692,13 +692,9 @@ static int h_hello(cmd_call *c) {
         c->e->stats.auth_refused++;
         return ENG_ERR(ERR_NOAUTH);
     }
-    char keep[ENG_CLIENT_NAME_MAX + 1];
-    memcpy(keep, cl->name, sizeof keep);
     if (name && (rc = cmd_setname(c, name)) < 0) return rc;
     cl->resp3 = proto == 3;
-    rc = cmd_hello_reply(c);
-    if (rc < 0) memcpy(cl->name, keep, sizeof keep);
-    return rc;
+    return cmd_hello_reply(c); /* fails only out of memory: the connection is then closed */
 }
 
 static int h_help(cmd_call *c);
