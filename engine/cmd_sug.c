@@ -18,8 +18,12 @@
  *   - SUGGET matches case-insensitively: s matches q when F(s) starts with
  *     F(q) (F: per-code-point lowercase); with FUZZY when some prefix of F(s)
  *     is within Levenshtein distance 1 of F(q) (insert, delete, substitute;
- *     no transposition), d = the least such distance. The reported score is
- *       base = (s == F(q) exactly ? (float)INT_MAX : score)
+ *     no transposition), d = the least such distance (for an empty prefix
+ *     d is 1: RediSearch only counts the distances reached after one
+ *     character). The reported score is
+ *       base = (s "equals" F(q) ? (float)INT_MAX : score)   (see rs_exact: RediSearch
+ *              compares the same number of characters, but only as many
+ *              bytes of their 16-bit runes, i.e. about the first half)
  *       base *= exp(-2 d)                     (FUZZY only)
  *       base /= sqrt(1 + |chars(s) - bytes(q)|)
  *     each step rounded to float (RediSearch mixes s's length in code
@@ -334,6 +338,21 @@ static int to_runes(const char *s, size_t len, int32_t *out, int cap) {
     return n;
 }
 
+/* RediSearch's "exact match" test: the same length in characters, and
+ * memcmp of the folded query's and the stored string's 16-bit runes over
+ * as many BYTES as there are characters (so only the first half of the
+ * runes, and the low byte of the middle one, are compared). Reproduced. */
+static int rs_exact(const sug_query *sq, const char *disp, size_t dlen, size_t slen) {
+    if (sq->qn <= 0 || slen != (size_t)sq->qn) return 0;
+    int32_t r[SUG_RUNES];
+    if (to_runes(disp, dlen, r, SUG_RUNES) != sq->qn) return 0;
+    for (size_t b = 0; b < slen; b++) {
+        unsigned shift = (unsigned)(b % 2) * 8;
+        if ((((uint16_t)sq->q[b / 2] >> shift) & 0xff) != (((uint16_t)r[b / 2] >> shift) & 0xff)) return 0;
+    }
+    return 1;
+}
+
 static int sug_each(void *ud, const trie_hit *h) {
     sug_query *sq = ud;
     const char *key = trie_hit_key(h);
@@ -348,10 +367,11 @@ static int sug_each(void *ud, const trie_hit *h) {
         if (kn < 0) return 0;
         if (kn > sq->qn + 1) kn = sq->qn + 1; /* prefixes longer than q + 1 are 2+ away */
         if ((dist = prefix_dist1(sq, k, kn)) > 1) return 0;
+        if (sq->qn == 0) dist = 1; /* RediSearch counts the states after the first character only */
     }
     const char *disp = trie_hit_display(h);
     size_t slen = qutf8_count(disp, h->displen);
-    float sc = (h->displen == sq->fqlen && !memcmp(disp, sq->fq, sq->fqlen)) ? (float)INT_MAX : (float)h->score;
+    float sc = rs_exact(sq, disp, h->displen, slen) ? (float)INT_MAX : (float)h->score;
     if (sq->fuzzy) sc = (float)(sc * exp((double)-(2 * dist)));
     sc = (float)(sc / sqrt((double)(1 + (slen >= sq->qbytes ? slen - sq->qbytes : sq->qbytes - slen))));
     if (sq->n == sq->cap) return 1; /* cannot happen: cap is the key count */
@@ -500,10 +520,9 @@ int cmd_flushall(cmd_call *c) {
         c->msg = "syntax error: FLUSHALL [ASYNC|SYNC]";
         return ENG_ERR(ERR_ARGS);
     }
-    if (!eng_auth_required(e)) {
+    if (!eng_auth_required(e)) { /* (with requirepass, eng_exec already refused it before AUTH) */
         c->msg = "FLUSHALL needs a server with requirepass and an authenticated connection";
-        e->stats.auth_refused++;
-        return ENG_ERR(ERR_NOAUTH);
+        return ENG_ERR(ERR_ARGS);
     }
     while (e->dicts && e->dicts->n) {
         int rc = cmd_change_begin(e, &c->msg);
