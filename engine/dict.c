@@ -183,6 +183,7 @@ int dict_sug_key(const char *s, size_t len, char *out, size_t cap) {
 
 int dict_apply(void *ud, const jrn_rec *r) {
     dict_set *s = ud;
+    if (r->op < JRN_OP_DSET) return 0; /* the default dictionary's records are not ours */
     dict_ent *d = dict_find(s, r->name, r->nlen);
     if (r->op == JRN_OP_DDROP) {
         if (d) dict_drop(s, d);
