@@ -7,7 +7,8 @@
 #      suggestion tests restated (scores, payloads, INCR, MAX, a missing key,
 #      the key gone with its last entry, every FT.SUG* error text), EXISTS /
 #      TYPE / DEL of dictionary keys beside qac's DEL <query>, COMPLETE ...
-#      DICT (text protocol and RESP), FLUSHALL (refused without requirepass);
+#      DICT (text protocol and RESP) and dict= on /v1/complete and /v1/suggest, FLUSHALL (refused without
+#      requirepass, then before AUTH, done after it);
 #   2. limits: a 64 KiB name (max-bulk, then dict-name-max), 100,000
 #      dictionaries against max-dicts, dict-max-keys, dict-payload-max;
 #   3. durability: several dictionaries, a background SAVE, more changes and a
@@ -32,8 +33,9 @@ printf 'new york\t100\nnetflix\t90\n' >"$tmp/c.tsv"
 
 # --- 1. redis-py ------------------------------------------------------------------------
 port=$(free_port)
+hport=$(free_port)
 fail_log=$tmp/log
-qac_start "$port" "$tmp/log" -i "$tmp/idx" --http-port 0 --log-level warn || fail "server did not start"
+qac_start "$port" "$tmp/log" -i "$tmp/idx" --http-port "$hport" --log-level warn || fail "server did not start"
 cat >"$tmp/py1.py" <<'PY'
 import sys, redis
 from redis.commands.search.suggestion import Suggestion
@@ -145,6 +147,14 @@ if out=$(/usr/bin/python3 "$tmp/py1.py" "$port" 2>&1); then ok "$out"; else bad 
 # the text protocol: COMPLETE ... DICT
 check "text COMPLETE DICT" "$(printf 'COMPLETE new DICT cities\r\n' | nc -q1 127.0.0.1 "$port" | tr -d '\r' | tr '\n' '|')" \
     "OK 2|Newark	9|New Orleans	5|"
+# HTTP: dict= on /v1/complete and /v1/suggest
+check "HTTP /v1/complete dict=" "$(curl -s "http://127.0.0.1:$hport/v1/complete?q=new&dict=cities" | sed 's/,"took_us":[0-9]*//')" \
+    '{"prefix":"new","suggestions":[{"text":"Newark","score":9,"match":[0,3]},{"text":"New Orleans","score":5,"match":[0,3]}]}'
+check "HTTP /v1/suggest dict= fuzzy=1" "$(curl -s "http://127.0.0.1:$hport/v1/suggest?q=nwe&dict=cities&fuzzy=1")" \
+    '["nwe",["Newark","New Orleans"],[],[]]'
+check "HTTP dict= missing" "$(curl -s "http://127.0.0.1:$hport/v1/complete?q=new&dict=nosuch" | sed 's/,"took_us":[0-9]*//')" \
+    '{"prefix":"new","suggestions":[]}'
+check "HTTP dict= infix=1" "$(http_status "http://127.0.0.1:$hport/v1/complete?q=new&dict=cities&infix=1")" 400
 qac_stop
 
 # FLUSHALL with requirepass: refused before AUTH, drops every named dictionary after it
