@@ -9,6 +9,8 @@
 #      TYPE / DEL of dictionary keys beside qac's DEL <query>, COMPLETE ...
 #      DICT (text protocol and RESP) and dict= on /v1/complete and /v1/suggest, FLUSHALL (refused without
 #      requirepass, then before AUTH, done after it);
+#      node-redis from npm (tests/e2e/sug.js: client.ft.sugAdd / sugGet / sugGetWithScores / sugDel /
+#      sugLen as its documentation shows; SKIP without node or the package);
 #   2. limits: a 64 KiB name (max-bulk, then dict-name-max), 100,000
 #      dictionaries against max-dicts, dict-max-keys, dict-payload-max;
 #   3. durability: several dictionaries, a background SAVE, more changes and a
@@ -147,6 +149,21 @@ if out=$(/usr/bin/python3 "$tmp/py1.py" "$port" 2>&1); then ok "$out"; else bad 
 # the text protocol: COMPLETE ... DICT
 check "text COMPLETE DICT" "$(printf 'COMPLETE new DICT cities\r\n' | nc -q1 127.0.0.1 "$port" | tr -d '\r' | tr '\n' '|')" \
     "OK 2|Newark	9|New Orleans	5|"
+# node-redis (npm package `redis`, tests/e2e/package.json) as its documentation shows
+e2e=$(dirname "$0")/e2e
+if command -v node >/dev/null && command -v npm >/dev/null; then
+    if [ ! -f "$e2e/node_modules/redis/package.json" ] ||
+       [ "$e2e/package-lock.json" -nt "$e2e/node_modules/.package-lock.json" ]; then
+        (cd "$e2e" && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1)
+    fi
+    if [ -f "$e2e/node_modules/redis/package.json" ]; then
+        if out=$(node "$e2e/sug.js" "$port" 2>&1); then ok "$out"; else bad "node-redis: $out"; fi
+    else
+        echo "SKIP: node-redis: npm ci in tests/e2e failed (no access to the npm registry?)"
+    fi
+else
+    echo "SKIP: node-redis: node and npm are not installed (apt-get install nodejs npm)"
+fi
 # HTTP: dict= on /v1/complete and /v1/suggest
 check "HTTP /v1/complete dict=" "$(curl -s "http://127.0.0.1:$hport/v1/complete?q=new&dict=cities" | sed 's/,"took_us":[0-9]*//')" \
     '{"prefix":"new","suggestions":[{"text":"Newark","score":9,"match":[0,3]},{"text":"New Orleans","score":5,"match":[0,3]}]}'
