@@ -222,24 +222,23 @@ int cmd_sugadd(cmd_call *c) {
     }
     uint32_t id;
     rc = trie_set(d->t, e->norm, (size_t)kl, s->p, s->len, (double)nv, &id);
-    if (rc == 0 && plen && dict_payload_set(d, id, pay->p, plen) < 0) {
-        if (!exists) trie_del(d->t, e->norm, (size_t)kl);
-        rc = TRIE_ENOMEM; /* an existing entry keeps its new score: journaled below */
-        if (!exists) {
-            if (created) dict_drop(e->dicts, d);
-            c->msg = "out of memory";
-            return ENG_ERR(ERR_NOMEM);
-        }
-    }
-    if (rc < 0 && !(rc == TRIE_ENOMEM && exists)) {
+    if (rc < 0) { /* nothing changed */
         if (created) dict_drop(e->dicts, d);
         c->msg = trie_strerror(rc);
         return ENG_ERR(rc == TRIE_ENOMEM ? ERR_NOMEM : ERR_ARGS);
     }
+    if (!exists) dict_payload_set(d, id, NULL, 0); /* a reused id starts without one (clearing cannot fail) */
+    int pay_failed = plen && dict_payload_set(d, id, pay->p, plen) < 0;
+    if (pay_failed && !exists) { /* undone: nothing changed */
+        trie_del(d->t, e->norm, (size_t)kl);
+        if (created) dict_drop(e->dicts, d);
+        c->msg = "out of memory";
+        return ENG_ERR(ERR_NOMEM);
+    }
     uint32_t pl;
     const char *p = dict_payload(d, id, &pl);
     journal_dict(e, JRN_OP_DSET, d, e->norm, (size_t)kl, s->p, s->len, p, pl, (double)nv);
-    if (rc < 0) {
+    if (pay_failed) { /* the score changed (journaled as it is), the payload did not */
         c->msg = "out of memory (the score changed, the payload did not)";
         return ENG_ERR(ERR_NOMEM);
     }
