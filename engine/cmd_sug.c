@@ -378,6 +378,18 @@ static int sug_each(void *ud, const trie_hit *h) {
     return 0;
 }
 
+/* One element of FT.SUGGET's list: RESP a bulk string; text one line, its
+ * control bytes shown as '?' (a payload may hold any bytes: it must not
+ * forge reply lines), as PING does. */
+static int sug_item(qbuf *out, int kind, const char *p, size_t n) {
+    size_t at = out->len;
+    if (proto_reply_item(out, kind, p, n) < 0) return -1;
+    if (kind != PROTO_RESP)
+        for (size_t i = at; i < at + n; i++)
+            if ((unsigned char)out->data[i] < 0x20 || out->data[i] == 0x7f) out->data[i] = '?';
+    return 0;
+}
+
 static int hit_cmp(const void *a, const void *b) {
     const sug_hit *x = a, *y = b;
     if (x->score != y->score) return x->score > y->score ? -1 : 1;
@@ -453,7 +465,7 @@ int cmd_sugget(cmd_call *c) {
     for (size_t i = 0; i < n && rc >= 0; i++) {
         trie_hit h;
         if (!trie_get_id(d->t, sq.m[i].id, &h)) continue; /* cannot happen */
-        rc = proto_reply_bulk(c->out, c->kind, trie_hit_display(&h), h.displen);
+        rc = sug_item(c->out, c->kind, trie_hit_display(&h), h.displen);
         if (rc >= 0 && ws) {
             char num[40];
             int nn = snprintf(num, sizeof num, "%.17g", (double)sq.m[i].score);
@@ -462,13 +474,15 @@ int cmd_sugget(cmd_call *c) {
                 int m = snprintf(line, sizeof line, ",%s\r\n", num);
                 rc = qbuf_append(c->out, line, (size_t)m);
             } else {
-                rc = proto_reply_bulk(c->out, c->kind, num, (size_t)nn);
+                rc = sug_item(c->out, c->kind, num, (size_t)nn);
             }
         }
         if (rc >= 0 && wp) {
             uint32_t pl;
             const char *p = dict_payload(d, sq.m[i].id, &pl);
-            rc = p ? proto_reply_bulk(c->out, c->kind, p, pl) : proto_reply_null(c->out, c->kind, e->client->resp3);
+            rc = p ? sug_item(c->out, c->kind, p, pl)
+                   : c->kind == PROTO_RESP ? proto_reply_null(c->out, c->kind, e->client->resp3)
+                                           : sug_item(c->out, c->kind, "", 0); /* text: an empty line */
         }
     }
     qfree(sq.m);

@@ -282,6 +282,10 @@ static void test_complete_dict(void **state) {
     assert_string_equal(RUN(f, R2, "FT.SUGGET", "cities", "new", "WITHSCORES"),
                         "*6\r\n$6\r\nNewark\r\n$3\r\n4.5\r\n$11\r\nNew Orleans\r\n$18\r\n1.6666666269302368\r\n"
                         "$6\r\nnewark\r\n$3\r\n0.5\r\n"); /* 9/sqrt(1+|6-3|), 5/sqrt(1+|11-3|) in float */
+    /* the text protocol: one line per element, nil an empty line, a payload's control bytes as '?' */
+    RUN(f, R2, "FT.SUGADD", "cities", "Newark", "9", "PAYLOAD", "a\r\nOK 1");
+    assert_string_equal(RUN(f, TX, "FT.SUGGET", "cities", "new", "MAX", "2", "WITHPAYLOADS"),
+                        "OK 4\r\nNewark\r\na??OK 1\r\nNew Orleans\r\n\r\n");
     /* TYPE, EXISTS; the default dictionary is not a key */
     assert_string_equal(RUN(f, R2, "TYPE", "cities"), "+trietype0\r\n");
     assert_string_equal(RUN(f, R2, "EXISTS", "cities", "new york", "cities"), ":2\r\n");
