@@ -138,8 +138,9 @@ static inline size_t eng_hit_matchlen(const eng *e, int i) {
     return e->infix_used ? e->wmatch[i] : e->fuzzy_used ? e->fhits[i].matchlen : e->normlen;
 }
 
-/* Access control (requirepass). Changes (ADD INCR DEL ACCEPT), SAVE,
- * RELOAD, STATS/INFO and CONFIG need it when a password is set; COMPLETE,
+/* Access control (requirepass). Changes (ADD INCR DEL ACCEPT, FT.SUGADD
+ * FT.SUGDEL FLUSHALL), SAVE, RELOAD, STATS/INFO and CONFIG need it when a
+ * password is set; COMPLETE,
  * GET, PING, HELP, QUIT, COMMAND and AUTH never do. */
 int eng_auth_required(const eng *e);
 /* Whether a command (CMD_*) is refused with NOAUTH before AUTH. */
@@ -227,8 +228,9 @@ int eng_check_id(const char *s, size_t len, const char **msg);
  * Returns the CMD_* kind run; *flags gets ENG_CLOSE for QUIT, ENG_DEFER for a
  * SAVE that started in the background (nothing appended), ENG_DEFER_RANK for
  * a COMPLETE whose answer comes later (nothing appended; its latency is
- * counted by whoever answers it). A change (ADD,
- * INCR, DEL, ACCEPT) is applied, journaled when e->j is set, and e->wait_lsn
+ * counted by whoever answers it). A change (ADD, INCR, DEL, ACCEPT, and the
+ * named dictionaries' FT.SUGADD, FT.SUGDEL, DEL, FLUSHALL: engine/cmd_sug.c)
+ * is applied, journaled when e->j is set, and e->wait_lsn
  * names its record: the reply must not leave before the journal is durable
  * up to it. With a journal in its error state, changes are refused with
  * ERR IO before touching the trie. Counts the

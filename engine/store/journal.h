@@ -2,8 +2,9 @@
  *
  * WHAT
  * ----
- * Every change to the trie (ADD, INCR, DEL, ACCEPT's increment) is appended
- * as one record before its reply leaves. At start the server loads the
+ * Every change to the trie (ADD, INCR, DEL, ACCEPT's increment) and to a
+ * named dictionary (FT.SUGADD, FT.SUGDEL, DEL / FLUSHALL of one: engine/dict.h)
+ * is appended as one record before its reply leaves. At start the server loads the
  * snapshot, then replays the journal files in generation order. A background
  * snapshot (bgsave.h) starts a new generation at its fork; when the
  * snapshot is safely on disk the older generations are removed.
