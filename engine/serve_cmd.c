@@ -1,7 +1,9 @@
 /* serve_cmd.c -- `qac serve`: settings, load the index, run the server.
  *
- * With --journal, the journal generations are replayed over the loaded
- * index before serving (engine/store/journal.h), and appended to afterwards.
+ * The named dictionaries saved beside the index (INDEX.dicts, engine/dict.h)
+ * are loaded after it. With --journal, the journal generations are replayed
+ * over both before serving (engine/store/journal.h), and appended to
+ * afterwards.
  *
  * Exit status: 0 after a clean shutdown (SIGINT/SIGTERM), 1 when the index
  * cannot be loaded, a journal is corrupt (without --journal-repair) or a
