@@ -27,6 +27,7 @@
 
 #include "common/log.h"
 #include "engine/cmd_internal.h"
+#include "engine/dict.h"
 #include "engine/infix.h"
 #include "engine/store/journal.h"
 #include "engine/rank/ranker.h"
@@ -46,7 +47,7 @@ int eng_auth_required(const eng *e) { return e->cfg && e->cfg->requirepass && e-
 int eng_cmd_needs_auth(int cmd) {
     switch (cmd) {
     case CMD_ADD: case CMD_INCR: case CMD_DEL: case CMD_ACCEPT: case CMD_SAVE: case CMD_RELOAD:
-    case CMD_STATS: case CMD_CONFIG:
+    case CMD_STATS: case CMD_CONFIG: case CMD_SUGADD: case CMD_SUGDEL: case CMD_FLUSHALL:
         return 1;
     default:
         return 0;
@@ -122,9 +123,11 @@ int eng_complete_prepare(eng *e, const char *prefix, size_t len, unsigned k, con
         return ENG_ERR(ERR_LIMIT);
     }
     int rc;
+    e->qt = NULL;
     if (ctx && (rc = check_ctx(e, ctx, msg)) < 0) return rc;
     if (ctx && ctx->user) e->stats.complete_user++;
     if (ctx && ctx->session) e->stats.complete_session++;
+    if (ctx && ctx->dict) return eng_dict_prepare(e, prefix, len, ctx, msg);
     int n = norm_prefix(prefix, len, e->norm, sizeof e->norm);
     if (n == NORM_ETOOLONG) { /* longer than any key: nothing can match */
         e->normlen = 0;
@@ -159,7 +162,7 @@ int eng_complete_search(eng *e, unsigned k, const eng_ctx *ctx, const char **msg
     if (d) {
         e->stats.complete_fuzzy++;
         trie_fuzzy_info fi;
-        rc = trie_fuzzy_topk_bounded(e->t, e->norm, e->normlen, d,
+        rc = trie_fuzzy_topk_bounded(e->qt ? e->qt : e->t, e->norm, e->normlen, d,
                                      e->cfg->fuzzy_first_any ? TRIE_FUZZY_FIRST_ANY : 0, k,
                                      e->cfg->fuzzy_max_work, e->fhits, &fi);
         if (rc >= 0) e->fuzzy_used = 1;
@@ -168,7 +171,7 @@ int eng_complete_search(eng *e, unsigned k, const eng_ctx *ctx, const char **msg
             e->stats.complete_fuzzy_truncated++;
         }
     } else {
-        rc = trie_topk(e->t, e->norm, e->normlen, k, e->hits);
+        rc = trie_topk(e->qt ? e->qt : e->t, e->norm, e->normlen, k, e->hits);
     }
     if (rc < 0) {
         *msg = trie_strerror(rc);
@@ -262,10 +265,16 @@ static int change_begin(eng *e, const char **msg) {
     return 0;
 }
 
-/* After a change to e->norm succeeded: journal the key's new state. */
-static void change_done(eng *e, int deleted) {
+int cmd_change_begin(eng *e, const char **msg) { return change_begin(e, msg); }
+
+void cmd_change_count(eng *e) {
     e->stats.changes_total++;
     if (e->stats.changes_since_save++ == 0) e->stats.dirty_since_ms = qtime_ns() / 1000000;
+}
+
+/* After a change to e->norm succeeded: journal the key's new state. */
+static void change_done(eng *e, int deleted) {
+    cmd_change_count(e);
     if (!e->j) return;
     uint64_t lsn;
     if (deleted) {
@@ -341,7 +350,7 @@ static int parse_int_arg(const proto_arg *a, int64_t *v) { return qparse_i64(a->
 /* Parses [LIMIT k] [USER id] [SESSION id] [PREFIX p] [RANK r] [WITHSCORES]
  * from argv[from..argc); `allowed` is a bitmask of the options the command takes. */
 enum { O_LIMIT = 1, O_USER = 2, O_SESSION = 4, O_PREFIX = 8, O_RANK = 16, O_WITHSCORES = 32, O_FUZZY = 64,
-       O_WITHEDITS = 128, O_INFIX = 256 };
+       O_WITHEDITS = 128, O_INFIX = 256, O_DICT = 512 };
 
 static int parse_opts(int argc, const proto_arg *argv, int from, int allowed, eng_ctx *ctx, int64_t *k,
                       int *withscores, const char **msg) {
@@ -377,6 +386,8 @@ static int parse_opts(int argc, const proto_arg *argv, int from, int allowed, en
                 *msg = "LIMIT out of range (1..max-k)";
                 return ENG_ERR(ERR_LIMIT);
             }
+        } else if ((allowed & O_DICT) && arg_is(a, "DICT") && have_val) {
+            ctx->dict = argv[++i].p, ctx->dict_len = argv[i].len;
         } else if ((allowed & O_USER) && arg_is(a, "USER") && have_val) {
             ctx->user = argv[++i].p, ctx->user_len = argv[i].len;
         } else if ((allowed & O_SESSION) && arg_is(a, "SESSION") && have_val) {
@@ -429,7 +440,7 @@ static int h_complete(cmd_call *c) {
     int64_t k = SRV_DEFAULT_K;
     int ws = 0; /* bit 0: WITHSCORES, bit 1: WITHEDITS */
     int rc = parse_opts(c->argc, c->argv, 2,
-                        O_LIMIT | O_USER | O_SESSION | O_WITHSCORES | O_FUZZY | O_WITHEDITS | O_INFIX, &ctx, &k,
+                        O_LIMIT | O_USER | O_SESSION | O_WITHSCORES | O_FUZZY | O_WITHEDITS | O_INFIX | O_DICT, &ctx, &k,
                         &ws, &c->msg);
     if (rc < 0) return rc;
     if (k > (int64_t)c->e->cfg->max_k) {
@@ -441,7 +452,7 @@ static int h_complete(cmd_call *c) {
     if (c->kind == PROTO_TEXT) ws = 1;
     eng *e = c->e;
     int n;
-    if (eng_wants_rank(e, &ctx)) {
+    if (!ctx.dict && eng_wants_rank(e, &ctx)) {
         n = eng_complete_prepare(e, c->argv[1].p, c->argv[1].len, (unsigned)k, &ctx, &c->msg);
         if (n < 0) return n;
         e->fuzzy_used = e->infix_used = 0;
@@ -514,6 +525,7 @@ static int h_incr(cmd_call *c) {
 
 static int h_del(cmd_call *c) {
     eng *e = c->e;
+    if (c->argc > 2 || (e->dicts && dict_find(e->dicts, c->argv[1].p, c->argv[1].len))) return cmd_del_dicts(c);
     int rc = key_of(e, c->argv[1].p, c->argv[1].len, &c->msg);
     if (rc < 0) return rc;
     if ((rc = change_begin(e, &c->msg)) < 0) return rc;
@@ -580,6 +592,13 @@ static int h_save(cmd_call *c) {
         LOG_E("save.failed", "path=%s error=%s errno=%s", path, trie_strerror(rc), strerror(errno));
         c->msg = rc == TRIE_EIO ? "snapshot write failed (see the server log)" : trie_strerror(rc);
         return ENG_ERR(rc == TRIE_ENOMEM ? ERR_NOMEM : ERR_IO);
+    }
+    char dpath[JRN_PATH_MAX + 8];
+    if (c->e->dicts && (dict_path(dpath, sizeof dpath, path) < 0 ||
+                        (dict_save_needed(c->e->dicts, dpath) && dict_save(c->e->dicts, dpath) < 0))) {
+        LOG_E("save.failed", "path=%s.dicts errno=%s", path, strerror(errno));
+        c->msg = "dictionaries snapshot write failed (see the server log)";
+        return ENG_ERR(ERR_IO);
     }
     LOG_I("save.done", "keys=%llu path=%s ms=%llu", (unsigned long long)trie_count(c->e->t), path,
           (unsigned long long)((qtime_us() - t0) / 1000));
@@ -763,13 +782,14 @@ typedef struct cmd_def {
 } cmd_def;
 
 static const cmd_def cmds[] = {
-    {"COMPLETE", CMD_COMPLETE, 2, 13, h_complete,
-     "COMPLETE <prefix> [LIMIT k] [USER id] [SESSION id] [FUZZY 0|1|2|AUTO] [INFIX] [WITHSCORES] [WITHEDITS]",
+    {"COMPLETE", CMD_COMPLETE, 2, 15, h_complete,
+     "COMPLETE <prefix> [LIMIT k] [USER id] [SESSION id] [FUZZY 0|1|2|AUTO] [INFIX] [DICT name] [WITHSCORES] [WITHEDITS]",
      "the k (default 10) most popular queries starting with prefix (INFIX: holding its words anywhere, in any "
      "order); text: display<TAB>score lines"},
     {"ADD", CMD_ADD, 3, 3, h_add, "ADD <query> <score>", "insert query (display form as given) or set its score"},
     {"INCR", CMD_INCR, 2, 3, h_incr, "INCR <query> [n]", "add n (default 1) to the score; replies the new score"},
-    {"DEL", CMD_DEL, 2, 2, h_del, "DEL <query>", "remove query; replies 1 if it existed, else 0"},
+    {"DEL", CMD_DEL, 2, PROTO_ARGS_CAP, h_del, "DEL <query> | DEL <key> [key ...]",
+     "remove query (or, when a named dictionary has that exact name, or with 2+ names, those dictionaries); 1 / 0 / count"},
     {"GET", CMD_GET, 2, 2, h_get, "GET <query>", "the score of query, or ERR NOTFOUND"},
     {"ACCEPT", CMD_ACCEPT, 2, 10, h_accept, "ACCEPT <query> [USER id] [SESSION id] [PREFIX p] [RANK r]",
      "the user submitted query: its score goes up by 1; replies the new score"},
@@ -793,6 +813,18 @@ static const cmd_def cmds[] = {
      "for Redis clients: this connection's id, name and client library"},
     {"ECHO", CMD_ECHO, 2, 2, cmd_echo, "ECHO <message>", "the message"},
     {"SELECT", CMD_SELECT, 2, 2, cmd_select, "SELECT 0", "for Redis clients: OK for database 0, qac's only one"},
+    /* RediSearch's suggestion commands and Redis key commands (engine/cmd_sug.c) */
+    {"FT.SUGADD", CMD_SUGADD, 1, 64, cmd_sugadd, "FT.SUGADD <key> <string> <score> [INCR] [PAYLOAD <p>]",
+     "RediSearch: add string to the named dictionary key (INCR: add to its score); replies its size"},
+    {"FT.SUGGET", CMD_SUGGET, 1, 64, cmd_sugget, "FT.SUGGET <key> <prefix> [FUZZY] [MAX n] [WITHSCORES] [WITHPAYLOADS]",
+     "RediSearch: the MAX (default 5) best suggestions of dictionary key for prefix"},
+    {"FT.SUGDEL", CMD_SUGDEL, 1, 64, cmd_sugdel, "FT.SUGDEL <key> <string>", "RediSearch: remove string; 1 / 0"},
+    {"FT.SUGLEN", CMD_SUGLEN, 1, 64, cmd_suglen, "FT.SUGLEN <key>", "RediSearch: the size of dictionary key (0: none)"},
+    {"EXISTS", CMD_EXISTS, 2, PROTO_ARGS_CAP, cmd_exists, "EXISTS <key> [key ...]", "how many keys name a dictionary"},
+    {"TYPE", CMD_TYPE, 2, 2, cmd_type, "TYPE <key>", "trietype0 for a named dictionary, else none"},
+    {"FLUSHALL", CMD_FLUSHALL, 1, 2, cmd_flushall, "FLUSHALL [ASYNC|SYNC]",
+     "drop every named dictionary (needs requirepass and AUTH; the default index stays)"},
+    {"FLUSHDB", CMD_FLUSHALL, 1, 2, cmd_flushall, "FLUSHDB [ASYNC|SYNC]", "same as FLUSHALL"},
 };
 
 static int h_help(cmd_call *c) {

@@ -84,7 +84,9 @@ typedef int (*eng_rank_fn)(void *ud, int kind, int ws, unsigned k, const struct 
 typedef int (*eng_save_fn)(void *ud, const char **msg);
 
 typedef struct eng {
-    trie *t;                 /* borrowed */
+    trie *t;                 /* borrowed: the default dictionary */
+    struct dict_set *dicts;  /* borrowed: the named dictionaries (engine/dict.h); NULL: none */
+    trie *qt;                /* the current COMPLETE's DICT trie (NULL: t) */
     struct jrn *j;           /* borrowed; NULL without --journal */
     eng_save_fn save_fn;     /* NULL: SAVE writes synchronously */
     void *save_ud;
@@ -136,8 +138,9 @@ static inline size_t eng_hit_matchlen(const eng *e, int i) {
     return e->infix_used ? e->wmatch[i] : e->fuzzy_used ? e->fhits[i].matchlen : e->normlen;
 }
 
-/* Access control (requirepass). Changes (ADD INCR DEL ACCEPT), SAVE,
- * RELOAD, STATS/INFO and CONFIG need it when a password is set; COMPLETE,
+/* Access control (requirepass). Changes (ADD INCR DEL ACCEPT, FT.SUGADD
+ * FT.SUGDEL FLUSHALL), SAVE, RELOAD, STATS/INFO and CONFIG need it when a
+ * password is set; COMPLETE,
  * GET, PING, HELP, QUIT, COMMAND and AUTH never do. */
 int eng_auth_required(const eng *e);
 /* Whether a command (CMD_*) is refused with NOAUTH before AUTH. */
@@ -159,6 +162,8 @@ typedef struct eng_ctx {
     int64_t rank; /* -1 = not given */
     int fuzzy;    /* FUZZY: 0..2 or SRV_FUZZY_AUTO; -1 = not given (the fuzzy setting decides) */
     int infix;    /* INFIX: words anywhere (engine/infix.h) */
+    const char *dict; /* DICT name: a named dictionary (engine/dict.h); NULL: the default one */
+    size_t dict_len;
 } eng_ctx;
 
 /* The top k completions of a raw (not yet normalized) prefix, in plain trie
@@ -177,7 +182,8 @@ unsigned eng_fuzzy_edits(const eng *e, const eng_ctx *ctx);
 int eng_complete_search(eng *e, unsigned k, const eng_ctx *ctx, const char **msg);
 
 /* First half of eng_complete: checks k and ctx (counting the context),
- * normalizes the prefix into e->norm. Returns 0, 1 when the prefix is
+ * normalizes the prefix into e->norm (with ctx->dict: the dictionary's key
+ * form, dict_fold, and e->qt its trie; no INFIX, no ranker there). Returns 0, 1 when the prefix is
  * longer than any key (nothing can match), or ENG_ERR. */
 int eng_complete_prepare(eng *e, const char *prefix, size_t len, unsigned k, const eng_ctx *ctx, const char **msg);
 
@@ -222,8 +228,9 @@ int eng_check_id(const char *s, size_t len, const char **msg);
  * Returns the CMD_* kind run; *flags gets ENG_CLOSE for QUIT, ENG_DEFER for a
  * SAVE that started in the background (nothing appended), ENG_DEFER_RANK for
  * a COMPLETE whose answer comes later (nothing appended; its latency is
- * counted by whoever answers it). A change (ADD,
- * INCR, DEL, ACCEPT) is applied, journaled when e->j is set, and e->wait_lsn
+ * counted by whoever answers it). A change (ADD, INCR, DEL, ACCEPT, and the
+ * named dictionaries' FT.SUGADD, FT.SUGDEL, DEL, FLUSHALL: engine/cmd_sug.c)
+ * is applied, journaled when e->j is set, and e->wait_lsn
  * names its record: the reply must not leave before the journal is durable
  * up to it. With a journal in its error state, changes are refused with
  * ERR IO before touching the trie. Counts the

@@ -43,6 +43,28 @@ int cmd_hello_reply(cmd_call *c);
 /* CLIENT SETNAME's check and store; also HELLO ... SETNAME. */
 int cmd_setname(cmd_call *c, const proto_arg *name);
 
+/* engine/cmd_sug.c: RediSearch's suggestion commands, Redis key commands */
+int cmd_sugadd(cmd_call *c);
+int cmd_sugget(cmd_call *c);
+int cmd_sugdel(cmd_call *c);
+int cmd_suglen(cmd_call *c);
+int cmd_exists(cmd_call *c);
+int cmd_type(cmd_call *c);
+int cmd_flushall(cmd_call *c);
+/* DEL over named dictionaries (Redis's DEL; cmd.c decides when: see cmd_sug.c). */
+int cmd_del_dicts(cmd_call *c);
+/* eng_complete_prepare for COMPLETE ... DICT (ctx->dict set): checks the
+ * name, refuses INFIX, folds the prefix into e->norm (dict_fold) and points
+ * e->qt at the dictionary's trie. 0, 1 when nothing can match (no such
+ * dictionary, prefix too long), or ENG_ERR. */
+int eng_dict_prepare(eng *e, const char *prefix, size_t len, const eng_ctx *ctx, const char **msg);
+/* Checks a dictionary name (1..dict-name-max bytes; dictionaries on). */
+int cmd_dict_name(cmd_call *c, const proto_arg *a);
+/* engine/cmd.c, for changes made elsewhere: the journal is writable and has
+ * room for one record (call before changing anything); then count the change. */
+int cmd_change_begin(eng *e, const char **msg);
+void cmd_change_count(eng *e);
+
 #define CMD_STR_(x) #x
 #define CMD_STR(x) CMD_STR_(x)
 /* INFO's first section (RESP): what Redis clients read. redis_version is the

@@ -116,6 +116,14 @@ static const setting table[] = {
     {"requirepass", K_STR, OFF(requirepass), 0, 0,
      "password for changes, SAVE, RELOAD, STATS, CONFIG (AUTH; HTTP Bearer token); default none. "
      "Prefer the config file or $QAC_REQUIREPASS: ps shows flags"},
+    {"max-dicts", K_U64, OFF(max_dicts), 0, 1000000,
+     "named dictionaries at once (FT.SUGADD keys; default 1000; 0 = none); past it ERR LIMIT"},
+    {"dict-max-keys", K_U64, OFF(dict_max_keys), 1, 1ull << 31,
+     "entries in one named dictionary (default 1000000); past it ERR LIMIT"},
+    {"dict-name-max", K_U64, OFF(dict_name_max), 1, JRN_MAX_NAME,
+     "bytes of a dictionary name (default 512, ceiling 1024); past it ERR TOOLONG"},
+    {"dict-payload-max", K_U64, OFF(dict_payload_max), 0, JRN_MAX_DATA,
+     "bytes of an FT.SUGADD PAYLOAD (default 1024, ceiling 4096); past it ERR TOOLONG"},
     {"auth-max-failures", K_U64, OFF(auth_max_failures), 1, 1000000,
      "wrong passwords on one connection before it is closed (default 10)"},
 };
@@ -151,6 +159,10 @@ void config_defaults(srv_config *c) {
     c->output_hard = SRV_OUTPUT_HARD;
     c->idle_timeout = SRV_IDLE_TIMEOUT;
     c->max_k = SRV_MAX_K;
+    c->max_dicts = SRV_MAX_DICTS;
+    c->dict_max_keys = SRV_DICT_MAX_KEYS;
+    c->dict_name_max = SRV_DICT_NAME_MAX;
+    c->dict_payload_max = SRV_DICT_PAYLOAD_MAX;
     c->http_max_header = HTTP_DEFAULT_MAX_HEADER_BYTES;
     c->http_max_url = HTTP_DEFAULT_MAX_URL_BYTES;
     c->http_max_body = HTTP_DEFAULT_MAX_BODY_BYTES;

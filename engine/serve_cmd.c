@@ -1,7 +1,9 @@
 /* serve_cmd.c -- `qac serve`: settings, load the index, run the server.
  *
- * With --journal, the journal generations are replayed over the loaded
- * index before serving (engine/store/journal.h), and appended to afterwards.
+ * The named dictionaries saved beside the index (INDEX.dicts, engine/dict.h)
+ * are loaded after it. With --journal, the journal generations are replayed
+ * over both before serving (engine/store/journal.h), and appended to
+ * afterwards.
  *
  * Exit status: 0 after a clean shutdown (SIGINT/SIGTERM), 1 when the index
  * cannot be loaded, a journal is corrupt (without --journal-repair) or a
@@ -15,6 +17,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "engine/config.h"
+#include "engine/dict.h"
 #include "engine/store/journal.h"
 #include "engine/server.h"
 #include "trie/trie.h"
@@ -93,12 +96,24 @@ int serve_main(int argc, char **argv) {
     }
     LOG_I("index.loaded", "path=%s keys=%llu ms=%llu", cfg.index, (unsigned long long)trie_count(t),
           (unsigned long long)((qtime_us() - t0) / 1000));
+    /* the named dictionaries: INDEX.dicts when present (engine/dict.h) */
+    dict_set *dicts = dict_set_new();
+    char dpath[JRN_PATH_MAX + 8];
+    if (!dicts || dict_path(dpath, sizeof dpath, cfg.index) < 0 || dict_load(dicts, dpath, err, sizeof err) < 0) {
+        LOG_E("index.load_failed", "path=%s.dicts error=%s", cfg.index, dicts ? err : "out of memory");
+        dict_set_free(dicts);
+        trie_free(t);
+        config_free(&cfg);
+        return 1;
+    }
+    if (dicts->n) LOG_I("index.dicts_loaded", "path=%s dicts=%zu", dpath, dicts->n);
     jrn *j = NULL;
     if (cfg.journal) { /* replay every generation, then append to the last one */
         jrn_recovery rec;
         t0 = qtime_us();
-        if (jrn_recover(cfg.journal, t, (int)cfg.journal_repair, &rec, err, sizeof err) < 0) {
+        if (jrn_recover_dicts(cfg.journal, t, dict_apply, dicts, (int)cfg.journal_repair, &rec, err, sizeof err) < 0) {
             LOG_E("journal.replay_failed", "error=%s", err);
+            dict_set_free(dicts);
             trie_free(t);
             config_free(&cfg);
             return 1;
@@ -110,6 +125,7 @@ int serve_main(int argc, char **argv) {
         j = jrn_open(cfg.journal, rec.last_gen ? rec.last_gen : 1, jrn_policy_parse(cfg.fsync), err, sizeof err);
         if (!j) {
             LOG_E("journal.open_failed", "error=%s", err);
+            dict_set_free(dicts);
             trie_free(t);
             config_free(&cfg);
             return 1;
@@ -117,12 +133,14 @@ int serve_main(int argc, char **argv) {
     }
     if (fit_fd_limit(&cfg) < 0) {
         jrn_close(j);
+        dict_set_free(dicts);
         trie_free(t);
         config_free(&cfg);
         return 1;
     }
-    int rc = srv_run(&cfg, t, j);
+    int rc = srv_run(&cfg, t, dicts, j);
     jrn_close(j);
+    dict_set_free(dicts);
     trie_free(t);
     config_free(&cfg);
     return rc;

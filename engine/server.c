@@ -723,7 +723,7 @@ static void close_walk(uv_handle_t *h, void *arg) {
     if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
-int srv_run(const srv_config *cfg, trie *t, jrn *j) {
+int srv_run(const srv_config *cfg, trie *t, struct dict_set *dicts, jrn *j) {
     srv *s = qcalloc(1, sizeof *s);
     if (!s) {
         LOG_E("server.start_failed", "error=out_of_memory");
@@ -731,6 +731,8 @@ int srv_run(const srv_config *cfg, trie *t, jrn *j) {
     }
     s->cfg = cfg;
     eng_init(&s->e, t, cfg);
+    s->e.dicts = dicts;
+    s->e.stats.dicts = dicts;
     eng_words_build(&s->e); /* the trie is final (loaded, journal replayed); failure: INFIX refused */
     qbuf_init(&s->scratch);
     s->lim.max_line = cfg->max_line;

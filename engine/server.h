@@ -15,7 +15,9 @@
 /* Runs the server. Returns 0 after a clean shutdown, 1 when it could not
  * start (bind failed...: logged). j (NULL: no journal) is borrowed: every
  * change is appended to it; the caller recovered it and closes it after. */
-int srv_run(const srv_config *cfg, trie *t, jrn *j);
+struct dict_set;
+/* dicts: the named dictionaries (engine/dict.h), borrowed; NULL: none. */
+int srv_run(const srv_config *cfg, trie *t, struct dict_set *dicts, jrn *j);
 
 /* `qac serve` (engine/serve_cmd.c): exit 0 clean shutdown, 1 runtime error, 2 usage. */
 int serve_main(int argc, char **argv);

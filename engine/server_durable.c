@@ -35,6 +35,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "engine/cmd.h"
+#include "engine/dict.h"
 #include "engine/store/journal.h"
 #include "engine/proto/proto.h"
 #include "engine/rank/ranker.h"
@@ -192,6 +193,15 @@ static void reap_child(srv_durable *d) {
     if (bgsave_reap(d->child, &ok, why, sizeof why) != 0) save_ended(d, ok, why);
 }
 
+/* In the save child: the named dictionaries into SNAPSHOT.dicts (engine/dict.h). */
+static int save_dicts(void *ud) {
+    srv *s = ud;
+    char p[JRN_PATH_MAX + 8];
+    if (!s->e.dicts) return 0;
+    if (dict_path(p, sizeof p, s->cfg->save ? s->cfg->save : s->cfg->index) < 0) return errno = ENAMETOOLONG, -1;
+    return dict_save_needed(s->e.dicts, p) ? dict_save(s->e.dicts, p) : 0;
+}
+
 /* eng->save_fn (ud: srv_durable), for SAVE and automatic saves: rotates the
  * journal and forks the snapshot writer. 0, or ENG_ERR(...) with a message
  * in *msg (static, valid until the next call). */
@@ -231,7 +241,7 @@ static int save_start(void *ud, const char **msg) {
     const char *path = s->cfg->save ? s->cfg->save : s->cfg->index;
     uint64_t fork_us;
     pid_t pid;
-    if (bgsave_fork(s->e.t, path, &pid, &fork_us, errbuf, sizeof errbuf) < 0) {
+    if (bgsave_fork(s->e.t, path, save_dicts, s, &pid, &fork_us, errbuf, sizeof errbuf) < 0) {
         LOG_E("bgsave.failed", "error=%s", errbuf);
         *msg = errbuf;
         return ENG_ERR(ERR_IO);

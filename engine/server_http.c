@@ -126,9 +126,10 @@ static int route_complete(srv_conn *c, const http_request *req, int os) {
             return http_error(c, req, cmd, 400, "bad_infix", "infix must be 0 or 1", NULL);
         ctx.infix = fv[0] == '1';
     }
+    http_param(req, "dict", &ctx.dict, &ctx.dict_len); /* a named dictionary (engine/dict.h): no ranker there */
     const char *msg = NULL;
     int n;
-    if (eng_wants_rank(&s->e, &ctx)) {
+    if (!ctx.dict && eng_wants_rank(&s->e, &ctx)) {
         n = eng_complete_prepare(&s->e, q, qlen, (unsigned)k, &ctx, &msg);
         s->e.fuzzy_used = 0;
         if (n == 0 && !eng_rank_takes(&s->e, &ctx, (unsigned)k)) {

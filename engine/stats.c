@@ -6,6 +6,8 @@
  */
 #include "engine/stats.h"
 
+#include "engine/dict.h"
+
 #include <errno.h>
 #include "engine/store/journal.h"
 #include "engine/guard.h"
@@ -30,7 +32,9 @@ static const char *const cmd_names[CMD__COUNT] = {
     [CMD_HTTP_METRICS] = "http_metrics", [CMD_HTTP_HEALTH] = "http_healthz",
     [CMD_HTTP_OTHER] = "http_other", [CMD_RELOAD] = "reload", [CMD_AUTH] = "auth",
     [CMD_HTTP_SUGGEST] = "http_suggest", [CMD_ECHO] = "echo", [CMD_SELECT] = "select",
-    [CMD_CLIENT] = "client", [CMD_HELLO] = "hello",
+    [CMD_CLIENT] = "client", [CMD_HELLO] = "hello", [CMD_SUGADD] = "ft_sugadd", [CMD_SUGGET] = "ft_sugget",
+    [CMD_SUGDEL] = "ft_sugdel", [CMD_SUGLEN] = "ft_suglen", [CMD_EXISTS] = "exists", [CMD_TYPE] = "type",
+    [CMD_FLUSHALL] = "flushall",
 };
 
 const char *stats_cmd_name(int cmd) { return cmd >= 0 && cmd < CMD__COUNT ? cmd_names[cmd] : "?"; }
@@ -40,6 +44,24 @@ void stats_init(eng_stats *s) {
     s->start_ns = qtime_ns();
     s->last_save_ok = -1;
     hist_init(&s->lat_ns);
+}
+
+/* The named dictionaries (engine/dict.h), in a bounded form whatever their
+ * number: how many, their keys and bytes in all, and the largest one's. */
+static void add_u(eng_stats_snap *snap, const char *name, const char *prom, const char *ptype,
+                  const char *label, uint64_t v);
+static void stats_dicts(const dict_set *d, eng_stats_snap *snap) {
+    uint64_t keys = 0, bytes = 0, top_k = 0, top_b = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        uint64_t k = trie_count(d->v[i]->t), b = dict_bytes(d->v[i]);
+        keys += k, bytes += b;
+        if (k > top_k || (k == top_k && b > top_b)) top_k = k, top_b = b;
+    }
+    add_u(snap, "dicts", "qac_dicts", "gauge", NULL, d->n);
+    add_u(snap, "dict_keys", "qac_dict_keys", "gauge", NULL, keys);
+    add_u(snap, "dict_bytes", "qac_dict_bytes", "gauge", NULL, bytes);
+    add_u(snap, "dict_largest_keys", "qac_dict_largest_keys", "gauge", NULL, top_k);
+    add_u(snap, "dict_largest_bytes", "qac_dict_largest_bytes", "gauge", NULL, top_b);
 }
 
 static stats_item *add(eng_stats_snap *snap, const char *name, const char *prom, const char *ptype) {
@@ -147,6 +169,7 @@ void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
     add_d(snap, "latency_mean_us", "qac_latency_mean_us", "gauge", NULL, hist_mean(&s->lat_ns) / 1e3);
     add_u(snap, "latency_count", "qac_latency_samples_total", "counter", NULL, s->lat_ns.count);
     add_u(snap, "keys", "qac_keys", "gauge", NULL, t ? trie_count(t) : 0);
+    if (s->dicts) stats_dicts(s->dicts, snap);
     trie_mem m = {0};
     if (t) trie_memory(t, &m);
     add_u(snap, "trie_bytes_used", "qac_trie_bytes", "gauge", "kind=\"used\"", m.bytes_used);

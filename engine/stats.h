@@ -29,6 +29,7 @@ enum {
     CMD_HELP, CMD_QUIT, CMD_SAVE, CMD_COMMAND, CMD_CONFIG, CMD_UNKNOWN,
     CMD_HTTP_COMPLETE, CMD_HTTP_ACCEPT, CMD_HTTP_STATS, CMD_HTTP_METRICS, CMD_HTTP_HEALTH,
     CMD_HTTP_OTHER, CMD_RELOAD, CMD_AUTH, CMD_HTTP_SUGGEST, CMD_ECHO, CMD_SELECT, CMD_CLIENT, CMD_HELLO,
+    CMD_SUGADD, CMD_SUGGET, CMD_SUGDEL, CMD_SUGLEN, CMD_EXISTS, CMD_TYPE, CMD_FLUSHALL,
     CMD__COUNT
 };
 const char *stats_cmd_name(int cmd);
@@ -68,6 +69,7 @@ typedef struct eng_stats {
     const struct jrn *journal;  /* borrowed; NULL without --journal */
     const struct eng_rank *rank; /* borrowed; NULL: no ranker (its counters are left out) */
     const struct guard *guard;   /* borrowed; NULL: no accept guard (its counters are left out) */
+    const struct dict_set *dicts; /* borrowed; NULL: no named dictionaries (engine/dict.h) */
 } eng_stats;
 
 void stats_init(eng_stats *s);

@@ -127,6 +127,20 @@ static void test_roundtrip(void **state) {
     memset(big, 'k', sizeof big);
     assert_int_equal(jrn_encode(&b, JRN_OP_DEL, big, sizeof big, NULL, 0, 0), -1);
     assert_int_equal(jrn_encode(&b, JRN_OP_SET, big, TRIE_MAX_KEY, big, TRIE_MAX_KEY, 1), 0);
+    assert_int_equal(b.len - len, JRN_REC_HEADER + JRN_MAX_SET_PAYLOAD);
+    /* the largest record of all is a DSET with every field at its ceiling */
+    len = b.len;
+    static char name[JRN_MAX_NAME + 1], data[JRN_MAX_DATA + 1];
+    memset(name, 'n', sizeof name);
+    memset(data, 'p', sizeof data);
+    assert_int_equal(jrn_encode_dict(&b, JRN_OP_DSET, name, JRN_MAX_NAME + 1, "k", 1, "k", 1, NULL, 0, 1), -1);
+    assert_int_equal(jrn_encode_dict(&b, JRN_OP_DSET, name, 1, "k", 1, "k", 1, data, JRN_MAX_DATA + 1, 1), -1);
+    assert_int_equal(jrn_encode_dict(&b, JRN_OP_DSET, name, 0, "k", 1, "k", 1, NULL, 0, 1), -1);
+    assert_int_equal(jrn_encode_dict(&b, JRN_OP_SET, name, 1, "k", 1, "k", 1, NULL, 0, 1), -1);
+    assert_int_equal(b.len, len);
+    assert_int_equal(jrn_encode_dict(&b, JRN_OP_DSET, name, JRN_MAX_NAME, big, TRIE_MAX_KEY, big, TRIE_MAX_KEY, data,
+                                     JRN_MAX_DATA, 1),
+                     0);
     assert_int_equal(b.len - len, JRN_MAX_RECORD);
     qbuf_free(&b);
 }

@@ -6,7 +6,8 @@
  *   after the last record of G, 3. the parent opens generation G+1 and sends
  *   every later change there; G's descriptor is fdatasync'ed (with the next
  *   group sync) and closed, 4. the child writes INDEX.tmp, fsyncs it, renames
- *   it over INDEX, fsyncs the directory, exits 0, 5. the parent removes every
+ *   it over INDEX, fsyncs the directory, writes INDEX.dicts the same way
+ *   (the named dictionaries, engine/dict.h; same image), exits 0, 5. the parent removes every
  *   generation < G+1. A failed child (exit != 0, killed) changes nothing on
  *   disk but INDEX.tmp: the old snapshot, G and G+1 still replay.
  *
@@ -61,7 +62,8 @@
 
 #include "common/util.h"
 
-int bgsave_fork(const trie *t, const char *path, pid_t *pid, uint64_t *fork_us, char *err, size_t errlen) {
+int bgsave_fork(const trie *t, const char *path, int (*also)(void *ud), void *ud, pid_t *pid, uint64_t *fork_us,
+                char *err, size_t errlen) {
     pid_t parent = getpid();
     uint64_t t0 = qtime_us();
     pid_t p = fork();
@@ -76,6 +78,7 @@ int bgsave_fork(const trie *t, const char *path, pid_t *pid, uint64_t *fork_us, 
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != parent) _exit(254);
         int rc = trie_save(t, path);
+        if (rc == 0 && also && also(ud) < 0) _exit(errno > 0 && errno < 253 ? errno : 253);
         if (rc == 0) _exit(0);
         int e = rc == TRIE_ENOMEM ? ENOMEM : errno;
         _exit(e > 0 && e < 254 ? e : 253);

@@ -21,8 +21,12 @@
 #include "trie/trie.h"
 
 /* Forks the writer child. On success *pid is the child's pid and *fork_us
- * how long fork() itself took (the only time the parent stops). */
-int bgsave_fork(const trie *t, const char *path, pid_t *pid, uint64_t *fork_us, char *err, size_t errlen);
+ * how long fork() itself took (the only time the parent stops). also (when
+ * not NULL) runs in the child after the trie is on disk and writes what else
+ * belongs to the same image (the named dictionaries: engine/dict.h); it
+ * returns 0 or -1 with errno, and the child fails with it. */
+int bgsave_fork(const trie *t, const char *path, int (*also)(void *ud), void *ud, pid_t *pid, uint64_t *fork_us,
+                char *err, size_t errlen);
 
 /* Non-blocking check of the child: returns 0 while it runs, 1 when it has
  * exited (then *ok is 1 on success, else 0 and why says what failed), -1 when

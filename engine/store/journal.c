@@ -124,6 +124,43 @@ int jrn_encode(qbuf *out, int op, const char *key, size_t klen, const char *disp
     return 0;
 }
 
+int jrn_encode_dict(qbuf *out, int op, const char *name, size_t nlen, const char *key, size_t klen,
+                    const char *disp, size_t dlen, const char *data, size_t plen, double score) {
+    if (nlen < 1 || nlen > JRN_MAX_NAME) return -1;
+    if (op == JRN_OP_DSET) {
+        if (klen < 1 || klen > TRIE_MAX_KEY || !disp || dlen < 1 || dlen > TRIE_MAX_KEY || plen > JRN_MAX_DATA ||
+            (plen && !data) || !isfinite(score))
+            return -1;
+    } else if (op == JRN_OP_DDEL) {
+        if (klen < 1 || klen > TRIE_MAX_KEY) return -1;
+        dlen = plen = 0, score = 0;
+    } else if (op == JRN_OP_DDROP) {
+        klen = dlen = plen = 0, score = 0;
+    } else {
+        return -1;
+    }
+    size_t L = JRN_DICT_FIXED + nlen + klen + dlen + plen;
+    if (qbuf_reserve(out, JRN_REC_HEADER + L) < 0) return -1;
+    unsigned char *p = (unsigned char *)out->data + out->len;
+    le_put32(p, (uint32_t)L);
+    unsigned char *pl = p + JRN_REC_HEADER, *w = pl + JRN_DICT_FIXED;
+    pl[0] = (unsigned char)op;
+    le_put16(pl + 1, (uint16_t)klen);
+    le_put16(pl + 3, (uint16_t)dlen);
+    le_put_f64(pl + 5, score);
+    le_put16(pl + 13, (uint16_t)nlen);
+    le_put16(pl + 15, (uint16_t)plen);
+    memcpy(w, name, nlen), w += nlen;
+    if (klen) memcpy(w, key, klen), w += klen;
+    if (dlen) memcpy(w, disp, dlen), w += dlen;
+    if (plen) memcpy(w, data, plen);
+    uint32_t crc = jrn_crc32c(0, p, 4);
+    crc = jrn_crc32c(crc, pl, L);
+    le_put32(p + 4, crc);
+    out->len += JRN_REC_HEADER + L;
+    return 0;
+}
+
 int jrn_encode_header(qbuf *out, uint64_t gen) {
     unsigned char h[JRN_HEADER_SIZE] = {0};
     memcpy(h, JRN_MAGIC, 8);
@@ -184,7 +221,34 @@ static long rec_check(const unsigned char *buf, size_t len, size_t off, jrn_rec 
     int op = pl[0];
     uint32_t k = le_get16(pl + 1), d = le_get16(pl + 3);
     double score = le_get_f64(pl + 5);
-    if ((op != JRN_OP_SET && op != JRN_OP_DEL) || k < 1 || k > TRIE_MAX_KEY || d > TRIE_MAX_KEY ||
+    memset(r, 0, sizeof *r);
+    if (op >= JRN_OP_DSET && op <= JRN_OP_DDROP) {
+        uint32_t n = L >= JRN_DICT_FIXED ? le_get16(pl + 13) : 0, pn = L >= JRN_DICT_FIXED ? le_get16(pl + 15) : 0;
+        int ok = L >= JRN_DICT_FIXED && n >= 1 && n <= JRN_MAX_NAME && JRN_DICT_FIXED + n + k + d + pn == L;
+        if (op == JRN_OP_DSET)
+            ok = ok && k >= 1 && k <= TRIE_MAX_KEY && d >= 1 && d <= TRIE_MAX_KEY && pn <= JRN_MAX_DATA &&
+                 isfinite(score);
+        else if (op == JRN_OP_DDEL)
+            ok = ok && k >= 1 && k <= TRIE_MAX_KEY && d == 0 && pn == 0 && score == 0;
+        else
+            ok = ok && k == 0 && d == 0 && pn == 0 && score == 0;
+        if (!ok) {
+            *reason = "record fields invalid";
+            return -1;
+        }
+        r->op = op;
+        r->name = (const char *)pl + JRN_DICT_FIXED;
+        r->nlen = n;
+        r->key = k ? r->name + n : NULL;
+        r->klen = k;
+        r->disp = d ? r->name + n + k : NULL;
+        r->dlen = d;
+        r->data = pn ? r->name + n + k + d : NULL;
+        r->plen = pn;
+        r->score = score;
+        return (long)(JRN_REC_HEADER + L);
+    }
+    if (L > JRN_MAX_SET_PAYLOAD || (op != JRN_OP_SET && op != JRN_OP_DEL) || k < 1 || k > TRIE_MAX_KEY || d > TRIE_MAX_KEY ||
         JRN_PAYLOAD_FIXED + k + d != L || (op == JRN_OP_SET && (d < 1 || !isfinite(score))) ||
         (op == JRN_OP_DEL && d != 0)) {
         *reason = "record fields invalid";
@@ -352,10 +416,20 @@ static int read_all(int fd, char **out, size_t *len) {
 typedef struct apply_ctx {
     trie *t;
     int rc;
+    int (*dict_fn)(void *ud, const jrn_rec *r);
+    void *dict_ud;
 } apply_ctx;
 
 static int apply_rec(void *ud, const jrn_rec *r) {
     apply_ctx *a = ud;
+    if (r->op >= JRN_OP_DSET) {
+        int drc = a->dict_fn ? a->dict_fn(a->dict_ud, r) : 0;
+        if (drc < 0) {
+            a->rc = drc;
+            return 1;
+        }
+        return 0;
+    }
     int rc = r->op == JRN_OP_SET ? trie_set(a->t, r->key, r->klen, r->disp, r->dlen, r->score, NULL)
                                  : trie_del(a->t, r->key, r->klen);
     if (rc < 0 && rc != TRIE_ENOTFOUND) {
@@ -366,7 +440,7 @@ static int apply_rec(void *ud, const jrn_rec *r) {
 }
 
 /* Replays one generation file. */
-static int recover_one(const char *path, uint64_t gen, trie *t, int repair, jrn_recovery *rec, char *err,
+static int recover_one(const char *path, uint64_t gen, apply_ctx *ap, int repair, jrn_recovery *rec, char *err,
                        size_t errlen) {
     int fd = open(path, O_RDWR);
     if (fd < 0) {
@@ -410,12 +484,12 @@ static int recover_one(const char *path, uint64_t gen, trie *t, int repair, jrn_
                  (unsigned long long)hgen, (unsigned long long)gen);
         goto out;
     }
-    apply_ctx a = {t, 0};
+    ap->rc = 0;
     jrn_scan_result res;
-    jrn_scan(buf, len, JRN_HEADER_SIZE, apply_rec, &a, &res);
-    if (a.rc < 0) {
+    jrn_scan(buf, len, JRN_HEADER_SIZE, apply_rec, ap, &res);
+    if (ap->rc < 0) {
         snprintf(err, errlen, "journal %s: replay at byte %llu failed: %s", path, (unsigned long long)res.good_end,
-                 trie_strerror(a.rc));
+                 trie_strerror(ap->rc));
         goto out;
     }
     rec->records += res.records;
@@ -457,7 +531,13 @@ out:
 }
 
 int jrn_recover(const char *base, trie *t, int repair, jrn_recovery *rec, char *err, size_t errlen) {
+    return jrn_recover_dicts(base, t, NULL, NULL, repair, rec, err, errlen);
+}
+
+int jrn_recover_dicts(const char *base, trie *t, int (*dict_fn)(void *ud, const jrn_rec *r), void *ud, int repair,
+                      jrn_recovery *rec, char *err, size_t errlen) {
     memset(rec, 0, sizeof *rec);
+    apply_ctx a = {t, 0, dict_fn, ud};
     uint64_t *gens;
     int n = jrn_list(base, &gens, err, errlen);
     if (n < 0) return -1;
@@ -465,7 +545,7 @@ int jrn_recover(const char *base, trie *t, int repair, jrn_recovery *rec, char *
     for (int i = 0; i < n && rc == 0; i++) {
         char path[JRN_PATH_MAX];
         jrn_path(path, sizeof path, base, gens[i]);
-        rc = recover_one(path, gens[i], t, repair, rec, err, errlen);
+        rc = recover_one(path, gens[i], &a, repair, rec, err, errlen);
         rec->last_gen = gens[i];
     }
     qfree(gens);
@@ -574,6 +654,12 @@ int jrn_reserve(jrn *j) { return qbuf_reserve(&j->batch, JRN_MAX_RECORD); }
 
 uint64_t jrn_add_set(jrn *j, const char *key, size_t klen, const char *disp, size_t dlen, double score) {
     if (jrn_encode(&j->batch, JRN_OP_SET, key, klen, disp, dlen, score) < 0) return 0;
+    return ++j->last_lsn;
+}
+
+uint64_t jrn_add_dict(jrn *j, int op, const char *name, size_t nlen, const char *key, size_t klen, const char *disp,
+                      size_t dlen, const char *data, size_t plen, double score) {
+    if (jrn_encode_dict(&j->batch, op, name, nlen, key, klen, disp, dlen, data, plen, score) < 0) return 0;
     return ++j->last_lsn;
 }
 

@@ -2,8 +2,9 @@
  *
  * WHAT
  * ----
- * Every change to the trie (ADD, INCR, DEL, ACCEPT's increment) is appended
- * as one record before its reply leaves. At start the server loads the
+ * Every change to the trie (ADD, INCR, DEL, ACCEPT's increment) and to a
+ * named dictionary (FT.SUGADD, FT.SUGDEL, DEL / FLUSHALL of one: engine/dict.h)
+ * is appended as one record before its reply leaves. At start the server loads the
  * snapshot, then replays the journal files in generation order. A background
  * snapshot (bgsave.h) starts a new generation at its fork; when the
  * snapshot is safely on disk the older generations are removed.
@@ -34,7 +35,7 @@
  *       24    4  reserved, 0
  *       28    4  CRC32C of bytes [0, 28)
  * Then records, back to back, from offset 32:
- *        0    4  payload length L (JRN_MIN_PAYLOAD..JRN_MAX_PAYLOAD)
+ *        0    4  payload length L (JRN_MIN_PAYLOAD..JRN_MAX_PAYLOAD, any op)
  *        4    4  CRC32C of the 4 length bytes followed by the L payload bytes
  *        8    L  payload:
  *                  0  1  op: 1 = SET, 2 = DEL
@@ -43,6 +44,22 @@
  *                  5  8  score (IEEE-754 double, finite; DEL: 0)
  *                 13  K  key bytes (normalized), then D display bytes
  *                 L == 13 + K + D exactly
+ *                or, for a named dictionary (engine/dict.h; ops 3..5, added
+ *                without a version change: a journal without them reads as
+ *                before; a qac older than them stops at the first one as at
+ *                a corrupt record, never misreads it):
+ *                  0  1  op: 3 = DSET, 4 = DDEL, 5 = DDROP (the dictionary)
+ *                  1  2  key length K (DSET, DDEL: 1..512; DDROP: 0)
+ *                  3  2  display length D (DSET: 1..512; else 0)
+ *                  5  8  score (DSET: finite; else 0)
+ *                 13  2  dictionary name length N (1..JRN_MAX_NAME)
+ *                 15  2  payload length P (DSET: 0..JRN_MAX_DATA; else 0)
+ *                 17  N  name bytes, K key bytes, D display bytes, P payload
+ *                 L == 17 + N + K + D + P exactly
+ *                DSET states the entry's whole state after the change
+ *                (payload included), DDEL removes one key, DDROP the whole
+ *                dictionary: all idempotent like SET and DEL. A dictionary
+ *                comes into being with its first DSET.
  * CRC32C (Castagnoli, reflected polynomial 0x82F63B78, init and final xor
  * ~0) is jrn_crc32c(); check value: crc32c("123456789") = 0xE3069283.
  *
@@ -96,11 +113,15 @@
 #define JRN_REC_HEADER 8
 #define JRN_PAYLOAD_FIXED 13
 #define JRN_MIN_PAYLOAD (JRN_PAYLOAD_FIXED + 1)
-#define JRN_MAX_PAYLOAD (JRN_PAYLOAD_FIXED + 2 * TRIE_MAX_KEY)
+#define JRN_MAX_SET_PAYLOAD (JRN_PAYLOAD_FIXED + 2 * TRIE_MAX_KEY) /* ops 1, 2 */
+#define JRN_DICT_FIXED 17
+#define JRN_MAX_NAME 1024 /* a dictionary name, bytes (ceiling of dict-name-max) */
+#define JRN_MAX_DATA 4096 /* a DSET payload, bytes (ceiling of dict-payload-max) */
+#define JRN_MAX_PAYLOAD (JRN_DICT_FIXED + JRN_MAX_NAME + 2 * TRIE_MAX_KEY + JRN_MAX_DATA)
 #define JRN_MAX_RECORD (JRN_REC_HEADER + JRN_MAX_PAYLOAD)
 #define JRN_PATH_MAX 4096
 
-enum { JRN_OP_SET = 1, JRN_OP_DEL = 2 };
+enum { JRN_OP_SET = 1, JRN_OP_DEL = 2, JRN_OP_DSET = 3, JRN_OP_DDEL = 4, JRN_OP_DDROP = 5 };
 
 /* fsync policies (--fsync) */
 enum { JRN_FSYNC_NO = 0, JRN_FSYNC_EVERYSEC = 1, JRN_FSYNC_ALWAYS = 2 };
@@ -117,6 +138,10 @@ uint32_t jrn_crc32c_portable(uint32_t crc, const void *buf, size_t len);
 /* Appends one record. SET needs a display (1..512 bytes) and a finite score.
  * Returns 0, or -1 on bad arguments or allocation failure (out unchanged). */
 int jrn_encode(qbuf *out, int op, const char *key, size_t klen, const char *disp, size_t dlen, double score);
+/* Appends one dictionary record (op DSET, DDEL or DDROP; fields as in FORMAT;
+ * what an op does not carry is ignored). Returns 0 or -1 as jrn_encode. */
+int jrn_encode_dict(qbuf *out, int op, const char *name, size_t nlen, const char *key, size_t klen,
+                    const char *disp, size_t dlen, const char *data, size_t plen, double score);
 /* Appends a file header for generation gen. */
 int jrn_encode_header(qbuf *out, uint64_t gen);
 
@@ -125,6 +150,8 @@ typedef struct jrn_rec {
     const char *key, *disp; /* into the scanned buffer */
     size_t klen, dlen;
     double score;
+    const char *name, *data; /* ops 3..5: the dictionary, DSET's payload (NULL when P is 0) */
+    size_t nlen, plen;
 } jrn_rec;
 
 enum { JRN_SCAN_OK = 0, JRN_SCAN_TORN = 1, JRN_SCAN_CORRUPT = 2 };
@@ -162,8 +189,12 @@ typedef struct jrn_recovery {
 /* Replays every FILE.<N> of `base` into t, in generation order. Torn tails
  * are truncated (logged as warnings); a corrupt record fails with a message
  * naming the file and offset unless repair != 0 (then it is truncated and
- * logged). Returns 0, or -1 with err set. */
+ * logged). Dictionary records (ops 3..5) go to dict_fn (a TRIE_* code back:
+ * < 0 stops the replay with that error); without dict_fn they are skipped.
+ * Returns 0, or -1 with err set. */
 int jrn_recover(const char *base, trie *t, int repair, jrn_recovery *rec, char *err, size_t errlen);
+int jrn_recover_dicts(const char *base, trie *t, int (*dict_fn)(void *ud, const jrn_rec *r), void *ud, int repair,
+                      jrn_recovery *rec, char *err, size_t errlen);
 
 /* Lists the generations of base in increasing order. *gens is malloc'ed
  * (qfree it); returns the count or -1 (err set). */
@@ -189,6 +220,9 @@ int jrn_reserve(jrn *j);
  * record's LSN, or 0 on bad arguments / no memory. */
 uint64_t jrn_add_set(jrn *j, const char *key, size_t klen, const char *disp, size_t dlen, double score);
 uint64_t jrn_add_del(jrn *j, const char *key, size_t klen);
+/* A dictionary record (jrn_encode_dict's arguments); LSN or 0. */
+uint64_t jrn_add_dict(jrn *j, int op, const char *name, size_t nlen, const char *key, size_t klen, const char *disp,
+                      size_t dlen, const char *data, size_t plen, double score);
 
 /* Writes the batch (one pwrite). 0 ok (or nothing to write), -1 error state
  * (errno in jrn_error). Clears the error state on success. */

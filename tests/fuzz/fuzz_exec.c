@@ -51,7 +51,7 @@
  * Each command is an opcode byte -- low nibble the command, bit 4 RESP (else
  * text), bits 5-7 variant flags (option order and case, LIMIT of the probe,
  * ...) -- followed by the argument bytes it reads (a missing byte reads 0):
- *   0/10 ADD key score           1/11 INCR key [delta]   2/14 DEL key
+ *   0/10 ADD key score           1/11 INCR key [delta]   2 DEL key
  *   3 GET key prefix             6 SAVE (flags 7: unwritable path, ERR IO)
  *   4/12 ACCEPT query optbyte [USER u] [SESSION s] [PREFIX p] [RANK r]
  *   5/13 COMPLETE prefix optbyte [USER u] [SESSION s] [LIMIT k] [WITHSCORES]
@@ -60,6 +60,8 @@
  *     by one user (SESSION on every other one), then the probe runs COMPLETE
  *     stem USER user: the heavy-history path. 1..48 accepts; with flags 7
  *     and a count byte >= 0xf0, 900..1380 (at most EX_BUDGET per input).
+ *   14 SUG: FT.SUGADD/SUGGET/SUGDEL/SUGLEN, EXISTS/TYPE/DEL and COMPLETE ...
+ *     DICT over named dictionaries against their own model (fuzz_exec_sug.h)
  *   9 MISC: STATS INFO PING HELP CONFIG COMMAND QUIT AUTH, an unknown
  *     command word, wrong argument counts
  *   15 FUZZY prefix fuzzbyte [LIMIT k] [INFIX]: COMPLETE prefix FUZZY f (0,
@@ -474,6 +476,8 @@ static void check_snapshot(void) {
     trie_free(t2);
 }
 
+#include "tests/fuzz/fuzz_exec_sug.h" /* op_sug: named dictionaries */
+
 /* --- per-input state ---------------------------------------------------- */
 
 /* A fresh ranker, guard and eng for an input whose header byte is h (the
@@ -484,6 +488,9 @@ static void state_new(unsigned h) {
     if (trie_count(T)) fuzz_fail("trie not empty at the start of an input");
     eng_init(&E, T, &cfg);
     E.stats.words = E.words = W;
+    if (!SGD && !(SGD = dict_set_new())) fuzz_fail("dict_set_new failed");
+    E.dicts = SGD;
+    E.stats.dicts = SGD;
     eng_rank_opts o;
     eng_rank_opts_default(&o);
     o.model = model_path;
@@ -571,6 +578,7 @@ static void state_free(void) {
     E.guard = NULL;
     E.stats.guard = NULL;
     check_trie_full();
+    sg_reset();
     trie_reset();
     cfg.save = snap_path;
 }
@@ -667,6 +675,10 @@ static void op_del(rd *in, int kind, unsigned fl, unsigned step) {
     req_free(&q);
     reply r;
     read_reply(kind, RP_INT, 0, &r);
+    if (sg_drop_if_dict(key)) { /* the exact name of a dictionary: Redis's DEL key */
+        if (r.err || r.ival != 1) fuzz_fail("DEL of dictionary %.*s: %.*s", (int)key.n, key.s, (int)r.rawn, r.raw);
+        return;
+    }
     int kn = key_norm(key, nbuf);
     expect_outcome(kn > 0, &r, "DEL");
     if (kn > 0) {
@@ -931,7 +943,7 @@ static void op_burst(rd *in, int kind, unsigned fl, unsigned step) {
 
 typedef void (*op_fn)(rd *in, int kind, unsigned fl, unsigned step);
 static const op_fn ops[16] = {op_add,   op_incr,  op_del,   op_get,    op_accept, op_complete, op_save, op_reload,
-                              op_burst, op_misc, op_add,   op_incr,   op_accept, op_complete, op_del,  op_fuzzy};
+                              op_burst, op_misc, op_add,   op_incr,   op_accept, op_complete, op_sug,  op_fuzzy};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!dir[0]) env_init();

@@ -63,6 +63,8 @@ static const char *const misc_conn[] = {"HELLO", "HELLO 2", "HELLO 3", "HELLO 4"
                                         "SELECT 0", "SELECT 1"};
 static const char *const misc_known[] = {"COMPLETE", "ADD",     "INCR",   "DEL",  "GET",  "ACCEPT", "STATS",
                                          "INFO",     "PING",    "HELP",   "QUIT", "SAVE", "RELOAD", "COMMAND",
-                                         "CONFIG",   "AUTH",    "HELLO",  "CLIENT", "ECHO", "SELECT"};
+                                         "CONFIG",   "AUTH",    "HELLO",  "CLIENT", "ECHO", "SELECT",
+                                         "FT.SUGADD", "FT.SUGGET", "FT.SUGDEL", "FT.SUGLEN", "EXISTS", "TYPE",
+                                         "FLUSHALL", "FLUSHDB"};
 
 #endif

@@ -22,7 +22,8 @@
  * journal.h (short file: rewritten empty; bad header or generation: error;
  * damage reaching EOF: torn, cut; other damage: error, or cut with repair).
  * Each record jrn_scan hands out is re-checked against the format (contiguous,
- * CRC, field ranges, L == 13 + K + D) and each TORN / CORRUPT verdict against
+ * CRC, field ranges, L == 13 + K + D, or for the dictionary ops DSET / DDEL /
+ * DDROP L == 17 + N + K + D + P) and each TORN / CORRUPT verdict against
  * the DAMAGE rules (read as: a length field out of range is corrupt unless
  * the record would end exactly at EOF or only zeros follow). Checks after jrn_recover:
  *   - it fails exactly when the model says so, with a message;
@@ -30,7 +31,10 @@
  *     and each file's new length match the model;
  *   - the trie passes trie_check and holds exactly the model's keys,
  *     displays and scores (also after a failure: the records before the
- *     damage were applied);
+ *     damage were applied); the named dictionaries (replayed through
+ *     jrn_recover_dicts into engine/dict.h's dict_apply) hold exactly a second
+ *     model's (name, key) entries with their displays, scores and payloads,
+ *     a dictionary existing while it has an entry;
  *   - after success: replaying again into the same trie changes nothing
  *     (records are idempotent), replaying into a fresh one gives the same
  *     keys with nothing cut, and the journal stays appendable: jrn_open on
@@ -50,6 +54,7 @@
 
 #include "common/log.h"
 #include "common/endian.h"
+#include "engine/dict.h"
 #include "engine/store/journal.h"
 #include "trie/trie.h"
 #include "tests/fuzz/fuzz_util.h"
@@ -113,6 +118,79 @@ static void mdel(const char *k, size_t kl) {
     if (m) m->live = 0;
 }
 
+/* The named dictionaries' model: (name, key) -> display, score, payload. */
+#define JF_MAX_DMODEL 2400 /* > the dictionary records JF_MAX_INPUT can hold (28 bytes at least) */
+typedef struct dment {
+    char name[JRN_MAX_NAME], key[TRIE_MAX_KEY], disp[TRIE_MAX_KEY], pay[JRN_MAX_DATA];
+    size_t nlen, klen, dlen, plen;
+    double score;
+    int live;
+} dment;
+static dment dmodel[JF_MAX_DMODEL];
+static size_t ndmodel;
+
+static dment *dfind(const char *n, size_t nl, const char *k, size_t kl) {
+    for (size_t i = 0; i < ndmodel; i++)
+        if (dmodel[i].nlen == nl && dmodel[i].klen == kl && !memcmp(dmodel[i].name, n, nl) &&
+            !memcmp(dmodel[i].key, k, kl))
+            return &dmodel[i];
+    return NULL;
+}
+static void dapply(const jrn_rec *r) {
+    if (r->op == JRN_OP_DDROP) {
+        for (size_t i = 0; i < ndmodel; i++)
+            if (dmodel[i].nlen == r->nlen && !memcmp(dmodel[i].name, r->name, r->nlen)) dmodel[i].live = 0;
+        return;
+    }
+    dment *m = dfind(r->name, r->nlen, r->key, r->klen);
+    if (r->op == JRN_OP_DDEL) {
+        if (m) m->live = 0;
+        return;
+    }
+    if (!m) {
+        if (ndmodel == JF_MAX_DMODEL) fuzz_fail("dictionary model full");
+        m = &dmodel[ndmodel++];
+        memcpy(m->name, r->name, r->nlen);
+        m->nlen = r->nlen;
+        memcpy(m->key, r->key, r->klen);
+        m->klen = r->klen;
+    }
+    memcpy(m->disp, r->disp, r->dlen);
+    m->dlen = r->dlen;
+    if (r->plen) memcpy(m->pay, r->data, r->plen);
+    m->plen = r->plen;
+    m->score = r->score;
+    m->live = 1;
+}
+
+static void compare_dicts(const dict_set *ds, const char *when) {
+    uint64_t live = 0, names = 0;
+    for (size_t i = 0; i < ndmodel; i++) {
+        const dment *m = &dmodel[i];
+        if (!m->live) continue;
+        live++;
+        int first = 1; /* count each live name once: at its first live entry */
+        for (size_t j = 0; j < i && first; j++)
+            if (dmodel[j].live && dmodel[j].nlen == m->nlen && !memcmp(dmodel[j].name, m->name, m->nlen)) first = 0;
+        names += first;
+        const dict_ent *d = dict_find(ds, m->name, m->nlen);
+        trie_hit h;
+        if (!d || !trie_get(d->t, m->key, m->klen, &h))
+            fuzz_fail("%s: dictionary entry %.*s / %.*s missing", when, (int)m->nlen, m->name, (int)m->klen, m->key);
+        uint32_t pl;
+        const char *p = dict_payload(d, h.id, &pl);
+        if (h.score != m->score || h.displen != m->dlen || memcmp(trie_hit_display(&h), m->disp, m->dlen) ||
+            pl != m->plen || (pl && memcmp(p, m->pay, pl)))
+            fuzz_fail("%s: dictionary entry %.*s / %.*s differs from the model", when, (int)m->nlen, m->name,
+                      (int)m->klen, m->key);
+    }
+    uint64_t keys = 0;
+    for (size_t i = 0; i < ds->n; i++) keys += trie_count(ds->v[i]->t);
+    if (keys != live || ds->n != names)
+        fuzz_fail("%s: %zu dictionaries with %llu entries, model %llu with %llu", when, ds->n,
+                  (unsigned long long)keys, (unsigned long long)names, (unsigned long long)live);
+}
+
 /* Per-scan state: re-checks each record against the format. */
 typedef struct scan_ctx {
     const uint8_t *buf;
@@ -127,7 +205,23 @@ static int on_rec(void *ud, const jrn_rec *r) {
     uint32_t L = le_get32(p);
     fuzz_assert(L >= JRN_MIN_PAYLOAD && L <= JRN_MAX_PAYLOAD && L <= c->len - c->expect - JRN_REC_HEADER);
     fuzz_assert(jrn_crc32c(jrn_crc32c(0, p, 4), p + JRN_REC_HEADER, L) == le_get32(p + 4));
-    fuzz_assert(r->op == p[8] && (r->op == JRN_OP_SET || r->op == JRN_OP_DEL));
+    fuzz_assert(r->op == p[8]);
+    if (r->op >= JRN_OP_DSET && r->op <= JRN_OP_DDROP) {
+        fuzz_assert(L == JRN_DICT_FIXED + r->nlen + r->klen + r->dlen + r->plen && r->nlen >= 1 &&
+                    r->nlen <= JRN_MAX_NAME && r->nlen == le_get16(p + JRN_REC_HEADER + 13));
+        fuzz_assert((const uint8_t *)r->name == p + JRN_REC_HEADER + JRN_DICT_FIXED);
+        if (r->op == JRN_OP_DSET)
+            fuzz_assert(r->klen >= 1 && r->klen <= TRIE_MAX_KEY && r->dlen >= 1 && r->dlen <= TRIE_MAX_KEY &&
+                        r->plen <= JRN_MAX_DATA && isfinite(r->score));
+        else if (r->op == JRN_OP_DDEL)
+            fuzz_assert(r->klen >= 1 && r->klen <= TRIE_MAX_KEY && r->dlen == 0 && r->plen == 0);
+        else
+            fuzz_assert(r->klen == 0 && r->dlen == 0 && r->plen == 0);
+        if (c->apply) dapply(r);
+        c->expect += JRN_REC_HEADER + L;
+        return 0;
+    }
+    fuzz_assert(r->op == JRN_OP_SET || r->op == JRN_OP_DEL);
     fuzz_assert(r->klen >= 1 && r->klen <= TRIE_MAX_KEY && L == JRN_PAYLOAD_FIXED + r->klen + r->dlen);
     fuzz_assert((const uint8_t *)r->key == p + JRN_REC_HEADER + JRN_PAYLOAD_FIXED);
     if (r->op == JRN_OP_SET) {
@@ -251,6 +345,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     /* the model's verdict */
     model_init(flags & 8);
+    ndmodel = 0;
     jrn_recovery want = {0};
     size_t newlen[JF_MAX_FILES];
     int want_rc = 0;
@@ -318,10 +413,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     /* the real thing */
     trie *t = start_trie(flags & 8);
+    dict_set *ds = dict_set_new();
+    if (!ds) fuzz_fail("dict_set_new failed");
     jrn_recovery got;
     char err[1024];
     err[0] = 0;
-    int rc = jrn_recover(base, t, repair, &got, err, sizeof err);
+    int rc = jrn_recover_dicts(base, t, dict_apply, ds, repair, &got, err, sizeof err);
     if (rc != want_rc) fuzz_fail("jrn_recover returned %d, model says %d (%s)", rc, want_rc, err);
     if (rc) fuzz_assert(err[0]);
     if (got.records != want.records || got.bytes != want.bytes || got.torn_cut != want.torn_cut ||
@@ -343,23 +440,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (size_t i = 0; i < npieces; i++) free(piece[i]);
 
     compare(t, "after recovery");
+    compare_dicts(ds, "after recovery");
     if (rc) {
         trie_free(t);
+        dict_set_free(ds);
         return 0;
     }
 
     /* replaying again over the result changes nothing */
     jrn_recovery again;
-    if (jrn_recover(base, t, 0, &again, err, sizeof err)) fuzz_fail("second replay failed: %s", err);
+    if (jrn_recover_dicts(base, t, dict_apply, ds, 0, &again, err, sizeof err)) fuzz_fail("second replay failed: %s", err);
     fuzz_assert(again.torn_cut == 0 && again.dropped_bytes == 0 && again.records == want.records);
     compare(t, "after a second replay over the same trie");
+    compare_dicts(ds, "after a second replay over the same dictionaries");
     trie_free(t);
+    dict_set_free(ds);
     /* and into a fresh trie gives the same keys */
     t = start_trie(flags & 8);
-    if (jrn_recover(base, t, 0, &again, err, sizeof err)) fuzz_fail("replay into a fresh trie failed: %s", err);
+    ds = dict_set_new();
+    if (jrn_recover_dicts(base, t, dict_apply, ds, 0, &again, err, sizeof err))
+        fuzz_fail("replay into a fresh trie failed: %s", err);
     fuzz_assert(again.torn_cut == 0 && again.dropped_bytes == 0 && again.records == want.records);
     compare(t, "after a replay into a fresh trie");
+    compare_dicts(ds, "after a replay into fresh dictionaries");
     trie_free(t);
+    dict_set_free(ds);
 
     /* the journal stays appendable where recovery left it */
     uint64_t gen = want.last_gen ? want.last_gen : 1;

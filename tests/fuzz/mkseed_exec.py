@@ -14,6 +14,7 @@ import os
 import sys
 
 ADD, INCR, DEL, GET, ACCEPT, COMPLETE, SAVE, RELOAD, BURST, MISC = range(10)
+SUG = 14
 FUZZY = 15
 RESP = 0x10
 
@@ -222,6 +223,14 @@ def seeds():
         fuzzy("a ", "0", infix=True, limit="2") + op(DEL) + key("a bc") + fuzzy("b", "0", infix=True) + \
         incr("ab c", "100") + fuzzy("c", "1", infix=True) + fuzzy("ab ", "auto", infix=True, fl=1) + \
         add("a b", "max") + incr("a b", "max") + fuzzy("b", "0", infix=True) + fuzzy("b", "x", infix=True)
+    # named dictionaries (fuzz_exec_sug.h: sub-op, dictionary, string index, then what the sub-op reads):
+    # FT.SUGADD (a payload: flag 1), FT.SUGGET (FUZZY: flag 1, MAX: flag 2), COMPLETE ... DICT, FT.SUGLEN,
+    # TYPE, and op_del's DEL of the dictionary's exact name (raw key "sug0")
+    s["sug"] = bytes([0]) + op(SUG, True) + bytes([0, 0, 0, 0]) + op(SUG, True) + bytes([0, 0, 6, 1]) + \
+        op(SUG, True, 1) + bytes([0, 0, 1, 2, 0]) + op(SUG, True) + bytes([5, 0, 0, 3]) + \
+        op(SUG, True, 1) + bytes([5, 0, 0, 11]) + op(SUG, True, 2) + bytes([5, 0, 0, 0, 3]) + \
+        op(SUG, True) + bytes([7, 0, 0, 4, 9]) + op(SUG) + bytes([4, 0, 0]) + op(SUG, True) + bytes([6, 0, 0, 1]) + \
+        op(DEL) + bytes([0xf6, 4]) + b"sug0" + op(SUG, True) + bytes([4, 0, 0])
     return s
 
 
