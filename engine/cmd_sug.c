@@ -40,9 +40,16 @@
  * (RediSearch silently skips strings of 256+ characters; qac does too, and
  * refuses with ERR TOOLONG those between 256 bytes and that); a score must
  * be finite in float; F is utf8proc's simple lowercase (RediSearch's libnu
- * fold differs on a few code points); SUGGET scans the whole dictionary
- * (O(entries); RediSearch prunes by subtree maxima) -- COMPLETE ... DICT is
- * the fast path over the same dictionary.
+ * fold differs on a few code points); SUGGET visits every key under the
+ * folded prefix, FUZZY every key of the dictionary (O(matches), O(entries);
+ * RediSearch prunes by subtree maxima; the score it reports is not monotone
+ * in the stored one, so a top-k by stored score would not do) and keeps the
+ * MAX best in a heap; without FUZZY it first tries the TRIE_MAX_K most
+ * popular matches, which prove the answer when the MAX-th best reported
+ * score is above the last one's stored score (or 0 if that is negative:
+ * dividing a negative score raises it toward 0) (sug_best_first). A walk scores
+ * at most sug-max-scan keys (then the best of those, STATS sug_truncated).
+ * COMPLETE ... DICT is the fast path over the same dictionary.
  *
  * Keys: a name is 1..dict-name-max bytes. A name that holds a dictionary is
  * a Redis key: EXISTS counts it, TYPE says "trietype0" (RediSearch's module
@@ -71,6 +78,10 @@
 #define SUG_MAX_PREFIX_BYTES 200 /* ... times sizeof(rune) */
 #define SUG_MAX_CHARS 255        /* RediSearch inserts strings of fewer than 256 characters */
 #define SUG_DEFAULT_MAX 5
+#define SUG_BEST_FIRST 50 /* MAX up to this tries the most popular matches first */
+#define SUG_SEQ_FIRST (1ull << 62) /* seq of FUZZY's first pass (keys with the first character) */
+#define SUG_SEQ_AFTER (1ull << 63) /* seq of its second pass's keys above those */
+#define SUG_EXACT_MAX 16  /* case variants of the prefix itself that best-first scores (more: walk) */
 
 static int wrong_arity(cmd_call *c, const char *cmd) {
     snprintf(c->e->errbuf, sizeof c->e->errbuf, "wrong number of arguments for '%s' command", cmd);
@@ -296,9 +307,12 @@ typedef struct sug_query {
     const char *fq;       /* F(prefix) bytes */
     size_t fqlen, qbytes; /* its length; the raw prefix's bytes */
     int fuzzy;
-    sug_hit *m; /* every match, n of cap */
+    sug_hit *m; /* the best cap matches so far: a heap, its root the worst (hit_cmp) */
     size_t n, cap;
     uint64_t seq;
+    uint64_t scanned, max_scan; /* keys scored; sug-max-scan */
+    int cut;                    /* the walk stopped at max_scan */
+    size_t skip_len;            /* FUZZY's second pass: keys starting with fq[0, skip_len) were scored */
 } sug_query;
 
 /* Least Levenshtein distance between q and any prefix of k (code points),
@@ -352,9 +366,48 @@ static int rs_exact(const sug_query *sq, const char *disp, size_t dlen, size_t s
     return 1;
 }
 
+/* The reply's order: score descending, then walk (key) order. */
+static int hit_cmp(const void *a, const void *b) {
+    const sug_hit *x = a, *y = b;
+    if (x->score != y->score) return x->score > y->score ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Keeps the best sq->cap hits in a heap whose root is the worst of them, so
+ * a request holds MAX hits, not every match. A later hit of equal score
+ * loses to the root (its seq is larger), as the reply's order wants. */
+static void heap_offer(sug_query *sq, sug_hit x) {
+    sug_hit *m = sq->m;
+    size_t i;
+    if (sq->n < sq->cap) { /* sift up */
+        for (i = sq->n++; i > 0 && hit_cmp(&x, &m[(i - 1) / 2]) > 0; i = (i - 1) / 2) m[i] = m[(i - 1) / 2];
+        m[i] = x;
+        return;
+    }
+    if (sq->cap == 0 || hit_cmp(&x, &m[0]) >= 0) return; /* not better than the worst kept */
+    for (i = 0;;) { /* sift down from the root */
+        size_t c = 2 * i + 1;
+        if (c >= sq->n) break;
+        if (c + 1 < sq->n && hit_cmp(&m[c + 1], &m[c]) > 0) c++;
+        if (hit_cmp(&m[c], &x) <= 0) break;
+        m[i] = m[c];
+        i = c;
+    }
+    m[i] = x;
+}
+
 static int sug_each(void *ud, const trie_hit *h) {
     sug_query *sq = ud;
+    if (sq->scanned++ == sq->max_scan) return sq->cut = 1;
     const char *key = trie_hit_key(h);
+    uint64_t seq_base = 0; /* keeps equal scores in key order across FUZZY's two passes */
+    if (sq->skip_len) {
+        int c = memcmp(key, sq->fq, h->keylen < sq->skip_len ? h->keylen : sq->skip_len);
+        if (c == 0 && h->keylen >= sq->skip_len) return 0; /* scored in the first pass */
+        seq_base = c < 0 ? 0 : SUG_SEQ_AFTER;
+    } else if (sq->fuzzy && sq->fqlen) {
+        seq_base = SUG_SEQ_FIRST;
+    }
     const char *sep = memchr(key, DICT_SUG_SEP, h->keylen);
     size_t flen = sep ? (size_t)(sep - key) : h->keylen;
     int dist = 0;
@@ -373,8 +426,7 @@ static int sug_each(void *ud, const trie_hit *h) {
     float sc = rs_exact(sq, disp, h->displen, slen) ? (float)INT_MAX : (float)h->score;
     if (sq->fuzzy) sc = (float)(sc * exp((double)-(2 * dist)));
     sc = (float)(sc / sqrt((double)(1 + (slen >= sq->qbytes ? slen - sq->qbytes : sq->qbytes - slen))));
-    if (sq->n == sq->cap) return 1; /* cannot happen: cap is the key count */
-    sq->m[sq->n++] = (sug_hit){sc, h->id, sq->seq++};
+    heap_offer(sq, (sug_hit){sc, h->id, seq_base + sq->seq++});
     return 0;
 }
 
@@ -390,16 +442,64 @@ static int sug_item(qbuf *out, int kind, const char *p, size_t n) {
     return 0;
 }
 
-static int hit_cmp(const void *a, const void *b) {
-    const sug_hit *x = a, *y = b;
-    if (x->score != y->score) return x->score > y->score ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
 static int parse_error(cmd_call *c, const char *what, const char *why) {
     snprintf(c->e->errbuf, sizeof c->e->errbuf, "%s: %s", what, why);
     c->msg = c->e->errbuf;
     return ENG_ERR(ERR_ARGS);
+}
+
+static int key_cmp(const void *a, const void *b) {
+    const trie_hit *x = *(trie_hit *const *)a, *y = *(trie_hit *const *)b;
+    size_t n = x->keylen < y->keylen ? x->keylen : y->keylen;
+    int r = memcmp(trie_hit_key(x), trie_hit_key(y), n);
+    return r ? r : (x->keylen > y->keylen) - (x->keylen < y->keylen);
+}
+
+struct exact_ids {
+    uint32_t id[SUG_EXACT_MAX];
+    int n;
+};
+static int collect_exact(void *ud, const trie_hit *h) {
+    struct exact_ids *x = ud;
+    if (x->n == SUG_EXACT_MAX) return 1;
+    x->id[x->n++] = h->id;
+    return 0;
+}
+
+/* Without FUZZY, the best MAX (<= SUG_BEST_FIRST) from the most popular
+ * matches, when they prove it: the reported score of a key is at most its
+ * stored score (divided by sqrt(1 + ...) >= 1; for a negative one: below
+ * 0), except RediSearch's "exact
+ * match" boost, which only keys whose folded part IS F(prefix) can get (the
+ * subtree F(prefix) 0xFF, scored separately). So with the trie's top
+ * TRIE_MAX_K matches by stored score scored, every other key reports at most
+ * the last one's stored score; when the MAX-th best found is above it, the
+ * answer is exact. Equal scores are ordered by key bytes, as the walk orders
+ * them. Returns 1 (answered into sq), 0 (not proved: walk instead). */
+static int sug_best_first(eng *e, dict_ent *d, sug_query *sq) {
+    if (sq->fuzzy || sq->cap > SUG_BEST_FIRST || sq->fqlen + 1 > sizeof e->norm) return 0;
+    int n = trie_topk(d->t, sq->fq, sq->fqlen, TRIE_MAX_K, e->hits);
+    if (n <= 0) return n == 0;
+    struct exact_ids x = {.n = 0};
+    char fx[TRIE_MAX_KEY + 1];
+    memcpy(fx, sq->fq, sq->fqlen);
+    fx[sq->fqlen] = DICT_SUG_SEP;
+    if (trie_foreach_prefix(d->t, fx, sq->fqlen + 1, collect_exact, &x) != 0) return 0; /* too many */
+    trie_hit xh[SUG_EXACT_MAX];
+    const trie_hit *all[TRIE_MAX_K + SUG_EXACT_MAX];
+    int m = 0;
+    for (int i = 0; i < n; i++) all[m++] = &e->hits[i];
+    for (int j = 0; j < x.n; j++) {
+        int seen = 0;
+        for (int i = 0; i < n && !seen; i++) seen = e->hits[i].id == x.id[j];
+        if (!seen && trie_get_id(d->t, x.id[j], &xh[j])) all[m++] = &xh[j];
+    }
+    qsort(all, (size_t)m, sizeof *all, key_cmp);
+    for (int i = 0; i < m; i++) sug_each(sq, all[i]);
+    if (n < TRIE_MAX_K) return 1; /* every match was scored */
+    /* a negative stored score reports above itself (closer to 0) but below 0 */
+    float bound = e->hits[n - 1].score >= 0 ? (float)e->hits[n - 1].score : 0.0f;
+    return sq->n == sq->cap && sq->m[0].score > bound;
 }
 
 int cmd_sugget(cmd_call *c) {
@@ -451,13 +551,35 @@ int cmd_sugget(cmd_call *c) {
         OOM(proto_reply_list_head(c->out, c->kind, 0));
         return 0;
     }
-    sq.cap = (size_t)trie_count(d->t);
-    sq.m = qmalloc(sq.cap * sizeof *sq.m);
+    sq.cap = trie_count(d->t) < max ? (size_t)trie_count(d->t) : (size_t)max;
+    sq.m = qmalloc((sq.cap ? sq.cap : 1) * sizeof *sq.m);
     if (!sq.m) {
         c->msg = "out of memory";
         return ENG_ERR(ERR_NOMEM);
     }
-    trie_foreach(d->t, sug_each, &sq);
+    /* without FUZZY only keys whose folded part starts with F(prefix) can
+     * match: the most popular of them first (sug_best_first), else the walk
+     * of that subtree; FUZZY (an edit anywhere, the first character
+     * included) walks every key, those keeping the first character first. A
+     * walk scores at most sug-max-scan keys. */
+    sq.max_scan = e->cfg->sug_max_scan;
+    if (!sug_best_first(e, d, &sq)) {
+        sq.n = sq.seq = sq.scanned = 0, sq.cut = 0;
+        if (fuzzy && sq.fqlen) { /* first the keys that keep the first character (most typos do, and a
+                                    cut walk then has scored them), then the others */
+            size_t first = 1;
+            while (first < sq.fqlen && ((unsigned char)sq.fq[first] & 0xC0) == 0x80) first++;
+            if (trie_foreach_prefix(d->t, sq.fq, first, sug_each, &sq) == 0) {
+                sq.skip_len = first;
+                trie_foreach(d->t, sug_each, &sq);
+            }
+        } else if (fuzzy) {
+            trie_foreach(d->t, sug_each, &sq);
+        } else {
+            trie_foreach_prefix(d->t, sq.fq, sq.fqlen, sug_each, &sq);
+        }
+        if (sq.cut) e->stats.sug_truncated++;
+    }
     qsort(sq.m, sq.n, sizeof *sq.m, hit_cmp);
     size_t n = sq.n < max ? sq.n : (size_t)max;
     int per = 1 + ws + wp;

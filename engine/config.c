@@ -124,6 +124,9 @@ static const setting table[] = {
      "bytes of a dictionary name (default 512, ceiling 1024); past it ERR TOOLONG"},
     {"dict-payload-max", K_U64, OFF(dict_payload_max), 0, JRN_MAX_DATA,
      "bytes of an FT.SUGADD PAYLOAD (default 1024, ceiling 4096); past it ERR TOOLONG"},
+    {"sug-max-scan", K_U64, OFF(sug_max_scan), 1, 1ull << 32,
+     "keys one FT.SUGGET may score when its best cannot be proved from the most popular matches (default "
+     "10000); past it the best of those scored, STATS sug_truncated"},
     {"auth-max-failures", K_U64, OFF(auth_max_failures), 1, 1000000,
      "wrong passwords on one connection before it is closed (default 10)"},
 };
@@ -161,6 +164,7 @@ void config_defaults(srv_config *c) {
     c->max_k = SRV_MAX_K;
     c->max_dicts = SRV_MAX_DICTS;
     c->dict_max_keys = SRV_DICT_MAX_KEYS;
+    c->sug_max_scan = SRV_SUG_MAX_SCAN;
     c->dict_name_max = SRV_DICT_NAME_MAX;
     c->dict_payload_max = SRV_DICT_PAYLOAD_MAX;
     c->http_max_header = HTTP_DEFAULT_MAX_HEADER_BYTES;

@@ -30,6 +30,7 @@
 #define SRV_MAX_K 100                   /* largest LIMIT / k */
 #define SRV_MAX_DICTS 1000              /* named dictionaries (max-dicts) */
 #define SRV_DICT_MAX_KEYS 1000000       /* entries per named dictionary (dict-max-keys) */
+#define SRV_SUG_MAX_SCAN 10000          /* keys one FT.SUGGET may score (sug-max-scan) */
 #define SRV_DICT_NAME_MAX 512           /* dictionary name bytes (dict-name-max) */
 #define SRV_DICT_PAYLOAD_MAX 1024       /* FT.SUGADD PAYLOAD bytes (dict-payload-max) */
 #define SRV_DEFAULT_K 10
@@ -67,7 +68,7 @@ typedef struct srv_config {
     uint64_t idle_timeout; /* seconds */
     uint64_t max_k;
     /* named dictionaries (engine/dict.h) */
-    uint64_t max_dicts, dict_max_keys, dict_name_max, dict_payload_max;
+    uint64_t max_dicts, dict_max_keys, dict_name_max, dict_payload_max, sug_max_scan;
     uint64_t http_max_header, http_max_url, http_max_body;
     /* durability (engine/store/journal.h, engine/store/bgsave.h) */
     char *journal;           /* --journal FILE: journals FILE.1, FILE.2, ...; NULL = none */

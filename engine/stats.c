@@ -153,6 +153,7 @@ void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
     }
     add_u(snap, "complete_fuzzy_truncated", "qac_complete_fuzzy_truncated_total", "counter", NULL,
           s->complete_fuzzy_truncated);
+    add_u(snap, "sug_truncated", "qac_sug_truncated_total", "counter", NULL, s->sug_truncated);
     add_u(snap, "accept_with_user", "qac_context_total", "counter", "arg=\"accept_user\"", s->accept_user);
     add_u(snap, "accept_with_session", "qac_context_total", "counter", "arg=\"accept_session\"",
           s->accept_session);

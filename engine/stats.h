@@ -48,6 +48,7 @@ typedef struct eng_stats {
     uint64_t infix_index_errors;  /* word index builds / updates that failed (the index is dropped) */
     const struct trie_words *words; /* borrowed; NULL: no word index (infix_index 0) */
     uint64_t complete_fuzzy_truncated;                           /* ... whose search fuzzy-max-work cut */
+    uint64_t sug_truncated;                                      /* FT.SUGGETs cut by sug-max-scan */
     uint64_t accept_user, accept_session, accept_prefix, accept_rank; /* ACCEPT context seen */
     uint64_t bytes_in, bytes_out;
     uint64_t auth_required;       /* 1 when requirepass is set */

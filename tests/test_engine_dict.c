@@ -10,7 +10,8 @@
  *     missing file is no dictionaries;
  *   - the limits: max-dicts, dict-name-max, dict-max-keys, dict-payload-max;
  *   - COMPLETE ... DICT (text and RESP): qac's matching over a dictionary,
- *     the default one untouched, INFIX refused. */
+ *     the default one untouched, INFIX refused;
+ *   - FT.SUGGET's best-first answer equals the walk's, and sug-max-scan. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -291,12 +292,67 @@ static void test_complete_dict(void **state) {
     assert_string_equal(RUN(f, R2, "EXISTS", "cities", "new york", "cities"), ":2\r\n");
 }
 
+/* Splits a text reply ("OK n" then lines) into its lines after the first. */
+static int reply_lines(const char *r, char lines[][64], int cap) {
+    int n = 0;
+    const char *p = strstr(r, "\r\n");
+    while (p && p[2] && n < cap) {
+        p += 2;
+        const char *q = strstr(p, "\r\n");
+        assert_non_null(q);
+        snprintf(lines[n++], 64, "%.*s", (int)(q - p), p);
+        p = q;
+    }
+    return n;
+}
+
+/* FT.SUGGET without FUZZY answers MAX <= 50 from the most popular matches
+ * when they prove it (cmd_sug.c, sug_best_first), else by the walk: on a
+ * dictionary of case variants, equal, negative and large scores, every
+ * answer equals the first MAX of the walk's (MAX 60 always walks). Then
+ * sug-max-scan cuts a walk and counts it. */
+static void test_sugget_best_first(void **state) {
+    fx *f = *state;
+    uint64_t r = 42;
+    char s[16], sc[32], pre[8], mx[8];
+    for (int i = 0; i < 3000; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        int len = 1 + (int)((r >> 33) % 7);
+        for (int j = 0; j < len; j++) s[j] = "abAB"[(r >> (40 + j * 2)) & 3];
+        s[len] = 0;
+        uint64_t k = (r >> 20) % 10;
+        snprintf(sc, sizeof sc, "%g", k < 5 ? (double)(1 + k % 3) : k < 7 ? -(double)((r >> 8) % 50) : (double)((r >> 8) % 100000));
+        RUN(f, R2, "FT.SUGADD", "d", s, sc);
+    }
+    static char a[60 * 2][64], b[60 * 2][64];
+    char tail[8192];
+    for (int q = 0; q < 400; q++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        int plen = (int)((r >> 33) % 4), m = 1 + (int)((r >> 13) % 50);
+        for (int j = 0; j < plen; j++) pre[j] = "abAB"[(r >> (40 + j * 2)) & 3];
+        pre[plen] = 0;
+        snprintf(mx, sizeof mx, "%d", m);
+        snprintf(tail, sizeof tail, "%s", RUN(f, TX, "FT.SUGGET", "d", pre, "MAX", "60", "WITHSCORES"));
+        int nb = reply_lines(tail, b, 120);
+        int na = reply_lines(RUN(f, TX, "FT.SUGGET", "d", pre, "MAX", mx, "WITHSCORES"), a, 120);
+        assert_int_equal(na, nb < 2 * m ? nb : 2 * m);
+        for (int i = 0; i < na; i++) assert_string_equal(a[i], b[i]);
+    }
+    char err[200];
+    assert_int_equal(f->e.stats.sug_truncated, 0);
+    assert_int_equal(config_set(&f->cfg, "sug-max-scan", "10", err, sizeof err), 0);
+    assert_int_equal(reply_lines(RUN(f, TX, "FT.SUGGET", "d", "a", "FUZZY", "MAX", "60"), a, 120), 10);
+    assert_int_equal(f->e.stats.sug_truncated, 1);
+    assert_int_not_equal(config_set(&f->cfg, "sug-max-scan", "0", err, sizeof err), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_journal_records),
         cmocka_unit_test_setup_teardown(test_random_replay_and_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_complete_dict, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sugget_best_first, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -337,6 +337,29 @@ static void test_small_example(void **state) {
     trie_free(t);
 }
 
+/* trie_foreach_prefix against the model (sorted by key): the entries with
+ * the prefix, in key order, and nothing else. */
+struct cmp_pfx {
+    const model *m;
+    const char *p;
+    size_t pl, i;
+    int bad;
+};
+static int cmp_pfx_cb(void *ud, const trie_hit *h) {
+    struct cmp_pfx *c = ud;
+    while (c->i < c->m->n && (c->m->v[c->i].klen < c->pl || memcmp(c->m->v[c->i].key, c->p, c->pl))) c->i++;
+    if (c->i >= c->m->n || !hit_is(h, &c->m->v[c->i])) return c->bad = 1;
+    c->i++;
+    return 0;
+}
+static void cmp_foreach_prefix(const trie *t, const model *m, const char *p, size_t pl) {
+    struct cmp_pfx c = {m, p, pl, 0, 0};
+    assert_int_equal(trie_foreach_prefix(t, p, pl, cmp_pfx_cb, &c), 0);
+    assert_false(c.bad);
+    for (; c.i < m->n; c.i++) /* none left out */
+        assert_false(m->v[c.i].klen >= pl && memcmp(m->v[c.i].key, p, pl) == 0);
+}
+
 static void run_differential(uint64_t seed, int rounds, int ops, int queries) {
     rng_seed(seed);
     trie *t = trie_new();
@@ -422,6 +445,7 @@ static void run_differential(uint64_t seed, int rounds, int ops, int queries) {
             size_t pl = gen_prefix(&m, p);
             unsigned k = rnd(4) ? 1 + rnd(12) : 1 + rnd(TRIE_MAX_K);
             cmp_topk(t, &m, p, pl, k, res);
+            cmp_foreach_prefix(t, &m, p, pl); /* m is in key order (model_equals_trie) */
         }
     }
     free(res);

@@ -805,11 +805,12 @@ typedef struct wframe {
     uint8_t order[MAX_FANOUT]; /* child slots by first byte */
 } wframe;
 
-/* Calls fn(ud, id) for every key in key order; stops on non-zero. */
-int trie__walk_sorted(const trie *t, int (*fn)(void *ud, uint32_t id), void *ud) {
+/* Calls fn(ud, id) for every key below node `from` in key order; stops on
+ * non-zero. */
+static int walk_sorted_from(const trie *t, uint32_t from, int (*fn)(void *ud, uint32_t id), void *ud) {
     wframe st[MAX_PATH]; /* ~136 KB of stack: one frame per node on a path */
     int sp = 0, rc;
-    uint32_t n = 0;
+    uint32_t n = from;
     for (;;) {
         if (n != NONE) { /* enter node n */
             const tnode *nd = &t->nodes[n];
@@ -846,6 +847,11 @@ int trie__walk_sorted(const trie *t, int (*fn)(void *ud, uint32_t id), void *ud)
     }
 }
 
+/* Calls fn(ud, id) for every key in key order; stops on non-zero. */
+int trie__walk_sorted(const trie *t, int (*fn)(void *ud, uint32_t id), void *ud) {
+    return walk_sorted_from(t, 0, fn, ud);
+}
+
 struct foreach_ctx {
     const trie *t;
     int (*fn)(void *ud, const trie_hit *hit);
@@ -862,6 +868,28 @@ static int foreach_cb(void *ud, uint32_t id) {
 int trie_foreach(const trie *t, int (*fn)(void *ud, const trie_hit *hit), void *ud) {
     struct foreach_ctx c = {t, fn, ud};
     return trie__walk_sorted(t, foreach_cb, &c);
+}
+
+int trie_foreach_prefix(const trie *t, const char *prefix, size_t plen,
+                        int (*fn)(void *ud, const trie_hit *hit), void *ud) {
+    struct foreach_ctx c = {t, fn, ud};
+    /* locate the subtree of the prefix as trie__topk_walk does (it may end
+     * inside an edge; only first bytes are followed, so the skipped ones are
+     * checked on one key of the subtree) */
+    uint32_t n = 0;
+    size_t pos = 0;
+    while (pos < plen) {
+        const tnode *nd = &t->nodes[n];
+        int s = kid_find(t, nd, (uint8_t)prefix[pos]);
+        if (s < 0) return 0;
+        uint32_t r = kid_refs(t, nd)[s];
+        if (r & LEAF) return kprefix_is(t, r & ~LEAF, prefix, plen) ? foreach_cb(&c, r & ~LEAF) : 0;
+        pos = t->nodes[r].depth;
+        n = r;
+    }
+    if (t->nodes[n].best == NONE) return 0; /* empty trie */
+    if (plen && !kprefix_is(t, t->nodes[n].best, prefix, plen)) return 0;
+    return walk_sorted_from(t, n, foreach_cb, &c);
 }
 
 

@@ -283,6 +283,9 @@ int trie_topk(const trie *t, const char *prefix, size_t plen, unsigned k, trie_h
  * it returns non-zero. No changes to the trie during the walk. Uses about
  * 136 KB of stack (one frame per node on a path). */
 int trie_foreach(const trie *t, int (*fn)(void *ud, const trie_hit *hit), void *ud);
+/* The same for the keys starting with prefix only (plen 0: every key). */
+int trie_foreach_prefix(const trie *t, const char *prefix, size_t plen,
+                        int (*fn)(void *ud, const trie_hit *hit), void *ud);
 
 /* Snapshot: write to path.tmp, fsync, rename over path, fsync the directory.
  * On failure the old file at path is untouched and errno tells why
