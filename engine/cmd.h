@@ -89,6 +89,7 @@ typedef struct eng {
     eng_save_fn save_fn;     /* NULL: SAVE writes synchronously */
     void *save_ud;
     struct eng_rank *rank;   /* borrowed; NULL: plain trie order, nothing learned */
+    struct chg *chg;         /* borrowed; NULL without --changelog (engine/changelog.h) */
     guard *guard;            /* borrowed; NULL: every ACCEPT counts and teaches (no limits) */
     eng_client *client;      /* the current request's client (never NULL; &self unless the server set it) */
     eng_client self;         /* the client of requests run without a server */
@@ -208,6 +209,14 @@ int eng_reply_ranked(const eng *e, int kind, int ws, const struct eng_rank_resul
  * client over its rate gets ERR RATE and nothing changes). *score receives
  * the (new) score. Context is validated and counted. Journaled as any
  * change (sets e->wait_lsn; see eng_exec). */
+/* A change read from the change log (engine/changelog.h): the key's new state
+ * (del, or disp/score), applied and journaled like a client's change but not
+ * sent back to the log. Returns 1 (applied), 0 (the state was already that:
+ * nothing done), or ENG_ERR(code) with *msg (key not normalized, the journal
+ * refuses changes, no memory). */
+int eng_apply_change(eng *e, int del, const char *key, size_t klen, const char *disp, size_t dlen, double score,
+                     const char **msg);
+
 int eng_accept(eng *e, const char *query, size_t len, const eng_ctx *ctx, double *score, const char **msg);
 
 /* Checks a USER/SESSION id (non-empty, <= SRV_MAX_ID_LEN bytes, UTF-8, no

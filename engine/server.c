@@ -129,6 +129,7 @@ static void close_rank(srv *s) {
  * of server_durable.c close. */
 static void close_after_last_conn(srv *s) {
     close_rank(s);
+    srv__changelog_close(s);
     srv__durable_close(s->d);
 }
 
@@ -788,6 +789,7 @@ int srv_run(const srv_config *cfg, trie *t, jrn *j) {
     s->e.rank_fn = rank_fn;
     s->e.rank_ud = s;
     s->e.stats.rank = s->rank;
+    if (srv__changelog_open(s) < 0) goto out;
     if (listen_on(s, &s->listen_text, cfg->port, "text/RESP") < 0) goto out;
     s->have_text = 1;
     if (cfg->http_port) {
@@ -819,6 +821,7 @@ int srv_run(const srv_config *cfg, trie *t, jrn *j) {
     rc = 0;
 out:
     close_rank(s); /* when it could not start (listen failed); after a shutdown it is closed already */
+    srv__changelog_close(s);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     uv_walk(&s->loop, close_walk, NULL);
     uv_run(&s->loop, UV_RUN_DEFAULT);
