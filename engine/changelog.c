@@ -59,6 +59,7 @@ struct chg {
     /* outbox */
     chg_ent *head, *tail, *send;
     uint64_t depth, inflight, next_seq, last_sent_seq, epoch;
+    uint64_t acked_seq; /* wait-replicas N: the primary answered the XADDs up to this seq (this epoch) */
     int waiting; /* a WAIT in flight */
     uint64_t wait_seq, wait_epoch;
     uint64_t send_pause_until; /* ms (loop time): after an error reply */
@@ -71,7 +72,7 @@ struct chg {
     int trimmed_past, up_logged;
     uint64_t last_publish, last_trim, last_pos_write;
     /* stats */
-    uint64_t applied_n, unchanged, sent, skipped, bad, overflow, send_errors, read_errors, apply_errors;
+    uint64_t applied_n, unchanged, sent, skipped, bad, overflow, unreplicated, send_errors, read_errors, apply_errors;
     uint64_t lag_ms, lag_entries;
     uint32_t lag_us[CHG_LAG_SAMPLES];
     uint64_t lag_n;
@@ -94,6 +95,7 @@ static void flush(chg *c);
 /* Every unconfirmed entry goes again on the next connection. */
 static void requeue(chg *c) {
     c->send = c->head;
+    c->acked_seq = 0;
     c->epoch++;
 }
 
@@ -131,7 +133,8 @@ static void on_xadd_reply(rcl *r, redisReply *reply, int status, void *pd) {
         c->send_pause_until = uv_now(c->loop) + 1000;
         return;
     }
-    if (!c->wait_replicas && c->head && c->head->seq == seq) pop_head(c);
+    if (c->wait_replicas) c->acked_seq = seq;
+    else if (c->head && c->head->seq == seq) pop_head(c);
 }
 
 static void on_wait_reply(rcl *r, redisReply *reply, int status, void *pd) {
@@ -186,6 +189,15 @@ static void flush(chg *c) {
 }
 
 void chg_local_change(chg *c, const char *key, size_t klen, const char *disp, size_t dlen, double score) {
+    if (c->depth >= c->outbox_max && c->head && c->head != c->send && c->head->seq <= c->acked_seq) {
+        /* full of entries the primary has and its replicas have not confirmed
+         * (no Redis replica since a failover?): the oldest leaves unconfirmed */
+        pop_head(c);
+        if (c->unreplicated++ % 1000 == 0)
+            LOG_W("changelog.unreplicated", "count=%llu msg=\"the outbox is full of entries no Redis replica "
+                  "confirmed (changelog-wait-replicas): the oldest leave it confirmed by the primary only\"",
+                  (unsigned long long)c->unreplicated);
+    }
     if (c->depth >= c->outbox_max) {
         if (c->overflow++ % 1000 == 0)
             LOG_W("changelog.outbox_full", "outbox=%llu overflow=%llu msg=\"Redis has not confirmed %llu changes "
@@ -599,6 +611,8 @@ void chg_stats(const chg *c, eng_stats_snap *snap) {
     stats_add_u(snap, "changelog_outbox", "qac_changelog_outbox", "gauge", NULL, c->depth);
     stats_add_u(snap, "changelog_outbox_overflow", "qac_changelog_outbox_overflow_total", "counter", NULL,
                 c->overflow);
+    stats_add_u(snap, "changelog_unreplicated", "qac_changelog_unreplicated_total", "counter", NULL,
+                c->unreplicated);
     stats_add_u(snap, "changelog_errors", "qac_changelog_errors_total", "counter", NULL,
                 c->send_errors + c->read_errors + c->apply_errors);
     stats_add_u(snap, "changelog_lag_entries", "qac_changelog_lag_entries", "gauge", NULL, c->lag_entries);

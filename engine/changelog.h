@@ -73,7 +73,10 @@
  * absolute state, though a duplicate can reorder it after another replica's
  * change of the same key in that window; the fleet still agrees). While
  * Redis is unreachable the outbox holds at most changelog-outbox-max
- * entries; past that a change is still applied and journaled locally but
+ * entries. When it is full of entries the primary has but no Redis replica
+ * confirmed (WAIT: the primary lost its replica, e.g. after a failover),
+ * the oldest leave it unconfirmed (changelog_unreplicated, logged) rather
+ * than new changes being refused. Otherwise, past that a change is still applied and journaled locally but
  * not sent (STATS changelog_outbox_overflow, log changelog.outbox_full):
  * other replicas miss it, and this replica keeps it only until the key is
  * changed by another replica. Not covered: a change acknowledged and still
