@@ -61,7 +61,7 @@ struct chg {
     uint64_t depth, inflight, next_seq, last_sent_seq, epoch;
     uint64_t acked_seq; /* wait-replicas N: the primary answered the XADDs up to this seq (this epoch) */
     int waiting; /* a WAIT in flight */
-    uint64_t wait_seq, wait_epoch;
+    uint64_t wait_seq, wait_epoch, wait_retry_at;
     uint64_t send_pause_until; /* ms (loop time): after an error reply */
     /* reader */
     int reading;
@@ -149,14 +149,22 @@ static void on_wait_reply(rcl *r, redisReply *reply, int status, void *pd) {
         LOG_E("changelog.wait_failed", "error=\"%.*s\"", (int)reply->len, reply->str ? reply->str : "");
         return;
     }
-    if ((uint64_t)reply->integer < c->wait_replicas || c->epoch != c->wait_epoch) return; /* cron asks again */
+    if ((uint64_t)reply->integer < c->wait_replicas) { /* cron asks again, later: a WAIT holds back the XADDs */
+        c->wait_retry_at = uv_now(c->loop) + CHG_WAIT_RETRY_MS;
+        return;
+    }
+    if (c->epoch != c->wait_epoch) return;
     while (c->head && c->head != c->send && c->head->seq <= c->wait_seq) pop_head(c);
 }
 
 static void send_wait(chg *c) {
-    if (c->waiting || !c->wait_replicas || c->head == c->send || !rcl_is_up(c->wr)) return;
-    const char *argv[3] = {"WAIT", c->wait_s, "1000"};
-    size_t len[3] = {4, strlen(c->wait_s), 4};
+    if (c->waiting || !c->wait_replicas || c->head == c->send || !rcl_is_up(c->wr) ||
+        uv_now(c->loop) < c->wait_retry_at)
+        return;
+    char ms[16];
+    snprintf(ms, sizeof ms, "%d", CHG_WAIT_MS);
+    const char *argv[3] = {"WAIT", c->wait_s, ms};
+    size_t len[3] = {4, strlen(c->wait_s), strlen(ms)};
     c->wait_seq = c->last_sent_seq;
     c->wait_epoch = c->epoch;
     if (rcl_command_argv(c->wr, 3, argv, len, on_wait_reply, NULL) == 0) c->waiting = 1;

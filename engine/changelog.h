@@ -106,7 +106,8 @@
 #define CHG_READ_BATCH 1000          /* entries per XREAD */
 #define CHG_BLOCK_MS 1000            /* XREAD BLOCK */
 #define CHG_MAX_INFLIGHT 2000        /* XADDs sent and not yet answered */
-#define CHG_WAIT_MS 1000             /* WAIT's timeout */
+#define CHG_WAIT_MS 100              /* WAIT's timeout (it holds back the XADDs behind it) */
+#define CHG_WAIT_RETRY_MS 1000       /* after a WAIT short of replicas, the next one this much later */
 #define CHG_CRON_MS 100              /* checkpoint, flush, WAIT retry */
 #define CHG_PUBLISH_EVERY_MS 1000    /* HSET KEY:positions */
 #define CHG_TRIM_EVERY_MS 10000      /* XTRIM MINID */
