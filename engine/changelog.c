@@ -66,10 +66,11 @@ struct chg {
     /* reader */
     int reading;
     uint64_t read_pause_until;
-    chg_id applied, pend, durable, written, snap_fork, snap_saved;
+    chg_id applied, pend, durable, written, snap_fork, snap_saved, xinfo_pos;
     uint64_t pend_lsn;
     int have_pend;
     int trimmed_past, up_logged;
+    int checked; /* the first XINFO STREAM answered: reading may start */
     uint64_t last_publish, last_trim, last_pos_write;
     /* stats */
     uint64_t applied_n, unchanged, sent, skipped, bad, overflow, unreplicated, send_errors, read_errors, apply_errors;
@@ -284,7 +285,8 @@ static int apply_entry(chg *c, const redisReply *ent) {
     }
     const char *msg;
     int rc = eng_apply_change(c->e, r.op == CHG_OP_DEL, r.key, r.klen, r.disp, r.dlen, r.score, &msg);
-    if (rc == ENG_ERR(ERR_IO) || rc == ENG_ERR(ERR_NOMEM)) { /* the journal refuses: retry, never skip */
+    if (rc == ENG_ERR(ERR_IO) || rc == ENG_ERR(ERR_NOMEM) || rc == ENG_ERR(ERR_LIMIT)) {
+        /* the journal refuses, no memory, the trie is full: retry, never skip */
         c->apply_errors++;
         if (c->apply_errors % 100 == 1)
             LOG_E("changelog.apply_failed", "id=%.*s error=\"%s\" msg=\"reading stops; retrying every second\"",
@@ -335,8 +337,11 @@ static void on_read(rcl *rr, redisReply *reply, int status, void *pd) {
     read_next(c);
 }
 
+/* Reading starts once the first XINFO answered, so that the position checked
+ * for trimmed entries is the one reading starts from. */
 static void read_next(chg *c) {
-    if (c->closing || c->reading || !rcl_is_up(c->rd) || uv_now(c->loop) < c->read_pause_until) return;
+    if (c->closing || c->reading || !c->checked || !rcl_is_up(c->rd) || uv_now(c->loop) < c->read_pause_until)
+        return;
     char pos[CHG_POS_MAX], count[16], block[16];
     chg_id_format(c->applied, pos, sizeof pos);
     snprintf(count, sizeof count, "%d", CHG_READ_BATCH);
@@ -349,32 +354,53 @@ static void read_next(chg *c) {
 
 /* --- positions, trimming ------------------------------------------------------ */
 
+/* XINFO STREAM: were entries after this replica's position deleted before
+ * it read them? Yes when XDEL removed one (max-deleted-entry-id > position),
+ * or when trimming removed entries (entries-added > length) and the oldest
+ * entry left is newer than the position. (The second may also say yes for a
+ * replica whose position is exactly the last entry trimmed: it is then at
+ * least the stream's whole length behind.) */
 static void on_xinfo(rcl *r, redisReply *reply, int status, void *pd) {
     (void)r;
     (void)pd;
     chg *c = the_chg;
-    if (!c || c->closing || status || reply->type != REDIS_REPLY_ARRAY) return; /* no stream yet: nothing trimmed */
+    if (!c || c->closing || status) return;
+    if (!c->checked) { /* the first answer lets the reader start (see read_next) */
+        c->checked = 1;
+        read_next(c);
+    }
+    if (reply->type != REDIS_REPLY_ARRAY) return; /* no stream yet: nothing trimmed */
+    uint64_t length = 0, added = 0;
+    chg_id del = {0, 0}, first = {0, 0};
+    int have_first = 0;
     for (size_t i = 0; i + 1 < reply->elements; i += 2) {
         const redisReply *k = reply->element[i], *v = reply->element[i + 1];
-        if (k->type != REDIS_REPLY_STRING || strcmp(k->str, "max-deleted-entry-id") || v->type != REDIS_REPLY_STRING)
-            continue;
-        chg_id del;
-        if (chg_id_parse(v->str, v->len, &del) == 0 && chg_id_cmp(del, c->applied) > 0 && !c->trimmed_past) {
-            char pos[CHG_POS_MAX];
-            chg_id_format(c->applied, pos, sizeof pos);
-            c->trimmed_past = 1;
-            LOG_E("changelog.trimmed_past", "key=%s position=%s trimmed_up_to=%.*s msg=\"entries this replica had "
-                  "not applied were trimmed from the stream: its index misses those changes. Restart it from a copy "
-                  "of an up-to-date replica's index and index.chgpos (or raise changelog-maxlen)\"",
-                  c->key, pos, (int)v->len, v->str);
-        }
+        if (k->type != REDIS_REPLY_STRING) continue;
+        if (!strcmp(k->str, "length") && v->type == REDIS_REPLY_INTEGER) length = (uint64_t)v->integer;
+        else if (!strcmp(k->str, "entries-added") && v->type == REDIS_REPLY_INTEGER) added = (uint64_t)v->integer;
+        else if (!strcmp(k->str, "max-deleted-entry-id") && v->type == REDIS_REPLY_STRING)
+            chg_id_parse(v->str, v->len, &del);
+        else if (!strcmp(k->str, "first-entry") && v->type == REDIS_REPLY_ARRAY && v->elements >= 1 &&
+                 v->element[0]->type == REDIS_REPLY_STRING)
+            have_first = chg_id_parse(v->element[0]->str, v->element[0]->len, &first) == 0;
     }
+    chg_id at = c->xinfo_pos; /* the position when XINFO was sent: the reader may have gone on since */
+    int past = chg_id_cmp(del, at) > 0 || (added > length && have_first && chg_id_cmp(first, at) > 0);
+    if (!past || c->trimmed_past) return;
+    char pos[CHG_POS_MAX], f[CHG_POS_MAX];
+    chg_id_format(at, pos, sizeof pos);
+    chg_id_format(first, f, sizeof f);
+    c->trimmed_past = 1;
+    LOG_E("changelog.trimmed_past", "key=%s position=%s oldest_left=%s msg=\"entries this replica had not applied "
+          "were trimmed from the stream: its index misses those changes. Restart it from a copy of an up-to-date "
+          "replica's index and index.chgpos (or raise changelog-maxlen)\"", c->key, pos, f);
 }
 
 static void check_trimmed(chg *c) {
     if (!rcl_is_up(c->wr)) return;
     const char *argv[] = {"XINFO", "STREAM", c->key};
     size_t len[] = {5, 6, strlen(c->key)};
+    c->xinfo_pos = c->applied;
     rcl_command_argv(c->wr, 3, argv, len, on_xinfo, NULL);
 }
 

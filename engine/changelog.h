@@ -73,7 +73,8 @@
  * absolute state, though a duplicate can reorder it after another replica's
  * change of the same key in that window; the fleet still agrees). While
  * Redis is unreachable the outbox holds at most changelog-outbox-max
- * entries. When it is full of entries the primary has but no Redis replica
+ * entries (unconfirmed ones: those in flight count, so a pipelined burst of
+ * changes needs room too; the default has it). When it is full of entries the primary has but no Redis replica
  * confirmed (WAIT: the primary lost its replica, e.g. after a failover),
  * the oldest leave it unconfirmed (changelog_unreplicated, logged) rather
  * than new changes being refused. Otherwise, past that a change is still applied and journaled locally but

@@ -12,7 +12,10 @@
 #      ADD acknowledged (before, during or after the kill) is on every replica;
 #   6. a 4th replica started from a snapshot taken after step 1 (index + index.chgpos) catches up with
 #      the others (resume from=snapshot), deletions included;
-#   7. the usage errors of --changelog.
+#   7. Redis away: changes wait in the outbox (changelog-outbox-max: over it, counted and logged) and go
+#      when it returns, in order; changelog-maxlen caps the stream; a replica whose position was trimmed
+#      says so (changelog_trimmed_past, log);
+#   8. the usage errors of --changelog.
 # Exit 0 pass, 1 fail, 77 skip (no QAC_BIN, redis-server or nginx).
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -213,7 +216,42 @@ for p in "${qp[@]}" "$p4"; do
 done
 qac_stop || bad "replica 4 did not stop cleanly"
 
-# --- 7. usage ---------------------------------------------------------------------------------------------------
+# --- 7. Redis away: the outbox and its limit; MAXLEN; trimmed past ------------------------------------------
+rport=$(free_port) p5=$(free_port)
+qac_start "$p5" "$tmp/q5.log" -i "$tmp/idx" --http-port 0 --redis "127.0.0.1:$rport" --changelog s5 \
+    --changelog-id q5 --changelog-outbox-max 5 --changelog-maxlen 1000 || fail "qac without its Redis did not start"
+for i in 1 2 3 4 5 6 7 8; do redis-cli -p "$p5" ADD "away$i" "$i" >/dev/null; done
+check "Redis away: 5 changes wait in the outbox, 3 over changelog-outbox-max" \
+    "$(stat "$p5" changelog_outbox) $(stat "$p5" changelog_outbox_overflow)" "5 3"
+check "... logged" "$(grep -c 'event=changelog.outbox_full' "$tmp/q5.log")" 1
+check "... all 8 applied here" "$(has "$p5" away1 away2 away3 away4 away5 away6 away7 away8)" 8
+redis_start "$rport" || fail "private redis"
+for _ in $(seq 100); do [ "$(stat "$p5" changelog_outbox)" = 0 ] && break; sleep 0.1; done
+check "Redis back: the outbox is sent, in order" \
+    "$(redis-cli -p "$rport" XRANGE s5 - + | grep -A1 '^key$' | grep away | tr '\n' ' ')" "away1 away2 away3 away4 away5 "
+qac_stop || bad "qac on the private redis did not stop cleanly"
+p6=$(free_port) p7=$(free_port)
+qac_start "$p6" "$tmp/q6.log" -i "$tmp/idx" --http-port 0 --redis "127.0.0.1:$rport" --changelog s5 \
+    --changelog-id q6 --changelog-maxlen 1000 || fail "replica 6 did not start"
+python3 - "$tmp" "$p6" <<'PY'
+import sys; sys.path.insert(0, sys.argv[1]); from resp import R
+r = R(int(sys.argv[2]))
+for b in range(25): r.many([["ADD", "mx%05d" % (b * 100 + i), "1"] for i in range(100)])
+PY
+for _ in $(seq 100); do [ "$(stat "$p6" changelog_outbox)" = 0 ] && break; sleep 0.1; done
+check "2,500 pipelined changes: none over the default outbox" "$(stat "$p6" changelog_outbox_overflow)" 0
+xlen=$(redis-cli -p "$rport" XLEN s5)
+[ "$xlen" -ge 1000 ] && [ "$xlen" -lt 1200 ] && ok "changelog-maxlen 1000: 2,505 entries added, $xlen kept" ||
+    bad "changelog-maxlen 1000: $xlen entries kept"
+qac_stop || bad "replica 6 did not stop cleanly"
+qac_start "$p7" "$tmp/q7.log" -i "$tmp/idx" --http-port 0 --redis "127.0.0.1:$rport" --changelog s5 \
+    --changelog-id q7 || fail "a new replica on the trimmed stream did not start"
+for _ in $(seq 100); do [ "$(stat "$p7" changelog_trimmed_past)" = 1 ] && break; sleep 0.1; done
+check "a new replica on a trimmed stream says it misses entries" "$(stat "$p7" changelog_trimmed_past)" 1
+check "... in the log, with what to do" "$(grep -c 'event=changelog.trimmed_past .*Restart it from a copy' "$tmp/q7.log")" 1
+qac_stop || bad "replica 7 did not stop cleanly"
+
+# --- 8. usage ---------------------------------------------------------------------------------------------------
 "$QAC_BIN" serve -i "$tmp/idx" --changelog s >/dev/null 2>"$tmp/u1"
 check "--changelog without --redis: usage error" "$?" 2
 check "... says why" "$(grep -c 'changelog needs --redis' "$tmp/u1")" 1
