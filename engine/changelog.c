@@ -128,7 +128,7 @@ static void on_xadd_reply(rcl *r, redisReply *reply, int status, void *pd) {
     if (reply->type == REDIS_REPLY_ERROR) {
         c->send_errors++;
         if (c->send_errors == 1 || c->send_errors % 1000 == 0)
-            LOG_E("changelog.send_failed", "key=%s error=\"%.*s\" errors=%llu msg=\"retrying in 1 s\"", c->key,
+            LOG_E("changelog.send_failed", "key=%s error=%.*s errors=%llu msg=\"retrying in 1 s\"", c->key,
                   (int)reply->len, reply->str, (unsigned long long)c->send_errors);
         requeue(c);
         c->send_pause_until = uv_now(c->loop) + 1000;
@@ -147,7 +147,7 @@ static void on_wait_reply(rcl *r, redisReply *reply, int status, void *pd) {
     if (c->closing || status) return;
     if (reply->type != REDIS_REPLY_INTEGER) {
         c->send_errors++;
-        LOG_E("changelog.wait_failed", "error=\"%.*s\"", (int)reply->len, reply->str ? reply->str : "");
+        LOG_E("changelog.wait_failed", "error=%.*s", (int)reply->len, reply->str ? reply->str : "");
         return;
     }
     if ((uint64_t)reply->integer < c->wait_replicas) { /* cron asks again, later: a WAIT holds back the XADDs */
@@ -274,7 +274,7 @@ static int apply_entry(chg *c, const redisReply *ent) {
     if (!why) chg_rec_decode(f, flen, nf, &r, &why);
     if (why) {
         c->bad++;
-        LOG_W("changelog.bad_entry", "id=%.*s reason=\"%s\" msg=\"skipped\"", (int)rid->len, rid->str, why);
+        LOG_W("changelog.bad_entry", "id=%.*s reason=%s msg=\"skipped\"", (int)rid->len, rid->str, why);
         c->applied = id;
         return 1;
     }
@@ -289,13 +289,13 @@ static int apply_entry(chg *c, const redisReply *ent) {
         /* the journal refuses, no memory, the trie is full: retry, never skip */
         c->apply_errors++;
         if (c->apply_errors % 100 == 1)
-            LOG_E("changelog.apply_failed", "id=%.*s error=\"%s\" msg=\"reading stops; retrying every second\"",
+            LOG_E("changelog.apply_failed", "id=%.*s error=%s msg=\"reading stops; retrying every second\"",
                   (int)rid->len, rid->str, msg);
         return 0;
     }
     if (rc < 0) {
         c->bad++;
-        LOG_W("changelog.bad_entry", "id=%.*s reason=\"%s\" msg=\"skipped\"", (int)rid->len, rid->str, msg);
+        LOG_W("changelog.bad_entry", "id=%.*s reason=%s msg=\"skipped\"", (int)rid->len, rid->str, msg);
     } else if (rc == 0) c->unchanged++;
     else c->applied_n++;
     if (rc >= 0 && (r.olen != strlen(c->id) || memcmp(r.origin, c->id, r.olen))) lag_sample(c, r.t_us);
@@ -318,10 +318,10 @@ static void on_read(rcl *rr, redisReply *reply, int status, void *pd) {
     }
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 1 || reply->element[0]->type != REDIS_REPLY_ARRAY ||
         reply->element[0]->elements != 2 || reply->element[0]->element[1]->type != REDIS_REPLY_ARRAY) {
+        int is_err = reply->type == REDIS_REPLY_ERROR && reply->str;
         if (c->read_errors++ % 60 == 0)
-            LOG_E("changelog.read_failed", "key=%s error=\"%.*s\" msg=\"retrying every second\"", c->key,
-                  reply->type == REDIS_REPLY_ERROR ? (int)reply->len : 18,
-                  reply->type == REDIS_REPLY_ERROR ? reply->str : "unexpected reply");
+            LOG_E("changelog.read_failed", "key=%s error=%.*s msg=\"retrying every second\"", c->key,
+                  is_err ? (int)reply->len : 16, is_err ? reply->str : "unexpected reply");
         c->read_pause_until = uv_now(c->loop) + 1000;
         return;
     }
@@ -408,7 +408,7 @@ static void on_ignore(rcl *r, redisReply *reply, int status, void *pd) {
     (void)r, (void)pd;
     chg *c = the_chg;
     if (c && !c->closing && !status && reply->type == REDIS_REPLY_ERROR)
-        LOG_W("changelog.redis_error", "error=\"%.*s\"", (int)reply->len, reply->str);
+        LOG_W("changelog.redis_error", "error=%.*s", (int)reply->len, reply->str);
 }
 
 static void on_positions(rcl *r, redisReply *reply, int status, void *pd) {
@@ -606,8 +606,9 @@ void chg_close(chg *c) {
     checkpoint(c);
     write_pos(c);
     if (c->depth)
-        LOG_W("changelog.unsent", "outbox=%llu msg=\"changes Redis did not confirm are not sent (they stay in the "
-              "local journal)\"", (unsigned long long)c->depth);
+        LOG_W("changelog.unconfirmed", "outbox=%llu msg=\"changes Redis did not confirm at exit (not sent, or no "
+              "Redis replica had them for changelog-wait-replicas): they stay in the local journal but are not sent "
+              "again\"", (unsigned long long)c->depth);
     c->closing = 1;
     uv_timer_stop(&c->cron);
     uv_close((uv_handle_t *)&c->cron, on_timer_closed);

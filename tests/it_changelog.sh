@@ -14,7 +14,7 @@
 #      the others (resume from=snapshot), deletions included;
 #   7. Redis away: changes wait in the outbox (changelog-outbox-max: over it, counted and logged) and go
 #      when it returns, in order; changelog-maxlen caps the stream; a replica whose position was trimmed
-#      says so (changelog_trimmed_past, log);
+#      says so (changelog_trimmed_past, log); a key that is not a stream: errors logged, counted, serving;
 #   8. the usage errors of --changelog.
 # Exit 0 pass, 1 fail, 77 skip (no QAC_BIN, redis-server or nginx).
 set -u
@@ -250,6 +250,16 @@ for _ in $(seq 100); do [ "$(stat "$p7" changelog_trimmed_past)" = 1 ] && break;
 check "a new replica on a trimmed stream says it misses entries" "$(stat "$p7" changelog_trimmed_past)" 1
 check "... in the log, with what to do" "$(grep -c 'event=changelog.trimmed_past .*Restart it from a copy' "$tmp/q7.log")" 1
 qac_stop || bad "replica 7 did not stop cleanly"
+
+redis-cli -p "$rport" SET notastream x >/dev/null
+qac_start "$p7" "$tmp/q8.log" -i "$tmp/idx" --http-port 0 --redis "127.0.0.1:$rport" --changelog notastream \
+    --changelog-id q8 || fail "a replica on a key that is not a stream did not start"
+redis-cli -p "$p7" ADD wrongtype 1 >/dev/null
+for _ in $(seq 50); do [ "$(stat "$p7" changelog_errors)" -ge 2 ] 2>/dev/null && break; sleep 0.1; done
+check "a key that is not a stream: errors counted, both ways" \
+    "$(grep -c 'event=changelog.read_failed key=notastream error=.WRONGTYPE' "$tmp/q8.log") $(grep -c 'event=changelog.send_failed key=notastream error=.WRONGTYPE' "$tmp/q8.log")" "1 1"
+check "... the change stays here, waiting" "$(has "$p7" wrongtype) $(stat "$p7" changelog_outbox)" "1 1"
+qac_stop || bad "replica 8 did not stop cleanly"
 
 # --- 8. usage ---------------------------------------------------------------------------------------------------
 "$QAC_BIN" serve -i "$tmp/idx" --changelog s >/dev/null 2>"$tmp/u1"
