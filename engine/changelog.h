@@ -15,7 +15,10 @@
  *   (the fleet agrees on old+1). ACCEPT counts are popularity, so this is
  *   accepted; ADD/DEL are absolute anyway.
  *   An entry equal to the current state (one's own entry read back, mostly)
- *   changes nothing and is not journaled again ("unchanged").
+ *   changes nothing and is not journaled again ("unchanged"). One's own
+ *   entries must be applied (skipping them would keep another replica's
+ *   interleaved change here), so a key changed twice within the lag may
+ *   briefly show its first state again on the replica that changed it.
  *
  * STREAM ENTRY (fields, text; unknown fields are ignored)
  * -------------------------------------------------------

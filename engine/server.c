@@ -22,6 +22,9 @@
  *                     only asks it whether a reply must wait
  *                     (srv__durable_must_wait), hands it the slots that do
  *                     (srv__durable_wait), and stops, closes and frees it
+ *   server_changelog.c  --changelog: starts the change log (engine/changelog.h,
+ *                     s->e.chg: two Redis connections and a timer of its own)
+ *                     after the ranker, closes it with the ranker
  *
  * A connection (srv_conn; the uv_tcp_t is its first member):
  *
