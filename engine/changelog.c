@@ -110,13 +110,8 @@ static void pop_head(chg *c) {
     qfree(h);
 }
 
-/* privdata of an XADD / WAIT: the seq (pointer-sized integer); the chg is
- * the rcl's user data, reached through this static (one chg per process). */
-static chg *the_chg;
-
 static void on_xadd_reply(rcl *r, redisReply *reply, int status, void *pd) {
-    (void)r;
-    chg *c = the_chg;
+    chg *c = rcl_ud(r);
     uint64_t seq = (uint64_t)(uintptr_t)pd;
     if (!c) return;
     c->inflight--;
@@ -139,9 +134,8 @@ static void on_xadd_reply(rcl *r, redisReply *reply, int status, void *pd) {
 }
 
 static void on_wait_reply(rcl *r, redisReply *reply, int status, void *pd) {
-    (void)r;
     (void)pd;
-    chg *c = the_chg;
+    chg *c = rcl_ud(r);
     if (!c) return;
     c->waiting = 0;
     if (c->closing || status) return;
@@ -303,10 +297,9 @@ static int apply_entry(chg *c, const redisReply *ent) {
     return 1;
 }
 
-static void on_read(rcl *rr, redisReply *reply, int status, void *pd) {
-    (void)rr;
+static void on_read(rcl *r, redisReply *reply, int status, void *pd) {
     (void)pd;
-    chg *c = the_chg;
+    chg *c = rcl_ud(r);
     if (!c) return;
     c->reading = 0;
     if (c->closing || status) return; /* lost: the reader's on_state(up) reads again */
@@ -361,9 +354,8 @@ static void read_next(chg *c) {
  * replica whose position is exactly the last entry trimmed: it is then at
  * least the stream's whole length behind.) */
 static void on_xinfo(rcl *r, redisReply *reply, int status, void *pd) {
-    (void)r;
     (void)pd;
-    chg *c = the_chg;
+    chg *c = rcl_ud(r);
     if (!c || c->closing || status) return;
     if (!c->checked) { /* the first answer lets the reader start (see read_next) */
         c->checked = 1;
@@ -405,15 +397,15 @@ static void check_trimmed(chg *c) {
 }
 
 static void on_ignore(rcl *r, redisReply *reply, int status, void *pd) {
-    (void)r, (void)pd;
-    chg *c = the_chg;
+    (void)pd;
+    chg *c = rcl_ud(r);
     if (c && !c->closing && !status && reply->type == REDIS_REPLY_ERROR)
         LOG_W("changelog.redis_error", "error=%.*s", (int)reply->len, reply->str);
 }
 
 static void on_positions(rcl *r, redisReply *reply, int status, void *pd) {
-    (void)r, (void)pd;
-    chg *c = the_chg;
+    (void)pd;
+    chg *c = rcl_ud(r);
     if (!c || c->closing || status || reply->type != REDIS_REPLY_ARRAY || !reply->elements) return;
     chg_id min = {UINT64_MAX, UINT64_MAX};
     for (size_t i = 0; i < reply->elements; i++) {
@@ -528,7 +520,6 @@ static void free_chg(chg *c) {
     }
     qfree(c->pos_path);
     qfree(c->snap_path);
-    if (the_chg == c) the_chg = NULL;
     qfree(c);
 }
 
@@ -540,10 +531,6 @@ static void on_closed(void *ud) {
 static void on_timer_closed(uv_handle_t *h) { on_closed(h->data); }
 
 chg *chg_new(uv_loop_t *loop, eng *e, const chg_opts *o, char *err, size_t errlen) {
-    if (the_chg) {
-        snprintf(err, errlen, "one change log per process");
-        return NULL;
-    }
     if (!o->key || !*o->key || strlen(o->key) > CHG_MAX_KEY || !o->id || !*o->id || strlen(o->id) > CHG_MAX_ID) {
         snprintf(err, errlen, "changelog key (1..%d bytes) and id (1..%d bytes) needed", CHG_MAX_KEY, CHG_MAX_ID);
         return NULL;
@@ -581,7 +568,6 @@ chg *chg_new(uv_loop_t *loop, eng *e, const chg_opts *o, char *err, size_t errle
     chg_id_format(c->applied, pos, sizeof pos);
     LOG_I("changelog.resume", "key=%s id=%s position=%s from=%s", c->key, c->id, pos,
           hj && chg_id_cmp(pj, ps) > 0 ? "journal" : hs ? "snapshot" : "stream_start");
-    the_chg = c;
     c->wr = connect_one(c, o->redis, RCL_DEFAULT_IO_TIMEOUT_MS, err, errlen);
     if (!c->wr) {
         free_chg(c);
