@@ -269,4 +269,9 @@ check "... says why" "$(grep -c 'changelog needs --redis' "$tmp/u1")" 1
 check "--changelog-id with a space: usage error" "$?" 2
 "$QAC_BIN" serve -i "$tmp/idx" --redis 127.0.0.1:1 --changelog s --changelog-outbox-max 0 >/dev/null 2>&1
 check "--changelog-outbox-max 0: usage error" "$?" 2
+"$root/deploy/cluster.sh" stop --dir "$c" >/dev/null || bad "cluster.sh stop"
+for f in "$c"/qac*/log "$tmp"/q*.log "$tmp/q4/log"; do
+    [ -f "$f" ] && { no_sanitizer_report "$f" || bad "sanitizer report in $f"; }
+done
+ok "no sanitizer report in any replica's log"
 [ "$fails" -eq 0 ]
