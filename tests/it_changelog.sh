@@ -153,7 +153,8 @@ sleep 0.5
 kill -9 "$pid2"
 wait "$load"
 sleep 0.5
-(cd "$c/qac2" && setsid "${cmd2[@]}" >>"$c/qac2/log" 2>&1 </dev/null & echo $! >"$c/qac2/pid")
+setsid "${cmd2[@]}" >>"$c/qac2/log" 2>&1 </dev/null & # the pid cluster.sh stop ends (paths are absolute)
+echo $! >"$c/qac2/pid"
 wait_ping "${qp[1]}" "$(cat "$c/qac2/pid")" 10 || fail "replica 2 did not restart"
 killkeys=$(seq -f 'kill%04g' 0 299)
 # shellcheck disable=SC2086
