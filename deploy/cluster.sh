@@ -18,9 +18,11 @@
 # so a failover on loopback completes within a few seconds (tests/it_sentinel.sh measures ~2.6 s).
 #
 # What is shared: user history, sessions and embeddings live in Redis, so every replica ranks a user
-# the same way; nginx passes a failed or timed-out GET to the next replica. What is not yet: a change
-# (ADD/INCR/DEL, an ACCEPT's count) stays on the replica that took it -- the change log that carries
-# changes between replicas (Redis Streams) is issue 18's next step. Exit: 0 ok, 1 runtime error, 2 usage.
+# the same way; nginx passes a failed or timed-out GET to the next replica. Changes (ADD/INCR/DEL, an
+# ACCEPT's count) go through the change log, the Redis Stream qac:changes: replica N runs with
+# --changelog qac:changes --changelog-id qacN --changelog-wait-replicas 1 (an entry leaves a replica's
+# outbox once the Redis replica has it; docs/SCALING.md "Replicas that agree").
+# Exit: 0 ok, 1 runtime error, 2 usage.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -159,7 +161,8 @@ for i in $(seq "$replicas"); do
     # each replica owns its snapshot (SAVE rewrites the index it started from) and its journal
     [ -f "$dir/qac$i/index.qac" ] || cp "$index" "$dir/qac$i/index.qac"
     background "$dir/qac$i/pid" "$dir/qac$i/log" "$qac" serve -i "$dir/qac$i/index.qac" --port "$qp" \
-        --http-port "$hp" --journal "$dir/qac$i/journal" --redis "sentinel://$sent_list/qac"
+        --http-port "$hp" --journal "$dir/qac$i/journal" --redis "sentinel://$sent_list/qac" \
+        --changelog qac:changes --changelog-id "qac$i" --changelog-wait-replicas 1
     wait_answers "$qp" || die "qac replica $i did not start (see $dir/qac$i/log)"
     qac_ports+=("$qp")
     http_ports+=("$hp")

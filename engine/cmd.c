@@ -19,6 +19,7 @@
  * allocation, no printf (scores of integral value are formatted by hand).
  */
 #include "engine/cmd.h"
+#include "engine/changelog.h"
 
 #include <errno.h>
 #include <fnmatch.h>
@@ -272,20 +273,48 @@ void cmd_change_count(eng *e) {
     if (e->stats.changes_since_save++ == 0) e->stats.dirty_since_ms = qtime_ns() / 1000000;
 }
 
-/* After a change to e->norm succeeded: journal the key's new state. */
-static void change_done(eng *e, int deleted) {
+/* After a change to e->norm succeeded: journal the key's new state, and
+ * queue it for the change log unless it came from there (from_log). */
+static void change_done(eng *e, int deleted, int from_log) {
     cmd_change_count(e);
+    trie_hit h;
+    if (!deleted && !trie_get(e->t, e->norm, e->normlen, &h)) return; /* cannot happen: it was just set */
+    if (e->chg && !from_log)
+        chg_local_change(e->chg, e->norm, e->normlen, deleted ? NULL : trie_hit_display(&h), deleted ? 0 : h.displen,
+                         deleted ? 0 : h.score);
     if (!e->j) return;
     uint64_t lsn;
-    if (deleted) {
-        lsn = jrn_add_del(e->j, e->norm, e->normlen);
-    } else {
-        trie_hit h;
-        if (!trie_get(e->t, e->norm, e->normlen, &h)) return; /* cannot happen: it was just set */
-        lsn = jrn_add_set(e->j, e->norm, e->normlen, trie_hit_display(&h), h.displen, h.score);
-    }
+    if (deleted) lsn = jrn_add_del(e->j, e->norm, e->normlen);
+    else lsn = jrn_add_set(e->j, e->norm, e->normlen, trie_hit_display(&h), h.displen, h.score);
     if (lsn) e->wait_lsn = lsn;
     else LOG_E("journal.encode_failed", "msg=\"reserved space missing\"");
+}
+
+int eng_apply_change(eng *e, int del, const char *key, size_t klen, const char *disp, size_t dlen, double score,
+                     const char **msg) {
+    int rc = key_of(e, key, klen, msg);
+    if (rc < 0) return rc;
+    if (e->normlen != klen || memcmp(e->norm, key, klen)) {
+        *msg = "key is not in normalized form";
+        return ENG_ERR(ERR_ARGS);
+    }
+    trie_hit h;
+    int exists = trie_get(e->t, e->norm, e->normlen, &h);
+    if (del ? !exists
+            : exists && h.score == score && h.displen == dlen && !memcmp(trie_hit_display(&h), disp, dlen))
+        return 0;
+    if ((rc = change_begin(e, msg)) < 0) return rc;
+    if (del) {
+        uint32_t id = eng_words_before_del(e);
+        if ((rc = trie_del(e->t, e->norm, e->normlen)) < 0) return trie_err(rc, msg);
+        eng_words_after_del(e, id);
+    } else {
+        uint64_t before = trie_count(e->t);
+        if ((rc = trie_set(e->t, e->norm, e->normlen, disp, dlen, score, NULL)) < 0) return trie_err(rc, msg);
+        eng_words_after_set(e, before);
+    }
+    change_done(e, del, 1);
+    return 1;
 }
 
 /* The guard's actor for an ACCEPT: its USER, else the connection's address. */
@@ -333,7 +362,7 @@ int eng_accept(eng *e, const char *query, size_t len, const eng_ctx *ctx, double
         rc = trie_incr(e->t, e->norm, e->normlen, exists ? NULL : e->disp, dlen, 1.0, score);
         if (rc < 0) return trie_err(rc, msg);
         eng_words_after_set(e, before);
-        change_done(e, 0);
+        change_done(e, 0, 0);
     } else trie_score(e->t, e->norm, e->normlen, score);
     /* history (Redis or in-process) and online learning on the impression
      * of PREFIX; RANK is only counted: the candidates are recomputed */
@@ -500,7 +529,7 @@ static int h_add(cmd_call *c) {
     rc = trie_set(e->t, e->norm, e->normlen, e->disp, dlen, score, NULL);
     if (rc < 0) return trie_err(rc, &c->msg);
     eng_words_after_set(e, before);
-    change_done(e, 0);
+    change_done(e, 0, 0);
     OOM(proto_reply_ok(c->out, c->kind));
     return 0;
 }
@@ -519,7 +548,7 @@ static int h_incr(cmd_call *c) {
     rc = trie_incr(e->t, e->norm, e->normlen, exists ? NULL : e->disp, dlen, delta, &score);
     if (rc < 0) return trie_err(rc, &c->msg);
     eng_words_after_set(e, before);
-    change_done(e, 0);
+    change_done(e, 0, 0);
     return reply_score(c, score);
 }
 
@@ -533,7 +562,7 @@ static int h_del(cmd_call *c) {
     rc = trie_del(e->t, e->norm, e->normlen);
     if (rc < 0 && rc != TRIE_ENOTFOUND) return trie_err(rc, &c->msg);
     if (rc == 0) eng_words_after_del(e, id);
-    if (rc == 0) change_done(e, 1);
+    if (rc == 0) change_done(e, 1, 0);
     OOM(proto_reply_int(c->out, c->kind, rc == 0 ? 1 : 0));
     return 0;
 }

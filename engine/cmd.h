@@ -91,6 +91,7 @@ typedef struct eng {
     eng_save_fn save_fn;     /* NULL: SAVE writes synchronously */
     void *save_ud;
     struct eng_rank *rank;   /* borrowed; NULL: plain trie order, nothing learned */
+    struct chg *chg;         /* borrowed; NULL without --changelog (engine/changelog.h) */
     guard *guard;            /* borrowed; NULL: every ACCEPT counts and teaches (no limits) */
     eng_client *client;      /* the current request's client (never NULL; &self unless the server set it) */
     eng_client self;         /* the client of requests run without a server */
@@ -207,6 +208,14 @@ int eng_rank_takes(eng *e, const eng_ctx *ctx, unsigned k);
  * ws: bit 0 WITHSCORES, bit 1 WITHEDITS. Returns 0 or -1 (out of memory). */
 struct eng_rank_result;
 int eng_reply_ranked(const eng *e, int kind, int ws, const struct eng_rank_result *res, qbuf *out);
+
+/* A change read from the change log (engine/changelog.h): the key's new state
+ * (del, or disp/score), applied and journaled like a client's change but not
+ * sent back to the log. Returns 1 (applied), 0 (the state was already that:
+ * nothing done), or ENG_ERR(code) with *msg (key not normalized, the journal
+ * refuses changes, no memory). */
+int eng_apply_change(eng *e, int del, const char *key, size_t klen, const char *disp, size_t dlen, double score,
+                     const char **msg);
 
 /* The user submitted `query`: its popularity goes up by one, once per actor
  * (USER, else the client's address) and query in the accept window, and the

@@ -17,6 +17,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "engine/proto/http.h"
+#include "engine/changelog.h"
 #include "engine/store/journal.h"
 #include "engine/proto/proto.h"
 #include "engine/rank/ranker.h"
@@ -81,6 +82,19 @@ static const setting table[] = {
     {"ngram-bytes", K_U64, OFF(ngram_bytes), 0, ENG_RANK_MAX_NGRAM_BYTES,
      "with --redis: n-gram table held in process to compose vectors of unseen text, at most this many "
      "bytes (default 64m; 0 = off)"},
+    {"changelog", K_STR, OFF(changelog), 0, 0,
+     "with --redis: send every change to this Redis Stream and apply every replica's changes from it, so "
+     "replicas agree (default none: changes stay on this replica)"},
+    {"changelog-id", K_STR, OFF(changelog_id), 0, 0,
+     "this replica's name in the change log, 1..64 bytes, stable across restarts (default HOSTNAME:PORT)"},
+    {"changelog-outbox-max", K_U64, OFF(changelog_outbox_max), 1, 100000000,
+     "changes held for the stream while Redis has not confirmed them (default 100000); past it a change "
+     "stays on this replica only"},
+    {"changelog-maxlen", K_U64, OFF(changelog_maxlen), 1000, 1ull << 40,
+     "entries the stream keeps at most (XADD MAXLEN ~; default 1000000)"},
+    {"changelog-wait-replicas", K_U64, OFF(changelog_wait_replicas), 0, 16,
+     "an entry leaves the outbox once this many Redis replicas have it (WAIT; default 0: once the primary has "
+     "it)"},
     {"fuzzy", K_STR, OFF(fuzzy), 0, 0,
      "typo tolerance of a COMPLETE without FUZZY: 0 (default: exact), 1, 2 or auto (edits by length)"},
     {"fuzzy-auto-one", K_U64, OFF(fuzzy_auto_one), 1, TRIE_MAX_KEY,
@@ -174,6 +188,8 @@ void config_defaults(srv_config *c) {
     c->save_changes = SRV_SAVE_CHANGES;
     c->save_seconds = SRV_SAVE_SECONDS;
     set_str(&c->ns, SRV_DEFAULT_NAMESPACE);
+    c->changelog_outbox_max = CHG_DEFAULT_OUTBOX_MAX;
+    c->changelog_maxlen = CHG_DEFAULT_MAXLEN;
     c->redis_deadline_ms = ENG_RANK_DEFAULT_DEADLINE_MS;
     c->cache_bytes = RANK_VECLRU_DEFAULT_BYTES;
     c->candidates = ENG_RANK_DEFAULT_CANDIDATES;
@@ -448,6 +464,16 @@ int config_validate(const srv_config *c, char *err, size_t errlen) {
     }
     if (!c->ns || !*c->ns || strlen(c->ns) > RANK_RH_MAX_NS || strpbrk(c->ns, ":*?[] \t\r\n")) {
         errf(err, errlen, "namespace wants 1..%d bytes without ':', '*', '?', '[', ']' or spaces", RANK_RH_MAX_NS);
+        return -1;
+    }
+    if (c->changelog && (!c->redis || !*c->changelog || strlen(c->changelog) > CHG_MAX_KEY)) {
+        errf(err, errlen, c->redis ? "--changelog wants a stream key of 1..%d bytes" : "--changelog needs --redis",
+             CHG_MAX_KEY);
+        return -1;
+    }
+    if (c->changelog_id && (!*c->changelog_id || strlen(c->changelog_id) > CHG_MAX_ID ||
+                            strpbrk(c->changelog_id, " \t\r\n"))) {
+        errf(err, errlen, "changelog-id wants 1..%d bytes without spaces", CHG_MAX_ID);
         return -1;
     }
     if (c->model_save && !c->model) {

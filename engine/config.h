@@ -86,6 +86,12 @@ typedef struct srv_config {
     uint64_t cache_bytes;       /* in-process vector cache bound */
     uint64_t candidates;        /* trie top N reranked */
     uint64_t ngram_bytes;       /* bound of the in-process n-gram table (0 = off) */
+    /* the change log on a Redis Stream (engine/changelog.h) */
+    char *changelog;                  /* stream key; NULL = off */
+    char *changelog_id;               /* this replica's id; NULL = HOSTNAME:PORT */
+    uint64_t changelog_outbox_max;    /* unconfirmed changes held while Redis is away */
+    uint64_t changelog_maxlen;        /* XADD MAXLEN ~ */
+    uint64_t changelog_wait_replicas; /* WAIT N before an entry leaves the outbox; 0 = the XADD reply */
     /* typo tolerance */
     char *fuzzy;                /* 0 | 1 | 2 | auto: FUZZY of a COMPLETE that does not say */
     int fuzzy_mode;             /* the same, parsed (0..2 or SRV_FUZZY_AUTO): what requests read */

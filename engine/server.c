@@ -22,6 +22,9 @@
  *                     only asks it whether a reply must wait
  *                     (srv__durable_must_wait), hands it the slots that do
  *                     (srv__durable_wait), and stops, closes and frees it
+ *   server_changelog.c  --changelog: starts the change log (engine/changelog.h,
+ *                     s->e.chg: two Redis connections and a timer of its own)
+ *                     after the ranker, closes it with the ranker
  *
  * A connection (srv_conn; the uv_tcp_t is its first member):
  *
@@ -129,6 +132,7 @@ static void close_rank(srv *s) {
  * of server_durable.c close. */
 static void close_after_last_conn(srv *s) {
     close_rank(s);
+    srv__changelog_close(s);
     srv__durable_close(s->d);
 }
 
@@ -790,6 +794,7 @@ int srv_run(const srv_config *cfg, trie *t, struct dict_set *dicts, jrn *j) {
     s->e.rank_fn = rank_fn;
     s->e.rank_ud = s;
     s->e.stats.rank = s->rank;
+    if (srv__changelog_open(s) < 0) goto out;
     if (listen_on(s, &s->listen_text, cfg->port, "text/RESP") < 0) goto out;
     s->have_text = 1;
     if (cfg->http_port) {
@@ -821,6 +826,7 @@ int srv_run(const srv_config *cfg, trie *t, struct dict_set *dicts, jrn *j) {
     rc = 0;
 out:
     close_rank(s); /* when it could not start (listen failed); after a shutdown it is closed already */
+    srv__changelog_close(s);
     uv_run(&s->loop, UV_RUN_DEFAULT);
     uv_walk(&s->loop, close_walk, NULL);
     uv_run(&s->loop, UV_RUN_DEFAULT);

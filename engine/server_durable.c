@@ -34,6 +34,7 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "engine/changelog.h"
 #include "engine/cmd.h"
 #include "engine/dict.h"
 #include "engine/store/journal.h"
@@ -170,6 +171,7 @@ static void save_ended(srv_durable *d, int ok, const char *why) {
     st->last_save_ms = ms;
     st->last_save_ok = ok;
     d->child = 0;
+    if (s->e.chg) chg_snapshot_saved(s->e.chg, ok); /* INDEX.chgpos */
     const char *path = s->cfg->save ? s->cfg->save : s->cfg->index;
     if (ok) {
         st->saves_ok++;
@@ -247,6 +249,7 @@ static int save_start(void *ud, const char **msg) {
         return ENG_ERR(ERR_IO);
     }
     d->child = pid;
+    if (s->e.chg) chg_snapshot_forked(s->e.chg); /* the position the image holds */
     d->save_start_us = qtime_us();
     s->e.stats.save_in_progress = 1;
     s->e.stats.last_fork_us = fork_us;

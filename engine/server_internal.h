@@ -158,6 +158,14 @@ int srv__http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const 
  * or queues its reply. Returns 1 to stop feeding (closing), 0 to go on. */
 int srv__http_on_request(const http_request *req, void *ud);
 
+/* --- server_changelog.c ---------------------------------------------------- */
+
+/* With --changelog: starts the change log (engine/changelog.h) as s->e.chg.
+ * 0 (also without it), or -1 (logged: the server does not start). */
+int srv__changelog_open(srv *s);
+/* Closes it (idempotent); the loop must run afterwards. */
+void srv__changelog_close(srv *s);
+
 /* --- server_durable.c ----------------------------------------------------- */
 
 /* Before the loop runs: the durability state of s with journal j (NULL: no

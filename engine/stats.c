@@ -9,6 +9,7 @@
 #include "engine/dict.h"
 
 #include <errno.h>
+#include "engine/changelog.h"
 #include "engine/store/journal.h"
 #include "engine/guard.h"
 #include "engine/rank/ranker.h"
@@ -261,6 +262,8 @@ void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
         add_u(snap, "rank_ngram_fallbacks", "qac_rank_ngram_vectors_total", "counter", "result=\"none\"",
               r.ngram_fallbacks);
     }
+    add_u(snap, "changelog_enabled", "qac_changelog_enabled", "gauge", NULL, s->changelog != NULL);
+    if (s->changelog) chg_stats(s->changelog, snap);
     const jrn *j = s->journal;
     add_u(snap, "journal_enabled", "qac_journal_enabled", "gauge", NULL, j != NULL);
     if (!j) return;
@@ -282,6 +285,11 @@ void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
         it->str = jrn_error(j) ? strerror(jrn_error(j)) : "none";
         snprintf(it->label, sizeof it->label, "op=\"%s\"", jrn_error(j) ? jrn_error_op(j) : "none");
     }
+}
+
+void stats_add_u(eng_stats_snap *snap, const char *name, const char *prom, const char *ptype, const char *label,
+                 uint64_t v) {
+    add_u(snap, name, prom, ptype, label, v);
 }
 
 int stats_find(const eng_stats_snap *snap, const char *name, double *out) {

@@ -71,6 +71,7 @@ typedef struct eng_stats {
     const struct eng_rank *rank; /* borrowed; NULL: no ranker (its counters are left out) */
     const struct guard *guard;   /* borrowed; NULL: no accept guard (its counters are left out) */
     const struct dict_set *dicts; /* borrowed; NULL: no named dictionaries (engine/dict.h) */
+    const struct chg *changelog; /* borrowed; NULL without --changelog (engine/changelog.h) */
 } eng_stats;
 
 void stats_init(eng_stats *s);
@@ -97,6 +98,10 @@ typedef struct eng_stats_snap {
 
 /* Fills *snap from s, the trie (keys, trie bytes) and the allocator. */
 void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap);
+/* Appends one counter or gauge (for the modules that report their own:
+ * engine/changelog.c); nothing when the snapshot is full. */
+void stats_add_u(eng_stats_snap *snap, const char *name, const char *prom, const char *ptype, const char *label,
+                 uint64_t v);
 /* Value of a named item (for tests and /healthz); 0 and -1 when absent. */
 int stats_find(const eng_stats_snap *snap, const char *name, double *out);
 

@@ -583,6 +583,8 @@ void rcl_close(rcl *c, void (*closed_cb)(void *ud), void *ud) {
 
 rcl_state rcl_get_state(const rcl *c) { return c->state; }
 
+void *rcl_ud(const rcl *c) { return c->o.ud; }
+
 void rcl_stats(const rcl *c, rcl_stat *s) {
     *s = c->st;
     s->state = c->state;

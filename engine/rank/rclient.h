@@ -138,6 +138,8 @@ int rcl_command_argv(rcl *c, int argc, const char **argv, const size_t *argvlen,
 void rcl_close(rcl *c, void (*closed_cb)(void *ud), void *ud);
 
 rcl_state rcl_get_state(const rcl *c);
+/* o.ud as given to rcl_new (for command callbacks, whose privdata is theirs). */
+void *rcl_ud(const rcl *c);
 static inline int rcl_is_up(const rcl *c) { return rcl_get_state(c) == RCL_UP; }
 void rcl_stats(const rcl *c, rcl_stat *s);
 /* "127.0.0.1:6379": the resolved address connected to (with Sentinels: the

@@ -1,0 +1,196 @@
+/* changelog.h -- the change log on a Redis Stream (--changelog KEY): how qac
+ * replicas agree on ADD / INCR / DEL / ACCEPT counts (issue 18).
+ *
+ * THE IDEA
+ * --------
+ * Every change a replica applies from a client is XADDed to the stream KEY
+ * as the key's NEW state (the journal's idempotent record: SET key display
+ * score, or DEL key). Every replica reads the stream (XREAD BLOCK) and
+ * applies EVERY entry in stream order, its own included. The state of a key
+ * on every replica is therefore the state of the key's last entry in the
+ * stream: last writer in stream order wins, everywhere, so the replicas
+ * converge once they have read the same prefix of the stream.
+ *   Cost of that rule: two INCRs of one key on two replicas within the lag
+ *   both read the same old score and both XADD old+1; one increment is lost
+ *   (the fleet agrees on old+1). ACCEPT counts are popularity, so this is
+ *   accepted; ADD/DEL are absolute anyway.
+ *   An entry equal to the current state (one's own entry read back, mostly)
+ *   changes nothing and is not journaled again ("unchanged"). One's own
+ *   entries must be applied (skipping them would keep another replica's
+ *   interleaved change here), so a key changed twice within the lag may
+ *   briefly show its first state again on the replica that changed it.
+ *
+ * STREAM ENTRY (fields, text; unknown fields are ignored)
+ * -------------------------------------------------------
+ *   op      "set" | "del"
+ *   key     the normalized key, 1..TRIE_MAX_KEY bytes (applied only if it is
+ *           its own normalization)
+ *   disp    set: the display form, 1..TRIE_MAX_KEY bytes; absent for del
+ *   score   set: a finite number ("%.17g": the double round-trips)
+ *   origin  the replica id that made the change (--changelog-id), 1..64 bytes
+ *   t       the origin's wall clock, microseconds, when it applied the change
+ *           (the change lag is measured with it)
+ *   dict    optional: a dictionary name; absent = the default index. This
+ *           build has only the default index: an entry with a dict is
+ *           skipped and counted (changelog_skipped), never an error.
+ * A malformed entry (a field missing, repeated, out of range, a score that is
+ * not a finite number, an odd field count, an id that is not MS-SEQ) is
+ * logged with its id and reason, counted (changelog_bad_entries) and
+ * skipped: the reader goes on with the next one.
+ *
+ * POSITIONS (nothing applied is lost, nothing is skipped)
+ * -------------------------------------------------------
+ * The applied position (the id of the last entry applied) becomes DURABLE
+ * once the local journal is durable up to the record of that entry
+ * (jrn_durable_lsn, per --fsync); only then is it written to JOURNAL.chgpos
+ * (a one-line file, replaced by rename). A restart loads the snapshot and the
+ * journals and resumes reading after max(JOURNAL.chgpos, INDEX.chgpos): both
+ * are positions whose entries the loaded state already holds, and entries
+ * read twice are harmless (records are absolute). INDEX.chgpos is written
+ * when a background save succeeds: the position applied at the fork (all of
+ * it is in the forked image). Copying INDEX and INDEX.chgpos to a new
+ * machine starts a new replica from that snapshot plus the stream's tail.
+ * Without either file the replica reads the stream from its start.
+ *
+ * Each replica publishes the position its snapshot holds in the hash
+ * KEY:positions (field: replica id; "0-0" before its first save); every
+ * CHG_TRIM_EVERY_MS a replica trims the stream with XTRIM MINID ~ (the
+ * smallest position in the hash), and every XADD caps it with MAXLEN ~
+ * changelog-maxlen. A retired replica's field pins the MINID trim: HDEL it.
+ * If entries after a replica's position were trimmed before it read them
+ * (XINFO STREAM max-deleted-entry-id > its position), it logs
+ * changelog.trimmed_past, sets STATS changelog_trimmed_past 1 and goes on
+ * from the oldest entry left: its index misses those changes until it is
+ * restarted from a fresh copy of another replica's INDEX + INDEX.chgpos.
+ *
+ * SENDING: THE OUTBOX (what an acknowledgement means)
+ * ----------------------------------------------------
+ * A client's reply waits only for the local journal (--fsync), never for
+ * Redis. The change is queued in the outbox at once and XADDed on the writer
+ * connection in the same loop iteration (pipelined). An entry leaves the
+ * outbox when Redis confirmed it: the XADD reply, or with
+ * changelog-wait-replicas N > 0 a later `WAIT N` reply saying N Redis
+ * replicas have it (so a failover of the Redis primary cannot lose it).
+ * When the writer connection is lost, every unconfirmed entry is sent again
+ * on the next connection (possibly a duplicate: harmless, it is the same
+ * absolute state, though a duplicate can reorder it after another replica's
+ * change of the same key in that window; the fleet still agrees). While
+ * Redis is unreachable the outbox holds at most changelog-outbox-max
+ * entries (unconfirmed ones: those in flight count, so a pipelined burst of
+ * changes needs room too; the default has it). When it is full of entries the primary has but no Redis replica
+ * confirmed (WAIT: the primary lost its replica, e.g. after a failover),
+ * the oldest leave it unconfirmed (changelog_unreplicated, logged) rather
+ * than new changes being refused. Otherwise, past that a change is still applied and journaled locally but
+ * not sent (STATS changelog_outbox_overflow, log changelog.outbox_full):
+ * other replicas miss it, and this replica keeps it only until the key is
+ * changed by another replica. Not covered: a change acknowledged and still
+ * in the outbox when this qac process dies (kill -9, a crash) stays in its
+ * journal but is never sent.
+ *
+ * Connections: two rcl clients (engine/rank/rclient.h) to the same --redis
+ * target (Sentinel followed): the reader (XREAD BLOCK CHG_BLOCK_MS only) and
+ * the writer (XADD, WAIT, HSET, XTRIM, XINFO). The loop never waits on
+ * Redis. Errors: chg_new returns NULL with err set; everything later is
+ * logged and counted, never fatal.
+ */
+#ifndef QAC_CHANGELOG_H
+#define QAC_CHANGELOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "trie/trie.h"
+
+#define CHG_MAX_ID 64                /* --changelog-id, bytes */
+#define CHG_MAX_KEY 256              /* --changelog KEY, bytes */
+#define CHG_MAX_DICT 256             /* a dict field, bytes */
+#define CHG_DEFAULT_OUTBOX_MAX 100000 /* changelog-outbox-max: unconfirmed changes held */
+#define CHG_DEFAULT_MAXLEN 1000000   /* changelog-maxlen: entries the stream keeps at most (~) */
+#define CHG_READ_BATCH 1000          /* entries per XREAD */
+#define CHG_BLOCK_MS 1000            /* XREAD BLOCK */
+#define CHG_MAX_INFLIGHT 2000        /* XADDs sent and not yet answered */
+#define CHG_WAIT_MS 100              /* WAIT's timeout (it holds back the XADDs behind it) */
+#define CHG_WAIT_RETRY_MS 1000       /* after a WAIT short of replicas, the next one this much later */
+#define CHG_CRON_MS 100              /* checkpoint, flush, WAIT retry */
+#define CHG_PUBLISH_EVERY_MS 1000    /* HSET KEY:positions */
+#define CHG_TRIM_EVERY_MS 10000      /* XTRIM MINID */
+#define CHG_LAG_SAMPLES 1024         /* lag percentiles over the last N entries of other replicas */
+#define CHG_POS_MAX 48               /* "MS-SEQ" text with its NUL */
+
+enum { CHG_OP_SET = 1, CHG_OP_DEL = 2 };
+
+/* --- stream ids ---------------------------------------------------------- */
+
+typedef struct chg_id {
+    uint64_t ms, seq;
+} chg_id;
+
+/* "MS-SEQ" (or "MS", seq 0) -> id. 0, or -1 when malformed. */
+int chg_id_parse(const char *s, size_t len, chg_id *out);
+/* Writes "MS-SEQ" into buf (CHG_POS_MAX bytes). */
+void chg_id_format(chg_id id, char *buf, size_t cap);
+int chg_id_cmp(chg_id a, chg_id b);
+
+/* --- records -------------------------------------------------------------- */
+
+typedef struct chg_rec {
+    int op;
+    const char *key, *disp, *origin, *dict; /* into the decoded fields; dict NULL = default */
+    size_t klen, dlen, olen, dictlen;
+    double score;
+    uint64_t t_us;
+} chg_rec;
+
+/* The XADD arguments after "XADD KEY MAXLEN ~ N *": field/value pairs of r,
+ * pointing into r and into num (CHG_NUM_BUF bytes, for score and t). Returns
+ * the count (<= CHG_REC_MAX_ARGS), or -1 when r is not valid. */
+#define CHG_REC_MAX_ARGS 14
+#define CHG_NUM_BUF 64
+int chg_rec_encode(const chg_rec *r, const char **argv, size_t *argvlen, char *num, size_t numcap);
+
+/* Decodes an entry's flat field list (f[0] name, f[1] value, ...). Returns 0
+ * with out pointing into the fields, or -1 with a static reason in *why. */
+int chg_rec_decode(const char *const *f, const size_t *flen, size_t nf, chg_rec *out, const char **why);
+
+/* --- the running change log ------------------------------------------------ */
+
+struct eng;
+struct eng_stats_snap;
+typedef struct chg chg;
+
+typedef struct chg_opts {
+    const char *redis;      /* --redis target (HOST:PORT or sentinel://...) */
+    const char *key;        /* the stream */
+    const char *id;         /* this replica */
+    const char *pos_path;   /* JOURNAL.chgpos; NULL without a journal */
+    const char *snap_path;  /* INDEX.chgpos */
+    uint64_t outbox_max, maxlen, wait_replicas;
+} chg_opts;
+
+/* Reads the saved positions and starts both connections on loop. Applies
+ * entries through eng_apply_change (engine/cmd.h). NULL with err set. */
+chg *chg_new(uv_loop_t *loop, struct eng *e, const chg_opts *o, char *err, size_t errlen);
+/* Closes the connections and the timer (pending callbacks run, into nothing);
+ * frees once closed. Writes the durable position a last time. */
+void chg_close(chg *c);
+
+/* A client's change was applied and journaled (cmd.c's change_done): queue
+ * its new state for the stream. disp NULL: a deletion. */
+void chg_local_change(chg *c, const char *key, size_t klen, const char *disp, size_t dlen, double score);
+
+/* A background save forked: the position its image holds is the applied one
+ * now. chg_snapshot_saved(ok) writes it to INDEX.chgpos when the save
+ * succeeded. */
+void chg_snapshot_forked(chg *c);
+void chg_snapshot_saved(chg *c, int ok);
+
+/* Its STATS lines (changelog_*). */
+void chg_stats(const chg *c, struct eng_stats_snap *snap);
+
+/* Reads a position file ("MS-SEQ\n"). 0 and *id; -1 when absent or malformed. */
+int chg_pos_read(const char *path, chg_id *id);
+/* Writes it (PATH.tmp, then rename). 0, or -1 with errno. */
+int chg_pos_write(const char *path, chg_id id);
+
+#endif

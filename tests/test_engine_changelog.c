@@ -1,0 +1,248 @@
+/* Unit tests of the change log's pure parts (engine/changelog_rec.c) and of
+ * eng_apply_change (engine/cmd.c), in process:
+ *   - stream ids: parse, format, compare; garbage refused;
+ *   - records: encode -> decode round trips (set, del, with a dictionary),
+ *     a score that round-trips exactly, and every kind of garbage entry
+ *     refused with a reason (never a crash, never a read outside the fields);
+ *     a random-bytes sweep of field lists;
+ *   - position files: write/read, missing or garbage files refused;
+ *   - eng_apply_change: applies set/del, says "unchanged" for the state it
+ *     already has (nothing journaled), refuses a key not in normalized form,
+ *     keeps the word index exact, and journals what it applies.
+ * The reading and sending over Redis run in tests/it_changelog.sh.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/util.h"
+#include "engine/changelog.h"
+#include "engine/cmd.h"
+#include "engine/config.h"
+#include "engine/infix.h"
+#include "engine/store/journal.h"
+#include "trie/trie.h"
+#include "trie/trie_words.h"
+#include "tests/helpers.h"
+
+#define S(x) x, sizeof(x) - 1
+
+static void test_ids(void **state) {
+    (void)state;
+    chg_id a, b;
+    assert_int_equal(chg_id_parse(S("1700000000000-5"), &a), 0);
+    assert_true(a.ms == 1700000000000ull && a.seq == 5);
+    assert_int_equal(chg_id_parse(S("42"), &b), 0);
+    assert_true(b.ms == 42 && b.seq == 0);
+    assert_true(chg_id_cmp(a, b) > 0 && chg_id_cmp(b, a) < 0 && chg_id_cmp(a, a) == 0);
+    chg_id c = {42, 1};
+    assert_true(chg_id_cmp(b, c) < 0);
+    char buf[CHG_POS_MAX];
+    chg_id_format(a, buf, sizeof buf);
+    assert_string_equal(buf, "1700000000000-5");
+    const char *bad[] = {"", "-", "1-", "-1", "a-1", "1-b", "1--2", "+1-2", "1-+2", " 1-2", "1-2 ",
+                         "99999999999999999999999-1"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(chg_id_parse(bad[i], strlen(bad[i]), &a), -1);
+}
+
+static int decode_list(const char *const *f, size_t n, chg_rec *r, const char **why) {
+    size_t len[32];
+    for (size_t i = 0; i < n; i++) len[i] = strlen(f[i]);
+    return chg_rec_decode(f, len, n, r, why);
+}
+
+static void test_roundtrip(void **state) {
+    (void)state;
+    chg_rec in = {.op = CHG_OP_SET, .key = "new york", .klen = 8, .disp = "New York", .dlen = 8,
+                  .score = 0.1 + 0.2, .origin = "r1", .olen = 2, .t_us = 1796551659317371ull};
+    const char *argv[CHG_REC_MAX_ARGS];
+    size_t len[CHG_REC_MAX_ARGS];
+    char num[CHG_NUM_BUF];
+    int n = chg_rec_encode(&in, argv, len, num, sizeof num);
+    assert_int_equal(n, 12);
+    chg_rec out;
+    const char *why = NULL;
+    assert_int_equal(chg_rec_decode(argv, len, (size_t)n, &out, &why), 0);
+    assert_int_equal(out.op, CHG_OP_SET);
+    assert_true(out.klen == 8 && !memcmp(out.key, "new york", 8));
+    assert_true(out.dlen == 8 && !memcmp(out.disp, "New York", 8));
+    assert_true(out.score == 0.1 + 0.2); /* %.17g round-trips the double */
+    assert_true(out.olen == 2 && !memcmp(out.origin, "r1", 2));
+    assert_true(out.t_us == 1796551659317371ull);
+    assert_null(out.dict);
+
+    chg_rec del = {.op = CHG_OP_DEL, .key = "x", .klen = 1, .origin = "r2", .olen = 2, .dict = "fruits",
+                   .dictlen = 6};
+    n = chg_rec_encode(&del, argv, len, num, sizeof num);
+    assert_int_equal(n, 10);
+    assert_int_equal(chg_rec_decode(argv, len, (size_t)n, &out, &why), 0);
+    assert_int_equal(out.op, CHG_OP_DEL);
+    assert_true(out.dictlen == 6 && !memcmp(out.dict, "fruits", 6));
+    assert_null(out.disp);
+
+    /* what encode refuses */
+    chg_rec bad = in;
+    bad.score = NAN;
+    assert_int_equal(chg_rec_encode(&bad, argv, len, num, sizeof num), -1);
+    bad = in, bad.klen = TRIE_MAX_KEY + 1;
+    assert_int_equal(chg_rec_encode(&bad, argv, len, num, sizeof num), -1);
+    bad = in, bad.olen = 0;
+    assert_int_equal(chg_rec_encode(&bad, argv, len, num, sizeof num), -1);
+    bad = in, bad.op = 7;
+    assert_int_equal(chg_rec_encode(&bad, argv, len, num, sizeof num), -1);
+    bad = in, bad.dlen = 0;
+    assert_int_equal(chg_rec_encode(&bad, argv, len, num, sizeof num), -1);
+
+    /* a field of a later version is ignored */
+    const char *later[] = {"op", "del", "key", "k", "origin", "o", "t", "1", "v2field", "whatever"};
+    assert_int_equal(decode_list(later, 10, &out, &why), 0);
+}
+
+static void test_garbage(void **state) {
+    (void)state;
+    static const struct {
+        const char *const f[16];
+        size_t n;
+    } cases[] = {
+        {{"op"}, 1},                                                                    /* odd */
+        {{"key", "k", "origin", "o", "t", "1"}, 6},                                     /* no op */
+        {{"op", "put", "key", "k", "origin", "o", "t", "1"}, 8},                        /* bad op */
+        {{"op", "del", "origin", "o", "t", "1"}, 6},                                    /* no key */
+        {{"op", "del", "key", "", "origin", "o", "t", "1"}, 8},                         /* empty key */
+        {{"op", "del", "key", "k", "t", "1"}, 6},                                       /* no origin */
+        {{"op", "del", "key", "k", "origin", "o"}, 6},                                  /* no t */
+        {{"op", "del", "key", "k", "origin", "o", "t", "-1"}, 8},                       /* bad t */
+        {{"op", "del", "key", "k", "key", "k", "origin", "o", "t", "1"}, 10},           /* repeated */
+        {{"op", "set", "key", "k", "origin", "o", "t", "1", "score", "1"}, 10},         /* no disp */
+        {{"op", "set", "key", "k", "disp", "K", "origin", "o", "t", "1"}, 10},          /* no score */
+        {{"op", "set", "key", "k", "disp", "K", "score", "nan", "origin", "o", "t", "1"}, 12},
+        {{"op", "set", "key", "k", "disp", "K", "score", "inf", "origin", "o", "t", "1"}, 12},
+        {{"op", "set", "key", "k", "disp", "K", "score", "1e999", "origin", "o", "t", "1"}, 12},
+        {{"op", "set", "key", "k", "disp", "K", "score", "12abc", "origin", "o", "t", "1"}, 12},
+        {{"op", "del", "key", "k", "score", "1", "origin", "o", "t", "1"}, 10},         /* del + score */
+        {{"op", "del", "key", "k", "origin", "o", "t", "1", "dict", ""}, 10},           /* empty dict */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        chg_rec r;
+        const char *why = NULL;
+        assert_int_equal(decode_list(cases[i].f, cases[i].n, &r, &why), -1);
+        assert_non_null(why);
+    }
+    /* lengths past their limits */
+    static char big[TRIE_MAX_KEY + 2];
+    memset(big, 'a', sizeof big - 1);
+    const char *f1[] = {"op", "del", "key", big, "origin", "o", "t", "1"};
+    chg_rec r;
+    const char *why;
+    assert_int_equal(decode_list(f1, 8, &r, &why), -1);
+    const char *f2[] = {"op", "del", "key", "k", "origin", big, "t", "1"};
+    assert_int_equal(decode_list(f2, 8, &r, &why), -1);
+    /* random field lists: never a crash; a list that decodes is valid */
+    uint64_t x = 88172645463325252ull;
+    const char *names[] = {"op", "key", "disp", "score", "origin", "t", "dict", "zz"};
+    const char *vals[] = {"set", "del", "k", "", "1.5", "12", "-3", "nan", "o"};
+    for (int it = 0; it < 20000; it++) {
+        const char *f[16];
+        size_t len[16], n = 0;
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        size_t want = x % 15;
+        for (size_t k = 0; k < want; k++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            f[n] = k % 2 ? vals[x % 9] : names[x % 8];
+            len[n] = strlen(f[n]);
+            n++;
+        }
+        if (chg_rec_decode(f, len, n, &r, &why) == 0) {
+            assert_true(r.op == CHG_OP_SET || r.op == CHG_OP_DEL);
+            assert_true(r.klen >= 1 && r.olen >= 1);
+            if (r.op == CHG_OP_SET) assert_true(r.dlen >= 1 && isfinite(r.score));
+        }
+    }
+}
+
+static void test_posfile(void **state) {
+    (void)state;
+    const char *p = tmp_path("chgpos");
+    chg_id a = {1796551659317ull, 3}, b;
+    assert_int_equal(chg_pos_write(p, a), 0);
+    assert_int_equal(chg_pos_read(p, &b), 0);
+    assert_int_equal(chg_id_cmp(a, b), 0);
+    write_file(p, "garbage\n", 8);
+    assert_int_equal(chg_pos_read(p, &b), -1);
+    write_file(p, "", 0);
+    assert_int_equal(chg_pos_read(p, &b), -1);
+    unlink(p);
+    assert_int_equal(chg_pos_read(p, &b), -1);
+    assert_int_equal(chg_pos_write("/nonexistent/dir/x.chgpos", a), -1);
+}
+
+static void test_apply(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    trie_set(t, S("new york"), S("New York"), 100, NULL);
+    srv_config cfg;
+    config_defaults(&cfg);
+    eng e;
+    eng_init(&e, t, &cfg);
+    assert_int_equal(eng_words_build(&e), 0);
+    char dir[256], base[300], err[300];
+    assert_int_equal(make_tmpdir(dir, sizeof dir, "chg"), 0);
+    snprintf(base, sizeof base, "%s/j", dir);
+    jrn *j = jrn_open(base, 1, JRN_FSYNC_NO, err, sizeof err);
+    assert_non_null(j);
+    e.j = j;
+    const char *msg = NULL;
+    /* set a new key, then the same state again: unchanged, nothing journaled */
+    assert_int_equal(eng_apply_change(&e, 0, S("newark"), S("Newark"), 7, &msg), 1);
+    uint64_t lsn = jrn_last_lsn(j);
+    assert_true(lsn >= 1);
+    assert_int_equal(eng_apply_change(&e, 0, S("newark"), S("Newark"), 7, &msg), 0);
+    assert_true(jrn_last_lsn(j) == lsn);
+    /* a new score, a new display */
+    assert_int_equal(eng_apply_change(&e, 0, S("newark"), S("NEWARK"), 9, &msg), 1);
+    trie_hit h;
+    assert_true(trie_get(t, S("newark"), &h));
+    assert_true(h.score == 9 && h.displen == 6 && !memcmp(trie_hit_display(&h), "NEWARK", 6));
+    /* del, then del of an absent key: unchanged */
+    assert_int_equal(eng_apply_change(&e, 1, S("new york"), NULL, 0, 0, &msg), 1);
+    assert_false(trie_get(t, S("new york"), NULL));
+    assert_int_equal(eng_apply_change(&e, 1, S("new york"), NULL, 0, 0, &msg), 0);
+    /* a key not in normalized form is refused, with a reason */
+    assert_true(eng_apply_change(&e, 0, S("New Jersey"), S("New Jersey"), 1, &msg) < 0);
+    assert_string_equal(msg, "key is not in normalized form");
+    assert_false(trie_get(t, S("new jersey"), NULL));
+    /* the word index followed */
+    if (e.words) assert_int_equal(trie_words_check(e.words, t, err, sizeof err), 0);
+    assert_int_equal(e.stats.changes_total, 3);
+    assert_int_equal(jrn_write(j), 0);
+    /* the journal replays to the same state */
+    trie *t2 = trie_new();
+    trie_set(t2, S("new york"), S("New York"), 100, NULL);
+    jrn_recovery rec;
+    assert_int_equal(jrn_recover(base, t2, 0, &rec, err, sizeof err), 0);
+    assert_int_equal(rec.records, 3);
+    assert_true(trie_get(t2, S("newark"), &h) && h.score == 9);
+    assert_false(trie_get(t2, S("new york"), NULL));
+    trie_free(t2);
+    jrn_close(j);
+    eng_words_free(&e);
+    config_free(&cfg);
+    trie_free(t);
+    remove_tree(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ids),      cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_garbage),
+        cmocka_unit_test(test_posfile),  cmocka_unit_test(test_apply),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
