@@ -93,10 +93,12 @@ enum { GRP_SEEN, GRP_UNSEEN, GRP_CTX, GRP_NOCTX, NGRP };
 static const char *const grp_names[NGRP] = {"seen", "unseen", "with_context", "without_context"};
 
 /* Where the learned system's candidate for a rand prefix's target came from:
- * the trie's top N only, the user's history only, both, generated, or nowhere (the
+ * the trie's top N only, the user's history only, both, generated (no key),
+ * generated_key (generated, and a key of the index beyond the top N), or nowhere (the
  * target was not a candidate: no reranking can find it). */
-enum { SRC_TRIE, SRC_HIST, SRC_BOTH, SRC_GEN, SRC_NONE, NSRC };
-static const char *const src_names[NSRC] = {"trie", "history", "trie_and_history", "generated", "not_a_candidate"};
+enum { SRC_TRIE, SRC_HIST, SRC_BOTH, SRC_GEN, SRC_GENKEY, SRC_NONE, NSRC };
+static const char *const src_names[NSRC] = {"trie", "history", "trie_and_history", "generated",
+                                            "generated_key", "not_a_candidate"};
 
 typedef struct metrics {
     ep_quality q;
@@ -117,6 +119,7 @@ typedef struct eval_state {
     rank_ftrl *model;
     lenv env;
     hist rerank;
+    hist request; /* the whole request: gather (+ generated) + vectors + rerank */
     uint64_t rerank_cands;
     /* learned, rand prefixes: by the target's source, count and 1/rank sum */
     uint64_t src_n[NSRC];
@@ -148,8 +151,8 @@ static void usage(FILE *f) {
             "  --embeddings EMB   query embeddings for the learned system (qac embed)\n"
             "  --model MODEL      the learned system's model (qac train)\n"
             "  --topn N           learned: trie candidates per prefix (default %d)\n"
-            "  --gen-candidates N learned: generated completions per prefix (0..%d, default %d: none;\n"
-            "                     give the model the value it was trained with)\n"
+            "  --gen-candidates N learned: generated completions per prefix (0..%d, default %d; 0:\n"
+            "                     none), ranked by the model (trained without them: ranking/gen.h)\n"
             "  --gen-suffixes N   learned: suffixes in their index (1..%d, default %d)\n",
             EVAL_DEFAULT_SPLIT, RANK_LEARN_TOPN, RANK_MAX_GEN_CANDS, RANK_GEN_DEFAULT_CANDS, RANK_GEN_MAX_SUFFIXES,
             RANK_GEN_DEFAULT_SUFFIXES);
@@ -233,20 +236,27 @@ static int score_event(eval_state *st, const char *user, size_t ulen, const char
             record(st, SYS_MPC, tags[i], r, grp);
         }
         if (st->on[SYS_LEARNED]) {
+            uint64_t tq = qtime_ns();
             int n = lenv_prefix(&st->env, q, plen);
             if (n < 0) return -1;
             uint64_t t0 = qtime_ns();
             rank_learned_score(st->model, &st->env.req.x, st->env.lc, (size_t)n);
             rank_cand top[EVAL_TOPK];
             size_t nt = top_lcands(st->env.lc, (size_t)n, top);
-            hist_add(&st->rerank, qtime_ns() - t0);
+            uint64_t t1 = qtime_ns();
+            hist_add(&st->rerank, t1 - t0);
+            hist_add(&st->request, t1 - tq);
             st->rerank_cands += (uint64_t)n;
             unsigned r = rank_of(top, nt, q, qlen);
             record(st, SYS_LEARNED, tags[i], r, grp);
             if (tags[i] == EVAL_NTAGS - 1) {
                 long pos = lenv_find(&st->env, (size_t)n, q, qlen);
                 const rank_lcand *lc = pos >= 0 ? &st->env.lc[pos] : NULL;
-                int src = !lc ? SRC_NONE : lc->c.gen ? SRC_GEN : !lc->trank ? SRC_HIST : lc->c.u ? SRC_BOTH : SRC_TRIE;
+                int src = !lc            ? SRC_NONE
+                          : lc->c.gen      ? (lc->c.g > 0 ? SRC_GENKEY : SRC_GEN)
+                          : !lc->trank     ? SRC_HIST
+                          : lc->c.u        ? SRC_BOTH
+                                           : SRC_TRIE;
                 st->src_n[src]++;
                 st->src_rr[src] += r ? 1.0 / r : 0.0;
             }
@@ -502,6 +512,7 @@ int eval_main(int argc, char **argv) {
                          systems);
     if (st.on[SYS_LEARNED] && !modelp) return cli_error(&cl, "system learned needs --embeddings EMB --model MODEL");
     hist_init(&st.rerank);
+    hist_init(&st.request);
     rank_emb *emb = NULL;
     rank_vcache *vc = NULL;
 
@@ -596,6 +607,10 @@ int eval_main(int argc, char **argv) {
                "features + model + top %d)\n",
                hist_mean(&st.rerank) / 1e3, (double)hist_quantile(&st.rerank, 0.99) / 1e3,
                (double)st.rerank_cands / (double)st.rerank.count, (unsigned long long)st.rerank.count, EVAL_TOPK);
+    if (st.on[SYS_LEARNED] && st.request.count)
+        printf("learned request: %.2f us mean, %.2f us p99 per call (gather%s + vectors + rerank)\n",
+               hist_mean(&st.request) / 1e3, (double)hist_quantile(&st.request, 0.99) / 1e3,
+               gen ? " + generated" : "");
     if (json && write_json(&st, json, split_s, secs)) goto out;
     status = 0;
 out:

@@ -161,14 +161,16 @@ static void usage(FILE *f) {
             "  --epochs E         passes over the log (default 1)\n"
             "  --topn N           trie candidates per prefix (default %d)\n"
             "  --gen-candidates N generated completions per prefix (0..%d, default %d: none): the\n"
-            "                     prefix's first words + a frequent suffix of the index's keys\n"
+            "                     prefix's first words + a frequent suffix of the index's keys; the\n"
+            "                     index holds the training queries' own suffixes, so this leaks (see\n"
+            "                     ranking/gen.h): train without, serve and eval with them\n"
             "  --gen-suffixes N   suffixes in their index (1..%d, default %d)\n"
             "  --prefixes P       eval: the protocol's len1..len5 + rand (default); all: every length\n"
             "  --causal C         all: popularity as of each event, every user's later events taken\n"
             "                     out of the index's counts (default); user: only this user's\n"
             "                     (holdout scoring always uses all)\n",
             TRAIN_DEFAULT_SPLIT, RANK_FTRL_MIN_BITS, RANK_FTRL_MAX_BITS, RANK_FTRL_DEFAULT_BITS,
-            RANK_LEARN_TOPN, RANK_MAX_GEN_CANDS, RANK_GEN_DEFAULT_CANDS, RANK_GEN_MAX_SUFFIXES,
+            RANK_LEARN_TOPN, RANK_MAX_GEN_CANDS, RANK_GEN_TRAIN_DEFAULT_CANDS, RANK_GEN_MAX_SUFFIXES,
             RANK_GEN_DEFAULT_SUFFIXES);
 }
 
@@ -245,6 +247,7 @@ int train_main(int argc, char **argv) {
            O_TOPN, O_BASE, O_FOLD, O_GENC, O_GENS };
     lenv_gen_opts go;
     lenv_gen_opts_default(&go);
+    go.cands = RANK_GEN_TRAIN_DEFAULT_CANDS; /* the index would leak the training targets (ranking/gen.h) */
     rank_gen *gen = NULL;
     unsigned fold = 0, nfolds = 0;
     static const cli_opt options[] = {

@@ -81,7 +81,7 @@ static const setting table[] = {
     {"candidates", K_U64, OFF(candidates), 1, TRIE_MAX_K, "trie top N the ranker reorders (default 50)"},
     {"gen-candidates", K_U64, OFF(gen_candidates), 0, RANK_MAX_GEN_CANDS,
      "generated completions (a frequent query suffix after the prefix's first words) the ranker adds "
-     "per request (default 0: off; up to 32)"},
+     "per request (default 5; 0 = off; up to 32)"},
     {"gen-suffixes", K_U64, OFF(gen_suffixes), 1, RANK_GEN_MAX_SUFFIXES,
      "suffixes in the index of generated completions, built at start and RELOAD (default 100000)"},
     {"ngram-bytes", K_U64, OFF(ngram_bytes), 0, ENG_RANK_MAX_NGRAM_BYTES,

@@ -41,6 +41,18 @@
  * skipped. A prefix without a complete word makes none. Work: at most
  * RANK_GEN_MAX_KEPT topk calls of at most `max` hits.
  *
+ * Training: `qac train --gen-candidates N` shows the model generated
+ * candidates too, but it leaks: the index is built from the training
+ * index, which counts every training query, so a training target always
+ * contributes its own suffixes and is generated far more often than a
+ * query nobody typed before the split can be. Measured on the AOL dev log
+ * (README): the model learns to trust generated candidates and ranks the
+ * user's history lower (seen group and len1..len5 below the model trained
+ * without them). The model that serves is therefore trained without
+ * generation (train's default 0) and ranks generated candidates with its
+ * base, the heuristic (g = 0 unless the text is a key): they fill the list
+ * where known completions run out or score low, which is where they help.
+ *
  * Errors: rank_gen_build returns 0 or a negative TRIE_E* code. Ownership:
  * rank_gen owns its trie; rank_gen_complete writes into caller memory.
  */
@@ -56,7 +68,8 @@
 #define RANK_GEN_DEFAULT_SUFFIXES 100000 /* suffixes kept in the index (--gen-suffixes) */
 #define RANK_GEN_MAX_SUFFIXES 10000000   /* the largest --gen-suffixes */
 #define RANK_GEN_COUNT_FACTOR 4          /* counting table = this * max_suffixes entries */
-#define RANK_GEN_DEFAULT_CANDS 0         /* generated candidates per request (--gen-candidates; 0 = off) */
+#define RANK_GEN_DEFAULT_CANDS 5         /* generated candidates per request (serve, eval; 0 = off) */
+#define RANK_GEN_TRAIN_DEFAULT_CANDS 0   /* ... in qac train (see "Training" above) */
 /* RANK_MAX_GEN_CANDS (baseline.h): the largest --gen-candidates */
 #define RANK_GEN_MAX_KEPT 8 /* prefix words kept, at most (deeper prefixes keep their last 8 words' worth) */
 

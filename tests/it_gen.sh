@@ -10,7 +10,7 @@
 #     path) nothing is generated; STATS counts the index.
 #  3. ADD makes the text a key: no longer generated; the index is not live
 #     (a new key's suffixes come at RELOAD, which rebuilds it: rank_gen_builds).
-#  4. --gen-candidates 0 (the default): nothing generated, no index.
+#  4. --gen-candidates 0: nothing generated, no index; the default (5) generates.
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -78,13 +78,17 @@ check "RELOAD rebuilds the index" "$got" "hotels in lisbon"
 redis-cli -p "$port" STATS | grep -q "^rank_gen_builds:2" || fail "STATS rank_gen_builds after RELOAD"
 qac_stop
 
-# --- 4. off by default -----------------------------------------------------------
+# --- 4. off, and the default ------------------------------------------------------
 : >"$tmp/log"
-qac_start "$port" "$tmp/log" -i "$tmp/idx" --http-port 0 || fail "server did not start"
+qac_start "$port" "$tmp/log" -i "$tmp/idx" --http-port 0 --gen-candidates 0 || fail "server did not start"
 got=$(redis-cli -p "$port" COMPLETE "hotels in p" USER u1)
-check "default: nothing generated" "$got" ""
+check "--gen-candidates 0: nothing generated" "$got" ""
 redis-cli -p "$port" STATS | grep -q "^rank_gen_suffixes:0" || fail "STATS rank_gen_suffixes off"
 grep -q "event=gen.built" "$tmp/log" && fail "index built while off"
+qac_stop
+qac_start "$port" "$tmp/log" -i "$tmp/idx" --http-port 0 || fail "server did not start"
+got=$(redis-cli -p "$port" COMPLETE "hotels in p" USER u1)
+check "default: generated" "$got" "hotels in paris"
 qac_stop
 [ "$fails" = 0 ] || exit 1
 echo "it_gen: all passed"

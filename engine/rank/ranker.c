@@ -528,6 +528,16 @@ eng_rank *eng_rank_new(uv_loop_t *loop, trie *t, const eng_rank_opts *o, char *e
         snprintf(err, errlen, "gen-suffixes wants 1..%d", RANK_GEN_MAX_SUFFIXES);
         return NULL;
     }
+    if (o->redis) { /* checked before anything is built (the suffix index takes seconds at 10M keys) */
+        rcl_opts ro;
+        rcl_opts_default(&ro);
+        char target[RCL_TARGET_BUF];
+        if (rcl_parse_target(o->redis, &ro, target, sizeof target)) {
+            snprintf(err, errlen, "--redis wants HOST:PORT or sentinel://HOST:PORT[,HOST:PORT...]/MASTER, not '%s'",
+                     o->redis);
+            return NULL;
+        }
+    }
     eng_rank *R = qcalloc(1, sizeof *R);
     if (!R) {
         snprintf(err, errlen, "out of memory");
