@@ -18,6 +18,9 @@
  *     foretells next week's queries. (--causal user, the first reading,
  *     took out only this user's later issues.) Measured: test rand MRR@10
  *     0.5137 -> 0.5213, len4 0.4458 -> 0.4626, len5 0.4429 -> 0.4648;
+ *   - no generated completions by default (--gen-candidates 0): the suffix
+ *     index is built from this index, which holds every training target's
+ *     own suffixes, so they would leak (ranking/gen.h "Training");
  *   - impressions whose positive is not among the candidates are skipped and
  *     counted (the ranker cannot fix recall);
  *   - rank_learn_accept (the server's ACCEPT path) makes the steps;
