@@ -176,6 +176,7 @@ int json_write_suggestions(qbuf *b, const char *prefix, size_t plen, const json_
                     return -1;
             if (qbuf_putc(b, ']') < 0) return -1;
         }
+        if (s[i].generated && qbuf_append(b, ",\"generated\":true", 17) < 0) return -1;
         if (qbuf_putc(b, '}') < 0) return -1;
     }
     if (qbuf_putc(b, ']') < 0 || (truncated && qbuf_append(b, ",\"truncated\":true", 17) < 0) ||

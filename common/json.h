@@ -64,11 +64,12 @@ typedef struct json_suggestion {
     int has_words;                   /* 1: write "words" (an INFIX request) */
     unsigned nwords;                 /* the matched words' byte ranges in text, in typed order */
     const uint32_t *word_start, *word_end;
+    int generated;                   /* 1: write "generated":true (made by the ranker, ranking/gen.h) */
 } json_suggestion;
 
 /* Appends {"prefix":"..","suggestions":[{"text":"..","score":..,"match":[s,e]},..],"took_us":..}
  * (each suggestion with "edits":n after "match" when has_edits, then
- * "words":[[s,e],..] when has_words; "truncated":true before "took_us" when
+ * "words":[[s,e],..] when has_words, then "generated":true when generated; "truncated":true before "took_us" when
  * truncated: a typo search stopped at its work limit) with scores written by
  * json_double15. */
 int json_write_suggestions(qbuf *b, const char *prefix, size_t plen, const json_suggestion *s, size_t n,

@@ -37,7 +37,8 @@
  * decimal -- eval says so on stderr.
  *
  * Learned: rand prefixes are also counted by where the target's candidate
- * came from (the trie's top N, the user's history, both, or not a candidate)
+ * came from (the trie's top N, the user's history, both, generated -- with
+ * --gen-candidates, ranking/gen.h -- or not a candidate)
  * with the MRR@10 of each part: the table says how often each source supplied
  * the accepted suggestion and what reranking made of it.
  *
@@ -92,10 +93,12 @@ enum { GRP_SEEN, GRP_UNSEEN, GRP_CTX, GRP_NOCTX, NGRP };
 static const char *const grp_names[NGRP] = {"seen", "unseen", "with_context", "without_context"};
 
 /* Where the learned system's candidate for a rand prefix's target came from:
- * the trie's top N only, the user's history only, both, or nowhere (the
+ * the trie's top N only, the user's history only, both, generated (no key),
+ * generated_key (generated, and a key of the index beyond the top N), or nowhere (the
  * target was not a candidate: no reranking can find it). */
-enum { SRC_TRIE, SRC_HIST, SRC_BOTH, SRC_NONE, NSRC };
-static const char *const src_names[NSRC] = {"trie", "history", "trie_and_history", "not_a_candidate"};
+enum { SRC_TRIE, SRC_HIST, SRC_BOTH, SRC_GEN, SRC_GENKEY, SRC_NONE, NSRC };
+static const char *const src_names[NSRC] = {"trie", "history", "trie_and_history", "generated",
+                                            "generated_key", "not_a_candidate"};
 
 typedef struct metrics {
     ep_quality q;
@@ -116,6 +119,7 @@ typedef struct eval_state {
     rank_ftrl *model;
     lenv env;
     hist rerank;
+    hist request; /* the whole request: gather (+ generated) + vectors + rerank */
     uint64_t rerank_cands;
     /* learned, rand prefixes: by the target's source, count and 1/rank sum */
     uint64_t src_n[NSRC];
@@ -125,7 +129,8 @@ typedef struct eval_state {
 static void usage(FILE *f) {
     fprintf(f,
             "usage: qac eval (-i INDEX | --train FILE...) [--split TIME] [--json FILE] [--systems LIST]\n"
-            "                [--limit N] [--fold F/K] [--embeddings EMB --model MODEL [--topn N]] LOG...\n"
+            "                [--limit N] [--fold F/K] [--embeddings EMB --model MODEL [--topn N]\n"
+            "                [--gen-candidates N [--gen-suffixes N]]] LOG...\n"
             "\n"
             "Replays query logs (AOL format) in time order and measures how well each\n"
             "system completes the prefixes of every test query (../shared/EVALUATION.md).\n"
@@ -145,8 +150,12 @@ static void usage(FILE *f) {
             "                     others; data/folds.sh runs every fold)\n"
             "  --embeddings EMB   query embeddings for the learned system (qac embed)\n"
             "  --model MODEL      the learned system's model (qac train)\n"
-            "  --topn N           learned: trie candidates per prefix (default %d)\n",
-            EVAL_DEFAULT_SPLIT, RANK_LEARN_TOPN);
+            "  --topn N           learned: trie candidates per prefix (default %d)\n"
+            "  --gen-candidates N learned: generated completions per prefix (0..%d, default %d; 0:\n"
+            "                     none), ranked by the model (trained without them: ranking/gen.h)\n"
+            "  --gen-suffixes N   learned: suffixes in their index (1..%d, default %d)\n",
+            EVAL_DEFAULT_SPLIT, RANK_LEARN_TOPN, RANK_MAX_GEN_CANDS, RANK_GEN_DEFAULT_CANDS, RANK_GEN_MAX_SUFFIXES,
+            RANK_GEN_DEFAULT_SUFFIXES);
 }
 
 static int parse_systems(const char *s, int on[EVAL_MAX_SYSTEMS]) {
@@ -227,20 +236,27 @@ static int score_event(eval_state *st, const char *user, size_t ulen, const char
             record(st, SYS_MPC, tags[i], r, grp);
         }
         if (st->on[SYS_LEARNED]) {
+            uint64_t tq = qtime_ns();
             int n = lenv_prefix(&st->env, q, plen);
             if (n < 0) return -1;
             uint64_t t0 = qtime_ns();
             rank_learned_score(st->model, &st->env.req.x, st->env.lc, (size_t)n);
             rank_cand top[EVAL_TOPK];
             size_t nt = top_lcands(st->env.lc, (size_t)n, top);
-            hist_add(&st->rerank, qtime_ns() - t0);
+            uint64_t t1 = qtime_ns();
+            hist_add(&st->rerank, t1 - t0);
+            hist_add(&st->request, t1 - tq);
             st->rerank_cands += (uint64_t)n;
             unsigned r = rank_of(top, nt, q, qlen);
             record(st, SYS_LEARNED, tags[i], r, grp);
             if (tags[i] == EVAL_NTAGS - 1) {
                 long pos = lenv_find(&st->env, (size_t)n, q, qlen);
                 const rank_lcand *lc = pos >= 0 ? &st->env.lc[pos] : NULL;
-                int src = !lc ? SRC_NONE : !lc->trank ? SRC_HIST : lc->c.u ? SRC_BOTH : SRC_TRIE;
+                int src = !lc            ? SRC_NONE
+                          : lc->c.gen      ? (lc->c.g > 0 ? SRC_GENKEY : SRC_GEN)
+                          : !lc->trank     ? SRC_HIST
+                          : lc->c.u        ? SRC_BOTH
+                                           : SRC_TRIE;
                 st->src_n[src]++;
                 st->src_rr[src] += r ? 1.0 / r : 0.0;
             }
@@ -424,7 +440,10 @@ int eval_main(int argc, char **argv) {
     const char *train[EVAL_MAX_TRAIN];
     int ntrain = 0;
     unsigned fold = 0, nfolds = 0;
-    enum { O_JSON = 256, O_SPLIT, O_TRAIN, O_SYSTEMS, O_EMB, O_MODEL, O_TOPN, O_LIMIT, O_FOLD };
+    enum { O_JSON = 256, O_SPLIT, O_TRAIN, O_SYSTEMS, O_EMB, O_MODEL, O_TOPN, O_LIMIT, O_FOLD, O_GENC, O_GENS };
+    lenv_gen_opts go;
+    lenv_gen_opts_default(&go);
+    rank_gen *gen = NULL;
     static const cli_opt options[] = {
         {'i', "index", CLI_VALUE},
         {O_JSON, "json", CLI_VALUE},
@@ -436,6 +455,8 @@ int eval_main(int argc, char **argv) {
         {O_TOPN, "topn", CLI_VALUE},
         {O_LIMIT, "limit", CLI_VALUE},
         {O_FOLD, "fold", CLI_VALUE},
+        {O_GENC, "gen-candidates", CLI_VALUE},
+        {O_GENS, "gen-suffixes", CLI_VALUE},
     };
     cli cl;
     cli_init(&cl, "eval", usage, options, ARRAY_LEN(options), argc, argv);
@@ -465,6 +486,12 @@ int eval_main(int argc, char **argv) {
             if (ep_fold_parse(v, &fold, &nfolds))
                 return cli_error(&cl, "--fold wants F/K with 0 <= F < K and 2 <= K <= %d, not '%s'", EP_MAX_FOLDS, v);
             break;
+        case O_GENC:
+        case O_GENS: {
+            char gerr[128];
+            if (lenv_gen_opt(&go, opt == O_GENS, v, gerr, sizeof gerr)) return cli_error(&cl, "%s", gerr);
+            break;
+        }
         }
     }
     if (opt == CLI_EXIT) return cl.status;
@@ -485,6 +512,7 @@ int eval_main(int argc, char **argv) {
                          systems);
     if (st.on[SYS_LEARNED] && !modelp) return cli_error(&cl, "system learned needs --embeddings EMB --model MODEL");
     hist_init(&st.rerank);
+    hist_init(&st.request);
     rank_emb *emb = NULL;
     rank_vcache *vc = NULL;
 
@@ -533,6 +561,10 @@ int eval_main(int argc, char **argv) {
             fprintf(stderr, "qac eval: out of memory\n");
             goto out;
         }
+        int gfail;
+        gen = lenv_gen_build(t, &go, "eval", &gfail);
+        if (gfail) goto out;
+        lenv_set_gen(&st.env, gen, (unsigned)go.cands);
     }
     for (; i < argc; i++)
         if (ep_events_read(&evs, argv[i], EP_AOL_ONLY, "qac eval")) goto out;
@@ -575,6 +607,10 @@ int eval_main(int argc, char **argv) {
                "features + model + top %d)\n",
                hist_mean(&st.rerank) / 1e3, (double)hist_quantile(&st.rerank, 0.99) / 1e3,
                (double)st.rerank_cands / (double)st.rerank.count, (unsigned long long)st.rerank.count, EVAL_TOPK);
+    if (st.on[SYS_LEARNED] && st.request.count)
+        printf("learned request: %.2f us mean, %.2f us p99 per call (gather%s + vectors + rerank)\n",
+               hist_mean(&st.request) / 1e3, (double)hist_quantile(&st.request, 0.99) / 1e3,
+               gen ? " + generated" : "");
     if (json && write_json(&st, json, split_s, secs)) goto out;
     status = 0;
 out:
@@ -585,6 +621,7 @@ out:
     rank_cands_free(&st.cands);
     rank_history_free(st.hist);
     ep_events_free(&evs);
+    rank_gen_free(gen);
     trie_free(t);
     return status;
 }

@@ -9,12 +9,14 @@
 # learned minus heuristic per fold; writes DIR/folds.json.
 #
 # usage: data/folds.sh [--folds K] [--qac BIN] [--dir DIR] [--split TIME]
-#                      INDEX EMB LOG... [-- TRAIN_OPTION...]
+#                      [--eval-opt OPTION]... INDEX EMB LOG... [-- TRAIN_OPTION...]
 #   --folds K      folds (default 5; 2..100)
 #   --qac BIN      the qac binary (default bin/qac of this repository)
 #   --dir DIR      where the models, the per-fold JSON and folds.json go
 #                  (default: a new directory under ${TMPDIR:-/tmp}, printed)
 #   --split TIME   passed to qac train and qac eval (default theirs, 2006-05-18)
+#   --eval-opt O   one more argument for qac eval only (repeatable), e.g.
+#                  --eval-opt --gen-candidates --eval-opt 32
 #   INDEX          qac build --until SPLIT of the logs (global popularity)
 #   EMB            qac embed --until SPLIT of the logs
 #   TRAIN_OPTION   more options for qac train (--alpha 0.05, --base none, ...)
@@ -23,7 +25,7 @@
 # a usage error.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-k=5 qac=$here/bin/qac dir='' split=()
+k=5 qac=$here/bin/qac dir='' split=() eopts=()
 usage() { sed -n 's/^# \{0,1\}//; /^usage:/,/^Time:/p' "$0" | sed '$d' >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case $1 in
@@ -31,6 +33,7 @@ while [ $# -gt 0 ]; do
     --qac) qac=${2:?}; shift 2 ;;
     --dir) dir=${2:?}; shift 2 ;;
     --split) split=(--split "${2:?}"); shift 2 ;;
+    --eval-opt) eopts+=("${2:?}"); shift 2 ;;
     -h|--help) usage ;;
     -*) echo "folds.sh: unknown option $1" >&2; usage ;;
     *) break ;;
@@ -55,7 +58,7 @@ for ((f = 0; f < k; f++)); do
         "${topts[@]}" "${logs[@]}" 2>"$dir/fold$f.train.log" || { cat "$dir/fold$f.train.log" >&2; exit 1; }
     echo "folds.sh: fold $f/$k: eval" >&2
     "$qac" eval -i "$index" --embeddings "$emb" --model "$dir/fold$f.model" --fold "$f/$k" "${split[@]}" \
-        --json "$dir/fold$f.json" "${logs[@]}" >"$dir/fold$f.out" 2>"$dir/fold$f.eval.log" ||
+        "${eopts[@]}" --json "$dir/fold$f.json" "${logs[@]}" >"$dir/fold$f.out" 2>"$dir/fold$f.eval.log" ||
         { cat "$dir/fold$f.eval.log" >&2; exit 1; }
 done
 

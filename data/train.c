@@ -18,6 +18,9 @@
  *     foretells next week's queries. (--causal user, the first reading,
  *     took out only this user's later issues.) Measured: test rand MRR@10
  *     0.5137 -> 0.5213, len4 0.4458 -> 0.4626, len5 0.4429 -> 0.4648;
+ *   - no generated completions by default (--gen-candidates 0): the suffix
+ *     index is built from this index, which holds every training target's
+ *     own suffixes, so they would leak (ranking/gen.h "Training");
  *   - impressions whose positive is not among the candidates are skipped and
  *     counted (the ranker cannot fix recall);
  *   - rank_learn_accept (the server's ACCEPT path) makes the steps;
@@ -74,6 +77,42 @@ int lenv_init(lenv *e, const trie *t, const rank_history *h, rank_vcache *vc, ui
     return 0;
 }
 
+void lenv_set_gen(lenv *e, const rank_gen *g, unsigned max) { rank_req_set_gen(&e->req, g, max); }
+
+void lenv_gen_opts_default(lenv_gen_opts *o) {
+    o->cands = RANK_GEN_DEFAULT_CANDS;
+    o->suffixes = RANK_GEN_DEFAULT_SUFFIXES;
+}
+
+int lenv_gen_opt(lenv_gen_opts *o, int which, const char *v, char *err, size_t errlen) {
+    uint64_t x;
+    uint64_t max = which ? RANK_GEN_MAX_SUFFIXES : RANK_MAX_GEN_CANDS;
+    if (qparse_u64(v, strlen(v), &x) || x < (uint64_t)which || x > max) {
+        snprintf(err, errlen, "--gen-%s wants %d..%llu, not '%s'", which ? "suffixes" : "candidates", which,
+                 (unsigned long long)max, v);
+        return -1;
+    }
+    *(which ? &o->suffixes : &o->cands) = x;
+    return 0;
+}
+
+rank_gen *lenv_gen_build(const trie *t, const lenv_gen_opts *o, const char *cmd, int *fail) {
+    *fail = 0;
+    if (!o->cands) return NULL;
+    rank_gen *g = NULL;
+    rank_gen_info gi;
+    int rc = rank_gen_build(t, o->suffixes, &g, &gi);
+    if (rc) {
+        fprintf(stderr, "qac %s: cannot build the suffix index: %s\n", cmd, trie_strerror(rc));
+        *fail = 1;
+        return NULL;
+    }
+    LOG_I("gen.built", "keys=%llu occurrences=%llu distinct=%llu suffixes=%llu pruned=%llu bytes=%llu secs=%.2f",
+          (unsigned long long)gi.keys, (unsigned long long)gi.occurrences, (unsigned long long)gi.distinct,
+          (unsigned long long)gi.kept, (unsigned long long)gi.pruned, (unsigned long long)gi.bytes, gi.secs);
+    return g;
+}
+
 void lenv_free(lenv *e) {
     rank_req_free(&e->req);
     memset(e, 0, sizeof *e);
@@ -103,7 +142,8 @@ static void usage(FILE *f) {
             "usage: qac train -i INDEX --embeddings EMB -o MODEL [--split TIME] [--holdout TIME]\n"
             "                 [--loss pairwise|logistic] [--alpha A] [--beta B] [--l1 L1] [--l2 L2]\n"
             "                 [--bits N] [--epochs E] [--topn N] [--prefixes eval|all]\n"
-            "                 [--causal all|user] [--base heuristic|none] [--fold F/K] LOG...\n"
+            "                 [--causal all|user] [--base heuristic|none] [--fold F/K]\n"
+            "                 [--gen-candidates N [--gen-suffixes N]] LOG...\n"
             "\n"
             "Learns the learned ranker's model (FTRL-Proximal) by replaying AOL-format logs in\n"
             "time order: each event's prefixes are impressions, its query the positive.\n"
@@ -123,12 +163,18 @@ static void usage(FILE *f) {
             "  --bits N           2^N model coordinates (%d..%d, default %d)\n"
             "  --epochs E         passes over the log (default 1)\n"
             "  --topn N           trie candidates per prefix (default %d)\n"
+            "  --gen-candidates N generated completions per prefix (0..%d, default %d: none): the\n"
+            "                     prefix's first words + a frequent suffix of the index's keys; the\n"
+            "                     index holds the training queries' own suffixes, so this leaks (see\n"
+            "                     ranking/gen.h): train without, serve and eval with them\n"
+            "  --gen-suffixes N   suffixes in their index (1..%d, default %d)\n"
             "  --prefixes P       eval: the protocol's len1..len5 + rand (default); all: every length\n"
             "  --causal C         all: popularity as of each event, every user's later events taken\n"
             "                     out of the index's counts (default); user: only this user's\n"
             "                     (holdout scoring always uses all)\n",
             TRAIN_DEFAULT_SPLIT, RANK_FTRL_MIN_BITS, RANK_FTRL_MAX_BITS, RANK_FTRL_DEFAULT_BITS,
-            RANK_LEARN_TOPN);
+            RANK_LEARN_TOPN, RANK_MAX_GEN_CANDS, RANK_GEN_TRAIN_DEFAULT_CANDS, RANK_GEN_MAX_SUFFIXES,
+            RANK_GEN_DEFAULT_SUFFIXES);
 }
 
 typedef struct hold_q {
@@ -166,7 +212,7 @@ static size_t causal(lenv *e, size_t n, const rank_huser *tot, const rank_huser 
         uint32_t before = sofar ? (s ? s->count : 0) : c->u;
         if (h && h->count > before) c->g -= (double)(h->count - before);
         if (c->g < 0) c->g = 0;
-        if (c->g <= 0 && c->u == 0) continue;
+        if (c->g <= 0 && c->u == 0 && !c->gen) continue; /* a generated text need not exist */
         e->lc[m++] = e->lc[i];
     }
     /* re-rank the trie's candidates (a prefix of lc, trank 1..k) by causal g */
@@ -201,7 +247,11 @@ int train_main(int argc, char **argv) {
     rank_ftrl_opts_default(&fo);
     uint64_t epochs = 1, topn = RANK_LEARN_TOPN, bits = fo.bits;
     enum { O_EMB = 256, O_SPLIT, O_HOLD, O_LOSS, O_PREF, O_CAUSAL, O_ALPHA, O_BETA, O_L1, O_L2, O_BITS, O_EPOCHS,
-           O_TOPN, O_BASE, O_FOLD };
+           O_TOPN, O_BASE, O_FOLD, O_GENC, O_GENS };
+    lenv_gen_opts go;
+    lenv_gen_opts_default(&go);
+    go.cands = RANK_GEN_TRAIN_DEFAULT_CANDS; /* the index would leak the training targets (ranking/gen.h) */
+    rank_gen *gen = NULL;
     unsigned fold = 0, nfolds = 0;
     static const cli_opt options[] = {
         {'i', "index", CLI_VALUE},
@@ -221,6 +271,8 @@ int train_main(int argc, char **argv) {
         {O_TOPN, "topn", CLI_VALUE},
         {O_BASE, "base", CLI_VALUE},
         {O_FOLD, "fold", CLI_VALUE},
+        {O_GENC, "gen-candidates", CLI_VALUE},
+        {O_GENS, "gen-suffixes", CLI_VALUE},
     };
     cli cl;
     cli_init(&cl, "train", usage, options, ARRAY_LEN(options), argc, argv);
@@ -250,6 +302,12 @@ int train_main(int argc, char **argv) {
             if (ep_fold_parse(v, &fold, &nfolds))
                 return cli_error(&cl, "--fold wants F/K with 0 <= F < K and 2 <= K <= %d, not '%s'", EP_MAX_FOLDS, v);
             break;
+        case O_GENC:
+        case O_GENS: {
+            char gerr[128];
+            if (lenv_gen_opt(&go, opt == O_GENS, v, gerr, sizeof gerr)) return cli_error(&cl, "%s", gerr);
+            break;
+        }
         }
         if (dv && (qparse_double(v, strlen(v), dv) || *dv < 0))
             return cli_error(&cl, "%s wants a non-negative number, not '%s'", cl.opt, v);
@@ -305,6 +363,9 @@ int train_main(int argc, char **argv) {
         fprintf(stderr, "qac train: cannot load embeddings: %s\n", err);
         goto out;
     }
+    int gfail;
+    gen = lenv_gen_build(t, &go, "train", &gfail);
+    if (gfail) goto out;
     m = rank_ftrl_new(&fo);
     vc = rank_vcache_new(emb);
     if (!m || !vc) {
@@ -344,6 +405,7 @@ int train_main(int argc, char **argv) {
             goto out;
         }
         have_env = 1;
+        lenv_set_gen(&env, gen, (unsigned)go.cands);
         int last_hold = ep + 1 == epochs && hold < split;
         for (size_t k = 0; k < evs.n; k++) {
             const ep_event *e = &evs.ev[k];
@@ -460,6 +522,7 @@ out:
     rank_ftrl_free(m);
     rank_emb_free(emb);
     ep_events_free(&evs);
+    rank_gen_free(gen);
     trie_free(t);
     return status;
 }

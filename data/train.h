@@ -41,8 +41,23 @@ typedef struct lenv {
     rank_lcand *lc; /* = req.lc: the candidates of the last lenv_prefix */
 } lenv;
 
+/* Generated candidates (ranking/gen.h) in eval and train: --gen-candidates N
+ * (0 = none, the default) and --gen-suffixes N, parsed and checked alike. */
+typedef struct lenv_gen_opts {
+    uint64_t cands, suffixes;
+} lenv_gen_opts;
+void lenv_gen_opts_default(lenv_gen_opts *o);
+/* Parses the value of --gen-candidates (which 0) or --gen-suffixes (1);
+ * returns 0, or -1 with a message in err. */
+int lenv_gen_opt(lenv_gen_opts *o, int which, const char *v, char *err, size_t errlen);
+/* The suffix index of t when o->cands > 0 (logged: event=gen.built), NULL
+ * otherwise; *fail set when it cannot be built. */
+rank_gen *lenv_gen_build(const trie *t, const lenv_gen_opts *o, const char *cmd, int *fail);
+
 /* vc may be NULL (no vectors). Returns 0 or -1 (OOM). */
 int lenv_init(lenv *e, const trie *t, const rank_history *h, rank_vcache *vc, uint32_t dims, unsigned topn);
+/* Generated candidates for every later prefix (rank_req_set_gen). */
+void lenv_set_gen(lenv *e, const rank_gen *g, unsigned max);
 void lenv_free(lenv *e);
 /* Context of one event of user at time now (session: the user's accepts
  * under the history's session gap before now). Returns 0. */

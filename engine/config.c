@@ -22,6 +22,7 @@
 #include "engine/proto/proto.h"
 #include "engine/rank/ranker.h"
 #include "engine/rank/rclient.h"
+#include "ranking/gen.h"
 #include "ranking/veclru.h"
 #include "ranking/history_redis.h"
 
@@ -79,6 +80,11 @@ static const setting table[] = {
     {"cache-bytes", K_U64, OFF(cache_bytes), RANK_VECLRU_MIN_BYTES, 1ull << 40,
      "in-process embedding cache, bytes (default 64m)"},
     {"candidates", K_U64, OFF(candidates), 1, TRIE_MAX_K, "trie top N the ranker reorders (default 50)"},
+    {"gen-candidates", K_U64, OFF(gen_candidates), 0, RANK_MAX_GEN_CANDS,
+     "generated completions (a frequent query suffix after the prefix's first words) the ranker adds "
+     "per request (default 5; 0 = off; up to 32)"},
+    {"gen-suffixes", K_U64, OFF(gen_suffixes), 1, RANK_GEN_MAX_SUFFIXES,
+     "suffixes in the index of generated completions, built at start and RELOAD (default 100000)"},
     {"ngram-bytes", K_U64, OFF(ngram_bytes), 0, ENG_RANK_MAX_NGRAM_BYTES,
      "with --redis: n-gram table held in process to compose vectors of unseen text, at most this many "
      "bytes (default 64m; 0 = off)"},
@@ -193,6 +199,8 @@ void config_defaults(srv_config *c) {
     c->redis_deadline_ms = ENG_RANK_DEFAULT_DEADLINE_MS;
     c->cache_bytes = RANK_VECLRU_DEFAULT_BYTES;
     c->candidates = ENG_RANK_DEFAULT_CANDIDATES;
+    c->gen_candidates = RANK_GEN_DEFAULT_CANDS;
+    c->gen_suffixes = RANK_GEN_DEFAULT_SUFFIXES;
     c->ngram_bytes = ENG_RANK_DEFAULT_NGRAM_BYTES;
     c->auth_max_failures = SRV_AUTH_MAX_FAILURES;
     set_str(&c->fuzzy, SRV_DEFAULT_FUZZY);

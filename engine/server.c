@@ -774,6 +774,8 @@ int srv_run(const srv_config *cfg, trie *t, struct dict_set *dicts, jrn *j) {
     ro.cache_bytes = cfg->cache_bytes;
     ro.candidates = (uint32_t)cfg->candidates;
     ro.ngram_bytes = cfg->ngram_bytes;
+    ro.gen_candidates = (uint32_t)cfg->gen_candidates;
+    ro.gen_suffixes = cfg->gen_suffixes;
     char rerr[600];
     s->rank = eng_rank_new(&s->loop, t, &ro, rerr, sizeof rerr);
     if (!s->rank) {

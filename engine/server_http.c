@@ -174,7 +174,7 @@ static int route_complete(srv_conn *c, const http_request *req, int os) {
         size_t ml = eng_hit_matchlen(&s->e, i);
         int m = ml ? norm_match_len(trie_hit_display(h), h->displen, np, ml) : 0;
         sug[i] = (json_suggestion){trie_hit_display(h), h->displen, h->score, 0, m > 0 ? (uint32_t)m : 0,
-                                   s->e.fuzzy_used, eng_hit_edits(&s->e, i), 0, 0, NULL, NULL};
+                                   s->e.fuzzy_used, eng_hit_edits(&s->e, i), 0, 0, NULL, NULL, 0};
         if (s->e.infix_used) { /* every matched word's range ("words") */
             sug[i].has_edits = eng_fuzzy_edits(&s->e, &ctx) > 0;
             sug[i].has_words = 1;
@@ -204,7 +204,7 @@ int srv__http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const 
     for (size_t i = 0; i < res->n; i++) {
         const rank_cand *rc = &res->c[i];
         doff[i] = SIZE_MAX;
-        sug[i] = (json_suggestion){rc->q, rc->len, 0, 0, 0, 0, 0, 0, 0, NULL, NULL};
+        sug[i] = (json_suggestion){rc->q, rc->len, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, rc->gen != 0};
         if (trie_get(s->e.t, rc->q, rc->len, &h)) {
             doff[i] = s->http->text.len;
             if (qbuf_append(&s->http->text, trie_hit_display(&h), h.displen) < 0) return -1;

@@ -37,7 +37,7 @@ int rank_cand_before(const rank_cand *a, const rank_cand *b) {
     return bytes_cmp(a->q, a->len, b->q, b->len) < 0;
 }
 
-static int reserve(rank_cands *cs, size_t need) {
+int rank_cands_reserve(rank_cands *cs, size_t need) {
     if (need <= cs->cap) return 0;
     size_t cap = cs->cap ? cs->cap : 128;
     while (cap < need) cap *= 2;
@@ -76,11 +76,11 @@ int rank_gather(rank_cands *cs, const trie *t, const rank_huser *u, const char *
         cs->hecap = nm;
         rank_huser_prefix(u, p, plen, cs->he, cs->hecap);
     }
-    if (reserve(cs, (size_t)nh + nm)) return RANK_BASE_ENOMEM;
+    if (rank_cands_reserve(cs, (size_t)nh + nm)) return RANK_BASE_ENOMEM;
     for (int i = 0; i < nh; i++) {
         const trie_hit *h = &cs->hits[i];
         const rank_hentry *e = rank_huser_get(u, trie_hit_key(h), h->keylen);
-        cs->c[cs->n++] = (rank_cand){trie_hit_key(h), h->keylen, e ? e->count : 0, h->score, e ? e->last : 0, 0};
+        cs->c[cs->n++] = (rank_cand){trie_hit_key(h), h->keylen, e ? e->count : 0, h->score, e ? e->last : 0, 0, 0, 0};
     }
     const trie_hit *worst = nh > 0 ? &cs->hits[nh - 1] : NULL;
     for (size_t i = 0; i < nm; i++) {
@@ -92,7 +92,7 @@ int rank_gather(rank_cands *cs, const trie *t, const rank_huser *u, const char *
                          (g == worst->score && bytes_cmp(e->q, e->len, trie_hit_key(worst), worst->keylen) <= 0);
             if (in_top) continue;
         }
-        cs->c[cs->n++] = (rank_cand){e->q, e->len, e->count, g, e->last, 0};
+        cs->c[cs->n++] = (rank_cand){e->q, e->len, e->count, g, e->last, 0, 0, 0};
     }
     rank_cands_keep_history(cs, (size_t)nh, max_hist);
     return (int)cs->n;

@@ -54,7 +54,8 @@
 #define RANK_PERSONAL_TOPN 100 /* trie candidates for personal/heuristic (EVALUATION.md) */
 #define RANK_SESSION_GAP 1800  /* seconds: "last" counts when under this */
 #define RANK_MAX_HIST_CANDS 256 /* history-only candidates of one request (see Capacity) */
-#define RANK_MAX_CANDS (TRIE_MAX_K + RANK_MAX_HIST_CANDS) /* candidates of one request, at most */
+#define RANK_MAX_GEN_CANDS 32   /* generated candidates of one request (ranking/gen.h), at most */
+#define RANK_MAX_CANDS (TRIE_MAX_K + RANK_MAX_HIST_CANDS + RANK_MAX_GEN_CANDS) /* candidates of one request */
 
 typedef struct rank_cand {
     const char *q; /* normalized text, not NUL-terminated, not owned */
@@ -63,6 +64,8 @@ typedef struct rank_cand {
     double g;      /* global count */
     int64_t last;  /* the user's last time of q; meaningful when u > 0 */
     double score;  /* filled by a scorer */
+    uint32_t gen;  /* 0: a known completion (trie, history); else generated (ranking/gen.h): 1 + words kept */
+    double sf;     /* generated: the suffix's frequency */
 } rank_cand;
 
 /* Context of one request for the heuristic. */
@@ -96,6 +99,9 @@ int rank_gather(rank_cands *cs, const trie *t, const rank_huser *u, const char *
  * max entries, keeps the max best (u desc, last desc, text asc) and cuts
  * cs->n. Shared by rank_gather and rank_rh_gather. */
 void rank_cands_keep_history(rank_cands *cs, size_t from, size_t max);
+
+/* Room for need candidates in cs->c (grows, never shrinks). 0 or -1. */
+int rank_cands_reserve(rank_cands *cs, size_t need);
 
 void rank_score_mpc(rank_cand *c, size_t n);
 void rank_score_personal(rank_cand *c, size_t n);

@@ -17,7 +17,7 @@
 enum {
     F_BIAS = 1, F_LOGG, F_GBIN, F_TRANK, F_SHARE, F_GREL, F_CLEN, F_REM, F_WORDS, F_WB, F_WEND,
     F_LOGU, F_UBIN, F_RECENT, F_DBIN, F_HONLY, F_COSL, F_COSLBIN, F_COSS, F_COSSBIN, F_TRI, F_WOV,
-    F_REPL, F_EXTL, F_REPS, F_EXTS, F_UCTX, F_NOVEC
+    F_REPL, F_EXTL, F_REPS, F_EXTS, F_UCTX, F_NOVEC, F_GEN, F_GENKEPT, F_GENSF, F_GENKNOWN
 };
 
 static uint32_t mix32(uint32_t x) {
@@ -159,7 +159,15 @@ size_t rank_features(const rank_fctx *x, const rank_lcand *lc, rank_feat *out) {
         emit(&e, F_DBIN, bin_log2(d * 24.0 + 1, 12), 1); /* hours, log2 bins */
         if (x->last) emit(&e, F_UCTX, 0, lu / 3.0f);
     }
-    if (c->g == 0) emit(&e, F_HONLY, 0, 1);
+    if (c->gen) { /* generated (gen.h): kept words, suffix frequency, whether the trie knows it */
+        uint32_t kept = c->gen - 1;
+        emit(&e, F_GEN, 0, 1);
+        emit(&e, F_GENKEPT, kept > 4 ? 4 : kept, 1);
+        emit(&e, F_GENSF, 0, (float)(log1p(c->sf) / 10.0));
+        if (c->g > 0) emit(&e, F_GENKNOWN, 0, 1);
+    } else if (c->g == 0) {
+        emit(&e, F_HONLY, 0, 1);
+    }
     if (!lc->vec) emit(&e, F_NOVEC, 0, 1);
     /* session */
     if (x->last) {

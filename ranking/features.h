@@ -19,7 +19,12 @@
  *                word of the candidate ends.
  *   user         ln(1+u), u bin, exp(-d/7) and a bin of d (days since the
  *                user last issued the candidate, fractional), history-only
- *                candidate (g == 0).
+ *                candidate (g == 0, not generated).
+ *   generated    (rank_cand.gen, ranking/gen.h) a flag, the words kept from
+ *                the prefix (bin 1..4+), ln(1+suffix frequency), the text
+ *                is a key of the trie; none of them for other candidates,
+ *                so a model trained without generated candidates scores
+ *                every other candidate as before.
  *   session      cosine(last query, candidate) and its bin, cosine(time-
  *                decayed mean of the session's vectors, candidate) and bin,
  *                byte-trigram Jaccard with the last query, word overlap share

@@ -15,7 +15,7 @@ size_t rank_lcands_from(rank_lcand *out, size_t cap, const rank_cands *cs) {
     size_t n = cs->n < cap ? cs->n : cap;
     for (size_t i = 0; i < n; i++) {
         if (in_trie && !(i < TRIE_MAX_K && cs->c[i].q == trie_hit_key(&cs->hits[i]))) in_trie = 0;
-        out[i] = (rank_lcand){cs->c[i], in_trie ? (uint32_t)i + 1 : 0, NULL};
+        out[i] = (rank_lcand){.c = cs->c[i], .trank = in_trie ? (uint32_t)i + 1 : 0, .vec = NULL};
     }
     return n;
 }

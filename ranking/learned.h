@@ -5,7 +5,8 @@
  * Request flow (server, train and eval alike: ranking/request.h builds steps
  * 1-3 for all of them), all in memory, nothing blocks:
  *   1. rank_gather (baseline.h) / rank_rh_gather (history_redis.h): the trie's top
- *      N (RANK_LEARN_TOPN) for the prefix plus the user's matching history;
+ *      N (RANK_LEARN_TOPN) for the prefix plus the user's matching history,
+ *      then the generated completions (gen.h), trank 0;
  *   2. rank_lcands_from: wraps them with their trie rank, into the caller's
  *      buffer of stated capacity;
  *   3. each lcand.vec (unit vectors, NULL when unknown) and the context

@@ -13,7 +13,9 @@ int rank_req_init(rank_req *r, rank_vec_fn vec, void *vec_ud) {
     rank_cands_init(&r->cs);
     r->vecs = qmalloc((size_t)RANK_MAX_CANDS * RANK_EMB_MAX_DIMS * sizeof(float));
     r->svecs = qmalloc((size_t)RANK_REQ_MAX_SESS * RANK_EMB_MAX_DIMS * sizeof(float));
-    if (!r->vecs || !r->svecs) {
+    r->gbuf = qmalloc(RANK_MAX_GEN_CANDS * sizeof *r->gbuf);
+    r->ghits = qmalloc(RANK_MAX_GEN_CANDS * sizeof *r->ghits);
+    if (!r->vecs || !r->svecs || !r->gbuf || !r->ghits) {
         rank_req_free(r);
         return -1;
     }
@@ -24,7 +26,37 @@ void rank_req_free(rank_req *r) {
     rank_cands_free(&r->cs);
     qfree(r->vecs);
     qfree(r->svecs);
+    qfree(r->gbuf);
+    qfree(r->ghits);
     r->vecs = r->svecs = NULL;
+    r->gbuf = NULL;
+    r->ghits = NULL;
+}
+
+void rank_req_set_gen(rank_req *r, const rank_gen *gen, unsigned max) {
+    r->gen = gen;
+    r->gen_max = max > RANK_MAX_GEN_CANDS ? RANK_MAX_GEN_CANDS : max;
+}
+
+/* Appends the generated candidates of p to r->cs (gen.h), skipping texts
+ * already gathered. Returns r->cs.n or RANK_BASE_ENOMEM. */
+static int gather_generated(rank_req *r, const trie *t, const char *p, size_t plen) {
+    rank_cands *cs = &r->cs;
+    size_t ng = rank_gen_complete(r->gen, p, plen, r->gen_max, r->ghits, r->gbuf);
+    if (!ng) return (int)cs->n;
+    if (rank_cands_reserve(cs, cs->n + ng)) return RANK_BASE_ENOMEM;
+    size_t known = cs->n;
+    for (size_t i = 0; i < ng; i++) {
+        const rank_gen_cand *gc = &r->gbuf[i];
+        int dup = 0;
+        for (size_t j = 0; j < known && !dup; j++)
+            dup = cs->c[j].len == gc->len && !memcmp(cs->c[j].q, gc->text, gc->len);
+        if (dup) continue;
+        double g = 0;
+        if (!trie_score(t, gc->text, gc->len, &g)) g = 0;
+        cs->c[cs->n++] = (rank_cand){gc->text, gc->len, 0, g, 0, 0, 1 + gc->kept, gc->sf};
+    }
+    return (int)cs->n;
 }
 
 void rank_req_session(rank_req *r, uint32_t dims, const rank_hsess *sess, size_t nsess, int64_t now) {
@@ -47,8 +79,10 @@ int rank_req_gather(rank_req *r, const trie *t, const rank_huser *hu, const rank
                     size_t plen, unsigned topn) {
     r->x.p = p;
     r->x.plen = (uint32_t)plen;
-    return rh ? rank_rh_gather(&r->cs, t, rh, p, plen, topn, RANK_MAX_HIST_CANDS)
-              : rank_gather(&r->cs, t, hu, p, plen, topn, RANK_MAX_HIST_CANDS);
+    int n = rh ? rank_rh_gather(&r->cs, t, rh, p, plen, topn, RANK_MAX_HIST_CANDS)
+               : rank_gather(&r->cs, t, hu, p, plen, topn, RANK_MAX_HIST_CANDS);
+    if (n < 0 || !r->gen || !r->gen_max) return n;
+    return gather_generated(r, t, p, plen);
 }
 
 /* The vector of q into out, or NULL (unknown); *err set on failure. */

@@ -21,6 +21,10 @@
  *      p into r->cs -- the trie's top `topn` plus the user's matching history,
  *      from the in-process history (hu) or a Redis history (rh; rh wins when
  *      both are given), history-only ones capped at RANK_MAX_HIST_CANDS.
+ *      With a suffix index set (rank_req_set_gen), up to gen_max generated
+ *      candidates follow (ranking/gen.h: rank_cand.gen != 0, .sf; g from
+ *      the trie when the text is a key, else 0; u 0), those equal to a
+ *      candidate already gathered left out.
  *      Enough for the heuristic (rank_score_heuristic on r->cs.c).
  *   3. rank_req_prepare(r): wraps them into r->lc (rank_lcands_from, at most
  *      RANK_MAX_CANDS) with their vectors, and completes r->x: prefix, and
@@ -47,6 +51,7 @@
 #include "ranking/baseline.h"
 #include "ranking/embed.h"
 #include "ranking/features.h"
+#include "ranking/gen.h"
 #include "ranking/history_mem.h"
 #include "ranking/history_redis.h"
 
@@ -67,11 +72,19 @@ typedef struct rank_req {
     float *svecs; /* RANK_REQ_MAX_SESS * RANK_EMB_MAX_DIMS */
     float lastv[RANK_EMB_MAX_DIMS], sessv[RANK_EMB_MAX_DIMS];
     int sess_done; /* the session's vectors are in x */
+    const rank_gen *gen; /* suffix index for generated candidates, or NULL */
+    unsigned gen_max;    /* generated candidates per request (0: none) */
+    rank_gen_cand *gbuf; /* RANK_MAX_GEN_CANDS generated texts (candidates point here) */
+    trie_hit *ghits;     /* RANK_MAX_GEN_CANDS hits: rank_gen_complete's scratch */
 } rank_req;
 
 /* Returns 0, or -1 when its buffers cannot be allocated. */
 int rank_req_init(rank_req *r, rank_vec_fn vec, void *vec_ud);
 void rank_req_free(rank_req *r);
+
+/* Generated candidates from then on: gen (borrowed; NULL: none), at most
+ * max (capped at RANK_MAX_GEN_CANDS) per request. */
+void rank_req_set_gen(rank_req *r, const rank_gen *gen, unsigned max);
 
 /* Step 1. dims <= RANK_EMB_MAX_DIMS (0: no vectors). */
 void rank_req_session(rank_req *r, uint32_t dims, const rank_hsess *sess, size_t nsess, int64_t now);

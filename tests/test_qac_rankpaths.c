@@ -8,6 +8,11 @@
  * ACCEPTs with learning on, the model's weights. It links data and engine
  * (module "qac": what bin/qac links).
  *
+ * Both comparisons run twice: as configured by default, and with generated
+ * completions on (ranking/gen.h: the server's index built by eng_rank_new,
+ * the offline one by lenv_gen_build, as eval and train do), which must then
+ * appear among the answers.
+ *
  * The server stamps history and requests with time(NULL); the offline path
  * is given the second the serving calls ran in, and an attempt that crosses a
  * second boundary is run again.
@@ -163,7 +168,10 @@ static int teardown(void **state) {
 
 /* The offline side of a comparison: the model file loaded, an empty
  * in-process history, the EMB's vectors, and lenv over them (as eval). */
+static unsigned gen_cands; /* generated completions per request in both paths (0: off) */
+
 typedef struct offline {
+    rank_gen *gen;
     rank_ftrl *m;
     rank_history *h;
     rank_vcache *vc;
@@ -182,6 +190,14 @@ static void offline_open(offline *o, fixture *f) {
     assert_non_null(o->vc);
     assert_non_null(o->env);
     assert_int_equal(lenv_init(o->env, f->t, o->h, o->vc, f->emb->dims, ENG_RANK_DEFAULT_CANDIDATES), 0);
+    lenv_gen_opts go;
+    lenv_gen_opts_default(&go);
+    go.cands = gen_cands;
+    int fail = 0;
+    o->gen = lenv_gen_build(f->t, &go, "test", &fail);
+    assert_int_equal(fail, 0);
+    assert_true(!gen_cands == !o->gen);
+    lenv_set_gen(o->env, o->gen, gen_cands);
 }
 
 static void offline_close(offline *o) {
@@ -190,6 +206,7 @@ static void offline_close(offline *o) {
     rank_vcache_free(o->vc);
     rank_history_free(o->h);
     rank_ftrl_free(o->m);
+    rank_gen_free(o->gen);
 }
 
 /* One user's accepts, then ranked answers for many prefixes: the server's
@@ -210,6 +227,7 @@ static int compare_answers(fixture *f, uint64_t seed) {
     eng_rank_opts_default(&o);
     o.model = f->model_path;
     o.embeddings = f->emb_path;
+    o.gen_candidates = gen_cands;
     eng_rank *R = eng_rank_new(&loop, f->t, &o, err, sizeof err);
     assert_non_null(R);
 
@@ -238,7 +256,7 @@ static int compare_answers(fixture *f, uint64_t seed) {
     rank_history *h = off.h;
     lenv *env = off.env;
     for (size_t i = 0; i < NACC; i++) rank_history_accept(h, "alice", 5, f->keys[acc[i]], f->klen[acc[i]], t0);
-    size_t ranked_with_session = 0;
+    size_t ranked_with_session = 0, generated = 0;
     for (size_t i = 0; i < NPRE; i++) {
         assert_int_equal(lenv_event(env, "alice", 5, t0), 0);
         int n = lenv_prefix(env, f->keys[pk[i]], pl[i]);
@@ -253,9 +271,12 @@ static int compare_answers(fixture *f, uint64_t seed) {
             assert_int_equal(c[j].len, served[i].c[j].len);
             assert_memory_equal(c[j].q, stext[i][j], c[j].len);
             assert_memory_equal(&c[j].score, &served[i].c[j].score, sizeof(double)); /* bit for bit */
+            assert_int_equal(c[j].gen, served[i].c[j].gen);
+            generated += c[j].gen != 0;
         }
     }
     assert_true(ranked_with_session > 0); /* the session's vectors were part of it */
+    assert_true(!gen_cands == !generated);  /* generated completions were among the answers */
     offline_close(&off);
     return 1;
 }
@@ -265,6 +286,12 @@ static void test_same_answers(void **state) {
     int ok = 0;
     for (int attempt = 0; attempt < 5 && !ok; attempt++) ok = compare_answers(f, 11 + (uint64_t)attempt);
     assert_true(ok);
+}
+
+static void test_same_answers_generated(void **state) {
+    gen_cands = 8;
+    test_same_answers(state);
+    gen_cands = 0;
 }
 
 /* The same ACCEPTs (learning on) through both paths leave the same weights. */
@@ -278,6 +305,7 @@ static int compare_learning(fixture *f, uint64_t seed) {
     o.model = f->model_path;
     o.model_save = f->served_path;
     o.embeddings = f->emb_path;
+    o.gen_candidates = gen_cands;
     eng_rank *R = eng_rank_new(&loop, f->t, &o, err, sizeof err);
     assert_non_null(R);
     enum { NACC = 30 };
@@ -333,10 +361,18 @@ static void test_same_learning(void **state) {
     assert_true(ok);
 }
 
+static void test_same_learning_generated(void **state) {
+    gen_cands = 8;
+    test_same_learning(state);
+    gen_cands = 0;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_answers),
         cmocka_unit_test(test_same_learning),
+        cmocka_unit_test(test_same_answers_generated),
+        cmocka_unit_test(test_same_learning_generated),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

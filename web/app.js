@@ -5,7 +5,8 @@
  *        anywhere: "york" finds "new york"; completions of the text first, then the other word matches,
  *        then typo matches, which carry "edits")
  *        -> {"prefix":..,"suggestions":[{"text":..,"score":..,"match":[start,end],
- *            "words":[[start,end],..]}],"took_us":..}
+ *            "words":[[start,end],..],"generated":true}],"took_us":..}
+ *        ("generated": the ranker made the text from frequent query endings; shown in italics)
  *        match and words are BYTE ranges of text in UTF-8 (match: the typed prefix, highlighted as one
  *        range when it is not empty; else words: each typed word's match, wherever it is);
  *        byteRangeToIndices() turns them into string indices.
@@ -199,7 +200,7 @@
             /* a completion (or a typo match): the typed prefix as one range; another word match: its words */
             const byteRanges = m && m[1] > m[0] ? [m] : words;
             suggestions.push({
-                text: s.text, score: s.score,
+                text: s.text, score: s.score, generated: s.generated === true,
                 ranges: byteRanges.map(function (r) { return byteRangeToIndices(s.text, r[0], r[1]); }),
             });
             if (suggestions.length === K) break;
@@ -210,7 +211,7 @@
         const items = suggestions.map(function (s, i) {
             const li = document.createElement('li');
             li.id = 'qac-opt-' + i;
-            li.className = 'qac-option';
+            li.className = s.generated ? 'qac-option qac-generated' : 'qac-option';
             li.setAttribute('role', 'option');
             li.setAttribute('aria-selected', 'false');
             li.dataset.index = String(i);

@@ -40,6 +40,30 @@ void eng_rank_opts_default(eng_rank_opts *o) {
     o->cache_bytes = RANK_VECLRU_DEFAULT_BYTES;
     o->candidates = ENG_RANK_DEFAULT_CANDIDATES;
     o->ngram_bytes = ENG_RANK_DEFAULT_NGRAM_BYTES;
+    o->gen_candidates = RANK_GEN_DEFAULT_CANDS;
+    o->gen_suffixes = RANK_GEN_DEFAULT_SUFFIXES;
+}
+
+/* (Re)builds the suffix index of generated completions from the trie. */
+static int gen_rebuild(eng_rank *R, char *err, size_t errlen) {
+    if (!R->o.gen_candidates) return 0;
+    rank_gen *g = NULL;
+    rank_gen_info gi;
+    int rc = rank_gen_build(R->t, R->o.gen_suffixes, &g, &gi);
+    if (rc) {
+        snprintf(err, errlen, "cannot build the suffix index of generated completions: %s", trie_strerror(rc));
+        return -1;
+    }
+    rank_gen_free(R->gen);
+    R->gen = g;
+    rank_req_set_gen(&R->req, g, R->o.gen_candidates);
+    R->st.gen_suffixes = gi.kept;
+    R->st.gen_bytes = gi.bytes;
+    R->st.gen_builds++;
+    LOG_I("gen.built", "keys=%llu distinct=%llu suffixes=%llu pruned=%llu bytes=%llu secs=%.2f",
+          (unsigned long long)gi.keys, (unsigned long long)gi.distinct, (unsigned long long)gi.kept,
+          (unsigned long long)gi.pruned, (unsigned long long)gi.bytes, gi.secs);
+    return 0;
 }
 
 static int64_t now_s(void) { return (int64_t)time(NULL); }
@@ -496,6 +520,24 @@ eng_rank *eng_rank_new(uv_loop_t *loop, trie *t, const eng_rank_opts *o, char *e
         snprintf(err, errlen, "redis-deadline-ms wants 1..%d", ENG_RANK_MAX_DEADLINE_MS);
         return NULL;
     }
+    if (o->gen_candidates > RANK_MAX_GEN_CANDS) {
+        snprintf(err, errlen, "gen-candidates wants 0..%d", RANK_MAX_GEN_CANDS);
+        return NULL;
+    }
+    if (!o->gen_suffixes || o->gen_suffixes > RANK_GEN_MAX_SUFFIXES) {
+        snprintf(err, errlen, "gen-suffixes wants 1..%d", RANK_GEN_MAX_SUFFIXES);
+        return NULL;
+    }
+    if (o->redis) { /* checked before anything is built (the suffix index takes seconds at 10M keys) */
+        rcl_opts ro;
+        rcl_opts_default(&ro);
+        char target[RCL_TARGET_BUF];
+        if (rcl_parse_target(o->redis, &ro, target, sizeof target)) {
+            snprintf(err, errlen, "--redis wants HOST:PORT or sentinel://HOST:PORT[,HOST:PORT...]/MASTER, not '%s'",
+                     o->redis);
+            return NULL;
+        }
+    }
     eng_rank *R = qcalloc(1, sizeof *R);
     if (!R) {
         snprintf(err, errlen, "out of memory");
@@ -515,6 +557,7 @@ eng_rank *eng_rank_new(uv_loop_t *loop, trie *t, const eng_rank_opts *o, char *e
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    if (gen_rebuild(R, err, errlen)) goto fail;
     if (o->model && rank_ftrl_load(o->model, &R->model, err, errlen)) goto fail;
     if (o->embeddings && rank_emb_load(o->embeddings, &R->emb, err, errlen)) goto fail;
     R->dims = R->emb ? R->emb->dims : RANK_EMB_DEFAULT_DIMS;
@@ -552,11 +595,12 @@ eng_rank *eng_rank_new(uv_loop_t *loop, trie *t, const eng_rank_opts *o, char *e
         }
         if (!R->emb) R->dims = 0; /* no vectors at all */
     }
-    LOG_I("ranker.started", "redis=%s model=%s embeddings=%s candidates=%u deadline_ms=%u",
+    LOG_I("ranker.started", "redis=%s model=%s embeddings=%s candidates=%u deadline_ms=%u gen_candidates=%u",
           o->redis ? o->redis : "none", o->model ? o->model : "none", o->embeddings ? o->embeddings : "none",
-          o->candidates, o->deadline_ms);
+          o->candidates, o->deadline_ms, o->gen_candidates);
     return R;
 fail:
+    rank_gen_free(R->gen);
     qbuf_free(&R->ngkeys);
     rank_ftrl_free(R->model);
     rank_emb_free(R->emb);
@@ -577,6 +621,7 @@ static void free_all(eng_rank *R) {
     }
     qfree(R->ng.rows);
     qbuf_free(&R->ngkeys);
+    rank_gen_free(R->gen);
     rank_ftrl_free(R->model);
     rank_emb_free(R->emb);
     rank_veclru_free(R->cache);
@@ -626,6 +671,7 @@ void eng_rank_close(eng_rank *R) {
 
 int eng_rank_reload(eng_rank *R, char *err, size_t errlen) {
     eng_rank__check_version(R);
+    if (gen_rebuild(R, err, errlen)) return -1;
     if (!R->model_path) return 0;
     rank_ftrl *m = NULL;
     if (rank_ftrl_load(R->model_path, &m, err, errlen)) return -1;

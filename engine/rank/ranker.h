@@ -44,6 +44,12 @@
  * rank_emb_compose_rows, as the offline tools do), so text never seen in
  * training (session queries, history entries) gets one too.
  *
+ * Generated completions (gen_candidates > 0; ranking/gen.h): the suffix
+ * index is built from the trie at eng_rank_new and again at every
+ * eng_rank_reload (it does not follow ADD/INCR/DEL in between; whether a
+ * generated text is a key is read live); rank_req_gather adds up to
+ * gen_candidates of them to every ranked request, flagged rank_cand.gen.
+ *
  * Errors: eng_rank_new returns NULL with a reason in err. Ownership: the
  * ranker borrows the trie and the loop; texts in a result point into the
  * trie or the request's history and are valid only during the callback (or,
@@ -90,6 +96,8 @@ typedef struct eng_rank_opts {
     uint64_t cache_bytes;
     uint32_t candidates;    /* 1 .. TRIE_MAX_K */
     uint64_t ngram_bytes;   /* bound of the in-process n-gram table (0 = never load it) */
+    uint32_t gen_candidates; /* generated completions per request (ranking/gen.h; 0 = off) */
+    uint64_t gen_suffixes;   /* suffixes in their index, 1 .. RANK_GEN_MAX_SUFFIXES */
 } eng_rank_opts;
 
 typedef struct eng_rank_stat {
@@ -110,6 +118,9 @@ typedef struct eng_rank_stat {
     uint64_t ngram_loads, ngram_failures; /* tables completely loaded; loads abandoned */
     uint64_t ngram_composed;  /* vectors composed from the table (cache misses) */
     uint64_t ngram_fallbacks; /* cache misses with no table to compose from (loading, too big, ...) */
+    /* generated completions (ranking/gen.h) */
+    uint64_t gen_suffixes, gen_bytes; /* the suffix index (0: off) */
+    uint64_t gen_builds;              /* times it was built (start, RELOAD) */
 } eng_rank_stat;
 
 typedef struct eng_rank_result {

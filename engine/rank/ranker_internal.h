@@ -112,6 +112,7 @@ struct eng_rank {
     ngtab ng;
     uint32_t pending_buckets; /* from the meta of pending_version */
     qbuf ngkeys;              /* scratch for one batch's keys */
+    rank_gen *gen;            /* suffix index (gen_candidates > 0), or NULL */
 };
 
 static inline int ng_ready(const eng_rank *R) {

@@ -497,6 +497,7 @@ static void state_new(unsigned h) {
     o.model_save = model_save;
     o.cache_bytes = RANK_VECLRU_MIN_BYTES;
     o.candidates = cand_opts[h & 3];
+    o.gen_candidates = 0; /* the index of an empty trie generates nothing; building it per input would cost ms */
     char err[256];
     R = eng_rank_new(&loop, T, &o, err, sizeof err);
     if (!R) fuzz_fail("eng_rank_new failed: %s", err);

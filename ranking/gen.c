@@ -1,0 +1,258 @@
+/* gen.c -- the suffix index and generated completions (see gen.h).
+ *
+ * Counting table: open addressing (linear probing) over a power-of-two slot
+ * array of entry numbers, at least 2x the entries; entries hold (hash, text
+ * offset and length in one arena, count). A prune keeps the best half by
+ * count (among entries tied at the cut, the first in table order) and
+ * rebuilds the arena and the slots, so memory stays bounded by the cap.
+ */
+#include "ranking/gen.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/util.h"
+
+struct rank_gen {
+    trie *t;
+};
+
+typedef struct sent {
+    uint64_t h;
+    uint32_t off, len;
+    double count;
+} sent;
+
+typedef struct counter {
+    sent *e;
+    size_t n, cap; /* entries, at most cap */
+    uint32_t *slot; /* entry + 1, 0 = empty */
+    size_t nslot;   /* power of two >= 2 cap */
+    char *arena;
+    size_t alen, acap;
+    uint64_t occurrences, distinct, pruned;
+    int oom;
+} counter;
+
+static uint64_t hash_bytes(const char *s, size_t n) { /* FNV-1a, then a mix */
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return h;
+}
+
+static void slots_rebuild(counter *c) {
+    memset(c->slot, 0, c->nslot * sizeof *c->slot);
+    for (size_t i = 0; i < c->n; i++) {
+        size_t s = c->e[i].h & (c->nslot - 1);
+        while (c->slot[s]) s = (s + 1) & (c->nslot - 1);
+        c->slot[s] = (uint32_t)i + 1;
+    }
+}
+
+static int cmp_double_desc(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Keeps the best half of the entries by count; compacts the arena. */
+static int prune(counter *c) {
+    double *v = qmalloc(c->n * sizeof *v);
+    char *na = qmalloc(c->acap);
+    if (!v || !na) {
+        qfree(v);
+        qfree(na);
+        return -1;
+    }
+    for (size_t i = 0; i < c->n; i++) v[i] = c->e[i].count;
+    qsort(v, c->n, sizeof *v, cmp_double_desc);
+    double med = v[c->n / 2 ? c->n / 2 - 1 : 0];
+    size_t m = 0, al = 0, half = c->n / 2, ties = 0;
+    for (size_t i = 0; i < half; i++) ties += v[i] == med; /* of the best half, these equal the median */
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->e[i].count < med || (c->e[i].count == med && !ties)) continue;
+        if (c->e[i].count == med) ties--;
+        sent x = c->e[i];
+        memcpy(na + al, c->arena + x.off, x.len);
+        x.off = (uint32_t)al;
+        al += x.len;
+        c->e[m++] = x;
+    }
+    qfree(v);
+    qfree(c->arena);
+    c->arena = na;
+    c->alen = al;
+    c->n = m;
+    c->pruned++;
+    slots_rebuild(c);
+    return 0;
+}
+
+static int count_add(counter *c, const char *s, size_t len, double w) {
+    c->occurrences++;
+    uint64_t h = hash_bytes(s, len);
+    size_t i = h & (c->nslot - 1);
+    for (;;) {
+        uint32_t k = c->slot[i];
+        if (!k) break;
+        sent *x = &c->e[k - 1];
+        if (x->h == h && x->len == len && !memcmp(c->arena + x->off, s, len)) {
+            x->count += w;
+            return 0;
+        }
+        i = (i + 1) & (c->nslot - 1);
+    }
+    c->distinct++;
+    if (c->n == c->cap) {
+        if (prune(c)) return -1;
+        i = h & (c->nslot - 1);
+        while (c->slot[i]) i = (i + 1) & (c->nslot - 1);
+    }
+    if (c->alen + len > c->acap) {
+        size_t na = c->acap * 2;
+        while (na < c->alen + len) na *= 2;
+        char *a = qrealloc(c->arena, na);
+        if (!a) return -1;
+        c->arena = a;
+        c->acap = na;
+    }
+    memcpy(c->arena + c->alen, s, len);
+    c->e[c->n] = (sent){h, (uint32_t)c->alen, (uint32_t)len, w};
+    c->alen += len;
+    c->slot[i] = (uint32_t)++c->n;
+    return 0;
+}
+
+static int walk_key(void *ud, const trie_hit *hit) {
+    counter *c = ud;
+    const char *k = trie_hit_key(hit);
+    size_t n = hit->keylen;
+    for (size_t i = 0; i + 1 < n; i++)
+        if (k[i] == ' ' && k[i + 1] != ' ' && count_add(c, k + i + 1, n - i - 1, hit->score)) {
+            c->oom = 1;
+            return 1;
+        }
+    return 0;
+}
+
+static const counter *sort_ctx; /* qsort has no user pointer */
+
+static int bytes_cmp(const char *a, size_t an, const char *b, size_t bn) {
+    int r = memcmp(a, b, an < bn ? an : bn);
+    return r ? r : an < bn ? -1 : an > bn;
+}
+
+static int by_count(const void *pa, const void *pb) {
+    const sent *a = pa, *b = pb;
+    if (a->count != b->count) return a->count > b->count ? -1 : 1;
+    return bytes_cmp(sort_ctx->arena + a->off, a->len, sort_ctx->arena + b->off, b->len);
+}
+
+static int by_text(const void *pa, const void *pb) {
+    const sent *a = pa, *b = pb;
+    return bytes_cmp(sort_ctx->arena + a->off, a->len, sort_ctx->arena + b->off, b->len);
+}
+
+int rank_gen_build(const trie *t, uint64_t max_suffixes, rank_gen **out, rank_gen_info *info) {
+    *out = NULL;
+    if (max_suffixes < 1 || max_suffixes > RANK_GEN_MAX_SUFFIXES) return TRIE_EINVAL;
+    uint64_t t0 = qtime_ns();
+    counter c;
+    memset(&c, 0, sizeof c);
+    c.cap = (size_t)max_suffixes * RANK_GEN_COUNT_FACTOR;
+    c.nslot = 16;
+    while (c.nslot < 2 * c.cap) c.nslot *= 2;
+    c.acap = 1 << 16;
+    c.e = qmalloc(c.cap * sizeof *c.e);
+    c.slot = qcalloc(c.nslot, sizeof *c.slot);
+    c.arena = qmalloc(c.acap);
+    rank_gen *g = qcalloc(1, sizeof *g);
+    int rc = TRIE_ENOMEM;
+    trie_builder *b = NULL;
+    if (!c.e || !c.slot || !c.arena || !g) goto out;
+    trie_foreach(t, walk_key, &c);
+    if (c.oom) goto out;
+    sort_ctx = &c;
+    qsort(c.e, c.n, sizeof *c.e, by_count);
+    size_t keep = c.n < max_suffixes ? c.n : (size_t)max_suffixes;
+    qsort(c.e, keep, sizeof *c.e, by_text);
+    sort_ctx = NULL;
+    b = trie_builder_new();
+    if (!b) goto out;
+    for (size_t i = 0; i < keep; i++) {
+        rc = trie_builder_add(b, c.arena + c.e[i].off, c.e[i].len, NULL, 0, c.e[i].count, NULL);
+        if (rc) goto out;
+    }
+    rc = trie_builder_finish(b, &g->t);
+    b = NULL;
+    if (rc) goto out;
+    if (info) {
+        trie_mem m;
+        trie_memory(g->t, &m);
+        *info = (rank_gen_info){trie_count(t), c.occurrences, c.distinct, keep, c.pruned, m.bytes_alloc,
+                                (double)(qtime_ns() - t0) / 1e9};
+    }
+    *out = g;
+    g = NULL;
+    rc = 0;
+out:
+    trie_builder_free(b);
+    rank_gen_free(g);
+    qfree(c.e);
+    qfree(c.slot);
+    qfree(c.arena);
+    return rc;
+}
+
+void rank_gen_free(rank_gen *g) {
+    if (!g) return;
+    trie_free(g->t);
+    qfree(g);
+}
+
+const trie *rank_gen_trie(const rank_gen *g) { return g->t; }
+
+size_t rank_gen_complete(const rank_gen *g, const char *p, size_t plen, unsigned max, trie_hit *scratch,
+                         rank_gen_cand *out) {
+    if (!g || !max) return 0;
+    if (max > RANK_MAX_GEN_CANDS) max = RANK_MAX_GEN_CANDS;
+    /* word starts: a word starts after a space (the last one may be empty) */
+    size_t st[RANK_GEN_MAX_KEPT + 1];
+    size_t ns = 0;
+    for (size_t i = plen; i-- > 0;) {
+        if (p[i] != ' ') continue;
+        if (i + 1 < plen && p[i + 1] == ' ') continue; /* not normalized: no word here */
+        if (ns == RANK_GEN_MAX_KEPT) break;
+        st[ns++] = i + 1; /* newest (rightmost) first: most words kept first */
+    }
+    size_t n = 0;
+    for (size_t w = 0; w < ns && n < max; w++) {
+        size_t s = st[w];
+        /* words kept: the words before s */
+        uint32_t kept = 0;
+        for (size_t i = 0; i < s; i++)
+            if (p[i] != ' ' && (i == 0 || p[i - 1] == ' ')) kept++;
+        if (!kept) continue;
+        /* max hits: at most n of them repeat a text already made */
+        int nh = trie_topk(g->t, p + s, plen - s, max, scratch);
+        for (int h = 0; h < nh && n < max; h++) {
+            const trie_hit *x = &scratch[h];
+            size_t len = s + x->keylen;
+            if (len > TRIE_MAX_KEY) continue;
+            rank_gen_cand *o = &out[n];
+            memcpy(o->text, p, s);
+            memcpy(o->text + s, trie_hit_key(x), x->keylen);
+            int dup = 0;
+            for (size_t j = 0; j < n && !dup; j++) dup = out[j].len == len && !memcmp(out[j].text, o->text, len);
+            if (dup) continue;
+            o->len = (uint32_t)len;
+            o->kept = kept;
+            o->sf = x->score;
+            n++;
+        }
+    }
+    return n;
+}

@@ -1,0 +1,108 @@
+/* gen.h -- generated completions: candidates for prefixes whose completion
+ * was never seen as a query (Mitra & Craswell, CIKM 2015, "Query
+ * auto-completion for rare prefixes"; Lucene's FreeTextSuggester does the
+ * same with n-grams).
+ *
+ * What: a suffix index (rank_gen) holds the most frequent word-boundary
+ * suffixes of the trie's keys: for a key "cheap flights to paris" the
+ * suffixes "flights to paris", "to paris" and "paris", each counted with the
+ * key's score (its popularity), summed over every key that ends with it.
+ * A prefix "hotels in par" then becomes candidates by keeping its first
+ * words and completing the rest with a frequent suffix that begins with the
+ * remaining typed text: keeping 2 words, "hotels in " + a suffix starting
+ * with "par" ("paris", "paris france"); keeping 1, "hotels " + a suffix
+ * starting with "in par" ("in paris"). Such a text may exist as a query or
+ * not; the ranker gets its suffix frequency, the number of words kept, and
+ * whether the trie knows it (rank_cand.gen, .sf; features.h).
+ *
+ * Layout: the index is itself a trie (trie/trie.h) of the kept suffixes with
+ * their frequency as score, so "the most frequent suffixes that start with
+ * x" is trie_topk: exact, bounded, allocation-free.
+ *
+ * Build (rank_gen_build, at server start, at RELOAD, and in `qac train` /
+ * `qac eval` from the index they load): one walk over the trie's keys
+ * (trie_foreach) counts every suffix in a table of at most
+ * RANK_GEN_COUNT_FACTOR * max_suffixes entries; when it fills, the entries
+ * of the lower half by count are dropped (a lossy count: a suffix dropped
+ * and seen again starts from 0). The max_suffixes best (count desc, text
+ * asc) then make the suffix trie. Exact when the trie has at most
+ * RANK_GEN_COUNT_FACTOR * max_suffixes distinct suffixes (tests/
+ * test_ranking_gen.c checks it against a brute force); otherwise the
+ * frequent suffixes -- the ones kept -- lose at most what they had when
+ * they were last dropped (rank_gen_info.pruned says whether it happened).
+ * Not maintained under live ADD/INCR/DEL: the index is what the trie held
+ * when it was built (the server rebuilds it at RELOAD). Whether a generated
+ * text is a known key is looked up live (rank_gen_complete reads the trie).
+ *
+ * Per request (rank_gen_complete): for kept = m-1 .. 1 complete words of a
+ * prefix with m words (the last one may be partial or empty), one
+ * trie_topk on the suffix index for the rest of the prefix, until `max`
+ * candidates are made; texts longer than TRIE_MAX_KEY and duplicates are
+ * skipped. A prefix without a complete word makes none. Work: at most
+ * RANK_GEN_MAX_KEPT topk calls of at most `max` hits.
+ *
+ * Training: `qac train --gen-candidates N` shows the model generated
+ * candidates too, but it leaks: the index is built from the training
+ * index, which counts every training query, so a training target always
+ * contributes its own suffixes and is generated far more often than a
+ * query nobody typed before the split can be. Measured on the AOL dev log
+ * (README): the model learns to trust generated candidates and ranks the
+ * user's history lower (seen group and len1..len5 below the model trained
+ * without them). The model that serves is therefore trained without
+ * generation (train's default 0) and ranks generated candidates with its
+ * base, the heuristic (g = 0 unless the text is a key): they fill the list
+ * where known completions run out or score low, which is where they help.
+ *
+ * Errors: rank_gen_build returns 0 or a negative TRIE_E* code. Ownership:
+ * rank_gen owns its trie; rank_gen_complete writes into caller memory.
+ */
+#ifndef QAC_RANK_GEN_H
+#define QAC_RANK_GEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ranking/baseline.h"
+#include "trie/trie.h"
+
+#define RANK_GEN_DEFAULT_SUFFIXES 100000 /* suffixes kept in the index (--gen-suffixes) */
+#define RANK_GEN_MAX_SUFFIXES 10000000   /* the largest --gen-suffixes */
+#define RANK_GEN_COUNT_FACTOR 4          /* counting table = this * max_suffixes entries */
+#define RANK_GEN_DEFAULT_CANDS 5         /* generated candidates per request (serve, eval; 0 = off) */
+#define RANK_GEN_TRAIN_DEFAULT_CANDS 0   /* ... in qac train (see "Training" above) */
+/* RANK_MAX_GEN_CANDS (baseline.h): the largest --gen-candidates */
+#define RANK_GEN_MAX_KEPT 8 /* prefix words kept, at most (deeper prefixes keep their last 8 words' worth) */
+
+typedef struct rank_gen rank_gen;
+
+typedef struct rank_gen_info {
+    uint64_t keys;       /* trie keys walked */
+    uint64_t occurrences; /* suffix occurrences counted */
+    uint64_t distinct;   /* distinct suffixes seen (exact unless pruned) */
+    uint64_t kept;       /* suffixes in the index */
+    uint64_t pruned;     /* times the counting table dropped its lower half (0: exact) */
+    uint64_t bytes;      /* the index's memory (its trie's bytes_alloc) */
+    double secs;
+} rank_gen_info;
+
+/* A generated candidate (caller memory). */
+typedef struct rank_gen_cand {
+    char text[TRIE_MAX_KEY];
+    uint32_t len;
+    uint32_t kept; /* prefix words kept, >= 1 */
+    double sf;     /* the suffix's frequency */
+} rank_gen_cand;
+
+/* Builds the index of t's keys: max_suffixes 1 .. RANK_GEN_MAX_SUFFIXES
+ * (else TRIE_EINVAL). info may be NULL. */
+int rank_gen_build(const trie *t, uint64_t max_suffixes, rank_gen **out, rank_gen_info *info);
+void rank_gen_free(rank_gen *g);
+const trie *rank_gen_trie(const rank_gen *g); /* the suffixes and their frequencies */
+
+/* Up to max (<= RANK_MAX_GEN_CANDS) generated candidates of prefix p into
+ * out[], most words kept first, then by suffix frequency; scratch holds
+ * max hits. Returns how many. */
+size_t rank_gen_complete(const rank_gen *g, const char *p, size_t plen, unsigned max, trie_hit *scratch,
+                         rank_gen_cand *out);
+
+#endif

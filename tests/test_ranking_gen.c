@@ -1,0 +1,330 @@
+/* Tests for ranking/gen: the suffix index against a brute force on random
+ * corpora (exact while the distinct suffixes fit the counting table; the
+ * frequent ones survive pruning, never over-counted, when they do not),
+ * rank_gen_complete against a brute force over the index (words kept,
+ * suffix order, dedup, the max bound, the key length bound), the bounded
+ * setting's errors, and the request path: generated candidates after the
+ * known ones, flagged, deduplicated, g read live from the trie. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ranking/gen.h"
+#include "ranking/request.h"
+#include "trie/trie.h"
+
+#define S(x) x, sizeof(x) - 1
+
+static uint64_t rng;
+static uint32_t rnd(uint32_t n) {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(rng >> 33) % n;
+}
+
+static const char *const vocab[] = {"a", "b", "new", "york", "ne", "n", "hotels", "in", "paris", "par", "to"};
+#define NV (sizeof vocab / sizeof *vocab)
+
+/* a random key of 1..5 words into buf; returns its length */
+static size_t rand_key(char *buf) {
+    size_t n = 0, w = 1 + rnd(5);
+    for (size_t i = 0; i < w; i++) {
+        const char *v = vocab[rnd(NV)];
+        if (i) buf[n++] = ' ';
+        memcpy(buf + n, v, strlen(v));
+        n += strlen(v);
+    }
+    return n;
+}
+
+/* --- brute force ---------------------------------------------------------- */
+
+typedef struct bsuf {
+    char s[TRIE_MAX_KEY];
+    size_t len;
+    double count;
+} bsuf;
+
+static bsuf *bs;
+static size_t nbs;
+
+static int brute_walk(void *ud, const trie_hit *h) {
+    (void)ud;
+    const char *k = trie_hit_key(h);
+    for (size_t i = 0; i + 1 < h->keylen; i++) {
+        if (k[i] != ' ') continue;
+        const char *s = k + i + 1;
+        size_t len = h->keylen - i - 1, j = 0;
+        while (j < nbs && !(bs[j].len == len && !memcmp(bs[j].s, s, len))) j++;
+        if (j == nbs) {
+            memcpy(bs[nbs].s, s, len);
+            bs[nbs].len = len;
+            bs[nbs++].count = 0;
+        }
+        bs[j].count += h->score;
+    }
+    return 0;
+}
+
+static int bcmp_text(const bsuf *a, const bsuf *b) {
+    int r = memcmp(a->s, b->s, a->len < b->len ? a->len : b->len);
+    return r ? r : a->len < b->len ? -1 : a->len > b->len;
+}
+
+static int by_count(const void *pa, const void *pb) {
+    const bsuf *a = pa, *b = pb;
+    if (a->count != b->count) return a->count > b->count ? -1 : 1;
+    return bcmp_text(a, b);
+}
+
+static void brute(const trie *t) {
+    nbs = 0;
+    trie_foreach(t, brute_walk, NULL);
+    qsort(bs, nbs, sizeof *bs, by_count);
+}
+
+/* the index's suffixes */
+typedef struct got {
+    bsuf *s;
+    size_t n;
+} got;
+
+static int got_walk(void *ud, const trie_hit *h) {
+    got *g = ud;
+    memcpy(g->s[g->n].s, trie_hit_key(h), h->keylen);
+    g->s[g->n].len = h->keylen;
+    g->s[g->n++].count = h->score;
+    return 0;
+}
+
+static double brute_count(const char *s, size_t len) {
+    for (size_t j = 0; j < nbs; j++)
+        if (bs[j].len == len && !memcmp(bs[j].s, s, len)) return bs[j].count;
+    return -1;
+}
+
+static void test_index_differential(void **state) {
+    (void)state;
+    bs = malloc(20000 * sizeof *bs);
+    got g = {malloc(20000 * sizeof *g.s), 0};
+    assert_non_null(bs);
+    assert_non_null(g.s);
+    char key[TRIE_MAX_KEY];
+    for (int round = 0; round < 30; round++) {
+        rng = 1000 + (uint64_t)round;
+        trie *t = trie_new();
+        size_t nk = 1 + rnd(400);
+        for (size_t i = 0; i < nk; i++) {
+            size_t len = rand_key(key);
+            assert_int_equal(trie_incr(t, key, len, NULL, 0, 1 + rnd(50), NULL), 0);
+        }
+        /* live changes before the build: the index is what the trie holds when built */
+        for (size_t i = 0; i < nk / 4; i++) {
+            size_t len = rand_key(key);
+            double sc;
+            if (trie_score(t, key, len, &sc) && rnd(2)) assert_int_equal(trie_del(t, key, len), 0);
+            else assert_int_equal(trie_incr(t, key, len, NULL, 0, 1 + rnd(9), NULL), 0);
+        }
+        brute(t);
+        for (uint64_t max = 1; max <= 2048; max = max * 3 + 1) {
+            rank_gen *gen;
+            rank_gen_info gi;
+            assert_int_equal(rank_gen_build(t, max, &gen, &gi), 0);
+            g.n = 0;
+            trie_foreach(rank_gen_trie(gen), got_walk, &g);
+            size_t want = nbs < max ? nbs : max;
+            assert_int_equal(gi.kept, want);
+            assert_int_equal(g.n, want);
+            if (nbs <= max * RANK_GEN_COUNT_FACTOR) { /* fits the counting table: exact */
+                assert_int_equal(gi.pruned, 0);
+                assert_int_equal(gi.distinct, nbs);
+                qsort(g.s, g.n, sizeof *g.s, by_count);
+                for (size_t i = 0; i < want; i++) {
+                    assert_int_equal(g.s[i].len, bs[i].len);
+                    assert_memory_equal(g.s[i].s, bs[i].s, bs[i].len);
+                    assert_true(g.s[i].count == bs[i].count);
+                }
+            } else { /* pruned (a lossy count): kept counts are never over the truth */
+                assert_true(gi.pruned > 0);
+                for (size_t i = 0; i < g.n; i++) {
+                    double c = brute_count(g.s[i].s, g.s[i].len);
+                    assert_true(c >= g.s[i].count);
+                }
+            }
+            rank_gen_free(gen);
+        }
+        trie_free(t);
+    }
+    free(g.s);
+    free(bs);
+}
+
+/* brute force of rank_gen_complete over the index's suffixes (all of them
+ * in g, count desc, text asc) */
+static size_t brute_complete(const got *g, const char *p, size_t plen, unsigned max, rank_gen_cand *out) {
+    size_t st[64], ns = 0, n = 0;
+    for (size_t i = plen; i-- > 0 && ns < RANK_GEN_MAX_KEPT;)
+        if (p[i] == ' ') st[ns++] = i + 1;
+    for (size_t w = 0; w < ns && n < max; w++) {
+        size_t s = st[w], rest = plen - s;
+        uint32_t kept = 0;
+        for (size_t i = 0; i < s; i++)
+            if (p[i] != ' ' && (i == 0 || p[i - 1] == ' ')) kept++;
+        for (size_t j = 0; j < g->n && n < max; j++) {
+            const bsuf *x = &g->s[j];
+            if (x->len < rest || memcmp(x->s, p + s, rest) || s + x->len > TRIE_MAX_KEY) continue;
+            char txt[2 * TRIE_MAX_KEY];
+            memcpy(txt, p, s);
+            memcpy(txt + s, x->s, x->len);
+            int dup = 0;
+            for (size_t k = 0; k < n && !dup; k++) dup = out[k].len == s + x->len && !memcmp(out[k].text, txt, out[k].len);
+            if (dup) continue;
+            memcpy(out[n].text, txt, s + x->len);
+            out[n].len = (uint32_t)(s + x->len);
+            out[n].kept = kept;
+            out[n++].sf = x->count;
+        }
+    }
+    return n;
+}
+
+static void test_complete_differential(void **state) {
+    (void)state;
+    got g = {malloc(20000 * sizeof *g.s), 0};
+    rank_gen_cand *want = malloc(RANK_MAX_GEN_CANDS * sizeof *want), *have = malloc(RANK_MAX_GEN_CANDS * sizeof *have);
+    trie_hit *scratch = malloc(RANK_MAX_GEN_CANDS * sizeof *scratch);
+    assert_true(g.s && want && have && scratch);
+    char key[TRIE_MAX_KEY];
+    for (int round = 0; round < 20; round++) {
+        rng = 77 + (uint64_t)round;
+        trie *t = trie_new();
+        size_t nk = 1 + rnd(300);
+        for (size_t i = 0; i < nk; i++) {
+            size_t len = rand_key(key);
+            assert_int_equal(trie_incr(t, key, len, NULL, 0, 1 + rnd(20), NULL), 0);
+        }
+        rank_gen *gen;
+        assert_int_equal(rank_gen_build(t, 1 + rnd(300), &gen, NULL), 0);
+        g.n = 0;
+        trie_foreach(rank_gen_trie(gen), got_walk, &g);
+        qsort(g.s, g.n, sizeof *g.s, by_count);
+        for (int q = 0; q < 300; q++) {
+            char p[TRIE_MAX_KEY];
+            size_t plen = rand_key(p);
+            if (rnd(3) == 0) p[plen++] = ' '; /* ends at a word boundary */
+            else if (plen > 1 && rnd(2)) plen -= 1 + rnd((uint32_t)(plen - 1) < 3 ? (uint32_t)plen - 1 : 3);
+            unsigned max = rnd(RANK_MAX_GEN_CANDS + 8);
+            size_t nw = brute_complete(&g, p, plen, max > RANK_MAX_GEN_CANDS ? RANK_MAX_GEN_CANDS : max, want);
+            size_t nh = rank_gen_complete(gen, p, plen, max, scratch, have);
+            assert_int_equal(nh, nw);
+            for (size_t i = 0; i < nh; i++) {
+                assert_int_equal(have[i].len, want[i].len);
+                assert_memory_equal(have[i].text, want[i].text, want[i].len);
+                assert_int_equal(have[i].kept, want[i].kept);
+                assert_true(have[i].sf == want[i].sf);
+                assert_true(have[i].kept >= 1);
+            }
+        }
+        rank_gen_free(gen);
+        trie_free(t);
+    }
+    free(g.s);
+    free(want);
+    free(have);
+    free(scratch);
+}
+
+static void test_limits(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    assert_int_equal(trie_set(t, S("cheap flights to paris"), NULL, 0, 5, NULL), 0);
+    rank_gen *g = (rank_gen *)1;
+    assert_int_equal(rank_gen_build(t, 0, &g, NULL), TRIE_EINVAL);
+    assert_null(g);
+    assert_int_equal(rank_gen_build(t, RANK_GEN_MAX_SUFFIXES + 1, &g, NULL), TRIE_EINVAL);
+    assert_null(g);
+    assert_int_equal(rank_gen_build(t, 2, &g, NULL), 0);
+    trie_hit scratch[RANK_MAX_GEN_CANDS];
+    rank_gen_cand out[RANK_MAX_GEN_CANDS];
+    /* no complete word: nothing; max 0: nothing */
+    assert_int_equal(rank_gen_complete(g, S("pa"), 8, scratch, out), 0);
+    assert_int_equal(rank_gen_complete(g, S("hotels to"), 0, scratch, out), 0);
+    assert_int_equal(rank_gen_complete(NULL, S("hotels to"), 8, scratch, out), 0);
+    /* the two kept: "flights to paris" and "paris" (5 each, text order); "to paris" cut */
+    size_t n = rank_gen_complete(g, S("hotels "), 8, scratch, out);
+    assert_int_equal(n, 2);
+    assert_memory_equal(out[0].text, "hotels flights to paris", 23);
+    assert_memory_equal(out[1].text, "hotels paris", 12);
+    assert_int_equal(rank_gen_complete(g, S("hotels "), 1, scratch, out), 1);
+    n = rank_gen_complete(g, S("hotels in p"), 8, scratch, out);
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0].kept, 2);
+    assert_true(out[0].sf == 5);
+    /* a text over TRIE_MAX_KEY is skipped */
+    char longp[TRIE_MAX_KEY];
+    memset(longp, 'x', sizeof longp);
+    longp[TRIE_MAX_KEY - 3] = ' ';
+    longp[TRIE_MAX_KEY - 2] = 'p';
+    assert_int_equal(rank_gen_complete(g, longp, TRIE_MAX_KEY - 1, 8, scratch, out), 0);
+    rank_gen_free(g);
+    trie_free(t);
+}
+
+static void test_request_path(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    assert_int_equal(trie_set(t, S("cheap hotels in paris"), NULL, 0, 7, NULL), 0);
+    assert_int_equal(trie_set(t, S("hotels in rome"), NULL, 0, 3, NULL), 0);
+    assert_int_equal(trie_set(t, S("flights to rome"), NULL, 0, 2, NULL), 0);
+    rank_gen *g;
+    assert_int_equal(rank_gen_build(t, 100, &g, NULL), 0);
+    rank_req r;
+    assert_int_equal(rank_req_init(&r, NULL, NULL), 0);
+    rank_req_session(&r, 0, NULL, 0, 1000);
+    /* off: only the trie */
+    assert_int_equal(rank_req_gather(&r, t, NULL, NULL, S("hotels in p"), 50), 0);
+    rank_req_set_gen(&r, g, 8);
+    /* "hotels in " + "paris" (kept 2), and + "in paris" (kept 1): the same text, once */
+    int n = rank_req_gather(&r, t, NULL, NULL, S("hotels in p"), 50);
+    assert_int_equal(n, 1);
+    assert_memory_equal(r.cs.c[0].q, "hotels in paris", 15);
+    assert_int_equal(r.cs.c[0].gen, 1 + 2);
+    assert_true(r.cs.c[0].g == 0 && r.cs.c[0].sf == 7 && r.cs.c[0].u == 0);
+    /* a generated text equal to a known candidate is left out */
+    n = rank_req_gather(&r, t, NULL, NULL, S("hotels in r"), 50);
+    assert_int_equal(n, 1);
+    assert_int_equal(r.cs.c[0].gen, 0);
+    /* the index is not live (built before these), g is */
+    assert_int_equal(trie_set(t, S("hotels in paris"), NULL, 0, 4, NULL), 0);
+    assert_int_equal(trie_del(t, S("hotels in rome")), 0);
+    n = rank_req_gather(&r, t, NULL, NULL, S("hotels in p"), 50);
+    assert_int_equal(n, 1);
+    assert_int_equal(r.cs.c[0].gen, 0); /* now the trie's */
+    n = rank_req_gather(&r, t, NULL, NULL, S("hotels in r"), 50);
+    assert_int_equal(n, 1); /* "hotels in rome" generated from "rome" (3 + 2) */
+    assert_memory_equal(r.cs.c[0].q, "hotels in rome", 14);
+    assert_true(r.cs.c[0].gen && r.cs.c[0].g == 0 && r.cs.c[0].sf == 5);
+    n = rank_req_prepare(&r);
+    assert_int_equal(n, 1);
+    assert_int_equal(r.lc[0].trank, 0);
+    assert_true(r.lc[0].c.gen);
+    rank_req_set_gen(&r, g, 1000); /* capped */
+    assert_int_equal(r.gen_max, RANK_MAX_GEN_CANDS);
+    rank_req_free(&r);
+    rank_gen_free(g);
+    trie_free(t);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_index_differential),
+        cmocka_unit_test(test_complete_differential),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_request_path),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
