@@ -363,6 +363,14 @@ static void fz_det(const trie *t, fz_walk *w, unsigned cb, const fz_st *s, uint3
             continue;
         }
         if (r & LEAF) continue; /* the key ends first */
+        if (end < PF_MAXLEN) { /* the prefix filter may know no key starts so */
+            char fb[PF_MAXLEN];
+            size_t fl = e < PF_MAXLEN ? e : PF_MAXLEN;
+            memcpy(fb, w->path, pos); /* kb[pos, end) == tb[0, end - pos) */
+            memcpy(fb + pos, tb, fl - pos);
+            w->work++;
+            if (!trie__pf_has(t, fb, fl)) continue;
+        }
         uint32_t x = r;
         while (!(x & LEAF) && t->nodes[x].depth < e) {
             const tnode *n = &t->nodes[x];
