@@ -67,6 +67,7 @@
       share one list of strings, made once per node (fz_plan), and are
       judged by look-ups only, prefetched together. A false positive costs
       what the walk cost before; there are no false negatives (trie_pfx.c).
+      At 10M keys this more than halved FUZZY 1 (README, Typos).
  *   3. trie_topk's best-first walk with list c as its initial frontier
  *      (entries: a key, a whole subtree, or a run of siblings), until k
  *      results. Each entry carries its matchlen to the keys it yields. If
@@ -115,8 +116,9 @@
  *
  * WORK LIMIT (trie_fuzzy.h). The walks count work units in w.work (a child
  * looked at in fz_dfs_run, a byte fed in fz_byte, a key decoded, a node
- * descended in fz_det, a filter look-up) and fz_dfs_run returns between two children once
- * max_work is reached, with d.cut set; what the list of the walk's class
+ * descended in fz_det, a filter look-up but a plan's: those are prefetched,
+ * <= FZ_PLAN_MAX a child) and fz_dfs_run returns between two children
+ * once max_work is reached, with d.cut set; what the list of the walk's class
  * holds is read out as usual (phase 3), and no further class is walked.
  * The default, TRIE_FUZZY_MAX_WORK = 20000, comes from bench_trie
  * --fuzzy-only BENCH_FUZZY_MAX_WORK=0 (no limit) on the synthetic corpora,
@@ -551,9 +553,8 @@ static inline int fz_plan_applies(const fz_pat *z, uint8_t c0) {
 
 #define FZ_PREFETCH_MAX 64 /* filter words prefetched per node */
 
-/* Prefetches the filter words fz_plan_check will read for the generic
- * children of node nd (at pos): they do not depend on one another, so
- * their misses overlap instead of queueing behind each child. */
+/* Prefetches the filter words fz_plan_check will read for node nd's
+ * generic children: independent look-ups, so their misses overlap. */
 static void fz_plan_prefetch(const trie *t, const fz_walk *w, const fz_plan *pl, const tnode *nd, size_t pos) {
     if (pl->maybe || pl->n == 0 || nd->nkids == 0) return;
     char buf[PF_MAXLEN];
@@ -577,8 +578,7 @@ static int fz_plan_check(const trie *t, fz_walk *w, const fz_plan *pl, size_t po
     memcpy(buf, w->path, pos);
     buf[pos] = (char)c0;
     for (unsigned k = 0; k < pl->n; k++) {
-        memcpy(buf + pos + 1, pl->u[k], pl->len[k]);
-        w->work++;
+        memcpy(buf + pos + 1, pl->u[k], pl->len[k]); /* prefetched: no unit */
         if (trie__pf_has(t, buf, pos + 1 + pl->len[k])) return 1;
     }
     return 0;

@@ -38,7 +38,10 @@
  * Growth: the size is fixed between rebuilds, so a trie grown by live adds
  * far past its size at load fills its filter up and the filter filters less
  * (a save and load resizes it); a new empty trie starts at PF_MIN_BITS.
- * The filter is not in the snapshot: it is rebuilt at load (~0.1 s at 1M).
+ * The filter is not in the snapshot (its format is unchanged): it is
+ * rebuilt at load by a walk of every key in order that decodes its first 8
+ * bytes: 0.23-0.25 s at 1M keys (measured at load 12 on 2 cores), so some
+ * 2.5 s at 10M; a walk over the nodes of depth < 8 would be cheaper.
  */
 #include "trie/trie_internal.h"
 
