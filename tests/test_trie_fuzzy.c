@@ -549,10 +549,17 @@ static void run_live(uint64_t seed, int rounds, int keys, int queries) {
     if (trie_load(path, &lt, err, sizeof err)) fail_msg("trie_load: %s", err);
     unlink(path);
     run_queries(lt, &m, queries);
-    /* live changes on the loaded (coded, cached) trie */
+    /* live changes on the loaded (coded, cached) trie, new keys included:
+     * the prefix filter rebuilt by the load must learn them (trie_pfx.c) */
     for (int o = 0; o < keys / 5 && m.n; o++) {
         mkey *e = &m.v[rnd((uint32_t)m.n)];
-        if (rnd(3) == 0) {
+        unsigned op = rnd(4);
+        if (op == 3) {
+            size_t kl = gen_key(kb);
+            double s = gen_score();
+            assert_int_equal(trie_set(lt, kb, kl, NULL, 0, s, NULL), 0);
+            model_set(&m, kb, kl, s);
+        } else if (op == 0) {
             assert_int_equal(trie_del(lt, e->key, e->klen), 0);
             model_del(&m, e);
         } else {
@@ -560,6 +567,7 @@ static void run_live(uint64_t seed, int rounds, int keys, int queries) {
             assert_int_equal(trie_set(lt, e->key, e->klen, NULL, 0, e->score, NULL), 0);
         }
     }
+    if (trie_check(lt, err, sizeof err)) fail_msg("trie_check: %s", err);
     run_queries(lt, &m, queries);
     trie_free(lt);
     trie_free(bt);

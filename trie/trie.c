@@ -230,7 +230,7 @@ trie *trie__alloc_empty(void) {
 trie *trie_new(void) {
     trie *t = trie__alloc_empty();
     if (!t) return NULL;
-    if (trie__nodes_reserve(t, 1) != TRIE_OK) {
+    if (trie__nodes_reserve(t, 1) != TRIE_OK || trie__pf_init(t) != TRIE_OK) {
         trie_free(t);
         return NULL;
     }
@@ -246,6 +246,7 @@ void trie_free(trie *t) {
     qfree(t->refs);
     qfree(t->cache);
     trie__heavy_free(t);
+    trie__pf_free(t);
     qfree(t);
 }
 
@@ -262,7 +263,7 @@ void trie_memory(const trie *t, trie_mem *m) {
                     t->count * sizeof(kref);
     m->bytes_alloc = sizeof *t + (uint64_t)CACHE_SLOTS * sizeof(centry) + (uint64_t)t->ncap * sizeof(tnode) + t->kcap * 4 + t->acap +
                      (uint64_t)t->idcap * sizeof(kref) + (uint64_t)t->nheavy * sizeof(hentry) +
-                     (t->htab ? (t->hmask + 1ull) * 4 : 0);
+                     (t->htab ? (t->hmask + 1ull) * 4 : 0) + trie__pf_bytes(t);
 }
 
 /* --------------------------------------------------------- path fixing */
@@ -415,6 +416,7 @@ static int insert_new(trie *t, const char *key, size_t klen, const char *disp, s
     t->refs[id].off = trie__key_store(t, kc.k, kc.ck, kc.d, kc.cd);
     t->refs[id].score = score;
     t->count++;
+    trie__pf_add(t, key, klen);
 
     pstep path[MAX_PATH];
     uint32_t n = 0;

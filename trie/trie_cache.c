@@ -141,6 +141,7 @@ static void heavy_rebuild(trie *t) {
 /* Recomputes every slot and re-chooses the heavy prefixes (after a bulk
  * build or load). */
 void trie__cache_rebuild(trie *t) {
+    trie__pf_rebuild(t); /* the typo walk's prefix filter (trie_pfx.c) */
     heavy_rebuild(t);
     char p[2] = {0, 0};
     memset(t->cache, 0, CACHE_SLOTS * sizeof *t->cache);

@@ -235,6 +235,7 @@ int trie_check(const trie *t, char *err, size_t errlen) {
             memcpy(&f, t->arena + f, 4);
         }
     }
+    if (trie__pf_check(t, err, errlen)) goto out;
 #undef CHK_GOTO
     rc = 0;
 out:

@@ -56,6 +56,18 @@
  *      one-byte character outside that set (at most 2 * (2*maxd+1) bytes)
  *      has one outcome, computed once per node; when it is death, those
  *      children are skipped on their byte alone, with no DP step.
+      PROBES: a child that survives its first byte is judged before its
+      ref, node or key is read, with the prefix filter (trie_pfx.c: which
+      strings of <= 8 bytes start some key). With the budget spent below
+      it, a key must go on with P[i..m) for a cell of value c; else, when
+      any untyped next character dies, with one of the band's typed ones:
+      if none of those strings starts a key the child is skipped unseen
+      (fz_probe). The DP sees a key character only through its equality
+      with typed ones, so all children whose byte is typed nowhere in P
+      share one list of strings, made once per node (fz_plan), and are
+      judged by look-ups only, prefetched together. A false positive costs
+      what the walk cost before; there are no false negatives (trie_pfx.c).
+      At 10M keys this more than halved FUZZY 1 (README, Typos).
  *   3. trie_topk's best-first walk with list c as its initial frontier
  *      (entries: a key, a whole subtree, or a run of siblings), until k
  *      results. Each entry carries its matchlen to the keys it yields. If
@@ -74,9 +86,9 @@
  * Walk c visits the trie positions whose row minimum is at most c and
  * whose path's best is at least c, up to the point where the budget is
  * spent (the usual trie-automaton frontier, cut short), plus a decode of the
- * best key of each child whose first character keeps it alive (edges are
- * not stored) and one descent and one decode per continuation of a spent
- * path. Phase 3 is trie_topk's walk: O(k * (depth + log k)) per class.
+ * best key of each child whose first character and probe keep it alive
+ * (edges are not stored) and one descent and one decode per continuation
+ * of a spent path; a child the probe kills costs 1-5 filter look-ups. Phase 3 is trie_topk's walk: O(k * (depth + log k)) per class.
  * Walk c does not record classes below c (complete) and never explores for
  * classes above c: walk 1 is the 1-edit search, and when class 1 fills the
  * answer (the usual case for a typo'd prefix whose answer fills at all)
@@ -97,15 +109,16 @@
  * No allocation: the DP rows, the path's characters and the walk's node
  * stack are bounded by the longest key (TRIE_MAX_KEY bytes, so at most that
  * many characters and MAX_PATH nodes on a path); the lists by TRIE_MAX_K.
- * ~50 KB of stack. No scratch limit can be hit. A typed prefix of more than
+ * ~53 KB of stack. No scratch limit can be hit. A typed prefix of more than
  * TRIE_MAX_KEY + maxd characters is beyond maxd of every key prefix: it
  * matches nothing (after phase 1, which also finds nothing). Invalid UTF-8:
  * see the character rule in trie_fuzzy.h.
  *
  * WORK LIMIT (trie_fuzzy.h). The walks count work units in w.work (a child
  * looked at in fz_dfs_run, a byte fed in fz_byte, a key decoded, a node
- * descended in fz_det) and fz_dfs_run returns between two children once
- * max_work is reached, with d.cut set; what the list of the walk's class
+ * descended in fz_det, a filter look-up but a plan's: those are prefetched,
+ * <= FZ_PLAN_MAX a child) and fz_dfs_run returns between two children
+ * once max_work is reached, with d.cut set; what the list of the walk's class
  * holds is read out as usual (phase 3), and no further class is walked.
  * The default, TRIE_FUZZY_MAX_WORK = 20000, comes from bench_trie
  * --fuzzy-only BENCH_FUZZY_MAX_WORK=0 (no limit) on the synthetic corpora,
@@ -146,6 +159,8 @@ typedef struct fz_pat {
     uint16_t off[FZ_MAXP + 1]; /* byte offset in p of c[i]; off[m]: the end */
     unsigned m, B, elen;
     uint8_t inf;
+    uint8_t onebyte; /* every c[i] is a one-byte character (fz_probe) */
+    uint64_t inpat[4]; /* the one-byte characters of c[0..m), as a set */
     size_t plen; /* bytes, cut back to a character boundary */
 } fz_pat;
 
@@ -156,6 +171,8 @@ static int fz_pat_init(fz_pat *z, const char *p, size_t plen, unsigned maxd, uns
     z->inf = (uint8_t)(maxd + 1);
     z->m = 0;
     z->elen = 0;
+    z->onebyte = 1;
+    memset(z->inpat, 0, sizeof z->inpat);
     size_t i = 0;
     int first = !(flags & TRIE_FUZZY_FIRST_ANY);
     while (i < plen) {
@@ -170,6 +187,8 @@ static int fz_pat_init(fz_pat *z, const char *p, size_t plen, unsigned maxd, uns
             if (z->m == FZ_MAXP) return -1;
             z->off[z->m] = (uint16_t)i;
             z->c[z->m++] = v;
+            if (l > 1) z->onebyte = 0;
+            else z->inpat[v >> 6] |= 1ull << (v & 63);
         }
         i += l;
     }
@@ -243,6 +262,7 @@ typedef struct fz_walk {
     const char *p; /* the typed bytes (the exact first character) */
     unsigned beff; /* the budget: paths over it die, cuts over it too (<= B) */
     uint64_t work; /* work units spent so far (see WORK LIMIT above) */
+    uint8_t path[TRIE_MAX_KEY]; /* the path's bytes (fz_byte writes them) */
     uint8_t rows[TRIE_MAX_KEY + 1][FZ_W];
     uint32_t ch[TRIE_MAX_KEY];
 } fz_walk;
@@ -264,6 +284,7 @@ static void fz_start(fz_walk *w, fz_st *s, size_t pos) {
 static inline int fz_byte(fz_walk *w, fz_st *s, uint8_t b, size_t pos) {
     const fz_pat *z = w->z;
     w->work++;
+    if (pos < TRIE_MAX_KEY) w->path[pos] = b;
     if (s->pre) {
         if (b != (uint8_t)w->p[pos]) return FZ_DEAD;
         if (pos + 1 == z->elen) fz_start(w, s, pos + 1);
@@ -344,6 +365,14 @@ static void fz_det(const trie *t, fz_walk *w, unsigned cb, const fz_st *s, uint3
             continue;
         }
         if (r & LEAF) continue; /* the key ends first */
+        if (end < PF_MAXLEN) { /* the prefix filter may know no key starts so */
+            char fb[PF_MAXLEN];
+            size_t fl = e < PF_MAXLEN ? e : PF_MAXLEN;
+            memcpy(fb, w->path, pos); /* kb[pos, end) == tb[0, end - pos) */
+            memcpy(fb + pos, tb, fl - pos);
+            w->work++;
+            if (!trie__pf_has(t, fb, fl)) continue;
+        }
         uint32_t x = r;
         while (!(x & LEAF) && t->nodes[x].depth < e) {
             const tnode *n = &t->nodes[x];
@@ -394,6 +423,165 @@ static int fz_generic(fz_walk *w, const fz_st *st, size_t pos, uint8_t *sp, uint
 /* 1 when byte c at a child's start takes the generic outcome. */
 static inline int fz_is_generic(const fz_st *st, const uint8_t *sp, unsigned nsp, uint8_t c) {
     return (st->pre || c < 0xC0 || c >= 0xF8) && !memchr(sp, c, nsp);
+}
+
+/* Characters looked ahead below a child by fz_probe. */
+#define FZ_PROBE_DEPTH 1
+
+/* The PROBE (essay: PROBES): 0 when no key below path[0, pos) (state s)
+ * can be recorded by the walk of class lo, by the prefix filter alone; 1:
+ * maybe. Spent: a key goes on with P[i..m) for a cell i of value lo
+ * (fz_det). Else, when the generic next character dies (fz_generic; the
+ * typed characters are all one-byte here, so a multi-byte key character is
+ * generic too), only the band's typed characters can follow: each is fed
+ * and probed, `depth` levels at most. s->best == lo (a key ending here
+ * counts) and a cut are maybes. Overwrites rows above s->j, ch[] and
+ * path[] from pos on. `top`: path[0, pos) is a real child's. */
+static int fz_probe(const trie *t, fz_walk *w, const fz_st *s, size_t pos, unsigned lo, unsigned depth,
+                    int top) {
+    const fz_pat *z = w->z;
+    if (!t->pf || s->pre || s->have || !z->onebyte || s->best == lo || pos >= PF_MAXLEN) return 1;
+    if (fz_spent(w, s, lo)) {
+        const uint8_t *row = w->rows[s->j];
+        char buf[PF_MAXLEN];
+        memcpy(buf, w->path, pos);
+        for (int u = 0; u <= 2 * (int)z->B; u++) {
+            int i = (int)s->j - (int)z->B + u;
+            if (i < 0 || i > (int)z->m || row[u] != lo) continue;
+            size_t tl = (size_t)(z->off[z->m] - z->off[i]), n = pos + tl < PF_MAXLEN ? pos + tl : PF_MAXLEN;
+            memcpy(buf + pos, w->p + z->off[i], n - pos);
+            w->work++;
+            if (trie__pf_has(t, buf, n)) return 1;
+        }
+        return 0;
+    }
+    if (!top) {
+        w->work++;
+        if (!trie__pf_has(t, (const char *)w->path, pos)) return 0;
+    }
+    if (depth == 0) return 1;
+    uint8_t sp[2 * FZ_W], nsp;
+    fz_st g;
+    if (fz_generic(w, s, pos, sp, &nsp, &g) != FZ_DEAD) return 1;
+    for (unsigned x = 0; x < nsp; x++) {
+        if (memchr(sp, sp[x], x)) continue; /* tried */
+        fz_st st = *s;
+        int res = fz_byte(w, &st, sp[x], pos);
+        if (res == FZ_DEAD || st.best < lo) continue;
+        if (res == FZ_CUT) { /* class lo below, if any key starts so */
+            w->work++;
+            if (trie__pf_has(t, (const char *)w->path, pos + 1)) return 1;
+            continue;
+        }
+        if (fz_probe(t, w, &st, pos + 1, lo, depth - 1, 0)) return 1;
+    }
+    return 0;
+}
+
+/* The PLAN of a node: fz_probe for all its children whose one-byte
+ * character is typed nowhere in P (fz_plan_applies) at once: such
+ * characters give the same DP states all the way down, so the suffixes
+ * fz_probe would look up after the child's byte are the same (u[0..n)),
+ * made once from a stand-in byte. maybe: the plan rules nothing out. */
+#define FZ_PLAN_MAX 32
+typedef struct fz_plan {
+    uint8_t maybe, n;
+    uint8_t len[FZ_PLAN_MAX];
+    char u[FZ_PLAN_MAX][PF_MAXLEN];
+} fz_plan;
+
+static void fz_plan_add(fz_plan *pl, const char *a, size_t al, const char *b, size_t bl, size_t room) {
+    if (pl->n == FZ_PLAN_MAX) {
+        pl->maybe = 1;
+        return;
+    }
+    size_t n = 0;
+    for (size_t x = 0; x < al && n < room; x++) pl->u[pl->n][n++] = a[x];
+    for (size_t x = 0; x < bl && n < room; x++) pl->u[pl->n][n++] = b[x];
+    pl->len[pl->n++] = (uint8_t)n;
+}
+
+/* Adds the suffixes for the cells of value lo of spent state s: P[i..m),
+ * after `pre` (0 or 1 byte). */
+static void fz_plan_spent(fz_walk *w, const fz_st *s, unsigned lo, fz_plan *pl, const char *pre, size_t prel,
+                          size_t room) {
+    const fz_pat *z = w->z;
+    const uint8_t *row = w->rows[s->j];
+    for (int u = 0; u <= 2 * (int)z->B; u++) {
+        int i = (int)s->j - (int)z->B + u;
+        if (i < 0 || i > (int)z->m || row[u] != lo) continue;
+        fz_plan_add(pl, pre, prel, w->p + z->off[i], (size_t)(z->off[z->m] - z->off[i]), room);
+    }
+}
+
+/* Makes the plan of the node at byte position pos in state f (rows
+ * current; rows above f->j are overwritten). */
+static void fz_plan_init(const trie *t, fz_walk *w, fz_plan *pl, const fz_st *f, size_t pos, unsigned lo) {
+    const fz_pat *z = w->z;
+    pl->maybe = 1;
+    pl->n = 0;
+    if (!t->pf || f->pre || f->have || !z->onebyte || pos + 1 >= PF_MAXLEN) return;
+    uint8_t g = 1;
+    while (z->inpat[g >> 6] >> (g & 63) & 1) g++; /* m < 255: one is free */
+    fz_st s = *f;
+    if (fz_byte(w, &s, g, pos) != FZ_GO || s.best == lo) return; /* dead children are skipped anyway */
+    size_t room = PF_MAXLEN - pos - 1;
+    if (fz_spent(w, &s, lo)) {
+        pl->maybe = 0; /* an overflow sets it back */
+        fz_plan_spent(w, &s, lo, pl, NULL, 0, room);
+        return;
+    }
+    uint8_t sp[2 * FZ_W], nsp;
+    fz_st gg;
+    if (fz_generic(w, &s, pos + 1, sp, &nsp, &gg) != FZ_DEAD) return;
+    pl->maybe = 0;
+    for (unsigned x = 0; x < nsp && !pl->maybe; x++) {
+        if (memchr(sp, sp[x], x)) continue;
+        fz_st st = s;
+        int res = fz_byte(w, &st, sp[x], pos + 1);
+        if (res == FZ_DEAD || st.best < lo) continue;
+        if (res == FZ_GO && fz_spent(w, &st, lo) && st.best != lo && pos + 2 < PF_MAXLEN)
+            fz_plan_spent(w, &st, lo, pl, (const char *)&sp[x], 1, room);
+        else
+            fz_plan_add(pl, (const char *)&sp[x], 1, NULL, 0, room);
+    }
+}
+
+static inline int fz_plan_applies(const fz_pat *z, uint8_t c0) {
+    return (c0 < 0xC0 || c0 >= 0xF8) && !(z->inpat[c0 >> 6] >> (c0 & 63) & 1);
+}
+
+#define FZ_PREFETCH_MAX 64 /* filter words prefetched per node */
+
+/* Prefetches the filter words fz_plan_check will read for node nd's
+ * generic children: independent look-ups, so their misses overlap. */
+static void fz_plan_prefetch(const trie *t, const fz_walk *w, const fz_plan *pl, const tnode *nd, size_t pos) {
+    if (pl->maybe || pl->n == 0 || nd->nkids == 0) return;
+    char buf[PF_MAXLEN];
+    memcpy(buf, w->path, pos);
+    const uint8_t *kb = kid_bytes(t, nd);
+    unsigned done = 0;
+    for (unsigned i = 0; i < nd->nkids && done < FZ_PREFETCH_MAX; i++) {
+        if (!fz_plan_applies(w->z, kb[i])) continue;
+        buf[pos] = (char)kb[i];
+        for (unsigned k = 0; k < pl->n && done < FZ_PREFETCH_MAX; k++, done++) {
+            memcpy(buf + pos + 1, pl->u[k], pl->len[k]);
+            __builtin_prefetch(&t->pf[pf_hash(buf, pos + 1 + pl->len[k]) >> 12 & t->pfmask]);
+        }
+    }
+}
+
+/* 1 when generic child c0 of the plan's node (at pos) may be alive. */
+static int fz_plan_check(const trie *t, fz_walk *w, const fz_plan *pl, size_t pos, uint8_t c0) {
+    if (pl->maybe) return 1;
+    char buf[PF_MAXLEN];
+    memcpy(buf, w->path, pos);
+    buf[pos] = (char)c0;
+    for (unsigned k = 0; k < pl->n; k++) {
+        memcpy(buf + pos + 1, pl->u[k], pl->len[k]); /* prefetched: no unit */
+        if (trie__pf_has(t, buf, pos + 1 + pl->len[k])) return 1;
+    }
+    return 0;
 }
 
 unsigned trie_fuzzy_dist(const char *p, size_t plen, const char *key, size_t klen, unsigned maxd,
@@ -607,6 +795,7 @@ static void fz_frame_init(fz_walk *w, fz_frame *F, uint32_t node, const fz_st *s
 typedef struct fz_dfs {
     fz_walk w;
     fz_frame fr[MAX_PATH];
+    fz_plan plan[PF_MAXLEN]; /* of frame fr[i] (depth >= i: none deeper) */
     fz_list *cls[TRIE_FUZZY_MAX_EDITS + 1]; /* [1..maxd] */
     unsigned cap;
     double thr; /* a subtree whose best score is below this adds nothing */
@@ -643,6 +832,8 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
     if (w->z->elen) s0.pre = 1;
     else fz_start(w, &s0, 0);
     fz_frame_init(w, &d->fr[0], 0, &s0, 0);
+    fz_plan_init(t, w, &d->plan[0], &s0, 0, d->lo);
+    fz_plan_prefetch(t, w, &d->plan[0], &t->nodes[0], 0);
     while (sp >= 0) {
         fz_frame *F = &d->fr[sp];
         const tnode *nd = &t->nodes[F->node];
@@ -656,22 +847,29 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
         }
         w->work++; /* one child looked at */
         unsigned slot = F->i++;
+        /* judged on its first byte (and the filter) before its ref is read */
+        uint8_t c0 = kid_bytes(t, nd)[slot];
+        if (F->gdead && fz_is_generic(&F->st, F->sp, F->nsp, c0)) continue;
+        fz_st s = F->st;
+        size_t pos = nd->depth;
+        /* a generic child: the node's plan judges it before any DP step */
+        int gen = sp < (int)PF_MAXLEN && fz_plan_applies(w->z, c0);
+        if (gen && !fz_plan_check(t, w, &d->plan[sp], pos, c0)) continue; /* dead below, unseen */
         uint32_t r = kid_refs(t, nd)[slot];
         /* children are sorted by their best key: all later ones are worse */
         if (d->thr > -HUGE_VAL && t->refs[ref_best(t, r)].score < d->thr) {
             F->i = nd->nkids;
             continue;
         }
-        uint8_t c0 = kid_bytes(t, nd)[slot];
-        if (F->gdead && fz_is_generic(&F->st, F->sp, F->nsp, c0)) continue;
-        fz_st s = F->st;
-        size_t pos = nd->depth;
         int res = fz_byte(w, &s, c0, pos);
         pos++;
         if (res == FZ_DEAD || (!s.pre && s.best < d->lo)) continue;
         if (res == FZ_CUT) {
             fz_record(d, r, &s);
             continue;
+        }
+        if (!gen && !fz_probe(t, w, &s, pos, d->lo, FZ_PROBE_DEPTH, 1)) {
+            continue; /* dead below, unseen */
         }
         /* the rest of the edge: bytes of the child's best key */
         size_t end, have;
@@ -713,6 +911,10 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
         if (cn->nkids == 0) continue;
         sp++;
         fz_frame_init(w, &d->fr[sp], r, &s, cn->depth);
+        if (sp < (int)PF_MAXLEN) {
+            fz_plan_init(t, w, &d->plan[sp], &s, cn->depth, d->lo);
+            fz_plan_prefetch(t, w, &d->plan[sp], cn, cn->depth);
+        }
     }
 }
 

@@ -42,22 +42,24 @@
 
 /* WORK LIMIT. The walks for classes >= 1 count WORK UNITS: one per child of
  * a node looked at, one per byte fed to the edit DP, one per key decoded,
- * one per node descended to follow an exact continuation. A unit is a few
- * ns warm, ~100 ns when it misses the cache (a node, a key's code); the
- * count does not depend on the machine or its load, so a bound on it is a
- * bound on the request's cost that tests can check. trie_fuzzy_topk_bounded
+ * one per node descended to follow an exact continuation, one per
+ * prefix-filter look-up outside a node's plan (trie_fuzzy.c, PROBES). A
+ * unit is a few ns warm, ~100 ns when it misses the cache (a node, a key's
+ * code); the count does not depend on the machine or its load, so a bound
+ * on it is a bound on the request's cost that tests can check. trie_fuzzy_topk_bounded
  * stops a walk once max_work units are spent: the classes that completed
  * are exact; the hits the stopped class c had found are kept (each is truly
  * of class c, in class-c order among themselves, but better class-c keys
  * may exist); no class above c is searched; info->cut says c. A stop
  * happens between two children, so a call spends at most max_work +
  * TRIE_FUZZY_WORK_SLACK units (one child's edge, its decode and its
- * continuations). Phase 1 (the exact completions, trie_topk) and the final
+ * continuations; its probe, <= 61, its node's plan, 12, and fz_det's
+ * look-ups, 5). Phase 1 (the exact completions, trie_topk) and the final
  * best-first reads (O(k log k) per class) are not counted: they are bounded
  * by k. TRIE_FUZZY_MAX_WORK is the default a server uses (fuzzy-max-work):
  * see trie_fuzzy.c (WORK LIMIT) for how it was chosen. */
 #define TRIE_FUZZY_MAX_WORK 20000
-#define TRIE_FUZZY_WORK_SLACK ((2 * TRIE_FUZZY_MAX_EDITS + 2) * (TRIE_MAX_KEY + 2))
+#define TRIE_FUZZY_WORK_SLACK ((2 * TRIE_FUZZY_MAX_EDITS + 2) * (TRIE_MAX_KEY + 2) + 128)
 
 typedef struct trie_fuzzy_hit {
     trie_hit hit;

@@ -12,6 +12,8 @@
  *   trie_builder.c  bottom-up stack builder (trie_builder_*, used by load)
  *   trie_fuzzy.c    typo-tolerant top-k (trie_fuzzy.h): a read-only DFS
  *                   with an OSA DP row, then trie_topk's best-first walk
+ *   trie_pfx.c      prefix filter (Bloom filter of every key's first 1..8
+ *                   bytes) that lets the typo walk skip dead children
  *   trie_snapshot.c trie_save, trie_load, the snapshot checksums (XXH3;
  *                   qsum64 for versions 1..3) (format: see trie.h)
  *
@@ -170,6 +172,8 @@ struct trie {
     uint32_t nheavy, hmask, hmin;
     uint32_t hmaxlen; /* longest cached heavy prefix; 0: no heavy cache */
     tc_table tc;      /* codes the key text in the arena (identity for a new trie) */
+    uint64_t *pf;     /* prefix filter (trie_pfx.c), pfmask + 1 words; NULL: none */
+    uint64_t pfmask;
 };
 
 /* One open path element of the bottom-up builder: a key (term) at `depth`
@@ -251,6 +255,23 @@ void trie__cache_note(trie *t, const char *key, size_t klen, uint32_t id, int ho
  * cache the trie just has none. */
 void trie__cache_rebuild(trie *t);
 void trie__heavy_free(trie *t);
+
+/* trie_pfx.c: the prefix filter (design there). Compile-time settings. */
+#define PF_MAXLEN 8u              /* prefixes of 1..PF_MAXLEN bytes are in it */
+#define PF_BITS_PER_KEY 4u        /* sized at rebuild: at least this many bits a key */
+#define PF_MIN_BITS (1ull << 16)  /* 8 KB: a new or small trie */
+#define PF_MAX_BITS (1ull << 31)  /* 256 MB */
+/* A new key: sets its prefixes (no-op without a filter). */
+void trie__pf_add(trie *t, const char *key, size_t klen);
+/* Resizes for t->count and sets every key's prefixes; without memory the
+ * trie has no filter. Cannot fail. */
+void trie__pf_rebuild(trie *t);
+/* The smallest filter, for trie_new: TRIE_OK or TRIE_ENOMEM. */
+int trie__pf_init(trie *t);
+void trie__pf_free(trie *t);
+uint64_t trie__pf_bytes(const trie *t);
+/* trie_check's part: every live key's prefixes are in the filter. */
+int trie__pf_check(const trie *t, char *err, size_t errlen);
 
 /* trie_builder.c */
 int trie__b_close_to(builder *b, uint32_t L);
@@ -381,6 +402,28 @@ static inline centry *heavy_find(const trie *t, const char *p, size_t plen) {
         if (h->plen == plen && memcmp(h->p, p, plen) == 0) return &h->c;
         i = (i + 1) & t->hmask;
     }
+}
+
+/* The prefix filter's hash of s[0, n), n <= PF_MAXLEN, and the two bits
+ * of its word (trie_pfx.c). */
+static inline uint64_t pf_hash(const char *s, size_t n) {
+    uint64_t v = 0;
+    memcpy(&v, s, n);
+    uint64_t x = v ^ ((uint64_t)n * 0x9E3779B97F4A7C15ull);
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
+static inline uint64_t pf_bits(uint64_t h) { return (1ull << (h & 63)) | (1ull << ((h >> 6) & 63)); }
+/* 0: no key starts with s[0, n); 1: some key may (also for n outside
+ * 1..PF_MAXLEN and without a filter). */
+static inline int trie__pf_has(const trie *t, const char *s, size_t n) {
+    if (!t->pf || n == 0 || n > PF_MAXLEN) return 1;
+    uint64_t h = pf_hash(s, n), m = pf_bits(h);
+    return (t->pf[(h >> 12) & t->pfmask] & m) == m;
 }
 
 /* Fills *h for key id: decodes key and display into h->text. */

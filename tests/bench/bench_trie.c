@@ -397,6 +397,7 @@ static void mem_breakdown(const trie *t) {
         {"ids", (double)t->idcap * sizeof(kref)},
         {"heavy", (double)t->nheavy * sizeof(hentry) + (t->htab ? (t->hmask + 1.0) * 4 : 0)},
         {"cache", (double)CACHE_SLOTS * sizeof(centry)},
+        {"prefix_filter", (double)trie__pf_bytes(t)},
     };
     for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
         printf("mem_%s %.1f MB\n", s[i].name, s[i].bytes / 1e6);
