@@ -71,6 +71,21 @@
  * last (prefix) word has at most TW_PFX_DRIVE dictionary words whose lists
  * together are shorter: then those lists drive (the same dedup).
  *
+ * Tried and not kept (10M keys, bench_words' queries; the variant and this
+ * code in one process over the same index, passes alternating, load 10-12):
+ * filtering the driving list by the other typed words' lists (a tree entry
+ * whose rank range holds no rank of another complete word's list dropped
+ * before the heap; a leaf block's ranks kept only when every other list
+ * holds them, by galloping look-ups; the prefix's lists, when it has <= 8
+ * words, as one more filter): overall median 76 us against 59, 4 words 187
+ * against 141, CPU per query +30 % (bench_words) -- the look-ups in long
+ * lists cost more than the forward-index reads they save, and a common
+ * word's list has a rank in almost every range, so few entries drop.
+ * Prefetching the word heads of the candidates that hold the complete
+ * words before the prefix check: 3 and 4 words 20 % slower (medians of four
+ * pairs), 2 words within the noise. What the slow queries need is fewer
+ * postings visited (a key-order or pair index), not cheaper ones.
+ *
  * Cost: per request O((expanded entries) * log heap) plus, per examined
  * posting, its word ids (two cache misses) and, for a match, its score;
  * bounded by TRIE_WORDS_MAX_SCAN work units (every posting, tombstones

@@ -432,11 +432,8 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
         hpush(S, (tw_ent){S->s[0].s, 0, 0, K_STREAM, 0});
     } else { /* the rarest complete word drives */
         uint32_t best = NONE, bn = UINT32_MAX;
-        for (int i = 0; i < nc; i++) {
-            uint32_t wid = trie_words__lookup(w->wt, q->w[i], q->wl[i]);
-            if (wid == NONE) return 0;
-            if (w->w[wid].live < bn) bn = w->w[wid].live, best = wid;
-        }
+        for (int i = 0; i < nc; i++) /* (looked up above) */
+            if (w->w[S->qw[i]].live < bn) bn = w->w[S->qw[i]].live, best = S->qw[i];
         if (!q->trailing) { /* a prefix no word has: nothing matches */
             if (!stream_init(S, q->w[nc], q->wl[nc])) return 0;
             /* the prefix drives instead when it has few words whose lists
