@@ -14,6 +14,9 @@
  *     compares and 8-byte word heads, no key decode), then by score, and
  *     only a key that enters the sorted set of the best m matches so far
  *     (whose worst prunes the heap) is decoded;
+ *   - the one-pass intersection of two or more complete words' lists
+ *     (search_isect: ranks galloped in rank order, no heap), used instead of
+ *     the best-first search when the rarest list is short (TW_ISECT_MAX);
  *   - trie_words_check.
  * Cost and limits: per request at most TRIE_WORDS_MAX_SCAN work units
  * (postings examined, words streamed, heap pushes), checked before each pop
