@@ -636,9 +636,16 @@ static int h_save(cmd_call *c) {
 }
 
 /* RELOAD (and SIGHUP: the server calls eng_reload): the model file again
- * (learned weights not saved are dropped) and NS:current re-read. */
+ * (learned weights not saved are dropped) and NS:current re-read; a word
+ * index that was dropped after an error is rebuilt (infix.h). */
 int eng_reload(eng *e, const char *why, char *err, size_t errlen) {
-    if (eng_rank_reload(e->rank, err, errlen) < 0) {
+    if (eng_words_reload(e, why) < 0) {
+        snprintf(err, errlen, "the word index (INFIX) could not be rebuilt: see the server log");
+        e->stats.reloads_failed++;
+        LOG_E("reload.failed", "by=%s error=%s", why, err);
+        return -1;
+    }
+    if (e->rank && eng_rank_reload(e->rank, err, errlen) < 0) {
         e->stats.reloads_failed++;
         LOG_E("reload.failed", "by=%s error=%s", why, err);
         return -1;
@@ -648,7 +655,7 @@ int eng_reload(eng *e, const char *why, char *err, size_t errlen) {
 }
 
 static int h_reload(cmd_call *c) {
-    if (!c->e->rank) {
+    if (!c->e->rank && !eng_words_missing(c->e)) {
         c->msg = "no ranker in this server";
         return ENG_ERR(ERR_ARGS);
     }

@@ -18,7 +18,7 @@ int eng_words_build(eng *e) {
     int rc = trie_words_build(e->t, &e->words);
     if (rc < 0) {
         e->stats.infix_index_errors++;
-        LOG_E("infix.build_failed", "error=%s msg=\"COMPLETE ... INFIX is refused until the next start\"",
+        LOG_E("infix.build_failed", "error=%s msg=\"COMPLETE ... INFIX is refused until RELOAD or the next start\"",
               trie_words_strerror(rc));
         e->words = NULL;
         return -1;
@@ -32,6 +32,14 @@ int eng_words_build(eng *e) {
     return 0;
 }
 
+int eng_words_missing(const eng *e) { return e->cfg && e->cfg->infix_index && !e->words; }
+
+int eng_words_reload(eng *e, const char *why) {
+    if (!eng_words_missing(e)) return 0;
+    LOG_I("infix.rebuild", "by=%s msg=\"the word index was dropped: rebuilding it (the loop waits)\"", why);
+    return eng_words_build(e) < 0 ? -1 : 1;
+}
+
 void eng_words_free(eng *e) {
     trie_words_free(e->words);
     e->words = NULL;
@@ -42,7 +50,7 @@ void eng_words_free(eng *e) {
 static void words_failed(eng *e, const char *what, int rc) {
     e->stats.infix_index_errors++;
     LOG_E("infix.dropped", "op=%s key=%.*s error=%s msg=\"the word index is dropped; COMPLETE ... INFIX is refused "
-          "until the next start\"",
+          "until RELOAD or the next start\"",
           what, (int)e->normlen, e->norm, trie_words_strerror(rc));
     eng_words_free(e);
 }
@@ -73,7 +81,7 @@ int eng_complete_infix(eng *e, unsigned k, const eng_ctx *ctx, const char **msg)
     e->stats.complete_infix++;
     if (!e->words) {
         *msg = e->cfg && e->cfg->infix_index ? "INFIX needs the word index, which was dropped after an error "
-                                               "(see the server log; it is rebuilt at the next start)"
+                                               "(see the server log; RELOAD or the next start rebuilds it)"
                                              : "INFIX needs the word index: this server runs with infix-index no";
         return ENG_ERR(ERR_ARGS);
     }

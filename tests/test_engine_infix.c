@@ -5,7 +5,8 @@
  * the index kept exact by ADD / INCR / DEL / ACCEPT: after random changes
  * through eng_exec the live index passes trie_words_check and answers
  * exactly what an index freshly built from the same trie answers (the
- * build itself is checked against a brute force in tests/test_trie_words.c).
+ * build itself is checked against a brute force in tests/test_trie_words.c);
+ * an index dropped after an error comes back with RELOAD.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/alloc.h"
 #include "common/util.h"
 #include "engine/cmd.h"
 #include "engine/config.h"
@@ -212,12 +214,39 @@ static void test_live_changes(void **state) {
     assert_int_equal(f->e.stats.infix_index_errors, 0);
 }
 
+/* An index dropped after an error (an allocation failure injected into a
+ * change) is rebuilt by RELOAD, with or without a ranker, and is exact. */
+static void test_reload_rebuilds(void **state) {
+    fx *f = *state;
+    char k[64];
+    for (unsigned long n = 1; n < 200 && f->e.words; n++) {
+        snprintf(k, sizeof k, "zz%lu word%lu", n, n);
+        qalloc_fail_after(n, 0);
+        TEXT(f, "ADD", k, "7"); /* OK, or ERR NOMEM when the trie's own allocation failed */
+        qalloc_fail_after(0, 0);
+    }
+    assert_null(f->e.words);
+    assert_true(f->e.stats.infix_index_errors >= 1);
+    assert_non_null(strstr(TEXT(f, "COMPLETE", "york", "INFIX"), "ERR ARGS INFIX needs the word index, which was dropped"));
+    assert_string_equal(TEXT(f, "RELOAD"), "OK\r\n");
+    assert_non_null(f->e.words);
+    char err[256];
+    assert_int_equal(trie_words_check(f->e.words, f->t, err, sizeof err), 0);
+    assert_string_equal(TEXT(f, "COMPLETE", "york", "INFIX"),
+                        "OK 5\r\nyork pa\t50\r\nNew York\t100\r\nnew york times\t80\r\nthe new yorker\t30\r\n"
+                        "New York Yankees\t20\r\n");
+    same_answers(f, "word z");
+    /* with the index there, RELOAD without a ranker is refused as before */
+    assert_string_equal(TEXT(f, "RELOAD"), "ERR ARGS no ranker in this server\r\n");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_replies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_live_changes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reload_rebuilds, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -590,6 +590,57 @@ static void test_scan_limit(void **state) {
     trie_free(t);
 }
 
+/* Two complete words whose lists are short enough to be intersected in one
+ * pass (TW_ISECT_MAX): the only common key, the worst of all, is found and
+ * nothing is truncated; the same after live changes (an add that joins the
+ * lists, a delete, a raised score). */
+static void test_isect(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    char k[64];
+    for (int i = 0; i < 6000; i++) {
+        int n = snprintf(k, sizeof k, "alpha a%d", i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 7, NULL), 0);
+        n = snprintf(k, sizeof k, "beta b%d", i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 5, NULL), 0);
+    }
+    assert_int_equal(trie_set(t, "alpha beta", 10, NULL, 0, -5, NULL), 0);
+    trie_words *w;
+    assert_int_equal(trie_words_build(t, &w), 0);
+    trie_words_hit out[10];
+    int tr = -1;
+    tw_work wk;
+    int n = trie_words__topk(w, t, "beta alpha ", 11, 10, out, &tr, &wk);
+    assert_int_equal(tr, 0);
+    assert_int_equal(n, 1);
+    assert_memory_equal(out[0].hit.text, "alpha beta", 10);
+    assert_true(wk.units <= 6001 + 4);
+    assert_int_equal(trie_words_topk(w, t, "beta alpha b", 12, 10, out, &tr), 0); /* the prefix: no third word */
+    assert_int_equal(tr, 0);
+    trie_hit h;
+    uint32_t id;
+    assert_int_equal(trie_set(t, "beta x alpha", 12, NULL, 0, 3, &id), 0);
+    assert_int_equal(trie_words_add(w, id, "beta x alpha", 12, 3), 0);
+    assert_int_equal(trie_get(t, "alpha beta", 10, &h), 1);
+    assert_int_equal(trie_set(t, "alpha beta", 10, NULL, 0, 50, NULL), 0);
+    assert_int_equal(trie_words_score(w, t, h.id, "alpha beta", 10, 50), 0);
+    n = trie_words_topk(w, t, "alpha beta x", 12, 10, out, &tr);
+    assert_int_equal(n, 1);
+    assert_memory_equal(out[0].hit.text, "beta x alpha", 12);
+    n = trie_words_topk(w, t, "beta alpha ", 11, 10, out, &tr);
+    assert_int_equal(n, 2);
+    assert_memory_equal(out[0].hit.text, "alpha beta", 10); /* 50 */
+    assert_memory_equal(out[1].hit.text, "beta x alpha", 12); /* 3 */
+    assert_int_equal(trie_del(t, "alpha beta", 10), 0);
+    assert_int_equal(trie_words_del(w, h.id, "alpha beta", 10), 0);
+    n = trie_words_topk(w, t, "beta alpha ", 11, 10, out, &tr);
+    assert_int_equal(n, 1);
+    assert_memory_equal(out[0].hit.text, "beta x alpha", 12);
+    assert_int_equal(tr, 0);
+    trie_words_free(w);
+    trie_free(t);
+}
+
 /* Work of a request: never past the limits (work units, not time), however
  * pathological the index: lists that never meet, long keys that all hold
  * the complete words but never the prefix (every key would be decoded),
@@ -661,6 +712,7 @@ int main(void) {
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_scan_limit),
         cmocka_unit_test(test_work_bound),
+        cmocka_unit_test(test_isect),
         cmocka_unit_test(test_differential_small),
         cmocka_unit_test(test_differential_larger),
     };

@@ -69,7 +69,33 @@
  * with that prefix (a key with two such words is met twice: dropped by id).
  * Otherwise the list of the rarest complete typed word drives, unless the
  * last (prefix) word has at most TW_PFX_DRIVE dictionary words whose lists
- * together are shorter: then those lists drive (the same dedup).
+ * together are shorter: then those lists drive (the same dedup). With two
+ * or more distinct complete words and a driving list of at most
+ * TW_ISECT_MAX postings there is no heap: the lists are intersected in one
+ * pass in rank order (each driving rank galloped in the other lists, whose
+ * cursors only move forward), blocks of 16 whose level-0 bound is under
+ * the worst kept match are skipped, and only the ranks in every list are
+ * checked on the forward index (16 at a time, prefetched) -- exact, and
+ * never truncated (the pass is bounded by the list's length). Most 3-4
+ * word queries have fewer than k matches, so the best-first search would
+ * expand the whole list anyway, paying a heap entry per block and the
+ * forward index for every posting.
+ *
+ * Tried and not kept (10M keys, bench_words' queries; the variant and this
+ * code in one process over the same index, passes alternating, load 10-12):
+ * inside the best-first search, filtering the driving list by the other
+ * typed words' lists (a tree entry
+ * whose rank range holds no rank of another complete word's list dropped
+ * before the heap; a leaf block's ranks kept only when every other list
+ * holds them, by galloping look-ups; the prefix's lists, when it has <= 8
+ * words, as one more filter): overall median 76 us against 59, 4 words 187
+ * against 141, CPU per query +30 % (bench_words) -- the look-ups in long
+ * lists cost more than the forward-index reads they save, and a common
+ * word's list has a rank in almost every range, so few entries drop.
+ * Prefetching the word heads of the candidates that hold the complete
+ * words before the prefix check: 3 and 4 words 20 % slower (medians of four
+ * pairs), 2 words within the noise. (The one-pass intersection above is
+ * sequential where those were not: its cursors never go back.)
  *
  * Cost: per request O((expanded entries) * log heap) plus, per examined
  * posting, its word ids (two cache misses) and, for a match, its score;

@@ -27,7 +27,8 @@
  * a static rank order with a 16-ary tree of score upper bounds (2-byte
  * codes) over it; per key its word ids in order (the forward index), so a
  * candidate is matched with integers; top-k is a best-first search over
- * those bounds, exact.
+ * those bounds, or, for two or more complete words with a short enough
+ * rarest list, one pass intersecting their lists; exact either way.
  *
  * LIMITS AND RESULTS
  * ------------------

@@ -14,6 +14,9 @@
  *     compares and 8-byte word heads, no key decode), then by score, and
  *     only a key that enters the sorted set of the best m matches so far
  *     (whose worst prunes the heap) is decoded;
+ *   - the one-pass intersection of two or more complete words' lists
+ *     (search_isect: ranks galloped in rank order, no heap), used instead of
+ *     the best-first search when the rarest list is short (TW_ISECT_MAX);
  *   - trie_words_check.
  * Cost and limits: per request at most TRIE_WORDS_MAX_SCAN work units
  * (postings examined, words streamed, heap pushes), checked before each pop
@@ -89,6 +92,7 @@ static int tw_match(const tw_req *q, const char *key, size_t klen, trie_words_ra
 
 enum { K_STREAM, K_WORD, K_NODE };
 #define TW_PFX_DRIVE 64 /* prefix words that may drive a multi-word search */
+#define TW_ISECT_MAX (TRIE_WORDS_MAX_SCAN / 2) /* driver postings for search_isect */
 
 /* A bound entry of the search heap; value v bounds every key below it. */
 typedef struct tw_ent {
@@ -364,6 +368,106 @@ static void examine(tw_search *S, uint32_t id, double sc, int fc, const uint16_t
     S->nres++;
 }
 
+/* Checks up to TW_F ranks (a leaf block, or ranks in every complete word's
+ * list): each rank's word ids, then (only for the ranks that match) its id
+ * and score are cache misses, so each stage starts all of them at once
+ * (prefetch). */
+static void check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) {
+    const trie *t = S->t;
+    const trie_words *w = S->w;
+    uint32_t ids[TW_F], rks[TW_F], n = 0, m = 0;
+    uint16_t pos[TW_F][TRIE_WORDS_MAX_TYPED];
+    uint8_t fcs[TW_F];
+    for (uint32_t i = 0; i < nr; i++) __builtin_prefetch(&w->fo[rk[i]]);
+    for (uint32_t i = 0; i < nr; i++) {
+        uint32_t a = w->fo[rk[i]];
+        if (a & TW_FO_DEAD) continue;
+        rks[n++] = rk[i];
+        __builtin_prefetch(w->fa + (a & TW_FO_MASK));
+    }
+    for (uint32_t j = 0; j < n; j++) {
+        int fc = fcheck(S, rks[j], pos[m]);
+        if (fc == FC_NO || fc == FC_CLS0) continue;
+        fcs[m] = (uint8_t)fc;
+        rks[m] = rks[j];
+        ids[m] = w->rid[rks[j]];
+        __builtin_prefetch(&t->refs[ids[m]]);
+        m++;
+    }
+    for (uint32_t j = 0; j < m; j++) examine(S, ids[j], t->refs[ids[j]].score, fcs[j], pos[j]);
+}
+
+/* The first position >= from of sorted p[0..n) holding a rank >= r (n when
+ * none): a short scan, then galloping; O(log distance). */
+static inline uint32_t gallop(const uint32_t *p, uint32_t n, uint32_t from, uint32_t r) {
+    uint32_t e = n - from < 4 ? n : from + 4;
+    while (from < e && p[from] < r) from++;
+    if (from < e || from == n) return from;
+    uint32_t lo = from - 1, hi, step = 4; /* p[lo] < r */
+    for (;;) {
+        hi = lo + step;
+        if (hi >= n) {
+            hi = n;
+            break;
+        }
+        if (p[hi] >= r) break;
+        lo = hi;
+        step <<= 1;
+    }
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (p[mid] < r) lo = mid;
+        else hi = mid;
+    }
+    return hi;
+}
+
+/* Two or more distinct complete words, the rarest's list at most
+ * TW_ISECT_MAX long: their lists are intersected in one pass in rank order
+ * (the driver's ranks galloped in each other list), and only ranks in all
+ * of them are checked (check_ranks). A block of 16 driver positions whose
+ * bound is under the worst kept match is skipped. Exact: every rank of the
+ * driver is either skipped by its bound, absent from another complete
+ * word's list, or checked. */
+static void search_isect(tw_search *S, uint32_t best) {
+    const trie_words *w = S->w;
+    const tw_word *d = &w->w[best], *o[TRIE_WORDS_MAX_TYPED];
+    uint32_t no = 0, cur[TRIE_WORDS_MAX_TYPED] = {0};
+    for (int i = 0; i < S->nc; i++) {
+        int dup = S->qw[i] == best;
+        for (int j = 0; j < i && !dup; j++) dup = S->qw[j] == S->qw[i];
+        if (!dup) o[no++] = &w->w[S->qw[i]];
+    }
+    uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
+    int nl = tw_levels(d->cap, off, sz, &tot);
+    const uint16_t *mx0 = nl ? tw_mx(d) + off[0] : NULL;
+    uint32_t buf[TW_F], nb = 0;
+    for (uint32_t p = 0; p < d->n; p++) {
+        if (mx0 && (p & (TW_F - 1)) == 0) { /* a new block: its bound */
+            const tw_res *wr = res_worst(S);
+            if (wr && bval(mx0[p >> TW_FB]) < wr->s) {
+                p += TW_F - 1;
+                continue;
+            }
+        }
+        S->scanned++;
+        uint32_t r = d->p[p], j = 0;
+        for (; j < no; j++) {
+            cur[j] = gallop(o[j]->p, o[j]->n, cur[j], r);
+            if (cur[j] == o[j]->n) goto done; /* a list is exhausted: no more ranks */
+            if (o[j]->p[cur[j]] != r) break;
+        }
+        if (j < no) continue;
+        buf[nb++] = r;
+        if (nb == TW_F) {
+            check_ranks(S, buf, nb);
+            nb = 0;
+        }
+    }
+done:
+    if (nb) check_ranks(S, buf, nb);
+}
+
 /* Expands word wid's tree entry (lv, idx) (lv -1: the root): bound children
  * that may still hold a better key go on the heap; ids are examined. */
 static void expand(tw_search *S, uint32_t wid, int lv, uint32_t idx) {
@@ -372,33 +476,10 @@ static void expand(tw_search *S, uint32_t wid, int lv, uint32_t idx) {
     int nl = tw_levels(x->cap, off, sz, &tot);
     int cl = lv < 0 ? nl - 1 : lv - 1;
     uint32_t c0 = lv < 0 ? 0 : idx << TW_FB, c1 = lv < 0 ? UINT32_MAX : c0 + TW_F;
-    if (cl < 0) { /* a leaf block: each rank's word ids, then (only for the
-                   * ranks that match) its id and score are cache misses, so
-                   * each stage starts all of the block's at once (prefetch) */
+    if (cl < 0) { /* a leaf block */
         if (c1 > x->n) c1 = x->n;
-        const trie *t = S->t;
-        const trie_words *w = S->w;
-        uint32_t ids[TW_F], rks[TW_F], n = 0, m = 0;
-        uint16_t pos[TW_F][TRIE_WORDS_MAX_TYPED];
-        uint8_t fcs[TW_F];
-        for (uint32_t i = c0; i < c1; i++) __builtin_prefetch(&w->fo[x->p[i]]);
         S->scanned += c1 - c0;
-        for (uint32_t i = c0; i < c1; i++) {
-            uint32_t a = w->fo[x->p[i]];
-            if (a & TW_FO_DEAD) continue;
-            rks[n++] = x->p[i];
-            __builtin_prefetch(w->fa + (a & TW_FO_MASK));
-        }
-        for (uint32_t j = 0; j < n; j++) {
-            int fc = fcheck(S, rks[j], pos[m]);
-            if (fc == FC_NO || fc == FC_CLS0) continue;
-            fcs[m] = (uint8_t)fc;
-            rks[m] = rks[j];
-            ids[m] = w->rid[rks[j]];
-            __builtin_prefetch(&t->refs[ids[m]]);
-            m++;
-        }
-        for (uint32_t j = 0; j < m; j++) examine(S, ids[j], t->refs[ids[j]].score, fcs[j], pos[j]);
+        check_ranks(S, x->p + c0, c1 - c0);
         return;
     }
     if (c1 > sz[cl]) c1 = sz[cl];
@@ -432,11 +513,8 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
         hpush(S, (tw_ent){S->s[0].s, 0, 0, K_STREAM, 0});
     } else { /* the rarest complete word drives */
         uint32_t best = NONE, bn = UINT32_MAX;
-        for (int i = 0; i < nc; i++) {
-            uint32_t wid = trie_words__lookup(w->wt, q->w[i], q->wl[i]);
-            if (wid == NONE) return 0;
-            if (w->w[wid].live < bn) bn = w->w[wid].live, best = wid;
-        }
+        for (int i = 0; i < nc; i++) /* (looked up above) */
+            if (w->w[S->qw[i]].live < bn) bn = w->w[S->qw[i]].live, best = S->qw[i];
         if (!q->trailing) { /* a prefix no word has: nothing matches */
             if (!stream_init(S, q->w[nc], q->wl[nc])) return 0;
             /* the prefix drives instead when it has few words whose lists
@@ -454,6 +532,16 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
                 best = NONE;
             }
             S->sn = 0;
+        }
+        int distinct = 0;
+        for (int i = 0; i < nc; i++) {
+            int dup = 0;
+            for (int j = 0; j < i && !dup; j++) dup = S->qw[j] == S->qw[i];
+            distinct += !dup;
+        }
+        if (best != NONE && distinct >= 2 && w->w[best].n <= TW_ISECT_MAX) {
+            search_isect(S, best); /* every rank of the list, in one pass: nothing truncated */
+            best = NONE;
         }
         if (best != NONE) hpush(S, (tw_ent){bval(w->w[best].top), best, 0, K_WORD, 0});
     }
