@@ -858,6 +858,8 @@ static const cmd_def cmds[] = {
     {"FT.SUGLEN", CMD_SUGLEN, 1, 64, cmd_suglen, "FT.SUGLEN <key>", "RediSearch: the size of dictionary key (0: none)"},
     {"EXISTS", CMD_EXISTS, 2, PROTO_ARGS_CAP, cmd_exists, "EXISTS <key> [key ...]", "how many keys name a dictionary"},
     {"TYPE", CMD_TYPE, 2, 2, cmd_type, "TYPE <key>", "trietype0 for a named dictionary, else none"},
+    {"KEYS", CMD_KEYS, 2, 2, cmd_keys, "KEYS <pattern>", "the names of the named dictionaries matching a glob pattern"},
+    {"DBSIZE", CMD_DBSIZE, 1, 1, cmd_dbsize, "DBSIZE", "how many named dictionaries exist"},
     {"FLUSHALL", CMD_FLUSHALL, 1, 2, cmd_flushall, "FLUSHALL [ASYNC|SYNC]",
      "drop every named dictionary (needs requirepass and AUTH; the default index stays)"},
     {"FLUSHDB", CMD_FLUSHALL, 1, 2, cmd_flushall, "FLUSHDB [ASYNC|SYNC]", "same as FLUSHALL"},

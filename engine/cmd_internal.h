@@ -50,6 +50,8 @@ int cmd_sugdel(cmd_call *c);
 int cmd_suglen(cmd_call *c);
 int cmd_exists(cmd_call *c);
 int cmd_type(cmd_call *c);
+int cmd_keys(cmd_call *c);
+int cmd_dbsize(cmd_call *c);
 int cmd_flushall(cmd_call *c);
 /* DEL over named dictionaries (Redis's DEL; cmd.c decides when: see cmd_sug.c). */
 int cmd_del_dicts(cmd_call *c);

@@ -60,6 +60,7 @@
  * dictionary (the default one is the index, not a key) and only on a
  * server with requirepass, from an authenticated connection.
  */
+#include <fnmatch.h>
 #include <math.h>
 #include <limits.h>
 #include <stdio.h>
@@ -625,6 +626,45 @@ int cmd_exists(cmd_call *c) {
 int cmd_type(cmd_call *c) {
     int have = c->e->dicts && dict_find(c->e->dicts, c->argv[1].p, c->argv[1].len);
     OOM(proto_reply_status(c->out, c->kind, have ? "trietype0" : "none"));
+    return 0;
+}
+
+/* KEYS pattern: Redis's glob (* ? [...] and \ escapes: fnmatch without
+ * flags) over the names, in name order. Names are binary: one holding a NUL
+ * byte matches only the pattern "*". At most max-dicts names, so the reply
+ * is bounded like every other. */
+int cmd_keys(cmd_call *c) {
+    eng *e = c->e;
+    const proto_arg *pat = &c->argv[1];
+    char p[JRN_MAX_NAME + 1], name[JRN_MAX_NAME + 1];
+    int all = pat->len == 1 && pat->p[0] == '*';
+    if (pat->len > JRN_MAX_NAME || memchr(pat->p, 0, pat->len)) {
+        c->msg = "KEYS pattern over 1024 bytes or holding a NUL byte";
+        return ENG_ERR(ERR_ARGS);
+    }
+    memcpy(p, pat->p, pat->len);
+    p[pat->len] = 0;
+    size_t n = 0, cap = e->dicts ? e->dicts->n : 0;
+    for (int pass = 0; pass < 2; pass++) { /* count, then reply */
+        if (pass) OOM(proto_reply_list_head(c->out, c->kind, n));
+        for (size_t i = 0; i < cap; i++) {
+            const dict_ent *d = e->dicts->v[i];
+            int hit = all;
+            if (!hit && !memchr(d->name, 0, d->nlen)) {
+                memcpy(name, d->name, d->nlen);
+                name[d->nlen] = 0;
+                hit = fnmatch(p, name, 0) == 0;
+            }
+            if (!hit) continue;
+            if (!pass) n++;
+            else OOM(sug_item(c->out, c->kind, d->name, d->nlen));
+        }
+    }
+    return 0;
+}
+
+int cmd_dbsize(cmd_call *c) {
+    OOM(proto_reply_int(c->out, c->kind, c->e->dicts ? (int64_t)c->e->dicts->n : 0));
     return 0;
 }
 

@@ -35,7 +35,7 @@ static const char *const cmd_names[CMD__COUNT] = {
     [CMD_HTTP_SUGGEST] = "http_suggest", [CMD_ECHO] = "echo", [CMD_SELECT] = "select",
     [CMD_CLIENT] = "client", [CMD_HELLO] = "hello", [CMD_SUGADD] = "ft_sugadd", [CMD_SUGGET] = "ft_sugget",
     [CMD_SUGDEL] = "ft_sugdel", [CMD_SUGLEN] = "ft_suglen", [CMD_EXISTS] = "exists", [CMD_TYPE] = "type",
-    [CMD_FLUSHALL] = "flushall",
+    [CMD_FLUSHALL] = "flushall", [CMD_KEYS] = "keys", [CMD_DBSIZE] = "dbsize",
 };
 
 const char *stats_cmd_name(int cmd) { return cmd >= 0 && cmd < CMD__COUNT ? cmd_names[cmd] : "?"; }

@@ -290,6 +290,17 @@ static void test_complete_dict(void **state) {
     /* TYPE, EXISTS; the default dictionary is not a key */
     assert_string_equal(RUN(f, R2, "TYPE", "cities"), "+trietype0\r\n");
     assert_string_equal(RUN(f, R2, "EXISTS", "cities", "new york", "cities"), ":2\r\n");
+    /* KEYS (glob, name order), DBSIZE */
+    RUN(f, R2, "FT.SUGADD", "towns", "Newport", "2");
+    RUN(f, R2, "FT.SUGADD", "c[1]", "x", "2");
+    assert_string_equal(RUN(f, R2, "KEYS", "*"), "*3\r\n$4\r\nc[1]\r\n$6\r\ncities\r\n$5\r\ntowns\r\n");
+    assert_string_equal(RUN(f, R2, "KEYS", "c*"), "*2\r\n$4\r\nc[1]\r\n$6\r\ncities\r\n");
+    assert_string_equal(RUN(f, R2, "KEYS", "c\\[1]"), "*1\r\n$4\r\nc[1]\r\n");
+    assert_string_equal(RUN(f, R2, "KEYS", "?owns"), "*1\r\n$5\r\ntowns\r\n");
+    assert_string_equal(RUN(f, R2, "KEYS", "nosuch*"), "*0\r\n");
+    assert_string_equal(RUN(f, TX, "DBSIZE"), "OK 3\r\n");
+    RUN(f, R2, "DEL", "towns", "c[1]");
+    assert_string_equal(RUN(f, R2, "DBSIZE"), ":1\r\n");
 }
 
 /* Splits a text reply ("OK n" then lines) into its lines after the first. */

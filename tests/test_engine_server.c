@@ -187,9 +187,10 @@ static void test_commands_text(void **state) {
     char line[256];
     send_all(fd, "HELP\r\n", 6);
     recv_line(fd, line, sizeof line);
-    /* 28: with HELLO, CLIENT, ECHO, SELECT, FT.SUGADD/SUGGET/SUGDEL/SUGLEN, EXISTS, TYPE, FLUSHALL, FLUSHDB */
-    assert_string_equal(line, "OK 28\r\n");
-    for (int i = 0; i < 28; i++) assert_true(recv_line(fd, line, sizeof line) > 2);
+    /* 30: with HELLO, CLIENT, ECHO, SELECT, FT.SUGADD/SUGGET/SUGDEL/SUGLEN, EXISTS, TYPE, KEYS, DBSIZE,
+     * FLUSHALL, FLUSHDB */
+    assert_string_equal(line, "OK 30\r\n");
+    for (int i = 0; i < 30; i++) assert_true(recv_line(fd, line, sizeof line) > 2);
     expect(fd, "SAVE\r\n", "OK\r\n");
     expect(fd, "QUIT\r\n", "OK\r\n");
     assert_true(wait_eof(fd, 2000));
