@@ -705,9 +705,9 @@ static void fr_push(frontier *f, uint32_t id, uint32_t par, uint32_t slot, unsig
     f->n++;
 }
 
-/* The uncached best-first walk (arguments already checked). */
-int trie__topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k, uint32_t *out) {
-    /* locate the subtree of the prefix (it may end inside an edge) */
+/* The subtree of the keys starting with prefix (it may end inside an
+ * edge): 0 none, 1 a single leaf (*at = its id), 2 node *at. */
+static inline int locate(const trie *t, const char *prefix, size_t plen, uint32_t *at) {
     uint32_t n = 0;
     size_t pos = 0;
     while (pos < plen) {
@@ -716,10 +716,8 @@ int trie__topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k, 
         if (s < 0) return 0;
         uint32_t r = kid_refs(t, nd)[s];
         if (r & LEAF) {
-            uint32_t id = r & ~LEAF;
-            if (!kprefix_is(t, id, prefix, plen)) return 0;
-            out[0] = id;
-            return 1;
+            *at = r & ~LEAF;
+            return kprefix_is(t, *at, prefix, plen) ? 1 : 0;
         }
         __builtin_prefetch(&t->kids[t->nodes[r].kids]);
         pos = t->nodes[r].depth;
@@ -729,6 +727,18 @@ int trie__topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k, 
     /* PATRICIA: only first bytes were followed; the best key below n spells
      * n's whole path, so one comparison verifies every skipped byte */
     if (plen && !kprefix_is(t, t->nodes[n].best, prefix, plen)) return 0;
+    *at = n;
+    return 2;
+}
+
+/* The uncached best-first walk (arguments already checked). */
+int trie__topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k, uint32_t *out) {
+    uint32_t n;
+    int where = locate(t, prefix, plen, &n);
+    if (where != 2) {
+        if (where == 1) out[0] = n;
+        return where;
+    }
 
     frontier f;
     f.t = t;
@@ -875,23 +885,9 @@ int trie_foreach(const trie *t, int (*fn)(void *ud, const trie_hit *hit), void *
 int trie_foreach_prefix(const trie *t, const char *prefix, size_t plen,
                         int (*fn)(void *ud, const trie_hit *hit), void *ud) {
     struct foreach_ctx c = {t, fn, ud};
-    /* locate the subtree of the prefix as trie__topk_walk does (it may end
-     * inside an edge; only first bytes are followed, so the skipped ones are
-     * checked on one key of the subtree) */
-    uint32_t n = 0;
-    size_t pos = 0;
-    while (pos < plen) {
-        const tnode *nd = &t->nodes[n];
-        int s = kid_find(t, nd, (uint8_t)prefix[pos]);
-        if (s < 0) return 0;
-        uint32_t r = kid_refs(t, nd)[s];
-        if (r & LEAF) return kprefix_is(t, r & ~LEAF, prefix, plen) ? foreach_cb(&c, r & ~LEAF) : 0;
-        pos = t->nodes[r].depth;
-        n = r;
-    }
-    if (t->nodes[n].best == NONE) return 0; /* empty trie */
-    if (plen && !kprefix_is(t, t->nodes[n].best, prefix, plen)) return 0;
-    return walk_sorted_from(t, n, foreach_cb, &c);
+    uint32_t at;
+    int where = locate(t, prefix, plen, &at);
+    return where == 2 ? walk_sorted_from(t, at, foreach_cb, &c) : where == 1 ? foreach_cb(&c, at) : 0;
 }
 
 

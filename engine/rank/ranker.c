@@ -528,10 +528,10 @@ eng_rank *eng_rank_new(uv_loop_t *loop, trie *t, const eng_rank_opts *o, char *e
         snprintf(err, errlen, "gen-suffixes wants 1..%d", RANK_GEN_MAX_SUFFIXES);
         return NULL;
     }
-    if (o->redis) { /* checked before anything is built (the suffix index takes seconds at 10M keys) */
-        rcl_opts ro;
-        rcl_opts_default(&ro);
-        char target[RCL_TARGET_BUF];
+    rcl_opts ro; /* with --redis: parsed before anything is built (the suffix index takes seconds at 10M keys) */
+    char target[RCL_TARGET_BUF];
+    rcl_opts_default(&ro);
+    if (o->redis) {
         if (rcl_parse_target(o->redis, &ro, target, sizeof target)) {
             snprintf(err, errlen, "--redis wants HOST:PORT or sentinel://HOST:PORT[,HOST:PORT...]/MASTER, not '%s'",
                      o->redis);
@@ -569,14 +569,6 @@ eng_rank *eng_rank_new(uv_loop_t *loop, trie *t, const eng_rank_opts *o, char *e
         }
     }
     if (o->redis) {
-        rcl_opts ro;
-        rcl_opts_default(&ro);
-        char target[RCL_TARGET_BUF];
-        if (rcl_parse_target(o->redis, &ro, target, sizeof target)) {
-            snprintf(err, errlen, "--redis wants HOST:PORT or sentinel://HOST:PORT[,HOST:PORT...]/MASTER, not '%s'",
-                     o->redis);
-            goto fail;
-        }
         ro.on_state = eng_rank__on_rcl_state;
         ro.ud = R;
         if (rcl_new(loop, &ro, &R->rc, err, errlen)) goto fail;
