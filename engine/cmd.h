@@ -111,6 +111,7 @@ typedef struct eng {
     trie_fuzzy_hit fhits[TRIE_MAX_K]; /* the hits when the last eng_complete allowed edits */
     int fuzzy_used;                   /* 1: eng_complete's hits are in fhits */
     trie_words *words;                /* owned: the word index for INFIX (engine/infix.h); NULL: off */
+    int words_dropped;                /* the index was dropped after an error, or its build failed: RELOAD rebuilds it */
     trie_words_hit whits[TRIE_MAX_K]; /* the hits of an INFIX request */
     uint8_t wedits[TRIE_MAX_K];       /* ... their edits (the typo fill after the word matches) */
     uint16_t wmatch[TRIE_MAX_K];      /* ... the key bytes the text matched as a prefix (0: none) */

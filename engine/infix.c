@@ -21,8 +21,10 @@ int eng_words_build(eng *e) {
         LOG_E("infix.build_failed", "error=%s msg=\"COMPLETE ... INFIX is refused until RELOAD or the next start\"",
               trie_words_strerror(rc));
         e->words = NULL;
+        e->words_dropped = 1;
         return -1;
     }
+    e->words_dropped = 0;
     e->stats.words = e->words;
     trie_words_mem m;
     trie_words_memory(e->words, &m);
@@ -32,7 +34,7 @@ int eng_words_build(eng *e) {
     return 0;
 }
 
-int eng_words_missing(const eng *e) { return e->cfg && e->cfg->infix_index && !e->words; }
+int eng_words_missing(const eng *e) { return e->cfg && e->cfg->infix_index && !e->words && e->words_dropped; }
 
 int eng_words_reload(eng *e, const char *why) {
     if (!eng_words_missing(e)) return 0;
@@ -53,6 +55,7 @@ static void words_failed(eng *e, const char *what, int rc) {
           "until RELOAD or the next start\"",
           what, (int)e->normlen, e->norm, trie_words_strerror(rc));
     eng_words_free(e);
+    e->words_dropped = 1;
 }
 
 void eng_words_after_set(eng *e, uint64_t count_before) {

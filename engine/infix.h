@@ -42,7 +42,8 @@ struct eng_ctx;
  * size). Returns 0, or -1 (logged; the server runs without the index). */
 int eng_words_build(struct eng *e);
 void eng_words_free(struct eng *e);
-/* 1 when infix-index is yes and there is no index (it was dropped). */
+/* 1 when infix-index is yes and the index was dropped after an error or its
+ * build failed (an eng that never built one is not missing it). */
 int eng_words_missing(const struct eng *e);
 /* RELOAD / SIGHUP (why: who asked, for the log): rebuilds a dropped index.
  * 1 rebuilt, 0 nothing to do, -1 the build failed (logged). */
