@@ -5,7 +5,8 @@
 #     has every field the issue names and sane values.
 #  3. On a fresh server, --no-accept --prefixes eval gives exactly the MRR and
 #     SR of `qac eval -i IDX --systems mpc` on the same index and log (the
-#     server ranks by MPC today); open loop --rate gives the same numbers.
+#     server ranks by MPC when it has no history and generates no completions:
+#     --gen-candidates 0, as in part 5); open loop --rate gives the same numbers.
 #  4. The server is killed mid-run: exit 1 within seconds, partial JSON.
 #  4b. --typos on a small generated log (queries of two to four words): the
 #     summary lines, JSON fields and HTML section exist; every typo'd prefix
@@ -28,10 +29,12 @@ qac=${QAC_BIN:?QAC_BIN not set}
 make_tmp it_replay
 srv=
 stop_srv() { qac_stop "$srv" 2>/dev/null; srv=; }
-start_srv() { # start_srv INDEX -> $port, $srv
+start_srv() { # start_srv INDEX [SERVE ARGS...] -> $port, $srv
     port=$(free_port)
     : >"$tmp/srv.log"
-    qac_start "$port" "$tmp/srv.log" -i "$1" --http-port 0 || { cat "$tmp/srv.log"; fail "server did not start on $port"; }
+    local idx=$1
+    shift
+    qac_start "$port" "$tmp/srv.log" -i "$idx" --http-port 0 "$@" || { cat "$tmp/srv.log"; fail "server did not start on $port"; }
     srv=$qac_pid
 }
 # same_quality A.json B.json [TOL]: replay's mrr/sr equal eval's mpc (to 1e-9)
@@ -97,7 +100,7 @@ echo "replay with accepts: ok"
 # --- 3. quality equals qac eval (MPC) --------------------------------------------
 "$qac" eval -i "$tmp/demo.idx" --systems mpc --split 1970-01-01 --json "$tmp/e.json" "$excite" >/dev/null 2>&1 \
     || fail "qac eval"
-start_srv "$tmp/demo.idx"
+start_srv "$tmp/demo.idx" --gen-candidates 0 # MPC alone: no generated completions (see the top)
 timeout 60 "$qac" replay --port "$port" --no-accept --prefixes eval --connections 4 --quiet \
     --json "$tmp/b.json" "$excite" 2>/dev/null || fail "replay --no-accept --prefixes eval"
 same_quality "$tmp/b.json" "$tmp/e.json"
@@ -181,7 +184,7 @@ elif [ ! -r "$dev" ]; then
 fi
 "$qac" build -o "$tmp/aol.idx" --until 2006-05-18 "$dev" >/dev/null 2>&1 || fail "build AOL dev log"
 "$qac" eval -i "$tmp/aol.idx" --systems mpc --json "$tmp/ae.json" "$dev" >/dev/null 2>&1 || fail "eval AOL dev log"
-start_srv "$tmp/aol.idx"
+start_srv "$tmp/aol.idx" --gen-candidates 0
 timeout 120 "$qac" replay --port "$port" --no-accept --prefixes eval --measure-from 2006-05-18 --connections 8 \
     --quiet --json "$tmp/ar.json" "$dev" 2>/dev/null || fail "replay AOL dev log"
 same_quality "$tmp/ar.json" "$tmp/ae.json" 1e-4
