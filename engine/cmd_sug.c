@@ -478,11 +478,11 @@ static int collect_exact(void *ud, const trie_hit *h) {
  * answer is exact. Equal scores are ordered by key bytes, as the walk orders
  * them. Returns 1 (answered into sq), 0 (not proved: walk instead). */
 static int sug_best_first(eng *e, dict_ent *d, sug_query *sq) {
-    if (sq->fuzzy || sq->cap > SUG_BEST_FIRST || sq->fqlen + 1 > sizeof e->norm) return 0;
+    char fx[TRIE_MAX_KEY + 1]; /* F(prefix) 0xFF: the entries whose folded part is the prefix */
+    if (sq->fuzzy || sq->cap > SUG_BEST_FIRST || sq->fqlen + 1 > sizeof fx) return 0;
     int n = trie_topk(d->t, sq->fq, sq->fqlen, TRIE_MAX_K, e->hits);
     if (n <= 0) return n == 0;
     struct exact_ids x = {.n = 0};
-    char fx[TRIE_MAX_KEY + 1];
     memcpy(fx, sq->fq, sq->fqlen);
     fx[sq->fqlen] = DICT_SUG_SEP;
     if (trie_foreach_prefix(d->t, fx, sq->fqlen + 1, collect_exact, &x) != 0) return 0; /* too many */
