@@ -553,7 +553,8 @@ int cmd_sugget(cmd_call *c) {
         return 0;
     }
     sq.cap = trie_count(d->t) < max ? (size_t)trie_count(d->t) : (size_t)max;
-    sq.m = qmalloc((sq.cap ? sq.cap : 1) * sizeof *sq.m);
+    sug_hit local[SUG_BEST_FIRST]; /* the usual MAX (<= 50) needs no allocation */
+    sq.m = sq.cap <= SUG_BEST_FIRST ? local : qmalloc(sq.cap * sizeof *sq.m);
     if (!sq.m) {
         c->msg = "out of memory";
         return ENG_ERR(ERR_NOMEM);
@@ -608,7 +609,7 @@ int cmd_sugget(cmd_call *c) {
                                            : sug_item(c->out, c->kind, "", 0); /* text: an empty line */
         }
     }
-    qfree(sq.m);
+    if (sq.m != local) qfree(sq.m);
     OOM(rc);
     return 0;
 }
