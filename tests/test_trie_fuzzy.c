@@ -690,13 +690,15 @@ static void test_work_limit(void **state) {
     model_free(&m);
 }
 
-/* The prefix filter's WILDCARD strings (trie_pfx.c): a wide ASCII alphabet,
- * so that most children of a node are typed nowhere in the prefix and the
- * walk judges them by filter look-ups alone, 2 edits with one character
- * replaced by the wildcard; keys added and deleted live (no rebuild), then
- * bulk-built and loaded. Only the answers are compared here (no
- * trie_check before them: a string missing from the filter must show as
- * a missing result). */
+/* The prefix filter (trie_pfx.c) on a wide ASCII alphabet: most children of
+ * a node are typed nowhere in the prefix, so the walk judges them by filter
+ * look-ups alone (its plans and probes); near-miss keys around a few stems
+ * make one- and two-edit matches through such children common. Keys added
+ * and deleted live (no rebuild), then bulk-built and added to again. Only
+ * the answers are compared before the last trie_check: a string missing
+ * from the filter must show as a missing result. (Written for an attempt
+ * at wildcard strings in the filter, commit e83bf6e, where it caught a
+ * missing one; kept for the filter as it is.) */
 static size_t wild_key(char *b) {
     static const char *const stem[] = {"weather", "whether", "new york", "newark", "wetland", "nevada"};
     const char *st = stem[rnd(6)];
@@ -734,7 +736,7 @@ static void wild_queries(const trie *t, model *m, int queries) {
     }
 }
 
-static void test_wildcard_filter(void **state) {
+static void test_filter_wide_alphabet(void **state) {
     (void)state;
     rng_seed(99);
     model m = {0};
@@ -786,7 +788,7 @@ int main(void) {
         cmocka_unit_test(test_differential_small),
         cmocka_unit_test(test_differential_large),
         cmocka_unit_test(test_work_limit),
-        cmocka_unit_test(test_wildcard_filter),
+        cmocka_unit_test(test_filter_wide_alphabet),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(res);

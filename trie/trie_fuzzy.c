@@ -237,67 +237,10 @@ static int fz_generic(fz_walk *w, const fz_st *st, size_t pos, uint8_t *sp, uint
     return fz_byte(w, out, g, pos);
 }
 
-/* The WILDCARD step at state st (a boundary, byte pos), after fz_generic
- * filled sp: the one-byte characters of the next step's band are added to
- * sp (the caller tries each typed one of sp by itself), and *out is the
- * state after a stand-in typed in neither band. Every other character --
- * one-byte or not -- gives that state, and cannot start a transposition at
- * the next step either, so when out's row minimum is lo the budget is
- * spent for all of them at once: a key of class lo below goes on with
- * P[i..m) for a cell i of value lo, whatever its character here was. The
- * filter's wildcard strings (trie_pfx.c) answer that for the whole set:
- * path + PF_WILD + P[i..m). */
-static int fz_wild_step(fz_walk *w, const fz_st *st, size_t pos, uint8_t *sp, uint8_t *nsp, fz_st *out) {
-    const fz_pat *z = w->z;
-    int j2 = (int)st->j + 2;
-    for (int u = 0; u <= 2 * (int)z->B; u++) {
-        int i = j2 - (int)z->B + u; /* cells of the next step read c[i - 1] */
-        if (i < 1 || i > (int)z->m || z->c[i - 1] >= 256) continue;
-        if (!memchr(sp, (int)z->c[i - 1], *nsp)) sp[(*nsp)++] = (uint8_t)z->c[i - 1];
-    }
-    uint8_t g = 1;
-    while (memchr(sp, g, *nsp)) g++;
-    *out = *st;
-    return fz_byte(w, out, g, pos);
-}
-
 /* 1 when byte c at a child's start takes the generic outcome. */
 static inline int fz_is_generic(const fz_st *st, const uint8_t *sp, unsigned nsp, uint8_t c) {
     return (st->pre || c < 0xC0 || c >= 0xF8) && !memchr(sp, c, nsp);
 }
-
-/* With the budget lo spent at state s (rows current): 1 when some key may
- * start with path[0, pos), then `mid` (0 or 1 byte), then P[i..m) for a
- * cell i of value lo, by the filter (cut to PF_MAXLEN bytes; the strings'
- * lines are prefetched together). */
-static int fz_probe_cont(const trie *t, fz_walk *w, const fz_st *s, size_t pos, const char *mid, size_t midl,
-                         unsigned lo) {
-    const fz_pat *z = w->z;
-    const uint8_t *row = w->rows[s->j];
-    char buf[FZ_W][PF_MAXLEN];
-    size_t len[FZ_W];
-    unsigned nb = 0;
-    size_t at = pos + midl;
-    if (at > PF_MAXLEN) return 1;
-    for (int u = 0; u <= 2 * (int)z->B; u++) {
-        int i = (int)s->j - (int)z->B + u;
-        if (i < 0 || i > (int)z->m || row[u] != lo) continue;
-        size_t tl = (size_t)(z->off[z->m] - z->off[i]), n = at + tl < PF_MAXLEN ? at + tl : PF_MAXLEN;
-        memcpy(buf[nb], w->path, pos);
-        memcpy(buf[nb] + pos, mid, midl);
-        memcpy(buf[nb] + at, w->p + z->off[i], n - at);
-        len[nb] = n;
-        trie__pf_prefetch(t, buf[nb], n);
-        nb++;
-    }
-    for (unsigned x = 0; x < nb; x++) {
-        w->work++;
-        if (trie__pf_has(t, buf[x], len[x])) return 1;
-    }
-    return 0;
-}
-
-static const char fz_wild = (char)PF_WILD;
 
 /* Characters looked ahead below a child by fz_probe. */
 #define FZ_PROBE_DEPTH 1
@@ -315,20 +258,28 @@ static int fz_probe(const trie *t, fz_walk *w, const fz_st *s, size_t pos, unsig
                     int top) {
     const fz_pat *z = w->z;
     if (!t->pf || s->pre || s->have || !z->onebyte || s->best == lo || pos >= PF_MAXLEN) return 1;
-    if (fz_spent(w, s, lo)) return fz_probe_cont(t, w, s, pos, NULL, 0, lo);
+    if (fz_spent(w, s, lo)) {
+        const uint8_t *row = w->rows[s->j];
+        char buf[PF_MAXLEN];
+        memcpy(buf, w->path, pos);
+        for (int u = 0; u <= 2 * (int)z->B; u++) {
+            int i = (int)s->j - (int)z->B + u;
+            if (i < 0 || i > (int)z->m || row[u] != lo) continue;
+            size_t tl = (size_t)(z->off[z->m] - z->off[i]), n = pos + tl < PF_MAXLEN ? pos + tl : PF_MAXLEN;
+            memcpy(buf + pos, w->p + z->off[i], n - pos);
+            w->work++;
+            if (trie__pf_has(t, buf, n)) return 1;
+        }
+        return 0;
+    }
     if (!top) {
         w->work++;
         if (!trie__pf_has(t, (const char *)w->path, pos)) return 0;
     }
     if (depth == 0) return 1;
-    uint8_t sp[3 * FZ_W], nsp;
+    uint8_t sp[2 * FZ_W], nsp;
     fz_st g;
-    int gr = fz_generic(w, s, pos, sp, &nsp, &g);
-    if (gr != FZ_DEAD) gr = fz_wild_step(w, s, pos, sp, &nsp, &g);
-    if (gr != FZ_DEAD && g.best >= lo) { /* an untyped next character lives: any of them */
-        if (gr != FZ_GO || g.best == lo || g.mn < lo) return 1;
-        if (fz_probe_cont(t, w, &g, pos, &fz_wild, 1, lo)) return 1; /* wildcard strings (trie_pfx.c) */
-    }
+    if (fz_generic(w, s, pos, sp, &nsp, &g) != FZ_DEAD) return 1;
     for (unsigned x = 0; x < nsp; x++) {
         if (memchr(sp, sp[x], x)) continue; /* tried */
         fz_st st = *s;
@@ -397,17 +348,10 @@ static void fz_plan_init(const trie *t, fz_walk *w, fz_plan *pl, const fz_st *f,
         fz_plan_spent(w, &s, lo, pl, NULL, 0, room);
         return;
     }
-    uint8_t sp[3 * FZ_W], nsp;
+    uint8_t sp[2 * FZ_W], nsp;
     fz_st gg;
-    int gr = fz_generic(w, &s, pos + 1, sp, &nsp, &gg);
-    if (gr != FZ_DEAD) gr = fz_wild_step(w, &s, pos + 1, sp, &nsp, &gg);
-    if (gr != FZ_DEAD && gg.best >= lo) { /* an untyped next character lives: any of them */
-        if (gr != FZ_GO || gg.best == lo || gg.mn < lo) return; /* maybe */
-        pl->maybe = 0; /* an overflow sets it back */
-        fz_plan_spent(w, &gg, lo, pl, &fz_wild, 1, room); /* wildcard strings (trie_pfx.c) */
-    } else {
-        pl->maybe = 0;
-    }
+    if (fz_generic(w, &s, pos + 1, sp, &nsp, &gg) != FZ_DEAD) return;
+    pl->maybe = 0;
     for (unsigned x = 0; x < nsp && !pl->maybe; x++) {
         if (memchr(sp, sp[x], x)) continue;
         fz_st st = s;
@@ -426,37 +370,20 @@ static inline int fz_plan_applies(const fz_pat *z, uint8_t c0) {
 
 #define FZ_PREFETCH_MAX 64 /* filter words prefetched per node */
 
-/* Prefetches the filter lines node nd's children will be judged on:
- * fz_plan_check's for the generic ones, and fz_probe's first for those
- * whose byte is typed in P (the line of path + byte: trie_internal.h
- * pf_word). Independent look-ups, so their misses overlap; one prefetch a
- * line (the one-byte suffixes of a child share one). */
+/* Prefetches the filter words fz_plan_check will read for node nd's
+ * generic children: independent look-ups, so their misses overlap. */
 static void fz_plan_prefetch(const trie *t, const fz_walk *w, const fz_plan *pl, const tnode *nd, size_t pos) {
-    if (!t->pf || nd->nkids == 0 || pos + 2 > PF_MAXLEN) return;
-    const fz_pat *z = w->z;
-    int plan = !pl->maybe && pl->n, typed = z->onebyte;
-    if (!plan && !typed) return;
+    if (pl->maybe || pl->n == 0 || nd->nkids == 0) return;
     char buf[PF_MAXLEN];
     memcpy(buf, w->path, pos);
     const uint8_t *kb = kid_bytes(t, nd);
     unsigned done = 0;
     for (unsigned i = 0; i < nd->nkids && done < FZ_PREFETCH_MAX; i++) {
-        uint8_t c = kb[i];
-        buf[pos] = (char)c;
-        if (!fz_plan_applies(z, c)) {
-            if (typed && c < 0xC0 && (z->inpat[c >> 6] >> (c & 63) & 1)) {
-                trie__pf_prefetch(t, buf, pos + 2); /* its line: parent path + c */
-                done++;
-            }
-            continue;
-        }
-        if (!plan) continue;
-        int one = 0;
-        for (unsigned k = 0; k < pl->n && done < FZ_PREFETCH_MAX; k++) {
-            if (pl->len[k] == 1 && one++) continue; /* same line as the first */
+        if (!fz_plan_applies(w->z, kb[i])) continue;
+        buf[pos] = (char)kb[i];
+        for (unsigned k = 0; k < pl->n && done < FZ_PREFETCH_MAX; k++, done++) {
             memcpy(buf + pos + 1, pl->u[k], pl->len[k]);
-            trie__pf_prefetch(t, buf, pos + 1 + pl->len[k]);
-            done++;
+            __builtin_prefetch(&t->pf[pf_hash(buf, pos + 1 + pl->len[k]) >> 12 & t->pfmask]);
         }
     }
 }

@@ -258,9 +258,7 @@ void trie__heavy_free(trie *t);
 
 /* trie_pfx.c: the prefix filter (design there). Compile-time settings. */
 #define PF_MAXLEN 8u              /* prefixes of 1..PF_MAXLEN bytes are in it */
-#define PF_SRCLEN (PF_MAXLEN + 3u) /* key bytes a wildcard string can come from */
-#define PF_WILD 0xFFu             /* a wildcard string's stand-in for one character (never in UTF-8) */
-#define PF_BITS_PER_KEY 16u       /* sized at rebuild: at least this many bits a key */
+#define PF_BITS_PER_KEY 4u        /* sized at rebuild: at least this many bits a key */
 #define PF_MIN_BITS (1ull << 16)  /* 8 KB: a new or small trie */
 #define PF_MAX_BITS (1ull << 31)  /* 256 MB */
 /* A new key: sets its prefixes (no-op without a filter). */
@@ -420,26 +418,12 @@ static inline uint64_t pf_hash(const char *s, size_t n) {
     return x;
 }
 static inline uint64_t pf_bits(uint64_t h) { return (1ull << (h & 63)) | (1ull << ((h >> 6) & 63)); }
-/* The word of s[0, n) (1 <= n <= PF_MAXLEN) given h = pf_hash(s, n): in
- * the cache line (PF_LINE_WORDS words) chosen by the hash of its parent
- * s[0, n - 1), so all one-byte extensions of a string -- what one probe
- * step of the typo walk asks about -- share one line (trie_pfx.c LAYOUT). */
-#define PF_LINE_WORDS 8u
-static inline uint64_t pf_word(const char *s, size_t n, uint64_t h, uint64_t mask) {
-    uint64_t hp = pf_hash(s, n - 1);
-    return ((hp >> 12) & mask & ~(uint64_t)(PF_LINE_WORDS - 1)) | ((h >> 12) & (PF_LINE_WORDS - 1));
-}
 /* 0: no key starts with s[0, n); 1: some key may (also for n outside
  * 1..PF_MAXLEN and without a filter). */
 static inline int trie__pf_has(const trie *t, const char *s, size_t n) {
     if (!t->pf || n == 0 || n > PF_MAXLEN) return 1;
     uint64_t h = pf_hash(s, n), m = pf_bits(h);
-    return (t->pf[pf_word(s, n, h, t->pfmask)] & m) == m;
-}
-/* Prefetches the line trie__pf_has(t, s, n) will read. */
-static inline void trie__pf_prefetch(const trie *t, const char *s, size_t n) {
-    if (!t->pf || n == 0 || n > PF_MAXLEN) return;
-    __builtin_prefetch(&t->pf[pf_word(s, n, 0, t->pfmask)]);
+    return (t->pf[(h >> 12) & t->pfmask] & m) == m;
 }
 
 /* Fills *h for key id: decodes key and display into h->text. */

@@ -22,17 +22,27 @@
  * t->pf: 2^b bits (t->pfmask + 1 words of 64), b chosen at the last rebuild
  * so that there are at least PF_BITS_PER_KEY bits a key (>= PF_MIN_BITS,
  * <= PF_MAX_BITS). A string s of n bytes (1 <= n <= PF_MAXLEN) sets two bits
- * of one 64-bit word, both from one 64-bit hash of (s, n); the word lies in
- * the 64-byte line (PF_LINE_WORDS words) picked by the hash of its parent
- * s[0, n - 1) (pf_word). One probe reads one word, and the probes of one
- * step of the typo walk -- "does path + x start a key" for the few typed x
- * of the DP band, and the one-byte suffixes of a node's plan -- share one
- * line: at 10M keys the filter is out of the cache and its misses were the
- * largest cost of the walk (perf: ~27 % of the typo benchmark's time on the
- * one load in fz_probe) before lines were shared. A line shared by a parent
- * of many children fills more than the average (a few more false positives
- * there); a false positive costs only the walk a child it would have looked
- * at anyway.
+ * of one 64-bit word, both from one 64-bit hash of (s, n): one memory word
+ * per probe. With ~0.5 distinct prefixes of <= 8 bytes per key (measured on
+ * the synthetic corpora) the false-positive rate is ~1-2 %; a false positive
+ * costs only the walk a child it would have looked at anyway.
+ *
+ * TRIED AND NOT KEPT (commit e83bf6e on branch fz3, measured at 10M keys,
+ * 20,000 typo'd benchmark prefixes, bench_trie --fuzzy-only, load 8-10):
+ * (1) each word in the 64-byte line picked by the hash of the string's
+ * parent s[0, n - 1), so that the probes of one walk step share a line;
+ * (2) on top of it WILDCARD strings (each key's first 8 bytes with one
+ * character replaced by 0xFF, every length; 16 bits a key, 33.5 MB), so
+ * that the walk could judge a child whose next character is untyped and
+ * costs FUZZY 2's last edit by look-ups. Both were slower than this layout
+ * (medians, FUZZY 1 / FUZZY 2 / FUZZY 2 on 8+ characters, µs: this 25 /
+ * 238 / 442 and 34 / 295 / 483 in two runs; (1) 35 / 328 / 492; (2) 53 / 401
+ * / 672 and 44 / 360 / 623): the parent's line fills more than the average
+ * (more false positives where the walk asks most), the wildcard look-ups
+ * are paid by every live child and rarely kill one (its typed next
+ * characters still need a one-byte look-ahead, which nearly always hits),
+ * and the 4x larger filter costs more per miss. The load went from 9-12 s
+ * to 12.4 s there. The test it came with (test_filter_wide_alphabet) stays.
  *
  * INVARIANT (no false negatives): when t->pf is not NULL, every prefix of
  * 1..PF_MAXLEN bytes of every live key is in it. Kept by: trie__pf_rebuild
@@ -59,46 +69,12 @@
 
 static inline void pf_set(uint64_t *pf, uint64_t mask, const char *s, size_t n) {
     uint64_t h = pf_hash(s, n);
-    pf[pf_word(s, n, h, mask)] |= pf_bits(h);
-}
-
-/* Bytes of the character whose first byte is b, as the typo walk counts
- * them (trie_fuzzy_internal.h fz_clen). */
-static inline size_t pf_clen(uint8_t b) {
-    if (b < 0xC0) return 1;
-    if (b < 0xE0) return 2;
-    if (b < 0xF0) return 3;
-    if (b < 0xF8) return 4;
-    return 1;
-}
-
-/* The WILDCARD strings of key[0, klen) (klen: what is known of the key,
- * <= PF_SRCLEN bytes; kfull: its length when known, else more): for each
- * character boundary q in [1, PF_MAXLEN) after the first character, the key
- * with its character at q replaced by the byte PF_WILD, cut to q + 1 ..
- * PF_MAXLEN bytes. Those made only of key bytes before `from` were set by
- * the previous key in key order, which shares them. */
-static void pf_set_wild(uint64_t *pf, uint64_t mask, const char *key, size_t klen, size_t kfull, size_t from) {
-    char w[PF_MAXLEN];
-    size_t q = pf_clen((uint8_t)key[0]);
-    while (q < PF_MAXLEN && q < klen) {
-        size_t l = pf_clen((uint8_t)key[q]);
-        memcpy(w, key, q);
-        w[q] = (char)PF_WILD;
-        if (q + l > kfull) l = kfull - q; /* the key ends inside it: nothing after */
-        size_t rest = klen >= q + l ? klen - q - l : 0;
-        for (size_t n = q + 1; n <= PF_MAXLEN && n <= q + 1 + rest; n++) {
-            if (n > q + 1) w[n - 1] = key[q + l + (n - q - 2)];
-            if (n - 1 + l > from) pf_set(pf, mask, w, n); /* made of key bytes [0, n - 1 + l) */
-        }
-        q += pf_clen((uint8_t)key[q]);
-    }
+    pf[(h >> 12) & mask] |= pf_bits(h);
 }
 
 void trie__pf_add(trie *t, const char *key, size_t klen) {
     if (!t->pf) return;
     for (size_t n = 1; n <= klen && n <= PF_MAXLEN; n++) pf_set(t->pf, t->pfmask, key, n);
-    if (klen) pf_set_wild(t->pf, t->pfmask, key, klen < PF_SRCLEN ? klen : PF_SRCLEN, klen, 0);
 }
 
 void trie__pf_free(trie *t) {
@@ -109,7 +85,7 @@ void trie__pf_free(trie *t) {
 
 struct pf_build {
     trie *t;
-    char prev[PF_SRCLEN];
+    char prev[PF_MAXLEN];
     size_t plen;
 };
 
@@ -118,15 +94,13 @@ struct pf_build {
 static int pf_build_one(void *ud, uint32_t id) {
     struct pf_build *b = ud;
     trie *t = b->t;
-    char buf[PF_SRCLEN + TC_SYM_MAX];
+    char buf[PF_MAXLEN + TC_SYM_MAX];
     kview v = kv(t, id);
-    size_t n = tc_decode_prefix(&t->tc, v.code, v.ck, buf, PF_SRCLEN + 1);
+    size_t n = tc_decode_prefix(&t->tc, v.code, v.ck, buf, PF_MAXLEN);
     if (n == TC_BAD) n = 0; /* cannot happen: the arena holds valid codes */
-    size_t full = n; /* > PF_SRCLEN: the key goes on */
-    if (n > PF_SRCLEN) n = PF_SRCLEN;
+    if (n > PF_MAXLEN) n = PF_MAXLEN;
     size_t c = lcp(buf, b->prev, n < b->plen ? n : b->plen);
-    for (size_t l = c + 1; l <= n && l <= PF_MAXLEN; l++) pf_set(t->pf, t->pfmask, buf, l);
-    if (n) pf_set_wild(t->pf, t->pfmask, buf, n, full, c);
+    for (size_t l = c + 1; l <= n; l++) pf_set(t->pf, t->pfmask, buf, l);
     memcpy(b->prev, buf, n);
     b->plen = n;
     return 0;
@@ -167,35 +141,17 @@ struct pf_chk {
 
 static int pf_check_one(void *ud, uint32_t id) {
     struct pf_chk *c = ud;
-    char buf[PF_SRCLEN + TC_SYM_MAX];
+    char buf[PF_MAXLEN + TC_SYM_MAX];
     kview v = kv(c->t, id);
-    size_t full = tc_decode_prefix(&c->t->tc, v.code, v.ck, buf, PF_SRCLEN + 1);
-    if (full == TC_BAD) return 0; /* trie_check reports bad codes itself */
-    size_t n = full < PF_MAXLEN ? full : PF_MAXLEN;
+    size_t n = tc_decode_prefix(&c->t->tc, v.code, v.ck, buf, PF_MAXLEN);
+    if (n == TC_BAD) return 0; /* trie_check reports bad codes itself */
+    if (n > PF_MAXLEN) n = PF_MAXLEN;
     for (size_t l = 1; l <= n; l++)
         if (!trie__pf_has(c->t, buf, l)) {
             if (c->err && c->errlen)
                 snprintf(c->err, c->errlen, "prefix filter misses the first %zu bytes of key id %u", l, id);
             return -1;
         }
-    /* the wildcard strings, made here the plain way: the key with one
-     * character (after the first) replaced by PF_WILD, each prefix */
-    size_t kl = full < PF_SRCLEN ? full : PF_SRCLEN;
-    for (size_t q = pf_clen((uint8_t)buf[0]); q < PF_MAXLEN && q < kl; q += pf_clen((uint8_t)buf[q])) {
-        char w[PF_SRCLEN];
-        size_t l = pf_clen((uint8_t)buf[q]), wl = q + 1;
-        memcpy(w, buf, q);
-        w[q] = (char)PF_WILD;
-        if (q + l <= full)
-            for (size_t x = q + l; x < kl; x++) w[wl++] = buf[x];
-        for (size_t m = q + 1; m <= wl && m <= PF_MAXLEN; m++)
-            if (!trie__pf_has(c->t, w, m)) {
-                if (c->err && c->errlen)
-                    snprintf(c->err, c->errlen, "prefix filter misses wildcard string %zu/%zu of key id %u", q,
-                             m, id);
-                return -1;
-            }
-    }
     return 0;
 }
 
