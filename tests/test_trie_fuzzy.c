@@ -495,6 +495,17 @@ static void test_errors_and_edges(void **state) {
     trie_free(t);
 }
 
+/* The model's keys bulk-built (sorted first). */
+static trie *model_build(model *m) {
+    qsort(m->v, m->n, sizeof *m->v, by_key);
+    trie_builder *b = trie_builder_new();
+    for (size_t i = 0; i < m->n; i++)
+        assert_int_equal(trie_builder_add(b, m->v[i].key, m->v[i].klen, NULL, 0, m->v[i].score, NULL), 0);
+    trie *bt = NULL;
+    assert_int_equal(trie_builder_finish(b, &bt), 0);
+    return bt;
+}
+
 /* Random corpus, live changes interleaved with queries. */
 static void run_live(uint64_t seed, int rounds, int keys, int queries) {
     rng_seed(seed);
@@ -531,12 +542,7 @@ static void run_live(uint64_t seed, int rounds, int keys, int queries) {
         run_queries(t, &m, queries);
     }
     /* the same keys bulk-built, then saved and loaded */
-    qsort(m.v, m.n, sizeof *m.v, by_key);
-    trie_builder *b = trie_builder_new();
-    for (size_t i = 0; i < m.n; i++)
-        assert_int_equal(trie_builder_add(b, m.v[i].key, m.v[i].klen, NULL, 0, m.v[i].score, NULL), 0);
-    trie *bt = NULL;
-    assert_int_equal(trie_builder_finish(b, &bt), 0);
+    trie *bt = model_build(&m);
     run_queries(bt, &m, queries);
     char path[256];
     const char *base = getenv("QAC_TMP");
@@ -758,12 +764,7 @@ static void test_filter_wide_alphabet(void **state) {
         }
         wild_queries(t, &m, 400);
     }
-    qsort(m.v, m.n, sizeof *m.v, by_key);
-    trie_builder *b = trie_builder_new();
-    for (size_t i = 0; i < m.n; i++)
-        assert_int_equal(trie_builder_add(b, m.v[i].key, m.v[i].klen, NULL, 0, m.v[i].score, NULL), 0);
-    trie *bt = NULL;
-    assert_int_equal(trie_builder_finish(b, &bt), 0);
+    trie *bt = model_build(&m);
     wild_queries(bt, &m, 400);
     for (int o = 0; o < 1500; o++) { /* live adds on a built trie: trie__pf_add */
         size_t kl = wild_key(kb);
