@@ -34,10 +34,11 @@
  * (2) on top of it WILDCARD strings (each key's first 8 bytes with one
  * character replaced by 0xFF, every length; 16 bits a key, 33.5 MB), so
  * that the walk could judge a child whose next character is untyped and
- * costs FUZZY 2's last edit by look-ups. Both were slower than this layout
- * (medians, FUZZY 1 / FUZZY 2 / FUZZY 2 on 8+ characters, µs: this 25 /
- * 238 / 442 and 34 / 295 / 483 in two runs; (1) 35 / 328 / 492; (2) 53 / 401
- * / 672 and 44 / 360 / 623): the parent's line fills more than the average
+ * costs FUZZY 2's last edit by look-ups. Medians, FUZZY 1 / FUZZY 2 / FUZZY
+ * 2 on 8+ characters, µs: this layout 25 / 238 / 442 and 34 / 295 / 483 in
+ * two runs; (1) 35 / 328 / 492 and 38 / 279 / 451 (within the noise); (2)
+ * 53 / 401 / 672 and 44 / 360 / 623 (slower in every run; at 8 bits a key
+ * 38 / 295 / 590). Why (2) loses: the parent's line fills more than average
  * (more false positives where the walk asks most), the wildcard look-ups
  * are paid by every live child and rarely kill one (its typed next
  * characters still need a one-byte look-ahead, which nearly always hits),
