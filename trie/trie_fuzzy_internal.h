@@ -105,6 +105,7 @@ typedef struct fz_walk {
     const char *p; /* the typed bytes (the exact first character) */
     unsigned beff; /* the budget: paths over it die, cuts over it too (<= B) */
     uint64_t work; /* work units spent so far (see WORK LIMIT above) */
+    uint8_t pref;  /* 1: fz_probe only prefetches the filter words it would read */
     uint8_t path[TRIE_MAX_KEY]; /* the path's bytes (fz_byte writes them) */
     uint8_t rows[TRIE_MAX_KEY + 1][FZ_W];
     uint32_t ch[TRIE_MAX_KEY];
