@@ -1,6 +1,11 @@
 /* trie_fuzzy.c -- typo-tolerant top-k: the keys within maxd (<= 2) edits of
  * a typed prefix, exact ones first (contract: trie_fuzzy.h).
  *
+ * FILES: this one (the walk of phase 2, its pruning, phase 1 and the
+ * top-k); trie_fuzzy_internal.h (the pattern, the banded DP step and the
+ * path state, inline for the walk); trie_fuzzy_dp.c (the pattern split,
+ * trie_fuzzy_dist); trie_fuzzy_list.c (the class lists and phase 3).
+ *
  * WHAT AND WHY
  * ------------
  * Every key has one EDIT CLASS c = min over its character-boundary prefixes
@@ -67,6 +72,14 @@
       share one list of strings, made once per node (fz_plan), and are
       judged by look-ups only, prefetched together. A false positive costs
       what the walk cost before; there are no false negatives (trie_pfx.c).
+      The children whose byte is typed are probed one by one (fz_probe),
+      and each probe's first look-up was a miss of its own (perf at 10M:
+      ~27 % of the typo benchmark's time on that one load); a PROBE
+      PREFETCH pass at node entry runs fz_probe for them in a mode that
+      only prefetches (fz_probe_prefetch; its DP steps are not counted as
+      work), so those misses overlap. At 10M keys, two A/B rounds: FUZZY 2
+      on 8+ characters 0.86-0.88 of main's median, FUZZY 1 / 2 / AUTO
+      within the noise (README, Typos).
       At 10M keys this more than halved FUZZY 1 (README, Typos).
  *   3. trie_topk's best-first walk with list c as its initial frontier
  *      (entries: a key, a whole subtree, or a run of siblings), until k
@@ -114,7 +127,8 @@
  * matches nothing (after phase 1, which also finds nothing). Invalid UTF-8:
  * see the character rule in trie_fuzzy.h.
  *
- * WORK LIMIT (trie_fuzzy.h). The walks count work units in w.work (a child
+ * WORK LIMIT (trie_fuzzy.h; the probe prefetch pass counts nothing). The
+ * walks count work units in w.work (a child
  * looked at in fz_dfs_run, a byte fed in fz_byte, a key decoded, a node
  * descended in fz_det, a filter look-up but a plan's: those are prefetched,
  * <= FZ_PLAN_MAX a child) and fz_dfs_run returns between two children
@@ -133,198 +147,10 @@
  * to 1-4 ms there, instead of an unbounded tail; at 10M keys it cut 20 of
  * 100,000 typo'd benchmark prefixes at FUZZY 2 (those needing 20,000+).
  */
-#include "trie/trie_fuzzy.h"
+#include "trie/trie_fuzzy_internal.h"
 
 #include <math.h>
 #include <string.h>
-
-#include "trie/trie_internal.h"
-
-#define FZ_W (2 * TRIE_FUZZY_MAX_EDITS + 1) /* row cells stored */
-#define FZ_MAXP (TRIE_MAX_KEY + TRIE_FUZZY_MAX_EDITS) /* typed characters kept */
-
-/* Bytes of the character whose first byte is b (see trie_fuzzy.h). */
-static inline unsigned fz_clen(uint8_t b) {
-    if (b < 0xC0) return 1; /* ASCII, or a stray continuation byte */
-    if (b < 0xE0) return 2;
-    if (b < 0xF0) return 3;
-    if (b < 0xF8) return 4;
-    return 1;
-}
-
-/* The typed prefix as characters: c[0..m) after the exact first character
- * (elen bytes; 0 under FIRST_ANY). */
-typedef struct fz_pat {
-    uint32_t c[FZ_MAXP];
-    uint16_t off[FZ_MAXP + 1]; /* byte offset in p of c[i]; off[m]: the end */
-    unsigned m, B, elen;
-    uint8_t inf;
-    uint8_t onebyte; /* every c[i] is a one-byte character (fz_probe) */
-    uint64_t inpat[4]; /* the one-byte characters of c[0..m), as a set */
-    size_t plen; /* bytes, cut back to a character boundary */
-} fz_pat;
-
-/* Splits p into characters. Returns 0, or -1 when it has more than FZ_MAXP
- * (then nothing matches). */
-static int fz_pat_init(fz_pat *z, const char *p, size_t plen, unsigned maxd, unsigned flags) {
-    z->B = maxd;
-    z->inf = (uint8_t)(maxd + 1);
-    z->m = 0;
-    z->elen = 0;
-    z->onebyte = 1;
-    memset(z->inpat, 0, sizeof z->inpat);
-    size_t i = 0;
-    int first = !(flags & TRIE_FUZZY_FIRST_ANY);
-    while (i < plen) {
-        unsigned l = fz_clen((uint8_t)p[i]);
-        if (i + l > plen) break; /* incomplete last character: cut */
-        uint32_t v = 0;
-        for (unsigned b = 0; b < l; b++) v |= (uint32_t)(uint8_t)p[i + b] << (8 * b);
-        if (first) {
-            z->elen = l;
-            first = 0;
-        } else {
-            if (z->m == FZ_MAXP) return -1;
-            z->off[z->m] = (uint16_t)i;
-            z->c[z->m++] = v;
-            if (l > 1) z->onebyte = 0;
-            else z->inpat[v >> 6] |= 1ull << (v & 63);
-        }
-        i += l;
-    }
-    z->plen = i;
-    z->off[z->m] = (uint16_t)i;
-    return 0;
-}
-
-/* Row 0 (no key character consumed): cell (i, 0) = i. */
-static void fz_row0(const fz_pat *z, uint8_t *r) {
-    for (unsigned t = 0; t <= 2 * z->B; t++) {
-        int i = (int)t - (int)z->B;
-        r[t] = (i < 0 || i > (int)z->m) ? z->inf : (uint8_t)(i < z->inf ? i : z->inf);
-    }
-}
-
-/* Row j (j >= 1) from row j-1 (prev) and row j-2 (pp, only read when j >= 2)
- * for key character kc = K[j-1] and kp = K[j-2]. Cell (i, j) sits at t = i -
- * j + B; the cells it reads sit at: (i, j-1) prev[t+1], (i-1, j-1) prev[t],
- * (i-1, j) r[t-1], (i-2, j-2) pp[t]. Returns the row minimum. */
-static inline uint8_t fz_row(const fz_pat *z, uint8_t *r, const uint8_t *prev, const uint8_t *pp,
-                             uint32_t kc, uint32_t kp, unsigned j) {
-    const unsigned W = 2 * z->B;
-    const uint8_t inf = z->inf;
-    uint8_t mn = inf;
-    for (unsigned t = 0; t <= W; t++) {
-        int i = (int)j - (int)z->B + (int)t;
-        uint8_t v;
-        if (i < 0 || i > (int)z->m) {
-            v = inf;
-        } else if (i == 0) {
-            v = j < inf ? (uint8_t)j : inf;
-        } else {
-            v = (uint8_t)(prev[t] + (z->c[i - 1] != kc));
-            if (t < W && prev[t + 1] + 1 < v) v = (uint8_t)(prev[t + 1] + 1);
-            if (t > 0 && r[t - 1] + 1 < v) v = (uint8_t)(r[t - 1] + 1);
-            if (i >= 2 && j >= 2 && z->c[i - 1] == kp && z->c[i - 2] == kc && pp[t] + 1 < v)
-                v = (uint8_t)(pp[t] + 1);
-            if (v > inf) v = inf;
-        }
-        r[t] = v;
-        if (v < mn) mn = v;
-    }
-    return mn;
-}
-
-/* D(j): the cell of all of P in row j, or inf outside the band. */
-static inline uint8_t fz_dm(const fz_pat *z, const uint8_t *r, unsigned j) {
-    int t = (int)z->m - (int)j + (int)z->B;
-    return (t < 0 || t > 2 * (int)z->B) ? z->inf : r[t];
-}
-
-/* ------------------------------------------------------------ path state */
-
-/* The walk's state at one byte position of a path. rows[0..j] and ch[0..j)
- * of the fz_walk hold the DP of the characters before it. */
-typedef struct fz_st {
-    uint16_t j;       /* DP characters consumed */
-    uint16_t bestlen; /* bytes where best was first reached */
-    uint8_t best;     /* min D over the boundaries passed; inf: none */
-    uint8_t pre;      /* 1: still inside the exact first character */
-    uint8_t need, have; /* pending character: its length, bytes seen (0: at a boundary) */
-    uint8_t mn;       /* the last row's minimum (0 before the first) */
-    uint32_t pc;      /* pending character bytes */
-} fz_st;
-
-enum { FZ_GO, FZ_DEAD, FZ_CUT };
-
-typedef struct fz_walk {
-    const fz_pat *z;
-    const char *p; /* the typed bytes (the exact first character) */
-    unsigned beff; /* the budget: paths over it die, cuts over it too (<= B) */
-    uint64_t work; /* work units spent so far (see WORK LIMIT above) */
-    uint8_t path[TRIE_MAX_KEY]; /* the path's bytes (fz_byte writes them) */
-    uint8_t rows[TRIE_MAX_KEY + 1][FZ_W];
-    uint32_t ch[TRIE_MAX_KEY];
-} fz_walk;
-
-/* The state at the DP's start (after the exact first character, or at the
- * root), at byte position pos. */
-static void fz_start(fz_walk *w, fz_st *s, size_t pos) {
-    const fz_pat *z = w->z;
-    fz_row0(z, w->rows[0]);
-    s->j = 0;
-    s->pre = 0;
-    s->have = 0;
-    s->mn = 0;
-    s->best = z->m <= z->B ? (uint8_t)z->m : z->inf;
-    s->bestlen = (uint16_t)pos;
-}
-
-/* Feeds the byte b at position pos (0-based) of the path. */
-static inline int fz_byte(fz_walk *w, fz_st *s, uint8_t b, size_t pos) {
-    const fz_pat *z = w->z;
-    w->work++;
-    if (pos < TRIE_MAX_KEY) w->path[pos] = b;
-    if (s->pre) {
-        if (b != (uint8_t)w->p[pos]) return FZ_DEAD;
-        if (pos + 1 == z->elen) fz_start(w, s, pos + 1);
-        return FZ_GO;
-    }
-    if (s->have == 0) {
-        s->need = (uint8_t)fz_clen(b);
-        s->pc = b;
-        s->have = 1;
-    } else {
-        s->pc |= (uint32_t)b << (8 * s->have);
-        s->have++;
-    }
-    if (s->have < s->need) return FZ_GO;
-    s->have = 0;
-    unsigned j = s->j;
-    if (j >= TRIE_MAX_KEY) return FZ_DEAD; /* no such key; keeps the arrays in bounds */
-    w->ch[j] = s->pc;
-    uint8_t mn = fz_row(z, w->rows[j + 1], w->rows[j], j ? w->rows[j - 1] : w->rows[j], s->pc,
-                        j ? w->ch[j - 1] : 0, j + 1);
-    s->j = (uint16_t)(j + 1);
-    s->mn = mn;
-    uint8_t d = fz_dm(z, w->rows[j + 1], j + 1);
-    if (d < s->best) {
-        s->best = d;
-        s->bestlen = (uint16_t)(pos + 1);
-    }
-    if (mn >= s->best) return s->best <= w->beff ? FZ_CUT : FZ_DEAD;
-    return mn > w->beff ? FZ_DEAD : FZ_GO; /* here best > mn > beff */
-}
-
-/* With the row minimum at c: 1 when row j-1 is also all >= c, so that no
- * transposition (which reads row j-1) can come back to c either. */
-static inline int fz_spent(const fz_walk *w, const fz_st *s, unsigned c) {
-    if (s->j == 0 || s->have || s->pre || s->mn < c) return 0;
-    const uint8_t *pr = w->rows[s->j - 1];
-    for (unsigned u = 0; u <= 2 * w->z->B; u++)
-        if (pr[u] < c) return 0;
-    return 1;
-}
 
 /* Where fz_det puts a decided subtree x of class c, matchlen ml. */
 typedef void (*fz_sink)(void *ctx, uint32_t x, unsigned c, size_t ml);
@@ -425,6 +251,15 @@ static inline int fz_is_generic(const fz_st *st, const uint8_t *sp, unsigned nsp
     return (st->pre || c < 0xC0 || c >= 0xF8) && !memchr(sp, c, nsp);
 }
 
+/* A filter look-up of fz_probe; in a prefetch pass (w->pref) it only
+ * prefetches the word and answers "no", so that every string the real call
+ * could read is reached. */
+static inline int fz_has(const trie *t, const fz_walk *w, const char *s, size_t n) {
+    if (!w->pref) return trie__pf_has(t, s, n);
+    if (n && n <= PF_MAXLEN) __builtin_prefetch(&t->pf[pf_hash(s, n) >> 12 & t->pfmask]);
+    return 0;
+}
+
 /* Characters looked ahead below a child by fz_probe. */
 #define FZ_PROBE_DEPTH 1
 
@@ -451,13 +286,13 @@ static int fz_probe(const trie *t, fz_walk *w, const fz_st *s, size_t pos, unsig
             size_t tl = (size_t)(z->off[z->m] - z->off[i]), n = pos + tl < PF_MAXLEN ? pos + tl : PF_MAXLEN;
             memcpy(buf + pos, w->p + z->off[i], n - pos);
             w->work++;
-            if (trie__pf_has(t, buf, n)) return 1;
+            if (fz_has(t, w, buf, n)) return 1;
         }
         return 0;
     }
     if (!top) {
         w->work++;
-        if (!trie__pf_has(t, (const char *)w->path, pos)) return 0;
+        if (!fz_has(t, w, (const char *)w->path, pos)) return 0;
     }
     if (depth == 0) return 1;
     uint8_t sp[2 * FZ_W], nsp;
@@ -470,7 +305,7 @@ static int fz_probe(const trie *t, fz_walk *w, const fz_st *s, size_t pos, unsig
         if (res == FZ_DEAD || st.best < lo) continue;
         if (res == FZ_CUT) { /* class lo below, if any key starts so */
             w->work++;
-            if (trie__pf_has(t, (const char *)w->path, pos + 1)) return 1;
+            if (fz_has(t, w, (const char *)w->path, pos + 1)) return 1;
             continue;
         }
         if (fz_probe(t, w, &st, pos + 1, lo, depth - 1, 0)) return 1;
@@ -584,196 +419,6 @@ static int fz_plan_check(const trie *t, fz_walk *w, const fz_plan *pl, size_t po
     return 0;
 }
 
-unsigned trie_fuzzy_dist(const char *p, size_t plen, const char *key, size_t klen, unsigned maxd,
-                         unsigned flags, size_t *matchlen) {
-    if (maxd > TRIE_FUZZY_MAX_EDITS) maxd = TRIE_FUZZY_MAX_EDITS;
-    static const char empty[1] = "";
-    if (!p) p = empty, plen = 0;
-    if (!key) key = empty, klen = 0;
-    fz_pat z;
-    if (fz_pat_init(&z, p, plen, maxd, flags)) return maxd + 1;
-    if (z.plen == 0) {
-        if (matchlen) *matchlen = 0;
-        return 0;
-    }
-    /* the walk's rows are indexed by j, which a long key overruns: keep
-     * three rolling rows here instead (same step function) */
-    uint8_t rows[3][FZ_W];
-    uint32_t kp = 0;
-    fz_st s = {0};
-    s.pre = z.elen > 0;
-    if (!s.pre) {
-        fz_row0(&z, rows[0]);
-        s.best = z.m <= z.B ? (uint8_t)z.m : z.inf;
-        s.bestlen = 0;
-    }
-    size_t pos = 0;
-    for (; s.pre && pos < klen; pos++) {
-        if (key[pos] != p[pos]) return maxd + 1;
-        if (pos + 1 == z.elen) {
-            s.pre = 0;
-            fz_row0(&z, rows[0]);
-            s.best = z.m <= z.B ? (uint8_t)z.m : z.inf;
-            s.bestlen = (uint16_t)(pos + 1);
-        }
-    }
-    if (s.pre) return maxd + 1; /* the key is shorter than P's first character */
-    unsigned j = 0;
-    while (pos < klen && z.m) {
-        unsigned l = fz_clen((uint8_t)key[pos]);
-        if (pos + l > klen) break; /* the key ends inside a character */
-        uint32_t kc = 0;
-        for (unsigned b = 0; b < l; b++) kc |= (uint32_t)(uint8_t)key[pos + b] << (8 * b);
-        pos += l;
-        j++;
-        uint8_t *r = rows[j % 3];
-        uint8_t mn = fz_row(&z, r, rows[(j + 2) % 3], rows[(j + 1) % 3], kc, kp, j);
-        kp = kc;
-        uint8_t d = fz_dm(&z, r, j);
-        if (d < s.best) {
-            s.best = d;
-            s.bestlen = (uint16_t)pos;
-        }
-        if (mn >= s.best) break;
-    }
-    if (s.best > maxd) return maxd + 1;
-    if (matchlen) *matchlen = s.bestlen;
-    return s.best;
-}
-
-/* ------------------------------------------------- ranked entry lists */
-
-/* An entry of a class list / walk frontier: one key (FZ_KEY), the whole
- * subtree of node `a` (FZ_NODE), or child `slot` of node `a` and its later
- * siblings (FZ_RUN). `id` is the best key of what it stands for, `s` its
- * score, `ml` the matchlen of every key it yields; `txt` (>= 0) is where its
- * key sits in the list's text buffer once decoded to break a tie. */
-enum { FZ_KEY, FZ_NODE, FZ_RUN };
-typedef struct fz_ent {
-    double s;
-    uint32_t id, a, slot;
-    int32_t txt;
-    uint16_t tlen, ml;
-    uint8_t kind;
-} fz_ent;
-
-#define FZ_TEXT 8192 /* decoded tie keys per list (past it: decode per comparison) */
-
-typedef struct fz_list {
-    const trie *t;
-    fz_ent e[TRIE_MAX_K + 1]; /* sorted worst .. best; e[n-1] is popped next */
-    unsigned n, tused;
-    char text[FZ_TEXT];
-} fz_list;
-
-static const char *fz_key(fz_list *f, fz_ent *x, char *tmp) {
-    if (x->txt >= 0) return f->text + x->txt;
-    if (f->tused + TRIE_MAX_KEY <= FZ_TEXT) {
-        x->txt = (int32_t)f->tused;
-        x->tlen = (uint16_t)kdecode(f->t, x->id, f->text + f->tused);
-        f->tused += x->tlen;
-        return f->text + x->txt;
-    }
-    x->tlen = (uint16_t)kdecode(f->t, x->id, tmp);
-    return tmp;
-}
-
-/* 1 when a ranks before b. x's key, when decoded, is kept in xt[0..*xl)
- * (*xl < 0: not yet) so that a rejected candidate uses no buffer space. */
-static int fz_before_x(fz_list *f, const fz_ent *x, char *xt, int *xl, fz_ent *b) {
-    if (x->s != b->s) return x->s > b->s;
-    if (*xl < 0) *xl = (int)kdecode(f->t, x->id, xt);
-    char tb[TRIE_MAX_KEY];
-    const char *kb = fz_key(f, b, tb);
-    return keycmp(xt, (size_t)*xl, kb, b->tlen) < 0;
-}
-
-/* Inserts keeping at most cap entries (entries beyond cap, when the list
- * already holds more, are harmless: see fz_walk_class). */
-static void fz_push(fz_list *f, uint8_t kind, uint32_t id, uint32_t a, uint32_t slot, uint16_t ml,
-                    unsigned cap) {
-    if (cap == 0) return;
-    fz_ent x = {f->t->refs[id].score, id, a, slot, -1, 0, ml, kind};
-    char xt[TRIE_MAX_KEY];
-    int xl = -1;
-    if (f->n >= cap) {
-        if (x.s < f->e[0].s || !fz_before_x(f, &x, xt, &xl, &f->e[0])) return;
-        memmove(&f->e[0], &f->e[1], (f->n - 1) * sizeof(fz_ent));
-        f->n--;
-    }
-    unsigned lo = 0, hi = f->n;
-    while (lo < hi) {
-        unsigned mid = (lo + hi) / 2;
-        if (fz_before_x(f, &x, xt, &xl, &f->e[mid])) lo = mid + 1;
-        else hi = mid;
-    }
-    if (xl >= 0 && f->tused + (unsigned)xl <= FZ_TEXT) { /* keep the decoded key */
-        memcpy(f->text + f->tused, xt, (size_t)xl);
-        x.txt = (int32_t)f->tused;
-        x.tlen = (uint16_t)xl;
-        f->tused += (unsigned)xl;
-    }
-    memmove(&f->e[lo + 1], &f->e[lo], (f->n - lo) * sizeof(fz_ent));
-    f->e[lo] = x;
-    f->n++;
-}
-
-/* Adds child ref r (a leaf key or a node's subtree) with matchlen ml. */
-static void fz_push_ref(fz_list *f, uint32_t r, uint16_t ml, unsigned cap) {
-    if (r & LEAF) fz_push(f, FZ_KEY, r & ~LEAF, 0, 0, ml, cap);
-    else fz_push(f, FZ_NODE, f->t->nodes[r].best, r, 0, ml, cap);
-}
-
-static void fz_emit(const trie *t, uint32_t id, unsigned cls, uint16_t ml, trie_fuzzy_hit *o) {
-    fill_hit(t, id, &o->hit);
-    o->edits = (uint8_t)cls;
-    o->matchlen = ml;
-}
-
-/* trie_topk's best-first walk (trie.c) from the frontier f, emitting class
- * cls keys into out[*got..k). Every pop yields at least one key and every
- * push is followed by one, hence the caps. */
-static void fz_walk_class(fz_list *f, unsigned cls, unsigned k, trie_fuzzy_hit *out, unsigned *got) {
-    const trie *t = f->t;
-    while (*got < k && f->n > 0) {
-        fz_ent e = f->e[--f->n];
-        uint32_t descend = NONE;
-        if (e.kind == FZ_KEY) {
-            fz_emit(t, e.id, cls, e.ml, &out[(*got)++]);
-            continue;
-        }
-        if (e.kind == FZ_NODE) {
-            descend = e.a;
-        } else {
-            const tnode *pn = &t->nodes[e.a];
-            const uint32_t *pr = kid_refs(t, pn);
-            if (e.slot + 1 < pn->nkids)
-                fz_push(f, FZ_RUN, ref_best(t, pr[e.slot + 1]), e.a, e.slot + 1, e.ml, k - *got - 1);
-            uint32_t r = pr[e.slot];
-            if (r & LEAF) fz_emit(t, r & ~LEAF, cls, e.ml, &out[(*got)++]);
-            else descend = r;
-        }
-        while (descend != NONE) {
-            const tnode *nd = &t->nodes[descend];
-            uint32_t b = nd->best;
-            unsigned cap = k - *got - 1;
-            if (nd->term == b) {
-                if (nd->nkids) fz_push(f, FZ_RUN, ref_best(t, kid_refs(t, nd)[0]), descend, 0, e.ml, cap);
-                fz_emit(t, b, cls, e.ml, &out[(*got)++]);
-                break;
-            }
-            uint32_t r = kid_refs(t, nd)[0];
-            if (nd->term != NONE) fz_push(f, FZ_KEY, nd->term, 0, 0, e.ml, cap);
-            if (nd->nkids > 1) fz_push(f, FZ_RUN, ref_best(t, kid_refs(t, nd)[1]), descend, 1, e.ml, cap);
-            if (r & LEAF) {
-                fz_emit(t, r & ~LEAF, cls, e.ml, &out[(*got)++]);
-                break;
-            }
-            descend = r;
-        }
-    }
-}
-
 /* ------------------------------------------------------------- the DFS */
 
 typedef struct fz_frame {
@@ -811,7 +456,7 @@ typedef struct fz_dfs {
 static inline void fz_record(fz_dfs *d, uint32_t r, const fz_st *s) {
     if (s->best != d->lo) return;
     fz_list *l = d->cls[d->lo];
-    fz_push_ref(l, r, s->bestlen, d->cap);
+    trie__fz_push_ref(l, r, s->bestlen, d->cap);
     d->thr = l->n >= d->cap ? l->e[0].s : -HUGE_VAL;
 }
 
@@ -821,6 +466,32 @@ static void fz_dfs_sink(void *ctx, uint32_t x, unsigned c, size_t ml) {
     s.best = (uint8_t)c;
     s.bestlen = (uint16_t)ml;
     fz_record(ctx, x, &s);
+}
+
+#define FZ_PROBE_PREFETCH_MAX 16 /* typed children whose probes are prefetched per node */
+
+/* The PROBE PREFETCH of a node (state f at byte pos, frame F made): for its
+ * first children whose byte is typed in P (those fz_probe judges one by
+ * one), fz_probe runs once in prefetch mode, so the words the real call
+ * reads later are on their way together instead of one miss after the
+ * other. Work units are not counted; rows above f->j are overwritten. */
+static void fz_probe_prefetch(const trie *t, fz_walk *w, const fz_frame *F, const tnode *nd, size_t pos,
+                              unsigned lo) {
+    if (!t->pf || !w->z->onebyte || F->st.pre || F->st.have || pos + 1 >= PF_MAXLEN) return;
+    const uint8_t *kb = kid_bytes(t, nd);
+    uint64_t work = w->work;
+    unsigned done = 0;
+    w->pref = 1;
+    for (unsigned i = 0; i < nd->nkids && done < FZ_PROBE_PREFETCH_MAX; i++) {
+        uint8_t c = kb[i];
+        if (fz_plan_applies(w->z, c) || (F->gdead && fz_is_generic(&F->st, F->sp, F->nsp, c))) continue;
+        fz_st st = F->st;
+        if (fz_byte(w, &st, c, pos) != FZ_GO || st.best < lo) continue;
+        done++;
+        (void)fz_probe(t, w, &st, pos + 1, lo, FZ_PROBE_DEPTH, 1);
+    }
+    w->pref = 0;
+    w->work = work;
 }
 
 static void fz_dfs_run(const trie *t, fz_dfs *d) {
@@ -834,6 +505,7 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
     fz_frame_init(w, &d->fr[0], 0, &s0, 0);
     fz_plan_init(t, w, &d->plan[0], &s0, 0, d->lo);
     fz_plan_prefetch(t, w, &d->plan[0], &t->nodes[0], 0);
+    fz_probe_prefetch(t, w, &d->fr[0], &t->nodes[0], 0, d->lo);
     while (sp >= 0) {
         fz_frame *F = &d->fr[sp];
         const tnode *nd = &t->nodes[F->node];
@@ -914,6 +586,7 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
         if (sp < (int)PF_MAXLEN) {
             fz_plan_init(t, w, &d->plan[sp], &s, cn->depth, d->lo);
             fz_plan_prefetch(t, w, &d->plan[sp], cn, cn->depth);
+            fz_probe_prefetch(t, w, &d->fr[sp], cn, cn->depth, d->lo);
         }
     }
 }
@@ -940,6 +613,7 @@ static void fz_dfs_topk(const trie *t, const fz_pat *z, const char *prefix, unsi
     d.w.z = z;
     d.w.p = prefix;
     d.w.work = 0;
+    d.w.pref = 0;
     d.max_work = max_work;
     d.cut = 0;
     d.cap = k - *got;
@@ -956,7 +630,7 @@ static void fz_dfs_topk(const trie *t, const fz_pat *z, const char *prefix, unsi
         d.cap = k - *got;
         d.thr = -HUGE_VAL;
         fz_dfs_run(t, &d);
-        fz_walk_class(d.cls[c], c, k, out, got);
+        trie__fz_walk_class(d.cls[c], c, k, out, got);
         if (d.cut) {
             info->cut = (uint8_t)c;
             break;
@@ -982,14 +656,14 @@ int trie_fuzzy_topk_bounded(const trie *t, const char *prefix, size_t plen, unsi
     fz_pat z;
     int toolong = 0;
     if (maxd > 0) {
-        toolong = fz_pat_init(&z, prefix, plen, maxd, flags);
+        toolong = trie__fz_pat_init(&z, prefix, plen, maxd, flags);
         if (!toolong) plen = z.plen;
     }
     uint32_t ids[TRIE_MAX_K];
     unsigned got = (unsigned)fz_exact(t, prefix, plen, k, ids);
     for (unsigned i = 0; i < got; i++) {
         if (i + 1 < got) __builtin_prefetch(&t->refs[ids[i + 1]]);
-        fz_emit(t, ids[i], 0, (uint16_t)plen, &out[i]);
+        trie__fz_emit(t, ids[i], 0, (uint16_t)plen, &out[i]);
     }
     /* everything is class 0 for an empty P, and so is every key starting
      * with P's first character when P is only that under the first rule */

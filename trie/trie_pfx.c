@@ -27,6 +27,24 @@
  * the synthetic corpora) the false-positive rate is ~1-2 %; a false positive
  * costs only the walk a child it would have looked at anyway.
  *
+ * TRIED AND NOT KEPT (commit e83bf6e on branch fz3, measured at 10M keys,
+ * 20,000 typo'd benchmark prefixes, bench_trie --fuzzy-only, load 8-10):
+ * (1) each word in the 64-byte line picked by the hash of the string's
+ * parent s[0, n - 1), so that the probes of one walk step share a line;
+ * (2) on top of it WILDCARD strings (each key's first 8 bytes with one
+ * character replaced by 0xFF, every length; 16 bits a key, 33.5 MB), so
+ * that the walk could judge a child whose next character is untyped and
+ * costs FUZZY 2's last edit by look-ups. Medians, FUZZY 1 / FUZZY 2 / FUZZY
+ * 2 on 8+ characters, µs: this layout 25 / 238 / 442 and 34 / 295 / 483 in
+ * two runs; (1) 35 / 328 / 492 and 38 / 279 / 451 (within the noise); (2)
+ * 53 / 401 / 672 and 44 / 360 / 623 (slower in every run; at 8 bits a key
+ * 38 / 295 / 590). Why (2) loses: the parent's line fills more than average
+ * (more false positives where the walk asks most), the wildcard look-ups
+ * are paid by every live child and rarely kill one (its typed next
+ * characters still need a one-byte look-ahead, which nearly always hits),
+ * and the 4x larger filter costs more per miss. The load went from 9-12 s
+ * to 12.4 s there. The test it came with (test_filter_wide_alphabet) stays.
+ *
  * INVARIANT (no false negatives): when t->pf is not NULL, every prefix of
  * 1..PF_MAXLEN bytes of every live key is in it. Kept by: trie__pf_rebuild
  * (from every key, after a load or a bulk build: trie__cache_rebuild calls

@@ -403,6 +403,11 @@ static void mem_breakdown(const trie *t) {
         printf("mem_%s %.1f MB\n", s[i].name, s[i].bytes / 1e6);
         printf("mem_%s_per_key %.2f B\n", s[i].name, s[i].bytes / n);
     }
+    if (t->pf) { /* the share of the prefix filter's bits set: its false-positive rate is about this squared */
+        uint64_t ones = 0;
+        for (uint64_t i = 0; i <= t->pfmask; i++) ones += (uint64_t)__builtin_popcountll(t->pf[i]);
+        printf("prefix_filter_fill %.3f share\n", (double)ones / ((double)(t->pfmask + 1) * 64.0));
+    }
     printf("mem_arena_key_text %.1f MB\n", (double)t->kbytes / 1e6); /* coded key + display bytes */
     printf("codec_symbols %u count\n", tc_nsym(&t->tc));
 }

@@ -1,0 +1,206 @@
+/* trie_fuzzy_internal.h -- what the typo search's files share (trie_fuzzy.c:
+ * the walk and the top-k; trie_fuzzy_dp.c: the typed prefix and the edit
+ * distance of one key; trie_fuzzy_list.c: the ranked entry lists). The DP
+ * step functions are static inline here: the walk calls them for every
+ * byte, so they must be compiled into it. Design: trie_fuzzy.c. */
+#ifndef QAC_TRIE_FUZZY_INTERNAL_H
+#define QAC_TRIE_FUZZY_INTERNAL_H
+
+#include <string.h>
+
+#include "trie/trie_fuzzy.h"
+#include "trie/trie_internal.h"
+
+#define FZ_W (2 * TRIE_FUZZY_MAX_EDITS + 1) /* row cells stored */
+#define FZ_MAXP (TRIE_MAX_KEY + TRIE_FUZZY_MAX_EDITS) /* typed characters kept */
+
+/* Bytes of the character whose first byte is b (see trie_fuzzy.h). */
+static inline unsigned fz_clen(uint8_t b) {
+    if (b < 0xC0) return 1; /* ASCII, or a stray continuation byte */
+    if (b < 0xE0) return 2;
+    if (b < 0xF0) return 3;
+    if (b < 0xF8) return 4;
+    return 1;
+}
+
+/* The typed prefix as characters: c[0..m) after the exact first character
+ * (elen bytes; 0 under FIRST_ANY). */
+typedef struct fz_pat {
+    uint32_t c[FZ_MAXP];
+    uint16_t off[FZ_MAXP + 1]; /* byte offset in p of c[i]; off[m]: the end */
+    unsigned m, B, elen;
+    uint8_t inf;
+    uint8_t onebyte; /* every c[i] is a one-byte character (fz_probe) */
+    uint64_t inpat[4]; /* the one-byte characters of c[0..m), as a set */
+    size_t plen; /* bytes, cut back to a character boundary */
+} fz_pat;
+
+/* Splits p into characters. Returns 0, or -1 when it has more than FZ_MAXP
+ * (then nothing matches). trie_fuzzy_dp.c */
+int trie__fz_pat_init(fz_pat *z, const char *p, size_t plen, unsigned maxd, unsigned flags);
+
+
+/* Row 0 (no key character consumed): cell (i, 0) = i. */
+static inline void fz_row0(const fz_pat *z, uint8_t *r) {
+    for (unsigned t = 0; t <= 2 * z->B; t++) {
+        int i = (int)t - (int)z->B;
+        r[t] = (i < 0 || i > (int)z->m) ? z->inf : (uint8_t)(i < z->inf ? i : z->inf);
+    }
+}
+
+/* Row j (j >= 1) from row j-1 (prev) and row j-2 (pp, only read when j >= 2)
+ * for key character kc = K[j-1] and kp = K[j-2]. Cell (i, j) sits at t = i -
+ * j + B; the cells it reads sit at: (i, j-1) prev[t+1], (i-1, j-1) prev[t],
+ * (i-1, j) r[t-1], (i-2, j-2) pp[t]. Returns the row minimum. */
+static inline uint8_t fz_row(const fz_pat *z, uint8_t *r, const uint8_t *prev, const uint8_t *pp,
+                             uint32_t kc, uint32_t kp, unsigned j) {
+    const unsigned W = 2 * z->B;
+    const uint8_t inf = z->inf;
+    uint8_t mn = inf;
+    for (unsigned t = 0; t <= W; t++) {
+        int i = (int)j - (int)z->B + (int)t;
+        uint8_t v;
+        if (i < 0 || i > (int)z->m) {
+            v = inf;
+        } else if (i == 0) {
+            v = j < inf ? (uint8_t)j : inf;
+        } else {
+            v = (uint8_t)(prev[t] + (z->c[i - 1] != kc));
+            if (t < W && prev[t + 1] + 1 < v) v = (uint8_t)(prev[t + 1] + 1);
+            if (t > 0 && r[t - 1] + 1 < v) v = (uint8_t)(r[t - 1] + 1);
+            if (i >= 2 && j >= 2 && z->c[i - 1] == kp && z->c[i - 2] == kc && pp[t] + 1 < v)
+                v = (uint8_t)(pp[t] + 1);
+            if (v > inf) v = inf;
+        }
+        r[t] = v;
+        if (v < mn) mn = v;
+    }
+    return mn;
+}
+
+/* D(j): the cell of all of P in row j, or inf outside the band. */
+static inline uint8_t fz_dm(const fz_pat *z, const uint8_t *r, unsigned j) {
+    int t = (int)z->m - (int)j + (int)z->B;
+    return (t < 0 || t > 2 * (int)z->B) ? z->inf : r[t];
+}
+
+/* ------------------------------------------------------------ path state */
+
+/* The walk's state at one byte position of a path. rows[0..j] and ch[0..j)
+ * of the fz_walk hold the DP of the characters before it. */
+typedef struct fz_st {
+    uint16_t j;       /* DP characters consumed */
+    uint16_t bestlen; /* bytes where best was first reached */
+    uint8_t best;     /* min D over the boundaries passed; inf: none */
+    uint8_t pre;      /* 1: still inside the exact first character */
+    uint8_t need, have; /* pending character: its length, bytes seen (0: at a boundary) */
+    uint8_t mn;       /* the last row's minimum (0 before the first) */
+    uint32_t pc;      /* pending character bytes */
+} fz_st;
+
+enum { FZ_GO, FZ_DEAD, FZ_CUT };
+
+typedef struct fz_walk {
+    const fz_pat *z;
+    const char *p; /* the typed bytes (the exact first character) */
+    unsigned beff; /* the budget: paths over it die, cuts over it too (<= B) */
+    uint64_t work; /* work units spent so far (see WORK LIMIT above) */
+    uint8_t pref;  /* 1: fz_probe only prefetches the filter words it would read */
+    uint8_t path[TRIE_MAX_KEY]; /* the path's bytes (fz_byte writes them) */
+    uint8_t rows[TRIE_MAX_KEY + 1][FZ_W];
+    uint32_t ch[TRIE_MAX_KEY];
+} fz_walk;
+
+/* The state at the DP's start (after the exact first character, or at the
+ * root), at byte position pos. */
+static inline void fz_start(fz_walk *w, fz_st *s, size_t pos) {
+    const fz_pat *z = w->z;
+    fz_row0(z, w->rows[0]);
+    s->j = 0;
+    s->pre = 0;
+    s->have = 0;
+    s->mn = 0;
+    s->best = z->m <= z->B ? (uint8_t)z->m : z->inf;
+    s->bestlen = (uint16_t)pos;
+}
+
+/* Feeds the byte b at position pos (0-based) of the path. */
+static inline int fz_byte(fz_walk *w, fz_st *s, uint8_t b, size_t pos) {
+    const fz_pat *z = w->z;
+    w->work++;
+    if (pos < TRIE_MAX_KEY) w->path[pos] = b;
+    if (s->pre) {
+        if (b != (uint8_t)w->p[pos]) return FZ_DEAD;
+        if (pos + 1 == z->elen) fz_start(w, s, pos + 1);
+        return FZ_GO;
+    }
+    if (s->have == 0) {
+        s->need = (uint8_t)fz_clen(b);
+        s->pc = b;
+        s->have = 1;
+    } else {
+        s->pc |= (uint32_t)b << (8 * s->have);
+        s->have++;
+    }
+    if (s->have < s->need) return FZ_GO;
+    s->have = 0;
+    unsigned j = s->j;
+    if (j >= TRIE_MAX_KEY) return FZ_DEAD; /* no such key; keeps the arrays in bounds */
+    w->ch[j] = s->pc;
+    uint8_t mn = fz_row(z, w->rows[j + 1], w->rows[j], j ? w->rows[j - 1] : w->rows[j], s->pc,
+                        j ? w->ch[j - 1] : 0, j + 1);
+    s->j = (uint16_t)(j + 1);
+    s->mn = mn;
+    uint8_t d = fz_dm(z, w->rows[j + 1], j + 1);
+    if (d < s->best) {
+        s->best = d;
+        s->bestlen = (uint16_t)(pos + 1);
+    }
+    if (mn >= s->best) return s->best <= w->beff ? FZ_CUT : FZ_DEAD;
+    return mn > w->beff ? FZ_DEAD : FZ_GO; /* here best > mn > beff */
+}
+
+/* With the row minimum at c: 1 when row j-1 is also all >= c, so that no
+ * transposition (which reads row j-1) can come back to c either. */
+static inline int fz_spent(const fz_walk *w, const fz_st *s, unsigned c) {
+    if (s->j == 0 || s->have || s->pre || s->mn < c) return 0;
+    const uint8_t *pr = w->rows[s->j - 1];
+    for (unsigned u = 0; u <= 2 * w->z->B; u++)
+        if (pr[u] < c) return 0;
+    return 1;
+}
+/* ------------------------------------------------- ranked entry lists */
+
+/* An entry of a class list / walk frontier: one key (FZ_KEY), the whole
+ * subtree of node `a` (FZ_NODE), or child `slot` of node `a` and its later
+ * siblings (FZ_RUN). `id` is the best key of what it stands for, `s` its
+ * score, `ml` the matchlen of every key it yields; `txt` (>= 0) is where its
+ * key sits in the list's text buffer once decoded to break a tie. */
+enum { FZ_KEY, FZ_NODE, FZ_RUN };
+typedef struct fz_ent {
+    double s;
+    uint32_t id, a, slot;
+    int32_t txt;
+    uint16_t tlen, ml;
+    uint8_t kind;
+} fz_ent;
+
+#define FZ_TEXT 8192 /* decoded tie keys per list (past it: decode per comparison) */
+
+typedef struct fz_list {
+    const trie *t;
+    fz_ent e[TRIE_MAX_K + 1]; /* sorted worst .. best; e[n-1] is popped next */
+    unsigned n, tused;
+    char text[FZ_TEXT];
+} fz_list;
+
+/* Adds child ref r (a leaf key or a node's subtree) with matchlen ml,
+ * keeping at most cap entries. trie_fuzzy_list.c */
+void trie__fz_push_ref(fz_list *f, uint32_t r, uint16_t ml, unsigned cap);
+/* Fills hit o with key id of class cls, matchlen ml. */
+void trie__fz_emit(const trie *t, uint32_t id, unsigned cls, uint16_t ml, trie_fuzzy_hit *o);
+/* trie_topk's best-first walk from the frontier f, emitting class cls keys
+ * into out[*got..k). */
+void trie__fz_walk_class(fz_list *f, unsigned cls, unsigned k, trie_fuzzy_hit *out, unsigned *got);
+
+#endif
