@@ -23,6 +23,7 @@
 #include "engine/changelog.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@
 #include "common/log.h"
 #include "common/util.h"
 #include "engine/cmd.h"
+#include "engine/rank/ranker.h"
 #include "engine/rank/rclient.h"
 #include "engine/stats.h"
 #include "engine/store/journal.h"
@@ -40,6 +42,7 @@ typedef struct chg_ent {
     struct chg_ent *next;
     uint64_t seq, t_us;
     double score;
+    uint64_t mv; /* model: its version */
     int op;
     uint16_t klen, dlen;
     char data[]; /* key then display */
@@ -49,7 +52,7 @@ struct chg {
     uv_loop_t *loop;
     eng *e;
     char key[CHG_MAX_KEY + 1], poskey[CHG_MAX_KEY + 16], id[CHG_MAX_ID + 1];
-    char *pos_path, *snap_path;
+    char *pos_path, *snap_path, *model_path;
     uint64_t outbox_max, maxlen, wait_replicas;
     char maxlen_s[24], wait_s[24];
     rcl *rd, *wr;
@@ -77,6 +80,13 @@ struct chg {
     uint64_t lag_ms, lag_entries;
     uint32_t lag_us[CHG_LAG_SAMPLES];
     uint64_t lag_n;
+    /* the fleet's model (changelog.h MODEL UPDATES) */
+    uint64_t model_version;   /* 0: no fleet learning */
+    chg_id key_from, model_from; /* entries up to these the loaded index / weights hold already */
+    chg_id model_saved;       /* the position of the checkpoint on disk */
+    int model_dirty;          /* steps applied since it */
+    uint64_t last_model_ckpt;
+    uint64_t model_applied, model_foreign, model_bad, model_lost;
 };
 
 static uint64_t wall_us(void) { return (uint64_t)(qtime_wall() * 1e6); }
@@ -172,6 +182,13 @@ static void flush(chg *c) {
         chg_ent *x = c->send;
         chg_rec rec = {.op = x->op, .key = x->data, .klen = x->klen, .disp = x->data + x->klen, .dlen = x->dlen,
                        .score = x->score, .origin = c->id, .olen = strlen(c->id), .t_us = x->t_us};
+        if (x->op == CHG_OP_MODEL) {
+            rec.key = rec.disp = NULL;
+            rec.klen = rec.dlen = 0;
+            rec.mv = x->mv;
+            rec.upd = x->data;
+            rec.ulen = x->dlen;
+        }
         const char *argv[6 + CHG_REC_MAX_ARGS];
         size_t len[6 + CHG_REC_MAX_ARGS];
         char num[CHG_NUM_BUF];
@@ -191,7 +208,8 @@ static void flush(chg *c) {
     if (n0) send_wait(c);
 }
 
-void chg_local_change(chg *c, const char *key, size_t klen, const char *disp, size_t dlen, double score) {
+/* Room for one more entry (changelog.h SENDING). 0: none, counted. */
+static int outbox_room(chg *c) {
     if (c->depth >= c->outbox_max && c->head && c->head != c->send && c->head->seq <= c->acked_seq) {
         /* full of entries the primary has and its replicas have not confirmed
          * (no Redis replica since a failover?): the oldest leaves unconfirmed */
@@ -206,30 +224,61 @@ void chg_local_change(chg *c, const char *key, size_t klen, const char *disp, si
             LOG_W("changelog.outbox_full", "outbox=%llu overflow=%llu msg=\"Redis has not confirmed %llu changes "
                   "(changelog-outbox-max): this change is kept here but not sent; other replicas miss it\"",
                   (unsigned long long)c->depth, (unsigned long long)c->overflow, (unsigned long long)c->depth);
-        return;
+        return 0;
     }
-    if (klen > TRIE_MAX_KEY || dlen > TRIE_MAX_KEY) return;
+    return 1;
+}
+
+/* A new entry of op with room for klen + dlen bytes, not queued yet; NULL
+ * (counted) when there is no room. */
+static chg_ent *ent_new(chg *c, int op, size_t klen, size_t dlen) {
+    if (!outbox_room(c)) return NULL;
     chg_ent *x = qmalloc(sizeof *x + klen + dlen);
     if (!x) {
         c->overflow++;
         LOG_E("changelog.outbox_full", "error=out_of_memory msg=\"a change is not sent\"");
-        return;
+        return NULL;
     }
     x->next = NULL;
-    x->seq = ++c->next_seq;
     x->t_us = wall_us();
-    x->op = disp ? CHG_OP_SET : CHG_OP_DEL;
-    x->score = score;
+    x->op = op;
+    x->score = 0;
+    x->mv = 0;
     x->klen = (uint16_t)klen;
-    x->dlen = (uint16_t)(disp ? dlen : 0);
-    memcpy(x->data, key, klen);
-    if (disp) memcpy(x->data + klen, disp, dlen);
+    x->dlen = (uint16_t)dlen;
+    return x;
+}
+
+static void enqueue(chg *c, chg_ent *x) {
+    x->seq = ++c->next_seq;
     if (c->tail) c->tail->next = x;
     else c->head = x;
     c->tail = x;
     if (!c->send) c->send = x;
     c->depth++;
     flush(c);
+}
+
+void chg_local_change(chg *c, const char *key, size_t klen, const char *disp, size_t dlen, double score) {
+    if (klen > TRIE_MAX_KEY || dlen > TRIE_MAX_KEY) return;
+    chg_ent *x = ent_new(c, disp ? CHG_OP_SET : CHG_OP_DEL, klen, disp ? dlen : 0);
+    if (!x) return;
+    x->score = score;
+    memcpy(x->data, key, klen);
+    if (disp) memcpy(x->data + klen, disp, dlen);
+    enqueue(c, x);
+}
+
+void chg_local_model(void *ud, uint64_t version, const void *upd, size_t len) {
+    chg *c = ud;
+    chg_ent *x = len && len <= CHG_MAX_UPD ? ent_new(c, CHG_OP_MODEL, 0, len) : NULL;
+    if (!x) { /* no replica learns it, this one neither: they still agree */
+        c->model_lost++;
+        return;
+    }
+    x->mv = version;
+    memcpy(x->data, upd, len);
+    enqueue(c, x);
 }
 
 /* --- reader ----------------------------------------------------------------- */
@@ -239,6 +288,29 @@ static void read_next(chg *c);
 static void lag_sample(chg *c, uint64_t t_us) {
     uint64_t now = wall_us(), d = now > t_us ? now - t_us : 0;
     c->lag_us[c->lag_n++ % CHG_LAG_SAMPLES] = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+}
+
+/* A model update: applied in stream order, once (past the checkpoint's
+ * position), when it is of this replica's model version. */
+static void apply_model(chg *c, const chg_rec *r, chg_id id, const redisReply *rid) {
+    if (!c->model_version || !c->e->rank) return; /* no fleet learning here: not ours to count */
+    if (chg_id_cmp(id, c->model_from) <= 0) return;
+    const char *why = NULL;
+    int rc = eng_rank_fleet_apply(c->e->rank, r->mv, r->upd, r->ulen, &why);
+    if (rc > 0) {
+        c->model_applied++;
+        c->model_dirty = 1;
+    } else if (rc == 0) {
+        if (c->model_foreign++ % 1000 == 0)
+            LOG_W("changelog.model_other_version", "id=%.*s version=%016" PRIx64 " model_version=%016" PRIx64
+                  " count=%llu msg=\"an update of another model version: ignored\"", (int)rid->len, rid->str, r->mv,
+                  eng_rank_fleet_version(c->e->rank), (unsigned long long)c->model_foreign);
+    } else {
+        c->model_bad++;
+        c->bad++;
+        LOG_W("changelog.bad_entry", "id=%.*s reason=\"%s\" msg=\"skipped\"", (int)rid->len, rid->str, why);
+    }
+    if (rc >= 0 && (r->olen != strlen(c->id) || memcmp(r->origin, c->id, r->olen))) lag_sample(c, r->t_us);
 }
 
 /* One entry: 1 applied or skipped (go on), 0 stop here (retry later). */
@@ -269,6 +341,15 @@ static int apply_entry(chg *c, const redisReply *ent) {
     if (why) {
         c->bad++;
         LOG_W("changelog.bad_entry", "id=%.*s reason=%s msg=\"skipped\"", (int)rid->len, rid->str, why);
+        c->applied = id;
+        return 1;
+    }
+    if (r.op == CHG_OP_MODEL) {
+        apply_model(c, &r, id, rid);
+        c->applied = id;
+        return 1;
+    }
+    if (chg_id_cmp(id, c->key_from) <= 0) { /* the loaded index holds it (reading started below for the model) */
         c->applied = id;
         return 1;
     }
@@ -439,10 +520,36 @@ static void write_pos(chg *c) {
     else LOG_E("changelog.position_write_failed", "path=%s error=%s", c->pos_path, strerror(errno));
 }
 
+/* The fleet's weights to their checkpoint with the position they hold
+ * (c->applied: every entry up to it was applied). Unchanged weights just
+ * move the position on (the sidecar line, not the table). */
+static void model_checkpoint(chg *c) {
+    if (!c->model_version || !c->model_path || !c->e->rank || chg_id_cmp(c->applied, c->model_saved) <= 0) return;
+    char pos[CHG_POS_MAX], err[600];
+    chg_id_format(c->applied, pos, sizeof pos);
+    if (eng_rank_fleet_save(c->e->rank, c->model_path, pos, !c->model_dirty, err, sizeof err) < 0) {
+        LOG_E("changelog.model_checkpoint_failed", "path=%s error=%s", c->model_path, err);
+        return;
+    }
+    c->model_saved = c->applied;
+    c->model_dirty = 0;
+}
+
+/* What this replica needs the stream to keep: its snapshot's position and
+ * its model checkpoint's. */
+static chg_id needed_from(const chg *c) {
+    if (c->model_version && c->model_path && chg_id_cmp(c->model_saved, c->snap_saved) < 0) return c->model_saved;
+    return c->snap_saved;
+}
+
 static void on_cron(uv_timer_t *t) {
     chg *c = t->data;
     uint64_t now = uv_now(c->loop);
     checkpoint(c);
+    if (now - c->last_model_ckpt >= CHG_MODEL_CKPT_MS) {
+        c->last_model_ckpt = now;
+        model_checkpoint(c);
+    }
     if (now - c->last_pos_write >= CHG_PUBLISH_EVERY_MS) {
         c->last_pos_write = now;
         write_pos(c);
@@ -454,7 +561,7 @@ static void on_cron(uv_timer_t *t) {
     if (now - c->last_publish >= CHG_PUBLISH_EVERY_MS) {
         c->last_publish = now;
         char p[CHG_POS_MAX];
-        chg_id_format(c->snap_saved, p, sizeof p);
+        chg_id_format(needed_from(c), p, sizeof p);
         const char *argv[] = {"HSET", c->poskey, c->id, p};
         size_t len[] = {4, strlen(c->poskey), strlen(c->id), strlen(p)};
         rcl_command_argv(c->wr, 4, argv, len, on_ignore, NULL);
@@ -496,6 +603,34 @@ static void on_state(rcl *r, int up, void *ud) {
     }
 }
 
+/* Fleet learning when the ranker has a model: its checkpoint, if one of
+ * this model version exists, else the model as loaded from position 0-0
+ * (every update of its version in the stream applies); reading starts at
+ * the lower of the index's and the model's positions. */
+static int model_start(chg *c, char *err, size_t errlen) {
+    eng_rank *R = c->e->rank;
+    if (!R || !eng_rank_has_model(R)) return 0;
+    c->model_version = eng_rank_fleet_start(R, chg_local_model, c);
+    if (!c->model_version) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    char pos[CHG_POS_MAX];
+    int rc = c->model_path ? eng_rank_fleet_load(R, c->model_path, pos, sizeof pos, err, errlen) : 0;
+    if (rc < 0) return -1;
+    chg_id mp = {0, 0};
+    if (rc > 0 && chg_id_parse(pos, strlen(pos), &mp) < 0) {
+        snprintf(err, errlen, "%s: bad position '%s'", c->model_path, pos);
+        return -1;
+    }
+    c->model_from = c->model_saved = mp;
+    if (chg_id_cmp(mp, c->applied) < 0) c->applied = mp; /* read from there; key entries up to key_from are skipped */
+    chg_id_format(mp, pos, sizeof pos);
+    LOG_I("changelog.model", "version=%016" PRIx64 " position=%s from=%s", c->model_version, pos,
+          rc > 0 ? "checkpoint" : "model_file");
+    return 0;
+}
+
 static rcl *connect_one(chg *c, const char *target, uint32_t io_ms, char *err, size_t errlen) {
     rcl_opts ro;
     char buf[RCL_TARGET_BUF];
@@ -520,6 +655,7 @@ static void free_chg(chg *c) {
     }
     qfree(c->pos_path);
     qfree(c->snap_path);
+    qfree(c->model_path);
     qfree(c);
 }
 
@@ -552,7 +688,8 @@ chg *chg_new(uv_loop_t *loop, eng *e, const chg_opts *o, char *err, size_t errle
     snprintf(c->wait_s, sizeof c->wait_s, "%llu", (unsigned long long)o->wait_replicas);
     c->pos_path = dupstr(o->pos_path);
     c->snap_path = dupstr(o->snap_path);
-    if ((o->pos_path && !c->pos_path) || (o->snap_path && !c->snap_path)) {
+    c->model_path = dupstr(o->model_path);
+    if ((o->pos_path && !c->pos_path) || (o->snap_path && !c->snap_path) || (o->model_path && !c->model_path)) {
         snprintf(err, errlen, "out of memory");
         free_chg(c);
         return NULL;
@@ -568,6 +705,11 @@ chg *chg_new(uv_loop_t *loop, eng *e, const chg_opts *o, char *err, size_t errle
     chg_id_format(c->applied, pos, sizeof pos);
     LOG_I("changelog.resume", "key=%s id=%s position=%s from=%s", c->key, c->id, pos,
           hj && chg_id_cmp(pj, ps) > 0 ? "journal" : hs ? "snapshot" : "stream_start");
+    c->key_from = c->applied;
+    if (model_start(c, err, errlen) < 0) {
+        free_chg(c);
+        return NULL;
+    }
     c->wr = connect_one(c, o->redis, RCL_DEFAULT_IO_TIMEOUT_MS, err, errlen);
     if (!c->wr) {
         free_chg(c);
@@ -591,6 +733,7 @@ void chg_close(chg *c) {
     if (!c || c->closing) return;
     checkpoint(c);
     write_pos(c);
+    model_checkpoint(c);
     if (c->depth)
         LOG_W("changelog.unconfirmed", "outbox=%llu msg=\"changes Redis did not confirm at exit (not sent, or no "
               "Redis replica had them for changelog-wait-replicas): they stay in the local journal but are not sent "
@@ -641,5 +784,15 @@ void chg_stats(const chg *c, eng_stats_snap *snap) {
     stats_add_u(snap, "changelog_lag_p50_us", "qac_changelog_lag_us", "gauge", "q=\"0.5\"", n ? s[n / 2] : 0);
     stats_add_u(snap, "changelog_lag_p99_us", "qac_changelog_lag_us", "gauge", "q=\"0.99\"",
                 n ? s[(n * 99) / 100] : 0);
+    stats_add_u(snap, "changelog_model_version", "qac_changelog_model_version", "gauge", NULL,
+                c->model_version >> 11);
+    stats_add_u(snap, "changelog_model_applied", "qac_changelog_model_updates_total", "counter",
+                "result=\"applied\"", c->model_applied);
+    stats_add_u(snap, "changelog_model_foreign", "qac_changelog_model_updates_total", "counter",
+                "result=\"other_version\"", c->model_foreign);
+    stats_add_u(snap, "changelog_model_bad", "qac_changelog_model_updates_total", "counter", "result=\"bad\"",
+                c->model_bad);
+    stats_add_u(snap, "changelog_model_lost", "qac_changelog_model_updates_total", "counter",
+                "result=\"not_sent\"", c->model_lost);
     stats_add_u(snap, "changelog_trimmed_past", "qac_changelog_trimmed_past", "gauge", NULL, (uint64_t)c->trimmed_past);
 }

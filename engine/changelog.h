@@ -105,6 +105,8 @@
 #define CHG_MAX_ID 64                /* --changelog-id, bytes */
 #define CHG_MAX_KEY 256              /* --changelog KEY, bytes */
 #define CHG_MAX_DICT 256             /* a dict field, bytes */
+#define CHG_MAX_UPD 65535            /* an upd field (model update), bytes */
+#define CHG_MODEL_CKPT_MS 10000      /* the fleet's weights are checkpointed this often when they moved */
 #define CHG_DEFAULT_OUTBOX_MAX 100000 /* changelog-outbox-max: unconfirmed changes held */
 #define CHG_DEFAULT_MAXLEN 1000000   /* changelog-maxlen: entries the stream keeps at most (~) */
 #define CHG_READ_BATCH 1000          /* entries per XREAD */
@@ -118,7 +120,7 @@
 #define CHG_LAG_SAMPLES 1024         /* lag percentiles over the last N entries of other replicas */
 #define CHG_POS_MAX 48               /* "MS-SEQ" text with its NUL */
 
-enum { CHG_OP_SET = 1, CHG_OP_DEL = 2 };
+enum { CHG_OP_SET = 1, CHG_OP_DEL = 2, CHG_OP_MODEL = 3 };
 
 /* --- stream ids ---------------------------------------------------------- */
 
@@ -140,13 +142,16 @@ typedef struct chg_rec {
     size_t klen, dlen, olen, dictlen;
     double score;
     uint64_t t_us;
+    uint64_t mv;     /* model: the model version */
+    const char *upd; /* model: the encoded steps (ranking/ftrl_delta.h) */
+    size_t ulen;
 } chg_rec;
 
 /* The XADD arguments after "XADD KEY MAXLEN ~ N *": field/value pairs of r,
  * pointing into r and into num (CHG_NUM_BUF bytes, for score and t). Returns
  * the count (<= CHG_REC_MAX_ARGS), or -1 when r is not valid. */
 #define CHG_REC_MAX_ARGS 14
-#define CHG_NUM_BUF 64
+#define CHG_NUM_BUF 96
 int chg_rec_encode(const chg_rec *r, const char **argv, size_t *argvlen, char *num, size_t numcap);
 
 /* Decodes an entry's flat field list (f[0] name, f[1] value, ...). Returns 0
@@ -165,6 +170,7 @@ typedef struct chg_opts {
     const char *id;         /* this replica */
     const char *pos_path;   /* JOURNAL.chgpos; NULL without a journal */
     const char *snap_path;  /* INDEX.chgpos */
+    const char *model_path; /* the fleet's model checkpoint (INDEX.model); NULL: none */
     uint64_t outbox_max, maxlen, wait_replicas;
 } chg_opts;
 
@@ -178,6 +184,10 @@ void chg_close(chg *c);
 /* A client's change was applied and journaled (cmd.c's change_done): queue
  * its new state for the stream. disp NULL: a deletion. */
 void chg_local_change(chg *c, const char *key, size_t klen, const char *disp, size_t dlen, double score);
+
+/* The ranker learned from an ACCEPT (eng_rank_fleet_start's publish):
+ * queue its steps for the stream. */
+void chg_local_model(void *c, uint64_t version, const void *upd, size_t len);
 
 /* A background save forked: the position its image holds is the applied one
  * now. chg_snapshot_saved(ok) writes it to INDEX.chgpos when the save

@@ -14,6 +14,7 @@
 #include "common/endian.h"
 #include "common/util.h"
 #include "ranking/embed.h" /* rank_emb_hash: FNV-1a 64 */
+#include "ranking/ftrl_delta.h"
 
 static const unsigned char MDL_MAGIC[8] = {'Q', 'A', 'C', 'M', 'D', 'L', 0, 1};
 #define MDL_HEADER 80    /* version 2 */
@@ -79,18 +80,48 @@ static float weight(const rank_ftrl *m, float z, float n) {
     return (float)(-(z - sg * l1) / ((m->o.beta + sqrt(n)) / m->o.alpha + m->o.l2));
 }
 
+static void coord_step(rank_ftrl *m, uint32_t i, double gi) {
+    double ni = m->n[i];
+    double s = (sqrt(ni + gi * gi) - sqrt(ni)) / m->o.alpha;
+    m->z[i] += (float)(gi - s * m->w[i]);
+    m->n[i] = (float)(ni + gi * gi);
+    m->w[i] = weight(m, m->z[i], m->n[i]);
+}
+
 void rank_ftrl_update(rank_ftrl *m, const rank_feat *x, size_t n, double g) {
+    if (m->record) {
+        rank_fdelta_add(m->record, m->mask, x, n, g);
+        return;
+    }
     for (size_t k = 0; k < n; k++) {
-        uint32_t i = x[k].i & m->mask;
         double gi = g * x[k].v;
-        if (gi == 0) continue;
-        double ni = m->n[i];
-        double s = (sqrt(ni + gi * gi) - sqrt(ni)) / m->o.alpha;
-        m->z[i] += (float)(gi - s * m->w[i]);
-        m->n[i] = (float)(ni + gi * gi);
-        m->w[i] = weight(m, m->z[i], m->n[i]);
+        if (gi != 0) coord_step(m, x[k].i & m->mask, gi);
     }
     m->updates++;
+}
+
+void rank_ftrl_step(rank_ftrl *m, const uint32_t *idx, const double *g, size_t n) {
+    for (size_t k = 0; k < n; k++)
+        if (g[k] != 0) coord_step(m, idx[k] & m->mask, g[k]);
+    m->updates++;
+}
+
+uint64_t rank_ftrl_checksum(const rank_ftrl *m) {
+    unsigned char h[64];
+    le_put32(h, m->o.bits);
+    le_put32(h + 4, (uint32_t)m->o.loss);
+    le_put_f64(h + 8, m->o.alpha);
+    le_put_f64(h + 16, m->o.beta);
+    le_put_f64(h + 24, m->o.l1);
+    le_put_f64(h + 32, m->o.l2);
+    le_put32(h + 40, m->o.base);
+    le_put32(h + 44, 0);
+    le_put64(h + 48, m->updates);
+    le_put64(h + 56, 0);
+    uint64_t s = rank_emb_hash(h, sizeof h, RANK_EMB_FNV_INIT);
+    size_t len = ((size_t)m->mask + 1) * sizeof(float);
+    s = rank_emb_hash(m->z, len, s); /* floats in host order: a checksum compares replicas of one build */
+    return rank_emb_hash(m->n, len, s);
 }
 
 size_t rank_ftrl_mask(const rank_ftrl *m, rank_feat *x, size_t n) {
