@@ -101,6 +101,22 @@ static void test_roundtrip(void **state) {
     bad = in, bad.dlen = 0;
     assert_int_equal(chg_rec_encode(&bad, argv, len, num, sizeof num), -1);
 
+    /* a model update: binary upd (NUL and 0xFF bytes kept), mv as 16 hex digits */
+    static const char blob[] = {1, 1, 0, 0, '\xff', 'x'};
+    chg_rec mod = {.op = CHG_OP_MODEL, .mv = 0xfedcba9876543210ull, .upd = blob, .ulen = sizeof blob,
+                   .origin = "r3", .olen = 2, .t_us = 5};
+    n = chg_rec_encode(&mod, argv, len, num, sizeof num);
+    assert_int_equal(n, 10);
+    assert_int_equal(chg_rec_decode(argv, len, (size_t)n, &out, &why), 0);
+    assert_int_equal(out.op, CHG_OP_MODEL);
+    assert_true(out.mv == 0xfedcba9876543210ull);
+    assert_true(out.ulen == sizeof blob && !memcmp(out.upd, blob, sizeof blob));
+    assert_null(out.key);
+    bad = mod, bad.ulen = 0;
+    assert_int_equal(chg_rec_encode(&bad, argv, len, num, sizeof num), -1);
+    bad = mod, bad.key = "k", bad.klen = 1;
+    assert_int_equal(chg_rec_encode(&bad, argv, len, num, sizeof num), -1);
+
     /* a field of a later version is ignored */
     const char *later[] = {"op", "del", "key", "k", "origin", "o", "t", "1", "v2field", "whatever"};
     assert_int_equal(decode_list(later, 10, &out, &why), 0);
@@ -129,6 +145,16 @@ static void test_garbage(void **state) {
         {{"op", "set", "key", "k", "disp", "K", "score", "12abc", "origin", "o", "t", "1"}, 12},
         {{"op", "del", "key", "k", "score", "1", "origin", "o", "t", "1"}, 10},         /* del + score */
         {{"op", "del", "key", "k", "origin", "o", "t", "1", "dict", ""}, 10},           /* empty dict */
+        {{"op", "model", "mv", "0123456789abcdef", "origin", "o", "t", "1"}, 8},        /* model, no upd */
+        {{"op", "model", "upd", "x", "origin", "o", "t", "1"}, 8},                      /* no mv */
+        {{"op", "model", "mv", "0123456789abcde", "upd", "x", "origin", "o", "t", "1"}, 10}, /* 15 digits */
+        {{"op", "model", "mv", "0123456789abcdeg", "upd", "x", "origin", "o", "t", "1"}, 10}, /* not hex */
+        {{"op", "model", "mv", "0123456789ABCDEF", "upd", "x", "origin", "o", "t", "1"}, 10}, /* upper case */
+        {{"op", "model", "mv", "0123456789abcdef", "upd", "", "origin", "o", "t", "1"}, 10},  /* empty upd */
+        {{"op", "model", "mv", "0123456789abcdef", "upd", "x", "key", "k", "origin", "o", "t", "1"}, 12},
+        {{"op", "model", "mv", "0123456789abcdef", "upd", "x", "origin", "o"}, 8},      /* model, no t */
+        {{"op", "del", "key", "k", "mv", "0123456789abcdef", "origin", "o", "t", "1"}, 10}, /* del + mv */
+        {{"op", "set", "key", "k", "disp", "K", "score", "1", "upd", "x", "origin", "o", "t", "1"}, 14},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         chg_rec r;
@@ -147,8 +173,8 @@ static void test_garbage(void **state) {
     assert_int_equal(decode_list(f2, 8, &r, &why), -1);
     /* random field lists: never a crash; a list that decodes is valid */
     uint64_t x = 88172645463325252ull;
-    const char *names[] = {"op", "key", "disp", "score", "origin", "t", "dict", "zz"};
-    const char *vals[] = {"set", "del", "k", "", "1.5", "12", "-3", "nan", "o"};
+    const char *names[] = {"op", "key", "disp", "score", "origin", "t", "dict", "zz", "mv", "upd"};
+    const char *vals[] = {"set", "del", "k", "", "1.5", "12", "-3", "nan", "o", "model", "00000000000000ff"};
     for (int it = 0; it < 20000; it++) {
         const char *f[16];
         size_t len[16], n = 0;
@@ -156,13 +182,15 @@ static void test_garbage(void **state) {
         size_t want = x % 15;
         for (size_t k = 0; k < want; k++) {
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-            f[n] = k % 2 ? vals[x % 9] : names[x % 8];
+            f[n] = k % 2 ? vals[x % 11] : names[x % 10];
             len[n] = strlen(f[n]);
             n++;
         }
         if (chg_rec_decode(f, len, n, &r, &why) == 0) {
-            assert_true(r.op == CHG_OP_SET || r.op == CHG_OP_DEL);
-            assert_true(r.klen >= 1 && r.olen >= 1);
+            assert_true(r.op == CHG_OP_SET || r.op == CHG_OP_DEL || r.op == CHG_OP_MODEL);
+            assert_true(r.olen >= 1);
+            if (r.op == CHG_OP_MODEL) assert_true(r.ulen >= 1 && !r.key && !r.dict);
+            else assert_true(r.klen >= 1 && !r.upd);
             if (r.op == CHG_OP_SET) assert_true(r.dlen >= 1 && isfinite(r.score));
         }
     }
