@@ -32,6 +32,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "engine/changelog_outbox.h"
 #include "engine/cmd.h"
 #include "engine/rank/ranker.h"
 #include "engine/rank/rclient.h"
@@ -44,8 +45,8 @@ typedef struct chg_ent {
     double score;
     uint64_t mv; /* model: its version */
     int op;
-    uint16_t klen, dlen;
-    char data[]; /* key then display */
+    uint16_t klen, dlen, nlen, plen;
+    char data[]; /* key, display (model: the update), dictionary name, dictionary payload */
 } chg_ent;
 
 struct chg {
@@ -87,6 +88,10 @@ struct chg {
     int model_dirty;          /* steps applied since it */
     uint64_t last_model_ckpt;
     uint64_t model_applied, model_foreign, model_bad, model_lost;
+    /* the outbox on disk (changelog_outbox.h); NULL without a journal */
+    chg_obf *obf;
+    uint64_t obf_recovered, obf_errors;
+    int recovering; /* queueing the file's entries: not appended again */
 };
 
 static uint64_t wall_us(void) { return (uint64_t)(qtime_wall() * 1e6); }
@@ -176,7 +181,7 @@ static void send_wait(chg *c) {
 }
 
 static void flush(chg *c) {
-    if (c->closing || !rcl_is_up(c->wr) || uv_now(c->loop) < c->send_pause_until) return;
+    if (c->closing || !c->wr || !rcl_is_up(c->wr) || uv_now(c->loop) < c->send_pause_until) return;
     int n0 = 0;
     while (c->send && c->inflight < CHG_MAX_INFLIGHT) {
         chg_ent *x = c->send;
@@ -231,9 +236,9 @@ static int outbox_room(chg *c) {
 
 /* A new entry of op with room for klen + dlen bytes, not queued yet; NULL
  * (counted) when there is no room. */
-static chg_ent *ent_new(chg *c, int op, size_t klen, size_t dlen) {
+static chg_ent *ent_new(chg *c, int op, size_t klen, size_t dlen, size_t nlen, size_t plen) {
     if (!outbox_room(c)) return NULL;
-    chg_ent *x = qmalloc(sizeof *x + klen + dlen);
+    chg_ent *x = qmalloc(sizeof *x + klen + dlen + nlen + plen);
     if (!x) {
         c->overflow++;
         LOG_E("changelog.outbox_full", "error=out_of_memory msg=\"a change is not sent\"");
@@ -246,11 +251,31 @@ static chg_ent *ent_new(chg *c, int op, size_t klen, size_t dlen) {
     x->mv = 0;
     x->klen = (uint16_t)klen;
     x->dlen = (uint16_t)dlen;
+    x->nlen = (uint16_t)nlen;
+    x->plen = (uint16_t)plen;
     return x;
+}
+
+static void obf_ent(const chg_ent *x, chg_obf_ent *e) {
+    *e = (chg_obf_ent){.seq = x->seq, .t_us = x->t_us, .score = x->score, .op = x->op, .key = x->data,
+                       .disp = x->data + x->klen, .name = x->data + x->klen + x->dlen,
+                       .pay = x->data + x->klen + x->dlen + x->nlen, .klen = x->klen, .dlen = x->dlen,
+                       .nlen = x->nlen, .plen = x->plen};
+}
+
+static void obf_failed(chg *c, const char *what) {
+    if (c->obf_errors++ % 1000 == 0)
+        LOG_E("changelog.outbox_write_failed", "what=%s error=%s errors=%llu msg=\"unconfirmed changes may not be "
+              "sent again after a restart\"", what, strerror(errno), (unsigned long long)c->obf_errors);
 }
 
 static void enqueue(chg *c, chg_ent *x) {
     x->seq = ++c->next_seq;
+    if (c->obf && !c->recovering && x->op != CHG_OP_MODEL) {
+        chg_obf_ent e;
+        obf_ent(x, &e);
+        if (chg_obf_append(c->obf, &e) < 0) obf_failed(c, "append");
+    }
     if (c->tail) c->tail->next = x;
     else c->head = x;
     c->tail = x;
@@ -261,7 +286,7 @@ static void enqueue(chg *c, chg_ent *x) {
 
 void chg_local_change(chg *c, const char *key, size_t klen, const char *disp, size_t dlen, double score) {
     if (klen > TRIE_MAX_KEY || dlen > TRIE_MAX_KEY) return;
-    chg_ent *x = ent_new(c, disp ? CHG_OP_SET : CHG_OP_DEL, klen, disp ? dlen : 0);
+    chg_ent *x = ent_new(c, disp ? CHG_OP_SET : CHG_OP_DEL, klen, disp ? dlen : 0, 0, 0);
     if (!x) return;
     x->score = score;
     memcpy(x->data, key, klen);
@@ -271,7 +296,7 @@ void chg_local_change(chg *c, const char *key, size_t klen, const char *disp, si
 
 void chg_local_model(void *ud, uint64_t version, const void *upd, size_t len) {
     chg *c = ud;
-    chg_ent *x = len && len <= CHG_MAX_UPD ? ent_new(c, CHG_OP_MODEL, 0, len) : NULL;
+    chg_ent *x = len && len <= CHG_MAX_UPD ? ent_new(c, CHG_OP_MODEL, 0, len, 0, 0) : NULL;
     if (!x) { /* no replica learns it, this one neither: they still agree */
         c->model_lost++;
         return;
@@ -308,7 +333,7 @@ static void apply_model(chg *c, const chg_rec *r, chg_id id, const redisReply *r
     } else {
         c->model_bad++;
         c->bad++;
-        LOG_W("changelog.bad_entry", "id=%.*s reason=\"%s\" msg=\"skipped\"", (int)rid->len, rid->str, why);
+        LOG_W("changelog.bad_entry", "id=%.*s reason=%s msg=\"skipped\"", (int)rid->len, rid->str, why);
     }
     if (rc >= 0 && (r->olen != strlen(c->id) || memcmp(r->origin, c->id, r->olen))) lag_sample(c, r->t_us);
 }
@@ -542,10 +567,35 @@ static chg_id needed_from(const chg *c) {
     return c->snap_saved;
 }
 
+static const chg_obf_ent *obf_next(void *ud) {
+    static chg_obf_ent e; /* one at a time, on the loop */
+    chg_ent **at = ud;
+    if (!*at) return NULL;
+    obf_ent(*at, &e);
+    *at = (*at)->next;
+    return &e;
+}
+
+/* The outbox file follows the outbox: emptied with it, else told up to
+ * which seq Redis confirmed; rewritten when it grew past its bound. */
+static void obf_sync(chg *c) {
+    if (!c->obf) return;
+    if (!c->depth) {
+        if (chg_obf_empty(c->obf) < 0) obf_failed(c, "truncate");
+        return;
+    }
+    if (chg_obf_confirm(c->obf, c->head->seq - 1) < 0) obf_failed(c, "confirm");
+    if (chg_obf_bytes(c->obf) > CHG_OUTBOX_FILE_COMPACT) {
+        chg_ent *at = c->head;
+        if (chg_obf_rewrite(c->obf, obf_next, &at) < 0) obf_failed(c, "rewrite");
+    }
+}
+
 static void on_cron(uv_timer_t *t) {
     chg *c = t->data;
     uint64_t now = uv_now(c->loop);
     checkpoint(c);
+    obf_sync(c);
     if (now - c->last_model_ckpt >= CHG_MODEL_CKPT_MS) {
         c->last_model_ckpt = now;
         model_checkpoint(c);
@@ -631,6 +681,34 @@ static int model_start(chg *c, char *err, size_t errlen) {
     return 0;
 }
 
+static int obf_requeue(void *ud, const chg_obf_ent *e) {
+    chg *c = ud;
+    chg_ent *x = ent_new(c, e->op, e->klen, e->dlen, e->nlen, e->plen);
+    if (!x) return -1;
+    x->t_us = e->t_us;
+    x->score = e->score;
+    char *p = x->data;
+    memcpy(p, e->key, e->klen);
+    memcpy(p += e->klen, e->disp, e->dlen);
+    memcpy(p += e->dlen, e->name, e->nlen);
+    memcpy(p + e->nlen, e->pay, e->plen);
+    enqueue(c, x);
+    return 0;
+}
+
+/* The changes a previous run acknowledged and Redis never confirmed go first
+ * (changelog_outbox.h). */
+static int obf_start(chg *c, const char *path, char *err, size_t errlen) {
+    c->recovering = 1;
+    c->obf = chg_obf_open(path, obf_requeue, c, &c->obf_recovered, err, errlen);
+    c->recovering = 0;
+    if (!c->obf) return -1;
+    if (c->obf_recovered)
+        LOG_W("changelog.outbox_recovered", "path=%s changes=%llu msg=\"changes acknowledged before the last exit "
+              "and not confirmed by Redis: sent now\"", path, (unsigned long long)c->obf_recovered);
+    return 0;
+}
+
 static rcl *connect_one(chg *c, const char *target, uint32_t io_ms, char *err, size_t errlen) {
     rcl_opts ro;
     char buf[RCL_TARGET_BUF];
@@ -656,6 +734,7 @@ static void free_chg(chg *c) {
     qfree(c->pos_path);
     qfree(c->snap_path);
     qfree(c->model_path);
+    chg_obf_close(c->obf);
     qfree(c);
 }
 
@@ -706,7 +785,7 @@ chg *chg_new(uv_loop_t *loop, eng *e, const chg_opts *o, char *err, size_t errle
     LOG_I("changelog.resume", "key=%s id=%s position=%s from=%s", c->key, c->id, pos,
           hj && chg_id_cmp(pj, ps) > 0 ? "journal" : hs ? "snapshot" : "stream_start");
     c->key_from = c->applied;
-    if (model_start(c, err, errlen) < 0) {
+    if (model_start(c, err, errlen) < 0 || (o->outbox_path && obf_start(c, o->outbox_path, err, errlen) < 0)) {
         free_chg(c);
         return NULL;
     }
@@ -734,10 +813,11 @@ void chg_close(chg *c) {
     checkpoint(c);
     write_pos(c);
     model_checkpoint(c);
+    obf_sync(c);
     if (c->depth)
         LOG_W("changelog.unconfirmed", "outbox=%llu msg=\"changes Redis did not confirm at exit (not sent, or no "
-              "Redis replica had them for changelog-wait-replicas): they stay in the local journal but are not sent "
-              "again\"", (unsigned long long)c->depth);
+              "Redis replica had them for changelog-wait-replicas): %s\"", (unsigned long long)c->depth,
+              c->obf ? "the outbox file keeps them; the next start sends them" : "without --journal they are lost");
     c->closing = 1;
     uv_timer_stop(&c->cron);
     uv_close((uv_handle_t *)&c->cron, on_timer_closed);
@@ -794,5 +874,9 @@ void chg_stats(const chg *c, eng_stats_snap *snap) {
                 c->model_bad);
     stats_add_u(snap, "changelog_model_lost", "qac_changelog_model_updates_total", "counter",
                 "result=\"not_sent\"", c->model_lost);
+    stats_add_u(snap, "changelog_outbox_recovered", "qac_changelog_outbox_recovered_total", "counter", NULL,
+                c->obf_recovered);
+    stats_add_u(snap, "changelog_outbox_file_errors", "qac_changelog_outbox_file_errors_total", "counter", NULL,
+                c->obf_errors);
     stats_add_u(snap, "changelog_trimmed_past", "qac_changelog_trimmed_past", "gauge", NULL, (uint64_t)c->trimmed_past);
 }

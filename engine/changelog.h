@@ -171,6 +171,7 @@ typedef struct chg_opts {
     const char *pos_path;   /* JOURNAL.chgpos; NULL without a journal */
     const char *snap_path;  /* INDEX.chgpos */
     const char *model_path; /* the fleet's model checkpoint (INDEX.model); NULL: none */
+    const char *outbox_path; /* the outbox on disk (JOURNAL.outbox, changelog_outbox.h); NULL: none */
     uint64_t outbox_max, maxlen, wait_replicas;
 } chg_opts;
 

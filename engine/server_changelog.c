@@ -14,7 +14,7 @@
 int srv__changelog_open(srv *s) {
     const srv_config *cfg = s->cfg;
     if (!cfg->changelog) return 0;
-    char id[CHG_MAX_ID + 1], host[256] = "qac", pos[4200], snap[4200], model[4200], err[600];
+    char id[CHG_MAX_ID + 1], host[256] = "qac", pos[4200], snap[4200], model[4200], outbox[4200], err[600];
     if (cfg->changelog_id) {
         snprintf(id, sizeof id, "%s", cfg->changelog_id);
     } else {
@@ -28,6 +28,8 @@ int srv__changelog_open(srv *s) {
     if (cfg->journal) {
         snprintf(pos, sizeof pos, "%s.chgpos", cfg->journal);
         o.pos_path = pos;
+        snprintf(outbox, sizeof outbox, "%s.outbox", cfg->journal);
+        o.outbox_path = outbox;
     }
     snprintf(snap, sizeof snap, "%s.chgpos", cfg->save ? cfg->save : cfg->index);
     o.snap_path = snap;

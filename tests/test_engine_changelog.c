@@ -24,6 +24,7 @@
 
 #include "common/util.h"
 #include "engine/changelog.h"
+#include "engine/changelog_outbox.h"
 #include "engine/cmd.h"
 #include "engine/config.h"
 #include "engine/infix.h"
@@ -267,10 +268,106 @@ static void test_apply(void **state) {
     remove_tree(dir);
 }
 
+/* --- the outbox on disk ------------------------------------------------------ */
+
+typedef struct got_ents {
+    int n;
+    uint64_t seq[8];
+    char key[8][16], name[8][16], pay[8][16];
+    double score[8];
+} got_ents;
+
+static int collect(void *ud, const chg_obf_ent *e) {
+    got_ents *g = ud;
+    assert_true(g->n < 8);
+    g->seq[g->n] = e->seq;
+    g->score[g->n] = e->score;
+    snprintf(g->key[g->n], 16, "%.*s", (int)e->klen, e->key);
+    snprintf(g->name[g->n], 16, "%.*s", (int)e->nlen, e->name);
+    snprintf(g->pay[g->n], 16, "%.*s", (int)e->plen, e->pay);
+    g->n++;
+    return 0;
+}
+
+static chg_obf *obf_reopen(const char *p, got_ents *g, uint64_t *count) {
+    char err[256];
+    memset(g, 0, sizeof *g);
+    chg_obf *f = chg_obf_open(p, collect, g, count, err, sizeof err);
+    assert_non_null(f);
+    assert_int_equal((int)*count, g->n);
+    return f;
+}
+
+/* Entries past the last confirmation come back in order, renumbered 1..;
+ * a torn tail or a corrupt record ends the file there; emptied is empty. */
+static void test_outbox_file(void **state) {
+    (void)state;
+    const char *p = tmp_path("obf");
+    unlink(p);
+    got_ents g;
+    uint64_t count;
+    chg_obf *f = obf_reopen(p, &g, &count);
+    assert_int_equal(g.n, 0);
+    const char *keys[] = {"alpha", "bravo", "charlie", "delta"};
+    for (int i = 0; i < 4; i++) {
+        chg_obf_ent e = {.seq = (uint64_t)i + 1, .op = CHG_OP_SET, .score = i + 0.5, .key = keys[i],
+                         .klen = (uint16_t)strlen(keys[i]), .disp = keys[i], .dlen = (uint16_t)strlen(keys[i])};
+        if (i == 2) e.name = "fruits", e.nlen = 6, e.pay = "p\0q", e.plen = 3;
+        assert_int_equal(chg_obf_append(f, &e), 0);
+        if (i == 0) assert_int_equal(chg_obf_confirm(f, 1), 0);
+    }
+    chg_obf_close(f); /* as kill -9 leaves it */
+    f = obf_reopen(p, &g, &count);
+    assert_int_equal(g.n, 3);
+    assert_string_equal(g.key[0], "bravo");
+    assert_string_equal(g.key[2], "delta");
+    assert_true(g.seq[0] == 1 && g.seq[1] == 2 && g.seq[2] == 3);
+    assert_true(g.score[1] == 2.5);
+    assert_string_equal(g.name[1], "fruits");
+    assert_true(!memcmp(g.pay[1], "p", 2)); /* payload bytes kept (a NUL inside) */
+    chg_obf_close(f);
+    /* the rewrite kept exactly them: again the same three */
+    f = obf_reopen(p, &g, &count);
+    assert_int_equal(g.n, 3);
+    assert_int_equal(chg_obf_confirm(f, 2), 0);
+    chg_obf_close(f);
+    f = obf_reopen(p, &g, &count);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.key[0], "delta");
+    chg_obf_close(f);
+    /* a torn tail (half a record): what came before survives */
+    long sz = file_size(p);
+    f = obf_reopen(p, &g, &count);
+    chg_obf_ent e = {.seq = 2, .op = CHG_OP_DEL, .key = "echo", .klen = 4};
+    assert_int_equal(chg_obf_append(f, &e), 0);
+    chg_obf_close(f);
+    assert_int_equal(truncate(p, file_size(p) - 3), 0);
+    f = obf_reopen(p, &g, &count);
+    assert_int_equal(g.n, 1);
+    assert_int_equal(chg_obf_append(f, &e), 0);
+    chg_obf_close(f);
+    /* a flipped byte in the second record: reading stops there */
+    assert_true(file_size(p) > sz);
+    xor_byte(p, sz + 12, 0x40);
+    f = obf_reopen(p, &g, &count);
+    assert_int_equal(g.n, 1);
+    assert_string_equal(g.key[0], "delta");
+    /* emptied */
+    assert_true(chg_obf_bytes(f) > 0);
+    assert_int_equal(chg_obf_empty(f), 0);
+    assert_int_equal(chg_obf_bytes(f), 0);
+    chg_obf_close(f);
+    assert_int_equal(file_size(p), 0);
+    f = obf_reopen(p, &g, &count);
+    assert_int_equal(g.n, 0);
+    chg_obf_close(f);
+    unlink(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ids),      cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_garbage),
-        cmocka_unit_test(test_posfile),  cmocka_unit_test(test_apply),
+        cmocka_unit_test(test_posfile),  cmocka_unit_test(test_apply),   cmocka_unit_test(test_outbox_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
