@@ -194,6 +194,10 @@ static void flush(chg *c) {
             rec.upd = x->data;
             rec.ulen = x->dlen;
         }
+        if (x->op == CHG_OP_DROP) rec.key = NULL, rec.klen = 0;
+        if (x->op == CHG_OP_DEL || x->op == CHG_OP_DROP) rec.disp = NULL, rec.dlen = 0;
+        if (x->nlen) rec.dict = x->data + x->klen + x->dlen, rec.dictlen = x->nlen;
+        if (x->plen) rec.pay = x->data + x->klen + x->dlen + x->nlen, rec.plen = x->plen;
         const char *argv[6 + CHG_REC_MAX_ARGS];
         size_t len[6 + CHG_REC_MAX_ARGS];
         char num[CHG_NUM_BUF];
@@ -294,6 +298,23 @@ void chg_local_change(chg *c, const char *key, size_t klen, const char *disp, si
     enqueue(c, x);
 }
 
+void chg_local_dict(chg *c, int op, const char *name, size_t nlen, const char *key, size_t klen, const char *disp,
+                    size_t dlen, const char *pay, size_t plen, double score) {
+    int cop = op == JRN_OP_DSET ? CHG_OP_SET : op == JRN_OP_DDEL ? CHG_OP_DEL : CHG_OP_DROP;
+    if (cop != CHG_OP_SET) dlen = plen = 0;
+    if (cop == CHG_OP_DROP) klen = 0;
+    if (!nlen || nlen > CHG_MAX_DICT || klen > TRIE_MAX_KEY || dlen > TRIE_MAX_KEY || plen > CHG_MAX_PAY) return;
+    chg_ent *x = ent_new(c, cop, klen, dlen, nlen, plen);
+    if (!x) return;
+    x->score = score;
+    char *p = x->data;
+    if (klen) memcpy(p, key, klen);
+    if (dlen) memcpy(p + klen, disp, dlen);
+    memcpy(p + klen + dlen, name, nlen);
+    if (plen) memcpy(p + klen + dlen + nlen, pay, plen);
+    enqueue(c, x);
+}
+
 void chg_local_model(void *ud, uint64_t version, const void *upd, size_t len) {
     chg *c = ud;
     chg_ent *x = len && len <= CHG_MAX_UPD ? ent_new(c, CHG_OP_MODEL, 0, len, 0, 0) : NULL;
@@ -378,13 +399,22 @@ static int apply_entry(chg *c, const redisReply *ent) {
         c->applied = id;
         return 1;
     }
-    if (r.dict) { /* another dictionary: not in this build */
-        c->skipped++;
-        c->applied = id;
-        return 1;
-    }
     const char *msg;
-    int rc = eng_apply_change(c->e, r.op == CHG_OP_DEL, r.key, r.klen, r.disp, r.dlen, r.score, &msg);
+    int rc;
+    if (r.dict) {
+        int jop = r.op == CHG_OP_SET ? JRN_OP_DSET : r.op == CHG_OP_DEL ? JRN_OP_DDEL : JRN_OP_DDROP;
+        rc = eng_apply_dict_change(c->e, jop, r.dict, r.dictlen, r.key, r.klen, r.disp, r.dlen, r.pay, r.plen,
+                                   r.score, &msg);
+        if (rc == ENG_ERR(ERR_ARGS) && !c->e->dicts) { /* a server without dictionaries: skipped, counted */
+            c->skipped++;
+            c->applied = id;
+            return 1;
+        }
+    } else if (r.op == CHG_OP_DROP) {
+        rc = ENG_ERR(ERR_ARGS), msg = "drop without dict";
+    } else {
+        rc = eng_apply_change(c->e, r.op == CHG_OP_DEL, r.key, r.klen, r.disp, r.dlen, r.score, &msg);
+    }
     if (rc == ENG_ERR(ERR_IO) || rc == ENG_ERR(ERR_NOMEM) || rc == ENG_ERR(ERR_LIMIT)) {
         /* the journal refuses, no memory, the trie is full: retry, never skip */
         c->apply_errors++;

@@ -100,11 +100,13 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "engine/store/journal.h"
 #include "trie/trie.h"
 
 #define CHG_MAX_ID 64                /* --changelog-id, bytes */
 #define CHG_MAX_KEY 256              /* --changelog KEY, bytes */
-#define CHG_MAX_DICT 256             /* a dict field, bytes */
+#define CHG_MAX_DICT JRN_MAX_NAME    /* a dict field, bytes (dict-name-max's ceiling) */
+#define CHG_MAX_PAY JRN_MAX_DATA     /* a pay field (a dictionary entry's payload), bytes */
 #define CHG_MAX_UPD 65535            /* an upd field (model update), bytes */
 #define CHG_MODEL_CKPT_MS 10000      /* the fleet's weights are checkpointed this often when they moved */
 #define CHG_DEFAULT_OUTBOX_MAX 100000 /* changelog-outbox-max: unconfirmed changes held */
@@ -120,7 +122,7 @@
 #define CHG_LAG_SAMPLES 1024         /* lag percentiles over the last N entries of other replicas */
 #define CHG_POS_MAX 48               /* "MS-SEQ" text with its NUL */
 
-enum { CHG_OP_SET = 1, CHG_OP_DEL = 2, CHG_OP_MODEL = 3 };
+enum { CHG_OP_SET = 1, CHG_OP_DEL = 2, CHG_OP_MODEL = 3, CHG_OP_DROP = 4 };
 
 /* --- stream ids ---------------------------------------------------------- */
 
@@ -145,12 +147,14 @@ typedef struct chg_rec {
     uint64_t mv;     /* model: the model version */
     const char *upd; /* model: the encoded steps (ranking/ftrl_delta.h) */
     size_t ulen;
+    const char *pay; /* set in a dictionary: the entry's payload (NULL: none) */
+    size_t plen;
 } chg_rec;
 
 /* The XADD arguments after "XADD KEY MAXLEN ~ N *": field/value pairs of r,
  * pointing into r and into num (CHG_NUM_BUF bytes, for score and t). Returns
  * the count (<= CHG_REC_MAX_ARGS), or -1 when r is not valid. */
-#define CHG_REC_MAX_ARGS 14
+#define CHG_REC_MAX_ARGS 16
 #define CHG_NUM_BUF 96
 int chg_rec_encode(const chg_rec *r, const char **argv, size_t *argvlen, char *num, size_t numcap);
 
@@ -185,6 +189,12 @@ void chg_close(chg *c);
 /* A client's change was applied and journaled (cmd.c's change_done): queue
  * its new state for the stream. disp NULL: a deletion. */
 void chg_local_change(chg *c, const char *key, size_t klen, const char *disp, size_t dlen, double score);
+
+/* A client's change to a named dictionary was applied and journaled
+ * (cmd_sug.c): op JRN_OP_DSET / DDEL / DDROP as journaled, the entry's new
+ * state (DDROP: no key). */
+void chg_local_dict(chg *c, int op, const char *name, size_t nlen, const char *key, size_t klen, const char *disp,
+                    size_t dlen, const char *pay, size_t plen, double score);
 
 /* The ranker learned from an ACCEPT (eng_rank_fleet_start's publish):
  * queue its steps for the stream. */

@@ -14,7 +14,10 @@
 #   4. a replica started from another model file (another version) ignores the fleet's updates;
 #   5. the outbox on disk: a replica whose Redis is unreachable acknowledges ADDs and DELs (they pile
 #      up in its outbox), is killed -9, restarted with Redis reachable: it sends them (log
-#      changelog.outbox_recovered) and the other replicas hold every acknowledged change.
+#      changelog.outbox_recovered) and the other replicas hold every acknowledged change (a named
+#      dictionary's included);
+#   6. named dictionaries on the log: FT.SUGADD (PAYLOAD, INCR), FT.SUGDEL and DEL of a dictionary on
+#      different replicas: every replica answers FT.SUGGET ... WITHSCORES WITHPAYLOADS alike.
 # Env: IT_FLEET_REDIS_PORT (default: a free port), IT_FLEET_ACCEPTS (default 300).
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
@@ -263,15 +266,18 @@ c.send(*[("DEL", "outbox key %03d" % i) for i in range(0, 200, 10)])
 for i in range(20):
     r = c.read()
     if isinstance(r, str) and r.startswith("-"): die("DEL: %r" % r)
+for a in [("FT.SUGADD", "offline", "apple pie", "3", "PAYLOAD", "p1"), ("FT.SUGADD", "offline", "apricot", "2")]:
+    r = c.cmd(*a)
+    if not isinstance(r, int): die("%r: %r" % (a, r))
 st = c.stats()
-if st["changelog_up"] != "0" or int(st["changelog_outbox"]) != 220: die("outbox %s, up %s" % (st["changelog_outbox"], st["changelog_up"]))
+if st["changelog_up"] != "0" or int(st["changelog_outbox"]) != 222: die("outbox %s, up %s" % (st["changelog_outbox"], st["changelog_up"]))
 PY
 sleep 0.3 # a confirmation round of the cron (nothing confirmed: nothing changes)
 kill -9 "${pids[5]}"
 wait "${pids[5]}" 2>/dev/null
 start_replica 5 "$tmp/model"
-grep -q 'event=changelog.outbox_recovered .*changes=220' "$tmp/r5/log" || bad "replica 5: no outbox_recovered changes=220 in its log"
-python3 - "$tmp" "${ports[2]}" "${ports[3]}" <<'PY' || bad "the changes replica 5 acknowledged without Redis"
+grep -q 'event=changelog.outbox_recovered .*changes=222' "$tmp/r5/log" || bad "replica 5: no outbox_recovered changes=222 in its log"
+python3 - "$tmp" "${ports[2]}" "${ports[3]}" "$p5" <<'PY' || bad "the changes replica 5 acknowledged without Redis"
 import sys, time
 sys.path.insert(0, sys.argv[1]); from fleet import *
 for port in sys.argv[2:4]:
@@ -285,11 +291,44 @@ for port in sys.argv[2:4]:
         if time.time() > t0 + 10:
             die("replica :%s: %d of 200 keys wrong" % (port, sum(g != w for g, w in zip(got, want))))
         time.sleep(0.1)
-    print("ok   replica :%s holds the 180 ADDs and 20 DELs replica 5 acknowledged without Redis" % port)
+    while c.cmd("FT.SUGGET", "offline", "ap", "WITHSCORES", "WITHPAYLOADS") != R(int(sys.argv[4])).cmd("FT.SUGGET", "offline", "ap", "WITHSCORES", "WITHPAYLOADS"):
+        if time.time() > t0 + 10: die("replica :%s: dictionary offline: %r" % (port, c.cmd("FT.SUGGET", "offline", "ap", "WITHSCORES", "WITHPAYLOADS")))
+        time.sleep(0.1)
+    print("ok   replica :%s holds the 180 ADDs, 20 DELs and 2 FT.SUGADDs replica 5 acknowledged without Redis" % port)
 PY
 check "replica 5: outbox empty" "$(stat "$p5" changelog_outbox)" 0
 sleep 0.3
 check "replica 5: outbox file emptied" "$(wc -c <"$tmp/r5/journal.outbox")" 0
+
+# --- 6. named dictionaries on the log ------------------------------------------------------------------
+python3 - "$tmp" "${ports[1]}" "${ports[2]}" "${ports[3]}" <<'PY' || bad "named dictionaries across replicas"
+import sys, time
+sys.path.insert(0, sys.argv[1]); from fleet import *
+cs = [R(int(p)) for p in sys.argv[2:5]]
+ops = [(0, "FT.SUGADD", "cities", "New York", "10", "PAYLOAD", "ny"), (1, "FT.SUGADD", "cities", "Newark", "4"),
+       (2, "FT.SUGADD", "cities", "New York", "5", "INCR"), (0, "FT.SUGADD", "cities", "Nice", "1", "PAYLOAD", "n"),
+       (1, "FT.SUGDEL", "cities", "Nice"), (2, "FT.SUGADD", "tmp", "gone", "1"), (0, "DEL", "tmp"),
+       (1, "FT.SUGADD", "cities", "Newark", "7", "PAYLOAD", "nk")]
+for k, *a in ops:
+    r = cs[k].cmd(*a)
+    if isinstance(r, str) and r.startswith("-"): die("%r: %r" % (a, r))
+    time.sleep(0.05) # one origin's change and the next's in their order on every replica
+# FT.SUGGET's scores are RediSearch's (normalized by length): compared across replicas, and with a
+# dictionary holding New York 15 and Newark 7 alone
+ref = R(int(sys.argv[2]))
+for a in [("FT.SUGADD", "ref", "New York", "15", "PAYLOAD", "ny"), ("FT.SUGADD", "ref", "Newark", "7", "PAYLOAD", "nk")]:
+    ref.cmd(*a)
+want = ref.cmd("FT.SUGGET", "ref", "n", "WITHSCORES", "WITHPAYLOADS", "MAX", "10")
+if [want[0], want[2], want[3], want[5]] != ["New York", "ny", "Newark", "nk"]: die("ref: %r" % want)
+t0 = time.time()
+for c in cs:
+    while True:
+        got = c.cmd("FT.SUGGET", "cities", "n", "WITHSCORES", "WITHPAYLOADS", "MAX", "10")
+        if got == want and c.cmd("EXISTS", "tmp") == 0 and c.cmd("FT.SUGLEN", "cities") == 2: break
+        if time.time() > t0 + 10: die("FT.SUGGET cities: %r, want %r; EXISTS tmp %r" % (got, want, c.cmd("EXISTS", "tmp")))
+        time.sleep(0.05)
+print("ok   named dictionaries: 8 FT.SUGADD/SUGDEL/DEL on 3 replicas, every replica answers alike")
+PY
 
 for i in 1 2 3 4 5; do kill -TERM "${pids[$i]}" 2>/dev/null; done
 for i in 1 2 3 4 5; do wait "${pids[$i]}" 2>/dev/null; no_sanitizer_report "$tmp/r$i/log" || bad "sanitizer report r$i"; done

@@ -27,6 +27,7 @@
 #include "engine/changelog_outbox.h"
 #include "engine/cmd.h"
 #include "engine/config.h"
+#include "engine/dict.h"
 #include "engine/infix.h"
 #include "engine/store/journal.h"
 #include "trie/trie.h"
@@ -118,6 +119,24 @@ static void test_roundtrip(void **state) {
     bad = mod, bad.key = "k", bad.klen = 1;
     assert_int_equal(chg_rec_encode(&bad, argv, len, num, sizeof num), -1);
 
+    /* a dictionary's set with a payload; a drop */
+    chg_rec ds = {.op = CHG_OP_SET, .key = "k", .klen = 1, .disp = "K", .dlen = 1, .score = 2, .origin = "r",
+                  .olen = 1, .dict = "fruits", .dictlen = 6, .pay = "p\0y", .plen = 3};
+    n = chg_rec_encode(&ds, argv, len, num, sizeof num);
+    assert_int_equal(n, 16);
+    assert_int_equal(chg_rec_decode(argv, len, (size_t)n, &out, &why), 0);
+    assert_true(out.plen == 3 && !memcmp(out.pay, "p\0y", 3) && out.dictlen == 6);
+    chg_rec dr = {.op = CHG_OP_DROP, .origin = "r", .olen = 1, .dict = "fruits", .dictlen = 6};
+    n = chg_rec_encode(&dr, argv, len, num, sizeof num);
+    assert_int_equal(n, 8);
+    assert_int_equal(chg_rec_decode(argv, len, (size_t)n, &out, &why), 0);
+    assert_int_equal(out.op, CHG_OP_DROP);
+    assert_null(out.key);
+    bad = dr, bad.dict = NULL, bad.dictlen = 0;
+    assert_int_equal(chg_rec_encode(&bad, argv, len, num, sizeof num), -1);
+    bad = ds, bad.dict = NULL, bad.dictlen = 0; /* a payload outside a dictionary */
+    assert_int_equal(chg_rec_encode(&bad, argv, len, num, sizeof num), -1);
+
     /* a field of a later version is ignored */
     const char *later[] = {"op", "del", "key", "k", "origin", "o", "t", "1", "v2field", "whatever"};
     assert_int_equal(decode_list(later, 10, &out, &why), 0);
@@ -156,6 +175,12 @@ static void test_garbage(void **state) {
         {{"op", "model", "mv", "0123456789abcdef", "upd", "x", "origin", "o"}, 8},      /* model, no t */
         {{"op", "del", "key", "k", "mv", "0123456789abcdef", "origin", "o", "t", "1"}, 10}, /* del + mv */
         {{"op", "set", "key", "k", "disp", "K", "score", "1", "upd", "x", "origin", "o", "t", "1"}, 14},
+        {{"op", "drop", "origin", "o", "t", "1"}, 6},                                   /* drop, no dict */
+        {{"op", "drop", "dict", "d", "key", "k", "origin", "o", "t", "1"}, 10},         /* drop + key */
+        {{"op", "drop", "dict", "d", "pay", "p", "origin", "o", "t", "1"}, 10},         /* drop + pay */
+        {{"op", "set", "key", "k", "disp", "K", "score", "1", "pay", "p", "origin", "o", "t", "1"}, 14}, /* no dict */
+        {{"op", "del", "key", "k", "dict", "d", "pay", "p", "origin", "o", "t", "1"}, 12}, /* del + pay */
+        {{"op", "set", "key", "k", "disp", "K", "score", "1", "dict", "d", "pay", "", "origin", "o", "t", "1"}, 16},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         chg_rec r;
@@ -174,8 +199,8 @@ static void test_garbage(void **state) {
     assert_int_equal(decode_list(f2, 8, &r, &why), -1);
     /* random field lists: never a crash; a list that decodes is valid */
     uint64_t x = 88172645463325252ull;
-    const char *names[] = {"op", "key", "disp", "score", "origin", "t", "dict", "zz", "mv", "upd"};
-    const char *vals[] = {"set", "del", "k", "", "1.5", "12", "-3", "nan", "o", "model", "00000000000000ff"};
+    const char *names[] = {"op", "key", "disp", "score", "origin", "t", "dict", "zz", "mv", "upd", "pay"};
+    const char *vals[] = {"set", "del", "k", "", "1.5", "12", "-3", "nan", "o", "model", "00000000000000ff", "drop"};
     for (int it = 0; it < 20000; it++) {
         const char *f[16];
         size_t len[16], n = 0;
@@ -183,7 +208,7 @@ static void test_garbage(void **state) {
         size_t want = x % 15;
         for (size_t k = 0; k < want; k++) {
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-            f[n] = k % 2 ? vals[x % 11] : names[x % 10];
+            f[n] = k % 2 ? vals[x % 12] : names[x % 11];
             len[n] = strlen(f[n]);
             n++;
         }
@@ -191,7 +216,8 @@ static void test_garbage(void **state) {
             assert_true(r.op == CHG_OP_SET || r.op == CHG_OP_DEL || r.op == CHG_OP_MODEL);
             assert_true(r.olen >= 1);
             if (r.op == CHG_OP_MODEL) assert_true(r.ulen >= 1 && !r.key && !r.dict);
-            else assert_true(r.klen >= 1 && !r.upd);
+            else if (r.op == CHG_OP_DROP) assert_true(r.dictlen >= 1 && !r.key && !r.pay);
+            else assert_true(r.klen >= 1 && !r.upd && (!r.pay || (r.dict && r.op == CHG_OP_SET)));
             if (r.op == CHG_OP_SET) assert_true(r.dlen >= 1 && isfinite(r.score));
         }
     }
@@ -263,6 +289,79 @@ static void test_apply(void **state) {
     trie_free(t2);
     jrn_close(j);
     eng_words_free(&e);
+    config_free(&cfg);
+    trie_free(t);
+    remove_tree(dir);
+}
+
+/* Named dictionaries from the log: set (with payload), unchanged, a new
+ * score, a key that is not its suggestion's, del, drop; journaled so that a
+ * replay gives the same state. */
+static void test_apply_dict(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    srv_config cfg;
+    config_defaults(&cfg);
+    eng e;
+    eng_init(&e, t, &cfg);
+    e.dicts = dict_set_new();
+    assert_non_null(e.dicts);
+    char dir[256], base[300], err[300], k[TRIE_MAX_KEY + 8], k2[TRIE_MAX_KEY + 8];
+    assert_int_equal(make_tmpdir(dir, sizeof dir, "chgd"), 0);
+    snprintf(base, sizeof base, "%s/j", dir);
+    jrn *j = jrn_open(base, 1, JRN_FSYNC_NO, err, sizeof err);
+    assert_non_null(j);
+    e.j = j;
+    int kl = dict_sug_key(S("Apple Pie"), k, sizeof k), kl2 = dict_sug_key(S("banana"), k2, sizeof k2);
+    assert_true(kl > 0 && kl2 > 0);
+    const char *msg = NULL;
+    assert_int_equal(eng_apply_dict_change(&e, JRN_OP_DSET, S("fruits"), k, (size_t)kl, S("Apple Pie"), S("p1"), 3,
+                                           &msg), 1);
+    assert_int_equal(eng_apply_dict_change(&e, JRN_OP_DSET, S("fruits"), k, (size_t)kl, S("Apple Pie"), S("p1"), 3,
+                                           &msg), 0); /* the same state */
+    assert_int_equal(eng_apply_dict_change(&e, JRN_OP_DSET, S("fruits"), k, (size_t)kl, S("Apple Pie"), S("p2"), 3,
+                                           &msg), 1); /* another payload */
+    assert_int_equal(eng_apply_dict_change(&e, JRN_OP_DSET, S("fruits"), k2, (size_t)kl2, S("banana"), NULL, 0, 5,
+                                           &msg), 1);
+    dict_ent *d = dict_find(e.dicts, S("fruits"));
+    assert_non_null(d);
+    assert_int_equal(trie_count(d->t), 2);
+    trie_hit h;
+    assert_true(trie_get(d->t, k, (size_t)kl, &h) && h.score == 3);
+    uint32_t pl;
+    const char *p = dict_payload(d, h.id, &pl);
+    assert_true(pl == 2 && !memcmp(p, "p2", 2));
+    /* refused: a key that is not its display's, a display that is not the key's */
+    assert_true(eng_apply_dict_change(&e, JRN_OP_DSET, S("fruits"), S("apple"), S("apple"), NULL, 0, 1, &msg) < 0);
+    assert_true(eng_apply_dict_change(&e, JRN_OP_DSET, S("fruits"), k, (size_t)kl, S("Other"), NULL, 0, 1, &msg) < 0);
+    assert_true(eng_apply_dict_change(&e, JRN_OP_DDEL, S("fruits"), S("x"), NULL, 0, NULL, 0, 0, &msg) < 0);
+    assert_true(eng_apply_dict_change(&e, JRN_OP_DSET, S("fruits"), k, (size_t)kl, S("Apple Pie"), NULL, 0, INFINITY,
+                                      &msg) < 0);
+    /* del; del again: unchanged; drop; drop again: unchanged */
+    assert_int_equal(eng_apply_dict_change(&e, JRN_OP_DDEL, S("fruits"), k, (size_t)kl, NULL, 0, NULL, 0, 0, &msg), 1);
+    assert_int_equal(eng_apply_dict_change(&e, JRN_OP_DDEL, S("fruits"), k, (size_t)kl, NULL, 0, NULL, 0, 0, &msg), 0);
+    assert_int_equal(eng_apply_dict_change(&e, JRN_OP_DSET, S("veg"), k2, (size_t)kl2, S("banana"), NULL, 0, 1, &msg),
+                     1);
+    assert_int_equal(eng_apply_dict_change(&e, JRN_OP_DDROP, S("fruits"), NULL, 0, NULL, 0, NULL, 0, 0, &msg), 1);
+    assert_int_equal(eng_apply_dict_change(&e, JRN_OP_DDROP, S("fruits"), NULL, 0, NULL, 0, NULL, 0, 0, &msg), 0);
+    assert_null(dict_find(e.dicts, S("fruits")));
+    assert_non_null(dict_find(e.dicts, S("veg")));
+    assert_int_equal(jrn_write(j), 0);
+    /* the journal replays to the same dictionaries */
+    dict_set *r = dict_set_new();
+    trie *t2 = trie_new();
+    jrn_recovery rec;
+    assert_int_equal(jrn_recover_dicts(base, t2, dict_apply, r, 0, &rec, err, sizeof err), 0);
+    assert_int_equal(rec.records, 6);
+    assert_null(dict_find(r, S("fruits")));
+    assert_non_null(dict_find(r, S("veg")));
+    dict_set_free(r);
+    trie_free(t2);
+    /* without dictionaries: refused */
+    dict_set_free(e.dicts);
+    e.dicts = NULL;
+    assert_true(eng_apply_dict_change(&e, JRN_OP_DDROP, S("veg"), NULL, 0, NULL, 0, NULL, 0, 0, &msg) < 0);
+    jrn_close(j);
     config_free(&cfg);
     trie_free(t);
     remove_tree(dir);
@@ -368,6 +467,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ids),      cmocka_unit_test(test_roundtrip), cmocka_unit_test(test_garbage),
         cmocka_unit_test(test_posfile),  cmocka_unit_test(test_apply),   cmocka_unit_test(test_outbox_file),
+        cmocka_unit_test(test_apply_dict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
