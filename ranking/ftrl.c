@@ -106,6 +106,23 @@ void rank_ftrl_step(rank_ftrl *m, const uint32_t *idx, const double *g, size_t n
     m->updates++;
 }
 
+/* Four independent multiply-rotate lanes over 64-bit words: ~0.1 ms for the
+ * 2 MB of z and n at 18 bits (byte-wise FNV-1a took 12 ms: too long for a
+ * STATS on the loop). */
+static uint64_t mix(uint64_t h, uint64_t v) {
+    h ^= v * 0x9E3779B97F4A7C15ull;
+    h = (h << 31 | h >> 33) * 0xC2B2AE3D27D4EB4Full;
+    return h;
+}
+
+static void hash_floats(uint64_t lane[4], const float *f, size_t n) {
+    for (size_t i = 0; i + 8 <= n; i += 8) { /* n is a power of two >= 2^10 */
+        uint64_t w[4];
+        memcpy(w, f + i, sizeof w);
+        for (int k = 0; k < 4; k++) lane[k] = mix(lane[k], w[k]);
+    }
+}
+
 uint64_t rank_ftrl_checksum(const rank_ftrl *m) {
     unsigned char h[64];
     le_put32(h, m->o.bits);
@@ -119,9 +136,12 @@ uint64_t rank_ftrl_checksum(const rank_ftrl *m) {
     le_put64(h + 48, m->updates);
     le_put64(h + 56, 0);
     uint64_t s = rank_emb_hash(h, sizeof h, RANK_EMB_FNV_INIT);
-    size_t len = ((size_t)m->mask + 1) * sizeof(float);
-    s = rank_emb_hash(m->z, len, s); /* floats in host order: a checksum compares replicas of one build */
-    return rank_emb_hash(m->n, len, s);
+    uint64_t lane[4] = {s, s + 1, s + 2, s + 3};
+    size_t n = (size_t)m->mask + 1; /* floats in host order: a checksum compares replicas of one build */
+    hash_floats(lane, m->z, n);
+    hash_floats(lane, m->n, n);
+    for (int k = 0; k < 4; k++) s = mix(s, lane[k]);
+    return s ^ s >> 29;
 }
 
 size_t rank_ftrl_mask(const rank_ftrl *m, rank_feat *x, size_t n) {

@@ -125,9 +125,9 @@ void rank_ftrl_update(rank_ftrl *m, const rank_feat *x, size_t n, double g);
  * idx[k] = x[k].i & mask, g[k] = g * x[k].v (zeros skipped), bit for bit. */
 void rank_ftrl_step(rank_ftrl *m, const uint32_t *idx, const double *g, size_t n);
 
-/* FNV-1a 64 of the options, updates, z and n (w follows from them): two
- * models with the same checksum rank alike. Reads the whole table (~1 ms at
- * 18 bits). */
+/* A 64-bit hash of the options, updates, z and n (w follows from them): two
+ * models with the same checksum rank alike. Not cryptographic, not stable
+ * across byte orders. Reads the whole table (~0.5 ms of CPU at 18 bits). */
 uint64_t rank_ftrl_checksum(const rank_ftrl *m);
 
 /* Masks x's indexes in place and merges duplicates; returns the new n. */
