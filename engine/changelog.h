@@ -20,19 +20,44 @@
  *   interleaved change here), so a key changed twice within the lag may
  *   briefly show its first state again on the replica that changed it.
  *
- * STREAM ENTRY (fields, text; unknown fields are ignored)
- * -------------------------------------------------------
- *   op      "set" | "del"
+ * STREAM ENTRY (fields, text unless said; unknown fields are ignored)
+ * -----------------------------------------------------------------
+ *   op      "set" | "del" | "drop" (a named dictionary) | "model" (below)
  *   key     the normalized key, 1..TRIE_MAX_KEY bytes (applied only if it is
- *           its own normalization)
+ *           its own normalization; in a dictionary F(s) 0xFF s, applied
+ *           only if it is its own disp's: engine/dict.h); absent for drop
  *   disp    set: the display form, 1..TRIE_MAX_KEY bytes; absent for del
  *   score   set: a finite number ("%.17g": the double round-trips)
  *   origin  the replica id that made the change (--changelog-id), 1..64 bytes
  *   t       the origin's wall clock, microseconds, when it applied the change
  *           (the change lag is measured with it)
- *   dict    optional: a dictionary name; absent = the default index. This
- *           build has only the default index: an entry with a dict is
- *           skipped and counted (changelog_skipped), never an error.
+ *   dict    optional: a named dictionary, 1..CHG_MAX_DICT bytes; absent =
+ *           the default index. Applied by eng_apply_dict_change (no
+ *           max-dicts / dict-max-keys check: the origin's business, as at
+ *           journal replay); a server without dictionaries skips and
+ *           counts it (changelog_skipped). drop needs it.
+ *   pay     optional, set in a dict only: the entry's payload, binary,
+ *           1..CHG_MAX_PAY bytes (absent: none)
+ * MODEL UPDATES (op "model"; fleet-shared learning, issue 18)
+ *   mv      the model version, 16 lowercase hex digits (eng_rank_fleet_*)
+ *   upd     the FTRL steps of one ACCEPT, binary, 1..CHG_MAX_UPD bytes
+ *           (ranking/ftrl_delta.h; checked whole before anything applies)
+ *   origin, t as above; no key, disp, score, dict or pay.
+ * With a ranker holding a model, a replica learning from an ACCEPT queues
+ * its steps here instead of applying them (engine/rank/ranker_fleet.c);
+ * every replica applies every update of its own model version in stream
+ * order, its own included, so replicas started from the same model file
+ * that read the same stream hold bit-identical weights. Staleness: the
+ * change log's lag. Updates of another version are skipped and counted
+ * (changelog_model_foreign). The weights are checkpointed with the
+ * position they include (INDEX.model, INDEX.model.0/.1) every
+ * CHG_MODEL_CKPT_MS when they moved and at close; a restart reads the
+ * stream from min(index position, model position): a key entry is applied
+ * only past the index's, a model entry only past the model's. The trim
+ * position published in KEY:positions is the lower of the two. Updates are
+ * not kept in the outbox file: one lost with its process was applied
+ * nowhere, so the fleet still agrees.
+ *
  * A malformed entry (a field missing, repeated, out of range, a score that is
  * not a finite number, an odd field count, an id that is not MS-SEQ) is
  * logged with its id and reason, counted (changelog_bad_entries) and
@@ -83,9 +108,11 @@
  * than new changes being refused. Otherwise, past that a change is still applied and journaled locally but
  * not sent (STATS changelog_outbox_overflow, log changelog.outbox_full):
  * other replicas miss it, and this replica keeps it only until the key is
- * changed by another replica. Not covered: a change acknowledged and still
- * in the outbox when this qac process dies (kill -9, a crash) stays in its
- * journal but is never sent.
+ * changed by another replica. With a journal, the outbox is also on disk
+ * (JOURNAL.outbox, engine/changelog_outbox.h): a change acknowledged and
+ * still unconfirmed when this process dies (kill -9, a crash) is sent after
+ * the restart. Not covered: an OS crash or power loss (that file is not
+ * fsynced).
  *
  * Connections: two rcl clients (engine/rank/rclient.h) to the same --redis
  * target (Sentinel followed): the reader (XREAD BLOCK CHG_BLOCK_MS only) and

@@ -80,6 +80,21 @@ static float weight(const rank_ftrl *m, float z, float n) {
     return (float)(-(z - sg * l1) / ((m->o.beta + sqrt(n)) / m->o.alpha + m->o.l2));
 }
 
+/* bits, loss, alpha, beta, l1, l2, base, reserved 0, updates: the MODEL
+ * header's bytes 16..72 (ftrl.h), also what the checksum hashes first. */
+#define PARAMS_LEN 56
+static void put_params(unsigned char *p, const rank_ftrl *m) {
+    le_put32(p, m->o.bits);
+    le_put32(p + 4, (uint32_t)m->o.loss);
+    le_put_f64(p + 8, m->o.alpha);
+    le_put_f64(p + 16, m->o.beta);
+    le_put_f64(p + 24, m->o.l1);
+    le_put_f64(p + 32, m->o.l2);
+    le_put32(p + 40, m->o.base);
+    le_put32(p + 44, 0);
+    le_put64(p + 48, m->updates);
+}
+
 static void coord_step(rank_ftrl *m, uint32_t i, double gi) {
     double ni = m->n[i];
     double s = (sqrt(ni + gi * gi) - sqrt(ni)) / m->o.alpha;
@@ -124,17 +139,8 @@ static void hash_floats(uint64_t lane[4], const float *f, size_t n) {
 }
 
 uint64_t rank_ftrl_checksum(const rank_ftrl *m) {
-    unsigned char h[64];
-    le_put32(h, m->o.bits);
-    le_put32(h + 4, (uint32_t)m->o.loss);
-    le_put_f64(h + 8, m->o.alpha);
-    le_put_f64(h + 16, m->o.beta);
-    le_put_f64(h + 24, m->o.l1);
-    le_put_f64(h + 32, m->o.l2);
-    le_put32(h + 40, m->o.base);
-    le_put32(h + 44, 0);
-    le_put64(h + 48, m->updates);
-    le_put64(h + 56, 0);
+    unsigned char h[PARAMS_LEN];
+    put_params(h, m);
     uint64_t s = rank_emb_hash(h, sizeof h, RANK_EMB_FNV_INIT);
     uint64_t lane[4] = {s, s + 1, s + 2, s + 3};
     size_t n = (size_t)m->mask + 1; /* floats in host order: a checksum compares replicas of one build */
@@ -169,15 +175,7 @@ int rank_ftrl_save(const rank_ftrl *m, const char *path, char *err, size_t errle
     memcpy(b, MDL_MAGIC, 8);
     le_put32(b + 8, RANK_FTRL_VERSION);
     le_put32(b + 12, RANK_FEAT_VERSION);
-    le_put32(b + 16, m->o.bits);
-    le_put32(b + 20, (uint32_t)m->o.loss);
-    le_put_f64(b + 24, m->o.alpha);
-    le_put_f64(b + 32, m->o.beta);
-    le_put_f64(b + 40, m->o.l1);
-    le_put_f64(b + 48, m->o.l2);
-    le_put32(b + 56, m->o.base);
-    le_put32(b + 60, 0);
-    le_put64(b + 64, m->updates);
+    put_params(b + 16, m);
     le_put64(b + 72, cnt);
     unsigned char *p = b + MDL_HEADER;
     for (size_t i = 0; i <= m->mask; i++) {
