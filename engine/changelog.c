@@ -894,8 +894,8 @@ void chg_stats(const chg *c, eng_stats_snap *snap) {
     stats_add_u(snap, "changelog_lag_p50_us", "qac_changelog_lag_us", "gauge", "q=\"0.5\"", n ? s[n / 2] : 0);
     stats_add_u(snap, "changelog_lag_p99_us", "qac_changelog_lag_us", "gauge", "q=\"0.99\"",
                 n ? s[(n * 99) / 100] : 0);
-    stats_add_u(snap, "changelog_model_version", "qac_changelog_model_version", "gauge", NULL,
-                c->model_version >> 11);
+    uint64_t mv = c->model_version && c->e->rank ? eng_rank_fleet_version(c->e->rank) : c->model_version;
+    stats_add_u(snap, "changelog_model_version", "qac_changelog_model_version", "gauge", NULL, mv >> 11); /* RELOAD may change it */
     stats_add_u(snap, "changelog_model_applied", "qac_changelog_model_updates_total", "counter",
                 "result=\"applied\"", c->model_applied);
     stats_add_u(snap, "changelog_model_foreign", "qac_changelog_model_updates_total", "counter",
