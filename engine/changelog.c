@@ -317,7 +317,7 @@ void chg_local_dict(chg *c, int op, const char *name, size_t nlen, const char *k
 
 void chg_local_model(void *ud, uint64_t version, const void *upd, size_t len) {
     chg *c = ud;
-    chg_ent *x = len && len <= CHG_MAX_UPD ? ent_new(c, CHG_OP_MODEL, 0, len, 0, 0) : NULL;
+    chg_ent *x = !c->closing && len && len <= CHG_MAX_UPD ? ent_new(c, CHG_OP_MODEL, 0, len, 0, 0) : NULL;
     if (!x) { /* no replica learns it, this one neither: they still agree */
         c->model_lost++;
         return;
