@@ -23,6 +23,7 @@
 #include "engine/changelog.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,9 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "engine/changelog_outbox.h"
 #include "engine/cmd.h"
+#include "engine/rank/ranker.h"
 #include "engine/rank/rclient.h"
 #include "engine/stats.h"
 #include "engine/store/journal.h"
@@ -40,16 +43,17 @@ typedef struct chg_ent {
     struct chg_ent *next;
     uint64_t seq, t_us;
     double score;
+    uint64_t mv; /* model: its version */
     int op;
-    uint16_t klen, dlen;
-    char data[]; /* key then display */
+    uint16_t klen, dlen, nlen, plen;
+    char data[]; /* key, display (model: the update), dictionary name, dictionary payload */
 } chg_ent;
 
 struct chg {
     uv_loop_t *loop;
     eng *e;
     char key[CHG_MAX_KEY + 1], poskey[CHG_MAX_KEY + 16], id[CHG_MAX_ID + 1];
-    char *pos_path, *snap_path;
+    char *pos_path, *snap_path, *model_path;
     uint64_t outbox_max, maxlen, wait_replicas;
     char maxlen_s[24], wait_s[24];
     rcl *rd, *wr;
@@ -77,6 +81,17 @@ struct chg {
     uint64_t lag_ms, lag_entries;
     uint32_t lag_us[CHG_LAG_SAMPLES];
     uint64_t lag_n;
+    /* the fleet's model (changelog.h MODEL UPDATES) */
+    uint64_t model_version;   /* 0: no fleet learning */
+    chg_id key_from, model_from; /* entries up to these the loaded index / weights hold already */
+    chg_id model_saved;       /* the position of the checkpoint on disk */
+    int model_dirty;          /* steps applied since it */
+    uint64_t last_model_ckpt;
+    uint64_t model_applied, model_foreign, model_bad, model_lost;
+    /* the outbox on disk (changelog_outbox.h); NULL without a journal */
+    chg_obf *obf;
+    uint64_t obf_recovered, obf_errors;
+    int recovering; /* queueing the file's entries: not appended again */
 };
 
 static uint64_t wall_us(void) { return (uint64_t)(qtime_wall() * 1e6); }
@@ -166,12 +181,23 @@ static void send_wait(chg *c) {
 }
 
 static void flush(chg *c) {
-    if (c->closing || !rcl_is_up(c->wr) || uv_now(c->loop) < c->send_pause_until) return;
+    if (c->closing || !c->wr || !rcl_is_up(c->wr) || uv_now(c->loop) < c->send_pause_until) return;
     int n0 = 0;
     while (c->send && c->inflight < CHG_MAX_INFLIGHT) {
         chg_ent *x = c->send;
         chg_rec rec = {.op = x->op, .key = x->data, .klen = x->klen, .disp = x->data + x->klen, .dlen = x->dlen,
                        .score = x->score, .origin = c->id, .olen = strlen(c->id), .t_us = x->t_us};
+        if (x->op == CHG_OP_MODEL) {
+            rec.key = rec.disp = NULL;
+            rec.klen = rec.dlen = 0;
+            rec.mv = x->mv;
+            rec.upd = x->data;
+            rec.ulen = x->dlen;
+        }
+        if (x->op == CHG_OP_DROP) rec.key = NULL, rec.klen = 0;
+        if (x->op == CHG_OP_DEL || x->op == CHG_OP_DROP) rec.disp = NULL, rec.dlen = 0;
+        if (x->nlen) rec.dict = x->data + x->klen + x->dlen, rec.dictlen = x->nlen;
+        if (x->plen) rec.pay = x->data + x->klen + x->dlen + x->nlen, rec.plen = x->plen;
         const char *argv[6 + CHG_REC_MAX_ARGS];
         size_t len[6 + CHG_REC_MAX_ARGS];
         char num[CHG_NUM_BUF];
@@ -191,7 +217,8 @@ static void flush(chg *c) {
     if (n0) send_wait(c);
 }
 
-void chg_local_change(chg *c, const char *key, size_t klen, const char *disp, size_t dlen, double score) {
+/* Room for one more entry (changelog.h SENDING). 0: none, counted. */
+static int outbox_room(chg *c) {
     if (c->depth >= c->outbox_max && c->head && c->head != c->send && c->head->seq <= c->acked_seq) {
         /* full of entries the primary has and its replicas have not confirmed
          * (no Redis replica since a failover?): the oldest leaves unconfirmed */
@@ -206,30 +233,98 @@ void chg_local_change(chg *c, const char *key, size_t klen, const char *disp, si
             LOG_W("changelog.outbox_full", "outbox=%llu overflow=%llu msg=\"Redis has not confirmed %llu changes "
                   "(changelog-outbox-max): this change is kept here but not sent; other replicas miss it\"",
                   (unsigned long long)c->depth, (unsigned long long)c->overflow, (unsigned long long)c->depth);
-        return;
+        return 0;
     }
-    if (klen > TRIE_MAX_KEY || dlen > TRIE_MAX_KEY) return;
-    chg_ent *x = qmalloc(sizeof *x + klen + dlen);
+    return 1;
+}
+
+/* A new entry of op with room for klen + dlen bytes, not queued yet; NULL
+ * (counted) when there is no room. */
+static chg_ent *ent_new(chg *c, int op, size_t klen, size_t dlen, size_t nlen, size_t plen) {
+    if (!outbox_room(c)) return NULL;
+    chg_ent *x = qmalloc(sizeof *x + klen + dlen + nlen + plen);
     if (!x) {
         c->overflow++;
         LOG_E("changelog.outbox_full", "error=out_of_memory msg=\"a change is not sent\"");
-        return;
+        return NULL;
     }
     x->next = NULL;
-    x->seq = ++c->next_seq;
     x->t_us = wall_us();
-    x->op = disp ? CHG_OP_SET : CHG_OP_DEL;
-    x->score = score;
+    x->op = op;
+    x->score = 0;
+    x->mv = 0;
     x->klen = (uint16_t)klen;
-    x->dlen = (uint16_t)(disp ? dlen : 0);
-    memcpy(x->data, key, klen);
-    if (disp) memcpy(x->data + klen, disp, dlen);
+    x->dlen = (uint16_t)dlen;
+    x->nlen = (uint16_t)nlen;
+    x->plen = (uint16_t)plen;
+    return x;
+}
+
+static void obf_ent(const chg_ent *x, chg_obf_ent *e) {
+    *e = (chg_obf_ent){.seq = x->seq, .t_us = x->t_us, .score = x->score, .op = x->op, .key = x->data,
+                       .disp = x->data + x->klen, .name = x->data + x->klen + x->dlen,
+                       .pay = x->data + x->klen + x->dlen + x->nlen, .klen = x->klen, .dlen = x->dlen,
+                       .nlen = x->nlen, .plen = x->plen};
+}
+
+static void obf_failed(chg *c, const char *what) {
+    if (c->obf_errors++ % 1000 == 0)
+        LOG_E("changelog.outbox_write_failed", "what=%s error=%s errors=%llu msg=\"unconfirmed changes may not be "
+              "sent again after a restart\"", what, strerror(errno), (unsigned long long)c->obf_errors);
+}
+
+static void enqueue(chg *c, chg_ent *x) {
+    x->seq = ++c->next_seq;
+    if (c->obf && !c->recovering && x->op != CHG_OP_MODEL) {
+        chg_obf_ent e;
+        obf_ent(x, &e);
+        if (chg_obf_append(c->obf, &e) < 0) obf_failed(c, "append");
+    }
     if (c->tail) c->tail->next = x;
     else c->head = x;
     c->tail = x;
     if (!c->send) c->send = x;
     c->depth++;
     flush(c);
+}
+
+void chg_local_change(chg *c, const char *key, size_t klen, const char *disp, size_t dlen, double score) {
+    if (klen > TRIE_MAX_KEY || dlen > TRIE_MAX_KEY) return;
+    chg_ent *x = ent_new(c, disp ? CHG_OP_SET : CHG_OP_DEL, klen, disp ? dlen : 0, 0, 0);
+    if (!x) return;
+    x->score = score;
+    memcpy(x->data, key, klen);
+    if (disp) memcpy(x->data + klen, disp, dlen);
+    enqueue(c, x);
+}
+
+void chg_local_dict(chg *c, int op, const char *name, size_t nlen, const char *key, size_t klen, const char *disp,
+                    size_t dlen, const char *pay, size_t plen, double score) {
+    int cop = op == JRN_OP_DSET ? CHG_OP_SET : op == JRN_OP_DDEL ? CHG_OP_DEL : CHG_OP_DROP;
+    if (cop != CHG_OP_SET) dlen = plen = 0;
+    if (cop == CHG_OP_DROP) klen = 0;
+    if (!nlen || nlen > CHG_MAX_DICT || klen > TRIE_MAX_KEY || dlen > TRIE_MAX_KEY || plen > CHG_MAX_PAY) return;
+    chg_ent *x = ent_new(c, cop, klen, dlen, nlen, plen);
+    if (!x) return;
+    x->score = score;
+    char *p = x->data;
+    if (klen) memcpy(p, key, klen);
+    if (dlen) memcpy(p + klen, disp, dlen);
+    memcpy(p + klen + dlen, name, nlen);
+    if (plen) memcpy(p + klen + dlen + nlen, pay, plen);
+    enqueue(c, x);
+}
+
+void chg_local_model(void *ud, uint64_t version, const void *upd, size_t len) {
+    chg *c = ud;
+    chg_ent *x = !c->closing && len && len <= CHG_MAX_UPD ? ent_new(c, CHG_OP_MODEL, 0, len, 0, 0) : NULL;
+    if (!x) { /* no replica learns it, this one neither: they still agree */
+        c->model_lost++;
+        return;
+    }
+    x->mv = version;
+    memcpy(x->data, upd, len);
+    enqueue(c, x);
 }
 
 /* --- reader ----------------------------------------------------------------- */
@@ -239,6 +334,29 @@ static void read_next(chg *c);
 static void lag_sample(chg *c, uint64_t t_us) {
     uint64_t now = wall_us(), d = now > t_us ? now - t_us : 0;
     c->lag_us[c->lag_n++ % CHG_LAG_SAMPLES] = d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+}
+
+/* A model update: applied in stream order, once (past the checkpoint's
+ * position), when it is of this replica's model version. */
+static void apply_model(chg *c, const chg_rec *r, chg_id id, const redisReply *rid) {
+    if (!c->model_version || !c->e->rank) return; /* no fleet learning here: not ours to count */
+    if (chg_id_cmp(id, c->model_from) <= 0) return;
+    const char *why = NULL;
+    int rc = eng_rank_fleet_apply(c->e->rank, r->mv, r->upd, r->ulen, &why);
+    if (rc > 0) {
+        c->model_applied++;
+        c->model_dirty = 1;
+    } else if (rc == 0) {
+        if (c->model_foreign++ % 1000 == 0)
+            LOG_W("changelog.model_other_version", "id=%.*s version=%016" PRIx64 " model_version=%016" PRIx64
+                  " count=%llu msg=\"an update of another model version: ignored\"", (int)rid->len, rid->str, r->mv,
+                  eng_rank_fleet_version(c->e->rank), (unsigned long long)c->model_foreign);
+    } else {
+        c->model_bad++;
+        c->bad++;
+        LOG_W("changelog.bad_entry", "id=%.*s reason=%s msg=\"skipped\"", (int)rid->len, rid->str, why);
+    }
+    if (rc >= 0 && (r->olen != strlen(c->id) || memcmp(r->origin, c->id, r->olen))) lag_sample(c, r->t_us);
 }
 
 /* One entry: 1 applied or skipped (go on), 0 stop here (retry later). */
@@ -272,13 +390,31 @@ static int apply_entry(chg *c, const redisReply *ent) {
         c->applied = id;
         return 1;
     }
-    if (r.dict) { /* another dictionary: not in this build */
-        c->skipped++;
+    if (r.op == CHG_OP_MODEL) {
+        apply_model(c, &r, id, rid);
+        c->applied = id;
+        return 1;
+    }
+    if (chg_id_cmp(id, c->key_from) <= 0) { /* the loaded index holds it (reading started below for the model) */
         c->applied = id;
         return 1;
     }
     const char *msg;
-    int rc = eng_apply_change(c->e, r.op == CHG_OP_DEL, r.key, r.klen, r.disp, r.dlen, r.score, &msg);
+    int rc;
+    if (r.dict) {
+        int jop = r.op == CHG_OP_SET ? JRN_OP_DSET : r.op == CHG_OP_DEL ? JRN_OP_DDEL : JRN_OP_DDROP;
+        rc = eng_apply_dict_change(c->e, jop, r.dict, r.dictlen, r.key, r.klen, r.disp, r.dlen, r.pay, r.plen,
+                                   r.score, &msg);
+        if (rc == ENG_ERR(ERR_ARGS) && !c->e->dicts) { /* a server without dictionaries: skipped, counted */
+            c->skipped++;
+            c->applied = id;
+            return 1;
+        }
+    } else if (r.op == CHG_OP_DROP) {
+        rc = ENG_ERR(ERR_ARGS), msg = "drop without dict";
+    } else {
+        rc = eng_apply_change(c->e, r.op == CHG_OP_DEL, r.key, r.klen, r.disp, r.dlen, r.score, &msg);
+    }
     if (rc == ENG_ERR(ERR_IO) || rc == ENG_ERR(ERR_NOMEM) || rc == ENG_ERR(ERR_LIMIT)) {
         /* the journal refuses, no memory, the trie is full: retry, never skip */
         c->apply_errors++;
@@ -439,10 +575,61 @@ static void write_pos(chg *c) {
     else LOG_E("changelog.position_write_failed", "path=%s error=%s", c->pos_path, strerror(errno));
 }
 
+/* The fleet's weights to their checkpoint with the position they hold
+ * (c->applied: every entry up to it was applied). Unchanged weights just
+ * move the position on (the sidecar line, not the table). */
+static void model_checkpoint(chg *c) {
+    if (!c->model_version || !c->model_path || !c->e->rank || chg_id_cmp(c->applied, c->model_saved) <= 0) return;
+    char pos[CHG_POS_MAX], err[600];
+    chg_id_format(c->applied, pos, sizeof pos);
+    if (eng_rank_fleet_save(c->e->rank, c->model_path, pos, !c->model_dirty, err, sizeof err) < 0) {
+        LOG_E("changelog.model_checkpoint_failed", "path=%s error=%s", c->model_path, err);
+        return;
+    }
+    c->model_saved = c->applied;
+    c->model_dirty = 0;
+}
+
+/* What this replica needs the stream to keep: its snapshot's position and
+ * its model checkpoint's. */
+static chg_id needed_from(const chg *c) {
+    if (c->model_version && c->model_path && chg_id_cmp(c->model_saved, c->snap_saved) < 0) return c->model_saved;
+    return c->snap_saved;
+}
+
+static const chg_obf_ent *obf_next(void *ud) {
+    static chg_obf_ent e; /* one at a time, on the loop */
+    chg_ent **at = ud;
+    if (!*at) return NULL;
+    obf_ent(*at, &e);
+    *at = (*at)->next;
+    return &e;
+}
+
+/* The outbox file follows the outbox: emptied with it, else told up to
+ * which seq Redis confirmed; rewritten when it grew past its bound. */
+static void obf_sync(chg *c) {
+    if (!c->obf) return;
+    if (!c->depth) {
+        if (chg_obf_empty(c->obf) < 0) obf_failed(c, "truncate");
+        return;
+    }
+    if (chg_obf_confirm(c->obf, c->head->seq - 1) < 0) obf_failed(c, "confirm");
+    if (chg_obf_bytes(c->obf) > CHG_OUTBOX_FILE_COMPACT) {
+        chg_ent *at = c->head;
+        if (chg_obf_rewrite(c->obf, obf_next, &at) < 0) obf_failed(c, "rewrite");
+    }
+}
+
 static void on_cron(uv_timer_t *t) {
     chg *c = t->data;
     uint64_t now = uv_now(c->loop);
     checkpoint(c);
+    obf_sync(c);
+    if (now - c->last_model_ckpt >= CHG_MODEL_CKPT_MS) {
+        c->last_model_ckpt = now;
+        model_checkpoint(c);
+    }
     if (now - c->last_pos_write >= CHG_PUBLISH_EVERY_MS) {
         c->last_pos_write = now;
         write_pos(c);
@@ -454,7 +641,7 @@ static void on_cron(uv_timer_t *t) {
     if (now - c->last_publish >= CHG_PUBLISH_EVERY_MS) {
         c->last_publish = now;
         char p[CHG_POS_MAX];
-        chg_id_format(c->snap_saved, p, sizeof p);
+        chg_id_format(needed_from(c), p, sizeof p);
         const char *argv[] = {"HSET", c->poskey, c->id, p};
         size_t len[] = {4, strlen(c->poskey), strlen(c->id), strlen(p)};
         rcl_command_argv(c->wr, 4, argv, len, on_ignore, NULL);
@@ -496,6 +683,62 @@ static void on_state(rcl *r, int up, void *ud) {
     }
 }
 
+/* Fleet learning when the ranker has a model: its checkpoint, if one of
+ * this model version exists, else the model as loaded from position 0-0
+ * (every update of its version in the stream applies); reading starts at
+ * the lower of the index's and the model's positions. */
+static int model_start(chg *c, char *err, size_t errlen) {
+    eng_rank *R = c->e->rank;
+    if (!R || !eng_rank_has_model(R)) return 0;
+    c->model_version = eng_rank_fleet_start(R, chg_local_model, c);
+    if (!c->model_version) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    char pos[CHG_POS_MAX];
+    int rc = c->model_path ? eng_rank_fleet_load(R, c->model_path, pos, sizeof pos, err, errlen) : 0;
+    if (rc < 0) return -1;
+    chg_id mp = {0, 0};
+    if (rc > 0 && chg_id_parse(pos, strlen(pos), &mp) < 0) {
+        snprintf(err, errlen, "%s: bad position '%s'", c->model_path, pos);
+        return -1;
+    }
+    c->model_from = c->model_saved = mp;
+    if (chg_id_cmp(mp, c->applied) < 0) c->applied = mp; /* read from there; key entries up to key_from are skipped */
+    chg_id_format(mp, pos, sizeof pos);
+    LOG_I("changelog.model", "version=%016" PRIx64 " position=%s from=%s", c->model_version, pos,
+          rc > 0 ? "checkpoint" : "model_file");
+    return 0;
+}
+
+static int obf_requeue(void *ud, const chg_obf_ent *e) {
+    chg *c = ud;
+    chg_ent *x = ent_new(c, e->op, e->klen, e->dlen, e->nlen, e->plen);
+    if (!x) return -1;
+    x->t_us = e->t_us;
+    x->score = e->score;
+    char *p = x->data;
+    memcpy(p, e->key, e->klen);
+    memcpy(p += e->klen, e->disp, e->dlen);
+    memcpy(p += e->dlen, e->name, e->nlen);
+    memcpy(p + e->nlen, e->pay, e->plen);
+    enqueue(c, x);
+    return 0;
+}
+
+/* The changes a previous run acknowledged and Redis never confirmed go first
+ * (changelog_outbox.h). */
+static int obf_start(chg *c, const char *path, char *err, size_t errlen) {
+    c->recovering = 1;
+    c->obf = chg_obf_open(path, obf_requeue, c, &c->obf_recovered, err, errlen);
+    c->recovering = 0;
+    if (!c->obf) return -1;
+    if (c->obf_recovered)
+        LOG_W("changelog.outbox_recovered", "path=%s changes=%llu msg=\"changes acknowledged before the last exit "
+              "and not confirmed by Redis: sent now\"", path, (unsigned long long)c->obf_recovered);
+    return 0;
+}
+
 static rcl *connect_one(chg *c, const char *target, uint32_t io_ms, char *err, size_t errlen) {
     rcl_opts ro;
     char buf[RCL_TARGET_BUF];
@@ -520,6 +763,8 @@ static void free_chg(chg *c) {
     }
     qfree(c->pos_path);
     qfree(c->snap_path);
+    qfree(c->model_path);
+    chg_obf_close(c->obf);
     qfree(c);
 }
 
@@ -552,7 +797,8 @@ chg *chg_new(uv_loop_t *loop, eng *e, const chg_opts *o, char *err, size_t errle
     snprintf(c->wait_s, sizeof c->wait_s, "%llu", (unsigned long long)o->wait_replicas);
     c->pos_path = dupstr(o->pos_path);
     c->snap_path = dupstr(o->snap_path);
-    if ((o->pos_path && !c->pos_path) || (o->snap_path && !c->snap_path)) {
+    c->model_path = dupstr(o->model_path);
+    if ((o->pos_path && !c->pos_path) || (o->snap_path && !c->snap_path) || (o->model_path && !c->model_path)) {
         snprintf(err, errlen, "out of memory");
         free_chg(c);
         return NULL;
@@ -568,6 +814,11 @@ chg *chg_new(uv_loop_t *loop, eng *e, const chg_opts *o, char *err, size_t errle
     chg_id_format(c->applied, pos, sizeof pos);
     LOG_I("changelog.resume", "key=%s id=%s position=%s from=%s", c->key, c->id, pos,
           hj && chg_id_cmp(pj, ps) > 0 ? "journal" : hs ? "snapshot" : "stream_start");
+    c->key_from = c->applied;
+    if (model_start(c, err, errlen) < 0 || (o->outbox_path && obf_start(c, o->outbox_path, err, errlen) < 0)) {
+        free_chg(c);
+        return NULL;
+    }
     c->wr = connect_one(c, o->redis, RCL_DEFAULT_IO_TIMEOUT_MS, err, errlen);
     if (!c->wr) {
         free_chg(c);
@@ -591,10 +842,12 @@ void chg_close(chg *c) {
     if (!c || c->closing) return;
     checkpoint(c);
     write_pos(c);
+    model_checkpoint(c);
+    obf_sync(c);
     if (c->depth)
         LOG_W("changelog.unconfirmed", "outbox=%llu msg=\"changes Redis did not confirm at exit (not sent, or no "
-              "Redis replica had them for changelog-wait-replicas): they stay in the local journal but are not sent "
-              "again\"", (unsigned long long)c->depth);
+              "Redis replica had them for changelog-wait-replicas): %s\"", (unsigned long long)c->depth,
+              c->obf ? "the outbox file keeps them; the next start sends them" : "without --journal they are lost");
     c->closing = 1;
     uv_timer_stop(&c->cron);
     uv_close((uv_handle_t *)&c->cron, on_timer_closed);
@@ -641,5 +894,19 @@ void chg_stats(const chg *c, eng_stats_snap *snap) {
     stats_add_u(snap, "changelog_lag_p50_us", "qac_changelog_lag_us", "gauge", "q=\"0.5\"", n ? s[n / 2] : 0);
     stats_add_u(snap, "changelog_lag_p99_us", "qac_changelog_lag_us", "gauge", "q=\"0.99\"",
                 n ? s[(n * 99) / 100] : 0);
+    uint64_t mv = c->model_version && c->e->rank ? eng_rank_fleet_version(c->e->rank) : c->model_version;
+    stats_add_u(snap, "changelog_model_version", "qac_changelog_model_version", "gauge", NULL, mv >> 11); /* RELOAD may change it */
+    stats_add_u(snap, "changelog_model_applied", "qac_changelog_model_updates_total", "counter",
+                "result=\"applied\"", c->model_applied);
+    stats_add_u(snap, "changelog_model_foreign", "qac_changelog_model_updates_total", "counter",
+                "result=\"other_version\"", c->model_foreign);
+    stats_add_u(snap, "changelog_model_bad", "qac_changelog_model_updates_total", "counter", "result=\"bad\"",
+                c->model_bad);
+    stats_add_u(snap, "changelog_model_lost", "qac_changelog_model_updates_total", "counter",
+                "result=\"not_sent\"", c->model_lost);
+    stats_add_u(snap, "changelog_outbox_recovered", "qac_changelog_outbox_recovered_total", "counter", NULL,
+                c->obf_recovered);
+    stats_add_u(snap, "changelog_outbox_file_errors", "qac_changelog_outbox_file_errors_total", "counter", NULL,
+                c->obf_errors);
     stats_add_u(snap, "changelog_trimmed_past", "qac_changelog_trimmed_past", "gauge", NULL, (uint64_t)c->trimmed_past);
 }

@@ -20,19 +20,44 @@
  *   interleaved change here), so a key changed twice within the lag may
  *   briefly show its first state again on the replica that changed it.
  *
- * STREAM ENTRY (fields, text; unknown fields are ignored)
- * -------------------------------------------------------
- *   op      "set" | "del"
+ * STREAM ENTRY (fields, text unless said; unknown fields are ignored)
+ * -----------------------------------------------------------------
+ *   op      "set" | "del" | "drop" (a named dictionary) | "model" (below)
  *   key     the normalized key, 1..TRIE_MAX_KEY bytes (applied only if it is
- *           its own normalization)
+ *           its own normalization; in a dictionary F(s) 0xFF s, applied
+ *           only if it is its own disp's: engine/dict.h); absent for drop
  *   disp    set: the display form, 1..TRIE_MAX_KEY bytes; absent for del
  *   score   set: a finite number ("%.17g": the double round-trips)
  *   origin  the replica id that made the change (--changelog-id), 1..64 bytes
  *   t       the origin's wall clock, microseconds, when it applied the change
  *           (the change lag is measured with it)
- *   dict    optional: a dictionary name; absent = the default index. This
- *           build has only the default index: an entry with a dict is
- *           skipped and counted (changelog_skipped), never an error.
+ *   dict    optional: a named dictionary, 1..CHG_MAX_DICT bytes; absent =
+ *           the default index. Applied by eng_apply_dict_change (no
+ *           max-dicts / dict-max-keys check: the origin's business, as at
+ *           journal replay); a server without dictionaries skips and
+ *           counts it (changelog_skipped). drop needs it.
+ *   pay     optional, set in a dict only: the entry's payload, binary,
+ *           1..CHG_MAX_PAY bytes (absent: none)
+ * MODEL UPDATES (op "model"; fleet-shared learning, issue 18)
+ *   mv      the model version, 16 lowercase hex digits (eng_rank_fleet_*)
+ *   upd     the FTRL steps of one ACCEPT, binary, 1..CHG_MAX_UPD bytes
+ *           (ranking/ftrl_delta.h; checked whole before anything applies)
+ *   origin, t as above; no key, disp, score, dict or pay.
+ * With a ranker holding a model, a replica learning from an ACCEPT queues
+ * its steps here instead of applying them (engine/rank/ranker_fleet.c);
+ * every replica applies every update of its own model version in stream
+ * order, its own included, so replicas started from the same model file
+ * that read the same stream hold bit-identical weights. Staleness: the
+ * change log's lag. Updates of another version are skipped and counted
+ * (changelog_model_foreign). The weights are checkpointed with the
+ * position they include (INDEX.model, INDEX.model.0/.1) every
+ * CHG_MODEL_CKPT_MS when they moved and at close; a restart reads the
+ * stream from min(index position, model position): a key entry is applied
+ * only past the index's, a model entry only past the model's. The trim
+ * position published in KEY:positions is the lower of the two. Updates are
+ * not kept in the outbox file: one lost with its process was applied
+ * nowhere, so the fleet still agrees.
+ *
  * A malformed entry (a field missing, repeated, out of range, a score that is
  * not a finite number, an odd field count, an id that is not MS-SEQ) is
  * logged with its id and reason, counted (changelog_bad_entries) and
@@ -83,9 +108,11 @@
  * than new changes being refused. Otherwise, past that a change is still applied and journaled locally but
  * not sent (STATS changelog_outbox_overflow, log changelog.outbox_full):
  * other replicas miss it, and this replica keeps it only until the key is
- * changed by another replica. Not covered: a change acknowledged and still
- * in the outbox when this qac process dies (kill -9, a crash) stays in its
- * journal but is never sent.
+ * changed by another replica. With a journal, the outbox is also on disk
+ * (JOURNAL.outbox, engine/changelog_outbox.h): a change acknowledged and
+ * still unconfirmed when this process dies (kill -9, a crash) is sent after
+ * the restart. Not covered: an OS crash or power loss (that file is not
+ * fsynced).
  *
  * Connections: two rcl clients (engine/rank/rclient.h) to the same --redis
  * target (Sentinel followed): the reader (XREAD BLOCK CHG_BLOCK_MS only) and
@@ -100,11 +127,15 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "engine/store/journal.h"
 #include "trie/trie.h"
 
 #define CHG_MAX_ID 64                /* --changelog-id, bytes */
 #define CHG_MAX_KEY 256              /* --changelog KEY, bytes */
-#define CHG_MAX_DICT 256             /* a dict field, bytes */
+#define CHG_MAX_DICT JRN_MAX_NAME    /* a dict field, bytes (dict-name-max's ceiling) */
+#define CHG_MAX_PAY JRN_MAX_DATA     /* a pay field (a dictionary entry's payload), bytes */
+#define CHG_MAX_UPD 65535            /* an upd field (model update), bytes */
+#define CHG_MODEL_CKPT_MS 10000      /* the fleet's weights are checkpointed this often when they moved */
 #define CHG_DEFAULT_OUTBOX_MAX 100000 /* changelog-outbox-max: unconfirmed changes held */
 #define CHG_DEFAULT_MAXLEN 1000000   /* changelog-maxlen: entries the stream keeps at most (~) */
 #define CHG_READ_BATCH 1000          /* entries per XREAD */
@@ -118,7 +149,7 @@
 #define CHG_LAG_SAMPLES 1024         /* lag percentiles over the last N entries of other replicas */
 #define CHG_POS_MAX 48               /* "MS-SEQ" text with its NUL */
 
-enum { CHG_OP_SET = 1, CHG_OP_DEL = 2 };
+enum { CHG_OP_SET = 1, CHG_OP_DEL = 2, CHG_OP_MODEL = 3, CHG_OP_DROP = 4 };
 
 /* --- stream ids ---------------------------------------------------------- */
 
@@ -140,13 +171,18 @@ typedef struct chg_rec {
     size_t klen, dlen, olen, dictlen;
     double score;
     uint64_t t_us;
+    uint64_t mv;     /* model: the model version */
+    const char *upd; /* model: the encoded steps (ranking/ftrl_delta.h) */
+    size_t ulen;
+    const char *pay; /* set in a dictionary: the entry's payload (NULL: none) */
+    size_t plen;
 } chg_rec;
 
 /* The XADD arguments after "XADD KEY MAXLEN ~ N *": field/value pairs of r,
  * pointing into r and into num (CHG_NUM_BUF bytes, for score and t). Returns
  * the count (<= CHG_REC_MAX_ARGS), or -1 when r is not valid. */
-#define CHG_REC_MAX_ARGS 14
-#define CHG_NUM_BUF 64
+#define CHG_REC_MAX_ARGS 16
+#define CHG_NUM_BUF 96
 int chg_rec_encode(const chg_rec *r, const char **argv, size_t *argvlen, char *num, size_t numcap);
 
 /* Decodes an entry's flat field list (f[0] name, f[1] value, ...). Returns 0
@@ -165,6 +201,8 @@ typedef struct chg_opts {
     const char *id;         /* this replica */
     const char *pos_path;   /* JOURNAL.chgpos; NULL without a journal */
     const char *snap_path;  /* INDEX.chgpos */
+    const char *model_path; /* the fleet's model checkpoint (INDEX.model); NULL: none */
+    const char *outbox_path; /* the outbox on disk (JOURNAL.outbox, changelog_outbox.h); NULL: none */
     uint64_t outbox_max, maxlen, wait_replicas;
 } chg_opts;
 
@@ -178,6 +216,16 @@ void chg_close(chg *c);
 /* A client's change was applied and journaled (cmd.c's change_done): queue
  * its new state for the stream. disp NULL: a deletion. */
 void chg_local_change(chg *c, const char *key, size_t klen, const char *disp, size_t dlen, double score);
+
+/* A client's change to a named dictionary was applied and journaled
+ * (cmd_sug.c): op JRN_OP_DSET / DDEL / DDROP as journaled, the entry's new
+ * state (DDROP: no key). */
+void chg_local_dict(chg *c, int op, const char *name, size_t nlen, const char *key, size_t klen, const char *disp,
+                    size_t dlen, const char *pay, size_t plen, double score);
+
+/* The ranker learned from an ACCEPT (eng_rank_fleet_start's publish):
+ * queue its steps for the stream. */
+void chg_local_model(void *c, uint64_t version, const void *upd, size_t len);
 
 /* A background save forked: the position its image holds is the applied one
  * now. chg_snapshot_saved(ok) writes it to INDEX.chgpos when the save

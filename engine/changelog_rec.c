@@ -39,7 +39,14 @@ int chg_id_cmp(chg_id a, chg_id b) {
 }
 
 static int rec_valid(const chg_rec *r) {
+    if (r->op == CHG_OP_MODEL)
+        return r->upd && r->ulen >= 1 && r->ulen <= CHG_MAX_UPD && r->origin && r->olen >= 1 && r->olen <= CHG_MAX_ID &&
+               !r->key && !r->dict;
+    if (r->op == CHG_OP_DROP)
+        return r->dict && r->dictlen >= 1 && r->dictlen <= CHG_MAX_DICT && !r->key && !r->disp && !r->pay &&
+               r->origin && r->olen >= 1 && r->olen <= CHG_MAX_ID;
     if (r->op != CHG_OP_SET && r->op != CHG_OP_DEL) return 0;
+    if (r->pay && (r->op != CHG_OP_SET || !r->dict || r->plen < 1 || r->plen > CHG_MAX_PAY)) return 0;
     if (!r->key || r->klen < 1 || r->klen > TRIE_MAX_KEY) return 0;
     if (!r->origin || r->olen < 1 || r->olen > CHG_MAX_ID) return 0;
     if (r->dict && (r->dictlen < 1 || r->dictlen > CHG_MAX_DICT)) return 0;
@@ -52,28 +59,54 @@ int chg_rec_encode(const chg_rec *r, const char **argv, size_t *argvlen, char *n
     int n = 0;
 #define PUT(s, l) (argv[n] = (s), argvlen[n] = (l), n++)
     PUT("op", 2);
-    if (r->op == CHG_OP_SET) PUT("set", 3);
-    else PUT("del", 3);
-    PUT("key", 3);
-    PUT(r->key, r->klen);
+    if (r->op == CHG_OP_MODEL) {
+        int m = snprintf(num + 64, numcap - 64, "%016" PRIx64, r->mv);
+        PUT("model", 5);
+        PUT("mv", 2);
+        PUT(num + 64, (size_t)m);
+        PUT("upd", 3);
+        PUT(r->upd, r->ulen);
+    } else if (r->op == CHG_OP_DROP) {
+        PUT("drop", 4);
+    } else {
+        if (r->op == CHG_OP_SET) PUT("set", 3);
+        else PUT("del", 3);
+        PUT("key", 3);
+        PUT(r->key, r->klen);
+    }
     if (r->op == CHG_OP_SET) {
-        int a = snprintf(num, numcap / 2, "%.17g", r->score);
+        int a = snprintf(num, 32, "%.17g", r->score);
         PUT("disp", 4);
         PUT(r->disp, r->dlen);
         PUT("score", 5);
         PUT(num, (size_t)a);
     }
-    int b = snprintf(num + numcap / 2, numcap / 2, "%" PRIu64, r->t_us);
+    int b = snprintf(num + 32, 32, "%" PRIu64, r->t_us);
     PUT("origin", 6);
     PUT(r->origin, r->olen);
     PUT("t", 1);
-    PUT(num + numcap / 2, (size_t)b);
+    PUT(num + 32, (size_t)b);
     if (r->dict) {
         PUT("dict", 4);
         PUT(r->dict, r->dictlen);
     }
+    if (r->pay) {
+        PUT("pay", 3);
+        PUT(r->pay, r->plen);
+    }
 #undef PUT
     return n;
+}
+
+static int hex64(const char *s, uint64_t *out) {
+    uint64_t v = 0;
+    for (int i = 0; i < 16; i++) {
+        int c = s[i], d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+        if (d < 0) return -1;
+        v = v << 4 | (uint64_t)d;
+    }
+    *out = v;
+    return 0;
 }
 
 static int name_is(const char *f, size_t len, const char *name) {
@@ -83,8 +116,8 @@ static int name_is(const char *f, size_t len, const char *name) {
 int chg_rec_decode(const char *const *f, const size_t *flen, size_t nf, chg_rec *out, const char **why) {
     memset(out, 0, sizeof *out);
     if (nf % 2) return *why = "odd number of fields", -1;
-    const char *op = NULL, *score = NULL, *t = NULL;
-    size_t oplen = 0, slen = 0, tlen = 0;
+    const char *op = NULL, *score = NULL, *t = NULL, *mv = NULL;
+    size_t oplen = 0, slen = 0, tlen = 0, mvlen = 0;
     for (size_t i = 0; i < nf; i += 2) {
         const char *n = f[i], *v = f[i + 1];
         size_t nl = flen[i], vl = flen[i + 1];
@@ -97,6 +130,9 @@ int chg_rec_decode(const char *const *f, const size_t *flen, size_t nf, chg_rec 
         else if (name_is(n, nl, "origin")) slot = &out->origin, lslot = &out->olen;
         else if (name_is(n, nl, "t")) slot = &t, lslot = &tlen;
         else if (name_is(n, nl, "dict")) slot = &out->dict, lslot = &out->dictlen;
+        else if (name_is(n, nl, "mv")) slot = &mv, lslot = &mvlen;
+        else if (name_is(n, nl, "upd")) slot = &out->upd, lslot = &out->ulen;
+        else if (name_is(n, nl, "pay")) slot = &out->pay, lslot = &out->plen;
         if (!slot) continue; /* a field of a later version */
         if (*slot) return *why = "a field is repeated", -1;
         *slot = v;
@@ -105,11 +141,28 @@ int chg_rec_decode(const char *const *f, const size_t *flen, size_t nf, chg_rec 
     if (!op) return *why = "no op field", -1;
     if (name_is(op, oplen, "set")) out->op = CHG_OP_SET;
     else if (name_is(op, oplen, "del")) out->op = CHG_OP_DEL;
-    else return *why = "op is neither set nor del", -1;
-    if (!out->key || out->klen < 1 || out->klen > TRIE_MAX_KEY) return *why = "key missing or not 1..512 bytes", -1;
+    else if (name_is(op, oplen, "model")) out->op = CHG_OP_MODEL;
+    else if (name_is(op, oplen, "drop")) out->op = CHG_OP_DROP;
+    else return *why = "op is not set, del, model or drop", -1;
     if (!out->origin || out->olen < 1 || out->olen > CHG_MAX_ID) return *why = "origin missing or not 1..64 bytes", -1;
-    if (out->dict && (out->dictlen < 1 || out->dictlen > CHG_MAX_DICT)) return *why = "dict not 1..256 bytes", -1;
     if (!t || qparse_u64(t, tlen, &out->t_us) < 0) return *why = "t missing or not a number", -1;
+    if (out->op == CHG_OP_MODEL) {
+        if (out->key || out->disp || score || out->dict || out->pay)
+            return *why = "model with key, disp, score, dict or pay", -1;
+        if (!mv || mvlen != 16 || hex64(mv, &out->mv) < 0) return *why = "mv missing or not 16 hex digits", -1;
+        if (!out->upd || out->ulen < 1 || out->ulen > CHG_MAX_UPD) return *why = "upd missing or not 1..65535 bytes", -1;
+        return 0;
+    }
+    if (mv || out->upd) return *why = "set, del or drop with mv or upd", -1;
+    if (out->dict && (out->dictlen < 1 || out->dictlen > CHG_MAX_DICT)) return *why = "dict not 1..1024 bytes", -1;
+    if (out->op == CHG_OP_DROP) {
+        if (!out->dict) return *why = "drop without dict", -1;
+        if (out->key || out->disp || score || out->pay) return *why = "drop with key, disp, score or pay", -1;
+        return 0;
+    }
+    if (out->pay && (out->op != CHG_OP_SET || !out->dict || out->plen < 1 || out->plen > CHG_MAX_PAY))
+        return *why = "pay not 1..4096 bytes of a set in a dict", -1;
+    if (!out->key || out->klen < 1 || out->klen > TRIE_MAX_KEY) return *why = "key missing or not 1..512 bytes", -1;
     if (out->op == CHG_OP_SET) {
         if (!out->disp || out->dlen < 1 || out->dlen > TRIE_MAX_KEY) return *why = "disp missing or not 1..512 bytes", -1;
         if (!score || qparse_double(score, slen, &out->score) < 0) return *why = "score missing or not finite", -1;

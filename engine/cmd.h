@@ -217,6 +217,12 @@ int eng_reply_ranked(const eng *e, int kind, int ws, const struct eng_rank_resul
  * refuses changes, no memory). */
 int eng_apply_change(eng *e, int del, const char *key, size_t klen, const char *disp, size_t dlen, double score,
                      const char **msg);
+/* The same for a named dictionary (cmd_sug.c): op JRN_OP_DSET (key =
+ * dict_sug_key(disp), payload pay/plen, NULL/0: none), JRN_OP_DDEL (key) or
+ * JRN_OP_DDROP (the dictionary). Limits (max-dicts, dict-max-keys, ...) are
+ * the origin's business, as at journal replay. Same returns. */
+int eng_apply_dict_change(eng *e, int op, const char *name, size_t nlen, const char *key, size_t klen,
+                          const char *disp, size_t dlen, const char *pay, size_t plen, double score, const char **msg);
 
 /* The user submitted `query`: its popularity goes up by one, once per actor
  * (USER, else the client's address) and query in the accept window, and the

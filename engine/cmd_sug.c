@@ -62,6 +62,7 @@
  */
 #include <fnmatch.h>
 #include <math.h>
+#include <stdint.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,7 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "engine/changelog.h"
 #include "engine/cmd_internal.h"
 #include "engine/dict.h"
 #include "engine/store/journal.h"
@@ -150,13 +152,21 @@ static int sug_string(cmd_call *c, const proto_arg *s) {
     return 1;
 }
 
-static void journal_dict(eng *e, int op, const dict_ent *d, const char *key, size_t klen, const char *disp,
-                         size_t dlen, const char *pay, size_t plen, double score) {
+/* Journals a dictionary change and, when a client made it, queues it for
+ * the change log (engine/changelog.h). */
+static void journal_dict_from(eng *e, int from_log, int op, const dict_ent *d, const char *key, size_t klen,
+                              const char *disp, size_t dlen, const char *pay, size_t plen, double score) {
     cmd_change_count(e);
+    if (e->chg && !from_log) chg_local_dict(e->chg, op, d->name, d->nlen, key, klen, disp, dlen, pay, plen, score);
     if (!e->j) return;
     uint64_t lsn = jrn_add_dict(e->j, op, d->name, d->nlen, key, klen, disp, dlen, pay, plen, score);
     if (lsn) e->wait_lsn = lsn;
     else LOG_E("journal.encode_failed", "msg=\"reserved space missing\"");
+}
+
+static void journal_dict(eng *e, int op, const dict_ent *d, const char *key, size_t klen, const char *disp,
+                         size_t dlen, const char *pay, size_t plen, double score) {
+    journal_dict_from(e, 0, op, d, key, klen, disp, dlen, pay, plen, score);
 }
 
 int cmd_sugadd(cmd_call *c) {
@@ -290,6 +300,50 @@ int cmd_sugdel(cmd_call *c) {
     if (trie_count(d->t) == 0) dict_drop(e->dicts, d); /* as replay does: the key goes with its last entry */
     OOM(proto_reply_int(c->out, c->kind, 1));
     return 0;
+}
+
+/* A key of a dictionary is F(s) 0xFF s (valid UTF-8 has no 0xFF byte: the
+ * first is the separator). Its s, when key is the key of its own s, else NULL. */
+static const char *own_sug(const char *key, size_t klen, size_t *slen) {
+    const char *sep = memchr(key, DICT_SUG_SEP, klen);
+    if (!sep) return NULL;
+    *slen = klen - (size_t)(sep + 1 - key);
+    char k[TRIE_MAX_KEY + 8];
+    int kl = *slen && qutf8_valid(sep + 1, *slen) ? dict_sug_key(sep + 1, *slen, k, sizeof k) : -1;
+    return kl >= 0 && (size_t)kl == klen && !memcmp(k, key, klen) ? sep + 1 : NULL;
+}
+
+int eng_apply_dict_change(eng *e, int op, const char *name, size_t nlen, const char *key, size_t klen,
+                          const char *disp, size_t dlen, const char *pay, size_t plen, double score, const char **msg) {
+    if (!e->dicts) return *msg = "named dictionaries are not available in this server", ENG_ERR(ERR_ARGS);
+    if (!nlen || nlen > JRN_MAX_NAME) return *msg = "dictionary name not 1..1024 bytes", ENG_ERR(ERR_ARGS);
+    size_t slen = 0;
+    const char *sug = op == JRN_OP_DDROP ? NULL : own_sug(key, klen, &slen);
+    if (op != JRN_OP_DDROP && !sug) return *msg = "not a dictionary key (F(s) 0xFF s)", ENG_ERR(ERR_ARGS);
+    if (op == JRN_OP_DSET && (dlen != slen || memcmp(disp, sug, slen) || !isfinite((float)score) || plen > JRN_MAX_DATA))
+        return *msg = "display is not the key's suggestion, or score/payload out of range", ENG_ERR(ERR_ARGS);
+    dict_ent *d = dict_find(e->dicts, name, nlen);
+    trie_hit h;
+    int exists = d && op != JRN_OP_DDROP && trie_get(d->t, key, klen, &h);
+    if (op == JRN_OP_DDROP ? !d : op == JRN_OP_DDEL ? !exists : 0) return 0;
+    if (op == JRN_OP_DSET && exists && h.score == (double)(float)score) {
+        uint32_t pl;
+        const char *p = dict_payload(d, h.id, &pl);
+        if (pl == plen && (!plen || !memcmp(p, pay, plen))) return 0;
+    }
+    int rc = cmd_change_begin(e, msg);
+    if (rc < 0) return rc;
+    jrn_rec r = {.op = op, .key = key, .klen = klen, .disp = disp, .dlen = dlen, .score = (double)(float)score,
+                 .name = name, .nlen = nlen, .data = plen ? pay : NULL, .plen = plen};
+    if (op != JRN_OP_DSET) r.disp = NULL, r.dlen = 0, r.score = 0;
+    if (op == JRN_OP_DDROP) r.key = NULL, r.klen = 0;
+    dict_ent tmp = {.name = (char *)(uintptr_t)name, .nlen = nlen}; /* journal_dict_from reads the name only */
+    if ((rc = dict_apply(e->dicts, &r)) < 0) {
+        *msg = trie_strerror(rc);
+        return ENG_ERR(rc == TRIE_ENOMEM ? ERR_NOMEM : rc == TRIE_EFULL ? ERR_LIMIT : ERR_ARGS);
+    }
+    journal_dict_from(e, 1, op, &tmp, r.key, r.klen, r.disp, r.dlen, r.data, r.plen, r.score);
+    return 1;
 }
 
 /* --- FT.SUGGET ---------------------------------------------------------------- */

@@ -90,7 +90,7 @@ static const setting table[] = {
      "bytes (default 64m; 0 = off)"},
     {"changelog", K_STR, OFF(changelog), 0, 0,
      "with --redis: send every change to this Redis Stream and apply every replica's changes from it, so "
-     "replicas agree (default none: changes stay on this replica)"},
+     "replicas agree; with --model, what the ranker learns too (default none: changes stay on this replica)"},
     {"changelog-id", K_STR, OFF(changelog_id), 0, 0,
      "this replica's name in the change log, 1..64 bytes, stable across restarts (default HOSTNAME:PORT)"},
     {"changelog-outbox-max", K_U64, OFF(changelog_outbox_max), 1, 100000000,

@@ -131,8 +131,8 @@ static void close_rank(srv *s) {
 /* After the last connection closed at shutdown: the ranker and the handles
  * of server_durable.c close. */
 static void close_after_last_conn(srv *s) {
+    srv__changelog_close(s); /* first: it checkpoints the fleet's weights the ranker holds */
     close_rank(s);
-    srv__changelog_close(s);
     srv__durable_close(s->d);
 }
 
@@ -827,8 +827,8 @@ int srv_run(const srv_config *cfg, trie *t, struct dict_set *dicts, jrn *j) {
     uv_run(&s->loop, UV_RUN_DEFAULT);
     rc = 0;
 out:
-    close_rank(s); /* when it could not start (listen failed); after a shutdown it is closed already */
     srv__changelog_close(s);
+    close_rank(s); /* when it could not start (listen failed); after a shutdown it is closed already */
     uv_run(&s->loop, UV_RUN_DEFAULT);
     uv_walk(&s->loop, close_walk, NULL);
     uv_run(&s->loop, UV_RUN_DEFAULT);

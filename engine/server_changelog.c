@@ -14,7 +14,7 @@
 int srv__changelog_open(srv *s) {
     const srv_config *cfg = s->cfg;
     if (!cfg->changelog) return 0;
-    char id[CHG_MAX_ID + 1], host[256] = "qac", pos[4200], snap[4200], err[600];
+    char id[CHG_MAX_ID + 1], host[256] = "qac", pos[4200], snap[4200], model[4200], outbox[4200], err[600];
     if (cfg->changelog_id) {
         snprintf(id, sizeof id, "%s", cfg->changelog_id);
     } else {
@@ -28,9 +28,13 @@ int srv__changelog_open(srv *s) {
     if (cfg->journal) {
         snprintf(pos, sizeof pos, "%s.chgpos", cfg->journal);
         o.pos_path = pos;
+        snprintf(outbox, sizeof outbox, "%s.outbox", cfg->journal);
+        o.outbox_path = outbox;
     }
     snprintf(snap, sizeof snap, "%s.chgpos", cfg->save ? cfg->save : cfg->index);
     o.snap_path = snap;
+    snprintf(model, sizeof model, "%s.model", cfg->save ? cfg->save : cfg->index);
+    o.model_path = model;
     s->e.chg = chg_new(&s->loop, &s->e, &o, err, sizeof err);
     if (!s->e.chg) {
         LOG_E("server.start_failed", "what=changelog error=%s", err);

@@ -249,6 +249,8 @@ void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
         add_u(snap, "rank_embeddings_version", "qac_rank_embeddings_version", "gauge", NULL, r.emb_version);
         add_u(snap, "rank_model_loaded", "qac_rank_model_loaded", "gauge", NULL, (uint64_t)r.has_model);
         add_u(snap, "rank_model_updates", "qac_rank_model_updates", "gauge", NULL, r.model_updates);
+        /* 53 bits: a Prometheus sample (a double) holds it exactly */
+        add_u(snap, "rank_model_checksum", "qac_rank_model_checksum", "gauge", NULL, r.model_checksum >> 11);
         add_u(snap, "rank_ngram_state", "qac_rank_ngram_state", "gauge", NULL, (uint64_t)r.ngram_state);
         add_u(snap, "rank_ngram_bytes", "qac_rank_ngram_bytes", "gauge", NULL, r.ngram_bytes);
         add_u(snap, "rank_ngram_rows", "qac_rank_ngram_rows", "gauge", NULL, r.ngram_rows);

@@ -322,6 +322,129 @@ static void test_heavy_history_redis(void **state) {
     unlink(path);
 }
 
+/* --- fleet-shared learning (ranker_fleet.c) ---------------------------------- */
+
+typedef struct fq { /* the "stream": published updates in order */
+    size_t n;
+    uint64_t ver[400];
+    size_t len[400];
+    unsigned char *buf[400];
+} fq;
+
+static void publish(void *ud, uint64_t version, const void *upd, size_t len) {
+    fq *q = ud;
+    assert_true(q->n < 400);
+    q->ver[q->n] = version;
+    q->len[q->n] = len;
+    q->buf[q->n] = malloc(len);
+    assert_non_null(q->buf[q->n]);
+    memcpy(q->buf[q->n++], upd, len);
+}
+
+static uint64_t checksum(const eng_rank *R) {
+    eng_rank_stat st;
+    eng_rank_stats(R, &st);
+    return st.model_checksum;
+}
+
+/* Three rankers from one model file learn from ACCEPTs spread over them:
+ * none moves until the updates are applied, all apply them in one order and
+ * hold the same weights, and the fleet learns what one ranker would. A
+ * checkpoint restores the weights (A/B slots: a torn next save leaves it
+ * intact); another version's updates and checkpoint are ignored; garbage is
+ * refused; the --model file is never overwritten. */
+static void test_fleet(void **state) {
+    (void)state;
+    char path[512], path2[512], ck[512], err[256], pos[64];
+    snprintf(path, sizeof path, "%s", tmp_path("fleet.model"));
+    snprintf(path2, sizeof path2, "%s", tmp_path("fleet2.model"));
+    snprintf(ck, sizeof ck, "%s", tmp_path("fleet.ckpt"));
+    rank_ftrl_opts fo;
+    rank_ftrl_opts_default(&fo);
+    rank_ftrl *m = rank_ftrl_new(&fo);
+    assert_non_null(m);
+    assert_int_equal(rank_ftrl_save(m, path, err, sizeof err), 0);
+    m->z[7] = 3; /* another version */
+    m->n[7] = 1;
+    assert_int_equal(rank_ftrl_save(m, path2, err, sizeof err), 0);
+    rank_ftrl_free(m);
+    long model_size = file_size(path);
+    uv_loop_t loop[4];
+    trie *t[4];
+    eng_rank *R[4];
+    fq *q = calloc(1, sizeof *q);
+    assert_non_null(q);
+    uint64_t v = 0;
+    for (int k = 0; k < 4; k++) {
+        uv_loop_init(&loop[k]);
+        t[k] = mk_trie();
+        eng_rank_opts o;
+        eng_rank_opts_default(&o);
+        o.model = k < 3 ? path : path2;
+        R[k] = eng_rank_new(&loop[k], t[k], &o, err, sizeof err);
+        assert_non_null(R[k]);
+        uint64_t vk = eng_rank_fleet_start(R[k], publish, q);
+        assert_true(vk != 0);
+        if (k == 0) v = vk;
+        if (k < 3) assert_true(vk == v);
+        else assert_true(vk != v);
+    }
+    uint64_t c0 = checksum(R[0]);
+    char u[16];
+    for (int i = 0; i < 240; i++) {
+        snprintf(u, sizeof u, "user%d", i);
+        eng_rank_accept(R[i % 3], S("newark"), u, strlen(u), NULL, 0, S("new"), 1);
+    }
+    assert_true(q->n >= 200);
+    for (int k = 0; k < 3; k++) assert_true(checksum(R[k]) == c0); /* nothing applied yet */
+    const char *why = NULL;
+    for (size_t i = 0; i < q->n; i++) {
+        assert_true(q->ver[i] == v);
+        for (int k = 0; k < 3; k++) assert_int_equal(eng_rank_fleet_apply(R[k], q->ver[i], q->buf[i], q->len[i], &why), 1);
+        assert_int_equal(eng_rank_fleet_apply(R[3], q->ver[i], q->buf[i], q->len[i], &why), 0); /* other version */
+    }
+    uint64_t c1 = checksum(R[0]);
+    assert_true(c1 != c0 && checksum(R[1]) == c1 && checksum(R[2]) == c1);
+    got g;
+    for (int k = 0; k < 3; k++) {
+        complete(&loop[k], R[k], "fresh", &g);
+        assert_string_equal(g.first, "newark");
+    }
+    /* garbage: refused, nothing changes */
+    unsigned char bad[3] = {1, 1, 0};
+    assert_int_equal(eng_rank_fleet_apply(R[0], v, bad, 2, &why), -1);
+    assert_non_null(why);
+    assert_true(checksum(R[0]) == c1);
+    /* checkpoint: saved, moved on unchanged, loaded by a fresh ranker of the same version */
+    assert_int_equal(eng_rank_fleet_save(R[0], ck, "5-0", 0, err, sizeof err), 0);
+    assert_int_equal(eng_rank_fleet_save(R[0], ck, "9-1", 1, err, sizeof err), 0); /* weights unchanged */
+    char slot[600];
+    snprintf(slot, sizeof slot, "%s.1", ck);
+    write_file(slot, "torn", 4); /* the next save's slot, torn by a crash */
+    assert_int_equal(eng_rank_fleet_load(R[1], ck, pos, sizeof pos, err, sizeof err), 1);
+    assert_string_equal(pos, "9-1");
+    assert_true(checksum(R[1]) == c1);
+    assert_int_equal(eng_rank_fleet_load(R[3], ck, pos, sizeof pos, err, sizeof err), 0); /* another version's */
+    write_file(ck, "qac-fleet-model 1 version=zz position=1-0 slot=0\n", 49);
+    assert_int_equal(eng_rank_fleet_load(R[1], ck, pos, sizeof pos, err, sizeof err), -1);
+    /* BGSAVE's model save does not write the fleet's weights over --model */
+    assert_int_equal(eng_rank_save(R[0], err, sizeof err), 0);
+    for (int k = 0; k < 4; k++) finish(&loop[k], R[k], t[k]);
+    assert_int_equal(file_size(path), model_size);
+    assert_int_equal(rank_ftrl_load(path, &m, err, sizeof err), 0);
+    assert_int_equal((int)m->updates, 0);
+    rank_ftrl_free(m);
+    for (size_t i = 0; i < q->n; i++) free(q->buf[i]);
+    free(q);
+    unlink(path);
+    unlink(path2);
+    unlink(ck);
+    snprintf(slot, sizeof slot, "%s.0", ck);
+    unlink(slot);
+    snprintf(slot, sizeof slot, "%s.1", ck);
+    unlink(slot);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
@@ -332,6 +455,7 @@ int main(void) {
         cmocka_unit_test(test_online_update),
         cmocka_unit_test(test_heavy_history_no_redis),
         cmocka_unit_test(test_heavy_history_redis),
+        cmocka_unit_test(test_fleet),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

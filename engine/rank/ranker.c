@@ -195,10 +195,7 @@ static size_t score(eng_rank *R, const char *p, size_t plen, const char *user, s
             R->st.online_skipped++;
             return 0;
         }
-        if (rank_learn_accept(R->model, &rq->x, rq->lc, (size_t)n, (size_t)pos) > 0) {
-            R->st.online_updates++;
-            R->learned = 1;
-        }
+        if (eng_rank__learn(R, (size_t)n, (size_t)pos) > 0) R->st.online_updates++;
         return 0;
     }
     rank_learned_score(R->model, &rq->x, rq->lc, (size_t)n);
@@ -615,6 +612,7 @@ static void free_all(eng_rank *R) {
     qbuf_free(&R->ngkeys);
     rank_gen_free(R->gen);
     rank_ftrl_free(R->model);
+    eng_rank__fleet_free(R);
     rank_emb_free(R->emb);
     rank_veclru_free(R->cache);
     rank_history_free(R->hist);
@@ -667,6 +665,7 @@ int eng_rank_reload(eng_rank *R, char *err, size_t errlen) {
     if (!R->model_path) return 0;
     rank_ftrl *m = NULL;
     if (rank_ftrl_load(R->model_path, &m, err, errlen)) return -1;
+    if (eng_rank__fleet_reloaded(R, m)) return 0; /* the same version: the fleet's weights stay */
     rank_ftrl_free(R->model);
     R->model = m;
     R->learned = 0;
@@ -675,7 +674,7 @@ int eng_rank_reload(eng_rank *R, char *err, size_t errlen) {
 }
 
 int eng_rank_save(eng_rank *R, char *err, size_t errlen) {
-    if (!R->model || !R->save_path) return 0;
+    if (!R->model || !R->save_path || R->fleet) return 0; /* the fleet's weights: its checkpoint (ranker_fleet.c) */
     if (rank_ftrl_save(R->model, R->save_path, err, errlen)) return -1;
     R->learned = 0;
     return 0;
@@ -702,6 +701,7 @@ void eng_rank_stats(const eng_rank *R, eng_rank_stat *s) {
     s->emb_version = R->version;
     s->has_model = R->model != NULL;
     s->model_updates = R->model ? R->model->updates : 0;
+    s->model_checksum = R->model ? rank_ftrl_checksum(R->model) : 0;
     s->ngram_state = R->ng.state;
     s->ngram_bytes = R->ng.rows ? (uint64_t)R->ng.buckets * R->ng.rowb : 0;
 }

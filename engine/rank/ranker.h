@@ -109,6 +109,7 @@ typedef struct eng_rank_stat {
     uint64_t online_updates, online_skipped, history_writes, history_write_errors;
     uint64_t emb_version; /* NS:current in use (0: none) */
     uint64_t model_updates;
+    uint64_t model_checksum; /* rank_ftrl_checksum of the weights now (0 without a model) */
     int has_model;
     /* n-gram table */
     int ngram_state;        /* ENG_RANK_NG_* */
@@ -169,5 +170,31 @@ int eng_rank_save(eng_rank *R, char *err, size_t errlen);
 void eng_rank_stats(const eng_rank *R, eng_rank_stat *s);
 /* 1 when a model is loaded (every COMPLETE is then ranked), else 0. Cheap. */
 int eng_rank_has_model(const eng_rank *R);
+
+/* --- fleet-shared learning (ranker_fleet.c; engine/changelog.h "MODEL
+ * UPDATES") -----------------------------------------------------------------
+ * eng_rank_fleet_start: from now on a learned ACCEPT does not change the
+ * weights: its steps (ranking/ftrl_delta.h) go to publish(ud, version, ...)
+ * and come back through eng_rank_fleet_apply in stream order, on every
+ * replica alike. Returns the model version (rank_ftrl_checksum of the model
+ * as loaded from --model; RELOAD of another file changes it), 0 without a
+ * model (nothing published then). */
+typedef void (*eng_rank_publish_fn)(void *ud, uint64_t version, const void *upd, size_t len);
+uint64_t eng_rank_fleet_start(eng_rank *R, eng_rank_publish_fn publish, void *ud);
+uint64_t eng_rank_fleet_version(const eng_rank *R);
+/* 1 applied, 0 for another model version (nothing done), -1 bad (why). */
+int eng_rank_fleet_apply(eng_rank *R, uint64_t version, const void *upd, size_t len, const char **why);
+/* Checkpoint: the weights (MODEL format) in PATH.0 or PATH.1, alternately,
+ * then PATH (one line: version, the stream position pos they include, the
+ * slot) replaced by rename: a crash leaves the previous pair intact.
+ * unchanged: the weights are those of the last save: only the line moves.
+ * save: 0 or -1 with err. load: 1 loaded (pos filled, POS_CAP bytes), 0 none
+ * or of another version (logged), -1 error (err). */
+int eng_rank_fleet_save(eng_rank *R, const char *path, const char *pos, int unchanged, char *err, size_t errlen);
+int eng_rank_fleet_load(eng_rank *R, const char *path, char *pos, size_t poscap, char *err, size_t errlen);
+
+/* ranker_fleet.c for ranker.c: the learning of one ACCEPT (R->req, n
+ * candidates, pos accepted); fleet or local. Returns the steps. */
+int eng_rank__learn(eng_rank *R, size_t n, size_t pos);
 
 #endif

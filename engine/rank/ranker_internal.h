@@ -113,11 +113,16 @@ struct eng_rank {
     uint32_t pending_buckets; /* from the meta of pending_version */
     qbuf ngkeys;              /* scratch for one batch's keys */
     rank_gen *gen;            /* suffix index (gen_candidates > 0), or NULL */
+    struct eng_rank_fleet *fleet; /* ranker_fleet.c; NULL: learning changes the weights at once */
 };
 
 static inline int ng_ready(const eng_rank *R) {
     return R->ng.state == ENG_RANK_NG_READY && R->ng.version == R->version && R->ng.dims == R->dims;
 }
+
+/* ranker_fleet.c */
+int eng_rank__fleet_reloaded(eng_rank *R, rank_ftrl *m); /* 1: m is the running version (freed, weights kept) */
+void eng_rank__fleet_free(eng_rank *R);
 
 /* ranker_tables.c */
 void eng_rank__check_version(eng_rank *R); /* asks NS:current; a new version loads its meta, then its table */
