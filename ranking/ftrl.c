@@ -150,6 +150,15 @@ uint64_t rank_ftrl_checksum(const rank_ftrl *m) {
     return s ^ s >> 29;
 }
 
+uint64_t rank_ftrl_checksum_cached(rank_ftrl *m) {
+    if (!m->sum_ok || m->sum_updates != m->updates) {
+        m->sum = rank_ftrl_checksum(m);
+        m->sum_updates = m->updates;
+        m->sum_ok = 1;
+    }
+    return m->sum;
+}
+
 size_t rank_ftrl_mask(const rank_ftrl *m, rank_feat *x, size_t n) {
     for (size_t k = 0; k < n; k++) x[k].i &= m->mask;
     return rank_feat_merge(x, n);

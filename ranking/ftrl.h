@@ -90,6 +90,11 @@ typedef struct rank_ftrl {
     uint32_t mask;
     float *z, *n, *w;
     uint64_t updates;
+    /* rank_ftrl_checksum_cached: the checksum of the weights at sum_updates
+     * updates (valid when sum_ok); the weights change only through
+     * rank_ftrl_update / rank_ftrl_step, which count updates */
+    uint64_t sum, sum_updates;
+    int sum_ok;
     /* NULL, or: rank_ftrl_update records its step there (ranking/ftrl_delta.h)
      * and leaves the weights alone (the fleet applies steps in stream order) */
     struct rank_fdelta *record;
@@ -129,6 +134,9 @@ void rank_ftrl_step(rank_ftrl *m, const uint32_t *idx, const double *g, size_t n
  * models with the same checksum rank alike. Not cryptographic, not stable
  * across byte orders. Reads the whole table (~0.5 ms of CPU at 18 bits). */
 uint64_t rank_ftrl_checksum(const rank_ftrl *m);
+/* The same, computed again only when the model was updated since the last
+ * call: STATS (which reports it) costs nothing between updates. */
+uint64_t rank_ftrl_checksum_cached(rank_ftrl *m);
 
 /* Masks x's indexes in place and merges duplicates; returns the new n. */
 size_t rank_ftrl_mask(const rank_ftrl *m, rank_feat *x, size_t n);

@@ -701,7 +701,7 @@ void eng_rank_stats(const eng_rank *R, eng_rank_stat *s) {
     s->emb_version = R->version;
     s->has_model = R->model != NULL;
     s->model_updates = R->model ? R->model->updates : 0;
-    s->model_checksum = R->model ? rank_ftrl_checksum(R->model) : 0;
+    s->model_checksum = R->model ? rank_ftrl_checksum_cached(R->model) : 0;
     s->ngram_state = R->ng.state;
     s->ngram_bytes = R->ng.rows ? (uint64_t)R->ng.buckets * R->ng.rowb : 0;
 }
