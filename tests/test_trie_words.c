@@ -47,13 +47,23 @@ static const char *POOL[] = {
 };
 #define NPOOL (sizeof POOL / sizeof POOL[0])
 
+/* Words "v0".."v<g_wide - 1>" are three words in four when g_wide > 0:
+ * a vocabulary of tens of thousands, so the forward index holds word codes
+ * of 1, 2 and 3 bytes (trie_words_internal.h tw_put), handed out at build
+ * and by live adds. */
+static uint32_t g_wide;
+static uint32_t g_codes; /* the most word codes an index of run_differential handed out */
+
 /* A random key of nw words (<= TRIE_MAX_KEY bytes) into buf; its length. */
 static size_t make_key(char *buf, int nw) {
     size_t n = 0;
     for (int i = 0; i < nw; i++) {
         const char *w;
-        char gen[8];
-        if (rnd(4) == 0) { /* a generated word over a tiny alphabet: prefix collisions */
+        char gen[16];
+        if (g_wide && rnd(4) != 0) {
+            snprintf(gen, sizeof gen, "v%u", rnd(g_wide));
+            w = gen;
+        } else if (rnd(4) == 0) { /* a generated word over a tiny alphabet: prefix collisions */
             int l = 1 + (int)rnd(4);
             for (int j = 0; j < l; j++) gen[j] = (char)('p' + rnd(3));
             gen[l] = 0;
@@ -391,6 +401,7 @@ static void run_differential(uint64_t seed, int use_builder, int nkeys, int batc
     free(b.v);
     free(res);
     free(out);
+    if (w->ncode > g_codes) g_codes = w->ncode;
     trie_words_free(w);
     trie_free(t);
     printf("seed %llu: %lu queries, %lu with class-1 hits, %lu multi-word with hits, %lu trailing "
@@ -409,6 +420,20 @@ static void test_differential_larger(void **state) {
     (void)state;
     run_differential(3, 0, 1500, 40);
     run_differential(4, 1, 2500, 40);
+}
+
+/* A vocabulary past 16,384 words: multi-byte word codes in the forward
+ * index, from the build and from live adds (new words get new codes; a word
+ * that leaves never gives its code to another). */
+static void test_differential_wide(void **state) {
+    (void)state;
+    g_wide = 200000;
+    g_codes = 0;
+    run_differential(5, 1, 6000, 16);
+    run_differential(6, 0, 3000, 24);
+    g_wide = 0;
+    printf("word codes: up to %u (3-byte codes from 16,384)\n", g_codes);
+    assert_true(g_codes > 16384);
 }
 
 /* Hand-made cases: the examples, repeats, prefix of two words. */
@@ -715,6 +740,7 @@ int main(void) {
         cmocka_unit_test(test_isect),
         cmocka_unit_test(test_differential_small),
         cmocka_unit_test(test_differential_larger),
+        cmocka_unit_test(test_differential_wide),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,13 +42,21 @@
  * (until a build): an old list never names the new key.
  *
  * Forward index (jermp/autocomplete's conjunctive layout, made mutable):
- * per rank, the word ids of the key in key order, repeats kept (fa, 4 B a
- * word; fo[rank] its start, fo[rank + 1] its end, plus two flag bits: DEAD
- * once deleted, IRR when the key's spacing is not canonical). Appended in
- * rank order at build and on each add, never rewritten: a deleted key's
- * words stay until the next build. Per word id: its length and first 8
- * bytes (whead), so "word starts with the typed prefix" is a mask compare
- * for prefixes of <= 8 bytes (the heads, then the word's bytes, beyond).
+ * per rank, the words of the key in key order, repeats kept (fa; fo[rank]
+ * its start byte, fo[rank + 1] its end, plus two flag bits: DEAD once
+ * deleted, IRR when the key's spacing is not canonical). A word is stored
+ * as its CODE, a varint (7 bits a byte): codes are handed out at build by
+ * occurrences in the keys, most first, so the 127 commonest words take one
+ * byte and the next 16,257 two (10M synthetic keys: 1.8 B a word instead
+ * of 4; the forward index was the largest part of the index), and a word
+ * new in a live add takes the next code. Codes are never reused until a
+ * build (cword[code] = NONE once the word left; only dead keys name it).
+ * Appended in rank order at build and on each add, never rewritten: a
+ * deleted key's words stay until the next build. Per code: the word id
+ * (cword), its length and first 8 bytes (whead), so "word starts with the
+ * typed prefix" is a mask compare for prefixes of <= 8 bytes (the heads,
+ * then the word's bytes, beyond); wcode[wid] maps back. Heads by code keep
+ * the common words' heads together in a few cache lines.
  * Why not ids in byte order (a prefix = an id range, as in jermp): a live
  * add brings new words between old ones, which an order would have to
  * make room for; the 8-byte head gives the same integer test without one.
@@ -102,16 +110,17 @@
  * bounded by TRIE_WORDS_MAX_SCAN work units (every posting, tombstones
  * included, every streamed word, every heap push; then *truncated: the hits
  * so far are still exactly the best). Memory per key: 4 (rank) + 4 (rid) +
- * 2 (kb) + 4 (fo) + 4 per word (fa) + ~4.3 per distinct word (rank + tree)
- * + the dictionary (~34 B per word + its trie). Build: keys by rank (a
+ * 2 (kb) + 4 (fo) + 1-3 per word (fa) + ~4.3 per distinct word (rank +
+ * tree) + the dictionary (~42 B per word + its trie). Build: keys by rank (a
  * counting sort on the 16-bit score code), decoded twice (count, then fill
  * exact-size lists and the forward index), words hashed (XXH3) into temp
- * ids; the dictionary trie is bulk-built from the sorted vocabulary and the
- * forward index renumbered to its ids.
+ * ids, coded by their occurrences after the count; the dictionary trie is
+ * bulk-built from the sorted vocabulary.
  *
  * Limits: < 2^32 - 1 ranks handed out between builds (adds; TRIE_EFULL past
- * it: rebuild), < 2^30 forward word ids between builds (TRIE_EFULL past
- * it), words <= TRIE_MAX_KEY bytes (a key's words are).
+ * it: rebuild), < 2^30 forward index bytes and < 2^32 - 1 word codes
+ * between builds (TRIE_EFULL past them), words <= TRIE_MAX_KEY bytes (a
+ * key's words are).
  */
 #include "trie/trie_words.h"
 
@@ -261,6 +270,8 @@ void trie_words_free(trie_words *w) {
     qfree(w->rid);
     qfree(w->fo);
     qfree(w->fa);
+    qfree(w->wcode);
+    qfree(w->cword);
     qfree(w->whead);
     qfree(w->wlen);
     trie_free(w->wt);
@@ -298,14 +309,14 @@ static int tw_rid_reserve(trie_words *w, uint32_t r) {
     return TRIE_OK;
 }
 
-/* Room for n more word ids in the forward index. */
+/* Room for n more bytes in the forward index. */
 static int tw_fa_reserve(trie_words *w, uint64_t n) {
     if (w->fan + n <= w->facap) return TRIE_OK;
     uint64_t nc = w->facap + w->facap / 2 + 1024;
     if (nc < w->fan + n) nc = w->fan + n;
     if (nc > TW_FO_MASK) nc = TW_FO_MASK;
     if (w->fan + n > nc) return TRIE_EFULL;
-    uint32_t *p = qrealloc(w->fa, nc * sizeof *p);
+    uint8_t *p = qrealloc(w->fa, nc);
     if (!p) return TRIE_ENOMEM;
     w->fa = p;
     w->facap = nc;
@@ -337,15 +348,44 @@ static int tw_words_reserve(trie_words *w, uint32_t wid) {
     if (!x) return TRIE_ENOMEM;
     memset(x + w->wcap, 0, (nc - w->wcap) * sizeof *x);
     w->w = x;
+    uint32_t *c = qrealloc(w->wcode, nc * sizeof *c);
+    if (!c) return TRIE_ENOMEM;
+    w->wcode = c;
+    for (uint64_t i = w->wcap; i < nc; i++) c[i] = NONE;
+    w->wcap = (uint32_t)nc;
+    return TRIE_OK;
+}
+
+/* Room for word code `code` (its word id, head and length). */
+static int tw_codes_reserve(trie_words *w, uint32_t code) {
+    if (code < w->ccap) return TRIE_OK;
+    if (code == NONE) return TRIE_EFULL;
+    uint64_t nc = (uint64_t)w->ccap + w->ccap / 2 + 64;
+    if (nc <= code) nc = (uint64_t)code + 1;
+    if (nc > NONE) nc = NONE;
+    uint32_t *cw = qrealloc(w->cword, nc * sizeof *cw);
+    if (!cw) return TRIE_ENOMEM;
+    w->cword = cw;
     uint64_t *h = qrealloc(w->whead, nc * sizeof *h);
     if (!h) return TRIE_ENOMEM;
     w->whead = h;
     uint16_t *l = qrealloc(w->wlen, nc * sizeof *l);
     if (!l) return TRIE_ENOMEM;
     w->wlen = l;
-    memset(h + w->wcap, 0, (nc - w->wcap) * sizeof *h);
-    memset(l + w->wcap, 0, (nc - w->wcap) * sizeof *l);
-    w->wcap = (uint32_t)nc;
+    for (uint64_t i = w->ccap; i < nc; i++) cw[i] = NONE, h[i] = 0, l[i] = 0;
+    w->ccap = (uint32_t)nc;
+    return TRIE_OK;
+}
+
+/* Gives word wid (word, wl bytes) the next code. */
+static int tw_code_new(trie_words *w, uint32_t wid, const char *word, size_t wl) {
+    int rc = tw_codes_reserve(w, w->ncode);
+    if (rc) return rc;
+    uint32_t c = w->ncode++;
+    w->cword[c] = wid;
+    w->whead[c] = tw_head(word, wl);
+    w->wlen[c] = (uint16_t)wl;
+    w->wcode[wid] = c;
     return TRIE_OK;
 }
 
@@ -371,18 +411,18 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
     if ((rc = tw_rid_reserve(w, w->next_rank))) return rc;
     uint16_t o[TW_MAXKW], l[TW_MAXKW];
     int nw = trie_words__split(key, len, o, l);
-    if ((rc = tw_fa_reserve(w, (uint64_t)nw))) return rc;
+    if ((rc = tw_fa_reserve(w, (uint64_t)nw * TW_CODE_MAX))) return rc;
     uint16_t c = bcode(score);
     uint32_t rk = w->next_rank++;
     w->rank[id] = rk;
     w->rid[rk] = id;
     w->kb[id] = c;
     w->keys++;
-    uint32_t *fw = w->fa + w->fan; /* the key's words, in order */
+    /* the key's word codes go to the forward index once all are known; until
+     * then (and for good if a word fails to be indexed) the key has none */
     w->fo[rk] = (uint32_t)w->fan | (tw_irregular(key, len) ? TW_FO_IRR : 0);
-    w->fan += (uint64_t)nw;
     w->fo[rk + 1] = (uint32_t)w->fan;
-    for (int i = 0; i < nw; i++) fw[i] = NONE;
+    uint32_t fw[TW_MAXKW];
     for (int i = 0; i < nw; i++) {
         const char *word = key + o[i];
         int dup = 0;
@@ -392,15 +432,13 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
         uint32_t wid = trie_words__lookup(w->wt, word, l[i]);
         if (wid == NONE) {
             if ((rc = trie_set(w->wt, word, l[i], NULL, 0, bval_fin(c), &wid))) return rc;
-            if ((rc = tw_words_reserve(w, wid))) {
+            if ((rc = tw_words_reserve(w, wid)) || (rc = tw_code_new(w, wid, word, l[i]))) {
                 trie_del(w->wt, word, l[i]);
                 return rc;
             }
             w->w[wid] = (tw_word){NULL, 0, 0, 0, c};
-            w->whead[wid] = tw_head(word, l[i]);
-            w->wlen[wid] = l[i];
         }
-        fw[i] = wid;
+        fw[i] = w->wcode[wid];
         tw_word *x = &w->w[wid];
         if (x->n == x->cap) {
             uint32_t nc = x->cap < 4 ? 4 : x->cap + x->cap / 2;
@@ -414,6 +452,8 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
         tw_raise(x, x->n - 1, c);
         if ((rc = tw_word_bound(w, wid, word, l[i], c))) return rc;
     }
+    for (int i = 0; i < nw; i++) w->fan += tw_put(w->fa + w->fan, fw[i]);
+    w->fo[rk + 1] = (uint32_t)w->fan;
     return TRIE_OK;
 }
 
@@ -435,6 +475,9 @@ int trie_words_del(trie_words *w, uint32_t id, const char *key, size_t len) {
             w->list_bytes -= tw_list_bytes(x->cap);
             qfree(x->p);
             *x = (tw_word){NULL, 0, 0, 0, 0};
+            w->cword[w->wcode[wid]] = NONE; /* its code stays in dead keys' forward words only */
+            w->wlen[w->wcode[wid]] = 0;
+            w->wcode[wid] = NONE;
             trie_del(w->wt, key + o[i], l[i]); /* frees the wid; cannot fail for a present key */
         } else if (x->n >= 32 && x->live < x->n / 4) {
             w->rid[r] = NONE; /* compact in place; the tree keeps its layout */
@@ -484,6 +527,7 @@ typedef struct tw_vocab {
     char *text;
     uint64_t used, cap;
     uint32_t *off, *hash;
+    uint32_t *occ; /* occurrences in keys, repeats counted (codes are by it) */
     uint16_t *len;
     uint32_t n, ncap;
     uint32_t *slot; /* temp wid + 1, 0 empty */
@@ -494,6 +538,7 @@ static void vocab_free(tw_vocab *v) {
     qfree(v->text);
     qfree(v->off);
     qfree(v->hash);
+    qfree(v->occ);
     qfree(v->len);
     qfree(v->slot);
 }
@@ -530,7 +575,9 @@ static int vocab_get(tw_vocab *v, const char *word, size_t wl, uint32_t *wid) {
         if (hh) v->hash = hh;
         uint16_t *l = qrealloc(v->len, nc * sizeof *l);
         if (l) v->len = l;
-        if (!o || !hh || !l) return TRIE_ENOMEM;
+        uint32_t *oc = qrealloc(v->occ, nc * sizeof *oc);
+        if (oc) v->occ = oc;
+        if (!o || !hh || !l || !oc) return TRIE_ENOMEM;
         v->ncap = nc;
     }
     if (v->used + wl > v->cap) {
@@ -545,10 +592,36 @@ static int vocab_get(tw_vocab *v, const char *word, size_t wl, uint32_t *wid) {
     v->off[v->n] = (uint32_t)v->used;
     v->len[v->n] = (uint16_t)wl;
     v->hash[v->n] = h;
+    v->occ[v->n] = 0;
     v->used += wl;
     v->slot[j] = v->n + 1;
     *wid = v->n++;
     if ((uint64_t)v->n * 2 > v->smask) return vocab_rehash(v, (v->smask + 1) * 2);
+    return TRIE_OK;
+}
+
+/* Most occurrences first, then temp id (codes: the frequent words short). */
+static int vocab_occ_cmp(const void *a, const void *b, void *ctx) {
+    const tw_vocab *v = ctx;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    if (v->occ[x] != v->occ[y]) return v->occ[x] > v->occ[y] ? -1 : 1;
+    return (x > y) - (x < y);
+}
+
+/* Codes of the build's words (tcode, by temp id: by occurrences) and the
+ * bytes the forward index needs with them (*bytes). */
+static int vocab_codes(tw_vocab *v, uint32_t *tcode, uint64_t *bytes) {
+    uint32_t *o = qmalloc(((size_t)v->n + 1) * 4);
+    if (!o) return TRIE_ENOMEM;
+    for (uint32_t i = 0; i < v->n; i++) o[i] = i;
+    qsort_r(o, v->n, 4, vocab_occ_cmp, v);
+    uint8_t tmp[TW_CODE_MAX];
+    *bytes = 0;
+    for (uint32_t c = 0; c < v->n; c++) {
+        tcode[o[c]] = c;
+        *bytes += (uint64_t)v->occ[o[c]] * tw_put(tmp, c);
+    }
+    qfree(o);
     return TRIE_OK;
 }
 
@@ -564,7 +637,7 @@ int trie_words_build(const trie *t, trie_words **out) {
     if (!w) return TRIE_ENOMEM;
     int rc = TRIE_ENOMEM;
     tw_vocab v = {0};
-    uint32_t *cnt = NULL, *order = NULL, *perm = NULL, *map = NULL;
+    uint32_t *cnt = NULL, *order = NULL, *perm = NULL, *map = NULL, *tcode = NULL;
     tw_word *nw = NULL;
     trie_builder *b = NULL;
     uint32_t nids = t->nids;
@@ -595,11 +668,16 @@ int trie_words_build(const trie *t, trie_words **out) {
     w->keys = nkeys;
     if ((rc = vocab_rehash(&v, 1u << 16))) goto fail;
     /* each key's distinct words, in rank order: every list comes out
-     * sorted. Two passes: count (cap), then fill lists of exactly that size
-     * (no growth, no copies, no allocator slack); the forward index gets
-     * every word (temp ids, renumbered once the dictionary exists) */
+     * sorted. Two passes: count (cap, occurrences), then fill lists of
+     * exactly that size (no growth, no copies, no allocator slack); the
+     * forward index gets every word's code (by occurrences, known after the
+     * count: so it is sized exactly too) */
     for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1 && (rc = tw_fa_reserve(w, nfa))) goto fail;
+        if (pass == 1) {
+            rc = TRIE_ENOMEM;
+            if (!(tcode = qmalloc(((size_t)v.n + 1) * 4))) goto fail;
+            if ((rc = vocab_codes(&v, tcode, &nfa)) || (rc = tw_fa_reserve(w, nfa))) goto fail;
+        }
         for (uint32_t r = 0; r < nkeys; r++) {
             uint32_t id = w->rid[r];
             char key[TRIE_MAX_KEY];
@@ -607,13 +685,13 @@ int trie_words_build(const trie *t, trie_words **out) {
             uint16_t o[TW_MAXKW], l[TW_MAXKW];
             uint32_t tid[TW_MAXKW];
             int n = trie_words__split(key, kl, o, l);
-            if (pass == 0) nfa += (uint64_t)n;
-            else w->fo[r] = (uint32_t)w->fan | (tw_irregular(key, kl) ? TW_FO_IRR : 0);
+            if (pass == 1) w->fo[r] = (uint32_t)w->fan | (tw_irregular(key, kl) ? TW_FO_IRR : 0);
             for (int i = 0; i < n; i++) {
                 uint32_t wid;
                 if ((rc = vocab_get(&v, key + o[i], l[i], &wid))) goto fail;
                 tid[i] = wid;
-                if (pass == 1) w->fa[w->fan++] = wid;
+                if (pass == 0) v.occ[wid]++;
+                else w->fan += tw_put(w->fa + w->fan, tcode[wid]);
                 int dup = 0;
                 for (int j = 0; j < i && !dup; j++) dup = tid[j] == wid;
                 if (dup) continue;
@@ -662,26 +740,28 @@ int trie_words_build(const trie *t, trie_words **out) {
     qfree(w->w);
     w->w = nw;
     nw = NULL;
-    uint64_t *wh = qrealloc(w->whead, ((size_t)v.n + 1) * sizeof *wh);
-    if (wh) w->whead = wh;
-    uint16_t *wl = qrealloc(w->wlen, ((size_t)v.n + 1) * sizeof *wl);
-    if (wl) w->wlen = wl;
+    uint32_t *wc = qrealloc(w->wcode, ((size_t)v.n + 1) * sizeof *wc);
+    if (wc) w->wcode = wc;
     w->wcap = v.n + 1; /* before a failure: w->w has that size */
-    if (!wh || !wl) {
+    if (!wc || (rc = tw_codes_reserve(w, v.n))) {
         rc = TRIE_ENOMEM;
         goto fail;
     }
-    for (uint32_t x = 0; x < v.n; x++) {
-        wh[map[x]] = tw_head(v.text + v.off[x], v.len[x]);
-        wl[map[x]] = v.len[x];
+    wc[v.n] = NONE;
+    for (uint32_t x = 0; x < v.n; x++) { /* codes: temp ids' order by occurrences */
+        uint32_t c = tcode[x];
+        wc[map[x]] = c;
+        w->cword[c] = map[x];
+        w->whead[c] = tw_head(v.text + v.off[x], v.len[x]);
+        w->wlen[c] = v.len[x];
     }
-    wh[v.n] = 0, wl[v.n] = 0;
-    for (uint64_t i = 0; i < w->fan; i++) w->fa[i] = map[w->fa[i]]; /* temp ids -> word ids */
+    w->ncode = v.n;
     for (uint32_t i = 0; i < v.n; i++) tw_tree_rebuild(w, &w->w[i]); /* the bound trees */
     vocab_free(&v);
     qfree(cnt);
     qfree(perm);
     qfree(map);
+    qfree(tcode);
     *out = w;
     return TRIE_OK;
 fail:
@@ -692,6 +772,7 @@ fail:
     qfree(order);
     qfree(perm);
     qfree(map);
+    qfree(tcode);
     trie_words_free(w);
     return rc;
 }
@@ -701,7 +782,8 @@ void trie_words_memory(const trie_words *w, trie_words_mem *m) {
     trie_memory(w->wt, &tm);
     uint64_t b = sizeof *w + tm.bytes_alloc + (uint64_t)w->wcap * sizeof(tw_word) +
                  (uint64_t)w->idcap * (sizeof *w->rank + sizeof *w->kb) + (uint64_t)w->ridcap * 8 +
-                 (uint64_t)w->wcap * (sizeof *w->whead + sizeof *w->wlen) + w->facap * 4;
+                 (uint64_t)w->wcap * sizeof *w->wcode +
+                 (uint64_t)w->ccap * (sizeof *w->cword + sizeof *w->whead + sizeof *w->wlen) + w->facap;
     m->words = w->nwords;
     m->postings = w->postings;
     m->bytes = b + w->list_bytes;

@@ -26,14 +26,18 @@ typedef struct tw_word {
 
 #define TW_FO_IRR 0x80000000u  /* fo[rank]: the key's spacing is not canonical */
 #define TW_FO_DEAD 0x40000000u /* fo[rank]: the key was deleted (as rid[rank] == NONE) */
-#define TW_FO_MASK 0x3fffffffu /* the offset in fa: < 2^30 word ids between builds */
+#define TW_FO_MASK 0x3fffffffu /* the offset in fa: < 2^30 bytes between builds */
+#define TW_CODE_MAX 5          /* bytes of one varint word code in fa */
 
 struct trie_words {
     trie *wt;          /* dictionary: word -> wid, score = bval(bound) */
     tw_word *w;        /* by wid */
-    uint64_t *whead;   /* by wid: the word's first 8 bytes (zero-padded, native load) */
-    uint16_t *wlen;    /* by wid: the word's length in bytes */
     uint32_t wcap;
+    uint32_t *wcode;   /* by wid (wcap): the word's code, NONE when none */
+    uint32_t *cword;   /* by code: the word id, NONE once the word left */
+    uint64_t *whead;   /* by code: the word's first 8 bytes (zero-padded, native load) */
+    uint16_t *wlen;    /* by code: the word's length in bytes (0 once the word left) */
+    uint32_t ncode, ccap; /* codes handed out (never reused until a build), room */
     uint32_t *rank;    /* by key id: rank, NONE when absent */
     uint16_t *kb;      /* by key id: bound code */
     uint32_t idcap;
@@ -41,8 +45,9 @@ struct trie_words {
     uint32_t *fo;      /* by rank (ridcap + 1): start of the key's words in fa (| flags);
                         * fo[next_rank] ends the last */
     uint32_t ridcap;
-    uint32_t *fa;      /* forward index: each rank's word ids, in key order, repeats kept */
-    uint64_t fan, facap;
+    uint8_t *fa;       /* forward index: each rank's word CODES, in key order, repeats
+                        * kept, as varints (tw_put / tw_get) */
+    uint64_t fan, facap; /* bytes */
     uint32_t next_rank;
     uint64_t keys, postings;
     /* kept by every list allocation and free, so trie_words_memory (STATS)
@@ -88,6 +93,36 @@ static inline uint64_t tw_head_mask(size_t pl) {
 static inline double bval_fin(uint16_t c) {
     double v = bval(c);
     return v > DBL_MAX ? DBL_MAX : v;
+}
+
+/* ------------------------------------------------- forward index varints */
+
+/* A word code as a little-endian base-128 varint (7 bits a byte, the high
+ * bit set on every byte but the last): codes are handed out by frequency at
+ * build, so most words of most keys take 1-2 bytes. Returns the bytes. */
+static inline uint32_t tw_put(uint8_t *p, uint32_t c) {
+    uint32_t n = 0;
+    while (c >= 0x80) p[n++] = (uint8_t)(c | 0x80), c >>= 7;
+    p[n++] = (uint8_t)c;
+    return n;
+}
+/* Decodes the codes in fa[a, b) into f (room for TW_MAXKW); returns how
+ * many. */
+static inline uint32_t tw_get(const uint8_t *fa, uint32_t a, uint32_t b, uint32_t *f) {
+    uint32_t n = 0;
+    while (a < b) {
+        uint32_t c = fa[a++];
+        if (c & 0x80) {
+            c &= 0x7f;
+            for (uint32_t sh = 7;; sh += 7) {
+                uint32_t x = fa[a++];
+                c |= (x & 0x7f) << sh;
+                if (!(x & 0x80)) break;
+            }
+        }
+        f[n++] = c;
+    }
+    return n;
 }
 
 /* ------------------------------------------------------------- tree layout */

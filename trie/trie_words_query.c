@@ -130,6 +130,7 @@ typedef struct tw_search {
     uint32_t nres, m;
     uint32_t scanned, decoded; /* work units, keys decoded (trie_words.h LIMITS) */
     uint32_t qw[TRIE_WORDS_MAX_TYPED]; /* word ids of the complete typed words, typed order */
+    uint32_t qc[TRIE_WORDS_MAX_TYPED]; /* their codes (as in the forward index) */
     int nc;                            /* how many (the last typed word is a prefix unless trailing) */
     uint64_t ph, pm;                   /* the prefix's head and mask (tw_head) */
     int stream, oom;
@@ -278,15 +279,14 @@ static uint32_t stream_next(tw_search *S) {
  * prefixes of <= 8 bytes; a longer one, when the heads agree, compares the
  * word's bytes (decoded from the dictionary). NONE (a word an add that ran
  * out of memory did not index) never matches. */
-static inline int tw_pfx(const tw_search *S, uint32_t wid) {
+static inline int tw_pfx(const tw_search *S, uint32_t code) {
     const trie_words *w = S->w;
-    if (wid == NONE) return 0;
     const tw_req *q = S->q;
     size_t pl = q->wl[q->nw - 1];
-    if (w->wlen[wid] < pl || (w->whead[wid] & S->pm) != S->ph) return 0;
+    if (w->wlen[code] < pl || (w->whead[code] & S->pm) != S->ph) return 0;
     if (pl <= 8) return 1;
     char word[TRIE_MAX_KEY];
-    kdecode(w->wt, wid, word);
+    kdecode(w->wt, w->cword[code], word);
     return memcmp(word + 8, q->w[q->nw - 1] + 8, pl - 8) == 0;
 }
 
@@ -302,14 +302,14 @@ static int fcheck(tw_search *S, uint32_t r, uint16_t *pos) {
     uint32_t a = w->fo[r], b = w->fo[r + 1] & TW_FO_MASK;
     int irr = (a & TW_FO_IRR) != 0;
     a &= TW_FO_MASK;
-    const uint32_t *f = w->fa + a;
-    uint32_t nk = b - a;
+    uint32_t f[TW_MAXKW];
+    uint32_t nk = tw_get(w->fa, a, b, f);
     uint8_t used[TW_MAXKW];
     int nc = S->nc;
     memset(used, 0, nk);
     for (int i = 0; i < nc; i++) {
         uint32_t j = 0;
-        while (j < nk && (used[j] || f[j] != S->qw[i])) j++;
+        while (j < nk && (used[j] || f[j] != S->qc[i])) j++;
         if (j == nk) return FC_NO;
         used[j] = 1;
         pos[i] = (uint16_t)j;
@@ -322,7 +322,7 @@ static int fcheck(tw_search *S, uint32_t r, uint16_t *pos) {
     }
     if (irr) return FC_BYTES;
     for (int i = 0; i < nc; i++) /* class 0: typed word i is key word i */
-        if (f[i] != S->qw[i]) return FC_MATCH;
+        if (f[i] != S->qc[i]) return FC_MATCH;
     if (S->q->trailing ? nk > (uint32_t)nc : tw_pfx(S, f[nc])) return FC_CLS0;
     return FC_MATCH;
 }
@@ -501,8 +501,10 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
     int nc = q->trailing ? q->nw : q->nw - 1;
     S->m = m;
     S->nc = nc;
-    for (int i = 0; i < nc; i++)
+    for (int i = 0; i < nc; i++) {
         if ((S->qw[i] = trie_words__lookup(w->wt, q->w[i], q->wl[i])) == NONE) return 0;
+        S->qc[i] = w->wcode[S->qw[i]];
+    }
     if (!q->trailing) {
         S->ph = tw_head(q->w[nc], q->wl[nc]);
         S->pm = tw_head_mask(q->wl[nc]);
@@ -657,12 +659,18 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
             uint16_t ao[TW_MAXKW], al[TW_MAXKW];
             int na = trie_words__split(key, kl, ao, al);
             uint32_t r = w->rank[id], fa = w->fo[r] & TW_FO_MASK, fb = w->fo[r + 1] & TW_FO_MASK;
-            if (fb - fa != (uint32_t)na) FAIL("key id %u: %u forward words, the key has %d", id, fb - fa, na);
+            if (fb < fa || fb > w->fan) FAIL("key id %u: forward bytes [%u, %u) out of range", id, fa, fb);
+            uint32_t f[TW_MAXKW], nf = 0;
+            for (uint32_t j = fa; j < fb && nf < TW_MAXKW; j++) nf += !(w->fa[j] & 0x80);
+            if (nf != (uint32_t)na || (fb > fa && (w->fa[fb - 1] & 0x80)))
+                FAIL("key id %u: %u forward words, the key has %d", id, nf, na);
+            tw_get(w->fa, fa, fb, f);
             for (int i = 0; i < na; i++) {
-                uint32_t wid = w->fa[fa + i];
-                if (wid != trie_words__lookup(w->wt, key + ao[i], al[i]))
+                uint32_t code = f[i];
+                if (code >= w->ncode || w->cword[code] != trie_words__lookup(w->wt, key + ao[i], al[i]) ||
+                    w->wcode[w->cword[code]] != code)
                     FAIL("key id %u: forward word %d is not '%.*s'", id, i, al[i], key + ao[i]);
-                if (w->wlen[wid] != al[i] || w->whead[wid] != tw_head(key + ao[i], al[i]))
+                if (w->wlen[code] != al[i] || w->whead[code] != tw_head(key + ao[i], al[i]))
                     FAIL("key id %u: head of word '%.*s' wrong", id, al[i], key + ao[i]);
             }
         }
