@@ -13,17 +13,22 @@
  * Postings: per word, the RANKS of the keys holding it (each key once per
  * distinct word), ascending: ranks are handed out by score at build
  * (highest first) and in arrival order afterwards, so a list is sorted
- * (plain binary search; two lists intersect by integer comparisons, no
- * decode) and, at build, by score. rid[rank] gives the key id, NONE once
- * the key is deleted. Over each list sits a 16-ary tree of bounds: level 0
- * entry i bounds ids
+ * and, at build, by score. rid[rank] gives the key id, NONE once the key
+ * is deleted. A list is stored in blocks of 16 ranks (trie_words_post.c):
+ * the block's first rank whole (bbase, searched by bisection), the other 15
+ * as varint gaps (1 byte for a common word, 2-3 for a rare one): 10M
+ * synthetic keys, 54.5M postings, 2.3 B a posting with the heads instead of
+ * 4. A block is the unit of every read (decoded into 16 integers, then
+ * compared as before), and it is the tree's leaf block, so a block's bound
+ * and its ranks go together. Over each list sits a 16-ary tree of bounds:
+ * level 0 entry i bounds positions
  * [16i, 16i + 16), level l entry i bounds 16^(l+1) ids; the single root is
  * the word's bound (kept in the dictionary trie). Bounds are 2-byte codes of
  * an order-preserving float-rounded-UP encoding (bcode: bfloat16-like, ~0.4%
  * coarse), so a bound is always >= what it covers; code 0 means "empty".
  *
- *   word "york" -> tw_word { p -> [rank rank ... (cap)][level0 codes][level1..] }
- *                   n used, live (non-tombstone), top = root code
+ *   word "york" -> tw_word { p -> [bbase][boff][level0 codes][level1..][gap bytes] }
+ *                   n used, live (non-tombstone), gn gap bytes, last rank, top = root code
  *
  * Per key id: rank[id] (4 B) and kb[id] (2 B), the bound every tree path of
  * the key is known to cover. A score change to s <= bval(kb[id]) (any
@@ -33,11 +38,13 @@
  * tree path above the key's position (binary search by rank) and the word's
  * bound: O(words * (log n + depth)). Bounds never drop on decreases or
  * deletes (they stay upper bounds); build re-tightens them.
- * Add: new rank (largest), append to each word's list (grow x1.5, tree
- * rebuilt on growth: amortized O(1)), raise the path. Delete: rid[rank] =
+ * Add: new rank (largest), append to each word's list (one gap, or a new
+ * block head; grow x1.5, list re-laid and tree rebuilt on growth: amortized
+ * O(1)), raise the path. Delete: rid[rank] =
  * NONE turns the key's entry in every list into a tombstone at once (the
  * lists stay sorted; each word's live count drops); a list that is over
- * three quarters tombstones is compacted; a word with no live key leaves
+ * three quarters tombstones is compacted (into a fresh allocation: skipped
+ * when there is no memory, tombstones are correct); a word with no live key leaves
  * the dictionary. Ids are reused by the trie after a delete, ranks never
  * (until a build): an old list never names the new key.
  *
@@ -80,8 +87,9 @@
  * together are shorter: then those lists drive (the same dedup). With two
  * or more distinct complete words and a driving list of at most
  * TW_ISECT_MAX postings there is no heap: the lists are intersected in one
- * pass in rank order (each driving rank galloped in the other lists, whose
- * cursors only move forward), blocks of 16 whose level-0 bound is under
+ * pass in rank order (each driving rank galloped in the other lists over
+ * their block heads, one block decoded, the cursors only moving forward),
+ * blocks of 16 whose level-0 bound is under
  * the worst kept match are skipped, and only the ranks in every list are
  * checked on the forward index (16 at a time, prefetched) -- exact, and
  * never truncated (the pass is bounded by the list's length). Most 3-4
@@ -110,8 +118,8 @@
  * bounded by TRIE_WORDS_MAX_SCAN work units (every posting, tombstones
  * included, every streamed word, every heap push; then *truncated: the hits
  * so far are still exactly the best). Memory per key: 4 (rank) + 4 (rid) +
- * 2 (kb) + 4 (fo) + 1-3 per word (fa) + ~4.3 per distinct word (rank +
- * tree) + the dictionary (~42 B per word + its trie). Build: keys by rank (a
+ * 2 (kb) + 4 (fo) + 1-3 per word (fa) + ~2.3 per distinct word (gap, block
+ * heads, tree) + the dictionary (~50 B per word + its trie). Build: keys by rank (a
  * counting sort on the 16-bit score code), decoded twice (count, then fill
  * exact-size lists and the forward index), words hashed (XXH3) into temp
  * ids, coded by their occurrences after the count; the dictionary trie is
@@ -132,64 +140,6 @@
 
 #include "common/alloc.h"
 #include "trie/trie_words_internal.h"
-
-/* Recomputes every bound of x from kb (after growth or compaction). */
-static void tw_tree_rebuild(const trie_words *w, tw_word *x) {
-    uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
-    int nl = tw_levels(x->cap, off, sz, &tot);
-    uint16_t *mx = tw_mx(x), top = 0;
-    memset(mx, 0, tot * sizeof *mx);
-    for (uint32_t i = 0; i < x->n; i++) {
-        uint32_t id = w->rid[x->p[i]];
-        if (id == NONE) continue;
-        uint16_t c = w->kb[id];
-        if (c > top) top = c;
-        if (nl && c > mx[off[0] + (i >> TW_FB)]) mx[off[0] + (i >> TW_FB)] = c;
-    }
-    for (int l = 1; l < nl; l++)
-        for (uint32_t i = 0; i < sz[l - 1]; i++) {
-            uint16_t c = mx[off[l - 1] + i];
-            if (c > mx[off[l] + (i >> TW_FB)]) mx[off[l] + (i >> TW_FB)] = c;
-        }
-    if (top > x->top) x->top = top;
-}
-
-/* Raises the bounds above position pos to at least c (not the root). */
-static void tw_raise(tw_word *x, uint32_t pos, uint16_t c) {
-    uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
-    int nl = tw_levels(x->cap, off, sz, &tot);
-    uint16_t *mx = tw_mx(x);
-    for (int l = 0; l < nl; l++) {
-        pos >>= TW_FB;
-        if (mx[off[l] + pos] >= c) break; /* the ancestors cover it already */
-        mx[off[l] + pos] = c;
-    }
-}
-
-/* Re-lays x out with capacity ncap >= x->n (ids kept, tree rebuilt). */
-static int tw_relayout(trie_words *w, tw_word *x, uint32_t ncap) {
-    uint32_t *np = qmalloc((size_t)tw_list_bytes(ncap));
-    if (!np) return TRIE_ENOMEM;
-    if (x->n) memcpy(np, x->p, (size_t)x->n * 4);
-    if (!x->p) w->nwords++;
-    w->list_bytes += tw_list_bytes(ncap) - tw_list_bytes(x->p ? x->cap : 0);
-    qfree(x->p);
-    x->p = np;
-    x->cap = ncap;
-    tw_tree_rebuild(w, x);
-    return TRIE_OK;
-}
-
-/* Position of the live entry with rank r in x, or NONE. */
-uint32_t trie_words__find_pos(const trie_words *w, const tw_word *x, uint32_t r) {
-    uint32_t lo = 0, hi = x->n;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (x->p[mid] < r) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo < x->n && x->p[lo] == r && w->rid[r] != NONE ? lo : NONE;
-}
 
 /* ---------------------------------------------------------- trie look-ups */
 
@@ -332,14 +282,6 @@ static int tw_irregular(const char *key, size_t len) {
     return 0;
 }
 
-/* Drops the dead ranks of x (its tree is left to the caller). */
-static void tw_compact(const trie_words *w, tw_word *x) {
-    uint32_t k = 0;
-    for (uint32_t j = 0; j < x->n; j++)
-        if (w->rid[x->p[j]] != NONE) x->p[k++] = x->p[j];
-    x->n = k;
-}
-
 static int tw_words_reserve(trie_words *w, uint32_t wid) {
     if (wid < w->wcap) return TRIE_OK;
     uint64_t nc = (uint64_t)w->wcap + w->wcap / 2 + 64;
@@ -436,17 +378,11 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
                 trie_del(w->wt, word, l[i]);
                 return rc;
             }
-            w->w[wid] = (tw_word){NULL, 0, 0, 0, c};
+            w->w[wid] = (tw_word){.top = c};
         }
         fw[i] = w->wcode[wid];
         tw_word *x = &w->w[wid];
-        if (x->n == x->cap) {
-            uint32_t nc = x->cap < 4 ? 4 : x->cap + x->cap / 2;
-            if (x->live < x->n / 2) nc = x->cap; /* mostly tombstones: compact instead */
-            if (nc == x->cap) tw_compact(w, x);
-            if ((rc = tw_relayout(w, x, nc))) return rc;
-        }
-        x->p[x->n++] = rk;
+        if ((rc = tw_post_append(w, x, rk))) return rc;
         x->live++;
         w->postings++;
         tw_raise(x, x->n - 1, c);
@@ -472,18 +408,17 @@ int trie_words_del(trie_words *w, uint32_t id, const char *key, size_t len) {
         w->postings--;
         if (x->live == 0) {
             w->nwords--;
-            w->list_bytes -= tw_list_bytes(x->cap);
+            w->list_bytes -= tw_list_bytes(x->cap, x->gcap);
             qfree(x->p);
-            *x = (tw_word){NULL, 0, 0, 0, 0};
+            *x = (tw_word){.p = NULL};
             w->cword[w->wcode[wid]] = NONE; /* its code stays in dead keys' forward words only */
             w->wlen[w->wcode[wid]] = 0;
             w->wcode[wid] = NONE;
             trie_del(w->wt, key + o[i], l[i]); /* frees the wid; cannot fail for a present key */
         } else if (x->n >= 32 && x->live < x->n / 4) {
-            w->rid[r] = NONE; /* compact in place; the tree keeps its layout */
-            tw_compact(w, x);
+            w->rid[r] = NONE; /* compact (skipped without memory: tombstones are correct) */
+            tw_post_compact(w, x);
             w->rid[r] = id;
-            tw_tree_rebuild(w, x);
         }
     }
     w->rid[r] = NONE;
@@ -697,23 +632,28 @@ int trie_words_build(const trie *t, trie_words **out) {
                 if (dup) continue;
                 if (pass == 0) {
                     if ((rc = tw_words_reserve(w, wid))) goto fail;
-                    if (w->w[wid].cap++ == 0) w->w[wid].top = w->kb[id]; /* the first is the highest */
+                    tw_word *x = &w->w[wid];
+                    if (x->cap == 0) x->top = w->kb[id]; /* the first is the highest */
+                    if (x->cap++ & (TW_F - 1)) x->gcap += tw_vlen(r - x->last); /* a gap */
+                    x->last = r;
                     continue;
                 }
                 tw_word *x = &w->w[wid];
-                x->p[x->n++] = r;
+                tw_post_put(x, r);
                 x->live++;
                 w->postings++;
             }
             if (pass == 1) w->fo[r + 1] = (uint32_t)w->fan;
         }
         for (uint32_t i = 0; pass == 0 && i < v.n; i++) {
-            if (!(w->w[i].p = qmalloc((size_t)tw_list_bytes(w->w[i].cap)))) {
+            tw_word *x = &w->w[i];
+            x->gcap += TW_CODE_MAX; /* tw_post_put's room (the exact size is known) */
+            if (!(x->p = qmalloc((size_t)tw_list_bytes(x->cap, x->gcap)))) {
                 rc = TRIE_ENOMEM;
                 goto fail;
             }
             w->nwords++;
-            w->list_bytes += tw_list_bytes(w->w[i].cap);
+            w->list_bytes += tw_list_bytes(x->cap, x->gcap);
         }
     }
     /* the dictionary: bulk-built from the sorted vocabulary (ids 0, 1, ...) */

@@ -397,29 +397,51 @@ static void check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) {
     for (uint32_t j = 0; j < m; j++) examine(S, ids[j], t->refs[ids[j]].score, fcs[j], pos[j]);
 }
 
-/* The first position >= from of sorted p[0..n) holding a rank >= r (n when
- * none): a short scan, then galloping; O(log distance). */
-static inline uint32_t gallop(const uint32_t *p, uint32_t n, uint32_t from, uint32_t r) {
-    uint32_t e = n - from < 4 ? n : from + 4;
-    while (from < e && p[from] < r) from++;
-    if (from < e || from == n) return from;
-    uint32_t lo = from - 1, hi, step = 4; /* p[lo] < r */
-    for (;;) {
+/* A forward cursor over a posting list: its current block decoded. */
+typedef struct tw_cur {
+    const tw_word *x;
+    uint32_t blk, nr, i; /* block, its entries, the position in it */
+    uint32_t rk[TW_F];
+} tw_cur;
+
+/* Moves c to the first rank >= r (never back); 0 when the list has none.
+ * The next block heads are galloped (O(log distance)), one block decoded. */
+static inline int cur_seek(tw_cur *c, uint32_t r) {
+    if (c->i < c->nr && c->rk[c->nr - 1] >= r) { /* in the current block */
+        while (c->rk[c->i] < r) c->i++;
+        return 1;
+    }
+    const uint32_t *bb = tw_bbase(c->x);
+    uint32_t nb = tw_nblk(c->x->n), lo = c->blk, hi, step = 1; /* bb[lo] <= r or lo is current */
+    if (lo + 1 >= nb) return 0;
+    for (;;) { /* gallop: the last block whose head is <= r */
         hi = lo + step;
-        if (hi >= n) {
-            hi = n;
+        if (hi >= nb) {
+            hi = nb;
             break;
         }
-        if (p[hi] >= r) break;
+        if (bb[hi] > r) break;
         lo = hi;
         step <<= 1;
     }
     while (hi - lo > 1) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (p[mid] < r) lo = mid;
+        if (bb[mid] <= r) lo = mid;
         else hi = mid;
     }
-    return hi;
+    if (lo == c->blk) { /* r is past the current block: the next block's head is > r */
+        if (++lo >= nb) return 0;
+    }
+    c->blk = lo;
+    c->nr = tw_block(c->x, lo, c->rk);
+    c->i = 0;
+    while (c->i < c->nr && c->rk[c->i] < r) c->i++;
+    if (c->i == c->nr) { /* every rank of this block is < r: the next one starts > r */
+        if (++c->blk >= nb) return 0;
+        c->nr = tw_block(c->x, c->blk, c->rk);
+        c->i = 0;
+    }
+    return 1;
 }
 
 /* Two or more distinct complete words, the rarest's list at most
@@ -431,37 +453,41 @@ static inline uint32_t gallop(const uint32_t *p, uint32_t n, uint32_t from, uint
  * word's list, or checked. */
 static void search_isect(tw_search *S, uint32_t best) {
     const trie_words *w = S->w;
-    const tw_word *d = &w->w[best], *o[TRIE_WORDS_MAX_TYPED];
-    uint32_t no = 0, cur[TRIE_WORDS_MAX_TYPED] = {0};
+    const tw_word *d = &w->w[best];
+    tw_cur cur[TRIE_WORDS_MAX_TYPED];
+    uint32_t no = 0;
     for (int i = 0; i < S->nc; i++) {
         int dup = S->qw[i] == best;
         for (int j = 0; j < i && !dup; j++) dup = S->qw[j] == S->qw[i];
-        if (!dup) o[no++] = &w->w[S->qw[i]];
+        if (dup) continue;
+        cur[no].x = &w->w[S->qw[i]];
+        cur[no].blk = cur[no].nr = cur[no].i = 0;
+        if (cur[no].x->n) cur[no].nr = tw_block(cur[no].x, 0, cur[no].rk);
+        no++;
     }
     uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
     int nl = tw_levels(d->cap, off, sz, &tot);
     const uint16_t *mx0 = nl ? tw_mx(d) + off[0] : NULL;
-    uint32_t buf[TW_F], nb = 0;
-    for (uint32_t p = 0; p < d->n; p++) {
-        if (mx0 && (p & (TW_F - 1)) == 0) { /* a new block: its bound */
+    uint32_t buf[TW_F], nb = 0, drk[TW_F];
+    for (uint32_t b = 0; b < tw_nblk(d->n); b++) {
+        if (mx0) { /* the block's bound */
             const tw_res *wr = res_worst(S);
-            if (wr && bval(mx0[p >> TW_FB]) < wr->s) {
-                p += TW_F - 1;
-                continue;
+            if (wr && bval(mx0[b]) < wr->s) continue;
+        }
+        uint32_t nr = tw_block(d, b, drk);
+        S->scanned += nr;
+        for (uint32_t p = 0; p < nr; p++) {
+            uint32_t r = drk[p], j = 0;
+            for (; j < no; j++) {
+                if (!cur_seek(&cur[j], r)) goto done; /* a list is exhausted: no more ranks */
+                if (cur[j].rk[cur[j].i] != r) break;
             }
-        }
-        S->scanned++;
-        uint32_t r = d->p[p], j = 0;
-        for (; j < no; j++) {
-            cur[j] = gallop(o[j]->p, o[j]->n, cur[j], r);
-            if (cur[j] == o[j]->n) goto done; /* a list is exhausted: no more ranks */
-            if (o[j]->p[cur[j]] != r) break;
-        }
-        if (j < no) continue;
-        buf[nb++] = r;
-        if (nb == TW_F) {
-            check_ranks(S, buf, nb);
-            nb = 0;
+            if (j < no) continue;
+            buf[nb++] = r;
+            if (nb == TW_F) {
+                check_ranks(S, buf, nb);
+                nb = 0;
+            }
         }
     }
 done:
@@ -477,9 +503,9 @@ static void expand(tw_search *S, uint32_t wid, int lv, uint32_t idx) {
     int cl = lv < 0 ? nl - 1 : lv - 1;
     uint32_t c0 = lv < 0 ? 0 : idx << TW_FB, c1 = lv < 0 ? UINT32_MAX : c0 + TW_F;
     if (cl < 0) { /* a leaf block */
-        if (c1 > x->n) c1 = x->n;
-        S->scanned += c1 - c0;
-        check_ranks(S, x->p + c0, c1 - c0);
+        uint32_t rk[TW_F], nr = tw_block(x, idx, rk);
+        S->scanned += nr;
+        check_ranks(S, rk, nr);
         return;
     }
     if (c1 > sz[cl]) c1 = sz[cl];
@@ -679,7 +705,7 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
             if (wid == NONE) FAIL("key id %u: word '%.*s' not in the dictionary", id, l[i], key + o[i]);
             const tw_word *x = &w->w[wid];
             uint32_t pos = trie_words__find_pos(w, x, w->rank[id]);
-            if (pos == NONE || w->rid[x->p[pos]] != id) FAIL("key id %u: not in the list of '%.*s'", id, l[i], key + o[i]);
+            if (pos == NONE) FAIL("key id %u: not in the list of '%.*s'", id, l[i], key + o[i]);
             uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
             int nl = tw_levels(x->cap, off, sz, &tot);
             for (int lv = 0; lv < nl; lv++)
@@ -699,15 +725,23 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
         const tw_word *x = &w->w[i];
         if (!x->p) continue;
         words++;
-        lbytes += tw_list_bytes(x->cap);
-        uint32_t nlive = 0;
-        for (uint32_t j = 0; j < x->n; j++) {
-            if (x->p[j] >= w->next_rank || (j && x->p[j] <= x->p[j - 1])) FAIL("word %u: list out of rank order", i);
-            uint32_t id = w->rid[x->p[j]];
-            if (id == NONE) continue;
-            if (id >= t->nids || !id_live(t, id) || w->rank[id] != x->p[j]) FAIL("word %u lists dead id %u", i, id);
-            nlive++;
+        lbytes += tw_list_bytes(x->cap, x->gcap);
+        uint32_t nlive = 0, prev = 0, rk[TW_F];
+        if (x->n > x->cap || x->gn > x->gcap) FAIL("word %u: %u entries, %u gap bytes: over the room", i, x->n, x->gn);
+        for (uint32_t b = 0; b < tw_nblk(x->n); b++) {
+            if (tw_boff(x)[b] > x->gn) FAIL("word %u: block %u past the gap bytes", i, b);
+            uint32_t nr = tw_block(x, b, rk);
+            for (uint32_t j = 0; j < nr; j++) {
+                uint32_t r = rk[j];
+                if (r >= w->next_rank || ((b || j) && r <= prev)) FAIL("word %u: list out of rank order", i);
+                prev = r;
+                uint32_t id = w->rid[r];
+                if (id == NONE) continue;
+                if (id >= t->nids || !id_live(t, id) || w->rank[id] != r) FAIL("word %u lists dead id %u", i, id);
+                nlive++;
+            }
         }
+        if (x->n && prev != x->last) FAIL("word %u: last rank %u, the list ends with %u", i, x->last, prev);
         if (nlive != x->live || nlive == 0) FAIL("word %u: %u live entries, count says %u", i, nlive, x->live);
         live += nlive;
     }
