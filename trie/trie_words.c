@@ -228,11 +228,16 @@ void trie_words_free(trie_words *w) {
     qfree(w);
 }
 
+/* A capacity grown from cap (x1.5 + 64) to at least need, at most max. */
+static uint64_t tw_grown(uint64_t cap, uint64_t need, uint64_t max) {
+    uint64_t nc = cap + cap / 2 + 64;
+    if (nc < need) nc = need;
+    return nc > max ? max : nc;
+}
+
 static int tw_ids_reserve(trie_words *w, uint32_t id) {
     if (id < w->idcap) return TRIE_OK;
-    uint64_t nc = (uint64_t)w->idcap + w->idcap / 2 + 64;
-    if (nc <= id) nc = (uint64_t)id + 1;
-    if (nc > MAX_IDS) nc = MAX_IDS;
+    uint64_t nc = tw_grown(w->idcap, (uint64_t)id + 1, MAX_IDS);
     uint32_t *r = qrealloc(w->rank, nc * sizeof *r);
     if (!r) return TRIE_ENOMEM;
     w->rank = r;
@@ -284,8 +289,7 @@ static int tw_irregular(const char *key, size_t len) {
 
 static int tw_words_reserve(trie_words *w, uint32_t wid) {
     if (wid < w->wcap) return TRIE_OK;
-    uint64_t nc = (uint64_t)w->wcap + w->wcap / 2 + 64;
-    if (nc <= wid) nc = (uint64_t)wid + 1;
+    uint64_t nc = tw_grown(w->wcap, (uint64_t)wid + 1, NONE);
     tw_word *x = qrealloc(w->w, nc * sizeof *x);
     if (!x) return TRIE_ENOMEM;
     memset(x + w->wcap, 0, (nc - w->wcap) * sizeof *x);
@@ -302,9 +306,7 @@ static int tw_words_reserve(trie_words *w, uint32_t wid) {
 static int tw_codes_reserve(trie_words *w, uint32_t code) {
     if (code < w->ccap) return TRIE_OK;
     if (code == NONE) return TRIE_EFULL;
-    uint64_t nc = (uint64_t)w->ccap + w->ccap / 2 + 64;
-    if (nc <= code) nc = (uint64_t)code + 1;
-    if (nc > NONE) nc = NONE;
+    uint64_t nc = tw_grown(w->ccap, (uint64_t)code + 1, NONE);
     uint32_t *cw = qrealloc(w->cword, nc * sizeof *cw);
     if (!cw) return TRIE_ENOMEM;
     w->cword = cw;
@@ -648,6 +650,7 @@ int trie_words_build(const trie *t, trie_words **out) {
         for (uint32_t i = 0; pass == 0 && i < v.n; i++) {
             tw_word *x = &w->w[i];
             x->gcap += TW_CODE_MAX; /* tw_post_put's room (the exact size is known) */
+            tw_post_layout(x);
             if (!(x->p = qmalloc((size_t)tw_list_bytes(x->cap, x->gcap)))) {
                 rc = TRIE_ENOMEM;
                 goto fail;

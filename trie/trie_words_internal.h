@@ -27,6 +27,7 @@ typedef struct tw_word {
     uint8_t *p;
     uint32_t n, cap, live; /* entries (tombstones included), room, live ones */
     uint32_t gn, gcap;     /* gap bytes used, room */
+    uint32_t goff;         /* where the gap bytes start in p (set by tw_post_layout) */
     uint32_t last;         /* the last entry's rank (n > 0) */
     uint16_t top;          /* root bound code (the dictionary score is bval(top)) */
 } tw_word;
@@ -145,12 +146,10 @@ static inline uint32_t tw_get(const uint8_t *fa, uint32_t a, uint32_t b, uint32_
 static inline int tw_levels(uint32_t cap, uint32_t off[TW_MAXLV], uint32_t sz[TW_MAXLV], uint32_t *total) {
     int nl = 0;
     uint32_t o = 0;
-    uint64_t span = TW_F;
-    while (span < cap) {
-        sz[nl] = (uint32_t)((cap + span - 1) / span);
+    for (uint32_t sh = TW_FB; sh < 64 && ((uint64_t)1 << sh) < cap; sh += TW_FB) {
+        sz[nl] = (uint32_t)(((uint64_t)cap + ((uint64_t)1 << sh) - 1) >> sh);
         off[nl++] = o;
         o += sz[nl - 1];
-        span <<= TW_FB;
     }
     *total = o;
     return nl;
@@ -169,9 +168,9 @@ static inline uint64_t tw_list_bytes(uint32_t cap, uint32_t gcap) {
 static inline uint32_t *tw_bbase(const tw_word *x) { return (uint32_t *)(void *)x->p; }
 static inline uint32_t *tw_boff(const tw_word *x) { return tw_bbase(x) + tw_nblk(x->cap); }
 static inline uint16_t *tw_mx(const tw_word *x) { return (uint16_t *)(void *)(tw_boff(x) + tw_nblk(x->cap)); }
-static inline uint8_t *tw_gaps(const tw_word *x) {
-    return x->p + tw_list_bytes(x->cap, x->gcap) - x->gcap;
-}
+static inline uint8_t *tw_gaps(const tw_word *x) { return x->p + x->goff; }
+/* Sets x->goff for x->cap (after cap changed). */
+static inline void tw_post_layout(tw_word *x) { x->goff = (uint32_t)(tw_list_bytes(x->cap, 0)); }
 
 /* The ranks of block b of x into out (room for TW_F); returns how many. */
 static inline uint32_t tw_block(const tw_word *x, uint32_t b, uint32_t *out) {

@@ -57,6 +57,7 @@ static int relayout(trie_words *w, tw_word *x, uint32_t ncap, uint32_t ngap, int
     y.cap = ncap;
     y.gcap = ngap;
     y.n = y.gn = 0;
+    tw_post_layout(&y);
     if (!(y.p = qcalloc(1, (size_t)tw_list_bytes(ncap, ngap)))) return TRIE_ENOMEM;
     uint32_t rk[TW_F];
     for (uint32_t b = 0; b < tw_nblk(x->n); b++) {

@@ -728,6 +728,8 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
         lbytes += tw_list_bytes(x->cap, x->gcap);
         uint32_t nlive = 0, prev = 0, rk[TW_F];
         if (x->n > x->cap || x->gn > x->gcap) FAIL("word %u: %u entries, %u gap bytes: over the room", i, x->n, x->gn);
+        if (x->goff != tw_list_bytes(x->cap, 0)) FAIL("word %u: gap bytes at %u, the layout says %llu", i, x->goff,
+                                                      (unsigned long long)tw_list_bytes(x->cap, 0));
         for (uint32_t b = 0; b < tw_nblk(x->n); b++) {
             if (tw_boff(x)[b] > x->gn) FAIL("word %u: block %u past the gap bytes", i, b);
             uint32_t nr = tw_block(x, b, rk);
