@@ -17,7 +17,7 @@
  * is deleted. A list is stored in blocks of 16 ranks (trie_words_post.c):
  * the block's first rank whole (bbase, searched by bisection), the other 15
  * as varint gaps (1 byte for a common word, 2-3 for a rare one): 10M
- * synthetic keys, 54.5M postings, 2.3 B a posting with the heads instead of
+ * synthetic keys, 54.5M postings: ~2.1 B a posting with the heads instead of
  * 4. A block is the unit of every read (decoded into 16 integers, then
  * compared as before), and it is the tree's leaf block, so a block's bound
  * and its ranks go together. Over each list sits a 16-ary tree of bounds:
@@ -53,8 +53,8 @@
  * its start byte, fo[rank + 1] its end, plus two flag bits: DEAD once
  * deleted, IRR when the key's spacing is not canonical). A word is stored
  * as its CODE, a varint (7 bits a byte): codes are handed out at build by
- * occurrences in the keys, most first, so the 127 commonest words take one
- * byte and the next 16,257 two (10M synthetic keys: 1.8 B a word instead
+ * occurrences in the keys, most first, so the 128 commonest words take one
+ * byte and the next 16,256 two (1M synthetic keys: 1.84 B a word instead
  * of 4; the forward index was the largest part of the index), and a word
  * new in a live add takes the next code. Codes are never reused until a
  * build (cword[code] = NONE once the word left; only dead keys name it).
@@ -118,7 +118,7 @@
  * bounded by TRIE_WORDS_MAX_SCAN work units (every posting, tombstones
  * included, every streamed word, every heap push; then *truncated: the hits
  * so far are still exactly the best). Memory per key: 4 (rank) + 4 (rid) +
- * 2 (kb) + 4 (fo) + 1-3 per word (fa) + ~2.3 per distinct word (gap, block
+ * 2 (kb) + 4 (fo) + 1-3 per word (fa) + ~2.1 per distinct word (gap, block
  * heads, tree) + the dictionary (~50 B per word + its trie). Build: keys by rank (a
  * counting sort on the 16-bit score code), decoded twice (count, then fill
  * exact-size lists and the forward index), words hashed (XXH3) into temp
