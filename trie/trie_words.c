@@ -88,7 +88,8 @@
  * or more distinct complete words and a driving list of at most
  * TW_ISECT_MAX postings there is no heap: the lists are intersected in one
  * pass in rank order (each driving rank galloped in the other lists over
- * their block heads, one block decoded, the cursors only moving forward),
+ * their block heads, then only the gaps up to the rank found read, the
+ * cursors only moving forward),
  * blocks of 16 whose level-0 bound is under
  * the worst kept match are skipped, and only the ranks in every list are
  * checked on the forward index (16 at a time, prefetched) -- exact, and

@@ -397,24 +397,37 @@ static void check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) {
     for (uint32_t j = 0; j < m; j++) examine(S, ids[j], t->refs[ids[j]].score, fcs[j], pos[j]);
 }
 
-/* A forward cursor over a posting list: its current block decoded. */
+/* A forward cursor over a posting list, decoding lazily: its current rank,
+ * and the gaps still to read in the current block. */
 typedef struct tw_cur {
     const tw_word *x;
-    uint32_t blk, nr, i; /* block, its entries, the position in it */
-    uint32_t rk[TW_F];
+    const uint8_t *g;            /* the next gap */
+    uint32_t blk, left, r, nb;   /* block, gaps left in it, current rank, blocks */
 } tw_cur;
 
+static inline void cur_block(tw_cur *c, uint32_t b) {
+    uint32_t n = c->x->n - (b << TW_FB);
+    c->blk = b;
+    c->r = tw_bbase(c->x)[b];
+    c->g = tw_gaps(c->x) + tw_boff(c->x)[b];
+    c->left = (n > TW_F ? TW_F : n) - 1;
+}
+
+/* Steps c to its block's first rank >= r; 0 when the block has none. */
+static inline int cur_step(tw_cur *c, uint32_t r) {
+    while (c->r < r && c->left) c->r += tw_get1(&c->g), c->left--;
+    return c->r >= r;
+}
+
 /* Moves c to the first rank >= r (never back); 0 when the list has none.
- * The next block heads are galloped (O(log distance)), one block decoded. */
+ * The block heads ahead are galloped (O(log distance)); only the gaps up
+ * to the rank found are read. */
 static inline int cur_seek(tw_cur *c, uint32_t r) {
-    if (c->i < c->nr && c->rk[c->nr - 1] >= r) { /* in the current block */
-        while (c->rk[c->i] < r) c->i++;
-        return 1;
-    }
     const uint32_t *bb = tw_bbase(c->x);
-    uint32_t nb = tw_nblk(c->x->n), lo = c->blk, hi, step = 1; /* bb[lo] <= r or lo is current */
+    uint32_t nb = c->nb, lo = c->blk, hi, step = 1;
+    if ((lo + 1 >= nb || bb[lo + 1] > r) && cur_step(c, r)) return 1; /* in this block */
     if (lo + 1 >= nb) return 0;
-    for (;;) { /* gallop: the last block whose head is <= r */
+    for (;;) { /* gallop: the last block whose head is <= r (bb[lo] <= r) */
         hi = lo + step;
         if (hi >= nb) {
             hi = nb;
@@ -429,18 +442,12 @@ static inline int cur_seek(tw_cur *c, uint32_t r) {
         if (bb[mid] <= r) lo = mid;
         else hi = mid;
     }
-    if (lo == c->blk) { /* r is past the current block: the next block's head is > r */
-        if (++lo >= nb) return 0;
+    if (lo > c->blk) {
+        cur_block(c, lo);
+        if (cur_step(c, r)) return 1;
     }
-    c->blk = lo;
-    c->nr = tw_block(c->x, lo, c->rk);
-    c->i = 0;
-    while (c->i < c->nr && c->rk[c->i] < r) c->i++;
-    if (c->i == c->nr) { /* every rank of this block is < r: the next one starts > r */
-        if (++c->blk >= nb) return 0;
-        c->nr = tw_block(c->x, c->blk, c->rk);
-        c->i = 0;
-    }
+    if (lo + 1 >= nb) return 0; /* every rank of block lo is < r: the next block's head is > r */
+    cur_block(c, lo + 1);
     return 1;
 }
 
@@ -460,10 +467,9 @@ static void search_isect(tw_search *S, uint32_t best) {
         int dup = S->qw[i] == best;
         for (int j = 0; j < i && !dup; j++) dup = S->qw[j] == S->qw[i];
         if (dup) continue;
-        cur[no].x = &w->w[S->qw[i]];
-        cur[no].blk = cur[no].nr = cur[no].i = 0;
-        if (cur[no].x->n) cur[no].nr = tw_block(cur[no].x, 0, cur[no].rk);
-        no++;
+        cur[no].x = &w->w[S->qw[i]]; /* live: n >= 1 */
+        cur[no].nb = tw_nblk(cur[no].x->n);
+        cur_block(&cur[no++], 0);
     }
     uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
     int nl = tw_levels(d->cap, off, sz, &tot);
@@ -480,7 +486,7 @@ static void search_isect(tw_search *S, uint32_t best) {
             uint32_t r = drk[p], j = 0;
             for (; j < no; j++) {
                 if (!cur_seek(&cur[j], r)) goto done; /* a list is exhausted: no more ranks */
-                if (cur[j].rk[cur[j].i] != r) break;
+                if (cur[j].r != r) break;
             }
             if (j < no) continue;
             buf[nb++] = r;
