@@ -47,13 +47,23 @@ static const char *POOL[] = {
 };
 #define NPOOL (sizeof POOL / sizeof POOL[0])
 
+/* Words "v0".."v<g_wide - 1>" are three words in four when g_wide > 0:
+ * a vocabulary of tens of thousands, so the forward index holds word codes
+ * of 1, 2 and 3 bytes (trie_words_internal.h tw_put), handed out at build
+ * and by live adds. */
+static uint32_t g_wide;
+static uint32_t g_codes; /* the most word codes an index of run_differential handed out */
+
 /* A random key of nw words (<= TRIE_MAX_KEY bytes) into buf; its length. */
 static size_t make_key(char *buf, int nw) {
     size_t n = 0;
     for (int i = 0; i < nw; i++) {
         const char *w;
-        char gen[8];
-        if (rnd(4) == 0) { /* a generated word over a tiny alphabet: prefix collisions */
+        char gen[16];
+        if (g_wide && rnd(4) != 0) {
+            snprintf(gen, sizeof gen, "v%u", rnd(g_wide));
+            w = gen;
+        } else if (rnd(4) == 0) { /* a generated word over a tiny alphabet: prefix collisions */
             int l = 1 + (int)rnd(4);
             for (int j = 0; j < l; j++) gen[j] = (char)('p' + rnd(3));
             gen[l] = 0;
@@ -391,6 +401,7 @@ static void run_differential(uint64_t seed, int use_builder, int nkeys, int batc
     free(b.v);
     free(res);
     free(out);
+    if (w->ncode > g_codes) g_codes = w->ncode;
     trie_words_free(w);
     trie_free(t);
     printf("seed %llu: %lu queries, %lu with class-1 hits, %lu multi-word with hits, %lu trailing "
@@ -409,6 +420,89 @@ static void test_differential_larger(void **state) {
     (void)state;
     run_differential(3, 0, 1500, 40);
     run_differential(4, 1, 2500, 40);
+}
+
+/* A vocabulary past 16,384 words: multi-byte word codes in the forward
+ * index, from the build and from live adds (new words get new codes; a word
+ * that leaves never gives its code to another). */
+static void test_differential_wide(void **state) {
+    (void)state;
+    g_wide = 200000;
+    g_codes = 0;
+    run_differential(5, 1, 6000, 16);
+    run_differential(6, 0, 3000, 24);
+    g_wide = 0;
+    printf("word codes: up to %u (3-byte codes from 16,384)\n", g_codes);
+    assert_true(g_codes > 16384);
+}
+
+/* Posting lists laid out in blocks of varint gaps: gaps of 1, 2 and 3
+ * bytes (a word in one key of 17,000 among 70,000), lists grown by live
+ * adds, compacted by deletes and by an add into a list mostly tombstones. */
+static void test_posting_blocks(void **state) {
+    (void)state;
+    rng_seed(77);
+    trie *t = trie_new();
+    char key[64];
+    for (int i = 0; i < 70000; i++) {
+        int kl = snprintf(key, sizeof key, "w%d r%d u%d%s", i % 50, (int)rnd(3000), i, i % 17000 == 0 ? " zz" : "");
+        assert_int_equal(trie_set(t, key, (size_t)kl, NULL, 0, (double)i, NULL), 0); /* rank 69999 - i */
+    }
+    trie_words *w = NULL;
+    assert_int_equal(trie_words_build(t, &w), 0);
+    check_idx(w, t);
+    uint32_t zz = trie_words__lookup(w->wt, "zz", 2);
+    assert_true(zz != NONE && w->w[zz].n == 5);
+    assert_int_equal(w->w[zz].gn, 4 * 3); /* gaps of 17,000 ranks: 3 bytes each */
+    for (int round = 0; round < 3; round++) { /* grow "cc", delete 60 % (no del compaction), grow again */
+        uint32_t ids[120];
+        for (int i = 0; i < 120; i++) {
+            int kl = snprintf(key, sizeof key, "cc x%d r%d", round * 1000 + i, (int)rnd(3000));
+            uint64_t before = trie_count(t);
+            double sc = (double)rnd(100);
+            assert_int_equal(trie_set(t, key, (size_t)kl, NULL, 0, sc, &ids[i]), 0);
+            assert_true(trie_count(t) > before);
+            assert_int_equal(trie_words_add(w, ids[i], key, (size_t)kl, sc), 0);
+        }
+        check_idx(w, t);
+        bset all = {0};
+        trie_foreach(t, collect, &all);
+        int dels = 0;
+        for (size_t i = 0; i < all.n; i++) {
+            const bkey *k = &all.v[i];
+            if (k->klen < 3 || memcmp(k->key, "cc ", 3) || rnd(10) >= 6) continue;
+            assert_int_equal(trie_del(t, k->key, k->klen), 0);
+            assert_int_equal(trie_words_del(w, k->id, k->key, k->klen), 0);
+            dels++;
+        }
+        for (size_t i = 0; i < all.n && dels < 8000; i++) { /* some of the big lists' keys too */
+            const bkey *k = &all.v[i];
+            if (k->klen < 3 || !memcmp(k->key, "cc ", 3) || rnd(20) != 0) continue;
+            assert_int_equal(trie_del(t, k->key, k->klen), 0);
+            assert_int_equal(trie_words_del(w, k->id, k->key, k->klen), 0);
+            dels++;
+        }
+        free(all.v);
+        check_idx(w, t);
+    }
+    bset b = {0};
+    trie_foreach(t, collect, &b);
+    bkey **res = malloc(sizeof *res * (b.n + 1));
+    trie_words_hit *out = malloc(sizeof *out * TRIE_MAX_K);
+    const char *qs[] = {"zz", "zz w1", "w3 zz", "zz ", "r12 w3 ", "w7 r1", "cc", "cc x1", "x2 cc ",
+                        "r7 cc", "w49 r29", "r2999 w", "zz w"};
+    for (size_t i = 0; i < sizeof qs / sizeof *qs; i++)
+        for (unsigned k = 1; k <= 40; k += 13) compare(w, t, &b, qs[i], strlen(qs[i]), k, res, out);
+    trie_words *fresh = NULL;
+    assert_int_equal(trie_words_build(t, &fresh), 0);
+    check_idx(fresh, t);
+    for (size_t i = 0; i < sizeof qs / sizeof *qs; i++) compare(fresh, t, &b, qs[i], strlen(qs[i]), 10, res, out);
+    trie_words_free(fresh);
+    free(res);
+    free(out);
+    free(b.v);
+    trie_words_free(w);
+    trie_free(t);
 }
 
 /* Hand-made cases: the examples, repeats, prefix of two words. */
@@ -715,6 +809,8 @@ int main(void) {
         cmocka_unit_test(test_isect),
         cmocka_unit_test(test_differential_small),
         cmocka_unit_test(test_differential_larger),
+        cmocka_unit_test(test_differential_wide),
+        cmocka_unit_test(test_posting_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,17 +13,25 @@
  * Postings: per word, the RANKS of the keys holding it (each key once per
  * distinct word), ascending: ranks are handed out by score at build
  * (highest first) and in arrival order afterwards, so a list is sorted
- * (plain binary search; two lists intersect by integer comparisons, no
- * decode) and, at build, by score. rid[rank] gives the key id, NONE once
- * the key is deleted. Over each list sits a 16-ary tree of bounds: level 0
- * entry i bounds ids
+ * and, at build, by score. rid[rank] gives the key id, NONE once the key
+ * is deleted. A list is stored in blocks of 16 ranks (trie_words_post.c):
+ * the block's first rank whole (bbase, searched by bisection), the other 15
+ * as varint gaps (1 byte for a common word, 2-3 for a rare one): 10M
+ * synthetic keys, 54.5M postings: ~2.1 B a posting with the heads instead of
+ * 4. A block is the unit of every read (decoded into 16 integers, then
+ * compared as before), and it is the tree's leaf block, so a block's bound
+ * and its ranks go together. The price (README, four A/B pairs at 10M
+ * against 4-byte ranks): 3-4 word queries 6-30 % slower, the seeks into
+ * long lists reading gaps instead of one load each; 1M no slower.
+ * Over each list sits a 16-ary tree of bounds:
+ * level 0 entry i bounds positions
  * [16i, 16i + 16), level l entry i bounds 16^(l+1) ids; the single root is
  * the word's bound (kept in the dictionary trie). Bounds are 2-byte codes of
  * an order-preserving float-rounded-UP encoding (bcode: bfloat16-like, ~0.4%
  * coarse), so a bound is always >= what it covers; code 0 means "empty".
  *
- *   word "york" -> tw_word { p -> [rank rank ... (cap)][level0 codes][level1..] }
- *                   n used, live (non-tombstone), top = root code
+ *   word "york" -> tw_word { p -> [bbase][boff][level0 codes][level1..][gap bytes] }
+ *                   n used, live (non-tombstone), gn gap bytes, last rank, top = root code
  *
  * Per key id: rank[id] (4 B) and kb[id] (2 B), the bound every tree path of
  * the key is known to cover. A score change to s <= bval(kb[id]) (any
@@ -33,22 +41,32 @@
  * tree path above the key's position (binary search by rank) and the word's
  * bound: O(words * (log n + depth)). Bounds never drop on decreases or
  * deletes (they stay upper bounds); build re-tightens them.
- * Add: new rank (largest), append to each word's list (grow x1.5, tree
- * rebuilt on growth: amortized O(1)), raise the path. Delete: rid[rank] =
+ * Add: new rank (largest), append to each word's list (one gap, or a new
+ * block head; grow x1.5, list re-laid and tree rebuilt on growth: amortized
+ * O(1)), raise the path. Delete: rid[rank] =
  * NONE turns the key's entry in every list into a tombstone at once (the
  * lists stay sorted; each word's live count drops); a list that is over
- * three quarters tombstones is compacted; a word with no live key leaves
+ * three quarters tombstones is compacted (into a fresh allocation: skipped
+ * when there is no memory, tombstones are correct); a word with no live key leaves
  * the dictionary. Ids are reused by the trie after a delete, ranks never
  * (until a build): an old list never names the new key.
  *
  * Forward index (jermp/autocomplete's conjunctive layout, made mutable):
- * per rank, the word ids of the key in key order, repeats kept (fa, 4 B a
- * word; fo[rank] its start, fo[rank + 1] its end, plus two flag bits: DEAD
- * once deleted, IRR when the key's spacing is not canonical). Appended in
- * rank order at build and on each add, never rewritten: a deleted key's
- * words stay until the next build. Per word id: its length and first 8
- * bytes (whead), so "word starts with the typed prefix" is a mask compare
- * for prefixes of <= 8 bytes (the heads, then the word's bytes, beyond).
+ * per rank, the words of the key in key order, repeats kept (fa; fo[rank]
+ * its start byte, fo[rank + 1] its end, plus two flag bits: DEAD once
+ * deleted, IRR when the key's spacing is not canonical). A word is stored
+ * as its CODE, a varint (7 bits a byte): codes are handed out at build by
+ * occurrences in the keys, most first, so the 128 commonest words take one
+ * byte and the next 16,256 two (1M synthetic keys: 1.84 B a word instead
+ * of 4; the forward index was the largest part of the index), and a word
+ * new in a live add takes the next code. Codes are never reused until a
+ * build (cword[code] = NONE once the word left; only dead keys name it).
+ * Appended in rank order at build and on each add, never rewritten: a
+ * deleted key's words stay until the next build. Per code: the word id
+ * (cword), its length and first 8 bytes (whead), so "word starts with the
+ * typed prefix" is a mask compare for prefixes of <= 8 bytes (the heads,
+ * then the word's bytes, beyond); wcode[wid] maps back. Heads by code keep
+ * the common words' heads together in a few cache lines.
  * Why not ids in byte order (a prefix = an id range, as in jermp): a live
  * add brings new words between old ones, which an order would have to
  * make room for; the 8-byte head gives the same integer test without one.
@@ -72,8 +90,10 @@
  * together are shorter: then those lists drive (the same dedup). With two
  * or more distinct complete words and a driving list of at most
  * TW_ISECT_MAX postings there is no heap: the lists are intersected in one
- * pass in rank order (each driving rank galloped in the other lists, whose
- * cursors only move forward), blocks of 16 whose level-0 bound is under
+ * pass in rank order (each driving rank galloped in the other lists over
+ * their block heads, then only the gaps up to the rank found read, the
+ * cursors only moving forward),
+ * blocks of 16 whose level-0 bound is under
  * the worst kept match are skipped, and only the ranks in every list are
  * checked on the forward index (16 at a time, prefetched) -- exact, and
  * never truncated (the pass is bounded by the list's length). Most 3-4
@@ -102,16 +122,17 @@
  * bounded by TRIE_WORDS_MAX_SCAN work units (every posting, tombstones
  * included, every streamed word, every heap push; then *truncated: the hits
  * so far are still exactly the best). Memory per key: 4 (rank) + 4 (rid) +
- * 2 (kb) + 4 (fo) + 4 per word (fa) + ~4.3 per distinct word (rank + tree)
- * + the dictionary (~34 B per word + its trie). Build: keys by rank (a
+ * 2 (kb) + 4 (fo) + 1-3 per word (fa) + ~2.1 per distinct word (gap, block
+ * heads, tree) + the dictionary (~50 B per word + its trie). Build: keys by rank (a
  * counting sort on the 16-bit score code), decoded twice (count, then fill
  * exact-size lists and the forward index), words hashed (XXH3) into temp
- * ids; the dictionary trie is bulk-built from the sorted vocabulary and the
- * forward index renumbered to its ids.
+ * ids, coded by their occurrences after the count; the dictionary trie is
+ * bulk-built from the sorted vocabulary.
  *
  * Limits: < 2^32 - 1 ranks handed out between builds (adds; TRIE_EFULL past
- * it: rebuild), < 2^30 forward word ids between builds (TRIE_EFULL past
- * it), words <= TRIE_MAX_KEY bytes (a key's words are).
+ * it: rebuild), < 2^30 forward index bytes and < 2^32 - 1 word codes
+ * between builds (TRIE_EFULL past them), words <= TRIE_MAX_KEY bytes (a
+ * key's words are).
  */
 #include "trie/trie_words.h"
 
@@ -123,64 +144,6 @@
 
 #include "common/alloc.h"
 #include "trie/trie_words_internal.h"
-
-/* Recomputes every bound of x from kb (after growth or compaction). */
-static void tw_tree_rebuild(const trie_words *w, tw_word *x) {
-    uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
-    int nl = tw_levels(x->cap, off, sz, &tot);
-    uint16_t *mx = tw_mx(x), top = 0;
-    memset(mx, 0, tot * sizeof *mx);
-    for (uint32_t i = 0; i < x->n; i++) {
-        uint32_t id = w->rid[x->p[i]];
-        if (id == NONE) continue;
-        uint16_t c = w->kb[id];
-        if (c > top) top = c;
-        if (nl && c > mx[off[0] + (i >> TW_FB)]) mx[off[0] + (i >> TW_FB)] = c;
-    }
-    for (int l = 1; l < nl; l++)
-        for (uint32_t i = 0; i < sz[l - 1]; i++) {
-            uint16_t c = mx[off[l - 1] + i];
-            if (c > mx[off[l] + (i >> TW_FB)]) mx[off[l] + (i >> TW_FB)] = c;
-        }
-    if (top > x->top) x->top = top;
-}
-
-/* Raises the bounds above position pos to at least c (not the root). */
-static void tw_raise(tw_word *x, uint32_t pos, uint16_t c) {
-    uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
-    int nl = tw_levels(x->cap, off, sz, &tot);
-    uint16_t *mx = tw_mx(x);
-    for (int l = 0; l < nl; l++) {
-        pos >>= TW_FB;
-        if (mx[off[l] + pos] >= c) break; /* the ancestors cover it already */
-        mx[off[l] + pos] = c;
-    }
-}
-
-/* Re-lays x out with capacity ncap >= x->n (ids kept, tree rebuilt). */
-static int tw_relayout(trie_words *w, tw_word *x, uint32_t ncap) {
-    uint32_t *np = qmalloc((size_t)tw_list_bytes(ncap));
-    if (!np) return TRIE_ENOMEM;
-    if (x->n) memcpy(np, x->p, (size_t)x->n * 4);
-    if (!x->p) w->nwords++;
-    w->list_bytes += tw_list_bytes(ncap) - tw_list_bytes(x->p ? x->cap : 0);
-    qfree(x->p);
-    x->p = np;
-    x->cap = ncap;
-    tw_tree_rebuild(w, x);
-    return TRIE_OK;
-}
-
-/* Position of the live entry with rank r in x, or NONE. */
-uint32_t trie_words__find_pos(const trie_words *w, const tw_word *x, uint32_t r) {
-    uint32_t lo = 0, hi = x->n;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (x->p[mid] < r) lo = mid + 1;
-        else hi = mid;
-    }
-    return lo < x->n && x->p[lo] == r && w->rid[r] != NONE ? lo : NONE;
-}
 
 /* ---------------------------------------------------------- trie look-ups */
 
@@ -261,17 +224,24 @@ void trie_words_free(trie_words *w) {
     qfree(w->rid);
     qfree(w->fo);
     qfree(w->fa);
+    qfree(w->wcode);
+    qfree(w->cword);
     qfree(w->whead);
     qfree(w->wlen);
     trie_free(w->wt);
     qfree(w);
 }
 
+/* A capacity grown from cap (x1.5 + 64) to at least need, at most max. */
+static uint64_t tw_grown(uint64_t cap, uint64_t need, uint64_t max) {
+    uint64_t nc = cap + cap / 2 + 64;
+    if (nc < need) nc = need;
+    return nc > max ? max : nc;
+}
+
 static int tw_ids_reserve(trie_words *w, uint32_t id) {
     if (id < w->idcap) return TRIE_OK;
-    uint64_t nc = (uint64_t)w->idcap + w->idcap / 2 + 64;
-    if (nc <= id) nc = (uint64_t)id + 1;
-    if (nc > MAX_IDS) nc = MAX_IDS;
+    uint64_t nc = tw_grown(w->idcap, (uint64_t)id + 1, MAX_IDS);
     uint32_t *r = qrealloc(w->rank, nc * sizeof *r);
     if (!r) return TRIE_ENOMEM;
     w->rank = r;
@@ -298,14 +268,14 @@ static int tw_rid_reserve(trie_words *w, uint32_t r) {
     return TRIE_OK;
 }
 
-/* Room for n more word ids in the forward index. */
+/* Room for n more bytes in the forward index. */
 static int tw_fa_reserve(trie_words *w, uint64_t n) {
     if (w->fan + n <= w->facap) return TRIE_OK;
     uint64_t nc = w->facap + w->facap / 2 + 1024;
     if (nc < w->fan + n) nc = w->fan + n;
     if (nc > TW_FO_MASK) nc = TW_FO_MASK;
     if (w->fan + n > nc) return TRIE_EFULL;
-    uint32_t *p = qrealloc(w->fa, nc * sizeof *p);
+    uint8_t *p = qrealloc(w->fa, nc);
     if (!p) return TRIE_ENOMEM;
     w->fa = p;
     w->facap = nc;
@@ -321,31 +291,49 @@ static int tw_irregular(const char *key, size_t len) {
     return 0;
 }
 
-/* Drops the dead ranks of x (its tree is left to the caller). */
-static void tw_compact(const trie_words *w, tw_word *x) {
-    uint32_t k = 0;
-    for (uint32_t j = 0; j < x->n; j++)
-        if (w->rid[x->p[j]] != NONE) x->p[k++] = x->p[j];
-    x->n = k;
-}
-
 static int tw_words_reserve(trie_words *w, uint32_t wid) {
     if (wid < w->wcap) return TRIE_OK;
-    uint64_t nc = (uint64_t)w->wcap + w->wcap / 2 + 64;
-    if (nc <= wid) nc = (uint64_t)wid + 1;
+    uint64_t nc = tw_grown(w->wcap, (uint64_t)wid + 1, NONE);
     tw_word *x = qrealloc(w->w, nc * sizeof *x);
     if (!x) return TRIE_ENOMEM;
     memset(x + w->wcap, 0, (nc - w->wcap) * sizeof *x);
     w->w = x;
+    uint32_t *c = qrealloc(w->wcode, nc * sizeof *c);
+    if (!c) return TRIE_ENOMEM;
+    w->wcode = c;
+    for (uint64_t i = w->wcap; i < nc; i++) c[i] = NONE;
+    w->wcap = (uint32_t)nc;
+    return TRIE_OK;
+}
+
+/* Room for word code `code` (its word id, head and length). */
+static int tw_codes_reserve(trie_words *w, uint32_t code) {
+    if (code < w->ccap) return TRIE_OK;
+    if (code == NONE) return TRIE_EFULL;
+    uint64_t nc = tw_grown(w->ccap, (uint64_t)code + 1, NONE);
+    uint32_t *cw = qrealloc(w->cword, nc * sizeof *cw);
+    if (!cw) return TRIE_ENOMEM;
+    w->cword = cw;
     uint64_t *h = qrealloc(w->whead, nc * sizeof *h);
     if (!h) return TRIE_ENOMEM;
     w->whead = h;
     uint16_t *l = qrealloc(w->wlen, nc * sizeof *l);
     if (!l) return TRIE_ENOMEM;
     w->wlen = l;
-    memset(h + w->wcap, 0, (nc - w->wcap) * sizeof *h);
-    memset(l + w->wcap, 0, (nc - w->wcap) * sizeof *l);
-    w->wcap = (uint32_t)nc;
+    for (uint64_t i = w->ccap; i < nc; i++) cw[i] = NONE, h[i] = 0, l[i] = 0;
+    w->ccap = (uint32_t)nc;
+    return TRIE_OK;
+}
+
+/* Gives word wid (word, wl bytes) the next code. */
+static int tw_code_new(trie_words *w, uint32_t wid, const char *word, size_t wl) {
+    int rc = tw_codes_reserve(w, w->ncode);
+    if (rc) return rc;
+    uint32_t c = w->ncode++;
+    w->cword[c] = wid;
+    w->whead[c] = tw_head(word, wl);
+    w->wlen[c] = (uint16_t)wl;
+    w->wcode[wid] = c;
     return TRIE_OK;
 }
 
@@ -371,18 +359,18 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
     if ((rc = tw_rid_reserve(w, w->next_rank))) return rc;
     uint16_t o[TW_MAXKW], l[TW_MAXKW];
     int nw = trie_words__split(key, len, o, l);
-    if ((rc = tw_fa_reserve(w, (uint64_t)nw))) return rc;
+    if ((rc = tw_fa_reserve(w, (uint64_t)nw * TW_CODE_MAX))) return rc;
     uint16_t c = bcode(score);
     uint32_t rk = w->next_rank++;
     w->rank[id] = rk;
     w->rid[rk] = id;
     w->kb[id] = c;
     w->keys++;
-    uint32_t *fw = w->fa + w->fan; /* the key's words, in order */
+    /* the key's word codes go to the forward index once all are known; until
+     * then (and for good if a word fails to be indexed) the key has none */
     w->fo[rk] = (uint32_t)w->fan | (tw_irregular(key, len) ? TW_FO_IRR : 0);
-    w->fan += (uint64_t)nw;
     w->fo[rk + 1] = (uint32_t)w->fan;
-    for (int i = 0; i < nw; i++) fw[i] = NONE;
+    uint32_t fw[TW_MAXKW];
     for (int i = 0; i < nw; i++) {
         const char *word = key + o[i];
         int dup = 0;
@@ -392,28 +380,22 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
         uint32_t wid = trie_words__lookup(w->wt, word, l[i]);
         if (wid == NONE) {
             if ((rc = trie_set(w->wt, word, l[i], NULL, 0, bval_fin(c), &wid))) return rc;
-            if ((rc = tw_words_reserve(w, wid))) {
+            if ((rc = tw_words_reserve(w, wid)) || (rc = tw_code_new(w, wid, word, l[i]))) {
                 trie_del(w->wt, word, l[i]);
                 return rc;
             }
-            w->w[wid] = (tw_word){NULL, 0, 0, 0, c};
-            w->whead[wid] = tw_head(word, l[i]);
-            w->wlen[wid] = l[i];
+            w->w[wid] = (tw_word){.top = c};
         }
-        fw[i] = wid;
+        fw[i] = w->wcode[wid];
         tw_word *x = &w->w[wid];
-        if (x->n == x->cap) {
-            uint32_t nc = x->cap < 4 ? 4 : x->cap + x->cap / 2;
-            if (x->live < x->n / 2) nc = x->cap; /* mostly tombstones: compact instead */
-            if (nc == x->cap) tw_compact(w, x);
-            if ((rc = tw_relayout(w, x, nc))) return rc;
-        }
-        x->p[x->n++] = rk;
+        if ((rc = tw_post_append(w, x, rk))) return rc;
         x->live++;
         w->postings++;
         tw_raise(x, x->n - 1, c);
         if ((rc = tw_word_bound(w, wid, word, l[i], c))) return rc;
     }
+    for (int i = 0; i < nw; i++) w->fan += tw_put(w->fa + w->fan, fw[i]);
+    w->fo[rk + 1] = (uint32_t)w->fan;
     return TRIE_OK;
 }
 
@@ -432,15 +414,17 @@ int trie_words_del(trie_words *w, uint32_t id, const char *key, size_t len) {
         w->postings--;
         if (x->live == 0) {
             w->nwords--;
-            w->list_bytes -= tw_list_bytes(x->cap);
+            w->list_bytes -= tw_list_bytes(x->cap, x->gcap);
             qfree(x->p);
-            *x = (tw_word){NULL, 0, 0, 0, 0};
+            *x = (tw_word){.p = NULL};
+            w->cword[w->wcode[wid]] = NONE; /* its code stays in dead keys' forward words only */
+            w->wlen[w->wcode[wid]] = 0;
+            w->wcode[wid] = NONE;
             trie_del(w->wt, key + o[i], l[i]); /* frees the wid; cannot fail for a present key */
         } else if (x->n >= 32 && x->live < x->n / 4) {
-            w->rid[r] = NONE; /* compact in place; the tree keeps its layout */
-            tw_compact(w, x);
+            w->rid[r] = NONE; /* compact (skipped without memory: tombstones are correct) */
+            tw_post_compact(w, x);
             w->rid[r] = id;
-            tw_tree_rebuild(w, x);
         }
     }
     w->rid[r] = NONE;
@@ -484,6 +468,7 @@ typedef struct tw_vocab {
     char *text;
     uint64_t used, cap;
     uint32_t *off, *hash;
+    uint32_t *occ; /* occurrences in keys, repeats counted (codes are by it) */
     uint16_t *len;
     uint32_t n, ncap;
     uint32_t *slot; /* temp wid + 1, 0 empty */
@@ -494,6 +479,7 @@ static void vocab_free(tw_vocab *v) {
     qfree(v->text);
     qfree(v->off);
     qfree(v->hash);
+    qfree(v->occ);
     qfree(v->len);
     qfree(v->slot);
 }
@@ -530,7 +516,9 @@ static int vocab_get(tw_vocab *v, const char *word, size_t wl, uint32_t *wid) {
         if (hh) v->hash = hh;
         uint16_t *l = qrealloc(v->len, nc * sizeof *l);
         if (l) v->len = l;
-        if (!o || !hh || !l) return TRIE_ENOMEM;
+        uint32_t *oc = qrealloc(v->occ, nc * sizeof *oc);
+        if (oc) v->occ = oc;
+        if (!o || !hh || !l || !oc) return TRIE_ENOMEM;
         v->ncap = nc;
     }
     if (v->used + wl > v->cap) {
@@ -545,10 +533,36 @@ static int vocab_get(tw_vocab *v, const char *word, size_t wl, uint32_t *wid) {
     v->off[v->n] = (uint32_t)v->used;
     v->len[v->n] = (uint16_t)wl;
     v->hash[v->n] = h;
+    v->occ[v->n] = 0;
     v->used += wl;
     v->slot[j] = v->n + 1;
     *wid = v->n++;
     if ((uint64_t)v->n * 2 > v->smask) return vocab_rehash(v, (v->smask + 1) * 2);
+    return TRIE_OK;
+}
+
+/* Most occurrences first, then temp id (codes: the frequent words short). */
+static int vocab_occ_cmp(const void *a, const void *b, void *ctx) {
+    const tw_vocab *v = ctx;
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    if (v->occ[x] != v->occ[y]) return v->occ[x] > v->occ[y] ? -1 : 1;
+    return (x > y) - (x < y);
+}
+
+/* Codes of the build's words (tcode, by temp id: by occurrences) and the
+ * bytes the forward index needs with them (*bytes). */
+static int vocab_codes(tw_vocab *v, uint32_t *tcode, uint64_t *bytes) {
+    uint32_t *o = qmalloc(((size_t)v->n + 1) * 4);
+    if (!o) return TRIE_ENOMEM;
+    for (uint32_t i = 0; i < v->n; i++) o[i] = i;
+    qsort_r(o, v->n, 4, vocab_occ_cmp, v);
+    uint8_t tmp[TW_CODE_MAX];
+    *bytes = 0;
+    for (uint32_t c = 0; c < v->n; c++) {
+        tcode[o[c]] = c;
+        *bytes += (uint64_t)v->occ[o[c]] * tw_put(tmp, c);
+    }
+    qfree(o);
     return TRIE_OK;
 }
 
@@ -564,7 +578,7 @@ int trie_words_build(const trie *t, trie_words **out) {
     if (!w) return TRIE_ENOMEM;
     int rc = TRIE_ENOMEM;
     tw_vocab v = {0};
-    uint32_t *cnt = NULL, *order = NULL, *perm = NULL, *map = NULL;
+    uint32_t *cnt = NULL, *order = NULL, *perm = NULL, *map = NULL, *tcode = NULL;
     tw_word *nw = NULL;
     trie_builder *b = NULL;
     uint32_t nids = t->nids;
@@ -595,11 +609,16 @@ int trie_words_build(const trie *t, trie_words **out) {
     w->keys = nkeys;
     if ((rc = vocab_rehash(&v, 1u << 16))) goto fail;
     /* each key's distinct words, in rank order: every list comes out
-     * sorted. Two passes: count (cap), then fill lists of exactly that size
-     * (no growth, no copies, no allocator slack); the forward index gets
-     * every word (temp ids, renumbered once the dictionary exists) */
+     * sorted. Two passes: count (cap, occurrences), then fill lists of
+     * exactly that size (no growth, no copies, no allocator slack); the
+     * forward index gets every word's code (by occurrences, known after the
+     * count: so it is sized exactly too) */
     for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1 && (rc = tw_fa_reserve(w, nfa))) goto fail;
+        if (pass == 1) {
+            rc = TRIE_ENOMEM;
+            if (!(tcode = qmalloc(((size_t)v.n + 1) * 4))) goto fail;
+            if ((rc = vocab_codes(&v, tcode, &nfa)) || (rc = tw_fa_reserve(w, nfa))) goto fail;
+        }
         for (uint32_t r = 0; r < nkeys; r++) {
             uint32_t id = w->rid[r];
             char key[TRIE_MAX_KEY];
@@ -607,35 +626,41 @@ int trie_words_build(const trie *t, trie_words **out) {
             uint16_t o[TW_MAXKW], l[TW_MAXKW];
             uint32_t tid[TW_MAXKW];
             int n = trie_words__split(key, kl, o, l);
-            if (pass == 0) nfa += (uint64_t)n;
-            else w->fo[r] = (uint32_t)w->fan | (tw_irregular(key, kl) ? TW_FO_IRR : 0);
+            if (pass == 1) w->fo[r] = (uint32_t)w->fan | (tw_irregular(key, kl) ? TW_FO_IRR : 0);
             for (int i = 0; i < n; i++) {
                 uint32_t wid;
                 if ((rc = vocab_get(&v, key + o[i], l[i], &wid))) goto fail;
                 tid[i] = wid;
-                if (pass == 1) w->fa[w->fan++] = wid;
+                if (pass == 0) v.occ[wid]++;
+                else w->fan += tw_put(w->fa + w->fan, tcode[wid]);
                 int dup = 0;
                 for (int j = 0; j < i && !dup; j++) dup = tid[j] == wid;
                 if (dup) continue;
                 if (pass == 0) {
                     if ((rc = tw_words_reserve(w, wid))) goto fail;
-                    if (w->w[wid].cap++ == 0) w->w[wid].top = w->kb[id]; /* the first is the highest */
+                    tw_word *x = &w->w[wid];
+                    if (x->cap == 0) x->top = w->kb[id]; /* the first is the highest */
+                    if (x->cap++ & (TW_F - 1)) x->gcap += tw_vlen(r - x->last); /* a gap */
+                    x->last = r;
                     continue;
                 }
                 tw_word *x = &w->w[wid];
-                x->p[x->n++] = r;
+                tw_post_put(x, r);
                 x->live++;
                 w->postings++;
             }
             if (pass == 1) w->fo[r + 1] = (uint32_t)w->fan;
         }
         for (uint32_t i = 0; pass == 0 && i < v.n; i++) {
-            if (!(w->w[i].p = qmalloc((size_t)tw_list_bytes(w->w[i].cap)))) {
+            tw_word *x = &w->w[i];
+            x->gcap += TW_CODE_MAX; /* tw_post_put's room (the exact size is known) */
+            tw_post_layout(x);
+            if (!(x->p = qmalloc((size_t)tw_list_bytes(x->cap, x->gcap)))) {
                 rc = TRIE_ENOMEM;
                 goto fail;
             }
             w->nwords++;
-            w->list_bytes += tw_list_bytes(w->w[i].cap);
+            w->list_bytes += tw_list_bytes(x->cap, x->gcap);
         }
     }
     /* the dictionary: bulk-built from the sorted vocabulary (ids 0, 1, ...) */
@@ -662,26 +687,28 @@ int trie_words_build(const trie *t, trie_words **out) {
     qfree(w->w);
     w->w = nw;
     nw = NULL;
-    uint64_t *wh = qrealloc(w->whead, ((size_t)v.n + 1) * sizeof *wh);
-    if (wh) w->whead = wh;
-    uint16_t *wl = qrealloc(w->wlen, ((size_t)v.n + 1) * sizeof *wl);
-    if (wl) w->wlen = wl;
+    uint32_t *wc = qrealloc(w->wcode, ((size_t)v.n + 1) * sizeof *wc);
+    if (wc) w->wcode = wc;
     w->wcap = v.n + 1; /* before a failure: w->w has that size */
-    if (!wh || !wl) {
+    if (!wc || (rc = tw_codes_reserve(w, v.n))) {
         rc = TRIE_ENOMEM;
         goto fail;
     }
-    for (uint32_t x = 0; x < v.n; x++) {
-        wh[map[x]] = tw_head(v.text + v.off[x], v.len[x]);
-        wl[map[x]] = v.len[x];
+    wc[v.n] = NONE;
+    for (uint32_t x = 0; x < v.n; x++) { /* codes: temp ids' order by occurrences */
+        uint32_t c = tcode[x];
+        wc[map[x]] = c;
+        w->cword[c] = map[x];
+        w->whead[c] = tw_head(v.text + v.off[x], v.len[x]);
+        w->wlen[c] = v.len[x];
     }
-    wh[v.n] = 0, wl[v.n] = 0;
-    for (uint64_t i = 0; i < w->fan; i++) w->fa[i] = map[w->fa[i]]; /* temp ids -> word ids */
+    w->ncode = v.n;
     for (uint32_t i = 0; i < v.n; i++) tw_tree_rebuild(w, &w->w[i]); /* the bound trees */
     vocab_free(&v);
     qfree(cnt);
     qfree(perm);
     qfree(map);
+    qfree(tcode);
     *out = w;
     return TRIE_OK;
 fail:
@@ -692,6 +719,7 @@ fail:
     qfree(order);
     qfree(perm);
     qfree(map);
+    qfree(tcode);
     trie_words_free(w);
     return rc;
 }
@@ -701,7 +729,8 @@ void trie_words_memory(const trie_words *w, trie_words_mem *m) {
     trie_memory(w->wt, &tm);
     uint64_t b = sizeof *w + tm.bytes_alloc + (uint64_t)w->wcap * sizeof(tw_word) +
                  (uint64_t)w->idcap * (sizeof *w->rank + sizeof *w->kb) + (uint64_t)w->ridcap * 8 +
-                 (uint64_t)w->wcap * (sizeof *w->whead + sizeof *w->wlen) + w->facap * 4;
+                 (uint64_t)w->wcap * sizeof *w->wcode +
+                 (uint64_t)w->ccap * (sizeof *w->cword + sizeof *w->whead + sizeof *w->wlen) + w->facap;
     m->words = w->nwords;
     m->postings = w->postings;
     m->bytes = b + w->list_bytes;

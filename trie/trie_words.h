@@ -24,11 +24,13 @@
  * WHY / HOW (the design essay is at the top of trie_words.c): a word
  * dictionary (a second trie, word -> word id, score = an upper bound of the
  * scores of the keys holding it) and per word a posting list of key ids in
- * a static rank order with a 16-ary tree of score upper bounds (2-byte
- * codes) over it; per key its word ids in order (the forward index), so a
- * candidate is matched with integers; top-k is a best-first search over
- * those bounds, or, for two or more complete words with a short enough
- * rarest list, one pass intersecting their lists; exact either way.
+ * a static rank order (blocks of 16: a whole rank, then varint gaps) with
+ * a 16-ary tree of score upper bounds (2-byte codes) over it; per key its
+ * words in order, as varint word codes (the forward index), so a candidate
+ * is matched with integers; top-k is a
+ * best-first search over those bounds, or, for two or more complete words
+ * with a short enough rarest list, one pass intersecting their lists; exact
+ * either way.
  *
  * LIMITS AND RESULTS
  * ------------------
@@ -60,8 +62,9 @@
  *   - a display-only change needs no call.
  * On TRIE_ENOMEM from add/score the index may have recorded the key in some
  * of its words only; the index then answers inexactly until the next
- * trie_words_build. Queries and del never allocate index memory (queries
- * allocate per-request scratch and return TRIE_ENOMEM if that fails).
+ * trie_words_build. Queries never allocate index memory (they allocate
+ * per-request scratch and return TRIE_ENOMEM if that fails); del only to
+ * compact a list that is mostly tombstones, and skips that without memory.
  *
  * Not thread-safe for writes; queries do not modify the index.
  */

@@ -18,22 +18,34 @@
 #define TW_MAXLV 8
 #define TW_MAXKW (TRIE_MAX_KEY / 2 + 1) /* words in a key */
 
+/* A word's posting list: ranks ascending, in blocks of TW_F (the tree's
+ * leaf blocks). Block b's first rank is bbase[b]; its other ranks are
+ * varint gaps (tw_put) from the rank before, at gap byte boff[b]. One
+ * allocation: bbase[nblk], boff[nblk] (uint32), the bound tree (uint16
+ * codes), the gap bytes (gcap), where nblk = tw_nblk(cap). */
 typedef struct tw_word {
-    uint32_t *p; /* cap ranks (ascending), then the bound tree (uint16 codes) */
-    uint32_t n, cap, live;
-    uint16_t top; /* root bound code (the dictionary score is bval(top)) */
+    uint8_t *p;
+    uint32_t n, cap, live; /* entries (tombstones included), room, live ones */
+    uint32_t gn, gcap;     /* gap bytes used, room */
+    uint32_t goff;         /* where the gap bytes start in p (set by tw_post_layout) */
+    uint32_t last;         /* the last entry's rank (n > 0) */
+    uint16_t top;          /* root bound code (the dictionary score is bval(top)) */
 } tw_word;
 
 #define TW_FO_IRR 0x80000000u  /* fo[rank]: the key's spacing is not canonical */
 #define TW_FO_DEAD 0x40000000u /* fo[rank]: the key was deleted (as rid[rank] == NONE) */
-#define TW_FO_MASK 0x3fffffffu /* the offset in fa: < 2^30 word ids between builds */
+#define TW_FO_MASK 0x3fffffffu /* the offset in fa: < 2^30 bytes between builds */
+#define TW_CODE_MAX 5          /* bytes of one varint word code in fa */
 
 struct trie_words {
     trie *wt;          /* dictionary: word -> wid, score = bval(bound) */
     tw_word *w;        /* by wid */
-    uint64_t *whead;   /* by wid: the word's first 8 bytes (zero-padded, native load) */
-    uint16_t *wlen;    /* by wid: the word's length in bytes */
     uint32_t wcap;
+    uint32_t *wcode;   /* by wid (wcap): the word's code, NONE when none */
+    uint32_t *cword;   /* by code: the word id, NONE once the word left */
+    uint64_t *whead;   /* by code: the word's first 8 bytes (zero-padded, native load) */
+    uint16_t *wlen;    /* by code: the word's length in bytes (0 once the word left) */
+    uint32_t ncode, ccap; /* codes handed out (never reused until a build), room */
     uint32_t *rank;    /* by key id: rank, NONE when absent */
     uint16_t *kb;      /* by key id: bound code */
     uint32_t idcap;
@@ -41,8 +53,9 @@ struct trie_words {
     uint32_t *fo;      /* by rank (ridcap + 1): start of the key's words in fa (| flags);
                         * fo[next_rank] ends the last */
     uint32_t ridcap;
-    uint32_t *fa;      /* forward index: each rank's word ids, in key order, repeats kept */
-    uint64_t fan, facap;
+    uint8_t *fa;       /* forward index: each rank's word CODES, in key order, repeats
+                        * kept, as varints (tw_put / tw_get) */
+    uint64_t fan, facap; /* bytes */
     uint32_t next_rank;
     uint64_t keys, postings;
     /* kept by every list allocation and free, so trie_words_memory (STATS)
@@ -90,6 +103,42 @@ static inline double bval_fin(uint16_t c) {
     return v > DBL_MAX ? DBL_MAX : v;
 }
 
+/* ------------------------------------------------- forward index varints */
+
+/* A word code as a little-endian base-128 varint (7 bits a byte, the high
+ * bit set on every byte but the last): codes are handed out by frequency at
+ * build, so most words of most keys take 1-2 bytes. Returns the bytes. */
+static inline uint32_t tw_put(uint8_t *p, uint32_t c) {
+    uint32_t n = 0;
+    while (c >= 0x80) p[n++] = (uint8_t)(c | 0x80), c >>= 7;
+    p[n++] = (uint8_t)c;
+    return n;
+}
+/* One varint at *g (advanced past it). */
+static inline uint32_t tw_get1(const uint8_t **g) {
+    const uint8_t *p = *g;
+    uint32_t c = *p++;
+    if (c & 0x80) {
+        c &= 0x7f;
+        for (uint32_t sh = 7;; sh += 7) {
+            uint32_t x = *p++;
+            c |= (x & 0x7f) << sh;
+            if (!(x & 0x80)) break;
+        }
+    }
+    *g = p;
+    return c;
+}
+
+/* Decodes the codes in fa[a, b) into f (room for TW_MAXKW); returns how
+ * many. */
+static inline uint32_t tw_get(const uint8_t *fa, uint32_t a, uint32_t b, uint32_t *f) {
+    uint32_t n = 0;
+    const uint8_t *g = fa + a, *e = fa + b;
+    while (g < e) f[n++] = tw_get1(&g);
+    return n;
+}
+
 /* ------------------------------------------------------------- tree layout */
 
 /* Stored levels for a list of capacity cap: level l has ceil(cap/16^(l+1))
@@ -97,26 +146,41 @@ static inline double bval_fin(uint16_t c) {
 static inline int tw_levels(uint32_t cap, uint32_t off[TW_MAXLV], uint32_t sz[TW_MAXLV], uint32_t *total) {
     int nl = 0;
     uint32_t o = 0;
-    uint64_t span = TW_F;
-    while (span < cap) {
-        sz[nl] = (uint32_t)((cap + span - 1) / span);
+    for (uint32_t sh = TW_FB; sh < 64 && ((uint64_t)1 << sh) < cap; sh += TW_FB) {
+        sz[nl] = (uint32_t)(((uint64_t)cap + ((uint64_t)1 << sh) - 1) >> sh);
         off[nl++] = o;
         o += sz[nl - 1];
-        span <<= TW_FB;
     }
     *total = o;
     return nl;
 }
 
-/* Bytes of a word's list of capacity cap: the ranks and the tree of bounds
- * (0 for no list). */
-static inline uint64_t tw_list_bytes(uint32_t cap) {
+static inline uint32_t tw_nblk(uint32_t cap) { return (cap + TW_F - 1) >> TW_FB; }
+
+/* Bytes of a word's list of capacity cap with gcap gap bytes: block heads,
+ * the tree of bounds, the gaps (0 for no list). */
+static inline uint64_t tw_list_bytes(uint32_t cap, uint32_t gcap) {
     if (!cap) return 0;
     uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
     tw_levels(cap, off, sz, &tot);
-    return (uint64_t)cap * 4 + (uint64_t)tot * 2 + 2;
+    return (uint64_t)tw_nblk(cap) * 8 + (uint64_t)tot * 2 + gcap;
 }
-static inline uint16_t *tw_mx(const tw_word *x) { return (uint16_t *)(x->p + x->cap); }
+static inline uint32_t *tw_bbase(const tw_word *x) { return (uint32_t *)(void *)x->p; }
+static inline uint32_t *tw_boff(const tw_word *x) { return tw_bbase(x) + tw_nblk(x->cap); }
+static inline uint16_t *tw_mx(const tw_word *x) { return (uint16_t *)(void *)(tw_boff(x) + tw_nblk(x->cap)); }
+static inline uint8_t *tw_gaps(const tw_word *x) { return x->p + x->goff; }
+/* Sets x->goff for x->cap (after cap changed). */
+static inline void tw_post_layout(tw_word *x) { x->goff = (uint32_t)(tw_list_bytes(x->cap, 0)); }
+
+/* The ranks of block b of x into out (room for TW_F); returns how many. */
+static inline uint32_t tw_block(const tw_word *x, uint32_t b, uint32_t *out) {
+    uint32_t n = x->n - (b << TW_FB), r = tw_bbase(x)[b];
+    if (n > TW_F) n = TW_F;
+    const uint8_t *g = tw_gaps(x) + tw_boff(x)[b];
+    out[0] = r;
+    for (uint32_t i = 1; i < n; i++) out[i] = r += tw_get1(&g);
+    return n;
+}
 
 
 /* trie_words_query.c */
@@ -133,6 +197,35 @@ int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_
 uint32_t trie_words__lookup(const trie *t, const char *key, size_t klen);
 /* Position of the live entry with rank r in x, or NONE. */
 uint32_t trie_words__find_pos(const trie_words *w, const tw_word *x, uint32_t r);
+
+/* trie_words_post.c: posting lists (the layout above) */
+/* Recomputes every bound of x from kb (after growth or compaction). */
+void tw_tree_rebuild(const trie_words *w, tw_word *x);
+/* Raises the bounds above position pos to at least c (not the root). */
+void tw_raise(tw_word *x, uint32_t pos, uint16_t c);
+/* Appends rank rk (> every rank of x), growing x (tombstones dropped when
+ * they are over half of it): TRIE_OK or TRIE_ENOMEM. */
+int tw_post_append(trie_words *w, tw_word *x, uint32_t rk);
+/* Drops x's tombstones (a fresh list of the same capacity); 0, or -1 when
+ * there is no memory for it (x is left as it was: still correct). */
+int tw_post_compact(trie_words *w, tw_word *x);
+
+/* Bytes of c as a varint. */
+static inline uint32_t tw_vlen(uint32_t c) { return c < 0x80 ? 1 : c < 0x4000 ? 2 : c < 0x200000 ? 3 : c < 0x10000000 ? 4 : 5; }
+
+/* Appends rank rk (> every rank of x) where x has room for it (an entry,
+ * and TW_CODE_MAX gap bytes). */
+static inline void tw_post_put(tw_word *x, uint32_t rk) {
+    uint32_t b = x->n >> TW_FB;
+    if ((x->n & (TW_F - 1)) == 0) {
+        tw_bbase(x)[b] = rk;
+        tw_boff(x)[b] = x->gn;
+    } else {
+        x->gn += tw_put(tw_gaps(x) + x->gn, rk - x->last);
+    }
+    x->last = rk;
+    x->n++;
+}
 /* Splits key into words: offsets o, lengths l; returns how many. */
 int trie_words__split(const char *key, size_t klen, uint16_t *o, uint16_t *l);
 /* Keeps the first occurrence of each distinct word; returns how many. */

@@ -130,6 +130,7 @@ typedef struct tw_search {
     uint32_t nres, m;
     uint32_t scanned, decoded; /* work units, keys decoded (trie_words.h LIMITS) */
     uint32_t qw[TRIE_WORDS_MAX_TYPED]; /* word ids of the complete typed words, typed order */
+    uint32_t qc[TRIE_WORDS_MAX_TYPED]; /* their codes (as in the forward index) */
     int nc;                            /* how many (the last typed word is a prefix unless trailing) */
     uint64_t ph, pm;                   /* the prefix's head and mask (tw_head) */
     int stream, oom;
@@ -278,15 +279,14 @@ static uint32_t stream_next(tw_search *S) {
  * prefixes of <= 8 bytes; a longer one, when the heads agree, compares the
  * word's bytes (decoded from the dictionary). NONE (a word an add that ran
  * out of memory did not index) never matches. */
-static inline int tw_pfx(const tw_search *S, uint32_t wid) {
+static inline int tw_pfx(const tw_search *S, uint32_t code) {
     const trie_words *w = S->w;
-    if (wid == NONE) return 0;
     const tw_req *q = S->q;
     size_t pl = q->wl[q->nw - 1];
-    if (w->wlen[wid] < pl || (w->whead[wid] & S->pm) != S->ph) return 0;
+    if (w->wlen[code] < pl || (w->whead[code] & S->pm) != S->ph) return 0;
     if (pl <= 8) return 1;
     char word[TRIE_MAX_KEY];
-    kdecode(w->wt, wid, word);
+    kdecode(w->wt, w->cword[code], word);
     return memcmp(word + 8, q->w[q->nw - 1] + 8, pl - 8) == 0;
 }
 
@@ -302,14 +302,14 @@ static int fcheck(tw_search *S, uint32_t r, uint16_t *pos) {
     uint32_t a = w->fo[r], b = w->fo[r + 1] & TW_FO_MASK;
     int irr = (a & TW_FO_IRR) != 0;
     a &= TW_FO_MASK;
-    const uint32_t *f = w->fa + a;
-    uint32_t nk = b - a;
+    uint32_t f[TW_MAXKW];
+    uint32_t nk = tw_get(w->fa, a, b, f);
     uint8_t used[TW_MAXKW];
     int nc = S->nc;
     memset(used, 0, nk);
     for (int i = 0; i < nc; i++) {
         uint32_t j = 0;
-        while (j < nk && (used[j] || f[j] != S->qw[i])) j++;
+        while (j < nk && (used[j] || f[j] != S->qc[i])) j++;
         if (j == nk) return FC_NO;
         used[j] = 1;
         pos[i] = (uint16_t)j;
@@ -322,7 +322,7 @@ static int fcheck(tw_search *S, uint32_t r, uint16_t *pos) {
     }
     if (irr) return FC_BYTES;
     for (int i = 0; i < nc; i++) /* class 0: typed word i is key word i */
-        if (f[i] != S->qw[i]) return FC_MATCH;
+        if (f[i] != S->qc[i]) return FC_MATCH;
     if (S->q->trailing ? nk > (uint32_t)nc : tw_pfx(S, f[nc])) return FC_CLS0;
     return FC_MATCH;
 }
@@ -397,29 +397,58 @@ static void check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) {
     for (uint32_t j = 0; j < m; j++) examine(S, ids[j], t->refs[ids[j]].score, fcs[j], pos[j]);
 }
 
-/* The first position >= from of sorted p[0..n) holding a rank >= r (n when
- * none): a short scan, then galloping; O(log distance). */
-static inline uint32_t gallop(const uint32_t *p, uint32_t n, uint32_t from, uint32_t r) {
-    uint32_t e = n - from < 4 ? n : from + 4;
-    while (from < e && p[from] < r) from++;
-    if (from < e || from == n) return from;
-    uint32_t lo = from - 1, hi, step = 4; /* p[lo] < r */
-    for (;;) {
+/* A forward cursor over a posting list, decoding lazily: its current rank,
+ * and the gaps still to read in the current block. */
+typedef struct tw_cur {
+    const tw_word *x;
+    const uint8_t *g;            /* the next gap */
+    uint32_t blk, left, r, nb;   /* block, gaps left in it, current rank, blocks */
+} tw_cur;
+
+static inline void cur_block(tw_cur *c, uint32_t b) {
+    uint32_t n = c->x->n - (b << TW_FB);
+    c->blk = b;
+    c->r = tw_bbase(c->x)[b];
+    c->g = tw_gaps(c->x) + tw_boff(c->x)[b];
+    c->left = (n > TW_F ? TW_F : n) - 1;
+}
+
+/* Steps c to its block's first rank >= r; 0 when the block has none. */
+static inline int cur_step(tw_cur *c, uint32_t r) {
+    while (c->r < r && c->left) c->r += tw_get1(&c->g), c->left--;
+    return c->r >= r;
+}
+
+/* Moves c to the first rank >= r (never back); 0 when the list has none.
+ * The block heads ahead are galloped (O(log distance)); only the gaps up
+ * to the rank found are read. */
+static inline int cur_seek(tw_cur *c, uint32_t r) {
+    const uint32_t *bb = tw_bbase(c->x);
+    uint32_t nb = c->nb, lo = c->blk, hi, step = 1;
+    if ((lo + 1 >= nb || bb[lo + 1] > r) && cur_step(c, r)) return 1; /* in this block */
+    if (lo + 1 >= nb) return 0;
+    for (;;) { /* gallop: the last block whose head is <= r (bb[lo] <= r) */
         hi = lo + step;
-        if (hi >= n) {
-            hi = n;
+        if (hi >= nb) {
+            hi = nb;
             break;
         }
-        if (p[hi] >= r) break;
+        if (bb[hi] > r) break;
         lo = hi;
         step <<= 1;
     }
     while (hi - lo > 1) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (p[mid] < r) lo = mid;
+        if (bb[mid] <= r) lo = mid;
         else hi = mid;
     }
-    return hi;
+    if (lo > c->blk) {
+        cur_block(c, lo);
+        if (cur_step(c, r)) return 1;
+    }
+    if (lo + 1 >= nb) return 0; /* every rank of block lo is < r: the next block's head is > r */
+    cur_block(c, lo + 1);
+    return 1;
 }
 
 /* Two or more distinct complete words, the rarest's list at most
@@ -431,37 +460,40 @@ static inline uint32_t gallop(const uint32_t *p, uint32_t n, uint32_t from, uint
  * word's list, or checked. */
 static void search_isect(tw_search *S, uint32_t best) {
     const trie_words *w = S->w;
-    const tw_word *d = &w->w[best], *o[TRIE_WORDS_MAX_TYPED];
-    uint32_t no = 0, cur[TRIE_WORDS_MAX_TYPED] = {0};
+    const tw_word *d = &w->w[best];
+    tw_cur cur[TRIE_WORDS_MAX_TYPED];
+    uint32_t no = 0;
     for (int i = 0; i < S->nc; i++) {
         int dup = S->qw[i] == best;
         for (int j = 0; j < i && !dup; j++) dup = S->qw[j] == S->qw[i];
-        if (!dup) o[no++] = &w->w[S->qw[i]];
+        if (dup) continue;
+        cur[no].x = &w->w[S->qw[i]]; /* live: n >= 1 */
+        cur[no].nb = tw_nblk(cur[no].x->n);
+        cur_block(&cur[no++], 0);
     }
     uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
     int nl = tw_levels(d->cap, off, sz, &tot);
     const uint16_t *mx0 = nl ? tw_mx(d) + off[0] : NULL;
-    uint32_t buf[TW_F], nb = 0;
-    for (uint32_t p = 0; p < d->n; p++) {
-        if (mx0 && (p & (TW_F - 1)) == 0) { /* a new block: its bound */
+    uint32_t buf[TW_F], nb = 0, drk[TW_F];
+    for (uint32_t b = 0; b < tw_nblk(d->n); b++) {
+        if (mx0) { /* the block's bound */
             const tw_res *wr = res_worst(S);
-            if (wr && bval(mx0[p >> TW_FB]) < wr->s) {
-                p += TW_F - 1;
-                continue;
+            if (wr && bval(mx0[b]) < wr->s) continue;
+        }
+        uint32_t nr = tw_block(d, b, drk);
+        S->scanned += nr;
+        for (uint32_t p = 0; p < nr; p++) {
+            uint32_t r = drk[p], j = 0;
+            for (; j < no; j++) {
+                if (!cur_seek(&cur[j], r)) goto done; /* a list is exhausted: no more ranks */
+                if (cur[j].r != r) break;
             }
-        }
-        S->scanned++;
-        uint32_t r = d->p[p], j = 0;
-        for (; j < no; j++) {
-            cur[j] = gallop(o[j]->p, o[j]->n, cur[j], r);
-            if (cur[j] == o[j]->n) goto done; /* a list is exhausted: no more ranks */
-            if (o[j]->p[cur[j]] != r) break;
-        }
-        if (j < no) continue;
-        buf[nb++] = r;
-        if (nb == TW_F) {
-            check_ranks(S, buf, nb);
-            nb = 0;
+            if (j < no) continue;
+            buf[nb++] = r;
+            if (nb == TW_F) {
+                check_ranks(S, buf, nb);
+                nb = 0;
+            }
         }
     }
 done:
@@ -477,9 +509,9 @@ static void expand(tw_search *S, uint32_t wid, int lv, uint32_t idx) {
     int cl = lv < 0 ? nl - 1 : lv - 1;
     uint32_t c0 = lv < 0 ? 0 : idx << TW_FB, c1 = lv < 0 ? UINT32_MAX : c0 + TW_F;
     if (cl < 0) { /* a leaf block */
-        if (c1 > x->n) c1 = x->n;
-        S->scanned += c1 - c0;
-        check_ranks(S, x->p + c0, c1 - c0);
+        uint32_t rk[TW_F], nr = tw_block(x, idx, rk);
+        S->scanned += nr;
+        check_ranks(S, rk, nr);
         return;
     }
     if (c1 > sz[cl]) c1 = sz[cl];
@@ -501,8 +533,10 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
     int nc = q->trailing ? q->nw : q->nw - 1;
     S->m = m;
     S->nc = nc;
-    for (int i = 0; i < nc; i++)
+    for (int i = 0; i < nc; i++) {
         if ((S->qw[i] = trie_words__lookup(w->wt, q->w[i], q->wl[i])) == NONE) return 0;
+        S->qc[i] = w->wcode[S->qw[i]];
+    }
     if (!q->trailing) {
         S->ph = tw_head(q->w[nc], q->wl[nc]);
         S->pm = tw_head_mask(q->wl[nc]);
@@ -657,12 +691,18 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
             uint16_t ao[TW_MAXKW], al[TW_MAXKW];
             int na = trie_words__split(key, kl, ao, al);
             uint32_t r = w->rank[id], fa = w->fo[r] & TW_FO_MASK, fb = w->fo[r + 1] & TW_FO_MASK;
-            if (fb - fa != (uint32_t)na) FAIL("key id %u: %u forward words, the key has %d", id, fb - fa, na);
+            if (fb < fa || fb > w->fan) FAIL("key id %u: forward bytes [%u, %u) out of range", id, fa, fb);
+            uint32_t f[TW_MAXKW], nf = 0;
+            for (uint32_t j = fa; j < fb && nf < TW_MAXKW; j++) nf += !(w->fa[j] & 0x80);
+            if (nf != (uint32_t)na || (fb > fa && (w->fa[fb - 1] & 0x80)))
+                FAIL("key id %u: %u forward words, the key has %d", id, nf, na);
+            tw_get(w->fa, fa, fb, f);
             for (int i = 0; i < na; i++) {
-                uint32_t wid = w->fa[fa + i];
-                if (wid != trie_words__lookup(w->wt, key + ao[i], al[i]))
+                uint32_t code = f[i];
+                if (code >= w->ncode || w->cword[code] != trie_words__lookup(w->wt, key + ao[i], al[i]) ||
+                    w->wcode[w->cword[code]] != code)
                     FAIL("key id %u: forward word %d is not '%.*s'", id, i, al[i], key + ao[i]);
-                if (w->wlen[wid] != al[i] || w->whead[wid] != tw_head(key + ao[i], al[i]))
+                if (w->wlen[code] != al[i] || w->whead[code] != tw_head(key + ao[i], al[i]))
                     FAIL("key id %u: head of word '%.*s' wrong", id, al[i], key + ao[i]);
             }
         }
@@ -671,7 +711,7 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
             if (wid == NONE) FAIL("key id %u: word '%.*s' not in the dictionary", id, l[i], key + o[i]);
             const tw_word *x = &w->w[wid];
             uint32_t pos = trie_words__find_pos(w, x, w->rank[id]);
-            if (pos == NONE || w->rid[x->p[pos]] != id) FAIL("key id %u: not in the list of '%.*s'", id, l[i], key + o[i]);
+            if (pos == NONE) FAIL("key id %u: not in the list of '%.*s'", id, l[i], key + o[i]);
             uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
             int nl = tw_levels(x->cap, off, sz, &tot);
             for (int lv = 0; lv < nl; lv++)
@@ -691,15 +731,25 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
         const tw_word *x = &w->w[i];
         if (!x->p) continue;
         words++;
-        lbytes += tw_list_bytes(x->cap);
-        uint32_t nlive = 0;
-        for (uint32_t j = 0; j < x->n; j++) {
-            if (x->p[j] >= w->next_rank || (j && x->p[j] <= x->p[j - 1])) FAIL("word %u: list out of rank order", i);
-            uint32_t id = w->rid[x->p[j]];
-            if (id == NONE) continue;
-            if (id >= t->nids || !id_live(t, id) || w->rank[id] != x->p[j]) FAIL("word %u lists dead id %u", i, id);
-            nlive++;
+        lbytes += tw_list_bytes(x->cap, x->gcap);
+        uint32_t nlive = 0, prev = 0, rk[TW_F];
+        if (x->n > x->cap || x->gn > x->gcap) FAIL("word %u: %u entries, %u gap bytes: over the room", i, x->n, x->gn);
+        if (x->goff != tw_list_bytes(x->cap, 0)) FAIL("word %u: gap bytes at %u, the layout says %llu", i, x->goff,
+                                                      (unsigned long long)tw_list_bytes(x->cap, 0));
+        for (uint32_t b = 0; b < tw_nblk(x->n); b++) {
+            if (tw_boff(x)[b] > x->gn) FAIL("word %u: block %u past the gap bytes", i, b);
+            uint32_t nr = tw_block(x, b, rk);
+            for (uint32_t j = 0; j < nr; j++) {
+                uint32_t r = rk[j];
+                if (r >= w->next_rank || ((b || j) && r <= prev)) FAIL("word %u: list out of rank order", i);
+                prev = r;
+                uint32_t id = w->rid[r];
+                if (id == NONE) continue;
+                if (id >= t->nids || !id_live(t, id) || w->rank[id] != r) FAIL("word %u lists dead id %u", i, id);
+                nlive++;
+            }
         }
+        if (x->n && prev != x->last) FAIL("word %u: last rank %u, the list ends with %u", i, x->last, prev);
         if (nlive != x->live || nlive == 0) FAIL("word %u: %u live entries, count says %u", i, nlive, x->live);
         live += nlive;
     }
