@@ -17,7 +17,8 @@
 enum {
     F_BIAS = 1, F_LOGG, F_GBIN, F_TRANK, F_SHARE, F_GREL, F_CLEN, F_REM, F_WORDS, F_WB, F_WEND,
     F_LOGU, F_UBIN, F_RECENT, F_DBIN, F_HONLY, F_COSL, F_COSLBIN, F_COSS, F_COSSBIN, F_TRI, F_WOV,
-    F_REPL, F_EXTL, F_REPS, F_EXTS, F_UCTX, F_NOVEC, F_GEN, F_GENKEPT, F_GENSF, F_GENKNOWN
+    F_REPL, F_EXTL, F_REPS, F_EXTS, F_UCTX, F_NOVEC, F_GEN, F_GENKEPT, F_GENSF, F_GENKNOWN,
+    F_MATCH, F_EDITS, F_WMATCH, F_WREST
 };
 
 static uint32_t mix32(uint32_t x) {
@@ -167,6 +168,15 @@ size_t rank_features(const rank_fctx *x, const rank_lcand *lc, rank_feat *out) {
         if (c->g > 0) emit(&e, F_GENKNOWN, 0, 1);
     } else if (c->g == 0) {
         emit(&e, F_HONLY, 0, 1);
+    }
+    if (c->cls != RANK_CLS_EXACT) { /* typo / infix match (baseline.h "Match class") */
+        emit(&e, F_MATCH, c->cls == RANK_CLS_INFIX ? 1 : 2, 1);
+        if (c->edits) emit(&e, F_EDITS, c->edits, 1);
+        if (c->words) {
+            emit(&e, F_WMATCH, c->words > 4 ? 4 : c->words, 1);
+            uint32_t rest = words > c->words ? words - c->words : 0; /* the key's other words */
+            emit(&e, F_WREST, rest > 3 ? 3 : rest, 1);
+        }
     }
     if (!lc->vec) emit(&e, F_NOVEC, 0, 1);
     /* session */
