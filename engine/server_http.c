@@ -204,7 +204,8 @@ int srv__http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const 
     for (size_t i = 0; i < res->n; i++) {
         const rank_cand *rc = &res->c[i];
         doff[i] = SIZE_MAX;
-        sug[i] = (json_suggestion){rc->q, rc->len, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, rc->gen != 0};
+        /* a typo match carries its edits; the ranker keeps no word ranges */
+        sug[i] = (json_suggestion){rc->q, rc->len, 0, 0, 0, rc->edits != 0, rc->edits, 0, 0, NULL, NULL, rc->gen != 0};
         if (trie_get(s->e.t, rc->q, rc->len, &h)) {
             doff[i] = s->http->text.len;
             if (qbuf_append(&s->http->text, trie_hit_display(&h), h.displen) < 0) return -1;
