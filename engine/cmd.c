@@ -497,7 +497,7 @@ static int h_complete(cmd_call *c) {
         e->fuzzy_used = e->infix_used = 0;
         if (n == 1) n = 0; /* longer than any key */
         else if (eng_rank_takes(e, &ctx, (unsigned)k)) return ranked(c, &ctx, (unsigned)k, ws | we << 1);
-        else n = eng_complete_search(e, (unsigned)k, &ctx, &c->msg); /* typo matches needed */
+        else n = eng_complete_search(e, (unsigned)k, &ctx, &c->msg); /* INFIX without its index: the error */
     } else {
         n = eng_complete(e, c->argv[1].p, c->argv[1].len, (unsigned)k, &ctx, &c->msg);
     }

@@ -133,7 +133,7 @@ static int route_complete(srv_conn *c, const http_request *req, int os) {
         n = eng_complete_prepare(&s->e, q, qlen, (unsigned)k, &ctx, &msg);
         s->e.fuzzy_used = 0;
         if (n == 0 && !eng_rank_takes(&s->e, &ctx, (unsigned)k)) {
-            n = eng_complete_search(&s->e, (unsigned)k, &ctx, &msg); /* typo matches needed */
+            n = eng_complete_search(&s->e, (unsigned)k, &ctx, &msg); /* INFIX without its index: the error */
         } else if (n == 0) {
             int keep = req->keep_alive && !s->stopping, head = req->method == HTTP_REQ_HEAD;
             if (!keep) c->close_after_flush = 1;

@@ -121,6 +121,7 @@ void rank_fctx_prepare(rank_fctx *x, const rank_lcand *c, size_t n) {
     x->gsum = 0;
     x->gmax = 0;
     for (size_t i = 0; i < n; i++) {
+        if (c[i].c.cls != RANK_CLS_EXACT) continue; /* typo / infix matches leave the completions' scores alone */
         x->gsum += c[i].c.g;
         if (c[i].c.g > x->gmax) x->gmax = c[i].c.g;
     }

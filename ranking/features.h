@@ -98,8 +98,10 @@ typedef struct rank_fctx {
     uint32_t ntri;
 } rank_fctx;
 
-/* Computes the per-request parts: prefix length bucket, the candidates' g
- * total and max, the last query's trigram set. */
+/* Computes the per-request parts: prefix length bucket, the g total and max
+ * of the candidates of class 0 (baseline.h "Match class": adding typo or
+ * infix matches changes no completion's features), the last query's
+ * trigram set. */
 void rank_fctx_prepare(rank_fctx *x, const rank_lcand *c, size_t n);
 
 /* The features of candidate c into out[RANK_FEAT_MAX]; returns how many. */

@@ -113,6 +113,11 @@ static void test_match_features(void **state) {
     for (size_t j = 0; j < k[1]; j++) same12 += has_feat(f[2], k[2], f[1][j]), same13 += has_feat(f[3], k[3], f[1][j]);
     assert_true(same12 < k[1]); /* edits differ */
     assert_true(same13 < k[1]); /* typo vs infix */
+    /* matches leave the completion's features alone (popularity share, max) */
+    for (size_t i = 1; i < 4; i++) c[i].c.g = 1000;
+    rank_feat g[RANK_FEAT_MAX];
+    assert_int_equal(feats(&x, c, 4, 0, g), k[0]);
+    assert_memory_equal(g, f[0], k[0] * sizeof *g);
 }
 
 static void test_session_vec_and_merge(void **state) {
