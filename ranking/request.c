@@ -66,6 +66,20 @@ static void user_counts(rank_cand *c, const rank_huser *hu, const rank_rh *rh) {
     if (e) c->u = e->count, c->last = e->last;
 }
 
+/* Appends hit h as candidate c (its class, edits, words; text, g and the
+ * user's counts filled here) unless its text is among cs->c[0..known), for
+ * which cs has room. 1 when added. */
+static int add_match(rank_cands *cs, size_t known, const trie_hit *h, rank_cand c, const rank_huser *hu,
+                     const rank_rh *rh) {
+    c.q = trie_hit_key(h);
+    c.len = h->keylen;
+    c.g = h->score;
+    if (gathered(cs, known, c.q, c.len)) return 0;
+    user_counts(&c, hu, rh);
+    cs->c[cs->n++] = c;
+    return 1;
+}
+
 /* Appends the infix matches of p (class 1 hits: the class-0 ones are
  * completions of p, the trie's part) not already gathered. Returns how many,
  * or RANK_BASE_ENOMEM. A text the index refuses (over TRIE_WORDS_MAX_TYPED
@@ -81,11 +95,8 @@ static int gather_infix(rank_req *r, const trie *t, const rank_huser *hu, const 
     int added = 0;
     for (int i = 0; i < n; i++) {
         const trie_words_hit *w = &r->whits[i];
-        if (w->cls == 0 || gathered(cs, known, trie_hit_key(&w->hit), w->hit.keylen)) continue;
-        cs->c[cs->n++] = (rank_cand){.q = trie_hit_key(&w->hit), .len = w->hit.keylen, .g = w->hit.score,
-                                     .cls = RANK_CLS_INFIX, .words = w->nranges};
-        user_counts(&cs->c[cs->n - 1], hu, rh);
-        added++;
+        if (w->cls != 0)
+            added += add_match(cs, known, &w->hit, (rank_cand){.cls = RANK_CLS_INFIX, .words = w->nranges}, hu, rh);
     }
     return added;
 }
@@ -104,11 +115,8 @@ static int gather_typos(rank_req *r, const trie *t, const rank_huser *hu, const 
     int added = 0;
     for (int i = 0; i < n; i++) {
         const trie_fuzzy_hit *f = &r->fhits[i];
-        if (f->edits == 0 || gathered(cs, known, trie_hit_key(&f->hit), f->hit.keylen)) continue;
-        cs->c[cs->n++] = (rank_cand){.q = trie_hit_key(&f->hit), .len = f->hit.keylen, .g = f->hit.score,
-                                     .cls = (uint8_t)(RANK_CLS_EDIT0 + f->edits), .edits = f->edits};
-        user_counts(&cs->c[cs->n - 1], hu, rh);
-        added++;
+        rank_cand c = {.cls = (uint8_t)(RANK_CLS_EDIT0 + f->edits), .edits = f->edits};
+        if (f->edits) added += add_match(cs, known, &f->hit, c, hu, rh);
     }
     return added;
 }
