@@ -94,11 +94,12 @@ static const char *const grp_names[NGRP] = {"seen", "unseen", "with_context", "w
 
 /* Where the learned system's candidate for a rand prefix's target came from:
  * the trie's top N only, the user's history only, both, generated (no key),
- * generated_key (generated, and a key of the index beyond the top N), or nowhere (the
- * target was not a candidate: no reranking can find it). */
-enum { SRC_TRIE, SRC_HIST, SRC_BOTH, SRC_GEN, SRC_GENKEY, SRC_NONE, NSRC };
+ * generated_key (generated, and a key of the index beyond the top N), an
+ * infix or a typo match (--infix, --fuzzy: ranking/request.h), or nowhere
+ * (the target was not a candidate: no reranking can find it). */
+enum { SRC_TRIE, SRC_HIST, SRC_BOTH, SRC_GEN, SRC_GENKEY, SRC_INFIX, SRC_TYPO, SRC_NONE, NSRC };
 static const char *const src_names[NSRC] = {"trie", "history", "trie_and_history", "generated",
-                                            "generated_key", "not_a_candidate"};
+                                            "generated_key", "infix", "typo", "not_a_candidate"};
 
 typedef struct metrics {
     ep_quality q;
@@ -130,7 +131,7 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: qac eval (-i INDEX | --train FILE...) [--split TIME] [--json FILE] [--systems LIST]\n"
             "                [--limit N] [--fold F/K] [--embeddings EMB --model MODEL [--topn N]\n"
-            "                [--gen-candidates N [--gen-suffixes N]]] LOG...\n"
+            "                [--gen-candidates N [--gen-suffixes N]] [--fuzzy 0|1|2] [--infix]] LOG...\n"
             "\n"
             "Replays query logs (AOL format) in time order and measures how well each\n"
             "system completes the prefixes of every test query (../shared/EVALUATION.md).\n"
@@ -153,7 +154,11 @@ static void usage(FILE *f) {
             "  --topn N           learned: trie candidates per prefix (default %d)\n"
             "  --gen-candidates N learned: generated completions per prefix (0..%d, default %d; 0:\n"
             "                     none), ranked by the model (trained without them: ranking/gen.h)\n"
-            "  --gen-suffixes N   learned: suffixes in their index (1..%d, default %d)\n",
+            "  --gen-suffixes N   learned: suffixes in their index (1..%d, default %d)\n"
+            "  --fuzzy N          learned: typo matches with up to N edits as candidates, as a\n"
+            "                     ranked COMPLETE ... FUZZY N gathers them (default 0)\n"
+            "  --infix            learned: infix matches (the word index) as candidates, as a\n"
+            "                     ranked COMPLETE ... INFIX gathers them\n",
             EVAL_DEFAULT_SPLIT, RANK_LEARN_TOPN, RANK_MAX_GEN_CANDS, RANK_GEN_DEFAULT_CANDS, RANK_GEN_MAX_SUFFIXES,
             RANK_GEN_DEFAULT_SUFFIXES);
 }
@@ -254,6 +259,8 @@ static int score_event(eval_state *st, const char *user, size_t ulen, const char
                 const rank_lcand *lc = pos >= 0 ? &st->env.lc[pos] : NULL;
                 int src = !lc            ? SRC_NONE
                           : lc->c.gen      ? (lc->c.g > 0 ? SRC_GENKEY : SRC_GEN)
+                          : lc->c.cls == RANK_CLS_INFIX ? SRC_INFIX
+                          : lc->c.edits    ? SRC_TYPO
                           : !lc->trank     ? SRC_HIST
                           : lc->c.u        ? SRC_BOTH
                                            : SRC_TRIE;
@@ -440,7 +447,10 @@ int eval_main(int argc, char **argv) {
     const char *train[EVAL_MAX_TRAIN];
     int ntrain = 0;
     unsigned fold = 0, nfolds = 0;
-    enum { O_JSON = 256, O_SPLIT, O_TRAIN, O_SYSTEMS, O_EMB, O_MODEL, O_TOPN, O_LIMIT, O_FOLD, O_GENC, O_GENS };
+    enum { O_JSON = 256, O_SPLIT, O_TRAIN, O_SYSTEMS, O_EMB, O_MODEL, O_TOPN, O_LIMIT, O_FOLD, O_GENC, O_GENS, O_FUZZY, O_INFIX };
+    unsigned fuzzy = 0;
+    int infix = 0;
+    trie_words *words = NULL;
     lenv_gen_opts go;
     lenv_gen_opts_default(&go);
     rank_gen *gen = NULL;
@@ -457,6 +467,8 @@ int eval_main(int argc, char **argv) {
         {O_FOLD, "fold", CLI_VALUE},
         {O_GENC, "gen-candidates", CLI_VALUE},
         {O_GENS, "gen-suffixes", CLI_VALUE},
+        {O_FUZZY, "fuzzy", CLI_VALUE},
+        {O_INFIX, "infix", CLI_FLAG},
     };
     cli cl;
     cli_init(&cl, "eval", usage, options, ARRAY_LEN(options), argc, argv);
@@ -486,6 +498,12 @@ int eval_main(int argc, char **argv) {
             if (ep_fold_parse(v, &fold, &nfolds))
                 return cli_error(&cl, "--fold wants F/K with 0 <= F < K and 2 <= K <= %d, not '%s'", EP_MAX_FOLDS, v);
             break;
+        case O_FUZZY:
+            if (strlen(v) != 1 || v[0] < '0' || v[0] > '0' + TRIE_FUZZY_MAX_EDITS)
+                return cli_error(&cl, "--fuzzy wants 0..%d, not '%s'", TRIE_FUZZY_MAX_EDITS, v);
+            fuzzy = (unsigned)(v[0] - '0');
+            break;
+        case O_INFIX: infix = 1; break;
         case O_GENC:
         case O_GENS: {
             char gerr[128];
@@ -565,6 +583,12 @@ int eval_main(int argc, char **argv) {
         gen = lenv_gen_build(t, &go, "eval", &gfail);
         if (gfail) goto out;
         lenv_set_gen(&st.env, gen, (unsigned)go.cands);
+        if (infix && (rc = trie_words_build(t, &words)) != TRIE_OK) {
+            fprintf(stderr, "qac eval: cannot build the word index: %s\n", trie_words_strerror(rc));
+            goto out;
+        }
+        rank_match rm = {EVAL_TOPK, fuzzy, 0, TRIE_FUZZY_MAX_WORK, words};
+        lenv_set_match(&st.env, &rm);
     }
     for (; i < argc; i++)
         if (ep_events_read(&evs, argv[i], EP_AOL_ONLY, "qac eval")) goto out;
@@ -622,6 +646,7 @@ out:
     rank_history_free(st.hist);
     ep_events_free(&evs);
     rank_gen_free(gen);
+    trie_words_free(words);
     trie_free(t);
     return status;
 }

@@ -79,6 +79,8 @@ int lenv_init(lenv *e, const trie *t, const rank_history *h, rank_vcache *vc, ui
 
 void lenv_set_gen(lenv *e, const rank_gen *g, unsigned max) { rank_req_set_gen(&e->req, g, max); }
 
+void lenv_set_match(lenv *e, const rank_match *m) { rank_req_set_match(&e->req, m); }
+
 void lenv_gen_opts_default(lenv_gen_opts *o) {
     o->cands = RANK_GEN_DEFAULT_CANDS;
     o->suffixes = RANK_GEN_DEFAULT_SUFFIXES;

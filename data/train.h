@@ -58,6 +58,8 @@ rank_gen *lenv_gen_build(const trie *t, const lenv_gen_opts *o, const char *cmd,
 int lenv_init(lenv *e, const trie *t, const rank_history *h, rank_vcache *vc, uint32_t dims, unsigned topn);
 /* Generated candidates for every later prefix (rank_req_set_gen). */
 void lenv_set_gen(lenv *e, const rank_gen *g, unsigned max);
+/* Typo / infix candidates from then on (ranking/request.h rank_req_set_match). */
+void lenv_set_match(lenv *e, const rank_match *m);
 void lenv_free(lenv *e);
 /* Context of one event of user at time now (session: the user's accepts
  * under the history's session gap before now). Returns 0. */

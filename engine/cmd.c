@@ -188,9 +188,15 @@ int eng_wants_rank(const eng *e, const eng_ctx *ctx) {
 }
 
 int eng_rank_takes(eng *e, const eng_ctx *ctx, unsigned k) {
-    if (!eng_fuzzy_edits(e, ctx) && !(ctx && ctx->infix)) return 1;
-    int n = trie_topk(e->t, e->norm, e->normlen, k, e->hits);
-    return n >= 0 && (unsigned)n == k;
+    (void)k;
+    return !(ctx && ctx->infix && !e->words);
+}
+
+void eng_rank_match_of(eng *e, const eng_ctx *ctx, eng_rank_match *m) {
+    *m = (eng_rank_match){eng_fuzzy_edits(e, ctx), e->cfg->fuzzy_first_any ? TRIE_FUZZY_FIRST_ANY : 0,
+                          e->cfg->fuzzy_max_work, ctx && ctx->infix && e->words};
+    if (m->edits) e->stats.complete_fuzzy++; /* counted as the unranked path counts them */
+    if (m->infix) e->stats.complete_infix++;
 }
 
 int eng_reply_ranked(const eng *e, int kind, int ws, const eng_rank_result *res, qbuf *out) {
@@ -204,8 +210,9 @@ int eng_reply_ranked(const eng *e, int kind, int ws, const eng_rank_result *res,
         size_t dl = c->len;
         double sc = 0;
         if (trie_get(e->t, c->q, c->len, &h)) d = trie_hit_display(&h), dl = h.displen, sc = h.score;
-        /* ranked answers are typed right: 0 edits */
-        if (proto_reply_suggestion(out, kind, d, dl, sc, ws || kind == PROTO_TEXT, we ? 0 : PROTO_NO_EDITS) < 0) return -1;
+        /* a typo match's edits; 0 for the others (typed right, or infix) */
+        if (proto_reply_suggestion(out, kind, d, dl, sc, ws || kind == PROTO_TEXT, we ? (int)c->edits : PROTO_NO_EDITS) < 0)
+            return -1;
     }
     return 0;
 }
@@ -451,14 +458,17 @@ static int ranked(cmd_call *c, const eng_ctx *ctx, unsigned k, int ws) {
     }
     eng_rank_pending *h;
     eng_rank_result res;
+    eng_rank_match m;
+    eng_rank_match_of(e, ctx, &m);
+    eng_rank_set_words(e->rank, &e->words);
     if (eng_rank_complete(e->rank, e->norm, e->normlen, ctx->user, ctx->user_len, ctx->session, ctx->session_len,
-                          k, &res, NULL, NULL, &h) == 0) {
+                          k, &m, &res, NULL, NULL, &h) == 0) {
         eng_rank_cancel(h); /* no one to answer later: plain trie order now */
         int n = trie_topk(e->t, e->norm, e->normlen, k, e->hits);
         if (n < 0) n = 0;
         res.n = (size_t)n;
         for (int i = 0; i < n; i++)
-            res.c[i] = (rank_cand){trie_hit_key(&e->hits[i]), (uint32_t)e->hits[i].keylen, 0, e->hits[i].score, 0, 0, 0, 0};
+            res.c[i] = (rank_cand){trie_hit_key(&e->hits[i]), (uint32_t)e->hits[i].keylen, 0, e->hits[i].score, 0, 0, 0, 0, 0, 0, 0};
     }
     OOM(eng_reply_ranked(e, c->kind, ws, &res, c->out));
     return 0;
@@ -487,7 +497,7 @@ static int h_complete(cmd_call *c) {
         e->fuzzy_used = e->infix_used = 0;
         if (n == 1) n = 0; /* longer than any key */
         else if (eng_rank_takes(e, &ctx, (unsigned)k)) return ranked(c, &ctx, (unsigned)k, ws | we << 1);
-        else n = eng_complete_search(e, (unsigned)k, &ctx, &c->msg); /* typo matches needed */
+        else n = eng_complete_search(e, (unsigned)k, &ctx, &c->msg); /* INFIX without its index: the error */
     } else {
         n = eng_complete(e, c->argv[1].p, c->argv[1].len, (unsigned)k, &ctx, &c->msg);
     }

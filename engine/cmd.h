@@ -195,13 +195,20 @@ int eng_complete_prepare(eng *e, const char *prefix, size_t len, unsigned k, con
 int eng_wants_rank(const eng *e, const eng_ctx *ctx);
 
 /* After eng_complete_prepare, for a request eng_wants_rank: 1 when the
- * ranker answers it -- no edits allowed and no INFIX, or the prefix typed
- * right already has k completions (the ranker orders those; typo matches
- * and INFIX's other word matches rank after every completion, so none would
- * show). 0: typo or word matches are needed, and the answer is
- * eng_complete's order (popularity within each class; the ranker does not
- * yet order within a class). */
+ * ranker answers it -- always, unless INFIX is asked for and the word index
+ * is missing (0: eng_complete_search then answers the error it answers
+ * without a ranker). The ranker gathers the typo and infix matches the
+ * request allows (eng_rank_match_of) and orders within each match class
+ * (ranking/baseline.h "Match class"): completions, then the other word
+ * matches, then 1 edit, then 2 edits -- the classes of eng_complete's
+ * order, with the model's order inside each. */
 int eng_rank_takes(eng *e, const eng_ctx *ctx, unsigned k);
+
+/* The typo / infix matches a ranked request with ctx allows (e->norm is its
+ * prefix): FUZZY or the fuzzy setting, fuzzy-first-any, fuzzy-max-work,
+ * INFIX. Counts the request in STATS complete_fuzzy / complete_infix. */
+struct eng_rank_match;
+void eng_rank_match_of(eng *e, const eng_ctx *ctx, struct eng_rank_match *m);
 
 /* Appends a COMPLETE reply for a ranker answer: texts are looked up in the
  * trie for their display form and popularity score (a history-only

@@ -25,9 +25,10 @@
  * fewer than k, the typo-tolerant prefix completions of the whole text
  * (as without INFIX) not already listed follow: the edits are not yet
  * applied to a word in the middle of a key. With the ranker (USER/SESSION
- * or a model): when the ordinary completions fill k the ranker orders them
- * as without INFIX (the other matches would all rank below them); else the
- * answer is the index's order above (eng_rank_takes).
+ * or a model) this function is not called: the ranker gathers the same
+ * matches through the index it is pointed at (eng_rank_set_words) and
+ * orders within each class (ranking/request.h, eng_rank_takes); it
+ * refuses nothing but a dropped index (eng_rank_takes 0: answered here).
  */
 #ifndef QAC_ENGINE_INFIX_H
 #define QAC_ENGINE_INFIX_H

@@ -398,8 +398,11 @@ int srv__rank_start(srv *s, srv_conn *c, int kind, int ws, unsigned k, const eng
     srv_slot *sl = slot_take(s);
     if (!sl) return -1;
     eng_rank_pending *h;
+    eng_rank_match m;
+    eng_rank_match_of(&s->e, ctx, &m);
+    eng_rank_set_words(s->rank, &s->e.words);
     if (eng_rank_complete(s->rank, s->e.norm, s->e.normlen, ctx->user, ctx->user ? ctx->user_len : 0, ctx->session,
-                          ctx->session ? ctx->session_len : 0, k, &s->rres, on_ranked, sl, &h) == 1) {
+                          ctx->session ? ctx->session_len : 0, k, &m, &s->rres, on_ranked, sl, &h) == 1) {
         s->spare = sl;
         return 1;
     }

@@ -133,7 +133,7 @@ static int route_complete(srv_conn *c, const http_request *req, int os) {
         n = eng_complete_prepare(&s->e, q, qlen, (unsigned)k, &ctx, &msg);
         s->e.fuzzy_used = 0;
         if (n == 0 && !eng_rank_takes(&s->e, &ctx, (unsigned)k)) {
-            n = eng_complete_search(&s->e, (unsigned)k, &ctx, &msg); /* typo matches needed */
+            n = eng_complete_search(&s->e, (unsigned)k, &ctx, &msg); /* INFIX without its index: the error */
         } else if (n == 0) {
             int keep = req->keep_alive && !s->stopping, head = req->method == HTTP_REQ_HEAD;
             if (!keep) c->close_after_flush = 1;
@@ -204,7 +204,8 @@ int srv__http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const 
     for (size_t i = 0; i < res->n; i++) {
         const rank_cand *rc = &res->c[i];
         doff[i] = SIZE_MAX;
-        sug[i] = (json_suggestion){rc->q, rc->len, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, rc->gen != 0};
+        /* a typo match carries its edits; the ranker keeps no word ranges */
+        sug[i] = (json_suggestion){rc->q, rc->len, 0, 0, 0, rc->edits != 0, rc->edits, 0, 0, NULL, NULL, rc->gen != 0};
         if (trie_get(s->e.t, rc->q, rc->len, &h)) {
             doff[i] = s->http->text.len;
             if (qbuf_append(&s->http->text, trie_hit_display(&h), h.displen) < 0) return -1;

@@ -5,8 +5,18 @@
  * A candidate is a normalized query with its signals: g (global count, the
  * trie's score), u (the user's own count of it before now) and last (when the
  * user last issued it). The scorers only fill rank_cand.score; rank_top then
- * orders by score descending, ties by text ascending (bytewise, which is code
- * point order for UTF-8). These readings reproduce every reference figure of
+ * orders by match class ascending first (rank_cand.cls, below), then by
+ * score descending, ties by text ascending (bytewise, which is code point
+ * order for UTF-8).
+ *
+ * Match class (the class key, compared before any score): 0 (RANK_CLS_EXACT)
+ * for a completion of the typed prefix (the trie, the history, generated);
+ * RANK_CLS_INFIX for a key holding the typed words elsewhere (COMPLETE ...
+ * INFIX; issue 15: ordinary completions first); RANK_CLS_EDIT0 + d for a
+ * key d >= 1 edits away from the prefix (FUZZY; issue 14: exact, then 1
+ * edit, then 2). No score moves a candidate across classes, so a ranker
+ * orders within each class only. Every candidate rank_gather makes is of
+ * class 0: the scorers' figures do not depend on the key. These readings reproduce every reference figure of
  * EVALUATION.md to four decimals (see data/eval.c).
  *
  *   mpc        score = g                      (candidates: the trie's top k)
@@ -55,7 +65,13 @@
 #define RANK_SESSION_GAP 1800  /* seconds: "last" counts when under this */
 #define RANK_MAX_HIST_CANDS 256 /* history-only candidates of one request (see Capacity) */
 #define RANK_MAX_GEN_CANDS 32   /* generated candidates of one request (ranking/gen.h), at most */
-#define RANK_MAX_CANDS (TRIE_MAX_K + RANK_MAX_HIST_CANDS + RANK_MAX_GEN_CANDS) /* candidates of one request */
+#define RANK_MAX_MATCH_CANDS TRIE_MAX_K /* typo candidates, and infix ones, of one request (ranking/request.h) */
+#define RANK_MAX_CANDS (TRIE_MAX_K + RANK_MAX_HIST_CANDS + RANK_MAX_GEN_CANDS + 2 * RANK_MAX_MATCH_CANDS) /* of one request */
+
+/* match classes (rank_cand.cls; see "Match class") */
+#define RANK_CLS_EXACT 0
+#define RANK_CLS_INFIX 1
+#define RANK_CLS_EDIT0 1 /* + edits (1 or 2): after the infix matches */
 
 typedef struct rank_cand {
     const char *q; /* normalized text, not NUL-terminated, not owned */
@@ -66,6 +82,9 @@ typedef struct rank_cand {
     double score;  /* filled by a scorer */
     uint32_t gen;  /* 0: a known completion (trie, history); else generated (ranking/gen.h): 1 + words kept */
     double sf;     /* generated: the suffix's frequency */
+    uint8_t cls;   /* match class (RANK_CLS_*): rank_top's first key */
+    uint8_t edits; /* typo candidates: edits from the typed prefix (1..2); else 0 */
+    uint8_t words; /* infix candidates: typed words matched (all of them, 1..16); else 0 */
 } rank_cand;
 
 /* Context of one request for the heuristic. */
@@ -107,8 +126,8 @@ void rank_score_mpc(rank_cand *c, size_t n);
 void rank_score_personal(rank_cand *c, size_t n);
 void rank_score_heuristic(rank_cand *c, size_t n, const rank_ctx *ctx);
 
-/* Moves the best min(k, n) candidates to c[0..) in order (score descending,
- * then text ascending bytewise) and returns min(k, n). */
+/* Moves the best min(k, n) candidates to c[0..) in order (class ascending,
+ * score descending, then text ascending bytewise) and returns min(k, n). */
 size_t rank_top(rank_cand *c, size_t n, size_t k);
 
 /* 1 if a sorts before b under rank_top's order. */

@@ -17,7 +17,8 @@
 enum {
     F_BIAS = 1, F_LOGG, F_GBIN, F_TRANK, F_SHARE, F_GREL, F_CLEN, F_REM, F_WORDS, F_WB, F_WEND,
     F_LOGU, F_UBIN, F_RECENT, F_DBIN, F_HONLY, F_COSL, F_COSLBIN, F_COSS, F_COSSBIN, F_TRI, F_WOV,
-    F_REPL, F_EXTL, F_REPS, F_EXTS, F_UCTX, F_NOVEC, F_GEN, F_GENKEPT, F_GENSF, F_GENKNOWN
+    F_REPL, F_EXTL, F_REPS, F_EXTS, F_UCTX, F_NOVEC, F_GEN, F_GENKEPT, F_GENSF, F_GENKNOWN,
+    F_MATCH, F_EDITS, F_WMATCH, F_WREST
 };
 
 static uint32_t mix32(uint32_t x) {
@@ -42,20 +43,22 @@ static void emit(emitter *e, uint32_t fno, uint32_t bin, float v) {
     e->out[e->n++] = (rank_feat){mix32(base | e->cross), v};
 }
 
-static uint32_t tri_hash(const unsigned char t[3]) {
-    return mix32((uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16 | 1u << 24);
+/* A trigram's key: its three bytes. Two trigrams are equal exactly when
+ * their keys are, which is all the Jaccard below asks of them. */
+static uint32_t tri_key(const unsigned char t[3]) { return (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16; }
+
+/* byte i of ^s$ */
+static unsigned char tri_byte(const char *s, size_t len, size_t i) {
+    return i == 0 ? '^' : i <= len ? (unsigned char)s[i - 1] : '$';
 }
 
-/* trigram hashes of ^s$ into out (up to cap), sorted, distinct */
+/* trigram keys of ^s$ into out (the first cap distinct ones, in position
+ * order), sorted, distinct */
 static uint32_t trigrams(const char *s, size_t len, uint32_t *out, uint32_t cap) {
     uint32_t n = 0;
-    for (long st = -1; st + 3 <= (long)len + 1 && n < cap; st++) {
-        unsigned char t[3];
-        for (int k = 0; k < 3; k++) {
-            long p = st + k;
-            t[k] = p < 0 ? '^' : p >= (long)len ? '$' : (unsigned char)s[p];
-        }
-        uint32_t h = tri_hash(t);
+    for (size_t i = 0; i < len && n < cap; i++) {
+        unsigned char t[3] = {tri_byte(s, len, i), tri_byte(s, len, i + 1), tri_byte(s, len, i + 2)};
+        uint32_t h = tri_key(t);
         uint32_t j = n; /* insertion sort, dedup */
         while (j > 0 && out[j - 1] > h) j--;
         if (j > 0 && out[j - 1] == h) continue;
@@ -64,6 +67,48 @@ static uint32_t trigrams(const char *s, size_t len, uint32_t *out, uint32_t cap)
         n++;
     }
     return n;
+}
+
+/* 1 when h is in the sorted set x->tri. */
+static int tri_has(const rank_fctx *x, uint32_t h) {
+    uint32_t lo = 0, hi = x->ntri;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (x->tri[mid] < h) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < x->ntri && x->tri[lo] == h;
+}
+
+#define TRI_SLOTS_LOG2 8
+#define TRI_SLOTS (1u << TRI_SLOTS_LOG2) /* open addressing, at most half full */
+_Static_assert(TRI_SLOTS >= 2 * RANK_FEAT_MAX_TRI, "the trigram set would fill up");
+
+/* What trigrams() + a merge with x->tri would give, without sorting: *nt =
+ * the distinct trigrams of ^s$ (the first RANK_FEAT_MAX_TRI of them, in
+ * position order, as trigrams() keeps), *common = how many of those are in
+ * x->tri. A candidate's set is a small hash set on the stack, its key rolled
+ * byte by byte: sorting each candidate's trigrams was a third of a rerank. */
+static void tri_overlap(const rank_fctx *x, const char *s, size_t len, uint32_t *nt, uint32_t *common) {
+    uint32_t slot[TRI_SLOTS];
+    uint8_t used[TRI_SLOTS];
+    memset(used, 0, sizeof used);
+    uint32_t n = 0, c = 0;
+    uint32_t k = (uint32_t)'^' | (uint32_t)tri_byte(s, len, 1) << 8;
+    for (size_t i = 0; i < len && n < RANK_FEAT_MAX_TRI; i++) {
+        k |= (uint32_t)tri_byte(s, len, i + 2) << 16;
+        uint32_t at = (k * 0x9e3779b1u) >> (32 - TRI_SLOTS_LOG2);
+        while (used[at] && slot[at] != k) at = (at + 1) & (TRI_SLOTS - 1);
+        if (!used[at]) {
+            used[at] = 1;
+            slot[at] = k;
+            n++;
+            c += (uint32_t)tri_has(x, k);
+        }
+        k >>= 8;
+    }
+    *nt = n;
+    *common = c;
 }
 
 static uint32_t pbucket(uint32_t cp) {
@@ -76,6 +121,7 @@ void rank_fctx_prepare(rank_fctx *x, const rank_lcand *c, size_t n) {
     x->gsum = 0;
     x->gmax = 0;
     for (size_t i = 0; i < n; i++) {
+        if (c[i].c.cls != RANK_CLS_EXACT) continue; /* typo / infix matches leave the completions' scores alone */
         x->gsum += c[i].c.g;
         if (c[i].c.g > x->gmax) x->gmax = c[i].c.g;
     }
@@ -168,6 +214,15 @@ size_t rank_features(const rank_fctx *x, const rank_lcand *lc, rank_feat *out) {
     } else if (c->g == 0) {
         emit(&e, F_HONLY, 0, 1);
     }
+    if (c->cls != RANK_CLS_EXACT) { /* typo / infix match (baseline.h "Match class") */
+        emit(&e, F_MATCH, c->cls == RANK_CLS_INFIX ? 1 : 2, 1);
+        if (c->edits) emit(&e, F_EDITS, c->edits, 1);
+        if (c->words) {
+            emit(&e, F_WMATCH, c->words > 4 ? 4 : c->words, 1);
+            uint32_t rest = words > c->words ? words - c->words : 0; /* the key's other words */
+            emit(&e, F_WREST, rest > 3 ? 3 : rest, 1);
+        }
+    }
     if (!lc->vec) emit(&e, F_NOVEC, 0, 1);
     /* session */
     if (x->last) {
@@ -182,13 +237,8 @@ size_t rank_features(const rank_fctx *x, const rank_lcand *lc, rank_feat *out) {
             emit(&e, F_COSSBIN, cos_bin(cs), 1);
         }
         if (x->ntri) {
-            uint32_t t[RANK_FEAT_MAX_TRI];
-            uint32_t nt = trigrams(c->q, c->len, t, RANK_FEAT_MAX_TRI), a = 0, b = 0, common = 0;
-            while (a < nt && b < x->ntri) {
-                if (t[a] == x->tri[b]) common++, a++, b++;
-                else if (t[a] < x->tri[b]) a++;
-                else b++;
-            }
+            uint32_t nt = 0, common = 0;
+            tri_overlap(x, c->q, c->len, &nt, &common);
             uint32_t uni = nt + x->ntri - common;
             if (uni) emit(&e, F_TRI, 0, (float)common / (float)uni);
         }

@@ -25,6 +25,14 @@
  *                is a key of the trie; none of them for other candidates,
  *                so a model trained without generated candidates scores
  *                every other candidate as before.
+ *   match        (rank_cand.cls, baseline.h "Match class") for a typo or
+ *                infix candidate only: its match type (infix, typo), the
+ *                edits (1, 2), the typed words matched (bin 1..4+) and the
+ *                key's words beyond them (bin 0..3+); none of them for an
+ *                exact candidate, so a model trained before them scores
+ *                every such candidate as before (the version did not change:
+ *                no index changed meaning). The ranker orders within a class
+ *                only, so these order typo matches among themselves.
  *   session      cosine(last query, candidate) and its bin, cosine(time-
  *                decayed mean of the session's vectors, candidate) and bin,
  *                byte-trigram Jaccard with the last query, word overlap share
@@ -36,7 +44,9 @@
  *
  * Index space: 32-bit hashes of (feature number, bin, cross bucket); the
  * model masks them to its table size. RANK_FEAT_VERSION changes whenever
- * the meaning of an index changes (a model file records it).
+ * the meaning of an index changes (a model file records it); new feature
+ * numbers that fire only for new kinds of candidates (generated, match)
+ * change no index's meaning and keep the version.
  *
  * Ownership: rank_fctx points at caller memory (prefix, session, vectors)
  * that must stay valid during the calls.
@@ -88,8 +98,10 @@ typedef struct rank_fctx {
     uint32_t ntri;
 } rank_fctx;
 
-/* Computes the per-request parts: prefix length bucket, the candidates' g
- * total and max, the last query's trigram set. */
+/* Computes the per-request parts: prefix length bucket, the g total and max
+ * of the candidates of class 0 (baseline.h "Match class": adding typo or
+ * infix matches changes no completion's features), the last query's
+ * trigram set. */
 void rank_fctx_prepare(rank_fctx *x, const rank_lcand *c, size_t n);
 
 /* The features of candidate c into out[RANK_FEAT_MAX]; returns how many. */

@@ -6,15 +6,16 @@
  * 1-3 for all of them), all in memory, nothing blocks:
  *   1. rank_gather (baseline.h) / rank_rh_gather (history_redis.h): the trie's top
  *      N (RANK_LEARN_TOPN) for the prefix plus the user's matching history,
- *      then the generated completions (gen.h), trank 0;
+ *      then the generated completions (gen.h), then the typo and
+ *      infix matches a request allows (request.h), trank 0;
  *   2. rank_lcands_from: wraps them with their trie rank, into the caller's
  *      buffer of stated capacity;
  *   3. each lcand.vec (unit vectors, NULL when unknown) and the context
  *      (rank_fctx: prefix, now, session queries, last query's vector,
  *      rank_session_vec of the session);
  *   4. rank_learned_score fills c[i].c.score (the model's base score plus
- *      its margin w . x); rank_top (baseline.h) orders them (score desc, text
- *      asc).
+ *      its margin w . x); rank_top (baseline.h) orders them (match class asc,
+ *      score desc, text asc).
  * Base: a model trained with base heuristic (the default; ftrl.h) learns
  * only what the heuristic gets wrong: every score and every loss below adds
  * the heuristic's score of the candidate (x->last as the heuristic's `last`,

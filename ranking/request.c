@@ -15,7 +15,9 @@ int rank_req_init(rank_req *r, rank_vec_fn vec, void *vec_ud) {
     r->svecs = qmalloc((size_t)RANK_REQ_MAX_SESS * RANK_EMB_MAX_DIMS * sizeof(float));
     r->gbuf = qmalloc(RANK_MAX_GEN_CANDS * sizeof *r->gbuf);
     r->ghits = qmalloc(RANK_MAX_GEN_CANDS * sizeof *r->ghits);
-    if (!r->vecs || !r->svecs || !r->gbuf || !r->ghits) {
+    r->fhits = qmalloc(RANK_MAX_MATCH_CANDS * sizeof *r->fhits);
+    r->whits = qmalloc(RANK_MAX_MATCH_CANDS * sizeof *r->whits);
+    if (!r->vecs || !r->svecs || !r->gbuf || !r->ghits || !r->fhits || !r->whits) {
         rank_req_free(r);
         return -1;
     }
@@ -28,6 +30,10 @@ void rank_req_free(rank_req *r) {
     qfree(r->svecs);
     qfree(r->gbuf);
     qfree(r->ghits);
+    qfree(r->fhits);
+    qfree(r->whits);
+    r->fhits = NULL;
+    r->whits = NULL;
     r->vecs = r->svecs = NULL;
     r->gbuf = NULL;
     r->ghits = NULL;
@@ -36,6 +42,100 @@ void rank_req_free(rank_req *r) {
 void rank_req_set_gen(rank_req *r, const rank_gen *gen, unsigned max) {
     r->gen = gen;
     r->gen_max = max > RANK_MAX_GEN_CANDS ? RANK_MAX_GEN_CANDS : max;
+}
+
+void rank_req_set_match(rank_req *r, const rank_match *m) {
+    memset(&r->m, 0, sizeof r->m);
+    if (!m) return;
+    r->m = *m;
+    if (r->m.k > RANK_MAX_MATCH_CANDS) r->m.k = RANK_MAX_MATCH_CANDS;
+    if (r->m.edits > TRIE_FUZZY_MAX_EDITS) r->m.edits = TRIE_FUZZY_MAX_EDITS;
+}
+
+/* 1 when q is among cs->c[0..n). */
+static int gathered(const rank_cands *cs, size_t n, const char *q, size_t len) {
+    for (size_t j = 0; j < n; j++)
+        if (cs->c[j].len == len && !memcmp(cs->c[j].q, q, len)) return 1;
+    return 0;
+}
+
+/* The user's count and last time of c (history entries are matched bytewise,
+ * as rank_gather matches them). */
+static void user_counts(rank_cand *c, const rank_huser *hu, const rank_rh *rh) {
+    const rank_hentry *e = rh ? rank_rh_get(rh, c->q, c->len) : hu ? rank_huser_get(hu, c->q, c->len) : NULL;
+    if (e) c->u = e->count, c->last = e->last;
+}
+
+/* Appends hit h as candidate c (its class, edits, words; text, g and the
+ * user's counts filled here) unless its text is among cs->c[0..known), for
+ * which cs has room. 1 when added. */
+static int add_match(rank_cands *cs, size_t known, const trie_hit *h, rank_cand c, const rank_huser *hu,
+                     const rank_rh *rh) {
+    c.q = trie_hit_key(h);
+    c.len = h->keylen;
+    c.g = h->score;
+    if (gathered(cs, known, c.q, c.len)) return 0;
+    user_counts(&c, hu, rh);
+    cs->c[cs->n++] = c;
+    return 1;
+}
+
+/* Appends the infix matches of p (class 1 hits: the class-0 ones are
+ * completions of p, the trie's part) not already gathered. Returns how many,
+ * or RANK_BASE_ENOMEM. A text the index refuses (over TRIE_WORDS_MAX_TYPED
+ * words, too long) has none. */
+static int gather_infix(rank_req *r, const trie *t, const rank_huser *hu, const rank_rh *rh, const char *p,
+                        size_t plen) {
+    rank_cands *cs = &r->cs;
+    if (plen > TRIE_WORDS_MAX_TEXT) return 0;
+    int n = trie_words_topk(r->m.words, t, p, plen, r->m.k, r->whits, NULL);
+    if (n <= 0) return 0;
+    if (rank_cands_reserve(cs, cs->n + (size_t)n)) return RANK_BASE_ENOMEM;
+    size_t known = cs->n;
+    int added = 0;
+    for (int i = 0; i < n; i++) {
+        const trie_words_hit *w = &r->whits[i];
+        if (w->cls != 0)
+            added += add_match(cs, known, &w->hit, (rank_cand){.cls = RANK_CLS_INFIX, .words = w->nranges}, hu, rh);
+    }
+    return added;
+}
+
+/* Appends the typo matches of p with 1..m.edits edits not already gathered
+ * (the 0-edit hits are the trie's top completions: left to it). Returns how
+ * many, or RANK_BASE_ENOMEM. */
+static int gather_typos(rank_req *r, const trie *t, const rank_huser *hu, const rank_rh *rh, const char *p,
+                        size_t plen) {
+    rank_cands *cs = &r->cs;
+    int n = trie_fuzzy_topk_bounded(t, p, plen, r->m.edits, r->m.fuzzy_flags, r->m.k, r->m.fuzzy_max_work, r->fhits,
+                                    NULL);
+    if (n <= 0) return 0;
+    if (rank_cands_reserve(cs, cs->n + (size_t)n)) return RANK_BASE_ENOMEM;
+    size_t known = cs->n;
+    int added = 0;
+    for (int i = 0; i < n; i++) {
+        const trie_fuzzy_hit *f = &r->fhits[i];
+        rank_cand c = {.cls = (uint8_t)(RANK_CLS_EDIT0 + f->edits), .edits = f->edits};
+        if (f->edits) added += add_match(cs, known, &f->hit, c, hu, rh);
+    }
+    return added;
+}
+
+/* The typo and infix parts of a gather (request.h step 2). */
+static int gather_matches(rank_req *r, const trie *t, const rank_huser *hu, const rank_rh *rh, const char *p,
+                          size_t plen) {
+    rank_cands *cs = &r->cs;
+    if (r->m.words && cs->n < r->m.k) {
+        int a = gather_infix(r, t, hu, rh, p, plen);
+        if (a < 0) return a;
+        r->ninfix = (uint32_t)a;
+    }
+    if (r->m.edits && cs->n < r->m.k) {
+        int a = gather_typos(r, t, hu, rh, p, plen);
+        if (a < 0) return a;
+        r->ntypo = (uint32_t)a;
+    }
+    return (int)cs->n;
 }
 
 /* Appends the generated candidates of p to r->cs (gen.h), skipping texts
@@ -48,13 +148,10 @@ static int gather_generated(rank_req *r, const trie *t, const char *p, size_t pl
     size_t known = cs->n;
     for (size_t i = 0; i < ng; i++) {
         const rank_gen_cand *gc = &r->gbuf[i];
-        int dup = 0;
-        for (size_t j = 0; j < known && !dup; j++)
-            dup = cs->c[j].len == gc->len && !memcmp(cs->c[j].q, gc->text, gc->len);
-        if (dup) continue;
+        if (gathered(cs, known, gc->text, gc->len)) continue;
         double g = 0;
         if (!trie_score(t, gc->text, gc->len, &g)) g = 0;
-        cs->c[cs->n++] = (rank_cand){gc->text, gc->len, 0, g, 0, 0, 1 + gc->kept, gc->sf};
+        cs->c[cs->n++] = (rank_cand){gc->text, gc->len, 0, g, 0, 0, 1 + gc->kept, gc->sf, 0, 0, 0};
     }
     return (int)cs->n;
 }
@@ -79,10 +176,12 @@ int rank_req_gather(rank_req *r, const trie *t, const rank_huser *hu, const rank
                     size_t plen, unsigned topn) {
     r->x.p = p;
     r->x.plen = (uint32_t)plen;
+    r->ninfix = r->ntypo = 0;
     int n = rh ? rank_rh_gather(&r->cs, t, rh, p, plen, topn, RANK_MAX_HIST_CANDS)
                : rank_gather(&r->cs, t, hu, p, plen, topn, RANK_MAX_HIST_CANDS);
-    if (n < 0 || !r->gen || !r->gen_max) return n;
-    return gather_generated(r, t, p, plen);
+    if (n >= 0 && r->gen && r->gen_max) n = gather_generated(r, t, p, plen);
+    if (n < 0 || !r->m.k || (!r->m.edits && !r->m.words)) return n;
+    return gather_matches(r, t, hu, rh, p, plen);
 }
 
 /* The vector of q into out, or NULL (unknown); *err set on failure. */

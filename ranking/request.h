@@ -25,6 +25,18 @@
  *      candidates follow (ranking/gen.h: rank_cand.gen != 0, .sf; g from
  *      the trie when the text is a key, else 0; u 0), those equal to a
  *      candidate already gathered left out.
+ *      With typo or infix matches asked for (rank_req_set_match: what the
+ *      request's FUZZY / INFIX allow), and only while fewer than m.k
+ *      candidates of class 0 were gathered (baseline.h "Match class": no
+ *      later candidate can rank above them, so more would never be shown),
+ *      the infix matches follow (trie_words_topk's class-1 hits: the typed
+ *      words elsewhere in the key; .cls RANK_CLS_INFIX, .words), then, while
+ *      still fewer than m.k, the typo matches (trie_fuzzy_topk_bounded's
+ *      hits with 1..m.edits edits; .cls RANK_CLS_EDIT0 + edits, .edits),
+ *      at most m.k of each, texts already gathered left out, each with the
+ *      user's count and last time from the same history. The index and
+ *      the limits are trie-level (the engine's word index is passed as
+ *      its trie_words): ranking never sees an engine type.
  *      Enough for the heuristic (rank_score_heuristic on r->cs.c).
  *   3. rank_req_prepare(r): wraps them into r->lc (rank_lcands_from, at most
  *      RANK_MAX_CANDS) with their vectors, and completes r->x: prefix, and
@@ -54,10 +66,21 @@
 #include "ranking/gen.h"
 #include "ranking/history_mem.h"
 #include "ranking/history_redis.h"
+#include "trie/trie_fuzzy.h"
+#include "trie/trie_words.h"
 
 #define RANK_REQ_MAX_SESS 10 /* session queries a request reads (>= both stores' default session length) */
 _Static_assert(RANK_HIST_DEFAULT_SESSION_LEN <= RANK_REQ_MAX_SESS, "in-process session longer than a request reads");
 _Static_assert(RANK_RH_DEFAULT_SESSION_LEN <= RANK_REQ_MAX_SESS, "Redis session longer than a request reads");
+
+/* Typo and infix candidates of a request (step 2). All zero: none. */
+typedef struct rank_match {
+    unsigned k;               /* answers the request shows (1..RANK_MAX_MATCH_CANDS; 0: no matches) */
+    unsigned edits;           /* typo matches with up to this many edits (0: none; <= TRIE_FUZZY_MAX_EDITS) */
+    unsigned fuzzy_flags;     /* trie_fuzzy_topk_bounded's flags (TRIE_FUZZY_FIRST_ANY) */
+    uint64_t fuzzy_max_work;  /* its work limit (0: none) */
+    const trie_words *words;  /* infix matches from this index over the same trie (NULL: none) */
+} rank_match;
 
 typedef int (*rank_vec_fn)(void *ud, const char *q, size_t len, float *out);
 
@@ -76,6 +99,10 @@ typedef struct rank_req {
     unsigned gen_max;    /* generated candidates per request (0: none) */
     rank_gen_cand *gbuf; /* RANK_MAX_GEN_CANDS generated texts (candidates point here) */
     trie_hit *ghits;     /* RANK_MAX_GEN_CANDS hits: rank_gen_complete's scratch */
+    rank_match m;        /* typo / infix matches of the next gathers */
+    trie_fuzzy_hit *fhits; /* RANK_MAX_MATCH_CANDS typo hits (candidates point here) */
+    trie_words_hit *whits; /* RANK_MAX_MATCH_CANDS infix hits (candidates point here) */
+    uint32_t ninfix, ntypo; /* candidates the last gather took from each (for tests and STATS) */
 } rank_req;
 
 /* Returns 0, or -1 when its buffers cannot be allocated. */
@@ -85,6 +112,10 @@ void rank_req_free(rank_req *r);
 /* Generated candidates from then on: gen (borrowed; NULL: none), at most
  * max (capped at RANK_MAX_GEN_CANDS) per request. */
 void rank_req_set_gen(rank_req *r, const rank_gen *gen, unsigned max);
+
+/* Typo and infix candidates from then on (copied; NULL: none). m->k is
+ * capped at RANK_MAX_MATCH_CANDS, m->edits at TRIE_FUZZY_MAX_EDITS. */
+void rank_req_set_match(rank_req *r, const rank_match *m);
 
 /* Step 1. dims <= RANK_EMB_MAX_DIMS (0: no vectors). */
 void rank_req_session(rank_req *r, uint32_t dims, const rank_hsess *sess, size_t nsess, int64_t now);

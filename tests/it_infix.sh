@@ -97,6 +97,13 @@ grep -q '|complete_infix 1[0-9]|' "$tmp/stats" && ok "STATS complete_infix" || b
 grep -q '|infix_index 1|' "$tmp/stats" && ok "STATS infix_index" || bad "STATS infix_index"
 grep -q '|infix_index_errors 0|' "$tmp/stats" && ok "STATS infix_index_errors" || bad "STATS infix_index_errors"
 
+# ranked (USER): word matches after the completions, typo matches with their edits over HTTP
+check "ranked INFIX" "$(txt "$port" 'COMPLETE york INFIX USER u1 LIMIT 3')" "OK 3|york pa	1050|new york	100|new york times	80"
+curl -s "http://127.0.0.1:$hport/v1/complete?q=nwe&fuzzy=1&user=u1&k=3" >"$tmp/r.json"
+check "HTTP ranked typo matches carry edits" \
+    "$(python3 -c 'import json,sys; print([(s["text"], s.get("edits")) for s in json.load(open(sys.argv[1]))["suggestions"]])' "$tmp/r.json")" \
+    "[('new york', 1), ('new york times', 1), ('newark airport', 1)]"
+
 # a crash, then the journal replay: the rebuilt index holds the changes
 qac_kill9
 fail_log=$tmp/log2

@@ -173,20 +173,29 @@ static void test_ranked(void **state) {
     f->e.rank = f->R;
     eng_ctx ctx = {.rank = -1, .fuzzy = 1};
     assert_int_equal(eng_complete_prepare(&f->e, S("wether"), 1, &ctx, NULL), 0);
-    assert_int_equal(eng_rank_takes(&f->e, &ctx, 1), 1); /* "wether report" fills k = 1 */
-    assert_int_equal(eng_rank_takes(&f->e, &ctx, 2), 0);
+    assert_int_equal(eng_rank_takes(&f->e, &ctx, 1), 1); /* the ranker takes typo requests too */
+    assert_int_equal(eng_rank_takes(&f->e, &ctx, 2), 1);
     ctx.fuzzy = 0;
     assert_int_equal(eng_rank_takes(&f->e, &ctx, 10), 1);
     /* the user's accepted query moves up in the ranked (exact) answer ... */
     for (int i = 0; i < 3; i++) TEXT(f, "ACCEPT", "weather boston", "USER", "u1");
     assert_string_equal(TEXT(f, "COMPLETE", "weather", "USER", "u1", "FUZZY", "1", "LIMIT", "1"),
                         "OK 1\r\nweather boston\t53\r\n");
-    /* ... and a request needing typo matches answers in the typo order */
-    assert_string_equal(TEXT(f, "COMPLETE", "wether", "USER", "u1", "FUZZY", "1", "LIMIT", "2"),
-                        "OK 2\r\nwether report\t5\r\nWeather\t100\r\n");
+    /* ... and within the one-edit class of a typo request, never above the
+     * typed-right completion (issue 14: exact first) */
+    assert_string_equal(TEXT(f, "COMPLETE", "wether", "USER", "u1", "FUZZY", "1", "LIMIT", "4", "WITHEDITS"),
+                        "OK 4\r\nwether report\t5\t0\r\nweather boston\t53\t1\r\nWeather\t100\t1\r\n"
+                        "whether or not\t10\t1\r\n");
+    /* a 2-edit match comes after every 1-edit one whatever its score (the
+     * user's "weather boston" scores far above "wether report") */
+    assert_string_equal(TEXT(f, "COMPLETE", "wetherb", "USER", "u1", "FUZZY", "2", "LIMIT", "3", "WITHEDITS"),
+                        "OK 3\r\nwether report\t5\t1\r\nweather boston\t53\t2\r\nWeather\t100\t2\r\n");
+    /* without the user the class keeps popularity order inside */
+    assert_string_equal(TEXT(f, "COMPLETE", "wether", "SESSION", "s9", "FUZZY", "1", "LIMIT", "3"),
+                        "OK 3\r\nwether report\t5\r\nWeather\t100\r\nweather boston\t53\r\n");
     /* each request counted once, whichever path answered it */
-    assert_int_equal(f->e.stats.complete_user, 2);
-    assert_int_equal(f->e.stats.complete_fuzzy, 1);
+    assert_int_equal(f->e.stats.complete_user, 3);
+    assert_int_equal(f->e.stats.complete_fuzzy, 4);
 }
 
 /* fuzzy-max-work: for every limit from 1 up, COMPLETE ... FUZZY 2

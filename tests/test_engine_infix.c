@@ -22,6 +22,7 @@
 #include "engine/cmd.h"
 #include "engine/config.h"
 #include "engine/infix.h"
+#include "engine/rank/ranker.h"
 #include "trie/trie.h"
 #include "trie/trie_words.h"
 
@@ -107,14 +108,55 @@ static void test_replies(void **state) {
                         "OK 4\r\nnewark airport\t40\t0\r\nNew York\t100\t1\r\nnew york times\t80\t1\r\n"
                         "New York Yankees\t20\t1\r\n"); /* the fill is a prefix search: not "the new yorker" */
     assert_int_equal(f->e.stats.complete_infix, 9);
-    /* with a ranker: it takes an INFIX request only when the completions fill k */
+}
+
+/* With a ranker (USER/SESSION): the ranker takes INFIX requests, gathers the
+ * other word matches after the completions and orders inside each class:
+ * the user's favourite moves up among the word matches, never above the
+ * completion (issue 15). Without the index: the error the unranked path
+ * answers. */
+static void test_ranked(void **state) {
+    fx *f = *state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    eng_rank_opts o;
+    eng_rank_opts_default(&o);
+    char err[256];
+    eng_rank *R = eng_rank_new(&loop, f->t, &o, err, sizeof err);
+    assert_non_null(R);
+    f->e.rank = R;
     eng_ctx ctx = {.rank = -1, .fuzzy = -1, .infix = 1};
     const char *msg;
     assert_int_equal(eng_complete_prepare(&f->e, S("york"), 1, &ctx, &msg), 0);
     assert_int_equal(eng_rank_takes(&f->e, &ctx, 1), 1);
-    assert_int_equal(eng_rank_takes(&f->e, &ctx, 2), 0);
-    ctx.infix = 0;
     assert_int_equal(eng_rank_takes(&f->e, &ctx, 2), 1);
+    /* no user signal yet: popularity inside each class, as without a ranker */
+    assert_string_equal(TEXT(f, "COMPLETE", "york", "INFIX", "SESSION", "s1"),
+                        "OK 5\r\nyork pa\t50\r\nNew York\t100\r\nnew york times\t80\r\nthe new yorker\t30\r\n"
+                        "New York Yankees\t20\r\n");
+    for (int i = 0; i < 3; i++) TEXT(f, "ACCEPT", "the new yorker", "USER", "u1");
+    assert_string_equal(TEXT(f, "COMPLETE", "york", "INFIX", "USER", "u1"),
+                        "OK 5\r\nyork pa\t50\r\nthe new yorker\t33\r\nNew York\t100\r\nnew york times\t80\r\n"
+                        "New York Yankees\t20\r\n");
+    /* LIMIT 1: the completion alone (the word matches come after it) */
+    assert_string_equal(TEXT(f, "COMPLETE", "york", "INFIX", "USER", "u1", "LIMIT", "1"), "OK 1\r\nyork pa\t50\r\n");
+    /* INFIX with edits: completions, word matches (none here), then the typo
+     * matches of the whole text (a prefix search: not "the new yorker") */
+    assert_string_equal(TEXT(f, "COMPLETE", "newa", "INFIX", "FUZZY", "1", "USER", "u1", "WITHEDITS"),
+                        "OK 4\r\nnewark airport\t40\t0\r\nNew York\t100\t1\r\n"
+                        "new york times\t80\t1\r\nNew York Yankees\t20\t1\r\n");
+    assert_int_equal(f->e.stats.complete_infix, 4);
+    /* the index dropped: refused as without a ranker */
+    eng_words_free(&f->e);
+    f->e.words_dropped = 1;
+    assert_int_equal(eng_rank_takes(&f->e, &ctx, 2), 0);
+    assert_string_equal(TEXT(f, "COMPLETE", "york", "INFIX", "USER", "u1"),
+                        "ERR ARGS INFIX needs the word index, which was dropped after an error (see the server log; "
+                        "RELOAD or the next start rebuilds it)\r\n");
+    f->e.rank = NULL;
+    eng_rank_close(R);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
 }
 
 static void test_bad_input(void **state) {
@@ -243,6 +285,7 @@ static void test_reload_rebuilds(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_replies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ranked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_live_changes, setup, teardown),

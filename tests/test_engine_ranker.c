@@ -54,7 +54,7 @@ static void complete(uv_loop_t *loop, eng_rank *R, const char *user, got *g) {
     eng_rank_result res;
     eng_rank_pending *h;
     memset(g, 0, sizeof *g);
-    int r = eng_rank_complete(R, S("new"), user, strlen(user), NULL, 0, 10, &res, on_res, g, &h);
+    int r = eng_rank_complete(R, S("new"), user, strlen(user), NULL, 0, 10, NULL, &res, on_res, g, &h);
     if (r == 1) on_res(g, &res);
     else {
         uint64_t end = qtime_ns() + 2000000000ull;
@@ -177,7 +177,7 @@ static void test_deadline_and_cancel(void **state) {
     got c = {0};
     eng_rank_result res;
     eng_rank_pending *h;
-    assert_int_equal(eng_rank_complete(R, S("new"), S("u1"), NULL, 0, 10, &res, on_res, &c, &h), 0);
+    assert_int_equal(eng_rank_complete(R, S("new"), S("u1"), NULL, 0, 10, NULL, &res, on_res, &c, &h), 0);
     eng_rank_cancel(h);
     kill(pid, SIGCONT); /* late replies arrive now */
     for (int i = 0; i < 100; i++) uv_run(&loop, UV_RUN_NOWAIT), usleep(1000);
@@ -251,7 +251,7 @@ static void heavy_history(uv_loop_t *loop, eng_rank *R, int redis) {
     eng_rank_result res;
     eng_rank_pending *h;
     got g = {0};
-    int r = eng_rank_complete(R, S("zzq"), S("heavy"), S("sheavy"), 10, &res, on_res, &g, &h);
+    int r = eng_rank_complete(R, S("zzq"), S("heavy"), S("sheavy"), 10, NULL, &res, on_res, &g, &h);
     if (r == 1) on_res(&g, &res);
     else {
         uint64_t end = qtime_ns() + 2000000000ull;

@@ -11,7 +11,11 @@
  * Both comparisons run twice: as configured by default, and with generated
  * completions on (ranking/gen.h: the server's index built by eng_rank_new,
  * the offline one by lenv_gen_build, as eval and train do), which must then
- * appear among the answers.
+ * appear among the answers. The answers are compared once more with typo
+ * and infix matches on (FUZZY 2 and INFIX: the server's eng_rank_match with
+ * a word index set by eng_rank_set_words, the offline lenv_set_match with
+ * the same index), half the prefixes with a letter changed so that typo and
+ * word matches must fill the answers: their class and edits compared too.
  *
  * The server stamps history and requests with time(NULL); the offline path
  * is given the second the serving calls ran in, and an attempt that crosses a
@@ -169,6 +173,8 @@ static int teardown(void **state) {
 /* The offline side of a comparison: the model file loaded, an empty
  * in-process history, the EMB's vectors, and lenv over them (as eval). */
 static unsigned gen_cands; /* generated completions per request in both paths (0: off) */
+static int with_matches;    /* typo (2 edits) and infix matches in both paths */
+static trie_words *windex;  /* the word index of the infix matches */
 
 typedef struct offline {
     rank_gen *gen;
@@ -198,6 +204,10 @@ static void offline_open(offline *o, fixture *f) {
     assert_int_equal(fail, 0);
     assert_true(!gen_cands == !o->gen);
     lenv_set_gen(o->env, o->gen, gen_cands);
+    if (with_matches) {
+        rank_match rm = {10, 2, 0, TRIE_FUZZY_MAX_WORK, windex};
+        lenv_set_match(o->env, &rm);
+    }
 }
 
 static void offline_close(offline *o) {
@@ -234,7 +244,14 @@ static int compare_answers(fixture *f, uint64_t seed) {
     enum { NACC = 6, NPRE = 40 };
     size_t acc[NACC], pk[NPRE], pl[NPRE];
     for (size_t i = 0; i < NACC; i++) acc[i] = rnd(NKEYS);
-    for (size_t i = 0; i < NPRE; i++) pk[i] = rnd(NKEYS), pl[i] = 1 + rnd(f->klen[pk[i]]);
+    static char pre[NPRE][64]; /* the prefixes: a key's, with a letter changed in half of them (with_matches) */
+    for (size_t i = 0; i < NPRE; i++) {
+        pk[i] = rnd(NKEYS), pl[i] = 1 + rnd(f->klen[pk[i]]);
+        memcpy(pre[i], f->keys[pk[i]], pl[i]);
+        if (with_matches && rnd(2)) pre[i][rnd((uint32_t)pl[i])] = 'q';
+    }
+    eng_rank_match em = {2, 0, TRIE_FUZZY_MAX_WORK, 1};
+    if (with_matches) eng_rank_set_words(R, &windex);
     static eng_rank_result served[NPRE];
     static char stext[NPRE][10][TRIE_MAX_KEY]; /* a result's text points into the ranker's scratch */
     int64_t t0 = (int64_t)time(NULL);
@@ -242,7 +259,9 @@ static int compare_answers(fixture *f, uint64_t seed) {
         eng_rank_accept(R, f->keys[acc[i]], f->klen[acc[i]], "alice", 5, NULL, 0, NULL, 0, 0);
     for (size_t i = 0; i < NPRE; i++) {
         eng_rank_pending *h = NULL;
-        assert_int_equal(eng_rank_complete(R, f->keys[pk[i]], pl[i], "alice", 5, NULL, 0, 10, &served[i], NULL, NULL, &h), 1);
+        assert_int_equal(eng_rank_complete(R, pre[i], pl[i], "alice", 5, NULL, 0, 10, with_matches ? &em : NULL,
+                                           &served[i], NULL, NULL, &h),
+                         1);
         assert_int_equal(served[i].degraded, 0);
         for (size_t j = 0; j < served[i].n && j < 10; j++) memcpy(stext[i][j], served[i].c[j].q, served[i].c[j].len);
     }
@@ -256,10 +275,10 @@ static int compare_answers(fixture *f, uint64_t seed) {
     rank_history *h = off.h;
     lenv *env = off.env;
     for (size_t i = 0; i < NACC; i++) rank_history_accept(h, "alice", 5, f->keys[acc[i]], f->klen[acc[i]], t0);
-    size_t ranked_with_session = 0, generated = 0;
+    size_t ranked_with_session = 0, generated = 0, typos = 0, infix = 0;
     for (size_t i = 0; i < NPRE; i++) {
         assert_int_equal(lenv_event(env, "alice", 5, t0), 0);
-        int n = lenv_prefix(env, f->keys[pk[i]], pl[i]);
+        int n = lenv_prefix(env, pre[i], pl[i]);
         assert_true(n >= 0);
         rank_learned_score(m, &env->req.x, env->lc, (size_t)n);
         if (env->req.x.nsess && env->req.x.sess_vec) ranked_with_session++;
@@ -272,9 +291,17 @@ static int compare_answers(fixture *f, uint64_t seed) {
             assert_memory_equal(c[j].q, stext[i][j], c[j].len);
             assert_memory_equal(&c[j].score, &served[i].c[j].score, sizeof(double)); /* bit for bit */
             assert_int_equal(c[j].gen, served[i].c[j].gen);
+            assert_int_equal(c[j].cls, served[i].c[j].cls);
+            assert_int_equal(c[j].edits, served[i].c[j].edits);
+            assert_int_equal(c[j].words, served[i].c[j].words);
+            if (j) assert_true(c[j - 1].cls <= c[j].cls); /* never across classes */
             generated += c[j].gen != 0;
+            typos += c[j].edits != 0;
+            infix += c[j].cls == RANK_CLS_INFIX;
         }
     }
+    assert_true(!with_matches == !typos); /* typo matches were among the answers */
+    assert_true(!with_matches == !infix); /* and word matches */
     assert_true(ranked_with_session > 0); /* the session's vectors were part of it */
     assert_true(!gen_cands == !generated);  /* generated completions were among the answers */
     offline_close(&off);
@@ -292,6 +319,16 @@ static void test_same_answers_generated(void **state) {
     gen_cands = 8;
     test_same_answers(state);
     gen_cands = 0;
+}
+
+static void test_same_answers_matches(void **state) {
+    fixture *f = *state;
+    assert_int_equal(trie_words_build(f->t, &windex), TRIE_OK);
+    with_matches = 1;
+    test_same_answers(state);
+    with_matches = 0;
+    trie_words_free(windex);
+    windex = NULL;
 }
 
 /* The same ACCEPTs (learning on) through both paths leave the same weights. */
@@ -373,6 +410,7 @@ int main(void) {
         cmocka_unit_test(test_same_learning),
         cmocka_unit_test(test_same_answers_generated),
         cmocka_unit_test(test_same_learning_generated),
+        cmocka_unit_test(test_same_answers_matches),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

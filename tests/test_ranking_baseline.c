@@ -19,7 +19,7 @@
 #define S(x) x, sizeof(x) - 1
 
 static rank_cand C(const char *q, double g, uint32_t u, int64_t last) {
-    return (rank_cand){q, (uint32_t)strlen(q), u, g, last, 0, 0, 0};
+    return (rank_cand){q, (uint32_t)strlen(q), u, g, last, 0, 0, 0, 0, 0, 0};
 }
 
 static void test_mpc_personal_scores(void **state) {
@@ -114,6 +114,19 @@ static const rank_cand *find(const rank_cands *cs, const char *q) {
     for (size_t i = 0; i < cs->n; i++)
         if (cs->c[i].len == strlen(q) && !memcmp(cs->c[i].q, q, cs->c[i].len)) return &cs->c[i];
     return NULL;
+}
+
+/* The match class is compared before the score: a typo or infix candidate
+ * never moves above a candidate of a lower class, whatever its score. */
+static void test_rank_top_classes(void **state) {
+    (void)state;
+    rank_cand c[5] = {C("e2", 100, 0, 0), C("x", 1, 0, 0), C("e1", 50, 0, 0), C("in", 70, 0, 0), C("y", 2, 0, 0)};
+    c[0].cls = RANK_CLS_EDIT0 + 2, c[2].cls = RANK_CLS_EDIT0 + 1, c[3].cls = RANK_CLS_INFIX;
+    for (int i = 0; i < 5; i++) c[i].score = c[i].g;
+    assert_int_equal(rank_top(c, 5, 5), 5);
+    const char *want[5] = {"y", "x", "in", "e1", "e2"};
+    for (int i = 0; i < 5; i++) assert_memory_equal(c[i].q, want[i], c[i].len);
+    assert_true(rank_cand_before(&c[1], &c[2]) && !rank_cand_before(&c[4], &c[3]));
 }
 
 static void test_gather(void **state) {
@@ -226,6 +239,7 @@ int main(void) {
         cmocka_unit_test(test_mpc_personal_scores),
         cmocka_unit_test(test_heuristic_scores),
         cmocka_unit_test(test_rank_top),
+        cmocka_unit_test(test_rank_top_classes),
         cmocka_unit_test(test_gather),
         cmocka_unit_test(test_gather_caps_history),
     };

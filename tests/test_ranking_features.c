@@ -17,7 +17,7 @@
 #define S(x) x, sizeof(x) - 1
 
 static rank_lcand lc(const char *q, double g, uint32_t u, int64_t last, uint32_t trank, const float *vec) {
-    return (rank_lcand){(rank_cand){q, (uint32_t)strlen(q), u, g, last, 0, 0, 0}, trank, vec};
+    return (rank_lcand){(rank_cand){q, (uint32_t)strlen(q), u, g, last, 0, 0, 0, 0, 0, 0}, trank, vec};
 }
 
 static size_t feats(rank_fctx *x, rank_lcand *c, size_t n, size_t i, rank_feat *out) {
@@ -85,6 +85,41 @@ static void test_user_and_session_signals(void **state) {
     assert_int_equal(diff(f1, n4, f0, n0), 0);
 }
 
+static int has_feat(const rank_feat *f, size_t n, rank_feat x) {
+    for (size_t i = 0; i < n; i++)
+        if (f[i].i == x.i && f[i].v == x.v) return 1;
+    return 0;
+}
+
+/* Match features fire only for typo / infix candidates, so a model trained
+ * before them scores every exact candidate as before; edits and words
+ * matched change the vector. */
+static void test_match_features(void **state) {
+    (void)state;
+    rank_fctx x = {.p = "new", .plen = 3, .now = 1000};
+    rank_lcand c[4] = {lc("new york", 10, 0, 0, 1, NULL), lc("new york", 10, 0, 0, 1, NULL),
+                       lc("new york", 10, 0, 0, 1, NULL), lc("new york", 10, 0, 0, 1, NULL)};
+    c[1].c.cls = RANK_CLS_EDIT0 + 1, c[1].c.edits = 1;
+    c[2].c.cls = RANK_CLS_EDIT0 + 2, c[2].c.edits = 2;
+    c[3].c.cls = RANK_CLS_INFIX, c[3].c.words = 1;
+    rank_feat f[4][RANK_FEAT_MAX];
+    size_t k[4];
+    for (size_t i = 0; i < 4; i++) k[i] = feats(&x, c, 4, i, f[i]);
+    for (size_t i = 1; i < 4; i++) { /* the exact one's features, and more */
+        assert_true(k[i] > k[0]);
+        for (size_t j = 0; j < k[0]; j++) assert_true(has_feat(f[i], k[i], f[0][j]));
+    }
+    size_t same12 = 0, same13 = 0;
+    for (size_t j = 0; j < k[1]; j++) same12 += has_feat(f[2], k[2], f[1][j]), same13 += has_feat(f[3], k[3], f[1][j]);
+    assert_true(same12 < k[1]); /* edits differ */
+    assert_true(same13 < k[1]); /* typo vs infix */
+    /* matches leave the completion's features alone (popularity share, max) */
+    for (size_t i = 1; i < 4; i++) c[i].c.g = 1000;
+    rank_feat g[RANK_FEAT_MAX];
+    assert_int_equal(feats(&x, c, 4, 0, g), k[0]);
+    assert_memory_equal(g, f[0], k[0] * sizeof *g);
+}
+
 static void test_session_vec_and_merge(void **state) {
     (void)state;
     float a[2] = {1, 0}, b[2] = {0, 1}, out[2];
@@ -137,6 +172,7 @@ static void test_lcands_from_gather(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_user_and_session_signals),
+        cmocka_unit_test(test_match_features),
         cmocka_unit_test(test_session_vec_and_merge),
         cmocka_unit_test(test_lcands_from_gather),
     };

@@ -174,8 +174,14 @@ static int mget_send(eng_rank *R, mget *m) {
  * rh: the user's Redis history (NULL: none / in-process). Returns n. */
 static size_t score(eng_rank *R, const char *p, size_t plen, const char *user, size_t ulen, const rank_rh *rh,
                     const rank_hsess *sess, size_t nsess, int64_t now, int learn_pos_q, const char *aq,
-                    size_t aqlen) {
+                    size_t aqlen, const eng_rank_match *em, unsigned k) {
     rank_req *rq = &R->req;
+    rank_match m = {0};
+    if (em && k) {
+        m = (rank_match){k, em->edits, em->fuzzy_flags, em->fuzzy_max_work,
+                         em->infix && R->words ? *R->words : NULL};
+    }
+    rank_req_set_match(rq, &m);
     const rank_huser *hu = (!R->rc && R->hist && user && ulen) ? rank_history_user(R->hist, user, ulen) : NULL;
     if (!R->rc && hu && !sess) nsess = rank_huser_session(R->hist, hu, now, R->sbuf, MAX_SESS), sess = R->sbuf;
     rank_req_session(rq, R->dims, sess, nsess, now);
@@ -232,12 +238,13 @@ static void answer(eng_rank_pending *q, int degraded) {
     if (degraded && !q->is_accept) R->st.degraded++;
     if (q->is_accept) {
         if (!degraded && q->hist_ok)
-            score(R, q->p, q->plen, q->user, q->ulen, &q->rh, q->rh.s, q->rh.ns, q->now, 1, q->q, q->qlen);
+            score(R, q->p, q->plen, q->user, q->ulen, &q->rh, q->rh.s, q->rh.ns, q->now, 1, q->q, q->qlen, NULL, 0);
         else R->st.online_skipped++;
         return;
     }
     const rank_rh *rh = q->hist_ok ? &q->rh : NULL;
-    size_t n = score(R, q->p, q->plen, q->user, q->ulen, rh, rh ? rh->s : NULL, rh ? rh->ns : 0, q->now, 0, NULL, 0);
+    size_t n = score(R, q->p, q->plen, q->user, q->ulen, rh, rh ? rh->s : NULL, rh ? rh->ns : 0, q->now, 0, NULL, 0,
+                     &q->m, q->k);
     q->res.degraded = degraded;
     fill(R, &q->res, n, q->k);
     /* warm first: the callback may run another request (the server resumes
@@ -392,15 +399,15 @@ static int send_reads(eng_rank *R, eng_rank_pending *q, int with_mget) {
 }
 
 int eng_rank_complete(eng_rank *R, const char *p, size_t plen, const char *user, size_t ulen, const char *sess,
-                      size_t slen, unsigned k, eng_rank_result *res, eng_rank_cb cb, void *ud,
-                      eng_rank_pending **h) {
+                      size_t slen, unsigned k, const eng_rank_match *m, eng_rank_result *res, eng_rank_cb cb,
+                      void *ud, eng_rank_pending **h) {
     R->st.requests++;
     int64_t now = now_s();
     *h = NULL;
     if (!R->rc || !rcl_is_up(R->rc) || !(ulen || slen) || plen > TRIE_MAX_KEY || ulen > RANK_HIST_MAX_USER ||
         slen > RANK_HIST_MAX_USER) {
         if (R->rc && (ulen || slen)) R->st.degraded++; /* Redis down: trie + cache only */
-        size_t n = score(R, p, plen, user, ulen, NULL, NULL, 0, now, 0, NULL, 0);
+        size_t n = score(R, p, plen, user, ulen, NULL, NULL, 0, now, 0, NULL, 0, m, k);
         res->degraded = R->rc && (ulen || slen);
         fill(R, res, n, k);
         return 1;
@@ -408,7 +415,7 @@ int eng_rank_complete(eng_rank *R, const char *p, size_t plen, const char *user,
     eng_rank_pending *q = req_get(R);
     if (!q) {
         R->st.degraded++;
-        size_t n = score(R, p, plen, user, ulen, NULL, NULL, 0, now, 0, NULL, 0);
+        size_t n = score(R, p, plen, user, ulen, NULL, NULL, 0, now, 0, NULL, 0, m, k);
         res->degraded = 1;
         fill(R, res, n, k);
         return 1;
@@ -420,6 +427,8 @@ int eng_rank_complete(eng_rank *R, const char *p, size_t plen, const char *user,
     if (slen) memcpy(q->sess, sess, slen);
     q->slen = slen;
     q->k = k;
+    if (m) q->m = *m;
+    else memset(&q->m, 0, sizeof q->m);
     q->now = now;
     q->cb = cb;
     q->ud = ud;
@@ -427,7 +436,7 @@ int eng_rank_complete(eng_rank *R, const char *p, size_t plen, const char *user,
         q->answered = 1;
         release(q);
         R->st.degraded++;
-        size_t n = score(R, p, plen, user, ulen, NULL, NULL, 0, now, 0, NULL, 0);
+        size_t n = score(R, p, plen, user, ulen, NULL, NULL, 0, now, 0, NULL, 0, m, k);
         res->degraded = 1;
         fill(R, res, n, k);
         return 1;
@@ -436,6 +445,8 @@ int eng_rank_complete(eng_rank *R, const char *p, size_t plen, const char *user,
     *h = q;
     return 0;
 }
+
+void eng_rank_set_words(eng_rank *R, trie_words *const *words) { R->words = words; }
 
 void eng_rank_cancel(eng_rank_pending *q) {
     if (!q || !q->in_use || q->answered) return;
@@ -457,7 +468,7 @@ void eng_rank_accept(eng_rank *R, const char *q, size_t qlen, const char *user, 
     int64_t now = now_s();
     int learn = may_learn && R->model && prefix && plen <= qlen && plen <= TRIE_MAX_KEY && !memcmp(prefix, q, plen);
     if (!R->rc) {
-        if (learn) score(R, prefix, plen, user, ulen, NULL, NULL, 0, now, 1, q, qlen);
+        if (learn) score(R, prefix, plen, user, ulen, NULL, NULL, 0, now, 1, q, qlen, NULL, 0);
         if (R->hist) rank_history_accept(R->hist, user, ulen, q, qlen, now);
         R->st.history_writes++;
         return;

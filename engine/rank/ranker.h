@@ -50,6 +50,15 @@
  * generated text is a key is read live); rank_req_gather adds up to
  * gen_candidates of them to every ranked request, flagged rank_cand.gen.
  *
+ * Typo and infix matches (eng_rank_match, from the request's FUZZY and
+ * INFIX): rank_req_gather adds them after the completions, each of its match
+ * class, when fewer than k completions were gathered; rank_top orders by
+ * class first (ranking/baseline.h "Match class"): exact, then the infix
+ * matches, then 1 edit, then 2 edits; the model orders within each class.
+ * The word index is the engine's (eng_rank_set_words: a pointer to its
+ * pointer, read when the request is answered, so a request waiting on Redis
+ * never holds an index that was dropped meanwhile).
+ *
  * Errors: eng_rank_new returns NULL with a reason in err. Ownership: the
  * ranker borrows the trie and the loop; texts in a result point into the
  * trie or the request's history and are valid only during the callback (or,
@@ -64,6 +73,7 @@
 
 #include "ranking/baseline.h"
 #include "trie/trie.h"
+#include "trie/trie_words.h"
 
 #define ENG_RANK_DEFAULT_DEADLINE_MS 2
 #define ENG_RANK_MAX_DEADLINE_MS 10000
@@ -124,6 +134,14 @@ typedef struct eng_rank_stat {
     uint64_t gen_builds;              /* times it was built (start, RELOAD) */
 } eng_rank_stat;
 
+/* What a ranked COMPLETE's FUZZY / INFIX allow (all zero: exact only). */
+typedef struct eng_rank_match {
+    unsigned edits;          /* typo matches with up to this many edits (0..TRIE_FUZZY_MAX_EDITS) */
+    unsigned fuzzy_flags;    /* TRIE_FUZZY_FIRST_ANY or 0 */
+    uint64_t fuzzy_max_work; /* work limit of the typo search (0: none) */
+    int infix;               /* 1: infix matches (needs eng_rank_set_words) */
+} eng_rank_match;
+
 typedef struct eng_rank_result {
     size_t n;
     rank_cand c[ENG_RANK_MAX_RESULT];
@@ -141,13 +159,17 @@ eng_rank *eng_rank_new(uv_loop_t *loop, trie *t, const eng_rank_opts *o, char *e
  * the model when it learned, frees the rest once closed. */
 void eng_rank_close(eng_rank *R);
 
+/* The word index infix matches come from: *words (NULL: none), read at
+ * every answer; words itself must outlive R. */
+void eng_rank_set_words(eng_rank *R, trie_words *const *words);
+
 /* p: normalized prefix. user/session may be NULL/0 (not both, or the answer
- * is the plain trie order). Returns 1 when res was filled now (no
+ * is the plain trie order). m: its typo / infix matches (NULL: none). Returns 1 when res was filled now (no
  * callback), 0 when the answer comes later through cb (exactly once unless
  * eng_rank_cancel(*h) is called first). */
 int eng_rank_complete(eng_rank *R, const char *p, size_t plen, const char *user, size_t ulen, const char *sess,
-                      size_t slen, unsigned k, eng_rank_result *res, eng_rank_cb cb, void *ud,
-                      eng_rank_pending **h);
+                      size_t slen, unsigned k, const eng_rank_match *m, eng_rank_result *res, eng_rank_cb cb,
+                      void *ud, eng_rank_pending **h);
 void eng_rank_cancel(eng_rank_pending *h);
 
 /* q (normalized) accepted by user (may be NULL: nothing to learn or store)

@@ -62,6 +62,7 @@ struct eng_rank_pending {
     char p[TRIE_MAX_KEY], user[RANK_HIST_MAX_USER], sess[RANK_HIST_MAX_USER], q[TRIE_MAX_KEY];
     size_t plen, ulen, slen, qlen;
     unsigned k;
+    eng_rank_match m; /* its FUZZY / INFIX */
     int64_t now;
     rank_rh rh;
     tag t_mget, t_user, t_sess;
@@ -88,6 +89,7 @@ typedef struct ngbatch {
 struct eng_rank {
     uv_loop_t *loop;
     trie *t;
+    trie_words *const *words; /* the engine's word index over t, read at answer time (eng_rank_set_words) */
     eng_rank_opts o;
     char ns[RANK_RH_MAX_NS + 1];
     char *model_path, *save_path;

@@ -9,6 +9,7 @@
 #    Also `qac build` wall time on the same corpus (hash, sort, trie, save),
 #    and bench_words: the word index (trie_words.h) build time, memory and
 #    infix top-10 latency on the same corpus.
+#    Then bench_rerank: the learned rerank of 50 candidates (synthetic, fixed).
 # 2. The server (tests/bench/server.sh): redis-benchmark against qac and against
 #    a redis-server in the same run.
 # 3. Other benchmark scripts present in tests/bench/ (replay.sh, ...; fuzzy_peers.sh: qac FUZZY 1/2/AUTO
@@ -49,6 +50,9 @@ for n in $sizes; do
     /usr/bin/time -f "qac_build_seconds %e\nqac_build_max_rss_kb %M" "$qac" build --quiet -o "$tmp/idx" "$corpus"
     rm -f "$tmp/snap" "$tmp/idx"
 done
+
+echo "== learned rerank of 50 candidates (bench_rerank: features + model + top 10; budget p99 <= 20 us)"
+"$build/bench/bench_rerank"
 
 for b in tests/bench/*.sh; do
     case $(basename "$b") in run.sh) continue ;; esac
