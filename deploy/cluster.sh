@@ -55,9 +55,40 @@ mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 env_file=$dir/cluster.env
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# free_port: a port nothing listens on, never one this start handed out before (the kernel may offer
+# the same ephemeral port again once the probe socket closes, before the first taker binds it).
+CLUSTER_START_WAIT=${CLUSTER_START_WAIT:-60}   # seconds a part may take to answer PING
+given_ports=" "
+# free_port VAR: sets VAR (not $(free_port): a subshell would forget the ports given).
+free_port() {
+    local p
+    for _ in $(seq 50); do
+        p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+        case $given_ports in *" $p "*) continue ;; esac
+        given_ports+="$p "
+        printf -v "$1" %s "$p"
+        return 0
+    done
+    die "no free port found in 50 tries"
+}
 answers() { redis-cli -p "$1" PING 2>/dev/null | grep -q PONG; }   # redis, Sentinel and qac all PONG
-wait_answers() { for _ in $(seq 100); do answers "$1" && return 0; sleep 0.1; done; return 1; }
+# wait_answers PORT [PIDFILE]: PING until it answers, for at most CLUSTER_START_WAIT s; gives up at once
+# when the process of PIDFILE has exited (its log says why)
+wait_answers() {
+    local end=$((SECONDS + CLUSTER_START_WAIT))
+    while [ $SECONDS -le $end ]; do
+        answers "$1" && return 0
+        [ -n "${2:-}" ] && ! alive "$2" && return 1
+        sleep 0.1
+    done
+    return 1
+}
+# start_failed WHAT LOG: the failure and the last lines of the part's log (the log stays in DIR)
+start_failed() {
+    echo "$me: $1 did not start within ${CLUSTER_START_WAIT} s; last lines of $2:" >&2
+    tail -n 20 "$2" >&2 2>/dev/null || true
+    die "$1 did not start (see $2)"
+}
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 
 # Every pid file under DIR, in the order start wrote them (stop goes backwards).
@@ -116,7 +147,7 @@ if [ -z "$index" ]; then
 fi
 [ -f "$index" ] || die "no index $index"
 
-p_primary=$(free_port) p_replica=$(free_port)
+free_port p_primary; free_port p_replica
 for r in primary replica; do
     port_var=p_$r
     mkdir -p "$dir/redis-$r"
@@ -124,7 +155,7 @@ for r in primary replica; do
           --daemonize no --loglevel warning)
     [ "$r" = replica ] && args+=(--replicaof 127.0.0.1 "$p_primary")
     background "$dir/redis-$r/pid" "$dir/redis-$r/log" redis-server "${args[@]}"
-    wait_answers "${!port_var}" || die "redis $r did not start (see $dir/redis-$r/log)"
+    wait_answers "${!port_var}" "$dir/redis-$r/pid" || start_failed "redis $r" "$dir/redis-$r/log"
 done
 # the replica has synced before the Sentinels look (they learn of it from the primary)
 for _ in $(seq 100); do
@@ -136,7 +167,7 @@ redis-cli -p "$p_replica" INFO replication | grep -q '^master_link_status:up' ||
 
 sent_ports=() sent_list=
 for i in 1 2 3; do
-    sp=$(free_port)
+    free_port sp
     mkdir -p "$dir/sentinel$i"
     cat >"$dir/sentinel$i/sentinel.conf" <<EOF
 port $sp
@@ -149,27 +180,27 @@ sentinel failover-timeout qac 5000
 sentinel parallel-syncs qac 1
 EOF
     background "$dir/sentinel$i/pid" "$dir/sentinel$i/log" redis-server "$dir/sentinel$i/sentinel.conf" --sentinel
-    wait_answers "$sp" || die "sentinel $i did not start (see $dir/sentinel$i/log)"
+    wait_answers "$sp" "$dir/sentinel$i/pid" || start_failed "sentinel $i" "$dir/sentinel$i/log"
     sent_ports+=("$sp")
     sent_list+="${sent_list:+,}127.0.0.1:$sp"
 done
 
 qac_ports=() http_ports=() upstreams=()
 for i in $(seq "$replicas"); do
-    qp=$(free_port) hp=$(free_port)
+    free_port qp; free_port hp
     mkdir -p "$dir/qac$i"
     # each replica owns its snapshot (SAVE rewrites the index it started from) and its journal
     [ -f "$dir/qac$i/index.qac" ] || cp "$index" "$dir/qac$i/index.qac"
     background "$dir/qac$i/pid" "$dir/qac$i/log" "$qac" serve -i "$dir/qac$i/index.qac" --port "$qp" \
         --http-port "$hp" --journal "$dir/qac$i/journal" --redis "sentinel://$sent_list/qac" \
         --changelog qac:changes --changelog-id "qac$i" --changelog-wait-replicas 1
-    wait_answers "$qp" || die "qac replica $i did not start (see $dir/qac$i/log)"
+    wait_answers "$qp" "$dir/qac$i/pid" || start_failed "qac replica $i" "$dir/qac$i/log"
     qac_ports+=("$qp")
     http_ports+=("$hp")
     upstreams+=(--upstream "127.0.0.1:$hp")
 done
 
-nginx_port=$(free_port)
+free_port nginx_port
 "$here/nginx-run.sh" start --dir "$dir/nginx" --port "$nginx_port" "${upstreams[@]}" >/dev/null ||
     die "nginx did not start (see $dir/nginx/logs/error.log)"
 echo "$dir/nginx/nginx.pid" >>"$dir/pids"
