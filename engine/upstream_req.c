@@ -1,0 +1,439 @@
+/* upstream_req.c -- one merger request: parse, route, ask the shards, merge,
+ * answer (engine/upstream.h for the whole; upstream_internal.h for types).
+ *
+ * A request owns copies of its arguments (store) and builds the command each
+ * shard gets: COMPLETE prefix [LIMIT k] [FUZZY f] [INFIX] [USER u]
+ * [SESSION s] WITHSCORES WITHEDITS -- scores and edit counts always, since
+ * the merge needs them; the client's WITHSCORES / WITHEDITS only shape the
+ * answer. Changes (ADD, INCR, DEL, ACCEPT) are sent as given to the shard
+ * owning the query and its reply is passed back.
+ *
+ * Routing: the typed prefix is normalized as the shards do (norm_prefix in
+ * the map's key form); its first code point names the one shard that can
+ * hold an answer, unless INFIX (words anywhere), or typos with
+ * fuzzy-first-any (the first character may be edited), or no map, or an
+ * empty normalized prefix: then every shard. A request asking one shard is
+ * answered in that shard's order (which may be the ranker's); one asking
+ * several is merged (ups_merge: popularity order, the ranker's order does
+ * not survive a merge).
+ *
+ * Lifetime: hiredis calls each reply callback once (with NULL on a failed
+ * connection, which moves the request to the shard's next replica while
+ * attempts remain). The request is answered when every asked shard has
+ * answered, when one cannot (no replica left, or an error reply), or at its
+ * deadline; it is freed when answered, its timer closed and no callback is
+ * outstanding.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/alloc.h"
+#include "common/json.h"
+#include "common/log.h"
+#include "engine/upstream_internal.h"
+#include "text/norm.h"
+
+static int argis(const char *p, size_t n, const char *w) { return n == strlen(w) && !strncasecmp(p, w, n); }
+
+static ureq *req_new(uconn *c, int kind) {
+    ureq *q = qcalloc(1, sizeof *q);
+    if (!q) return NULL;
+    q->c = c;
+    q->s = c->s;
+    q->kind = kind;
+    q->keep_alive = 1;
+    q->timer_closed = 1;
+    qbuf_init(&q->out);
+    return q;
+}
+
+static void req_free(ureq *q) {
+    for (int i = 0; i < SHARDMAP_MAX_SHARDS; i++) qfree(q->slot[i].data);
+    ups_merge_free(&q->m);
+    qbuf_free(&q->out);
+    qfree(q->store);
+    qfree(q);
+}
+
+static void maybe_free(ureq *q) {
+    if (q->finished && q->timer_closed && !q->outstanding && !q->c) req_free(q);
+}
+
+ureq *ureq_ready(uconn *c, int kind) {
+    ureq *q = req_new(c, kind);
+    if (q) q->type = UQ_READY;
+    return q;
+}
+
+/* Copies n strings into q->store and points q->argv at them. */
+static int set_args(ureq *q, int n, const char *const *p, const size_t *len) {
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += len[i] + 1;
+    if (!(q->store = qmalloc(total ? total : 1))) return -1;
+    char *w = q->store;
+    for (int i = 0; i < n; i++) {
+        memcpy(w, p[i], len[i]);
+        w[len[i]] = 0;
+        q->argv[i] = w;
+        q->argvlen[i] = len[i];
+        w += len[i] + 1;
+    }
+    q->argc = n;
+    return 0;
+}
+
+static void error_reply(ureq *q, int code, const char *httpcode, int status, const char *msg) {
+    qbuf_reset(&q->out);
+    q->failed = 1;
+    if (q->kind == UPS_KIND_HTTP) {
+        http_resp_opts o = {.keep_alive = q->keep_alive, .head_only = q->head_only};
+        http_write_json_error(&q->out, status, httpcode, msg, &o);
+    } else {
+        proto_reply_error(&q->out, q->kind, code, msg);
+    }
+}
+
+/* COMPLETE's arguments -> the shard command (argv[0..]), or an error reply (returns -1). */
+static int parse_complete(ureq *q, int argc, const proto_arg *a, char *err, size_t errlen) {
+    const char *p[UPS_ARGS_MAX];
+    size_t l[UPS_ARGS_MAX];
+    int n = 0;
+    p[n] = "COMPLETE", l[n++] = 8;
+    p[n] = a[1].p, l[n++] = a[1].len;
+    q->k = 10;
+    for (int i = 2; i < argc; i++) {
+        const char *w = a[i].p;
+        size_t wl = a[i].len;
+        int val = argis(w, wl, "LIMIT") || argis(w, wl, "USER") || argis(w, wl, "SESSION") || argis(w, wl, "FUZZY");
+        if (argis(w, wl, "WITHSCORES")) q->withscores = 1;
+        else if (argis(w, wl, "WITHEDITS")) q->withedits = 1;
+        else if (argis(w, wl, "INFIX")) q->infix = 1, p[n] = "INFIX", l[n++] = 5;
+        else if (argis(w, wl, "DICT")) return snprintf(err, errlen, "DICT is not served through the merger"), -1;
+        else if (!val || i + 1 >= argc)
+            return snprintf(err, errlen, "%s '%.*s'", val ? "missing value after" : "unknown option",
+                            (int)(wl < 40 ? wl : 40), w), -1;
+        else {
+            const char *v = a[i + 1].p;
+            size_t vl = a[i + 1].len;
+            if (argis(w, wl, "LIMIT")) {
+                uint64_t k;
+                if (qparse_u64(v, vl, &k) < 0 || k < 1 || k > q->s->cfg.max_k)
+                    return snprintf(err, errlen, "LIMIT wants 1..%u (max-k)", q->s->cfg.max_k), -1;
+                q->k = (unsigned)k;
+            }
+            if (argis(w, wl, "FUZZY")) q->typos = !(vl == 1 && v[0] == '0');
+            if (n + 2 > UPS_ARGS_MAX - 2) return snprintf(err, errlen, "too many options"), -1;
+            p[n] = w, l[n++] = wl;
+            p[n] = v, l[n++] = vl;
+            i++;
+        }
+    }
+    p[n] = "WITHSCORES", l[n++] = 10;
+    p[n] = "WITHEDITS", l[n++] = 9;
+    if (set_args(q, n, p, l) < 0) return snprintf(err, errlen, "out of memory"), -1;
+    q->prefix = q->argv[1];
+    q->plen = q->argvlen[1];
+    q->type = UQ_COMPLETE;
+    return 0;
+}
+
+ureq *ureq_from_args(uconn *c, int kind, int argc, const proto_arg *a) {
+    ureq *q = req_new(c, kind);
+    if (!q) return NULL;
+    char err[160];
+    const char *cmd = a[0].p;
+    size_t cl = a[0].len;
+    if (argis(cmd, cl, "COMPLETE") && argc >= 2) {
+        if (parse_complete(q, argc, a, err, sizeof err) < 0) error_reply(q, ERR_ARGS, "args", 400, err);
+    } else if ((argis(cmd, cl, "ADD") || argis(cmd, cl, "INCR") || argis(cmd, cl, "DEL") || argis(cmd, cl, "ACCEPT")) &&
+               argc >= 2 && argc <= UPS_ARGS_MAX) {
+        const char *p[UPS_ARGS_MAX];
+        size_t l[UPS_ARGS_MAX];
+        for (int i = 0; i < argc; i++) p[i] = a[i].p, l[i] = a[i].len;
+        if (set_args(q, argc, p, l) < 0) error_reply(q, ERR_NOMEM, "nomem", 503, "out of memory");
+        q->type = UQ_CHANGE;
+        q->prefix = q->argv[1];
+        q->plen = q->argvlen[1];
+    } else if (argis(cmd, cl, "PING") && argc == 1) {
+        proto_reply_status(&q->out, kind, "PONG");
+    } else if (argis(cmd, cl, "COMMAND") || argis(cmd, cl, "HELLO") || argis(cmd, cl, "CLIENT")) {
+        proto_reply_ok(&q->out, kind); /* what redis-cli sends on connecting */
+    } else {
+        snprintf(err, sizeof err, "UNKNOWN the merger serves COMPLETE, ADD, INCR, DEL, ACCEPT and PING, not '%.*s'",
+                 (int)(cl < 32 ? cl : 32), cmd);
+        proto_reply_error(&q->out, kind, ERR_UNKNOWN, err + 8);
+    }
+    return q;
+}
+
+ureq *ureq_from_http(uconn *c, const http_request *r) {
+    ureq *q = req_new(c, UPS_KIND_HTTP);
+    if (!q) return NULL;
+    q->keep_alive = r->keep_alive;
+    q->head_only = r->method == HTTP_REQ_HEAD;
+    const char *v;
+    size_t vl;
+    if (r->error_status) {
+        error_reply(q, 0, r->error_code, r->error_status, r->error_message);
+        return q;
+    }
+    if (strcmp(r->path, "/v1/complete")) {
+        error_reply(q, 0, "not_found", 404, "the merger serves /v1/complete only");
+        return q;
+    }
+    proto_arg a[UPS_ARGS_MAX];
+    int n = 0;
+    a[n++] = (proto_arg){"COMPLETE", 8, 0};
+    if (!http_param(r, "q", &v, &vl)) {
+        error_reply(q, 0, "missing_q", 400, "missing parameter q");
+        return q;
+    }
+    a[n++] = (proto_arg){v, vl, 0};
+    static const char *const names[][2] = {{"k", "LIMIT"}, {"user", "USER"}, {"session", "SESSION"},
+                                            {"fuzzy", "FUZZY"}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (http_param(r, names[i][0], &v, &vl) && vl) {
+            a[n++] = (proto_arg){names[i][1], strlen(names[i][1]), 0};
+            a[n++] = (proto_arg){v, vl, 0};
+        }
+    if (http_param(r, "infix", &v, &vl) && !(vl == 1 && v[0] == '0')) {
+        if (!(vl == 1 && v[0] == '1')) {
+            error_reply(q, 0, "bad_infix", 400, "infix is 0 or 1");
+            return q;
+        }
+        a[n++] = (proto_arg){"INFIX", 5, 0};
+    }
+    if (http_param(r, "dict", &v, &vl)) a[n++] = (proto_arg){"DICT", 4, 0}, a[n++] = (proto_arg){v, vl, 0};
+    char err[160];
+    if (parse_complete(q, n, a, err, sizeof err) < 0) error_reply(q, 0, "args", 400, err);
+    q->withscores = q->withedits = 1;
+    return q;
+}
+
+/* ---- answering ------------------------------------------------------------ */
+
+static void write_complete(ureq *q, size_t n) {
+    qbuf_reset(&q->out);
+    if (q->kind != UPS_KIND_HTTP) {
+        /* RESP counts every element (display, score, edits); text counts suggestions */
+        proto_reply_list_head(&q->out, q->kind, q->kind == PROTO_RESP ? n * (size_t)(1 + q->withscores + q->withedits) : n);
+        for (size_t i = 0; i < n; i++) {
+            const ups_item *it = &q->m.items[i];
+            proto_reply_suggestion(&q->out, q->kind, it->disp, it->displen, it->score, q->withscores,
+                                   q->withedits ? (it->cut ? -it->edits : it->edits) : PROTO_NO_EDITS);
+        }
+        return;
+    }
+    char np[TRIE_MAX_KEY + 1];
+    int npl = norm_prefix_as(q->s->key_form, q->prefix, q->plen, np, sizeof np);
+    json_suggestion js[TRIE_MAX_K];
+    int truncated = 0;
+    for (size_t i = 0; i < n; i++) {
+        const ups_item *it = &q->m.items[i];
+        int ml = npl >= 0 && !it->edits ? norm_match_len(it->disp, it->displen, np, (size_t)npl) : -1;
+        js[i] = (json_suggestion){.text = it->disp, .textlen = it->displen, .score = it->score,
+                                  .match_end = ml > 0 ? (uint32_t)ml : 0, .has_edits = q->typos,
+                                  .edits = (unsigned)it->edits};
+        truncated |= it->cut;
+    }
+    qbuf body;
+    qbuf_init(&body);
+    json_write_suggestions(&body, q->prefix, q->plen, js, n, truncated, (qtime_ns() - q->t0) / 1000);
+    http_resp_opts o = {.keep_alive = q->keep_alive};
+    http_write_head(&q->out, 200, HTTP_JSON_CONTENT_TYPE, body.len, &o);
+    if (!q->head_only) qbuf_append(&q->out, body.data, body.len);
+    qbuf_free(&body);
+}
+
+static void on_timer_closed(uv_handle_t *h) {
+    ureq *q = h->data;
+    q->timer_closed = 1;
+    maybe_free(q);
+}
+
+static void finish(ureq *q) {
+    if (q->finished) return;
+    q->finished = 1;
+    q->s->inflight--;
+    if (!q->failed && q->type == UQ_COMPLETE) {
+        size_t n = q->nasked > 1 ? ups_merge_finish(&q->m, q->k) : (q->m.n < q->k ? q->m.n : q->k);
+        write_complete(q, n);
+        if (q->nasked > 1) q->s->merged++;
+    }
+    if (q->failed) q->s->errors++;
+    if (!q->timer_closed) uv_close((uv_handle_t *)&q->timer, on_timer_closed);
+    if (q->c) uconn_done(q->c, q);
+    else maybe_free(q);
+}
+
+static void fail_shard(ureq *q, int shard, const char *why) {
+    char desc[512], msg[700];
+    ups_pool_describe(&q->s->pool, shard, desc, sizeof desc);
+    snprintf(msg, sizeof msg, "shard %d (%s): %s", shard, desc, why);
+    LOG_W("upstream.failed", "shard=%d replicas=%s error=%s", shard, desc, why);
+    error_reply(q, ERR_IO, "upstream", 504, msg);
+    finish(q);
+}
+
+/* A change's reply, passed back in the client's protocol. */
+static void pass_reply(ureq *q, const redisReply *r) {
+    qbuf_reset(&q->out);
+    switch (r->type) {
+    case REDIS_REPLY_STATUS: proto_reply_status(&q->out, q->kind, r->str); break;
+    case REDIS_REPLY_INTEGER: proto_reply_int(&q->out, q->kind, r->integer); break;
+    case REDIS_REPLY_STRING: proto_reply_bulk(&q->out, q->kind, r->str, r->len); break;
+    case REDIS_REPLY_NIL: proto_reply_null(&q->out, q->kind, 0); break;
+    case REDIS_REPLY_ERROR:
+        if (q->kind == PROTO_RESP) qbuf_printf(&q->out, "-%s\r\n", r->str);
+        else qbuf_printf(&q->out, "%s\n", r->str);
+        q->failed = 1;
+        break;
+    default: proto_reply_error(&q->out, q->kind, ERR_IO, "unexpected reply from the shard");
+    }
+}
+
+/* A COMPLETE reply (display, score, edits)* -> the merge. */
+static int take_items(ureq *q, uslot *sl, const redisReply *r) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 3) return -1;
+    size_t total = 1;
+    for (size_t i = 0; i < r->elements; i += 3) {
+        if (r->element[i]->type != REDIS_REPLY_STRING || r->element[i + 1]->type != REDIS_REPLY_STRING ||
+            r->element[i + 2]->type != REDIS_REPLY_INTEGER)
+            return -1;
+        total += r->element[i]->len;
+    }
+    if (!(sl->data = qmalloc(total))) return -1;
+    char *w = sl->data;
+    for (size_t i = 0; i < r->elements; i += 3) {
+        double score;
+        const redisReply *d = r->element[i], *sc = r->element[i + 1];
+        if (qparse_double(sc->str, sc->len, &score) < 0) return -1;
+        memcpy(w, d->str, d->len);
+        if (ups_merge_add(&q->m, w, d->len, score, (int)r->element[i + 2]->integer) < 0) return -1;
+        w += d->len;
+    }
+    return 0;
+}
+
+static void on_shard_reply(void *ud, int shard, int replica, const redisReply *r) {
+    uslot *sl = ud;
+    ureq *q = sl->q;
+    q->outstanding--;
+    if (q->finished) {
+        maybe_free(q);
+        return;
+    }
+    if (!r) { /* the replica failed: the next one */
+        int used = ups_pool_send(&q->s->pool, shard, sl->attempt + 1, q->argc, q->argv, q->argvlen, on_shard_reply, sl);
+        if (used >= 0) {
+            sl->attempt = used;
+            q->outstanding++;
+        } else {
+            fail_shard(q, shard, "no replica answered");
+        }
+        return;
+    }
+    if (q->type == UQ_CHANGE) {
+        pass_reply(q, r);
+    } else if (r->type == REDIS_REPLY_ERROR) {
+        pass_reply(q, r);
+    } else if (take_items(q, sl, r) < 0) {
+        fail_shard(q, shard, "unexpected COMPLETE reply");
+        return;
+    }
+    sl->done = 1;
+    if (--q->waiting == 0 || q->failed) finish(q);
+}
+
+static void on_deadline(uv_timer_t *t) {
+    ureq *q = t->data;
+    char why[96];
+    for (int s = 0; s < q->s->pool.nshards; s++)
+        if ((q->mask >> s & 1) && !q->slot[s].done) {
+            q->s->deadline_errors++;
+            snprintf(why, sizeof why, "no replica answered within %u ms (deadline-ms)", q->s->cfg.deadline_ms);
+            fail_shard(q, s, why);
+            return;
+        }
+}
+
+/* Which shards: a mask. */
+static uint64_t route(ureq *q, char *err, size_t errlen) {
+    usrv *s = q->s;
+    uint64_t all = s->pool.nshards == 64 ? UINT64_MAX : ((uint64_t)1 << s->pool.nshards) - 1;
+    char nk[TRIE_MAX_KEY + 1];
+    int n = q->type == UQ_CHANGE ? norm_key_as(s->key_form, q->prefix, q->plen, nk, sizeof nk)
+                                 : norm_prefix_as(s->key_form, q->prefix, q->plen, nk, sizeof nk);
+    uint32_t cp;
+    int own = -1;
+    if (s->map && n > 0 && shardmap_first_cp(nk, (size_t)n, &cp) == 0) own = shardmap_owner(s->map, cp);
+    if (q->type == UQ_CHANGE) {
+        if (own < 0 && s->pool.nshards > 1) {
+            snprintf(err, errlen, n < 0 ? "ARGS the query does not normalize: %s" : "ARGS no shard owns this query%s",
+                     n < 0 ? norm_strerror(n) : "");
+            return 0;
+        }
+        return own < 0 ? 1 : (uint64_t)1 << own;
+    }
+    if (own < 0 || q->infix || (q->typos && s->cfg.fuzzy_first_any)) return all;
+    return (uint64_t)1 << own;
+}
+
+void ureq_start(ureq *q) {
+    usrv *s = q->s;
+    q->t0 = qtime_ns();
+    q->started = 1;
+    s->requests++;
+    if (q->type == UQ_READY || q->failed) {
+        q->finished = 1;
+        if (q->failed) s->errors++;
+        uconn_done(q->c, q);
+        return;
+    }
+    s->inflight++;
+    if (s->inflight > s->cfg.max_inflight) {
+        s->inflight_errors++;
+        char msg[96];
+        snprintf(msg, sizeof msg, "max-inflight (%u) requests are waiting on the shards; retry", s->cfg.max_inflight);
+        error_reply(q, ERR_LIMIT, "max_inflight", 503, msg);
+        finish(q);
+        return;
+    }
+    char err[160];
+    if (q->type == UQ_COMPLETE && ups_merge_init(&q->m, s->key_form, q->infix, q->prefix, q->plen) < 0) {
+        error_reply(q, ERR_UTF8, "invalid_utf8", 400, "the prefix does not normalize");
+        finish(q);
+        return;
+    }
+    q->mask = route(q, err, sizeof err);
+    if (!q->mask) {
+        error_reply(q, ERR_ARGS, "args", 400, err + 5);
+        finish(q);
+        return;
+    }
+    uv_timer_init(s->loop, &q->timer);
+    q->timer.data = q;
+    q->timer_closed = 0;
+    uv_timer_start(&q->timer, on_deadline, s->cfg.deadline_ms, 0);
+    for (int i = 0; i < s->pool.nshards; i++)
+        if (q->mask >> i & 1) q->nasked++, q->waiting++;
+    for (int i = 0; i < s->pool.nshards && !q->finished; i++) {
+        if (!(q->mask >> i & 1)) continue;
+        uslot *sl = &q->slot[i];
+        sl->q = q;
+        int used = ups_pool_send(&s->pool, i, 0, q->argc, q->argv, q->argvlen, on_shard_reply, sl);
+        if (used < 0) {
+            fail_shard(q, i, "no replica could be reached");
+            return;
+        }
+        sl->attempt = used;
+        q->outstanding++;
+    }
+}
+
+void ureq_drop(ureq *q) {
+    q->c = NULL;
+    if (!q->started) q->finished = 1;
+    maybe_free(q);
+}
