@@ -12,7 +12,8 @@
 # options: --replicas N   qac replicas (per shard) [3]; --index FILE   the index every replica loads [the demo
 # index of `make run`, built into DIR when absent]; --qac BIN   the qac binary [bin/qac]; --shards S   S
 # shards x N replicas [1]: FILE is then what `qac build --shards S -o FILE` wrote (FILE.0 .. FILE.S-1 and the
-# map FILE.shards; the demo is built so when absent).
+# map FILE.shards; the demo is built so when absent); --nginx-rate N   nginx's per-client requests/s on
+# /v1/ [50] (tests that send many from one address raise it).
 #
 # Shards (S > 1): shard s's replicas sSqacI share the change-log stream qac:changes:S (one per shard: a
 # change applies to its shard's replicas only); one merger (merger/, `qac serve --upstreams` with every
@@ -50,12 +51,13 @@ case $cmd in
     "") usage_error "missing command (start, run, status or stop)" ;;
     *) usage_error "unknown command '$cmd'" ;;
 esac
-dir= replicas=3 shards=1 index= qac=$root/bin/qac
+dir= replicas=3 shards=1 index= qac=$root/bin/qac nginx_rate=50
 while [ $# -gt 0 ]; do
     case $1 in
         --dir) dir=${2:?}; shift 2 ;;
         --replicas) replicas=${2:?}; shift 2 ;;
         --shards) shards=${2:?}; shift 2 ;;
+        --nginx-rate) nginx_rate=${2:?}; shift 2 ;;
         --index) index=${2:?}; shift 2 ;;
         --qac) qac=${2:?}; shift 2 ;;
         *) usage_error "unknown option '$1'" ;;
@@ -285,7 +287,8 @@ fi
 free_port nginx_port
 route_opt=()
 [ "$shards" -gt 1 ] && route_opt=(--routes "$routes")
-"$here/nginx-run.sh" start --dir "$dir/nginx" --port "$nginx_port" "${upstreams[@]}" "${route_opt[@]}" >/dev/null ||
+"$here/nginx-run.sh" start --dir "$dir/nginx" --port "$nginx_port" --rate "$nginx_rate" "${upstreams[@]}" \
+    "${route_opt[@]}" >/dev/null ||
     die "nginx did not start (see $dir/nginx/logs/error.log)"
 echo "$dir/nginx/nginx.pid" >>"$dir/pids"
 started=1
