@@ -59,6 +59,7 @@ enum { UQ_READY, UQ_COMPLETE, UQ_CHANGE };
 typedef struct uslot {
     ureq *q;
     int attempt;
+    int replica; /* the replica asked last */
     int done;
     char *data; /* copies of this shard's displays (the merge points into them) */
 } uslot;

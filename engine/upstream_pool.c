@@ -122,7 +122,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
 }
 
 int ups_pool_send(ups_pool *p, int shard, int attempt, int argc, const char **argv, const size_t *argvlen,
-                  ups_reply_fn cb, void *ud) {
+                  ups_reply_fn cb, void *ud, int *replica) {
     ups_shard *sh = &p->shards[shard];
     uint64_t now = uv_now(p->loop);
     for (; attempt < sh->n; attempt++) {
@@ -144,6 +144,7 @@ int ups_pool_send(ups_pool *p, int shard, int attempt, int argc, const char **ar
         }
         p->sent++;
         if (attempt) p->failovers++;
+        *replica = i;
         return attempt;
     }
     return -1;
@@ -158,6 +159,15 @@ void ups_pool_describe(const ups_pool *p, int shard, char *buf, size_t cap) {
         if (w < 0) break;
         o += (size_t)w;
     }
+}
+
+void ups_pool_drop(ups_pool *p, int shard, int replica) {
+    ups_replica *r = &p->shards[shard].r[replica];
+    redisAsyncContext *ac = r->ac;
+    if (!ac) return;
+    LOG_W("upstream.replica_dropped", "host=%s port=%d reason=deadline", r->host, r->port);
+    mark_down(p, r); /* forgets ac first: retries made from its callbacks go elsewhere */
+    redisAsyncFree(ac);
 }
 
 void ups_pool_close(ups_pool *p) {

@@ -63,10 +63,15 @@ int ups_pool_parse(ups_pool *p, uv_loop_t *loop, const char *spec, unsigned max_
 typedef void (*ups_reply_fn)(void *ud, int shard, int replica, const redisReply *reply);
 
 /* Sends argv to shard's replica for this attempt (0 = the preferred one).
- * Returns the replica index used, or -1 when no replica could take it now
- * (cb is not called then). */
+ * Returns the attempt used (>= the one asked: down replicas are skipped) and
+ * sets *replica, or -1 when no replica could take it now (cb is not called
+ * then). */
 int ups_pool_send(ups_pool *p, int shard, int attempt, int argc, const char **argv, const size_t *argvlen,
-                  ups_reply_fn cb, void *ud);
+                  ups_reply_fn cb, void *ud, int *replica);
+/* Drops a replica that missed a deadline (hung, not closed): its connection
+ * is freed now, so the commands waiting on it are called back with NULL and
+ * move to the next replica, and it is reconnected after UPS_RETRY_MS. */
+void ups_pool_drop(ups_pool *p, int shard, int replica);
 /* How many attempts a shard allows (its replica count). */
 static inline int ups_pool_attempts(const ups_pool *p, int shard) { return p->shards[shard].n; }
 /* "h:p,h:p" of a shard into buf (for error messages). */

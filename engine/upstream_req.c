@@ -325,7 +325,8 @@ static void on_shard_reply(void *ud, int shard, int replica, const redisReply *r
         return;
     }
     if (!r) { /* the replica failed: the next one */
-        int used = ups_pool_send(&q->s->pool, shard, sl->attempt + 1, q->argc, q->argv, q->argvlen, on_shard_reply, sl);
+        int used = ups_pool_send(&q->s->pool, shard, sl->attempt + 1, q->argc, q->argv, q->argvlen, on_shard_reply, sl,
+                                 &sl->replica);
         if (used >= 0) {
             sl->attempt = used;
             q->outstanding++;
@@ -346,16 +347,25 @@ static void on_shard_reply(void *ud, int shard, int replica, const redisReply *r
     if (--q->waiting == 0 || q->failed) finish(q);
 }
 
+/* The deadline: the request fails, and every replica it still waits on is
+ * dropped as hung (the other requests waiting on it move to the next
+ * replica). */
 static void on_deadline(uv_timer_t *t) {
     ureq *q = t->data;
+    usrv *s = q->s;
     char why[96];
-    for (int s = 0; s < q->s->pool.nshards; s++)
-        if ((q->mask >> s & 1) && !q->slot[s].done) {
-            q->s->deadline_errors++;
-            snprintf(why, sizeof why, "no replica answered within %u ms (deadline-ms)", q->s->cfg.deadline_ms);
-            fail_shard(q, s, why);
-            return;
-        }
+    int first = -1;
+    for (int i = 0; i < s->pool.nshards; i++)
+        if ((q->mask >> i & 1) && !q->slot[i].done && first < 0) first = i;
+    if (first < 0) return;
+    s->deadline_errors++;
+    snprintf(why, sizeof why, "no replica answered within %u ms (deadline-ms)", s->cfg.deadline_ms);
+    fail_shard(q, first, why);
+    q->outstanding++; /* keeps q while the drops call its callbacks back */
+    for (int i = 0; i < s->pool.nshards; i++)
+        if ((q->mask >> i & 1) && !q->slot[i].done) ups_pool_drop(&s->pool, i, q->slot[i].replica);
+    q->outstanding--;
+    maybe_free(q);
 }
 
 /* Which shards: a mask. */
@@ -422,7 +432,7 @@ void ureq_start(ureq *q) {
         if (!(q->mask >> i & 1)) continue;
         uslot *sl = &q->slot[i];
         sl->q = q;
-        int used = ups_pool_send(&s->pool, i, 0, q->argc, q->argv, q->argvlen, on_shard_reply, sl);
+        int used = ups_pool_send(&s->pool, i, 0, q->argc, q->argv, q->argvlen, on_shard_reply, sl, &sl->replica);
         if (used < 0) {
             fail_shard(q, i, "no replica could be reached");
             return;
