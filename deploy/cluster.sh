@@ -35,6 +35,9 @@
 # ACCEPT's count) go through the change log, the Redis Stream qac:changes: replica N runs with
 # --changelog qac:changes --changelog-id qacN --changelog-wait-replicas 1 (an entry leaves a replica's
 # outbox once the Redis replica has it; docs/SCALING.md "Replicas that agree").
+# Start waits up to CLUSTER_START_WAIT seconds (environment; default 60) for each part to answer PING, and
+# stops waiting when the part has exited; a part that did not start has its log's last lines printed (the
+# log stays in DIR). Ports are never handed out twice within one start.
 # Exit: 0 ok, 1 runtime error, 2 usage.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)

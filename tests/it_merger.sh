@@ -85,4 +85,6 @@ check "ADD through the merger" "$(redis-cli -p "$mp" ADD "Maple" 9)" "OK"
 check "on the owning shard only" "$(redis-cli -p "$s1" COMPLETE ma LIMIT 1) $(redis-cli -p "$s0" COMPLETE ma | wc -w)" "Maple 0"
 check "INCR's reply passed back" "$(redis-cli -p "$mp" INCR maple 2)" "11"
 check "PING" "$(redis-cli -p "$mp" PING)" "PONG"
+qac_stop # the merger: a sanitizer build reports leaks at exit
+for f in "$tmp"/merger*.log; do no_sanitizer_report "$f" && ok "no sanitizer report in $(basename "$f")" || bad "sanitizer: $f"; done
 [ "$fails" -eq 0 ]
