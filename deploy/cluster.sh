@@ -176,6 +176,7 @@ else
     [ -f "$index" ] || die "no index $index"
 fi
 
+p_primary='' p_replica='' sp='' qp='' hp='' mp='' mhp='' nginx_port=''   # set by free_port
 free_port p_primary; free_port p_replica
 for r in primary replica; do
     port_var=p_$r
@@ -214,7 +215,7 @@ EOF
     sent_list+="${sent_list:+,}127.0.0.1:$sp"
 done
 
-qac_ports=() http_ports=() upstreams=() shard_env= merger_spec=
+qac_ports=() http_ports=() upstreams=() shard_env='' merger_spec=''
 # start_replica NAME INDEX STREAM: one qac serve in DIR/NAME following the change-log stream STREAM; sets qp, hp
 start_replica() {
     local name=$1 idx=$2 stream=$3

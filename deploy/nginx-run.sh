@@ -143,6 +143,7 @@ complete_pass=qac
 if [ -n "$routes" ]; then
     [ -r "$routes" ] || { echo "$me: cannot read --routes $routes" >&2; exit 1; }
     routes_conf=$(cat -- "$routes")
+    # shellcheck disable=SC2016 # nginx's variable, written as is
     complete_pass='$qac_route'
 fi
 user_line=

@@ -77,6 +77,7 @@ struct ureq {
     size_t plen;
     unsigned k;
     int withscores, withedits, typos, infix;
+    int opensearch; /* HTTP /v1/suggest: the OpenSearch array instead of /v1/complete's object */
     uint64_t mask; /* shards asked */
     int nasked, waiting, outstanding, started, finished, timer_closed, failed;
     uslot slot[SHARDMAP_MAX_SHARDS];

@@ -178,8 +178,16 @@ ureq *ureq_from_http(uconn *c, const http_request *r) {
         error_reply(q, 0, r->error_code, r->error_status, r->error_message);
         return q;
     }
-    if (strcmp(r->path, "/v1/complete")) {
-        error_reply(q, 0, "not_found", 404, "the merger serves /v1/complete only");
+    if (!strcmp(r->path, "/healthz")) { /* the merger is up; the shards answer for themselves */
+        static const char body[] = "{\"status\":\"ok\",\"mode\":\"merger\"}\n";
+        http_resp_opts o = {.keep_alive = q->keep_alive};
+        http_write_head(&q->out, 200, HTTP_JSON_CONTENT_TYPE, sizeof body - 1, &o);
+        if (!q->head_only) qbuf_append(&q->out, body, sizeof body - 1);
+        return q;
+    }
+    q->opensearch = !strcmp(r->path, "/v1/suggest");
+    if (strcmp(r->path, "/v1/complete") && !q->opensearch) {
+        error_reply(q, 0, "not_found", 404, "the merger serves /v1/complete, /v1/suggest and /healthz");
         return q;
     }
     proto_arg a[UPS_ARGS_MAX];
@@ -239,9 +247,10 @@ static void write_complete(ureq *q, size_t n) {
     }
     qbuf body;
     qbuf_init(&body);
-    json_write_suggestions(&body, q->prefix, q->plen, js, n, truncated, (qtime_ns() - q->t0) / 1000);
+    if (q->opensearch) json_write_opensearch(&body, q->prefix, q->plen, js, n);
+    else json_write_suggestions(&body, q->prefix, q->plen, js, n, truncated, (qtime_ns() - q->t0) / 1000);
     http_resp_opts o = {.keep_alive = q->keep_alive};
-    http_write_head(&q->out, 200, HTTP_JSON_CONTENT_TYPE, body.len, &o);
+    http_write_head(&q->out, 200, q->opensearch ? HTTP_SUGGEST_CONTENT_TYPE : HTTP_JSON_CONTENT_TYPE, body.len, &o);
     if (!q->head_only) qbuf_append(&q->out, body.data, body.len);
     qbuf_free(&body);
 }

@@ -76,15 +76,18 @@ printf 'apple\t5\nbanana\t3\nmango\t7\nmelon\t2\n' >"$tmp/c.tsv"
 s0=$(free_port) s1=$(free_port)
 qac_start "$s0" "$tmp/s0.log" -i "$tmp/idx.0" --http-port 0 || fail "shard 0"
 qac_start "$s1" "$tmp/s1.log" -i "$tmp/idx.1" --http-port 0 || fail "shard 1"
-mp=$(free_port)
+mp=$(free_port) mh2=$(free_port)
 qac_start "$mp" "$tmp/merger2.log" --upstreams "127.0.0.1:$dead,127.0.0.1:$s0;127.0.0.1:$s1" \
-    --shard-map "$tmp/idx.shards" || fail "merger start"
+    --shard-map "$tmp/idx.shards" --http-port "$mh2" || fail "merger start"
 check "a dead first replica: the next answers" "$(redis-cli -p "$mp" COMPLETE a)" "apple"
 check "an empty prefix asks both shards, merged" "$(redis-cli -p "$mp" COMPLETE "" LIMIT 4 | tr '\n' ' ')" "mango apple banana melon "
 check "ADD through the merger" "$(redis-cli -p "$mp" ADD "Maple" 9)" "OK"
 check "on the owning shard only" "$(redis-cli -p "$s1" COMPLETE ma LIMIT 1) $(redis-cli -p "$s0" COMPLETE ma | wc -w)" "Maple 0"
 check "INCR's reply passed back" "$(redis-cli -p "$mp" INCR maple 2)" "11"
 check "PING" "$(redis-cli -p "$mp" PING)" "PONG"
+check "HTTP /v1/suggest (OpenSearch)" "$(curl -s "http://127.0.0.1:$mh2/v1/suggest?q=m")" '["m",["Maple","mango","melon"],[],[]]'
+check "HTTP /healthz" "$(curl -s "http://127.0.0.1:$mh2/healthz")" '{"status":"ok","mode":"merger"}'
+check "HTTP elsewhere: 404" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$mh2/v1/accept")" 404
 qac_stop # the merger: a sanitizer build reports leaks at exit
 for f in "$tmp"/merger*.log; do no_sanitizer_report "$f" && ok "no sanitizer report in $(basename "$f")" || bad "sanitizer: $f"; done
 [ "$fails" -eq 0 ]
