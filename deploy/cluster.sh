@@ -105,7 +105,7 @@ wait_answers() {
 }
 # start_failed WHAT LOG: the failure and the last lines of the part's log (the log stays in DIR)
 start_failed() {
-    echo "$me: $1 did not start within ${CLUSTER_START_WAIT} s; last lines of $2:" >&2
+    echo "$me: $1 exited or did not answer PING within ${CLUSTER_START_WAIT} s; last lines of $2:" >&2
     tail -n 20 "$2" >&2 2>/dev/null || true
     die "$1 did not start (see $2)"
 }

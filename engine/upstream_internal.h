@@ -51,7 +51,7 @@ typedef struct uconn {
     http_conn *hc;
     ureq *head, *tail; /* queued requests, head in flight or ready */
     int queued;
-    int closing, reading, close_after;
+    int closing, reading, close_after, in_pump;
 } uconn;
 
 enum { UQ_READY, UQ_COMPLETE, UQ_CHANGE };

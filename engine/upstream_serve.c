@@ -131,16 +131,18 @@ void uconn_enqueue(uconn *c, ureq *q) {
 }
 
 void uconn_done(uconn *c, ureq *q) {
-    /* answers leave in order: only the head's is sent; it always is the head (one runs at a time) */
+    /* answers leave in order: only the head's is sent; it always is the head (one runs at a time).
+     * q leaves the queue first: a failed write closes the connection, which drops what is queued. */
     int close_after = q->kind == UPS_KIND_HTTP && !q->keep_alive;
-    send_bytes(c, q->out.data, q->out.len, close_after);
     c->head = q->next;
     if (!c->head) c->tail = NULL;
     c->queued--;
+    send_bytes(c, q->out.data, q->out.len, close_after);
     ureq_drop(q);
+    if (c->closing) return;
     if (close_after) c->close_after = 1;
     if (c->head) ureq_start(c->head);
-    else pump(c);
+    else if (!c->in_pump) pump(c); /* inside pump (an answer known at once), its loop goes on */
 }
 
 static int on_http(const http_request *r, void *ud) {
@@ -153,6 +155,7 @@ static int on_http(const http_request *r, void *ud) {
 
 /* Parses what is buffered into requests while the queue has room. */
 static void pump(uconn *c) {
+    c->in_pump = 1;
     while (!c->closing && !c->close_after && c->queued < UPS_PIPELINE && c->in.len && !c->http) {
         int r = proto_parse(&c->pp, c->in.data, c->in.len);
         if (r == PROTO_MORE) break;
@@ -170,6 +173,7 @@ static void pump(uconn *c) {
         qbuf_consume(&c->in, c->pp.consumed);
         uconn_enqueue(c, q);
     }
+    c->in_pump = 0;
     int want = !c->closing && !c->close_after && c->queued < UPS_PIPELINE;
     if (want && !c->reading) {
         c->reading = 1;

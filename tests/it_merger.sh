@@ -8,7 +8,8 @@
 #      replica is dropped as hung;
 #   3. max-inflight 1: while one request waits on the silent shard, a second is refused with ERR LIMIT;
 #   4. a real shard behind a dead replica: answers (fail-over); an empty prefix is merged from both shards;
-#      ADD goes to the owning shard; INCR's reply comes back.
+#      ADD goes to the owning shard; INCR's reply comes back; 3,000 pipelined requests answered in order;
+#      HTTP /v1/suggest and /healthz.
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -85,6 +86,19 @@ check "ADD through the merger" "$(redis-cli -p "$mp" ADD "Maple" 9)" "OK"
 check "on the owning shard only" "$(redis-cli -p "$s1" COMPLETE ma LIMIT 1) $(redis-cli -p "$s0" COMPLETE ma | wc -w)" "Maple 0"
 check "INCR's reply passed back" "$(redis-cli -p "$mp" INCR maple 2)" "11"
 check "PING" "$(redis-cli -p "$mp" PING)" "PONG"
+got=$(python3 - "$mp" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+# 3,000 pipelined requests in one write: answers known at once (PING) between ones that wait on shards
+s.sendall(b"".join(b"COMPLETE a LIMIT 1\r\n" if i % 3 == 0 else b"PING\r\n" for i in range(3000)))
+f = s.makefile("rb"); ok = 0
+for i in range(3000):
+    if i % 3 == 0: ok += f.readline() == b"OK 1\r\n" and f.readline() == b"apple\t5\r\n"
+    else: ok += f.readline() == b"OK PONG\r\n"
+print(ok)
+PY
+)
+check "3,000 pipelined requests answered in order" "$got" 3000
 check "HTTP /v1/suggest (OpenSearch)" "$(curl -s "http://127.0.0.1:$mh2/v1/suggest?q=m")" '["m",["Maple","mango","melon"],[],[]]'
 check "HTTP /healthz" "$(curl -s "http://127.0.0.1:$mh2/healthz")" '{"status":"ok","mode":"merger"}'
 check "HTTP elsewhere: 404" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$mh2/v1/accept")" 404
