@@ -147,3 +147,13 @@ int eng_infix_ranges(const eng *e, int i, uint32_t *s, uint32_t *e_, int cap) {
     }
     return n;
 }
+
+int eng_hit_highlight(const eng *e, int i, uint32_t *match_end, uint32_t *s, uint32_t *e_, int cap) {
+    const trie_hit *h = eng_hit(e, i);
+    /* with edits, the display's part that normalizes to the key's matched bytes */
+    const char *np = e->fuzzy_used || (e->infix_used && e->whits[i].cls == 2) ? trie_hit_key(h) : e->norm;
+    size_t ml = eng_hit_matchlen(e, i);
+    int m = ml ? norm_match_len(trie_hit_display(h), h->displen, np, ml) : 0;
+    *match_end = m > 0 ? (uint32_t)m : 0;
+    return e->infix_used ? eng_infix_ranges(e, i, s, e_, cap) : -1;
+}

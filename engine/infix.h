@@ -65,4 +65,12 @@ int eng_complete_infix(struct eng *e, unsigned k, const struct eng_ctx *ctx, con
  * typo fill, which matched no words). */
 int eng_infix_ranges(const struct eng *e, int i, uint32_t *s, uint32_t *e_, int cap);
 
+/* Highlighting of hit i of the last eng_complete, as the HTTP answer shows
+ * it (server_http.c) and COMPLETE WITHMATCH sends it: *match_end, the end of
+ * the display bytes the typed prefix matched (with edits: the display part
+ * that normalizes to the key bytes the typo search matched; 0: none), and
+ * for an INFIX request each matched word's range (eng_infix_ranges: returns
+ * their count), else -1. */
+int eng_hit_highlight(const struct eng *e, int i, uint32_t *match_end, uint32_t *s, uint32_t *e_, int cap);
+
 #endif

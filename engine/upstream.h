@@ -2,11 +2,14 @@
  * docs/SCALING.md "Shards", docs/PROTOCOL.md "Merger").
  *
  * A merger holds no index. It answers COMPLETE (text, RESP, and HTTP
- * /v1/complete) by asking the shards that can hold the answer over RESP --
+ * /v1/complete, highlighted as the shards say: WITHMATCH) by asking the
+ * shards that can hold the answer over RESP --
  * only the owning shard when the shard map decides the prefix's first
  * character, every shard otherwise (INFIX, a prefix that normalizes to
  * nothing, FUZZY under fuzzy-first-any) -- and merging their top k exactly in
- * one server's order. ADD / INCR / DEL go to the shard owning the key.
+ * one server's order. ADD / INCR / DEL / ACCEPT (and HTTP /v1/accept) go to
+ * the shard owning the key; STATS, /v1/stats and /metrics are its own
+ * counters (upstream_stats.c).
  *
  * Three parts:
  *   upstream_merge.c  the exact merge (pure: no sockets), unit-tested against
@@ -14,8 +17,10 @@
  *   upstream_pool.c   the shards' replicas: one async hiredis connection each
  *                     (engine/rank/redis_uv.h), fail-over between a shard's
  *                     replicas, reconnection;
- *   upstream_serve.c  the listeners, client connections, requests with their
- *                     deadline, and `qac serve --upstreams`'s settings.
+ *   upstream_req.c    a request: parse, route, ask, merge, answer;
+ *   upstream_serve.c  the listeners, client connections, and `qac serve
+ *                     --upstreams`'s settings;
+ *   upstream_stats.c  its counters.
  *
  * The order (what one server holding every key answers, docs/PROTOCOL.md):
  * fewer edits first, then (INFIX) completions the whole text is a prefix of
@@ -44,6 +49,8 @@ typedef struct ups_item {
     int klass;  /* INFIX: 0 when the typed text is a prefix of the key (or a typo match), else 1 */
     uint32_t keyoff;
     uint16_t keylen;
+    const char *match; /* the shard's WITHMATCH element (proto_match_fmt), NULL when not asked */
+    size_t matchlen;
 } ups_item;
 
 typedef struct ups_merge {

@@ -36,6 +36,7 @@ typedef struct usrv {
     int key_form;
     unsigned inflight;
     uint64_t requests, merged, errors, deadline_errors, inflight_errors;
+    uint64_t start_ns;
     proto_limits plim;
 } usrv;
 
@@ -76,8 +77,9 @@ struct ureq {
     const char *prefix;
     size_t plen;
     unsigned k;
-    int withscores, withedits, typos, infix;
+    int withscores, withedits, withmatch, typos, infix;
     int opensearch; /* HTTP /v1/suggest: the OpenSearch array instead of /v1/complete's object */
+    int http_accept; /* HTTP /v1/accept: the shard's ACCEPT reply becomes {"query","score"} or an HTTP error */
     uint64_t mask; /* shards asked */
     int nasked, waiting, outstanding, started, finished, timer_closed, failed;
     uslot slot[SHARDMAP_MAX_SHARDS];
@@ -94,6 +96,9 @@ ureq *ureq_from_http(uconn *c, const http_request *r);
 ureq *ureq_ready(uconn *c, int kind); /* an answer already known: fill ->out */
 void ureq_start(ureq *q);
 void ureq_drop(ureq *q); /* its connection closed */
+/* upstream_stats.c: the merger's counters (STATS, /v1/stats, /metrics) */
+struct eng_stats_snap;
+void ups_stats(const usrv *s, struct eng_stats_snap *snap);
 /* upstream_serve.c */
 void uconn_enqueue(uconn *c, ureq *q);
 void uconn_done(uconn *c, ureq *q); /* q's answer is in q->out: send it, go on with the queue */

@@ -50,6 +50,8 @@ int ups_merge_add(ups_merge *m, const char *disp, size_t displen, double score, 
     it->edits = edits < 0 ? -edits : edits;
     it->keyoff = (uint32_t)m->klen;
     it->keylen = (uint16_t)kl;
+    it->match = NULL;
+    it->matchlen = 0;
     /* INFIX: word matches the text is a prefix of first; a typo match is a prefix match by construction */
     it->klass = m->infix && it->edits == 0 &&
                 !((size_t)kl >= m->nplen && !memcmp(m->keys + m->klen, m->np, m->nplen));

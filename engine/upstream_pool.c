@@ -121,6 +121,12 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
     cb(ud, shard, replica, reply);
 }
 
+int ups_pool_connected(const ups_pool *p, int shard) {
+    int n = 0;
+    for (int i = 0; i < p->shards[shard].n; i++) n += p->shards[shard].r[i].ac != NULL;
+    return n;
+}
+
 int ups_pool_send(ups_pool *p, int shard, int attempt, int argc, const char **argv, const size_t *argvlen,
                   ups_reply_fn cb, void *ud, int *replica) {
     ups_shard *sh = &p->shards[shard];
@@ -143,7 +149,8 @@ int ups_pool_send(ups_pool *p, int shard, int attempt, int argc, const char **ar
             continue;
         }
         p->sent++;
-        if (attempt) p->failovers++;
+        sh->asks++;
+        if (attempt) p->failovers++, sh->failovers++;
         *replica = i;
         return attempt;
     }

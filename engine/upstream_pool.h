@@ -44,6 +44,8 @@ typedef struct ups_shard {
     ups_replica r[UPS_MAX_REPLICAS];
     int n;
     int pref; /* the replica that last answered */
+    uint64_t asks, failovers; /* commands sent to it; of those, sent past its preferred replica */
+    uint64_t deadline_misses; /* requests that failed at deadline-ms waiting on it (upstream_req.c) */
 } ups_shard;
 
 typedef struct ups_pool {
@@ -72,6 +74,8 @@ int ups_pool_send(ups_pool *p, int shard, int attempt, int argc, const char **ar
  * is freed now, so the commands waiting on it are called back with NULL and
  * move to the next replica, and it is reconnected after UPS_RETRY_MS. */
 void ups_pool_drop(ups_pool *p, int shard, int replica);
+/* Replicas of a shard with a connection now (for STATS). */
+int ups_pool_connected(const ups_pool *p, int shard);
 /* How many attempts a shard allows (its replica count). */
 static inline int ups_pool_attempts(const ups_pool *p, int shard) { return p->shards[shard].n; }
 /* "h:p,h:p" of a shard into buf (for error messages). */

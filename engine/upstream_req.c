@@ -3,9 +3,11 @@
  *
  * A request owns copies of its arguments (store) and builds the command each
  * shard gets: COMPLETE prefix [LIMIT k] [FUZZY f] [INFIX] [USER u]
- * [SESSION s] WITHSCORES WITHEDITS -- scores and edit counts always, since
- * the merge needs them; the client's WITHSCORES / WITHEDITS only shape the
- * answer. Changes (ADD, INCR, DEL, ACCEPT) are sent as given to the shard
+ * [SESSION s] WITHSCORES WITHEDITS [WITHMATCH] -- scores and edit counts
+ * always, since the merge needs them; WITHMATCH (each suggestion's highlight
+ * as the shard computes it, proto_match_fmt) for HTTP, whose answer carries
+ * `match` and `words`, or when the client asked for it; the client's
+ * WITHSCORES / WITHEDITS only shape the answer. Changes (ADD, INCR, DEL, ACCEPT) are sent as given to the shard
  * owning the query and its reply is passed back.
  *
  * Routing: the typed prefix is normalized as the shards do (norm_prefix in
@@ -31,8 +33,10 @@
 #include "common/alloc.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "engine/stats.h"
 #include "engine/upstream_internal.h"
 #include "text/norm.h"
+#include "trie/trie_words.h"
 
 static int argis(const char *p, size_t n, const char *w) { return n == strlen(w) && !strncasecmp(p, w, n); }
 
@@ -108,6 +112,7 @@ static int parse_complete(ureq *q, int argc, const proto_arg *a, char *err, size
         int val = argis(w, wl, "LIMIT") || argis(w, wl, "USER") || argis(w, wl, "SESSION") || argis(w, wl, "FUZZY");
         if (argis(w, wl, "WITHSCORES")) q->withscores = 1;
         else if (argis(w, wl, "WITHEDITS")) q->withedits = 1;
+        else if (argis(w, wl, "WITHMATCH")) q->withmatch = 1;
         else if (argis(w, wl, "INFIX")) q->infix = 1, p[n] = "INFIX", l[n++] = 5;
         else if (argis(w, wl, "DICT")) return snprintf(err, errlen, "DICT is not served through the merger"), -1;
         else if (!val || i + 1 >= argc)
@@ -131,11 +136,63 @@ static int parse_complete(ureq *q, int argc, const proto_arg *a, char *err, size
     }
     p[n] = "WITHSCORES", l[n++] = 10;
     p[n] = "WITHEDITS", l[n++] = 9;
+    if (q->withmatch || q->kind == UPS_KIND_HTTP) p[n] = "WITHMATCH", l[n++] = 9;
     if (set_args(q, n, p, l) < 0) return snprintf(err, errlen, "out of memory"), -1;
     q->prefix = q->argv[1];
     q->plen = q->argvlen[1];
     q->type = UQ_COMPLETE;
     return 0;
+}
+
+/* The merger's counters (upstream_stats.c) in one of stats.h's renderings:
+ * kind PROTO_TEXT / PROTO_RESP (STATS, INFO), or HTTP (prom: /metrics, else
+ * /v1/stats). */
+static void stats_reply(ureq *q, int prom) {
+    static eng_stats_snap snap; /* ~27 KB; the loop answers one at a time */
+    ups_stats(q->s, &snap);
+    if (q->kind == PROTO_TEXT) {
+        stats_render_text(&snap, &q->out);
+        return;
+    }
+    if (q->kind == PROTO_RESP) {
+        stats_render_resp(&snap, NULL, &q->out);
+        return;
+    }
+    qbuf body;
+    qbuf_init(&body);
+    if ((prom ? stats_render_prom(&snap, &body) : stats_render_json(&snap, &body)) == 0) {
+        http_resp_opts o = {.keep_alive = q->keep_alive};
+        http_write_head(&q->out, 200, prom ? "text/plain; version=0.0.4; charset=utf-8" : HTTP_JSON_CONTENT_TYPE,
+                        body.len, &o);
+        if (!q->head_only) qbuf_append(&q->out, body.data, body.len);
+    }
+    qbuf_free(&body);
+}
+
+/* /v1/accept: ACCEPT q [USER u] [SESSION s] [PREFIX p] [RANK r] to the
+ * shard owning q, checked as one server checks it (server_http.c). */
+static void accept_from_http(ureq *q, const http_request *r) {
+    static const char *const names[][2] = {{"user", "USER"}, {"session", "SESSION"}, {"prefix", "PREFIX"},
+                                           {"rank", "RANK"}};
+    const char *p[UPS_ARGS_MAX], *v;
+    size_t l[UPS_ARGS_MAX], vl;
+    int n = 0;
+    if (!http_param(r, "q", &v, &vl)) return error_reply(q, 0, "missing_q", 400, "parameter q is required");
+    p[n] = "ACCEPT", l[n++] = 6;
+    p[n] = v, l[n++] = vl;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (!http_param(r, names[i][0], &v, &vl)) continue;
+        int64_t rank;
+        if (i == 3 && (qparse_i64(v, vl, &rank) < 0 || rank < 0))
+            return error_reply(q, 0, "bad_rank", 400, "rank must be an integer 0..100");
+        p[n] = names[i][1], l[n++] = strlen(names[i][1]);
+        p[n] = v, l[n++] = vl;
+    }
+    if (set_args(q, n, p, l) < 0) return error_reply(q, 0, "nomem", 503, "out of memory");
+    q->type = UQ_CHANGE;
+    q->http_accept = 1;
+    q->prefix = q->argv[1];
+    q->plen = q->argvlen[1];
 }
 
 ureq *ureq_from_args(uconn *c, int kind, int argc, const proto_arg *a) {
@@ -155,12 +212,14 @@ ureq *ureq_from_args(uconn *c, int kind, int argc, const proto_arg *a) {
         q->type = UQ_CHANGE;
         q->prefix = q->argv[1];
         q->plen = q->argvlen[1];
+    } else if ((argis(cmd, cl, "STATS") || argis(cmd, cl, "INFO")) && argc <= 2) {
+        stats_reply(q, 0);
     } else if (argis(cmd, cl, "PING") && argc == 1) {
         proto_reply_status(&q->out, kind, "PONG");
     } else if (argis(cmd, cl, "COMMAND") || argis(cmd, cl, "HELLO") || argis(cmd, cl, "CLIENT")) {
         proto_reply_ok(&q->out, kind); /* what redis-cli sends on connecting */
     } else {
-        snprintf(err, sizeof err, "UNKNOWN the merger serves COMPLETE, ADD, INCR, DEL, ACCEPT and PING, not '%.*s'",
+        snprintf(err, sizeof err, "UNKNOWN the merger serves COMPLETE, ADD, INCR, DEL, ACCEPT, STATS and PING, not '%.*s'",
                  (int)(cl < 32 ? cl : 32), cmd);
         proto_reply_error(&q->out, kind, ERR_UNKNOWN, err + 8);
     }
@@ -185,9 +244,18 @@ ureq *ureq_from_http(uconn *c, const http_request *r) {
         if (!q->head_only) qbuf_append(&q->out, body, sizeof body - 1);
         return q;
     }
+    if (!strcmp(r->path, "/v1/stats") || !strcmp(r->path, "/metrics")) {
+        stats_reply(q, r->path[1] == 'm');
+        return q;
+    }
+    if (!strcmp(r->path, "/v1/accept")) {
+        accept_from_http(q, r);
+        return q;
+    }
     q->opensearch = !strcmp(r->path, "/v1/suggest");
     if (strcmp(r->path, "/v1/complete") && !q->opensearch) {
-        error_reply(q, 0, "not_found", 404, "the merger serves /v1/complete, /v1/suggest and /healthz");
+        error_reply(q, 0, "not_found", 404,
+                    "the merger serves /v1/complete, /v1/suggest, /v1/accept, /v1/stats, /metrics and /healthz");
         return q;
     }
     proto_arg a[UPS_ARGS_MAX];
@@ -225,24 +293,28 @@ static void write_complete(ureq *q, size_t n) {
     qbuf_reset(&q->out);
     if (q->kind != UPS_KIND_HTTP) {
         /* RESP counts every element (display, score, edits); text counts suggestions */
-        proto_reply_list_head(&q->out, q->kind, q->kind == PROTO_RESP ? n * (size_t)(1 + q->withscores + q->withedits) : n);
+        size_t per = 1 + (size_t)(q->withscores + q->withedits + q->withmatch);
+        proto_reply_list_head(&q->out, q->kind, q->kind == PROTO_RESP ? n * per : n);
         for (size_t i = 0; i < n; i++) {
             const ups_item *it = &q->m.items[i];
             proto_reply_suggestion(&q->out, q->kind, it->disp, it->displen, it->score, q->withscores,
                                    q->withedits ? (it->cut ? -it->edits : it->edits) : PROTO_NO_EDITS);
+            if (q->withmatch) proto_reply_match(&q->out, q->kind, it->match, it->matchlen);
         }
         return;
     }
-    char np[TRIE_MAX_KEY + 1];
-    int npl = norm_prefix_as(q->s->key_form, q->prefix, q->plen, np, sizeof np);
+    /* match and words: the shard's (WITHMATCH), so they are one server's */
     json_suggestion js[TRIE_MAX_K];
+    static uint32_t ws[TRIE_MAX_K][TRIE_WORDS_MAX_TYPED], we[TRIE_MAX_K][TRIE_WORDS_MAX_TYPED];
     int truncated = 0;
     for (size_t i = 0; i < n; i++) {
         const ups_item *it = &q->m.items[i];
-        int ml = npl >= 0 && !it->edits ? norm_match_len(it->disp, it->displen, np, (size_t)npl) : -1;
+        uint32_t m = 0;
+        int nw = proto_match_parse(it->match, it->matchlen, &m, ws[i], we[i], TRIE_WORDS_MAX_TYPED);
         js[i] = (json_suggestion){.text = it->disp, .textlen = it->displen, .score = it->score,
-                                  .match_end = ml > 0 ? (uint32_t)ml : 0, .has_edits = q->typos,
-                                  .edits = (unsigned)it->edits};
+                                  .match_end = nw >= 0 ? m : 0, .has_edits = q->typos,
+                                  .edits = (unsigned)it->edits, .has_words = q->infix,
+                                  .nwords = nw > 0 ? (unsigned)nw : 0, .word_start = ws[i], .word_end = we[i]};
         truncated |= it->cut;
     }
     qbuf body;
@@ -285,8 +357,49 @@ static void fail_shard(ureq *q, int shard, const char *why) {
     finish(q);
 }
 
+/* The HTTP status of a shard's error code (as server_http.c's eng_status). */
+static int code_status(const char *code, size_t n) {
+    return argis(code, n, "notfound") ? 404 : argis(code, n, "nomem") ? 503 : argis(code, n, "io") ? 500
+           : argis(code, n, "rate") ? 429 : argis(code, n, "noauth") || argis(code, n, "wrongpass") ? 401 : 400;
+}
+
+/* /v1/accept: the shard's ACCEPT reply as one server's HTTP answer. */
+static void accept_reply(ureq *q, const redisReply *r) {
+    qbuf_reset(&q->out);
+    http_resp_opts o = {.keep_alive = q->keep_alive, .head_only = q->head_only};
+    double score;
+    if (r->type == REDIS_REPLY_ERROR) { /* "ERR CODE message" (NOAUTH and the like without ERR) */
+        const char *e = r->str;
+        if (!strncmp(e, "ERR ", 4)) e += 4;
+        size_t cl = strcspn(e, " ");
+        char code[16];
+        size_t i = 0;
+        for (; i < cl && i + 1 < sizeof code; i++) code[i] = (char)(e[i] >= 'A' && e[i] <= 'Z' ? e[i] + 32 : e[i]);
+        code[i] = 0;
+        int status = code_status(code, i);
+        if (status == 429) o.extra_headers = "Retry-After: 1\r\n";
+        http_write_json_error(&q->out, status, code, e[cl] ? e + cl + 1 : e, &o);
+        q->failed = 1;
+        return;
+    }
+    if (r->type != REDIS_REPLY_STRING || qparse_double(r->str, r->len, &score) < 0) {
+        http_write_json_error(&q->out, 502, "upstream", "unexpected ACCEPT reply from the shard", &o);
+        q->failed = 1;
+        return;
+    }
+    qbuf body;
+    qbuf_init(&body);
+    if (qbuf_puts(&body, "{\"query\":") == 0 && json_str(&body, q->prefix, q->plen) == 0 &&
+        qbuf_puts(&body, ",\"score\":") == 0 && json_double(&body, score) == 0 && qbuf_putc(&body, '}') == 0) {
+        http_write_head(&q->out, 200, HTTP_JSON_CONTENT_TYPE, body.len, &o);
+        if (!q->head_only) qbuf_append(&q->out, body.data, body.len);
+    }
+    qbuf_free(&body);
+}
+
 /* A change's reply, passed back in the client's protocol. */
 static void pass_reply(ureq *q, const redisReply *r) {
+    if (q->http_accept) return accept_reply(q, r);
     qbuf_reset(&q->out);
     switch (r->type) {
     case REDIS_REPLY_STATUS: proto_reply_status(&q->out, q->kind, r->str); break;
@@ -302,25 +415,34 @@ static void pass_reply(ureq *q, const redisReply *r) {
     }
 }
 
-/* A COMPLETE reply (display, score, edits)* -> the merge. */
+/* A COMPLETE reply (display, score, edits[, match])* -> the merge. */
 static int take_items(ureq *q, uslot *sl, const redisReply *r) {
-    if (r->type != REDIS_REPLY_ARRAY || r->elements % 3) return -1;
+    size_t per = q->withmatch || q->kind == UPS_KIND_HTTP ? 4 : 3; /* as parse_complete asked */
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % per) return -1;
     size_t total = 1;
-    for (size_t i = 0; i < r->elements; i += 3) {
+    for (size_t i = 0; i < r->elements; i += per) {
         if (r->element[i]->type != REDIS_REPLY_STRING || r->element[i + 1]->type != REDIS_REPLY_STRING ||
-            r->element[i + 2]->type != REDIS_REPLY_INTEGER)
+            r->element[i + 2]->type != REDIS_REPLY_INTEGER || (per == 4 && r->element[i + 3]->type != REDIS_REPLY_STRING))
             return -1;
-        total += r->element[i]->len;
+        total += r->element[i]->len + (per == 4 ? r->element[i + 3]->len : 0);
     }
     if (!(sl->data = qmalloc(total))) return -1;
     char *w = sl->data;
-    for (size_t i = 0; i < r->elements; i += 3) {
+    for (size_t i = 0; i < r->elements; i += per) {
         double score;
         const redisReply *d = r->element[i], *sc = r->element[i + 1];
         if (qparse_double(sc->str, sc->len, &score) < 0) return -1;
         memcpy(w, d->str, d->len);
         if (ups_merge_add(&q->m, w, d->len, score, (int)r->element[i + 2]->integer) < 0) return -1;
         w += d->len;
+        if (per == 4) {
+            const redisReply *mr = r->element[i + 3];
+            ups_item *it = &q->m.items[q->m.n - 1];
+            memcpy(w, mr->str, mr->len);
+            it->match = w;
+            it->matchlen = mr->len;
+            w += mr->len;
+        }
     }
     return 0;
 }
@@ -372,7 +494,10 @@ static void on_deadline(uv_timer_t *t) {
     fail_shard(q, first, why);
     q->outstanding++; /* keeps q while the drops call its callbacks back */
     for (int i = 0; i < s->pool.nshards; i++)
-        if ((q->mask >> i & 1) && !q->slot[i].done) ups_pool_drop(&s->pool, i, q->slot[i].replica);
+        if ((q->mask >> i & 1) && !q->slot[i].done) {
+            s->pool.shards[i].deadline_misses++;
+            ups_pool_drop(&s->pool, i, q->slot[i].replica);
+        }
     q->outstanding--;
     maybe_free(q);
 }
@@ -388,9 +513,10 @@ static uint64_t route(ureq *q, char *err, size_t errlen) {
     int own = -1;
     if (s->map && n > 0 && shardmap_first_cp(nk, (size_t)n, &cp) == 0) own = shardmap_owner(s->map, cp);
     if (q->type == UQ_CHANGE) {
-        if (own < 0 && s->pool.nshards > 1) {
-            snprintf(err, errlen, n < 0 ? "ARGS the query does not normalize: %s" : "ARGS no shard owns this query%s",
-                     n < 0 ? norm_strerror(n) : "");
+        /* a query that normalizes to nothing (or not at all) is refused by any shard as by one
+         * server: shard 0 says why */
+        if (own < 0 && n > 0 && s->pool.nshards > 1) {
+            snprintf(err, errlen, "ARGS no shard owns this query (no --shard-map)");
             return 0;
         }
         return own < 0 ? 1 : (uint64_t)1 << own;

@@ -2,7 +2,8 @@
  * listeners and client connections (engine/upstream.h has the whole).
  *
  * One libuv loop, as `qac serve`: a text/RESP port (--port) and an optional
- * HTTP port (--http-port, /v1/complete only). A connection's requests are
+ * HTTP port (--http-port: /v1/complete, /v1/suggest, /v1/accept, /v1/stats,
+ * /metrics, /healthz). A connection's requests are
  * queued in arrival order (at most UPS_PIPELINE; it stops reading while the
  * queue is full) and run one at a time, so pipelined replies keep their
  * order; the head request waits on the shards while the loop serves the
@@ -38,7 +39,8 @@ static void usage(FILE *f) {
             "\n"
             "The shard merger: holds no index, answers COMPLETE (text, RESP, HTTP\n"
             "/v1/complete) by asking the shards that can hold the answer and merging\n"
-            "their top k exactly; ADD/INCR/DEL/ACCEPT go to the owning shard.\n"
+            "their top k exactly; ADD/INCR/DEL/ACCEPT (HTTP /v1/accept) go to the owning\n"
+            "shard; STATS, /v1/stats and /metrics show the merger's own counters.\n"
             "\n"
             "  --upstreams SPEC       shards separated by ';', a shard's replicas by ',':\n"
             "                         HOST:PORT,HOST:PORT;HOST:PORT,... (their RESP ports)\n"
@@ -319,6 +321,7 @@ int upstream_main(int argc, char **argv) {
     char err[600];
     uv_loop_t *loop = uv_default_loop();
     s.loop = loop;
+    s.start_ns = qtime_ns();
     s.plim = (proto_limits){PROTO_MAX_LINE, PROTO_MAX_ARGS, PROTO_MAX_BULK};
     if (ups_pool_parse(&s.pool, loop, s.cfg.spec, s.cfg.max_upstreams, err, sizeof err) < 0) {
         fprintf(stderr, "qac serve: %s; see 'qac serve --upstreams x --help'\n", err);

@@ -121,9 +121,10 @@ at_exit "'$root/deploy/cluster.sh' stop --dir '$sc' >/dev/null 2>&1"
 check "cluster.env lists the shards" "$SHARDS $(wc -w <<<"$SHARD0_PORTS") $(wc -w <<<"$SHARD1_HTTP_PORTS") ${MERGER_PORT:+1} ${MERGER_HTTP_PORT:+1} $(wc -w <<<"$QAC_PORTS")" "2 2 2 1 1 4"
 "$root/deploy/cluster.sh" status --dir "$sc" >"$tmp/sstatus" && ok "status (shards): all up ($(wc -l <"$tmp/sstatus") parts)" ||
     { bad "status (shards)"; cat "$tmp/sstatus"; }
-timeout 300 python3 - "$rport" "$rhttp" "$MERGER_PORT" "$NGINX_PORT" "$tmp/shards.tsv" "$tmp/diff.out" <<'PY'
+timeout 300 python3 - "$rport" "$rhttp" "$MERGER_PORT" "$NGINX_PORT" "$tmp/shards.tsv" "$tmp/diff.out" "$MERGER_HTTP_PORT" <<'PY'
 import http.client, json, random, socket, sys, urllib.parse
 rport, rhttp, mport, nport = map(int, sys.argv[1:5])
+mhttp = int(sys.argv[7])
 random.seed(7)
 queries = [l.split("\t")[0] for l in open(sys.argv[5], encoding="utf-8")]
 
@@ -153,7 +154,7 @@ def http_get(conn, q, extra):
     conn.request("GET", "/v1/complete?q=" + urllib.parse.quote(q) + extra)
     r = conn.getresponse(); body = r.read()
     if r.status != 200: return "HTTP %d %s" % (r.status, body[:200])
-    return [(s["text"], s["score"], s.get("edits")) for s in json.loads(body)["suggestions"]]
+    return [(s["text"], s["score"], s.get("edits"), s.get("match"), s.get("words")) for s in json.loads(body)["suggestions"]]
 
 prefixes = set()
 for q in queries:
@@ -167,11 +168,12 @@ cases += [(p, ("INFIX", "FUZZY", "1")) for p in random.sample(longer, 40)]
 ref, mer = Resp(rport), Resp(mport)
 rh = http.client.HTTPConnection("127.0.0.1", rhttp, timeout=10)
 nh = http.client.HTTPConnection("127.0.0.1", nport, timeout=10)
-bad_m = bad_n = 0
+mh = http.client.HTTPConnection("127.0.0.1", mhttp, timeout=10)
+bad_m = bad_n = bad_h = 0
 notes = []
 for p, opts in cases:
-    want = ref.cmd("COMPLETE", p, "LIMIT", "10", "WITHSCORES", "WITHEDITS", *opts)
-    got = mer.cmd("COMPLETE", p, "LIMIT", "10", "WITHSCORES", "WITHEDITS", *opts)
+    want = ref.cmd("COMPLETE", p, "LIMIT", "10", "WITHSCORES", "WITHEDITS", "WITHMATCH", *opts)
+    got = mer.cmd("COMPLETE", p, "LIMIT", "10", "WITHSCORES", "WITHEDITS", "WITHMATCH", *opts)
     if got != want:
         bad_m += 1
         if len(notes) < 5: notes.append("merger %r %s: %r != %r" % (p, opts, got[:6], want[:6]))
@@ -180,13 +182,19 @@ for p, opts in cases:
     if hw != hg:
         bad_n += 1
         if len(notes) < 5: notes.append("nginx %r %s: %r != %r" % (p, extra, hg[:3], hw[:3]))
-open(sys.argv[6], "w").write("%d %d %d %d\n%s\n" % (len(cases), len(prefixes), bad_m, bad_n, "\n".join(notes)))
+    hm = http_get(mh, p, extra)  # the merger's own HTTP: match and words as one server's
+    if hw != hm:
+        bad_h += 1
+        if len(notes) < 5: notes.append("merger http %r %s: %r != %r" % (p, extra, hm[:3], hw[:3]))
+open(sys.argv[6], "w").write("%d %d %d %d %d\n%s\n" % (len(cases), len(prefixes), bad_m, bad_n, bad_h, "\n".join(notes)))
 PY
-read -r ncases npfx badm badn <"$tmp/diff.out"
+read -r ncases npfx badm badn badh <"$tmp/diff.out"
 [ "${badm:-1}" -eq 0 ] && ok "merger: $ncases requests ($npfx 1-2 character prefixes, 300 longer, FUZZY, INFIX) answer as one server" ||
     { bad "merger differs from one server on $badm of $ncases"; tail -n +2 "$tmp/diff.out"; }
-[ "${badn:-1}" -eq 0 ] && ok "nginx (map to shards, else the merger): the same $ncases answer as one server" ||
+[ "${badn:-1}" -eq 0 ] && ok "nginx (map to shards, else the merger): the same $ncases answer as one server (match, words included)" ||
     { bad "nginx differs from one server on $badn of $ncases"; tail -n +2 "$tmp/diff.out"; }
+[ "${badh:-1}" -eq 0 ] && ok "the merger's HTTP /v1/complete: the same $ncases answers, match and words included" ||
+    { bad "the merger's HTTP differs from one server on $badh of $ncases"; tail -n +2 "$tmp/diff.out"; }
 routed=$(sleep 1.5; grep -c "ua=127.0.0.1:\($(tr ' ' '|' <<<"$QAC_HTTP_PORTS" | sed 's/|/\\|/g')\) " "$sc/nginx/logs/access.log")
 merged=$(grep -c "ua=127.0.0.1:$MERGER_HTTP_PORT " "$sc/nginx/logs/access.log")
 [ "$routed" -gt 0 ] && [ "$merged" -gt 0 ] && ok "nginx sent $routed straight to a shard, $merged to the merger" ||
@@ -202,7 +210,7 @@ for _ in $(seq 50); do [ "$(redis-cli -p "${own[1]}" COMPLETE "zebra z" LIMIT 1)
 check "ADD through the merger: on both replicas of shard $zs, not on the other shard" \
     "$(redis-cli -p "${own[0]}" COMPLETE "zebra z" LIMIT 1) $(redis-cli -p "${own[1]}" COMPLETE "zebra z" LIMIT 1) $(redis-cli -p "${other[0]}" COMPLETE "zebra z" LIMIT 1 | wc -w)" \
     "zebra zulu zebra zulu 0"
-check "merger: unknown command" "$(redis-cli -p "$MERGER_PORT" FROB 2>&1)" "ERR UNKNOWN the merger serves COMPLETE, ADD, INCR, DEL, ACCEPT and PING, not 'FROB'"
+check "merger: unknown command" "$(redis-cli -p "$MERGER_PORT" FROB 2>&1)" "ERR UNKNOWN the merger serves COMPLETE, ADD, INCR, DEL, ACCEPT, STATS and PING, not 'FROB'"
 
 # kill -9 of one replica of shard 0 while clients ask through the merger (RESP) and through nginx
 python3 - "$MERGER_PORT" "$NGINX_PORT" "$tmp/skill.out" <<'PY' &

@@ -9,7 +9,9 @@
 #   3. max-inflight 1: while one request waits on the silent shard, a second is refused with ERR LIMIT;
 #   4. a real shard behind a dead replica: answers (fail-over); an empty prefix is merged from both shards;
 #      ADD goes to the owning shard; INCR's reply comes back; 3,000 pipelined requests answered in order;
-#      HTTP /v1/suggest and /healthz.
+#      HTTP /v1/suggest and /healthz; HTTP /v1/accept forwarded to the owning shard, its errors as one
+#      server's (compared with a shard's own HTTP answers); the merger's counters over STATS (RESP and
+#      text), /v1/stats and /metrics (per shard asks, fail-overs, deadline misses).
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -60,6 +62,9 @@ got=$(redis-cli -p "$mp" COMPLETE xyz)
 ms=$((($(date +%s%N) - t0) / 1000000))
 check "silent shard: the deadline" "$got" "ERR IO shard 1 (127.0.0.1:$silent): no replica answered within 300 ms (deadline-ms)"
 [ "$ms" -ge 250 ] && [ "$ms" -lt 3000 ] && ok "answered at the deadline ($ms ms)" || bad "deadline answer after $ms ms"
+check "STATS: the deadline miss counted on its shard" \
+    "$(redis-cli -p "$mp" STATS | grep -E '^(shard[01]_deadline_misses|merger_deadline_errors):' | tr -d '\r' | tr '\n' ' ')" \
+    "merger_deadline_errors:1 shard0_deadline_misses:0 shard1_deadline_misses:1 "
 check "the hung replica dropped (reconnected later)" "$(grep -c "upstream.replica_dropped.*port=$silent" "$tmp/merger.log")" 1
 redis-cli -p "$mp" COMPLETE xyz >"$tmp/first" &
 sleep 0.1
@@ -75,7 +80,8 @@ qac_stop
 printf 'apple\t5\nbanana\t3\nmango\t7\nmelon\t2\n' >"$tmp/c.tsv"
 "$QAC_BIN" build -o "$tmp/idx" --format counts --quiet --shards 2 "$tmp/c.tsv" || fail "build --shards"
 s0=$(free_port) s1=$(free_port)
-qac_start "$s0" "$tmp/s0.log" -i "$tmp/idx.0" --http-port 0 || fail "shard 0"
+sh0=$(free_port)
+qac_start "$s0" "$tmp/s0.log" -i "$tmp/idx.0" --http-port "$sh0" || fail "shard 0"
 qac_start "$s1" "$tmp/s1.log" -i "$tmp/idx.1" --http-port 0 || fail "shard 1"
 mp=$(free_port) mh2=$(free_port)
 qac_start "$mp" "$tmp/merger2.log" --upstreams "127.0.0.1:$dead,127.0.0.1:$s0;127.0.0.1:$s1" \
@@ -101,7 +107,24 @@ PY
 check "3,000 pipelined requests answered in order" "$got" 3000
 check "HTTP /v1/suggest (OpenSearch)" "$(curl -s "http://127.0.0.1:$mh2/v1/suggest?q=m")" '["m",["Maple","mango","melon"],[],[]]'
 check "HTTP /healthz" "$(curl -s "http://127.0.0.1:$mh2/healthz")" '{"status":"ok","mode":"merger"}'
-check "HTTP elsewhere: 404" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$mh2/v1/accept")" 404
+check "HTTP elsewhere: 404" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$mh2/v1/frob")" 404
+# /v1/accept: to the shard owning q; errors as one server's (shard 0's own HTTP port answers as one server)
+check "HTTP POST /v1/accept" "$(curl -s -d 'q=Maple&user=u1&prefix=ma&rank=0' "http://127.0.0.1:$mh2/v1/accept")" \
+    '{"query":"Maple","score":12}'
+check "the ACCEPT reached the owning shard" "$(redis-cli -p "$s1" COMPLETE ma LIMIT 1 WITHSCORES | tr '\n' ' ')" "Maple 12 "
+check "HTTP GET /v1/accept" "$(curl -s "http://127.0.0.1:$mh2/v1/accept?q=apple")" '{"query":"apple","score":6}'
+for qs in "" "q=apple&rank=x" "q=%20%20" "q=$(printf 'x%.0s' $(seq 600))"; do
+    check "HTTP /v1/accept?${qs:0:20} as one server" \
+        "$(curl -s -w ' %{http_code}' "http://127.0.0.1:$mh2/v1/accept?$qs")" \
+        "$(curl -s -w ' %{http_code}' "http://127.0.0.1:$sh0/v1/accept?$qs")"
+done
+# the merger's own counters
+stats=$(curl -s "http://127.0.0.1:$mh2/v1/stats")
+python3 -c 'import json, sys; d = json.loads(sys.argv[1]); sys.exit(not (d["merger_shards"] == 2 and d["merger_requests"] > 3000 and d["shard0_failovers"] >= 1 and d["shard1_asks"] >= 3 and d["shard0_replicas_up"] == 1 and "merger_inflight" in d))' "$stats" &&
+    ok "HTTP /v1/stats: the merger's counters" || bad "HTTP /v1/stats: $stats"
+curl -s "http://127.0.0.1:$mh2/metrics" >"$tmp/metrics"
+check "HTTP /metrics (Prometheus)" "$(grep -c '^# TYPE qac_merger_shard_asks_total counter$' "$tmp/metrics") $(grep -cE '^qac_merger_shard_asks_total\{shard="[01]"\} [1-9]' "$tmp/metrics") $(grep -c '^qac_merger_requests_total [1-9]' "$tmp/metrics")" "1 2 1"
+check "STATS over text" "$(printf 'STATS\r\n' | timeout 5 python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); s.sendall(sys.stdin.buffer.read()); print(s.recv(65536).decode().split("\r\n")[0])' "$mp")" "OK $(redis-cli -p "$mp" STATS | grep -c :)"
 qac_stop # the merger: a sanitizer build reports leaks at exit
 for f in "$tmp"/merger*.log; do no_sanitizer_report "$f" && ok "no sanitizer report in $(basename "$f")" || bad "sanitizer: $f"; done
 [ "$fails" -eq 0 ]
