@@ -13,14 +13,15 @@ cpu() { local t=0 p f; for p in "$@"; do read -ra f <"/proc/$p/stat"; t=$((t + f
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR + 1) / 2)]}'; }
 # one run: prints "requests/s(wall) requests/cpu-s(server) requests/cpu-s(shards, or -)"
 run() { # PORT "PIDS_SERVER" "PIDS_SHARDS" ARGS...
-    local port=$1 sp=$2 hp=$3; shift 3
-    local c0 h0=0 c1 h1=0 t0 t1
-    c0=$(cpu $sp); [ -n "$hp" ] && h0=$(cpu $hp)
+    local port=$1 hp=$3 t0 t1 c0 h0=0 c1 h1=0
+    local -a spa hpa
+    read -ra spa <<<"$2"; read -ra hpa <<<"$3"; shift 3
+    c0=$(cpu "${spa[@]}"); [ -n "$hp" ] && h0=$(cpu "${hpa[@]}")
     t0=$(date +%s%N)
     redis-benchmark -p "$port" -n "$n" -c 8 -P 16 -q "$@" >/dev/null 2>&1
     t1=$(date +%s%N)
-    c1=$(cpu $sp); [ -n "$hp" ] && h1=$(cpu $hp)
-    awk -v n="$n" -v w=$(((t1 - t0) / 1000)) -v c=$((c1 - c0)) -v h=$((h1 - h0)) -v hz="$hz" -v sh="$hp" \
+    c1=$(cpu "${spa[@]}"); [ -n "$hp" ] && h1=$(cpu "${hpa[@]}")
+    awk -v n="$n" -v w="$(((t1 - t0) / 1000))" -v c=$((c1 - c0)) -v h=$((h1 - h0)) -v hz="$hz" -v sh="$hp" \
         'BEGIN { printf "%d %d %s\n", n / (w / 1e6), c ? n / (c / hz) : 0, sh == "" ? "-" : (h ? int(n / (h / hz)) : 0) }'
 }
 for what in "plain:COMPLETE ne LIMIT 10" "infix:COMPLETE new INFIX LIMIT 10"; do
@@ -32,10 +33,10 @@ for what in "plain:COMPLETE ne LIMIT 10" "infix:COMPLETE new INFIX LIMIT 10"; do
         else run "$m_port" "$m_pid" "$shard_pids" $cmd >>"/tmp/msat.$$.mer"; run "$one_port" "$one_pid" "" $cmd >>"/tmp/msat.$$.one"; fi
     done
     for side in one mer; do
-        f=/tmp/msat.$$.$side
+        out=/tmp/msat.$$.$side
         printf '%-6s %-6s wall %7s req/s  server %7s req/cpu-s  shards %7s req/cpu-s   (runs: %s)\n' "$name" "$side" \
-            "$(cut -d' ' -f1 "$f" | median)" "$(cut -d' ' -f2 "$f" | median)" "$(cut -d' ' -f3 "$f" | median)" \
-            "$(cut -d' ' -f2 "$f" | tr '\n' ' ')"
-        rm -f "$f"
+            "$(cut -d' ' -f1 "$out" | median)" "$(cut -d' ' -f2 "$out" | median)" "$(cut -d' ' -f3 "$out" | median)" \
+            "$(cut -d' ' -f2 "$out" | tr '\n' ' ')"
+        rm -f "$out"
     done
 done
