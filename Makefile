@@ -194,10 +194,12 @@ run: check-deps
 	@$(MAKE) --no-print-directory all
 	@deploy/run.sh $(QAC)
 
-# several replicas on loopback: Redis + replica + 3 Sentinels, qac replicas, nginx (deploy/cluster.sh)
+# several replicas on loopback: Redis + replica + 3 Sentinels, qac replicas, nginx (deploy/cluster.sh);
+# REPLICAS=N, SHARDS=S (S shards x N replicas, a merger, nginx routing by the shard map)
 cluster: check-deps
 	@$(MAKE) --no-print-directory all
-	@deploy/cluster.sh run --dir run/cluster --qac $(CURDIR)/$(QAC) $(if $(REPLICAS),--replicas $(REPLICAS))
+	@deploy/cluster.sh run --dir run/cluster --qac $(CURDIR)/$(QAC) $(if $(REPLICAS),--replicas $(REPLICAS)) \
+	    $(if $(SHARDS),--shards $(SHARDS))
 
 clean:
 	rm -rf build bin

@@ -44,6 +44,7 @@
 #include "common/alloc.h"
 #include "common/cli.h"
 #include "common/util.h"
+#include "data/build_shards.h"
 #include "text/norm.h"
 
 #define BUILD_NORM_CAP (QLOG_MAX_QUERY * NORM_MAX_GROWTH)
@@ -651,6 +652,9 @@ static void build_usage(FILE *f) {
             "  --keys FORM            match (default: NFKC, case folded, accents stripped) or\n"
             "                         eval (case folded only, EVALUATION.md's form); recorded\n"
             "                         in the index, and every lookup uses the same form\n"
+            "  --shards N             split into N indexes by ranges of the key's first\n"
+            "                         character, balanced by key count: INDEX.0 .. INDEX.N-1\n"
+            "                         and the shard map INDEX.shards (1..%d; docs/SCALING.md)\n"
             "  --strict               stop at the first bad line (exit 1)\n"
             "  --quiet                no report, no progress line\n"
             "  -h, --help             this help\n"
@@ -658,14 +662,35 @@ static void build_usage(FILE *f) {
             "Untimed entries (counts, lines) are always kept and weigh their count.\n"
             "Bad lines are skipped and counted by reason; lines over %d bytes and queries\n"
             "over %d bytes are bad lines.\n",
-            QLOG_MAX_LINE, QLOG_MAX_QUERY);
+            SHARDMAP_MAX_SHARDS, QLOG_MAX_LINE, QLOG_MAX_QUERY);
+}
+
+/* --shards: the shards and their map instead of one index; frees t. */
+static int write_shards(trie *t, const char *outpath, unsigned nshards, const build_opts *o,
+                        const build_report *rep) {
+    static shardmap m; /* ~30 KB: not on the stack */
+    char err[1024];
+    int rc = build_write_shards(t, outpath, nshards, &m, err, sizeof err);
+    trie_free(t);
+    if (rc < 0) {
+        fprintf(stderr, "qac build: %s\n", err);
+        return 1;
+    }
+    if (!o->quiet) {
+        fprintf(stderr, "qac build: %llu distinct keys in %u shards (map %s.shards):", (unsigned long long)rep->keys,
+                nshards, outpath);
+        for (unsigned s = 0; s < nshards; s++) fprintf(stderr, " %s %llu", m.index[s], (unsigned long long)m.keys[s]);
+        fprintf(stderr, "\n");
+    }
+    return 0;
 }
 
 int build_main(int argc, char **argv) {
     build_opts o;
     build_opts_init(&o);
     const char *outpath = NULL;
-    enum { O_FORMAT = 256, O_SINCE, O_UNTIL, O_HALF, O_MIN, O_STRICT, O_QUIET, O_KEYS };
+    unsigned nshards = 0; /* 0: one index */
+    enum { O_FORMAT = 256, O_SINCE, O_UNTIL, O_HALF, O_MIN, O_STRICT, O_QUIET, O_KEYS, O_SHARDS };
     static const cli_opt options[] = {
         {'o', "output", CLI_VALUE},
         {O_FORMAT, "format", CLI_VALUE},
@@ -676,6 +701,7 @@ int build_main(int argc, char **argv) {
         {O_STRICT, "strict", CLI_FLAG},
         {O_QUIET, "quiet", CLI_FLAG},
         {O_KEYS, "keys", CLI_VALUE},
+        {O_SHARDS, "shards", CLI_VALUE},
     };
     cli cl;
     cli_init(&cl, "build", build_usage, options, ARRAY_LEN(options), argc, argv);
@@ -708,6 +734,13 @@ int build_main(int argc, char **argv) {
             if ((o.key_form = norm_form_parse(v)) < 0)
                 return cli_error(&cl, "unknown --keys '%s' (match, eval)", v);
             break;
+        case O_SHARDS: {
+            uint64_t n;
+            if (qparse_u64(v, strlen(v), &n) < 0 || n < 1 || n > SHARDMAP_MAX_SHARDS)
+                return cli_error(&cl, "bad --shards '%s' (want 1..%d)", v, SHARDMAP_MAX_SHARDS);
+            nshards = (unsigned)n;
+            break;
+        }
         case O_STRICT: o.strict = 1; break;
         case O_QUIET: o.quiet = 1; break;
         }
@@ -724,6 +757,7 @@ int build_main(int argc, char **argv) {
         fprintf(stderr, "qac build: %s\n", err);
         return 1;
     }
+    if (nshards) return write_shards(t, outpath, nshards, &o, &rep);
     uint64_t ts = qtime_ns();
     int rc = trie_save(t, outpath);
     double save_s = (double)(qtime_ns() - ts) / 1e9;

@@ -21,6 +21,10 @@
 #   --token-file FILE qac's requirepass (first line of FILE): nginx sends it as "Authorization: Bearer ..."
 #                     on /v1/accept, /v1/stats and /metrics, so the page's accept works while the browser
 #                     never holds it. Characters allowed: A-Z a-z 0-9 . _ ~ + / = - (e.g. openssl rand -hex 32)
+#   --routes FILE     shards (deploy/cluster.sh --shards writes it): nginx config lines put in the http
+#                     block that define one upstream per shard and a map setting $qac_route to the upstream
+#                     a /v1/complete request goes to; --upstream then names the merger(s) (`qac serve
+#                     --upstreams`), which get every request the map does not send to a shard
 #
 # DIR gets: nginx.conf (generated from deploy/nginx.conf), nginx.pid, logs/{error,access}.log, tmp/,
 # cache/. Nothing outside DIR is written. Exit status: 0 ok, 1 runtime error, 2 usage error.
@@ -41,7 +45,7 @@ case $cmd in
     *) usage_error "unknown command '$cmd'" ;;
 esac
 
-dir= port=8080 bind=127.0.0.1 web=$root/web rate=50 burst=100 cache_secs=1 workers=1 token_file=
+dir= port=8080 bind=127.0.0.1 web=$root/web rate=50 burst=100 cache_secs=1 workers=1 token_file= routes=
 upstreams=()
 need_arg() { [ $# -ge 2 ] || usage_error "$1 needs a value"; }
 is_uint() { [[ $1 =~ ^[0-9]+$ ]] && [ ${#1} -le 9 ]; }
@@ -57,6 +61,7 @@ while [ $# -gt 0 ]; do
         --cache-secs) need_arg "$@"; cache_secs=$2; shift 2 ;;
         --workers) need_arg "$@"; workers=$2; shift 2 ;;
         --token-file) need_arg "$@"; token_file=$2; shift 2 ;;
+        --routes) need_arg "$@"; routes=$2; shift 2 ;;
         *) usage_error "unknown option '$1'" ;;
     esac
 done
@@ -133,6 +138,14 @@ ups=
 for u in "${upstreams[@]}"; do
     ups+="        server $u max_fails=3 fail_timeout=5s;"$'\n'
 done
+routes_conf="    # no --routes: every request goes to upstream qac"
+complete_pass=qac
+if [ -n "$routes" ]; then
+    [ -r "$routes" ] || { echo "$me: cannot read --routes $routes" >&2; exit 1; }
+    routes_conf=$(cat -- "$routes")
+    # shellcheck disable=SC2016 # nginx's variable, written as is
+    complete_pass='$qac_route'
+fi
 user_line=
 if [ "$(id -u)" = 0 ]; then
     # A root master would switch its workers to 'nobody', who cannot reach a private DIR: keep the
@@ -152,6 +165,8 @@ conf=${conf//@RATE@/$rate}
 conf=${conf//@BURST@/$burst}
 conf=${conf//@CACHE_SECS@/$cache_secs}
 conf=${conf//@QAC_AUTH@/$auth_lines}
+conf=${conf//@ROUTES@/$routes_conf}
+conf=${conf//@COMPLETE_PASS@/$complete_pass}
 if grep -qE '@[A-Z_]+@' <<<"$conf"; then
     echo "$me: template has an unknown placeholder: $(grep -oE '@[A-Z_]+@' <<<"$conf" | head -1)" >&2
     exit 1

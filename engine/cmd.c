@@ -199,10 +199,11 @@ void eng_rank_match_of(eng *e, const eng_ctx *ctx, eng_rank_match *m) {
     if (m->infix) e->stats.complete_infix++;
 }
 
-int eng_reply_ranked(const eng *e, int kind, int ws, const eng_rank_result *res, qbuf *out) {
-    int we = ws >> 1 & 1;
+int eng_reply_ranked(const eng *e, int kind, int ws, const char *np, size_t nplen, const eng_rank_result *res,
+                     qbuf *out) {
+    int we = ws >> 1 & 1, wm = ws >> 2 & 1, wi = ws >> 3 & 1;
     ws &= 1;
-    if (proto_reply_list_head(out, kind, (uint64_t)res->n * (kind == PROTO_RESP ? 1 + ws + we : 1)) < 0) return -1;
+    if (proto_reply_list_head(out, kind, (uint64_t)res->n * (kind == PROTO_RESP ? 1 + ws + we + wm : 1)) < 0) return -1;
     for (size_t i = 0; i < res->n; i++) {
         const rank_cand *c = &res->c[i];
         trie_hit h;
@@ -213,6 +214,13 @@ int eng_reply_ranked(const eng *e, int kind, int ws, const eng_rank_result *res,
         /* a typo match's edits; 0 for the others (typed right, or infix) */
         if (proto_reply_suggestion(out, kind, d, dl, sc, ws || kind == PROTO_TEXT, we ? (int)c->edits : PROTO_NO_EDITS) < 0)
             return -1;
+        if (wm) { /* the highlight, as srv__http_write_ranked shows it */
+            char buf[PROTO_MATCH_MAX];
+            uint32_t me, s0[TRIE_WORDS_MAX_TYPED], e0[TRIE_WORDS_MAX_TYPED];
+            int nw = eng_cand_highlight(e, c->q, c->len, c->edits, c->cls == RANK_CLS_INFIX, d, dl, np, nplen, wi, &me,
+                                        s0, e0, TRIE_WORDS_MAX_TYPED);
+            if (proto_reply_match(out, kind, buf, proto_match_fmt(buf, me, nw, s0, e0)) < 0) return -1;
+        }
     }
     return 0;
 }
@@ -386,7 +394,7 @@ static int parse_int_arg(const proto_arg *a, int64_t *v) { return qparse_i64(a->
 /* Parses [LIMIT k] [USER id] [SESSION id] [PREFIX p] [RANK r] [WITHSCORES]
  * from argv[from..argc); `allowed` is a bitmask of the options the command takes. */
 enum { O_LIMIT = 1, O_USER = 2, O_SESSION = 4, O_PREFIX = 8, O_RANK = 16, O_WITHSCORES = 32, O_FUZZY = 64,
-       O_WITHEDITS = 128, O_INFIX = 256, O_DICT = 512 };
+       O_WITHEDITS = 128, O_INFIX = 256, O_DICT = 512, O_WITHMATCH = 1024 };
 
 static int parse_opts(int argc, const proto_arg *argv, int from, int allowed, eng_ctx *ctx, int64_t *k,
                       int *withscores, const char **msg) {
@@ -397,6 +405,8 @@ static int parse_opts(int argc, const proto_arg *argv, int from, int allowed, en
             *withscores |= 1;
         } else if ((allowed & O_WITHEDITS) && arg_is(a, "WITHEDITS")) {
             *withscores |= 2;
+        } else if ((allowed & O_WITHMATCH) && arg_is(a, "WITHMATCH")) {
+            *withscores |= 4;
         } else if ((allowed & O_INFIX) && arg_is(a, "INFIX")) {
             if (ctx->infix) {
                 *msg = "INFIX given twice";
@@ -447,7 +457,7 @@ static int parse_opts(int argc, const proto_arg *argv, int from, int allowed, en
 /* --- handlers ------------------------------------------------------------------- */
 
 /* COMPLETE through the ranker; e->norm holds the prefix. */
-/* ws: bit 0 WITHSCORES, bit 1 WITHEDITS (eng_reply_ranked). */
+/* ws: bit 0 WITHSCORES, bit 1 WITHEDITS, bit 2 WITHMATCH (eng_reply_ranked). */
 static int ranked(cmd_call *c, const eng_ctx *ctx, unsigned k, int ws) {
     eng *e = c->e;
     if (e->rank_fn) {
@@ -470,23 +480,24 @@ static int ranked(cmd_call *c, const eng_ctx *ctx, unsigned k, int ws) {
         for (int i = 0; i < n; i++)
             res.c[i] = (rank_cand){trie_hit_key(&e->hits[i]), (uint32_t)e->hits[i].keylen, 0, e->hits[i].score, 0, 0, 0, 0, 0, 0, 0};
     }
-    OOM(eng_reply_ranked(e, c->kind, ws, &res, c->out));
+    OOM(eng_reply_ranked(e, c->kind, ws, e->norm, e->normlen, &res, c->out));
     return 0;
 }
 
 static int h_complete(cmd_call *c) {
     eng_ctx ctx = {.rank = -1, .fuzzy = -1};
     int64_t k = SRV_DEFAULT_K;
-    int ws = 0; /* bit 0: WITHSCORES, bit 1: WITHEDITS */
+    int ws = 0; /* bit 0: WITHSCORES, bit 1: WITHEDITS, bit 2: WITHMATCH */
     int rc = parse_opts(c->argc, c->argv, 2,
-                        O_LIMIT | O_USER | O_SESSION | O_WITHSCORES | O_FUZZY | O_WITHEDITS | O_INFIX | O_DICT, &ctx, &k,
-                        &ws, &c->msg);
+                        O_LIMIT | O_USER | O_SESSION | O_WITHSCORES | O_FUZZY | O_WITHEDITS | O_INFIX | O_DICT |
+                            O_WITHMATCH,
+                        &ctx, &k, &ws, &c->msg);
     if (rc < 0) return rc;
     if (k > (int64_t)c->e->cfg->max_k) {
         c->msg = "LIMIT over max-k";
         return ENG_ERR(ERR_LIMIT);
     }
-    int we = ws >> 1 & 1;
+    int we = ws >> 1 & 1, wm = ws >> 2 & 1;
     ws &= 1;
     if (c->kind == PROTO_TEXT) ws = 1;
     eng *e = c->e;
@@ -496,17 +507,24 @@ static int h_complete(cmd_call *c) {
         if (n < 0) return n;
         e->fuzzy_used = e->infix_used = 0;
         if (n == 1) n = 0; /* longer than any key */
-        else if (eng_rank_takes(e, &ctx, (unsigned)k)) return ranked(c, &ctx, (unsigned)k, ws | we << 1);
+        else if (eng_rank_takes(e, &ctx, (unsigned)k))
+            return ranked(c, &ctx, (unsigned)k, ws | we << 1 | wm << 2 | (ctx.infix ? 8 : 0));
         else n = eng_complete_search(e, (unsigned)k, &ctx, &c->msg); /* INFIX without its index: the error */
     } else {
         n = eng_complete(e, c->argv[1].p, c->argv[1].len, (unsigned)k, &ctx, &c->msg);
     }
     if (n < 0) return n;
-    OOM(proto_reply_list_head(c->out, c->kind, (uint64_t)n * (c->kind == PROTO_RESP ? 1 + ws + we : 1)));
+    OOM(proto_reply_list_head(c->out, c->kind, (uint64_t)n * (c->kind == PROTO_RESP ? 1 + ws + we + wm : 1)));
     for (int i = 0; i < n; i++) {
         const trie_hit *h = eng_hit(e, i);
         OOM(proto_reply_suggestion(c->out, c->kind, trie_hit_display(h), h->displen, h->score, ws,
                                    we ? eng_hit_edits_reply(e, i) : PROTO_NO_EDITS));
+        if (wm) {
+            uint32_t m, ms[TRIE_WORDS_MAX_TYPED], me[TRIE_WORDS_MAX_TYPED];
+            char buf[PROTO_MATCH_MAX];
+            int nw = eng_hit_highlight(e, i, &m, ms, me, TRIE_WORDS_MAX_TYPED);
+            OOM(proto_reply_match(c->out, c->kind, buf, proto_match_fmt(buf, m, nw, ms, me)));
+        }
     }
     return 0;
 }
@@ -829,7 +847,8 @@ typedef struct cmd_def {
 
 static const cmd_def cmds[] = {
     {"COMPLETE", CMD_COMPLETE, 2, 15, h_complete,
-     "COMPLETE <prefix> [LIMIT k] [USER id] [SESSION id] [FUZZY 0|1|2|AUTO] [INFIX] [DICT name] [WITHSCORES] [WITHEDITS]",
+     "COMPLETE <prefix> [LIMIT k] [USER id] [SESSION id] [FUZZY 0|1|2|AUTO] [INFIX] [DICT name] [WITHSCORES] [WITHEDITS] "
+     "[WITHMATCH]",
      "the k (default 10) most popular queries starting with prefix (INFIX: holding its words anywhere, in any "
      "order); text: display<TAB>score lines"},
     {"ADD", CMD_ADD, 3, 3, h_add, "ADD <query> <score>", "insert query (display form as given) or set its score"},

@@ -213,9 +213,14 @@ void eng_rank_match_of(eng *e, const eng_ctx *ctx, struct eng_rank_match *m);
 /* Appends a COMPLETE reply for a ranker answer: texts are looked up in the
  * trie for their display form and popularity score (a history-only
  * candidate missing from the trie shows its normalized text and score 0).
- * ws: bit 0 WITHSCORES, bit 1 WITHEDITS. Returns 0 or -1 (out of memory). */
+ * ws: bit 0 WITHSCORES, bit 1 WITHEDITS, bit 2 WITHMATCH (the highlight of
+ * each against the normalized prefix np[0..nplen), proto_match_fmt:
+ * eng_cand_highlight), bit 3 the request had INFIX (WITHMATCH then carries
+ * the matched words).
+ * Returns 0 or -1 (out of memory). */
 struct eng_rank_result;
-int eng_reply_ranked(const eng *e, int kind, int ws, const struct eng_rank_result *res, qbuf *out);
+int eng_reply_ranked(const eng *e, int kind, int ws, const char *np, size_t nplen, const struct eng_rank_result *res,
+                     qbuf *out);
 
 /* A change read from the change log (engine/changelog.h): the key's new state
  * (del, or disp/score), applied and journaled like a client's change but not

@@ -507,6 +507,8 @@ void config_usage(FILE *f) {
             "Serves completions from INDEX over a text/RESP port and an HTTP port.\n"
             "Every option is also a config-file setting (`name value` per line, # comments);\n"
             "flags win over the file. Sizes take a k or m suffix.\n"
+            "With --upstreams SPEC it is the shard merger instead, with settings of its own:\n"
+            "'qac serve --upstreams x --help' lists them.\n"
             "\n"
             "  --config FILE          read settings from FILE first\n");
     for (size_t i = 0; i < ARRAY_LEN(table); i++) {

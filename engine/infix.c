@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "engine/cmd.h"
 #include "text/norm.h"
+#include "trie/trie_fuzzy.h"
 
 int eng_words_build(eng *e) {
     eng_words_free(e);
@@ -128,22 +129,55 @@ int eng_complete_infix(eng *e, unsigned k, const eng_ctx *ctx, const char **msg)
     return n;
 }
 
-int eng_infix_ranges(const eng *e, int i, uint32_t *s, uint32_t *e_, int cap) {
-    const trie_words_hit *w = &e->whits[i];
-    const char *key = trie_hit_key(&w->hit), *disp = trie_hit_display(&w->hit);
+int eng_word_ranges(const char *key, const char *disp, size_t displen, const trie_words_range *rg, int nr,
+                    uint32_t *s, uint32_t *e_, int cap) {
     int n = 0;
-    for (int j = 0; j < w->nranges && n < cap; j++) {
+    for (int j = 0; j < nr && n < cap; j++) {
         /* display bytes: the shortest display prefix that normalizes to the
          * key's bytes before the word, and to those through its end */
-        uint32_t off = w->range[j].off, end = off + w->range[j].len;
-        int a = off ? norm_match_len(disp, w->hit.displen, key, off) : 0;
-        int b = norm_match_len(disp, w->hit.displen, key, end);
+        uint32_t off = rg[j].off, end = off + rg[j].len;
+        int a = off ? norm_match_len(disp, displen, key, off) : 0;
+        int b = norm_match_len(disp, displen, key, end);
         if (a < 0 || b < 0) continue;
         /* a word's start: past the space the prefix before it ends with */
-        while ((size_t)a < w->hit.displen && disp[a] == ' ') a++;
+        while ((size_t)a < displen && disp[a] == ' ') a++;
         if (b < a) b = a;
         s[n] = (uint32_t)a;
         e_[n++] = (uint32_t)b;
     }
     return n;
+}
+
+int eng_infix_ranges(const eng *e, int i, uint32_t *s, uint32_t *e_, int cap) {
+    const trie_words_hit *w = &e->whits[i];
+    return eng_word_ranges(trie_hit_key(&w->hit), trie_hit_display(&w->hit), w->hit.displen, w->range, w->nranges, s,
+                           e_, cap);
+}
+
+int eng_hit_highlight(const eng *e, int i, uint32_t *match_end, uint32_t *s, uint32_t *e_, int cap) {
+    const trie_hit *h = eng_hit(e, i);
+    /* with edits, the display's part that normalizes to the key's matched bytes */
+    const char *np = e->fuzzy_used || (e->infix_used && e->whits[i].cls == 2) ? trie_hit_key(h) : e->norm;
+    size_t ml = eng_hit_matchlen(e, i);
+    int m = ml ? norm_match_len(trie_hit_display(h), h->displen, np, ml) : 0;
+    *match_end = m > 0 ? (uint32_t)m : 0;
+    return e->infix_used ? eng_infix_ranges(e, i, s, e_, cap) : -1;
+}
+
+int eng_cand_highlight(const eng *e, const char *key, size_t klen, unsigned edits, int other_words, const char *disp,
+                       size_t dl, const char *np, size_t nplen, int infix, uint32_t *match_end, uint32_t *s,
+                       uint32_t *e_, int cap) {
+    size_t ml = nplen;
+    const char *mp = np;
+    if (edits) { /* the key's shortest prefix within the edits of the typed one */
+        unsigned fl = e->cfg && e->cfg->fuzzy_first_any ? TRIE_FUZZY_FIRST_ANY : 0;
+        if (trie_fuzzy_dist(np, nplen, key, klen, edits, fl, &ml) > edits) ml = 0;
+        mp = key;
+    }
+    int m = ml && !other_words ? norm_match_len(disp, dl, mp, ml) : 0;
+    *match_end = m > 0 ? (uint32_t)m : 0;
+    if (!infix) return -1;
+    trie_words_range rg[TRIE_WORDS_MAX_TYPED];
+    int nr = edits ? 0 : trie_words_match(np, nplen, key, klen, rg);
+    return nr > 0 ? eng_word_ranges(key, disp, dl, rg, nr, s, e_, cap) : 0;
 }

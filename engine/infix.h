@@ -36,6 +36,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "trie/trie_words.h"
+
 struct eng;
 struct eng_ctx;
 
@@ -65,5 +67,26 @@ int eng_complete_infix(struct eng *e, unsigned k, const struct eng_ctx *ctx, con
  * word (in typed order) into s/e_; returns how many (0 for a hit of the
  * typo fill, which matched no words). */
 int eng_infix_ranges(const struct eng *e, int i, uint32_t *s, uint32_t *e_, int cap);
+
+/* Highlighting of hit i of the last eng_complete, as the HTTP answer shows
+ * it (server_http.c) and COMPLETE WITHMATCH sends it: *match_end, the end of
+ * the display bytes the typed prefix matched (with edits: the display part
+ * that normalizes to the key bytes the typo search matched; 0: none), and
+ * for an INFIX request each matched word's range (eng_infix_ranges: returns
+ * their count), else -1. */
+int eng_hit_highlight(const struct eng *e, int i, uint32_t *match_end, uint32_t *s, uint32_t *e_, int cap);
+/* The same for a candidate the ranker returned, which keeps only its key:
+ * key[0..klen) shown as disp[0..dl), matched with edits (0: typed right) or,
+ * other_words, an infix match not starting with the typed text (no
+ * "match"); np[0..nplen) the normalized prefix; infix: the request had
+ * INFIX, so the matched words' ranges are found again (trie_words_match:
+ * the index's own rule) into s/e_ and counted, else -1. */
+int eng_cand_highlight(const struct eng *e, const char *key, size_t klen, unsigned edits, int other_words,
+                       const char *disp, size_t dl, const char *np, size_t nplen, int infix, uint32_t *match_end,
+                       uint32_t *s, uint32_t *e_, int cap);
+/* HTTP/WITHMATCH word ranges rg[0..nr) of key, shown as disp: display
+ * byte ranges into s/e_; returns how many. */
+int eng_word_ranges(const char *key, const char *disp, size_t displen, const trie_words_range *rg, int nr,
+                    uint32_t *s, uint32_t *e_, int cap);
 
 #endif

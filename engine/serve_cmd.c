@@ -12,6 +12,7 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/resource.h>
 
 #include "common/log.h"
@@ -20,6 +21,7 @@
 #include "engine/dict.h"
 #include "engine/store/journal.h"
 #include "engine/server.h"
+#include "engine/upstream.h"
 #include "trie/trie.h"
 
 /* File descriptors kept for everything that is not a client: listeners,
@@ -62,6 +64,8 @@ static int fit_fd_limit(srv_config *cfg) {
 }
 
 int serve_main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) /* the shard merger: no index, settings of its own (engine/upstream.h) */
+        if (!strncmp(argv[i], "--upstreams", 11)) return upstream_main(argc, argv);
     srv_config cfg;
     char err[600];
     int help = 0;

@@ -379,7 +379,7 @@ static void on_ranked(void *ud, const eng_rank_result *res) {
                  ? srv__http_write_ranked(s, &sl->buf, sl->aux.data, sl->aux_qlen, sl->aux.data + sl->aux_qlen,
                                           sl->aux.len - sl->aux_qlen, res, took, sl->http_keep, sl->http_head,
                                           sl->http_os)
-                 : eng_reply_ranked(&s->e, sl->kind, sl->ws, res, &sl->buf);
+                 : eng_reply_ranked(&s->e, sl->kind, sl->ws, sl->aux.data, sl->aux.len, res, &sl->buf);
     if (rc < 0) sl->buf.len = 0;
     else hist_add(&s->e.stats.lat_ns, took);
     c->qbytes += sl->buf.len;
@@ -432,9 +432,10 @@ static int rank_fn(void *ud, int kind, int ws, unsigned k, const eng_ctx *ctx, q
     if (r < 0) return -1;
     if (r == 0) {
         *deferred = 1;
-        return 0;
+        /* WITHMATCH highlights against the prefix: keep it (aux is HTTP's otherwise) */
+        return ws & 4 ? qbuf_append(&sl->aux, s->e.norm, s->e.normlen) : 0;
     }
-    return eng_reply_ranked(&s->e, kind, ws, &s->rres, out);
+    return eng_reply_ranked(&s->e, kind, ws, s->e.norm, s->e.normlen, &s->rres, out);
 }
 
 /* Over the hard limit: close. At or over the soft limit: stop reading. */

@@ -168,17 +168,14 @@ static int route_complete(srv_conn *c, const http_request *req, int os) {
     uint32_t ws[TRIE_MAX_K][TRIE_WORDS_MAX_TYPED], we[TRIE_MAX_K][TRIE_WORDS_MAX_TYPED];
     for (int i = 0; i < n; i++) {
         const trie_hit *h = eng_hit(&s->e, i);
-        /* the part of the display that the typed prefix matched: with edits,
-         * the display's part that normalizes to the key's matched bytes */
-        const char *np = s->e.fuzzy_used || (s->e.infix_used && s->e.whits[i].cls == 2) ? trie_hit_key(h) : s->e.norm;
-        size_t ml = eng_hit_matchlen(&s->e, i);
-        int m = ml ? norm_match_len(trie_hit_display(h), h->displen, np, ml) : 0;
-        sug[i] = (json_suggestion){trie_hit_display(h), h->displen, h->score, 0, m > 0 ? (uint32_t)m : 0,
-                                   s->e.fuzzy_used, eng_hit_edits(&s->e, i), 0, 0, NULL, NULL, 0};
-        if (s->e.infix_used) { /* every matched word's range ("words") */
+        uint32_t m;
+        int nw = eng_hit_highlight(&s->e, i, &m, ws[i], we[i], TRIE_WORDS_MAX_TYPED);
+        sug[i] = (json_suggestion){trie_hit_display(h), h->displen, h->score, 0, m, s->e.fuzzy_used,
+                                   eng_hit_edits(&s->e, i), 0, 0, NULL, NULL, 0};
+        if (nw >= 0) { /* INFIX: every matched word's range ("words") */
             sug[i].has_edits = eng_fuzzy_edits(&s->e, &ctx) > 0;
             sug[i].has_words = 1;
-            sug[i].nwords = (unsigned)eng_infix_ranges(&s->e, i, ws[i], we[i], TRIE_WORDS_MAX_TYPED);
+            sug[i].nwords = (unsigned)nw;
             sug[i].word_start = ws[i];
             sug[i].word_end = we[i];
         }

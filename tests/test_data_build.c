@@ -16,6 +16,7 @@
 
 #include "common/alloc.h"
 #include "data/build.h"
+#include "data/build_shards.h"
 #include "tests/helpers.h"
 
 typedef struct kref {
@@ -170,6 +171,84 @@ static void test_build_display(void **state) {
     trie_free(t);
 }
 
+/* --shards: random keys (ASCII and a few multi-byte first characters) split
+ * into N shards; every key is in exactly its owner's shard with its score and
+ * display, the map read back equals the one returned, and the key counts
+ * balance (no shard over its share by more than the largest first character's
+ * keys). Too many shards for the distinct first characters is an error. */
+
+typedef struct shard_check {
+    const shardmap *m;
+    trie **shards;
+    uint64_t seen;
+} shard_check;
+
+static int check_key(void *ud, const trie_hit *h) {
+    shard_check *c = ud;
+    uint32_t cp;
+    assert_int_equal(shardmap_first_cp(trie_hit_key(h), h->keylen, &cp), 0);
+    int own = shardmap_owner(c->m, cp);
+    for (unsigned s = 0; s < c->m->nshards; s++) {
+        trie_hit g;
+        int found = trie_get(c->shards[s], trie_hit_key(h), h->keylen, &g);
+        assert_int_equal(found, (int)s == own);
+        if (found) {
+            assert_true(g.score == h->score);
+            assert_int_equal(g.displen, h->displen);
+            assert_memory_equal(trie_hit_display(&g), trie_hit_display(h), h->displen);
+        }
+    }
+    c->seen++;
+    return 0;
+}
+
+static void test_build_shards(void **state) {
+    (void)state;
+    static const char *firsts[] = {"a", "b", "c", "e", "m", "n", "s", "z", "0", "7", "\xc3\xa9", "\xe6\x9d\xb1", "\xd0\xb6"};
+    srand(5);
+    trie *t = trie_new();
+    assert_non_null(t);
+    char key[64];
+    for (int i = 0; i < 5000; i++) {
+        const char *f = firsts[rand() % (int)(sizeof firsts / sizeof firsts[0])];
+        int n = snprintf(key, sizeof key, "%s%c%c%d", f, 'a' + rand() % 26, 'a' + rand() % 26, rand() % 100);
+        char disp[80];
+        int dn = snprintf(disp, sizeof disp, "D %s", key);
+        assert_int_equal(trie_set(t, key, (size_t)n, rand() % 2 ? disp : NULL, (size_t)dn, rand() % 1000, NULL), 0);
+    }
+    char dir[512], out[600], path[700], err[512];
+    assert_int_equal(make_tmpdir(dir, sizeof dir, "shards"), 0);
+    snprintf(out, sizeof out, "%s/idx", dir);
+    static shardmap m, back;
+    for (unsigned ns = 1; ns <= 5; ns++) {
+        assert_int_equal(build_write_shards(t, out, ns, &m, err, sizeof err), 0);
+        snprintf(path, sizeof path, "%s.shards", out);
+        assert_int_equal(shardmap_load(path, &back, err, sizeof err), 0);
+        assert_int_equal(back.nshards, ns);
+        assert_memory_equal(back.ranges, m.ranges, m.nranges * sizeof m.ranges[0]);
+        trie *sh[SHARDMAP_MAX_SHARDS];
+        uint64_t total = 0;
+        for (unsigned s = 0; s < ns; s++) {
+            snprintf(path, sizeof path, "%s/%s", dir, back.index[s]);
+            assert_int_equal(trie_load(path, &sh[s], err, sizeof err), 0);
+            assert_int_equal(trie_count(sh[s]), back.keys[s]);
+            assert_true(back.keys[s] > 0);
+            total += back.keys[s];
+        }
+        assert_int_equal(total, trie_count(t));
+        shard_check c = {&back, sh, 0};
+        assert_int_equal(trie_foreach(t, check_key, &c), 0);
+        assert_int_equal(c.seen, trie_count(t));
+        for (unsigned s = 0; s < ns; s++) trie_free(sh[s]);
+    }
+    assert_int_equal(build_write_shards(t, out, 14, &m, err, sizeof err), -1);
+    assert_non_null(strstr(err, "only 13 distinct first characters"));
+    trie_free(t);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 /* Every allocation of a small build failing in turn: an error, no leak. */
 static void test_build_enomem(void **state) {
     (void)state;
@@ -206,7 +285,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sort_small),   cmocka_unit_test(test_sort_random),
         cmocka_unit_test(test_sort_enomem),  cmocka_unit_test(test_build_display),
-        cmocka_unit_test(test_build_enomem),
+        cmocka_unit_test(test_build_enomem), cmocka_unit_test(test_build_shards),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -300,11 +300,50 @@ static void test_replies(void **state) {
     for (int i = 0; i < ERR__COUNT; i++) assert_string_not_equal(proto_err_name(i), "INTERNAL");
 }
 
+/* COMPLETE ... WITHMATCH's element: round trips, the widest form fits
+ * PROTO_MATCH_MAX, garbage is refused, and it joins a suggestion's line. */
+static void test_match(void **state) {
+    (void)state;
+    char buf[PROTO_MATCH_MAX];
+    uint32_t ws[16], we[16], s2[16], e2[16], end;
+    for (int i = 0; i < 16; i++) ws[i] = UINT32_MAX - 1, we[i] = UINT32_MAX;
+    size_t n = proto_match_fmt(buf, UINT32_MAX, 16, ws, we);
+    assert_true(n < PROTO_MATCH_MAX);
+    assert_int_equal(proto_match_parse(buf, n, &end, s2, e2, 16), 16);
+    assert_true(end == UINT32_MAX && s2[15] == UINT32_MAX - 1 && e2[15] == UINT32_MAX);
+    assert_int_equal(proto_match_parse(buf, n, &end, s2, e2, 15), -1); /* more words than room */
+    n = proto_match_fmt(buf, 5, -1, NULL, NULL);
+    assert_int_equal(n, 1);
+    assert_int_equal(proto_match_parse(buf, n, &end, s2, e2, 16), 0);
+    assert_int_equal(end, 5);
+    uint32_t a[] = {0, 9}, b[] = {3, 14};
+    n = proto_match_fmt(buf, 0, 2, a, b);
+    assert_string_equal(buf, "0 0-3 9-14");
+    assert_int_equal(proto_match_parse(buf, n, &end, s2, e2, 16), 2);
+    assert_true(end == 0 && s2[1] == 9 && e2[1] == 14);
+    const char *bad[] = {"", "x", "5 ", "5 3", "5 3-", "5 3-2", "5  1-2", "-1", "4294967296", "5 1-2x", "5\t1-2"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(proto_match_parse(bad[i], strlen(bad[i]), &end, s2, e2, 16), -1);
+    qbuf o;
+    qbuf_init(&o);
+    proto_reply_suggestion(&o, PROTO_TEXT, "New York", 8, 7, 1, 0);
+    proto_reply_match(&o, PROTO_TEXT, "5", 1);
+    assert_int_equal(o.len, strlen("New York\t7\t0\t5\r\n"));
+    assert_memory_equal(o.data, "New York\t7\t0\t5\r\n", o.len);
+    qbuf_reset(&o);
+    proto_reply_suggestion(&o, PROTO_RESP, "ny", 2, 7, 0, PROTO_NO_EDITS);
+    proto_reply_match(&o, PROTO_RESP, "0 0-2", 5);
+    assert_int_equal(o.len, strlen("$2\r\nny\r\n$5\r\n0 0-2\r\n"));
+    assert_memory_equal(o.data, "$2\r\nny\r\n$5\r\n0 0-2\r\n", o.len);
+    qbuf_free(&o);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_table),       cmocka_unit_test(test_text_pipeline_and_limits),
         cmocka_unit_test(test_resp_every_split), cmocka_unit_test(test_resp_errors),
         cmocka_unit_test(test_resp_binary_and_pipeline), cmocka_unit_test(test_replies),
+        cmocka_unit_test(test_match),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

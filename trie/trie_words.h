@@ -130,6 +130,13 @@ int trie_words_score(trie_words *w, const trie *t, uint32_t id, const char *key,
 int trie_words_topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
                     trie_words_hit *out, int *truncated);
 
+/* Whether key[0..klen) matches the typed text as trie_words_topk matches
+ * (the same greedy rule, no index needed): the number of typed words, with
+ * each one's range in the key in rg[TRIE_WORDS_MAX_TYPED]; 0 when it does
+ * not match or nothing is typed; TRIE_WORDS_ETOOMANY / TRIE_WORDS_ETOOLONG.
+ * What a caller that kept only the key (the ranker) highlights with. */
+int trie_words_match(const char *text, size_t len, const char *key, size_t klen, trie_words_range *rg);
+
 /* Words with a list, live postings, and bytes of the whole index; O(1):
  * counters kept by every change (STATS reads it on every call). */
 void trie_words_memory(const trie_words *w, trie_words_mem *m);

@@ -88,6 +88,14 @@ static int tw_match(const tw_req *q, const char *key, size_t klen, trie_words_ra
     return 1;
 }
 
+int trie_words_match(const char *text, size_t len, const char *key, size_t klen, trie_words_range *rg) {
+    tw_req q;
+    int rc = tw_parse(text, len, &q);
+    if (rc < 0) return rc;
+    if (!q.nw || klen > TRIE_MAX_KEY) return 0;
+    return tw_match(&q, key, klen, rg) ? q.nw : 0;
+}
+
 /* ----------------------------------------------------------------- search */
 
 enum { K_STREAM, K_WORD, K_NODE };

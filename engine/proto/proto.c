@@ -376,3 +376,46 @@ int proto_reply_suggestion(qbuf *out, int kind, const char *disp, size_t displen
     out->len += displen + 1 + nl + el + 2;
     return 0;
 }
+
+size_t proto_match_fmt(char *buf, uint32_t end, int nw, const uint32_t *ws, const uint32_t *we) {
+    int n = snprintf(buf, PROTO_MATCH_MAX, "%u", end);
+    for (int i = 0; i < nw && i < 16; i++)
+        n += snprintf(buf + n, PROTO_MATCH_MAX - (size_t)n, " %u-%u", ws[i], we[i]);
+    return (size_t)n;
+}
+
+/* A decimal uint32 at *p (advanced); -1 when none or too big. */
+static int match_num(const char **p, const char *end, uint32_t *v) {
+    uint64_t x = 0;
+    const char *s = *p;
+    while (*p < end && **p >= '0' && **p <= '9' && x <= UINT32_MAX) x = x * 10 + (uint64_t)(*(*p)++ - '0');
+    if (*p == s || x > UINT32_MAX) return -1;
+    *v = (uint32_t)x;
+    return 0;
+}
+
+int proto_match_parse(const char *s, size_t len, uint32_t *end, uint32_t *ws, uint32_t *we, int cap) {
+    const char *p = s, *e = s + len;
+    int n = 0;
+    if (match_num(&p, e, end) < 0) return -1;
+    while (p < e) {
+        if (*p++ != ' ' || n == cap || match_num(&p, e, &ws[n]) < 0 || p == e || *p++ != '-' ||
+            match_num(&p, e, &we[n]) < 0 || we[n] < ws[n])
+            return -1;
+        n++;
+    }
+    return n;
+}
+
+int proto_reply_match(qbuf *out, int kind, const char *s, size_t len) {
+    if (kind == PROTO_RESP) return put_bulk(out, s, len);
+    /* the suggestion's line ends in "\r\n": the field goes before it */
+    if (out->len < 2 || qbuf_reserve(out, len + 1) < 0) return -1;
+    out->len -= 2;
+    out->data[out->len++] = '\t';
+    memcpy(out->data + out->len, s, len);
+    out->len += len;
+    memcpy(out->data + out->len, "\r\n", 2);
+    out->len += 2;
+    return 0;
+}

@@ -161,6 +161,22 @@ int proto_reply_error_arg(qbuf *out, int kind, int code, const char *msg, const 
 int proto_reply_suggestion(qbuf *out, int kind, const char *disp, size_t displen, double score,
                            int withscores, int edits);
 
+/* COMPLETE ... WITHMATCH (what a merger needs to highlight as one server's
+ * HTTP answer does, docs/PROTOCOL.md): the highlight of one suggestion as
+ * text, "E" -- the end of the display bytes the typed text matched (0: none)
+ * -- and, for an INFIX request, " S-E" per matched word in typed order:
+ * "5", "0 0-3 9-14" (a typo match of INFIX: "0" or "E" alone). At most
+ * PROTO_MATCH_MAX bytes. proto_match_fmt writes it into buf (cap >=
+ * PROTO_MATCH_MAX) and returns its length; nw < 0: no word list.
+ * proto_match_parse reads one back (at most cap words; -1 on anything else
+ * than that grammar); returns the word count. proto_reply_match appends it
+ * after a proto_reply_suggestion: RESP one more bulk element, text one more
+ * tab-separated field of that suggestion's line. */
+#define PROTO_MATCH_MAX 400 /* 1 + 16 words (TRIE_WORDS_MAX_TYPED) of " S-E", each number < 2^32 */
+size_t proto_match_fmt(char *buf, uint32_t end, int nw, const uint32_t *ws, const uint32_t *we);
+int proto_match_parse(const char *s, size_t len, uint32_t *end, uint32_t *ws, uint32_t *we, int cap);
+int proto_reply_match(qbuf *out, int kind, const char *s, size_t len);
+
 /* Shortest decimal text of a score into buf (>= 32 bytes); returns its
  * length. Integral values below 2^53 are printed without printf (the common
  * case: popularity counts); others with %.17g trimmed to round-trip. */

@@ -1,0 +1,106 @@
+/* upstream_internal.h -- the merger's server state, shared by
+ * upstream_serve.c (settings, listeners, connections) and upstream_req.c
+ * (requests: parse, route, ask, merge, answer). Not a public interface. */
+#ifndef QAC_UPSTREAM_INTERNAL_H
+#define QAC_UPSTREAM_INTERNAL_H
+
+#include <uv.h>
+
+#include "common/util.h"
+#include "engine/proto/http.h"
+#include "engine/proto/proto.h"
+#include "engine/upstream.h"
+#include "engine/upstream_pool.h"
+#include "text/shardmap.h"
+
+#define UPS_PIPELINE 16               /* requests queued on one connection before it stops reading */
+#define UPS_ARGS_MAX 24               /* arguments of a command sent to a shard */
+#define UPS_DEFAULT_DEADLINE_MS 1000  /* deadline-ms default */
+#define UPS_MAX_DEADLINE_MS 60000
+#define UPS_DEFAULT_MAX_INFLIGHT 1024 /* max-inflight default: requests waiting on shards */
+#define UPS_MAX_INFLIGHT_CAP 1000000
+#define UPS_READ_CHUNK 16384
+#define UPS_KIND_HTTP 2 /* besides PROTO_TEXT, PROTO_RESP */
+
+typedef struct ups_cfg {
+    const char *spec, *map_path, *bind, *log_level;
+    unsigned port, http_port, deadline_ms, max_upstreams, max_inflight, max_k;
+    int fuzzy_first_any;
+} ups_cfg;
+
+typedef struct usrv {
+    uv_loop_t *loop;
+    ups_cfg cfg;
+    ups_pool pool;
+    shardmap *map; /* NULL: every COMPLETE asks every shard; changes need one shard */
+    int key_form;
+    unsigned inflight;
+    uint64_t requests, merged, errors, deadline_errors, inflight_errors;
+    uint64_t start_ns;
+    proto_limits plim;
+} usrv;
+
+typedef struct ureq ureq;
+
+typedef struct uconn {
+    uv_tcp_t h;
+    usrv *s;
+    int http;
+    qbuf in;
+    proto_parser pp;
+    proto_arg argv[PROTO_MAX_ARGS];
+    http_conn *hc;
+    ureq *head, *tail; /* queued requests, head in flight or ready */
+    int queued;
+    int closing, reading, close_after, in_pump;
+} uconn;
+
+enum { UQ_READY, UQ_COMPLETE, UQ_CHANGE };
+
+typedef struct uslot {
+    ureq *q;
+    int attempt;
+    int replica; /* the replica asked last */
+    int done;
+    char *data; /* copies of this shard's displays (the merge points into them) */
+} uslot;
+
+struct ureq {
+    uconn *c; /* NULL once the connection closed */
+    usrv *s;
+    int kind, type;
+    int keep_alive, head_only;
+    int argc;
+    const char *argv[UPS_ARGS_MAX];
+    size_t argvlen[UPS_ARGS_MAX];
+    char *store;
+    const char *prefix;
+    size_t plen;
+    unsigned k;
+    int withscores, withedits, withmatch, typos, infix;
+    int opensearch; /* HTTP /v1/suggest: the OpenSearch array instead of /v1/complete's object */
+    int http_accept; /* HTTP /v1/accept: the shard's ACCEPT reply becomes {"query","score"} or an HTTP error */
+    uint64_t mask; /* shards asked */
+    int nasked, waiting, outstanding, started, finished, timer_closed, failed;
+    uslot slot[SHARDMAP_MAX_SHARDS];
+    ups_merge m;
+    qbuf out; /* the encoded reply */
+    uv_timer_t timer;
+    uint64_t t0;
+    ureq *next;
+};
+
+/* upstream_req.c */
+ureq *ureq_from_args(uconn *c, int kind, int argc, const proto_arg *argv);
+ureq *ureq_from_http(uconn *c, const http_request *r);
+ureq *ureq_ready(uconn *c, int kind); /* an answer already known: fill ->out */
+void ureq_start(ureq *q);
+void ureq_drop(ureq *q); /* its connection closed */
+/* upstream_stats.c: the merger's counters (STATS, /v1/stats, /metrics) */
+struct eng_stats_snap;
+void ups_stats(const usrv *s, struct eng_stats_snap *snap);
+/* upstream_serve.c */
+void uconn_enqueue(uconn *c, ureq *q);
+void uconn_done(uconn *c, ureq *q); /* q's answer is in q->out: send it, go on with the queue */
+
+#endif
