@@ -378,7 +378,7 @@ static void on_ranked(void *ud, const eng_rank_result *res) {
     int rc = sl->kind < 0
                  ? srv__http_write_ranked(s, &sl->buf, sl->aux.data, sl->aux_qlen, sl->aux.data + sl->aux_qlen,
                                           sl->aux.len - sl->aux_qlen, res, took, sl->http_keep, sl->http_head,
-                                          sl->http_os)
+                                          sl->http_os, sl->http_match)
                  : eng_reply_ranked(&s->e, sl->kind, sl->ws, sl->aux.data, sl->aux.len, res, &sl->buf);
     if (rc < 0) sl->buf.len = 0;
     else hist_add(&s->e.stats.lat_ns, took);

@@ -137,19 +137,21 @@ static int route_complete(srv_conn *c, const http_request *req, int os) {
         } else if (n == 0) {
             int keep = req->keep_alive && !s->stopping, head = req->method == HTTP_REQ_HEAD;
             if (!keep) c->close_after_flush = 1;
+            int match = (eng_fuzzy_edits(&s->e, &ctx) ? SRV_HTTP_FUZZY : 0) | (ctx.infix ? SRV_HTTP_INFIX : 0);
             srv_slot *sl;
             int r = srv__rank_start(s, c, -1, 0, (unsigned)k, &ctx, &sl);
             if (r < 0) return -1;
             if (r == 1) {
                 uint64_t took = qtime_ns() - t0;
                 int rc = srv__http_write_ranked(s, c->dst, q, qlen, s->e.norm, s->e.normlen, &s->rres, took, keep,
-                                                head, os);
+                                                head, os, match);
                 hist_add(&s->e.stats.lat_ns, took);
                 return rc;
             }
             sl->http_keep = keep;
             sl->http_head = head;
             sl->http_os = os;
+            sl->http_match = match;
             sl->aux_qlen = qlen;
             s->http->deferred = 1; /* the slot is queued: no srv__reply_done */
             if (qbuf_append(&sl->aux, q, qlen) < 0 || qbuf_append(&sl->aux, s->e.norm, s->e.normlen) < 0) return -1;
@@ -193,16 +195,17 @@ static int route_complete(srv_conn *c, const http_request *req, int os) {
 
 /* A ranked /v1/complete (or, os, /v1/suggest) answer: head + body into out. */
 int srv__http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const char *np, size_t nplen,
-                           const eng_rank_result *res, uint64_t took_ns, int keep, int head, int os) {
+                           const eng_rank_result *res, uint64_t took_ns, int keep, int head, int os, int match) {
     json_suggestion sug[ENG_RANK_MAX_RESULT];
+    uint32_t ws[ENG_RANK_MAX_RESULT][TRIE_WORDS_MAX_TYPED], we[ENG_RANK_MAX_RESULT][TRIE_WORDS_MAX_TYPED];
     size_t doff[ENG_RANK_MAX_RESULT]; /* display i at s->http->text + doff[i]; SIZE_MAX: the query itself */
     trie_hit h; /* its text is a copy that the next trie_get overwrites: keep each display */
     qbuf_reset(&s->http->text);
     for (size_t i = 0; i < res->n; i++) {
         const rank_cand *rc = &res->c[i];
         doff[i] = SIZE_MAX;
-        /* a typo match carries its edits; the ranker keeps no word ranges */
-        sug[i] = (json_suggestion){rc->q, rc->len, 0, 0, 0, rc->edits != 0, rc->edits, 0, 0, NULL, NULL, rc->gen != 0};
+        sug[i] = (json_suggestion){rc->q, rc->len, 0, 0, 0, (match & SRV_HTTP_FUZZY) || rc->edits,
+                                   rc->edits, 0, 0, NULL, NULL, rc->gen != 0};
         if (trie_get(s->e.t, rc->q, rc->len, &h)) {
             doff[i] = s->http->text.len;
             if (qbuf_append(&s->http->text, trie_hit_display(&h), h.displen) < 0) return -1;
@@ -212,8 +215,17 @@ int srv__http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const 
     }
     for (size_t i = 0; i < res->n; i++) { /* the buffer no longer moves */
         if (doff[i] != SIZE_MAX) sug[i].text = s->http->text.data + doff[i];
-        int m = norm_match_len(sug[i].text, sug[i].textlen, np, nplen);
-        sug[i].match_end = m > 0 ? (uint32_t)m : 0;
+        const rank_cand *rc = &res->c[i];
+        /* the match found again from the key, as WITHMATCH (eng_reply_ranked) */
+        int nw = eng_cand_highlight(&s->e, rc->q, rc->len, rc->edits, rc->cls == RANK_CLS_INFIX, sug[i].text,
+                                    sug[i].textlen, np, nplen, match & SRV_HTTP_INFIX, &sug[i].match_end, ws[i], we[i],
+                                    TRIE_WORDS_MAX_TYPED);
+        if (nw >= 0) {
+            sug[i].has_words = 1;
+            sug[i].nwords = (unsigned)nw;
+            sug[i].word_start = ws[i];
+            sug[i].word_end = we[i];
+        }
     }
     qbuf_reset(&s->http->body);
     if ((os ? json_write_opensearch(&s->http->body, q, qlen, sug, res->n)

@@ -55,6 +55,7 @@ typedef struct srv_slot {
     /* SLOT_WAIT_RANK: a COMPLETE the ranker answers later (on_ranked) */
     eng_rank_pending *rank; /* for eng_rank_cancel when the connection closes first */
     int ws, http_keep, http_head, http_os; /* http_os: a /v1/suggest answer */
+    int http_match;         /* SRV_HTTP_* of the request: the match fields every suggestion carries */
     uint64_t t0;            /* when the request was parsed (latency) */
     qbuf aux;               /* HTTP: the raw q, then the normalized prefix */
     size_t aux_qlen;
@@ -150,9 +151,13 @@ void srv__http_free(srv_http *h); /* NULL: nothing */
 void srv__http_count(srv *s, int cmd, int status);
 
 /* A ranked /v1/complete answer: head + JSON body into out (np/nplen: the
- * normalized prefix, for the match lengths). Returns -1 out of memory. */
+ * normalized prefix, for the highlights; match: SRV_HTTP_FUZZY when the
+ * request allowed edits ("edits" on every suggestion, as unranked),
+ * SRV_HTTP_INFIX when it had infix=1 ("words")). Returns -1 out of memory. */
+#define SRV_HTTP_FUZZY 1
+#define SRV_HTTP_INFIX 2
 int srv__http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const char *np, size_t nplen,
-                           const eng_rank_result *res, uint64_t took_ns, int keep, int head, int os);
+                           const eng_rank_result *res, uint64_t took_ns, int keep, int head, int os, int match);
 
 /* http_conn_feed callback (ud: the srv_conn): routes one request and writes
  * or queues its reply. Returns 1 to stop feeding (closing), 0 to go on. */

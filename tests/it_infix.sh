@@ -103,6 +103,17 @@ curl -s "http://127.0.0.1:$hport/v1/complete?q=nwe&fuzzy=1&user=u1&k=3" >"$tmp/r
 check "HTTP ranked typo matches carry edits" \
     "$(python3 -c 'import json,sys; print([(s["text"], s.get("edits")) for s in json.load(open(sys.argv[1]))["suggestions"]])' "$tmp/r.json")" \
     "[('new york', 1), ('new york times', 1), ('newark airport', 1)]"
+# the ranker keeps only keys: its HTTP highlights are found again, and equal the unranked answer's
+hl() { python3 -c 'import json,sys; print([(s["text"], s["match"], s.get("words"), s.get("edits")) for s in json.load(open(sys.argv[1]))["suggestions"]])' "$1"; }
+for qs in "q=nwe&fuzzy=1&k=3" "q=york%20ne&infix=1&k=1" "q=new%20yo&infix=1&k=2" "q=crumble%20app&infix=1&fuzzy=1&k=1" "q=yrok%20ne&infix=1&fuzzy=1&k=2"; do
+    curl -s "http://127.0.0.1:$hport/v1/complete?$qs" >"$tmp/u.json"
+    curl -s "http://127.0.0.1:$hport/v1/complete?$qs&user=u9" >"$tmp/r.json"
+    check "HTTP ranked highlights = unranked ($qs)" "$(hl "$tmp/r.json")" "$(hl "$tmp/u.json")"
+done
+check "HTTP ranked infix highlights (york ne)" "$(curl -s "http://127.0.0.1:$hport/v1/complete?q=york%20ne&infix=1&user=u9&k=1" >"$tmp/r.json"; hl "$tmp/r.json")" \
+    "[('new york', [0, 0], [[4, 8], [0, 2]], None)]"
+check "ranked WITHMATCH: the matched words" "$(txt "$port" 'COMPLETE "york ne" INFIX USER u1 LIMIT 1 WITHMATCH')" \
+    "OK 1|new york	100	0 4-8 0-2"
 
 # a crash, then the journal replay: the rebuilt index holds the changes
 qac_kill9
