@@ -145,13 +145,13 @@ wait_ping() { # wait_ping PORT [PID [SECONDS]]: 0 once PORT answers PING with PO
     return 1
 }
 
-qac_start() { # qac_start PORT LOG ARGS...
+qac_start() { # qac_start PORT LOG ARGS...: waits QAC_START_SECS (15) for PING
     local port=$1 log=$2
     shift 2
     "$QAC_BIN" serve --port "$port" "$@" >>"$log" 2>&1 &
     qac_pid=$!
     _lib_pids+=("$qac_pid")
-    wait_ping "$port" "$qac_pid" && return 0
+    wait_ping "$port" "$qac_pid" "${QAC_START_SECS:-15}" && return 0
     qac_kill9
     return 1
 }
