@@ -21,6 +21,14 @@
  *                           ERR LIMIT / HTTP 503 (1..UPS_MAX_INFLIGHT_CAP, 1024)
  *   --max-k N               largest LIMIT (1..TRIE_MAX_K, 100)
  *   --fuzzy-first-any yes|no  as the shards run: yes sends typo'd prefixes to all
+ *   --upstream-pass-file FILE the shards' requirepass (or $QAC_UPSTREAM_PASS; the
+ *                           file wins): sent with AUTH on every shard connection
+ *   --requirepass-file FILE the merger's own requirepass (or $QAC_REQUIREPASS, or
+ *                           --requirepass P, later wins: as one server, the flag's
+ *                           value is overwritten in argv and a warning logged)
+ *   --auth-max-failures N   wrong passwords on one connection before it is closed
+ *   --cors-origin ORIGIN    Access-Control-Allow-Origin, as one server's cors-origin
+ * Passwords are checked as one server's (config_pass_check) and never logged.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -30,6 +38,7 @@
 #include "common/alloc.h"
 #include "common/cli.h"
 #include "common/log.h"
+#include "engine/config.h"
 #include "engine/upstream_internal.h"
 
 
@@ -55,9 +64,17 @@ static void usage(FILE *f) {
             "  --max-inflight N       requests waiting on shards (1..%d) [%d]\n"
             "  --max-k N              largest LIMIT (1..%d) [100]\n"
             "  --fuzzy-first-any yes|no  the shards' setting: yes sends typo'd prefixes to every shard [no]\n"
+            "  --upstream-pass-file FILE  the shards' requirepass (first line of FILE; or $%s),\n"
+            "                         sent with AUTH on every connection to a shard [none]\n"
+            "  --requirepass-file FILE  the merger's own requirepass (or $%s, or --requirepass P,\n"
+            "                         visible in ps for an instant): AUTH / Bearer token needed for\n"
+            "                         ADD, INCR, DEL, ACCEPT, STATS, /v1/accept, /v1/stats, /metrics [none]\n"
+            "  --auth-max-failures N  wrong passwords on one connection before it is closed [%d]\n"
+            "  --cors-origin ORIGIN   Access-Control-Allow-Origin on HTTP answers [none]\n"
             "  --log-level LEVEL      debug, info, warn, error, off [info]\n",
             UPS_MAX_DEADLINE_MS, UPS_DEFAULT_DEADLINE_MS, UPS_MAX_UPSTREAMS_CAP, UPS_DEFAULT_MAX_UPSTREAMS,
-            UPS_MAX_INFLIGHT_CAP, UPS_DEFAULT_MAX_INFLIGHT, TRIE_MAX_K);
+            UPS_MAX_INFLIGHT_CAP, UPS_DEFAULT_MAX_INFLIGHT, TRIE_MAX_K, UPS_PASS_ENV, SRV_REQUIREPASS_ENV,
+            SRV_AUTH_MAX_FAILURES);
 }
 
 static int num(cli *cl, const char *name, const char *v, unsigned lo, unsigned hi, unsigned *out) {
@@ -67,6 +84,29 @@ static int num(cli *cl, const char *name, const char *v, unsigned lo, unsigned h
         return -1;
     }
     *out = (unsigned)n;
+    return 0;
+}
+
+/* A password from the environment, a file's first line (a trailing newline
+ * dropped) or a flag, checked as requirepass is, into out (SRV_REQUIREPASS_MAX
+ * + 1 bytes); "" stays off. -1 with the message given to cl. */
+static int take_pass(cli *cl, const char *what, const char *path, const char *value, char *out) {
+    char err[200];
+    size_t n = 0;
+    if (path) {
+        FILE *f = fopen(path, "r");
+        if (!f) return cli_error(cl, "%s: cannot read '%s'", what, path), -1;
+        n = fread(out, 1, SRV_REQUIREPASS_MAX + 1, f);
+        fclose(f);
+        if (n > 0 && out[n - 1] == '\n') n--;
+        if (n > 0 && out[n - 1] == '\r') n--;
+        if (n > SRV_REQUIREPASS_MAX) return cli_error(cl, "%s: over %d bytes", what, SRV_REQUIREPASS_MAX), -1;
+        out[n] = 0;
+    } else {
+        if (strlen(value) > SRV_REQUIREPASS_MAX) return cli_error(cl, "%s: over %d bytes", what, SRV_REQUIREPASS_MAX), -1;
+        snprintf(out, SRV_REQUIREPASS_MAX + 1, "%s", value);
+    }
+    if (config_pass_check(what, out, err, sizeof err) < 0) return cli_error(cl, "%s", err), -1;
     return 0;
 }
 
@@ -135,7 +175,7 @@ void uconn_enqueue(uconn *c, ureq *q) {
 void uconn_done(uconn *c, ureq *q) {
     /* answers leave in order: only the head's is sent; it always is the head (one runs at a time).
      * q leaves the queue first: a failed write closes the connection, which drops what is queued. */
-    int close_after = q->kind == UPS_KIND_HTTP && !q->keep_alive;
+    int close_after = !q->keep_alive; /* HTTP Connection: close, or the last wrong AUTH / a fatal parse error */
     c->head = q->next;
     if (!c->head) c->tail = NULL;
     c->queued--;
@@ -165,7 +205,7 @@ static void pump(uconn *c) {
         if (r == PROTO_ERR) {
             if (!(q = ureq_ready(c, c->pp.kind))) return conn_close(c);
             proto_reply_error(&q->out, c->pp.kind, c->pp.err, c->pp.errmsg);
-            if (c->pp.fatal) c->close_after = 1;
+            if (c->pp.fatal) c->close_after = 1, q->keep_alive = 0;
         } else if (c->pp.argc == 0) {
             qbuf_consume(&c->in, c->pp.consumed);
             continue;
@@ -263,21 +303,34 @@ static void on_signal(uv_signal_t *h, int sig) {
 
 /* Parses argv into s->cfg; returns -1 to exit with *status. */
 static int parse_args(usrv *s, int argc, char **argv, int *status) {
+    static char own_pw[SRV_REQUIREPASS_MAX + 1], ups_pw[SRV_REQUIREPASS_MAX + 1];
     ups_cfg *g = &s->cfg;
     *g = (ups_cfg){.bind = "127.0.0.1", .log_level = "info", .port = 7700, .deadline_ms = UPS_DEFAULT_DEADLINE_MS,
                    .max_upstreams = UPS_DEFAULT_MAX_UPSTREAMS, .max_inflight = UPS_DEFAULT_MAX_INFLIGHT,
-                   .max_k = TRIE_MAX_K};
-    enum { O_UPS = 256, O_MAP, O_PORT, O_HTTP, O_BIND, O_DEAD, O_MAXUP, O_MAXIN, O_MAXK, O_FFA, O_LOG };
+                   .max_k = TRIE_MAX_K, .auth_max_failures = SRV_AUTH_MAX_FAILURES};
+    enum { O_UPS = 256, O_MAP, O_PORT, O_HTTP, O_BIND, O_DEAD, O_MAXUP, O_MAXIN, O_MAXK, O_FFA, O_LOG, O_UPF, O_RPF,
+           O_RP, O_AMF, O_CORS };
     static const cli_opt options[] = {
         {O_UPS, "upstreams", CLI_VALUE},      {O_MAP, "shard-map", CLI_VALUE},
         {O_PORT, "port", CLI_VALUE},          {O_HTTP, "http-port", CLI_VALUE},
         {O_BIND, "bind", CLI_VALUE},          {O_DEAD, "deadline-ms", CLI_VALUE},
         {O_MAXUP, "max-upstreams", CLI_VALUE}, {O_MAXIN, "max-inflight", CLI_VALUE},
         {O_MAXK, "max-k", CLI_VALUE},         {O_FFA, "fuzzy-first-any", CLI_VALUE},
-        {O_LOG, "log-level", CLI_VALUE},
+        {O_LOG, "log-level", CLI_VALUE},      {O_UPF, "upstream-pass-file", CLI_VALUE},
+        {O_RPF, "requirepass-file", CLI_VALUE}, {O_RP, "requirepass", CLI_VALUE},
+        {O_AMF, "auth-max-failures", CLI_VALUE}, {O_CORS, "cors-origin", CLI_VALUE},
     };
     cli cl;
     cli_init(&cl, "serve", usage, options, ARRAY_LEN(options), argc, argv);
+    const char *env;
+    if ((env = getenv(SRV_REQUIREPASS_ENV))) {
+        if (take_pass(&cl, "$" SRV_REQUIREPASS_ENV, NULL, env, own_pw) < 0) return *status = 2, -1;
+        g->requirepass = own_pw;
+    }
+    if ((env = getenv(UPS_PASS_ENV))) {
+        if (take_pass(&cl, "$" UPS_PASS_ENV, NULL, env, ups_pw) < 0) return *status = 2, -1;
+        g->upstream_pass = ups_pw;
+    }
     int o;
     while ((o = cli_getopt(&cl)) >= 0) {
         const char *v = cl.val;
@@ -301,12 +354,24 @@ static int parse_args(usrv *s, int argc, char **argv, int *status) {
             if (log_level_parse(v) < 0) bad = 1, cli_error(&cl, "bad --log-level '%s'", v);
             g->log_level = v;
             break;
+        case O_UPF: bad = take_pass(&cl, "--upstream-pass-file", v, NULL, ups_pw) < 0, g->upstream_pass = ups_pw; break;
+        case O_RPF: bad = take_pass(&cl, "--requirepass-file", v, NULL, own_pw) < 0, g->requirepass = own_pw; break;
+        case O_RP:
+            bad = take_pass(&cl, "--requirepass", NULL, v, own_pw) < 0, g->requirepass = own_pw;
+            s->requirepass_from_flag = 1;
+            for (int j = 0; j < argc; j++) /* hide it from ps: v points into one of argv's strings */
+                if (v >= argv[j] && v < argv[j] + strlen(argv[j]) + 1) memset(argv[j] + (v - argv[j]), 'x', strlen(v));
+            break;
+        case O_AMF: bad = num(&cl, "auth-max-failures", v, 1, 1000000, &g->auth_max_failures); break;
+        case O_CORS: g->cors_origin = v; break;
         }
         if (bad) return *status = 2, -1;
     }
     if (o == CLI_EXIT) return *status = cl.status, -1;
     if (cl.ind < argc) return *status = cli_error(&cl, "unexpected argument '%s'", argv[cl.ind]), -1;
     if (!g->spec) return *status = cli_error(&cl, "missing --upstreams SPEC"), -1;
+    if (g->requirepass && !g->requirepass[0]) g->requirepass = NULL; /* "" = off, as one server */
+    if (g->upstream_pass && !g->upstream_pass[0]) g->upstream_pass = NULL;
     return 0;
 }
 
@@ -327,6 +392,10 @@ int upstream_main(int argc, char **argv) {
         fprintf(stderr, "qac serve: %s; see 'qac serve --upstreams x --help'\n", err);
         return 2;
     }
+    s.pool.auth = s.cfg.upstream_pass;
+    if (s.requirepass_from_flag)
+        LOG_W("auth.requirepass_flag", "msg=\"requirepass given as a flag: other local users may have seen it in ps "
+              "before it was hidden; prefer --requirepass-file (mode 600) or $" SRV_REQUIREPASS_ENV "\"");
     if (s.cfg.map_path) {
         if (shardmap_load(s.cfg.map_path, &map, err, sizeof err) < 0) {
             LOG_E("shardmap.load_failed", "error=%s", err);
@@ -348,8 +417,9 @@ int upstream_main(int argc, char **argv) {
     uv_signal_init(loop, &st);
     uv_signal_start(&si, on_signal, SIGINT);
     uv_signal_start(&st, on_signal, SIGTERM);
-    LOG_I("server.ready", "mode=merger shards=%d map=%s deadline_ms=%u", s.pool.nshards,
-          s.cfg.map_path ? s.cfg.map_path : "none", s.cfg.deadline_ms);
+    LOG_I("server.ready", "mode=merger shards=%d map=%s deadline_ms=%u requirepass=%s upstream_pass=%s",
+          s.pool.nshards, s.cfg.map_path ? s.cfg.map_path : "none", s.cfg.deadline_ms,
+          s.cfg.requirepass ? "set" : "none", s.cfg.upstream_pass ? "set" : "none");
     uv_run(loop, UV_RUN_DEFAULT);
     ups_pool_close(&s.pool);
     LOG_I("server.stopped", "requests=%llu merged=%llu errors=%llu deadline_errors=%llu failovers=%llu",
