@@ -19,6 +19,14 @@
  * several is merged (ups_merge: popularity order, the ranker's order does
  * not survive a merge).
  *
+ * Access and HTTP, as one server (docs/PROTOCOL.md "Shards and the merger"):
+ * with requirepass, AUTH is answered here and the commands one server guards
+ * (changes, STATS) answer NOAUTH until it succeeded on the connection; HTTP
+ * routes check the method (405 / the OPTIONS preflight) and then the token
+ * (/v1/accept, /v1/stats, /metrics) with engine/proto/http.c's writers. A
+ * shard's NOAUTH (the merger has no password for it, or the shard refused
+ * it: upstream_pool.h) fails the request naming the shard and the reason.
+ *
  * Lifetime: hiredis calls each reply callback once (with NULL on a failed
  * connection, which moves the request to the shard's next replica while
  * attempts remain). The request is answered when every asked shard has
