@@ -20,6 +20,7 @@
 #define UPS_DEFAULT_MAX_INFLIGHT 1024 /* max-inflight default: requests waiting on shards */
 #define UPS_MAX_INFLIGHT_CAP 1000000
 #define UPS_READ_CHUNK 16384
+#define UPS_FLUSH_MAX 65536           /* answers sent in one write at most (more: another write) */
 #define UPS_KIND_HTTP 2 /* besides PROTO_TEXT, PROTO_RESP */
 #define UPS_PASS_ENV "QAC_UPSTREAM_PASS" /* the shards' password (or --upstream-pass-file) */
 

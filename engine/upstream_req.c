@@ -511,7 +511,10 @@ static void pass_reply(ureq *q, const redisReply *r) {
     if (q->http_accept) return accept_reply(q, r);
     qbuf_reset(&q->out);
     switch (r->type) {
-    case REDIS_REPLY_STATUS: proto_reply_status(&q->out, q->kind, r->str); break;
+    case REDIS_REPLY_STATUS: /* +OK is the text protocol's bare OK (one server's ADD), not "OK OK" */
+        if (!strcmp(r->str, "OK")) proto_reply_ok(&q->out, q->kind);
+        else proto_reply_status(&q->out, q->kind, r->str);
+        break;
     case REDIS_REPLY_INTEGER: proto_reply_int(&q->out, q->kind, r->integer); break;
     case REDIS_REPLY_STRING: proto_reply_bulk(&q->out, q->kind, r->str, r->len); break;
     case REDIS_REPLY_NIL: proto_reply_null(&q->out, q->kind, 0); break;

@@ -164,27 +164,59 @@ static void pump(uconn *c);
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b);
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b);
 
+/* Starts what may run now: COMPLETEs (and answers known at once) run side by
+ * side, so a pipelining client's requests reach a shard in one write; a
+ * change runs alone, after everything before it and before anything after
+ * it, so a connection's reads see its own changes. */
+static void start_ready(uconn *c) {
+    for (ureq *q = c->head; q && !c->closing; q = q->next) {
+        if (q->type == UQ_CHANGE && q != c->head) return;
+        if (!q->started) ureq_start(q);
+        if (q->type == UQ_CHANGE) return;
+    }
+}
+
+/* Sends the finished answers at the head of the queue, in order, in one
+ * write (a new one past UPS_FLUSH_MAX bytes), and starts what may run next
+ * (an answer known at once finishes inside ureq_start: its uconn_done finds
+ * in_pump set and this loop takes it). */
+static void flush(uconn *c) {
+    qbuf out;
+    qbuf_init(&out);
+    int close_after = 0;
+    for (;;) {
+        while (c->head && c->head->finished && !close_after) {
+            ureq *q = c->head;
+            c->head = q->next;
+            if (!c->head) c->tail = NULL;
+            c->queued--;
+            close_after = !q->keep_alive; /* HTTP Connection: close, the last wrong AUTH, a fatal parse error */
+            if (qbuf_append(&out, q->out.data, q->out.len) < 0) close_after = 1;
+            ureq_drop(q);
+            if (out.len >= UPS_FLUSH_MAX) {
+                send_bytes(c, out.data, out.len, 0);
+                out.len = 0;
+            }
+        }
+        if (close_after || c->closing) break;
+        start_ready(c);
+        if (!(c->head && c->head->finished)) break;
+    }
+    if (out.len || close_after) send_bytes(c, out.data, out.len, close_after);
+    qbuf_free(&out);
+    if (close_after) c->close_after = 1;
+}
+
 void uconn_enqueue(uconn *c, ureq *q) {
     if (c->tail) c->tail->next = q;
     else c->head = q;
     c->tail = q;
     c->queued++;
-    if (c->head == q) ureq_start(q);
 }
 
 void uconn_done(uconn *c, ureq *q) {
-    /* answers leave in order: only the head's is sent; it always is the head (one runs at a time).
-     * q leaves the queue first: a failed write closes the connection, which drops what is queued. */
-    int close_after = !q->keep_alive; /* HTTP Connection: close, or the last wrong AUTH / a fatal parse error */
-    c->head = q->next;
-    if (!c->head) c->tail = NULL;
-    c->queued--;
-    send_bytes(c, q->out.data, q->out.len, close_after);
-    ureq_drop(q);
-    if (c->closing) return;
-    if (close_after) c->close_after = 1;
-    if (c->head) ureq_start(c->head);
-    else if (!c->in_pump) pump(c); /* inside pump (an answer known at once), its loop goes on */
+    (void)q; /* finished: it leaves when it reaches the head */
+    pump(c);
 }
 
 static int on_http(const http_request *r, void *ud) {
@@ -195,28 +227,42 @@ static int on_http(const http_request *r, void *ud) {
     return c->closing || c->close_after;
 }
 
-/* Parses what is buffered into requests while the queue has room. */
+/* Parses what is buffered into requests while the queue has room, sends
+ * the answers that are ready and starts what may run, until the input is
+ * used up or the queue is full; then reads again or stops reading. The only
+ * driver of a connection (re-entered from an answer known at once: the
+ * outer call goes on). */
 static void pump(uconn *c) {
+    if (c->in_pump) return;
     c->in_pump = 1;
-    while (!c->closing && !c->close_after && c->queued < UPS_PIPELINE && c->in.len && !c->http) {
-        int r = proto_parse(&c->pp, c->in.data, c->in.len);
-        if (r == PROTO_MORE) break;
-        ureq *q;
-        if (r == PROTO_ERR) {
-            if (!(q = ureq_ready(c, c->pp.kind))) return conn_close(c);
-            proto_reply_error(&q->out, c->pp.kind, c->pp.err, c->pp.errmsg);
-            if (c->pp.fatal) c->close_after = 1, q->keep_alive = 0;
-        } else if (c->pp.argc == 0) {
+    int more = 0;
+    for (;;) {
+        while (!c->closing && !c->close_after && c->queued < UPS_PIPELINE && c->in.len && !c->http) {
+            int r = proto_parse(&c->pp, c->in.data, c->in.len);
+            if (r == PROTO_MORE) {
+                more = 1;
+                break;
+            }
+            ureq *q;
+            if (r == PROTO_ERR) {
+                if (!(q = ureq_ready(c, c->pp.kind))) return conn_close(c);
+                proto_reply_error(&q->out, c->pp.kind, c->pp.err, c->pp.errmsg);
+                if (c->pp.fatal) c->close_after = 1, q->keep_alive = 0;
+            } else if (c->pp.argc == 0) {
+                qbuf_consume(&c->in, c->pp.consumed);
+                continue;
+            } else if (!(q = ureq_from_args(c, c->pp.kind, c->pp.argc, c->pp.argv))) {
+                return conn_close(c);
+            }
             qbuf_consume(&c->in, c->pp.consumed);
-            continue;
-        } else if (!(q = ureq_from_args(c, c->pp.kind, c->pp.argc, c->pp.argv))) {
-            return conn_close(c);
+            uconn_enqueue(c, q);
         }
-        qbuf_consume(&c->in, c->pp.consumed);
-        uconn_enqueue(c, q);
+        if (!c->closing) flush(c);
+        if (more || c->closing || c->close_after || c->http || !c->in.len || c->queued >= UPS_PIPELINE) break;
     }
     c->in_pump = 0;
-    int want = !c->closing && !c->close_after && c->queued < UPS_PIPELINE;
+    if (c->closing) return;
+    int want = !c->close_after && c->queued < UPS_PIPELINE;
     if (want && !c->reading) {
         c->reading = 1;
         uv_read_start((uv_stream_t *)&c->h, on_alloc, on_read);
@@ -247,7 +293,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b) {
             qbuf_free(&e);
             c->close_after = 1;
         }
-        if (c->queued >= UPS_PIPELINE || c->close_after) uv_read_stop(st), c->reading = 0;
+        pump(c); /* sends what is ready, starts what may run, stops reading when the queue is full */
         return;
     }
     c->in.len += (size_t)n;

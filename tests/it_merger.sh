@@ -205,6 +205,8 @@ check "requirepass over RESP as one server" "$got" "$want"
 many=""
 for i in $(seq 10); do many+="AUTH nope$i\r\n"; done
 check "auth-max-failures: the 10th wrong AUTH closes, as one server" "$(talk "$mp" "${many}PING\r\n")" "$(talk "$p0" "${many}PING\r\n")"
+seq_="AUTH $pw\r\nADD zebra 50\r\nCOMPLETE z LIMIT 1\r\nDEL zebra\r\nCOMPLETE z LIMIT 1\r\nADD zebra 7\r\nCOMPLETE z WITHSCORES\r\n"
+check "pipelined reads after changes see them, as one server" "$(talk "$mp" "$seq_")" "$(talk "$p1" "$seq_")"
 check "AUTH then a change through to the shard" "$(redis-cli -p "$mp" -a "$pw" --no-auth-warning ADD kiwi 5) $(redis-cli -p "$p0" COMPLETE ki)" "OK kiwi"
 check "COMPLETE needs no AUTH" "$(redis-cli -p "$mp" COMPLETE k)" "kiwi"
 # HTTP: 401 without / with a wrong token, 200 with the right one; CORS headers and preflight as one server
