@@ -5,9 +5,14 @@
  * HTTP port (--http-port: /v1/complete, /v1/suggest, /v1/accept, /v1/stats,
  * /metrics, /healthz). A connection's requests are
  * queued in arrival order (at most UPS_PIPELINE; it stops reading while the
- * queue is full) and run one at a time, so pipelined replies keep their
- * order; the head request waits on the shards while the loop serves the
- * other connections.
+ * queue is full). COMPLETEs run side by side (a pipelining client's requests
+ * reach a shard in one write); a change runs alone, after what came before
+ * it and before what follows, so a connection reads its own changes. Answers
+ * leave in arrival order, those ready together in one write (pump and flush:
+ * one write per batch, not per reply). Measured with
+ * tests/bench/merger_saturation.sh, one connection-at-a-time merger (A) vs
+ * this (B), load ~7 on 2 cores: COMPLETE ne 51.5k -> 73.5k requests per
+ * merger CPU-second (x1.43), INFIX 35.6k -> 55.6k (x1.56).
  *
  * Settings (each with its limit and error, docs/PROTOCOL.md "Merger"):
  *   --upstreams SPEC        the shards and their replicas (upstream_pool.h)
