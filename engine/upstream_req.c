@@ -323,7 +323,8 @@ ureq *ureq_from_http(uconn *c, const http_request *r) {
     http_resp_opts o = hopts(q);
     int st = http_write_method_reply(&q->out, r, routes[rt].post_ok, &o);
     if (st == 405) q->failed = 1;
-    if (st != 0) return q; /* 204 preflight or 405 written (or out of memory: nothing to send, the connection ends) */
+    if (st < 0) q->failed = 1, q->keep_alive = 0; /* out of memory: nothing to send, the connection ends */
+    if (st != 0) return q;                       /* 204 preflight or 405 written */
     if (routes[rt].needs_auth && !http_auth(q, r)) return q;
     if (!strcmp(r->path, "/healthz")) { /* the merger is up; the shards answer for themselves */
         static const char body[] = "{\"status\":\"ok\",\"mode\":\"merger\"}\n";

@@ -69,7 +69,8 @@ static void usage(FILE *f) {
             "  --max-inflight N       requests waiting on shards (1..%d) [%d]\n"
             "  --max-k N              largest LIMIT (1..%d) [100]\n"
             "  --fuzzy-first-any yes|no  the shards' setting: yes sends typo'd prefixes to every shard [no]\n"
-            "  --upstream-pass-file FILE  the shards' requirepass (first line of FILE; or $%s),\n"
+            "  --upstream-pass-file FILE  the shards' requirepass (FILE's content, a final newline\n"
+            "                         dropped; or $%s),\n"
             "                         sent with AUTH on every connection to a shard [none]\n"
             "  --requirepass-file FILE  the merger's own requirepass (or $%s, or --requirepass P,\n"
             "                         visible in ps for an instant): AUTH / Bearer token needed for\n"
@@ -92,7 +93,7 @@ static int num(cli *cl, const char *name, const char *v, unsigned lo, unsigned h
     return 0;
 }
 
-/* A password from the environment, a file's first line (a trailing newline
+/* A password from the environment, a file's content (a final newline
  * dropped) or a flag, checked as requirepass is, into out (SRV_REQUIREPASS_MAX
  * + 1 bytes); "" stays off. -1 with the message given to cl. */
 static int take_pass(cli *cl, const char *what, const char *path, const char *value, char *out) {
