@@ -238,3 +238,11 @@ fail:;
     errno = e;
     return -1;
 }
+
+int qsecret_eq(const char *want, const char *pw, size_t len) {
+    const unsigned char *w = (const unsigned char *)want;
+    size_t wl = strlen(want);
+    volatile unsigned char diff = (unsigned char)(len != wl);
+    for (size_t i = 0; i < len; i++) diff |= (unsigned char)((unsigned char)pw[i] ^ w[i < wl ? i : 0]);
+    return diff == 0;
+}

@@ -40,6 +40,10 @@ size_t qutf8_count(const char *s, size_t len);
  * directory. On failure the old file is untouched, the temporary is removed,
  * err (when non-NULL) names the step and the reason, and errno is kept.
  * Returns 0 or -1. */
+/* 1 when pw[0..len) equals the NUL-terminated secret want, in a time that
+ * depends on the lengths only (every byte of the attempt is looked at; the
+ * length difference is folded in, not tested first). */
+int qsecret_eq(const char *want, const char *pw, size_t len);
 int qfile_write_atomic(const char *path, const void *data, size_t len, char *err, size_t errlen);
 
 /* A growable byte buffer. Owned by whoever holds the struct; qbuf_free

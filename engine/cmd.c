@@ -57,13 +57,7 @@ int eng_cmd_needs_auth(int cmd) {
 
 int eng_auth_check(eng *e, const char *pw, size_t len) {
     if (!eng_auth_required(e)) return 0;
-    const unsigned char *want = (const unsigned char *)e->cfg->requirepass;
-    size_t wl = strlen(e->cfg->requirepass);
-    /* Every byte of the attempt is looked at whatever matched before; the
-     * length difference is folded in, not tested first. */
-    volatile unsigned char diff = (unsigned char)(len != wl);
-    for (size_t i = 0; i < len; i++) diff |= (unsigned char)((unsigned char)pw[i] ^ want[i < wl ? i : 0]);
-    if (diff == 0) {
+    if (qsecret_eq(e->cfg->requirepass, pw, len)) {
         e->stats.auth_ok++;
         return 1;
     }

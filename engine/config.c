@@ -252,6 +252,20 @@ static int parse_size(const char *v, uint64_t *out) {
     return 0;
 }
 
+int config_pass_check(const char *what, const char *value, char *err, size_t errlen) {
+    size_t n = strlen(value);
+    if (n > SRV_REQUIREPASS_MAX) {
+        errf(err, errlen, "%s: over %d bytes", what, SRV_REQUIREPASS_MAX);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)value[i] <= 0x20 || value[i] == 0x7f) {
+            errf(err, errlen, "%s: spaces and control characters are not allowed", what);
+            return -1;
+        }
+    return 0;
+}
+
 int config_set(srv_config *c, const char *name, const char *value, char *err, size_t errlen) {
     const setting *s = find(name);
     if (!s) {
@@ -264,18 +278,7 @@ int config_set(srv_config *c, const char *name, const char *value, char *err, si
             errf(err, errlen, "log-level: '%s' is not one of debug, info, warn, error, off", value);
             return -1;
         }
-        if (!strcmp(s->name, "requirepass")) {
-            size_t n = strlen(value);
-            if (n > SRV_REQUIREPASS_MAX) {
-                errf(err, errlen, "requirepass: over %d bytes", SRV_REQUIREPASS_MAX);
-                return -1;
-            }
-            for (size_t i = 0; i < n; i++)
-                if ((unsigned char)value[i] <= 0x20 || value[i] == 0x7f) {
-                    errf(err, errlen, "requirepass: spaces and control characters are not allowed");
-                    return -1;
-                }
-        }
+        if (!strcmp(s->name, "requirepass") && config_pass_check("requirepass", value, err, errlen) < 0) return -1;
         if (!strcmp(s->name, "fuzzy")) {
             int m = config_fuzzy_parse(value, strlen(value));
             if (m < 0) {

@@ -113,6 +113,10 @@ void config_defaults(srv_config *c);
 /* "0", "1", "2" or "auto" (any case) -> 0..2 or SRV_FUZZY_AUTO; -1 for anything else. */
 int config_fuzzy_parse(const char *s, size_t len);
 void config_free(srv_config *c);
+/* A password as requirepass takes it (at most SRV_REQUIREPASS_MAX bytes, no
+ * spaces or control characters); -1 with "<what>: ..." in err. Also the
+ * merger's own and its shards' passwords (engine/upstream_serve.c). */
+int config_pass_check(const char *what, const char *value, char *err, size_t errlen);
 /* Sets one setting by name ("max-clients") from text. */
 int config_set(srv_config *c, const char *name, const char *value, char *err, size_t errlen);
 /* Reads a config file. */

@@ -308,18 +308,7 @@ static int http_auth(srv_conn *c, const http_request *req, int cmd, int *rc) {
     if (!eng_auth_required(&s->e)) return 1;
     const char *v = NULL;
     size_t n = 0;
-    int given = 0;
-    if (http_header(req, "authorization", &v, &n)) {
-        given = 1;
-        if (n > 7 && !strncasecmp(v, "Bearer ", 7)) {
-            v += 7, n -= 7;
-            while (n && *v == ' ') v++, n--;
-        } else {
-            n = 0; /* another scheme (Basic ...): not our token */
-        }
-    } else if (http_header(req, "x-qac-token", &v, &n)) {
-        given = 1;
-    }
+    int given = http_auth_token(req, &v, &n);
     if (given && eng_auth_check(&s->e, v, n)) return 1;
     int bad = given;
     if (bad) {
@@ -332,16 +321,10 @@ static int http_auth(srv_conn *c, const http_request *req, int cmd, int *rc) {
     int close_now = bad && c->client.auth_fails >= s->cfg->auth_max_failures;
     http_resp_opts o = {.keep_alive = req->keep_alive && !s->stopping && !close_now,
                         .cors_origin = s->cfg->cors_origin,
-                        .extra_headers = bad ? "WWW-Authenticate: Bearer realm=\"qac\", error=\"invalid_token\"\r\n"
-                                             : "WWW-Authenticate: Bearer realm=\"qac\"\r\n",
                         .head_only = req->method == HTTP_REQ_HEAD};
     srv__http_count(s, cmd, 401);
     if (!o.keep_alive) c->close_after_flush = 1;
-    *rc = http_write_json_error(c->dst, 401, bad ? "invalid_token" : "unauthorized",
-                                bad ? (close_now ? "wrong token; too many failures, closing the connection"
-                                                 : "wrong token")
-                                    : "this endpoint needs Authorization: Bearer <requirepass> (or X-Qac-Token)",
-                                &o);
+    *rc = http_write_unauthorized(c->dst, bad, close_now, &o);
     return 0;
 }
 
@@ -362,23 +345,16 @@ int srv__http_on_request(const http_request *req, void *ud) {
     for (size_t i = 0; i < ARRAY_LEN(routes); i++)
         if (req->path && !strcmp(req->path, routes[i].path)) r = &routes[i];
     int rc;
+    http_resp_opts mo = {.keep_alive = req->keep_alive && !s->stopping, .cors_origin = s->cfg->cors_origin};
     if (req->error_status) {
         rc = http_error(c, req, r ? r->cmd : CMD_HTTP_OTHER, req->error_status,
                         req->error_code ? req->error_code : "bad_request",
                         req->error_message ? req->error_message : "bad request", NULL);
     } else if (!r) {
         rc = http_error(c, req, CMD_HTTP_OTHER, 404, "not_found", "no such endpoint", NULL);
-    } else if (req->method == HTTP_REQ_OPTIONS) {
-        http_resp_opts o = {.keep_alive = req->keep_alive && !s->stopping,
-                            .cors_origin = s->cfg->cors_origin,
-                            .preflight = 1};
-        srv__http_count(s, r->cmd, 204);
-        if (!o.keep_alive) c->close_after_flush = 1;
-        rc = http_write_head(c->dst, 204, NULL, 0, &o);
-    } else if (!(req->method == HTTP_REQ_GET || req->method == HTTP_REQ_HEAD ||
-                 (req->method == HTTP_REQ_POST && r->post_ok))) {
-        rc = http_error(c, req, r->cmd, 405, "method_not_allowed", "method not allowed",
-                        r->post_ok ? "Allow: GET, HEAD, POST, OPTIONS\r\n" : "Allow: GET, HEAD, OPTIONS\r\n");
+    } else if ((rc = http_write_method_reply(c->dst, req, r->post_ok, &mo)) != 0) {
+        if (rc > 0) srv__http_count(s, r->cmd, rc), rc = 0; /* 204 preflight or 405 written */
+        if (!mo.keep_alive) c->close_after_flush = 1;
     } else if ((r->cmd == CMD_HTTP_ACCEPT || r->cmd == CMD_HTTP_STATS || r->cmd == CMD_HTTP_METRICS) &&
                !http_auth(c, req, r->cmd, &rc)) {
         /* 401 written */

@@ -9,7 +9,11 @@
  * nothing, FUZZY under fuzzy-first-any) -- and merging their top k exactly in
  * one server's order. ADD / INCR / DEL / ACCEPT (and HTTP /v1/accept) go to
  * the shard owning the key; STATS, /v1/stats and /metrics are its own
- * counters (upstream_stats.c).
+ * counters (upstream_stats.c). In front of a site it behaves as one server:
+ * its own requirepass (AUTH, HTTP Bearer token), HTTP methods, HEAD, CORS and
+ * parameter errors as engine/server_http.c (the writers are shared, in
+ * engine/proto/http.c); shards with requirepass get the merger's
+ * --upstream-pass-file with AUTH on every connection (upstream_pool.h).
  *
  * Three parts:
  *   upstream_merge.c  the exact merge (pure: no sockets), unit-tested against

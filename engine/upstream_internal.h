@@ -20,11 +20,16 @@
 #define UPS_DEFAULT_MAX_INFLIGHT 1024 /* max-inflight default: requests waiting on shards */
 #define UPS_MAX_INFLIGHT_CAP 1000000
 #define UPS_READ_CHUNK 16384
+#define UPS_FLUSH_MAX 65536           /* answers sent in one write at most (more: another write) */
 #define UPS_KIND_HTTP 2 /* besides PROTO_TEXT, PROTO_RESP */
+#define UPS_PASS_ENV "QAC_UPSTREAM_PASS" /* the shards' password (or --upstream-pass-file) */
 
 typedef struct ups_cfg {
     const char *spec, *map_path, *bind, *log_level;
-    unsigned port, http_port, deadline_ms, max_upstreams, max_inflight, max_k;
+    const char *cors_origin;   /* NULL: no CORS headers (as one server's cors-origin) */
+    const char *requirepass;   /* NULL: none; else AUTH / Bearer token as one server (docs/PROTOCOL.md) */
+    const char *upstream_pass; /* NULL: none; else sent with AUTH to every shard connection */
+    unsigned port, http_port, deadline_ms, max_upstreams, max_inflight, max_k, auth_max_failures;
     int fuzzy_first_any;
 } ups_cfg;
 
@@ -36,6 +41,8 @@ typedef struct usrv {
     int key_form;
     unsigned inflight;
     uint64_t requests, merged, errors, deadline_errors, inflight_errors;
+    uint64_t auth_ok, auth_failures, auth_refused; /* as one server's STATS auth_* */
+    int requirepass_from_flag; /* --requirepass given: warned at start */
     uint64_t start_ns;
     proto_limits plim;
 } usrv;
@@ -53,6 +60,8 @@ typedef struct uconn {
     ureq *head, *tail; /* queued requests, head in flight or ready */
     int queued;
     int closing, reading, close_after, in_pump;
+    int authed;             /* AUTH succeeded on this connection (text/RESP) */
+    unsigned auth_fails;    /* wrong passwords (AUTH or HTTP token): closed at auth-max-failures */
 } uconn;
 
 enum { UQ_READY, UQ_COMPLETE, UQ_CHANGE };

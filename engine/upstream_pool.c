@@ -88,6 +88,23 @@ static void mark_down(ups_pool *p, ups_replica *r) {
     r->failures++;
 }
 
+/* AUTH's reply on a new connection (upstream_pool.h). */
+static void on_auth(redisAsyncContext *ac, void *reply, void *priv) {
+    ups_pool *p = priv;
+    ups_replica *r = ac->data;
+    const redisReply *rep = reply;
+    if (!r || r->ac != ac || !rep) return; /* a failed connection: the commands behind say so */
+    if (rep->type != REDIS_REPLY_ERROR) {
+        r->auth_refused = 0;
+        return;
+    }
+    r->auth_refused = 1;
+    snprintf(r->auth_err, sizeof r->auth_err, "%.*s", (int)(rep->len < 120 ? rep->len : 120), rep->str);
+    p->auth_failures++;
+    LOG_W("upstream.auth_failed", "host=%s port=%d error=\"%s\" msg=\"the shard refused the merger's password "
+          "(--upstream-pass-file, $QAC_UPSTREAM_PASS)\"", r->host, r->port, r->auth_err);
+}
+
 static redisAsyncContext *connect_replica(ups_pool *p, ups_replica *r) {
     redisAsyncContext *ac = redisAsyncConnect(r->host, r->port);
     if (!ac) return NULL;
@@ -101,6 +118,13 @@ static redisAsyncContext *connect_replica(ups_pool *p, ups_replica *r) {
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     r->ac = ac;
+    r->auth_refused = 0;
+    if (p->auth && redisAsyncCommand(ac, on_auth, p, "AUTH %s", p->auth) != REDIS_OK) {
+        r->ac = NULL;
+        ac->data = NULL;
+        redisAsyncFree(ac);
+        return NULL;
+    }
     return ac;
 }
 

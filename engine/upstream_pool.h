@@ -14,6 +14,15 @@
  * callback gets NULL and the caller asks again with the next attempt number,
  * which picks the next replica: a killed replica costs a reconnect, not a
  * failed request.
+ *
+ * Shards with requirepass: with a password (p->auth, the merger's
+ * --upstream-pass-file or $QAC_UPSTREAM_PASS) every new connection sends
+ * AUTH first; hiredis keeps commands in order, so the requests queued behind
+ * it run authenticated. A refused AUTH is logged (upstream.auth_failed, once
+ * per connection, never the password) and remembered on the replica
+ * (auth_refused), so the request that then gets NOAUTH can say why
+ * (upstream_req.c) instead of passing a bare NOAUTH on. COMPLETE needs no
+ * password on a shard; changes do.
  */
 #ifndef QAC_UPSTREAM_POOL_H
 #define QAC_UPSTREAM_POOL_H
@@ -38,6 +47,8 @@ typedef struct ups_replica {
     uint64_t down_until;   /* ms (uv_now): do not reconnect before */
     uint64_t failures;
     uv_loop_t *loop;
+    int auth_refused;       /* the shard refused our AUTH on this connection (the reason: auth_err) */
+    char auth_err[128];
 } ups_replica;
 
 typedef struct ups_shard {
@@ -52,7 +63,8 @@ typedef struct ups_pool {
     uv_loop_t *loop;
     ups_shard shards[SHARDMAP_MAX_SHARDS];
     int nshards;
-    uint64_t sent, failovers, failures;
+    const char *auth; /* the shards' password, or NULL: sent with AUTH on every connection */
+    uint64_t sent, failovers, failures, auth_failures;
 } ups_pool;
 
 /* Parses SPEC into p (no connection yet). -1 with err for a bad spec or over

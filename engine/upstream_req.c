@@ -19,6 +19,14 @@
  * several is merged (ups_merge: popularity order, the ranker's order does
  * not survive a merge).
  *
+ * Access and HTTP, as one server (docs/PROTOCOL.md "Shards and the merger"):
+ * with requirepass, AUTH is answered here and the commands one server guards
+ * (changes, STATS) answer NOAUTH until it succeeded on the connection; HTTP
+ * routes check the method (405 / the OPTIONS preflight) and then the token
+ * (/v1/accept, /v1/stats, /metrics) with engine/proto/http.c's writers. A
+ * shard's NOAUTH (the merger has no password for it, or the shard refused
+ * it: upstream_pool.h) fails the request naming the shard and the reason.
+ *
  * Lifetime: hiredis calls each reply callback once (with NULL on a failed
  * connection, which moves the request to the shard's next replica while
  * attempts remain). The request is answered when every asked shard has
@@ -33,6 +41,7 @@
 #include "common/alloc.h"
 #include "common/json.h"
 #include "common/log.h"
+#include "engine/config.h"
 #include "engine/stats.h"
 #include "engine/upstream_internal.h"
 #include "text/norm.h"
@@ -87,11 +96,17 @@ static int set_args(ureq *q, int n, const char *const *p, const size_t *len) {
     return 0;
 }
 
+/* An HTTP answer's options: one server's (cors-origin on every answer). */
+static http_resp_opts hopts(const ureq *q) {
+    return (http_resp_opts){.keep_alive = q->keep_alive, .cors_origin = q->s->cfg.cors_origin,
+                            .head_only = q->head_only};
+}
+
 static void error_reply(ureq *q, int code, const char *httpcode, int status, const char *msg) {
     qbuf_reset(&q->out);
     q->failed = 1;
     if (q->kind == UPS_KIND_HTTP) {
-        http_resp_opts o = {.keep_alive = q->keep_alive, .head_only = q->head_only};
+        http_resp_opts o = hopts(q);
         http_write_json_error(&q->out, status, httpcode, msg, &o);
     } else {
         proto_reply_error(&q->out, q->kind, code, msg);
@@ -161,7 +176,7 @@ static void stats_reply(ureq *q, int prom) {
     qbuf body;
     qbuf_init(&body);
     if ((prom ? stats_render_prom(&snap, &body) : stats_render_json(&snap, &body)) == 0) {
-        http_resp_opts o = {.keep_alive = q->keep_alive};
+        http_resp_opts o = hopts(q);
         http_write_head(&q->out, 200, prom ? "text/plain; version=0.0.4; charset=utf-8" : HTTP_JSON_CONTENT_TYPE,
                         body.len, &o);
         if (!q->head_only) qbuf_append(&q->out, body.data, body.len);
@@ -195,13 +210,49 @@ static void accept_from_http(ureq *q, const http_request *r) {
     q->plen = q->argvlen[1];
 }
 
+/* AUTH [default] <password> on the merger, as one server's (engine/cmd.c). */
+static void auth_cmd(ureq *q, int argc, const proto_arg *a) {
+    uconn *c = q->c;
+    usrv *s = q->s;
+    if (!s->cfg.requirepass) {
+        proto_reply_error(&q->out, q->kind, ERR_ARGS,
+                          "AUTH <password> called without any password configured (requirepass is not set)");
+        return;
+    }
+    int user_ok = argc == 2 || (a[1].len == 7 && !memcmp(a[1].p, "default", 7));
+    if (qsecret_eq(s->cfg.requirepass, a[argc - 1].p, a[argc - 1].len) && user_ok) {
+        s->auth_ok++;
+        c->authed = 1;
+        proto_reply_ok(&q->out, q->kind);
+        return;
+    }
+    s->auth_failures++;
+    int closing = ++c->auth_fails >= s->cfg.auth_max_failures;
+    proto_reply_error(&q->out, q->kind, ERR_WRONGPASS,
+                      closing ? "invalid username-password pair or user is disabled; too many failures, closing "
+                                "the connection"
+                              : "invalid username-password pair or user is disabled.");
+    if (closing) c->close_after = 1, q->keep_alive = 0; /* this answer is the last */
+}
+
+/* The commands that need AUTH when requirepass is set (one server's list, of those the merger serves). */
+static int needs_auth(const char *cmd, size_t cl) {
+    return argis(cmd, cl, "ADD") || argis(cmd, cl, "INCR") || argis(cmd, cl, "DEL") || argis(cmd, cl, "ACCEPT") ||
+           argis(cmd, cl, "STATS") || argis(cmd, cl, "INFO");
+}
+
 ureq *ureq_from_args(uconn *c, int kind, int argc, const proto_arg *a) {
     ureq *q = req_new(c, kind);
     if (!q) return NULL;
     char err[160];
     const char *cmd = a[0].p;
     size_t cl = a[0].len;
-    if (argis(cmd, cl, "COMPLETE") && argc >= 2) {
+    if (argis(cmd, cl, "AUTH") && (argc == 2 || argc == 3)) {
+        auth_cmd(q, argc, a);
+    } else if (c->s->cfg.requirepass && !c->authed && needs_auth(cmd, cl)) {
+        c->s->auth_refused++;
+        proto_reply_error(&q->out, kind, ERR_NOAUTH, "Authentication required.");
+    } else if (argis(cmd, cl, "COMPLETE") && argc >= 2) {
         if (parse_complete(q, argc, a, err, sizeof err) < 0) error_reply(q, ERR_ARGS, "args", 400, err);
     } else if ((argis(cmd, cl, "ADD") || argis(cmd, cl, "INCR") || argis(cmd, cl, "DEL") || argis(cmd, cl, "ACCEPT")) &&
                argc >= 2 && argc <= UPS_ARGS_MAX) {
@@ -219,11 +270,31 @@ ureq *ureq_from_args(uconn *c, int kind, int argc, const proto_arg *a) {
     } else if (argis(cmd, cl, "COMMAND") || argis(cmd, cl, "HELLO") || argis(cmd, cl, "CLIENT")) {
         proto_reply_ok(&q->out, kind); /* what redis-cli sends on connecting */
     } else {
-        snprintf(err, sizeof err, "UNKNOWN the merger serves COMPLETE, ADD, INCR, DEL, ACCEPT, STATS and PING, not '%.*s'",
+        snprintf(err, sizeof err, "UNKNOWN the merger serves COMPLETE, ADD, INCR, DEL, ACCEPT, STATS, AUTH and PING, not '%.*s'",
                  (int)(cl < 32 ? cl : 32), cmd);
         proto_reply_error(&q->out, kind, ERR_UNKNOWN, err + 8);
     }
     return q;
+}
+
+/* /v1/accept, /v1/stats, /metrics with requirepass: the token as one
+ * server's (server_http.c): 1 to go on, 0 with the 401 written (a wrong
+ * token counts toward auth-max-failures, then the connection closes). */
+static int http_auth(ureq *q, const http_request *r) {
+    usrv *s = q->s;
+    if (!s->cfg.requirepass) return 1;
+    const char *v = NULL;
+    size_t n = 0;
+    int given = http_auth_token(r, &v, &n);
+    if (given && qsecret_eq(s->cfg.requirepass, v, n)) return s->auth_ok++, 1;
+    int closing = 0;
+    if (given) s->auth_failures++, closing = ++q->c->auth_fails >= s->cfg.auth_max_failures;
+    else s->auth_refused++;
+    if (closing) q->keep_alive = 0;
+    http_resp_opts o = hopts(q);
+    http_write_unauthorized(&q->out, given, closing, &o);
+    q->failed = 1;
+    return 0;
 }
 
 ureq *ureq_from_http(uconn *c, const http_request *r) {
@@ -237,9 +308,26 @@ ureq *ureq_from_http(uconn *c, const http_request *r) {
         error_reply(q, 0, r->error_code, r->error_status, r->error_message);
         return q;
     }
+    static const struct { const char *path; int post_ok, needs_auth; } routes[] = {
+        {"/v1/complete", 0, 0}, {"/v1/suggest", 0, 0}, {"/v1/accept", 1, 1},
+        {"/v1/stats", 0, 1},    {"/metrics", 0, 1},    {"/healthz", 0, 0},
+    };
+    int rt = -1;
+    for (int i = 0; i < (int)ARRAY_LEN(routes); i++)
+        if (!strcmp(r->path, routes[i].path)) rt = i;
+    if (rt < 0) {
+        error_reply(q, 0, "not_found", 404,
+                    "the merger serves /v1/complete, /v1/suggest, /v1/accept, /v1/stats, /metrics and /healthz");
+        return q;
+    }
+    http_resp_opts o = hopts(q);
+    int st = http_write_method_reply(&q->out, r, routes[rt].post_ok, &o);
+    if (st == 405) q->failed = 1;
+    if (st < 0) q->failed = 1, q->keep_alive = 0; /* out of memory: nothing to send, the connection ends */
+    if (st != 0) return q;                       /* 204 preflight or 405 written */
+    if (routes[rt].needs_auth && !http_auth(q, r)) return q;
     if (!strcmp(r->path, "/healthz")) { /* the merger is up; the shards answer for themselves */
         static const char body[] = "{\"status\":\"ok\",\"mode\":\"merger\"}\n";
-        http_resp_opts o = {.keep_alive = q->keep_alive};
         http_write_head(&q->out, 200, HTTP_JSON_CONTENT_TYPE, sizeof body - 1, &o);
         if (!q->head_only) qbuf_append(&q->out, body, sizeof body - 1);
         return q;
@@ -253,18 +341,28 @@ ureq *ureq_from_http(uconn *c, const http_request *r) {
         return q;
     }
     q->opensearch = !strcmp(r->path, "/v1/suggest");
-    if (strcmp(r->path, "/v1/complete") && !q->opensearch) {
-        error_reply(q, 0, "not_found", 404,
-                    "the merger serves /v1/complete, /v1/suggest, /v1/accept, /v1/stats, /metrics and /healthz");
-        return q;
-    }
     proto_arg a[UPS_ARGS_MAX];
     int n = 0;
     a[n++] = (proto_arg){"COMPLETE", 8, 0};
     if (!http_param(r, "q", &v, &vl)) {
-        error_reply(q, 0, "missing_q", 400, "missing parameter q");
+        error_reply(q, 0, "missing_q", 400, "parameter q is required");
         return q;
     }
+    /* the parameters checked as one server checks them (server_http.c route_complete), with its codes */
+    uint64_t k;
+    if (http_param(r, "k", &v, &vl) && (qparse_u64(v, vl, &k) < 0 || k < 1 || k > q->s->cfg.max_k)) {
+        error_reply(q, 0, "bad_k", 400, "k must be an integer 1..max-k");
+        return q;
+    }
+    if (http_param(r, "fuzzy", &v, &vl) && config_fuzzy_parse(v, vl) < 0) {
+        error_reply(q, 0, "bad_fuzzy", 400, "fuzzy must be 0, 1, 2 or auto");
+        return q;
+    }
+    if (http_param(r, "infix", &v, &vl) && (vl != 1 || (v[0] != '0' && v[0] != '1'))) {
+        error_reply(q, 0, "bad_infix", 400, "infix must be 0 or 1");
+        return q;
+    }
+    http_param(r, "q", &v, &vl);
     a[n++] = (proto_arg){v, vl, 0};
     static const char *const names[][2] = {{"k", "LIMIT"}, {"user", "USER"}, {"session", "SESSION"},
                                             {"fuzzy", "FUZZY"}};
@@ -273,13 +371,7 @@ ureq *ureq_from_http(uconn *c, const http_request *r) {
             a[n++] = (proto_arg){names[i][1], strlen(names[i][1]), 0};
             a[n++] = (proto_arg){v, vl, 0};
         }
-    if (http_param(r, "infix", &v, &vl) && !(vl == 1 && v[0] == '0')) {
-        if (!(vl == 1 && v[0] == '1')) {
-            error_reply(q, 0, "bad_infix", 400, "infix is 0 or 1");
-            return q;
-        }
-        a[n++] = (proto_arg){"INFIX", 5, 0};
-    }
+    if (http_param(r, "infix", &v, &vl) && v[0] == '1') a[n++] = (proto_arg){"INFIX", 5, 0};
     if (http_param(r, "dict", &v, &vl)) a[n++] = (proto_arg){"DICT", 4, 0}, a[n++] = (proto_arg){v, vl, 0};
     char err[160];
     if (parse_complete(q, n, a, err, sizeof err) < 0) error_reply(q, 0, "args", 400, err);
@@ -321,7 +413,7 @@ static void write_complete(ureq *q, size_t n) {
     qbuf_init(&body);
     if (q->opensearch) json_write_opensearch(&body, q->prefix, q->plen, js, n);
     else json_write_suggestions(&body, q->prefix, q->plen, js, n, truncated, (qtime_ns() - q->t0) / 1000);
-    http_resp_opts o = {.keep_alive = q->keep_alive};
+    http_resp_opts o = hopts(q);
     http_write_head(&q->out, 200, q->opensearch ? HTTP_SUGGEST_CONTENT_TYPE : HTTP_JSON_CONTENT_TYPE, body.len, &o);
     if (!q->head_only) qbuf_append(&q->out, body.data, body.len);
     qbuf_free(&body);
@@ -348,13 +440,31 @@ static void finish(ureq *q) {
     else maybe_free(q);
 }
 
-static void fail_shard(ureq *q, int shard, const char *why) {
+/* The request fails for one shard: ERR IO naming it (HTTP status with code). */
+static void fail_shard_as(ureq *q, int shard, const char *why, int status, const char *code) {
     char desc[512], msg[700];
     ups_pool_describe(&q->s->pool, shard, desc, sizeof desc);
     snprintf(msg, sizeof msg, "shard %d (%s): %s", shard, desc, why);
-    LOG_W("upstream.failed", "shard=%d replicas=%s error=%s", shard, desc, why);
-    error_reply(q, ERR_IO, "upstream", 504, msg);
+    LOG_W("upstream.failed", "shard=%d replicas=%s error=\"%s\"", shard, desc, why);
+    error_reply(q, ERR_IO, code, status, msg);
     finish(q);
+}
+
+static void fail_shard(ureq *q, int shard, const char *why) { fail_shard_as(q, shard, why, 504, "upstream"); }
+
+/* A shard's NOAUTH: the merger has no password for it, or the shard refused
+ * the one it has (upstream_pool.h). 1 when the request failed so. */
+static int shard_noauth(ureq *q, int shard, int replica, const redisReply *r) {
+    if (r->type != REDIS_REPLY_ERROR || strncmp(r->str, "NOAUTH", 6)) return 0;
+    const ups_replica *rp = &q->s->pool.shards[shard].r[replica];
+    char why[256];
+    if (rp->auth_refused)
+        snprintf(why, sizeof why, "the shard refused the merger's password (%s)", rp->auth_err);
+    else
+        snprintf(why, sizeof why, "the shard needs a password: give the merger --upstream-pass-file FILE or $%s",
+                 UPS_PASS_ENV);
+    fail_shard_as(q, shard, why, 502, "upstream_auth");
+    return 1;
 }
 
 /* The HTTP status of a shard's error code (as server_http.c's eng_status). */
@@ -366,7 +476,7 @@ static int code_status(const char *code, size_t n) {
 /* /v1/accept: the shard's ACCEPT reply as one server's HTTP answer. */
 static void accept_reply(ureq *q, const redisReply *r) {
     qbuf_reset(&q->out);
-    http_resp_opts o = {.keep_alive = q->keep_alive, .head_only = q->head_only};
+    http_resp_opts o = hopts(q);
     double score;
     if (r->type == REDIS_REPLY_ERROR) { /* "ERR CODE message" (NOAUTH and the like without ERR) */
         const char *e = r->str;
@@ -402,7 +512,10 @@ static void pass_reply(ureq *q, const redisReply *r) {
     if (q->http_accept) return accept_reply(q, r);
     qbuf_reset(&q->out);
     switch (r->type) {
-    case REDIS_REPLY_STATUS: proto_reply_status(&q->out, q->kind, r->str); break;
+    case REDIS_REPLY_STATUS: /* +OK is the text protocol's bare OK (one server's ADD), not "OK OK" */
+        if (!strcmp(r->str, "OK")) proto_reply_ok(&q->out, q->kind);
+        else proto_reply_status(&q->out, q->kind, r->str);
+        break;
     case REDIS_REPLY_INTEGER: proto_reply_int(&q->out, q->kind, r->integer); break;
     case REDIS_REPLY_STRING: proto_reply_bulk(&q->out, q->kind, r->str, r->len); break;
     case REDIS_REPLY_NIL: proto_reply_null(&q->out, q->kind, 0); break;
@@ -466,6 +579,7 @@ static void on_shard_reply(void *ud, int shard, int replica, const redisReply *r
         }
         return;
     }
+    if (shard_noauth(q, shard, replica, r)) return;
     if (q->type == UQ_CHANGE) {
         pass_reply(q, r);
     } else if (r->type == REDIS_REPLY_ERROR) {

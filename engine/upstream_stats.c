@@ -5,7 +5,8 @@
  * Items (docs/PROTOCOL.md "Shards and the merger"): uptime, the requests it
  * took, answered by a merge of several shards, failed (deadline and
  * max-inflight failures also apart), waiting on shards now; commands sent
- * to shards, fail-overs and failed replica calls over all shards; and per
+ * to shards, fail-overs and failed replica calls over all shards, AUTHs the
+ * shards refused; its own access control (auth_*, as one server's); and per
  * shard (label shard="S", names shardS_*) its asks, fail-overs, deadline
  * misses, and replicas connected now. A snapshot holds STATS_MAX_ITEMS
  * items: with 64 shards the per-shard items past it are left out (the
@@ -34,6 +35,12 @@ void ups_stats(const usrv *s, eng_stats_snap *snap) {
                 s->pool.failovers);
     stats_add_u(snap, "merger_upstream_failures", "qac_merger_upstream_failures_total", "counter", NULL,
                 s->pool.failures);
+    stats_add_u(snap, "merger_upstream_auth_failures", "qac_merger_upstream_auth_failures_total", "counter", NULL,
+                s->pool.auth_failures);
+    stats_add_u(snap, "auth_required", "qac_auth_required", "gauge", NULL, s->cfg.requirepass != NULL);
+    stats_add_u(snap, "auth_ok", "qac_auth_total", "counter", "result=\"ok\"", s->auth_ok);
+    stats_add_u(snap, "auth_failures", "qac_auth_total", "counter", "result=\"failed\"", s->auth_failures);
+    stats_add_u(snap, "auth_refused", "qac_auth_refused_total", "counter", NULL, s->auth_refused);
     for (int i = 0; i < s->pool.nshards; i++) {
         const ups_shard *sh = &s->pool.shards[i];
         static const char *const what[][2] = {{"asks", "qac_merger_shard_asks_total"},

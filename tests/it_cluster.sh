@@ -210,7 +210,7 @@ for _ in $(seq 50); do [ "$(redis-cli -p "${own[1]}" COMPLETE "zebra z" LIMIT 1)
 check "ADD through the merger: on both replicas of shard $zs, not on the other shard" \
     "$(redis-cli -p "${own[0]}" COMPLETE "zebra z" LIMIT 1) $(redis-cli -p "${own[1]}" COMPLETE "zebra z" LIMIT 1) $(redis-cli -p "${other[0]}" COMPLETE "zebra z" LIMIT 1 | wc -w)" \
     "zebra zulu zebra zulu 0"
-check "merger: unknown command" "$(redis-cli -p "$MERGER_PORT" FROB 2>&1)" "ERR UNKNOWN the merger serves COMPLETE, ADD, INCR, DEL, ACCEPT, STATS and PING, not 'FROB'"
+check "merger: unknown command" "$(redis-cli -p "$MERGER_PORT" FROB 2>&1)" "ERR UNKNOWN the merger serves COMPLETE, ADD, INCR, DEL, ACCEPT, STATS, AUTH and PING, not 'FROB'"
 
 # kill -9 of one replica of shard 0 while clients ask through the merger (RESP) and through nginx
 python3 - "$MERGER_PORT" "$NGINX_PORT" "$tmp/skill.out" <<'PY' &

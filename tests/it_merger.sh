@@ -11,7 +11,12 @@
 #      ADD goes to the owning shard; INCR's reply comes back; 3,000 pipelined requests answered in order;
 #      HTTP /v1/suggest and /healthz; HTTP /v1/accept forwarded to the owning shard, its errors as one
 #      server's (compared with a shard's own HTTP answers); the merger's counters over STATS (RESP and
-#      text), /v1/stats and /metrics (per shard asks, fail-overs, deadline misses).
+#      text), /v1/stats and /metrics (per shard asks, fail-overs, deadline misses); HTTP methods (405 with
+#      Allow), OPTIONS and HEAD answered byte for byte as a shard's own HTTP port answers them;
+#   5. shards with requirepass: without the merger's --upstream-pass-file a change says what is missing, with
+#      a wrong one every request fails at once naming it (logged, never the password); the merger's own
+#      requirepass over text, RESP and HTTP (401s, tokens, auth-max-failures) and cors-origin, compared
+#      with a shard's answers to the same bytes; --requirepass hidden from ps; bad password files.
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -125,6 +130,112 @@ python3 -c 'import json, sys; d = json.loads(sys.argv[1]); sys.exit(not (d["merg
 curl -s "http://127.0.0.1:$mh2/metrics" >"$tmp/metrics"
 check "HTTP /metrics (Prometheus)" "$(grep -c '^# TYPE qac_merger_shard_asks_total counter$' "$tmp/metrics") $(grep -cE '^qac_merger_shard_asks_total\{shard="[01]"\} [1-9]' "$tmp/metrics") $(grep -c '^qac_merger_requests_total [1-9]' "$tmp/metrics")" "1 2 1"
 check "STATS over text" "$(printf 'STATS\r\n' | timeout 5 python3 -c 'import socket,sys; s=socket.create_connection(("127.0.0.1",int(sys.argv[1]))); s.sendall(sys.stdin.buffer.read()); print(s.recv(65536).decode().split("\r\n")[0])' "$mp")" "OK $(redis-cli -p "$mp" STATS | grep -c :)"
+# HTTP as one server: methods (405 with Allow), OPTIONS, HEAD -- the whole answer compared with shard 0's own
+# HTTP port (same settings: no requirepass, no cors-origin)
+raw() { # raw PORT METHOD PATH [CURL ARGS...]: the whole HTTP answer, status line to body
+    local port=$1 m=$2 path=$3
+    shift 3
+    if [ "$m" = HEAD ]; then curl -s -i --head "$@" "http://127.0.0.1:$port$path"; else curl -s -i -X "$m" "$@" "http://127.0.0.1:$port$path"; fi | tr -d '\r'
+}
+for mp_ in "DELETE /v1/complete?q=a" "PUT /v1/accept?q=a" "POST /v1/stats" "OPTIONS /v1/complete" "OPTIONS /v1/accept" \
+    "HEAD /v1/accept" "HEAD /v1/accept?q=apple&rank=x"; do
+    check "HTTP $mp_ as one server" "$(raw "$mh2" $mp_)" "$(raw "$sh0" $mp_)"
+done
+check "HTTP HEAD /v1/complete: 200, the length, no body" \
+    "$(raw "$mh2" HEAD '/v1/complete?q=a' | grep -cE '^(HTTP/1.1 200 OK|Content-Length: [1-9][0-9]*)$') $(curl -s --head "http://127.0.0.1:$mh2/v1/complete?q=a" | sed '1,/^\r$/d' | wc -c)" "2 0"
 qac_stop # the merger: a sanitizer build reports leaks at exit
+
+# --- 5. passwords: shards with requirepass, the merger's own, CORS -----------------------------------------
+pw=sh4rd-pw
+printf '%s\n' "$pw" >"$tmp/pw" && chmod 600 "$tmp/pw"
+p0=$(free_port) p1=$(free_port) ph0=$(free_port)
+QAC_REQUIREPASS=$pw qac_start "$p0" "$tmp/p0.log" -i "$tmp/idx.0" --http-port "$ph0" --cors-origin https://example.test || fail "shard 0 with requirepass"
+QAC_REQUIREPASS=$pw qac_start "$p1" "$tmp/p1.log" -i "$tmp/idx.1" --http-port 0 || fail "shard 1 with requirepass"
+spec="127.0.0.1:$p0;127.0.0.1:$p1"
+# no password for the shards: COMPLETE (public on a shard) works, a change says what is missing
+mp=$(free_port)
+qac_start "$mp" "$tmp/merger3.log" --upstreams "$spec" --shard-map "$tmp/idx.shards" || fail "merger without the shards' password"
+check "no shard password: COMPLETE still answers" "$(redis-cli -p "$mp" COMPLETE a)" "apple"
+check "no shard password: a change says why" "$(redis-cli -p "$mp" ADD kiwi 1)" \
+    "ERR IO shard 0 (127.0.0.1:$p0): the shard needs a password: give the merger --upstream-pass-file FILE or \$QAC_UPSTREAM_PASS"
+qac_stop
+# a wrong password ($QAC_UPSTREAM_PASS): an error per request, in time, and a log line
+mp=$(free_port) mh3=$(free_port)
+QAC_UPSTREAM_PASS=nope qac_start "$mp" "$tmp/merger4.log" --upstreams "$spec" --shard-map "$tmp/idx.shards" --http-port "$mh3" ||
+    fail "merger with a wrong shard password"
+t0=$(date +%s%N)
+for i in 1 2; do
+    check "wrong shard password: request $i fails, naming it" "$(redis-cli -p "$mp" ADD kiwi 1)" \
+        "ERR IO shard 0 (127.0.0.1:$p0): the shard refused the merger's password (WRONGPASS invalid username-password pair or user is disabled.)"
+done
+ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$ms" -lt 900 ] && ok "wrong shard password: no hang ($ms ms for 2 requests)" || bad "wrong shard password: $ms ms"
+check "wrong shard password: HTTP 502 upstream_auth" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$mh3/v1/accept?q=kiwi")" 502
+check "wrong shard password: logged (never the password)" \
+    "$(grep -c "upstream.auth_failed host=127.0.0.1 port=$p0" "$tmp/merger4.log") $(grep -c nope "$tmp/merger4.log")" "1 0"
+qac_stop
+# the right password (--upstream-pass-file) and the merger's own (--requirepass-file, the same as the shards'
+# so that its answers can be compared with a shard's byte for byte), CORS as one server's
+mp=$(free_port) mh4=$(free_port)
+qac_start "$mp" "$tmp/merger5.log" --upstreams "$spec" --shard-map "$tmp/idx.shards" --upstream-pass-file "$tmp/pw" \
+    --requirepass-file "$tmp/pw" --http-port "$mh4" --cors-origin https://example.test || fail "merger with passwords"
+talk() { # talk PORT TEXT: every reply to TEXT (sent at once) until the server closes or is quiet
+    python3 - "$1" "$2" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1)
+s.sendall(sys.argv[2].encode().replace(b"\\r\\n", b"\r\n"))
+out = b""
+try:
+    while True:
+        d = s.recv(65536)
+        if not d: out += b"<closed>"; break
+        out += d
+except socket.timeout: pass
+print(out.decode(errors="replace"))
+PY
+}
+text="ADD kiwi 3\r\nSTATS\r\nINCR kiwi 1\r\nAUTH nope\r\nAUTH default $pw\r\nINCR kiwi 1\r\nDEL kiwi\r\n"
+resp="*3\r\n\$3\r\nADD\r\n\$4\r\nkiwi\r\n\$1\r\n3\r\n*1\r\n\$4\r\nINFO\r\n*2\r\n\$4\r\nAUTH\r\n\$4\r\nnope\r\n*2\r\n\$4\r\nAUTH\r\n\$${#pw}\r\n$pw\r\n*3\r\n\$3\r\nADD\r\n\$4\r\nkiwi\r\n\$1\r\n3\r\n*2\r\n\$3\r\nDEL\r\n\$4\r\nkiwi\r\n"
+got=$(talk "$mp" "$text") want=$(talk "$p0" "$text")
+check "requirepass over text: NOAUTH, WRONGPASS, AUTH as one server" "$got" "$want"
+[[ $got == *"NOAUTH Authentication required."*"WRONGPASS"*"OK"* ]] && ok "text: the answers are the refusals" || bad "text: $got"
+got=$(talk "$mp" "$resp") want=$(talk "$p0" "$resp")
+check "requirepass over RESP as one server" "$got" "$want"
+[[ $got == *"-NOAUTH Authentication required."*"-WRONGPASS"*"+OK"*":1"* ]] && ok "RESP: the answers are the refusals" || bad "RESP: $got"
+many=""
+for i in $(seq 10); do many+="AUTH nope$i\r\n"; done
+check "auth-max-failures: the 10th wrong AUTH closes, as one server" "$(talk "$mp" "${many}PING\r\n")" "$(talk "$p0" "${many}PING\r\n")"
+seq_="AUTH $pw\r\nADD zebra 50\r\nCOMPLETE z LIMIT 1\r\nDEL zebra\r\nCOMPLETE z LIMIT 1\r\nADD zebra 7\r\nCOMPLETE z WITHSCORES\r\n"
+check "pipelined reads after changes see them, as one server" "$(talk "$mp" "$seq_")" "$(talk "$p1" "$seq_")"
+check "AUTH then a change through to the shard" "$(redis-cli -p "$mp" -a "$pw" --no-auth-warning ADD kiwi 5) $(redis-cli -p "$p0" COMPLETE ki)" "OK kiwi"
+check "COMPLETE needs no AUTH" "$(redis-cli -p "$mp" COMPLETE k)" "kiwi"
+# HTTP: 401 without / with a wrong token, 200 with the right one; CORS headers and preflight as one server
+for args in "GET /v1/stats" "GET /metrics" "GET /v1/accept?q=kiwi" "POST /v1/accept?q=kiwi" "HEAD /v1/stats" \
+    "GET /v1/stats -H Authorization:Bearer_nope" "GET /v1/stats -H X-Qac-Token:nope" "GET /v1/stats -H Authorization:Basic_eDp5" \
+    "OPTIONS /v1/accept -H Origin:https://a.test" "OPTIONS /v1/complete" "DELETE /v1/stats" "GET /v1/complete" \
+    "GET /v1/complete?q=a&k=0" "GET /v1/suggest?q=a&fuzzy=x" "GET /v1/complete?q=a&infix=2"; do
+    set -- $args
+    check "HTTP ${args//_/ } with requirepass and cors-origin as one server" \
+        "$(raw "$mh4" "$1" "$2" ${3:+"$3"} ${4:+"${4//_/ }"})" "$(raw "$ph0" "$1" "$2" ${3:+"$3"} ${4:+"${4//_/ }"})"
+done
+check "HTTP /v1/accept with the token" \
+    "$(curl -s -w ' %{http_code}' -H "Authorization: Bearer $pw" "http://127.0.0.1:$mh4/v1/accept?q=kiwi")" '{"query":"kiwi","score":6} 200'
+check "HTTP /v1/stats with X-Qac-Token" "$(curl -s -o /dev/null -w '%{http_code}' -H "X-Qac-Token: $pw" "http://127.0.0.1:$mh4/v1/stats")" 200
+check "HTTP /v1/complete: CORS header, no token needed" \
+    "$(curl -s -i "http://127.0.0.1:$mh4/v1/complete?q=ki" | tr -d '\r' | grep -cE '^(HTTP/1.1 200 OK|Access-Control-Allow-Origin: https://example.test)$')" 2
+check "STATS: the merger's auth counters" \
+    "$(redis-cli -p "$mp" -a "$pw" --no-auth-warning STATS | tr -d '\r' | grep -E '^auth_(required|refused):' | tr '\n' ' ')" \
+    "auth_required:1 auth_refused:10 "
+qac_stop
+# --requirepass on the command line: hidden from ps, warned about; a bad password file: exit 2
+mp=$(free_port)
+qac_start "$mp" "$tmp/merger6.log" --upstreams "$spec" --requirepass "s3cr3t-flag" || fail "merger --requirepass"
+check "--requirepass hidden from ps, warned" "$(grep -c s3cr3t-flag "/proc/$qac_pid/cmdline") $(grep -c auth.requirepass_flag "$tmp/merger6.log")" "0 1"
+check "--requirepass works" "$(redis-cli -p "$mp" AUTH s3cr3t-flag)" "OK"
+qac_stop
+printf 'has space\n' >"$tmp/badpw"
+expect_exit "a password with a space" 2 "--upstream-pass-file: spaces and control characters are not allowed" \
+    --upstreams "h:1" --upstream-pass-file "$tmp/badpw"
+expect_exit "a missing password file" 2 "--requirepass-file: cannot read" --upstreams "h:1" --requirepass-file "$tmp/none"
 for f in "$tmp"/merger*.log; do no_sanitizer_report "$f" && ok "no sanitizer report in $(basename "$f")" || bad "sanitizer: $f"; done
 [ "$fails" -eq 0 ]

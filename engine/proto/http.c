@@ -602,3 +602,44 @@ int http_write_json_error(qbuf *b, int status, const char *code, const char *mes
     qbuf_free(&body);
     return rc ? -1 : 0;
 }
+
+int http_auth_token(const http_request *r, const char **val, size_t *len) {
+    const char *v = NULL;
+    size_t n = 0;
+    if (http_header(r, "authorization", &v, &n)) {
+        if (n > 7 && !strncasecmp(v, "Bearer ", 7)) {
+            v += 7, n -= 7;
+            while (n && *v == ' ') v++, n--;
+        } else {
+            n = 0; /* another scheme (Basic ...): not our token */
+        }
+    } else if (!http_header(r, "x-qac-token", &v, &n)) {
+        return 0;
+    }
+    *val = v;
+    *len = n;
+    return 1;
+}
+
+int http_write_unauthorized(qbuf *b, int wrong, int closing, const http_resp_opts *opts) {
+    http_resp_opts o = *opts;
+    o.extra_headers = wrong ? "WWW-Authenticate: Bearer realm=\"qac\", error=\"invalid_token\"\r\n"
+                            : "WWW-Authenticate: Bearer realm=\"qac\"\r\n";
+    return http_write_json_error(
+        b, 401, wrong ? "invalid_token" : "unauthorized",
+        wrong ? (closing ? "wrong token; too many failures, closing the connection" : "wrong token")
+              : "this endpoint needs Authorization: Bearer <requirepass> (or X-Qac-Token)",
+        &o);
+}
+
+int http_write_method_reply(qbuf *b, const http_request *r, int post_ok, const http_resp_opts *opts) {
+    http_resp_opts o = *opts;
+    if (r->method == HTTP_REQ_OPTIONS) {
+        o.preflight = 1;
+        return http_write_head(b, 204, NULL, 0, &o) < 0 ? -1 : 204;
+    }
+    if (r->method == HTTP_REQ_GET || r->method == HTTP_REQ_HEAD || (r->method == HTTP_REQ_POST && post_ok)) return 0;
+    o.extra_headers = post_ok ? "Allow: GET, HEAD, POST, OPTIONS\r\n" : "Allow: GET, HEAD, OPTIONS\r\n";
+    o.head_only = 0;
+    return http_write_json_error(b, 405, "method_not_allowed", "method not allowed", &o) < 0 ? -1 : 405;
+}

@@ -210,4 +210,21 @@ int http_write_head(qbuf *b, int status, const char *content_type, size_t conten
 int http_write_json_error(qbuf *b, int status, const char *code, const char *message,
                           const http_resp_opts *opts);
 
+/* --- access and methods (shared by `qac serve` and the merger) ------------ */
+
+/* The token a request carries: `Authorization: Bearer T` or `X-Qac-Token: T`.
+ * 1 when either header was given (*val, *len: the token; len 0 for another
+ * scheme such as Basic, which is a wrong token), else 0. */
+int http_auth_token(const http_request *r, const char **val, size_t *len);
+/* The 401 answer of a route that needs requirepass: wrong (a token was given
+ * and did not match: `invalid_token`) or none (`unauthorized`), each with its
+ * WWW-Authenticate header; closing adds the auth-max-failures note (opts
+ * should then say keep_alive 0). Returns 0 or -1. */
+int http_write_unauthorized(qbuf *b, int wrong, int closing, const http_resp_opts *opts);
+/* A route's method check: 0 when the method may go on (GET, HEAD, and POST
+ * when post_ok); else writes the answer and returns its status: 204 for
+ * OPTIONS (the CORS preflight, per opts->cors_origin), 405 with Allow for any
+ * other method; -1 out of memory. */
+int http_write_method_reply(qbuf *b, const http_request *r, int post_ok, const http_resp_opts *opts);
+
 #endif
