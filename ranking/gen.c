@@ -316,13 +316,14 @@ int rank_gen_build_keys(const rank_gen_keys *k, uint64_t max_suffixes, const ato
         counter_free(&c);
         return TRIE_ENOMEM;
     }
+    uint64_t seen = 0;
     for (size_t b = 0; b < k->n && !c.oom; b++) {
-        if (cancel && atomic_load_explicit(cancel, memory_order_relaxed)) {
-            counter_free(&c);
-            return RANK_GEN_CANCELLED;
-        }
         const char *r = k->blk[b], *end = r + k->used[b];
         while (r < end) {
+            if (cancel && seen++ % RANK_GEN_CANCEL_EVERY == 0 && atomic_load_explicit(cancel, memory_order_relaxed)) {
+                counter_free(&c);
+                return RANK_GEN_CANCELLED;
+            }
             double w;
             uint16_t len;
             memcpy(&w, r, sizeof w);

@@ -74,6 +74,7 @@
 /* RANK_MAX_GEN_CANDS (baseline.h): the largest --gen-candidates */
 #define RANK_GEN_COPY_BLOCK (1u << 22) /* bytes per block of a key copy (rank_gen_keys) */
 #define RANK_GEN_CANCELLED 1             /* rank_gen_build_keys: *cancel was set */
+#define RANK_GEN_CANCEL_EVERY 4096       /* keys counted between two looks at *cancel */
 #define RANK_GEN_MAX_KEPT 8 /* prefix words kept, at most (deeper prefixes keep their last 8 words' worth) */
 
 typedef struct rank_gen rank_gen;
@@ -105,7 +106,7 @@ void rank_gen_free(rank_gen *g);
  * what a build reads -- every key's text from its first space on, and its
  * score, in key order -- taken on the thread that owns the trie, then built
  * on any thread. rank_gen_build_keys(copy of t) makes exactly the index
- * rank_gen_build(t) makes. cancel (may be NULL) is polled once per block:
+ * rank_gen_build(t) makes. cancel (may be NULL) is polled every RANK_GEN_CANCEL_EVERY keys:
  * set, the build stops and returns RANK_GEN_CANCELLED. The copy is
  * read-only while a build reads it; free it after. */
 typedef struct rank_gen_keys rank_gen_keys;

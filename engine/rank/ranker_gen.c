@@ -36,8 +36,9 @@
  * old is freed, so two indexes and one copy live together at most.
  *
  * Shutdown (eng_rank_close) sets the job's cancel flag; the worker polls it
- * once per copy block (RANK_GEN_COPY_BLOCK bytes), so it returns within
- * milliseconds; the job counts in R->open_handles, and R is freed only
+ * every RANK_GEN_CANCEL_EVERY keys while it counts (the final sort and
+ * trie build of at most --gen-suffixes entries are not interrupted), so it
+ * returns within milliseconds; the job counts in R->open_handles, and R is freed only
  * after its after-work callback has freed the job, the copy and any index
  * it made. A job not yet started is cancelled by uv_cancel.
  *
