@@ -22,7 +22,9 @@
  * Files: ranker.c (this: the request path -- scoring, the pool of pending
  * requests with their deadlines, MGET batching, online learning -- and the
  * lifecycle), ranker_tables.c (polling NS:current, version switches, loading
- * the n-gram table), ranker_internal.h (the structures both share).
+ * the n-gram table), ranker_gen.c (the suffix index of generated
+ * completions, built off the loop), ranker_fleet.c, ranker_internal.h (the
+ * structures they share).
  */
 #include "engine/rank/ranker.h"
 
