@@ -178,6 +178,18 @@ static void counter_free(counter *c) {
     qfree(c->arena);
 }
 
+/* Checks max_suffixes and makes an empty counting table; *out = NULL. */
+static int counter_start(counter *c, uint64_t max_suffixes, rank_gen **out) {
+    *out = NULL;
+    memset(c, 0, sizeof *c);
+    if (max_suffixes < 1 || max_suffixes > RANK_GEN_MAX_SUFFIXES) return TRIE_EINVAL;
+    if (counter_init(c, max_suffixes)) {
+        counter_free(c);
+        return TRIE_ENOMEM;
+    }
+    return 0;
+}
+
 /* The max_suffixes best counted suffixes (count desc, text asc) into a new
  * index; frees c. */
 static int counted_finish(counter *c, uint64_t keys, uint64_t max_suffixes, uint64_t t0, rank_gen **out,
@@ -217,14 +229,10 @@ out:
 }
 
 int rank_gen_build(const trie *t, uint64_t max_suffixes, rank_gen **out, rank_gen_info *info) {
-    *out = NULL;
-    if (max_suffixes < 1 || max_suffixes > RANK_GEN_MAX_SUFFIXES) return TRIE_EINVAL;
     uint64_t t0 = qtime_ns();
     counter c;
-    if (counter_init(&c, max_suffixes)) {
-        counter_free(&c);
-        return TRIE_ENOMEM;
-    }
+    int rc = counter_start(&c, max_suffixes, out);
+    if (rc) return rc;
     trie_foreach(t, walk_key, &c);
     return counted_finish(&c, trie_count(t), max_suffixes, t0, out, info);
 }
@@ -308,14 +316,10 @@ uint64_t rank_gen_keys_bytes(const rank_gen_keys *k) { return k->bytes; }
 
 int rank_gen_build_keys(const rank_gen_keys *k, uint64_t max_suffixes, const atomic_int *cancel, rank_gen **out,
                         rank_gen_info *info) {
-    *out = NULL;
-    if (max_suffixes < 1 || max_suffixes > RANK_GEN_MAX_SUFFIXES) return TRIE_EINVAL;
     uint64_t t0 = qtime_ns();
     counter c;
-    if (counter_init(&c, max_suffixes)) {
-        counter_free(&c);
-        return TRIE_ENOMEM;
-    }
+    int rc = counter_start(&c, max_suffixes, out);
+    if (rc) return rc;
     uint64_t seen = 0;
     for (size_t b = 0; b < k->n && !c.oom; b++) {
         const char *r = k->blk[b], *end = r + k->used[b];
