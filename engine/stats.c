@@ -266,6 +266,13 @@ void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
         add_u(snap, "rank_gen_suffixes", "qac_rank_gen_suffixes", "gauge", NULL, r.gen_suffixes);
         add_u(snap, "rank_gen_bytes", "qac_rank_gen_bytes", "gauge", NULL, r.gen_bytes);
         add_u(snap, "rank_gen_builds", "qac_rank_gen_builds_total", "counter", NULL, r.gen_builds);
+        add_u(snap, "rank_gen_building", "qac_rank_gen_building", "gauge", NULL, (uint64_t)r.gen_building);
+        add_u(snap, "rank_gen_build_ms", "qac_rank_gen_build_ms", "gauge", NULL, r.gen_build_ms);
+        add_u(snap, "rank_gen_copy_ms", "qac_rank_gen_copy_ms", "gauge", NULL, r.gen_copy_ms);
+        add_u(snap, "rank_gen_copy_bytes", "qac_rank_gen_copy_bytes", "gauge", NULL, r.gen_copy_bytes);
+        add_u(snap, "rank_gen_unready", "qac_rank_gen_unready_total", "counter", NULL, r.gen_unready);
+        add_u(snap, "rank_gen_requeued", "qac_rank_gen_requeued_total", "counter", NULL, r.gen_requeued);
+        add_u(snap, "rank_gen_failures", "qac_rank_gen_failures_total", "counter", NULL, r.gen_failures);
     }
     add_u(snap, "changelog_enabled", "qac_changelog_enabled", "gauge", NULL, s->changelog != NULL);
     if (s->changelog) chg_stats(s->changelog, snap);

@@ -126,19 +126,23 @@ static int count_add(counter *c, const char *s, size_t len, double w) {
     return 0;
 }
 
-static int walk_key(void *ud, const trie_hit *hit) {
-    counter *c = ud;
-    const char *k = trie_hit_key(hit);
-    size_t n = hit->keylen;
+/* Counts the suffixes of one key: every suffix starts after a space that
+ * is followed by a non-space, so the text from the key's first space on
+ * (its tail) has them all. */
+static int count_tail(counter *c, const char *k, size_t n, double w) {
     for (size_t i = 0; i + 1 < n; i++)
-        if (k[i] == ' ' && k[i + 1] != ' ' && count_add(c, k + i + 1, n - i - 1, hit->score)) {
+        if (k[i] == ' ' && k[i + 1] != ' ' && count_add(c, k + i + 1, n - i - 1, w)) {
             c->oom = 1;
             return 1;
         }
     return 0;
 }
 
-static const counter *sort_ctx; /* qsort has no user pointer */
+static int walk_key(void *ud, const trie_hit *hit) {
+    return count_tail(ud, trie_hit_key(hit), hit->keylen, hit->score);
+}
+
+static _Thread_local const counter *sort_ctx; /* qsort has no user pointer; one per building thread */
 
 static int bytes_cmp(const char *a, size_t an, const char *b, size_t bn) {
     int r = memcmp(a, b, an < bn ? an : bn);
@@ -156,34 +160,53 @@ static int by_text(const void *pa, const void *pb) {
     return bytes_cmp(sort_ctx->arena + a->off, a->len, sort_ctx->arena + b->off, b->len);
 }
 
-int rank_gen_build(const trie *t, uint64_t max_suffixes, rank_gen **out, rank_gen_info *info) {
+static int counter_init(counter *c, uint64_t max_suffixes) {
+    memset(c, 0, sizeof *c);
+    c->cap = (size_t)max_suffixes * RANK_GEN_COUNT_FACTOR;
+    c->nslot = 16;
+    while (c->nslot < 2 * c->cap) c->nslot *= 2;
+    c->acap = 1 << 16;
+    c->e = qmalloc(c->cap * sizeof *c->e);
+    c->slot = qcalloc(c->nslot, sizeof *c->slot);
+    c->arena = qmalloc(c->acap);
+    return c->e && c->slot && c->arena ? 0 : -1;
+}
+
+static void counter_free(counter *c) {
+    qfree(c->e);
+    qfree(c->slot);
+    qfree(c->arena);
+}
+
+/* Checks max_suffixes and makes an empty counting table; *out = NULL. */
+static int counter_start(counter *c, uint64_t max_suffixes, rank_gen **out) {
     *out = NULL;
+    memset(c, 0, sizeof *c);
     if (max_suffixes < 1 || max_suffixes > RANK_GEN_MAX_SUFFIXES) return TRIE_EINVAL;
-    uint64_t t0 = qtime_ns();
-    counter c;
-    memset(&c, 0, sizeof c);
-    c.cap = (size_t)max_suffixes * RANK_GEN_COUNT_FACTOR;
-    c.nslot = 16;
-    while (c.nslot < 2 * c.cap) c.nslot *= 2;
-    c.acap = 1 << 16;
-    c.e = qmalloc(c.cap * sizeof *c.e);
-    c.slot = qcalloc(c.nslot, sizeof *c.slot);
-    c.arena = qmalloc(c.acap);
+    if (counter_init(c, max_suffixes)) {
+        counter_free(c);
+        return TRIE_ENOMEM;
+    }
+    return 0;
+}
+
+/* The max_suffixes best counted suffixes (count desc, text asc) into a new
+ * index; frees c. */
+static int counted_finish(counter *c, uint64_t keys, uint64_t max_suffixes, uint64_t t0, rank_gen **out,
+                          rank_gen_info *info) {
     rank_gen *g = qcalloc(1, sizeof *g);
-    int rc = TRIE_ENOMEM;
     trie_builder *b = NULL;
-    if (!c.e || !c.slot || !c.arena || !g) goto out;
-    trie_foreach(t, walk_key, &c);
-    if (c.oom) goto out;
-    sort_ctx = &c;
-    qsort(c.e, c.n, sizeof *c.e, by_count);
-    size_t keep = c.n < max_suffixes ? c.n : (size_t)max_suffixes;
-    qsort(c.e, keep, sizeof *c.e, by_text);
+    int rc = TRIE_ENOMEM;
+    if (!g || c->oom) goto out;
+    sort_ctx = c;
+    qsort(c->e, c->n, sizeof *c->e, by_count);
+    size_t keep = c->n < max_suffixes ? c->n : (size_t)max_suffixes;
+    qsort(c->e, keep, sizeof *c->e, by_text);
     sort_ctx = NULL;
     b = trie_builder_new();
     if (!b) goto out;
     for (size_t i = 0; i < keep; i++) {
-        rc = trie_builder_add(b, c.arena + c.e[i].off, c.e[i].len, NULL, 0, c.e[i].count, NULL);
+        rc = trie_builder_add(b, c->arena + c->e[i].off, c->e[i].len, NULL, 0, c->e[i].count, NULL);
         if (rc) goto out;
     }
     rc = trie_builder_finish(b, &g->t);
@@ -192,7 +215,7 @@ int rank_gen_build(const trie *t, uint64_t max_suffixes, rank_gen **out, rank_ge
     if (info) {
         trie_mem m;
         trie_memory(g->t, &m);
-        *info = (rank_gen_info){trie_count(t), c.occurrences, c.distinct, keep, c.pruned, m.bytes_alloc,
+        *info = (rank_gen_info){keys, c->occurrences, c->distinct, keep, c->pruned, m.bytes_alloc,
                                 (double)(qtime_ns() - t0) / 1e9};
     }
     *out = g;
@@ -201,10 +224,119 @@ int rank_gen_build(const trie *t, uint64_t max_suffixes, rank_gen **out, rank_ge
 out:
     trie_builder_free(b);
     rank_gen_free(g);
-    qfree(c.e);
-    qfree(c.slot);
-    qfree(c.arena);
+    counter_free(c);
     return rc;
+}
+
+int rank_gen_build(const trie *t, uint64_t max_suffixes, rank_gen **out, rank_gen_info *info) {
+    uint64_t t0 = qtime_ns();
+    counter c;
+    int rc = counter_start(&c, max_suffixes, out);
+    if (rc) return rc;
+    trie_foreach(t, walk_key, &c);
+    return counted_finish(&c, trie_count(t), max_suffixes, t0, out, info);
+}
+
+/* --- the key copy (rank_gen_keys) -------------------------------------------
+ * Records (score f64, tail length u16, tail bytes) in blocks of
+ * RANK_GEN_COPY_BLOCK bytes, in the trie's key order; a record never
+ * straddles two blocks. Keys without a space (no suffix) are not copied. */
+
+#define COPY_REC_HEAD (sizeof(double) + sizeof(uint16_t))
+
+struct rank_gen_keys {
+    char **blk;
+    size_t *used;
+    size_t n, cap; /* blocks */
+    uint64_t keys, copied, bytes;
+    int oom;
+};
+
+static int copy_key(void *ud, const trie_hit *hit) {
+    rank_gen_keys *k = ud;
+    const char *s = trie_hit_key(hit);
+    const char *sp = memchr(s, ' ', hit->keylen);
+    if (!sp) return 0;
+    size_t len = hit->keylen - (size_t)(sp - s), need = COPY_REC_HEAD + len;
+    if (!k->n || k->used[k->n - 1] + need > RANK_GEN_COPY_BLOCK) {
+        if (k->n == k->cap) {
+            size_t nc = k->cap ? 2 * k->cap : 16;
+            char **b = qrealloc(k->blk, nc * sizeof *b);
+            if (b) k->blk = b;
+            size_t *u = b ? qrealloc(k->used, nc * sizeof *u) : NULL;
+            if (!u) {
+                k->oom = 1;
+                return 1;
+            }
+            k->used = u;
+            k->cap = nc;
+        }
+        k->blk[k->n] = qmalloc(RANK_GEN_COPY_BLOCK);
+        if (!k->blk[k->n]) {
+            k->oom = 1;
+            return 1;
+        }
+        k->used[k->n++] = 0;
+        k->bytes += RANK_GEN_COPY_BLOCK;
+    }
+    char *r = k->blk[k->n - 1] + k->used[k->n - 1];
+    uint16_t l16 = (uint16_t)len;
+    memcpy(r, &hit->score, sizeof(double));
+    memcpy(r + sizeof(double), &l16, sizeof l16);
+    memcpy(r + COPY_REC_HEAD, sp, len);
+    k->used[k->n - 1] += need;
+    k->copied++;
+    return 0;
+}
+
+int rank_gen_keys_copy(const trie *t, rank_gen_keys **out) {
+    *out = NULL;
+    rank_gen_keys *k = qcalloc(1, sizeof *k);
+    if (!k) return TRIE_ENOMEM;
+    trie_foreach(t, copy_key, k);
+    if (k->oom) {
+        rank_gen_keys_free(k);
+        return TRIE_ENOMEM;
+    }
+    k->keys = trie_count(t);
+    *out = k;
+    return 0;
+}
+
+void rank_gen_keys_free(rank_gen_keys *k) {
+    if (!k) return;
+    for (size_t i = 0; i < k->n; i++) qfree(k->blk[i]);
+    qfree(k->blk);
+    qfree(k->used);
+    qfree(k);
+}
+
+uint64_t rank_gen_keys_count(const rank_gen_keys *k) { return k->copied; }
+uint64_t rank_gen_keys_bytes(const rank_gen_keys *k) { return k->bytes; }
+
+int rank_gen_build_keys(const rank_gen_keys *k, uint64_t max_suffixes, const atomic_int *cancel, rank_gen **out,
+                        rank_gen_info *info) {
+    uint64_t t0 = qtime_ns();
+    counter c;
+    int rc = counter_start(&c, max_suffixes, out);
+    if (rc) return rc;
+    uint64_t seen = 0;
+    for (size_t b = 0; b < k->n && !c.oom; b++) {
+        const char *r = k->blk[b], *end = r + k->used[b];
+        while (r < end) {
+            if (cancel && seen++ % RANK_GEN_CANCEL_EVERY == 0 && atomic_load_explicit(cancel, memory_order_relaxed)) {
+                counter_free(&c);
+                return RANK_GEN_CANCELLED;
+            }
+            double w;
+            uint16_t len;
+            memcpy(&w, r, sizeof w);
+            memcpy(&len, r + sizeof(double), sizeof len);
+            if (count_tail(&c, r + COPY_REC_HEAD, len, w)) break;
+            r += COPY_REC_HEAD + len;
+        }
+    }
+    return counted_finish(&c, k->keys, max_suffixes, t0, out, info);
 }
 
 void rank_gen_free(rank_gen *g) {

@@ -59,6 +59,7 @@
 #ifndef QAC_RANK_GEN_H
 #define QAC_RANK_GEN_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -71,6 +72,9 @@
 #define RANK_GEN_DEFAULT_CANDS 5         /* generated candidates per request (serve, eval; 0 = off) */
 #define RANK_GEN_TRAIN_DEFAULT_CANDS 0   /* ... in qac train (see "Training" above) */
 /* RANK_MAX_GEN_CANDS (baseline.h): the largest --gen-candidates */
+#define RANK_GEN_COPY_BLOCK (1u << 22) /* bytes per block of a key copy (rank_gen_keys) */
+#define RANK_GEN_CANCELLED 1             /* rank_gen_build_keys: *cancel was set */
+#define RANK_GEN_CANCEL_EVERY 4096       /* keys counted between two looks at *cancel */
 #define RANK_GEN_MAX_KEPT 8 /* prefix words kept, at most (deeper prefixes keep their last 8 words' worth) */
 
 typedef struct rank_gen rank_gen;
@@ -97,6 +101,21 @@ typedef struct rank_gen_cand {
  * (else TRIE_EINVAL). info may be NULL. */
 int rank_gen_build(const trie *t, uint64_t max_suffixes, rank_gen **out, rank_gen_info *info);
 void rank_gen_free(rank_gen *g);
+
+/* Building off the trie's thread (see "Off the loop" above): a flat copy of
+ * what a build reads -- every key's text from its first space on, and its
+ * score, in key order -- taken on the thread that owns the trie, then built
+ * on any thread. rank_gen_build_keys(copy of t) makes exactly the index
+ * rank_gen_build(t) makes. cancel (may be NULL) is polled every RANK_GEN_CANCEL_EVERY keys:
+ * set, the build stops and returns RANK_GEN_CANCELLED. The copy is
+ * read-only while a build reads it; free it after. */
+typedef struct rank_gen_keys rank_gen_keys;
+int rank_gen_keys_copy(const trie *t, rank_gen_keys **out); /* 0 or TRIE_ENOMEM */
+void rank_gen_keys_free(rank_gen_keys *k);
+uint64_t rank_gen_keys_count(const rank_gen_keys *k); /* keys copied (the ones with a space) */
+uint64_t rank_gen_keys_bytes(const rank_gen_keys *k); /* the copy's memory */
+int rank_gen_build_keys(const rank_gen_keys *k, uint64_t max_suffixes, const atomic_int *cancel, rank_gen **out,
+                        rank_gen_info *info);
 const trie *rank_gen_trie(const rank_gen *g); /* the suffixes and their frequencies */
 
 /* Up to max (<= RANK_MAX_GEN_CANDS) generated candidates of prefix p into

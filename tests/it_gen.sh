@@ -9,7 +9,8 @@
 #     on it, on no other suggestion); without USER/SESSION (the plain trie
 #     path) nothing is generated; STATS counts the index.
 #  3. ADD makes the text a key: no longer generated; the index is not live
-#     (a new key's suffixes come at RELOAD, which rebuilds it: rank_gen_builds).
+#     (a new key's suffixes come at RELOAD, which rebuilds it off the loop:
+#     rank_gen_builds; the script waits for rank_gen_building:0).
 #  4. --gen-candidates 0: nothing generated, no index; the default (5) generates.
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
@@ -23,6 +24,18 @@ fail_log=$tmp/log
 
 printf 'cheap hotels in paris\t7\nhotels in rome\t3\nflights to rome\t2\ncheap flights to rio\t1\n' >"$tmp/c.tsv"
 "$qac" build -o "$tmp/idx" --format counts --quiet "$tmp/c.tsv" || fail "build"
+
+# gen_ready PORT N: waits (5 s at most) until the index is built off the loop
+# (engine/rank/ranker_gen.c) N times and no build runs
+gen_ready() {
+    local i st
+    for i in $(seq 1 100); do
+        st=$(redis-cli -p "$1" STATS)
+        grep -q "^rank_gen_building:0" <<<"$st" && grep -q "^rank_gen_builds:$2" <<<"$st" && return 0
+        sleep 0.05
+    done
+    fail "the suffix index was not built $2 time(s): $st"
+}
 
 # --- 1. bounded settings ---------------------------------------------------------
 for bad in "--gen-candidates 33" "--gen-suffixes 0" "--gen-suffixes 10000001" "--gen-candidates x"; do
@@ -43,7 +56,8 @@ ok "bounded settings refused (serve, train, eval)"
 port=$(free_port) hport=$(free_port)
 qac_start "$port" "$tmp/log" -i "$tmp/idx" --http-port "$hport" --gen-candidates 4 --gen-suffixes 100 \
     || fail "server did not start"
-grep -q "event=gen.built .*suffixes=" "$tmp/log" || fail "no gen.built log line"
+gen_ready "$port" 1
+grep -q "event=gen.built .*suffixes=.*copy_ms=.*build_ms=" "$tmp/log" || fail "no gen.built log line"
 got=$(redis-cli -p "$port" COMPLETE "hotels in p" USER u1)
 check "RESP: generated text" "$got" "hotels in paris"
 got=$(printf 'COMPLETE "hotels in p" USER u1\r\n' | timeout 5 nc -q 1 127.0.0.1 "$port" | tr -d '\r')
@@ -64,6 +78,10 @@ ok "HTTP: generated:true on generated suggestions only"
 stats=$(redis-cli -p "$port" STATS)
 grep -q "^rank_gen_suffixes:[1-9]" <<<"$stats" || fail "STATS rank_gen_suffixes: $stats"
 grep -q "^rank_gen_builds:1" <<<"$stats" || fail "STATS rank_gen_builds"
+for f in rank_gen_building:0 rank_gen_build_ms: rank_gen_copy_ms: rank_gen_copy_bytes:[1-9] rank_gen_unready: \
+    rank_gen_requeued:0 rank_gen_failures:0; do
+    grep -q "^$f" <<<"$stats" || fail "STATS $f: $stats"
+done
 
 # --- 3. live changes and RELOAD ------------------------------------------------------
 redis-cli -p "$port" ADD "hotels in paris" 1 >/dev/null
@@ -73,6 +91,7 @@ redis-cli -p "$port" ADD "weather in lisbon" 50 >/dev/null
 got=$(redis-cli -p "$port" COMPLETE "hotels in l" USER u1)
 check "index not live: a new key's suffix is not used yet" "$got" ""
 redis-cli -p "$port" RELOAD >/dev/null
+gen_ready "$port" 2
 got=$(redis-cli -p "$port" COMPLETE "hotels in l" USER u1)
 check "RELOAD rebuilds the index" "$got" "hotels in lisbon"
 redis-cli -p "$port" STATS | grep -q "^rank_gen_builds:2" || fail "STATS rank_gen_builds after RELOAD"
@@ -87,6 +106,7 @@ redis-cli -p "$port" STATS | grep -q "^rank_gen_suffixes:0" || fail "STATS rank_
 grep -q "event=gen.built" "$tmp/log" && fail "index built while off"
 qac_stop
 qac_start "$port" "$tmp/log" -i "$tmp/idx" --http-port 0 || fail "server did not start"
+gen_ready "$port" 1
 got=$(redis-cli -p "$port" COMPLETE "hotels in p" USER u1)
 check "default: generated" "$got" "hotels in paris"
 qac_stop

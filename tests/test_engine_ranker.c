@@ -44,7 +44,7 @@ static void on_res(void *ud, const eng_rank_result *res) {
 
 static void finish(uv_loop_t *loop, eng_rank *R, trie *t) {
     eng_rank_close(R);
-    for (int i = 0; i < 100 && uv_run(loop, UV_RUN_NOWAIT); i++) usleep(1000);
+    for (int i = 0; i < 10000 && uv_run(loop, UV_RUN_NOWAIT); i++) usleep(1000); /* a gen build may end first */
     assert_int_equal(uv_loop_close(loop), 0);
     trie_free(t);
 }
@@ -445,6 +445,175 @@ static void test_fleet(void **state) {
     unlink(slot);
 }
 
+/* --- the suffix index built off the loop (ranker_gen.c) --------------------- */
+
+/* Ranked answer for p (no Redis: synchronous); 1 when `want` is among its
+ * generated candidates. */
+static int generates(eng_rank *R, const char *p, const char *want) {
+    eng_rank_result res;
+    eng_rank_pending *h;
+    assert_int_equal(eng_rank_complete(R, p, strlen(p), S("u1"), NULL, 0, 10, NULL, &res, on_res, NULL, &h), 1);
+    for (size_t i = 0; i < res.n; i++)
+        if (res.c[i].gen && res.c[i].len == strlen(want) && !memcmp(res.c[i].q, want, res.c[i].len)) return 1;
+    return 0;
+}
+
+static eng_rank_stat gen_stat(eng_rank *R) {
+    eng_rank_stat st;
+    eng_rank_stats(R, &st);
+    return st;
+}
+
+/* Runs the loop until no build runs (10 s at most). */
+static void gen_wait(uv_loop_t *loop, eng_rank *R) {
+    uint64_t end = qtime_ns() + 10000000000ull;
+    while (gen_stat(R).gen_building && qtime_ns() < end) uv_run(loop, UV_RUN_ONCE);
+    assert_int_equal(gen_stat(R).gen_building, 0);
+}
+
+typedef struct idx_walk {
+    const trie *other;
+    size_t n;
+    int diff;
+} idx_walk;
+
+static int idx_same(void *ud, const trie_hit *h) {
+    idx_walk *w = ud;
+    double sc;
+    w->n++;
+    if (!trie_score(w->other, trie_hit_key(h), h->keylen, &sc) || sc != h->score) w->diff = 1;
+    return w->diff;
+}
+
+static void assert_same_index(const rank_gen *a, const rank_gen *b) {
+    assert_non_null(a);
+    assert_non_null(b);
+    idx_walk w = {rank_gen_trie(b), 0, 0};
+    trie_foreach(rank_gen_trie(a), idx_same, &w);
+    assert_int_equal(w.diff, 0);
+    assert_int_equal(w.n, trie_count(rank_gen_trie(b)));
+}
+
+/* Keys of the it_gen.sh corpus plus n filler keys (so a build takes a while). */
+static trie *gen_trie(size_t n) {
+    static const test_key keys[] = {{"cheap hotels in paris", NULL, 7}, {"hotels in rome", NULL, 3},
+                                    {"flights to rome", NULL, 2}, {"cheap flights to rio", NULL, 1}};
+    trie *t = trie_of(keys, sizeof keys / sizeof keys[0]);
+    assert_non_null(t);
+    char k[64];
+    uint64_t x = 12345;
+    for (size_t i = 0; i < n; i++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        int len = snprintf(k, sizeof k, "w%llu x%llu y%llu", (unsigned long long)(x >> 54),
+                           (unsigned long long)((x >> 30) & 1023), (unsigned long long)i);
+        assert_int_equal(trie_incr(t, k, (size_t)len, NULL, 0, 1 + (double)(x >> 60), NULL), 0);
+    }
+    return t;
+}
+
+/* Start: requests are served while the index is built, without generated
+ * candidates (counted: gen_unready), while the trie changes; after the
+ * swap they have them, from an index equal to a synchronous build of the
+ * trie as it was when eng_rank_new copied it. */
+static void test_gen_off_loop(void **state) {
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    trie *t = gen_trie(20000);
+    eng_rank_opts o;
+    eng_rank_opts_default(&o);
+    char err[256];
+    rank_gen *want;
+    assert_int_equal(rank_gen_build(t, o.gen_suffixes, &want, NULL), 0); /* the state copied below */
+    eng_rank *R = eng_rank_new(&loop, t, &o, err, sizeof err);
+    assert_non_null(R);
+    assert_int_equal(gen_stat(R).gen_building, 1); /* the loop has not run: the swap cannot have happened */
+    assert_null(eng_rank_gen(R));
+    assert_true(gen_stat(R).gen_copy_bytes > 0);
+    /* the loop changes the trie while the worker builds */
+    assert_int_equal(trie_incr(t, S("weather in lisbon"), NULL, 0, 50, NULL), 0);
+    assert_int_equal(trie_del(t, S("flights to rome")), 0);
+    assert_int_equal(generates(R, "hotels in p", "hotels in paris"), 0); /* no index yet */
+    assert_int_equal(gen_stat(R).gen_unready, 1);
+    gen_wait(&loop, R);
+    eng_rank_stat st = gen_stat(R);
+    assert_int_equal(st.gen_builds, 1);
+    assert_true(st.gen_suffixes > 0);
+    assert_same_index(eng_rank_gen(R), want);
+    assert_int_equal(generates(R, "hotels in p", "hotels in paris"), 1);
+    assert_int_equal(generates(R, "hotels in l", "hotels in lisbon"), 0); /* added after the copy */
+    assert_int_equal(gen_stat(R).gen_unready, 1);
+    rank_gen_free(want);
+    finish(&loop, R, t);
+}
+
+/* RELOAD while a build runs: one more build is queued (a third RELOAD joins
+ * it: gen_requeued), the old index serves meanwhile; the queued build
+ * copies the trie when it starts, so it sees every change before it. */
+static void test_gen_reload_during_build(void **state) {
+    (void)state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    trie *t = gen_trie(20000);
+    eng_rank_opts o;
+    eng_rank_opts_default(&o);
+    char err[256];
+    eng_rank *R = eng_rank_new(&loop, t, &o, err, sizeof err);
+    assert_non_null(R);
+    gen_wait(&loop, R);
+    const rank_gen *old = eng_rank_gen(R);
+    assert_int_equal(eng_rank_reload(R, err, sizeof err), 0);
+    assert_int_equal(gen_stat(R).gen_building, 1);
+    assert_int_equal(trie_incr(t, S("weather in lisbon"), NULL, 0, 50, NULL), 0);
+    assert_int_equal(eng_rank_reload(R, err, sizeof err), 0); /* queued */
+    assert_int_equal(eng_rank_reload(R, err, sizeof err), 0); /* joins the queued one */
+    eng_rank_stat st = gen_stat(R);
+    assert_int_equal(st.gen_requeued, 1);
+    assert_true(eng_rank_gen(R) == old); /* the old index serves */
+    assert_int_equal(generates(R, "hotels in p", "hotels in paris"), 1);
+    assert_int_equal(generates(R, "hotels in l", "hotels in lisbon"), 0);
+    rank_gen *want;
+    uint64_t end = qtime_ns() + 10000000000ull;
+    while (gen_stat(R).gen_builds < 3 && qtime_ns() < end) uv_run(&loop, UV_RUN_ONCE);
+    gen_wait(&loop, R);
+    assert_int_equal(gen_stat(R).gen_builds, 3); /* start + the running + one queued, not four */
+    assert_int_equal(rank_gen_build(t, o.gen_suffixes, &want, NULL), 0);
+    assert_same_index(eng_rank_gen(R), want);
+    assert_int_equal(generates(R, "hotels in l", "hotels in lisbon"), 1);
+    assert_int_equal(gen_stat(R).gen_unready, 0);
+    rank_gen_free(want);
+    finish(&loop, R, t);
+}
+
+/* Shutdown while a build runs (at start, then at a RELOAD with one more
+ * queued): the build is cancelled or waited for, the ranker freed after it,
+ * the loop closes (the sanitizer build checks leaks and use after free). */
+static void test_gen_close_during_build(void **state) {
+    (void)state;
+    for (int round = 0; round < 4; round++) {
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        trie *t = gen_trie(round < 2 ? 200000 : 100);
+        eng_rank_opts o;
+        eng_rank_opts_default(&o);
+        char err[256];
+        eng_rank *R = eng_rank_new(&loop, t, &o, err, sizeof err);
+        assert_non_null(R);
+        if (round & 1) {
+            gen_wait(&loop, R);
+            assert_int_equal(eng_rank_reload(R, err, sizeof err), 0);
+            assert_int_equal(eng_rank_reload(R, err, sizeof err), 0);
+            assert_int_equal(gen_stat(R).gen_building, 1);
+        } else {
+            usleep(2000); /* let the worker start */
+        }
+        eng_rank_close(R);
+        assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0); /* returns once the job has ended */
+        assert_int_equal(uv_loop_close(&loop), 0);
+        trie_free(t);
+    }
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
@@ -456,6 +625,9 @@ int main(void) {
         cmocka_unit_test(test_heavy_history_no_redis),
         cmocka_unit_test(test_heavy_history_redis),
         cmocka_unit_test(test_fleet),
+        cmocka_unit_test(test_gen_off_loop),
+        cmocka_unit_test(test_gen_reload_during_build),
+        cmocka_unit_test(test_gen_close_during_build),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -222,6 +222,13 @@ static void offline_close(offline *o) {
 /* One user's accepts, then ranked answers for many prefixes: the server's
  * and lenv + rank_learned_score + rank_top's are the same bytes. Returns 1,
  * or 0 when the second changed while the server worked (try again). */
+/* The suffix index is built off the loop (engine/rank/ranker_gen.c): run
+ * the loop until it is swapped in. */
+static void gen_wait(uv_loop_t *loop, eng_rank *R) {
+    eng_rank_stat st;
+    for (eng_rank_stats(R, &st); st.gen_building; eng_rank_stats(R, &st)) uv_run(loop, UV_RUN_ONCE);
+}
+
 static void close_ranker(uv_loop_t *loop, eng_rank *R) {
     eng_rank_close(R);
     uv_run(loop, UV_RUN_DEFAULT);
@@ -240,6 +247,7 @@ static int compare_answers(fixture *f, uint64_t seed) {
     o.gen_candidates = gen_cands;
     eng_rank *R = eng_rank_new(&loop, f->t, &o, err, sizeof err);
     assert_non_null(R);
+    gen_wait(&loop, R);
 
     enum { NACC = 6, NPRE = 40 };
     size_t acc[NACC], pk[NPRE], pl[NPRE];
@@ -345,6 +353,7 @@ static int compare_learning(fixture *f, uint64_t seed) {
     o.gen_candidates = gen_cands;
     eng_rank *R = eng_rank_new(&loop, f->t, &o, err, sizeof err);
     assert_non_null(R);
+    gen_wait(&loop, R);
     enum { NACC = 30 };
     size_t ak[NACC], apl[NACC];
     int au[NACC];

@@ -107,6 +107,54 @@ static double brute_count(const char *s, size_t len) {
     return -1;
 }
 
+/* The index built from a key copy (rank_gen_build_keys, as the server does
+ * off its loop) equals the one built from the trie, pruned or not; the copy
+ * holds only the keys with a space. */
+static int count_spaced(void *ud, const trie_hit *h) {
+    *(size_t *)ud += memchr(trie_hit_key(h), ' ', h->keylen) != NULL;
+    return 0;
+}
+
+static size_t spaced_keys(const trie *t) {
+    size_t n = 0;
+    trie_foreach(t, count_spaced, &n);
+    return n;
+}
+
+typedef struct idx_walk {
+    const trie *other;
+    size_t n;
+    int diff;
+} idx_walk;
+
+static int idx_same(void *ud, const trie_hit *h) {
+    idx_walk *w = ud;
+    double sc;
+    w->n++;
+    if (!trie_score(w->other, trie_hit_key(h), h->keylen, &sc) || sc != h->score) w->diff = 1;
+    return w->diff;
+}
+
+static void assert_copy_builds_same(const trie *t, uint64_t max, const rank_gen *want, const rank_gen_info *wi) {
+    rank_gen_keys *k;
+    assert_int_equal(rank_gen_keys_copy(t, &k), 0);
+    assert_int_equal(rank_gen_keys_count(k), spaced_keys(t));
+    rank_gen *gen;
+    rank_gen_info gi;
+    assert_int_equal(rank_gen_build_keys(k, max, NULL, &gen, &gi), 0);
+    assert_int_equal(gi.keys, wi->keys);
+    assert_int_equal(gi.occurrences, wi->occurrences);
+    assert_int_equal(gi.distinct, wi->distinct);
+    assert_int_equal(gi.kept, wi->kept);
+    assert_int_equal(gi.pruned, wi->pruned);
+    idx_walk w = {rank_gen_trie(want), 0, 0};
+    trie_foreach(rank_gen_trie(gen), idx_same, &w);
+    assert_int_equal(w.diff, 0);
+    assert_int_equal(w.n, trie_count(rank_gen_trie(want)));
+    rank_gen_free(gen);
+    rank_gen_keys_free(k);
+}
+
 static void test_index_differential(void **state) {
     (void)state;
     bs = malloc(20000 * sizeof *bs);
@@ -134,6 +182,7 @@ static void test_index_differential(void **state) {
             rank_gen *gen;
             rank_gen_info gi;
             assert_int_equal(rank_gen_build(t, max, &gen, &gi), 0);
+            assert_copy_builds_same(t, max, gen, &gi);
             g.n = 0;
             trie_foreach(rank_gen_trie(gen), got_walk, &g);
             size_t want = nbs < max ? nbs : max;
@@ -319,11 +368,40 @@ static void test_request_path(void **state) {
     trie_free(t);
 }
 
+/* A build whose cancel flag is set stops with RANK_GEN_CANCELLED and makes
+ * nothing (no leak: the sanitizer build checks). */
+static void test_cancel(void **state) {
+    (void)state;
+    rng = 77;
+    trie *t = trie_new();
+    char key[TRIE_MAX_KEY];
+    for (int i = 0; i < 300; i++) {
+        size_t len = rand_key(key);
+        assert_int_equal(trie_incr(t, key, len, NULL, 0, 1, NULL), 0);
+    }
+    rank_gen_keys *k;
+    assert_int_equal(rank_gen_keys_copy(t, &k), 0);
+    assert_true(rank_gen_keys_bytes(k) > 0);
+    atomic_int cancel;
+    atomic_init(&cancel, 1);
+    rank_gen *gen = (rank_gen *)1;
+    assert_int_equal(rank_gen_build_keys(k, 100, &cancel, &gen, NULL), RANK_GEN_CANCELLED);
+    assert_null(gen);
+    atomic_store(&cancel, 0);
+    assert_int_equal(rank_gen_build_keys(k, 100, &cancel, &gen, NULL), 0);
+    assert_non_null(gen);
+    rank_gen_free(gen);
+    assert_int_equal(rank_gen_build_keys(k, 0, NULL, &gen, NULL), TRIE_EINVAL);
+    rank_gen_keys_free(k);
+    trie_free(t);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_index_differential),
         cmocka_unit_test(test_complete_differential),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_request_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

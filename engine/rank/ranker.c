@@ -22,7 +22,9 @@
  * Files: ranker.c (this: the request path -- scoring, the pool of pending
  * requests with their deadlines, MGET batching, online learning -- and the
  * lifecycle), ranker_tables.c (polling NS:current, version switches, loading
- * the n-gram table), ranker_internal.h (the structures both share).
+ * the n-gram table), ranker_gen.c (the suffix index of generated
+ * completions, built off the loop), ranker_fleet.c, ranker_internal.h (the
+ * structures they share).
  */
 #include "engine/rank/ranker.h"
 
@@ -42,28 +44,6 @@ void eng_rank_opts_default(eng_rank_opts *o) {
     o->ngram_bytes = ENG_RANK_DEFAULT_NGRAM_BYTES;
     o->gen_candidates = RANK_GEN_DEFAULT_CANDS;
     o->gen_suffixes = RANK_GEN_DEFAULT_SUFFIXES;
-}
-
-/* (Re)builds the suffix index of generated completions from the trie. */
-static int gen_rebuild(eng_rank *R, char *err, size_t errlen) {
-    if (!R->o.gen_candidates) return 0;
-    rank_gen *g = NULL;
-    rank_gen_info gi;
-    int rc = rank_gen_build(R->t, R->o.gen_suffixes, &g, &gi);
-    if (rc) {
-        snprintf(err, errlen, "cannot build the suffix index of generated completions: %s", trie_strerror(rc));
-        return -1;
-    }
-    rank_gen_free(R->gen);
-    R->gen = g;
-    rank_req_set_gen(&R->req, g, R->o.gen_candidates);
-    R->st.gen_suffixes = gi.kept;
-    R->st.gen_bytes = gi.bytes;
-    R->st.gen_builds++;
-    LOG_I("gen.built", "keys=%llu distinct=%llu suffixes=%llu pruned=%llu bytes=%llu secs=%.2f",
-          (unsigned long long)gi.keys, (unsigned long long)gi.distinct, (unsigned long long)gi.kept,
-          (unsigned long long)gi.pruned, (unsigned long long)gi.bytes, gi.secs);
-    return 0;
 }
 
 static int64_t now_s(void) { return (int64_t)time(NULL); }
@@ -186,6 +166,7 @@ static size_t score(eng_rank *R, const char *p, size_t plen, const char *user, s
     if (!R->rc && hu && !sess) nsess = rank_huser_session(R->hist, hu, now, R->sbuf, MAX_SESS), sess = R->sbuf;
     rank_req_session(rq, R->dims, sess, nsess, now);
     /* with Redis and no history read (degraded), the gather is trie-only */
+    if (R->o.gen_candidates && !R->gen) R->st.gen_unready++; /* the first build has not ended */
     int n = rank_req_gather(rq, R->t, hu, R->rc ? rh : NULL, p, plen, R->o.candidates);
     if (n <= 0) return 0;
     if (!R->model) {
@@ -565,7 +546,6 @@ eng_rank *eng_rank_new(uv_loop_t *loop, trie *t, const eng_rank_opts *o, char *e
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    if (gen_rebuild(R, err, errlen)) goto fail;
     if (o->model && rank_ftrl_load(o->model, &R->model, err, errlen)) goto fail;
     if (o->embeddings && rank_emb_load(o->embeddings, &R->emb, err, errlen)) goto fail;
     R->dims = R->emb ? R->emb->dims : RANK_EMB_DEFAULT_DIMS;
@@ -595,6 +575,10 @@ eng_rank *eng_rank_new(uv_loop_t *loop, trie *t, const eng_rank_opts *o, char *e
         }
         if (!R->emb) R->dims = 0; /* no vectors at all */
     }
+    if (eng_rank__gen_start(R, err, errlen)) { /* last: a job that runs must find R whole (ranker_gen.c) */
+        eng_rank_close(R);
+        return NULL;
+    }
     LOG_I("ranker.started", "redis=%s model=%s embeddings=%s candidates=%u deadline_ms=%u gen_candidates=%u",
           o->redis ? o->redis : "none", o->model ? o->model : "none", o->embeddings ? o->embeddings : "none",
           o->candidates, o->deadline_ms, o->gen_candidates);
@@ -612,7 +596,7 @@ fail:
     return NULL;
 }
 
-static void free_all(eng_rank *R) {
+void eng_rank__free_all(eng_rank *R) {
     while (R->mfree) {
         mget *m = R->mfree;
         R->mfree = m->next;
@@ -638,16 +622,17 @@ static void on_req_closed(uv_handle_t *h) {
     eng_rank *R = q->R;
     rank_rh_free(&q->rh);
     qfree(q);
-    if (--R->open_handles == 0) free_all(R);
+    if (--R->open_handles == 0) eng_rank__free_all(R);
 }
 
 static void on_vt_closed(uv_handle_t *h) {
     eng_rank *R = h->data;
-    if (--R->open_handles == 0) free_all(R);
+    if (--R->open_handles == 0) eng_rank__free_all(R);
 }
 
 void eng_rank_close(eng_rank *R) {
     R->closing = 1;
+    eng_rank__gen_close(R); /* a build that runs is cancelled; R is freed after it returns */
     if (R->learned) {
         char err[256];
         if (eng_rank_save(R, err, sizeof err)) LOG_E("ranker.save_failed", "error=%s", err);
@@ -666,13 +651,13 @@ void eng_rank_close(eng_rank *R) {
         uv_close((uv_handle_t *)&q->timer, on_req_closed);
         closing++;
     }
-    if (R->open_handles == 0) free_all(R);
+    if (R->open_handles == 0) eng_rank__free_all(R);
     (void)closing;
 }
 
 int eng_rank_reload(eng_rank *R, char *err, size_t errlen) {
     eng_rank__check_version(R);
-    if (gen_rebuild(R, err, errlen)) return -1;
+    if (eng_rank__gen_start(R, err, errlen)) return -1; /* built off the loop; the old index serves meanwhile */
     if (!R->model_path) return 0;
     rank_ftrl *m = NULL;
     if (rank_ftrl_load(R->model_path, &m, err, errlen)) return -1;

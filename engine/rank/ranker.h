@@ -46,8 +46,11 @@
  *
  * Generated completions (gen_candidates > 0; ranking/gen.h): the suffix
  * index is built from the trie at eng_rank_new and again at every
- * eng_rank_reload (it does not follow ADD/INCR/DEL in between; whether a
- * generated text is a key is read live); rank_req_gather adds up to
+ * eng_rank_reload, off the loop (ranker_gen.c): the keys are copied on the
+ * loop, a worker thread builds, the loop swaps the new index in when it is
+ * done; until then the old one serves (none at start: no generated
+ * candidates). It does not follow ADD/INCR/DEL in between; whether a
+ * generated text is a key is read live. rank_req_gather adds up to
  * gen_candidates of them to every ranked request, flagged rank_cand.gen.
  *
  * Typo and infix matches (eng_rank_match, from the request's FUZZY and
@@ -72,6 +75,7 @@
 #include <uv.h>
 
 #include "ranking/baseline.h"
+#include "ranking/gen.h"
 #include "trie/trie.h"
 #include "trie/trie_words.h"
 
@@ -131,7 +135,14 @@ typedef struct eng_rank_stat {
     uint64_t ngram_fallbacks; /* cache misses with no table to compose from (loading, too big, ...) */
     /* generated completions (ranking/gen.h) */
     uint64_t gen_suffixes, gen_bytes; /* the suffix index (0: off) */
-    uint64_t gen_builds;              /* times it was built (start, RELOAD) */
+    uint64_t gen_builds;              /* times it was built and swapped in (start, RELOAD) */
+    int gen_building;                 /* 1 while a build runs off the loop (ranker_gen.c) */
+    uint64_t gen_build_ms;            /* the last build's duration, on the worker */
+    uint64_t gen_copy_ms;             /* the last key copy's duration, on the loop */
+    uint64_t gen_copy_bytes;          /* the last key copy's memory (freed when its build ends) */
+    uint64_t gen_unready;             /* ranked requests served before the first index was built */
+    uint64_t gen_requeued;            /* RELOADs that joined a build already queued */
+    uint64_t gen_failures;            /* builds that failed (the old index stays) */
 } eng_rank_stat;
 
 /* What a ranked COMPLETE's FUZZY / INFIX allow (all zero: exact only). */
@@ -192,6 +203,7 @@ int eng_rank_save(eng_rank *R, char *err, size_t errlen);
 void eng_rank_stats(const eng_rank *R, eng_rank_stat *s);
 /* 1 when a model is loaded (every COMPLETE is then ranked), else 0. Cheap. */
 int eng_rank_has_model(const eng_rank *R);
+const rank_gen *eng_rank_gen(const eng_rank *R); /* the index that serves (NULL: none yet, or off) */
 
 /* --- fleet-shared learning (ranker_fleet.c; engine/changelog.h "MODEL
  * UPDATES") -----------------------------------------------------------------

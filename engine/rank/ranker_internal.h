@@ -86,6 +86,8 @@ typedef struct ngbatch {
     uint32_t first, n;
 } ngbatch;
 
+typedef struct eng_rank_genjob eng_rank_genjob; /* ranker_gen.c */
+
 struct eng_rank {
     uv_loop_t *loop;
     trie *t;
@@ -114,13 +116,22 @@ struct eng_rank {
     ngtab ng;
     uint32_t pending_buckets; /* from the meta of pending_version */
     qbuf ngkeys;              /* scratch for one batch's keys */
-    rank_gen *gen;            /* suffix index (gen_candidates > 0), or NULL */
+    rank_gen *gen;            /* suffix index (gen_candidates > 0), or NULL (none built yet) */
+    eng_rank_genjob *genjob;  /* the build that runs (ranker_gen.c), or NULL */
+    int gen_again;            /* a RELOAD came while it ran: one more build when it ends */
     struct eng_rank_fleet *fleet; /* ranker_fleet.c; NULL: learning changes the weights at once */
 };
 
 static inline int ng_ready(const eng_rank *R) {
     return R->ng.state == ENG_RANK_NG_READY && R->ng.version == R->version && R->ng.dims == R->dims;
 }
+
+/* ranker_gen.c */
+int eng_rank__gen_start(eng_rank *R, char *err, size_t errlen); /* copy the keys, build off the loop */
+void eng_rank__gen_close(eng_rank *R);                          /* cancel a build that runs */
+
+/* ranker.c */
+void eng_rank__free_all(eng_rank *R);
 
 /* ranker_fleet.c */
 int eng_rank__fleet_reloaded(eng_rank *R, rank_ftrl *m); /* 1: m is the running version (freed, weights kept) */
