@@ -270,6 +270,27 @@ int trie_save(const trie *t, const char *path) {
     return TRIE_OK;
 }
 
+int trie_snapshot_id(const char *path, uint64_t *id, uint64_t *count) {
+    uint8_t h[SNAP_HDR];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return TRIE_EIO;
+    size_t hn = 0;
+    while (hn < SNAP_HDR) {
+        ssize_t g = read(fd, h + hn, SNAP_HDR - hn);
+        if (g < 0 && errno == EINTR) continue;
+        if (g <= 0) break;
+        hn += (size_t)g;
+    }
+    close(fd);
+    if (hn < SNAP_HDR || memcmp(h, SNAP_MAGIC, 8) != 0) return TRIE_EFORMAT;
+    uint32_t version = le_get32(h + 8);
+    if (version < SNAP_VERSION_MIN || version > SNAP_VERSION || le_get64(h + 56) != trie__snap_sum(version, h, 56))
+        return TRIE_EFORMAT;
+    *id = le_get64(h + 56);
+    *count = le_get64(h + 16);
+    return TRIE_OK;
+}
+
 /* --- load --- */
 
 typedef struct sreader {
