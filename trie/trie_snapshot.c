@@ -188,6 +188,20 @@ static int save_cb(void *ud, uint32_t id) {
     return 0;
 }
 
+int trie__fsync_dir(const char *path) {
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash) strcpy(dir, ".");
+    else if (slash == path) strcpy(dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return -1;
+    int frc = fsync(dfd), saved_errno = errno;
+    close(dfd);
+    errno = saved_errno;
+    return frc;
+}
+
 int trie_save(const trie *t, const char *path) {
     char tmp[PATH_MAX];
     if (!t || !path) {
@@ -253,20 +267,7 @@ int trie_save(const trie *t, const char *path) {
         return TRIE_EIO;
     }
     /* make the rename durable */
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    if (!slash) strcpy(dir, ".");
-    else if (slash == path) strcpy(dir, "/");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) return TRIE_EIO;
-    int frc = fsync(dfd);
-    saved_errno = errno;
-    close(dfd);
-    if (frc != 0) {
-        errno = saved_errno;
-        return TRIE_EIO;
-    }
+    return trie__fsync_dir(path) == 0 ? TRIE_OK : TRIE_EIO;
     return TRIE_OK;
 }
 

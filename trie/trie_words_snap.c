@@ -128,19 +128,6 @@ static int order_cb(void *ud, uint32_t id) {
     return 0;
 }
 
-static int fsync_dir(const char *path) {
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    if (!slash) strcpy(dir, ".");
-    else if (slash == path) strcpy(dir, "/");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) return -1;
-    int rc = fsync(dfd);
-    close(dfd);
-    return rc;
-}
-
 /* Writes the payload (everything after the header) of w; *nwords: words. */
 static void tws_payload(tws_writer *o, const trie_words *w, uint32_t ids, const tws_order *ord, const uint32_t *pos) {
     for (uint32_t i = 0; i < ids; i++) tws_u32(o, w->rank[i]);
@@ -215,7 +202,7 @@ int trie_words_save(const trie_words *w, const char *path, uint64_t trie_id, uin
         unlink(tmp);
         errno = o->failed;
         rc = TRIE_EIO;
-    } else if (fsync_dir(path) != 0) {
+    } else if (trie__fsync_dir(path) != 0) {
         rc = TRIE_EIO;
     }
 out:
