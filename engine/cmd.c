@@ -651,6 +651,9 @@ static int h_save(cmd_call *c) {
         c->msg = "dictionaries snapshot write failed (see the server log)";
         return ENG_ERR(ERR_IO);
     }
+    if (c->e->cfg->infix_index && eng_words_save(c->e, path) < 0) /* costs a rebuild at the next start only */
+        LOG_W("save.words_failed", "path=%s.words errno=%s msg=\"the next start builds the word index\"", path,
+              strerror(errno));
     LOG_I("save.done", "keys=%llu path=%s ms=%llu", (unsigned long long)trie_count(c->e->t), path,
           (unsigned long long)((qtime_us() - t0) / 1000));
     OOM(proto_reply_ok(c->out, c->kind));

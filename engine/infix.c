@@ -5,7 +5,10 @@
  */
 #include "engine/infix.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "engine/cmd.h"
@@ -27,12 +30,95 @@ int eng_words_build(eng *e) {
     }
     e->words_dropped = 0;
     e->stats.words = e->words;
+    e->stats.infix_index_loaded = 0;
     trie_words_mem m;
     trie_words_memory(e->words, &m);
     LOG_I("infix.built", "words=%llu postings=%llu mb=%.1f ms=%llu msg=\"the word index for INFIX (infix-index no saves it)\"",
           (unsigned long long)m.words, (unsigned long long)m.postings, (double)m.bytes / 1e6,
           (unsigned long long)((qtime_us() - t0) / 1000));
     return 0;
+}
+
+int eng_words_path(char *buf, size_t cap, const char *snapshot) {
+    int n = snprintf(buf, cap, "%s.words", snapshot);
+    return n < 0 || (size_t)n >= cap ? -1 : 0;
+}
+
+trie_words *eng_words_load(const char *index, int enabled, const trie *t) {
+    if (!enabled) return NULL;
+    char path[4096], err[300];
+    uint64_t id, cnt, t0 = qtime_us();
+    trie_words *w = NULL;
+    if (eng_words_path(path, sizeof path, index) < 0) return NULL;
+    if (access(path, F_OK) != 0) {
+        LOG_I("infix.not_saved", "path=%s msg=\"no saved word index beside the snapshot (older snapshot, or "
+              "infix-index was off): building it\"", path);
+        return NULL;
+    }
+    int rc = trie_snapshot_id(index, &id, &cnt);
+    if (rc == TRIE_OK) rc = trie_words_load(path, t, id, &w, err, sizeof err);
+    else snprintf(err, sizeof err, "cannot read the snapshot's header again");
+    if (rc != TRIE_OK) {
+        LOG_W("infix.load_failed", "path=%s error=\"%s\" msg=\"the saved word index is not used: building it "
+              "from the snapshot\"", path, err);
+        return NULL;
+    }
+    trie_words_mem m;
+    trie_words_memory(w, &m);
+    LOG_I("infix.loaded", "path=%s words=%llu postings=%llu mb=%.1f ms=%llu", path, (unsigned long long)m.words,
+          (unsigned long long)m.postings, (double)m.bytes / 1e6, (unsigned long long)((qtime_us() - t0) / 1000));
+    return w;
+}
+
+int eng_words_replay(void *ud, trie *t, const jrn_rec *r) {
+    trie_words **w = ud;
+    const char *what = "score change";
+    int wrc = 0;
+    if (r->op == JRN_OP_SET) {
+        uint64_t before = trie_count(t);
+        uint32_t id;
+        int rc = trie_set(t, r->key, r->klen, r->disp, r->dlen, r->score, &id);
+        if (rc < 0 || !*w) return rc;
+        if (trie_count(t) > before) wrc = trie_words_add(*w, id, r->key, r->klen, r->score), what = "add";
+        else wrc = trie_words_score(*w, t, id, r->key, r->klen, r->score);
+    } else {
+        trie_hit h;
+        int had = *w && trie_get(t, r->key, r->klen, &h);
+        int rc = trie_del(t, r->key, r->klen);
+        if (rc < 0 || !had) return rc;
+        wrc = trie_words_del(*w, h.id, r->key, r->klen), what = "delete";
+    }
+    if (wrc < 0) { /* the loaded index cannot follow: built after the replay instead */
+        LOG_W("infix.replay_failed", "op=%s key=%.*s error=%s msg=\"the loaded word index is dropped: building it\"",
+              what, (int)r->klen, r->key, trie_words_strerror(wrc));
+        trie_words_free(*w);
+        *w = NULL;
+    }
+    return 0;
+}
+
+int eng_words_start(eng *e, trie_words *loaded) {
+    if (!loaded) return eng_words_build(e);
+    eng_words_free(e);
+    e->words = loaded;
+    e->words_dropped = 0;
+    e->stats.words = loaded;
+    e->stats.infix_index_loaded = 1;
+    return 0;
+}
+
+int eng_words_save(const eng *e, const char *snapshot) {
+    char path[4096];
+    uint64_t id, cnt;
+    if (eng_words_path(path, sizeof path, snapshot) < 0) return errno = ENAMETOOLONG, -1;
+    if (!e->words) { /* none to save: a stale one would be refused anyway (another image); removed */
+        if (unlink(path) != 0 && errno != ENOENT) return -1;
+        return 0;
+    }
+    if (trie_snapshot_id(snapshot, &id, &cnt) != TRIE_OK) return errno = errno ? errno : EIO, -1;
+    int rc = trie_words_save(e->words, path, id, cnt);
+    if (rc == TRIE_ENOMEM) errno = ENOMEM;
+    return rc ? -1 : 0;
 }
 
 int eng_words_missing(const eng *e) { return e->cfg && e->cfg->infix_index && !e->words && e->words_dropped; }

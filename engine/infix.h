@@ -8,8 +8,14 @@
  * eng_words_* hooks below, called by cmd.c right after the trie changed).
  * RELOAD and SIGHUP do not touch the trie, so they leave a live index
  * alone; one that was dropped (below) they rebuild (eng_words_reload).
- * The snapshot holds no word index: it is rebuilt at every start (its time
- * is logged; README gives the 10M figure).
+ * Every snapshot written (the save child, SAVE) gets the index beside it,
+ * SNAPSHOT.words (eng_words_save; format and checks in
+ * trie/trie_words_snap.c), tied to that image; a start loads it
+ * (eng_words_load) before the journal replay, which then applies to it as
+ * to the trie (eng_words_replay), and srv_run adopts it (eng_words_start).
+ * A missing, bad, or mismatched file (another snapshot, an older one
+ * without it) is logged and the index is built instead, after the replay;
+ * load and build times are logged; README gives the 10M figures.
  *
  * If the index cannot follow a change (out of memory, or TRIE_EFULL after
  * 2^30 forward word ids between builds), it is dropped, never left
@@ -36,6 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "engine/store/journal.h"
 #include "trie/trie_words.h"
 
 struct eng;
@@ -45,6 +52,29 @@ struct eng_ctx;
  * size). Returns 0, or -1 (logged; the server runs without the index). */
 int eng_words_build(struct eng *e);
 void eng_words_free(struct eng *e);
+
+/* The saved word index (SNAPSHOT.words, beside the trie snapshot) into
+ * buf: 0, or -1 when it does not fit. */
+int eng_words_path(char *buf, size_t cap, const char *snapshot);
+/* At start, right after trie_load(index) gave t: the word index saved with
+ * that snapshot when enabled (infix-index yes) and it is there, sound and
+ * tied to that very image; else NULL (logged: infix.not_saved, or
+ * infix.load_failed with the reason), and the index is built later. */
+trie_words *eng_words_load(const char *index, int enabled, const trie *t);
+/* jrn_recover_keys' key_fn (ud: trie_words **, *ud may be NULL): applies
+ * the record to t and to the loaded index as the live hooks below do; if the
+ * index cannot follow, it is freed and *ud set to NULL (logged: built after
+ * the replay). Returns the trie's code. */
+int eng_words_replay(void *ud, trie *t, const jrn_rec *r);
+/* srv_run, once the trie is final: takes the loaded index (STATS
+ * infix_index_loaded 1), or builds one when loaded is NULL
+ * (eng_words_build). */
+int eng_words_start(struct eng *e, trie_words *loaded);
+/* After the trie snapshot was written to `snapshot` from this same image
+ * (the save child, or SAVE without one): writes e->words beside it
+ * (trie_words_save, tied to the snapshot's trie_snapshot_id), or removes a
+ * stale file when there is no index. 0, or -1 with errno. */
+int eng_words_save(const struct eng *e, const char *snapshot);
 /* 1 when infix-index is yes and the index was dropped after an error or its
  * build failed (an eng that never built one is not missing it). */
 int eng_words_missing(const struct eng *e);

@@ -19,6 +19,7 @@
 #include "common/util.h"
 #include "engine/config.h"
 #include "engine/dict.h"
+#include "engine/infix.h"
 #include "engine/store/journal.h"
 #include "engine/server.h"
 #include "engine/upstream.h"
@@ -111,13 +112,17 @@ int serve_main(int argc, char **argv) {
         return 1;
     }
     if (dicts->n) LOG_I("index.dicts_loaded", "path=%s dicts=%zu", dpath, dicts->n);
+    /* the word index saved with this snapshot (engine/infix.h); NULL: built in srv_run */
+    trie_words *words = eng_words_load(cfg.index, (int)cfg.infix_index, t);
     jrn *j = NULL;
     if (cfg.journal) { /* replay every generation, then append to the last one */
         jrn_recovery rec;
         t0 = qtime_us();
-        if (jrn_recover_dicts(cfg.journal, t, dict_apply, dicts, (int)cfg.journal_repair, &rec, err, sizeof err) < 0) {
+        if (jrn_recover_keys(cfg.journal, t, dict_apply, dicts, eng_words_replay, &words, (int)cfg.journal_repair, &rec,
+                             err, sizeof err) < 0) {
             LOG_E("journal.replay_failed", "error=%s", err);
             dict_set_free(dicts);
+            trie_words_free(words);
             trie_free(t);
             config_free(&cfg);
             return 1;
@@ -130,6 +135,7 @@ int serve_main(int argc, char **argv) {
         if (!j) {
             LOG_E("journal.open_failed", "error=%s", err);
             dict_set_free(dicts);
+            trie_words_free(words);
             trie_free(t);
             config_free(&cfg);
             return 1;
@@ -138,11 +144,12 @@ int serve_main(int argc, char **argv) {
     if (fit_fd_limit(&cfg) < 0) {
         jrn_close(j);
         dict_set_free(dicts);
+        trie_words_free(words);
         trie_free(t);
         config_free(&cfg);
         return 1;
     }
-    int rc = srv_run(&cfg, t, dicts, j);
+    int rc = srv_run(&cfg, t, dicts, j, words); /* owns words from here */
     jrn_close(j);
     dict_set_free(dicts);
     trie_free(t);

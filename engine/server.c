@@ -731,9 +731,10 @@ static void close_walk(uv_handle_t *h, void *arg) {
     if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
-int srv_run(const srv_config *cfg, trie *t, struct dict_set *dicts, jrn *j) {
+int srv_run(const srv_config *cfg, trie *t, struct dict_set *dicts, jrn *j, trie_words *words) {
     srv *s = qcalloc(1, sizeof *s);
     if (!s) {
+        trie_words_free(words);
         LOG_E("server.start_failed", "error=out_of_memory");
         return 1;
     }
@@ -741,7 +742,7 @@ int srv_run(const srv_config *cfg, trie *t, struct dict_set *dicts, jrn *j) {
     eng_init(&s->e, t, cfg);
     s->e.dicts = dicts;
     s->e.stats.dicts = dicts;
-    eng_words_build(&s->e); /* the trie is final (loaded, journal replayed); failure: INFIX refused */
+    eng_words_start(&s->e, words); /* the trie is final (loaded, journal replayed); failure: INFIX refused */
     qbuf_init(&s->scratch);
     s->lim.max_line = cfg->max_line;
     s->lim.max_args = (int)cfg->max_args;

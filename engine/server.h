@@ -16,8 +16,12 @@
  * start (bind failed...: logged). j (NULL: no journal) is borrowed: every
  * change is appended to it; the caller recovered it and closes it after. */
 struct dict_set;
-/* dicts: the named dictionaries (engine/dict.h), borrowed; NULL: none. */
-int srv_run(const srv_config *cfg, trie *t, struct dict_set *dicts, jrn *j);
+struct trie_words;
+/* dicts: the named dictionaries (engine/dict.h), borrowed; NULL: none.
+ * words: the word index loaded with the snapshot (engine/infix.h
+ * eng_words_load; NULL: built here when infix-index is yes), owned from
+ * the call on. */
+int srv_run(const srv_config *cfg, trie *t, struct dict_set *dicts, jrn *j, struct trie_words *words);
 
 /* `qac serve` (engine/serve_cmd.c): exit 0 clean shutdown, 1 runtime error, 2 usage. */
 int serve_main(int argc, char **argv);

@@ -41,6 +41,7 @@
 #include "engine/proto/proto.h"
 #include "engine/rank/ranker.h"
 #include "engine/server_internal.h"
+#include "engine/infix.h"
 #include "engine/store/bgsave.h"
 
 struct srv_durable {
@@ -195,12 +196,19 @@ static void reap_child(srv_durable *d) {
     if (bgsave_reap(d->child, &ok, why, sizeof why) != 0) save_ended(d, ok, why);
 }
 
-/* In the save child: the named dictionaries into SNAPSHOT.dicts (engine/dict.h). */
+/* In the save child, the trie snapshot on disk: the word index into
+ * SNAPSHOT.words (engine/infix.h; tied to that image, so a crash between the
+ * two renames leaves a file the next start refuses and rebuilds: never a
+ * wrong index; a failed write only costs that rebuild, so it does not fail
+ * the save), then the named dictionaries into SNAPSHOT.dicts
+ * (engine/dict.h). */
 static int save_dicts(void *ud) {
     srv *s = ud;
     char p[JRN_PATH_MAX + 8];
+    const char *snap = s->cfg->save ? s->cfg->save : s->cfg->index;
+    if (s->cfg->infix_index) (void)eng_words_save(&s->e, snap);
     if (!s->e.dicts) return 0;
-    if (dict_path(p, sizeof p, s->cfg->save ? s->cfg->save : s->cfg->index) < 0) return errno = ENAMETOOLONG, -1;
+    if (dict_path(p, sizeof p, snap) < 0) return errno = ENAMETOOLONG, -1;
     return dict_save_needed(s->e.dicts, p) ? dict_save(s->e.dicts, p) : 0;
 }
 

@@ -150,6 +150,7 @@ void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
         add_u(snap, "infix_index", "qac_infix_index", "gauge", NULL, s->words != NULL);
         add_u(snap, "infix_index_bytes", "qac_infix_index_bytes", "gauge", NULL, wm.bytes);
         add_u(snap, "infix_index_words", "qac_infix_index_words", "gauge", NULL, wm.words);
+        add_u(snap, "infix_index_loaded", "qac_infix_index_loaded", "gauge", NULL, s->words && s->infix_index_loaded);
         add_u(snap, "infix_index_errors", "qac_infix_index_errors_total", "counter", NULL, s->infix_index_errors);
     }
     add_u(snap, "complete_fuzzy_truncated", "qac_complete_fuzzy_truncated_total", "counter", NULL,

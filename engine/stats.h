@@ -46,6 +46,7 @@ typedef struct eng_stats {
     uint64_t complete_fuzzy;                                     /* COMPLETEs that allowed edits */
     uint64_t complete_infix, complete_infix_truncated; /* INFIX COMPLETEs; those cut by TRIE_WORDS_MAX_SCAN */
     uint64_t infix_index_errors;  /* word index builds / updates that failed (the index is dropped) */
+    uint64_t infix_index_loaded;  /* 1: the word index in use was loaded with the snapshot (not built) */
     const struct trie_words *words; /* borrowed; NULL: no word index (infix_index 0) */
     uint64_t complete_fuzzy_truncated;                           /* ... whose search fuzzy-max-work cut */
     uint64_t sug_truncated;                                      /* FT.SUGGETs cut by sug-max-scan */

@@ -3,8 +3,11 @@
 # the text protocol, RESP through redis-cli, HTTP infix=1 with each matched
 # word's range ("words", byte ranges of the display) and bad infix= values
 # (400 bad_infix); the word index kept current by ADD / INCR / DEL / ACCEPT
-# and rebuilt at start after the journal replay (changes made before a
-# crash are found after it); STATS counters; --infix-index=no (INFIX refused
+# and, with no saved index, built at start after the journal replay (changes
+# made before a crash are found after it); SAVE writes it beside the
+# snapshot (idx.words) and a restart loads it and replays the later changes
+# into it (STATS infix_index_loaded 1), while a damaged one or another
+# snapshot's is logged and built instead, with the same answers; STATS counters; --infix-index=no (INFIX refused
 # with a reason, the index's memory not spent); `qac complete --infix`. Exit 0 pass, 1 fail, 77 skip
 # (no QAC_BIN, redis-cli, curl or python3).
 set -u
@@ -122,6 +125,47 @@ qac_start "$port" "$tmp/log2" -i "$tmp/idx" --journal "$tmp/j" --http-port 0 || 
 check "after replay: ACCEPTed key" "$(txt "$port" 'COMPLETE "crumble" INFIX')" "OK 1|apple crumble york	1"
 check "after replay: DELeted key" "$(txt "$port" 'COMPLETE "york big" INFIX')" "OK 0"
 check "after replay: INCRed score" "$(txt "$port" 'COMPLETE "pa" INFIX LIMIT 1')" "OK 1|york pa	1050"
+grep -q 'event=infix.not_saved ' "$tmp/log2" && grep -q 'event=infix.built ' "$tmp/log2" &&
+    ok "no saved word index yet: built" || bad "log2: no infix.not_saved / infix.built"
+txt "$port" STATS | grep -q '|infix_index_loaded 0|' && ok "STATS infix_index_loaded 0 (built)" || bad "STATS loaded 0"
+
+# SAVE writes the word index beside the snapshot; a restart loads it and
+# replays the later changes into it
+check "SAVE" "$(txt "$port" SAVE)" "OK"
+[ -s "$tmp/idx.words" ] && ok "SAVE wrote idx.words" || bad "no idx.words after SAVE"
+cp "$tmp/idx.words" "$tmp/old.words"
+txt "$port" 'ADD "yorkshire pudding york" 7' 'DEL "newark airport"' 'INCR "new york times" 1000' >/dev/null
+qac_kill9
+fail_log=$tmp/log4
+qac_start "$port" "$tmp/log4" -i "$tmp/idx" --journal "$tmp/j" --http-port 0 || fail "restart with a saved word index"
+grep -q 'event=infix.loaded ' "$tmp/log4" && ! grep -q 'event=infix.built ' "$tmp/log4" &&
+    ok "restart loads the word index (not built)" || bad "log4: $(grep infix "$tmp/log4")"
+txt "$port" STATS | grep -q '|infix_index_loaded 1|' && ok "STATS infix_index_loaded 1" || bad "STATS loaded 1"
+after_save() {
+    check "$1: added after SAVE" "$(txt "$port" 'COMPLETE "pudding" INFIX')" "OK 1|yorkshire pudding york	7"
+    check "$1: deleted after SAVE" "$(txt "$port" 'COMPLETE "airport" INFIX')" "OK 0"
+    check "$1: INCRed after SAVE" "$(txt "$port" 'COMPLETE "times" INFIX WITHSCORES')" "OK 1|new york times	1080"
+    check "$1: york" "$(txt "$port" 'COMPLETE "york" INFIX LIMIT 4')" \
+        "OK 4|york pa	1050|yorkshire pudding york	7|new york times	1080|new york	100"
+}
+after_save "loaded + replay"
+qac_stop || bad "clean stop"
+
+# a damaged word index, or one from another snapshot: logged, built, same answers
+printf '\xff' | dd of="$tmp/idx.words" bs=1 seek=300 conv=notrunc 2>/dev/null
+fail_log=$tmp/log5
+qac_start "$port" "$tmp/log5" -i "$tmp/idx" --journal "$tmp/j" --http-port 0 || fail "restart with a damaged word index"
+grep -q 'event=infix.load_failed .*checksum mismatch' "$tmp/log5" && grep -q 'event=infix.built ' "$tmp/log5" &&
+    ok "damaged word index: logged, built" || bad "log5: $(grep infix "$tmp/log5")"
+after_save "damaged, built"
+check "SAVE again" "$(txt "$port" SAVE)" "OK"
+qac_stop || bad "clean stop"
+cp "$tmp/old.words" "$tmp/idx.words"
+fail_log=$tmp/log6
+qac_start "$port" "$tmp/log6" -i "$tmp/idx" --journal "$tmp/j" --http-port 0 || fail "restart with another snapshot's word index"
+grep -q 'event=infix.load_failed .*written for another snapshot' "$tmp/log6" && grep -q 'event=infix.built ' "$tmp/log6" &&
+    ok "another snapshot's word index: logged, built" || bad "log6: $(grep infix "$tmp/log6")"
+after_save "mismatched, built"
 qac_stop || bad "clean stop"
 
 # --infix-index=no: refused with the reason; no index memory
@@ -130,7 +174,7 @@ qac_start "$port" "$tmp/log3" -i "$tmp/idx" --http-port "$hport" --infix-index=n
 check "infix-index no: text" "$(txt "$port" 'COMPLETE york INFIX')" \
     "ERR ARGS INFIX needs the word index: this server runs with infix-index no"
 check "infix-index no: HTTP" "$(http_status "http://127.0.0.1:$hport/v1/complete?q=york&infix=1")" "400"
-check "infix-index no: plain COMPLETE" "$(txt "$port" 'COMPLETE york')" "OK 1|york pa	50"
+check "infix-index no: plain COMPLETE" "$(txt "$port" 'COMPLETE york')" "OK 2|york pa	1050|yorkshire pudding york	7"
 txt "$port" STATS >"$tmp/stats"
 grep -q '|infix_index 0|infix_index_bytes 0|' "$tmp/stats" && ok "STATS without the index" || bad "STATS without the index"
 check "CONFIG GET infix-index" "$(redis-cli -p "$port" CONFIG GET infix-index | tr '\n' ' ')" "infix-index no "

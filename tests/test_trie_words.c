@@ -24,6 +24,7 @@
 #include <float.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/util.h"
 #include "trie/trie.h"
@@ -317,6 +318,33 @@ static void check_idx(const trie_words *w, const trie *t) {
     assert_int_equal(rc, 0);
 }
 
+/* Saves t and w (trie_save, trie_words_save), loads both back in their
+ * place: the live changes after it apply to the loaded index. */
+static void save_load(trie **t, trie_words **w) {
+    const char *tmp = getenv("QAC_TMP");
+    char path[512], wpath[600], err[256];
+    snprintf(path, sizeof path, "%s/tw_roundtrip.%d", tmp && *tmp ? tmp : "/tmp", (int)getpid());
+    snprintf(wpath, sizeof wpath, "%s.words", path);
+    uint64_t id, cnt;
+    assert_int_equal(trie_save(*t, path), 0);
+    assert_int_equal(trie_snapshot_id(path, &id, &cnt), 0);
+    assert_int_equal(cnt, trie_count(*t));
+    assert_int_equal(trie_words_save(*w, wpath, id, cnt), 0);
+    trie *t2 = NULL;
+    trie_words *w2 = NULL;
+    assert_int_equal(trie_load(path, &t2, err, sizeof err), 0);
+    int rc = trie_words_load(wpath, t2, id, &w2, err, sizeof err);
+    if (rc) fprintf(stderr, "load: %s\n", err);
+    assert_int_equal(rc, 0);
+    check_idx(w2, t2);
+    trie_words_free(*w);
+    trie_free(*t);
+    *t = t2;
+    *w = w2;
+    unlink(path);
+    unlink(wpath);
+}
+
 static void run_differential(uint64_t seed, int use_builder, int nkeys, int batches) {
     rng_seed(seed);
     trie *t = NULL;
@@ -380,6 +408,7 @@ static void run_differential(uint64_t seed, int use_builder, int nkeys, int batc
         check_idx(w, t);
         b.n = 0;
         trie_foreach(t, collect, &b);
+        if (batch % 8 == 3) save_load(&t, &w); /* go on with the loaded ones */
         trie_words *fresh = NULL;
         if (batch % 8 == 7) {
             assert_int_equal(trie_words_build(t, &fresh), 0);

@@ -292,6 +292,13 @@ int trie_foreach_prefix(const trie *t, const char *prefix, size_t plen,
  * (TRIE_EIO; TRIE_ENOMEM if its 64 KB write buffer cannot be allocated). */
 int trie_save(const trie *t, const char *path);
 
+/* The identity of the snapshot at path: its header checksum (which covers
+ * the payload checksum, the key count, the id bound: two different images
+ * differ in it) and its key count. What a file derived from one image (the
+ * word index, trie_words_save) is tied to. TRIE_OK, TRIE_EIO (cannot open)
+ * or TRIE_EFORMAT (no valid header). */
+int trie_snapshot_id(const char *path, uint64_t *id, uint64_t *count);
+
 /* Load a snapshot. On failure *out is NULL and err (when non-NULL) receives a
  * one-line reason ("truncated at byte 1234 of 5678", "bad magic: not a qac
  * snapshot", "checksum mismatch", ...). Never crashes on a hostile file. */

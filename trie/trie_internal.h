@@ -285,6 +285,9 @@ void trie__shrink_to_fit(trie *t);
  * (XXH3_64bits from SNAP_VERSION_XXH3 on, qsum64 before; white-box tests and
  * the fuzz harness use it to write or fix up headers). */
 uint64_t trie__snap_sum(uint32_t version, const void *p, size_t n);
+/* fsync of the directory holding path (a rename made durable): 0, or -1
+ * with errno (trie_snapshot.c; trie_words_snap.c uses it too). */
+int trie__fsync_dir(const char *path);
 
 /* ------------------------------------------------------- inline helpers */
 

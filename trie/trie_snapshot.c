@@ -188,6 +188,20 @@ static int save_cb(void *ud, uint32_t id) {
     return 0;
 }
 
+int trie__fsync_dir(const char *path) {
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    if (!slash) strcpy(dir, ".");
+    else if (slash == path) strcpy(dir, "/");
+    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) return -1;
+    int frc = fsync(dfd), saved_errno = errno;
+    close(dfd);
+    errno = saved_errno;
+    return frc;
+}
+
 int trie_save(const trie *t, const char *path) {
     char tmp[PATH_MAX];
     if (!t || !path) {
@@ -253,20 +267,28 @@ int trie_save(const trie *t, const char *path) {
         return TRIE_EIO;
     }
     /* make the rename durable */
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    if (!slash) strcpy(dir, ".");
-    else if (slash == path) strcpy(dir, "/");
-    else snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) return TRIE_EIO;
-    int frc = fsync(dfd);
-    saved_errno = errno;
-    close(dfd);
-    if (frc != 0) {
-        errno = saved_errno;
-        return TRIE_EIO;
+    return trie__fsync_dir(path) == 0 ? TRIE_OK : TRIE_EIO;
+    return TRIE_OK;
+}
+
+int trie_snapshot_id(const char *path, uint64_t *id, uint64_t *count) {
+    uint8_t h[SNAP_HDR];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return TRIE_EIO;
+    size_t hn = 0;
+    while (hn < SNAP_HDR) {
+        ssize_t g = read(fd, h + hn, SNAP_HDR - hn);
+        if (g < 0 && errno == EINTR) continue;
+        if (g <= 0) break;
+        hn += (size_t)g;
     }
+    close(fd);
+    if (hn < SNAP_HDR || memcmp(h, SNAP_MAGIC, 8) != 0) return TRIE_EFORMAT;
+    uint32_t version = le_get32(h + 8);
+    if (version < SNAP_VERSION_MIN || version > SNAP_VERSION || le_get64(h + 56) != trie__snap_sum(version, h, 56))
+        return TRIE_EFORMAT;
+    *id = le_get64(h + 56);
+    *count = le_get64(h + 16);
     return TRIE_OK;
 }
 

@@ -127,7 +127,10 @@
  * counting sort on the 16-bit score code), decoded twice (count, then fill
  * exact-size lists and the forward index), words hashed (XXH3) into temp
  * ids, coded by their occurrences after the count; the dictionary trie is
- * bulk-built from the sorted vocabulary.
+ * bulk-built from the sorted vocabulary. Saved beside the trie snapshot and
+ * loaded back (trie_words_snap.c): the arrays above are copied as they are
+ * (word ids renumbered in byte order) and checked, and only the dictionary
+ * trie is bulk-built again, so a start does not pay the build.
  *
  * Limits: < 2^32 - 1 ranks handed out between builds (adds; TRIE_EFULL past
  * it: rebuild), < 2^30 forward index bytes and < 2^32 - 1 word codes

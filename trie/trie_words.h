@@ -50,7 +50,9 @@
  * WHAT THE ENGINE CALLS, AND WHEN (the index never sees the trie change by
  * itself; every call below must follow the trie change it describes):
  *   - after loading or bulk-building a trie: trie_words_build (rebuilds the
- *     whole index from the trie; the snapshot holds no word index).
+ *     whole index from the trie), or trie_words_load of the index saved
+ *     with that very trie snapshot (trie_words_save), then the same calls
+ *     below for every change replayed after the load.
  *   - trie_set / trie_incr that CREATED a key (trie_count grew):
  *     trie_words_add(w, id, key, len, score). trie_set's id_out gives the id.
  *   - trie_set / trie_incr that CHANGED the score of an existing key:
@@ -140,6 +142,19 @@ int trie_words_match(const char *text, size_t len, const char *key, size_t klen,
 /* Words with a list, live postings, and bytes of the whole index; O(1):
  * counters kept by every change (STATS reads it on every call). */
 void trie_words_memory(const trie_words *w, trie_words_mem *m);
+
+/* The index saved beside a trie snapshot (trie_words_snap.c has the format
+ * and what load checks): path.tmp, fsync, rename over path, fsync of the
+ * directory; trie_id and trie_count: trie_snapshot_id of the snapshot of
+ * the trie w indexes, as it is now (the same image). TRIE_OK, TRIE_EIO
+ * (errno says why; path is untouched), TRIE_ENOMEM. */
+int trie_words_save(const trie_words *w, const char *path, uint64_t trie_id, uint64_t nkeys);
+/* Loads the index saved at path for trie t, just loaded from the snapshot
+ * whose trie_snapshot_id is trie_id. TRIE_OK with *out; else *out NULL and
+ * a one-line reason in err: TRIE_EIO (no file), TRIE_EFORMAT (bad,
+ * truncated, another version, or saved with another snapshot), TRIE_ENOMEM.
+ * Never crashes on a hostile file; the caller builds the index instead. */
+int trie_words_load(const char *path, const trie *t, uint64_t trie_id, trie_words **out, char *err, size_t errlen);
 
 /* Tests: every live key of t is in the postings of each of its words with
  * its bounds covering its score, nothing else is live, counts agree. 0 when

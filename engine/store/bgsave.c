@@ -6,8 +6,9 @@
  *   after the last record of G, 3. the parent opens generation G+1 and sends
  *   every later change there; G's descriptor is fdatasync'ed (with the next
  *   group sync) and closed, 4. the child writes INDEX.tmp, fsyncs it, renames
- *   it over INDEX, fsyncs the directory, writes INDEX.dicts the same way
- *   (the named dictionaries, engine/dict.h; same image), exits 0, 5. the parent removes every
+ *   it over INDEX, fsyncs the directory, writes INDEX.words (the word index,
+ *   engine/infix.h) and INDEX.dicts the same way (the named dictionaries,
+ *   engine/dict.h; same image), exits 0, 5. the parent removes every
  *   generation < G+1. A failed child (exit != 0, killed) changes nothing on
  *   disk but INDEX.tmp: the old snapshot, G and G+1 still replay.
  *
@@ -36,6 +37,16 @@
  *     new INDEX. Removing them in any order (or a crash half way) leaves
  *     G+1 and maybe some older ones; those overlap what INDEX holds, which
  *     the idempotent records make harmless.
+ *   - INDEX.words is a separate file, not a section of INDEX, so the trie
+ *     snapshot's format and its readers stay as they are and an old INDEX
+ *     still loads. It is written after INDEX's rename and names the image
+ *     it indexes (INDEX's header checksum and key count): a crash between
+ *     the two renames leaves a new INDEX with the previous INDEX.words,
+ *     which the next start refuses as another snapshot's and rebuilds; a
+ *     torn INDEX.words.tmp is never read; a write failure leaves the old
+ *     file (refused the same way). It is derived from INDEX alone, so the
+ *     replay argument above does not depend on it: at worst a start builds
+ *     the index instead of loading it, never uses a wrong one.
  *   - A crash while writing to G+1 leaves at most a torn last record, cut at
  *     load; it was never acknowledged.
  *   - The child dies with the parent (PR_SET_PDEATHSIG), so an orphan from

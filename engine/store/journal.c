@@ -418,6 +418,8 @@ typedef struct apply_ctx {
     int rc;
     int (*dict_fn)(void *ud, const jrn_rec *r);
     void *dict_ud;
+    int (*key_fn)(void *ud, trie *t, const jrn_rec *r);
+    void *key_ud;
 } apply_ctx;
 
 static int apply_rec(void *ud, const jrn_rec *r) {
@@ -430,7 +432,8 @@ static int apply_rec(void *ud, const jrn_rec *r) {
         }
         return 0;
     }
-    int rc = r->op == JRN_OP_SET ? trie_set(a->t, r->key, r->klen, r->disp, r->dlen, r->score, NULL)
+    int rc = a->key_fn                ? a->key_fn(a->key_ud, a->t, r)
+             : r->op == JRN_OP_SET ? trie_set(a->t, r->key, r->klen, r->disp, r->dlen, r->score, NULL)
                                  : trie_del(a->t, r->key, r->klen);
     if (rc < 0 && rc != TRIE_ENOTFOUND) {
         a->rc = rc;
@@ -536,8 +539,14 @@ int jrn_recover(const char *base, trie *t, int repair, jrn_recovery *rec, char *
 
 int jrn_recover_dicts(const char *base, trie *t, int (*dict_fn)(void *ud, const jrn_rec *r), void *ud, int repair,
                       jrn_recovery *rec, char *err, size_t errlen) {
+    return jrn_recover_keys(base, t, dict_fn, ud, NULL, NULL, repair, rec, err, errlen);
+}
+
+int jrn_recover_keys(const char *base, trie *t, int (*dict_fn)(void *ud, const jrn_rec *r), void *ud,
+                     int (*key_fn)(void *ud, trie *t, const jrn_rec *r), void *key_ud, int repair, jrn_recovery *rec,
+                     char *err, size_t errlen) {
     memset(rec, 0, sizeof *rec);
-    apply_ctx a = {t, 0, dict_fn, ud};
+    apply_ctx a = {t, 0, dict_fn, ud, key_fn, key_ud};
     uint64_t *gens;
     int n = jrn_list(base, &gens, err, errlen);
     if (n < 0) return -1;

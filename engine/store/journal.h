@@ -195,6 +195,13 @@ typedef struct jrn_recovery {
 int jrn_recover(const char *base, trie *t, int repair, jrn_recovery *rec, char *err, size_t errlen);
 int jrn_recover_dicts(const char *base, trie *t, int (*dict_fn)(void *ud, const jrn_rec *r), void *ud, int repair,
                       jrn_recovery *rec, char *err, size_t errlen);
+/* The same, with key records (SET / DEL) applied by key_fn(key_ud, t, r)
+ * instead of trie_set / trie_del (a TRIE_* code back, TRIE_ENOTFOUND
+ * ignored as for trie_del): what keeps an index over t (the word index,
+ * loaded with the snapshot: engine/infix.h) following the replay. */
+int jrn_recover_keys(const char *base, trie *t, int (*dict_fn)(void *ud, const jrn_rec *r), void *ud,
+                     int (*key_fn)(void *ud, trie *t, const jrn_rec *r), void *key_ud, int repair, jrn_recovery *rec,
+                     char *err, size_t errlen);
 
 /* Lists the generations of base in increasing order. *gens is malloc'ed
  * (qfree it); returns the count or -1 (err set). */

