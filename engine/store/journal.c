@@ -432,9 +432,9 @@ static int apply_rec(void *ud, const jrn_rec *r) {
         }
         return 0;
     }
-    int rc = a->key_fn                ? a->key_fn(a->key_ud, a->t, r)
+    int rc = a->key_fn             ? a->key_fn(a->key_ud, a->t, r)
              : r->op == JRN_OP_SET ? trie_set(a->t, r->key, r->klen, r->disp, r->dlen, r->score, NULL)
-                                 : trie_del(a->t, r->key, r->klen);
+                                   : trie_del(a->t, r->key, r->klen);
     if (rc < 0 && rc != TRIE_ENOTFOUND) {
         a->rc = rc;
         return 1;
