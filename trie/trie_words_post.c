@@ -91,7 +91,11 @@ static uint64_t gap_need(const trie_words *w, const tw_word *x, int live_only, u
 
 int tw_post_append(trie_words *w, tw_word *x, uint32_t rk) {
     if (x->n == x->cap || x->gn + TW_CODE_MAX > x->gcap) {
-        uint32_t nc = x->cap < 4 ? 4 : x->cap + x->cap / 2;
+        /* the entries grow only when they are full: running out of gap
+         * bytes alone must not grow cap (it did, by half each time, so a
+         * short list could reach a cap far past any rank it can hold --
+         * memory, and a list trie_words_load rightly refuses) */
+        uint32_t nc = x->n < x->cap ? x->cap : x->cap < 4 ? 4 : x->cap + x->cap / 2;
         int live_only = x->live < x->n / 2; /* mostly tombstones: compact instead of growing */
         if (live_only) nc = x->cap;
         uint64_t ng = gap_need(w, x, live_only, 0);

@@ -720,6 +720,10 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
             const tw_word *x = &w->w[wid];
             uint32_t pos = trie_words__find_pos(w, x, w->rank[id]);
             if (pos == NONE) FAIL("key id %u: not in the list of '%.*s'", id, l[i], key + o[i]);
+            /* a list grows its entries only when they are full (tw_post_append), so
+             * its room stays within what its ranks can fill (trie_words_load's bound) */
+            if (x->cap > (uint64_t)w->next_rank * 2 + 64)
+                FAIL("list of '%.*s': room for %u entries, only %u ranks", l[i], key + o[i], x->cap, w->next_rank);
             uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
             int nl = tw_levels(x->cap, off, sz, &tot);
             for (int lv = 0; lv < nl; lv++)
