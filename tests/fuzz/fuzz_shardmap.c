@@ -5,7 +5,8 @@
  * Input: the text of a map file (INDEX.shards), parsed as it is. Checks:
  *   - shardmap_parse fails with a one-line reason, or gives a map that
  *     shardmap_validate accepts;
- *   - shardmap_load of the same bytes (a memfd) answers the same;
+ *   - shardmap_load of the same bytes (a memfd) answers the same (checked
+ *     for every map that parses and one other input in 8);
  *   - round trip: shardmap_write of the map parses back to the same map, and
  *     writing that again gives the same text byte for byte;
  *   - shardmap_owner agrees with a linear scan of the ranges at every
@@ -159,14 +160,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     one_line_err(rc, err);
     fuzz_assert(rc == 0 || rc == -1);
 
-    /* load: the same answer */
-    char path[64];
-    int fd = fuzz_memfd(data, size, path);
-    int lrc = shardmap_load(path, &m2, err2, sizeof err2);
-    close(fd);
-    if (lrc != rc) fuzz_fail("parse %d (%s), load %d (%s)", rc, err, lrc, err2);
-    one_line_err(lrc, err2);
-    if (rc == 0) same_map(&m1, &m2);
+    /* load: the same answer (a map that parsed, and one input in 8 of the
+     * rest: shardmap_load's 1 MB buffer is most of the time of an input) */
+    if (rc == 0 || size % 8 == 0) {
+        char path[64];
+        int fd = fuzz_memfd(data, size, path);
+        int lrc = shardmap_load(path, &m2, err2, sizeof err2);
+        close(fd);
+        if (lrc != rc) fuzz_fail("parse %d (%s), load %d (%s)", rc, err, lrc, err2);
+        one_line_err(lrc, err2);
+        if (rc == 0) same_map(&m1, &m2);
+    }
 
     check_first_cp(data, size);
     for (size_t i = 0; i + 1 < size; i++)
