@@ -16,8 +16,8 @@
  * records back to back while sound (length 1..MAX_REC inside the file,
  * CRC, 'C' of 9 bytes or 'E'); the last 'C' is the confirmation; the 'E'
  * entries whose lengths add up, whose seq is past it and which are changes
- * this replica could send (what flush gives chg_rec_encode: a set, del or
- * drop with its fields in range; the writer stores nothing else) are
+ * this replica could send (a set, del or drop with its fields in range:
+ * changelog.h's rules; the writer stores nothing else) are
  * handed out in order, renumbered 1, 2, ... Checks:
  *   - chg_obf_open hands out exactly those (every field, the bytes), counts
  *     the ones the callback kept, and the rewritten file reads back as the
@@ -30,6 +30,7 @@
  * Seeds: QAC_FUZZ_MKSEED=DIR build/fuzz/fuzz_outbox writes them (files
  * made by chg_obf_append / chg_obf_confirm) into DIR.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,20 +103,19 @@ static void drop_all(oent *v, size_t *n) {
     *n = 0;
 }
 
-/* Whether flush could send e: chg_rec_encode accepts it as flush builds it
- * (engine/changelog.c), and it is not a model update (never stored). */
+/* Whether the sender could send e, by the field rules of changelog.h
+ * (ENTRIES) applied to what flush puts in a record: a set, del or drop (a
+ * model update is never stored); set / del: key 1..TRIE_MAX_KEY bytes, a
+ * dictionary name 0..CHG_MAX_DICT; set: display 1..TRIE_MAX_KEY, a finite
+ * score, a payload (0..CHG_MAX_PAY) only in a dictionary; del: no payload
+ * (its display is not sent); drop: a name 1..CHG_MAX_DICT, no payload. */
 static int sendable(const chg_obf_ent *e) {
-    if (e->op != CHG_OP_SET && e->op != CHG_OP_DEL && e->op != CHG_OP_DROP) return 0;
-    chg_rec r = {.op = e->op, .key = e->key, .klen = e->klen, .disp = e->disp, .dlen = e->dlen,
-                 .score = e->score, .origin = "fuzz", .olen = 4, .t_us = e->t_us};
-    if (e->op == CHG_OP_DROP) r.key = NULL, r.klen = 0;
-    if (e->op == CHG_OP_DEL || e->op == CHG_OP_DROP) r.disp = NULL, r.dlen = 0;
-    if (e->nlen) r.dict = e->name, r.dictlen = e->nlen;
-    if (e->plen) r.pay = e->pay, r.plen = e->plen;
-    const char *argv[CHG_REC_MAX_ARGS];
-    size_t len[CHG_REC_MAX_ARGS];
-    char num[CHG_NUM_BUF];
-    return chg_rec_encode(&r, argv, len, num, sizeof num) >= 0;
+    if (e->op == CHG_OP_DROP) return e->nlen >= 1 && e->nlen <= CHG_MAX_DICT && e->plen == 0;
+    if (e->op != CHG_OP_SET && e->op != CHG_OP_DEL) return 0;
+    if (e->klen < 1 || e->klen > TRIE_MAX_KEY || e->nlen > CHG_MAX_DICT) return 0;
+    if (e->op == CHG_OP_DEL) return e->plen == 0;
+    return e->dlen >= 1 && e->dlen <= TRIE_MAX_KEY && isfinite(e->score) && e->plen <= CHG_MAX_PAY &&
+           (e->plen == 0 || e->nlen > 0);
 }
 
 static int same_ent(const chg_obf_ent *a, const chg_obf_ent *b) {
