@@ -236,6 +236,10 @@ FUZZ_MOD_journal := engine
 FUZZ_MOD_embed := ranking
 FUZZ_MOD_model := ranking
 FUZZ_MOD_exec := engine
+FUZZ_MOD_shardmap := text
+FUZZ_MOD_words_snap := trie
+FUZZ_MOD_outbox := engine
+FUZZ_MOD_fdelta := ranking
 
 $(FUZZ_DIR)/obj/%.o: %.c
 	@mkdir -p $(@D)

@@ -1,6 +1,10 @@
 /* changelog_outbox.c -- the outbox on disk (format and guarantees:
  * changelog_outbox.h). Never trusts the file: every length is checked
- * against what is left before use.
+ * against what is left before use, and an entry is replayed only when it
+ * is a change the sender can encode (a set, del or drop with its fields in
+ * range: what the writer stores). One it cannot would stay at the head of
+ * the outbox unsent, so nothing after it would ever be confirmed
+ * (fuzz_outbox found it: a CRC-sound record with op 0xf6).
  */
 #include "engine/changelog_outbox.h"
 
@@ -15,6 +19,7 @@
 #include "common/alloc.h"
 #include "common/endian.h"
 #include "common/util.h"
+#include "engine/changelog.h"
 #include "engine/store/journal.h"
 
 #define ENT_FIXED 34 /* 'E' + seq 8 + op 1 + t 8 + score 8 + 4 lengths of 2 */
@@ -118,6 +123,21 @@ static int parse_ent(const unsigned char *p, size_t n, chg_obf_ent *e) {
     e->name = e->disp + e->dlen;
     e->pay = e->name + e->nlen;
     return 0;
+}
+
+/* Whether flush (changelog.c) can send e: chg_rec_encode takes it as flush
+ * builds it. Model updates are never stored: one read back is not either. */
+static int sendable(const chg_obf_ent *e) {
+    if (e->op != CHG_OP_SET && e->op != CHG_OP_DEL && e->op != CHG_OP_DROP) return 0;
+    chg_rec r = {.op = e->op, .key = e->op == CHG_OP_DROP ? NULL : e->key, .klen = e->op == CHG_OP_DROP ? 0 : e->klen,
+                 .disp = e->op == CHG_OP_SET ? e->disp : NULL, .dlen = e->op == CHG_OP_SET ? e->dlen : 0,
+                 .score = e->score, .origin = "-", .olen = 1, .t_us = e->t_us};
+    if (e->nlen) r.dict = e->name, r.dictlen = e->nlen;
+    if (e->plen) r.pay = e->pay, r.plen = e->plen;
+    const char *argv[CHG_REC_MAX_ARGS];
+    size_t len[CHG_REC_MAX_ARGS];
+    char num[CHG_NUM_BUF];
+    return chg_rec_encode(&r, argv, len, num, sizeof num) >= 0;
 }
 
 typedef struct rw {
@@ -228,7 +248,7 @@ chg_obf *chg_obf_open(const char *path, int (*each)(void *ud, const chg_obf_ent 
         const unsigned char *p = (const unsigned char *)buf + off + 8;
         off += 8 + n;
         chg_obf_ent e;
-        if (p[0] != 'E' || parse_ent(p + 1, n - 1, &e) < 0 || e.seq <= confirmed) continue;
+        if (p[0] != 'E' || parse_ent(p + 1, n - 1, &e) < 0 || e.seq <= confirmed || !sendable(&e)) continue;
         e.seq = renum + 1;
         if (each(ud, &e) < 0) continue; /* refused (no memory): not kept */
         renum++;

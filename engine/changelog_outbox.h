@@ -26,7 +26,9 @@
  *         u16 plen, then key, display, dictionary name, dictionary payload
  *     'C' u64 seq: every entry up to seq was confirmed
  * (integers little-endian). Reading stops at the first record that is not
- * sound (a torn tail of a killed process), keeping what came before.
+ * sound (a torn tail of a killed process), keeping what came before. An
+ * entry that is not a change the sender can encode (another op, a length
+ * out of range: never written) is skipped, not replayed.
  */
 #ifndef QAC_CHANGELOG_OUTBOX_H
 #define QAC_CHANGELOG_OUTBOX_H

@@ -229,6 +229,35 @@ static void test_damage(void **state) {
     trie_free(t);
 }
 
+/* A word whose bound code is not a finite score (NaN) is refused as a bad
+ * file, TRIE_EFORMAT, not passed on to the dictionary's builder (which
+ * refused it with TRIE_EINVAL, "invalid argument": fuzz_words_snap,
+ * tests/fuzz/regress/words_snap/nan-word-bound). */
+static void test_bad_bound(void **state) {
+    (void)state;
+    trie *t, *t2;
+    trie_words *w;
+    uint64_t id;
+    char err[256];
+    make(&t, &w, 50, 4);
+    save_both(t, w, &t2, &id);
+    size_t n;
+    uint8_t *b = slurp(P_WORDS, &n);
+    uint64_t ids = le_get32(b + 32), nr = le_get32(b + 36), ncode = le_get32(b + 40), fan = le_get64(b + 48);
+    size_t at = 128 + ids * 6 + nr * 8 + 4 + fan + ncode * 4; /* word 0 */
+    size_t top = at + 2 + le_get16(b + at) + 20;
+    assert_true(top + 2 <= n);
+    le_put16(b + top, 0xffc1); /* bval: 0x7fc10000, a NaN */
+    reseal(b, n);
+    spit(P_WORDS, b, n);
+    assert_int_equal(try_load(t2, id, err, sizeof err), TRIE_EFORMAT);
+    assert_non_null(strstr(err, "bad bound"));
+    free(b);
+    trie_words_free(w);
+    trie_free(t2);
+    trie_free(t);
+}
+
 /* A word index saved with one snapshot is refused for another one. */
 static void test_other_snapshot(void **state) {
     (void)state;
@@ -266,6 +295,7 @@ int main(void) {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_damage),
         cmocka_unit_test(test_other_snapshot),
+        cmocka_unit_test(test_bad_bound),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     unlink(P_TRIE);

@@ -34,7 +34,8 @@
  * (rank[rid[r]] = r, one live rank per live trie id and none for a free
  * id), the forward index's varints inside their key's bytes, at most
  * TW_MAXKW a key, codes named by live keys live; each word in strictly
- * increasing byte order, with 1 <= live <= n <= cap, every block's gaps
+ * increasing byte order, with 1 <= live <= n <= cap, a finite bound,
+ * every block's gaps
  * decoding exactly up to the next block's start, ranks strictly increasing
  * and below next_rank, last and live as stored, the postings summing to
  * the header's count; every word has exactly one code. What the checksum
@@ -52,6 +53,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,6 +351,8 @@ static int load_words(trie_words *w, tws_rd *r, uint32_t nwords, char *err, size
         if (x.live == 0 || x.live > x.n || x.n > x.cap || x.cap > (uint64_t)w->next_rank * 2 + 64 ||
             x.gn > UINT32_MAX - TW_CODE_MAX)
             TWS_FAIL(TRIE_EFORMAT, "word %u: bad counts", i);
+        if (!isfinite(bval_fin(x.top))) /* a NaN or -inf code: no score has it (the dictionary refuses it) */
+            TWS_FAIL(TRIE_EFORMAT, "word %u: bad bound", i);
         uint32_t nb = tw_nblk(x.n), off[TW_MAXLV], sz[TW_MAXLV], tot;
         tw_levels(x.cap, off, sz, &tot);
         uint64_t fb = (uint64_t)nb * 8 + (uint64_t)tot * 2 + x.gn;
