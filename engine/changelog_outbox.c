@@ -73,7 +73,9 @@ static size_t encode_ent(unsigned char *rec, const chg_obf_ent *e) {
 }
 
 static int append_ent(int fd, const chg_obf_ent *e, uint64_t *bytes) {
-    unsigned char *rec = qmalloc(8 + MAX_REC);
+    /* sized to this entry, not MAX_REC (~256 KB: a large allocation per change) */
+    size_t need = 8 + ENT_FIXED + (size_t)e->klen + e->dlen + e->nlen + e->plen;
+    unsigned char *rec = qmalloc(need);
     if (!rec) return errno = ENOMEM, -1;
     size_t n = encode_ent(rec, e);
     int rc = write_all(fd, rec, n);
