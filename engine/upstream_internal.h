@@ -54,6 +54,8 @@ typedef struct usrv {
      * cfg.req_cache), so that the steady state allocates nothing per request */
     ureq *req_free;
     unsigned req_nfree;
+    struct uwrite *w_free; /* written blocks kept for the next writes (at most cfg.req_cache) */
+    unsigned w_nfree;
     uint64_t req_allocs, req_reuses; /* requests allocated / taken from req_free */
 } usrv;
 
@@ -69,7 +71,6 @@ typedef struct uconn {
     int queued;
     int closing, reading, close_after, in_pump;
     qbuf out;               /* flush's batch of answers (kept: no allocation per batch) */
-    struct uwrite *wspare;  /* a write's block kept for the next one */
     int authed;             /* AUTH succeeded on this connection (text/RESP) */
     unsigned auth_fails;    /* wrong passwords (AUTH or HTTP token): closed at auth-max-failures */
 } uconn;

@@ -33,7 +33,7 @@
  *                           value is overwritten in argv and a warning logged)
  *   --auth-max-failures N   wrong passwords on one connection before it is closed
  *   --cors-origin ORIGIN    Access-Control-Allow-Origin, as one server's cors-origin
- *   --req-cache N           finished requests (and shard calls) kept for reuse with
+ *   --req-cache N           finished requests (shard calls, write blocks) kept for reuse with
  *                           their buffers (0..UPS_MAX_REQ_CACHE, default 256): past
  *                           warm-up a request allocates nothing in the merger
  * Passwords are checked as one server's (config_pass_check) and never logged.
@@ -126,7 +126,6 @@ static void on_closed(uv_handle_t *h) {
     uconn *c = h->data;
     qbuf_free(&c->in);
     qbuf_free(&c->out);
-    qfree(c->wspare);
     http_conn_free(c->hc);
     qfree(c);
 }
@@ -142,33 +141,51 @@ static void conn_close(uconn *c) {
     uv_close((uv_handle_t *)&c->h, on_closed);
 }
 
-/* A write's bytes, kept until libuv is done; the last one is kept in
- * c->wspare for the next write when it is big enough (at most
- * UPS_WRITE_KEEP bytes are kept). */
+/* A write's bytes, kept until libuv is done. Written blocks go to the
+ * merger's free list (s->w_free, at most req-cache of them, none over
+ * UPS_WRITE_KEEP bytes): answers leave as their requests finish, so several
+ * writes of one connection are often in flight at once. */
 #define UPS_WRITE_KEEP (2 * UPS_FLUSH_MAX)
+#define UPS_WRITE_MIN 4096 /* a new block's least size */
 typedef struct uwrite {
     uv_write_t w;
     uconn *c;
     int close_after;
     size_t cap;
+    struct uwrite *next; /* in s->w_free */
     char data[];
 } uwrite;
 
 static void on_written(uv_write_t *w, int status) {
     uwrite *u = (uwrite *)w;
     uconn *c = u->c;
+    usrv *s = c->s;
     if ((status < 0 || u->close_after) && !c->closing) conn_close(c);
-    if (!c->closing && !c->wspare && u->cap <= UPS_WRITE_KEEP) c->wspare = u;
-    else qfree(u);
+    if (s->w_nfree < s->cfg.req_cache && u->cap <= UPS_WRITE_KEEP) {
+        u->next = s->w_free;
+        s->w_free = u;
+        s->w_nfree++;
+    } else {
+        qfree(u);
+    }
+}
+
+/* At exit: the kept write blocks. */
+static void write_cache_free(usrv *s) {
+    for (uwrite *u = s->w_free, *nx; u; u = nx) nx = u->next, qfree(u);
+    s->w_free = NULL;
+    s->w_nfree = 0;
 }
 
 static void send_bytes(uconn *c, const char *p, size_t n, int close_after) {
     if (c->closing) return;
-    uwrite *u = c->wspare;
+    usrv *s = c->s;
+    uwrite *u = s->w_free;
     if (u && u->cap >= n) {
-        c->wspare = NULL;
+        s->w_free = u->next;
+        s->w_nfree--;
     } else {
-        size_t cap = n < 4096 ? 4096 : n;
+        size_t cap = n < UPS_WRITE_MIN ? UPS_WRITE_MIN : n;
         if ((u = qmalloc(sizeof *u + cap))) u->cap = cap;
     }
     if (!u) {
@@ -498,6 +515,7 @@ int upstream_main(int argc, char **argv) {
     uv_run(loop, UV_RUN_DEFAULT);
     ups_pool_close(&s.pool);
     ureq_cache_free(&s);
+    write_cache_free(&s);
     LOG_I("server.stopped", "requests=%llu merged=%llu errors=%llu deadline_errors=%llu failovers=%llu",
           (unsigned long long)s.requests, (unsigned long long)s.merged, (unsigned long long)s.errors,
           (unsigned long long)s.deadline_errors, (unsigned long long)s.pool.failovers);

@@ -18,8 +18,8 @@
 #      requirepass over text, RESP and HTTP (401s, tokens, auth-max-failures) and cors-origin, compared
 #      with a shard's answers to the same bytes; --requirepass hidden from ps; bad password files;
 #   6. req-cache: a request reused after one that failed at the deadline (with a shard's answer merged in)
-#      answers only its own; 2,000 COMPLETEs after warm-up take no new request and no qmalloc (STATS
-#      merger_req_allocs, merger_alloc_calls); req-cache 0 allocates each.
+#      answers only its own; 2,000 COMPLETEs after warm-up (one at a time, then 16 pipelined at a time) take
+#      no new request and no qmalloc (STATS merger_req_allocs, merger_alloc_calls); req-cache 0 allocates each.
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -268,6 +268,17 @@ for _ in range(int(sys.argv[2])): ask("COMPLETE a")
 b = stats()
 print("allocs:", b["merger_req_allocs"] - a["merger_req_allocs"], "reuses:", b["merger_req_reuses"] - a["merger_req_reuses"],
       "alloc_calls:", b["merger_alloc_calls"] - a["merger_alloc_calls"])
+if len(sys.argv) < 4: sys.exit(0)
+want = ask("COMPLETE a")
+def burst(n):  # n rounds of 16 pipelined COMPLETEs: several answers (writes) in flight at once
+    bad = 0
+    for _ in range(n):
+        s.sendall(b"COMPLETE a\r\n" * 16)
+        for _ in range(16): bad += f.readline() != b"OK 1\r\n" or f.readline().decode().rstrip("\r\n") != want[0]
+    return bad
+bad = burst(50); stats(); a = stats(); bad += burst(200); b = stats()
+print("pipelined: wrong", bad, "allocs:", b["merger_req_allocs"] - a["merger_req_allocs"],
+      "alloc_calls:", b["merger_alloc_calls"] - a["merger_alloc_calls"])
 PY
 }
 got=$(reuse "$mp" 2000)
@@ -275,6 +286,12 @@ check "req-cache: a request failed at the deadline" "$(sed -n 1p <<<"$got")" "fa
 check "req-cache: the request reused after it starts clean (no stale replies)" "$(sed -n 2p <<<"$got")" "after it: ['banana\t3']"
 check "req-cache: 2,000 COMPLETEs after warm-up reuse, allocate nothing" "$(sed -n 3p <<<"$got")" \
     "allocs: 0 reuses: 2001 alloc_calls: 0"
+qac_stop
+mp=$(free_port) # the default req-cache (256): pipelined requests (16 at a time) and their writes reuse too
+qac_start "$mp" "$tmp/merger9.log" --upstreams "127.0.0.1:$s0;127.0.0.1:$silent" --shard-map "$tmp/idx.shards" \
+    --deadline-ms 200 || fail "merger, default req-cache"
+check "req-cache: 3,200 pipelined COMPLETEs after warm-up allocate nothing" "$(reuse "$mp" 100 pipelined | sed -n 4p)" \
+    "pipelined: wrong 0 allocs: 0 alloc_calls: 0"
 qac_stop
 mp=$(free_port)
 qac_start "$mp" "$tmp/merger8.log" --upstreams "127.0.0.1:$s0;127.0.0.1:$silent" --shard-map "$tmp/idx.shards" \
