@@ -279,7 +279,7 @@ static void accept_from_http(ureq *q, const http_request *r) {
     q->plen = q->argvlen[1];
 }
 
-/* AUTH [default] <password> on the merger, as one server's (engine/cmd.c). */
+/* AUTH [default] <password> on the merger, as one server's (engine/cmd_conn.c). */
 static void auth_cmd(ureq *q, int argc, const proto_arg *a) {
     uconn *c = q->c;
     usrv *s = q->s;
