@@ -5,8 +5,10 @@
 static unsigned long fail_countdown; /* 0: disarmed */
 static int fail_sticky, fail_tripped;
 static unsigned long fail_count;
+static _Thread_local unsigned long calls;
 
 static int should_fail(void) {
+    calls++;
     if (fail_tripped) { fail_count++; return 1; }
     if (fail_countdown == 0) return 0;
     if (--fail_countdown == 0) {
@@ -25,6 +27,7 @@ void qalloc_fail_after(unsigned long n, int sticky) {
 }
 
 unsigned long qalloc_failures(void) { return fail_count; }
+unsigned long qalloc_calls(void) { return calls; }
 
 void *qmalloc(size_t n) { return should_fail() ? NULL : malloc(n); }
 void *qcalloc(size_t n, size_t size) { return should_fail() ? NULL : calloc(n, size); }

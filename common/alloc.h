@@ -24,5 +24,9 @@ void qfree(void *p);
 void qalloc_fail_after(unsigned long n, int sticky);
 /* How many allocations failed by injection since the last arm. */
 unsigned long qalloc_failures(void);
+/* How many qmalloc/qcalloc/qrealloc calls the calling thread made (a count
+ * per thread: no sharing, no atomics); shows a loop's steady state allocates
+ * nothing (the merger's STATS merger_alloc_calls). */
+unsigned long qalloc_calls(void);
 
 #endif

@@ -1,4 +1,10 @@
-/* cmd.c -- the commands of the text/RESP protocol (see cmd.h, docs/PROTOCOL.md).
+/* cmd.c -- the commands of the text/RESP protocol (see cmd.h, docs/PROTOCOL.md):
+ * the engine's operations on the index (eng_complete, eng_accept,
+ * eng_apply_change: the HTTP routes and the change log call them too), the
+ * index commands over them (COMPLETE, ADD, INCR, DEL, GET, ACCEPT), the
+ * command table and eng_exec. The connection commands (PING, AUTH, HELLO,
+ * CLIENT, ...) are in cmd_conn.c, the administration commands (STATS, SAVE,
+ * RELOAD, CONFIG) in cmd_admin.c, RediSearch's in cmd_sug.c.
  *
  * One table maps a case-insensitive name to a handler, its argument count
  * range, and its HELP text. Handlers validate everything they read (UTF-8,
@@ -9,8 +15,7 @@
  * Access control: with requirepass set, eng_exec answers NOAUTH for the
  * commands eng_cmd_needs_auth names until the connection's AUTH succeeded
  * (e->client->authed, the server's per-connection state), before looking at
- * their arguments. No command takes a file path: SAVE and RELOAD take no
- * argument and use the configured paths only.
+ * their arguments.
  *
  * Hot path (COMPLETE): normalization into e->norm, trie_topk into e->hits
  * (trie_fuzzy_topk_bounded into e->fhits when the request allows edits: FUZZY
@@ -21,8 +26,6 @@
 #include "engine/cmd.h"
 #include "engine/changelog.h"
 
-#include <errno.h>
-#include <fnmatch.h>
 #include <string.h>
 #include <strings.h>
 
@@ -610,228 +613,9 @@ static int h_accept(cmd_call *c) {
     return reply_score(c, score);
 }
 
-static int h_stats(cmd_call *c) {
-    stats_snapshot(&c->e->stats, c->e->t, &c->e->snap);
-    OOM(c->kind == PROTO_RESP ? stats_render_resp(&c->e->snap, arg_is(&c->argv[0], "INFO") ? CMD_INFO_SERVER : NULL, c->out)
-                              : stats_render_text(&c->e->snap, c->out));
-    return 0;
-}
-
-static int h_ping(cmd_call *c) {
-    if (c->argc == 2) OOM(proto_reply_bulk(c->out, c->kind, c->argv[1].p, c->argv[1].len));
-    else OOM(proto_reply_status(c->out, c->kind, "PONG"));
-    return 0;
-}
-
-static int h_quit(cmd_call *c) {
-    c->flags |= ENG_CLOSE;
-    OOM(proto_reply_ok(c->out, c->kind));
-    return 0;
-}
-
-static int h_save(cmd_call *c) {
-    if (c->e->save_fn) {
-        int rc = c->e->save_fn(c->e->save_ud, &c->msg);
-        if (rc < 0) return rc;
-        c->flags |= ENG_DEFER;
-        return 0;
-    }
-    const char *path = c->e->cfg->save ? c->e->cfg->save : c->e->cfg->index;
-    uint64_t t0 = qtime_us();
-    int rc = trie_save(c->e->t, path);
-    if (rc < 0) {
-        LOG_E("save.failed", "path=%s error=%s errno=%s", path, trie_strerror(rc), strerror(errno));
-        c->msg = rc == TRIE_EIO ? "snapshot write failed (see the server log)" : trie_strerror(rc);
-        return ENG_ERR(rc == TRIE_ENOMEM ? ERR_NOMEM : ERR_IO);
-    }
-    char dpath[JRN_PATH_MAX + 8];
-    if (c->e->dicts && (dict_path(dpath, sizeof dpath, path) < 0 ||
-                        (dict_save_needed(c->e->dicts, dpath) && dict_save(c->e->dicts, dpath) < 0))) {
-        LOG_E("save.failed", "path=%s.dicts errno=%s", path, strerror(errno));
-        c->msg = "dictionaries snapshot write failed (see the server log)";
-        return ENG_ERR(ERR_IO);
-    }
-    if (c->e->cfg->infix_index && eng_words_save(c->e, path) < 0) /* costs a rebuild at the next start only */
-        LOG_W("save.words_failed", "path=%s.words errno=%s msg=\"the next start builds the word index\"", path,
-              strerror(errno));
-    LOG_I("save.done", "keys=%llu path=%s ms=%llu", (unsigned long long)trie_count(c->e->t), path,
-          (unsigned long long)((qtime_us() - t0) / 1000));
-    OOM(proto_reply_ok(c->out, c->kind));
-    return 0;
-}
-
-/* RELOAD (and SIGHUP: the server calls eng_reload): the model file again
- * (learned weights not saved are dropped) and NS:current re-read; a word
- * index that was dropped after an error is rebuilt (infix.h). */
-int eng_reload(eng *e, const char *why, char *err, size_t errlen) {
-    if (eng_words_reload(e, why) < 0) {
-        snprintf(err, errlen, "the word index (INFIX) could not be rebuilt: see the server log");
-        e->stats.reloads_failed++;
-        LOG_E("reload.failed", "by=%s error=%s", why, err);
-        return -1;
-    }
-    if (e->rank && eng_rank_reload(e->rank, err, errlen) < 0) {
-        e->stats.reloads_failed++;
-        LOG_E("reload.failed", "by=%s error=%s", why, err);
-        return -1;
-    }
-    e->stats.reloads_ok++;
-    return 0;
-}
-
-static int h_reload(cmd_call *c) {
-    if (!c->e->rank && !eng_words_missing(c->e)) {
-        c->msg = "no ranker in this server";
-        return ENG_ERR(ERR_ARGS);
-    }
-    if (eng_reload(c->e, "RELOAD", c->e->errbuf, sizeof c->e->errbuf) < 0) {
-        c->msg = c->e->errbuf;
-        return ENG_ERR(ERR_IO);
-    }
-    OOM(proto_reply_ok(c->out, c->kind));
-    return 0;
-}
-
-/* Checks a password (and user name: only "default", Redis's) for AUTH and
- * HELLO ... AUTH; 0 and the connection authenticated, or the error. */
-static int auth_try(cmd_call *c, const proto_arg *user, const proto_arg *pw) {
-    eng *e = c->e;
-    int user_ok = !user || (user->len == 7 && !memcmp(user->p, "default", 7));
-    int ok = eng_auth_check(e, pw->p, pw->len); /* compared (and counted) whatever the user name */
-    if (ok && !user_ok) { /* right password, unknown user: a failure after all */
-        e->stats.auth_ok--;
-        e->stats.auth_failures++;
-        ok = 0;
-    }
-    if (ok) {
-        e->client->authed = 1;
-        return 0;
-    }
-    e->client->auth_fails++;
-    if (e->cfg->auth_max_failures && e->client->auth_fails >= e->cfg->auth_max_failures) {
-        c->flags |= ENG_CLOSE;
-        c->msg = "invalid username-password pair or user is disabled; too many failures, closing the connection";
-    } else {
-        c->msg = "invalid username-password pair or user is disabled.";
-    }
-    return ENG_ERR(ERR_WRONGPASS);
-}
-
-/* AUTH <password> / AUTH default <password> (Redis 6 form: redis-cli -a
- * sends the first, --user default -a the second). */
-static int h_auth(cmd_call *c) {
-    if (!eng_auth_required(c->e)) {
-        c->msg = "AUTH <password> called without any password configured (requirepass is not set)";
-        return ENG_ERR(ERR_ARGS);
-    }
-    int rc = auth_try(c, c->argc == 3 ? &c->argv[1] : NULL, &c->argv[c->argc - 1]);
-    if (rc < 0) return rc;
-    OOM(proto_reply_ok(c->out, c->kind));
-    return 0;
-}
-
-/* HELLO [2|3 [AUTH user password] [SETNAME name]]: as Redis, nothing changes
- * unless every option holds; without AUTH it needs an authenticated
- * connection when requirepass is set; AUTH with no requirepass is accepted
- * (Redis's default user has no password). */
-static int h_hello(cmd_call *c) {
-    eng_client *cl = c->e->client;
-    int proto = cl->resp3 ? 3 : 2, i = 1, rc;
-    if (c->argc >= 2) {
-        int64_t v;
-        if (qparse_i64(c->argv[1].p, c->argv[1].len, &v) < 0) {
-            c->msg = "Protocol version is not an integer or out of range";
-            return ENG_ERR(ERR_ARGS);
-        }
-        if (v != 2 && v != 3) {
-            c->msg = "unsupported protocol version";
-            return ENG_ERR(ERR_NOPROTO);
-        }
-        proto = (int)v;
-        i = 2;
-    }
-    const proto_arg *user = NULL, *pw = NULL, *name = NULL;
-    for (; i < c->argc; i++) {
-        if (arg_is(&c->argv[i], "AUTH") && i + 2 < c->argc) {
-            user = &c->argv[i + 1];
-            pw = &c->argv[i + 2];
-            i += 2;
-        } else if (arg_is(&c->argv[i], "SETNAME") && i + 1 < c->argc) {
-            name = &c->argv[++i];
-        } else {
-            c->msg = "syntax error in HELLO: HELLO [2|3 [AUTH <user> <password>] [SETNAME <name>]]";
-            return ENG_ERR(ERR_ARGS);
-        }
-    }
-    if (pw && eng_auth_required(c->e)) {
-        if ((rc = auth_try(c, user, pw)) < 0) return rc;
-    } else if (!pw && eng_auth_required(c->e) && !cl->authed) {
-        c->msg = "HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH "
-                 "<user> <pass> option can be used to authenticate the client and select the RESP protocol "
-                 "version at the same time";
-        c->e->stats.auth_refused++;
-        return ENG_ERR(ERR_NOAUTH);
-    }
-    if (name && (rc = cmd_setname(c, name)) < 0) return rc;
-    cl->resp3 = proto == 3;
-    return cmd_hello_reply(c); /* fails only out of memory: the connection is then closed */
-}
-
 static int h_help(cmd_call *c);
 
 static int h_command(cmd_call *c);
-
-/* CONFIG GET pattern: [name, value, ...] of matching settings (glob). Also
- * answers "save" and "appendonly", which redis-benchmark asks for. */
-typedef struct cfg_match {
-    cmd_call *c;
-    const char *pat;
-    uint64_t n;
-    int count_only;
-} cfg_match;
-
-static void cfg_each(void *ud, const char *name) {
-    cfg_match *m = ud;
-    if (!strcmp(name, "requirepass")) return; /* the secret never leaves the process */
-    if (fnmatch(m->pat, name, FNM_CASEFOLD) != 0) return;
-    m->n++;
-    if (m->count_only) return;
-    char val[1024];
-    config_get(m->c->e->cfg, name, val, sizeof val);
-    if (proto_reply_item(m->c->out, m->c->kind, name, strlen(name)) < 0 ||
-        proto_reply_item(m->c->out, m->c->kind, val, strlen(val)) < 0)
-        m->c->flags |= 0x100; /* OOM, checked below */
-}
-
-static int h_config(cmd_call *c) {
-    if (!arg_is(&c->argv[1], "GET") || c->argc != 3) {
-        c->msg = "only CONFIG GET <pattern> is supported";
-        return ENG_ERR(ERR_ARGS);
-    }
-    char pat[128];
-    size_t pl = c->argv[2].len < sizeof pat - 1 ? c->argv[2].len : sizeof pat - 1;
-    memcpy(pat, c->argv[2].p, pl);
-    pat[pl] = 0;
-    if (memchr(pat, 0, pl)) {
-        c->msg = "NUL in pattern";
-        return ENG_ERR(ERR_ARGS);
-    }
-    /* Our settings (one is "save", whose unset value "" is also Redis's
-     * "no snapshots"), plus "appendonly", which redis-benchmark asks for. */
-    cfg_match m = {c, pat, 0, 1};
-    config_names(cfg_each, &m);
-    uint64_t extra = fnmatch(pat, "appendonly", FNM_CASEFOLD) == 0;
-    OOM(proto_reply_list_head(c->out, c->kind, 2 * (m.n + extra)));
-    m.count_only = 0;
-    m.n = 0;
-    config_names(cfg_each, &m);
-    if (fnmatch(pat, "appendonly", FNM_CASEFOLD) == 0) {
-        OOM(proto_reply_item(c->out, c->kind, "appendonly", 10));
-        OOM(proto_reply_item(c->out, c->kind, "no", 2));
-    }
-    if (c->flags & 0x100) return -1000;
-    return 0;
-}
 
 typedef struct cmd_def {
     const char *name;
@@ -855,21 +639,21 @@ static const cmd_def cmds[] = {
     {"GET", CMD_GET, 2, 2, h_get, "GET <query>", "the score of query, or ERR NOTFOUND"},
     {"ACCEPT", CMD_ACCEPT, 2, 10, h_accept, "ACCEPT <query> [USER id] [SESSION id] [PREFIX p] [RANK r]",
      "the user submitted query: its score goes up by 1; replies the new score"},
-    {"STATS", CMD_STATS, 1, 1, h_stats, "STATS", "server statistics, one 'name value' per line"},
-    {"INFO", CMD_STATS, 1, 2, h_stats, "INFO", "same as STATS (for Redis tools)"},
-    {"PING", CMD_PING, 1, 2, h_ping, "PING [message]", "PONG, or the message"},
+    {"STATS", CMD_STATS, 1, 1, cmd_stats, "STATS", "server statistics, one 'name value' per line"},
+    {"INFO", CMD_STATS, 1, 2, cmd_stats, "INFO", "same as STATS (for Redis tools)"},
+    {"PING", CMD_PING, 1, 2, cmd_ping, "PING [message]", "PONG, or the message"},
     {"HELP", CMD_HELP, 1, 2, h_help, "HELP [command]", "this list, or one command's help"},
-    {"QUIT", CMD_QUIT, 1, 1, h_quit, "QUIT", "reply OK and close the connection"},
-    {"SAVE", CMD_SAVE, 1, 1, h_save, "SAVE",
+    {"QUIT", CMD_QUIT, 1, 1, cmd_quit, "QUIT", "reply OK and close the connection"},
+    {"SAVE", CMD_SAVE, 1, 1, cmd_save, "SAVE",
      "write a snapshot to --save FILE or the index in a background child (and the learned model to --model-save); OK when it is on disk"},
-    {"RELOAD", CMD_RELOAD, 1, 1, h_reload, "RELOAD",
+    {"RELOAD", CMD_RELOAD, 1, 1, cmd_reload, "RELOAD",
      "reload the model file (unsaved online learning is dropped) and re-read the embeddings version"},
     {"COMMAND", CMD_COMMAND, 1, 8, h_command, "COMMAND [COUNT|DOCS ...]", "for Redis tools: empty list / count"},
-    {"CONFIG", CMD_CONFIG, 2, 3, h_config, "CONFIG GET <pattern>",
+    {"CONFIG", CMD_CONFIG, 2, 3, cmd_config, "CONFIG GET <pattern>",
      "settings matching a glob, as name/value pairs (never requirepass)"},
-    {"AUTH", CMD_AUTH, 2, 3, h_auth, "AUTH [default] <password>",
+    {"AUTH", CMD_AUTH, 2, 3, cmd_auth, "AUTH [default] <password>",
      "authenticate this connection (requirepass): needed for changes, SAVE, RELOAD, STATS, CONFIG"},
-    {"HELLO", CMD_HELLO, 1, 7, h_hello, "HELLO [2|3 [AUTH <user> <password>] [SETNAME <name>]]",
+    {"HELLO", CMD_HELLO, 1, 7, cmd_hello, "HELLO [2|3 [AUTH <user> <password>] [SETNAME <name>]]",
      "for Redis clients: speak RESP2 or RESP3 on this connection; replies server, version, proto, id, mode, role, modules"},
     {"CLIENT", CMD_CLIENT, 2, 4, cmd_client, "CLIENT ID|INFO|GETNAME|SETNAME <name>|SETINFO LIB-NAME|LIB-VER <value>",
      "for Redis clients: this connection's id, name and client library"},

@@ -1,7 +1,12 @@
 /* cmd_conn.c -- the connection commands Redis clients send around their real
- * work: ECHO, SELECT, CLIENT (ID, INFO, GETNAME, SETNAME, SETINFO) and HELLO's
- * reply, so that redis-py, node-redis, Jedis and redis-cli connect to qac as
- * they connect to Redis (docs/PROTOCOL.md "Redis clients").
+ * work: PING, QUIT, ECHO, SELECT, CLIENT (ID, INFO, GETNAME, SETNAME,
+ * SETINFO), AUTH and HELLO, so that redis-py, node-redis, Jedis and redis-cli
+ * connect to qac as they connect to Redis (docs/PROTOCOL.md "Redis clients").
+ *
+ * AUTH and HELLO ... AUTH check the password with eng_auth_check (the HTTP
+ * routes use it too) and set e->client->authed; eng_exec (engine/cmd.c)
+ * answers NOAUTH before the protected commands run. auth-max-failures
+ * wrong passwords close the connection.
  *
  * What they set lives in the connection's eng_client (engine/cmd.h) and ends
  * with it; nothing here is journaled. Names and library fields follow Redis's
@@ -48,7 +53,7 @@ static int store_name(cmd_call *c, char *dst, const proto_arg *v) {
     return 0;
 }
 
-int cmd_setname(cmd_call *c, const proto_arg *name) { return store_name(c, c->e->client->name, name); }
+static int cmd_setname(cmd_call *c, const proto_arg *name) { return store_name(c, c->e->client->name, name); }
 
 /* CLIENT INFO's line, in Redis's field=value form (the fields qac has). */
 static int client_info(cmd_call *c) {
@@ -102,7 +107,7 @@ static int pair_int(cmd_call *c, const char *k, int64_t v) {
     return proto_reply_item(c->out, c->kind, num, (size_t)n);
 }
 
-int cmd_hello_reply(cmd_call *c) {
+static int cmd_hello_reply(cmd_call *c) {
     const eng_client *cl = c->e->client;
     OOM(proto_reply_map_head(c->out, c->kind, cl->resp3, 7));
     OOM(pair_str(c, "server", "qac"));
@@ -114,4 +119,101 @@ int cmd_hello_reply(cmd_call *c) {
     OOM(proto_reply_item(c->out, c->kind, "modules", 7));
     OOM(c->kind == PROTO_RESP ? proto_reply_list_head(c->out, c->kind, 0) : proto_reply_item(c->out, c->kind, "[]", 2));
     return 0;
+}
+
+int cmd_ping(cmd_call *c) {
+    if (c->argc == 2) OOM(proto_reply_bulk(c->out, c->kind, c->argv[1].p, c->argv[1].len));
+    else OOM(proto_reply_status(c->out, c->kind, "PONG"));
+    return 0;
+}
+
+int cmd_quit(cmd_call *c) {
+    c->flags |= ENG_CLOSE;
+    OOM(proto_reply_ok(c->out, c->kind));
+    return 0;
+}
+
+/* Checks a password (and user name: only "default", Redis's) for AUTH and
+ * HELLO ... AUTH; 0 and the connection authenticated, or the error. */
+static int auth_try(cmd_call *c, const proto_arg *user, const proto_arg *pw) {
+    eng *e = c->e;
+    int user_ok = !user || (user->len == 7 && !memcmp(user->p, "default", 7));
+    int ok = eng_auth_check(e, pw->p, pw->len); /* compared (and counted) whatever the user name */
+    if (ok && !user_ok) { /* right password, unknown user: a failure after all */
+        e->stats.auth_ok--;
+        e->stats.auth_failures++;
+        ok = 0;
+    }
+    if (ok) {
+        e->client->authed = 1;
+        return 0;
+    }
+    e->client->auth_fails++;
+    if (e->cfg->auth_max_failures && e->client->auth_fails >= e->cfg->auth_max_failures) {
+        c->flags |= ENG_CLOSE;
+        c->msg = "invalid username-password pair or user is disabled; too many failures, closing the connection";
+    } else {
+        c->msg = "invalid username-password pair or user is disabled.";
+    }
+    return ENG_ERR(ERR_WRONGPASS);
+}
+
+/* AUTH <password> / AUTH default <password> (Redis 6 form: redis-cli -a
+ * sends the first, --user default -a the second). */
+int cmd_auth(cmd_call *c) {
+    if (!eng_auth_required(c->e)) {
+        c->msg = "AUTH <password> called without any password configured (requirepass is not set)";
+        return ENG_ERR(ERR_ARGS);
+    }
+    int rc = auth_try(c, c->argc == 3 ? &c->argv[1] : NULL, &c->argv[c->argc - 1]);
+    if (rc < 0) return rc;
+    OOM(proto_reply_ok(c->out, c->kind));
+    return 0;
+}
+
+/* HELLO [2|3 [AUTH user password] [SETNAME name]]: as Redis, nothing changes
+ * unless every option holds; without AUTH it needs an authenticated
+ * connection when requirepass is set; AUTH with no requirepass is accepted
+ * (Redis's default user has no password). */
+int cmd_hello(cmd_call *c) {
+    eng_client *cl = c->e->client;
+    int proto = cl->resp3 ? 3 : 2, i = 1, rc;
+    if (c->argc >= 2) {
+        int64_t v;
+        if (qparse_i64(c->argv[1].p, c->argv[1].len, &v) < 0) {
+            c->msg = "Protocol version is not an integer or out of range";
+            return ENG_ERR(ERR_ARGS);
+        }
+        if (v != 2 && v != 3) {
+            c->msg = "unsupported protocol version";
+            return ENG_ERR(ERR_NOPROTO);
+        }
+        proto = (int)v;
+        i = 2;
+    }
+    const proto_arg *user = NULL, *pw = NULL, *name = NULL;
+    for (; i < c->argc; i++) {
+        if (arg_is(&c->argv[i], "AUTH") && i + 2 < c->argc) {
+            user = &c->argv[i + 1];
+            pw = &c->argv[i + 2];
+            i += 2;
+        } else if (arg_is(&c->argv[i], "SETNAME") && i + 1 < c->argc) {
+            name = &c->argv[++i];
+        } else {
+            c->msg = "syntax error in HELLO: HELLO [2|3 [AUTH <user> <password>] [SETNAME <name>]]";
+            return ENG_ERR(ERR_ARGS);
+        }
+    }
+    if (pw && eng_auth_required(c->e)) {
+        if ((rc = auth_try(c, user, pw)) < 0) return rc;
+    } else if (!pw && eng_auth_required(c->e) && !cl->authed) {
+        c->msg = "HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH "
+                 "<user> <pass> option can be used to authenticate the client and select the RESP protocol "
+                 "version at the same time";
+        c->e->stats.auth_refused++;
+        return ENG_ERR(ERR_NOAUTH);
+    }
+    if (name && (rc = cmd_setname(c, name)) < 0) return rc;
+    cl->resp3 = proto == 3;
+    return cmd_hello_reply(c); /* fails only out of memory: the connection is then closed */
 }

@@ -1,5 +1,7 @@
-/* cmd_internal.h -- what the command handlers share (engine/cmd.c, the
- * connection commands in engine/cmd_conn.c); not for the rest of the engine.
+/* cmd_internal.h -- what the command handlers share (engine/cmd.c: the table,
+ * eng_exec and the index commands; the connection commands in
+ * engine/cmd_conn.c; the administration commands in engine/cmd_admin.c; the
+ * suggestion commands in engine/cmd_sug.c); not for the rest of the engine.
  *
  * A handler gets one cmd_call: the engine, the request's framing (kind), its
  * arguments, and the output buffer. It appends its reply and returns 0, or
@@ -34,14 +36,20 @@ static inline int arg_is(const proto_arg *a, const char *s) {
     return a->len == n && !strncasecmp(a->p, s, n);
 }
 
-/* engine/cmd_conn.c */
+/* engine/cmd_conn.c: the connection's own state */
+int cmd_ping(cmd_call *c);
+int cmd_quit(cmd_call *c);
 int cmd_echo(cmd_call *c);
 int cmd_select(cmd_call *c);
 int cmd_client(cmd_call *c);
-/* HELLO's reply once its options were applied (AUTH is checked in cmd.c). */
-int cmd_hello_reply(cmd_call *c);
-/* CLIENT SETNAME's check and store; also HELLO ... SETNAME. */
-int cmd_setname(cmd_call *c, const proto_arg *name);
+int cmd_auth(cmd_call *c);
+int cmd_hello(cmd_call *c);
+
+/* engine/cmd_admin.c: the server as a whole */
+int cmd_stats(cmd_call *c);
+int cmd_save(cmd_call *c);
+int cmd_reload(cmd_call *c);
+int cmd_config(cmd_call *c);
 
 /* engine/cmd_sug.c: RediSearch's suggestion commands, Redis key commands */
 int cmd_sugadd(cmd_call *c);

@@ -71,6 +71,9 @@ typedef struct ups_merge {
 /* Starts a merge for prefix[0..plen) (text as typed). 0, or -1 when the
  * prefix cannot be normalized (the shards would have refused it too). */
 int ups_merge_init(ups_merge *m, int key_form, int infix, const char *prefix, size_t plen);
+/* The same on a merge used before (or zeroed): keeps its items and keys
+ * arrays for this merge, so a reused one allocates nothing. */
+int ups_merge_init_keep(ups_merge *m, int key_form, int infix, const char *prefix, size_t plen);
 /* Adds one suggestion of a shard's answer (edits as sent: negative = cut).
  * 0, or -1 out of memory / the display does not normalize. */
 int ups_merge_add(ups_merge *m, const char *disp, size_t displen, double score, int edits);

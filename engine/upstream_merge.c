@@ -26,6 +26,15 @@ int ups_merge_init(ups_merge *m, int key_form, int infix, const char *prefix, si
     return 0;
 }
 
+int ups_merge_init_keep(ups_merge *m, int key_form, int infix, const char *prefix, size_t plen) {
+    ups_item *items = m->items;
+    char *keys = m->keys;
+    size_t cap = m->cap, kcap = m->kcap;
+    int r = ups_merge_init(m, key_form, infix, prefix, plen);
+    m->items = items, m->keys = keys, m->cap = cap, m->kcap = kcap;
+    return r;
+}
+
 static int grow(void **p, size_t *cap, size_t need, size_t size) {
     if (need <= *cap) return 0;
     size_t nc = *cap ? *cap * 2 : 64;

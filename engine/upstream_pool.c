@@ -25,7 +25,23 @@ typedef struct ups_call {
     int shard, replica;
     ups_reply_fn cb;
     void *ud;
+    struct ups_call *next; /* in p->call_free */
 } ups_call;
+
+static ups_call *call_new(ups_pool *p) {
+    ups_call *c = p->call_free;
+    if (!c) return qmalloc(sizeof *c);
+    p->call_free = c->next;
+    p->call_nfree--;
+    return c;
+}
+
+static void call_release(ups_pool *p, ups_call *c) {
+    if (p->call_nfree >= p->call_cache) return qfree(c);
+    c->next = p->call_free;
+    p->call_free = c;
+    p->call_nfree++;
+}
 
 int ups_pool_parse(ups_pool *p, uv_loop_t *loop, const char *spec, unsigned max_upstreams, char *err,
                    size_t errlen) {
@@ -141,7 +157,7 @@ static void on_reply(redisAsyncContext *ac, void *reply, void *priv) {
     ups_reply_fn cb = c->cb;
     void *ud = c->ud;
     int shard = c->shard, replica = c->replica;
-    qfree(c);
+    call_release(p, c);
     cb(ud, shard, replica, reply);
 }
 
@@ -164,11 +180,11 @@ int ups_pool_send(ups_pool *p, int shard, int attempt, int argc, const char **ar
             mark_down(p, r);
             continue;
         }
-        ups_call *c = qmalloc(sizeof *c);
+        ups_call *c = call_new(p);
         if (!c) return -1;
-        *c = (ups_call){p, shard, i, cb, ud};
+        *c = (ups_call){p, shard, i, cb, ud, NULL};
         if (redisAsyncCommandArgv(r->ac, on_reply, c, argc, argv, argvlen) != REDIS_OK) {
-            qfree(c);
+            call_release(p, c);
             mark_down(p, r);
             continue;
         }
@@ -212,4 +228,7 @@ void ups_pool_close(ups_pool *p) {
                 redisAsyncFree(ac);
             }
         }
+    for (ups_call *c = p->call_free, *nx; c; c = nx) nx = c->next, qfree(c);
+    p->call_free = NULL;
+    p->call_nfree = 0;
 }

@@ -65,6 +65,10 @@ typedef struct ups_pool {
     int nshards;
     const char *auth; /* the shards' password, or NULL: sent with AUTH on every connection */
     uint64_t sent, failovers, failures, auth_failures;
+    /* calls answered, kept for reuse (at most call_cache; the merger sets its
+     * req-cache): a steady stream of sends allocates none */
+    struct ups_call *call_free;
+    unsigned call_nfree, call_cache;
 } ups_pool;
 
 /* Parses SPEC into p (no connection yet). -1 with err for a bad spec or over
@@ -92,7 +96,7 @@ int ups_pool_connected(const ups_pool *p, int shard);
 static inline int ups_pool_attempts(const ups_pool *p, int shard) { return p->shards[shard].n; }
 /* "h:p,h:p" of a shard into buf (for error messages). */
 void ups_pool_describe(const ups_pool *p, int shard, char *buf, size_t cap);
-/* Closes every connection (pending callbacks get NULL). */
+/* Closes every connection (pending callbacks get NULL) and frees the kept calls. */
 void ups_pool_close(ups_pool *p);
 
 #endif

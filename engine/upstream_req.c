@@ -31,8 +31,17 @@
  * connection, which moves the request to the shard's next replica while
  * attempts remain). The request is answered when every asked shard has
  * answered, when one cannot (no replica left, or an error reply), or at its
- * deadline; it is freed when answered, its timer closed and no callback is
- * outstanding.
+ * deadline; it is released when answered, its timer closed and no callback
+ * is outstanding.
+ *
+ * Reuse: a released request goes to the merger's free list (s->req_free, at
+ * most req-cache of them) with its buffers -- the arguments' store, each
+ * shard's reply copies, the merge's items and keys, the answer and an HTTP
+ * body -- and req_new takes it from there: req_reset clears every field but
+ * those buffers (a buffer over UPS_REQ_KEEP_BYTES is freed when released),
+ * so a request after a failed or timed-out one starts clean, and a steady
+ * stream of requests allocates nothing here (STATS merger_req_allocs stops
+ * growing; merger_alloc_calls counts the loop thread's qmalloc calls).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -49,15 +58,41 @@
 
 static int argis(const char *p, size_t n, const char *w) { return n == strlen(w) && !strncasecmp(p, w, n); }
 
+/* Clears a request taken from the free list, keeping its buffers. */
+static void req_reset(ureq *q) {
+    char *store = q->store, *data[SHARDMAP_MAX_SHARDS];
+    size_t storecap = q->storecap, datacap[SHARDMAP_MAX_SHARDS];
+    for (int i = 0; i < SHARDMAP_MAX_SHARDS; i++) data[i] = q->slot[i].data, datacap[i] = q->slot[i].datacap;
+    ups_merge m = q->m;
+    qbuf out = q->out, body = q->body;
+    memset(q, 0, sizeof *q);
+    q->store = store, q->storecap = storecap;
+    for (int i = 0; i < SHARDMAP_MAX_SHARDS; i++) q->slot[i].data = data[i], q->slot[i].datacap = datacap[i];
+    q->m.items = m.items, q->m.cap = m.cap, q->m.keys = m.keys, q->m.kcap = m.kcap;
+    q->out = out, q->body = body;
+    qbuf_reset(&q->out);
+    qbuf_reset(&q->body);
+}
+
 static ureq *req_new(uconn *c, int kind) {
-    ureq *q = qcalloc(1, sizeof *q);
-    if (!q) return NULL;
+    usrv *s = c->s;
+    ureq *q = s->req_free;
+    if (q) {
+        s->req_free = q->next;
+        s->req_nfree--;
+        s->req_reuses++;
+        req_reset(q);
+    } else {
+        if (!(q = qcalloc(1, sizeof *q))) return NULL;
+        s->req_allocs++;
+        qbuf_init(&q->out);
+        qbuf_init(&q->body);
+    }
     q->c = c;
     q->s = c->s;
     q->kind = kind;
     q->keep_alive = 1;
     q->timer_closed = 1;
-    qbuf_init(&q->out);
     return q;
 }
 
@@ -65,12 +100,35 @@ static void req_free(ureq *q) {
     for (int i = 0; i < SHARDMAP_MAX_SHARDS; i++) qfree(q->slot[i].data);
     ups_merge_free(&q->m);
     qbuf_free(&q->out);
+    qbuf_free(&q->body);
     qfree(q->store);
     qfree(q);
 }
 
+/* To the free list (its buffers over UPS_REQ_KEEP_BYTES freed), or freed
+ * when req-cache requests are kept already. */
+static void req_release(ureq *q) {
+    usrv *s = q->s;
+    if (s->req_nfree >= s->cfg.req_cache) return req_free(q);
+    for (int i = 0; i < SHARDMAP_MAX_SHARDS; i++)
+        if (q->slot[i].datacap > UPS_REQ_KEEP_BYTES) qfree(q->slot[i].data), q->slot[i].data = NULL, q->slot[i].datacap = 0;
+    if (q->storecap > UPS_REQ_KEEP_BYTES) qfree(q->store), q->store = NULL, q->storecap = 0;
+    if (q->m.cap * sizeof *q->m.items > UPS_REQ_KEEP_BYTES || q->m.kcap > UPS_REQ_KEEP_BYTES) ups_merge_free(&q->m);
+    if (q->out.cap > UPS_REQ_KEEP_BYTES) qbuf_free(&q->out);
+    if (q->body.cap > UPS_REQ_KEEP_BYTES) qbuf_free(&q->body);
+    q->next = s->req_free;
+    s->req_free = q;
+    s->req_nfree++;
+}
+
+void ureq_cache_free(usrv *s) {
+    for (ureq *q = s->req_free, *nx; q; q = nx) nx = q->next, req_free(q);
+    s->req_free = NULL;
+    s->req_nfree = 0;
+}
+
 static void maybe_free(ureq *q) {
-    if (q->finished && q->timer_closed && !q->outstanding && !q->c) req_free(q);
+    if (q->finished && q->timer_closed && !q->outstanding && !q->c) req_release(q);
 }
 
 ureq *ureq_ready(uconn *c, int kind) {
@@ -79,11 +137,23 @@ ureq *ureq_ready(uconn *c, int kind) {
     return q;
 }
 
+/* Makes *p hold need bytes (grown, never shrunk: the request is reused). */
+static int grow_buf(char **p, size_t *cap, size_t need) {
+    if (need <= *cap) return 0;
+    size_t nc = *cap ? *cap : 64;
+    while (nc < need) nc *= 2;
+    char *np = qrealloc(*p, nc);
+    if (!np) return -1;
+    *p = np;
+    *cap = nc;
+    return 0;
+}
+
 /* Copies n strings into q->store and points q->argv at them. */
 static int set_args(ureq *q, int n, const char *const *p, const size_t *len) {
     size_t total = 0;
     for (int i = 0; i < n; i++) total += len[i] + 1;
-    if (!(q->store = qmalloc(total ? total : 1))) return -1;
+    if (grow_buf(&q->store, &q->storecap, total) < 0) return -1;
     char *w = q->store;
     for (int i = 0; i < n; i++) {
         memcpy(w, p[i], len[i]);
@@ -173,15 +243,14 @@ static void stats_reply(ureq *q, int prom) {
         stats_render_resp(&snap, NULL, &q->out);
         return;
     }
-    qbuf body;
-    qbuf_init(&body);
-    if ((prom ? stats_render_prom(&snap, &body) : stats_render_json(&snap, &body)) == 0) {
+    qbuf *body = &q->body;
+    qbuf_reset(body);
+    if ((prom ? stats_render_prom(&snap, body) : stats_render_json(&snap, body)) == 0) {
         http_resp_opts o = hopts(q);
         http_write_head(&q->out, 200, prom ? "text/plain; version=0.0.4; charset=utf-8" : HTTP_JSON_CONTENT_TYPE,
-                        body.len, &o);
-        if (!q->head_only) qbuf_append(&q->out, body.data, body.len);
+                        body->len, &o);
+        if (!q->head_only) qbuf_append(&q->out, body->data, body->len);
     }
-    qbuf_free(&body);
 }
 
 /* /v1/accept: ACCEPT q [USER u] [SESSION s] [PREFIX p] [RANK r] to the
@@ -210,7 +279,7 @@ static void accept_from_http(ureq *q, const http_request *r) {
     q->plen = q->argvlen[1];
 }
 
-/* AUTH [default] <password> on the merger, as one server's (engine/cmd.c). */
+/* AUTH [default] <password> on the merger, as one server's (engine/cmd_conn.c). */
 static void auth_cmd(ureq *q, int argc, const proto_arg *a) {
     uconn *c = q->c;
     usrv *s = q->s;
@@ -409,14 +478,13 @@ static void write_complete(ureq *q, size_t n) {
                                   .nwords = nw > 0 ? (unsigned)nw : 0, .word_start = ws[i], .word_end = we[i]};
         truncated |= it->cut;
     }
-    qbuf body;
-    qbuf_init(&body);
-    if (q->opensearch) json_write_opensearch(&body, q->prefix, q->plen, js, n);
-    else json_write_suggestions(&body, q->prefix, q->plen, js, n, truncated, (qtime_ns() - q->t0) / 1000);
+    qbuf *body = &q->body;
+    qbuf_reset(body);
+    if (q->opensearch) json_write_opensearch(body, q->prefix, q->plen, js, n);
+    else json_write_suggestions(body, q->prefix, q->plen, js, n, truncated, (qtime_ns() - q->t0) / 1000);
     http_resp_opts o = hopts(q);
-    http_write_head(&q->out, 200, q->opensearch ? HTTP_SUGGEST_CONTENT_TYPE : HTTP_JSON_CONTENT_TYPE, body.len, &o);
-    if (!q->head_only) qbuf_append(&q->out, body.data, body.len);
-    qbuf_free(&body);
+    http_write_head(&q->out, 200, q->opensearch ? HTTP_SUGGEST_CONTENT_TYPE : HTTP_JSON_CONTENT_TYPE, body->len, &o);
+    if (!q->head_only) qbuf_append(&q->out, body->data, body->len);
 }
 
 static void on_timer_closed(uv_handle_t *h) {
@@ -497,14 +565,13 @@ static void accept_reply(ureq *q, const redisReply *r) {
         q->failed = 1;
         return;
     }
-    qbuf body;
-    qbuf_init(&body);
-    if (qbuf_puts(&body, "{\"query\":") == 0 && json_str(&body, q->prefix, q->plen) == 0 &&
-        qbuf_puts(&body, ",\"score\":") == 0 && json_double(&body, score) == 0 && qbuf_putc(&body, '}') == 0) {
-        http_write_head(&q->out, 200, HTTP_JSON_CONTENT_TYPE, body.len, &o);
-        if (!q->head_only) qbuf_append(&q->out, body.data, body.len);
+    qbuf *body = &q->body;
+    qbuf_reset(body);
+    if (qbuf_puts(body, "{\"query\":") == 0 && json_str(body, q->prefix, q->plen) == 0 &&
+        qbuf_puts(body, ",\"score\":") == 0 && json_double(body, score) == 0 && qbuf_putc(body, '}') == 0) {
+        http_write_head(&q->out, 200, HTTP_JSON_CONTENT_TYPE, body->len, &o);
+        if (!q->head_only) qbuf_append(&q->out, body->data, body->len);
     }
-    qbuf_free(&body);
 }
 
 /* A change's reply, passed back in the client's protocol. */
@@ -539,7 +606,7 @@ static int take_items(ureq *q, uslot *sl, const redisReply *r) {
             return -1;
         total += r->element[i]->len + (per == 4 ? r->element[i + 3]->len : 0);
     }
-    if (!(sl->data = qmalloc(total))) return -1;
+    if (grow_buf(&sl->data, &sl->datacap, total) < 0) return -1;
     char *w = sl->data;
     for (size_t i = 0; i < r->elements; i += per) {
         double score;
@@ -660,7 +727,7 @@ void ureq_start(ureq *q) {
         return;
     }
     char err[160];
-    if (q->type == UQ_COMPLETE && ups_merge_init(&q->m, s->key_form, q->infix, q->prefix, q->plen) < 0) {
+    if (q->type == UQ_COMPLETE && ups_merge_init_keep(&q->m, s->key_form, q->infix, q->prefix, q->plen) < 0) {
         error_reply(q, ERR_UTF8, "invalid_utf8", 400, "the prefix does not normalize");
         finish(q);
         return;

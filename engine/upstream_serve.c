@@ -33,6 +33,9 @@
  *                           value is overwritten in argv and a warning logged)
  *   --auth-max-failures N   wrong passwords on one connection before it is closed
  *   --cors-origin ORIGIN    Access-Control-Allow-Origin, as one server's cors-origin
+ *   --req-cache N           finished requests (shard calls, write blocks) kept for reuse with
+ *                           their buffers (0..UPS_MAX_REQ_CACHE, default 256): past
+ *                           warm-up a request allocates nothing in the merger
  * Passwords are checked as one server's (config_pass_check) and never logged.
  */
 #include <signal.h>
@@ -77,10 +80,11 @@ static void usage(FILE *f) {
             "                         ADD, INCR, DEL, ACCEPT, STATS, /v1/accept, /v1/stats, /metrics [none]\n"
             "  --auth-max-failures N  wrong passwords on one connection before it is closed [%d]\n"
             "  --cors-origin ORIGIN   Access-Control-Allow-Origin on HTTP answers [none]\n"
+            "  --req-cache N          finished requests kept for reuse with their buffers (0..%d) [%d]\n"
             "  --log-level LEVEL      debug, info, warn, error, off [info]\n",
             UPS_MAX_DEADLINE_MS, UPS_DEFAULT_DEADLINE_MS, UPS_MAX_UPSTREAMS_CAP, UPS_DEFAULT_MAX_UPSTREAMS,
             UPS_MAX_INFLIGHT_CAP, UPS_DEFAULT_MAX_INFLIGHT, TRIE_MAX_K, UPS_PASS_ENV, SRV_REQUIREPASS_ENV,
-            SRV_AUTH_MAX_FAILURES);
+            SRV_AUTH_MAX_FAILURES, UPS_MAX_REQ_CACHE, UPS_DEFAULT_REQ_CACHE);
 }
 
 static int num(cli *cl, const char *name, const char *v, unsigned lo, unsigned hi, unsigned *out) {
@@ -121,6 +125,7 @@ static int take_pass(cli *cl, const char *what, const char *path, const char *va
 static void on_closed(uv_handle_t *h) {
     uconn *c = h->data;
     qbuf_free(&c->in);
+    qbuf_free(&c->out);
     http_conn_free(c->hc);
     qfree(c);
 }
@@ -136,22 +141,53 @@ static void conn_close(uconn *c) {
     uv_close((uv_handle_t *)&c->h, on_closed);
 }
 
+/* A write's bytes, kept until libuv is done. Written blocks go to the
+ * merger's free list (s->w_free, at most req-cache of them, none over
+ * UPS_WRITE_KEEP bytes): answers leave as their requests finish, so several
+ * writes of one connection are often in flight at once. */
+#define UPS_WRITE_KEEP (2 * UPS_FLUSH_MAX)
+#define UPS_WRITE_MIN 4096 /* a new block's least size */
 typedef struct uwrite {
     uv_write_t w;
     uconn *c;
     int close_after;
+    size_t cap;
+    struct uwrite *next; /* in s->w_free */
     char data[];
 } uwrite;
 
 static void on_written(uv_write_t *w, int status) {
     uwrite *u = (uwrite *)w;
-    if ((status < 0 || u->close_after) && !u->c->closing) conn_close(u->c);
-    qfree(u);
+    uconn *c = u->c;
+    usrv *s = c->s;
+    if ((status < 0 || u->close_after) && !c->closing) conn_close(c);
+    if (s->w_nfree < s->cfg.req_cache && u->cap <= UPS_WRITE_KEEP) {
+        u->next = s->w_free;
+        s->w_free = u;
+        s->w_nfree++;
+    } else {
+        qfree(u);
+    }
+}
+
+/* At exit: the kept write blocks. */
+static void write_cache_free(usrv *s) {
+    for (uwrite *u = s->w_free, *nx; u; u = nx) nx = u->next, qfree(u);
+    s->w_free = NULL;
+    s->w_nfree = 0;
 }
 
 static void send_bytes(uconn *c, const char *p, size_t n, int close_after) {
     if (c->closing) return;
-    uwrite *u = qmalloc(sizeof *u + (n ? n : 1));
+    usrv *s = c->s;
+    uwrite *u = s->w_free;
+    if (u && u->cap >= n) {
+        s->w_free = u->next;
+        s->w_nfree--;
+    } else {
+        size_t cap = n < UPS_WRITE_MIN ? UPS_WRITE_MIN : n;
+        if ((u = qmalloc(sizeof *u + cap))) u->cap = cap;
+    }
     if (!u) {
         conn_close(c);
         return;
@@ -187,8 +223,8 @@ static void start_ready(uconn *c) {
  * (an answer known at once finishes inside ureq_start: its uconn_done finds
  * in_pump set and this loop takes it). */
 static void flush(uconn *c) {
-    qbuf out;
-    qbuf_init(&out);
+    qbuf *out = &c->out;
+    qbuf_reset(out);
     int close_after = 0;
     for (;;) {
         while (c->head && c->head->finished && !close_after) {
@@ -197,19 +233,19 @@ static void flush(uconn *c) {
             if (!c->head) c->tail = NULL;
             c->queued--;
             close_after = !q->keep_alive; /* HTTP Connection: close, the last wrong AUTH, a fatal parse error */
-            if (qbuf_append(&out, q->out.data, q->out.len) < 0) close_after = 1;
+            if (qbuf_append(out, q->out.data, q->out.len) < 0) close_after = 1;
             ureq_drop(q);
-            if (out.len >= UPS_FLUSH_MAX) {
-                send_bytes(c, out.data, out.len, 0);
-                out.len = 0;
+            if (out->len >= UPS_FLUSH_MAX) {
+                send_bytes(c, out->data, out->len, 0);
+                out->len = 0;
             }
         }
         if (close_after || c->closing) break;
         start_ready(c);
         if (!(c->head && c->head->finished)) break;
     }
-    if (out.len || close_after) send_bytes(c, out.data, out.len, close_after);
-    qbuf_free(&out);
+    if (out->len || close_after) send_bytes(c, out->data, out->len, close_after);
+    if (out->cap > UPS_WRITE_KEEP) qbuf_free(out);
     if (close_after) c->close_after = 1;
 }
 
@@ -318,6 +354,7 @@ static void accept_conn(uv_stream_t *lis, int status, int http) {
         return;
     }
     qbuf_init(&c->in);
+    qbuf_init(&c->out);
     proto_parser_init(&c->pp, &s->plim, c->argv);
     uv_tcp_init(s->loop, &c->h);
     c->h.data = c;
@@ -359,9 +396,9 @@ static int parse_args(usrv *s, int argc, char **argv, int *status) {
     ups_cfg *g = &s->cfg;
     *g = (ups_cfg){.bind = "127.0.0.1", .log_level = "info", .port = 7700, .deadline_ms = UPS_DEFAULT_DEADLINE_MS,
                    .max_upstreams = UPS_DEFAULT_MAX_UPSTREAMS, .max_inflight = UPS_DEFAULT_MAX_INFLIGHT,
-                   .max_k = TRIE_MAX_K, .auth_max_failures = SRV_AUTH_MAX_FAILURES};
+                   .max_k = TRIE_MAX_K, .auth_max_failures = SRV_AUTH_MAX_FAILURES, .req_cache = UPS_DEFAULT_REQ_CACHE};
     enum { O_UPS = 256, O_MAP, O_PORT, O_HTTP, O_BIND, O_DEAD, O_MAXUP, O_MAXIN, O_MAXK, O_FFA, O_LOG, O_UPF, O_RPF,
-           O_RP, O_AMF, O_CORS };
+           O_RP, O_AMF, O_CORS, O_RQC };
     static const cli_opt options[] = {
         {O_UPS, "upstreams", CLI_VALUE},      {O_MAP, "shard-map", CLI_VALUE},
         {O_PORT, "port", CLI_VALUE},          {O_HTTP, "http-port", CLI_VALUE},
@@ -371,6 +408,7 @@ static int parse_args(usrv *s, int argc, char **argv, int *status) {
         {O_LOG, "log-level", CLI_VALUE},      {O_UPF, "upstream-pass-file", CLI_VALUE},
         {O_RPF, "requirepass-file", CLI_VALUE}, {O_RP, "requirepass", CLI_VALUE},
         {O_AMF, "auth-max-failures", CLI_VALUE}, {O_CORS, "cors-origin", CLI_VALUE},
+        {O_RQC, "req-cache", CLI_VALUE},
     };
     cli cl;
     cli_init(&cl, "serve", usage, options, ARRAY_LEN(options), argc, argv);
@@ -416,6 +454,7 @@ static int parse_args(usrv *s, int argc, char **argv, int *status) {
             break;
         case O_AMF: bad = num(&cl, "auth-max-failures", v, 1, 1000000, &g->auth_max_failures); break;
         case O_CORS: g->cors_origin = v; break;
+        case O_RQC: bad = num(&cl, "req-cache", v, 0, UPS_MAX_REQ_CACHE, &g->req_cache); break;
         }
         if (bad) return *status = 2, -1;
     }
@@ -445,6 +484,7 @@ int upstream_main(int argc, char **argv) {
         return 2;
     }
     s.pool.auth = s.cfg.upstream_pass;
+    s.pool.call_cache = s.cfg.req_cache;
     if (s.requirepass_from_flag)
         LOG_W("auth.requirepass_flag", "msg=\"requirepass given as a flag: other local users may have seen it in ps "
               "before it was hidden; prefer --requirepass-file (mode 600) or $" SRV_REQUIREPASS_ENV "\"");
@@ -474,6 +514,8 @@ int upstream_main(int argc, char **argv) {
           s.cfg.requirepass ? "set" : "none", s.cfg.upstream_pass ? "set" : "none");
     uv_run(loop, UV_RUN_DEFAULT);
     ups_pool_close(&s.pool);
+    ureq_cache_free(&s);
+    write_cache_free(&s);
     LOG_I("server.stopped", "requests=%llu merged=%llu errors=%llu deadline_errors=%llu failovers=%llu",
           (unsigned long long)s.requests, (unsigned long long)s.merged, (unsigned long long)s.errors,
           (unsigned long long)s.deadline_errors, (unsigned long long)s.pool.failovers);

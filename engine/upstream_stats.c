@@ -6,7 +6,8 @@
  * took, answered by a merge of several shards, failed (deadline and
  * max-inflight failures also apart), waiting on shards now; commands sent
  * to shards, fail-overs and failed replica calls over all shards, AUTHs the
- * shards refused; its own access control (auth_*, as one server's); and per
+ * shards refused; requests allocated and reused (req-cache) and the loop
+ * thread's allocation calls (qalloc_calls: flat once warm); its own access control (auth_*, as one server's); and per
  * shard (label shard="S", names shardS_*) its asks, fail-overs, deadline
  * misses, and replicas connected now. A snapshot holds STATS_MAX_ITEMS
  * items: with 64 shards the per-shard items past it are left out (the
@@ -14,6 +15,7 @@
  */
 #include <stdio.h>
 
+#include "common/alloc.h"
 #include "engine/stats.h"
 #include "engine/upstream_internal.h"
 
@@ -37,6 +39,10 @@ void ups_stats(const usrv *s, eng_stats_snap *snap) {
                 s->pool.failures);
     stats_add_u(snap, "merger_upstream_auth_failures", "qac_merger_upstream_auth_failures_total", "counter", NULL,
                 s->pool.auth_failures);
+    stats_add_u(snap, "merger_req_allocs", "qac_merger_req_allocs_total", "counter", NULL, s->req_allocs);
+    stats_add_u(snap, "merger_req_reuses", "qac_merger_req_reuses_total", "counter", NULL, s->req_reuses);
+    stats_add_u(snap, "merger_req_cached", "qac_merger_req_cached", "gauge", NULL, s->req_nfree);
+    stats_add_u(snap, "merger_alloc_calls", "qac_merger_alloc_calls_total", "counter", NULL, qalloc_calls());
     stats_add_u(snap, "auth_required", "qac_auth_required", "gauge", NULL, s->cfg.requirepass != NULL);
     stats_add_u(snap, "auth_ok", "qac_auth_total", "counter", "result=\"ok\"", s->auth_ok);
     stats_add_u(snap, "auth_failures", "qac_auth_total", "counter", "result=\"failed\"", s->auth_failures);

@@ -52,6 +52,10 @@
  *   qac_fixture_stop(f)           SIGTERM, the server must exit 0 within
  *                                 10 s; removes f->dir; 0, or -1
  *   assert_trie_ok(t)             trie_check passes
+ *   assert_trie_scores_same(a, b) a's keys are b's, with the same scores
+ * The ranker (only when engine/rank/ranker.h is included before this header)
+ *   gen_wait(loop, R)             runs the loop until the generated-completion
+ *                                 index build is swapped in (asserts, 10 s)
  *   assert_tries_same(a, b, rnd, max_prefixes)  the same count, keys,
  *                                 displays, scores and ids in order,
  *                                 and the same top-k (random k) for the empty
@@ -385,5 +389,44 @@ static inline void assert_tries_same(const trie *a, const trie *b, uint32_t (*rn
     free(cb.h);
 }
 
+
+/* Every key of a is in b with the same score, and b has no other key
+ * (displays and ids are not compared: assert_tries_same does). */
+typedef struct test_score_walk {
+    const trie *other;
+    size_t n;
+    int diff;
+} test_score_walk;
+
+static inline int test_score_same(void *ud, const trie_hit *h) {
+    test_score_walk *w = ud;
+    double sc;
+    w->n++;
+    if (!trie_score(w->other, trie_hit_key(h), h->keylen, &sc) || sc != h->score) w->diff = 1;
+    return w->diff;
+}
+
+static inline void assert_trie_scores_same(const trie *a, const trie *b) {
+    test_score_walk w = {b, 0, 0};
+    trie_foreach(a, test_score_same, &w);
+    assert_int_equal(w.diff, 0);
+    assert_int_equal(w.n, trie_count(b));
+}
 #endif /* QAC_TRIE_H */
+#ifdef QAC_ENG_RANKER_H
+/* Runs loop until R's suffix index of generated completions is built and
+ * swapped in (engine/rank/ranker_gen.c builds it off the loop); 10 s at most. */
+static inline void gen_wait(uv_loop_t *loop, eng_rank *R) {
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    eng_rank_stat st;
+    for (eng_rank_stats(R, &st); st.gen_building; eng_rank_stats(R, &st)) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (t.tv_sec - t0.tv_sec > 10) break;
+        uv_run(loop, UV_RUN_ONCE);
+    }
+    assert_int_equal(st.gen_building, 0);
+}
+#endif /* QAC_ENG_RANKER_H */
+
 #endif

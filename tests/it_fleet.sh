@@ -59,12 +59,10 @@ start_replica() { # start_replica I [MODEL [REDIS_PORT]]: replica I on ports[I] 
     [ -n "${ports[$i]:-}" ] || ports[$i]=$(free_port)
     mkdir -p "$tmp/r$i"
     [ -f "$tmp/r$i/idx" ] || cp "$tmp/idx" "$tmp/r$i/idx"
-    "$qac" serve --port "${ports[$i]}" -i "$tmp/r$i/idx" --journal "$tmp/r$i/journal" --redis "127.0.0.1:$rp" \
+    qac_start "${ports[$i]}" "$tmp/r$i/log" -i "$tmp/r$i/idx" --journal "$tmp/r$i/journal" --redis "127.0.0.1:$rp" \
         --namespace itf --changelog itf:changes --changelog-id "r$i" --model "$model" --candidates 20 --http-port 0 \
-        --redis-deadline-ms 500 --idle-timeout 0 >>"$tmp/r$i/log" 2>&1 &
-    pids[$i]=$!
-    track "${pids[$i]}"
-    wait_ping "${ports[$i]}" "${pids[$i]}" || { tail -5 "$tmp/r$i/log"; fail "replica $i did not start"; }
+        --redis-deadline-ms 500 --idle-timeout 0 || { tail -5 "$tmp/r$i/log"; fail "replica $i did not start"; }
+    pids[$i]=$qac_pid
 }
 for i in 1 2 3; do start_replica $i; done
 stat() { redis-cli -p "$1" STATS 2>/dev/null | tr -d '\r' | sed -n "s/^$2://p"; }

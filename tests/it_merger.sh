@@ -16,7 +16,10 @@
 #   5. shards with requirepass: without the merger's --upstream-pass-file a change says what is missing, with
 #      a wrong one every request fails at once naming it (logged, never the password); the merger's own
 #      requirepass over text, RESP and HTTP (401s, tokens, auth-max-failures) and cors-origin, compared
-#      with a shard's answers to the same bytes; --requirepass hidden from ps; bad password files.
+#      with a shard's answers to the same bytes; --requirepass hidden from ps; bad password files;
+#   6. req-cache: a request reused after one that failed at the deadline (with a shard's answer merged in)
+#      answers only its own; 2,000 COMPLETEs after warm-up (one at a time, then 16 pipelined at a time) take
+#      no new request and no qmalloc (STATS merger_req_allocs, merger_alloc_calls); req-cache 0 allocates each.
 # Exit 0 pass, 1 fail, 77 skip.
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -237,5 +240,67 @@ printf 'has space\n' >"$tmp/badpw"
 expect_exit "a password with a space" 2 "--upstream-pass-file: spaces and control characters are not allowed" \
     --upstreams "h:1" --upstream-pass-file "$tmp/badpw"
 expect_exit "a missing password file" 2 "--requirepass-file: cannot read" --upstreams "h:1" --requirepass-file "$tmp/none"
+# --- 6. requests reused (req-cache): a reused one starts clean; the steady state allocates nothing -------------
+expect_exit "req-cache out of range" 2 "bad --req-cache '65537'" --upstreams "h:1" --req-cache 65537
+# shard 0 (a-l) answers, shard 1 (m-) is silent; req-cache 1: every request on one connection reuses one object
+mp=$(free_port)
+qac_start "$mp" "$tmp/merger7.log" --upstreams "127.0.0.1:$s0;127.0.0.1:$silent" --shard-map "$tmp/idx.shards" \
+    --deadline-ms 200 --req-cache 1 || fail "merger --req-cache 1"
+reuse() { # reuse PORT N: the answers and counters of one connection (text protocol)
+    python3 - "$@" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+f = s.makefile("rb")
+def ask(cmd):
+    s.sendall(cmd.encode() + b"\r\n")
+    head = f.readline().decode().rstrip("\r\n")
+    if not head.startswith("OK ") or not head[3:].isdigit(): return [head]
+    return [f.readline().decode().rstrip("\r\n") for _ in range(int(head[3:]))]
+def stats():
+    return {k: int(v) for k, v in (l.split(" ", 1) for l in ask("STATS") if " " in l and l.split(" ", 1)[1].isdigit())}
+# a request failed at the deadline after shard 0's answer was merged in: the next one (the same object) is clean
+print("failed:", ask("COMPLETE \"\"")[0])
+print("after it:", ask("COMPLETE b"))
+for _ in range(300): ask("COMPLETE a")  # warm-up (STATS too: its answer is the largest)
+stats()
+a = stats()
+for _ in range(int(sys.argv[2])): ask("COMPLETE a")
+b = stats()
+print("allocs:", b["merger_req_allocs"] - a["merger_req_allocs"], "reuses:", b["merger_req_reuses"] - a["merger_req_reuses"],
+      "alloc_calls:", b["merger_alloc_calls"] - a["merger_alloc_calls"])
+if len(sys.argv) < 4: sys.exit(0)
+want = ask("COMPLETE a")
+def burst(n):  # n rounds of 16 pipelined COMPLETEs: several answers (writes) in flight at once
+    bad = 0
+    for _ in range(n):
+        s.sendall(b"COMPLETE a\r\n" * 16)
+        for _ in range(16): bad += f.readline() != b"OK 1\r\n" or f.readline().decode().rstrip("\r\n") != want[0]
+    return bad
+bad = burst(50); stats(); a = stats(); bad += burst(200); b = stats()
+print("pipelined: wrong", bad, "allocs:", b["merger_req_allocs"] - a["merger_req_allocs"],
+      "alloc_calls:", b["merger_alloc_calls"] - a["merger_alloc_calls"])
+PY
+}
+got=$(reuse "$mp" 2000)
+check "req-cache: a request failed at the deadline" "$(sed -n 1p <<<"$got")" "failed: ERR IO shard 1 (127.0.0.1:$silent): no replica answered within 200 ms (deadline-ms)"
+check "req-cache: the request reused after it starts clean (no stale replies)" "$(sed -n 2p <<<"$got")" "after it: ['banana\t3']"
+check "req-cache: 2,000 COMPLETEs after warm-up reuse, allocate nothing" "$(sed -n 3p <<<"$got")" \
+    "allocs: 0 reuses: 2001 alloc_calls: 0"
+qac_stop
+mp=$(free_port) # the default req-cache (256): pipelined requests (16 at a time) and their writes reuse too
+qac_start "$mp" "$tmp/merger9.log" --upstreams "127.0.0.1:$s0;127.0.0.1:$silent" --shard-map "$tmp/idx.shards" \
+    --deadline-ms 200 || fail "merger, default req-cache"
+check "req-cache: 3,200 pipelined COMPLETEs after warm-up allocate nothing" "$(reuse "$mp" 100 pipelined | sed -n 4p)" \
+    "pipelined: wrong 0 allocs: 0 alloc_calls: 0"
+qac_stop
+mp=$(free_port)
+qac_start "$mp" "$tmp/merger8.log" --upstreams "127.0.0.1:$s0;127.0.0.1:$silent" --shard-map "$tmp/idx.shards" \
+    --deadline-ms 200 --req-cache 0 || fail "merger --req-cache 0"
+got=$(reuse "$mp" 500)
+check "req-cache 0: the same answers" "$(sed -n 2p <<<"$got")" "after it: ['banana\t3']"
+[[ $(sed -n 3p <<<"$got") == "allocs: 501 reuses: 0 alloc_calls: "[1-9]* ]] && ok "req-cache 0: every request allocated" ||
+    bad "req-cache 0: $(sed -n 3p <<<"$got")"
+qac_stop
+
 for f in "$tmp"/merger*.log; do no_sanitizer_report "$f" && ok "no sanitizer report in $(basename "$f")" || bad "sanitizer: $f"; done
 [ "$fails" -eq 0 ]

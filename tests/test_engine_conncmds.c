@@ -1,5 +1,5 @@
-/* Unit tests of the connection commands Redis clients send (engine/cmd_conn.c
- * and HELLO in engine/cmd.c), in process through eng_exec: HELLO 2/3 and its
+/* Unit tests of the connection commands Redis clients send (engine/cmd_conn.c,
+ * HELLO included), in process through eng_exec: HELLO 2/3 and its
  * reply in text, RESP2 and RESP3, HELLO's AUTH and SETNAME (nothing changes
  * when an option fails), NOPROTO; CLIENT ID/GETNAME/SETNAME/SETINFO/INFO with
  * Redis's name rule and ENG_CLIENT_NAME_MAX; ECHO; SELECT; INFO's Server

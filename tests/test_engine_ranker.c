@@ -464,34 +464,11 @@ static eng_rank_stat gen_stat(eng_rank *R) {
     return st;
 }
 
-/* Runs the loop until no build runs (10 s at most). */
-static void gen_wait(uv_loop_t *loop, eng_rank *R) {
-    uint64_t end = qtime_ns() + 10000000000ull;
-    while (gen_stat(R).gen_building && qtime_ns() < end) uv_run(loop, UV_RUN_ONCE);
-    assert_int_equal(gen_stat(R).gen_building, 0);
-}
-
-typedef struct idx_walk {
-    const trie *other;
-    size_t n;
-    int diff;
-} idx_walk;
-
-static int idx_same(void *ud, const trie_hit *h) {
-    idx_walk *w = ud;
-    double sc;
-    w->n++;
-    if (!trie_score(w->other, trie_hit_key(h), h->keylen, &sc) || sc != h->score) w->diff = 1;
-    return w->diff;
-}
 
 static void assert_same_index(const rank_gen *a, const rank_gen *b) {
     assert_non_null(a);
     assert_non_null(b);
-    idx_walk w = {rank_gen_trie(b), 0, 0};
-    trie_foreach(rank_gen_trie(a), idx_same, &w);
-    assert_int_equal(w.diff, 0);
-    assert_int_equal(w.n, trie_count(rank_gen_trie(b)));
+    assert_trie_scores_same(rank_gen_trie(a), rank_gen_trie(b));
 }
 
 /* Keys of the it_gen.sh corpus plus n filler keys (so a build takes a while). */

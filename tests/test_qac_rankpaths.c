@@ -222,13 +222,6 @@ static void offline_close(offline *o) {
 /* One user's accepts, then ranked answers for many prefixes: the server's
  * and lenv + rank_learned_score + rank_top's are the same bytes. Returns 1,
  * or 0 when the second changed while the server worked (try again). */
-/* The suffix index is built off the loop (engine/rank/ranker_gen.c): run
- * the loop until it is swapped in. */
-static void gen_wait(uv_loop_t *loop, eng_rank *R) {
-    eng_rank_stat st;
-    for (eng_rank_stats(R, &st); st.gen_building; eng_rank_stats(R, &st)) uv_run(loop, UV_RUN_ONCE);
-}
-
 static void close_ranker(uv_loop_t *loop, eng_rank *R) {
     eng_rank_close(R);
     uv_run(loop, UV_RUN_DEFAULT);

@@ -17,6 +17,7 @@
 #include "ranking/gen.h"
 #include "ranking/request.h"
 #include "trie/trie.h"
+#include "tests/helpers.h"
 
 #define S(x) x, sizeof(x) - 1
 
@@ -121,20 +122,6 @@ static size_t spaced_keys(const trie *t) {
     return n;
 }
 
-typedef struct idx_walk {
-    const trie *other;
-    size_t n;
-    int diff;
-} idx_walk;
-
-static int idx_same(void *ud, const trie_hit *h) {
-    idx_walk *w = ud;
-    double sc;
-    w->n++;
-    if (!trie_score(w->other, trie_hit_key(h), h->keylen, &sc) || sc != h->score) w->diff = 1;
-    return w->diff;
-}
-
 static void assert_copy_builds_same(const trie *t, uint64_t max, const rank_gen *want, const rank_gen_info *wi) {
     rank_gen_keys *k;
     assert_int_equal(rank_gen_keys_copy(t, &k), 0);
@@ -147,10 +134,7 @@ static void assert_copy_builds_same(const trie *t, uint64_t max, const rank_gen 
     assert_int_equal(gi.distinct, wi->distinct);
     assert_int_equal(gi.kept, wi->kept);
     assert_int_equal(gi.pruned, wi->pruned);
-    idx_walk w = {rank_gen_trie(want), 0, 0};
-    trie_foreach(rank_gen_trie(gen), idx_same, &w);
-    assert_int_equal(w.diff, 0);
-    assert_int_equal(w.n, trie_count(rank_gen_trie(want)));
+    assert_trie_scores_same(rank_gen_trie(gen), rank_gen_trie(want));
     rank_gen_free(gen);
     rank_gen_keys_free(k);
 }
