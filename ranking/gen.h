@@ -31,7 +31,8 @@
  * frequent suffixes -- the ones kept -- lose at most what they had when
  * they were last dropped (rank_gen_info.pruned says whether it happened).
  * Not maintained under live ADD/INCR/DEL: the index is what the trie held
- * when it was built (the server rebuilds it at RELOAD). Whether a generated
+ * when it was built (the server rebuilds it at RELOAD; its key copy, made
+ * in slices, notes the changes between them: see rank_gen_keys below). Whether a generated
  * text is a known key is looked up live (rank_gen_complete reads the trie).
  *
  * Per request (rank_gen_complete): for kept = m-1 .. 1 complete words of a
