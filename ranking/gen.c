@@ -336,8 +336,9 @@ int rank_gen_keys_begin(rank_gen_keys **out) {
 
 int rank_gen_keys_step(rank_gen_keys *k, const trie *t, uint64_t slice) {
     if (k->done) return 1;
-    uint32_t bound = trie_id_bound(t);
-    uint32_t end = slice < bound - k->next_id ? k->next_id + (uint32_t)slice : bound;
+    uint32_t bound = trie_id_bound(t); /* may grow between steps: new keys past it are copied too */
+    uint32_t left = k->next_id < bound ? bound - k->next_id : 0;
+    uint32_t end = k->next_id + (slice < left ? (uint32_t)slice : left);
     trie_hit h;
     for (; k->next_id < end; k->next_id++) {
         if (!trie_get_id(t, k->next_id, &h) || !memchr(h.text, ' ', h.keylen)) continue;
@@ -386,7 +387,9 @@ typedef struct chg {
     size_t seq;
 } chg;
 
-static int by_rec(const void *pa, const void *pb) { return rec_cmp(*(const char *const *)pa, *(const char *const *)pb); }
+static int by_rec(const void *pa, const void *pb) {
+    return rec_cmp(*(const char *const *)pa, *(const char *const *)pb);
+}
 
 static int by_chg(const void *pa, const void *pb) {
     const chg *a = pa, *b = pb;
