@@ -87,7 +87,7 @@ static const setting table[] = {
      "suffixes in the index of generated completions, built at start and RELOAD (default 100000)"},
     {"gen-copy-slice", K_U64, OFF(gen_copy_slice), 1, RANK_GEN_MAX_COPY_SLICE,
      "key ids that index's build copies per event-loop turn; the longest pause it puts in serving "
-     "(default 2048)"},
+     "(default 1024)"},
     {"ngram-bytes", K_U64, OFF(ngram_bytes), 0, ENG_RANK_MAX_NGRAM_BYTES,
      "with --redis: n-gram table held in process to compose vectors of unseen text, at most this many "
      "bytes (default 64m; 0 = off)"},

@@ -74,7 +74,7 @@
 #define RANK_GEN_TRAIN_DEFAULT_CANDS 0   /* ... in qac train (see "Training" above) */
 /* RANK_MAX_GEN_CANDS (baseline.h): the largest --gen-candidates */
 #define RANK_GEN_COPY_BLOCK (1u << 22) /* bytes per block of a key copy (rank_gen_keys) */
-#define RANK_GEN_DEFAULT_COPY_SLICE 2048 /* key ids copied per loop turn (--gen-copy-slice) */
+#define RANK_GEN_DEFAULT_COPY_SLICE 1024 /* key ids copied per loop turn (--gen-copy-slice) */
 #define RANK_GEN_MAX_COPY_SLICE (1u << 24) /* the largest --gen-copy-slice */
 #define RANK_GEN_CANCELLED 1             /* rank_gen_build_keys: *cancel was set */
 #define RANK_GEN_CANCEL_EVERY 4096       /* keys counted between two looks at *cancel */
