@@ -291,6 +291,7 @@ static void change_done(eng *e, int deleted, int from_log) {
     cmd_change_count(e);
     trie_hit h;
     if (!deleted && !trie_get(e->t, e->norm, e->normlen, &h)) return; /* cannot happen: it was just set */
+    if (e->rank) eng_rank_changed(e->rank, e->norm, e->normlen, deleted, deleted ? 0 : h.score); /* ranker_gen.c */
     if (e->chg && !from_log)
         chg_local_change(e->chg, e->norm, e->normlen, deleted ? NULL : trie_hit_display(&h), deleted ? 0 : h.displen,
                          deleted ? 0 : h.score);

@@ -85,6 +85,9 @@ static const setting table[] = {
      "per request (default 5; 0 = off; up to 32)"},
     {"gen-suffixes", K_U64, OFF(gen_suffixes), 1, RANK_GEN_MAX_SUFFIXES,
      "suffixes in the index of generated completions, built at start and RELOAD (default 100000)"},
+    {"gen-copy-slice", K_U64, OFF(gen_copy_slice), 1, RANK_GEN_MAX_COPY_SLICE,
+     "key ids that index's build copies per event-loop turn; the longest pause it puts in serving "
+     "(default 1024)"},
     {"ngram-bytes", K_U64, OFF(ngram_bytes), 0, ENG_RANK_MAX_NGRAM_BYTES,
      "with --redis: n-gram table held in process to compose vectors of unseen text, at most this many "
      "bytes (default 64m; 0 = off)"},
@@ -201,6 +204,7 @@ void config_defaults(srv_config *c) {
     c->candidates = ENG_RANK_DEFAULT_CANDIDATES;
     c->gen_candidates = RANK_GEN_DEFAULT_CANDS;
     c->gen_suffixes = RANK_GEN_DEFAULT_SUFFIXES;
+    c->gen_copy_slice = RANK_GEN_DEFAULT_COPY_SLICE;
     c->ngram_bytes = ENG_RANK_DEFAULT_NGRAM_BYTES;
     c->auth_max_failures = SRV_AUTH_MAX_FAILURES;
     set_str(&c->fuzzy, SRV_DEFAULT_FUZZY);

@@ -271,6 +271,8 @@ void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
         add_u(snap, "rank_gen_build_ms", "qac_rank_gen_build_ms", "gauge", NULL, r.gen_build_ms);
         add_u(snap, "rank_gen_copy_ms", "qac_rank_gen_copy_ms", "gauge", NULL, r.gen_copy_ms);
         add_u(snap, "rank_gen_copy_bytes", "qac_rank_gen_copy_bytes", "gauge", NULL, r.gen_copy_bytes);
+        add_u(snap, "rank_gen_copying", "qac_rank_gen_copying", "gauge", NULL, (uint64_t)r.gen_copying);
+        add_u(snap, "rank_gen_copy_slices", "qac_rank_gen_copy_slices", "gauge", NULL, r.gen_copy_slices);
         add_u(snap, "rank_gen_unready", "qac_rank_gen_unready_total", "counter", NULL, r.gen_unready);
         add_u(snap, "rank_gen_requeued", "qac_rank_gen_requeued_total", "counter", NULL, r.gen_requeued);
         add_u(snap, "rank_gen_failures", "qac_rank_gen_failures_total", "counter", NULL, r.gen_failures);

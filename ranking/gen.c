@@ -238,81 +238,225 @@ int rank_gen_build(const trie *t, uint64_t max_suffixes, rank_gen **out, rank_ge
 }
 
 /* --- the key copy (rank_gen_keys) -------------------------------------------
- * Records (score f64, tail length u16, tail bytes) in blocks of
- * RANK_GEN_COPY_BLOCK bytes, in the trie's key order; a record never
- * straddles two blocks. Keys without a space (no suffix) are not copied. */
+ * Two record lists, each in blocks of RANK_GEN_COPY_BLOCK bytes (a record
+ * never straddles two blocks): `keys`, the live keys copied slice by slice
+ * in id order, and `changes`, the keys changed while the copy ran, in the
+ * order of the changes. A record is (score f64, key length u16, deleted u8,
+ * the whole key). Keys without a space (no suffix) are in neither list.
+ *
+ * The build reads the two merged into the copy of the trie as it was when
+ * the last slice was copied, in key order (rank_gen_build_keys): the keys
+ * list sorted by key, every key that has a change replaced by its last
+ * change (present: its score then; deleted: nothing). Why that is exact: a
+ * key with no change while the copy ran was live with one score and one id
+ * throughout, or absent throughout, so the id walk copied it exactly once
+ * with that score, or never; a key with a change may have been copied with
+ * an old score, copied twice (deleted, then added back under a higher id),
+ * or not at all (added under an id already passed), but all its copies are
+ * dropped and its last change says what it is at the end. */
 
-#define COPY_REC_HEAD (sizeof(double) + sizeof(uint16_t))
+#define REC_HEAD (sizeof(double) + sizeof(uint16_t) + 1)
 
-struct rank_gen_keys {
+typedef struct recs {
     char **blk;
     size_t *used;
     size_t n, cap; /* blocks */
-    uint64_t keys, copied, bytes;
-    int oom;
+    uint64_t count, bytes;
+} recs;
+
+struct rank_gen_keys {
+    recs keys, changes;
+    uint32_t next_id; /* the next id to copy */
+    int done;         /* every id copied: later changes are not this copy's */
+    uint64_t trie_keys;
 };
 
-static int copy_key(void *ud, const trie_hit *hit) {
-    rank_gen_keys *k = ud;
-    const char *s = trie_hit_key(hit);
-    const char *sp = memchr(s, ' ', hit->keylen);
-    if (!sp) return 0;
-    size_t len = hit->keylen - (size_t)(sp - s), need = COPY_REC_HEAD + len;
-    if (!k->n || k->used[k->n - 1] + need > RANK_GEN_COPY_BLOCK) {
-        if (k->n == k->cap) {
-            size_t nc = k->cap ? 2 * k->cap : 16;
-            char **b = qrealloc(k->blk, nc * sizeof *b);
-            if (b) k->blk = b;
-            size_t *u = b ? qrealloc(k->used, nc * sizeof *u) : NULL;
-            if (!u) {
-                k->oom = 1;
-                return 1;
-            }
-            k->used = u;
-            k->cap = nc;
+static const char *rec_key(const char *r) { return r + REC_HEAD; }
+static size_t rec_len(const char *r) {
+    uint16_t l;
+    memcpy(&l, r + sizeof(double), sizeof l);
+    return l;
+}
+static double rec_score(const char *r) {
+    double w;
+    memcpy(&w, r, sizeof w);
+    return w;
+}
+static int rec_deleted(const char *r) { return r[sizeof(double) + sizeof(uint16_t)]; }
+
+static int rec_cmp(const char *a, const char *b) {
+    return bytes_cmp(rec_key(a), rec_len(a), rec_key(b), rec_len(b));
+}
+
+static int recs_add(recs *l, const char *key, size_t len, double score, int deleted) {
+    size_t need = REC_HEAD + len;
+    if (!l->n || l->used[l->n - 1] + need > RANK_GEN_COPY_BLOCK) {
+        if (l->n == l->cap) {
+            size_t nc = l->cap ? 2 * l->cap : 16;
+            char **b = qrealloc(l->blk, nc * sizeof *b);
+            if (!b) return TRIE_ENOMEM;
+            l->blk = b;
+            size_t *u = qrealloc(l->used, nc * sizeof *u);
+            if (!u) return TRIE_ENOMEM;
+            l->used = u;
+            l->cap = nc;
         }
-        k->blk[k->n] = qmalloc(RANK_GEN_COPY_BLOCK);
-        if (!k->blk[k->n]) {
-            k->oom = 1;
-            return 1;
-        }
-        k->used[k->n++] = 0;
-        k->bytes += RANK_GEN_COPY_BLOCK;
+        if (!(l->blk[l->n] = qmalloc(RANK_GEN_COPY_BLOCK))) return TRIE_ENOMEM;
+        l->used[l->n++] = 0;
+        l->bytes += RANK_GEN_COPY_BLOCK;
     }
-    char *r = k->blk[k->n - 1] + k->used[k->n - 1];
+    char *r = l->blk[l->n - 1] + l->used[l->n - 1];
     uint16_t l16 = (uint16_t)len;
-    memcpy(r, &hit->score, sizeof(double));
+    memcpy(r, &score, sizeof score);
     memcpy(r + sizeof(double), &l16, sizeof l16);
-    memcpy(r + COPY_REC_HEAD, sp, len);
-    k->used[k->n - 1] += need;
-    k->copied++;
+    r[sizeof(double) + sizeof l16] = (char)(deleted != 0);
+    memcpy(r + REC_HEAD, key, len);
+    l->used[l->n - 1] += need;
+    l->count++;
     return 0;
 }
 
-int rank_gen_keys_copy(const trie *t, rank_gen_keys **out) {
-    *out = NULL;
-    rank_gen_keys *k = qcalloc(1, sizeof *k);
-    if (!k) return TRIE_ENOMEM;
-    trie_foreach(t, copy_key, k);
-    if (k->oom) {
-        rank_gen_keys_free(k);
-        return TRIE_ENOMEM;
+static void recs_free(recs *l) {
+    for (size_t i = 0; i < l->n; i++) qfree(l->blk[i]);
+    qfree(l->blk);
+    qfree(l->used);
+}
+
+/* Every record of l into v[] (l->count entries), in list order. */
+static void recs_list(const recs *l, const char **v) {
+    size_t m = 0;
+    for (size_t b = 0; b < l->n; b++)
+        for (const char *r = l->blk[b], *end = r + l->used[b]; r < end; r += REC_HEAD + rec_len(r)) v[m++] = r;
+}
+
+int rank_gen_keys_begin(rank_gen_keys **out) {
+    *out = qcalloc(1, sizeof **out);
+    return *out ? 0 : TRIE_ENOMEM;
+}
+
+int rank_gen_keys_step(rank_gen_keys *k, const trie *t, uint64_t slice) {
+    if (k->done) return 1;
+    uint32_t bound = trie_id_bound(t); /* may grow between steps: new keys past it are copied too */
+    uint32_t left = k->next_id < bound ? bound - k->next_id : 0;
+    uint32_t end = k->next_id + (slice < left ? (uint32_t)slice : left);
+    trie_hit h;
+    for (; k->next_id < end; k->next_id++) {
+        if (!trie_get_id(t, k->next_id, &h) || !memchr(h.text, ' ', h.keylen)) continue;
+        if (recs_add(&k->keys, h.text, h.keylen, h.score, 0)) return TRIE_ENOMEM;
     }
-    k->keys = trie_count(t);
-    *out = k;
-    return 0;
+    if (k->next_id < bound) return 0;
+    k->done = 1;
+    k->trie_keys = trie_count(t);
+    return 1;
+}
+
+int rank_gen_keys_note(rank_gen_keys *k, const char *key, size_t len, int deleted, double score) {
+    if (k->done || !memchr(key, ' ', len)) return 0;
+    return recs_add(&k->changes, key, len, deleted ? 0 : score, deleted);
+}
+
+int rank_gen_keys_copy(const trie *t, rank_gen_keys **out) {
+    int rc = rank_gen_keys_begin(out);
+    if (!rc && (rc = rank_gen_keys_step(*out, t, UINT64_MAX)) == 1) return 0;
+    rank_gen_keys_free(*out);
+    *out = NULL;
+    return rc ? rc : TRIE_ENOMEM;
 }
 
 void rank_gen_keys_free(rank_gen_keys *k) {
     if (!k) return;
-    for (size_t i = 0; i < k->n; i++) qfree(k->blk[i]);
-    qfree(k->blk);
-    qfree(k->used);
+    recs_free(&k->keys);
+    recs_free(&k->changes);
     qfree(k);
 }
 
-uint64_t rank_gen_keys_count(const rank_gen_keys *k) { return k->copied; }
-uint64_t rank_gen_keys_bytes(const rank_gen_keys *k) { return k->bytes; }
+uint64_t rank_gen_keys_count(const rank_gen_keys *k) { return k->keys.count; }
+uint64_t rank_gen_keys_changes(const rank_gen_keys *k) { return k->changes.count; }
+uint64_t rank_gen_keys_bytes(const rank_gen_keys *k) { return k->keys.bytes + k->changes.bytes; }
+int rank_gen_keys_done(const rank_gen_keys *k) { return k->done; }
+
+/* --- the merge: the copy in key order, changes applied -----------------------
+ * Ids mostly follow key order (a loaded or bulk-built trie numbers its keys
+ * in order; live adds take fresh or freed ids), so the copied records are
+ * split into the run kept in order (each not below the last kept) and the
+ * stragglers, which alone are sorted, then merged back: O(n + s log s) for
+ * s stragglers, a full sort only when ids are shuffled. */
+
+typedef struct chg {
+    const char *r;
+    size_t seq;
+} chg;
+
+static int by_rec(const void *pa, const void *pb) {
+    return rec_cmp(*(const char *const *)pa, *(const char *const *)pb);
+}
+
+static int by_chg(const void *pa, const void *pb) {
+    const chg *a = pa, *b = pb;
+    int c = rec_cmp(a->r, b->r);
+    return c ? c : a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+typedef struct merged {
+    const char **run, **strag; /* the in-order run and the sorted stragglers */
+    size_t nrun, nstrag, i, j;
+    chg *ch; /* the last change of each changed key, by key */
+    size_t nch, c;
+} merged;
+
+static int merged_init(merged *m, const rank_gen_keys *k) {
+    memset(m, 0, sizeof *m);
+    size_t n = k->keys.count, nc = k->changes.count;
+    const char **v = qmalloc((n ? n : 1) * sizeof *v);
+    const char **s = qmalloc((n ? n : 1) * sizeof *s);
+    chg *ch = qmalloc((nc ? nc : 1) * sizeof *ch);
+    if (!v || !s || !ch) {
+        qfree(v), qfree(s), qfree(ch);
+        return TRIE_ENOMEM;
+    }
+    recs_list(&k->keys, v);
+    for (size_t i = 0; i < n; i++) {
+        if (!m->nrun || rec_cmp(v[m->nrun - 1], v[i]) <= 0) v[m->nrun++] = v[i];
+        else s[m->nstrag++] = v[i];
+    }
+    qsort(s, m->nstrag, sizeof *s, by_rec);
+    size_t seq = 0;
+    for (size_t b = 0; b < k->changes.n; b++)
+        for (const char *r = k->changes.blk[b], *end = r + k->changes.used[b]; r < end; r += REC_HEAD + rec_len(r))
+            ch[seq] = (chg){r, seq}, seq++;
+    qsort(ch, nc, sizeof *ch, by_chg);
+    size_t u = 0; /* keep the last change of each key */
+    for (size_t i = 0; i < nc; i++) {
+        if (u && !rec_cmp(ch[u - 1].r, ch[i].r)) ch[u - 1] = ch[i];
+        else ch[u++] = ch[i];
+    }
+    m->run = v, m->strag = s, m->ch = ch, m->nch = u;
+    return 0;
+}
+
+static void merged_free(merged *m) {
+    qfree(m->run);
+    qfree(m->strag);
+    qfree(m->ch);
+}
+
+/* The next record of the final key set, in key order, or NULL at the end. */
+static const char *merged_next(merged *m) {
+    for (;;) {
+        int from_run = m->i < m->nrun && (m->j == m->nstrag || rec_cmp(m->run[m->i], m->strag[m->j]) <= 0);
+        const char *r = from_run ? m->run[m->i] : m->j < m->nstrag ? m->strag[m->j] : NULL;
+        if (m->c < m->nch && (!r || rec_cmp(m->ch[m->c].r, r) < 0)) { /* a changed key before r */
+            const char *x = m->ch[m->c++].r;
+            if (!rec_deleted(x)) return x;
+            continue;
+        }
+        if (!r) return NULL;
+        if (from_run) m->i++;
+        else m->j++;
+        if (m->c < m->nch && !rec_cmp(m->ch[m->c].r, r)) continue; /* changed: its change stands for it */
+        return r;
+    }
+}
 
 int rank_gen_build_keys(const rank_gen_keys *k, uint64_t max_suffixes, const atomic_int *cancel, rank_gen **out,
                         rank_gen_info *info) {
@@ -320,23 +464,22 @@ int rank_gen_build_keys(const rank_gen_keys *k, uint64_t max_suffixes, const ato
     counter c;
     int rc = counter_start(&c, max_suffixes, out);
     if (rc) return rc;
-    uint64_t seen = 0;
-    for (size_t b = 0; b < k->n && !c.oom; b++) {
-        const char *r = k->blk[b], *end = r + k->used[b];
-        while (r < end) {
-            if (cancel && seen++ % RANK_GEN_CANCEL_EVERY == 0 && atomic_load_explicit(cancel, memory_order_relaxed)) {
-                counter_free(&c);
-                return RANK_GEN_CANCELLED;
-            }
-            double w;
-            uint16_t len;
-            memcpy(&w, r, sizeof w);
-            memcpy(&len, r + sizeof(double), sizeof len);
-            if (count_tail(&c, r + COPY_REC_HEAD, len, w)) break;
-            r += COPY_REC_HEAD + len;
-        }
+    merged m;
+    if (merged_init(&m, k)) {
+        counter_free(&c);
+        return TRIE_ENOMEM;
     }
-    return counted_finish(&c, k->keys, max_suffixes, t0, out, info);
+    uint64_t seen = 0;
+    for (const char *r; !c.oom && (r = merged_next(&m));) {
+        if (cancel && seen++ % RANK_GEN_CANCEL_EVERY == 0 && atomic_load_explicit(cancel, memory_order_relaxed)) {
+            merged_free(&m);
+            counter_free(&c);
+            return RANK_GEN_CANCELLED;
+        }
+        count_tail(&c, rec_key(r), rec_len(r), rec_score(r));
+    }
+    merged_free(&m);
+    return counted_finish(&c, k->trie_keys, max_suffixes, t0, out, info);
 }
 
 void rank_gen_free(rank_gen *g) {

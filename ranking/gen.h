@@ -31,7 +31,8 @@
  * frequent suffixes -- the ones kept -- lose at most what they had when
  * they were last dropped (rank_gen_info.pruned says whether it happened).
  * Not maintained under live ADD/INCR/DEL: the index is what the trie held
- * when it was built (the server rebuilds it at RELOAD). Whether a generated
+ * when it was built (the server rebuilds it at RELOAD; its key copy, made
+ * in slices, notes the changes between them: see rank_gen_keys below). Whether a generated
  * text is a known key is looked up live (rank_gen_complete reads the trie).
  *
  * Per request (rank_gen_complete): for kept = m-1 .. 1 complete words of a
@@ -73,6 +74,8 @@
 #define RANK_GEN_TRAIN_DEFAULT_CANDS 0   /* ... in qac train (see "Training" above) */
 /* RANK_MAX_GEN_CANDS (baseline.h): the largest --gen-candidates */
 #define RANK_GEN_COPY_BLOCK (1u << 22) /* bytes per block of a key copy (rank_gen_keys) */
+#define RANK_GEN_DEFAULT_COPY_SLICE 1024 /* key ids copied per loop turn (--gen-copy-slice) */
+#define RANK_GEN_MAX_COPY_SLICE (1u << 24) /* the largest --gen-copy-slice */
 #define RANK_GEN_CANCELLED 1             /* rank_gen_build_keys: *cancel was set */
 #define RANK_GEN_CANCEL_EVERY 4096       /* keys counted between two looks at *cancel */
 #define RANK_GEN_MAX_KEPT 8 /* prefix words kept, at most (deeper prefixes keep their last 8 words' worth) */
@@ -102,18 +105,33 @@ typedef struct rank_gen_cand {
 int rank_gen_build(const trie *t, uint64_t max_suffixes, rank_gen **out, rank_gen_info *info);
 void rank_gen_free(rank_gen *g);
 
-/* Building off the trie's thread (see "Off the loop" above): a flat copy of
- * what a build reads -- every key's text from its first space on, and its
- * score, in key order -- taken on the thread that owns the trie, then built
- * on any thread. rank_gen_build_keys(copy of t) makes exactly the index
- * rank_gen_build(t) makes. cancel (may be NULL) is polled every RANK_GEN_CANCEL_EVERY keys:
- * set, the build stops and returns RANK_GEN_CANCELLED. The copy is
- * read-only while a build reads it; free it after. */
+/* Building off the trie's thread (engine/rank/ranker_gen.c): a private
+ * copy of what a build reads -- every key with a space, and its score --
+ * taken on the thread that owns the trie in slices, then built on any
+ * thread. rank_gen_keys_begin starts an empty copy; each
+ * rank_gen_keys_step copies the next `slice` key ids (ids, live or free:
+ * the work of a step is bounded by slice, whatever the trie's size) and
+ * returns 0 (more to copy), 1 (done: the copy stands for the trie as it is
+ * now) or TRIE_ENOMEM. Between steps the trie may change, provided every
+ * change is told with rank_gen_keys_note (the key, and its score after the
+ * change or deleted = 1); notes after the last step are ignored.
+ * rank_gen_build_keys of a finished copy makes exactly the index
+ * rank_gen_build makes of the trie as it was when the last step ended (the
+ * same keys, in key order, through the same counting code; see "the key
+ * copy" in gen.c for why). rank_gen_keys_copy is the copy in one step.
+ * cancel (may be NULL) is polled every RANK_GEN_CANCEL_EVERY keys: set, the
+ * build stops and returns RANK_GEN_CANCELLED. The copy is read-only while a
+ * build reads it; free it after. */
 typedef struct rank_gen_keys rank_gen_keys;
+int rank_gen_keys_begin(rank_gen_keys **out);                               /* 0 or TRIE_ENOMEM */
+int rank_gen_keys_step(rank_gen_keys *k, const trie *t, uint64_t slice);   /* 0, 1 (done) or TRIE_ENOMEM */
+int rank_gen_keys_note(rank_gen_keys *k, const char *key, size_t len, int deleted, double score); /* 0 / ENOMEM */
 int rank_gen_keys_copy(const trie *t, rank_gen_keys **out); /* 0 or TRIE_ENOMEM */
 void rank_gen_keys_free(rank_gen_keys *k);
-uint64_t rank_gen_keys_count(const rank_gen_keys *k); /* keys copied (the ones with a space) */
-uint64_t rank_gen_keys_bytes(const rank_gen_keys *k); /* the copy's memory */
+int rank_gen_keys_done(const rank_gen_keys *k);
+uint64_t rank_gen_keys_count(const rank_gen_keys *k);   /* keys copied (the ones with a space) */
+uint64_t rank_gen_keys_changes(const rank_gen_keys *k); /* changes noted (to keys with a space) */
+uint64_t rank_gen_keys_bytes(const rank_gen_keys *k);   /* the copy's memory */
 int rank_gen_build_keys(const rank_gen_keys *k, uint64_t max_suffixes, const atomic_int *cancel, rank_gen **out,
                         rank_gen_info *info);
 const trie *rank_gen_trie(const rank_gen *g); /* the suffixes and their frequencies */

@@ -2,7 +2,8 @@
 # it_gen.sh -- generated completions (ranking/gen.h) in `qac serve`, `qac
 # train` and `qac eval`.
 #  1. the bounded settings: --gen-candidates over 32, --gen-suffixes 0 or
-#     over 10,000,000 exit 2 with a message (serve, train, eval).
+#     over 10,000,000 exit 2 with a message (serve, train, eval); so do
+#     --gen-copy-slice 0 or over 16777216 (serve).
 #  2. a server with --gen-candidates 4 (no Redis, no model: the heuristic):
 #     a ranked COMPLETE for a prefix whose completion is no key answers the
 #     generated text on text and RESP (unmarked) and HTTP ("generated":true
@@ -50,14 +51,20 @@ for bad in "--gen-candidates 33" "--gen-suffixes 0" "--gen-suffixes 10000001" "-
         grep -q "gen-" "$tmp/err" || fail "$cmd $bad message: $(cat "$tmp/err")"
     done
 done
+for bad in "--gen-copy-slice 0" "--gen-copy-slice 16777217" "--gen-copy-slice x"; do # serve only
+    # shellcheck disable=SC2086
+    "$qac" serve -i "$tmp/idx" $bad 2>"$tmp/err"
+    [ $? = 2 ] || fail "serve $bad should exit 2"
+    grep -q "gen-copy-slice" "$tmp/err" || fail "serve $bad message: $(cat "$tmp/err")"
+done
 ok "bounded settings refused (serve, train, eval)"
 
 # --- 2. a server that generates ---------------------------------------------------
 port=$(free_port) hport=$(free_port)
 qac_start "$port" "$tmp/log" -i "$tmp/idx" --http-port "$hport" --gen-candidates 4 --gen-suffixes 100 \
-    || fail "server did not start"
+    --gen-copy-slice 1 || fail "server did not start"
 gen_ready "$port" 1
-grep -q "event=gen.built .*suffixes=.*copy_ms=.*build_ms=" "$tmp/log" || fail "no gen.built log line"
+grep -q "event=gen.built .*suffixes=.*copy_ms=.*slices=[1-9].*build_ms=" "$tmp/log" || fail "no gen.built log line"
 got=$(redis-cli -p "$port" COMPLETE "hotels in p" USER u1)
 check "RESP: generated text" "$got" "hotels in paris"
 got=$(printf 'COMPLETE "hotels in p" USER u1\r\n' | timeout 5 nc -q 1 127.0.0.1 "$port" | tr -d '\r')

@@ -109,6 +109,14 @@ static void test_bad_options(void **state) {
     o.redis = "nohostport";
     assert_null(eng_rank_new(&loop, NULL, &o, err, sizeof err));
     assert_non_null(strstr(err, "HOST:PORT"));
+    static const uint64_t bad_slice[] = {0, RANK_GEN_MAX_COPY_SLICE + 1ull};
+    for (int i = 0; i < 2; i++) {
+        eng_rank_opts_default(&o);
+        assert_int_equal(o.gen_copy_slice, RANK_GEN_DEFAULT_COPY_SLICE);
+        o.gen_copy_slice = bad_slice[i];
+        assert_null(eng_rank_new(&loop, NULL, &o, err, sizeof err));
+        assert_non_null(strstr(err, "gen-copy-slice wants 1.."));
+    }
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
@@ -488,10 +496,26 @@ static trie *gen_trie(size_t n) {
     return t;
 }
 
-/* Start: requests are served while the index is built, without generated
- * candidates (counted: gen_unready), while the trie changes; after the
- * swap they have them, from an index equal to a synchronous build of the
- * trie as it was when eng_rank_new copied it. */
+/* A live change as the engine makes it: the trie changed, then told. */
+static void live_change(trie *t, eng_rank *R, uint64_t *x) {
+    char k[64];
+    *x = *x * 6364136223846793005ull + 1442695040888963407ull;
+    int len = snprintf(k, sizeof k, "w%llu x%llu", (unsigned long long)(*x >> 60),
+                       (unsigned long long)((*x >> 30) & 63)); /* often a key that exists */
+    double sc = 0;
+    if ((*x >> 20) % 4 == 0) {
+        if (trie_del(t, k, (size_t)len) == 0) eng_rank_changed(R, k, (size_t)len, 1, 0);
+        return;
+    }
+    assert_int_equal(trie_incr(t, k, (size_t)len, NULL, 0, (double)((*x >> 8) & 15) / 3 + 1, &sc), 0);
+    eng_rank_changed(R, k, (size_t)len, 0, sc);
+}
+
+/* Start with a tiny copy slice: the copy takes many loop turns; requests
+ * are served meanwhile without generated candidates (gen_unready) while the
+ * trie changes between slices; after the swap they have them, from an index
+ * equal to a synchronous build of the trie as it was when the copy ended
+ * (changes after it, while the worker builds, are the next RELOAD's). */
 static void test_gen_off_loop(void **state) {
     (void)state;
     uv_loop_t loop;
@@ -499,23 +523,33 @@ static void test_gen_off_loop(void **state) {
     trie *t = gen_trie(20000);
     eng_rank_opts o;
     eng_rank_opts_default(&o);
+    o.gen_copy_slice = 64;
     char err[256];
-    rank_gen *want;
-    assert_int_equal(rank_gen_build(t, o.gen_suffixes, &want, NULL), 0); /* the state copied below */
     eng_rank *R = eng_rank_new(&loop, t, &o, err, sizeof err);
     assert_non_null(R);
     assert_int_equal(gen_stat(R).gen_building, 1); /* the loop has not run: the swap cannot have happened */
+    assert_int_equal(gen_stat(R).gen_copying, 1);
     assert_null(eng_rank_gen(R));
-    assert_true(gen_stat(R).gen_copy_bytes > 0);
-    /* the loop changes the trie while the worker builds */
-    assert_int_equal(trie_incr(t, S("weather in lisbon"), NULL, 0, 50, NULL), 0);
-    assert_int_equal(trie_del(t, S("flights to rome")), 0);
     assert_int_equal(generates(R, "hotels in p", "hotels in paris"), 0); /* no index yet */
     assert_int_equal(gen_stat(R).gen_unready, 1);
+    uint64_t x = 99;
+    int turns = 0;
+    while (gen_stat(R).gen_copying) {
+        for (int c = 0; c < 3; c++) live_change(t, R, &x);
+        uv_run(&loop, UV_RUN_NOWAIT);
+        turns++;
+    }
+    assert_true(turns > 100);
+    rank_gen *want;
+    assert_int_equal(rank_gen_build(t, o.gen_suffixes, &want, NULL), 0); /* the trie when the copy ended */
+    assert_int_equal(trie_incr(t, S("weather in lisbon"), NULL, 0, 50, NULL), 0); /* while the worker builds */
+    eng_rank_changed(R, S("weather in lisbon"), 0, 50);
     gen_wait(&loop, R);
     eng_rank_stat st = gen_stat(R);
     assert_int_equal(st.gen_builds, 1);
     assert_true(st.gen_suffixes > 0);
+    assert_true(st.gen_copy_bytes > 0);
+    assert_true(st.gen_copy_slices >= 20000 / 64);
     assert_same_index(eng_rank_gen(R), want);
     assert_int_equal(generates(R, "hotels in p", "hotels in paris"), 1);
     assert_int_equal(generates(R, "hotels in l", "hotels in lisbon"), 0); /* added after the copy */
@@ -542,6 +576,7 @@ static void test_gen_reload_during_build(void **state) {
     assert_int_equal(eng_rank_reload(R, err, sizeof err), 0);
     assert_int_equal(gen_stat(R).gen_building, 1);
     assert_int_equal(trie_incr(t, S("weather in lisbon"), NULL, 0, 50, NULL), 0);
+    eng_rank_changed(R, S("weather in lisbon"), 0, 50);
     assert_int_equal(eng_rank_reload(R, err, sizeof err), 0); /* queued */
     assert_int_equal(eng_rank_reload(R, err, sizeof err), 0); /* joins the queued one */
     eng_rank_stat st = gen_stat(R);

@@ -44,6 +44,7 @@ void eng_rank_opts_default(eng_rank_opts *o) {
     o->ngram_bytes = ENG_RANK_DEFAULT_NGRAM_BYTES;
     o->gen_candidates = RANK_GEN_DEFAULT_CANDS;
     o->gen_suffixes = RANK_GEN_DEFAULT_SUFFIXES;
+    o->gen_copy_slice = RANK_GEN_DEFAULT_COPY_SLICE;
 }
 
 static int64_t now_s(void) { return (int64_t)time(NULL); }

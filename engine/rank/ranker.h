@@ -112,6 +112,7 @@ typedef struct eng_rank_opts {
     uint64_t ngram_bytes;   /* bound of the in-process n-gram table (0 = never load it) */
     uint32_t gen_candidates; /* generated completions per request (ranking/gen.h; 0 = off) */
     uint64_t gen_suffixes;   /* suffixes in their index, 1 .. RANK_GEN_MAX_SUFFIXES */
+    uint64_t gen_copy_slice; /* key ids their build copies per loop turn, 1 .. RANK_GEN_MAX_COPY_SLICE */
 } eng_rank_opts;
 
 typedef struct eng_rank_stat {
@@ -137,8 +138,10 @@ typedef struct eng_rank_stat {
     uint64_t gen_suffixes, gen_bytes; /* the suffix index (0: off) */
     uint64_t gen_builds;              /* times it was built and swapped in (start, RELOAD) */
     int gen_building;                 /* 1 while a build runs off the loop (ranker_gen.c) */
+    int gen_copying;                  /* 1 while its key copy runs, a slice per loop turn (part of building) */
+    uint64_t gen_copy_slices;         /* the last key copy's slices (loop turns) */
     uint64_t gen_build_ms;            /* the last build's duration, on the worker */
-    uint64_t gen_copy_ms;             /* the last key copy's duration, on the loop */
+    uint64_t gen_copy_ms;             /* the last key copy's loop time, summed over its slices */
     uint64_t gen_copy_bytes;          /* the last key copy's memory (freed when its build ends) */
     uint64_t gen_unready;             /* ranked requests served before the first index was built */
     uint64_t gen_requeued;            /* RELOADs that joined a build already queued */
@@ -204,6 +207,11 @@ void eng_rank_stats(const eng_rank *R, eng_rank_stat *s);
 /* 1 when a model is loaded (every COMPLETE is then ranked), else 0. Cheap. */
 int eng_rank_has_model(const eng_rank *R);
 const rank_gen *eng_rank_gen(const eng_rank *R); /* the index that serves (NULL: none yet, or off) */
+/* Call after every change to the trie R serves: the key (normalized) and
+ * its score after the change, or deleted. While the suffix index's build
+ * copies the keys in slices, it keeps the change so that the index equals
+ * a build over the keys as they are when the copy ends (ranker_gen.c). */
+void eng_rank_changed(eng_rank *R, const char *key, size_t klen, int deleted, double score);
 
 /* --- fleet-shared learning (ranker_fleet.c; engine/changelog.h "MODEL
  * UPDATES") -----------------------------------------------------------------
