@@ -56,7 +56,8 @@
 size_t rank_lcands_from(rank_lcand *out, size_t cap, const rank_cands *cs);
 
 /* The model's base score of c (ftrl.h "Base"): the heuristic's score with
- * x's clock and last query (rank_score_heuristic), or 0 for base none. */
+ * x's clock and last query (rank_score_heuristic), or 0 for base none.
+ * x prepared (rank_fctx_prepare). */
 double rank_learned_base(const rank_ftrl *m, const rank_fctx *x, const rank_lcand *c);
 
 /* Scores c[0..n): c[i].c.score = base + margin. Prepares x (rank_fctx_prepare). */
