@@ -33,8 +33,10 @@
  * RANK_LEARN_EINVAL. Ownership: nothing is allocated; lcands point into the
  * rank_cands they came from (valid as long as it is).
  * Cost: ~40 features per candidate, one table load each, plus the
- * heuristic's score (its word sets) per candidate with base heuristic; see
- * tests/bench/ranking.sh for the measured time per 50 candidates.
+ * heuristic's score (the candidate's word set; the last query's is split
+ * once per request) per candidate with base heuristic; see
+ * tests/bench/bench_rerank.c and tests/bench/ranking.sh for the measured
+ * time per 50 candidates.
  */
 #ifndef QAC_RANK_LEARNED_H
 #define QAC_RANK_LEARNED_H
