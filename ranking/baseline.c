@@ -107,47 +107,59 @@ void rank_score_personal(rank_cand *c, size_t n) {
     for (size_t i = 0; i < n; i++) c[i].score = log1p(c[i].g) + 3.0 * log1p((double)c[i].u);
 }
 
-#define MAX_WORDS 64 /* words of `last` considered by the overlap term; more are ignored */
-
-typedef struct word {
-    const char *p;
-    size_t n;
-} word;
-
-/* Splits s on spaces into distinct words (first MAX_WORDS); returns count. */
-static size_t word_set(const char *s, size_t len, word *w) {
+/* Splits s on spaces into distinct words (first RANK_HEUR_MAX_WORDS);
+ * returns count. */
+static size_t word_set(const char *s, size_t len, rank_word *w) {
     size_t n = 0, i = 0;
-    while (i < len && n < MAX_WORDS) {
+    while (i < len && n < RANK_HEUR_MAX_WORDS) {
         while (i < len && s[i] == ' ') i++;
         size_t st = i;
         while (i < len && s[i] != ' ') i++;
         if (i == st) break;
         int dup = 0;
         for (size_t k = 0; k < n && !dup; k++) dup = w[k].n == i - st && !memcmp(w[k].p, s + st, i - st);
-        if (!dup) w[n++] = (word){s + st, i - st};
+        if (!dup) w[n++] = (rank_word){s + st, i - st};
     }
     return n;
 }
 
+void rank_heur_prepare(rank_heur *h, const rank_ctx *ctx) {
+    h->ctx = *ctx;
+    h->nl = ctx->last ? word_set(ctx->last, ctx->lastlen, h->lw) : 0;
+    h->whole = h->nl < RANK_HEUR_MAX_WORDS;
+}
+
+void rank_cand_terms_of(const rank_cand *c, int64_t now, rank_cand_terms *t) {
+    t->lg = log1p(c->g);
+    t->lu = c->u ? log1p((double)c->u) : 0;
+    t->rec = c->u ? exp(-((double)(now - c->last) / 86400.0) / 7.0) : 0;
+}
+
+double rank_heur_score(const rank_heur *h, const rank_cand *x, const rank_cand_terms *t) {
+    double s = t->lg + 4.0 * t->lu;
+    if (x->u > 0) s += 3.0 * t->rec;
+    if (h->ctx.last) {
+        rank_word xw[RANK_HEUR_MAX_WORDS];
+        size_t nx = word_set(x->q, x->len, xw), common = 0;
+        for (size_t a = 0; a < nx; a++)
+            for (size_t b = 0; b < h->nl; b++)
+                if (xw[a].n == h->lw[b].n && xw[a].p[0] == h->lw[b].p[0] && !memcmp(xw[a].p, h->lw[b].p, xw[a].n)) {
+                    common++;
+                    break;
+                }
+        if (nx) s += 2.0 * (double)common / (double)nx;
+        if (x->len > h->ctx.lastlen && !memcmp(x->q, h->ctx.last, h->ctx.lastlen)) s += 1.5;
+    }
+    return s;
+}
+
 void rank_score_heuristic(rank_cand *c, size_t n, const rank_ctx *ctx) {
-    word lw[MAX_WORDS], xw[MAX_WORDS];
-    size_t nl = ctx->last ? word_set(ctx->last, ctx->lastlen, lw) : 0;
+    rank_heur h;
+    rank_heur_prepare(&h, ctx);
     for (size_t i = 0; i < n; i++) {
-        rank_cand *x = &c[i];
-        double s = log1p(x->g) + 4.0 * log1p((double)x->u);
-        if (x->u > 0) s += 3.0 * exp(-((double)(ctx->now - x->last) / 86400.0) / 7.0);
-        if (ctx->last) {
-            size_t nx = word_set(x->q, x->len, xw), common = 0;
-            for (size_t a = 0; a < nx; a++)
-                for (size_t b = 0; b < nl; b++)
-                    if (xw[a].n == lw[b].n && !memcmp(xw[a].p, lw[b].p, xw[a].n)) {
-                        common++;
-                        break;
-                    }
-            if (nx) s += 2.0 * (double)common / (double)nx;
-            if (x->len > ctx->lastlen && !memcmp(x->q, ctx->last, ctx->lastlen)) s += 1.5;
-        }
-        x->score = s;
+        rank_cand_terms t;
+        rank_cand_terms_of(&c[i], ctx->now, &t);
+        c[i].score = rank_heur_score(&h, &c[i], &t);
     }
 }
 

@@ -126,6 +126,36 @@ void rank_score_mpc(rank_cand *c, size_t n);
 void rank_score_personal(rank_cand *c, size_t n);
 void rank_score_heuristic(rank_cand *c, size_t n, const rank_ctx *ctx);
 
+/* The heuristic in parts, for callers that score candidate by candidate
+ * (the learned ranker's base): rank_heur_prepare splits the last query into
+ * its distinct words once per request, rank_cand_terms_of computes a
+ * candidate's logs and decay once (the learned ranker's features use the
+ * same values), rank_heur_score adds them up. rank_score_heuristic is these
+ * three, so both give the same scores bit for bit. */
+#define RANK_HEUR_MAX_WORDS 64 /* words of `last` considered by the overlap term; more are ignored */
+
+typedef struct rank_word {
+    const char *p;
+    size_t n;
+} rank_word;
+
+typedef struct rank_heur {
+    rank_ctx ctx;
+    size_t nl;
+    int whole; /* 1: lw holds every distinct word of last (fewer than the cap) */
+    rank_word lw[RANK_HEUR_MAX_WORDS];
+} rank_heur;
+
+typedef struct rank_cand_terms {
+    double lg;  /* log1p(g) */
+    double lu;  /* log1p(u), 0 when u == 0 */
+    double rec; /* exp(-days since last / 7), days = (now - last) / 86400 unclamped; 0 when u == 0 */
+} rank_cand_terms;
+
+void rank_heur_prepare(rank_heur *h, const rank_ctx *ctx);
+void rank_cand_terms_of(const rank_cand *c, int64_t now, rank_cand_terms *t);
+double rank_heur_score(const rank_heur *h, const rank_cand *x, const rank_cand_terms *t);
+
 /* Moves the best min(k, n) candidates to c[0..) in order (class ascending,
  * score descending, then text ascending bytewise) and returns min(k, n). */
 size_t rank_top(rank_cand *c, size_t n, size_t k);

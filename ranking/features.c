@@ -36,74 +36,80 @@ typedef struct emitter {
     uint32_t cross; /* 1 + prefix bucket */
 } emitter;
 
-static void emit(emitter *e, uint32_t fno, uint32_t bin, float v) {
+static inline __attribute__((always_inline)) void emit(emitter *e, uint32_t fno, uint32_t bin, float v) {
     if (v == 0 || e->n + 2 > RANK_FEAT_MAX) return;
     uint32_t base = fno << 16 | (bin & 0xfff) << 4;
     e->out[e->n++] = (rank_feat){mix32(base), v};
     e->out[e->n++] = (rank_feat){mix32(base | e->cross), v};
 }
 
-/* A trigram's key: its three bytes. Two trigrams are equal exactly when
- * their keys are, which is all the Jaccard below asks of them. */
-static uint32_t tri_key(const unsigned char t[3]) { return (uint32_t)t[0] | (uint32_t)t[1] << 8 | (uint32_t)t[2] << 16; }
-
 /* byte i of ^s$ */
 static unsigned char tri_byte(const char *s, size_t len, size_t i) {
     return i == 0 ? '^' : i <= len ? (unsigned char)s[i - 1] : '$';
 }
 
-/* trigram keys of ^s$ into out (the first cap distinct ones, in position
- * order), sorted, distinct */
-static uint32_t trigrams(const char *s, size_t len, uint32_t *out, uint32_t cap) {
-    uint32_t n = 0;
-    for (size_t i = 0; i < len && n < cap; i++) {
-        unsigned char t[3] = {tri_byte(s, len, i), tri_byte(s, len, i + 1), tri_byte(s, len, i + 2)};
-        uint32_t h = tri_key(t);
-        uint32_t j = n; /* insertion sort, dedup */
-        while (j > 0 && out[j - 1] > h) j--;
-        if (j > 0 && out[j - 1] == h) continue;
-        memmove(out + j + 1, out + j, (n - j) * sizeof *out);
-        out[j] = h;
-        n++;
-    }
-    return n;
+/* A trigram's key: its three bytes (b0 | b1 << 8 | b2 << 16), rolled byte
+ * by byte along ^s$. Two trigrams are equal exactly when their keys are,
+ * which is all the Jaccard below asks of them. */
+static uint32_t tri_hash(uint32_t k) { return k * 0x9e3779b1u; }
+
+#define TRI_LIVE (1u << 24) /* a used slot of x->trislot: key | TRI_LIVE, never 0 */
+_Static_assert(RANK_FEAT_TRI_SLOTS >= 2 * RANK_FEAT_MAX_TRI, "the trigram set would fill up");
+
+/* 1 when key k (hash h) is in x's set of the last query's trigrams: one
+ * probe mostly, the table being at most half full. */
+static int tri_in_last(const rank_fctx *x, uint32_t k, uint32_t h) {
+    uint32_t at = h >> (32 - RANK_FEAT_TRI_SLOTS_LOG2);
+    for (uint32_t v; (v = x->trislot[at]) != 0; at = (at + 1) & (RANK_FEAT_TRI_SLOTS - 1))
+        if (v == (k | TRI_LIVE)) return 1;
+    return 0;
 }
 
-/* 1 when h is in the sorted set x->tri. */
-static int tri_has(const rank_fctx *x, uint32_t h) {
-    uint32_t lo = 0, hi = x->ntri;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (x->tri[mid] < h) lo = mid + 1;
-        else hi = mid;
+/* x->trislot, x->ntri: the distinct trigrams of ^last$ (the first
+ * RANK_FEAT_MAX_TRI of them, in position order). */
+static void tri_prepare(rank_fctx *x) {
+    memset(x->trislot, 0, sizeof x->trislot);
+    x->ntri = 0;
+    if (!x->last) return;
+    const char *s = x->last;
+    size_t len = x->lastlen;
+    uint32_t k = (uint32_t)'^' | (uint32_t)tri_byte(s, len, 1) << 8;
+    for (size_t i = 0; i < len && x->ntri < RANK_FEAT_MAX_TRI; i++) {
+        k |= (uint32_t)tri_byte(s, len, i + 2) << 16;
+        uint32_t at = tri_hash(k) >> (32 - RANK_FEAT_TRI_SLOTS_LOG2);
+        while (x->trislot[at] && x->trislot[at] != (k | TRI_LIVE)) at = (at + 1) & (RANK_FEAT_TRI_SLOTS - 1);
+        if (!x->trislot[at]) {
+            x->trislot[at] = k | TRI_LIVE;
+            x->ntri++;
+        }
+        k >>= 8;
     }
-    return lo < x->ntri && x->tri[lo] == h;
 }
 
-#define TRI_SLOTS_LOG2 8
-#define TRI_SLOTS (1u << TRI_SLOTS_LOG2) /* open addressing, at most half full */
-_Static_assert(TRI_SLOTS >= 2 * RANK_FEAT_MAX_TRI, "the trigram set would fill up");
-
-/* What trigrams() + a merge with x->tri would give, without sorting: *nt =
- * the distinct trigrams of ^s$ (the first RANK_FEAT_MAX_TRI of them, in
- * position order, as trigrams() keeps), *common = how many of those are in
- * x->tri. A candidate's set is a small hash set on the stack, its key rolled
- * byte by byte: sorting each candidate's trigrams was a third of a rerank. */
+/* *nt = the distinct trigrams of ^s$ (the first RANK_FEAT_MAX_TRI of them,
+ * in position order, as tri_prepare keeps), *common = how many of those
+ * are in the last query's set. A candidate's trigrams are told apart by a
+ * 256-bit filter, a key whose bit is set being looked for among the ones
+ * kept (texts seldom repeat a trigram): no table to clear per candidate,
+ * and one probe of x's set per distinct trigram. Sorting each candidate's
+ * trigrams was a third of a rerank, a hash set cleared per candidate a
+ * fifth. */
 static void tri_overlap(const rank_fctx *x, const char *s, size_t len, uint32_t *nt, uint32_t *common) {
-    uint32_t slot[TRI_SLOTS];
-    uint8_t used[TRI_SLOTS];
-    memset(used, 0, sizeof used);
+    uint32_t kept[RANK_FEAT_MAX_TRI];
+    uint64_t seen[4] = {0, 0, 0, 0};
     uint32_t n = 0, c = 0;
     uint32_t k = (uint32_t)'^' | (uint32_t)tri_byte(s, len, 1) << 8;
     for (size_t i = 0; i < len && n < RANK_FEAT_MAX_TRI; i++) {
         k |= (uint32_t)tri_byte(s, len, i + 2) << 16;
-        uint32_t at = (k * 0x9e3779b1u) >> (32 - TRI_SLOTS_LOG2);
-        while (used[at] && slot[at] != k) at = (at + 1) & (TRI_SLOTS - 1);
-        if (!used[at]) {
-            used[at] = 1;
-            slot[at] = k;
-            n++;
-            c += (uint32_t)tri_has(x, k);
+        uint32_t h = tri_hash(k), b = h >> 24;
+        uint64_t bit = 1ull << (b & 63);
+        int dup = 0;
+        if (seen[b >> 6] & bit)
+            for (uint32_t j = 0; j < n && !dup; j++) dup = kept[j] == k;
+        if (!dup) {
+            seen[b >> 6] |= bit;
+            kept[n++] = k;
+            c += (uint32_t)tri_in_last(x, k, h);
         }
         k >>= 8;
     }
@@ -125,24 +131,38 @@ void rank_fctx_prepare(rank_fctx *x, const rank_lcand *c, size_t n) {
         x->gsum += c[i].c.g;
         if (c[i].c.g > x->gmax) x->gmax = c[i].c.g;
     }
-    x->ntri = x->last ? trigrams(x->last, x->lastlen, x->tri, RANK_FEAT_MAX_TRI) : 0;
+    tri_prepare(x);
+    rank_ctx hc = {x->now, x->last, x->lastlen};
+    rank_heur_prepare(&x->heur, &hc);
 }
 
+/* How many halvings bring v under 1, at most max: 1 + floor(log2 v) for v
+ * >= 1, read off v's exponent (halving a double >= 1 is exact, so a loop
+ * of them gives the same). */
 static uint32_t bin_log2(double v, uint32_t max) {
-    uint32_t b = 0;
-    while (v >= 1 && b < max) {
-        v /= 2;
-        b++;
-    }
-    return b;
+    if (!(v >= 1)) return 0;
+    if (!isfinite(v)) return max;
+    uint64_t bits;
+    memcpy(&bits, &v, sizeof bits);
+    uint32_t b = (uint32_t)((bits >> 52) & 0x7ff) - 1023 + 1;
+    return b < max ? b : max;
 }
 
 static int starts_with(const char *s, size_t n, const char *p, size_t pn) {
     return n >= pn && !memcmp(s, p, pn);
 }
 
-/* share of x's distinct words that are in last */
-static float word_overlap(const char *xq, size_t xn, const char *l, size_t ln) {
+/* 1 when the word w[0..wl) is among the distinct words of the last query
+ * (x->heur.lw, whole) */
+static int in_last_words(const rank_fctx *x, const char *w, size_t wl) {
+    for (size_t b = 0; b < x->heur.nl; b++)
+        if (x->heur.lw[b].n == wl && x->heur.lw[b].p[0] == w[0] && !memcmp(x->heur.lw[b].p, w, wl)) return 1;
+    return 0;
+}
+
+/* share of x's words that are in last (the last query's word set when
+ * x->heur has all of it, else a scan of last) */
+static float word_overlap(const rank_fctx *x, const char *xq, size_t xn, const char *l, size_t ln) {
     uint32_t words = 0, common = 0;
     size_t i = 0;
     while (i < xn) {
@@ -152,6 +172,10 @@ static float word_overlap(const char *xq, size_t xn, const char *l, size_t ln) {
         if (i == st) break;
         words++;
         size_t wl = i - st, j = 0;
+        if (x->heur.whole) {
+            common += (uint32_t)in_last_words(x, xq + st, wl);
+            continue;
+        }
         while (j < ln) {
             while (j < ln && l[j] == ' ') j++;
             size_t s2 = j;
@@ -170,12 +194,69 @@ static uint32_t cos_bin(float c) {
     return (uint32_t)(b < 0 ? 0 : b > 9 ? 9 : b);
 }
 
+/* The two cosines of 4 candidates at a time: 8 sums side by side in
+ * registers, each in rank_dot's order (the same bits as rank_dot). q is a
+ * vector of x (last_vec / sess_vec) or a zero vector when x lacks it. */
+static void cos4(const float *const v[4], const float *lv, const float *sv, uint32_t dims, float l[4], float s[4]) {
+    float l0 = 0, l1 = 0, l2 = 0, l3 = 0, s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (uint32_t k = 0; k < dims; k++) {
+        float a = lv[k], b = sv[k];
+        l0 += v[0][k] * a, l1 += v[1][k] * a, l2 += v[2][k] * a, l3 += v[3][k] * a;
+        s0 += v[0][k] * b, s1 += v[1][k] * b, s2 += v[2][k] * b, s3 += v[3][k] * b;
+    }
+    l[0] = l0, l[1] = l1, l[2] = l2, l[3] = l3;
+    s[0] = s0, s[1] = s1, s[2] = s2, s[3] = s3;
+}
+
+/* out[i].cosl / coss of the candidates with a vector, 4 at a time (a short
+ * group padded with the first vector again). A missing side is summed
+ * against zeros and never read (rank_fpre says when it is set). */
+static void cos_batch(const rank_fctx *x, const rank_lcand *c, size_t n, rank_fpre *out) {
+    static const float zero[RANK_EMB_MAX_DIMS];
+    if (x->dims > RANK_EMB_MAX_DIMS) { /* no zero vector that long: one by one */
+        for (size_t i = 0; i < n; i++) {
+            if (!c[i].vec) continue;
+            if (x->last_vec) out[i].cosl = rank_dot(c[i].vec, x->last_vec, x->dims);
+            if (x->sess_vec) out[i].coss = rank_dot(c[i].vec, x->sess_vec, x->dims);
+        }
+        return;
+    }
+    const float *lv = x->last_vec ? x->last_vec : zero, *sv = x->sess_vec ? x->sess_vec : zero;
+    size_t i = 0;
+    while (i < n) {
+        const float *v[4];
+        size_t at[4], m = 0;
+        for (; i < n && m < 4; i++)
+            if (c[i].vec) v[m] = c[i].vec, at[m++] = i;
+        if (!m) break;
+        for (size_t j = m; j < 4; j++) v[j] = v[0];
+        float l[4], s[4];
+        cos4(v, lv, sv, x->dims, l, s);
+        for (size_t j = 0; j < m; j++) out[at[j]].cosl = l[j], out[at[j]].coss = s[j];
+    }
+}
+
+void rank_fpre_batch(const rank_fctx *x, const rank_lcand *c, size_t n, rank_fpre *out) {
+    for (size_t i = 0; i < n; i++) {
+        rank_cand_terms_of(&c[i].c, x->now, &out[i].t);
+        out[i].cosl = out[i].coss = 0;
+    }
+    if (x->last && (x->last_vec || x->sess_vec)) cos_batch(x, c, n, out);
+}
+
 size_t rank_features(const rank_fctx *x, const rank_lcand *lc, rank_feat *out) {
+    rank_fpre pre;
+    rank_fpre_batch(x, lc, 1, &pre);
+    return rank_features_pre(x, lc, &pre, out);
+}
+
+size_t rank_features_pre(const rank_fctx *x, const rank_lcand *lc, const rank_fpre *pre, rank_feat *out) {
     const rank_cand *c = &lc->c;
+    const rank_cand_terms *t = &pre->t;
     emitter e = {out, 0, 1 + x->pbucket};
     emit(&e, F_BIAS, 0, 1);
     /* popularity */
-    emit(&e, F_LOGG, 0, (float)(log1p(c->g) / 10.0));
+    emit(&e, F_LOGG, 0, (float)(t->lg / 10.0));
     emit(&e, F_GBIN, bin_log2(c->g + 1, 24), 1);
     uint32_t tr = lc->trank;
     uint32_t trb = tr == 0 ? 0 : tr <= 5 ? tr : tr <= 10 ? 6 : tr <= 20 ? 7 : tr <= 50 ? 8 : 9;
@@ -196,12 +277,12 @@ size_t rank_features(const rank_fctx *x, const rank_lcand *lc, rank_feat *out) {
     if (x->plen && (c->len == x->plen || (c->len > x->plen && c->q[x->plen] == ' '))) emit(&e, F_WEND, 0, 1);
     /* user */
     if (c->u > 0) {
-        float lu = (float)log1p((double)c->u);
+        float lu = (float)t->lu;
         emit(&e, F_LOGU, 0, lu / 3.0f);
         emit(&e, F_UBIN, c->u >= 10 ? 5 : c->u >= 5 ? 4 : c->u >= 3 ? 3 : c->u, 1);
         double d = (double)(x->now - c->last) / 86400.0;
         if (d < 0) d = 0;
-        emit(&e, F_RECENT, 0, (float)exp(-d / 7.0));
+        emit(&e, F_RECENT, 0, (float)(d > 0 ? t->rec : 1.0)); /* exp(-d / 7) */
         emit(&e, F_DBIN, bin_log2(d * 24.0 + 1, 12), 1); /* hours, log2 bins */
         if (x->last) emit(&e, F_UCTX, 0, lu / 3.0f);
     }
@@ -227,12 +308,12 @@ size_t rank_features(const rank_fctx *x, const rank_lcand *lc, rank_feat *out) {
     /* session */
     if (x->last) {
         if (lc->vec && x->last_vec) {
-            float cs = rank_dot(lc->vec, x->last_vec, x->dims);
+            float cs = pre->cosl;
             emit(&e, F_COSL, 0, cs);
             emit(&e, F_COSLBIN, cos_bin(cs), 1);
         }
         if (lc->vec && x->sess_vec) {
-            float cs = rank_dot(lc->vec, x->sess_vec, x->dims);
+            float cs = pre->coss;
             emit(&e, F_COSS, 0, cs);
             emit(&e, F_COSSBIN, cos_bin(cs), 1);
         }
@@ -242,7 +323,7 @@ size_t rank_features(const rank_fctx *x, const rank_lcand *lc, rank_feat *out) {
             uint32_t uni = nt + x->ntri - common;
             if (uni) emit(&e, F_TRI, 0, (float)common / (float)uni);
         }
-        emit(&e, F_WOV, 0, word_overlap(c->q, c->len, x->last, x->lastlen));
+        emit(&e, F_WOV, 0, word_overlap(x, c->q, c->len, x->last, x->lastlen));
         if (c->len == x->lastlen && !memcmp(c->q, x->last, c->len)) emit(&e, F_REPL, 0, 1);
         else if (starts_with(c->q, c->len, x->last, x->lastlen)) emit(&e, F_EXTL, 0, 1);
         int rep = 0, ext = 0;

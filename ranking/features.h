@@ -63,6 +63,8 @@
 #define RANK_FEAT_VERSION 1
 #define RANK_FEAT_MAX 64        /* features of one candidate (upper bound) */
 #define RANK_FEAT_MAX_TRI 128   /* trigrams of the last query considered */
+#define RANK_FEAT_TRI_SLOTS_LOG2 8 /* the last query's trigram set: open addressing, at most half full */
+#define RANK_FEAT_TRI_SLOTS (1u << RANK_FEAT_TRI_SLOTS_LOG2)
 #define RANK_SESS_TAU 600.0     /* seconds: decay of the session mean vector */
 
 typedef struct rank_feat {
@@ -94,18 +96,35 @@ typedef struct rank_fctx {
     /* filled by rank_fctx_prepare */
     uint32_t pcp, pbucket;
     double gsum, gmax;
-    uint32_t tri[RANK_FEAT_MAX_TRI];
+    uint32_t trislot[RANK_FEAT_TRI_SLOTS]; /* the last query's trigram keys | 1 << 24; 0 = empty slot */
     uint32_t ntri;
+    rank_heur heur; /* the heuristic's per-request part (the learned ranker's base) */
 } rank_fctx;
 
 /* Computes the per-request parts: prefix length bucket, the g total and max
  * of the candidates of class 0 (baseline.h "Match class": adding typo or
  * infix matches changes no completion's features), the last query's
- * trigram set. */
+ * trigram set and distinct words (x->heur: rank_heur_prepare with x's now
+ * and last). Every call below on x wants it prepared. */
 void rank_fctx_prepare(rank_fctx *x, const rank_lcand *c, size_t n);
 
 /* The features of candidate c into out[RANK_FEAT_MAX]; returns how many. */
 size_t rank_features(const rank_fctx *x, const rank_lcand *c, rank_feat *out);
+
+/* What rank_features computes of a candidate before its features, which a
+ * caller scoring many candidates computes for all at once (the learned
+ * ranker: its base uses the same terms). */
+typedef struct rank_fpre {
+    rank_cand_terms t; /* rank_cand_terms_of(&c->c, x->now) */
+    float cosl, coss;  /* rank_dot(c->vec, x->last_vec / x->sess_vec, x->dims) when x->last and both vectors */
+} rank_fpre;
+
+/* out[i] for c[0..n). The cosines go candidate by candidate in each
+ * dimension (every sum still in rank_dot's order, so the same bits):
+ * n independent sums instead of one chain of dims dependent additions. */
+void rank_fpre_batch(const rank_fctx *x, const rank_lcand *c, size_t n, rank_fpre *out);
+/* rank_features with c's rank_fpre given. */
+size_t rank_features_pre(const rank_fctx *x, const rank_lcand *c, const rank_fpre *pre, rank_feat *out);
 
 /* Time-decayed mean of session vectors: sum of exp(-(now - t[i]) / tau) *
  * vecs[i] (NULL entries skipped), scaled to unit length, into out[dims].

@@ -1,11 +1,15 @@
 /* learned.c -- scoring and the online update of the learned ranker
  * (contract in learned.h). No allocation: features live on the stack
- * (RANK_FEAT_MAX per candidate, twice that for a pair).
+ * (RANK_FEAT_MAX per candidate, twice that for a pair). The per-request
+ * parts (the last query's trigrams and words) are computed once by
+ * rank_fctx_prepare, a candidate's logs once for its features and its base.
  */
 #include "ranking/learned.h"
 
 #include <math.h>
 #include <string.h>
+
+#define RANK_LEARN_PRE_CHUNK 64 /* candidates whose rank_fpre is computed together (on the stack) */
 
 size_t rank_lcands_from(rank_lcand *out, size_t cap, const rank_cands *cs) {
     /* rank_gather puts the trie's hits first, in rank order, each pointing at
@@ -22,18 +26,24 @@ size_t rank_lcands_from(rank_lcand *out, size_t cap, const rank_cands *cs) {
 
 double rank_learned_base(const rank_ftrl *m, const rank_fctx *x, const rank_lcand *c) {
     if (m->o.base != RANK_FTRL_BASE_HEURISTIC) return 0;
-    rank_cand t = c->c;
-    rank_ctx hc = {x->now, x->last, x->lastlen};
-    rank_score_heuristic(&t, 1, &hc);
-    return t.score;
+    rank_cand_terms t;
+    rank_cand_terms_of(&c->c, x->now, &t);
+    return rank_heur_score(&x->heur, &c->c, &t);
 }
 
 void rank_learned_score(const rank_ftrl *m, rank_fctx *x, rank_lcand *c, size_t n) {
     rank_fctx_prepare(x, c, n);
     rank_feat f[RANK_FEAT_MAX];
-    for (size_t i = 0; i < n; i++) {
-        size_t k = rank_features(x, &c[i], f);
-        c[i].c.score = rank_learned_base(m, x, &c[i]) + rank_ftrl_margin(m, f, k);
+    rank_fpre pre[RANK_LEARN_PRE_CHUNK]; /* terms once for the features and the base; cosines in a batch */
+    int heur = m->o.base == RANK_FTRL_BASE_HEURISTIC;
+    for (size_t from = 0; from < n; from += RANK_LEARN_PRE_CHUNK) {
+        size_t to = n - from < RANK_LEARN_PRE_CHUNK ? n : from + RANK_LEARN_PRE_CHUNK;
+        rank_fpre_batch(x, c + from, to - from, pre);
+        for (size_t i = from; i < to; i++) {
+            const rank_fpre *p = &pre[i - from];
+            size_t k = rank_features_pre(x, &c[i], p, f);
+            c[i].c.score = (heur ? rank_heur_score(&x->heur, &c[i].c, &p->t) : 0) + rank_ftrl_margin(m, f, k);
+        }
     }
 }
 

@@ -33,8 +33,10 @@
  * RANK_LEARN_EINVAL. Ownership: nothing is allocated; lcands point into the
  * rank_cands they came from (valid as long as it is).
  * Cost: ~40 features per candidate, one table load each, plus the
- * heuristic's score (its word sets) per candidate with base heuristic; see
- * tests/bench/ranking.sh for the measured time per 50 candidates.
+ * heuristic's score (the candidate's word set; the last query's is split
+ * once per request) per candidate with base heuristic; see
+ * tests/bench/bench_rerank.c and tests/bench/ranking.sh for the measured
+ * time per 50 candidates.
  */
 #ifndef QAC_RANK_LEARNED_H
 #define QAC_RANK_LEARNED_H
@@ -56,7 +58,8 @@
 size_t rank_lcands_from(rank_lcand *out, size_t cap, const rank_cands *cs);
 
 /* The model's base score of c (ftrl.h "Base"): the heuristic's score with
- * x's clock and last query (rank_score_heuristic), or 0 for base none. */
+ * x's clock and last query (rank_score_heuristic), or 0 for base none.
+ * x prepared (rank_fctx_prepare). */
 double rank_learned_base(const rank_ftrl *m, const rank_fctx *x, const rank_lcand *c);
 
 /* Scores c[0..n): c[i].c.score = base + margin. Prepares x (rank_fctx_prepare). */

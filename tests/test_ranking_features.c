@@ -11,6 +11,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "ranking/embed.h"
 #include "ranking/features.h"
 #include "ranking/learned.h"
 
@@ -120,6 +121,188 @@ static void test_match_features(void **state) {
     assert_memory_equal(g, f[0], k[0] * sizeof *g);
 }
 
+/* --- differential: the features against brute force ---------------------- */
+
+/* features.c's index of a feature alone (no cross): its numbers below are
+ * features.c's enum; a renumbering shows here as a missing feature. */
+static uint32_t mix32(uint32_t x) {
+    x ^= x >> 16;
+    x *= 0x7feb352dU;
+    x ^= x >> 15;
+    x *= 0x846ca68bU;
+    x ^= x >> 16;
+    return x;
+}
+enum { RF_COSL = 17, RF_COSS = 19, RF_LOGG = 2, RF_GBIN = 3, RF_LOGU = 12, RF_RECENT = 14, RF_DBIN = 15, RF_TRI = 21, RF_WOV = 22 };
+static uint32_t fidx(uint32_t fno, uint32_t bin) { return mix32(fno << 16 | (bin & 0xfff) << 4); }
+
+static uint64_t rng = 88172645463325252ull;
+static uint32_t rnd(uint32_t n) {
+    rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+    return (uint32_t)(rng % n);
+}
+
+/* words of 1-4 letters of "abc" (120 possible) and single spaces, or
+ * (long) runs of letters and spaces, up to cap - 1 bytes */
+static uint32_t rnd_text(char *out, uint32_t cap) {
+    uint32_t n = 0, want = rnd(8) == 0 ? cap - 1 : rnd(40);
+    while (n < want) {
+        if (rnd(4) == 0) { /* any run: repeated trigrams, double spaces */
+            out[n++] = "abc  "[rnd(5)];
+            continue;
+        }
+        for (uint32_t k = 0, wl = 1 + rnd(4); k < wl && n < want; k++) out[n++] = "abc"[rnd(3)];
+        if (n < want) out[n++] = ' ';
+    }
+    return n;
+}
+
+static uint32_t ref_tri(const char *s, size_t len, uint32_t *out) { /* first RANK_FEAT_MAX_TRI distinct */
+    uint32_t n = 0;
+    for (size_t i = 0; i < len && n < RANK_FEAT_MAX_TRI; i++) {
+        uint32_t k = 0;
+        for (size_t j = 0; j < 3; j++) {
+            size_t b = i + j;
+            k |= (uint32_t)(b == 0 ? '^' : b <= len ? (unsigned char)s[b - 1] : '$') << (8 * j);
+        }
+        int dup = 0;
+        for (uint32_t j = 0; j < n && !dup; j++) dup = out[j] == k;
+        if (!dup) out[n++] = k;
+    }
+    return n;
+}
+
+static size_t ref_words(const char *s, size_t len, const char **w, size_t *wl) { /* all, with repeats */
+    size_t n = 0, i = 0;
+    while (i < len) {
+        while (i < len && s[i] == ' ') i++;
+        size_t st = i;
+        while (i < len && s[i] != ' ') i++;
+        if (i > st) w[n] = s + st, wl[n++] = i - st;
+    }
+    return n;
+}
+
+static int ref_in(const char *w, size_t wl, const char **v, const size_t *vl, size_t n) {
+    for (size_t j = 0; j < n; j++)
+        if (vl[j] == wl && !memcmp(v[j], w, wl)) return 1;
+    return 0;
+}
+
+/* the heuristic as baseline.h writes it (distinct words, the first 64 of last) */
+static double ref_heur(const rank_cand *c, int64_t now, const char *last, size_t lastlen) {
+    double s = log1p(c->g) + 4.0 * log1p((double)c->u);
+    if (c->u > 0) s += 3.0 * exp(-((double)(now - c->last) / 86400.0) / 7.0);
+    if (!last) return s;
+    const char *xw[600], *lw[600], *dw[600], *dl[600];
+    size_t xl[600], ll[600], dxl[600], dll[600];
+    size_t nx = ref_words(c->q, c->len, xw, xl), nl = ref_words(last, lastlen, lw, ll), ndx = 0, ndl = 0;
+    for (size_t i = 0; i < nx; i++)
+        if (!ref_in(xw[i], xl[i], dw, dxl, ndx) && ndx < 64) dw[ndx] = xw[i], dxl[ndx++] = xl[i];
+    for (size_t i = 0; i < nl; i++)
+        if (!ref_in(lw[i], ll[i], dl, dll, ndl) && ndl < 64) dl[ndl] = lw[i], dll[ndl++] = ll[i];
+    size_t common = 0;
+    for (size_t i = 0; i < ndx; i++) common += (size_t)ref_in(dw[i], dxl[i], dl, dll, ndl);
+    if (ndx) s += 2.0 * (double)common / (double)ndx;
+    if (c->len > lastlen && !memcmp(c->q, last, lastlen)) s += 1.5;
+    return s;
+}
+
+static uint32_t ref_bin_log2(double v, uint32_t max) {
+    uint32_t b = 0;
+    while (v >= 1 && b < max) v /= 2, b++;
+    return b;
+}
+
+/* Random candidates and last queries (repeated trigrams and words, texts
+ * over RANK_FEAT_MAX_TRI trigrams, last queries over 64 distinct words):
+ * the trigram Jaccard, the word overlap, the popularity and recency values
+ * and bins equal brute force, the heuristic (alone and as the learned base)
+ * equals its formula, and rank_learned_score equals base + margin of
+ * rank_features. */
+static void test_features_match_brute_force(void **state) {
+    (void)state;
+    static char texts[16][600], last[600];
+    static float vecs[18][RANK_EMB_MAX_DIMS];
+    rank_ftrl_opts o;
+    rank_ftrl_opts_default(&o);
+    o.bits = 10;
+    rank_ftrl *m = rank_ftrl_new(&o);
+    assert_non_null(m);
+    for (size_t i = 0; i <= m->mask; i++) m->w[i] = (float)rnd(2001) / 10000.0f - 0.1f;
+    for (int round = 0; round < 400; round++) {
+        rank_lcand c[16];
+        int64_t now = 1000000;
+        for (int i = 0; i < 16; i++) {
+            uint32_t len = rnd_text(texts[i], rnd(3) ? 48 : sizeof texts[i]);
+            uint32_t u = rnd(2) ? rnd(12) : 0;
+            double g = rnd(4) ? (double)rnd(1u << rnd(30)) : 0;
+            c[i] = lc("", g, u, now - (int64_t)rnd(40 * 86400) + 86400, (uint32_t)i + 1, NULL);
+            c[i].c.q = texts[i], c[i].c.len = len;
+        }
+        uint32_t ll = rnd_text(last, rnd(2) ? 48 : sizeof last);
+        rank_hsess sess[1] = {{last, ll, now - 60}};
+        uint32_t dims = 1 + rnd(RANK_EMB_MAX_DIMS);
+        for (int i = 0; i < 18; i++)
+            for (uint32_t d = 0; d < dims; d++) vecs[i][d] = (float)rnd(2001) / 1000.0f - 1.0f;
+        for (int i = 0; i < 16; i++) c[i].vec = rnd(4) ? vecs[i] : NULL;
+        rank_fctx x = {.p = "a", .plen = 1, .now = now, .dims = dims, .last = rnd(5) ? last : NULL, .lastlen = ll,
+                       .last_vec = rnd(4) ? vecs[16] : NULL, .sess_vec = rnd(4) ? vecs[17] : NULL, .sess = sess,
+                       .nsess = 1};
+        if (!x.last) x.nsess = 0;
+        rank_fctx_prepare(&x, c, 16);
+        uint32_t lt[RANK_FEAT_MAX_TRI], ct[RANK_FEAT_MAX_TRI];
+        uint32_t nlt = ref_tri(last, ll, lt);
+        for (int i = 0; i < 16; i++) {
+            const rank_cand *cc = &c[i].c;
+            rank_feat f[RANK_FEAT_MAX];
+            size_t k = rank_features(&x, &c[i], f);
+            assert_true(has_feat(f, k, (rank_feat){fidx(RF_LOGG, 0), (float)(log1p(cc->g) / 10.0)}) || cc->g == 0);
+            assert_true(has_feat(f, k, (rank_feat){fidx(RF_GBIN, ref_bin_log2(cc->g + 1, 24)), 1}));
+            if (cc->u) {
+                double d = (double)(now - cc->last) / 86400.0;
+                if (d < 0) d = 0;
+                assert_true(has_feat(f, k, (rank_feat){fidx(RF_LOGU, 0), (float)log1p((double)cc->u) / 3.0f}));
+                assert_true(has_feat(f, k, (rank_feat){fidx(RF_RECENT, 0), (float)exp(-d / 7.0)}));
+                assert_true(has_feat(f, k, (rank_feat){fidx(RF_DBIN, ref_bin_log2(d * 24.0 + 1, 12)), 1}));
+            }
+            if (x.last && c[i].vec && x.last_vec)
+                assert_true(has_feat(f, k, (rank_feat){fidx(RF_COSL, 0), rank_dot(c[i].vec, x.last_vec, dims)}));
+            if (x.last && c[i].vec && x.sess_vec)
+                assert_true(has_feat(f, k, (rank_feat){fidx(RF_COSS, 0), rank_dot(c[i].vec, x.sess_vec, dims)}));
+            if (x.last) {
+                uint32_t nct = ref_tri(cc->q, cc->len, ct), common = 0;
+                for (uint32_t a = 0; a < nct; a++)
+                    for (uint32_t b = 0; b < nlt; b++) common += ct[a] == lt[b];
+                uint32_t uni = nct + nlt - common;
+                float jac = uni ? (float)common / (float)uni : 0;
+                const char *xw[600], *lw[600];
+                size_t xl[600], lwl[600];
+                size_t nx = ref_words(cc->q, cc->len, xw, xl), nl = ref_words(last, ll, lw, lwl), cw = 0;
+                for (size_t a = 0; a < nx; a++) cw += (size_t)ref_in(xw[a], xl[a], lw, lwl, nl);
+                float wov = nx ? (float)cw / (float)nx : 0;
+                for (size_t j = 0; j < k; j++) { /* present with its value, or absent when 0 */
+                    if (f[j].i == fidx(RF_TRI, 0)) assert_true(f[j].v == jac), jac = 0;
+                    if (f[j].i == fidx(RF_WOV, 0)) assert_true(f[j].v == wov), wov = 0;
+                }
+                assert_true(jac == 0 && wov == 0);
+            }
+            double h = ref_heur(cc, now, x.last, ll);
+            rank_cand t = *cc;
+            rank_ctx hc = {now, x.last, ll};
+            rank_score_heuristic(&t, 1, &hc);
+            assert_true(t.score == h);
+            assert_true(rank_learned_base(m, &x, &c[i]) == h);
+            c[i].c.score = h + rank_ftrl_margin(m, f, k);
+        }
+        rank_lcand s[16];
+        memcpy(s, c, sizeof s);
+        rank_learned_score(m, &x, s, 16);
+        for (int i = 0; i < 16; i++) assert_true(s[i].c.score == c[i].c.score);
+    }
+    rank_ftrl_free(m);
+}
+
 static void test_session_vec_and_merge(void **state) {
     (void)state;
     float a[2] = {1, 0}, b[2] = {0, 1}, out[2];
@@ -173,6 +356,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_user_and_session_signals),
         cmocka_unit_test(test_match_features),
+        cmocka_unit_test(test_features_match_brute_force),
         cmocka_unit_test(test_session_vec_and_merge),
         cmocka_unit_test(test_lcands_from_gather),
     };
