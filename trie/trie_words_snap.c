@@ -65,7 +65,8 @@
 #include "trie/trie_words_internal.h"
 
 #define TWS_MAGIC "QACWIDX" /* 8 bytes with the NUL */
-#define TWS_VERSION 1u
+#define TWS_VERSION 2u /* 2: build ranks of one bound code in key order (tw_exact), adds and \
+                        * raises bounded strictly above the score */
 #define TWS_HDR 128u
 #define TWS_WBUF (1u << 16)
 
