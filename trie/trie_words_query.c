@@ -476,11 +476,12 @@ static inline int cur_seek(tw_cur *c, uint32_t r) {
 
 /* Two or more distinct complete words, the rarest's list at most
  * TW_ISECT_MAX long: their lists are intersected in one pass in rank order
- * (the driver's ranks galloped in each other list), and only ranks in all
- * of them are checked (check_ranks). A block of 16 driver positions whose
- * bound is under the worst kept match is skipped. Exact: every rank of the
- * driver is either skipped by its bound, absent from another complete
- * word's list, or checked. */
+ * (leapfrog: the driver's rank galloped in each other list; where one has
+ * none, the driver gallops on to that list's next rank, over its block
+ * heads, its gaps unread), and only ranks in all of them are checked
+ * (check_ranks). A block of 16 driver positions whose bound is beaten
+ * (res_beats) is skipped. Exact: every rank of the driver is either skipped
+ * by its bound, absent from another complete word's list, or checked. */
 static void search_isect(tw_search *S, uint32_t best) {
     const trie_words *w = S->w;
     const tw_word *d = &w->w[best];
@@ -497,24 +498,34 @@ static void search_isect(tw_search *S, uint32_t best) {
     uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
     int nl = tw_levels(d->cap, off, sz, &tot);
     const uint16_t *mx0 = nl ? tw_mx(d) + off[0] : NULL;
-    uint32_t buf[TW_F], nb = 0, drk[TW_F];
-    for (uint32_t b = 0; b < tw_nblk(d->n); b++) {
-        if (mx0 && res_beats(res_worst(S), bval(mx0[b]), tw_bbase(d)[b])) continue; /* the block's bound */
-        uint32_t nr = tw_block(d, b, drk);
-        S->scanned += nr;
-        for (uint32_t p = 0; p < nr; p++) {
-            uint32_t r = drk[p], j = 0;
-            for (; j < no; j++) {
-                if (!cur_seek(&cur[j], r)) goto done; /* a list is exhausted: no more ranks */
-                if (cur[j].r != r) break;
+    const uint32_t *bb = tw_bbase(d);
+    tw_cur dc = {.x = d, .nb = tw_nblk(d->n)};
+    cur_block(&dc, 0);
+    uint32_t buf[TW_F], nb = 0, blk = NONE;
+    for (;;) { /* dc.r: the driver's next rank that may be in every list */
+        if (dc.blk != blk) { /* entered a block: skipped whole when its bound is beaten */
+            blk = dc.blk;
+            if (mx0 && res_beats(res_worst(S), bval(mx0[blk]), bb[blk])) {
+                if (blk + 1 >= dc.nb) break;
+                cur_block(&dc, blk + 1);
+                continue;
             }
-            if (j < no) continue;
+        }
+        S->scanned++;
+        uint32_t r = dc.r, next = r + 1, j = 0;
+        for (; j < no; j++) {
+            if (!cur_seek(&cur[j], r)) goto done; /* a list is exhausted: no more ranks */
+            if (cur[j].r != r) break;
+        }
+        if (j < no) next = cur[j].r; /* list j holds nothing in [r, next) */
+        else {
             buf[nb++] = r;
             if (nb == TW_F) {
                 check_ranks(S, buf, nb);
                 nb = 0;
             }
         }
+        if (!cur_seek(&dc, next)) break;
     }
 done:
     if (nb) check_ranks(S, buf, nb);
