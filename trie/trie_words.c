@@ -34,13 +34,30 @@
  *                   n used, live (non-tombstone), gn gap bytes, last rank, top = root code
  *
  * Per key id: rank[id] (4 B) and kb[id] (2 B), the bound every tree path of
- * the key is known to cover. A score change to s <= bval(kb[id]) (any
- * decrease; a rise within the headroom) touches nothing: O(1). A rise past
- * it sets kb[id] = code(s + |s|/16 + 1) (headroom: INCR-heavy keys pay once
+ * the key is known to cover. A score change to s < bval(kb[id]) (any
+ * decrease; a rise within the headroom) touches nothing: O(1). A rise to
+ * it or past it sets kb[id] = code(s + |s|/16 + 1) (headroom: INCR-heavy keys pay once
  * per ~6% growth, not per INCR) and raises, for each word of the key, the
  * tree path above the key's position (binary search by rank) and the word's
  * bound: O(words * (log n + depth)). Bounds never drop on decreases or
- * deletes (they stay upper bounds); build re-tightens them.
+ * deletes (they stay upper bounds); build re-tightens them. An add's bound
+ * has the same headroom (strictly above its score).
+ *
+ * Ties: build hands out ranks by bound code, highest first, then in KEY
+ * order (the ids fed to the counting sort in key order), so a key whose
+ * score equals its bound exactly (tw_exact: bval(kb) == score; every small
+ * integer score is) is still at the rank and score of the build -- adds
+ * and raises set a bound strictly above the score, drops leave it above --
+ * and two tw_exact keys of equal score rank in key order. The search
+ * decides a tie with the worst kept match by rank: when that match is
+ * tw_exact, an entry whose bound EQUALS its score and whose ranks are all
+ * after its rank holds nothing that can enter (a key there at that very
+ * score is tw_exact too: its key is after). The heap orders equal bounds by
+ * first rank, so the first such entry ends the search. Without it, a
+ * corpus where most keys share a score (10M synthetic: 97 % count 1) had
+ * every tie of the worst kept score expanded and decoded: whole lists of
+ * common words for 2-word queries (units of work per 2-word query: mean
+ * 2410 -> 752, truncated 171 -> 0 of 5263; bench_words, 10M).
  * Add: new rank (largest), append to each word's list (one gap, or a new
  * block head; grow x1.5, list re-laid and tree rebuilt on growth: amortized
  * O(1)), raise the path. Delete: rid[rank] =
@@ -124,7 +141,7 @@
  * so far are still exactly the best). Memory per key: 4 (rank) + 4 (rid) +
  * 2 (kb) + 4 (fo) + 1-3 per word (fa) + ~2.1 per distinct word (gap, block
  * heads, tree) + the dictionary (~50 B per word + its trie). Build: keys by rank (a
- * counting sort on the 16-bit score code), decoded twice (count, then fill
+ * counting sort on the 16-bit score code, fed in key order), decoded twice (count, then fill
  * exact-size lists and the forward index), words hashed (XXH3) into temp
  * ids, coded by their occurrences after the count; the dictionary trie is
  * bulk-built from the sorted vocabulary. Saved beside the trie snapshot and
@@ -363,7 +380,7 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
     uint16_t o[TW_MAXKW], l[TW_MAXKW];
     int nw = trie_words__split(key, len, o, l);
     if ((rc = tw_fa_reserve(w, (uint64_t)nw * TW_CODE_MAX))) return rc;
-    uint16_t c = bcode(score);
+    uint16_t c = tw_headroom(score); /* above the score: never tw_exact (a rank out of key order) */
     uint32_t rk = w->next_rank++;
     w->rank[id] = rk;
     w->rid[rk] = id;
@@ -445,8 +462,10 @@ int trie_words_score(trie_words *w, const trie *t, uint32_t id, const char *key,
         if (!t || (id = trie_words__lookup(t, key, len)) == NONE) return TRIE_ENOTFOUND;
     }
     if (id >= w->idcap || w->rank[id] == NONE) return TRIE_ENOTFOUND;
-    if (bcode(new_score) <= w->kb[id]) return TRIE_OK; /* covered: nothing to do */
-    uint16_t c = bcode(new_score + fabs(new_score) / 16 + 1);
+    /* covered (strictly: a score equal to its bound would make the key
+     * tw_exact at a rank out of key order): nothing to do */
+    if (new_score < bval(w->kb[id])) return TRIE_OK;
+    uint16_t c = tw_headroom(new_score);
     w->kb[id] = c;
     uint16_t o[TW_MAXKW], l[TW_MAXKW];
     int nw = trie_words__distinct(key, o, l, trie_words__split(key, len, o, l));
@@ -569,6 +588,17 @@ static int vocab_codes(tw_vocab *v, uint32_t *tcode, uint64_t *bytes) {
     return TRIE_OK;
 }
 
+/* Ids collected in key order (trie__walk_sorted). */
+typedef struct tw_ids {
+    uint32_t *v, n, cap;
+} tw_ids;
+static int kord_add(void *ud, uint32_t id) {
+    tw_ids *k = ud;
+    if (k->n == k->cap) return 1; /* (never: the trie holds cap keys) */
+    k->v[k->n++] = id;
+    return 0;
+}
+
 static int vocab_cmp(const void *a, const void *b, void *ctx) {
     const tw_vocab *v = ctx;
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -587,8 +617,10 @@ int trie_words_build(const trie *t, trie_words **out) {
     uint32_t nids = t->nids;
     if (nids && (rc = tw_ids_reserve(w, nids - 1))) goto fail;
     rc = TRIE_ENOMEM;
-    /* ranks: by score code, highest first, then id (a counting sort) */
-    if (!(cnt = qcalloc(65537, sizeof *cnt)) || !(order = qmalloc(((size_t)t->count + 1) * 4)))
+    /* ranks: by score code, highest first, then KEY order (a counting sort
+     * fed the ids in key order: the rank order of tw_exact keys, below) */
+    if (!(cnt = qcalloc(65537, sizeof *cnt)) || !(order = qmalloc(((size_t)t->count + 1) * 4)) ||
+        !(perm = qmalloc(((size_t)t->count + 1) * 4)))
         goto fail;
     for (uint32_t id = 0; id < nids; id++)
         if (id_live(t, id)) cnt[w->kb[id] = bcode(t->refs[id].score)]++;
@@ -598,8 +630,11 @@ int trie_words_build(const trie *t, trie_words **out) {
         s += x;
         if (c == 0) break;
     }
-    for (uint32_t id = 0; id < nids; id++)
-        if (id_live(t, id)) order[cnt[w->kb[id]]++] = id;
+    tw_ids kord = {perm, 0, (uint32_t)t->count};
+    trie__walk_sorted(t, kord_add, &kord);
+    for (uint32_t i = 0; i < kord.n; i++) order[cnt[w->kb[perm[i]]]++] = perm[i];
+    qfree(perm);
+    perm = NULL;
     uint32_t nkeys = (uint32_t)t->count;
     for (uint32_t r = 0; r < nkeys; r++) w->rank[order[r]] = r;
     w->rid = order; /* rank -> id */

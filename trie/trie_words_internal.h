@@ -82,6 +82,20 @@ static inline double bval(uint16_t c) {
     return (double)f;
 }
 
+/* The bound code of a key added or raised live: strictly above its score
+ * (so the key is never tw_exact), with headroom, so that an INCR-heavy key
+ * pays the raise once per ~6 % of growth, not per INCR. */
+static inline uint16_t tw_headroom(double s) { return bcode(s + fabs(s) / 16 + 1); }
+
+/* A key whose score equals its bound exactly (bval(kb) == score) holds the
+ * score it had at the last build, at the rank the build gave it: build
+ * hands out ranks by bound code, then KEY order, and every later add or
+ * raise sets a bound strictly above the score (tw_headroom; a score equal
+ * to its bound is not covered), while a drop leaves the bound above it.
+ * So two tw_exact keys of equal score rank in key order: a tie the search
+ * decides by rank, no decode (trie_words.c, "Ties"). */
+static inline int tw_exact(const trie_words *w, uint32_t id, double score) { return bval(w->kb[id]) == score; }
+
 /* The first 8 bytes of word (zero-padded) as one integer: a prefix of <= 8
  * bytes is tested with a mask, no decode (tw_head_mask). */
 static inline uint64_t tw_head(const char *word, size_t wl) {

@@ -13,7 +13,7 @@
  *     matched on their word ids (fcheck, the forward index: integer
  *     compares and 8-byte word heads, no key decode), then by score, and
  *     only a key that enters the sorted set of the best m matches so far
- *     (whose worst prunes the heap) is decoded;
+ *     (whose worst prunes the heap, ties by rank: res_beats) is decoded;
  *   - the one-pass intersection of two or more complete words' lists
  *     (search_isect: ranks galloped in rank order, no heap), used instead of
  *     the best-first search when the rarest list is short (TW_ISECT_MAX);
@@ -106,6 +106,7 @@ enum { K_STREAM, K_WORD, K_NODE };
 typedef struct tw_ent {
     double v;
     uint32_t a, b; /* WORD: a = wid; NODE: a = wid, b = index */
+    uint32_t r0;   /* a rank <= every rank below (0 for STREAM): equal v, smaller first */
     uint8_t kind, lv;
 } tw_ent;
 
@@ -120,6 +121,7 @@ typedef struct tw_sent {
 typedef struct tw_res {
     double s;
     uint32_t id;
+    uint32_t erank; /* its rank when tw_exact, else NONE (ties decided by rank) */
     uint16_t kl;
     trie_words_range rg[TRIE_WORDS_MAX_TYPED];
     char key[TRIE_MAX_KEY];
@@ -144,6 +146,10 @@ typedef struct tw_search {
     int stream, oom;
 } tw_search;
 
+/* Heap order: higher bound first; equal bounds, lower rank first (the
+ * order in which ties are decided, so the first pruned ends the search). */
+static inline int ent_gt(const tw_ent *a, const tw_ent *b) { return a->v > b->v || (a->v == b->v && a->r0 < b->r0); }
+
 static void hpush(tw_search *S, tw_ent e) {
     if (S->hn == S->hcap) {
         uint32_t nc = S->hcap ? S->hcap * 2 : 256;
@@ -157,7 +163,7 @@ static void hpush(tw_search *S, tw_ent e) {
     }
     uint32_t i = S->hn++;
     S->scanned++;
-    while (i > 0 && e.v > S->h[(i - 1) / 2].v) {
+    while (i > 0 && ent_gt(&e, &S->h[(i - 1) / 2])) {
         S->h[i] = S->h[(i - 1) / 2];
         i = (i - 1) / 2;
     }
@@ -170,8 +176,8 @@ static tw_ent hpop(tw_search *S) {
     for (;;) {
         uint32_t l = 2 * i + 1, r = l + 1, m = l;
         if (l >= S->hn) break;
-        if (r < S->hn && S->h[r].v > S->h[l].v) m = r;
-        if (S->h[m].v <= x.v) break;
+        if (r < S->hn && ent_gt(&S->h[r], &S->h[l])) m = r;
+        if (!ent_gt(&S->h[m], &x)) break;
         S->h[i] = S->h[m];
         i = m;
     }
@@ -182,6 +188,14 @@ static tw_ent hpop(tw_search *S) {
 /* The worst kept match when the set is full (prunes), else NULL. */
 static inline const tw_res *res_worst(const tw_search *S) {
     return S->nres == S->m ? &S->res[S->ord[S->nres - 1]] : NULL;
+}
+
+/* 1 when nothing below a bound v whose ranks are all >= r0 can enter the
+ * best m: v under the worst kept, or (trie_words.c, "Ties") v equal to it,
+ * the worst tw_exact and every rank below after its rank -- a key there
+ * with that very score is tw_exact too, so its key is after the worst's. */
+static inline int res_beats(const tw_res *wr, double v, uint32_t r0) {
+    return wr && (v < wr->s || (v == wr->s && wr->erank != NONE && r0 > wr->erank));
 }
 
 /* --- dictionary cursor (max-heap on s) */
@@ -363,6 +377,7 @@ static void examine(tw_search *S, uint32_t id, double sc, int fc, const uint16_t
     tw_res *r = &S->res[slot];
     r->s = sc;
     r->id = id;
+    r->erank = tw_exact(S->w, id, sc) ? S->w->rank[id] : NONE;
     r->kl = (uint16_t)kl;
     memcpy(r->key, key, kl);
     memcpy(r->rg, rg, (size_t)q->nw * sizeof *rg);
@@ -461,11 +476,12 @@ static inline int cur_seek(tw_cur *c, uint32_t r) {
 
 /* Two or more distinct complete words, the rarest's list at most
  * TW_ISECT_MAX long: their lists are intersected in one pass in rank order
- * (the driver's ranks galloped in each other list), and only ranks in all
- * of them are checked (check_ranks). A block of 16 driver positions whose
- * bound is under the worst kept match is skipped. Exact: every rank of the
- * driver is either skipped by its bound, absent from another complete
- * word's list, or checked. */
+ * (leapfrog: the driver's rank galloped in each other list; where one has
+ * none, the driver gallops on to that list's next rank, over its block
+ * heads, its gaps unread), and only ranks in all of them are checked
+ * (check_ranks). A block of 16 driver positions whose bound is beaten
+ * (res_beats) is skipped. Exact: every rank of the driver is either skipped
+ * by its bound, absent from another complete word's list, or checked. */
 static void search_isect(tw_search *S, uint32_t best) {
     const trie_words *w = S->w;
     const tw_word *d = &w->w[best];
@@ -482,27 +498,34 @@ static void search_isect(tw_search *S, uint32_t best) {
     uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
     int nl = tw_levels(d->cap, off, sz, &tot);
     const uint16_t *mx0 = nl ? tw_mx(d) + off[0] : NULL;
-    uint32_t buf[TW_F], nb = 0, drk[TW_F];
-    for (uint32_t b = 0; b < tw_nblk(d->n); b++) {
-        if (mx0) { /* the block's bound */
-            const tw_res *wr = res_worst(S);
-            if (wr && bval(mx0[b]) < wr->s) continue;
-        }
-        uint32_t nr = tw_block(d, b, drk);
-        S->scanned += nr;
-        for (uint32_t p = 0; p < nr; p++) {
-            uint32_t r = drk[p], j = 0;
-            for (; j < no; j++) {
-                if (!cur_seek(&cur[j], r)) goto done; /* a list is exhausted: no more ranks */
-                if (cur[j].r != r) break;
+    const uint32_t *bb = tw_bbase(d);
+    tw_cur dc = {.x = d, .nb = tw_nblk(d->n)};
+    cur_block(&dc, 0);
+    uint32_t buf[TW_F], nb = 0, blk = NONE;
+    for (;;) { /* dc.r: the driver's next rank that may be in every list */
+        if (dc.blk != blk) { /* entered a block: skipped whole when its bound is beaten */
+            blk = dc.blk;
+            if (mx0 && res_beats(res_worst(S), bval(mx0[blk]), bb[blk])) {
+                if (blk + 1 >= dc.nb) break;
+                cur_block(&dc, blk + 1);
+                continue;
             }
-            if (j < no) continue;
+        }
+        S->scanned++;
+        uint32_t r = dc.r, next = r + 1, j = 0;
+        for (; j < no; j++) {
+            if (!cur_seek(&cur[j], r)) goto done; /* a list is exhausted: no more ranks */
+            if (cur[j].r != r) break;
+        }
+        if (j < no) next = cur[j].r; /* list j holds nothing in [r, next) */
+        else {
             buf[nb++] = r;
             if (nb == TW_F) {
                 check_ranks(S, buf, nb);
                 nb = 0;
             }
         }
+        if (!cur_seek(&dc, next)) break;
     }
 done:
     if (nb) check_ranks(S, buf, nb);
@@ -525,10 +548,13 @@ static void expand(tw_search *S, uint32_t wid, int lv, uint32_t idx) {
     if (c1 > sz[cl]) c1 = sz[cl];
     const uint16_t *mx = tw_mx(x) + off[cl];
     const tw_res *wr = res_worst(S);
+    uint32_t nb = tw_nblk(x->n);
     for (uint32_t i = c0; i < c1; i++) {
-        if (!mx[i]) continue;
+        uint32_t blk = i << (TW_FB * cl); /* the entry's first block */
+        if (!mx[i] || blk >= nb) continue;
         double v = bval(mx[i]);
-        if (!wr || v >= wr->s) hpush(S, (tw_ent){v, wid, i, K_NODE, (uint8_t)cl});
+        uint32_t r0 = tw_bbase(x)[blk];
+        if (!res_beats(wr, v, r0)) hpush(S, (tw_ent){v, wid, i, r0, K_NODE, (uint8_t)cl});
     }
 }
 
@@ -552,7 +578,7 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
     if (nc == 0) { /* one word, a prefix: every dictionary word with it */
         if (!stream_init(S, q->w[0], q->wl[0])) return 0;
         S->stream = 1;
-        hpush(S, (tw_ent){S->s[0].s, 0, 0, K_STREAM, 0});
+        hpush(S, (tw_ent){S->s[0].s, 0, 0, 0, K_STREAM, 0});
     } else { /* the rarest complete word drives */
         uint32_t best = NONE, bn = UINT32_MAX;
         for (int i = 0; i < nc; i++) /* (looked up above) */
@@ -570,7 +596,7 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
             if (!S->sn && plive < bn) {
                 S->stream = 1; /* a key with two words of the prefix is in two lists */
                 for (uint32_t i = 0; i < npw; i++)
-                    hpush(S, (tw_ent){bval(w->w[pw[i]].top), pw[i], 0, K_WORD, 0});
+                    hpush(S, (tw_ent){bval(w->w[pw[i]].top), pw[i], 0, tw_bbase(&w->w[pw[i]])[0], K_WORD, 0});
                 best = NONE;
             }
             S->sn = 0;
@@ -585,11 +611,11 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
             search_isect(S, best); /* every rank of the list, in one pass: nothing truncated */
             best = NONE;
         }
-        if (best != NONE) hpush(S, (tw_ent){bval(w->w[best].top), best, 0, K_WORD, 0});
+        if (best != NONE) hpush(S, (tw_ent){bval(w->w[best].top), best, 0, tw_bbase(&w->w[best])[0], K_WORD, 0});
     }
     while (S->hn && !S->oom) {
         const tw_res *wr = res_worst(S);
-        if (wr && S->h[0].v < wr->s) break; /* nothing left can enter */
+        if (res_beats(wr, S->h[0].v, S->h[0].r0)) break; /* nothing left can enter (heap order) */
         if (S->scanned >= TRIE_WORDS_MAX_SCAN) {
             *truncated = 1;
             break;
@@ -599,8 +625,9 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
             uint32_t wid = stream_next(S);
             S->scanned++;
             double v = bval(w->w[wid].top);
-            if (!wr || v >= wr->s) hpush(S, (tw_ent){v, wid, 0, K_WORD, 0});
-            if (S->sn) hpush(S, (tw_ent){S->s[0].s, 0, 0, K_STREAM, 0});
+            uint32_t r0 = tw_bbase(&w->w[wid])[0];
+            if (!res_beats(wr, v, r0)) hpush(S, (tw_ent){v, wid, 0, r0, K_WORD, 0});
+            if (S->sn) hpush(S, (tw_ent){S->s[0].s, 0, 0, 0, K_STREAM, 0});
         } else {
             expand(S, e.a, e.kind == K_WORD ? -1 : e.lv, e.b);
         }
@@ -684,6 +711,25 @@ const char *trie_words_strerror(int err) {
         return -1;                                                                                 \
     } while (0)
 
+/* The tw_exact keys, in rank order, by score descending, then key order
+ * (what the search's tie rule relies on). */
+static int check_exact_order(const trie_words *w, const trie *t, char *err, size_t errlen) {
+    char prev[TRIE_MAX_KEY], key[TRIE_MAX_KEY];
+    uint32_t pl = 0, have = 0;
+    double ps = 0;
+    for (uint32_t r = 0; r < w->next_rank; r++) {
+        uint32_t id = w->rid[r];
+        if (id == NONE || !tw_exact(w, id, t->refs[id].score)) continue;
+        double s = t->refs[id].score;
+        uint32_t kl = kdecode(t, id, key);
+        if (have && (s > ps || (s == ps && keycmp(prev, pl, key, kl) >= 0)))
+            FAIL("rank %u: key id %u at its bound's score %g out of (score, key) order", r, id, s);
+        memcpy(prev, key, kl);
+        pl = kl, ps = s, have = 1;
+    }
+    return 0;
+}
+
 int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errlen) {
     uint64_t keys = 0, post = 0;
     for (uint32_t id = 0; id < t->nids; id++) {
@@ -736,6 +782,7 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
     }
     for (uint32_t r = 0; r < w->next_rank; r++)
         if (!(w->fo[r] & TW_FO_DEAD) != (w->rid[r] != NONE)) FAIL("rank %u: dead mark and id disagree", r);
+    if (check_exact_order(w, t, err, errlen)) return -1;
     if (keys != w->keys) FAIL("index holds %llu keys, trie %llu", (unsigned long long)w->keys, (unsigned long long)keys);
     if (post != w->postings) FAIL("index holds %llu postings, keys have %llu", (unsigned long long)w->postings, (unsigned long long)post);
     uint64_t live = 0, words = 0, lbytes = 0;

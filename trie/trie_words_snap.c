@@ -40,7 +40,8 @@
  * and below next_rank, last and live as stored, the postings summing to
  * the header's count; every word has exactly one code. What the checksum
  * alone vouches for (not checked: it would cost a build) is that the words
- * of the lists are the words of the keys and the bounds cover the scores:
+ * of the lists are the words of the keys, the bounds cover the scores and
+ * the tw_exact keys of one score rank in key order (version 2: ties):
  * the file was written from an exact index over that very image, and a
  * corrupted one fails the checksum. Every allocation is bounded by the
  * file's size (a list's capacity by its tree, stored in the file).
@@ -67,7 +68,8 @@
 #include "trie/trie_words_internal.h"
 
 #define TWS_MAGIC "QACWIDX" /* 8 bytes with the NUL */
-#define TWS_VERSION 1u
+#define TWS_VERSION 2u /* 2: build ranks of one bound code in key order (tw_exact), adds and \
+                        * raises bounded strictly above the score */
 #define TWS_HDR 128u
 #define TWS_WBUF (1u << 16)
 
