@@ -81,6 +81,11 @@
       on 8+ characters 0.86-0.88 of main's median, FUZZY 1 / 2 / AUTO
       within the noise (README, Typos).
       At 10M keys this more than halved FUZZY 1 (README, Typos).
+      PROBE RECORDS: the prefetch pass records each probe's look-ups
+      (their hashes, in order, with the work units spent up to each), so
+      the real probe of that child reads the filter words only, without
+      repeating its DP steps; same answer, same units (see fz_prec). 10M
+      A/B: FUZZY 2 on 8+ characters 0.67-0.81 of the median before it.
  *   3. trie_topk's best-first walk with list c as its initial frontier
  *      (entries: a key, a whole subtree, or a run of siblings), until k
  *      results. Each entry carries its matchlen to the keys it yields. If
@@ -122,7 +127,7 @@
  * No allocation: the DP rows, the path's characters and the walk's node
  * stack are bounded by the longest key (TRIE_MAX_KEY bytes, so at most that
  * many characters and MAX_PATH nodes on a path); the lists by TRIE_MAX_K.
- * ~53 KB of stack. No scratch limit can be hit. A typed prefix of more than
+ * ~100 KB of stack (27 KB of it the probe records, PROBE RECORDS). No scratch limit can be hit. A typed prefix of more than
  * TRIE_MAX_KEY + maxd characters is beyond maxd of every key prefix: it
  * matches nothing (after phase 1, which also finds nothing). Invalid UTF-8:
  * see the character rule in trie_fuzzy.h.
@@ -275,17 +280,44 @@ static inline int fz_is_generic(const fz_st *st, const uint64_t *spm, uint8_t c)
     return (st->pre || c < 0xC0 || c >= 0xF8) && !(spm[c >> 6] >> (c & 63) & 1);
 }
 
+/* PROBE RECORDS: what a probe of the prefetch pass read. A probe is an OR
+ * of filter look-ups (a spent state's continuations, a typed next
+ * character's string; a sub-probe's AND with its path only guards strings
+ * that are all look-ups of the same OR), and the prefetch pass, where every
+ * look-up answers "no", runs exactly the steps the real probe runs up to
+ * its first "yes". So it records the hashes in order, with the work units
+ * spent up to each (its DP steps count, as in the real call), and the real
+ * call (fz_probe_rec) reads the words only: no DP step, the same answer and
+ * the same units. A probe that reads more than FZ_PROBE_WORDS strings, or a
+ * string outside 1..PF_MAXLEN bytes, is not recorded (ok = 0) and runs. */
+#define FZ_PROBE_WORDS 20
+typedef struct fz_prec {
+    uint64_t h[FZ_PROBE_WORDS]; /* pf_hash_word of each look-up, in order */
+    uint16_t at[FZ_PROBE_WORDS]; /* units spent through look-up k */
+    uint16_t slot, n, end;       /* the child; look-ups; units of the whole probe */
+    uint8_t ok, yes;             /* recorded whole; the probe ends in "maybe" past its look-ups */
+} fz_prec;
+
 /* A filter look-up of fz_probe; in a prefetch pass (w->pref) it only
- * prefetches the word and answers "no", so that every string the real call
- * could read is reached. */
-static inline int fz_has(const trie *t, const fz_walk *w, uint64_t v, size_t n) {
+ * prefetches the word, records it (PROBE RECORDS) and answers "no", so
+ * that every string the real call could read is reached. */
+static inline int fz_has(const trie *t, fz_walk *w, uint64_t v, size_t n) {
     if (!w->pref) return trie__pf_has_word(t, v, n);
-    if (n && n <= PF_MAXLEN) __builtin_prefetch(&t->pf[pf_hash_word(v, n) >> 12 & t->pfmask]);
+    fz_prec *r = w->rec;
+    if (!n || n > PF_MAXLEN || r->n == FZ_PROBE_WORDS) {
+        r->ok = 0;
+        return 0;
+    }
+    uint64_t h = pf_hash_word(v, n);
+    __builtin_prefetch(&t->pf[h >> 12 & t->pfmask]);
+    r->h[r->n] = h;
+    r->at[r->n++] = (uint16_t)(w->work - w->rbase);
     return 0;
 }
 
 /* Characters looked ahead below a child by fz_probe. */
 #define FZ_PROBE_DEPTH 1
+_Static_assert(FZ_PROBE_DEPTH == 1, "PROBE RECORDS: a sub-probe whose path string hits answers yes at once");
 
 /* The PROBE (essay: PROBES): 0 when no key below path[0, pos) (state s)
  * can be recorded by the walk of class lo, by the prefix filter alone; 1:
@@ -460,10 +492,14 @@ static void fz_frame_init(fz_walk *w, fz_frame *F, uint32_t node, const fz_st *s
     for (unsigned x = 0; x < F->nsp; x++) F->spm[F->sp[x] >> 6] |= 1ull << (F->sp[x] & 63);
 }
 
+#define FZ_PROBE_PREFETCH_MAX 16 /* typed children whose probes are prefetched per node */
+
 typedef struct fz_dfs {
     fz_walk w;
     fz_frame fr[MAX_PATH];
     fz_plan plan[PF_MAXLEN]; /* of frame fr[i] (depth >= i: none deeper) */
+    fz_prec prec[PF_MAXLEN][FZ_PROBE_PREFETCH_MAX]; /* frame fr[i]'s probe records, by slot */
+    uint8_t nprec[PF_MAXLEN], pcur[PF_MAXLEN];        /* how many; the next one to match */
     fz_list *cls[TRIE_FUZZY_MAX_EDITS + 1]; /* [1..maxd] */
     unsigned cap;
     double thr; /* a subtree whose best score is below this adds nothing */
@@ -491,15 +527,15 @@ static void fz_dfs_sink(void *ctx, uint32_t x, unsigned c, size_t ml) {
     fz_record(ctx, x, &s);
 }
 
-#define FZ_PROBE_PREFETCH_MAX 16 /* typed children whose probes are prefetched per node */
-
 /* The PROBE PREFETCH of a node (state f at byte pos, frame F made): for its
  * first children whose byte is typed in P (those fz_probe judges one by
  * one), fz_probe runs once in prefetch mode, so the words the real call
  * reads later are on their way together instead of one miss after the
  * other. Work units are not counted; rows above f->j are overwritten. */
-static void fz_probe_prefetch(const trie *t, fz_walk *w, const fz_frame *F, const tnode *nd, size_t pos,
-                              unsigned lo) {
+static void fz_probe_prefetch(const trie *t, fz_dfs *d, int sp, const tnode *nd, size_t pos, unsigned lo) {
+    fz_walk *w = &d->w;
+    const fz_frame *F = &d->fr[sp];
+    d->nprec[sp] = d->pcur[sp] = 0;
     if (!t->pf || !w->z->onebyte || F->st.pre || F->st.have || pos + 1 >= PF_MAXLEN) return;
     const uint8_t *kb = kid_bytes(t, nd);
     uint64_t work = w->work;
@@ -510,11 +546,43 @@ static void fz_probe_prefetch(const trie *t, fz_walk *w, const fz_frame *F, cons
         if (fz_plan_applies(w->z, c) || (F->gdead && fz_is_generic(&F->st, F->spm, c))) continue;
         fz_st st = F->st;
         if (fz_byte(w, &st, c, pos) != FZ_GO || st.best < lo) continue;
-        done++;
-        (void)fz_probe(t, w, &st, pos + 1, lo, FZ_PROBE_DEPTH, 1);
+        fz_prec *r = &d->prec[sp][done++];
+        r->slot = (uint16_t)i;
+        r->n = 0;
+        r->ok = 1;
+        w->rec = r;
+        w->rbase = w->work;
+        r->yes = (uint8_t)fz_probe(t, w, &st, pos + 1, lo, FZ_PROBE_DEPTH, 1);
+        r->end = (uint16_t)(w->work - w->rbase);
     }
+    d->nprec[sp] = (uint8_t)done;
     w->pref = 0;
+    w->rec = NULL;
     w->work = work;
+}
+
+/* fz_probe for child `slot` of frame sp (state s after its byte, at pos):
+ * from the child's record when the prefetch pass made one (PROBE
+ * RECORDS), else by running it. */
+static int fz_probe_rec(const trie *t, fz_dfs *d, int sp, unsigned slot, const fz_st *s, size_t pos) {
+    fz_walk *w = &d->w;
+    if (sp < (int)PF_MAXLEN) {
+        uint8_t *c = &d->pcur[sp];
+        while (*c < d->nprec[sp] && d->prec[sp][*c].slot < slot) (*c)++;
+        const fz_prec *r = &d->prec[sp][*c];
+        if (*c < d->nprec[sp] && r->slot == slot && r->ok) {
+            for (unsigned k = 0; k < r->n; k++) {
+                uint64_t h = r->h[k], m = pf_bits(h);
+                if ((t->pf[(h >> 12) & t->pfmask] & m) == m) {
+                    w->work += r->at[k];
+                    return 1;
+                }
+            }
+            w->work += r->end;
+            return r->yes;
+        }
+    }
+    return fz_probe(t, w, s, pos, d->lo, FZ_PROBE_DEPTH, 1);
 }
 
 static void fz_dfs_run(const trie *t, fz_dfs *d) {
@@ -528,7 +596,7 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
     fz_frame_init(w, &d->fr[0], 0, &s0, 0);
     fz_plan_init(t, w, &d->plan[0], &s0, 0, d->lo);
     fz_plan_prefetch(t, w, &d->plan[0], &t->nodes[0], 0);
-    fz_probe_prefetch(t, w, &d->fr[0], &t->nodes[0], 0, d->lo);
+    fz_probe_prefetch(t, d, 0, &t->nodes[0], 0, d->lo);
     while (sp >= 0) {
         fz_frame *F = &d->fr[sp];
         const tnode *nd = &t->nodes[F->node];
@@ -563,7 +631,7 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
             fz_record(d, r, &s);
             continue;
         }
-        if (!gen && !fz_probe(t, w, &s, pos, d->lo, FZ_PROBE_DEPTH, 1)) {
+        if (!gen && !fz_probe_rec(t, d, sp, slot, &s, pos)) {
             continue; /* dead below, unseen */
         }
         /* the rest of the edge: bytes of the child's best key */
@@ -609,7 +677,7 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
         if (sp < (int)PF_MAXLEN) {
             fz_plan_init(t, w, &d->plan[sp], &s, cn->depth, d->lo);
             fz_plan_prefetch(t, w, &d->plan[sp], cn, cn->depth);
-            fz_probe_prefetch(t, w, &d->fr[sp], cn, cn->depth, d->lo);
+            fz_probe_prefetch(t, d, sp, cn, cn->depth, d->lo);
         }
     }
 }
@@ -637,6 +705,7 @@ static void fz_dfs_topk(const trie *t, const fz_pat *z, const char *prefix, unsi
     d.w.p = prefix;
     d.w.work = 0;
     d.w.pref = 0;
+    d.w.rec = NULL;
     d.max_work = max_work;
     d.cut = 0;
     d.cap = k - *got;
