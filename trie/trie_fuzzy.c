@@ -81,6 +81,11 @@
       on 8+ characters 0.86-0.88 of main's median, FUZZY 1 / 2 / AUTO
       within the noise (README, Typos).
       At 10M keys this more than halved FUZZY 1 (README, Typos).
+      PROBE RECORDS: the prefetch pass records each probe's look-ups
+      (their hashes, in order, with the work units spent up to each), so
+      the real probe of that child reads the filter words only, without
+      repeating its DP steps; same answer, same units (see fz_prec). 10M
+      A/B: FUZZY 2 on 8+ characters 0.67-0.81 of the median before it.
  *   3. trie_topk's best-first walk with list c as its initial frontier
  *      (entries: a key, a whole subtree, or a run of siblings), until k
  *      results. Each entry carries its matchlen to the keys it yields. If
@@ -122,7 +127,7 @@
  * No allocation: the DP rows, the path's characters and the walk's node
  * stack are bounded by the longest key (TRIE_MAX_KEY bytes, so at most that
  * many characters and MAX_PATH nodes on a path); the lists by TRIE_MAX_K.
- * ~53 KB of stack. No scratch limit can be hit. A typed prefix of more than
+ * ~100 KB of stack (27 KB of it the probe records, PROBE RECORDS). No scratch limit can be hit. A typed prefix of more than
  * TRIE_MAX_KEY + maxd characters is beyond maxd of every key prefix: it
  * matches nothing (after phase 1, which also finds nothing). Invalid UTF-8:
  * see the character rule in trie_fuzzy.h.
@@ -151,6 +156,32 @@
 
 #include <math.h>
 #include <string.h>
+
+/* FILTER WORDS: a filter string is at most PF_MAXLEN = 8 bytes, so the
+ * walk builds the strings it looks up in a uint64 (byte b in bits 8b..8b+7,
+ * the bytes above the length 0; pf_hash_word hashes it as pf_hash hashes
+ * the bytes) from the path's first bytes, a child's byte and the typed
+ * prefix's: shifts and ors, no buffer copies. */
+_Static_assert(PF_MAXLEN == 8, "a filter string fits a uint64");
+static inline uint64_t fz_lo(uint64_t v, size_t n) { return n >= 8 ? v : v & ((1ull << (8 * n)) - 1); }
+/* The path's first pos (<= 8) bytes. */
+static inline uint64_t fz_pathw(const fz_walk *w, size_t pos) {
+    uint64_t v;
+    memcpy(&v, w->path, 8);
+    return fz_lo(v, pos);
+}
+/* The first n (<= 8) bytes of s. */
+static inline uint64_t fz_strw(const char *s, size_t n) {
+    uint64_t v = 0;
+    for (size_t b = 0; b < n && b < 8; b++) v |= (uint64_t)(uint8_t)s[b] << (8 * b);
+    return v;
+}
+/* 1 when byte c is one of sp[0, n) (a few bytes: no call). */
+static inline int fz_in(const uint8_t *sp, unsigned n, uint8_t c) {
+    for (unsigned x = 0; x < n; x++)
+        if (sp[x] == c) return 1;
+    return 0;
+}
 
 /* Where fz_det puts a decided subtree x of class c, matchlen ml. */
 typedef void (*fz_sink)(void *ctx, uint32_t x, unsigned c, size_t ml);
@@ -192,12 +223,9 @@ static void fz_det(const trie *t, fz_walk *w, unsigned cb, const fz_st *s, uint3
         }
         if (r & LEAF) continue; /* the key ends first */
         if (end < PF_MAXLEN) { /* the prefix filter may know no key starts so */
-            char fb[PF_MAXLEN];
-            size_t fl = e < PF_MAXLEN ? e : PF_MAXLEN;
-            memcpy(fb, w->path, pos); /* kb[pos, end) == tb[0, end - pos) */
-            memcpy(fb + pos, tb, fl - pos);
-            w->work++;
-            if (!trie__pf_has(t, fb, fl)) continue;
+            size_t fl = e < PF_MAXLEN ? e : PF_MAXLEN; /* pos <= end < PF_MAXLEN */
+            w->work++; /* kb[pos, end) == tb[0, end - pos) */
+            if (!trie__pf_has_word(t, fz_pathw(w, pos) | fz_strw(tb, fl - pos) << (8 * pos), fl)) continue;
         }
         uint32_t x = r;
         while (!(x & LEAF) && t->nodes[x].depth < e) {
@@ -241,27 +269,55 @@ static int fz_generic(fz_walk *w, const fz_st *st, size_t pos, uint8_t *sp, uint
         if (i >= 2 && j1 >= 2 && z->c[i - 1] == kp && z->c[i - 2] < 256) sp[(*nsp)++] = (uint8_t)z->c[i - 2];
     }
     uint8_t g = 1;
-    while (memchr(sp, g, *nsp)) g++;
+    while (fz_in(sp, *nsp, g)) g++;
     *out = *st;
     return fz_byte(w, out, g, pos);
 }
 
-/* 1 when byte c at a child's start takes the generic outcome. */
-static inline int fz_is_generic(const fz_st *st, const uint8_t *sp, unsigned nsp, uint8_t c) {
-    return (st->pre || c < 0xC0 || c >= 0xF8) && !memchr(sp, c, nsp);
+/* 1 when byte c at a child's start takes the generic outcome; spm: the
+ * set of fz_generic's bytes sp (a bitmap of 256). */
+static inline int fz_is_generic(const fz_st *st, const uint64_t *spm, uint8_t c) {
+    return (st->pre || c < 0xC0 || c >= 0xF8) && !(spm[c >> 6] >> (c & 63) & 1);
 }
 
+/* PROBE RECORDS: what a probe of the prefetch pass read. A probe is an OR
+ * of filter look-ups (a spent state's continuations, a typed next
+ * character's string; a sub-probe's AND with its path only guards strings
+ * that are all look-ups of the same OR), and the prefetch pass, where every
+ * look-up answers "no", runs exactly the steps the real probe runs up to
+ * its first "yes". So it records the hashes in order, with the work units
+ * spent up to each (its DP steps count, as in the real call), and the real
+ * call (fz_probe_rec) reads the words only: no DP step, the same answer and
+ * the same units. A probe that reads more than FZ_PROBE_WORDS strings, or a
+ * string outside 1..PF_MAXLEN bytes, is not recorded (ok = 0) and runs. */
+#define FZ_PROBE_WORDS 20
+typedef struct fz_prec {
+    uint64_t h[FZ_PROBE_WORDS]; /* pf_hash_word of each look-up, in order */
+    uint16_t at[FZ_PROBE_WORDS]; /* units spent through look-up k */
+    uint16_t slot, n, end;       /* the child; look-ups; units of the whole probe */
+    uint8_t ok, yes;             /* recorded whole; the probe ends in "maybe" past its look-ups */
+} fz_prec;
+
 /* A filter look-up of fz_probe; in a prefetch pass (w->pref) it only
- * prefetches the word and answers "no", so that every string the real call
- * could read is reached. */
-static inline int fz_has(const trie *t, const fz_walk *w, const char *s, size_t n) {
-    if (!w->pref) return trie__pf_has(t, s, n);
-    if (n && n <= PF_MAXLEN) __builtin_prefetch(&t->pf[pf_hash(s, n) >> 12 & t->pfmask]);
+ * prefetches the word, records it (PROBE RECORDS) and answers "no", so
+ * that every string the real call could read is reached. */
+static inline int fz_has(const trie *t, fz_walk *w, uint64_t v, size_t n) {
+    if (!w->pref) return trie__pf_has_word(t, v, n);
+    fz_prec *r = w->rec;
+    if (!n || n > PF_MAXLEN || r->n == FZ_PROBE_WORDS) {
+        r->ok = 0;
+        return 0;
+    }
+    uint64_t h = pf_hash_word(v, n);
+    __builtin_prefetch(&t->pf[h >> 12 & t->pfmask]);
+    r->h[r->n] = h;
+    r->at[r->n++] = (uint16_t)(w->work - w->rbase);
     return 0;
 }
 
 /* Characters looked ahead below a child by fz_probe. */
 #define FZ_PROBE_DEPTH 1
+_Static_assert(FZ_PROBE_DEPTH == 1, "PROBE RECORDS: a sub-probe whose path string hits answers yes at once");
 
 /* The PROBE (essay: PROBES): 0 when no key below path[0, pos) (state s)
  * can be recorded by the walk of class lo, by the prefix filter alone; 1:
@@ -278,34 +334,32 @@ static int fz_probe(const trie *t, fz_walk *w, const fz_st *s, size_t pos, unsig
     if (!t->pf || s->pre || s->have || !z->onebyte || s->best == lo || pos >= PF_MAXLEN) return 1;
     if (fz_spent(w, s, lo)) {
         const uint8_t *row = w->rows[s->j];
-        char buf[PF_MAXLEN];
-        memcpy(buf, w->path, pos);
+        uint64_t pv = fz_pathw(w, pos); /* pos < PF_MAXLEN */
         for (int u = 0; u <= 2 * (int)z->B; u++) {
             int i = (int)s->j - (int)z->B + u;
             if (i < 0 || i > (int)z->m || row[u] != lo) continue;
             size_t tl = (size_t)(z->off[z->m] - z->off[i]), n = pos + tl < PF_MAXLEN ? pos + tl : PF_MAXLEN;
-            memcpy(buf + pos, w->p + z->off[i], n - pos);
             w->work++;
-            if (fz_has(t, w, buf, n)) return 1;
+            if (fz_has(t, w, pv | fz_strw(w->p + z->off[i], n - pos) << (8 * pos), n)) return 1;
         }
         return 0;
     }
     if (!top) {
         w->work++;
-        if (!fz_has(t, w, (const char *)w->path, pos)) return 0;
+        if (!fz_has(t, w, fz_pathw(w, pos), pos)) return 0;
     }
     if (depth == 0) return 1;
     uint8_t sp[2 * FZ_W], nsp;
     fz_st g;
     if (fz_generic(w, s, pos, sp, &nsp, &g) != FZ_DEAD) return 1;
     for (unsigned x = 0; x < nsp; x++) {
-        if (memchr(sp, sp[x], x)) continue; /* tried */
+        if (fz_in(sp, x, sp[x])) continue; /* tried */
         fz_st st = *s;
         int res = fz_byte(w, &st, sp[x], pos);
         if (res == FZ_DEAD || st.best < lo) continue;
         if (res == FZ_CUT) { /* class lo below, if any key starts so */
             w->work++;
-            if (fz_has(t, w, (const char *)w->path, pos + 1)) return 1;
+            if (fz_has(t, w, fz_pathw(w, pos + 1), pos + 1)) return 1;
             continue;
         }
         if (fz_probe(t, w, &st, pos + 1, lo, depth - 1, 0)) return 1;
@@ -322,23 +376,26 @@ static int fz_probe(const trie *t, fz_walk *w, const fz_st *s, size_t pos, unsig
 typedef struct fz_plan {
     uint8_t maybe, n;
     uint8_t len[FZ_PLAN_MAX];
-    char u[FZ_PLAN_MAX][PF_MAXLEN];
+    uint64_t u[FZ_PLAN_MAX]; /* filter words (FILTER WORDS) of len bytes */
 } fz_plan;
 
-static void fz_plan_add(fz_plan *pl, const char *a, size_t al, const char *b, size_t bl, size_t room) {
+/* Adds the suffix a (al <= 1 bytes, a word) then b[0, bl), cut to room
+ * (>= 1) bytes. */
+static void fz_plan_add(fz_plan *pl, uint64_t a, size_t al, const char *b, size_t bl, size_t room) {
     if (pl->n == FZ_PLAN_MAX) {
         pl->maybe = 1;
         return;
     }
-    size_t n = 0;
-    for (size_t x = 0; x < al && n < room; x++) pl->u[pl->n][n++] = a[x];
-    for (size_t x = 0; x < bl && n < room; x++) pl->u[pl->n][n++] = b[x];
+    size_t n = al + bl < room ? al + bl : room;
+    uint64_t v = a;
+    if (n > al) v |= fz_strw(b, n - al) << (8 * al);
+    pl->u[pl->n] = v;
     pl->len[pl->n++] = (uint8_t)n;
 }
 
 /* Adds the suffixes for the cells of value lo of spent state s: P[i..m),
- * after `pre` (0 or 1 byte). */
-static void fz_plan_spent(fz_walk *w, const fz_st *s, unsigned lo, fz_plan *pl, const char *pre, size_t prel,
+ * after `pre` (prel = 0 or 1 byte). */
+static void fz_plan_spent(fz_walk *w, const fz_st *s, unsigned lo, fz_plan *pl, uint64_t pre, size_t prel,
                           size_t room) {
     const fz_pat *z = w->z;
     const uint8_t *row = w->rows[s->j];
@@ -363,7 +420,7 @@ static void fz_plan_init(const trie *t, fz_walk *w, fz_plan *pl, const fz_st *f,
     size_t room = PF_MAXLEN - pos - 1;
     if (fz_spent(w, &s, lo)) {
         pl->maybe = 0; /* an overflow sets it back */
-        fz_plan_spent(w, &s, lo, pl, NULL, 0, room);
+        fz_plan_spent(w, &s, lo, pl, 0, 0, room);
         return;
     }
     uint8_t sp[2 * FZ_W], nsp;
@@ -371,14 +428,14 @@ static void fz_plan_init(const trie *t, fz_walk *w, fz_plan *pl, const fz_st *f,
     if (fz_generic(w, &s, pos + 1, sp, &nsp, &gg) != FZ_DEAD) return;
     pl->maybe = 0;
     for (unsigned x = 0; x < nsp && !pl->maybe; x++) {
-        if (memchr(sp, sp[x], x)) continue;
+        if (fz_in(sp, x, sp[x])) continue;
         fz_st st = s;
         int res = fz_byte(w, &st, sp[x], pos + 1);
         if (res == FZ_DEAD || st.best < lo) continue;
         if (res == FZ_GO && fz_spent(w, &st, lo) && st.best != lo && pos + 2 < PF_MAXLEN)
-            fz_plan_spent(w, &st, lo, pl, (const char *)&sp[x], 1, room);
+            fz_plan_spent(w, &st, lo, pl, sp[x], 1, room);
         else
-            fz_plan_add(pl, (const char *)&sp[x], 1, NULL, 0, room);
+            fz_plan_add(pl, sp[x], 1, NULL, 0, room);
     }
 }
 
@@ -392,16 +449,15 @@ static inline int fz_plan_applies(const fz_pat *z, uint8_t c0) {
  * generic children: independent look-ups, so their misses overlap. */
 static void fz_plan_prefetch(const trie *t, const fz_walk *w, const fz_plan *pl, const tnode *nd, size_t pos) {
     if (pl->maybe || pl->n == 0 || nd->nkids == 0) return;
-    char buf[PF_MAXLEN];
-    memcpy(buf, w->path, pos);
+    uint64_t pv = fz_pathw(w, pos); /* a plan is made only for pos + 1 < PF_MAXLEN */
     const uint8_t *kb = kid_bytes(t, nd);
     unsigned done = 0;
     for (unsigned i = 0; i < nd->nkids && done < FZ_PREFETCH_MAX; i++) {
         if (!fz_plan_applies(w->z, kb[i])) continue;
-        buf[pos] = (char)kb[i];
+        uint64_t cv = pv | (uint64_t)kb[i] << (8 * pos);
         for (unsigned k = 0; k < pl->n && done < FZ_PREFETCH_MAX; k++, done++) {
-            memcpy(buf + pos + 1, pl->u[k], pl->len[k]);
-            __builtin_prefetch(&t->pf[pf_hash(buf, pos + 1 + pl->len[k]) >> 12 & t->pfmask]);
+            uint64_t h = pf_hash_word(cv | pl->u[k] << (8 * (pos + 1)), pos + 1 + pl->len[k]);
+            __builtin_prefetch(&t->pf[h >> 12 & t->pfmask]);
         }
     }
 }
@@ -409,13 +465,9 @@ static void fz_plan_prefetch(const trie *t, const fz_walk *w, const fz_plan *pl,
 /* 1 when generic child c0 of the plan's node (at pos) may be alive. */
 static int fz_plan_check(const trie *t, fz_walk *w, const fz_plan *pl, size_t pos, uint8_t c0) {
     if (pl->maybe) return 1;
-    char buf[PF_MAXLEN];
-    memcpy(buf, w->path, pos);
-    buf[pos] = (char)c0;
-    for (unsigned k = 0; k < pl->n; k++) {
-        memcpy(buf + pos + 1, pl->u[k], pl->len[k]); /* prefetched: no unit */
-        if (trie__pf_has(t, buf, pos + 1 + pl->len[k])) return 1;
-    }
+    uint64_t cv = fz_pathw(w, pos) | (uint64_t)c0 << (8 * pos);
+    for (unsigned k = 0; k < pl->n; k++) /* prefetched: no unit */
+        if (trie__pf_has_word(t, cv | pl->u[k] << (8 * (pos + 1)), pos + 1 + pl->len[k])) return 1;
     return 0;
 }
 
@@ -426,6 +478,7 @@ typedef struct fz_frame {
     uint16_t i; /* next child slot */
     fz_st st;   /* state at the node's position */
     uint8_t gdead, nsp, sp[2 * FZ_W]; /* fz_generic: generic first bytes die */
+    uint64_t spm[4];                  /* sp[0, nsp) as a set */
 } fz_frame;
 
 /* Sets up frame F at node `node` in state s (rows current). */
@@ -435,12 +488,18 @@ static void fz_frame_init(fz_walk *w, fz_frame *F, uint32_t node, const fz_st *s
     F->i = 0;
     F->st = *s;
     F->gdead = fz_generic(w, s, pos, F->sp, &F->nsp, &g) == FZ_DEAD;
+    memset(F->spm, 0, sizeof F->spm);
+    for (unsigned x = 0; x < F->nsp; x++) F->spm[F->sp[x] >> 6] |= 1ull << (F->sp[x] & 63);
 }
+
+#define FZ_PROBE_PREFETCH_MAX 16 /* typed children whose probes are prefetched per node */
 
 typedef struct fz_dfs {
     fz_walk w;
     fz_frame fr[MAX_PATH];
     fz_plan plan[PF_MAXLEN]; /* of frame fr[i] (depth >= i: none deeper) */
+    fz_prec prec[PF_MAXLEN][FZ_PROBE_PREFETCH_MAX]; /* frame fr[i]'s probe records, by slot */
+    uint8_t nprec[PF_MAXLEN], pcur[PF_MAXLEN];        /* how many; the next one to match */
     fz_list *cls[TRIE_FUZZY_MAX_EDITS + 1]; /* [1..maxd] */
     unsigned cap;
     double thr; /* a subtree whose best score is below this adds nothing */
@@ -468,15 +527,15 @@ static void fz_dfs_sink(void *ctx, uint32_t x, unsigned c, size_t ml) {
     fz_record(ctx, x, &s);
 }
 
-#define FZ_PROBE_PREFETCH_MAX 16 /* typed children whose probes are prefetched per node */
-
 /* The PROBE PREFETCH of a node (state f at byte pos, frame F made): for its
  * first children whose byte is typed in P (those fz_probe judges one by
  * one), fz_probe runs once in prefetch mode, so the words the real call
  * reads later are on their way together instead of one miss after the
  * other. Work units are not counted; rows above f->j are overwritten. */
-static void fz_probe_prefetch(const trie *t, fz_walk *w, const fz_frame *F, const tnode *nd, size_t pos,
-                              unsigned lo) {
+static void fz_probe_prefetch(const trie *t, fz_dfs *d, int sp, const tnode *nd, size_t pos, unsigned lo) {
+    fz_walk *w = &d->w;
+    const fz_frame *F = &d->fr[sp];
+    d->nprec[sp] = d->pcur[sp] = 0;
     if (!t->pf || !w->z->onebyte || F->st.pre || F->st.have || pos + 1 >= PF_MAXLEN) return;
     const uint8_t *kb = kid_bytes(t, nd);
     uint64_t work = w->work;
@@ -484,14 +543,46 @@ static void fz_probe_prefetch(const trie *t, fz_walk *w, const fz_frame *F, cons
     w->pref = 1;
     for (unsigned i = 0; i < nd->nkids && done < FZ_PROBE_PREFETCH_MAX; i++) {
         uint8_t c = kb[i];
-        if (fz_plan_applies(w->z, c) || (F->gdead && fz_is_generic(&F->st, F->sp, F->nsp, c))) continue;
+        if (fz_plan_applies(w->z, c) || (F->gdead && fz_is_generic(&F->st, F->spm, c))) continue;
         fz_st st = F->st;
         if (fz_byte(w, &st, c, pos) != FZ_GO || st.best < lo) continue;
-        done++;
-        (void)fz_probe(t, w, &st, pos + 1, lo, FZ_PROBE_DEPTH, 1);
+        fz_prec *r = &d->prec[sp][done++];
+        r->slot = (uint16_t)i;
+        r->n = 0;
+        r->ok = 1;
+        w->rec = r;
+        w->rbase = w->work;
+        r->yes = (uint8_t)fz_probe(t, w, &st, pos + 1, lo, FZ_PROBE_DEPTH, 1);
+        r->end = (uint16_t)(w->work - w->rbase);
     }
+    d->nprec[sp] = (uint8_t)done;
     w->pref = 0;
+    w->rec = NULL;
     w->work = work;
+}
+
+/* fz_probe for child `slot` of frame sp (state s after its byte, at pos):
+ * from the child's record when the prefetch pass made one (PROBE
+ * RECORDS), else by running it. */
+static int fz_probe_rec(const trie *t, fz_dfs *d, int sp, unsigned slot, const fz_st *s, size_t pos) {
+    fz_walk *w = &d->w;
+    if (sp < (int)PF_MAXLEN) {
+        uint8_t *c = &d->pcur[sp];
+        while (*c < d->nprec[sp] && d->prec[sp][*c].slot < slot) (*c)++;
+        const fz_prec *r = &d->prec[sp][*c];
+        if (*c < d->nprec[sp] && r->slot == slot && r->ok) {
+            for (unsigned k = 0; k < r->n; k++) {
+                uint64_t h = r->h[k], m = pf_bits(h);
+                if ((t->pf[(h >> 12) & t->pfmask] & m) == m) {
+                    w->work += r->at[k];
+                    return 1;
+                }
+            }
+            w->work += r->end;
+            return r->yes;
+        }
+    }
+    return fz_probe(t, w, s, pos, d->lo, FZ_PROBE_DEPTH, 1);
 }
 
 static void fz_dfs_run(const trie *t, fz_dfs *d) {
@@ -505,7 +596,7 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
     fz_frame_init(w, &d->fr[0], 0, &s0, 0);
     fz_plan_init(t, w, &d->plan[0], &s0, 0, d->lo);
     fz_plan_prefetch(t, w, &d->plan[0], &t->nodes[0], 0);
-    fz_probe_prefetch(t, w, &d->fr[0], &t->nodes[0], 0, d->lo);
+    fz_probe_prefetch(t, d, 0, &t->nodes[0], 0, d->lo);
     while (sp >= 0) {
         fz_frame *F = &d->fr[sp];
         const tnode *nd = &t->nodes[F->node];
@@ -521,7 +612,7 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
         unsigned slot = F->i++;
         /* judged on its first byte (and the filter) before its ref is read */
         uint8_t c0 = kid_bytes(t, nd)[slot];
-        if (F->gdead && fz_is_generic(&F->st, F->sp, F->nsp, c0)) continue;
+        if (F->gdead && fz_is_generic(&F->st, F->spm, c0)) continue;
         fz_st s = F->st;
         size_t pos = nd->depth;
         /* a generic child: the node's plan judges it before any DP step */
@@ -540,7 +631,7 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
             fz_record(d, r, &s);
             continue;
         }
-        if (!gen && !fz_probe(t, w, &s, pos, d->lo, FZ_PROBE_DEPTH, 1)) {
+        if (!gen && !fz_probe_rec(t, d, sp, slot, &s, pos)) {
             continue; /* dead below, unseen */
         }
         /* the rest of the edge: bytes of the child's best key */
@@ -586,7 +677,7 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
         if (sp < (int)PF_MAXLEN) {
             fz_plan_init(t, w, &d->plan[sp], &s, cn->depth, d->lo);
             fz_plan_prefetch(t, w, &d->plan[sp], cn, cn->depth);
-            fz_probe_prefetch(t, w, &d->fr[sp], cn, cn->depth, d->lo);
+            fz_probe_prefetch(t, d, sp, cn, cn->depth, d->lo);
         }
     }
 }
@@ -614,6 +705,7 @@ static void fz_dfs_topk(const trie *t, const fz_pat *z, const char *prefix, unsi
     d.w.p = prefix;
     d.w.work = 0;
     d.w.pref = 0;
+    d.w.rec = NULL;
     d.max_work = max_work;
     d.cut = 0;
     d.cap = k - *got;

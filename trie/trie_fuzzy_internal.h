@@ -106,6 +106,8 @@ typedef struct fz_walk {
     unsigned beff; /* the budget: paths over it die, cuts over it too (<= B) */
     uint64_t work; /* work units spent so far (see WORK LIMIT above) */
     uint8_t pref;  /* 1: fz_probe only prefetches the filter words it would read */
+    struct fz_prec *rec; /* in a prefetch pass: where fz_probe's look-ups are recorded (trie_fuzzy.c) */
+    uint64_t rbase;      /* w->work when the recorded probe started */
     uint8_t path[TRIE_MAX_KEY]; /* the path's bytes (fz_byte writes them) */
     uint8_t rows[TRIE_MAX_KEY + 1][FZ_W];
     uint32_t ch[TRIE_MAX_KEY];

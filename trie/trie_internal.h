@@ -408,10 +408,10 @@ static inline centry *heavy_find(const trie *t, const char *p, size_t plen) {
 }
 
 /* The prefix filter's hash of s[0, n), n <= PF_MAXLEN, and the two bits
- * of its word (trie_pfx.c). */
-static inline uint64_t pf_hash(const char *s, size_t n) {
-    uint64_t v = 0;
-    memcpy(&v, s, n);
+ * of its word (trie_pfx.c). pf_hash_word: the same hash of the string
+ * whose bytes are v's low n bytes (little-endian; the bytes above n are 0),
+ * for callers that build the string in a register (trie_fuzzy.c). */
+static inline uint64_t pf_hash_word(uint64_t v, size_t n) {
     uint64_t x = v ^ ((uint64_t)n * 0x9E3779B97F4A7C15ull);
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdull;
@@ -420,12 +420,23 @@ static inline uint64_t pf_hash(const char *s, size_t n) {
     x ^= x >> 33;
     return x;
 }
+static inline uint64_t pf_hash(const char *s, size_t n) {
+    uint64_t v = 0;
+    memcpy(&v, s, n);
+    return pf_hash_word(v, n);
+}
 static inline uint64_t pf_bits(uint64_t h) { return (1ull << (h & 63)) | (1ull << ((h >> 6) & 63)); }
 /* 0: no key starts with s[0, n); 1: some key may (also for n outside
  * 1..PF_MAXLEN and without a filter). */
 static inline int trie__pf_has(const trie *t, const char *s, size_t n) {
     if (!t->pf || n == 0 || n > PF_MAXLEN) return 1;
     uint64_t h = pf_hash(s, n), m = pf_bits(h);
+    return (t->pf[(h >> 12) & t->pfmask] & m) == m;
+}
+/* trie__pf_has of the string in v's low n bytes (pf_hash_word). */
+static inline int trie__pf_has_word(const trie *t, uint64_t v, size_t n) {
+    if (!t->pf || n == 0 || n > PF_MAXLEN) return 1;
+    uint64_t h = pf_hash_word(v, n), m = pf_bits(h);
     return (t->pf[(h >> 12) & t->pfmask] & m) == m;
 }
 
