@@ -81,7 +81,21 @@ class Server:
                 except OSError:
                     pass
                 time.sleep(0.05)
+            self.wait_settled()
             self.base_rss = self.rss_kb()
+
+    def wait_settled(self, secs=60):
+        """Waits until the background start-up work is done (the suffix index
+        of generated completions is copied in slices and built on a worker after
+        the first PONG), so the baseline RSS is the steady state's."""
+        end = time.time() + secs
+        while time.time() < end and self.p.poll() is None:
+            try:
+                if not stat(self.port, "rank_gen_building"):
+                    return
+            except OSError:
+                pass
+            time.sleep(0.1)
 
     def rss_kb(self):
         try:
