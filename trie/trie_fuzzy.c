@@ -94,7 +94,9 @@
  * The DP row is BANDED: cell (i, j) with |i - j| > maxd is > maxd, so a row
  * is 2*maxd+1 cells (i = j - maxd .. j + maxd), values capped at maxd + 1
  * (min-plus with a cap keeps every value <= maxd exact). One character costs
- * ~5 cell updates whatever P's length. The first-character rule is an exact
+ * one step of ~25 SSE2 byte-vector operations for the whole row (fz_row: the
+ * cells are bytes of one register; r[t-1] + 1 is a 3-shift prefix-min scan)
+ * whatever P's length. The first-character rule is an exact
  * byte match of P's first character, then the DP of P[1..] against K[1..]
  * (an alignment that keeps position 0 is a match there followed by any
  * alignment of the rests).

@@ -13,6 +13,8 @@ int trie__fz_pat_init(fz_pat *z, const char *p, size_t plen, unsigned maxd, unsi
     z->elen = 0;
     z->onebyte = 1;
     memset(z->inpat, 0, sizeof z->inpat);
+    memset(z->c8, 0xC0, sizeof z->c8); /* no one-byte character */
+    z->wmask = fz_lanes(0, 2 * (int)maxd);
     size_t i = 0;
     int first = !(flags & TRIE_FUZZY_FIRST_ANY);
     while (i < plen) {
@@ -29,6 +31,7 @@ int trie__fz_pat_init(fz_pat *z, const char *p, size_t plen, unsigned maxd, unsi
             z->c[z->m++] = v;
             if (l > 1) z->onebyte = 0;
             else z->inpat[v >> 6] |= 1ull << (v & 63);
+            z->c8[FZ_CPAD + z->m - 1] = (uint8_t)v;
         }
         i += l;
     }
@@ -51,7 +54,7 @@ unsigned trie_fuzzy_dist(const char *p, size_t plen, const char *key, size_t kle
     }
     /* the walk's rows are indexed by j, which a long key overruns: keep
      * three rolling rows here instead (same step function) */
-    uint8_t rows[3][FZ_W];
+    uint8_t rows[3][FZ_RB];
     uint32_t kp = 0;
     fz_st s = {0};
     s.pre = z.elen > 0;

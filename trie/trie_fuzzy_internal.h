@@ -11,7 +11,9 @@
 #include "trie/trie_fuzzy.h"
 #include "trie/trie_internal.h"
 
-#define FZ_W (2 * TRIE_FUZZY_MAX_EDITS + 1) /* row cells stored */
+#define FZ_W (2 * TRIE_FUZZY_MAX_EDITS + 1) /* row cells */
+#define FZ_RB 8 /* row bytes stored: the cells, then inf (one uint64, see fz_row) */
+#define FZ_CPAD 4 /* c8[] bytes before c8 index 0 (fz_row reads from index j - B - 2) */
 #define FZ_MAXP (TRIE_MAX_KEY + TRIE_FUZZY_MAX_EDITS) /* typed characters kept */
 
 /* Bytes of the character whose first byte is b (see trie_fuzzy.h). */
@@ -32,6 +34,8 @@ typedef struct fz_pat {
     uint8_t inf;
     uint8_t onebyte; /* every c[i] is a one-byte character (fz_probe) */
     uint64_t inpat[4]; /* the one-byte characters of c[0..m), as a set */
+    uint8_t c8[FZ_CPAD + FZ_MAXP + 16]; /* when onebyte: c[i] at c8[FZ_CPAD + i], 0xC0 around */
+    uint64_t wmask; /* 0xFF in the row's bytes 0..2B */
     size_t plen; /* bytes, cut back to a character boundary */
 } fz_pat;
 
@@ -42,16 +46,96 @@ int trie__fz_pat_init(fz_pat *z, const char *p, size_t plen, unsigned maxd, unsi
 
 /* Row 0 (no key character consumed): cell (i, 0) = i. */
 static inline void fz_row0(const fz_pat *z, uint8_t *r) {
-    for (unsigned t = 0; t <= 2 * z->B; t++) {
+    for (unsigned t = 0; t < FZ_RB; t++) {
         int i = (int)t - (int)z->B;
-        r[t] = (i < 0 || i > (int)z->m) ? z->inf : (uint8_t)(i < z->inf ? i : z->inf);
+        r[t] = (i < 0 || i > (int)z->m || t > 2 * z->B) ? z->inf : (uint8_t)(i < z->inf ? i : z->inf);
     }
+}
+
+/* The row step is BIT-PARALLEL: a row's cells t = 0..2B are the low bytes
+ * of one SSE2 register (the bytes above them hold inf), and a step computes
+ * all of them at once instead of a cell at a time -- the walk spends a third
+ * of FUZZY 2's time in steps. Cells stay below 0x40 (inf <= 3, plus at most
+ * 1 + 7 from the terms and the scan; 0x40 stands for "no such term"), so
+ * byte adds never wrap. SSE2 is part of x86-64; elsewhere (or built with
+ * -DQAC_FZ_SCALAR) the same row is stepped a cell at a time. */
+
+/* 0xFF in bytes a..b (clamped to 0..7), 0 elsewhere. */
+static inline uint64_t fz_lanes(int a, int b) {
+    if (a < 0) a = 0;
+    if (b > 7) b = 7;
+    if (a > b) return 0;
+    return (~0ull >> (8 * (7 - b))) & (~0ull << (8 * a));
+}
+
+#if defined(__SSE2__) && !defined(QAC_FZ_SCALAR)
+#include <emmintrin.h>
+
+/* Bytes u = 0..7 are 0xFF when c[j - B - 2 + u] == kc (0 outside c[0..m):
+ * the bytes around c8 hold 0xC0, which no one-byte character is). */
+static inline __m128i fz_eq(const fz_pat *z, uint32_t kc, unsigned j) {
+    int q0 = (int)j - (int)z->B - 2;
+    if (z->onebyte) {
+        if (kc > 0xFF) return _mm_setzero_si128();
+        return _mm_cmpeq_epi8(_mm_loadl_epi64((const __m128i *)(const void *)(z->c8 + FZ_CPAD + q0)),
+                              _mm_set1_epi8((char)kc));
+    }
+    uint64_t e = 0;
+    for (int u = 0; u < 8; u++) {
+        int q = q0 + u;
+        if (q >= 0 && q < (int)z->m && z->c[q] == kc) e |= 0xFFull << (8 * u);
+    }
+    return _mm_cvtsi64_si128((long long)e);
 }
 
 /* Row j (j >= 1) from row j-1 (prev) and row j-2 (pp, only read when j >= 2)
  * for key character kc = K[j-1] and kp = K[j-2]. Cell (i, j) sits at t = i -
  * j + B; the cells it reads sit at: (i, j-1) prev[t+1], (i-1, j-1) prev[t],
- * (i-1, j) r[t-1], (i-2, j-2) pp[t]. Returns the row minimum. */
+ * (i-1, j) r[t-1], (i-2, j-2) pp[t]. The first three terms and the
+ * transposition are byte-wise; r[t-1] + 1 is a prefix-min scan in three
+ * shifts. Returns the row minimum. */
+static inline uint8_t fz_row(const fz_pat *z, uint8_t *r, const uint8_t *prev, const uint8_t *pp,
+                             uint32_t kc, uint32_t kp, unsigned j) {
+    const int B = (int)z->B;
+    const __m128i INF = _mm_set1_epi8((char)z->inf), ONE = _mm_set1_epi8(1), BIG = _mm_set1_epi8(0x40);
+    __m128i pv = _mm_loadl_epi64((const __m128i *)(const void *)prev);
+    __m128i e = fz_eq(z, kc, j); /* byte t+1: c[i-1] == kc; t: c[i-2] == kc */
+    __m128i diag = _mm_add_epi8(pv, _mm_andnot_si128(_mm_srli_si128(e, 1), ONE)); /* prev[t] + (c[i-1] != kc) */
+    __m128i v = _mm_min_epu8(diag, _mm_add_epi8(_mm_srli_si128(pv, 1), ONE)); /* prev[t+1] + 1 */
+    if (j >= 2) {
+        /* c[i-1] == kp and c[i-2] == kc (so i >= 2) */
+        __m128i tm = _mm_and_si128(_mm_srli_si128(fz_eq(z, kp, j), 1), e);
+        __m128i tr = _mm_add_epi8(_mm_loadl_epi64((const __m128i *)(const void *)pp), ONE);
+        v = _mm_min_epu8(v, _mm_or_si128(_mm_and_si128(tr, tm), _mm_andnot_si128(tm, BIG)));
+    }
+    /* cells outside 0 <= i <= m are inf; cell i = 0 is j */
+    uint64_t ok64 = z->wmask;
+    if ((int)j <= B || (int)j > (int)z->m - B)
+        ok64 &= fz_lanes(B - (int)j, (int)z->m + B - (int)j);
+    __m128i ok = _mm_cvtsi64_si128((long long)ok64);
+    v = _mm_or_si128(_mm_and_si128(v, ok), _mm_andnot_si128(ok, INF));
+    if ((int)j <= B) {
+        int t0 = B - (int)j;
+        __m128i mm = _mm_cvtsi64_si128((long long)(0xFFull << (8 * t0)));
+        v = _mm_or_si128(_mm_andnot_si128(mm, v), _mm_cvtsi64_si128((long long)((uint64_t)j << (8 * t0))));
+    }
+    v = _mm_min_epu8(v, _mm_add_epi8(_mm_or_si128(_mm_slli_si128(v, 1), _mm_cvtsi32_si128(0x40)), ONE));
+    v = _mm_min_epu8(v, _mm_add_epi8(_mm_or_si128(_mm_slli_si128(v, 2), _mm_cvtsi32_si128(0x4040)),
+                                     _mm_set1_epi8(2)));
+    v = _mm_min_epu8(v, _mm_add_epi8(_mm_or_si128(_mm_slli_si128(v, 4), _mm_cvtsi32_si128(0x40404040)),
+                                     _mm_set1_epi8(4)));
+    v = _mm_min_epu8(_mm_or_si128(_mm_and_si128(v, ok), _mm_andnot_si128(ok, INF)), INF);
+    _mm_storel_epi64((__m128i *)(void *)r, v);
+    v = _mm_min_epu8(v, _mm_srli_si128(v, 8));
+    v = _mm_min_epu8(v, _mm_srli_si128(v, 4));
+    v = _mm_min_epu8(v, _mm_srli_si128(v, 2));
+    v = _mm_min_epu8(v, _mm_srli_si128(v, 1));
+    return (uint8_t)_mm_cvtsi128_si32(v);
+}
+
+#else /* scalar */
+
+/* The same row as above, a cell at a time. */
 static inline uint8_t fz_row(const fz_pat *z, uint8_t *r, const uint8_t *prev, const uint8_t *pp,
                              uint32_t kc, uint32_t kp, unsigned j) {
     const unsigned W = 2 * z->B;
@@ -77,6 +161,7 @@ static inline uint8_t fz_row(const fz_pat *z, uint8_t *r, const uint8_t *prev, c
     }
     return mn;
 }
+#endif
 
 /* D(j): the cell of all of P in row j, or inf outside the band. */
 static inline uint8_t fz_dm(const fz_pat *z, const uint8_t *r, unsigned j) {
@@ -109,7 +194,7 @@ typedef struct fz_walk {
     struct fz_prec *rec; /* in a prefetch pass: where fz_probe's look-ups are recorded (trie_fuzzy.c) */
     uint64_t rbase;      /* w->work when the recorded probe started */
     uint8_t path[TRIE_MAX_KEY]; /* the path's bytes (fz_byte writes them) */
-    uint8_t rows[TRIE_MAX_KEY + 1][FZ_W];
+    uint8_t rows[TRIE_MAX_KEY + 1][FZ_RB];
     uint32_t ch[TRIE_MAX_KEY];
 } fz_walk;
 
