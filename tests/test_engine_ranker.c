@@ -109,21 +109,23 @@ static void test_bad_options(void **state) {
     o.redis = "nohostport";
     assert_null(eng_rank_new(&loop, NULL, &o, err, sizeof err));
     assert_non_null(strstr(err, "HOST:PORT"));
-    static const uint64_t bad_slice[] = {0, RANK_GEN_MAX_COPY_SLICE + 1ull};
-    for (int i = 0; i < 2; i++) {
+    eng_rank_opts_default(&o);
+    assert_int_equal(o.gen_copy_slice, RANK_GEN_DEFAULT_COPY_SLICE);
+    assert_int_equal(o.gen_copy_note_bytes, RANK_GEN_DEFAULT_COPY_NOTE_BYTES);
+    static const struct {
+        int notes; /* 0: gen_copy_slice, 1: gen_copy_note_bytes */
+        uint64_t v;
+    } bad[] = {{0, 0},
+               {0, RANK_GEN_MAX_COPY_SLICE + 1ull},
+               {1, 0},
+               {1, RANK_GEN_MIN_COPY_NOTE_BYTES - 1},
+               {1, RANK_GEN_MAX_COPY_NOTE_BYTES + 1}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         eng_rank_opts_default(&o);
-        assert_int_equal(o.gen_copy_slice, RANK_GEN_DEFAULT_COPY_SLICE);
-        o.gen_copy_slice = bad_slice[i];
+        *(bad[i].notes ? &o.gen_copy_note_bytes : &o.gen_copy_slice) = bad[i].v;
         assert_null(eng_rank_new(&loop, NULL, &o, err, sizeof err));
-        assert_non_null(strstr(err, "gen-copy-slice wants 1.."));
-    }
-    static const uint64_t bad_notes[] = {0, RANK_GEN_MIN_COPY_NOTE_BYTES - 1, RANK_GEN_MAX_COPY_NOTE_BYTES + 1};
-    for (int i = 0; i < 3; i++) {
-        eng_rank_opts_default(&o);
-        assert_int_equal(o.gen_copy_note_bytes, RANK_GEN_DEFAULT_COPY_NOTE_BYTES);
-        o.gen_copy_note_bytes = bad_notes[i];
-        assert_null(eng_rank_new(&loop, NULL, &o, err, sizeof err));
-        assert_non_null(strstr(err, "gen-copy-note-bytes wants 4194304..1099511627776"));
+        assert_non_null(strstr(err, bad[i].notes ? "gen-copy-note-bytes wants 4194304..1099511627776"
+                                                 : "gen-copy-slice wants 1.."));
     }
     assert_int_equal(uv_loop_close(&loop), 0);
 }
