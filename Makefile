@@ -266,9 +266,11 @@ fuzz: check-deps
 	@fail=; for n in $(FUZZ_NAMES); do \
 	  mkdir -p $(FUZZ_DIR)/corpus/$$n $(FUZZ_DIR)/artifacts/$$n; \
 	  echo "== fuzz_$$n ($(FUZZ_SECONDS) s)"; \
-	  $(FUZZ_DIR)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	  tmp=$$(mktemp -d /dev/shm/qac-fuzz-run.XXXXXX 2>/dev/null || mktemp -d /tmp/qac-fuzz-run.XXXXXX); \
+	  QAC_FUZZ_TMP=$$tmp $(FUZZ_DIR)/fuzz_$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	    -artifact_prefix=$(FUZZ_DIR)/artifacts/$$n/ $(FUZZ_DIR)/corpus/$$n tests/fuzz/corpus/$$n \
 	    >$(FUZZ_DIR)/fuzz_$$n.log 2>&1 || fail="$$fail $$n"; \
+	  rm -rf "$$tmp"; \
 	  grep -E '^(#[0-9]+[[:space:]]+DONE|stat::number_of_executed_units|stat::peak_rss)' $(FUZZ_DIR)/fuzz_$$n.log; \
 	done; \
 	if [ -n "$$fail" ]; then \

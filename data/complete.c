@@ -1,6 +1,8 @@
 /* complete.c -- `qac complete -i INDEX [-k K] [--infix] PREFIX...`: offline top-k.
  * With --infix, the answer of COMPLETE ... INFIX (words anywhere; no edits):
- * the word index (trie/trie_words.h) is built after loading.
+ * the word index saved beside the snapshot (INDEX.words) is loaded, or
+ * built when there is none or it belongs to another image
+ * (trie_words_open; a refused file is named on stderr).
  *
  * Loads a snapshot, normalizes each prefix with norm_prefix() (so a prefix
  * cut inside a multi-byte character, or ending in a space, works as it does
@@ -89,10 +91,15 @@ int complete_main(int argc, char **argv) {
         return 1;
     }
     trie_words *w = NULL;
-    if (infix && (rc = trie_words_build(t, &w)) != TRIE_OK) {
-        fprintf(stderr, "qac complete: cannot build the word index: %s\n", trie_words_strerror(rc));
-        trie_free(t);
-        return 1;
+    if (infix) {
+        char why[512];
+        int loaded;
+        if ((rc = trie_words_open(index, t, &w, &loaded, why, sizeof why)) != TRIE_OK) {
+            fprintf(stderr, "qac complete: cannot load or build the word index: %s\n", trie_words_strerror(rc));
+            trie_free(t);
+            return 1;
+        }
+        if (why[0]) fprintf(stderr, "qac complete: the saved word index is not used (%s): built instead\n", why);
     }
     int status = 0;
     static char np[COMPLETE_NORM_CAP];

@@ -158,7 +158,8 @@ static void usage(FILE *f) {
             "  --fuzzy N          learned: typo matches with up to N edits as candidates, as a\n"
             "                     ranked COMPLETE ... FUZZY N gathers them (default 0)\n"
             "  --infix            learned: infix matches (the word index) as candidates, as a\n"
-            "                     ranked COMPLETE ... INFIX gathers them\n",
+            "                     ranked COMPLETE ... INFIX gathers them (INDEX.words is\n"
+            "                     loaded when it is -i INDEX's, else the index is built)\n",
             EVAL_DEFAULT_SPLIT, RANK_LEARN_TOPN, RANK_MAX_GEN_CANDS, RANK_GEN_DEFAULT_CANDS, RANK_GEN_MAX_SUFFIXES,
             RANK_GEN_DEFAULT_SUFFIXES);
 }
@@ -583,9 +584,15 @@ int eval_main(int argc, char **argv) {
         gen = lenv_gen_build(t, &go, "eval", &gfail);
         if (gfail) goto out;
         lenv_set_gen(&st.env, gen, (unsigned)go.cands);
-        if (infix && (rc = trie_words_build(t, &words)) != TRIE_OK) {
-            fprintf(stderr, "qac eval: cannot build the word index: %s\n", trie_words_strerror(rc));
-            goto out;
+        if (infix) {
+            /* the index saved beside -i INDEX when it is that image's; else built */
+            char why[512];
+            int loaded;
+            if ((rc = trie_words_open(index, t, &words, &loaded, why, sizeof why)) != TRIE_OK) {
+                fprintf(stderr, "qac eval: cannot load or build the word index: %s\n", trie_words_strerror(rc));
+                goto out;
+            }
+            if (why[0]) fprintf(stderr, "qac eval: the saved word index is not used (%s): built instead\n", why);
         }
         rank_match rm = {EVAL_TOPK, fuzzy, 0, TRIE_FUZZY_MAX_WORK, words};
         lenv_set_match(&st.env, &rm);

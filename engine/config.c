@@ -88,6 +88,9 @@ static const setting table[] = {
     {"gen-copy-slice", K_U64, OFF(gen_copy_slice), 1, RANK_GEN_MAX_COPY_SLICE,
      "key ids that index's build copies per event-loop turn; the longest pause it puts in serving "
      "(default 1024)"},
+    {"gen-copy-note-bytes", K_U64, OFF(gen_copy_note_bytes), RANK_GEN_MIN_COPY_NOTE_BYTES, RANK_GEN_MAX_COPY_NOTE_BYTES,
+     "memory for the changes noted while that copy runs; past it the copy is dropped and the index "
+     "waits for the next RELOAD (default 64m)"},
     {"ngram-bytes", K_U64, OFF(ngram_bytes), 0, ENG_RANK_MAX_NGRAM_BYTES,
      "with --redis: n-gram table held in process to compose vectors of unseen text, at most this many "
      "bytes (default 64m; 0 = off)"},
@@ -205,6 +208,7 @@ void config_defaults(srv_config *c) {
     c->gen_candidates = RANK_GEN_DEFAULT_CANDS;
     c->gen_suffixes = RANK_GEN_DEFAULT_SUFFIXES;
     c->gen_copy_slice = RANK_GEN_DEFAULT_COPY_SLICE;
+    c->gen_copy_note_bytes = RANK_GEN_DEFAULT_COPY_NOTE_BYTES;
     c->ngram_bytes = ENG_RANK_DEFAULT_NGRAM_BYTES;
     c->auth_max_failures = SRV_AUTH_MAX_FAILURES;
     set_str(&c->fuzzy, SRV_DEFAULT_FUZZY);

@@ -88,6 +88,7 @@ typedef struct srv_config {
     uint64_t gen_candidates;    /* generated completions per ranked request (ranking/gen.h; 0 = off) */
     uint64_t gen_suffixes;      /* suffixes in their index */
     uint64_t gen_copy_slice;    /* key ids their build copies per loop turn */
+    uint64_t gen_copy_note_bytes; /* memory for changes noted during that copy */
     uint64_t ngram_bytes;       /* bound of the in-process n-gram table (0 = off) */
     /* the change log on a Redis Stream (engine/changelog.h) */
     char *changelog;                  /* stream key; NULL = off */

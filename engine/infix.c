@@ -39,25 +39,18 @@ int eng_words_build(eng *e) {
     return 0;
 }
 
-int eng_words_path(char *buf, size_t cap, const char *snapshot) {
-    int n = snprintf(buf, cap, "%s.words", snapshot);
-    return n < 0 || (size_t)n >= cap ? -1 : 0;
-}
-
 trie_words *eng_words_load(const char *index, int enabled, const trie *t) {
     if (!enabled) return NULL;
     char path[4096], err[300];
-    uint64_t id, cnt, t0 = qtime_us();
+    uint64_t t0 = qtime_us();
     trie_words *w = NULL;
-    if (eng_words_path(path, sizeof path, index) < 0) return NULL;
+    if (trie_words_path(path, sizeof path, index) < 0) return NULL;
     if (access(path, F_OK) != 0) {
         LOG_I("infix.not_saved", "path=%s msg=\"no saved word index beside the snapshot (older snapshot, or "
               "infix-index was off): building it\"", path);
         return NULL;
     }
-    int rc = trie_snapshot_id(index, &id, &cnt);
-    if (rc == TRIE_OK) rc = trie_words_load(path, t, id, &w, err, sizeof err);
-    else snprintf(err, sizeof err, "cannot read the snapshot's header again");
+    int rc = trie_words_load_beside(index, t, &w, err, sizeof err);
     if (rc != TRIE_OK) {
         LOG_W("infix.load_failed", "path=%s error=\"%s\" msg=\"the saved word index is not used: building it "
               "from the snapshot\"", path, err);
@@ -110,7 +103,7 @@ int eng_words_start(eng *e, trie_words *loaded) {
 int eng_words_save(const eng *e, const char *snapshot) {
     char path[4096];
     uint64_t id, cnt;
-    if (eng_words_path(path, sizeof path, snapshot) < 0) return errno = ENAMETOOLONG, -1;
+    if (trie_words_path(path, sizeof path, snapshot) < 0) return errno = ENAMETOOLONG, -1;
     if (!e->words) { /* none to save: a stale one would be refused anyway (another image); removed */
         if (unlink(path) != 0 && errno != ENOENT) return -1;
         return 0;

@@ -53,9 +53,6 @@ struct eng_ctx;
 int eng_words_build(struct eng *e);
 void eng_words_free(struct eng *e);
 
-/* The saved word index (SNAPSHOT.words, beside the trie snapshot) into
- * buf: 0, or -1 when it does not fit. */
-int eng_words_path(char *buf, size_t cap, const char *snapshot);
 /* At start, right after trie_load(index) gave t: the word index saved with
  * that snapshot when enabled (infix-index yes) and it is there, sound and
  * tied to that very image; else NULL (logged: infix.not_saved, or

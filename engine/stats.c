@@ -276,6 +276,8 @@ void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
         add_u(snap, "rank_gen_unready", "qac_rank_gen_unready_total", "counter", NULL, r.gen_unready);
         add_u(snap, "rank_gen_requeued", "qac_rank_gen_requeued_total", "counter", NULL, r.gen_requeued);
         add_u(snap, "rank_gen_failures", "qac_rank_gen_failures_total", "counter", NULL, r.gen_failures);
+        add_u(snap, "rank_gen_note_overflows", "qac_rank_gen_note_overflows_total", "counter", NULL,
+              r.gen_note_overflows);
     }
     add_u(snap, "changelog_enabled", "qac_changelog_enabled", "gauge", NULL, s->changelog != NULL);
     if (s->changelog) chg_stats(s->changelog, snap);

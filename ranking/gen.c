@@ -243,6 +243,12 @@ int rank_gen_build(const trie *t, uint64_t max_suffixes, rank_gen **out, rank_ge
  * in id order, and `changes`, the keys changed while the copy ran, in the
  * order of the changes. A record is (score f64, key length u16, deleted u8,
  * the whole key). Keys without a space (no suffix) are in neither list.
+ * The changes list is bounded (rank_gen_keys_limit_notes: the server's
+ * gen-copy-note-bytes): the keys list is bounded by the trie, but the
+ * changes grow with the writes while the copy runs, and a write burst
+ * during a long copy must not take the memory; past the bound the note
+ * fails with TRIE_EFULL and the caller drops the copy (a copy that misses a
+ * change would build a wrong index).
  *
  * The build reads the two merged into the copy of the trie as it was when
  * the last slice was copied, in key order (rank_gen_build_keys): the keys
@@ -262,6 +268,7 @@ typedef struct recs {
     size_t *used;
     size_t n, cap; /* blocks */
     uint64_t count, bytes;
+    uint64_t limit; /* the most bytes (whole blocks) the list may take; 0: none */
 } recs;
 
 struct rank_gen_keys {
@@ -291,6 +298,7 @@ static int rec_cmp(const char *a, const char *b) {
 static int recs_add(recs *l, const char *key, size_t len, double score, int deleted) {
     size_t need = REC_HEAD + len;
     if (!l->n || l->used[l->n - 1] + need > RANK_GEN_COPY_BLOCK) {
+        if (l->limit && l->bytes + RANK_GEN_COPY_BLOCK > l->limit) return TRIE_EFULL;
         if (l->n == l->cap) {
             size_t nc = l->cap ? 2 * l->cap : 16;
             char **b = qrealloc(l->blk, nc * sizeof *b);
@@ -354,6 +362,9 @@ int rank_gen_keys_note(rank_gen_keys *k, const char *key, size_t len, int delete
     if (k->done || !memchr(key, ' ', len)) return 0;
     return recs_add(&k->changes, key, len, deleted ? 0 : score, deleted);
 }
+
+void rank_gen_keys_limit_notes(rank_gen_keys *k, uint64_t bytes) { k->changes.limit = bytes; }
+uint64_t rank_gen_keys_note_bytes(const rank_gen_keys *k) { return k->changes.bytes; }
 
 int rank_gen_keys_copy(const trie *t, rank_gen_keys **out) {
     int rc = rank_gen_keys_begin(out);

@@ -76,6 +76,11 @@
 #define RANK_GEN_COPY_BLOCK (1u << 22) /* bytes per block of a key copy (rank_gen_keys) */
 #define RANK_GEN_DEFAULT_COPY_SLICE 1024 /* key ids copied per loop turn (--gen-copy-slice) */
 #define RANK_GEN_MAX_COPY_SLICE (1u << 24) /* the largest --gen-copy-slice */
+/* bytes of changes one key copy may note (--gen-copy-note-bytes; whole
+ * RANK_GEN_COPY_BLOCK blocks): past it the copy stops, no build */
+#define RANK_GEN_DEFAULT_COPY_NOTE_BYTES (64ull << 20)
+#define RANK_GEN_MIN_COPY_NOTE_BYTES ((uint64_t)RANK_GEN_COPY_BLOCK)
+#define RANK_GEN_MAX_COPY_NOTE_BYTES (1ull << 40)
 #define RANK_GEN_CANCELLED 1             /* rank_gen_build_keys: *cancel was set */
 #define RANK_GEN_CANCEL_EVERY 4096       /* keys counted between two looks at *cancel */
 #define RANK_GEN_MAX_KEPT 8 /* prefix words kept, at most (deeper prefixes keep their last 8 words' worth) */
@@ -125,7 +130,11 @@ void rank_gen_free(rank_gen *g);
 typedef struct rank_gen_keys rank_gen_keys;
 int rank_gen_keys_begin(rank_gen_keys **out);                               /* 0 or TRIE_ENOMEM */
 int rank_gen_keys_step(rank_gen_keys *k, const trie *t, uint64_t slice);   /* 0, 1 (done) or TRIE_ENOMEM */
-int rank_gen_keys_note(rank_gen_keys *k, const char *key, size_t len, int deleted, double score); /* 0 / ENOMEM */
+/* 0, TRIE_ENOMEM, or TRIE_EFULL: the note needs a block past the copy's note
+ * bound (rank_gen_keys_limit_notes; none by default) and was not kept */
+int rank_gen_keys_note(rank_gen_keys *k, const char *key, size_t len, int deleted, double score);
+void rank_gen_keys_limit_notes(rank_gen_keys *k, uint64_t bytes);
+uint64_t rank_gen_keys_note_bytes(const rank_gen_keys *k); /* the notes' memory */
 int rank_gen_keys_copy(const trie *t, rank_gen_keys **out); /* 0 or TRIE_ENOMEM */
 void rank_gen_keys_free(rank_gen_keys *k);
 int rank_gen_keys_done(const rank_gen_keys *k);

@@ -13,6 +13,11 @@ command -v clang >/dev/null || { echo "it_fuzz_regress: clang not installed, ski
 if ! make -s fuzz-build >"${QAC_TMP:-/tmp}/fuzz-build.log" 2>&1; then
     echo "it_fuzz_regress: make fuzz-build failed:"; tail -20 "${QAC_TMP:-/tmp}/fuzz-build.log"; exit 1
 fi
+# the harnesses' scratch directories go under one of ours, removed at exit even
+# when a replayed input crashed its harness (abort skips the harness's atexit)
+QAC_FUZZ_TMP=$(mktemp -d /dev/shm/qac-fuzz-run.XXXXXX 2>/dev/null || mktemp -d /tmp/qac-fuzz-run.XXXXXX)
+export QAC_FUZZ_TMP
+trap 'rm -rf "$QAC_FUZZ_TMP"' EXIT
 fail=0 ran=0
 for src in tests/fuzz/fuzz_*.c; do
     name=$(basename "$src" .c); name=${name#fuzz_}

@@ -3,7 +3,7 @@
 # train` and `qac eval`.
 #  1. the bounded settings: --gen-candidates over 32, --gen-suffixes 0 or
 #     over 10,000,000 exit 2 with a message (serve, train, eval); so do
-#     --gen-copy-slice 0 or over 16777216 (serve).
+#     --gen-copy-slice 0 or over 16777216, --gen-copy-note-bytes under 4m or over 1t (serve).
 #  2. a server with --gen-candidates 4 (no Redis, no model: the heuristic):
 #     a ranked COMPLETE for a prefix whose completion is no key answers the
 #     generated text on text and RESP (unmarked) and HTTP ("generated":true
@@ -51,11 +51,13 @@ for bad in "--gen-candidates 33" "--gen-suffixes 0" "--gen-suffixes 10000001" "-
         grep -q "gen-" "$tmp/err" || fail "$cmd $bad message: $(cat "$tmp/err")"
     done
 done
-for bad in "--gen-copy-slice 0" "--gen-copy-slice 16777217" "--gen-copy-slice x"; do # serve only
+for bad in "--gen-copy-slice 0" "--gen-copy-slice 16777217" "--gen-copy-slice x" \
+           "--gen-copy-note-bytes 4194303" "--gen-copy-note-bytes 2t" "--gen-copy-note-bytes x"; do # serve only
     # shellcheck disable=SC2086
     "$qac" serve -i "$tmp/idx" $bad 2>"$tmp/err"
     [ $? = 2 ] || fail "serve $bad should exit 2"
-    grep -q "gen-copy-slice" "$tmp/err" || fail "serve $bad message: $(cat "$tmp/err")"
+    name=${bad%% *}
+    grep -q "${name#--}" "$tmp/err" || fail "serve $bad message: $(cat "$tmp/err")"
 done
 ok "bounded settings refused (serve, train, eval)"
 

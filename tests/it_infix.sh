@@ -160,7 +160,22 @@ grep -q 'event=infix.load_failed .*checksum mismatch' "$tmp/log5" && grep -q 'ev
 after_save "damaged, built"
 check "SAVE again" "$(txt "$port" SAVE)" "OK"
 qac_stop || bad "clean stop"
+# offline, the saved index is loaded when it is this snapshot's (nothing on stderr) ...
+check "qac complete --infix, saved index" \
+    "$("$QAC_BIN" complete -i "$tmp/idx" --infix pudding 2>"$tmp/e" | tr '\n' '|')$(cat "$tmp/e")" \
+    "yorkshire pudding york	7||"
+cp "$tmp/idx.words" "$tmp/good.words"
+printf '\xff' | dd of="$tmp/idx.words" bs=1 seek=300 conv=notrunc 2>/dev/null
+check "qac complete --infix, damaged index" \
+    "$("$QAC_BIN" complete -i "$tmp/idx" --infix pudding 2>"$tmp/e" | tr '\n' '|')" "yorkshire pudding york	7||"
+grep -q 'saved word index is not used (.*checksum mismatch.*): built instead' "$tmp/e" &&
+    ok "qac complete --infix, damaged index: said" || bad "stderr: $(cat "$tmp/e")"
 cp "$tmp/old.words" "$tmp/idx.words"
+# ... and another snapshot's is named on stderr, and the index built: same answer
+check "qac complete --infix, another snapshot's index" \
+    "$("$QAC_BIN" complete -i "$tmp/idx" --infix pudding 2>"$tmp/e" | tr '\n' '|')" "yorkshire pudding york	7||"
+grep -q 'saved word index is not used (.*written for another snapshot.*): built instead' "$tmp/e" &&
+    ok "qac complete --infix, another snapshot's index: said" || bad "stderr: $(cat "$tmp/e")"
 fail_log=$tmp/log6
 qac_start "$port" "$tmp/log6" -i "$tmp/idx" --journal "$tmp/j" --http-port 0 || fail "restart with another snapshot's word index"
 grep -q 'event=infix.load_failed .*written for another snapshot' "$tmp/log6" && grep -q 'event=infix.built ' "$tmp/log6" &&

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/run.sh BUILD_DIR QAC_BIN -- run every test, print one summary line.
 #
-# - Unit and integration tests: every BUILD_DIR/tests/test_* binary (cmocka).
+# - Unit and integration tests: BUILD_DIR/tests/test_X for every tests/test_X.c
+#   (cmocka; a stale binary without a source is not run, a missing one fails).
 #   Each runs in its own process with a time limit; its cmocka summary is
 #   parsed, and a binary that dies without one counts as one failure.
 # - Script tests: every tests/it_*.sh, run with bash; exit 0 = pass, 77 = skip
@@ -49,11 +50,19 @@ if command -v redis-server >/dev/null; then
     export QAC_TEST_REDIS_PORT=$port
 fi
 
-for t in "$build"/tests/test_*; do
-    [ -x "$t" ] || continue
-    name=$(basename "$t")
-    out=$(CMOCKA_MESSAGE_OUTPUT=stdout timeout "$TEST_TIMEOUT" "$t" 2>&1)
-    rc=$?
+# The test sources name the tests: a binary left in the build directory by a
+# test since removed or renamed is not run; a source whose binary is missing
+# (the build did not make it) is a failure, not a silent gap.
+for src in tests/test_*.c; do
+    [ -f "$src" ] || continue
+    name=$(basename "$src" .c)
+    t=$build/tests/$name
+    if [ -x "$t" ]; then
+        out=$(CMOCKA_MESSAGE_OUTPUT=stdout timeout "$TEST_TIMEOUT" "$t" 2>&1)
+        rc=$?
+    else
+        out="$t: not built (its source $src exists)" rc=1
+    fi
     p=$(printf '%s\n' "$out" | sed -n 's/.*\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -1)
     f=$(printf '%s\n' "$out" | sed -n 's/.*\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -1)
     s=$(printf '%s\n' "$out" | sed -n 's/.*\[  SKIPPED \] \([0-9]*\) test.*/\1/p' | tail -1)

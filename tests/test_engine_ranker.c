@@ -109,13 +109,23 @@ static void test_bad_options(void **state) {
     o.redis = "nohostport";
     assert_null(eng_rank_new(&loop, NULL, &o, err, sizeof err));
     assert_non_null(strstr(err, "HOST:PORT"));
-    static const uint64_t bad_slice[] = {0, RANK_GEN_MAX_COPY_SLICE + 1ull};
-    for (int i = 0; i < 2; i++) {
+    eng_rank_opts_default(&o);
+    assert_int_equal(o.gen_copy_slice, RANK_GEN_DEFAULT_COPY_SLICE);
+    assert_int_equal(o.gen_copy_note_bytes, RANK_GEN_DEFAULT_COPY_NOTE_BYTES);
+    static const struct {
+        int notes; /* 0: gen_copy_slice, 1: gen_copy_note_bytes */
+        uint64_t v;
+    } bad[] = {{0, 0},
+               {0, RANK_GEN_MAX_COPY_SLICE + 1ull},
+               {1, 0},
+               {1, RANK_GEN_MIN_COPY_NOTE_BYTES - 1},
+               {1, RANK_GEN_MAX_COPY_NOTE_BYTES + 1}};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         eng_rank_opts_default(&o);
-        assert_int_equal(o.gen_copy_slice, RANK_GEN_DEFAULT_COPY_SLICE);
-        o.gen_copy_slice = bad_slice[i];
+        *(bad[i].notes ? &o.gen_copy_note_bytes : &o.gen_copy_slice) = bad[i].v;
         assert_null(eng_rank_new(&loop, NULL, &o, err, sizeof err));
-        assert_non_null(strstr(err, "gen-copy-slice wants 1.."));
+        assert_non_null(strstr(err, bad[i].notes ? "gen-copy-note-bytes wants 4194304..1099511627776"
+                                                 : "gen-copy-slice wants 1.."));
     }
     assert_int_equal(uv_loop_close(&loop), 0);
 }
@@ -558,6 +568,54 @@ static void test_gen_off_loop(void **state) {
     finish(&loop, R, t);
 }
 
+/* More changes during the copy than gen-copy-note-bytes holds: the copy is
+ * dropped (no build, no index: it is the start), counted, and the notes
+ * stopped at the bound; a RELOAD when the writes stop builds the index of
+ * the trie as it is then. The same writes under the default bound build. */
+static void test_gen_note_bound(void **state) {
+    (void)state;
+    for (int bounded = 1; bounded >= 0; bounded--) {
+        uv_loop_t loop;
+        uv_loop_init(&loop);
+        trie *t = gen_trie(20000);
+        eng_rank_opts o;
+        eng_rank_opts_default(&o);
+        o.gen_copy_slice = 64;
+        if (bounded) o.gen_copy_note_bytes = RANK_GEN_MIN_COPY_NOTE_BYTES;
+        char err[256];
+        eng_rank *R = eng_rank_new(&loop, t, &o, err, sizeof err);
+        assert_non_null(R);
+        uint64_t x = 7, changes = 0;
+        while (gen_stat(R).gen_copying) {
+            for (int c = 0; c < 1000; c++, changes++) live_change(t, R, &x); /* ~18 bytes a note */
+            uv_run(&loop, UV_RUN_NOWAIT);
+        }
+        assert_true(changes > 100000);
+        gen_wait(&loop, R);
+        eng_rank_stat st = gen_stat(R);
+        if (bounded) { /* the bound itself: test_ranking_gen's test_keys_note_bound */
+            assert_int_equal(st.gen_builds, 0);
+            assert_int_equal(st.gen_failures, 1);
+            assert_int_equal(st.gen_note_overflows, 1);
+            assert_null(eng_rank_gen(R));
+            assert_int_equal(eng_rank_reload(R, err, sizeof err), 0); /* no writes now */
+            gen_wait(&loop, R);
+            st = gen_stat(R);
+            assert_int_equal(st.gen_note_overflows, 1);
+        } else { /* the copy (one block of keys) and notes over the bound above */
+            assert_true(st.gen_copy_bytes > RANK_GEN_COPY_BLOCK + RANK_GEN_MIN_COPY_NOTE_BYTES);
+            assert_int_equal(st.gen_failures, 0);
+            assert_int_equal(st.gen_note_overflows, 0);
+        }
+        assert_int_equal(st.gen_builds, 1);
+        rank_gen *want;
+        assert_int_equal(rank_gen_build(t, o.gen_suffixes, &want, NULL), 0);
+        assert_same_index(eng_rank_gen(R), want);
+        rank_gen_free(want);
+        finish(&loop, R, t);
+    }
+}
+
 /* RELOAD while a build runs: one more build is queued (a third RELOAD joins
  * it: gen_requeued), the old index serves meanwhile; the queued build
  * copies the trie when it starts, so it sees every change before it. */
@@ -638,6 +696,7 @@ int main(void) {
         cmocka_unit_test(test_heavy_history_redis),
         cmocka_unit_test(test_fleet),
         cmocka_unit_test(test_gen_off_loop),
+        cmocka_unit_test(test_gen_note_bound),
         cmocka_unit_test(test_gen_reload_during_build),
         cmocka_unit_test(test_gen_close_during_build),
     };

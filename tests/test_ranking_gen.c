@@ -211,6 +211,33 @@ static void test_sliced_copy_differential(void **state) {
     }
 }
 
+/* The notes' bound: notes fill whole blocks up to it, the first that needs
+ * a block past it fails with TRIE_EFULL and is not kept, nor any after it;
+ * no bound (the default) takes them all; a finished copy notes nothing. */
+static void test_keys_note_bound(void **state) {
+    (void)state;
+    static const char key[] = "hotels in paris";
+    for (int blocks = 1; blocks <= 3; blocks += 2) {
+        rank_gen_keys *k;
+        assert_int_equal(rank_gen_keys_begin(&k), 0);
+        rank_gen_keys_limit_notes(k, (uint64_t)blocks * RANK_GEN_COPY_BLOCK);
+        size_t rec = sizeof(double) + sizeof(uint16_t) + 1 + sizeof key - 1;
+        uint64_t kept = 0, most = (uint64_t)(blocks + 2) * (RANK_GEN_COPY_BLOCK / rec); /* a broken bound ends too */
+        int rc;
+        while ((rc = rank_gen_keys_note(k, key, sizeof key - 1, 0, 1.5)) == 0 && kept < most) kept++;
+        assert_int_equal(rc, TRIE_EFULL);
+        assert_int_equal(kept, (uint64_t)blocks * (RANK_GEN_COPY_BLOCK / rec));
+        assert_int_equal(rank_gen_keys_changes(k), kept);
+        assert_int_equal(rank_gen_keys_note_bytes(k), (uint64_t)blocks * RANK_GEN_COPY_BLOCK);
+        assert_int_equal(rank_gen_keys_note(k, key, sizeof key - 1, 1, 0), TRIE_EFULL);
+        assert_int_equal(rank_gen_keys_changes(k), kept);
+        rank_gen_keys_limit_notes(k, 0); /* no bound: the next block comes */
+        assert_int_equal(rank_gen_keys_note(k, key, sizeof key - 1, 0, 2), 0);
+        assert_int_equal(rank_gen_keys_note_bytes(k), (uint64_t)(blocks + 1) * RANK_GEN_COPY_BLOCK);
+        rank_gen_keys_free(k);
+    }
+}
+
 static void test_index_differential(void **state) {
     (void)state;
     bs = malloc(20000 * sizeof *bs);
@@ -459,6 +486,7 @@ int main(void) {
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_sliced_copy_differential),
+        cmocka_unit_test(test_keys_note_bound),
         cmocka_unit_test(test_request_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

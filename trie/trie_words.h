@@ -156,6 +156,19 @@ int trie_words_save(const trie_words *w, const char *path, uint64_t trie_id, uin
  * Never crashes on a hostile file; the caller builds the index instead. */
 int trie_words_load(const char *path, const trie *t, uint64_t trie_id, trie_words **out, char *err, size_t errlen);
 
+/* The index saved beside the snapshot at path snapshot: snapshot.words
+ * (trie_words_open.c). trie_words_path puts that name in buf: 0, or -1 when
+ * it does not fit. trie_words_load_beside loads it for t, just loaded from
+ * that snapshot: trie_words_load's results, TRIE_EIO with the reason when
+ * there is no such file. trie_words_open loads it, else builds the index
+ * from t (no file; or one refused -- another image, a bad file -- whose
+ * reason is then in why, else why is empty); *loaded says which; snapshot
+ * NULL always builds. TRIE_OK, or the load's TRIE_ENOMEM, or the build's
+ * error. */
+int trie_words_path(char *buf, size_t cap, const char *snapshot);
+int trie_words_load_beside(const char *snapshot, const trie *t, trie_words **out, char *err, size_t errlen);
+int trie_words_open(const char *snapshot, const trie *t, trie_words **out, int *loaded, char *why, size_t whylen);
+
 /* Tests: every live key of t is in the postings of each of its words with
  * its bounds covering its score, nothing else is live, counts agree. 0 when
  * sound, else -1 and a reason. O(everything). */

@@ -45,6 +45,7 @@ void eng_rank_opts_default(eng_rank_opts *o) {
     o->gen_candidates = RANK_GEN_DEFAULT_CANDS;
     o->gen_suffixes = RANK_GEN_DEFAULT_SUFFIXES;
     o->gen_copy_slice = RANK_GEN_DEFAULT_COPY_SLICE;
+    o->gen_copy_note_bytes = RANK_GEN_DEFAULT_COPY_NOTE_BYTES;
 }
 
 static int64_t now_s(void) { return (int64_t)time(NULL); }

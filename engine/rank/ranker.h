@@ -113,6 +113,7 @@ typedef struct eng_rank_opts {
     uint32_t gen_candidates; /* generated completions per request (ranking/gen.h; 0 = off) */
     uint64_t gen_suffixes;   /* suffixes in their index, 1 .. RANK_GEN_MAX_SUFFIXES */
     uint64_t gen_copy_slice; /* key ids their build copies per loop turn, 1 .. RANK_GEN_MAX_COPY_SLICE */
+    uint64_t gen_copy_note_bytes; /* the most bytes of changes noted during one copy (RANK_GEN_*_COPY_NOTE_BYTES) */
 } eng_rank_opts;
 
 typedef struct eng_rank_stat {
@@ -146,6 +147,7 @@ typedef struct eng_rank_stat {
     uint64_t gen_unready;             /* ranked requests served before the first index was built */
     uint64_t gen_requeued;            /* RELOADs that joined a build already queued */
     uint64_t gen_failures;            /* builds that failed (the old index stays) */
+    uint64_t gen_note_overflows;      /* of them, copies dropped at gen-copy-note-bytes */
 } eng_rank_stat;
 
 /* What a ranked COMPLETE's FUZZY / INFIX allow (all zero: exact only). */

@@ -41,6 +41,14 @@
  * Why not read the trie from the worker: the trie has no lock, no versioned
  * nodes and no copy-on-write; any read during a loop write is a data race.
  * Changes after the last slice belong to the next RELOAD, as before.
+ * The notes are bounded (--gen-copy-note-bytes, RANK_GEN_DEFAULT_COPY_NOTE_BYTES):
+ * the copy itself is bounded by the trie, but notes grow with the writes,
+ * and a burst of writes during a long copy (seconds at 10M keys) must not
+ * take the memory. Past the bound the copy is dropped, not finished without
+ * the change (that index would be wrong): no build, the old index stays
+ * (none at start), STATS rank_gen_note_overflows counts it, the log says
+ * what to do, and the next RELOAD tries again. Not retried at once: under
+ * the same write load it would fail the same way, each time after a copy.
  *
  * The job shares nothing else with the loop: the worker owns the copy
  * (freed on the worker as soon as counted), its result and its info; it
@@ -81,7 +89,7 @@ struct eng_rank_genjob {
     uint64_t max_suffixes, slice;
     atomic_int cancel;
     int phase;
-    int copy_rc; /* the copy's: 0 or a TRIE_E* code (no build then) */
+    int copy_rc; /* the copy's: 0 or a TRIE_E* code (no build then); TRIE_EFULL: notes past the bound */
     int rc;
     rank_gen *out;
     rank_gen_info info;
@@ -128,6 +136,14 @@ static void gen_end(eng_rank_genjob *j, int cancelled) {
     R->st.gen_building = 0;
     if (cancelled || R->closing || j->rc == RANK_GEN_CANCELLED) {
         LOG_I("gen.cancelled", "why=shutdown");
+    } else if (j->copy_rc == TRIE_EFULL) {
+        R->st.gen_failures++;
+        R->st.gen_note_overflows++;
+        LOG_E("gen.build_failed",
+              "error=\"the changes made while the keys were copied passed gen-copy-note-bytes (%llu)\" index=%s "
+              "msg=\"the copy is dropped; the next RELOAD builds again (raise gen-copy-note-bytes, or RELOAD when "
+              "fewer writes come)\"",
+              (unsigned long long)R->o.gen_copy_note_bytes, R->gen ? "old" : "none");
     } else if (j->copy_rc || j->rc) {
         R->st.gen_failures++;
         LOG_E("gen.build_failed", "error=\"%s\" index=%s", trie_strerror(j->copy_rc ? j->copy_rc : j->rc),
@@ -199,6 +215,11 @@ int eng_rank__gen_start(eng_rank *R, char *err, size_t errlen) {
         snprintf(err, errlen, "gen-copy-slice wants 1..%u", RANK_GEN_MAX_COPY_SLICE);
         return -1;
     }
+    if (R->o.gen_copy_note_bytes < RANK_GEN_MIN_COPY_NOTE_BYTES || R->o.gen_copy_note_bytes > RANK_GEN_MAX_COPY_NOTE_BYTES) {
+        snprintf(err, errlen, "gen-copy-note-bytes wants %llu..%llu", (unsigned long long)RANK_GEN_MIN_COPY_NOTE_BYTES,
+                 (unsigned long long)RANK_GEN_MAX_COPY_NOTE_BYTES);
+        return -1;
+    }
     if (!R->o.gen_candidates || R->closing) return 0;
     if (R->genjob) { /* one more after this one, at most */
         if (R->gen_again) R->st.gen_requeued++;
@@ -212,6 +233,7 @@ int eng_rank__gen_start(eng_rank *R, char *err, size_t errlen) {
                  trie_strerror(TRIE_ENOMEM));
         return -1;
     }
+    rank_gen_keys_limit_notes(j->keys, R->o.gen_copy_note_bytes);
     j->R = R;
     j->max_suffixes = R->o.gen_suffixes;
     j->slice = R->o.gen_copy_slice;
@@ -232,7 +254,7 @@ void eng_rank_changed(eng_rank *R, const char *key, size_t klen, int deleted, do
     eng_rank_genjob *j = R ? R->genjob : NULL;
     if (!j || j->phase != GEN_COPYING) return;
     int rc = rank_gen_keys_note(j->keys, key, klen, deleted, score);
-    if (rc) j->copy_rc = rc; /* the next slice ends the copy: no build, the old index stays */
+    if (rc && !j->copy_rc) j->copy_rc = rc; /* the next slice ends the copy: no build, the old index stays */
 }
 
 void eng_rank__gen_close(eng_rank *R) {

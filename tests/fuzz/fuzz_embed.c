@@ -67,8 +67,7 @@ static uint8_t *read_file(const char *path, size_t *n) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!dir[0]) {
-        snprintf(dir, sizeof dir, "%s", access("/dev/shm", W_OK) == 0 ? "/dev/shm/qacfuzz.XXXXXX" : "/tmp/qacfuzz.XXXXXX");
-        if (!mkdtemp(dir)) fuzz_fail("mkdtemp failed");
+        fuzz_mkdtemp(dir, sizeof dir, "qacfuzz");
         atexit(cleanup);
     }
     uint8_t *f = (uint8_t *)fuzz_dup(data, size);

@@ -175,8 +175,7 @@ static void cleanup(void) {
 }
 
 static void env_init(void) {
-    snprintf(dir, sizeof dir, "%s", access("/dev/shm", W_OK) == 0 ? "/dev/shm/qacfx.XXXXXX" : "/tmp/qacfx.XXXXXX");
-    if (!mkdtemp(dir)) fuzz_fail("mkdtemp failed");
+    fuzz_mkdtemp(dir, sizeof dir, "qacfx");
     atexit(cleanup);
     log_set_level(LOG_OFF);
     trace = getenv("FUZZ_EXEC_TRACE") != NULL;

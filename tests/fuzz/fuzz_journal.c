@@ -296,8 +296,7 @@ static off_t file_size(uint64_t gen) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!dir[0]) {
-        snprintf(dir, sizeof dir, "%s", access("/dev/shm", W_OK) == 0 ? "/dev/shm/qacfuzz.XXXXXX" : "/tmp/qacfuzz.XXXXXX");
-        if (!mkdtemp(dir)) fuzz_fail("mkdtemp failed");
+        fuzz_mkdtemp(dir, sizeof dir, "qacfuzz");
         snprintf(base, sizeof base, "%s/j", dir);
         atexit(cleanup);
         log_set_level(LOG_OFF);

@@ -51,8 +51,7 @@ static int same_f32(float a, float b) { return memcmp(&a, &b, sizeof a) == 0; }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!dir[0]) {
-        snprintf(dir, sizeof dir, "%s", access("/dev/shm", W_OK) == 0 ? "/dev/shm/qacfuzz.XXXXXX" : "/tmp/qacfuzz.XXXXXX");
-        if (!mkdtemp(dir)) fuzz_fail("mkdtemp failed");
+        fuzz_mkdtemp(dir, sizeof dir, "qacfuzz");
         atexit(cleanup);
     }
     uint8_t *f = (uint8_t *)fuzz_dup(data, size);

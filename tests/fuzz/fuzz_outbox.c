@@ -53,14 +53,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 static char dir[64], path[128];
 
-/* A private directory, in memory when /dev/shm is there (file churn is most
- * of the time of one input). */
+/* A private directory (fuzz_mkdtemp: in memory when /dev/shm is there). */
 static void make_dir(void) {
-    snprintf(dir, sizeof dir, "/dev/shm/qac-fuzz-outbox.XXXXXX");
-    if (!mkdtemp(dir)) {
-        snprintf(dir, sizeof dir, "/tmp/qac-fuzz-outbox.XXXXXX");
-        if (!mkdtemp(dir)) fuzz_fail("mkdtemp failed");
-    }
+    fuzz_mkdtemp(dir, sizeof dir, "qac-fuzz-outbox");
     snprintf(path, sizeof path, "%s/JOURNAL.outbox", dir);
 }
 

@@ -77,4 +77,18 @@ static inline int fuzz_memfd(const void *data, size_t n, char *path) {
     return fd;
 }
 
+/* Makes a private directory NAME.XXXXXX for this harness process in dir[cap]:
+ * under $QAC_FUZZ_TMP when set (make fuzz gives each harness run its own and
+ * removes it afterwards, so a crash -- abort skips atexit -- leaves nothing
+ * behind in /dev/shm), else in /dev/shm (file churn is most of an input's
+ * time), else in /tmp. Aborts when it cannot: the environment, not the code
+ * under test. */
+static inline void fuzz_mkdtemp(char *dir, size_t cap, const char *name) {
+    const char *base = getenv("QAC_FUZZ_TMP");
+    if (!base || !*base) base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    int n = snprintf(dir, cap, "%s/%s.XXXXXX", base, name);
+    if (n < 0 || (size_t)n >= cap) fuzz_fail("fuzz_mkdtemp: %s/%s.XXXXXX longer than %zu bytes", base, name, cap - 1);
+    if (!mkdtemp(dir)) fuzz_fail("mkdtemp %s failed", dir);
+}
+
 #endif

@@ -151,11 +151,7 @@ static void cleanup(void) {
 
 static void setup(void) {
     if (dir[0]) return;
-    snprintf(dir, sizeof dir, "/dev/shm/qac-fuzz-wsnap.XXXXXX");
-    if (!mkdtemp(dir)) {
-        snprintf(dir, sizeof dir, "/tmp/qac-fuzz-wsnap.XXXXXX");
-        if (!mkdtemp(dir)) fuzz_fail("mkdtemp failed");
-    }
+    fuzz_mkdtemp(dir, sizeof dir, "qac-fuzz-wsnap");
     snprintf(p_trie, sizeof p_trie, "%s/INDEX", dir);
     snprintf(p_words, sizeof p_words, "%s/INDEX.words", dir);
     snprintf(p_rt, sizeof p_rt, "%s/rt.words", dir);
