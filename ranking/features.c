@@ -152,17 +152,12 @@ static int starts_with(const char *s, size_t n, const char *p, size_t pn) {
     return n >= pn && !memcmp(s, p, pn);
 }
 
-/* 1 when the word w[0..wl) is among the distinct words of the last query
- * (x->heur.lw, whole) */
-static int in_last_words(const rank_fctx *x, const char *w, size_t wl) {
-    for (size_t b = 0; b < x->heur.nl; b++)
-        if (x->heur.lw[b].n == wl && x->heur.lw[b].p[0] == w[0] && !memcmp(x->heur.lw[b].p, w, wl)) return 1;
-    return 0;
-}
-
-/* share of x's words that are in last (the last query's word set when
- * x->heur has all of it, else a scan of last) */
-static float word_overlap(const rank_fctx *x, const char *xq, size_t xn, const char *l, size_t ln) {
+/* share of c's words that are in the last query: w's counts when x->heur
+ * has all of last's distinct words, else a scan of last per word */
+static float word_overlap(const rank_fctx *x, const char *xq, size_t xn, const rank_cand_words *w) {
+    if (x->heur.whole) return w->words ? (float)w->inlast / (float)w->words : 0;
+    const char *l = x->last;
+    size_t ln = x->lastlen;
     uint32_t words = 0, common = 0;
     size_t i = 0;
     while (i < xn) {
@@ -172,10 +167,6 @@ static float word_overlap(const rank_fctx *x, const char *xq, size_t xn, const c
         if (i == st) break;
         words++;
         size_t wl = i - st, j = 0;
-        if (x->heur.whole) {
-            common += (uint32_t)in_last_words(x, xq + st, wl);
-            continue;
-        }
         while (j < ln) {
             while (j < ln && l[j] == ' ') j++;
             size_t s2 = j;
@@ -239,6 +230,7 @@ static void cos_batch(const rank_fctx *x, const rank_lcand *c, size_t n, rank_fp
 void rank_fpre_batch(const rank_fctx *x, const rank_lcand *c, size_t n, rank_fpre *out) {
     for (size_t i = 0; i < n; i++) {
         rank_cand_terms_of(&c[i].c, x->now, &out[i].t);
+        rank_heur_words(&x->heur, c[i].c.q, c[i].c.len, &out[i].w);
         out[i].cosl = out[i].coss = 0;
     }
     if (x->last && (x->last_vec || x->sess_vec)) cos_batch(x, c, n, out);
@@ -269,9 +261,7 @@ size_t rank_features_pre(const rank_fctx *x, const rank_lcand *lc, const rank_fp
     size_t rem = c->len > x->plen ? c->len - x->plen : 0;
     uint32_t rb = rem <= 3 ? (uint32_t)rem : rem <= 5 ? 4 : rem <= 8 ? 5 : rem <= 12 ? 6 : rem <= 20 ? 7 : 8;
     emit(&e, F_REM, rb, 1);
-    uint32_t words = 0;
-    for (size_t i = 0; i < c->len; i++)
-        if (c->q[i] != ' ' && (i == 0 || c->q[i - 1] == ' ')) words++;
+    uint32_t words = pre->w.words;
     emit(&e, F_WORDS, words > 6 ? 6 : words, 1);
     if (x->plen && x->p[x->plen - 1] == ' ') emit(&e, F_WB, 0, 1);
     if (x->plen && (c->len == x->plen || (c->len > x->plen && c->q[x->plen] == ' '))) emit(&e, F_WEND, 0, 1);
@@ -323,7 +313,7 @@ size_t rank_features_pre(const rank_fctx *x, const rank_lcand *lc, const rank_fp
             uint32_t uni = nt + x->ntri - common;
             if (uni) emit(&e, F_TRI, 0, (float)common / (float)uni);
         }
-        emit(&e, F_WOV, 0, word_overlap(x, c->q, c->len, x->last, x->lastlen));
+        emit(&e, F_WOV, 0, word_overlap(x, c->q, c->len, &pre->w));
         if (c->len == x->lastlen && !memcmp(c->q, x->last, c->len)) emit(&e, F_REPL, 0, 1);
         else if (starts_with(c->q, c->len, x->last, x->lastlen)) emit(&e, F_EXTL, 0, 1);
         int rep = 0, ext = 0;

@@ -116,6 +116,7 @@ size_t rank_features(const rank_fctx *x, const rank_lcand *c, rank_feat *out);
  * ranker: its base uses the same terms). */
 typedef struct rank_fpre {
     rank_cand_terms t; /* rank_cand_terms_of(&c->c, x->now) */
+    rank_cand_words w; /* rank_heur_words(&x->heur, c->c.q, c->c.len): word count, overlap, the base's share */
     float cosl, coss;  /* rank_dot(c->vec, x->last_vec / x->sess_vec, x->dims) when x->last and both vectors */
 } rank_fpre;
 

@@ -42,7 +42,7 @@ void rank_learned_score(const rank_ftrl *m, rank_fctx *x, rank_lcand *c, size_t 
         for (size_t i = from; i < to; i++) {
             const rank_fpre *p = &pre[i - from];
             size_t k = rank_features_pre(x, &c[i], p, f);
-            c[i].c.score = (heur ? rank_heur_score(&x->heur, &c[i].c, &p->t) : 0) + rank_ftrl_margin(m, f, k);
+            c[i].c.score = (heur ? rank_heur_score_words(&x->heur, &c[i].c, &p->t, &p->w) : 0) + rank_ftrl_margin(m, f, k);
         }
     }
 }
