@@ -86,35 +86,56 @@ static void tri_prepare(rank_fctx *x) {
     }
 }
 
-/* *nt = the distinct trigrams of ^s$ (the first RANK_FEAT_MAX_TRI of them,
- * in position order, as tri_prepare keeps), *common = how many of those
- * are in the last query's set. A candidate's trigrams are told apart by a
- * 256-bit filter, a key whose bit is set being looked for among the ones
+/* The walk of ^s$'s trigrams from w's position up to position end (or the
+ * first RANK_FEAT_MAX_TRI distinct ones): w->n distinct trigrams, w->common
+ * of them in the last query's set. A candidate's trigrams are told apart by
+ * a 256-bit filter, a key whose bit is set being looked for among the ones
  * kept (texts seldom repeat a trigram): no table to clear per candidate,
  * and one probe of x's set per distinct trigram. Sorting each candidate's
  * trigrams was a third of a rerank, a hash set cleared per candidate a
  * fifth. */
-static void tri_overlap(const rank_fctx *x, const char *s, size_t len, uint32_t *nt, uint32_t *common) {
-    uint32_t kept[RANK_FEAT_MAX_TRI];
-    uint64_t seen[4] = {0, 0, 0, 0};
-    uint32_t n = 0, c = 0;
-    uint32_t k = (uint32_t)'^' | (uint32_t)tri_byte(s, len, 1) << 8;
-    for (size_t i = 0; i < len && n < RANK_FEAT_MAX_TRI; i++) {
+static void tri_walk(const rank_fctx *x, const char *s, size_t len, size_t end, rank_ftri *w) {
+    uint32_t n = w->n, c = w->common, k = w->k;
+    size_t i = w->i;
+    for (; i < end && n < RANK_FEAT_MAX_TRI; i++) {
         k |= (uint32_t)tri_byte(s, len, i + 2) << 16;
         uint32_t h = tri_hash(k), b = h >> 24;
         uint64_t bit = 1ull << (b & 63);
         int dup = 0;
-        if (seen[b >> 6] & bit)
-            for (uint32_t j = 0; j < n && !dup; j++) dup = kept[j] == k;
+        if (w->seen[b >> 6] & bit)
+            for (uint32_t j = 0; j < n && !dup; j++) dup = w->kept[j] == k;
         if (!dup) {
-            seen[b >> 6] |= bit;
-            kept[n++] = k;
+            w->seen[b >> 6] |= bit;
+            w->kept[n++] = k;
             c += (uint32_t)tri_in_last(x, k, h);
         }
         k >>= 8;
     }
-    *nt = n;
-    *common = c;
+    w->n = n, w->common = c, w->k = k, w->i = (uint32_t)i;
+}
+
+static void tri_start(const char *s, size_t len, rank_ftri *w) {
+    memset(w->seen, 0, sizeof w->seen);
+    w->n = w->common = w->i = 0;
+    w->k = (uint32_t)'^' | (uint32_t)tri_byte(s, len, 1) << 8;
+}
+
+/* *nt = the distinct trigrams of ^s$ (the first RANK_FEAT_MAX_TRI of them,
+ * in position order, as tri_prepare keeps), *common = how many of those
+ * are in the last query's set; the walk starts from x->ptri when s starts
+ * with the prefix (has_p). */
+static void tri_overlap(const rank_fctx *x, const char *s, size_t len, int has_p, uint32_t *nt, uint32_t *common) {
+    rank_ftri w;
+    if (x->ptri_ok && has_p) {
+        memcpy(w.seen, x->ptri.seen, sizeof w.seen);
+        memcpy(w.kept, x->ptri.kept, x->ptri.n * sizeof *w.kept);
+        w.n = x->ptri.n, w.common = x->ptri.common, w.k = x->ptri.k, w.i = x->ptri.i;
+    } else {
+        tri_start(s, len, &w);
+    }
+    tri_walk(x, s, len, len, &w);
+    *nt = w.n;
+    *common = w.common;
 }
 
 static uint32_t pbucket(uint32_t cp) {
@@ -132,6 +153,11 @@ void rank_fctx_prepare(rank_fctx *x, const rank_lcand *c, size_t n) {
         if (c[i].c.g > x->gmax) x->gmax = c[i].c.g;
     }
     tri_prepare(x);
+    x->ptri_ok = x->ntri && x->plen >= 2;
+    if (x->ptri_ok) { /* positions 0 .. plen - 2 read ^ and p[0 .. plen) only */
+        tri_start(x->p, x->plen, &x->ptri);
+        tri_walk(x, x->p, x->plen, x->plen - 1, &x->ptri);
+    }
     rank_ctx hc = {x->now, x->last, x->lastlen};
     rank_heur_prepare(&x->heur, &hc);
 }
@@ -256,7 +282,9 @@ size_t rank_features_pre(const rank_fctx *x, const rank_lcand *lc, const rank_fp
     if (x->gsum > 0) emit(&e, F_SHARE, 0, (float)(c->g / x->gsum));
     emit(&e, F_GREL, 0, (float)(log((c->g + 1) / (x->gmax + 1)) / 10.0));
     /* lengths */
-    size_t ccp = qutf8_count(c->q, c->len);
+    /* a candidate that starts with the prefix (most do) shares its code points and first trigrams */
+    int has_p = c->len >= x->plen && !memcmp(c->q, x->p, x->plen);
+    size_t ccp = has_p ? x->pcp + qutf8_count(c->q + x->plen, c->len - x->plen) : qutf8_count(c->q, c->len);
     emit(&e, F_CLEN, (uint32_t)(ccp / 3 > 15 ? 15 : ccp / 3), 1);
     size_t rem = c->len > x->plen ? c->len - x->plen : 0;
     uint32_t rb = rem <= 3 ? (uint32_t)rem : rem <= 5 ? 4 : rem <= 8 ? 5 : rem <= 12 ? 6 : rem <= 20 ? 7 : 8;
@@ -309,7 +337,7 @@ size_t rank_features_pre(const rank_fctx *x, const rank_lcand *lc, const rank_fp
         }
         if (x->ntri) {
             uint32_t nt = 0, common = 0;
-            tri_overlap(x, c->q, c->len, &nt, &common);
+            tri_overlap(x, c->q, c->len, has_p, &nt, &common);
             uint32_t uni = nt + x->ntri - common;
             if (uni) emit(&e, F_TRI, 0, (float)common / (float)uni);
         }
