@@ -9,6 +9,7 @@
 #include "ranking/features.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "common/util.h"
@@ -30,14 +31,37 @@ static uint32_t mix32(uint32_t x) {
     return x;
 }
 
+/* mix32 of every (fno, bin < FH_BINS, cross) index, computed once per
+ * process (pthread_once): two mix32 per emitted feature were a sixth of a
+ * rerank; a table lookup gives the same value. Rows by cross, so a request
+ * reads two rows (alone, its prefix bucket). */
+#define FH_FNOS 64 /* > the last feature number */
+#define FH_BINS 32 /* > every bin but a typo's edits above 31 (computed) */
+#define FH_CROSS 8 /* 0 alone, 1 + prefix bucket (pbucket: 0..6) */
+_Static_assert(F_WREST < FH_FNOS, "a feature number beyond the hash table");
+static uint32_t fhash[FH_CROSS][FH_FNOS * FH_BINS];
+static pthread_once_t fhash_once = PTHREAD_ONCE_INIT;
+
+static void fhash_init(void) {
+    for (uint32_t cr = 0; cr < FH_CROSS; cr++)
+        for (uint32_t f = 0; f < FH_FNOS; f++)
+            for (uint32_t b = 0; b < FH_BINS; b++) fhash[cr][f * FH_BINS + b] = mix32(f << 16 | b << 4 | cr);
+}
+
 typedef struct emitter {
     rank_feat *out;
     size_t n;
     uint32_t cross; /* 1 + prefix bucket */
+    const uint32_t *h0, *hc; /* fhash[0], fhash[cross] */
 } emitter;
 
 static inline __attribute__((always_inline)) void emit(emitter *e, uint32_t fno, uint32_t bin, float v) {
     if (v == 0 || e->n + 2 > RANK_FEAT_MAX) return;
+    if (bin < FH_BINS) {
+        e->out[e->n++] = (rank_feat){e->h0[fno * FH_BINS + bin], v};
+        e->out[e->n++] = (rank_feat){e->hc[fno * FH_BINS + bin], v};
+        return;
+    }
     uint32_t base = fno << 16 | (bin & 0xfff) << 4;
     e->out[e->n++] = (rank_feat){mix32(base), v};
     e->out[e->n++] = (rank_feat){mix32(base | e->cross), v};
@@ -143,6 +167,7 @@ static uint32_t pbucket(uint32_t cp) {
 }
 
 void rank_fctx_prepare(rank_fctx *x, const rank_lcand *c, size_t n) {
+    pthread_once(&fhash_once, fhash_init);
     x->pcp = (uint32_t)qutf8_count(x->p, x->plen);
     x->pbucket = pbucket(x->pcp);
     x->gsum = 0;
@@ -271,7 +296,7 @@ size_t rank_features(const rank_fctx *x, const rank_lcand *lc, rank_feat *out) {
 size_t rank_features_pre(const rank_fctx *x, const rank_lcand *lc, const rank_fpre *pre, rank_feat *out) {
     const rank_cand *c = &lc->c;
     const rank_cand_terms *t = &pre->t;
-    emitter e = {out, 0, 1 + x->pbucket};
+    emitter e = {out, 0, 1 + x->pbucket, fhash[0], fhash[1 + x->pbucket]};
     emit(&e, F_BIAS, 0, 1);
     /* popularity */
     emit(&e, F_LOGG, 0, (float)(t->lg / 10.0));

@@ -261,6 +261,9 @@ static void test_features_match_brute_force(void **state) {
                        .nsess = 1};
         if (!x.last) x.nsess = 0;
         rank_fctx_prepare(&x, c, 16);
+        uint32_t pcp = 0; /* the prefix's code points, bucketed as features.h says: the cross of an index */
+        for (uint32_t j = 0; j < pl; j++) pcp += ((unsigned char)pfx[j] & 0xC0) != 0x80;
+        uint32_t xb = 1 + (pcp <= 5 ? (pcp ? pcp - 1 : 0) : pcp <= 8 ? 5 : 6);
         uint32_t lt[RANK_FEAT_MAX_TRI], ct[RANK_FEAT_MAX_TRI];
         uint32_t nlt = ref_tri(last, ll, lt);
         for (int i = 0; i < 16; i++) {
@@ -269,6 +272,7 @@ static void test_features_match_brute_force(void **state) {
             size_t k = rank_features(&x, &c[i], f);
             assert_true(has_feat(f, k, (rank_feat){fidx(RF_LOGG, 0), (float)(log1p(cc->g) / 10.0)}) || cc->g == 0);
             assert_true(has_feat(f, k, (rank_feat){fidx(RF_GBIN, ref_bin_log2(cc->g + 1, 24)), 1}));
+            assert_true(has_feat(f, k, (rank_feat){mix32(RF_GBIN << 16 | ref_bin_log2(cc->g + 1, 24) << 4 | xb), 1}));
             {
                 const char *w[600];
                 size_t wl[600], nw = ref_words(cc->q, cc->len, w, wl);
