@@ -119,7 +119,8 @@ typedef struct rank_fctx {
  * of the candidates of class 0 (baseline.h "Match class": adding typo or
  * infix matches changes no completion's features), the last query's
  * trigram set and distinct words (x->heur: rank_heur_prepare with x's now
- * and last). Every call below on x wants it prepared. */
+ * and last), the trigram walk over the prefix (x->ptri). Every call below
+ * on x wants it prepared. */
 void rank_fctx_prepare(rank_fctx *x, const rank_lcand *c, size_t n);
 
 /* The features of candidate c into out[RANK_FEAT_MAX]; returns how many. */

@@ -1,8 +1,9 @@
 /* learned.c -- scoring and the online update of the learned ranker
  * (contract in learned.h). No allocation: features live on the stack
  * (RANK_FEAT_MAX per candidate, twice that for a pair). The per-request
- * parts (the last query's trigrams and words) are computed once by
- * rank_fctx_prepare, a candidate's logs once for its features and its base.
+ * parts (the last query's trigrams and words, the walk over the prefix's
+ * trigrams) are computed once by rank_fctx_prepare, a candidate's logs and
+ * word counts once for its features and its base.
  */
 #include "ranking/learned.h"
 
