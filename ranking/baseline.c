@@ -12,6 +12,7 @@
 #include "ranking/baseline.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,9 +130,28 @@ void rank_heur_prepare(rank_heur *h, const rank_ctx *ctx) {
     h->whole = h->nl < RANK_HEUR_MAX_WORDS;
 }
 
+/* log1p of the counts 0..LOG1P_SMALL-1, filled once (pthread_once) by
+ * log1p itself: the same values as calling it, without its cost. */
+#define LOG1P_SMALL 1024
+static double log1p_small[LOG1P_SMALL];
+static pthread_once_t log1p_once = PTHREAD_ONCE_INIT;
+
+static void log1p_init(void) {
+    for (int i = 0; i < LOG1P_SMALL; i++) log1p_small[i] = log1p((double)i);
+}
+
+static double log1p_count(double v) {
+    if (v >= 0 && v < LOG1P_SMALL) {
+        int i = (int)v;
+        if ((double)i == v) return log1p_small[i];
+    }
+    return log1p(v);
+}
+
 void rank_cand_terms_of(const rank_cand *c, int64_t now, rank_cand_terms *t) {
-    t->lg = log1p(c->g);
-    t->lu = c->u ? log1p((double)c->u) : 0;
+    pthread_once(&log1p_once, log1p_init);
+    t->lg = log1p_count(c->g);
+    t->lu = c->u ? log1p_count((double)c->u) : 0;
     t->rec = c->u ? exp(-((double)(now - c->last) / 86400.0) / 7.0) : 0;
 }
 
