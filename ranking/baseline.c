@@ -12,6 +12,7 @@
 #include "ranking/baseline.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,28 +130,82 @@ void rank_heur_prepare(rank_heur *h, const rank_ctx *ctx) {
     h->whole = h->nl < RANK_HEUR_MAX_WORDS;
 }
 
+/* log1p of the counts 0..LOG1P_SMALL-1, filled once (pthread_once) by
+ * log1p itself: the same values as calling it, without its cost. */
+#define LOG1P_SMALL 1024
+static double log1p_small[LOG1P_SMALL];
+static pthread_once_t log1p_once = PTHREAD_ONCE_INIT;
+
+static void log1p_init(void) {
+    for (int i = 0; i < LOG1P_SMALL; i++) log1p_small[i] = log1p((double)i);
+}
+
+static double log1p_count(double v) {
+    if (v >= 0 && v < LOG1P_SMALL) {
+        int i = (int)v;
+        if ((double)i == v) return log1p_small[i];
+    }
+    return log1p(v);
+}
+
 void rank_cand_terms_of(const rank_cand *c, int64_t now, rank_cand_terms *t) {
-    t->lg = log1p(c->g);
-    t->lu = c->u ? log1p((double)c->u) : 0;
+    pthread_once(&log1p_once, log1p_init);
+    t->lg = log1p_count(c->g);
+    t->lu = c->u ? log1p_count((double)c->u) : 0;
     t->rec = c->u ? exp(-((double)(now - c->last) / 86400.0) / 7.0) : 0;
 }
 
-double rank_heur_score(const rank_heur *h, const rank_cand *x, const rank_cand_terms *t) {
+/* 1 when w[0..wl) is among h->lw */
+static int in_lw(const rank_heur *h, const char *w, size_t wl) {
+    for (size_t b = 0; b < h->nl; b++)
+        if (h->lw[b].n == wl && h->lw[b].p[0] == w[0] && !memcmp(h->lw[b].p, w, wl)) return 1;
+    return 0;
+}
+
+/* One pass over q: each word is looked up among last's once, and kept as
+ * distinct (word_set's rule: the first RANK_HEUR_MAX_WORDS distinct) for
+ * the heuristic's share. */
+void rank_heur_words(const rank_heur *h, const char *q, size_t len, rank_cand_words *w) {
+    rank_word xw[RANK_HEUR_MAX_WORDS];
+    uint32_t words = 0, inlast = 0, nx = 0, common = 0;
+    int last = h->ctx.last != NULL;
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && q[i] == ' ') i++;
+        size_t st = i;
+        while (i < len && q[i] != ' ') i++;
+        if (i == st) break;
+        words++;
+        if (!last) continue;
+        size_t wl = i - st;
+        int in = in_lw(h, q + st, wl);
+        inlast += (uint32_t)in;
+        if (nx == RANK_HEUR_MAX_WORDS) continue;
+        int dup = 0;
+        for (size_t k = 0; k < nx && !dup; k++) dup = xw[k].n == wl && !memcmp(xw[k].p, q + st, wl);
+        if (!dup) {
+            xw[nx++] = (rank_word){q + st, wl};
+            common += (uint32_t)in;
+        }
+    }
+    *w = (rank_cand_words){words, inlast, nx, common};
+}
+
+double rank_heur_score_words(const rank_heur *h, const rank_cand *x, const rank_cand_terms *t,
+                             const rank_cand_words *w) {
     double s = t->lg + 4.0 * t->lu;
     if (x->u > 0) s += 3.0 * t->rec;
     if (h->ctx.last) {
-        rank_word xw[RANK_HEUR_MAX_WORDS];
-        size_t nx = word_set(x->q, x->len, xw), common = 0;
-        for (size_t a = 0; a < nx; a++)
-            for (size_t b = 0; b < h->nl; b++)
-                if (xw[a].n == h->lw[b].n && xw[a].p[0] == h->lw[b].p[0] && !memcmp(xw[a].p, h->lw[b].p, xw[a].n)) {
-                    common++;
-                    break;
-                }
-        if (nx) s += 2.0 * (double)common / (double)nx;
+        if (w->nx) s += 2.0 * (double)w->common / (double)w->nx;
         if (x->len > h->ctx.lastlen && !memcmp(x->q, h->ctx.last, h->ctx.lastlen)) s += 1.5;
     }
     return s;
+}
+
+double rank_heur_score(const rank_heur *h, const rank_cand *x, const rank_cand_terms *t) {
+    rank_cand_words w;
+    rank_heur_words(h, x->q, x->len, &w);
+    return rank_heur_score_words(h, x, t, &w);
 }
 
 void rank_score_heuristic(rank_cand *c, size_t n, const rank_ctx *ctx) {

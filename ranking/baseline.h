@@ -130,8 +130,11 @@ void rank_score_heuristic(rank_cand *c, size_t n, const rank_ctx *ctx);
  * (the learned ranker's base): rank_heur_prepare splits the last query into
  * its distinct words once per request, rank_cand_terms_of computes a
  * candidate's logs and decay once (the learned ranker's features use the
- * same values), rank_heur_score adds them up. rank_score_heuristic is these
- * three, so both give the same scores bit for bit. */
+ * same values), rank_heur_words splits a candidate into words and looks
+ * them up among last's once (the learned ranker's word features use the
+ * same counts), rank_heur_score_words adds them up; rank_heur_score is the
+ * last two. rank_score_heuristic is these, so both give the same scores bit
+ * for bit. */
 #define RANK_HEUR_MAX_WORDS 64 /* words of `last` considered by the overlap term; more are ignored */
 
 typedef struct rank_word {
@@ -152,8 +155,20 @@ typedef struct rank_cand_terms {
     double rec; /* exp(-days since last / 7), days = (now - last) / 86400 unclamped; 0 when u == 0 */
 } rank_cand_terms;
 
+/* A candidate's words (maximal runs of bytes other than ' ') against the
+ * last query's distinct words h->lw; with no last query only `words`. */
+typedef struct rank_cand_words {
+    uint32_t words;  /* all of them, repeats included */
+    uint32_t inlast; /* of all (repeats included), how many are in h->lw */
+    uint32_t nx;     /* distinct ones, the first RANK_HEUR_MAX_WORDS of them (the heuristic's) */
+    uint32_t common; /* of those nx, how many are in h->lw */
+} rank_cand_words;
+
 void rank_heur_prepare(rank_heur *h, const rank_ctx *ctx);
 void rank_cand_terms_of(const rank_cand *c, int64_t now, rank_cand_terms *t);
+void rank_heur_words(const rank_heur *h, const char *q, size_t len, rank_cand_words *w);
+double rank_heur_score_words(const rank_heur *h, const rank_cand *x, const rank_cand_terms *t,
+                             const rank_cand_words *w);
 double rank_heur_score(const rank_heur *h, const rank_cand *x, const rank_cand_terms *t);
 
 /* Moves the best min(k, n) candidates to c[0..) in order (class ascending,

@@ -9,6 +9,7 @@
 #include "ranking/features.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "common/util.h"
@@ -30,14 +31,37 @@ static uint32_t mix32(uint32_t x) {
     return x;
 }
 
+/* mix32 of every (fno, bin < FH_BINS, cross) index, computed once per
+ * process (pthread_once): two mix32 per emitted feature were a sixth of a
+ * rerank; a table lookup gives the same value. Rows by cross, so a request
+ * reads two rows (alone, its prefix bucket). */
+#define FH_FNOS 64 /* > the last feature number */
+#define FH_BINS 32 /* > every bin but a typo's edits above 31 (computed) */
+#define FH_CROSS 8 /* 0 alone, 1 + prefix bucket (pbucket: 0..6) */
+_Static_assert(F_WREST < FH_FNOS, "a feature number beyond the hash table");
+static uint32_t fhash[FH_CROSS][FH_FNOS * FH_BINS];
+static pthread_once_t fhash_once = PTHREAD_ONCE_INIT;
+
+static void fhash_init(void) {
+    for (uint32_t cr = 0; cr < FH_CROSS; cr++)
+        for (uint32_t f = 0; f < FH_FNOS; f++)
+            for (uint32_t b = 0; b < FH_BINS; b++) fhash[cr][f * FH_BINS + b] = mix32(f << 16 | b << 4 | cr);
+}
+
 typedef struct emitter {
     rank_feat *out;
     size_t n;
     uint32_t cross; /* 1 + prefix bucket */
+    const uint32_t *h0, *hc; /* fhash[0], fhash[cross] */
 } emitter;
 
 static inline __attribute__((always_inline)) void emit(emitter *e, uint32_t fno, uint32_t bin, float v) {
     if (v == 0 || e->n + 2 > RANK_FEAT_MAX) return;
+    if (bin < FH_BINS) {
+        e->out[e->n++] = (rank_feat){e->h0[fno * FH_BINS + bin], v};
+        e->out[e->n++] = (rank_feat){e->hc[fno * FH_BINS + bin], v};
+        return;
+    }
     uint32_t base = fno << 16 | (bin & 0xfff) << 4;
     e->out[e->n++] = (rank_feat){mix32(base), v};
     e->out[e->n++] = (rank_feat){mix32(base | e->cross), v};
@@ -86,35 +110,56 @@ static void tri_prepare(rank_fctx *x) {
     }
 }
 
-/* *nt = the distinct trigrams of ^s$ (the first RANK_FEAT_MAX_TRI of them,
- * in position order, as tri_prepare keeps), *common = how many of those
- * are in the last query's set. A candidate's trigrams are told apart by a
- * 256-bit filter, a key whose bit is set being looked for among the ones
+/* The walk of ^s$'s trigrams from w's position up to position end (or the
+ * first RANK_FEAT_MAX_TRI distinct ones): w->n distinct trigrams, w->common
+ * of them in the last query's set. A candidate's trigrams are told apart by
+ * a 256-bit filter, a key whose bit is set being looked for among the ones
  * kept (texts seldom repeat a trigram): no table to clear per candidate,
  * and one probe of x's set per distinct trigram. Sorting each candidate's
  * trigrams was a third of a rerank, a hash set cleared per candidate a
  * fifth. */
-static void tri_overlap(const rank_fctx *x, const char *s, size_t len, uint32_t *nt, uint32_t *common) {
-    uint32_t kept[RANK_FEAT_MAX_TRI];
-    uint64_t seen[4] = {0, 0, 0, 0};
-    uint32_t n = 0, c = 0;
-    uint32_t k = (uint32_t)'^' | (uint32_t)tri_byte(s, len, 1) << 8;
-    for (size_t i = 0; i < len && n < RANK_FEAT_MAX_TRI; i++) {
+static void tri_walk(const rank_fctx *x, const char *s, size_t len, size_t end, rank_ftri *w) {
+    uint32_t n = w->n, c = w->common, k = w->k;
+    size_t i = w->i;
+    for (; i < end && n < RANK_FEAT_MAX_TRI; i++) {
         k |= (uint32_t)tri_byte(s, len, i + 2) << 16;
         uint32_t h = tri_hash(k), b = h >> 24;
         uint64_t bit = 1ull << (b & 63);
         int dup = 0;
-        if (seen[b >> 6] & bit)
-            for (uint32_t j = 0; j < n && !dup; j++) dup = kept[j] == k;
+        if (w->seen[b >> 6] & bit)
+            for (uint32_t j = 0; j < n && !dup; j++) dup = w->kept[j] == k;
         if (!dup) {
-            seen[b >> 6] |= bit;
-            kept[n++] = k;
+            w->seen[b >> 6] |= bit;
+            w->kept[n++] = k;
             c += (uint32_t)tri_in_last(x, k, h);
         }
         k >>= 8;
     }
-    *nt = n;
-    *common = c;
+    w->n = n, w->common = c, w->k = k, w->i = (uint32_t)i;
+}
+
+static void tri_start(const char *s, size_t len, rank_ftri *w) {
+    memset(w->seen, 0, sizeof w->seen);
+    w->n = w->common = w->i = 0;
+    w->k = (uint32_t)'^' | (uint32_t)tri_byte(s, len, 1) << 8;
+}
+
+/* *nt = the distinct trigrams of ^s$ (the first RANK_FEAT_MAX_TRI of them,
+ * in position order, as tri_prepare keeps), *common = how many of those
+ * are in the last query's set; the walk starts from x->ptri when s starts
+ * with the prefix (has_p). */
+static void tri_overlap(const rank_fctx *x, const char *s, size_t len, int has_p, uint32_t *nt, uint32_t *common) {
+    rank_ftri w;
+    if (x->ptri_ok && has_p) {
+        memcpy(w.seen, x->ptri.seen, sizeof w.seen);
+        memcpy(w.kept, x->ptri.kept, x->ptri.n * sizeof *w.kept);
+        w.n = x->ptri.n, w.common = x->ptri.common, w.k = x->ptri.k, w.i = x->ptri.i;
+    } else {
+        tri_start(s, len, &w);
+    }
+    tri_walk(x, s, len, len, &w);
+    *nt = w.n;
+    *common = w.common;
 }
 
 static uint32_t pbucket(uint32_t cp) {
@@ -122,6 +167,7 @@ static uint32_t pbucket(uint32_t cp) {
 }
 
 void rank_fctx_prepare(rank_fctx *x, const rank_lcand *c, size_t n) {
+    pthread_once(&fhash_once, fhash_init);
     x->pcp = (uint32_t)qutf8_count(x->p, x->plen);
     x->pbucket = pbucket(x->pcp);
     x->gsum = 0;
@@ -132,6 +178,11 @@ void rank_fctx_prepare(rank_fctx *x, const rank_lcand *c, size_t n) {
         if (c[i].c.g > x->gmax) x->gmax = c[i].c.g;
     }
     tri_prepare(x);
+    x->ptri_ok = x->ntri && x->plen >= 2;
+    if (x->ptri_ok) { /* positions 0 .. plen - 2 read ^ and p[0 .. plen) only */
+        tri_start(x->p, x->plen, &x->ptri);
+        tri_walk(x, x->p, x->plen, x->plen - 1, &x->ptri);
+    }
     rank_ctx hc = {x->now, x->last, x->lastlen};
     rank_heur_prepare(&x->heur, &hc);
 }
@@ -152,17 +203,12 @@ static int starts_with(const char *s, size_t n, const char *p, size_t pn) {
     return n >= pn && !memcmp(s, p, pn);
 }
 
-/* 1 when the word w[0..wl) is among the distinct words of the last query
- * (x->heur.lw, whole) */
-static int in_last_words(const rank_fctx *x, const char *w, size_t wl) {
-    for (size_t b = 0; b < x->heur.nl; b++)
-        if (x->heur.lw[b].n == wl && x->heur.lw[b].p[0] == w[0] && !memcmp(x->heur.lw[b].p, w, wl)) return 1;
-    return 0;
-}
-
-/* share of x's words that are in last (the last query's word set when
- * x->heur has all of it, else a scan of last) */
-static float word_overlap(const rank_fctx *x, const char *xq, size_t xn, const char *l, size_t ln) {
+/* share of c's words that are in the last query: w's counts when x->heur
+ * has all of last's distinct words, else a scan of last per word */
+static float word_overlap(const rank_fctx *x, const char *xq, size_t xn, const rank_cand_words *w) {
+    if (x->heur.whole) return w->words ? (float)w->inlast / (float)w->words : 0;
+    const char *l = x->last;
+    size_t ln = x->lastlen;
     uint32_t words = 0, common = 0;
     size_t i = 0;
     while (i < xn) {
@@ -172,10 +218,6 @@ static float word_overlap(const rank_fctx *x, const char *xq, size_t xn, const c
         if (i == st) break;
         words++;
         size_t wl = i - st, j = 0;
-        if (x->heur.whole) {
-            common += (uint32_t)in_last_words(x, xq + st, wl);
-            continue;
-        }
         while (j < ln) {
             while (j < ln && l[j] == ' ') j++;
             size_t s2 = j;
@@ -239,6 +281,7 @@ static void cos_batch(const rank_fctx *x, const rank_lcand *c, size_t n, rank_fp
 void rank_fpre_batch(const rank_fctx *x, const rank_lcand *c, size_t n, rank_fpre *out) {
     for (size_t i = 0; i < n; i++) {
         rank_cand_terms_of(&c[i].c, x->now, &out[i].t);
+        rank_heur_words(&x->heur, c[i].c.q, c[i].c.len, &out[i].w);
         out[i].cosl = out[i].coss = 0;
     }
     if (x->last && (x->last_vec || x->sess_vec)) cos_batch(x, c, n, out);
@@ -253,7 +296,7 @@ size_t rank_features(const rank_fctx *x, const rank_lcand *lc, rank_feat *out) {
 size_t rank_features_pre(const rank_fctx *x, const rank_lcand *lc, const rank_fpre *pre, rank_feat *out) {
     const rank_cand *c = &lc->c;
     const rank_cand_terms *t = &pre->t;
-    emitter e = {out, 0, 1 + x->pbucket};
+    emitter e = {out, 0, 1 + x->pbucket, fhash[0], fhash[1 + x->pbucket]};
     emit(&e, F_BIAS, 0, 1);
     /* popularity */
     emit(&e, F_LOGG, 0, (float)(t->lg / 10.0));
@@ -264,14 +307,14 @@ size_t rank_features_pre(const rank_fctx *x, const rank_lcand *lc, const rank_fp
     if (x->gsum > 0) emit(&e, F_SHARE, 0, (float)(c->g / x->gsum));
     emit(&e, F_GREL, 0, (float)(log((c->g + 1) / (x->gmax + 1)) / 10.0));
     /* lengths */
-    size_t ccp = qutf8_count(c->q, c->len);
+    /* a candidate that starts with the prefix (most do) shares its code points and first trigrams */
+    int has_p = c->len >= x->plen && !memcmp(c->q, x->p, x->plen);
+    size_t ccp = has_p ? x->pcp + qutf8_count(c->q + x->plen, c->len - x->plen) : qutf8_count(c->q, c->len);
     emit(&e, F_CLEN, (uint32_t)(ccp / 3 > 15 ? 15 : ccp / 3), 1);
     size_t rem = c->len > x->plen ? c->len - x->plen : 0;
     uint32_t rb = rem <= 3 ? (uint32_t)rem : rem <= 5 ? 4 : rem <= 8 ? 5 : rem <= 12 ? 6 : rem <= 20 ? 7 : 8;
     emit(&e, F_REM, rb, 1);
-    uint32_t words = 0;
-    for (size_t i = 0; i < c->len; i++)
-        if (c->q[i] != ' ' && (i == 0 || c->q[i - 1] == ' ')) words++;
+    uint32_t words = pre->w.words;
     emit(&e, F_WORDS, words > 6 ? 6 : words, 1);
     if (x->plen && x->p[x->plen - 1] == ' ') emit(&e, F_WB, 0, 1);
     if (x->plen && (c->len == x->plen || (c->len > x->plen && c->q[x->plen] == ' '))) emit(&e, F_WEND, 0, 1);
@@ -319,11 +362,11 @@ size_t rank_features_pre(const rank_fctx *x, const rank_lcand *lc, const rank_fp
         }
         if (x->ntri) {
             uint32_t nt = 0, common = 0;
-            tri_overlap(x, c->q, c->len, &nt, &common);
+            tri_overlap(x, c->q, c->len, has_p, &nt, &common);
             uint32_t uni = nt + x->ntri - common;
             if (uni) emit(&e, F_TRI, 0, (float)common / (float)uni);
         }
-        emit(&e, F_WOV, 0, word_overlap(x, c->q, c->len, x->last, x->lastlen));
+        emit(&e, F_WOV, 0, word_overlap(x, c->q, c->len, &pre->w));
         if (c->len == x->lastlen && !memcmp(c->q, x->last, c->len)) emit(&e, F_REPL, 0, 1);
         else if (starts_with(c->q, c->len, x->last, x->lastlen)) emit(&e, F_EXTL, 0, 1);
         int rep = 0, ext = 0;

@@ -81,6 +81,18 @@ typedef struct rank_lcand {
     const float *vec;
 } rank_lcand;
 
+/* A candidate's walk over the trigrams of ^q$ (features.c tri_overlap):
+ * where it is, the distinct trigrams met so far and a filter of them, how
+ * many are in the last query's set. Every candidate that starts with the
+ * prefix p has the same trigrams at positions 0 .. plen - 2 (they read only
+ * ^ and p's bytes), so the walk over them is done once per request. */
+typedef struct rank_ftri {
+    uint64_t seen[4];
+    uint32_t kept[RANK_FEAT_MAX_TRI];
+    uint32_t n, common, k;
+    uint32_t i; /* next position */
+} rank_ftri;
+
 /* Context of one request. Fill the fields, then rank_fctx_prepare. */
 typedef struct rank_fctx {
     const char *p; /* normalized prefix (bytes) */
@@ -98,6 +110,8 @@ typedef struct rank_fctx {
     double gsum, gmax;
     uint32_t trislot[RANK_FEAT_TRI_SLOTS]; /* the last query's trigram keys | 1 << 24; 0 = empty slot */
     uint32_t ntri;
+    rank_ftri ptri; /* the candidates' trigram walk over the prefix's first plen - 1 positions, once */
+    int ptri_ok;    /* 1: ptri is set (a last query, plen >= 2) */
     rank_heur heur; /* the heuristic's per-request part (the learned ranker's base) */
 } rank_fctx;
 
@@ -105,7 +119,8 @@ typedef struct rank_fctx {
  * of the candidates of class 0 (baseline.h "Match class": adding typo or
  * infix matches changes no completion's features), the last query's
  * trigram set and distinct words (x->heur: rank_heur_prepare with x's now
- * and last). Every call below on x wants it prepared. */
+ * and last), the trigram walk over the prefix (x->ptri). Every call below
+ * on x wants it prepared. */
 void rank_fctx_prepare(rank_fctx *x, const rank_lcand *c, size_t n);
 
 /* The features of candidate c into out[RANK_FEAT_MAX]; returns how many. */
@@ -116,6 +131,7 @@ size_t rank_features(const rank_fctx *x, const rank_lcand *c, rank_feat *out);
  * ranker: its base uses the same terms). */
 typedef struct rank_fpre {
     rank_cand_terms t; /* rank_cand_terms_of(&c->c, x->now) */
+    rank_cand_words w; /* rank_heur_words(&x->heur, c->c.q, c->c.len): word count, overlap, the base's share */
     float cosl, coss;  /* rank_dot(c->vec, x->last_vec / x->sess_vec, x->dims) when x->last and both vectors */
 } rank_fpre;
 

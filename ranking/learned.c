@@ -1,8 +1,9 @@
 /* learned.c -- scoring and the online update of the learned ranker
  * (contract in learned.h). No allocation: features live on the stack
  * (RANK_FEAT_MAX per candidate, twice that for a pair). The per-request
- * parts (the last query's trigrams and words) are computed once by
- * rank_fctx_prepare, a candidate's logs once for its features and its base.
+ * parts (the last query's trigrams and words, the walk over the prefix's
+ * trigrams) are computed once by rank_fctx_prepare, a candidate's logs and
+ * word counts once for its features and its base.
  */
 #include "ranking/learned.h"
 
@@ -42,7 +43,7 @@ void rank_learned_score(const rank_ftrl *m, rank_fctx *x, rank_lcand *c, size_t 
         for (size_t i = from; i < to; i++) {
             const rank_fpre *p = &pre[i - from];
             size_t k = rank_features_pre(x, &c[i], p, f);
-            c[i].c.score = (heur ? rank_heur_score(&x->heur, &c[i].c, &p->t) : 0) + rank_ftrl_margin(m, f, k);
+            c[i].c.score = (heur ? rank_heur_score_words(&x->heur, &c[i].c, &p->t, &p->w) : 0) + rank_ftrl_margin(m, f, k);
         }
     }
 }

@@ -133,7 +133,7 @@ static uint32_t mix32(uint32_t x) {
     x ^= x >> 16;
     return x;
 }
-enum { RF_COSL = 17, RF_COSS = 19, RF_LOGG = 2, RF_GBIN = 3, RF_LOGU = 12, RF_RECENT = 14, RF_DBIN = 15, RF_TRI = 21, RF_WOV = 22 };
+enum { RF_CLEN = 7, RF_WORDS = 9, RF_COSL = 17, RF_COSS = 19, RF_LOGG = 2, RF_GBIN = 3, RF_LOGU = 12, RF_RECENT = 14, RF_DBIN = 15, RF_TRI = 21, RF_WOV = 22 };
 static uint32_t fidx(uint32_t fno, uint32_t bin) { return mix32(fno << 16 | (bin & 0xfff) << 4); }
 
 static uint64_t rng = 88172645463325252ull;
@@ -215,7 +215,9 @@ static uint32_t ref_bin_log2(double v, uint32_t max) {
 }
 
 /* Random candidates and last queries (repeated trigrams and words, texts
- * over RANK_FEAT_MAX_TRI trigrams, last queries over 64 distinct words):
+ * over RANK_FEAT_MAX_TRI trigrams, last queries over 64 distinct words,
+ * prefixes of 0-7 bytes most candidates start with):
+ * the code point and word count bins,
  * the trigram Jaccard, the word overlap, the popularity and recency values
  * and bins equal brute force, the heuristic (alone and as the learned base)
  * equals its formula, and rank_learned_score equals base + margin of
@@ -233,8 +235,16 @@ static void test_features_match_brute_force(void **state) {
     for (int round = 0; round < 400; round++) {
         rank_lcand c[16];
         int64_t now = 1000000;
+        /* a prefix of 0-7 bytes that most candidates start with (the trigram
+         * walk over it is shared), the others being any text */
+        static char pfx[8];
+        uint32_t pl = rnd(8);
+        for (uint32_t j = 0; j < pl; j++) pfx[j] = "abc "[rnd(4)];
+        if (pl >= 3 && rnd(2)) memcpy(pfx + pl - 3, "\xc3\xa9", 2); /* an e-acute: 2 bytes, 1 code point */
         for (int i = 0; i < 16; i++) {
-            uint32_t len = rnd_text(texts[i], rnd(3) ? 48 : sizeof texts[i]);
+            uint32_t with = rnd(4) ? pl : 0, cap = rnd(3) ? 48 : sizeof texts[i];
+            memcpy(texts[i], pfx, with);
+            uint32_t len = with + rnd_text(texts[i] + with, cap - with);
             uint32_t u = rnd(2) ? rnd(12) : 0;
             double g = rnd(4) ? (double)rnd(1u << rnd(30)) : 0;
             c[i] = lc("", g, u, now - (int64_t)rnd(40 * 86400) + 86400, (uint32_t)i + 1, NULL);
@@ -246,11 +256,14 @@ static void test_features_match_brute_force(void **state) {
         for (int i = 0; i < 18; i++)
             for (uint32_t d = 0; d < dims; d++) vecs[i][d] = (float)rnd(2001) / 1000.0f - 1.0f;
         for (int i = 0; i < 16; i++) c[i].vec = rnd(4) ? vecs[i] : NULL;
-        rank_fctx x = {.p = "a", .plen = 1, .now = now, .dims = dims, .last = rnd(5) ? last : NULL, .lastlen = ll,
+        rank_fctx x = {.p = pfx, .plen = pl, .now = now, .dims = dims, .last = rnd(5) ? last : NULL, .lastlen = ll,
                        .last_vec = rnd(4) ? vecs[16] : NULL, .sess_vec = rnd(4) ? vecs[17] : NULL, .sess = sess,
                        .nsess = 1};
         if (!x.last) x.nsess = 0;
         rank_fctx_prepare(&x, c, 16);
+        uint32_t pcp = 0; /* the prefix's code points, bucketed as features.h says: the cross of an index */
+        for (uint32_t j = 0; j < pl; j++) pcp += ((unsigned char)pfx[j] & 0xC0) != 0x80;
+        uint32_t xb = 1 + (pcp <= 5 ? (pcp ? pcp - 1 : 0) : pcp <= 8 ? 5 : 6);
         uint32_t lt[RANK_FEAT_MAX_TRI], ct[RANK_FEAT_MAX_TRI];
         uint32_t nlt = ref_tri(last, ll, lt);
         for (int i = 0; i < 16; i++) {
@@ -259,6 +272,15 @@ static void test_features_match_brute_force(void **state) {
             size_t k = rank_features(&x, &c[i], f);
             assert_true(has_feat(f, k, (rank_feat){fidx(RF_LOGG, 0), (float)(log1p(cc->g) / 10.0)}) || cc->g == 0);
             assert_true(has_feat(f, k, (rank_feat){fidx(RF_GBIN, ref_bin_log2(cc->g + 1, 24)), 1}));
+            assert_true(has_feat(f, k, (rank_feat){mix32(RF_GBIN << 16 | ref_bin_log2(cc->g + 1, 24) << 4 | xb), 1}));
+            {
+                const char *w[600];
+                size_t wl[600], nw = ref_words(cc->q, cc->len, w, wl);
+                assert_true(has_feat(f, k, (rank_feat){fidx(RF_WORDS, nw > 6 ? 6 : (uint32_t)nw), 1}));
+                uint32_t cp = 0;
+                for (size_t j = 0; j < cc->len; j++) cp += ((unsigned char)cc->q[j] & 0xC0) != 0x80;
+                assert_true(has_feat(f, k, (rank_feat){fidx(RF_CLEN, cp / 3 > 15 ? 15 : cp / 3), 1}));
+            }
             if (cc->u) {
                 double d = (double)(now - cc->last) / 86400.0;
                 if (d < 0) d = 0;
