@@ -86,6 +86,13 @@
       the real probe of that child reads the filter words only, without
       repeating its DP steps; same answer, same units (see fz_prec). 10M
       A/B: FUZZY 2 on 8+ characters 0.67-0.81 of the median before it.
+      SIBLING PREFETCH (at fz_hint): the children that survive all that
+      still cost a chain of dependent misses each (node, best key's id
+      record, its text, then the child block); once a node's first
+      survivor is found, the later ones are guessed from the same
+      first-byte, plan and record tests (pure reads) and their chains are
+      prefetched in stages, so they overlap. The arrays those misses land
+      in are on 2 MB pages (trie_huge.c), so they miss the TLB less.
  *   3. trie_topk's best-first walk with list c as its initial frontier
  *      (entries: a key, a whole subtree, or a run of siblings), until k
  *      results. Each entry carries its matchlen to the keys it yields. If
