@@ -28,8 +28,10 @@
  * A block is rounded up to whole 2 MB pages, so the resident memory grows
  * by at most 2 MB an array: at 10M keys RSS
  * after load 502.1 -> 507.1 MB, AnonHugePages 473 MB. The price is at load:
- * the kernel clears the fresh 2 MB pages (1.4-2.4 s more system time on
- * the 2-core VM, load 3.5-4.1 -> 6.6-7.1 s); the gain is FUZZY 1 / FUZZY 2
+ * the kernel clears the fresh 2 MB pages (1.0-2.4 s more system time on
+ * the 2-core VM, load ~3 s -> 4.3-7.1 s). All five arrays: huge pages on
+ * the nodes, child blocks and filter only were slower (README, Typos).
+ * The gain is FUZZY 1 / FUZZY 2
  * on 8+ characters 0.86 / 0.80 of the median before, with the SIBLING
  * PREFETCH of trie_fuzzy.c, which alone gives 0.95 / 0.92 (README, Typos).
  * A fork (BGSAVE) shares the pages; kernels since 5.8 copy a written huge
