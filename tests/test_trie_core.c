@@ -718,6 +718,52 @@ static void test_builder_trie_takes_changes(void **state) {
     free(res);
 }
 
+/* trie__huge_pages (trie_huge.c) with no size floor: every array moves to
+ * a 2 MB-aligned block, the trie stays whole (trie_check, which recounts
+ * the prefix filter too; every key; top-k), and it takes changes that grow
+ * the moved arrays (qrealloc of an aligned block). QAC_NO_HUGE_PAGES=1
+ * moves nothing. */
+static void test_huge_pages_move(void **state) {
+    (void)state;
+    const mkey **res = malloc(4096 * sizeof *res);
+    model m = {0};
+    trie *t = build_round(1, &m, 0);
+    setenv("QAC_NO_HUGE_PAGES", "1", 1);
+    const tnode *n0 = t->nodes;
+    assert_int_equal(trie__huge_pages(t, 0), 0);
+    assert_ptr_equal(t->nodes, n0);
+    unsetenv("QAC_NO_HUGE_PAGES");
+    assert_non_null(t->pf);
+    assert_int_equal(trie__huge_pages(t, 0), 5); /* nodes, kids, refs, arena, filter */
+    const void *arr[] = {t->nodes, t->kids, t->refs, t->arena, t->pf};
+    for (size_t i = 0; i < 5; i++) assert_int_equal((uintptr_t)arr[i] & ((2u << 20) - 1), 0);
+    assert_trie_ok(t);
+    assert_int_equal(model_equals_trie(&m, t), 0);
+    char kb[TRIE_MAX_KEY];
+    for (int o = 0; o < 3000; o++) { /* grows every pool past its size at build */
+        size_t kl = gen_key(kb, 40);
+        double sc = gen_score();
+        uint32_t id;
+        assert_int_equal(trie_set(t, kb, kl, NULL, 0, sc, &id), 0);
+        model_upsert(&m, kb, kl, NULL, 0, sc, 0, id);
+        if (o % 7 == 0) {
+            mkey *e = &m.v[rnd((uint32_t)m.n)];
+            assert_int_equal(trie_del(t, e->key, e->klen), 0);
+            model_del(&m, e->key, e->klen);
+        }
+    }
+    assert_trie_ok(t);
+    assert_int_equal(model_equals_trie(&m, t), 0);
+    for (int q = 0; q < 200; q++) {
+        char p[TRIE_MAX_KEY];
+        size_t pl = gen_prefix(&m, p);
+        cmp_topk(t, &m, p, pl, 1 + rnd(12), res);
+    }
+    trie_free(t);
+    model_free(&m);
+    free(res);
+}
+
 /* Abandoning a builder frees everything; finish without an out frees too
  * (checked by the sanitizer build). */
 static void test_builder_abandon(void **state) {
@@ -975,6 +1021,7 @@ int main(void) {
         cmocka_unit_test(test_builder_refuses_bad_adds),
         cmocka_unit_test(test_builder_trie_takes_changes),
         cmocka_unit_test(test_builder_abandon),
+        cmocka_unit_test(test_huge_pages_move),
         cmocka_unit_test(test_key_headers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

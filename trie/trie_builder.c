@@ -223,6 +223,7 @@ int trie_builder_finish(trie_builder *tb, trie **out) {
          * stored as they are (identity-coded: correct, just larger) */
         (void)trie__retrain(t);
         trie__cache_rebuild(t);
+        (void)trie__huge_pages(t, HUGE_MIN_BYTES); /* the arrays are final (trie_huge.c) */
         *out = t;
         tb->b.t = NULL;
     }

@@ -86,6 +86,13 @@
       the real probe of that child reads the filter words only, without
       repeating its DP steps; same answer, same units (see fz_prec). 10M
       A/B: FUZZY 2 on 8+ characters 0.67-0.81 of the median before it.
+      SIBLING PREFETCH (at fz_hint): the children that survive all that
+      still cost a chain of dependent misses each (node, best key's id
+      record, its text, then the child block); once a node's first
+      survivor is found, the later ones are guessed from the same
+      first-byte, plan and record tests (pure reads) and their chains are
+      prefetched in stages, so they overlap. The arrays those misses land
+      in are on 2 MB pages (trie_huge.c), so they miss the TLB less.
  *   3. trie_topk's best-first walk with list c as its initial frontier
  *      (entries: a key, a whole subtree, or a run of siblings), until k
  *      results. Each entry carries its matchlen to the keys it yields. If
@@ -480,7 +487,9 @@ typedef struct fz_frame {
     uint16_t i; /* next child slot */
     fz_st st;   /* state at the node's position */
     uint8_t gdead, nsp, sp[2 * FZ_W]; /* fz_generic: generic first bytes die */
+    uint8_t hinted;                   /* fz_hint ran (SIBLING PREFETCH) */
     uint64_t spm[4];                  /* sp[0, nsp) as a set */
+    uint64_t hm[4];                   /* the children fz_hint prefetched, by slot */
 } fz_frame;
 
 /* Sets up frame F at node `node` in state s (rows current). */
@@ -488,6 +497,7 @@ static void fz_frame_init(fz_walk *w, fz_frame *F, uint32_t node, const fz_st *s
     fz_st g;
     F->node = node;
     F->i = 0;
+    F->hinted = 0;
     F->st = *s;
     F->gdead = fz_generic(w, s, pos, F->sp, &F->nsp, &g) == FZ_DEAD;
     memset(F->spm, 0, sizeof F->spm);
@@ -587,6 +597,73 @@ static int fz_probe_rec(const trie *t, fz_dfs *d, int sp, unsigned slot, const f
     return fz_probe(t, w, s, pos, d->lo, FZ_PROBE_DEPTH, 1);
 }
 
+/* SIBLING PREFETCH. A child that survives its first byte, the plan and
+ * its probe costs a chain of dependent misses (its node, then its best
+ * key's id record, then the key's text; then its child block when the walk
+ * enters it), and the walk used to run the chains of a node's children one
+ * after the other. At the first survivor of a frame, fz_hint guesses the
+ * later survivors from what is already at hand (first bytes, the plan and
+ * the probe records, whose filter words have arrived by then; no DP step,
+ * no work unit) and prefetches their nodes (leaves: id records) together;
+ * at each later survivor fz_hint_next prefetches the next guessed one's
+ * second link (a node's best id record and child block, a leaf's text),
+ * whose first link has arrived by then. Only loads move earlier: the
+ * walk's order, answers and work units are unchanged. A wrong guess costs
+ * one useless prefetch. */
+#define FZ_HINT_MAX 16 /* children prefetched per frame */
+
+/* 1 when one of a probe record's look-ups hits (the probe says maybe). */
+static inline int fz_rec_hit(const trie *t, const fz_prec *r) {
+    for (unsigned k = 0; k < r->n; k++) {
+        uint64_t h = r->h[k], m = pf_bits(h);
+        if ((t->pf[(h >> 12) & t->pfmask] & m) == m) return 1;
+    }
+    return 0;
+}
+
+static void fz_hint(const trie *t, fz_dfs *d, int sp, const tnode *nd, unsigned from) {
+    fz_frame *F = &d->fr[sp];
+    const uint8_t *kb = kid_bytes(t, nd);
+    const uint32_t *kr = kid_refs(t, nd);
+    size_t pos = nd->depth;
+    unsigned c = 0, n = 0;
+    F->hinted = 1;
+    memset(F->hm, 0, sizeof F->hm);
+    for (unsigned i = from; i < nd->nkids && n < FZ_HINT_MAX; i++) {
+        uint8_t c0 = kb[i];
+        if (F->gdead && fz_is_generic(&F->st, F->spm, c0)) continue;
+        if (sp < (int)PF_MAXLEN) {
+            if (fz_plan_applies(d->w.z, c0)) {
+                if (!fz_plan_check(t, &d->w, &d->plan[sp], pos, c0)) continue;
+            } else {
+                while (c < d->nprec[sp] && d->prec[sp][c].slot < i) c++;
+                const fz_prec *r = &d->prec[sp][c];
+                if (c < d->nprec[sp] && r->slot == i && r->ok && !r->yes && !fz_rec_hit(t, r)) continue;
+            }
+        }
+        uint32_t r = kr[i];
+        if (r & LEAF) __builtin_prefetch(&t->refs[r & ~LEAF]);
+        else __builtin_prefetch(&t->nodes[r]);
+        F->hm[i >> 6] |= 1ull << (i & 63);
+        n++;
+    }
+}
+
+static void fz_hint_next(const trie *t, const fz_frame *F, const tnode *nd, unsigned slot) {
+    for (unsigned i = slot + 1; i < nd->nkids; i++) {
+        if (!(F->hm[i >> 6] >> (i & 63) & 1)) continue;
+        uint32_t r = kid_refs(t, nd)[i];
+        if (r & LEAF) {
+            __builtin_prefetch(t->arena + t->refs[r & ~LEAF].off);
+        } else {
+            const tnode *cn = &t->nodes[r];
+            __builtin_prefetch(&t->refs[cn->best]);
+            if (cn->nkids) __builtin_prefetch(&t->kids[cn->kids]);
+        }
+        return;
+    }
+}
+
 static void fz_dfs_run(const trie *t, fz_dfs *d) {
     fz_walk *w = &d->w;
     char kb[TRIE_MAX_KEY + TC_SYM_MAX];
@@ -636,6 +713,8 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
         if (!gen && !fz_probe_rec(t, d, sp, slot, &s, pos)) {
             continue; /* dead below, unseen */
         }
+        if (!F->hinted) fz_hint(t, d, sp, nd, slot + 1); /* SIBLING PREFETCH */
+        else fz_hint_next(t, F, nd, slot);
         /* the rest of the edge: bytes of the child's best key */
         size_t end, have;
         if (r & LEAF) {
@@ -648,6 +727,8 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
             if (have != TC_BAD && have >= want) have = tc_decode(&t->tc, v.code, v.ck, kb, TRIE_MAX_KEY);
             end = have;
         } else if ((end = t->nodes[r].depth) > pos) {
+            const tnode *cn = &t->nodes[r]; /* its child block, if entered: on its way with the key */
+            if (cn->nkids) __builtin_prefetch(&t->kids[cn->kids + cn->nkids]);
             kview v = kv(t, t->nodes[r].best);
             w->work++; /* one key decoded */
             have = tc_decode_prefix(&t->tc, v.code, v.ck, kb, end);

@@ -14,6 +14,7 @@
  *                   with an OSA DP row, then trie_topk's best-first walk
  *   trie_pfx.c      prefix filter (Bloom filter of every key's first 1..8
  *                   bytes) that lets the typo walk skip dead children
+ *   trie_huge.c     the big arrays moved onto transparent huge pages
  *   trie_snapshot.c trie_save, trie_load, the snapshot checksums (XXH3;
  *                   qsum64 for versions 1..3) (format: see trie.h)
  *
@@ -272,6 +273,15 @@ void trie__pf_free(trie *t);
 uint64_t trie__pf_bytes(const trie *t);
 /* trie_check's part: every live key's prefixes are in the filter. */
 int trie__pf_check(const trie *t, char *err, size_t errlen);
+
+/* trie_huge.c: moves the big arrays (nodes, child blocks, ids, arena,
+ * prefix filter) of min_bytes or more (load and bulk build pass
+ * HUGE_MIN_BYTES, a compile-time setting; white-box tests 0) into 2
+ * MB-aligned blocks advised MADV_HUGEPAGE, once they are final; returns how
+ * many moved. Cannot fail (an array it cannot move stays).
+ * QAC_NO_HUGE_PAGES=1 in the environment: none. */
+#define HUGE_MIN_BYTES (4u << 20)
+unsigned trie__huge_pages(trie *t, size_t min_bytes);
 
 /* trie_builder.c */
 int trie__b_close_to(builder *b, uint32_t L);

@@ -560,6 +560,7 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
      * failure the keys stay identity-coded: correct, larger) */
     if (tc_is_identity(&t->tc)) (void)trie__retrain(t);
     trie__cache_rebuild(t);
+    (void)trie__huge_pages(t, HUGE_MIN_BYTES); /* the arrays are final (trie_huge.c) */
     t->tag = tag;
     *out = t;
     t = NULL;

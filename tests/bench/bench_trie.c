@@ -49,6 +49,18 @@ static double rss_mb(void) {
     return (double)res * (double)sysconf(_SC_PAGESIZE) / 1e6;
 }
 
+/* AnonHugePages of the process (/proc/self/smaps_rollup), MB; 0 when unknown. */
+static double anon_huge_mb(void) {
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    char line[256];
+    unsigned long kb = 0;
+    if (!f) return 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "AnonHugePages: %lu kB", &kb) == 1) break;
+    fclose(f);
+    return (double)kb / 1e3;
+}
+
 typedef struct prefixes {
     char *buf;
     size_t *off, *len, n;
@@ -423,6 +435,7 @@ int main(int argc, char **argv) {
         printf("keys %llu count\n", (unsigned long long)trie_count(t));
         printf("rss_after_load %.1f MB\n", rss_mb());
         printf("rss_trie_only %.1f MB\n", rss_mb() - rss0);
+        printf("anon_huge_pages %.1f MB\n", anon_huge_mb()); /* trie_huge.c */
         mem_breakdown(t);
         if (!only) bench_topk(t, &p);
         bench_fuzzy(t, &p, only);
