@@ -1,11 +1,13 @@
 /* trie_internal.h -- private layout of the trie, shared ONLY by the files of
- * trie/ (trie.c core, trie_cache.c, trie_check.c, trie_snapshot.c,
- * trie_builder.c, trie_fuzzy.c) and white-box tests/fuzz harnesses. Nothing outside trie/
- * and tests/ may include it: the public contract is trie.h.
+ * trie/ (the trie's own, below; the typo walk's and the word index's, which
+ * read it through their own internal headers) and white-box tests/fuzz
+ * harnesses. Nothing outside trie/ and tests/ may include it: the public
+ * contract is trie.h.
  *
  * What lives where:
- *   trie.c          pools, construction, path fixing, set/incr/del, lookups,
- *                   top-k walk, ordered walk (trie_foreach)
+ *   trie.c          pools, construction, path fixing, set/incr/del, lookups
+ *   trie_topk.c     top-k walk (trie_topk), ordered walk (trie_foreach,
+ *                   trie__walk_sorted)
  *   trie_cache.c    short-prefix cache (top-10 of every 0..2-byte prefix)
  *                   and heavy-prefix cache (top-10 of big 3..24-byte prefixes)
  *   trie_check.c    trie_check (every structural invariant + the cache)
@@ -242,10 +244,10 @@ uint32_t trie__kids_alloc(trie *t, uint32_t n);
  * Owned by the caller (trie_free). */
 trie *trie__alloc_empty(void);
 
-/* trie.c: the uncached best-first top-k walk (arguments already checked):
+/* trie_topk.c: the uncached best-first top-k walk (arguments already checked):
  * the ids of the best min(k, matches) keys, best first; returns how many. */
 int trie__topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k, uint32_t *out);
-/* trie.c: calls fn(ud, id) for every key in key order; stops on non-zero. */
+/* trie_topk.c: calls fn(ud, id) for every key in key order; stops on non-zero. */
 int trie__walk_sorted(const trie *t, int (*fn)(void *ud, uint32_t id), void *ud);
 
 /* trie_cache.c */
