@@ -69,9 +69,13 @@
  * (until a build): an old list never names the new key.
  *
  * Forward index (jermp/autocomplete's conjunctive layout, made mutable):
- * per rank, the words of the key in key order, repeats kept (fa; fo[rank]
- * its start byte, fo[rank + 1] its end, plus two flag bits: DEAD once
- * deleted, IRR when the key's spacing is not canonical). A word is stored
+ * per rank, the words of the key in key order, repeats kept (fa). Where a
+ * rank's words are, per group of 16 ranks (tw_fgrp, trie_words_internal.h:
+ * the group's start in fa, each rank's end as a byte from it, and two marks
+ * a rank: DEAD once deleted, IRR when the key's spacing is not canonical):
+ * 1.5 B a rank instead of a 4-byte offset (10M keys: 40 -> 15 MB); the 0.1 %
+ * of groups whose keys span over 255 bytes keep 16-bit ends aside (BIG). A
+ * word is stored
  * as its CODE, a varint (7 bits a byte): codes are handed out at build by
  * occurrences in the keys, most first, so the 128 commonest words take one
  * byte and the next 16,256 two (1M synthetic keys: 1.84 B a word instead
@@ -139,8 +143,12 @@
  * bounded by TRIE_WORDS_MAX_SCAN work units (every posting, tombstones
  * included, every streamed word, every heap push; then *truncated: the hits
  * so far are still exactly the best). Memory per key: 4 (rank) + 4 (rid) +
- * 2 (kb) + 4 (fo) + 1-3 per word (fa) + ~2.1 per distinct word (gap, block
- * heads, tree) + the dictionary (~50 B per word + its trie). Build: keys by rank (a
+ * 2 (kb) + 1.5 (the forward groups) + 1-3 per word (fa) + ~2.1 per distinct
+ * word (gap, block heads, tree) + the dictionary (~50 B per word + its
+ * trie); at 10M synthetic keys (bench_words): rank 40 MB, kb 20, rid 40,
+ * groups 15, fa 99, postings 112 (gaps 76, block heads 28, trees 7), words
+ * and dictionary ~15. Build and load end by handing the freed pages of
+ * their temporaries back (qalloc_release). Build: keys by rank (a
  * counting sort on the 16-bit score code, fed in key order), decoded twice (count, then fill
  * exact-size lists and the forward index), words hashed (XXH3) into temp
  * ids, coded by their occurrences after the count; the dictionary trie is
@@ -242,7 +250,8 @@ void trie_words_free(trie_words *w) {
     qfree(w->rank);
     qfree(w->kb);
     qfree(w->rid);
-    qfree(w->fo);
+    qfree(w->fg);
+    qfree(w->fbig);
     qfree(w->fa);
     qfree(w->wcode);
     qfree(w->cword);
@@ -280,12 +289,58 @@ static int tw_rid_reserve(trie_words *w, uint32_t r) {
     uint32_t *p = qrealloc(w->rid, nc * sizeof *p);
     if (!p) return TRIE_ENOMEM;
     w->rid = p;
-    uint32_t *f = qrealloc(w->fo, (nc + 1) * sizeof *f);
-    if (!f) return TRIE_ENOMEM;
-    if (!w->fo) f[0] = 0;
-    w->fo = f;
+    tw_fgrp *g = qrealloc(w->fg, (nc / TW_F + 1) * sizeof *g);
+    if (!g) return TRIE_ENOMEM;
+    w->fg = g;
     w->ridcap = (uint32_t)nc;
     return TRIE_OK;
+}
+
+int tw_fbig_reserve(trie_words *w) {
+    if (w->nbig < w->bigcap) return TRIE_OK;
+    uint64_t nc = tw_grown(w->bigcap, (uint64_t)w->nbig + 1, UINT32_MAX / TW_F);
+    if (nc <= w->nbig) return TRIE_EFULL;
+    uint16_t *p = qrealloc(w->fbig, nc * TW_F * sizeof *p);
+    if (!p) return TRIE_ENOMEM;
+    w->fbig = p;
+    w->bigcap = (uint32_t)nc;
+    return TRIE_OK;
+}
+
+void tw_fwd_open(trie_words *w, uint32_t r, uint32_t at, int irr) {
+    tw_fgrp *g = &w->fg[r >> TW_FB];
+    uint32_t i = r & (TW_F - 1);
+    if (i == 0) {
+        memset(g, 0, sizeof *g);
+        g->base = at;
+    }
+    if (irr) g->irr |= (uint16_t)(1u << i);
+    if (!(g->base & TW_FG_BIG)) {
+        g->end[i] = i ? g->end[i - 1] : 0;
+    } else {
+        uint32_t k;
+        memcpy(&k, g->end, 4);
+        uint16_t *e = w->fbig + (size_t)k * TW_F;
+        e[i] = i ? e[i - 1] : 0;
+    }
+}
+
+void tw_fwd_close(trie_words *w, uint32_t r, uint32_t end) {
+    tw_fgrp *g = &w->fg[r >> TW_FB];
+    uint32_t i = r & (TW_F - 1), k, span = end - (g->base & ~TW_FG_BIG);
+    if (!(g->base & TW_FG_BIG)) {
+        if (span <= TW_FG_SMALL) {
+            g->end[i] = (uint8_t)span;
+            return;
+        }
+        k = w->nbig++; /* (room: tw_fbig_reserve) */
+        uint16_t *e = w->fbig + (size_t)k * TW_F;
+        for (uint32_t j = 0; j < TW_F; j++) e[j] = j < i ? g->end[j] : 0;
+        memcpy(g->end, &k, 4);
+        g->base |= TW_FG_BIG;
+    }
+    memcpy(&k, g->end, 4);
+    w->fbig[(size_t)k * TW_F + i] = (uint16_t)span;
 }
 
 /* Room for n more bytes in the forward index. */
@@ -380,6 +435,10 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
     uint16_t o[TW_MAXKW], l[TW_MAXKW];
     int nw = trie_words__split(key, len, o, l);
     if ((rc = tw_fa_reserve(w, (uint64_t)nw * TW_CODE_MAX))) return rc;
+    /* a group whose words may pass TW_FG_SMALL bytes with this key's */
+    uint32_t g0 = (w->next_rank & (TW_F - 1)) ? w->fg[w->next_rank >> TW_FB].base : (uint32_t)w->fan;
+    if (!(g0 & TW_FG_BIG) && w->fan + (uint64_t)nw * TW_CODE_MAX - g0 > TW_FG_SMALL && (rc = tw_fbig_reserve(w)))
+        return rc;
     uint16_t c = tw_headroom(score); /* above the score: never tw_exact (a rank out of key order) */
     uint32_t rk = w->next_rank++;
     w->rank[id] = rk;
@@ -388,8 +447,7 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
     w->keys++;
     /* the key's word codes go to the forward index once all are known; until
      * then (and for good if a word fails to be indexed) the key has none */
-    w->fo[rk] = (uint32_t)w->fan | (tw_irregular(key, len) ? TW_FO_IRR : 0);
-    w->fo[rk + 1] = (uint32_t)w->fan;
+    tw_fwd_open(w, rk, (uint32_t)w->fan, tw_irregular(key, len));
     uint32_t fw[TW_MAXKW];
     for (int i = 0; i < nw; i++) {
         const char *word = key + o[i];
@@ -415,7 +473,7 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
         if ((rc = tw_word_bound(w, wid, word, l[i], c))) return rc;
     }
     for (int i = 0; i < nw; i++) w->fan += tw_put(w->fa + w->fan, fw[i]);
-    w->fo[rk + 1] = (uint32_t)w->fan;
+    tw_fwd_close(w, rk, (uint32_t)w->fan);
     return TRIE_OK;
 }
 
@@ -448,7 +506,7 @@ int trie_words_del(trie_words *w, uint32_t id, const char *key, size_t len) {
         }
     }
     w->rid[r] = NONE;
-    w->fo[r] |= TW_FO_DEAD;
+    w->fg[r >> TW_FB].dead |= (uint16_t)(1u << (r & (TW_F - 1)));
     w->rank[id] = NONE;
     w->kb[id] = 0;
     w->keys--;
@@ -640,8 +698,7 @@ int trie_words_build(const trie *t, trie_words **out) {
     w->rid = order; /* rank -> id */
     w->ridcap = nkeys + 1;
     order = NULL;
-    if (!(w->fo = qmalloc(((size_t)nkeys + 2) * sizeof *w->fo))) goto fail;
-    w->fo[0] = 0;
+    if (!(w->fg = qmalloc(((size_t)w->ridcap / TW_F + 1) * sizeof *w->fg))) goto fail;
     uint64_t nfa = 0;
     w->next_rank = nkeys;
     w->keys = nkeys;
@@ -664,7 +721,13 @@ int trie_words_build(const trie *t, trie_words **out) {
             uint16_t o[TW_MAXKW], l[TW_MAXKW];
             uint32_t tid[TW_MAXKW];
             int n = trie_words__split(key, kl, o, l);
-            if (pass == 1) w->fo[r] = (uint32_t)w->fan | (tw_irregular(key, kl) ? TW_FO_IRR : 0);
+            if (pass == 1) {
+                uint32_t b0 = (r & (TW_F - 1)) ? w->fg[r >> TW_FB].base : (uint32_t)w->fan;
+                if (!(b0 & TW_FG_BIG) && w->fan + (uint64_t)n * TW_CODE_MAX - b0 > TW_FG_SMALL &&
+                    (rc = tw_fbig_reserve(w)))
+                    goto fail;
+                tw_fwd_open(w, r, (uint32_t)w->fan, tw_irregular(key, kl));
+            }
             for (int i = 0; i < n; i++) {
                 uint32_t wid;
                 if ((rc = vocab_get(&v, key + o[i], l[i], &wid))) goto fail;
@@ -687,7 +750,7 @@ int trie_words_build(const trie *t, trie_words **out) {
                 x->live++;
                 w->postings++;
             }
-            if (pass == 1) w->fo[r + 1] = (uint32_t)w->fan;
+            if (pass == 1) tw_fwd_close(w, r, (uint32_t)w->fan);
         }
         for (uint32_t i = 0; pass == 0 && i < v.n; i++) {
             tw_word *x = &w->w[i];
@@ -747,6 +810,7 @@ int trie_words_build(const trie *t, trie_words **out) {
     qfree(perm);
     qfree(map);
     qfree(tcode);
+    qalloc_release(); /* the temporaries' pages (vocabulary, counts, builder): not left in the RSS */
     *out = w;
     return TRIE_OK;
 fail:
@@ -766,7 +830,8 @@ void trie_words_memory(const trie_words *w, trie_words_mem *m) {
     trie_mem tm;
     trie_memory(w->wt, &tm);
     uint64_t b = sizeof *w + tm.bytes_alloc + (uint64_t)w->wcap * sizeof(tw_word) +
-                 (uint64_t)w->idcap * (sizeof *w->rank + sizeof *w->kb) + (uint64_t)w->ridcap * 8 +
+                 (uint64_t)w->idcap * (sizeof *w->rank + sizeof *w->kb) + (uint64_t)w->ridcap * 4 +
+                 ((uint64_t)w->ridcap / TW_F + 1) * sizeof(tw_fgrp) + (uint64_t)w->bigcap * TW_F * 2 +
                  (uint64_t)w->wcap * sizeof *w->wcode +
                  (uint64_t)w->ccap * (sizeof *w->cword + sizeof *w->whead + sizeof *w->wlen) + w->facap;
     m->words = w->nwords;

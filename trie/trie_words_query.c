@@ -321,9 +321,8 @@ enum { FC_NO, FC_CLS0, FC_MATCH, FC_BYTES };
  * canonical and its class must be decided on its bytes. */
 static int fcheck(tw_search *S, uint32_t r, uint16_t *pos) {
     const trie_words *w = S->w;
-    uint32_t a = w->fo[r], b = w->fo[r + 1] & TW_FO_MASK;
-    int irr = (a & TW_FO_IRR) != 0;
-    a &= TW_FO_MASK;
+    uint32_t a, b;
+    int irr = (tw_fwd(w, r, &a, &b) & TW_FO_IRR) != 0;
     uint32_t f[TW_MAXKW];
     uint32_t nk = tw_get(w->fa, a, b, f);
     uint8_t used[TW_MAXKW];
@@ -401,12 +400,12 @@ static void check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) {
     uint32_t ids[TW_F], rks[TW_F], n = 0, m = 0;
     uint16_t pos[TW_F][TRIE_WORDS_MAX_TYPED];
     uint8_t fcs[TW_F];
-    for (uint32_t i = 0; i < nr; i++) __builtin_prefetch(&w->fo[rk[i]]);
+    for (uint32_t i = 0; i < nr; i++) __builtin_prefetch(tw_fgrp_of(w, rk[i]));
     for (uint32_t i = 0; i < nr; i++) {
-        uint32_t a = w->fo[rk[i]];
-        if (a & TW_FO_DEAD) continue;
+        uint32_t a, b;
+        if (tw_fwd(w, rk[i], &a, &b) & TW_FO_DEAD) continue;
         rks[n++] = rk[i];
-        __builtin_prefetch(w->fa + (a & TW_FO_MASK));
+        __builtin_prefetch(w->fa + a);
     }
     for (uint32_t j = 0; j < n; j++) {
         int fc = fcheck(S, rks[j], pos[m]);
@@ -744,7 +743,8 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
         { /* the forward index: every word of the key, in order */
             uint16_t ao[TW_MAXKW], al[TW_MAXKW];
             int na = trie_words__split(key, kl, ao, al);
-            uint32_t r = w->rank[id], fa = w->fo[r] & TW_FO_MASK, fb = w->fo[r + 1] & TW_FO_MASK;
+            uint32_t r = w->rank[id], fa, fb;
+            tw_fwd(w, r, &fa, &fb);
             if (fb < fa || fb > w->fan) FAIL("key id %u: forward bytes [%u, %u) out of range", id, fa, fb);
             uint32_t f[TW_MAXKW], nf = 0;
             for (uint32_t j = fa; j < fb && nf < TW_MAXKW; j++) nf += !(w->fa[j] & 0x80);
@@ -781,7 +781,7 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
         post += (uint64_t)n;
     }
     for (uint32_t r = 0; r < w->next_rank; r++)
-        if (!(w->fo[r] & TW_FO_DEAD) != (w->rid[r] != NONE)) FAIL("rank %u: dead mark and id disagree", r);
+        if (!tw_fdead(w, r) != (w->rid[r] != NONE)) FAIL("rank %u: dead mark and id disagree", r);
     if (check_exact_order(w, t, err, errlen)) return -1;
     if (keys != w->keys) FAIL("index holds %llu keys, trie %llu", (unsigned long long)w->keys, (unsigned long long)keys);
     if (post != w->postings) FAIL("index holds %llu postings, keys have %llu", (unsigned long long)w->postings, (unsigned long long)post);

@@ -23,6 +23,8 @@
  *     length, its bytes, u32 n, cap, live, gn, last, u16 top, bbase[nblk(n)]
  *     u32, boff[nblk(n)] u32, the bound tree for cap (u16 codes), gn gap
  *     bytes.
+ * fo is each rank's start in fa (| TW_FO_DEAD, TW_FO_IRR), then fa's end:
+ * the load turns it into the forward index's groups (tw_fgrp).
  * Word ids are renumbered on the way (a word's id is its position in byte
  * order: the bulk-built dictionary hands out exactly those), so the file
  * does not depend on which ids live changes left behind.
@@ -137,7 +139,11 @@ static void tws_payload(tws_writer *o, const trie_words *w, uint32_t ids, const 
     for (uint32_t i = 0; i < ids; i++) tws_u32(o, w->rank[i]);
     for (uint32_t i = 0; i < ids; i++) tws_u16(o, w->kb[i]);
     for (uint32_t r = 0; r < w->next_rank; r++) tws_u32(o, w->rid[r]);
-    for (uint32_t r = 0; r <= w->next_rank; r++) tws_u32(o, w->fo[r]);
+    for (uint32_t r = 0; r < w->next_rank; r++) { /* each rank's start | marks, then the end */
+        uint32_t a, b, m = tw_fwd(w, r, &a, &b);
+        tws_u32(o, a | m);
+    }
+    tws_u32(o, (uint32_t)w->fan);
     tws_put(o, w->fa, w->fan);
     for (uint32_t c = 0; c < w->ncode; c++) tws_u32(o, w->cword[c] == NONE ? NONE : pos[w->cword[c]]);
     for (uint32_t i = 0; i < ord->n; i++) {
@@ -246,14 +252,14 @@ static int load_keys(trie_words *w, const trie *t, tws_rd *r, uint32_t ids, char
     if (ids > t->nids) TWS_FAIL(TRIE_EFORMAT, "%u key ids, the trie has %u", ids, t->nids);
     uint32_t idcap = t->nids ? t->nids : 1;
     if (!(w->rank = qmalloc((size_t)idcap * 4)) || !(w->kb = qmalloc((size_t)idcap * 2)) ||
-        !(w->rid = qmalloc(((size_t)nr + 1) * 4)) || !(w->fo = qmalloc(((size_t)nr + 2) * 4)) ||
+        !(w->rid = qmalloc(((size_t)nr + 1) * 4)) || !(w->fg = qmalloc(((size_t)nr + 1) / TW_F * sizeof *w->fg + sizeof *w->fg)) ||
         !(w->fa = qmalloc(w->fan ? w->fan : 1)))
         TWS_FAIL(TRIE_ENOMEM, "out of memory");
     w->idcap = idcap, w->ridcap = nr + 1, w->facap = w->fan ? w->fan : 1;
     memcpy(w->rank, rd_take(r, (uint64_t)ids * 4), (size_t)ids * 4);
     memcpy(w->kb, rd_take(r, (uint64_t)ids * 2), (size_t)ids * 2);
     memcpy(w->rid, rd_take(r, (uint64_t)nr * 4), (size_t)nr * 4);
-    memcpy(w->fo, rd_take(r, (uint64_t)nr * 4 + 4), (size_t)nr * 4 + 4);
+    const uint8_t *fo = rd_take(r, (uint64_t)nr * 4 + 4); /* each rank's start | marks, the end: into groups below */
     memcpy(w->fa, rd_take(r, w->fan), w->fan);
     for (uint32_t i = ids; i < idcap; i++) w->rank[i] = NONE, w->kb[i] = 0;
     uint64_t live = 0;
@@ -272,12 +278,23 @@ static int load_keys(trie_words *w, const trie *t, tws_rd *r, uint32_t ids, char
         TWS_FAIL(TRIE_EFORMAT, "%llu ranked keys, the header says %llu, the trie holds %llu", (unsigned long long)live,
                  (unsigned long long)w->keys, (unsigned long long)trie_count(t));
     uint64_t rids = 0;
+    if (le_get32(fo) & TW_FO_MASK || le_get32(fo + (uint64_t)nr * 4) != w->fan)
+        TWS_FAIL(TRIE_EFORMAT, "forward index bounds");
     for (uint32_t k = 0; k < nr; k++) {
-        uint32_t id = w->rid[k], f = w->fo[k], e = w->fo[k + 1] & TW_FO_MASK;
+        uint32_t id = w->rid[k], f = le_get32(fo + (uint64_t)k * 4), e = le_get32(fo + (uint64_t)k * 4 + 4) & TW_FO_MASK;
         if (id != NONE && (id >= ids || w->rank[id] != k)) TWS_FAIL(TRIE_EFORMAT, "rank %u: bad id %u", k, id);
         rids += id != NONE;
         if ((id == NONE) != !!(f & TW_FO_DEAD)) TWS_FAIL(TRIE_EFORMAT, "rank %u: dead flag disagrees", k);
         if ((f & TW_FO_MASK) > e || e > w->fan) TWS_FAIL(TRIE_EFORMAT, "rank %u: words out of range", k);
+        /* into its group (a key's words are at most TW_MAXKW codes, checked
+         * below, so 16 keys' span < 2^16 bytes in an index written by qac) */
+        uint32_t base = (k & (TW_F - 1)) ? w->fg[k >> TW_FB].base : f & TW_FO_MASK;
+        if (e - (base & ~TW_FG_BIG) > UINT16_MAX) TWS_FAIL(TRIE_EFORMAT, "rank %u: words out of range", k);
+        if (!(base & TW_FG_BIG) && e - base > TW_FG_SMALL && (rc = tw_fbig_reserve(w)))
+            TWS_FAIL(rc, "out of memory");
+        tw_fwd_open(w, k, f & TW_FO_MASK, !!(f & TW_FO_IRR));
+        tw_fwd_close(w, k, e);
+        if (f & TW_FO_DEAD) w->fg[k >> TW_FB].dead |= (uint16_t)(1u << (k & (TW_F - 1)));
         /* the key's codes: whole varints inside its bytes, at most TW_MAXKW */
         uint32_t n = 0, at = f & TW_FO_MASK;
         while (at < e) {
@@ -293,7 +310,6 @@ static int load_keys(trie_words *w, const trie *t, tws_rd *r, uint32_t ids, char
     }
     if (rids != live) TWS_FAIL(TRIE_EFORMAT, "%llu live ranks for %llu keys", (unsigned long long)rids,
                                (unsigned long long)live);
-    if (w->fo[0] & TW_FO_MASK || w->fo[nr] != w->fan) TWS_FAIL(TRIE_EFORMAT, "forward index bounds");
 out:
     return rc;
 }
@@ -480,5 +496,6 @@ out:
     if (map != MAP_FAILED) munmap(map, (size_t)size);
     if (fd >= 0) close(fd);
     trie_words_free(w);
+    qalloc_release(); /* the dictionary builder's pages, or a refused index's */
     return rc;
 }
