@@ -33,8 +33,12 @@
  *   word "york" -> tw_word { p -> [bbase][boff][level0 codes][level1..][gap bytes] }
  *                   n used, live (non-tombstone), gn gap bytes, last rank, top = root code
  *
- * Per key id: rank[id] (4 B) and kb[id] (2 B), the bound every tree path of
- * the key is known to cover. A score change to s < bval(kb[id]) (any
+ * Per key id: kb[id] (2 B), the bound every tree path of the key is known
+ * to cover (0: the id has no rank), and its rank's hint (2 B: rank >>
+ * rshift; tw_rank finds the rank in that window of 256 ranks, one read of
+ * 1 KB of rid, where a 4-byte rank[id] cost 40 MB at 10M keys): only live
+ * changes and the checks look a rank up; a search passes on the ranks it
+ * examines. A score change to s < bval(kb[id]) (any
  * decrease; a rise within the headroom) touches nothing: O(1). A rise to
  * it or past it sets kb[id] = code(s + |s|/16 + 1) (headroom: INCR-heavy keys pay once
  * per ~6% growth, not per INCR) and raises, for each word of the key, the
@@ -142,10 +146,10 @@
  * posting, its word ids (two cache misses) and, for a match, its score;
  * bounded by TRIE_WORDS_MAX_SCAN work units (every posting, tombstones
  * included, every streamed word, every heap push; then *truncated: the hits
- * so far are still exactly the best). Memory per key: 4 (rank) + 4 (rid) +
- * 2 (kb) + 1.5 (the forward groups) + 1-3 per word (fa) + ~2.1 per distinct
+ * so far are still exactly the best). Memory per key: 2 (rank hint) + 4
+ * (rid) + 2 (kb) + 1.5 (the forward groups) + 1-3 per word (fa) + ~2.1 per distinct
  * word (gap, block heads, tree) + the dictionary (~50 B per word + its
- * trie); at 10M synthetic keys (bench_words): rank 40 MB, kb 20, rid 40,
+ * trie); at 10M synthetic keys (bench_words): rank hints 20 MB, kb 20, rid 40,
  * groups 15, fa 99, postings 112 (gaps 76, block heads 28, trees 7), words
  * and dictionary ~15. Build and load end by handing the freed pages of
  * their temporaries back (qalloc_release). Build: keys by rank (a
@@ -247,7 +251,7 @@ void trie_words_free(trie_words *w) {
     if (!w) return;
     for (uint32_t i = 0; i < w->wcap; i++) qfree(w->w[i].p);
     qfree(w->w);
-    qfree(w->rank);
+    qfree(w->rhint);
     qfree(w->kb);
     qfree(w->rid);
     qfree(w->fg);
@@ -271,13 +275,13 @@ static uint64_t tw_grown(uint64_t cap, uint64_t need, uint64_t max) {
 static int tw_ids_reserve(trie_words *w, uint32_t id) {
     if (id < w->idcap) return TRIE_OK;
     uint64_t nc = tw_grown(w->idcap, (uint64_t)id + 1, MAX_IDS);
-    uint32_t *r = qrealloc(w->rank, nc * sizeof *r);
+    uint16_t *r = qrealloc(w->rhint, nc * sizeof *r);
     if (!r) return TRIE_ENOMEM;
-    w->rank = r;
+    w->rhint = r;
     uint16_t *b = qrealloc(w->kb, nc * sizeof *b);
     if (!b) return TRIE_ENOMEM;
     w->kb = b;
-    for (uint64_t i = w->idcap; i < nc; i++) w->rank[i] = NONE, w->kb[i] = 0;
+    for (uint64_t i = w->idcap; i < nc; i++) w->rhint[i] = 0, w->kb[i] = 0;
     w->idcap = (uint32_t)nc;
     return TRIE_OK;
 }
@@ -293,6 +297,12 @@ static int tw_rid_reserve(trie_words *w, uint32_t r) {
     if (!g) return TRIE_ENOMEM;
     w->fg = g;
     w->ridcap = (uint32_t)nc;
+    uint32_t s = tw_rshift_for(nc);
+    if (s != w->rshift) { /* ranks past 2^(16 + rshift): wider windows, every hint again */
+        w->rshift = s;
+        for (uint32_t k = 0; k < w->next_rank; k++)
+            if (w->rid[k] != NONE) w->rhint[w->rid[k]] = (uint16_t)(k >> s);
+    }
     return TRIE_OK;
 }
 
@@ -429,7 +439,7 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
         return TRIE_EINVAL;
     int rc = tw_ids_reserve(w, id);
     if (rc) return rc;
-    if (w->rank[id] != NONE) return TRIE_EINVAL;
+    if (w->kb[id]) return TRIE_EINVAL; /* has a rank */
     if (w->next_rank == NONE) return TRIE_EFULL;
     if ((rc = tw_rid_reserve(w, w->next_rank))) return rc;
     uint16_t o[TW_MAXKW], l[TW_MAXKW];
@@ -441,7 +451,7 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
         return rc;
     uint16_t c = tw_headroom(score); /* above the score: never tw_exact (a rank out of key order) */
     uint32_t rk = w->next_rank++;
-    w->rank[id] = rk;
+    w->rhint[id] = (uint16_t)(rk >> w->rshift);
     w->rid[rk] = id;
     w->kb[id] = c;
     w->keys++;
@@ -479,10 +489,10 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
 
 int trie_words_del(trie_words *w, uint32_t id, const char *key, size_t len) {
     if (!w || !key || len == 0 || len > TRIE_MAX_KEY) return TRIE_EINVAL;
-    if (id >= w->idcap || w->rank[id] == NONE) return TRIE_ENOTFOUND;
+    uint32_t r = tw_rank(w, id);
+    if (r == NONE) return TRIE_ENOTFOUND;
     uint16_t o[TW_MAXKW], l[TW_MAXKW];
     int nw = trie_words__distinct(key, o, l, trie_words__split(key, len, o, l));
-    uint32_t r = w->rank[id];
     for (int i = 0; i < nw; i++) {
         uint32_t wid = trie_words__lookup(w->wt, key + o[i], l[i]);
         if (wid == NONE) continue; /* not indexed (an earlier failed add) */
@@ -507,8 +517,7 @@ int trie_words_del(trie_words *w, uint32_t id, const char *key, size_t len) {
     }
     w->rid[r] = NONE;
     w->fg[r >> TW_FB].dead |= (uint16_t)(1u << (r & (TW_F - 1)));
-    w->rank[id] = NONE;
-    w->kb[id] = 0;
+    w->kb[id] = 0; /* no rank */
     w->keys--;
     return TRIE_OK;
 }
@@ -519,10 +528,12 @@ int trie_words_score(trie_words *w, const trie *t, uint32_t id, const char *key,
     if (id == TRIE_WORDS_ANY_ID) {
         if (!t || (id = trie_words__lookup(t, key, len)) == NONE) return TRIE_ENOTFOUND;
     }
-    if (id >= w->idcap || w->rank[id] == NONE) return TRIE_ENOTFOUND;
+    if (id >= w->idcap || !w->kb[id]) return TRIE_ENOTFOUND;
     /* covered (strictly: a score equal to its bound would make the key
      * tw_exact at a rank out of key order): nothing to do */
     if (new_score < bval(w->kb[id])) return TRIE_OK;
+    uint32_t rk = tw_rank(w, id);
+    if (rk == NONE) return TRIE_ENOTFOUND;
     uint16_t c = tw_headroom(new_score);
     w->kb[id] = c;
     uint16_t o[TW_MAXKW], l[TW_MAXKW];
@@ -531,7 +542,7 @@ int trie_words_score(trie_words *w, const trie *t, uint32_t id, const char *key,
         uint32_t wid = trie_words__lookup(w->wt, key + o[i], l[i]);
         if (wid == NONE) continue;
         tw_word *x = &w->w[wid];
-        uint32_t pos = trie_words__find_pos(w, x, w->rank[id]);
+        uint32_t pos = trie_words__find_pos(w, x, rk);
         if (pos == NONE) continue;
         tw_raise(x, pos, c);
         int rc = tw_word_bound(w, wid, key + o[i], l[i], c);
@@ -694,7 +705,8 @@ int trie_words_build(const trie *t, trie_words **out) {
     qfree(perm);
     perm = NULL;
     uint32_t nkeys = (uint32_t)t->count;
-    for (uint32_t r = 0; r < nkeys; r++) w->rank[order[r]] = r;
+    w->rshift = tw_rshift_for((uint64_t)nkeys + 1);
+    for (uint32_t r = 0; r < nkeys; r++) w->rhint[order[r]] = (uint16_t)(r >> w->rshift);
     w->rid = order; /* rank -> id */
     w->ridcap = nkeys + 1;
     order = NULL;
@@ -830,7 +842,7 @@ void trie_words_memory(const trie_words *w, trie_words_mem *m) {
     trie_mem tm;
     trie_memory(w->wt, &tm);
     uint64_t b = sizeof *w + tm.bytes_alloc + (uint64_t)w->wcap * sizeof(tw_word) +
-                 (uint64_t)w->idcap * (sizeof *w->rank + sizeof *w->kb) + (uint64_t)w->ridcap * 4 +
+                 (uint64_t)w->idcap * (sizeof *w->rhint + sizeof *w->kb) + (uint64_t)w->ridcap * 4 +
                  ((uint64_t)w->ridcap / TW_F + 1) * sizeof(tw_fgrp) + (uint64_t)w->bigcap * TW_F * 2 +
                  (uint64_t)w->wcap * sizeof *w->wcode +
                  (uint64_t)w->ccap * (sizeof *w->cword + sizeof *w->whead + sizeof *w->wlen) + w->facap;

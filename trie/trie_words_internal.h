@@ -62,8 +62,10 @@ struct trie_words {
     uint64_t *whead;   /* by code: the word's first 8 bytes (zero-padded, native load) */
     uint16_t *wlen;    /* by code: the word's length in bytes (0 once the word left) */
     uint32_t ncode, ccap; /* codes handed out (never reused until a build), room */
-    uint32_t *rank;    /* by key id: rank, NONE when absent */
-    uint16_t *kb;      /* by key id: bound code */
+    uint16_t *rhint;   /* by key id: its rank >> rshift (tw_rank finds the rank among
+                        * the 2^rshift from rhint << rshift); meaningful when kb != 0 */
+    uint16_t *kb;      /* by key id: bound code, 0 when the id has no rank */
+    uint32_t rshift;   /* TW_RH_MIN while ranks < 2^24; more past it (tw_rshift_for) */
     uint32_t idcap;
     uint32_t *rid;     /* by rank: key id, NONE once deleted (a tombstone) */
     tw_fgrp *fg;       /* by rank / TW_F (ridcap / TW_F + 1 groups): where each rank's
@@ -113,6 +115,32 @@ static inline uint16_t tw_headroom(double s) { return bcode(s + fabs(s) / 16 + 1
  * So two tw_exact keys of equal score rank in key order: a tie the search
  * decides by rank, no decode (trie_words.c, "Ties"). */
 static inline int tw_exact(const trie_words *w, uint32_t id, double score) { return bval(w->kb[id]) == score; }
+
+/* id -> rank: not an array of 4-byte ranks (40 MB at 10M keys) but a
+ * 2-byte hint, the rank's window of 2^rshift ranks (256 while ranks <
+ * 2^24: one sequential read of <= 1 KB of rid). Only live changes and the
+ * checks look ranks up (a search knows the ranks it examines). */
+#ifndef TW_RH_MIN /* (both overridable to test the re-hinting: -DTW_RH_MIN=0 -DTW_RH_MAX=7) */
+#define TW_RH_MIN 8
+#endif
+#ifndef TW_RH_MAX
+#define TW_RH_MAX 0xffffu /* the largest hint */
+#endif
+/* The window shift for ranks < n (n >= 1): hints fit 16 bits. */
+static inline uint32_t tw_rshift_for(uint64_t n) {
+    uint32_t s = TW_RH_MIN;
+    while (((n - 1) >> s) > TW_RH_MAX) s++;
+    return s;
+}
+/* The rank of key id, NONE when it has none (no bound: kb 0). */
+static inline uint32_t tw_rank(const trie_words *w, uint32_t id) {
+    if (id >= w->idcap || !w->kb[id]) return NONE;
+    uint64_t r = (uint64_t)w->rhint[id] << w->rshift, e = r + ((uint64_t)1 << w->rshift);
+    if (e > w->next_rank) e = w->next_rank;
+    for (; r < e; r++)
+        if (w->rid[r] == id) return (uint32_t)r;
+    return NONE;
+}
 
 /* The first 8 bytes of word (zero-padded) as one integer: a prefix of <= 8
  * bytes is tested with a mask, no decode (tw_head_mask). */
