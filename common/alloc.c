@@ -2,6 +2,12 @@
 
 #include <stdlib.h>
 
+#if !defined(QAC_NO_JEMALLOC) && !defined(__SANITIZE_ADDRESS__)
+/* weak: a binary linked without jemalloc has none (then a no-op) */
+extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen) __attribute__((weak));
+#define QAC_ALLOC_JEMALLOC 1
+#endif
+
 static unsigned long fail_countdown; /* 0: disarmed */
 static int fail_sticky, fail_tripped;
 static unsigned long fail_count;
@@ -33,3 +39,9 @@ void *qmalloc(size_t n) { return should_fail() ? NULL : malloc(n); }
 void *qcalloc(size_t n, size_t size) { return should_fail() ? NULL : calloc(n, size); }
 void *qrealloc(void *p, size_t n) { return should_fail() ? NULL : realloc(p, n); }
 void qfree(void *p) { free(p); }
+
+void qalloc_release(void) {
+#ifdef QAC_ALLOC_JEMALLOC
+    if (mallctl) mallctl("arena.4096.purge", NULL, NULL, NULL, 0); /* 4096: MALLCTL_ARENAS_ALL */
+#endif
+}

@@ -29,4 +29,11 @@ unsigned long qalloc_failures(void);
  * nothing (the merger's STATS merger_alloc_calls). */
 unsigned long qalloc_calls(void);
 
+/* Hands the pages of freed memory that the allocator keeps for reuse back to
+ * the system (jemalloc: every arena purged), so that after a phase that
+ * freed much -- a build's temporaries -- the RSS is what is in use, not
+ * what jemalloc's decay (10 s, and only while allocating) has yet to
+ * return. Costs a few ms; a no-op under another malloc. */
+void qalloc_release(void);
+
 #endif

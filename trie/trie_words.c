@@ -33,8 +33,12 @@
  *   word "york" -> tw_word { p -> [bbase][boff][level0 codes][level1..][gap bytes] }
  *                   n used, live (non-tombstone), gn gap bytes, last rank, top = root code
  *
- * Per key id: rank[id] (4 B) and kb[id] (2 B), the bound every tree path of
- * the key is known to cover. A score change to s < bval(kb[id]) (any
+ * Per key id: kb[id] (2 B), the bound every tree path of the key is known
+ * to cover (0: the id has no rank), and its rank's hint (2 B: rank >>
+ * rshift; tw_rank finds the rank in that window of 256 ranks, one read of
+ * 1 KB of rid, where a 4-byte rank[id] cost 40 MB at 10M keys): only live
+ * changes and the checks look a rank up; a search passes on the ranks it
+ * examines. A score change to s < bval(kb[id]) (any
  * decrease; a rise within the headroom) touches nothing: O(1). A rise to
  * it or past it sets kb[id] = code(s + |s|/16 + 1) (headroom: INCR-heavy keys pay once
  * per ~6% growth, not per INCR) and raises, for each word of the key, the
@@ -69,9 +73,13 @@
  * (until a build): an old list never names the new key.
  *
  * Forward index (jermp/autocomplete's conjunctive layout, made mutable):
- * per rank, the words of the key in key order, repeats kept (fa; fo[rank]
- * its start byte, fo[rank + 1] its end, plus two flag bits: DEAD once
- * deleted, IRR when the key's spacing is not canonical). A word is stored
+ * per rank, the words of the key in key order, repeats kept (fa). Where a
+ * rank's words are, per group of 16 ranks (tw_fgrp, trie_words_internal.h:
+ * the group's start in fa, each rank's end as a byte from it, and two marks
+ * a rank: DEAD once deleted, IRR when the key's spacing is not canonical):
+ * 1.5 B a rank instead of a 4-byte offset (10M keys: 40 -> 15 MB); the 0.1 %
+ * of groups whose keys span over 255 bytes keep 16-bit ends aside (BIG). A
+ * word is stored
  * as its CODE, a varint (7 bits a byte): codes are handed out at build by
  * occurrences in the keys, most first, so the 128 commonest words take one
  * byte and the next 16,256 two (1M synthetic keys: 1.84 B a word instead
@@ -138,9 +146,13 @@
  * posting, its word ids (two cache misses) and, for a match, its score;
  * bounded by TRIE_WORDS_MAX_SCAN work units (every posting, tombstones
  * included, every streamed word, every heap push; then *truncated: the hits
- * so far are still exactly the best). Memory per key: 4 (rank) + 4 (rid) +
- * 2 (kb) + 4 (fo) + 1-3 per word (fa) + ~2.1 per distinct word (gap, block
- * heads, tree) + the dictionary (~50 B per word + its trie). Build: keys by rank (a
+ * so far are still exactly the best). Memory per key: 2 (rank hint) + 4
+ * (rid) + 2 (kb) + 1.5 (the forward groups) + 1-3 per word (fa) + ~2.1 per distinct
+ * word (gap, block heads, tree) + the dictionary (~50 B per word + its
+ * trie); at 10M synthetic keys (bench_words): rank hints 20 MB, kb 20, rid 40,
+ * groups 15, fa 99, postings 112 (gaps 76, block heads 28, trees 7), words
+ * and dictionary ~15. Build and load end by handing the freed pages of
+ * their temporaries back (qalloc_release). Build: keys by rank (a
  * counting sort on the 16-bit score code, fed in key order), decoded twice (count, then fill
  * exact-size lists and the forward index), words hashed (XXH3) into temp
  * ids, coded by their occurrences after the count; the dictionary trie is
@@ -239,10 +251,11 @@ void trie_words_free(trie_words *w) {
     if (!w) return;
     for (uint32_t i = 0; i < w->wcap; i++) qfree(w->w[i].p);
     qfree(w->w);
-    qfree(w->rank);
+    qfree(w->rhint);
     qfree(w->kb);
     qfree(w->rid);
-    qfree(w->fo);
+    qfree(w->fg);
+    qfree(w->fbig);
     qfree(w->fa);
     qfree(w->wcode);
     qfree(w->cword);
@@ -262,13 +275,13 @@ static uint64_t tw_grown(uint64_t cap, uint64_t need, uint64_t max) {
 static int tw_ids_reserve(trie_words *w, uint32_t id) {
     if (id < w->idcap) return TRIE_OK;
     uint64_t nc = tw_grown(w->idcap, (uint64_t)id + 1, MAX_IDS);
-    uint32_t *r = qrealloc(w->rank, nc * sizeof *r);
+    uint16_t *r = qrealloc(w->rhint, nc * sizeof *r);
     if (!r) return TRIE_ENOMEM;
-    w->rank = r;
+    w->rhint = r;
     uint16_t *b = qrealloc(w->kb, nc * sizeof *b);
     if (!b) return TRIE_ENOMEM;
     w->kb = b;
-    for (uint64_t i = w->idcap; i < nc; i++) w->rank[i] = NONE, w->kb[i] = 0;
+    for (uint64_t i = w->idcap; i < nc; i++) w->rhint[i] = 0, w->kb[i] = 0;
     w->idcap = (uint32_t)nc;
     return TRIE_OK;
 }
@@ -280,12 +293,64 @@ static int tw_rid_reserve(trie_words *w, uint32_t r) {
     uint32_t *p = qrealloc(w->rid, nc * sizeof *p);
     if (!p) return TRIE_ENOMEM;
     w->rid = p;
-    uint32_t *f = qrealloc(w->fo, (nc + 1) * sizeof *f);
-    if (!f) return TRIE_ENOMEM;
-    if (!w->fo) f[0] = 0;
-    w->fo = f;
+    tw_fgrp *g = qrealloc(w->fg, (nc / TW_F + 1) * sizeof *g);
+    if (!g) return TRIE_ENOMEM;
+    w->fg = g;
     w->ridcap = (uint32_t)nc;
+    uint32_t s = tw_rshift_for(nc);
+    if (s != w->rshift) { /* ranks past 2^(16 + rshift): wider windows, every hint again */
+        w->rshift = s;
+        for (uint32_t k = 0; k < w->next_rank; k++)
+            if (w->rid[k] != NONE) w->rhint[w->rid[k]] = (uint16_t)(k >> s);
+    }
     return TRIE_OK;
+}
+
+int tw_fbig_reserve(trie_words *w) {
+    if (w->nbig < w->bigcap) return TRIE_OK;
+    uint64_t nc = tw_grown(w->bigcap, (uint64_t)w->nbig + 1, UINT32_MAX / TW_F);
+    if (nc <= w->nbig) return TRIE_EFULL;
+    uint16_t *p = qrealloc(w->fbig, nc * TW_F * sizeof *p);
+    if (!p) return TRIE_ENOMEM;
+    w->fbig = p;
+    w->bigcap = (uint32_t)nc;
+    return TRIE_OK;
+}
+
+void tw_fwd_open(trie_words *w, uint32_t r, uint32_t at, int irr) {
+    tw_fgrp *g = &w->fg[r >> TW_FB];
+    uint32_t i = r & (TW_F - 1);
+    if (i == 0) {
+        memset(g, 0, sizeof *g);
+        g->base = at;
+    }
+    if (irr) g->irr |= (uint16_t)(1u << i);
+    if (!(g->base & TW_FG_BIG)) {
+        g->end[i] = i ? g->end[i - 1] : 0;
+    } else {
+        uint32_t k;
+        memcpy(&k, g->end, 4);
+        uint16_t *e = w->fbig + (size_t)k * TW_F;
+        e[i] = i ? e[i - 1] : 0;
+    }
+}
+
+void tw_fwd_close(trie_words *w, uint32_t r, uint32_t end) {
+    tw_fgrp *g = &w->fg[r >> TW_FB];
+    uint32_t i = r & (TW_F - 1), k, span = end - (g->base & ~TW_FG_BIG);
+    if (!(g->base & TW_FG_BIG)) {
+        if (span <= TW_FG_SMALL) {
+            g->end[i] = (uint8_t)span;
+            return;
+        }
+        k = w->nbig++; /* (room: tw_fbig_reserve) */
+        uint16_t *e = w->fbig + (size_t)k * TW_F;
+        for (uint32_t j = 0; j < TW_F; j++) e[j] = j < i ? g->end[j] : 0;
+        memcpy(g->end, &k, 4);
+        g->base |= TW_FG_BIG;
+    }
+    memcpy(&k, g->end, 4);
+    w->fbig[(size_t)k * TW_F + i] = (uint16_t)span;
 }
 
 /* Room for n more bytes in the forward index. */
@@ -374,22 +439,25 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
         return TRIE_EINVAL;
     int rc = tw_ids_reserve(w, id);
     if (rc) return rc;
-    if (w->rank[id] != NONE) return TRIE_EINVAL;
+    if (w->kb[id]) return TRIE_EINVAL; /* has a rank */
     if (w->next_rank == NONE) return TRIE_EFULL;
     if ((rc = tw_rid_reserve(w, w->next_rank))) return rc;
     uint16_t o[TW_MAXKW], l[TW_MAXKW];
     int nw = trie_words__split(key, len, o, l);
     if ((rc = tw_fa_reserve(w, (uint64_t)nw * TW_CODE_MAX))) return rc;
+    /* a group whose words may pass TW_FG_SMALL bytes with this key's */
+    uint32_t g0 = (w->next_rank & (TW_F - 1)) ? w->fg[w->next_rank >> TW_FB].base : (uint32_t)w->fan;
+    if (!(g0 & TW_FG_BIG) && w->fan + (uint64_t)nw * TW_CODE_MAX - g0 > TW_FG_SMALL && (rc = tw_fbig_reserve(w)))
+        return rc;
     uint16_t c = tw_headroom(score); /* above the score: never tw_exact (a rank out of key order) */
     uint32_t rk = w->next_rank++;
-    w->rank[id] = rk;
+    w->rhint[id] = (uint16_t)(rk >> w->rshift);
     w->rid[rk] = id;
     w->kb[id] = c;
     w->keys++;
     /* the key's word codes go to the forward index once all are known; until
      * then (and for good if a word fails to be indexed) the key has none */
-    w->fo[rk] = (uint32_t)w->fan | (tw_irregular(key, len) ? TW_FO_IRR : 0);
-    w->fo[rk + 1] = (uint32_t)w->fan;
+    tw_fwd_open(w, rk, (uint32_t)w->fan, tw_irregular(key, len));
     uint32_t fw[TW_MAXKW];
     for (int i = 0; i < nw; i++) {
         const char *word = key + o[i];
@@ -415,16 +483,16 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
         if ((rc = tw_word_bound(w, wid, word, l[i], c))) return rc;
     }
     for (int i = 0; i < nw; i++) w->fan += tw_put(w->fa + w->fan, fw[i]);
-    w->fo[rk + 1] = (uint32_t)w->fan;
+    tw_fwd_close(w, rk, (uint32_t)w->fan);
     return TRIE_OK;
 }
 
 int trie_words_del(trie_words *w, uint32_t id, const char *key, size_t len) {
     if (!w || !key || len == 0 || len > TRIE_MAX_KEY) return TRIE_EINVAL;
-    if (id >= w->idcap || w->rank[id] == NONE) return TRIE_ENOTFOUND;
+    uint32_t r = tw_rank(w, id);
+    if (r == NONE) return TRIE_ENOTFOUND;
     uint16_t o[TW_MAXKW], l[TW_MAXKW];
     int nw = trie_words__distinct(key, o, l, trie_words__split(key, len, o, l));
-    uint32_t r = w->rank[id];
     for (int i = 0; i < nw; i++) {
         uint32_t wid = trie_words__lookup(w->wt, key + o[i], l[i]);
         if (wid == NONE) continue; /* not indexed (an earlier failed add) */
@@ -448,9 +516,8 @@ int trie_words_del(trie_words *w, uint32_t id, const char *key, size_t len) {
         }
     }
     w->rid[r] = NONE;
-    w->fo[r] |= TW_FO_DEAD;
-    w->rank[id] = NONE;
-    w->kb[id] = 0;
+    w->fg[r >> TW_FB].dead |= (uint16_t)(1u << (r & (TW_F - 1)));
+    w->kb[id] = 0; /* no rank */
     w->keys--;
     return TRIE_OK;
 }
@@ -461,10 +528,12 @@ int trie_words_score(trie_words *w, const trie *t, uint32_t id, const char *key,
     if (id == TRIE_WORDS_ANY_ID) {
         if (!t || (id = trie_words__lookup(t, key, len)) == NONE) return TRIE_ENOTFOUND;
     }
-    if (id >= w->idcap || w->rank[id] == NONE) return TRIE_ENOTFOUND;
+    if (id >= w->idcap || !w->kb[id]) return TRIE_ENOTFOUND;
     /* covered (strictly: a score equal to its bound would make the key
      * tw_exact at a rank out of key order): nothing to do */
     if (new_score < bval(w->kb[id])) return TRIE_OK;
+    uint32_t rk = tw_rank(w, id);
+    if (rk == NONE) return TRIE_ENOTFOUND;
     uint16_t c = tw_headroom(new_score);
     w->kb[id] = c;
     uint16_t o[TW_MAXKW], l[TW_MAXKW];
@@ -473,7 +542,7 @@ int trie_words_score(trie_words *w, const trie *t, uint32_t id, const char *key,
         uint32_t wid = trie_words__lookup(w->wt, key + o[i], l[i]);
         if (wid == NONE) continue;
         tw_word *x = &w->w[wid];
-        uint32_t pos = trie_words__find_pos(w, x, w->rank[id]);
+        uint32_t pos = trie_words__find_pos(w, x, rk);
         if (pos == NONE) continue;
         tw_raise(x, pos, c);
         int rc = tw_word_bound(w, wid, key + o[i], l[i], c);
@@ -636,12 +705,12 @@ int trie_words_build(const trie *t, trie_words **out) {
     qfree(perm);
     perm = NULL;
     uint32_t nkeys = (uint32_t)t->count;
-    for (uint32_t r = 0; r < nkeys; r++) w->rank[order[r]] = r;
+    w->rshift = tw_rshift_for((uint64_t)nkeys + 1);
+    for (uint32_t r = 0; r < nkeys; r++) w->rhint[order[r]] = (uint16_t)(r >> w->rshift);
     w->rid = order; /* rank -> id */
     w->ridcap = nkeys + 1;
     order = NULL;
-    if (!(w->fo = qmalloc(((size_t)nkeys + 2) * sizeof *w->fo))) goto fail;
-    w->fo[0] = 0;
+    if (!(w->fg = qmalloc(((size_t)w->ridcap / TW_F + 1) * sizeof *w->fg))) goto fail;
     uint64_t nfa = 0;
     w->next_rank = nkeys;
     w->keys = nkeys;
@@ -664,7 +733,13 @@ int trie_words_build(const trie *t, trie_words **out) {
             uint16_t o[TW_MAXKW], l[TW_MAXKW];
             uint32_t tid[TW_MAXKW];
             int n = trie_words__split(key, kl, o, l);
-            if (pass == 1) w->fo[r] = (uint32_t)w->fan | (tw_irregular(key, kl) ? TW_FO_IRR : 0);
+            if (pass == 1) {
+                uint32_t b0 = (r & (TW_F - 1)) ? w->fg[r >> TW_FB].base : (uint32_t)w->fan;
+                if (!(b0 & TW_FG_BIG) && w->fan + (uint64_t)n * TW_CODE_MAX - b0 > TW_FG_SMALL &&
+                    (rc = tw_fbig_reserve(w)))
+                    goto fail;
+                tw_fwd_open(w, r, (uint32_t)w->fan, tw_irregular(key, kl));
+            }
             for (int i = 0; i < n; i++) {
                 uint32_t wid;
                 if ((rc = vocab_get(&v, key + o[i], l[i], &wid))) goto fail;
@@ -687,7 +762,7 @@ int trie_words_build(const trie *t, trie_words **out) {
                 x->live++;
                 w->postings++;
             }
-            if (pass == 1) w->fo[r + 1] = (uint32_t)w->fan;
+            if (pass == 1) tw_fwd_close(w, r, (uint32_t)w->fan);
         }
         for (uint32_t i = 0; pass == 0 && i < v.n; i++) {
             tw_word *x = &w->w[i];
@@ -747,6 +822,7 @@ int trie_words_build(const trie *t, trie_words **out) {
     qfree(perm);
     qfree(map);
     qfree(tcode);
+    qalloc_release(); /* the temporaries' pages (vocabulary, counts, builder): not left in the RSS */
     *out = w;
     return TRIE_OK;
 fail:
@@ -766,7 +842,8 @@ void trie_words_memory(const trie_words *w, trie_words_mem *m) {
     trie_mem tm;
     trie_memory(w->wt, &tm);
     uint64_t b = sizeof *w + tm.bytes_alloc + (uint64_t)w->wcap * sizeof(tw_word) +
-                 (uint64_t)w->idcap * (sizeof *w->rank + sizeof *w->kb) + (uint64_t)w->ridcap * 8 +
+                 (uint64_t)w->idcap * (sizeof *w->rhint + sizeof *w->kb) + (uint64_t)w->ridcap * 4 +
+                 ((uint64_t)w->ridcap / TW_F + 1) * sizeof(tw_fgrp) + (uint64_t)w->bigcap * TW_F * 2 +
                  (uint64_t)w->wcap * sizeof *w->wcode +
                  (uint64_t)w->ccap * (sizeof *w->cword + sizeof *w->whead + sizeof *w->wlen) + w->facap;
     m->words = w->nwords;

@@ -32,10 +32,26 @@ typedef struct tw_word {
     uint16_t top;          /* root bound code (the dictionary score is bval(top)) */
 } tw_word;
 
-#define TW_FO_IRR 0x80000000u  /* fo[rank]: the key's spacing is not canonical */
-#define TW_FO_DEAD 0x40000000u /* fo[rank]: the key was deleted (as rid[rank] == NONE) */
-#define TW_FO_MASK 0x3fffffffu /* the offset in fa: < 2^30 bytes between builds */
+#define TW_FO_IRR 0x80000000u  /* tw_fwd: the key's spacing is not canonical */
+#define TW_FO_DEAD 0x40000000u /* tw_fwd: the key was deleted (as rid[rank] == NONE) */
+#define TW_FO_MASK 0x3fffffffu /* an offset in fa: < 2^30 bytes between builds */
 #define TW_CODE_MAX 5          /* bytes of one varint word code in fa */
+
+/* Where each rank's words are in the forward index, per group of TW_F
+ * ranks (ranks are appended in order, so a group's keys are consecutive
+ * bytes of fa): 24 bytes a group, 1.5 a rank instead of a 4-byte offset
+ * each. Rank 16g+i's words are fa[base + end[i-1], base + end[i]) (from
+ * base for i = 0). A group whose words span more than 255 bytes (1M
+ * synthetic keys: 2 groups of 62,500) is BIG: its ends are 16-bit, in
+ * fbig[TW_F * k .. ), k the u32 in end[0..3] (a key's codes are at most
+ * TW_MAXKW * TW_CODE_MAX bytes, so 16 keys span < 2^16). */
+typedef struct tw_fgrp {
+    uint32_t base;      /* fa offset of rank 16g's words (< 2^30) | TW_FG_BIG */
+    uint16_t dead, irr; /* bit i: rank 16g+i deleted / its spacing not canonical */
+    uint8_t end[TW_F];
+} tw_fgrp;
+#define TW_FG_BIG 0x80000000u
+#define TW_FG_SMALL 255u /* the widest span of a group with 8-bit ends */
 
 struct trie_words {
     trie *wt;          /* dictionary: word -> wid, score = bval(bound) */
@@ -46,12 +62,16 @@ struct trie_words {
     uint64_t *whead;   /* by code: the word's first 8 bytes (zero-padded, native load) */
     uint16_t *wlen;    /* by code: the word's length in bytes (0 once the word left) */
     uint32_t ncode, ccap; /* codes handed out (never reused until a build), room */
-    uint32_t *rank;    /* by key id: rank, NONE when absent */
-    uint16_t *kb;      /* by key id: bound code */
+    uint16_t *rhint;   /* by key id: its rank >> rshift (tw_rank finds the rank among
+                        * the 2^rshift from rhint << rshift); meaningful when kb != 0 */
+    uint16_t *kb;      /* by key id: bound code, 0 when the id has no rank */
+    uint32_t rshift;   /* TW_RH_MIN while ranks < 2^24; more past it (tw_rshift_for) */
     uint32_t idcap;
     uint32_t *rid;     /* by rank: key id, NONE once deleted (a tombstone) */
-    uint32_t *fo;      /* by rank (ridcap + 1): start of the key's words in fa (| flags);
-                        * fo[next_rank] ends the last */
+    tw_fgrp *fg;       /* by rank / TW_F (ridcap / TW_F + 1 groups): where each rank's
+                        * words are in fa, dead and irregular marks (tw_fwd) */
+    uint16_t *fbig;    /* TW_F 16-bit ends for each BIG group */
+    uint32_t nbig, bigcap; /* BIG groups, room (in groups) */
     uint32_t ridcap;
     uint8_t *fa;       /* forward index: each rank's word CODES, in key order, repeats
                         * kept, as varints (tw_put / tw_get) */
@@ -95,6 +115,32 @@ static inline uint16_t tw_headroom(double s) { return bcode(s + fabs(s) / 16 + 1
  * So two tw_exact keys of equal score rank in key order: a tie the search
  * decides by rank, no decode (trie_words.c, "Ties"). */
 static inline int tw_exact(const trie_words *w, uint32_t id, double score) { return bval(w->kb[id]) == score; }
+
+/* id -> rank: not an array of 4-byte ranks (40 MB at 10M keys) but a
+ * 2-byte hint, the rank's window of 2^rshift ranks (256 while ranks <
+ * 2^24: one sequential read of <= 1 KB of rid). Only live changes and the
+ * checks look ranks up (a search knows the ranks it examines). */
+#ifndef TW_RH_MIN /* (both overridable to test the re-hinting: -DTW_RH_MIN=0 -DTW_RH_MAX=7) */
+#define TW_RH_MIN 8
+#endif
+#ifndef TW_RH_MAX
+#define TW_RH_MAX 0xffffu /* the largest hint */
+#endif
+/* The window shift for ranks < n (n >= 1): hints fit 16 bits. */
+static inline uint32_t tw_rshift_for(uint64_t n) {
+    uint32_t s = TW_RH_MIN;
+    while (((n - 1) >> s) > TW_RH_MAX) s++;
+    return s;
+}
+/* The rank of key id, NONE when it has none (no bound: kb 0). */
+static inline uint32_t tw_rank(const trie_words *w, uint32_t id) {
+    if (id >= w->idcap || !w->kb[id]) return NONE;
+    uint64_t r = (uint64_t)w->rhint[id] << w->rshift, e = r + ((uint64_t)1 << w->rshift);
+    if (e > w->next_rank) e = w->next_rank;
+    for (; r < e; r++)
+        if (w->rid[r] == id) return (uint32_t)r;
+    return NONE;
+}
 
 /* The first 8 bytes of word (zero-padded) as one integer: a prefix of <= 8
  * bytes is tested with a mask, no decode (tw_head_mask). */
@@ -152,6 +198,28 @@ static inline uint32_t tw_get(const uint8_t *fa, uint32_t a, uint32_t b, uint32_
     while (g < e) f[n++] = tw_get1(&g);
     return n;
 }
+
+/* Rank r's words are fa[*a, *b); returns its marks (TW_FO_DEAD,
+ * TW_FO_IRR). */
+static inline uint32_t tw_fwd(const trie_words *w, uint32_t r, uint32_t *a, uint32_t *b) {
+    const tw_fgrp *g = &w->fg[r >> TW_FB];
+    uint32_t i = r & (TW_F - 1), base = g->base & ~TW_FG_BIG;
+    if (__builtin_expect(!(g->base & TW_FG_BIG), 1)) {
+        *a = base + (i ? g->end[i - 1] : 0);
+        *b = base + g->end[i];
+    } else {
+        uint32_t k;
+        memcpy(&k, g->end, 4);
+        const uint16_t *e = w->fbig + (size_t)k * TW_F;
+        *a = base + (i ? e[i - 1] : 0);
+        *b = base + e[i];
+    }
+    return ((g->dead >> i) & 1 ? TW_FO_DEAD : 0) | ((g->irr >> i) & 1 ? TW_FO_IRR : 0);
+}
+/* Whether rank r was deleted (its group's mark; as rid[r] == NONE). */
+static inline int tw_fdead(const trie_words *w, uint32_t r) { return (w->fg[r >> TW_FB].dead >> (r & (TW_F - 1))) & 1; }
+/* The group record of rank r (to prefetch). */
+static inline const tw_fgrp *tw_fgrp_of(const trie_words *w, uint32_t r) { return &w->fg[r >> TW_FB]; }
 
 /* ------------------------------------------------------------- tree layout */
 
@@ -240,6 +308,18 @@ static inline void tw_post_put(tw_word *x, uint32_t rk) {
     x->last = rk;
     x->n++;
 }
+/* trie_words.c: the forward index's groups (tw_fgrp) */
+/* Room for one more BIG group: TRIE_OK or TRIE_ENOMEM. */
+int tw_fbig_reserve(trie_words *w);
+/* Rank r (the next in rank order) starts at fa offset `at` (where the
+ * rank before it ends), with no words yet; irr: its spacing is not
+ * canonical. */
+void tw_fwd_open(trie_words *w, uint32_t r, uint32_t at, int irr);
+/* Rank r's words end at fa offset `end` (< its group's base + 2^16). A
+ * group that grows past TW_FG_SMALL bytes becomes BIG: that needs the room
+ * tw_fbig_reserve made. */
+void tw_fwd_close(trie_words *w, uint32_t r, uint32_t end);
+
 /* Splits key into words: offsets o, lengths l; returns how many. */
 int trie_words__split(const char *key, size_t klen, uint16_t *o, uint16_t *l);
 /* Keeps the first occurrence of each distinct word; returns how many. */

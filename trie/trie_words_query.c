@@ -321,9 +321,8 @@ enum { FC_NO, FC_CLS0, FC_MATCH, FC_BYTES };
  * canonical and its class must be decided on its bytes. */
 static int fcheck(tw_search *S, uint32_t r, uint16_t *pos) {
     const trie_words *w = S->w;
-    uint32_t a = w->fo[r], b = w->fo[r + 1] & TW_FO_MASK;
-    int irr = (a & TW_FO_IRR) != 0;
-    a &= TW_FO_MASK;
+    uint32_t a, b;
+    int irr = (tw_fwd(w, r, &a, &b) & TW_FO_IRR) != 0;
     uint32_t f[TW_MAXKW];
     uint32_t nk = tw_get(w->fa, a, b, f);
     uint8_t used[TW_MAXKW];
@@ -352,7 +351,7 @@ static int fcheck(tw_search *S, uint32_t r, uint16_t *pos) {
 /* Examines key id (score sc) that fcheck passed (fc, pos): keeps it when it
  * ranks among the best m matches so far. Only a key that would enter is
  * decoded (its bytes order ties and fill the hit). */
-static void examine(tw_search *S, uint32_t id, double sc, int fc, const uint16_t *pos) {
+static void examine(tw_search *S, uint32_t id, uint32_t rk, double sc, int fc, const uint16_t *pos) {
     const tw_res *wr = res_worst(S);
     if (wr && sc < wr->s) return;
     if (S->stream) /* a key with two words of the prefix comes from two lists */
@@ -377,7 +376,7 @@ static void examine(tw_search *S, uint32_t id, double sc, int fc, const uint16_t
     tw_res *r = &S->res[slot];
     r->s = sc;
     r->id = id;
-    r->erank = tw_exact(S->w, id, sc) ? S->w->rank[id] : NONE;
+    r->erank = tw_exact(S->w, id, sc) ? rk : NONE;
     r->kl = (uint16_t)kl;
     memcpy(r->key, key, kl);
     memcpy(r->rg, rg, (size_t)q->nw * sizeof *rg);
@@ -401,12 +400,12 @@ static void check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) {
     uint32_t ids[TW_F], rks[TW_F], n = 0, m = 0;
     uint16_t pos[TW_F][TRIE_WORDS_MAX_TYPED];
     uint8_t fcs[TW_F];
-    for (uint32_t i = 0; i < nr; i++) __builtin_prefetch(&w->fo[rk[i]]);
+    for (uint32_t i = 0; i < nr; i++) __builtin_prefetch(tw_fgrp_of(w, rk[i]));
     for (uint32_t i = 0; i < nr; i++) {
-        uint32_t a = w->fo[rk[i]];
-        if (a & TW_FO_DEAD) continue;
+        uint32_t a, b;
+        if (tw_fwd(w, rk[i], &a, &b) & TW_FO_DEAD) continue;
         rks[n++] = rk[i];
-        __builtin_prefetch(w->fa + (a & TW_FO_MASK));
+        __builtin_prefetch(w->fa + a);
     }
     for (uint32_t j = 0; j < n; j++) {
         int fc = fcheck(S, rks[j], pos[m]);
@@ -417,7 +416,7 @@ static void check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) {
         __builtin_prefetch(&t->refs[ids[m]]);
         m++;
     }
-    for (uint32_t j = 0; j < m; j++) examine(S, ids[j], t->refs[ids[j]].score, fcs[j], pos[j]);
+    for (uint32_t j = 0; j < m; j++) examine(S, ids[j], rks[j], t->refs[ids[j]].score, fcs[j], pos[j]);
 }
 
 /* A forward cursor over a posting list, decoding lazily: its current rank,
@@ -735,7 +734,8 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
     for (uint32_t id = 0; id < t->nids; id++) {
         if (!id_live(t, id)) continue;
         keys++;
-        if (id >= w->idcap || w->rank[id] == NONE) FAIL("key id %u not indexed", id);
+        uint32_t rk = tw_rank(w, id);
+        if (rk == NONE) FAIL("key id %u not indexed", id);
         if (bval(w->kb[id]) < t->refs[id].score) FAIL("key id %u: bound under its score", id);
         char key[TRIE_MAX_KEY];
         uint32_t kl = kdecode(t, id, key);
@@ -744,7 +744,8 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
         { /* the forward index: every word of the key, in order */
             uint16_t ao[TW_MAXKW], al[TW_MAXKW];
             int na = trie_words__split(key, kl, ao, al);
-            uint32_t r = w->rank[id], fa = w->fo[r] & TW_FO_MASK, fb = w->fo[r + 1] & TW_FO_MASK;
+            uint32_t r = rk, fa, fb;
+            tw_fwd(w, r, &fa, &fb);
             if (fb < fa || fb > w->fan) FAIL("key id %u: forward bytes [%u, %u) out of range", id, fa, fb);
             uint32_t f[TW_MAXKW], nf = 0;
             for (uint32_t j = fa; j < fb && nf < TW_MAXKW; j++) nf += !(w->fa[j] & 0x80);
@@ -764,7 +765,7 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
             uint32_t wid = trie_words__lookup(w->wt, key + o[i], l[i]);
             if (wid == NONE) FAIL("key id %u: word '%.*s' not in the dictionary", id, l[i], key + o[i]);
             const tw_word *x = &w->w[wid];
-            uint32_t pos = trie_words__find_pos(w, x, w->rank[id]);
+            uint32_t pos = trie_words__find_pos(w, x, rk);
             if (pos == NONE) FAIL("key id %u: not in the list of '%.*s'", id, l[i], key + o[i]);
             /* a list grows its entries only when they are full (tw_post_append), so
              * its room stays within what its ranks can fill (trie_words_load's bound) */
@@ -781,7 +782,7 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
         post += (uint64_t)n;
     }
     for (uint32_t r = 0; r < w->next_rank; r++)
-        if (!(w->fo[r] & TW_FO_DEAD) != (w->rid[r] != NONE)) FAIL("rank %u: dead mark and id disagree", r);
+        if (!tw_fdead(w, r) != (w->rid[r] != NONE)) FAIL("rank %u: dead mark and id disagree", r);
     if (check_exact_order(w, t, err, errlen)) return -1;
     if (keys != w->keys) FAIL("index holds %llu keys, trie %llu", (unsigned long long)w->keys, (unsigned long long)keys);
     if (post != w->postings) FAIL("index holds %llu postings, keys have %llu", (unsigned long long)w->postings, (unsigned long long)post);
@@ -804,7 +805,7 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
                 prev = r;
                 uint32_t id = w->rid[r];
                 if (id == NONE) continue;
-                if (id >= t->nids || !id_live(t, id) || w->rank[id] != r) FAIL("word %u lists dead id %u", i, id);
+                if (id >= t->nids || !id_live(t, id) || tw_rank(w, id) != r) FAIL("word %u lists dead id %u", i, id);
                 nlive++;
             }
         }

@@ -23,6 +23,9 @@
  *     length, its bytes, u32 n, cap, live, gn, last, u16 top, bbase[nblk(n)]
  *     u32, boff[nblk(n)] u32, the bound tree for cap (u16 codes), gn gap
  *     bytes.
+ * fo is each rank's start in fa (| TW_FO_DEAD, TW_FO_IRR), then fa's end:
+ * the load turns it into the forward index's groups (tw_fgrp); rank[] is
+ * checked in place and kept as hints (tw_rank), save inverts rid for it.
  * Word ids are renumbered on the way (a word's id is its position in byte
  * order: the bulk-built dictionary hands out exactly those), so the file
  * does not depend on which ids live changes left behind.
@@ -133,11 +136,16 @@ static int order_cb(void *ud, uint32_t id) {
 }
 
 /* Writes the payload (everything after the header) of w; *nwords: words. */
-static void tws_payload(tws_writer *o, const trie_words *w, uint32_t ids, const tws_order *ord, const uint32_t *pos) {
-    for (uint32_t i = 0; i < ids; i++) tws_u32(o, w->rank[i]);
+static void tws_payload(tws_writer *o, const trie_words *w, uint32_t ids, const tws_order *ord, const uint32_t *pos,
+                        const uint32_t *rank) {
+    for (uint32_t i = 0; i < ids; i++) tws_u32(o, rank[i]);
     for (uint32_t i = 0; i < ids; i++) tws_u16(o, w->kb[i]);
     for (uint32_t r = 0; r < w->next_rank; r++) tws_u32(o, w->rid[r]);
-    for (uint32_t r = 0; r <= w->next_rank; r++) tws_u32(o, w->fo[r]);
+    for (uint32_t r = 0; r < w->next_rank; r++) { /* each rank's start | marks, then the end */
+        uint32_t a, b, m = tw_fwd(w, r, &a, &b);
+        tws_u32(o, a | m);
+    }
+    tws_u32(o, (uint32_t)w->fan);
     tws_put(o, w->fa, w->fan);
     for (uint32_t c = 0; c < w->ncode; c++) tws_u32(o, w->cword[c] == NONE ? NONE : pos[w->cword[c]]);
     for (uint32_t i = 0; i < ord->n; i++) {
@@ -162,15 +170,19 @@ int trie_words_save(const trie_words *w, const char *path, uint64_t trie_id, uin
     if (!w || !path) return errno = EINVAL, TRIE_EIO;
     if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp) return errno = ENAMETOOLONG, TRIE_EIO;
     uint32_t ids = w->idcap;
-    while (ids && w->rank[ids - 1] == NONE) ids--;
+    while (ids && !w->kb[ids - 1]) ids--;
     tws_order ord = {qmalloc(((size_t)w->nwords + 1) * 4), 0};
     uint32_t *pos = qmalloc(((size_t)w->wcap + 1) * 4);
+    uint32_t *rank = qmalloc(((size_t)ids + 1) * 4); /* id -> rank, inverted from rid (memory keeps hints) */
     tws_writer *o = qmalloc(sizeof *o);
-    if (!ord.wid || !pos || !o || !(o->sum = XXH3_createState()) || XXH3_64bits_reset(o->sum) != XXH_OK) {
+    if (!ord.wid || !pos || !rank || !o || !(o->sum = XXH3_createState()) || XXH3_64bits_reset(o->sum) != XXH_OK) {
         if (o && o->sum) XXH3_freeState(o->sum);
-        qfree(ord.wid), qfree(pos), qfree(o);
+        qfree(ord.wid), qfree(pos), qfree(rank), qfree(o);
         return TRIE_ENOMEM;
     }
+    for (uint32_t i = 0; i < ids; i++) rank[i] = NONE;
+    for (uint32_t k = 0; k < w->next_rank; k++)
+        if (w->rid[k] != NONE) rank[w->rid[k]] = k;
     if (w->wt && trie_count(w->wt)) trie__walk_sorted(w->wt, order_cb, &ord);
     for (uint32_t i = 0; i < ord.n; i++) pos[ord.wid[i]] = i;
     o->failed = 0, o->off = TWS_HDR, o->n = 0;
@@ -180,7 +192,7 @@ int trie_words_save(const trie_words *w, const char *path, uint64_t trie_id, uin
         rc = TRIE_EIO;
         goto out;
     }
-    tws_payload(o, w, ids, &ord, pos);
+    tws_payload(o, w, ids, &ord, pos, rank);
     tws_flush(o);
     uint8_t h[TWS_HDR] = {0};
     memcpy(h, TWS_MAGIC, 8);
@@ -211,7 +223,7 @@ int trie_words_save(const trie_words *w, const char *path, uint64_t trie_id, uin
     }
 out:
     XXH3_freeState(o->sum);
-    qfree(ord.wid), qfree(pos), qfree(o);
+    qfree(ord.wid), qfree(pos), qfree(rank), qfree(o);
     return rc;
 }
 
@@ -245,39 +257,56 @@ static int load_keys(trie_words *w, const trie *t, tws_rd *r, uint32_t ids, char
     if (!rd_has(r, need)) TWS_FAIL(TRIE_EFORMAT, "truncated in the key arrays");
     if (ids > t->nids) TWS_FAIL(TRIE_EFORMAT, "%u key ids, the trie has %u", ids, t->nids);
     uint32_t idcap = t->nids ? t->nids : 1;
-    if (!(w->rank = qmalloc((size_t)idcap * 4)) || !(w->kb = qmalloc((size_t)idcap * 2)) ||
-        !(w->rid = qmalloc(((size_t)nr + 1) * 4)) || !(w->fo = qmalloc(((size_t)nr + 2) * 4)) ||
+    if (!(w->rhint = qmalloc((size_t)idcap * 2)) || !(w->kb = qmalloc((size_t)idcap * 2)) ||
+        !(w->rid = qmalloc(((size_t)nr + 1) * 4)) || !(w->fg = qmalloc(((size_t)nr + 1) / TW_F * sizeof *w->fg + sizeof *w->fg)) ||
         !(w->fa = qmalloc(w->fan ? w->fan : 1)))
         TWS_FAIL(TRIE_ENOMEM, "out of memory");
     w->idcap = idcap, w->ridcap = nr + 1, w->facap = w->fan ? w->fan : 1;
-    memcpy(w->rank, rd_take(r, (uint64_t)ids * 4), (size_t)ids * 4);
+    const uint8_t *rankp = rd_take(r, (uint64_t)ids * 4); /* read in place: memory keeps hints (tw_rank) */
     memcpy(w->kb, rd_take(r, (uint64_t)ids * 2), (size_t)ids * 2);
     memcpy(w->rid, rd_take(r, (uint64_t)nr * 4), (size_t)nr * 4);
-    memcpy(w->fo, rd_take(r, (uint64_t)nr * 4 + 4), (size_t)nr * 4 + 4);
+    const uint8_t *fo = rd_take(r, (uint64_t)nr * 4 + 4); /* each rank's start | marks, the end: into groups below */
     memcpy(w->fa, rd_take(r, w->fan), w->fan);
-    for (uint32_t i = ids; i < idcap; i++) w->rank[i] = NONE, w->kb[i] = 0;
+    for (uint32_t i = ids; i < idcap; i++) w->kb[i] = 0;
+    w->rshift = tw_rshift_for((uint64_t)nr + 1);
     uint64_t live = 0;
     for (uint32_t id = 0; id < idcap; id++) {
-        uint32_t k = w->rank[id];
+        uint32_t k = id < ids ? le_get32(rankp + (uint64_t)id * 4) : NONE;
         int tl = id < t->nids && t->refs[id].off != NONE;
+        w->rhint[id] = 0;
         if (k == NONE) {
             if (tl) TWS_FAIL(TRIE_EFORMAT, "trie key id %u has no rank", id);
+            if (w->kb[id]) TWS_FAIL(TRIE_EFORMAT, "key id %u has a bound and no rank", id);
             continue;
         }
         if (!tl) TWS_FAIL(TRIE_EFORMAT, "rank %u names id %u, which the trie does not hold", k, id);
         if (k >= nr || w->rid[k] != id) TWS_FAIL(TRIE_EFORMAT, "rank %u of id %u is not its rank's id", k, id);
+        if (!w->kb[id]) TWS_FAIL(TRIE_EFORMAT, "key id %u has no bound", id);
+        w->rhint[id] = (uint16_t)(k >> w->rshift);
         live++;
     }
     if (live != w->keys || live != trie_count(t))
         TWS_FAIL(TRIE_EFORMAT, "%llu ranked keys, the header says %llu, the trie holds %llu", (unsigned long long)live,
                  (unsigned long long)w->keys, (unsigned long long)trie_count(t));
     uint64_t rids = 0;
+    if (le_get32(fo) & TW_FO_MASK || le_get32(fo + (uint64_t)nr * 4) != w->fan)
+        TWS_FAIL(TRIE_EFORMAT, "forward index bounds");
     for (uint32_t k = 0; k < nr; k++) {
-        uint32_t id = w->rid[k], f = w->fo[k], e = w->fo[k + 1] & TW_FO_MASK;
-        if (id != NONE && (id >= ids || w->rank[id] != k)) TWS_FAIL(TRIE_EFORMAT, "rank %u: bad id %u", k, id);
+        uint32_t id = w->rid[k], f = le_get32(fo + (uint64_t)k * 4), e = le_get32(fo + (uint64_t)k * 4 + 4) & TW_FO_MASK;
+        if (id != NONE && (id >= ids || le_get32(rankp + (uint64_t)id * 4) != k))
+            TWS_FAIL(TRIE_EFORMAT, "rank %u: bad id %u", k, id);
         rids += id != NONE;
         if ((id == NONE) != !!(f & TW_FO_DEAD)) TWS_FAIL(TRIE_EFORMAT, "rank %u: dead flag disagrees", k);
         if ((f & TW_FO_MASK) > e || e > w->fan) TWS_FAIL(TRIE_EFORMAT, "rank %u: words out of range", k);
+        /* into its group (a key's words are at most TW_MAXKW codes, checked
+         * below, so 16 keys' span < 2^16 bytes in an index written by qac) */
+        uint32_t base = (k & (TW_F - 1)) ? w->fg[k >> TW_FB].base : f & TW_FO_MASK;
+        if (e - (base & ~TW_FG_BIG) > UINT16_MAX) TWS_FAIL(TRIE_EFORMAT, "rank %u: words out of range", k);
+        if (!(base & TW_FG_BIG) && e - base > TW_FG_SMALL && (rc = tw_fbig_reserve(w)))
+            TWS_FAIL(rc, "out of memory");
+        tw_fwd_open(w, k, f & TW_FO_MASK, !!(f & TW_FO_IRR));
+        tw_fwd_close(w, k, e);
+        if (f & TW_FO_DEAD) w->fg[k >> TW_FB].dead |= (uint16_t)(1u << (k & (TW_F - 1)));
         /* the key's codes: whole varints inside its bytes, at most TW_MAXKW */
         uint32_t n = 0, at = f & TW_FO_MASK;
         while (at < e) {
@@ -293,7 +322,6 @@ static int load_keys(trie_words *w, const trie *t, tws_rd *r, uint32_t ids, char
     }
     if (rids != live) TWS_FAIL(TRIE_EFORMAT, "%llu live ranks for %llu keys", (unsigned long long)rids,
                                (unsigned long long)live);
-    if (w->fo[0] & TW_FO_MASK || w->fo[nr] != w->fan) TWS_FAIL(TRIE_EFORMAT, "forward index bounds");
 out:
     return rc;
 }
@@ -480,5 +508,6 @@ out:
     if (map != MAP_FAILED) munmap(map, (size_t)size);
     if (fd >= 0) close(fd);
     trie_words_free(w);
+    qalloc_release(); /* the dictionary builder's pages, or a refused index's */
     return rc;
 }

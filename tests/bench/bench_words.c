@@ -16,7 +16,16 @@
  * typed). Each is timed with qtime_ns around one trie_words_topk(k=10); 3
  * passes, the last reported: per typed-word count and overall, median, p99,
  * mean, and how many answers were truncated by the scan limit; and the CPU
- * time per query over the 3 passes (getrusage: steadier under load).
+ * time per query over the 3 passes (getrusage: steadier under load), and a
+ * checksum of every answer of the last pass (keys, scores, classes, ranges,
+ * truncation: two builds answer alike when the checksums agree).
+ * Memory: the RSS the built index added (as the engine builds it when no
+ * saved index is usable), then jemalloc's allocated / resident / retained
+ * and the RSS once freed pages are returned (arena purge: what the build's
+ * temporaries left behind); then the index is saved beside SNAP
+ * (SNAP.words), freed and loaded back as a start does (trie_words_load, its
+ * time and the process's RSS after it, purged too), and the queries run on
+ * the loaded index.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -24,6 +33,12 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+
+#if !defined(QAC_NO_JEMALLOC) && !defined(__SANITIZE_ADDRESS__)
+#define BW_JEMALLOC 1
+#include <jemalloc/jemalloc.h>
+#endif
+#include <xxhash.h>
 
 #include "common/hist.h"
 #include "common/util.h"
@@ -38,6 +53,36 @@ static double rss_mb(void) {
         fclose(f);
     }
     return (double)res * (double)sysconf(_SC_PAGESIZE) / 1e6;
+}
+
+/* jemalloc's figures (MB) under tag: allocated (live bytes), resident
+ * (pages it holds), retained (address space kept, not resident); none
+ * without jemalloc. */
+static void jem_report(const char *tag) {
+#ifdef BW_JEMALLOC
+    uint64_t epoch = 1;
+    size_t sz = sizeof epoch, a = 0, r = 0, k = 0;
+    mallctl("epoch", &epoch, &sz, &epoch, sz);
+    sz = sizeof a;
+    if (mallctl("stats.allocated", &a, &sz, NULL, 0) || mallctl("stats.resident", &r, &sz, NULL, 0) ||
+        mallctl("stats.retained", &k, &sz, NULL, 0))
+        return;
+    printf("%s_jemalloc_allocated %.1f MB\n", tag, (double)a / 1e6);
+    printf("%s_jemalloc_resident %.1f MB\n", tag, (double)r / 1e6);
+    printf("%s_jemalloc_retained %.1f MB\n", tag, (double)k / 1e6);
+#else
+    (void)tag;
+#endif
+}
+
+/* Returns every arena's freed pages to the system (jemalloc): what RSS holds
+ * afterwards is what is in use (no-op without jemalloc). */
+static void jem_purge(void) {
+#ifdef BW_JEMALLOC
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "arena.%u.purge", (unsigned)MALLCTL_ARENAS_ALL);
+    mallctl(cmd, NULL, NULL, NULL, 0);
+#endif
 }
 
 /* User + system CPU seconds of this process (time on the CPU, whatever
@@ -135,14 +180,26 @@ static void bench_queries(const trie_words *w, const trie *t, const qset *q) {
     static hist h[5];
     static trie_words_hit out[10];
     uint64_t tot[5], cnt[5], res[5], trunc[5];
+    XXH3_state_t *sum = XXH3_createState();
+    if (!sum) abort();
     double cpu0 = cpu_s();
     for (int pass = 0; pass < 3; pass++) {
         for (int i = 0; i < 5; i++) hist_init(&h[i]), tot[i] = cnt[i] = res[i] = trunc[i] = 0;
+        XXH3_64bits_reset(sum);
         for (size_t i = 0; i < q->n; i++) {
             int tr;
             uint64_t t0 = qtime_ns();
             int n = trie_words_topk(w, t, q->buf + q->off[i], q->len[i], 10, out, &tr);
             uint64_t d = qtime_ns() - t0;
+            int32_t head[2] = {n, tr};
+            XXH3_64bits_update(sum, head, sizeof head);
+            for (int j = 0; j < n; j++) {
+                const trie_words_hit *o = &out[j];
+                XXH3_64bits_update(sum, o->hit.text, o->hit.keylen);
+                XXH3_64bits_update(sum, &o->hit.score, sizeof o->hit.score);
+                XXH3_64bits_update(sum, &o->cls, 1);
+                XXH3_64bits_update(sum, o->range, o->nranges * sizeof *o->range);
+            }
             for (int c = 0; c <= 4; c += (c == 0 ? q->nw[i] : 5)) {
                 hist_add(&h[c], d);
                 tot[c] += d, cnt[c]++, res[c] += (uint64_t)(n > 0 ? n : 0), trunc[c] += (uint64_t)tr;
@@ -150,6 +207,8 @@ static void bench_queries(const trie_words *w, const trie *t, const qset *q) {
         }
     }
     printf("infix10_cpu_per_query %.0f ns\n", (cpu_s() - cpu0) * 1e9 / (3.0 * (double)q->n));
+    printf("infix10_answers_checksum %016llx\n", (unsigned long long)XXH3_64bits_digest(sum));
+    XXH3_freeState(sum);
     for (int c = 0; c <= 4; c++) {
         const char *nm[] = {"all", "1w", "2w", "3w", "4w"};
         if (!cnt[c]) continue;
@@ -241,10 +300,39 @@ int main(int argc, char **argv) {
     printf("words_bytes_per_key %.1f B\n", (double)m.bytes / (double)trie_count(t));
     printf("rss_words %.1f MB\n", rss2 - rss1);
     printf("rss_total %.1f MB\n", rss2);
+    jem_report("built");
+    jem_purge();
+    printf("rss_total_purged %.1f MB\n", rss_mb());
+    /* the start's path: the index saved beside the snapshot, loaded back */
+    char wpath[4096];
+    uint64_t sid, scnt;
+    snprintf(wpath, sizeof wpath, "%s.words", snap);
+    t0 = qtime_ns();
+    if (trie_snapshot_id(snap, &sid, &scnt) || trie_words_save(w, wpath, sid, scnt)) {
+        fprintf(stderr, "bench_words: trie_words_save failed\n");
+        return 1;
+    }
+    printf("words_save %.3f s\n", (double)(qtime_ns() - t0) / 1e9);
+    trie_words_free(w);
+    jem_purge();
+    double rss3 = rss_mb();
+    t0 = qtime_ns();
+    if (trie_words_load(wpath, t, sid, &w, err, sizeof err)) {
+        fprintf(stderr, "bench_words: trie_words_load: %s\n", err);
+        return 1;
+    }
+    printf("words_load %.3f s\n", (double)(qtime_ns() - t0) / 1e9);
+    double rss4 = rss_mb();
+    printf("rss_words_loaded %.1f MB\n", rss4 - rss3);
+    printf("rss_total_loaded %.1f MB\n", rss4);
+    jem_report("loaded");
+    jem_purge();
+    printf("rss_total_loaded_purged %.1f MB\n", rss_mb());
     bench_queries(w, t, &q);
     trie_words_free(w);
     trie_free(t);
     unlink(snap);
+    unlink(wpath);
     free(q.buf);
     free(q.off);
     free(q.len);
