@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "common/util.h"
 #include "trie/trie.h"
 #include "trie/trie_internal.h" /* white box: the heavy-prefix threshold */
@@ -737,6 +738,10 @@ static void test_huge_pages_move(void **state) {
     assert_int_equal(trie__huge_pages(t, 0), 5); /* nodes, kids, refs, arena, filter */
     const void *arr[] = {t->nodes, t->kids, t->refs, t->arena, t->pf};
     for (size_t i = 0; i < 5; i++) assert_int_equal((uintptr_t)arr[i] & ((2u << 20) - 1), 0);
+    /* arrays already on aligned blocks (as trie_load allocates them) stay */
+    assert_int_equal(trie__huge_pages(t, 0), 5);
+    const void *arr2[] = {t->nodes, t->kids, t->refs, t->arena, t->pf};
+    for (size_t i = 0; i < 5; i++) assert_ptr_equal(arr2[i], arr[i]);
     assert_trie_ok(t);
     assert_int_equal(model_equals_trie(&m, t), 0);
     char kb[TRIE_MAX_KEY];
@@ -762,6 +767,28 @@ static void test_huge_pages_move(void **state) {
     trie_free(t);
     model_free(&m);
     free(res);
+}
+
+/* trie__huge_alloc (trie_load's arrays, the prefix filter): whole 2 MB
+ * pages, aligned, a heap block qrealloc grows and qfree frees; none below
+ * the floor, for no bytes, or with QAC_NO_HUGE_PAGES=1. */
+static void test_huge_alloc(void **state) {
+    (void)state;
+    size_t len = 0;
+    assert_null(trie__huge_alloc(0, 0, &len));
+    assert_null(trie__huge_alloc(100, 101, &len));
+    setenv("QAC_NO_HUGE_PAGES", "1", 1);
+    assert_null(trie__huge_alloc(100, 0, &len));
+    unsetenv("QAC_NO_HUGE_PAGES");
+    char *p = trie__huge_alloc((2u << 20) + 1, 0, &len);
+    assert_non_null(p);
+    assert_int_equal(len, 4u << 20);
+    assert_int_equal((uintptr_t)p & ((2u << 20) - 1), 0);
+    memset(p, 7, len);
+    p = qrealloc(p, 6u << 20);
+    assert_non_null(p);
+    assert_int_equal(p[len - 1], 7);
+    qfree(p);
 }
 
 /* Abandoning a builder frees everything; finish without an out frees too
@@ -1022,6 +1049,7 @@ int main(void) {
         cmocka_unit_test(test_builder_trie_takes_changes),
         cmocka_unit_test(test_builder_abandon),
         cmocka_unit_test(test_huge_pages_move),
+        cmocka_unit_test(test_huge_alloc),
         cmocka_unit_test(test_key_headers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -284,6 +284,13 @@ int trie__pf_check(const trie *t, char *err, size_t errlen);
  * QAC_NO_HUGE_PAGES=1 in the environment: none. */
 #define HUGE_MIN_BYTES (4u << 20)
 unsigned trie__huge_pages(trie *t, size_t min_bytes);
+/* An array's block allocated on huge pages from the start (trie_load, the
+ * prefix filter): bytes (>= min_bytes) rounded up to whole 2 MB pages, the
+ * rounded length in *len, 2 MB-aligned and advised, contents undefined; an
+ * ordinary heap block (qrealloc, qfree). NULL when QAC_NO_HUGE_PAGES=1,
+ * below min_bytes or when it cannot: the caller allocates as before. An
+ * array already on such a block is left in place by trie__huge_pages. */
+void *trie__huge_alloc(size_t bytes, size_t min_bytes, size_t *len);
 
 /* trie_builder.c */
 int trie__b_close_to(builder *b, uint32_t L);

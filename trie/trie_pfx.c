@@ -117,7 +117,9 @@ void trie__pf_rebuild(trie *t) {
         memset(pf, 0, words * 8);
     } else {
         trie__pf_free(t);
-        pf = qcalloc(words, 8);
+        pf = trie__huge_alloc(words * 8, HUGE_MIN_BYTES, NULL); /* on huge pages at once (trie_huge.c) */
+        if (pf) memset(pf, 0, words * 8);
+        else pf = qcalloc(words, 8);
         if (!pf) return; /* no filter: every probe says maybe */
     }
     t->pf = pf;

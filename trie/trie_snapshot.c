@@ -426,18 +426,30 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
         rd.lo += used;
         rd.pos += used;
     }
-    t->refs = qmalloc((idb ? idb : 1) * sizeof(kref));
+    /* The big arrays are sized from the header before any record is read:
+     * each goes on huge pages from the start (trie_huge.c: no fault-in on 4
+     * KB pages and copy at the end), else on an ordinary block. */
+    size_t hl;
+    t->refs = trie__huge_alloc((size_t)idb * sizeof(kref), HUGE_MIN_BYTES, &hl);
+    if (!t->refs) t->refs = qmalloc((idb ? idb : 1) * sizeof(kref));
     if (!t->refs) LOAD_FAIL(TRIE_ENOMEM, "out of memory for %u ids", idb);
     t->idcap = t->nids = idb;
     for (uint32_t i = 0; i < idb; i++) t->refs[i] = (kref){.off = NONE};
     uint64_t kest = (uint64_t)hnodes + count + (hnodes + count) / 4 + hnodes;
-    if (trie__nodes_reserve(t, hnodes) || trie__arena_reserve(t, 1) || trie__kids_reserve(t, (uint32_t)(kest > UINT32_MAX ? UINT32_MAX : kest)))
-        LOAD_FAIL(TRIE_ENOMEM, "out of memory");
+    if (kest > UINT32_MAX) kest = UINT32_MAX;
+    if ((t->nodes = trie__huge_alloc((size_t)hnodes * sizeof(tnode), HUGE_MIN_BYTES, &hl)))
+        t->ncap = hl / sizeof(tnode) < MAX_NODES ? (uint32_t)(hl / sizeof(tnode)) : MAX_NODES;
+    if ((t->kids = trie__huge_alloc((size_t)kest * 4, HUGE_MIN_BYTES, &hl)))
+        t->kcap = hl / 4 < UINT32_MAX ? hl / 4 : UINT32_MAX;
     /* each key's arena header adds at most KHDR_MAX bytes to its chunk: the
      * arena rarely grows while loading; the untouched tail costs address
      * space only (no resident pages) and shrink_to_fit returns it */
     uint64_t acap = abytes + count * KHDR_MAX;
     if (acap > UINT32_MAX) acap = UINT32_MAX;
+    if ((t->arena = trie__huge_alloc((size_t)acap, HUGE_MIN_BYTES, &hl)))
+        t->acap = hl < UINT32_MAX ? hl : UINT32_MAX;
+    if (trie__nodes_reserve(t, hnodes) || trie__arena_reserve(t, 1) || trie__kids_reserve(t, (uint32_t)kest))
+        LOAD_FAIL(TRIE_ENOMEM, "out of memory");
     if (acap > t->acap) {
         char *a = qrealloc(t->arena, acap);
         if (!a) LOAD_FAIL(TRIE_ENOMEM, "out of memory for %llu key bytes", (unsigned long long)abytes);
@@ -560,7 +572,8 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
      * failure the keys stay identity-coded: correct, larger) */
     if (tc_is_identity(&t->tc)) (void)trie__retrain(t);
     trie__cache_rebuild(t);
-    (void)trie__huge_pages(t, HUGE_MIN_BYTES); /* the arrays are final (trie_huge.c) */
+    /* arrays a shrink or growth moved, or a retrain rewrote (trie_huge.c) */
+    (void)trie__huge_pages(t, HUGE_MIN_BYTES);
     t->tag = tag;
     *out = t;
     t = NULL;
