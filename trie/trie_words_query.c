@@ -553,22 +553,19 @@ static inline uint32_t arr_seek(const uint32_t *u, uint32_t n, uint32_t at, uint
     return hi;
 }
 
-/* search_isect stopped by the work limit at rank r (the driver cur[0]
- * there, its tree tr; tr NULL when the prefix's ranks drove): a heap entry
- * bounding every rank >= r not yet checked -- the largest bound of the
- * driver's blocks from its current one, or (no tree) the smallest of the
- * lists' word bounds -- so that search() ends as for a heap stopped by the
- * limit: untruncated when that bound is beaten, else truncated, the kept
- * matches cut to those it cannot beat. */
-static void isect_rest(tw_search *S, const tw_cur *cur, uint32_t no, const tw_tree *tr, uint32_t r) {
-    uint16_t c = 0;
-    if (tr && tr->nl) {
+/* search_isect stopped by the work limit at rank r: a heap entry bounding
+ * every rank >= r not yet checked -- the largest bound of the blocks of
+ * the shortest complete list cur[0] (every match is in it; its tree tr)
+ * from its current one, which holds every rank of it >= r -- so that
+ * search() ends as for a heap stopped by the limit: untruncated when that
+ * bound is beaten, else truncated, the kept matches cut to those it
+ * cannot beat. */
+static void isect_rest(tw_search *S, const tw_cur *cur, const tw_tree *tr, uint32_t r) {
+    uint16_t c = cur[0].x->top;
+    if (tr->nl) {
+        c = 0;
         for (uint32_t b = cur[0].blk; b < cur[0].nb; b++)
             if (tr->mx[0][b] > c) c = tr->mx[0][b];
-    } else {
-        c = cur[0].x->top;
-        for (uint32_t k = 1; k < no; k++)
-            if (cur[k].x->top < c) c = cur[k].x->top;
     }
     if (c) hpush(S, (tw_ent){bval(c), 0, 0, r, K_NODE, 0});
 }
@@ -600,7 +597,8 @@ static void search_isect(tw_search *S, const uint32_t *u, uint32_t un) {
         cur[k].nb = tw_nblk(x->n);
         cur_block(&cur[k], 0);
     }
-    tw_tree tr; /* bounds read on the driver only: another list's are a cache miss a seek */
+    tw_tree tr; /* bounds read on the shortest complete list only: another
+                 * list's are a cache miss a seek */
     tree_of(cur[0].x, &tr);
     /* the shortest list drives: the prefix's ranks u when shorter than
      * every complete word's list, else the shortest of those; then u
@@ -613,7 +611,7 @@ static void search_isect(tw_search *S, const uint32_t *u, uint32_t un) {
     for (;;) {
         if (S->scanned >= TRIE_WORDS_MAX_SCAN) { /* the work limit: what is left, as one bound */
             if (nb) check_ranks(S, buf, nb);
-            isect_rest(S, cur, no, udrive ? NULL : &tr, r);
+            isect_rest(S, cur, &tr, r);
             return;
         }
         S->scanned++;
@@ -630,7 +628,8 @@ static void search_isect(tw_search *S, const uint32_t *u, uint32_t un) {
             nr = u[ui];
         }
         for (uint32_t k = udrive ? 0 : 1; k < no && nr == r; k++) {
-            if (!cur_seek(&cur[k], r)) goto done;
+            /* (u driving: the shortest complete list's bounds skip for it) */
+            if (!(k == 0 ? cur_seek_live(S, &cur[0], &tr, r) : cur_seek(&cur[k], r))) goto done;
             nr = cur[k].r;
         }
         if (nr != r) { /* a list holds nothing in [r, nr) */
