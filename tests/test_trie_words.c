@@ -679,17 +679,19 @@ static void test_bad_input(void **state) {
     trie_free(t);
 }
 
-/* Two big words that never meet: the scan limit stops the search, the
+/* Two big words whose ranks alternate (keys "k<i> alpha", "k<i> beta" of
+ * equal scores: ranks in key order) and meet only in the worst key: every
+ * step of the intersection moves one rank, so the scan limit stops it, the
  * result says so, and what it returns is still a prefix of the answer. */
 static void test_scan_limit(void **state) {
     (void)state;
     trie *t = trie_new();
     char k[64];
     for (int i = 0; i < 25000; i++) {
-        int n = snprintf(k, sizeof k, "alpha a%d", i);
+        int n = snprintf(k, sizeof k, "k%05d alpha", i);
         assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 7, NULL), 0);
-        n = snprintf(k, sizeof k, "beta b%d", i);
-        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 5, NULL), 0);
+        n = snprintf(k, sizeof k, "k%05d beta", i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 7, NULL), 0);
     }
     assert_int_equal(trie_set(t, "alpha beta", 10, NULL, 0, -5, NULL), 0);
     trie_words *w;
@@ -713,10 +715,10 @@ static void test_scan_limit(void **state) {
     trie_free(t);
 }
 
-/* Two complete words whose lists are short enough to be intersected in one
- * pass (TW_ISECT_MAX): the only common key, the worst of all, is found and
- * nothing is truncated; the same after live changes (an add that joins the
- * lists, a delete, a raised score). */
+/* Two complete words whose lists are intersected in one pass (ranks in
+ * runs: "alpha a<i>" before "beta b<i>" at equal scores): the only common
+ * key, the worst of all, is found and nothing is truncated; the same after
+ * live changes (an add that joins the lists, a delete, a raised score). */
 static void test_isect(void **state) {
     (void)state;
     trie *t = trie_new();
@@ -799,6 +801,11 @@ static void test_work_bound(void **state) {
         assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 5 + i % 3, NULL), 0);
         n = snprintf(k, sizeof k, "tomb t%d", i);
         assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 100000 - i, NULL), 0);
+        /* two lists whose ranks alternate (equal scores: key order) and never meet */
+        n = snprintf(k, sizeof k, "p%05d left", i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 7, NULL), 0);
+        n = snprintf(k, sizeof k, "p%05d right", i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 7, NULL), 0);
     }
     trie_words *w;
     assert_int_equal(trie_words_build(t, &w), 0);
@@ -811,8 +818,11 @@ static void test_work_bound(void **state) {
         assert_int_equal(trie_words_del(w, h.id, k, (size_t)n), 0);
     }
     check_work(w, t, "beta alpha", 10, 1);
-    check_work(w, t, "beta alpha ", 10, 1);
-    check_work(w, t, "alpha beta a", TRIE_MAX_K, 1);
+    check_work(w, t, "beta alpha ", 10, 0); /* ranks in runs: a few steps show they never meet */
+    check_work(w, t, "left right ", 10, 1);
+    check_work(w, t, "right left ", TRIE_MAX_K, 1);
+    check_work(w, t, "left right p", 10, 1);
+    check_work(w, t, "alpha beta a", TRIE_MAX_K, 0); /* as "beta alpha " */
     check_work(w, t, "delta gamma b", 10, 1); /* many words start with "b" */
     check_work(w, t, "gamma a", TRIE_MAX_K, 1);
     check_work(w, t, "delta gamma zz", 10, 0); /* no word starts with "zz" */

@@ -113,18 +113,32 @@
  * Otherwise the list of the rarest complete typed word drives, unless the
  * last (prefix) word has at most TW_PFX_DRIVE dictionary words whose lists
  * together are shorter: then those lists drive (the same dedup). With two
- * or more distinct complete words and a driving list of at most
- * TW_ISECT_MAX postings there is no heap: the lists are intersected in one
- * pass in rank order (each driving rank galloped in the other lists over
- * their block heads, then only the gaps up to the rank found read, the
- * cursors only moving forward),
- * blocks of 16 whose level-0 bound is under
- * the worst kept match are skipped, and only the ranks in every list are
- * checked on the forward index (16 at a time, prefetched) -- exact, and
- * never truncated (the pass is bounded by the list's length). Most 3-4
- * word queries have fewer than k matches, so the best-first search would
+ * or more distinct complete words there is no heap: the lists are
+ * intersected in one pass in rank order (leapfrog: the shortest list
+ * drives, each of its ranks galloped in the other lists over their block
+ * heads, then only the gaps up to the rank found read, the cursors only
+ * moving forward; a rank missing from a list sends the driver on to that
+ * list's next rank). The driver's blocks and tree entries whose bound is
+ * beaten by the worst kept match are passed whole (16^level blocks at a
+ * time), so once the best m are kept the rest of a long list costs a few
+ * steps a level. Only the ranks in every list are checked on the forward
+ * index (16 at a time, prefetched). So is one complete word (or more)
+ * with the prefix when the prefix has at most TW_UNION_WORDS dictionary
+ * words whose lists hold at most TW_UNION_MAX entries and at most
+ * TW_UNION_RATIO times the rarest complete word's: those lists are merged
+ * (radix sort) into one sorted array of ranks, intersected like a list
+ * (driving when shortest). Exact: every rank is in a beaten block, absent
+ * from a list every match is in, or checked. The pass counts a work unit
+ * a step and stops at TRIE_WORDS_MAX_SCAN, leaving one heap entry that
+ * bounds every rank it did not reach (the largest bound of the driver's
+ * blocks left): as for the heap, the answer is exact when that bound is
+ * beaten, else truncated to the matches it cannot beat. Most 3-4 word
+ * queries have fewer than k matches, so the best-first search would
  * expand the whole list anyway, paying a heap entry per block and the
- * forward index for every posting.
+ * forward index for every posting; with two common words (lists of
+ * 10,000+) it ran to the work limit on the forward index where the
+ * leapfrog reaches few ranks (10M keys, bench_words' queries: truncated
+ * 272 -> 34 of 20,000; README).
  *
  * Tried and not kept (10M keys, bench_words' queries; the variant and this
  * code in one process over the same index, passes alternating, load 10-12):

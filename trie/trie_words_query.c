@@ -14,14 +14,23 @@
  *     compares and 8-byte word heads, no key decode), then by score, and
  *     only a key that enters the sorted set of the best m matches so far
  *     (whose worst prunes the heap, ties by rank: res_beats) is decoded;
- *   - the one-pass intersection of two or more complete words' lists
- *     (search_isect: ranks galloped in rank order, no heap), used instead of
- *     the best-first search when the rarest list is short (TW_ISECT_MAX);
+ *   - the one-pass intersection in rank order (search_isect: leapfrog,
+ *     the shortest list driving, its beaten blocks and tree entries passed
+ *     whole; no heap) of two or more complete words' lists, or of one or
+ *     more with the prefix's ranks (tw_union: the lists of a prefix with
+ *     at most TW_UNION_WORDS words and TW_UNION_MAX entries, at most
+ *     TW_UNION_RATIO times the rarest complete word's, merged into one
+ *     sorted array), used instead of the best-first search; only ranks in
+ *     every list reach the forward index;
  *   - trie_words_check.
  * Cost and limits: per request at most TRIE_WORDS_MAX_SCAN work units
- * (postings examined, words streamed, heap pushes), checked before each pop
- * (one pop adds at most a leaf block or a dictionary path); a decode
- * follows an examined posting, so decodes are bounded by the same limit.
+ * (postings examined, words streamed, heap pushes, intersection steps),
+ * checked before each pop or step (one pop adds at most a leaf block or a
+ * dictionary path); a decode follows an examined posting, so decodes are
+ * bounded by the same limit. An intersection stopped by the limit leaves
+ * one heap entry bounding what it did not see (isect_rest), so it ends as
+ * the best-first search does. Besides: a look-ahead of at most
+ * TW_UNION_WORDS prefix words, and merging at most TW_UNION_MAX entries.
  * Scratch is allocated per request (heaps grow x2, m result slots of
  * ~600 B) and freed before returning.
  */
@@ -100,7 +109,9 @@ int trie_words_match(const char *text, size_t len, const char *key, size_t klen,
 
 enum { K_STREAM, K_WORD, K_NODE };
 #define TW_PFX_DRIVE 64 /* prefix words that may drive a multi-word search */
-#define TW_ISECT_MAX (TRIE_WORDS_MAX_SCAN / 2) /* driver postings for search_isect */
+#define TW_UNION_WORDS 512 /* prefix words whose lists may be merged into one (tw_union) */
+#define TW_UNION_MAX 8192  /* ... and their entries, at most */
+#define TW_UNION_RATIO 4   /* ... at most this many times the rarest complete word's */
 
 /* A bound entry of the search heap; value v bounds every key below it. */
 typedef struct tw_ent {
@@ -473,61 +484,197 @@ static inline int cur_seek(tw_cur *c, uint32_t r) {
     return 1;
 }
 
-/* Two or more distinct complete words, the rarest's list at most
- * TW_ISECT_MAX long: their lists are intersected in one pass in rank order
- * (leapfrog: the driver's rank galloped in each other list; where one has
- * none, the driver gallops on to that list's next rank, over its block
- * heads, its gaps unread), and only ranks in all of them are checked
- * (check_ranks). A block of 16 driver positions whose bound is beaten
- * (res_beats) is skipped. Exact: every rank of the driver is either skipped
- * by its bound, absent from another complete word's list, or checked. */
-static void search_isect(tw_search *S, uint32_t best) {
+/* A list's bound tree, level by level (tw_levels: level lv entry i bounds
+ * blocks [i 16^lv, (i + 1) 16^lv)); nl 0 for a list of one block. */
+typedef struct tw_tree {
+    const uint16_t *mx[TW_MAXLV];
+    int nl;
+} tw_tree;
+
+static void tree_of(const tw_word *x, tw_tree *tr) {
+    uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
+    tr->nl = tw_levels(x->cap, off, sz, &tot);
+    for (int lv = 0; lv < tr->nl; lv++) tr->mx[lv] = tw_mx(x) + off[lv];
+}
+
+/* 1 when nothing under a tree entry of bound code c whose ranks are all
+ * >= r0 can enter the best m (code 0: an empty entry). */
+static inline int ent_beaten(const tw_search *S, uint16_t c, uint32_t r0) {
+    return !c || res_beats(res_worst(S), bval(c), r0);
+}
+
+/* Moves c to the first rank >= r that may still enter the best m: a block
+ * whose bound is beaten (ent_beaten) is passed whole, to the next block's
+ * head, and so is a beaten tree entry above the next blocks (16^lv blocks
+ * at once, the highest level first), so the end of a list whose bounds
+ * are all beaten costs O(16 levels), not a step a block. 0 when the list
+ * has no such rank. tr NULL: no bounds read. */
+static inline int cur_seek_live(const tw_search *S, tw_cur *c, const tw_tree *tr, uint32_t r) {
+    if (!cur_seek(c, r)) return 0;
+    if (!tr || !tr->nl) return 1;
+    const uint32_t *bb = tw_bbase(c->x);
+    uint32_t b = c->blk;
+    if (!ent_beaten(S, tr->mx[0][b], bb[b])) return 1;
+    for (b++; b < c->nb;) {
+        int lv = tr->nl - 1;
+        for (; lv > 0; lv--) { /* the highest entry starting at block b, when beaten */
+            uint32_t sh = TW_FB * (uint32_t)lv;
+            if ((b & ((1u << sh) - 1)) == 0 && ent_beaten(S, tr->mx[lv][b >> sh], bb[b])) break;
+        }
+        if (lv > 0) b += 1u << (TW_FB * (uint32_t)lv);
+        else if (ent_beaten(S, tr->mx[0][b], bb[b])) b++;
+        else break;
+    }
+    if (b >= c->nb) return 0;
+    cur_block(c, b);
+    return 1;
+}
+
+/* The first index i >= at with u[i] >= r (galloping), n when none. */
+static inline uint32_t arr_seek(const uint32_t *u, uint32_t n, uint32_t at, uint32_t r) {
+    uint32_t lo = at, step = 1, hi;
+    if (lo >= n || u[lo] >= r) return lo;
+    for (;;) { /* u[lo] < r */
+        hi = lo + step;
+        if (hi >= n) {
+            hi = n;
+            break;
+        }
+        if (u[hi] >= r) break;
+        lo = hi;
+        step <<= 1;
+    }
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (u[mid] < r) lo = mid;
+        else hi = mid;
+    }
+    return hi;
+}
+
+/* search_isect stopped by the work limit at rank r: a heap entry bounding
+ * every rank >= r not yet checked -- the largest bound of the blocks of
+ * the shortest complete list cur[0] (every match is in it; its tree tr)
+ * from its current one, which holds every rank of it >= r -- so that
+ * search() ends as for a heap stopped by the limit: untruncated when that
+ * bound is beaten, else truncated, the kept matches cut to those it
+ * cannot beat. */
+static void isect_rest(tw_search *S, const tw_cur *cur, const tw_tree *tr, uint32_t r) {
+    uint16_t c = cur[0].x->top;
+    if (tr->nl) {
+        c = 0;
+        for (uint32_t b = cur[0].blk; b < cur[0].nb; b++)
+            if (tr->mx[0][b] > c) c = tr->mx[0][b];
+    }
+    if (c) hpush(S, (tw_ent){bval(c), 0, 0, r, K_NODE, 0});
+}
+
+/* The distinct complete words' lists (and, when u is not NULL, the sorted
+ * distinct ranks u[0..un) of the prefix's words' lists: tw_union) are
+ * intersected in one pass in rank order, no heap (leapfrog: the others are
+ * galloped to the driver's rank -- over their block heads, their gaps read
+ * only up to the rank found -- and the driver on to the first rank a list
+ * has past it), and only the ranks in all of them are
+ * checked (check_ranks). A block of a list whose bound is beaten
+ * (cur_seek_live) is passed whole. Exact: every rank is either in a
+ * beaten block, absent from a list every match is in, or checked. One work
+ * unit a step (each moves the driver forward); at TRIE_WORDS_MAX_SCAN the
+ * pass stops and leaves what it did not reach to search() as one heap
+ * entry (isect_rest). */
+static void search_isect(tw_search *S, const uint32_t *u, uint32_t un) {
     const trie_words *w = S->w;
-    const tw_word *d = &w->w[best];
     tw_cur cur[TRIE_WORDS_MAX_TYPED];
-    uint32_t no = 0;
+    uint32_t no = 0; /* the distinct complete words' lists */
     for (int i = 0; i < S->nc; i++) {
-        int dup = S->qw[i] == best;
+        int dup = 0;
         for (int j = 0; j < i && !dup; j++) dup = S->qw[j] == S->qw[i];
         if (dup) continue;
-        cur[no].x = &w->w[S->qw[i]]; /* live: n >= 1 */
-        cur[no].nb = tw_nblk(cur[no].x->n);
-        cur_block(&cur[no++], 0);
+        const tw_word *x = &w->w[S->qw[i]]; /* live: n >= 1 */
+        uint32_t k = no++;
+        while (k > 0 && cur[k - 1].x->n > x->n) cur[k] = cur[k - 1], k--; /* shortest first */
+        cur[k].x = x;
+        cur[k].nb = tw_nblk(x->n);
+        cur_block(&cur[k], 0);
     }
-    uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
-    int nl = tw_levels(d->cap, off, sz, &tot);
-    const uint16_t *mx0 = nl ? tw_mx(d) + off[0] : NULL;
-    const uint32_t *bb = tw_bbase(d);
-    tw_cur dc = {.x = d, .nb = tw_nblk(d->n)};
-    cur_block(&dc, 0);
-    uint32_t buf[TW_F], nb = 0, blk = NONE;
-    for (;;) { /* dc.r: the driver's next rank that may be in every list */
-        if (dc.blk != blk) { /* entered a block: skipped whole when its bound is beaten */
-            blk = dc.blk;
-            if (mx0 && res_beats(res_worst(S), bval(mx0[blk]), bb[blk])) {
-                if (blk + 1 >= dc.nb) break;
-                cur_block(&dc, blk + 1);
-                continue;
-            }
+    tw_tree tr; /* bounds read on the shortest complete list only: another
+                 * list's are a cache miss a seek */
+    tree_of(cur[0].x, &tr);
+    /* the shortest list drives: the prefix's ranks u when shorter than
+     * every complete word's list, else the shortest of those; then u
+     * (an array in cache: the cheapest to seek), then the others, shortest
+     * first. On a rank missing from a list the driver seeks on to that
+     * list's next rank, so the longer lists only seek to ranks the driver
+     * has (a cache miss each, in a long list). */
+    int udrive = u && (no == 0 || un < cur[0].x->n);
+    uint32_t buf[TW_F], nb = 0, r = 0, ui = 0;
+    for (;;) {
+        if (S->scanned >= TRIE_WORDS_MAX_SCAN) { /* the work limit: what is left, as one bound */
+            if (nb) check_ranks(S, buf, nb);
+            isect_rest(S, cur, &tr, r);
+            return;
         }
         S->scanned++;
-        uint32_t r = dc.r, next = r + 1, j = 0;
-        for (; j < no; j++) {
-            if (!cur_seek(&cur[j], r)) goto done; /* a list is exhausted: no more ranks */
-            if (cur[j].r != r) break;
+        if (udrive) {
+            if ((ui = arr_seek(u, un, ui, r)) == un) break;
+            r = u[ui];
+        } else {
+            if (!cur_seek_live(S, &cur[0], &tr, r)) break; /* exhausted: no more ranks */
+            r = cur[0].r;
         }
-        if (j < no) next = cur[j].r; /* list j holds nothing in [r, next) */
-        else {
-            buf[nb++] = r;
-            if (nb == TW_F) {
-                check_ranks(S, buf, nb);
-                nb = 0;
-            }
+        uint32_t nr = r;
+        if (u && !udrive) {
+            if ((ui = arr_seek(u, un, ui, r)) == un) break;
+            nr = u[ui];
         }
-        if (!cur_seek(&dc, next)) break;
+        for (uint32_t k = udrive ? 0 : 1; k < no && nr == r; k++) {
+            /* (u driving: the shortest complete list's bounds skip for it) */
+            if (!(k == 0 ? cur_seek_live(S, &cur[0], &tr, r) : cur_seek(&cur[k], r))) goto done;
+            nr = cur[k].r;
+        }
+        if (nr != r) { /* a list holds nothing in [r, nr) */
+            r = nr;
+            continue;
+        }
+        buf[nb++] = r++; /* in every list */
+        if (nb == TW_F) {
+            check_ranks(S, buf, nb);
+            nb = 0;
+        }
     }
 done:
     if (nb) check_ranks(S, buf, nb);
+}
+
+/* The ranks of the lists of words pw[0..npw) (whose entries total at most
+ * TW_UNION_MAX), sorted and distinct, into u; their number. Tombstones
+ * stay (check_ranks drops them). LSD radix sort, 11-bit digits, as many
+ * passes as the largest rank handed out needs. */
+static uint32_t tw_union(const trie_words *w, const uint32_t *pw, uint32_t npw, uint32_t *u, uint32_t *tmp) {
+    uint32_t n = 0, rk[TW_F];
+    for (uint32_t i = 0; i < npw; i++) {
+        const tw_word *x = &w->w[pw[i]];
+        for (uint32_t b = 0, nbk = tw_nblk(x->n); b < nbk; b++) {
+            uint32_t nr = tw_block(x, b, rk);
+            memcpy(u + n, rk, nr * sizeof *rk);
+            n += nr;
+        }
+    }
+    uint32_t cnt[1u << 11];
+    for (uint32_t sh = 0; sh < 32 && (w->next_rank >> sh); sh += 11) {
+        memset(cnt, 0, sizeof cnt);
+        for (uint32_t i = 0; i < n; i++) cnt[(u[i] >> sh) & 2047]++;
+        for (uint32_t d = 0, sum = 0; d < 2048; d++) {
+            uint32_t c = cnt[d];
+            cnt[d] = sum;
+            sum += c;
+        }
+        for (uint32_t i = 0; i < n; i++) tmp[cnt[(u[i] >> sh) & 2047]++] = u[i];
+        memcpy(u, tmp, n * sizeof *u);
+    }
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (!m || u[m - 1] != u[i]) u[m++] = u[i];
+    return m;
 }
 
 /* Expands word wid's tree entry (lv, idx) (lv -1: the root): bound children
@@ -579,17 +726,18 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
         S->stream = 1;
         hpush(S, (tw_ent){S->s[0].s, 0, 0, 0, K_STREAM, 0});
     } else { /* the rarest complete word drives */
-        uint32_t best = NONE, bn = UINT32_MAX;
+        uint32_t best = NONE, bn = UINT32_MAX, *u = NULL, un = 0;
         for (int i = 0; i < nc; i++) /* (looked up above) */
             if (w->w[S->qw[i]].live < bn) bn = w->w[S->qw[i]].live, best = S->qw[i];
         if (!q->trailing) { /* a prefix no word has: nothing matches */
             if (!stream_init(S, q->w[nc], q->wl[nc])) return 0;
             /* the prefix drives instead when it has few words whose lists
              * together are shorter than the rarest complete word's */
-            uint32_t pw[TW_PFX_DRIVE], npw = 0;
-            uint64_t plive = 0;
+            uint32_t pw[TW_UNION_WORDS], npw = 0;
+            uint64_t plive = 0, pn = 0;
             while (S->sn && npw < TW_PFX_DRIVE && plive < bn && !S->oom) {
                 pw[npw] = stream_next(S);
+                pn += w->w[pw[npw]].n;
                 plive += w->w[pw[npw++]].live;
             }
             if (!S->sn && plive < bn) {
@@ -597,6 +745,22 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
                 for (uint32_t i = 0; i < npw; i++)
                     hpush(S, (tw_ent){bval(w->w[pw[i]].top), pw[i], 0, tw_bbase(&w->w[pw[i]])[0], K_WORD, 0});
                 best = NONE;
+            } else { /* else the prefix's ranks, as one more list to intersect
+                      * with, when its words are few and their lists short */
+                uint32_t sc = S->scanned;
+                uint64_t umax = (uint64_t)bn * TW_UNION_RATIO;
+                if (umax > TW_UNION_MAX) umax = TW_UNION_MAX;
+                while (S->sn && npw < TW_UNION_WORDS && pn <= umax && !S->oom) {
+                    pw[npw] = stream_next(S);
+                    pn += w->w[pw[npw++]].n;
+                }
+                if (!S->sn && pn <= umax && !S->oom) {
+                    u = qmalloc(2 * pn * sizeof *u);
+                    if (!u) S->oom = 1;
+                    else un = tw_union(w, pw, npw, u, u + pn);
+                } else {
+                    S->scanned = sc; /* a look-ahead of at most TW_UNION_WORDS words */
+                }
             }
             S->sn = 0;
         }
@@ -606,10 +770,11 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
             for (int j = 0; j < i && !dup; j++) dup = S->qw[j] == S->qw[i];
             distinct += !dup;
         }
-        if (best != NONE && distinct >= 2 && w->w[best].n <= TW_ISECT_MAX) {
-            search_isect(S, best); /* every rank of the list, in one pass: nothing truncated */
+        if (best != NONE && !S->oom && (u || distinct >= 2)) {
+            search_isect(S, u, un); /* the lists in one pass, in rank order */
             best = NONE;
         }
+        qfree(u);
         if (best != NONE) hpush(S, (tw_ent){bval(w->w[best].top), best, 0, tw_bbase(&w->w[best])[0], K_WORD, 0});
     }
     while (S->hn && !S->oom) {
