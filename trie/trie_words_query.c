@@ -378,9 +378,22 @@ static void examine(tw_search *S, uint32_t id, uint32_t rk, double sc, int fc, c
         if (kl >= q->clen && memcmp(key, q->canon, q->clen) == 0) return; /* class 0 */
         if (!tw_match(q, key, kl, rg)) return;
     } else {
+        /* The forward index placed the typed words (pos); the key's bytes
+         * confirm it. A built index always agrees, but a loaded one is
+         * trusted only as far as its checksum (trie_words_snap.c): a file
+         * forged with a valid checksum could name a word the key does not
+         * hold, or more words than it has. Such a key is dropped here, so a
+         * hit always matches and its ranges lie inside its key (a few byte
+         * compares, only for the keys that enter the best m). */
+        if (kl >= q->clen && memcmp(key, q->canon, q->clen) == 0) return; /* class 0 */
         uint16_t o[TW_MAXKW], l[TW_MAXKW];
-        trie_words__split(key, kl, o, l);
-        for (int i = 0; i < q->nw; i++) rg[i] = (trie_words_range){o[pos[i]], q->wl[i]};
+        int nk = trie_words__split(key, kl, o, l);
+        for (int i = 0; i < q->nw; i++) {
+            int j = pos[i], pfx = i == q->nw - 1 && !q->trailing;
+            if (j >= nk || (pfx ? l[j] < q->wl[i] : l[j] != q->wl[i]) || memcmp(key + o[j], q->w[i], q->wl[i]))
+                return;
+            rg[i] = (trie_words_range){o[j], q->wl[i]};
+        }
     }
     /* insert: the slot of the worst when full, else a fresh one */
     uint32_t slot = wr ? S->ord[--S->nres] : S->nres, i = S->nres;
