@@ -2,7 +2,8 @@
  * trie/ (the trie's own, below; the typo walk's and the word index's, which
  * read it through their own internal headers) and white-box tests/fuzz
  * harnesses. Nothing outside trie/ and tests/ may include it: the public
- * contract is trie.h.
+ * contract is trie.h. (The word index's files, trie_words*.c, are listed
+ * in trie_words_internal.h.)
  *
  * What lives where:
  *   trie.c          pools, construction, path fixing, set/incr/del, lookups

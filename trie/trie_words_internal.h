@@ -1,6 +1,23 @@
 /* trie_words_internal.h -- private layout of the word index, shared only by
- * trie_words.c (layout, live changes, build) and trie_words_query.c (top-k,
- * check), and white-box tests. The design is described in trie_words.c.
+ * its files and white-box tests. The design is described in trie_words.c.
+ *
+ * What lives where:
+ *   trie_words.c       the design essay; layout, live changes, build, the
+ *                      forward index's groups
+ *   trie_words_post.c  posting lists: blocks, bound trees, growth, compaction
+ *   trie_words_query.c top-k (trie_words_topk): parsing, matching, the
+ *                      dictionary cursor, the best-first search, the check
+ *                      of a rank on the forward index; trie_words_check
+ *   trie_words_isect.c the one-pass intersection of posting lists and the
+ *                      merged prefix lists (used by the top-k search)
+ *   trie_words_snap.c  the index saved beside a snapshot (save, load, checks)
+ *   trie_words_open.c  the saved index found beside a snapshot (public
+ *                      API only: it does not include this header)
+ *
+ * Naming (as in trie_internal.h): functions shared between these files are
+ * non-static with the prefix trie_words__ (the older tw_post_* / tw_fwd_*
+ * of trie_words_post.c and trie_words.c keep theirs); small hot helpers are
+ * static inline here.
  */
 #ifndef QAC_TRIE_WORDS_INTERNAL_H
 #define QAC_TRIE_WORDS_INTERNAL_H
@@ -264,6 +281,84 @@ static inline uint32_t tw_block(const tw_word *x, uint32_t b, uint32_t *out) {
     return n;
 }
 
+
+/* ------------------------------------------- the search's state (top-k) */
+/* Shared by trie_words_query.c (the best-first search, the matching of a
+ * rank) and trie_words_isect.c (the one-pass intersection, which checks the
+ * ranks it finds there and, stopped by the work limit, leaves a heap entry). */
+
+typedef struct tw_req tw_req;   /* the parsed request (trie_words_query.c) */
+typedef struct tw_sent tw_sent; /* a dictionary cursor entry (trie_words_query.c) */
+
+enum { K_STREAM, K_WORD, K_NODE };
+
+/* A bound entry of the search heap; value v bounds every key below it. */
+typedef struct tw_ent {
+    double v;
+    uint32_t a, b; /* WORD: a = wid; NODE: a = wid, b = index */
+    uint32_t r0;   /* a rank <= every rank below (0 for STREAM): equal v, smaller first */
+    uint8_t kind, lv;
+} tw_ent;
+
+/* One verified match among the best m found so far. */
+typedef struct tw_res {
+    double s;
+    uint32_t id;
+    uint32_t erank; /* its rank when tw_exact, else NONE (ties decided by rank) */
+    uint16_t kl;
+    trie_words_range rg[TRIE_WORDS_MAX_TYPED];
+    char key[TRIE_MAX_KEY];
+} tw_res;
+
+typedef struct tw_search {
+    const trie_words *w;
+    const trie *t;
+    const tw_req *q;
+    tw_ent *h;
+    uint32_t hn, hcap;
+    tw_sent *s;
+    uint32_t sn, scap;
+    tw_res *res;   /* m slots */
+    uint32_t *ord; /* slot indices, best first */
+    uint32_t nres, m;
+    uint32_t scanned, decoded; /* work units, keys decoded (trie_words.h LIMITS) */
+    uint32_t qw[TRIE_WORDS_MAX_TYPED]; /* word ids of the complete typed words, typed order */
+    uint32_t qc[TRIE_WORDS_MAX_TYPED]; /* their codes (as in the forward index) */
+    int nc;                            /* how many (the last typed word is a prefix unless trailing) */
+    uint64_t ph, pm;                   /* the prefix's head and mask (tw_head) */
+    int stream, oom;
+} tw_search;
+
+/* The worst kept match when the set is full (prunes), else NULL. */
+static inline const tw_res *res_worst(const tw_search *S) {
+    return S->nres == S->m ? &S->res[S->ord[S->nres - 1]] : NULL;
+}
+
+/* 1 when nothing below a bound v whose ranks are all >= r0 can enter the
+ * best m: v under the worst kept, or (trie_words.c, "Ties") v equal to it,
+ * the worst tw_exact and every rank below after its rank -- a key there
+ * with that very score is tw_exact too, so its key is after the worst's. */
+static inline int res_beats(const tw_res *wr, double v, uint32_t r0) {
+    return wr && (v < wr->s || (v == wr->s && wr->erank != NONE && r0 > wr->erank));
+}
+
+/* trie_words_query.c: the search */
+/* Pushes bound entry e on the search heap (a work unit; S->oom when it
+ * cannot grow). */
+void trie_words__hpush(tw_search *S, tw_ent e);
+/* Checks up to TW_F ranks: their words on the forward index, then the
+ * matches that may enter the best m. */
+void trie_words__check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr);
+
+/* trie_words_isect.c: the one-pass intersection and the merged prefix lists */
+/* Intersects the distinct complete typed words' lists (S->nc >= 1) and,
+ * when u is not NULL, the sorted ranks u[0..un), in one pass, checking the
+ * ranks in all of them; at the work limit leaves one heap entry bounding
+ * the rest. */
+void trie_words__isect(tw_search *S, const uint32_t *u, uint32_t un);
+/* The ranks of the lists of words pw[0..npw), sorted and distinct, into u
+ * (room for their entries; tmp as much scratch); their number. */
+uint32_t trie_words__union(const trie_words *w, const uint32_t *pw, uint32_t npw, uint32_t *u, uint32_t *tmp);
 
 /* trie_words_query.c */
 typedef struct tw_work {

@@ -14,22 +14,22 @@
  *     compares and 8-byte word heads, no key decode), then by score, and
  *     only a key that enters the sorted set of the best m matches so far
  *     (whose worst prunes the heap, ties by rank: res_beats) is decoded;
- *   - the one-pass intersection in rank order (search_isect: leapfrog,
- *     the shortest list driving, its beaten blocks and tree entries passed
- *     whole; no heap) of two or more complete words' lists, or of one or
- *     more with the prefix's ranks (tw_union: the lists of a prefix with
- *     at most TW_UNION_WORDS words and TW_UNION_MAX entries, at most
- *     TW_UNION_RATIO times the rarest complete word's, merged into one
- *     sorted array), used instead of the best-first search; only ranks in
- *     every list reach the forward index;
+ *   - when to intersect instead (two or more distinct complete words, or
+ *     the prefix's lists merged: at most TW_UNION_WORDS words and
+ *     TW_UNION_MAX entries, at most TW_UNION_RATIO times the rarest
+ *     complete word's); the one-pass intersection itself (trie_words__isect)
+ *     and the merge (trie_words__union) are in trie_words_isect.c, which
+ *     hands the ranks in every list back to trie_words__check_ranks here;
  *   - trie_words_check.
+ * The search's state (tw_search, its heap entries and kept matches) is in
+ * trie_words_internal.h, shared with trie_words_isect.c.
  * Cost and limits: per request at most TRIE_WORDS_MAX_SCAN work units
  * (postings examined, words streamed, heap pushes, intersection steps),
  * checked before each pop or step (one pop adds at most a leaf block or a
  * dictionary path); a decode follows an examined posting, so decodes are
  * bounded by the same limit. An intersection stopped by the limit leaves
- * one heap entry bounding what it did not see (isect_rest), so it ends as
- * the best-first search does. Besides: a look-ahead of at most
+ * one heap entry bounding what it did not see (trie_words_isect.c), so it
+ * ends as the best-first search does. Besides: a look-ahead of at most
  * TW_UNION_WORDS prefix words, and merging at most TW_UNION_MAX entries.
  * Scratch is allocated per request (heaps grow x2, m result slots of
  * ~600 B) and freed before returning.
@@ -43,13 +43,13 @@
 
 /* ------------------------------------------------------------- the request */
 
-typedef struct tw_req {
+struct tw_req {
     const char *w[TRIE_WORDS_MAX_TYPED];
     uint16_t wl[TRIE_WORDS_MAX_TYPED];
     int nw, trailing;
     char canon[TRIE_WORDS_MAX_TEXT + 1];
     size_t clen;
-} tw_req;
+};
 
 static int tw_parse(const char *text, size_t len, tw_req *q) {
     if (len > TRIE_WORDS_MAX_TEXT) return TRIE_WORDS_ETOOLONG;
@@ -107,61 +107,23 @@ int trie_words_match(const char *text, size_t len, const char *key, size_t klen,
 
 /* ----------------------------------------------------------------- search */
 
-enum { K_STREAM, K_WORD, K_NODE };
 #define TW_PFX_DRIVE 64 /* prefix words that may drive a multi-word search */
-#define TW_UNION_WORDS 512 /* prefix words whose lists may be merged into one (tw_union) */
+#define TW_UNION_WORDS 512 /* prefix words whose lists may be merged into one (trie_words__union) */
 #define TW_UNION_MAX 8192  /* ... and their entries, at most */
 #define TW_UNION_RATIO 4   /* ... at most this many times the rarest complete word's */
 
-/* A bound entry of the search heap; value v bounds every key below it. */
-typedef struct tw_ent {
-    double v;
-    uint32_t a, b; /* WORD: a = wid; NODE: a = wid, b = index */
-    uint32_t r0;   /* a rank <= every rank below (0 for STREAM): equal v, smaller first */
-    uint8_t kind, lv;
-} tw_ent;
-
 /* Dictionary cursor entry: par NONE: the single word id; slot NONE: the
  * whole subtree of node par; else child slot of par and its later siblings. */
-typedef struct tw_sent {
+struct tw_sent {
     double s;
     uint32_t id, par, slot;
-} tw_sent;
-
-/* One verified match among the best m found so far. */
-typedef struct tw_res {
-    double s;
-    uint32_t id;
-    uint32_t erank; /* its rank when tw_exact, else NONE (ties decided by rank) */
-    uint16_t kl;
-    trie_words_range rg[TRIE_WORDS_MAX_TYPED];
-    char key[TRIE_MAX_KEY];
-} tw_res;
-
-typedef struct tw_search {
-    const trie_words *w;
-    const trie *t;
-    const tw_req *q;
-    tw_ent *h;
-    uint32_t hn, hcap;
-    tw_sent *s;
-    uint32_t sn, scap;
-    tw_res *res;   /* m slots */
-    uint32_t *ord; /* slot indices, best first */
-    uint32_t nres, m;
-    uint32_t scanned, decoded; /* work units, keys decoded (trie_words.h LIMITS) */
-    uint32_t qw[TRIE_WORDS_MAX_TYPED]; /* word ids of the complete typed words, typed order */
-    uint32_t qc[TRIE_WORDS_MAX_TYPED]; /* their codes (as in the forward index) */
-    int nc;                            /* how many (the last typed word is a prefix unless trailing) */
-    uint64_t ph, pm;                   /* the prefix's head and mask (tw_head) */
-    int stream, oom;
-} tw_search;
+};
 
 /* Heap order: higher bound first; equal bounds, lower rank first (the
  * order in which ties are decided, so the first pruned ends the search). */
 static inline int ent_gt(const tw_ent *a, const tw_ent *b) { return a->v > b->v || (a->v == b->v && a->r0 < b->r0); }
 
-static void hpush(tw_search *S, tw_ent e) {
+void trie_words__hpush(tw_search *S, tw_ent e) {
     if (S->hn == S->hcap) {
         uint32_t nc = S->hcap ? S->hcap * 2 : 256;
         tw_ent *p = qrealloc(S->h, nc * sizeof *p);
@@ -194,19 +156,6 @@ static tw_ent hpop(tw_search *S) {
     }
     if (S->hn) S->h[i] = x;
     return top;
-}
-
-/* The worst kept match when the set is full (prunes), else NULL. */
-static inline const tw_res *res_worst(const tw_search *S) {
-    return S->nres == S->m ? &S->res[S->ord[S->nres - 1]] : NULL;
-}
-
-/* 1 when nothing below a bound v whose ranks are all >= r0 can enter the
- * best m: v under the worst kept, or (trie_words.c, "Ties") v equal to it,
- * the worst tw_exact and every rank below after its rank -- a key there
- * with that very score is tw_exact too, so its key is after the worst's. */
-static inline int res_beats(const tw_res *wr, double v, uint32_t r0) {
-    return wr && (v < wr->s || (v == wr->s && wr->erank != NONE && r0 > wr->erank));
 }
 
 /* --- dictionary cursor (max-heap on s) */
@@ -418,7 +367,7 @@ static void examine(tw_search *S, uint32_t id, uint32_t rk, double sc, int fc, c
  * list): each rank's word ids, then (only for the ranks that match) its id
  * and score are cache misses, so each stage starts all of them at once
  * (prefetch). */
-static void check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) {
+void trie_words__check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) {
     const trie *t = S->t;
     const trie_words *w = S->w;
     uint32_t ids[TW_F], rks[TW_F], n = 0, m = 0;
@@ -443,253 +392,6 @@ static void check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) {
     for (uint32_t j = 0; j < m; j++) examine(S, ids[j], rks[j], t->refs[ids[j]].score, fcs[j], pos[j]);
 }
 
-/* A forward cursor over a posting list, decoding lazily: its current rank,
- * and the gaps still to read in the current block. */
-typedef struct tw_cur {
-    const tw_word *x;
-    const uint8_t *g;            /* the next gap */
-    uint32_t blk, left, r, nb;   /* block, gaps left in it, current rank, blocks */
-} tw_cur;
-
-static inline void cur_block(tw_cur *c, uint32_t b) {
-    uint32_t n = c->x->n - (b << TW_FB);
-    c->blk = b;
-    c->r = tw_bbase(c->x)[b];
-    c->g = tw_gaps(c->x) + tw_boff(c->x)[b];
-    c->left = (n > TW_F ? TW_F : n) - 1;
-}
-
-/* Steps c to its block's first rank >= r; 0 when the block has none. */
-static inline int cur_step(tw_cur *c, uint32_t r) {
-    while (c->r < r && c->left) c->r += tw_get1(&c->g), c->left--;
-    return c->r >= r;
-}
-
-/* Moves c to the first rank >= r (never back); 0 when the list has none.
- * The block heads ahead are galloped (O(log distance)); only the gaps up
- * to the rank found are read. */
-static inline int cur_seek(tw_cur *c, uint32_t r) {
-    const uint32_t *bb = tw_bbase(c->x);
-    uint32_t nb = c->nb, lo = c->blk, hi, step = 1;
-    if ((lo + 1 >= nb || bb[lo + 1] > r) && cur_step(c, r)) return 1; /* in this block */
-    if (lo + 1 >= nb) return 0;
-    for (;;) { /* gallop: the last block whose head is <= r (bb[lo] <= r) */
-        hi = lo + step;
-        if (hi >= nb) {
-            hi = nb;
-            break;
-        }
-        if (bb[hi] > r) break;
-        lo = hi;
-        step <<= 1;
-    }
-    while (hi - lo > 1) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (bb[mid] <= r) lo = mid;
-        else hi = mid;
-    }
-    if (lo > c->blk) {
-        cur_block(c, lo);
-        if (cur_step(c, r)) return 1;
-    }
-    if (lo + 1 >= nb) return 0; /* every rank of block lo is < r: the next block's head is > r */
-    cur_block(c, lo + 1);
-    return 1;
-}
-
-/* A list's bound tree, level by level (tw_levels: level lv entry i bounds
- * blocks [i 16^lv, (i + 1) 16^lv)); nl 0 for a list of one block. */
-typedef struct tw_tree {
-    const uint16_t *mx[TW_MAXLV];
-    int nl;
-} tw_tree;
-
-static void tree_of(const tw_word *x, tw_tree *tr) {
-    uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
-    tr->nl = tw_levels(x->cap, off, sz, &tot);
-    for (int lv = 0; lv < tr->nl; lv++) tr->mx[lv] = tw_mx(x) + off[lv];
-}
-
-/* 1 when nothing under a tree entry of bound code c whose ranks are all
- * >= r0 can enter the best m (code 0: an empty entry). */
-static inline int ent_beaten(const tw_search *S, uint16_t c, uint32_t r0) {
-    return !c || res_beats(res_worst(S), bval(c), r0);
-}
-
-/* Moves c to the first rank >= r that may still enter the best m: a block
- * whose bound is beaten (ent_beaten) is passed whole, to the next block's
- * head, and so is a beaten tree entry above the next blocks (16^lv blocks
- * at once, the highest level first), so the end of a list whose bounds
- * are all beaten costs O(16 levels), not a step a block. 0 when the list
- * has no such rank. tr NULL: no bounds read. */
-static inline int cur_seek_live(const tw_search *S, tw_cur *c, const tw_tree *tr, uint32_t r) {
-    if (!cur_seek(c, r)) return 0;
-    if (!tr || !tr->nl) return 1;
-    const uint32_t *bb = tw_bbase(c->x);
-    uint32_t b = c->blk;
-    if (!ent_beaten(S, tr->mx[0][b], bb[b])) return 1;
-    for (b++; b < c->nb;) {
-        int lv = tr->nl - 1;
-        for (; lv > 0; lv--) { /* the highest entry starting at block b, when beaten */
-            uint32_t sh = TW_FB * (uint32_t)lv;
-            if ((b & ((1u << sh) - 1)) == 0 && ent_beaten(S, tr->mx[lv][b >> sh], bb[b])) break;
-        }
-        if (lv > 0) b += 1u << (TW_FB * (uint32_t)lv);
-        else if (ent_beaten(S, tr->mx[0][b], bb[b])) b++;
-        else break;
-    }
-    if (b >= c->nb) return 0;
-    cur_block(c, b);
-    return 1;
-}
-
-/* The first index i >= at with u[i] >= r (galloping), n when none. */
-static inline uint32_t arr_seek(const uint32_t *u, uint32_t n, uint32_t at, uint32_t r) {
-    uint32_t lo = at, step = 1, hi;
-    if (lo >= n || u[lo] >= r) return lo;
-    for (;;) { /* u[lo] < r */
-        hi = lo + step;
-        if (hi >= n) {
-            hi = n;
-            break;
-        }
-        if (u[hi] >= r) break;
-        lo = hi;
-        step <<= 1;
-    }
-    while (hi - lo > 1) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (u[mid] < r) lo = mid;
-        else hi = mid;
-    }
-    return hi;
-}
-
-/* search_isect stopped by the work limit at rank r: a heap entry bounding
- * every rank >= r not yet checked -- the largest bound of the blocks of
- * the shortest complete list cur[0] (every match is in it; its tree tr)
- * from its current one, which holds every rank of it >= r -- so that
- * search() ends as for a heap stopped by the limit: untruncated when that
- * bound is beaten, else truncated, the kept matches cut to those it
- * cannot beat. */
-static void isect_rest(tw_search *S, const tw_cur *cur, const tw_tree *tr, uint32_t r) {
-    uint16_t c = cur[0].x->top;
-    if (tr->nl) {
-        c = 0;
-        for (uint32_t b = cur[0].blk; b < cur[0].nb; b++)
-            if (tr->mx[0][b] > c) c = tr->mx[0][b];
-    }
-    if (c) hpush(S, (tw_ent){bval(c), 0, 0, r, K_NODE, 0});
-}
-
-/* The distinct complete words' lists (and, when u is not NULL, the sorted
- * distinct ranks u[0..un) of the prefix's words' lists: tw_union) are
- * intersected in one pass in rank order, no heap (leapfrog: the others are
- * galloped to the driver's rank -- over their block heads, their gaps read
- * only up to the rank found -- and the driver on to the first rank a list
- * has past it), and only the ranks in all of them are
- * checked (check_ranks). A block of a list whose bound is beaten
- * (cur_seek_live) is passed whole. Exact: every rank is either in a
- * beaten block, absent from a list every match is in, or checked. One work
- * unit a step (each moves the driver forward); at TRIE_WORDS_MAX_SCAN the
- * pass stops and leaves what it did not reach to search() as one heap
- * entry (isect_rest). */
-static void search_isect(tw_search *S, const uint32_t *u, uint32_t un) {
-    const trie_words *w = S->w;
-    tw_cur cur[TRIE_WORDS_MAX_TYPED];
-    uint32_t no = 0; /* the distinct complete words' lists */
-    for (int i = 0; i < S->nc; i++) {
-        int dup = 0;
-        for (int j = 0; j < i && !dup; j++) dup = S->qw[j] == S->qw[i];
-        if (dup) continue;
-        const tw_word *x = &w->w[S->qw[i]]; /* live: n >= 1 */
-        uint32_t k = no++;
-        while (k > 0 && cur[k - 1].x->n > x->n) cur[k] = cur[k - 1], k--; /* shortest first */
-        cur[k].x = x;
-        cur[k].nb = tw_nblk(x->n);
-        cur_block(&cur[k], 0);
-    }
-    tw_tree tr; /* bounds read on the shortest complete list only: another
-                 * list's are a cache miss a seek */
-    tree_of(cur[0].x, &tr);
-    /* the shortest list drives: the prefix's ranks u when shorter than
-     * every complete word's list, else the shortest of those; then u
-     * (an array in cache: the cheapest to seek), then the others, shortest
-     * first. On a rank missing from a list the driver seeks on to that
-     * list's next rank, so the longer lists only seek to ranks the driver
-     * has (a cache miss each, in a long list). */
-    int udrive = u && (no == 0 || un < cur[0].x->n);
-    uint32_t buf[TW_F], nb = 0, r = 0, ui = 0;
-    for (;;) {
-        if (S->scanned >= TRIE_WORDS_MAX_SCAN) { /* the work limit: what is left, as one bound */
-            if (nb) check_ranks(S, buf, nb);
-            isect_rest(S, cur, &tr, r);
-            return;
-        }
-        S->scanned++;
-        if (udrive) {
-            if ((ui = arr_seek(u, un, ui, r)) == un) break;
-            r = u[ui];
-        } else {
-            if (!cur_seek_live(S, &cur[0], &tr, r)) break; /* exhausted: no more ranks */
-            r = cur[0].r;
-        }
-        uint32_t nr = r;
-        if (u && !udrive) {
-            if ((ui = arr_seek(u, un, ui, r)) == un) break;
-            nr = u[ui];
-        }
-        for (uint32_t k = udrive ? 0 : 1; k < no && nr == r; k++) {
-            /* (u driving: the shortest complete list's bounds skip for it) */
-            if (!(k == 0 ? cur_seek_live(S, &cur[0], &tr, r) : cur_seek(&cur[k], r))) goto done;
-            nr = cur[k].r;
-        }
-        if (nr != r) { /* a list holds nothing in [r, nr) */
-            r = nr;
-            continue;
-        }
-        buf[nb++] = r++; /* in every list */
-        if (nb == TW_F) {
-            check_ranks(S, buf, nb);
-            nb = 0;
-        }
-    }
-done:
-    if (nb) check_ranks(S, buf, nb);
-}
-
-/* The ranks of the lists of words pw[0..npw) (whose entries total at most
- * TW_UNION_MAX), sorted and distinct, into u; their number. Tombstones
- * stay (check_ranks drops them). LSD radix sort, 11-bit digits, as many
- * passes as the largest rank handed out needs. */
-static uint32_t tw_union(const trie_words *w, const uint32_t *pw, uint32_t npw, uint32_t *u, uint32_t *tmp) {
-    uint32_t n = 0, rk[TW_F];
-    for (uint32_t i = 0; i < npw; i++) {
-        const tw_word *x = &w->w[pw[i]];
-        for (uint32_t b = 0, nbk = tw_nblk(x->n); b < nbk; b++) {
-            uint32_t nr = tw_block(x, b, rk);
-            memcpy(u + n, rk, nr * sizeof *rk);
-            n += nr;
-        }
-    }
-    uint32_t cnt[1u << 11];
-    for (uint32_t sh = 0; sh < 32 && (w->next_rank >> sh); sh += 11) {
-        memset(cnt, 0, sizeof cnt);
-        for (uint32_t i = 0; i < n; i++) cnt[(u[i] >> sh) & 2047]++;
-        for (uint32_t d = 0, sum = 0; d < 2048; d++) {
-            uint32_t c = cnt[d];
-            cnt[d] = sum;
-            sum += c;
-        }
-        for (uint32_t i = 0; i < n; i++) tmp[cnt[(u[i] >> sh) & 2047]++] = u[i];
-        memcpy(u, tmp, n * sizeof *u);
-    }
-    uint32_t m = 0;
-    for (uint32_t i = 0; i < n; i++)
-        if (!m || u[m - 1] != u[i]) u[m++] = u[i];
-    return m;
-}
-
 /* Expands word wid's tree entry (lv, idx) (lv -1: the root): bound children
  * that may still hold a better key go on the heap; ids are examined. */
 static void expand(tw_search *S, uint32_t wid, int lv, uint32_t idx) {
@@ -701,7 +403,7 @@ static void expand(tw_search *S, uint32_t wid, int lv, uint32_t idx) {
     if (cl < 0) { /* a leaf block */
         uint32_t rk[TW_F], nr = tw_block(x, idx, rk);
         S->scanned += nr;
-        check_ranks(S, rk, nr);
+        trie_words__check_ranks(S, rk, nr);
         return;
     }
     if (c1 > sz[cl]) c1 = sz[cl];
@@ -713,7 +415,7 @@ static void expand(tw_search *S, uint32_t wid, int lv, uint32_t idx) {
         if (!mx[i] || blk >= nb) continue;
         double v = bval(mx[i]);
         uint32_t r0 = tw_bbase(x)[blk];
-        if (!res_beats(wr, v, r0)) hpush(S, (tw_ent){v, wid, i, r0, K_NODE, (uint8_t)cl});
+        if (!res_beats(wr, v, r0)) trie_words__hpush(S, (tw_ent){v, wid, i, r0, K_NODE, (uint8_t)cl});
     }
 }
 
@@ -737,7 +439,7 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
     if (nc == 0) { /* one word, a prefix: every dictionary word with it */
         if (!stream_init(S, q->w[0], q->wl[0])) return 0;
         S->stream = 1;
-        hpush(S, (tw_ent){S->s[0].s, 0, 0, 0, K_STREAM, 0});
+        trie_words__hpush(S, (tw_ent){S->s[0].s, 0, 0, 0, K_STREAM, 0});
     } else { /* the rarest complete word drives */
         uint32_t best = NONE, bn = UINT32_MAX, *u = NULL, un = 0;
         for (int i = 0; i < nc; i++) /* (looked up above) */
@@ -756,7 +458,7 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
             if (!S->sn && plive < bn) {
                 S->stream = 1; /* a key with two words of the prefix is in two lists */
                 for (uint32_t i = 0; i < npw; i++)
-                    hpush(S, (tw_ent){bval(w->w[pw[i]].top), pw[i], 0, tw_bbase(&w->w[pw[i]])[0], K_WORD, 0});
+                    trie_words__hpush(S, (tw_ent){bval(w->w[pw[i]].top), pw[i], 0, tw_bbase(&w->w[pw[i]])[0], K_WORD, 0});
                 best = NONE;
             } else { /* else the prefix's ranks, as one more list to intersect
                       * with, when its words are few and their lists short */
@@ -770,7 +472,7 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
                 if (!S->sn && pn <= umax && !S->oom) {
                     u = qmalloc(2 * pn * sizeof *u);
                     if (!u) S->oom = 1;
-                    else un = tw_union(w, pw, npw, u, u + pn);
+                    else un = trie_words__union(w, pw, npw, u, u + pn);
                 } else {
                     S->scanned = sc; /* a look-ahead of at most TW_UNION_WORDS words */
                 }
@@ -784,11 +486,11 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
             distinct += !dup;
         }
         if (best != NONE && !S->oom && (u || distinct >= 2)) {
-            search_isect(S, u, un); /* the lists in one pass, in rank order */
+            trie_words__isect(S, u, un); /* the lists in one pass, in rank order */
             best = NONE;
         }
         qfree(u);
-        if (best != NONE) hpush(S, (tw_ent){bval(w->w[best].top), best, 0, tw_bbase(&w->w[best])[0], K_WORD, 0});
+        if (best != NONE) trie_words__hpush(S, (tw_ent){bval(w->w[best].top), best, 0, tw_bbase(&w->w[best])[0], K_WORD, 0});
     }
     while (S->hn && !S->oom) {
         const tw_res *wr = res_worst(S);
@@ -803,8 +505,8 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
             S->scanned++;
             double v = bval(w->w[wid].top);
             uint32_t r0 = tw_bbase(&w->w[wid])[0];
-            if (!res_beats(wr, v, r0)) hpush(S, (tw_ent){v, wid, 0, r0, K_WORD, 0});
-            if (S->sn) hpush(S, (tw_ent){S->s[0].s, 0, 0, 0, K_STREAM, 0});
+            if (!res_beats(wr, v, r0)) trie_words__hpush(S, (tw_ent){v, wid, 0, r0, K_WORD, 0});
+            if (S->sn) trie_words__hpush(S, (tw_ent){S->s[0].s, 0, 0, 0, K_STREAM, 0});
         } else {
             expand(S, e.a, e.kind == K_WORD ? -1 : e.lv, e.b);
         }
