@@ -21,6 +21,7 @@
 
 #include "trie/trie.h"
 #include "trie/trie_fuzzy.h"
+#include "trie/trie_fuzzy_internal.h"
 
 /* ------------------------------------------------------------------- rng */
 
@@ -586,6 +587,20 @@ static void test_differential_small(void **state) {
     for (uint64_t s = 1; s <= 6; s++) run_live(s, 4, 300, 150);
 }
 
+static void test_nested(void **state);
+
+/* The same with the SIBLING PREFETCH guesses on (only big tries run them:
+ * FZ_HINT_MIN_NODES): they must change nothing. */
+static void test_differential_prefetch(void **state) {
+    (void)state;
+    uint32_t saved = trie__fz_hint_min_nodes;
+    trie__fz_hint_min_nodes = 0;
+    for (uint64_t s = 7; s <= 10; s++) run_live(s, 4, 300, 150);
+    run_live(44, 4, 4000, 150);
+    test_nested(state);
+    trie__fz_hint_min_nodes = saved;
+}
+
 static void test_differential_large(void **state) {
     (void)state;
     run_live(42, 4, 4000, 150);
@@ -788,6 +803,7 @@ int main(void) {
         cmocka_unit_test(test_repeats),
         cmocka_unit_test(test_differential_small),
         cmocka_unit_test(test_differential_large),
+        cmocka_unit_test(test_differential_prefetch),
         cmocka_unit_test(test_work_limit),
         cmocka_unit_test(test_filter_wide_alphabet),
     };

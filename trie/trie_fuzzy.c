@@ -518,6 +518,7 @@ typedef struct fz_dfs {
     unsigned lo; /* the walk's class (its budget, w.beff, too) */
     uint64_t max_work; /* stop the walk once w.work passes this (0: never) */
     int cut;           /* 1: the walk stopped at max_work */
+    int hint;          /* SIBLING PREFETCH on: the trie is big (FZ_HINT_MIN_NODES) */
 } fz_dfs;
 
 /* Records a key or subtree of class s->best when that is the walk's class
@@ -609,8 +610,14 @@ static int fz_probe_rec(const trie *t, fz_dfs *d, int sp, unsigned slot, const f
  * second link (a node's best id record and child block, a leaf's text),
  * whose first link has arrived by then. Only loads move earlier: the
  * walk's order, answers and work units are unchanged. A wrong guess costs
- * one useless prefetch. */
+ * one useless prefetch. The guess is not free (it reads the plan and the
+ * probe records a second time), so it runs only on a trie whose nodes are
+ * too many to stay in the caches: on the AOL dev index (233k keys, 131k
+ * nodes, 2 MB) it made the typo walk slower (a server's profile: fz_* +15-26 %
+ * of samples, FUZZY AUTO p50 x1.13-1.15), at 1M keys and up faster. */
 #define FZ_HINT_MAX 16 /* children prefetched per frame */
+#define FZ_HINT_MIN_NODES (1u << 18) /* live nodes (16 B each) from which the walk prefetches siblings */
+uint32_t trie__fz_hint_min_nodes = FZ_HINT_MIN_NODES; /* tests set 0: the guesses on small tries too */
 
 /* 1 when one of a probe record's look-ups hits (the probe says maybe). */
 static inline int fz_rec_hit(const trie *t, const fz_prec *r) {
@@ -713,8 +720,10 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
         if (!gen && !fz_probe_rec(t, d, sp, slot, &s, pos)) {
             continue; /* dead below, unseen */
         }
-        if (!F->hinted) fz_hint(t, d, sp, nd, slot + 1); /* SIBLING PREFETCH */
-        else fz_hint_next(t, F, nd, slot);
+        if (d->hint) { /* SIBLING PREFETCH */
+            if (!F->hinted) fz_hint(t, d, sp, nd, slot + 1);
+            else fz_hint_next(t, F, nd, slot);
+        }
         /* the rest of the edge: bytes of the child's best key */
         size_t end, have;
         if (r & LEAF) {
@@ -791,6 +800,7 @@ static void fz_dfs_topk(const trie *t, const fz_pat *z, const char *prefix, unsi
     d.w.rec = NULL;
     d.max_work = max_work;
     d.cut = 0;
+    d.hint = t->nlive >= trie__fz_hint_min_nodes;
     d.cap = k - *got;
     for (unsigned c = 1; c <= z->B; c++) {
         lists[c - 1].t = t;

@@ -41,6 +41,11 @@ typedef struct fz_pat {
 
 /* Splits p into characters. Returns 0, or -1 when it has more than FZ_MAXP
  * (then nothing matches). trie_fuzzy_dp.c */
+/* Live nodes from which the walk prefetches a node's later surviving
+ * children (SIBLING PREFETCH, trie_fuzzy.c; FZ_HINT_MIN_NODES). Only tests
+ * change it (0: on every trie, so that small test tries run the guesses). */
+extern uint32_t trie__fz_hint_min_nodes;
+
 int trie__fz_pat_init(fz_pat *z, const char *p, size_t plen, unsigned maxd, unsigned flags);
 
 
