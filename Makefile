@@ -163,7 +163,7 @@ deb:
 # --- packages ---------------------------------------------------------------
 PKGS := gcc make pkg-config libuv1-dev libhiredis-dev libjemalloc-dev libutf8proc-dev \
         libhttp-parser-dev libxxhash-dev nettle-dev libsystemd-dev debhelper libcmocka-dev redis-server redis-tools curl python3 python3-redis procps time netcat-openbsd \
-        nginx-light chromium nodejs clang libclang-rt-14-dev
+        nginx-light chromium nodejs clang libclang-rt-14-dev lintian redis-redisearch
 deps:
 	@missing=$$(for p in $(PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done; \
 	  command -v npm >/dev/null || echo npm); \
