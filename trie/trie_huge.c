@@ -39,7 +39,10 @@
  * at the end of the load instead faulted them in twice (4 KB pages while
  * decoding, fresh 2 MB pages for the copy) and cost 1.3-1.5 s more system
  * time (load ~3 s -> 3.3-5.0 s); allocated up front the load takes 2.0-2.6
- * s, no more than with QAC_NO_HUGE_PAGES=1 (2.0-3.0 s; fewer page faults).
+ * s on a loaded machine. On a quiet one (README) it is still ~0.6 s slower
+ * than with QAC_NO_HUGE_PAGES=1 at 10M (2.45-2.69 against 1.92-1.99 s,
+ * system time +0.6 s: the kernel clearing 2 MB pages), the price of the
+ * walk's gain. The sibling prefetch runs on big tries only (trie_fuzzy.c).
  * All five arrays: huge pages on
  * the nodes, child blocks and filter only were slower (README, Typos).
  * The gain is FUZZY 1 / FUZZY 2
