@@ -147,13 +147,7 @@ static void test_builder_trie_takes_changes(void **state) {
                 e->score = sc;
             }
         }
-        assert_trie_ok(t);
-        assert_int_equal(model_equals_trie(&m, t), 0);
-        for (int q = 0; q < 100; q++) {
-            char p[TRIE_MAX_KEY];
-            size_t pl = gen_prefix(&m, p);
-            cmp_topk(t, &m, p, pl, 1 + rnd(12), res);
-        }
+        assert_model_matches(t, &m, 100, 12, res);
         trie_free(t);
         model_free(&m);
     }
@@ -198,13 +192,7 @@ static void test_huge_pages_move(void **state) {
             model_del(&m, e->key, e->klen);
         }
     }
-    assert_trie_ok(t);
-    assert_int_equal(model_equals_trie(&m, t), 0);
-    for (int q = 0; q < 200; q++) {
-        char p[TRIE_MAX_KEY];
-        size_t pl = gen_prefix(&m, p);
-        cmp_topk(t, &m, p, pl, 1 + rnd(12), res);
-    }
+    assert_model_matches(t, &m, 200, 12, res);
     trie_free(t);
     model_free(&m);
     free(res);

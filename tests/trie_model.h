@@ -235,4 +235,18 @@ static inline size_t gen_prefix(const model *m, char *buf) {
     }
 }
 
+/* The trie against the model: structurally sound (trie_check), the same
+ * keys, displays, scores and ids, and the same top-k for nq random
+ * prefixes of the model's keys with k in 1..kmax (res: room for
+ * TRIE_MAX_K + the model's size). */
+static inline void assert_model_matches(const trie *t, model *m, int nq, unsigned kmax, const mkey **res) {
+    assert_trie_ok(t);
+    assert_int_equal(model_equals_trie(m, t), 0);
+    for (int q = 0; q < nq; q++) {
+        char p[TRIE_MAX_KEY];
+        size_t pl = gen_prefix(m, p);
+        cmp_topk(t, m, p, pl, 1 + rnd(kmax), res);
+    }
+}
+
 #endif
