@@ -196,6 +196,11 @@ void eng_rank_match_of(eng *e, const eng_ctx *ctx, eng_rank_match *m) {
     if (m->infix) e->stats.complete_infix++;
 }
 
+void eng_rank_count_cuts(eng *e, const eng_rank_result *res) {
+    e->stats.complete_fuzzy_truncated += res->fuzzy_cut != 0;
+    e->stats.complete_infix_truncated += res->infix_cut != 0;
+}
+
 int eng_reply_ranked(const eng *e, int kind, int ws, const char *np, size_t nplen, const eng_rank_result *res,
                      qbuf *out) {
     int we = ws >> 1 & 1, wm = ws >> 2 & 1, wi = ws >> 3 & 1;
@@ -208,8 +213,10 @@ int eng_reply_ranked(const eng *e, int kind, int ws, const char *np, size_t nple
         size_t dl = c->len;
         double sc = 0;
         if (trie_get(e->t, c->q, c->len, &h)) d = trie_hit_display(&h), dl = h.displen, sc = h.score;
-        /* a typo match's edits; 0 for the others (typed right, or infix) */
-        if (proto_reply_suggestion(out, kind, d, dl, sc, ws || kind == PROTO_TEXT, we ? (int)c->edits : PROTO_NO_EDITS) < 0)
+        /* a typo match's edits, negated in the class the work limit cut; 0 for
+         * the others (typed right, or infix) */
+        int ed = c->edits && c->edits == res->fuzzy_cut ? -(int)c->edits : (int)c->edits;
+        if (proto_reply_suggestion(out, kind, d, dl, sc, ws || kind == PROTO_TEXT, we ? ed : PROTO_NO_EDITS) < 0)
             return -1;
         if (wm) { /* the highlight, as srv__http_write_ranked shows it */
             char buf[PROTO_MATCH_MAX];
@@ -472,12 +479,14 @@ static int ranked(cmd_call *c, const eng_ctx *ctx, unsigned k, int ws) {
     if (eng_rank_complete(e->rank, e->norm, e->normlen, ctx->user, ctx->user_len, ctx->session, ctx->session_len,
                           k, &m, &res, NULL, NULL, &h) == 0) {
         eng_rank_cancel(h); /* no one to answer later: plain trie order now */
+        memset(&res, 0, sizeof res);
         int n = trie_topk(e->t, e->norm, e->normlen, k, e->hits);
         if (n < 0) n = 0;
         res.n = (size_t)n;
         for (int i = 0; i < n; i++)
             res.c[i] = (rank_cand){trie_hit_key(&e->hits[i]), (uint32_t)e->hits[i].keylen, 0, e->hits[i].score, 0, 0, 0, 0, 0, 0, 0};
     }
+    eng_rank_count_cuts(e, &res);
     OOM(eng_reply_ranked(e, c->kind, ws, e->norm, e->normlen, &res, c->out));
     return 0;
 }

@@ -210,15 +210,22 @@ int eng_rank_takes(eng *e, const eng_ctx *ctx, unsigned k);
 struct eng_rank_match;
 void eng_rank_match_of(eng *e, const eng_ctx *ctx, struct eng_rank_match *m);
 
+/* A ranked answer's searches that a limit cut (eng_rank_result.fuzzy_cut,
+ * .infix_cut) into STATS complete_fuzzy_truncated / complete_infix_truncated,
+ * as the unranked path counts them; called once per answer delivered. */
+struct eng_rank_result;
+void eng_rank_count_cuts(eng *e, const struct eng_rank_result *res);
+
 /* Appends a COMPLETE reply for a ranker answer: texts are looked up in the
  * trie for their display form and popularity score (a history-only
  * candidate missing from the trie shows its normalized text and score 0).
  * ws: bit 0 WITHSCORES, bit 1 WITHEDITS, bit 2 WITHMATCH (the highlight of
  * each against the normalized prefix np[0..nplen), proto_match_fmt:
  * eng_cand_highlight), bit 3 the request had INFIX (WITHMATCH then carries
- * the matched words).
+ * the matched words). With WITHEDITS, a typo match of the edit class the
+ * work limit cut (res->fuzzy_cut) says so with its count negated, as
+ * eng_hit_edits_reply does for an unranked answer.
  * Returns 0 or -1 (out of memory). */
-struct eng_rank_result;
 int eng_reply_ranked(const eng *e, int kind, int ws, const char *np, size_t nplen, const struct eng_rank_result *res,
                      qbuf *out);
 

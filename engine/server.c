@@ -382,6 +382,7 @@ static void on_ranked(void *ud, const eng_rank_result *res) {
                  : eng_reply_ranked(&s->e, sl->kind, sl->ws, sl->aux.data, sl->aux.len, res, &sl->buf);
     if (rc < 0) sl->buf.len = 0;
     else hist_add(&s->e.stats.lat_ns, took);
+    eng_rank_count_cuts(&s->e, res);
     c->qbytes += sl->buf.len;
     srv__slot_complete(sl); /* c outlives this: the handle's reference is only dropped in on_conn_closed */
     if (rc < 0) {
@@ -404,6 +405,7 @@ int srv__rank_start(srv *s, srv_conn *c, int kind, int ws, unsigned k, const eng
     if (eng_rank_complete(s->rank, s->e.norm, s->e.normlen, ctx->user, ctx->user ? ctx->user_len : 0, ctx->session,
                           ctx->session ? ctx->session_len : 0, k, &m, &s->rres, on_ranked, sl, &h) == 1) {
         s->spare = sl;
+        eng_rank_count_cuts(&s->e, &s->rres);
         return 1;
     }
     sl->next = sl->wnext = NULL;

@@ -229,7 +229,7 @@ int srv__http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const 
     }
     qbuf_reset(&s->http->body);
     if ((os ? json_write_opensearch(&s->http->body, q, qlen, sug, res->n)
-            : json_write_suggestions(&s->http->body, q, qlen, sug, res->n, 0, took_ns / 1000)) < 0)
+            : json_write_suggestions(&s->http->body, q, qlen, sug, res->n, res->fuzzy_cut != 0, took_ns / 1000)) < 0)
         return -1;
     http_resp_opts o = {.keep_alive = keep, .cors_origin = s->cfg->cors_origin};
     srv__http_count(s, os ? CMD_HTTP_SUGGEST : CMD_HTTP_COMPLETE, 200);

@@ -88,7 +88,9 @@ static int gather_infix(rank_req *r, const trie *t, const rank_huser *hu, const 
                         size_t plen) {
     rank_cands *cs = &r->cs;
     if (plen > TRIE_WORDS_MAX_TEXT) return 0;
-    int n = trie_words_topk(r->m.words, t, p, plen, r->m.k, r->whits, NULL);
+    int tr = 0;
+    int n = trie_words_topk(r->m.words, t, p, plen, r->m.k, r->whits, &tr);
+    if (n >= 0) r->infix_cut = tr != 0;
     if (n <= 0) return 0;
     if (rank_cands_reserve(cs, cs->n + (size_t)n)) return RANK_BASE_ENOMEM;
     size_t known = cs->n;
@@ -107,8 +109,10 @@ static int gather_infix(rank_req *r, const trie *t, const rank_huser *hu, const 
 static int gather_typos(rank_req *r, const trie *t, const rank_huser *hu, const rank_rh *rh, const char *p,
                         size_t plen) {
     rank_cands *cs = &r->cs;
+    trie_fuzzy_info fi;
     int n = trie_fuzzy_topk_bounded(t, p, plen, r->m.edits, r->m.fuzzy_flags, r->m.k, r->m.fuzzy_max_work, r->fhits,
-                                    NULL);
+                                    &fi);
+    if (n >= 0) r->fuzzy_cut = fi.cut;
     if (n <= 0) return 0;
     if (rank_cands_reserve(cs, cs->n + (size_t)n)) return RANK_BASE_ENOMEM;
     size_t known = cs->n;
@@ -177,6 +181,7 @@ int rank_req_gather(rank_req *r, const trie *t, const rank_huser *hu, const rank
     r->x.p = p;
     r->x.plen = (uint32_t)plen;
     r->ninfix = r->ntypo = 0;
+    r->fuzzy_cut = r->infix_cut = 0;
     int n = rh ? rank_rh_gather(&r->cs, t, rh, p, plen, topn, RANK_MAX_HIST_CANDS)
                : rank_gather(&r->cs, t, hu, p, plen, topn, RANK_MAX_HIST_CANDS);
     if (n >= 0 && r->gen && r->gen_max) n = gather_generated(r, t, p, plen);

@@ -34,7 +34,10 @@
  *      still fewer than m.k, the typo matches (trie_fuzzy_topk_bounded's
  *      hits with 1..m.edits edits; .cls RANK_CLS_EDIT0 + edits, .edits),
  *      at most m.k of each, texts already gathered left out, each with the
- *      user's count and last time from the same history. The index and
+ *      user's count and last time from the same history. Whether a limit
+ *      cut either search is kept for the reply (fuzzy_cut: the edit class
+ *      m.fuzzy_max_work cut, trie_fuzzy_info.cut; infix_cut: the word
+ *      search's scan limit), 0 when it did not run. The index and
  *      the limits are trie-level (the engine's word index is passed as
  *      its trie_words): ranking never sees an engine type.
  *      Enough for the heuristic (rank_score_heuristic on r->cs.c).
@@ -103,6 +106,8 @@ typedef struct rank_req {
     trie_fuzzy_hit *fhits; /* RANK_MAX_MATCH_CANDS typo hits (candidates point here) */
     trie_words_hit *whits; /* RANK_MAX_MATCH_CANDS infix hits (candidates point here) */
     uint32_t ninfix, ntypo; /* candidates the last gather took from each (for tests and STATS) */
+    uint8_t fuzzy_cut;      /* the last gather's typo search: the edit class its work limit cut (0: none) */
+    uint8_t infix_cut;      /* ... its infix search: 1 when the scan limit cut it */
 } rank_req;
 
 /* Returns 0, or -1 when its buffers cannot be allocated. */

@@ -115,6 +115,14 @@ check "--fuzzy-max-work 1: HTTP exact, not truncated" "$(curl -s "$h/v1/complete
 check "--fuzzy-max-work 1: RESP" "$(redis-cli -p "$port" COMPLETE 'nwe yrok' FUZZY 2 WITHEDITS | tr '\n' '|')" "|"
 check "--fuzzy-max-work 1: STATS" "$(redis-cli -p "$port" STATS | tr -d '\r' | grep '^complete_fuzzy_truncated:')" \
     "complete_fuzzy_truncated:2"
+# ranked (a USER): the same search, cut the same way, says so the same way
+check "--fuzzy-max-work 1: ranked HTTP truncated" \
+    "$(curl -s "$h/v1/complete?q=nwe%20yrok&fuzzy=2&user=u1" | grep -o '"suggestions":\[\],"truncated":true')" \
+    '"suggestions":[],"truncated":true'
+check "--fuzzy-max-work 1: ranked RESP" "$(redis-cli -p "$port" COMPLETE 'nwe yrok' FUZZY 2 USER u1 WITHEDITS | tr '\n' '|')" "|"
+check "--fuzzy-max-work 1: ranked STATS" \
+    "$(redis-cli -p "$port" STATS | tr -d '\r' | grep -E '^(complete_fuzzy_truncated|rank_requests):' | tr '\n' ' ')" \
+    "complete_fuzzy_truncated:4 rank_requests:2 "
 qac_stop
 port=$(free_port) hport=$(free_port)
 qac_start "$port" "$tmp/log" -i "$tmp/idx" --http-port "$hport" --fuzzy-max-work 0 --log-level warn ||

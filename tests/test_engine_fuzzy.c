@@ -271,6 +271,64 @@ static void test_work_limit(void **state) {
     assert_int_equal(config_set(&f->cfg, "fuzzy-max-work", "x", err, sizeof err), -1);
 }
 
+static uint64_t eng_rank_stats_requests(const eng_rank *R) {
+    eng_rank_stat s;
+    eng_rank_stats(R, &s);
+    return s.requests;
+}
+
+/* Counts the lines of a RESP WITHEDITS reply whose edit count is ed. */
+static int count_edits(const char *r, int ed) {
+    char s[24];
+    snprintf(s, sizeof s, ":%d\r\n", ed);
+    int n = 0;
+    for (const char *p = strstr(r, s); p; p = strstr(p + 1, s)) n++;
+    return n;
+}
+
+/* A ranked typo request says what the work limit cut as the unranked one
+ * does (docs/PROTOCOL.md, Typos): STATS complete_fuzzy_truncated counts it
+ * and WITHEDITS negates the cut class's counts. With no completion of
+ * "weathar", no history of it and k = 20 the ranked path runs the very
+ * search the unranked one runs, so for every limit it is cut exactly when
+ * the unranked one is, and shows as many lines of each edit count (in its
+ * own order within a class). */
+static void test_ranked_work_limit(void **state) {
+    fx *f = *state;
+    for (int i = 0; i < 30; i++) { /* as test_work_limit */
+        char k[32];
+        snprintf(k, sizeof k, "weath%c%c %d", 'a' + i % 26, 'a' + (i * 7) % 26, i);
+        assert_int_equal(trie_set(f->t, k, strlen(k), NULL, 0, (double)(i + 1), NULL), 0);
+    }
+    eng_rank_opts o;
+    eng_rank_opts_default(&o);
+    char err[256];
+    f->R = eng_rank_new(&f->loop, f->t, &o, err, sizeof err);
+    assert_non_null(f->R);
+    f->e.rank = f->R;
+    int cuts = 0, negs = 0;
+    for (unsigned w = 0; w <= 400; w++) {
+        char v[16];
+        snprintf(v, sizeof v, "%u", w);
+        set(f, "fuzzy-max-work", v);
+        uint64_t before = f->e.stats.complete_fuzzy_truncated;
+        char plain[4096];
+        snprintf(plain, sizeof plain, "%s", RESP(f, "COMPLETE", "weathar", "FUZZY", "2", "LIMIT", "20", "WITHEDITS"));
+        unsigned cut = f->e.fuzzy_cut;
+        assert_int_equal(f->e.stats.complete_fuzzy_truncated, before + (cut != 0));
+        uint64_t requests = eng_rank_stats_requests(f->R);
+        const char *r = RESP(f, "COMPLETE", "weathar", "USER", "u1", "FUZZY", "2", "LIMIT", "20", "WITHEDITS");
+        assert_int_equal(eng_rank_stats_requests(f->R), requests + 1); /* the ranker answered it */
+        assert_int_equal(f->e.stats.complete_fuzzy_truncated, before + 2 * (cut != 0));
+        for (int ed = -2; ed <= 2; ed++) assert_int_equal(count_edits(r, ed), count_edits(plain, ed));
+        cuts += cut != 0;
+        negs += cut && count_edits(r, -(int)cut) > 0;
+    }
+    assert_true(cuts > 0);
+    assert_true(negs > 0);
+    assert_int_equal(f->e.fuzzy_cut, 0); /* 400 units are enough here */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_order_and_replies, setup, teardown),
@@ -279,6 +337,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_live_changes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ranked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_work_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ranked_work_limit, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -159,6 +159,44 @@ static void test_ranked(void **state) {
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* The scan limit cuts a ranked INFIX request as it cuts an unranked one
+ * (tests/test_trie_words.c test_scan_limit's index: two big words that meet
+ * only in the worst key), and STATS complete_infix_truncated counts both. */
+static void test_ranked_scan_limit(void **state) {
+    fx *f = *state;
+    char k[64];
+    for (int i = 0; i < 25000; i++) {
+        int n = snprintf(k, sizeof k, "k%05d alpha", i);
+        assert_int_equal(trie_set(f->t, k, (size_t)n, NULL, 0, 10 + i % 7, NULL), 0);
+        n = snprintf(k, sizeof k, "k%05d beta", i);
+        assert_int_equal(trie_set(f->t, k, (size_t)n, NULL, 0, 10 + i % 7, NULL), 0);
+    }
+    assert_int_equal(trie_set(f->t, S("alpha beta"), NULL, 0, -5, NULL), 0);
+    assert_int_equal(eng_words_build(&f->e), 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    eng_rank_opts o;
+    eng_rank_opts_default(&o);
+    char err[256];
+    eng_rank *R = eng_rank_new(&loop, f->t, &o, err, sizeof err);
+    assert_non_null(R);
+    f->e.rank = R;
+    assert_string_equal(TEXT(f, "COMPLETE", "beta alpha ", "INFIX"), "OK 0\r\n");
+    assert_int_equal(f->e.stats.complete_infix_truncated, 1);
+    assert_string_equal(TEXT(f, "COMPLETE", "beta alpha ", "INFIX", "USER", "u1"), "OK 0\r\n");
+    assert_int_equal(f->e.stats.complete_infix_truncated, 2);
+    /* found before the limit: not counted */
+    assert_string_equal(TEXT(f, "COMPLETE", "york", "INFIX", "USER", "u1", "LIMIT", "1"), "OK 1\r\nyork pa\t50\r\n");
+    assert_int_equal(f->e.stats.complete_infix_truncated, 2);
+    eng_rank_stat st;
+    eng_rank_stats(R, &st);
+    assert_int_equal(st.requests, 2);
+    f->e.rank = NULL;
+    eng_rank_close(R);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static void test_bad_input(void **state) {
     fx *f = *state;
     assert_string_equal(TEXT(f, "COMPLETE", "york", "INFIX", "INFIX"), "ERR ARGS INFIX given twice\r\n");
@@ -286,6 +324,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_replies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ranked, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ranked_scan_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_live_changes, setup, teardown),

@@ -196,6 +196,8 @@ static void fill(eng_rank *R, eng_rank_result *res, size_t n, unsigned k) {
     size_t m = rank_top(R->req.cs.c, n, k > ENG_RANK_MAX_RESULT ? ENG_RANK_MAX_RESULT : k);
     if (m) memcpy(res->c, R->req.cs.c, m * sizeof *res->c); /* cs.c is NULL before the first candidate */
     res->n = m;
+    res->fuzzy_cut = R->req.fuzzy_cut; /* of the gather just scored (score() always gathers) */
+    res->infix_cut = R->req.infix_cut;
 }
 
 /* Requests vectors the answer lacked (history-only candidates, session

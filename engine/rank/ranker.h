@@ -162,6 +162,8 @@ typedef struct eng_rank_result {
     size_t n;
     rank_cand c[ENG_RANK_MAX_RESULT];
     int degraded;
+    unsigned fuzzy_cut; /* the edit class fuzzy-max-work cut in the typo search (0: none; rank_req.fuzzy_cut) */
+    int infix_cut;      /* 1 when the infix search's scan limit cut it */
 } eng_rank_result;
 
 typedef struct eng_rank eng_rank;
