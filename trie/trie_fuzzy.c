@@ -79,7 +79,15 @@
       only prefetches (fz_probe_prefetch; its DP steps are not counted as
       work), so those misses overlap. At 10M keys, two A/B rounds: FUZZY 2
       on 8+ characters 0.86-0.88 of main's median, FUZZY 1 / 2 / AUTO
-      within the noise (README, Typos).
+      within the noise (README, Typos). The pass runs only on a trie of
+      FZ_HINT_MIN_NODES live nodes or more (as SIBLING PREFETCH): on a
+      small one the filter words are in cache, there are no misses to
+      overlap, and what the pass adds is pure cost (each typed child's
+      first byte stepped twice, and every probe run to its last look-up,
+      as the pass answers "no" to all); without it the walk's fz_probe
+      runs as before the pass existed: same answers, same units. AOL dev
+      index (82k keys), 2 pairs: FUZZY 2 on 8+ characters 0.77-0.84 of
+      the median with the pass, FUZZY 1 0.82-0.88, AUTO 0.80-0.85.
       At 10M keys this more than halved FUZZY 1 (README, Typos).
       PROBE RECORDS: the prefetch pass records each probe's look-ups
       (their hashes, in order, with the work units spent up to each), so
@@ -544,12 +552,13 @@ static void fz_dfs_sink(void *ctx, uint32_t x, unsigned c, size_t ml) {
  * first children whose byte is typed in P (those fz_probe judges one by
  * one), fz_probe runs once in prefetch mode, so the words the real call
  * reads later are on their way together instead of one miss after the
- * other. Work units are not counted; rows above f->j are overwritten. */
+ * other. Work units are not counted; rows above f->j are overwritten.
+ * Only on a big trie (d->hint: PROBES says why). */
 static void fz_probe_prefetch(const trie *t, fz_dfs *d, int sp, const tnode *nd, size_t pos, unsigned lo) {
     fz_walk *w = &d->w;
     const fz_frame *F = &d->fr[sp];
     d->nprec[sp] = d->pcur[sp] = 0;
-    if (!t->pf || !w->z->onebyte || F->st.pre || F->st.have || pos + 1 >= PF_MAXLEN) return;
+    if (!d->hint || !t->pf || !w->z->onebyte || F->st.pre || F->st.have || pos + 1 >= PF_MAXLEN) return;
     const uint8_t *kb = kid_bytes(t, nd);
     uint64_t work = w->work;
     unsigned done = 0;
