@@ -432,6 +432,90 @@ static void test_dist_reference(void **state) {
     model_free(&m);
 }
 
+/* Every cell of the banded row step (fz_row, what fz_byte runs; the SSE2
+ * one unless built with -DQAC_FZ_SCALAR) against a full, unbanded OSA
+ * matrix capped at inf: random typed prefixes (ASCII, the other scripts,
+ * mixes, stray bytes) and key characters drawn mostly from the prefix (so
+ * that matches, transpositions and runs of insertions are common), every
+ * row of keys up to m + 8 characters, maxd 1 and 2, and the row minimum it
+ * returns. The walk's cuts, spent budgets, continuations and plans read
+ * these cells directly, so each one must be exact, not just the class. */
+static void test_row_cells(void **state) {
+    (void)state;
+    rng_seed(11);
+    enum { PM = 24, KM = PM + 8 };
+    static const char *const EXTRA[] = {"\x80", "\xbf", "\xf8", "\xff", "z"}; /* stray bytes: one-byte characters */
+    for (int q = 0; q < 60000; q++) {
+        unsigned maxd = 1 + rnd(2), sc = rnd(NSCRIPT), m = rnd(PM + 1);
+        char p[4 * PM + 8];
+        size_t pl = 0;
+        for (unsigned i = 0; i < m; i++) {
+            if (rnd(12) == 0) {
+                const char *x = EXTRA[rnd(5)];
+                memcpy(p + pl, x, strlen(x));
+                pl += strlen(x);
+            } else {
+                int mix = rnd(3) == 0; /* any script */
+                unsigned lo = mix ? 0 : SCRIPT[sc][0], hi = mix ? (unsigned)NALPHA : SCRIPT[sc][1];
+                pl = put_char(p, pl, lo + rnd(hi - lo));
+            }
+        }
+        fz_pat z;
+        assert_int_equal(trie__fz_pat_init(&z, p, pl, maxd, TRIE_FUZZY_FIRST_ANY), 0);
+        assert_int_equal(z.m, m);
+        const unsigned B = maxd, inf = maxd + 1;
+        /* the key: characters of P (often), its neighbours' or others */
+        uint32_t kc[KM];
+        unsigned kn = rnd(z.m + 9);
+        for (unsigned j = 0; j < kn; j++) {
+            if (z.m && rnd(4)) {
+                kc[j] = z.c[rnd(z.m)];
+            } else {
+                char b[8];
+                size_t l = put_char(b, 0, rnd(NALPHA));
+                kc[j] = 0;
+                for (size_t x = 0; x < l; x++) kc[j] |= (uint32_t)(uint8_t)b[x] << (8 * x);
+            }
+        }
+        /* the reference: D[i][j] over all of P and the key */
+        static uint8_t D[PM + 1][KM + 1];
+        for (unsigned j = 0; j <= kn; j++)
+            for (unsigned i = 0; i <= z.m; i++) {
+                unsigned v;
+                if (i == 0) v = j;
+                else if (j == 0) v = i;
+                else {
+                    v = D[i - 1][j - 1] + (z.c[i - 1] != kc[j - 1]);
+                    if (D[i - 1][j] + 1u < v) v = D[i - 1][j] + 1u;
+                    if (D[i][j - 1] + 1u < v) v = D[i][j - 1] + 1u;
+                    if (i >= 2 && j >= 2 && z.c[i - 1] == kc[j - 2] && z.c[i - 2] == kc[j - 1] &&
+                        D[i - 2][j - 2] + 1u < v)
+                        v = D[i - 2][j - 2] + 1u;
+                }
+                D[i][j] = (uint8_t)v; /* uncapped: at most PM + KM */
+            }
+        uint8_t rows[KM + 1][FZ_RB];
+        fz_row0(&z, rows[0]);
+        for (unsigned j = 0; j <= kn; j++) {
+            uint8_t mn = 0;
+            if (j) mn = fz_row(&z, rows[j], rows[j - 1], j >= 2 ? rows[j - 2] : rows[j - 1], kc[j - 1],
+                               j >= 2 ? kc[j - 2] : 0, j);
+            unsigned want_mn = inf;
+            for (unsigned t = 0; t <= 2 * B; t++) {
+                int i = (int)j - (int)B + (int)t;
+                unsigned want = (i < 0 || i > (int)z.m || D[i][j] > inf) ? inf : D[i][j];
+                if (want < want_mn) want_mn = want;
+                if (rows[j][t] != want)
+                    fail_msg("query %d: P '%.*s' (m %u) maxd %u: row %u cell t=%u (i=%d) is %u, want %u", q,
+                             (int)pl, p, z.m, maxd, j, t, i, rows[j][t], want);
+            }
+            if (j && mn != want_mn)
+                fail_msg("query %d: P '%.*s' maxd %u: row %u minimum %u, want %u", q, (int)pl, p, maxd, j, mn,
+                         want_mn);
+        }
+    }
+}
+
 static void test_errors_and_edges(void **state) {
     (void)state;
     trie *t = trie_new();
@@ -798,6 +882,7 @@ int main(void) {
     res = malloc(200000 * sizeof *res);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dist_reference),
+        cmocka_unit_test(test_row_cells),
         cmocka_unit_test(test_errors_and_edges),
         cmocka_unit_test(test_nested),
         cmocka_unit_test(test_repeats),

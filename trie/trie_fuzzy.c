@@ -110,7 +110,10 @@
  * is 2*maxd+1 cells (i = j - maxd .. j + maxd), values capped at maxd + 1
  * (min-plus with a cap keeps every value <= maxd exact). One character costs
  * one step of ~25 SSE2 byte-vector operations for the whole row (fz_row: the
- * cells are bytes of one register; r[t-1] + 1 is a 3-shift prefix-min scan)
+ * cells are bytes of one register; r[t-1] + 1 is a prefix-min scan of two
+ * shifts, as an insertion run longer than maxd + 1 cells costs > maxd;
+ * cells outside 0 <= i <= m are masked once, after the scan; every cell
+ * is checked against a full OSA matrix by test_row_cells)
  * whatever P's length. The first-character rule is an exact
  * byte match of P's first character, then the DP of P[1..] against K[1..]
  * (an alignment that keeps position 0 is a match there followed by any

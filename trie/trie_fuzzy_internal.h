@@ -73,6 +73,8 @@ static inline uint64_t fz_lanes(int a, int b) {
     return (~0ull >> (8 * (7 - b))) & (~0ull << (8 * a));
 }
 
+_Static_assert(TRIE_FUZZY_MAX_EDITS <= 2, "fz_row's scan covers insertion runs of up to 3 cells");
+
 #if defined(__SSE2__) && !defined(QAC_FZ_SCALAR)
 #include <emmintrin.h>
 
@@ -113,25 +115,24 @@ static inline uint8_t fz_row(const fz_pat *z, uint8_t *r, const uint8_t *prev, c
         __m128i tr = _mm_add_epi8(_mm_loadl_epi64((const __m128i *)(const void *)pp), ONE);
         v = _mm_min_epu8(v, _mm_or_si128(_mm_and_si128(tr, tm), _mm_andnot_si128(tm, BIG)));
     }
-    /* cells outside 0 <= i <= m are inf; cell i = 0 is j */
+    /* No masking before the scan: a cell with i < 0 reads only cells with
+     * i < 0 of the rows before (stored as inf) and characters outside
+     * c[0..m) (never equal), so it is >= inf; cell i = 0 (j <= B) is
+     * then prev's cell (0, j-1) + 1 = j, as the DP wants; a cell with
+     * i > m is garbage, but the scan only carries values to larger i, so
+     * no cell 0 <= i <= m reads it. The final mask makes both inf. */
     uint64_t ok64 = z->wmask;
     if ((int)j <= B || (int)j > (int)z->m - B)
         ok64 &= fz_lanes(B - (int)j, (int)z->m + B - (int)j);
     __m128i ok = _mm_cvtsi64_si128((long long)ok64);
-    v = _mm_or_si128(_mm_and_si128(v, ok), _mm_andnot_si128(ok, INF));
-    if ((int)j <= B) {
-        int t0 = B - (int)j;
-        __m128i mm = _mm_cvtsi64_si128((long long)(0xFFull << (8 * t0)));
-        v = _mm_or_si128(_mm_andnot_si128(mm, v), _mm_cvtsi64_si128((long long)((uint64_t)j << (8 * t0))));
-    }
+    /* the scan: cell t = min over d of v[t-d] + d; d > maxd gives >= inf,
+     * so d <= 3 (shifts 1 and 2) is all of it for maxd <= 2 */
     v = _mm_min_epu8(v, _mm_add_epi8(_mm_or_si128(_mm_slli_si128(v, 1), _mm_cvtsi32_si128(0x40)), ONE));
     v = _mm_min_epu8(v, _mm_add_epi8(_mm_or_si128(_mm_slli_si128(v, 2), _mm_cvtsi32_si128(0x4040)),
                                      _mm_set1_epi8(2)));
-    v = _mm_min_epu8(v, _mm_add_epi8(_mm_or_si128(_mm_slli_si128(v, 4), _mm_cvtsi32_si128(0x40404040)),
-                                     _mm_set1_epi8(4)));
     v = _mm_min_epu8(_mm_or_si128(_mm_and_si128(v, ok), _mm_andnot_si128(ok, INF)), INF);
     _mm_storel_epi64((__m128i *)(void *)r, v);
-    v = _mm_min_epu8(v, _mm_srli_si128(v, 8));
+    /* the minimum: bytes 8..15 are inf (ok is 0 there) */
     v = _mm_min_epu8(v, _mm_srli_si128(v, 4));
     v = _mm_min_epu8(v, _mm_srli_si128(v, 2));
     v = _mm_min_epu8(v, _mm_srli_si128(v, 1));
