@@ -32,14 +32,14 @@ static void fz_ast_step(unsigned B, const fz_ast *s, unsigned in, fz_ast *o) {
     }
 }
 
-static fz_auto fz_autos[TRIE_FUZZY_MAX_EDITS + 1];
-static int fz_auto_ok[TRIE_FUZZY_MAX_EDITS + 1];
+static fz_auto fz_autos[TRIE_FUZZY_MAX_EDITS]; /* [B - 1] */
+static int fz_auto_ok[TRIE_FUZZY_MAX_EDITS];
 static pthread_once_t fz_auto_once = PTHREAD_ONCE_INIT;
 
 static void fz_auto_build(void) {
     static fz_ast st[FZ_ASTATES];
     for (unsigned B = 1; B <= TRIE_FUZZY_MAX_EDITS; B++) {
-        fz_auto *a = &fz_autos[B];
+        fz_auto *a = &fz_autos[B - 1];
         const unsigned W = 2 * B + 1, inf = B + 1;
         a->nb = 2 * B + 3;
         memset(&st[0], 0, sizeof st[0]);
@@ -65,7 +65,7 @@ static void fz_auto_build(void) {
                 while (x < n && memcmp(&st[x], &o, sizeof o)) x++;
                 if (x == n) {
                     if (n == FZ_ASTATES) {
-                        ok = 0; /* cannot happen (124 at B = 2): the walk falls back to fz_row */
+                        ok = 0; /* cannot happen (124 at B = 2): the walk keeps fz_row */
                         break;
                     }
                     st[n++] = o;
@@ -74,14 +74,14 @@ static void fz_auto_build(void) {
             }
         }
         a->n = n;
-        fz_auto_ok[B] = ok;
+        fz_auto_ok[B - 1] = ok;
     }
 }
 
 const fz_auto *trie__fz_auto(unsigned B) {
     if (B == 0 || B > TRIE_FUZZY_MAX_EDITS) return NULL;
     pthread_once(&fz_auto_once, fz_auto_build);
-    return fz_auto_ok[B] ? &fz_autos[B] : NULL;
+    return fz_auto_ok[B - 1] ? &fz_autos[B - 1] : NULL;
 }
 
 

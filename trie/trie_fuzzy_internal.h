@@ -187,7 +187,8 @@ static inline uint8_t fz_dm(const fz_pat *z, const uint8_t *r, unsigned j) {
  * "c[q] == K[j]" for q = j-B-1 .. j+B+1 of the next row j+1 (its cells'
  * substitution, transposition and next T). Reachable: 12 states at maxd 1,
  * 124 at maxd 2; the table is states << (2B+3) one-byte ids (16 KB at maxd
- * 2), made once per process (trie__fz_auto) by running the same min-plus
+ * 2; 35 KB of static memory for both), made once per process
+ * (trie__fz_auto) by running the same min-plus
  * step on every state and input. Padding changes no cell with 0 <= i <= m
  * (a cell reads only cells with smaller or equal i), and cells with i < 0
  * come out inf (cell i = 0 comes out j); the cells with i > m, garbage
@@ -196,7 +197,7 @@ static inline uint8_t fz_dm(const fz_pat *z, const uint8_t *r, unsigned j) {
  * rows (cuts, fz_spent, fz_det, probes, plans) is unchanged; the state
  * ids ride beside them in fz_walk.sid. test_row_cells checks both steps
  * cell by cell against a full OSA matrix, and that every state is met. */
-#define FZ_ASTATES 256 /* state ids are bytes */
+#define FZ_ASTATES 128 /* states kept (124 needed); more: the walk keeps fz_row (trie__fz_auto) */
 typedef struct fz_auto {
     unsigned n, nb;              /* states; input bits (2B + 3) */
     uint8_t tr[FZ_ASTATES << 7]; /* next state: [state << nb | input] */
