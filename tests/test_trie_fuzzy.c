@@ -501,6 +501,7 @@ static void test_row_cells(void **state) {
         /* fz_row's rows, and the automaton's (fz_astep, what the walk runs) */
         uint8_t rows[KM + 1][FZ_RB], arows[KM + 1][FZ_RB], sid[KM + 1];
         assert_non_null(z.au);
+        memset(rows, (int)inf, sizeof rows); /* the scalar fz_row writes bytes 0..2B only */
         fz_row0(&z, rows[0]);
         fz_row0(&z, arows[0]);
         sid[0] = FZ_ASTART;
@@ -616,6 +617,7 @@ static void test_row_automaton(void **state) {
                 uint8_t prev[FZ_RB], pp[FZ_RB], r[FZ_RB], ar[FZ_RB], sid[8];
                 memcpy(prev, &a->row[x], FZ_RB);
                 memset(pp, (int)inf, FZ_RB);
+                memset(r, (int)inf, FZ_RB); /* the scalar fz_row writes bytes 0..2B only */
                 for (unsigned t = 0; t < W; t++)
                     if (T[x][t] < inf) pp[t] = (uint8_t)(T[x][t] - 1);
                 uint8_t mn = fz_row(&z, r, prev, pp, 'a', (uint8_t)kpc, J);
