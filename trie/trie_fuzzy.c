@@ -109,7 +109,7 @@
  * The DP row is BANDED: cell (i, j) with |i - j| > maxd is > maxd, so a row
  * is 2*maxd+1 cells (i = j - maxd .. j + maxd), values capped at maxd + 1
  * (min-plus with a cap keeps every value <= maxd exact). One character costs
- * one step of ~25 SSE2 byte-vector operations for the whole row (fz_row: the
+ * one step of ~20 SSE2 byte-vector operations for the whole row (fz_row: the
  * cells are bytes of one register; r[t-1] + 1 is a prefix-min scan of two
  * shifts, as an insertion run longer than maxd + 1 cells costs > maxd;
  * cells outside 0 <= i <= m are masked once, after the scan; every cell
@@ -124,8 +124,10 @@
  * every reader of rows is unchanged. AOL dev index, 3 pairs against
  * fz_row: FUZZY 2 on 8+ characters 0.91-0.95 of the median, FUZZY 1
  * within the noise (perf: fz_byte 31 -> 22 % of the samples; the rest of
- * the walk is its loop, the key decodes' misses, probes and plans).
- * trie_fuzzy_dist, the tests' reference, keeps fz_row. The
+ * the walk is its loop, the key decodes' misses, probes and plans). At
+ * 10M keys the walk waits on memory and the step's cost is within the
+ * noise (README, Typos). trie_fuzzy_dist, the tests' reference, keeps
+ * fz_row. The
  * first-character rule is an exact
  * byte match of P's first character, then the DP of P[1..] against K[1..]
  * (an alignment that keeps position 0 is a match there followed by any
