@@ -792,15 +792,20 @@ static void test_differential_small(void **state) {
 
 static void test_nested(void **state);
 
-/* The same with the SIBLING PREFETCH guesses on (only big tries run them:
- * FZ_HINT_MIN_NODES): they must change nothing. */
+/* The same with the SIBLING PREFETCH guesses and the PROBE PREFETCH pass
+ * (its probe records) on, then the guesses alone (only big tries and big
+ * filters run them: FZ_HINT_MIN_NODES, FZ_PASS_MIN_FILTER_WORDS): they
+ * must change nothing. */
 static void test_differential_prefetch(void **state) {
     (void)state;
-    uint32_t saved = trie__fz_hint_min_nodes;
+    uint32_t saved = trie__fz_hint_min_nodes, saved_pass = trie__fz_pass_min_words;
     trie__fz_hint_min_nodes = 0;
+    trie__fz_pass_min_words = 0;
     for (uint64_t s = 7; s <= 10; s++) run_live(s, 4, 300, 150);
     run_live(44, 4, 4000, 150);
     test_nested(state);
+    trie__fz_pass_min_words = saved_pass;
+    for (uint64_t s = 11; s <= 12; s++) run_live(s, 4, 300, 150);
     trie__fz_hint_min_nodes = saved;
 }
 

@@ -79,15 +79,18 @@
       only prefetches (fz_probe_prefetch; its DP steps are not counted as
       work), so those misses overlap. At 10M keys, two A/B rounds: FUZZY 2
       on 8+ characters 0.86-0.88 of main's median, FUZZY 1 / 2 / AUTO
-      within the noise (README, Typos). The pass runs only on a trie of
-      FZ_HINT_MIN_NODES live nodes or more (as SIBLING PREFETCH): on a
-      small one the filter words are in cache, there are no misses to
-      overlap, and what the pass adds is pure cost (each typed child's
-      first byte stepped twice, and every probe run to its last look-up,
-      as the pass answers "no" to all); without it the walk's fz_probe
-      runs as before the pass existed: same answers, same units. AOL dev
-      index (82k keys), 2 pairs: FUZZY 2 on 8+ characters 0.77-0.84 of
-      the median with the pass, FUZZY 1 0.82-0.88, AUTO 0.80-0.85.
+      within the noise (README, Typos). The pass runs only when the
+      filter has FZ_PASS_MIN_FILTER_WORDS words or more (2 MB, the L2
+      of this machine's cores): with a smaller one the filter words are
+      in cache, there are no misses to overlap, and what the pass adds is
+      pure cost (each typed child's first byte stepped twice, and every
+      probe run to its last look-up, as the pass answers "no" to all);
+      without it the walk's fz_probe runs as before the pass existed:
+      same answers, same units. AOL dev index (82k keys, 0.1 MB filter), 2
+      pairs: FUZZY 2 on 8+ characters 0.77-0.84 of the median with the
+      pass, FUZZY 1 0.82-0.88, AUTO 0.80-0.85; 1M keys (0.5 MB filter),
+      2 pairs: 0.84-0.85, 0.85-0.92, 0.87-0.89; 10M (8.4 MB) keeps it:
+      without it 1.13-1.26 of the median there.
       At 10M keys this more than halved FUZZY 1 (README, Typos).
       PROBE RECORDS: the prefetch pass records each probe's look-ups
       (their hashes, in order, with the work units spent up to each), so
@@ -544,6 +547,7 @@ typedef struct fz_dfs {
     uint64_t max_work; /* stop the walk once w.work passes this (0: never) */
     int cut;           /* 1: the walk stopped at max_work */
     int hint;          /* SIBLING PREFETCH on: the trie is big (FZ_HINT_MIN_NODES) */
+    int pass;          /* PROBE PREFETCH on: the filter is big (FZ_PASS_MIN_FILTER_WORDS) */
 } fz_dfs;
 
 /* Records a key or subtree of class s->best when that is the walk's class
@@ -570,12 +574,14 @@ static void fz_dfs_sink(void *ctx, uint32_t x, unsigned c, size_t ml) {
  * one), fz_probe runs once in prefetch mode, so the words the real call
  * reads later are on their way together instead of one miss after the
  * other. Work units are not counted; rows above f->j are overwritten.
- * Only on a big trie (d->hint: PROBES says why). */
+ * Only with a filter too big for the caches (d->pass: PROBES says why). */
+#define FZ_PASS_MIN_FILTER_WORDS (1u << 18) /* 2 MB of filter words, this machine's L2 */
+uint32_t trie__fz_pass_min_words = FZ_PASS_MIN_FILTER_WORDS; /* tests set 0: the pass on small tries too */
 static void fz_probe_prefetch(const trie *t, fz_dfs *d, int sp, const tnode *nd, size_t pos, unsigned lo) {
     fz_walk *w = &d->w;
     const fz_frame *F = &d->fr[sp];
     d->nprec[sp] = d->pcur[sp] = 0;
-    if (!d->hint || !t->pf || !w->z->onebyte || F->st.pre || F->st.have || pos + 1 >= PF_MAXLEN) return;
+    if (!d->pass || !t->pf || !w->z->onebyte || F->st.pre || F->st.have || pos + 1 >= PF_MAXLEN) return;
     const uint8_t *kb = kid_bytes(t, nd);
     uint64_t work = w->work;
     unsigned done = 0;
@@ -827,6 +833,7 @@ static void fz_dfs_topk(const trie *t, const fz_pat *z, const char *prefix, unsi
     d.max_work = max_work;
     d.cut = 0;
     d.hint = t->nlive >= trie__fz_hint_min_nodes;
+    d.pass = t->pf && (uint64_t)t->pfmask + 1 >= trie__fz_pass_min_words;
     d.cap = k - *got;
     for (unsigned c = 1; c <= z->B; c++) {
         lists[c - 1].t = t;

@@ -46,6 +46,9 @@ typedef struct fz_pat {
  * children (SIBLING PREFETCH, trie_fuzzy.c; FZ_HINT_MIN_NODES). Only tests
  * change it (0: on every trie, so that small test tries run the guesses). */
 extern uint32_t trie__fz_hint_min_nodes;
+/* Filter words from which the walk runs the PROBE PREFETCH pass
+ * (trie_fuzzy.c, FZ_PASS_MIN_FILTER_WORDS). Only tests change it. */
+extern uint32_t trie__fz_pass_min_words;
 
 int trie__fz_pat_init(fz_pat *z, const char *p, size_t plen, unsigned maxd, unsigned flags);
 
