@@ -79,7 +79,18 @@
       only prefetches (fz_probe_prefetch; its DP steps are not counted as
       work), so those misses overlap. At 10M keys, two A/B rounds: FUZZY 2
       on 8+ characters 0.86-0.88 of main's median, FUZZY 1 / 2 / AUTO
-      within the noise (README, Typos).
+      within the noise (README, Typos). The pass runs only when the
+      filter has FZ_PASS_MIN_FILTER_WORDS words or more (2 MB, the L2
+      of this machine's cores): with a smaller one the filter words are
+      in cache, there are no misses to overlap, and what the pass adds is
+      pure cost (each typed child's first byte stepped twice, and every
+      probe run to its last look-up, as the pass answers "no" to all);
+      without it the walk's fz_probe runs as before the pass existed:
+      same answers, same units. AOL dev index (82k keys, 0.1 MB filter), 2
+      pairs: FUZZY 2 on 8+ characters 0.77-0.84 of the median with the
+      pass, FUZZY 1 0.82-0.88, AUTO 0.80-0.85; 1M keys (0.5 MB filter),
+      2 pairs: 0.84-0.85, 0.85-0.92, 0.87-0.89; 10M (8.4 MB) keeps it:
+      without it 1.13-1.26 of the median there.
       At 10M keys this more than halved FUZZY 1 (README, Typos).
       PROBE RECORDS: the prefetch pass records each probe's look-ups
       (their hashes, in order, with the work units spent up to each), so
@@ -101,9 +112,26 @@
  * The DP row is BANDED: cell (i, j) with |i - j| > maxd is > maxd, so a row
  * is 2*maxd+1 cells (i = j - maxd .. j + maxd), values capped at maxd + 1
  * (min-plus with a cap keeps every value <= maxd exact). One character costs
- * one step of ~25 SSE2 byte-vector operations for the whole row (fz_row: the
- * cells are bytes of one register; r[t-1] + 1 is a 3-shift prefix-min scan)
- * whatever P's length. The first-character rule is an exact
+ * one step of ~20 SSE2 byte-vector operations for the whole row (fz_row: the
+ * cells are bytes of one register; r[t-1] + 1 is a prefix-min scan of two
+ * shifts, as an insertion run longer than maxd + 1 cells costs > maxd;
+ * cells outside 0 <= i <= m are masked once, after the scan; every cell
+ * is checked against a full OSA matrix by test_row_cells)
+ * whatever P's length. The walk does not even run that step: the band's
+ * states (row and transposition term) are few, 12 at maxd 1 and 124 at
+ * maxd 2, so a step is a table look-up (THE ROW AUTOMATON in
+ * trie_fuzzy_internal.h, fz_astep): the 2*maxd+3 bits "which typed
+ * characters of the window equal the key character" (one SSE2 compare
+ * and a movemask) index the state's row of a 16 KB table, made once per
+ * process; the next state's cells are stored as fz_row stores them, so
+ * every reader of rows is unchanged. AOL dev index, 3 pairs against
+ * fz_row: FUZZY 2 on 8+ characters 0.91-0.95 of the median, FUZZY 1
+ * within the noise (perf: fz_byte 31 -> 22 % of the samples; the rest of
+ * the walk is its loop, the key decodes' misses, probes and plans). At
+ * 10M keys the walk waits on memory and the step's cost is within the
+ * noise (README, Typos). trie_fuzzy_dist, the tests' reference, keeps
+ * fz_row. The
+ * first-character rule is an exact
  * byte match of P's first character, then the DP of P[1..] against K[1..]
  * (an alignment that keeps position 0 is a match there followed by any
  * alignment of the rests).
@@ -519,6 +547,7 @@ typedef struct fz_dfs {
     uint64_t max_work; /* stop the walk once w.work passes this (0: never) */
     int cut;           /* 1: the walk stopped at max_work */
     int hint;          /* SIBLING PREFETCH on: the trie is big (FZ_HINT_MIN_NODES) */
+    int pass;          /* PROBE PREFETCH on: the filter is big (FZ_PASS_MIN_FILTER_WORDS) */
 } fz_dfs;
 
 /* Records a key or subtree of class s->best when that is the walk's class
@@ -544,12 +573,15 @@ static void fz_dfs_sink(void *ctx, uint32_t x, unsigned c, size_t ml) {
  * first children whose byte is typed in P (those fz_probe judges one by
  * one), fz_probe runs once in prefetch mode, so the words the real call
  * reads later are on their way together instead of one miss after the
- * other. Work units are not counted; rows above f->j are overwritten. */
+ * other. Work units are not counted; rows above f->j are overwritten.
+ * Only with a filter too big for the caches (d->pass: PROBES says why). */
+#define FZ_PASS_MIN_FILTER_WORDS (1u << 18) /* 2 MB of filter words, this machine's L2 */
+uint32_t trie__fz_pass_min_words = FZ_PASS_MIN_FILTER_WORDS; /* tests set 0: the pass on small tries too */
 static void fz_probe_prefetch(const trie *t, fz_dfs *d, int sp, const tnode *nd, size_t pos, unsigned lo) {
     fz_walk *w = &d->w;
     const fz_frame *F = &d->fr[sp];
     d->nprec[sp] = d->pcur[sp] = 0;
-    if (!t->pf || !w->z->onebyte || F->st.pre || F->st.have || pos + 1 >= PF_MAXLEN) return;
+    if (!d->pass || !t->pf || !w->z->onebyte || F->st.pre || F->st.have || pos + 1 >= PF_MAXLEN) return;
     const uint8_t *kb = kid_bytes(t, nd);
     uint64_t work = w->work;
     unsigned done = 0;
@@ -801,6 +833,7 @@ static void fz_dfs_topk(const trie *t, const fz_pat *z, const char *prefix, unsi
     d.max_work = max_work;
     d.cut = 0;
     d.hint = t->nlive >= trie__fz_hint_min_nodes;
+    d.pass = t->pf && (uint64_t)t->pfmask + 1 >= trie__fz_pass_min_words;
     d.cap = k - *got;
     for (unsigned c = 1; c <= z->B; c++) {
         lists[c - 1].t = t;

@@ -36,6 +36,7 @@ typedef struct fz_pat {
     uint64_t inpat[4]; /* the one-byte characters of c[0..m), as a set */
     uint8_t c8[FZ_CPAD + FZ_MAXP + 16]; /* when onebyte: c[i] at c8[FZ_CPAD + i], 0xC0 around */
     uint64_t wmask; /* 0xFF in the row's bytes 0..2B */
+    const struct fz_auto *au; /* the row automaton for B (fz_astep); NULL when B is 0 */
     size_t plen; /* bytes, cut back to a character boundary */
 } fz_pat;
 
@@ -45,6 +46,9 @@ typedef struct fz_pat {
  * children (SIBLING PREFETCH, trie_fuzzy.c; FZ_HINT_MIN_NODES). Only tests
  * change it (0: on every trie, so that small test tries run the guesses). */
 extern uint32_t trie__fz_hint_min_nodes;
+/* Filter words from which the walk runs the PROBE PREFETCH pass
+ * (trie_fuzzy.c, FZ_PASS_MIN_FILTER_WORDS). Only tests change it. */
+extern uint32_t trie__fz_pass_min_words;
 
 int trie__fz_pat_init(fz_pat *z, const char *p, size_t plen, unsigned maxd, unsigned flags);
 
@@ -72,6 +76,8 @@ static inline uint64_t fz_lanes(int a, int b) {
     if (a > b) return 0;
     return (~0ull >> (8 * (7 - b))) & (~0ull << (8 * a));
 }
+
+_Static_assert(TRIE_FUZZY_MAX_EDITS <= 2, "fz_row's scan covers insertion runs of up to 3 cells");
 
 #if defined(__SSE2__) && !defined(QAC_FZ_SCALAR)
 #include <emmintrin.h>
@@ -113,25 +119,24 @@ static inline uint8_t fz_row(const fz_pat *z, uint8_t *r, const uint8_t *prev, c
         __m128i tr = _mm_add_epi8(_mm_loadl_epi64((const __m128i *)(const void *)pp), ONE);
         v = _mm_min_epu8(v, _mm_or_si128(_mm_and_si128(tr, tm), _mm_andnot_si128(tm, BIG)));
     }
-    /* cells outside 0 <= i <= m are inf; cell i = 0 is j */
+    /* No masking before the scan: a cell with i < 0 reads only cells with
+     * i < 0 of the rows before (stored as inf) and characters outside
+     * c[0..m) (never equal), so it is >= inf; cell i = 0 (j <= B) is
+     * then prev's cell (0, j-1) + 1 = j, as the DP wants; a cell with
+     * i > m is garbage, but the scan only carries values to larger i, so
+     * no cell 0 <= i <= m reads it. The final mask makes both inf. */
     uint64_t ok64 = z->wmask;
     if ((int)j <= B || (int)j > (int)z->m - B)
         ok64 &= fz_lanes(B - (int)j, (int)z->m + B - (int)j);
     __m128i ok = _mm_cvtsi64_si128((long long)ok64);
-    v = _mm_or_si128(_mm_and_si128(v, ok), _mm_andnot_si128(ok, INF));
-    if ((int)j <= B) {
-        int t0 = B - (int)j;
-        __m128i mm = _mm_cvtsi64_si128((long long)(0xFFull << (8 * t0)));
-        v = _mm_or_si128(_mm_andnot_si128(mm, v), _mm_cvtsi64_si128((long long)((uint64_t)j << (8 * t0))));
-    }
+    /* the scan: cell t = min over d of v[t-d] + d; d > maxd gives >= inf,
+     * so d <= 3 (shifts 1 and 2) is all of it for maxd <= 2 */
     v = _mm_min_epu8(v, _mm_add_epi8(_mm_or_si128(_mm_slli_si128(v, 1), _mm_cvtsi32_si128(0x40)), ONE));
     v = _mm_min_epu8(v, _mm_add_epi8(_mm_or_si128(_mm_slli_si128(v, 2), _mm_cvtsi32_si128(0x4040)),
                                      _mm_set1_epi8(2)));
-    v = _mm_min_epu8(v, _mm_add_epi8(_mm_or_si128(_mm_slli_si128(v, 4), _mm_cvtsi32_si128(0x40404040)),
-                                     _mm_set1_epi8(4)));
     v = _mm_min_epu8(_mm_or_si128(_mm_and_si128(v, ok), _mm_andnot_si128(ok, INF)), INF);
     _mm_storel_epi64((__m128i *)(void *)r, v);
-    v = _mm_min_epu8(v, _mm_srli_si128(v, 8));
+    /* the minimum: bytes 8..15 are inf (ok is 0 there) */
     v = _mm_min_epu8(v, _mm_srli_si128(v, 4));
     v = _mm_min_epu8(v, _mm_srli_si128(v, 2));
     v = _mm_min_epu8(v, _mm_srli_si128(v, 1));
@@ -174,6 +179,79 @@ static inline uint8_t fz_dm(const fz_pat *z, const uint8_t *r, unsigned j) {
     return (t < 0 || t > 2 * (int)z->B) ? z->inf : r[t];
 }
 
+/* THE ROW AUTOMATON. The walk's step (fz_astep) does not compute the row:
+ * it looks it up. Run on a pattern padded with characters that equal
+ * nothing (c[q] for q < 0 or q >= m), the banded OSA step is a function of
+ * the band alone and of which pattern characters the key character
+ * equals, so (Schulz and Mihov's universal automata, here for OSA) the
+ * states are the pairs (row j: its 2B+1 cells capped at inf; T: the
+ * transposition term row j+1 may use, cell (i-2, j-1) + 1 where c[i-1] is
+ * K[j-1], else inf) reachable from row 0, and an input is the 2B+3 bits
+ * "c[q] == K[j]" for q = j-B-1 .. j+B+1 of the next row j+1 (its cells'
+ * substitution, transposition and next T). Reachable: 12 states at maxd 1,
+ * 124 at maxd 2; the table is states << (2B+3) one-byte ids (16 KB at maxd
+ * 2; 35 KB of static memory for both), made once per process
+ * (trie__fz_auto) by running the same min-plus
+ * step on every state and input. Padding changes no cell with 0 <= i <= m
+ * (a cell reads only cells with smaller or equal i), and cells with i < 0
+ * come out inf (cell i = 0 comes out j); the cells with i > m, garbage
+ * here, are set to inf in the stored row (j > m - B only), as fz_row
+ * stores them. So rows[] hold exactly fz_row's bytes, and every reader of
+ * rows (cuts, fz_spent, fz_det, probes, plans) is unchanged; the state
+ * ids ride beside them in fz_walk.sid. test_row_cells checks both steps
+ * cell by cell against a full OSA matrix, and that every state is met. */
+#define FZ_ASTATES 128 /* states kept (124 needed); more: the walk keeps fz_row (trie__fz_auto) */
+typedef struct fz_auto {
+    unsigned n, nb;              /* states; input bits (2B + 3) */
+    uint8_t tr[FZ_ASTATES << 7]; /* next state: [state << nb | input] */
+    uint64_t row[FZ_ASTATES];    /* its cells (bytes 0..2B; inf above) */
+    uint8_t mn[FZ_ASTATES];      /* their minimum */
+} fz_auto;
+#define FZ_ASTART 0 /* row 0 */
+
+/* The automaton for budget B (1..TRIE_FUZZY_MAX_EDITS), made on the first
+ * call (thread-safe); NULL for B 0. trie_fuzzy_dp.c */
+const fz_auto *trie__fz_auto(unsigned B);
+
+/* Row j from row j-1's state sid[j-1] for key character kc: stores the
+ * row in r and the state in sid[j]; returns the row minimum (of the
+ * cells 0 <= i <= m). The same bytes as fz_row. */
+static inline uint8_t fz_astep(const fz_pat *z, uint8_t *r, uint8_t *sid, uint32_t kc, unsigned j) {
+    const fz_auto *a = z->au;
+    const int B = (int)z->B, q0 = (int)j - B - 2;
+    unsigned in = 0;
+#if defined(__SSE2__) && !defined(QAC_FZ_SCALAR)
+    if (z->onebyte) {
+        if (kc <= 0xFF)
+            in = (unsigned)_mm_movemask_epi8(
+                     _mm_cmpeq_epi8(_mm_loadl_epi64((const __m128i *)(const void *)(z->c8 + FZ_CPAD + q0)),
+                                    _mm_set1_epi8((char)kc))) &
+                 ((1u << a->nb) - 1);
+    } else
+#endif
+    {
+        for (unsigned u = 0; u < a->nb; u++) {
+            int q = q0 + (int)u;
+            if (q >= 0 && q < (int)z->m && z->c[q] == kc) in |= 1u << u;
+        }
+    }
+    uint8_t n = a->tr[(unsigned)sid[j - 1] << a->nb | in];
+    sid[j] = n;
+    uint64_t row = a->row[n];
+    uint8_t mn = a->mn[n];
+    if ((int)j > (int)z->m - B) { /* cells with i > m are inf */
+        uint64_t keep = fz_lanes(0, (int)z->m + B - (int)j);
+        row = (row & keep) | (0x0101010101010101ull * z->inf & ~keep);
+        mn = z->inf;
+        for (int t = 0; t <= 2 * B; t++) {
+            uint8_t c = (uint8_t)(row >> (8 * t));
+            if (c < mn) mn = c;
+        }
+    }
+    memcpy(r, &row, 8);
+    return mn;
+}
+
 /* ------------------------------------------------------------ path state */
 
 /* The walk's state at one byte position of a path. rows[0..j] and ch[0..j)
@@ -200,6 +278,7 @@ typedef struct fz_walk {
     uint64_t rbase;      /* w->work when the recorded probe started */
     uint8_t path[TRIE_MAX_KEY]; /* the path's bytes (fz_byte writes them) */
     uint8_t rows[TRIE_MAX_KEY + 1][FZ_RB];
+    uint8_t sid[TRIE_MAX_KEY + 1]; /* rows[j]'s automaton state (fz_astep) */
     uint32_t ch[TRIE_MAX_KEY];
 } fz_walk;
 
@@ -208,6 +287,7 @@ typedef struct fz_walk {
 static inline void fz_start(fz_walk *w, fz_st *s, size_t pos) {
     const fz_pat *z = w->z;
     fz_row0(z, w->rows[0]);
+    w->sid[0] = FZ_ASTART;
     s->j = 0;
     s->pre = 0;
     s->have = 0;
@@ -239,8 +319,9 @@ static inline int fz_byte(fz_walk *w, fz_st *s, uint8_t b, size_t pos) {
     unsigned j = s->j;
     if (j >= TRIE_MAX_KEY) return FZ_DEAD; /* no such key; keeps the arrays in bounds */
     w->ch[j] = s->pc;
-    uint8_t mn = fz_row(z, w->rows[j + 1], w->rows[j], j ? w->rows[j - 1] : w->rows[j], s->pc,
-                        j ? w->ch[j - 1] : 0, j + 1);
+    uint8_t mn = z->au ? fz_astep(z, w->rows[j + 1], w->sid, s->pc, j + 1)
+                       : fz_row(z, w->rows[j + 1], w->rows[j], j ? w->rows[j - 1] : w->rows[j], s->pc,
+                                j ? w->ch[j - 1] : 0, j + 1);
     s->j = (uint16_t)(j + 1);
     s->mn = mn;
     uint8_t d = fz_dm(z, w->rows[j + 1], j + 1);

@@ -21,7 +21,10 @@
  * edits, and AUTO; work limit BENCH_FUZZY_MAX_WORK, default the server's)
  * against exact top-10, on the prefixes as given and with one seeded
  * random edit in each prefix of 4+ characters, 2 passes, the last reported,
- * the work units spent, and the typo recall (bench_fuzzy).
+ * the work units spent, and the typo recall (bench_fuzzy). Each timed kind
+ * also prints answers_hash (its answers in order: ids, edit classes,
+ * matchlens) and, for fuzzy calls, work_sum: two builds that answer alike
+ * print the same, so an A/B shows a speed change changed no answer.
  *   bench_trie --fuzzy-only SNAP PREFIXES.txt     the typo'd part of that
  *                                                 alone, one pass
  */
@@ -226,12 +229,13 @@ static void time_one(const trie *t, const prefixes *p, const char *name, int max
     static trie_fuzzy_hit fo[10];
     static trie_hit to[10];
     uint64_t results = 0, total = 0, calls = 0, cut = 0, big_ns = 0, big_work = 0, mw = bench_max_work();
+    uint64_t worksum = 0, anshash = 0; /* the last pass's: equal across builds that answer alike */
     uint64_t *work = malloc((p->n + 1) * sizeof *work);
     if (!work) abort();
     struct timespec c0, c1;
     for (int pass = 0; pass < passes; pass++) {
         hist_init(&h);
-        results = total = calls = cut = big_ns = big_work = 0;
+        results = total = calls = cut = big_ns = big_work = worksum = anshash = 0;
         clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
         for (size_t i = 0; i < p->n; i++) {
             const char *s = p->buf + p->off[i];
@@ -245,6 +249,16 @@ static void time_one(const trie *t, const prefixes *p, const char *name, int max
             hist_add(&h, t1 - t0);
             total += t1 - t0;
             work[calls] = fi.work;
+            worksum += fi.work;
+            /* the answer, for A/B: ids, edit classes, matchlens, in order */
+            uint64_t ah = 0x9E3779B97F4A7C15ull * (uint64_t)(r + 2);
+            for (int x = 0; x < r; x++) {
+                uint64_t v = maxd < 0 ? to[x].id : (uint64_t)fo[x].hit.id | (uint64_t)fo[x].edits << 32 |
+                                                       (uint64_t)fo[x].matchlen << 40;
+                ah = (ah ^ v) * 0x100000001B3ull;
+                ah ^= ah >> 29;
+            }
+            anshash = (anshash ^ ah) * 0xBF58476D1CE4E5B9ull + i;
             cut += fi.cut != 0;
             if (fi.work >= 10000) big_ns += t1 - t0, big_work += fi.work;
             calls++;
@@ -262,6 +276,7 @@ static void time_one(const trie *t, const prefixes *p, const char *name, int max
     printf("%s_median %llu ns\n", name, (unsigned long long)hist_quantile(&h, 0.5));
     printf("%s_p99 %llu ns\n", name, (unsigned long long)hist_quantile(&h, 0.99));
     printf("%s_max %llu ns\n", name, (unsigned long long)h.max);
+    printf("%s_answers_hash %016llx hash\n", name, (unsigned long long)anshash);
     if (maxd >= 0 && calls) {
         qsort(work, calls, sizeof *work, cmp_u64);
         printf("%s_work_median %llu units\n", name, (unsigned long long)work[calls / 2]);
@@ -269,6 +284,7 @@ static void time_one(const trie *t, const prefixes *p, const char *name, int max
         printf("%s_work_p999 %llu units\n", name, (unsigned long long)work[calls * 999 / 1000]);
         printf("%s_work_max %llu units\n", name, (unsigned long long)work[calls - 1]);
         printf("%s_cut %llu calls (max_work %llu)\n", name, (unsigned long long)cut, (unsigned long long)mw);
+        printf("%s_work_sum %llu units\n", name, (unsigned long long)worksum);
         if (big_work) printf("%s_ns_per_unit_10k %.1f ns\n", name, (double)big_ns / (double)big_work);
     }
     free(work);
