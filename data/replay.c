@@ -30,6 +30,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "common/alloc.h"
@@ -45,7 +46,8 @@ static void usage(FILE *f) {
             "usage: qac replay [--host H] [--port P] [--connections N] [--pipeline D]\n"
             "                  [--rate R | --speed X] [--duration S] [--limit N] [--timeout MS]\n"
             "                  [--prefixes all|eval] [--no-accept] [--measure-from TIME] [--k K]\n"
-            "                  [--typos RATE] [--seed S] [--json FILE] [--html FILE] [--quiet] LOG...\n"
+            "                  [--fuzzy MODE] [--infix] [--typos RATE] [--seed S] [--json FILE]\n"
+            "                  [--html FILE] [--quiet] LOG...\n"
             "\n"
             "Plays query logs (AOL format, or one query per line) against a running\n"
             "'qac serve' as people typing: a COMPLETE per prefix, then an ACCEPT of the\n"
@@ -65,6 +67,9 @@ static void usage(FILE *f) {
             "  --measure-from TIME YYYY-MM-DD[ HH:MM:SS] UTC: earlier events are sent as\n"
             "                      ACCEPTs only and not measured\n"
             "  --k K               the user picks the target when it is in the top K (default %d)\n"
+            "  --fuzzy MODE        every keystroke's COMPLETE asks FUZZY MODE (0, 1, 2 or auto; default:\n"
+            "                      no FUZZY option, the server's --fuzzy decides)\n"
+            "  --infix             every COMPLETE asks INFIX too (the web page asks --fuzzy auto --infix)\n"
             "  --typos RATE        a share RATE (0..1) of the typed prefixes of %d+ code points get one\n"
             "                      random edit (substitution, deletion, insertion or transposition of\n"
             "                      a code point, never the first); each such prefix is also sent\n"
@@ -142,7 +147,8 @@ int replay_main(int argc, char **argv) {
     hist_init(&r->ty.lat[1]);
     char portbuf[16];
     enum { O_HOST = 256, O_PORT, O_CONN, O_PIPE, O_RATE, O_SPEED, O_DURATION, O_LIMIT, O_TIMEOUT, O_PREFIXES,
-           O_MEASURE, O_K, O_JSON, O_HTML, O_NO_ACCEPT, O_QUIET, O_TYPOS, O_SEED };
+           O_MEASURE, O_K, O_JSON, O_HTML, O_NO_ACCEPT, O_QUIET, O_TYPOS, O_SEED,
+           O_FUZZY, O_INFIX };
     static const cli_opt options[] = {
         {O_HOST, "host", CLI_VALUE},
         {O_PORT, "port", CLI_VALUE},
@@ -162,6 +168,8 @@ int replay_main(int argc, char **argv) {
         {O_QUIET, "quiet", CLI_FLAG},
         {O_TYPOS, "typos", CLI_VALUE},
         {O_SEED, "seed", CLI_VALUE},
+        {O_FUZZY, "fuzzy", CLI_VALUE},
+        {O_INFIX, "infix", CLI_FLAG},
     };
     cli cl;
     cli_init(&cl, "replay", usage, options, ARRAY_LEN(options), argc, argv);
@@ -228,6 +236,14 @@ int replay_main(int argc, char **argv) {
         case O_SEED:
             if (num_opt(&cl, 0, UINT64_MAX, &r->seed)) goto out;
             break;
+        case O_FUZZY:
+            if (strcmp(v, "0") && strcmp(v, "1") && strcmp(v, "2") && strcasecmp(v, "auto")) {
+                cli_error(&cl, "--fuzzy wants 0, 1, 2 or auto, not '%s'", v);
+                goto out;
+            }
+            r->fuzzy = strcasecmp(v, "auto") ? v : "AUTO";
+            break;
+        case O_INFIX: r->infix = 1; break;
         case O_JSON: r->json = v; break;
         case O_HTML: r->html = v; break;
         }

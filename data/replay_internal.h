@@ -106,6 +106,8 @@ typedef struct rp_run {
     int64_t measure_from; /* INT64_MIN: measure all */
     double typos;         /* --typos RATE; < 0: not given */
     uint64_t seed;        /* --seed */
+    const char *fuzzy;    /* --fuzzy: "0", "1", "2" or "AUTO" on every keystroke COMPLETE; NULL: not given */
+    int infix;            /* --infix: INFIX on every COMPLETE */
     /* events */
     ep_events E;
     uint32_t *uidx, *sess; /* per event */

@@ -34,7 +34,10 @@ void rp_report_summary(const rp_run *r, FILE *f) {
             r->rate > 0 ? "open loop" : r->speed > 0 ? "open loop (log timing)" : "closed loop");
     if (r->rate > 0) fprintf(f, " at %.0f req/s", r->rate);
     if (r->speed > 0) fprintf(f, " at %gx", r->speed);
-    fprintf(f, ", prefixes %s%s\n", r->all ? "all" : "eval", r->accept ? "" : ", no accept");
+    fprintf(f, ", prefixes %s%s", r->all ? "all" : "eval", r->accept ? "" : ", no accept");
+    if (r->fuzzy || r->infix)
+        fprintf(f, ", COMPLETE with%s%s%s", r->fuzzy ? " FUZZY " : "", r->fuzzy ? r->fuzzy : "", r->infix ? " INFIX" : "");
+    fprintf(f, "\n");
     fprintf(f, "events     %llu measured, %llu accept-only; requests %llu (%llu COMPLETE, %llu ACCEPT)\n",
             (unsigned long long)r->events_measured, (unsigned long long)r->events_unmeasured,
             (unsigned long long)r->requests, (unsigned long long)r->completes, (unsigned long long)r->accepts);
@@ -126,7 +129,10 @@ int rp_report_json(const rp_run *r, const char *path) {
     rc |= json_double(&b, r->speed);
     rc |= qbuf_puts(&b, ", \"prefixes\": ");
     rc |= json_str(&b, prefixes, strlen(prefixes));
-    rc |= qbuf_puts(&b, r->accept ? ", \"accept\": true}\n}\n" : ", \"accept\": false}\n}\n");
+    rc |= qbuf_puts(&b, r->accept ? ", \"accept\": true" : ", \"accept\": false");
+    rc |= qbuf_puts(&b, ", \"fuzzy\": ");
+    rc |= r->fuzzy ? json_str(&b, r->fuzzy, strlen(r->fuzzy)) : qbuf_puts(&b, "null");
+    rc |= qbuf_puts(&b, r->infix ? ", \"infix\": true}\n}\n" : ", \"infix\": false}\n}\n");
     if (rc) fprintf(stderr, "qac replay: out of memory\n");
     else rc = ep_write_file("qac replay", path, b.data, b.len);
     qbuf_free(&b);
@@ -154,9 +160,10 @@ int rp_report_html(const rp_run *r, const char *path) {
                "<style>body{font:14px sans-serif;margin:2em;color:#222}table{border-collapse:collapse}"
                "td,th{padding:2px 10px;text-align:right;border-bottom:1px solid #ddd}th{text-align:left}"
                ".warn{color:#b00;font-weight:bold}svg text{font:11px sans-serif}</style></head><body>\n");
-    fprintf(f, "<h1>qac replay</h1>\n<p>Server %s:%s, %u connection(s), %s, prefixes %s%s.</p>\n", r->host, r->port,
-            r->nconn, r->rate > 0 ? "open loop" : r->speed > 0 ? "open loop (log timing)" : "closed loop",
-            r->all ? "all" : "eval", r->accept ? "" : ", no ACCEPT");
+    fprintf(f, "<h1>qac replay</h1>\n<p>Server %s:%s, %u connection(s), %s, prefixes %s%s%s%s%s%s.</p>\n", r->host,
+            r->port, r->nconn, r->rate > 0 ? "open loop" : r->speed > 0 ? "open loop (log timing)" : "closed loop",
+            r->all ? "all" : "eval", r->accept ? "" : ", no ACCEPT", r->fuzzy || r->infix ? ", COMPLETE with" : "",
+            r->fuzzy ? " FUZZY " : "", r->fuzzy ? r->fuzzy : "", r->infix ? " INFIX" : ""); /* fixed words only */
     if (r->fatal) {
         fprintf(f, "<p class=\"warn\">Partial report: the run ended early: ");
         html_escape(f, r->fatal);

@@ -10,7 +10,9 @@
  * form): one
  *     COMPLETE "<prefix>" LIMIT K' USER "<user>" SESSION "<user>/<n>"
  * per typed prefix (rp_plan: all prefixes, or exactly the evaluation set),
- * K' = max(--k, 10), then, unless --no-accept,
+ * K' = max(--k, 10) (with FUZZY MODE after --fuzzy MODE, and INFIX after
+ * --infix: what the web page asks is --fuzzy auto --infix), then, unless
+ * --no-accept,
  *     ACCEPT "<query>" USER .. SESSION .. PREFIX "<p>" [RANK r]
  * where p is the shortest typed prefix whose answer showed the query in the
  * top --k (the person picks it there, RANK = its position), else the last
@@ -19,8 +21,9 @@
  * Query lists (no user, no time) send neither USER nor SESSION. Events before
  * --measure-from are sent as the ACCEPT only and are not measured. With
  * --typos, a typo'd prefix's COMPLETE is followed by two more: the same
- * request with the typo'd prefix, then that one with FUZZY AUTO appended
- * (replay_typos.c); their latencies go to their own histograms.
+ * request with the typo'd prefix (no FUZZY option, whatever --fuzzy says),
+ * then that one with FUZZY AUTO appended (both with INFIX after --infix;
+ * replay_typos.c); their latencies go to their own histograms.
  *
  * Load shapes. Events are assigned to connections by a hash of the user, so
  * one user's requests stay in order on one TCP connection (the server
@@ -320,6 +323,15 @@ static int put_ctx(rp_run *r, qbuf *b, const ep_event *v, uint32_t ev) {
     return rc | rp_quote(b, sid, v->userlen + (size_t)n);
 }
 
+/* A COMPLETE's options and end of line: FUZZY fuzzy (NULL: none), INFIX
+ * with --infix. */
+static int put_opts(const rp_run *r, qbuf *b, const char *fuzzy) {
+    int rc = 0;
+    if (fuzzy) rc |= qbuf_puts(b, " FUZZY ") | qbuf_puts(b, fuzzy);
+    if (r->infix) rc |= qbuf_puts(b, " INFIX");
+    return rc | qbuf_puts(b, "\r\n");
+}
+
 /* Issues the slot's next request on its connection, due at t_due. Returns 1
  * when one was issued, 0 when the event has nothing more to send, -1 OOM. */
 static int issue(rp_run *r, uint32_t id, uint64_t t_due) {
@@ -334,14 +346,14 @@ static int issue(rp_run *r, uint32_t id, uint64_t t_due) {
         int fuzzy = s->typo_next == 2;
         rc = qbuf_puts(b, "COMPLETE ") | rp_quote(b, s->typo, s->typo_len) |
              qbuf_printf(b, " LIMIT %u", r->k < EP_TOPK ? EP_TOPK : r->k) | put_ctx(r, b, v, s->ev) |
-             qbuf_puts(b, fuzzy ? " FUZZY AUTO\r\n" : "\r\n");
+             put_opts(r, b, fuzzy ? "AUTO" : NULL);
         rq.kind = fuzzy ? RP_TYPO_FUZZY : RP_TYPO_PLAIN;
         s->typo_next = fuzzy ? 0 : 2;
     } else if (s->next < s->plan.ntyped) {
         size_t len = rp_plan_len(&s->plan, s->next++);
         size_t bytes = ep_cp_offset(q, v->querylen, len);
         rc = qbuf_puts(b, "COMPLETE ") | rp_quote(b, q, bytes) | qbuf_printf(b, " LIMIT %u", r->k < EP_TOPK ? EP_TOPK : r->k) |
-             put_ctx(r, b, v, s->ev) | qbuf_puts(b, "\r\n");
+             put_ctx(r, b, v, s->ev) | put_opts(r, b, r->fuzzy);
         rq.plen = (uint16_t)len;
         s->last_len = len;
         r->completes++;

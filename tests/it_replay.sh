@@ -64,6 +64,12 @@ for v in -0.1 1.5 x ""; do
     [ "$(wc -l <"$tmp/e")" = 1 ] && grep -q -- "--typos" "$tmp/e" || fail "--typos '$v': not a one-line message"
 done
 "$qac" replay --seed x "$excite" >/dev/null 2>&1; [ $? = 2 ] || fail "--seed x: want 2"
+for v in 3 -1 x "" "auto2"; do
+    "$qac" replay --fuzzy "$v" "$excite" >/dev/null 2>"$tmp/e"; rc=$?
+    [ $rc = 2 ] || fail "--fuzzy '$v': exit $rc, want 2"
+    [ "$(wc -l <"$tmp/e")" = 1 ] && grep -q -- "--fuzzy wants 0, 1, 2 or auto" "$tmp/e" || fail "--fuzzy '$v': not a one-line message"
+done
+"$qac" replay --help | grep -q -- "--fuzzy MODE" || fail "--help does not describe --fuzzy"
 "$qac" replay --help | grep -q -- "--typos RATE" || fail "--help does not describe --typos"
 dead=$(free_port)
 timeout 10 "$qac" replay --port "$dead" "$excite" >/dev/null 2>"$tmp/e"; rc=$?
@@ -169,6 +175,30 @@ assert (t3["typod"], t3["edits"], t3["plain"]["mrr"], t3["fuzzy_auto"]["mrr"]) =
        (t["typod"], t["edits"], p["mrr"], z["mrr"]), (t3, t)
 assert r0["typos"]["typod"] == 0 and r0["typos"]["prefixes"] == 0, r0["typos"]
 assert r0["requests"] == r0["measured_requests"] and r0["mrr"] == r["mrr"], r0
+PY
+# --fuzzy / --infix: every keystroke's COMPLETE carries them (the server's
+# counters say so), the report names them, and typo tolerance only adds
+stat() { redis-cli -p "$port" STATS | tr -d '\r' | sed -n "s/^$1://p"; }
+f0=$(stat complete_fuzzy); i0=$(stat complete_infix)
+timeout 60 "$qac" replay --port "$port" --no-accept --fuzzy 2 --quiet --json "$tmp/f2.json" "$tmp/typos.txt" 2>/dev/null \
+    || fail "replay --fuzzy 2"
+f1=$(stat complete_fuzzy); i1=$(stat complete_infix)
+[ $((f1 - f0)) = "$(jget "$tmp/f2.json" measured_requests)" ] && [ "$i1" = "$i0" ] \
+    || fail "--fuzzy 2: complete_fuzzy +$((f1 - f0)), complete_infix +$((i1 - i0)) for $(jget "$tmp/f2.json" measured_requests) COMPLETEs"
+timeout 60 "$qac" replay --port "$port" --no-accept --fuzzy auto --infix --json "$tmp/fi.json" "$tmp/typos.txt" \
+    >"$tmp/fi.out" 2>/dev/null || fail "replay --fuzzy auto --infix"
+i2=$(stat complete_infix)
+[ $((i2 - i1)) = "$(jget "$tmp/fi.json" measured_requests)" ] || fail "--infix: complete_infix +$((i2 - i1))"
+grep -q "COMPLETE with FUZZY AUTO INFIX" "$tmp/fi.out" || { cat "$tmp/fi.out"; fail "--fuzzy/--infix not in the summary"; }
+python3 - "$tmp/f2.json" "$tmp/fi.json" "$tmp/t0.json" <<'PY' || fail "--fuzzy/--infix JSON"
+import json, sys
+f2, fi, r0 = (json.load(open(p)) for p in sys.argv[1:])
+assert (f2["shape"]["fuzzy"], f2["shape"]["infix"]) == ("2", False), f2["shape"]
+assert (fi["shape"]["fuzzy"], fi["shape"]["infix"]) == ("AUTO", True), fi["shape"]
+assert (r0["shape"]["fuzzy"], r0["shape"]["infix"]) == (None, False), r0["shape"]
+assert f2["measured_requests"] == r0["measured_requests"] and f2["errors"]["protocol"] == 0
+for t in r0["mrr"]:   # exact completions stay first: a typo match can only add a target
+    assert f2["mrr"][t] >= r0["mrr"][t] - 1e-12, (t, f2["mrr"], r0["mrr"])
 PY
 stop_srv
 echo "--typos: ok ($(jget "$tmp/t.json" typos typod) typo'd prefixes; recall@10 plain $(jget "$tmp/t.json" typos plain recall10), FUZZY AUTO $(jget "$tmp/t.json" typos fuzzy_auto recall10))"
