@@ -155,7 +155,7 @@ static int gather_generated(rank_req *r, const trie *t, const char *p, size_t pl
         if (gathered(cs, known, gc->text, gc->len)) continue;
         double g = 0;
         if (!trie_score(t, gc->text, gc->len, &g)) g = 0;
-        cs->c[cs->n++] = (rank_cand){gc->text, gc->len, 0, g, 0, 0, 1 + gc->kept, gc->sf, 0, 0, 0};
+        cs->c[cs->n++] = (rank_cand){gc->text, gc->len, 0, g, 0, 0, 1 + gc->kept, gc->sf, 0, 0, 0, gc->unknown};
     }
     return (int)cs->n;
 }
