@@ -620,6 +620,15 @@ static void test_request_unknown_after_typos(void **state) {
     size_t k = rank_top(r.cs.c, (size_t)n, (size_t)n);
     assert_int_equal(k, (size_t)n);
     assert_true(r.cs.c[n - 1].after); /* last */
+    /* the ones ranked last do not count against m.k: with k 1 the typo
+     * match is still gathered */
+    m.k = 1;
+    rank_req_set_match(&r, &m);
+    n = rank_req_gather(&r, t, NULL, NULL, S("hotlse in p"), 50);
+    assert_true(r.nafter >= 1 && r.ntypo == 1);
+    assert_int_equal(n, (int)r.nafter + 1);
+    m.k = 10;
+    rank_req_set_match(&r, &m);
     /* typed right: the generated text keeps known words and stays in class 0 */
     n = rank_req_gather(&r, t, NULL, NULL, S("cheap hotels in p"), 50);
     assert_int_equal(n, 2); /* and the typo match "cheap hotels in rome" */
