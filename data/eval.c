@@ -131,7 +131,8 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: qac eval (-i INDEX | --train FILE...) [--split TIME] [--json FILE] [--systems LIST]\n"
             "                [--limit N] [--fold F/K] [--embeddings EMB --model MODEL [--topn N]\n"
-            "                [--gen-candidates N [--gen-suffixes N]] [--fuzzy 0|1|2] [--infix]] LOG...\n"
+            "                [--gen-candidates N [--gen-suffixes N] [--gen-words N]] [--fuzzy 0|1|2]\n"
+            "                [--infix]] LOG...\n"
             "\n"
             "Replays query logs (AOL format) in time order and measures how well each\n"
             "system completes the prefixes of every test query (../shared/EVALUATION.md).\n"
@@ -155,13 +156,16 @@ static void usage(FILE *f) {
             "  --gen-candidates N learned: generated completions per prefix (0..%d, default %d; 0:\n"
             "                     none), ranked by the model (trained without them: ranking/gen.h)\n"
             "  --gen-suffixes N   learned: suffixes in their index (1..%d, default %d)\n"
+            "  --gen-words N      learned: known words kept (0..%d, default %d; 0: every word known;\n"
+            "                     past N the rarest are dropped); a generated completion that keeps\n"
+            "                     another word ranks after every typo and infix match\n"
             "  --fuzzy N          learned: typo matches with up to N edits as candidates, as a\n"
             "                     ranked COMPLETE ... FUZZY N gathers them (default 0)\n"
             "  --infix            learned: infix matches (the word index) as candidates, as a\n"
             "                     ranked COMPLETE ... INFIX gathers them (INDEX.words is\n"
             "                     loaded when it is -i INDEX's, else the index is built)\n",
             EVAL_DEFAULT_SPLIT, RANK_LEARN_TOPN, RANK_MAX_GEN_CANDS, RANK_GEN_DEFAULT_CANDS, RANK_GEN_MAX_SUFFIXES,
-            RANK_GEN_DEFAULT_SUFFIXES);
+            RANK_GEN_DEFAULT_SUFFIXES, RANK_GEN_MAX_WORDS, RANK_GEN_DEFAULT_WORDS);
 }
 
 static int parse_systems(const char *s, int on[EVAL_MAX_SYSTEMS]) {
@@ -448,7 +452,8 @@ int eval_main(int argc, char **argv) {
     const char *train[EVAL_MAX_TRAIN];
     int ntrain = 0;
     unsigned fold = 0, nfolds = 0;
-    enum { O_JSON = 256, O_SPLIT, O_TRAIN, O_SYSTEMS, O_EMB, O_MODEL, O_TOPN, O_LIMIT, O_FOLD, O_GENC, O_GENS, O_FUZZY, O_INFIX };
+    enum { O_JSON = 256, O_SPLIT, O_TRAIN, O_SYSTEMS, O_EMB, O_MODEL, O_TOPN, O_LIMIT, O_FOLD, O_GENC, O_GENS, O_GENW,
+           O_FUZZY, O_INFIX };
     unsigned fuzzy = 0;
     int infix = 0;
     trie_words *words = NULL;
@@ -468,6 +473,7 @@ int eval_main(int argc, char **argv) {
         {O_FOLD, "fold", CLI_VALUE},
         {O_GENC, "gen-candidates", CLI_VALUE},
         {O_GENS, "gen-suffixes", CLI_VALUE},
+        {O_GENW, "gen-words", CLI_VALUE},
         {O_FUZZY, "fuzzy", CLI_VALUE},
         {O_INFIX, "infix", CLI_FLAG},
     };
@@ -506,9 +512,11 @@ int eval_main(int argc, char **argv) {
             break;
         case O_INFIX: infix = 1; break;
         case O_GENC:
-        case O_GENS: {
+        case O_GENS:
+        case O_GENW: {
             char gerr[128];
-            if (lenv_gen_opt(&go, opt == O_GENS, v, gerr, sizeof gerr)) return cli_error(&cl, "%s", gerr);
+            if (lenv_gen_opt(&go, opt == O_GENW ? 2 : opt == O_GENS, v, gerr, sizeof gerr))
+                return cli_error(&cl, "%s", gerr);
             break;
         }
         }

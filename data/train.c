@@ -84,17 +84,20 @@ void lenv_set_match(lenv *e, const rank_match *m) { rank_req_set_match(&e->req, 
 void lenv_gen_opts_default(lenv_gen_opts *o) {
     o->cands = RANK_GEN_DEFAULT_CANDS;
     o->suffixes = RANK_GEN_DEFAULT_SUFFIXES;
+    o->words = RANK_GEN_DEFAULT_WORDS;
 }
 
 int lenv_gen_opt(lenv_gen_opts *o, int which, const char *v, char *err, size_t errlen) {
     uint64_t x;
-    uint64_t max = which ? RANK_GEN_MAX_SUFFIXES : RANK_MAX_GEN_CANDS;
-    if (qparse_u64(v, strlen(v), &x) || x < (uint64_t)which || x > max) {
-        snprintf(err, errlen, "--gen-%s wants %d..%llu, not '%s'", which ? "suffixes" : "candidates", which,
+    static const char *const name[] = {"candidates", "suffixes", "words"};
+    uint64_t max = which == 2 ? RANK_GEN_MAX_WORDS : which ? RANK_GEN_MAX_SUFFIXES : RANK_MAX_GEN_CANDS;
+    uint64_t min = which == 1; /* --gen-words 0: every word counts as known */
+    if (qparse_u64(v, strlen(v), &x) || x < min || x > max) {
+        snprintf(err, errlen, "--gen-%s wants %llu..%llu, not '%s'", name[which], (unsigned long long)min,
                  (unsigned long long)max, v);
         return -1;
     }
-    *(which ? &o->suffixes : &o->cands) = x;
+    *(which == 2 ? &o->words : which ? &o->suffixes : &o->cands) = x;
     return 0;
 }
 
@@ -103,15 +106,19 @@ rank_gen *lenv_gen_build(const trie *t, const lenv_gen_opts *o, const char *cmd,
     if (!o->cands) return NULL;
     rank_gen *g = NULL;
     rank_gen_info gi;
-    int rc = rank_gen_build(t, o->suffixes, &g, &gi);
+    int rc = rank_gen_build(t, o->suffixes, o->words, &g, &gi);
     if (rc) {
         fprintf(stderr, "qac %s: cannot build the suffix index: %s\n", cmd, trie_strerror(rc));
         *fail = 1;
         return NULL;
     }
-    LOG_I("gen.built", "keys=%llu occurrences=%llu distinct=%llu suffixes=%llu pruned=%llu bytes=%llu secs=%.2f",
+    LOG_I("gen.built",
+          "keys=%llu occurrences=%llu distinct=%llu suffixes=%llu pruned=%llu words=%llu words_distinct=%llu "
+          "words_pruned=%llu bytes=%llu word_bytes=%llu secs=%.2f",
           (unsigned long long)gi.keys, (unsigned long long)gi.occurrences, (unsigned long long)gi.distinct,
-          (unsigned long long)gi.kept, (unsigned long long)gi.pruned, (unsigned long long)gi.bytes, gi.secs);
+          (unsigned long long)gi.kept, (unsigned long long)gi.pruned, (unsigned long long)gi.words,
+          (unsigned long long)gi.words_distinct, (unsigned long long)gi.words_pruned, (unsigned long long)gi.bytes,
+          (unsigned long long)gi.word_bytes, gi.secs);
     return g;
 }
 
@@ -145,7 +152,7 @@ static void usage(FILE *f) {
             "                 [--loss pairwise|logistic] [--alpha A] [--beta B] [--l1 L1] [--l2 L2]\n"
             "                 [--bits N] [--epochs E] [--topn N] [--prefixes eval|all]\n"
             "                 [--causal all|user] [--base heuristic|none] [--fold F/K]\n"
-            "                 [--gen-candidates N [--gen-suffixes N]] LOG...\n"
+            "                 [--gen-candidates N [--gen-suffixes N] [--gen-words N]] LOG...\n"
             "\n"
             "Learns the learned ranker's model (FTRL-Proximal) by replaying AOL-format logs in\n"
             "time order: each event's prefixes are impressions, its query the positive.\n"
@@ -170,13 +177,16 @@ static void usage(FILE *f) {
             "                     index holds the training queries' own suffixes, so this leaks (see\n"
             "                     ranking/gen.h): train without, serve and eval with them\n"
             "  --gen-suffixes N   suffixes in their index (1..%d, default %d)\n"
+            "  --gen-words N      known words kept (0..%d, default %d; 0: every word known; past N\n"
+            "                     the rarest are dropped); a generated completion that keeps another\n"
+            "                     word ranks after every typo and infix match\n"
             "  --prefixes P       eval: the protocol's len1..len5 + rand (default); all: every length\n"
             "  --causal C         all: popularity as of each event, every user's later events taken\n"
             "                     out of the index's counts (default); user: only this user's\n"
             "                     (holdout scoring always uses all)\n",
             TRAIN_DEFAULT_SPLIT, RANK_FTRL_MIN_BITS, RANK_FTRL_MAX_BITS, RANK_FTRL_DEFAULT_BITS,
             RANK_LEARN_TOPN, RANK_MAX_GEN_CANDS, RANK_GEN_TRAIN_DEFAULT_CANDS, RANK_GEN_MAX_SUFFIXES,
-            RANK_GEN_DEFAULT_SUFFIXES);
+            RANK_GEN_DEFAULT_SUFFIXES, RANK_GEN_MAX_WORDS, RANK_GEN_DEFAULT_WORDS);
 }
 
 typedef struct hold_q {
@@ -249,7 +259,7 @@ int train_main(int argc, char **argv) {
     rank_ftrl_opts_default(&fo);
     uint64_t epochs = 1, topn = RANK_LEARN_TOPN, bits = fo.bits;
     enum { O_EMB = 256, O_SPLIT, O_HOLD, O_LOSS, O_PREF, O_CAUSAL, O_ALPHA, O_BETA, O_L1, O_L2, O_BITS, O_EPOCHS,
-           O_TOPN, O_BASE, O_FOLD, O_GENC, O_GENS };
+           O_TOPN, O_BASE, O_FOLD, O_GENC, O_GENS, O_GENW };
     lenv_gen_opts go;
     lenv_gen_opts_default(&go);
     go.cands = RANK_GEN_TRAIN_DEFAULT_CANDS; /* the index would leak the training targets (ranking/gen.h) */
@@ -275,6 +285,7 @@ int train_main(int argc, char **argv) {
         {O_FOLD, "fold", CLI_VALUE},
         {O_GENC, "gen-candidates", CLI_VALUE},
         {O_GENS, "gen-suffixes", CLI_VALUE},
+        {O_GENW, "gen-words", CLI_VALUE},
     };
     cli cl;
     cli_init(&cl, "train", usage, options, ARRAY_LEN(options), argc, argv);
@@ -305,9 +316,11 @@ int train_main(int argc, char **argv) {
                 return cli_error(&cl, "--fold wants F/K with 0 <= F < K and 2 <= K <= %d, not '%s'", EP_MAX_FOLDS, v);
             break;
         case O_GENC:
-        case O_GENS: {
+        case O_GENS:
+        case O_GENW: {
             char gerr[128];
-            if (lenv_gen_opt(&go, opt == O_GENS, v, gerr, sizeof gerr)) return cli_error(&cl, "%s", gerr);
+            if (lenv_gen_opt(&go, opt == O_GENW ? 2 : opt == O_GENS, v, gerr, sizeof gerr))
+                return cli_error(&cl, "%s", gerr);
             break;
         }
         }

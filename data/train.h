@@ -44,10 +44,11 @@ typedef struct lenv {
 /* Generated candidates (ranking/gen.h) in eval and train: --gen-candidates N
  * (0 = none, the default) and --gen-suffixes N, parsed and checked alike. */
 typedef struct lenv_gen_opts {
-    uint64_t cands, suffixes;
+    uint64_t cands, suffixes, words;
 } lenv_gen_opts;
 void lenv_gen_opts_default(lenv_gen_opts *o);
-/* Parses the value of --gen-candidates (which 0) or --gen-suffixes (1);
+/* Parses the value of --gen-candidates (which 0), --gen-suffixes (1) or
+ * --gen-words (2);
  * returns 0, or -1 with a message in err. */
 int lenv_gen_opt(lenv_gen_opts *o, int which, const char *v, char *err, size_t errlen);
 /* The suffix index of t when o->cands > 0 (logged: event=gen.built), NULL

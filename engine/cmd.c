@@ -484,7 +484,7 @@ static int ranked(cmd_call *c, const eng_ctx *ctx, unsigned k, int ws) {
         if (n < 0) n = 0;
         res.n = (size_t)n;
         for (int i = 0; i < n; i++)
-            res.c[i] = (rank_cand){trie_hit_key(&e->hits[i]), (uint32_t)e->hits[i].keylen, 0, e->hits[i].score, 0, 0, 0, 0, 0, 0, 0};
+            res.c[i] = (rank_cand){trie_hit_key(&e->hits[i]), (uint32_t)e->hits[i].keylen, 0, e->hits[i].score, 0, 0, 0, 0, 0, 0, 0, 0};
     }
     eng_rank_count_cuts(e, &res);
     OOM(eng_reply_ranked(e, c->kind, ws, e->norm, e->normlen, &res, c->out));

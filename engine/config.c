@@ -85,6 +85,10 @@ static const setting table[] = {
      "per request (default 5; 0 = off; up to 32)"},
     {"gen-suffixes", K_U64, OFF(gen_suffixes), 1, RANK_GEN_MAX_SUFFIXES,
      "suffixes in the index of generated completions, built at start and RELOAD (default 100000)"},
+    {"gen-words", K_U64, OFF(gen_words), 0, RANK_GEN_MAX_WORDS,
+     "known words that index keeps: a generated completion that keeps another word ranks after every "
+     "typo and infix match (default 1000000; 0 = every word counts as known; past it the rarest words "
+     "are dropped and count as unknown)"},
     {"gen-copy-slice", K_U64, OFF(gen_copy_slice), 1, RANK_GEN_MAX_COPY_SLICE,
      "key ids that index's build copies per event-loop turn; the longest pause it puts in serving "
      "(default 1024)"},
@@ -207,6 +211,7 @@ void config_defaults(srv_config *c) {
     c->candidates = ENG_RANK_DEFAULT_CANDIDATES;
     c->gen_candidates = RANK_GEN_DEFAULT_CANDS;
     c->gen_suffixes = RANK_GEN_DEFAULT_SUFFIXES;
+    c->gen_words = RANK_GEN_DEFAULT_WORDS;
     c->gen_copy_slice = RANK_GEN_DEFAULT_COPY_SLICE;
     c->gen_copy_note_bytes = RANK_GEN_DEFAULT_COPY_NOTE_BYTES;
     c->ngram_bytes = ENG_RANK_DEFAULT_NGRAM_BYTES;

@@ -87,6 +87,7 @@ typedef struct srv_config {
     uint64_t candidates;        /* trie top N reranked */
     uint64_t gen_candidates;    /* generated completions per ranked request (ranking/gen.h; 0 = off) */
     uint64_t gen_suffixes;      /* suffixes in their index */
+    uint64_t gen_words;         /* known words that index keeps (0: every word known) */
     uint64_t gen_copy_slice;    /* key ids their build copies per loop turn */
     uint64_t gen_copy_note_bytes; /* memory for changes noted during that copy */
     uint64_t ngram_bytes;       /* bound of the in-process n-gram table (0 = off) */

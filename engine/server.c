@@ -783,6 +783,7 @@ int srv_run(const srv_config *cfg, trie *t, struct dict_set *dicts, jrn *j, trie
     ro.ngram_bytes = cfg->ngram_bytes;
     ro.gen_candidates = (uint32_t)cfg->gen_candidates;
     ro.gen_suffixes = cfg->gen_suffixes;
+    ro.gen_words = cfg->gen_words;
     ro.gen_copy_slice = cfg->gen_copy_slice;
     ro.gen_copy_note_bytes = cfg->gen_copy_note_bytes;
     char rerr[600];

@@ -265,6 +265,7 @@ void stats_snapshot(const eng_stats *s, const trie *t, eng_stats_snap *snap) {
         add_u(snap, "rank_ngram_fallbacks", "qac_rank_ngram_vectors_total", "counter", "result=\"none\"",
               r.ngram_fallbacks);
         add_u(snap, "rank_gen_suffixes", "qac_rank_gen_suffixes", "gauge", NULL, r.gen_suffixes);
+        add_u(snap, "rank_gen_words", "qac_rank_gen_words", "gauge", NULL, r.gen_words);
         add_u(snap, "rank_gen_bytes", "qac_rank_gen_bytes", "gauge", NULL, r.gen_bytes);
         add_u(snap, "rank_gen_builds", "qac_rank_gen_builds_total", "counter", NULL, r.gen_builds);
         add_u(snap, "rank_gen_building", "qac_rank_gen_building", "gauge", NULL, (uint64_t)r.gen_building);

@@ -34,6 +34,7 @@ static int bytes_cmp(const char *a, size_t alen, const char *b, size_t blen) {
 }
 
 int rank_cand_before(const rank_cand *a, const rank_cand *b) {
+    if (a->after != b->after) return b->after;
     if (a->cls != b->cls) return a->cls < b->cls; /* the class key: never crossed by a score */
     if (a->score != b->score) return a->score > b->score;
     return bytes_cmp(a->q, a->len, b->q, b->len) < 0;
@@ -82,7 +83,7 @@ int rank_gather(rank_cands *cs, const trie *t, const rank_huser *u, const char *
     for (int i = 0; i < nh; i++) {
         const trie_hit *h = &cs->hits[i];
         const rank_hentry *e = rank_huser_get(u, trie_hit_key(h), h->keylen);
-        cs->c[cs->n++] = (rank_cand){trie_hit_key(h), h->keylen, e ? e->count : 0, h->score, e ? e->last : 0, 0, 0, 0, 0, 0, 0};
+        cs->c[cs->n++] = (rank_cand){trie_hit_key(h), h->keylen, e ? e->count : 0, h->score, e ? e->last : 0, 0, 0, 0, 0, 0, 0, 0};
     }
     const trie_hit *worst = nh > 0 ? &cs->hits[nh - 1] : NULL;
     for (size_t i = 0; i < nm; i++) {
@@ -94,7 +95,7 @@ int rank_gather(rank_cands *cs, const trie *t, const rank_huser *u, const char *
                          (g == worst->score && bytes_cmp(e->q, e->len, trie_hit_key(worst), worst->keylen) <= 0);
             if (in_top) continue;
         }
-        cs->c[cs->n++] = (rank_cand){e->q, e->len, e->count, g, e->last, 0, 0, 0, 0, 0, 0};
+        cs->c[cs->n++] = (rank_cand){e->q, e->len, e->count, g, e->last, 0, 0, 0, 0, 0, 0, 0};
     }
     rank_cands_keep_history(cs, (size_t)nh, max_hist);
     return (int)cs->n;

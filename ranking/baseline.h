@@ -15,7 +15,9 @@
  * INFIX; issue 15: ordinary completions first); RANK_CLS_EDIT0 + d for a
  * key d >= 1 edits away from the prefix (FUZZY; issue 14: exact, then 1
  * edit, then 2). No score moves a candidate across classes, so a ranker
- * orders within each class only. Every candidate rank_gather makes is of
+ * orders within each class only. One key comes before the class:
+ * rank_cand.after, set on a generated completion that keeps a word no key
+ * has (ranking/gen.h, "Known words"), which puts it after every class. Every candidate rank_gather makes is of
  * class 0: the scorers' figures do not depend on the key. These readings reproduce every reference figure of
  * EVALUATION.md to four decimals (see data/eval.c).
  *
@@ -85,6 +87,7 @@ typedef struct rank_cand {
     uint8_t cls;   /* match class (RANK_CLS_*): rank_top's first key */
     uint8_t edits; /* typo candidates: edits from the typed prefix (1..2); else 0 */
     uint8_t words; /* infix candidates: typed words matched (all of them, 1..16); else 0 */
+    uint8_t after; /* generated from a word the index does not know (gen.h): after every class */
 } rank_cand;
 
 /* Context of one request for the heuristic. */

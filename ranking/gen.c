@@ -14,8 +14,12 @@
 #include "common/alloc.h"
 #include "common/util.h"
 
+typedef struct counter counter;
+static int counter_has(const counter *c, const char *s, size_t len);
+
 struct rank_gen {
     trie *t;
+    struct counter *words; /* the words of the keys with a space (see "Known words" in gen.h) */
 };
 
 typedef struct sent {
@@ -24,7 +28,7 @@ typedef struct sent {
     double count;
 } sent;
 
-typedef struct counter {
+struct counter {
     sent *e;
     size_t n, cap; /* entries, at most cap */
     uint32_t *slot; /* entry + 1, 0 = empty */
@@ -33,7 +37,8 @@ typedef struct counter {
     size_t alen, acap;
     uint64_t occurrences, distinct, pruned;
     int oom;
-} counter;
+    struct counter *words; /* the suffix counter's: the words counted alongside (NULL: none) */
+};
 
 static uint64_t hash_bytes(const char *s, size_t n) { /* FNV-1a, then a mix */
     uint64_t h = 1469598103934665603ull;
@@ -126,15 +131,39 @@ static int count_add(counter *c, const char *s, size_t len, double w) {
     return 0;
 }
 
+static int counter_has(const counter *c, const char *s, size_t len) {
+    uint64_t h = hash_bytes(s, len);
+    for (size_t i = h & (c->nslot - 1);; i = (i + 1) & (c->nslot - 1)) {
+        uint32_t k = c->slot[i];
+        if (!k) return 0;
+        const sent *x = &c->e[k - 1];
+        if (x->h == h && x->len == len && !memcmp(c->arena + x->off, s, len)) return 1;
+    }
+}
+
 /* Counts the suffixes of one key: every suffix starts after a space that
  * is followed by a non-space, so the text from the key's first space on
  * (its tail) has them all. */
 static int count_tail(counter *c, const char *k, size_t n, double w) {
+    if (!memchr(k, ' ', n)) return 0; /* no suffix, and its word is not counted (the key copy skips it) */
     for (size_t i = 0; i + 1 < n; i++)
         if (k[i] == ' ' && k[i + 1] != ' ' && count_add(c, k + i + 1, n - i - 1, w)) {
             c->oom = 1;
             return 1;
         }
+    for (size_t i = 0; c->words && i < n;) { /* its words: the runs of non-spaces */
+        if (k[i] == ' ') {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < n && k[j] != ' ') j++;
+        if (count_add(c->words, k + i, j - i, w)) {
+            c->oom = 1;
+            return 1;
+        }
+        i = j;
+    }
     return 0;
 }
 
@@ -160,9 +189,9 @@ static int by_text(const void *pa, const void *pb) {
     return bytes_cmp(sort_ctx->arena + a->off, a->len, sort_ctx->arena + b->off, b->len);
 }
 
-static int counter_init(counter *c, uint64_t max_suffixes) {
+static int counter_init(counter *c, size_t cap) {
     memset(c, 0, sizeof *c);
-    c->cap = (size_t)max_suffixes * RANK_GEN_COUNT_FACTOR;
+    c->cap = cap;
     c->nslot = 16;
     while (c->nslot < 2 * c->cap) c->nslot *= 2;
     c->acap = 1 << 16;
@@ -173,31 +202,67 @@ static int counter_init(counter *c, uint64_t max_suffixes) {
 }
 
 static void counter_free(counter *c) {
+    if (c->words) {
+        counter_free(c->words);
+        qfree(c->words);
+    }
     qfree(c->e);
     qfree(c->slot);
     qfree(c->arena);
 }
 
-/* Checks max_suffixes and makes an empty counting table; *out = NULL. */
-static int counter_start(counter *c, uint64_t max_suffixes, rank_gen **out) {
+/* Checks the bounds and makes empty counting tables (the words' too unless
+ * max_words is 0); *out = NULL. */
+static int counter_start(counter *c, uint64_t max_suffixes, uint64_t max_words, rank_gen **out) {
     *out = NULL;
     memset(c, 0, sizeof *c);
-    if (max_suffixes < 1 || max_suffixes > RANK_GEN_MAX_SUFFIXES) return TRIE_EINVAL;
-    if (counter_init(c, max_suffixes)) {
+    if (max_suffixes < 1 || max_suffixes > RANK_GEN_MAX_SUFFIXES || max_words > RANK_GEN_MAX_WORDS)
+        return TRIE_EINVAL;
+    int bad = counter_init(c, (size_t)max_suffixes * RANK_GEN_COUNT_FACTOR);
+    if (!bad && max_words) {
+        bad = !(c->words = qmalloc(sizeof *c->words));
+        if (!bad && counter_init(c->words, (size_t)max_words)) bad = 1;
+    }
+    if (bad) {
         counter_free(c);
         return TRIE_ENOMEM;
     }
     return 0;
 }
 
+/* Shrinks the word table to its entries: the lookup set (counter_has). */
+static int words_compact(counter *w) {
+    size_t n = w->n ? w->n : 1, nslot = 16;
+    while (nslot < 2 * n) nslot *= 2;
+    sent *e = qrealloc(w->e, n * sizeof *e);
+    if (!e) return -1;
+    w->e = e;
+    uint32_t *slot = qrealloc(w->slot, nslot * sizeof *slot);
+    if (!slot) return -1;
+    w->slot = slot;
+    w->nslot = nslot;
+    w->cap = w->n;
+    char *a = qrealloc(w->arena, w->alen ? w->alen : 1);
+    if (!a) return -1;
+    w->arena = a;
+    w->acap = w->alen ? w->alen : 1;
+    slots_rebuild(w);
+    return 0;
+}
+
 /* The max_suffixes best counted suffixes (count desc, text asc) into a new
- * index; frees c. */
+ * index, with the counted words; frees c. */
 static int counted_finish(counter *c, uint64_t keys, uint64_t max_suffixes, uint64_t t0, rank_gen **out,
                           rank_gen_info *info) {
     rank_gen *g = qcalloc(1, sizeof *g);
     trie_builder *b = NULL;
     int rc = TRIE_ENOMEM;
     if (!g || c->oom) goto out;
+    if (c->words) {
+        if (words_compact(c->words)) goto out;
+        g->words = c->words;
+        c->words = NULL;
+    }
     sort_ctx = c;
     qsort(c->e, c->n, sizeof *c->e, by_count);
     size_t keep = c->n < max_suffixes ? c->n : (size_t)max_suffixes;
@@ -215,8 +280,19 @@ static int counted_finish(counter *c, uint64_t keys, uint64_t max_suffixes, uint
     if (info) {
         trie_mem m;
         trie_memory(g->t, &m);
-        *info = (rank_gen_info){keys, c->occurrences, c->distinct, keep, c->pruned, m.bytes_alloc,
-                                (double)(qtime_ns() - t0) / 1e9};
+        const counter *w = g->words;
+        uint64_t wbytes = w ? w->n * sizeof *w->e + w->nslot * sizeof *w->slot + w->acap + sizeof *w : 0;
+        *info = (rank_gen_info){keys,
+                                c->occurrences,
+                                c->distinct,
+                                keep,
+                                c->pruned,
+                                m.bytes_alloc + wbytes,
+                                (double)(qtime_ns() - t0) / 1e9,
+                                w ? w->n : 0,
+                                w ? w->distinct : 0,
+                                w ? w->pruned : 0,
+                                wbytes};
     }
     *out = g;
     g = NULL;
@@ -228,10 +304,10 @@ out:
     return rc;
 }
 
-int rank_gen_build(const trie *t, uint64_t max_suffixes, rank_gen **out, rank_gen_info *info) {
+int rank_gen_build(const trie *t, uint64_t max_suffixes, uint64_t max_words, rank_gen **out, rank_gen_info *info) {
     uint64_t t0 = qtime_ns();
     counter c;
-    int rc = counter_start(&c, max_suffixes, out);
+    int rc = counter_start(&c, max_suffixes, max_words, out);
     if (rc) return rc;
     trie_foreach(t, walk_key, &c);
     return counted_finish(&c, trie_count(t), max_suffixes, t0, out, info);
@@ -469,11 +545,11 @@ static const char *merged_next(merged *m) {
     }
 }
 
-int rank_gen_build_keys(const rank_gen_keys *k, uint64_t max_suffixes, const atomic_int *cancel, rank_gen **out,
-                        rank_gen_info *info) {
+int rank_gen_build_keys(const rank_gen_keys *k, uint64_t max_suffixes, uint64_t max_words, const atomic_int *cancel,
+                        rank_gen **out, rank_gen_info *info) {
     uint64_t t0 = qtime_ns();
     counter c;
-    int rc = counter_start(&c, max_suffixes, out);
+    int rc = counter_start(&c, max_suffixes, max_words, out);
     if (rc) return rc;
     merged m;
     if (merged_init(&m, k)) {
@@ -495,9 +571,15 @@ int rank_gen_build_keys(const rank_gen_keys *k, uint64_t max_suffixes, const ato
 
 void rank_gen_free(rank_gen *g) {
     if (!g) return;
+    if (g->words) {
+        counter_free(g->words);
+        qfree(g->words);
+    }
     trie_free(g->t);
     qfree(g);
 }
+
+int rank_gen_knows(const rank_gen *g, const char *w, size_t len) { return !g->words || counter_has(g->words, w, len); }
 
 const trie *rank_gen_trie(const rank_gen *g) { return g->t; }
 
@@ -514,9 +596,23 @@ size_t rank_gen_complete(const rank_gen *g, const char *p, size_t plen, unsigned
         if (ns == RANK_GEN_MAX_KEPT) break;
         st[ns++] = i + 1; /* newest (rightmost) first: most words kept first */
     }
+    /* the first complete word the index does not know starts at u: a split
+     * at s keeps the words before s, so those with s > u keep an unknown word */
+    size_t u = plen;
+    for (size_t i = 0; i < plen && u == plen;) {
+        if (p[i] == ' ') {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < plen && p[j] != ' ') j++;
+        if (j < plen && !rank_gen_knows(g, p + i, j - i)) u = i; /* complete (a space follows) and unknown */
+        i = j;
+    }
     size_t n = 0;
     for (size_t w = 0; w < ns && n < max; w++) {
         size_t s = st[w];
+        int unknown = s > u;
         /* words kept: the words before s */
         uint32_t kept = 0;
         for (size_t i = 0; i < s; i++)
@@ -537,6 +633,7 @@ size_t rank_gen_complete(const rank_gen *g, const char *p, size_t plen, unsigned
             o->len = (uint32_t)len;
             o->kept = kept;
             o->sf = x->score;
+            o->unknown = (uint8_t)unknown;
             n++;
         }
     }

@@ -35,12 +35,40 @@
  * in slices, notes the changes between them: see rank_gen_keys below). Whether a generated
  * text is a known key is looked up live (rank_gen_complete reads the trie).
  *
+ * Known words: the same walk counts every word of every key with a space
+ * (the keys it takes suffixes from; a one-word key is neither counted nor
+ * copied), in a second table of at most max_words entries (--gen-words,
+ * RANK_GEN_DEFAULT_WORDS) pruned like the suffixes' when it fills: the
+ * words kept are all of them while they fit (rank_gen_info.words_pruned 0),
+ * else the most frequent by the keys' scores, and a word dropped counts as
+ * unknown. After the build the table shrinks to its entries and stays as
+ * a hash set (rank_gen_knows): about 46 bytes a word (3.3 MB for the 71,297
+ * words of the AOL dev index), on top of the suffix trie. max_words 0 keeps
+ * none and every word counts as known.
+ *
+ * Why: on a mistyped prefix ("lrics on") the kept words are the typo, and
+ * "lrics " + a frequent suffix ("online") is a class-0 candidate that ranks
+ * above every typo match ("lyrics on demand", 1 edit) because no score
+ * crosses a class (baseline.h). A kept word no key has is the evident case:
+ * such a candidate is still made but marked (rank_gen_cand.unknown) and the
+ * request ranks it after every class (rank_cand.after). Dropping it
+ * instead costs correctly typed rare prefixes, which keep new words ("a
+ * name no one searched" + "obituary") and are what generation is for.
+ * Measured (README, issue 16): `qac replay --typos 0.2` FUZZY AUTO MRR of
+ * the typo'd requests 0.341 -> 0.704 (0.780 without generation); `qac eval`
+ * unchanged without matches, rand -0.0004 with --fuzzy 2 --infix; dropping
+ * gave the same 0.704 but lost rand 0.5685 -> 0.5617 (unseen 0.2047 ->
+ * 0.1917). A typo in the last, partial word, or one that makes another
+ * known word, is not evident and still ranks as before.
+ *
  * Per request (rank_gen_complete): for kept = m-1 .. 1 complete words of a
  * prefix with m words (the last one may be partial or empty), one
  * trie_topk on the suffix index for the rest of the prefix, until `max`
  * candidates are made; texts longer than TRIE_MAX_KEY and duplicates are
- * skipped. A prefix without a complete word makes none. Work: at most
- * RANK_GEN_MAX_KEPT topk calls of at most `max` hits.
+ * skipped; a candidate whose kept words include one the index does not
+ * know is marked unknown. A prefix without a complete word makes none.
+ * Work: at most RANK_GEN_MAX_KEPT topk calls of at most `max` hits, and
+ * one hash lookup per complete word of the prefix.
  *
  * Training: `qac train --gen-candidates N` shows the model generated
  * candidates too, but it leaks: the index is built from the training
@@ -70,6 +98,8 @@
 #define RANK_GEN_DEFAULT_SUFFIXES 100000 /* suffixes kept in the index (--gen-suffixes) */
 #define RANK_GEN_MAX_SUFFIXES 10000000   /* the largest --gen-suffixes */
 #define RANK_GEN_COUNT_FACTOR 4          /* counting table = this * max_suffixes entries */
+#define RANK_GEN_DEFAULT_WORDS 1000000   /* known words kept (--gen-words; 0 = every word known) */
+#define RANK_GEN_MAX_WORDS 100000000     /* the largest --gen-words */
 #define RANK_GEN_DEFAULT_CANDS 5         /* generated candidates per request (serve, eval; 0 = off) */
 #define RANK_GEN_TRAIN_DEFAULT_CANDS 0   /* ... in qac train (see "Training" above) */
 /* RANK_MAX_GEN_CANDS (baseline.h): the largest --gen-candidates */
@@ -93,8 +123,12 @@ typedef struct rank_gen_info {
     uint64_t distinct;   /* distinct suffixes seen (exact unless pruned) */
     uint64_t kept;       /* suffixes in the index */
     uint64_t pruned;     /* times the counting table dropped its lower half (0: exact) */
-    uint64_t bytes;      /* the index's memory (its trie's bytes_alloc) */
+    uint64_t bytes;      /* the index's memory (its trie's bytes_alloc + word_bytes) */
     double secs;
+    uint64_t words;          /* known words kept (0 with max_words 0: every word counts as known) */
+    uint64_t words_distinct; /* distinct words seen (exact unless words_pruned) */
+    uint64_t words_pruned;   /* times the word table dropped its lower half (0: exact) */
+    uint64_t word_bytes;     /* the word set's memory */
 } rank_gen_info;
 
 /* A generated candidate (caller memory). */
@@ -103,11 +137,12 @@ typedef struct rank_gen_cand {
     uint32_t len;
     uint32_t kept; /* prefix words kept, >= 1 */
     double sf;     /* the suffix's frequency */
+    uint8_t unknown; /* a kept word is not a known word (the request ranks it last: rank_cand.after) */
 } rank_gen_cand;
 
-/* Builds the index of t's keys: max_suffixes 1 .. RANK_GEN_MAX_SUFFIXES
- * (else TRIE_EINVAL). info may be NULL. */
-int rank_gen_build(const trie *t, uint64_t max_suffixes, rank_gen **out, rank_gen_info *info);
+/* Builds the index of t's keys: max_suffixes 1 .. RANK_GEN_MAX_SUFFIXES,
+ * max_words 0 .. RANK_GEN_MAX_WORDS (else TRIE_EINVAL). info may be NULL. */
+int rank_gen_build(const trie *t, uint64_t max_suffixes, uint64_t max_words, rank_gen **out, rank_gen_info *info);
 void rank_gen_free(rank_gen *g);
 
 /* Building off the trie's thread (engine/rank/ranker_gen.c): a private
@@ -141,13 +176,17 @@ int rank_gen_keys_done(const rank_gen_keys *k);
 uint64_t rank_gen_keys_count(const rank_gen_keys *k);   /* keys copied (the ones with a space) */
 uint64_t rank_gen_keys_changes(const rank_gen_keys *k); /* changes noted (to keys with a space) */
 uint64_t rank_gen_keys_bytes(const rank_gen_keys *k);   /* the copy's memory */
-int rank_gen_build_keys(const rank_gen_keys *k, uint64_t max_suffixes, const atomic_int *cancel, rank_gen **out,
-                        rank_gen_info *info);
+int rank_gen_build_keys(const rank_gen_keys *k, uint64_t max_suffixes, uint64_t max_words, const atomic_int *cancel,
+                        rank_gen **out, rank_gen_info *info);
+/* Whether w is a known word (gen.h, "Known words"); 1 for any w when the
+ * index was built with max_words 0. */
+int rank_gen_knows(const rank_gen *g, const char *w, size_t len);
 const trie *rank_gen_trie(const rank_gen *g); /* the suffixes and their frequencies */
 
 /* Up to max (<= RANK_MAX_GEN_CANDS) generated candidates of prefix p into
- * out[], most words kept first, then by suffix frequency; scratch holds
- * max hits. Returns how many. */
+ * out[], most words kept first, then by suffix frequency, each marked
+ * unknown when a kept word is not a known word; scratch holds max hits.
+ * Returns how many. */
 size_t rank_gen_complete(const rank_gen *g, const char *p, size_t plen, unsigned max, trie_hit *scratch,
                          rank_gen_cand *out);
 

@@ -358,7 +358,7 @@ int rank_rh_gather(rank_cands *cs, const trie *t, const rank_rh *h, const char *
     for (int i = 0; i < nh; i++) {
         const trie_hit *x = &cs->hits[i];
         const rank_hentry *e = rank_rh_get(h, trie_hit_key(x), x->keylen);
-        cs->c[cs->n++] = (rank_cand){trie_hit_key(x), x->keylen, e ? e->count : 0, x->score, e ? e->last : 0, 0, 0, 0, 0, 0, 0};
+        cs->c[cs->n++] = (rank_cand){trie_hit_key(x), x->keylen, e ? e->count : 0, x->score, e ? e->last : 0, 0, 0, 0, 0, 0, 0, 0};
     }
     const trie_hit *worst = nh > 0 ? &cs->hits[nh - 1] : NULL;
     for (size_t k = 0; nm && k < h->n; k++) {
@@ -370,7 +370,7 @@ int rank_rh_gather(rank_cands *cs, const trie *t, const rank_rh *h, const char *
                          (g == worst->score && bytes_cmp(e->q, e->len, trie_hit_key(worst), worst->keylen) <= 0);
             if (in_top) continue;
         }
-        cs->c[cs->n++] = (rank_cand){e->q, e->len, e->count, g, e->last, 0, 0, 0, 0, 0, 0};
+        cs->c[cs->n++] = (rank_cand){e->q, e->len, e->count, g, e->last, 0, 0, 0, 0, 0, 0, 0};
     }
     rank_cands_keep_history(cs, (size_t)nh, max_hist);
     return (int)cs->n;

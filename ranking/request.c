@@ -129,12 +129,12 @@ static int gather_typos(rank_req *r, const trie *t, const rank_huser *hu, const 
 static int gather_matches(rank_req *r, const trie *t, const rank_huser *hu, const rank_rh *rh, const char *p,
                           size_t plen) {
     rank_cands *cs = &r->cs;
-    if (r->m.words && cs->n < r->m.k) {
+    if (r->m.words && cs->n - r->nafter < r->m.k) { /* the ones ranked after every class do not count */
         int a = gather_infix(r, t, hu, rh, p, plen);
         if (a < 0) return a;
         r->ninfix = (uint32_t)a;
     }
-    if (r->m.edits && cs->n < r->m.k) {
+    if (r->m.edits && cs->n - r->nafter < r->m.k) {
         int a = gather_typos(r, t, hu, rh, p, plen);
         if (a < 0) return a;
         r->ntypo = (uint32_t)a;
@@ -155,7 +155,8 @@ static int gather_generated(rank_req *r, const trie *t, const char *p, size_t pl
         if (gathered(cs, known, gc->text, gc->len)) continue;
         double g = 0;
         if (!trie_score(t, gc->text, gc->len, &g)) g = 0;
-        cs->c[cs->n++] = (rank_cand){gc->text, gc->len, 0, g, 0, 0, 1 + gc->kept, gc->sf, 0, 0, 0};
+        cs->c[cs->n++] = (rank_cand){gc->text, gc->len, 0, g, 0, 0, 1 + gc->kept, gc->sf, 0, 0, 0, gc->unknown};
+        r->nafter += gc->unknown;
     }
     return (int)cs->n;
 }
@@ -180,7 +181,7 @@ int rank_req_gather(rank_req *r, const trie *t, const rank_huser *hu, const rank
                     size_t plen, unsigned topn) {
     r->x.p = p;
     r->x.plen = (uint32_t)plen;
-    r->ninfix = r->ntypo = 0;
+    r->ninfix = r->ntypo = r->nafter = 0;
     r->fuzzy_cut = r->infix_cut = 0;
     int n = rh ? rank_rh_gather(&r->cs, t, rh, p, plen, topn, RANK_MAX_HIST_CANDS)
                : rank_gather(&r->cs, t, hu, p, plen, topn, RANK_MAX_HIST_CANDS);

@@ -24,11 +24,14 @@
  *      With a suffix index set (rank_req_set_gen), up to gen_max generated
  *      candidates follow (ranking/gen.h: rank_cand.gen != 0, .sf; g from
  *      the trie when the text is a key, else 0; u 0), those equal to a
- *      candidate already gathered left out.
+ *      candidate already gathered left out; one that keeps a word the index
+ *      does not know ranks after every class (rank_cand.after; gen.h "Known
+ *      words") and is not counted below.
  *      With typo or infix matches asked for (rank_req_set_match: what the
  *      request's FUZZY / INFIX allow), and only while fewer than m.k
- *      candidates of class 0 were gathered (baseline.h "Match class": no
- *      later candidate can rank above them, so more would never be shown),
+ *      candidates of class 0 were gathered, the ones ranked after every class
+ *      not counted (baseline.h "Match class": no later candidate can rank
+ *      above the others, so more would never be shown),
  *      the infix matches follow (trie_words_topk's class-1 hits: the typed
  *      words elsewhere in the key; .cls RANK_CLS_INFIX, .words), then, while
  *      still fewer than m.k, the typo matches (trie_fuzzy_topk_bounded's
@@ -106,6 +109,7 @@ typedef struct rank_req {
     trie_fuzzy_hit *fhits; /* RANK_MAX_MATCH_CANDS typo hits (candidates point here) */
     trie_words_hit *whits; /* RANK_MAX_MATCH_CANDS infix hits (candidates point here) */
     uint32_t ninfix, ntypo; /* candidates the last gather took from each (for tests and STATS) */
+    uint32_t nafter;        /* of its generated ones, those ranked after every class (rank_cand.after) */
     uint8_t fuzzy_cut;      /* the last gather's typo search: the edit class its work limit cut (0: none) */
     uint8_t infix_cut;      /* ... its infix search: 1 when the scan limit cut it */
 } rank_req;

@@ -2,13 +2,16 @@
 # it_gen.sh -- generated completions (ranking/gen.h) in `qac serve`, `qac
 # train` and `qac eval`.
 #  1. the bounded settings: --gen-candidates over 32, --gen-suffixes 0 or
-#     over 10,000,000 exit 2 with a message (serve, train, eval); so do
+#     over 10,000,000, --gen-words over 100,000,000 exit 2 with a message
+#     (serve, train, eval); so do
 #     --gen-copy-slice 0 or over 16777216, --gen-copy-note-bytes under 4m or over 1t (serve).
 #  2. a server with --gen-candidates 4 (no Redis, no model: the heuristic):
 #     a ranked COMPLETE for a prefix whose completion is no key answers the
 #     generated text on text and RESP (unmarked) and HTTP ("generated":true
 #     on it, on no other suggestion); without USER/SESSION (the plain trie
-#     path) nothing is generated; STATS counts the index.
+#     path) nothing is generated; STATS counts the index and its known
+#     words; a generated text that keeps a word no key has ("hotlse") ranks
+#     after the typo matches of FUZZY 2.
 #  3. ADD makes the text a key: no longer generated; the index is not live
 #     (a new key's suffixes come at RELOAD, which rebuilds it off the loop:
 #     rank_gen_builds; the script waits for rank_gen_building:0).
@@ -39,7 +42,8 @@ gen_ready() {
 }
 
 # --- 1. bounded settings ---------------------------------------------------------
-for bad in "--gen-candidates 33" "--gen-suffixes 0" "--gen-suffixes 10000001" "--gen-candidates x"; do
+for bad in "--gen-candidates 33" "--gen-suffixes 0" "--gen-suffixes 10000001" "--gen-candidates x" \
+           "--gen-words 100000001" "--gen-words x"; do
     # shellcheck disable=SC2086
     "$qac" serve -i "$tmp/idx" $bad 2>"$tmp/err"
     [ $? = 2 ] || fail "serve $bad should exit 2"
@@ -86,6 +90,11 @@ PY
 ok "HTTP: generated:true on generated suggestions only"
 stats=$(redis-cli -p "$port" STATS)
 grep -q "^rank_gen_suffixes:[1-9]" <<<"$stats" || fail "STATS rank_gen_suffixes: $stats"
+grep -q "^rank_gen_words:8" <<<"$stats" || fail "STATS rank_gen_words (8 words in the keys): $stats"
+grep -q "event=gen.built .*words=8 words_distinct=8 words_pruned=0" "$tmp/log" || fail "gen.built words"
+got=$(redis-cli -p "$port" COMPLETE "hotles in r" USER u1 FUZZY 2)
+check "an unknown word: the typo match first, the generated texts after it" "$(head -1 <<<"$got")" "hotels in rome"
+grep -q "^hotles in r" <<<"$(tail -n +2 <<<"$got")" || fail "no generated text after the typo match: $got"
 grep -q "^rank_gen_builds:1" <<<"$stats" || fail "STATS rank_gen_builds"
 for f in rank_gen_building:0 rank_gen_build_ms: rank_gen_copy_ms: rank_gen_copy_bytes:[1-9] rank_gen_unready: \
     rank_gen_requeued:0 rank_gen_failures:0; do

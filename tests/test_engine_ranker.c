@@ -551,7 +551,7 @@ static void test_gen_off_loop(void **state) {
     }
     assert_true(turns > 100);
     rank_gen *want;
-    assert_int_equal(rank_gen_build(t, o.gen_suffixes, &want, NULL), 0); /* the trie when the copy ended */
+    assert_int_equal(rank_gen_build(t, o.gen_suffixes, o.gen_words, &want, NULL), 0); /* the trie when the copy ended */
     assert_int_equal(trie_incr(t, S("weather in lisbon"), NULL, 0, 50, NULL), 0); /* while the worker builds */
     eng_rank_changed(R, S("weather in lisbon"), 0, 50);
     gen_wait(&loop, R);
@@ -609,7 +609,7 @@ static void test_gen_note_bound(void **state) {
         }
         assert_int_equal(st.gen_builds, 1);
         rank_gen *want;
-        assert_int_equal(rank_gen_build(t, o.gen_suffixes, &want, NULL), 0);
+        assert_int_equal(rank_gen_build(t, o.gen_suffixes, o.gen_words, &want, NULL), 0);
         assert_same_index(eng_rank_gen(R), want);
         rank_gen_free(want);
         finish(&loop, R, t);
@@ -647,7 +647,7 @@ static void test_gen_reload_during_build(void **state) {
     while (gen_stat(R).gen_builds < 3 && qtime_ns() < end) uv_run(&loop, UV_RUN_ONCE);
     gen_wait(&loop, R);
     assert_int_equal(gen_stat(R).gen_builds, 3); /* start + the running + one queued, not four */
-    assert_int_equal(rank_gen_build(t, o.gen_suffixes, &want, NULL), 0);
+    assert_int_equal(rank_gen_build(t, o.gen_suffixes, o.gen_words, &want, NULL), 0);
     assert_same_index(eng_rank_gen(R), want);
     assert_int_equal(generates(R, "hotels in l", "hotels in lisbon"), 1);
     assert_int_equal(gen_stat(R).gen_unready, 0);

@@ -19,7 +19,7 @@
 #define S(x) x, sizeof(x) - 1
 
 static rank_cand C(const char *q, double g, uint32_t u, int64_t last) {
-    return (rank_cand){q, (uint32_t)strlen(q), u, g, last, 0, 0, 0, 0, 0, 0};
+    return (rank_cand){q, (uint32_t)strlen(q), u, g, last, 0, 0, 0, 0, 0, 0, 0};
 }
 
 static void test_mpc_personal_scores(void **state) {

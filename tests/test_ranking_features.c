@@ -18,7 +18,7 @@
 #define S(x) x, sizeof(x) - 1
 
 static rank_lcand lc(const char *q, double g, uint32_t u, int64_t last, uint32_t trank, const float *vec) {
-    return (rank_lcand){(rank_cand){q, (uint32_t)strlen(q), u, g, last, 0, 0, 0, 0, 0, 0}, trank, vec};
+    return (rank_lcand){(rank_cand){q, (uint32_t)strlen(q), u, g, last, 0, 0, 0, 0, 0, 0, 0}, trank, vec};
 }
 
 static size_t feats(rank_fctx *x, rank_lcand *c, size_t n, size_t i, rank_feat *out) {

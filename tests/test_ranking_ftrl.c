@@ -179,7 +179,7 @@ static void test_file(void **state) {
     rank_ftrl_free(m);
 }
 
-#define C(s, g_, u_) {(rank_cand){s, (uint32_t)strlen(s), u_, g_, 0, 0, 0, 0, 0, 0, 0}, 0, NULL}
+#define C(s, g_, u_) {(rank_cand){s, (uint32_t)strlen(s), u_, g_, 0, 0, 0, 0, 0, 0, 0, 0}, 0, NULL}
 
 static void test_accept_moves_candidate_up(void **state) {
     (void)state;

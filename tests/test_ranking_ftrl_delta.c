@@ -86,7 +86,7 @@ static void test_step_equals_update(void **state) {
     free(buf);
 }
 
-#define C(s, g_, u_) {(rank_cand){s, (uint32_t)strlen(s), u_, g_, 0, 0, 0, 0, 0, 0, 0}, 0, NULL}
+#define C(s, g_, u_) {(rank_cand){s, (uint32_t)strlen(s), u_, g_, 0, 0, 0, 0, 0, 0, 0, 0}, 0, NULL}
 
 /* Three "replicas" from one model: accepts learned on any of them (recorded,
  * not applied), their deltas applied to all in one order: bit-identical

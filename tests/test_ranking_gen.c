@@ -2,9 +2,12 @@
  * corpora (exact while the distinct suffixes fit the counting table; the
  * frequent ones survive pruning, never over-counted, when they do not),
  * rank_gen_complete against a brute force over the index (words kept,
- * suffix order, dedup, the max bound, the key length bound), the bounded
- * setting's errors, and the request path: generated candidates after the
- * known ones, flagged, deduplicated, g read live from the trie. */
+ * suffix order, dedup, the max bound, the key length bound, and which
+ * candidates keep a word that is not known -- not a word of a key with a
+ * space -- over corpora whose prefixes have words no such key has), the known words
+ * (exact while they fit gen-words, the most frequent when they do not),
+ * the bounded settings' errors, and the request path: generated candidates
+ * after the known ones, flagged, deduplicated, g read live from the trie. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,11 +30,32 @@ static uint32_t rnd(uint32_t n) {
     return (uint32_t)(rng >> 33) % n;
 }
 
-static const char *const vocab[] = {"a", "b", "new", "york", "ne", "n", "hotels", "in", "paris", "par", "to"};
+/* the last NEXTRA words are never in the keys made by rand_key: only in
+ * prefixes (rand_pfx) and single-word keys */
+static const char *const vocab[] = {"a",     "b",  "new",   "york", "ne", "n",    "hotels",
+                                    "in",    "paris", "par", "to", "lrics", "yrok", "qq"};
 #define NV (sizeof vocab / sizeof *vocab)
+#define NEXTRA 3
+static uint32_t vmask = ~0u; /* the vocab words rand_key may use (bit i: vocab[i]) */
 
-/* a random key of 1..5 words into buf; returns its length */
+/* a random key of 1..5 words into buf (words of vmask, none of the
+ * extras); returns its length */
 static size_t rand_key(char *buf) {
+    size_t n = 0, w = 1 + rnd(5);
+    for (size_t i = 0; i < w; i++) {
+        uint32_t x;
+        do x = rnd(NV - NEXTRA);
+        while (!(vmask >> x & 1));
+        const char *v = vocab[x];
+        if (i) buf[n++] = ' ';
+        memcpy(buf + n, v, strlen(v));
+        n += strlen(v);
+    }
+    return n;
+}
+
+/* a random prefix: 1..5 words of the whole vocab */
+static size_t rand_pfx(char *buf) {
     size_t n = 0, w = 1 + rnd(5);
     for (size_t i = 0; i < w; i++) {
         const char *v = vocab[rnd(NV)];
@@ -43,6 +67,39 @@ static size_t rand_key(char *buf) {
 }
 
 /* --- brute force ---------------------------------------------------------- */
+
+/* the known words: every word of every key with a space (bit i: vocab[i]) */
+static int known_walk(void *ud, const trie_hit *h) {
+    const char *k = trie_hit_key(h);
+    if (!memchr(k, ' ', h->keylen)) return 0;
+    for (size_t i = 0; i < h->keylen;) {
+        size_t j = i;
+        while (j < h->keylen && k[j] != ' ') j++;
+        for (size_t v = 0; v < NV; v++)
+            if (strlen(vocab[v]) == j - i && !memcmp(vocab[v], k + i, j - i)) *(uint32_t *)ud |= 1u << v;
+        i = j + 1;
+    }
+    return 0;
+}
+
+static uint32_t brute_known(const trie *t) {
+    uint32_t m = 0;
+    trie_foreach(t, known_walk, &m);
+    return m;
+}
+
+static int brute_knows(uint32_t known, const char *w, size_t len) {
+    for (size_t v = 0; v < NV; v++)
+        if (strlen(vocab[v]) == len && !memcmp(vocab[v], w, len)) return known >> v & 1;
+    return 0;
+}
+
+/* the index's answer for every vocab word */
+static uint32_t gen_known(const rank_gen *g) {
+    uint32_t m = 0;
+    for (size_t v = 0; v < NV; v++) m |= (uint32_t)rank_gen_knows(g, vocab[v], strlen(vocab[v])) << v;
+    return m;
+}
 
 typedef struct bsuf {
     char s[TRIE_MAX_KEY];
@@ -126,8 +183,12 @@ static void assert_keys_build_same(const rank_gen_keys *k, uint64_t max, const r
                                    const rank_gen_info *wi) {
     rank_gen *gen;
     rank_gen_info gi;
-    assert_int_equal(rank_gen_build_keys(k, max, NULL, &gen, &gi), 0);
+    assert_int_equal(rank_gen_build_keys(k, max, max, NULL, &gen, &gi), 0);
     assert_int_equal(gi.keys, wi->keys);
+    assert_int_equal(gi.words, wi->words);
+    assert_int_equal(gi.words_distinct, wi->words_distinct);
+    assert_int_equal(gi.words_pruned, wi->words_pruned);
+    assert_int_equal(gen_known(gen), gen_known(want));
     assert_int_equal(gi.occurrences, wi->occurrences);
     assert_int_equal(gi.distinct, wi->distinct);
     assert_int_equal(gi.kept, wi->kept);
@@ -198,7 +259,7 @@ static void test_sliced_copy_differential(void **state) {
         if (slice <= 3) assert_true(steps > 10);
         rank_gen *want;
         rank_gen_info wi;
-        assert_int_equal(rank_gen_build(t, max, &want, &wi), 0); /* the trie when the copy ended */
+        assert_int_equal(rank_gen_build(t, max, max, &want, &wi), 0); /* the trie when the copy ended */
         if (round % 2) { /* later changes: told, and ignored */
             uint64_t before = rank_gen_keys_changes(k);
             for (int c = 0; c < 20; c++) live_change(t, k);
@@ -261,11 +322,24 @@ static void test_index_differential(void **state) {
             else assert_int_equal(trie_incr(t, key, len, NULL, 0, 1 + rnd(9), NULL), 0);
         }
         brute(t);
+        uint32_t known = brute_known(t);
+        size_t nknown = (size_t)__builtin_popcount(known);
         for (uint64_t max = 1; max <= 2048; max = max * 3 + 1) {
             rank_gen *gen;
             rank_gen_info gi;
-            assert_int_equal(rank_gen_build(t, max, &gen, &gi), 0);
+            assert_int_equal(rank_gen_build(t, max, max, &gen, &gi), 0); /* max words too */
             assert_copy_builds_same(t, max, gen, &gi);
+            if (nknown <= max) { /* the known words fit: exact */
+                assert_int_equal(gi.words_pruned, 0);
+                assert_int_equal(gi.words, nknown);
+                assert_int_equal(gi.words_distinct, nknown);
+                assert_int_equal(gen_known(gen), known);
+            } else { /* past gen-words: at most max of them, the frequent ones, none made up */
+                assert_true(gi.words_pruned > 0);
+                assert_true(gi.words <= max && gi.words >= 1);
+                assert_int_equal(gen_known(gen) & ~known, 0);
+                assert_int_equal((size_t)__builtin_popcount(gen_known(gen)), gi.words);
+            }
             g.n = 0;
             trie_foreach(rank_gen_trie(gen), got_walk, &g);
             size_t want = nbs < max ? nbs : max;
@@ -296,16 +370,24 @@ static void test_index_differential(void **state) {
 }
 
 /* brute force of rank_gen_complete over the index's suffixes (all of them
- * in g, count desc, text asc) */
-static size_t brute_complete(const got *g, const char *p, size_t plen, unsigned max, rank_gen_cand *out) {
+ * in g, count desc, text asc); .unknown when a kept word is not in known
+ * (never when all_known) */
+static size_t brute_complete(const got *g, uint32_t known, int all_known, const char *p, size_t plen, unsigned max,
+                             rank_gen_cand *out) {
     size_t st[64], ns = 0, n = 0;
     for (size_t i = plen; i-- > 0 && ns < RANK_GEN_MAX_KEPT;)
         if (p[i] == ' ') st[ns++] = i + 1;
     for (size_t w = 0; w < ns && n < max; w++) {
         size_t s = st[w], rest = plen - s;
         uint32_t kept = 0;
+        int unknown = 0;
         for (size_t i = 0; i < s; i++)
-            if (p[i] != ' ' && (i == 0 || p[i - 1] == ' ')) kept++;
+            if (p[i] != ' ' && (i == 0 || p[i - 1] == ' ')) {
+                kept++;
+                size_t j = i;
+                while (p[j] != ' ') j++;
+                unknown |= !all_known && !brute_knows(known, p + i, j - i);
+            }
         for (size_t j = 0; j < g->n && n < max; j++) {
             const bsuf *x = &g->s[j];
             if (x->len < rest || memcmp(x->s, p + s, rest) || s + x->len > TRIE_MAX_KEY) continue;
@@ -318,6 +400,7 @@ static size_t brute_complete(const got *g, const char *p, size_t plen, unsigned 
             memcpy(out[n].text, txt, s + x->len);
             out[n].len = (uint32_t)(s + x->len);
             out[n].kept = kept;
+            out[n].unknown = (uint8_t)unknown;
             out[n++].sf = x->count;
         }
     }
@@ -331,26 +414,35 @@ static void test_complete_differential(void **state) {
     trie_hit *scratch = malloc(RANK_MAX_GEN_CANDS * sizeof *scratch);
     assert_true(g.s && want && have && scratch);
     char key[TRIE_MAX_KEY];
-    for (int round = 0; round < 20; round++) {
+    size_t nunknown = 0, nknown = 0;
+    for (int round = 0; round < 40; round++) {
         rng = 77 + (uint64_t)round;
+        /* multi-word keys of some of the words; the rest, and the extras, only
+         * as single-word keys (which make no word known) or in prefixes */
+        vmask = round % 2 ? ~0u : 1u << rnd(NV - NEXTRA) | rnd(1u << (NV - NEXTRA));
         trie *t = trie_new();
         size_t nk = 1 + rnd(300);
         for (size_t i = 0; i < nk; i++) {
             size_t len = rand_key(key);
             assert_int_equal(trie_incr(t, key, len, NULL, 0, 1 + rnd(20), NULL), 0);
         }
+        for (size_t v = 0; v < NV; v++)
+            if (rnd(2)) assert_int_equal(trie_incr(t, vocab[v], strlen(vocab[v]), NULL, 0, 1 + rnd(20), NULL), 0);
+        uint32_t known = brute_known(t);
+        int all_known = round % 4 == 3; /* gen-words 0: every word counts as known */
         rank_gen *gen;
-        assert_int_equal(rank_gen_build(t, 1 + rnd(300), &gen, NULL), 0);
+        assert_int_equal(rank_gen_build(t, 1 + rnd(300), all_known ? 0 : RANK_GEN_DEFAULT_WORDS, &gen, NULL), 0);
         g.n = 0;
         trie_foreach(rank_gen_trie(gen), got_walk, &g);
         qsort(g.s, g.n, sizeof *g.s, by_count);
         for (int q = 0; q < 300; q++) {
             char p[TRIE_MAX_KEY];
-            size_t plen = rand_key(p);
+            size_t plen = rand_pfx(p);
             if (rnd(3) == 0) p[plen++] = ' '; /* ends at a word boundary */
             else if (plen > 1 && rnd(2)) plen -= 1 + rnd((uint32_t)(plen - 1) < 3 ? (uint32_t)plen - 1 : 3);
             unsigned max = rnd(RANK_MAX_GEN_CANDS + 8);
-            size_t nw = brute_complete(&g, p, plen, max > RANK_MAX_GEN_CANDS ? RANK_MAX_GEN_CANDS : max, want);
+            unsigned m = max > RANK_MAX_GEN_CANDS ? RANK_MAX_GEN_CANDS : max;
+            size_t nw = brute_complete(&g, known, all_known, p, plen, m, want);
             size_t nh = rank_gen_complete(gen, p, plen, max, scratch, have);
             assert_int_equal(nh, nw);
             for (size_t i = 0; i < nh; i++) {
@@ -359,11 +451,15 @@ static void test_complete_differential(void **state) {
                 assert_int_equal(have[i].kept, want[i].kept);
                 assert_true(have[i].sf == want[i].sf);
                 assert_true(have[i].kept >= 1);
+                assert_int_equal(have[i].unknown, want[i].unknown);
+                if (!all_known) *(want[i].unknown ? &nunknown : &nknown) += 1; /* both cases seen */
             }
         }
         rank_gen_free(gen);
         trie_free(t);
     }
+    vmask = ~0u;
+    assert_true(nunknown > 500 && nknown > 500);
     free(g.s);
     free(want);
     free(have);
@@ -375,13 +471,53 @@ static void test_limits(void **state) {
     trie *t = trie_new();
     assert_int_equal(trie_set(t, S("cheap flights to paris"), NULL, 0, 5, NULL), 0);
     rank_gen *g = (rank_gen *)1;
-    assert_int_equal(rank_gen_build(t, 0, &g, NULL), TRIE_EINVAL);
+    assert_int_equal(rank_gen_build(t, 0, 10, &g, NULL), TRIE_EINVAL);
     assert_null(g);
-    assert_int_equal(rank_gen_build(t, RANK_GEN_MAX_SUFFIXES + 1, &g, NULL), TRIE_EINVAL);
+    assert_int_equal(rank_gen_build(t, RANK_GEN_MAX_SUFFIXES + 1, 10, &g, NULL), TRIE_EINVAL);
     assert_null(g);
-    assert_int_equal(rank_gen_build(t, 2, &g, NULL), 0);
+    g = (rank_gen *)1;
+    assert_int_equal(rank_gen_build(t, 2, RANK_GEN_MAX_WORDS + 1, &g, NULL), TRIE_EINVAL);
+    assert_null(g);
+    /* known words: those of "cheap flights to paris"; "hotels" is not one */
+    rank_gen_info gi;
+    assert_int_equal(rank_gen_build(t, 2, RANK_GEN_DEFAULT_WORDS, &g, &gi), 0);
+    assert_int_equal(gi.words, 4);
+    assert_true(gi.word_bytes > 0 && gi.bytes > gi.word_bytes);
+    assert_true(rank_gen_knows(g, S("cheap")) && rank_gen_knows(g, S("paris")));
+    assert_false(rank_gen_knows(g, S("hotels")) || rank_gen_knows(g, S("pari")) || rank_gen_knows(g, S("")));
     trie_hit scratch[RANK_MAX_GEN_CANDS];
     rank_gen_cand out[RANK_MAX_GEN_CANDS];
+    assert_int_equal(rank_gen_complete(g, S("hotels "), 8, scratch, out), 2); /* made, marked */
+    assert_true(out[0].unknown && out[1].unknown);
+    assert_int_equal(rank_gen_complete(g, S("hotels to p"), 8, scratch, out), 1); /* "to" known, "hotels" not */
+    assert_memory_equal(out[0].text, "hotels to paris", 15);
+    assert_true(out[0].unknown);
+    assert_int_equal(rank_gen_complete(g, S("cheap "), 8, scratch, out), 2);
+    assert_memory_equal(out[0].text, "cheap flights to paris", 22);
+    assert_true(!out[0].unknown && !out[1].unknown);
+    /* kept 2 keeps "hotels"; kept 1 has no suffix "hotels p..." */
+    assert_int_equal(rank_gen_complete(g, S("cheap hotels p"), 8, scratch, out), 1);
+    assert_memory_equal(out[0].text, "cheap hotels paris", 18);
+    assert_true(out[0].unknown);
+    assert_int_equal(rank_gen_complete(g, S("cheap to p"), 8, scratch, out), 1); /* kept 2: "cheap to " + "paris" */
+    assert_memory_equal(out[0].text, "cheap to paris", 14);
+    assert_int_equal(out[0].kept, 2);
+    assert_false(out[0].unknown);
+    assert_int_equal(rank_gen_complete(g, S("cheap pari"), 8, scratch, out), 1); /* the last word may be partial */
+    assert_false(out[0].unknown);
+    rank_gen_free(g);
+    /* gen-words 1: one word kept of the 4, the count pruned */
+    assert_int_equal(rank_gen_build(t, 2, 1, &g, &gi), 0);
+    assert_int_equal(gi.words, 1);
+    assert_true(gi.words_pruned > 0);
+    assert_int_equal(gi.words_distinct, 4);
+    rank_gen_free(g);
+    /* gen-words 0: every word counts as known (the rule is off) */
+    assert_int_equal(rank_gen_build(t, 2, 0, &g, &gi), 0);
+    assert_int_equal(gi.words, 0);
+    assert_int_equal(gi.word_bytes, 0);
+    assert_int_equal(rank_gen_complete(g, S("hotels to p"), 8, scratch, out), 1);
+    assert_false(out[0].unknown);
     /* no complete word: nothing; max 0: nothing */
     assert_int_equal(rank_gen_complete(g, S("pa"), 8, scratch, out), 0);
     assert_int_equal(rank_gen_complete(g, S("hotels to"), 0, scratch, out), 0);
@@ -413,7 +549,7 @@ static void test_request_path(void **state) {
     assert_int_equal(trie_set(t, S("hotels in rome"), NULL, 0, 3, NULL), 0);
     assert_int_equal(trie_set(t, S("flights to rome"), NULL, 0, 2, NULL), 0);
     rank_gen *g;
-    assert_int_equal(rank_gen_build(t, 100, &g, NULL), 0);
+    assert_int_equal(rank_gen_build(t, 100, RANK_GEN_DEFAULT_WORDS, &g, NULL), 0);
     rank_req r;
     assert_int_equal(rank_req_init(&r, NULL, NULL), 0);
     rank_req_session(&r, 0, NULL, 0, 1000);
@@ -451,6 +587,60 @@ static void test_request_path(void **state) {
     trie_free(t);
 }
 
+/* A mistyped word ("hotlse") is no known word: "hotlse in paris" is still
+ * generated, but ranks after the typo matches (rank_cand.after) whatever
+ * its score; a known one ranks in class 0. */
+static void test_request_unknown_after_typos(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    assert_int_equal(trie_set(t, S("hotels in paris"), NULL, 0, 7, NULL), 0);
+    assert_int_equal(trie_set(t, S("cheap hotels in rome"), NULL, 0, 3, NULL), 0);
+    rank_gen *g;
+    assert_int_equal(rank_gen_build(t, 100, RANK_GEN_DEFAULT_WORDS, &g, NULL), 0);
+    rank_req r;
+    assert_int_equal(rank_req_init(&r, NULL, NULL), 0);
+    rank_req_session(&r, 0, NULL, 0, 1000);
+    rank_req_set_gen(&r, g, 8);
+    rank_match m = {10, 2, 0, 0, NULL};
+    rank_req_set_match(&r, &m);
+    int n = rank_req_gather(&r, t, NULL, NULL, S("hotlse in p"), 50);
+    assert_true(n >= 2);
+    int typo = -1, gen = -1;
+    for (int i = 0; i < n; i++) {
+        if (r.cs.c[i].len == 15 && !memcmp(r.cs.c[i].q, "hotels in paris", 15)) typo = i;
+        if (r.cs.c[i].len == 15 && !memcmp(r.cs.c[i].q, "hotlse in paris", 15)) gen = i;
+    }
+    assert_true(typo >= 0 && gen >= 0);
+    assert_true(r.cs.c[typo].cls > RANK_CLS_EXACT && !r.cs.c[typo].after);
+    assert_true(r.cs.c[gen].gen && r.cs.c[gen].after && r.cs.c[gen].cls == RANK_CLS_EXACT);
+    r.cs.c[gen].score = 1e9; /* no score crosses it */
+    r.cs.c[typo].score = -1e9;
+    assert_true(rank_cand_before(&r.cs.c[typo], &r.cs.c[gen]));
+    assert_false(rank_cand_before(&r.cs.c[gen], &r.cs.c[typo]));
+    size_t k = rank_top(r.cs.c, (size_t)n, (size_t)n);
+    assert_int_equal(k, (size_t)n);
+    assert_true(r.cs.c[n - 1].after); /* last */
+    /* the ones ranked last do not count against m.k: with k 1 the typo
+     * match is still gathered */
+    m.k = 1;
+    rank_req_set_match(&r, &m);
+    n = rank_req_gather(&r, t, NULL, NULL, S("hotlse in p"), 50);
+    assert_true(r.nafter >= 1 && r.ntypo == 1);
+    assert_int_equal(n, (int)r.nafter + 1);
+    m.k = 10;
+    rank_req_set_match(&r, &m);
+    /* typed right: the generated text keeps known words and stays in class 0 */
+    n = rank_req_gather(&r, t, NULL, NULL, S("cheap hotels in p"), 50);
+    assert_int_equal(n, 2); /* and the typo match "cheap hotels in rome" */
+    assert_memory_equal(r.cs.c[0].q, "cheap hotels in paris", 21);
+    assert_true(r.cs.c[0].gen && !r.cs.c[0].after && r.cs.c[0].cls == RANK_CLS_EXACT);
+    assert_true(r.cs.c[1].cls == RANK_CLS_EDIT0 + 1 && !r.cs.c[1].after);
+    assert_true(rank_cand_before(&r.cs.c[0], &r.cs.c[1]));
+    rank_req_free(&r);
+    rank_gen_free(g);
+    trie_free(t);
+}
+
 /* A build whose cancel flag is set stops with RANK_GEN_CANCELLED and makes
  * nothing (no leak: the sanitizer build checks). */
 static void test_cancel(void **state) {
@@ -468,13 +658,14 @@ static void test_cancel(void **state) {
     atomic_int cancel;
     atomic_init(&cancel, 1);
     rank_gen *gen = (rank_gen *)1;
-    assert_int_equal(rank_gen_build_keys(k, 100, &cancel, &gen, NULL), RANK_GEN_CANCELLED);
+    assert_int_equal(rank_gen_build_keys(k, 100, 100, &cancel, &gen, NULL), RANK_GEN_CANCELLED);
     assert_null(gen);
     atomic_store(&cancel, 0);
-    assert_int_equal(rank_gen_build_keys(k, 100, &cancel, &gen, NULL), 0);
+    assert_int_equal(rank_gen_build_keys(k, 100, 100, &cancel, &gen, NULL), 0);
     assert_non_null(gen);
     rank_gen_free(gen);
-    assert_int_equal(rank_gen_build_keys(k, 0, NULL, &gen, NULL), TRIE_EINVAL);
+    assert_int_equal(rank_gen_build_keys(k, 0, 100, NULL, &gen, NULL), TRIE_EINVAL);
+    assert_int_equal(rank_gen_build_keys(k, 100, RANK_GEN_MAX_WORDS + 1, NULL, &gen, NULL), TRIE_EINVAL);
     rank_gen_keys_free(k);
     trie_free(t);
 }
@@ -488,6 +679,7 @@ int main(void) {
         cmocka_unit_test(test_sliced_copy_differential),
         cmocka_unit_test(test_keys_note_bound),
         cmocka_unit_test(test_request_path),
+        cmocka_unit_test(test_request_unknown_after_typos),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

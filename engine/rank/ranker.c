@@ -44,6 +44,7 @@ void eng_rank_opts_default(eng_rank_opts *o) {
     o->ngram_bytes = ENG_RANK_DEFAULT_NGRAM_BYTES;
     o->gen_candidates = RANK_GEN_DEFAULT_CANDS;
     o->gen_suffixes = RANK_GEN_DEFAULT_SUFFIXES;
+    o->gen_words = RANK_GEN_DEFAULT_WORDS;
     o->gen_copy_slice = RANK_GEN_DEFAULT_COPY_SLICE;
     o->gen_copy_note_bytes = RANK_GEN_DEFAULT_COPY_NOTE_BYTES;
 }
@@ -519,6 +520,10 @@ eng_rank *eng_rank_new(uv_loop_t *loop, trie *t, const eng_rank_opts *o, char *e
     }
     if (!o->gen_suffixes || o->gen_suffixes > RANK_GEN_MAX_SUFFIXES) {
         snprintf(err, errlen, "gen-suffixes wants 1..%d", RANK_GEN_MAX_SUFFIXES);
+        return NULL;
+    }
+    if (o->gen_words > RANK_GEN_MAX_WORDS) {
+        snprintf(err, errlen, "gen-words wants 0..%d", RANK_GEN_MAX_WORDS);
         return NULL;
     }
     rcl_opts ro; /* with --redis: parsed before anything is built (the suffix index takes seconds at 10M keys) */

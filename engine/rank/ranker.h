@@ -112,6 +112,7 @@ typedef struct eng_rank_opts {
     uint64_t ngram_bytes;   /* bound of the in-process n-gram table (0 = never load it) */
     uint32_t gen_candidates; /* generated completions per request (ranking/gen.h; 0 = off) */
     uint64_t gen_suffixes;   /* suffixes in their index, 1 .. RANK_GEN_MAX_SUFFIXES */
+    uint64_t gen_words;      /* known words kept, 0 (every word known) .. RANK_GEN_MAX_WORDS */
     uint64_t gen_copy_slice; /* key ids their build copies per loop turn, 1 .. RANK_GEN_MAX_COPY_SLICE */
     uint64_t gen_copy_note_bytes; /* the most bytes of changes noted during one copy (RANK_GEN_*_COPY_NOTE_BYTES) */
 } eng_rank_opts;
@@ -137,6 +138,7 @@ typedef struct eng_rank_stat {
     uint64_t ngram_fallbacks; /* cache misses with no table to compose from (loading, too big, ...) */
     /* generated completions (ranking/gen.h) */
     uint64_t gen_suffixes, gen_bytes; /* the suffix index (0: off) */
+    uint64_t gen_words;               /* its known words (0: off, or gen-words 0) */
     uint64_t gen_builds;              /* times it was built and swapped in (start, RELOAD) */
     int gen_building;                 /* 1 while a build runs off the loop (ranker_gen.c) */
     int gen_copying;                  /* 1 while its key copy runs, a slice per loop turn (part of building) */

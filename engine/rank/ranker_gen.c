@@ -86,7 +86,7 @@ struct eng_rank_genjob {
     uv_idle_t idle; /* one slice of the copy per loop turn */
     eng_rank *R;
     rank_gen_keys *keys; /* the worker's from GEN_BUILDING on, freed by it */
-    uint64_t max_suffixes, slice;
+    uint64_t max_suffixes, max_words, slice;
     atomic_int cancel;
     int phase;
     int copy_rc; /* the copy's: 0 or a TRIE_E* code (no build then); TRIE_EFULL: notes past the bound */
@@ -104,7 +104,7 @@ static uint64_t thread_cpu_ns(void) { /* a slice's own work, without the time th
 
 static void gen_work(uv_work_t *w) {
     eng_rank_genjob *j = w->data;
-    j->rc = rank_gen_build_keys(j->keys, j->max_suffixes, &j->cancel, &j->out, &j->info);
+    j->rc = rank_gen_build_keys(j->keys, j->max_suffixes, j->max_words, &j->cancel, &j->out, &j->info);
     rank_gen_keys_free(j->keys);
     j->keys = NULL;
 }
@@ -116,15 +116,19 @@ static void gen_swap(eng_rank *R, eng_rank_genjob *j) {
     j->out = NULL;
     rank_req_set_gen(&R->req, R->gen, R->o.gen_candidates);
     R->st.gen_suffixes = j->info.kept;
+    R->st.gen_words = j->info.words;
     R->st.gen_bytes = j->info.bytes;
     R->st.gen_builds++;
     R->st.gen_build_ms = (uint64_t)(j->info.secs * 1000 + 0.5);
     LOG_I("gen.built",
-          "keys=%llu occurrences=%llu distinct=%llu suffixes=%llu pruned=%llu bytes=%llu copy_ms=%.1f "
-          "slices=%llu slice_max_ms=%.2f slice_max_cpu_ms=%.2f changes=%llu build_ms=%llu swap_ms=%.2f",
+          "keys=%llu occurrences=%llu distinct=%llu suffixes=%llu pruned=%llu words=%llu words_distinct=%llu "
+          "words_pruned=%llu bytes=%llu copy_ms=%.1f slices=%llu slice_max_ms=%.2f slice_max_cpu_ms=%.2f "
+          "changes=%llu build_ms=%llu swap_ms=%.2f",
           (unsigned long long)j->info.keys, (unsigned long long)j->info.occurrences,
           (unsigned long long)j->info.distinct, (unsigned long long)j->info.kept, (unsigned long long)j->info.pruned,
-          (unsigned long long)j->info.bytes, (double)j->copy_ns / 1e6, (unsigned long long)j->slices,
+          (unsigned long long)j->info.words, (unsigned long long)j->info.words_distinct,
+          (unsigned long long)j->info.words_pruned, (unsigned long long)j->info.bytes, (double)j->copy_ns / 1e6,
+          (unsigned long long)j->slices,
           (double)j->slice_max_ns / 1e6, (double)j->slice_max_cpu_ns / 1e6, (unsigned long long)j->changes, (unsigned long long)R->st.gen_build_ms,
           (double)(qtime_ns() - t0) / 1e6);
 }
@@ -236,6 +240,7 @@ int eng_rank__gen_start(eng_rank *R, char *err, size_t errlen) {
     rank_gen_keys_limit_notes(j->keys, R->o.gen_copy_note_bytes);
     j->R = R;
     j->max_suffixes = R->o.gen_suffixes;
+    j->max_words = R->o.gen_words;
     j->slice = R->o.gen_copy_slice;
     atomic_init(&j->cancel, 0);
     j->w.data = j;
