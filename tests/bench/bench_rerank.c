@@ -93,7 +93,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < NCAND; i++) {
         uint32_t len = make_text(text[i], sizeof text[i], 1);
         uint32_t u = rnd(3) == 0 ? 1 + rnd(5) : 0;
-        rank_cand c = {text[i], len, u, (double)(1 + rnd(5000)), now - (int64_t)rnd(30 * 86400), 0, 0, 0, 0, 0, 0};
+        rank_cand c = {text[i], len, u, (double)(1 + rnd(5000)), now - (int64_t)rnd(30 * 86400), 0, 0, 0, 0, 0, 0, 0};
         proto[i] = (rank_lcand){c, i < 40 ? (uint32_t)i + 1 : 0, vecs[i]};
     }
     rank_hsess sess[3];
