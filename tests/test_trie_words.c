@@ -224,12 +224,16 @@ static size_t brute(bset *b, const char *text, size_t len, bkey **res) {
 
 static int nfail;
 static unsigned long n_cmp, n_c1, n_multi, n_trail, n_full; /* coverage counters */
+static unsigned long n_pcur, n_handoff; /* queries whose prefix's lists were read as one; handed on */
 
 static void compare(const trie_words *w, const trie *t, bset *b, const char *text, size_t len,
                     unsigned k, bkey **res, trie_words_hit *out) {
     size_t ne = brute(b, text, len, res);
     int trunc = -1;
-    int n = trie_words_topk(w, t, text, len, k, out, &trunc);
+    tw_work wk;
+    int n = trie_words__topk(w, t, text, len, k, out, &trunc, &wk);
+    n_pcur += wk.pcur;
+    n_handoff += wk.handoff;
     size_t want = ne < k ? ne : k;
     n_cmp++;
     for (size_t i = 0; i < want; i++)
@@ -449,6 +453,28 @@ static void test_differential_larger(void **state) {
     (void)state;
     run_differential(3, 0, 1500, 40);
     run_differential(4, 1, 2500, 40);
+}
+
+/* The prefix's words' lists read as one in the one-pass intersection (a
+ * cursor each: trie_words_isect.c): forced wherever the prefix has at most
+ * TW_PCUR_MAX words, however long their lists, then never (the search
+ * takes the paths it took before that method): both against brute force. */
+static void test_differential_pcur(void **state) {
+    (void)state;
+    unsigned pw = trie_words__pcur_words, pr = trie_words__pcur_ratio;
+    trie_words__pcur_words = TW_PCUR_MAX;
+    trie_words__pcur_ratio = UINT32_MAX;
+    n_pcur = 0;
+    run_differential(7, 0, 1500, 40);
+    run_differential(8, 1, 2500, 40);
+    printf("prefix's lists read as one: %lu queries\n", n_pcur);
+    assert_true(n_pcur > 300);
+    trie_words__pcur_words = 0;
+    n_pcur = 0;
+    run_differential(9, 0, 1500, 40);
+    assert_int_equal(n_pcur, 0);
+    trie_words__pcur_words = pw;
+    trie_words__pcur_ratio = pr;
 }
 
 /* A vocabulary past 16,384 words: multi-byte word codes in the forward
@@ -708,9 +734,15 @@ static void test_scan_limit(void **state) {
     /* a raised score brings it to the top: found before the limit */
     assert_int_equal(trie_set(t, "alpha beta", 10, NULL, 0, 1000, NULL), 0);
     assert_int_equal(trie_words_score(w, t, TRIE_WORDS_ANY_ID, "alpha beta", 10, 1000), 0);
-    n = trie_words_topk(w, t, "beta al", 7, 1, out, &tr);
+    n = trie_words__topk(w, t, "beta al", 7, 1, out, &tr, &wk);
     assert_int_equal(n, 1);
     assert_int_equal(tr, 0);
+    /* (one complete word and the prefix's cursors: the pass in rank order
+     * handed the rest of beta's list to the best-first search, which finds
+     * the raised key by its bound) */
+    assert_int_equal(wk.pcur, 1);
+    assert_int_equal(wk.handoff, 1);
+    assert_true(wk.units <= TRIE_WORDS_MAX_SCAN + 16);
     trie_words_free(w);
     trie_free(t);
 }
@@ -817,7 +849,11 @@ static void test_work_bound(void **state) {
         assert_int_equal(trie_del(t, k, (size_t)n), 0);
         assert_int_equal(trie_words_del(w, h.id, k, (size_t)n), 0);
     }
-    check_work(w, t, "beta alpha", 10, 1);
+    /* one complete word and a prefix of one word: the lists are intersected
+     * (a cursor for the prefix's words: trie_words_isect.c), ranks in runs:
+     * a few steps show they never meet, where checking each of beta's ranks
+     * on the forward index ran to the limit */
+    check_work(w, t, "beta alpha", 10, 0);
     check_work(w, t, "beta alpha ", 10, 0); /* ranks in runs: a few steps show they never meet */
     check_work(w, t, "left right ", 10, 1);
     check_work(w, t, "right left ", TRIE_MAX_K, 1);
@@ -826,7 +862,7 @@ static void test_work_bound(void **state) {
     check_work(w, t, "delta gamma b", 10, 1); /* many words start with "b" */
     check_work(w, t, "gamma a", TRIE_MAX_K, 1);
     check_work(w, t, "delta gamma zz", 10, 0); /* no word starts with "zz" */
-    check_work(w, t, "gamma beta", TRIE_MAX_K, 1); /* few prefix words: list probes */
+    check_work(w, t, "gamma beta", TRIE_MAX_K, 0); /* few prefix words: intersected, as above */
     check_work(w, t, "delta g1 zz", TRIE_MAX_K, -1);
     check_work(w, t, "t", TRIE_MAX_K, -1);
     check_work(w, t, "tomb zz", TRIE_MAX_K, -1);
@@ -849,6 +885,7 @@ int main(void) {
         cmocka_unit_test(test_differential_small),
         cmocka_unit_test(test_differential_larger),
         cmocka_unit_test(test_differential_wide),
+        cmocka_unit_test(test_differential_pcur),
         cmocka_unit_test(test_posting_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
