@@ -271,7 +271,7 @@ static inline int tw_pfx(const tw_search *S, uint32_t code) {
     const trie_words *w = S->w;
     const tw_req *q = S->q;
     size_t pl = q->wl[q->nw - 1];
-    if (w->wlen[code] < pl || (w->whead[code] & S->pm) != S->ph) return 0;
+    if ((w->whead[code] & S->pm) != S->ph || w->wlen[code] < pl) return 0; /* (the head first: one miss for most words) */
     if (pl <= 8) return 1;
     char word[TRIE_MAX_KEY];
     kdecode(w->wt, w->cword[code], word);
@@ -379,7 +379,10 @@ void trie_words__check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) {
     uint32_t ids[TW_F], rks[TW_F], n = 0, m = 0;
     uint16_t pos[TW_F][TRIE_WORDS_MAX_TYPED];
     uint8_t fcs[TW_F];
-    for (uint32_t i = 0; i < nr; i++) __builtin_prefetch(tw_fgrp_of(w, rk[i]));
+    for (uint32_t i = 0; i < nr; i++) {
+        __builtin_prefetch(tw_fgrp_of(w, rk[i]));
+        __builtin_prefetch(&w->rid[rk[i]]);
+    }
     for (uint32_t i = 0; i < nr; i++) {
         uint32_t a, b;
         if (tw_fwd(w, rk[i], &a, &b) & TW_FO_DEAD) continue;
@@ -395,7 +398,18 @@ void trie_words__check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) {
         __builtin_prefetch(&t->refs[ids[m]]);
         m++;
     }
-    for (uint32_t j = 0; j < m; j++) examine(S, ids[j], rks[j], t->refs[ids[j]].score, fcs[j], pos[j]);
+    /* the bytes (and bound) of the keys that may enter the best m: examine
+     * decodes them */
+    const tw_res *wr = res_worst(S);
+    double sc[TW_F];
+    for (uint32_t j = 0; j < m; j++) {
+        sc[j] = t->refs[ids[j]].score;
+        if (!wr || sc[j] >= wr->s) {
+            __builtin_prefetch(t->arena + t->refs[ids[j]].off);
+            __builtin_prefetch(&w->kb[ids[j]]);
+        }
+    }
+    for (uint32_t j = 0; j < m; j++) examine(S, ids[j], rks[j], sc[j], fcs[j], pos[j]);
 }
 
 /* Expands word wid's tree entry (lv, idx) (lv -1: the root): bound children
