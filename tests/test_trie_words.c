@@ -225,6 +225,7 @@ static size_t brute(bset *b, const char *text, size_t len, bkey **res) {
 static int nfail;
 static unsigned long n_cmp, n_c1, n_multi, n_trail, n_full; /* coverage counters */
 static unsigned long n_pcur, n_handoff; /* queries whose prefix's lists were read as one; handed on */
+static unsigned long n_skewed; /* queries whose one pass left a complete word's list to the forward index */
 
 static void compare(const trie_words *w, const trie *t, bset *b, const char *text, size_t len,
                     unsigned k, bkey **res, trie_words_hit *out) {
@@ -234,6 +235,7 @@ static void compare(const trie_words *w, const trie *t, bset *b, const char *tex
     int n = trie_words__topk(w, t, text, len, k, out, &trunc, &wk);
     n_pcur += wk.pcur;
     n_handoff += wk.handoff;
+    n_skewed += wk.skewed;
     size_t want = ne < k ? ne : k;
     n_cmp++;
     for (size_t i = 0; i < want; i++)
@@ -475,6 +477,25 @@ static void test_differential_pcur(void **state) {
     assert_int_equal(n_pcur, 0);
     trie_words__pcur_words = pw;
     trie_words__pcur_ratio = pr;
+}
+
+/* The one pass seeking only in the shortest complete list (every longer
+ * one left to the forward index: trie_words__isect_skew 1), against brute
+ * force; then never leaving one. */
+static void test_differential_skew(void **state) {
+    (void)state;
+    unsigned sk = trie_words__isect_skew;
+    trie_words__isect_skew = 1;
+    n_skewed = 0;
+    run_differential(10, 0, 1500, 40);
+    run_differential(11, 1, 2500, 40);
+    printf("complete lists left to the forward index: %lu queries\n", n_skewed);
+    assert_true(n_skewed > 300);
+    trie_words__isect_skew = UINT32_MAX;
+    n_skewed = 0;
+    run_differential(12, 0, 1500, 40);
+    assert_int_equal(n_skewed, 0);
+    trie_words__isect_skew = sk;
 }
 
 /* A vocabulary past 16,384 words: multi-byte word codes in the forward
@@ -886,6 +907,7 @@ int main(void) {
         cmocka_unit_test(test_differential_larger),
         cmocka_unit_test(test_differential_wide),
         cmocka_unit_test(test_differential_pcur),
+        cmocka_unit_test(test_differential_skew),
         cmocka_unit_test(test_posting_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

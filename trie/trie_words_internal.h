@@ -327,7 +327,7 @@ typedef struct tw_search {
     int nc;                            /* how many (the last typed word is a prefix unless trailing) */
     uint64_t ph, pm;                   /* the prefix's head and mask (tw_head) */
     int stream, oom;
-    uint8_t pcur, handoff; /* (tw_work) */
+    uint8_t pcur, handoff, skewed; /* (tw_work) */
 } tw_search;
 
 /* The worst kept match when the set is full (prunes), else NULL. */
@@ -366,6 +366,10 @@ void trie_words__check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr);
  * in all of them; at the work limit leaves one heap entry bounding the
  * rest. */
 void trie_words__isect(tw_search *S, const uint32_t *u, uint32_t un, const uint32_t *pw, uint32_t npw);
+/* A complete word's list longer than this many times the driving one's is
+ * not sought in the one pass (the forward index checks it): TW_ISECT_SKEW
+ * unless a test sets it. */
+extern unsigned trie_words__isect_skew;
 /* The ranks of the lists of words pw[0..npw), sorted and distinct, into u
  * (room for their entries; tmp as much scratch); their number. */
 uint32_t trie_words__union(const trie_words *w, const uint32_t *pw, uint32_t npw, uint32_t *u, uint32_t *tmp);
@@ -384,6 +388,7 @@ typedef struct tw_work {
     uint32_t decoded; /* keys decoded: only candidates that enter the best k */
     uint8_t pcur;     /* the prefix's lists were read as one (a cursor each) */
     uint8_t handoff;  /* ... and that pass handed the rest to the best-first search */
+    uint8_t skewed;   /* the one pass left a complete word's list to the forward index */
 } tw_work;
 /* trie_words_topk that also reports the work it did (tests). */
 int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,

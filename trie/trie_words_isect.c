@@ -27,6 +27,11 @@
 
 #include "trie/trie_words_internal.h"
 
+#ifndef TW_ISECT_SKEW
+#define TW_ISECT_SKEW 64 /* (trie_words__isect) */
+#endif
+unsigned trie_words__isect_skew = TW_ISECT_SKEW;
+
 /* A forward cursor over a posting list, decoding lazily: its current rank,
  * and the gaps still to read in the current block. */
 typedef struct tw_cur {
@@ -321,9 +326,19 @@ void trie_words__isect(tw_search *S, const uint32_t *u, uint32_t un, const uint3
      * driver seeks on to that list's next rank, so the longer lists only
      * seek to ranks the driver has (a cache miss each, in a long list). */
     int udrive = pp && (no == 0 || pn < cur[0].x->n);
+    /* a complete word's list over trie_words__isect_skew times the
+     * driver's is left to the forward index: a seek there gallops over
+     * blocks far apart (a cache miss a step, ~log of the ratio steps),
+     * where the check of a rank that reached it costs about three misses,
+     * started 16 at a time (every complete word is checked there anyway).
+     * The shortest complete list stays: its bounds end the pass. */
+    uint64_t dn = udrive ? pn : cur[0].x->n;
+    uint32_t nall = no;
+    while (no > 1 && cur[no - 1].x->n > dn * trie_words__isect_skew) no--;
+    S->skewed = no < nall;
     /* one complete word and the prefix's cursors: the pass hands the rest
      * of the word's list to the best-first search before the limit */
-    int handoff = P.U && no == 1;
+    int handoff = P.U && nall == 1;
     uint32_t lim = handoff ? (uint32_t)(TRIE_WORDS_MAX_SCAN * TW_ISECT_HANDOFF) : TRIE_WORDS_MAX_SCAN;
     uint32_t buf[TW_F], nb = 0, r = 0;
     for (;;) {
