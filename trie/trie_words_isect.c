@@ -10,17 +10,23 @@
  *     gaps decoded lazily, never moving back) and the list's bound tree
  *     (tw_tree), with which cur_seek_live passes beaten blocks and tree
  *     entries whole;
+ *   - isect_rest and isect_handoff: what the pass did not reach, left to
+ *     search() as one heap bound, or (one complete word and the prefix's
+ *     cursors, at TW_ISECT_HANDOFF of the limit) as that word's tree
+ *     entries, searched best first;
+ *   - the prefix's words' lists read as one (tw_uni: a cursor each in a
+ *     min-heap), or its merged ranks (tw_pset: either);
  *   - trie_words__isect: leapfrog over the distinct complete words' lists
- *     and the prefix's merged ranks, the shortest driving; the ranks in
- *     every list go to trie_words__check_ranks (trie_words_query.c) 16 at
- *     a time; stopped by the work limit, isect_rest leaves one heap entry
- *     bounding what it did not reach;
+ *     (none over TW_ISECT_SKEW times the driver's) and the prefix's ranks,
+ *     the shortest driving; the ranks in every list go to
+ *     trie_words__check_ranks (trie_words_query.c) 16 at a time;
  *   - trie_words__union: the prefix's words' lists merged into one sorted
  *     array of distinct ranks (LSD radix sort).
  * The search's state (tw_search) and the helpers both files use
  * (res_worst, res_beats, trie_words__hpush) are in trie_words_internal.h.
- * Cost: one work unit a step of the driver (TRIE_WORDS_MAX_SCAN), no
- * allocation here (the merged array is the caller's).
+ * Cost: one work unit a step of the driver and one a prefix cursor moved
+ * (TRIE_WORDS_MAX_SCAN), no allocation here (the merged array is the
+ * caller's; the cursors, TW_PCUR_MAX of them, are on the stack).
  */
 #include <stdint.h>
 #include <string.h>

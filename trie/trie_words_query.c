@@ -15,7 +15,9 @@
  *     only a key that enters the sorted set of the best m matches so far
  *     (whose worst prunes the heap, ties by rank: res_beats) is decoded;
  *   - when to intersect instead (two or more distinct complete words, or
- *     the prefix's lists merged: at most TW_UNION_WORDS words and
+ *     the prefix's lists read as one: at most TW_PCUR_WORDS words, their
+ *     entries at most TW_PCUR_RATIO times the rarest complete word's, a
+ *     cursor each; or merged: at most TW_UNION_WORDS words and
  *     TW_UNION_MAX entries, at most TW_UNION_RATIO times the rarest
  *     complete word's); the one-pass intersection itself (trie_words__isect)
  *     and the merge (trie_words__union) are in trie_words_isect.c, which
@@ -29,8 +31,11 @@
  * dictionary path); a decode follows an examined posting, so decodes are
  * bounded by the same limit. An intersection stopped by the limit leaves
  * one heap entry bounding what it did not see (trie_words_isect.c), so it
- * ends as the best-first search does. Besides: a look-ahead of at most
- * TW_UNION_WORDS prefix words, and merging at most TW_UNION_MAX entries.
+ * ends as the best-first search does; with one complete word and the
+ * prefix's cursors it hands the rest of that word's list to the
+ * best-first search at 3/4 of the limit. Besides: a look-ahead of at most
+ * TW_UNION_WORDS prefix words, merging at most TW_UNION_MAX entries, and
+ * at most TW_PCUR_WORDS cursors (a work unit each move).
  * Scratch is allocated per request (heaps grow x2, m result slots of
  * ~600 B) and freed before returning.
  */
