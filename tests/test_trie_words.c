@@ -498,6 +498,42 @@ static void test_differential_skew(void **state) {
     trie_words__isect_skew = sk;
 }
 
+/* A prefix of 100 words: read as one list (100 cursors) with one complete
+ * word, not with two (half as many cursors: TW_PCUR_WORDS); the same
+ * answer either way, the best by score. */
+static void test_pcur_many(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    char k[64];
+    for (int i = 0; i < 3000; i++) { /* "alpha beta w<i % 100>" and fillers holding one of them */
+        int n = snprintf(k, sizeof k, "alpha beta w%03d x%d", i % 100, i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, i, NULL), 0);
+        n = snprintf(k, sizeof k, "f%d w%03d", i, i % 100);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 5000 + i, NULL), 0);
+        n = snprintf(k, sizeof k, "alpha g%d", i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 9000 + i, NULL), 0);
+    }
+    trie_words *w;
+    assert_int_equal(trie_words_build(t, &w), 0);
+    trie_words_hit out[10];
+    int tr = -1;
+    tw_work wk;
+    const char *qs[] = {"alpha w", "beta alpha w"};
+    for (int qi = 0; qi < 2; qi++) {
+        int n = trie_words__topk(w, t, qs[qi], strlen(qs[qi]), 10, out, &tr, &wk);
+        assert_int_equal(n, 10);
+        assert_int_equal(tr, 0);
+        assert_int_equal(wk.pcur, qi == 0);
+        for (int i = 0; i < 10; i++) {
+            int kn = snprintf(k, sizeof k, "alpha beta w%03d x%d", (2999 - i) % 100, 2999 - i);
+            assert_int_equal(out[i].hit.keylen, kn);
+            assert_memory_equal(out[i].hit.text, k, (size_t)kn);
+        }
+    }
+    trie_words_free(w);
+    trie_free(t);
+}
+
 /* A vocabulary past 16,384 words: multi-byte word codes in the forward
  * index, from the build and from live adds (new words get new codes; a word
  * that leaves never gives its code to another). */
@@ -908,6 +944,7 @@ int main(void) {
         cmocka_unit_test(test_differential_wide),
         cmocka_unit_test(test_differential_pcur),
         cmocka_unit_test(test_differential_skew),
+        cmocka_unit_test(test_pcur_many),
         cmocka_unit_test(test_posting_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

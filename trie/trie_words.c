@@ -128,7 +128,8 @@
  * TW_UNION_RATIO times the rarest complete word's: those lists are merged
  * (radix sort) into one sorted array of ranks, intersected like a list
  * (driving when shortest). Before that: when the prefix has at most
- * TW_PCUR_WORDS (64) dictionary words whose lists hold at most
+ * TW_PCUR_WORDS (128; 64 with two or more distinct complete words, whose
+ * lists filter already) dictionary words whose lists hold at most
  * TW_PCUR_RATIO (4) times the rarest complete word's entries, and none of
  * them is a complete typed word (its whole list would be in the union),
  * those lists are read as one without merging them: a cursor each, in a

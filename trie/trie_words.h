@@ -42,7 +42,7 @@
  *     examined, tombstones included; a dictionary word streamed; an entry
  *     pushed on a search heap; a step of an intersection, a prefix word's
  *     cursor moved), overshot by at most one leaf block (16 postings), one
- *     dictionary path or one step's 64 cursors. A key is decoded only when it
+ *     dictionary path or one step's cursors (128). A key is decoded only when it
  *     enters the best k (matching is on word ids), so decodes are bounded
  *     by the same limit. Past it the search stops and *truncated is set to
  *     1: the hits returned are then still exactly the best ones, in order

@@ -354,7 +354,7 @@ void trie_words__check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr);
 /* trie_words_isect.c: the one-pass intersection and the merged prefix lists */
 /* The most prefix words whose lists the intersection reads as one, a
  * cursor each (TW_PCUR_WORDS, trie_words_query.c, is the default limit). */
-#define TW_PCUR_MAX 64
+#define TW_PCUR_MAX 256
 /* The share of the work limit after which the one pass of one complete
  * word and the prefix's cursors leaves the rest of the word's list to the
  * best-first search (trie_words_isect.c, isect_handoff). */

@@ -117,7 +117,8 @@ int trie_words_match(const char *text, size_t len, const char *key, size_t klen,
 #define TW_UNION_MAX 8192  /* ... and their entries, at most */
 #define TW_UNION_RATIO 4   /* ... at most this many times the rarest complete word's */
 #ifndef TW_PCUR_WORDS
-#define TW_PCUR_WORDS 64 /* prefix words whose lists the intersection may read as one (<= TW_PCUR_MAX) */
+#define TW_PCUR_WORDS 128 /* prefix words whose lists the intersection may read as one (<= TW_PCUR_MAX;
+                           * half with two or more distinct complete words) */
 #endif
 #define TW_PCUR_RATIO 4 /* ... when their entries are at most this many times the rarest complete word's */
 unsigned trie_words__pcur_words = TW_PCUR_WORDS;
@@ -481,6 +482,13 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
              * each: trie_words_isect.c), so the ranks checked on the
              * forward index are those in every list, not all of one */
             unsigned pmax = trie_words__pcur_words < TW_PCUR_MAX ? trie_words__pcur_words : TW_PCUR_MAX;
+            int ndist = 0; /* distinct complete words */
+            for (int i = 0; i < nc; i++) {
+                int dup = 0;
+                for (int j = 0; j < i && !dup; j++) dup = S->qw[j] == S->qw[i];
+                ndist += !dup;
+            }
+            if (ndist >= 2) pmax /= 2; /* (their lists filter already: half the cursors) */
             uint64_t pcap = (uint64_t)bn * trie_words__pcur_ratio;
             while (S->sn && npw < pmax && pn <= pcap && !S->oom) {
                 pw[npw] = stream_next(S);
