@@ -224,12 +224,18 @@ static size_t brute(bset *b, const char *text, size_t len, bkey **res) {
 
 static int nfail;
 static unsigned long n_cmp, n_c1, n_multi, n_trail, n_full; /* coverage counters */
+static unsigned long n_pcur, n_handoff; /* queries whose prefix's lists were read as one; handed on */
+static unsigned long n_skewed; /* queries whose one pass left a complete word's list to the forward index */
 
 static void compare(const trie_words *w, const trie *t, bset *b, const char *text, size_t len,
                     unsigned k, bkey **res, trie_words_hit *out) {
     size_t ne = brute(b, text, len, res);
     int trunc = -1;
-    int n = trie_words_topk(w, t, text, len, k, out, &trunc);
+    tw_work wk;
+    int n = trie_words__topk(w, t, text, len, k, out, &trunc, &wk);
+    n_pcur += wk.pcur;
+    n_handoff += wk.handoff;
+    n_skewed += wk.skewed;
     size_t want = ne < k ? ne : k;
     n_cmp++;
     for (size_t i = 0; i < want; i++)
@@ -449,6 +455,83 @@ static void test_differential_larger(void **state) {
     (void)state;
     run_differential(3, 0, 1500, 40);
     run_differential(4, 1, 2500, 40);
+}
+
+/* The prefix's words' lists read as one in the one-pass intersection (a
+ * cursor each: trie_words_isect.c): forced wherever the prefix has at most
+ * TW_PCUR_MAX words, however long their lists, then never (the search
+ * takes the paths it took before that method): both against brute force. */
+static void test_differential_pcur(void **state) {
+    (void)state;
+    unsigned pw = trie_words__pcur_words, pr = trie_words__pcur_ratio;
+    trie_words__pcur_words = TW_PCUR_MAX;
+    trie_words__pcur_ratio = UINT32_MAX;
+    n_pcur = 0;
+    run_differential(7, 0, 1500, 40);
+    run_differential(8, 1, 2500, 40);
+    printf("prefix's lists read as one: %lu queries\n", n_pcur);
+    assert_true(n_pcur > 300);
+    trie_words__pcur_words = 0;
+    n_pcur = 0;
+    run_differential(9, 0, 1500, 40);
+    assert_int_equal(n_pcur, 0);
+    trie_words__pcur_words = pw;
+    trie_words__pcur_ratio = pr;
+}
+
+/* The one pass seeking only in the shortest complete list (every longer
+ * one left to the forward index: trie_words__isect_skew 1), against brute
+ * force; then never leaving one. */
+static void test_differential_skew(void **state) {
+    (void)state;
+    unsigned sk = trie_words__isect_skew;
+    trie_words__isect_skew = 1;
+    n_skewed = 0;
+    run_differential(10, 0, 1500, 40);
+    run_differential(11, 1, 2500, 40);
+    printf("complete lists left to the forward index: %lu queries\n", n_skewed);
+    assert_true(n_skewed > 300);
+    trie_words__isect_skew = UINT32_MAX;
+    n_skewed = 0;
+    run_differential(12, 0, 1500, 40);
+    assert_int_equal(n_skewed, 0);
+    trie_words__isect_skew = sk;
+}
+
+/* A prefix of 100 words: read as one list (100 cursors) with one complete
+ * word, not with two (half as many cursors: TW_PCUR_WORDS); the same
+ * answer either way, the best by score. */
+static void test_pcur_many(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    char k[64];
+    for (int i = 0; i < 3000; i++) { /* "alpha beta w<i % 100>" and fillers holding one of them */
+        int n = snprintf(k, sizeof k, "alpha beta w%03d x%d", i % 100, i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, i, NULL), 0);
+        n = snprintf(k, sizeof k, "f%d w%03d", i, i % 100);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 5000 + i, NULL), 0);
+        n = snprintf(k, sizeof k, "alpha g%d", i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 9000 + i, NULL), 0);
+    }
+    trie_words *w;
+    assert_int_equal(trie_words_build(t, &w), 0);
+    trie_words_hit out[10];
+    int tr = -1;
+    tw_work wk;
+    const char *qs[] = {"alpha w", "beta alpha w"};
+    for (int qi = 0; qi < 2; qi++) {
+        int n = trie_words__topk(w, t, qs[qi], strlen(qs[qi]), 10, out, &tr, &wk);
+        assert_int_equal(n, 10);
+        assert_int_equal(tr, 0);
+        assert_int_equal(wk.pcur, qi == 0);
+        for (int i = 0; i < 10; i++) {
+            int kn = snprintf(k, sizeof k, "alpha beta w%03d x%d", (2999 - i) % 100, 2999 - i);
+            assert_int_equal(out[i].hit.keylen, kn);
+            assert_memory_equal(out[i].hit.text, k, (size_t)kn);
+        }
+    }
+    trie_words_free(w);
+    trie_free(t);
 }
 
 /* A vocabulary past 16,384 words: multi-byte word codes in the forward
@@ -708,9 +791,15 @@ static void test_scan_limit(void **state) {
     /* a raised score brings it to the top: found before the limit */
     assert_int_equal(trie_set(t, "alpha beta", 10, NULL, 0, 1000, NULL), 0);
     assert_int_equal(trie_words_score(w, t, TRIE_WORDS_ANY_ID, "alpha beta", 10, 1000), 0);
-    n = trie_words_topk(w, t, "beta al", 7, 1, out, &tr);
+    n = trie_words__topk(w, t, "beta al", 7, 1, out, &tr, &wk);
     assert_int_equal(n, 1);
     assert_int_equal(tr, 0);
+    /* (one complete word and the prefix's cursors: the pass in rank order
+     * handed the rest of beta's list to the best-first search, which finds
+     * the raised key by its bound) */
+    assert_int_equal(wk.pcur, 1);
+    assert_int_equal(wk.handoff, 1);
+    assert_true(wk.units <= TRIE_WORDS_MAX_SCAN + 16);
     trie_words_free(w);
     trie_free(t);
 }
@@ -817,7 +906,11 @@ static void test_work_bound(void **state) {
         assert_int_equal(trie_del(t, k, (size_t)n), 0);
         assert_int_equal(trie_words_del(w, h.id, k, (size_t)n), 0);
     }
-    check_work(w, t, "beta alpha", 10, 1);
+    /* one complete word and a prefix of one word: the lists are intersected
+     * (a cursor for the prefix's words: trie_words_isect.c), ranks in runs:
+     * a few steps show they never meet, where checking each of beta's ranks
+     * on the forward index ran to the limit */
+    check_work(w, t, "beta alpha", 10, 0);
     check_work(w, t, "beta alpha ", 10, 0); /* ranks in runs: a few steps show they never meet */
     check_work(w, t, "left right ", 10, 1);
     check_work(w, t, "right left ", TRIE_MAX_K, 1);
@@ -826,7 +919,7 @@ static void test_work_bound(void **state) {
     check_work(w, t, "delta gamma b", 10, 1); /* many words start with "b" */
     check_work(w, t, "gamma a", TRIE_MAX_K, 1);
     check_work(w, t, "delta gamma zz", 10, 0); /* no word starts with "zz" */
-    check_work(w, t, "gamma beta", TRIE_MAX_K, 1); /* few prefix words: list probes */
+    check_work(w, t, "gamma beta", TRIE_MAX_K, 0); /* few prefix words: intersected, as above */
     check_work(w, t, "delta g1 zz", TRIE_MAX_K, -1);
     check_work(w, t, "t", TRIE_MAX_K, -1);
     check_work(w, t, "tomb zz", TRIE_MAX_K, -1);
@@ -849,6 +942,9 @@ int main(void) {
         cmocka_unit_test(test_differential_small),
         cmocka_unit_test(test_differential_larger),
         cmocka_unit_test(test_differential_wide),
+        cmocka_unit_test(test_differential_pcur),
+        cmocka_unit_test(test_differential_skew),
+        cmocka_unit_test(test_pcur_many),
         cmocka_unit_test(test_posting_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -127,7 +127,33 @@
  * words whose lists hold at most TW_UNION_MAX entries and at most
  * TW_UNION_RATIO times the rarest complete word's: those lists are merged
  * (radix sort) into one sorted array of ranks, intersected like a list
- * (driving when shortest). Exact: every rank is in a beaten block, absent
+ * (driving when shortest). Before that: when the prefix has at most
+ * TW_PCUR_WORDS (128; 64 with two or more distinct complete words, whose
+ * lists filter already) dictionary words whose lists hold at most
+ * TW_PCUR_RATIO (4) times the rarest complete word's entries, and none of
+ * them is a complete typed word (its whole list would be in the union),
+ * those lists are read as one without merging them: a cursor each, in a
+ * min-heap on their current ranks, only the cursors behind the rank sought
+ * moving (a work unit each), so the pass reads them only as far as it
+ * goes. With two or more complete words only when the prefix's lists are
+ * the shortest (driving); else the forward index checks the prefix of
+ * the few ranks in every complete list. Before, one complete word with
+ * such a prefix checked every posting of the rarer side on the forward
+ * index (~3 cache misses each), best first. In rank order a key raised
+ * live since the build comes last, where the best-first search found it
+ * by its bound: with one complete word the pass stops at TW_ISECT_HANDOFF
+ * (3/4) of the work limit and puts the rest of that word's list on the
+ * heap as tree entries (keys already kept are dropped when met again), so
+ * the search goes on by bound with the work left. A complete word's list
+ * over TW_ISECT_SKEW (64) times the driving one's is not sought at all: a
+ * seek there gallops over blocks far apart, a cache miss a step (log of
+ * the ratio steps), where the forward index, which checks every complete
+ * word anyway, costs about three misses started 16 at a time (10M: "new
+ * yorkers create", lists of 66 and 268,322, 60 -> 21 us; 16x was slower).
+ * The check itself reads a word's 8-byte head before its length (most
+ * words fail on the head: one miss, not two) and prefetches, with the
+ * ranks' groups, their key ids, and before examine, the key bytes and
+ * bound of each candidate that may enter. Exact: every rank is in a beaten block, absent
  * from a list every match is in, or checked. The pass counts a work unit
  * a step and stops at TRIE_WORDS_MAX_SCAN, leaving one heap entry that
  * bounds every rank it did not reach (the largest bound of the driver's
@@ -140,6 +166,13 @@
  * leapfrog reaches few ranks (10M keys, bench_words' queries: truncated
  * 272 -> 34 of 20,000; README).
  *
+ * Tried and not kept (10M keys, bench_words' queries, a saved index, each
+ * query's fastest of 3 passes, 3 pairs alternating, load 2.3-3.0): a
+ * cursor's gaps found on its first step instead of on entering its block
+ * (a seek that gallops on never reads them), and the prefix's cursors'
+ * first heads prefetched together: median 22.6 -> 23.3 us, CPU per query
+ * 69 -> 73 us (the branch in the step loop; the gaps' miss was overlapped
+ * with the gallop's anyway).
  * Tried and not kept (10M keys, bench_words' queries; the variant and this
  * code in one process over the same index, passes alternating, load 10-12):
  * inside the best-first search, filtering the driving list by the other

@@ -40,8 +40,9 @@
  *   - a text with no words (empty, only spaces): 0 hits.
  *   - work per request: at most TRIE_WORDS_MAX_SCAN work units (a posting
  *     examined, tombstones included; a dictionary word streamed; an entry
- *     pushed on a search heap), overshot by at most one leaf block (16
- *     postings) or one dictionary path. A key is decoded only when it
+ *     pushed on a search heap; a step of an intersection, a prefix word's
+ *     cursor moved), overshot by at most one leaf block (16 postings), one
+ *     dictionary path or one step's cursors (128). A key is decoded only when it
  *     enters the best k (matching is on word ids), so decodes are bounded
  *     by the same limit. Past it the search stops and *truncated is set to
  *     1: the hits returned are then still exactly the best ones, in order

@@ -327,6 +327,7 @@ typedef struct tw_search {
     int nc;                            /* how many (the last typed word is a prefix unless trailing) */
     uint64_t ph, pm;                   /* the prefix's head and mask (tw_head) */
     int stream, oom;
+    uint8_t pcur, handoff, skewed; /* (tw_work) */
 } tw_search;
 
 /* The worst kept match when the set is full (prunes), else NULL. */
@@ -351,19 +352,43 @@ void trie_words__hpush(tw_search *S, tw_ent e);
 void trie_words__check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr);
 
 /* trie_words_isect.c: the one-pass intersection and the merged prefix lists */
-/* Intersects the distinct complete typed words' lists (S->nc >= 1) and,
- * when u is not NULL, the sorted ranks u[0..un), in one pass, checking the
- * ranks in all of them; at the work limit leaves one heap entry bounding
- * the rest. */
-void trie_words__isect(tw_search *S, const uint32_t *u, uint32_t un);
+/* The most prefix words whose lists the intersection reads as one, a
+ * cursor each (TW_PCUR_WORDS, trie_words_query.c, is the default limit). */
+#define TW_PCUR_MAX 256
+/* The share of the work limit after which the one pass of one complete
+ * word and the prefix's cursors leaves the rest of the word's list to the
+ * best-first search (trie_words_isect.c, isect_handoff). */
+#define TW_ISECT_HANDOFF 0.75
+/* Intersects the distinct complete typed words' lists (S->nc >= 1) and the
+ * prefix's ranks -- the sorted ranks u[0..un) when u is not NULL, else,
+ * when npw > 0 (<= TW_PCUR_MAX), the lists of the prefix's words
+ * pw[0..npw), every word the prefix has -- in one pass, checking the ranks
+ * in all of them; at the work limit leaves one heap entry bounding the
+ * rest. */
+void trie_words__isect(tw_search *S, const uint32_t *u, uint32_t un, const uint32_t *pw, uint32_t npw);
+/* A complete word's list longer than this many times the driving one's is
+ * not sought in the one pass (the forward index checks it): TW_ISECT_SKEW
+ * unless a test sets it. */
+extern unsigned trie_words__isect_skew;
 /* The ranks of the lists of words pw[0..npw), sorted and distinct, into u
  * (room for their entries; tmp as much scratch); their number. */
 uint32_t trie_words__union(const trie_words *w, const uint32_t *pw, uint32_t npw, uint32_t *u, uint32_t *tmp);
 
 /* trie_words_query.c */
+/* The most words a prefix may have for the intersection to read their
+ * lists as one (a cursor each) when a complete word is typed too:
+ * TW_PCUR_WORDS (<= TW_PCUR_MAX) unless a test sets it (0: never, so the
+ * search takes the paths it took before; trie_words_query.c). */
+extern unsigned trie_words__pcur_words;
+/* ... and at most this many times the rarest complete word's entries in
+ * those lists: TW_PCUR_RATIO unless a test sets it. */
+extern unsigned trie_words__pcur_ratio;
 typedef struct tw_work {
     uint32_t units;   /* as limited by TRIE_WORDS_MAX_SCAN */
     uint32_t decoded; /* keys decoded: only candidates that enter the best k */
+    uint8_t pcur;     /* the prefix's lists were read as one (a cursor each) */
+    uint8_t handoff;  /* ... and that pass handed the rest to the best-first search */
+    uint8_t skewed;   /* the one pass left a complete word's list to the forward index */
 } tw_work;
 /* trie_words_topk that also reports the work it did (tests). */
 int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,

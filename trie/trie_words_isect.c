@@ -10,22 +10,33 @@
  *     gaps decoded lazily, never moving back) and the list's bound tree
  *     (tw_tree), with which cur_seek_live passes beaten blocks and tree
  *     entries whole;
+ *   - isect_rest and isect_handoff: what the pass did not reach, left to
+ *     search() as one heap bound, or (one complete word and the prefix's
+ *     cursors, at TW_ISECT_HANDOFF of the limit) as that word's tree
+ *     entries, searched best first;
+ *   - the prefix's words' lists read as one (tw_uni: a cursor each in a
+ *     min-heap), or its merged ranks (tw_pset: either);
  *   - trie_words__isect: leapfrog over the distinct complete words' lists
- *     and the prefix's merged ranks, the shortest driving; the ranks in
- *     every list go to trie_words__check_ranks (trie_words_query.c) 16 at
- *     a time; stopped by the work limit, isect_rest leaves one heap entry
- *     bounding what it did not reach;
+ *     (none over TW_ISECT_SKEW times the driver's) and the prefix's ranks,
+ *     the shortest driving; the ranks in every list go to
+ *     trie_words__check_ranks (trie_words_query.c) 16 at a time;
  *   - trie_words__union: the prefix's words' lists merged into one sorted
  *     array of distinct ranks (LSD radix sort).
  * The search's state (tw_search) and the helpers both files use
  * (res_worst, res_beats, trie_words__hpush) are in trie_words_internal.h.
- * Cost: one work unit a step of the driver (TRIE_WORDS_MAX_SCAN), no
- * allocation here (the merged array is the caller's).
+ * Cost: one work unit a step of the driver and one a prefix cursor moved
+ * (TRIE_WORDS_MAX_SCAN), no allocation here (the merged array is the
+ * caller's; the cursors, TW_PCUR_MAX of them, are on the stack).
  */
 #include <stdint.h>
 #include <string.h>
 
 #include "trie/trie_words_internal.h"
+
+#ifndef TW_ISECT_SKEW
+#define TW_ISECT_SKEW 64 /* (trie_words__isect) */
+#endif
+unsigned trie_words__isect_skew = TW_ISECT_SKEW;
 
 /* A forward cursor over a posting list, decoding lazily: its current rank,
  * and the gaps still to read in the current block. */
@@ -166,19 +177,126 @@ static void isect_rest(tw_search *S, const tw_cur *cur, const tw_tree *tr, uint3
     if (c) trie_words__hpush(S, (tw_ent){bval(c), 0, 0, r, K_NODE, 0});
 }
 
-/* The distinct complete words' lists (and, when u is not NULL, the sorted
- * distinct ranks u[0..un) of the prefix's words' lists: trie_words__union) are
- * intersected in one pass in rank order, no heap (leapfrog: the others are
- * galloped to the driver's rank -- over their block heads, their gaps read
- * only up to the rank found -- and the driver on to the first rank a list
- * has past it), and only the ranks in all of them are
- * checked (trie_words__check_ranks). A block of a list whose bound is beaten
- * (cur_seek_live) is passed whole. Exact: every rank is either in a
- * beaten block, absent from a list every match is in, or checked. One work
- * unit a step (each moves the driver forward); at TRIE_WORDS_MAX_SCAN the
- * pass stops and leaves what it did not reach to search() as one heap
- * entry (isect_rest). */
-void trie_words__isect(tw_search *S, const uint32_t *u, uint32_t un) {
+/* The one pass of ONE complete word's list and the prefix's cursors
+ * stopped at TW_ISECT_HANDOFF of the work limit: the rest of that list,
+ * from its current block (which holds every rank of it >= the pass's),
+ * goes on the heap as its tree entries (the blocks left in the current
+ * block's group, then the groups left in each level above), so search()
+ * goes on over it best first (by bound, each rank checked on the forward
+ * index: the search this pass replaced) with the work left. A key raised
+ * live since the build (a bound above its rank's neighbours) is then
+ * found before the limit, where the pass in rank order would reach it
+ * last. The current block may be examined twice: S->stream drops a key
+ * kept already. */
+static void isect_handoff(tw_search *S, const tw_cur *c0) {
+    const tw_word *x = c0->x;
+    uint32_t wid = (uint32_t)(x - S->w->w), off[TW_MAXLV], sz[TW_MAXLV], tot;
+    int nl = tw_levels(x->cap, off, sz, &tot);
+    const tw_res *wr = res_worst(S);
+    const uint32_t *bb = tw_bbase(x);
+    S->stream = 1;
+    S->handoff = 1;
+    if (nl == 0) { /* one block, no tree: the word's bound */
+        if (!res_beats(wr, bval(x->top), bb[0])) trie_words__hpush(S, (tw_ent){bval(x->top), wid, 0, bb[0], K_NODE, 0});
+        return;
+    }
+    /* level lv's entries from i to the end of their group of TW_F (the top
+     * level: to its end), then on from the next group one level up */
+    for (uint32_t lv = 0, i = c0->blk; lv < (uint32_t)nl; lv++) {
+        uint32_t end = lv + 1 == (uint32_t)nl ? sz[lv] : (i | (TW_F - 1)) + 1;
+        if (end > sz[lv]) end = sz[lv];
+        for (; i < end; i++) {
+            uint32_t blk = i << (TW_FB * lv);
+            uint16_t mc = tw_mx(x)[off[lv] + i];
+            if (!mc || blk >= c0->nb) continue;
+            double v = bval(mc);
+            if (!res_beats(wr, v, bb[blk])) trie_words__hpush(S, (tw_ent){v, wid, i, bb[blk], K_NODE, (uint8_t)lv});
+        }
+        if (end == sz[lv]) break; /* nothing after this level's last entry */
+        i = end >> TW_FB;
+    }
+}
+
+/* The prefix's words' lists as one list of the intersection, not merged:
+ * a cursor each, in a min-heap on their current ranks (the union's next
+ * rank is the top's). Seeking moves only the cursors behind the rank
+ * sought, each galloped as any cursor, so the union is read as far as the
+ * pass goes, never whole (trie_words__union reads and sorts every entry). */
+typedef struct tw_uni {
+    tw_cur c[TW_PCUR_MAX];
+    uint8_t h[TW_PCUR_MAX];
+    uint32_t hn;
+} tw_uni;
+
+static inline void uni_down(tw_uni *U, uint32_t i) {
+    uint8_t x = U->h[i];
+    uint32_t rx = U->c[x].r;
+    for (;;) {
+        uint32_t l = 2 * i + 1, m = l;
+        if (l >= U->hn) break;
+        if (l + 1 < U->hn && U->c[U->h[l + 1]].r < U->c[U->h[l]].r) m = l + 1;
+        if (U->c[U->h[m]].r >= rx) break;
+        U->h[i] = U->h[m];
+        i = m;
+    }
+    U->h[i] = x;
+}
+
+static void uni_init(tw_uni *U, const trie_words *w, const uint32_t *pw, uint32_t npw) {
+    U->hn = 0;
+    for (uint32_t i = 0; i < npw; i++) { /* a dictionary word's list is not empty */
+        tw_cur *c = &U->c[U->hn];
+        c->x = &w->w[pw[i]];
+        c->nb = tw_nblk(c->x->n);
+        cur_block(c, 0);
+        U->h[U->hn] = (uint8_t)U->hn;
+        U->hn++;
+    }
+    for (uint32_t i = U->hn / 2; i-- > 0;) uni_down(U, i);
+}
+
+/* The union's first rank >= r into *nr (never back); 0 when it has none. A
+ * work unit each cursor moved. */
+static inline int uni_seek(tw_search *S, tw_uni *U, uint32_t r, uint32_t *nr) {
+    while (U->hn && U->c[U->h[0]].r < r) {
+        S->scanned++;
+        if (!cur_seek(&U->c[U->h[0]], r)) U->h[0] = U->h[--U->hn]; /* exhausted */
+        if (U->hn) uni_down(U, 0);
+    }
+    if (!U->hn) return 0;
+    *nr = U->c[U->h[0]].r;
+    return 1;
+}
+
+/* The prefix's ranks as one list: the merged array u, or the cursors U. */
+typedef struct tw_pset {
+    const uint32_t *u;
+    uint32_t un, ui;
+    tw_uni *U;
+} tw_pset;
+
+/* The prefix's first rank >= r into *nr (never back); 0 when none. */
+static inline int pset_seek(tw_search *S, tw_pset *P, uint32_t r, uint32_t *nr) {
+    if (P->U) return uni_seek(S, P->U, r, nr);
+    if ((P->ui = arr_seek(P->u, P->un, P->ui, r)) == P->un) return 0;
+    *nr = P->u[P->ui];
+    return 1;
+}
+
+/* The distinct complete words' lists and the prefix's ranks -- the sorted
+ * distinct ranks u[0..un) of its words' lists (trie_words__union) when u is
+ * not NULL, else, when npw > 0, the lists of its words pw[0..npw) read as
+ * one (tw_uni) -- are intersected in one pass in rank order, no heap
+ * (leapfrog: the others are galloped to the driver's rank -- over their
+ * block heads, their gaps read only up to the rank found -- and the driver
+ * on to the first rank a list has past it), and only the ranks in all of
+ * them are checked (trie_words__check_ranks). A block of a list whose bound
+ * is beaten (cur_seek_live) is passed whole. Exact: every rank is either in
+ * a beaten block, absent from a list every match is in, or checked. One
+ * work unit a step (each moves the driver forward) and one a prefix cursor
+ * moved; at TRIE_WORDS_MAX_SCAN the pass stops and leaves what it did not
+ * reach to search() as one heap entry (isect_rest). */
+void trie_words__isect(tw_search *S, const uint32_t *u, uint32_t un, const uint32_t *pw, uint32_t npw) {
     const trie_words *w = S->w;
     tw_cur cur[TRIE_WORDS_MAX_TYPED];
     uint32_t no = 0; /* the distinct complete words' lists */
@@ -196,35 +314,57 @@ void trie_words__isect(tw_search *S, const uint32_t *u, uint32_t un) {
     tw_tree tr; /* bounds read on the shortest complete list only: another
                  * list's are a cache miss a seek */
     tree_of(cur[0].x, &tr);
-    /* the shortest list drives: the prefix's ranks u when shorter than
-     * every complete word's list, else the shortest of those; then u
-     * (an array in cache: the cheapest to seek), then the others, shortest
-     * first. On a rank missing from a list the driver seeks on to that
-     * list's next rank, so the longer lists only seek to ranks the driver
-     * has (a cache miss each, in a long list). */
-    int udrive = u && (no == 0 || un < cur[0].x->n);
-    uint32_t buf[TW_F], nb = 0, r = 0, ui = 0;
+    tw_uni U;
+    tw_pset P = {u, un, 0, NULL}, *pp = u ? &P : NULL;
+    uint64_t pn = un;
+    if (!u && npw) {
+        if (npw > TW_PCUR_MAX) npw = TW_PCUR_MAX; /* (the caller's limit) */
+        uni_init(&U, w, pw, npw);
+        P.U = &U;
+        pp = &P;
+        pn = 0;
+        for (uint32_t i = 0; i < npw; i++) pn += w->w[pw[i]].n;
+    }
+    /* the shortest list drives: the prefix's ranks when shorter than
+     * every complete word's list, else the shortest of those; then the
+     * prefix's (an array in cache, or cursors that only move forward),
+     * then the others, shortest first. On a rank missing from a list the
+     * driver seeks on to that list's next rank, so the longer lists only
+     * seek to ranks the driver has (a cache miss each, in a long list). */
+    int udrive = pp && (no == 0 || pn < cur[0].x->n);
+    /* a complete word's list over trie_words__isect_skew times the
+     * driver's is left to the forward index: a seek there gallops over
+     * blocks far apart (a cache miss a step, ~log of the ratio steps),
+     * where the check of a rank that reached it costs about three misses,
+     * started 16 at a time (every complete word is checked there anyway).
+     * The shortest complete list stays: its bounds end the pass. */
+    uint64_t dn = udrive ? pn : cur[0].x->n;
+    uint32_t nall = no;
+    while (no > 1 && cur[no - 1].x->n > dn * trie_words__isect_skew) no--;
+    S->skewed = no < nall;
+    /* one complete word and the prefix's cursors: the pass hands the rest
+     * of the word's list to the best-first search before the limit */
+    int handoff = P.U && nall == 1;
+    uint32_t lim = handoff ? (uint32_t)(TRIE_WORDS_MAX_SCAN * TW_ISECT_HANDOFF) : TRIE_WORDS_MAX_SCAN;
+    uint32_t buf[TW_F], nb = 0, r = 0;
     for (;;) {
-        if (S->scanned >= TRIE_WORDS_MAX_SCAN) { /* the work limit: what is left, as one bound */
+        if (S->scanned >= lim) { /* the work limit: what is left, as one bound */
             if (nb) trie_words__check_ranks(S, buf, nb);
-            isect_rest(S, cur, &tr, r);
+            if (handoff) isect_handoff(S, &cur[0]);
+            else isect_rest(S, cur, &tr, r);
             return;
         }
         S->scanned++;
         if (udrive) {
-            if ((ui = arr_seek(u, un, ui, r)) == un) break;
-            r = u[ui];
+            if (!pset_seek(S, pp, r, &r)) break;
         } else {
             if (!cur_seek_live(S, &cur[0], &tr, r)) break; /* exhausted: no more ranks */
             r = cur[0].r;
         }
         uint32_t nr = r;
-        if (u && !udrive) {
-            if ((ui = arr_seek(u, un, ui, r)) == un) break;
-            nr = u[ui];
-        }
+        if (pp && !udrive && !pset_seek(S, pp, r, &nr)) break;
         for (uint32_t k = udrive ? 0 : 1; k < no && nr == r; k++) {
-            /* (u driving: the shortest complete list's bounds skip for it) */
+            /* (the prefix driving: the shortest complete list's bounds skip for it) */
             if (!(k == 0 ? cur_seek_live(S, &cur[0], &tr, r) : cur_seek(&cur[k], r))) goto done;
             nr = cur[k].r;
         }

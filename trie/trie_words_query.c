@@ -15,7 +15,9 @@
  *     only a key that enters the sorted set of the best m matches so far
  *     (whose worst prunes the heap, ties by rank: res_beats) is decoded;
  *   - when to intersect instead (two or more distinct complete words, or
- *     the prefix's lists merged: at most TW_UNION_WORDS words and
+ *     the prefix's lists read as one: at most TW_PCUR_WORDS words, their
+ *     entries at most TW_PCUR_RATIO times the rarest complete word's, a
+ *     cursor each; or merged: at most TW_UNION_WORDS words and
  *     TW_UNION_MAX entries, at most TW_UNION_RATIO times the rarest
  *     complete word's); the one-pass intersection itself (trie_words__isect)
  *     and the merge (trie_words__union) are in trie_words_isect.c, which
@@ -29,8 +31,11 @@
  * dictionary path); a decode follows an examined posting, so decodes are
  * bounded by the same limit. An intersection stopped by the limit leaves
  * one heap entry bounding what it did not see (trie_words_isect.c), so it
- * ends as the best-first search does. Besides: a look-ahead of at most
- * TW_UNION_WORDS prefix words, and merging at most TW_UNION_MAX entries.
+ * ends as the best-first search does; with one complete word and the
+ * prefix's cursors it hands the rest of that word's list to the
+ * best-first search at 3/4 of the limit. Besides: a look-ahead of at most
+ * TW_UNION_WORDS prefix words, merging at most TW_UNION_MAX entries, and
+ * at most TW_PCUR_WORDS cursors (a work unit each move).
  * Scratch is allocated per request (heaps grow x2, m result slots of
  * ~600 B) and freed before returning.
  */
@@ -111,6 +116,13 @@ int trie_words_match(const char *text, size_t len, const char *key, size_t klen,
 #define TW_UNION_WORDS 512 /* prefix words whose lists may be merged into one (trie_words__union) */
 #define TW_UNION_MAX 8192  /* ... and their entries, at most */
 #define TW_UNION_RATIO 4   /* ... at most this many times the rarest complete word's */
+#ifndef TW_PCUR_WORDS
+#define TW_PCUR_WORDS 128 /* prefix words whose lists the intersection may read as one (<= TW_PCUR_MAX;
+                           * half with two or more distinct complete words) */
+#endif
+#define TW_PCUR_RATIO 4 /* ... when their entries are at most this many times the rarest complete word's */
+unsigned trie_words__pcur_words = TW_PCUR_WORDS;
+unsigned trie_words__pcur_ratio = TW_PCUR_RATIO;
 
 /* Dictionary cursor entry: par NONE: the single word id; slot NONE: the
  * whole subtree of node par; else child slot of par and its later siblings. */
@@ -265,7 +277,7 @@ static inline int tw_pfx(const tw_search *S, uint32_t code) {
     const trie_words *w = S->w;
     const tw_req *q = S->q;
     size_t pl = q->wl[q->nw - 1];
-    if (w->wlen[code] < pl || (w->whead[code] & S->pm) != S->ph) return 0;
+    if ((w->whead[code] & S->pm) != S->ph || w->wlen[code] < pl) return 0; /* (the head first: one miss for most words) */
     if (pl <= 8) return 1;
     char word[TRIE_MAX_KEY];
     kdecode(w->wt, w->cword[code], word);
@@ -373,7 +385,10 @@ void trie_words__check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) {
     uint32_t ids[TW_F], rks[TW_F], n = 0, m = 0;
     uint16_t pos[TW_F][TRIE_WORDS_MAX_TYPED];
     uint8_t fcs[TW_F];
-    for (uint32_t i = 0; i < nr; i++) __builtin_prefetch(tw_fgrp_of(w, rk[i]));
+    for (uint32_t i = 0; i < nr; i++) {
+        __builtin_prefetch(tw_fgrp_of(w, rk[i]));
+        __builtin_prefetch(&w->rid[rk[i]]);
+    }
     for (uint32_t i = 0; i < nr; i++) {
         uint32_t a, b;
         if (tw_fwd(w, rk[i], &a, &b) & TW_FO_DEAD) continue;
@@ -389,7 +404,18 @@ void trie_words__check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) {
         __builtin_prefetch(&t->refs[ids[m]]);
         m++;
     }
-    for (uint32_t j = 0; j < m; j++) examine(S, ids[j], rks[j], t->refs[ids[j]].score, fcs[j], pos[j]);
+    /* the bytes (and bound) of the keys that may enter the best m: examine
+     * decodes them */
+    const tw_res *wr = res_worst(S);
+    double sc[TW_F];
+    for (uint32_t j = 0; j < m; j++) {
+        sc[j] = t->refs[ids[j]].score;
+        if (!wr || sc[j] >= wr->s) {
+            __builtin_prefetch(t->arena + t->refs[ids[j]].off);
+            __builtin_prefetch(&w->kb[ids[j]]);
+        }
+    }
+    for (uint32_t j = 0; j < m; j++) examine(S, ids[j], rks[j], sc[j], fcs[j], pos[j]);
 }
 
 /* Expands word wid's tree entry (lv, idx) (lv -1: the root): bound children
@@ -441,21 +467,47 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
         S->stream = 1;
         trie_words__hpush(S, (tw_ent){S->s[0].s, 0, 0, 0, K_STREAM, 0});
     } else { /* the rarest complete word drives */
-        uint32_t best = NONE, bn = UINT32_MAX, *u = NULL, un = 0;
+        uint32_t best = NONE, bn = UINT32_MAX, *u = NULL, un = 0, pw[TW_UNION_WORDS], npw = 0;
+        int pcur = 0;
         for (int i = 0; i < nc; i++) /* (looked up above) */
             if (w->w[S->qw[i]].live < bn) bn = w->w[S->qw[i]].live, best = S->qw[i];
         if (!q->trailing) { /* a prefix no word has: nothing matches */
             if (!stream_init(S, q->w[nc], q->wl[nc])) return 0;
             /* the prefix drives instead when it has few words whose lists
              * together are shorter than the rarest complete word's */
-            uint32_t pw[TW_UNION_WORDS], npw = 0;
             uint64_t plive = 0, pn = 0;
-            while (S->sn && npw < TW_PFX_DRIVE && plive < bn && !S->oom) {
+            /* every word of the prefix, when it has few and their lists
+             * are not much longer than the rarest complete word's: those
+             * lists are read as one in the one-pass intersection (a cursor
+             * each: trie_words_isect.c), so the ranks checked on the
+             * forward index are those in every list, not all of one */
+            unsigned pmax = trie_words__pcur_words < TW_PCUR_MAX ? trie_words__pcur_words : TW_PCUR_MAX;
+            int ndist = 0; /* distinct complete words */
+            for (int i = 0; i < nc; i++) {
+                int dup = 0;
+                for (int j = 0; j < i && !dup; j++) dup = S->qw[j] == S->qw[i];
+                ndist += !dup;
+            }
+            if (ndist >= 2) pmax /= 2; /* (their lists filter already: half the cursors) */
+            uint64_t pcap = (uint64_t)bn * trie_words__pcur_ratio;
+            while (S->sn && npw < pmax && pn <= pcap && !S->oom) {
                 pw[npw] = stream_next(S);
                 pn += w->w[pw[npw]].n;
                 plive += w->w[pw[npw++]].live;
             }
-            if (!S->sn && plive < bn) {
+            if (npw && !S->sn && pn <= pcap && !S->oom) pcur = 1;
+            for (uint32_t i = 0; i < npw && pcur; i++) /* a complete word among them: its whole list is in the union */
+                for (int j = 0; j < nc && pcur; j++) pcur = pw[i] != S->qw[j];
+            if (pcur && pn >= bn) /* the union not driving: a filter worth its seeks only with one complete word */
+                for (int j = 1; j < nc && pcur; j++) pcur = S->qw[j] == S->qw[0];
+            while (!pcur && S->sn && npw < TW_PFX_DRIVE && plive < bn && !S->oom) {
+                pw[npw] = stream_next(S);
+                pn += w->w[pw[npw]].n;
+                plive += w->w[pw[npw++]].live;
+            }
+            if (pcur) {
+                /* (below: trie_words__isect) */
+            } else if (!S->sn && plive < bn) {
                 S->stream = 1; /* a key with two words of the prefix is in two lists */
                 for (uint32_t i = 0; i < npw; i++)
                     trie_words__hpush(S, (tw_ent){bval(w->w[pw[i]].top), pw[i], 0, tw_bbase(&w->w[pw[i]])[0], K_WORD, 0});
@@ -485,8 +537,9 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
             for (int j = 0; j < i && !dup; j++) dup = S->qw[j] == S->qw[i];
             distinct += !dup;
         }
-        if (best != NONE && !S->oom && (u || distinct >= 2)) {
-            trie_words__isect(S, u, un); /* the lists in one pass, in rank order */
+        if (best != NONE && !S->oom && (u || pcur || distinct >= 2)) {
+            S->pcur = (uint8_t)pcur;
+            trie_words__isect(S, u, un, pcur ? pw : NULL, pcur ? npw : 0); /* the lists in one pass, in rank order */
             best = NONE;
         }
         qfree(u);
@@ -531,7 +584,7 @@ int trie_words_topk(const trie_words *w, const trie *t, const char *text, size_t
 
 int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
                      trie_words_hit *out, int *truncated, tw_work *work) {
-    if (work) *work = (tw_work){0, 0};
+    if (work) *work = (tw_work){0, 0, 0, 0, 0};
     int trunc_dummy;
     if (!truncated) truncated = &trunc_dummy;
     *truncated = 0;
@@ -564,7 +617,7 @@ int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_
     S.res = qmalloc(m * sizeof *S.res);
     S.ord = qmalloc(m * sizeof *S.ord);
     int n1 = S.res && S.ord ? search(&S, m, out + n0, truncated) : 0;
-    if (work) *work = (tw_work){S.scanned, S.decoded};
+    if (work) *work = (tw_work){S.scanned, S.decoded, S.pcur, S.handoff, S.skewed};
     int oom = S.oom || !S.res || !S.ord;
     qfree(S.h);
     qfree(S.s);
