@@ -160,17 +160,23 @@ static void test_live_changes(void **state) {
     assert_string_equal(TEXT(f, "COMPLETE", "weathar", "FUZZY", "1", "LIMIT", "1"), "OK 1\r\nweather boston\t1050\r\n");
 }
 
-/* With a ranker, a request that allows edits is ranked only when the
- * typed-right completions fill k (typo matches would all rank below them);
- * otherwise it gets the typo order. */
-static void test_ranked(void **state) {
-    fx *f = *state;
+/* A ranker with the default options answers f's requests from now on
+ * (teardown closes it). */
+static void ranker_on(fx *f) {
     eng_rank_opts o;
     eng_rank_opts_default(&o);
     char err[256];
     f->R = eng_rank_new(&f->loop, f->t, &o, err, sizeof err);
     assert_non_null(f->R);
     f->e.rank = f->R;
+}
+
+/* With a ranker, a request that allows edits is ranked only when the
+ * typed-right completions fill k (typo matches would all rank below them);
+ * otherwise it gets the typo order. */
+static void test_ranked(void **state) {
+    fx *f = *state;
+    ranker_on(f);
     eng_ctx ctx = {.rank = -1, .fuzzy = 1};
     assert_int_equal(eng_complete_prepare(&f->e, S("wether"), 1, &ctx, NULL), 0);
     assert_int_equal(eng_rank_takes(&f->e, &ctx, 1), 1); /* the ranker takes typo requests too */
@@ -300,12 +306,7 @@ static void test_ranked_work_limit(void **state) {
         snprintf(k, sizeof k, "weath%c%c %d", 'a' + i % 26, 'a' + (i * 7) % 26, i);
         assert_int_equal(trie_set(f->t, k, strlen(k), NULL, 0, (double)(i + 1), NULL), 0);
     }
-    eng_rank_opts o;
-    eng_rank_opts_default(&o);
-    char err[256];
-    f->R = eng_rank_new(&f->loop, f->t, &o, err, sizeof err);
-    assert_non_null(f->R);
-    f->e.rank = f->R;
+    ranker_on(f);
     int cuts = 0, negs = 0;
     for (unsigned w = 0; w <= 400; w++) {
         char v[16];

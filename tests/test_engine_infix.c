@@ -110,6 +110,26 @@ static void test_replies(void **state) {
     assert_int_equal(f->e.stats.complete_infix, 9);
 }
 
+/* A ranker with the default options on a loop of its own answers f's
+ * requests until ranker_off closes both. */
+static eng_rank *ranker_on(fx *f, uv_loop_t *loop) {
+    uv_loop_init(loop);
+    eng_rank_opts o;
+    eng_rank_opts_default(&o);
+    char err[256];
+    eng_rank *R = eng_rank_new(loop, f->t, &o, err, sizeof err);
+    assert_non_null(R);
+    f->e.rank = R;
+    return R;
+}
+
+static void ranker_off(fx *f, uv_loop_t *loop, eng_rank *R) {
+    f->e.rank = NULL;
+    eng_rank_close(R);
+    uv_run(loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(loop), 0);
+}
+
 /* With a ranker (USER/SESSION): the ranker takes INFIX requests, gathers the
  * other word matches after the completions and orders inside each class:
  * the user's favourite moves up among the word matches, never above the
@@ -118,13 +138,7 @@ static void test_replies(void **state) {
 static void test_ranked(void **state) {
     fx *f = *state;
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    eng_rank_opts o;
-    eng_rank_opts_default(&o);
-    char err[256];
-    eng_rank *R = eng_rank_new(&loop, f->t, &o, err, sizeof err);
-    assert_non_null(R);
-    f->e.rank = R;
+    eng_rank *R = ranker_on(f, &loop);
     eng_ctx ctx = {.rank = -1, .fuzzy = -1, .infix = 1};
     const char *msg;
     assert_int_equal(eng_complete_prepare(&f->e, S("york"), 1, &ctx, &msg), 0);
@@ -153,10 +167,7 @@ static void test_ranked(void **state) {
     assert_string_equal(TEXT(f, "COMPLETE", "york", "INFIX", "USER", "u1"),
                         "ERR ARGS INFIX needs the word index, which was dropped after an error (see the server log; "
                         "RELOAD or the next start rebuilds it)\r\n");
-    f->e.rank = NULL;
-    eng_rank_close(R);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    ranker_off(f, &loop, R);
 }
 
 /* The scan limit cuts a ranked INFIX request as it cuts an unranked one
@@ -174,13 +185,7 @@ static void test_ranked_scan_limit(void **state) {
     assert_int_equal(trie_set(f->t, S("alpha beta"), NULL, 0, -5, NULL), 0);
     assert_int_equal(eng_words_build(&f->e), 0);
     uv_loop_t loop;
-    uv_loop_init(&loop);
-    eng_rank_opts o;
-    eng_rank_opts_default(&o);
-    char err[256];
-    eng_rank *R = eng_rank_new(&loop, f->t, &o, err, sizeof err);
-    assert_non_null(R);
-    f->e.rank = R;
+    eng_rank *R = ranker_on(f, &loop);
     assert_string_equal(TEXT(f, "COMPLETE", "beta alpha ", "INFIX"), "OK 0\r\n");
     assert_int_equal(f->e.stats.complete_infix_truncated, 1);
     assert_string_equal(TEXT(f, "COMPLETE", "beta alpha ", "INFIX", "USER", "u1"), "OK 0\r\n");
@@ -191,10 +196,7 @@ static void test_ranked_scan_limit(void **state) {
     eng_rank_stat st;
     eng_rank_stats(R, &st);
     assert_int_equal(st.requests, 2);
-    f->e.rank = NULL;
-    eng_rank_close(R);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    ranker_off(f, &loop, R);
 }
 
 static void test_bad_input(void **state) {
