@@ -800,13 +800,17 @@ static void test_nested(void **state);
 static void test_differential_prefetch(void **state) {
     (void)state;
     uint32_t saved = trie__fz_hint_min_nodes, saved_pass = trie__fz_pass_min_words;
+    uint32_t saved_edits = trie__fz_hint_min_edits;
     trie__fz_hint_min_nodes = 0;
+    trie__fz_hint_min_edits = 1;
     trie__fz_pass_min_words = 0;
     for (uint64_t s = 7; s <= 10; s++) run_live(s, 4, 300, 150);
     run_live(44, 4, 4000, 150);
     test_nested(state);
     trie__fz_pass_min_words = saved_pass;
     for (uint64_t s = 11; s <= 12; s++) run_live(s, 4, 300, 150);
+    trie__fz_hint_min_edits = saved_edits;
+    for (uint64_t s = 13; s <= 14; s++) run_live(s, 4, 300, 150); /* guesses at maxd 2 only */
     trie__fz_hint_min_nodes = saved;
 }
 

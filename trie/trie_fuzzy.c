@@ -103,7 +103,36 @@
       survivor is found, the later ones are guessed from the same
       first-byte, plan and record tests (pure reads) and their chains are
       prefetched in stages, so they overlap. The arrays those misses land
-      in are on 2 MB pages (trie_huge.c), so they miss the TLB less.
+      in are on 2 MB pages (trie_huge.c), so they miss the TLB less. Not
+      at maxd 1 (FZ_HINT_MIN_EDITS): the guesses' plan checks wait for
+      all of a node's filter words, which costs FUZZY 1 more than the
+      overlap gains.
+      CHILD BLOCK PREFETCH: a child reached over a one-byte edge (no key
+      to decode: most nodes the walk enters at 10M) has its child block
+      prefetched as soon as its node is read, so that miss overlaps the
+      making of its frame (fz_generic, the plan's DP steps) instead of
+      following it; the decoding path already sent it with the key. 10M,
+      6 pairs: FUZZY 2 on 8+ characters 0.86-0.98 of main's median
+      (0.95), AUTO 0.95, FUZZY 1 1.00; AOL dev, 8 pairs: 0.96-0.98.
+      Prefetching the refs line of the block as well was slower (3 pairs
+      at 10M: FUZZY 2 on 8+ characters 1.10-1.17): the walk is bound by
+      how many misses are in flight, and a useless one takes a slot.
+      With both (and the maxd 1 gate), 10M, 6 pairs against main: FUZZY
+      1 0.90-1.02 of the median (0.93), FUZZY 2 0.88-0.98 (0.93), on 8+
+      characters 0.91-0.98 (0.93), AUTO 0.91-1.02 (0.94).
+      Where the rest of the time goes at 10M (perf, per kind with
+      bench_trie's BENCH_FUZZY_KIND, and counts over the 20,000 typo'd
+      prefixes of all four kinds): 67.5M children looked at, 16.7M die on
+      the first byte, 16.8M of 19.9M plan checks and 16.5M of 29.4M probes
+      kill theirs, 9.1M frames are entered and only 4.2M edges decoded;
+      the samples sit on the plan's filter words (the first check of a
+      frame waits for the words just prefetched, and fz_hint's checks
+      wait for all of them: ~11 % of FUZZY 1, ~8 % of FUZZY 2 on 8+), on
+      the child's node, its best id record and key text. Tried, within
+      the noise and not kept: a third SIBLING PREFETCH stage (the next
+      guessed child's key text), prefetching the nodes of a frame's first
+      8 first-byte survivors before their verdicts, a 1024-word plan
+      prefetch cap, fz_hint without plan checks, and no fz_hint at all.
  *   3. trie_topk's best-first walk with list c as its initial frontier
  *      (entries: a key, a whole subtree, or a run of siblings), until k
  *      results. Each entry carries its matchlen to the keys it yields. If
@@ -650,6 +679,14 @@ static int fz_probe_rec(const trie *t, fz_dfs *d, int sp, unsigned slot, const f
 #define FZ_HINT_MAX 16 /* children prefetched per frame */
 #define FZ_HINT_MIN_NODES (1u << 18) /* live nodes (16 B each) from which the walk prefetches siblings */
 uint32_t trie__fz_hint_min_nodes = FZ_HINT_MIN_NODES; /* tests set 0: the guesses on small tries too */
+/* Nor at maxd 1 (only tests change trie__fz_hint_min_edits): fz_hint's
+ * plan checks wait for all of the node's filter words (perf at 10M: ~11 %
+ * of FUZZY 1's time in those checks), which costs FUZZY 1 more than the
+ * overlap gains (10M, 3 rounds: FUZZY 1 0.87-0.92 of the median without
+ * it; off for every budget, FUZZY 2 on 8+ characters was 1.05-1.15 of the
+ * median with it, so FUZZY 2's walks keep it). */
+#define FZ_HINT_MIN_EDITS 2
+uint32_t trie__fz_hint_min_edits = FZ_HINT_MIN_EDITS; /* tests set 1: the guesses at maxd 1 too */
 
 /* 1 when one of a probe record's look-ups hits (the probe says maybe). */
 static inline int fz_rec_hit(const trie *t, const fz_prec *r) {
@@ -775,6 +812,8 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
             have = tc_decode_prefix(&t->tc, v.code, v.ck, kb, end);
         } else {
             have = end; /* a one-byte edge: nothing more to read */
+            const tnode *cn = &t->nodes[r]; /* CHILD BLOCK PREFETCH: on its way while its frame is made */
+            if (cn->nkids) __builtin_prefetch(&t->kids[cn->kids + cn->nkids]);
         }
         if (have == TC_BAD) continue; /* cannot happen: the arena holds valid codes */
         int det = 0;
@@ -832,7 +871,7 @@ static void fz_dfs_topk(const trie *t, const fz_pat *z, const char *prefix, unsi
     d.w.rec = NULL;
     d.max_work = max_work;
     d.cut = 0;
-    d.hint = t->nlive >= trie__fz_hint_min_nodes;
+    d.hint = t->nlive >= trie__fz_hint_min_nodes && z->B >= trie__fz_hint_min_edits;
     d.pass = t->pf && (uint64_t)t->pfmask + 1 >= trie__fz_pass_min_words;
     d.cap = k - *got;
     for (unsigned c = 1; c <= z->B; c++) {

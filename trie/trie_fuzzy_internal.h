@@ -46,6 +46,8 @@ typedef struct fz_pat {
  * children (SIBLING PREFETCH, trie_fuzzy.c; FZ_HINT_MIN_NODES). Only tests
  * change it (0: on every trie, so that small test tries run the guesses). */
 extern uint32_t trie__fz_hint_min_nodes;
+/* The budget (maxd) from which it does (FZ_HINT_MIN_EDITS); tests set 1. */
+extern uint32_t trie__fz_hint_min_edits;
 /* Filter words from which the walk runs the PROBE PREFETCH pass
  * (trie_fuzzy.c, FZ_PASS_MIN_FILTER_WORDS). Only tests change it. */
 extern uint32_t trie__fz_pass_min_words;

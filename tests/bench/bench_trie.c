@@ -27,6 +27,9 @@
  * print the same, so an A/B shows a speed change changed no answer.
  *   bench_trie --fuzzy-only SNAP PREFIXES.txt     the typo'd part of that
  *                                                 alone, one pass
+ * BENCH_FUZZY_KIND=NAME (e.g. typo_fuzzy1, typo_fuzzy2_8plus) times that
+ * typo'd kind alone and skips the recall, so that a profile (perf record)
+ * of the process is of one kind's calls (plus the load).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -307,12 +310,25 @@ static void bench_fuzzy(const trie *t, const prefixes *p, int only) {
         time_one(t, p, "clean_fuzzy2", 2, 0, 2);
     }
     printf("# fuzzy top-10, one edit in each prefix of 4+ characters\n");
-    time_one(t, &q, "typo_exact", -1, 0, np);
-    time_one(t, &q, "typo_fuzzy1", 1, 0, np);
-    time_one(t, &q, "typo_fuzzy2", 2, 0, np);
-    time_one(t, &q, "typo_exact_8plus", -1, 8, np);
-    time_one(t, &q, "typo_fuzzy2_8plus", 2, 8, np);
-    time_one(t, &q, "typo_fuzzyauto", 3, 0, np);
+    static const struct {
+        const char *name;
+        int maxd;
+        size_t minc;
+    } kinds[] = {{"typo_exact", -1, 0},       {"typo_fuzzy1", 1, 0},       {"typo_fuzzy2", 2, 0},
+                 {"typo_exact_8plus", -1, 8}, {"typo_fuzzy2_8plus", 2, 8}, {"typo_fuzzyauto", 3, 0}};
+    const char *only_kind = getenv("BENCH_FUZZY_KIND");
+    if (only_kind && !*only_kind) only_kind = NULL;
+    int timed = 0;
+    for (size_t x = 0; x < sizeof kinds / sizeof kinds[0]; x++) {
+        if (only_kind && strcmp(only_kind, kinds[x].name)) continue;
+        time_one(t, &q, kinds[x].name, kinds[x].maxd, kinds[x].minc, np);
+        timed++;
+    }
+    if (only_kind) {
+        if (!timed) fprintf(stderr, "bench_trie: BENCH_FUZZY_KIND %s: no such kind\n", only_kind);
+        prefixes_free(&q);
+        return;
+    }
     static trie_hit one[1];
     static trie_fuzzy_hit fo[10];
     uint64_t want = 0, found = 0;
