@@ -30,9 +30,10 @@ typedef struct sent {
 
 struct counter {
     sent *e;
-    size_t n, cap; /* entries, at most cap */
+    size_t n, cap;  /* entries, at most cap (then prune) */
+    size_t ecap;    /* entries allocated: grows by doubling up to cap (counter_grow) */
     uint32_t *slot; /* entry + 1, 0 = empty */
-    size_t nslot;   /* power of two >= 2 cap */
+    size_t nslot;   /* power of two >= 2 ecap */
     char *arena;
     size_t alen, acap;
     uint64_t occurrences, distinct, pruned;
@@ -96,6 +97,28 @@ static int prune(counter *c) {
     return 0;
 }
 
+/* Room for twice the entries (at most cap) and a slot table to match.
+ * The tables start small, so a bound far above what the keys hold (the
+ * word table's 1,000,000 against the dev index's 71,297 words) costs only
+ * what is counted; entry order is insertion order either way, so what is
+ * kept and pruned does not depend on the growth. */
+static int counter_grow(counter *c) {
+    size_t ne = c->ecap * 2 < c->cap ? c->ecap * 2 : c->cap, ns = c->nslot;
+    while (ns < 2 * ne) ns *= 2;
+    sent *e = qrealloc(c->e, ne * sizeof *e);
+    if (!e) return -1;
+    c->e = e;
+    c->ecap = ne;
+    if (ns != c->nslot) {
+        uint32_t *slot = qrealloc(c->slot, ns * sizeof *slot);
+        if (!slot) return -1;
+        c->slot = slot;
+        c->nslot = ns;
+        slots_rebuild(c);
+    }
+    return 0;
+}
+
 static int count_add(counter *c, const char *s, size_t len, double w) {
     c->occurrences++;
     uint64_t h = hash_bytes(s, len);
@@ -111,8 +134,8 @@ static int count_add(counter *c, const char *s, size_t len, double w) {
         i = (i + 1) & (c->nslot - 1);
     }
     c->distinct++;
-    if (c->n == c->cap) {
-        if (prune(c)) return -1;
+    if (c->n == c->ecap) {
+        if (c->n == c->cap ? prune(c) : counter_grow(c)) return -1;
         i = h & (c->nslot - 1);
         while (c->slot[i]) i = (i + 1) & (c->nslot - 1);
     }
@@ -189,13 +212,18 @@ static int by_text(const void *pa, const void *pb) {
     return bytes_cmp(sort_ctx->arena + a->off, a->len, sort_ctx->arena + b->off, b->len);
 }
 
+#define COUNTER_START 4096 /* entries a counting table starts with (counter_grow) */
+size_t rank__gen_counter_start = COUNTER_START; /* tests set it small, so that their tables grow */
+
 static int counter_init(counter *c, size_t cap) {
     memset(c, 0, sizeof *c);
     c->cap = cap;
+    size_t start = rank__gen_counter_start ? rank__gen_counter_start : 1;
+    c->ecap = cap < start ? cap : start;
     c->nslot = 16;
-    while (c->nslot < 2 * c->cap) c->nslot *= 2;
+    while (c->nslot < 2 * c->ecap) c->nslot *= 2;
     c->acap = 1 << 16;
-    c->e = qmalloc(c->cap * sizeof *c->e);
+    c->e = qmalloc(c->ecap * sizeof *c->e);
     c->slot = qcalloc(c->nslot, sizeof *c->slot);
     c->arena = qmalloc(c->acap);
     return c->e && c->slot && c->arena ? 0 : -1;
@@ -241,7 +269,7 @@ static int words_compact(counter *w) {
     if (!slot) return -1;
     w->slot = slot;
     w->nslot = nslot;
-    w->cap = w->n;
+    w->cap = w->ecap = w->n;
     char *a = qrealloc(w->arena, w->alen ? w->alen : 1);
     if (!a) return -1;
     w->arena = a;

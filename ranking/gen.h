@@ -22,8 +22,9 @@
  * Build (rank_gen_build, at server start, at RELOAD, and in `qac train` /
  * `qac eval` from the index they load): one walk over the trie's keys
  * (trie_foreach) counts every suffix in a table of at most
- * RANK_GEN_COUNT_FACTOR * max_suffixes entries; when it fills, the entries
- * of the lower half by count are dropped (a lossy count: a suffix dropped
+ * RANK_GEN_COUNT_FACTOR * max_suffixes entries (it starts small and
+ * doubles, so a bound far above what the keys hold costs nothing); when it
+ * fills, the entries of the lower half by count are dropped (a lossy count: a suffix dropped
  * and seen again starts from 0). The max_suffixes best (count desc, text
  * asc) then make the suffix trie. Exact when the trie has at most
  * RANK_GEN_COUNT_FACTOR * max_suffixes distinct suffixes (tests/
@@ -143,6 +144,11 @@ typedef struct rank_gen_cand {
 /* Builds the index of t's keys: max_suffixes 1 .. RANK_GEN_MAX_SUFFIXES,
  * max_words 0 .. RANK_GEN_MAX_WORDS (else TRIE_EINVAL). info may be NULL. */
 int rank_gen_build(const trie *t, uint64_t max_suffixes, uint64_t max_words, rank_gen **out, rank_gen_info *info);
+/* Entries a counting table starts with before it doubles (4096; a build's
+ * figures never depend on it). Only tests change it, to make their small
+ * corpora grow the tables. */
+extern size_t rank__gen_counter_start;
+
 void rank_gen_free(rank_gen *g);
 
 /* Building off the trie's thread (engine/rank/ranker_gen.c): a private
