@@ -16,6 +16,7 @@
 #include "common/util.h"
 #include "trie/trie.h"
 #include "tests/helpers.h"
+#include "tests/rng.h"
 
 /* ----------------------------------------------------------------- model */
 
@@ -31,15 +32,6 @@ typedef struct model {
     size_t n, cap;
 } model;
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
-static inline void rng_seed(uint64_t s) { rng_state = s * 0x9e3779b97f4a7c15ull + 1; }
-static inline uint64_t rng(void) { /* splitmix64 */
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-static inline uint32_t rnd(uint32_t n) { return (uint32_t)(rng() % n); }
 
 static inline int key_cmp(const char *a, size_t al, const char *b, size_t bl) {
     size_t m = al < bl ? al : bl;
