@@ -245,7 +245,7 @@ static void test_bad_bound(void **state) {
     size_t n;
     uint8_t *b = slurp(P_WORDS, &n);
     uint64_t ids = le_get32(b + 32), nr = le_get32(b + 36);
-    size_t at = 128 + ids * 6 + nr * 4; /* word 0 */
+    size_t at = 128 + ids * 6 + nr * 5; /* word 0 */
     size_t top = at + 2 + le_get16(b + at) + 20;
     assert_true(top + 2 <= n);
     le_put16(b + top, 0xffc1); /* bval: 0x7fc10000, a NaN */

@@ -301,6 +301,7 @@ void trie_words_free(trie_words *w) {
     qfree(w->rhint);
     qfree(w->kb);
     qfree(w->rid);
+    qfree(w->sig);
     trie_free(w->wt);
     qfree(w);
 }
@@ -333,6 +334,9 @@ static int tw_rid_reserve(trie_words *w, uint32_t r) {
     uint32_t *p = qrealloc(w->rid, nc * sizeof *p);
     if (!p) return TRIE_ENOMEM;
     w->rid = p;
+    uint8_t *g = qrealloc(w->sig, nc);
+    if (!g) return TRIE_ENOMEM;
+    w->sig = g;
     w->ridcap = (uint32_t)nc;
     uint32_t s = tw_rshift_for(nc);
     if (s != w->rshift) { /* ranks past 2^(16 + rshift): wider windows, every hint again */
@@ -380,6 +384,7 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
     uint32_t rk = w->next_rank++;
     w->rhint[id] = (uint16_t)(rk >> w->rshift);
     w->rid[rk] = id;
+    w->sig[rk] = tw_sig(key, len);
     w->kb[id] = c;
     w->keys++;
     for (int i = 0; i < nw; i++) { /* one posting per distinct word */
@@ -592,6 +597,7 @@ int trie_words_build(const trie *t, trie_words **out) {
     w->rid = order; /* rank -> id */
     w->ridcap = nkeys + 1;
     order = NULL;
+    if (!(w->sig = qmalloc(w->ridcap))) goto fail;
     w->next_rank = nkeys;
     w->keys = nkeys;
     if ((rc = vocab_rehash(&v, 1u << 16))) goto fail;
@@ -606,6 +612,7 @@ int trie_words_build(const trie *t, trie_words **out) {
             uint16_t o[TW_MAXKW], l[TW_MAXKW];
             uint32_t tid[TW_MAXKW];
             int n = trie_words__split(key, kl, o, l);
+            if (pass == 0) w->sig[r] = tw_sig(key, kl);
             for (int i = 0; i < n; i++) {
                 uint32_t wid;
                 if ((rc = vocab_get(&v, key + o[i], l[i], &wid))) goto fail;
@@ -685,7 +692,7 @@ void trie_words_memory(const trie_words *w, trie_words_mem *m) {
     trie_mem tm;
     trie_memory(w->wt, &tm);
     uint64_t b = sizeof *w + tm.bytes_alloc + (uint64_t)w->wcap * sizeof(tw_word) +
-                 (uint64_t)w->idcap * (sizeof *w->rhint + sizeof *w->kb) + (uint64_t)w->ridcap * 4;
+                 (uint64_t)w->idcap * (sizeof *w->rhint + sizeof *w->kb) + (uint64_t)w->ridcap * 5;
     m->words = w->nwords;
     m->postings = w->postings;
     m->bytes = b + w->list_bytes;

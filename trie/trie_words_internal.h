@@ -60,6 +60,7 @@ struct trie_words {
     uint32_t rshift;   /* TW_RH_MIN while ranks < 2^24; more past it (tw_rshift_for) */
     uint32_t idcap;
     uint32_t *rid;     /* by rank: key id, NONE once deleted (a tombstone) */
+    uint8_t *sig;      /* by rank: the key's word heads, a bit each (tw_sig_bit) */
     uint32_t ridcap;
     uint32_t next_rank;
     uint64_t keys, postings;
@@ -125,6 +126,25 @@ static inline uint32_t tw_rank(const trie_words *w, uint32_t id) {
     for (; r < e; r++)
         if (w->rid[r] == id) return (uint32_t)r;
     return NONE;
+}
+
+/* The signature bit of a word of a key (wl >= 1): its first two bytes
+ * (the first and 0 for a one-byte word) hashed to one of 8 bits. A key's
+ * signature (sig[rank]) ORs its words' bits; a key that holds a typed
+ * complete word, or a word starting with a typed prefix of 2 bytes or more,
+ * has that word's bit (the prefix's first two bytes are the word's), so a
+ * rank whose signature lacks a typed word's bit is rejected before its key
+ * is read (trie_words__check_ranks). */
+static inline uint8_t tw_sig_bit(const char *word, size_t wl) {
+    uint32_t h = (uint32_t)(uint8_t)word[0] | (wl > 1 ? (uint32_t)(uint8_t)word[1] << 8 : 0);
+    return (uint8_t)(1u << ((h * 0x9e3779b1u) >> 29));
+}
+/* The signature of key (its words' bits). */
+static inline uint8_t tw_sig(const char *key, size_t klen) {
+    uint8_t s = 0;
+    for (size_t i = 0; i < klen; i++)
+        if (key[i] != ' ' && (i == 0 || key[i - 1] == ' ')) s |= tw_sig_bit(key + i, klen - i > 1 && key[i + 1] != ' ' ? 2 : 1);
+    return s;
 }
 
 /* A bound as the dictionary trie's score: the trie takes finite scores only,
@@ -247,6 +267,7 @@ typedef struct tw_search {
     uint32_t scanned, decoded; /* work units, keys decoded (trie_words.h LIMITS) */
     uint32_t qw[TRIE_WORDS_MAX_TYPED]; /* word ids of the complete typed words, typed order */
     int nc;                            /* how many (the last typed word is a prefix unless trailing) */
+    uint8_t sigm;                      /* the typed words' signature bits (tw_sig_bit): a key has them all */
     int stream, oom;
     uint8_t pcur, handoff, skewed; /* (tw_work) */
 } tw_search;

@@ -79,13 +79,52 @@ static int tw_parse(const char *text, size_t len, tw_req *q) {
     return TRIE_OK;
 }
 
-/* The greedy matching (trie_words.h): 1 and the ranges when key matches. */
+/* The words of key into o, l, as trie_words__split, finding the spaces 8
+ * bytes at a time (a candidate's key is split on every check: a byte loop,
+ * or memchr a word, cost more); returns how many. */
+static inline int tw_split(const char *key, size_t klen, uint16_t *o, uint16_t *l) {
+    const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full, sp = 0x2020202020202020ull;
+    int n = 0;
+    size_t start = 0;
+    for (size_t b = 0; b < klen; b += 8) {
+        uint64_t x = 0; /* zero-padded: no space past the key */
+        if (klen - b >= 8) {
+            memcpy(&x, key + b, 8);
+        } else if (klen >= 8) { /* the last bytes: the 8 that end the key, shifted down (no byte stores) */
+            memcpy(&x, key + klen - 8, 8);
+            x >>= 8 * (8 - (klen - b));
+        } else {
+            for (size_t i = klen; i-- > b;) x = x << 8 | (uint8_t)key[i];
+        }
+        uint64_t y = x ^ sp;
+        uint64_t m = ~(((y & lo7) + lo7) | y | lo7); /* the high bit of each byte that was a space */
+        while (m) {
+            size_t at = b + ((size_t)__builtin_ctzll(m) >> 3);
+            if (at > start) o[n] = (uint16_t)start, l[n++] = (uint16_t)(at - start);
+            start = at + 1;
+            m &= m - 1;
+        }
+    }
+    if (klen > start) o[n] = (uint16_t)start, l[n++] = (uint16_t)(klen - start);
+    return n;
+}
+
+/* The greedy matching (trie_words.h): 1 and the ranges when key matches.
+ * A key with no word starting with the last (prefix) word fails first: the
+ * common failure of a candidate that holds the complete words. */
 static int tw_match(const tw_req *q, const char *key, size_t klen, trie_words_range *rg) {
     uint16_t o[TW_MAXKW], l[TW_MAXKW];
     uint8_t used[TW_MAXKW];
-    int nk = trie_words__split(key, klen, o, l);
-    memset(used, 0, (size_t)nk);
+    int nk = tw_split(key, klen, o, l);
     int nc = q->trailing ? q->nw : q->nw - 1;
+    if (!q->trailing) {
+        const char *p = q->w[q->nw - 1];
+        uint16_t pl = q->wl[q->nw - 1];
+        int j = 0;
+        while (j < nk && (l[j] < pl || key[o[j]] != p[0] || memcmp(key + o[j], p, pl))) j++;
+        if (j == nk) return 0;
+    }
+    memset(used, 0, (size_t)nk);
     for (int i = 0; i < nc; i++) {
         int j = 0;
         while (j < nk && (used[j] || l[j] != q->wl[i] || memcmp(key + o[j], q->w[i], l[j]))) j++;
@@ -309,11 +348,18 @@ void trie_words__check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) {
     const trie_words *w = S->w;
     uint32_t ids[TW_F], rks[TW_F], n = 0, m = 0;
     double sc[TW_F];
-    for (uint32_t i = 0; i < nr; i++) __builtin_prefetch(&w->rid[rk[i]]);
+    uint8_t sm = S->sigm;
+    uint32_t nk = 0;
+    for (uint32_t i = 0; i < nr; i++) __builtin_prefetch(&w->sig[rk[i]]);
     for (uint32_t i = 0; i < nr; i++) {
-        uint32_t id = w->rid[rk[i]];
+        if ((w->sig[rk[i]] & sm) != sm) continue; /* a typed word's bit missing: no such word */
+        rks[nk++] = rk[i];
+        __builtin_prefetch(&w->rid[rk[i]]);
+    }
+    for (uint32_t i = 0; i < nk; i++) {
+        uint32_t id = w->rid[rks[i]];
         if (id == NONE) continue; /* a tombstone: the key was deleted */
-        rks[n] = rk[i];
+        rks[n] = rks[i];
         ids[n++] = id;
         __builtin_prefetch(&t->refs[id]);
     }
@@ -380,7 +426,9 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
     S->nc = nc;
     for (int i = 0; i < nc; i++) {
         if ((S->qw[i] = trie_words__lookup(w->wt, q->w[i], q->wl[i])) == NONE) return 0;
+        S->sigm |= tw_sig_bit(q->w[i], q->wl[i]);
     }
+    if (!q->trailing && q->wl[nc] >= 2) S->sigm |= tw_sig_bit(q->w[nc], 2); /* (a 1-byte prefix: no bit) */
     if (nc == 0) { /* one word, a prefix: every dictionary word with it */
         if (!stream_init(S, q->w[0], q->wl[0])) return 0;
         S->stream = 1;
@@ -591,6 +639,7 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
         if (bval(w->kb[id]) < t->refs[id].score) FAIL("key id %u: bound under its score", id);
         char key[TRIE_MAX_KEY];
         uint32_t kl = kdecode(t, id, key);
+        if (w->sig[rk] != tw_sig(key, kl)) FAIL("key id %u: signature %02x, its words give %02x", id, w->sig[rk], tw_sig(key, kl));
         uint16_t o[TW_MAXKW], l[TW_MAXKW];
         int n = trie_words__distinct(key, o, l, trie_words__split(key, kl, o, l));
         for (int i = 0; i < n; i++) {

@@ -17,7 +17,8 @@
  *    72 file size u64   80 payload checksum u64 (XXH3 of bytes
  *       [TWS_HDR, size))   88..119 zero   120 header checksum u64 (XXH3 of
  *       bytes [0, 120))
- *   payload: rank[ids] u32, kb[ids] u16, rid[next_rank] u32, then each
+ *   payload: rank[ids] u32, kb[ids] u16, rid[next_rank] u32,
+ *     sig[next_rank] u8 (each rank's word-head signature, tw_sig), then each
  *     word in byte order: u16
  *     length, its bytes, u32 n, cap, live, gn, last, u16 top, bbase[nblk(n)]
  *     u32, boff[nblk(n)] u32, the bound tree for cap (u16 codes), gn gap
@@ -25,7 +26,7 @@
  * rank[] is checked in place and kept as hints (tw_rank), save inverts rid
  * for it. Version 2 also held the forward index (each rank's word codes,
  * 40 ncode and 48 fan); version 3 has none (a candidate is checked on its
- * key's text in the trie): a version-2 file is refused as any other
+ * key's text in the trie, after its signature): a version-2 file is refused as any other
  * version is, with its number, and the engine builds the index instead.
  * Word ids are renumbered on the way (a word's id is its position in byte
  * order: the bulk-built dictionary hands out exactly those), so the file
@@ -43,8 +44,10 @@
  * and below next_rank, last and live as stored, the postings summing to
  * the header's count. What the checksum
  * alone vouches for (not checked: it would cost a build) is that the words
- * of the lists are the words of the keys, the bounds cover the scores and
- * the tw_exact keys of one score rank in key order (version 2: ties):
+ * of the lists are the words of the keys, the signatures hold their
+ * words' bits (a wrong one hides a match, never adds one: every hit is
+ * matched on its key's bytes), the bounds cover the scores and the
+ * tw_exact keys of one score rank in key order (version 2: ties):
  * the file was written from an exact index over that very image, and a
  * corrupted one fails the checksum. Every allocation is bounded by the
  * file's size (a list's capacity by its tree, stored in the file).
@@ -140,6 +143,7 @@ static void tws_payload(tws_writer *o, const trie_words *w, uint32_t ids, const 
     for (uint32_t i = 0; i < ids; i++) tws_u32(o, rank[i]);
     for (uint32_t i = 0; i < ids; i++) tws_u16(o, w->kb[i]);
     for (uint32_t r = 0; r < w->next_rank; r++) tws_u32(o, w->rid[r]);
+    tws_put(o, w->sig, w->next_rank);
     for (uint32_t i = 0; i < ord->n; i++) {
         const tw_word *x = &w->w[ord->wid[i]];
         char word[TRIE_MAX_KEY];
@@ -237,21 +241,22 @@ static const uint8_t *rd_take(tws_rd *r, uint64_t n) {
         goto out;                                                                                \
     } while (0)
 
-/* Checks and copies the per-key arrays (rank, kb, rid) into w. */
+/* Checks and copies the per-key arrays (rank, kb, rid, sig) into w. */
 static int load_keys(trie_words *w, const trie *t, tws_rd *r, uint32_t ids, char *err, size_t errlen) {
     int rc = TRIE_OK;
     uint32_t nr = w->next_rank;
-    uint64_t need = (uint64_t)ids * 6 + (uint64_t)nr * 4;
+    uint64_t need = (uint64_t)ids * 6 + (uint64_t)nr * 5;
     if (!rd_has(r, need)) TWS_FAIL(TRIE_EFORMAT, "truncated in the key arrays");
     if (ids > t->nids) TWS_FAIL(TRIE_EFORMAT, "%u key ids, the trie has %u", ids, t->nids);
     uint32_t idcap = t->nids ? t->nids : 1;
     if (!(w->rhint = qmalloc((size_t)idcap * 2)) || !(w->kb = qmalloc((size_t)idcap * 2)) ||
-        !(w->rid = qmalloc(((size_t)nr + 1) * 4)))
+        !(w->rid = qmalloc(((size_t)nr + 1) * 4)) || !(w->sig = qmalloc((size_t)nr + 1)))
         TWS_FAIL(TRIE_ENOMEM, "out of memory");
     w->idcap = idcap, w->ridcap = nr + 1;
     const uint8_t *rankp = rd_take(r, (uint64_t)ids * 4); /* read in place: memory keeps hints (tw_rank) */
     memcpy(w->kb, rd_take(r, (uint64_t)ids * 2), (size_t)ids * 2);
     memcpy(w->rid, rd_take(r, (uint64_t)nr * 4), (size_t)nr * 4);
+    memcpy(w->sig, rd_take(r, nr), nr);
     for (uint32_t i = ids; i < idcap; i++) w->kb[i] = 0;
     w->rshift = tw_rshift_for((uint64_t)nr + 1);
     uint64_t live = 0;
