@@ -72,40 +72,42 @@
  * the dictionary. Ids are reused by the trie after a delete, ranks never
  * (until a build): an old list never names the new key.
  *
- * Forward index (jermp/autocomplete's conjunctive layout, made mutable):
- * per rank, the words of the key in key order, repeats kept (fa). Where a
- * rank's words are, per group of 16 ranks (tw_fgrp, trie_words_internal.h:
- * the group's start in fa, each rank's end as a byte from it, and two marks
- * a rank: DEAD once deleted, IRR when the key's spacing is not canonical):
- * 1.5 B a rank instead of a 4-byte offset (10M keys: 40 -> 15 MB); the 0.1 %
- * of groups whose keys span over 255 bytes keep 16-bit ends aside (BIG). A
- * word is stored
- * as its CODE, a varint (7 bits a byte): codes are handed out at build by
- * occurrences in the keys, most first, so the 128 commonest words take one
- * byte and the next 16,256 two (1M synthetic keys: 1.84 B a word instead
- * of 4; the forward index was the largest part of the index), and a word
- * new in a live add takes the next code. Codes are never reused until a
- * build (cword[code] = NONE once the word left; only dead keys name it).
- * Appended in rank order at build and on each add, never rewritten: a
- * deleted key's words stay until the next build. Per code: the word id
- * (cword), its length and first 8 bytes (whead), so "word starts with the
- * typed prefix" is a mask compare for prefixes of <= 8 bytes (the heads,
- * then the word's bytes, beyond); wcode[wid] maps back. Heads by code keep
- * the common words' heads together in a few cache lines.
- * Why not ids in byte order (a prefix = an id range, as in jermp): a live
- * add brings new words between old ones, which an order would have to
- * make room for; the 8-byte head gives the same integer test without one.
+ * Candidate check: a rank found in the lists is checked on its key's own
+ * text in the main trie: rid[rank] -> key id -> refs[id] (its score) ->
+ * the arena (tc-coded bytes), decoded, split on spaces, the greedy
+ * matching of trie_words.h on the bytes (the prefix tried first: the
+ * usual failure of a key that holds the complete words). Its score is read
+ * first, so a key that cannot enter the best m is never decoded. Before
+ * that, per rank, one byte (sig): each word of the key sets one of 8 bits,
+ * a hash of its first two bytes (tw_sig_bit, trie_words_internal.h); a
+ * typed complete word, or a typed prefix of 2 bytes or more, has its bit
+ * in every key holding a word it matches, so a rank whose byte lacks a
+ * typed word's bit is dropped before rid, refs and the key are read (one
+ * miss). It is set at build and add and never changes (a deleted rank's
+ * stays; its rid is NONE).
+ * This replaced a forward index (jermp/autocomplete's conjunctive layout,
+ * made mutable: per rank the key's word codes as varints, 99 MB at 10M
+ * keys, their groups of 16 ranks 15 MB, and per word code its id, length
+ * and 8-byte head), which checked a rank without a decode. 10M keys,
+ * bench_words' 20,000 queries (each query's fastest of 3 passes), 3 pairs
+ * alternating, load 1.3-2.2, medians of the pairs: the index 321.0 ->
+ * 214.8 MB, the answers' checksum equal. The key check alone (no
+ * signature) was slower: p99 554 -> 613 us, 3 / 4 words 54.0 / 52.3 ->
+ * 56.2 / 53.8 us, CPU per query 70.0 -> 74.7 us (a decode and split for
+ * each candidate the prefix fails: 13,000 of them for "of application
+ * val"). With the signature: median 22.8 -> 20.8 us, p99 528 -> 523 us,
+ * 1 / 2 / 3 / 4 words 4.2 / 20.6 / 52.0 / 50.3 -> 3.7 / 17.9 / 49.6 /
+ * 47.8 us, CPU per query 68.1 -> 64.9 us.
  *
  * Top-k: class 0 is trie_topk(canonical text) on the main trie (every key
  * that the text is a prefix of matches). Class 1 is one best-first search
  * over a max-heap of bound entries: STREAM (the next dictionary word with
  * the last typed word as prefix, value = its bound), WORD (a word's whole
  * list), NODE (a tree entry). A popped entry pushes its children; a leaf
- * block's ranks are examined on the spot: the greedy matching of
- * trie_words.h is decided on their word ids (no decode), class 0 keys are
- * recognized the same way and skipped, and a match whose score can still
- * enter the best m is decoded (ties order by key bytes; the hit needs
- * them) and kept; the worst kept prunes the heap. The search ends when no
+ * block's ranks are examined on the spot (the candidate check above): a
+ * key whose score can still enter the best m is decoded and matched on
+ * its bytes, class 0 keys (the text is their prefix) are skipped, and a
+ * match is kept (ties order by key bytes); the worst kept prunes the heap. The search ends when no
  * bound left reaches the worst kept (an equal bound may hide a tie with a
  * smaller key: it is expanded), so the kept matches are exactly the best.
  * Sources: a one-word query without a trailing space streams every word
@@ -121,8 +123,8 @@
  * list's next rank). The driver's blocks and tree entries whose bound is
  * beaten by the worst kept match are passed whole (16^level blocks at a
  * time), so once the best m are kept the rest of a long list costs a few
- * steps a level. Only the ranks in every list are checked on the forward
- * index (16 at a time, prefetched). So is one complete word (or more)
+ * steps a level. Only the ranks in every list are checked (the candidate
+ * check, 16 at a time, prefetched). So is one complete word (or more)
  * with the prefix when the prefix has at most TW_UNION_WORDS dictionary
  * words whose lists hold at most TW_UNION_MAX entries and at most
  * TW_UNION_RATIO times the rarest complete word's: those lists are merged
@@ -136,10 +138,10 @@
  * min-heap on their current ranks, only the cursors behind the rank sought
  * moving (a work unit each), so the pass reads them only as far as it
  * goes. With two or more complete words only when the prefix's lists are
- * the shortest (driving); else the forward index checks the prefix of
+ * the shortest (driving); else the candidate check tests the prefix of
  * the few ranks in every complete list. Before, one complete word with
  * such a prefix checked every posting of the rarer side on the forward
- * index (~3 cache misses each), best first. In rank order a key raised
+ * index this file had then (~3 cache misses each), best first. In rank order a key raised
  * live since the build comes last, where the best-first search found it
  * by its bound: with one complete word the pass stops at TW_ISECT_HANDOFF
  * (3/4) of the work limit and puts the rest of that word's list on the
@@ -147,24 +149,23 @@
  * the search goes on by bound with the work left. A complete word's list
  * over TW_ISECT_SKEW (64) times the driving one's is not sought at all: a
  * seek there gallops over blocks far apart, a cache miss a step (log of
- * the ratio steps), where the forward index, which checks every complete
- * word anyway, costs about three misses started 16 at a time (10M: "new
- * yorkers create", lists of 66 and 268,322, 60 -> 21 us; 16x was slower).
- * The check itself reads a word's 8-byte head before its length (most
- * words fail on the head: one miss, not two) and prefetches, with the
- * ranks' groups, their key ids, and before examine, the key bytes and
- * bound of each candidate that may enter. Exact: every rank is in a beaten block, absent
+ * the ratio steps), where the candidate check, which tests every typed
+ * word anyway, costs a few misses started 16 at a time (10M, on the
+ * forward index then: "new yorkers create", lists of 66 and 268,322, 60 ->
+ * 21 us; 16x was slower). The check prefetches each stage for the 16 ranks
+ * at once: signatures, key ids, scores, then the bytes and bound of each
+ * candidate that may enter. Exact: every rank is in a beaten block, absent
  * from a list every match is in, or checked. The pass counts a work unit
  * a step and stops at TRIE_WORDS_MAX_SCAN, leaving one heap entry that
  * bounds every rank it did not reach (the largest bound of the driver's
  * blocks left): as for the heap, the answer is exact when that bound is
  * beaten, else truncated to the matches it cannot beat. Most 3-4 word
  * queries have fewer than k matches, so the best-first search would
- * expand the whole list anyway, paying a heap entry per block and the
- * forward index for every posting; with two common words (lists of
- * 10,000+) it ran to the work limit on the forward index where the
- * leapfrog reaches few ranks (10M keys, bench_words' queries: truncated
- * 272 -> 34 of 20,000; README).
+ * expand the whole list anyway, paying a heap entry per block and a check
+ * for every posting; with two common words (lists of 10,000+) it ran to
+ * the work limit (on the forward index then) where the leapfrog reaches
+ * few ranks (10M keys, bench_words' queries: truncated 272 -> 34 of
+ * 20,000; README).
  *
  * Tried and not kept (10M keys, bench_words' queries, a saved index, each
  * query's fastest of 3 passes, 3 pairs alternating, load 2.3-3.0): a
@@ -190,28 +191,27 @@
  * sequential where those were not: its cursors never go back.)
  *
  * Cost: per request O((expanded entries) * log heap) plus, per examined
- * posting, its word ids (two cache misses) and, for a match, its score;
+ * posting, its signature (a miss) and, when it passes, its key id and
+ * score (two), and for a key whose score may enter, its bytes (decoded);
  * bounded by TRIE_WORDS_MAX_SCAN work units (every posting, tombstones
  * included, every streamed word, every heap push; then *truncated: the hits
  * so far are still exactly the best). Memory per key: 2 (rank hint) + 4
- * (rid) + 2 (kb) + 1.5 (the forward groups) + 1-3 per word (fa) + ~2.1 per distinct
- * word (gap, block heads, tree) + the dictionary (~50 B per word + its
- * trie); at 10M synthetic keys (bench_words): rank hints 20 MB, kb 20, rid 40,
- * groups 15, fa 99, postings 112 (gaps 76, block heads 28, trees 7), words
- * and dictionary ~15. Build and load end by handing the freed pages of
- * their temporaries back (qalloc_release). Build: keys by rank (a
- * counting sort on the 16-bit score code, fed in key order), decoded twice (count, then fill
- * exact-size lists and the forward index), words hashed (XXH3) into temp
- * ids, coded by their occurrences after the count; the dictionary trie is
- * bulk-built from the sorted vocabulary. Saved beside the trie snapshot and
+ * (rid) + 2 (kb) + 1 (sig) + ~2.1 per distinct word (gap, block heads,
+ * tree) + the dictionary (~50 B per word + its trie); at 10M synthetic
+ * keys (bench_words): rank hints 20 MB, kb 20, rid 40, sig 10, postings
+ * 112 (gaps 76, block heads 28, trees 7), words and dictionary ~13: 214.8
+ * MB (321.0 with the forward index). Build and load end by handing the
+ * freed pages of their temporaries back (qalloc_release). Build: keys by
+ * rank (a counting sort on the 16-bit score code, fed in key order),
+ * decoded twice (count and sign, then fill exact-size lists), words hashed
+ * (XXH3) into temp ids; the dictionary trie is bulk-built from the sorted
+ * vocabulary. Saved beside the trie snapshot and
  * loaded back (trie_words_snap.c): the arrays above are copied as they are
  * (word ids renumbered in byte order) and checked, and only the dictionary
  * trie is bulk-built again, so a start does not pay the build.
  *
  * Limits: < 2^32 - 1 ranks handed out between builds (adds; TRIE_EFULL past
- * it: rebuild), < 2^30 forward index bytes and < 2^32 - 1 word codes
- * between builds (TRIE_EFULL past them), words <= TRIE_MAX_KEY bytes (a
- * key's words are).
+ * it: rebuild), words <= TRIE_MAX_KEY bytes (a key's words are).
  */
 #include "trie/trie_words.h"
 

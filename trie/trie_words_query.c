@@ -10,10 +10,10 @@
  *     frontier is a growable heap), which streams candidate words by bound;
  *   - the search: a heap of bound entries (STREAM / WORD / NODE) popped
  *     best first; ranks of an expanded leaf block are examined on the spot:
- *     matched on their word ids (fcheck, the forward index: integer
- *     compares and 8-byte word heads, no key decode), then by score, and
- *     only a key that enters the sorted set of the best m matches so far
- *     (whose worst prunes the heap, ties by rank: res_beats) is decoded;
+ *     their signatures (a byte a rank: the typed words' bits), then their
+ *     scores, and only a key whose score can enter the sorted set of the
+ *     best m matches so far (whose worst prunes the heap, ties by rank:
+ *     res_beats) is decoded and matched on its bytes (trie_words__check_ranks);
  *   - when to intersect instead (two or more distinct complete words, or
  *     the prefix's lists read as one: at most TW_PCUR_WORDS words, their
  *     entries at most TW_PCUR_RATIO times the rarest complete word's, a
@@ -446,8 +446,8 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
             /* every word of the prefix, when it has few and their lists
              * are not much longer than the rarest complete word's: those
              * lists are read as one in the one-pass intersection (a cursor
-             * each: trie_words_isect.c), so the ranks checked on the
-             * forward index are those in every list, not all of one */
+             * each: trie_words_isect.c), so the ranks checked on their
+             * keys are those in every list, not all of one */
             unsigned pmax = trie_words__pcur_words < TW_PCUR_MAX ? trie_words__pcur_words : TW_PCUR_MAX;
             int ndist = 0; /* distinct complete words */
             for (int i = 0; i < nc; i++) {
