@@ -41,11 +41,10 @@ static const char *POOL[] = {
 #define NPOOL (sizeof POOL / sizeof POOL[0])
 
 /* Words "v0".."v<g_wide - 1>" are three words in four when g_wide > 0:
- * a vocabulary of tens of thousands, so the forward index holds word codes
- * of 1, 2 and 3 bytes (trie_words_internal.h tw_put), handed out at build
- * and by live adds. */
+ * a vocabulary of tens of thousands of dictionary words, many with short
+ * lists (gaps of 1, 2 and 3 bytes), from the build and from live adds. */
 static uint32_t g_wide;
-static uint32_t g_codes; /* the most word codes an index of run_differential handed out */
+static uint64_t g_words; /* the most dictionary words an index of run_differential held */
 
 /* A random key of nw words (<= TRIE_MAX_KEY bytes) into buf; its length. */
 static size_t make_key(char *buf, int nw) {
@@ -217,7 +216,7 @@ static size_t brute(bset *b, const char *text, size_t len, bkey **res) {
 static int nfail;
 static unsigned long n_cmp, n_c1, n_multi, n_trail, n_full; /* coverage counters */
 static unsigned long n_pcur, n_handoff; /* queries whose prefix's lists were read as one; handed on */
-static unsigned long n_skewed; /* queries whose one pass left a complete word's list to the forward index */
+static unsigned long n_skewed; /* queries whose one pass left a complete word's list to the key check */
 
 static void compare(const trie_words *w, const trie *t, bset *b, const char *text, size_t len,
                     unsigned k, bkey **res, trie_words_hit *out) {
@@ -428,7 +427,7 @@ static void run_differential(uint64_t seed, int use_builder, int nkeys, int batc
     free(b.v);
     free(res);
     free(out);
-    if (w->ncode > g_codes) g_codes = w->ncode;
+    if (trie_count(w->wt) > g_words) g_words = trie_count(w->wt);
     trie_words_free(w);
     trie_free(t);
     printf("seed %llu: %lu queries, %lu with class-1 hits, %lu multi-word with hits, %lu trailing "
@@ -472,7 +471,7 @@ static void test_differential_pcur(void **state) {
 }
 
 /* The one pass seeking only in the shortest complete list (every longer
- * one left to the forward index: trie_words__isect_skew 1), against brute
+ * one left to the key check: trie_words__isect_skew 1), against brute
  * force; then never leaving one. */
 static void test_differential_skew(void **state) {
     (void)state;
@@ -481,7 +480,7 @@ static void test_differential_skew(void **state) {
     n_skewed = 0;
     run_differential(10, 0, 1500, 40);
     run_differential(11, 1, 2500, 40);
-    printf("complete lists left to the forward index: %lu queries\n", n_skewed);
+    printf("complete lists left to the key check: %lu queries\n", n_skewed);
     assert_true(n_skewed > 300);
     trie_words__isect_skew = UINT32_MAX;
     n_skewed = 0;
@@ -526,18 +525,18 @@ static void test_pcur_many(void **state) {
     trie_free(t);
 }
 
-/* A vocabulary past 16,384 words: multi-byte word codes in the forward
- * index, from the build and from live adds (new words get new codes; a word
- * that leaves never gives its code to another). */
+/* A vocabulary past 16,384 words, from the build and from live adds (new
+ * words join the dictionary, a word whose last key leaves it), candidates
+ * checked on their keys' text. */
 static void test_differential_wide(void **state) {
     (void)state;
     g_wide = 200000;
-    g_codes = 0;
+    g_words = 0;
     run_differential(5, 1, 6000, 16);
     run_differential(6, 0, 3000, 24);
     g_wide = 0;
-    printf("word codes: up to %u (3-byte codes from 16,384)\n", g_codes);
-    assert_true(g_codes > 16384);
+    printf("dictionary words: up to %llu\n", (unsigned long long)g_words);
+    assert_true(g_words > 16384);
 }
 
 /* Posting lists laid out in blocks of varint gaps: gaps of 1, 2 and 3
@@ -901,7 +900,7 @@ static void test_work_bound(void **state) {
     /* one complete word and a prefix of one word: the lists are intersected
      * (a cursor for the prefix's words: trie_words_isect.c), ranks in runs:
      * a few steps show they never meet, where checking each of beta's ranks
-     * on the forward index ran to the limit */
+     * (on the forward index, before) ran to the limit */
     check_work(w, t, "beta alpha", 10, 0);
     check_work(w, t, "beta alpha ", 10, 0); /* ranks in runs: a few steps show they never meet */
     check_work(w, t, "left right ", 10, 1);

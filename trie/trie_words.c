@@ -72,40 +72,42 @@
  * the dictionary. Ids are reused by the trie after a delete, ranks never
  * (until a build): an old list never names the new key.
  *
- * Forward index (jermp/autocomplete's conjunctive layout, made mutable):
- * per rank, the words of the key in key order, repeats kept (fa). Where a
- * rank's words are, per group of 16 ranks (tw_fgrp, trie_words_internal.h:
- * the group's start in fa, each rank's end as a byte from it, and two marks
- * a rank: DEAD once deleted, IRR when the key's spacing is not canonical):
- * 1.5 B a rank instead of a 4-byte offset (10M keys: 40 -> 15 MB); the 0.1 %
- * of groups whose keys span over 255 bytes keep 16-bit ends aside (BIG). A
- * word is stored
- * as its CODE, a varint (7 bits a byte): codes are handed out at build by
- * occurrences in the keys, most first, so the 128 commonest words take one
- * byte and the next 16,256 two (1M synthetic keys: 1.84 B a word instead
- * of 4; the forward index was the largest part of the index), and a word
- * new in a live add takes the next code. Codes are never reused until a
- * build (cword[code] = NONE once the word left; only dead keys name it).
- * Appended in rank order at build and on each add, never rewritten: a
- * deleted key's words stay until the next build. Per code: the word id
- * (cword), its length and first 8 bytes (whead), so "word starts with the
- * typed prefix" is a mask compare for prefixes of <= 8 bytes (the heads,
- * then the word's bytes, beyond); wcode[wid] maps back. Heads by code keep
- * the common words' heads together in a few cache lines.
- * Why not ids in byte order (a prefix = an id range, as in jermp): a live
- * add brings new words between old ones, which an order would have to
- * make room for; the 8-byte head gives the same integer test without one.
+ * Candidate check: a rank found in the lists is checked on its key's own
+ * text in the main trie: rid[rank] -> key id -> refs[id] (its score) ->
+ * the arena (tc-coded bytes), decoded, split on spaces, the greedy
+ * matching of trie_words.h on the bytes (the prefix tried first: the
+ * usual failure of a key that holds the complete words). Its score is read
+ * first, so a key that cannot enter the best m is never decoded. Before
+ * that, per rank, one byte (sig): each word of the key sets one of 8 bits,
+ * a hash of its first two bytes (tw_sig_bit, trie_words_internal.h); a
+ * typed complete word, or a typed prefix of 2 bytes or more, has its bit
+ * in every key holding a word it matches, so a rank whose byte lacks a
+ * typed word's bit is dropped before rid, refs and the key are read (one
+ * miss). It is set at build and add and never changes (a deleted rank's
+ * stays; its rid is NONE).
+ * This replaced a forward index (jermp/autocomplete's conjunctive layout,
+ * made mutable: per rank the key's word codes as varints, 99 MB at 10M
+ * keys, their groups of 16 ranks 15 MB, and per word code its id, length
+ * and 8-byte head), which checked a rank without a decode. 10M keys,
+ * bench_words' 20,000 queries (each query's fastest of 3 passes), 3 pairs
+ * alternating, load 1.3-2.2, medians of the pairs: the index 321.0 ->
+ * 214.8 MB, the answers' checksum equal. The key check alone (no
+ * signature) was slower: p99 554 -> 613 us, 3 / 4 words 54.0 / 52.3 ->
+ * 56.2 / 53.8 us, CPU per query 70.0 -> 74.7 us (a decode and split for
+ * each candidate the prefix fails: 13,000 of them for "of application
+ * val"). With the signature: median 22.8 -> 20.8 us, p99 528 -> 523 us,
+ * 1 / 2 / 3 / 4 words 4.2 / 20.6 / 52.0 / 50.3 -> 3.7 / 17.9 / 49.6 /
+ * 47.8 us, CPU per query 68.1 -> 64.9 us.
  *
  * Top-k: class 0 is trie_topk(canonical text) on the main trie (every key
  * that the text is a prefix of matches). Class 1 is one best-first search
  * over a max-heap of bound entries: STREAM (the next dictionary word with
  * the last typed word as prefix, value = its bound), WORD (a word's whole
  * list), NODE (a tree entry). A popped entry pushes its children; a leaf
- * block's ranks are examined on the spot: the greedy matching of
- * trie_words.h is decided on their word ids (no decode), class 0 keys are
- * recognized the same way and skipped, and a match whose score can still
- * enter the best m is decoded (ties order by key bytes; the hit needs
- * them) and kept; the worst kept prunes the heap. The search ends when no
+ * block's ranks are examined on the spot (the candidate check above): a
+ * key whose score can still enter the best m is decoded and matched on
+ * its bytes, class 0 keys (the text is their prefix) are skipped, and a
+ * match is kept (ties order by key bytes); the worst kept prunes the heap. The search ends when no
  * bound left reaches the worst kept (an equal bound may hide a tie with a
  * smaller key: it is expanded), so the kept matches are exactly the best.
  * Sources: a one-word query without a trailing space streams every word
@@ -121,8 +123,8 @@
  * list's next rank). The driver's blocks and tree entries whose bound is
  * beaten by the worst kept match are passed whole (16^level blocks at a
  * time), so once the best m are kept the rest of a long list costs a few
- * steps a level. Only the ranks in every list are checked on the forward
- * index (16 at a time, prefetched). So is one complete word (or more)
+ * steps a level. Only the ranks in every list are checked (the candidate
+ * check, 16 at a time, prefetched). So is one complete word (or more)
  * with the prefix when the prefix has at most TW_UNION_WORDS dictionary
  * words whose lists hold at most TW_UNION_MAX entries and at most
  * TW_UNION_RATIO times the rarest complete word's: those lists are merged
@@ -136,10 +138,10 @@
  * min-heap on their current ranks, only the cursors behind the rank sought
  * moving (a work unit each), so the pass reads them only as far as it
  * goes. With two or more complete words only when the prefix's lists are
- * the shortest (driving); else the forward index checks the prefix of
+ * the shortest (driving); else the candidate check tests the prefix of
  * the few ranks in every complete list. Before, one complete word with
  * such a prefix checked every posting of the rarer side on the forward
- * index (~3 cache misses each), best first. In rank order a key raised
+ * index this file had then (~3 cache misses each), best first. In rank order a key raised
  * live since the build comes last, where the best-first search found it
  * by its bound: with one complete word the pass stops at TW_ISECT_HANDOFF
  * (3/4) of the work limit and puts the rest of that word's list on the
@@ -147,24 +149,23 @@
  * the search goes on by bound with the work left. A complete word's list
  * over TW_ISECT_SKEW (64) times the driving one's is not sought at all: a
  * seek there gallops over blocks far apart, a cache miss a step (log of
- * the ratio steps), where the forward index, which checks every complete
- * word anyway, costs about three misses started 16 at a time (10M: "new
- * yorkers create", lists of 66 and 268,322, 60 -> 21 us; 16x was slower).
- * The check itself reads a word's 8-byte head before its length (most
- * words fail on the head: one miss, not two) and prefetches, with the
- * ranks' groups, their key ids, and before examine, the key bytes and
- * bound of each candidate that may enter. Exact: every rank is in a beaten block, absent
+ * the ratio steps), where the candidate check, which tests every typed
+ * word anyway, costs a few misses started 16 at a time (10M, on the
+ * forward index then: "new yorkers create", lists of 66 and 268,322, 60 ->
+ * 21 us; 16x was slower). The check prefetches each stage for the 16 ranks
+ * at once: signatures, key ids, scores, then the bytes and bound of each
+ * candidate that may enter. Exact: every rank is in a beaten block, absent
  * from a list every match is in, or checked. The pass counts a work unit
  * a step and stops at TRIE_WORDS_MAX_SCAN, leaving one heap entry that
  * bounds every rank it did not reach (the largest bound of the driver's
  * blocks left): as for the heap, the answer is exact when that bound is
  * beaten, else truncated to the matches it cannot beat. Most 3-4 word
  * queries have fewer than k matches, so the best-first search would
- * expand the whole list anyway, paying a heap entry per block and the
- * forward index for every posting; with two common words (lists of
- * 10,000+) it ran to the work limit on the forward index where the
- * leapfrog reaches few ranks (10M keys, bench_words' queries: truncated
- * 272 -> 34 of 20,000; README).
+ * expand the whole list anyway, paying a heap entry per block and a check
+ * for every posting; with two common words (lists of 10,000+) it ran to
+ * the work limit (on the forward index then) where the leapfrog reaches
+ * few ranks (10M keys, bench_words' queries: truncated 272 -> 34 of
+ * 20,000; README).
  *
  * Tried and not kept (10M keys, bench_words' queries, a saved index, each
  * query's fastest of 3 passes, 3 pairs alternating, load 2.3-3.0): a
@@ -190,28 +191,27 @@
  * sequential where those were not: its cursors never go back.)
  *
  * Cost: per request O((expanded entries) * log heap) plus, per examined
- * posting, its word ids (two cache misses) and, for a match, its score;
+ * posting, its signature (a miss) and, when it passes, its key id and
+ * score (two), and for a key whose score may enter, its bytes (decoded);
  * bounded by TRIE_WORDS_MAX_SCAN work units (every posting, tombstones
  * included, every streamed word, every heap push; then *truncated: the hits
  * so far are still exactly the best). Memory per key: 2 (rank hint) + 4
- * (rid) + 2 (kb) + 1.5 (the forward groups) + 1-3 per word (fa) + ~2.1 per distinct
- * word (gap, block heads, tree) + the dictionary (~50 B per word + its
- * trie); at 10M synthetic keys (bench_words): rank hints 20 MB, kb 20, rid 40,
- * groups 15, fa 99, postings 112 (gaps 76, block heads 28, trees 7), words
- * and dictionary ~15. Build and load end by handing the freed pages of
- * their temporaries back (qalloc_release). Build: keys by rank (a
- * counting sort on the 16-bit score code, fed in key order), decoded twice (count, then fill
- * exact-size lists and the forward index), words hashed (XXH3) into temp
- * ids, coded by their occurrences after the count; the dictionary trie is
- * bulk-built from the sorted vocabulary. Saved beside the trie snapshot and
+ * (rid) + 2 (kb) + 1 (sig) + ~2.1 per distinct word (gap, block heads,
+ * tree) + the dictionary (~50 B per word + its trie); at 10M synthetic
+ * keys (bench_words): rank hints 20 MB, kb 20, rid 40, sig 10, postings
+ * 112 (gaps 76, block heads 28, trees 7), words and dictionary ~13: 214.8
+ * MB (321.0 with the forward index). Build and load end by handing the
+ * freed pages of their temporaries back (qalloc_release). Build: keys by
+ * rank (a counting sort on the 16-bit score code, fed in key order),
+ * decoded twice (count and sign, then fill exact-size lists), words hashed
+ * (XXH3) into temp ids; the dictionary trie is bulk-built from the sorted
+ * vocabulary. Saved beside the trie snapshot and
  * loaded back (trie_words_snap.c): the arrays above are copied as they are
  * (word ids renumbered in byte order) and checked, and only the dictionary
  * trie is bulk-built again, so a start does not pay the build.
  *
  * Limits: < 2^32 - 1 ranks handed out between builds (adds; TRIE_EFULL past
- * it: rebuild), < 2^30 forward index bytes and < 2^32 - 1 word codes
- * between builds (TRIE_EFULL past them), words <= TRIE_MAX_KEY bytes (a
- * key's words are).
+ * it: rebuild), words <= TRIE_MAX_KEY bytes (a key's words are).
  */
 #include "trie/trie_words.h"
 
@@ -301,13 +301,7 @@ void trie_words_free(trie_words *w) {
     qfree(w->rhint);
     qfree(w->kb);
     qfree(w->rid);
-    qfree(w->fg);
-    qfree(w->fbig);
-    qfree(w->fa);
-    qfree(w->wcode);
-    qfree(w->cword);
-    qfree(w->whead);
-    qfree(w->wlen);
+    qfree(w->sig);
     trie_free(w->wt);
     qfree(w);
 }
@@ -340,9 +334,9 @@ static int tw_rid_reserve(trie_words *w, uint32_t r) {
     uint32_t *p = qrealloc(w->rid, nc * sizeof *p);
     if (!p) return TRIE_ENOMEM;
     w->rid = p;
-    tw_fgrp *g = qrealloc(w->fg, (nc / TW_F + 1) * sizeof *g);
+    uint8_t *g = qrealloc(w->sig, nc);
     if (!g) return TRIE_ENOMEM;
-    w->fg = g;
+    w->sig = g;
     w->ridcap = (uint32_t)nc;
     uint32_t s = tw_rshift_for(nc);
     if (s != w->rshift) { /* ranks past 2^(16 + rshift): wider windows, every hint again */
@@ -353,76 +347,6 @@ static int tw_rid_reserve(trie_words *w, uint32_t r) {
     return TRIE_OK;
 }
 
-int tw_fbig_reserve(trie_words *w) {
-    if (w->nbig < w->bigcap) return TRIE_OK;
-    uint64_t nc = tw_grown(w->bigcap, (uint64_t)w->nbig + 1, UINT32_MAX / TW_F);
-    if (nc <= w->nbig) return TRIE_EFULL;
-    uint16_t *p = qrealloc(w->fbig, nc * TW_F * sizeof *p);
-    if (!p) return TRIE_ENOMEM;
-    w->fbig = p;
-    w->bigcap = (uint32_t)nc;
-    return TRIE_OK;
-}
-
-void tw_fwd_open(trie_words *w, uint32_t r, uint32_t at, int irr) {
-    tw_fgrp *g = &w->fg[r >> TW_FB];
-    uint32_t i = r & (TW_F - 1);
-    if (i == 0) {
-        memset(g, 0, sizeof *g);
-        g->base = at;
-    }
-    if (irr) g->irr |= (uint16_t)(1u << i);
-    if (!(g->base & TW_FG_BIG)) {
-        g->end[i] = i ? g->end[i - 1] : 0;
-    } else {
-        uint32_t k;
-        memcpy(&k, g->end, 4);
-        uint16_t *e = w->fbig + (size_t)k * TW_F;
-        e[i] = i ? e[i - 1] : 0;
-    }
-}
-
-void tw_fwd_close(trie_words *w, uint32_t r, uint32_t end) {
-    tw_fgrp *g = &w->fg[r >> TW_FB];
-    uint32_t i = r & (TW_F - 1), k, span = end - (g->base & ~TW_FG_BIG);
-    if (!(g->base & TW_FG_BIG)) {
-        if (span <= TW_FG_SMALL) {
-            g->end[i] = (uint8_t)span;
-            return;
-        }
-        k = w->nbig++; /* (room: tw_fbig_reserve) */
-        uint16_t *e = w->fbig + (size_t)k * TW_F;
-        for (uint32_t j = 0; j < TW_F; j++) e[j] = j < i ? g->end[j] : 0;
-        memcpy(g->end, &k, 4);
-        g->base |= TW_FG_BIG;
-    }
-    memcpy(&k, g->end, 4);
-    w->fbig[(size_t)k * TW_F + i] = (uint16_t)span;
-}
-
-/* Room for n more bytes in the forward index. */
-static int tw_fa_reserve(trie_words *w, uint64_t n) {
-    if (w->fan + n <= w->facap) return TRIE_OK;
-    uint64_t nc = w->facap + w->facap / 2 + 1024;
-    if (nc < w->fan + n) nc = w->fan + n;
-    if (nc > TW_FO_MASK) nc = TW_FO_MASK;
-    if (w->fan + n > nc) return TRIE_EFULL;
-    uint8_t *p = qrealloc(w->fa, nc);
-    if (!p) return TRIE_ENOMEM;
-    w->fa = p;
-    w->facap = nc;
-    return TRIE_OK;
-}
-
-/* 1 when key is not words joined by single spaces (leading, trailing or
- * doubled spaces): its class is then decided on its bytes. */
-static int tw_irregular(const char *key, size_t len) {
-    if (len == 0 || key[0] == ' ' || key[len - 1] == ' ') return 1;
-    for (const char *p = key; (p = memchr(p, ' ', len - (size_t)(p - key))); p++)
-        if (p[1] == ' ') return 1;
-    return 0;
-}
-
 static int tw_words_reserve(trie_words *w, uint32_t wid) {
     if (wid < w->wcap) return TRIE_OK;
     uint64_t nc = tw_grown(w->wcap, (uint64_t)wid + 1, NONE);
@@ -430,42 +354,7 @@ static int tw_words_reserve(trie_words *w, uint32_t wid) {
     if (!x) return TRIE_ENOMEM;
     memset(x + w->wcap, 0, (nc - w->wcap) * sizeof *x);
     w->w = x;
-    uint32_t *c = qrealloc(w->wcode, nc * sizeof *c);
-    if (!c) return TRIE_ENOMEM;
-    w->wcode = c;
-    for (uint64_t i = w->wcap; i < nc; i++) c[i] = NONE;
     w->wcap = (uint32_t)nc;
-    return TRIE_OK;
-}
-
-/* Room for word code `code` (its word id, head and length). */
-static int tw_codes_reserve(trie_words *w, uint32_t code) {
-    if (code < w->ccap) return TRIE_OK;
-    if (code == NONE) return TRIE_EFULL;
-    uint64_t nc = tw_grown(w->ccap, (uint64_t)code + 1, NONE);
-    uint32_t *cw = qrealloc(w->cword, nc * sizeof *cw);
-    if (!cw) return TRIE_ENOMEM;
-    w->cword = cw;
-    uint64_t *h = qrealloc(w->whead, nc * sizeof *h);
-    if (!h) return TRIE_ENOMEM;
-    w->whead = h;
-    uint16_t *l = qrealloc(w->wlen, nc * sizeof *l);
-    if (!l) return TRIE_ENOMEM;
-    w->wlen = l;
-    for (uint64_t i = w->ccap; i < nc; i++) cw[i] = NONE, h[i] = 0, l[i] = 0;
-    w->ccap = (uint32_t)nc;
-    return TRIE_OK;
-}
-
-/* Gives word wid (word, wl bytes) the next code. */
-static int tw_code_new(trie_words *w, uint32_t wid, const char *word, size_t wl) {
-    int rc = tw_codes_reserve(w, w->ncode);
-    if (rc) return rc;
-    uint32_t c = w->ncode++;
-    w->cword[c] = wid;
-    w->whead[c] = tw_head(word, wl);
-    w->wlen[c] = (uint16_t)wl;
-    w->wcode[wid] = c;
     return TRIE_OK;
 }
 
@@ -490,38 +379,25 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
     if (w->next_rank == NONE) return TRIE_EFULL;
     if ((rc = tw_rid_reserve(w, w->next_rank))) return rc;
     uint16_t o[TW_MAXKW], l[TW_MAXKW];
-    int nw = trie_words__split(key, len, o, l);
-    if ((rc = tw_fa_reserve(w, (uint64_t)nw * TW_CODE_MAX))) return rc;
-    /* a group whose words may pass TW_FG_SMALL bytes with this key's */
-    uint32_t g0 = (w->next_rank & (TW_F - 1)) ? w->fg[w->next_rank >> TW_FB].base : (uint32_t)w->fan;
-    if (!(g0 & TW_FG_BIG) && w->fan + (uint64_t)nw * TW_CODE_MAX - g0 > TW_FG_SMALL && (rc = tw_fbig_reserve(w)))
-        return rc;
+    int nw = trie_words__distinct(key, o, l, trie_words__split(key, len, o, l));
     uint16_t c = tw_headroom(score); /* above the score: never tw_exact (a rank out of key order) */
     uint32_t rk = w->next_rank++;
     w->rhint[id] = (uint16_t)(rk >> w->rshift);
     w->rid[rk] = id;
+    w->sig[rk] = tw_sig(key, len);
     w->kb[id] = c;
     w->keys++;
-    /* the key's word codes go to the forward index once all are known; until
-     * then (and for good if a word fails to be indexed) the key has none */
-    tw_fwd_open(w, rk, (uint32_t)w->fan, tw_irregular(key, len));
-    uint32_t fw[TW_MAXKW];
-    for (int i = 0; i < nw; i++) {
+    for (int i = 0; i < nw; i++) { /* one posting per distinct word */
         const char *word = key + o[i];
-        int dup = 0;
-        for (int j = 0; j < i && !dup; j++)
-            if (l[j] == l[i] && memcmp(key + o[j], word, l[i]) == 0) fw[i] = fw[j], dup = 1;
-        if (dup) continue; /* one posting per distinct word */
         uint32_t wid = trie_words__lookup(w->wt, word, l[i]);
         if (wid == NONE) {
             if ((rc = trie_set(w->wt, word, l[i], NULL, 0, bval_fin(c), &wid))) return rc;
-            if ((rc = tw_words_reserve(w, wid)) || (rc = tw_code_new(w, wid, word, l[i]))) {
+            if ((rc = tw_words_reserve(w, wid))) {
                 trie_del(w->wt, word, l[i]);
                 return rc;
             }
             w->w[wid] = (tw_word){.top = c};
         }
-        fw[i] = w->wcode[wid];
         tw_word *x = &w->w[wid];
         if ((rc = tw_post_append(w, x, rk))) return rc;
         x->live++;
@@ -529,8 +405,6 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
         tw_raise(x, x->n - 1, c);
         if ((rc = tw_word_bound(w, wid, word, l[i], c))) return rc;
     }
-    for (int i = 0; i < nw; i++) w->fan += tw_put(w->fa + w->fan, fw[i]);
-    tw_fwd_close(w, rk, (uint32_t)w->fan);
     return TRIE_OK;
 }
 
@@ -552,9 +426,6 @@ int trie_words_del(trie_words *w, uint32_t id, const char *key, size_t len) {
             w->list_bytes -= tw_list_bytes(x->cap, x->gcap);
             qfree(x->p);
             *x = (tw_word){.p = NULL};
-            w->cword[w->wcode[wid]] = NONE; /* its code stays in dead keys' forward words only */
-            w->wlen[w->wcode[wid]] = 0;
-            w->wcode[wid] = NONE;
             trie_del(w->wt, key + o[i], l[i]); /* frees the wid; cannot fail for a present key */
         } else if (x->n >= 32 && x->live < x->n / 4) {
             w->rid[r] = NONE; /* compact (skipped without memory: tombstones are correct) */
@@ -563,7 +434,6 @@ int trie_words_del(trie_words *w, uint32_t id, const char *key, size_t len) {
         }
     }
     w->rid[r] = NONE;
-    w->fg[r >> TW_FB].dead |= (uint16_t)(1u << (r & (TW_F - 1)));
     w->kb[id] = 0; /* no rank */
     w->keys--;
     return TRIE_OK;
@@ -606,7 +476,6 @@ typedef struct tw_vocab {
     char *text;
     uint64_t used, cap;
     uint32_t *off, *hash;
-    uint32_t *occ; /* occurrences in keys, repeats counted (codes are by it) */
     uint16_t *len;
     uint32_t n, ncap;
     uint32_t *slot; /* temp wid + 1, 0 empty */
@@ -617,7 +486,6 @@ static void vocab_free(tw_vocab *v) {
     qfree(v->text);
     qfree(v->off);
     qfree(v->hash);
-    qfree(v->occ);
     qfree(v->len);
     qfree(v->slot);
 }
@@ -654,9 +522,7 @@ static int vocab_get(tw_vocab *v, const char *word, size_t wl, uint32_t *wid) {
         if (hh) v->hash = hh;
         uint16_t *l = qrealloc(v->len, nc * sizeof *l);
         if (l) v->len = l;
-        uint32_t *oc = qrealloc(v->occ, nc * sizeof *oc);
-        if (oc) v->occ = oc;
-        if (!o || !hh || !l || !oc) return TRIE_ENOMEM;
+        if (!o || !hh || !l) return TRIE_ENOMEM;
         v->ncap = nc;
     }
     if (v->used + wl > v->cap) {
@@ -671,36 +537,10 @@ static int vocab_get(tw_vocab *v, const char *word, size_t wl, uint32_t *wid) {
     v->off[v->n] = (uint32_t)v->used;
     v->len[v->n] = (uint16_t)wl;
     v->hash[v->n] = h;
-    v->occ[v->n] = 0;
     v->used += wl;
     v->slot[j] = v->n + 1;
     *wid = v->n++;
     if ((uint64_t)v->n * 2 > v->smask) return vocab_rehash(v, (v->smask + 1) * 2);
-    return TRIE_OK;
-}
-
-/* Most occurrences first, then temp id (codes: the frequent words short). */
-static int vocab_occ_cmp(const void *a, const void *b, void *ctx) {
-    const tw_vocab *v = ctx;
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    if (v->occ[x] != v->occ[y]) return v->occ[x] > v->occ[y] ? -1 : 1;
-    return (x > y) - (x < y);
-}
-
-/* Codes of the build's words (tcode, by temp id: by occurrences) and the
- * bytes the forward index needs with them (*bytes). */
-static int vocab_codes(tw_vocab *v, uint32_t *tcode, uint64_t *bytes) {
-    uint32_t *o = qmalloc(((size_t)v->n + 1) * 4);
-    if (!o) return TRIE_ENOMEM;
-    for (uint32_t i = 0; i < v->n; i++) o[i] = i;
-    qsort_r(o, v->n, 4, vocab_occ_cmp, v);
-    uint8_t tmp[TW_CODE_MAX];
-    *bytes = 0;
-    for (uint32_t c = 0; c < v->n; c++) {
-        tcode[o[c]] = c;
-        *bytes += (uint64_t)v->occ[o[c]] * tw_put(tmp, c);
-    }
-    qfree(o);
     return TRIE_OK;
 }
 
@@ -727,7 +567,7 @@ int trie_words_build(const trie *t, trie_words **out) {
     if (!w) return TRIE_ENOMEM;
     int rc = TRIE_ENOMEM;
     tw_vocab v = {0};
-    uint32_t *cnt = NULL, *order = NULL, *perm = NULL, *map = NULL, *tcode = NULL;
+    uint32_t *cnt = NULL, *order = NULL, *perm = NULL;
     tw_word *nw = NULL;
     trie_builder *b = NULL;
     uint32_t nids = t->nids;
@@ -757,22 +597,14 @@ int trie_words_build(const trie *t, trie_words **out) {
     w->rid = order; /* rank -> id */
     w->ridcap = nkeys + 1;
     order = NULL;
-    if (!(w->fg = qmalloc(((size_t)w->ridcap / TW_F + 1) * sizeof *w->fg))) goto fail;
-    uint64_t nfa = 0;
+    if (!(w->sig = qmalloc(w->ridcap))) goto fail;
     w->next_rank = nkeys;
     w->keys = nkeys;
     if ((rc = vocab_rehash(&v, 1u << 16))) goto fail;
     /* each key's distinct words, in rank order: every list comes out
-     * sorted. Two passes: count (cap, occurrences), then fill lists of
-     * exactly that size (no growth, no copies, no allocator slack); the
-     * forward index gets every word's code (by occurrences, known after the
-     * count: so it is sized exactly too) */
+     * sorted. Two passes: count (cap, gap bytes), then fill lists of
+     * exactly that size (no growth, no copies, no allocator slack) */
     for (int pass = 0; pass < 2; pass++) {
-        if (pass == 1) {
-            rc = TRIE_ENOMEM;
-            if (!(tcode = qmalloc(((size_t)v.n + 1) * 4))) goto fail;
-            if ((rc = vocab_codes(&v, tcode, &nfa)) || (rc = tw_fa_reserve(w, nfa))) goto fail;
-        }
         for (uint32_t r = 0; r < nkeys; r++) {
             uint32_t id = w->rid[r];
             char key[TRIE_MAX_KEY];
@@ -780,19 +612,11 @@ int trie_words_build(const trie *t, trie_words **out) {
             uint16_t o[TW_MAXKW], l[TW_MAXKW];
             uint32_t tid[TW_MAXKW];
             int n = trie_words__split(key, kl, o, l);
-            if (pass == 1) {
-                uint32_t b0 = (r & (TW_F - 1)) ? w->fg[r >> TW_FB].base : (uint32_t)w->fan;
-                if (!(b0 & TW_FG_BIG) && w->fan + (uint64_t)n * TW_CODE_MAX - b0 > TW_FG_SMALL &&
-                    (rc = tw_fbig_reserve(w)))
-                    goto fail;
-                tw_fwd_open(w, r, (uint32_t)w->fan, tw_irregular(key, kl));
-            }
+            if (pass == 0) w->sig[r] = tw_sig(key, kl);
             for (int i = 0; i < n; i++) {
                 uint32_t wid;
                 if ((rc = vocab_get(&v, key + o[i], l[i], &wid))) goto fail;
                 tid[i] = wid;
-                if (pass == 0) v.occ[wid]++;
-                else w->fan += tw_put(w->fa + w->fan, tcode[wid]);
                 int dup = 0;
                 for (int j = 0; j < i && !dup; j++) dup = tid[j] == wid;
                 if (dup) continue;
@@ -809,7 +633,6 @@ int trie_words_build(const trie *t, trie_words **out) {
                 x->live++;
                 w->postings++;
             }
-            if (pass == 1) tw_fwd_close(w, r, (uint32_t)w->fan);
         }
         for (uint32_t i = 0; pass == 0 && i < v.n; i++) {
             tw_word *x = &w->w[i];
@@ -825,7 +648,7 @@ int trie_words_build(const trie *t, trie_words **out) {
     }
     /* the dictionary: bulk-built from the sorted vocabulary (ids 0, 1, ...) */
     rc = TRIE_ENOMEM;
-    if (!(perm = qmalloc(((size_t)v.n + 1) * 4)) || !(map = qmalloc(((size_t)v.n + 1) * 4)) ||
+    if (!(perm = qmalloc(((size_t)v.n + 1) * 4)) ||
         !(nw = qcalloc((size_t)v.n + 1, sizeof *nw)) || !(b = trie_builder_new()))
         goto fail;
     for (uint32_t i = 0; i < v.n; i++) perm[i] = i;
@@ -835,7 +658,6 @@ int trie_words_build(const trie *t, trie_words **out) {
         if ((rc = trie_builder_add(b, v.text + v.off[x], v.len[x], NULL, 0, bval_fin(w->w[x].top), &id)))
             goto fail;
         nw[id] = w->w[x];
-        map[x] = id;
     }
     trie *wt = NULL;
     rc = trie_builder_finish(b, &wt);
@@ -847,28 +669,11 @@ int trie_words_build(const trie *t, trie_words **out) {
     qfree(w->w);
     w->w = nw;
     nw = NULL;
-    uint32_t *wc = qrealloc(w->wcode, ((size_t)v.n + 1) * sizeof *wc);
-    if (wc) w->wcode = wc;
-    w->wcap = v.n + 1; /* before a failure: w->w has that size */
-    if (!wc || (rc = tw_codes_reserve(w, v.n))) {
-        rc = TRIE_ENOMEM;
-        goto fail;
-    }
-    wc[v.n] = NONE;
-    for (uint32_t x = 0; x < v.n; x++) { /* codes: temp ids' order by occurrences */
-        uint32_t c = tcode[x];
-        wc[map[x]] = c;
-        w->cword[c] = map[x];
-        w->whead[c] = tw_head(v.text + v.off[x], v.len[x]);
-        w->wlen[c] = v.len[x];
-    }
-    w->ncode = v.n;
+    w->wcap = v.n + 1;
     for (uint32_t i = 0; i < v.n; i++) tw_tree_rebuild(w, &w->w[i]); /* the bound trees */
     vocab_free(&v);
     qfree(cnt);
     qfree(perm);
-    qfree(map);
-    qfree(tcode);
     qalloc_release(); /* the temporaries' pages (vocabulary, counts, builder): not left in the RSS */
     *out = w;
     return TRIE_OK;
@@ -879,8 +684,6 @@ fail:
     qfree(cnt);
     qfree(order);
     qfree(perm);
-    qfree(map);
-    qfree(tcode);
     trie_words_free(w);
     return rc;
 }
@@ -889,10 +692,7 @@ void trie_words_memory(const trie_words *w, trie_words_mem *m) {
     trie_mem tm;
     trie_memory(w->wt, &tm);
     uint64_t b = sizeof *w + tm.bytes_alloc + (uint64_t)w->wcap * sizeof(tw_word) +
-                 (uint64_t)w->idcap * (sizeof *w->rhint + sizeof *w->kb) + (uint64_t)w->ridcap * 4 +
-                 ((uint64_t)w->ridcap / TW_F + 1) * sizeof(tw_fgrp) + (uint64_t)w->bigcap * TW_F * 2 +
-                 (uint64_t)w->wcap * sizeof *w->wcode +
-                 (uint64_t)w->ccap * (sizeof *w->cword + sizeof *w->whead + sizeof *w->wlen) + w->facap;
+                 (uint64_t)w->idcap * (sizeof *w->rhint + sizeof *w->kb) + (uint64_t)w->ridcap * 5;
     m->words = w->nwords;
     m->postings = w->postings;
     m->bytes = b + w->list_bytes;

@@ -25,9 +25,9 @@
  * dictionary (a second trie, word -> word id, score = an upper bound of the
  * scores of the keys holding it) and per word a posting list of key ids in
  * a static rank order (blocks of 16: a whole rank, then varint gaps) with
- * a 16-ary tree of score upper bounds (2-byte codes) over it; per key its
- * words in order, as varint word codes (the forward index), so a candidate
- * is matched with integers; top-k is a
+ * a 16-ary tree of score upper bounds (2-byte codes) over it; per key a
+ * byte of its words' heads (a signature), then its own text in the trie,
+ * to check a candidate; top-k is a
  * best-first search over those bounds, or, for two or more complete words
  * with a short enough rarest list, one pass intersecting their lists; exact
  * either way.

@@ -2,12 +2,11 @@
  * its files and white-box tests. The design is described in trie_words.c.
  *
  * What lives where:
- *   trie_words.c       the design essay; layout, live changes, build, the
- *                      forward index's groups
+ *   trie_words.c       the design essay; layout, live changes, build
  *   trie_words_post.c  posting lists: blocks, bound trees, growth, compaction
  *   trie_words_query.c top-k (trie_words_topk): parsing, matching, the
  *                      dictionary cursor, the best-first search, the check
- *                      of a rank on the forward index; trie_words_check
+ *                      of a rank on its key's text; trie_words_check
  *   trie_words_isect.c the one-pass intersection of posting lists and the
  *                      merged prefix lists (used by the top-k search)
  *   trie_words_snap.c  the index saved beside a snapshot (save, load, checks)
@@ -15,8 +14,8 @@
  *                      API only: it does not include this header)
  *
  * Naming (as in trie_internal.h): functions shared between these files are
- * non-static with the prefix trie_words__ (the older tw_post_* / tw_fwd_*
- * of trie_words_post.c and trie_words.c keep theirs); small hot helpers are
+ * non-static with the prefix trie_words__ (the older tw_post_* of
+ * trie_words_post.c keep theirs); small hot helpers are
  * static inline here.
  */
 #ifndef QAC_TRIE_WORDS_INTERNAL_H
@@ -49,50 +48,20 @@ typedef struct tw_word {
     uint16_t top;          /* root bound code (the dictionary score is bval(top)) */
 } tw_word;
 
-#define TW_FO_IRR 0x80000000u  /* tw_fwd: the key's spacing is not canonical */
-#define TW_FO_DEAD 0x40000000u /* tw_fwd: the key was deleted (as rid[rank] == NONE) */
-#define TW_FO_MASK 0x3fffffffu /* an offset in fa: < 2^30 bytes between builds */
-#define TW_CODE_MAX 5          /* bytes of one varint word code in fa */
-
-/* Where each rank's words are in the forward index, per group of TW_F
- * ranks (ranks are appended in order, so a group's keys are consecutive
- * bytes of fa): 24 bytes a group, 1.5 a rank instead of a 4-byte offset
- * each. Rank 16g+i's words are fa[base + end[i-1], base + end[i]) (from
- * base for i = 0). A group whose words span more than 255 bytes (1M
- * synthetic keys: 2 groups of 62,500) is BIG: its ends are 16-bit, in
- * fbig[TW_F * k .. ), k the u32 in end[0..3] (a key's codes are at most
- * TW_MAXKW * TW_CODE_MAX bytes, so 16 keys span < 2^16). */
-typedef struct tw_fgrp {
-    uint32_t base;      /* fa offset of rank 16g's words (< 2^30) | TW_FG_BIG */
-    uint16_t dead, irr; /* bit i: rank 16g+i deleted / its spacing not canonical */
-    uint8_t end[TW_F];
-} tw_fgrp;
-#define TW_FG_BIG 0x80000000u
-#define TW_FG_SMALL 255u /* the widest span of a group with 8-bit ends */
+#define TW_CODE_MAX 5 /* bytes of one varint (a gap) */
 
 struct trie_words {
     trie *wt;          /* dictionary: word -> wid, score = bval(bound) */
     tw_word *w;        /* by wid */
     uint32_t wcap;
-    uint32_t *wcode;   /* by wid (wcap): the word's code, NONE when none */
-    uint32_t *cword;   /* by code: the word id, NONE once the word left */
-    uint64_t *whead;   /* by code: the word's first 8 bytes (zero-padded, native load) */
-    uint16_t *wlen;    /* by code: the word's length in bytes (0 once the word left) */
-    uint32_t ncode, ccap; /* codes handed out (never reused until a build), room */
     uint16_t *rhint;   /* by key id: its rank >> rshift (tw_rank finds the rank among
                         * the 2^rshift from rhint << rshift); meaningful when kb != 0 */
     uint16_t *kb;      /* by key id: bound code, 0 when the id has no rank */
     uint32_t rshift;   /* TW_RH_MIN while ranks < 2^24; more past it (tw_rshift_for) */
     uint32_t idcap;
     uint32_t *rid;     /* by rank: key id, NONE once deleted (a tombstone) */
-    tw_fgrp *fg;       /* by rank / TW_F (ridcap / TW_F + 1 groups): where each rank's
-                        * words are in fa, dead and irregular marks (tw_fwd) */
-    uint16_t *fbig;    /* TW_F 16-bit ends for each BIG group */
-    uint32_t nbig, bigcap; /* BIG groups, room (in groups) */
+    uint8_t *sig;      /* by rank: the key's word heads, a bit each (tw_sig_bit) */
     uint32_t ridcap;
-    uint8_t *fa;       /* forward index: each rank's word CODES, in key order, repeats
-                        * kept, as varints (tw_put / tw_get) */
-    uint64_t fan, facap; /* bytes */
     uint32_t next_rank;
     uint64_t keys, postings;
     /* kept by every list allocation and free, so trie_words_memory (STATS)
@@ -159,17 +128,23 @@ static inline uint32_t tw_rank(const trie_words *w, uint32_t id) {
     return NONE;
 }
 
-/* The first 8 bytes of word (zero-padded) as one integer: a prefix of <= 8
- * bytes is tested with a mask, no decode (tw_head_mask). */
-static inline uint64_t tw_head(const char *word, size_t wl) {
-    uint64_t h = 0;
-    memcpy(&h, word, wl < 8 ? wl : 8);
-    return h;
+/* The signature bit of a word of a key (wl >= 1): its first two bytes
+ * (the first and 0 for a one-byte word) hashed to one of 8 bits. A key's
+ * signature (sig[rank]) ORs its words' bits; a key that holds a typed
+ * complete word, or a word starting with a typed prefix of 2 bytes or more,
+ * has that word's bit (the prefix's first two bytes are the word's), so a
+ * rank whose signature lacks a typed word's bit is rejected before its key
+ * is read (trie_words__check_ranks). */
+static inline uint8_t tw_sig_bit(const char *word, size_t wl) {
+    uint32_t h = (uint32_t)(uint8_t)word[0] | (wl > 1 ? (uint32_t)(uint8_t)word[1] << 8 : 0);
+    return (uint8_t)(1u << ((h * 0x9e3779b1u) >> 29));
 }
-static inline uint64_t tw_head_mask(size_t pl) {
-    uint64_t m = 0;
-    memset(&m, 0xff, pl < 8 ? pl : 8);
-    return m;
+/* The signature of key (its words' bits). */
+static inline uint8_t tw_sig(const char *key, size_t klen) {
+    uint8_t s = 0;
+    for (size_t i = 0; i < klen; i++)
+        if (key[i] != ' ' && (i == 0 || key[i - 1] == ' ')) s |= tw_sig_bit(key + i, klen - i > 1 && key[i + 1] != ' ' ? 2 : 1);
+    return s;
 }
 
 /* A bound as the dictionary trie's score: the trie takes finite scores only,
@@ -180,11 +155,10 @@ static inline double bval_fin(uint16_t c) {
     return v > DBL_MAX ? DBL_MAX : v;
 }
 
-/* ------------------------------------------------- forward index varints */
+/* ---------------------------------------------------------------- varints */
 
-/* A word code as a little-endian base-128 varint (7 bits a byte, the high
- * bit set on every byte but the last): codes are handed out by frequency at
- * build, so most words of most keys take 1-2 bytes. Returns the bytes. */
+/* A gap of a posting list as a little-endian base-128 varint (7 bits a
+ * byte, the high bit set on every byte but the last). Returns the bytes. */
 static inline uint32_t tw_put(uint8_t *p, uint32_t c) {
     uint32_t n = 0;
     while (c >= 0x80) p[n++] = (uint8_t)(c | 0x80), c >>= 7;
@@ -206,37 +180,6 @@ static inline uint32_t tw_get1(const uint8_t **g) {
     *g = p;
     return c;
 }
-
-/* Decodes the codes in fa[a, b) into f (room for TW_MAXKW); returns how
- * many. */
-static inline uint32_t tw_get(const uint8_t *fa, uint32_t a, uint32_t b, uint32_t *f) {
-    uint32_t n = 0;
-    const uint8_t *g = fa + a, *e = fa + b;
-    while (g < e) f[n++] = tw_get1(&g);
-    return n;
-}
-
-/* Rank r's words are fa[*a, *b); returns its marks (TW_FO_DEAD,
- * TW_FO_IRR). */
-static inline uint32_t tw_fwd(const trie_words *w, uint32_t r, uint32_t *a, uint32_t *b) {
-    const tw_fgrp *g = &w->fg[r >> TW_FB];
-    uint32_t i = r & (TW_F - 1), base = g->base & ~TW_FG_BIG;
-    if (__builtin_expect(!(g->base & TW_FG_BIG), 1)) {
-        *a = base + (i ? g->end[i - 1] : 0);
-        *b = base + g->end[i];
-    } else {
-        uint32_t k;
-        memcpy(&k, g->end, 4);
-        const uint16_t *e = w->fbig + (size_t)k * TW_F;
-        *a = base + (i ? e[i - 1] : 0);
-        *b = base + e[i];
-    }
-    return ((g->dead >> i) & 1 ? TW_FO_DEAD : 0) | ((g->irr >> i) & 1 ? TW_FO_IRR : 0);
-}
-/* Whether rank r was deleted (its group's mark; as rid[r] == NONE). */
-static inline int tw_fdead(const trie_words *w, uint32_t r) { return (w->fg[r >> TW_FB].dead >> (r & (TW_F - 1))) & 1; }
-/* The group record of rank r (to prefetch). */
-static inline const tw_fgrp *tw_fgrp_of(const trie_words *w, uint32_t r) { return &w->fg[r >> TW_FB]; }
 
 /* ------------------------------------------------------------- tree layout */
 
@@ -323,9 +266,8 @@ typedef struct tw_search {
     uint32_t nres, m;
     uint32_t scanned, decoded; /* work units, keys decoded (trie_words.h LIMITS) */
     uint32_t qw[TRIE_WORDS_MAX_TYPED]; /* word ids of the complete typed words, typed order */
-    uint32_t qc[TRIE_WORDS_MAX_TYPED]; /* their codes (as in the forward index) */
     int nc;                            /* how many (the last typed word is a prefix unless trailing) */
-    uint64_t ph, pm;                   /* the prefix's head and mask (tw_head) */
+    uint8_t sigm;                      /* the typed words' signature bits (tw_sig_bit): a key has them all */
     int stream, oom;
     uint8_t pcur, handoff, skewed; /* (tw_work) */
 } tw_search;
@@ -347,8 +289,8 @@ static inline int res_beats(const tw_res *wr, double v, uint32_t r0) {
 /* Pushes bound entry e on the search heap (a work unit; S->oom when it
  * cannot grow). */
 void trie_words__hpush(tw_search *S, tw_ent e);
-/* Checks up to TW_F ranks: their words on the forward index, then the
- * matches that may enter the best m. */
+/* Checks up to TW_F ranks: those whose score may enter the best m, on
+ * their keys' text in the main trie. */
 void trie_words__check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr);
 
 /* trie_words_isect.c: the one-pass intersection and the merged prefix lists */
@@ -367,7 +309,7 @@ void trie_words__check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr);
  * rest. */
 void trie_words__isect(tw_search *S, const uint32_t *u, uint32_t un, const uint32_t *pw, uint32_t npw);
 /* A complete word's list longer than this many times the driving one's is
- * not sought in the one pass (the forward index checks it): TW_ISECT_SKEW
+ * not sought in the one pass (the key's text checks it): TW_ISECT_SKEW
  * unless a test sets it. */
 extern unsigned trie_words__isect_skew;
 /* The ranks of the lists of words pw[0..npw), sorted and distinct, into u
@@ -388,7 +330,7 @@ typedef struct tw_work {
     uint32_t decoded; /* keys decoded: only candidates that enter the best k */
     uint8_t pcur;     /* the prefix's lists were read as one (a cursor each) */
     uint8_t handoff;  /* ... and that pass handed the rest to the best-first search */
-    uint8_t skewed;   /* the one pass left a complete word's list to the forward index */
+    uint8_t skewed;   /* the one pass left a complete word's list to the key check */
 } tw_work;
 /* trie_words_topk that also reports the work it did (tests). */
 int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
@@ -428,18 +370,6 @@ static inline void tw_post_put(tw_word *x, uint32_t rk) {
     x->last = rk;
     x->n++;
 }
-/* trie_words.c: the forward index's groups (tw_fgrp) */
-/* Room for one more BIG group: TRIE_OK or TRIE_ENOMEM. */
-int tw_fbig_reserve(trie_words *w);
-/* Rank r (the next in rank order) starts at fa offset `at` (where the
- * rank before it ends), with no words yet; irr: its spacing is not
- * canonical. */
-void tw_fwd_open(trie_words *w, uint32_t r, uint32_t at, int irr);
-/* Rank r's words end at fa offset `end` (< its group's base + 2^16). A
- * group that grows past TW_FG_SMALL bytes becomes BIG: that needs the room
- * tw_fbig_reserve made. */
-void tw_fwd_close(trie_words *w, uint32_t r, uint32_t end);
-
 /* Splits key into words: offsets o, lengths l; returns how many. */
 int trie_words__split(const char *key, size_t klen, uint16_t *o, uint16_t *l);
 /* Keeps the first occurrence of each distinct word; returns how many. */

@@ -182,8 +182,8 @@ static void isect_rest(tw_search *S, const tw_cur *cur, const tw_tree *tr, uint3
  * from its current block (which holds every rank of it >= the pass's),
  * goes on the heap as its tree entries (the blocks left in the current
  * block's group, then the groups left in each level above), so search()
- * goes on over it best first (by bound, each rank checked on the forward
- * index: the search this pass replaced) with the work left. A key raised
+ * goes on over it best first (by bound, each rank checked on its key: the
+ * search this pass replaced) with the work left. A key raised
  * live since the build (a bound above its rank's neighbours) is then
  * found before the limit, where the pass in rank order would reach it
  * last. The current block may be examined twice: S->stream drops a key
@@ -333,10 +333,10 @@ void trie_words__isect(tw_search *S, const uint32_t *u, uint32_t un, const uint3
      * seek to ranks the driver has (a cache miss each, in a long list). */
     int udrive = pp && (no == 0 || pn < cur[0].x->n);
     /* a complete word's list over trie_words__isect_skew times the
-     * driver's is left to the forward index: a seek there gallops over
+     * driver's is left to the candidate check: a seek there gallops over
      * blocks far apart (a cache miss a step, ~log of the ratio steps),
-     * where the check of a rank that reached it costs about three misses,
-     * started 16 at a time (every complete word is checked there anyway).
+     * where the check of a rank that reached it costs a few misses,
+     * started 16 at a time (every typed word is checked there anyway).
      * The shortest complete list stays: its bounds end the pass. */
     uint64_t dn = udrive ? pn : cur[0].x->n;
     uint32_t nall = no;

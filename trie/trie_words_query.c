@@ -10,10 +10,10 @@
  *     frontier is a growable heap), which streams candidate words by bound;
  *   - the search: a heap of bound entries (STREAM / WORD / NODE) popped
  *     best first; ranks of an expanded leaf block are examined on the spot:
- *     matched on their word ids (fcheck, the forward index: integer
- *     compares and 8-byte word heads, no key decode), then by score, and
- *     only a key that enters the sorted set of the best m matches so far
- *     (whose worst prunes the heap, ties by rank: res_beats) is decoded;
+ *     their signatures (a byte a rank: the typed words' bits), then their
+ *     scores, and only a key whose score can enter the sorted set of the
+ *     best m matches so far (whose worst prunes the heap, ties by rank:
+ *     res_beats) is decoded and matched on its bytes (trie_words__check_ranks);
  *   - when to intersect instead (two or more distinct complete words, or
  *     the prefix's lists read as one: at most TW_PCUR_WORDS words, their
  *     entries at most TW_PCUR_RATIO times the rarest complete word's, a
@@ -79,13 +79,52 @@ static int tw_parse(const char *text, size_t len, tw_req *q) {
     return TRIE_OK;
 }
 
-/* The greedy matching (trie_words.h): 1 and the ranges when key matches. */
+/* The words of key into o, l, as trie_words__split, finding the spaces 8
+ * bytes at a time (a candidate's key is split on every check: a byte loop,
+ * or memchr a word, cost more); returns how many. */
+static inline int tw_split(const char *key, size_t klen, uint16_t *o, uint16_t *l) {
+    const uint64_t lo7 = 0x7f7f7f7f7f7f7f7full, sp = 0x2020202020202020ull;
+    int n = 0;
+    size_t start = 0;
+    for (size_t b = 0; b < klen; b += 8) {
+        uint64_t x = 0; /* zero-padded: no space past the key */
+        if (klen - b >= 8) {
+            memcpy(&x, key + b, 8);
+        } else if (klen >= 8) { /* the last bytes: the 8 that end the key, shifted down (no byte stores) */
+            memcpy(&x, key + klen - 8, 8);
+            x >>= 8 * (8 - (klen - b));
+        } else {
+            for (size_t i = klen; i-- > b;) x = x << 8 | (uint8_t)key[i];
+        }
+        uint64_t y = x ^ sp;
+        uint64_t m = ~(((y & lo7) + lo7) | y | lo7); /* the high bit of each byte that was a space */
+        while (m) {
+            size_t at = b + ((size_t)__builtin_ctzll(m) >> 3);
+            if (at > start) o[n] = (uint16_t)start, l[n++] = (uint16_t)(at - start);
+            start = at + 1;
+            m &= m - 1;
+        }
+    }
+    if (klen > start) o[n] = (uint16_t)start, l[n++] = (uint16_t)(klen - start);
+    return n;
+}
+
+/* The greedy matching (trie_words.h): 1 and the ranges when key matches.
+ * A key with no word starting with the last (prefix) word fails first: the
+ * common failure of a candidate that holds the complete words. */
 static int tw_match(const tw_req *q, const char *key, size_t klen, trie_words_range *rg) {
     uint16_t o[TW_MAXKW], l[TW_MAXKW];
     uint8_t used[TW_MAXKW];
-    int nk = trie_words__split(key, klen, o, l);
-    memset(used, 0, (size_t)nk);
+    int nk = tw_split(key, klen, o, l);
     int nc = q->trailing ? q->nw : q->nw - 1;
+    if (!q->trailing) {
+        const char *p = q->w[q->nw - 1];
+        uint16_t pl = q->wl[q->nw - 1];
+        int j = 0;
+        while (j < nk && (l[j] < pl || key[o[j]] != p[0] || memcmp(key + o[j], p, pl))) j++;
+        if (j == nk) return 0;
+    }
+    memset(used, 0, (size_t)nk);
     for (int i = 0; i < nc; i++) {
         int j = 0;
         while (j < nk && (used[j] || l[j] != q->wl[i] || memcmp(key + o[j], q->w[i], l[j]))) j++;
@@ -269,93 +308,17 @@ static uint32_t stream_next(tw_search *S) {
     return stream_descend(S, r[e.slot]);
 }
 
-/* 1 when word wid starts with the typed prefix: the head compare decides
- * prefixes of <= 8 bytes; a longer one, when the heads agree, compares the
- * word's bytes (decoded from the dictionary). NONE (a word an add that ran
- * out of memory did not index) never matches. */
-static inline int tw_pfx(const tw_search *S, uint32_t code) {
-    const trie_words *w = S->w;
-    const tw_req *q = S->q;
-    size_t pl = q->wl[q->nw - 1];
-    if ((w->whead[code] & S->pm) != S->ph || w->wlen[code] < pl) return 0; /* (the head first: one miss for most words) */
-    if (pl <= 8) return 1;
-    char word[TRIE_MAX_KEY];
-    kdecode(w->wt, w->cword[code], word);
-    return memcmp(word + 8, q->w[q->nw - 1] + 8, pl - 8) == 0;
-}
-
-enum { FC_NO, FC_CLS0, FC_MATCH, FC_BYTES };
-
-/* The matching of trie_words.h decided on rank r's word ids (the forward
- * index), no decode: FC_NO, FC_CLS0 (an ordinary completion: class 0, left
- * to trie_topk), FC_MATCH (class 1; pos[i] = the key position typed word i
- * took, the greedy matching), or FC_BYTES when the key's spacing is not
- * canonical and its class must be decided on its bytes. */
-static int fcheck(tw_search *S, uint32_t r, uint16_t *pos) {
-    const trie_words *w = S->w;
-    uint32_t a, b;
-    int irr = (tw_fwd(w, r, &a, &b) & TW_FO_IRR) != 0;
-    uint32_t f[TW_MAXKW];
-    uint32_t nk = tw_get(w->fa, a, b, f);
-    uint8_t used[TW_MAXKW];
-    int nc = S->nc;
-    memset(used, 0, nk);
-    for (int i = 0; i < nc; i++) {
-        uint32_t j = 0;
-        while (j < nk && (used[j] || f[j] != S->qc[i])) j++;
-        if (j == nk) return FC_NO;
-        used[j] = 1;
-        pos[i] = (uint16_t)j;
-    }
-    if (!S->q->trailing) {
-        uint32_t j = 0;
-        while (j < nk && (used[j] || !tw_pfx(S, f[j]))) j++;
-        if (j == nk) return FC_NO;
-        pos[nc] = (uint16_t)j;
-    }
-    if (irr) return FC_BYTES;
-    for (int i = 0; i < nc; i++) /* class 0: typed word i is key word i */
-        if (f[i] != S->qc[i]) return FC_MATCH;
-    if (S->q->trailing ? nk > (uint32_t)nc : tw_pfx(S, f[nc])) return FC_CLS0;
-    return FC_MATCH;
-}
-
-/* Examines key id (score sc) that fcheck passed (fc, pos): keeps it when it
- * ranks among the best m matches so far. Only a key that would enter is
- * decoded (its bytes order ties and fill the hit). */
-static void examine(tw_search *S, uint32_t id, uint32_t rk, double sc, int fc, const uint16_t *pos) {
+/* Examines key id (score sc, rank rk), decoded into key[0..kl): keeps it
+ * when it matches (the greedy matching of trie_words.h on its bytes), is
+ * not an ordinary completion (class 0, left to trie_topk) and ranks among
+ * the best m matches so far (ties by key bytes). */
+static void examine(tw_search *S, uint32_t id, uint32_t rk, double sc, const char *key, uint32_t kl) {
     const tw_res *wr = res_worst(S);
-    if (wr && sc < wr->s) return;
-    if (S->stream) /* a key with two words of the prefix comes from two lists */
-        for (uint32_t i = 0; i < S->nres; i++)
-            if (S->res[S->ord[i]].id == id) return;
-    char key[TRIE_MAX_KEY];
-    uint32_t kl = kdecode(S->t, id, key);
-    S->decoded++;
-    if (wr && sc == wr->s && keycmp(key, kl, wr->key, wr->kl) > 0) return;
+    if (wr && (sc < wr->s || (sc == wr->s && keycmp(key, kl, wr->key, wr->kl) > 0))) return;
     const tw_req *q = S->q;
+    if (kl >= q->clen && memcmp(key, q->canon, q->clen) == 0) return; /* class 0 */
     trie_words_range rg[TRIE_WORDS_MAX_TYPED];
-    if (fc == FC_BYTES) {
-        if (kl >= q->clen && memcmp(key, q->canon, q->clen) == 0) return; /* class 0 */
-        if (!tw_match(q, key, kl, rg)) return;
-    } else {
-        /* The forward index placed the typed words (pos); the key's bytes
-         * confirm it. A built index always agrees, but a loaded one is
-         * trusted only as far as its checksum (trie_words_snap.c): a file
-         * forged with a valid checksum could name a word the key does not
-         * hold, or more words than it has. Such a key is dropped here, so a
-         * hit always matches and its ranges lie inside its key (a few byte
-         * compares, only for the keys that enter the best m). */
-        if (kl >= q->clen && memcmp(key, q->canon, q->clen) == 0) return; /* class 0 */
-        uint16_t o[TW_MAXKW], l[TW_MAXKW];
-        int nk = trie_words__split(key, kl, o, l);
-        for (int i = 0; i < q->nw; i++) {
-            int j = pos[i], pfx = i == q->nw - 1 && !q->trailing;
-            if (j >= nk || (pfx ? l[j] < q->wl[i] : l[j] != q->wl[i]) || memcmp(key + o[j], q->w[i], q->wl[i]))
-                return;
-            rg[i] = (trie_words_range){o[j], q->wl[i]};
-        }
-    }
+    if (!tw_match(q, key, kl, rg)) return;
     /* insert: the slot of the worst when full, else a fresh one */
     uint32_t slot = wr ? S->ord[--S->nres] : S->nres, i = S->nres;
     tw_res *r = &S->res[slot];
@@ -376,46 +339,53 @@ static void examine(tw_search *S, uint32_t id, uint32_t rk, double sc, int fc, c
 }
 
 /* Checks up to TW_F ranks (a leaf block, or ranks in every complete word's
- * list): each rank's word ids, then (only for the ranks that match) its id
- * and score are cache misses, so each stage starts all of them at once
- * (prefetch). */
+ * list) on their keys' own text in the main trie: rank -> key id (rid),
+ * its score (refs), and only for a key whose score can still enter the
+ * best m, its bytes (the arena), decoded and matched. Each stage is a cache
+ * miss per rank, so each starts all of them at once (prefetch). */
 void trie_words__check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) {
     const trie *t = S->t;
     const trie_words *w = S->w;
     uint32_t ids[TW_F], rks[TW_F], n = 0, m = 0;
-    uint16_t pos[TW_F][TRIE_WORDS_MAX_TYPED];
-    uint8_t fcs[TW_F];
+    double sc[TW_F];
+    uint8_t sm = S->sigm;
+    uint32_t nk = 0;
+    for (uint32_t i = 0; i < nr; i++) __builtin_prefetch(&w->sig[rk[i]]);
     for (uint32_t i = 0; i < nr; i++) {
-        __builtin_prefetch(tw_fgrp_of(w, rk[i]));
+        if ((w->sig[rk[i]] & sm) != sm) continue; /* a typed word's bit missing: no such word */
+        rks[nk++] = rk[i];
         __builtin_prefetch(&w->rid[rk[i]]);
     }
-    for (uint32_t i = 0; i < nr; i++) {
-        uint32_t a, b;
-        if (tw_fwd(w, rk[i], &a, &b) & TW_FO_DEAD) continue;
-        rks[n++] = rk[i];
-        __builtin_prefetch(w->fa + a);
+    for (uint32_t i = 0; i < nk; i++) {
+        uint32_t id = w->rid[rks[i]];
+        if (id == NONE) continue; /* a tombstone: the key was deleted */
+        rks[n] = rks[i];
+        ids[n++] = id;
+        __builtin_prefetch(&t->refs[id]);
     }
-    for (uint32_t j = 0; j < n; j++) {
-        int fc = fcheck(S, rks[j], pos[m]);
-        if (fc == FC_NO || fc == FC_CLS0) continue;
-        fcs[m] = (uint8_t)fc;
-        rks[m] = rks[j];
-        ids[m] = w->rid[rks[j]];
-        __builtin_prefetch(&t->refs[ids[m]]);
-        m++;
-    }
-    /* the bytes (and bound) of the keys that may enter the best m: examine
-     * decodes them */
     const tw_res *wr = res_worst(S);
-    double sc[TW_F];
-    for (uint32_t j = 0; j < m; j++) {
-        sc[j] = t->refs[ids[j]].score;
-        if (!wr || sc[j] >= wr->s) {
-            __builtin_prefetch(t->arena + t->refs[ids[j]].off);
-            __builtin_prefetch(&w->kb[ids[j]]);
-        }
+    for (uint32_t j = 0; j < n; j++) {
+        double s = t->refs[ids[j]].score;
+        if (wr && s < wr->s) continue; /* cannot enter: not even decoded */
+        sc[m] = s;
+        rks[m] = rks[j];
+        ids[m++] = ids[j];
+        __builtin_prefetch(t->arena + t->refs[ids[j]].off);
+        __builtin_prefetch(&w->kb[ids[j]]);
     }
-    for (uint32_t j = 0; j < m; j++) examine(S, ids[j], rks[j], sc[j], fcs[j], pos[j]);
+    for (uint32_t j = 0; j < m; j++) {
+        wr = res_worst(S);
+        if (wr && sc[j] < wr->s) continue;
+        if (S->stream) { /* a key with two words of the prefix comes from two lists */
+            int seen = 0;
+            for (uint32_t i = 0; i < S->nres && !seen; i++) seen = S->res[S->ord[i]].id == ids[j];
+            if (seen) continue;
+        }
+        char key[TRIE_MAX_KEY];
+        uint32_t kl = kdecode(t, ids[j], key);
+        S->decoded++;
+        examine(S, ids[j], rks[j], sc[j], key, kl);
+    }
 }
 
 /* Expands word wid's tree entry (lv, idx) (lv -1: the root): bound children
@@ -456,12 +426,9 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
     S->nc = nc;
     for (int i = 0; i < nc; i++) {
         if ((S->qw[i] = trie_words__lookup(w->wt, q->w[i], q->wl[i])) == NONE) return 0;
-        S->qc[i] = w->wcode[S->qw[i]];
+        S->sigm |= tw_sig_bit(q->w[i], q->wl[i]);
     }
-    if (!q->trailing) {
-        S->ph = tw_head(q->w[nc], q->wl[nc]);
-        S->pm = tw_head_mask(q->wl[nc]);
-    }
+    if (!q->trailing && q->wl[nc] >= 2) S->sigm |= tw_sig_bit(q->w[nc], 2); /* (a 1-byte prefix: no bit) */
     if (nc == 0) { /* one word, a prefix: every dictionary word with it */
         if (!stream_init(S, q->w[0], q->wl[0])) return 0;
         S->stream = 1;
@@ -479,8 +446,8 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
             /* every word of the prefix, when it has few and their lists
              * are not much longer than the rarest complete word's: those
              * lists are read as one in the one-pass intersection (a cursor
-             * each: trie_words_isect.c), so the ranks checked on the
-             * forward index are those in every list, not all of one */
+             * each: trie_words_isect.c), so the ranks checked on their
+             * keys are those in every list, not all of one */
             unsigned pmax = trie_words__pcur_words < TW_PCUR_MAX ? trie_words__pcur_words : TW_PCUR_MAX;
             int ndist = 0; /* distinct complete words */
             for (int i = 0; i < nc; i++) {
@@ -672,28 +639,9 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
         if (bval(w->kb[id]) < t->refs[id].score) FAIL("key id %u: bound under its score", id);
         char key[TRIE_MAX_KEY];
         uint32_t kl = kdecode(t, id, key);
+        if (w->sig[rk] != tw_sig(key, kl)) FAIL("key id %u: signature %02x, its words give %02x", id, w->sig[rk], tw_sig(key, kl));
         uint16_t o[TW_MAXKW], l[TW_MAXKW];
         int n = trie_words__distinct(key, o, l, trie_words__split(key, kl, o, l));
-        { /* the forward index: every word of the key, in order */
-            uint16_t ao[TW_MAXKW], al[TW_MAXKW];
-            int na = trie_words__split(key, kl, ao, al);
-            uint32_t r = rk, fa, fb;
-            tw_fwd(w, r, &fa, &fb);
-            if (fb < fa || fb > w->fan) FAIL("key id %u: forward bytes [%u, %u) out of range", id, fa, fb);
-            uint32_t f[TW_MAXKW], nf = 0;
-            for (uint32_t j = fa; j < fb && nf < TW_MAXKW; j++) nf += !(w->fa[j] & 0x80);
-            if (nf != (uint32_t)na || (fb > fa && (w->fa[fb - 1] & 0x80)))
-                FAIL("key id %u: %u forward words, the key has %d", id, nf, na);
-            tw_get(w->fa, fa, fb, f);
-            for (int i = 0; i < na; i++) {
-                uint32_t code = f[i];
-                if (code >= w->ncode || w->cword[code] != trie_words__lookup(w->wt, key + ao[i], al[i]) ||
-                    w->wcode[w->cword[code]] != code)
-                    FAIL("key id %u: forward word %d is not '%.*s'", id, i, al[i], key + ao[i]);
-                if (w->wlen[code] != al[i] || w->whead[code] != tw_head(key + ao[i], al[i]))
-                    FAIL("key id %u: head of word '%.*s' wrong", id, al[i], key + ao[i]);
-            }
-        }
         for (int i = 0; i < n; i++) {
             uint32_t wid = trie_words__lookup(w->wt, key + o[i], l[i]);
             if (wid == NONE) FAIL("key id %u: word '%.*s' not in the dictionary", id, l[i], key + o[i]);
@@ -714,8 +662,9 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
         }
         post += (uint64_t)n;
     }
-    for (uint32_t r = 0; r < w->next_rank; r++)
-        if (!tw_fdead(w, r) != (w->rid[r] != NONE)) FAIL("rank %u: dead mark and id disagree", r);
+    for (uint32_t r = 0; r < w->next_rank; r++) /* a live rank's key: its rank is r (one rank a key) */
+        if (w->rid[r] != NONE && (w->rid[r] >= t->nids || !id_live(t, w->rid[r]) || tw_rank(w, w->rid[r]) != r))
+            FAIL("rank %u names key id %u, which is not live at that rank", r, w->rid[r]);
     if (check_exact_order(w, t, err, errlen)) return -1;
     if (keys != w->keys) FAIL("index holds %llu keys, trie %llu", (unsigned long long)w->keys, (unsigned long long)keys);
     if (post != w->postings) FAIL("index holds %llu postings, keys have %llu", (unsigned long long)w->postings, (unsigned long long)post);

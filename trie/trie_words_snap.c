@@ -12,20 +12,22 @@
  *     0 magic "QACWIDX" + NUL   8 version u32    12 header size u32
  *    16 trie id u64 (trie_snapshot_id of the image this index was built
  *       over: the trie snapshot's header checksum)  24 trie key count u64
- *    32 ids u32 (entries of rank/kb)   36 next_rank u32   40 ncode u32
- *    44 nwords u32   48 fan u64   56 keys u64   64 postings u64
+ *    32 ids u32 (entries of rank/kb)   36 next_rank u32   40 zero u32
+ *    44 nwords u32   48 zero u64   56 keys u64   64 postings u64
  *    72 file size u64   80 payload checksum u64 (XXH3 of bytes
  *       [TWS_HDR, size))   88..119 zero   120 header checksum u64 (XXH3 of
  *       bytes [0, 120))
  *   payload: rank[ids] u32, kb[ids] u16, rid[next_rank] u32,
- *     fo[next_rank + 1] u32, fa[fan] bytes, cword[ncode] u32 (the word's
- *     position in byte order, or NONE), then each word in byte order: u16
+ *     sig[next_rank] u8 (each rank's word-head signature, tw_sig), then each
+ *     word in byte order: u16
  *     length, its bytes, u32 n, cap, live, gn, last, u16 top, bbase[nblk(n)]
  *     u32, boff[nblk(n)] u32, the bound tree for cap (u16 codes), gn gap
  *     bytes.
- * fo is each rank's start in fa (| TW_FO_DEAD, TW_FO_IRR), then fa's end:
- * the load turns it into the forward index's groups (tw_fgrp); rank[] is
- * checked in place and kept as hints (tw_rank), save inverts rid for it.
+ * rank[] is checked in place and kept as hints (tw_rank), save inverts rid
+ * for it. Version 2 also held the forward index (each rank's word codes,
+ * 40 ncode and 48 fan); version 3 has none (a candidate is checked on its
+ * key's text in the trie, after its signature): a version-2 file is refused as any other
+ * version is, with its number, and the engine builds the index instead.
  * Word ids are renumbered on the way (a word's id is its position in byte
  * order: the bulk-built dictionary hands out exactly those), so the file
  * does not depend on which ids live changes left behind.
@@ -35,16 +37,17 @@
  * trie id, key count: a file from another image or generation is refused),
  * then every field: ranks, ids and codes in range and mutually inverse
  * (rank[rid[r]] = r, one live rank per live trie id and none for a free
- * id), the forward index's varints inside their key's bytes, at most
- * TW_MAXKW a key, codes named by live keys live; each word in strictly
+ * id); each word in strictly
  * increasing byte order, with 1 <= live <= n <= cap, a finite bound,
  * every block's gaps
  * decoding exactly up to the next block's start, ranks strictly increasing
  * and below next_rank, last and live as stored, the postings summing to
- * the header's count; every word has exactly one code. What the checksum
+ * the header's count. What the checksum
  * alone vouches for (not checked: it would cost a build) is that the words
- * of the lists are the words of the keys, the bounds cover the scores and
- * the tw_exact keys of one score rank in key order (version 2: ties):
+ * of the lists are the words of the keys, the signatures hold their
+ * words' bits (a wrong one hides a match, never adds one: every hit is
+ * matched on its key's bytes), the bounds cover the scores and the
+ * tw_exact keys of one score rank in key order (version 2: ties):
  * the file was written from an exact index over that very image, and a
  * corrupted one fails the checksum. Every allocation is bounded by the
  * file's size (a list's capacity by its tree, stored in the file).
@@ -71,8 +74,8 @@
 #include "trie/trie_words_internal.h"
 
 #define TWS_MAGIC "QACWIDX" /* 8 bytes with the NUL */
-#define TWS_VERSION 2u /* 2: build ranks of one bound code in key order (tw_exact), adds and \
-                        * raises bounded strictly above the score */
+#define TWS_VERSION 3u /* 2: build ranks of one bound code in key order (tw_exact), adds and \
+                        * raises bounded strictly above the score; 3: no forward index */
 #define TWS_HDR 128u
 #define TWS_WBUF (1u << 16)
 
@@ -136,18 +139,11 @@ static int order_cb(void *ud, uint32_t id) {
 }
 
 /* Writes the payload (everything after the header) of w; *nwords: words. */
-static void tws_payload(tws_writer *o, const trie_words *w, uint32_t ids, const tws_order *ord, const uint32_t *pos,
-                        const uint32_t *rank) {
+static void tws_payload(tws_writer *o, const trie_words *w, uint32_t ids, const tws_order *ord, const uint32_t *rank) {
     for (uint32_t i = 0; i < ids; i++) tws_u32(o, rank[i]);
     for (uint32_t i = 0; i < ids; i++) tws_u16(o, w->kb[i]);
     for (uint32_t r = 0; r < w->next_rank; r++) tws_u32(o, w->rid[r]);
-    for (uint32_t r = 0; r < w->next_rank; r++) { /* each rank's start | marks, then the end */
-        uint32_t a, b, m = tw_fwd(w, r, &a, &b);
-        tws_u32(o, a | m);
-    }
-    tws_u32(o, (uint32_t)w->fan);
-    tws_put(o, w->fa, w->fan);
-    for (uint32_t c = 0; c < w->ncode; c++) tws_u32(o, w->cword[c] == NONE ? NONE : pos[w->cword[c]]);
+    tws_put(o, w->sig, w->next_rank);
     for (uint32_t i = 0; i < ord->n; i++) {
         const tw_word *x = &w->w[ord->wid[i]];
         char word[TRIE_MAX_KEY];
@@ -172,19 +168,17 @@ int trie_words_save(const trie_words *w, const char *path, uint64_t trie_id, uin
     uint32_t ids = w->idcap;
     while (ids && !w->kb[ids - 1]) ids--;
     tws_order ord = {qmalloc(((size_t)w->nwords + 1) * 4), 0};
-    uint32_t *pos = qmalloc(((size_t)w->wcap + 1) * 4);
     uint32_t *rank = qmalloc(((size_t)ids + 1) * 4); /* id -> rank, inverted from rid (memory keeps hints) */
     tws_writer *o = qmalloc(sizeof *o);
-    if (!ord.wid || !pos || !rank || !o || !(o->sum = XXH3_createState()) || XXH3_64bits_reset(o->sum) != XXH_OK) {
+    if (!ord.wid || !rank || !o || !(o->sum = XXH3_createState()) || XXH3_64bits_reset(o->sum) != XXH_OK) {
         if (o && o->sum) XXH3_freeState(o->sum);
-        qfree(ord.wid), qfree(pos), qfree(rank), qfree(o);
+        qfree(ord.wid), qfree(rank), qfree(o);
         return TRIE_ENOMEM;
     }
     for (uint32_t i = 0; i < ids; i++) rank[i] = NONE;
     for (uint32_t k = 0; k < w->next_rank; k++)
         if (w->rid[k] != NONE) rank[w->rid[k]] = k;
     if (w->wt && trie_count(w->wt)) trie__walk_sorted(w->wt, order_cb, &ord);
-    for (uint32_t i = 0; i < ord.n; i++) pos[ord.wid[i]] = i;
     o->failed = 0, o->off = TWS_HDR, o->n = 0;
     int rc = TRIE_OK;
     o->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -192,7 +186,7 @@ int trie_words_save(const trie_words *w, const char *path, uint64_t trie_id, uin
         rc = TRIE_EIO;
         goto out;
     }
-    tws_payload(o, w, ids, &ord, pos, rank);
+    tws_payload(o, w, ids, &ord, rank);
     tws_flush(o);
     uint8_t h[TWS_HDR] = {0};
     memcpy(h, TWS_MAGIC, 8);
@@ -202,9 +196,7 @@ int trie_words_save(const trie_words *w, const char *path, uint64_t trie_id, uin
     le_put64(h + 24, nkeys);
     le_put32(h + 32, ids);
     le_put32(h + 36, w->next_rank);
-    le_put32(h + 40, w->ncode);
     le_put32(h + 44, ord.n);
-    le_put64(h + 48, w->fan);
     le_put64(h + 56, w->keys);
     le_put64(h + 64, w->postings);
     le_put64(h + 72, o->off);
@@ -223,7 +215,7 @@ int trie_words_save(const trie_words *w, const char *path, uint64_t trie_id, uin
     }
 out:
     XXH3_freeState(o->sum);
-    qfree(ord.wid), qfree(pos), qfree(rank), qfree(o);
+    qfree(ord.wid), qfree(rank), qfree(o);
     return rc;
 }
 
@@ -249,24 +241,22 @@ static const uint8_t *rd_take(tws_rd *r, uint64_t n) {
         goto out;                                                                                \
     } while (0)
 
-/* Checks and copies the per-key arrays (rank, kb, rid, fo, fa) into w. */
+/* Checks and copies the per-key arrays (rank, kb, rid, sig) into w. */
 static int load_keys(trie_words *w, const trie *t, tws_rd *r, uint32_t ids, char *err, size_t errlen) {
     int rc = TRIE_OK;
     uint32_t nr = w->next_rank;
-    uint64_t need = (uint64_t)ids * 6 + (uint64_t)nr * 8 + 4 + w->fan;
+    uint64_t need = (uint64_t)ids * 6 + (uint64_t)nr * 5;
     if (!rd_has(r, need)) TWS_FAIL(TRIE_EFORMAT, "truncated in the key arrays");
     if (ids > t->nids) TWS_FAIL(TRIE_EFORMAT, "%u key ids, the trie has %u", ids, t->nids);
     uint32_t idcap = t->nids ? t->nids : 1;
     if (!(w->rhint = qmalloc((size_t)idcap * 2)) || !(w->kb = qmalloc((size_t)idcap * 2)) ||
-        !(w->rid = qmalloc(((size_t)nr + 1) * 4)) || !(w->fg = qmalloc(((size_t)nr + 1) / TW_F * sizeof *w->fg + sizeof *w->fg)) ||
-        !(w->fa = qmalloc(w->fan ? w->fan : 1)))
+        !(w->rid = qmalloc(((size_t)nr + 1) * 4)) || !(w->sig = qmalloc((size_t)nr + 1)))
         TWS_FAIL(TRIE_ENOMEM, "out of memory");
-    w->idcap = idcap, w->ridcap = nr + 1, w->facap = w->fan ? w->fan : 1;
+    w->idcap = idcap, w->ridcap = nr + 1;
     const uint8_t *rankp = rd_take(r, (uint64_t)ids * 4); /* read in place: memory keeps hints (tw_rank) */
     memcpy(w->kb, rd_take(r, (uint64_t)ids * 2), (size_t)ids * 2);
     memcpy(w->rid, rd_take(r, (uint64_t)nr * 4), (size_t)nr * 4);
-    const uint8_t *fo = rd_take(r, (uint64_t)nr * 4 + 4); /* each rank's start | marks, the end: into groups below */
-    memcpy(w->fa, rd_take(r, w->fan), w->fan);
+    memcpy(w->sig, rd_take(r, nr), nr);
     for (uint32_t i = ids; i < idcap; i++) w->kb[i] = 0;
     w->rshift = tw_rshift_for((uint64_t)nr + 1);
     uint64_t live = 0;
@@ -289,36 +279,11 @@ static int load_keys(trie_words *w, const trie *t, tws_rd *r, uint32_t ids, char
         TWS_FAIL(TRIE_EFORMAT, "%llu ranked keys, the header says %llu, the trie holds %llu", (unsigned long long)live,
                  (unsigned long long)w->keys, (unsigned long long)trie_count(t));
     uint64_t rids = 0;
-    if (le_get32(fo) & TW_FO_MASK || le_get32(fo + (uint64_t)nr * 4) != w->fan)
-        TWS_FAIL(TRIE_EFORMAT, "forward index bounds");
     for (uint32_t k = 0; k < nr; k++) {
-        uint32_t id = w->rid[k], f = le_get32(fo + (uint64_t)k * 4), e = le_get32(fo + (uint64_t)k * 4 + 4) & TW_FO_MASK;
+        uint32_t id = w->rid[k];
         if (id != NONE && (id >= ids || le_get32(rankp + (uint64_t)id * 4) != k))
             TWS_FAIL(TRIE_EFORMAT, "rank %u: bad id %u", k, id);
         rids += id != NONE;
-        if ((id == NONE) != !!(f & TW_FO_DEAD)) TWS_FAIL(TRIE_EFORMAT, "rank %u: dead flag disagrees", k);
-        if ((f & TW_FO_MASK) > e || e > w->fan) TWS_FAIL(TRIE_EFORMAT, "rank %u: words out of range", k);
-        /* into its group (a key's words are at most TW_MAXKW codes, checked
-         * below, so 16 keys' span < 2^16 bytes in an index written by qac) */
-        uint32_t base = (k & (TW_F - 1)) ? w->fg[k >> TW_FB].base : f & TW_FO_MASK;
-        if (e - (base & ~TW_FG_BIG) > UINT16_MAX) TWS_FAIL(TRIE_EFORMAT, "rank %u: words out of range", k);
-        if (!(base & TW_FG_BIG) && e - base > TW_FG_SMALL && (rc = tw_fbig_reserve(w)))
-            TWS_FAIL(rc, "out of memory");
-        tw_fwd_open(w, k, f & TW_FO_MASK, !!(f & TW_FO_IRR));
-        tw_fwd_close(w, k, e);
-        if (f & TW_FO_DEAD) w->fg[k >> TW_FB].dead |= (uint16_t)(1u << (k & (TW_F - 1)));
-        /* the key's codes: whole varints inside its bytes, at most TW_MAXKW */
-        uint32_t n = 0, at = f & TW_FO_MASK;
-        while (at < e) {
-            uint32_t c = 0, sh = 0, b;
-            do {
-                if (at == e || sh > 28) TWS_FAIL(TRIE_EFORMAT, "rank %u: a bad word code", k);
-                b = w->fa[at++];
-                c |= (b & 0x7f) << sh, sh += 7;
-            } while (b & 0x80);
-            if (c >= w->ncode || ++n > TW_MAXKW) TWS_FAIL(TRIE_EFORMAT, "rank %u: word code %u out of range", k, c);
-            if (id != NONE && w->cword[c] == NONE) TWS_FAIL(TRIE_EFORMAT, "rank %u: names a word that left", k);
-        }
     }
     if (rids != live) TWS_FAIL(TRIE_EFORMAT, "%llu live ranks for %llu keys", (unsigned long long)rids,
                                (unsigned long long)live);
@@ -416,41 +381,6 @@ out:
     return rc;
 }
 
-/* Reads cword, and derives wcode, whead and wlen (from the words' text). */
-static int load_codes(trie_words *w, tws_rd *r, uint32_t nwords, char *err, size_t errlen) {
-    int rc = TRIE_OK;
-    uint32_t nc = w->ncode, cc = nc ? nc : 1;
-    if (!rd_has(r, (uint64_t)nc * 4)) TWS_FAIL(TRIE_EFORMAT, "truncated in the word codes");
-    if (!(w->cword = qmalloc((size_t)cc * 4)) || !(w->whead = qcalloc(cc, 8)) || !(w->wlen = qcalloc(cc, 2)) ||
-        !(w->wcode = qmalloc(((size_t)nwords + 1) * 4)))
-        TWS_FAIL(TRIE_ENOMEM, "out of memory");
-    w->ccap = cc;
-    memcpy(w->cword, rd_take(r, (uint64_t)nc * 4), (size_t)nc * 4);
-    for (uint32_t i = 0; i <= nwords; i++) w->wcode[i] = NONE;
-    uint32_t named = 0;
-    for (uint32_t c = 0; c < nc; c++) {
-        uint32_t x = w->cword[c];
-        if (x == NONE) continue;
-        if (x >= nwords || w->wcode[x] != NONE) TWS_FAIL(TRIE_EFORMAT, "word code %u: bad word %u", c, x);
-        w->wcode[x] = c;
-        named++;
-    }
-    if (named != nwords) TWS_FAIL(TRIE_EFORMAT, "%u of %u words have a code", named, nwords);
-out:
-    return rc;
-}
-
-/* whead and wlen of every live code, from the dictionary's words. */
-static void fill_heads(trie_words *w) {
-    for (uint32_t c = 0; c < w->ncode; c++) {
-        if (w->cword[c] == NONE) continue;
-        char word[TRIE_MAX_KEY];
-        uint32_t wl = kdecode(w->wt, w->cword[c], word);
-        w->whead[c] = tw_head(word, wl);
-        w->wlen[c] = (uint16_t)wl;
-    }
-}
-
 int trie_words_load(const char *path, const trie *t, uint64_t trie_id, trie_words **out, char *err, size_t errlen) {
     int rc = TRIE_OK, fd = -1;
     void *map = MAP_FAILED;
@@ -483,25 +413,14 @@ int trie_words_load(const char *path, const trie *t, uint64_t trie_id, trie_word
     if (!(w = trie_words_new())) TWS_FAIL(TRIE_ENOMEM, "out of memory");
     uint32_t ids = le_get32(h + 32), nwords = le_get32(h + 44);
     w->next_rank = le_get32(h + 36);
-    w->ncode = le_get32(h + 40);
-    w->fan = le_get64(h + 48);
     w->keys = le_get64(h + 56);
     w->postings = le_get64(h + 64);
-    if (w->next_rank == NONE || w->fan > TW_FO_MASK || w->ncode == NONE || nwords > w->ncode ||
-        w->next_rank > size || w->ncode > size || nwords > size)
+    if (w->next_rank == NONE || le_get32(h + 40) || le_get64(h + 48) || w->next_rank > size || nwords > size)
         TWS_FAIL(TRIE_EFORMAT, "header counts out of range");
     tws_rd r = {h, TWS_HDR, size};
-    /* the codes come after the key arrays in the file but are needed first
-     * (a live key names live codes): find them past the key arrays */
-    uint64_t keys_bytes = (uint64_t)ids * 6 + (uint64_t)w->next_rank * 8 + 4 + w->fan;
-    if (!rd_has(&r, keys_bytes)) TWS_FAIL(TRIE_EFORMAT, "truncated in the key arrays");
-    tws_rd rc_ = {h, TWS_HDR + keys_bytes, size};
-    if ((rc = load_codes(w, &rc_, nwords, err, errlen))) goto out;
     if ((rc = load_keys(w, t, &r, ids, err, errlen))) goto out;
-    r.at = rc_.at;
     if ((rc = load_words(w, &r, nwords, err, errlen))) goto out;
     if (r.at != size) TWS_FAIL(TRIE_EFORMAT, "%llu unexpected bytes at the end", (unsigned long long)(size - r.at));
-    fill_heads(w);
     *out = w;
     w = NULL;
 out:
