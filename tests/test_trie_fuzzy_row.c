@@ -225,10 +225,83 @@ static void test_row_automaton(void **state) {
     }
 }
 
+/* fz_byte's short path against fz_byte_any (the general step it stands
+ * in for): random typed prefixes (mostly one-byte, so that the short path
+ * is common; some with other scripts, where it never runs), under both
+ * first-character rules, fed random key bytes (the prefix's, stray and
+ * multi-byte ones) on two walks in lockstep; every result, path state,
+ * work unit, row, automaton state, character and path byte must agree,
+ * and both cases must have run often (the short path with D(j + 1) too). */
+static fz_walk byte_w[2];
+static void test_byte_paths(void **state) {
+    (void)state;
+    rng_seed(12);
+    unsigned long long steps = 0, fast = 0, atd = 0;
+    for (int q = 0; q < 20000; q++) {
+        unsigned maxd = 1 + rnd(2), m = 1 + rnd(20), flags = rnd(2) ? TRIE_FUZZY_FIRST_ANY : 0;
+        char p[4 * 24 + 8];
+        size_t pl = 0;
+        for (unsigned i = 0; i < m; i++) {
+            if (rnd(10) == 0) pl = put_char(p, pl, rnd(NALPHA));
+            else p[pl++] = (char)('a' + rnd(6));
+        }
+        fz_pat z;
+        if (trie__fz_pat_init(&z, p, pl, maxd, flags)) continue;
+        fz_st s[2];
+        for (int v = 0; v < 2; v++) {
+            fz_walk *w = &byte_w[v];
+            w->z = &z;
+            w->p = p;
+            w->work = 0;
+            w->beff = 1 + rnd(maxd);
+            memset(&s[v], 0, sizeof s[v]);
+            if (z.elen) s[v].pre = 1;
+            else fz_start(w, &s[v], 0);
+        }
+        byte_w[1].beff = byte_w[0].beff;
+        size_t pos = 0, len = 1 + rnd(40);
+        for (; pos < len; pos++) {
+            uint8_t b;
+            if (pos < z.elen) b = (uint8_t)p[pos]; /* past the exact first character */
+            else if (rnd(8) == 0) b = (uint8_t)(0x80 + rnd(0x80)); /* stray, lead or 0xF8+ bytes */
+            else if (rnd(3) == 0) b = (uint8_t)p[rnd((unsigned)pl)];
+            else b = (uint8_t)('a' + rnd(7));
+            const fz_st s0 = s[0];
+            int in_case = z.fastj > (int)s0.j && !s0.pre && !s0.have && (b < 0xC0 || b >= 0xF8);
+            int r0 = fz_byte(&byte_w[0], &s[0], b, pos);
+            int r1 = fz_byte_any(&byte_w[1], &s[1], b, pos);
+            const fz_walk *w0 = &byte_w[0], *w1 = &byte_w[1];
+            assert_int_equal(r0, r1);
+            assert_int_equal(s[0].j, s[1].j);
+            assert_int_equal(s[0].bestlen, s[1].bestlen);
+            assert_int_equal(s[0].best, s[1].best);
+            assert_int_equal(s[0].pre, s[1].pre);
+            assert_int_equal(s[0].have, s[1].have);
+            assert_int_equal(s[0].mn, s[1].mn);
+            if (s[0].have) assert_int_equal(s[0].pc, s[1].pc);
+            assert_true(w0->work == w1->work);
+            assert_int_equal(w0->path[pos], w1->path[pos]);
+            if (s[0].j && !s[0].pre) {
+                unsigned j = s[0].j;
+                assert_memory_equal(w0->rows[j], w1->rows[j], FZ_RB);
+                assert_int_equal(w0->sid[j], w1->sid[j]);
+                assert_int_equal(w0->ch[j - 1], w1->ch[j - 1]);
+            }
+            steps++;
+            fast += (unsigned long long)in_case;
+            atd += (unsigned long long)(in_case && (int)s0.j + 1 == z.fastj); /* D(j + 1) read on the short path */
+            if (r0 != FZ_GO) break;
+        }
+    }
+    print_message("fz_byte: %llu steps, %llu on the short path (%llu reading D)\n", steps, fast, atd);
+    assert_true(fast * 4 > steps && fast < steps && atd > 1000);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_row_cells),
         cmocka_unit_test(test_row_automaton),
+        cmocka_unit_test(test_byte_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

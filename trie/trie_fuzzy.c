@@ -132,7 +132,20 @@
       the noise and not kept: a third SIBLING PREFETCH stage (the next
       guessed child's key text), prefetching the nodes of a frame's first
       8 first-byte survivors before their verdicts, a 1024-word plan
-      prefetch cap, fz_hint without plan checks, and no fz_hint at all.
+      prefetch cap, fz_hint without plan checks, and no fz_hint at all;
+      later (FUZZY 2 on 8+ characters unless said): filter words
+      prefetched to L2 only (prefetcht1: 1.00 of the median), 32 probe
+      records a node instead of 16 (1.02), and at maxd 1 a guess from
+      the probe records alone, which wait for no word (FUZZY 1 1.10-1.13).
+      Counts there: 0.4 % of the prefetched words go unread (a probe or
+      plan that says maybe early), 3.5 % of the children past their
+      plan meet a full list (d->thr), 39 % of the frames entered have no
+      surviving child, 35 % of the survivors are a frame's first. With
+      every line in cache (bench_trie BENCH_FUZZY_WARM=1: each call run
+      once before it is timed), 10M: FUZZY 1 4.6 µs against 15 cold, on
+      8+ characters 87 against 150: misses are most of FUZZY 1, but on
+      8+ characters the work itself (5,439 units at the median, ~16 ns
+      each) is above the 50 µs target (README, Typos).
  *   3. trie_topk's best-first walk with list c as its initial frontier
  *      (entries: a key, a whole subtree, or a run of siblings), until k
  *      results. Each entry carries its matchlen to the keys it yields. If
@@ -158,7 +171,13 @@
  * within the noise (perf: fz_byte 31 -> 22 % of the samples; the rest of
  * the walk is its loop, the key decodes' misses, probes and plans). At
  * 10M keys the walk waits on memory and the step's cost is within the
- * noise (README, Typos). trie_fuzzy_dist, the tests' reference, keeps
+ * noise (README, Typos). The common step (a one-byte character at a
+ * boundary, a one-byte P, no cell past m) takes a short path in fz_byte
+ * (fz_byte_any is the rest; test_byte_paths runs both in
+ * lockstep): AOL dev, 4 pairs, 0.95 of the median for FUZZY 1, 0.96 on
+ * 8+ characters, p99 0.93-0.95; at 10M within the noise (all kinds, 4
+ * pairs: 0.89-1.15 of the median; each kind alone, 6 pairs: FUZZY 1
+ * 0.98, on 8+ characters 0.99). trie_fuzzy_dist, the tests' reference, keeps
  * fz_row. The
  * first-character rule is an exact
  * byte match of P's first character, then the DP of P[1..] against K[1..]

@@ -96,6 +96,7 @@ int trie__fz_pat_init(fz_pat *z, const char *p, size_t plen, unsigned maxd, unsi
     memset(z->c8, 0xC0, sizeof z->c8); /* no one-byte character */
     z->wmask = fz_lanes(0, 2 * (int)maxd);
     z->au = trie__fz_auto(maxd);
+    z->fastj = 0;
     size_t i = 0;
     int first = !(flags & TRIE_FUZZY_FIRST_ANY);
     while (i < plen) {
@@ -118,6 +119,8 @@ int trie__fz_pat_init(fz_pat *z, const char *p, size_t plen, unsigned maxd, unsi
     }
     z->plen = i;
     z->off[z->m] = (uint16_t)i;
+    /* fz_byte's short path: rows j + 1 <= m - B, with the automaton */
+    z->fastj = z->au && z->onebyte && (int)z->m > (int)maxd ? (int)z->m - (int)maxd : 0;
     return 0;
 }
 
