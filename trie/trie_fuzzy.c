@@ -146,6 +146,22 @@
       8+ characters 87 against 150: misses are most of FUZZY 1, but on
       8+ characters the work itself (5,439 units at the median, ~16 ns
       each) is above the 50 µs target (README, Typos).
+      Tried for FUZZY 1 and not kept: INTERLEAVED LANES (AMAC), the
+      budget-1 walk as 4 depth-first walks run in turns, each turn
+      ending on a prefetch of the line its next turn reads (a child's
+      node or id record, its key text, its child block, its frame's
+      filter words), a survivor handed to an idle lane with the path's
+      rows so lanes own disjoint subtrees (same answers; units changed
+      only by where d->thr bites). 10M, 6 pairs: 1.09-1.17 of main's
+      median (1.15), p99 0.86-0.98 (0.95); warm 5.1 against 4.7 µs. It
+      found parallelism (2.6 lanes busy a turn, 18 hand-offs and 34
+      rounds a call) but one lane alone, staged the same way, was
+      already 1.05-1.10 of the median, and 4 lanes 1.10-1.23 in the
+      same sitting (2 or 8 lanes: no better; handing off only below
+      depth 8: no better). This VM has no cache counters to say why; a
+      median call (~370 units, 16 frames) may be too small to fill the
+      lanes, and each frame's filter-word burst already uses the miss
+      slots.
  *   3. trie_topk's best-first walk with list c as its initial frontier
  *      (entries: a key, a whole subtree, or a run of siblings), until k
  *      results. Each entry carries its matchlen to the keys it yields. If
