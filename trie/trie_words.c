@@ -624,7 +624,16 @@ int trie_words_build(const trie *t, trie_words **out) {
                     if ((rc = tw_words_reserve(w, wid))) goto fail;
                     tw_word *x = &w->w[wid];
                     if (x->cap == 0) x->top = w->kb[id]; /* the first is the highest */
-                    if (x->cap++ & (TW_F - 1)) x->gcap += tw_vlen(r - x->last); /* a gap */
+                    /* the packed gap bytes (tw_pk_add; the open block's
+                     * width kept in gn until the lists are laid out) */
+                    if ((x->cap & (TW_F - 1)) == 0) {
+                        if (x->cap) x->gcap += tw_pk_size(TW_F - 1, x->gn);
+                        x->gn = 0;
+                    } else {
+                        uint32_t wv = tw_wbits(r - x->last - 1);
+                        if (wv > x->gn) x->gn = wv;
+                    }
+                    x->cap++;
                     x->last = r;
                     continue;
                 }
@@ -636,7 +645,8 @@ int trie_words_build(const trie *t, trie_words **out) {
         }
         for (uint32_t i = 0; pass == 0 && i < v.n; i++) {
             tw_word *x = &w->w[i];
-            x->gcap += TW_CODE_MAX; /* tw_post_put's room (the exact size is known) */
+            x->gcap += tw_pk_size((x->cap - 1) & (TW_F - 1), x->gn); /* the last block: exact size */
+            x->gn = 0;
             tw_post_layout(x);
             if (!(x->p = qmalloc((size_t)tw_list_bytes(x->cap, x->gcap)))) {
                 rc = TRIE_ENOMEM;

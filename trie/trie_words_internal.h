@@ -35,10 +35,12 @@
 #define TW_MAXKW (TRIE_MAX_KEY / 2 + 1) /* words in a key */
 
 /* A word's posting list: ranks ascending, in blocks of TW_F (the tree's
- * leaf blocks). Block b's first rank is bbase[b]; its other ranks are
- * varint gaps (tw_put) from the rank before, at gap byte boff[b]. One
- * allocation: bbase[nblk], boff[nblk] (uint32), the bound tree (uint16
- * codes), the gap bytes (gcap), where nblk = tw_nblk(cap). */
+ * leaf blocks). Block b's first rank is bbase[b]; its gap bytes start at
+ * boff[b]: a width byte W (0..32), then the block's other ranks as gaps
+ * less one (a gap is >= 1), W bits each, packed little-endian (tw_pk_size
+ * bytes in all; W is the widest of the block's). One allocation: bbase[nblk],
+ * boff[nblk] (uint32), the bound tree (uint16 codes), the gap bytes (gcap),
+ * where nblk = tw_nblk(cap). */
 typedef struct tw_word {
     uint8_t *p;
     uint32_t n, cap, live; /* entries (tombstones included), room, live ones */
@@ -48,7 +50,9 @@ typedef struct tw_word {
     uint16_t top;          /* root bound code (the dictionary score is bval(top)) */
 } tw_word;
 
-#define TW_CODE_MAX 5 /* bytes of one varint (a gap) */
+/* The most gap bytes of a block (a width byte, 15 gaps of 32 bits): an
+ * append needs at most this much room (tw_post_need). */
+#define TW_BLK_MAX (1 + ((TW_F - 1) * 32 + 7) / 8)
 
 struct trie_words {
     trie *wt;          /* dictionary: word -> wid, score = bval(bound) */
@@ -155,30 +159,45 @@ static inline double bval_fin(uint16_t c) {
     return v > DBL_MAX ? DBL_MAX : v;
 }
 
-/* ---------------------------------------------------------------- varints */
+/* ------------------------------------------------------------ packed gaps */
 
-/* A gap of a posting list as a little-endian base-128 varint (7 bits a
- * byte, the high bit set on every byte but the last). Returns the bytes. */
-static inline uint32_t tw_put(uint8_t *p, uint32_t c) {
-    uint32_t n = 0;
-    while (c >= 0x80) p[n++] = (uint8_t)(c | 0x80), c >>= 7;
-    p[n++] = (uint8_t)c;
-    return n;
+/* Bits of v (0 for 0). */
+static inline uint32_t tw_wbits(uint32_t v) { return v ? 32 - (uint32_t)__builtin_clz(v) : 0; }
+/* Gap bytes of a block of g gaps (g < TW_F) at width W: its width byte and
+ * the bits. */
+static inline uint32_t tw_pk_size(uint32_t g, uint32_t W) { return 1 + (g * W + 7) / 8; }
+
+/* A reader of a block's gaps, one at a time (the bytes read only as far
+ * as the gaps taken). */
+typedef struct tw_pk {
+    const uint8_t *p;
+    uint64_t acc, mask;
+    uint32_t bits, w;
+} tw_pk;
+/* Starts a reader at a block's gap bytes g (its width byte). */
+static inline void tw_pk_start(tw_pk *k, const uint8_t *g) {
+    k->w = g[0];
+    k->p = g + 1;
+    k->acc = 0;
+    k->bits = 0;
+    k->mask = ((uint64_t)1 << k->w) - 1;
 }
-/* One varint at *g (advanced past it). */
-static inline uint32_t tw_get1(const uint8_t **g) {
-    const uint8_t *p = *g;
-    uint32_t c = *p++;
-    if (c & 0x80) {
-        c &= 0x7f;
-        for (uint32_t sh = 7;; sh += 7) {
-            uint32_t x = *p++;
-            c |= (x & 0x7f) << sh;
-            if (!(x & 0x80)) break;
-        }
+/* The next gap (>= 1). */
+static inline uint32_t tw_pk_next(tw_pk *k) {
+    while (k->bits < k->w) k->acc |= (uint64_t)*k->p++ << k->bits, k->bits += 8;
+    uint32_t v = (uint32_t)(k->acc & k->mask);
+    k->acc >>= k->w;
+    k->bits -= k->w;
+    return v + 1;
+}
+/* Writes value v (< 2^W) as gap slot i of packed bits p at width W. */
+static inline void tw_pk_set(uint8_t *p, uint32_t i, uint32_t W, uint32_t v) {
+    for (uint32_t s = 0, bit = i * W; s < W;) {
+        uint32_t at = (bit + s) >> 3, o = (bit + s) & 7, take = 8 - o < W - s ? 8 - o : W - s;
+        uint32_t m = ((1u << take) - 1) << o;
+        p[at] = (uint8_t)((p[at] & ~m) | (((v >> s) << o) & m));
+        s += take;
     }
-    *g = p;
-    return c;
 }
 
 /* ------------------------------------------------------------- tree layout */
@@ -218,9 +237,10 @@ static inline void tw_post_layout(tw_word *x) { x->goff = (uint32_t)(tw_list_byt
 static inline uint32_t tw_block(const tw_word *x, uint32_t b, uint32_t *out) {
     uint32_t n = x->n - (b << TW_FB), r = tw_bbase(x)[b];
     if (n > TW_F) n = TW_F;
-    const uint8_t *g = tw_gaps(x) + tw_boff(x)[b];
+    tw_pk k;
+    tw_pk_start(&k, tw_gaps(x) + tw_boff(x)[b]);
     out[0] = r;
-    for (uint32_t i = 1; i < n; i++) out[i] = r += tw_get1(&g);
+    for (uint32_t i = 1; i < n; i++) out[i] = r += tw_pk_next(&k);
     return n;
 }
 
@@ -354,21 +374,61 @@ int tw_post_append(trie_words *w, tw_word *x, uint32_t rk);
  * there is no memory for it (x is left as it was: still correct). */
 int tw_post_compact(trie_words *w, tw_word *x);
 
-/* Bytes of c as a varint. */
-static inline uint32_t tw_vlen(uint32_t c) { return c < 0x80 ? 1 : c < 0x4000 ? 2 : c < 0x200000 ? 3 : c < 0x10000000 ? 4 : 5; }
-
+/* x->gn once rank rk (> every rank of x) is appended (tw_post_put): the
+ * room that needs (a new block's width byte, or the last block's gaps,
+ * widened when rk's gap is wider than the others). */
+static inline uint32_t tw_post_need(const tw_word *x, uint32_t rk) {
+    uint32_t j = x->n & (TW_F - 1);
+    if (j == 0) return x->gn + 1;
+    uint32_t at = tw_boff(x)[x->n >> TW_FB], W = tw_gaps(x)[at], wv = tw_wbits(rk - x->last - 1);
+    return at + tw_pk_size(j, wv > W ? wv : W);
+}
 /* Appends rank rk (> every rank of x) where x has room for it (an entry,
- * and TW_CODE_MAX gap bytes). */
+ * and gap bytes up to tw_post_need). A gap wider than its block's others
+ * packs the block again at its width. */
 static inline void tw_post_put(tw_word *x, uint32_t rk) {
-    uint32_t b = x->n >> TW_FB;
-    if ((x->n & (TW_F - 1)) == 0) {
+    uint32_t b = x->n >> TW_FB, j = x->n & (TW_F - 1);
+    if (j == 0) {
         tw_bbase(x)[b] = rk;
         tw_boff(x)[b] = x->gn;
+        tw_gaps(x)[x->gn++] = 0;
     } else {
-        x->gn += tw_put(tw_gaps(x) + x->gn, rk - x->last);
+        uint8_t *g = tw_gaps(x) + tw_boff(x)[b];
+        uint32_t W = g[0], v = rk - x->last - 1, wv = tw_wbits(v);
+        if (wv > W) { /* widen: the block's gaps packed again at wv bits */
+            uint32_t gv[TW_F];
+            tw_pk k;
+            tw_pk_start(&k, g);
+            for (uint32_t i = 0; i + 1 < j; i++) gv[i] = tw_pk_next(&k) - 1;
+            g[0] = (uint8_t)(W = wv);
+            for (uint32_t i = 0; i + 1 < j; i++) tw_pk_set(g + 1, i, W, gv[i]);
+        }
+        tw_pk_set(g + 1, j - 1, W, v);
+        x->gn = tw_boff(x)[b] + tw_pk_size(j, W);
     }
     x->last = rk;
     x->n++;
+}
+/* Gap bytes of a list of ranks being laid out, counted as they come
+ * (build, growth, compaction): the blocks closed so far, and the one open. */
+typedef struct tw_pk_count {
+    uint64_t bytes;
+    uint32_t k, last, w; /* ranks counted, the last, the open block's width */
+} tw_pk_count;
+static inline void tw_pk_add(tw_pk_count *c, uint32_t r) {
+    if ((c->k & (TW_F - 1)) == 0) {
+        if (c->k) c->bytes += tw_pk_size(TW_F - 1, c->w);
+        c->w = 0;
+    } else {
+        uint32_t wv = tw_wbits(r - c->last - 1);
+        if (wv > c->w) c->w = wv;
+    }
+    c->last = r;
+    c->k++;
+}
+/* The gap bytes of the ranks counted. */
+static inline uint64_t tw_pk_total(const tw_pk_count *c) {
+    return c->k ? c->bytes + tw_pk_size((c->k - 1) & (TW_F - 1), c->w) : 0;
 }
 /* Splits key into words: offsets o, lengths l; returns how many. */
 int trie_words__split(const char *key, size_t klen, uint16_t *o, uint16_t *l);

@@ -679,7 +679,10 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
         if (x->goff != tw_list_bytes(x->cap, 0)) FAIL("word %u: gap bytes at %u, the layout says %llu", i, x->goff,
                                                       (unsigned long long)tw_list_bytes(x->cap, 0));
         for (uint32_t b = 0; b < tw_nblk(x->n); b++) {
-            if (tw_boff(x)[b] > x->gn) FAIL("word %u: block %u past the gap bytes", i, b);
+            uint32_t at = tw_boff(x)[b], end = b + 1 < tw_nblk(x->n) ? tw_boff(x)[b + 1] : x->gn;
+            uint32_t cnt = x->n - (b << TW_FB) < TW_F ? x->n - (b << TW_FB) : TW_F;
+            if (at >= end || end > x->gn || tw_gaps(x)[at] > 32 || end - at != tw_pk_size(cnt - 1, tw_gaps(x)[at]))
+                FAIL("word %u: block %u: gap bytes [%u, %u) for %u ranks", i, b, at, end, cnt);
             uint32_t nr = tw_block(x, b, rk);
             for (uint32_t j = 0; j < nr; j++) {
                 uint32_t r = rk[j];
