@@ -627,7 +627,7 @@ int trie_words_build(const trie *t, trie_words **out) {
                     /* the packed gap bytes (tw_pk_add; the open block's
                      * width kept in gn until the lists are laid out) */
                     if ((x->cap & (TW_F - 1)) == 0) {
-                        if (x->cap) x->gcap += tw_pk_size(TW_F - 1, x->gn);
+                        if (x->cap) x->gcap += tw_pk_bytes(TW_F - 1, x->gn);
                         x->gn = 0;
                     } else {
                         uint32_t wv = tw_wbits(r - x->last - 1);
@@ -645,13 +645,14 @@ int trie_words_build(const trie *t, trie_words **out) {
         }
         for (uint32_t i = 0; pass == 0 && i < v.n; i++) {
             tw_word *x = &w->w[i];
-            x->gcap += tw_pk_size((x->cap - 1) & (TW_F - 1), x->gn); /* the last block: exact size */
+            x->gcap += tw_pk_bytes((x->cap - 1) & (TW_F - 1), x->gn); /* the last block: exact size */
             x->gn = 0;
             tw_post_layout(x);
             if (!(x->p = qmalloc((size_t)tw_list_bytes(x->cap, x->gcap)))) {
                 rc = TRIE_ENOMEM;
                 goto fail;
             }
+            memset(tw_gaps(x) + x->gcap, 0, TW_PK_PAD); /* (read past a last gap, masked off) */
             w->nwords++;
             w->list_bytes += tw_list_bytes(x->cap, x->gcap);
         }

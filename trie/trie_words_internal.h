@@ -35,12 +35,16 @@
 #define TW_MAXKW (TRIE_MAX_KEY / 2 + 1) /* words in a key */
 
 /* A word's posting list: ranks ascending, in blocks of TW_F (the tree's
- * leaf blocks). Block b's first rank is bbase[b]; its gap bytes start at
- * boff[b]: a width byte W (0..32), then the block's other ranks as gaps
- * less one (a gap is >= 1), W bits each, packed little-endian (tw_pk_size
- * bytes in all; W is the widest of the block's). One allocation: bbase[nblk],
- * boff[nblk] (uint32), the bound tree (uint16 codes), the gap bytes (gcap),
- * where nblk = tw_nblk(cap). */
+ * leaf blocks). Block b's first rank is bbase[b]; its other ranks are gaps
+ * less one (a gap is >= 1), bw[b] bits each (the widest of the block's,
+ * 0..32), packed little-endian from byte tw_boff(x, b) of the gap bytes:
+ * tw_pk_bytes bytes. Every block but the last is full, so its bytes follow
+ * from its width alone: only each group of TW_F blocks keeps its start
+ * (goff), and a block's start is its group's plus the sizes of the blocks
+ * before it in the group (4 bytes a block cost 13 MB at 10M keys). One
+ * allocation: bbase[nblk], goff[ngrp] (uint32), bw[nblk] (uint8, padded to
+ * even), the bound tree (uint16 codes), the gap bytes (gcap), where nblk =
+ * tw_nblk(cap), ngrp = tw_ngrp(cap). */
 typedef struct tw_word {
     uint8_t *p;
     uint32_t n, cap, live; /* entries (tombstones included), room, live ones */
@@ -50,9 +54,9 @@ typedef struct tw_word {
     uint16_t top;          /* root bound code (the dictionary score is bval(top)) */
 } tw_word;
 
-/* The most gap bytes of a block (a width byte, 15 gaps of 32 bits): an
- * append needs at most this much room (tw_post_need). */
-#define TW_BLK_MAX (1 + ((TW_F - 1) * 32 + 7) / 8)
+/* The most gap bytes of a block (15 gaps of 32 bits): an append needs at
+ * most this much room (tw_post_need). */
+#define TW_BLK_MAX (((TW_F - 1) * 32 + 7) / 8)
 
 struct trie_words {
     trie *wt;          /* dictionary: word -> wid, score = bval(bound) */
@@ -163,32 +167,33 @@ static inline double bval_fin(uint16_t c) {
 
 /* Bits of v (0 for 0). */
 static inline uint32_t tw_wbits(uint32_t v) { return v ? 32 - (uint32_t)__builtin_clz(v) : 0; }
-/* Gap bytes of a block of g gaps (g < TW_F) at width W: its width byte and
- * the bits. */
-static inline uint32_t tw_pk_size(uint32_t g, uint32_t W) { return 1 + (g * W + 7) / 8; }
+/* Gap bytes of a block of g gaps (g < TW_F) at width W. */
+static inline uint32_t tw_pk_bytes(uint32_t g, uint32_t W) { return (g * W + 7) / 8; }
 
-/* A reader of a block's gaps, one at a time (the bytes read only as far
- * as the gaps taken). */
+/* A reader of a block's gaps, one at a time: gap i is the W bits at bit
+ * i W, read with one unaligned 8-byte load (W <= 32 bits from a bit offset
+ * < 8 fit), so a list keeps TW_PK_PAD bytes after its gap bytes, never
+ * written, for the load of its last gap. */
+#define TW_PK_PAD 7
 typedef struct tw_pk {
     const uint8_t *p;
-    uint64_t acc, mask;
-    uint32_t bits, w;
+    uint64_t mask;
+    uint32_t pos, w; /* the next gap's bit, the width */
 } tw_pk;
-/* Starts a reader at a block's gap bytes g (its width byte). */
-static inline void tw_pk_start(tw_pk *k, const uint8_t *g) {
-    k->w = g[0];
-    k->p = g + 1;
-    k->acc = 0;
-    k->bits = 0;
-    k->mask = ((uint64_t)1 << k->w) - 1;
+/* Starts a reader at a block's gap bytes g, of width W. */
+static inline void tw_pk_start(tw_pk *k, const uint8_t *g, uint32_t W) {
+    k->p = g;
+    k->pos = 0;
+    k->w = W;
+    k->mask = ((uint64_t)1 << W) - 1;
 }
 /* The next gap (>= 1). */
 static inline uint32_t tw_pk_next(tw_pk *k) {
-    while (k->bits < k->w) k->acc |= (uint64_t)*k->p++ << k->bits, k->bits += 8;
-    uint32_t v = (uint32_t)(k->acc & k->mask);
-    k->acc >>= k->w;
-    k->bits -= k->w;
-    return v + 1;
+    uint64_t v;
+    memcpy(&v, k->p + (k->pos >> 3), 8); /* (little-endian, as the snapshot) */
+    v = (v >> (k->pos & 7)) & k->mask;
+    k->pos += k->w;
+    return (uint32_t)v + 1;
 }
 /* Writes value v (< 2^W) as gap slot i of packed bits p at width W. */
 static inline void tw_pk_set(uint8_t *p, uint32_t i, uint32_t W, uint32_t v) {
@@ -217,28 +222,45 @@ static inline int tw_levels(uint32_t cap, uint32_t off[TW_MAXLV], uint32_t sz[TW
 }
 
 static inline uint32_t tw_nblk(uint32_t cap) { return (cap + TW_F - 1) >> TW_FB; }
+static inline uint32_t tw_ngrp(uint32_t cap) { return (tw_nblk(cap) + TW_F - 1) >> TW_FB; }
 
-/* Bytes of a word's list of capacity cap with gcap gap bytes: block heads,
- * the tree of bounds, the gaps (0 for no list). */
-static inline uint64_t tw_list_bytes(uint32_t cap, uint32_t gcap) {
-    if (!cap) return 0;
+/* Bytes of a word's list of capacity cap before its gap bytes: block heads
+ * (first ranks, group starts, widths) and the tree of bounds. */
+static inline uint64_t tw_head_bytes(uint32_t cap) {
     uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
     tw_levels(cap, off, sz, &tot);
-    return (uint64_t)tw_nblk(cap) * 8 + (uint64_t)tot * 2 + gcap;
+    uint64_t nb = tw_nblk(cap);
+    return nb * 4 + (uint64_t)tw_ngrp(cap) * 4 + ((nb + 1) & ~(uint64_t)1) + (uint64_t)tot * 2;
+}
+/* Bytes of a word's list of capacity cap with gcap gap bytes: its heads and
+ * tree, the gaps and their pad (0 for no list). */
+static inline uint64_t tw_list_bytes(uint32_t cap, uint32_t gcap) {
+    return cap ? tw_head_bytes(cap) + gcap + TW_PK_PAD : 0;
 }
 static inline uint32_t *tw_bbase(const tw_word *x) { return (uint32_t *)(void *)x->p; }
-static inline uint32_t *tw_boff(const tw_word *x) { return tw_bbase(x) + tw_nblk(x->cap); }
-static inline uint16_t *tw_mx(const tw_word *x) { return (uint16_t *)(void *)(tw_boff(x) + tw_nblk(x->cap)); }
+static inline uint32_t *tw_goff(const tw_word *x) { return tw_bbase(x) + tw_nblk(x->cap); }
+static inline uint8_t *tw_bw(const tw_word *x) { return (uint8_t *)(tw_goff(x) + tw_ngrp(x->cap)); }
+static inline uint16_t *tw_mx(const tw_word *x) {
+    return (uint16_t *)(void *)(tw_bw(x) + ((tw_nblk(x->cap) + 1) & ~1u));
+}
 static inline uint8_t *tw_gaps(const tw_word *x) { return x->p + x->goff; }
+/* Where block b's gaps start in the gap bytes: its group's start and the
+ * sizes of the (full) blocks before it in the group. */
+static inline uint32_t tw_boff(const tw_word *x, uint32_t b) {
+    const uint8_t *bw = tw_bw(x);
+    uint32_t o = tw_goff(x)[b >> TW_FB];
+    for (uint32_t i = b & ~(TW_F - 1); i < b; i++) o += tw_pk_bytes(TW_F - 1, bw[i]);
+    return o;
+}
 /* Sets x->goff for x->cap (after cap changed). */
-static inline void tw_post_layout(tw_word *x) { x->goff = (uint32_t)(tw_list_bytes(x->cap, 0)); }
+static inline void tw_post_layout(tw_word *x) { x->goff = (uint32_t)tw_head_bytes(x->cap); }
 
 /* The ranks of block b of x into out (room for TW_F); returns how many. */
 static inline uint32_t tw_block(const tw_word *x, uint32_t b, uint32_t *out) {
     uint32_t n = x->n - (b << TW_FB), r = tw_bbase(x)[b];
     if (n > TW_F) n = TW_F;
     tw_pk k;
-    tw_pk_start(&k, tw_gaps(x) + tw_boff(x)[b]);
+    tw_pk_start(&k, tw_gaps(x) + tw_boff(x, b), tw_bw(x)[b]);
     out[0] = r;
     for (uint32_t i = 1; i < n; i++) out[i] = r += tw_pk_next(&k);
     return n;
@@ -375,36 +397,37 @@ int tw_post_append(trie_words *w, tw_word *x, uint32_t rk);
 int tw_post_compact(trie_words *w, tw_word *x);
 
 /* x->gn once rank rk (> every rank of x) is appended (tw_post_put): the
- * room that needs (a new block's width byte, or the last block's gaps,
- * widened when rk's gap is wider than the others). */
+ * room that needs (the last block's gaps, widened when rk's gap is wider
+ * than the others; a new block's first rank takes none). */
 static inline uint32_t tw_post_need(const tw_word *x, uint32_t rk) {
     uint32_t j = x->n & (TW_F - 1);
-    if (j == 0) return x->gn + 1;
-    uint32_t at = tw_boff(x)[x->n >> TW_FB], W = tw_gaps(x)[at], wv = tw_wbits(rk - x->last - 1);
-    return at + tw_pk_size(j, wv > W ? wv : W);
+    if (j == 0) return x->gn;
+    uint32_t W = tw_bw(x)[x->n >> TW_FB], wv = tw_wbits(rk - x->last - 1);
+    return x->gn - tw_pk_bytes(j - 1, W) + tw_pk_bytes(j, wv > W ? wv : W);
 }
 /* Appends rank rk (> every rank of x) where x has room for it (an entry,
  * and gap bytes up to tw_post_need). A gap wider than its block's others
  * packs the block again at its width. */
 static inline void tw_post_put(tw_word *x, uint32_t rk) {
     uint32_t b = x->n >> TW_FB, j = x->n & (TW_F - 1);
-    if (j == 0) {
+    uint8_t *bw = tw_bw(x);
+    if (j == 0) { /* the block before is full: its gaps end at gn */
         tw_bbase(x)[b] = rk;
-        tw_boff(x)[b] = x->gn;
-        tw_gaps(x)[x->gn++] = 0;
+        bw[b] = 0;
+        if ((b & (TW_F - 1)) == 0) tw_goff(x)[b >> TW_FB] = x->gn;
     } else {
-        uint8_t *g = tw_gaps(x) + tw_boff(x)[b];
-        uint32_t W = g[0], v = rk - x->last - 1, wv = tw_wbits(v);
+        uint32_t W = bw[b], v = rk - x->last - 1, wv = tw_wbits(v), at = x->gn - tw_pk_bytes(j - 1, W);
+        uint8_t *g = tw_gaps(x) + at;
         if (wv > W) { /* widen: the block's gaps packed again at wv bits */
             uint32_t gv[TW_F];
             tw_pk k;
-            tw_pk_start(&k, g);
+            tw_pk_start(&k, g, W);
             for (uint32_t i = 0; i + 1 < j; i++) gv[i] = tw_pk_next(&k) - 1;
-            g[0] = (uint8_t)(W = wv);
-            for (uint32_t i = 0; i + 1 < j; i++) tw_pk_set(g + 1, i, W, gv[i]);
+            bw[b] = (uint8_t)(W = wv);
+            for (uint32_t i = 0; i + 1 < j; i++) tw_pk_set(g, i, W, gv[i]);
         }
-        tw_pk_set(g + 1, j - 1, W, v);
-        x->gn = tw_boff(x)[b] + tw_pk_size(j, W);
+        tw_pk_set(g, j - 1, W, v);
+        x->gn = at + tw_pk_bytes(j, W);
     }
     x->last = rk;
     x->n++;
@@ -417,7 +440,7 @@ typedef struct tw_pk_count {
 } tw_pk_count;
 static inline void tw_pk_add(tw_pk_count *c, uint32_t r) {
     if ((c->k & (TW_F - 1)) == 0) {
-        if (c->k) c->bytes += tw_pk_size(TW_F - 1, c->w);
+        if (c->k) c->bytes += tw_pk_bytes(TW_F - 1, c->w);
         c->w = 0;
     } else {
         uint32_t wv = tw_wbits(r - c->last - 1);
@@ -428,7 +451,7 @@ static inline void tw_pk_add(tw_pk_count *c, uint32_t r) {
 }
 /* The gap bytes of the ranks counted. */
 static inline uint64_t tw_pk_total(const tw_pk_count *c) {
-    return c->k ? c->bytes + tw_pk_size((c->k - 1) & (TW_F - 1), c->w) : 0;
+    return c->k ? c->bytes + tw_pk_bytes((c->k - 1) & (TW_F - 1), c->w) : 0;
 }
 /* Splits key into words: offsets o, lengths l; returns how many. */
 int trie_words__split(const char *key, size_t klen, uint16_t *o, uint16_t *l);

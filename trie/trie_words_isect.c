@@ -50,7 +50,7 @@ static inline void cur_block(tw_cur *c, uint32_t b) {
     uint32_t n = c->x->n - (b << TW_FB);
     c->blk = b;
     c->r = tw_bbase(c->x)[b];
-    tw_pk_start(&c->g, tw_gaps(c->x) + tw_boff(c->x)[b]);
+    tw_pk_start(&c->g, tw_gaps(c->x) + tw_boff(c->x, b), tw_bw(c->x)[b]);
     c->left = (n > TW_F ? TW_F : n) - 1;
 }
 

@@ -21,9 +21,10 @@
  *     sig[next_rank] u8 (each rank's word-head signature, tw_sig), then each
  *     word in byte order: u16
  *     length, its bytes, u32 n, cap, live, gn, last, u16 top, bbase[nblk(n)]
- *     u32, boff[nblk(n)] u32, the bound tree for cap (u16 codes), gn gap
- *     bytes (each block's width byte and packed gaps, as in memory:
- *     trie_words_internal.h).
+ *     u32, bw[nblk(n)] u8 (each block's gap width), the bound tree for cap
+ *     (u16 codes), gn gap bytes (the blocks' packed gaps, as in memory:
+ *     trie_words_internal.h; the groups' starts, goff, follow from the
+ *     widths and are laid out again on load).
  * rank[] is checked in place and kept as hints (tw_rank), save inverts rid
  * for it. Version 2 also held the forward index (each rank's word codes,
  * 40 ncode and 48 fan); version 3 has none (a candidate is checked on its
@@ -42,8 +43,7 @@
  * (rank[rid[r]] = r, one live rank per live trie id and none for a free
  * id); each word in strictly
  * increasing byte order, with 1 <= live <= n <= cap, a finite bound,
- * every block's width <= 32 and its packed gaps ending exactly at the
- * next block's start, ranks strictly increasing
+ * every block's width <= 32 and the blocks' packed gaps summing to gn, ranks strictly increasing
  * and below next_rank, last and live as stored, the postings summing to
  * the header's count. What the checksum
  * alone vouches for (not checked: it would cost a build) is that the words
@@ -159,7 +159,7 @@ static void tws_payload(tws_writer *o, const trie_words *w, uint32_t ids, const 
         uint32_t nb = tw_nblk(x->n), off[TW_MAXLV], sz[TW_MAXLV], tot;
         tw_levels(x->cap, off, sz, &tot);
         for (uint32_t b = 0; b < nb; b++) tws_u32(o, tw_bbase(x)[b]);
-        for (uint32_t b = 0; b < nb; b++) tws_u32(o, tw_boff(x)[b]);
+        tws_put(o, tw_bw(x), nb);
         for (uint32_t k = 0; k < tot; k++) tws_u16(o, tw_mx(x)[k]);
         tws_put(o, tw_gaps(x), x->gn);
     }
@@ -300,14 +300,18 @@ static int check_list(const trie_words *w, const tw_word *x, char *err, size_t e
     int rc = TRIE_OK;
     uint32_t nb = tw_nblk(x->n), live = 0, prev = 0;
     const uint8_t *g = tw_gaps(x);
+    uint64_t at = 0;
+    for (uint32_t b = 0; b < nb; b++) { /* the widths first: they place every block */
+        uint32_t cnt = x->n - (b << TW_FB) < TW_F ? x->n - (b << TW_FB) : TW_F, W = tw_bw(x)[b];
+        if (W > 32) TWS_FAIL(TRIE_EFORMAT, "block %u: width %u", b, W);
+        if ((b & (TW_F - 1)) == 0) tw_goff(x)[b >> TW_FB] = (uint32_t)(at < x->gn ? at : x->gn);
+        at += tw_pk_bytes(cnt - 1, W);
+    }
+    if (at != x->gn) TWS_FAIL(TRIE_EFORMAT, "blocks of %llu gap bytes, count says %u", (unsigned long long)at, x->gn);
     for (uint32_t b = 0; b < nb; b++) {
-        uint32_t at = tw_boff(x)[b], end = b + 1 < nb ? tw_boff(x)[b + 1] : x->gn, rk = tw_bbase(x)[b];
-        uint32_t cnt = x->n - (b << TW_FB) < TW_F ? x->n - (b << TW_FB) : TW_F;
-        if (at >= end || end > x->gn || (b == 0 && at != 0)) TWS_FAIL(TRIE_EFORMAT, "block %u: bad gap offset", b);
-        if (g[at] > 32 || end - at != tw_pk_size(cnt - 1, g[at]))
-            TWS_FAIL(TRIE_EFORMAT, "block %u: width %u, %u gap bytes", b, g[at], end - at);
+        uint32_t cnt = x->n - (b << TW_FB) < TW_F ? x->n - (b << TW_FB) : TW_F, rk = tw_bbase(x)[b];
         tw_pk k;
-        tw_pk_start(&k, g + at); /* reads end - at bytes (the size just checked) */
+        tw_pk_start(&k, g + tw_boff(x, b), tw_bw(x)[b]); /* within gn: the sizes just checked */
         for (uint32_t i = 0; i < cnt; i++) {
             if (i) {
                 uint64_t c = tw_pk_next(&k);
@@ -351,7 +355,7 @@ static int load_words(trie_words *w, tws_rd *r, uint32_t nwords, char *err, size
             TWS_FAIL(TRIE_EFORMAT, "word %u: bad bound", i);
         uint32_t nb = tw_nblk(x.n), off[TW_MAXLV], sz[TW_MAXLV], tot;
         tw_levels(x.cap, off, sz, &tot);
-        uint64_t fb = (uint64_t)nb * 8 + (uint64_t)tot * 2 + x.gn;
+        uint64_t fb = (uint64_t)nb * 5 + (uint64_t)tot * 2 + x.gn;
         if (!rd_has(r, fb)) TWS_FAIL(TRIE_EFORMAT, "truncated in word %u", i);
         x.gcap = x.gn; /* an append lays the list out afresh with room (tw_post_append) */
         tw_post_layout(&x);
@@ -360,9 +364,10 @@ static int load_words(trie_words *w, tws_rd *r, uint32_t nwords, char *err, size
         w->nwords++;
         w->list_bytes += tw_list_bytes(x.cap, x.gcap);
         memcpy(tw_bbase(&x), rd_take(r, (uint64_t)nb * 4), (size_t)nb * 4);
-        memcpy(tw_boff(&x), rd_take(r, (uint64_t)nb * 4), (size_t)nb * 4);
+        memcpy(tw_bw(&x), rd_take(r, nb), nb);
         memcpy(tw_mx(&x), rd_take(r, (uint64_t)tot * 2), (size_t)tot * 2);
         memcpy(tw_gaps(&x), rd_take(r, x.gn), x.gn);
+        memset(tw_gaps(&x) + x.gn, 0, TW_PK_PAD); /* (read past a last gap, masked off) */
         char why[160];
         if ((rc = check_list(w, &x, why, sizeof why))) TWS_FAIL(rc, "word %u (%.*s): %s", i, (int)wl, word, why);
         postings += x.live;
