@@ -16,13 +16,19 @@
  * and, at build, by score. rid[rank] gives the key id, NONE once the key
  * is deleted. A list is stored in blocks of 16 ranks (trie_words_post.c):
  * the block's first rank whole (bbase, searched by bisection), the other 15
- * as varint gaps (1 byte for a common word, 2-3 for a rare one): 10M
- * synthetic keys, 54.5M postings: ~2.1 B a posting with the heads instead of
- * 4. A block is the unit of every read (decoded into 16 integers, then
- * compared as before), and it is the tree's leaf block, so a block's bound
- * and its ranks go together. The price (README, four A/B pairs at 10M
- * against 4-byte ranks): 3-4 word queries 6-30 % slower, the seeks into
- * long lists reading gaps instead of one load each; 1M no slower.
+ * as gaps less one, bit-packed at the block's widest (a width byte a block,
+ * bw; every block but the last is full, so its bytes follow from its width
+ * and only each group of 16 blocks keeps its start, goff): 10M synthetic
+ * keys, 54.5M postings: ~1.6 B a posting with the heads instead of 4 (2.1
+ * as varint gaps with a 4-byte offset a block, before version 4 of the
+ * file). A block is the unit of every read (decoded into 16 integers, or
+ * by the cursors a gap at a time, one unaligned 8-byte load each), and it
+ * is the tree's leaf block, so a block's bound and its ranks go together.
+ * The price of gaps (README, four A/B pairs at 10M against 4-byte ranks):
+ * 3-4 word queries 6-30 % slower, the seeks into long lists reading gaps
+ * instead of one load each; 1M no slower. Packed, they read faster than
+ * the varints did (a load, a shift and a mask a gap, no branch on the
+ * bytes: 10M, CPU per query -9 %).
  * Over each list sits a 16-ary tree of bounds:
  * level 0 entry i bounds positions
  * [16i, 16i + 16), level l entry i bounds 16^(l+1) ids; the single root is
@@ -30,7 +36,7 @@
  * an order-preserving float-rounded-UP encoding (bcode: bfloat16-like, ~0.4%
  * coarse), so a bound is always >= what it covers; code 0 means "empty".
  *
- *   word "york" -> tw_word { p -> [bbase][boff][level0 codes][level1..][gap bytes] }
+ *   word "york" -> tw_word { p -> [bbase][goff][bw][level0 codes][level1..][gap bytes][pad] }
  *                   n used, live (non-tombstone), gn gap bytes, last rank, top = root code
  *
  * Per key id: kb[id] (2 B), the bound every tree path of the key is known
@@ -62,7 +68,8 @@
  * every tie of the worst kept score expanded and decoded: whole lists of
  * common words for 2-word queries (units of work per 2-word query: mean
  * 2410 -> 752, truncated 171 -> 0 of 5263; bench_words, 10M).
- * Add: new rank (largest), append to each word's list (one gap, or a new
+ * Add: new rank (largest), append to each word's list (one gap, the last
+ * block packed again when the gap is wider than its others, or a new
  * block head; grow x1.5, list re-laid and tree rebuilt on growth: amortized
  * O(1)), raise the path. Delete: rid[rank] =
  * NONE turns the key's entry in every list into a tombstone at once (the

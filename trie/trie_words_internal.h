@@ -173,8 +173,9 @@ static inline uint32_t tw_pk_bytes(uint32_t g, uint32_t W) { return (g * W + 7) 
 /* A reader of a block's gaps, one at a time: gap i is the W bits at bit
  * i W, read with one unaligned 8-byte load (W <= 32 bits from a bit offset
  * < 8 fit), so a list keeps TW_PK_PAD bytes after its gap bytes, never
- * written, for the load of its last gap. */
-#define TW_PK_PAD 7
+ * written, for the load of its last gap (a block of width 0 holds no
+ * bytes: its loads start at its end). */
+#define TW_PK_PAD 8
 typedef struct tw_pk {
     const uint8_t *p;
     uint64_t mask;

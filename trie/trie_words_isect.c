@@ -7,9 +7,9 @@
  *
  * What lives here, in order:
  *   - a forward cursor over a posting list (tw_cur: block heads galloped,
- *     a block's packed gaps decoded lazily, never moving back) and the list's bound tree
- *     (tw_tree), with which cur_seek_live passes beaten blocks and tree
- *     entries whole;
+ *     a block's packed gaps read lazily, one 8-byte load a gap, never
+ *     moving back) and the list's bound tree (tw_tree), with which
+ *     cur_seek_live passes beaten blocks and tree entries whole;
  *   - isect_rest and isect_handoff: what the pass did not reach, left to
  *     search() as one heap bound, or (one complete word and the prefix's
  *     cursors, at TW_ISECT_HANDOFF of the limit) as that word's tree
