@@ -22,7 +22,8 @@
  * keys, 54.5M postings: ~1.6 B a posting with the heads instead of 4 (2.1
  * as varint gaps with a 4-byte offset a block, before version 4 of the
  * file). A block is the unit of every read (decoded into 16 integers, or
- * by the cursors a gap at a time, one unaligned 8-byte load each), and it
+ * by the cursors a gap at a time, one unaligned 8-byte load each: 8
+ * bytes of pad after a list's gaps, TW_PK_PAD), and it
  * is the tree's leaf block, so a block's bound and its ranks go together.
  * The price of gaps (README, four A/B pairs at 10M against 4-byte ranks):
  * 3-4 word queries 6-30 % slower, the seeks into long lists reading gaps
@@ -203,11 +204,17 @@
  * bounded by TRIE_WORDS_MAX_SCAN work units (every posting, tombstones
  * included, every streamed word, every heap push; then *truncated: the hits
  * so far are still exactly the best). Memory per key: 2 (rank hint) + 4
- * (rid) + 2 (kb) + 1 (sig) + ~2.1 per distinct word (gap, block heads,
+ * (rid) + 2 (kb) + 1 (sig) + ~1.6 per distinct word (gap, block heads,
  * tree) + the dictionary (~50 B per word + its trie); at 10M synthetic
  * keys (bench_words): rank hints 20 MB, kb 20, rid 40, sig 10, postings
- * 112 (gaps 76, block heads 28, trees 7), words and dictionary ~13: 214.8
- * MB (321.0 with the forward index). Build and load end by handing the
+ * 84.8 (gaps 57.5 and their pads 1.1, block heads 18.9: first ranks 14.0,
+ * widths 3.6, group starts 1.3; trees 7.3), words and dictionary ~13:
+ * 187.4 MB (214.8 with varint gaps and a 4-byte offset a block: gaps 76,
+ * heads 28; 321.0 with the forward index). Tried and not kept (10M, 3
+ * pairs each, load ~2): no pad, the 8-byte load ending at the gap's last
+ * byte (it may start in the heads before the gaps): 1.1 MB less, median
+ * 22.8 -> 23.5 us against the pad; no pad, the gap bytes first and the
+ * heads after them: median 23.1 -> 23.6 us, p99.9 +7 %. Build and load end by handing the
  * freed pages of their temporaries back (qalloc_release). Build: keys by
  * rank (a counting sort on the 16-bit score code, fed in key order),
  * decoded twice (count and sign, then fill exact-size lists), words hashed
