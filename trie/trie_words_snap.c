@@ -29,7 +29,8 @@
  * for it. Version 2 also held the forward index (each rank's word codes,
  * 40 ncode and 48 fan); version 3 has none (a candidate is checked on its
  * key's text in the trie, after its signature); version 4 packs a block's
- * gaps at one bit width (version 3: varint gaps). A file of an older version
+ * gaps at one bit width and keeps the widths, not each block's offset
+ * (version 3: varint gaps, 4-byte offsets). A file of an older version
  * is refused as any other version is, with its number, and the engine
  * builds the index instead.
  * Word ids are renumbered on the way (a word's id is its position in byte
