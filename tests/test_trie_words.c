@@ -539,8 +539,8 @@ static void test_differential_wide(void **state) {
     assert_true(g_words > 16384);
 }
 
-/* Posting lists laid out in blocks of varint gaps: gaps of 1, 2 and 3
- * bytes (a word in one key of 17,000 among 70,000), lists grown by live
+/* Posting lists laid out in blocks of packed gaps: narrow and wide ones
+ * (a word in one key of 17,000 among 70,000), lists grown by live
  * adds, compacted by deletes and by an add into a list mostly tombstones. */
 static void test_posting_blocks(void **state) {
     (void)state;
@@ -556,7 +556,7 @@ static void test_posting_blocks(void **state) {
     check_idx(w, t);
     uint32_t zz = trie_words__lookup(w->wt, "zz", 2);
     assert_true(zz != NONE && w->w[zz].n == 5);
-    assert_int_equal(w->w[zz].gn, 4 * 3); /* gaps of 17,000 ranks: 3 bytes each */
+    assert_int_equal(w->w[zz].gn, (4 * 15 + 7) / 8); /* gaps of 17,000 ranks: 15 bits each (less one) */
     for (int round = 0; round < 3; round++) { /* grow "cc", delete 60 % (no del compaction), grow again */
         uint32_t ids[120];
         for (int i = 0; i < 120; i++) {

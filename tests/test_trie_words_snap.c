@@ -23,6 +23,7 @@
 #include "common/endian.h"
 #include "trie/trie.h"
 #include "trie/trie_words.h"
+#include "trie/trie_words_internal.h"
 
 static uint64_t rs;
 static uint32_t rnd(uint32_t n) {
@@ -259,38 +260,86 @@ static void test_bad_bound(void **state) {
     trie_free(t);
 }
 
-/* A version-2 file (it held the forward index, which version 3 dropped):
- * refused by its version with its number, before any field is read, and
+/* A file of an older version -- 2 (it held the forward index, which
+ * version 3 dropped), 3 (varint gaps, which version 4 packs): refused by
+ * its version with its number, before any field is read, and
  * trie_words_open (what qac complete and eval call; the server logs the
  * same reason as infix.load_failed) builds the index instead: the same
  * answers. */
 static void test_old_version(void **state) {
     (void)state;
-    trie *t, *t2;
-    trie_words *w, *x = NULL;
-    uint64_t id;
-    char err[256], why[256];
-    make(&t, &w, 800, 9);
-    save_both(t, w, &t2, &id);
-    size_t n;
-    uint8_t *b = slurp(P_WORDS, &n);
-    assert_int_equal(le_get32(b + 8), 3);
-    le_put32(b + 8, 2);
-    reseal(b, n);
-    spit(P_WORDS, b, n);
-    assert_int_equal(try_load(t2, id, err, sizeof err), TRIE_EFORMAT);
-    assert_non_null(strstr(err, "unsupported word index version 2 (this build reads 3)"));
-    int loaded = -1;
-    assert_int_equal(trie_words_open(P_TRIE, t2, &x, &loaded, why, sizeof why), TRIE_OK);
-    assert_int_equal(loaded, 0);
-    assert_non_null(strstr(why, "version 2"));
-    assert_int_equal(trie_words_check(x, t2, err, sizeof err), 0);
-    same_answers(x, t2, w, t);
-    trie_words_free(x);
-    free(b);
-    trie_words_free(w);
-    trie_free(t2);
-    trie_free(t);
+    for (uint32_t v = 2; v <= 3; v++) {
+        trie *t, *t2;
+        trie_words *w, *x = NULL;
+        uint64_t id;
+        char err[256], why[256], want[80];
+        make(&t, &w, 800, 9);
+        save_both(t, w, &t2, &id);
+        size_t n;
+        uint8_t *b = slurp(P_WORDS, &n);
+        assert_int_equal(le_get32(b + 8), 4);
+        le_put32(b + 8, v);
+        reseal(b, n);
+        spit(P_WORDS, b, n);
+        assert_int_equal(try_load(t2, id, err, sizeof err), TRIE_EFORMAT);
+        snprintf(want, sizeof want, "unsupported word index version %u (this build reads 4)", v);
+        assert_non_null(strstr(err, want));
+        int loaded = -1;
+        assert_int_equal(trie_words_open(P_TRIE, t2, &x, &loaded, why, sizeof why), TRIE_OK);
+        assert_int_equal(loaded, 0);
+        snprintf(want, sizeof want, "version %u", v);
+        assert_non_null(strstr(why, want));
+        assert_int_equal(trie_words_check(x, t2, err, sizeof err), 0);
+        same_answers(x, t2, w, t);
+        trie_words_free(x);
+        free(b);
+        trie_words_free(w);
+        trie_free(t2);
+        trie_free(t);
+    }
+}
+
+/* A block of packed gaps whose width is over 32, or whose width disagrees
+ * with the gap bytes (the blocks' sizes must sum to them), is refused as a
+ * bad file (TRIE_EFORMAT), before any gap is decoded from it. */
+static void test_bad_width(void **state) {
+    (void)state;
+    for (int mode = 0; mode < 2; mode++) {
+        trie *t, *t2;
+        trie_words *w;
+        uint64_t id;
+        char err[256];
+        make(&t, &w, 800, 9);
+        save_both(t, w, &t2, &id);
+        size_t n;
+        uint8_t *b = slurp(P_WORDS, &n);
+        uint64_t ids = le_get32(b + 32), nr = le_get32(b + 36), nw = le_get32(b + 44);
+        size_t at = 128 + ids * 6 + nr * 5;
+        int done = 0;
+        for (uint64_t i = 0; i < nw && !done; i++) { /* the first word with 3 blocks or more (block 1 full) */
+            size_t q = at + 2 + le_get16(b + at);
+            uint32_t wn = le_get32(b + q), cap = le_get32(b + q + 4), gn = le_get32(b + q + 12);
+            uint32_t nb = tw_nblk(wn), off[TW_MAXLV], sz[TW_MAXLV], tot;
+            tw_levels(cap, off, sz, &tot);
+            size_t gaps = q + 22 + (size_t)nb * 5 + (size_t)tot * 2;
+            if (nb >= 3) {
+                uint8_t *wb = b + q + 22 + (size_t)nb * 4 + 1; /* block 1's width */
+                assert_true(*wb <= 32);
+                *wb = mode == 0 ? 33 : (uint8_t)(*wb == 32 ? 31 : *wb + 1);
+                done = 1;
+            }
+            at = gaps + gn;
+        }
+        assert_true(done);
+        reseal(b, n);
+        spit(P_WORDS, b, n);
+        assert_int_equal(try_load(t2, id, err, sizeof err), TRIE_EFORMAT);
+        assert_non_null(strstr(err, mode == 0 ? "block 1: width 33" : "gap bytes"));
+        free(b);
+        trie_words_free(w);
+        trie_free(t2);
+        trie_free(t);
+    }
 }
 
 /* A word index saved with one snapshot is refused for another one. */
@@ -332,6 +381,7 @@ int main(void) {
         cmocka_unit_test(test_other_snapshot),
         cmocka_unit_test(test_bad_bound),
         cmocka_unit_test(test_old_version),
+        cmocka_unit_test(test_bad_width),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     unlink(P_TRIE);

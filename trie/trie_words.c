@@ -16,13 +16,20 @@
  * and, at build, by score. rid[rank] gives the key id, NONE once the key
  * is deleted. A list is stored in blocks of 16 ranks (trie_words_post.c):
  * the block's first rank whole (bbase, searched by bisection), the other 15
- * as varint gaps (1 byte for a common word, 2-3 for a rare one): 10M
- * synthetic keys, 54.5M postings: ~2.1 B a posting with the heads instead of
- * 4. A block is the unit of every read (decoded into 16 integers, then
- * compared as before), and it is the tree's leaf block, so a block's bound
- * and its ranks go together. The price (README, four A/B pairs at 10M
- * against 4-byte ranks): 3-4 word queries 6-30 % slower, the seeks into
- * long lists reading gaps instead of one load each; 1M no slower.
+ * as gaps less one, bit-packed at the block's widest (a width byte a block,
+ * bw; every block but the last is full, so its bytes follow from its width
+ * and only each group of 16 blocks keeps its start, goff): 10M synthetic
+ * keys, 54.5M postings: ~1.6 B a posting with the heads instead of 4 (2.1
+ * as varint gaps with a 4-byte offset a block, before version 4 of the
+ * file). A block is the unit of every read (decoded into 16 integers, or
+ * by the cursors a gap at a time, one unaligned 8-byte load each: 8
+ * bytes of pad after a list's gaps, TW_PK_PAD), and it
+ * is the tree's leaf block, so a block's bound and its ranks go together.
+ * The price of gaps (README, four A/B pairs at 10M against 4-byte ranks):
+ * 3-4 word queries 6-30 % slower, the seeks into long lists reading gaps
+ * instead of one load each; 1M no slower. Packed, they read faster than
+ * the varints did (a load, a shift and a mask a gap, no branch on the
+ * bytes: 10M, CPU per query -9 %).
  * Over each list sits a 16-ary tree of bounds:
  * level 0 entry i bounds positions
  * [16i, 16i + 16), level l entry i bounds 16^(l+1) ids; the single root is
@@ -30,7 +37,7 @@
  * an order-preserving float-rounded-UP encoding (bcode: bfloat16-like, ~0.4%
  * coarse), so a bound is always >= what it covers; code 0 means "empty".
  *
- *   word "york" -> tw_word { p -> [bbase][boff][level0 codes][level1..][gap bytes] }
+ *   word "york" -> tw_word { p -> [bbase][goff][bw][level0 codes][level1..][gap bytes][pad] }
  *                   n used, live (non-tombstone), gn gap bytes, last rank, top = root code
  *
  * Per key id: kb[id] (2 B), the bound every tree path of the key is known
@@ -62,7 +69,8 @@
  * every tie of the worst kept score expanded and decoded: whole lists of
  * common words for 2-word queries (units of work per 2-word query: mean
  * 2410 -> 752, truncated 171 -> 0 of 5263; bench_words, 10M).
- * Add: new rank (largest), append to each word's list (one gap, or a new
+ * Add: new rank (largest), append to each word's list (one gap, the last
+ * block packed again when the gap is wider than its others, or a new
  * block head; grow x1.5, list re-laid and tree rebuilt on growth: amortized
  * O(1)), raise the path. Delete: rid[rank] =
  * NONE turns the key's entry in every list into a tombstone at once (the
@@ -196,11 +204,17 @@
  * bounded by TRIE_WORDS_MAX_SCAN work units (every posting, tombstones
  * included, every streamed word, every heap push; then *truncated: the hits
  * so far are still exactly the best). Memory per key: 2 (rank hint) + 4
- * (rid) + 2 (kb) + 1 (sig) + ~2.1 per distinct word (gap, block heads,
+ * (rid) + 2 (kb) + 1 (sig) + ~1.6 per distinct word (gap, block heads,
  * tree) + the dictionary (~50 B per word + its trie); at 10M synthetic
  * keys (bench_words): rank hints 20 MB, kb 20, rid 40, sig 10, postings
- * 112 (gaps 76, block heads 28, trees 7), words and dictionary ~13: 214.8
- * MB (321.0 with the forward index). Build and load end by handing the
+ * 84.8 (gaps 57.5 and their pads 1.1, block heads 18.9: first ranks 14.0,
+ * widths 3.6, group starts 1.3; trees 7.3), words and dictionary ~13:
+ * 187.4 MB (214.8 with varint gaps and a 4-byte offset a block: gaps 76,
+ * heads 28; 321.0 with the forward index). Tried and not kept (10M, 3
+ * pairs each, load ~2): no pad, the 8-byte load ending at the gap's last
+ * byte (it may start in the heads before the gaps): 1.1 MB less, median
+ * 22.8 -> 23.5 us against the pad; no pad, the gap bytes first and the
+ * heads after them: median 23.1 -> 23.6 us, p99.9 +7 %. Build and load end by handing the
  * freed pages of their temporaries back (qalloc_release). Build: keys by
  * rank (a counting sort on the 16-bit score code, fed in key order),
  * decoded twice (count and sign, then fill exact-size lists), words hashed
@@ -624,7 +638,16 @@ int trie_words_build(const trie *t, trie_words **out) {
                     if ((rc = tw_words_reserve(w, wid))) goto fail;
                     tw_word *x = &w->w[wid];
                     if (x->cap == 0) x->top = w->kb[id]; /* the first is the highest */
-                    if (x->cap++ & (TW_F - 1)) x->gcap += tw_vlen(r - x->last); /* a gap */
+                    /* the packed gap bytes (tw_pk_add; the open block's
+                     * width kept in gn until the lists are laid out) */
+                    if ((x->cap & (TW_F - 1)) == 0) {
+                        if (x->cap) x->gcap += tw_pk_bytes(TW_F - 1, x->gn);
+                        x->gn = 0;
+                    } else {
+                        uint32_t wv = tw_wbits(r - x->last - 1);
+                        if (wv > x->gn) x->gn = wv;
+                    }
+                    x->cap++;
                     x->last = r;
                     continue;
                 }
@@ -636,12 +659,14 @@ int trie_words_build(const trie *t, trie_words **out) {
         }
         for (uint32_t i = 0; pass == 0 && i < v.n; i++) {
             tw_word *x = &w->w[i];
-            x->gcap += TW_CODE_MAX; /* tw_post_put's room (the exact size is known) */
+            x->gcap += tw_pk_bytes((x->cap - 1) & (TW_F - 1), x->gn); /* the last block: exact size */
+            x->gn = 0;
             tw_post_layout(x);
             if (!(x->p = qmalloc((size_t)tw_list_bytes(x->cap, x->gcap)))) {
                 rc = TRIE_ENOMEM;
                 goto fail;
             }
+            memset(tw_gaps(x) + x->gcap, 0, TW_PK_PAD); /* (read past a last gap, masked off) */
             w->nwords++;
             w->list_bytes += tw_list_bytes(x->cap, x->gcap);
         }

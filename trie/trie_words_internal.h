@@ -35,10 +35,16 @@
 #define TW_MAXKW (TRIE_MAX_KEY / 2 + 1) /* words in a key */
 
 /* A word's posting list: ranks ascending, in blocks of TW_F (the tree's
- * leaf blocks). Block b's first rank is bbase[b]; its other ranks are
- * varint gaps (tw_put) from the rank before, at gap byte boff[b]. One
- * allocation: bbase[nblk], boff[nblk] (uint32), the bound tree (uint16
- * codes), the gap bytes (gcap), where nblk = tw_nblk(cap). */
+ * leaf blocks). Block b's first rank is bbase[b]; its other ranks are gaps
+ * less one (a gap is >= 1), bw[b] bits each (the widest of the block's,
+ * 0..32), packed little-endian from byte tw_boff(x, b) of the gap bytes:
+ * tw_pk_bytes bytes. Every block but the last is full, so its bytes follow
+ * from its width alone: only each group of TW_F blocks keeps its start
+ * (goff), and a block's start is its group's plus the sizes of the blocks
+ * before it in the group (4 bytes a block cost 13 MB at 10M keys). One
+ * allocation: bbase[nblk], goff[ngrp] (uint32), bw[nblk] (uint8, padded to
+ * even), the bound tree (uint16 codes), the gap bytes (gcap), where nblk =
+ * tw_nblk(cap), ngrp = tw_ngrp(cap). */
 typedef struct tw_word {
     uint8_t *p;
     uint32_t n, cap, live; /* entries (tombstones included), room, live ones */
@@ -48,7 +54,9 @@ typedef struct tw_word {
     uint16_t top;          /* root bound code (the dictionary score is bval(top)) */
 } tw_word;
 
-#define TW_CODE_MAX 5 /* bytes of one varint (a gap) */
+/* The most gap bytes of a block (15 gaps of 32 bits): an append needs at
+ * most this much room (tw_post_need). */
+#define TW_BLK_MAX (((TW_F - 1) * 32 + 7) / 8)
 
 struct trie_words {
     trie *wt;          /* dictionary: word -> wid, score = bval(bound) */
@@ -155,30 +163,47 @@ static inline double bval_fin(uint16_t c) {
     return v > DBL_MAX ? DBL_MAX : v;
 }
 
-/* ---------------------------------------------------------------- varints */
+/* ------------------------------------------------------------ packed gaps */
 
-/* A gap of a posting list as a little-endian base-128 varint (7 bits a
- * byte, the high bit set on every byte but the last). Returns the bytes. */
-static inline uint32_t tw_put(uint8_t *p, uint32_t c) {
-    uint32_t n = 0;
-    while (c >= 0x80) p[n++] = (uint8_t)(c | 0x80), c >>= 7;
-    p[n++] = (uint8_t)c;
-    return n;
+/* Bits of v (0 for 0). */
+static inline uint32_t tw_wbits(uint32_t v) { return v ? 32 - (uint32_t)__builtin_clz(v) : 0; }
+/* Gap bytes of a block of g gaps (g < TW_F) at width W. */
+static inline uint32_t tw_pk_bytes(uint32_t g, uint32_t W) { return (g * W + 7) / 8; }
+
+/* A reader of a block's gaps, one at a time: gap i is the W bits at bit
+ * i W, read with one unaligned 8-byte load (W <= 32 bits from a bit offset
+ * < 8 fit), so a list keeps TW_PK_PAD bytes after its gap bytes, never
+ * written, for the load of its last gap (a block of width 0 holds no
+ * bytes: its loads start at its end). */
+#define TW_PK_PAD 8
+typedef struct tw_pk {
+    const uint8_t *p;
+    uint64_t mask;
+    uint32_t pos, w; /* the next gap's bit, the width */
+} tw_pk;
+/* Starts a reader at a block's gap bytes g, of width W. */
+static inline void tw_pk_start(tw_pk *k, const uint8_t *g, uint32_t W) {
+    k->p = g;
+    k->pos = 0;
+    k->w = W;
+    k->mask = ((uint64_t)1 << W) - 1;
 }
-/* One varint at *g (advanced past it). */
-static inline uint32_t tw_get1(const uint8_t **g) {
-    const uint8_t *p = *g;
-    uint32_t c = *p++;
-    if (c & 0x80) {
-        c &= 0x7f;
-        for (uint32_t sh = 7;; sh += 7) {
-            uint32_t x = *p++;
-            c |= (x & 0x7f) << sh;
-            if (!(x & 0x80)) break;
-        }
+/* The next gap (>= 1). */
+static inline uint32_t tw_pk_next(tw_pk *k) {
+    uint64_t v;
+    memcpy(&v, k->p + (k->pos >> 3), 8); /* (little-endian, as the snapshot) */
+    v = (v >> (k->pos & 7)) & k->mask;
+    k->pos += k->w;
+    return (uint32_t)v + 1;
+}
+/* Writes value v (< 2^W) as gap slot i of packed bits p at width W. */
+static inline void tw_pk_set(uint8_t *p, uint32_t i, uint32_t W, uint32_t v) {
+    for (uint32_t s = 0, bit = i * W; s < W;) {
+        uint32_t at = (bit + s) >> 3, o = (bit + s) & 7, take = 8 - o < W - s ? 8 - o : W - s;
+        uint32_t m = ((1u << take) - 1) << o;
+        p[at] = (uint8_t)((p[at] & ~m) | (((v >> s) << o) & m));
+        s += take;
     }
-    *g = p;
-    return c;
 }
 
 /* ------------------------------------------------------------- tree layout */
@@ -198,29 +223,47 @@ static inline int tw_levels(uint32_t cap, uint32_t off[TW_MAXLV], uint32_t sz[TW
 }
 
 static inline uint32_t tw_nblk(uint32_t cap) { return (cap + TW_F - 1) >> TW_FB; }
+static inline uint32_t tw_ngrp(uint32_t cap) { return (tw_nblk(cap) + TW_F - 1) >> TW_FB; }
 
-/* Bytes of a word's list of capacity cap with gcap gap bytes: block heads,
- * the tree of bounds, the gaps (0 for no list). */
-static inline uint64_t tw_list_bytes(uint32_t cap, uint32_t gcap) {
-    if (!cap) return 0;
+/* Bytes of a word's list of capacity cap before its gap bytes: block heads
+ * (first ranks, group starts, widths) and the tree of bounds. */
+static inline uint64_t tw_head_bytes(uint32_t cap) {
     uint32_t off[TW_MAXLV], sz[TW_MAXLV], tot;
     tw_levels(cap, off, sz, &tot);
-    return (uint64_t)tw_nblk(cap) * 8 + (uint64_t)tot * 2 + gcap;
+    uint64_t nb = tw_nblk(cap);
+    return nb * 4 + (uint64_t)tw_ngrp(cap) * 4 + ((nb + 1) & ~(uint64_t)1) + (uint64_t)tot * 2;
+}
+/* Bytes of a word's list of capacity cap with gcap gap bytes: its heads and
+ * tree, the gaps and their pad (0 for no list). */
+static inline uint64_t tw_list_bytes(uint32_t cap, uint32_t gcap) {
+    return cap ? tw_head_bytes(cap) + gcap + TW_PK_PAD : 0;
 }
 static inline uint32_t *tw_bbase(const tw_word *x) { return (uint32_t *)(void *)x->p; }
-static inline uint32_t *tw_boff(const tw_word *x) { return tw_bbase(x) + tw_nblk(x->cap); }
-static inline uint16_t *tw_mx(const tw_word *x) { return (uint16_t *)(void *)(tw_boff(x) + tw_nblk(x->cap)); }
+static inline uint32_t *tw_goff(const tw_word *x) { return tw_bbase(x) + tw_nblk(x->cap); }
+static inline uint8_t *tw_bw(const tw_word *x) { return (uint8_t *)(tw_goff(x) + tw_ngrp(x->cap)); }
+static inline uint16_t *tw_mx(const tw_word *x) {
+    return (uint16_t *)(void *)(tw_bw(x) + ((tw_nblk(x->cap) + 1) & ~1u));
+}
 static inline uint8_t *tw_gaps(const tw_word *x) { return x->p + x->goff; }
+/* Where block b's gaps start in the gap bytes: its group's start and the
+ * sizes of the (full) blocks before it in the group. */
+static inline uint32_t tw_boff(const tw_word *x, uint32_t b) {
+    const uint8_t *bw = tw_bw(x);
+    uint32_t o = tw_goff(x)[b >> TW_FB];
+    for (uint32_t i = b & ~(TW_F - 1); i < b; i++) o += tw_pk_bytes(TW_F - 1, bw[i]);
+    return o;
+}
 /* Sets x->goff for x->cap (after cap changed). */
-static inline void tw_post_layout(tw_word *x) { x->goff = (uint32_t)(tw_list_bytes(x->cap, 0)); }
+static inline void tw_post_layout(tw_word *x) { x->goff = (uint32_t)tw_head_bytes(x->cap); }
 
 /* The ranks of block b of x into out (room for TW_F); returns how many. */
 static inline uint32_t tw_block(const tw_word *x, uint32_t b, uint32_t *out) {
     uint32_t n = x->n - (b << TW_FB), r = tw_bbase(x)[b];
     if (n > TW_F) n = TW_F;
-    const uint8_t *g = tw_gaps(x) + tw_boff(x)[b];
+    tw_pk k;
+    tw_pk_start(&k, tw_gaps(x) + tw_boff(x, b), tw_bw(x)[b]);
     out[0] = r;
-    for (uint32_t i = 1; i < n; i++) out[i] = r += tw_get1(&g);
+    for (uint32_t i = 1; i < n; i++) out[i] = r += tw_pk_next(&k);
     return n;
 }
 
@@ -354,21 +397,62 @@ int tw_post_append(trie_words *w, tw_word *x, uint32_t rk);
  * there is no memory for it (x is left as it was: still correct). */
 int tw_post_compact(trie_words *w, tw_word *x);
 
-/* Bytes of c as a varint. */
-static inline uint32_t tw_vlen(uint32_t c) { return c < 0x80 ? 1 : c < 0x4000 ? 2 : c < 0x200000 ? 3 : c < 0x10000000 ? 4 : 5; }
-
+/* x->gn once rank rk (> every rank of x) is appended (tw_post_put): the
+ * room that needs (the last block's gaps, widened when rk's gap is wider
+ * than the others; a new block's first rank takes none). */
+static inline uint32_t tw_post_need(const tw_word *x, uint32_t rk) {
+    uint32_t j = x->n & (TW_F - 1);
+    if (j == 0) return x->gn;
+    uint32_t W = tw_bw(x)[x->n >> TW_FB], wv = tw_wbits(rk - x->last - 1);
+    return x->gn - tw_pk_bytes(j - 1, W) + tw_pk_bytes(j, wv > W ? wv : W);
+}
 /* Appends rank rk (> every rank of x) where x has room for it (an entry,
- * and TW_CODE_MAX gap bytes). */
+ * and gap bytes up to tw_post_need). A gap wider than its block's others
+ * packs the block again at its width. */
 static inline void tw_post_put(tw_word *x, uint32_t rk) {
-    uint32_t b = x->n >> TW_FB;
-    if ((x->n & (TW_F - 1)) == 0) {
+    uint32_t b = x->n >> TW_FB, j = x->n & (TW_F - 1);
+    uint8_t *bw = tw_bw(x);
+    if (j == 0) { /* the block before is full: its gaps end at gn */
         tw_bbase(x)[b] = rk;
-        tw_boff(x)[b] = x->gn;
+        bw[b] = 0;
+        if ((b & (TW_F - 1)) == 0) tw_goff(x)[b >> TW_FB] = x->gn;
     } else {
-        x->gn += tw_put(tw_gaps(x) + x->gn, rk - x->last);
+        uint32_t W = bw[b], v = rk - x->last - 1, wv = tw_wbits(v), at = x->gn - tw_pk_bytes(j - 1, W);
+        uint8_t *g = tw_gaps(x) + at;
+        if (wv > W) { /* widen: the block's gaps packed again at wv bits */
+            uint32_t gv[TW_F];
+            tw_pk k;
+            tw_pk_start(&k, g, W);
+            for (uint32_t i = 0; i + 1 < j; i++) gv[i] = tw_pk_next(&k) - 1;
+            bw[b] = (uint8_t)(W = wv);
+            for (uint32_t i = 0; i + 1 < j; i++) tw_pk_set(g, i, W, gv[i]);
+        }
+        tw_pk_set(g, j - 1, W, v);
+        x->gn = at + tw_pk_bytes(j, W);
     }
     x->last = rk;
     x->n++;
+}
+/* Gap bytes of a list of ranks being laid out, counted as they come
+ * (build, growth, compaction): the blocks closed so far, and the one open. */
+typedef struct tw_pk_count {
+    uint64_t bytes;
+    uint32_t k, last, w; /* ranks counted, the last, the open block's width */
+} tw_pk_count;
+static inline void tw_pk_add(tw_pk_count *c, uint32_t r) {
+    if ((c->k & (TW_F - 1)) == 0) {
+        if (c->k) c->bytes += tw_pk_bytes(TW_F - 1, c->w);
+        c->w = 0;
+    } else {
+        uint32_t wv = tw_wbits(r - c->last - 1);
+        if (wv > c->w) c->w = wv;
+    }
+    c->last = r;
+    c->k++;
+}
+/* The gap bytes of the ranks counted. */
+static inline uint64_t tw_pk_total(const tw_pk_count *c) {
+    return c->k ? c->bytes + tw_pk_bytes((c->k - 1) & (TW_F - 1), c->w) : 0;
 }
 /* Splits key into words: offsets o, lengths l; returns how many. */
 int trie_words__split(const char *key, size_t klen, uint16_t *o, uint16_t *l);

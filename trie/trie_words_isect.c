@@ -7,9 +7,9 @@
  *
  * What lives here, in order:
  *   - a forward cursor over a posting list (tw_cur: block heads galloped,
- *     gaps decoded lazily, never moving back) and the list's bound tree
- *     (tw_tree), with which cur_seek_live passes beaten blocks and tree
- *     entries whole;
+ *     a block's packed gaps read lazily, one 8-byte load a gap, never
+ *     moving back) and the list's bound tree (tw_tree), with which
+ *     cur_seek_live passes beaten blocks and tree entries whole;
  *   - isect_rest and isect_handoff: what the pass did not reach, left to
  *     search() as one heap bound, or (one complete word and the prefix's
  *     cursors, at TW_ISECT_HANDOFF of the limit) as that word's tree
@@ -42,7 +42,7 @@ unsigned trie_words__isect_skew = TW_ISECT_SKEW;
  * and the gaps still to read in the current block. */
 typedef struct tw_cur {
     const tw_word *x;
-    const uint8_t *g;            /* the next gap */
+    tw_pk g;                     /* the block's gaps, read up to the current rank */
     uint32_t blk, left, r, nb;   /* block, gaps left in it, current rank, blocks */
 } tw_cur;
 
@@ -50,13 +50,13 @@ static inline void cur_block(tw_cur *c, uint32_t b) {
     uint32_t n = c->x->n - (b << TW_FB);
     c->blk = b;
     c->r = tw_bbase(c->x)[b];
-    c->g = tw_gaps(c->x) + tw_boff(c->x)[b];
+    tw_pk_start(&c->g, tw_gaps(c->x) + tw_boff(c->x, b), tw_bw(c->x)[b]);
     c->left = (n > TW_F ? TW_F : n) - 1;
 }
 
 /* Steps c to its block's first rank >= r; 0 when the block has none. */
 static inline int cur_step(tw_cur *c, uint32_t r) {
-    while (c->r < r && c->left) c->r += tw_get1(&c->g), c->left--;
+    while (c->r < r && c->left) c->r += tw_pk_next(&c->g), c->left--;
     return c->r >= r;
 }
 

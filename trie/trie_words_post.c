@@ -1,11 +1,13 @@
 /* trie_words_post.c -- the word index's posting lists: blocks of TW_F ranks,
- * the first of each block whole (bbase), the others varint gaps
- * (trie_words_internal.h has the layout; the design is in trie_words.c).
+ * the first of each block whole (bbase), the others gaps bit-packed at one
+ * width per block (trie_words_internal.h has the layout; the design is in
+ * trie_words.c).
  *
  * A list is read a block at a time (tw_block: the tree's leaf blocks are
  * the same blocks, so a bound and its ranks go together); a rank is found
  * by a binary search over the block heads, then one block decoded.
- * Appending writes one gap; growth and compaction lay the list out afresh
+ * Appending writes one gap (the last block packed again when the gap is
+ * wider than its others); growth and compaction lay the list out afresh
  * (decoded block by block into the new allocation).
  */
 #include <stdlib.h>
@@ -51,7 +53,7 @@ void tw_raise(tw_word *x, uint32_t pos, uint16_t c) {
 
 /* Lays x out afresh with room for ncap entries and ngap gap bytes, keeping
  * its ranks (only the live ones when live_only); tree rebuilt. ngap must
- * cover the ranks kept (tw_post_gap_need). */
+ * cover the ranks kept (gap_need). */
 static int relayout(trie_words *w, tw_word *x, uint32_t ncap, uint32_t ngap, int live_only) {
     tw_word y = *x;
     y.cap = ncap;
@@ -74,23 +76,20 @@ static int relayout(trie_words *w, tw_word *x, uint32_t ncap, uint32_t ngap, int
 }
 
 /* Gap bytes x's ranks need laid out afresh (only the live ones when
- * live_only), plus room for `more` appends. */
-static uint64_t gap_need(const trie_words *w, const tw_word *x, int live_only, uint32_t more) {
-    uint64_t g = (uint64_t)more * TW_CODE_MAX;
-    uint32_t rk[TW_F], k = 0, prev = 0;
+ * live_only). */
+static uint64_t gap_need(const trie_words *w, const tw_word *x, int live_only) {
+    tw_pk_count c = {0};
+    uint32_t rk[TW_F];
     for (uint32_t b = 0; b < tw_nblk(x->n); b++) {
         uint32_t nr = tw_block(x, b, rk);
-        for (uint32_t i = 0; i < nr; i++) {
-            if (live_only && w->rid[rk[i]] == NONE) continue;
-            if (k++ & (TW_F - 1)) g += tw_vlen(rk[i] - prev);
-            prev = rk[i];
-        }
+        for (uint32_t i = 0; i < nr; i++)
+            if (!live_only || w->rid[rk[i]] != NONE) tw_pk_add(&c, rk[i]);
     }
-    return g;
+    return tw_pk_total(&c);
 }
 
 int tw_post_append(trie_words *w, tw_word *x, uint32_t rk) {
-    if (x->n == x->cap || x->gn + TW_CODE_MAX > x->gcap) {
+    if (x->n == x->cap || tw_post_need(x, rk) > x->gcap) {
         /* the entries grow only when they are full: running out of gap
          * bytes alone must not grow cap (it did, by half each time, so a
          * short list could reach a cap far past any rank it can hold --
@@ -98,8 +97,8 @@ int tw_post_append(trie_words *w, tw_word *x, uint32_t rk) {
         uint32_t nc = x->n < x->cap ? x->cap : x->cap < 4 ? 4 : x->cap + x->cap / 2;
         int live_only = x->live < x->n / 2; /* mostly tombstones: compact instead of growing */
         if (live_only) nc = x->cap;
-        uint64_t ng = gap_need(w, x, live_only, 0);
-        ng += ng / 2 + 4 * TW_CODE_MAX;
+        uint64_t ng = gap_need(w, x, live_only);
+        ng += ng / 2 + 4 * TW_BLK_MAX; /* >= the append's room (tw_post_need) */
         if (ng > UINT32_MAX) return TRIE_EFULL;
         int rc = relayout(w, x, nc, (uint32_t)ng, live_only);
         if (rc) return rc;
@@ -109,9 +108,9 @@ int tw_post_append(trie_words *w, tw_word *x, uint32_t rk) {
 }
 
 int tw_post_compact(trie_words *w, tw_word *x) {
-    uint64_t ng = gap_need(w, x, 1, 0);
-    if (ng + TW_CODE_MAX > UINT32_MAX) return -1;
-    return relayout(w, x, x->cap, (uint32_t)ng + TW_CODE_MAX, 1) ? -1 : 0;
+    uint64_t ng = gap_need(w, x, 1);
+    if (ng + TW_BLK_MAX > UINT32_MAX) return -1;
+    return relayout(w, x, x->cap, (uint32_t)ng + TW_BLK_MAX, 1) ? -1 : 0;
 }
 
 uint32_t trie_words__find_pos(const trie_words *w, const tw_word *x, uint32_t r) {

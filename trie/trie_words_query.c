@@ -674,12 +674,16 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
         if (!x->p) continue;
         words++;
         lbytes += tw_list_bytes(x->cap, x->gcap);
-        uint32_t nlive = 0, prev = 0, rk[TW_F];
+        uint32_t nlive = 0, prev = 0, rk[TW_F], gend = 0;
         if (x->n > x->cap || x->gn > x->gcap) FAIL("word %u: %u entries, %u gap bytes: over the room", i, x->n, x->gn);
-        if (x->goff != tw_list_bytes(x->cap, 0)) FAIL("word %u: gap bytes at %u, the layout says %llu", i, x->goff,
-                                                      (unsigned long long)tw_list_bytes(x->cap, 0));
+        if (x->goff != tw_head_bytes(x->cap)) FAIL("word %u: gap bytes at %u, the layout says %llu", i, x->goff,
+                                                   (unsigned long long)tw_head_bytes(x->cap));
         for (uint32_t b = 0; b < tw_nblk(x->n); b++) {
-            if (tw_boff(x)[b] > x->gn) FAIL("word %u: block %u past the gap bytes", i, b);
+            uint32_t cnt = x->n - (b << TW_FB) < TW_F ? x->n - (b << TW_FB) : TW_F, W = tw_bw(x)[b];
+            if ((b & (TW_F - 1)) == 0 && tw_goff(x)[b >> TW_FB] != gend)
+                FAIL("word %u: block group %u starts at %u, its blocks at %u", i, b >> TW_FB, tw_goff(x)[b >> TW_FB], gend);
+            if (W > 32 || tw_boff(x, b) != gend) FAIL("word %u: block %u: width %u, start %u", i, b, W, gend);
+            gend += tw_pk_bytes(cnt - 1, W);
             uint32_t nr = tw_block(x, b, rk);
             for (uint32_t j = 0; j < nr; j++) {
                 uint32_t r = rk[j];
@@ -691,6 +695,7 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
                 nlive++;
             }
         }
+        if (gend != x->gn) FAIL("word %u: blocks of %u gap bytes, count says %u", i, gend, x->gn);
         if (x->n && prev != x->last) FAIL("word %u: last rank %u, the list ends with %u", i, x->last, prev);
         if (nlive != x->live || nlive == 0) FAIL("word %u: %u live entries, count says %u", i, nlive, x->live);
         live += nlive;

@@ -21,13 +21,18 @@
  *     sig[next_rank] u8 (each rank's word-head signature, tw_sig), then each
  *     word in byte order: u16
  *     length, its bytes, u32 n, cap, live, gn, last, u16 top, bbase[nblk(n)]
- *     u32, boff[nblk(n)] u32, the bound tree for cap (u16 codes), gn gap
- *     bytes.
+ *     u32, bw[nblk(n)] u8 (each block's gap width), the bound tree for cap
+ *     (u16 codes), gn gap bytes (the blocks' packed gaps, as in memory:
+ *     trie_words_internal.h; the groups' starts, goff, follow from the
+ *     widths and are laid out again on load).
  * rank[] is checked in place and kept as hints (tw_rank), save inverts rid
  * for it. Version 2 also held the forward index (each rank's word codes,
  * 40 ncode and 48 fan); version 3 has none (a candidate is checked on its
- * key's text in the trie, after its signature): a version-2 file is refused as any other
- * version is, with its number, and the engine builds the index instead.
+ * key's text in the trie, after its signature); version 4 packs a block's
+ * gaps at one bit width and keeps the widths, not each block's offset
+ * (version 3: varint gaps, 4-byte offsets). A file of an older version
+ * is refused as any other version is, with its number, and the engine
+ * builds the index instead.
  * Word ids are renumbered on the way (a word's id is its position in byte
  * order: the bulk-built dictionary hands out exactly those), so the file
  * does not depend on which ids live changes left behind.
@@ -39,8 +44,7 @@
  * (rank[rid[r]] = r, one live rank per live trie id and none for a free
  * id); each word in strictly
  * increasing byte order, with 1 <= live <= n <= cap, a finite bound,
- * every block's gaps
- * decoding exactly up to the next block's start, ranks strictly increasing
+ * every block's width <= 32 and the blocks' packed gaps summing to gn, ranks strictly increasing
  * and below next_rank, last and live as stored, the postings summing to
  * the header's count. What the checksum
  * alone vouches for (not checked: it would cost a build) is that the words
@@ -74,8 +78,9 @@
 #include "trie/trie_words_internal.h"
 
 #define TWS_MAGIC "QACWIDX" /* 8 bytes with the NUL */
-#define TWS_VERSION 3u /* 2: build ranks of one bound code in key order (tw_exact), adds and \
-                        * raises bounded strictly above the score; 3: no forward index */
+#define TWS_VERSION 4u /* 2: build ranks of one bound code in key order (tw_exact), adds and \
+                        * raises bounded strictly above the score; 3: no forward index; \
+                        * 4: gaps bit-packed a block at a time */
 #define TWS_HDR 128u
 #define TWS_WBUF (1u << 16)
 
@@ -155,7 +160,7 @@ static void tws_payload(tws_writer *o, const trie_words *w, uint32_t ids, const 
         uint32_t nb = tw_nblk(x->n), off[TW_MAXLV], sz[TW_MAXLV], tot;
         tw_levels(x->cap, off, sz, &tot);
         for (uint32_t b = 0; b < nb; b++) tws_u32(o, tw_bbase(x)[b]);
-        for (uint32_t b = 0; b < nb; b++) tws_u32(o, tw_boff(x)[b]);
+        tws_put(o, tw_bw(x), nb);
         for (uint32_t k = 0; k < tot; k++) tws_u16(o, tw_mx(x)[k]);
         tws_put(o, tw_gaps(x), x->gn);
     }
@@ -296,20 +301,22 @@ static int check_list(const trie_words *w, const tw_word *x, char *err, size_t e
     int rc = TRIE_OK;
     uint32_t nb = tw_nblk(x->n), live = 0, prev = 0;
     const uint8_t *g = tw_gaps(x);
+    uint64_t at = 0;
+    for (uint32_t b = 0; b < nb; b++) { /* the widths first: they place every block */
+        uint32_t cnt = x->n - (b << TW_FB) < TW_F ? x->n - (b << TW_FB) : TW_F, W = tw_bw(x)[b];
+        if (W > 32) TWS_FAIL(TRIE_EFORMAT, "block %u: width %u", b, W);
+        if ((b & (TW_F - 1)) == 0) tw_goff(x)[b >> TW_FB] = (uint32_t)(at < x->gn ? at : x->gn);
+        at += tw_pk_bytes(cnt - 1, W);
+    }
+    if (at != x->gn) TWS_FAIL(TRIE_EFORMAT, "blocks of %llu gap bytes, count says %u", (unsigned long long)at, x->gn);
     for (uint32_t b = 0; b < nb; b++) {
-        uint32_t at = tw_boff(x)[b], end = b + 1 < nb ? tw_boff(x)[b + 1] : x->gn, rk = tw_bbase(x)[b];
-        uint32_t cnt = x->n - (b << TW_FB) < TW_F ? x->n - (b << TW_FB) : TW_F;
-        if (at > end || end > x->gn || (b == 0 && at != 0)) TWS_FAIL(TRIE_EFORMAT, "block %u: bad gap offset", b);
+        uint32_t cnt = x->n - (b << TW_FB) < TW_F ? x->n - (b << TW_FB) : TW_F, rk = tw_bbase(x)[b];
+        tw_pk k;
+        tw_pk_start(&k, g + tw_boff(x, b), tw_bw(x)[b]); /* within gn: the sizes just checked */
         for (uint32_t i = 0; i < cnt; i++) {
             if (i) {
-                uint64_t c = 0;
-                uint32_t sh = 0, v;
-                do {
-                    if (at == end || sh > 28) TWS_FAIL(TRIE_EFORMAT, "block %u: bad gap", b);
-                    v = g[at++];
-                    c |= (uint64_t)(v & 0x7f) << sh, sh += 7;
-                } while (v & 0x80);
-                if (c == 0 || rk + c >= w->next_rank) TWS_FAIL(TRIE_EFORMAT, "block %u: rank out of order", b);
+                uint64_t c = tw_pk_next(&k);
+                if (rk + c >= w->next_rank) TWS_FAIL(TRIE_EFORMAT, "block %u: rank out of order", b);
                 rk += (uint32_t)c;
             } else if ((b && rk <= prev) || rk >= w->next_rank) {
                 TWS_FAIL(TRIE_EFORMAT, "block %u: rank out of order", b);
@@ -317,7 +324,6 @@ static int check_list(const trie_words *w, const tw_word *x, char *err, size_t e
             prev = rk;
             live += w->rid[rk] != NONE;
         }
-        if (at != end) TWS_FAIL(TRIE_EFORMAT, "block %u: %u stray gap bytes", b, end - at);
     }
     if (prev != x->last || live != x->live) TWS_FAIL(TRIE_EFORMAT, "last rank or live count disagrees");
 out:
@@ -344,24 +350,25 @@ static int load_words(trie_words *w, tws_rd *r, uint32_t nwords, char *err, size
         tw_word x = {.n = le_get32(q), .cap = le_get32(q + 4), .live = le_get32(q + 8), .gn = le_get32(q + 12),
                      .last = le_get32(q + 16), .top = le_get16(q + 20)};
         if (x.live == 0 || x.live > x.n || x.n > x.cap || x.cap > (uint64_t)w->next_rank * 2 + 64 ||
-            x.gn > UINT32_MAX - TW_CODE_MAX)
+            x.gn > UINT32_MAX - TW_BLK_MAX)
             TWS_FAIL(TRIE_EFORMAT, "word %u: bad counts", i);
         if (!isfinite(bval_fin(x.top))) /* a NaN or -inf code: no score has it (the dictionary refuses it) */
             TWS_FAIL(TRIE_EFORMAT, "word %u: bad bound", i);
         uint32_t nb = tw_nblk(x.n), off[TW_MAXLV], sz[TW_MAXLV], tot;
         tw_levels(x.cap, off, sz, &tot);
-        uint64_t fb = (uint64_t)nb * 8 + (uint64_t)tot * 2 + x.gn;
+        uint64_t fb = (uint64_t)nb * 5 + (uint64_t)tot * 2 + x.gn;
         if (!rd_has(r, fb)) TWS_FAIL(TRIE_EFORMAT, "truncated in word %u", i);
-        x.gcap = x.gn + TW_CODE_MAX;
+        x.gcap = x.gn; /* an append lays the list out afresh with room (tw_post_append) */
         tw_post_layout(&x);
         if (!(x.p = qmalloc((size_t)tw_list_bytes(x.cap, x.gcap)))) TWS_FAIL(TRIE_ENOMEM, "out of memory");
         w->w[i] = x;
         w->nwords++;
         w->list_bytes += tw_list_bytes(x.cap, x.gcap);
         memcpy(tw_bbase(&x), rd_take(r, (uint64_t)nb * 4), (size_t)nb * 4);
-        memcpy(tw_boff(&x), rd_take(r, (uint64_t)nb * 4), (size_t)nb * 4);
+        memcpy(tw_bw(&x), rd_take(r, nb), nb);
         memcpy(tw_mx(&x), rd_take(r, (uint64_t)tot * 2), (size_t)tot * 2);
         memcpy(tw_gaps(&x), rd_take(r, x.gn), x.gn);
+        memset(tw_gaps(&x) + x.gn, 0, TW_PK_PAD); /* (read past a last gap, masked off) */
         char why[160];
         if ((rc = check_list(w, &x, why, sizeof why))) TWS_FAIL(rc, "word %u (%.*s): %s", i, (int)wl, word, why);
         postings += x.live;
