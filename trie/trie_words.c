@@ -101,8 +101,8 @@
  * application val" 2863 -> 1720), 3 pairs (load 2.0-2.6, medians of the
  * pairs): median 22.6 -> 20.8 us, p99 535 -> 472 us, p99.9 1025 -> 892
  * us, CPU per query 68.5 -> 61.8 us, answers equal; with the index built
- * in the process instead of loaded, 2 pairs: median 1.00, p99 0.94-0.97,
- * p99.9 0.91-0.93 (README). (A complete word's
+ * in the process instead of loaded, 3 pairs: median 22.6 -> 21.9 us, p99
+ * 549 -> 512 us, p99.9 1076 -> 968 us (README). (A complete word's
  * list left to this check at TW_ISECT_SKEW 32 or 16 instead of 64, now
  * that the check drops more: no faster, one run each.)
  * This replaced a forward index (jermp/autocomplete's conjunctive layout,
