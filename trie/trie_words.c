@@ -86,13 +86,25 @@
  * matching of trie_words.h on the bytes (the prefix tried first: the
  * usual failure of a key that holds the complete words). Its score is read
  * first, so a key that cannot enter the best m is never decoded. Before
- * that, per rank, one byte (sig): each word of the key sets one of 8 bits,
- * a hash of its first two bytes (tw_sig_bit, trie_words_internal.h); a
- * typed complete word, or a typed prefix of 2 bytes or more, has its bit
- * in every key holding a word it matches, so a rank whose byte lacks a
- * typed word's bit is dropped before rid, refs and the key are read (one
- * miss). It is set at build and add and never changes (a deleted rank's
- * stays; its rid is NONE).
+ * that, per rank, two bytes (sig): each word of the key sets one of 8 bits
+ * of the low byte, a hash of its first two bytes, and one of 8 of the high
+ * byte, a hash of its first three (tw_sig, trie_words_internal.h); a typed
+ * complete word has both its bits in every key holding it, a typed prefix
+ * of 2 bytes or more its low bit, of 3 or more its high one too, so a rank
+ * lacking a typed word's bit is dropped before rid, refs and the key are
+ * read (one miss). It is set at build and add and never changes (a deleted
+ * rank's stays; its rid is NONE). The high byte (version 5 of the file;
+ * 10 MB at 10M keys): the tail is 3-4 word queries whose complete words
+ * are common ("of application val": 13,000 ranks of "application"
+ * checked), where most candidates holding the complete words fail the
+ * prefix; decodes over bench_words' 20,000 queries 1.40M -> 0.96M ("of
+ * application val" 2863 -> 1720), 3 pairs (load 2.0-2.6, medians of the
+ * pairs): median 22.6 -> 20.8 us, p99 535 -> 472 us, p99.9 1025 -> 892
+ * us, CPU per query 68.5 -> 61.8 us, answers equal; with the index built
+ * in the process instead of loaded, 3 pairs: median 22.6 -> 21.9 us, p99
+ * 549 -> 512 us, p99.9 1076 -> 968 us (README). (A complete word's
+ * list left to this check at TW_ISECT_SKEW 32 or 16 instead of 64, now
+ * that the check drops more: no faster, one run each.)
  * This replaced a forward index (jermp/autocomplete's conjunctive layout,
  * made mutable: per rank the key's word codes as varints, 99 MB at 10M
  * keys, their groups of 16 ranks 15 MB, and per word code its id, length
@@ -204,13 +216,14 @@
  * bounded by TRIE_WORDS_MAX_SCAN work units (every posting, tombstones
  * included, every streamed word, every heap push; then *truncated: the hits
  * so far are still exactly the best). Memory per key: 2 (rank hint) + 4
- * (rid) + 2 (kb) + 1 (sig) + ~1.6 per distinct word (gap, block heads,
+ * (rid) + 2 (kb) + 2 (sig) + ~1.6 per distinct word (gap, block heads,
  * tree) + the dictionary (~50 B per word + its trie); at 10M synthetic
- * keys (bench_words): rank hints 20 MB, kb 20, rid 40, sig 10, postings
+ * keys (bench_words): rank hints 20 MB, kb 20, rid 40, sig 20, postings
  * 84.8 (gaps 57.5 and their pads 1.1, block heads 18.9: first ranks 14.0,
  * widths 3.6, group starts 1.3; trees 7.3), words and dictionary ~13:
- * 187.4 MB (214.8 with varint gaps and a 4-byte offset a block: gaps 76,
- * heads 28; 321.0 with the forward index). Tried and not kept (10M, 3
+ * 197.4 MB (187.4 with 1-byte signatures; 214.8 with those, varint gaps
+ * and a 4-byte offset a block: gaps 76, heads 28; 321.0 with the forward
+ * index). Tried and not kept (10M, 3
  * pairs each, load ~2): no pad, the 8-byte load ending at the gap's last
  * byte (it may start in the heads before the gaps): 1.1 MB less, median
  * 22.8 -> 23.5 us against the pad; no pad, the gap bytes first and the
@@ -348,7 +361,7 @@ static int tw_rid_reserve(trie_words *w, uint32_t r) {
     uint32_t *p = qrealloc(w->rid, nc * sizeof *p);
     if (!p) return TRIE_ENOMEM;
     w->rid = p;
-    uint8_t *g = qrealloc(w->sig, nc);
+    uint16_t *g = qrealloc(w->sig, nc * sizeof *g);
     if (!g) return TRIE_ENOMEM;
     w->sig = g;
     w->ridcap = (uint32_t)nc;
@@ -611,7 +624,7 @@ int trie_words_build(const trie *t, trie_words **out) {
     w->rid = order; /* rank -> id */
     w->ridcap = nkeys + 1;
     order = NULL;
-    if (!(w->sig = qmalloc(w->ridcap))) goto fail;
+    if (!(w->sig = qmalloc((size_t)w->ridcap * sizeof *w->sig))) goto fail;
     w->next_rank = nkeys;
     w->keys = nkeys;
     if ((rc = vocab_rehash(&v, 1u << 16))) goto fail;
@@ -717,7 +730,7 @@ void trie_words_memory(const trie_words *w, trie_words_mem *m) {
     trie_mem tm;
     trie_memory(w->wt, &tm);
     uint64_t b = sizeof *w + tm.bytes_alloc + (uint64_t)w->wcap * sizeof(tw_word) +
-                 (uint64_t)w->idcap * (sizeof *w->rhint + sizeof *w->kb) + (uint64_t)w->ridcap * 5;
+                 (uint64_t)w->idcap * (sizeof *w->rhint + sizeof *w->kb) + (uint64_t)w->ridcap * (sizeof *w->rid + sizeof *w->sig);
     m->words = w->nwords;
     m->postings = w->postings;
     m->bytes = b + w->list_bytes;

@@ -348,7 +348,7 @@ void trie_words__check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) {
     const trie_words *w = S->w;
     uint32_t ids[TW_F], rks[TW_F], n = 0, m = 0;
     double sc[TW_F];
-    uint8_t sm = S->sigm;
+    uint16_t sm = S->sigm;
     uint32_t nk = 0;
     for (uint32_t i = 0; i < nr; i++) __builtin_prefetch(&w->sig[rk[i]]);
     for (uint32_t i = 0; i < nr; i++) {
@@ -426,9 +426,9 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
     S->nc = nc;
     for (int i = 0; i < nc; i++) {
         if ((S->qw[i] = trie_words__lookup(w->wt, q->w[i], q->wl[i])) == NONE) return 0;
-        S->sigm |= tw_sig_bit(q->w[i], q->wl[i]);
+        S->sigm |= tw_sig_word(q->w[i], q->wl[i]);
     }
-    if (!q->trailing && q->wl[nc] >= 2) S->sigm |= tw_sig_bit(q->w[nc], 2); /* (a 1-byte prefix: no bit) */
+    if (!q->trailing) S->sigm |= tw_sig_pfx(q->w[nc], q->wl[nc]);
     if (nc == 0) { /* one word, a prefix: every dictionary word with it */
         if (!stream_init(S, q->w[0], q->wl[0])) return 0;
         S->stream = 1;
@@ -639,7 +639,7 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
         if (bval(w->kb[id]) < t->refs[id].score) FAIL("key id %u: bound under its score", id);
         char key[TRIE_MAX_KEY];
         uint32_t kl = kdecode(t, id, key);
-        if (w->sig[rk] != tw_sig(key, kl)) FAIL("key id %u: signature %02x, its words give %02x", id, w->sig[rk], tw_sig(key, kl));
+        if (w->sig[rk] != tw_sig(key, kl)) FAIL("key id %u: signature %04x, its words give %04x", id, w->sig[rk], tw_sig(key, kl));
         uint16_t o[TW_MAXKW], l[TW_MAXKW];
         int n = trie_words__distinct(key, o, l, trie_words__split(key, kl, o, l));
         for (int i = 0; i < n; i++) {
