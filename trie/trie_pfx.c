@@ -45,6 +45,29 @@
  * characters still need a one-byte look-ahead, which nearly always hits),
  * and the 4x larger filter costs more per miss. The load went from 9-12 s
  * to 12.4 s there. The test it came with (test_filter_wide_alphabet) stays.
+ * (3) DEEPER PREFIXES (branch fz12): PF_MAXLEN 10, 12 or 16, the walk's
+ * strings in a 128-bit word (unsigned __int128: one more multiply in the
+ * hash), so that probes and plans judge children below depth 8 too. Same
+ * answers; it does not pay. Distinct prefixes at 10M keys: 0.81M of 1..8
+ * bytes, 2.16M of 1..10, 5.10M of 1..12, 17.6M of 1..16 (fill 2.4 % and
+ * 6.2 % at 4 bits a key; 12 and 16 at 8 bits a key, 16.8 MB: 7.3 %, 22.9 %).
+ * Work units of FUZZY 2 on 8+ characters (sum over 14,970 prefixes of
+ * p20k.txt; exact): 73.14M, 10: 73.74M, 12: 74.07M, 16: 80.30M (12 at 4
+ * bits a key, fill 14 %: 75.90M, 3 pairs 1.14 of the median); FUZZY 1
+ * 8.31M, 8.14M, 8.07M, 9.55M. AOL dev (12, 4 bits a key: a 0.1 MB filter
+ * 40 % -> 73 % full): FUZZY 2 on 8+ 31.2M -> 37.6M units.
+ * Medians of 3 rounds, all five binaries in turn, load 1.3-2.4, FUZZY 2 on
+ * 8+ / FUZZY 1, µs: this layout 168 / 15.6, the 128-bit word alone at 8
+ * bytes 168 / 16.1, 10: 168 / 15.9, 12: 184 / 17.9 (16.8 MB), 16: 238 / 23.0
+ * (16.8 MB); the load 1.8-3.0 s, 2.1, 2.6-2.9, 4.2-4.6. Why: counted by the
+ * depth of the node whose child the walk looks at (FUZZY 2 on 8+, this
+ * layout), 66.1M of the 73.1M units are spent at nodes of depth < 8 (12.7M
+ * children; 35.5M units in 5.8M probes), only 4.4M at depths 8-11 (2.07M
+ * children) and 2.5M deeper. At 12 bytes (8 bits a key) the children
+ * seen fall 15.8M -> 13.9M (at 8-11: 2.07M -> 1.0M), but the probes now
+ * run below depth 8 too (1-4 look-ups each, a unit apiece, where there
+ * were none): the units at nodes of depth < 8 go 66.1M -> 67.1M and those
+ * at 8-11 stay 4.4M; at 16 the fuller filter weakens every probe.
  *
  * INVARIANT (no false negatives): when t->pf is not NULL, every prefix of
  * 1..PF_MAXLEN bytes of every live key is in it. Kept by: trie__pf_rebuild
