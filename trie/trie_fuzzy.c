@@ -89,7 +89,8 @@
       same answers, same units. AOL dev index (82k keys, 0.1 MB filter), 2
       pairs: FUZZY 2 on 8+ characters 0.77-0.84 of the median with the
       pass, FUZZY 1 0.82-0.88, AUTO 0.80-0.85; 1M keys (0.5 MB filter),
-      2 pairs: 0.84-0.85, 0.85-0.92, 0.87-0.89; 10M (8.4 MB) keeps it:
+      2 pairs: 0.84-0.85, 0.85-0.92, 0.87-0.89; 10M (8.4 MB then, 4.2 MB
+      folded now: trie_pfx.c) keeps it:
       without it 1.13-1.26 of the median there.
       At 10M keys this more than halved FUZZY 1 (README, Typos).
       PROBE RECORDS: the prefetch pass records each probe's look-ups

@@ -37,11 +37,14 @@
  * share their short prefixes get a filter that stays in the caches better:
  * the synthetic 10M corpus has 0.81M distinct prefixes of <= 8 bytes (0.08
  * a key; 2.4 % of 8.4 MB set), folded once to 4.2 MB (fill 4.7 %): the
- * walk's work units +0.3 % (FUZZY 1 +0.8 %), FUZZY 2 on 8+ characters 0.89
- * of the median (4 pairs 0.85-0.92, p99 ~0.92), FUZZY 1 0.95, FUZZY 2 and
- * AUTO 0.88-0.90, RSS -5.4 MB. 2.1 MB (1 bit a key, fill 9.1 %) was no
- * better than 4.2 (3 rounds: 1.00, 0.90, 1.00 of the median against main;
- * 4.2: 0.92, 0.85, 1.00). Real queries have more prefixes than keys (AOL
+ * walk's work units +0.3 % (FUZZY 1 +0.8 %); 7 pairs against main, ratio
+ * of medians: FUZZY 2 on 8+ characters 0.87 (pairs 0.85-0.95, p99 0.92),
+ * FUZZY 1 0.97, FUZZY 2 0.92, AUTO 0.90; RSS -5.4 MB. So at 10M the
+ * filter's misses cost more than its false positives: the probes and plan
+ * checks wait on its words (perf, main: fz_plan_check ~22 % of the walk's
+ * samples, nearly all on the word's load). 2.1 MB (1 bit a key, fill
+ * 9.1 %) was no better than 4.2 (3 rounds: 1.00, 0.90, 1.00 of the median
+ * against main; 4.2: 0.92, 0.85, 1.00). Real queries have more prefixes than keys (AOL
  * dev: ~1.2 a key, 40 % of its 0.1 MB set), so they keep the size by keys.
  *
  * TRIED AND NOT KEPT (commit e83bf6e on branch fz3, measured at 10M keys,
