@@ -699,6 +699,46 @@ static void test_filter_wide_alphabet(void **state) {
     model_free(&m);
 }
 
+/* The filter's fold (trie_pfx.c, LAYOUT): keys that share few short
+ * prefixes (a stem and digits: a few hundred distinct prefixes of <= 8
+ * bytes among 70,000 keys) get a filter sized by their key count (2^19
+ * bits) and folded three times to PF_MIN_BITS by the bulk build; every
+ * prefix must still be in it (trie_check recounts them), the answers must
+ * match the model's, also after live adds into the folded filter, and a
+ * fold of a filter already small enough changes nothing. */
+static size_t stem_key(char *b) {
+    static const char *const stem[] = {"weather", "whether", "newark", "nevada"};
+    int n = snprintf(b, 32, "%s%u%u", stem[rnd(4)], rnd(10), rnd(1000000));
+    return (size_t)n;
+}
+
+static void test_filter_fold(void **state) {
+    (void)state;
+    rng_seed(7);
+    model m = {0};
+    char kb[64], err[256];
+    while (m.n < 70000) {
+        size_t kl = stem_key(kb);
+        model_set(&m, kb, kl, gen_score());
+    }
+    trie *t = model_build(&m);
+    assert_int_equal(trie__pf_bytes(t), PF_MIN_BITS / 8); /* 70,000 * PF_BITS_PER_KEY bits before */
+    if (trie_check(t, err, sizeof err)) fail_msg("trie_check: %s", err);
+    wild_queries(t, &m, 400);
+    trie__pf_fold(t, PF_MIN_BITS / 64); /* already that size: a no-op */
+    assert_int_equal(trie__pf_bytes(t), PF_MIN_BITS / 8);
+    for (int o = 0; o < 2000; o++) { /* live adds into the folded filter */
+        size_t kl = wild_key(kb);
+        double s = gen_score();
+        assert_int_equal(trie_set(t, kb, kl, NULL, 0, s, NULL), 0);
+        model_set(&m, kb, kl, s);
+    }
+    wild_queries(t, &m, 400);
+    if (trie_check(t, err, sizeof err)) fail_msg("trie_check: %s", err);
+    trie_free(t);
+    model_free(&m);
+}
+
 int main(void) {
     res = malloc(200000 * sizeof *res);
     const struct CMUnitTest tests[] = {
@@ -711,6 +751,7 @@ int main(void) {
         cmocka_unit_test(test_differential_prefetch),
         cmocka_unit_test(test_work_limit),
         cmocka_unit_test(test_filter_wide_alphabet),
+        cmocka_unit_test(test_filter_fold),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(res);

@@ -89,7 +89,8 @@
       same answers, same units. AOL dev index (82k keys, 0.1 MB filter), 2
       pairs: FUZZY 2 on 8+ characters 0.77-0.84 of the median with the
       pass, FUZZY 1 0.82-0.88, AUTO 0.80-0.85; 1M keys (0.5 MB filter),
-      2 pairs: 0.84-0.85, 0.85-0.92, 0.87-0.89; 10M (8.4 MB) keeps it:
+      2 pairs: 0.84-0.85, 0.85-0.92, 0.87-0.89; 10M (8.4 MB then, 4.2 MB
+      folded now: trie_pfx.c) keeps it:
       without it 1.13-1.26 of the median there.
       At 10M keys this more than halved FUZZY 1 (README, Typos).
       PROBE RECORDS: the prefetch pass records each probe's look-ups
@@ -146,6 +147,10 @@
       8+ characters 87 against 150: misses are most of FUZZY 1, but on
       8+ characters the work itself (5,439 units at the median, ~16 ns
       each) is above the 50 µs target (README, Typos).
+      Where those units go (per node depth of the child looked at): 90 %
+      at nodes of depth < 8, half of all in probes (35.5M of 73.1M, 6.1
+      units a probe); depths 8-11 take 6 %. A filter of deeper prefixes
+      does not pay (trie_pfx.c, TRIED AND NOT KEPT (3)).
       Tried for FUZZY 1 and not kept: INTERLEAVED LANES (AMAC), the
       budget-1 walk as 4 depth-first walks run in turns, each turn
       ending on a prefetch of the line its next turn reads (a child's

@@ -3,7 +3,7 @@
  * WHY
  * ---
  * The typo walk (trie_fuzzy.c) touches, per call, a few dozen cache lines
- * scattered over the prefix filter (8 MB at 10M keys), the node table
+ * scattered over the prefix filter (4 MB at 10M keys), the node table
  * (~80 MB), the child blocks, the id table and the key arena: one 4 KB
  * page each, so most of its loads also miss the TLB (the first-level data
  * TLB covers 256 KB of 4 KB pages; a page walk is a few more dependent

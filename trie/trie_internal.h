@@ -262,7 +262,8 @@ void trie__heavy_free(trie *t);
 
 /* trie_pfx.c: the prefix filter (design there). Compile-time settings. */
 #define PF_MAXLEN 8u              /* prefixes of 1..PF_MAXLEN bytes are in it */
-#define PF_BITS_PER_KEY 4u        /* sized at rebuild: at least this many bits a key */
+#define PF_BITS_PER_KEY 4u        /* sized at rebuild: at least this many bits a key, */
+#define PF_BITS_PER_STRING 32u    /* then folded to the smallest with this many a distinct prefix */
 #define PF_MIN_BITS (1ull << 16)  /* 8 KB: a new or small trie */
 #define PF_MAX_BITS (1ull << 31)  /* 256 MB */
 /* A new key: sets its prefixes (no-op without a filter). */
@@ -270,6 +271,10 @@ void trie__pf_add(trie *t, const char *key, size_t klen);
 /* Resizes for t->count and sets every key's prefixes; without memory the
  * trie has no filter. Cannot fail. */
 void trie__pf_rebuild(trie *t);
+/* Folds the filter to `words` (a power of two, >= PF_MIN_BITS / 64) when
+ * it has more: word i takes the OR of every word congruent to i, so every
+ * string stays in it. No-op otherwise. */
+void trie__pf_fold(trie *t, uint64_t words);
 /* The smallest filter, for trie_new: TRIE_OK or TRIE_ENOMEM. */
 int trie__pf_init(trie *t);
 void trie__pf_free(trie *t);
