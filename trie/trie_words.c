@@ -653,13 +653,7 @@ int trie_words_build(const trie *t, trie_words **out) {
                     if (x->cap == 0) x->top = w->kb[id]; /* the first is the highest */
                     /* the packed gap bytes (tw_pk_add; the open block's
                      * width kept in gn until the lists are laid out) */
-                    if ((x->cap & (TW_F - 1)) == 0) {
-                        if (x->cap) x->gcap += tw_pk_bytes(TW_F - 1, x->gn);
-                        x->gn = 0;
-                    } else {
-                        uint32_t wv = tw_wbits(r - x->last - 1);
-                        if (wv > x->gn) x->gn = wv;
-                    }
+                    x->gcap += tw_pk_step(x->cap, r, x->last, &x->gn);
                     x->cap++;
                     x->last = r;
                     continue;

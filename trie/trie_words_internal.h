@@ -466,14 +466,23 @@ typedef struct tw_pk_count {
     uint64_t bytes;
     uint32_t k, last, w; /* ranks counted, the last, the open block's width */
 } tw_pk_count;
-static inline void tw_pk_add(tw_pk_count *c, uint32_t r) {
-    if ((c->k & (TW_F - 1)) == 0) {
-        if (c->k) c->bytes += tw_pk_bytes(TW_F - 1, c->w);
-        c->w = 0;
+/* Counts rank r, the k-th (from 0) of its list, after rank `last`: widens
+ * the open block's width *w, or closes the block before it; returns the
+ * gap bytes closed (0 or a full block's). The build's count pass keeps
+ * these in its tw_word fields, tw_pk_add in a tw_pk_count. */
+static inline uint32_t tw_pk_step(uint32_t k, uint32_t r, uint32_t last, uint32_t *w) {
+    uint32_t closed = 0;
+    if ((k & (TW_F - 1)) == 0) {
+        if (k) closed = tw_pk_bytes(TW_F - 1, *w);
+        *w = 0;
     } else {
-        uint32_t wv = tw_wbits(r - c->last - 1);
-        if (wv > c->w) c->w = wv;
+        uint32_t wv = tw_wbits(r - last - 1);
+        if (wv > *w) *w = wv;
     }
+    return closed;
+}
+static inline void tw_pk_add(tw_pk_count *c, uint32_t r) {
+    c->bytes += tw_pk_step(c->k, r, c->last, &c->w);
     c->last = r;
     c->k++;
 }
