@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "trie/trie.h"
 #include "trie/trie_fuzzy.h"
 #include "trie/trie_fuzzy_internal.h"
@@ -735,6 +736,25 @@ static void test_filter_fold(void **state) {
     }
     wild_queries(t, &m, 400);
     if (trie_check(t, err, sizeof err)) fail_msg("trie_check: %s", err);
+    /* a rebuild (load, bulk build) whose allocations fail from the i-th on:
+     * no filter (every probe says maybe), the big block unfolded, or the
+     * fold's shrink failed (the big block kept, its low words used); each
+     * is still a filter with every prefix, or none */
+    trie__pf_rebuild(t);
+    uint64_t folded = trie__pf_bytes(t); /* (the adds grew the prefixes) */
+    unsigned long failed = 0;
+    for (unsigned long i = 1; i <= 6; i++) {
+        qalloc_fail_after(i, 1);
+        trie__pf_rebuild(t);
+        failed += qalloc_failures(); /* (counted since the arm: read before disarming) */
+        qalloc_fail_after(0, 0);
+        assert_true(trie__pf_bytes(t) == 0 || trie__pf_bytes(t) == folded);
+        if (trie_check(t, err, sizeof err)) fail_msg("rebuild failing from allocation %lu: %s", i, err);
+        wild_queries(t, &m, 100);
+    }
+    assert_true(failed > 0); /* the injection reached the rebuild */
+    trie__pf_rebuild(t);
+    assert_int_equal(trie__pf_bytes(t), folded);
     trie_free(t);
     model_free(&m);
 }

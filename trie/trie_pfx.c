@@ -182,12 +182,13 @@ void trie__pf_fold(trie *t, uint64_t words) {
     for (uint64_t w = have; w > words; w >>= 1) /* word i + w/2 of a filter of w words is word i of one of w/2 */
         for (uint64_t i = 0; i < w / 2; i++) pf[i] |= pf[i + w / 2];
     uint64_t *np = trie__huge_alloc(words * 8, HUGE_MIN_BYTES, NULL);
-    if (!np) np = qmalloc(words * 8);
-    if (np) { /* else the big array stays, its low words used */
+    if (np) {
         memcpy(np, pf, words * 8);
         qfree(pf);
-        t->pf = np;
+    } else if (!(np = qrealloc(pf, words * 8))) { /* shrunk in place, or moved */
+        np = pf; /* (a shrink that fails: the big block stays, its low words used) */
     }
+    t->pf = np;
     t->pfmask = words - 1;
 }
 
