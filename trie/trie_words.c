@@ -86,14 +86,23 @@
  * matching of trie_words.h on the bytes (the prefix tried first: the
  * usual failure of a key that holds the complete words). Its score is read
  * first, so a key that cannot enter the best m is never decoded. Before
- * that, per rank, two bytes (sig): each word of the key sets one of 8 bits
- * of the low byte, a hash of its first two bytes, and one of 8 of the high
- * byte, a hash of its first three (tw_sig, trie_words_internal.h); a typed
- * complete word has both its bits in every key holding it, a typed prefix
- * of 2 bytes or more its low bit, of 3 or more its high one too, so a rank
- * lacking a typed word's bit is dropped before rid, refs and the key are
- * read (one miss). It is set at build and add and never changes (a deleted
- * rank's stays; its rid is NONE). The high byte (version 5 of the file;
+ * that, per rank, four bytes (sig): each word of the key sets one of 16
+ * bits of the low half, a hash of its first two bytes, and one of 16 of
+ * the high half, a hash of its first three (tw_sig, trie_words_internal.h);
+ * a typed complete word has both its bits in every key holding it, a typed
+ * prefix of 2 bytes or more its low bit, of 3 or more its high one too, so
+ * a rank lacking a typed word's bit is dropped before rid, refs and the key
+ * are read (one miss). It is set at build and add and never changes (a
+ * deleted rank's stays; its rid is NONE). Halves of 16 bits instead of 8
+ * (version 6 of the file; +20 MB at 10M keys, total RSS 705.5 -> 725.5 MB,
+ * the target 730): a key of ~5 words sets ~28 % of a half instead of ~49
+ * %, so a candidate lacking a typed word of 3+ bytes passes ~8 % of the
+ * time instead of ~24 %; keys decoded over bench_words' 20,000 queries
+ * 0.96M -> 0.55M, 10M, saved index, each query's fastest of 3 passes, 3
+ * pairs (load 1.2-1.9, medians of the pairs): median 21.0 -> 19.9 us, p99
+ * 504 -> 474 us, p99.9 949 -> 898 us, 2 / 3 / 4 words 18.7 / 50.1 / 48.4
+ * -> 17.9 / 47.6 / 47.0 us, CPU per query 65.1 -> 61.1 us, answers equal
+ * (per query, 1M and 10M). The high byte (version 5 of the file;
  * 10 MB at 10M keys): the tail is 3-4 word queries whose complete words
  * are common ("of application val": 13,000 ranks of "application"
  * checked), where most candidates holding the complete words fail the
@@ -216,12 +225,13 @@
  * bounded by TRIE_WORDS_MAX_SCAN work units (every posting, tombstones
  * included, every streamed word, every heap push; then *truncated: the hits
  * so far are still exactly the best). Memory per key: 2 (rank hint) + 4
- * (rid) + 2 (kb) + 2 (sig) + ~1.6 per distinct word (gap, block heads,
+ * (rid) + 2 (kb) + 4 (sig) + ~1.6 per distinct word (gap, block heads,
  * tree) + the dictionary (~50 B per word + its trie); at 10M synthetic
- * keys (bench_words): rank hints 20 MB, kb 20, rid 40, sig 20, postings
+ * keys (bench_words): rank hints 20 MB, kb 20, rid 40, sig 40, postings
  * 84.8 (gaps 57.5 and their pads 1.1, block heads 18.9: first ranks 14.0,
  * widths 3.6, group starts 1.3; trees 7.3), words and dictionary ~13:
- * 197.4 MB (187.4 with 1-byte signatures; 214.8 with those, varint gaps
+ * 217.4 MB (197.4 with 2-byte signatures, 187.4 with 1-byte; 214.8 with
+ * those, varint gaps
  * and a 4-byte offset a block: gaps 76, heads 28; 321.0 with the forward
  * index). Tried and not kept (10M, 3
  * pairs each, load ~2): no pad, the 8-byte load ending at the gap's last
@@ -361,7 +371,7 @@ static int tw_rid_reserve(trie_words *w, uint32_t r) {
     uint32_t *p = qrealloc(w->rid, nc * sizeof *p);
     if (!p) return TRIE_ENOMEM;
     w->rid = p;
-    uint16_t *g = qrealloc(w->sig, nc * sizeof *g);
+    tw_sig_t *g = qrealloc(w->sig, nc * sizeof *g);
     if (!g) return TRIE_ENOMEM;
     w->sig = g;
     w->ridcap = (uint32_t)nc;
