@@ -203,6 +203,32 @@
  * first heads prefetched together: median 22.6 -> 23.3 us, CPU per query
  * 69 -> 73 us (the branch in the step loop; the gaps' miss was overlapped
  * with the gallop's anyway).
+ * Tried and not kept, after the 4-byte signatures (10M, the saved index,
+ * each query's fastest of 3 passes, variant and this code alternating in
+ * separate processes, load 1.5-1.9; branch infix9, its scratch holds the
+ * patch): exact rank bitmaps of the commonest words (at most 16, each
+ * with a rank in 64 or more, 1.25 MB each at 10M, made from the lists at
+ * build and load, a bit set by each add, dropped with their word), a
+ * complete word's list with one tested by a bit instead of a seek:
+ * median 20.4 / 20.5 us against 20.0 / 20.0, 4 words 49.6 / 48.5 against
+ * 47.7 / 47.6, p99 482 / 465 against 474 / 481, answers equal -- a list
+ * that is not skewed is sought a short way, mostly in a block already
+ * read, while a bit test is a miss; with the skewed lists (TW_ISECT_SKEW)
+ * kept in the pass too, tested by their bits: median 21.1-21.4 us, 3 / 4
+ * words 49.8-50.8 / 51.2-52.9 us (a serial miss a driver rank, where the
+ * candidate check starts the signatures' misses 16 at a time). And the
+ * signature tested on each rank of the driver before the other lists are
+ * sought (the prefix's ranks driving, or every driver): median 20.4 /
+ * 20.4 and 21.9 / 22.3 us against 19.4 / 19.0 (two runs each), CPU per
+ * query 65-67 and 81-85 us against 59, the work units of the skipped
+ * ranks sending 63 and 196 more queries to the work limit (the answers
+ * truncated, so changed). The best-first search starting the signatures'
+ * misses of the next leaf block on the heap under the current block's
+ * check: 3 pairs, median 19.9 / 20.5 / 19.4 us without, 19.8 / 19.8 /
+ * 20.5 with (noise). TW_PCUR_RATIO 1, 2 or 8, TW_PCUR_WORDS 64,
+ * TW_ISECT_SKEW 16 or 32 with the 4-byte signatures: none better than
+ * the noise (one or two runs each; 1 sends 2-word p99 from ~340 to ~470
+ * us).
  * Tried and not kept (10M keys, bench_words' queries; the variant and this
  * code in one process over the same index, passes alternating, load 10-12):
  * inside the best-first search, filtering the driving list by the other
