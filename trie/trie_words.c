@@ -226,9 +226,10 @@
  * misses of the next leaf block on the heap under the current block's
  * check: 3 pairs, median 19.9 / 20.5 / 19.4 us without, 19.8 / 19.8 /
  * 20.5 with (noise). TW_PCUR_RATIO 1, 2 or 8, TW_PCUR_WORDS 64,
- * TW_ISECT_SKEW 16 or 32 with the 4-byte signatures: none better than
- * the noise (one or two runs each; 1 sends 2-word p99 from ~340 to ~470
- * us).
+ * TW_ISECT_SKEW 16 or 32, TW_PFX_DRIVE 256 or 512 with the 4-byte
+ * signatures: none better than the noise (one or two runs each;
+ * TW_PCUR_RATIO 1 sends 2-word p99 from ~340 to ~470 us; the skews and
+ * TW_PFX_DRIVE truncate 2-7 more queries, so change answers).
  * Tried and not kept (10M keys, bench_words' queries; the variant and this
  * code in one process over the same index, passes alternating, load 10-12):
  * inside the best-first search, filtering the driving list by the other
