@@ -183,14 +183,14 @@ grep -q 'event=infix.load_failed .*written for another snapshot' "$tmp/log6" && 
 after_save "mismatched, built"
 qac_stop || bad "clean stop"
 
-# a word index of version 4 (1-byte signatures; 3 had varint gaps, 2 the
-# forward index): refused by its version, logged, built
-printf '\x04' | dd of="$tmp/idx.words" bs=1 seek=8 conv=notrunc 2>/dev/null
+# a word index of version 5 (2-byte signatures; 4 had 1-byte ones, 3 varint
+# gaps, 2 the forward index): refused by its version, logged, built
+printf '\x05' | dd of="$tmp/idx.words" bs=1 seek=8 conv=notrunc 2>/dev/null
 fail_log=$tmp/log7
-qac_start "$port" "$tmp/log7" -i "$tmp/idx" --journal "$tmp/j" --http-port 0 || fail "restart with a version-4 word index"
-grep -q 'event=infix.load_failed .*unsupported word index version 4 (this build reads 5)' "$tmp/log7" &&
-    grep -q 'event=infix.built ' "$tmp/log7" && ok "version-4 word index: logged, built" || bad "log7: $(grep infix "$tmp/log7")"
-after_save "version 4, built"
+qac_start "$port" "$tmp/log7" -i "$tmp/idx" --journal "$tmp/j" --http-port 0 || fail "restart with a version-5 word index"
+grep -q 'event=infix.load_failed .*unsupported word index version 5 (this build reads 6)' "$tmp/log7" &&
+    grep -q 'event=infix.built ' "$tmp/log7" && ok "version-5 word index: logged, built" || bad "log7: $(grep infix "$tmp/log7")"
+after_save "version 5, built"
 qac_stop || bad "clean stop"
 
 # --infix-index=no: refused with the reason; no index memory

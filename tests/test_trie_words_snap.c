@@ -246,7 +246,7 @@ static void test_bad_bound(void **state) {
     size_t n;
     uint8_t *b = slurp(P_WORDS, &n);
     uint64_t ids = le_get32(b + 32), nr = le_get32(b + 36);
-    size_t at = 128 + ids * 6 + nr * 6; /* word 0 (4-byte rid, 2-byte sig a rank) */
+    size_t at = 128 + ids * 6 + nr * 8; /* word 0 (4-byte rid, 4-byte sig a rank) */
     size_t top = at + 2 + le_get16(b + at) + 20;
     assert_true(top + 2 <= n);
     le_put16(b + top, 0xffc1); /* bval: 0x7fc10000, a NaN */
@@ -262,14 +262,15 @@ static void test_bad_bound(void **state) {
 
 /* A file of an older version -- 2 (it held the forward index, which
  * version 3 dropped), 3 (varint gaps, which version 4 packs), 4 (1-byte
- * signatures, which version 5 widens to 2): refused by
+ * signatures, which version 5 widens to 2), 5 (2-byte signatures, which
+ * version 6 widens to 4): refused by
  * its version with its number, before any field is read, and
  * trie_words_open (what qac complete and eval call; the server logs the
  * same reason as infix.load_failed) builds the index instead: the same
  * answers. */
 static void test_old_version(void **state) {
     (void)state;
-    for (uint32_t v = 2; v <= 4; v++) {
+    for (uint32_t v = 2; v <= 5; v++) {
         trie *t, *t2;
         trie_words *w, *x = NULL;
         uint64_t id;
@@ -278,12 +279,12 @@ static void test_old_version(void **state) {
         save_both(t, w, &t2, &id);
         size_t n;
         uint8_t *b = slurp(P_WORDS, &n);
-        assert_int_equal(le_get32(b + 8), 5);
+        assert_int_equal(le_get32(b + 8), 6);
         le_put32(b + 8, v);
         reseal(b, n);
         spit(P_WORDS, b, n);
         assert_int_equal(try_load(t2, id, err, sizeof err), TRIE_EFORMAT);
-        snprintf(want, sizeof want, "unsupported word index version %u (this build reads 5)", v);
+        snprintf(want, sizeof want, "unsupported word index version %u (this build reads 6)", v);
         assert_non_null(strstr(err, want));
         int loaded = -1;
         assert_int_equal(trie_words_open(P_TRIE, t2, &x, &loaded, why, sizeof why), TRIE_OK);
@@ -315,7 +316,7 @@ static void test_bad_width(void **state) {
         size_t n;
         uint8_t *b = slurp(P_WORDS, &n);
         uint64_t ids = le_get32(b + 32), nr = le_get32(b + 36), nw = le_get32(b + 44);
-        size_t at = 128 + ids * 6 + nr * 6;
+        size_t at = 128 + ids * 6 + nr * 8;
         int done = 0;
         for (uint64_t i = 0; i < nw && !done; i++) { /* the first word with 3 blocks or more (block 1 full) */
             size_t q = at + 2 + le_get16(b + at);

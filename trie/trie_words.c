@@ -86,14 +86,23 @@
  * matching of trie_words.h on the bytes (the prefix tried first: the
  * usual failure of a key that holds the complete words). Its score is read
  * first, so a key that cannot enter the best m is never decoded. Before
- * that, per rank, two bytes (sig): each word of the key sets one of 8 bits
- * of the low byte, a hash of its first two bytes, and one of 8 of the high
- * byte, a hash of its first three (tw_sig, trie_words_internal.h); a typed
- * complete word has both its bits in every key holding it, a typed prefix
- * of 2 bytes or more its low bit, of 3 or more its high one too, so a rank
- * lacking a typed word's bit is dropped before rid, refs and the key are
- * read (one miss). It is set at build and add and never changes (a deleted
- * rank's stays; its rid is NONE). The high byte (version 5 of the file;
+ * that, per rank, four bytes (sig): each word of the key sets one of 16
+ * bits of the low half, a hash of its first two bytes, and one of 16 of
+ * the high half, a hash of its first three (tw_sig, trie_words_internal.h);
+ * a typed complete word has both its bits in every key holding it, a typed
+ * prefix of 2 bytes or more its low bit, of 3 or more its high one too, so
+ * a rank lacking a typed word's bit is dropped before rid, refs and the key
+ * are read (one miss). It is set at build and add and never changes (a
+ * deleted rank's stays; its rid is NONE). Halves of 16 bits instead of 8
+ * (version 6 of the file; +20 MB at 10M keys, total RSS 705.5 -> 725.5 MB,
+ * the target 730): a key of ~5 words sets ~28 % of a half instead of ~49
+ * %, so a candidate lacking a typed word of 3+ bytes passes ~8 % of the
+ * time instead of ~24 %; keys decoded over bench_words' 20,000 queries
+ * 0.96M -> 0.55M, 10M, saved index, each query's fastest of 3 passes, 3
+ * pairs (load 1.2-1.9, medians of the pairs): median 21.0 -> 19.9 us, p99
+ * 504 -> 474 us, p99.9 949 -> 898 us, 2 / 3 / 4 words 18.7 / 50.1 / 48.4
+ * -> 17.9 / 47.6 / 47.0 us, CPU per query 65.1 -> 61.1 us, answers equal
+ * (per query, 1M and 10M). The high byte (version 5 of the file;
  * 10 MB at 10M keys): the tail is 3-4 word queries whose complete words
  * are common ("of application val": 13,000 ranks of "application"
  * checked), where most candidates holding the complete words fail the
@@ -194,6 +203,33 @@
  * first heads prefetched together: median 22.6 -> 23.3 us, CPU per query
  * 69 -> 73 us (the branch in the step loop; the gaps' miss was overlapped
  * with the gallop's anyway).
+ * Tried and not kept, after the 4-byte signatures (10M, the saved index,
+ * each query's fastest of 3 passes, variant and this code alternating in
+ * separate processes, load 1.5-1.9; branch infix9, its scratch holds the
+ * patch): exact rank bitmaps of the commonest words (at most 16, each
+ * with a rank in 64 or more, 1.25 MB each at 10M, made from the lists at
+ * build and load, a bit set by each add, dropped with their word), a
+ * complete word's list with one tested by a bit instead of a seek:
+ * median 20.4 / 20.5 us against 20.0 / 20.0, 4 words 49.6 / 48.5 against
+ * 47.7 / 47.6, p99 482 / 465 against 474 / 481, answers equal -- a list
+ * that is not skewed is sought a short way, mostly in a block already
+ * read, while a bit test is a miss; with the skewed lists (TW_ISECT_SKEW)
+ * kept in the pass too, tested by their bits: median 21.1-21.4 us, 3 / 4
+ * words 49.8-50.8 / 51.2-52.9 us (a serial miss a driver rank, where the
+ * candidate check starts the signatures' misses 16 at a time). And the
+ * signature tested on each rank of the driver before the other lists are
+ * sought (the prefix's ranks driving, or every driver): median 20.4 /
+ * 20.4 and 21.9 / 22.3 us against 19.4 / 19.0 (two runs each), CPU per
+ * query 65-67 and 81-85 us against 59, the work units of the skipped
+ * ranks sending 63 and 196 more queries to the work limit (the answers
+ * truncated, so changed). The best-first search starting the signatures'
+ * misses of the next leaf block on the heap under the current block's
+ * check: 3 pairs, median 19.9 / 20.5 / 19.4 us without, 19.8 / 19.8 /
+ * 20.5 with (noise). TW_PCUR_RATIO 1, 2 or 8, TW_PCUR_WORDS 64,
+ * TW_ISECT_SKEW 16 or 32, TW_PFX_DRIVE 256 or 512 with the 4-byte
+ * signatures: none better than the noise (one or two runs each;
+ * TW_PCUR_RATIO 1 sends 2-word p99 from ~340 to ~470 us; the skews and
+ * TW_PFX_DRIVE truncate 2-7 more queries, so change answers).
  * Tried and not kept (10M keys, bench_words' queries; the variant and this
  * code in one process over the same index, passes alternating, load 10-12):
  * inside the best-first search, filtering the driving list by the other
@@ -216,12 +252,13 @@
  * bounded by TRIE_WORDS_MAX_SCAN work units (every posting, tombstones
  * included, every streamed word, every heap push; then *truncated: the hits
  * so far are still exactly the best). Memory per key: 2 (rank hint) + 4
- * (rid) + 2 (kb) + 2 (sig) + ~1.6 per distinct word (gap, block heads,
+ * (rid) + 2 (kb) + 4 (sig) + ~1.6 per distinct word (gap, block heads,
  * tree) + the dictionary (~50 B per word + its trie); at 10M synthetic
- * keys (bench_words): rank hints 20 MB, kb 20, rid 40, sig 20, postings
+ * keys (bench_words): rank hints 20 MB, kb 20, rid 40, sig 40, postings
  * 84.8 (gaps 57.5 and their pads 1.1, block heads 18.9: first ranks 14.0,
  * widths 3.6, group starts 1.3; trees 7.3), words and dictionary ~13:
- * 197.4 MB (187.4 with 1-byte signatures; 214.8 with those, varint gaps
+ * 217.4 MB (197.4 with 2-byte signatures, 187.4 with 1-byte; 214.8 with
+ * those, varint gaps
  * and a 4-byte offset a block: gaps 76, heads 28; 321.0 with the forward
  * index). Tried and not kept (10M, 3
  * pairs each, load ~2): no pad, the 8-byte load ending at the gap's last
@@ -361,7 +398,7 @@ static int tw_rid_reserve(trie_words *w, uint32_t r) {
     uint32_t *p = qrealloc(w->rid, nc * sizeof *p);
     if (!p) return TRIE_ENOMEM;
     w->rid = p;
-    uint16_t *g = qrealloc(w->sig, nc * sizeof *g);
+    tw_sig_t *g = qrealloc(w->sig, nc * sizeof *g);
     if (!g) return TRIE_ENOMEM;
     w->sig = g;
     w->ridcap = (uint32_t)nc;

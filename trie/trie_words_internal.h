@@ -58,6 +58,8 @@ typedef struct tw_word {
  * most this much room (tw_post_need). */
 #define TW_BLK_MAX (((TW_F - 1) * 32 + 7) / 8)
 
+typedef uint32_t tw_sig_t; /* a rank's signature (tw_sig, below) */
+
 struct trie_words {
     trie *wt;          /* dictionary: word -> wid, score = bval(bound) */
     tw_word *w;        /* by wid */
@@ -68,7 +70,7 @@ struct trie_words {
     uint32_t rshift;   /* TW_RH_MIN while ranks < 2^24; more past it (tw_rshift_for) */
     uint32_t idcap;
     uint32_t *rid;     /* by rank: key id, NONE once deleted (a tombstone) */
-    uint16_t *sig;     /* by rank: the key's word heads, two bits each (tw_sig) */
+    tw_sig_t *sig;     /* by rank: the key's word heads, two bits each (tw_sig) */
     uint32_t ridcap;
     uint32_t next_rank;
     uint64_t keys, postings;
@@ -136,39 +138,40 @@ static inline uint32_t tw_rank(const trie_words *w, uint32_t id) {
     return NONE;
 }
 
-/* A key's signature (sig[rank], 2 bytes) ORs two bits for each of its
- * words: in the low byte, one of 8 chosen by its first two bytes (the
- * first and 0 for a one-byte word); in the high byte, one of 8 chosen by
+/* A key's signature (sig[rank], 4 bytes) ORs two bits for each of its
+ * words: in the low half, one of 16 chosen by its first two bytes (the
+ * first and 0 for a one-byte word); in the high half, one of 16 chosen by
  * its first three bytes (the missing ones 0 for a shorter word). A key
  * that holds a typed complete word has both of that word's bits; one
  * that holds a word starting with a typed prefix of 2 bytes or more has
  * the low bit of the prefix's first two bytes, and of 3 bytes or more the
  * high bit of its first three (they are the word's), so a rank whose
  * signature lacks a typed word's bit is rejected before its key is read
- * (trie_words__check_ranks). The high byte (version 5 of the words file)
- * cut the candidates that reach their key: trie_words.c. */
-static inline uint16_t tw_sig_lo(uint32_t b0, uint32_t b1) {
-    return (uint16_t)(1u << (((b0 | b1 << 8) * 0x9e3779b1u) >> 29));
+ * (trie_words__check_ranks). The high half (version 5 of the words file,
+ * a byte then) and halves of 16 bits instead of 8 (version 6) cut the
+ * candidates that reach their key: trie_words.c. */
+static inline tw_sig_t tw_sig_lo(uint32_t b0, uint32_t b1) {
+    return (tw_sig_t)1u << (((b0 | b1 << 8) * 0x9e3779b1u) >> 28);
 }
-static inline uint16_t tw_sig_hi(uint32_t b0, uint32_t b1, uint32_t b2) {
-    return (uint16_t)(0x100u << (((b0 | b1 << 8 | b2 << 16) * 0x85ebca6bu) >> 29));
+static inline tw_sig_t tw_sig_hi(uint32_t b0, uint32_t b1, uint32_t b2) {
+    return (tw_sig_t)0x10000u << (((b0 | b1 << 8 | b2 << 16) * 0x85ebca6bu) >> 28);
 }
 /* The bits of a whole word (a key's, or a typed complete word; wl >= 1). */
-static inline uint16_t tw_sig_word(const char *word, size_t wl) {
+static inline tw_sig_t tw_sig_word(const char *word, size_t wl) {
     const uint8_t *u = (const uint8_t *)word;
     uint32_t b1 = wl > 1 ? u[1] : 0, b2 = wl > 2 ? u[2] : 0;
-    return (uint16_t)(tw_sig_lo(u[0], b1) | tw_sig_hi(u[0], b1, b2));
+    return tw_sig_lo(u[0], b1) | tw_sig_hi(u[0], b1, b2);
 }
 /* The bits every word starting with typed prefix p (pl >= 1) has: none for
  * one byte, the low one for two, both for three or more. */
-static inline uint16_t tw_sig_pfx(const char *p, size_t pl) {
+static inline tw_sig_t tw_sig_pfx(const char *p, size_t pl) {
     const uint8_t *u = (const uint8_t *)p;
     if (pl < 2) return 0;
-    return (uint16_t)(tw_sig_lo(u[0], u[1]) | (pl > 2 ? tw_sig_hi(u[0], u[1], u[2]) : 0));
+    return tw_sig_lo(u[0], u[1]) | (pl > 2 ? tw_sig_hi(u[0], u[1], u[2]) : 0);
 }
 /* The signature of key (its words' bits). */
-static inline uint16_t tw_sig(const char *key, size_t klen) {
-    uint16_t s = 0;
+static inline tw_sig_t tw_sig(const char *key, size_t klen) {
+    tw_sig_t s = 0;
     for (size_t i = 0; i < klen;) {
         if (key[i] == ' ') {
             i++;
@@ -337,7 +340,7 @@ typedef struct tw_search {
     uint32_t scanned, decoded; /* work units, keys decoded (trie_words.h LIMITS) */
     uint32_t qw[TRIE_WORDS_MAX_TYPED]; /* word ids of the complete typed words, typed order */
     int nc;                            /* how many (the last typed word is a prefix unless trailing) */
-    uint16_t sigm;                     /* the typed words' signature bits (tw_sig_word, tw_sig_pfx): a key has them all */
+    tw_sig_t sigm;                     /* the typed words' signature bits (tw_sig_word, tw_sig_pfx): a key has them all */
     int stream, oom;
     uint8_t pcur, handoff, skewed; /* (tw_work) */
 } tw_search;

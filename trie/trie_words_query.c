@@ -10,7 +10,7 @@
  *     frontier is a growable heap), which streams candidate words by bound;
  *   - the search: a heap of bound entries (STREAM / WORD / NODE) popped
  *     best first; ranks of an expanded leaf block are examined on the spot:
- *     their signatures (a byte a rank: the typed words' bits), then their
+ *     their signatures (4 bytes a rank: the typed words' bits), then their
  *     scores, and only a key whose score can enter the sorted set of the
  *     best m matches so far (whose worst prunes the heap, ties by rank:
  *     res_beats) is decoded and matched on its bytes (trie_words__check_ranks);
@@ -348,7 +348,7 @@ void trie_words__check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) {
     const trie_words *w = S->w;
     uint32_t ids[TW_F], rks[TW_F], n = 0, m = 0;
     double sc[TW_F];
-    uint16_t sm = S->sigm;
+    tw_sig_t sm = S->sigm;
     uint32_t nk = 0;
     for (uint32_t i = 0; i < nr; i++) __builtin_prefetch(&w->sig[rk[i]]);
     for (uint32_t i = 0; i < nr; i++) {
@@ -639,7 +639,7 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
         if (bval(w->kb[id]) < t->refs[id].score) FAIL("key id %u: bound under its score", id);
         char key[TRIE_MAX_KEY];
         uint32_t kl = kdecode(t, id, key);
-        if (w->sig[rk] != tw_sig(key, kl)) FAIL("key id %u: signature %04x, its words give %04x", id, w->sig[rk], tw_sig(key, kl));
+        if (w->sig[rk] != tw_sig(key, kl)) FAIL("key id %u: signature %08x, its words give %08x", id, w->sig[rk], tw_sig(key, kl));
         uint16_t o[TW_MAXKW], l[TW_MAXKW];
         int n = trie_words__distinct(key, o, l, trie_words__split(key, kl, o, l));
         for (int i = 0; i < n; i++) {

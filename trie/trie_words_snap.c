@@ -18,7 +18,7 @@
  *       [TWS_HDR, size))   88..119 zero   120 header checksum u64 (XXH3 of
  *       bytes [0, 120))
  *   payload: rank[ids] u32, kb[ids] u16, rid[next_rank] u32,
- *     sig[next_rank] u16 (each rank's word-head signature, tw_sig), then each
+ *     sig[next_rank] u32 (each rank's word-head signature, tw_sig), then each
  *     word in byte order: u16
  *     length, its bytes, u32 n, cap, live, gn, last, u16 top, bbase[nblk(n)]
  *     u32, bw[nblk(n)] u8 (each block's gap width), the bound tree for cap
@@ -32,7 +32,8 @@
  * gaps at one bit width and keeps the widths, not each block's offset
  * (version 3: varint gaps, 4-byte offsets); version 5 keeps 2 bytes of
  * signature a rank (its words' first three bytes hashed too; version 4:
- * one byte, the first two). A file of an older version
+ * one byte, the first two); version 6 keeps 4 bytes (16 bits for each
+ * hash instead of 8). A file of an older version
  * is refused as any other version is, with its number, and the engine
  * builds the index instead.
  * Word ids are renumbered on the way (a word's id is its position in byte
@@ -80,9 +81,10 @@
 #include "trie/trie_words_internal.h"
 
 #define TWS_MAGIC "QACWIDX" /* 8 bytes with the NUL */
-#define TWS_VERSION 5u /* 2: build ranks of one bound code in key order (tw_exact), adds and \
+#define TWS_VERSION 6u /* 2: build ranks of one bound code in key order (tw_exact), adds and \
                         * raises bounded strictly above the score; 3: no forward index; \
-                        * 4: gaps bit-packed a block at a time; 5: 2-byte signatures */
+                        * 4: gaps bit-packed a block at a time; 5: 2-byte signatures; \
+                        * 6: 4-byte signatures */
 #define TWS_HDR 128u
 #define TWS_WBUF (1u << 16)
 
@@ -150,7 +152,7 @@ static void tws_payload(tws_writer *o, const trie_words *w, uint32_t ids, const 
     for (uint32_t i = 0; i < ids; i++) tws_u32(o, rank[i]);
     for (uint32_t i = 0; i < ids; i++) tws_u16(o, w->kb[i]);
     for (uint32_t r = 0; r < w->next_rank; r++) tws_u32(o, w->rid[r]);
-    for (uint32_t r = 0; r < w->next_rank; r++) tws_u16(o, w->sig[r]);
+    for (uint32_t r = 0; r < w->next_rank; r++) tws_u32(o, w->sig[r]);
     for (uint32_t i = 0; i < ord->n; i++) {
         const tw_word *x = &w->w[ord->wid[i]];
         char word[TRIE_MAX_KEY];
@@ -252,18 +254,18 @@ static const uint8_t *rd_take(tws_rd *r, uint64_t n) {
 static int load_keys(trie_words *w, const trie *t, tws_rd *r, uint32_t ids, char *err, size_t errlen) {
     int rc = TRIE_OK;
     uint32_t nr = w->next_rank;
-    uint64_t need = (uint64_t)ids * 6 + (uint64_t)nr * 6;
+    uint64_t need = (uint64_t)ids * 6 + (uint64_t)nr * 8;
     if (!rd_has(r, need)) TWS_FAIL(TRIE_EFORMAT, "truncated in the key arrays");
     if (ids > t->nids) TWS_FAIL(TRIE_EFORMAT, "%u key ids, the trie has %u", ids, t->nids);
     uint32_t idcap = t->nids ? t->nids : 1;
     if (!(w->rhint = qmalloc((size_t)idcap * 2)) || !(w->kb = qmalloc((size_t)idcap * 2)) ||
-        !(w->rid = qmalloc(((size_t)nr + 1) * 4)) || !(w->sig = qmalloc(((size_t)nr + 1) * 2)))
+        !(w->rid = qmalloc(((size_t)nr + 1) * 4)) || !(w->sig = qmalloc(((size_t)nr + 1) * sizeof *w->sig)))
         TWS_FAIL(TRIE_ENOMEM, "out of memory");
     w->idcap = idcap, w->ridcap = nr + 1;
     const uint8_t *rankp = rd_take(r, (uint64_t)ids * 4); /* read in place: memory keeps hints (tw_rank) */
     memcpy(w->kb, rd_take(r, (uint64_t)ids * 2), (size_t)ids * 2);
     memcpy(w->rid, rd_take(r, (uint64_t)nr * 4), (size_t)nr * 4);
-    memcpy(w->sig, rd_take(r, (uint64_t)nr * 2), (size_t)nr * 2); /* (little-endian, as the file) */
+    memcpy(w->sig, rd_take(r, (uint64_t)nr * 4), (size_t)nr * 4); /* (little-endian, as the file) */
     for (uint32_t i = ids; i < idcap; i++) w->kb[i] = 0;
     w->rshift = tw_rshift_for((uint64_t)nr + 1);
     uint64_t live = 0;
