@@ -759,6 +759,73 @@ static void test_filter_fold(void **state) {
     model_free(&m);
 }
 
+/* The PROBE MEMO (trie_fuzzy.c): the prefetch pass (forced on here) gives a
+ * child whose DP state it has probed before that probe's look-ups on the
+ * child's own path. It must change nothing: every call's answers (ids,
+ * classes, matchlens), work units and cut, with and without a work limit,
+ * are the same with the memo and without it, and the answers are the
+ * model's; and the memo must have answered probes (else this tests
+ * nothing). Near-miss keys around stems (wild_key) and the ASCII part of
+ * the random corpora. */
+static void memo_compare(const trie *t, model *m, const char *p, size_t pl, unsigned maxd, unsigned flags,
+                         unsigned k, uint64_t max_work) {
+    static trie_fuzzy_hit a[TRIE_MAX_K], b[TRIE_MAX_K];
+    trie_fuzzy_info ia, ib;
+    trie__fz_memo = 1;
+    int na = trie_fuzzy_topk_bounded(t, p, pl, maxd, flags, k, max_work, a, &ia);
+    trie__fz_memo = 0;
+    int nb = trie_fuzzy_topk_bounded(t, p, pl, maxd, flags, k, max_work, b, &ib);
+    trie__fz_memo = 1;
+    if (na != nb || ia.work != ib.work || ia.cut != ib.cut)
+        fail_msg("prefix '%.*s' maxd %u k %u limit %llu: memo %d hits %llu units cut %u, without %d hits "
+                 "%llu units cut %u",
+                 (int)pl, p, maxd, k, (unsigned long long)max_work, na, (unsigned long long)ia.work, ia.cut,
+                 nb, (unsigned long long)ib.work, ib.cut);
+    for (int i = 0; i < na; i++)
+        if (a[i].hit.id != b[i].hit.id || a[i].edits != b[i].edits || a[i].matchlen != b[i].matchlen)
+            fail_msg("prefix '%.*s' maxd %u k %u: result %d differs with the memo", (int)pl, p, maxd, k, i);
+    if (!max_work) cmp_fuzzy(t, m, p, pl, maxd, flags, k);
+}
+
+static void test_probe_memo(void **state) {
+    (void)state;
+    uint32_t saved_pass = trie__fz_pass_min_words;
+    trie__fz_pass_min_words = 0;
+    trie__fz_memo_count = 1;
+    trie__fz_memo_hits = 0;
+    rng_seed(314);
+    model m = {0};
+    char kb[4 * RMAX], p[64];
+    while (m.n < 6000) {
+        size_t kl = rnd(3) ? wild_key(kb) : gen_key(kb);
+        model_set(&m, kb, kl, gen_score());
+    }
+    trie *t = model_build(&m);
+    for (int q = 0; q < 1500; q++) {
+        const mkey *e = &m.v[rnd((uint32_t)m.n)];
+        size_t pl = e->klen < 4 ? e->klen : 4 + rnd((uint32_t)(e->klen - 3));
+        if (pl > 40) pl = 40;
+        memcpy(p, e->key, pl);
+        for (unsigned x = rnd(3); x > 0 && pl > 1; x--) { /* substitutions and transpositions */
+            size_t at = 1 + rnd((uint32_t)pl - 1);
+            if (rnd(2) || at + 1 >= pl) p[at] = (char)('a' + rnd(26));
+            else {
+                char c = p[at];
+                p[at] = p[at + 1];
+                p[at + 1] = c;
+            }
+        }
+        unsigned k = rnd(2) ? 1 + rnd(12) : 1 + rnd(TRIE_MAX_K);
+        unsigned flags = rnd(4) ? 0 : TRIE_FUZZY_FIRST_ANY;
+        memo_compare(t, &m, p, pl, 1 + rnd(2), flags, k, rnd(3) ? 0 : 1 + rnd(400));
+    }
+    assert_true(trie__fz_memo_hits > 1000);
+    trie__fz_memo_count = 0;
+    trie__fz_pass_min_words = saved_pass;
+    trie_free(t);
+    model_free(&m);
+}
+
 int main(void) {
     res = malloc(200000 * sizeof *res);
     const struct CMUnitTest tests[] = {
@@ -772,6 +839,7 @@ int main(void) {
         cmocka_unit_test(test_work_limit),
         cmocka_unit_test(test_filter_wide_alphabet),
         cmocka_unit_test(test_filter_fold),
+        cmocka_unit_test(test_probe_memo),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(res);
