@@ -107,7 +107,17 @@
       each state's look-ups as strings after the path and makes a later
       child's record from them and its own path: no DP step, the same
       record (same answers, same units; test_probe_memo). Warm: 90 -> 70
-      µs at the median.
+      µs at the median; cold, 3 pairs against main: 0.86 of the median
+      (pairs 0.82-0.92), FUZZY 2 0.90, AUTO 0.93, FUZZY 1 0.98. The
+      node's PLAN is made the same way once per state (PLAN MEMO, at
+      fz_plan_make; it needs no pass, so small tries use it too): 3
+      pairs against the probe memo alone, 0.97 of the median on 8+
+      characters, FUZZY 2 0.92, AUTO 0.95; AOL dev, 2 pairs against
+      main: 8+ characters 0.95, the rest within the noise. Tried and not
+      kept: keeping fz_hint's plan and record verdicts (and the plan
+      prefetch's hashes) for the walk to reuse instead of reading the
+      filter words again: 1.05-1.10 of the warm median, even keeping the
+      plan's dead verdicts alone (a bitmap a frame).
       SIBLING PREFETCH (at fz_hint): the children that survive all that
       still cost a chain of dependent misses each (node, best key's id
       record, its text, then the child block); once a node's first
@@ -243,8 +253,8 @@
  * No allocation: the DP rows, the path's characters and the walk's node
  * stack are bounded by the longest key (TRIE_MAX_KEY bytes, so at most that
  * many characters and MAX_PATH nodes on a path); the lists by TRIE_MAX_K.
- * ~130 KB of stack (27 KB of it the probe records, PROBE RECORDS; 26 KB
- * the PROBE MEMO). No scratch limit can be hit. A typed prefix of more than
+ * ~135 KB of stack (27 KB of it the probe records, PROBE RECORDS; 26 KB
+ * the PROBE MEMO, 5 KB the PLAN MEMO). No scratch limit can be hit. A typed prefix of more than
  * TRIE_MAX_KEY + maxd characters is beyond maxd of every key prefix: it
  * matches nothing (after phase 1, which also finds nothing). Invalid UTF-8:
  * see the character rule in trie_fuzzy.h.
@@ -598,6 +608,54 @@ static void fz_plan_init(const trie *t, fz_walk *w, fz_plan *pl, const fz_st *f,
     }
 }
 
+/* PLAN MEMO: a node's plan, like a probe (PROBE MEMO), depends on its
+ * state only, and on less of it: the stand-in byte matches nothing, so
+ * neither row j - 1 nor the node's last character play a part; its
+ * strings are suffixes after the child's byte, with no path in them. So
+ * the walk keeps the plans it made (of FZ_PMEMO_WORDS strings at most)
+ * by (byte position, j, the automaton state of row j, best), with the
+ * units their DP steps counted, and copies them. */
+#define FZ_PMEMO_SLOTS 64 /* plans kept per walk (a power of 2; filled to 3/4) */
+#define FZ_PMEMO_WORDS 8
+typedef struct fz_pmemo {
+    uint64_t key[FZ_PMEMO_SLOTS]; /* 0: free */
+    uint16_t units[FZ_PMEMO_SLOTS];
+    uint8_t maybe[FZ_PMEMO_SLOTS], n[FZ_PMEMO_SLOTS], len[FZ_PMEMO_SLOTS][FZ_PMEMO_WORDS];
+    uint64_t u[FZ_PMEMO_SLOTS][FZ_PMEMO_WORDS];
+    unsigned used;
+} fz_pmemo;
+
+/* fz_plan_init through the PLAN MEMO (mm; NULL: none). */
+static void fz_plan_make(const trie *t, fz_walk *w, fz_pmemo *mm, uint64_t *hits, fz_plan *pl, const fz_st *f,
+                         size_t pos, unsigned lo) {
+    if (!mm || !t->pf || f->pre || f->have || !w->z->onebyte || pos + 1 >= PF_MAXLEN) {
+        fz_plan_init(t, w, pl, f, pos, lo);
+        return;
+    }
+    uint64_t k = 1ull << 63 | (uint64_t)pos << 48 | (uint64_t)f->best << 40 | (uint64_t)w->sid[f->j] << 24 | f->j;
+    unsigned h = (unsigned)(pf_hash_word(k, 8) & (FZ_PMEMO_SLOTS - 1));
+    while (mm->key[h] && mm->key[h] != k) h = (h + 1) & (FZ_PMEMO_SLOTS - 1);
+    if (mm->key[h]) {
+        pl->maybe = mm->maybe[h];
+        pl->n = mm->n[h];
+        memcpy(pl->len, mm->len[h], FZ_PMEMO_WORDS);
+        memcpy(pl->u, mm->u[h], sizeof mm->u[h]);
+        w->work += mm->units[h];
+        (*hits)++;
+        return;
+    }
+    uint64_t base = w->work;
+    fz_plan_init(t, w, pl, f, pos, lo);
+    if (mm->used >= FZ_PMEMO_SLOTS / 4 * 3 || pl->n > FZ_PMEMO_WORDS) return;
+    mm->key[h] = k;
+    mm->units[h] = (uint16_t)(w->work - base);
+    mm->maybe[h] = pl->maybe;
+    mm->n[h] = pl->n;
+    memcpy(mm->len[h], pl->len, FZ_PMEMO_WORDS);
+    memcpy(mm->u[h], pl->u, sizeof mm->u[h]);
+    mm->used++;
+}
+
 static inline int fz_plan_applies(const fz_pat *z, uint8_t c0) {
     return (c0 < 0xC0 || c0 >= 0xF8) && !(z->inpat[c0 >> 6] >> (c0 & 63) & 1);
 }
@@ -662,6 +720,7 @@ typedef struct fz_dfs {
     fz_plan plan[PF_MAXLEN]; /* of frame fr[i] (depth >= i: none deeper) */
     fz_prec prec[PF_MAXLEN][FZ_PROBE_PREFETCH_MAX]; /* frame fr[i]'s probe records, by slot */
     fz_memo memo; /* the pass's probes by DP state (PROBE MEMO) */
+    fz_pmemo pmemo; /* the plans by DP state (PLAN MEMO) */
     int usememo;  /* trie__fz_memo, and the row automaton (whose states key the memo) */
     uint8_t nprec[PF_MAXLEN], pcur[PF_MAXLEN];        /* how many; the next one to match */
     fz_list *cls[TRIE_FUZZY_MAX_EDITS + 1]; /* [1..maxd] */
@@ -919,8 +978,11 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
     else fz_start(w, &s0, 0);
     memset(d->memo.key, 0, sizeof d->memo.key); /* PROBE MEMO: per walk (its class) */
     d->memo.used = d->memo.words = 0;
+    memset(d->pmemo.key, 0, sizeof d->pmemo.key);
+    d->pmemo.used = 0;
     fz_frame_init(w, &d->fr[0], 0, &s0, 0);
-    fz_plan_init(t, w, &d->plan[0], &s0, 0, d->lo);
+    fz_pmemo *pm = d->usememo ? &d->pmemo : NULL;
+    fz_plan_make(t, w, pm, &d->memo.hits, &d->plan[0], &s0, 0, d->lo);
     fz_plan_prefetch(t, w, &d->plan[0], &t->nodes[0], 0);
     fz_probe_prefetch(t, d, 0, &t->nodes[0], 0, d->lo);
     while (sp >= 0) {
@@ -1009,7 +1071,7 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
         sp++;
         fz_frame_init(w, &d->fr[sp], r, &s, cn->depth);
         if (sp < (int)PF_MAXLEN) {
-            fz_plan_init(t, w, &d->plan[sp], &s, cn->depth, d->lo);
+            fz_plan_make(t, w, pm, &d->memo.hits, &d->plan[sp], &s, cn->depth, d->lo);
             fz_plan_prefetch(t, w, &d->plan[sp], cn, cn->depth);
             fz_probe_prefetch(t, d, sp, cn, cn->depth, d->lo);
         }
