@@ -113,7 +113,13 @@
       fz_plan_make; it needs no pass, so small tries use it too): 3
       pairs against the probe memo alone, 0.97 of the median on 8+
       characters, FUZZY 2 0.92, AUTO 0.95; AOL dev, 2 pairs against
-      main: 8+ characters 0.95, the rest within the noise. Tried and not
+      main: 8+ characters 0.95, the rest within the noise. Without a
+      pass (a filter that fits the caches: 1M keys, AOL dev) the walk's
+      own probes fill the memo (fz_probe_rec: a new state's probe runs
+      as the pass runs it, then its record is read): 3 pairs against
+      the two memos above, 1M keys: FUZZY 2 on 8+ characters 0.87 of the
+      median, FUZZY 2 0.89, AUTO 0.87, FUZZY 1 0.95; AOL dev: 0.94, 0.95,
+      1.00, 1.00; 10M within the noise (0.97-1.03). Tried and not
       kept: keeping fz_hint's plan and record verdicts (and the plan
       prefetch's hashes) for the walk to reuse instead of reading the
       filter words again: 1.05-1.10 of the warm median, even keeping the
@@ -800,6 +806,24 @@ static void fz_memo_put(fz_memo *M, int h, uint64_t key, const fz_prec *r, const
     M->used++;
 }
 
+/* Fills record r from memo slot h for the child whose path is path[0,
+ * pos): its strings' hashes (their words prefetched), the units up to
+ * each, the verdict past them. */
+static void fz_memo_rec(const trie *t, const fz_walk *w, const fz_memo *M, int h, size_t pos, fz_prec *r) {
+    uint64_t pv = fz_pathw(w, pos);
+    const unsigned sh = 8 * (unsigned)pos, a = M->at[h];
+    r->n = M->n[h];
+    for (unsigned k = 0; k < r->n; k++) {
+        uint64_t x = pf_hash_word(pv | M->u[a + k] << sh, M->len[a + k]);
+        __builtin_prefetch(&t->pf[x >> 12 & t->pfmask]);
+        r->h[k] = x;
+        r->at[k] = M->units[a + k];
+    }
+    r->ok = M->ok[h];
+    r->yes = M->yes[h];
+    r->end = M->end[h];
+}
+
 /* The PROBE PREFETCH of a node (state f at byte pos, frame F made): for its
  * first children whose byte is typed in P (those fz_probe judges one by
  * one), fz_probe runs once in prefetch mode, so the words the real call
@@ -832,18 +856,7 @@ static void fz_probe_prefetch(const trie *t, fz_dfs *d, int sp, const tnode *nd,
             fz_memo *M = &d->memo;
             slot = fz_memo_find(w, M, &st, pos + 1, c, &key);
             if (slot >= 0 && M->key[slot]) {
-                uint64_t pv = fz_pathw(w, pos + 1);
-                const unsigned sh = 8 * (unsigned)(pos + 1), a = M->at[slot];
-                r->n = M->n[slot];
-                for (unsigned k = 0; k < r->n; k++) {
-                    uint64_t h = pf_hash_word(pv | M->u[a + k] << sh, M->len[a + k]);
-                    __builtin_prefetch(&t->pf[h >> 12 & t->pfmask]);
-                    r->h[k] = h;
-                    r->at[k] = M->units[a + k];
-                }
-                r->ok = M->ok[slot];
-                r->yes = M->yes[slot];
-                r->end = M->end[slot];
+                fz_memo_rec(t, w, M, slot, pos + 1, r);
                 M->hits++;
                 continue;
             }
@@ -863,25 +876,63 @@ static void fz_probe_prefetch(const trie *t, fz_dfs *d, int sp, const tnode *nd,
     w->work = work;
 }
 
+/* fz_probe's answer and units from a whole record r. */
+static inline int fz_rec_eval(const trie *t, fz_walk *w, const fz_prec *r) {
+    for (unsigned k = 0; k < r->n; k++) {
+        uint64_t h = r->h[k], m = pf_bits(h);
+        if ((t->pf[(h >> 12) & t->pfmask] & m) == m) {
+            w->work += r->at[k];
+            return 1;
+        }
+    }
+    w->work += r->end;
+    return r->yes;
+}
+
 /* fz_probe for child `slot` of frame sp (state s after its byte, at pos):
  * from the child's record when the prefetch pass made one (PROBE
- * RECORDS), else by running it. */
+ * RECORDS), else from the PROBE MEMO when it holds the child's state,
+ * else by running it. Without a pass (a filter that fits the caches) the
+ * memo is filled here: on a state not seen yet, fz_probe runs as the pass
+ * runs it (every look-up answered "no", the strings kept), then its
+ * record is read, so the later children in that state skip its DP
+ * steps. */
 static int fz_probe_rec(const trie *t, fz_dfs *d, int sp, unsigned slot, const fz_st *s, size_t pos) {
     fz_walk *w = &d->w;
     if (sp < (int)PF_MAXLEN) {
         uint8_t *c = &d->pcur[sp];
         while (*c < d->nprec[sp] && d->prec[sp][*c].slot < slot) (*c)++;
         const fz_prec *r = &d->prec[sp][*c];
-        if (*c < d->nprec[sp] && r->slot == slot && r->ok) {
-            for (unsigned k = 0; k < r->n; k++) {
-                uint64_t h = r->h[k], m = pf_bits(h);
-                if ((t->pf[(h >> 12) & t->pfmask] & m) == m) {
-                    w->work += r->at[k];
-                    return 1;
-                }
+        if (*c < d->nprec[sp] && r->slot == slot && r->ok) return fz_rec_eval(t, w, r);
+    }
+    if (d->usememo && t->pf && w->z->onebyte && !s->pre && !s->have && s->j >= 1 && s->best != d->lo &&
+        pos < PF_MAXLEN) {
+        fz_memo *M = &d->memo;
+        uint64_t key;
+        int h = fz_memo_find(w, M, s, pos, w->path[pos - 1], &key); /* the child's byte */
+        if (h >= 0) {
+            fz_prec r;
+            if (M->key[h]) {
+                fz_memo_rec(t, w, M, h, pos, &r);
+                M->hits++;
+            } else {
+                fz_mrec mr;
+                uint64_t work = w->work;
+                r.n = 0;
+                r.ok = 1;
+                w->pref = 1;
+                w->rec = &r;
+                w->mrec = &mr;
+                w->rbase = work;
+                r.yes = (uint8_t)fz_probe(t, w, s, pos, d->lo, FZ_PROBE_DEPTH, 1);
+                r.end = (uint16_t)(w->work - work);
+                w->work = work;
+                w->pref = 0;
+                w->rec = NULL;
+                w->mrec = NULL;
+                fz_memo_put(M, h, key, &r, &mr, pos);
             }
-            w->work += r->end;
-            return r->yes;
+            if (r.ok) return fz_rec_eval(t, w, &r);
         }
     }
     return fz_probe(t, w, s, pos, d->lo, FZ_PROBE_DEPTH, 1);
