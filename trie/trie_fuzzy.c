@@ -119,7 +119,10 @@
       as the pass runs it, then its record is read): 3 pairs against
       the two memos above, 1M keys: FUZZY 2 on 8+ characters 0.87 of the
       median, FUZZY 2 0.89, AUTO 0.87, FUZZY 1 0.95; AOL dev: 0.94, 0.95,
-      1.00, 1.00; 10M within the noise (0.97-1.03). Tried and not
+      1.00, 1.00; 10M within the noise (0.97-1.03). Only at maxd 2
+      (FZ_MEMO_MIN_EDITS): FUZZY 1's probes are short, and AOL dev's
+      FUZZY 1 was 1.05 of main's median with the memos (3 runs, 5.50
+      against 5.25 µs), 1.02 without them. Tried and not
       kept: keeping fz_hint's plan and record verdicts (and the plan
       prefetch's hashes) for the walk to reuse instead of reading the
       filter words again: 1.05-1.10 of the warm median, even keeping the
@@ -448,6 +451,7 @@ typedef struct fz_prec {
  * compares every call's answers and units with it and without it). At
  * 10M keys, FUZZY 2 on 8+ characters: 82 % of the pass's 5.47M probes
  * find their state in the memo, 43 % already at the same node. */
+#define FZ_MEMO_MIN_EDITS 2 /* the budget (maxd) from which the walk keeps the memos (PROBE MEMO) */
 #define FZ_MEMO_SLOTS 256 /* states kept per walk (a power of 2; filled to 3/4) */
 #define FZ_MEMO_WORDS 2048 /* their look-ups, all states together */
 typedef struct fz_mrec {
@@ -1159,7 +1163,7 @@ static void fz_dfs_topk(const trie *t, const fz_pat *z, const char *prefix, unsi
     d.cut = 0;
     d.hint = t->nlive >= trie__fz_hint_min_nodes && z->B >= trie__fz_hint_min_edits;
     d.pass = t->pf && (uint64_t)t->pfmask + 1 >= trie__fz_pass_min_words;
-    d.usememo = trie__fz_memo && z->au != NULL;
+    d.usememo = trie__fz_memo && z->au != NULL && z->B >= FZ_MEMO_MIN_EDITS;
     d.cap = k - *got;
     for (unsigned c = 1; c <= z->B; c++) {
         lists[c - 1].t = t;
