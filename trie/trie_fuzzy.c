@@ -1031,10 +1031,12 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
     memset(&s0, 0, sizeof s0);
     if (w->z->elen) s0.pre = 1;
     else fz_start(w, &s0, 0);
-    memset(d->memo.key, 0, sizeof d->memo.key); /* PROBE MEMO: per walk (its class) */
-    d->memo.used = d->memo.words = 0;
-    memset(d->pmemo.key, 0, sizeof d->pmemo.key);
-    d->pmemo.used = 0;
+    if (d->usememo) { /* PROBE MEMO, PLAN MEMO: per walk (its class) */
+        memset(d->memo.key, 0, sizeof d->memo.key);
+        d->memo.used = d->memo.words = 0;
+        memset(d->pmemo.key, 0, sizeof d->pmemo.key);
+        d->pmemo.used = 0;
+    }
     fz_frame_init(w, &d->fr[0], 0, &s0, 0);
     fz_pmemo *pm = d->usememo ? &d->pmemo : NULL;
     fz_plan_make(t, w, pm, &d->memo.hits, &d->plan[0], &s0, 0, d->lo);
