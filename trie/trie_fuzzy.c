@@ -729,9 +729,7 @@ typedef struct fz_dfs {
     fz_frame fr[MAX_PATH];
     fz_plan plan[PF_MAXLEN]; /* of frame fr[i] (depth >= i: none deeper) */
     fz_prec prec[PF_MAXLEN][FZ_PROBE_PREFETCH_MAX]; /* frame fr[i]'s probe records, by slot */
-    fz_memo memo; /* the pass's probes by DP state (PROBE MEMO) */
-    fz_pmemo pmemo; /* the plans by DP state (PLAN MEMO) */
-    int usememo;  /* trie__fz_memo, and the row automaton (whose states key the memo) */
+    int usememo;  /* trie__fz_memo, maxd 2 and the row automaton (whose states key the memo) */
     uint8_t nprec[PF_MAXLEN], pcur[PF_MAXLEN];        /* how many; the next one to match */
     fz_list *cls[TRIE_FUZZY_MAX_EDITS + 1]; /* [1..maxd] */
     unsigned cap;
@@ -741,6 +739,10 @@ typedef struct fz_dfs {
     int cut;           /* 1: the walk stopped at max_work */
     int hint;          /* SIBLING PREFETCH on: the trie is big (FZ_HINT_MIN_NODES) */
     int pass;          /* PROBE PREFETCH on: the filter is big (FZ_PASS_MIN_FILTER_WORDS) */
+    /* last, so that the fields above stay near each other (maxd 1 leaves
+     * these untouched) */
+    fz_memo memo;   /* the probes by DP state (PROBE MEMO) */
+    fz_pmemo pmemo; /* the plans by DP state (PLAN MEMO) */
 } fz_dfs;
 
 /* Records a key or subtree of class s->best when that is the walk's class
