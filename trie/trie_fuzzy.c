@@ -122,7 +122,10 @@
       1.00, 1.00; 10M within the noise (0.97-1.03). Only at maxd 2
       (FZ_MEMO_MIN_EDITS): FUZZY 1's probes are short, and AOL dev's
       FUZZY 1 was 1.05 of main's median with the memos (3 runs, 5.50
-      against 5.25 µs), 1.02 without them. Tried and not
+      against 5.25 µs), 1.02 without them. All of it, 10M, 4 pairs
+      against main: FUZZY 2 on 8+ characters 0.87 of the median (126 ->
+      110 µs; warm 82 -> 57), FUZZY 2 0.89, AUTO 0.86, FUZZY 1 1.02
+      (README, Typos). Tried and not
       kept: keeping fz_hint's plan and record verdicts (and the plan
       prefetch's hashes) for the walk to reuse instead of reading the
       filter words again: 1.05-1.10 of the warm median, even keeping the
