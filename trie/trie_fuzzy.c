@@ -445,15 +445,18 @@ typedef struct fz_prec {
  * its byte position (the strings' lengths are capped at PF_MAXLEN), the
  * row's index j, the automaton states of rows j - 1 (fz_spent reads that
  * row) and j, best, and which cells of the next band hold the child's byte
- * (fz_generic's transposition bytes). So the prefetch pass keeps, per
- * walk, the look-ups of each state it probed as strings without their
- * path (fz_mrec), and a later child in the same state, at this node or
- * another, gets its record (its hashes, the units up to each, the
- * verdict past them) by hashing its own path with those strings: no DP
- * step. Same records, so same answers and the same units (test_probe_memo
- * compares every call's answers and units with it and without it). At
- * 10M keys, FUZZY 2 on 8+ characters: 82 % of the pass's 5.47M probes
- * find their state in the memo, 43 % already at the same node. */
+ * (fz_generic's transposition bytes). So the prefetch pass (or, without
+ * one, fz_probe_rec) keeps, per walk, the look-ups of each state it
+ * probed as strings without their path (fz_mrec), and a later child in
+ * the same state, at this node or another, gets its record (its hashes,
+ * the units up to each, the verdict past them) by hashing its own path
+ * with those strings: no DP step. Same records, so same answers and the
+ * same units (test_probe_memo compares every call's answers and units
+ * with it and without it). At 10M keys, FUZZY 2 on 8+ characters: 82 %
+ * of the pass's 5.47M probes are of a state probed before in the walk
+ * (counted with an unbounded table), 43 % at the same node. A full memo
+ * (FZ_MEMO_SLOTS, FZ_MEMO_WORDS) only stops keeping new states: their
+ * probes run. */
 #define FZ_MEMO_MIN_EDITS 2 /* the budget (maxd) from which the walk keeps the memos (PROBE MEMO) */
 #define FZ_MEMO_SLOTS 256 /* states kept per walk (a power of 2; filled to 3/4) */
 #define FZ_MEMO_WORDS 2048 /* their look-ups, all states together */
