@@ -759,6 +759,80 @@ static void test_filter_fold(void **state) {
     model_free(&m);
 }
 
+/* The PROBE MEMO and PLAN MEMO (trie_fuzzy.c): a child whose DP state was
+ * probed before gets that probe's look-ups on its own path, a node whose
+ * state was planned before gets that plan; with the prefetch pass (forced
+ * on first) and without it (the walk fills the memo itself). They must
+ * change nothing: every call's answers (ids, classes, matchlens), work
+ * units and cut, with and without a work limit, are the same with the
+ * memos and without them, and the answers are the model's; and the memo
+ * must have answered probes each way (else this tests nothing). Near-miss
+ * keys around stems (wild_key) and the ASCII part of the random corpora. */
+static void memo_compare(const trie *t, model *m, const char *p, size_t pl, unsigned maxd, unsigned flags,
+                         unsigned k, uint64_t max_work) {
+    static trie_fuzzy_hit a[TRIE_MAX_K], b[TRIE_MAX_K];
+    trie_fuzzy_info ia, ib;
+    trie__fz_memo = 1;
+    int na = trie_fuzzy_topk_bounded(t, p, pl, maxd, flags, k, max_work, a, &ia);
+    trie__fz_memo = 0;
+    int nb = trie_fuzzy_topk_bounded(t, p, pl, maxd, flags, k, max_work, b, &ib);
+    trie__fz_memo = 1;
+    if (na != nb || ia.work != ib.work || ia.cut != ib.cut)
+        fail_msg("prefix '%.*s' maxd %u k %u limit %llu: memo %d hits %llu units cut %u, without %d hits "
+                 "%llu units cut %u",
+                 (int)pl, p, maxd, k, (unsigned long long)max_work, na, (unsigned long long)ia.work, ia.cut,
+                 nb, (unsigned long long)ib.work, ib.cut);
+    for (int i = 0; i < na; i++)
+        if (a[i].hit.id != b[i].hit.id || a[i].edits != b[i].edits || a[i].matchlen != b[i].matchlen)
+            fail_msg("prefix '%.*s' maxd %u k %u: result %d differs with the memo", (int)pl, p, maxd, k, i);
+    if (!max_work) cmp_fuzzy(t, m, p, pl, maxd, flags, k);
+}
+
+static void test_probe_memo(void **state) {
+    (void)state;
+    uint32_t saved_pass = trie__fz_pass_min_words;
+    trie__fz_pass_min_words = 0;
+    trie__fz_memo_count = 1;
+    trie__fz_memo_hits = 0;
+    rng_seed(314);
+    model m = {0};
+    char kb[4 * RMAX], p[64];
+    while (m.n < 6000) {
+        size_t kl = rnd(3) ? wild_key(kb) : gen_key(kb);
+        model_set(&m, kb, kl, gen_score());
+    }
+    trie *t = model_build(&m);
+    for (int q = 0; q < 2400; q++) {
+        if (q == 1400) { /* the rest without the pass: the walk's own probes use the memo */
+            assert_true(trie__fz_memo_hits > 1000);
+            trie__fz_memo_hits = 0;
+            trie__fz_pass_min_words = saved_pass;
+            assert_true((uint64_t)t->pfmask + 1 < saved_pass);
+        }
+        const mkey *e = &m.v[rnd((uint32_t)m.n)];
+        size_t pl = e->klen < 4 ? e->klen : 4 + rnd((uint32_t)(e->klen - 3));
+        if (pl > 40) pl = 40;
+        memcpy(p, e->key, pl);
+        for (unsigned x = rnd(3); x > 0 && pl > 1; x--) { /* substitutions and transpositions */
+            size_t at = 1 + rnd((uint32_t)pl - 1);
+            if (rnd(2) || at + 1 >= pl) p[at] = (char)('a' + rnd(26));
+            else {
+                char c = p[at];
+                p[at] = p[at + 1];
+                p[at + 1] = c;
+            }
+        }
+        unsigned k = rnd(2) ? 1 + rnd(12) : 1 + rnd(TRIE_MAX_K);
+        unsigned flags = rnd(4) ? 0 : TRIE_FUZZY_FIRST_ANY;
+        memo_compare(t, &m, p, pl, 1 + rnd(2), flags, k, rnd(3) ? 0 : 1 + rnd(400));
+    }
+    assert_true(trie__fz_memo_hits > 1000);
+    trie__fz_memo_count = 0;
+    trie__fz_pass_min_words = saved_pass;
+    trie_free(t);
+    model_free(&m);
+}
+
 int main(void) {
     res = malloc(200000 * sizeof *res);
     const struct CMUnitTest tests[] = {
@@ -772,6 +846,7 @@ int main(void) {
         cmocka_unit_test(test_work_limit),
         cmocka_unit_test(test_filter_wide_alphabet),
         cmocka_unit_test(test_filter_fold),
+        cmocka_unit_test(test_probe_memo),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(res);

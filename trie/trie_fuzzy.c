@@ -98,6 +98,41 @@
       the real probe of that child reads the filter words only, without
       repeating its DP steps; same answer, same units (see fz_prec). 10M
       A/B: FUZZY 2 on 8+ characters 0.67-0.81 of the median before it.
+      PROBE MEMO (at fz_memo_find): the pass's probes were a third of
+      the walk's time with every line in cache (perf, BENCH_FUZZY_WARM,
+      FUZZY 2 on 8+ characters at 10M), nearly all DP steps; but a
+      probe's steps depend on the DP state after the child's byte, not on
+      the path, and 82 % of the pass's probes are of a state probed
+      earlier in the same walk (43 % at the same node). So the pass keeps
+      each state's look-ups as strings after the path and makes a later
+      child's record from them and its own path: no DP step, the same
+      record (same answers, same units; test_probe_memo). Warm: 90 -> 70
+      µs at the median; cold, 3 pairs against main: 0.86 of the median
+      (pairs 0.82-0.92), FUZZY 2 0.90, AUTO 0.93, FUZZY 1 0.98. The
+      node's PLAN is made the same way once per state (PLAN MEMO, at
+      fz_plan_make; it needs no pass, so small tries use it too): 3
+      pairs against the probe memo alone, 0.97 of the median on 8+
+      characters, FUZZY 2 0.92, AUTO 0.95; AOL dev, 2 pairs against
+      main: 8+ characters 0.95, the rest within the noise. Without a
+      pass (a filter that fits the caches: 1M keys, AOL dev) the walk's
+      own probes fill the memo (fz_probe_rec: a new state's probe runs
+      as the pass runs it, then its record is read): 3 pairs against
+      the two memos above, 1M keys: FUZZY 2 on 8+ characters 0.87 of the
+      median, FUZZY 2 0.89, AUTO 0.87, FUZZY 1 0.95; AOL dev: 0.94, 0.95,
+      1.00, 1.00; 10M within the noise (0.97-1.03). Only at maxd 2
+      (FZ_MEMO_MIN_EDITS): FUZZY 1's probes are short, and AOL dev's
+      FUZZY 1 was 1.05 of main's median with the memos (3 runs, 5.50
+      against 5.25 µs), 1.02 without them. All of it, 10M, 4 pairs
+      against main: FUZZY 2 on 8+ characters 0.87 of the median (126 ->
+      110 µs; warm 82 -> 57), FUZZY 2 0.89, AUTO 0.86, FUZZY 1 1.02
+      (README, Typos). Tried and not
+      kept: keeping fz_hint's plan and record verdicts (and the plan
+      prefetch's hashes) for the walk to reuse instead of reading the
+      filter words again: 1.05-1.10 of the warm median, even keeping the
+      plan's dead verdicts alone (a bitmap a frame); a memo of 512
+      states and 4096 strings instead of 256 and 2048 (3 runs, FUZZY 2
+      on 8+ characters 1.00-1.04 of the median); 32 probe records a
+      node with the memo (3 pairs: 0.98, within the noise).
       SIBLING PREFETCH (at fz_hint): the children that survive all that
       still cost a chain of dependent misses each (node, best key's id
       record, its text, then the child block); once a node's first
@@ -233,7 +268,8 @@
  * No allocation: the DP rows, the path's characters and the walk's node
  * stack are bounded by the longest key (TRIE_MAX_KEY bytes, so at most that
  * many characters and MAX_PATH nodes on a path); the lists by TRIE_MAX_K.
- * ~100 KB of stack (27 KB of it the probe records, PROBE RECORDS). No scratch limit can be hit. A typed prefix of more than
+ * ~135 KB of stack (27 KB of it the probe records, PROBE RECORDS; 26 KB
+ * the PROBE MEMO, 5 KB the PLAN MEMO). No scratch limit can be hit. A typed prefix of more than
  * TRIE_MAX_KEY + maxd characters is beyond maxd of every key prefix: it
  * matches nothing (after phase 1, which also finds nothing). Invalid UTF-8:
  * see the character rule in trie_fuzzy.h.
@@ -404,6 +440,48 @@ typedef struct fz_prec {
     uint8_t ok, yes;             /* recorded whole; the probe ends in "maybe" past its look-ups */
 } fz_prec;
 
+/* PROBE MEMO. A probe's verdict and look-ups depend on the child's path
+ * only through the path's bytes, which every string it looks up starts
+ * with; all the rest (which typed characters it feeds, which die, cut or
+ * spend the budget, which parts of P it appends, and the units spent up
+ * to each look-up) is a function of the DP state after the child's byte:
+ * its byte position (the strings' lengths are capped at PF_MAXLEN), the
+ * row's index j, the automaton states of rows j - 1 (fz_spent reads that
+ * row) and j, best, and which cells of the next band hold the child's byte
+ * (fz_generic's transposition bytes). So the prefetch pass (or, without
+ * one, fz_probe_rec) keeps, per walk, the look-ups of each state it
+ * probed as strings without their path (fz_mrec), and a later child in
+ * the same state, at this node or another, gets its record (its hashes,
+ * the units up to each, the verdict past them) by hashing its own path
+ * with those strings: no DP step. Same records, so same answers and the
+ * same units (test_probe_memo compares every call's answers and units
+ * with it and without it). At 10M keys, FUZZY 2 on 8+ characters: 82 %
+ * of the pass's 5.47M probes are of a state probed before in the walk
+ * (counted with an unbounded table), 43 % at the same node. A full memo
+ * (FZ_MEMO_SLOTS, FZ_MEMO_WORDS) only stops keeping new states: their
+ * probes run. */
+#define FZ_MEMO_MIN_EDITS 2 /* the budget (maxd) from which the walk keeps the memos (PROBE MEMO) */
+#define FZ_MEMO_SLOTS 256 /* states kept per walk (a power of 2; filled to 3/4) */
+#define FZ_MEMO_WORDS 2048 /* their look-ups, all states together */
+typedef struct fz_mrec {
+    uint64_t v[FZ_PROBE_WORDS]; /* the strings as words (FILTER WORDS) */
+    uint8_t len[FZ_PROBE_WORDS];
+} fz_mrec;
+typedef struct fz_memo {
+    uint64_t key[FZ_MEMO_SLOTS]; /* 0: free */
+    uint16_t at[FZ_MEMO_SLOTS];  /* the state's first look-up in u[], len[], units[] */
+    uint16_t end[FZ_MEMO_SLOTS]; /* units of the whole probe */
+    uint8_t n[FZ_MEMO_SLOTS], ok[FZ_MEMO_SLOTS], yes[FZ_MEMO_SLOTS];
+    unsigned used, words;
+    uint64_t hits;
+    uint64_t u[FZ_MEMO_WORDS]; /* each look-up's string after the path, as a word */
+    uint8_t len[FZ_MEMO_WORDS];
+    uint16_t units[FZ_MEMO_WORDS];
+} fz_memo;
+uint32_t trie__fz_memo = 1;
+uint32_t trie__fz_memo_count = 0;
+uint64_t trie__fz_memo_hits = 0;
+
 /* A filter look-up of fz_probe; in a prefetch pass (w->pref) it only
  * prefetches the word, records it (PROBE RECORDS) and answers "no", so
  * that every string the real call could read is reached. */
@@ -416,6 +494,10 @@ static inline int fz_has(const trie *t, fz_walk *w, uint64_t v, size_t n) {
     }
     uint64_t h = pf_hash_word(v, n);
     __builtin_prefetch(&t->pf[h >> 12 & t->pfmask]);
+    if (w->mrec) { /* PROBE MEMO: the string too */
+        w->mrec->v[r->n] = v;
+        w->mrec->len[r->n] = (uint8_t)n;
+    }
     r->h[r->n] = h;
     r->at[r->n++] = (uint16_t)(w->work - w->rbase);
     return 0;
@@ -545,6 +627,54 @@ static void fz_plan_init(const trie *t, fz_walk *w, fz_plan *pl, const fz_st *f,
     }
 }
 
+/* PLAN MEMO: a node's plan, like a probe (PROBE MEMO), depends on its
+ * state only, and on less of it: the stand-in byte matches nothing, so
+ * neither row j - 1 nor the node's last character play a part; its
+ * strings are suffixes after the child's byte, with no path in them. So
+ * the walk keeps the plans it made (of FZ_PMEMO_WORDS strings at most)
+ * by (byte position, j, the automaton state of row j, best), with the
+ * units their DP steps counted, and copies them. */
+#define FZ_PMEMO_SLOTS 64 /* plans kept per walk (a power of 2; filled to 3/4) */
+#define FZ_PMEMO_WORDS 8
+typedef struct fz_pmemo {
+    uint64_t key[FZ_PMEMO_SLOTS]; /* 0: free */
+    uint16_t units[FZ_PMEMO_SLOTS];
+    uint8_t maybe[FZ_PMEMO_SLOTS], n[FZ_PMEMO_SLOTS], len[FZ_PMEMO_SLOTS][FZ_PMEMO_WORDS];
+    uint64_t u[FZ_PMEMO_SLOTS][FZ_PMEMO_WORDS];
+    unsigned used;
+} fz_pmemo;
+
+/* fz_plan_init through the PLAN MEMO (mm; NULL: none). */
+static void fz_plan_make(const trie *t, fz_walk *w, fz_pmemo *mm, uint64_t *hits, fz_plan *pl, const fz_st *f,
+                         size_t pos, unsigned lo) {
+    if (!mm || !t->pf || f->pre || f->have || !w->z->onebyte || pos + 1 >= PF_MAXLEN) {
+        fz_plan_init(t, w, pl, f, pos, lo);
+        return;
+    }
+    uint64_t k = 1ull << 63 | (uint64_t)pos << 48 | (uint64_t)f->best << 40 | (uint64_t)w->sid[f->j] << 24 | f->j;
+    unsigned h = (unsigned)(pf_hash_word(k, 8) & (FZ_PMEMO_SLOTS - 1));
+    while (mm->key[h] && mm->key[h] != k) h = (h + 1) & (FZ_PMEMO_SLOTS - 1);
+    if (mm->key[h]) {
+        pl->maybe = mm->maybe[h];
+        pl->n = mm->n[h];
+        memcpy(pl->len, mm->len[h], FZ_PMEMO_WORDS);
+        memcpy(pl->u, mm->u[h], sizeof mm->u[h]);
+        w->work += mm->units[h];
+        (*hits)++;
+        return;
+    }
+    uint64_t base = w->work;
+    fz_plan_init(t, w, pl, f, pos, lo);
+    if (mm->used >= FZ_PMEMO_SLOTS / 4 * 3 || pl->n > FZ_PMEMO_WORDS) return;
+    mm->key[h] = k;
+    mm->units[h] = (uint16_t)(w->work - base);
+    mm->maybe[h] = pl->maybe;
+    mm->n[h] = pl->n;
+    memcpy(mm->len[h], pl->len, FZ_PMEMO_WORDS);
+    memcpy(mm->u[h], pl->u, sizeof mm->u[h]);
+    mm->used++;
+}
+
 static inline int fz_plan_applies(const fz_pat *z, uint8_t c0) {
     return (c0 < 0xC0 || c0 >= 0xF8) && !(z->inpat[c0 >> 6] >> (c0 & 63) & 1);
 }
@@ -608,6 +738,7 @@ typedef struct fz_dfs {
     fz_frame fr[MAX_PATH];
     fz_plan plan[PF_MAXLEN]; /* of frame fr[i] (depth >= i: none deeper) */
     fz_prec prec[PF_MAXLEN][FZ_PROBE_PREFETCH_MAX]; /* frame fr[i]'s probe records, by slot */
+    int usememo;  /* trie__fz_memo, maxd 2 and the row automaton (whose states key the memo) */
     uint8_t nprec[PF_MAXLEN], pcur[PF_MAXLEN];        /* how many; the next one to match */
     fz_list *cls[TRIE_FUZZY_MAX_EDITS + 1]; /* [1..maxd] */
     unsigned cap;
@@ -617,6 +748,10 @@ typedef struct fz_dfs {
     int cut;           /* 1: the walk stopped at max_work */
     int hint;          /* SIBLING PREFETCH on: the trie is big (FZ_HINT_MIN_NODES) */
     int pass;          /* PROBE PREFETCH on: the filter is big (FZ_PASS_MIN_FILTER_WORDS) */
+    /* last, so that the fields above stay near each other (maxd 1 leaves
+     * these untouched) */
+    fz_memo memo;   /* the probes by DP state (PROBE MEMO) */
+    fz_pmemo pmemo; /* the plans by DP state (PLAN MEMO) */
 } fz_dfs;
 
 /* Records a key or subtree of class s->best when that is the walk's class
@@ -636,6 +771,72 @@ static void fz_dfs_sink(void *ctx, uint32_t x, unsigned c, size_t ml) {
     s.best = (uint8_t)c;
     s.bestlen = (uint16_t)ml;
     fz_record(ctx, x, &s);
+}
+
+/* The memo's slot for the state st after child byte c at byte position
+ * pos (PROBE MEMO), its key in *key: a slot that holds that state (key[]
+ * set), a free one (key[] 0: the caller probes, then fz_memo_put), or -1
+ * (the memo is full: probe, keep nothing). */
+static int fz_memo_find(const fz_walk *w, const fz_memo *M, const fz_st *st, size_t pos, uint8_t c,
+                        uint64_t *key) {
+    const fz_pat *z = w->z;
+    const unsigned j = st->j, B = z->B;
+    /* which of c[q], q = j - B .. j + B, equal c (fz_generic's kp): c8 is
+     * 0xC0 outside c[0, m), and j - B >= -1 (FZ_CPAD) */
+    unsigned km = 0;
+#if defined(__SSE2__) && !defined(QAC_FZ_SCALAR)
+    km = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+             _mm_loadl_epi64((const __m128i *)(const void *)(z->c8 + FZ_CPAD + (int)j - (int)B)),
+             _mm_set1_epi8((char)c))) &
+         ((1u << (2 * B + 1)) - 1);
+#else
+    for (unsigned u = 0; u <= 2 * B; u++) km |= (unsigned)(z->c8[FZ_CPAD + (int)j - (int)B + (int)u] == c) << u;
+#endif
+    uint64_t k = 1ull << 63 | (uint64_t)pos << 48 | (uint64_t)st->best << 40 | (uint64_t)km << 32 |
+                 (uint64_t)w->sid[j - 1] << 24 | (uint64_t)w->sid[j] << 16 | j;
+    *key = k;
+    unsigned h = (unsigned)(pf_hash_word(k, 8) & (FZ_MEMO_SLOTS - 1));
+    while (M->key[h] && M->key[h] != k) h = (h + 1) & (FZ_MEMO_SLOTS - 1);
+    if (M->key[h]) return (int)h;
+    return M->used < FZ_MEMO_SLOTS / 4 * 3 ? (int)h : -1;
+}
+
+/* Keeps probe record r (its strings in mr, made at byte position pos) in
+ * the free slot h under key; not when the words are full. */
+static void fz_memo_put(fz_memo *M, int h, uint64_t key, const fz_prec *r, const fz_mrec *mr, size_t pos) {
+    if (M->words + r->n > FZ_MEMO_WORDS) return;
+    const unsigned sh = 8 * (unsigned)pos, a = M->words; /* pos < PF_MAXLEN: the strings start with the path */
+    for (unsigned k = 0; k < r->n; k++) {
+        M->u[a + k] = mr->v[k] >> sh;
+        M->len[a + k] = mr->len[k];
+        M->units[a + k] = r->at[k];
+    }
+    M->words += r->n;
+    M->key[h] = key;
+    M->at[h] = (uint16_t)a;
+    M->n[h] = (uint8_t)r->n;
+    M->ok[h] = r->ok;
+    M->yes[h] = r->yes;
+    M->end[h] = r->end;
+    M->used++;
+}
+
+/* Fills record r from memo slot h for the child whose path is path[0,
+ * pos): its strings' hashes (their words prefetched), the units up to
+ * each, the verdict past them. */
+static void fz_memo_rec(const trie *t, const fz_walk *w, const fz_memo *M, int h, size_t pos, fz_prec *r) {
+    uint64_t pv = fz_pathw(w, pos);
+    const unsigned sh = 8 * (unsigned)pos, a = M->at[h];
+    r->n = M->n[h];
+    for (unsigned k = 0; k < r->n; k++) {
+        uint64_t x = pf_hash_word(pv | M->u[a + k] << sh, M->len[a + k]);
+        __builtin_prefetch(&t->pf[x >> 12 & t->pfmask]);
+        r->h[k] = x;
+        r->at[k] = M->units[a + k];
+    }
+    r->ok = M->ok[h];
+    r->yes = M->yes[h];
+    r->end = M->end[h];
 }
 
 /* The PROBE PREFETCH of a node (state f at byte pos, frame F made): for its
@@ -664,10 +865,25 @@ static void fz_probe_prefetch(const trie *t, fz_dfs *d, int sp, const tnode *nd,
         r->slot = (uint16_t)i;
         r->n = 0;
         r->ok = 1;
+        int slot = -1;
+        uint64_t key = 0;
+        if (d->usememo && !st.have) { /* PROBE MEMO: st.j >= 1, c is ch[st.j - 1] */
+            fz_memo *M = &d->memo;
+            slot = fz_memo_find(w, M, &st, pos + 1, c, &key);
+            if (slot >= 0 && M->key[slot]) {
+                fz_memo_rec(t, w, M, slot, pos + 1, r);
+                M->hits++;
+                continue;
+            }
+        }
+        fz_mrec mr;
         w->rec = r;
+        w->mrec = slot >= 0 ? &mr : NULL;
         w->rbase = w->work;
         r->yes = (uint8_t)fz_probe(t, w, &st, pos + 1, lo, FZ_PROBE_DEPTH, 1);
         r->end = (uint16_t)(w->work - w->rbase);
+        w->mrec = NULL;
+        if (slot >= 0) fz_memo_put(&d->memo, slot, key, r, &mr, pos + 1);
     }
     d->nprec[sp] = (uint8_t)done;
     w->pref = 0;
@@ -675,25 +891,63 @@ static void fz_probe_prefetch(const trie *t, fz_dfs *d, int sp, const tnode *nd,
     w->work = work;
 }
 
+/* fz_probe's answer and units from a whole record r. */
+static inline int fz_rec_eval(const trie *t, fz_walk *w, const fz_prec *r) {
+    for (unsigned k = 0; k < r->n; k++) {
+        uint64_t h = r->h[k], m = pf_bits(h);
+        if ((t->pf[(h >> 12) & t->pfmask] & m) == m) {
+            w->work += r->at[k];
+            return 1;
+        }
+    }
+    w->work += r->end;
+    return r->yes;
+}
+
 /* fz_probe for child `slot` of frame sp (state s after its byte, at pos):
  * from the child's record when the prefetch pass made one (PROBE
- * RECORDS), else by running it. */
+ * RECORDS), else from the PROBE MEMO when it holds the child's state,
+ * else by running it. Without a pass (a filter that fits the caches) the
+ * memo is filled here: on a state not seen yet, fz_probe runs as the pass
+ * runs it (every look-up answered "no", the strings kept), then its
+ * record is read, so the later children in that state skip its DP
+ * steps. */
 static int fz_probe_rec(const trie *t, fz_dfs *d, int sp, unsigned slot, const fz_st *s, size_t pos) {
     fz_walk *w = &d->w;
     if (sp < (int)PF_MAXLEN) {
         uint8_t *c = &d->pcur[sp];
         while (*c < d->nprec[sp] && d->prec[sp][*c].slot < slot) (*c)++;
         const fz_prec *r = &d->prec[sp][*c];
-        if (*c < d->nprec[sp] && r->slot == slot && r->ok) {
-            for (unsigned k = 0; k < r->n; k++) {
-                uint64_t h = r->h[k], m = pf_bits(h);
-                if ((t->pf[(h >> 12) & t->pfmask] & m) == m) {
-                    w->work += r->at[k];
-                    return 1;
-                }
+        if (*c < d->nprec[sp] && r->slot == slot && r->ok) return fz_rec_eval(t, w, r);
+    }
+    if (d->usememo && t->pf && w->z->onebyte && !s->pre && !s->have && s->j >= 1 && s->best != d->lo &&
+        pos < PF_MAXLEN) {
+        fz_memo *M = &d->memo;
+        uint64_t key;
+        int h = fz_memo_find(w, M, s, pos, w->path[pos - 1], &key); /* the child's byte */
+        if (h >= 0) {
+            fz_prec r;
+            if (M->key[h]) {
+                fz_memo_rec(t, w, M, h, pos, &r);
+                M->hits++;
+            } else {
+                fz_mrec mr;
+                uint64_t work = w->work;
+                r.n = 0;
+                r.ok = 1;
+                w->pref = 1;
+                w->rec = &r;
+                w->mrec = &mr;
+                w->rbase = work;
+                r.yes = (uint8_t)fz_probe(t, w, s, pos, d->lo, FZ_PROBE_DEPTH, 1);
+                r.end = (uint16_t)(w->work - work);
+                w->work = work;
+                w->pref = 0;
+                w->rec = NULL;
+                w->mrec = NULL;
+                fz_memo_put(M, h, key, &r, &mr, pos);
             }
-            w->work += r->end;
-            return r->yes;
+            if (r.ok) return fz_rec_eval(t, w, &r);
         }
     }
     return fz_probe(t, w, s, pos, d->lo, FZ_PROBE_DEPTH, 1);
@@ -788,8 +1042,15 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
     memset(&s0, 0, sizeof s0);
     if (w->z->elen) s0.pre = 1;
     else fz_start(w, &s0, 0);
+    if (d->usememo) { /* PROBE MEMO, PLAN MEMO: per walk (its class) */
+        memset(d->memo.key, 0, sizeof d->memo.key);
+        d->memo.used = d->memo.words = 0;
+        memset(d->pmemo.key, 0, sizeof d->pmemo.key);
+        d->pmemo.used = 0;
+    }
     fz_frame_init(w, &d->fr[0], 0, &s0, 0);
-    fz_plan_init(t, w, &d->plan[0], &s0, 0, d->lo);
+    fz_pmemo *pm = d->usememo ? &d->pmemo : NULL;
+    fz_plan_make(t, w, pm, &d->memo.hits, &d->plan[0], &s0, 0, d->lo);
     fz_plan_prefetch(t, w, &d->plan[0], &t->nodes[0], 0);
     fz_probe_prefetch(t, d, 0, &t->nodes[0], 0, d->lo);
     while (sp >= 0) {
@@ -878,7 +1139,7 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
         sp++;
         fz_frame_init(w, &d->fr[sp], r, &s, cn->depth);
         if (sp < (int)PF_MAXLEN) {
-            fz_plan_init(t, w, &d->plan[sp], &s, cn->depth, d->lo);
+            fz_plan_make(t, w, pm, &d->memo.hits, &d->plan[sp], &s, cn->depth, d->lo);
             fz_plan_prefetch(t, w, &d->plan[sp], cn, cn->depth);
             fz_probe_prefetch(t, d, sp, cn, cn->depth, d->lo);
         }
@@ -909,10 +1170,13 @@ static void fz_dfs_topk(const trie *t, const fz_pat *z, const char *prefix, unsi
     d.w.work = 0;
     d.w.pref = 0;
     d.w.rec = NULL;
+    d.w.mrec = NULL;
+    d.memo.hits = 0;
     d.max_work = max_work;
     d.cut = 0;
     d.hint = t->nlive >= trie__fz_hint_min_nodes && z->B >= trie__fz_hint_min_edits;
     d.pass = t->pf && (uint64_t)t->pfmask + 1 >= trie__fz_pass_min_words;
+    d.usememo = trie__fz_memo && z->au != NULL && z->B >= FZ_MEMO_MIN_EDITS;
     d.cap = k - *got;
     for (unsigned c = 1; c <= z->B; c++) {
         lists[c - 1].t = t;
@@ -934,6 +1198,7 @@ static void fz_dfs_topk(const trie *t, const fz_pat *z, const char *prefix, unsi
         }
     }
     info->work = d.w.work;
+    if (trie__fz_memo_count && d.memo.hits) __atomic_fetch_add(&trie__fz_memo_hits, d.memo.hits, __ATOMIC_RELAXED);
 }
 
 int trie_fuzzy_topk(const trie *t, const char *prefix, size_t plen, unsigned maxd, unsigned flags,

@@ -76,7 +76,7 @@ typedef struct trie_fuzzy_hit {
  *   - maxd >= 1: a prefix ending inside a character (see above) is first cut
  *     back to its last whole character (as norm_prefix does); a prefix of
  *     more than TRIE_MAX_KEY + maxd characters matches nothing.
- * Allocates nothing; uses about 100 KB of stack. Never hits an internal
+ * Allocates nothing; uses about 135 KB of stack. Never hits an internal
  * limit: its scratch is bounded by TRIE_MAX_KEY and TRIE_MAX_K. No work
  * limit either (tests, tools, benchmarks): a server calls
  * trie_fuzzy_topk_bounded. Cost: see trie_fuzzy.c. Not thread-safe with

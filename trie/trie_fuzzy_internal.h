@@ -49,6 +49,14 @@ typedef struct fz_pat {
 extern uint32_t trie__fz_hint_min_nodes;
 /* The budget (maxd) from which it does (FZ_HINT_MIN_EDITS); tests set 1. */
 extern uint32_t trie__fz_hint_min_edits;
+/* 1 (the default): the prefetch pass reuses a probe's look-ups for a later
+ * child in the same DP state (PROBE MEMO, trie_fuzzy.c); 0: every probe
+ * runs. Only tests change it, to compare the two. */
+extern uint32_t trie__fz_memo;
+/* Probes the memo answered, summed over calls while trie__fz_memo_count
+ * is 1 (tests: so that a test knows the memo ran). */
+extern uint32_t trie__fz_memo_count;
+extern uint64_t trie__fz_memo_hits;
 /* Filter words from which the walk runs the PROBE PREFETCH pass
  * (trie_fuzzy.c, FZ_PASS_MIN_FILTER_WORDS). Only tests change it. */
 extern uint32_t trie__fz_pass_min_words;
@@ -278,6 +286,7 @@ typedef struct fz_walk {
     uint64_t work; /* work units spent so far (see WORK LIMIT above) */
     uint8_t pref;  /* 1: fz_probe only prefetches the filter words it would read */
     struct fz_prec *rec; /* in a prefetch pass: where fz_probe's look-ups are recorded (trie_fuzzy.c) */
+    struct fz_mrec *mrec; /* and, when not NULL, their strings (PROBE MEMO, trie_fuzzy.c) */
     uint64_t rbase;      /* w->work when the recorded probe started */
     uint8_t path[TRIE_MAX_KEY]; /* the path's bytes (fz_byte writes them) */
     uint8_t rows[TRIE_MAX_KEY + 1][FZ_RB];
