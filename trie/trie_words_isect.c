@@ -38,26 +38,52 @@
 #endif
 unsigned trie_words__isect_skew = TW_ISECT_SKEW;
 
-/* A forward cursor over a posting list, decoding lazily: its current rank,
- * and the gaps still to read in the current block. */
+/* A forward cursor over a posting list: its current rank, and its
+ * block's ranks, decoded whole on the first step past the block's head
+ * (a seek that gallops on, or a cursor that never moves, reads no gaps). */
 typedef struct tw_cur {
     const tw_word *x;
-    tw_pk g;                     /* the block's gaps, read up to the current rank */
-    uint32_t blk, left, r, nb;   /* block, gaps left in it, current rank, blocks */
+    uint32_t blk, r, nb; /* block, current rank, blocks */
+    uint32_t cnt;        /* ranks in the block once decoded into rk, else 0 */
+    uint32_t rk[TW_F];   /* the block's ranks, UINT32_MAX past cnt */
 } tw_cur;
 
 static inline void cur_block(tw_cur *c, uint32_t b) {
-    uint32_t n = c->x->n - (b << TW_FB);
     c->blk = b;
     c->r = tw_bbase(c->x)[b];
-    tw_pk_start(&c->g, tw_gaps(c->x) + tw_boff(c->x, b), tw_bw(c->x)[b]);
-    c->left = (n > TW_F ? TW_F : n) - 1;
+    c->cnt = 0;
 }
 
-/* Steps c to its block's first rank >= r; 0 when the block has none. */
+/* Decodes c's block into c->rk: its gaps read in one run, no branch on
+ * the ranks (the rank sought is then found by counting, below). */
+static inline void cur_decode(tw_cur *c) {
+    const tw_word *x = c->x;
+    uint32_t n = x->n - (c->blk << TW_FB), r = tw_bbase(x)[c->blk];
+    if (n > TW_F) n = TW_F;
+    tw_pk k;
+    tw_pk_start(&k, tw_gaps(x) + tw_boff(x, c->blk), tw_bw(x)[c->blk]);
+    c->rk[0] = r;
+    for (uint32_t i = 1; i < n; i++) c->rk[i] = r += tw_pk_next(&k);
+    for (uint32_t i = n; i < TW_F; i++) c->rk[i] = UINT32_MAX; /* (a rank is < UINT32_MAX) */
+    c->cnt = n;
+}
+
+/* Steps c to its block's first rank >= r; 0 when the block has none (c
+ * then at its last rank). The block's ranks are sorted and c->r < r, so
+ * the rank's position is the number of ranks below r: counted over the 16
+ * without a branch, where reading the gaps up to it (a compare and branch
+ * a gap, the exit mispredicted) was the tail's hottest loop. */
 static inline int cur_step(tw_cur *c, uint32_t r) {
-    while (c->r < r && c->left) c->r += tw_pk_next(&c->g), c->left--;
-    return c->r >= r;
+    if (c->r >= r) return 1;
+    if (!c->cnt) cur_decode(c);
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < TW_F; i++) j += c->rk[i] < r;
+    if (j >= c->cnt) {
+        c->r = c->rk[c->cnt - 1];
+        return 0;
+    }
+    c->r = c->rk[j];
+    return 1;
 }
 
 /* Moves c to the first rank >= r (never back); 0 when the list has none.
