@@ -54,18 +54,23 @@ static inline void cur_block(tw_cur *c, uint32_t b) {
     c->cnt = 0;
 }
 
-/* Decodes c's block into c->rk: its gaps read in one run, no branch on
- * the ranks (the rank sought is then found by counting, below). */
-static inline void cur_decode(tw_cur *c) {
+/* Decodes c's block into c->rk, its gaps read in one run, and returns
+ * the number of its ranks below r, counted as they are made (counting
+ * them back from c->rk right after the stores stalled on the stores). */
+static inline uint32_t cur_decode(tw_cur *c, uint32_t r) {
     const tw_word *x = c->x;
-    uint32_t n = x->n - (c->blk << TW_FB), r = tw_bbase(x)[c->blk];
+    uint32_t n = x->n - (c->blk << TW_FB), v = tw_bbase(x)[c->blk], j = v < r;
     if (n > TW_F) n = TW_F;
     tw_pk k;
     tw_pk_start(&k, tw_gaps(x) + tw_boff(x, c->blk), tw_bw(x)[c->blk]);
-    c->rk[0] = r;
-    for (uint32_t i = 1; i < n; i++) c->rk[i] = r += tw_pk_next(&k);
+    c->rk[0] = v;
+    for (uint32_t i = 1; i < n; i++) {
+        c->rk[i] = v += tw_pk_next(&k);
+        j += v < r;
+    }
     for (uint32_t i = n; i < TW_F; i++) c->rk[i] = UINT32_MAX; /* (a rank is < UINT32_MAX) */
     c->cnt = n;
+    return j;
 }
 
 /* Steps c to its block's first rank >= r; 0 when the block has none (c
@@ -75,9 +80,10 @@ static inline void cur_decode(tw_cur *c) {
  * a gap, the exit mispredicted) was the tail's hottest loop. */
 static inline int cur_step(tw_cur *c, uint32_t r) {
     if (c->r >= r) return 1;
-    if (!c->cnt) cur_decode(c);
     uint32_t j = 0;
-    for (uint32_t i = 0; i < TW_F; i++) j += c->rk[i] < r;
+    if (!c->cnt) j = cur_decode(c, r);
+    else
+        for (uint32_t i = 0; i < TW_F; i++) j += c->rk[i] < r;
     if (j >= c->cnt) {
         c->r = c->rk[c->cnt - 1];
         return 0;
