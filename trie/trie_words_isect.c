@@ -7,8 +7,8 @@
  *
  * What lives here, in order:
  *   - a forward cursor over a posting list (tw_cur: block heads galloped,
- *     a block's packed gaps read lazily, one 8-byte load a gap, never
- *     moving back) and the list's bound tree (tw_tree), with which
+ *     a block decoded whole on the first step past its head, the rank
+ *     sought found by counting, never moving back) and the list's bound tree (tw_tree), with which
  *     cur_seek_live passes beaten blocks and tree entries whole;
  *   - isect_rest and isect_handoff: what the pass did not reach, left to
  *     search() as one heap bound, or (one complete word and the prefix's
@@ -26,7 +26,8 @@
  * (res_worst, res_beats, trie_words__hpush) are in trie_words_internal.h.
  * Cost: one work unit a step of the driver and one a prefix cursor moved
  * (TRIE_WORDS_MAX_SCAN), no allocation here (the merged array is the
- * caller's; the cursors, TW_PCUR_MAX of them, are on the stack).
+ * caller's; the cursors, TW_PCUR_MAX of them, ~96 B each with a decoded
+ * block, are on the stack).
  */
 #include <stdint.h>
 #include <string.h>
@@ -93,8 +94,8 @@ static inline int cur_step(tw_cur *c, uint32_t r) {
 }
 
 /* Moves c to the first rank >= r (never back); 0 when the list has none.
- * The block heads ahead are galloped (O(log distance)); only the gaps up
- * to the rank found are read. */
+ * The block heads ahead are galloped (O(log distance)); only the block
+ * found is decoded (cur_step). */
 static inline int cur_seek(tw_cur *c, uint32_t r) {
     const uint32_t *bb = tw_bbase(c->x);
     uint32_t nb = c->nb, lo = c->blk, hi, step = 1;
@@ -320,7 +321,7 @@ static inline int pset_seek(tw_search *S, tw_pset *P, uint32_t r, uint32_t *nr) 
  * not NULL, else, when npw > 0, the lists of its words pw[0..npw) read as
  * one (tw_uni) -- are intersected in one pass in rank order, no heap
  * (leapfrog: the others are galloped to the driver's rank -- over their
- * block heads, their gaps read only up to the rank found -- and the driver
+ * block heads, only the block found decoded -- and the driver
  * on to the first rank a list has past it), and only the ranks in all of
  * them are checked (trie_words__check_ranks). A block of a list whose bound
  * is beaten (cur_seek_live) is passed whole. Exact: every rank is either in
