@@ -46,6 +46,7 @@ typedef struct tw_cur {
     const tw_word *x;
     uint32_t blk, r, nb; /* block, current rank, blocks */
     uint32_t cnt;        /* ranks in the block once decoded into rk, else 0 */
+    uint32_t gb, go;     /* the block decoded last (UINT32_MAX: none), its gaps' offset */
     uint32_t rk[TW_F];   /* the block's ranks, UINT32_MAX past cnt */
 } tw_cur;
 
@@ -55,6 +56,14 @@ static inline void cur_block(tw_cur *c, uint32_t b) {
     c->cnt = 0;
 }
 
+/* c at the first rank of list x. */
+static inline void cur_init(tw_cur *c, const tw_word *x) {
+    c->x = x;
+    c->nb = tw_nblk(x->n);
+    c->gb = UINT32_MAX;
+    cur_block(c, 0);
+}
+
 /* Decodes c's block into c->rk, its gaps read in one run, and returns
  * the number of its ranks below r, counted as they are made (counting
  * them back from c->rk right after the stores stalled on the stores). */
@@ -62,8 +71,18 @@ static inline uint32_t cur_decode(tw_cur *c, uint32_t r) {
     const tw_word *x = c->x;
     uint32_t n = x->n - (c->blk << TW_FB), v = tw_bbase(x)[c->blk], j = v < r;
     if (n > TW_F) n = TW_F;
+    /* where its gaps start: from the block decoded last when it is before
+     * this one in its group (a cursor moves a few blocks a seek), else
+     * from the group's start (tw_boff) */
+    const uint8_t *bw = tw_bw(x);
+    uint32_t b = c->blk, o;
+    if (c->gb >= (b & ~(TW_F - 1)) && c->gb < b)
+        for (o = c->go; c->gb < b; c->gb++) o += tw_pk_bytes(TW_F - 1, bw[c->gb]);
+    else o = tw_boff(x, b);
+    c->gb = b;
+    c->go = o;
     tw_pk k;
-    tw_pk_start(&k, tw_gaps(x) + tw_boff(x, c->blk), tw_bw(x)[c->blk]);
+    tw_pk_start(&k, tw_gaps(x) + o, bw[b]);
     c->rk[0] = v;
     for (uint32_t i = 1; i < n; i++) {
         c->rk[i] = v += tw_pk_next(&k);
@@ -278,10 +297,7 @@ static inline void uni_down(tw_uni *U, uint32_t i) {
 static void uni_init(tw_uni *U, const trie_words *w, const uint32_t *pw, uint32_t npw) {
     U->hn = 0;
     for (uint32_t i = 0; i < npw; i++) { /* a dictionary word's list is not empty */
-        tw_cur *c = &U->c[U->hn];
-        c->x = &w->w[pw[i]];
-        c->nb = tw_nblk(c->x->n);
-        cur_block(c, 0);
+        cur_init(&U->c[U->hn], &w->w[pw[i]]);
         U->h[U->hn] = (uint8_t)U->hn;
         U->hn++;
     }
@@ -340,9 +356,7 @@ void trie_words__isect(tw_search *S, const uint32_t *u, uint32_t un, const uint3
         const tw_word *x = &w->w[S->qw[i]]; /* live: n >= 1 */
         uint32_t k = no++;
         while (k > 0 && cur[k - 1].x->n > x->n) cur[k] = cur[k - 1], k--; /* shortest first */
-        cur[k].x = x;
-        cur[k].nb = tw_nblk(x->n);
-        cur_block(&cur[k], 0);
+        cur_init(&cur[k], x);
     }
     tw_tree tr; /* bounds read on the shortest complete list only: another
                  * list's are a cache miss a seek */
