@@ -247,11 +247,20 @@
  * first step past the head and counts the ranks below the one sought, as
  * they are made (counting them back from the array right after storing
  * them stalled on the stores: the slowest 200, 10 passes, 101 / 103 ->
- * 94 / 93 ms), and by a branchless count of the 16 on later steps. 3
- * pairs (load 1.8-2.0, medians of the pairs): median 18.9 -> 16.3 us
- * (0.86), p99 434 -> 348 us (0.80), p99.9 839 -> 670 us, 2 / 3 / 4 words
- * 17.1 / 44.4 / 43.9 -> 14.9 / 36.7 / 35.0 us, CPU per query 56.6 -> 45.9
- * us, answers equal per query (1M and 10M). Tried with it and not kept
+ * 94 / 93 ms), and by a branchless count of the 16 on later steps; where
+ * a block's gaps start is summed on from the block the cursor decoded
+ * last when in the same group (tw_boff summed from the group's start:
+ * 4 pairs, 97.9 / 93.6 / 96.1 / 99.3 -> 93.9 / 92.4 / 89.7 / 95.3 ms). 3
+ * pairs (load 1.9-2.0, medians of the pairs; before the offsets): median
+ * 18.9 -> 16.3 us (0.86), p99 434 -> 348 us (0.80), p99.9 839 -> 670 us,
+ * 2 / 3 / 4 words 17.1 / 44.4 / 43.9 -> 14.9 / 36.7 / 35.0 us, CPU per
+ * query 56.6 -> 45.9 us; with them, 3 pairs (load 1.2-1.4): median 19.1
+ * -> 16.4 us (0.86), p99 450 -> 345 us (0.77), p99.9 863 -> 636 us, 2 /
+ * 3 / 4 words 17.5 / 46.0 / 44.6 -> 15.4 / 36.7 / 34.5 us, CPU per query
+ * 59.4 -> 46.6 us; answers equal per query (1M and 10M). The targets
+ * (median 5, p99 50 us) stay far: the pass's steps are its work units,
+ * so a faster pass that took fewer or other steps would change the
+ * truncated queries' answers. Tried with it and not kept
  * (the slowest 200, 10 passes, 2 runs each): block offsets (tw_boff)
  * summed over the group's 16 widths without a branch (not vectorized by
  * gcc 12 at -O2: 91 -> 99 ms), the next 64 bytes of gaps prefetched on a
