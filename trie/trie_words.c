@@ -257,7 +257,12 @@
  * query 56.6 -> 45.9 us; with them, 3 pairs (load 1.2-1.4): median 19.1
  * -> 16.4 us (0.86), p99 450 -> 345 us (0.77), p99.9 863 -> 636 us, 2 /
  * 3 / 4 words 17.5 / 46.0 / 44.6 -> 15.4 / 36.7 / 34.5 us, CPU per query
- * 59.4 -> 46.6 us; answers equal per query (1M and 10M). The targets
+ * 59.4 -> 46.6 us; answers equal per query (1M and 10M). After it the
+ * slowest 200's query time is ~70 % the cursors (cur_seek, the decodes,
+ * the pass) and ~29 % the candidate check, of which the signatures'
+ * misses ~9 %: the most that signature bits stored in the postings (read
+ * in sequence, ~55 MB at a byte a posting, over the 730 MB target) could
+ * save without changing the pass's steps, not built. The targets
  * (median 5, p99 50 us) stay far: the pass's steps are its work units,
  * so a faster pass that took fewer or other steps would change the
  * truncated queries' answers. Tried with it and not kept
