@@ -21,9 +21,9 @@
  * and only each group of 16 blocks keeps its start, goff): 10M synthetic
  * keys, 54.5M postings: ~1.6 B a posting with the heads instead of 4 (2.1
  * as varint gaps with a 4-byte offset a block, before version 4 of the
- * file). A block is the unit of every read (decoded into 16 integers, or
- * by the cursors a gap at a time, one unaligned 8-byte load each: 8
- * bytes of pad after a list's gaps, TW_PK_PAD), and it
+ * file). A block is the unit of every read (decoded into 16 integers, by
+ * the cursors on their first step past its head; a gap is one unaligned
+ * 8-byte load: 8 bytes of pad after a list's gaps, TW_PK_PAD), and it
  * is the tree's leaf block, so a block's bound and its ranks go together.
  * The price of gaps (README, four A/B pairs at 10M against 4-byte ranks):
  * 3-4 word queries 6-30 % slower, the seeks into long lists reading gaps
@@ -147,9 +147,9 @@
  * or more distinct complete words there is no heap: the lists are
  * intersected in one pass in rank order (leapfrog: the shortest list
  * drives, each of its ranks galloped in the other lists over their block
- * heads, then only the gaps up to the rank found read, the cursors only
- * moving forward; a rank missing from a list sends the driver on to that
- * list's next rank). The driver's blocks and tree entries whose bound is
+ * heads, the block found decoded whole (once) and the rank found in it by
+ * counting its ranks below, the cursors only moving forward; a rank
+ * missing from a list sends the driver on to that list's next rank). The driver's blocks and tree entries whose bound is
  * beaten by the worst kept match are passed whole (16^level blocks at a
  * time), so once the best m are kept the rest of a long list costs a few
  * steps a level. Only the ranks in every list are checked (the candidate
@@ -230,6 +230,48 @@
  * signatures: none better than the noise (one or two runs each;
  * TW_PCUR_RATIO 1 sends 2-word p99 from ~340 to ~470 us; the skews and
  * TW_PFX_DRIVE truncate 2-7 more queries, so change answers).
+ * The tail (branch infix10; 10M, the saved index, the slowest 200 of
+ * bench_words' 20,000 queries, each's fastest of 3 passes, counted per
+ * query): 189 of them take the one-pass intersection, 156 of those with
+ * the prefix left to the candidate check, only 14 with a list skewed
+ * (TW_ISECT_SKEW); the driving list holds ~45,000 ranks, and the pass
+ * makes ~11,800 steps, ~9,700 seeks in the second list (~370 in a
+ * third), ~58,000 gaps read, ~5,200 blocks entered, and only ~1,300
+ * ranks in every list reach the check; most have fewer than k matches, so
+ * no bound is beaten. The seeks (cur_seek) were ~60 % of their query time
+ * and trie_words__check_ranks ~13 %: the leapfrog of two lists of
+ * comparable length, not the signatures' misses. A cursor read its
+ * block's gaps one at a time up to the rank sought (a compare and branch
+ * a gap, the exit mispredicted, the reader's fields stored back each gap
+ * as byte loads may alias them); it now decodes the block whole on its
+ * first step past the head and counts the ranks below the one sought, as
+ * they are made (counting them back from the array right after storing
+ * them stalled on the stores: the slowest 200, 10 passes, 101 / 103 ->
+ * 94 / 93 ms), and by a branchless count of the 16 on later steps; where
+ * a block's gaps start is summed on from the block the cursor decoded
+ * last when in the same group (tw_boff summed from the group's start:
+ * 4 pairs, 97.9 / 93.6 / 96.1 / 99.3 -> 93.9 / 92.4 / 89.7 / 95.3 ms). 3
+ * pairs (load 1.9-2.0, medians of the pairs; before the offsets): median
+ * 18.9 -> 16.3 us (0.86), p99 434 -> 348 us (0.80), p99.9 839 -> 670 us,
+ * 2 / 3 / 4 words 17.1 / 44.4 / 43.9 -> 14.9 / 36.7 / 35.0 us, CPU per
+ * query 56.6 -> 45.9 us; with them, 3 pairs (load 1.2-1.4): median 19.1
+ * -> 16.4 us (0.86), p99 450 -> 345 us (0.77), p99.9 863 -> 636 us, 2 /
+ * 3 / 4 words 17.5 / 46.0 / 44.6 -> 15.4 / 36.7 / 34.5 us, CPU per query
+ * 59.4 -> 46.6 us; answers equal per query (1M and 10M). After it the
+ * slowest 200's query time is ~70 % the cursors (cur_seek, the decodes,
+ * the pass) and ~29 % the candidate check, of which the signatures'
+ * misses ~9 %: the most that signature bits stored in the postings (read
+ * in sequence, ~55 MB at a byte a posting, over the 730 MB target) could
+ * save without changing the pass's steps, not built. The targets
+ * (median 5, p99 50 us) stay far: the pass's steps are its work units,
+ * so a faster pass that took fewer or other steps would change the
+ * truncated queries' answers. Tried with it and not kept
+ * (the slowest 200, 10 passes, 2 runs each): block offsets (tw_boff)
+ * summed over the group's 16 widths without a branch (not vectorized by
+ * gcc 12 at -O2: 91 -> 99 ms), the next 64 bytes of gaps prefetched on a
+ * decode (noise), cur_seek forced inline (-2 %, noise), a full block's
+ * 15 gaps decoded unrolled at constant multiples of the width (85.8 /
+ * 91.9 -> 94.5 / 93.8 ms).
  * Tried and not kept (10M keys, bench_words' queries; the variant and this
  * code in one process over the same index, passes alternating, load 10-12):
  * inside the best-first search, filtering the driving list by the other

@@ -7,8 +7,8 @@
  *
  * What lives here, in order:
  *   - a forward cursor over a posting list (tw_cur: block heads galloped,
- *     a block's packed gaps read lazily, one 8-byte load a gap, never
- *     moving back) and the list's bound tree (tw_tree), with which
+ *     a block decoded whole on the first step past its head, the rank
+ *     sought found by counting, never moving back) and the list's bound tree (tw_tree), with which
  *     cur_seek_live passes beaten blocks and tree entries whole;
  *   - isect_rest and isect_handoff: what the pass did not reach, left to
  *     search() as one heap bound, or (one complete word and the prefix's
@@ -26,7 +26,8 @@
  * (res_worst, res_beats, trie_words__hpush) are in trie_words_internal.h.
  * Cost: one work unit a step of the driver and one a prefix cursor moved
  * (TRIE_WORDS_MAX_SCAN), no allocation here (the merged array is the
- * caller's; the cursors, TW_PCUR_MAX of them, are on the stack).
+ * caller's; the cursors, TW_PCUR_MAX of them, ~96 B each with a decoded
+ * block, are on the stack).
  */
 #include <stdint.h>
 #include <string.h>
@@ -38,31 +39,82 @@
 #endif
 unsigned trie_words__isect_skew = TW_ISECT_SKEW;
 
-/* A forward cursor over a posting list, decoding lazily: its current rank,
- * and the gaps still to read in the current block. */
+/* A forward cursor over a posting list: its current rank, and its
+ * block's ranks, decoded whole on the first step past the block's head
+ * (a seek that gallops on, or a cursor that never moves, reads no gaps). */
 typedef struct tw_cur {
     const tw_word *x;
-    tw_pk g;                     /* the block's gaps, read up to the current rank */
-    uint32_t blk, left, r, nb;   /* block, gaps left in it, current rank, blocks */
+    uint32_t blk, r, nb; /* block, current rank, blocks */
+    uint32_t cnt;        /* ranks in the block once decoded into rk, else 0 */
+    uint32_t gb, go;     /* the block decoded last (UINT32_MAX: none), its gaps' offset */
+    uint32_t rk[TW_F];   /* the block's ranks, UINT32_MAX past cnt */
 } tw_cur;
 
 static inline void cur_block(tw_cur *c, uint32_t b) {
-    uint32_t n = c->x->n - (b << TW_FB);
     c->blk = b;
     c->r = tw_bbase(c->x)[b];
-    tw_pk_start(&c->g, tw_gaps(c->x) + tw_boff(c->x, b), tw_bw(c->x)[b]);
-    c->left = (n > TW_F ? TW_F : n) - 1;
+    c->cnt = 0;
 }
 
-/* Steps c to its block's first rank >= r; 0 when the block has none. */
+/* c at the first rank of list x. */
+static inline void cur_init(tw_cur *c, const tw_word *x) {
+    c->x = x;
+    c->nb = tw_nblk(x->n);
+    c->gb = UINT32_MAX;
+    cur_block(c, 0);
+}
+
+/* Decodes c's block into c->rk, its gaps read in one run, and returns
+ * the number of its ranks below r, counted as they are made (counting
+ * them back from c->rk right after the stores stalled on the stores). */
+static inline uint32_t cur_decode(tw_cur *c, uint32_t r) {
+    const tw_word *x = c->x;
+    uint32_t n = x->n - (c->blk << TW_FB), v = tw_bbase(x)[c->blk], j = v < r;
+    if (n > TW_F) n = TW_F;
+    /* where its gaps start: from the block decoded last when it is before
+     * this one in its group (a cursor moves a few blocks a seek), else
+     * from the group's start (tw_boff) */
+    const uint8_t *bw = tw_bw(x);
+    uint32_t b = c->blk, o;
+    if (c->gb >= (b & ~(TW_F - 1)) && c->gb < b)
+        for (o = c->go; c->gb < b; c->gb++) o += tw_pk_bytes(TW_F - 1, bw[c->gb]);
+    else o = tw_boff(x, b);
+    c->gb = b;
+    c->go = o;
+    tw_pk k;
+    tw_pk_start(&k, tw_gaps(x) + o, bw[b]);
+    c->rk[0] = v;
+    for (uint32_t i = 1; i < n; i++) {
+        c->rk[i] = v += tw_pk_next(&k);
+        j += v < r;
+    }
+    for (uint32_t i = n; i < TW_F; i++) c->rk[i] = UINT32_MAX; /* (a rank is < UINT32_MAX) */
+    c->cnt = n;
+    return j;
+}
+
+/* Steps c to its block's first rank >= r; 0 when the block has none (c
+ * then at its last rank). The block's ranks are sorted and c->r < r, so
+ * the rank's position is the number of ranks below r: counted over the 16
+ * without a branch, where reading the gaps up to it (a compare and branch
+ * a gap, the exit mispredicted) was the tail's hottest loop. */
 static inline int cur_step(tw_cur *c, uint32_t r) {
-    while (c->r < r && c->left) c->r += tw_pk_next(&c->g), c->left--;
-    return c->r >= r;
+    if (c->r >= r) return 1;
+    uint32_t j = 0;
+    if (!c->cnt) j = cur_decode(c, r);
+    else
+        for (uint32_t i = 0; i < TW_F; i++) j += c->rk[i] < r;
+    if (j >= c->cnt) {
+        c->r = c->rk[c->cnt - 1];
+        return 0;
+    }
+    c->r = c->rk[j];
+    return 1;
 }
 
 /* Moves c to the first rank >= r (never back); 0 when the list has none.
- * The block heads ahead are galloped (O(log distance)); only the gaps up
- * to the rank found are read. */
+ * The block heads ahead are galloped (O(log distance)); only the block
+ * found is decoded (cur_step). */
 static inline int cur_seek(tw_cur *c, uint32_t r) {
     const uint32_t *bb = tw_bbase(c->x);
     uint32_t nb = c->nb, lo = c->blk, hi, step = 1;
@@ -245,10 +297,7 @@ static inline void uni_down(tw_uni *U, uint32_t i) {
 static void uni_init(tw_uni *U, const trie_words *w, const uint32_t *pw, uint32_t npw) {
     U->hn = 0;
     for (uint32_t i = 0; i < npw; i++) { /* a dictionary word's list is not empty */
-        tw_cur *c = &U->c[U->hn];
-        c->x = &w->w[pw[i]];
-        c->nb = tw_nblk(c->x->n);
-        cur_block(c, 0);
+        cur_init(&U->c[U->hn], &w->w[pw[i]]);
         U->h[U->hn] = (uint8_t)U->hn;
         U->hn++;
     }
@@ -288,7 +337,7 @@ static inline int pset_seek(tw_search *S, tw_pset *P, uint32_t r, uint32_t *nr) 
  * not NULL, else, when npw > 0, the lists of its words pw[0..npw) read as
  * one (tw_uni) -- are intersected in one pass in rank order, no heap
  * (leapfrog: the others are galloped to the driver's rank -- over their
- * block heads, their gaps read only up to the rank found -- and the driver
+ * block heads, only the block found decoded -- and the driver
  * on to the first rank a list has past it), and only the ranks in all of
  * them are checked (trie_words__check_ranks). A block of a list whose bound
  * is beaten (cur_seek_live) is passed whole. Exact: every rank is either in
@@ -307,9 +356,7 @@ void trie_words__isect(tw_search *S, const uint32_t *u, uint32_t un, const uint3
         const tw_word *x = &w->w[S->qw[i]]; /* live: n >= 1 */
         uint32_t k = no++;
         while (k > 0 && cur[k - 1].x->n > x->n) cur[k] = cur[k - 1], k--; /* shortest first */
-        cur[k].x = x;
-        cur[k].nb = tw_nblk(x->n);
-        cur_block(&cur[k], 0);
+        cur_init(&cur[k], x);
     }
     tw_tree tr; /* bounds read on the shortest complete list only: another
                  * list's are a cache miss a seek */
