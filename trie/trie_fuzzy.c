@@ -221,7 +221,7 @@
       fz_hint does) was 1.04-1.09 of the median (5 pairs; warm median
       5.6-5.7 against 5.2 µs); keeping the run it killed so that the
       walk skips it untested, 1.00-1.10 (3 pairs; warm 5.4-5.5 against
-      5.1-5.2), p99 0.89-0.97 in both. EXACT FILTER, class 0 answered 0
+      5.1-5.2), p99 0.89-1.00 in both. EXACT FILTER, class 0 answered 0
       at once when the prefix filter knows no key starting with P's
       first 8 bytes (43 % of the calls; same answers and units; the
       differential tests failed on a deliberately wrong string): phase
@@ -230,7 +230,19 @@
       the walk reads next, so its misses are not waste but the walk's,
       paid earlier. Phase 3's descent
       prefetching a node's first two children and its term's record
-      together: its time unchanged (3 runs each, rdtsc).
+      together: its time unchanged (3 runs each, rdtsc). DEFERRED
+      DESCENTS: fz_det takes 1.8 µs of the walk's 11.5 (rdtsc), nearly
+      all its descents' misses, and nothing the walk does next depends
+      on a descent but through d->thr (-inf while the list is short of
+      its cap) and the work limit; so the descents were queued (4 at
+      most, only while the list plus every pending one stays short of
+      its cap, all run out before a record that could fill it and
+      before the limit could be passed) and advanced one load at each
+      later survivor, each load prefetching the next: same answers and
+      units, 98 % of the descents queued, 72 % of those ended by the
+      advances; 3 pairs 1.04-1.06 of the median (p99 0.94-0.96), warm
+      within the noise. Every overlap tried at maxd 1 so far moves p99
+      a little down and the median a little up.
  *   3. trie_topk's best-first walk with list c as its initial frontier
  *      (entries: a key, a whole subtree, or a run of siblings), until k
  *      results. Each entry carries its matchlen to the keys it yields. If
