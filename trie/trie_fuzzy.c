@@ -202,6 +202,47 @@
       median call (~370 units, 16 frames) may be too small to fill the
       lanes, and each frame's filter-word burst already uses the miss
       slots.
+      Where FUZZY 1's cold time goes (branch fz14; 10M, p20k.txt,
+      rdtsc around the phases, mean of a call ~16 µs): class 0 (phase
+      1) 1.9-2.2 µs, the walk 11-12.6, the list walk (phase 3) 2.2-2.5.
+      Counts a walk (17k walks): 16.8 frames, 25 % with no survivor;
+      28 survivors (18.4 one-byte edges, 15 of which open a frame and
+      3.4 are spent at once, fz_det; 6.5 longer edges; 3.2 leaves); a
+      longer edge is stepped 1.0 byte on average before it dies (47 %),
+      is spent (41 %) or opens a frame (11 %), so most key decodes (node,
+      id record, text: three misses) buy one byte; 7.3 fz_det calls,
+      4.1 descents of 2 levels (a child block and a node each) and 1.3
+      decodes; phase 3: 1.5 entries, 10 descent steps, 14 pushes, 4.9
+      keys. Tried and not kept: NEXT SURVIVOR PREFETCH, at each survivor
+      the next child that passes the walk's unit-free tests (first
+      byte, plan; a typed one unless its probe record says dead) has
+      its node prefetched, then its id record and child block when the
+      survivor opens its frame: re-testing the skipped children (as
+      fz_hint does) was 1.04-1.09 of the median (5 pairs; warm median
+      5.6-5.7 against 5.2 µs); keeping the run it killed so that the
+      walk skips it untested, 1.00-1.10 (3 pairs; warm 5.4-5.5 against
+      5.1-5.2), p99 0.89-1.00 in both. EXACT FILTER, class 0 answered 0
+      at once when the prefix filter knows no key starting with P's
+      first 8 bytes (43 % of the calls; same answers and units; the
+      differential tests failed on a deliberately wrong string): phase
+      1 fell by ~0.45 µs but the walk rose as much (5 pairs: 0.92-1.04
+      of the median, 1.00): phase 1's descent along P loads the nodes
+      the walk reads next, so its misses are not waste but the walk's,
+      paid earlier. Phase 3's descent
+      prefetching a node's first two children and its term's record
+      together: its time unchanged (3 runs each, rdtsc). DEFERRED
+      DESCENTS: fz_det takes 1.8 µs of the walk's 11.5 (rdtsc), nearly
+      all its descents' misses, and nothing the walk does next depends
+      on a descent but through d->thr (-inf while the list is short of
+      its cap) and the work limit; so the descents were queued (4 at
+      most, only while the list plus every pending one stays short of
+      its cap, all run out before a record that could fill it and
+      before the limit could be passed) and advanced one load at each
+      later survivor, each load prefetching the next: same answers and
+      units, 98 % of the descents queued, 72 % of those ended by the
+      advances; 3 pairs 1.04-1.06 of the median (p99 0.94-0.96), warm
+      within the noise. Every overlap tried at maxd 1 so far moves p99
+      a little down and the median a little up.
  *   3. trie_topk's best-first walk with list c as its initial frontier
  *      (entries: a key, a whole subtree, or a run of siblings), until k
  *      results. Each entry carries its matchlen to the keys it yields. If
