@@ -272,6 +272,26 @@
  * decode (noise), cur_seek forced inline (-2 %, noise), a full block's
  * 15 gaps decoded unrolled at constant multiples of the width (85.8 /
  * 91.9 -> 94.5 / 93.8 ms).
+ * The 2-word class after it (branch infix11; 10M, the saved index, the
+ * 5,263 2-word queries of bench_words' 20,000, 60 passes, perf, load
+ * included in the samples): trie_words__check_ranks 13.5 %, cur_seek 7.1,
+ * trie_words__isect 6.9, cur_decode 4.8, tc_decode 4.5, tw_match 3.6; the
+ * check's samples sit on the loads of the signatures, key ids and scores
+ * (misses, prefetched 16 at a time already), and gcc 12 at -O2 already
+ * vectorizes cur_step's count of the 16 (pcmpgtd, paddd), so hand SIMD
+ * there has nothing to take. The 1,085 2-word queries of 11-22 us (the
+ * median's band) do ~100-500 work units and decode ~16 keys; their time is
+ * spread (check 6.6 %, tc_decode 3.3, cur_seek 3.2, cur_decode 3.1,
+ * tw_match 2.5 of the samples): no single lever. The prefix's cursors'
+ * heap (tw_uni) now keeps each cursor's rank beside its index, so a sift
+ * compares in 1 KB rather than across 96-B cursors: answers equal, 6
+ * pairs of the 20,000 (load ~0.9-1.0), the queries with the prefix's
+ * cursors (2,802; 1,620 of 2 words) 0.884 / 0.988 / 0.967 / 1.034 /
+ * 0.932 / 0.924 of the base's summed time, the others (untouched, the
+ * run's noise) 0.916 / 1.012 / 0.998 / 1.074 / 0.959 / 0.943: 0.962-0.980
+ * of them in every pair, ~3 %; the overall median stays ~16 us. (Those
+ * 2,802 queries alone, 10 passes, caches warm: 0.908 / 1.047 / 1.062, no
+ * gain once the cursors stay in cache: the gain is their misses.)
  * Tried and not kept (10M keys, bench_words' queries; the variant and this
  * code in one process over the same index, passes alternating, load 10-12):
  * inside the best-first search, filtering the driving list by the other

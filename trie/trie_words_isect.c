@@ -15,7 +15,8 @@
  *     cursors, at TW_ISECT_HANDOFF of the limit) as that word's tree
  *     entries, searched best first;
  *   - the prefix's words' lists read as one (tw_uni: a cursor each in a
- *     min-heap), or its merged ranks (tw_pset: either);
+ *     min-heap, their ranks kept beside it), or its merged ranks (tw_pset:
+ *     either);
  *   - trie_words__isect: leapfrog over the distinct complete words' lists
  *     (none over TW_ISECT_SKEW times the driver's) and the prefix's ranks,
  *     the shortest driving; the ranks in every list go to
@@ -27,7 +28,7 @@
  * Cost: one work unit a step of the driver and one a prefix cursor moved
  * (TRIE_WORDS_MAX_SCAN), no allocation here (the merged array is the
  * caller's; the cursors, TW_PCUR_MAX of them, ~96 B each with a decoded
- * block, are on the stack).
+ * block, and the heap's ranks, 4 B each, are on the stack).
  */
 #include <stdint.h>
 #include <string.h>
@@ -276,22 +277,26 @@ static void isect_handoff(tw_search *S, const tw_cur *c0) {
  * pass goes, never whole (trie_words__union reads and sorts every entry). */
 typedef struct tw_uni {
     tw_cur c[TW_PCUR_MAX];
+    uint32_t hr[TW_PCUR_MAX]; /* the heap's ranks: hr[i] == c[h[i]].r, so the
+                               * sift reads 1 KB, not a 96-B cursor a compare */
     uint8_t h[TW_PCUR_MAX];
     uint32_t hn;
 } tw_uni;
 
 static inline void uni_down(tw_uni *U, uint32_t i) {
     uint8_t x = U->h[i];
-    uint32_t rx = U->c[x].r;
+    uint32_t rx = U->hr[i];
     for (;;) {
         uint32_t l = 2 * i + 1, m = l;
         if (l >= U->hn) break;
-        if (l + 1 < U->hn && U->c[U->h[l + 1]].r < U->c[U->h[l]].r) m = l + 1;
-        if (U->c[U->h[m]].r >= rx) break;
+        if (l + 1 < U->hn && U->hr[l + 1] < U->hr[l]) m = l + 1;
+        if (U->hr[m] >= rx) break;
         U->h[i] = U->h[m];
+        U->hr[i] = U->hr[m];
         i = m;
     }
     U->h[i] = x;
+    U->hr[i] = rx;
 }
 
 static void uni_init(tw_uni *U, const trie_words *w, const uint32_t *pw, uint32_t npw) {
@@ -299,6 +304,7 @@ static void uni_init(tw_uni *U, const trie_words *w, const uint32_t *pw, uint32_
     for (uint32_t i = 0; i < npw; i++) { /* a dictionary word's list is not empty */
         cur_init(&U->c[U->hn], &w->w[pw[i]]);
         U->h[U->hn] = (uint8_t)U->hn;
+        U->hr[U->hn] = U->c[U->hn].r;
         U->hn++;
     }
     for (uint32_t i = U->hn / 2; i-- > 0;) uni_down(U, i);
@@ -307,13 +313,19 @@ static void uni_init(tw_uni *U, const trie_words *w, const uint32_t *pw, uint32_
 /* The union's first rank >= r into *nr (never back); 0 when it has none. A
  * work unit each cursor moved. */
 static inline int uni_seek(tw_search *S, tw_uni *U, uint32_t r, uint32_t *nr) {
-    while (U->hn && U->c[U->h[0]].r < r) {
+    while (U->hn && U->hr[0] < r) {
         S->scanned++;
-        if (!cur_seek(&U->c[U->h[0]], r)) U->h[0] = U->h[--U->hn]; /* exhausted */
+        tw_cur *c = &U->c[U->h[0]];
+        if (cur_seek(c, r)) U->hr[0] = c->r;
+        else { /* exhausted */
+            U->hn--;
+            U->h[0] = U->h[U->hn];
+            U->hr[0] = U->hr[U->hn];
+        }
         if (U->hn) uni_down(U, 0);
     }
     if (!U->hn) return 0;
-    *nr = U->c[U->h[0]].r;
+    *nr = U->hr[0];
     return 1;
 }
 
