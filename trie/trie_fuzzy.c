@@ -427,15 +427,7 @@ static int fz_memo_find(const fz_walk *w, const fz_memo *M, const fz_st *st, siz
     const unsigned j = st->j, B = z->B;
     /* which of c[q], q = j - B .. j + B, equal c (fz_generic's kp): c8 is
      * 0xC0 outside c[0, m), and j - B >= -1 (FZ_CPAD) */
-    unsigned km = 0;
-#if defined(__SSE2__) && !defined(QAC_FZ_SCALAR)
-    km = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
-             _mm_loadl_epi64((const __m128i *)(const void *)(z->c8 + FZ_CPAD + (int)j - (int)B)),
-             _mm_set1_epi8((char)c))) &
-         ((1u << (2 * B + 1)) - 1);
-#else
-    for (unsigned u = 0; u <= 2 * B; u++) km |= (unsigned)(z->c8[FZ_CPAD + (int)j - (int)B + (int)u] == c) << u;
-#endif
+    unsigned km = fz_eqbits1(z, c, (int)j - (int)B, 2 * B + 1);
     uint64_t k = 1ull << 63 | (uint64_t)pos << 48 | (uint64_t)st->best << 40 | (uint64_t)km << 32 |
                  (uint64_t)w->sid[j - 1] << 24 | (uint64_t)w->sid[j] << 16 | j;
     *key = k;
@@ -483,6 +475,28 @@ static void fz_memo_rec(const trie *t, const fz_walk *w, const fz_memo *M, int h
     r->end = M->end[h];
 }
 
+/* fz_probe for state s at pos run as the prefetch pass runs it, into
+ * record r (PROBE RECORDS): every look-up answers "no" and is recorded
+ * with the units spent up to it, and its string goes to mr when not NULL
+ * (PROBE MEMO). w->work and w->pref are as they were after it. */
+static void fz_probe_record(const trie *t, fz_walk *w, const fz_st *s, size_t pos, unsigned lo, fz_prec *r,
+                            fz_mrec *mr) {
+    const uint64_t work = w->work;
+    const uint8_t pref = w->pref;
+    r->n = 0;
+    r->ok = 1;
+    w->pref = 1;
+    w->rec = r;
+    w->mrec = mr;
+    w->rbase = work;
+    r->yes = (uint8_t)fz_probe(t, w, s, pos, lo, FZ_PROBE_DEPTH, 1);
+    r->end = (uint16_t)(w->work - work);
+    w->work = work;
+    w->pref = pref;
+    w->rec = NULL;
+    w->mrec = NULL;
+}
+
 /* The PROBE PREFETCH of a node (state f at byte pos, frame F made): for its
  * first children whose byte is typed in P (those fz_probe judges one by
  * one), fz_probe runs once in prefetch mode, so the words the real call
@@ -507,8 +521,6 @@ static void fz_probe_prefetch(const trie *t, fz_dfs *d, int sp, const tnode *nd,
         if (fz_byte(w, &st, c, pos) != FZ_GO || st.best < lo) continue;
         fz_prec *r = &d->prec[sp][done++];
         r->slot = (uint16_t)i;
-        r->n = 0;
-        r->ok = 1;
         int slot = -1;
         uint64_t key = 0;
         if (d->usememo && !st.have) { /* PROBE MEMO: st.j >= 1, c is ch[st.j - 1] */
@@ -521,12 +533,7 @@ static void fz_probe_prefetch(const trie *t, fz_dfs *d, int sp, const tnode *nd,
             }
         }
         fz_mrec mr;
-        w->rec = r;
-        w->mrec = slot >= 0 ? &mr : NULL;
-        w->rbase = w->work;
-        r->yes = (uint8_t)fz_probe(t, w, &st, pos + 1, lo, FZ_PROBE_DEPTH, 1);
-        r->end = (uint16_t)(w->work - w->rbase);
-        w->mrec = NULL;
+        fz_probe_record(t, w, &st, pos + 1, lo, r, slot >= 0 ? &mr : NULL);
         if (slot >= 0) fz_memo_put(&d->memo, slot, key, r, &mr, pos + 1);
     }
     d->nprec[sp] = (uint8_t)done;
@@ -576,19 +583,7 @@ static int fz_probe_rec(const trie *t, fz_dfs *d, int sp, unsigned slot, const f
                 M->hits++;
             } else {
                 fz_mrec mr;
-                uint64_t work = w->work;
-                r.n = 0;
-                r.ok = 1;
-                w->pref = 1;
-                w->rec = &r;
-                w->mrec = &mr;
-                w->rbase = work;
-                r.yes = (uint8_t)fz_probe(t, w, s, pos, d->lo, FZ_PROBE_DEPTH, 1);
-                r.end = (uint16_t)(w->work - work);
-                w->work = work;
-                w->pref = 0;
-                w->rec = NULL;
-                w->mrec = NULL;
+                fz_probe_record(t, w, s, pos, d->lo, &r, &mr);
                 fz_memo_put(M, h, key, &r, &mr, pos);
             }
             if (r.ok) return fz_rec_eval(t, w, &r);

@@ -92,7 +92,25 @@ _Static_assert(TRIE_FUZZY_MAX_EDITS <= 2, "fz_row's scan covers insertion runs o
 
 #if defined(__SSE2__) && !defined(QAC_FZ_SCALAR)
 #include <emmintrin.h>
+#endif
 
+/* For a one-byte pattern: bit u (u < nb <= 8) set when c[q0 + u] == b
+ * (c8 holds 0xC0 around c[0, m), which no one-byte character is; q0 >=
+ * -FZ_CPAD). The automaton's input (fz_astep, fz_byte) and the PROBE
+ * MEMO's key (trie_fuzzy.c) are this mask. */
+static inline unsigned fz_eqbits1(const fz_pat *z, uint8_t b, int q0, unsigned nb) {
+#if defined(__SSE2__) && !defined(QAC_FZ_SCALAR)
+    return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
+               _mm_loadl_epi64((const __m128i *)(const void *)(z->c8 + FZ_CPAD + q0)), _mm_set1_epi8((char)b))) &
+           ((1u << nb) - 1);
+#else
+    unsigned in = 0;
+    for (unsigned u = 0; u < nb; u++) in |= (unsigned)(z->c8[FZ_CPAD + q0 + (int)u] == b) << u;
+    return in;
+#endif
+}
+
+#if defined(__SSE2__) && !defined(QAC_FZ_SCALAR)
 /* Bytes u = 0..7 are 0xFF when c[j - B - 2 + u] == kc (0 outside c[0..m):
  * the bytes around c8 hold 0xC0, which no one-byte character is). */
 static inline __m128i fz_eq(const fz_pat *z, uint32_t kc, unsigned j) {
@@ -231,16 +249,9 @@ static inline uint8_t fz_astep(const fz_pat *z, uint8_t *r, uint8_t *sid, uint32
     const fz_auto *a = z->au;
     const int B = (int)z->B, q0 = (int)j - B - 2;
     unsigned in = 0;
-#if defined(__SSE2__) && !defined(QAC_FZ_SCALAR)
     if (z->onebyte) {
-        if (kc <= 0xFF)
-            in = (unsigned)_mm_movemask_epi8(
-                     _mm_cmpeq_epi8(_mm_loadl_epi64((const __m128i *)(const void *)(z->c8 + FZ_CPAD + q0)),
-                                    _mm_set1_epi8((char)kc))) &
-                 ((1u << a->nb) - 1);
-    } else
-#endif
-    {
+        if (kc <= 0xFF) in = fz_eqbits1(z, (uint8_t)kc, q0, a->nb);
+    } else {
         for (unsigned u = 0; u < a->nb; u++) {
             int q = q0 + (int)u;
             if (q >= 0 && q < (int)z->m && z->c[q] == kc) in |= 1u << u;
@@ -367,10 +378,7 @@ static __attribute__((noinline, unused)) int fz_byte(fz_walk *w, fz_st *s, uint8
         w->ch[j] = b;
         s->need = 1;
         s->pc = b;
-        unsigned in = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(
-                          _mm_loadl_epi64((const __m128i *)(const void *)(z->c8 + FZ_CPAD + (int)j - (int)z->B - 1)),
-                          _mm_set1_epi8((char)b))) &
-                      ((1u << a->nb) - 1);
+        unsigned in = fz_eqbits1(z, b, (int)j - (int)z->B - 1, a->nb);
         uint8_t n = a->tr[(unsigned)w->sid[j] << a->nb | in];
         w->sid[j + 1] = n;
         uint64_t row = a->row[n];
