@@ -250,11 +250,14 @@ static void twf_end(twf_walk *W, const twf_st *s, uint32_t id) {
  * bytes fed (state s). */
 static void twf_ref(twf_walk *W, uint32_t ref, twf_st s, uint32_t from) {
     const trie *wt = W->wt;
+    if (*W->work > W->limit) W->over = 1;
     if (W->over || W->oom) return;
     uint32_t id = ref_best(wt, ref);
     const char *key = W->path;
-    uint32_t kl = kdecode(wt, id, W->path); /* the best word spells the path (bytes before from: the same) */
-    uint32_t to = ref & LEAF ? kl : wt->nodes[ref].depth;
+    uint32_t to = ref & LEAF ? 0 : wt->nodes[ref].depth, kl = to;
+    if (from < to || (ref & LEAF)) /* the best word spells the path (bytes before from: the same) */
+        kl = kdecode(wt, id, W->path);
+    if (ref & LEAF) to = kl;
     for (uint32_t pos = from; pos < to; pos++) {
         if (++*W->work > W->limit) {
             W->over = 1;
@@ -273,9 +276,15 @@ static void twf_ref(twf_walk *W, uint32_t ref, twf_st s, uint32_t from) {
     }
     const tnode *nd = &wt->nodes[ref];
     if (nd->term != NONE) twf_end(W, &s, nd->term);
+    const uint8_t *kb = kid_bytes(wt, nd);
     for (uint32_t k = 0; k < nd->nkids; k++) {
+        /* a child's first byte first: most die there, their words never decoded */
         ++*W->work;
-        twf_ref(W, kid_refs(wt, nd)[k], s, to);
+        twf_st c = s;
+        uint32_t r = kid_refs(wt, nd)[k];
+        int a = twf_byte(W, &c, kb[k]);
+        if (a == TWF_CUT) twf_add(W, r, c.best);
+        else if (a == TWF_GO) twf_ref(W, r, c, to + 1);
     }
 }
 
@@ -310,10 +319,12 @@ int trie_words__fz_words(const trie *wt, const char *L, size_t ll, int whole, un
         const tnode *root = &wt->nodes[0];
         if (!dead && root->term != NONE) twf_end(&W, &s, root->term);
         for (uint32_t k = 0; !dead && k < root->nkids; k++) {
-            /* with the first character exact, only its child */
-            if (p->flen && kid_bytes(wt, root)[k] != p->first[0]) continue;
             ++*W.work;
-            twf_ref(&W, kid_refs(wt, root)[k], s, 0);
+            twf_st c = s;
+            uint32_t r = kid_refs(wt, root)[k];
+            int a = twf_byte(&W, &c, kid_bytes(wt, root)[k]); /* the first character exact: only its child */
+            if (a == TWF_CUT) twf_add(&W, r, c.best);
+            else if (a == TWF_GO) twf_ref(&W, r, c, 1);
         }
         if (W.oom) rc = TRIE_ENOMEM;
         else if (W.over) rc = 1;
