@@ -75,18 +75,6 @@ static int twf_chars(const char *s, size_t len, uint32_t *c, size_t *used) {
     return n;
 }
 
-#define TWF_MAXC (TRIE_MAX_KEY + 1)
-
-/* The pattern: L's characters after its exact first character (all of them
- * under TRIE_FUZZY_FIRST_ANY). */
-typedef struct twf_pat {
-    uint32_t c[TWF_MAXC];
-    int m;
-    uint8_t first[4];
-    unsigned flen, d, inf;
-    int whole;
-} twf_pat;
-
 /* 0, or -1 when L has no character (nothing matches). */
 static int twf_pat_init(twf_pat *p, const char *L, size_t ll, unsigned d, unsigned flags, int whole) {
     uint32_t c[TWF_MAXC];
@@ -131,28 +119,60 @@ static void twf_row0(const twf_pat *p, uint8_t *r) {
     for (int i = 0; i <= p->m; i++) r[i] = twf_min((unsigned)i, p->inf);
 }
 
-/* Full OSA distance of L and W (the first character exact unless
- * FIRST_ANY), or maxd + 1 when over maxd. */
-static unsigned twf_full(const char *L, size_t ll, const char *W, size_t wl, unsigned maxd, unsigned flags) {
-    twf_pat p;
-    if (twf_pat_init(&p, L, ll, maxd, flags, 1)) return maxd + 1;
+/* Full OSA distance of L (the pattern p, whole) and W (the first character
+ * exact unless FIRST_ANY), or d + 1 when over d. */
+static unsigned twf_full(const twf_pat *p, const char *W, size_t wl) {
+    unsigned maxd = p->d;
     uint32_t k[TWF_MAXC];
     size_t s = 0;
-    if (p.flen) {
-        if (wl < p.flen || memcmp(W, p.first, p.flen)) return maxd + 1;
-        s = p.flen;
+    if (p->flen) {
+        if (wl < p->flen || memcmp(W, p->first, p->flen)) return maxd + 1;
+        s = p->flen;
     }
     int n = twf_chars(W + s, wl - s, k, NULL);
-    if (n > p.m + (int)maxd || p.m > n + (int)maxd) return maxd + 1;
+    if (n > p->m + (int)maxd || p->m > n + (int)maxd) return maxd + 1;
     uint8_t rows[3][TWF_MAXC + 1];
-    twf_row0(&p, rows[0]);
+    twf_row0(p, rows[0]);
     for (int j = 1; j <= n; j++) {
-        uint8_t mn = twf_row(&p, rows[j % 3], rows[(j + 2) % 3], rows[(j + 1) % 3], k[j - 1], j > 1 ? k[j - 2] : 0,
+        uint8_t mn = twf_row(p, rows[j % 3], rows[(j + 2) % 3], rows[(j + 1) % 3], k[j - 1], j > 1 ? k[j - 2] : 0,
                              (unsigned)j);
         if (mn > maxd) return maxd + 1;
     }
-    unsigned v = rows[n % 3][p.m];
+    unsigned v = rows[n % 3][p->m];
     return v <= maxd ? v : maxd + 1;
+}
+
+/* The class of W for L a prefix (p): the least OSA distance of L to a
+ * character-boundary prefix of W, the first character exact unless
+ * FIRST_ANY -- trie_fuzzy_dist's, with the pattern made once a request --
+ * and in *ml the bytes of the shortest such prefix; d + 1 when over d. */
+static unsigned twf_prefix(const twf_pat *p, const char *W, size_t wl, size_t *ml) {
+    size_t pos = 0;
+    if (p->flen) {
+        if (wl < p->flen || memcmp(W, p->first, p->flen)) return p->d + 1;
+        pos = p->flen;
+    }
+    uint8_t rows[3][TWF_MAXC + 1];
+    twf_row0(p, rows[0]);
+    unsigned best = twf_min((unsigned)p->m, p->inf), j = 0;
+    size_t bestlen = pos;
+    uint32_t kp = 0;
+    while (best > 0 && pos < wl) {
+        unsigned l = twf_clen((uint8_t)W[pos]);
+        if (pos + l > wl) break; /* W ends inside a character */
+        uint32_t kc = 0;
+        for (unsigned b = 0; b < l; b++) kc |= (uint32_t)(uint8_t)W[pos + b] << (8 * b);
+        pos += l;
+        j++;
+        uint8_t *r = rows[j % 3];
+        uint8_t mn = twf_row(p, r, rows[(j + 2) % 3], rows[(j + 1) % 3], kc, kp, j);
+        kp = kc;
+        if (r[p->m] < best) best = r[p->m], bestlen = pos;
+        if (mn >= best) break; /* nothing longer gets below best */
+    }
+    if (best > p->d) return p->d + 1;
+    *ml = bestlen;
+    return best;
 }
 
 /* ------------------------------------------------------- the dictionary walk */
@@ -288,16 +308,12 @@ static void twf_ref(twf_walk *W, uint32_t ref, twf_st s, uint32_t from) {
     }
 }
 
-int trie_words__fz_words(const trie *wt, const char *L, size_t ll, int whole, unsigned maxd, unsigned flags,
-                         uint32_t *work, uint32_t limit, tw_fzent **out, uint32_t *nout) {
+int trie_words__fz_words(const trie *wt, const twf_pat *p, uint32_t *work, uint32_t limit, tw_fzent **out,
+                         uint32_t *nout) {
     *out = NULL;
     *nout = 0;
-    twf_pat *p = qmalloc(sizeof *p);
-    if (!p) return TRIE_ENOMEM;
-    if (twf_pat_init(p, L, ll, maxd, flags, whole) || wt->nodes[0].best == NONE) {
-        qfree(p);
-        return 0;
-    }
+    if (wt->nodes[0].best == NONE) return 0;
+    unsigned maxd = p->d;
     twf_walk W = {0};
     W.wt = wt;
     W.p = p;
@@ -331,7 +347,6 @@ int trie_words__fz_words(const trie *wt, const char *L, size_t ll, int whole, un
     }
     qfree(W.rows);
     qfree(W.kch);
-    qfree(p);
     if (rc != 0) {
         qfree(W.e);
         return rc;
@@ -343,43 +358,48 @@ int trie_words__fz_words(const trie *wt, const char *L, size_t ll, int whole, un
 
 /* ------------------------------------------------------- the class of a key */
 
-unsigned trie_words__fz_class(const char *const *w, const uint16_t *wl, int nw, int trailing, const char *key,
-                              size_t klen, unsigned maxd, unsigned flags, trie_words_range *rg) {
+int trie_words__fz_prep(tw_fzq *z, const char *const *w, const uint16_t *wl, int nw, int trailing, unsigned maxd,
+                        unsigned flags) {
+    z->w = w;
+    z->wl = wl;
+    z->nw = nw;
+    z->nd = 0;
+    if (nw < 1 || twf_pat_init(&z->p, w[nw - 1], wl[nw - 1], maxd, flags, trailing)) return -1;
+    for (int i = 0; i + 1 < nw; i++) { /* the distinct complete words, and how many times each was typed */
+        int x = 0;
+        while (x < z->nd && (wl[z->rep[x]] != wl[i] || memcmp(w[z->rep[x]], w[i], wl[i]))) x++;
+        if (x == z->nd) z->rep[z->nd] = i, z->need[z->nd++] = 0;
+        z->need[x]++;
+    }
+    return 0;
+}
+
+unsigned trie_words__fz_class(const tw_fzq *z, const char *key, size_t klen, trie_words_range *rg) {
     uint16_t o[TW_MAXKW], l[TW_MAXKW];
     int8_t eqc[TW_MAXKW];
     int nk = trie_words__split(key, klen, o, l);
-    int nc = nw - 1;
-    int tx[TRIE_WORDS_MAX_TYPED], nd = 0; /* typed word -> its distinct word */
-    int need[TRIE_WORDS_MAX_TYPED] = {0}, cnt[TRIE_WORDS_MAX_TYPED] = {0};
-    for (int i = 0; i < nc; i++) {
-        int x = 0;
-        while (x < i && (wl[x] != wl[i] || memcmp(w[x], w[i], wl[i]))) x++;
-        tx[i] = x == i ? nd++ : tx[x];
-        need[tx[i]]++;
-    }
-    int rep[TRIE_WORDS_MAX_TYPED]; /* a typed word of each distinct one */
-    for (int i = nc - 1; i >= 0; i--) rep[tx[i]] = i;
+    const char *const *w = z->w;
+    const uint16_t *wl = z->wl;
+    int nc = z->nw - 1, nd = z->nd, cnt[TRIE_WORDS_MAX_TYPED] = {0};
+    unsigned maxd = z->p.d;
     for (int j = 0; j < nk; j++) {
         eqc[j] = -1;
         for (int x = 0; x < nd; x++)
-            if (l[j] == wl[rep[x]] && !memcmp(key + o[j], w[rep[x]], l[j])) {
+            if (l[j] == wl[z->rep[x]] && !memcmp(key + o[j], w[z->rep[x]], l[j])) {
                 eqc[j] = (int8_t)x;
                 cnt[x]++;
                 break;
             }
     }
     for (int x = 0; x < nd; x++)
-        if (cnt[x] < need[x]) return maxd + 1;
-    const char *L = w[nw - 1];
-    size_t ll = wl[nw - 1];
+        if (cnt[x] < z->need[x]) return maxd + 1;
     unsigned best = maxd + 1;
     int bj = -1;
     size_t bml = 0;
     for (int j = 0; j < nk && best > 0; j++) {
-        if (eqc[j] >= 0 && cnt[eqc[j]] == need[eqc[j]]) continue; /* the complete words need it */
+        if (eqc[j] >= 0 && cnt[eqc[j]] == z->need[eqc[j]]) continue; /* the complete words need it */
         size_t ml = l[j];
-        unsigned e = trailing ? twf_full(L, ll, key + o[j], l[j], maxd, flags)
-                              : trie_fuzzy_dist(L, ll, key + o[j], l[j], maxd, flags, &ml);
+        unsigned e = z->p.whole ? twf_full(&z->p, key + o[j], l[j]) : twf_prefix(&z->p, key + o[j], l[j], &ml);
         if (e < best) best = e, bj = j, bml = ml;
     }
     if (bj < 0) return maxd + 1;

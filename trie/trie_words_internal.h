@@ -348,7 +348,7 @@ typedef struct tw_search {
     /* trie_words_fuzzy_topk: keys of edit class fzc (1..fzd) only, judged by
      * trie_words__fz_class (fz 0: the exact search) */
     uint8_t fz, fzc, fzd;
-    unsigned fzflags;
+    const struct tw_fzq *fzq;
     uint8_t pcur, handoff, skewed; /* (tw_work) */
 } tw_search;
 
@@ -424,19 +424,44 @@ typedef struct tw_fzent {
     uint32_t ref;
     uint8_t cls;
 } tw_fzent;
-/* Every dictionary entry of class 1..maxd for the last typed word L[0..ll)
- * (whole: L is complete, a trailing space), as trie_words_fuzzy.c says,
- * into *out (qmalloc'd, the caller frees) and *nout. A work unit a byte fed
- * and a child looked at, added to *work; past limit it stops: returns 1
- * (nothing listed). 0, or TRIE_ENOMEM. */
-int trie_words__fz_words(const trie *wt, const char *L, size_t ll, int whole, unsigned maxd, unsigned flags,
-                         uint32_t *work, uint32_t limit, tw_fzent **out, uint32_t *nout);
-/* The edit class of key for the typed words w[0..nw) (the last one with
- * edits, trailing: it is complete): 0 for an exact INFIX match, 1..maxd,
+struct twf_pat;
+/* Every dictionary entry of class 1..p->d for the last typed word (the
+ * pattern p: tw_fzq's), as trie_words_fuzzy.c says, into *out (qmalloc'd,
+ * the caller frees) and *nout. A work unit a byte fed and a child looked
+ * at, added to *work; past limit it stops: returns 1 (nothing listed). 0,
+ * or TRIE_ENOMEM. */
+int trie_words__fz_words(const trie *wt, const struct twf_pat *p, uint32_t *work, uint32_t limit, tw_fzent **out,
+                         uint32_t *nout);
+/* The last typed word as a pattern: its characters after its exact first
+ * character (all of them under TRIE_FUZZY_FIRST_ANY), the edits d allowed;
+ * whole: it is complete (a trailing space). */
+#define TWF_MAXC (TRIE_MAX_KEY + 1)
+typedef struct twf_pat {
+    uint32_t c[TWF_MAXC];
+    int m;
+    uint8_t first[4];
+    unsigned flen, d, inf;
+    int whole;
+} twf_pat;
+/* A request's typed words, ready for trie_words__fz_class: the pattern of
+ * the last one, the distinct complete ones (a typed word of each, rep) and
+ * how many times each was typed. */
+typedef struct tw_fzq {
+    twf_pat p;
+    const char *const *w;
+    const uint16_t *wl;
+    int nw, nd;
+    int rep[TRIE_WORDS_MAX_TYPED], need[TRIE_WORDS_MAX_TYPED];
+} tw_fzq;
+/* Prepares z for the typed words w[0..nw) (the last one with up to maxd
+ * edits; trailing: it is complete); -1 when nothing can match (the last
+ * word has no character). */
+int trie_words__fz_prep(tw_fzq *z, const char *const *w, const uint16_t *wl, int nw, int trailing, unsigned maxd,
+                        unsigned flags);
+/* The edit class of key for z's words: 0 for an exact INFIX match, 1..maxd,
  * or maxd + 1 when it does not match; rg (when not NULL) the ranges of
  * every typed word (trie_words_fuzzy.c). */
-unsigned trie_words__fz_class(const char *const *w, const uint16_t *wl, int nw, int trailing, const char *key,
-                              size_t klen, unsigned maxd, unsigned flags, trie_words_range *rg);
+unsigned trie_words__fz_class(const tw_fzq *z, const char *key, size_t klen, trie_words_range *rg);
 
 /* trie_words.c */
 /* Id of key in t, or NONE (find() without the path; reads trie internals). */

@@ -160,7 +160,11 @@ int trie_words_match_fuzzy(const char *text, size_t len, const char *key, size_t
     if (rc < 0) return rc;
     if (!q.nw || klen > TRIE_MAX_KEY) return 0;
     if (maxd > TRIE_FUZZY_MAX_EDITS) maxd = TRIE_FUZZY_MAX_EDITS;
-    unsigned e = trie_words__fz_class(q.w, q.wl, q.nw, q.trailing, key, klen, maxd, flags, rg);
+    tw_fzq *z = qmalloc(sizeof *z);
+    if (!z) return TRIE_ENOMEM;
+    unsigned e = trie_words__fz_prep(z, q.w, q.wl, q.nw, q.trailing, maxd, flags) ? maxd + 1
+                                                                                     : trie_words__fz_class(z, key, klen, rg);
+    qfree(z);
     if (e > maxd) return 0;
     if (e == 0) tw_match(&q, key, klen, rg); /* an exact match: the ranges of trie_words_match */
     if (edits) *edits = e;
@@ -338,7 +342,7 @@ static void examine(tw_search *S, uint32_t id, uint32_t rk, double sc, const cha
     const tw_req *q = S->q;
     trie_words_range rg[TRIE_WORDS_MAX_TYPED];
     if (S->fz) { /* trie_words_fuzzy_topk: the keys of edit class fzc */
-        if (trie_words__fz_class(q->w, q->wl, q->nw, q->trailing, key, kl, S->fzd, S->fzflags, rg) != S->fzc) return;
+        if (trie_words__fz_class(S->fzq, key, kl, rg) != S->fzc) return;
     } else {
         if (kl >= q->clen && memcmp(key, q->canon, q->clen) == 0) return; /* class 0 */
         if (!tw_match(q, key, kl, rg)) return;
@@ -669,20 +673,26 @@ int trie_words_fuzzy_topk(const trie_words *w, const trie *t, const char *text, 
     S.q = &q;
     S.fz = 1;
     S.fzd = (uint8_t)maxd;
-    S.fzflags = flags;
     int nc = q.nw - 1; /* the last typed word takes the edits, complete or not */
     S.nc = nc;
     for (int i = 0; i < nc; i++) {
         if ((S.qw[i] = trie_words__lookup(w->wt, q.w[i], q.wl[i])) == NONE) return 0;
         S.sigm |= tw_sig_word(q.w[i], q.wl[i]);
     }
+    tw_fzq *z = qmalloc(sizeof *z);
+    if (!z) return TRIE_ENOMEM;
+    if (trie_words__fz_prep(z, q.w, q.wl, q.nw, q.trailing, maxd, flags)) {
+        qfree(z);
+        return 0;
+    }
+    S.fzq = z;
     tw_fzent *e = NULL;
     uint32_t ne = 0;
-    rc = trie_words__fz_words(w->wt, q.w[nc], q.wl[nc], q.trailing, maxd, flags, &S.scanned, TRIE_WORDS_MAX_SCAN, &e,
-                              &ne);
-    if (rc < 0) return rc;
-    if (rc == 1) { /* the walk alone passed the work limit: nothing found, in order */
-        *truncated = 1;
+    rc = trie_words__fz_words(w->wt, &z->p, &S.scanned, TRIE_WORDS_MAX_SCAN, &e, &ne);
+    if (rc != 0) {
+        qfree(z);
+        if (rc < 0) return rc;
+        *truncated = 1; /* the walk alone passed the work limit: nothing found, in order */
         return 0;
     }
     uint32_t best = NONE, bn = UINT32_MAX;
@@ -732,6 +742,7 @@ int trie_words_fuzzy_topk(const trie_words *w, const trie *t, const char *text, 
         }
     }
     qfree(e);
+    qfree(z);
     qfree(S.h);
     qfree(S.s);
     qfree(S.res);
