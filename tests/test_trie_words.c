@@ -1035,6 +1035,56 @@ static void test_scan_limit(void **state) {
  * runs: "alpha a<i>" before "beta b<i>" at equal scores): the only common
  * key, the worst of all, is found and nothing is truncated; the same after
  * live changes (an add that joins the lists, a delete, a raised score). */
+/* The last word with edits under the work limit: a search that must read
+ * a long list to prove its few matches stops with *truncated and the best
+ * found (none: the only match is the worst key), and finds the match once
+ * it is the best; a dictionary walk past the limit (the 5-letter words
+ * within 2 edits of the complete word "abcde" when the first letter may
+ * change too: every 3-letter path is alive) stops with nothing and
+ * *truncated, and the same walk with the first letter exact finishes. */
+static void test_fuzzy_scan_limit(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    char k[64];
+    for (int i = 0; i < 25000; i++) {
+        int n = snprintf(k, sizeof k, "k%05d alpha", i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 7, NULL), 0);
+        n = snprintf(k, sizeof k, "k%05d beta", i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 7, NULL), 0);
+    }
+    assert_int_equal(trie_set(t, "alpha beta", 10, NULL, 0, -5, NULL), 0);
+    trie_words *w;
+    assert_int_equal(trie_words_build(t, &w), 0);
+    trie_words_hit out[10];
+    int tr = 0;
+    assert_int_equal(trie_words_fuzzy_topk(w, t, "beta alpah", 10, 1, 0, 10, out, &tr), 0);
+    assert_int_equal(tr, 1);
+    assert_int_equal(trie_set(t, "alpha beta", 10, NULL, 0, 1000, NULL), 0);
+    assert_int_equal(trie_words_score(w, t, TRIE_WORDS_ANY_ID, "alpha beta", 10, 1000), 0);
+    assert_int_equal(trie_words_fuzzy_topk(w, t, "beta alpah", 10, 1, 0, 1, out, &tr), 1);
+    assert_int_equal(tr, 0);
+    assert_int_equal(out[0].edits, 1);
+    assert_int_equal(out[0].range[1].off, 0);
+    assert_int_equal(out[0].range[1].len, 4); /* "alph": the shortest prefix one edit away */
+    trie_words_free(w);
+    trie_free(t);
+    t = trie_new();
+    rng_seed(77);
+    for (int i = 0; i < 40000; i++) {
+        for (int j = 0; j < 5; j++) k[j] = (char)('a' + rnd(26));
+        assert_int_equal(trie_set(t, k, 5, NULL, 0, (double)rnd(100), NULL), 0);
+    }
+    assert_int_equal(trie_words_build(t, &w), 0);
+    tr = 0;
+    assert_int_equal(trie_words_fuzzy_topk(w, t, "abcde ", 6, 2, TRIE_FUZZY_FIRST_ANY, 10, out, &tr), 0);
+    assert_int_equal(tr, 1);
+    int n = trie_words_fuzzy_topk(w, t, "abcde ", 6, 2, 0, 10, out, &tr);
+    assert_true(n > 0);
+    assert_int_equal(tr, 0);
+    trie_words_free(w);
+    trie_free(t);
+}
+
 static void test_isect(void **state) {
     (void)state;
     trie *t = trie_new();
@@ -1166,6 +1216,7 @@ int main(void) {
         cmocka_unit_test(test_scan_limit),
         cmocka_unit_test(test_work_bound),
         cmocka_unit_test(test_isect),
+        cmocka_unit_test(test_fuzzy_scan_limit),
         cmocka_unit_test(test_differential_small),
         cmocka_unit_test(test_differential_fuzzy),
         cmocka_unit_test(test_differential_larger),
