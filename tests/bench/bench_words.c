@@ -25,7 +25,8 @@
  * temporaries left behind); then the index is saved beside SNAP
  * (SNAP.words), freed and loaded back as a start does (trie_words_load, its
  * time and the process's RSS after it, purged too), and the queries run on
- * the loaded index.
+ * the loaded index. BENCH_WORDS_QUERIES=FILE also writes the queries to
+ * FILE, one a line, before they run (for a peer on the same strings).
  * NFUZZY (default 0: none) more queries, the first NFUZZY of those above
  * (ASCII ones) with ONE edit in the last typed word (a letter substituted,
  * deleted, inserted, or two swapped; never the first letter, which FUZZY
@@ -186,6 +187,26 @@ static void make_queries(const char *text, const kline *v, size_t n, size_t want
         used += ol;
     }
     free(cum);
+}
+
+/* Writes the queries, one a line (BENCH_WORDS_QUERIES: the same strings
+ * for a peer, tests/bench/infix_peers.sh). A query never holds a newline
+ * (the corpus is read by lines). Returns 0, or 1 after saying why. */
+static int dump_queries(const qset *q, const char *path) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "bench_words: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    for (size_t i = 0; i < q->n; i++) {
+        fwrite(q->buf + q->off[i], 1, q->len[i], f);
+        fputc('\n', f);
+    }
+    if (fclose(f)) {
+        fprintf(stderr, "bench_words: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    return 0;
 }
 
 static void bench_queries(const trie_words *w, const trie *t, const qset *q) {
@@ -377,6 +398,8 @@ int main(int argc, char **argv) {
     trie_free(t);
     qset q;
     make_queries(text.data, v, n, nq, &q);
+    const char *dump = getenv("BENCH_WORDS_QUERIES");
+    if (dump && *dump && dump_queries(&q, dump)) return 1;
     free(v);
     qbuf_free(&text);
     double rss0 = rss_mb();
