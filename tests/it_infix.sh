@@ -2,7 +2,8 @@
 # it_infix.sh -- COMPLETE ... INFIX through a running `qac serve` (issue 15):
 # the text protocol, RESP through redis-cli, HTTP infix=1 with each matched
 # word's range ("words", byte ranges of the display) and bad infix= values
-# (400 bad_infix); `qac build` writes the word index beside the snapshot
+# (400 bad_infix), and with fuzzy=1 the last word's edits (its range, its
+# edits); `qac build` writes the word index beside the snapshot
 # (--infix-index no: not) and a start loads it; the word index kept current by ADD / INCR / DEL / ACCEPT
 # and, with no saved index, built at start after the journal replay (changes
 # made before a crash are found after it); SAVE writes it beside the
@@ -107,6 +108,12 @@ check "HTTP infix words, later words" "$(python3 -c 'import json,sys; s=json.loa
 curl -s "http://127.0.0.1:$hport/v1/complete?q=Yankees%20%20NE&infix=1" >"$tmp/r.json"
 check "HTTP infix words, display case" "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["suggestions"][0]; print(s["text"], s["words"])' "$tmp/r.json")" \
     "New York Yankees [[9, 16], [0, 2]]"
+# the last word with edits (FUZZY): its range is the part of the key's word it stands for, no match
+curl -s "http://127.0.0.1:$hport/v1/complete?q=yankees%20nwe&infix=1&fuzzy=1" >"$tmp/r.json"
+check "HTTP infix, last word with edits" "$(python3 -c 'import json,sys; print([(s["text"], s["words"], s["match"], s.get("edits")) for s in json.load(open(sys.argv[1]))["suggestions"]])' "$tmp/r.json")" \
+    "[('New York Yankees', [[9, 16], [0, 2]], [0, 0], 1)]"
+check "text INFIX FUZZY, last word with edits" "$(txt "$port" 'COMPLETE "yankees nwe " INFIX FUZZY 1 WITHEDITS WITHMATCH')" \
+    "OK 1|New York Yankees	20	1	0 9-16 0-3"
 curl -s "http://127.0.0.1:$hport/v1/complete?q=york&k=2" >"$tmp/r.json"
 python3 -c 'import json,sys; sys.exit("words" in json.load(open(sys.argv[1]))["suggestions"][0])' "$tmp/r.json" &&
     ok "no words without infix" || bad "words without infix"
@@ -131,7 +138,7 @@ check "HTTP ranked typo matches carry edits" \
     "[('new york', 1), ('new york times', 1), ('newark airport', 1)]"
 # the ranker keeps only keys: its HTTP highlights are found again, and equal the unranked answer's
 hl() { python3 -c 'import json,sys; print([(s["text"], s["match"], s.get("words"), s.get("edits")) for s in json.load(open(sys.argv[1]))["suggestions"]])' "$1"; }
-for qs in "q=nwe&fuzzy=1&k=3" "q=york%20ne&infix=1&k=1" "q=new%20yo&infix=1&k=2" "q=crumble%20app&infix=1&fuzzy=1&k=1" "q=yrok%20ne&infix=1&fuzzy=1&k=2"; do
+for qs in "q=nwe&fuzzy=1&k=3" "q=york%20ne&infix=1&k=1" "q=new%20yo&infix=1&k=2" "q=crumble%20app&infix=1&fuzzy=1&k=1" "q=yrok%20ne&infix=1&fuzzy=1&k=2" "q=yankees%20nwe&infix=1&fuzzy=1&k=3" "q=nwe&infix=1&fuzzy=1&k=5"; do
     curl -s "http://127.0.0.1:$hport/v1/complete?$qs" >"$tmp/u.json"
     curl -s "http://127.0.0.1:$hport/v1/complete?$qs&user=u9" >"$tmp/r.json"
     check "HTTP ranked highlights = unranked ($qs)" "$(hl "$tmp/r.json")" "$(hl "$tmp/u.json")"

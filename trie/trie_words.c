@@ -338,6 +338,22 @@
  *
  * Limits: < 2^32 - 1 ranks handed out between builds (adds; TRIE_EFULL past
  * it: rebuild), words <= TRIE_MAX_KEY bytes (a key's words are).
+ *
+ * The last word with edits (trie_words_fuzzy_topk, INFIX with FUZZY): the
+ * same best-first search, one pass per edit class (1, then 2), each over a
+ * set of dictionary words made explicit: a walk of the dictionary trie
+ * carrying the OSA rows of the last typed word (trie_words_fuzzy.c) lists
+ * every word and whole subtree of each class, none capped; with no complete
+ * typed word those entries are the dictionary cursor a one-word prefix
+ * uses (best bound first, a key met twice dropped by id); with complete
+ * words, the class's words drive when their lists together are shorter
+ * than the rarest complete word's (<= TW_PFX_DRIVE words), else that word's
+ * list; every candidate's class is decided on its key's text (the fewest
+ * edits over the key words the complete words leave free), and a pass
+ * keeps only keys of its class, so each key is reported once, in its
+ * least class, and never when it is an exact match. The walk's units and
+ * the search's share TRIE_WORDS_MAX_SCAN; a class cut by it ends the
+ * answer there (the hits before are still exactly the best).
  */
 #include "trie/trie_words.h"
 
