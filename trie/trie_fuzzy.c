@@ -257,12 +257,27 @@
       83,818 (75.9 %) now cost no decode (49.2k die on the second byte,
       28.4k are spent with no continuation reading past it, 5.6k are
       two-byte edges that open a frame); FUZZY 2 on 8+ characters
-      1,045,173, 648,628 (62.1 %) without a decode. The unit counted for
-      such an edge stays (w.work, "a longer edge"), so answers and
-      units are those of main. 10M, 4 pairs against main (load 1.5-2.7):
-      FUZZY 1 0.98 of the median (pairs 0.96-1.05; the median is a
-      histogram bucket), mean 0.89, p99 0.94; FUZZY 2 on 8+ characters
-      0.93 (0.92-1.00), p99 0.86; FUZZY 2 0.95, AUTO 0.96.
+      1,045,173, 648,628 (62.1 %) without a decode. Of FUZZY 1's saved
+      decodes only 16 % were of a frame's first child (whose best key is
+      its parent's, maybe in cache): ~3.5 a call were two misses each.
+      The unit counted for such an edge stays (w.work, "a longer edge"),
+      so answers and units are those of main. 10M, bench_trie
+      --fuzzy-only against main, 12 alternating pairs (16 for 8+
+      characters) in four sittings, load 1.5-3.2: FUZZY 1 1.00 of the
+      median (pairs 0.95-1.12), p99 0.92 (11 of 12 pairs below 1);
+      FUZZY 2 on 8+ characters 0.97 (0.92-1.02, 13 of 16 below 1), p99
+      0.91-0.94; FUZZY 2 0.97, AUTO 0.97; exact (--load-only, 10 pairs)
+      top10 median 1.02-1.04, clean_exact 1.00, typo_exact 0.98: within
+      the noise. So the misses it removes were mostly not on FUZZY 1's
+      critical path; likely (this VM has no cache counters to say) as
+      after a decode the walk usually moves on (the edge dies), so the
+      branch predictor ran on into the next child's loads while the
+      decode's were in flight. Kept for 8+ characters and the p99s, at
+      no memory. Tried with it and not
+      kept: prefetching the best key's id record at a 3+ byte edge (3
+      pairs: FUZZY 1 1.02 of main's median against 0.98 without it, 8+
+      1.00 against 0.98), and fz_hint_next prefetching that record
+      only for 3+ byte edges (4 pairs, 8+ only: 1.01 against 0.96).
  *   3. trie_topk's best-first walk with list c as its initial frontier
  *      (entries: a key, a whole subtree, or a run of siblings), until k
  *      results. Each entry carries its matchlen to the keys it yields. If
