@@ -262,13 +262,14 @@
       its parent's, maybe in cache): ~3.5 a call were two misses each.
       The unit counted for such an edge stays (w.work, "a longer edge"),
       so answers and units are those of main. 10M, bench_trie
-      --fuzzy-only against main, 12 alternating pairs (16 for 8+
-      characters) in four sittings, load 1.5-3.2: FUZZY 1 1.00 of the
-      median (pairs 0.95-1.12), p99 0.92 (11 of 12 pairs below 1);
-      FUZZY 2 on 8+ characters 0.97 (0.92-1.02, 13 of 16 below 1), p99
-      0.91-0.94; FUZZY 2 0.97, AUTO 0.97; exact (--load-only, 10 pairs)
-      top10 median 1.02-1.04, clean_exact 1.00, typo_exact 0.98: within
-      the noise. So the misses it removes were mostly not on FUZZY 1's
+      --fuzzy-only against main, 16 alternating pairs (20 for 8+
+      characters) in five sittings, load 1.5-3.8: FUZZY 1 1.00 of the
+      median (pairs 0.90-1.12, 8 of 16 below 1), p99 0.90 (15 of 16
+      below 1); FUZZY 2 on 8+ characters 0.97 (0.86-1.02, 17 of 20
+      below 1), p99 0.91-0.97; FUZZY 2 0.97 (p99 0.92), AUTO 0.97-0.98
+      (p99 0.90-0.94); exact (--load-only, 13 pairs) top10 median 1.02,
+      clean_exact 1.00, typo_exact 0.96: within the noise. AOL dev
+      (filter and nodes in cache), 3 pairs: within the noise. So the misses it removes were mostly not on FUZZY 1's
       critical path; likely (this VM has no cache counters to say) as
       after a decode the walk usually moves on (the edge dies), so the
       branch predictor ran on into the next child's loads while the
