@@ -337,6 +337,135 @@ static void test_deep_and_wide(void **state) {
     trie_free(t);
 }
 
+static int e2_add_cb(void *ud, const trie_hit *h) {
+    trie_builder **b = ud;
+    return trie_builder_add(*b, h->text, h->keylen, NULL, 0, h->score, NULL);
+}
+/* ------------------------------------------- the second edge byte (e2) */
+
+/* The node whose path is exactly p[0, n) (its depth is n), or NULL. */
+static tnode *node_at(trie *t, const char *p, size_t n) {
+    uint32_t x = 0;
+    while (t->nodes[x].depth < n) {
+        int s = kid_find(t, &t->nodes[x], (uint8_t)p[t->nodes[x].depth]);
+        if (s < 0) return NULL;
+        uint32_t r = kid_refs(t, &t->nodes[x])[s];
+        if (r & LEAF) return NULL;
+        x = r;
+    }
+    return t->nodes[x].depth == n ? &t->nodes[x] : NULL;
+}
+#define E2(t, s) (node_at((t), (s), strlen(s)) ? (int)node_at((t), (s), strlen(s))->e2 : -1)
+#define SET(t, k) assert_int_equal(trie_set((t), (k), strlen(k), NULL, 0, 1.0, NULL), 0)
+#define DEL(t, k) assert_int_equal(trie_del((t), (k), strlen(k)), 0)
+
+/* Every change of an edge's start keeps the node's second edge byte
+ * (struct tnode, e2; trie_check verifies it for every node): a new node,
+ * an edge split (the lower node's edge now starts lower down), the merge
+ * of a node into its only child on delete (the child's edge now starts
+ * higher up: the merged node's second byte, or when that edge was one
+ * byte long the child's first), and the bottom-up builder and load. */
+static void test_second_edge_byte(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    SET(t, "abcdef");
+    SET(t, "abcxyz");
+    assert_trie_ok(t);
+    assert_int_equal(E2(t, "abc"), 'b'); /* edge "abc" */
+    SET(t, "ab");                        /* splits it: "ab" + "c" */
+    assert_trie_ok(t);
+    assert_int_equal(E2(t, "ab"), 'b');
+    assert_int_equal(E2(t, "abc"), 0);
+    SET(t, "abcdeQ"); /* a leaf split: edge "de" under "abc" */
+    assert_trie_ok(t);
+    assert_int_equal(E2(t, "abcde"), 'e');
+    SET(t, "abcdeQRS");
+    SET(t, "abcdeQRT"); /* edge "RS"/"RT"'s parent: "abcdeQR" under "abcdeQ" */
+    assert_trie_ok(t);
+    assert_int_equal(E2(t, "abcdeQR"), 0);
+    DEL(t, "abcdeQ"); /* "abcdeQ" (a one-byte edge) merges into "abcdeQR": "QR" */
+    assert_trie_ok(t);
+    assert_int_equal(E2(t, "abcdeQR"), 'R');
+    DEL(t, "ab"); /* term gone, one child: "ab" merges into "abc": "abc" again */
+    assert_trie_ok(t);
+    assert_int_equal(E2(t, "abc"), 'b');
+    /* a leaf's delete collapses its parent into the other child, a node */
+    SET(t, "mno");
+    SET(t, "mpqr");
+    SET(t, "mpqs");
+    assert_trie_ok(t);
+    assert_int_equal(E2(t, "m"), 0);
+    assert_int_equal(E2(t, "mpq"), 'q'); /* edge "pq" */
+    DEL(t, "mno");                        /* "m" (one byte) + "pq": "mpq" */
+    assert_trie_ok(t);
+    assert_int_equal(E2(t, "mpq"), 'p');
+    SET(t, "uvwx1");
+    SET(t, "uvwy1");
+    SET(t, "uvwy2"); /* "uvw" (edge 3 bytes) over "uvwy" (1 byte) */
+    SET(t, "uvwyzz1");
+    SET(t, "uvwyzz2"); /* and "uvwyzz" (2 bytes) under "uvwy" */
+    assert_trie_ok(t);
+    assert_int_equal(E2(t, "uvw"), 'v');
+    assert_int_equal(E2(t, "uvwy"), 0);
+    assert_int_equal(E2(t, "uvwyzz"), 'z');
+    DEL(t, "uvwx1"); /* "uvw" (3 bytes) merges into "uvwy": its second byte stays */
+    assert_trie_ok(t);
+    assert_int_equal(E2(t, "uvwy"), 'v');
+    DEL(t, "uvwy1");
+    DEL(t, "uvwy2"); /* "uvwy" merges into "uvwyzz": "uvwyzz" */
+    assert_trie_ok(t);
+    assert_int_equal(E2(t, "uvwyzz"), 'v');
+
+    /* random churn on a small alphabet (many splits and merges), checked
+     * after every change, then the same keys bulk-built and saved/loaded */
+    rng_seed(15);
+    char k[12];
+    for (int i = 0; i < 6000; i++) {
+        size_t l = 1 + rnd(10);
+        for (size_t j = 0; j < l; j++) k[j] = "abc\xc3"[rnd(4)];
+        if (rnd(3) == 0) {
+            int rc = trie_del(t, k, l);
+            assert_true(rc == TRIE_OK || rc == TRIE_ENOTFOUND);
+        } else {
+            assert_int_equal(trie_set(t, k, l, NULL, 0, (double)rnd(5), NULL), 0);
+        }
+        assert_trie_ok(t);
+    }
+    trie_builder *b = trie_builder_new();
+    assert_non_null(b);
+    assert_int_equal(trie_foreach(t, e2_add_cb, &b), 0);
+    trie *u = NULL;
+    assert_int_equal(trie_builder_finish(b, &u), 0);
+    assert_trie_ok(u);
+    assert_int_equal(trie_count(u), trie_count(t));
+    char path[256], err[256];
+    snprintf(path, sizeof path, "%s", tmp_path("e2.snap"));
+    assert_int_equal(trie_save(t, path), 0);
+    trie *v = NULL;
+    assert_int_equal(trie_load(path, &v, err, sizeof err), 0);
+    unlink(path);
+    assert_trie_ok(v);
+
+    /* trie_check sees a wrong second byte, and one on a one-byte edge */
+    tnode *n = node_at(v, "uvwyzz", 6);
+    assert_non_null(n);
+    n->e2 = 'x';
+    assert_int_not_equal(trie_check(v, err, sizeof err), 0);
+    assert_non_null(strstr(err, "second edge byte"));
+    n->e2 = 'v';
+    assert_trie_ok(v);
+    for (uint32_t x = 1; x < v->nnodes; x++) {
+        if (v->nodes[x].nkids == NODE_FREE_MARK || v->nodes[x].e2) continue;
+        v->nodes[x].e2 = 'a'; /* a live node with a one-byte edge */
+        assert_int_not_equal(trie_check(v, err, sizeof err), 0);
+        v->nodes[x].e2 = 0;
+        break;
+    }
+    trie_free(u);
+    trie_free(v);
+    trie_free(t);
+}
+
 static int stop_at_two(void *ud, const trie_hit *h) {
     int *n = ud;
     (void)h;
@@ -597,6 +726,7 @@ int main(void) {
         cmocka_unit_test(test_short_prefix_cache),
         cmocka_unit_test(test_heavy_prefix_cache),
         cmocka_unit_test(test_key_headers),
+        cmocka_unit_test(test_second_edge_byte),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

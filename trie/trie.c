@@ -11,7 +11,10 @@
  *     that, allocation from the pools cannot fail, so an operation either fails
  *     before it touches anything (TRIE_ENOMEM/TRIE_EFULL) or completes.
  *   - edges are not stored: a node's edge is bytes [parent depth, depth) of its
- *     subtree's best key, which by construction lies below it.
+ *     subtree's best key, which by construction lies below it. Only its
+ *     second byte is kept, in the node (e2, struct tnode): set by make_node,
+ *     reset on the lower node of a split (node_set_e2), and on a delete's
+ *     merge of a node into its only child (e2_merged).
  *   - key text is stored coded (t->tc, tcodec.h) and decoded where it is
  *     read: into the caller's hit, or into a stack buffer to compare.
  *   - after any change, the path from the changed node to the root is fixed
@@ -167,6 +170,7 @@ uint32_t trie__node_alloc(trie *t) {
     x->kids = 0;
     x->depth = 0;
     x->nkids = 0;
+    x->e2 = 0;
     return n;
 }
 
@@ -370,10 +374,12 @@ static void add_kid(trie *t, uint32_t n, uint32_t ref, uint8_t byte) {
     nd->nkids = (uint16_t)(on + 1);
 }
 
-/* New node at depth d with term `term` and children a (and b when not
- * NONE) whose edges start with bytes ba (and bb). */
-static uint32_t make_node(trie *t, uint16_t d, uint32_t term, uint32_t a, uint8_t ba, uint32_t b,
-                          uint8_t bb) {
+/* New node at depth d under a parent at depth pd, whose path is spelled by
+ * key text k (its second edge byte, struct tnode), with term `term` and
+ * children a (and b when not NONE) whose edges start with bytes ba (and
+ * bb). */
+static uint32_t make_node(trie *t, size_t pd, const char *k, uint16_t d, uint32_t term, uint32_t a, uint8_t ba,
+                          uint32_t b, uint8_t bb) {
     uint32_t m = trie__node_alloc(t);
     uint32_t nk = b == NONE ? 1 : 2;
     uint32_t off = trie__kids_alloc(t, nk);
@@ -400,6 +406,7 @@ static uint32_t make_node(trie *t, uint16_t d, uint32_t term, uint32_t a, uint8_
     x->term = term;
     x->kids = off;
     x->nkids = (uint16_t)nk;
+    node_set_e2(t, m, pd, k);
     recompute_best(t, m);
     return m;
 }
@@ -441,9 +448,11 @@ static int insert_new(trie *t, const char *key, size_t klen, const char *disp, s
             size_t olen = kdecode(t, o, ob), m = klen < olen ? klen : olen;
             size_t c = pos + 1 + lcp(key + pos + 1, ob + pos + 1, m - pos - 1);
             uint32_t x;
-            if (c == klen) x = make_node(t, (uint16_t)c, id, LEAF | o, (uint8_t)ob[c], NONE, 0);
-            else if (c == olen) x = make_node(t, (uint16_t)c, o, LEAF | id, (uint8_t)key[c], NONE, 0);
-            else x = make_node(t, (uint16_t)c, NONE, LEAF | id, (uint8_t)key[c], LEAF | o, (uint8_t)ob[c]);
+            if (c == klen) x = make_node(t, pos, key, (uint16_t)c, id, LEAF | o, (uint8_t)ob[c], NONE, 0);
+            else if (c == olen) x = make_node(t, pos, key, (uint16_t)c, o, LEAF | id, (uint8_t)key[c], NONE, 0);
+            else
+                x = make_node(t, pos, key, (uint16_t)c, NONE, LEAF | id, (uint8_t)key[c], LEAF | o,
+                              (uint8_t)ob[c]);
             *slotp = x;
             break;
         }
@@ -452,9 +461,11 @@ static int insert_new(trie *t, const char *key, size_t klen, const char *disp, s
         char bb[TRIE_MAX_KEY];
         kdecode(t, cn->best, bb); /* spells r's path: at least d bytes */
         size_t c = pos + 1 + lcp(key + pos + 1, bb + pos + 1, m - pos - 1);
-        if (c < d) { /* split the edge at c */
-            uint32_t x = c == klen ? make_node(t, (uint16_t)c, id, r, (uint8_t)bb[c], NONE, 0)
-                                   : make_node(t, (uint16_t)c, NONE, r, (uint8_t)bb[c], LEAF | id, (uint8_t)key[c]);
+        if (c < d) { /* split the edge at c: r's edge now starts there */
+            uint32_t x = c == klen ? make_node(t, pos, key, (uint16_t)c, id, r, (uint8_t)bb[c], NONE, 0)
+                                   : make_node(t, pos, key, (uint16_t)c, NONE, r, (uint8_t)bb[c], LEAF | id,
+                                               (uint8_t)key[c]);
+            node_set_e2(t, r, c, bb);
             *slotp = x;
             break;
         }
@@ -538,6 +549,14 @@ int trie_incr(trie *t, const char *key, size_t keylen, const char *display, size
 
 /* ----------------------------------------------------------------- delete */
 
+/* Node p (under a parent at depth gd) is merged into its child `slot`, a
+ * node: the child's second edge byte once its edge starts at gd (struct
+ * tnode): p's own when p's edge has two bytes or more, else the child's
+ * first. */
+static uint8_t e2_merged(const trie *t, const tnode *p, uint32_t gd, uint32_t slot) {
+    return p->depth >= gd + 2 ? (uint8_t)p->e2 : kid_bytes(t, p)[slot];
+}
+
 /* Replace internal node p (child slot path[j].slot of path[j].node) by ref. */
 static void replace_in_parent(trie *t, const pstep *path, int j, uint32_t ref) {
     tnode *g = &t->nodes[path[j].node];
@@ -579,6 +598,7 @@ int trie_del(trie *t, const char *key, size_t keylen) {
         } else {
             /* p (not the root) collapses: into its other child, or into a leaf */
             uint32_t ref = n == 2 ? kid_refs(t, p)[1 - s] : (LEAF | p->term);
+            if (!(ref & LEAF)) t->nodes[ref].e2 = e2_merged(t, p, t->nodes[path[np - 2].node].depth, 1 - s);
             kids_release(t, p->kids, n);
             node_release(t, pn);
             replace_in_parent(t, path, np - 2, ref);
@@ -590,6 +610,7 @@ int trie_del(trie *t, const char *key, size_t keylen) {
             top = np - 1;
         } else { /* one child left: merge p into it (edges are implicit) */
             uint32_t ref = kid_refs(t, p)[0];
+            if (!(ref & LEAF)) t->nodes[ref].e2 = e2_merged(t, p, t->nodes[path[np - 2].node].depth, 0);
             kids_release(t, p->kids, 1);
             node_release(t, pn);
             replace_in_parent(t, path, np - 2, ref);

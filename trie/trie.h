@@ -4,10 +4,12 @@
  * ------
  * A radix trie over byte strings whose nodes are 16-byte records in one array
  * (32-bit indices), whose child lists are packed blocks in one uint32 pool,
- * and whose key text lives once, CODED, in a byte arena. Edges store NO
- * bytes: the edge into node N is bytes [depth(parent), depth(N)) of the key
+ * and whose key text lives once, CODED, in a byte arena. Edges are not
+ * stored: the edge into node N is bytes [depth(parent), depth(N)) of the key
  * named by best(N), which by invariant lies in N's subtree and so spells N's
- * path.
+ * path. Two of its bytes are at hand without a decode: the first (b_i in
+ * the parent's child block) and the second (e2 in N's spare bits, 0 on a
+ * one-byte edge; the typo walk steps it: trie_internal.h, struct tnode).
  * Keys that end at a leaf get no node at all: the parent's child reference
  * carries the key id with the LEAF bit set.
  *
@@ -15,9 +17,10 @@
  *   +--------+--------+--------+   +------+------+-----+------+----------------+
  *   | best   | kids   | term   |   | ref0 | ref1 | ... | refn | b0 b1 .. bn-1  |
  *   +--------+--------+--------+   +------+------+-----+------+----------------+
- *   | depth16| nkids16|            ref: node index, or LEAF|key id (bit 31)
- *   +--------+--------+            b_i: first edge byte of child i (memchr'd)
- *                                  order: children sorted by their best key
+ *   |d10 n9 . e2|                  ref: node index, or LEAF|key id (bit 31)
+ *   +-----------+                  b_i: first edge byte of child i (memchr'd)
+ *   (bit-fields: depth 10, nkids 9, order: children sorted by their best key
+ *   5 spare, e2 the edge's second byte)
  *   id table (by key id, 12 B):    arena: [hdr][coded key][coded display]
  *     refs[id] = {score64, off32}  hdr: varint ck*2+has_display [varint cd]
  *     (ck, cd: coded lengths; 1 byte for coded keys < 64 B without display;
@@ -33,7 +36,9 @@
  * Invariants (all verified by trie_check):
  *   - node 0 is the root: depth 0, no key. Every other node has >= 2
  *     children, or 1 child and a key (compression); depths strictly grow.
- *   - children of a node start with distinct bytes; b_i matches the key.
+ *   - children of a node start with distinct bytes; b_i matches the key;
+ *     e2(N) is the key byte at depth(parent) + 1 when N's edge has 2+
+ *     bytes, else 0.
  *   - best(N) = the best key in N's subtree, where "a before b" means higher
  *     score, then smaller key (bytewise, shorter first); a child's "best" is
  *     its node's best or its leaf key. Children are sorted by that order, so

@@ -57,23 +57,26 @@ static int b_finalize(builder *b, const bframe *x, uint32_t *ref_out) {
     return TRIE_OK;
 }
 
+/* Child ref c hangs below the open frame at depth pd: its first byte, and
+ * a node's second edge byte (struct tnode), both from the previous key,
+ * which spells the open path. */
+static void b_attach(builder *b, uint32_t c, uint32_t pd) {
+    b->tmpb[b->tn] = (uint8_t)b->pk[pd];
+    b->tmp[b->tn++] = c;
+    if (!(c & LEAF)) node_set_e2(b->t, c, pd, b->pk);
+}
+
 /* Pops open frames deeper than L (the next key shares L bytes with the last). */
 int trie__b_close_to(builder *b, uint32_t L) {
     uint32_t c = NONE;
     int rc;
     while (b->st[b->sp - 1].depth > L) {
         bframe x = b->st[--b->sp];
-        if (c != NONE) { /* c hangs below x */
-            b->tmpb[b->tn] = (uint8_t)b->pk[x.depth];
-            b->tmp[b->tn++] = c;
-        }
+        if (c != NONE) b_attach(b, c, x.depth); /* c hangs below x */
         if ((rc = b_finalize(b, &x, &c))) return rc;
         if (b->st[b->sp - 1].depth < L) b->st[b->sp++] = (bframe){L, NONE, b->tn};
     }
-    if (c != NONE) {
-        b->tmpb[b->tn] = (uint8_t)b->pk[b->st[b->sp - 1].depth];
-        b->tmp[b->tn++] = c;
-    }
+    if (c != NONE) b_attach(b, c, b->st[b->sp - 1].depth);
     return TRIE_OK;
 }
 

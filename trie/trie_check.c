@@ -87,6 +87,7 @@ static int chk_node(struct chk *c, uint32_t n, uint32_t pdepth, uint32_t *best_o
     uint32_t d = nd->depth;
     if (n == 0) {
         if (d != 0 || nd->term != NONE) CHK_FAIL(c, "root has depth %u / a key", d);
+        if (nd->e2 != 0) CHK_FAIL(c, "root has a second edge byte %u", nd->e2);
     } else {
         if (d <= pdepth || d > TRIE_MAX_KEY) CHK_FAIL(c, "node %u: depth %u under %u", n, d, pdepth);
         if (!(nd->nkids >= 2 || (nd->nkids == 1 && nd->term != NONE)))
@@ -95,6 +96,9 @@ static int chk_node(struct chk *c, uint32_t n, uint32_t pdepth, uint32_t *best_o
         uint32_t b = nd->best;
         if (chk_decode(t, b, c->tmp) < d) CHK_FAIL(c, "node %u: bad best %u", n, b);
         memcpy(c->path + pdepth, c->tmp + pdepth, d - pdepth);
+        /* the second edge byte (struct tnode): 0 on a one-byte edge */
+        unsigned e2 = d >= pdepth + 2 ? (uint8_t)c->path[pdepth + 1] : 0;
+        if (nd->e2 != e2) CHK_FAIL(c, "node %u: second edge byte %u, the edge's is %u", n, nd->e2, e2);
     }
     if (nd->nkids) {
         if ((uint64_t)nd->kids + KIDS_UNITS(nd->nkids) > t->kused)

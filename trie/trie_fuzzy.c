@@ -247,6 +247,38 @@
       advances; 3 pairs 1.04-1.06 of the median (p99 0.94-0.96), warm
       within the noise. Every overlap tried at maxd 1 so far moves p99
       a little down and the median a little up.
+      SECOND EDGE BYTE (branch fz15): so the node keeps its edge's
+      second byte (e2, in spare bits of its depth word: struct tnode,
+      trie_internal.h; no memory added), and a longer edge is stepped
+      from it; the best key is decoded (fz_edge_more) only when the walk
+      needs a third byte, or fz_det a continuation that matches the
+      bytes at hand and goes on past them. Counts (10M, p20k.txt, a -D
+      counter, since removed): FUZZY 1 walks meet 110,392 longer edges,
+      83,818 (75.9 %) now cost no decode (49.2k die on the second byte,
+      28.4k are spent with no continuation reading past it, 5.6k are
+      two-byte edges that open a frame); FUZZY 2 on 8+ characters
+      1,045,173, 648,628 (62.1 %) without a decode. Of FUZZY 1's saved
+      decodes only 16 % were of a frame's first child (whose best key is
+      its parent's, maybe in cache): ~3.5 a call were two misses each.
+      The unit counted for such an edge stays (w.work, "a longer edge"),
+      so answers and units are those of main. 10M, bench_trie
+      --fuzzy-only against main, 16 alternating pairs (20 for 8+
+      characters) in five sittings, load 1.5-3.8: FUZZY 1 1.00 of the
+      median (pairs 0.90-1.12, 8 of 16 below 1), p99 0.90 (15 of 16
+      below 1); FUZZY 2 on 8+ characters 0.97 (0.86-1.02, 17 of 20
+      below 1), p99 0.91-0.97; FUZZY 2 0.97 (p99 0.92), AUTO 0.97-0.98
+      (p99 0.90-0.94); exact (--load-only, 13 pairs) top10 median 1.02,
+      clean_exact 1.00, typo_exact 0.96: within the noise. AOL dev
+      (filter and nodes in cache), 3 pairs: within the noise. So the misses it removes were mostly not on FUZZY 1's
+      critical path; likely (this VM has no cache counters to say) as
+      after a decode the walk usually moves on (the edge dies), so the
+      branch predictor ran on into the next child's loads while the
+      decode's were in flight. Kept for 8+ characters and the p99s, at
+      no memory. Tried with it and not
+      kept: prefetching the best key's id record at a 3+ byte edge (3
+      pairs: FUZZY 1 1.02 of main's median against 0.98 without it, 8+
+      1.00 against 0.98), and fz_hint_next prefetching that record
+      only for 3+ byte edges (4 pairs, 8+ only: 1.01 against 0.96).
  *   3. trie_topk's best-first walk with list c as its initial frontier
  *      (entries: a key, a whole subtree, or a run of siblings), until k
  *      results. Each entry carries its matchlen to the keys it yields. If
@@ -291,8 +323,9 @@
  * whose path's best is at least c, up to the point where the budget is
  * spent (the usual trie-automaton frontier, cut short), plus a decode of the
  * best key of each child whose first character and probe keep it alive
- * (edges are not stored) and one descent and one decode per continuation
- * of a spent path; a child the probe kills costs 1-5 filter look-ups. Phase 3 is trie_topk's walk: O(k * (depth + log k)) per class.
+ * and whose edge is needed past its second byte (edges are not stored but
+ * for that byte: SECOND EDGE BYTE) and one descent and one decode per
+ * continuation of a spent path; a child the probe kills costs 1-5 filter look-ups. Phase 3 is trie_topk's walk: O(k * (depth + log k)) per class.
  * Walk c does not record classes below c (complete) and never explores for
  * classes above c: walk 1 is the 1-edit search, and when class 1 fills the
  * answer (the usual case for a typo'd prefix whose answer fills at all)
@@ -321,7 +354,8 @@
  *
  * WORK LIMIT (trie_fuzzy.h; the probe prefetch pass counts nothing). The
  * walks count work units in w.work (a child
- * looked at in fz_dfs_run, a byte fed in fz_byte, a key decoded, a node
+ * looked at in fz_dfs_run, a byte fed in fz_byte, a key decoded or a
+ * longer edge entered (decoded or not: SECOND EDGE BYTE), a node
  * descended in fz_det, a filter look-up but a plan's: those are prefetched,
  * <= FZ_PLAN_MAX a child) and fz_dfs_run returns between two children
  * once max_work is reached, with d.cut set; what the list of the walk's class
@@ -745,11 +779,13 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
             if (have != TC_BAD && have >= want) have = tc_decode(&t->tc, v.code, v.ck, kb, TRIE_MAX_KEY);
             end = have;
         } else if ((end = t->nodes[r].depth) > pos) {
-            const tnode *cn = &t->nodes[r]; /* its child block, if entered: on its way with the key */
+            /* SECOND EDGE BYTE: the node holds it; the best key is decoded
+             * (fz_edge_more) only when a later byte is needed */
+            const tnode *cn = &t->nodes[r]; /* its child block, if entered: on its way */
             if (cn->nkids) __builtin_prefetch(&t->kids[cn->kids + cn->nkids]);
-            kview v = kv(t, t->nodes[r].best);
-            w->work++; /* one key decoded */
-            have = tc_decode_prefix(&t->tc, v.code, v.ck, kb, end);
+            w->work++; /* one longer edge (its key decoded when needed) */
+            kb[pos] = (char)cn->e2;
+            have = pos + 1;
         } else {
             have = end; /* a one-byte edge: nothing more to read */
             const tnode *cn = &t->nodes[r]; /* CHILD BLOCK PREFETCH: on its way while its frame is made */
@@ -758,12 +794,14 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
         if (have == TC_BAD) continue; /* cannot happen: the arena holds valid codes */
         int det = 0;
         while (res == FZ_GO && !(det = fz_spent(w, &s, w->beff)) && pos < end) {
+            if (pos >= have && (have = fz_edge_more(t, r, kb, end)) == TC_BAD) break;
             res = fz_byte(w, &s, (uint8_t)kb[pos], pos);
             pos++;
             if (!s.pre && s.best < d->lo) res = FZ_DEAD; /* only keys of complete classes below */
         }
+        if (have == TC_BAD) continue; /* cannot happen, as above */
         if (det) { /* the rest is exact continuations */
-            fz_det(t, w, w->beff, &s, r, pos, kb, end, fz_dfs_sink, d);
+            fz_det(t, w, w->beff, &s, r, pos, kb, &have, end, fz_dfs_sink, d);
             continue;
         }
         if (res == FZ_DEAD) continue;

@@ -41,8 +41,8 @@
 #define TRIE_FUZZY_FIRST_ANY 0x1u  /* the first character may be edited too */
 
 /* WORK LIMIT. The walks for classes >= 1 count WORK UNITS: one per child of
- * a node looked at, one per byte fed to the edit DP, one per key decoded,
- * one per node descended to follow an exact continuation, one per
+ * a node looked at, one per byte fed to the edit DP, one per key decoded
+ * (a child's edge of 2+ bytes counts one, decoded or not), one per node descended to follow an exact continuation, one per
  * prefix-filter look-up outside a node's plan (trie_fuzzy.c, PROBES). A
  * unit is a few ns warm, ~100 ns when it misses the cache (a node, a key's
  * code); the count does not depend on the machine or its load, so a bound

@@ -39,11 +39,23 @@ static inline int fz_in(const uint8_t *sp, unsigned n, uint8_t c) {
     return 0;
 }
 
+/* The edge into node r, bytes kb[..end), for the typo walk, which knew
+ * only its first two (SECOND EDGE BYTE, trie_fuzzy.c): decodes r's best key
+ * (it spells the edge) into kb; returns how many bytes kb holds now (>=
+ * end), or TC_BAD (cannot happen: the arena holds valid codes). */
+static inline size_t fz_edge_more(const trie *t, uint32_t r, char *kb, size_t end) {
+    kview v = kv(t, t->nodes[r].best);
+    size_t h = tc_decode_prefix(&t->tc, v.code, v.ck, kb, end);
+    return h != TC_BAD && h >= end ? h : TC_BAD;
+}
+
 /* Where fz_det puts a decided subtree x of class c, matchlen ml. */
 typedef void (*fz_sink)(void *ctx, uint32_t x, unsigned c, size_t ml);
 
 /* The budget c is spent (fz_spent): state s at byte pos of the path into
- * ref r, whose edge bytes are kb[..end) (a leaf: its whole key). Every
+ * ref r, whose edge bytes are kb[..end) (a leaf: its whole key), of which
+ * kb[..*have) are there (the rest is decoded, fz_edge_more, when a
+ * continuation matches all those and needs more: SECOND EDGE BYTE). Every
  * further edit is one too many, so a key below has class c exactly when it
  * continues with P[i..m) for a cell i of value c (the first such boundary
  * is its matchlen), and none has a smaller one (row minima never
@@ -53,7 +65,7 @@ typedef void (*fz_sink)(void *ctx, uint32_t x, unsigned c, size_t ml);
  * continuation that extends a shorter one lies inside its subtree and is
  * skipped: each key once, at its shortest match. */
 static void fz_det(const trie *t, fz_walk *w, unsigned cb, const fz_st *s, uint32_t r, size_t pos,
-                   const char *kb, size_t end, fz_sink sink, void *ctx) {
+                   char *kb, size_t *have, size_t end, fz_sink sink, void *ctx) {
     const fz_pat *z = w->z;
     const uint8_t *row = w->rows[s->j];
     const char *P = w->p;
@@ -71,7 +83,11 @@ static void fz_det(const trie *t, fz_walk *w, unsigned cb, const fz_st *s, uint3
         }
         if (dup) continue;
         done[nd++] = i;
-        size_t lim = e < end ? e : end; /* first within the decoded edge */
+        size_t lim = e < end ? e : end; /* first within the edge */
+        if (lim > *have) { /* pos <= *have: the bytes there first, then the rest */
+            if (memcmp(kb + pos, tb, *have - pos)) continue;
+            if ((*have = fz_edge_more(t, r, kb, end)) == TC_BAD) return;
+        }
         if (memcmp(kb + pos, tb, lim - pos)) continue;
         if (e <= end) {
             sink(ctx, r, cb, e);

@@ -52,18 +52,37 @@
 #define ARENA_MIN 4 /* a free arena chunk holds its 4-byte next link */
 #define KCODE_MAX TC_ENC_MAX(TRIE_MAX_KEY) /* coded key or display, bytes */
 #define ARENA_CLASSES (2 * KCODE_MAX + KHDR_MAX + 1)
-#define NODE_FREE_MARK 0xffffu
+#define NODE_FREE_MARK 0x1ffu /* nkids of a node on the free list (9 bits: struct tnode) */
 #define CACHE_SLOTS (1u + 256u + 65536u) /* prefixes of 0, 1 and 2 bytes */
 _Static_assert(TRIE_CACHE_DEPTH == 2, "cache_slot() indexes prefixes of 0..2 bytes");
 _Static_assert(TRIE_CACHE_K >= 1 && TRIE_CACHE_K <= TRIE_MAX_K, "cache list size");
 
+/* A node, 16 bytes. depth needs 10 bits (<= MAX_PATH) and nkids 9 (<= 256,
+ * or NODE_FREE_MARK), so their word also holds e2, the SECOND BYTE of the
+ * node's edge: the key byte at position depth(parent) + 1 when the edge
+ * [depth(parent), depth) has 2 bytes or more (every key below spells it),
+ * else 0 (one-byte edges and the root). The first byte is the parent's
+ * b_i. The typo walk steps that byte from the node it reads anyway for
+ * depth, and decodes the best key for the edge's later bytes only when it
+ * needs them (trie_fuzzy.c, SECOND EDGE BYTE). Kept by every change of an
+ * edge's start: make_node and edge splits (trie.c, node_set_e2), the
+ * merge of a node into its only child on delete (e2_merged), the
+ * bottom-up builder (load and bulk build: b_attach); trie_check verifies
+ * it for every node. Bit-fields, so that every read and write of depth
+ * and nkids keeps its spelling and the compiler checks them all (no
+ * address can be taken). */
 typedef struct tnode {
     uint32_t best;  /* id of the best key in the subtree (NONE: empty root) */
     uint32_t kids;  /* child block offset in kids[] (units of uint32) */
     uint32_t term;  /* id of the key ending exactly here, or NONE */
-    uint16_t depth; /* bytes from the root to the end of this node's edge */
-    uint16_t nkids; /* children (0..256); NODE_FREE_MARK on the free list */
+    uint32_t depth : 10; /* bytes from the root to the end of this node's edge */
+    uint32_t nkids : 9;  /* children (0..256); NODE_FREE_MARK on the free list */
+    uint32_t : 5;
+    uint32_t e2 : 8; /* the edge's second byte (0: a one-byte edge, the root) */
 } tnode;
+_Static_assert(sizeof(tnode) == 16, "a node stays 16 bytes");
+_Static_assert(MAX_PATH < (1u << 10), "depth fits its 10 bits");
+_Static_assert(MAX_FANOUT < NODE_FREE_MARK && NODE_FREE_MARK < (1u << 9), "nkids and the free mark fit 9 bits");
 
 /* One record per key id, 12 bytes: the score shares the key's cache line
  * with its arena reference, so a frontier push (score) and a hit (both) cost
@@ -479,6 +498,13 @@ static inline void fill_hit(const trie *t, uint32_t id, trie_hit *h) {
     }
     h->id = id;
     h->score = t->refs[id].score;
+}
+
+/* Sets node n's e2 (struct tnode) for an edge that starts at byte pd of
+ * key text k (any key of n's subtree, raw; at least depth(n) bytes). */
+static inline void node_set_e2(trie *t, uint32_t n, size_t pd, const char *k) {
+    tnode *nd = &t->nodes[n];
+    nd->e2 = nd->depth >= pd + 2 ? (uint8_t)k[pd + 1] : 0;
 }
 
 static inline void recompute_best(trie *t, uint32_t n) {
