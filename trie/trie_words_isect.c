@@ -258,22 +258,35 @@ static inline uint32_t head_seek(const uint32_t *bb, uint32_t nb, uint32_t lo, u
  * the 4 vectors of b and their 3 rotations, 64 compares, no branch. */
 static inline uint32_t blk_isect(const uint32_t *a, const uint32_t *b) {
 #if defined(__SSE2__)
-    __m128i va[4], e[4];
-    for (int i = 0; i < 4; i++) {
-        va[i] = _mm_loadu_si128((const __m128i *)(const void *)(a + 4 * i));
-        e[i] = _mm_setzero_si128();
-    }
-    for (int j = 0; j < 4; j++) { /* b's 4 at a time, each in its 4 rotations */
-        __m128i v0 = _mm_loadu_si128((const __m128i *)(const void *)(b + 4 * j)),
-                v1 = _mm_shuffle_epi32(v0, _MM_SHUFFLE(0, 3, 2, 1)), v2 = _mm_shuffle_epi32(v0, _MM_SHUFFLE(1, 0, 3, 2)),
-                v3 = _mm_shuffle_epi32(v0, _MM_SHUFFLE(2, 1, 0, 3));
-        for (int i = 0; i < 4; i++)
-            e[i] = _mm_or_si128(e[i], _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi32(va[i], v0), _mm_cmpeq_epi32(va[i], v1)),
-                                                   _mm_or_si128(_mm_cmpeq_epi32(va[i], v2), _mm_cmpeq_epi32(va[i], v3))));
-    }
-    uint32_t m = 0;
-    for (int i = 0; i < 4; i++) m |= (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(e[i])) << (4 * i);
-    return m;
+    /* (written out: with arrays and loops gcc 12 kept the four masks in
+     * memory) */
+    const __m128i *pa = (const __m128i *)(const void *)a, *pb = (const __m128i *)(const void *)b;
+    __m128i a0 = _mm_loadu_si128(pa), a1 = _mm_loadu_si128(pa + 1), a2 = _mm_loadu_si128(pa + 2),
+            a3 = _mm_loadu_si128(pa + 3), e0 = _mm_setzero_si128(), e1 = e0, e2 = e0, e3 = e0, v;
+#define TW_EQ4(x)                                      \
+    do {                                               \
+        v = (x);                                       \
+        e0 = _mm_or_si128(e0, _mm_cmpeq_epi32(a0, v)); \
+        e1 = _mm_or_si128(e1, _mm_cmpeq_epi32(a1, v)); \
+        e2 = _mm_or_si128(e2, _mm_cmpeq_epi32(a2, v)); \
+        e3 = _mm_or_si128(e3, _mm_cmpeq_epi32(a3, v)); \
+    } while (0)
+#define TW_EQ16(x)                                                 \
+    do {                                                           \
+        __m128i w = (x);                                           \
+        TW_EQ4(w);                                                 \
+        TW_EQ4(_mm_shuffle_epi32(w, _MM_SHUFFLE(0, 3, 2, 1)));     \
+        TW_EQ4(_mm_shuffle_epi32(w, _MM_SHUFFLE(1, 0, 3, 2)));     \
+        TW_EQ4(_mm_shuffle_epi32(w, _MM_SHUFFLE(2, 1, 0, 3)));     \
+    } while (0)
+    TW_EQ16(_mm_loadu_si128(pb));
+    TW_EQ16(_mm_loadu_si128(pb + 1));
+    TW_EQ16(_mm_loadu_si128(pb + 2));
+    TW_EQ16(_mm_loadu_si128(pb + 3));
+#undef TW_EQ16
+#undef TW_EQ4
+    return (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(e0)) | (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(e1)) << 4 |
+           (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(e2)) << 8 | (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(e3)) << 12;
 #else
     uint32_t m = 0;
     for (int i = 0; i < TW_F; i++) {
