@@ -36,7 +36,7 @@
  */
 #include <stdint.h>
 #include <string.h>
-#if defined(__SSE2__)
+#if defined(__SSE2__) && !defined(TW_NO_SSE2) /* (-DTW_NO_SSE2: the fallback, tested) */
 #include <emmintrin.h>
 #endif
 
@@ -257,7 +257,7 @@ static inline uint32_t head_seek(const uint32_t *bb, uint32_t nb, uint32_t lo, u
  * block's ranks, as both pads are UINT32_MAX). SSE2: each 4 of a against
  * the 4 vectors of b and their 3 rotations, 64 compares, no branch. */
 static inline uint32_t blk_isect(const uint32_t *a, const uint32_t *b) {
-#if defined(__SSE2__)
+#if defined(__SSE2__) && !defined(TW_NO_SSE2) /* (-DTW_NO_SSE2: the fallback, tested) */
     /* (written out: with arrays and loops gcc 12 kept the four masks in
      * memory) */
     const __m128i *pa = (const __m128i *)(const void *)a, *pb = (const __m128i *)(const void *)b;
@@ -289,9 +289,9 @@ static inline uint32_t blk_isect(const uint32_t *a, const uint32_t *b) {
            (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(e2)) << 8 | (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(e3)) << 12;
 #else
     uint32_t m = 0;
-    for (int i = 0; i < TW_F; i++) {
+    for (uint32_t i = 0; i < TW_F; i++) {
         uint32_t e = 0;
-        for (int j = 0; j < TW_F; j++) e |= a[i] == b[j];
+        for (uint32_t j = 0; j < TW_F; j++) e |= a[i] == b[j];
         m |= e << i;
     }
     return m;
