@@ -323,7 +323,8 @@
  * per query 41.5 -> 38.5 us (0.93); its 4,063 queries 0.80-0.81 of their
  * time in each pair (the others 0.99-1.01), the slowest 200 0.95-0.97,
  * the 3-word band 0.93-0.95. Answers equal per query but for 3 that the
- * leapfrog truncated, now complete (its answer a prefix of each;
+ * leapfrog truncated, now complete (its answer a prefix of each, each
+ * the leapfrog's own under a 100x work limit;
  * truncated 18 -> 15; 1M: all 20,000 equal); no memory. Tried and not kept (2 pairs each): the
  * compare's array form (gcc 12 kept the four masks in memory: 2-3 %
  * slower); A's ranks found in B by a count when at most 2 fall in B's
