@@ -46,6 +46,7 @@
 #include "common/util.h"
 #include "data/build_shards.h"
 #include "text/norm.h"
+#include "trie/trie_words.h"
 
 #define BUILD_NORM_CAP (QLOG_MAX_QUERY * NORM_MAX_GROWTH)
 #define BUILD_MAX_ENTRIES 0x7fffffffu  /* entries per table (uint32 index, +1) */
@@ -655,6 +656,9 @@ static void build_usage(FILE *f) {
             "  --shards N             split into N indexes by ranges of the key's first\n"
             "                         character, balanced by key count: INDEX.0 .. INDEX.N-1\n"
             "                         and the shard map INDEX.shards (1..%d; docs/SCALING.md)\n"
+            "  --infix-index yes|no   also write the word index COMPLETE ... INFIX needs beside\n"
+            "                         INDEX (INDEX.words, each shard's beside it; default yes):\n"
+            "                         a server then loads it at start instead of building it\n"
             "  --strict               stop at the first bad line (exit 1)\n"
             "  --quiet                no report, no progress line\n"
             "  -h, --help             this help\n"
@@ -665,13 +669,56 @@ static void build_usage(FILE *f) {
             SHARDMAP_MAX_SHARDS, QLOG_MAX_LINE, QLOG_MAX_QUERY);
 }
 
+/* ---- the word index ------------------------------------------------------ */
+
+int build_save_words(const trie *t, const char *snapshot, char *err, size_t errlen) {
+    char path[4096];
+    if (trie_words_path(path, sizeof path, snapshot) < 0)
+        return snprintf(err, errlen, "cannot write %s.words: path too long", snapshot), -1;
+    /* another image's file would be refused at load anyway: not left beside this one */
+    if (unlink(path) != 0 && errno != ENOENT)
+        return snprintf(err, errlen, "cannot remove the old %s: %s", path, strerror(errno)), -1;
+    trie_words *w = NULL;
+    int rc = trie_words_build(t, &w);
+    if (rc != TRIE_OK) return snprintf(err, errlen, "building the word index: %s", trie_words_strerror(rc)), -1;
+    uint64_t id = 0, cnt = 0;
+    errno = 0;
+    rc = trie_snapshot_id(snapshot, &id, &cnt);
+    if (rc == TRIE_OK) rc = trie_words_save(w, path, id, cnt);
+    trie_words_free(w);
+    if (rc != TRIE_OK)
+        return snprintf(err, errlen, "cannot write %s: %s%s%s%s", path, trie_words_strerror(rc), errno ? " (" : "",
+                        errno ? strerror(errno) : "", errno ? ")" : ""),
+               -1;
+    return 0;
+}
+
+/* The word index beside each shard: each is loaded back from its file (the
+ * shard tries are not kept), indexed and saved. */
+static int shard_words(const char *outpath, unsigned nshards, char *err, size_t errlen) {
+    char path[4096];
+    for (unsigned s = 0; s < nshards; s++) {
+        trie *st = NULL;
+        char lerr[256];
+        if ((size_t)snprintf(path, sizeof path, "%s.%u", outpath, s) >= sizeof path)
+            return snprintf(err, errlen, "shard path too long: %s.%u", outpath, s), -1;
+        if (trie_load(path, &st, lerr, sizeof lerr) != TRIE_OK)
+            return snprintf(err, errlen, "reading shard %u back for its word index: %s", s, lerr), -1;
+        int rc = build_save_words(st, path, err, errlen);
+        trie_free(st);
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
 /* --shards: the shards and their map instead of one index; frees t. */
 static int write_shards(trie *t, const char *outpath, unsigned nshards, const build_opts *o,
-                        const build_report *rep) {
+                        const build_report *rep, int words) {
     static shardmap m; /* ~30 KB: not on the stack */
     char err[1024];
     int rc = build_write_shards(t, outpath, nshards, &m, err, sizeof err);
     trie_free(t);
+    if (rc == 0 && words) rc = shard_words(outpath, nshards, err, sizeof err);
     if (rc < 0) {
         fprintf(stderr, "qac build: %s\n", err);
         return 1;
@@ -690,7 +737,8 @@ int build_main(int argc, char **argv) {
     build_opts_init(&o);
     const char *outpath = NULL;
     unsigned nshards = 0; /* 0: one index */
-    enum { O_FORMAT = 256, O_SINCE, O_UNTIL, O_HALF, O_MIN, O_STRICT, O_QUIET, O_KEYS, O_SHARDS };
+    int words = 1; /* --infix-index */
+    enum { O_FORMAT = 256, O_SINCE, O_UNTIL, O_HALF, O_MIN, O_STRICT, O_QUIET, O_KEYS, O_SHARDS, O_INFIX };
     static const cli_opt options[] = {
         {'o', "output", CLI_VALUE},
         {O_FORMAT, "format", CLI_VALUE},
@@ -702,6 +750,7 @@ int build_main(int argc, char **argv) {
         {O_QUIET, "quiet", CLI_FLAG},
         {O_KEYS, "keys", CLI_VALUE},
         {O_SHARDS, "shards", CLI_VALUE},
+        {O_INFIX, "infix-index", CLI_VALUE},
     };
     cli cl;
     cli_init(&cl, "build", build_usage, options, ARRAY_LEN(options), argc, argv);
@@ -741,6 +790,11 @@ int build_main(int argc, char **argv) {
             nshards = (unsigned)n;
             break;
         }
+        case O_INFIX:
+            if (!strcmp(v, "yes")) words = 1;
+            else if (!strcmp(v, "no")) words = 0;
+            else return cli_error(&cl, "bad --infix-index '%s' (yes, no)", v);
+            break;
         case O_STRICT: o.strict = 1; break;
         case O_QUIET: o.quiet = 1; break;
         }
@@ -757,27 +811,43 @@ int build_main(int argc, char **argv) {
         fprintf(stderr, "qac build: %s\n", err);
         return 1;
     }
-    if (nshards) return write_shards(t, outpath, nshards, &o, &rep);
+    if (nshards) return write_shards(t, outpath, nshards, &o, &rep, words);
     uint64_t ts = qtime_ns();
     int rc = trie_save(t, outpath);
     double save_s = (double)(qtime_ns() - ts) / 1e9;
-    trie_mem mem;
-    trie_memory(t, &mem);
-    trie_free(t);
     if (rc != TRIE_OK) {
+        trie_free(t);
         fprintf(stderr, "qac build: cannot write %s: %s (%s)\n", outpath, trie_strerror(rc), strerror(errno));
         return 1;
     }
+    double words_s = 0;
+    if (words) {
+        ts = qtime_ns();
+        rc = build_save_words(t, outpath, err, sizeof err);
+        words_s = (double)(qtime_ns() - ts) / 1e9;
+        if (rc < 0) {
+            trie_free(t);
+            fprintf(stderr, "qac build: %s written, but not its word index: %s\n", outpath, err);
+            return 1;
+        }
+    }
+    trie_free(t);
     if (!o.quiet) {
         struct stat sb;
         long long size = stat(outpath, &sb) == 0 ? (long long)sb.st_size : -1;
         if (rep.files > 1) qlog_print_stats(stderr, "qac build: total", &rep.total);
         fprintf(stderr,
                 "qac build: %d files, %llu lines read, %llu events kept, %llu out of time range, %llu distinct keys"
-                " (%llu dropped by --min-count), %llu bad lines, %.2f s (save %.2f s), index %s: %lld bytes\n",
+                " (%llu dropped by --min-count), %llu bad lines, %.2f s (save %.2f s), index %s: %lld bytes",
                 rep.files, (unsigned long long)rep.total.lines, (unsigned long long)rep.kept,
                 (unsigned long long)rep.out_of_range, (unsigned long long)rep.keys, (unsigned long long)rep.dropped,
                 (unsigned long long)qlog_bad_total(&rep.total), rep.seconds + save_s, save_s, outpath, size);
+        if (words) {
+            char wp[4096];
+            long long wsize = trie_words_path(wp, sizeof wp, outpath) == 0 && stat(wp, &sb) == 0 ? (long long)sb.st_size : -1;
+            fprintf(stderr, "; word index %s: %lld bytes, %.2f s", wp, wsize, words_s);
+        }
+        fputc('\n', stderr);
     }
     return 0;
 }

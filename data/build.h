@@ -71,6 +71,14 @@ int build_trie(const build_opts *o, char *const *files, int nfiles, trie **out, 
 #define BUILD_SORT_RADIX_MIN 4096
 int build_sort_keys(const char *base, const void *packed, size_t stride, size_t n, uint32_t *order);
 
+/* The word index for INFIX (trie/trie_words.h) of t, saved beside the
+ * snapshot t was just written to (snapshot.words, tied to that image by its
+ * trie_snapshot_id): what a start, `qac complete --infix` and `qac eval
+ * --infix` load instead of building it. An older file there is removed
+ * first. 0, or -1 with the reason in err (the snapshot stands; a start
+ * would build the index). */
+int build_save_words(const trie *t, const char *snapshot, char *err, size_t errlen);
+
 /* Subcommands, registered in engine/main.c. */
 int build_main(int argc, char **argv);
 int complete_main(int argc, char **argv);

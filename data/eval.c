@@ -602,7 +602,7 @@ int eval_main(int argc, char **argv) {
             }
             if (why[0]) fprintf(stderr, "qac eval: the saved word index is not used (%s): built instead\n", why);
         }
-        rank_match rm = {EVAL_TOPK, fuzzy, 0, TRIE_FUZZY_MAX_WORK, words};
+        rank_match rm = {EVAL_TOPK, fuzzy, 0, TRIE_FUZZY_MAX_WORK, words, 0}; /* (no edits on the last word: the figures as before) */
         lenv_set_match(&st.env, &rm);
     }
     for (; i < argc; i++)

@@ -143,6 +143,16 @@ unsigned eng_fuzzy_edits(const eng *e, const eng_ctx *ctx) {
     return cp >= e->cfg->fuzzy_auto_two ? 2 : cp >= e->cfg->fuzzy_auto_one ? 1 : 0;
 }
 
+unsigned eng_fuzzy_word_edits(const eng *e, const eng_ctx *ctx) {
+    int f = ctx && ctx->fuzzy >= 0 ? ctx->fuzzy : e->cfg->fuzzy_mode;
+    if (f != SRV_FUZZY_AUTO) return f > 0 ? (unsigned)f : 0;
+    size_t end = e->normlen, st;
+    while (end && e->norm[end - 1] == ' ') end--;
+    for (st = end; st && e->norm[st - 1] != ' ';) st--;
+    size_t cp = qutf8_count(e->norm + st, end - st);
+    return cp >= e->cfg->fuzzy_auto_two ? 2 : cp >= e->cfg->fuzzy_auto_one ? 1 : 0;
+}
+
 int eng_complete(eng *e, const char *prefix, size_t len, unsigned k, const eng_ctx *ctx, const char **msg) {
     e->fuzzy_used = e->infix_used = 0;
     e->fuzzy_cut = 0;
@@ -191,7 +201,8 @@ int eng_rank_takes(eng *e, const eng_ctx *ctx, unsigned k) {
 
 void eng_rank_match_of(eng *e, const eng_ctx *ctx, eng_rank_match *m) {
     *m = (eng_rank_match){eng_fuzzy_edits(e, ctx), e->cfg->fuzzy_first_any ? TRIE_FUZZY_FIRST_ANY : 0,
-                          e->cfg->fuzzy_max_work, ctx && ctx->infix && e->words};
+                          e->cfg->fuzzy_max_work, ctx && ctx->infix && e->words, 0};
+    if (m->infix) m->word_edits = eng_fuzzy_word_edits(e, ctx);
     if (m->edits) e->stats.complete_fuzzy++; /* counted as the unranked path counts them */
     if (m->infix) e->stats.complete_infix++;
 }
@@ -221,7 +232,7 @@ int eng_reply_ranked(const eng *e, int kind, int ws, const char *np, size_t nple
         if (wm) { /* the highlight, as srv__http_write_ranked shows it */
             char buf[PROTO_MATCH_MAX];
             uint32_t me, s0[TRIE_WORDS_MAX_TYPED], e0[TRIE_WORDS_MAX_TYPED];
-            int nw = eng_cand_highlight(e, c->q, c->len, c->edits, c->cls == RANK_CLS_INFIX, d, dl, np, nplen, wi, &me,
+            int nw = eng_cand_highlight(e, c->q, c->len, c->edits, rank_cand_other_words(c), d, dl, np, nplen, wi, &me,
                                         s0, e0, TRIE_WORDS_MAX_TYPED);
             if (proto_reply_match(out, kind, buf, proto_match_fmt(buf, me, nw, s0, e0)) < 0) return -1;
         }

@@ -178,6 +178,10 @@ int eng_complete(eng *e, const char *prefix, size_t len, unsigned k, const eng_c
  * FUZZY (or the fuzzy setting when not given), AUTO resolved by the
  * prefix's code points (fuzzy-auto-one, fuzzy-auto-two). */
 unsigned eng_fuzzy_edits(const eng *e, const eng_ctx *ctx);
+/* The edits an INFIX request allows on its last typed word (engine/infix.h):
+ * FUZZY 1 or 2 as given; AUTO by the LAST word's code points, with the same
+ * thresholds (a 3-letter word with an edit would match half the words). */
+unsigned eng_fuzzy_word_edits(const eng *e, const eng_ctx *ctx);
 
 /* Second half of eng_complete: the search for e->norm (after
  * eng_complete_prepare returned 0). Returns n or ENG_ERR. */

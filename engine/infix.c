@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/alloc.h"
 #include "common/log.h"
 #include "engine/cmd.h"
 #include "text/norm.h"
@@ -160,6 +161,8 @@ void eng_words_after_del(eng *e, uint32_t id) {
     if (rc < 0) words_failed(e, "delete", rc);
 }
 
+static int keycmp_bytes(const char *a, size_t an, const char *b, size_t bn);
+
 int eng_complete_infix(eng *e, unsigned k, const eng_ctx *ctx, const char **msg) {
     e->stats.complete_infix++;
     if (!e->words) {
@@ -182,30 +185,84 @@ int eng_complete_infix(eng *e, unsigned k, const eng_ctx *ctx, const char **msg)
         e->wedits[i] = 0;
         e->wmatch[i] = e->whits[i].cls == 0 ? (uint16_t)e->normlen : 0;
     }
-    unsigned d = eng_fuzzy_edits(e, ctx);
-    if (d == 0 || (unsigned)n == k) return n;
-    /* edits allowed: the typo-tolerant prefix completions follow the word
-     * matches (those already listed are skipped) */
+    unsigned d = eng_fuzzy_edits(e, ctx), dw = eng_fuzzy_word_edits(e, ctx);
+    if ((d == 0 && dw == 0) || (unsigned)n == k) return n;
+    /* edits allowed: the typo-tolerant prefix completions of the whole text
+     * and the matches with edits on the last word follow the exact word
+     * matches, merged by (edits, score, key), each key once with its fewest
+     * edits (those already listed are skipped) */
     e->stats.complete_fuzzy++;
-    trie_fuzzy_info fi; /* bounded as every typo search (fuzzy-max-work) */
-    int nf = trie_fuzzy_topk_bounded(e->t, e->norm, e->normlen, d, e->cfg->fuzzy_first_any ? TRIE_FUZZY_FIRST_ANY : 0,
-                                     k, e->cfg->fuzzy_max_work, e->fhits, &fi);
-    if (nf >= 0 && fi.cut) {
-        e->fuzzy_cut = fi.cut;
-        e->stats.complete_fuzzy_truncated++;
+    unsigned fl = e->cfg->fuzzy_first_any ? TRIE_FUZZY_FIRST_ANY : 0;
+    int nf = 0;
+    if (d) {
+        trie_fuzzy_info fi; /* bounded as every typo search (fuzzy-max-work) */
+        nf = trie_fuzzy_topk_bounded(e->t, e->norm, e->normlen, d, fl, k, e->cfg->fuzzy_max_work, e->fhits, &fi);
+        if (nf < 0) nf = 0;
+        else if (fi.cut) {
+            e->fuzzy_cut = fi.cut;
+            e->stats.complete_fuzzy_truncated++;
+        }
     }
-    for (int i = 0; i < nf && (unsigned)n < k; i++) {
-        int dup = 0;
-        for (int j = 0; j < n && !dup; j++) dup = e->whits[j].hit.id == e->fhits[i].hit.id;
-        if (dup) continue;
-        e->whits[n].hit = e->fhits[i].hit;
-        e->whits[n].cls = 2;
-        e->whits[n].nranges = 0;
-        e->wedits[n] = (uint8_t)e->fhits[i].edits;
-        e->wmatch[n] = (uint16_t)e->fhits[i].matchlen;
+    trie_words_hit *wf = NULL;
+    int nw = 0, wtr = 0;
+    if (dw) {
+        wf = qmalloc((k - (unsigned)n) * sizeof *wf);
+        nw = wf ? trie_words_fuzzy_topk(e->words, e->t, e->norm, e->normlen, dw, fl, k - (unsigned)n, wf, &wtr)
+                : TRIE_ENOMEM;
+        if (nw < 0) {
+            qfree(wf);
+            *msg = trie_words_strerror(nw);
+            return ENG_ERR(nw == TRIE_ENOMEM ? ERR_NOMEM : ERR_ARGS);
+        }
+        e->stats.complete_infix_truncated += (uint64_t)wtr;
+    }
+    int i = 0, j = 0;
+    while ((unsigned)n < k) {
+        /* the next of each list not listed yet */
+        for (; i < nf; i++) {
+            int dup = 0;
+            for (int x = 0; x < n && !dup; x++) dup = e->whits[x].hit.id == e->fhits[i].hit.id;
+            if (!dup) break;
+        }
+        for (; j < nw; j++) {
+            int dup = 0;
+            for (int x = 0; x < n && !dup; x++) dup = e->whits[x].hit.id == wf[j].hit.id;
+            if (!dup) break;
+        }
+        if (j == nw && wtr) break; /* the limit cut the word search: nothing after its last is certain */
+        if (i == nf && j == nw) break;
+        int take_f = j == nw;
+        if (i < nf && j < nw) {
+            const trie_hit *a = &e->fhits[i].hit, *b = &wf[j].hit;
+            unsigned ea = e->fhits[i].edits, eb = wf[j].edits;
+            take_f = ea != eb ? ea < eb
+                     : a->score != b->score ? a->score > b->score
+                     : keycmp_bytes(trie_hit_key(a), a->keylen, trie_hit_key(b), b->keylen) < 0;
+        }
+        if (take_f) {
+            e->whits[n].hit = e->fhits[i].hit;
+            e->whits[n].cls = 2;
+            e->whits[n].edits = e->fhits[i].edits;
+            e->whits[n].nranges = 0;
+            e->wedits[n] = (uint8_t)e->fhits[i].edits;
+            e->wmatch[n] = (uint16_t)e->fhits[i].matchlen;
+            i++;
+        } else { /* the typed words elsewhere: their ranges, no prefix matched */
+            e->whits[n] = wf[j];
+            e->wedits[n] = wf[j].edits;
+            e->wmatch[n] = 0;
+            j++;
+        }
         n++;
     }
+    qfree(wf);
     return n;
+}
+
+/* Byte order of two keys (trie_topk's order within a score). */
+static int keycmp_bytes(const char *a, size_t an, const char *b, size_t bn) {
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c ? c : (an > bn) - (an < bn);
 }
 
 int eng_word_ranges(const char *key, const char *disp, size_t displen, const trie_words_range *rg, int nr,
@@ -257,6 +314,11 @@ int eng_cand_highlight(const eng *e, const char *key, size_t klen, unsigned edit
     *match_end = m > 0 ? (uint32_t)m : 0;
     if (!infix) return -1;
     trie_words_range rg[TRIE_WORDS_MAX_TYPED];
-    int nr = edits ? 0 : trie_words_match(np, nplen, key, klen, rg);
+    unsigned fl = e->cfg && e->cfg->fuzzy_first_any ? TRIE_FUZZY_FIRST_ANY : 0;
+    /* with edits: on the last word (an infix match) the ranges found again
+     * with them; a typo match of the whole text has none */
+    int nr = !edits ? trie_words_match(np, nplen, key, klen, rg)
+             : other_words ? trie_words_match_fuzzy(np, nplen, key, klen, edits, fl, rg, NULL)
+                           : 0;
     return nr > 0 ? eng_word_ranges(key, disp, dl, rg, nr, s, e_, cap) : 0;
 }

@@ -217,7 +217,7 @@ int srv__http_write_ranked(srv *s, qbuf *out, const char *q, size_t qlen, const 
         if (doff[i] != SIZE_MAX) sug[i].text = s->http->text.data + doff[i];
         const rank_cand *rc = &res->c[i];
         /* the match found again from the key, as WITHMATCH (eng_reply_ranked) */
-        int nw = eng_cand_highlight(&s->e, rc->q, rc->len, rc->edits, rc->cls == RANK_CLS_INFIX, sug[i].text,
+        int nw = eng_cand_highlight(&s->e, rc->q, rc->len, rc->edits, rank_cand_other_words(rc), sug[i].text,
                                     sug[i].textlen, np, nplen, match & SRV_HTTP_INFIX, &sug[i].match_end, ws[i], we[i],
                                     TRIE_WORDS_MAX_TYPED);
         if (nw >= 0) {

@@ -61,7 +61,8 @@ int ups_merge_add(ups_merge *m, const char *disp, size_t displen, double score, 
     it->keylen = (uint16_t)kl;
     it->match = NULL;
     it->matchlen = 0;
-    /* INFIX: word matches the text is a prefix of first; a typo match is a prefix match by construction */
+    /* INFIX: word matches the text is a prefix of first; with edits one class per edit count, by score
+     * (the whole text's typo completions and the last word's edits alike: engine/infix.h) */
     it->klass = m->infix && it->edits == 0 &&
                 !((size_t)kl >= m->nplen && !memcmp(m->keys + m->klen, m->np, m->nplen));
     m->klen += (size_t)kl;

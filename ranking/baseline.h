@@ -90,6 +90,12 @@ typedef struct rank_cand {
     uint8_t after; /* generated from a word the index does not know (gen.h): after every class */
 } rank_cand;
 
+/* 1 when c matched with the typed words elsewhere in its key (an infix
+ * match, with or without edits on the last word): no prefix to highlight. */
+static inline int rank_cand_other_words(const rank_cand *c) {
+    return c->cls == RANK_CLS_INFIX || (c->edits && c->words);
+}
+
 /* Context of one request for the heuristic. */
 typedef struct rank_ctx {
     int64_t now;      /* seconds, same clock as rank_cand.last */

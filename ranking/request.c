@@ -17,7 +17,8 @@ int rank_req_init(rank_req *r, rank_vec_fn vec, void *vec_ud) {
     r->ghits = qmalloc(RANK_MAX_GEN_CANDS * sizeof *r->ghits);
     r->fhits = qmalloc(RANK_MAX_MATCH_CANDS * sizeof *r->fhits);
     r->whits = qmalloc(RANK_MAX_MATCH_CANDS * sizeof *r->whits);
-    if (!r->vecs || !r->svecs || !r->gbuf || !r->ghits || !r->fhits || !r->whits) {
+    r->wfhits = qmalloc(RANK_MAX_MATCH_CANDS * sizeof *r->wfhits);
+    if (!r->vecs || !r->svecs || !r->gbuf || !r->ghits || !r->fhits || !r->whits || !r->wfhits) {
         rank_req_free(r);
         return -1;
     }
@@ -32,8 +33,9 @@ void rank_req_free(rank_req *r) {
     qfree(r->ghits);
     qfree(r->fhits);
     qfree(r->whits);
+    qfree(r->wfhits);
     r->fhits = NULL;
-    r->whits = NULL;
+    r->whits = r->wfhits = NULL;
     r->vecs = r->svecs = NULL;
     r->gbuf = NULL;
     r->ghits = NULL;
@@ -103,9 +105,32 @@ static int gather_infix(rank_req *r, const trie *t, const rank_huser *hu, const 
     return added;
 }
 
+/* Appends the infix matches of p with 1..m.word_edits edits on the last
+ * typed word not already gathered (trie_words_fuzzy_topk: never an exact
+ * match). Returns how many, or RANK_BASE_ENOMEM. */
+static int gather_word_typos(rank_req *r, const trie *t, const rank_huser *hu, const rank_rh *rh, const char *p,
+                             size_t plen) {
+    rank_cands *cs = &r->cs;
+    if (plen > TRIE_WORDS_MAX_TEXT) return 0;
+    int tr = 0;
+    int n = trie_words_fuzzy_topk(r->m.words, t, p, plen, r->m.word_edits, r->m.fuzzy_flags, r->m.k, r->wfhits, &tr);
+    if (n >= 0 && tr) r->infix_cut = 1;
+    if (n <= 0) return 0;
+    if (rank_cands_reserve(cs, cs->n + (size_t)n)) return RANK_BASE_ENOMEM;
+    size_t known = cs->n;
+    int added = 0;
+    for (int i = 0; i < n; i++) {
+        const trie_words_hit *w = &r->wfhits[i];
+        rank_cand c = {.cls = (uint8_t)(RANK_CLS_EDIT0 + w->edits), .edits = w->edits, .words = w->nranges};
+        added += add_match(cs, known, &w->hit, c, hu, rh);
+    }
+    return added;
+}
+
 /* Appends the typo matches of p with 1..m.edits edits not already gathered
- * (the 0-edit hits are the trie's top completions: left to it). Returns how
- * many, or RANK_BASE_ENOMEM. */
+ * (the 0-edit hits are the trie's top completions: left to it); one gathered
+ * with more edits on its last word takes the fewer. Returns how many, or
+ * RANK_BASE_ENOMEM. */
 static int gather_typos(rank_req *r, const trie *t, const rank_huser *hu, const rank_rh *rh, const char *p,
                         size_t plen) {
     rank_cands *cs = &r->cs;
@@ -120,7 +145,17 @@ static int gather_typos(rank_req *r, const trie *t, const rank_huser *hu, const 
     for (int i = 0; i < n; i++) {
         const trie_fuzzy_hit *f = &r->fhits[i];
         rank_cand c = {.cls = (uint8_t)(RANK_CLS_EDIT0 + f->edits), .edits = f->edits};
-        if (f->edits) added += add_match(cs, known, &f->hit, c, hu, rh);
+        if (!f->edits) continue;
+        for (size_t j = 0; j < known; j++) { /* a last-word match with more edits: the fewer */
+            rank_cand *o = &cs->c[j];
+            if (o->len == f->hit.keylen && !memcmp(o->q, trie_hit_key(&f->hit), o->len) && o->edits > f->edits &&
+                o->words) {
+                o->cls = c.cls;
+                o->edits = c.edits;
+                o->words = 0;
+            }
+        }
+        added += add_match(cs, known, &f->hit, c, hu, rh);
     }
     return added;
 }
@@ -134,10 +169,15 @@ static int gather_matches(rank_req *r, const trie *t, const rank_huser *hu, cons
         if (a < 0) return a;
         r->ninfix = (uint32_t)a;
     }
+    if (r->m.words && r->m.word_edits && cs->n - r->nafter < r->m.k) {
+        int a = gather_word_typos(r, t, hu, rh, p, plen);
+        if (a < 0) return a;
+        r->ntypo = (uint32_t)a;
+    }
     if (r->m.edits && cs->n - r->nafter < r->m.k) {
         int a = gather_typos(r, t, hu, rh, p, plen);
         if (a < 0) return a;
-        r->ntypo = (uint32_t)a;
+        r->ntypo += (uint32_t)a;
     }
     return (int)cs->n;
 }

@@ -34,8 +34,11 @@
  *      above the others, so more would never be shown),
  *      the infix matches follow (trie_words_topk's class-1 hits: the typed
  *      words elsewhere in the key; .cls RANK_CLS_INFIX, .words), then, while
- *      still fewer than m.k, the typo matches (trie_fuzzy_topk_bounded's
- *      hits with 1..m.edits edits; .cls RANK_CLS_EDIT0 + edits, .edits),
+ *      still fewer than m.k, those with edits on the last typed word
+ *      (trie_words_fuzzy_topk with m.word_edits: .cls RANK_CLS_EDIT0 +
+ *      edits, .edits, .words), then the typo matches (trie_fuzzy_topk_bounded's
+ *      hits with 1..m.edits edits; .cls RANK_CLS_EDIT0 + edits, .edits; a
+ *      text gathered before with more edits takes the fewer, .words 0),
  *      at most m.k of each, texts already gathered left out, each with the
  *      user's count and last time from the same history. Whether a limit
  *      cut either search is kept for the reply (fuzzy_cut: the edit class
@@ -86,6 +89,7 @@ typedef struct rank_match {
     unsigned fuzzy_flags;     /* trie_fuzzy_topk_bounded's flags (TRIE_FUZZY_FIRST_ANY) */
     uint64_t fuzzy_max_work;  /* its work limit (0: none) */
     const trie_words *words;  /* infix matches from this index over the same trie (NULL: none) */
+    unsigned word_edits;      /* with words: edits on the last typed word (trie_words_fuzzy_topk; 0: none) */
 } rank_match;
 
 typedef int (*rank_vec_fn)(void *ud, const char *q, size_t len, float *out);
@@ -108,6 +112,7 @@ typedef struct rank_req {
     rank_match m;        /* typo / infix matches of the next gathers */
     trie_fuzzy_hit *fhits; /* RANK_MAX_MATCH_CANDS typo hits (candidates point here) */
     trie_words_hit *whits; /* RANK_MAX_MATCH_CANDS infix hits (candidates point here) */
+    trie_words_hit *wfhits; /* RANK_MAX_MATCH_CANDS infix hits with edits on the last word (the same) */
     uint32_t ninfix, ntypo; /* candidates the last gather took from each (for tests and STATS) */
     uint32_t nafter;        /* of its generated ones, those ranked after every class (rank_cand.after) */
     uint8_t fuzzy_cut;      /* the last gather's typo search: the edit class its work limit cut (0: none) */

@@ -2,7 +2,9 @@
 # it_infix.sh -- COMPLETE ... INFIX through a running `qac serve` (issue 15):
 # the text protocol, RESP through redis-cli, HTTP infix=1 with each matched
 # word's range ("words", byte ranges of the display) and bad infix= values
-# (400 bad_infix); the word index kept current by ADD / INCR / DEL / ACCEPT
+# (400 bad_infix), and with fuzzy=1 the last word's edits (its range, its
+# edits); `qac build` writes the word index beside the snapshot
+# (--infix-index no: not) and a start loads it; the word index kept current by ADD / INCR / DEL / ACCEPT
 # and, with no saved index, built at start after the journal replay (changes
 # made before a crash are found after it); SAVE writes it beside the
 # snapshot (idx.words) and a restart loads it and replays the later changes
@@ -42,6 +44,27 @@ EOF
 
 printf 'new york\t100\nnew york times\t80\nyork pa\t50\nnewark airport\t40\nNew York Yankees\t20\n' >"$tmp/c.tsv"
 "$QAC_BIN" build -o "$tmp/idx" --quiet "$tmp/c.tsv" || { echo "FAIL qac build"; exit 1; }
+# qac build writes the word index beside the snapshot (--infix-index no: not)
+[ -s "$tmp/idx.words" ] && ok "qac build wrote idx.words" || bad "qac build: no idx.words"
+"$QAC_BIN" build -o "$tmp/noidx" --quiet --infix-index no "$tmp/c.tsv" || bad "qac build --infix-index no"
+[ -e "$tmp/noidx" ] && [ ! -e "$tmp/noidx.words" ] && ok "qac build --infix-index no: no word index" ||
+    bad "qac build --infix-index no: $(ls "$tmp")"
+"$QAC_BIN" build -o "$tmp/noidx" --quiet --infix-index maybe "$tmp/c.tsv" 2>"$tmp/e"
+check "qac build --infix-index maybe: exit" "$?" "2"
+grep -q "bad --infix-index 'maybe' (yes, no)" "$tmp/e" && ok "qac build --infix-index maybe: message" ||
+    bad "message: $(cat "$tmp/e")"
+# each shard gets its own, loaded offline without a rebuild (nothing on stderr)
+"$QAC_BIN" build -o "$tmp/sh" --quiet --shards 2 "$tmp/c.tsv" || bad "qac build --shards 2"
+[ -s "$tmp/sh.0.words" ] && [ -s "$tmp/sh.1.words" ] && ok "qac build --shards: a word index beside each shard" ||
+    bad "qac build --shards: $(ls "$tmp")"
+"$QAC_BIN" complete -i "$tmp/sh.1" --infix 'york' >/dev/null 2>"$tmp/e" && [ ! -s "$tmp/e" ] &&
+    ok "a shard's word index loads" || bad "shard word index: $(cat "$tmp/e")"
+# a word index that cannot be written: the snapshot stands, the build says so and fails
+mkdir "$tmp/bad.words"
+"$QAC_BIN" build -o "$tmp/bad" --quiet "$tmp/c.tsv" 2>"$tmp/e"
+check "qac build, word index not writable: exit" "$?" "1"
+grep -q "bad written, but not its word index: cannot remove the old .*bad.words" "$tmp/e" && [ -s "$tmp/bad" ] &&
+    ok "qac build, word index not writable: said, snapshot kept" || bad "message: $(cat "$tmp/e")"
 
 # offline: qac complete --infix answers as COMPLETE ... INFIX
 check "qac complete --infix" "$("$QAC_BIN" complete -i "$tmp/idx" -k 3 --infix york 'yankees ne' | tr '\n' '|')" \
@@ -54,7 +77,8 @@ port=$(free_port) hport=$(free_port)
 fail_log=$tmp/log1
 qac_start "$port" "$tmp/log1" -i "$tmp/idx" --http-port "$hport" --journal "$tmp/j" --fsync always ||
     fail "qac serve did not start"
-grep -q 'event=infix.built ' "$tmp/log1" && ok "start logs the word index" || bad "no word index line in the log"
+grep -q 'event=infix.loaded ' "$tmp/log1" && ! grep -q 'event=infix.built ' "$tmp/log1" &&
+    ok "start loads the word index qac build wrote" || bad "log1: $(grep infix "$tmp/log1")"
 
 check "text INFIX" "$(txt "$port" 'COMPLETE "yankees ne" INFIX WITHSCORES')" "OK 1|New York Yankees	20"
 check "text INFIX order" "$(txt "$port" 'COMPLETE york INFIX LIMIT 3')" "OK 3|york pa	50|new york	100|new york times	80"
@@ -84,6 +108,12 @@ check "HTTP infix words, later words" "$(python3 -c 'import json,sys; s=json.loa
 curl -s "http://127.0.0.1:$hport/v1/complete?q=Yankees%20%20NE&infix=1" >"$tmp/r.json"
 check "HTTP infix words, display case" "$(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["suggestions"][0]; print(s["text"], s["words"])' "$tmp/r.json")" \
     "New York Yankees [[9, 16], [0, 2]]"
+# the last word with edits (FUZZY): its range is the part of the key's word it stands for, no match
+curl -s "http://127.0.0.1:$hport/v1/complete?q=yankees%20nwe&infix=1&fuzzy=1" >"$tmp/r.json"
+check "HTTP infix, last word with edits" "$(python3 -c 'import json,sys; print([(s["text"], s["words"], s["match"], s.get("edits")) for s in json.load(open(sys.argv[1]))["suggestions"]])' "$tmp/r.json")" \
+    "[('New York Yankees', [[9, 16], [0, 2]], [0, 0], 1)]"
+check "text INFIX FUZZY, last word with edits" "$(txt "$port" 'COMPLETE "yankees nwe " INFIX FUZZY 1 WITHEDITS WITHMATCH')" \
+    "OK 1|New York Yankees	20	1	0 9-16 0-3"
 curl -s "http://127.0.0.1:$hport/v1/complete?q=york&k=2" >"$tmp/r.json"
 python3 -c 'import json,sys; sys.exit("words" in json.load(open(sys.argv[1]))["suggestions"][0])' "$tmp/r.json" &&
     ok "no words without infix" || bad "words without infix"
@@ -108,7 +138,7 @@ check "HTTP ranked typo matches carry edits" \
     "[('new york', 1), ('new york times', 1), ('newark airport', 1)]"
 # the ranker keeps only keys: its HTTP highlights are found again, and equal the unranked answer's
 hl() { python3 -c 'import json,sys; print([(s["text"], s["match"], s.get("words"), s.get("edits")) for s in json.load(open(sys.argv[1]))["suggestions"]])' "$1"; }
-for qs in "q=nwe&fuzzy=1&k=3" "q=york%20ne&infix=1&k=1" "q=new%20yo&infix=1&k=2" "q=crumble%20app&infix=1&fuzzy=1&k=1" "q=yrok%20ne&infix=1&fuzzy=1&k=2"; do
+for qs in "q=nwe&fuzzy=1&k=3" "q=york%20ne&infix=1&k=1" "q=new%20yo&infix=1&k=2" "q=crumble%20app&infix=1&fuzzy=1&k=1" "q=yrok%20ne&infix=1&fuzzy=1&k=2" "q=yankees%20nwe&infix=1&fuzzy=1&k=3" "q=nwe&infix=1&fuzzy=1&k=5"; do
     curl -s "http://127.0.0.1:$hport/v1/complete?$qs" >"$tmp/u.json"
     curl -s "http://127.0.0.1:$hport/v1/complete?$qs&user=u9" >"$tmp/r.json"
     check "HTTP ranked highlights = unranked ($qs)" "$(hl "$tmp/r.json")" "$(hl "$tmp/u.json")"
@@ -119,7 +149,9 @@ check "ranked WITHMATCH: the matched words" "$(txt "$port" 'COMPLETE "york ne" I
     "OK 1|new york	100	0 4-8 0-2"
 
 # a crash, then the journal replay: the rebuilt index holds the changes
+# (without the file qac build wrote, as for a snapshot made before it did)
 qac_kill9
+rm -f "$tmp/idx.words"
 fail_log=$tmp/log2
 qac_start "$port" "$tmp/log2" -i "$tmp/idx" --journal "$tmp/j" --http-port 0 || fail "restart after a crash"
 check "after replay: ACCEPTed key" "$(txt "$port" 'COMPLETE "crumble" INFIX')" "OK 1|apple crumble york	1"

@@ -101,13 +101,51 @@ static void test_replies(void **state) {
     /* each typed word needs its own word of the key */
     assert_string_equal(TEXT(f, "COMPLETE", "new new", "INFIX"), "OK 0\r\n");
     assert_string_equal(TEXT(f, "COMPLETE", "zzz", "INFIX"), "OK 0\r\n");
-    /* with edits allowed: the word matches, then the typo fill */
+    /* with edits allowed: the word matches, then those with edits (the last
+     * word's, anywhere in the key, merged with the whole text's typo
+     * completions: york pa) by score within the class */
     assert_string_equal(TEXT(f, "COMPLETE", "yorkk", "INFIX", "FUZZY", "1", "WITHEDITS"),
-                        "OK 1\r\nyork pa\t50\t1\r\n");
+                        "OK 5\r\nNew York\t100\t1\r\nnew york times\t80\t1\r\nyork pa\t50\t1\r\n"
+                        "the new yorker\t30\t1\r\nNew York Yankees\t20\t1\r\n");
     assert_string_equal(TEXT(f, "COMPLETE", "newa", "INFIX", "FUZZY", "1", "WITHEDITS"),
-                        "OK 4\r\nnewark airport\t40\t0\r\nNew York\t100\t1\r\nnew york times\t80\t1\r\n"
-                        "New York Yankees\t20\t1\r\n"); /* the fill is a prefix search: not "the new yorker" */
+                        "OK 5\r\nnewark airport\t40\t0\r\nNew York\t100\t1\r\nnew york times\t80\t1\r\n"
+                        "the new yorker\t30\t1\r\nNew York Yankees\t20\t1\r\n");
     assert_int_equal(f->e.stats.complete_infix, 9);
+}
+
+/* The last typed word with edits (issue 15): a later word typed wrong
+ * finds the key, with the edits and each word's range (the edited word's:
+ * the part of the key word it stands for); a trailing space compares whole
+ * words; AUTO counts the last word's characters (3: none, 4: one). */
+static void test_last_word_edits(void **state) {
+    fx *f = *state;
+    assert_string_equal(TEXT(f, "COMPLETE", "yankees nwe", "INFIX"), "OK 0\r\n");
+    assert_string_equal(TEXT(f, "COMPLETE", "yankees nwe", "INFIX", "FUZZY", "1", "WITHEDITS"),
+                        "OK 1\r\nNew York Yankees\t20\t1\r\n");
+    assert_string_equal(RESP(f, "COMPLETE", "yankees nwe", "INFIX", "FUZZY", "1", "WITHEDITS", "WITHMATCH"),
+                        "*3\r\n$16\r\nNew York Yankees\r\n:1\r\n$10\r\n0 9-16 0-2\r\n");
+    assert_string_equal(TEXT(f, "COMPLETE", "yankees nwe ", "INFIX", "FUZZY", "1", "WITHMATCH"),
+                        "OK 1\r\nNew York Yankees\t20\t0 9-16 0-3\r\n");
+    /* complete: "ne" is one edit from "new" as a whole word, not a prefix of it */
+    assert_string_equal(TEXT(f, "COMPLETE", "yankees ne ", "INFIX", "FUZZY", "1", "WITHEDITS"),
+                        "OK 1\r\nNew York Yankees\t20\t1\r\n");
+    assert_string_equal(TEXT(f, "COMPLETE", "yankees ne ", "INFIX"), "OK 0\r\n");
+    assert_string_equal(TEXT(f, "COMPLETE", "yankees nwe", "INFIX", "FUZZY", "AUTO"), "OK 0\r\n");
+    assert_string_equal(TEXT(f, "COMPLETE", "times yrok", "INFIX", "FUZZY", "AUTO", "WITHEDITS"),
+                        "OK 1\r\nnew york times\t80\t1\r\n");
+    /* a key is listed once, with its fewest edits: "new york" is a 1-edit
+     * typo completion of "nwe" and a 1-edit match of its word "new" */
+    assert_string_equal(TEXT(f, "COMPLETE", "nwe", "INFIX", "FUZZY", "1", "WITHEDITS"),
+                        "OK 5\r\nNew York\t100\t1\r\nnew york times\t80\t1\r\nnewark airport\t40\t1\r\n"
+                        "the new yorker\t30\t1\r\nNew York Yankees\t20\t1\r\n");
+    assert_string_equal(TEXT(f, "COMPLETE", "york nwe", "INFIX", "FUZZY", "2", "WITHEDITS"),
+                        "OK 3\r\nNew York\t100\t1\r\nnew york times\t80\t1\r\nNew York Yankees\t20\t1\r\n");
+    /* the first character is exact (fuzzy-first-any no) */
+    assert_string_equal(TEXT(f, "COMPLETE", "times bew", "INFIX", "FUZZY", "1"), "OK 0\r\n");
+    set(f, "fuzzy-first-any", "yes");
+    assert_string_equal(TEXT(f, "COMPLETE", "times bew", "INFIX", "FUZZY", "1", "WITHMATCH"),
+                        "OK 1\r\nnew york times\t80\t0 9-14 0-3\r\n");
+    set(f, "fuzzy-first-any", "no");
 }
 
 /* A ranker with the default options on a loop of its own answers f's
@@ -154,12 +192,20 @@ static void test_ranked(void **state) {
                         "New York Yankees\t20\r\n");
     /* LIMIT 1: the completion alone (the word matches come after it) */
     assert_string_equal(TEXT(f, "COMPLETE", "york", "INFIX", "USER", "u1", "LIMIT", "1"), "OK 1\r\nyork pa\t50\r\n");
-    /* INFIX with edits: completions, word matches (none here), then the typo
-     * matches of the whole text (a prefix search: not "the new yorker") */
+    /* INFIX with edits: completions, word matches (none here), then the
+     * matches with one edit -- the whole text's typo completions and the
+     * last word's anywhere in the key -- the user's favourite first among
+     * them, never above the exact ones */
     assert_string_equal(TEXT(f, "COMPLETE", "newa", "INFIX", "FUZZY", "1", "USER", "u1", "WITHEDITS"),
-                        "OK 4\r\nnewark airport\t40\t0\r\nNew York\t100\t1\r\n"
+                        "OK 5\r\nnewark airport\t40\t0\r\nthe new yorker\t33\t1\r\nNew York\t100\t1\r\n"
                         "new york times\t80\t1\r\nNew York Yankees\t20\t1\r\n");
-    assert_int_equal(f->e.stats.complete_infix, 4);
+    /* the edited word's ranges found again from the key (what the ranker keeps) */
+    assert_string_equal(TEXT(f, "COMPLETE", "yankees nwe", "INFIX", "FUZZY", "1", "USER", "u1", "WITHEDITS",
+                             "WITHMATCH"),
+                        "OK 1\r\nNew York Yankees\t20\t1\t0 9-16 0-2\r\n");
+    assert_string_equal(TEXT(f, "COMPLETE", "yankees nwe", "INFIX", "FUZZY", "1", "WITHEDITS", "WITHMATCH"),
+                        "OK 1\r\nNew York Yankees\t20\t1\t0 9-16 0-2\r\n");
+    assert_int_equal(f->e.stats.complete_infix, 6);
     /* the index dropped: refused as without a ranker */
     eng_words_free(&f->e);
     f->e.words_dropped = 1;
@@ -330,6 +376,7 @@ static void test_reload_rebuilds(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_replies, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_last_word_edits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ranked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ranked_scan_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_input, setup, teardown),

@@ -14,7 +14,7 @@
  * appear among the answers. The answers are compared once more with typo
  * and infix matches on (FUZZY 2 and INFIX: the server's eng_rank_match with
  * a word index set by eng_rank_set_words, the offline lenv_set_match with
- * the same index), half the prefixes with a letter changed so that typo and
+ * the same index; 2 edits on the last word too), half the prefixes with a letter changed so that typo and
  * word matches must fill the answers: their class and edits compared too.
  *
  * The server stamps history and requests with time(NULL); the offline path
@@ -205,7 +205,7 @@ static void offline_open(offline *o, fixture *f) {
     assert_true(!gen_cands == !o->gen);
     lenv_set_gen(o->env, o->gen, gen_cands);
     if (with_matches) {
-        rank_match rm = {10, 2, 0, TRIE_FUZZY_MAX_WORK, windex};
+        rank_match rm = {10, 2, 0, TRIE_FUZZY_MAX_WORK, windex, 2};
         lenv_set_match(o->env, &rm);
     }
 }
@@ -251,7 +251,7 @@ static int compare_answers(fixture *f, uint64_t seed) {
         memcpy(pre[i], f->keys[pk[i]], pl[i]);
         if (with_matches && rnd(2)) pre[i][rnd((uint32_t)pl[i])] = 'q';
     }
-    eng_rank_match em = {2, 0, TRIE_FUZZY_MAX_WORK, 1};
+    eng_rank_match em = {2, 0, TRIE_FUZZY_MAX_WORK, 1, 2};
     if (with_matches) eng_rank_set_words(R, &windex);
     static eng_rank_result served[NPRE];
     static char stext[NPRE][10][TRIE_MAX_KEY]; /* a result's text points into the ranker's scratch */
@@ -276,7 +276,7 @@ static int compare_answers(fixture *f, uint64_t seed) {
     rank_history *h = off.h;
     lenv *env = off.env;
     for (size_t i = 0; i < NACC; i++) rank_history_accept(h, "alice", 5, f->keys[acc[i]], f->klen[acc[i]], t0);
-    size_t ranked_with_session = 0, generated = 0, typos = 0, infix = 0;
+    size_t ranked_with_session = 0, generated = 0, typos = 0, infix = 0, word_typos = 0;
     for (size_t i = 0; i < NPRE; i++) {
         assert_int_equal(lenv_event(env, "alice", 5, t0), 0);
         int n = lenv_prefix(env, pre[i], pl[i]);
@@ -299,10 +299,12 @@ static int compare_answers(fixture *f, uint64_t seed) {
             generated += c[j].gen != 0;
             typos += c[j].edits != 0;
             infix += c[j].cls == RANK_CLS_INFIX;
+            word_typos += c[j].edits && c[j].words; /* edits on the last word, the typed words elsewhere */
         }
     }
     assert_true(!with_matches == !typos); /* typo matches were among the answers */
     assert_true(!with_matches == !infix); /* and word matches */
+    assert_true(!with_matches == !word_typos); /* and word matches with edits on the last word */
     assert_true(ranked_with_session > 0); /* the session's vectors were part of it */
     assert_true(!gen_cands == !generated);  /* generated completions were among the answers */
     offline_close(&off);

@@ -604,7 +604,7 @@ static void test_request_unknown_after_typos(void **state) {
     assert_int_equal(rank_req_init(&r, NULL, NULL), 0);
     rank_req_session(&r, 0, NULL, 0, 1000);
     rank_req_set_gen(&r, g, 8);
-    rank_match m = {10, 2, 0, 0, NULL};
+    rank_match m = {10, 2, 0, 0, NULL, 0};
     rank_req_set_match(&r, &m);
     int n = rank_req_gather(&r, t, NULL, NULL, S("hotlse in p"), 50);
     assert_true(n >= 2);

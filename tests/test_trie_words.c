@@ -32,6 +32,8 @@
 #include "trie/trie_words_internal.h"
 
 #include "tests/rng.h"
+#include "trie/trie_fuzzy.h"
+#include "tests/fuzzy_ref.h"
 
 static const char *POOL[] = {
     "new", "york", "ne", "newark", "news", "yankees", "times", "a", "an", "and", "the", "of",
@@ -270,6 +272,215 @@ static void compare(const trie_words *w, const trie *t, bset *b, const char *tex
     assert_false(bad);
 }
 
+/* ------------------------------------------ the last word with edits */
+/* trie_words_fuzzy_topk against brute force: a key's class is the least,
+ * over the assignments of the complete typed words to distinct equal key
+ * words (backtracking) and of the last word L to another one W, of the
+ * reference distance of L and W (fuzzy_ref.h: ref_class, the least OSA
+ * against W's prefixes, or with a trailing space the full OSA matrix's
+ * corner, the first character exact unless FIRST_ANY); class 0 (an exact
+ * match) is not in the answer; ranges: the first W with the least class,
+ * then the complete words greedily. */
+
+static int g_fz; /* run_differential also compares the last word with edits */
+static unsigned long n_fz_cmp, n_fz_hits, n_fz_c2, n_fz_multi, n_fz_trail, n_fz_trunc, n_fz_any;
+
+/* Reference distance of L and W (-1: the first characters differ); *ml the
+ * bytes of W that L stands for. */
+static int fz_ref(const char *L, size_t ll, const char *W, size_t wl, int whole, int first, size_t *ml) {
+    if (!whole) return ref_class(L, ll, W, wl, first, ml);
+    static uint32_t a[RMAX], b[RMAX];
+    static size_t ao[RMAX + 1], bo[RMAX + 1];
+    size_t m = split(L, ll, a, ao), n = split(W, wl, b, bo), s = 0;
+    if (m == 0) return -1;
+    if (first) {
+        if (n == 0 || a[0] != b[0]) return -1;
+        s = 1;
+    }
+    osa(a + s, m - s, b + s, n - s);
+    *ml = wl;
+    return dm[m - s][n - s];
+}
+
+/* Can typed words i..n-1 (complete ones) take distinct unused equal key words? */
+static int assign_exact(const query *q, int i, int n, const char *k, const kwords *kw, char *used) {
+    if (i == n) return 1;
+    for (int j = 0; j < kw->n; j++) {
+        if (used[j] || kw->l[j] != q->wl[i] || memcmp(k + kw->o[j], q->w[i], q->wl[i])) continue;
+        used[j] = 1;
+        int ok = assign_exact(q, i + 1, n, k, kw, used);
+        used[j] = 0;
+        if (ok) return 1;
+    }
+    return 0;
+}
+
+static size_t brute_fz(bset *b, const char *text, size_t len, unsigned maxd, int first, bkey **res) {
+    query q;
+    parse(text, len, &q);
+    size_t n = 0;
+    if (!q.nw) return 0;
+    int nc = q.nw - 1;
+    for (size_t x = 0; x < b->n; x++) {
+        bkey *k = &b->v[x];
+        kwords kw;
+        char used[TRIE_MAX_KEY] = {0};
+        kwords_of(k->key, k->klen, &kw);
+        int best = -1, bj = -1;
+        size_t bml = 0;
+        for (int j = 0; j < kw.n; j++) {
+            size_t ml = 0;
+            int e = fz_ref(q.w[nc], q.wl[nc], k->key + kw.o[j], kw.l[j], q.trailing, first, &ml);
+            if (e < 0 || e > (int)maxd || (best >= 0 && e >= best)) continue;
+            used[j] = 1;
+            int ok = assign_exact(&q, 0, nc, k->key, &kw, used);
+            used[j] = 0;
+            if (ok) best = e, bj = j, bml = ml;
+        }
+        if (best <= 0) continue; /* no match, or an exact one */
+        k->cls = best;
+        used[bj] = 1;
+        for (int i = 0; i < nc; i++)
+            for (int j = 0; j < kw.n; j++) {
+                if (used[j] || kw.l[j] != q.wl[i] || memcmp(k->key + kw.o[j], q.w[i], q.wl[i])) continue;
+                used[j] = 1;
+                k->rg[i] = (trie_words_range){(uint16_t)kw.o[j], (uint16_t)q.wl[i]};
+                break;
+            }
+        k->rg[nc] = (trie_words_range){(uint16_t)kw.o[bj], (uint16_t)bml};
+        res[n++] = k;
+    }
+    qsort(res, n, sizeof *res, bkey_order);
+    return n;
+}
+
+static void compare_fz(const trie_words *w, const trie *t, bset *b, const char *text, size_t len, unsigned maxd,
+                       unsigned flags, unsigned k, bkey **res, trie_words_hit *out) {
+    size_t ne = brute_fz(b, text, len, maxd, !(flags & TRIE_FUZZY_FIRST_ANY), res);
+    int trunc = -1;
+    int n = trie_words_fuzzy_topk(w, t, text, len, maxd, flags, k, out, &trunc);
+    size_t want = ne < k ? ne : k;
+    query q;
+    parse(text, len, &q);
+    n_fz_cmp++;
+    n_fz_hits += want > 0;
+    n_fz_multi += want > 0 && q.nw > 1;
+    n_fz_trail += want > 0 && q.trailing;
+    n_fz_any += want > 0 && (flags & TRIE_FUZZY_FIRST_ANY);
+    for (size_t i = 0; i < want; i++)
+        if (res[i]->cls == 2) {
+            n_fz_c2++;
+            break;
+        }
+    n_fz_trunc += trunc == 1;
+    /* truncated: a correct prefix of the answer */
+    int bad = n < 0 || (trunc == 1 ? (size_t)n > want : (size_t)n != want) || trunc < 0;
+    for (int i = 0; !bad && i < n; i++) {
+        const trie_words_hit *h = &out[i];
+        const bkey *e = res[i];
+        bad = h->hit.id != e->id || h->hit.keylen != e->klen || memcmp(h->hit.text, e->key, e->klen) ||
+              h->hit.score != e->score || h->cls != 1 || h->edits != e->cls || h->nranges != q.nw;
+        for (int j = 0; !bad && j < q.nw; j++)
+            bad = h->range[j].off != e->rg[j].off || h->range[j].len != e->rg[j].len;
+        /* what the ranker's highlighting finds again */
+        trie_words_range rg[TRIE_WORDS_MAX_TYPED];
+        unsigned ed = 9;
+        if (!bad) bad = trie_words_match_fuzzy(text, len, e->key, e->klen, maxd, flags, rg, &ed) != q.nw ||
+                        ed != (unsigned)e->cls || memcmp(rg, e->rg, (size_t)q.nw * sizeof *rg);
+    }
+    if (bad && nfail++ < 5) {
+        fprintf(stderr, "FUZZY MISMATCH text '%.*s' maxd=%u flags=%u k=%u: got %d (trunc %d), want %zu\n", (int)len,
+                text, maxd, flags, k, n, trunc, want);
+        for (size_t i = 0; i < want || (n > 0 && i < (size_t)n); i++) {
+            if (i < want)
+                fprintf(stderr, "  want %zu: e%d %.0f '%.*s' L@%u+%u\n", i, res[i]->cls, res[i]->score,
+                        (int)res[i]->klen, res[i]->key, res[i]->rg[q.nw - 1].off, res[i]->rg[q.nw - 1].len);
+            if (n > 0 && i < (size_t)n)
+                fprintf(stderr, "  got  %zu: e%d %.0f '%.*s' L@%u+%u\n", i, out[i].edits, out[i].hit.score,
+                        (int)out[i].hit.keylen, out[i].hit.text, out[i].range[q.nw - 1].off,
+                        out[i].range[q.nw - 1].len);
+        }
+    }
+    assert_false(bad);
+}
+
+/* 0..2 random edits (substitute, insert, delete, swap adjacent) on the
+ * last word of q[0..n): characters of the word or of ALPHA's scripts.
+ * Returns the new length. */
+static size_t edit_last(char *q, size_t n) {
+    size_t end = n;
+    while (end && q[end - 1] == ' ') end--;
+    size_t st = end;
+    while (st && q[st - 1] != ' ') st--;
+    if (st == end) return n;
+    uint32_t c[RMAX];
+    size_t off[RMAX + 1];
+    size_t m = split(q + st, end - st, c, off);
+    char tail[8];
+    size_t tl = n - end;
+    memcpy(tail, q + end, tl < sizeof tail ? tl : sizeof tail);
+    unsigned ne = rnd(3);
+    for (unsigned e = 0; e < ne && m < RMAX - 2; e++) {
+        uint32_t nc; /* a character: one of the word's, or from ALPHA (not its space) */
+        if (m && rnd(2)) {
+            nc = c[rnd((uint32_t)m)];
+        } else {
+            unsigned a;
+            do a = rnd((uint32_t)NALPHA); while (ALPHA[a][0] == ' ');
+            size_t o1[2];
+            split(ALPHA[a], strlen(ALPHA[a]), &nc, o1);
+        }
+        unsigned op = rnd(4), at = m ? rnd((uint32_t)m) : 0;
+        if (op == 0 && m) c[at] = nc;
+        else if (op == 1) {
+            memmove(c + at + 1, c + at, (m - at) * sizeof *c);
+            c[at] = nc;
+            m++;
+        } else if (op == 2 && m > 1) {
+            memmove(c + at, c + at + 1, (m - at - 1) * sizeof *c);
+            m--;
+        } else if (op == 3 && m > 1 && at + 1 < m) {
+            uint32_t x = c[at];
+            c[at] = c[at + 1];
+            c[at + 1] = x;
+        }
+    }
+    size_t o = st;
+    for (size_t i = 0; i < m; i++)
+        for (unsigned bb = 0; bb < 4 && (bb == 0 || (c[i] >> (8 * bb)) & 0xff); bb++) q[o++] = (char)(c[i] >> (8 * bb));
+    memcpy(q + o, tail, tl);
+    return o + tl;
+}
+
+/* Characters of the last typed word. */
+static size_t last_chars(const char *q, size_t n) {
+    query pq;
+    parse(q, n, &pq);
+    if (!pq.nw) return 0;
+    uint32_t c[RMAX];
+    size_t off[RMAX + 1];
+    return split(pq.w[pq.nw - 1], pq.wl[pq.nw - 1], c, off);
+}
+
+/* The fuzzy compares of one query: FUZZY 1, 2 or AUTO (the engine's
+ * thresholds on the last word: 1 edit from 4 characters, 2 from 8), the
+ * first character exact or not. */
+static void compare_fz_all(const trie_words *w, const trie *t, bset *b, const char *q0, size_t ql0, bkey **res,
+                           trie_words_hit *out) {
+    char q[4 * TRIE_MAX_KEY + 64];
+    memcpy(q, q0, ql0);
+    size_t ql = edit_last(q, ql0);
+    if (ql > TRIE_WORDS_MAX_TEXT) return;
+    unsigned mode = rnd(3), maxd = mode < 2 ? mode + 1 : 0;
+    if (mode == 2) {
+        size_t cp = last_chars(q, ql);
+        maxd = cp >= 8 ? 2 : cp >= 4 ? 1 : 0;
+    }
+    unsigned flags = rnd(3) == 0 ? TRIE_FUZZY_FIRST_ANY : 0;
+    unsigned k = rnd(3) ? 1 + rnd(12) : 1 + rnd(100);
+    compare_fz(w, t, b, q, ql, maxd, flags, k, res, out);
+}
+
 /* A query built from a live key: some of its words, shuffled, the last cut
  * (or complete with a trailing space). */
 static size_t make_query(const bset *b, char *q) {
@@ -423,6 +634,10 @@ static void run_differential(uint64_t seed, int use_builder, int nkeys, int batc
             unsigned k = rnd(3) ? 1 + rnd(12) : 1 + rnd(100);
             compare(w, t, &b, q, ql, k, res, out);
             if (fresh) compare(fresh, t, &b, q, ql, k, res, out);
+            if (g_fz) {
+                compare_fz_all(w, t, &b, q, ql, res, out);
+                if (fresh) compare_fz_all(fresh, t, &b, q, ql, res, out);
+            }
         }
         trie_words_free(fresh);
     }
@@ -448,6 +663,27 @@ static void test_differential_larger(void **state) {
     (void)state;
     run_differential(3, 0, 1500, 40);
     run_differential(4, 1, 2500, 40);
+}
+
+/* The last word with edits (trie_words_fuzzy_topk) against brute force,
+ * on the corpora above (repeated words, accented Latin, Cyrillic, CJK,
+ * words that are prefixes of others) under live changes, and on a wide
+ * vocabulary. */
+static void test_differential_fuzzy(void **state) {
+    (void)state;
+    g_fz = 1;
+    n_fz_cmp = n_fz_hits = n_fz_c2 = n_fz_multi = n_fz_trail = n_fz_trunc = n_fz_any = 0;
+    run_differential(21, 0, 60, 120);
+    run_differential(22, 1, 60, 120);
+    run_differential(23, 0, 1500, 40);
+    run_differential(24, 1, 2500, 40);
+    g_wide = 200000;
+    run_differential(25, 1, 6000, 8);
+    g_wide = 0;
+    g_fz = 0;
+    printf("fuzzy: %lu queries, %lu with hits, %lu with 2-edit hits, %lu multi-word, %lu trailing, %lu first-any, "
+           "%lu truncated\n", n_fz_cmp, n_fz_hits, n_fz_c2, n_fz_multi, n_fz_trail, n_fz_any, n_fz_trunc);
+    assert_true(n_fz_hits > n_fz_cmp / 5 && n_fz_c2 > 100 && n_fz_multi > 100 && n_fz_trail > 50 && n_fz_any > 50);
 }
 
 /* The prefix's words' lists read as one in the one-pass intersection (a
@@ -932,6 +1168,56 @@ static void test_scan_limit_blocks(void **state) {
  * runs: "alpha a<i>" before "beta b<i>" at equal scores): the only common
  * key, the worst of all, is found and nothing is truncated; the same after
  * live changes (an add that joins the lists, a delete, a raised score). */
+/* The last word with edits under the work limit: a search that must read
+ * a long list to prove its few matches stops with *truncated and the best
+ * found (none: the only match is the worst key), and finds the match once
+ * it is the best; a dictionary walk past the limit (the 5-letter words
+ * within 2 edits of the complete word "abcde" when the first letter may
+ * change too: every 3-letter path is alive) stops with nothing and
+ * *truncated, and the same walk with the first letter exact finishes. */
+static void test_fuzzy_scan_limit(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    char k[64];
+    for (int i = 0; i < 25000; i++) {
+        int n = snprintf(k, sizeof k, "k%05d alpha", i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 7, NULL), 0);
+        n = snprintf(k, sizeof k, "k%05d beta", i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 7, NULL), 0);
+    }
+    assert_int_equal(trie_set(t, "alpha beta", 10, NULL, 0, -5, NULL), 0);
+    trie_words *w;
+    assert_int_equal(trie_words_build(t, &w), 0);
+    trie_words_hit out[10];
+    int tr = 0;
+    assert_int_equal(trie_words_fuzzy_topk(w, t, "beta alpah", 10, 1, 0, 10, out, &tr), 0);
+    assert_int_equal(tr, 1);
+    assert_int_equal(trie_set(t, "alpha beta", 10, NULL, 0, 1000, NULL), 0);
+    assert_int_equal(trie_words_score(w, t, TRIE_WORDS_ANY_ID, "alpha beta", 10, 1000), 0);
+    assert_int_equal(trie_words_fuzzy_topk(w, t, "beta alpah", 10, 1, 0, 1, out, &tr), 1);
+    assert_int_equal(tr, 0);
+    assert_int_equal(out[0].edits, 1);
+    assert_int_equal(out[0].range[1].off, 0);
+    assert_int_equal(out[0].range[1].len, 4); /* "alph": the shortest prefix one edit away */
+    trie_words_free(w);
+    trie_free(t);
+    t = trie_new();
+    rng_seed(77);
+    for (int i = 0; i < 40000; i++) {
+        for (int j = 0; j < 5; j++) k[j] = (char)('a' + rnd(26));
+        assert_int_equal(trie_set(t, k, 5, NULL, 0, (double)rnd(100), NULL), 0);
+    }
+    assert_int_equal(trie_words_build(t, &w), 0);
+    tr = 0;
+    assert_int_equal(trie_words_fuzzy_topk(w, t, "abcde ", 6, 2, TRIE_FUZZY_FIRST_ANY, 10, out, &tr), 0);
+    assert_int_equal(tr, 1);
+    int n = trie_words_fuzzy_topk(w, t, "abcde ", 6, 2, 0, 10, out, &tr);
+    assert_true(n > 0);
+    assert_int_equal(tr, 0);
+    trie_words_free(w);
+    trie_free(t);
+}
+
 static void test_isect(void **state) {
     (void)state;
     trie *t = trie_new();
@@ -1066,7 +1352,9 @@ int main(void) {
         cmocka_unit_test(test_scan_limit_blocks),
         cmocka_unit_test(test_work_bound),
         cmocka_unit_test(test_isect),
+        cmocka_unit_test(test_fuzzy_scan_limit),
         cmocka_unit_test(test_differential_small),
+        cmocka_unit_test(test_differential_fuzzy),
         cmocka_unit_test(test_differential_larger),
         cmocka_unit_test(test_differential_wide),
         cmocka_unit_test(test_differential_pcur),

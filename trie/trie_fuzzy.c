@@ -83,7 +83,7 @@
       only prefetches (fz_probe_prefetch; its DP steps are not counted as
       work), so those misses overlap. At 10M keys, two A/B rounds: FUZZY 2
       on 8+ characters 0.86-0.88 of main's median, FUZZY 1 / 2 / AUTO
-      within the noise (README, Typos). The pass runs only when the
+      within the noise (docs/TYPOS.md). The pass runs only when the
       filter has FZ_PASS_MIN_FILTER_WORDS words or more (2 MB, the L2
       of this machine's cores): with a smaller one the filter words are
       in cache, there are no misses to overlap, and what the pass adds is
@@ -96,7 +96,7 @@
       2 pairs: 0.84-0.85, 0.85-0.92, 0.87-0.89; 10M (8.4 MB then, 4.2 MB
       folded now: trie_pfx.c) keeps it:
       without it 1.13-1.26 of the median there.
-      At 10M keys this more than halved FUZZY 1 (README, Typos).
+      At 10M keys this more than halved FUZZY 1 (docs/TYPOS.md).
       PROBE RECORDS: the prefetch pass records each probe's look-ups
       (their hashes, in order, with the work units spent up to each), so
       the real probe of that child reads the filter words only, without
@@ -129,7 +129,7 @@
       against 5.25 µs), 1.02 without them. All of it, 10M, 4 pairs
       against main: FUZZY 2 on 8+ characters 0.87 of the median (126 ->
       110 µs; warm 82 -> 57), FUZZY 2 0.89, AUTO 0.86, FUZZY 1 1.02
-      (README, Typos). Tried and not
+      (docs/TYPOS.md). Tried and not
       kept: keeping fz_hint's plan and record verdicts (and the plan
       prefetch's hashes) for the walk to reuse instead of reading the
       filter words again: 1.05-1.10 of the warm median, even keeping the
@@ -185,7 +185,7 @@
       once before it is timed), 10M: FUZZY 1 4.6 µs against 15 cold, on
       8+ characters 87 against 150: misses are most of FUZZY 1, but on
       8+ characters the work itself (5,439 units at the median, ~16 ns
-      each) is above the 50 µs target (README, Typos).
+      each) is above the 50 µs target (docs/TYPOS.md).
       Where those units go (per node depth of the child looked at): 90 %
       at nodes of depth < 8, half of all in probes (35.5M of 73.1M, 6.1
       units a probe); depths 8-11 take 6 %. A filter of deeper prefixes
@@ -272,7 +272,7 @@
  * within the noise (perf: fz_byte 31 -> 22 % of the samples; the rest of
  * the walk is its loop, the key decodes' misses, probes and plans). At
  * 10M keys the walk waits on memory and the step's cost is within the
- * noise (README, Typos). The common step (a one-byte character at a
+ * noise (docs/TYPOS.md). The common step (a one-byte character at a
  * boundary, a one-byte P, no cell past m) takes a short path in fz_byte
  * (fz_byte_any is the rest; test_byte_paths runs both in
  * lockstep): AOL dev, 4 pairs, 0.95 of the median for FUZZY 1, 0.96 on
@@ -331,9 +331,9 @@
  * one typo in each benchmark prefix of 4+ characters, top 10: at 1M keys
  * FUZZY 2 needs a median of 4,436 units, p99 16,766, p99.9 18,563, max
  * 20,504; at 10M 3,102 / 13,060 / 18,313 / 21,516 (FUZZY 1: max ~3,300),
- * so the default cuts next to none of them (README: the share cut); the
- * heaviest inputs found by hand (FIRST_ANY, k = 100, e.g. "aeiou": 32,840
- * units, 3.4 ms) are cut to ~20000. A unit costs ~50-200 ns (most are
+ * so the default cuts next to none of them (docs/TYPOS.md, "Work limit":
+ * the share cut); the heaviest inputs found by hand (FIRST_ANY, k = 100,
+ * e.g. "aeiou": 32,840 units, 3.4 ms) are cut to ~20000. A unit costs ~50-200 ns (most are
  * cache misses; 80-200 ns per unit of wall time on the calls of 10,000+
  * units, measured under load 4-7 on 2 cores), so the limit holds a request
  * to 1-4 ms there, instead of an unbounded tail; at 10M keys it cut 20 of

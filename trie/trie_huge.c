@@ -39,15 +39,15 @@
  * at the end of the load instead faulted them in twice (4 KB pages while
  * decoding, fresh 2 MB pages for the copy) and cost 1.3-1.5 s more system
  * time (load ~3 s -> 3.3-5.0 s); allocated up front the load takes 2.0-2.6
- * s on a loaded machine. On a quiet one (README) it is still ~0.6 s slower
+ * s on a loaded machine. On a quiet one (docs/TYPOS.md) it is still ~0.6 s slower
  * than with QAC_NO_HUGE_PAGES=1 at 10M (2.45-2.69 against 1.92-1.99 s,
  * system time +0.6 s: the kernel clearing 2 MB pages), the price of the
  * walk's gain. The sibling prefetch runs on big tries only (trie_fuzzy.c).
  * All five arrays: huge pages on
- * the nodes, child blocks and filter only were slower (README, Typos).
+ * the nodes, child blocks and filter only were slower (docs/TYPOS.md).
  * The gain is FUZZY 1 / FUZZY 2
  * on 8+ characters 0.86 / 0.80 of the median before, with the SIBLING
- * PREFETCH of trie_fuzzy.c, which alone gives 0.95 / 0.92 (README, Typos).
+ * PREFETCH of trie_fuzzy.c, which alone gives 0.95 / 0.92 (docs/TYPOS.md).
  * A fork (BGSAVE) shares the pages; kernels since 5.8 copy a written huge
  * page 4 KB at a time, older ones whole.
  *

@@ -25,7 +25,7 @@
  * the cursors on their first step past its head; a gap is one unaligned
  * 8-byte load: 8 bytes of pad after a list's gaps, TW_PK_PAD), and it
  * is the tree's leaf block, so a block's bound and its ranks go together.
- * The price of gaps (README, four A/B pairs at 10M against 4-byte ranks):
+ * The price of gaps (docs/INFIX.md, four A/B pairs at 10M against 4-byte ranks):
  * 3-4 word queries 6-30 % slower, the seeks into long lists reading gaps
  * instead of one load each; 1M no slower. Packed, they read faster than
  * the varints did (a load, a shift and a mask a gap, no branch on the
@@ -111,7 +111,7 @@
  * pairs): median 22.6 -> 20.8 us, p99 535 -> 472 us, p99.9 1025 -> 892
  * us, CPU per query 68.5 -> 61.8 us, answers equal; with the index built
  * in the process instead of loaded, 3 pairs: median 22.6 -> 21.9 us, p99
- * 549 -> 512 us, p99.9 1076 -> 968 us (README). (A complete word's
+ * 549 -> 512 us, p99.9 1076 -> 968 us (docs/INFIX.md). (A complete word's
  * list left to this check at TW_ISECT_SKEW 32 or 16 instead of 64, now
  * that the check drops more: no faster, one run each.)
  * This replaced a forward index (jermp/autocomplete's conjunctive layout,
@@ -201,7 +201,7 @@
  * for every posting; with two common words (lists of 10,000+) it ran to
  * the work limit (on the forward index then) where the leapfrog reaches
  * few ranks (10M keys, bench_words' queries: truncated 272 -> 34 of
- * 20,000; README).
+ * 20,000; docs/INFIX.md).
  *
  * Tried and not kept (10M keys, bench_words' queries, a saved index, each
  * query's fastest of 3 passes, 3 pairs alternating, load 2.3-3.0): a
@@ -380,6 +380,22 @@
  *
  * Limits: < 2^32 - 1 ranks handed out between builds (adds; TRIE_EFULL past
  * it: rebuild), words <= TRIE_MAX_KEY bytes (a key's words are).
+ *
+ * The last word with edits (trie_words_fuzzy_topk, INFIX with FUZZY): the
+ * same best-first search, one pass per edit class (1, then 2), each over a
+ * set of dictionary words made explicit: a walk of the dictionary trie
+ * carrying the OSA rows of the last typed word (trie_words_fuzzy.c) lists
+ * every word and whole subtree of each class, none capped; with no complete
+ * typed word those entries are the dictionary cursor a one-word prefix
+ * uses (best bound first, a key met twice dropped by id); with complete
+ * words, the class's words drive when their lists together are shorter
+ * than the rarest complete word's (<= TW_PFX_DRIVE words), else that word's
+ * list; every candidate's class is decided on its key's text (the fewest
+ * edits over the key words the complete words leave free), and a pass
+ * keeps only keys of its class, so each key is reported once, in its
+ * least class, and never when it is an exact match. The walk's units and
+ * the search's share TRIE_WORDS_MAX_SCAN; a class cut by it ends the
+ * answer there (the hits before are still exactly the best).
  */
 #include "trie/trie_words.h"
 

@@ -96,6 +96,7 @@ typedef struct trie_words_range {
 typedef struct trie_words_hit {
     trie_hit hit;    /* the key, display, score, id (a copy, as from trie_topk) */
     uint8_t cls;     /* 0: the text is a prefix of the key; 1: other match */
+    uint8_t edits;   /* trie_words_fuzzy_topk: the key's edit class (1..maxd); else 0 */
     uint8_t nranges; /* = the number of typed words */
     trie_words_range range[TRIE_WORDS_MAX_TYPED]; /* by typed word */
 } trie_words_hit;
@@ -132,6 +133,33 @@ int trie_words_score(trie_words *w, const trie *t, uint32_t id, const char *key,
  * non-NULL) is 1 when the scan limit cut the search short, else 0. */
 int trie_words_topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
                     trie_words_hit *out, int *truncated);
+
+/* The last typed word with edits (COMPLETE ... INFIX FUZZY): the best
+ * min(k, matches) keys of edit class 1..maxd (maxd <= TRIE_FUZZY_MAX_EDITS;
+ * flags 0 or TRIE_FUZZY_FIRST_ANY), by (class, score desc, key bytes),
+ * cls 1 and edits the class. A key's class is the fewest edits it matches
+ * with: every typed word but the last equals a distinct word of the key
+ * (no edits), and the last typed word L stands for another word W of the
+ * key within that many edits: without a trailing space, the prefix edit
+ * distance of FUZZY (trie_fuzzy.h: OSA in characters against W's
+ * prefixes, the first character exact unless FIRST_ANY); with one (L
+ * complete), the full OSA distance of L and W, under the same first-
+ * character rule. Class 0 -- an exact match, trie_words_topk's -- is never
+ * returned. Ranges: the complete words' as trie_words_topk's greedy rule,
+ * with W (the first position with the fewest edits) left out; L's is W's
+ * start and the bytes of W it stands for (trie_fuzzy_dist's matchlen; all
+ * of W with a trailing space). Work: the dictionary walk and the search
+ * share TRIE_WORDS_MAX_SCAN; past it *truncated is 1 and the hits are
+ * the best ones found, in order (a correct prefix of the answer). Same
+ * return values as trie_words_topk (TRIE_EINVAL also for maxd or flags). */
+int trie_words_fuzzy_topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned maxd,
+                          unsigned flags, unsigned k, trie_words_hit *out, int *truncated);
+/* Whether key matches the typed text with at most maxd edits on the last
+ * word (trie_words_fuzzy_topk's rule, or an exact match: class 0): the
+ * number of typed words, their ranges in rg, the class in *edits (when not
+ * NULL); 0 when not; TRIE_WORDS_ETOOMANY / ETOOLONG. */
+int trie_words_match_fuzzy(const char *text, size_t len, const char *key, size_t klen, unsigned maxd, unsigned flags,
+                           trie_words_range *rg, unsigned *edits);
 
 /* Whether key[0..klen) matches the typed text as trie_words_topk matches
  * (the same greedy rule, no index needed): the number of typed words, with

@@ -9,6 +9,9 @@
  *                      of a rank on its key's text; trie_words_check
  *   trie_words_isect.c the one-pass intersection of posting lists and the
  *                      merged prefix lists (used by the top-k search)
+ *   trie_words_fuzzy.c the last typed word with edits: the dictionary walk
+ *                      and the edit class of a key (trie_words_fuzzy_topk,
+ *                      whose search is in trie_words_query.c)
  *   trie_words_snap.c  the index saved beside a snapshot (save, load, checks)
  *   trie_words_open.c  the saved index found beside a snapshot (public
  *                      API only: it does not include this header)
@@ -342,6 +345,10 @@ typedef struct tw_search {
     int nc;                            /* how many (the last typed word is a prefix unless trailing) */
     tw_sig_t sigm;                     /* the typed words' signature bits (tw_sig_word, tw_sig_pfx): a key has them all */
     int stream, oom;
+    /* trie_words_fuzzy_topk: keys of edit class fzc (1..fzd) only, judged by
+     * trie_words__fz_class (fz 0: the exact search) */
+    uint8_t fz, fzc, fzd;
+    const struct tw_fzq *fzq;
     uint8_t pcur, handoff, skewed, blocks; /* (tw_work) */
 } tw_search;
 
@@ -414,6 +421,53 @@ typedef struct tw_work {
 /* trie_words_topk that also reports the work it did (tests). */
 int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
                      trie_words_hit *out, int *truncated, tw_work *work);
+
+/* trie_words_fuzzy.c: the last typed word with edits (trie_words_fuzzy_topk) */
+/* A dictionary entry the last word may stand for: ref a node of the
+ * dictionary trie (its whole subtree) or LEAF | a word id; cls its edit
+ * class (1..maxd). */
+typedef struct tw_fzent {
+    uint32_t ref;
+    uint8_t cls;
+} tw_fzent;
+struct twf_pat;
+/* Every dictionary entry of class 1..p->d for the last typed word (the
+ * pattern p: tw_fzq's), as trie_words_fuzzy.c says, into *out (qmalloc'd,
+ * the caller frees) and *nout. A work unit a byte fed and a child looked
+ * at, added to *work; past limit it stops: returns 1 (nothing listed). 0,
+ * or TRIE_ENOMEM. */
+int trie_words__fz_words(const trie *wt, const struct twf_pat *p, uint32_t *work, uint32_t limit, tw_fzent **out,
+                         uint32_t *nout);
+/* The last typed word as a pattern: its characters after its exact first
+ * character (all of them under TRIE_FUZZY_FIRST_ANY), the edits d allowed;
+ * whole: it is complete (a trailing space). */
+#define TWF_MAXC (TRIE_MAX_KEY + 1)
+typedef struct twf_pat {
+    uint32_t c[TWF_MAXC];
+    int m;
+    uint8_t first[4];
+    unsigned flen, d, inf;
+    int whole;
+} twf_pat;
+/* A request's typed words, ready for trie_words__fz_class: the pattern of
+ * the last one, the distinct complete ones (a typed word of each, rep) and
+ * how many times each was typed. */
+typedef struct tw_fzq {
+    twf_pat p;
+    const char *const *w;
+    const uint16_t *wl;
+    int nw, nd;
+    int rep[TRIE_WORDS_MAX_TYPED], need[TRIE_WORDS_MAX_TYPED];
+} tw_fzq;
+/* Prepares z for the typed words w[0..nw) (the last one with up to maxd
+ * edits; trailing: it is complete); -1 when nothing can match (the last
+ * word has no character). */
+int trie_words__fz_prep(tw_fzq *z, const char *const *w, const uint16_t *wl, int nw, int trailing, unsigned maxd,
+                        unsigned flags);
+/* The edit class of key for z's words: 0 for an exact INFIX match, 1..maxd,
+ * or maxd + 1 when it does not match; rg (when not NULL) the ranges of
+ * every typed word (trie_words_fuzzy.c). */
+unsigned trie_words__fz_class(const tw_fzq *z, const char *key, size_t klen, trie_words_range *rg);
 
 /* trie_words.c */
 /* Id of key in t, or NONE (find() without the path; reads trie internals). */

@@ -4,7 +4,7 @@
  * A snapshot INDEX has its word index in INDEX.words (the server writes it
  * with every snapshot; format and checks: trie_words_snap.c). Loading it is
  * a copy and a check of its arrays, several times faster than building the
- * index from the trie (README, "Word index at start": 10M keys, ~4-11 s
+ * index from the trie (docs/INFIX.md, "Word index at start": 10M keys, ~4-11 s
  * against ~21-84 s), so everything that loads a snapshot and wants the
  * index -- the server at start, `qac complete --infix`, `qac eval --infix`
  * -- tries it first and builds only when it is missing or does not belong

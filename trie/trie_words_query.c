@@ -22,6 +22,9 @@
  *     complete word's); the one-pass intersection itself (trie_words__isect)
  *     and the merge (trie_words__union) are in trie_words_isect.c, which
  *     hands the ranks in every list back to trie_words__check_ranks here;
+ *   - trie_words_fuzzy_topk: the same search, an edit class at a time,
+ *     over the dictionary words trie_words_fuzzy.c lists for the last word,
+ *     keys judged by their class (examine, S->fz);
  *   - trie_words_check.
  * The search's state (tw_search, its heap entries and kept matches) is in
  * trie_words_internal.h, shared with trie_words_isect.c.
@@ -44,6 +47,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "trie/trie_fuzzy.h"
 #include "trie/trie_words_internal.h"
 
 /* ------------------------------------------------------------- the request */
@@ -147,6 +151,24 @@ int trie_words_match(const char *text, size_t len, const char *key, size_t klen,
     if (rc < 0) return rc;
     if (!q.nw || klen > TRIE_MAX_KEY) return 0;
     return tw_match(&q, key, klen, rg) ? q.nw : 0;
+}
+
+int trie_words_match_fuzzy(const char *text, size_t len, const char *key, size_t klen, unsigned maxd, unsigned flags,
+                           trie_words_range *rg, unsigned *edits) {
+    tw_req q;
+    int rc = tw_parse(text, len, &q);
+    if (rc < 0) return rc;
+    if (!q.nw || klen > TRIE_MAX_KEY) return 0;
+    if (maxd > TRIE_FUZZY_MAX_EDITS) maxd = TRIE_FUZZY_MAX_EDITS;
+    tw_fzq *z = qmalloc(sizeof *z);
+    if (!z) return TRIE_ENOMEM;
+    unsigned e = trie_words__fz_prep(z, q.w, q.wl, q.nw, q.trailing, maxd, flags) ? maxd + 1
+                                                                                     : trie_words__fz_class(z, key, klen, rg);
+    qfree(z);
+    if (e > maxd) return 0;
+    if (e == 0) tw_match(&q, key, klen, rg); /* an exact match: the ranges of trie_words_match */
+    if (edits) *edits = e;
+    return q.nw;
 }
 
 /* ----------------------------------------------------------------- search */
@@ -312,13 +334,26 @@ static uint32_t stream_next(tw_search *S) {
  * when it matches (the greedy matching of trie_words.h on its bytes), is
  * not an ordinary completion (class 0, left to trie_topk) and ranks among
  * the best m matches so far (ties by key bytes). */
+static void keep(tw_search *S, const tw_res *wr, uint32_t id, uint32_t rk, double sc, const char *key, uint32_t kl,
+                 const trie_words_range *rg);
 static void examine(tw_search *S, uint32_t id, uint32_t rk, double sc, const char *key, uint32_t kl) {
     const tw_res *wr = res_worst(S);
     if (wr && (sc < wr->s || (sc == wr->s && keycmp(key, kl, wr->key, wr->kl) > 0))) return;
     const tw_req *q = S->q;
-    if (kl >= q->clen && memcmp(key, q->canon, q->clen) == 0) return; /* class 0 */
     trie_words_range rg[TRIE_WORDS_MAX_TYPED];
-    if (!tw_match(q, key, kl, rg)) return;
+    if (S->fz) { /* trie_words_fuzzy_topk: the keys of edit class fzc */
+        if (trie_words__fz_class(S->fzq, key, kl, rg) != S->fzc) return;
+    } else {
+        if (kl >= q->clen && memcmp(key, q->canon, q->clen) == 0) return; /* class 0 */
+        if (!tw_match(q, key, kl, rg)) return;
+    }
+    keep(S, wr, id, rk, sc, key, kl, rg);
+}
+
+/* Keeps a match among the best m (wr: the worst kept when full). */
+static void keep(tw_search *S, const tw_res *wr, uint32_t id, uint32_t rk, double sc, const char *key, uint32_t kl,
+                 const trie_words_range *rg) {
+    const tw_req *q = S->q;
     /* insert: the slot of the worst when full, else a fresh one */
     uint32_t slot = wr ? S->ord[--S->nres] : S->nres, i = S->nres;
     tw_res *r = &S->res[slot];
@@ -414,6 +449,8 @@ static void expand(tw_search *S, uint32_t wid, int lv, uint32_t idx) {
         if (!res_beats(wr, v, r0)) trie_words__hpush(S, (tw_ent){v, wid, i, r0, K_NODE, (uint8_t)cl});
     }
 }
+
+static uint32_t run(tw_search *S, int *truncated);
 
 /* Class 1: up to m hits into out, best first. Best-first over bounds; the
  * search ends when no bound left on the heap reaches the worst kept match
@@ -512,6 +549,23 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
         qfree(u);
         if (best != NONE) trie_words__hpush(S, (tw_ent){bval(w->w[best].top), best, 0, tw_bbase(&w->w[best])[0], K_WORD, 0});
     }
+    uint32_t n = run(S, truncated);
+    for (uint32_t i = 0; i < n; i++) {
+        const tw_res *r = &S->res[S->ord[i]];
+        fill_hit(S->t, r->id, &out[i].hit);
+        out[i].cls = 1;
+        out[i].edits = 0;
+        out[i].nranges = (uint8_t)q->nw;
+        memcpy(out[i].range, r->rg, (size_t)q->nw * sizeof *r->rg);
+    }
+    return (int)n;
+}
+
+/* Pops the search heap best first until nothing left can enter the best m
+ * or the work limit (*truncated); the number of matches kept that nothing
+ * unexamined can beat (in S->ord order). */
+static uint32_t run(tw_search *S, int *truncated) {
+    const trie_words *w = S->w;
     while (S->hn && !S->oom) {
         const tw_res *wr = res_worst(S);
         if (res_beats(wr, S->h[0].v, S->h[0].r0)) break; /* nothing left can enter (heap order) */
@@ -534,14 +588,7 @@ static int search(tw_search *S, unsigned m, trie_words_hit *out, int *truncated)
     uint32_t n = S->nres;
     if (*truncated) /* keep only what nothing unexamined can beat */
         while (n > 0 && S->hn && S->res[S->ord[n - 1]].s <= S->h[0].v) n--;
-    for (uint32_t i = 0; i < n; i++) {
-        const tw_res *r = &S->res[S->ord[i]];
-        fill_hit(S->t, r->id, &out[i].hit);
-        out[i].cls = 1;
-        out[i].nranges = (uint8_t)q->nw;
-        memcpy(out[i].range, r->rg, (size_t)q->nw * sizeof *r->rg);
-    }
-    return (int)n;
+    return n;
 }
 
 int trie_words_topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
@@ -571,6 +618,7 @@ int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_
     for (int i = 0; i < n0; i++) {
         out[i].hit = h0[i];
         out[i].cls = 0;
+        out[i].edits = 0;
         out[i].nranges = (uint8_t)q.nw;
         tw_match(&q, h0[i].text, h0[i].keylen, out[i].range); /* always matches */
     }
@@ -592,6 +640,114 @@ int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_
     qfree(S.ord);
     if (oom) return TRIE_ENOMEM;
     return n0 + n1;
+}
+
+/* ---------------------------------------------- the last word with edits */
+
+/* The class-c entries of the walk (e[0..ne)) as the dictionary cursor. */
+static void fz_stream(tw_search *S, const tw_fzent *e, uint32_t ne, unsigned c) {
+    const trie *wt = S->w->wt;
+    for (uint32_t i = 0; i < ne && !S->oom; i++) {
+        if (e[i].cls != c) continue;
+        uint32_t r = e[i].ref;
+        if (r & LEAF) spush(S, wscore(wt, r & ~LEAF), r & ~LEAF, NONE, 0);
+        else spush(S, wscore(wt, wt->nodes[r].best), NONE, r, NONE);
+    }
+}
+
+int trie_words_fuzzy_topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned maxd,
+                          unsigned flags, unsigned k, trie_words_hit *out, int *truncated) {
+    int trunc_dummy;
+    if (!truncated) truncated = &trunc_dummy;
+    *truncated = 0;
+    if (!w || !t || !out || (len && !text) || k == 0 || k > TRIE_MAX_K || maxd > TRIE_FUZZY_MAX_EDITS ||
+        (flags & ~TRIE_FUZZY_FIRST_ANY))
+        return TRIE_EINVAL;
+    tw_req q;
+    int rc = tw_parse(text, len, &q);
+    if (rc) return rc;
+    if (q.nw == 0 || maxd == 0) return 0;
+    tw_search S = {0};
+    S.w = w;
+    S.t = t;
+    S.q = &q;
+    S.fz = 1;
+    S.fzd = (uint8_t)maxd;
+    int nc = q.nw - 1; /* the last typed word takes the edits, complete or not */
+    S.nc = nc;
+    for (int i = 0; i < nc; i++) {
+        if ((S.qw[i] = trie_words__lookup(w->wt, q.w[i], q.wl[i])) == NONE) return 0;
+        S.sigm |= tw_sig_word(q.w[i], q.wl[i]);
+    }
+    tw_fzq *z = qmalloc(sizeof *z);
+    if (!z) return TRIE_ENOMEM;
+    if (trie_words__fz_prep(z, q.w, q.wl, q.nw, q.trailing, maxd, flags)) {
+        qfree(z);
+        return 0;
+    }
+    S.fzq = z;
+    tw_fzent *e = NULL;
+    uint32_t ne = 0;
+    rc = trie_words__fz_words(w->wt, &z->p, &S.scanned, TRIE_WORDS_MAX_SCAN, &e, &ne);
+    if (rc != 0) {
+        qfree(z);
+        if (rc < 0) return rc;
+        *truncated = 1; /* the walk alone passed the work limit: nothing found, in order */
+        return 0;
+    }
+    uint32_t best = NONE, bn = UINT32_MAX;
+    for (int i = 0; i < nc; i++)
+        if (w->w[S.qw[i]].live < bn) bn = w->w[S.qw[i]].live, best = S.qw[i];
+    unsigned n = 0;
+    S.res = qmalloc(k * sizeof *S.res);
+    S.ord = qmalloc(k * sizeof *S.ord);
+    if (!S.res || !S.ord) S.oom = 1;
+    for (unsigned c = 1; c <= maxd && n < k && !S.oom && !*truncated; c++) {
+        S.hn = S.sn = S.nres = 0;
+        S.m = k - n;
+        S.fzc = (uint8_t)c;
+        S.stream = 0;
+        fz_stream(&S, e, ne, c);
+        if (!S.sn || S.oom) continue;
+        if (nc == 0) { /* the class's words, best bound first, as a one-word prefix's */
+            S.stream = 1;
+            trie_words__hpush(&S, (tw_ent){S.s[0].s, 0, 0, 0, K_STREAM, 0});
+        } else {
+            /* the class's words drive when they are few and their lists
+             * together shorter than the rarest complete word's; else that
+             * word's list, each key checked on its text */
+            uint32_t pw[TW_PFX_DRIVE], npw = 0;
+            uint64_t plive = 0;
+            while (S.sn && npw < TW_PFX_DRIVE && plive < bn && !S.oom) {
+                pw[npw] = stream_next(&S);
+                plive += w->w[pw[npw++]].live;
+            }
+            if (!S.sn && plive < bn) {
+                S.stream = 1; /* a key with two of the words is in two lists */
+                for (uint32_t i = 0; i < npw; i++)
+                    trie_words__hpush(&S, (tw_ent){bval(w->w[pw[i]].top), pw[i], 0, tw_bbase(&w->w[pw[i]])[0], K_WORD, 0});
+            } else {
+                trie_words__hpush(&S, (tw_ent){bval(w->w[best].top), best, 0, tw_bbase(&w->w[best])[0], K_WORD, 0});
+            }
+            S.sn = 0;
+        }
+        uint32_t got = run(&S, truncated);
+        for (uint32_t i = 0; i < got && !S.oom; i++, n++) {
+            const tw_res *r = &S.res[S.ord[i]];
+            fill_hit(t, r->id, &out[n].hit);
+            out[n].cls = 1;
+            out[n].edits = (uint8_t)c;
+            out[n].nranges = (uint8_t)q.nw;
+            memcpy(out[n].range, r->rg, (size_t)q.nw * sizeof *r->rg);
+        }
+    }
+    qfree(e);
+    qfree(z);
+    qfree(S.h);
+    qfree(S.s);
+    qfree(S.res);
+    qfree(S.ord);
+    return S.oom ? TRIE_ENOMEM : (int)n;
 }
 
 const char *trie_words_strerror(int err) {

@@ -162,7 +162,7 @@ static size_t score(eng_rank *R, const char *p, size_t plen, const char *user, s
     rank_match m = {0};
     if (em && k) {
         m = (rank_match){k, em->edits, em->fuzzy_flags, em->fuzzy_max_work,
-                         em->infix && R->words ? *R->words : NULL};
+                         em->infix && R->words ? *R->words : NULL, em->infix ? em->word_edits : 0};
     }
     rank_req_set_match(rq, &m);
     const rank_huser *hu = (!R->rc && R->hist && user && ulen) ? rank_history_user(R->hist, user, ulen) : NULL;

@@ -158,6 +158,7 @@ typedef struct eng_rank_match {
     unsigned fuzzy_flags;    /* TRIE_FUZZY_FIRST_ANY or 0 */
     uint64_t fuzzy_max_work; /* work limit of the typo search (0: none) */
     int infix;               /* 1: infix matches (needs eng_rank_set_words) */
+    unsigned word_edits;     /* with infix: edits on the last typed word (eng_fuzzy_word_edits; 0: none) */
 } eng_rank_match;
 
 typedef struct eng_rank_result {

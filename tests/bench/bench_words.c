@@ -1,7 +1,7 @@
 /* bench_words -- the word index (trie/trie_words.h): build time, memory and
  * infix top-10 latency.
  *
- *   bench_words CORPUS.tsv [NQUERIES] [SNAP]
+ *   bench_words CORPUS.tsv [NQUERIES] [SNAP] [NFUZZY]
  *
  * Bulk-builds the trie from CORPUS (`query<TAB>count`, sorted here, as qac
  * build does), saves it to SNAP (default /tmp/bench_words.snap) and loads it
@@ -25,7 +25,19 @@
  * temporaries left behind); then the index is saved beside SNAP
  * (SNAP.words), freed and loaded back as a start does (trie_words_load, its
  * time and the process's RSS after it, purged too), and the queries run on
- * the loaded index.
+ * the loaded index. BENCH_WORDS_QUERIES=FILE also writes the queries to
+ * FILE, one a line, before they run (for a peer on the same strings).
+ * NFUZZY (default 0: none) more queries, the first NFUZZY of those above
+ * (ASCII ones) with ONE edit in the last typed word (a letter substituted,
+ * deleted, inserted, or two swapped; never the first letter, which FUZZY
+ * keeps exact), answered as COMPLETE ... INFIX FUZZY AUTO is (engine/infix.c):
+ * trie_words_topk(k=10), then, when short, the whole text's typo
+ * completions (trie_fuzzy_topk_bounded, AUTO by the text's characters,
+ * fuzzy-max-work 20,000) and the last word's edits (trie_words_fuzzy_topk,
+ * AUTO by the word's characters); 3 passes, the last reported: the whole
+ * request's median and p99, the same without the last-word search (what
+ * the request cost before it), the last-word search's own, and how many
+ * answers held a last-word match or were cut by the scan limit.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -43,6 +55,7 @@
 #include "common/hist.h"
 #include "common/util.h"
 #include "trie/trie.h"
+#include "trie/trie_fuzzy.h"
 #include "trie/trie_words.h"
 
 static double rss_mb(void) {
@@ -176,6 +189,26 @@ static void make_queries(const char *text, const kline *v, size_t n, size_t want
     free(cum);
 }
 
+/* Writes the queries, one a line (BENCH_WORDS_QUERIES: the same strings
+ * for a peer, tests/bench/infix_peers.sh). A query never holds a newline
+ * (the corpus is read by lines). Returns 0, or 1 after saying why. */
+static int dump_queries(const qset *q, const char *path) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "bench_words: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    for (size_t i = 0; i < q->n; i++) {
+        fwrite(q->buf + q->off[i], 1, q->len[i], f);
+        fputc('\n', f);
+    }
+    if (fclose(f)) {
+        fprintf(stderr, "bench_words: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
 static void bench_queries(const trie_words *w, const trie *t, const qset *q) {
     static hist h[5];
     static trie_words_hit out[10];
@@ -222,13 +255,107 @@ static void bench_queries(const trie_words *w, const trie *t, const qset *q) {
     }
 }
 
+/* The fuzzy queries: q's first ASCII ones, one edit in the last word. */
+static void make_fuzzy(const qset *q, size_t want, qset *f) {
+    f->buf = malloc(want * (TRIE_MAX_KEY + 8));
+    f->off = malloc(want * sizeof *f->off);
+    f->len = malloc(want * sizeof *f->len);
+    f->nw = malloc(want * sizeof *f->nw);
+    f->n = 0;
+    size_t used = 0;
+    for (size_t i = 0; i < q->n && f->n < want; i++) {
+        const char *s = q->buf + q->off[i];
+        size_t l = q->len[i], st = l;
+        int ascii = 1;
+        for (size_t j = 0; j < l; j++) ascii &= (unsigned char)s[j] < 0x80;
+        while (st && s[st - 1] != ' ') st--;
+        if (!ascii || l - st < 2) continue;
+        char *o = f->buf + used;
+        memcpy(o, s, l);
+        size_t wl = l - st, at = 1 + rng() % (wl - 1), ol = l; /* never the first letter */
+        char c = (char)('a' + rng() % 26);
+        switch (rng() % 4) {
+        case 0: o[st + at] = c; break;
+        case 1: memmove(o + st + at, o + st + at + 1, wl - at - 1), ol--; break;
+        case 2: memmove(o + st + at + 1, o + st + at, wl - at), o[st + at] = c, ol++; break;
+        default:
+            if (at + 1 < wl) {
+                char x = o[st + at];
+                o[st + at] = o[st + at + 1], o[st + at + 1] = x;
+            } else {
+                o[st + at] = c;
+            }
+        }
+        f->off[f->n] = used;
+        f->len[f->n] = ol;
+        f->nw[f->n++] = q->nw[i];
+        used += ol;
+    }
+}
+
+/* AUTO: the edits for n characters (fuzzy-auto-one 4, fuzzy-auto-two 8). */
+static unsigned auto_edits(size_t n) { return n >= 8 ? 2 : n >= 4 ? 1 : 0; }
+
+static void bench_fuzzy(const trie_words *w, const trie *t, const qset *q) {
+    static hist h, hw, h0;
+    static trie_words_hit out[10], wf[10];
+    static trie_fuzzy_hit fh[10];
+    uint64_t with = 0, trunc = 0, ran = 0;
+    double cpu0 = cpu_s();
+    for (int pass = 0; pass < 3; pass++) {
+        hist_init(&h), hist_init(&hw), hist_init(&h0);
+        with = trunc = ran = 0;
+        for (size_t i = 0; i < q->n; i++) {
+            const char *s = q->buf + q->off[i];
+            size_t l = q->len[i], st = l;
+            while (st && s[st - 1] != ' ') st--;
+            int tr = 0;
+            uint64_t t0 = qtime_ns();
+            int n = trie_words_topk(w, t, s, l, 10, out, &tr);
+            uint64_t t1 = t0, t2 = t0;
+            if (n >= 0 && n < 10) {
+                unsigned d = auto_edits(l), dw = auto_edits(l - st);
+                trie_fuzzy_info fi;
+                if (d) trie_fuzzy_topk_bounded(t, s, l, d, 0, 10, TRIE_FUZZY_MAX_WORK, fh, &fi);
+                t1 = qtime_ns();
+                int nw = dw ? trie_words_fuzzy_topk(w, t, s, l, dw, 0, 10 - (unsigned)n, wf, &tr) : 0;
+                t2 = qtime_ns();
+                if (dw) {
+                    hist_add(&hw, t2 - t1);
+                    ran++;
+                    with += nw > 0;
+                    trunc += (uint64_t)tr;
+                }
+            } else {
+                t2 = t1 = qtime_ns();
+            }
+            hist_add(&h, t2 - t0);
+            hist_add(&h0, t1 - t0);
+        }
+    }
+    printf("infix_fuzzy_auto_cpu_per_query %.0f ns\n", (cpu_s() - cpu0) * 1e9 / (3.0 * (double)q->n));
+    printf("infix_fuzzy_auto_queries %zu count\n", q->n);
+    printf("infix_fuzzy_auto_median %llu ns\n", (unsigned long long)hist_quantile(&h, 0.5));
+    printf("infix_fuzzy_auto_p99 %llu ns\n", (unsigned long long)hist_quantile(&h, 0.99));
+    printf("infix_fuzzy_auto_max %llu ns\n", (unsigned long long)h.max);
+    printf("infix_fuzzy_auto_without_word_median %llu ns\n", (unsigned long long)hist_quantile(&h0, 0.5));
+    printf("infix_fuzzy_auto_without_word_p99 %llu ns\n", (unsigned long long)hist_quantile(&h0, 0.99));
+    printf("infix_fuzzy_auto_word_searches %llu count\n", (unsigned long long)ran);
+    printf("infix_fuzzy_auto_word_median %llu ns\n", (unsigned long long)hist_quantile(&hw, 0.5));
+    printf("infix_fuzzy_auto_word_p99 %llu ns\n", (unsigned long long)hist_quantile(&hw, 0.99));
+    printf("infix_fuzzy_auto_word_max %llu ns\n", (unsigned long long)hw.max);
+    printf("infix_fuzzy_auto_word_with_hits %llu count\n", (unsigned long long)with);
+    printf("infix_fuzzy_auto_word_truncated %llu count\n", (unsigned long long)trunc);
+}
+
 int main(int argc, char **argv) {
-    if (argc < 2 || argc > 4) {
-        fprintf(stderr, "usage: bench_words CORPUS.tsv [NQUERIES] [SNAP]\n");
+    if (argc < 2 || argc > 5) {
+        fprintf(stderr, "usage: bench_words CORPUS.tsv [NQUERIES] [SNAP] [NFUZZY]\n");
         return 2;
     }
+    size_t nfz = argc == 5 ? (size_t)strtoull(argv[4], NULL, 10) : 0;
     size_t nq = argc >= 3 ? (size_t)strtoull(argv[2], NULL, 10) : 100000;
-    const char *snap = argc == 4 ? argv[3] : "/tmp/bench_words.snap";
+    const char *snap = argc >= 4 ? argv[3] : "/tmp/bench_words.snap";
     FILE *f = fopen(argv[1], "r");
     if (!f) {
         fprintf(stderr, "bench_words: cannot open %s: %s\n", argv[1], strerror(errno));
@@ -271,6 +398,8 @@ int main(int argc, char **argv) {
     trie_free(t);
     qset q;
     make_queries(text.data, v, n, nq, &q);
+    const char *dump = getenv("BENCH_WORDS_QUERIES");
+    if (dump && *dump && dump_queries(&q, dump)) return 1;
     free(v);
     qbuf_free(&text);
     double rss0 = rss_mb();
@@ -329,6 +458,12 @@ int main(int argc, char **argv) {
     jem_purge();
     printf("rss_total_loaded_purged %.1f MB\n", rss_mb());
     bench_queries(w, t, &q);
+    if (nfz) {
+        qset fq;
+        make_fuzzy(&q, nfz, &fq);
+        bench_fuzzy(w, t, &fq);
+        free(fq.buf), free(fq.off), free(fq.len), free(fq.nw);
+    }
     trie_words_free(w);
     trie_free(t);
     unlink(snap);

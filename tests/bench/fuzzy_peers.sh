@@ -138,40 +138,15 @@ for s in all n1 n2; do
 done
 
 # --- Lucene ----------------------------------------------------------------------------------------
-lucene_src=$shared/tools/peers/lucene/src/main/java/peers/lucene/LuceneSuggestBench.java
-ldir=$data/lucene
+. "$root/tests/bench/lucene_peer.bash"
 lucene_ok=1
-if [ ! -f "$lucene_src" ]; then
-    echo "SKIP: Lucene: $lucene_src not found"; lucene_ok=0
-elif ! command -v javac >/dev/null || ! command -v java >/dev/null; then
-    echo "SKIP: Lucene: no javac/java (a JDK: apt-get install default-jdk-headless)"; lucene_ok=0
-else
-    jars=$ldir/x/usr/share/java
-    if ! ls "$jars"/lucene-suggest-*.jar >/dev/null 2>&1; then
-        echo "== Lucene: apt-get download liblucene8-java (into $ldir)"
-        mkdir -p "$ldir"
-        if ! (cd "$ldir" && apt-get download liblucene8-java >"$ldir/download.log" 2>&1 &&
-              dpkg-deb -x liblucene8-java_*.deb x); then
-            echo "SKIP: Lucene: apt-get download liblucene8-java failed ($(tail -1 "$ldir/download.log" 2>/dev/null))"
-            lucene_ok=0
-        fi
-    fi
-fi
-if [ "$lucene_ok" = 1 ]; then
-    jar() { ls "$jars"/lucene-"$1"-[0-9]*.jar 2>/dev/null | head -1; }
-    cp="$(jar core):$(jar analyzers-common):$(jar suggest)"
-    if [ ! -f "$ldir/classes/peers/lucene/LuceneSuggestBench.class" ] ||
-       [ "$lucene_src" -nt "$ldir/classes/peers/lucene/LuceneSuggestBench.class" ]; then
-        javac -nowarn -d "$ldir/classes" -cp "$cp" "$lucene_src" 2>"$tmp/javac.log" ||
-            { echo "SKIP: Lucene: javac failed: $(head -3 "$tmp/javac.log")"; lucene_ok=0; }
-    fi
-fi
+lucene_setup "$shared" "$data" "$tmp" || lucene_ok=0
 if [ "$lucene_ok" = 1 ]; then
     for sug in fuzzy fuzzy2; do
         if [ "$sug" = fuzzy ]; then cap=$n1 set=n1; else cap=$n2 set=n2; fi
         echo "== Lucene FuzzySuggester ($sug), first $cap prefixes' typo set"
-        java -Xmx6g -Dsets=typo -Dsanity=0 -DmaxPrefixes="$cap" -Dwork="$tmp/lucene" \
-            -cp "$ldir/classes:$cp" peers.lucene.LuceneSuggestBench "$corpus" "$prefixes" "$sug" 10 \
+        LUCENE_OPTS=(-Dsets=typo -Dsanity=0 -DmaxPrefixes="$cap" -Dwork="$tmp/lucene")
+        lucene_run "$corpus" "$prefixes" "$sug" 10 \
             >"$tmp/lucene-$sug.txt" 2>"$tmp/lucene-$sug.err" ||
             { echo "SKIP: Lucene $sug failed: $(tail -3 "$tmp/lucene-$sug.err")"; continue; }
         grep -E '^(BUILD|RESULT|# typo set)' "$tmp/lucene-$sug.txt" | sed 's/^/   /'

@@ -69,7 +69,10 @@
  *     exactly the model's typo order (each live key's edits by
  *     trie_fuzzy_dist, then score, then key); with INFIX (the eng keeps a
  *     word index W, made once like T, kept by every change and by the reset)
- *     the model's word matches (infix_expect), then that typo order;
+ *     the model's word matches (infix_expect), then, by (edits, score,
+ *     key), the keys of that typo order and those with edits on the last
+ *     typed word (ix_word_edits: AUTO by that word's characters), each
+ *     once with its fewest edits;
  *     without INFIX fuzzbyte bit 7 sets fuzzy-max-work 64, and an answer it
  *     cut holds the model's classes below the cut, then at most k items
  * Keys, prefixes, users, numbers come from small tables (shared prefixes
@@ -861,7 +864,13 @@ static void op_fuzzy(rd *in, int kind, unsigned fl, unsigned step) {
         size_t cp = npl > 0 ? qutf8_count(pbuf, (size_t)npl) : 0;
         d = cp >= cfg.fuzzy_auto_two ? 2 : cp >= cfg.fuzzy_auto_one ? 1 : 0;
     }
-    size_t m = npl < 0 ? 0 : infix ? infix_expect(pbuf, (size_t)npl, d) : fuzzy_brute(pbuf, (size_t)npl, d);
+    unsigned dw = d; /* the last word's edits: AUTO by its own characters */
+    if ((fi == 3 || fi == 4) && infix && npl > 0) {
+        int nt = ix_words(pbuf, (size_t)npl, wo, wl);
+        size_t cp = nt ? qutf8_count(pbuf + wo[nt - 1], wl[nt - 1]) : 0;
+        dw = cp >= cfg.fuzzy_auto_two ? 2 : cp >= cfg.fuzzy_auto_one ? 1 : 0;
+    }
+    size_t m = npl < 0 ? 0 : infix ? infix_expect(pbuf, (size_t)npl, d, dw) : fuzzy_brute(pbuf, (size_t)npl, d);
     size_t want = m < (size_t)k ? m : (size_t)k;
     if (infix && E.fuzzy_cut) fuzz_fail("COMPLETE '%.*s' FUZZY %u INFIX: its typo fill was cut", npl, pbuf, d);
     if (infix) memcpy(bf_idx, ix_idx, want * sizeof *bf_idx);

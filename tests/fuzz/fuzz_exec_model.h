@@ -458,8 +458,10 @@ static size_t fuzzy_brute(const char *np, size_t npl, unsigned d) {
  * its words, the last is a prefix of one (equals, after a trailing space),
  * each on a different word, in any order. Order: keys the text is a prefix
  * of (class 0), then the other matches, each by score then key; with d > 0
- * edits, the FUZZY order's keys not listed yet follow. Into ix_idx; returns
- * how many (all of them, the caller cuts at k). */
+ * edits on the whole text or dw > 0 on the last word, the keys not listed
+ * yet follow by (edits, score, key), a key's edits the fewer of its FUZZY
+ * class (<= d) and of its last-word class (<= dw: ix_word_edits). Into
+ * ix_idx; returns how many (all of them, the caller cuts at k). */
 static int ix_idx[SH_MAX], ix_cls[SH_MAX];
 static int ix_words(const char *s, size_t n, size_t *o, size_t *l) {
     int w = 0;
@@ -493,7 +495,72 @@ static int ix_match(const sent *e, const char *np, size_t npl) {
     }
     return nt > 0;
 }
-static size_t infix_expect(const char *np, size_t npl, unsigned d) {
+/* Full OSA distance of a and b in characters (trie_fuzzy.h's), the first
+ * character exact (fuzzy-first-any no); d + 1 when over d. */
+static unsigned ix_osa(const char *a, size_t an, const char *b, size_t bn, unsigned d) {
+    static uint32_t ca[TRIE_MAX_KEY + 1], cb[TRIE_MAX_KEY + 1];
+    static unsigned dm_[TRIE_MAX_KEY + 2][TRIE_MAX_KEY + 2];
+    size_t m = 0, n = 0;
+    for (int s = 0; s < 2; s++) {
+        const char *x = s ? b : a;
+        size_t xl = s ? bn : an, i = 0, *cnt = s ? &n : &m;
+        uint32_t *c = s ? cb : ca;
+        while (i < xl) {
+            uint8_t h = (uint8_t)x[i];
+            size_t l = h < 0xC0 ? 1 : h < 0xE0 ? 2 : h < 0xF0 ? 3 : h < 0xF8 ? 4 : 1;
+            if (i + l > xl) break;
+            uint32_t v = 0;
+            for (size_t q = 0; q < l; q++) v |= (uint32_t)(uint8_t)x[i + q] << (8 * q);
+            c[(*cnt)++] = v;
+            i += l;
+        }
+    }
+    if (!m || !n || ca[0] != cb[0]) return d + 1;
+    for (size_t i = 0; i < m; i++) dm_[i][0] = (unsigned)i;
+    for (size_t j = 0; j < n; j++) dm_[0][j] = (unsigned)j;
+    for (size_t i = 1; i < m; i++)
+        for (size_t j = 1; j < n; j++) {
+            unsigned v = dm_[i - 1][j] + 1, w = dm_[i][j - 1] + 1, s = dm_[i - 1][j - 1] + (ca[i] != cb[j]);
+            v = v < w ? v : w;
+            v = v < s ? v : s;
+            if (i > 1 && j > 1 && ca[i] == cb[j - 1] && ca[i - 1] == cb[j] && dm_[i - 2][j - 2] + 1 < v)
+                v = dm_[i - 2][j - 2] + 1;
+            dm_[i][j] = v;
+        }
+    unsigned r = dm_[m - 1][n - 1];
+    return r <= d ? r : d + 1;
+}
+/* The last-word class of e (engine/infix.h, trie_words_fuzzy_topk): the
+ * fewest edits, <= dw, of a key word W within them of the last typed word
+ * (its prefix distance, trie_fuzzy_dist; after a trailing space the full
+ * distance, ix_osa) while the complete typed words take other, equal key
+ * words; -1 when none. */
+static int ix_word_edits(const sent *e, const char *np, size_t npl, unsigned dw) {
+    static size_t to[TRIE_MAX_KEY], tl[TRIE_MAX_KEY], ko[TRIE_MAX_KEY], kl[TRIE_MAX_KEY];
+    char used[TRIE_MAX_KEY];
+    int nt = ix_words(np, npl, to, tl), nk = ix_words(e->key, e->klen, ko, kl);
+    int trailing = npl && np[npl - 1] == ' ', best = -1;
+    if (!nt || !dw) return -1;
+    const char *L = np + to[nt - 1];
+    size_t ll = tl[nt - 1];
+    for (int j = 0; j < nk; j++) {
+        unsigned x = trailing ? ix_osa(L, ll, e->key + ko[j], kl[j], dw)
+                              : trie_fuzzy_dist(L, ll, e->key + ko[j], kl[j], dw, 0, NULL);
+        if (x > dw || (best >= 0 && (int)x >= best)) continue;
+        memset(used, 0, (size_t)nk);
+        used[j] = 1;
+        int ok = 1;
+        for (int i = 0; i + 1 < nt && ok; i++) { /* equal words: any free one will do */
+            int q = 0;
+            while (q < nk && (used[q] || kl[q] != tl[i] || memcmp(e->key + ko[q], np + to[i], tl[i]))) q++;
+            if (q == nk) ok = 0;
+            else used[q] = 1;
+        }
+        if (ok) best = (int)x;
+    }
+    return best;
+}
+static size_t infix_expect(const char *np, size_t npl, unsigned d, unsigned dw) {
     size_t m = 0;
     for (size_t i = 0; i < nsh; i++) {
         if (!sh[i].live || !ix_match(&sh[i], np, npl)) continue;
@@ -501,13 +568,25 @@ static size_t infix_expect(const char *np, size_t npl, unsigned d) {
         ix_idx[m++] = (int)i;
     }
     qsort(ix_idx, m, sizeof *ix_idx, ix_cmp);
-    if (!d) return m;
-    size_t f = fuzzy_brute(np, npl, d), n = m;
-    for (size_t i = 0; i < f; i++) {
+    if (!d && !dw) return m;
+    size_t n = m;
+    for (size_t i = 0; i < nsh; i++) {
+        if (!sh[i].live) continue;
         int dup = 0;
-        for (size_t j = 0; j < m && !dup; j++) dup = ix_idx[j] == bf_idx[i];
-        if (!dup) ix_idx[n++] = bf_idx[i];
+        for (size_t j = 0; j < m && !dup; j++) dup = ix_idx[j] == (int)i;
+        if (dup) continue;
+        int e = -1;
+        if (d) {
+            unsigned x = trie_fuzzy_dist(np, npl, sh[i].key, sh[i].klen, d, 0, NULL);
+            if (x <= d) e = (int)x;
+        }
+        int w = ix_word_edits(&sh[i], np, npl, dw);
+        if (w >= 0 && (e < 0 || w < e)) e = w;
+        if (e < 0) continue;
+        fz_edits[i] = e;
+        ix_idx[n++] = (int)i;
     }
+    qsort(ix_idx + m, n - m, sizeof *ix_idx, fz_cmp);
     return n;
 }
 

@@ -223,6 +223,16 @@ def seeds():
         fuzzy("a ", "0", infix=True, limit="2") + op(DEL) + key("a bc") + fuzzy("b", "0", infix=True) + \
         incr("ab c", "100") + fuzzy("c", "1", infix=True) + fuzzy("ab ", "auto", infix=True, fl=1) + \
         add("a b", "max") + incr("a b", "max") + fuzzy("b", "0", infix=True) + fuzzy("b", "x", infix=True)
+    # the last typed word with edits (INFIX + FUZZY): a later word typed with a typo finds the key, the
+    # whole text's typo completions merged in (each key once, with its fewest edits), a trailing space
+    # (whole-word distance), AUTO by the last word's characters, under changes
+    s["infix_fuzzy"] = bytes([0]) + add(raw(b"zq abcd"), "10") + add(raw(b"ba abce x"), "5") + \
+        add(raw(b"abd ba abd"), "3") + add("abcd", "2") + add("a bc", "1") + \
+        fuzzy(raw(b"zq abdc"), "1", infix=True) + fuzzy(raw(b"ba abxd"), "2", infix=True, resp=True) + \
+        fuzzy(raw(b"ba abdc "), "1", infix=True) + fuzzy(raw(b"abcf"), "auto", infix=True) + \
+        fuzzy(raw(b"x ab"), "AUTO", infix=True) + fuzzy(raw(b"abd abx"), "1", infix=True, limit="2") + \
+        incr(raw(b"ba abce x"), "100") + op(DEL) + raw(b"zq abcd") + fuzzy(raw(b"zq abdc"), "1", infix=True) + \
+        fuzzy(raw(b"ba abcx"), "2", infix=True)
     # named dictionaries (fuzz_exec_sug.h: sub-op, dictionary, string index, then what the sub-op reads):
     # FT.SUGADD (a payload: flag 1), FT.SUGGET (FUZZY: flag 1, MAX: flag 2), COMPLETE ... DICT, FT.SUGLEN,
     # TYPE, and op_del's DEL of the dictionary's exact name (raw key "sug0")
