@@ -218,7 +218,10 @@ static void test_ranked(void **state) {
 
 /* The scan limit cuts a ranked INFIX request as it cuts an unranked one
  * (tests/test_trie_words.c test_scan_limit's index: two big words that meet
- * only in the worst key), and STATS complete_infix_truncated counts both. */
+ * only in the worst key; "alpha" typed as a prefix, so its lists are sought
+ * a rank at a time: both complete, they are compared a block pair at a
+ * time and the key is found within the limit), and STATS
+ * complete_infix_truncated counts both. */
 static void test_ranked_scan_limit(void **state) {
     fx *f = *state;
     char k[64];
@@ -232,9 +235,11 @@ static void test_ranked_scan_limit(void **state) {
     assert_int_equal(eng_words_build(&f->e), 0);
     uv_loop_t loop;
     eng_rank *R = ranker_on(f, &loop);
-    assert_string_equal(TEXT(f, "COMPLETE", "beta alpha ", "INFIX"), "OK 0\r\n");
+    assert_string_equal(TEXT(f, "COMPLETE", "beta alpha", "INFIX"), "OK 0\r\n");
     assert_int_equal(f->e.stats.complete_infix_truncated, 1);
-    assert_string_equal(TEXT(f, "COMPLETE", "beta alpha ", "INFIX", "USER", "u1"), "OK 0\r\n");
+    assert_string_equal(TEXT(f, "COMPLETE", "beta alpha", "INFIX", "USER", "u1"), "OK 0\r\n");
+    assert_int_equal(f->e.stats.complete_infix_truncated, 2);
+    assert_string_equal(TEXT(f, "COMPLETE", "beta alpha ", "INFIX"), "OK 1\r\nalpha beta\t-5\r\n");
     assert_int_equal(f->e.stats.complete_infix_truncated, 2);
     /* found before the limit: not counted */
     assert_string_equal(TEXT(f, "COMPLETE", "york", "INFIX", "USER", "u1", "LIMIT", "1"), "OK 1\r\nyork pa\t50\r\n");

@@ -219,6 +219,7 @@ static int nfail;
 static unsigned long n_cmp, n_c1, n_multi, n_trail, n_full; /* coverage counters */
 static unsigned long n_pcur, n_handoff; /* queries whose prefix's lists were read as one; handed on */
 static unsigned long n_skewed; /* queries whose one pass left a complete word's list to the key check */
+static unsigned long n_blocks; /* queries whose one pass compared two lists a block pair at a time */
 
 static void compare(const trie_words *w, const trie *t, bset *b, const char *text, size_t len,
                     unsigned k, bkey **res, trie_words_hit *out) {
@@ -229,6 +230,7 @@ static void compare(const trie_words *w, const trie *t, bset *b, const char *tex
     n_pcur += wk.pcur;
     n_handoff += wk.handoff;
     n_skewed += wk.skewed;
+    n_blocks += wk.blocks;
     size_t want = ne < k ? ne : k;
     n_cmp++;
     for (size_t i = 0; i < want; i++)
@@ -725,6 +727,96 @@ static void test_differential_skew(void **state) {
     trie_words__isect_skew = sk;
 }
 
+/* The one pass comparing two complete words' lists a block pair at a time
+ * (trie_words_isect.c, isect_blocks) whatever their lengths, then never:
+ * both against brute force. */
+static void test_differential_block(void **state) {
+    (void)state;
+    unsigned bl = trie_words__isect_block;
+    trie_words__isect_block = UINT32_MAX;
+    n_blocks = 0;
+    run_differential(13, 0, 1500, 40);
+    run_differential(14, 1, 2500, 40);
+    printf("lists compared a block pair at a time: %lu queries\n", n_blocks);
+    assert_true(n_blocks > 300);
+    trie_words__isect_block = 0;
+    n_blocks = 0;
+    run_differential(15, 0, 1500, 40);
+    assert_int_equal(n_blocks, 0);
+    trie_words__isect_block = bl;
+}
+
+/* Long lists of comparable length a block pair at a time: key i (score
+ * 100000 - i, so rank i) holds "alpha" when i % 2 == 0, "beta" when i % 3
+ * == 0, "eps" when i % 2 == 1, "gam" when i % 7 == 0, "zet" when i % 5 ==
+ * 1, "tau" when i % 3 == 2, and "zz" when i is 5,000 or 17,777 (the
+ * others' lists skewed: left to the key check, no block pairs). The best
+ * k are the smallest i holding every typed word; with more than k of them
+ * the pass hands on to the leapfrog once k are kept (a bound beaten),
+ * with none it reads the lists whole; the same answer with the block
+ * pairs off. */
+static int blk_has(int i, const char *wd) {
+    if (!strcmp(wd, "alpha")) return i % 2 == 0;
+    if (!strcmp(wd, "beta")) return i % 3 == 0;
+    if (!strcmp(wd, "eps")) return i % 2 == 1;
+    if (!strcmp(wd, "gam")) return i % 7 == 0;
+    if (!strcmp(wd, "zet")) return i % 5 == 1;
+    if (!strcmp(wd, "tau")) return i % 3 == 2;
+    return i == 5000 || i == 17777; /* zz */
+}
+static void test_isect_blocks(void **state) {
+    (void)state;
+    static const char *WD[] = {"alpha", "beta", "eps", "gam", "zet", "tau", "zz"};
+    trie *t = trie_new();
+    char k[128];
+    const int N = 20000;
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(k, sizeof k, "k%05d", i);
+        for (int j = 0; j < 7; j++)
+            if (blk_has(i, WD[j])) n += snprintf(k + n, sizeof k - (size_t)n, " %s", WD[j]);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 100000 - i, NULL), 0);
+    }
+    trie_words *w;
+    assert_int_equal(trie_words_build(t, &w), 0);
+    static const char *QS[][3] = {{"alpha", "beta", NULL}, {"eps", "alpha", NULL}, {"alpha", "beta", "gam"},
+                                  {"tau", "zet", NULL},    {"zet", "eps", "tau"},  {"alpha", "zz", NULL},
+                                  {"beta", "eps", "zz"},   {"gam", "zet", "eps"}};
+    unsigned bl = trie_words__isect_block;
+    for (int mode = 0; mode < 2; mode++) {
+        trie_words__isect_block = mode ? 0 : UINT32_MAX;
+        for (size_t qi = 0; qi < sizeof QS / sizeof QS[0]; qi++) {
+            for (unsigned kk = 1; kk <= TRIE_MAX_K; kk += 49) {
+                char q[64];
+                int ql = 0, nw = QS[qi][2] ? 3 : 2;
+                for (int j = 0; j < nw; j++) ql += snprintf(q + ql, sizeof q - (size_t)ql, "%s ", QS[qi][j]);
+                trie_words_hit out[TRIE_MAX_K];
+                int tr = -1;
+                tw_work wk;
+                int n = trie_words__topk(w, t, q, (size_t)ql, kk, out, &tr, &wk);
+                assert_int_equal(tr, 0);
+                /* (zz's list of two: the others are skewed, left to the key check) */
+                assert_int_equal(wk.blocks, mode == 0 && !wk.skewed);
+                assert_int_equal(wk.skewed, strcmp(QS[qi][1], "zz") == 0 || (nw > 2 && strcmp(QS[qi][2], "zz") == 0));
+                int got = 0;
+                for (int i = 0; i < N && got < (int)kk; i++) {
+                    int all = 1;
+                    for (int j = 0; j < nw; j++) all &= blk_has(i, QS[qi][j]);
+                    if (!all) continue;
+                    int kn = snprintf(k, sizeof k, "k%05d", i);
+                    if (got >= n || out[got].hit.keylen < (size_t)kn || memcmp(out[got].hit.text, k, (size_t)kn))
+                        fprintf(stderr, "'%s' k=%u mode %d: hit %d should be %s\n", q, kk, mode, got, k);
+                    assert_true(got < n && out[got].hit.keylen >= (size_t)kn && !memcmp(out[got].hit.text, k, (size_t)kn));
+                    got++;
+                }
+                assert_int_equal(n, got);
+            }
+        }
+    }
+    trie_words__isect_block = bl;
+    trie_words_free(w);
+    trie_free(t);
+}
+
 /* A prefix of 100 words: read as one list (100 cursors) with one complete
  * word, not with two (half as many cursors: TW_PCUR_WORDS); the same
  * answer either way, the best by score. */
@@ -1013,8 +1105,21 @@ static void test_scan_limit(void **state) {
     assert_true(wk.units <= TRIE_WORDS_MAX_SCAN + 16 && wk.decoded <= wk.units);
     assert_int_equal(tr, 1);
     assert_true(n == 0);
-    n = trie_words_topk(w, t, "beta alpha ", 11, 10, out, &tr);
+    /* both complete: their lists a block pair at a time (isect_blocks),
+     * ~3,100 units, the common key found; a rank at a time (the
+     * leapfrog), the limit */
+    n = trie_words__topk(w, t, "beta alpha ", 11, 10, out, &tr, &wk);
+    assert_int_equal(tr, 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(wk.blocks, 1);
+    assert_true(wk.units < 4000);
+    unsigned bl = trie_words__isect_block;
+    trie_words__isect_block = 0;
+    n = trie_words__topk(w, t, "beta alpha ", 11, 10, out, &tr, &wk);
+    trie_words__isect_block = bl;
     assert_int_equal(tr, 1);
+    assert_int_equal(n, 0);
+    assert_true(wk.units <= TRIE_WORDS_MAX_SCAN + 16);
     /* a raised score brings it to the top: found before the limit */
     assert_int_equal(trie_set(t, "alpha beta", 10, NULL, 0, 1000, NULL), 0);
     assert_int_equal(trie_words_score(w, t, TRIE_WORDS_ANY_ID, "alpha beta", 10, 1000), 0);
@@ -1027,6 +1132,34 @@ static void test_scan_limit(void **state) {
     assert_int_equal(wk.pcur, 1);
     assert_int_equal(wk.handoff, 1);
     assert_true(wk.units <= TRIE_WORDS_MAX_SCAN + 16);
+    trie_words_free(w);
+    trie_free(t);
+}
+
+/* The work limit reached a block pair at a time: two lists of 180,000
+ * ranks alternating (~22,500 block pairs) whose only common key is the
+ * worst: truncated, the units within the limit (a unit a block pair). */
+static void test_scan_limit_blocks(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    char k[64];
+    for (int i = 0; i < 180000; i++) {
+        int n = snprintf(k, sizeof k, "k%06d alpha", i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10, NULL), 0);
+        n = snprintf(k, sizeof k, "k%06d beta", i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10, NULL), 0);
+    }
+    assert_int_equal(trie_set(t, "alpha beta", 10, NULL, 0, -5, NULL), 0);
+    trie_words *w;
+    assert_int_equal(trie_words_build(t, &w), 0);
+    trie_words_hit out[10];
+    int tr = 0;
+    tw_work wk;
+    int n = trie_words__topk(w, t, "beta alpha ", 11, 10, out, &tr, &wk);
+    assert_int_equal(wk.blocks, 1);
+    assert_true(wk.units <= TRIE_WORDS_MAX_SCAN + 16);
+    assert_int_equal(tr, 1);
+    assert_int_equal(n, 0);
     trie_words_free(w);
     trie_free(t);
 }
@@ -1189,9 +1322,11 @@ static void test_work_bound(void **state) {
      * (on the forward index, before) ran to the limit */
     check_work(w, t, "beta alpha", 10, 0);
     check_work(w, t, "beta alpha ", 10, 0); /* ranks in runs: a few steps show they never meet */
-    check_work(w, t, "left right ", 10, 1);
-    check_work(w, t, "right left ", TRIE_MAX_K, 1);
-    check_work(w, t, "left right p", 10, 1);
+    /* (a block pair at a time: ~3,750 units show they never meet, where
+     * the leapfrog, a rank at a time, ran to the limit) */
+    check_work(w, t, "left right ", 10, 0);
+    check_work(w, t, "right left ", TRIE_MAX_K, 0);
+    check_work(w, t, "left right p", 10, 0); /* (p: too many words to seek: the same pass) */
     check_work(w, t, "alpha beta a", TRIE_MAX_K, 0); /* as "beta alpha " */
     check_work(w, t, "delta gamma b", 10, 1); /* many words start with "b" */
     check_work(w, t, "gamma a", TRIE_MAX_K, 1);
@@ -1214,6 +1349,7 @@ int main(void) {
         cmocka_unit_test(test_huge_scores),
         cmocka_unit_test(test_bad_input),
         cmocka_unit_test(test_scan_limit),
+        cmocka_unit_test(test_scan_limit_blocks),
         cmocka_unit_test(test_work_bound),
         cmocka_unit_test(test_isect),
         cmocka_unit_test(test_fuzzy_scan_limit),
@@ -1223,6 +1359,8 @@ int main(void) {
         cmocka_unit_test(test_differential_wide),
         cmocka_unit_test(test_differential_pcur),
         cmocka_unit_test(test_differential_skew),
+        cmocka_unit_test(test_differential_block),
+        cmocka_unit_test(test_isect_blocks),
         cmocka_unit_test(test_pcur_many),
         cmocka_unit_test(test_posting_blocks),
     };

@@ -181,11 +181,18 @@
  * the ratio steps), where the candidate check, which tests every typed
  * word anyway, costs a few misses started 16 at a time (10M, on the
  * forward index then: "new yorkers create", lists of 66 and 268,322, 60 ->
- * 21 us; 16x was slower). The check prefetches each stage for the 16 ranks
+ * 21 us; 16x was slower). Two complete words' lists within TW_ISECT_BLOCK
+ * (8) times each other's length, no prefix list sought, are compared a
+ * block pair at a time while fewer than k matches are kept (isect_blocks,
+ * trie_words_isect.c: a block wholly below the other list's, or holding
+ * none of the shorter list's next ranks, passed on its heads; two that
+ * overlap decoded whole and compared 16 x 16, SSE2), then the leapfrog
+ * goes on (it passes beaten blocks). The check prefetches each stage for the 16 ranks
  * at once: signatures, key ids, scores, then the bytes and bound of each
  * candidate that may enter. Exact: every rank is in a beaten block, absent
  * from a list every match is in, or checked. The pass counts a work unit
- * a step and stops at TRIE_WORDS_MAX_SCAN, leaving one heap entry that
+ * a step (block pairs: a pair, a third list's cursor moved, a rank in
+ * every list) and stops at TRIE_WORDS_MAX_SCAN, leaving one heap entry that
  * bounds every rank it did not reach (the largest bound of the driver's
  * blocks left): as for the heap, the answer is exact when that bound is
  * beaten, else truncated to the matches it cannot beat. Most 3-4 word
@@ -292,6 +299,41 @@
  * of them in every pair, ~3 %; the overall median stays ~16 us. (Those
  * 2,802 queries alone, 10 passes, caches warm: 0.908 / 1.047 / 1.062, no
  * gain once the cursors stay in cache: the gain is their misses.)
+ * Block pairs (branch infix12; 10M, the saved index, qd's 20,000 queries,
+ * each's fastest of 3 passes). perf first, on the base: the slowest 200,
+ * the leapfrog (cur_seek 27 %, cur_decode 19, the pass 8, cur_seek_live
+ * 3) 57 % of the query's samples, the check and key decodes ~36 %; the
+ * 955 3-word queries of 30-50 us, 60 % and 32 %. Of the slowest 200, 68
+ * have two complete lists within 8x of each other and no prefix list (26
+ * of two words, 42 of three), 46 a list 8-64x the other's, 37 one
+ * complete list (no intersection: the prefix left to the check). A 16 x 16
+ * compare of every overlapping pair, the one ending first moved on by a
+ * branch, was 8 % slower than the leapfrog on its queries (that branch a
+ * coin toss, every block of both lists decoded); the move selected and B
+ * galloped on its heads to A's next rank when its block holds none of
+ * A's: 0.78 of the leapfrog's time at <= 2x, 0.86 at 2-8x, 1.03-1.08 at
+ * 8-64x (the others' run-to-run noise divided out), so TW_ISECT_BLOCK 8
+ * (16: no better). Units: a block pair instead of a driver step (8.7M ->
+ * 4.7M over the 4,063 queries it takes); a unit for every rank in the
+ * first two lists, rather than for those in all, sent "united south states
+ * ny" (most of "united" is in "states") to the work limit. Kept, 3 pairs
+ * against 19bcbd6 (load 1.5-2.1, medians of the pairs): median 16.0 ->
+ * 15.2 us (0.95), p99 316 -> 304 us (0.96), p99.9 583 -> 572 us, 1 / 2 /
+ * 3 / 4 words 3.3 / 14.9 / 34.7 / 33.1 -> 3.2 / 14.4 / 32.2 / 29.6 us, CPU
+ * per query 41.5 -> 38.5 us (0.93); its 4,063 queries 0.80-0.81 of their
+ * time in each pair (the others 0.99-1.01), the slowest 200 0.95-0.97,
+ * the 3-word band 0.93-0.95. Answers equal per query but for 3 that the
+ * leapfrog truncated, now complete (its answer a prefix of each, each
+ * the leapfrog's own under a 100x work limit;
+ * truncated 18 -> 15; 1M: all 20,000 equal); no memory. Tried and not kept (2 pairs each): the
+ * compare's array form (gcc 12 kept the four masks in memory: 2-3 %
+ * slower); A's ranks found in B by a count when at most 2 fall in B's
+ * block, instead of the 16 x 16 compare: 1.03-1.04 of the time at <= 8x,
+ * no better than the leapfrog at 8-64x; a decode without the count
+ * (cur_decode out of line for the leapfrog too: its queries 2-5 % slower).
+ * The targets stay far: the block-pair queries' time is now the pass 39 %
+ * (the compares, the counts, the moves), cur_decode 29 % (both lists'
+ * gaps, a shift by a variable and a mask a gap), the check ~20 %.
  * Tried and not kept (10M keys, bench_words' queries; the variant and this
  * code in one process over the same index, passes alternating, load 10-12):
  * inside the best-first search, filtering the driving list by the other

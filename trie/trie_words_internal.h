@@ -349,7 +349,7 @@ typedef struct tw_search {
      * trie_words__fz_class (fz 0: the exact search) */
     uint8_t fz, fzc, fzd;
     const struct tw_fzq *fzq;
-    uint8_t pcur, handoff, skewed; /* (tw_work) */
+    uint8_t pcur, handoff, skewed, blocks; /* (tw_work) */
 } tw_search;
 
 /* The worst kept match when the set is full (prunes), else NULL. */
@@ -392,6 +392,11 @@ void trie_words__isect(tw_search *S, const uint32_t *u, uint32_t un, const uint3
  * not sought in the one pass (the key's text checks it): TW_ISECT_SKEW
  * unless a test sets it. */
 extern unsigned trie_words__isect_skew;
+/* Two complete words' lists, the longer at most this many times the
+ * shorter, no prefix list sought, are intersected a block pair at a time
+ * while fewer than k matches are kept (trie_words_isect.c, isect_blocks):
+ * TW_ISECT_BLOCK unless a test sets it (0: never). */
+extern unsigned trie_words__isect_block;
 /* The ranks of the lists of words pw[0..npw), sorted and distinct, into u
  * (room for their entries; tmp as much scratch); their number. */
 uint32_t trie_words__union(const trie_words *w, const uint32_t *pw, uint32_t npw, uint32_t *u, uint32_t *tmp);
@@ -411,6 +416,7 @@ typedef struct tw_work {
     uint8_t pcur;     /* the prefix's lists were read as one (a cursor each) */
     uint8_t handoff;  /* ... and that pass handed the rest to the best-first search */
     uint8_t skewed;   /* the one pass left a complete word's list to the key check */
+    uint8_t blocks;   /* the one pass compared two lists a block pair at a time */
 } tw_work;
 /* trie_words_topk that also reports the work it did (tests). */
 int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,

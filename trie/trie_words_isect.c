@@ -17,6 +17,9 @@
  *   - the prefix's words' lists read as one (tw_uni: a cursor each in a
  *     min-heap, their ranks kept beside it), or its merged ranks (tw_pset:
  *     either);
+ *   - isect_blocks: two complete lists of comparable length compared a
+ *     block pair at a time (SSE2 16 x 16, blk_isect) while no bound is
+ *     beaten, before the leapfrog;
  *   - trie_words__isect: leapfrog over the distinct complete words' lists
  *     (none over TW_ISECT_SKEW times the driver's) and the prefix's ranks,
  *     the shortest driving; the ranks in every list go to
@@ -26,12 +29,16 @@
  * The search's state (tw_search) and the helpers both files use
  * (res_worst, res_beats, trie_words__hpush) are in trie_words_internal.h.
  * Cost: one work unit a step of the driver and one a prefix cursor moved
- * (TRIE_WORDS_MAX_SCAN), no allocation here (the merged array is the
- * caller's; the cursors, TW_PCUR_MAX of them, ~96 B each with a decoded
+ * (isect_blocks: one a block pair, one a third list's cursor moved, one
+ * a rank in all; TRIE_WORDS_MAX_SCAN), no allocation here (the merged
+ * array is the caller's; the cursors, TW_PCUR_MAX of them, ~96 B each with a decoded
  * block, and the heap's ranks, 4 B each, are on the stack).
  */
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__) && !defined(TW_NO_SSE2) /* (-DTW_NO_SSE2: the fallback, tested) */
+#include <emmintrin.h>
+#endif
 
 #include "trie/trie_words_internal.h"
 
@@ -39,6 +46,10 @@
 #define TW_ISECT_SKEW 64 /* (trie_words__isect) */
 #endif
 unsigned trie_words__isect_skew = TW_ISECT_SKEW;
+#ifndef TW_ISECT_BLOCK
+#define TW_ISECT_BLOCK 8 /* (trie_words__isect, isect_blocks) */
+#endif
+unsigned trie_words__isect_block = TW_ISECT_BLOCK;
 
 /* A forward cursor over a posting list: its current rank, and its
  * block's ranks, decoded whole on the first step past the block's head
@@ -211,6 +222,188 @@ static inline uint32_t arr_seek(const uint32_t *u, uint32_t n, uint32_t at, uint
         else hi = mid;
     }
     return hi;
+}
+
+/* One past the last rank of c's block: the next block's head, or the
+ * list's last rank + 1 (ranks are < UINT32_MAX). */
+static inline uint32_t cur_end(const tw_cur *c) {
+    return c->blk + 1 < c->nb ? tw_bbase(c->x)[c->blk + 1] : c->x->last + 1;
+}
+
+/* The last block t >= lo of heads bb[0..nb) with bb[t] <= v, given
+ * bb[lo] <= v (galloping, then bisection). */
+static inline uint32_t head_seek(const uint32_t *bb, uint32_t nb, uint32_t lo, uint32_t v) {
+    uint32_t hi, step = 1;
+    for (;;) {
+        hi = lo + step;
+        if (hi >= nb) {
+            hi = nb;
+            break;
+        }
+        if (bb[hi] > v) break;
+        lo = hi;
+        step <<= 1;
+    }
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (bb[mid] <= v) lo = mid;
+        else hi = mid;
+    }
+    return lo;
+}
+
+/* Bit i set when a[i] is one of b[0..16): all 16 x 16 pairs compared
+ * (each list's ranks distinct; the caller masks a's lanes past its
+ * block's ranks, as both pads are UINT32_MAX). SSE2: each 4 of a against
+ * the 4 vectors of b and their 3 rotations, 64 compares, no branch. */
+static inline uint32_t blk_isect(const uint32_t *a, const uint32_t *b) {
+#if defined(__SSE2__) && !defined(TW_NO_SSE2) /* (-DTW_NO_SSE2: the fallback, tested) */
+    /* (written out: with arrays and loops gcc 12 kept the four masks in
+     * memory) */
+    const __m128i *pa = (const __m128i *)(const void *)a, *pb = (const __m128i *)(const void *)b;
+    __m128i a0 = _mm_loadu_si128(pa), a1 = _mm_loadu_si128(pa + 1), a2 = _mm_loadu_si128(pa + 2),
+            a3 = _mm_loadu_si128(pa + 3), e0 = _mm_setzero_si128(), e1 = e0, e2 = e0, e3 = e0, v;
+#define TW_EQ4(x)                                      \
+    do {                                               \
+        v = (x);                                       \
+        e0 = _mm_or_si128(e0, _mm_cmpeq_epi32(a0, v)); \
+        e1 = _mm_or_si128(e1, _mm_cmpeq_epi32(a1, v)); \
+        e2 = _mm_or_si128(e2, _mm_cmpeq_epi32(a2, v)); \
+        e3 = _mm_or_si128(e3, _mm_cmpeq_epi32(a3, v)); \
+    } while (0)
+#define TW_EQ16(x)                                                 \
+    do {                                                           \
+        __m128i w = (x);                                           \
+        TW_EQ4(w);                                                 \
+        TW_EQ4(_mm_shuffle_epi32(w, _MM_SHUFFLE(0, 3, 2, 1)));     \
+        TW_EQ4(_mm_shuffle_epi32(w, _MM_SHUFFLE(1, 0, 3, 2)));     \
+        TW_EQ4(_mm_shuffle_epi32(w, _MM_SHUFFLE(2, 1, 0, 3)));     \
+    } while (0)
+    TW_EQ16(_mm_loadu_si128(pb));
+    TW_EQ16(_mm_loadu_si128(pb + 1));
+    TW_EQ16(_mm_loadu_si128(pb + 2));
+    TW_EQ16(_mm_loadu_si128(pb + 3));
+#undef TW_EQ16
+#undef TW_EQ4
+    return (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(e0)) | (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(e1)) << 4 |
+           (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(e2)) << 8 | (uint32_t)_mm_movemask_ps(_mm_castsi128_ps(e3)) << 12;
+#else
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < TW_F; i++) {
+        uint32_t e = 0;
+        for (uint32_t j = 0; j < TW_F; j++) e |= a[i] == b[j];
+        m |= e << i;
+    }
+    return m;
+#endif
+}
+
+/* The one pass over two complete words' lists of comparable length (the
+ * longer at most trie_words__isect_block times the shorter; no prefix
+ * list sought), a block pair at a time instead of a rank at a time: a
+ * block wholly below the other list's current block is passed on its
+ * heads (galloped: no gaps read); else A's block (the shorter list's) is
+ * decoded and its ranks below B's block counted (16 compares, no branch):
+ * when none of them falls in B's block, B gallops on its heads to A's
+ * next rank (or A moves on, all its ranks below B's block), so a denser
+ * B's blocks holding no rank of A are never decoded; else B's block is
+ * decoded and the two compared 16 x 16 (blk_isect), and the one ending
+ * first moves on (selected, not branched on: which one is a coin toss).
+ * Every pair of blocks that share a rank is compared once, so each rank
+ * in both is found once, ascending; the other complete lists cur[2..no)
+ * then seek it (as the leapfrog's). It replaced, for these lists, a seek
+ * of each driver rank in B, a count and a mispredicted exit each. Work
+ * units: one a pair (compared, or a block passed), one a cursor of
+ * cur[2..no) moved and one a rank in every list (a candidate checked, as
+ * a leapfrog step): a unit decodes and compares at most ~32 ranks, where
+ * a leapfrog step decodes up to two blocks too. (A unit for each rank in
+ * both A and B instead sent "united south states ny", whose first two
+ * lists share most ranks, to the work limit.)
+ * Only while fewer than m matches are kept (no bound beaten: the tail's
+ * 3-4 word queries read their lists whole); then, as at the work limit,
+ * it hands on to the leapfrog at rank *rp, below which every rank in both
+ * lists is found (the later of the two current blocks' heads: every rank
+ * of either list below its current head was compared or shown absent),
+ * the cursors at or before their first rank >= *rp. Returns 0 when a
+ * list is exhausted (nothing more in every list), else 1; the ranks
+ * found go to buf (*nbp of them), checked 16 at a time. */
+static int isect_blocks(tw_search *S, tw_cur *cur, uint32_t no, uint32_t *rp, uint32_t *buf, uint32_t *nbp,
+                        uint32_t lim) {
+    tw_cur *A = &cur[0], *B = &cur[1];
+    const uint32_t *ba = tw_bbase(A->x), *bb = tw_bbase(B->x);
+    uint32_t nb = *nbp;
+    int ret = 1;
+    S->blocks = 1;
+    for (;;) {
+        if (S->scanned >= lim || res_worst(S)) break;
+        S->scanned++;
+        uint32_t ha = ba[A->blk], hb = bb[B->blk], ea = cur_end(A), eb = cur_end(B);
+        if (ea <= hb) { /* A's block below B's: on to A's last block with a head <= hb */
+            if (A->blk + 1 >= A->nb) {
+                ret = 0;
+                break;
+            }
+            cur_block(A, head_seek(ba, A->nb, A->blk + 1, hb));
+            continue;
+        }
+        if (eb <= ha) {
+            if (B->blk + 1 >= B->nb) {
+                ret = 0;
+                break;
+            }
+            cur_block(B, head_seek(bb, B->nb, B->blk + 1, ha));
+            continue;
+        }
+        if (!A->cnt) cur_decode(A, 0);
+        uint32_t j = 0; /* A's ranks below B's block (counted over the 16, no branch) */
+        for (uint32_t i = 0; i < TW_F; i++) j += A->rk[i] < hb;
+        if (j >= A->cnt || A->rk[j] >= eb) { /* none of A's ranks in B's block */
+            tw_cur *c = j >= A->cnt ? A : B;
+            if (c->blk + 1 >= c->nb) {
+                ret = 0;
+                break;
+            }
+            /* A on, or B to its last block with a head <= A's next rank */
+            cur_block(c, j >= A->cnt ? A->blk + 1 : head_seek(bb, B->nb, B->blk + 1, A->rk[j]));
+            continue;
+        }
+        if (!B->cnt) cur_decode(B, 0);
+        uint32_t m = blk_isect(A->rk, B->rk) & (uint32_t)(((uint64_t)1 << A->cnt) - 1);
+        while (m) {
+            uint32_t r = A->rk[__builtin_ctz(m)], k = 2;
+            m &= m - 1;
+            for (; k < no; k++) { /* a unit a cursor moved (not when it is past r already) */
+                if (cur[k].r < r) {
+                    S->scanned++;
+                    if (!cur_seek(&cur[k], r)) { /* a list exhausted: no rank >= r is in all */
+                        *nbp = nb;
+                        return 0;
+                    }
+                }
+                if (cur[k].r != r) break;
+            }
+            if (k < no) continue;
+            S->scanned++; /* a unit a rank in every list (checked), as a step */
+            buf[nb++] = r;
+            if (nb == TW_F) {
+                trie_words__check_ranks(S, buf, nb);
+                nb = 0;
+            }
+        }
+        /* the block ending first moves on (which one is a coin toss:
+         * selected, not branched on); ending together, A does, and B's
+         * is passed on its head next */
+        tw_cur *c = ea <= eb ? A : B;
+        if (c->blk + 1 >= c->nb) {
+            ret = 0;
+            break;
+        }
+        cur_block(c, c->blk + 1);
+    }
+    *nbp = nb;
+    uint32_t ha = ba[A->blk], hb = bb[B->blk];
+    *rp = ha > hb ? ha : hb;
+    return ret;
 }
 
 /* trie_words__isect stopped by the work limit at rank r: a heap entry
@@ -406,6 +599,12 @@ void trie_words__isect(tw_search *S, const uint32_t *u, uint32_t un, const uint3
     int handoff = P.U && nall == 1;
     uint32_t lim = handoff ? (uint32_t)(TRIE_WORDS_MAX_SCAN * TW_ISECT_HANDOFF) : TRIE_WORDS_MAX_SCAN;
     uint32_t buf[TW_F], nb = 0, r = 0;
+    /* two complete lists of comparable length, nothing else sought first:
+     * a block pair at a time while no bound is beaten (isect_blocks) */
+    if (!pp && no >= 2 && trie_words__isect_block &&
+        cur[1].x->n <= (uint64_t)cur[0].x->n * trie_words__isect_block &&
+        !isect_blocks(S, cur, no, &r, buf, &nb, lim))
+        goto done;
     for (;;) {
         if (S->scanned >= lim) { /* the work limit: what is left, as one bound */
             if (nb) trie_words__check_ranks(S, buf, nb);

@@ -598,7 +598,7 @@ int trie_words_topk(const trie_words *w, const trie *t, const char *text, size_t
 
 int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
                      trie_words_hit *out, int *truncated, tw_work *work) {
-    if (work) *work = (tw_work){0, 0, 0, 0, 0};
+    if (work) *work = (tw_work){0, 0, 0, 0, 0, 0};
     int trunc_dummy;
     if (!truncated) truncated = &trunc_dummy;
     *truncated = 0;
@@ -632,7 +632,7 @@ int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_
     S.res = qmalloc(m * sizeof *S.res);
     S.ord = qmalloc(m * sizeof *S.ord);
     int n1 = S.res && S.ord ? search(&S, m, out + n0, truncated) : 0;
-    if (work) *work = (tw_work){S.scanned, S.decoded, S.pcur, S.handoff, S.skewed};
+    if (work) *work = (tw_work){S.scanned, S.decoded, S.pcur, S.handoff, S.skewed, S.blocks};
     int oom = S.oom || !S.res || !S.ord;
     qfree(S.h);
     qfree(S.s);
