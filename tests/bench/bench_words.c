@@ -211,6 +211,20 @@ static int dump_queries(const qset *q, const char *path) {
     return 0;
 }
 
+/* Adds one answer to the checksum: its count and truncation, then each
+ * hit's key, score, class (with edits: its edit class instead) and ranges. */
+static void sum_answer(XXH3_state_t *sum, int n, int tr, const trie_words_hit *out, int edits) {
+    int32_t head[2] = {n, tr};
+    XXH3_64bits_update(sum, head, sizeof head);
+    for (int j = 0; j < n; j++) {
+        const trie_words_hit *o = &out[j];
+        XXH3_64bits_update(sum, o->hit.text, o->hit.keylen);
+        XXH3_64bits_update(sum, &o->hit.score, sizeof o->hit.score);
+        XXH3_64bits_update(sum, edits ? &o->edits : &o->cls, 1);
+        XXH3_64bits_update(sum, o->range, o->nranges * sizeof *o->range);
+    }
+}
+
 static void bench_queries(const trie_words *w, const trie *t, const qset *q) {
     static hist h[5];
     static trie_words_hit out[10];
@@ -226,15 +240,7 @@ static void bench_queries(const trie_words *w, const trie *t, const qset *q) {
             uint64_t t0 = qtime_ns();
             int n = trie_words_topk(w, t, q->buf + q->off[i], q->len[i], 10, out, &tr);
             uint64_t d = qtime_ns() - t0;
-            int32_t head[2] = {n, tr};
-            XXH3_64bits_update(sum, head, sizeof head);
-            for (int j = 0; j < n; j++) {
-                const trie_words_hit *o = &out[j];
-                XXH3_64bits_update(sum, o->hit.text, o->hit.keylen);
-                XXH3_64bits_update(sum, &o->hit.score, sizeof o->hit.score);
-                XXH3_64bits_update(sum, &o->cls, 1);
-                XXH3_64bits_update(sum, o->range, o->nranges * sizeof *o->range);
-            }
+            sum_answer(sum, n, tr, out, 0);
             for (int c = 0; c <= 4; c += (c == 0 ? q->nw[i] : 5)) {
                 hist_add(&h[c], d);
                 tot[c] += d, cnt[c]++, res[c] += (uint64_t)(n > 0 ? n : 0), trunc[c] += (uint64_t)tr;
@@ -330,15 +336,7 @@ static void bench_fuzzy(const trie_words *w, const trie *t, const qset *q) {
                     ran++;
                     with += nw > 0;
                     trunc += (uint64_t)tr;
-                    int32_t head[2] = {nw, tr};
-                    XXH3_64bits_update(sum, head, sizeof head);
-                    for (int j = 0; j < nw; j++) {
-                        const trie_words_hit *o = &wf[j];
-                        XXH3_64bits_update(sum, o->hit.text, o->hit.keylen);
-                        XXH3_64bits_update(sum, &o->hit.score, sizeof o->hit.score);
-                        XXH3_64bits_update(sum, &o->edits, 1);
-                        XXH3_64bits_update(sum, o->range, o->nranges * sizeof *o->range);
-                    }
+                    sum_answer(sum, nw, tr, wf, 1);
                 }
             } else {
                 t2 = t1 = qtime_ns();
