@@ -1,8 +1,9 @@
 /* trie_fuzzy_dp.c -- the typed prefix split into characters, and the edit
  * class of one key (trie_fuzzy_dist, the brute-force reference the tests
  * compare the walk against; trie__fz_dist_pat, the same for a prepared
- * pattern, which trie_words_fuzzy.c also calls, with the full distance). The DP itself (banded OSA rows, fz_row) is in
- * trie_fuzzy_internal.h; what it computes and why: trie_fuzzy.c. */
+ * pattern, which trie_words_fuzzy.c also calls, with the full distance).
+ * The DP itself (banded OSA rows, fz_row) is in trie_fuzzy_internal.h;
+ * what it computes and why: trie_fuzzy.c. */
 #include "trie/trie_fuzzy_internal.h"
 
 #include <pthread.h>
