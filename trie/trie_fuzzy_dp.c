@@ -1,7 +1,9 @@
 /* trie_fuzzy_dp.c -- the typed prefix split into characters, and the edit
  * class of one key (trie_fuzzy_dist, the brute-force reference the tests
- * compare the walk against). The DP itself (banded OSA rows, fz_row) is in
- * trie_fuzzy_internal.h; what it computes and why: trie_fuzzy.c. */
+ * compare the walk against; trie__fz_dist_pat, the same for a prepared
+ * pattern, which trie_words_fuzzy.c also calls, with the full distance).
+ * The DP itself (banded OSA rows, fz_row) is in trie_fuzzy_internal.h;
+ * what it computes and why: trie_fuzzy.c. */
 #include "trie/trie_fuzzy_internal.h"
 
 #include <pthread.h>
@@ -124,6 +126,47 @@ int trie__fz_pat_init(fz_pat *z, const char *p, size_t plen, unsigned maxd, unsi
     return 0;
 }
 
+unsigned trie__fz_dist_pat(const fz_pat *z, const char *p, const char *key, size_t klen, int whole,
+                           size_t *matchlen) {
+    const unsigned maxd = z->B;
+    size_t pos = 0;
+    for (; pos < z->elen; pos++) /* P's first character, exact */
+        if (pos >= klen || key[pos] != p[pos]) return maxd + 1;
+    /* the walk's rows are indexed by j, which a long key overruns: keep
+     * three rolling rows here instead (same step function) */
+    uint8_t rows[3][FZ_RB];
+    fz_row0(z, rows[0]);
+    uint8_t best = z->m <= z->B ? (uint8_t)z->m : z->inf, d = best; /* D(0) */
+    size_t bestlen = pos;
+    unsigned j = 0;
+    uint32_t kp = 0;
+    while (pos < klen && (whole || best > 0)) {
+        unsigned l = fz_clen((uint8_t)key[pos]);
+        if (pos + l > klen) break; /* the key ends inside a character */
+        uint32_t kc = 0;
+        for (unsigned b = 0; b < l; b++) kc |= (uint32_t)(uint8_t)key[pos + b] << (8 * b);
+        pos += l;
+        j++;
+        uint8_t *r = rows[j % 3];
+        uint8_t mn = fz_row(z, r, rows[(j + 2) % 3], rows[(j + 1) % 3], kc, kp, j);
+        kp = kc;
+        d = fz_dm(z, r, j);
+        if (whole) {
+            if (mn > maxd) return maxd + 1; /* every later row's too */
+            continue;
+        }
+        if (d < best) {
+            best = d;
+            bestlen = pos;
+        }
+        if (mn >= best) break; /* nothing longer gets below best */
+    }
+    if (whole) best = d, bestlen = pos;
+    if (best > maxd) return maxd + 1;
+    if (matchlen) *matchlen = bestlen;
+    return best;
+}
+
 unsigned trie_fuzzy_dist(const char *p, size_t plen, const char *key, size_t klen, unsigned maxd,
                          unsigned flags, size_t *matchlen) {
     if (maxd > TRIE_FUZZY_MAX_EDITS) maxd = TRIE_FUZZY_MAX_EDITS;
@@ -136,47 +179,5 @@ unsigned trie_fuzzy_dist(const char *p, size_t plen, const char *key, size_t kle
         if (matchlen) *matchlen = 0;
         return 0;
     }
-    /* the walk's rows are indexed by j, which a long key overruns: keep
-     * three rolling rows here instead (same step function) */
-    uint8_t rows[3][FZ_RB];
-    uint32_t kp = 0;
-    fz_st s = {0};
-    s.pre = z.elen > 0;
-    if (!s.pre) {
-        fz_row0(&z, rows[0]);
-        s.best = z.m <= z.B ? (uint8_t)z.m : z.inf;
-        s.bestlen = 0;
-    }
-    size_t pos = 0;
-    for (; s.pre && pos < klen; pos++) {
-        if (key[pos] != p[pos]) return maxd + 1;
-        if (pos + 1 == z.elen) {
-            s.pre = 0;
-            fz_row0(&z, rows[0]);
-            s.best = z.m <= z.B ? (uint8_t)z.m : z.inf;
-            s.bestlen = (uint16_t)(pos + 1);
-        }
-    }
-    if (s.pre) return maxd + 1; /* the key is shorter than P's first character */
-    unsigned j = 0;
-    while (pos < klen && z.m) {
-        unsigned l = fz_clen((uint8_t)key[pos]);
-        if (pos + l > klen) break; /* the key ends inside a character */
-        uint32_t kc = 0;
-        for (unsigned b = 0; b < l; b++) kc |= (uint32_t)(uint8_t)key[pos + b] << (8 * b);
-        pos += l;
-        j++;
-        uint8_t *r = rows[j % 3];
-        uint8_t mn = fz_row(&z, r, rows[(j + 2) % 3], rows[(j + 1) % 3], kc, kp, j);
-        kp = kc;
-        uint8_t d = fz_dm(&z, r, j);
-        if (d < s.best) {
-            s.best = d;
-            s.bestlen = (uint16_t)pos;
-        }
-        if (mn >= s.best) break;
-    }
-    if (s.best > maxd) return maxd + 1;
-    if (matchlen) *matchlen = s.bestlen;
-    return s.best;
+    return trie__fz_dist_pat(&z, p, key, klen, 0, matchlen);
 }

@@ -1,6 +1,8 @@
 /* trie_fuzzy_internal.h -- what the typo search's files share (trie_fuzzy.c:
  * the walk and the top-k; trie_fuzzy_dp.c: the typed prefix and the edit
- * distance of one key; trie_fuzzy_list.c: the ranked entry lists). The DP
+ * distance of one key; trie_fuzzy_list.c: the ranked entry lists), and
+ * trie_words_fuzzy.c (the last typed word with edits: the same pattern,
+ * rows and distance, so that INFIX FUZZY's edits are FUZZY's). The DP
  * step functions are static inline here: the walk calls them for every
  * byte, so they must be compiled into it. Design: trie_fuzzy.c. */
 #ifndef QAC_TRIE_FUZZY_INTERNAL_H
@@ -62,6 +64,16 @@ extern uint64_t trie__fz_memo_hits;
 extern uint32_t trie__fz_pass_min_words;
 
 int trie__fz_pat_init(fz_pat *z, const char *p, size_t plen, unsigned maxd, unsigned flags);
+/* trie_fuzzy_dist for a pattern z made by trie__fz_pat_init from p (its
+ * bytes: the exact first character is read there) with z->plen > 0, maxd
+ * z->B: the least OSA distance of P to a character-boundary prefix of key,
+ * *matchlen (when not NULL and the class is <= maxd) the bytes of the
+ * shortest such prefix; with whole, the distance of P to all of key
+ * instead (a key ending inside a character: to its complete characters),
+ * *matchlen the bytes those take. maxd + 1 when over maxd.
+ * trie_fuzzy_dp.c */
+unsigned trie__fz_dist_pat(const fz_pat *z, const char *p, const char *key, size_t klen, int whole,
+                           size_t *matchlen);
 
 
 /* Row 0 (no key character consumed): cell (i, 0) = i. */

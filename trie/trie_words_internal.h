@@ -430,40 +430,20 @@ typedef struct tw_fzent {
     uint32_t ref;
     uint8_t cls;
 } tw_fzent;
-struct twf_pat;
-/* Every dictionary entry of class 1..p->d for the last typed word (the
- * pattern p: tw_fzq's), as trie_words_fuzzy.c says, into *out (qmalloc'd,
- * the caller frees) and *nout. A work unit a byte fed and a child looked
- * at, added to *work; past limit it stops: returns 1 (nothing listed). 0,
- * or TRIE_ENOMEM. */
-int trie_words__fz_words(const trie *wt, const struct twf_pat *p, uint32_t *work, uint32_t limit, tw_fzent **out,
+/* A request's typed words, ready for the walk and trie_words__fz_class
+ * (defined in trie_words_fuzzy.c: the last word is trie_fuzzy's pattern). */
+typedef struct tw_fzq tw_fzq;
+/* Every dictionary entry of class 1..maxd for the last typed word (z's),
+ * as trie_words_fuzzy.c says, into *out (qmalloc'd, the caller frees) and
+ * *nout. A work unit a byte fed and a child looked at, added to *work;
+ * past limit it stops: returns 1 (nothing listed). 0, or TRIE_ENOMEM. */
+int trie_words__fz_words(const trie *wt, const tw_fzq *z, uint32_t *work, uint32_t limit, tw_fzent **out,
                          uint32_t *nout);
-/* The last typed word as a pattern: its characters after its exact first
- * character (all of them under TRIE_FUZZY_FIRST_ANY), the edits d allowed;
- * whole: it is complete (a trailing space). */
-#define TWF_MAXC (TRIE_MAX_KEY + 1)
-typedef struct twf_pat {
-    uint32_t c[TWF_MAXC];
-    int m;
-    uint8_t first[4];
-    unsigned flen, d, inf;
-    int whole;
-} twf_pat;
-/* A request's typed words, ready for trie_words__fz_class: the pattern of
- * the last one, the distinct complete ones (a typed word of each, rep) and
- * how many times each was typed. */
-typedef struct tw_fzq {
-    twf_pat p;
-    const char *const *w;
-    const uint16_t *wl;
-    int nw, nd;
-    int rep[TRIE_WORDS_MAX_TYPED], need[TRIE_WORDS_MAX_TYPED];
-} tw_fzq;
-/* Prepares z for the typed words w[0..nw) (the last one with up to maxd
- * edits; trailing: it is complete); -1 when nothing can match (the last
- * word has no character). */
-int trie_words__fz_prep(tw_fzq *z, const char *const *w, const uint16_t *wl, int nw, int trailing, unsigned maxd,
-                        unsigned flags);
+/* Prepares *out (qmalloc'd, the caller frees) for the typed words w[0..nw)
+ * (the last one with up to maxd edits; trailing: it is complete): 0; -1
+ * when nothing can match (the last word has no character); TRIE_ENOMEM. */
+int trie_words__fz_prep(tw_fzq **out, const char *const *w, const uint16_t *wl, int nw, int trailing,
+                        unsigned maxd, unsigned flags);
 /* The edit class of key for z's words: 0 for an exact INFIX match, 1..maxd,
  * or maxd + 1 when it does not match; rg (when not NULL) the ranges of
  * every typed word (trie_words_fuzzy.c). */

@@ -160,10 +160,10 @@ int trie_words_match_fuzzy(const char *text, size_t len, const char *key, size_t
     if (rc < 0) return rc;
     if (!q.nw || klen > TRIE_MAX_KEY) return 0;
     if (maxd > TRIE_FUZZY_MAX_EDITS) maxd = TRIE_FUZZY_MAX_EDITS;
-    tw_fzq *z = qmalloc(sizeof *z);
-    if (!z) return TRIE_ENOMEM;
-    unsigned e = trie_words__fz_prep(z, q.w, q.wl, q.nw, q.trailing, maxd, flags) ? maxd + 1
-                                                                                     : trie_words__fz_class(z, key, klen, rg);
+    tw_fzq *z;
+    rc = trie_words__fz_prep(&z, q.w, q.wl, q.nw, q.trailing, maxd, flags);
+    if (rc == TRIE_ENOMEM) return rc;
+    unsigned e = rc ? maxd + 1 : trie_words__fz_class(z, key, klen, rg);
     qfree(z);
     if (e > maxd) return 0;
     if (e == 0) tw_match(&q, key, klen, rg); /* an exact match: the ranges of trie_words_match */
@@ -679,16 +679,13 @@ int trie_words_fuzzy_topk(const trie_words *w, const trie *t, const char *text, 
         if ((S.qw[i] = trie_words__lookup(w->wt, q.w[i], q.wl[i])) == NONE) return 0;
         S.sigm |= tw_sig_word(q.w[i], q.wl[i]);
     }
-    tw_fzq *z = qmalloc(sizeof *z);
-    if (!z) return TRIE_ENOMEM;
-    if (trie_words__fz_prep(z, q.w, q.wl, q.nw, q.trailing, maxd, flags)) {
-        qfree(z);
-        return 0;
-    }
+    tw_fzq *z;
+    rc = trie_words__fz_prep(&z, q.w, q.wl, q.nw, q.trailing, maxd, flags);
+    if (rc != 0) return rc == TRIE_ENOMEM ? rc : 0;
     S.fzq = z;
     tw_fzent *e = NULL;
     uint32_t ne = 0;
-    rc = trie_words__fz_words(w->wt, &z->p, &S.scanned, TRIE_WORDS_MAX_SCAN, &e, &ne);
+    rc = trie_words__fz_words(w->wt, z, &S.scanned, TRIE_WORDS_MAX_SCAN, &e, &ne);
     if (rc != 0) {
         qfree(z);
         if (rc < 0) return rc;

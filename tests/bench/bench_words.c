@@ -37,7 +37,9 @@
  * AUTO by the word's characters); 3 passes, the last reported: the whole
  * request's median and p99, the same without the last-word search (what
  * the request cost before it), the last-word search's own, and how many
- * answers held a last-word match or were cut by the scan limit.
+ * answers held a last-word match or were cut by the scan limit, and a
+ * checksum of the last-word search's answers of the last pass (count,
+ * truncation, and each hit's key, score, edits and ranges).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -209,6 +211,20 @@ static int dump_queries(const qset *q, const char *path) {
     return 0;
 }
 
+/* Adds one answer to the checksum: its count and truncation, then each
+ * hit's key, score, class (with edits: its edit class instead) and ranges. */
+static void sum_answer(XXH3_state_t *sum, int n, int tr, const trie_words_hit *out, int edits) {
+    int32_t head[2] = {n, tr};
+    XXH3_64bits_update(sum, head, sizeof head);
+    for (int j = 0; j < n; j++) {
+        const trie_words_hit *o = &out[j];
+        XXH3_64bits_update(sum, o->hit.text, o->hit.keylen);
+        XXH3_64bits_update(sum, &o->hit.score, sizeof o->hit.score);
+        XXH3_64bits_update(sum, edits ? &o->edits : &o->cls, 1);
+        XXH3_64bits_update(sum, o->range, o->nranges * sizeof *o->range);
+    }
+}
+
 static void bench_queries(const trie_words *w, const trie *t, const qset *q) {
     static hist h[5];
     static trie_words_hit out[10];
@@ -224,15 +240,7 @@ static void bench_queries(const trie_words *w, const trie *t, const qset *q) {
             uint64_t t0 = qtime_ns();
             int n = trie_words_topk(w, t, q->buf + q->off[i], q->len[i], 10, out, &tr);
             uint64_t d = qtime_ns() - t0;
-            int32_t head[2] = {n, tr};
-            XXH3_64bits_update(sum, head, sizeof head);
-            for (int j = 0; j < n; j++) {
-                const trie_words_hit *o = &out[j];
-                XXH3_64bits_update(sum, o->hit.text, o->hit.keylen);
-                XXH3_64bits_update(sum, &o->hit.score, sizeof o->hit.score);
-                XXH3_64bits_update(sum, &o->cls, 1);
-                XXH3_64bits_update(sum, o->range, o->nranges * sizeof *o->range);
-            }
+            sum_answer(sum, n, tr, out, 0);
             for (int c = 0; c <= 4; c += (c == 0 ? q->nw[i] : 5)) {
                 hist_add(&h[c], d);
                 tot[c] += d, cnt[c]++, res[c] += (uint64_t)(n > 0 ? n : 0), trunc[c] += (uint64_t)tr;
@@ -301,10 +309,13 @@ static void bench_fuzzy(const trie_words *w, const trie *t, const qset *q) {
     static trie_words_hit out[10], wf[10];
     static trie_fuzzy_hit fh[10];
     uint64_t with = 0, trunc = 0, ran = 0;
+    XXH3_state_t *sum = XXH3_createState();
+    if (!sum) abort();
     double cpu0 = cpu_s();
     for (int pass = 0; pass < 3; pass++) {
         hist_init(&h), hist_init(&hw), hist_init(&h0);
         with = trunc = ran = 0;
+        XXH3_64bits_reset(sum);
         for (size_t i = 0; i < q->n; i++) {
             const char *s = q->buf + q->off[i];
             size_t l = q->len[i], st = l;
@@ -325,6 +336,7 @@ static void bench_fuzzy(const trie_words *w, const trie *t, const qset *q) {
                     ran++;
                     with += nw > 0;
                     trunc += (uint64_t)tr;
+                    sum_answer(sum, nw, tr, wf, 1);
                 }
             } else {
                 t2 = t1 = qtime_ns();
@@ -334,6 +346,8 @@ static void bench_fuzzy(const trie_words *w, const trie *t, const qset *q) {
         }
     }
     printf("infix_fuzzy_auto_cpu_per_query %.0f ns\n", (cpu_s() - cpu0) * 1e9 / (3.0 * (double)q->n));
+    printf("infix_fuzzy_auto_word_answers_checksum %016llx\n", (unsigned long long)XXH3_64bits_digest(sum));
+    XXH3_freeState(sum);
     printf("infix_fuzzy_auto_queries %zu count\n", q->n);
     printf("infix_fuzzy_auto_median %llu ns\n", (unsigned long long)hist_quantile(&h, 0.5));
     printf("infix_fuzzy_auto_p99 %llu ns\n", (unsigned long long)hist_quantile(&h, 0.99));
