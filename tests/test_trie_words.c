@@ -1081,21 +1081,30 @@ static void test_bad_input(void **state) {
     trie_free(t);
 }
 
+/* Keys "k<i> alpha" and "k<i> beta" for i < n (ranks alternate: equal
+ * scores within a pair, 10 + i % mod, 10 for all when mod is 0) and
+ * "alpha beta" at -5, the only key with both words and the worst. */
+static trie *alternating_trie(int n, int mod) {
+    trie *t = trie_new();
+    char k[64];
+    for (int i = 0; i < n; i++) {
+        double sc = mod ? 10 + i % mod : 10;
+        int l = snprintf(k, sizeof k, "k%06d alpha", i);
+        assert_int_equal(trie_set(t, k, (size_t)l, NULL, 0, sc, NULL), 0);
+        l = snprintf(k, sizeof k, "k%06d beta", i);
+        assert_int_equal(trie_set(t, k, (size_t)l, NULL, 0, sc, NULL), 0);
+    }
+    assert_int_equal(trie_set(t, "alpha beta", 10, NULL, 0, -5, NULL), 0);
+    return t;
+}
+
 /* Two big words whose ranks alternate (keys "k<i> alpha", "k<i> beta" of
  * equal scores: ranks in key order) and meet only in the worst key: every
  * step of the intersection moves one rank, so the scan limit stops it, the
  * result says so, and what it returns is still a prefix of the answer. */
 static void test_scan_limit(void **state) {
     (void)state;
-    trie *t = trie_new();
-    char k[64];
-    for (int i = 0; i < 25000; i++) {
-        int n = snprintf(k, sizeof k, "k%05d alpha", i);
-        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 7, NULL), 0);
-        n = snprintf(k, sizeof k, "k%05d beta", i);
-        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 7, NULL), 0);
-    }
-    assert_int_equal(trie_set(t, "alpha beta", 10, NULL, 0, -5, NULL), 0);
+    trie *t = alternating_trie(25000, 7);
     trie_words *w;
     assert_int_equal(trie_words_build(t, &w), 0);
     trie_words_hit out[10];
@@ -1141,15 +1150,7 @@ static void test_scan_limit(void **state) {
  * worst: truncated, the units within the limit (a unit a block pair). */
 static void test_scan_limit_blocks(void **state) {
     (void)state;
-    trie *t = trie_new();
-    char k[64];
-    for (int i = 0; i < 180000; i++) {
-        int n = snprintf(k, sizeof k, "k%06d alpha", i);
-        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10, NULL), 0);
-        n = snprintf(k, sizeof k, "k%06d beta", i);
-        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10, NULL), 0);
-    }
-    assert_int_equal(trie_set(t, "alpha beta", 10, NULL, 0, -5, NULL), 0);
+    trie *t = alternating_trie(180000, 0);
     trie_words *w;
     assert_int_equal(trie_words_build(t, &w), 0);
     trie_words_hit out[10];
@@ -1164,10 +1165,6 @@ static void test_scan_limit_blocks(void **state) {
     trie_free(t);
 }
 
-/* Two complete words whose lists are intersected in one pass (ranks in
- * runs: "alpha a<i>" before "beta b<i>" at equal scores): the only common
- * key, the worst of all, is found and nothing is truncated; the same after
- * live changes (an add that joins the lists, a delete, a raised score). */
 /* The last word with edits under the work limit: a search that must read
  * a long list to prove its few matches stops with *truncated and the best
  * found (none: the only match is the worst key), and finds the match once
@@ -1177,15 +1174,8 @@ static void test_scan_limit_blocks(void **state) {
  * *truncated, and the same walk with the first letter exact finishes. */
 static void test_fuzzy_scan_limit(void **state) {
     (void)state;
-    trie *t = trie_new();
+    trie *t = alternating_trie(25000, 7);
     char k[64];
-    for (int i = 0; i < 25000; i++) {
-        int n = snprintf(k, sizeof k, "k%05d alpha", i);
-        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 7, NULL), 0);
-        n = snprintf(k, sizeof k, "k%05d beta", i);
-        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 7, NULL), 0);
-    }
-    assert_int_equal(trie_set(t, "alpha beta", 10, NULL, 0, -5, NULL), 0);
     trie_words *w;
     assert_int_equal(trie_words_build(t, &w), 0);
     trie_words_hit out[10];
@@ -1218,6 +1208,10 @@ static void test_fuzzy_scan_limit(void **state) {
     trie_free(t);
 }
 
+/* Two complete words whose lists are intersected in one pass (ranks in
+ * runs: "alpha a<i>" before "beta b<i>" at equal scores): the only common
+ * key, the worst of all, is found and nothing is truncated; the same after
+ * live changes (an add that joins the lists, a delete, a raised score). */
 static void test_isect(void **state) {
     (void)state;
     trie *t = trie_new();
