@@ -37,7 +37,9 @@
  * AUTO by the word's characters); 3 passes, the last reported: the whole
  * request's median and p99, the same without the last-word search (what
  * the request cost before it), the last-word search's own, and how many
- * answers held a last-word match or were cut by the scan limit.
+ * answers held a last-word match or were cut by the scan limit, and a
+ * checksum of the last-word search's answers of the last pass (count,
+ * truncation, and each hit's key, score, edits and ranges).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -301,10 +303,13 @@ static void bench_fuzzy(const trie_words *w, const trie *t, const qset *q) {
     static trie_words_hit out[10], wf[10];
     static trie_fuzzy_hit fh[10];
     uint64_t with = 0, trunc = 0, ran = 0;
+    XXH3_state_t *sum = XXH3_createState();
+    if (!sum) abort();
     double cpu0 = cpu_s();
     for (int pass = 0; pass < 3; pass++) {
         hist_init(&h), hist_init(&hw), hist_init(&h0);
         with = trunc = ran = 0;
+        XXH3_64bits_reset(sum);
         for (size_t i = 0; i < q->n; i++) {
             const char *s = q->buf + q->off[i];
             size_t l = q->len[i], st = l;
@@ -325,6 +330,15 @@ static void bench_fuzzy(const trie_words *w, const trie *t, const qset *q) {
                     ran++;
                     with += nw > 0;
                     trunc += (uint64_t)tr;
+                    int32_t head[2] = {nw, tr};
+                    XXH3_64bits_update(sum, head, sizeof head);
+                    for (int j = 0; j < nw; j++) {
+                        const trie_words_hit *o = &wf[j];
+                        XXH3_64bits_update(sum, o->hit.text, o->hit.keylen);
+                        XXH3_64bits_update(sum, &o->hit.score, sizeof o->hit.score);
+                        XXH3_64bits_update(sum, &o->edits, 1);
+                        XXH3_64bits_update(sum, o->range, o->nranges * sizeof *o->range);
+                    }
                 }
             } else {
                 t2 = t1 = qtime_ns();
@@ -334,6 +348,8 @@ static void bench_fuzzy(const trie_words *w, const trie *t, const qset *q) {
         }
     }
     printf("infix_fuzzy_auto_cpu_per_query %.0f ns\n", (cpu_s() - cpu0) * 1e9 / (3.0 * (double)q->n));
+    printf("infix_fuzzy_auto_word_answers_checksum %016llx\n", (unsigned long long)XXH3_64bits_digest(sum));
+    XXH3_freeState(sum);
     printf("infix_fuzzy_auto_queries %zu count\n", q->n);
     printf("infix_fuzzy_auto_median %llu ns\n", (unsigned long long)hist_quantile(&h, 0.5));
     printf("infix_fuzzy_auto_p99 %llu ns\n", (unsigned long long)hist_quantile(&h, 0.99));
