@@ -284,6 +284,7 @@ static void compare(const trie_words *w, const trie *t, bset *b, const char *tex
 
 static int g_fz; /* run_differential also compares the last word with edits */
 static unsigned long n_fz_cmp, n_fz_hits, n_fz_c2, n_fz_multi, n_fz_trail, n_fz_trunc, n_fz_any;
+static unsigned long n_fz_cur; /* queries with a class's lists read as one (a cursor each) */
 
 /* Reference distance of L and W (-1: the first characters differ); *ml the
  * bytes of W that L stands for. */
@@ -358,7 +359,9 @@ static void compare_fz(const trie_words *w, const trie *t, bset *b, const char *
                        unsigned flags, unsigned k, bkey **res, trie_words_hit *out) {
     size_t ne = brute_fz(b, text, len, maxd, !(flags & TRIE_FUZZY_FIRST_ANY), res);
     int trunc = -1;
-    int n = trie_words_fuzzy_topk(w, t, text, len, maxd, flags, k, out, &trunc);
+    tw_work wk;
+    int n = trie_words__fuzzy_topk(w, t, text, len, maxd, flags, k, out, &trunc, &wk);
+    n_fz_cur += wk.pcur;
     size_t want = ne < k ? ne : k;
     query q;
     parse(text, len, &q);
@@ -684,6 +687,31 @@ static void test_differential_fuzzy(void **state) {
     printf("fuzzy: %lu queries, %lu with hits, %lu with 2-edit hits, %lu multi-word, %lu trailing, %lu first-any, "
            "%lu truncated\n", n_fz_cmp, n_fz_hits, n_fz_c2, n_fz_multi, n_fz_trail, n_fz_any, n_fz_trunc);
     assert_true(n_fz_hits > n_fz_cmp / 5 && n_fz_c2 > 100 && n_fz_multi > 100 && n_fz_trail > 50 && n_fz_any > 50);
+}
+
+/* The last word with edits, a class's words' lists read as one in the
+ * one-pass intersection with the complete words' (a cursor each:
+ * trie_words_fuzzy_topk) wherever the class has at most TW_PCUR_MAX words,
+ * however long their lists, then never (the paths taken before that
+ * method): both against brute force. */
+static void test_differential_fuzzy_cur(void **state) {
+    (void)state;
+    unsigned fw = trie_words__fzcur_words, fr = trie_words__fzcur_ratio;
+    g_fz = 1;
+    trie_words__fzcur_words = TW_PCUR_MAX;
+    trie_words__fzcur_ratio = UINT32_MAX;
+    n_fz_cur = 0;
+    run_differential(31, 0, 1500, 40);
+    run_differential(32, 1, 2500, 40);
+    printf("fuzzy, a class's lists read as one: %lu queries\n", n_fz_cur);
+    assert_true(n_fz_cur > 300);
+    trie_words__fzcur_words = 0;
+    n_fz_cur = 0;
+    run_differential(33, 1, 2500, 40);
+    assert_int_equal(n_fz_cur, 0);
+    trie_words__fzcur_words = fw;
+    trie_words__fzcur_ratio = fr;
+    g_fz = 0;
 }
 
 /* The prefix's words' lists read as one in the one-pass intersection (a
@@ -1092,7 +1120,7 @@ static void test_scan_limit(void **state) {
     for (int i = 0; i < 25000; i++) {
         int n = snprintf(k, sizeof k, "k%05d alpha", i);
         assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 7, NULL), 0);
-        n = snprintf(k, sizeof k, "k%05d beta", i);
+        n = snprintf(k, sizeof k, "k%05d beta gamma", i);
         assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 7, NULL), 0);
     }
     assert_int_equal(trie_set(t, "alpha beta", 10, NULL, 0, -5, NULL), 0);
@@ -1182,7 +1210,7 @@ static void test_fuzzy_scan_limit(void **state) {
     for (int i = 0; i < 25000; i++) {
         int n = snprintf(k, sizeof k, "k%05d alpha", i);
         assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 7, NULL), 0);
-        n = snprintf(k, sizeof k, "k%05d beta", i);
+        n = snprintf(k, sizeof k, "k%05d beta gamma", i);
         assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 7, NULL), 0);
     }
     assert_int_equal(trie_set(t, "alpha beta", 10, NULL, 0, -5, NULL), 0);
@@ -1214,6 +1242,45 @@ static void test_fuzzy_scan_limit(void **state) {
     int n = trie_words_fuzzy_topk(w, t, "abcde ", 6, 2, 0, 10, out, &tr);
     assert_true(n > 0);
     assert_int_equal(tr, 0);
+    trie_words_free(w);
+    trie_free(t);
+}
+
+/* The last word with edits, the class's list read as one with the two
+ * complete words' (trie_words_fuzzy_topk's cursors): the pass, whose steps
+ * would pass the work limit before the only match (the worst key), hands
+ * the rest of the shortest complete list to the best-first search while
+ * that search can still read it whole, so the match is found, untruncated,
+ * as the search without the cursors finds it. */
+static void test_fuzzy_cur_handoff(void **state) {
+    (void)state;
+    trie *t = trie_new();
+    char k[64];
+    for (int i = 0; i < 12000; i++) {
+        int n = snprintf(k, sizeof k, "k%05d alpha", i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 7, NULL), 0);
+        n = snprintf(k, sizeof k, "k%05d beta gamma", i);
+        assert_int_equal(trie_set(t, k, (size_t)n, NULL, 0, 10 + i % 7, NULL), 0);
+    }
+    assert_int_equal(trie_set(t, "alpha beta gamma", 16, NULL, 0, -5, NULL), 0);
+    trie_words *w;
+    assert_int_equal(trie_words_build(t, &w), 0);
+    trie_words_hit out[10];
+    for (int cur = 1; cur >= 0; cur--) {
+        unsigned fw = trie_words__fzcur_words;
+        if (!cur) trie_words__fzcur_words = 0;
+        int tr = -1;
+        tw_work wk;
+        assert_int_equal(trie_words__fuzzy_topk(w, t, "gamma beta alpah", 16, 1, 0, 10, out, &tr, &wk), 1);
+        trie_words__fzcur_words = fw;
+        assert_int_equal(tr, 0);
+        assert_int_equal(wk.pcur, cur);
+        assert_int_equal(wk.handoff, cur);
+        assert_true(wk.units < TRIE_WORDS_MAX_SCAN);
+        assert_int_equal(out[0].hit.keylen, 16);
+        assert_memory_equal(out[0].hit.text, "alpha beta gamma", 16);
+        assert_int_equal(out[0].edits, 1);
+    }
     trie_words_free(w);
     trie_free(t);
 }
@@ -1353,8 +1420,10 @@ int main(void) {
         cmocka_unit_test(test_work_bound),
         cmocka_unit_test(test_isect),
         cmocka_unit_test(test_fuzzy_scan_limit),
+        cmocka_unit_test(test_fuzzy_cur_handoff),
         cmocka_unit_test(test_differential_small),
         cmocka_unit_test(test_differential_fuzzy),
+        cmocka_unit_test(test_differential_fuzzy_cur),
         cmocka_unit_test(test_differential_larger),
         cmocka_unit_test(test_differential_wide),
         cmocka_unit_test(test_differential_pcur),
