@@ -12,8 +12,10 @@
  *     cur_seek_live passes beaten blocks and tree entries whole;
  *   - isect_rest and isect_handoff: what the pass did not reach, left to
  *     search() as one heap bound, or (one complete word and the prefix's
- *     cursors, at TW_ISECT_HANDOFF of the limit) as that word's tree
- *     entries, searched best first;
+ *     cursors, at TW_ISECT_HANDOFF of the limit; trie_words_fuzzy_topk's
+ *     class cursors, as soon as the best-first search could no longer read
+ *     the rest whole in the work left) as that word's tree entries,
+ *     searched best first;
  *   - the prefix's words' lists read as one (tw_uni: a cursor each in a
  *     min-heap, their ranks kept beside it), or its merged ranks (tw_pset:
  *     either);

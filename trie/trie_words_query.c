@@ -23,8 +23,11 @@
  *     and the merge (trie_words__union) are in trie_words_isect.c, which
  *     hands the ranks in every list back to trie_words__check_ranks here;
  *   - trie_words_fuzzy_topk: the same search, an edit class at a time,
- *     over the dictionary words trie_words_fuzzy.c lists for the last word,
- *     keys judged by their class (examine, S->fz);
+ *     over the dictionary words trie_words_fuzzy.c lists for the last word
+ *     (their lists read as one in the intersection when few: at most
+ *     TW_FZCUR_WORDS words, TW_FZCUR_RATIO times the rarest complete
+ *     word's entries), keys judged by their class (examine, S->fz) once
+ *     their signature holds the class's words' bits (S->fzsig);
  *   - trie_words_check.
  * The search's state (tw_search, its heap entries and kept matches) is in
  * trie_words_internal.h, shared with trie_words_isect.c.
