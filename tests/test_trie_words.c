@@ -284,6 +284,7 @@ static void compare(const trie_words *w, const trie *t, bset *b, const char *tex
 
 static int g_fz; /* run_differential also compares the last word with edits */
 static unsigned long n_fz_cmp, n_fz_hits, n_fz_c2, n_fz_multi, n_fz_trail, n_fz_trunc, n_fz_any;
+static unsigned long n_fz_cur; /* queries with a class's lists read as one (a cursor each) */
 
 /* Reference distance of L and W (-1: the first characters differ); *ml the
  * bytes of W that L stands for. */
@@ -358,7 +359,9 @@ static void compare_fz(const trie_words *w, const trie *t, bset *b, const char *
                        unsigned flags, unsigned k, bkey **res, trie_words_hit *out) {
     size_t ne = brute_fz(b, text, len, maxd, !(flags & TRIE_FUZZY_FIRST_ANY), res);
     int trunc = -1;
-    int n = trie_words_fuzzy_topk(w, t, text, len, maxd, flags, k, out, &trunc);
+    tw_work wk;
+    int n = trie_words__fuzzy_topk(w, t, text, len, maxd, flags, k, out, &trunc, &wk);
+    n_fz_cur += wk.pcur;
     size_t want = ne < k ? ne : k;
     query q;
     parse(text, len, &q);
@@ -684,6 +687,31 @@ static void test_differential_fuzzy(void **state) {
     printf("fuzzy: %lu queries, %lu with hits, %lu with 2-edit hits, %lu multi-word, %lu trailing, %lu first-any, "
            "%lu truncated\n", n_fz_cmp, n_fz_hits, n_fz_c2, n_fz_multi, n_fz_trail, n_fz_any, n_fz_trunc);
     assert_true(n_fz_hits > n_fz_cmp / 5 && n_fz_c2 > 100 && n_fz_multi > 100 && n_fz_trail > 50 && n_fz_any > 50);
+}
+
+/* The last word with edits, a class's words' lists read as one in the
+ * one-pass intersection with the complete words' (a cursor each:
+ * trie_words_fuzzy_topk) wherever the class has at most TW_PCUR_MAX words,
+ * however long their lists, then never (the paths taken before that
+ * method): both against brute force. */
+static void test_differential_fuzzy_cur(void **state) {
+    (void)state;
+    unsigned fw = trie_words__fzcur_words, fr = trie_words__fzcur_ratio;
+    g_fz = 1;
+    trie_words__fzcur_words = TW_PCUR_MAX;
+    trie_words__fzcur_ratio = UINT32_MAX;
+    n_fz_cur = 0;
+    run_differential(31, 0, 1500, 40);
+    run_differential(32, 1, 2500, 40);
+    printf("fuzzy, a class's lists read as one: %lu queries\n", n_fz_cur);
+    assert_true(n_fz_cur > 300);
+    trie_words__fzcur_words = 0;
+    n_fz_cur = 0;
+    run_differential(33, 1, 2500, 40);
+    assert_int_equal(n_fz_cur, 0);
+    trie_words__fzcur_words = fw;
+    trie_words__fzcur_ratio = fr;
+    g_fz = 0;
 }
 
 /* The prefix's words' lists read as one in the one-pass intersection (a
@@ -1081,20 +1109,21 @@ static void test_bad_input(void **state) {
     trie_free(t);
 }
 
-/* Keys "k<i> alpha" and "k<i> beta" for i < n (ranks alternate: equal
- * scores within a pair, 10 + i % mod, 10 for all when mod is 0) and
- * "alpha beta" at -5, the only key with both words and the worst. */
-static trie *alternating_trie(int n, int mod) {
+/* Keys "k<i> alpha" and "k<i> <b>" for i < n (ranks alternate: equal
+ * scores within a pair, 10 + i % mod, 10 for all when mod is 0) and the
+ * key `both` at -5, the only one holding alpha and b's words, and the
+ * worst. */
+static trie *alternating_trie(int n, int mod, const char *b, const char *both) {
     trie *t = trie_new();
     char k[64];
     for (int i = 0; i < n; i++) {
         double sc = mod ? 10 + i % mod : 10;
         int l = snprintf(k, sizeof k, "k%06d alpha", i);
         assert_int_equal(trie_set(t, k, (size_t)l, NULL, 0, sc, NULL), 0);
-        l = snprintf(k, sizeof k, "k%06d beta", i);
+        l = snprintf(k, sizeof k, "k%06d %s", i, b);
         assert_int_equal(trie_set(t, k, (size_t)l, NULL, 0, sc, NULL), 0);
     }
-    assert_int_equal(trie_set(t, "alpha beta", 10, NULL, 0, -5, NULL), 0);
+    assert_int_equal(trie_set(t, both, strlen(both), NULL, 0, -5, NULL), 0);
     return t;
 }
 
@@ -1104,7 +1133,7 @@ static trie *alternating_trie(int n, int mod) {
  * result says so, and what it returns is still a prefix of the answer. */
 static void test_scan_limit(void **state) {
     (void)state;
-    trie *t = alternating_trie(25000, 7);
+    trie *t = alternating_trie(25000, 7, "beta gamma", "alpha beta");
     trie_words *w;
     assert_int_equal(trie_words_build(t, &w), 0);
     trie_words_hit out[10];
@@ -1150,7 +1179,7 @@ static void test_scan_limit(void **state) {
  * worst: truncated, the units within the limit (a unit a block pair). */
 static void test_scan_limit_blocks(void **state) {
     (void)state;
-    trie *t = alternating_trie(180000, 0);
+    trie *t = alternating_trie(180000, 0, "beta", "alpha beta");
     trie_words *w;
     assert_int_equal(trie_words_build(t, &w), 0);
     trie_words_hit out[10];
@@ -1174,7 +1203,7 @@ static void test_scan_limit_blocks(void **state) {
  * *truncated, and the same walk with the first letter exact finishes. */
 static void test_fuzzy_scan_limit(void **state) {
     (void)state;
-    trie *t = alternating_trie(25000, 7);
+    trie *t = alternating_trie(25000, 7, "beta gamma", "alpha beta");
     char k[64];
     trie_words *w;
     assert_int_equal(trie_words_build(t, &w), 0);
@@ -1204,6 +1233,37 @@ static void test_fuzzy_scan_limit(void **state) {
     int n = trie_words_fuzzy_topk(w, t, "abcde ", 6, 2, 0, 10, out, &tr);
     assert_true(n > 0);
     assert_int_equal(tr, 0);
+    trie_words_free(w);
+    trie_free(t);
+}
+
+/* The last word with edits, the class's list read as one with the two
+ * complete words' (trie_words_fuzzy_topk's cursors): the pass, whose steps
+ * would pass the work limit before the only match (the worst key), hands
+ * the rest of the shortest complete list to the best-first search while
+ * that search can still read it whole, so the match is found, untruncated,
+ * as the search without the cursors finds it. */
+static void test_fuzzy_cur_handoff(void **state) {
+    (void)state;
+    trie *t = alternating_trie(12000, 7, "beta gamma", "alpha beta gamma");
+    trie_words *w;
+    assert_int_equal(trie_words_build(t, &w), 0);
+    trie_words_hit out[10];
+    for (int cur = 1; cur >= 0; cur--) {
+        unsigned fw = trie_words__fzcur_words;
+        if (!cur) trie_words__fzcur_words = 0;
+        int tr = -1;
+        tw_work wk;
+        assert_int_equal(trie_words__fuzzy_topk(w, t, "gamma beta alpah", 16, 1, 0, 10, out, &tr, &wk), 1);
+        trie_words__fzcur_words = fw;
+        assert_int_equal(tr, 0);
+        assert_int_equal(wk.pcur, cur);
+        assert_int_equal(wk.handoff, cur);
+        assert_true(wk.units < TRIE_WORDS_MAX_SCAN);
+        assert_int_equal(out[0].hit.keylen, 16);
+        assert_memory_equal(out[0].hit.text, "alpha beta gamma", 16);
+        assert_int_equal(out[0].edits, 1);
+    }
     trie_words_free(w);
     trie_free(t);
 }
@@ -1347,8 +1407,10 @@ int main(void) {
         cmocka_unit_test(test_work_bound),
         cmocka_unit_test(test_isect),
         cmocka_unit_test(test_fuzzy_scan_limit),
+        cmocka_unit_test(test_fuzzy_cur_handoff),
         cmocka_unit_test(test_differential_small),
         cmocka_unit_test(test_differential_fuzzy),
+        cmocka_unit_test(test_differential_fuzzy_cur),
         cmocka_unit_test(test_differential_larger),
         cmocka_unit_test(test_differential_wide),
         cmocka_unit_test(test_differential_pcur),

@@ -388,9 +388,23 @@
  * every word and whole subtree of each class, none capped; with no complete
  * typed word those entries are the dictionary cursor a one-word prefix
  * uses (best bound first, a key met twice dropped by id); with complete
- * words, the class's words drive when their lists together are shorter
- * than the rarest complete word's (<= TW_PFX_DRIVE words), else that word's
- * list; every candidate's class is decided on its key's text (the fewest
+ * words, the class's lists are read as one (a cursor each) in the one-pass
+ * intersection with the complete words' lists when the class has at most
+ * TW_FZCUR_WORDS words whose entries are at most TW_FZCUR_RATIO times the
+ * rarest complete word's, and either the pass cannot pass the work limit
+ * (the class's lists driving: at most 2 units an entry of theirs) or the
+ * shortest complete list fits the best-first search whole in the work
+ * left -- the pass then hands its rest to that search as soon as it would
+ * no longer fit (trie_words_isect.c), so it ends where that search would
+ * (answers equal per query at 10M and 1M); else the class's words drive when their
+ * lists together are shorter than the rarest complete word's
+ * (<= TW_PFX_DRIVE words), else that word's list. Every candidate's
+ * signature must hold a low and a high bit of the class's words (a word's
+ * two, a subtree's those its path fixes) before its key is read: at 10M,
+ * 98 % of the keys decoded from the rarest word's list failed the class
+ * check, and with the cursors and this test a class-1 search decodes 131
+ * keys, not 407, for the same answers (docs/INFIX.md). Every candidate's
+ * class is decided on its key's text (the fewest
  * edits over the key words the complete words leave free), and a pass
  * keeps only keys of its class, so each key is reported once, in its
  * least class, and never when it is an exact match. The walk's units and

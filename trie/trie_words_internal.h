@@ -349,6 +349,8 @@ typedef struct tw_search {
      * trie_words__fz_class (fz 0: the exact search) */
     uint8_t fz, fzc, fzd;
     const struct tw_fzq *fzq;
+    tw_sig_t fzsig; /* the class's words' bits (OR of tw_sig_word, each half all ones when unknown): a key of
+                     * the class has one of each half (0: no such test) */
     uint8_t pcur, handoff, skewed, blocks; /* (tw_work) */
 } tw_search;
 
@@ -410,6 +412,13 @@ extern unsigned trie_words__pcur_words;
 /* ... and at most this many times the rarest complete word's entries in
  * those lists: TW_PCUR_RATIO unless a test sets it. */
 extern unsigned trie_words__pcur_ratio;
+/* trie_words_fuzzy_topk reads an edit class's words' lists as one (a
+ * cursor each) in the one-pass intersection when they are at most this
+ * many (TW_FZCUR_WORDS, <= TW_PCUR_MAX; 0: never) ... */
+extern unsigned trie_words__fzcur_words;
+/* ... and their entries at most this many times the rarest complete
+ * word's (TW_FZCUR_RATIO) -- unless a test sets them. */
+extern unsigned trie_words__fzcur_ratio;
 typedef struct tw_work {
     uint32_t units;   /* as limited by TRIE_WORDS_MAX_SCAN */
     uint32_t decoded; /* keys decoded: only candidates that enter the best k */
@@ -421,6 +430,11 @@ typedef struct tw_work {
 /* trie_words_topk that also reports the work it did (tests). */
 int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
                      trie_words_hit *out, int *truncated, tw_work *work);
+/* trie_words_fuzzy_topk that also reports the work it did (tests; pcur:
+ * a class's words' lists were read as one, a cursor each; handoff: that
+ * pass handed the rest to the best-first search). */
+int trie_words__fuzzy_topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned maxd,
+                           unsigned flags, unsigned k, trie_words_hit *out, int *truncated, tw_work *work);
 
 /* trie_words_fuzzy.c: the last typed word with edits (trie_words_fuzzy_topk) */
 /* A dictionary entry the last word may stand for: ref a node of the

@@ -12,8 +12,10 @@
  *     cur_seek_live passes beaten blocks and tree entries whole;
  *   - isect_rest and isect_handoff: what the pass did not reach, left to
  *     search() as one heap bound, or (one complete word and the prefix's
- *     cursors, at TW_ISECT_HANDOFF of the limit) as that word's tree
- *     entries, searched best first;
+ *     cursors, at TW_ISECT_HANDOFF of the limit; trie_words_fuzzy_topk's
+ *     class cursors, as soon as the best-first search could no longer read
+ *     the rest whole in the work left) as that word's tree entries,
+ *     searched best first;
  *   - the prefix's words' lists read as one (tw_uni: a cursor each in a
  *     min-heap, their ranks kept beside it), or its merged ranks (tw_pset:
  *     either);
@@ -605,10 +607,17 @@ void trie_words__isect(tw_search *S, const uint32_t *u, uint32_t un, const uint3
         cur[1].x->n <= (uint64_t)cur[0].x->n * trie_words__isect_block &&
         !isect_blocks(S, cur, no, &r, buf, &nb, lim))
         goto done;
+    /* trie_words_fuzzy_topk: the pass hands the rest of the shortest
+     * complete list on as soon as the best-first search could not read
+     * all of it in the work left (rest: its entries from the current
+     * block, one more unit a tree entry pushed), so a pass that would
+     * pass the limit ends as the search it replaced would */
+    const uint32_t fzrest = S->fz && !(udrive && S->scanned + 2 * pn + TW_F < TRIE_WORDS_MAX_SCAN) ? cur[0].x->n : 0;
     for (;;) {
-        if (S->scanned >= lim) { /* the work limit: what is left, as one bound */
+        if (S->scanned >= lim ||
+            (fzrest && S->scanned + (uint64_t)(fzrest - (cur[0].blk << TW_FB)) * 9 / 8 + TW_F >= TRIE_WORDS_MAX_SCAN)) {
             if (nb) trie_words__check_ranks(S, buf, nb);
-            if (handoff) isect_handoff(S, &cur[0]);
+            if (handoff || fzrest) isect_handoff(S, &cur[0]);
             else isect_rest(S, cur, &tr, r);
             return;
         }

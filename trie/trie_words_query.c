@@ -23,8 +23,11 @@
  *     and the merge (trie_words__union) are in trie_words_isect.c, which
  *     hands the ranks in every list back to trie_words__check_ranks here;
  *   - trie_words_fuzzy_topk: the same search, an edit class at a time,
- *     over the dictionary words trie_words_fuzzy.c lists for the last word,
- *     keys judged by their class (examine, S->fz);
+ *     over the dictionary words trie_words_fuzzy.c lists for the last word
+ *     (their lists read as one in the intersection when few: at most
+ *     TW_FZCUR_WORDS words, TW_FZCUR_RATIO times the rarest complete
+ *     word's entries), keys judged by their class (examine, S->fz) once
+ *     their signature holds the class's words' bits (S->fzsig);
  *   - trie_words_check.
  * The search's state (tw_search, its heap entries and kept matches) is in
  * trie_words_internal.h, shared with trie_words_isect.c.
@@ -184,6 +187,14 @@ int trie_words_match_fuzzy(const char *text, size_t len, const char *key, size_t
 #define TW_PCUR_RATIO 4 /* ... when their entries are at most this many times the rarest complete word's */
 unsigned trie_words__pcur_words = TW_PCUR_WORDS;
 unsigned trie_words__pcur_ratio = TW_PCUR_RATIO;
+#ifndef TW_FZCUR_WORDS
+#define TW_FZCUR_WORDS 128 /* words of an edit class whose lists trie_words_fuzzy_topk may read as one (<= TW_PCUR_MAX) */
+#endif
+#ifndef TW_FZCUR_RATIO
+#define TW_FZCUR_RATIO 16 /* ... when their entries are at most this many times the rarest complete word's */
+#endif
+unsigned trie_words__fzcur_words = TW_FZCUR_WORDS;
+unsigned trie_words__fzcur_ratio = TW_FZCUR_RATIO;
 
 /* Dictionary cursor entry: par NONE: the single word id; slot NONE: the
  * whole subtree of node par; else child slot of par and its later siblings. */
@@ -387,7 +398,9 @@ void trie_words__check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) {
     uint32_t nk = 0;
     for (uint32_t i = 0; i < nr; i++) __builtin_prefetch(&w->sig[rk[i]]);
     for (uint32_t i = 0; i < nr; i++) {
-        if ((w->sig[rk[i]] & sm) != sm) continue; /* a typed word's bit missing: no such word */
+        tw_sig_t g = w->sig[rk[i]];
+        if ((g & sm) != sm) continue; /* a typed word's bit missing: no such word */
+        if (S->fzsig && (!(g & S->fzsig & 0xffffu) || !(g & S->fzsig & 0xffff0000u))) continue; /* no word of the class */
         rks[nk++] = rk[i];
         __builtin_prefetch(&w->rid[rk[i]]);
     }
@@ -644,19 +657,37 @@ int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_
 
 /* ---------------------------------------------- the last word with edits */
 
-/* The class-c entries of the walk (e[0..ne)) as the dictionary cursor. */
+/* The class-c entries of the walk (e[0..ne)) as the dictionary cursor,
+ * and their signature bits into S->fzsig: a word's two (tw_sig_word); a
+ * subtree's, those its path fixes (tw_sig_pfx: the low bit from two
+ * bytes, the high from three), the half it does not fix all ones. */
 static void fz_stream(tw_search *S, const tw_fzent *e, uint32_t ne, unsigned c) {
     const trie *wt = S->w->wt;
+    char p[TRIE_MAX_KEY];
+    S->fzsig = 0;
     for (uint32_t i = 0; i < ne && !S->oom; i++) {
         if (e[i].cls != c) continue;
         uint32_t r = e[i].ref;
-        if (r & LEAF) spush(S, wscore(wt, r & ~LEAF), r & ~LEAF, NONE, 0);
-        else spush(S, wscore(wt, wt->nodes[r].best), NONE, r, NONE);
+        if (r & LEAF) {
+            spush(S, wscore(wt, r & ~LEAF), r & ~LEAF, NONE, 0);
+            S->fzsig |= tw_sig_word(p, kdecode(wt, r & ~LEAF, p));
+        } else {
+            spush(S, wscore(wt, wt->nodes[r].best), NONE, r, NONE);
+            uint32_t d = wt->nodes[r].depth;
+            kdecode(wt, wt->nodes[r].best, p); /* (its first d bytes: the path) */
+            S->fzsig |= tw_sig_pfx(p, d) | (d < 2 ? 0xffffu : 0) | (d < 3 ? 0xffff0000u : 0);
+        }
     }
 }
 
 int trie_words_fuzzy_topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned maxd,
                           unsigned flags, unsigned k, trie_words_hit *out, int *truncated) {
+    return trie_words__fuzzy_topk(w, t, text, len, maxd, flags, k, out, truncated, NULL);
+}
+
+int trie_words__fuzzy_topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned maxd,
+                           unsigned flags, unsigned k, trie_words_hit *out, int *truncated, tw_work *work) {
+    if (work) *work = (tw_work){0, 0, 0, 0, 0, 0};
     int trunc_dummy;
     if (!truncated) truncated = &trunc_dummy;
     *truncated = 0;
@@ -713,20 +744,53 @@ int trie_words_fuzzy_topk(const trie_words *w, const trie *t, const char *text, 
             /* the class's words drive when they are few and their lists
              * together shorter than the rarest complete word's; else that
              * word's list, each key checked on its text */
-            uint32_t pw[TW_PFX_DRIVE], npw = 0;
-            uint64_t plive = 0;
+            uint32_t pw[TW_PCUR_MAX], npw = 0;
+            uint64_t plive = 0, pn = 0;
             while (S.sn && npw < TW_PFX_DRIVE && plive < bn && !S.oom) {
                 pw[npw] = stream_next(&S);
+                pn += w->w[pw[npw]].n;
                 plive += w->w[pw[npw++]].live;
             }
-            if (!S.sn && plive < bn) {
+            int wdrive = !S.sn && plive < bn;
+            /* every word of the class, when they are few and their lists
+             * not too long: read as one (a cursor each) in the one-pass
+             * intersection with the complete words' lists, so only the
+             * ranks in all of them are judged on their key -- not every
+             * rank of the rarest complete word's list that can enter, nor
+             * every rank of the class's lists */
+            unsigned pmax = trie_words__fzcur_words < TW_PCUR_MAX ? trie_words__fzcur_words : TW_PCUR_MAX;
+            uint64_t pcap = (uint64_t)bn * trie_words__fzcur_ratio;
+            uint32_t sc = S.scanned;
+            while (S.sn && npw < pmax && pn <= pcap && !S.oom) {
+                pw[npw] = stream_next(&S);
+                pn += w->w[pw[npw++]].n;
+            }
+            /* ... when the pass cannot pass the work limit: its steps and
+             * cursor moves are at most 2 pn + 1 with the class's lists
+             * driving (pn < cn); else the shortest complete list must fit
+             * the best-first search whole in the work left, to which the
+             * pass hands what it did not reach as soon as it would not
+             * (trie_words_isect.c), so it ends as that search would */
+            uint32_t cn = UINT32_MAX;
+            for (int i = 0; i < nc; i++)
+                if (w->w[S.qw[i]].n < cn) cn = w->w[S.qw[i]].n;
+            int cur = npw && npw <= pmax && !S.sn && pn <= pcap && !S.oom &&
+                      (S.scanned + (uint64_t)cn * 9 / 8 + TW_F < TRIE_WORDS_MAX_SCAN ||
+                       (pn < cn && S.scanned + 2 * pn + TW_F < TRIE_WORDS_MAX_SCAN));
+            for (uint32_t i = 0; i < npw && cur; i++) /* a complete word among them: its whole list is in the union */
+                for (int j = 0; j < nc && cur; j++) cur = pw[i] != S.qw[j];
+            S.sn = 0;
+            if (cur) {
+                S.pcur = 1;
+                trie_words__isect(&S, NULL, 0, pw, npw);
+            } else if (wdrive) {
                 S.stream = 1; /* a key with two of the words is in two lists */
                 for (uint32_t i = 0; i < npw; i++)
                     trie_words__hpush(&S, (tw_ent){bval(w->w[pw[i]].top), pw[i], 0, tw_bbase(&w->w[pw[i]])[0], K_WORD, 0});
             } else {
+                S.scanned = sc; /* (the look-ahead past TW_PFX_DRIVE words is not charged) */
                 trie_words__hpush(&S, (tw_ent){bval(w->w[best].top), best, 0, tw_bbase(&w->w[best])[0], K_WORD, 0});
             }
-            S.sn = 0;
         }
         uint32_t got = run(&S, truncated);
         for (uint32_t i = 0; i < got && !S.oom; i++, n++) {
@@ -738,6 +802,7 @@ int trie_words_fuzzy_topk(const trie_words *w, const trie *t, const char *text, 
             memcpy(out[n].range, r->rg, (size_t)q.nw * sizeof *r->rg);
         }
     }
+    if (work) *work = (tw_work){S.scanned, S.decoded, S.pcur, S.handoff, S.skewed, S.blocks};
     qfree(e);
     qfree(z);
     qfree(S.h);
