@@ -113,6 +113,7 @@ typedef struct eng {
     trie_words *words;                /* owned: the word index for INFIX (engine/infix.h); NULL: off */
     int words_dropped;                /* the index was dropped after an error, or its build failed: RELOAD rebuilds it */
     trie_words_hit whits[TRIE_MAX_K]; /* the hits of an INFIX request */
+    trie_words_hit wfhits[TRIE_MAX_K]; /* ... its matches with edits on the last word (eng_complete_infix) */
     uint8_t wedits[TRIE_MAX_K];       /* ... their edits (the typo fill after the word matches) */
     uint16_t wmatch[TRIE_MAX_K];      /* ... the key bytes the text matched as a prefix (0: none) */
     int infix_used;                   /* 1: eng_complete's hits are in whits */

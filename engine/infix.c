@@ -10,7 +10,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/alloc.h"
 #include "common/log.h"
 #include "engine/cmd.h"
 #include "text/norm.h"
@@ -203,14 +202,11 @@ int eng_complete_infix(eng *e, unsigned k, const eng_ctx *ctx, const char **msg)
             e->stats.complete_fuzzy_truncated++;
         }
     }
-    trie_words_hit *wf = NULL;
+    trie_words_hit *wf = e->wfhits;
     int nw = 0, wtr = 0;
     if (dw) {
-        wf = qmalloc((k - (unsigned)n) * sizeof *wf);
-        nw = wf ? trie_words_fuzzy_topk(e->words, e->t, e->norm, e->normlen, dw, fl, k - (unsigned)n, wf, &wtr)
-                : TRIE_ENOMEM;
+        nw = trie_words_fuzzy_topk(e->words, e->t, e->norm, e->normlen, dw, fl, k - (unsigned)n, wf, &wtr);
         if (nw < 0) {
-            qfree(wf);
             *msg = trie_words_strerror(nw);
             return ENG_ERR(nw == TRIE_ENOMEM ? ERR_NOMEM : ERR_ARGS);
         }
@@ -255,7 +251,6 @@ int eng_complete_infix(eng *e, unsigned k, const eng_ctx *ctx, const char **msg)
         }
         n++;
     }
-    qfree(wf);
     return n;
 }
 
