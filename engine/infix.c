@@ -160,8 +160,6 @@ void eng_words_after_del(eng *e, uint32_t id) {
     if (rc < 0) words_failed(e, "delete", rc);
 }
 
-static int keycmp_bytes(const char *a, size_t an, const char *b, size_t bn);
-
 int eng_complete_infix(eng *e, unsigned k, const eng_ctx *ctx, const char **msg) {
     e->stats.complete_infix++;
     if (!e->words) {
@@ -188,8 +186,9 @@ int eng_complete_infix(eng *e, unsigned k, const eng_ctx *ctx, const char **msg)
     if ((d == 0 && dw == 0) || (unsigned)n == k) return n;
     /* edits allowed: the typo-tolerant prefix completions of the whole text
      * and the matches with edits on the last word follow the exact word
-     * matches, merged by (edits, score, key), each key once with its fewest
-     * edits (those already listed are skipped) */
+     * matches, merged by (edits, completions of the text first, score,
+     * key), each key once in its best class (those already listed are
+     * skipped) */
     e->stats.complete_fuzzy++;
     unsigned fl = e->cfg->fuzzy_first_any ? TRIE_FUZZY_FIRST_ANY : 0;
     int nf = 0;
@@ -227,14 +226,10 @@ int eng_complete_infix(eng *e, unsigned k, const eng_ctx *ctx, const char **msg)
         }
         if (j == nw && wtr) break; /* the limit cut the word search: nothing after its last is certain */
         if (i == nf && j == nw) break;
-        int take_f = j == nw;
-        if (i < nf && j < nw) {
-            const trie_hit *a = &e->fhits[i].hit, *b = &wf[j].hit;
-            unsigned ea = e->fhits[i].edits, eb = wf[j].edits;
-            take_f = ea != eb ? ea < eb
-                     : a->score != b->score ? a->score > b->score
-                     : keycmp_bytes(trie_hit_key(a), a->keylen, trie_hit_key(b), b->keylen) < 0;
-        }
+        /* fewer edits first; with as many, the typo'd text's completions
+         * before the keys holding the words elsewhere (as ordinary
+         * completions come before the other word matches) */
+        int take_f = j == nw || (i < nf && e->fhits[i].edits <= wf[j].edits);
         if (take_f) {
             e->whits[n].hit = e->fhits[i].hit;
             e->whits[n].cls = 2;
@@ -252,12 +247,6 @@ int eng_complete_infix(eng *e, unsigned k, const eng_ctx *ctx, const char **msg)
         n++;
     }
     return n;
-}
-
-/* Byte order of two keys (trie_topk's order within a score). */
-static int keycmp_bytes(const char *a, size_t an, const char *b, size_t bn) {
-    int c = memcmp(a, b, an < bn ? an : bn);
-    return c ? c : (an > bn) - (an < bn);
 }
 
 int eng_word_ranges(const char *key, const char *disp, size_t displen, const trie_words_range *rg, int nr,

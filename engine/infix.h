@@ -28,11 +28,11 @@
  * edits the answer is trie_words_topk's (ordinary completions first, then
  * the other word matches; each by score). With edits allowed (FUZZY or the
  * fuzzy setting), the exact word matches come first and, when there are
- * fewer than k, the matches with edits follow by (edits, score, key), each
- * key once with its fewest: the typo-tolerant prefix completions of the
- * whole text (as without INFIX: eng_fuzzy_edits, fuzzy-max-work) merged
- * with the keys where the LAST typed word stands for another word with
- * edits (trie_words_fuzzy_topk: eng_fuzzy_word_edits, AUTO by that word's
+ * fewer than k, the matches with edits follow by (edits, kind, score,
+ * key), each key once in its best place: the typo-tolerant prefix
+ * completions of the whole text (as without INFIX: eng_fuzzy_edits,
+ * fuzzy-max-work) before, with as many edits, the keys where the LAST
+ * typed word stands for another word with edits (trie_words_fuzzy_topk: eng_fuzzy_word_edits, AUTO by that word's
  * characters; its ranges: the part of the key word it stands for, no
  * prefix "match"). When the scan limit cut the word search, nothing is
  * listed after its last hit (the answer stays a correct prefix). With the ranker (USER/SESSION

@@ -60,6 +60,7 @@ typedef struct ups_item {
 typedef struct ups_merge {
     int key_form;          /* NORM_FORM_*: how keys are made from displays */
     int infix;             /* the request had INFIX: classes by prefix */
+    unsigned fuzzy_flags;  /* TRIE_FUZZY_FIRST_ANY when the shards run fuzzy-first-any (INFIX classes) */
     char np[TRIE_MAX_KEY + 1]; /* the normalized typed text (INFIX classes) */
     size_t nplen;
     ups_item *items;

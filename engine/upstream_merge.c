@@ -14,6 +14,7 @@
 
 #include "common/alloc.h"
 #include "text/norm.h"
+#include "trie/trie_fuzzy.h"
 
 int ups_merge_init(ups_merge *m, int key_form, int infix, const char *prefix, size_t plen) {
     memset(m, 0, sizeof *m);
@@ -61,10 +62,14 @@ int ups_merge_add(ups_merge *m, const char *disp, size_t displen, double score, 
     it->keylen = (uint16_t)kl;
     it->match = NULL;
     it->matchlen = 0;
-    /* INFIX: word matches the text is a prefix of first; with edits one class per edit count, by score
-     * (the whole text's typo completions and the last word's edits alike: engine/infix.h) */
-    it->klass = m->infix && it->edits == 0 &&
-                !((size_t)kl >= m->nplen && !memcmp(m->keys + m->klen, m->np, m->nplen));
+    /* INFIX: word matches the text is a prefix of first; with edits, per edit count, the typo'd text's
+     * completions (within the edits of it as a prefix) before the keys with the last word edited
+     * elsewhere (engine/infix.h) */
+    const char *key = m->keys + m->klen;
+    if (!m->infix) it->klass = 0;
+    else if (it->edits == 0) it->klass = !((size_t)kl >= m->nplen && !memcmp(key, m->np, m->nplen));
+    else it->klass = trie_fuzzy_dist(m->np, m->nplen, key, (size_t)kl, (unsigned)it->edits, m->fuzzy_flags, NULL) >
+                     (unsigned)it->edits;
     m->klen += (size_t)kl;
     return 0;
 }

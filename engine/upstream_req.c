@@ -53,6 +53,7 @@
 #include "engine/config.h"
 #include "engine/stats.h"
 #include "engine/upstream_internal.h"
+#include "trie/trie_fuzzy.h"
 #include "text/norm.h"
 #include "trie/trie_words.h"
 
@@ -732,6 +733,7 @@ void ureq_start(ureq *q) {
         finish(q);
         return;
     }
+    q->m.fuzzy_flags = s->cfg.fuzzy_first_any ? TRIE_FUZZY_FIRST_ANY : 0;
     q->mask = route(q, err, sizeof err);
     if (!q->mask) {
         error_reply(q, ERR_ARGS, "args", 400, err + 5);

@@ -12,9 +12,10 @@
  * Match class (the class key, compared before any score): 0 (RANK_CLS_EXACT)
  * for a completion of the typed prefix (the trie, the history, generated);
  * RANK_CLS_INFIX for a key holding the typed words elsewhere (COMPLETE ...
- * INFIX; issue 15: ordinary completions first); RANK_CLS_EDIT0 + d for a
- * key d >= 1 edits away from the prefix (FUZZY; issue 14: exact, then 1
- * edit, then 2). No score moves a candidate across classes, so a ranker
+ * INFIX; issue 15: ordinary completions first); rank_cls_edit(d, ...) for
+ * a key d >= 1 edits away (FUZZY; issue 14: exact, then 1 edit, then 2;
+ * within d, the typo'd text's completions before the infix matches whose
+ * last word carries the edits). No score moves a candidate across classes, so a ranker
  * orders within each class only. One key comes before the class:
  * rank_cand.after, set on a generated completion that keeps a word no key
  * has (ranking/gen.h, "Known words"), which puts it after every class. Every candidate rank_gather makes is of
@@ -73,7 +74,15 @@
 /* match classes (rank_cand.cls; see "Match class") */
 #define RANK_CLS_EXACT 0
 #define RANK_CLS_INFIX 1
-#define RANK_CLS_EDIT0 1 /* + edits (1 or 2): after the infix matches */
+/* A typo match's class, d (1 or 2) edits away: after the infix matches and
+ * fewer edits; within d, a completion of the typo'd text (its prefix
+ * within d edits of what was typed) before a key holding the typed words
+ * elsewhere with the last one edited (INFIX FUZZY), as ordinary
+ * completions come before the other word matches: 2, 3 for one edit, 4, 5
+ * for two. */
+static inline uint8_t rank_cls_edit(unsigned d, int other_words) {
+    return (uint8_t)(RANK_CLS_INFIX + 2 * d - 1 + (other_words != 0));
+}
 
 typedef struct rank_cand {
     const char *q; /* normalized text, not NUL-terminated, not owned */

@@ -107,7 +107,8 @@ static int gather_infix(rank_req *r, const trie *t, const rank_huser *hu, const 
 
 /* Appends the infix matches of p with 1..m.word_edits edits on the last
  * typed word not already gathered (trie_words_fuzzy_topk: never an exact
- * match). Returns how many, or RANK_BASE_ENOMEM. */
+ * match); a typo match of the text gathered with more edits takes this
+ * class (fewer edits first). Returns how many, or RANK_BASE_ENOMEM. */
 static int gather_word_typos(rank_req *r, const trie *t, const rank_huser *hu, const rank_rh *rh, const char *p,
                              size_t plen) {
     rank_cands *cs = &r->cs;
@@ -121,15 +122,23 @@ static int gather_word_typos(rank_req *r, const trie *t, const rank_huser *hu, c
     int added = 0;
     for (int i = 0; i < n; i++) {
         const trie_words_hit *w = &r->wfhits[i];
-        rank_cand c = {.cls = (uint8_t)(RANK_CLS_EDIT0 + w->edits), .edits = w->edits, .words = w->nranges};
+        rank_cand c = {.cls = rank_cls_edit(w->edits, 1), .edits = w->edits, .words = w->nranges};
+        for (size_t j = 0; j < known; j++) { /* a typo match of the text with more edits: this class */
+            rank_cand *o = &cs->c[j];
+            if (o->len == w->hit.keylen && !memcmp(o->q, trie_hit_key(&w->hit), o->len) && o->edits > w->edits &&
+                !o->words) {
+                o->cls = c.cls;
+                o->edits = c.edits;
+                o->words = c.words;
+            }
+        }
         added += add_match(cs, known, &w->hit, c, hu, rh);
     }
     return added;
 }
 
 /* Appends the typo matches of p with 1..m.edits edits not already gathered
- * (the 0-edit hits are the trie's top completions: left to it); one gathered
- * with more edits on its last word takes the fewer. Returns how many, or
+ * (the 0-edit hits are the trie's top completions: left to it). Returns how many, or
  * RANK_BASE_ENOMEM. */
 static int gather_typos(rank_req *r, const trie *t, const rank_huser *hu, const rank_rh *rh, const char *p,
                         size_t plen) {
@@ -144,18 +153,8 @@ static int gather_typos(rank_req *r, const trie *t, const rank_huser *hu, const 
     int added = 0;
     for (int i = 0; i < n; i++) {
         const trie_fuzzy_hit *f = &r->fhits[i];
-        rank_cand c = {.cls = (uint8_t)(RANK_CLS_EDIT0 + f->edits), .edits = f->edits};
-        if (!f->edits) continue;
-        for (size_t j = 0; j < known; j++) { /* a last-word match with more edits: the fewer */
-            rank_cand *o = &cs->c[j];
-            if (o->len == f->hit.keylen && !memcmp(o->q, trie_hit_key(&f->hit), o->len) && o->edits > f->edits &&
-                o->words) {
-                o->cls = c.cls;
-                o->edits = c.edits;
-                o->words = 0;
-            }
-        }
-        added += add_match(cs, known, &f->hit, c, hu, rh);
+        rank_cand c = {.cls = rank_cls_edit(f->edits, 0), .edits = f->edits};
+        if (f->edits) added += add_match(cs, known, &f->hit, c, hu, rh);
     }
     return added;
 }
@@ -169,13 +168,18 @@ static int gather_matches(rank_req *r, const trie *t, const rank_huser *hu, cons
         if (a < 0) return a;
         r->ninfix = (uint32_t)a;
     }
-    if (r->m.words && r->m.word_edits && cs->n - r->nafter < r->m.k) {
-        int a = gather_word_typos(r, t, hu, rh, p, plen);
+    /* both kinds of typo match or neither: their classes interleave (one
+     * edit: the typo'd text's completions, then the last word edited
+     * elsewhere; then two edits the same way), so neither may crowd the
+     * other out of the gather */
+    int edits = cs->n - r->nafter < r->m.k;
+    if (r->m.edits && edits) {
+        int a = gather_typos(r, t, hu, rh, p, plen);
         if (a < 0) return a;
         r->ntypo = (uint32_t)a;
     }
-    if (r->m.edits && cs->n - r->nafter < r->m.k) {
-        int a = gather_typos(r, t, hu, rh, p, plen);
+    if (r->m.words && r->m.word_edits && edits) {
+        int a = gather_word_typos(r, t, hu, rh, p, plen);
         if (a < 0) return a;
         r->ntypo += (uint32_t)a;
     }

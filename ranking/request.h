@@ -34,11 +34,13 @@
  *      above the others, so more would never be shown),
  *      the infix matches follow (trie_words_topk's class-1 hits: the typed
  *      words elsewhere in the key; .cls RANK_CLS_INFIX, .words), then, while
- *      still fewer than m.k, those with edits on the last typed word
- *      (trie_words_fuzzy_topk with m.word_edits: .cls RANK_CLS_EDIT0 +
- *      edits, .edits, .words), then the typo matches (trie_fuzzy_topk_bounded's
- *      hits with 1..m.edits edits; .cls RANK_CLS_EDIT0 + edits, .edits; a
- *      text gathered before with more edits takes the fewer, .words 0),
+ *      still fewer than m.k, both kinds of typo match (their classes
+ *      interleave: neither may crowd the other out): the typo matches of the
+ *      text (trie_fuzzy_topk_bounded's hits with 1..m.edits edits; .cls
+ *      rank_cls_edit(edits, 0), .edits) and those with edits on the last
+ *      typed word (trie_words_fuzzy_topk with m.word_edits: .cls
+ *      rank_cls_edit(edits, 1), .edits, .words; a text gathered before with
+ *      more edits takes this class),
  *      at most m.k of each, texts already gathered left out, each with the
  *      user's count and last time from the same history. Whether a limit
  *      cut either search is kept for the reply (fuzzy_cut: the edit class

@@ -101,15 +101,16 @@ static void test_replies(void **state) {
     /* each typed word needs its own word of the key */
     assert_string_equal(TEXT(f, "COMPLETE", "new new", "INFIX"), "OK 0\r\n");
     assert_string_equal(TEXT(f, "COMPLETE", "zzz", "INFIX"), "OK 0\r\n");
-    /* with edits allowed: the word matches, then those with edits (the last
-     * word's, anywhere in the key, merged with the whole text's typo
-     * completions: york pa) by score within the class */
+    /* with edits allowed: the word matches, then those with edits: with as
+     * many, the whole text's typo completions (york pa) before the last
+     * word's anywhere in the key, whatever their scores (as ordinary
+     * completions come before the other word matches) */
     assert_string_equal(TEXT(f, "COMPLETE", "yorkk", "INFIX", "FUZZY", "1", "WITHEDITS"),
-                        "OK 5\r\nNew York\t100\t1\r\nnew york times\t80\t1\r\nyork pa\t50\t1\r\n"
+                        "OK 5\r\nyork pa\t50\t1\r\nNew York\t100\t1\r\nnew york times\t80\t1\r\n"
                         "the new yorker\t30\t1\r\nNew York Yankees\t20\t1\r\n");
     assert_string_equal(TEXT(f, "COMPLETE", "newa", "INFIX", "FUZZY", "1", "WITHEDITS"),
                         "OK 5\r\nnewark airport\t40\t0\r\nNew York\t100\t1\r\nnew york times\t80\t1\r\n"
-                        "the new yorker\t30\t1\r\nNew York Yankees\t20\t1\r\n");
+                        "New York Yankees\t20\t1\r\nthe new yorker\t30\t1\r\n");
     assert_int_equal(f->e.stats.complete_infix, 9);
 }
 
@@ -133,11 +134,12 @@ static void test_last_word_edits(void **state) {
     assert_string_equal(TEXT(f, "COMPLETE", "yankees nwe", "INFIX", "FUZZY", "AUTO"), "OK 0\r\n");
     assert_string_equal(TEXT(f, "COMPLETE", "times yrok", "INFIX", "FUZZY", "AUTO", "WITHEDITS"),
                         "OK 1\r\nnew york times\t80\t1\r\n");
-    /* a key is listed once, with its fewest edits: "new york" is a 1-edit
-     * typo completion of "nwe" and a 1-edit match of its word "new" */
+    /* a key is listed once, in its best place: "new york" is a 1-edit typo
+     * completion of "nwe" and a 1-edit match of its word "new", so it is a
+     * completion; "the new yorker" only the latter, so after every one */
     assert_string_equal(TEXT(f, "COMPLETE", "nwe", "INFIX", "FUZZY", "1", "WITHEDITS"),
                         "OK 5\r\nNew York\t100\t1\r\nnew york times\t80\t1\r\nnewark airport\t40\t1\r\n"
-                        "the new yorker\t30\t1\r\nNew York Yankees\t20\t1\r\n");
+                        "New York Yankees\t20\t1\r\nthe new yorker\t30\t1\r\n");
     assert_string_equal(TEXT(f, "COMPLETE", "york nwe", "INFIX", "FUZZY", "2", "WITHEDITS"),
                         "OK 3\r\nNew York\t100\t1\r\nnew york times\t80\t1\r\nNew York Yankees\t20\t1\r\n");
     /* the first character is exact (fuzzy-first-any no) */
@@ -193,12 +195,13 @@ static void test_ranked(void **state) {
     /* LIMIT 1: the completion alone (the word matches come after it) */
     assert_string_equal(TEXT(f, "COMPLETE", "york", "INFIX", "USER", "u1", "LIMIT", "1"), "OK 1\r\nyork pa\t50\r\n");
     /* INFIX with edits: completions, word matches (none here), then the
-     * matches with one edit -- the whole text's typo completions and the
-     * last word's anywhere in the key -- the user's favourite first among
-     * them, never above the exact ones */
+     * matches with one edit -- the whole text's typo completions, then the
+     * last word's anywhere in the key -- the ranker ordering within each,
+     * never across: the user's favourite, a last-word match only, comes
+     * after the typo completions */
     assert_string_equal(TEXT(f, "COMPLETE", "newa", "INFIX", "FUZZY", "1", "USER", "u1", "WITHEDITS"),
-                        "OK 5\r\nnewark airport\t40\t0\r\nthe new yorker\t33\t1\r\nNew York\t100\t1\r\n"
-                        "new york times\t80\t1\r\nNew York Yankees\t20\t1\r\n");
+                        "OK 5\r\nnewark airport\t40\t0\r\nNew York\t100\t1\r\nnew york times\t80\t1\r\n"
+                        "New York Yankees\t20\t1\r\nthe new yorker\t33\t1\r\n");
     /* the edited word's ranges found again from the key (what the ranker keeps) */
     assert_string_equal(TEXT(f, "COMPLETE", "yankees nwe", "INFIX", "FUZZY", "1", "USER", "u1", "WITHEDITS",
                              "WITHMATCH"),

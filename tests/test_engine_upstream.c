@@ -145,6 +145,21 @@ static void test_merge_infix_classes(void **st) {
     assert_int_equal(m.items[4].edits, 1);
     assert_int_equal(ups_merge_finish(&m, 2), 2);
     ups_merge_free(&m);
+    /* with edits, per edit count: the typo'd text's completions (within the
+     * edits of it as a prefix) before the keys whose last word carries them
+     * elsewhere, whatever their scores (engine/infix.h) */
+    assert_int_equal(ups_merge_init(&m, NORM_FORM_MATCH, 1, "times yrok", 10), 0);
+    assert_int_equal(ups_merge_add(&m, "new york times", 14, 900, 1), 0); /* the last word edited elsewhere */
+    assert_int_equal(ups_merge_add(&m, "times york", 10, 5, 1), 0);       /* a completion, one edit */
+    assert_int_equal(ups_merge_add(&m, "times yolks", 11, 50, 2), 0);     /* two edits: after both */
+    assert_int_equal(ups_merge_add(&m, "times", 5, 1, 0), 0);             /* a word match: first */
+    assert_int_equal(ups_merge_finish(&m, 10), 4);
+    const char *order2[] = {"times", "times york", "new york times", "times yolks"};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(m.items[i].displen, strlen(order2[i]));
+        assert_memory_equal(m.items[i].disp, order2[i], strlen(order2[i]));
+    }
+    ups_merge_free(&m);
 }
 
 int main(void) {

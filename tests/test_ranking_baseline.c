@@ -121,7 +121,7 @@ static const rank_cand *find(const rank_cands *cs, const char *q) {
 static void test_rank_top_classes(void **state) {
     (void)state;
     rank_cand c[5] = {C("e2", 100, 0, 0), C("x", 1, 0, 0), C("e1", 50, 0, 0), C("in", 70, 0, 0), C("y", 2, 0, 0)};
-    c[0].cls = RANK_CLS_EDIT0 + 2, c[2].cls = RANK_CLS_EDIT0 + 1, c[3].cls = RANK_CLS_INFIX;
+    c[0].cls = rank_cls_edit(2, 0), c[2].cls = rank_cls_edit(1, 0), c[3].cls = RANK_CLS_INFIX;
     for (int i = 0; i < 5; i++) c[i].score = c[i].g;
     assert_int_equal(rank_top(c, 5, 5), 5);
     const char *want[5] = {"y", "x", "in", "e1", "e2"};

@@ -100,8 +100,8 @@ static void test_match_features(void **state) {
     rank_fctx x = {.p = "new", .plen = 3, .now = 1000};
     rank_lcand c[4] = {lc("new york", 10, 0, 0, 1, NULL), lc("new york", 10, 0, 0, 1, NULL),
                        lc("new york", 10, 0, 0, 1, NULL), lc("new york", 10, 0, 0, 1, NULL)};
-    c[1].c.cls = RANK_CLS_EDIT0 + 1, c[1].c.edits = 1;
-    c[2].c.cls = RANK_CLS_EDIT0 + 2, c[2].c.edits = 2;
+    c[1].c.cls = rank_cls_edit(1, 0), c[1].c.edits = 1;
+    c[2].c.cls = rank_cls_edit(2, 0), c[2].c.edits = 2;
     c[3].c.cls = RANK_CLS_INFIX, c[3].c.words = 1;
     rank_feat f[4][RANK_FEAT_MAX];
     size_t k[4];

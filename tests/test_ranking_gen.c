@@ -637,7 +637,7 @@ static void test_request_unknown_after_typos(void **state) {
     assert_int_equal(n, 2); /* and the typo match "cheap hotels in rome" */
     assert_memory_equal(r.cs.c[0].q, "cheap hotels in paris", 21);
     assert_true(r.cs.c[0].gen && !r.cs.c[0].after && r.cs.c[0].cls == RANK_CLS_EXACT);
-    assert_true(r.cs.c[1].cls == RANK_CLS_EDIT0 + 1 && !r.cs.c[1].after);
+    assert_true(r.cs.c[1].cls == rank_cls_edit(1, 0) && !r.cs.c[1].after);
     assert_true(rank_cand_before(&r.cs.c[0], &r.cs.c[1]));
     rank_req_free(&r);
     rank_gen_free(g);

@@ -111,7 +111,7 @@ int main(int argc, char **argv) {
     for (int i = 40; i < NCAND; i++) { /* the last 10: typo and infix matches */
         rank_cand *c = &proto[i].c;
         if (i % 2) c->cls = RANK_CLS_INFIX, c->words = 2;
-        else c->edits = (uint8_t)(1 + i % 4 / 2), c->cls = (uint8_t)(RANK_CLS_EDIT0 + c->edits);
+        else c->edits = (uint8_t)(1 + i % 4 / 2), c->cls = rank_cls_edit(c->edits, 0);
     }
     run("with_matches", m, &x, proto, iters);
     rank_ftrl_free(m);

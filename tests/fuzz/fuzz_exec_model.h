@@ -459,10 +459,12 @@ static size_t fuzzy_brute(const char *np, size_t npl, unsigned d) {
  * each on a different word, in any order. Order: keys the text is a prefix
  * of (class 0), then the other matches, each by score then key; with d > 0
  * edits on the whole text or dw > 0 on the last word, the keys not listed
- * yet follow by (edits, score, key), a key's edits the fewer of its FUZZY
- * class (<= d) and of its last-word class (<= dw: ix_word_edits). Into
- * ix_idx; returns how many (all of them, the caller cuts at k). */
-static int ix_idx[SH_MAX], ix_cls[SH_MAX];
+ * yet follow by (edits, kind, score, key), a key's edits the fewer of its
+ * FUZZY class (<= d) and of its last-word class (<= dw: ix_word_edits),
+ * its kind 0 when its FUZZY class is that many (a completion of the typo'd
+ * text), else 1 (the last word edited elsewhere). Into ix_idx; returns how
+ * many (all of them, the caller cuts at k). */
+static int ix_idx[SH_MAX], ix_cls[SH_MAX], ix_kind[SH_MAX];
 static int ix_words(const char *s, size_t n, size_t *o, size_t *l) {
     int w = 0;
     for (size_t i = 0; i < n;) {
@@ -477,6 +479,12 @@ static int ix_words(const char *s, size_t n, size_t *o, size_t *l) {
 static int ix_cmp(const void *pa, const void *pb) {
     int a = *(const int *)pa, b = *(const int *)pb;
     if (ix_cls[a] != ix_cls[b]) return ix_cls[a] < ix_cls[b] ? -1 : 1;
+    return ent_cmp(pa, pb);
+}
+static int ixf_cmp(const void *pa, const void *pb) {
+    int a = *(const int *)pa, b = *(const int *)pb;
+    if (fz_edits[a] != fz_edits[b]) return fz_edits[a] < fz_edits[b] ? -1 : 1;
+    if (ix_kind[a] != ix_kind[b]) return ix_kind[a] < ix_kind[b] ? -1 : 1;
     return ent_cmp(pa, pb);
 }
 static int ix_match(const sent *e, const char *np, size_t npl) {
@@ -581,12 +589,13 @@ static size_t infix_expect(const char *np, size_t npl, unsigned d, unsigned dw) 
             if (x <= d) e = (int)x;
         }
         int w = ix_word_edits(&sh[i], np, npl, dw);
-        if (w >= 0 && (e < 0 || w < e)) e = w;
+        ix_kind[i] = 0;
+        if (w >= 0 && (e < 0 || w < e)) e = w, ix_kind[i] = 1;
         if (e < 0) continue;
         fz_edits[i] = e;
         ix_idx[n++] = (int)i;
     }
-    qsort(ix_idx + m, n - m, sizeof *ix_idx, fz_cmp);
+    qsort(ix_idx + m, n - m, sizeof *ix_idx, ixf_cmp);
     return n;
 }
 
