@@ -220,7 +220,7 @@ static void test_ranked(void **state) {
 }
 
 /* The scan limit cuts a ranked INFIX request as it cuts an unranked one
- * (tests/test_trie_words.c test_scan_limit's index: two big words that meet
+ * (tests/test_trie_words_cases.c test_scan_limit's index: two big words that meet
  * only in the worst key; "alpha" typed as a prefix, so its lists are sought
  * a rank at a time: both complete, they are compared a block pair at a
  * time and the key is found within the limit), and STATS
