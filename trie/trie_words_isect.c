@@ -126,29 +126,37 @@ static inline int cur_step(tw_cur *c, uint32_t r) {
     return 1;
 }
 
-/* Moves c to the first rank >= r (never back); 0 when the list has none.
- * The block heads ahead are galloped (O(log distance)); only the block
- * found is decoded (cur_step). */
-static inline int cur_seek(tw_cur *c, uint32_t r) {
-    const uint32_t *bb = tw_bbase(c->x);
-    uint32_t nb = c->nb, lo = c->blk, hi, step = 1;
-    if ((lo + 1 >= nb || bb[lo + 1] > r) && cur_step(c, r)) return 1; /* in this block */
-    if (lo + 1 >= nb) return 0;
-    for (;;) { /* gallop: the last block whose head is <= r (bb[lo] <= r) */
+/* The last block t >= lo of heads bb[0..nb) with bb[t] <= v, given
+ * bb[lo] <= v (galloping, then bisection). */
+static inline uint32_t head_seek(const uint32_t *bb, uint32_t nb, uint32_t lo, uint32_t v) {
+    uint32_t hi, step = 1;
+    for (;;) {
         hi = lo + step;
         if (hi >= nb) {
             hi = nb;
             break;
         }
-        if (bb[hi] > r) break;
+        if (bb[hi] > v) break;
         lo = hi;
         step <<= 1;
     }
     while (hi - lo > 1) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (bb[mid] <= r) lo = mid;
+        if (bb[mid] <= v) lo = mid;
         else hi = mid;
     }
+    return lo;
+}
+
+/* Moves c to the first rank >= r (never back); 0 when the list has none.
+ * The block heads ahead are galloped (O(log distance)); only the block
+ * found is decoded (cur_step). */
+static inline int cur_seek(tw_cur *c, uint32_t r) {
+    const uint32_t *bb = tw_bbase(c->x);
+    uint32_t nb = c->nb, lo = c->blk;
+    if ((lo + 1 >= nb || bb[lo + 1] > r) && cur_step(c, r)) return 1; /* in this block */
+    if (lo + 1 >= nb) return 0;
+    lo = head_seek(bb, nb, lo, r); /* the last block whose head is <= r (bb[c->blk] <= r) */
     if (lo > c->blk) {
         cur_block(c, lo);
         if (cur_step(c, r)) return 1;
@@ -230,28 +238,6 @@ static inline uint32_t arr_seek(const uint32_t *u, uint32_t n, uint32_t at, uint
  * list's last rank + 1 (ranks are < UINT32_MAX). */
 static inline uint32_t cur_end(const tw_cur *c) {
     return c->blk + 1 < c->nb ? tw_bbase(c->x)[c->blk + 1] : c->x->last + 1;
-}
-
-/* The last block t >= lo of heads bb[0..nb) with bb[t] <= v, given
- * bb[lo] <= v (galloping, then bisection). */
-static inline uint32_t head_seek(const uint32_t *bb, uint32_t nb, uint32_t lo, uint32_t v) {
-    uint32_t hi, step = 1;
-    for (;;) {
-        hi = lo + step;
-        if (hi >= nb) {
-            hi = nb;
-            break;
-        }
-        if (bb[hi] > v) break;
-        lo = hi;
-        step <<= 1;
-    }
-    while (hi - lo > 1) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (bb[mid] <= v) lo = mid;
-        else hi = mid;
-    }
-    return lo;
 }
 
 /* Bit i set when a[i] is one of b[0..16): all 16 x 16 pairs compared

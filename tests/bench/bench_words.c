@@ -134,15 +134,22 @@ typedef struct qset {
     int *nw;
 } qset;
 
-/* Draws the queries (see the top of the file). */
-static void make_queries(const char *text, const kline *v, size_t n, size_t want, qset *q) {
-    double *cum = malloc(n * sizeof *cum), tot = 0;
-    for (size_t i = 0; i < n; i++) cum[i] = (tot += (double)v[i].cnt);
+/* Room for want queries of at most TRIE_MAX_KEY + 8 bytes (aborts when
+ * out of memory: a benchmark). */
+static void qset_alloc(qset *q, size_t want) {
     q->buf = malloc(want * (TRIE_MAX_KEY + 8));
     q->off = malloc(want * sizeof *q->off);
     q->len = malloc(want * sizeof *q->len);
     q->nw = malloc(want * sizeof *q->nw);
+    if (!q->buf || !q->off || !q->len || !q->nw) abort();
     q->n = 0;
+}
+
+/* Draws the queries (see the top of the file). */
+static void make_queries(const char *text, const kline *v, size_t n, size_t want, qset *q) {
+    double *cum = malloc(n * sizeof *cum), tot = 0;
+    for (size_t i = 0; i < n; i++) cum[i] = (tot += (double)v[i].cnt);
+    qset_alloc(q, want);
     size_t used = 0;
     while (q->n < want) {
         double x = (double)(rng() >> 11) / 9007199254740992.0 * tot;
@@ -265,11 +272,7 @@ static void bench_queries(const trie_words *w, const trie *t, const qset *q) {
 
 /* The fuzzy queries: q's first ASCII ones, one edit in the last word. */
 static void make_fuzzy(const qset *q, size_t want, qset *f) {
-    f->buf = malloc(want * (TRIE_MAX_KEY + 8));
-    f->off = malloc(want * sizeof *f->off);
-    f->len = malloc(want * sizeof *f->len);
-    f->nw = malloc(want * sizeof *f->nw);
-    f->n = 0;
+    qset_alloc(f, want);
     size_t used = 0;
     for (size_t i = 0; i < q->n && f->n < want; i++) {
         const char *s = q->buf + q->off[i];
