@@ -139,18 +139,14 @@ int eng_complete_prepare(eng *e, const char *prefix, size_t len, unsigned k, con
 unsigned eng_fuzzy_edits(const eng *e, const eng_ctx *ctx) {
     int f = ctx && ctx->fuzzy >= 0 ? ctx->fuzzy : e->cfg->fuzzy_mode;
     if (f != SRV_FUZZY_AUTO) return f > 0 ? (unsigned)f : 0;
-    size_t cp = qutf8_count(e->norm, e->normlen);
-    return cp >= e->cfg->fuzzy_auto_two ? 2 : cp >= e->cfg->fuzzy_auto_one ? 1 : 0;
+    return trie_fuzzy_auto_edits(e->norm, e->normlen, e->cfg->fuzzy_auto_one, e->cfg->fuzzy_auto_two);
 }
 
 unsigned eng_fuzzy_word_edits(const eng *e, const eng_ctx *ctx) {
     int f = ctx && ctx->fuzzy >= 0 ? ctx->fuzzy : e->cfg->fuzzy_mode;
     if (f != SRV_FUZZY_AUTO) return f > 0 ? (unsigned)f : 0;
-    size_t end = e->normlen, st;
-    while (end && e->norm[end - 1] == ' ') end--;
-    for (st = end; st && e->norm[st - 1] != ' ';) st--;
-    size_t cp = qutf8_count(e->norm + st, end - st);
-    return cp >= e->cfg->fuzzy_auto_two ? 2 : cp >= e->cfg->fuzzy_auto_one ? 1 : 0;
+    size_t st, wl = trie_words_last_word(e->norm, e->normlen, &st);
+    return trie_fuzzy_auto_edits(e->norm + st, wl, e->cfg->fuzzy_auto_one, e->cfg->fuzzy_auto_two);
 }
 
 int eng_complete(eng *e, const char *prefix, size_t len, unsigned k, const eng_ctx *ctx, const char **msg) {

@@ -114,7 +114,6 @@ typedef struct eng {
     int words_dropped;                /* the index was dropped after an error, or its build failed: RELOAD rebuilds it */
     trie_words_hit whits[TRIE_MAX_K]; /* the hits of an INFIX request */
     trie_words_hit wfhits[TRIE_MAX_K]; /* ... its matches with edits on the last word (eng_complete_infix) */
-    uint8_t wedits[TRIE_MAX_K];       /* ... their edits (the typo fill after the word matches) */
     uint16_t wmatch[TRIE_MAX_K];      /* ... the key bytes the text matched as a prefix (0: none) */
     int infix_used;                   /* 1: eng_complete's hits are in whits */
     unsigned fuzzy_cut;               /* 0, or the edit class fuzzy-max-work cut (trie_fuzzy_info) */
@@ -129,7 +128,7 @@ static inline const trie_hit *eng_hit(const eng *e, int i) {
     return e->infix_used ? &e->whits[i].hit : e->fuzzy_used ? &e->fhits[i].hit : &e->hits[i];
 }
 static inline unsigned eng_hit_edits(const eng *e, int i) {
-    return e->infix_used ? e->wedits[i] : e->fuzzy_used ? e->fhits[i].edits : 0;
+    return e->infix_used ? e->whits[i].edits : e->fuzzy_used ? e->fhits[i].edits : 0;
 }
 /* The edit count WITHEDITS sends: negated for a hit of the class the work
  * limit cut (docs/PROTOCOL.md, Typos). */

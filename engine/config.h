@@ -46,8 +46,8 @@
 /* typo tolerance (COMPLETE ... FUZZY, trie/trie_fuzzy.h) */
 #define SRV_FUZZY_AUTO 3                /* FUZZY AUTO: edits by the prefix's length */
 #define SRV_DEFAULT_FUZZY "0"           /* FUZZY of a COMPLETE that does not say (0, 1, 2 or auto) */
-#define SRV_FUZZY_AUTO_ONE 4            /* AUTO: 1 edit from this many code points ... */
-#define SRV_FUZZY_AUTO_TWO 8            /* ... 2 edits from this many */
+#define SRV_FUZZY_AUTO_ONE TRIE_FUZZY_AUTO_ONE /* AUTO: 1 edit from this many code points ... */
+#define SRV_FUZZY_AUTO_TWO TRIE_FUZZY_AUTO_TWO /* ... 2 edits from this many */
 #define SRV_FUZZY_MAX_WORK TRIE_FUZZY_MAX_WORK /* work units of one FUZZY search (fuzzy-max-work) */
 /* access control (docs/PROTOCOL.md "Access control") */
 #define SRV_REQUIREPASS_MAX 512         /* bytes of requirepass; longer is a usage error */

@@ -170,81 +170,23 @@ int eng_complete_infix(eng *e, unsigned k, const eng_ctx *ctx, const char **msg)
     }
     e->infix_used = 1;
     if (e->normlen > TRIE_WORDS_MAX_TEXT) return 0; /* longer than any key: nothing, as without INFIX */
-    int tr = 0;
-    int n = trie_words_topk(e->words, e->t, e->norm, e->normlen, k, e->whits, &tr);
+    unsigned d = eng_fuzzy_edits(e, ctx), dw = eng_fuzzy_word_edits(e, ctx);
+    trie_words_edits ed = {d, dw, e->cfg->fuzzy_first_any ? TRIE_FUZZY_FIRST_ANY : 0, e->cfg->fuzzy_max_work};
+    trie_words_edits_info in;
+    /* the exact word matches, then (edits allowed, fewer than k) the typo
+     * completions of the whole text and the last word's edits, merged */
+    int n = trie_words_topk_edits(e->words, e->t, e->norm, e->normlen, &ed, k, e->whits, e->wmatch, e->fhits,
+                                  e->wfhits, &in);
+    e->stats.complete_infix_truncated += (uint64_t)(in.truncated + in.word_truncated);
     if (n < 0) {
         *msg = n == TRIE_WORDS_ETOOMANY ? "INFIX takes at most 16 words (TRIE_WORDS_MAX_TYPED)"
                                         : trie_words_strerror(n);
         return ENG_ERR(n == TRIE_ENOMEM ? ERR_NOMEM : n == TRIE_WORDS_ETOOLONG ? ERR_TOOLONG : ERR_ARGS);
     }
-    e->stats.complete_infix_truncated += (uint64_t)tr;
-    for (int i = 0; i < n; i++) {
-        e->wedits[i] = 0;
-        e->wmatch[i] = e->whits[i].cls == 0 ? (uint16_t)e->normlen : 0;
-    }
-    unsigned d = eng_fuzzy_edits(e, ctx), dw = eng_fuzzy_word_edits(e, ctx);
-    if ((d == 0 && dw == 0) || (unsigned)n == k) return n;
-    /* edits allowed: the typo-tolerant prefix completions of the whole text
-     * and the matches with edits on the last word follow the exact word
-     * matches, merged by (edits, completions of the text first, score,
-     * key), each key once in its best class (those already listed are
-     * skipped) */
-    e->stats.complete_fuzzy++;
-    unsigned fl = e->cfg->fuzzy_first_any ? TRIE_FUZZY_FIRST_ANY : 0;
-    int nf = 0;
-    if (d) {
-        trie_fuzzy_info fi; /* bounded as every typo search (fuzzy-max-work) */
-        nf = trie_fuzzy_topk_bounded(e->t, e->norm, e->normlen, d, fl, k, e->cfg->fuzzy_max_work, e->fhits, &fi);
-        if (nf < 0) nf = 0;
-        else if (fi.cut) {
-            e->fuzzy_cut = fi.cut;
-            e->stats.complete_fuzzy_truncated++;
-        }
-    }
-    trie_words_hit *wf = e->wfhits;
-    int nw = 0, wtr = 0;
-    if (dw) {
-        nw = trie_words_fuzzy_topk(e->words, e->t, e->norm, e->normlen, dw, fl, k - (unsigned)n, wf, &wtr);
-        if (nw < 0) {
-            *msg = trie_words_strerror(nw);
-            return ENG_ERR(nw == TRIE_ENOMEM ? ERR_NOMEM : ERR_ARGS);
-        }
-        e->stats.complete_infix_truncated += (uint64_t)wtr;
-    }
-    int i = 0, j = 0;
-    while ((unsigned)n < k) {
-        /* the next of each list not listed yet */
-        for (; i < nf; i++) {
-            int dup = 0;
-            for (int x = 0; x < n && !dup; x++) dup = e->whits[x].hit.id == e->fhits[i].hit.id;
-            if (!dup) break;
-        }
-        for (; j < nw; j++) {
-            int dup = 0;
-            for (int x = 0; x < n && !dup; x++) dup = e->whits[x].hit.id == wf[j].hit.id;
-            if (!dup) break;
-        }
-        if (j == nw && wtr) break; /* the limit cut the word search: nothing after its last is certain */
-        if (i == nf && j == nw) break;
-        /* fewer edits first; with as many, the typo'd text's completions
-         * before the keys holding the words elsewhere (as ordinary
-         * completions come before the other word matches) */
-        int take_f = j == nw || (i < nf && e->fhits[i].edits <= wf[j].edits);
-        if (take_f) {
-            e->whits[n].hit = e->fhits[i].hit;
-            e->whits[n].cls = 2;
-            e->whits[n].edits = e->fhits[i].edits;
-            e->whits[n].nranges = 0;
-            e->wedits[n] = (uint8_t)e->fhits[i].edits;
-            e->wmatch[n] = (uint16_t)e->fhits[i].matchlen;
-            i++;
-        } else { /* the typed words elsewhere: their ranges, no prefix matched */
-            e->whits[n] = wf[j];
-            e->wedits[n] = wf[j].edits;
-            e->wmatch[n] = 0;
-            j++;
-        }
-        n++;
+    if (in.searched) e->stats.complete_fuzzy++;
+    if (in.fuzzy_cut) {
+        e->fuzzy_cut = in.fuzzy_cut;
+        e->stats.complete_fuzzy_truncated++;
     }
     return n;
 }

@@ -27,9 +27,10 @@
  * A request: eng_complete_search with ctx->infix set comes here. Without
  * edits the answer is trie_words_topk's (ordinary completions first, then
  * the other word matches; each by score). With edits allowed (FUZZY or the
- * fuzzy setting), the exact word matches come first and, when there are
- * fewer than k, the matches with edits follow by (edits, kind, score,
- * key), each key once in its best place: the typo-tolerant prefix
+ * fuzzy setting), trie_words_topk_edits's (which `qac complete --infix
+ * --fuzzy` answers with too): the exact word matches come first and, when
+ * there are fewer than k, the matches with edits follow by (edits, kind,
+ * score, key), each key once in its best place: the typo-tolerant prefix
  * completions of the whole text (as without INFIX: eng_fuzzy_edits,
  * fuzzy-max-work) before, with as many edits, the keys where the LAST
  * typed word stands for another word with edits (trie_words_fuzzy_topk: eng_fuzzy_word_edits, AUTO by that word's

@@ -107,4 +107,12 @@ int trie_fuzzy_topk_bounded(const trie *t, const char *prefix, size_t plen, unsi
 unsigned trie_fuzzy_dist(const char *p, size_t plen, const char *key, size_t klen, unsigned maxd,
                          unsigned flags, size_t *matchlen);
 
+/* FUZZY AUTO: the edits a typed text of len bytes allows by its code points
+ * (qutf8_count): 0 under `one`, 1 from `one`, 2 from `two`. A server's
+ * fuzzy-auto-one and fuzzy-auto-two set them; the defaults, which the
+ * offline tools use, are below (issue 14's). */
+#define TRIE_FUZZY_AUTO_ONE 4
+#define TRIE_FUZZY_AUTO_TWO 8
+unsigned trie_fuzzy_auto_edits(const char *s, size_t len, uint64_t one, uint64_t two);
+
 #endif

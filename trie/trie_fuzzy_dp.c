@@ -1,12 +1,15 @@
 /* trie_fuzzy_dp.c -- the typed prefix split into characters, and the edit
  * class of one key (trie_fuzzy_dist, the brute-force reference the tests
  * compare the walk against; trie__fz_dist_pat, the same for a prepared
- * pattern, which trie_words_fuzzy.c also calls, with the full distance).
+ * pattern, which trie_words_fuzzy.c also calls, with the full distance),
+ * and AUTO's edits for a text (trie_fuzzy_auto_edits).
  * The DP itself (banded OSA rows, fz_row) is in trie_fuzzy_internal.h;
  * what it computes and why: trie_fuzzy.c. */
 #include "trie/trie_fuzzy_internal.h"
 
 #include <pthread.h>
+
+#include "common/util.h"
 
 /* THE ROW AUTOMATON (trie_fuzzy_internal.h): states are (row, T) pairs,
  * kept as the bytes R[0..W) and T[0..W), W = 2B+1. */
@@ -180,4 +183,9 @@ unsigned trie_fuzzy_dist(const char *p, size_t plen, const char *key, size_t kle
         return 0;
     }
     return trie__fz_dist_pat(&z, p, key, klen, 0, matchlen);
+}
+
+unsigned trie_fuzzy_auto_edits(const char *s, size_t len, uint64_t one, uint64_t two) {
+    size_t cp = qutf8_count(s, len);
+    return cp >= two ? 2 : cp >= one ? 1 : 0;
 }

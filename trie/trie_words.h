@@ -24,10 +24,10 @@
  * WHY / HOW (the design essay is at the top of trie_words.c): a word
  * dictionary (a second trie, word -> word id, score = an upper bound of the
  * scores of the keys holding it) and per word a posting list of key ids in
- * a static rank order (blocks of 16: a whole rank, then varint gaps) with
- * a 16-ary tree of score upper bounds (2-byte codes) over it; per key a
- * byte of its words' heads (a signature), then its own text in the trie,
- * to check a candidate; top-k is a
+ * a static rank order (blocks of 16: a whole rank, then bit-packed gaps)
+ * with a 16-ary tree of score upper bounds (2-byte codes) over it; per key
+ * four bytes of its words' heads (a signature), then its own text in the
+ * trie, to check a candidate; top-k is a
  * best-first search over those bounds, or, for two or more complete words
  * with a short enough rarest list, one pass intersecting their lists; exact
  * either way.
@@ -42,9 +42,9 @@
  *     examined, tombstones included; a dictionary word streamed; an entry
  *     pushed on a search heap; a step of an intersection, a prefix word's
  *     cursor moved), overshot by at most one leaf block (16 postings), one
- *     dictionary path or one step's cursors (128). A key is decoded only when it
- *     enters the best k (matching is on word ids), so decodes are bounded
- *     by the same limit. Past it the search stops and *truncated is set to
+ *     dictionary path or one step's cursors (128). A key is decoded only when
+ *     its signature holds the typed words' bits and its score can still
+ *     enter the best k, so decodes are bounded by the same limit. Past it the search stops and *truncated is set to
  *     1: the hits returned are then still exactly the best ones, in order
  *     (a correct prefix of the full answer), just fewer than k.
  *
@@ -78,6 +78,7 @@
 #include <stdint.h>
 
 #include "trie/trie.h"
+#include "trie/trie_fuzzy.h"
 
 #define TRIE_WORDS_MAX_TYPED 16      /* typed words per request */
 #define TRIE_WORDS_MAX_TEXT TRIE_MAX_KEY /* bytes of typed text */
@@ -95,7 +96,7 @@ typedef struct trie_words_range {
 
 typedef struct trie_words_hit {
     trie_hit hit;    /* the key, display, score, id (a copy, as from trie_topk) */
-    uint8_t cls;     /* 0: the text is a prefix of the key; 1: other match */
+    uint8_t cls;     /* 0: the text is a prefix of the key; 1: other match; 2: a typo completion (trie_words_topk_edits) */
     uint8_t edits;   /* trie_words_fuzzy_topk: the key's edit class (1..maxd); else 0 */
     uint8_t nranges; /* = the number of typed words */
     trie_words_range range[TRIE_WORDS_MAX_TYPED]; /* by typed word */
@@ -154,6 +155,40 @@ int trie_words_topk(const trie_words *w, const trie *t, const char *text, size_t
  * return values as trie_words_topk (TRIE_EINVAL also for maxd or flags). */
 int trie_words_fuzzy_topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned maxd,
                           unsigned flags, unsigned k, trie_words_hit *out, int *truncated);
+/* COMPLETE ... INFIX with edits allowed, the one answer the server and the
+ * offline tools give (trie_words_edits.c says why this order):
+ * trie_words_topk's exact word matches; then, when they are fewer than k,
+ * the typo completions of the whole text with up to ed->maxd edits
+ * (trie_fuzzy_topk_bounded, ed->flags, ed->max_work) and the matches with up
+ * to ed->word_maxd edits on the last word (trie_words_fuzzy_topk), merged by
+ * (edits, the text's completions first, score, key), a key already listed
+ * skipped; nothing after the last word's last hit when its scan limit cut
+ * it. Hits of the typo completions have cls 2, their edits, no ranges.
+ * matchlen[i]: the key bytes the text matched as a prefix (the text's
+ * length for class 0, the typo search's matchlen for cls 2, else 0).
+ * Scratch: fscratch and wscratch of k hits each. *info: which searches were
+ * cut (truncated: the exact word search's scan limit; word_truncated: the
+ * last word's; fuzzy_cut: trie_fuzzy_info.cut of the typo search, 0 when
+ * exact) and whether edits were looked for at all (searched). Returns the
+ * count, or trie_words_topk's / trie_words_fuzzy_topk's error. */
+typedef struct trie_words_edits {
+    unsigned maxd;      /* typo completions of the whole text: up to this many edits (0: none) */
+    unsigned word_maxd; /* edits on the last typed word (0: none) */
+    unsigned flags;     /* TRIE_FUZZY_FIRST_ANY or 0 */
+    uint64_t max_work;  /* the typo search's work limit (0: none) */
+} trie_words_edits;
+typedef struct trie_words_edits_info {
+    int truncated, word_truncated;
+    uint8_t fuzzy_cut, searched;
+} trie_words_edits_info;
+int trie_words_topk_edits(const trie_words *w, const trie *t, const char *text, size_t len,
+                          const trie_words_edits *ed, unsigned k, trie_words_hit *out, uint16_t *matchlen,
+                          trie_fuzzy_hit *fscratch, trie_words_hit *wscratch, trie_words_edits_info *info);
+/* The last typed word of text[0..len), trailing spaces left out: its start
+ * in *start, its length returned (0: no word). What FUZZY AUTO counts for
+ * the last word's edits (trie_fuzzy_auto_edits on it). */
+size_t trie_words_last_word(const char *text, size_t len, size_t *start);
+
 /* Whether key matches the typed text with at most maxd edits on the last
  * word (trie_words_fuzzy_topk's rule, or an exact match: class 0): the
  * number of typed words, their ranges in rg, the class in *edits (when not
