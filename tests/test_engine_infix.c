@@ -271,6 +271,11 @@ static void test_bad_input(void **state) {
     assert_string_equal(TEXT(f, "COMPLETE", big), "OK 0\r\n");
     assert_string_equal(TEXT(f, "COMPLETE", big, "INFIX"), "OK 0\r\n");
     assert_string_equal(TEXT(f, "COMPLETE", "   ", "INFIX"), "OK 0\r\n");
+    /* no word: no INFIX answer with edits either (not the typo search's
+     * class 0 of the empty text, every key) */
+    assert_string_equal(TEXT(f, "COMPLETE", "   ", "INFIX", "FUZZY", "2"), "OK 0\r\n");
+    assert_string_equal(TEXT(f, "COMPLETE", "", "INFIX", "FUZZY", "1"), "OK 0\r\n");
+    assert_string_equal(TEXT(f, "COMPLETE", "", "FUZZY", "1", "LIMIT", "1"), "OK 1\r\nNew York\t100\r\n");
     assert_string_equal(TEXT(f, "COMPLETE", "york", "INFIX", "LIMIT", "0"), "ERR LIMIT LIMIT out of range (1..max-k)\r\n");
     /* infix-index no: refused with a reason */
     set(f, "infix-index", "no");

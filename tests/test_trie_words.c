@@ -465,6 +465,105 @@ static size_t last_chars(const char *q, size_t n) {
     return split(pq.w[pq.nw - 1], pq.wl[pq.nw - 1], c, off);
 }
 
+/* COMPLETE ... INFIX with edits (trie_words_topk_edits) against brute
+ * force: the exact matches (brute), then, when fewer than k, every other
+ * key in its best place -- a typo completion of the whole text (the
+ * reference prefix class, 1..maxd; kind 0) or a match with edits on the
+ * last word (brute_fz, 1..wmaxd; kind 1) -- by (edits, kind, score desc,
+ * key). */
+typedef struct ecand {
+    const bkey *k;
+    int edits, kind;
+    size_t ml;
+} ecand;
+
+static int ecand_order(const void *a, const void *b) {
+    const ecand *x = a, *y = b;
+    if (x->edits != y->edits) return x->edits - y->edits;
+    if (x->kind != y->kind) return x->kind - y->kind;
+    const bkey *p = x->k, *q = y->k;
+    if (p->score != q->score) return p->score > q->score ? -1 : 1;
+    size_t m = p->klen < q->klen ? p->klen : q->klen;
+    int c = memcmp(p->key, q->key, m);
+    return c ? c : (p->klen > q->klen) - (p->klen < q->klen);
+}
+
+/* The reference typo class of key for the whole text, -1 above maxd: the
+ * DP over the key's first m + maxd characters only (no longer prefix can
+ * be within maxd of m characters). */
+static int typo_class(const char *text, size_t len, const bkey *k, unsigned maxd, int first, size_t *ml) {
+    static uint32_t c[RMAX];
+    static size_t o[RMAX + 1];
+    size_t m = split(text, len, c, o), n = split(k->key, k->klen, c, o);
+    size_t cut = n < m + maxd ? n : m + maxd;
+    int e = ref_class(text, len, k->key, o[cut], first, ml);
+    return e >= 0 && e <= (int)maxd ? e : -1;
+}
+
+static unsigned long n_ed_cmp, n_ed_typo, n_ed_word, n_ed_both, n_ed_empty;
+
+static void compare_edits(const trie_words *w, const trie *t, bset *b, const char *text, size_t len, unsigned maxd,
+                          unsigned wmaxd, unsigned flags, unsigned k, bkey **res) {
+    static ecand want[TRIE_MAX_K], cand[1 << 14];
+    static trie_words_hit out[TRIE_MAX_K], ws[TRIE_MAX_K];
+    static trie_fuzzy_hit fs[TRIE_MAX_K];
+    static uint16_t ml[TRIE_MAX_K];
+    static int8_t best[1 << 14];
+    if (b->n > (1u << 14)) return;
+    query pq;
+    parse(text, len, &pq);
+    size_t ne = pq.nw ? brute(b, text, len, res) : 0, nw = 0, nc = 0; /* no word: no INFIX answer */
+    for (size_t i = 0; i < ne && nw < k; i++)
+        want[nw++] = (ecand){res[i], 0, res[i]->cls, res[i]->cls == 0 ? len : 0};
+    if (nw < k && (maxd || wmaxd) && pq.nw) {
+        int first = !(flags & TRIE_FUZZY_FIRST_ANY);
+        memset(best, -1, b->n);
+        for (size_t i = 0; i < ne; i++) best[res[i] - b->v] = 0; /* exact: listed already */
+        size_t nf = brute_fz(b, text, len, wmaxd, first, res);
+        for (size_t x = 0; x < b->n; x++) {
+            size_t l = 0;
+            int e = maxd && best[x] != 0 ? typo_class(text, len, &b->v[x], maxd, first, &l) : -1;
+            if (e > 0) cand[nc++] = (ecand){&b->v[x], e, 0, l}, n_ed_typo++;
+        }
+        for (size_t i = 0; i < nf; i++) { /* a key in both lists: its best place */
+            size_t x = (size_t)(res[i] - b->v), j = 0;
+            if (best[x] == 0) continue;
+            n_ed_word++;
+            while (j < nc && cand[j].k != res[i]) j++;
+            if (j == nc) cand[nc++] = (ecand){res[i], res[i]->cls, 1, 0};
+            else if (n_ed_both++, res[i]->cls < cand[j].edits) cand[j] = (ecand){res[i], res[i]->cls, 1, 0};
+        }
+        qsort(cand, nc, sizeof *cand, ecand_order);
+        for (size_t i = 0; i < nc && nw < k; i++) want[nw++] = cand[i];
+    }
+    trie_words_edits ed = {maxd, wmaxd, flags, 0};
+    trie_words_edits_info info;
+    int n = trie_words_topk_edits(w, t, text, len, &ed, k, out, ml, fs, ws, &info);
+    n_ed_cmp++;
+    int bad = n != (int)nw || info.truncated || info.word_truncated || info.fuzzy_cut ||
+              info.searched != (ne < k && (maxd || wmaxd));
+    n_ed_empty += !pq.nw;
+    for (int i = 0; !bad && i < n; i++) {
+        const ecand *e = &want[i];
+        int cls = e->edits == 0 ? e->kind : e->kind == 0 ? 2 : 1;
+        bad = out[i].hit.id != e->k->id || out[i].hit.score != e->k->score || out[i].cls != cls ||
+              out[i].edits != e->edits || ml[i] != e->ml || (cls == 2 && out[i].nranges != 0);
+    }
+    if (bad && nfail++ < 5) {
+        fprintf(stderr, "EDITS MISMATCH text '%.*s' maxd=%u wmaxd=%u flags=%u k=%u: got %d, want %zu\n", (int)len, text,
+                maxd, wmaxd, flags, k, n, nw);
+        for (size_t i = 0; i < nw || (n > 0 && i < (size_t)n); i++) {
+            if (i < nw)
+                fprintf(stderr, "  want %zu: e%d kind %d %.0f '%.*s' ml %zu\n", i, want[i].edits, want[i].kind,
+                        want[i].k->score, (int)want[i].k->klen, want[i].k->key, want[i].ml);
+            if (n > 0 && i < (size_t)n)
+                fprintf(stderr, "  got  %zu: e%d cls %d %.0f '%.*s' ml %u\n", i, out[i].edits, out[i].cls,
+                        out[i].hit.score, (int)out[i].hit.keylen, out[i].hit.text, ml[i]);
+        }
+    }
+    assert_false(bad);
+}
+
 /* The fuzzy compares of one query: FUZZY 1, 2 or AUTO (the engine's
  * thresholds on the last word: 1 edit from 4 characters, 2 from 8), the
  * first character exact or not. */
@@ -482,6 +581,15 @@ static void compare_fz_all(const trie_words *w, const trie *t, bset *b, const ch
     unsigned flags = rnd(3) == 0 ? TRIE_FUZZY_FIRST_ANY : 0;
     unsigned k = rnd(3) ? 1 + rnd(12) : 1 + rnd(100);
     compare_fz(w, t, b, q, ql, maxd, flags, k, res, out);
+    if (b->n <= 3000 && rnd(2)) { /* the whole answer: FUZZY 0..2 or AUTO by the text's characters */
+        unsigned d = rnd(4);
+        if (d == 3) {
+            uint32_t c[RMAX];
+            size_t o[RMAX + 1], cp = split(q, ql, c, o);
+            d = cp >= 8 ? 2 : cp >= 4 ? 1 : 0;
+        }
+        compare_edits(w, t, b, q, ql, d, rnd(4) ? maxd : 0, flags, k, res);
+    }
 }
 
 /* A query built from a live key: some of its words, shuffled, the last cut
@@ -687,6 +795,9 @@ static void test_differential_fuzzy(void **state) {
     printf("fuzzy: %lu queries, %lu with hits, %lu with 2-edit hits, %lu multi-word, %lu trailing, %lu first-any, "
            "%lu truncated\n", n_fz_cmp, n_fz_hits, n_fz_c2, n_fz_multi, n_fz_trail, n_fz_any, n_fz_trunc);
     assert_true(n_fz_hits > n_fz_cmp / 5 && n_fz_c2 > 100 && n_fz_multi > 100 && n_fz_trail > 50 && n_fz_any > 50);
+    printf("with edits (trie_words_topk_edits): %lu queries (%lu with no word), %lu typo completions, %lu last-word "
+           "matches, %lu keys in both\n", n_ed_cmp, n_ed_empty, n_ed_typo, n_ed_word, n_ed_both);
+    assert_true(n_ed_cmp > 1000 && n_ed_typo > 1000 && n_ed_word > 1000 && n_ed_both > 50);
 }
 
 /* The last word with edits, a class's words' lists read as one in the

@@ -59,7 +59,11 @@ int trie_words_topk_edits(const trie_words *w, const trie *t, const char *text, 
     }
     int i = 0, j = 0;
     while ((unsigned)n < k) {
-        while (i < nf && listed(out, n, fscratch[i].hit.id)) i++; /* the next of each list not listed yet */
+        /* the next of each list not listed yet; the typo search's class 0
+         * (keys the text starts) are the word search's class 0, all listed
+         * when it found fewer than k -- but for a text with no word, which
+         * has no INFIX answer, with edits or without */
+        while (i < nf && (fscratch[i].edits == 0 || listed(out, n, fscratch[i].hit.id))) i++;
         while (j < nw && listed(out, n, wscratch[j].hit.id)) j++;
         if (j == nw && info->word_truncated) break; /* the limit cut the word search: nothing after its last is certain */
         if (i == nf && j == nw) break;

@@ -586,7 +586,7 @@ static size_t infix_expect(const char *np, size_t npl, unsigned d, unsigned dw) 
         int e = -1;
         if (d) {
             unsigned x = trie_fuzzy_dist(np, npl, sh[i].key, sh[i].klen, d, 0, NULL);
-            if (x <= d) e = (int)x;
+            if (x >= 1 && x <= d) e = (int)x; /* (0: a word match above, or a text with no word: none) */
         }
         int w = ix_word_edits(&sh[i], np, npl, dw);
         ix_kind[i] = 0;
