@@ -134,7 +134,7 @@ static int complete_one(const trie *t, const trie_words *w, const char *prefix, 
     }
     if (cut)
         fprintf(stderr, "qac complete: prefix %d: the typo search stopped at its work limit (%u units) in its %d-edit "
-                "class: the best found\n", no, TRIE_FUZZY_MAX_WORK, cut);
+                "class: the best found\n", no, (unsigned)TRIE_FUZZY_MAX_WORK, cut);
     for (int j = 0; j < m; j++) {
         char sc[64];
         fmt_score(hits[j].score, sc, sizeof sc);

@@ -4,7 +4,8 @@
 # WITHEDITS (the same lines: display, score, edits), on the demo corpus:
 # typed prefixes cut from its keys (and later words first, for --infix),
 # with 0-2 seeded random edits, every mode (0, 1, 2, auto), k 3 and 10; then
-# the edit column's meaning, AUTO's thresholds, and bad --fuzzy values (exit
+# the edit column's meaning, AUTO's thresholds, the work and scan limits
+# (said on stderr; a cut class's edits negated) and bad --fuzzy values (exit
 # 2 with the message). Exit 0 pass, 1 fail, 77 skip (no QAC_BIN or python3).
 set -u
 # shellcheck source-path=SCRIPTDIR source=lib.sh
@@ -102,6 +103,28 @@ check "--fuzzy auto, 'wether'" "$("$QAC_BIN" complete -i "$tmp/idx" -k 1 --fuzzy
 check "--fuzzy auto, 3 characters: exact only" "$("$QAC_BIN" complete -i "$tmp/idx" -k 1 --fuzzy auto wth | tr '\n' '|')" "|"
 check "--fuzzy 1, exact first" "$("$QAC_BIN" complete -i "$tmp/idx" -k 1 --fuzzy 1 weath)" "weather	55	0"
 check "no --fuzzy: two fields, exact" "$("$QAC_BIN" complete -i "$tmp/idx" -k 1 wether | tr '\n' '|')" "|"
+
+# the limits, said on stderr, the lines still the best found: the typo
+# search's work limit (a dense corpus: 200,000 random keys over 8 letters;
+# the edits of the class it cut negated, as WITHEDITS sends them) and the
+# word search's scan limit (two words of 25,000 keys each that meet once)
+python3 -c '
+import random
+r = random.Random(1)
+for i in range(200000):
+    print("a" + "".join(r.choice("abcdefgh") for _ in range(10)) + "\t1")
+for i in range(25000):
+    print("k%05d alpha\t%d\nk%05d beta\t%d" % (i, 10 + i % 7, i, 10 + i % 7))
+print("alpha beta\t1")' >"$tmp/dense.tsv"
+"$QAC_BIN" build -o "$tmp/dense" --quiet "$tmp/dense.tsv" || fail "qac build of the dense corpus"
+"$QAC_BIN" complete -i "$tmp/dense" -k 100 --fuzzy 2 abcdefghab >"$tmp/out" 2>"$tmp/e" || bad "work limit: exit $?"
+grep -q "prefix 1: the typo search stopped at its work limit (20000 units) in its 2-edit class: the best found" \
+    "$tmp/e" && ok "--fuzzy 2, work limit: said" || bad "work limit: stderr $(cat "$tmp/e")"
+cut -f3 "$tmp/out" | grep -q . && ! cut -f3 "$tmp/out" | grep -qv '^-2$\|^$' &&
+    ok "--fuzzy 2, work limit: the cut class's edits negated" || bad "work limit: $(cut -f3 "$tmp/out" | sort | uniq -c | tr '\n' ' ')"
+"$QAC_BIN" complete -i "$tmp/dense" --infix --fuzzy 1 'beta alpha' >"$tmp/out" 2>"$tmp/e" || bad "scan limit: exit $?"
+grep -q "prefix 1: the word search stopped at its limit (20000 units): the best found" "$tmp/e" &&
+    ok "--infix, scan limit: said" || bad "scan limit: stderr $(cat "$tmp/e")"
 
 # bad values: exit 2 with the message
 for v in 3 -1 x 12 ""; do
