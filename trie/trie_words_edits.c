@@ -10,6 +10,12 @@
  * lists or in which order. (The ranker gathers the same three searches
  * itself, as candidates with their classes: ranking/request.c.)
  *
+ * The last word's search is the costlier one (a walk of the word
+ * dictionary, then posting lists), so it runs only as far as it can
+ * change the answer: not at all when the typo completions of one edit
+ * fill it, for one edit only when those of at most two do (a cut typo
+ * search skips nothing).
+ *
  * Why that order within an edit count: a key that the typed text, with its
  * typo, is a prefix of is what the user was typing from the start; a key
  * that merely holds a word like the last typed one elsewhere comes after it,
@@ -52,9 +58,24 @@ int trie_words_topk_edits(const trie_words *w, const trie *t, const char *text, 
         if (nf < 0) nf = 0; /* (only bad arguments, which the exact search has refused) */
         else info->fuzzy_cut = fi.cut;
     }
-    if (ed->word_maxd) {
-        nw = trie_words_fuzzy_topk(w, t, text, len, ed->word_maxd, ed->flags, k - (unsigned)n, wscratch,
-                                   &info->word_truncated);
+    unsigned wd = ed->word_maxd;
+    if (wd && !info->fuzzy_cut) {
+        /* the typo completions may fill the answer alone: with need = k - n
+         * of them (each key once, class 0 left out) of one edit, no match
+         * with edits on the last word can enter (one edit at least, and
+         * after them); with need of at most two edits, only one-edit ones
+         * can (before the two-edit completions): a cheaper search, or none */
+        unsigned need = k - (unsigned)n, c1 = 0, c2 = 0;
+        for (int x = 0; x < nf && c2 < need; x++) {
+            if (fscratch[x].edits == 0 || listed(out, n, fscratch[x].hit.id)) continue;
+            c1 += fscratch[x].edits == 1;
+            c2++;
+        }
+        if (c1 >= need) wd = 0;
+        else if (c2 >= need && wd > 1) wd = 1;
+    }
+    if (wd) {
+        nw = trie_words_fuzzy_topk(w, t, text, len, wd, ed->flags, k - (unsigned)n, wscratch, &info->word_truncated);
         if (nw < 0) return nw;
     }
     int i = 0, j = 0;
