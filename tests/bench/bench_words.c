@@ -30,16 +30,17 @@
  * NFUZZY (default 0: none) more queries, the first NFUZZY of those above
  * (ASCII ones) with ONE edit in the last typed word (a letter substituted,
  * deleted, inserted, or two swapped; never the first letter, which FUZZY
- * keeps exact), answered as COMPLETE ... INFIX FUZZY AUTO is (engine/infix.c):
- * trie_words_topk(k=10), then, when short, the whole text's typo
- * completions (trie_fuzzy_topk_bounded, AUTO by the text's characters,
- * fuzzy-max-work 20,000) and the last word's edits (trie_words_fuzzy_topk,
- * AUTO by the word's characters); 3 passes, the last reported: the whole
- * request's median and p99, the same without the last-word search (what
- * the request cost before it), the last-word search's own, and how many
- * answers held a last-word match or were cut by the scan limit, and a
- * checksum of the last-word search's answers of the last pass (count,
- * truncation, and each hit's key, score, edits and ranges).
+ * keeps exact), answered as COMPLETE ... INFIX FUZZY AUTO is:
+ * trie_words_topk_edits (k=10; the exact word matches, then, when short,
+ * the whole text's typo completions, AUTO by the text's characters,
+ * fuzzy-max-work 20,000, and the last word's edits, AUTO by the word's
+ * characters, as far as they can change the answer); 3 passes, the last
+ * reported: the whole request's median and p99 and a checksum of its
+ * answers, the same call without the last word's edits, the last-word
+ * search alone (trie_words_fuzzy_topk, where the exact matches fall
+ * short) and how many of those found a match or were cut by the scan
+ * limit, and a checksum of its answers (count, truncation, and each hit's
+ * key, score, edits and ranges).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -304,51 +305,55 @@ static void make_fuzzy(const qset *q, size_t want, qset *f) {
     }
 }
 
-/* AUTO: the edits for n characters (fuzzy-auto-one 4, fuzzy-auto-two 8). */
-static unsigned auto_edits(size_t n) { return n >= 8 ? 2 : n >= 4 ? 1 : 0; }
-
 static void bench_fuzzy(const trie_words *w, const trie *t, const qset *q) {
     static hist h, hw, h0;
-    static trie_words_hit out[10], wf[10];
+    static trie_words_hit out[10], wf[10], ws[10];
     static trie_fuzzy_hit fh[10];
+    static uint16_t ml[10];
     uint64_t with = 0, trunc = 0, ran = 0;
-    XXH3_state_t *sum = XXH3_createState();
-    if (!sum) abort();
+    XXH3_state_t *sum = XXH3_createState(), *rsum = XXH3_createState();
+    if (!sum || !rsum) abort();
     double cpu0 = cpu_s();
     for (int pass = 0; pass < 3; pass++) {
         hist_init(&h), hist_init(&hw), hist_init(&h0);
         with = trunc = ran = 0;
         XXH3_64bits_reset(sum);
+        XXH3_64bits_reset(rsum);
         for (size_t i = 0; i < q->n; i++) {
             const char *s = q->buf + q->off[i];
-            size_t l = q->len[i], st = l;
-            while (st && s[st - 1] != ' ') st--;
-            int tr = 0;
+            size_t l = q->len[i], st, wl = trie_words_last_word(s, l, &st);
+            /* the request as the server answers it (AUTO as its defaults) */
+            trie_words_edits ed = {trie_fuzzy_auto_edits(s, l, TRIE_FUZZY_AUTO_ONE, TRIE_FUZZY_AUTO_TWO),
+                                   trie_fuzzy_auto_edits(s + st, wl, TRIE_FUZZY_AUTO_ONE, TRIE_FUZZY_AUTO_TWO), 0, TRIE_FUZZY_MAX_WORK};
+            trie_words_edits_info in;
             uint64_t t0 = qtime_ns();
-            int n = trie_words_topk(w, t, s, l, 10, out, &tr);
-            uint64_t t1 = t0, t2 = t0;
-            if (n >= 0 && n < 10) {
-                unsigned d = auto_edits(l), dw = auto_edits(l - st);
-                trie_fuzzy_info fi;
-                if (d) trie_fuzzy_topk_bounded(t, s, l, d, 0, 10, TRIE_FUZZY_MAX_WORK, fh, &fi);
-                t1 = qtime_ns();
-                int nw = dw ? trie_words_fuzzy_topk(w, t, s, l, dw, 0, 10 - (unsigned)n, wf, &tr) : 0;
-                t2 = qtime_ns();
-                if (dw) {
-                    hist_add(&hw, t2 - t1);
-                    ran++;
-                    with += nw > 0;
-                    trunc += (uint64_t)tr;
-                    sum_answer(sum, nw, tr, wf, 1);
-                }
-            } else {
-                t2 = t1 = qtime_ns();
+            int n = trie_words_topk_edits(w, t, s, l, &ed, 10, out, ml, fh, ws, &in);
+            hist_add(&h, qtime_ns() - t0);
+            sum_answer(rsum, n, in.truncated || in.word_truncated, out, 1);
+            /* without the last word's edits */
+            unsigned dw = ed.word_maxd;
+            ed.word_maxd = 0;
+            t0 = qtime_ns();
+            n = trie_words_topk_edits(w, t, s, l, &ed, 10, out, ml, fh, ws, &in);
+            hist_add(&h0, qtime_ns() - t0);
+            /* the last word's search alone, where the request may need it */
+            int exact = 0;
+            for (int j = 0; j < n; j++) exact += out[j].edits == 0;
+            if (dw && exact < 10) {
+                int tr = 0;
+                t0 = qtime_ns();
+                int nw = trie_words_fuzzy_topk(w, t, s, l, dw, 0, 10 - (unsigned)exact, wf, &tr);
+                hist_add(&hw, qtime_ns() - t0);
+                ran++;
+                with += nw > 0;
+                trunc += (uint64_t)tr;
+                sum_answer(sum, nw, tr, wf, 1);
             }
-            hist_add(&h, t2 - t0);
-            hist_add(&h0, t1 - t0);
         }
     }
-    printf("infix_fuzzy_auto_cpu_per_query %.0f ns\n", (cpu_s() - cpu0) * 1e9 / (3.0 * (double)q->n));
+    printf("infix_fuzzy_auto_answers_checksum %016llx\n", (unsigned long long)XXH3_64bits_digest(rsum));
+    XXH3_freeState(rsum);
+    printf("infix_fuzzy_auto_cpu_per_query %.0f ns (the three calls)\n", (cpu_s() - cpu0) * 1e9 / (3.0 * (double)q->n));
     printf("infix_fuzzy_auto_word_answers_checksum %016llx\n", (unsigned long long)XXH3_64bits_digest(sum));
     XXH3_freeState(sum);
     printf("infix_fuzzy_auto_queries %zu count\n", q->n);
