@@ -220,6 +220,7 @@ static unsigned long n_cmp, n_c1, n_multi, n_trail, n_full; /* coverage counters
 static unsigned long n_pcur, n_handoff; /* queries whose prefix's lists were read as one; handed on */
 static unsigned long n_skewed; /* queries whose one pass left a complete word's list to the key check */
 static unsigned long n_blocks; /* queries whose one pass compared two lists a block pair at a time */
+static unsigned long n_sigf;   /* queries whose one pass tested the driver's ranks on their signatures first */
 
 static void compare(const trie_words *w, const trie *t, bset *b, const char *text, size_t len,
                     unsigned k, bkey **res, trie_words_hit *out) {
@@ -231,6 +232,7 @@ static void compare(const trie_words *w, const trie *t, bset *b, const char *tex
     n_handoff += wk.handoff;
     n_skewed += wk.skewed;
     n_blocks += wk.blocks;
+    n_sigf += wk.sigf;
     size_t want = ne < k ? ne : k;
     n_cmp++;
     for (size_t i = 0; i < want; i++)
@@ -885,6 +887,35 @@ static void test_differential_block(void **state) {
     trie_words__isect_block = bl;
 }
 
+/* The one pass testing the shortest complete list's ranks on their
+ * signatures before the longer lists are sought (trie_words_isect.c,
+ * isect_sigf) whenever the next list is longer (no block pairs), and with
+ * every longer list left to the key check (trie_words__isect_skew 1); then
+ * never: all against brute force. */
+static void test_differential_sigf(void **state) {
+    (void)state;
+    unsigned sf = trie_words__isect_sigf, bl = trie_words__isect_block, sk = trie_words__isect_skew;
+    trie_words__isect_sigf = 1;
+    trie_words__isect_block = 0;
+    n_sigf = 0;
+    run_differential(16, 0, 1500, 40);
+    run_differential(17, 1, 2500, 40);
+    printf("driver's ranks tested on signatures first: %lu queries\n", n_sigf);
+    assert_true(n_sigf > 300);
+    trie_words__isect_skew = 1;
+    n_sigf = n_skewed = 0;
+    run_differential(18, 1, 2500, 40);
+    printf("... with every longer list left to the key check: %lu queries (%lu skewed)\n", n_sigf, n_skewed);
+    assert_true(n_sigf > 300);
+    trie_words__isect_skew = sk;
+    trie_words__isect_sigf = 0;
+    n_sigf = 0;
+    run_differential(19, 0, 1500, 40);
+    assert_int_equal(n_sigf, 0);
+    trie_words__isect_sigf = sf;
+    trie_words__isect_block = bl;
+}
+
 /* A vocabulary past 16,384 words, from the build and from live adds (new
  * words join the dictionary, a word whose last key leaves it), candidates
  * checked on their keys' text. */
@@ -979,6 +1010,7 @@ int main(void) {
         cmocka_unit_test(test_differential_pcur),
         cmocka_unit_test(test_differential_skew),
         cmocka_unit_test(test_differential_block),
+        cmocka_unit_test(test_differential_sigf),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

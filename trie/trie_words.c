@@ -187,7 +187,14 @@
  * trie_words_isect.c: a block wholly below the other list's, or holding
  * none of the shorter list's next ranks, passed on its heads; two that
  * overlap decoded whole and compared 16 x 16, SSE2), then the leapfrog
- * goes on (it passes beaten blocks). The check prefetches each stage for the 16 ranks
+ * goes on (it passes beaten blocks). When the next complete list is over
+ * TW_ISECT_SIGF (8) times the shortest's, or every longer one is left to
+ * the check (TW_ISECT_SKEW), no prefix list sought, the shortest's ranks
+ * are first tested on their signatures (every typed word's bits), a block
+ * at a time with the next block's 16 misses started ahead, and only those
+ * that pass seek the longer lists (isect_sigf: a seek there decoded a
+ * block of the long list for each rank; a unit a block and one a rank that
+ * passes), while fewer than k matches are kept. The check prefetches each stage for the 16 ranks
  * at once: signatures, key ids, scores, then the bytes and bound of each
  * candidate that may enter. Exact: every rank is in a beaten block, absent
  * from a list every match is in, or checked. The pass counts a work unit

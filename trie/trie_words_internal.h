@@ -351,7 +351,7 @@ typedef struct tw_search {
     const struct tw_fzq *fzq;
     tw_sig_t fzsig; /* the class's words' bits (OR of tw_sig_word, each half all ones when unknown): a key of
                      * the class has one of each half (0: no such test) */
-    uint8_t pcur, handoff, skewed, blocks; /* (tw_work) */
+    uint8_t pcur, handoff, skewed, blocks, sigf; /* (tw_work) */
 } tw_search;
 
 /* The worst kept match when the set is full (prunes), else NULL. */
@@ -399,6 +399,12 @@ extern unsigned trie_words__isect_skew;
  * while fewer than k matches are kept (trie_words_isect.c, isect_blocks):
  * TW_ISECT_BLOCK unless a test sets it (0: never). */
 extern unsigned trie_words__isect_block;
+/* The shortest complete list's ranks are tested on their signatures
+ * before the longer lists are sought when the next is over this many times
+ * its length, no prefix list sought, while fewer than k matches are kept
+ * (trie_words_isect.c, isect_sigf): TW_ISECT_SIGF unless a test sets it
+ * (0: never). */
+extern unsigned trie_words__isect_sigf;
 /* The ranks of the lists of words pw[0..npw), sorted and distinct, into u
  * (room for their entries; tmp as much scratch); their number. */
 uint32_t trie_words__union(const trie_words *w, const uint32_t *pw, uint32_t npw, uint32_t *u, uint32_t *tmp);
@@ -426,6 +432,7 @@ typedef struct tw_work {
     uint8_t handoff;  /* ... and that pass handed the rest to the best-first search */
     uint8_t skewed;   /* the one pass left a complete word's list to the key check */
     uint8_t blocks;   /* the one pass compared two lists a block pair at a time */
+    uint8_t sigf;     /* the one pass tested the driver's ranks on their signatures first */
 } tw_work;
 /* trie_words_topk that also reports the work it did (tests). */
 int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,

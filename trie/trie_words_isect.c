@@ -22,6 +22,10 @@
  *   - isect_blocks: two complete lists of comparable length compared a
  *     block pair at a time (SSE2 16 x 16, blk_isect) while no bound is
  *     beaten, before the leapfrog;
+ *   - isect_sigf: the shortest complete list's ranks tested on their
+ *     signatures, a block at a time, before lists over TW_ISECT_SIGF times
+ *     longer are sought (or when every longer one is left to the key
+ *     check) while no bound is beaten, before the leapfrog;
  *   - trie_words__isect: leapfrog over the distinct complete words' lists
  *     (none over TW_ISECT_SKEW times the driver's) and the prefix's ranks,
  *     the shortest driving; the ranks in every list go to
@@ -32,7 +36,8 @@
  * (res_worst, res_beats, trie_words__hpush) are in trie_words_internal.h.
  * Cost: one work unit a step of the driver and one a prefix cursor moved
  * (isect_blocks: one a block pair, one a third list's cursor moved, one
- * a rank in all; TRIE_WORDS_MAX_SCAN), no allocation here (the merged
+ * a rank in all; isect_sigf: one a block of the driver, one a rank whose
+ * signature passes; TRIE_WORDS_MAX_SCAN), no allocation here (the merged
  * array is the caller's; the cursors, TW_PCUR_MAX of them, ~96 B each with a decoded
  * block, and the heap's ranks, 4 B each, are on the stack).
  */
@@ -52,6 +57,10 @@ unsigned trie_words__isect_skew = TW_ISECT_SKEW;
 #define TW_ISECT_BLOCK 8 /* (trie_words__isect, isect_blocks) */
 #endif
 unsigned trie_words__isect_block = TW_ISECT_BLOCK;
+#ifndef TW_ISECT_SIGF
+#define TW_ISECT_SIGF 8 /* (trie_words__isect, isect_sigf) */
+#endif
+unsigned trie_words__isect_sigf = TW_ISECT_SIGF;
 
 /* A forward cursor over a posting list: its current rank, and its
  * block's ranks, decoded whole on the first step past the block's head
@@ -394,6 +403,91 @@ static int isect_blocks(tw_search *S, tw_cur *cur, uint32_t no, uint32_t *rp, ui
     return ret;
 }
 
+/* The one pass over the shortest complete list A = cur[0] and longer ones
+ * cur[1..no) -- the next over trie_words__isect_sigf times A's length, or
+ * none left (no 1: every longer one over TW_ISECT_SKEW times, left to the
+ * key check) -- with no prefix list sought, while fewer than m matches
+ * are kept: A's ranks are tested on their signatures (every typed word's
+ * bits, S->sigm: a rank lacking one cannot match) before the other lists
+ * are sought, a block of A at a time, the next block decoded ahead and its
+ * 16 signatures' misses started under this block's seeks, so only the few
+ * ranks that pass seek the longer lists. In the leapfrog each of A's ranks
+ * sought a list that much denser in a block of its own (a gallop over its
+ * heads and a block of gaps decoded, for one rank), and with no list to
+ * seek each went to the check, whose 16 misses waited on their own. Work
+ * units: one a block of A, one a rank that passes (it seeks as a leapfrog
+ * step does), so fewer than the leapfrog's step a rank when more than one
+ * rank in 16 fails (a query it truncated may end complete). Exact: a rank
+ * failing the test is in no match (trie_words__check_ranks drops it on the
+ * same test); the others are sought in every list, and those in all are
+ * checked. Hands on to the leapfrog at rank *rp (every rank of A below it
+ * done; A at or before its first rank >= *rp) once m matches are kept or
+ * at the work limit; returns 0 when a list is exhausted (nothing more in
+ * every list), else 1. 10M, qd's 20,000 queries, 3 pairs (docs/INFIX.md):
+ * the 4,055 it takes 0.62-0.73 of their time, p99 299 -> 262 us; the
+ * misses are its cost (most of its samples on the prefetch: every fill
+ * buffer busy), so from 2-8x apart the leapfrog or block pairs, reading
+ * the long list in sequence, are as fast or faster (TW_ISECT_SIGF 8). */
+static int isect_sigf(tw_search *S, tw_cur *cur, uint32_t no, uint32_t *rp, uint32_t *buf, uint32_t *nbp,
+                      uint32_t lim) {
+    tw_cur *A = &cur[0], N;
+    const tw_sig_t *sig = S->w->sig, sm = S->sigm;
+    uint32_t nb = *nbp, r = *rp;
+    int ahead = 0; /* N: A's next block, decoded, its signatures' misses started */
+    S->sigf = 1;
+    for (;;) {
+        if (S->scanned >= lim || res_worst(S)) break;
+        S->scanned++; /* a unit a block of A */
+        if (ahead) *A = N;
+        else if (!A->cnt) {
+            cur_decode(A, 0);
+            for (uint32_t i = 0; i < A->cnt; i++) __builtin_prefetch(&sig[A->rk[i]]);
+        }
+        /* the next block's misses start now, under this block's seeks */
+        if ((ahead = A->blk + 1 < A->nb)) {
+            N = *A;
+            cur_block(&N, A->blk + 1);
+            cur_decode(&N, 0);
+            for (uint32_t i = 0; i < N.cnt; i++) __builtin_prefetch(&sig[N.rk[i]]);
+        }
+        uint32_t m = 0;
+        for (uint32_t i = 0; i < A->cnt; i++) m |= (uint32_t)((sig[A->rk[i]] & sm) == sm && A->rk[i] >= r) << i;
+        while (m) {
+            uint32_t x = A->rk[__builtin_ctz(m)], k = 1;
+            m &= m - 1;
+            if (S->scanned >= lim) { /* (A's ranks below x done) */
+                *nbp = nb;
+                *rp = x;
+                return 1;
+            }
+            S->scanned++; /* a unit a rank sought, as a leapfrog step */
+            for (; k < no; k++) {
+                if (cur[k].r < x && !cur_seek(&cur[k], x)) { /* a list exhausted: no rank >= x is in all */
+                    *nbp = nb;
+                    return 0;
+                }
+                if (cur[k].r != x) break;
+            }
+            if (k < no) continue;
+            buf[nb++] = x;
+            if (nb == TW_F) {
+                trie_words__check_ranks(S, buf, nb);
+                nb = 0;
+            }
+        }
+        r = cur_end(A);
+        if (!ahead) {
+            *nbp = nb;
+            return 0;
+        }
+        A->gb = N.gb, A->go = N.go; /* (if the loop ends here: A decodes its next block from them) */
+        cur_block(A, A->blk + 1);
+    }
+    *nbp = nb;
+    *rp = r;
+    return 1;
+}
+
 /* trie_words__isect stopped by the work limit at rank r: a heap entry
  * bounding every rank >= r not yet checked -- the largest bound of the
  * blocks of the shortest complete list cur[0] (every match is in it; its
@@ -592,6 +686,15 @@ void trie_words__isect(tw_search *S, const uint32_t *u, uint32_t un, const uint3
     if (!pp && no >= 2 && trie_words__isect_block &&
         cur[1].x->n <= (uint64_t)cur[0].x->n * trie_words__isect_block &&
         !isect_blocks(S, cur, no, &r, buf, &nb, lim))
+        goto done;
+    /* the next complete list much longer than the driver, or every longer
+     * one left to the key check (nothing else sought first): the driver's
+     * ranks tested on their signatures, a block's misses started under the
+     * last block's seeks, before the longer lists are sought (isect_sigf)
+     * while no bound is beaten */
+    if (!pp && !S->fz && trie_words__isect_sigf &&
+        (no >= 2 ? cur[1].x->n > (uint64_t)cur[0].x->n * trie_words__isect_sigf : nall >= 2) &&
+        !isect_sigf(S, cur, no, &r, buf, &nb, lim))
         goto done;
     /* trie_words_fuzzy_topk: the pass hands the rest of the shortest
      * complete list on as soon as the best-first search could not read

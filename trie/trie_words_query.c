@@ -611,7 +611,7 @@ int trie_words_topk(const trie_words *w, const trie *t, const char *text, size_t
 
 int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
                      trie_words_hit *out, int *truncated, tw_work *work) {
-    if (work) *work = (tw_work){0, 0, 0, 0, 0, 0};
+    if (work) *work = (tw_work){0, 0, 0, 0, 0, 0, 0};
     int trunc_dummy;
     if (!truncated) truncated = &trunc_dummy;
     *truncated = 0;
@@ -645,7 +645,7 @@ int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_
     S.res = qmalloc(m * sizeof *S.res);
     S.ord = qmalloc(m * sizeof *S.ord);
     int n1 = S.res && S.ord ? search(&S, m, out + n0, truncated) : 0;
-    if (work) *work = (tw_work){S.scanned, S.decoded, S.pcur, S.handoff, S.skewed, S.blocks};
+    if (work) *work = (tw_work){S.scanned, S.decoded, S.pcur, S.handoff, S.skewed, S.blocks, S.sigf};
     int oom = S.oom || !S.res || !S.ord;
     qfree(S.h);
     qfree(S.s);
@@ -687,7 +687,7 @@ int trie_words_fuzzy_topk(const trie_words *w, const trie *t, const char *text, 
 
 int trie_words__fuzzy_topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned maxd,
                            unsigned flags, unsigned k, trie_words_hit *out, int *truncated, tw_work *work) {
-    if (work) *work = (tw_work){0, 0, 0, 0, 0, 0};
+    if (work) *work = (tw_work){0, 0, 0, 0, 0, 0, 0};
     int trunc_dummy;
     if (!truncated) truncated = &trunc_dummy;
     *truncated = 0;
@@ -802,7 +802,7 @@ int trie_words__fuzzy_topk(const trie_words *w, const trie *t, const char *text,
             memcpy(out[n].range, r->rg, (size_t)q.nw * sizeof *r->rg);
         }
     }
-    if (work) *work = (tw_work){S.scanned, S.decoded, S.pcur, S.handoff, S.skewed, S.blocks};
+    if (work) *work = (tw_work){S.scanned, S.decoded, S.pcur, S.handoff, S.skewed, S.blocks, S.sigf};
     qfree(e);
     qfree(z);
     qfree(S.h);
