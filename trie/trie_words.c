@@ -150,7 +150,16 @@
  * us (0.89), CPU per query 38.5 -> 37.0 us (0.96); answers equal per
  * query (1M and 10M). Tried with it and not kept: the record of each rank
  * in every list prefetched by the pass when it buffers the rank for the
- * check (3 runs: no better).
+ * check (3 runs: no better); a candidate tied with the worst kept match
+ * (both tw_exact, a later rank: the tie rule) dropped before its decode
+ * (2-word decodes, median 14 -> 10 a query, answers equal; 4 pairs, the
+ * queries that decode less no faster than the others: those keys' bytes
+ * came with the others'). After it, cold (rdtsc, qd's answer pass, the
+ * 2-word queries of 9-18 us): class 0 13 % of their cycles (trie_topk's
+ * walk down the main trie, ~2.2 us, mostly finding nothing), dictionary
+ * look-ups 6 %, the source chosen 8 %, the one pass 38 % (the prefix's
+ * cursors: 421 of 1,116), the best-first search 31 % (695; the check 54 %
+ * of their time, the heap 8 %); docs/INFIX.md.
  *
  * Top-k: class 0 is trie_topk(canonical text) on the main trie (every key
  * that the text is a prefix of matches). Class 1 is one best-first search
