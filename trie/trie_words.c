@@ -13,8 +13,8 @@
  * Postings: per word, the RANKS of the keys holding it (each key once per
  * distinct word), ascending: ranks are handed out by score at build
  * (highest first) and in arrival order afterwards, so a list is sorted
- * and, at build, by score. rid[rank] gives the key id, NONE once the key
- * is deleted. A list is stored in blocks of 16 ranks (trie_words_post.c):
+ * and, at build, by score. rr[rank].id gives the key id, NONE once the key
+ * is deleted (rr: a record a rank, its key's id and signature, below). A list is stored in blocks of 16 ranks (trie_words_post.c):
  * the block's first rank whole (bbase, searched by bisection), the other 15
  * as gaps less one, bit-packed at the block's widest (a width byte a block,
  * bw; every block but the last is full, so its bytes follow from its width
@@ -43,7 +43,7 @@
  * Per key id: kb[id] (2 B), the bound every tree path of the key is known
  * to cover (0: the id has no rank), and its rank's hint (2 B: rank >>
  * rshift; tw_rank finds the rank in that window of 256 ranks, one read of
- * 1 KB of rid, where a 4-byte rank[id] cost 40 MB at 10M keys): only live
+ * 2 KB of rank records, where a 4-byte rank[id] cost 40 MB at 10M keys): only live
  * changes and the checks look a rank up; a search passes on the ranks it
  * examines. A score change to s < bval(kb[id]) (any
  * decrease; a rise within the headroom) touches nothing: O(1). A rise to
@@ -72,7 +72,7 @@
  * Add: new rank (largest), append to each word's list (one gap, the last
  * block packed again when the gap is wider than its others, or a new
  * block head; grow x1.5, list re-laid and tree rebuilt on growth: amortized
- * O(1)), raise the path. Delete: rid[rank] =
+ * O(1)), raise the path. Delete: rr[rank].id =
  * NONE turns the key's entry in every list into a tombstone at once (the
  * lists stay sorted; each word's live count drops); a list that is over
  * three quarters tombstones is compacted (into a fresh allocation: skipped
@@ -81,7 +81,7 @@
  * (until a build): an old list never names the new key.
  *
  * Candidate check: a rank found in the lists is checked on its key's own
- * text in the main trie: rid[rank] -> key id -> refs[id] (its score) ->
+ * text in the main trie: rr[rank] -> key id -> refs[id] (its score) ->
  * the arena (tc-coded bytes), decoded, split on spaces, the greedy
  * matching of trie_words.h on the bytes (the prefix tried first: the
  * usual failure of a key that holds the complete words). Its score is read
@@ -91,9 +91,9 @@
  * the high half, a hash of its first three (tw_sig, trie_words_internal.h);
  * a typed complete word has both its bits in every key holding it, a typed
  * prefix of 2 bytes or more its low bit, of 3 or more its high one too, so
- * a rank lacking a typed word's bit is dropped before rid, refs and the key
+ * a rank lacking a typed word's bit is dropped before refs and the key
  * are read (one miss). It is set at build and add and never changes (a
- * deleted rank's stays; its rid is NONE). Halves of 16 bits instead of 8
+ * deleted rank's stays; its id is NONE). Halves of 16 bits instead of 8
  * (version 6 of the file; +20 MB at 10M keys, total RSS 705.5 -> 725.5 MB,
  * the target 730): a key of ~5 words sets ~28 % of a half instead of ~49
  * %, so a candidate lacking a typed word of 3+ bytes passes ~8 % of the
@@ -127,6 +127,39 @@
  * val"). With the signature: median 22.8 -> 20.8 us, p99 528 -> 523 us,
  * 1 / 2 / 3 / 4 words 4.2 / 20.6 / 52.0 / 50.3 -> 3.7 / 17.9 / 49.6 /
  * 47.8 us, CPU per query 68.1 -> 64.9 us.
+ * The signature and the key id are one 8-byte record a rank (rr,
+ * tw_rrec; branch infix13: two arrays of 4 bytes before, the key id read
+ * in a second dependent miss after the signature passed), so the check's
+ * stages are three, not four: the record, the score, the bytes. Same
+ * bytes (index 217.4 MB at 10M), though bench_words' total RSS after a
+ * load went 725.2 -> 727.2 MB (after the build 725.6 -> 727.4; one run
+ * each, twice for this code; not explained: alone, one 80 MB allocation
+ * and two of 40 MB add the same RSS). The build sorts the ids straight
+ * into the records; the saved file is unchanged (its ids, then its
+ * signatures: load pairs them). Profiled first (10M, qd's 20,000
+ * queries, the saved index): a 2-word query at the median
+ * (1,107 of 9-18 us) checks 2 blocks (median; mean 3.2), 32 ranks, 16
+ * passing the signature, 16 decoded; class 0 (trie_topk) ~0.2 us; perf
+ * on those queries repeated: the check 17 % of the samples (a fifth of
+ * them on the key ids' loads), the cursors ~22 %, the pass 9 %, tw_match
+ * 9 %, tc_decode 7 %: no single lever. 10 pairs alternating (load
+ * 2.3-3.7, each query's fastest of 3 passes, medians of the runs): median
+ * 14.8 -> 14.1 us (0.95; the pairs' ratios 0.81-1.04, 8 of 10 under 1),
+ * 2 words 14.2 -> 13.3 us (0.94; their summed time lower in 9 pairs of
+ * 10, median ratio 0.95), p99 299 -> 280 us (0.94), 2-word p99 255 -> 227
+ * us (0.89), CPU per query 38.5 -> 37.0 us (0.96); answers equal per
+ * query (1M and 10M). Tried with it and not kept: the record of each rank
+ * in every list prefetched by the pass when it buffers the rank for the
+ * check (3 runs: no better); a candidate tied with the worst kept match
+ * (both tw_exact, a later rank: the tie rule) dropped before its decode
+ * (2-word decodes, median 14 -> 10 a query, answers equal; 4 pairs, the
+ * queries that decode less no faster than the others: those keys' bytes
+ * came with the others'). After it, cold (rdtsc, qd's answer pass, the
+ * 2-word queries of 9-18 us): class 0 13 % of their cycles (trie_topk's
+ * walk down the main trie, ~2.2 us, mostly finding nothing), dictionary
+ * look-ups 6 %, the source chosen 8 %, the one pass 38 % (the prefix's
+ * cursors: 421 of 1,116), the best-first search 31 % (695; the check 54 %
+ * of their time, the heap 8 %); docs/INFIX.md.
  *
  * Top-k: class 0 is trie_topk(canonical text) on the main trie (every key
  * that the text is a prefix of matches). Class 1 is one best-first search
@@ -358,14 +391,14 @@
  * sequential where those were not: its cursors never go back.)
  *
  * Cost: per request O((expanded entries) * log heap) plus, per examined
- * posting, its signature (a miss) and, when it passes, its key id and
- * score (two), and for a key whose score may enter, its bytes (decoded);
+ * posting, its signature and key id (a miss) and, when the signature
+ * passes, its score (one more), and for a key whose score may enter, its bytes (decoded);
  * bounded by TRIE_WORDS_MAX_SCAN work units (every posting, tombstones
  * included, every streamed word, every heap push; then *truncated: the hits
- * so far are still exactly the best). Memory per key: 2 (rank hint) + 4
- * (rid) + 2 (kb) + 4 (sig) + ~1.6 per distinct word (gap, block heads,
+ * so far are still exactly the best). Memory per key: 2 (rank hint) + 8
+ * (rr: id and sig) + 2 (kb) + ~1.6 per distinct word (gap, block heads,
  * tree) + the dictionary (~50 B per word + its trie); at 10M synthetic
- * keys (bench_words): rank hints 20 MB, kb 20, rid 40, sig 40, postings
+ * keys (bench_words): rank hints 20 MB, kb 20, rank records 80, postings
  * 84.8 (gaps 57.5 and their pads 1.1, block heads 18.9: first ranks 14.0,
  * widths 3.6, group starts 1.3; trees 7.3), words and dictionary ~13:
  * 217.4 MB (197.4 with 2-byte signatures, 187.4 with 1-byte; 214.8 with
@@ -505,8 +538,7 @@ void trie_words_free(trie_words *w) {
     qfree(w->w);
     qfree(w->rhint);
     qfree(w->kb);
-    qfree(w->rid);
-    qfree(w->sig);
+    qfree(w->rr);
     trie_free(w->wt);
     qfree(w);
 }
@@ -536,18 +568,15 @@ static int tw_rid_reserve(trie_words *w, uint32_t r) {
     if (r < w->ridcap) return TRIE_OK;
     uint64_t nc = (uint64_t)w->ridcap + w->ridcap / 2 + 64;
     if (nc > NONE) nc = NONE;
-    uint32_t *p = qrealloc(w->rid, nc * sizeof *p);
+    tw_rrec *p = qrealloc(w->rr, nc * sizeof *p);
     if (!p) return TRIE_ENOMEM;
-    w->rid = p;
-    tw_sig_t *g = qrealloc(w->sig, nc * sizeof *g);
-    if (!g) return TRIE_ENOMEM;
-    w->sig = g;
+    w->rr = p;
     w->ridcap = (uint32_t)nc;
     uint32_t s = tw_rshift_for(nc);
     if (s != w->rshift) { /* ranks past 2^(16 + rshift): wider windows, every hint again */
         w->rshift = s;
         for (uint32_t k = 0; k < w->next_rank; k++)
-            if (w->rid[k] != NONE) w->rhint[w->rid[k]] = (uint16_t)(k >> s);
+            if (w->rr[k].id != NONE) w->rhint[w->rr[k].id] = (uint16_t)(k >> s);
     }
     return TRIE_OK;
 }
@@ -588,8 +617,8 @@ int trie_words_add(trie_words *w, uint32_t id, const char *key, size_t len, doub
     uint16_t c = tw_headroom(score); /* above the score: never tw_exact (a rank out of key order) */
     uint32_t rk = w->next_rank++;
     w->rhint[id] = (uint16_t)(rk >> w->rshift);
-    w->rid[rk] = id;
-    w->sig[rk] = tw_sig(key, len);
+    w->rr[rk].id = id;
+    w->rr[rk].sig = tw_sig(key, len);
     w->kb[id] = c;
     w->keys++;
     for (int i = 0; i < nw; i++) { /* one posting per distinct word */
@@ -633,12 +662,12 @@ int trie_words_del(trie_words *w, uint32_t id, const char *key, size_t len) {
             *x = (tw_word){.p = NULL};
             trie_del(w->wt, key + o[i], l[i]); /* frees the wid; cannot fail for a present key */
         } else if (x->n >= 32 && x->live < x->n / 4) {
-            w->rid[r] = NONE; /* compact (skipped without memory: tombstones are correct) */
+            w->rr[r].id = NONE; /* compact (skipped without memory: tombstones are correct) */
             tw_post_compact(w, x);
-            w->rid[r] = id;
+            w->rr[r].id = id;
         }
     }
-    w->rid[r] = NONE;
+    w->rr[r].id = NONE;
     w->kb[id] = 0; /* no rank */
     w->keys--;
     return TRIE_OK;
@@ -772,7 +801,7 @@ int trie_words_build(const trie *t, trie_words **out) {
     if (!w) return TRIE_ENOMEM;
     int rc = TRIE_ENOMEM;
     tw_vocab v = {0};
-    uint32_t *cnt = NULL, *order = NULL, *perm = NULL;
+    uint32_t *cnt = NULL, *perm = NULL;
     tw_word *nw = NULL;
     trie_builder *b = NULL;
     uint32_t nids = t->nids;
@@ -780,7 +809,7 @@ int trie_words_build(const trie *t, trie_words **out) {
     rc = TRIE_ENOMEM;
     /* ranks: by score code, highest first, then KEY order (a counting sort
      * fed the ids in key order: the rank order of tw_exact keys, below) */
-    if (!(cnt = qcalloc(65537, sizeof *cnt)) || !(order = qmalloc(((size_t)t->count + 1) * 4)) ||
+    if (!(cnt = qcalloc(65537, sizeof *cnt)) || !(w->rr = qmalloc(((size_t)t->count + 1) * sizeof *w->rr)) ||
         !(perm = qmalloc(((size_t)t->count + 1) * 4)))
         goto fail;
     for (uint32_t id = 0; id < nids; id++)
@@ -793,16 +822,13 @@ int trie_words_build(const trie *t, trie_words **out) {
     }
     tw_ids kord = {perm, 0, (uint32_t)t->count};
     trie__walk_sorted(t, kord_add, &kord);
-    for (uint32_t i = 0; i < kord.n; i++) order[cnt[w->kb[perm[i]]]++] = perm[i];
+    for (uint32_t i = 0; i < kord.n; i++) w->rr[cnt[w->kb[perm[i]]]++].id = perm[i]; /* rank -> id (signatures: below) */
     qfree(perm);
     perm = NULL;
     uint32_t nkeys = (uint32_t)t->count;
     w->rshift = tw_rshift_for((uint64_t)nkeys + 1);
-    for (uint32_t r = 0; r < nkeys; r++) w->rhint[order[r]] = (uint16_t)(r >> w->rshift);
-    w->rid = order; /* rank -> id */
+    for (uint32_t r = 0; r < nkeys; r++) w->rhint[w->rr[r].id] = (uint16_t)(r >> w->rshift);
     w->ridcap = nkeys + 1;
-    order = NULL;
-    if (!(w->sig = qmalloc((size_t)w->ridcap * sizeof *w->sig))) goto fail;
     w->next_rank = nkeys;
     w->keys = nkeys;
     if ((rc = vocab_rehash(&v, 1u << 16))) goto fail;
@@ -811,13 +837,13 @@ int trie_words_build(const trie *t, trie_words **out) {
      * exactly that size (no growth, no copies, no allocator slack) */
     for (int pass = 0; pass < 2; pass++) {
         for (uint32_t r = 0; r < nkeys; r++) {
-            uint32_t id = w->rid[r];
+            uint32_t id = w->rr[r].id;
             char key[TRIE_MAX_KEY];
             uint32_t kl = kdecode(t, id, key);
             uint16_t o[TW_MAXKW], l[TW_MAXKW];
             uint32_t tid[TW_MAXKW];
             int n = trie_words__split(key, kl, o, l);
-            if (pass == 0) w->sig[r] = tw_sig(key, kl);
+            if (pass == 0) w->rr[r].sig = tw_sig(key, kl);
             for (int i = 0; i < n; i++) {
                 uint32_t wid;
                 if ((rc = vocab_get(&v, key + o[i], l[i], &wid))) goto fail;
@@ -892,7 +918,6 @@ fail:
     trie_builder_free(b);
     vocab_free(&v);
     qfree(cnt);
-    qfree(order);
     qfree(perm);
     trie_words_free(w);
     return rc;
@@ -902,7 +927,7 @@ void trie_words_memory(const trie_words *w, trie_words_mem *m) {
     trie_mem tm;
     trie_memory(w->wt, &tm);
     uint64_t b = sizeof *w + tm.bytes_alloc + (uint64_t)w->wcap * sizeof(tw_word) +
-                 (uint64_t)w->idcap * (sizeof *w->rhint + sizeof *w->kb) + (uint64_t)w->ridcap * (sizeof *w->rid + sizeof *w->sig);
+                 (uint64_t)w->idcap * (sizeof *w->rhint + sizeof *w->kb) + (uint64_t)w->ridcap * sizeof *w->rr;
     m->words = w->nwords;
     m->postings = w->postings;
     m->bytes = b + w->list_bytes;

@@ -431,7 +431,8 @@ static int isect_blocks(tw_search *S, tw_cur *cur, uint32_t no, uint32_t *rp, ui
 static int isect_sigf(tw_search *S, tw_cur *cur, uint32_t no, uint32_t *rp, uint32_t *buf, uint32_t *nbp,
                       uint32_t lim) {
     tw_cur *A = &cur[0], N;
-    const tw_sig_t *sig = S->w->sig, sm = S->sigm;
+    const tw_rrec *rr = S->w->rr;
+    const tw_sig_t sm = S->sigm;
     uint32_t nb = *nbp, r = *rp;
     int ahead = 0; /* N: A's next block, decoded, its signatures' misses started */
     S->sigf = 1;
@@ -441,17 +442,17 @@ static int isect_sigf(tw_search *S, tw_cur *cur, uint32_t no, uint32_t *rp, uint
         if (ahead) *A = N;
         else if (!A->cnt) {
             cur_decode(A, 0);
-            for (uint32_t i = 0; i < A->cnt; i++) __builtin_prefetch(&sig[A->rk[i]]);
+            for (uint32_t i = 0; i < A->cnt; i++) __builtin_prefetch(&rr[A->rk[i]]);
         }
         /* the next block's misses start now, under this block's seeks */
         if ((ahead = A->blk + 1 < A->nb)) {
             N = *A;
             cur_block(&N, A->blk + 1);
             cur_decode(&N, 0);
-            for (uint32_t i = 0; i < N.cnt; i++) __builtin_prefetch(&sig[N.rk[i]]);
+            for (uint32_t i = 0; i < N.cnt; i++) __builtin_prefetch(&rr[N.rk[i]]);
         }
         uint32_t m = 0;
-        for (uint32_t i = 0; i < A->cnt; i++) m |= (uint32_t)((sig[A->rk[i]] & sm) == sm && A->rk[i] >= r) << i;
+        for (uint32_t i = 0; i < A->cnt; i++) m |= (uint32_t)((rr[A->rk[i]].sig & sm) == sm && A->rk[i] >= r) << i;
         while (m) {
             uint32_t x = A->rk[__builtin_ctz(m)], k = 1;
             m &= m - 1;

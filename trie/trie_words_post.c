@@ -25,7 +25,7 @@ void tw_tree_rebuild(const trie_words *w, tw_word *x) {
     for (uint32_t b = 0; b < tw_nblk(x->n); b++) {
         uint32_t nr = tw_block(x, b, rk);
         for (uint32_t i = 0; i < nr; i++) {
-            uint32_t id = w->rid[rk[i]];
+            uint32_t id = w->rr[rk[i]].id;
             if (id == NONE) continue;
             uint16_t c = w->kb[id];
             if (c > top) top = c;
@@ -65,7 +65,7 @@ static int relayout(trie_words *w, tw_word *x, uint32_t ncap, uint32_t ngap, int
     for (uint32_t b = 0; b < tw_nblk(x->n); b++) {
         uint32_t nr = tw_block(x, b, rk);
         for (uint32_t i = 0; i < nr; i++)
-            if (!live_only || w->rid[rk[i]] != NONE) tw_post_put(&y, rk[i]);
+            if (!live_only || w->rr[rk[i]].id != NONE) tw_post_put(&y, rk[i]);
     }
     if (!x->p) w->nwords++;
     w->list_bytes += tw_list_bytes(ncap, ngap) - (x->p ? tw_list_bytes(x->cap, x->gcap) : 0);
@@ -83,7 +83,7 @@ static uint64_t gap_need(const trie_words *w, const tw_word *x, int live_only) {
     for (uint32_t b = 0; b < tw_nblk(x->n); b++) {
         uint32_t nr = tw_block(x, b, rk);
         for (uint32_t i = 0; i < nr; i++)
-            if (!live_only || w->rid[rk[i]] != NONE) tw_pk_add(&c, rk[i]);
+            if (!live_only || w->rr[rk[i]].id != NONE) tw_pk_add(&c, rk[i]);
     }
     return tw_pk_total(&c);
 }
@@ -124,6 +124,6 @@ uint32_t trie_words__find_pos(const trie_words *w, const tw_word *x, uint32_t r)
     }
     uint32_t rk[TW_F], nr = tw_block(x, lo, rk);
     for (uint32_t i = 0; i < nr; i++)
-        if (rk[i] == r) return w->rid[r] != NONE ? (lo << TW_FB) + i : NONE;
+        if (rk[i] == r) return w->rr[r].id != NONE ? (lo << TW_FB) + i : NONE;
     return NONE;
 }

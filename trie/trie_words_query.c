@@ -385,31 +385,26 @@ static void keep(tw_search *S, const tw_res *wr, uint32_t id, uint32_t rk, doubl
 }
 
 /* Checks up to TW_F ranks (a leaf block, or ranks in every complete word's
- * list) on their keys' own text in the main trie: rank -> key id (rid),
- * its score (refs), and only for a key whose score can still enter the
- * best m, its bytes (the arena), decoded and matched. Each stage is a cache
- * miss per rank, so each starts all of them at once (prefetch). */
+ * list) on their keys' own text in the main trie: rank -> its signature and
+ * key id (rr, one record), its score (refs), and only for a key whose score
+ * can still enter the best m, its bytes (the arena), decoded and matched.
+ * Each stage is a cache miss per rank, so each starts all of them at once
+ * (prefetch). */
 void trie_words__check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) {
     const trie *t = S->t;
     const trie_words *w = S->w;
     uint32_t ids[TW_F], rks[TW_F], n = 0, m = 0;
     double sc[TW_F];
     tw_sig_t sm = S->sigm;
-    uint32_t nk = 0;
-    for (uint32_t i = 0; i < nr; i++) __builtin_prefetch(&w->sig[rk[i]]);
-    for (uint32_t i = 0; i < nr; i++) {
-        tw_sig_t g = w->sig[rk[i]];
-        if ((g & sm) != sm) continue; /* a typed word's bit missing: no such word */
-        if (S->fzsig && (!(g & S->fzsig & 0xffffu) || !(g & S->fzsig & 0xffff0000u))) continue; /* no word of the class */
-        rks[nk++] = rk[i];
-        __builtin_prefetch(&w->rid[rk[i]]);
-    }
-    for (uint32_t i = 0; i < nk; i++) {
-        uint32_t id = w->rid[rks[i]];
-        if (id == NONE) continue; /* a tombstone: the key was deleted */
-        rks[n] = rks[i];
-        ids[n++] = id;
-        __builtin_prefetch(&t->refs[id]);
+    for (uint32_t i = 0; i < nr; i++) __builtin_prefetch(&w->rr[rk[i]]);
+    for (uint32_t i = 0; i < nr; i++) { /* signature and key id: one record, one miss */
+        tw_rrec e = w->rr[rk[i]];
+        if ((e.sig & sm) != sm) continue; /* a typed word's bit missing: no such word */
+        if (S->fzsig && (!(e.sig & S->fzsig & 0xffffu) || !(e.sig & S->fzsig & 0xffff0000u))) continue; /* no word of the class */
+        if (e.id == NONE) continue; /* a tombstone: the key was deleted */
+        rks[n] = rk[i];
+        ids[n++] = e.id;
+        __builtin_prefetch(&t->refs[e.id]);
     }
     const tw_res *wr = res_worst(S);
     for (uint32_t j = 0; j < n; j++) {
@@ -835,7 +830,7 @@ static int check_exact_order(const trie_words *w, const trie *t, char *err, size
     uint32_t pl = 0, have = 0;
     double ps = 0;
     for (uint32_t r = 0; r < w->next_rank; r++) {
-        uint32_t id = w->rid[r];
+        uint32_t id = w->rr[r].id;
         if (id == NONE || !tw_exact(w, id, t->refs[id].score)) continue;
         double s = t->refs[id].score;
         uint32_t kl = kdecode(t, id, key);
@@ -857,7 +852,7 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
         if (bval(w->kb[id]) < t->refs[id].score) FAIL("key id %u: bound under its score", id);
         char key[TRIE_MAX_KEY];
         uint32_t kl = kdecode(t, id, key);
-        if (w->sig[rk] != tw_sig(key, kl)) FAIL("key id %u: signature %08x, its words give %08x", id, w->sig[rk], tw_sig(key, kl));
+        if (w->rr[rk].sig != tw_sig(key, kl)) FAIL("key id %u: signature %08x, its words give %08x", id, w->rr[rk].sig, tw_sig(key, kl));
         uint16_t o[TW_MAXKW], l[TW_MAXKW];
         int n = trie_words__distinct(key, o, l, trie_words__split(key, kl, o, l));
         for (int i = 0; i < n; i++) {
@@ -881,8 +876,8 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
         post += (uint64_t)n;
     }
     for (uint32_t r = 0; r < w->next_rank; r++) /* a live rank's key: its rank is r (one rank a key) */
-        if (w->rid[r] != NONE && (w->rid[r] >= t->nids || !id_live(t, w->rid[r]) || tw_rank(w, w->rid[r]) != r))
-            FAIL("rank %u names key id %u, which is not live at that rank", r, w->rid[r]);
+        if (w->rr[r].id != NONE && (w->rr[r].id >= t->nids || !id_live(t, w->rr[r].id) || tw_rank(w, w->rr[r].id) != r))
+            FAIL("rank %u names key id %u, which is not live at that rank", r, w->rr[r].id);
     if (check_exact_order(w, t, err, errlen)) return -1;
     if (keys != w->keys) FAIL("index holds %llu keys, trie %llu", (unsigned long long)w->keys, (unsigned long long)keys);
     if (post != w->postings) FAIL("index holds %llu postings, keys have %llu", (unsigned long long)w->postings, (unsigned long long)post);
@@ -907,7 +902,7 @@ int trie_words_check(const trie_words *w, const trie *t, char *err, size_t errle
                 uint32_t r = rk[j];
                 if (r >= w->next_rank || ((b || j) && r <= prev)) FAIL("word %u: list out of rank order", i);
                 prev = r;
-                uint32_t id = w->rid[r];
+                uint32_t id = w->rr[r].id;
                 if (id == NONE) continue;
                 if (id >= t->nids || !id_live(t, id) || tw_rank(w, id) != r) FAIL("word %u lists dead id %u", i, id);
                 nlive++;

@@ -26,8 +26,10 @@
  *     trie_words_internal.h; the groups' starts, goff, follow from the
  *     widths and are laid out again on load).
  * rank[] is checked in place and kept as hints (tw_rank), save inverts rid
- * for it. Version 2 also held the forward index (each rank's word codes,
- * 40 ncode and 48 fan); version 3 has none (a candidate is checked on its
+ * for it. rid[] and sig[] are paired by rank in memory (tw_rrec: one
+ * record, one miss for the candidate check) and copied apart here, so
+ * that pairing changed nothing in the file. Version 2 also held the
+ * forward index (each rank's word codes, 40 ncode and 48 fan); version 3 has none (a candidate is checked on its
  * key's text in the trie, after its signature); version 4 packs a block's
  * gaps at one bit width and keeps the widths, not each block's offset
  * (version 3: varint gaps, 4-byte offsets); version 5 keeps 2 bytes of
@@ -151,8 +153,8 @@ static int order_cb(void *ud, uint32_t id) {
 static void tws_payload(tws_writer *o, const trie_words *w, uint32_t ids, const tws_order *ord, const uint32_t *rank) {
     for (uint32_t i = 0; i < ids; i++) tws_u32(o, rank[i]);
     for (uint32_t i = 0; i < ids; i++) tws_u16(o, w->kb[i]);
-    for (uint32_t r = 0; r < w->next_rank; r++) tws_u32(o, w->rid[r]);
-    for (uint32_t r = 0; r < w->next_rank; r++) tws_u32(o, w->sig[r]);
+    for (uint32_t r = 0; r < w->next_rank; r++) tws_u32(o, w->rr[r].id);
+    for (uint32_t r = 0; r < w->next_rank; r++) tws_u32(o, w->rr[r].sig);
     for (uint32_t i = 0; i < ord->n; i++) {
         const tw_word *x = &w->w[ord->wid[i]];
         char word[TRIE_MAX_KEY];
@@ -186,7 +188,7 @@ int trie_words_save(const trie_words *w, const char *path, uint64_t trie_id, uin
     }
     for (uint32_t i = 0; i < ids; i++) rank[i] = NONE;
     for (uint32_t k = 0; k < w->next_rank; k++)
-        if (w->rid[k] != NONE) rank[w->rid[k]] = k;
+        if (w->rr[k].id != NONE) rank[w->rr[k].id] = k;
     if (w->wt && trie_count(w->wt)) trie__walk_sorted(w->wt, order_cb, &ord);
     o->failed = 0, o->off = TWS_HDR, o->n = 0;
     int rc = TRIE_OK;
@@ -250,7 +252,8 @@ static const uint8_t *rd_take(tws_rd *r, uint64_t n) {
         goto out;                                                                                \
     } while (0)
 
-/* Checks and copies the per-key arrays (rank, kb, rid, sig) into w. */
+/* Checks and copies the per-key arrays (rank, kb, rid, sig: the last two
+ * paired by rank in memory, tw_rrec) into w. */
 static int load_keys(trie_words *w, const trie *t, tws_rd *r, uint32_t ids, char *err, size_t errlen) {
     int rc = TRIE_OK;
     uint32_t nr = w->next_rank;
@@ -259,13 +262,16 @@ static int load_keys(trie_words *w, const trie *t, tws_rd *r, uint32_t ids, char
     if (ids > t->nids) TWS_FAIL(TRIE_EFORMAT, "%u key ids, the trie has %u", ids, t->nids);
     uint32_t idcap = t->nids ? t->nids : 1;
     if (!(w->rhint = qmalloc((size_t)idcap * 2)) || !(w->kb = qmalloc((size_t)idcap * 2)) ||
-        !(w->rid = qmalloc(((size_t)nr + 1) * 4)) || !(w->sig = qmalloc(((size_t)nr + 1) * sizeof *w->sig)))
+        !(w->rr = qmalloc(((size_t)nr + 1) * sizeof *w->rr)))
         TWS_FAIL(TRIE_ENOMEM, "out of memory");
     w->idcap = idcap, w->ridcap = nr + 1;
     const uint8_t *rankp = rd_take(r, (uint64_t)ids * 4); /* read in place: memory keeps hints (tw_rank) */
     memcpy(w->kb, rd_take(r, (uint64_t)ids * 2), (size_t)ids * 2);
-    memcpy(w->rid, rd_take(r, (uint64_t)nr * 4), (size_t)nr * 4);
-    memcpy(w->sig, rd_take(r, (uint64_t)nr * 4), (size_t)nr * 4); /* (little-endian, as the file) */
+    /* the file keeps the ids, then the signatures; memory pairs them by
+     * rank (tw_rrec) */
+    const uint8_t *ridp = rd_take(r, (uint64_t)nr * 4), *sigp = rd_take(r, (uint64_t)nr * 4);
+    for (uint32_t k = 0; k < nr; k++)
+        w->rr[k] = (tw_rrec){le_get32(sigp + (uint64_t)k * 4), le_get32(ridp + (uint64_t)k * 4)};
     for (uint32_t i = ids; i < idcap; i++) w->kb[i] = 0;
     w->rshift = tw_rshift_for((uint64_t)nr + 1);
     uint64_t live = 0;
@@ -279,7 +285,7 @@ static int load_keys(trie_words *w, const trie *t, tws_rd *r, uint32_t ids, char
             continue;
         }
         if (!tl) TWS_FAIL(TRIE_EFORMAT, "rank %u names id %u, which the trie does not hold", k, id);
-        if (k >= nr || w->rid[k] != id) TWS_FAIL(TRIE_EFORMAT, "rank %u of id %u is not its rank's id", k, id);
+        if (k >= nr || w->rr[k].id != id) TWS_FAIL(TRIE_EFORMAT, "rank %u of id %u is not its rank's id", k, id);
         if (!w->kb[id]) TWS_FAIL(TRIE_EFORMAT, "key id %u has no bound", id);
         w->rhint[id] = (uint16_t)(k >> w->rshift);
         live++;
@@ -289,7 +295,7 @@ static int load_keys(trie_words *w, const trie *t, tws_rd *r, uint32_t ids, char
                  (unsigned long long)w->keys, (unsigned long long)trie_count(t));
     uint64_t rids = 0;
     for (uint32_t k = 0; k < nr; k++) {
-        uint32_t id = w->rid[k];
+        uint32_t id = w->rr[k].id;
         if (id != NONE && (id >= ids || le_get32(rankp + (uint64_t)id * 4) != k))
             TWS_FAIL(TRIE_EFORMAT, "rank %u: bad id %u", k, id);
         rids += id != NONE;
@@ -326,7 +332,7 @@ static int check_list(const trie_words *w, const tw_word *x, char *err, size_t e
                 TWS_FAIL(TRIE_EFORMAT, "block %u: rank out of order", b);
             }
             prev = rk;
-            live += w->rid[rk] != NONE;
+            live += w->rr[rk].id != NONE;
         }
     }
     if (prev != x->last || live != x->live) TWS_FAIL(TRIE_EFORMAT, "last rank or live count disagrees");
