@@ -877,7 +877,12 @@ int trie_words_build(const trie *t, trie_words **out) {
                 rc = TRIE_ENOMEM;
                 goto fail;
             }
-            memset(tw_gaps(x) + x->gcap, 0, TW_PK_PAD); /* (read past a last gap, masked off) */
+            /* the gaps are set bit by bit (tw_pk_set keeps a byte's other
+             * bits): zeroed first, so a block's unused high bits, which
+             * trie_words_save writes out, are 0, not heap leftovers (and a
+             * file is the same for the same index); then the pad, read
+             * past a last gap and masked off */
+            memset(tw_gaps(x), 0, (size_t)x->gcap + TW_PK_PAD);
             w->nwords++;
             w->list_bytes += tw_list_bytes(x->cap, x->gcap);
         }
