@@ -68,8 +68,8 @@
 #define RANK_SESSION_GAP 1800  /* seconds: "last" counts when under this */
 #define RANK_MAX_HIST_CANDS 256 /* history-only candidates of one request (see Capacity) */
 #define RANK_MAX_GEN_CANDS 32   /* generated candidates of one request (ranking/gen.h), at most */
-#define RANK_MAX_MATCH_CANDS TRIE_MAX_K /* typo candidates, and infix ones, of one request (ranking/request.h) */
-#define RANK_MAX_CANDS (TRIE_MAX_K + RANK_MAX_HIST_CANDS + RANK_MAX_GEN_CANDS + 2 * RANK_MAX_MATCH_CANDS) /* of one request */
+#define RANK_MAX_MATCH_CANDS TRIE_MAX_K /* of one request: infix ones, typo ones, and the last word's (ranking/request.h) */
+#define RANK_MAX_CANDS (TRIE_MAX_K + RANK_MAX_HIST_CANDS + RANK_MAX_GEN_CANDS + 3 * RANK_MAX_MATCH_CANDS) /* of one request */
 
 /* match classes (rank_cand.cls; see "Match class") */
 #define RANK_CLS_EXACT 0

@@ -110,11 +110,12 @@ static int gather_infix(rank_req *r, const trie *t, const rank_huser *hu, const 
  * match); a typo match of the text gathered with more edits takes this
  * class (fewer edits first). Returns how many, or RANK_BASE_ENOMEM. */
 static int gather_word_typos(rank_req *r, const trie *t, const rank_huser *hu, const rank_rh *rh, const char *p,
-                             size_t plen) {
+                             size_t plen, unsigned edits) {
     rank_cands *cs = &r->cs;
     if (plen > TRIE_WORDS_MAX_TEXT) return 0;
     int tr = 0;
-    int n = trie_words_fuzzy_topk(r->m.words, t, p, plen, r->m.word_edits, r->m.fuzzy_flags, r->m.k, r->wfhits, &tr);
+    r->word_edits = (uint8_t)edits;
+    int n = trie_words_fuzzy_topk(r->m.words, t, p, plen, edits, r->m.fuzzy_flags, r->m.k, r->wfhits, &tr);
     if (n >= 0 && tr) r->infix_cut = 1;
     if (n <= 0) return 0;
     if (rank_cands_reserve(cs, cs->n + (size_t)n)) return RANK_BASE_ENOMEM;
@@ -159,6 +160,27 @@ static int gather_typos(rank_req *r, const trie *t, const rank_huser *hu, const 
     return added;
 }
 
+int rank__word_skip = 1;
+
+/* The edits the last word's search can still use (request.h,
+ * rank__word_skip): its matches of d edits are of class rank_cls_edit(d,
+ * 1), after every candidate of a smaller class (the typo'd text's d-edit
+ * completions included); those ranked after every class do not count. */
+static unsigned word_edits_needed(const rank_req *r) {
+    unsigned wd = r->m.word_edits;
+    if (!rank__word_skip || r->fuzzy_cut) return wd;
+    size_t before1 = 0, before2 = 0;
+    for (size_t j = 0; j < r->cs.n; j++) {
+        const rank_cand *c = &r->cs.c[j];
+        if (c->after) continue;
+        before1 += c->cls < rank_cls_edit(1, 1);
+        before2 += c->cls < rank_cls_edit(2, 1);
+    }
+    if (before1 >= r->m.k) return 0;
+    if (before2 >= r->m.k && wd > 1) return 1;
+    return wd;
+}
+
 /* The typo and infix parts of a gather (request.h step 2). */
 static int gather_matches(rank_req *r, const trie *t, const rank_huser *hu, const rank_rh *rh, const char *p,
                           size_t plen) {
@@ -178,8 +200,9 @@ static int gather_matches(rank_req *r, const trie *t, const rank_huser *hu, cons
         if (a < 0) return a;
         r->ntypo = (uint32_t)a;
     }
-    if (r->m.words && r->m.word_edits && edits) {
-        int a = gather_word_typos(r, t, hu, rh, p, plen);
+    unsigned wd = r->m.words && r->m.word_edits && edits ? word_edits_needed(r) : 0;
+    if (wd) {
+        int a = gather_word_typos(r, t, hu, rh, p, plen, wd);
         if (a < 0) return a;
         r->ntypo += (uint32_t)a;
     }
@@ -226,7 +249,7 @@ int rank_req_gather(rank_req *r, const trie *t, const rank_huser *hu, const rank
     r->x.p = p;
     r->x.plen = (uint32_t)plen;
     r->ninfix = r->ntypo = r->nafter = 0;
-    r->fuzzy_cut = r->infix_cut = 0;
+    r->fuzzy_cut = r->infix_cut = r->word_edits = 0;
     int n = rh ? rank_rh_gather(&r->cs, t, rh, p, plen, topn, RANK_MAX_HIST_CANDS)
                : rank_gather(&r->cs, t, hu, p, plen, topn, RANK_MAX_HIST_CANDS);
     if (n >= 0 && r->gen && r->gen_max) n = gather_generated(r, t, p, plen);

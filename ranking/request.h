@@ -60,7 +60,7 @@
  * -1 on an error (allocation) that must fail the request.
  *
  * Memory: r owns RANK_MAX_CANDS + RANK_REQ_MAX_SESS vectors of
- * RANK_EMB_MAX_DIMS floats (~330 KB, allocated once by rank_req_init), so
+ * RANK_EMB_MAX_DIMS floats (~340 KB, allocated once by rank_req_init), so
  * dims may change between requests (a new embeddings version). Candidates
  * point into the trie hits held by r->cs and into the history stores:
  * valid until the next gather or a change to those stores.
@@ -119,7 +119,18 @@ typedef struct rank_req {
     uint32_t nafter;        /* of its generated ones, those ranked after every class (rank_cand.after) */
     uint8_t fuzzy_cut;      /* the last gather's typo search: the edit class its work limit cut (0: none) */
     uint8_t infix_cut;      /* ... its infix search: 1 when the scan limit cut it */
+    uint8_t word_edits;     /* ... its last word's search ran with this many edits (0: not run); below
+                             * m.word_edits when no match of more edits could be shown (rank__word_skip) */
 } rank_req;
+
+/* 1 (the default): the last word's search runs only as far as its matches
+ * can be among the m.k shown -- not at all when m.k candidates already
+ * come before its one-edit class, with one edit when m.k come before its
+ * two-edit class (rank_cls_edit: classes order the answer before any
+ * score, and a typo or word match moves no other candidate's score:
+ * rank_fctx_prepare sums the completions' only); never after a cut typo
+ * search. 0: always with m.word_edits (tests compare the two). */
+extern int rank__word_skip;
 
 /* Returns 0, or -1 when its buffers cannot be allocated. */
 int rank_req_init(rank_req *r, rank_vec_fn vec, void *vec_ud);
