@@ -279,6 +279,25 @@
       pairs: FUZZY 1 1.02 of main's median against 0.98 without it, 8+
       1.00 against 0.98), and fz_hint_next prefetching that record
       only for 3+ byte edges (4 pairs, 8+ only: 1.01 against 0.96).
+      Tried for FUZZY 1 and not kept (branch fz16; same answers and
+      units; 10M, rdtsc medians: phase 1 ~1.3 us, the walk ~8 us, phase 3
+      ~170 cycles at the median call, ~5,000 on average -- so no phase-3
+      change moves the median): batching phase 3's key texts (its mean
+      5,300 -> 4,950 cycles; FUZZY 1 median 1.00 over 9 rounds); P-PATH
+      PREFETCH, the frames along P made at walk start with all their
+      filter words sent at once and then reused by the walk (1.00; made
+      twice instead of reused, the walk +25-35 %); EARLY FRAME, a
+      survivor's frame and plan made while its node is in flight (1.05);
+      SIBLINGS SIDE BY SIDE, the builder giving a node's children
+      consecutive records and adjacent child blocks with a 4-line
+      prefetch of them at frame entry (FUZZY 1 alone 0.95-0.97, p99
+      0.82-0.93, but bench_trie --fuzzy-only 1.00 over 5 pairs and the
+      exact path 1.03-1.07: post-order keeps each small subtree together,
+      which trie_topk below a typed prefix reads). What is left: a node's
+      record inside its child block (one miss instead of two at each of
+      the ~25 node-then-block steps of a median walk), a refactor of
+      every reader of nodes[] and kids[] that must keep post-order's
+      grouping.
  *   3. trie_topk's best-first walk with list c as its initial frontier
  *      (entries: a key, a whole subtree, or a run of siblings), until k
  *      results. Each entry carries its matchlen to the keys it yields. If
