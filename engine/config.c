@@ -16,6 +16,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "common/util.h"
+#include "trie/trie_words.h"
 #include "engine/proto/http.h"
 #include "engine/changelog.h"
 #include "engine/store/journal.h"
@@ -122,6 +123,9 @@ static const setting table[] = {
     {"infix-index", K_BOOL, OFF(infix_index), 0, 1,
      "keep the word index that COMPLETE ... INFIX needs (default yes; --infix-index=no saves its memory, "
      "STATS infix_index_bytes, and INFIX is refused)"},
+    {"infix-max-scan", K_U64, OFF(infix_max_scan), TRIE_WORDS_SCAN_MIN, TRIE_WORDS_SCAN_MAX,
+     "work units (postings examined, list steps, dictionary words) one INFIX search may spend (default "
+     "20000, a few ms at most; 1000..100000000); past it the answer is the best found, in order, and says so"},
     {"fuzzy-max-work", K_U64, OFF(fuzzy_max_work), 0, UINT64_MAX / 2,
      "work units (children looked at, DP steps, key decodes) one typo search may spend (default 20000, "
      "a few ms; 0 = no limit); past it the answer is cut and says so"},
@@ -222,6 +226,7 @@ void config_defaults(srv_config *c) {
     c->fuzzy_auto_two = SRV_FUZZY_AUTO_TWO;
     c->infix_index = 1;
     c->fuzzy_max_work = SRV_FUZZY_MAX_WORK;
+    c->infix_max_scan = TRIE_WORDS_MAX_SCAN;
     guard_opts_default(&c->accept);
 }
 

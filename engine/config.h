@@ -104,6 +104,7 @@ typedef struct srv_config {
     uint64_t fuzzy_first_any;   /* 1: an edit may touch the first character too */
     uint64_t infix_index;       /* 1: keep the word index for COMPLETE ... INFIX (engine/infix.h) */
     uint64_t fuzzy_max_work;    /* work units of one typo search (0: no limit); trie_fuzzy.h WORK LIMIT */
+    uint64_t infix_max_scan;    /* work units of one INFIX search (trie_words_set_max_scan) */
     /* what ACCEPTs may change (engine/guard.h): accept-window, accept-user-rate, ... */
     guard_opts accept;
     /* access control */

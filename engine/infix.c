@@ -160,6 +160,14 @@ void eng_words_after_del(eng *e, uint32_t id) {
     if (rc < 0) words_failed(e, "delete", rc);
 }
 
+void eng_words_limit(eng *e) {
+    /* per request: every index starts at the default (a build, a load, a
+     * RELOAD's rebuild), and this one line covers all the ways one is
+     * adopted; a compare when nothing changed */
+    if (e->words && e->cfg && trie_words_max_scan(e->words) != e->cfg->infix_max_scan)
+        trie_words_set_max_scan(e->words, (uint32_t)e->cfg->infix_max_scan); /* (in range: config checks it) */
+}
+
 int eng_complete_infix(eng *e, unsigned k, const eng_ctx *ctx, const char **msg) {
     e->stats.complete_infix++;
     if (!e->words) {
@@ -170,6 +178,7 @@ int eng_complete_infix(eng *e, unsigned k, const eng_ctx *ctx, const char **msg)
     }
     e->infix_used = 1;
     if (e->normlen > TRIE_WORDS_MAX_TEXT) return 0; /* longer than any key: nothing, as without INFIX */
+    eng_words_limit(e);
     unsigned d = eng_fuzzy_edits(e, ctx), dw = eng_fuzzy_word_edits(e, ctx);
     trie_words_edits ed = {d, dw, e->cfg->fuzzy_first_any ? TRIE_FUZZY_FIRST_ANY : 0, e->cfg->fuzzy_max_work};
     trie_words_edits_info in;

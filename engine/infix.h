@@ -93,6 +93,9 @@ void eng_words_after_set(struct eng *e, uint64_t count_before);
 uint32_t eng_words_before_del(struct eng *e);
 void eng_words_after_del(struct eng *e, uint32_t id);
 
+/* Sets the index's work limit per request to the infix-max-scan setting
+ * (both the unranked search and the ranker's read e->words). */
+void eng_words_limit(struct eng *e);
 /* The INFIX search for e->norm (eng_complete_search). Returns n or ENG_ERR. */
 int eng_complete_infix(struct eng *e, unsigned k, const struct eng_ctx *ctx, const char **msg);
 

@@ -44,7 +44,7 @@ typedef struct eng_stats {
     uint64_t http_status[6]; /* by class: [2] = 2xx ... [5] = 5xx */
     uint64_t complete_user, complete_session;                    /* COMPLETE context seen */
     uint64_t complete_fuzzy;                                     /* COMPLETEs that allowed edits */
-    uint64_t complete_infix, complete_infix_truncated; /* INFIX COMPLETEs; those cut by TRIE_WORDS_MAX_SCAN */
+    uint64_t complete_infix, complete_infix_truncated; /* INFIX COMPLETEs; those cut by infix-max-scan */
     uint64_t infix_index_errors;  /* word index builds / updates that failed (the index is dropped) */
     uint64_t infix_index_loaded;  /* 1: the word index in use was loaded with the snapshot (not built) */
     const struct trie_words *words; /* borrowed; NULL: no word index (infix_index 0) */

@@ -247,9 +247,23 @@ static void test_ranked_scan_limit(void **state) {
     /* found before the limit: not counted */
     assert_string_equal(TEXT(f, "COMPLETE", "york", "INFIX", "USER", "u1", "LIMIT", "1"), "OK 1\r\nyork pa\t50\r\n");
     assert_int_equal(f->e.stats.complete_infix_truncated, 2);
+    /* infix-max-scan (read at each request: the index keeps its own,
+     * from the default at build): raised, the same requests are answered
+     * whole, ranked or not; out of its range refused with its name */
+    set(f, "infix-max-scan", "200000");
+    assert_string_equal(TEXT(f, "COMPLETE", "beta alpha", "INFIX"), "OK 1\r\nalpha beta\t-5\r\n");
+    assert_string_equal(TEXT(f, "COMPLETE", "beta alpha", "INFIX", "USER", "u1"), "OK 1\r\nalpha beta\t-5\r\n");
+    assert_int_equal(f->e.stats.complete_infix_truncated, 2);
+    set(f, "infix-max-scan", "20000");
+    assert_string_equal(TEXT(f, "COMPLETE", "beta alpha", "INFIX"), "OK 0\r\n");
+    assert_int_equal(f->e.stats.complete_infix_truncated, 3);
+    char err[256];
+    assert_int_equal(config_set(&f->cfg, "infix-max-scan", "999", err, sizeof err), -1);
+    assert_non_null(strstr(err, "infix-max-scan"));
+    assert_int_equal(config_set(&f->cfg, "infix-max-scan", "100000001", err, sizeof err), -1);
     eng_rank_stat st;
     eng_rank_stats(R, &st);
-    assert_int_equal(st.requests, 2);
+    assert_int_equal(st.requests, 3);
     ranker_off(f, &loop, R);
 }
 

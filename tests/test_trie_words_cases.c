@@ -325,6 +325,29 @@ static void test_scan_limit(void **state) {
     assert_int_equal(tr, 1);
     assert_int_equal(n, 0);
     assert_true(wk.units <= TRIE_WORDS_MAX_SCAN + 16);
+    /* the index's limit (trie_words_set_max_scan, the server's
+     * infix-max-scan): out of range refused, unchanged; raised, the same
+     * request is answered whole; at the least, cut sooner */
+    assert_int_equal(trie_words_max_scan(w), TRIE_WORDS_MAX_SCAN);
+    assert_int_equal(trie_words_set_max_scan(w, TRIE_WORDS_SCAN_MIN - 1), TRIE_EINVAL);
+    assert_int_equal(trie_words_set_max_scan(w, TRIE_WORDS_SCAN_MAX + 1), TRIE_EINVAL);
+    assert_int_equal(trie_words_max_scan(w), TRIE_WORDS_MAX_SCAN);
+    assert_int_equal(trie_words_set_max_scan(w, 200000), TRIE_OK);
+    trie_words__isect_block = 0;
+    n = trie_words__topk(w, t, "beta alpha ", 11, 10, out, &tr, &wk);
+    assert_int_equal(tr, 0);
+    assert_int_equal(n, 1);
+    assert_true(wk.units > TRIE_WORDS_MAX_SCAN + 16);
+    n = trie_words__topk(w, t, "beta alpha", 10, 10, out, &tr, &wk);
+    assert_int_equal(tr, 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(trie_words_set_max_scan(w, TRIE_WORDS_SCAN_MIN), TRIE_OK);
+    n = trie_words__topk(w, t, "beta alpha ", 11, 10, out, &tr, &wk);
+    trie_words__isect_block = bl;
+    assert_int_equal(tr, 1);
+    assert_int_equal(n, 0);
+    assert_true(wk.units <= TRIE_WORDS_SCAN_MIN + 16);
+    assert_int_equal(trie_words_set_max_scan(w, TRIE_WORDS_MAX_SCAN), TRIE_OK);
     /* a raised score brings it to the top: found before the limit */
     assert_int_equal(trie_set(t, "alpha beta", 10, NULL, 0, 1000, NULL), 0);
     assert_int_equal(trie_words_score(w, t, TRIE_WORDS_ANY_ID, "alpha beta", 10, 1000), 0);

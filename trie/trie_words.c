@@ -232,7 +232,7 @@
  * candidate that may enter. Exact: every rank is in a beaten block, absent
  * from a list every match is in, or checked. The pass counts a work unit
  * a step (block pairs: a pair, a third list's cursor moved, a rank in
- * every list) and stops at TRIE_WORDS_MAX_SCAN, leaving one heap entry that
+ * every list) and stops at the index's limit (max_scan), leaving one heap entry that
  * bounds every rank it did not reach (the largest bound of the driver's
  * blocks left): as for the heap, the answer is exact when that bound is
  * beaten, else truncated to the matches it cannot beat. Most 3-4 word
@@ -393,7 +393,7 @@
  * Cost: per request O((expanded entries) * log heap) plus, per examined
  * posting, its signature and key id (a miss) and, when the signature
  * passes, its score (one more), and for a key whose score may enter, its bytes (decoded);
- * bounded by TRIE_WORDS_MAX_SCAN work units (every posting, tombstones
+ * bounded by max_scan work units (every posting, tombstones
  * included, every streamed word, every heap push; then *truncated: the hits
  * so far are still exactly the best). Memory per key: 2 (rank hint) + 8
  * (rr: id and sig) + 2 (kb) + ~1.6 per distinct word (gap, block heads,
@@ -448,7 +448,7 @@
  * edits over the key words the complete words leave free), and a pass
  * keeps only keys of its class, so each key is reported once, in its
  * least class, and never when it is an exact match. The walk's units and
- * the search's share TRIE_WORDS_MAX_SCAN; a class cut by it ends the
+ * the search's share max_scan; a class cut by it ends the
  * answer there (the hits before are still exactly the best).
  */
 #include "trie/trie_words.h"
@@ -529,8 +529,17 @@ trie_words *trie_words_new(void) {
         qfree(w);
         return NULL;
     }
+    w->max_scan = TRIE_WORDS_MAX_SCAN;
     return w;
 }
+
+int trie_words_set_max_scan(trie_words *w, uint32_t units) {
+    if (!w || units < TRIE_WORDS_SCAN_MIN || units > TRIE_WORDS_SCAN_MAX) return TRIE_EINVAL;
+    w->max_scan = units;
+    return TRIE_OK;
+}
+
+uint32_t trie_words_max_scan(const trie_words *w) { return w->max_scan; }
 
 void trie_words_free(trie_words *w) {
     if (!w) return;

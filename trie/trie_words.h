@@ -38,7 +38,9 @@
  *     a text over TRIE_WORDS_MAX_TEXT bytes is TRIE_WORDS_ETOOLONG (no key
  *     can hold it). Both are answered after looking at <= that many bytes.
  *   - a text with no words (empty, only spaces): 0 hits.
- *   - work per request: at most TRIE_WORDS_MAX_SCAN work units (a posting
+ *   - work per request: at most TRIE_WORDS_MAX_SCAN work units, or what
+ *     trie_words_set_max_scan set for the index (the server's
+ *     infix-max-scan), the same "units" below (a posting
  *     examined, tombstones included; a dictionary word streamed; an entry
  *     pushed on a search heap; a step of an intersection, a prefix word's
  *     cursor moved), overshot by at most one leaf block (16 postings), one
@@ -82,7 +84,9 @@
 
 #define TRIE_WORDS_MAX_TYPED 16      /* typed words per request */
 #define TRIE_WORDS_MAX_TEXT TRIE_MAX_KEY /* bytes of typed text */
-#define TRIE_WORDS_MAX_SCAN 20000u   /* work units per request (see LIMITS) */
+#define TRIE_WORDS_MAX_SCAN 20000u   /* work units per request by default (see LIMITS) */
+#define TRIE_WORDS_SCAN_MIN 1000u    /* trie_words_set_max_scan's range */
+#define TRIE_WORDS_SCAN_MAX 100000000u
 #define TRIE_WORDS_ANY_ID UINT32_MAX /* trie_words_score: look the id up */
 
 #define TRIE_WORDS_ETOOMANY (-20) /* more than TRIE_WORDS_MAX_TYPED typed words */
@@ -150,7 +154,7 @@ int trie_words_topk(const trie_words *w, const trie *t, const char *text, size_t
  * with W (the first position with the fewest edits) left out; L's is W's
  * start and the bytes of W it stands for (trie_fuzzy_dist's matchlen; all
  * of W with a trailing space). Work: the dictionary walk and the search
- * share TRIE_WORDS_MAX_SCAN; past it *truncated is 1 and the hits are
+ * share the index's limit (trie_words_set_max_scan); past it *truncated is 1 and the hits are
  * the best ones found, in order (a correct prefix of the answer). Same
  * return values as trie_words_topk (TRIE_EINVAL also for maxd or flags). */
 int trie_words_fuzzy_topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned maxd,
@@ -202,6 +206,14 @@ int trie_words_match_fuzzy(const char *text, size_t len, const char *key, size_t
  * not match or nothing is typed; TRIE_WORDS_ETOOMANY / TRIE_WORDS_ETOOLONG.
  * What a caller that kept only the key (the ranker) highlights with. */
 int trie_words_match(const char *text, size_t len, const char *key, size_t klen, trie_words_range *rg);
+
+/* The work units one request may spend (LIMITS), for every search of w from
+ * now on: TRIE_WORDS_SCAN_MIN..TRIE_WORDS_SCAN_MAX (else TRIE_EINVAL, w
+ * unchanged); an index starts at TRIE_WORDS_MAX_SCAN (a build, a load). A
+ * larger limit cuts fewer answers and lets one request take longer (~50-100
+ * ns a unit at 10M keys). */
+int trie_words_set_max_scan(trie_words *w, uint32_t units);
+uint32_t trie_words_max_scan(const trie_words *w);
 
 /* Words with a list, live postings, and bytes of the whole index; O(1):
  * counters kept by every change (STATS reads it on every call). */

@@ -43,7 +43,7 @@
  * cuts (W starts with L, or equals it) are not listed: their keys are the
  * exact INFIX matches. Nothing caps how many words or subtrees are listed;
  * the walk costs a work unit a byte fed and a child looked at, under the
- * caller's limit (TRIE_WORDS_MAX_SCAN with the search's own units).
+ * caller's limit (the index's max_scan, with the search's own units).
  * Tried and not kept (branch infixfz4; 10M, bench_words' 7,170 last-word
  * searches): per walk 167 nodes and 94 leaves entered, 1,025 children
  * looked at, 109 words decoded, ~28 µs (rdtsc), mostly misses (perf: the

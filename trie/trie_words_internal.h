@@ -88,6 +88,7 @@ struct trie_words {
      * costs nothing: words with a list, and the bytes of their lists and
      * trees (tw_list_bytes); trie_words_check recounts both */
     uint64_t nwords, list_bytes;
+    uint32_t max_scan; /* work units a request may spend (trie_words_set_max_scan) */
 };
 
 /* ------------------------------------------------------------ bound codes */
@@ -348,6 +349,7 @@ typedef struct tw_search {
     uint32_t *ord; /* slot indices, best first */
     uint32_t nres, m;
     uint32_t scanned, decoded; /* work units, keys decoded (trie_words.h LIMITS) */
+    uint32_t lim;              /* the units it may spend: w->max_scan */
     uint32_t qw[TRIE_WORDS_MAX_TYPED]; /* word ids of the complete typed words, typed order */
     int nc;                            /* how many (the last typed word is a prefix unless trailing) */
     tw_sig_t sigm;                     /* the typed words' signature bits (tw_sig_word, tw_sig_pfx): a key has them all */
@@ -433,7 +435,7 @@ extern unsigned trie_words__fzcur_words;
  * word's (TW_FZCUR_RATIO) -- unless a test sets them. */
 extern unsigned trie_words__fzcur_ratio;
 typedef struct tw_work {
-    uint32_t units;   /* as limited by TRIE_WORDS_MAX_SCAN */
+    uint32_t units;   /* as limited by the index's max_scan */
     uint32_t decoded; /* keys decoded: only candidates that enter the best k */
     uint8_t pcur;     /* the prefix's lists were read as one (a cursor each) */
     uint8_t handoff;  /* ... and that pass handed the rest to the best-first search */

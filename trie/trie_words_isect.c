@@ -37,7 +37,7 @@
  * Cost: one work unit a step of the driver and one a prefix cursor moved
  * (isect_blocks: one a block pair, one a third list's cursor moved, one
  * a rank in all; isect_sigf: one a block of the driver, one a rank whose
- * signature passes; TRIE_WORDS_MAX_SCAN), no allocation here (the merged
+ * signature passes; the index's max_scan), no allocation here (the merged
  * array is the caller's; the cursors, TW_PCUR_MAX of them, ~96 B each with a decoded
  * block, and the heap's ranks, 4 B each, are on the stack).
  */
@@ -631,7 +631,7 @@ static inline int pset_seek(tw_search *S, tw_pset *P, uint32_t r, uint32_t *nr) 
  * is beaten (cur_seek_live) is passed whole. Exact: every rank is either in
  * a beaten block, absent from a list every match is in, or checked. One
  * work unit a step (each moves the driver forward) and one a prefix cursor
- * moved; at TRIE_WORDS_MAX_SCAN the pass stops and leaves what it did not
+ * moved; at the limit (S->lim) the pass stops and leaves what it did not
  * reach to search() as one heap entry (isect_rest). */
 void trie_words__isect(tw_search *S, const uint32_t *u, uint32_t un, const uint32_t *pw, uint32_t npw) {
     const trie_words *w = S->w;
@@ -680,7 +680,7 @@ void trie_words__isect(tw_search *S, const uint32_t *u, uint32_t un, const uint3
     /* one complete word and the prefix's cursors: the pass hands the rest
      * of the word's list to the best-first search before the limit */
     int handoff = P.U && nall == 1;
-    uint32_t lim = handoff ? (uint32_t)(TRIE_WORDS_MAX_SCAN * TW_ISECT_HANDOFF) : TRIE_WORDS_MAX_SCAN;
+    uint32_t lim = handoff ? (uint32_t)(S->lim * TW_ISECT_HANDOFF) : S->lim;
     uint32_t buf[TW_F], nb = 0, r = 0;
     /* two complete lists of comparable length, nothing else sought first:
      * a block pair at a time while no bound is beaten (isect_blocks) */
@@ -702,10 +702,10 @@ void trie_words__isect(tw_search *S, const uint32_t *u, uint32_t un, const uint3
      * all of it in the work left (rest: its entries from the current
      * block, one more unit a tree entry pushed), so a pass that would
      * pass the limit ends as the search it replaced would */
-    const uint32_t fzrest = S->fz && !(udrive && S->scanned + 2 * pn + TW_F < TRIE_WORDS_MAX_SCAN) ? cur[0].x->n : 0;
+    const uint32_t fzrest = S->fz && !(udrive && S->scanned + 2 * pn + TW_F < S->lim) ? cur[0].x->n : 0;
     for (;;) {
         if (S->scanned >= lim ||
-            (fzrest && S->scanned + (uint64_t)(fzrest - (cur[0].blk << TW_FB)) * 9 / 8 + TW_F >= TRIE_WORDS_MAX_SCAN)) {
+            (fzrest && S->scanned + (uint64_t)(fzrest - (cur[0].blk << TW_FB)) * 9 / 8 + TW_F >= S->lim)) {
             if (nb) trie_words__check_ranks(S, buf, nb);
             if (handoff || fzrest) isect_handoff(S, &cur[0]);
             else isect_rest(S, cur, &tr, r);

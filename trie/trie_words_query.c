@@ -31,7 +31,7 @@
  *   - trie_words_check.
  * The search's state (tw_search, its heap entries and kept matches) is in
  * trie_words_internal.h, shared with trie_words_isect.c.
- * Cost and limits: per request at most TRIE_WORDS_MAX_SCAN work units
+ * Cost and limits: per request at most w->max_scan work units (TRIE_WORDS_MAX_SCAN by default)
  * (postings examined, words streamed, heap pushes, intersection steps),
  * checked before each pop or step (one pop adds at most a leaf block or a
  * dictionary path); a decode follows an examined posting, so decodes are
@@ -577,7 +577,7 @@ static uint32_t run(tw_search *S, int *truncated) {
     while (S->hn && !S->oom) {
         const tw_res *wr = res_worst(S);
         if (res_beats(wr, S->h[0].v, S->h[0].r0)) break; /* nothing left can enter (heap order) */
-        if (S->scanned >= TRIE_WORDS_MAX_SCAN) {
+        if (S->scanned >= S->lim) {
             *truncated = 1;
             break;
         }
@@ -634,6 +634,7 @@ int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_
     if ((unsigned)n0 == k) return n0;
     tw_search S = {0};
     S.w = w;
+    S.lim = w->max_scan;
     S.t = t;
     S.q = &q;
     unsigned m = k - (unsigned)n0;
@@ -695,6 +696,7 @@ int trie_words__fuzzy_topk(const trie_words *w, const trie *t, const char *text,
     if (q.nw == 0 || maxd == 0) return 0;
     tw_search S = {0};
     S.w = w;
+    S.lim = w->max_scan;
     S.t = t;
     S.q = &q;
     S.fz = 1;
@@ -711,7 +713,7 @@ int trie_words__fuzzy_topk(const trie_words *w, const trie *t, const char *text,
     S.fzq = z;
     tw_fzent *e = NULL;
     uint32_t ne = 0;
-    rc = trie_words__fz_words(w->wt, z, &S.scanned, TRIE_WORDS_MAX_SCAN, &e, &ne);
+    rc = trie_words__fz_words(w->wt, z, &S.scanned, S.lim, &e, &ne);
     if (rc != 0) {
         qfree(z);
         if (rc < 0) return rc;
@@ -770,8 +772,8 @@ int trie_words__fuzzy_topk(const trie_words *w, const trie *t, const char *text,
             for (int i = 0; i < nc; i++)
                 if (w->w[S.qw[i]].n < cn) cn = w->w[S.qw[i]].n;
             int cur = npw && npw <= pmax && !S.sn && pn <= pcap && !S.oom &&
-                      (S.scanned + (uint64_t)cn * 9 / 8 + TW_F < TRIE_WORDS_MAX_SCAN ||
-                       (pn < cn && S.scanned + 2 * pn + TW_F < TRIE_WORDS_MAX_SCAN));
+                      (S.scanned + (uint64_t)cn * 9 / 8 + TW_F < S.lim ||
+                       (pn < cn && S.scanned + 2 * pn + TW_F < S.lim));
             for (uint32_t i = 0; i < npw && cur; i++) /* a complete word among them: its whole list is in the union */
                 for (int j = 0; j < nc && cur; j++) cur = pw[i] != S.qw[j];
             S.sn = 0;
