@@ -440,6 +440,7 @@ typedef struct tw_work {
     uint8_t skewed;   /* the one pass left a complete word's list to the key check */
     uint8_t blocks;   /* the one pass compared two lists a block pair at a time */
     uint8_t sigf;     /* the one pass tested the driver's ranks on their signatures first */
+    uint8_t pfskip;   /* class 0 was known empty from the prefix filter (no trie_topk) */
 } tw_work;
 /* trie_words_topk that also reports the work it did (tests). */
 int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
