@@ -160,6 +160,15 @@
  * look-ups 6 %, the source chosen 8 %, the one pass 38 % (the prefix's
  * cursors: 421 of 1,116), the best-first search 31 % (695; the check 54 %
  * of their time, the heap 8 %); docs/INFIX.md.
+ * The records are on 2 MB pages (trie_words__rr_alloc: trie__huge_alloc
+ * at build and load, as the trie's big arrays are, trie_huge.c; a growth
+ * by qrealloc may leave them, only slower; QAC_NO_HUGE_PAGES=1 none): the
+ * check's and the one pass's random misses into 80 MB (10M keys) each
+ * paid a TLB walk on 4 KB pages. 5 pairs alternating against class 0's
+ * skip alone (qd, 10M, the saved index, load 0.7-1.4): median 13.6 ->
+ * 12.5 us (0.92; every pair 0.88-0.94), 2 words 0.93, p99 0.93, CPU per
+ * query 0.93; answers equal per query; total RSS after a load (bench_words,
+ * 5 pairs) 727.0-727.2 -> 727.0-727.3 MB (the last 2 MB page at most).
  *
  * Top-k: class 0 is trie_topk(canonical text) on the main trie (every key
  * that the text is a prefix of matches), skipped when the main trie's
@@ -576,6 +585,13 @@ static int tw_ids_reserve(trie_words *w, uint32_t id) {
     return TRIE_OK;
 }
 
+size_t trie_words__rr_huge_min = HUGE_MIN_BYTES;
+
+tw_rrec *trie_words__rr_alloc(size_t n) {
+    tw_rrec *p = trie__huge_alloc(n * sizeof *p, trie_words__rr_huge_min, NULL);
+    return p ? p : qmalloc(n * sizeof *p);
+}
+
 static int tw_rid_reserve(trie_words *w, uint32_t r) {
     if (r < w->ridcap) return TRIE_OK;
     uint64_t nc = (uint64_t)w->ridcap + w->ridcap / 2 + 64;
@@ -821,7 +837,7 @@ int trie_words_build(const trie *t, trie_words **out) {
     rc = TRIE_ENOMEM;
     /* ranks: by score code, highest first, then KEY order (a counting sort
      * fed the ids in key order: the rank order of tw_exact keys, below) */
-    if (!(cnt = qcalloc(65537, sizeof *cnt)) || !(w->rr = qmalloc(((size_t)t->count + 1) * sizeof *w->rr)) ||
+    if (!(cnt = qcalloc(65537, sizeof *cnt)) || !(w->rr = trie_words__rr_alloc((size_t)t->count + 1)) ||
         !(perm = qmalloc(((size_t)t->count + 1) * 4)))
         goto fail;
     for (uint32_t id = 0; id < nids; id++)
