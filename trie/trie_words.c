@@ -182,7 +182,8 @@
  * alternating (qd, 10M, the saved index, load 2.0-2.2): median 13.4 ->
  * 12.6 us (0.93; 7 pairs of 8 at 0.91-0.97), 2 words 0.94, p99 0.98, CPU
  * per query 0.97 (each query's fastest over all 8 runs: 0.99 of the
- * 2-word time); answers equal per query (docs/INFIX.md).
+ * 2-word time); 4 more pairs, the branch first: 0.95, 2 words 0.96, CPU
+ * 0.97; answers equal per query (docs/INFIX.md).
  * Class 1 is one best-first search over a max-heap of bound entries:
  * STREAM (the next dictionary word with the last typed word as prefix,
  * value = its bound), WORD (a word's whole
