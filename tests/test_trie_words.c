@@ -221,6 +221,7 @@ static unsigned long n_pcur, n_handoff; /* queries whose prefix's lists were rea
 static unsigned long n_skewed; /* queries whose one pass left a complete word's list to the key check */
 static unsigned long n_blocks; /* queries whose one pass compared two lists a block pair at a time */
 static unsigned long n_sigf;   /* queries whose one pass tested the driver's ranks on their signatures first */
+static unsigned long n_pfskip; /* queries whose class 0 the prefix filter knew empty (no trie_topk) */
 
 static void compare(const trie_words *w, const trie *t, bset *b, const char *text, size_t len,
                     unsigned k, bkey **res, trie_words_hit *out) {
@@ -233,6 +234,7 @@ static void compare(const trie_words *w, const trie *t, bset *b, const char *tex
     n_skewed += wk.skewed;
     n_blocks += wk.blocks;
     n_sigf += wk.sigf;
+    n_pfskip += wk.pfskip;
     size_t want = ne < k ? ne : k;
     n_cmp++;
     for (size_t i = 0; i < want; i++)
@@ -761,9 +763,11 @@ static void run_differential(uint64_t seed, int use_builder, int nkeys, int batc
     trie_words_free(w);
     trie_free(t);
     printf("seed %llu: %lu queries, %lu with class-1 hits, %lu multi-word with hits, %lu trailing "
-           "with hits, %lu filled k\n",
-           (unsigned long long)seed, n_cmp, n_c1, n_multi, n_trail, n_full);
-    n_cmp = n_c1 = n_multi = n_trail = n_full = 0;
+           "with hits, %lu filled k, %lu with class 0 known empty from the prefix filter\n",
+           (unsigned long long)seed, n_cmp, n_c1, n_multi, n_trail, n_full, n_pfskip);
+    /* the filtered path (class 0 skipped) is compared too, in every run */
+    assert_true(n_pfskip > n_cmp / 10 && n_pfskip < n_cmp);
+    n_cmp = n_c1 = n_multi = n_trail = n_full = n_pfskip = 0;
 }
 
 static void test_differential_small(void **state) {

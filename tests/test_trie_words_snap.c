@@ -133,6 +133,44 @@ static void test_round_trip(void **state) {
     trie_free(t);
 }
 
+/* The rank records on 2 MB pages (trie_words__rr_alloc) at any size:
+ * aligned after a build and after a load, grown by live adds (qrealloc of
+ * the aligned block), and the index answers as a fresh build does. */
+static void test_rr_huge_pages(void **state) {
+    (void)state;
+    size_t floor0 = trie_words__rr_huge_min;
+    trie_words__rr_huge_min = 0;
+    unsetenv("QAC_NO_HUGE_PAGES");
+    trie *t, *t2;
+    trie_words *w, *w2 = NULL, *fresh;
+    char err[256];
+    uint64_t id;
+    make(&t, &w, 3000, 7);
+    assert_int_equal((uintptr_t)w->rr & ((2u << 20) - 1), 0);
+    for (int i = 0; i < 2000; i++) { /* past the records' room: they grow */
+        char k[64];
+        int kl = snprintf(k, sizeof k, "grown%d %s", i, W[rnd(NW)]);
+        uint32_t nid;
+        assert_int_equal(trie_set(t, k, (size_t)kl, NULL, 0, 10.0 + i % 50, &nid), 0);
+        assert_int_equal(trie_words_add(w, nid, k, (size_t)kl, 10.0 + i % 50), 0);
+    }
+    assert_int_equal(trie_words_check(w, t, err, sizeof err), 0);
+    save_both(t, w, &t2, &id);
+    assert_int_equal(trie_words_load(P_WORDS, t2, id, &w2, err, sizeof err), 0);
+    assert_int_equal((uintptr_t)w2->rr & ((2u << 20) - 1), 0);
+    assert_int_equal(trie_words_check(w2, t2, err, sizeof err), 0);
+    assert_int_equal(trie_words_build(t2, &fresh), 0);
+    assert_int_equal((uintptr_t)fresh->rr & ((2u << 20) - 1), 0);
+    same_answers(w2, t2, fresh, t2);
+    same_answers(w, t, fresh, t2);
+    trie_words_free(fresh);
+    trie_words_free(w2);
+    trie_words_free(w);
+    trie_free(t2);
+    trie_free(t);
+    trie_words__rr_huge_min = floor0;
+}
+
 static uint8_t *slurp(const char *p, size_t *n) {
     FILE *f = fopen(p, "rb");
     assert_non_null(f);
@@ -411,6 +449,7 @@ int main(void) {
     snprintf(P_WORDS, sizeof P_WORDS, "%s.words", P_TRIE);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_rr_huge_pages),
         cmocka_unit_test(test_damage),
         cmocka_unit_test(test_other_snapshot),
         cmocka_unit_test(test_bad_bound),

@@ -160,11 +160,33 @@
  * look-ups 6 %, the source chosen 8 %, the one pass 38 % (the prefix's
  * cursors: 421 of 1,116), the best-first search 31 % (695; the check 54 %
  * of their time, the heap 8 %); docs/INFIX.md.
+ * The records are on 2 MB pages (trie_words__rr_alloc: trie__huge_alloc
+ * at build and load, as the trie's big arrays are, trie_huge.c; a growth
+ * by qrealloc may leave them, only slower; QAC_NO_HUGE_PAGES=1 none): the
+ * check's and the one pass's random misses into 80 MB (10M keys) each
+ * paid a TLB walk on 4 KB pages. 5 pairs alternating against class 0's
+ * skip alone (qd, 10M, the saved index, load 0.7-1.4): median 13.6 ->
+ * 12.5 us (0.92; every pair 0.88-0.94), 2 words 0.93, p99 0.93, CPU per
+ * query 0.93; answers equal per query; total RSS after a load (bench_words,
+ * 5 pairs) 727.0-727.2 -> 727.0-727.3 MB (the last 2 MB page at most).
  *
  * Top-k: class 0 is trie_topk(canonical text) on the main trie (every key
- * that the text is a prefix of matches). Class 1 is one best-first search
- * over a max-heap of bound entries: STREAM (the next dictionary word with
- * the last typed word as prefix, value = its bound), WORD (a word's whole
+ * that the text is a prefix of matches), skipped when the main trie's
+ * prefix filter (trie_pfx.c: no false negatives, kept under live changes,
+ * absent only without memory) knows no key starting with the text's first
+ * min(len, 8) bytes. CLASS 0: at 10M keys that is 32 % of qd's 2-word
+ * queries and 41 % of the 3-4 word ones (the rest start like some key for
+ * 8 bytes), whose walk, warm, took ~1.5 us (median) to find nothing; the
+ * typo search's same filter gave nothing because its walk re-read the
+ * nodes next (trie_fuzzy.c, EXACT FILTER), here nothing does. 8 pairs
+ * alternating (qd, 10M, the saved index, load 2.0-2.2): median 13.4 ->
+ * 12.6 us (0.93; 7 pairs of 8 at 0.91-0.97), 2 words 0.94, p99 0.98, CPU
+ * per query 0.97 (each query's fastest over all 8 runs: 0.99 of the
+ * 2-word time); 4 more pairs, the branch first: 0.95, 2 words 0.96, CPU
+ * 0.97; answers equal per query (docs/INFIX.md).
+ * Class 1 is one best-first search over a max-heap of bound entries:
+ * STREAM (the next dictionary word with the last typed word as prefix,
+ * value = its bound), WORD (a word's whole
  * list), NODE (a tree entry). A popped entry pushes its children; a leaf
  * block's ranks are examined on the spot (the candidate check above): a
  * key whose score can still enter the best m is decoded and matched on
@@ -573,6 +595,13 @@ static int tw_ids_reserve(trie_words *w, uint32_t id) {
     return TRIE_OK;
 }
 
+size_t trie_words__rr_huge_min = HUGE_MIN_BYTES;
+
+tw_rrec *trie_words__rr_alloc(size_t n) {
+    tw_rrec *p = trie__huge_alloc(n * sizeof *p, trie_words__rr_huge_min, NULL);
+    return p ? p : qmalloc(n * sizeof *p);
+}
+
 static int tw_rid_reserve(trie_words *w, uint32_t r) {
     if (r < w->ridcap) return TRIE_OK;
     uint64_t nc = (uint64_t)w->ridcap + w->ridcap / 2 + 64;
@@ -818,7 +847,7 @@ int trie_words_build(const trie *t, trie_words **out) {
     rc = TRIE_ENOMEM;
     /* ranks: by score code, highest first, then KEY order (a counting sort
      * fed the ids in key order: the rank order of tw_exact keys, below) */
-    if (!(cnt = qcalloc(65537, sizeof *cnt)) || !(w->rr = qmalloc(((size_t)t->count + 1) * sizeof *w->rr)) ||
+    if (!(cnt = qcalloc(65537, sizeof *cnt)) || !(w->rr = trie_words__rr_alloc((size_t)t->count + 1)) ||
         !(perm = qmalloc(((size_t)t->count + 1) * 4)))
         goto fail;
     for (uint32_t id = 0; id < nids; id++)

@@ -442,6 +442,7 @@ typedef struct tw_work {
     uint8_t skewed;   /* the one pass left a complete word's list to the key check */
     uint8_t blocks;   /* the one pass compared two lists a block pair at a time */
     uint8_t sigf;     /* the one pass tested the driver's ranks on their signatures first */
+    uint8_t pfskip;   /* class 0 was known empty from the prefix filter (no trie_topk) */
 } tw_work;
 /* trie_words_topk that also reports the work it did (tests). */
 int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
@@ -484,6 +485,14 @@ unsigned trie_words__fz_class(const tw_fzq *z, const char *key, size_t klen, tri
 uint32_t trie_words__lookup(const trie *t, const char *key, size_t klen);
 /* Position of the live entry with rank r in x, or NONE. */
 uint32_t trie_words__find_pos(const trie_words *w, const tw_word *x, uint32_t r);
+/* Room for n rank records (w->rr), on 2 MB pages when they fill at least
+ * trie_words__rr_huge_min bytes (trie_huge.c: trie__huge_alloc), else an
+ * ordinary block; NULL without memory. Either is an ordinary heap block
+ * (qrealloc, qfree: a growth may leave the huge pages, which is only
+ * slower). */
+tw_rrec *trie_words__rr_alloc(size_t n);
+/* HUGE_MIN_BYTES (trie_internal.h) unless a test sets it (0: any size). */
+extern size_t trie_words__rr_huge_min;
 
 /* trie_words_post.c: posting lists (the layout above) */
 /* Recomputes every bound of x from kb (after growth or compaction). */

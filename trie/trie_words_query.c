@@ -606,7 +606,7 @@ int trie_words_topk(const trie_words *w, const trie *t, const char *text, size_t
 
 int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
                      trie_words_hit *out, int *truncated, tw_work *work) {
-    if (work) *work = (tw_work){0, 0, 0, 0, 0, 0, 0};
+    if (work) *work = (tw_work){0, 0, 0, 0, 0, 0, 0, 0};
     int trunc_dummy;
     if (!truncated) truncated = &trunc_dummy;
     *truncated = 0;
@@ -615,10 +615,14 @@ int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_
     int rc = tw_parse(text, len, &q);
     if (rc) return rc;
     if (q.nw == 0) return 0;
-    /* class 0: ordinary completions of the canonical text */
+    /* class 0: ordinary completions of the canonical text -- none when the
+     * prefix filter knows no key starting with its first 8 bytes (no false
+     * negatives: trie_pfx.c), so that most multi-word queries skip the
+     * descent (trie_words.c, CLASS 0) */
+    int pfskip = !trie__pf_has(t, q.canon, q.clen < PF_MAXLEN ? q.clen : PF_MAXLEN);
     trie_hit *h0 = qmalloc(k * sizeof *h0);
     if (!h0) return TRIE_ENOMEM;
-    int n0 = trie_topk(t, q.canon, q.clen, k, h0);
+    int n0 = pfskip ? 0 : trie_topk(t, q.canon, q.clen, k, h0);
     if (n0 < 0) {
         qfree(h0);
         return n0;
@@ -631,6 +635,7 @@ int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_
         tw_match(&q, h0[i].text, h0[i].keylen, out[i].range); /* always matches */
     }
     qfree(h0);
+    if (work) work->pfskip = (uint8_t)pfskip;
     if ((unsigned)n0 == k) return n0;
     tw_search S = {0};
     S.w = w;
@@ -641,7 +646,7 @@ int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_
     S.res = qmalloc(m * sizeof *S.res);
     S.ord = qmalloc(m * sizeof *S.ord);
     int n1 = S.res && S.ord ? search(&S, m, out + n0, truncated) : 0;
-    if (work) *work = (tw_work){S.scanned, S.decoded, S.pcur, S.handoff, S.skewed, S.blocks, S.sigf};
+    if (work) *work = (tw_work){S.scanned, S.decoded, S.pcur, S.handoff, S.skewed, S.blocks, S.sigf, (uint8_t)pfskip};
     int oom = S.oom || !S.res || !S.ord;
     qfree(S.h);
     qfree(S.s);
@@ -683,7 +688,7 @@ int trie_words_fuzzy_topk(const trie_words *w, const trie *t, const char *text, 
 
 int trie_words__fuzzy_topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned maxd,
                            unsigned flags, unsigned k, trie_words_hit *out, int *truncated, tw_work *work) {
-    if (work) *work = (tw_work){0, 0, 0, 0, 0, 0, 0};
+    if (work) *work = (tw_work){0, 0, 0, 0, 0, 0, 0, 0};
     int trunc_dummy;
     if (!truncated) truncated = &trunc_dummy;
     *truncated = 0;
@@ -799,7 +804,7 @@ int trie_words__fuzzy_topk(const trie_words *w, const trie *t, const char *text,
             memcpy(out[n].range, r->rg, (size_t)q.nw * sizeof *r->rg);
         }
     }
-    if (work) *work = (tw_work){S.scanned, S.decoded, S.pcur, S.handoff, S.skewed, S.blocks, S.sigf};
+    if (work) *work = (tw_work){S.scanned, S.decoded, S.pcur, S.handoff, S.skewed, S.blocks, S.sigf, 0};
     qfree(e);
     qfree(z);
     qfree(S.h);

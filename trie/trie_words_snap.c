@@ -262,7 +262,7 @@ static int load_keys(trie_words *w, const trie *t, tws_rd *r, uint32_t ids, char
     if (ids > t->nids) TWS_FAIL(TRIE_EFORMAT, "%u key ids, the trie has %u", ids, t->nids);
     uint32_t idcap = t->nids ? t->nids : 1;
     if (!(w->rhint = qmalloc((size_t)idcap * 2)) || !(w->kb = qmalloc((size_t)idcap * 2)) ||
-        !(w->rr = qmalloc(((size_t)nr + 1) * sizeof *w->rr)))
+        !(w->rr = trie_words__rr_alloc((size_t)nr + 1)))
         TWS_FAIL(TRIE_ENOMEM, "out of memory");
     w->idcap = idcap, w->ridcap = nr + 1;
     const uint8_t *rankp = rd_take(r, (uint64_t)ids * 4); /* read in place: memory keeps hints (tw_rank) */
