@@ -382,6 +382,54 @@ static void test_bad_width(void **state) {
     }
 }
 
+/* A word's live count that does not match its list (the ranks whose key is
+ * live: counted against a bitmap of the live ranks, check_list) is
+ * refused, resealed so that only the count is wrong: one less, one more. */
+static void test_bad_live(void **state) {
+    (void)state;
+    for (int mode = 0; mode < 2; mode++) {
+        trie *t, *t2;
+        trie_words *w;
+        uint64_t id;
+        char err[256];
+        make(&t, &w, 800, 11);
+        for (int i = 0; i < 40; i++) { /* tombstones: deleted keys' ranks stay in the lists */
+            trie_hit h;
+            char k[64];
+            int kl = snprintf(k, sizeof k, "%s %s", W[rnd(NW)], W[rnd(NW)]);
+            if (!trie_get(t, k, (size_t)kl, &h)) continue;
+            assert_int_equal(trie_del(t, k, (size_t)kl), 0);
+            assert_int_equal(trie_words_del(w, h.id, k, (size_t)kl), 0);
+        }
+        save_both(t, w, &t2, &id);
+        size_t n;
+        uint8_t *b = slurp(P_WORDS, &n);
+        uint64_t ids = le_get32(b + 32), nr = le_get32(b + 36), nw = le_get32(b + 44);
+        size_t at = 128 + ids * 6 + nr * 8;
+        int done = 0;
+        for (uint64_t i = 0; i < nw && !done; i++) { /* the first word with a tombstone and 2+ live keys */
+            size_t q = at + 2 + le_get16(b + at);
+            uint32_t wn = le_get32(b + q), cap = le_get32(b + q + 4), live = le_get32(b + q + 8), gn = le_get32(b + q + 12);
+            uint32_t nb = tw_nblk(wn), off[TW_MAXLV], sz[TW_MAXLV], tot;
+            tw_levels(cap, off, sz, &tot);
+            if (live < wn && live >= 2) {
+                le_put32(b + q + 8, mode == 0 ? live - 1 : live + 1);
+                done = 1;
+            }
+            at = q + 22 + (size_t)nb * 5 + (size_t)tot * 2 + gn;
+        }
+        assert_true(done);
+        reseal(b, n);
+        spit(P_WORDS, b, n);
+        assert_int_equal(try_load(t2, id, err, sizeof err), TRIE_EFORMAT);
+        assert_non_null(strstr(err, "live count disagrees"));
+        free(b);
+        trie_words_free(w);
+        trie_free(t2);
+        trie_free(t);
+    }
+}
+
 /* A word index saved with one snapshot is refused for another one. */
 static void test_other_snapshot(void **state) {
     (void)state;
@@ -456,6 +504,7 @@ int main(void) {
         cmocka_unit_test(test_old_version),
         cmocka_unit_test(test_bad_width),
         cmocka_unit_test(test_same_file),
+        cmocka_unit_test(test_bad_live),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     unlink(P_TRIE);

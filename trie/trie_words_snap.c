@@ -307,7 +307,12 @@ out:
 }
 
 /* Checks one word's list as read into x (its ranks and counts). */
-static int check_list(const trie_words *w, const tw_word *x, char *err, size_t errlen) {
+/* live: a bit a rank, set when its key is live (rr[rank].id != NONE): the
+ * lists' ranks are counted against it, not against rr itself, whose
+ * 8-byte records a posting apiece cost a miss per few postings (54.5M at
+ * 10M keys; the load 0.7 -> 1.1 s when records replaced the 4-byte ids);
+ * the bitmap (1.25 MB at 10M) stays in cache. */
+static int check_list(const trie_words *w, const uint64_t *livebits, const tw_word *x, char *err, size_t errlen) {
     int rc = TRIE_OK;
     uint32_t nb = tw_nblk(x->n), live = 0, prev = 0;
     const uint8_t *g = tw_gaps(x);
@@ -332,7 +337,7 @@ static int check_list(const trie_words *w, const tw_word *x, char *err, size_t e
                 TWS_FAIL(TRIE_EFORMAT, "block %u: rank out of order", b);
             }
             prev = rk;
-            live += w->rr[rk].id != NONE;
+            live += (uint32_t)(livebits[rk >> 6] >> (rk & 63)) & 1;
         }
     }
     if (prev != x->last || live != x->live) TWS_FAIL(TRIE_EFORMAT, "last rank or live count disagrees");
@@ -341,7 +346,7 @@ out:
 }
 
 /* Reads, checks and lays out the words; bulk-builds the dictionary. */
-static int load_words(trie_words *w, tws_rd *r, uint32_t nwords, char *err, size_t errlen) {
+static int load_words(trie_words *w, const uint64_t *livebits, tws_rd *r, uint32_t nwords, char *err, size_t errlen) {
     int rc = TRIE_OK;
     trie_builder *b = trie_builder_new();
     char prev[TRIE_MAX_KEY];
@@ -380,7 +385,7 @@ static int load_words(trie_words *w, tws_rd *r, uint32_t nwords, char *err, size
         memcpy(tw_gaps(&x), rd_take(r, x.gn), x.gn);
         memset(tw_gaps(&x) + x.gn, 0, TW_PK_PAD); /* (read past a last gap, masked off) */
         char why[160];
-        if ((rc = check_list(w, &x, why, sizeof why))) TWS_FAIL(rc, "word %u (%.*s): %s", i, (int)wl, word, why);
+        if ((rc = check_list(w, livebits, &x, why, sizeof why))) TWS_FAIL(rc, "word %u (%.*s): %s", i, (int)wl, word, why);
         postings += x.live;
         uint32_t id;
         if ((rc = trie_builder_add(b, word, wl, NULL, 0, bval_fin(x.top), &id)) || id != i)
@@ -403,6 +408,7 @@ int trie_words_load(const char *path, const trie *t, uint64_t trie_id, trie_word
     void *map = MAP_FAILED;
     uint64_t size = 0;
     trie_words *w = NULL;
+    uint64_t *livebits = NULL; /* a bit a live rank, for the lists' checks (check_list) */
     *out = NULL;
     err[0] = 0;
     if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) TWS_FAIL(TRIE_EIO, "cannot open %s: %s", path, strerror(errno));
@@ -436,11 +442,16 @@ int trie_words_load(const char *path, const trie *t, uint64_t trie_id, trie_word
         TWS_FAIL(TRIE_EFORMAT, "header counts out of range");
     tws_rd r = {h, TWS_HDR, size};
     if ((rc = load_keys(w, t, &r, ids, err, errlen))) goto out;
-    if ((rc = load_words(w, &r, nwords, err, errlen))) goto out;
+    if (!(livebits = qcalloc(((size_t)w->next_rank + 63) / 64 + 1, sizeof *livebits)))
+        TWS_FAIL(TRIE_ENOMEM, "out of memory");
+    for (uint32_t k = 0; k < w->next_rank; k++)
+        livebits[k >> 6] |= (uint64_t)(w->rr[k].id != NONE) << (k & 63);
+    if ((rc = load_words(w, livebits, &r, nwords, err, errlen))) goto out;
     if (r.at != size) TWS_FAIL(TRIE_EFORMAT, "%llu unexpected bytes at the end", (unsigned long long)(size - r.at));
     *out = w;
     w = NULL;
 out:
+    qfree(livebits);
     if (map != MAP_FAILED) munmap(map, (size_t)size);
     if (fd >= 0) close(fd);
     trie_words_free(w);
