@@ -198,7 +198,10 @@ int eng_rank_takes(eng *e, const eng_ctx *ctx, unsigned k) {
 void eng_rank_match_of(eng *e, const eng_ctx *ctx, eng_rank_match *m) {
     *m = (eng_rank_match){eng_fuzzy_edits(e, ctx), e->cfg->fuzzy_first_any ? TRIE_FUZZY_FIRST_ANY : 0,
                           e->cfg->fuzzy_max_work, ctx && ctx->infix && e->words, 0};
-    if (m->infix) m->word_edits = eng_fuzzy_word_edits(e, ctx), eng_words_limit(e);
+    if (m->infix) {
+        m->word_edits = eng_fuzzy_word_edits(e, ctx);
+        eng_words_limit(e); /* the ranker searches the same index */
+    }
     if (m->edits) e->stats.complete_fuzzy++; /* counted as the unranked path counts them */
     if (m->infix) e->stats.complete_infix++;
 }

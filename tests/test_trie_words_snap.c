@@ -203,6 +203,23 @@ static int try_load(const trie *t2, uint64_t id, char *err, size_t cap) {
     return rc;
 }
 
+/* The saved file's words, walked as trie_words_snap.c's FORMAT lays them
+ * out: the first word's offset (after the keys' arrays: rank and kb by id,
+ * id and signature by rank), then, from a word's offset, the offset of its
+ * fields (u32 n, cap, live, gn, last, u16 top) in *q and of its blocks'
+ * widths in *bw; returns the next word's offset. */
+static size_t first_word(const uint8_t *b) {
+    return 128 + (size_t)le_get32(b + 32) * 6 + (size_t)le_get32(b + 36) * 8;
+}
+static size_t next_word(const uint8_t *b, size_t at, size_t *q, size_t *bw) {
+    *q = at + 2 + le_get16(b + at);
+    uint32_t wn = le_get32(b + *q), cap = le_get32(b + *q + 4), gn = le_get32(b + *q + 12);
+    uint32_t nb = tw_nblk(wn), off[TW_MAXLV], sz[TW_MAXLV], tot;
+    tw_levels(cap, off, sz, &tot);
+    *bw = *q + 22 + (size_t)nb * 4;
+    return *bw + nb + (size_t)tot * 2 + gn;
+}
+
 static void reseal(uint8_t *b, size_t n) {
     le_put64(b + 80, XXH3_64bits(b + 128, n - 128));
     le_put64(b + 120, XXH3_64bits(b, 120));
@@ -283,9 +300,9 @@ static void test_bad_bound(void **state) {
     save_both(t, w, &t2, &id);
     size_t n;
     uint8_t *b = slurp(P_WORDS, &n);
-    uint64_t ids = le_get32(b + 32), nr = le_get32(b + 36);
-    size_t at = 128 + ids * 6 + nr * 8; /* word 0 (4-byte rid, 4-byte sig a rank) */
-    size_t top = at + 2 + le_get16(b + at) + 20;
+    size_t q, bw;
+    next_word(b, first_word(b), &q, &bw);
+    size_t top = q + 20; /* word 0's bound */
     assert_true(top + 2 <= n);
     le_put16(b + top, 0xffc1); /* bval: 0x7fc10000, a NaN */
     reseal(b, n);
@@ -353,22 +370,17 @@ static void test_bad_width(void **state) {
         save_both(t, w, &t2, &id);
         size_t n;
         uint8_t *b = slurp(P_WORDS, &n);
-        uint64_t ids = le_get32(b + 32), nr = le_get32(b + 36), nw = le_get32(b + 44);
-        size_t at = 128 + ids * 6 + nr * 8;
+        uint64_t nw = le_get32(b + 44);
+        size_t at = first_word(b), q, bw;
         int done = 0;
         for (uint64_t i = 0; i < nw && !done; i++) { /* the first word with 3 blocks or more (block 1 full) */
-            size_t q = at + 2 + le_get16(b + at);
-            uint32_t wn = le_get32(b + q), cap = le_get32(b + q + 4), gn = le_get32(b + q + 12);
-            uint32_t nb = tw_nblk(wn), off[TW_MAXLV], sz[TW_MAXLV], tot;
-            tw_levels(cap, off, sz, &tot);
-            size_t gaps = q + 22 + (size_t)nb * 5 + (size_t)tot * 2;
-            if (nb >= 3) {
-                uint8_t *wb = b + q + 22 + (size_t)nb * 4 + 1; /* block 1's width */
+            at = next_word(b, at, &q, &bw);
+            if (tw_nblk(le_get32(b + q)) >= 3) {
+                uint8_t *wb = b + bw + 1; /* block 1's width */
                 assert_true(*wb <= 32);
                 *wb = mode == 0 ? 33 : (uint8_t)(*wb == 32 ? 31 : *wb + 1);
                 done = 1;
             }
-            at = gaps + gn;
         }
         assert_true(done);
         reseal(b, n);
@@ -404,19 +416,16 @@ static void test_bad_live(void **state) {
         save_both(t, w, &t2, &id);
         size_t n;
         uint8_t *b = slurp(P_WORDS, &n);
-        uint64_t ids = le_get32(b + 32), nr = le_get32(b + 36), nw = le_get32(b + 44);
-        size_t at = 128 + ids * 6 + nr * 8;
+        uint64_t nw = le_get32(b + 44);
+        size_t at = first_word(b), q, bw;
         int done = 0;
         for (uint64_t i = 0; i < nw && !done; i++) { /* the first word with a tombstone and 2+ live keys */
-            size_t q = at + 2 + le_get16(b + at);
-            uint32_t wn = le_get32(b + q), cap = le_get32(b + q + 4), live = le_get32(b + q + 8), gn = le_get32(b + q + 12);
-            uint32_t nb = tw_nblk(wn), off[TW_MAXLV], sz[TW_MAXLV], tot;
-            tw_levels(cap, off, sz, &tot);
+            at = next_word(b, at, &q, &bw);
+            uint32_t wn = le_get32(b + q), live = le_get32(b + q + 8);
             if (live < wn && live >= 2) {
                 le_put32(b + q + 8, mode == 0 ? live - 1 : live + 1);
                 done = 1;
             }
-            at = q + 22 + (size_t)nb * 5 + (size_t)tot * 2 + gn;
         }
         assert_true(done);
         reseal(b, n);
