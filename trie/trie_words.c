@@ -206,8 +206,12 @@
  * 0.99, overall median 0.94 / 0.95, p99 and 2 words unchanged, answers
  * equal. From two words it is slower (2-word median 13.65 -> 22.35 us):
  * a 2-word text's class 0 is often not empty, and the search then sought
- * k matches where k - n0 would do. The A/B in separate processes:
- * docs/INFIX.md.
+ * k matches where k - n0 would do; nor does it pay there when a search
+ * that meets a key of class 0 stops at once (the work it did thrown away,
+ * class 0 then class 1 as before): 2-word median 15.8 -> 24.4 and 14.7 ->
+ * 23.0 us (a class 0 of k keys, answered by trie_topk alone before, now
+ * pays a search until it meets one of them). The A/B in separate
+ * processes: docs/INFIX.md.
  * Tried with it and not kept (branch infix17, the same in-process A/B):
  * class 1's hits filled from the key bytes the check decoded (kept in
  * tw_res) instead of decoded again by fill_hit: no faster (sum of the
