@@ -168,6 +168,70 @@ static void test_examples(void **state) {
     trie_free(t);
 }
 
+/* Each hit's text and display as trie_get_id gives them, for class 0, class
+ * 1 and the last word with edits (the differential tests' keys have no
+ * display form). Keys of 2-5 words of a small pool, half with a display
+ * form of their own (some longer than the key); queries of two words, the
+ * last cut to a prefix, then with one byte changed. */
+static void hit_same(const trie *t, const trie_words_hit *o) {
+    trie_hit g;
+    assert_int_equal(trie_get_id(t, o->hit.id, &g), 1);
+    assert_int_equal(o->hit.keylen, g.keylen);
+    assert_memory_equal(o->hit.text, g.text, g.keylen);
+    assert_int_equal(o->hit.displen, g.displen);
+    assert_int_equal(o->hit.dispoff, g.dispoff);
+    assert_memory_equal(trie_hit_display(&o->hit), trie_hit_display(&g), g.displen);
+    assert_true(o->hit.score == g.score);
+}
+
+static void test_hit_display(void **state) {
+    (void)state;
+    static const char *pool[] = {"red", "green", "blue", "bluer", "cat", "cats", "dog", "house", "hose", "mouse"};
+    rng_seed(4242);
+    trie *t = trie_new();
+    char key[64], disp[128], q[64];
+    for (int i = 0; i < 400; i++) {
+        size_t kl = 0;
+        int nw = 2 + (int)rnd(4);
+        for (int j = 0; j < nw; j++) {
+            const char *wd = pool[rnd(10)];
+            if (kl) key[kl++] = ' ';
+            memcpy(key + kl, wd, strlen(wd));
+            kl += strlen(wd);
+        }
+        size_t dl = 0;
+        if (rnd(2)) {
+            dl = (size_t)snprintf(disp, sizeof disp, "%.*s (display %d)%s", (int)kl, key, i, rnd(2) ? " and a long tail" : "");
+            for (size_t j = 0; j < kl; j++)
+                if (disp[j] >= 'a' && disp[j] <= 'z') disp[j] = (char)(disp[j] - 'a' + 'A');
+        }
+        assert_int_equal(trie_set(t, key, kl, dl ? disp : NULL, dl, (double)(1 + rnd(50)), NULL), 0);
+    }
+    trie_words *w;
+    assert_int_equal(trie_words_build(t, &w), 0);
+    trie_words_hit out[10];
+    unsigned long nd = 0, nc1 = 0, nfz = 0;
+    for (int i = 0; i < 300; i++) {
+        int a = (int)rnd(10), b = (int)rnd(10);
+        size_t ql = (size_t)snprintf(q, sizeof q, "%s %.*s", pool[a], (int)(1 + rnd(strlen(pool[b]))), pool[b]);
+        int n = trie_words_topk(w, t, q, ql, 10, out, NULL);
+        assert_true(n >= 0);
+        for (int j = 0; j < n; j++) {
+            hit_same(t, &out[j]);
+            nd += out[j].hit.dispoff != 0;
+            nc1 += out[j].cls == 1;
+        }
+        q[rnd(ql)] = 'x'; /* an edit (or none, on a space) */
+        n = trie_words_fuzzy_topk(w, t, q, ql, 1, 0, 10, out, NULL);
+        assert_true(n >= 0);
+        for (int j = 0; j < n; j++) hit_same(t, &out[j]);
+        nfz += (unsigned long)n;
+    }
+    assert_true(nd > 100 && nc1 > 100 && nfz > 100); /* displays, class 1 and edit hits were compared */
+    trie_words_free(w);
+    trie_free(t);
+}
+
 /* Scores at the edge of double: the bounds round up to +inf (kept as
  * DBL_MAX in the dictionary); adds, rises and queries still work (the
  * stateful fuzzer found INCR to DBL_MAX failing the index). */
@@ -600,6 +664,7 @@ int main(void) {
         cmocka_unit_test(test_fuzzy_cur_handoff),
         cmocka_unit_test(test_isect_blocks),
         cmocka_unit_test(test_pcur_many),
+        cmocka_unit_test(test_hit_display),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,8 @@
  * word's edits (trie_words__fzcur_*), the prefix's lists read as one
  * (trie_words__pcur_*), complete lists left to the key check
  * (trie_words__isect_skew), block pairs (trie_words__isect_block), the
- * driver's ranks tested on their signatures first (trie_words__isect_sigf):
+ * driver's ranks tested on their signatures first (trie_words__isect_sigf),
+ * class 1 searched before class 0 (trie_words__c0_late):
  * each must be taken often when forced, never when off, and answer as the
  * brute force does both ways. */
 #include <setjmp.h>
@@ -39,6 +40,26 @@ static void test_differential_fuzzy_cur(void **state) {
     g_fz = 0;
 }
 
+
+/* Class 1 searched before class 0 (trie_words_query.c, trie_words__topk)
+ * from one typed word on: a search that met no key of class 0 answers
+ * alone, else class 0 is found and class 1's best k - n0 follow it; then
+ * never (class 0 first): both against brute force. */
+static void test_differential_c0_late(void **state) {
+    (void)state;
+    unsigned cl = trie_words__c0_late;
+    trie_words__c0_late = 1;
+    n_late0 = n_late2 = 0;
+    run_differential(41, 0, 1500, 40);
+    run_differential(42, 1, 2500, 40);
+    printf("class 1 first: %lu answered alone, %lu with class 0 after it\n", n_late0, n_late2);
+    assert_true(n_late0 > 100 && n_late2 > 300);
+    trie_words__c0_late = 0;
+    n_late0 = n_late2 = 0;
+    run_differential(43, 1, 2500, 40);
+    assert_int_equal(n_late0 + n_late2, 0);
+    trie_words__c0_late = cl;
+}
 
 /* The prefix's words' lists read as one in the one-pass intersection (a
  * cursor each: trie_words_isect.c): forced wherever the prefix has at most
@@ -137,6 +158,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_differential_fuzzy_cur),
         cmocka_unit_test(test_differential_pcur),
+        cmocka_unit_test(test_differential_c0_late),
         cmocka_unit_test(test_differential_skew),
         cmocka_unit_test(test_differential_block),
         cmocka_unit_test(test_differential_sigf),

@@ -227,6 +227,7 @@ static unsigned long n_skewed; /* queries whose one pass left a complete word's 
 static unsigned long n_blocks; /* queries whose one pass compared two lists a block pair at a time */
 static unsigned long n_sigf;   /* queries whose one pass tested the driver's ranks on their signatures first */
 static unsigned long n_pfskip; /* queries whose class 0 the prefix filter knew empty (no trie_topk) */
+static unsigned long n_late0, n_late2; /* class 1 searched first: answered alone; class 0 found after it */
 
 static inline void compare(const trie_words *w, const trie *t, bset *b, const char *text, size_t len,
                     unsigned k, bkey **res, trie_words_hit *out) {
@@ -240,6 +241,8 @@ static inline void compare(const trie_words *w, const trie *t, bset *b, const ch
     n_blocks += wk.blocks;
     n_sigf += wk.sigf;
     n_pfskip += wk.pfskip;
+    n_late0 += wk.late0 == 1;
+    n_late2 += wk.late0 == 2;
     size_t want = ne < k ? ne : k;
     n_cmp++;
     for (size_t i = 0; i < want; i++)

@@ -184,6 +184,44 @@
  * per query 0.97 (each query's fastest over all 8 runs: 0.99 of the
  * 2-word time); 4 more pairs, the branch first: 0.95, 2 words 0.96, CPU
  * 0.97; answers equal per query (docs/INFIX.md).
+ * CLASS 0 LATE: with TW_C0_LATE_WORDS (3) typed words or more and the
+ * filter saying maybe, class 1 is searched FIRST, for all k: a key of
+ * class 0 holds every typed word (the text is its prefix), so a search
+ * that kept fewer than k and was not cut, which prunes nothing (no worst
+ * kept) and so examines every key holding the typed words, met every key
+ * of class 0 too (examine sees and passes over them: S->saw0); when it met
+ * none, class 0 is empty and the search is the answer, no trie_topk. Else
+ * trie_topk runs as before; when it finds n0 > 0 keys, class 1's best k -
+ * n0 are the first k - n0 the search kept (the best k - n0 of a set are
+ * the first of its best k), so there is never a second search (work:
+ * one search and one trie_topk, as before). The answers are those of
+ * class 0 first, but for a search cut by the work limit that class 0
+ * would have cut less (it sought k, not k - n0): its hits are still the
+ * best (a correct prefix), none in qd's 20,000 at 1M or 10M. At 10M, 3-4
+ * word queries have a non-empty class 0 in 262 of 9,737 (2-word: 2,152 of
+ * 5,263), and most have fewer than k matches. In one process over the
+ * same index, passes alternating ABBA (12 passes, each query's fastest
+ * per side; an A/A run puts the sides within 1 %): 4-word median 26.30
+ * -> 24.35 us and 25.06 -> 23.22 us (0.93, both orders), 3 words 0.98 /
+ * 0.99, overall median 0.94 / 0.95, p99 and 2 words unchanged, answers
+ * equal. From two words it is slower (2-word median 13.65 -> 22.35 us):
+ * a 2-word text's class 0 is often not empty, and the search then sought
+ * k matches where k - n0 would do; nor does it pay there when a search
+ * that meets a key of class 0 stops at once (the work it did thrown away,
+ * class 0 then class 1 as before): 2-word median 15.8 -> 24.4 and 14.7 ->
+ * 23.0 us (a class 0 of k keys, answered by trie_topk alone before, now
+ * pays a search until it meets one of them). The A/B in separate
+ * processes: docs/INFIX.md.
+ * Tried with it and not kept (branch infix17, the same in-process A/B):
+ * class 1's hits filled from the key bytes the check decoded (kept in
+ * tw_res) instead of decoded again by fill_hit: no faster (sum of the
+ * queries' times 1.00, the sides' bias included); the arena line 31 bytes
+ * past a candidate's start prefetched with its first (a coded chunk that
+ * crosses a line): sum 0.98, median 0.98, within twice the A/A spread;
+ * each prefix cursor's first gaps prefetched in uni_init (separate
+ * processes, one pair): the cursors' queries no faster than the others.
+ * (The key decodes are not where the median's time goes: tc_decode is
+ * ~8 % of the 2-word median band's samples, perf, warm.)
  * Class 1 is one best-first search over a max-heap of bound entries:
  * STREAM (the next dictionary word with the last typed word as prefix,
  * value = its bound), WORD (a word's whole

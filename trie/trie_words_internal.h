@@ -354,6 +354,7 @@ typedef struct tw_search {
     int nc;                            /* how many (the last typed word is a prefix unless trailing) */
     tw_sig_t sigm;                     /* the typed words' signature bits (tw_sig_word, tw_sig_pfx): a key has them all */
     int stream, oom;
+    int saw0; /* a key of class 0 (the text its prefix) was examined (and passed over) */
     /* trie_words_fuzzy_topk: keys of edit class fzc (1..fzd) only, judged by
      * trie_words__fz_class (fz 0: the exact search) */
     uint8_t fz, fzc, fzd;
@@ -434,6 +435,11 @@ extern unsigned trie_words__fzcur_words;
 /* ... and their entries at most this many times the rarest complete
  * word's (TW_FZCUR_RATIO) -- unless a test sets them. */
 extern unsigned trie_words__fzcur_ratio;
+/* Typed words from which the class 1 search runs before class 0, so that
+ * a search that met every match (fewer than k, nothing cut) and no key of
+ * class 0 answers without trie_topk: TW_C0_LATE_WORDS unless a test sets
+ * it (0: never, class 0 first as before; trie_words_query.c). */
+extern unsigned trie_words__c0_late;
 typedef struct tw_work {
     uint32_t units;   /* as limited by the index's max_scan */
     uint32_t decoded; /* keys decoded: only candidates that enter the best k */
@@ -443,6 +449,8 @@ typedef struct tw_work {
     uint8_t blocks;   /* the one pass compared two lists a block pair at a time */
     uint8_t sigf;     /* the one pass tested the driver's ranks on their signatures first */
     uint8_t pfskip;   /* class 0 was known empty from the prefix filter (no trie_topk) */
+    uint8_t late0;    /* class 1 searched first (trie_words__c0_late): 1 it met no key of class 0 and answers
+                       * alone (no trie_topk), 2 class 0 was not empty: its best k - n0 follow class 0 */
 } tw_work;
 /* trie_words_topk that also reports the work it did (tests). */
 int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,

@@ -14,6 +14,10 @@
  *     scores, and only a key whose score can enter the sorted set of the
  *     best m matches so far (whose worst prunes the heap, ties by rank:
  *     res_beats) is decoded and matched on its bytes (trie_words__check_ranks);
+ *   - class 0 (trie_topk) first, or from TW_C0_LATE_WORDS typed words
+ *     class 1 first, class 0 then skipped when that search met every key
+ *     holding the typed words and none of class 0 (trie_words__topk;
+ *     trie_words.c, CLASS 0 LATE);
  *   - when to intersect instead (two or more distinct complete words, or
  *     the prefix's lists read as one: at most TW_PCUR_WORDS words, their
  *     entries at most TW_PCUR_RATIO times the rarest complete word's, a
@@ -195,6 +199,10 @@ unsigned trie_words__pcur_ratio = TW_PCUR_RATIO;
 #endif
 unsigned trie_words__fzcur_words = TW_FZCUR_WORDS;
 unsigned trie_words__fzcur_ratio = TW_FZCUR_RATIO;
+#ifndef TW_C0_LATE_WORDS
+#define TW_C0_LATE_WORDS 3 /* typed words from which class 1 is searched before class 0 (trie_words__topk) */
+#endif
+unsigned trie_words__c0_late = TW_C0_LATE_WORDS;
 
 /* Dictionary cursor entry: par NONE: the single word id; slot NONE: the
  * whole subtree of node par; else child slot of par and its later siblings. */
@@ -355,7 +363,10 @@ static void examine(tw_search *S, uint32_t id, uint32_t rk, double sc, const cha
     if (S->fz) { /* trie_words_fuzzy_topk: the keys of edit class fzc */
         if (trie_words__fz_class(S->fzq, key, kl, rg) != S->fzc) return;
     } else {
-        if (kl >= q->clen && memcmp(key, q->canon, q->clen) == 0) return; /* class 0 */
+        if (kl >= q->clen && memcmp(key, q->canon, q->clen) == 0) { /* class 0 */
+            S->saw0 = 1;
+            return;
+        }
         if (!tw_match(q, key, kl, rg)) return;
     }
     keep(S, wr, id, rk, sc, key, kl, rg);
@@ -604,9 +615,37 @@ int trie_words_topk(const trie_words *w, const trie *t, const char *text, size_t
     return trie_words__topk(w, t, text, len, k, out, truncated, NULL);
 }
 
+static inline int trie__c0_late_ok(int nw) { return trie_words__c0_late && (unsigned)nw >= trie_words__c0_late; }
+
+/* Class 1: up to m hits into out (search), its work added to *work;
+ * *saw0 when it examined a key of class 0; TRIE_ENOMEM. */
+static int class1(const trie_words *w, const trie *t, const tw_req *q, unsigned m, trie_words_hit *out,
+                   int *truncated, tw_work *work, int *saw0) {
+    tw_search S = {0};
+    S.w = w;
+    S.lim = w->max_scan;
+    S.t = t;
+    S.q = q;
+    S.res = qmalloc(m * sizeof *S.res);
+    S.ord = qmalloc(m * sizeof *S.ord);
+    int n1 = S.res && S.ord ? search(&S, m, out, truncated) : 0;
+    if (work) {
+        work->units = S.scanned, work->decoded = S.decoded;
+        work->pcur = S.pcur, work->handoff = S.handoff, work->skewed = S.skewed;
+        work->blocks = S.blocks, work->sigf = S.sigf;
+    }
+    *saw0 = S.saw0;
+    int oom = S.oom || !S.res || !S.ord;
+    qfree(S.h);
+    qfree(S.s);
+    qfree(S.res);
+    qfree(S.ord);
+    return oom ? TRIE_ENOMEM : n1;
+}
+
 int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
                      trie_words_hit *out, int *truncated, tw_work *work) {
-    if (work) *work = (tw_work){0, 0, 0, 0, 0, 0, 0, 0};
+    if (work) *work = (tw_work){0, 0, 0, 0, 0, 0, 0, 0, 0};
     int trunc_dummy;
     if (!truncated) truncated = &trunc_dummy;
     *truncated = 0;
@@ -620,12 +659,37 @@ int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_
      * negatives: trie_pfx.c), so that most multi-word queries skip the
      * descent (trie_words.c, CLASS 0) */
     int pfskip = !trie__pf_has(t, q.canon, q.clen < PF_MAXLEN ? q.clen : PF_MAXLEN);
-    trie_hit *h0 = qmalloc(k * sizeof *h0);
-    if (!h0) return TRIE_ENOMEM;
+    if (work) work->pfskip = (uint8_t)pfskip;
+    /* with trie_words__c0_late typed words or more, class 1 first, for all
+     * k: a search that kept fewer than k and was not cut met every key
+     * holding the typed words, so every key of class 0 (each holds them);
+     * when it met none, class 0 is empty and that search is the answer
+     * without trie_topk (trie_words.c, CLASS 0 LATE). Else class 0 is
+     * found as below, and class 1's best k - n0 are the first of the best
+     * k the search kept. */
+    int late = !pfskip && trie__c0_late_ok(q.nw), saw0 = 0;
+    int n1 = 0;
+    if (late) {
+        n1 = class1(w, t, &q, k, out, truncated, work, &saw0);
+        if (n1 < 0) return n1;
+        if (!*truncated && (unsigned)n1 < k && !saw0) {
+            if (work) work->late0 = 1;
+            return n1;
+        }
+    }
+    trie_hit *h0 = pfskip ? NULL : qmalloc(k * sizeof *h0);
+    if (!pfskip && !h0) return TRIE_ENOMEM;
     int n0 = pfskip ? 0 : trie_topk(t, q.canon, q.clen, k, h0);
     if (n0 < 0) {
         qfree(h0);
         return n0;
+    }
+    if (late && n0) { /* the best k - n0 of class 1 after class 0 (a cut search's n1 are its best) */
+        unsigned keep = (unsigned)n1 < k - (unsigned)n0 ? (unsigned)n1 : k - (unsigned)n0;
+        memmove(out + n0, out, keep * sizeof *out);
+        if (work) work->late0 = 2;
+        *truncated = *truncated && keep < k - (unsigned)n0;
+        n1 = (int)keep;
     }
     for (int i = 0; i < n0; i++) {
         out[i].hit = h0[i];
@@ -635,25 +699,9 @@ int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_
         tw_match(&q, h0[i].text, h0[i].keylen, out[i].range); /* always matches */
     }
     qfree(h0);
-    if (work) work->pfskip = (uint8_t)pfskip;
-    if ((unsigned)n0 == k) return n0;
-    tw_search S = {0};
-    S.w = w;
-    S.lim = w->max_scan;
-    S.t = t;
-    S.q = &q;
-    unsigned m = k - (unsigned)n0;
-    S.res = qmalloc(m * sizeof *S.res);
-    S.ord = qmalloc(m * sizeof *S.ord);
-    int n1 = S.res && S.ord ? search(&S, m, out + n0, truncated) : 0;
-    if (work) *work = (tw_work){S.scanned, S.decoded, S.pcur, S.handoff, S.skewed, S.blocks, S.sigf, (uint8_t)pfskip};
-    int oom = S.oom || !S.res || !S.ord;
-    qfree(S.h);
-    qfree(S.s);
-    qfree(S.res);
-    qfree(S.ord);
-    if (oom) return TRIE_ENOMEM;
-    return n0 + n1;
+    if (late || (unsigned)n0 == k) return n0 + n1;
+    n1 = class1(w, t, &q, k - (unsigned)n0, out + n0, truncated, work, &saw0);
+    return n1 < 0 ? n1 : n0 + n1;
 }
 
 /* ---------------------------------------------- the last word with edits */
@@ -688,7 +736,7 @@ int trie_words_fuzzy_topk(const trie_words *w, const trie *t, const char *text, 
 
 int trie_words__fuzzy_topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned maxd,
                            unsigned flags, unsigned k, trie_words_hit *out, int *truncated, tw_work *work) {
-    if (work) *work = (tw_work){0, 0, 0, 0, 0, 0, 0, 0};
+    if (work) *work = (tw_work){0, 0, 0, 0, 0, 0, 0, 0, 0};
     int trunc_dummy;
     if (!truncated) truncated = &trunc_dummy;
     *truncated = 0;
@@ -804,7 +852,7 @@ int trie_words__fuzzy_topk(const trie_words *w, const trie *t, const char *text,
             memcpy(out[n].range, r->rg, (size_t)q.nw * sizeof *r->rg);
         }
     }
-    if (work) *work = (tw_work){S.scanned, S.decoded, S.pcur, S.handoff, S.skewed, S.blocks, S.sigf, 0};
+    if (work) *work = (tw_work){S.scanned, S.decoded, S.pcur, S.handoff, S.skewed, S.blocks, S.sigf, 0, 0};
     qfree(e);
     qfree(z);
     qfree(S.h);
