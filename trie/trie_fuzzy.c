@@ -293,11 +293,57 @@
       prefetch of them at frame entry (FUZZY 1 alone 0.95-0.97, p99
       0.82-0.93, but bench_trie --fuzzy-only 1.00 over 5 pairs and the
       exact path 1.03-1.07: post-order keeps each small subtree together,
-      which trie_topk below a typed prefix reads). What is left: a node's
-      record inside its child block (one miss instead of two at each of
-      the ~25 node-then-block steps of a median walk), a refactor of
-      every reader of nodes[] and kids[] that must keep post-order's
-      grouping.
+      which trie_topk below a typed prefix reads). What was left: a
+      node's record inside its child block (one miss instead of two at
+      each of the ~25 node-then-block steps of a median walk), thought a
+      refactor of every reader of nodes[] and kids[] that must keep
+      post-order's grouping (it is not: below).
+      ITS CEILING, measured first (branch fz17; 10M, p20k.txt, FUZZY 1
+      alone): a scratch bench_trie ran every call once untimed to record
+      the node indices the walk and fz_det read (28.6 a call; 41.0 with
+      phase 3's), then timed each call after loading those records (so
+      they cost nothing), on even calls in one process and odd ones in a
+      second, so each call is timed once with and once without: 0.90-0.91
+      of the median (3 rounds; p99 0.78-0.81), with phase 3's 0.89; the
+      records and the first and bytes lines of their child blocks 0.82;
+      FUZZY 2 on 8+ characters, records only, 0.93-0.94. The same pairing
+      (a switch in the walk, per call, +-0.5 %) found nothing in loading
+      the records EARLIER: those of a frame's first 8 or 32 first-byte
+      survivors prefetched at frame entry, which is when records kept in
+      the parent's block would arrive (1.00, 3 rounds each), a survivor's
+      record prefetched before its probe is read (1.00, 15 rounds), the
+      plan's prefetch cap 16 or 128 words instead of 64 (1.00): the gain
+      is in FEWER LINES, so records in the parent's block would pay only
+      where they share its lines. THE LAYOUT ITSELF, measured as a copy
+      (scratch bench only): one array where node r's 16-byte record is
+      at units 4r..4r+3 and its child block right after (kids = 4r + 4;
+      the next record on the next 16-byte boundary), nodes in nodes[]
+      order (root first, then post-order), refs renumbered; with nodes
+      and kids both pointing into it EVERY READER RUNS UNCHANGED (the
+      same answers and units, all kinds). Paired per call against the
+      trie as loaded (5 rounds; a fresh copy in today's layout, the
+      control: 1.00): FUZZY 1 0.93 of the median (0.92-0.94; p99 0.89),
+      FUZZY 2 0.94, on 8+ characters 0.945, AUTO 0.94, and the exact
+      top-10 on the typo'd prefixes 0.76 (p99 0.86), on 8+ characters
+      0.73, on the clean ones 0.86 (--load-only, 2 rounds); 1M keys:
+      FUZZY 1 0.955, exact 0.87; AOL dev: within the noise. 187.7 MB for
+      the copy against 162.4 for nodes[] and kids[] (the padding to 16
+      bytes). So the change is not a refactor of the readers but of the
+      pools: OWN BLOCKS (branch fz17, not merged), built by trie_load
+      and undone by a loaded trie's first insert or delete. Against main,
+      10 alternating pairs of bench_trie --fuzzy-only: FUZZY 1 0.94 of the
+      median (pairs 0.88-1.02; ~11.6 against 12.3 µs), p99 0.86, FUZZY 2
+      0.92, on 8+ characters 0.93, AUTO 0.93, exact 0.76 (bench_complete
+      0.89); RSS 501.7 -> 524.8 MB. Not merged: +23 MB puts the word
+      index's 10M RSS over its 730 MB target, the first insert or delete
+      after a load undid it in a 0.4-0.6 s pass on the loop (a learning
+      server kept only the stall), the load +0.5 s. Mergeable with pools
+      that allocate in the one array, the builder laying it out, and
+      node references in units, not records (no padding; docs/TYPOS.md).
+      Also not kept: LINE-ALIGNED CHILD BLOCKS, the builder moving a
+      block of <= 16 units that would cross a 64-byte line to the next
+      one (its refs and first bytes then one line): 4 pairs 0.98-1.07 of
+      main's median (1.03), kids 79.9 -> 89.4 MB.
  *   3. trie_topk's best-first walk with list c as its initial frontier
  *      (entries: a key, a whole subtree, or a run of siblings), until k
  *      results. Each entry carries its matchlen to the keys it yields. If
