@@ -437,8 +437,12 @@
  * signed, its words hashed (XXH3) into temp ids, recorded in rank order
  * (tw_seq, 4 B a posting, in 4 MiB chunks); then two sequential passes over
  * that record, the word (and its list's open block) prefetched 16-32
- * postings ahead: count (cap, gap bytes), then fill lists of exactly that
- * size; the bound trees from each block's first rank (ranks come by code);
+ * postings ahead: count (cap, gap bytes, and each closed block's width,
+ * logged), then fill lists of exactly that size, every block's width set
+ * from the log first, so each gap is or-ed in once (tw_post_put_sized;
+ * tw_post_put packs a block again each time a gap is wider than the
+ * others: fill 2.2 -> 1.35 s CPU); the bound trees from each block's
+ * first rank (ranks come by code);
  * the dictionary trie bulk-built from the sorted vocabulary. At 10M
  * (9,999,974 keys, 54.5M postings, one run, load ~2): ranks 0.5 s, decode
  * and hash 2.5, count 0.5, fill 2.0, trees 0.03, dictionary 0.2, save 0.5-0.7
@@ -913,13 +917,35 @@ static void tw_tree_sorted(tw_word *x, const uint16_t *rcode) {
         for (uint32_t i = 0; i < sz[l]; i++) mx[off[l] + i] = mx[off[l - 1] + (i << TW_FB)];
 }
 
+/* tw_post_put for a list laid out with every block's width already set
+ * (the count pass found them): the gap is or-ed into the zeroed gap bytes
+ * with one 8-byte load and store (the pad covers the last), never packed
+ * again. */
+static inline void tw_post_put_sized(tw_word *x, uint32_t rk) {
+    uint32_t b = x->n >> TW_FB, j = x->n & (TW_F - 1);
+    if (j == 0) { /* the block before is full: its gaps end at gn */
+        tw_bbase(x)[b] = rk;
+        if ((b & (TW_F - 1)) == 0) tw_goff(x)[b >> TW_FB] = x->gn;
+    } else {
+        uint32_t W = tw_bw(x)[b], at = x->gn - tw_pk_bytes(j - 1, W), bit = (j - 1) * W;
+        uint8_t *g = tw_gaps(x) + at + (bit >> 3);
+        uint64_t u;
+        memcpy(&u, g, 8);
+        u |= (uint64_t)(rk - x->last - 1) << (bit & 7);
+        memcpy(g, &u, 8);
+        x->gn = at + tw_pk_bytes(j, W);
+    }
+    x->last = rk;
+    x->n++;
+}
+
 int trie_words_build(const trie *t, trie_words **out) {
     *out = NULL;
     trie_words *w = trie_words_new();
     if (!w) return TRIE_ENOMEM;
     int rc = TRIE_ENOMEM;
     tw_vocab v = {0};
-    tw_seq seq = {.sh = trie_words__seq_shift};
+    tw_seq seq = {.sh = trie_words__seq_shift}, bwl = {.sh = trie_words__seq_shift}; /* bwl: block widths */
     uint32_t *cnt = NULL, *perm = NULL;
     uint16_t *rcode = NULL;
     tw_word *nw = NULL;
@@ -990,10 +1016,15 @@ int trie_words_build(const trie *t, trie_words **out) {
             r++;
             continue;
         }
-        tw_word *x = &w->w[e & ~TW_SEQ_END];
+        uint32_t wid = e & ~TW_SEQ_END;
+        tw_word *x = &w->w[wid];
         if (x->cap == 0) x->top = rcode[r]; /* the first is the highest */
         /* the packed gap bytes (tw_pk_add; the open block's width kept in
-         * gn until the lists are laid out) */
+         * gn until the lists are laid out); a block closed: its width
+         * logged (wid, width), in the order its word's blocks come */
+        if ((x->cap & (TW_F - 1)) == 0 && x->cap &&
+            ((rc = seq_push(&bwl, wid)) || (rc = seq_push(&bwl, x->gn))))
+            goto fail;
         x->gcap += tw_pk_step(x->cap, (uint32_t)r, x->last, &x->gn);
         x->cap++;
         x->last = (uint32_t)r;
@@ -1002,12 +1033,13 @@ int trie_words_build(const trie *t, trie_words **out) {
     for (uint32_t i = 0; i < v.n; i++) {
         tw_word *x = &w->w[i];
         x->gcap += tw_pk_bytes((x->cap - 1) & (TW_F - 1), x->gn); /* the last block: exact size */
-        x->gn = 0;
         tw_post_layout(x);
         if (!(x->p = qmalloc((size_t)tw_list_bytes(x->cap, x->gcap)))) {
             rc = TRIE_ENOMEM;
             goto fail;
         }
+        tw_bw(x)[tw_nblk(x->cap) - 1] = (uint8_t)x->gn; /* the last block's width */
+        x->gn = 0;
         /* the gaps are set bit by bit (tw_pk_set keeps a byte's other
          * bits): zeroed first, so a block's unused high bits, which
          * trie_words_save writes out, are 0, not heap leftovers (and a
@@ -1017,6 +1049,13 @@ int trie_words_build(const trie *t, trie_words **out) {
         w->nwords++;
         w->list_bytes += tw_list_bytes(x->cap, x->gcap);
     }
+    for (uint64_t i = 0; i < bwl.n; i += 2) { /* the closed blocks' widths (n: a block count here) */
+        tw_word *x = &w->w[seq_at(&bwl, i)];
+        tw_bw(x)[x->n++] = (uint8_t)seq_at(&bwl, i + 1);
+    }
+    seq_free(&bwl);
+    bwl = (tw_seq){.sh = seq.sh};
+    for (uint32_t i = 0; i < v.n; i++) w->w[i].n = 0;
     for (uint64_t i = 0, r = 0; i < seq.n; i++) {
         pf_word(w, &seq, i + TW_PF_WORD);
         if (i + TW_PF_LIST < seq.n) { /* the open block's width and gap bytes */
@@ -1037,7 +1076,7 @@ int trie_words_build(const trie *t, trie_words **out) {
             continue;
         }
         tw_word *x = &w->w[e & ~TW_SEQ_END];
-        tw_post_put(x, (uint32_t)r);
+        tw_post_put_sized(x, (uint32_t)r);
         x->live++;
         w->postings++;
         r += e >> 31;
@@ -1081,6 +1120,7 @@ fail:
     trie_builder_free(b);
     vocab_free(&v);
     seq_free(&seq);
+    seq_free(&bwl);
     qfree(cnt);
     qfree(perm);
     qfree(rcode);
