@@ -435,21 +435,28 @@
  * rank (a counting sort on the 16-bit score code, fed in key order); each
  * key decoded once, in rank order (its bytes prefetched 8 ranks ahead),
  * signed, its words hashed (XXH3) into temp ids, recorded in rank order
- * (tw_seq, 4 B a posting, in 4 MiB chunks); then two sequential passes over
+ * (tw_seq: 4 B a posting, in 4 MiB chunks); then two sequential passes over
  * that record, the word (and its list's open block) prefetched 16-32
- * postings ahead: count (cap, gap bytes, and each closed block's width,
+ * postings ahead: count (cap, gap bytes, each closed block's width
  * logged), then fill lists of exactly that size, every block's width set
- * from the log first, so each gap is or-ed in once (tw_post_put_sized;
- * tw_post_put packs a block again each time a gap is wider than the
- * others: fill 2.2 -> 1.35 s CPU); the bound trees from each block's
- * first rank (ranks come by code);
- * the dictionary trie bulk-built from the sorted vocabulary. At 10M
- * (9,999,974 keys, 54.5M postings, one run, load ~2): ranks 0.5 s, decode
- * and hash 2.5, count 0.5, fill 2.0, trees 0.03, dictionary 0.2, save 0.5-0.7
- * (it was: two passes each decoding and hashing, 3.0 + 6.8-7.6 s, trees
- * from every rank's key 1.1-1.2 s); the record (218 MB) keeps the word
- * index's peak at 937 MB, under the corpus accumulation's 1,107 MB before
- * it. Saved beside the trie snapshot and
+ * from the log first so each gap is or-ed in once (tw_post_put_sized;
+ * tw_post_put packs a block again whenever a gap is wider than the
+ * others); the bound trees from each block's first rank (ranks come by
+ * code); the dictionary trie bulk-built from the sorted vocabulary. At 10M
+ * (9,999,974 keys, 54.5M postings, 131,894 words; CPU by phase, load 2-3):
+ * ranks 0.3-0.5 s, decode, hash, record and count 2.8-3.0 (decoding alone
+ * 1.05, the same with the key bytes prefetched 8, 16 or 32 ranks ahead), fill 1.35, trees
+ * 0.03, dictionary 0.2, save 0.45-0.8. It was two passes each decoding and
+ * hashing (3.0 + 6.8-7.6 s: the second's gap writes missed), trees from
+ * every rank's key (1.1-1.2 s). `qac build` at 10M (farm-bench, 3 pairs):
+ * CPU 31.1 -> 24.7 s against main, 1.26x --infix-index no (was 1.55x),
+ * the command's peak unchanged (1,081.6 MiB, the corpus accumulation's):
+ * the record (218 MB) raises the word index's own peak 734 -> 937 MB, under
+ * it. Tried and not kept (phase times, 2-3 runs each): counting in the
+ * decoding pass (no faster than the separate count); a vocabulary with the hash in its
+ * slot, a word's first 8 bytes in its entry and a multiply hash for short
+ * words (no faster: the 132k words' table is in cache). Saved beside the
+ * trie snapshot and
  * loaded back (trie_words_snap.c): the arrays above are copied as they are
  * (word ids renumbered in byte order) and checked, and only the dictionary
  * trie is bulk-built again, so a start does not pay the build.
