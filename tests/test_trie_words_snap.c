@@ -5,7 +5,10 @@
  * version-2 file with the forward index: refused, the index built),
  * another snapshot's file, a missing file; a flip with the checksums
  * recomputed (what the checksum cannot see) never crashes (run it under
- * the sanitizer build) and most are refused by the field checks.
+ * the sanitizer build) and most are refused by the field checks. The
+ * build's record of word ids in chunks of 8 entries writes the same file
+ * as in its default chunks, and every allocation of a build failed in turn
+ * fails it with TRIE_ENOMEM and nothing leaked (the sanitizer build).
  * (The differential test with save/load between live changes is in
  * test_trie_words.c, run_differential.)
  */
@@ -20,6 +23,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "common/alloc.h"
 #include "common/endian.h"
 #include "trie/trie.h"
 #include "trie/trie_words.h"
@@ -500,6 +504,68 @@ static void test_same_file(void **state) {
     trie_free(t);
 }
 
+/* The build's record of each key's word ids (tw_seq) in chunks of 8
+ * entries (keys across chunk ends, chunks freed as the fill reads them)
+ * gives the file of the default chunks; each allocation of a build failed
+ * in turn (and all from the first, sticky) fails it with TRIE_ENOMEM,
+ * *out NULL and nothing leaked, until one succeeds with that same file
+ * (the dictionary trie's trims are optional: a build may succeed with
+ * one of them failed, and writes that file too). */
+static void test_build_chunks_and_failures(void **state) {
+    (void)state;
+    trie *t;
+    trie_words *w, *w2 = NULL;
+    uint64_t id, cnt;
+    size_t n1, n2;
+    char err[256];
+    make(&t, &w, 800, 11);
+    assert_int_equal(trie_save(t, P_TRIE), 0);
+    assert_int_equal(trie_snapshot_id(P_TRIE, &id, &cnt), 0);
+    assert_int_equal(trie_words_save(w, P_WORDS, id, cnt), 0);
+    uint8_t *a = slurp(P_WORDS, &n1);
+    trie_words_free(w);
+    uint32_t sh0 = trie_words__seq_shift;
+    trie_words__seq_shift = 3;
+    assert_int_equal(trie_words_build(t, &w2), 0);
+    assert_int_equal(trie_words_check(w2, t, err, sizeof err), 0);
+    assert_int_equal(trie_words_save(w2, P_WORDS, id, cnt), 0);
+    uint8_t *b = slurp(P_WORDS, &n2);
+    assert_int_equal(n1, n2);
+    assert_memory_equal(a, b, n1);
+    free(b);
+    trie_words_free(w2);
+    int failures = 0;
+    for (unsigned long i = 1;; i++) {
+        for (int sticky = 0; sticky < 2; sticky++) {
+            w2 = (trie_words *)(uintptr_t)1;
+            qalloc_fail_after(i, sticky);
+            int rc = trie_words_build(t, &w2);
+            unsigned long f = qalloc_failures();
+            qalloc_fail_after(0, 0);
+            if (rc != TRIE_OK) {
+                assert_int_equal(rc, TRIE_ENOMEM);
+                assert_true(f > 0);
+                assert_null(w2);
+                failures++;
+                continue;
+            }
+            assert_int_equal(trie_words_save(w2, P_WORDS, id, cnt), 0);
+            b = slurp(P_WORDS, &n2);
+            assert_int_equal(n1, n2);
+            assert_memory_equal(a, b, n1);
+            free(b);
+            trie_words_free(w2);
+            if (sticky) goto done;
+        }
+    }
+done:
+    printf("build: %d allocation failures, each TRIE_ENOMEM\n", failures);
+    assert_true(failures > 300); /* the 8-entry chunks alone are hundreds */
+    trie_words__seq_shift = sh0;
+    free(a);
+    trie_free(t);
+}
+
 int main(void) {
     const char *tmp = getenv("QAC_TMP");
     snprintf(P_TRIE, sizeof P_TRIE, "%s/twsnap.%d", tmp && *tmp ? tmp : "/tmp", (int)getpid());
@@ -514,6 +580,7 @@ int main(void) {
         cmocka_unit_test(test_bad_width),
         cmocka_unit_test(test_same_file),
         cmocka_unit_test(test_bad_live),
+        cmocka_unit_test(test_build_chunks_and_failures),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     unlink(P_TRIE);

@@ -501,6 +501,11 @@ uint32_t trie_words__find_pos(const trie_words *w, const tw_word *x, uint32_t r)
 tw_rrec *trie_words__rr_alloc(size_t n);
 /* HUGE_MIN_BYTES (trie_internal.h) unless a test sets it (0: any size). */
 extern size_t trie_words__rr_huge_min;
+/* A build's word ids are recorded in chunks of 2^this entries (trie_words.c,
+ * tw_seq): TW_SEQ_SHIFT unless a test sets it (1 or more; small: many
+ * chunks, keys across their ends). */
+#define TW_SEQ_SHIFT 20
+extern uint32_t trie_words__seq_shift;
 
 /* trie_words_post.c: posting lists (the layout above) */
 /* Recomputes every bound of x from kb (after growth or compaction). */
