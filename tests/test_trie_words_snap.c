@@ -193,6 +193,25 @@ static void spit(const char *p, const uint8_t *b, size_t n) {
     fclose(f);
 }
 
+/* The file the words index w of the trie t writes beside t's snapshot
+ * (both saved; *id, *cnt: the snapshot's, for later saves). */
+static uint8_t *first_file(trie *t, trie_words *w, uint64_t *id, uint64_t *cnt, size_t *n) {
+    assert_int_equal(trie_save(t, P_TRIE), 0);
+    assert_int_equal(trie_snapshot_id(P_TRIE, id, cnt), 0);
+    assert_int_equal(trie_words_save(w, P_WORDS, *id, *cnt), 0);
+    return slurp(P_WORDS, n);
+}
+
+/* w writes the file a (n bytes), byte for byte. */
+static void assert_same_file(const trie_words *w, uint64_t id, uint64_t cnt, const uint8_t *a, size_t n) {
+    size_t n2;
+    assert_int_equal(trie_words_save(w, P_WORDS, id, cnt), 0);
+    uint8_t *b = slurp(P_WORDS, &n2);
+    assert_int_equal(n, n2);
+    assert_memory_equal(a, b, n);
+    free(b);
+}
+
 /* Loads P_WORDS for t2: the return code, the reason in err. */
 static int try_load(const trie *t2, uint64_t id, char *err, size_t cap) {
     trie_words *w = NULL;
@@ -482,11 +501,8 @@ static void test_same_file(void **state) {
     trie_words *w, *w2;
     uint64_t id, cnt;
     make(&t, &w, 3000, 5);
-    assert_int_equal(trie_save(t, P_TRIE), 0);
-    assert_int_equal(trie_snapshot_id(P_TRIE, &id, &cnt), 0);
-    assert_int_equal(trie_words_save(w, P_WORDS, id, cnt), 0);
-    size_t n1, n2;
-    uint8_t *a = slurp(P_WORDS, &n1);
+    size_t n1;
+    uint8_t *a = first_file(t, w, &id, &cnt, &n1);
     trie_words_free(w);
     for (size_t sz = 16; sz <= (1u << 20); sz *= 2) { /* freed blocks of every size class, full of ones */
         void *junk[64];
@@ -494,12 +510,8 @@ static void test_same_file(void **state) {
         for (int i = 0; i < 64; i++) free(junk[i]);
     }
     assert_int_equal(trie_words_build(t, &w2), 0);
-    assert_int_equal(trie_words_save(w2, P_WORDS, id, cnt), 0);
-    uint8_t *b = slurp(P_WORDS, &n2);
-    assert_int_equal(n1, n2);
-    assert_memory_equal(a, b, n1);
+    assert_same_file(w2, id, cnt, a, n1);
     free(a);
-    free(b);
     trie_words_free(w2);
     trie_free(t);
 }
@@ -516,23 +528,16 @@ static void test_build_chunks_and_failures(void **state) {
     trie *t;
     trie_words *w, *w2 = NULL;
     uint64_t id, cnt;
-    size_t n1, n2;
+    size_t n1;
     char err[256];
     make(&t, &w, 800, 11);
-    assert_int_equal(trie_save(t, P_TRIE), 0);
-    assert_int_equal(trie_snapshot_id(P_TRIE, &id, &cnt), 0);
-    assert_int_equal(trie_words_save(w, P_WORDS, id, cnt), 0);
-    uint8_t *a = slurp(P_WORDS, &n1);
+    uint8_t *a = first_file(t, w, &id, &cnt, &n1);
     trie_words_free(w);
     uint32_t sh0 = trie_words__seq_shift;
     trie_words__seq_shift = 3;
     assert_int_equal(trie_words_build(t, &w2), 0);
     assert_int_equal(trie_words_check(w2, t, err, sizeof err), 0);
-    assert_int_equal(trie_words_save(w2, P_WORDS, id, cnt), 0);
-    uint8_t *b = slurp(P_WORDS, &n2);
-    assert_int_equal(n1, n2);
-    assert_memory_equal(a, b, n1);
-    free(b);
+    assert_same_file(w2, id, cnt, a, n1);
     trie_words_free(w2);
     int failures = 0;
     for (unsigned long i = 1;; i++) {
@@ -549,11 +554,7 @@ static void test_build_chunks_and_failures(void **state) {
                 failures++;
                 continue;
             }
-            assert_int_equal(trie_words_save(w2, P_WORDS, id, cnt), 0);
-            b = slurp(P_WORDS, &n2);
-            assert_int_equal(n1, n2);
-            assert_memory_equal(a, b, n1);
-            free(b);
+            assert_same_file(w2, id, cnt, a, n1);
             trie_words_free(w2);
             if (sticky) goto done;
         }
