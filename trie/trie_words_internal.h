@@ -2,7 +2,7 @@
  * its files and white-box tests. The design is described in trie_words.c.
  *
  * What lives where:
- *   trie_words.c       the design essay; layout, live changes, build
+ *   trie_words.c       the design essay; layout, live changes
  *   trie_words_post.c  posting lists: blocks, bound trees, growth, compaction
  *   trie_words_query.c top-k (trie_words_topk): parsing, matching, the
  *                      dictionary cursor, the best-first search, the check
@@ -12,6 +12,7 @@
  *   trie_words_fuzzy.c the last typed word with edits: the dictionary walk
  *                      and the edit class of a key (trie_words_fuzzy_topk,
  *                      whose search is in trie_words_query.c)
+ *   trie_words_build.c the index built from a trie's keys (trie_words_build)
  *   trie_words_snap.c  the index saved beside a snapshot (save, load, checks)
  *   trie_words_open.c  the saved index found beside a snapshot (public
  *                      API only: it does not include this header)
@@ -499,6 +500,11 @@ uint32_t trie_words__find_pos(const trie_words *w, const tw_word *x, uint32_t r)
  * (qrealloc, qfree: a growth may leave the huge pages, which is only
  * slower). */
 tw_rrec *trie_words__rr_alloc(size_t n);
+/* Room for key id `id` in rhint and kb (zeroed), and for word id `wid` in w
+ * (zeroed entries): x1.5 growth; TRIE_ENOMEM (trie_words.c; the build and
+ * live adds use them). */
+int trie_words__ids_reserve(trie_words *w, uint32_t id);
+int trie_words__words_reserve(trie_words *w, uint32_t wid);
 /* HUGE_MIN_BYTES (trie_internal.h) unless a test sets it (0: any size). */
 extern size_t trie_words__rr_huge_min;
 /* A build's word ids are recorded in chunks of 2^this entries (trie_words.c,
