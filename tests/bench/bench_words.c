@@ -27,6 +27,18 @@
  * time and the process's RSS after it, purged too), and the queries run on
  * the loaded index. BENCH_WORDS_QUERIES=FILE also writes the queries to
  * FILE, one a line, before they run (for a peer on the same strings).
+ * Each query's FASTEST of the 3 passes is reported too (infix10_best_*:
+ * per typed-word count, median, p99, p99.9: misses that a pass left in
+ * cache count against no one, and a query delayed by the machine in one
+ * pass is not; the figures an A/B of the query path compares), and
+ * BENCH_WORDS_TIMES=FILE writes them, one `words<TAB>ns<TAB>query` line
+ * a query, for a per-query comparison of two builds.
+ * BENCH_WORDS_REUSE=1 skips the builds: when SNAP and SNAP.words exist
+ * (a previous run's, kept by BENCH_WORDS_KEEP=1, or `qac build -o SNAP`
+ * of the same corpus), the trie and the word index are loaded from them
+ * (the corpus is still read, for the queries); the build and memory
+ * figures are then not printed. BENCH_WORDS_KEEP=1 keeps SNAP and
+ * SNAP.words at exit.
  * NFUZZY (default 0: none) more queries, the first NFUZZY of those above
  * (ASCII ones) with ONE edit in the last typed word (a letter substituted,
  * deleted, inserted, or two swapped; never the first letter, which FUZZY
@@ -233,12 +245,53 @@ static void sum_answer(XXH3_state_t *sum, int n, int tr, const trie_words_hit *o
     }
 }
 
+static int u64_cmp(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Each query's fastest pass (best[i], ns): per typed-word count, exact
+ * median, p99 and p99.9 (sorted, not the histogram's buckets: an A/B
+ * compares a few per cent), and the lines of BENCH_WORDS_TIMES when it is
+ * set. */
+static void report_best(const qset *q, const uint64_t *best) {
+    uint64_t *v = malloc(q->n * sizeof *v);
+    if (!v) abort();
+    for (int c = 0; c <= 4; c++) {
+        const char *nm[] = {"all", "1w", "2w", "3w", "4w"};
+        size_t m = 0;
+        for (size_t i = 0; i < q->n; i++)
+            if (c == 0 || q->nw[i] == c) v[m++] = best[i];
+        if (!m) continue;
+        qsort(v, m, sizeof *v, u64_cmp);
+        printf("infix10_best_%s_median %llu ns\n", nm[c], (unsigned long long)v[m / 2]);
+        printf("infix10_best_%s_p99 %llu ns\n", nm[c], (unsigned long long)v[(size_t)((double)m * 0.99)]);
+        printf("infix10_best_%s_p999 %llu ns\n", nm[c], (unsigned long long)v[(size_t)((double)m * 0.999)]);
+    }
+    free(v);
+    const char *path = getenv("BENCH_WORDS_TIMES");
+    if (!path || !*path) return;
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "bench_words: cannot write %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+    for (size_t i = 0; i < q->n; i++)
+        fprintf(f, "%d\t%llu\t%.*s\n", q->nw[i], (unsigned long long)best[i], (int)q->len[i], q->buf + q->off[i]);
+    if (fclose(f)) {
+        fprintf(stderr, "bench_words: cannot write %s: %s\n", path, strerror(errno));
+        exit(1);
+    }
+}
+
 static void bench_queries(const trie_words *w, const trie *t, const qset *q) {
     static hist h[5];
     static trie_words_hit out[10];
     uint64_t tot[5], cnt[5], res[5], trunc[5];
+    uint64_t *best = malloc(q->n * sizeof *best);
     XXH3_state_t *sum = XXH3_createState();
-    if (!sum) abort();
+    if (!sum || !best) abort();
+    for (size_t i = 0; i < q->n; i++) best[i] = UINT64_MAX;
     double cpu0 = cpu_s();
     for (int pass = 0; pass < 3; pass++) {
         for (int i = 0; i < 5; i++) hist_init(&h[i]), tot[i] = cnt[i] = res[i] = trunc[i] = 0;
@@ -248,6 +301,7 @@ static void bench_queries(const trie_words *w, const trie *t, const qset *q) {
             uint64_t t0 = qtime_ns();
             int n = trie_words_topk(w, t, q->buf + q->off[i], q->len[i], 10, out, &tr);
             uint64_t d = qtime_ns() - t0;
+            if (d < best[i]) best[i] = d;
             sum_answer(sum, n, tr, out, 0);
             for (int c = 0; c <= 4; c += (c == 0 ? q->nw[i] : 5)) {
                 hist_add(&h[c], d);
@@ -269,6 +323,8 @@ static void bench_queries(const trie_words *w, const trie *t, const qset *q) {
         printf("infix10_%s_max %llu ns\n", nm[c], (unsigned long long)h[c].max);
         printf("infix10_%s_truncated %llu count\n", nm[c], (unsigned long long)trunc[c]);
     }
+    report_best(q, best);
+    free(best);
 }
 
 /* The fuzzy queries: q's first ASCII ones, one edit in the last word. */
@@ -406,18 +462,28 @@ int main(int argc, char **argv) {
     fclose(f);
     g_text = text.data;
     qsort(v, n, sizeof *v, kline_cmp);
-    trie_builder *b = trie_builder_new();
+    char wpath[4096];
+    snprintf(wpath, sizeof wpath, "%s.words", snap);
+    const char *reuse_env = getenv("BENCH_WORDS_REUSE"), *keep_env = getenv("BENCH_WORDS_KEEP");
+    int reuse = reuse_env && *reuse_env == '1' && access(snap, R_OK) == 0 && access(wpath, R_OK) == 0;
+    int keep = keep_env && *keep_env == '1';
     trie *t = NULL;
-    for (size_t i = 0; i < n; i++) {
-        if (i && kline_cmp(&v[i - 1], &v[i]) == 0) continue;
-        if (v[i].len > TRIE_MAX_KEY) continue;
-        if (trie_builder_add(b, text.data + v[i].off, v[i].len, NULL, 0, (double)v[i].cnt, NULL)) abort();
+    if (reuse) {
+        printf("reused %s and %s (BENCH_WORDS_REUSE=1: no build figures)\n", snap, wpath);
+        keep = 1;
+    } else {
+        trie_builder *b = trie_builder_new();
+        for (size_t i = 0; i < n; i++) {
+            if (i && kline_cmp(&v[i - 1], &v[i]) == 0) continue;
+            if (v[i].len > TRIE_MAX_KEY) continue;
+            if (trie_builder_add(b, text.data + v[i].off, v[i].len, NULL, 0, (double)v[i].cnt, NULL)) abort();
+        }
+        if (trie_builder_finish(b, &t) || trie_save(t, snap)) {
+            fprintf(stderr, "bench_words: build/save failed\n");
+            return 1;
+        }
+        trie_free(t);
     }
-    if (trie_builder_finish(b, &t) || trie_save(t, snap)) {
-        fprintf(stderr, "bench_words: build/save failed\n");
-        return 1;
-    }
-    trie_free(t);
     qset q;
     make_queries(text.data, v, n, nq, &q);
     const char *dump = getenv("BENCH_WORDS_QUERIES");
@@ -436,6 +502,17 @@ int main(int argc, char **argv) {
     double rss1 = rss_mb();
     printf("rss_trie %.1f MB\n", rss1 - rss0);
     trie_words *w = NULL;
+    uint64_t sid, scnt;
+    if (reuse) {
+        t0 = qtime_ns();
+        if (trie_snapshot_id(snap, &sid, &scnt) || trie_words_load(wpath, t, sid, &w, err, sizeof err)) {
+            fprintf(stderr, "bench_words: trie_words_load %s: %s\n", wpath, err);
+            return 1;
+        }
+        printf("words_load %.3f s\n", (double)(qtime_ns() - t0) / 1e9);
+        printf("rss_total_loaded %.1f MB\n", rss_mb());
+        goto queries;
+    }
     t0 = qtime_ns();
     if (trie_words_build(t, &w)) {
         fprintf(stderr, "bench_words: trie_words_build failed\n");
@@ -455,9 +532,6 @@ int main(int argc, char **argv) {
     jem_purge();
     printf("rss_total_purged %.1f MB\n", rss_mb());
     /* the start's path: the index saved beside the snapshot, loaded back */
-    char wpath[4096];
-    uint64_t sid, scnt;
-    snprintf(wpath, sizeof wpath, "%s.words", snap);
     t0 = qtime_ns();
     if (trie_snapshot_id(snap, &sid, &scnt) || trie_words_save(w, wpath, sid, scnt)) {
         fprintf(stderr, "bench_words: trie_words_save failed\n");
@@ -479,6 +553,7 @@ int main(int argc, char **argv) {
     jem_report("loaded");
     jem_purge();
     printf("rss_total_loaded_purged %.1f MB\n", rss_mb());
+queries:
     bench_queries(w, t, &q);
     if (nfz) {
         qset fq;
@@ -488,8 +563,7 @@ int main(int argc, char **argv) {
     }
     trie_words_free(w);
     trie_free(t);
-    unlink(snap);
-    unlink(wpath);
+    if (!keep) unlink(snap), unlink(wpath);
     free(q.buf);
     free(q.off);
     free(q.len);
