@@ -346,14 +346,14 @@ static int e2_add_cb(void *ud, const trie_hit *h) {
 /* The node whose path is exactly p[0, n) (its depth is n), or NULL. */
 static tnode *node_at(trie *t, const char *p, size_t n) {
     uint32_t x = 0;
-    while (t->nodes[x].depth < n) {
-        int s = kid_find(t, &t->nodes[x], (uint8_t)p[t->nodes[x].depth]);
+    while (NODE(t, x)->depth < n) {
+        int s = kid_find(t, NODE(t, x), (uint8_t)p[NODE(t, x)->depth]);
         if (s < 0) return NULL;
-        uint32_t r = kid_refs(t, &t->nodes[x])[s];
+        uint32_t r = kid_refs(t, NODE(t, x))[s];
         if (r & LEAF) return NULL;
         x = r;
     }
-    return t->nodes[x].depth == n ? &t->nodes[x] : NULL;
+    return NODE(t, x)->depth == n ? NODE(t, x) : NULL;
 }
 #define E2(t, s) (node_at((t), (s), strlen(s)) ? (int)node_at((t), (s), strlen(s))->e2 : -1)
 #define SET(t, k) assert_int_equal(trie_set((t), (k), strlen(k), NULL, 0, 1.0, NULL), 0)
@@ -455,10 +455,10 @@ static void test_second_edge_byte(void **state) {
     n->e2 = 'v';
     assert_trie_ok(v);
     for (uint32_t x = 1; x < v->nnodes; x++) {
-        if (v->nodes[x].nkids == NODE_FREE_MARK || v->nodes[x].e2) continue;
-        v->nodes[x].e2 = 'a'; /* a live node with a one-byte edge */
+        if (NODE(v, x)->nkids == NODE_FREE_MARK || NODE(v, x)->e2) continue;
+        NODE(v, x)->e2 = 'a'; /* a live node with a one-byte edge */
         assert_int_not_equal(trie_check(v, err, sizeof err), 0);
-        v->nodes[x].e2 = 0;
+        NODE(v, x)->e2 = 0;
         break;
     }
     trie_free(u);

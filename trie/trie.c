@@ -144,7 +144,7 @@ static void key_release(trie *t, uint32_t off) {
 
 int trie__nodes_reserve(trie *t, uint32_t n) {
     uint32_t avail = t->ncap - t->nnodes;
-    for (uint32_t f = t->nfree; f != NONE && avail < n; f = t->nodes[f].kids) avail++;
+    for (uint32_t f = t->nfree; f != NONE && avail < n; f = NODE(t, f)->kids) avail++;
     if (avail >= n) return TRIE_OK;
     uint64_t need = (uint64_t)t->nnodes + n;
     if (need > MAX_NODES) return TRIE_EFULL;
@@ -160,12 +160,12 @@ uint32_t trie__node_alloc(trie *t) {
     uint32_t n;
     if (t->nfree != NONE) {
         n = t->nfree;
-        t->nfree = t->nodes[n].kids;
+        t->nfree = NODE(t, n)->kids;
     } else {
         n = t->nnodes++;
     }
     t->nlive++;
-    tnode *x = &t->nodes[n];
+    tnode *x = NODE(t, n);
     x->best = x->term = NONE;
     x->kids = 0;
     x->depth = 0;
@@ -175,9 +175,9 @@ uint32_t trie__node_alloc(trie *t) {
 }
 
 static void node_release(trie *t, uint32_t n) {
-    t->nodes[n].kids = t->nfree;
-    t->nodes[n].nkids = NODE_FREE_MARK;
-    t->nodes[n].best = t->nodes[n].term = NONE;
+    NODE(t, n)->kids = t->nfree;
+    NODE(t, n)->nkids = NODE_FREE_MARK;
+    NODE(t, n)->best = NODE(t, n)->term = NONE;
     t->nfree = n;
     t->nlive--;
 }
@@ -280,7 +280,7 @@ typedef struct pstep {
 /* Child `slot` of node n got a different best (or score): move it to its
  * sorted place. */
 static void reposition(trie *t, uint32_t n, uint32_t slot) {
-    tnode *nd = &t->nodes[n];
+    tnode *nd = NODE(t, n);
     uint32_t *r = kid_refs(t, nd);
     uint8_t *b = kid_bytes(t, nd);
     uint32_t x = r[slot], xid = ref_best(t, x), i = slot;
@@ -318,7 +318,7 @@ static uint32_t find(const trie *t, const char *key, size_t klen, pstep *path, i
     size_t pos = 0;
     int k = 0;
     for (;;) {
-        const tnode *nd = &t->nodes[n];
+        const tnode *nd = NODE(t, n);
         path[k].node = n;
         path[k].slot = NONE;
         k++;
@@ -341,7 +341,7 @@ static uint32_t find(const trie *t, const char *key, size_t klen, pstep *path, i
             *is_leaf = 1;
             return id;
         }
-        const tnode *c = &t->nodes[r];
+        const tnode *c = NODE(t, r);
         if (c->depth > klen) return NONE; /* the key would end inside an edge */
         pos = c->depth;
         n = r;
@@ -355,7 +355,7 @@ static uint32_t find(const trie *t, const char *key, size_t klen, pstep *path, i
 /* Block for node n with its children plus `ref` (first edge byte `byte`) at
  * its sorted place. */
 static void add_kid(trie *t, uint32_t n, uint32_t ref, uint8_t byte) {
-    tnode *nd = &t->nodes[n];
+    tnode *nd = NODE(t, n);
     uint32_t on = nd->nkids, ooff = nd->kids;
     uint32_t noff = trie__kids_alloc(t, on + 1);
     uint32_t bid = ref_best(t, ref);
@@ -401,7 +401,7 @@ static uint32_t make_node(trie *t, size_t pd, const char *k, uint16_t d, uint32_
         r[1] = b;
         by[1] = bb;
     }
-    tnode *x = &t->nodes[m];
+    tnode *x = NODE(t, m);
     x->depth = d;
     x->term = term;
     x->kids = off;
@@ -430,7 +430,7 @@ static int insert_new(trie *t, const char *key, size_t klen, const char *disp, s
     size_t pos = 0;
     int k = 0;
     for (;;) {
-        tnode *nd = &t->nodes[n];
+        tnode *nd = NODE(t, n);
         path[k].node = n;
         path[k].slot = NONE;
         k++;
@@ -456,7 +456,7 @@ static int insert_new(trie *t, const char *key, size_t klen, const char *disp, s
             *slotp = x;
             break;
         }
-        tnode *cn = &t->nodes[r];
+        tnode *cn = NODE(t, r);
         size_t d = cn->depth, m = d < klen ? d : klen;
         char bb[TRIE_MAX_KEY];
         kdecode(t, cn->best, bb); /* spells r's path: at least d bytes */
@@ -559,7 +559,7 @@ static uint8_t e2_merged(const trie *t, const tnode *p, uint32_t gd, uint32_t sl
 
 /* Replace internal node p (child slot path[j].slot of path[j].node) by ref. */
 static void replace_in_parent(trie *t, const pstep *path, int j, uint32_t ref) {
-    tnode *g = &t->nodes[path[j].node];
+    tnode *g = NODE(t, path[j].node);
     kid_refs(t, g)[path[j].slot] = ref;
 }
 
@@ -571,7 +571,7 @@ int trie_del(trie *t, const char *key, size_t keylen) {
     uint32_t id = find(t, key, keylen, path, &np, &leaf);
     if (id == NONE) return TRIE_ENOTFOUND;
     uint32_t pn = path[np - 1].node;
-    tnode *p = &t->nodes[pn];
+    tnode *p = NODE(t, pn);
     int top;
     if (leaf) {
         uint32_t s = path[np - 1].slot, n = p->nkids;
@@ -579,7 +579,7 @@ int trie_del(trie *t, const char *key, size_t keylen) {
             /* p keeps a (smaller) child block; the only allocating case */
             int rc = n - 1 ? trie__kids_reserve(t, KIDS_UNITS(n - 1)) : TRIE_OK;
             if (rc) return rc;
-            p = &t->nodes[pn];
+            p = NODE(t, pn);
             uint32_t ooff = p->kids, noff = 0;
             if (n - 1) {
                 noff = trie__kids_alloc(t, n - 1);
@@ -598,7 +598,7 @@ int trie_del(trie *t, const char *key, size_t keylen) {
         } else {
             /* p (not the root) collapses: into its other child, or into a leaf */
             uint32_t ref = n == 2 ? kid_refs(t, p)[1 - s] : (LEAF | p->term);
-            if (!(ref & LEAF)) t->nodes[ref].e2 = e2_merged(t, p, t->nodes[path[np - 2].node].depth, 1 - s);
+            if (!(ref & LEAF)) NODE(t, ref)->e2 = e2_merged(t, p, NODE(t, path[np - 2].node)->depth, 1 - s);
             kids_release(t, p->kids, n);
             node_release(t, pn);
             replace_in_parent(t, path, np - 2, ref);
@@ -610,7 +610,7 @@ int trie_del(trie *t, const char *key, size_t keylen) {
             top = np - 1;
         } else { /* one child left: merge p into it (edges are implicit) */
             uint32_t ref = kid_refs(t, p)[0];
-            if (!(ref & LEAF)) t->nodes[ref].e2 = e2_merged(t, p, t->nodes[path[np - 2].node].depth, 0);
+            if (!(ref & LEAF)) NODE(t, ref)->e2 = e2_merged(t, p, NODE(t, path[np - 2].node)->depth, 0);
             kids_release(t, p->kids, 1);
             node_release(t, pn);
             replace_in_parent(t, path, np - 2, ref);

@@ -46,7 +46,7 @@ static int b_finalize(builder *b, const bframe *x, uint32_t *ref_out) {
     uint32_t m = trie__node_alloc(t), off = trie__kids_alloc(t, nk);
     memcpy(t->kids + off, b->tmp + x->kstart, nk * 4);
     b_fill_block(t, off, nk, b->tmpb + x->kstart);
-    tnode *nd = &t->nodes[m];
+    tnode *nd = NODE(t, m);
     nd->depth = (uint16_t)x->depth;
     nd->term = x->term;
     nd->kids = off;
@@ -90,8 +90,8 @@ int trie__b_close_root(builder *b) {
         uint32_t off = trie__kids_alloc(t, b->tn);
         memcpy(t->kids + off, b->tmp, b->tn * 4);
         b_fill_block(t, off, b->tn, b->tmpb);
-        t->nodes[0].kids = off;
-        t->nodes[0].nkids = (uint16_t)b->tn;
+        NODE(t, 0)->kids = off;
+        NODE(t, 0)->nkids = (uint16_t)b->tn;
         b->tn = 0;
     }
     recompute_best(t, 0);

@@ -80,7 +80,7 @@ static int chk_node(struct chk *c, uint32_t n, uint32_t pdepth, uint32_t *best_o
     if (n >= t->nnodes) CHK_FAIL(c, "node %u out of range", n);
     if (c->seen_nodes[n]) CHK_FAIL(c, "node %u reachable twice", n);
     c->seen_nodes[n] = 1;
-    const tnode *nd = &t->nodes[n];
+    const tnode *nd = NODE(t, n);
     if (nd->nkids == NODE_FREE_MARK) CHK_FAIL(c, "node %u is reachable but free", n);
     if (nd->nkids > MAX_FANOUT) CHK_FAIL(c, "node %u: %u children", n, nd->nkids);
     c->nodes++;
@@ -220,8 +220,8 @@ int trie_check(const trie *t, char *err, size_t errlen) {
     if (nfree + t->count != t->nids) CHK_GOTO("ids: %llu free + %llu live != bound %u",
                                               (unsigned long long)nfree, (unsigned long long)t->count, t->nids);
     nfree = 0;
-    for (uint32_t f = t->nfree; f != NONE; f = t->nodes[f].kids) {
-        if (f >= t->nnodes || t->nodes[f].nkids != NODE_FREE_MARK || ++nfree > t->nnodes)
+    for (uint32_t f = t->nfree; f != NONE; f = NODE(t, f)->kids) {
+        if (f >= t->nnodes || NODE(t, f)->nkids != NODE_FREE_MARK || ++nfree > t->nnodes)
             CHK_GOTO("node free list broken");
     }
     if (nfree + t->nlive != t->nnodes) CHK_GOTO("nodes: free + live != allocated");

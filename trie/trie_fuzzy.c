@@ -751,7 +751,7 @@ static void fz_hint(const trie *t, fz_dfs *d, int sp, const tnode *nd, unsigned 
         }
         uint32_t r = kr[i];
         if (r & LEAF) __builtin_prefetch(&t->refs[r & ~LEAF]);
-        else __builtin_prefetch(&t->nodes[r]);
+        else __builtin_prefetch(NODE(t, r));
         F->hm[i >> 6] |= 1ull << (i & 63);
         n++;
     }
@@ -764,7 +764,7 @@ static void fz_hint_next(const trie *t, const fz_frame *F, const tnode *nd, unsi
         if (r & LEAF) {
             __builtin_prefetch(t->arena + t->refs[r & ~LEAF].off);
         } else {
-            const tnode *cn = &t->nodes[r];
+            const tnode *cn = NODE(t, r);
             __builtin_prefetch(&t->refs[cn->best]);
             if (cn->nkids) __builtin_prefetch(&t->kids[cn->kids]);
         }
@@ -789,11 +789,11 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
     fz_frame_init(w, &d->fr[0], 0, &s0, 0);
     fz_pmemo *pm = d->usememo ? &d->pmemo : NULL;
     fz_plan_make(t, w, pm, &d->memo.hits, &d->plan[0], &s0, 0, d->lo);
-    fz_plan_prefetch(t, w, &d->plan[0], &t->nodes[0], 0);
-    fz_probe_prefetch(t, d, 0, &t->nodes[0], 0, d->lo);
+    fz_plan_prefetch(t, w, &d->plan[0], NODE(t, 0), 0);
+    fz_probe_prefetch(t, d, 0, NODE(t, 0), 0, d->lo);
     while (sp >= 0) {
         fz_frame *F = &d->fr[sp];
-        const tnode *nd = &t->nodes[F->node];
+        const tnode *nd = NODE(t, F->node);
         if (F->i >= nd->nkids) {
             sp--;
             continue;
@@ -843,17 +843,17 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
             have = tc_decode_prefix(&t->tc, v.code, v.ck, kb, want);
             if (have != TC_BAD && have >= want) have = tc_decode(&t->tc, v.code, v.ck, kb, TRIE_MAX_KEY);
             end = have;
-        } else if ((end = t->nodes[r].depth) > pos) {
+        } else if ((end = NODE(t, r)->depth) > pos) {
             /* SECOND EDGE BYTE: the node holds it; the best key is decoded
              * (fz_edge_more) only when a later byte is needed */
-            const tnode *cn = &t->nodes[r]; /* its child block, if entered: on its way */
+            const tnode *cn = NODE(t, r); /* its child block, if entered: on its way */
             if (cn->nkids) __builtin_prefetch(&t->kids[cn->kids + cn->nkids]);
             w->work++; /* one longer edge (its key decoded when needed) */
             kb[pos] = (char)cn->e2;
             have = pos + 1;
         } else {
             have = end; /* a one-byte edge: nothing more to read */
-            const tnode *cn = &t->nodes[r]; /* CHILD BLOCK PREFETCH: on its way while its frame is made */
+            const tnode *cn = NODE(t, r); /* CHILD BLOCK PREFETCH: on its way while its frame is made */
             if (cn->nkids) __builtin_prefetch(&t->kids[cn->kids + cn->nkids]);
         }
         if (have == TC_BAD) continue; /* cannot happen: the arena holds valid codes */
@@ -875,7 +875,7 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
             continue;
         }
         /* a node reached alive: its term ends here with class best */
-        const tnode *cn = &t->nodes[r];
+        const tnode *cn = NODE(t, r);
         if (cn->term != NONE) fz_record(d, LEAF | cn->term, &s);
         if (cn->nkids == 0) continue;
         sp++;
@@ -971,7 +971,7 @@ int trie_fuzzy_topk_bounded(const trie *t, const char *prefix, size_t plen, unsi
     }
     /* everything is class 0 for an empty P, and so is every key starting
      * with P's first character when P is only that under the first rule */
-    if (maxd == 0 || got == k || toolong || plen == 0 || z.m == 0 || t->nodes[0].best == NONE)
+    if (maxd == 0 || got == k || toolong || plen == 0 || z.m == 0 || NODE(t, 0)->best == NONE)
         return (int)got;
     fz_dfs_topk(t, &z, prefix, k, max_work, out, &got, info);
     return (int)got;

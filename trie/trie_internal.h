@@ -366,8 +366,10 @@ static inline uint32_t kfree_next(const trie *t, uint32_t id) {
     memcpy(&n, &t->refs[id], 4); /* the score's first bytes (packed struct) */
     return n;
 }
+/* Node r's record (r: a node reference, not LEAF). */
+static inline tnode *NODE(const trie *t, uint32_t r) { return &t->nodes[r]; }
 static inline uint32_t ref_best(const trie *t, uint32_t r) {
-    return (r & LEAF) ? (r & ~LEAF) : t->nodes[r].best;
+    return (r & LEAF) ? (r & ~LEAF) : NODE(t, r)->best;
 }
 /* Only for nodes with children: a trie that never had a child block has a
  * NULL pool, and NULL + 0 is undefined behaviour. */
@@ -503,12 +505,12 @@ static inline void fill_hit(const trie *t, uint32_t id, trie_hit *h) {
 /* Sets node n's e2 (struct tnode) for an edge that starts at byte pd of
  * key text k (any key of n's subtree, raw; at least depth(n) bytes). */
 static inline void node_set_e2(trie *t, uint32_t n, size_t pd, const char *k) {
-    tnode *nd = &t->nodes[n];
+    tnode *nd = NODE(t, n);
     nd->e2 = nd->depth >= pd + 2 ? (uint8_t)k[pd + 1] : 0;
 }
 
 static inline void recompute_best(trie *t, uint32_t n) {
-    tnode *nd = &t->nodes[n];
+    tnode *nd = NODE(t, n);
     uint32_t b = nd->term;
     if (nd->nkids) {
         uint32_t c = ref_best(t, kid_refs(t, nd)[0]);

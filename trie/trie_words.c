@@ -527,7 +527,7 @@ uint32_t trie_words__lookup(const trie *t, const char *key, size_t klen) {
     uint32_t n = 0, id;
     size_t pos = 0;
     for (;;) {
-        const tnode *nd = &t->nodes[n];
+        const tnode *nd = NODE(t, n);
         if (pos == klen) {
             id = nd->term;
             break;
@@ -539,8 +539,8 @@ uint32_t trie_words__lookup(const trie *t, const char *key, size_t klen) {
             id = r & ~LEAF;
             break;
         }
-        if (t->nodes[r].depth > klen) return NONE;
-        pos = t->nodes[r].depth;
+        if (NODE(t, r)->depth > klen) return NONE;
+        pos = NODE(t, r)->depth;
         n = r;
     }
     if (id == NONE) return NONE;
