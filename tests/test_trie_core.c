@@ -454,8 +454,9 @@ static void test_second_edge_byte(void **state) {
     assert_non_null(strstr(err, "second edge byte"));
     n->e2 = 'v';
     assert_trie_ok(v);
-    for (uint32_t x = 1; x < v->nnodes; x++) {
-        if (NODE(v, x)->nkids == NODE_FREE_MARK || NODE(v, x)->e2) continue;
+    for (uint32_t i = 0; i < NODE(v, ROOT)->nkids; i++) { /* the root's children */
+        uint32_t x = kid_refs(v, NODE(v, ROOT))[i];
+        if ((x & LEAF) || NODE(v, x)->e2) continue;
         NODE(v, x)->e2 = 'a'; /* a live node with a one-byte edge */
         assert_int_not_equal(trie_check(v, err, sizeof err), 0);
         NODE(v, x)->e2 = 0;

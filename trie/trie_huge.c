@@ -116,7 +116,6 @@ unsigned trie__huge_pages(trie *t, size_t min_bytes) {
     if (huge_off()) return 0;
     unsigned n = 0;
     void *p;
-    p = t->nodes, n += huge_move(&p, (size_t)t->ncap * sizeof *t->nodes, min_bytes), t->nodes = p;
     p = t->kids, n += huge_move(&p, (size_t)t->kcap * sizeof *t->kids, min_bytes), t->kids = p;
     p = t->refs, n += huge_move(&p, (size_t)t->idcap * sizeof *t->refs, min_bytes), t->refs = p;
     p = t->arena, n += huge_move(&p, (size_t)t->acap, min_bytes), t->arena = p;

@@ -523,7 +523,7 @@
 
 /* Id of key in t, or NONE (find() without the path; reads internals). */
 uint32_t trie_words__lookup(const trie *t, const char *key, size_t klen) {
-    if (klen == 0 || klen > TRIE_MAX_KEY || t->nnodes == 0) return NONE;
+    if (klen == 0 || klen > TRIE_MAX_KEY || !t->kids) return NONE;
     uint32_t n = 0, id;
     size_t pos = 0;
     for (;;) {
