@@ -5,8 +5,10 @@
  *
  * Implementation notes, in the order the code goes:
  *   - pools: key arena (bytes), id table (score + arena ref per id), node
- *     table, child-block pool; each grows by qrealloc and keeps exact-size
- *     free lists. Every mutating
+ *     pool (OWN BLOCKS, trie_internal.h: a node's record and its child
+ *     block in one chunk, so a node whose child count changes moves, and
+ *     add_kid / trie_del rewrite its parent's slot and the path); each
+ *     grows by qrealloc and keeps exact-size free lists. Every mutating
  *     operation first RESERVES the worst case it can need in every pool; after
  *     that, allocation from the pools cannot fail, so an operation either fails
  *     before it touches anything (TRIE_ENOMEM/TRIE_EFULL) or completes.

@@ -319,7 +319,7 @@ uint64_t trie__pf_bytes(const trie *t);
 /* trie_check's part: every live key's prefixes are in the filter. */
 int trie__pf_check(const trie *t, char *err, size_t errlen);
 
-/* trie_huge.c: moves the big arrays (nodes, child blocks, ids, arena,
+/* trie_huge.c: moves the big arrays (the node pool, ids, arena,
  * prefix filter) of min_bytes or more (load and bulk build pass
  * HUGE_MIN_BYTES, a compile-time setting; white-box tests 0) into 2
  * MB-aligned blocks advised MADV_HUGEPAGE, once they are final; returns how
