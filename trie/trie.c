@@ -159,7 +159,7 @@ uint32_t trie__node_alloc(trie *t, uint32_t n) {
     uint32_t r;
     if (t->kfree[n] != NONE) {
         r = t->kfree[n];
-        t->kfree[n] = NODE(t, r)->kids;
+        t->kfree[n] = NODE(t, r)->term;
     } else {
         r = (uint32_t)t->kused;
         t->kused += CHUNK_UNITS(n);
@@ -168,7 +168,6 @@ uint32_t trie__node_alloc(trie *t, uint32_t n) {
     t->nlive++;
     tnode *x = NODE(t, r);
     x->best = x->term = NONE;
-    x->kids = r + NODE_UNITS;
     x->depth = 0;
     x->nkids = n;
     x->e2 = 0;
@@ -176,13 +175,12 @@ uint32_t trie__node_alloc(trie *t, uint32_t n) {
 }
 
 /* Frees node r's chunk (its class: its children now). A free chunk's
- * record: nkids NODE_FREE_MARK, best its class, kids the next free one. */
+ * record: nkids NODE_FREE_MARK, best its class, term the next free one. */
 static void node_release(trie *t, uint32_t r) {
     tnode *x = NODE(t, r);
     uint32_t n = x->nkids;
-    x->kids = t->kfree[n];
+    x->term = t->kfree[n];
     x->best = n;
-    x->term = NONE;
     x->nkids = NODE_FREE_MARK;
     t->kfree[n] = r;
     t->klive -= CHUNK_UNITS(n);
@@ -195,7 +193,6 @@ void trie__root_init(trie *t) {
     t->nlive++;
     tnode *x = NODE(t, ROOT);
     x->best = x->term = NONE;
-    x->kids = ROOT + NODE_UNITS;
     x->depth = 0;
     x->nkids = 0;
     x->e2 = 0;
@@ -353,7 +350,6 @@ static uint32_t add_kid(trie *t, uint32_t n, uint32_t ref, uint8_t byte) {
     } else {
         m = trie__node_alloc(t, on + 1);
         *NODE(t, m) = *NODE(t, n);
-        NODE(t, m)->kids = m + NODE_UNITS;
     }
     tnode *x = NODE(t, m);
     x->nkids = on + 1;
@@ -589,7 +585,6 @@ int trie_del(trie *t, const char *key, size_t keylen) {
             } else {
                 m = trie__node_alloc(t, n - 1);
                 *NODE(t, m) = *NODE(t, pn);
-                NODE(t, m)->kids = m + NODE_UNITS;
             }
             tnode *x = NODE(t, m);
             x->nkids = n - 1;

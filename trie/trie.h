@@ -2,7 +2,7 @@
  *
  * DESIGN
  * ------
- * A radix trie over byte strings whose nodes are 16-byte records, each
+ * A radix trie over byte strings whose nodes are 12-byte records, each
  * stored right in front of its own packed child block in ONE pool of
  * 4-byte units (OWN BLOCKS: a node's ref is the unit offset of its record,
  * so a step down costs one cache miss, not two), and whose key text lives once, CODED, in a byte arena. Edges are not
@@ -14,11 +14,11 @@
  * Keys that end at a leaf get no node at all: the parent's child reference
  * carries the key id with the LEAF bit set.
  *
- *   node r: record at kids[r] (16 B), its child block right behind it at kids[r + 4]
- *   +--------+--------+--------+-----------++------+-----+------+----------------+
- *   | best   | kids   | term   |d10 n9 . e2|| ref0 | ... | refn | b0 b1 .. bn-1  |
- *   +--------+--------+--------+-----------++------+-----+------+----------------+
- *   kids == r + 4 (kept in the record) ref: node's unit offset, or LEAF|key id (bit 31)
+ *   node r: record at kids[r] (12 B), its child block right behind it at kids[r + 3]
+ *   +--------+--------+-----------++------+-----+------+----------------+
+ *   | best   | term   |d10 n9 . e2|| ref0 | ... | refn | b0 b1 .. bn-1  |
+ *   +--------+--------+-----------++------+-----+------+----------------+
+ *   (no offset field: the block IS at r + 3) ref: node's unit offset, or LEAF|key id (bit 31)
  *                                  b_i: first edge byte of child i (memchr'd)
  *   (bit-fields: depth 10, nkids 9, order: children sorted by their best key
  *   5 spare, e2 the edge's second byte)

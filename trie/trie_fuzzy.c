@@ -766,7 +766,7 @@ static void fz_hint_next(const trie *t, const fz_frame *F, const tnode *nd, unsi
         } else {
             const tnode *cn = NODE(t, r);
             __builtin_prefetch(&t->refs[cn->best]);
-            if (cn->nkids) __builtin_prefetch(&t->kids[cn->kids]);
+            if (cn->nkids) __builtin_prefetch(kid_refs(t, cn));
         }
         return;
     }
@@ -847,14 +847,14 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
             /* SECOND EDGE BYTE: the node holds it; the best key is decoded
              * (fz_edge_more) only when a later byte is needed */
             const tnode *cn = NODE(t, r); /* its child block, if entered: on its way */
-            if (cn->nkids) __builtin_prefetch(&t->kids[cn->kids + cn->nkids]);
+            if (cn->nkids) __builtin_prefetch(kid_bytes(t, cn));
             w->work++; /* one longer edge (its key decoded when needed) */
             kb[pos] = (char)cn->e2;
             have = pos + 1;
         } else {
             have = end; /* a one-byte edge: nothing more to read */
             const tnode *cn = NODE(t, r); /* CHILD BLOCK PREFETCH: on its way while its frame is made */
-            if (cn->nkids) __builtin_prefetch(&t->kids[cn->kids + cn->nkids]);
+            if (cn->nkids) __builtin_prefetch(kid_bytes(t, cn));
         }
         if (have == TC_BAD) continue; /* cannot happen: the arena holds valid codes */
         int det = 0;

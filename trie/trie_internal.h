@@ -48,16 +48,16 @@
 #define MAX_FANOUT 256
 #define KIDS_UNITS(n) ((uint32_t)(n) + ((uint32_t)(n) + 3) / 4)
 /* OWN BLOCKS: the nodes and their child blocks share ONE pool of 4-byte
- * units (t->kids). A node's chunk is its 16-byte record (NODE_UNITS) with
+ * units (t->kids). A node's chunk is its 12-byte record (NODE_UNITS) with
  * its child block right behind it, so a node reference IS the unit offset
- * of its record and the record's kids field is ref + NODE_UNITS: a step
- * down the trie reads the record and the first refs and bytes in one
- * line. The root's chunk holds MAX_FANOUT children from the start (at
+ * of its record and its block starts at ref + NODE_UNITS (no field holds
+ * it: kid_refs): a step down the trie reads the record and the first refs
+ * and bytes in one line. The root's chunk holds MAX_FANOUT children from the start (at
  * unit 0, ROOT_UNITS units: it never moves); every other node moves to a
  * chunk of the new size when it gains or loses a child (its parent's slot
  * is rewritten). Offsets must leave the LEAF bit free: the pool holds at
  * most MAX_UNITS units (TRIE_EFULL past it). */
-#define NODE_UNITS 4u
+#define NODE_UNITS 3u
 #define CHUNK_UNITS(n) (NODE_UNITS + KIDS_UNITS(n))
 #define ROOT 0u
 #define ROOT_UNITS CHUNK_UNITS(MAX_FANOUT)
@@ -71,7 +71,7 @@
 _Static_assert(TRIE_CACHE_DEPTH == 2, "cache_slot() indexes prefixes of 0..2 bytes");
 _Static_assert(TRIE_CACHE_K >= 1 && TRIE_CACHE_K <= TRIE_MAX_K, "cache list size");
 
-/* A node, 16 bytes. depth needs 10 bits (<= MAX_PATH) and nkids 9 (<= 256,
+/* A node, 12 bytes. depth needs 10 bits (<= MAX_PATH) and nkids 9 (<= 256,
  * or NODE_FREE_MARK), so their word also holds e2, the SECOND BYTE of the
  * node's edge: the key byte at position depth(parent) + 1 when the edge
  * [depth(parent), depth) has 2 bytes or more (every key below spells it),
@@ -87,14 +87,13 @@ _Static_assert(TRIE_CACHE_K >= 1 && TRIE_CACHE_K <= TRIE_MAX_K, "cache list size
  * address can be taken). */
 typedef struct tnode {
     uint32_t best;  /* id of the best key in the subtree (NONE: empty root); a free chunk: its class */
-    uint32_t kids;  /* child block offset in kids[] (units): always the node's ref + NODE_UNITS; a free chunk: the next free one */
-    uint32_t term;  /* id of the key ending exactly here, or NONE */
+    uint32_t term;  /* id of the key ending exactly here, or NONE; a free chunk: the next free one */
     uint32_t depth : 10; /* bytes from the root to the end of this node's edge */
     uint32_t nkids : 9;  /* children (0..256); NODE_FREE_MARK on a free chunk */
     uint32_t : 5;
     uint32_t e2 : 8; /* the edge's second byte (0: a one-byte edge, the root) */
 } tnode;
-_Static_assert(sizeof(tnode) == NODE_UNITS * 4, "a node stays 16 bytes: 4 units of the pool");
+_Static_assert(sizeof(tnode) == NODE_UNITS * 4, "a node is 12 bytes: 3 units of the pool");
 _Static_assert(MAX_PATH < (1u << 10), "depth fits its 10 bits");
 _Static_assert(MAX_FANOUT < NODE_FREE_MARK && NODE_FREE_MARK < (1u << 9), "nkids and the free mark fit 9 bits");
 
@@ -195,7 +194,7 @@ struct trie {
     uint32_t nlive;  /* live nodes, the root included */
     uint32_t *kids;  /* the one pool (OWN BLOCKS): node chunks, record + child block */
     uint64_t kused, kcap, klive; /* units: handed out (live + free chunks), allocated, in live chunks */
-    uint32_t kfree[MAX_FANOUT + 1]; /* free chunks by their class (children), linked through the record's kids */
+    uint32_t kfree[MAX_FANOUT + 1]; /* free chunks by their class (children), linked through the record's term */
     char *arena;
     uint64_t aused, acap, alive; /* bytes */
     uint64_t kbytes; /* sum of coded key + display bytes of live keys: the snapshot header's key byte count */
@@ -271,8 +270,8 @@ uint32_t trie__key_store(trie *t, const uint8_t *ck, size_t ckn, const uint8_t *
 int trie__retrain(trie *t);
 /* The node pool (OWN BLOCKS): reserve `units` more (conservatively: free
  * chunks are not counted), then allocate the chunk of a node with n
- * children: its record (best, term NONE, depth 0, e2 0, nkids n, kids =
- * ref + NODE_UNITS) and room for its block. A node whose child count
+ * children: its record (best, term NONE, depth 0, e2 0, nkids n) and room
+ * for its block (at ref + NODE_UNITS). A node whose child count
  * changes moves to a new chunk: trie__node_alloc, copy, node_release. */
 int trie__nodes_reserve(trie *t, uint64_t units);
 uint32_t trie__node_alloc(trie *t, uint32_t n);
@@ -389,10 +388,15 @@ static inline tnode *NODE(const trie *t, uint32_t r) { return (tnode *)(t->kids 
 static inline uint32_t ref_best(const trie *t, uint32_t r) {
     return (r & LEAF) ? (r & ~LEAF) : NODE(t, r)->best;
 }
-/* A node's child block: right behind its record (n->kids == its ref + NODE_UNITS). */
-static inline uint32_t *kid_refs(const trie *t, const tnode *n) { return t->kids + n->kids; }
+/* A node's child block: right behind its record (OWN BLOCKS), its refs
+ * then its first bytes. (t: unused, kept so that every reader spells the
+ * pool it reads.) */
+static inline uint32_t *kid_refs(const trie *t, const tnode *n) {
+    (void)t;
+    return (uint32_t *)(uintptr_t)((const uint32_t *)n + NODE_UNITS);
+}
 static inline uint8_t *kid_bytes(const trie *t, const tnode *n) {
-    return (uint8_t *)(t->kids + n->kids + n->nkids);
+    return (uint8_t *)(kid_refs(t, n) + n->nkids);
 }
 
 static inline int kid_find(const trie *t, const tnode *n, uint8_t c) {

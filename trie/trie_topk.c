@@ -104,7 +104,7 @@ static inline int locate(const trie *t, const char *prefix, size_t plen, uint32_
             *at = r & ~LEAF;
             return kprefix_is(t, *at, prefix, plen) ? 1 : 0;
         }
-        __builtin_prefetch(&t->kids[NODE(t, r)->kids]);
+        __builtin_prefetch(kid_refs(t, NODE(t, r)));
         pos = NODE(t, r)->depth;
         n = r;
     }
