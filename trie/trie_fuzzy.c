@@ -329,17 +329,24 @@
       FUZZY 1 0.955, exact 0.87; AOL dev: within the noise. 187.7 MB for
       the copy against 162.4 for nodes[] and kids[] (the padding to 16
       bytes). So the change is not a refactor of the readers but of the
-      pools: OWN BLOCKS (branch fz17, not merged), built by trie_load
-      and undone by a loaded trie's first insert or delete. Against main,
+      pools: OWN BLOCKS, first (branch fz17, not merged) built by
+      trie_load and undone by a loaded trie's first insert or delete.
+      Against main,
       10 alternating pairs of bench_trie --fuzzy-only: FUZZY 1 0.94 of the
       median (pairs 0.88-1.02; ~11.6 against 12.3 µs), p99 0.86, FUZZY 2
       0.92, on 8+ characters 0.93, AUTO 0.93, exact 0.76 (bench_complete
       0.89); RSS 501.7 -> 524.8 MB. Not merged: +23 MB puts the word
       index's 10M RSS over its 730 MB target, the first insert or delete
       after a load undid it in a 0.4-0.6 s pass on the loop (a learning
-      server kept only the stall), the load +0.5 s. Mergeable with pools
-      that allocate in the one array, the builder laying it out, and
-      node references in units, not records (no padding; docs/TYPOS.md).
+      server kept only the stall), the load +0.5 s. Then IN THE POOLS
+      (branch own18; trie_internal.h): node references are unit offsets
+      into one pool, a node's record right in front of its own block,
+      a node that gains or loses a child moves to a chunk of the new
+      size (its parent's slot rewritten), the builder lays it out in
+      post-order; no padding, and the record lost its block offset (12
+      bytes): RSS 502.5 -> 479.4 MB at 10M, the same answers and units,
+      4 rounds (load ~5): FUZZY 1 0.90 of main's median, FUZZY 2 on 8+
+      characters 0.89, exact 0.67, COMPLETE 0.91 (docs/TYPOS.md).
       Also not kept: LINE-ALIGNED CHILD BLOCKS, the builder moving a
       block of <= 16 units that would cross a 64-byte line to the next
       one (its refs and first bytes then one line): 4 pairs 0.98-1.07 of
