@@ -590,6 +590,21 @@ static void test_node_moves(void **state) {
     assert_int_not_equal(trie_check(t, err, sizeof err), 0);
     t->kfree[NODE(t, r)->nkids] = keep;
     assert_trie_ok(t);
+    /* MAX_UNITS (node refs keep the LEAF bit free): a pool that would pass
+     * it refuses the change with TRIE_EFULL and leaves the trie as it was
+     * -- an insert, and a delete whose node moves to a smaller chunk */
+    uint64_t ku = t->kused, kc = t->kcap;
+    /* (the reserve counts no free chunks: the worst case is always new units) */
+    t->kused = t->kcap = MAX_UNITS - CHUNK_UNITS(2) * 8; /* white box: nothing reads past ku */
+    uint64_t count = trie_count(t);
+    assert_int_equal(trie_set(t, "kmzz", 4, NULL, 0, 1.0, NULL), TRIE_EFULL);
+    k[0] = 'k', k[1] = 'm', k[2] = (char)0x80;
+    assert_int_equal(trie_del(t, k, 3), TRIE_EFULL);
+    t->kused = ku, t->kcap = kc;
+    assert_int_equal(trie_count(t), count);
+    assert_true(trie_get(t, k, 3, NULL));
+    assert_false(trie_get(t, "kmzz", 4, NULL));
+    assert_trie_ok(t);
     trie_free(t);
 }
 
