@@ -345,8 +345,8 @@
       size (its parent's slot rewritten), the builder lays it out in
       post-order; no padding, and the record lost its block offset (12
       bytes): RSS 502.5 -> 479.4 MB at 10M, the same answers and units,
-      4 rounds (load ~5): FUZZY 1 0.90 of main's median, FUZZY 2 on 8+
-      characters 0.89, exact 0.67, COMPLETE 0.91 (docs/TYPOS.md).
+      6 rounds (load ~5): FUZZY 1 0.90 of main's median, FUZZY 2 on 8+
+      characters 0.86, exact 0.67, COMPLETE 0.88 (docs/TYPOS.md).
       Also not kept: LINE-ALIGNED CHILD BLOCKS, the builder moving a
       block of <= 16 units that would cross a 64-byte line to the next
       one (its refs and first bytes then one line): 4 pairs 0.98-1.07 of
