@@ -165,18 +165,18 @@ static void test_huge_pages_move(void **state) {
     model m = {0};
     trie *t = build_round(1, &m, 0);
     setenv("QAC_NO_HUGE_PAGES", "1", 1);
-    const tnode *n0 = t->nodes;
+    const uint32_t *n0 = t->kids;
     assert_int_equal(trie__huge_pages(t, 0), 0);
-    assert_ptr_equal(t->nodes, n0);
+    assert_ptr_equal(t->kids, n0);
     unsetenv("QAC_NO_HUGE_PAGES");
     assert_non_null(t->pf);
-    assert_int_equal(trie__huge_pages(t, 0), 5); /* nodes, kids, refs, arena, filter */
-    const void *arr[] = {t->nodes, t->kids, t->refs, t->arena, t->pf};
-    for (size_t i = 0; i < 5; i++) assert_int_equal((uintptr_t)arr[i] & ((2u << 20) - 1), 0);
+    assert_int_equal(trie__huge_pages(t, 0), 4); /* node pool, refs, arena, filter */
+    const void *arr[] = {t->kids, t->refs, t->arena, t->pf};
+    for (size_t i = 0; i < 4; i++) assert_int_equal((uintptr_t)arr[i] & ((2u << 20) - 1), 0);
     /* arrays already on aligned blocks (as trie_load allocates them) stay */
-    assert_int_equal(trie__huge_pages(t, 0), 5);
-    const void *arr2[] = {t->nodes, t->kids, t->refs, t->arena, t->pf};
-    for (size_t i = 0; i < 5; i++) assert_ptr_equal(arr2[i], arr[i]);
+    assert_int_equal(trie__huge_pages(t, 0), 4);
+    const void *arr2[] = {t->kids, t->refs, t->arena, t->pf};
+    for (size_t i = 0; i < 4; i++) assert_ptr_equal(arr2[i], arr[i]);
     assert_trie_ok(t);
     assert_int_equal(model_equals_trie(&m, t), 0);
     char kb[TRIE_MAX_KEY];

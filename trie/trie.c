@@ -5,8 +5,10 @@
  *
  * Implementation notes, in the order the code goes:
  *   - pools: key arena (bytes), id table (score + arena ref per id), node
- *     table, child-block pool; each grows by qrealloc and keeps exact-size
- *     free lists. Every mutating
+ *     pool (OWN BLOCKS, trie_internal.h: a node's record and its child
+ *     block in one chunk, so a node whose child count changes moves, and
+ *     add_kid / trie_del rewrite its parent's slot and the path); each
+ *     grows by qrealloc and keeps exact-size free lists. Every mutating
  *     operation first RESERVES the worst case it can need in every pool; after
  *     that, allocation from the pools cannot fail, so an operation either fails
  *     before it touches anything (TRIE_ENOMEM/TRIE_EFULL) or completes.
@@ -142,50 +144,10 @@ static void key_release(trie *t, uint32_t off) {
     t->kbytes -= (uint64_t)v.ck + v.cd;
 }
 
-int trie__nodes_reserve(trie *t, uint32_t n) {
-    uint32_t avail = t->ncap - t->nnodes;
-    for (uint32_t f = t->nfree; f != NONE && avail < n; f = t->nodes[f].kids) avail++;
-    if (avail >= n) return TRIE_OK;
-    uint64_t need = (uint64_t)t->nnodes + n;
-    if (need > MAX_NODES) return TRIE_EFULL;
-    uint64_t nc = grow_cap(t->ncap, need, 64, MAX_NODES);
-    tnode *p = qrealloc(t->nodes, nc * sizeof *p);
-    if (!p) return TRIE_ENOMEM;
-    t->nodes = p;
-    t->ncap = (uint32_t)nc;
-    return TRIE_OK;
-}
-
-uint32_t trie__node_alloc(trie *t) {
-    uint32_t n;
-    if (t->nfree != NONE) {
-        n = t->nfree;
-        t->nfree = t->nodes[n].kids;
-    } else {
-        n = t->nnodes++;
-    }
-    t->nlive++;
-    tnode *x = &t->nodes[n];
-    x->best = x->term = NONE;
-    x->kids = 0;
-    x->depth = 0;
-    x->nkids = 0;
-    x->e2 = 0;
-    return n;
-}
-
-static void node_release(trie *t, uint32_t n) {
-    t->nodes[n].kids = t->nfree;
-    t->nodes[n].nkids = NODE_FREE_MARK;
-    t->nodes[n].best = t->nodes[n].term = NONE;
-    t->nfree = n;
-    t->nlive--;
-}
-
-int trie__kids_reserve(trie *t, uint32_t units) {
+int trie__nodes_reserve(trie *t, uint64_t units) {
     if (t->kused + units <= t->kcap) return TRIE_OK;
-    if (t->kused + units > UINT32_MAX) return TRIE_EFULL;
-    uint64_t nc = grow_cap(t->kcap, t->kused + units, 1024, UINT32_MAX);
+    if (t->kused + units > MAX_UNITS) return TRIE_EFULL;
+    uint64_t nc = grow_cap(t->kcap, t->kused + units, 1024, MAX_UNITS);
     uint32_t *p = qrealloc(t->kids, nc * sizeof *p);
     if (!p) return TRIE_ENOMEM;
     t->kids = p;
@@ -193,24 +155,47 @@ int trie__kids_reserve(trie *t, uint32_t units) {
     return TRIE_OK;
 }
 
-uint32_t trie__kids_alloc(trie *t, uint32_t n) {
-    uint32_t off;
+uint32_t trie__node_alloc(trie *t, uint32_t n) {
+    uint32_t r;
     if (t->kfree[n] != NONE) {
-        off = t->kfree[n];
-        t->kfree[n] = t->kids[off];
+        r = t->kfree[n];
+        t->kfree[n] = NODE(t, r)->term;
     } else {
-        off = (uint32_t)t->kused;
-        t->kused += KIDS_UNITS(n);
+        r = (uint32_t)t->kused;
+        t->kused += CHUNK_UNITS(n);
     }
-    t->klive += KIDS_UNITS(n);
-    return off;
+    t->klive += CHUNK_UNITS(n);
+    t->nlive++;
+    tnode *x = NODE(t, r);
+    x->best = x->term = NONE;
+    x->depth = 0;
+    x->nkids = n;
+    x->e2 = 0;
+    return r;
 }
 
-static void kids_release(trie *t, uint32_t off, uint32_t n) {
-    if (n == 0) return;
-    t->kids[off] = t->kfree[n];
-    t->kfree[n] = off;
-    t->klive -= KIDS_UNITS(n);
+/* Frees node r's chunk (its class: its children now). A free chunk's
+ * record: nkids NODE_FREE_MARK, best its class, term the next free one. */
+static void node_release(trie *t, uint32_t r) {
+    tnode *x = NODE(t, r);
+    uint32_t n = x->nkids;
+    x->term = t->kfree[n];
+    x->best = n;
+    x->nkids = NODE_FREE_MARK;
+    t->kfree[n] = r;
+    t->klive -= CHUNK_UNITS(n);
+    t->nlive--;
+}
+
+void trie__root_init(trie *t) {
+    t->kused = ROOT_UNITS;
+    t->klive += ROOT_UNITS;
+    t->nlive++;
+    tnode *x = NODE(t, ROOT);
+    x->best = x->term = NONE;
+    x->depth = 0;
+    x->nkids = 0;
+    x->e2 = 0;
 }
 
 /* ------------------------------------------------------------ construction */
@@ -223,7 +208,7 @@ trie *trie__alloc_empty(void) {
         qfree(t);
         return NULL;
     }
-    t->nfree = t->idfree = NONE;
+    t->idfree = NONE;
     t->hmin = HEAVY_MIN_KEYS;
     tc_identity(&t->tc);
     for (size_t i = 0; i <= MAX_FANOUT; i++) t->kfree[i] = NONE;
@@ -234,17 +219,16 @@ trie *trie__alloc_empty(void) {
 trie *trie_new(void) {
     trie *t = trie__alloc_empty();
     if (!t) return NULL;
-    if (trie__nodes_reserve(t, 1) != TRIE_OK || trie__pf_init(t) != TRIE_OK) {
+    if (trie__nodes_reserve(t, ROOT_UNITS) != TRIE_OK || trie__pf_init(t) != TRIE_OK) {
         trie_free(t);
         return NULL;
     }
-    trie__node_alloc(t); /* the root, node 0 */
+    trie__root_init(t);
     return t;
 }
 
 void trie_free(trie *t) {
     if (!t) return;
-    qfree(t->nodes);
     qfree(t->kids);
     qfree(t->arena);
     qfree(t->refs);
@@ -263,9 +247,8 @@ uint32_t trie_id_bound(const trie *t) { return t->nids; }
 void trie_memory(const trie *t, trie_mem *m) {
     m->keys = t->count;
     m->nodes = t->nlive;
-    m->bytes_used = (uint64_t)t->nlive * sizeof(tnode) + t->klive * 4 + t->alive +
-                    t->count * sizeof(kref);
-    m->bytes_alloc = sizeof *t + (uint64_t)CACHE_SLOTS * sizeof(centry) + (uint64_t)t->ncap * sizeof(tnode) + t->kcap * 4 + t->acap +
+    m->bytes_used = t->klive * 4 + t->alive + t->count * sizeof(kref); /* klive: records and blocks */
+    m->bytes_alloc = sizeof *t + (uint64_t)CACHE_SLOTS * sizeof(centry) + t->kcap * 4 + t->acap +
                      (uint64_t)t->idcap * sizeof(kref) + (uint64_t)t->nheavy * sizeof(hentry) +
                      (t->htab ? (t->hmask + 1ull) * 4 : 0) + trie__pf_bytes(t);
 }
@@ -280,7 +263,7 @@ typedef struct pstep {
 /* Child `slot` of node n got a different best (or score): move it to its
  * sorted place. */
 static void reposition(trie *t, uint32_t n, uint32_t slot) {
-    tnode *nd = &t->nodes[n];
+    tnode *nd = NODE(t, n);
     uint32_t *r = kid_refs(t, nd);
     uint8_t *b = kid_bytes(t, nd);
     uint32_t x = r[slot], xid = ref_best(t, x), i = slot;
@@ -318,7 +301,7 @@ static uint32_t find(const trie *t, const char *key, size_t klen, pstep *path, i
     size_t pos = 0;
     int k = 0;
     for (;;) {
-        const tnode *nd = &t->nodes[n];
+        const tnode *nd = NODE(t, n);
         path[k].node = n;
         path[k].slot = NONE;
         k++;
@@ -341,7 +324,7 @@ static uint32_t find(const trie *t, const char *key, size_t klen, pstep *path, i
             *is_leaf = 1;
             return id;
         }
-        const tnode *c = &t->nodes[r];
+        const tnode *c = NODE(t, r);
         if (c->depth > klen) return NONE; /* the key would end inside an edge */
         pos = c->depth;
         n = r;
@@ -352,15 +335,28 @@ static uint32_t find(const trie *t, const char *key, size_t klen, pstep *path, i
 
 /* --------------------------------------------------------------- insertion */
 
-/* Block for node n with its children plus `ref` (first edge byte `byte`) at
- * its sorted place. */
-static void add_kid(trie *t, uint32_t n, uint32_t ref, uint8_t byte) {
-    tnode *nd = &t->nodes[n];
-    uint32_t on = nd->nkids, ooff = nd->kids;
-    uint32_t noff = trie__kids_alloc(t, on + 1);
+/* Node n with its children plus `ref` (first edge byte `byte`) at its
+ * sorted place. Every node but the root moves to a chunk one child larger
+ * (OWN BLOCKS): returns n's ref from now on, which the caller writes into
+ * n's parent's slot. The root's chunk holds MAX_FANOUT children: in
+ * place, from a copy of its block. */
+static uint32_t add_kid(trie *t, uint32_t n, uint32_t ref, uint8_t byte) {
+    uint32_t on = NODE(t, n)->nkids, m = n;
+    uint32_t tmp[KIDS_UNITS(MAX_FANOUT)];
+    const uint32_t *or_ = kid_refs(t, NODE(t, n));
+    if (n == ROOT) {
+        memcpy(tmp, or_, KIDS_UNITS(on) * 4);
+        or_ = tmp;
+    } else {
+        m = trie__node_alloc(t, on + 1);
+        *NODE(t, m) = *NODE(t, n);
+    }
+    tnode *x = NODE(t, m);
+    x->nkids = on + 1;
     uint32_t bid = ref_best(t, ref);
-    uint32_t *or_ = t->kids + ooff, *nr = t->kids + noff;
-    uint8_t *ob = (uint8_t *)(or_ + on), *nb = (uint8_t *)(nr + on + 1);
+    uint32_t *nr = kid_refs(t, x);
+    const uint8_t *ob = (const uint8_t *)(or_ + on);
+    uint8_t *nb = (uint8_t *)(nr + on + 1);
     uint32_t i = 0;
     while (i < on && kid_before(t, ref_best(t, or_[i]), ob[i], bid, byte)) i++;
     memcpy(nr, or_, i * 4);
@@ -369,9 +365,8 @@ static void add_kid(trie *t, uint32_t n, uint32_t ref, uint8_t byte) {
     nb[i] = byte;
     memcpy(nr + i + 1, or_ + i, (on - i) * 4);
     memcpy(nb + i + 1, ob + i, on - i);
-    kids_release(t, ooff, on);
-    nd->kids = noff;
-    nd->nkids = (uint16_t)(on + 1);
+    if (m != n) node_release(t, n);
+    return m;
 }
 
 /* New node at depth d under a parent at depth pd, whose path is spelled by
@@ -380,9 +375,8 @@ static void add_kid(trie *t, uint32_t n, uint32_t ref, uint8_t byte) {
  * bb). */
 static uint32_t make_node(trie *t, size_t pd, const char *k, uint16_t d, uint32_t term, uint32_t a, uint8_t ba,
                           uint32_t b, uint8_t bb) {
-    uint32_t m = trie__node_alloc(t);
     uint32_t nk = b == NONE ? 1 : 2;
-    uint32_t off = trie__kids_alloc(t, nk);
+    uint32_t m = trie__node_alloc(t, nk);
     if (nk == 2) {
         if (kid_before(t, ref_best(t, b), bb, ref_best(t, a), ba)) {
             uint32_t x = a;
@@ -393,7 +387,8 @@ static uint32_t make_node(trie *t, size_t pd, const char *k, uint16_t d, uint32_
             bb = y;
         }
     }
-    uint32_t *r = t->kids + off;
+    tnode *x = NODE(t, m);
+    uint32_t *r = kid_refs(t, x);
     uint8_t *by = (uint8_t *)(r + nk);
     r[0] = a;
     by[0] = ba;
@@ -401,11 +396,8 @@ static uint32_t make_node(trie *t, size_t pd, const char *k, uint16_t d, uint32_
         r[1] = b;
         by[1] = bb;
     }
-    tnode *x = &t->nodes[m];
     x->depth = d;
     x->term = term;
-    x->kids = off;
-    x->nkids = (uint16_t)nk;
     node_set_e2(t, m, pd, k);
     recompute_best(t, m);
     return m;
@@ -417,7 +409,7 @@ static int insert_new(trie *t, const char *key, size_t klen, const char *disp, s
     kcode kc;
     trie__key_encode(t, key, klen, disp, dlen, &kc);
     if ((rc = trie__ids_reserve(t)) || (rc = trie__arena_reserve(t, kchunk_bytes(kc.ck, kc.cd))) ||
-        (rc = trie__nodes_reserve(t, 1)) || (rc = trie__kids_reserve(t, KIDS_UNITS(MAX_FANOUT))))
+        (rc = trie__nodes_reserve(t, CHUNK_UNITS(MAX_FANOUT))))
         return rc;
     uint32_t id = trie__id_alloc(t);
     t->refs[id].off = trie__key_store(t, kc.k, kc.ck, kc.d, kc.cd);
@@ -430,13 +422,17 @@ static int insert_new(trie *t, const char *key, size_t klen, const char *disp, s
     size_t pos = 0;
     int k = 0;
     for (;;) {
-        tnode *nd = &t->nodes[n];
+        tnode *nd = NODE(t, n);
         path[k].node = n;
         path[k].slot = NONE;
         k++;
         int s = kid_find(t, nd, (uint8_t)key[pos]); /* pos < klen here */
         if (s < 0) {
-            add_kid(t, n, LEAF | id, (uint8_t)key[pos]);
+            uint32_t m = add_kid(t, n, LEAF | id, (uint8_t)key[pos]);
+            if (m != n) { /* n moved (not the root): its parent's slot follows */
+                kid_refs(t, NODE(t, path[k - 2].node))[path[k - 2].slot] = m;
+                path[k - 1].node = m;
+            }
             break;
         }
         path[k - 1].slot = (uint32_t)s;
@@ -456,7 +452,7 @@ static int insert_new(trie *t, const char *key, size_t klen, const char *disp, s
             *slotp = x;
             break;
         }
-        tnode *cn = &t->nodes[r];
+        tnode *cn = NODE(t, r);
         size_t d = cn->depth, m = d < klen ? d : klen;
         char bb[TRIE_MAX_KEY];
         kdecode(t, cn->best, bb); /* spells r's path: at least d bytes */
@@ -559,7 +555,7 @@ static uint8_t e2_merged(const trie *t, const tnode *p, uint32_t gd, uint32_t sl
 
 /* Replace internal node p (child slot path[j].slot of path[j].node) by ref. */
 static void replace_in_parent(trie *t, const pstep *path, int j, uint32_t ref) {
-    tnode *g = &t->nodes[path[j].node];
+    tnode *g = NODE(t, path[j].node);
     kid_refs(t, g)[path[j].slot] = ref;
 }
 
@@ -571,36 +567,46 @@ int trie_del(trie *t, const char *key, size_t keylen) {
     uint32_t id = find(t, key, keylen, path, &np, &leaf);
     if (id == NONE) return TRIE_ENOTFOUND;
     uint32_t pn = path[np - 1].node;
-    tnode *p = &t->nodes[pn];
+    tnode *p = NODE(t, pn);
     int top;
     if (leaf) {
         uint32_t s = path[np - 1].slot, n = p->nkids;
         if (pn == 0 || n - 1 >= 2 || (n - 1 == 1 && p->term != NONE)) {
-            /* p keeps a (smaller) child block; the only allocating case */
-            int rc = n - 1 ? trie__kids_reserve(t, KIDS_UNITS(n - 1)) : TRIE_OK;
+            /* p keeps a (smaller) child block; the only allocating case:
+             * p moves to a chunk one child smaller (OWN BLOCKS), its
+             * parent's slot follows; the root shrinks in place */
+            int rc = pn == ROOT ? TRIE_OK : trie__nodes_reserve(t, CHUNK_UNITS(n - 1));
             if (rc) return rc;
-            p = &t->nodes[pn];
-            uint32_t ooff = p->kids, noff = 0;
-            if (n - 1) {
-                noff = trie__kids_alloc(t, n - 1);
-                uint32_t *or_ = t->kids + ooff, *nr = t->kids + noff;
-                uint8_t *ob = (uint8_t *)(or_ + n), *nb = (uint8_t *)(nr + n - 1);
-                memcpy(nr, or_, s * 4);
-                memcpy(nr + s, or_ + s + 1, (n - 1 - s) * 4);
-                memcpy(nb, ob, s);
-                memcpy(nb + s, ob + s + 1, n - 1 - s);
+            uint32_t m = pn, tmp[KIDS_UNITS(MAX_FANOUT)];
+            const uint32_t *or_ = kid_refs(t, NODE(t, pn));
+            if (pn == ROOT) {
+                memcpy(tmp, or_, KIDS_UNITS(n) * 4);
+                or_ = tmp;
+            } else {
+                m = trie__node_alloc(t, n - 1);
+                *NODE(t, m) = *NODE(t, pn);
             }
-            kids_release(t, ooff, n);
-            p->kids = noff;
-            p->nkids = (uint16_t)(n - 1);
+            tnode *x = NODE(t, m);
+            x->nkids = n - 1;
+            uint32_t *nr = kid_refs(t, x);
+            const uint8_t *ob = (const uint8_t *)(or_ + n);
+            uint8_t *nb = (uint8_t *)(nr + n - 1);
+            memcpy(nr, or_, s * 4);
+            memcpy(nr + s, or_ + s + 1, (n - 1 - s) * 4);
+            memcpy(nb, ob, s);
+            memcpy(nb + s, ob + s + 1, n - 1 - s);
+            if (m != pn) {
+                node_release(t, pn); /* its class: n, as it was */
+                replace_in_parent(t, path, np - 2, m);
+                path[np - 1].node = m;
+            }
             path[np - 1].slot = NONE;
             top = np - 1;
         } else {
             /* p (not the root) collapses: into its other child, or into a leaf */
             uint32_t ref = n == 2 ? kid_refs(t, p)[1 - s] : (LEAF | p->term);
-            if (!(ref & LEAF)) t->nodes[ref].e2 = e2_merged(t, p, t->nodes[path[np - 2].node].depth, 1 - s);
-            kids_release(t, p->kids, n);
-            node_release(t, pn);
+            if (!(ref & LEAF)) NODE(t, ref)->e2 = e2_merged(t, p, NODE(t, path[np - 2].node)->depth, 1 - s);
+            node_release(t, pn); /* its record and its block */
             replace_in_parent(t, path, np - 2, ref);
             top = np - 2;
         }
@@ -610,9 +616,8 @@ int trie_del(trie *t, const char *key, size_t keylen) {
             top = np - 1;
         } else { /* one child left: merge p into it (edges are implicit) */
             uint32_t ref = kid_refs(t, p)[0];
-            if (!(ref & LEAF)) t->nodes[ref].e2 = e2_merged(t, p, t->nodes[path[np - 2].node].depth, 0);
-            kids_release(t, p->kids, 1);
-            node_release(t, pn);
+            if (!(ref & LEAF)) NODE(t, ref)->e2 = e2_merged(t, p, NODE(t, path[np - 2].node)->depth, 0);
+            node_release(t, pn); /* its record and its block */
             replace_in_parent(t, path, np - 2, ref);
             top = np - 2;
         }

@@ -2,9 +2,10 @@
  *
  * DESIGN
  * ------
- * A radix trie over byte strings whose nodes are 16-byte records in one array
- * (32-bit indices), whose child lists are packed blocks in one uint32 pool,
- * and whose key text lives once, CODED, in a byte arena. Edges are not
+ * A radix trie over byte strings whose nodes are 12-byte records, each
+ * stored right in front of its own packed child block in ONE pool of
+ * 4-byte units (OWN BLOCKS: a node's ref is the unit offset of its record,
+ * so a step down costs one cache miss, not two), and whose key text lives once, CODED, in a byte arena. Edges are not
  * stored: the edge into node N is bytes [depth(parent), depth(N)) of the key
  * named by best(N), which by invariant lies in N's subtree and so spells N's
  * path. Two of its bytes are at hand without a decode: the first (b_i in
@@ -13,12 +14,12 @@
  * Keys that end at a leaf get no node at all: the parent's child reference
  * carries the key id with the LEAF bit set.
  *
- *   node (16 B)                    child block at kids[off] (uint32 units)
- *   +--------+--------+--------+   +------+------+-----+------+----------------+
- *   | best   | kids   | term   |   | ref0 | ref1 | ... | refn | b0 b1 .. bn-1  |
- *   +--------+--------+--------+   +------+------+-----+------+----------------+
- *   |d10 n9 . e2|                  ref: node index, or LEAF|key id (bit 31)
- *   +-----------+                  b_i: first edge byte of child i (memchr'd)
+ *   node r: record at kids[r] (12 B), its child block right behind it at kids[r + 3]
+ *   +--------+--------+-----------++------+-----+------+----------------+
+ *   | best   | term   |d10 n9 . e2|| ref0 | ... | refn | b0 b1 .. bn-1  |
+ *   +--------+--------+-----------++------+-----+------+----------------+
+ *   (no offset field: the block IS at r + 3) ref: node's unit offset, or LEAF|key id (bit 31)
+ *                                  b_i: first edge byte of child i (memchr'd)
  *   (bit-fields: depth 10, nkids 9, order: children sorted by their best key
  *   5 spare, e2 the edge's second byte)
  *   id table (by key id, 12 B):    arena: [hdr][coded key][coded display]
@@ -34,7 +35,7 @@
  *                    `--'a'--> LEAF nab                   (edge "ab")
  *
  * Invariants (all verified by trie_check):
- *   - node 0 is the root: depth 0, no key. Every other node has >= 2
+ *   - the node at unit 0 is the root: depth 0, no key. Every other node has >= 2
  *     children, or 1 child and a key (compression); depths strictly grow.
  *   - children of a node start with distinct bytes; b_i matches the key;
  *     e2(N) is the key byte at depth(parent) + 1 when N's edge has 2+
@@ -107,18 +108,22 @@
  * the identity table (every byte codes as itself: UTF-8 keeps its size), so
  * a trie fed only by live changes is uncompressed until its next load.
  *
- * Memory: nodes, ids, child pool and arena each grow by x1.5 realloc. Freed
+ * Memory: the node pool, ids and arena each grow by x1.5 realloc. Freed
  * space is REUSED through exact-size free lists (arena: one list per block
- * size 4..1024 bytes; child pool: one per child count 1..256; nodes and ids:
- * one list each). Nothing is compacted in place; a save/load cycle yields a
- * compact trie (load allocates exactly and shrinks to fit).
+ * size 4..1024 bytes; node pool: one per child count 0..256 (a chunk is a
+ * record and its block); ids: one list). A node that gains or loses a
+ * child moves to a chunk of the new size (its parent's slot is rewritten);
+ * the root's chunk, at unit 0, has room for 256 children and never moves.
+ * Nothing is compacted in place; a save/load cycle yields a compact trie
+ * (load lays the pool out in post-order, root first, and shrinks to fit).
  *
  * Failure atomicity: a mutation first reserves the worst case in every pool
- * it may touch (one id, one node, one key block, one 256-child block); only
+ * it may touch (one id, one key block, one 256-child node chunk); only
  * then does it change anything, and from then on nothing can fail.
  *
  * Limits: keys and displays <= TRIE_MAX_KEY bytes (coded: <= 2x that), fewer
- * than 2^31 ids and nodes, arena and child pool < 4 GiB (TRIE_EFULL).
+ * than 2^31 ids, node pool < 2^31 units (8 GiB: refs keep the LEAF bit
+ * free), arena < 4 GiB (TRIE_EFULL).
  *
  * SNAPSHOT FORMAT (version 4; all integers little-endian)
  * -------------------------------------------------------

@@ -15,10 +15,10 @@
 
 #include "common/alloc.h"
 
-/* Sorts a fresh child block (refs copied in, first bytes in `by`) by rank
- * and fills its first bytes. */
-static void b_fill_block(trie *t, uint32_t off, uint32_t nk, const uint8_t *by) {
-    uint32_t *r = t->kids + off;
+/* Sorts node m's fresh child block (its nk refs copied in, first bytes in
+ * `by`) by rank and fills its first bytes. */
+static void b_fill_block(trie *t, uint32_t m, uint32_t nk, const uint8_t *by) {
+    uint32_t *r = kid_refs(t, NODE(t, m));
     uint8_t *b = (uint8_t *)(r + nk);
     for (uint32_t i = 0; i < nk; i++) {
         uint32_t x = r[i], xi = ref_best(t, x), j = i;
@@ -42,15 +42,13 @@ static int b_finalize(builder *b, const bframe *x, uint32_t *ref_out) {
         return TRIE_OK;
     }
     int rc;
-    if ((rc = trie__nodes_reserve(t, 1)) || (rc = trie__kids_reserve(t, KIDS_UNITS(nk)))) return rc;
-    uint32_t m = trie__node_alloc(t), off = trie__kids_alloc(t, nk);
-    memcpy(t->kids + off, b->tmp + x->kstart, nk * 4);
-    b_fill_block(t, off, nk, b->tmpb + x->kstart);
-    tnode *nd = &t->nodes[m];
+    if ((rc = trie__nodes_reserve(t, CHUNK_UNITS(nk)))) return rc;
+    uint32_t m = trie__node_alloc(t, nk); /* record and block, after its subtree's (post-order) */
+    tnode *nd = NODE(t, m);
+    memcpy(kid_refs(t, nd), b->tmp + x->kstart, nk * 4);
+    b_fill_block(t, m, nk, b->tmpb + x->kstart);
     nd->depth = (uint16_t)x->depth;
     nd->term = x->term;
-    nd->kids = off;
-    nd->nkids = (uint16_t)nk;
     recompute_best(t, m);
     b->tn = x->kstart;
     *ref_out = m;
@@ -80,21 +78,20 @@ int trie__b_close_to(builder *b, uint32_t L) {
     return TRIE_OK;
 }
 
-/* Closes every open frame and gives the root its children. */
+/* Closes every open frame and gives the root its children (its chunk, at
+ * unit 0, was made with the trie and holds MAX_FANOUT of them). */
 int trie__b_close_root(builder *b) {
     trie *t = b->t;
     int rc = trie__b_close_to(b, 0);
     if (rc) return rc;
     if (b->tn) {
-        if ((rc = trie__kids_reserve(t, KIDS_UNITS(b->tn)))) return rc;
-        uint32_t off = trie__kids_alloc(t, b->tn);
-        memcpy(t->kids + off, b->tmp, b->tn * 4);
-        b_fill_block(t, off, b->tn, b->tmpb);
-        t->nodes[0].kids = off;
-        t->nodes[0].nkids = (uint16_t)b->tn;
+        tnode *r = NODE(t, ROOT);
+        r->nkids = b->tn;
+        memcpy(kid_refs(t, r), b->tmp, b->tn * 4);
+        b_fill_block(t, ROOT, b->tn, b->tmpb);
         b->tn = 0;
     }
-    recompute_best(t, 0);
+    recompute_best(t, ROOT);
     return TRIE_OK;
 }
 
@@ -125,10 +122,6 @@ void trie__b_free(builder *b) {
 
 void trie__shrink_to_fit(trie *t) {
     void *p;
-    if (t->nnodes && t->nnodes < t->ncap && (p = qrealloc(t->nodes, t->nnodes * sizeof(tnode)))) {
-        t->nodes = p;
-        t->ncap = t->nnodes;
-    }
     if (t->kused && t->kused < t->kcap && (p = qrealloc(t->kids, t->kused * 4))) {
         t->kids = p;
         t->kcap = t->kused;

@@ -62,7 +62,7 @@ typedef struct hbuild {
 /* Adds prefixes [lo, hi] of node n's path (they all name n's subtree). */
 static void heavy_add(trie *t, hbuild *b, uint32_t n, size_t lo, size_t hi) {
     char key[TRIE_MAX_KEY];
-    kdecode(t, t->nodes[n].best, key); /* spells n's path */
+    kdecode(t, NODE(t, n)->best, key); /* spells n's path */
     centry c;
     entry_fill(t, &c, key, lo);
     for (size_t l = lo; l <= hi && !b->failed; l++) {
@@ -89,14 +89,14 @@ static void heavy_add(trie *t, hbuild *b, uint32_t n, size_t lo, size_t hi) {
  * count stops. Adds n's prefixes when heavy. Recursion depth <= nodes on one
  * path (<= TRIE_MAX_KEY + 1). */
 static uint64_t heavy_visit(trie *t, hbuild *b, uint32_t n, size_t pdepth) {
-    const tnode *nd = &t->nodes[n];
+    const tnode *nd = NODE(t, n);
     uint64_t cnt = nd->term != NONE;
     int kids_matter = nd->depth < HEAVY_MAX_PLEN;
     for (uint32_t i = 0; i < nd->nkids; i++) {
         if (!kids_matter && cnt >= t->hmin) break;
         uint32_t r = kid_refs(t, nd)[i];
         cnt += (r & LEAF) ? 1 : heavy_visit(t, b, r, nd->depth);
-        nd = &t->nodes[n];
+        nd = NODE(t, n);
     }
     size_t lo = pdepth + 1 > TRIE_CACHE_DEPTH + 1 ? pdepth + 1 : TRIE_CACHE_DEPTH + 1;
     size_t hi = nd->depth < HEAVY_MAX_PLEN ? nd->depth : HEAVY_MAX_PLEN;
@@ -106,7 +106,7 @@ static uint64_t heavy_visit(trie *t, hbuild *b, uint32_t n, size_t pdepth) {
 
 static void heavy_rebuild(trie *t) {
     trie__heavy_free(t);
-    if (t->nodes[0].best == NONE) return;
+    if (NODE(t, 0)->best == NONE) return;
     hbuild b = {0};
     heavy_visit(t, &b, 0, 0);
     if (b.failed || b.n == 0) {

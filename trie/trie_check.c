@@ -1,8 +1,11 @@
 /* trie_check.c -- trie_check: verifies every invariant listed in trie.h
  * (sorted children, exact subtree maxima, compression, depths, the id map,
  * the free lists and pool accounting) and compares every short- and heavy-prefix cache
- * slot with a fresh walk. For tests and fuzz harnesses: O(size of the trie)
- * plus 257 * 257 + (heavy prefixes) top-10 walks; allocates two byte maps (ids, nodes).
+ * slot with a fresh walk. The node pool (OWN BLOCKS, trie_internal.h): the
+ * live chunks (a record and its block) and the free ones never overlap and
+ * together tile the pool's used units exactly. For tests and fuzz harnesses: O(size
+ * of the trie) plus 257 * 257 + (heavy prefixes) top-10 walks; allocates
+ * two byte maps (ids, pool units).
  */
 #include "trie/trie_internal.h"
 
@@ -16,7 +19,7 @@
 
 struct chk {
     const trie *t;
-    uint8_t *seen_ids, *seen_nodes;
+    uint8_t *seen_ids, *seen_units; /* a byte per pool unit: in a chunk seen */
     uint64_t nodes, keys, kunits, abytes, kbytes;
     char path[TRIE_MAX_KEY + 1];
     char tmp[TRIE_MAX_KEY]; /* one decoded key, used at once (not across recursion) */
@@ -75,14 +78,25 @@ static int chk_id(struct chk *c, uint32_t id) {
     return 0;
 }
 
+/* Marks the pool units [r, r + units) of one chunk (live or free) as seen:
+ * 0, or -1 when one is out of bounds or already in another chunk. */
+static int chk_units(struct chk *c, uint32_t r, uint64_t units) {
+    if ((uint64_t)r + units > c->t->kused) return -1;
+    for (uint64_t i = r; i < r + units; i++)
+        if (c->seen_units[i]++) return -1;
+    return 0;
+}
+
 static int chk_node(struct chk *c, uint32_t n, uint32_t pdepth, uint32_t *best_out) {
     const trie *t = c->t;
-    if (n >= t->nnodes) CHK_FAIL(c, "node %u out of range", n);
-    if (c->seen_nodes[n]) CHK_FAIL(c, "node %u reachable twice", n);
-    c->seen_nodes[n] = 1;
-    const tnode *nd = &t->nodes[n];
+    if ((uint64_t)n + NODE_UNITS > t->kused) CHK_FAIL(c, "node %u out of range", n);
+    if (c->seen_units[n]) CHK_FAIL(c, "node %u reachable twice, or inside another chunk", n);
+    const tnode *nd = NODE(t, n);
     if (nd->nkids == NODE_FREE_MARK) CHK_FAIL(c, "node %u is reachable but free", n);
     if (nd->nkids > MAX_FANOUT) CHK_FAIL(c, "node %u: %u children", n, nd->nkids);
+    uint64_t units = n == ROOT ? ROOT_UNITS : CHUNK_UNITS(nd->nkids);
+    if (chk_units(c, n, units)) CHK_FAIL(c, "node %u: chunk out of bounds or overlapping another", n);
+    c->kunits += units;
     c->nodes++;
     uint32_t d = nd->depth;
     if (n == 0) {
@@ -99,11 +113,6 @@ static int chk_node(struct chk *c, uint32_t n, uint32_t pdepth, uint32_t *best_o
         /* the second edge byte (struct tnode): 0 on a one-byte edge */
         unsigned e2 = d >= pdepth + 2 ? (uint8_t)c->path[pdepth + 1] : 0;
         if (nd->e2 != e2) CHK_FAIL(c, "node %u: second edge byte %u, the edge's is %u", n, nd->e2, e2);
-    }
-    if (nd->nkids) {
-        if ((uint64_t)nd->kids + KIDS_UNITS(nd->nkids) > t->kused)
-            CHK_FAIL(c, "node %u: child block out of bounds", n);
-        c->kunits += KIDS_UNITS(nd->nkids);
     }
     uint32_t best = NONE;
     if (nd->term != NONE) {
@@ -146,16 +155,18 @@ int trie_check(const trie *t, char *err, size_t errlen) {
     struct chk c = {.t = t, .err = err, .errlen = errlen};
     if (err && errlen) err[0] = 0;
     if (!t) CHK_FAIL(&c, "null trie");
-    if (t->nnodes == 0) CHK_FAIL(&c, "no root");
+    if (!t->kids || t->kused < ROOT_UNITS || t->kcap < t->kused || t->kcap > MAX_UNITS)
+        CHK_FAIL(&c, "no root, or pool bounds wrong (%llu used of %llu units)",
+                 (unsigned long long)t->kused, (unsigned long long)t->kcap);
     c.seen_ids = qcalloc(t->nids + 1, 1);
-    c.seen_nodes = qcalloc(t->nnodes, 1);
+    c.seen_units = qcalloc(t->kused, 1);
     int rc = -1;
     uint32_t best;
-    if (!c.seen_ids || !c.seen_nodes) {
+    if (!c.seen_ids || !c.seen_units) {
         if (err && errlen) snprintf(err, errlen, "out of memory while checking");
         goto out;
     }
-    if (chk_node(&c, 0, 0, &best)) goto out;
+    if (chk_node(&c, ROOT, 0, &best)) goto out;
 #define CHK_GOTO(...)                                                                            \
     do {                                                                                         \
         if (err && errlen) snprintf(err, errlen, __VA_ARGS__);                                  \
@@ -211,7 +222,8 @@ int trie_check(const trie *t, char *err, size_t errlen) {
         CHK_GOTO("%llu keys reachable, count says %llu", (unsigned long long)c.keys,
                  (unsigned long long)t->count);
     if (c.nodes != t->nlive) CHK_GOTO("%llu nodes reachable, %u live", (unsigned long long)c.nodes, t->nlive);
-    if (c.kunits != t->klive) CHK_GOTO("child pool accounting off");
+    if (c.kunits != t->klive) CHK_GOTO("node pool accounting off: %llu units in live chunks, %llu counted",
+                                       (unsigned long long)c.kunits, (unsigned long long)t->klive);
     if (c.abytes != t->alive || c.kbytes != t->kbytes) CHK_GOTO("arena accounting off");
     uint64_t nfree = 0;
     for (uint32_t f = t->idfree; f != NONE; f = kfree_next(t, f)) {
@@ -219,18 +231,20 @@ int trie_check(const trie *t, char *err, size_t errlen) {
     }
     if (nfree + t->count != t->nids) CHK_GOTO("ids: %llu free + %llu live != bound %u",
                                               (unsigned long long)nfree, (unsigned long long)t->count, t->nids);
-    nfree = 0;
-    for (uint32_t f = t->nfree; f != NONE; f = t->nodes[f].kids) {
-        if (f >= t->nnodes || t->nodes[f].nkids != NODE_FREE_MARK || ++nfree > t->nnodes)
-            CHK_GOTO("node free list broken");
-    }
-    if (nfree + t->nlive != t->nnodes) CHK_GOTO("nodes: free + live != allocated");
+    /* free chunks: each on the list of its class, overlapping nothing;
+     * with the live ones they tile the used units */
+    uint64_t funits = 0;
     for (uint32_t s = 0; s <= MAX_FANOUT; s++) {
-        uint64_t steps = 0;
-        for (uint32_t f = t->kfree[s]; f != NONE; f = t->kids[f])
-            if (s == 0 || f + (uint64_t)KIDS_UNITS(s) > t->kused || ++steps > t->kused)
-                CHK_GOTO("child free list %u broken", s);
+        for (uint32_t f = t->kfree[s]; f != NONE; f = NODE(t, f)->term) {
+            if ((uint64_t)f + NODE_UNITS > t->kused || NODE(t, f)->nkids != NODE_FREE_MARK ||
+                NODE(t, f)->best != s || chk_units(&c, f, CHUNK_UNITS(s)))
+                CHK_GOTO("node free list %u broken at unit %u", s, f);
+            funits += CHUNK_UNITS(s);
+        }
     }
+    if (funits + t->klive != t->kused)
+        CHK_GOTO("node pool: %llu free + %llu live units != %llu used", (unsigned long long)funits,
+                 (unsigned long long)t->klive, (unsigned long long)t->kused);
     for (uint32_t s = 0; s < ARENA_CLASSES; s++) {
         uint64_t steps = 0;
         for (uint32_t f = t->afree[s]; f != NONE;) {
@@ -244,7 +258,7 @@ int trie_check(const trie *t, char *err, size_t errlen) {
     rc = 0;
 out:
     qfree(c.seen_ids);
-    qfree(c.seen_nodes);
+    qfree(c.seen_units);
     return rc;
 }
 

@@ -329,17 +329,24 @@
       FUZZY 1 0.955, exact 0.87; AOL dev: within the noise. 187.7 MB for
       the copy against 162.4 for nodes[] and kids[] (the padding to 16
       bytes). So the change is not a refactor of the readers but of the
-      pools: OWN BLOCKS (branch fz17, not merged), built by trie_load
-      and undone by a loaded trie's first insert or delete. Against main,
+      pools: OWN BLOCKS, first (branch fz17, not merged) built by
+      trie_load and undone by a loaded trie's first insert or delete.
+      Against main,
       10 alternating pairs of bench_trie --fuzzy-only: FUZZY 1 0.94 of the
       median (pairs 0.88-1.02; ~11.6 against 12.3 µs), p99 0.86, FUZZY 2
       0.92, on 8+ characters 0.93, AUTO 0.93, exact 0.76 (bench_complete
       0.89); RSS 501.7 -> 524.8 MB. Not merged: +23 MB puts the word
       index's 10M RSS over its 730 MB target, the first insert or delete
       after a load undid it in a 0.4-0.6 s pass on the loop (a learning
-      server kept only the stall), the load +0.5 s. Mergeable with pools
-      that allocate in the one array, the builder laying it out, and
-      node references in units, not records (no padding; docs/TYPOS.md).
+      server kept only the stall), the load +0.5 s. Then IN THE POOLS
+      (branch own18; trie_internal.h): node references are unit offsets
+      into one pool, a node's record right in front of its own block,
+      a node that gains or loses a child moves to a chunk of the new
+      size (its parent's slot rewritten), the builder lays it out in
+      post-order; no padding, and the record lost its block offset (12
+      bytes): RSS 502.5 -> 479.4 MB at 10M, the same answers and units,
+      6 rounds (load ~5): FUZZY 1 0.90 of main's median, FUZZY 2 on 8+
+      characters 0.86, exact 0.67, COMPLETE 0.88 (docs/TYPOS.md).
       Also not kept: LINE-ALIGNED CHILD BLOCKS, the builder moving a
       block of <= 16 units that would cross a 64-byte line to the next
       one (its refs and first bytes then one line): 4 pairs 0.98-1.07 of
@@ -751,7 +758,7 @@ static void fz_hint(const trie *t, fz_dfs *d, int sp, const tnode *nd, unsigned 
         }
         uint32_t r = kr[i];
         if (r & LEAF) __builtin_prefetch(&t->refs[r & ~LEAF]);
-        else __builtin_prefetch(&t->nodes[r]);
+        else __builtin_prefetch(NODE(t, r));
         F->hm[i >> 6] |= 1ull << (i & 63);
         n++;
     }
@@ -764,9 +771,9 @@ static void fz_hint_next(const trie *t, const fz_frame *F, const tnode *nd, unsi
         if (r & LEAF) {
             __builtin_prefetch(t->arena + t->refs[r & ~LEAF].off);
         } else {
-            const tnode *cn = &t->nodes[r];
+            const tnode *cn = NODE(t, r);
             __builtin_prefetch(&t->refs[cn->best]);
-            if (cn->nkids) __builtin_prefetch(&t->kids[cn->kids]);
+            if (cn->nkids) __builtin_prefetch(kid_refs(t, cn));
         }
         return;
     }
@@ -789,11 +796,11 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
     fz_frame_init(w, &d->fr[0], 0, &s0, 0);
     fz_pmemo *pm = d->usememo ? &d->pmemo : NULL;
     fz_plan_make(t, w, pm, &d->memo.hits, &d->plan[0], &s0, 0, d->lo);
-    fz_plan_prefetch(t, w, &d->plan[0], &t->nodes[0], 0);
-    fz_probe_prefetch(t, d, 0, &t->nodes[0], 0, d->lo);
+    fz_plan_prefetch(t, w, &d->plan[0], NODE(t, 0), 0);
+    fz_probe_prefetch(t, d, 0, NODE(t, 0), 0, d->lo);
     while (sp >= 0) {
         fz_frame *F = &d->fr[sp];
-        const tnode *nd = &t->nodes[F->node];
+        const tnode *nd = NODE(t, F->node);
         if (F->i >= nd->nkids) {
             sp--;
             continue;
@@ -843,18 +850,18 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
             have = tc_decode_prefix(&t->tc, v.code, v.ck, kb, want);
             if (have != TC_BAD && have >= want) have = tc_decode(&t->tc, v.code, v.ck, kb, TRIE_MAX_KEY);
             end = have;
-        } else if ((end = t->nodes[r].depth) > pos) {
+        } else if ((end = NODE(t, r)->depth) > pos) {
             /* SECOND EDGE BYTE: the node holds it; the best key is decoded
              * (fz_edge_more) only when a later byte is needed */
-            const tnode *cn = &t->nodes[r]; /* its child block, if entered: on its way */
-            if (cn->nkids) __builtin_prefetch(&t->kids[cn->kids + cn->nkids]);
+            const tnode *cn = NODE(t, r); /* its child block, if entered: on its way */
+            if (cn->nkids) __builtin_prefetch(kid_bytes(t, cn));
             w->work++; /* one longer edge (its key decoded when needed) */
             kb[pos] = (char)cn->e2;
             have = pos + 1;
         } else {
             have = end; /* a one-byte edge: nothing more to read */
-            const tnode *cn = &t->nodes[r]; /* CHILD BLOCK PREFETCH: on its way while its frame is made */
-            if (cn->nkids) __builtin_prefetch(&t->kids[cn->kids + cn->nkids]);
+            const tnode *cn = NODE(t, r); /* CHILD BLOCK PREFETCH: on its way while its frame is made */
+            if (cn->nkids) __builtin_prefetch(kid_bytes(t, cn));
         }
         if (have == TC_BAD) continue; /* cannot happen: the arena holds valid codes */
         int det = 0;
@@ -875,7 +882,7 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
             continue;
         }
         /* a node reached alive: its term ends here with class best */
-        const tnode *cn = &t->nodes[r];
+        const tnode *cn = NODE(t, r);
         if (cn->term != NONE) fz_record(d, LEAF | cn->term, &s);
         if (cn->nkids == 0) continue;
         sp++;
@@ -971,7 +978,7 @@ int trie_fuzzy_topk_bounded(const trie *t, const char *prefix, size_t plen, unsi
     }
     /* everything is class 0 for an empty P, and so is every key starting
      * with P's first character when P is only that under the first rule */
-    if (maxd == 0 || got == k || toolong || plen == 0 || z.m == 0 || t->nodes[0].best == NONE)
+    if (maxd == 0 || got == k || toolong || plen == 0 || z.m == 0 || NODE(t, 0)->best == NONE)
         return (int)got;
     fz_dfs_topk(t, &z, prefix, k, max_work, out, &got, info);
     return (int)got;

@@ -59,7 +59,7 @@ static void fz_push(fz_list *f, uint8_t kind, uint32_t id, uint32_t a, uint32_t 
 /* Adds child ref r (a leaf key or a node's subtree) with matchlen ml. */
 void trie__fz_push_ref(fz_list *f, uint32_t r, uint16_t ml, unsigned cap) {
     if (r & LEAF) fz_push(f, FZ_KEY, r & ~LEAF, 0, 0, ml, cap);
-    else fz_push(f, FZ_NODE, f->t->nodes[r].best, r, 0, ml, cap);
+    else fz_push(f, FZ_NODE, NODE(f->t, r)->best, r, 0, ml, cap);
 }
 
 void trie__fz_emit(const trie *t, uint32_t id, unsigned cls, uint16_t ml, trie_fuzzy_hit *o) {
@@ -83,7 +83,7 @@ void trie__fz_walk_class(fz_list *f, unsigned cls, unsigned k, trie_fuzzy_hit *o
         if (e.kind == FZ_NODE) {
             descend = e.a;
         } else {
-            const tnode *pn = &t->nodes[e.a];
+            const tnode *pn = NODE(t, e.a);
             const uint32_t *pr = kid_refs(t, pn);
             if (e.slot + 1 < pn->nkids)
                 fz_push(f, FZ_RUN, ref_best(t, pr[e.slot + 1]), e.a, e.slot + 1, e.ml, k - *got - 1);
@@ -92,7 +92,7 @@ void trie__fz_walk_class(fz_list *f, unsigned cls, unsigned k, trie_fuzzy_hit *o
             else descend = r;
         }
         while (descend != NONE) {
-            const tnode *nd = &t->nodes[descend];
+            const tnode *nd = NODE(t, descend);
             uint32_t b = nd->best;
             unsigned cap = k - *got - 1;
             if (nd->term == b) {

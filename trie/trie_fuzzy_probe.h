@@ -44,7 +44,7 @@ static inline int fz_in(const uint8_t *sp, unsigned n, uint8_t c) {
  * (it spells the edge) into kb; returns how many bytes kb holds now (>=
  * end), or TC_BAD (cannot happen: the arena holds valid codes). */
 static inline size_t fz_edge_more(const trie *t, uint32_t r, char *kb, size_t end) {
-    kview v = kv(t, t->nodes[r].best);
+    kview v = kv(t, NODE(t, r)->best);
     size_t h = tc_decode_prefix(&t->tc, v.code, v.ck, kb, end);
     return h != TC_BAD && h >= end ? h : TC_BAD;
 }
@@ -100,14 +100,14 @@ static void fz_det(const trie *t, fz_walk *w, unsigned cb, const fz_st *s, uint3
             if (!trie__pf_has_word(t, fz_pathw(w, pos) | fz_strw(tb, fl - pos) << (8 * pos), fl)) continue;
         }
         uint32_t x = r;
-        while (!(x & LEAF) && t->nodes[x].depth < e) {
-            const tnode *n = &t->nodes[x];
+        while (!(x & LEAF) && NODE(t, x)->depth < e) {
+            const tnode *n = NODE(t, x);
             w->work++;
             int c = kid_find(t, n, (uint8_t)tb[n->depth - pos]);
             if (c < 0) break;
             x = kid_refs(t, n)[c];
         }
-        if (!(x & LEAF) && t->nodes[x].depth < e) continue;
+        if (!(x & LEAF) && NODE(t, x)->depth < e) continue;
         char kx[TRIE_MAX_KEY + TC_SYM_MAX];
         kview v = kv(t, ref_best(t, x));
         w->work++;

@@ -3,8 +3,8 @@
  * WHY
  * ---
  * The typo walk (trie_fuzzy.c) touches, per call, a few dozen cache lines
- * scattered over the prefix filter (4 MB at 10M keys), the node table
- * (~80 MB), the child blocks, the id table and the key arena: one 4 KB
+ * scattered over the prefix filter (4 MB at 10M keys), the node pool
+ * (records with their child blocks, ~160 MB), the id table and the key arena: one 4 KB
  * page each, so most of its loads also miss the TLB (the first-level data
  * TLB covers 256 KB of 4 KB pages; a page walk is a few more dependent
  * loads). With 2 MB pages the same TLB covers 128 MB and the page walk is
@@ -15,8 +15,8 @@
  * HOW
  * ---
  * trie_load knows each array's size from the snapshot header before it
- * reads a record, so it allocates the id table, node table, child blocks
- * and key arena with trie__huge_alloc, and trie__pf_rebuild the prefix
+ * reads a record, so it allocates the id table, the node pool (an upper
+ * bound, trimmed at the end) and key arena with trie__huge_alloc, and trie__pf_rebuild the prefix
  * filter likewise (at load and at every rebuild): a fresh 2 MB-aligned
  * block, rounded up to whole 2 MB pages, advised MADV_HUGEPAGE and then
  * dropped (MADV_DONTNEED: the allocator may hand back pages already
@@ -116,7 +116,6 @@ unsigned trie__huge_pages(trie *t, size_t min_bytes) {
     if (huge_off()) return 0;
     unsigned n = 0;
     void *p;
-    p = t->nodes, n += huge_move(&p, (size_t)t->ncap * sizeof *t->nodes, min_bytes), t->nodes = p;
     p = t->kids, n += huge_move(&p, (size_t)t->kcap * sizeof *t->kids, min_bytes), t->kids = p;
     p = t->refs, n += huge_move(&p, (size_t)t->idcap * sizeof *t->refs, min_bytes), t->refs = p;
     p = t->arena, n += huge_move(&p, (size_t)t->acap, min_bytes), t->arena = p;

@@ -44,20 +44,34 @@
 
 #define NONE UINT32_MAX
 #define LEAF 0x80000000u
-#define MAX_IDS 0x7fffffffu   /* ids and node indices must leave the LEAF bit free */
-#define MAX_NODES 0x7fffffffu
+#define MAX_IDS 0x7fffffffu   /* ids and node references must leave the LEAF bit free */
 #define MAX_FANOUT 256
 #define KIDS_UNITS(n) ((uint32_t)(n) + ((uint32_t)(n) + 3) / 4)
+/* OWN BLOCKS: the nodes and their child blocks share ONE pool of 4-byte
+ * units (t->kids). A node's chunk is its 12-byte record (NODE_UNITS) with
+ * its child block right behind it, so a node reference IS the unit offset
+ * of its record and its block starts at ref + NODE_UNITS (no field holds
+ * it: kid_refs): a step down the trie reads the record and the first refs
+ * and bytes in one line. The root's chunk holds MAX_FANOUT children from the start (at
+ * unit 0, ROOT_UNITS units: it never moves); every other node moves to a
+ * chunk of the new size when it gains or loses a child (its parent's slot
+ * is rewritten). Offsets must leave the LEAF bit free: the pool holds at
+ * most MAX_UNITS units (TRIE_EFULL past it). */
+#define NODE_UNITS 3u
+#define CHUNK_UNITS(n) (NODE_UNITS + KIDS_UNITS(n))
+#define ROOT 0u
+#define ROOT_UNITS CHUNK_UNITS(MAX_FANOUT)
+#define MAX_UNITS 0x7fffffffu
 #define MAX_PATH (TRIE_MAX_KEY + 2)
 #define ARENA_MIN 4 /* a free arena chunk holds its 4-byte next link */
 #define KCODE_MAX TC_ENC_MAX(TRIE_MAX_KEY) /* coded key or display, bytes */
 #define ARENA_CLASSES (2 * KCODE_MAX + KHDR_MAX + 1)
-#define NODE_FREE_MARK 0x1ffu /* nkids of a node on the free list (9 bits: struct tnode) */
+#define NODE_FREE_MARK 0x1ffu /* nkids of a free chunk's record (9 bits: struct tnode) */
 #define CACHE_SLOTS (1u + 256u + 65536u) /* prefixes of 0, 1 and 2 bytes */
 _Static_assert(TRIE_CACHE_DEPTH == 2, "cache_slot() indexes prefixes of 0..2 bytes");
 _Static_assert(TRIE_CACHE_K >= 1 && TRIE_CACHE_K <= TRIE_MAX_K, "cache list size");
 
-/* A node, 16 bytes. depth needs 10 bits (<= MAX_PATH) and nkids 9 (<= 256,
+/* A node, 12 bytes. depth needs 10 bits (<= MAX_PATH) and nkids 9 (<= 256,
  * or NODE_FREE_MARK), so their word also holds e2, the SECOND BYTE of the
  * node's edge: the key byte at position depth(parent) + 1 when the edge
  * [depth(parent), depth) has 2 bytes or more (every key below spells it),
@@ -72,15 +86,14 @@ _Static_assert(TRIE_CACHE_K >= 1 && TRIE_CACHE_K <= TRIE_MAX_K, "cache list size
  * and nkids keeps its spelling and the compiler checks them all (no
  * address can be taken). */
 typedef struct tnode {
-    uint32_t best;  /* id of the best key in the subtree (NONE: empty root) */
-    uint32_t kids;  /* child block offset in kids[] (units of uint32) */
-    uint32_t term;  /* id of the key ending exactly here, or NONE */
+    uint32_t best;  /* id of the best key in the subtree (NONE: empty root); a free chunk: its class */
+    uint32_t term;  /* id of the key ending exactly here, or NONE; a free chunk: the next free one */
     uint32_t depth : 10; /* bytes from the root to the end of this node's edge */
-    uint32_t nkids : 9;  /* children (0..256); NODE_FREE_MARK on the free list */
+    uint32_t nkids : 9;  /* children (0..256); NODE_FREE_MARK on a free chunk */
     uint32_t : 5;
     uint32_t e2 : 8; /* the edge's second byte (0: a one-byte edge, the root) */
 } tnode;
-_Static_assert(sizeof(tnode) == 16, "a node stays 16 bytes");
+_Static_assert(sizeof(tnode) == NODE_UNITS * 4, "a node is 12 bytes: 3 units of the pool");
 _Static_assert(MAX_PATH < (1u << 10), "depth fits its 10 bits");
 _Static_assert(MAX_FANOUT < NODE_FREE_MARK && NODE_FREE_MARK < (1u << 9), "nkids and the free mark fit 9 bits");
 
@@ -178,11 +191,10 @@ typedef struct hentry {
 struct trie {
     centry *cache; /* CACHE_SLOTS entries, indexed by cache_slot() */
     uint32_t tag;  /* opaque, saved in the snapshot header */
-    tnode *nodes;
-    uint32_t nnodes, ncap, nfree, nlive; /* nnodes: slots handed out (live + free) */
-    uint32_t *kids;
-    uint64_t kused, kcap, klive; /* units */
-    uint32_t kfree[MAX_FANOUT + 1];
+    uint32_t nlive;  /* live nodes, the root included */
+    uint32_t *kids;  /* the one pool (OWN BLOCKS): node chunks, record + child block */
+    uint64_t kused, kcap, klive; /* units: handed out (live + free chunks), allocated, in live chunks */
+    uint32_t kfree[MAX_FANOUT + 1]; /* free chunks by their class (children), linked through the record's term */
     char *arena;
     uint64_t aused, acap, alive; /* bytes */
     uint64_t kbytes; /* sum of coded key + display bytes of live keys: the snapshot header's key byte count */
@@ -256,10 +268,15 @@ uint32_t trie__key_store(trie *t, const uint8_t *ck, size_t ckn, const uint8_t *
  * the whole arena with it (after a bulk build or a load of raw keys). Leaves
  * the trie as it was on TRIE_ENOMEM. */
 int trie__retrain(trie *t);
-int trie__nodes_reserve(trie *t, uint32_t n);
-uint32_t trie__node_alloc(trie *t);
-int trie__kids_reserve(trie *t, uint32_t units);
-uint32_t trie__kids_alloc(trie *t, uint32_t n);
+/* The node pool (OWN BLOCKS): reserve `units` more (conservatively: free
+ * chunks are not counted), then allocate the chunk of a node with n
+ * children: its record (best, term NONE, depth 0, e2 0, nkids n) and room
+ * for its block (at ref + NODE_UNITS). A node whose child count
+ * changes moves to a new chunk: trie__node_alloc, copy, node_release. */
+int trie__nodes_reserve(trie *t, uint64_t units);
+uint32_t trie__node_alloc(trie *t, uint32_t n);
+/* The root's chunk at unit 0 (ROOT_UNITS units reserved before). */
+void trie__root_init(trie *t);
 /* A trie with no root and no pools, only its (empty) cache; NULL on failure.
  * Owned by the caller (trie_free). */
 trie *trie__alloc_empty(void);
@@ -301,7 +318,7 @@ uint64_t trie__pf_bytes(const trie *t);
 /* trie_check's part: every live key's prefixes are in the filter. */
 int trie__pf_check(const trie *t, char *err, size_t errlen);
 
-/* trie_huge.c: moves the big arrays (nodes, child blocks, ids, arena,
+/* trie_huge.c: moves the big arrays (the node pool, ids, arena,
  * prefix filter) of min_bytes or more (load and bulk build pass
  * HUGE_MIN_BYTES, a compile-time setting; white-box tests 0) into 2
  * MB-aligned blocks advised MADV_HUGEPAGE, once they are final; returns how
@@ -366,14 +383,20 @@ static inline uint32_t kfree_next(const trie *t, uint32_t id) {
     memcpy(&n, &t->refs[id], 4); /* the score's first bytes (packed struct) */
     return n;
 }
+/* Node r's record (r: a node reference, not LEAF). */
+static inline tnode *NODE(const trie *t, uint32_t r) { return (tnode *)(t->kids + r); }
 static inline uint32_t ref_best(const trie *t, uint32_t r) {
-    return (r & LEAF) ? (r & ~LEAF) : t->nodes[r].best;
+    return (r & LEAF) ? (r & ~LEAF) : NODE(t, r)->best;
 }
-/* Only for nodes with children: a trie that never had a child block has a
- * NULL pool, and NULL + 0 is undefined behaviour. */
-static inline uint32_t *kid_refs(const trie *t, const tnode *n) { return t->kids + n->kids; }
+/* A node's child block: right behind its record (OWN BLOCKS), its refs
+ * then its first bytes. (t: unused, kept so that every reader spells the
+ * pool it reads.) */
+static inline uint32_t *kid_refs(const trie *t, const tnode *n) {
+    (void)t;
+    return (uint32_t *)(uintptr_t)((const uint32_t *)n + NODE_UNITS);
+}
 static inline uint8_t *kid_bytes(const trie *t, const tnode *n) {
-    return (uint8_t *)(t->kids + n->kids + n->nkids);
+    return (uint8_t *)(kid_refs(t, n) + n->nkids);
 }
 
 static inline int kid_find(const trie *t, const tnode *n, uint8_t c) {
@@ -503,12 +526,12 @@ static inline void fill_hit(const trie *t, uint32_t id, trie_hit *h) {
 /* Sets node n's e2 (struct tnode) for an edge that starts at byte pd of
  * key text k (any key of n's subtree, raw; at least depth(n) bytes). */
 static inline void node_set_e2(trie *t, uint32_t n, size_t pd, const char *k) {
-    tnode *nd = &t->nodes[n];
+    tnode *nd = NODE(t, n);
     nd->e2 = nd->depth >= pd + 2 ? (uint8_t)k[pd + 1] : 0;
 }
 
 static inline void recompute_best(trie *t, uint32_t n) {
-    tnode *nd = &t->nodes[n];
+    tnode *nd = NODE(t, n);
     uint32_t b = nd->term;
     if (nd->nkids) {
         uint32_t c = ref_best(t, kid_refs(t, nd)[0]);

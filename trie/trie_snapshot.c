@@ -435,12 +435,14 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
     if (!t->refs) LOAD_FAIL(TRIE_ENOMEM, "out of memory for %u ids", idb);
     t->idcap = t->nids = idb;
     for (uint32_t i = 0; i < idb; i++) t->refs[i] = (kref){.off = NONE};
-    uint64_t kest = (uint64_t)hnodes + count + (hnodes + count) / 4 + hnodes;
-    if (kest > UINT32_MAX) kest = UINT32_MAX;
-    if ((t->nodes = trie__huge_alloc((size_t)hnodes * sizeof(tnode), HUGE_MIN_BYTES, &hl)))
-        t->ncap = hl / sizeof(tnode) < MAX_NODES ? (uint32_t)(hl / sizeof(tnode)) : MAX_NODES;
+    /* the node pool (OWN BLOCKS): the root's chunk, then per other node its
+     * record and its block's first bytes (at most one unit more than a
+     * quarter of its children), and a ref per child (the other nodes and
+     * at most every key): an upper bound */
+    uint64_t kest = ROOT_UNITS + (uint64_t)hnodes * (NODE_UNITS + 1) + (hnodes + count) + (hnodes + count) / 4;
+    if (kest > MAX_UNITS) kest = MAX_UNITS;
     if ((t->kids = trie__huge_alloc((size_t)kest * 4, HUGE_MIN_BYTES, &hl)))
-        t->kcap = hl / 4 < UINT32_MAX ? hl / 4 : UINT32_MAX;
+        t->kcap = hl / 4 < MAX_UNITS ? hl / 4 : MAX_UNITS;
     /* each key's arena header adds at most KHDR_MAX bytes to its chunk: the
      * arena rarely grows while loading; the untouched tail costs address
      * space only (no resident pages) and shrink_to_fit returns it */
@@ -448,7 +450,7 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
     if (acap > UINT32_MAX) acap = UINT32_MAX;
     if ((t->arena = trie__huge_alloc((size_t)acap, HUGE_MIN_BYTES, &hl)))
         t->acap = hl < UINT32_MAX ? hl : UINT32_MAX;
-    if (trie__nodes_reserve(t, hnodes) || trie__arena_reserve(t, 1) || trie__kids_reserve(t, (uint32_t)kest))
+    if (trie__nodes_reserve(t, kest) || trie__arena_reserve(t, 1))
         LOAD_FAIL(TRIE_ENOMEM, "out of memory");
     if (acap > t->acap) {
         char *a = qrealloc(t->arena, acap);
@@ -456,7 +458,7 @@ int trie_load(const char *path, trie **out, char *err, size_t errlen) {
         t->arena = a;
         t->acap = acap;
     }
-    trie__node_alloc(t); /* root */
+    trie__root_init(t); /* the root's chunk first, then the others in post-order (trie_builder.c) */
     if ((rc = trie__b_init(&b, t))) LOAD_FAIL(rc, "out of memory");
     /* the previous and the current key, raw (the builder reads the previous) */
     char keybuf[2][TRIE_MAX_KEY], dbuf[TRIE_MAX_KEY];

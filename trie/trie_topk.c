@@ -96,7 +96,7 @@ static inline int locate(const trie *t, const char *prefix, size_t plen, uint32_
     uint32_t n = 0;
     size_t pos = 0;
     while (pos < plen) {
-        const tnode *nd = &t->nodes[n];
+        const tnode *nd = NODE(t, n);
         int s = kid_find(t, nd, (uint8_t)prefix[pos]);
         if (s < 0) return 0;
         uint32_t r = kid_refs(t, nd)[s];
@@ -104,14 +104,14 @@ static inline int locate(const trie *t, const char *prefix, size_t plen, uint32_
             *at = r & ~LEAF;
             return kprefix_is(t, *at, prefix, plen) ? 1 : 0;
         }
-        __builtin_prefetch(&t->kids[t->nodes[r].kids]);
-        pos = t->nodes[r].depth;
+        __builtin_prefetch(kid_refs(t, NODE(t, r)));
+        pos = NODE(t, r)->depth;
         n = r;
     }
-    if (t->nodes[n].best == NONE) return 0; /* empty trie */
+    if (NODE(t, n)->best == NONE) return 0; /* empty trie */
     /* PATRICIA: only first bytes were followed; the best key below n spells
      * n's whole path, so one comparison verifies every skipped byte */
-    if (plen && !kprefix_is(t, t->nodes[n].best, prefix, plen)) return 0;
+    if (plen && !kprefix_is(t, NODE(t, n)->best, prefix, plen)) return 0;
     *at = n;
     return 2;
 }
@@ -135,7 +135,7 @@ int trie__topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k, 
         /* descend from node `descend` along its best path, leaving the
          * alternatives on the frontier, and emit its best key */
         while (descend != NONE) {
-            const tnode *nd = &t->nodes[descend];
+            const tnode *nd = NODE(t, descend);
             uint32_t b = nd->best;
             if (nd->term == b) {
                 if (nd->nkids) fr_push(&f, ref_best(t, kid_refs(t, nd)[0]), descend, 0, k - got - 1);
@@ -146,7 +146,7 @@ int trie__topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k, 
             /* start the next level's miss now: the pushes below wait on
              * their own misses and branch on them */
             if (r & LEAF) __builtin_prefetch(&t->refs[r & ~LEAF]);
-            else __builtin_prefetch(&t->nodes[r]);
+            else __builtin_prefetch(NODE(t, r));
             if (nd->term != NONE) fr_push(&f, nd->term, NONE, 0, k - got - 1);
             if (nd->nkids > 1) fr_push(&f, ref_best(t, kid_refs(t, nd)[1]), descend, 1, k - got - 1);
             if (r & LEAF) {
@@ -162,7 +162,7 @@ int trie__topk_walk(const trie *t, const char *prefix, size_t plen, unsigned k, 
             out[got++] = e.id;
             continue;
         }
-        const tnode *pn = &t->nodes[e.par];
+        const tnode *pn = NODE(t, e.par);
         const uint32_t *pr = kid_refs(t, pn);
         if (e.slot + 1 < pn->nkids)
             fr_push(&f, ref_best(t, pr[e.slot + 1]), e.par, e.slot + 1, k - got - 1);
@@ -210,7 +210,7 @@ static int walk_sorted_from(const trie *t, uint32_t from, int (*fn)(void *ud, ui
     uint32_t n = from;
     for (;;) {
         if (n != NONE) { /* enter node n */
-            const tnode *nd = &t->nodes[n];
+            const tnode *nd = NODE(t, n);
             if (nd->term != NONE && (rc = fn(ud, nd->term))) return rc;
             wframe *w = &st[sp++];
             w->node = n;
@@ -235,7 +235,7 @@ static int walk_sorted_from(const trie *t, uint32_t from, int (*fn)(void *ud, ui
             sp--;
             continue;
         }
-        uint32_t r = kid_refs(t, &t->nodes[w->node])[w->order[w->i++]];
+        uint32_t r = kid_refs(t, NODE(t, w->node))[w->order[w->i++]];
         if (r & LEAF) {
             if ((rc = fn(ud, r & ~LEAF))) return rc;
         } else {

@@ -523,11 +523,11 @@
 
 /* Id of key in t, or NONE (find() without the path; reads internals). */
 uint32_t trie_words__lookup(const trie *t, const char *key, size_t klen) {
-    if (klen == 0 || klen > TRIE_MAX_KEY || t->nnodes == 0) return NONE;
+    if (klen == 0 || klen > TRIE_MAX_KEY || !t->kids) return NONE;
     uint32_t n = 0, id;
     size_t pos = 0;
     for (;;) {
-        const tnode *nd = &t->nodes[n];
+        const tnode *nd = NODE(t, n);
         if (pos == klen) {
             id = nd->term;
             break;
@@ -539,8 +539,8 @@ uint32_t trie_words__lookup(const trie *t, const char *key, size_t klen) {
             id = r & ~LEAF;
             break;
         }
-        if (t->nodes[r].depth > klen) return NONE;
-        pos = t->nodes[r].depth;
+        if (NODE(t, r)->depth > klen) return NONE;
+        pos = NODE(t, r)->depth;
         n = r;
     }
     if (id == NONE) return NONE;

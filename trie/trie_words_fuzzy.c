@@ -192,7 +192,7 @@ static void twf_ref(twf_walk *W, uint32_t ref, twf_st s, uint32_t from) {
     if (W->over || W->oom) return;
     uint32_t id = ref_best(wt, ref);
     const char *key = W->path;
-    uint32_t to = ref & LEAF ? 0 : wt->nodes[ref].depth, kl = to;
+    uint32_t to = ref & LEAF ? 0 : NODE(wt, ref)->depth, kl = to;
     if (from < to || (ref & LEAF)) /* the best word spells the path (bytes before from: the same) */
         kl = kdecode(wt, id, W->path);
     if (ref & LEAF) to = kl;
@@ -212,7 +212,7 @@ static void twf_ref(twf_walk *W, uint32_t ref, twf_st s, uint32_t from) {
         twf_end(W, &s, id);
         return;
     }
-    const tnode *nd = &wt->nodes[ref];
+    const tnode *nd = NODE(wt, ref);
     if (nd->term != NONE) twf_end(W, &s, nd->term);
     const uint8_t *kb = kid_bytes(wt, nd);
     for (uint32_t k = 0; k < nd->nkids; k++) {
@@ -230,7 +230,7 @@ int trie_words__fz_words(const trie *wt, const tw_fzq *q, uint32_t *work, uint32
                          uint32_t *nout) {
     *out = NULL;
     *nout = 0;
-    if (wt->nodes[0].best == NONE) return 0;
+    if (NODE(wt, 0)->best == NONE) return 0;
     const fz_pat *z = &q->z;
     twf_walk W = {0};
     W.wt = wt;
@@ -252,7 +252,7 @@ int trie_words__fz_words(const trie *wt, const tw_fzq *q, uint32_t *work, uint32
             twf_start(&W, &s);
             dead = !q->whole && s.best == 0;
         }
-        const tnode *root = &wt->nodes[0];
+        const tnode *root = NODE(wt, 0);
         if (!dead && root->term != NONE) twf_end(&W, &s, root->term);
         for (uint32_t k = 0; !dead && k < root->nkids; k++) {
             ++*W.work;

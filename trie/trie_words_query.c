@@ -299,7 +299,7 @@ static int stream_init(tw_search *S, const char *p, size_t pl) {
     uint32_t n = 0;
     size_t pos = 0;
     while (pos < pl) {
-        const tnode *nd = &wt->nodes[n];
+        const tnode *nd = NODE(wt, n);
         int s = kid_find(wt, nd, (uint8_t)p[pos]);
         if (s < 0) return 0;
         uint32_t r = kid_refs(wt, nd)[s];
@@ -309,10 +309,10 @@ static int stream_init(tw_search *S, const char *p, size_t pl) {
             spush(S, wscore(wt, id), id, NONE, 0);
             return 1;
         }
-        pos = wt->nodes[r].depth;
+        pos = NODE(wt, r)->depth;
         n = r;
     }
-    uint32_t b = wt->nodes[n].best;
+    uint32_t b = NODE(wt, n)->best;
     if (b == NONE || !kprefix_is(wt, b, p, pl)) return 0;
     spush(S, wscore(wt, b), NONE, n, NONE);
     return 1;
@@ -322,7 +322,7 @@ static int stream_init(tw_search *S, const char *p, size_t pl) {
 static uint32_t stream_descend(tw_search *S, uint32_t n) {
     const trie *wt = S->w->wt;
     for (;;) {
-        const tnode *nd = &wt->nodes[n];
+        const tnode *nd = NODE(wt, n);
         uint32_t b = nd->best;
         if (nd->term == b) {
             if (nd->nkids) spush(S, wscore(wt, ref_best(wt, kid_refs(wt, nd)[0])), NONE, n, 0);
@@ -342,7 +342,7 @@ static uint32_t stream_next(tw_search *S) {
     tw_sent e = spop(S);
     if (e.par == NONE) return e.id;
     if (e.slot == NONE) return stream_descend(S, e.par);
-    const tnode *nd = &wt->nodes[e.par];
+    const tnode *nd = NODE(wt, e.par);
     const uint32_t *r = kid_refs(wt, nd);
     if (e.slot + 1 < nd->nkids) spush(S, wscore(wt, ref_best(wt, r[e.slot + 1])), NONE, e.par, e.slot + 1);
     if (r[e.slot] & LEAF) return r[e.slot] & ~LEAF;
@@ -721,9 +721,9 @@ static void fz_stream(tw_search *S, const tw_fzent *e, uint32_t ne, unsigned c) 
             spush(S, wscore(wt, r & ~LEAF), r & ~LEAF, NONE, 0);
             S->fzsig |= tw_sig_word(p, kdecode(wt, r & ~LEAF, p));
         } else {
-            spush(S, wscore(wt, wt->nodes[r].best), NONE, r, NONE);
-            uint32_t d = wt->nodes[r].depth;
-            kdecode(wt, wt->nodes[r].best, p); /* (its first d bytes: the path) */
+            spush(S, wscore(wt, NODE(wt, r)->best), NONE, r, NONE);
+            uint32_t d = NODE(wt, r)->depth;
+            kdecode(wt, NODE(wt, r)->best, p); /* (its first d bytes: the path) */
             S->fzsig |= tw_sig_pfx(p, d) | (d < 2 ? 0xffffu : 0) | (d < 3 ? 0xffff0000u : 0);
         }
     }

@@ -445,8 +445,7 @@ static void mem_breakdown(const trie *t) {
         const char *name;
         double bytes;
     } s[] = {
-        {"nodes", (double)t->ncap * sizeof(tnode)},
-        {"kids", (double)t->kcap * 4},
+        {"nodes+kids", (double)t->kcap * 4}, /* one pool (OWN BLOCKS) */
         {"arena", (double)t->acap},
         {"ids", (double)t->idcap * sizeof(kref)},
         {"heavy", (double)t->nheavy * sizeof(hentry) + (t->htab ? (t->hmask + 1.0) * 4 : 0)},
