@@ -37,6 +37,13 @@ MALLOC :=
 else
 BUILD := build/rel
 QAC := bin/qac
+# -O2, measured against the alternatives (thirteenth session, 10M keys,
+# answers equal in every run): -O3 gave the word index's queries 0.93 on
+# the trie before OWN BLOCKS (12 pairs, load 2-7) but 1.045 after it (4
+# pairs, load ~1), the exact path 1.015 (8 pairs), typos 0.97-1.04: no
+# gain, for 1.28x the build's CPU; -O2 -flto the exact path 0.94, nothing
+# else, for 4x the build (each test binary an LTO link); -O3 -flto no
+# better than -O3. docs/INFIX.md, "Compiler flags".
 OPT := -O2 -g
 MALLOC := -ljemalloc
 endif
