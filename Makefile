@@ -90,7 +90,18 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(BUILD)/bench/%)
 .PHONY: all test test-san check-deps deps bench run cluster clean fuzz install uninstall deb
 all: $(QAC) $(TEST_BIN) $(BENCH_BIN)
 
-$(BUILD)/%.o: %.c
+# FLAGS STAMP: $(BUILD)/.flags holds the compiler and flags the tree was
+# built with, rewritten only when they change (make OPT=-O3, EXTRA_CFLAGS=...,
+# CC=clang), and every object depends on it: a tree is never a mix of two
+# sets of flags, and a changed flag rebuilds without `make clean`.
+FLAGS_STAMP := $(BUILD)/.flags
+FLAGS_NOW := $(CC) $(CFLAGS) $(LDFLAGS) $(LIBS)
+ifneq ($(file < $(FLAGS_STAMP)),$(FLAGS_NOW))
+$(shell mkdir -p $(BUILD))
+$(file > $(FLAGS_STAMP),$(FLAGS_NOW))
+endif
+
+$(BUILD)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
 
@@ -248,7 +259,16 @@ FUZZ_MOD_words_snap := trie
 FUZZ_MOD_outbox := engine
 FUZZ_MOD_fdelta := ranking
 
-$(FUZZ_DIR)/obj/%.o: %.c
+FUZZ_STAMP := $(FUZZ_DIR)/.flags
+FUZZ_NOW := $(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_LIBS)
+ifneq ($(filter fuzz fuzz-build $(FUZZ_DIR)/%,$(MAKECMDGOALS)),)
+ifneq ($(file < $(FUZZ_STAMP)),$(FUZZ_NOW))
+$(shell mkdir -p $(FUZZ_DIR))
+$(file > $(FUZZ_STAMP),$(FUZZ_NOW))
+endif
+endif
+
+$(FUZZ_DIR)/obj/%.o: %.c $(FUZZ_STAMP)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
