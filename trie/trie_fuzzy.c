@@ -454,6 +454,7 @@
 
 /* PROBE MEMO's switch and counters (trie_fuzzy_internal.h) */
 uint32_t trie__fz_memo = 1;
+uint32_t trie__fz_plan_hashes = 1; /* PLAN HASHES (trie_fuzzy_probe.h) */
 uint32_t trie__fz_memo_count = 0;
 uint64_t trie__fz_memo_hits = 0;
 
@@ -465,6 +466,7 @@ typedef struct fz_frame {
     fz_st st;   /* state at the node's position */
     uint8_t gdead, nsp, sp[2 * FZ_W]; /* fz_generic: generic first bytes die */
     uint8_t hinted;                   /* fz_hint ran (SIBLING PREFETCH) */
+    uint16_t gord;                    /* generic children met so far (fz_plan_check's o) */
     uint64_t spm[4];                  /* sp[0, nsp) as a set */
     uint64_t hm[4];                   /* the children fz_hint prefetched, by slot */
 } fz_frame;
@@ -475,6 +477,7 @@ static void fz_frame_init(fz_walk *w, fz_frame *F, uint32_t node, const fz_st *s
     F->node = node;
     F->i = 0;
     F->hinted = 0;
+    F->gord = 0;
     F->st = *s;
     F->gdead = fz_generic(w, s, pos, F->sp, &F->nsp, &g) == FZ_DEAD;
     memset(F->spm, 0, sizeof F->spm);
@@ -741,7 +744,7 @@ static void fz_hint(const trie *t, fz_dfs *d, int sp, const tnode *nd, unsigned 
     const uint8_t *kb = kid_bytes(t, nd);
     const uint32_t *kr = kid_refs(t, nd);
     size_t pos = nd->depth;
-    unsigned c = 0, n = 0;
+    unsigned c = 0, n = 0, o = F->gord; /* the walk has met the generic children before `from` */
     F->hinted = 1;
     memset(F->hm, 0, sizeof F->hm);
     for (unsigned i = from; i < nd->nkids && n < FZ_HINT_MAX; i++) {
@@ -749,7 +752,7 @@ static void fz_hint(const trie *t, fz_dfs *d, int sp, const tnode *nd, unsigned 
         if (F->gdead && fz_is_generic(&F->st, F->spm, c0)) continue;
         if (sp < (int)PF_MAXLEN) {
             if (fz_plan_applies(d->w.z, c0)) {
-                if (!fz_plan_check(t, &d->w, &d->plan[sp], pos, c0)) continue;
+                if (!fz_plan_check(t, &d->w, &d->plan[sp], pos, c0, o++)) continue;
             } else {
                 while (c < d->nprec[sp] && d->prec[sp][c].slot < i) c++;
                 const fz_prec *r = &d->prec[sp][c];
@@ -818,7 +821,7 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
         size_t pos = nd->depth;
         /* a generic child: the node's plan judges it before any DP step */
         int gen = sp < (int)PF_MAXLEN && fz_plan_applies(w->z, c0);
-        if (gen && !fz_plan_check(t, w, &d->plan[sp], pos, c0)) continue; /* dead below, unseen */
+        if (gen && !fz_plan_check(t, w, &d->plan[sp], pos, c0, F->gord++)) continue; /* dead below, unseen */
         uint32_t r = kid_refs(t, nd)[slot];
         /* children are sorted by their best key: all later ones are worse */
         if (d->thr > -HUGE_VAL && t->refs[ref_best(t, r)].score < d->thr) {
