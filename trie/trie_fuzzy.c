@@ -365,8 +365,8 @@
       misses seen at the check, not the check's own cost. Paired per call
       (one process times even calls with it and odd ones without, a
       second the reverse; 10M, p20k.txt): FUZZY 1 0.983-0.992 of the
-      median over 7 rounds, FUZZY 2 0.99 (2), on 8+ characters 0.97 (2),
-      AUTO 0.97-0.995 (2). Tried and not kept, the same pairing, FUZZY 1
+      median over 7 rounds, FUZZY 2 0.97-1.00 (4), on 8+ characters
+      0.97-0.99 (4), AUTO 0.97-1.01 (4). Tried and not kept, the same pairing, FUZZY 1
       (docs/TYPOS.md): on the code before it, a frame's first 8
       first-byte survivors' chunks (record and first child line: one line
       now) prefetched at frame entry, all or the typed ones only
