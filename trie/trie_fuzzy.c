@@ -371,7 +371,8 @@
       first-byte survivors' chunks (record and first child line: one line
       now) prefetched at frame entry, all or the typed ones only
       (0.995-0.997), fz_hint at maxd 1 (1.04, p99 0.93); with it, the
-      PLAN MEMO at maxd 1 (1.003-1.005), a branch-free plan check (1.00).
+      same chunk prefetch (0.995-1.004, 5 rounds), the PLAN MEMO at maxd
+      1 (1.003-1.005), a branch-free plan check (1.00).
  *   3. trie_topk's best-first walk with list c as its initial frontier
  *      (entries: a key, a whole subtree, or a run of siblings), until k
  *      results. Each entry carries its matchlen to the keys it yields. If
