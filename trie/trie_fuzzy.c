@@ -351,6 +351,28 @@
       block of <= 16 units that would cross a 64-byte line to the next
       one (its refs and first bytes then one line): 4 pairs 0.98-1.07 of
       main's median (1.03), kids 79.9 -> 89.4 MB.
+      PLAN HASHES (branch fz19, at fz_plan_prefetch): perf of a FUZZY 1
+      run at 10M on OWN BLOCKS put fz_plan_check at ~40 % of the walk's
+      samples (its own and fz_dfs_run's), cold and warm alike, nearly all
+      on its filter word's load, which waited for a hash (two
+      multiplies) of a string the frame's prefetch had hashed already. The prefetch now
+      keeps those hashes (pl->h: the node's o-th generic child's n
+      look-ups at o * n; a child past FZ_PREFETCH_MAX hashes as before)
+      and the check reads them: the same look-ups, answers and units. Its
+      samples fell to ~4 % of the walk's, but the time only by ~1 %: the
+      stall moved to the next miss (a survivor's node record, ~30 % of the
+      walk's samples before and after), so those samples were the walk's
+      misses seen at the check, not the check's own cost. Paired per call
+      (one process times even calls with it and odd ones without, a
+      second the reverse; 10M, p20k.txt): FUZZY 1 0.983-0.992 of the
+      median over 7 rounds, FUZZY 2 0.97-1.00 (4), on 8+ characters
+      0.97-0.99 (4), AUTO 0.97-1.01 (4). Tried and not kept, the same pairing, FUZZY 1
+      (docs/TYPOS.md): on the code before it, a frame's first 8
+      first-byte survivors' chunks (record and first child line: one line
+      now) prefetched at frame entry, all or the typed ones only
+      (0.995-0.997), fz_hint at maxd 1 (1.04, p99 0.93); with it, the
+      same chunk prefetch (0.995-1.004, 5 rounds), the PLAN MEMO at maxd
+      1 (1.003-1.005), a branch-free plan check (1.00).
  *   3. trie_topk's best-first walk with list c as its initial frontier
  *      (entries: a key, a whole subtree, or a run of siblings), until k
  *      results. Each entry carries its matchlen to the keys it yields. If
@@ -454,6 +476,7 @@
 
 /* PROBE MEMO's switch and counters (trie_fuzzy_internal.h) */
 uint32_t trie__fz_memo = 1;
+uint32_t trie__fz_plan_hashes = 1; /* PLAN HASHES (trie_fuzzy_probe.h) */
 uint32_t trie__fz_memo_count = 0;
 uint64_t trie__fz_memo_hits = 0;
 
@@ -465,6 +488,7 @@ typedef struct fz_frame {
     fz_st st;   /* state at the node's position */
     uint8_t gdead, nsp, sp[2 * FZ_W]; /* fz_generic: generic first bytes die */
     uint8_t hinted;                   /* fz_hint ran (SIBLING PREFETCH) */
+    uint16_t gord;                    /* generic children met so far (fz_plan_check's o) */
     uint64_t spm[4];                  /* sp[0, nsp) as a set */
     uint64_t hm[4];                   /* the children fz_hint prefetched, by slot */
 } fz_frame;
@@ -475,6 +499,7 @@ static void fz_frame_init(fz_walk *w, fz_frame *F, uint32_t node, const fz_st *s
     F->node = node;
     F->i = 0;
     F->hinted = 0;
+    F->gord = 0;
     F->st = *s;
     F->gdead = fz_generic(w, s, pos, F->sp, &F->nsp, &g) == FZ_DEAD;
     memset(F->spm, 0, sizeof F->spm);
@@ -741,7 +766,7 @@ static void fz_hint(const trie *t, fz_dfs *d, int sp, const tnode *nd, unsigned 
     const uint8_t *kb = kid_bytes(t, nd);
     const uint32_t *kr = kid_refs(t, nd);
     size_t pos = nd->depth;
-    unsigned c = 0, n = 0;
+    unsigned c = 0, n = 0, o = F->gord; /* the walk has met the generic children before `from` */
     F->hinted = 1;
     memset(F->hm, 0, sizeof F->hm);
     for (unsigned i = from; i < nd->nkids && n < FZ_HINT_MAX; i++) {
@@ -749,7 +774,7 @@ static void fz_hint(const trie *t, fz_dfs *d, int sp, const tnode *nd, unsigned 
         if (F->gdead && fz_is_generic(&F->st, F->spm, c0)) continue;
         if (sp < (int)PF_MAXLEN) {
             if (fz_plan_applies(d->w.z, c0)) {
-                if (!fz_plan_check(t, &d->w, &d->plan[sp], pos, c0)) continue;
+                if (!fz_plan_check(t, &d->w, &d->plan[sp], pos, c0, o++)) continue;
             } else {
                 while (c < d->nprec[sp] && d->prec[sp][c].slot < i) c++;
                 const fz_prec *r = &d->prec[sp][c];
@@ -818,7 +843,7 @@ static void fz_dfs_run(const trie *t, fz_dfs *d) {
         size_t pos = nd->depth;
         /* a generic child: the node's plan judges it before any DP step */
         int gen = sp < (int)PF_MAXLEN && fz_plan_applies(w->z, c0);
-        if (gen && !fz_plan_check(t, w, &d->plan[sp], pos, c0)) continue; /* dead below, unseen */
+        if (gen && !fz_plan_check(t, w, &d->plan[sp], pos, c0, F->gord++)) continue; /* dead below, unseen */
         uint32_t r = kid_refs(t, nd)[slot];
         /* children are sorted by their best key: all later ones are worse */
         if (d->thr > -HUGE_VAL && t->refs[ref_best(t, r)].score < d->thr) {

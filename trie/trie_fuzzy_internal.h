@@ -62,6 +62,10 @@ extern uint64_t trie__fz_memo_hits;
 /* Filter words from which the walk runs the PROBE PREFETCH pass
  * (trie_fuzzy.c, FZ_PASS_MIN_FILTER_WORDS). Only tests change it. */
 extern uint32_t trie__fz_pass_min_words;
+/* 1 (the default): fz_plan_check reads the hashes fz_plan_prefetch kept
+ * (PLAN HASHES, trie_fuzzy_probe.h); 0: it hashes every look-up again.
+ * Only tests change it, to compare the two. */
+extern uint32_t trie__fz_plan_hashes;
 
 int trie__fz_pat_init(fz_pat *z, const char *p, size_t plen, unsigned maxd, unsigned flags);
 /* trie_fuzzy_dist for a pattern z made by trie__fz_pat_init from p (its

@@ -288,10 +288,13 @@ static int fz_probe(const trie *t, fz_walk *w, const fz_st *s, size_t pos, unsig
  * fz_probe would look up after the child's byte are the same (u[0..n)),
  * made once from a stand-in byte. maybe: the plan rules nothing out. */
 #define FZ_PLAN_MAX 32
+#define FZ_PREFETCH_MAX 64 /* filter words prefetched per node (and their hashes kept: fz_plan_prefetch) */
 typedef struct fz_plan {
     uint8_t maybe, n;
     uint8_t len[FZ_PLAN_MAX];
     uint64_t u[FZ_PLAN_MAX]; /* filter words (FILTER WORDS) of len bytes */
+    unsigned nh;                /* PLAN HASHES: h[0, nh) are set (fz_plan_prefetch) */
+    uint64_t h[FZ_PREFETCH_MAX]; /* the look-ups' hashes, u[] for each generic child in slot order */
 } fz_plan;
 
 /* Adds the suffix a (al <= 1 bytes, a word) then b[0, bl), cut to room
@@ -406,11 +409,15 @@ static inline int fz_plan_applies(const fz_pat *z, uint8_t c0) {
     return (c0 < 0xC0 || c0 >= 0xF8) && !(z->inpat[c0 >> 6] >> (c0 & 63) & 1);
 }
 
-#define FZ_PREFETCH_MAX 64 /* filter words prefetched per node */
-
 /* Prefetches the filter words fz_plan_check will read for node nd's
- * generic children: independent look-ups, so their misses overlap. */
-static void fz_plan_prefetch(const trie *t, const fz_walk *w, const fz_plan *pl, const tnode *nd, size_t pos) {
+ * generic children: independent look-ups, so their misses overlap. PLAN
+ * HASHES: their hashes are kept in pl->h, the n look-ups of the node's
+ * o-th generic child (in slot order) at o * n, so that fz_plan_check
+ * reads a kept hash instead of hashing the same string again (the check's
+ * load then waits for no multiply chain); a child past the kept ones (the
+ * FZ_PREFETCH_MAX cap) is hashed as before. Same look-ups, same answers. */
+static void fz_plan_prefetch(const trie *t, const fz_walk *w, fz_plan *pl, const tnode *nd, size_t pos) {
+    pl->nh = 0;
     if (pl->maybe || pl->n == 0 || nd->nkids == 0) return;
     uint64_t pv = fz_pathw(w, pos); /* a plan is made only for pos + 1 < PF_MAXLEN */
     const uint8_t *kb = kid_bytes(t, nd);
@@ -421,13 +428,24 @@ static void fz_plan_prefetch(const trie *t, const fz_walk *w, const fz_plan *pl,
         for (unsigned k = 0; k < pl->n && done < FZ_PREFETCH_MAX; k++, done++) {
             uint64_t h = pf_hash_word(cv | pl->u[k] << (8 * (pos + 1)), pos + 1 + pl->len[k]);
             __builtin_prefetch(&t->pf[h >> 12 & t->pfmask]);
+            pl->h[done] = h;
         }
     }
+    pl->nh = done;
 }
 
-/* 1 when generic child c0 of the plan's node (at pos) may be alive. */
-static int fz_plan_check(const trie *t, fz_walk *w, const fz_plan *pl, size_t pos, uint8_t c0) {
+/* 1 when generic child c0 of the plan's node (at pos) may be alive; o:
+ * how many generic children come before it (PLAN HASHES). */
+static int fz_plan_check(const trie *t, fz_walk *w, const fz_plan *pl, size_t pos, uint8_t c0, unsigned o) {
     if (pl->maybe) return 1;
+    const unsigned b = o * pl->n;
+    if (trie__fz_plan_hashes && b + pl->n <= pl->nh) { /* the kept hashes (pf set: a plan has none without) */
+        for (unsigned k = 0; k < pl->n; k++) { /* prefetched: no unit */
+            uint64_t h = pl->h[b + k], m = pf_bits(h);
+            if ((t->pf[(h >> 12) & t->pfmask] & m) == m) return 1;
+        }
+        return 0;
+    }
     uint64_t cv = fz_pathw(w, pos) | (uint64_t)c0 << (8 * pos);
     for (unsigned k = 0; k < pl->n; k++) /* prefetched: no unit */
         if (trie__pf_has_word(t, cv | pl->u[k] << (8 * (pos + 1)), pos + 1 + pl->len[k])) return 1;
