@@ -64,8 +64,8 @@ static void test_differential_c0_late(void **state) {
 
 /* The best-first search looking one leaf block ahead (trie_words_query.c,
  * expand: the heap's next entry decoded and its misses started under the
- * current block's check, its ranks reused when it is expanded), then not:
- * both against brute force. */
+ * current block's check, its ranks reused when it is expanded) from its
+ * first leaf block on, then never: both against brute force. */
 static void test_differential_lookahead(void **state) {
     (void)state;
     unsigned la = trie_words__lookahead;

@@ -365,9 +365,10 @@ typedef struct tw_search {
     uint8_t pcur, handoff, skewed, blocks, sigf; /* (tw_work) */
     /* the leaf block looked ahead at (trie_words_query.c, expand): the
      * heap's next entry when a leaf block too, its ranks decoded and their
-     * records' misses started under the current block's check (la_n 0:
-     * none) */
-    uint32_t la_wid, la_idx, la_n;
+     * records' and scores' misses started under the current block's check
+     * (la_n 0: none); nleaf: leaf blocks expanded so far (from the
+     * trie_words__lookahead-th on) */
+    uint32_t la_wid, la_idx, la_n, nleaf;
     uint32_t la_rk[TW_F];
     uint32_t ahead; /* leaf blocks expanded from the look-ahead (tw_work) */
 } tw_search;
@@ -448,8 +449,9 @@ extern unsigned trie_words__fzcur_ratio;
  * class 0 answers without trie_topk: TW_C0_LATE_WORDS unless a test sets
  * it (0: never, class 0 first as before; trie_words_query.c). */
 extern unsigned trie_words__c0_late;
-/* the best-first search looks one leaf block ahead (TW_LOOKAHEAD; 0: off, for
- * tests; trie_words_query.c, expand). */
+/* the best-first search looks one leaf block ahead from its this-many-th
+ * leaf block on (TW_LOOKAHEAD; 0: never, for tests; trie_words_query.c,
+ * expand). */
 extern unsigned trie_words__lookahead;
 typedef struct tw_work {
     uint32_t units;   /* as limited by the index's max_scan */

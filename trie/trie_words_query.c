@@ -204,7 +204,8 @@ unsigned trie_words__fzcur_ratio = TW_FZCUR_RATIO;
 #endif
 unsigned trie_words__c0_late = TW_C0_LATE_WORDS;
 #ifndef TW_LOOKAHEAD
-#define TW_LOOKAHEAD 1 /* the best-first search looks one leaf block ahead (expand; 0: off, for tests) */
+#define TW_LOOKAHEAD 3 /* the best-first search looks one leaf block ahead from its this-many-th leaf block on
+                        * (expand: a short search would pay for a block it never reads; 0: never, for tests) */
 #endif
 unsigned trie_words__lookahead = TW_LOOKAHEAD;
 
@@ -478,9 +479,12 @@ static void expand(tw_search *S, uint32_t wid, int lv, uint32_t idx) {
          * its ranks are decoded now and their record and score misses
          * started under this block's check (check_ranks), the misses of a
          * best-first search over a common word's list being one leaf
-         * block after another */
+         * block after another -- from the search's trie_words__lookahead-th
+         * leaf block on, so that the many searches that end after a block
+         * or two do not start misses for a block they never read */
         S->la_n = 0;
-        if (S->hn && S->h[0].kind == K_NODE && S->h[0].lv == 0 && trie_words__lookahead) {
+        if (trie_words__lookahead && ++S->nleaf >= trie_words__lookahead && S->hn && S->h[0].kind == K_NODE &&
+            S->h[0].lv == 0) {
             S->la_wid = S->h[0].a;
             S->la_idx = S->h[0].b;
             S->la_n = tw_block(&S->w->w[S->la_wid], S->la_idx, S->la_rk);
