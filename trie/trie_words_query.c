@@ -14,6 +14,9 @@
  *     scores, and only a key whose score can enter the sorted set of the
  *     best m matches so far (whose worst prunes the heap, ties by rank:
  *     res_beats) is decoded and matched on its bytes (trie_words__check_ranks);
+ *     from a search's TW_LOOKAHEAD-th leaf block on, the heap's next entry,
+ *     when a leaf block, is decoded and its records' and scores' misses
+ *     started under the current block's check (expand);
  *   - class 0 (trie_topk) first, or from TW_C0_LATE_WORDS typed words
  *     class 1 first, class 0 then skipped when that search met every key
  *     holding the typed words and none of class 0 (trie_words__topk;
