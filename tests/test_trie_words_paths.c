@@ -4,7 +4,8 @@
  * (trie_words__pcur_*), complete lists left to the key check
  * (trie_words__isect_skew), block pairs (trie_words__isect_block), the
  * driver's ranks tested on their signatures first (trie_words__isect_sigf),
- * class 1 searched before class 0 (trie_words__c0_late):
+ * class 1 searched before class 0 (trie_words__c0_late), the best-first
+ * search looking one leaf block ahead (trie_words__lookahead):
  * each must be taken often when forced, never when off, and answer as the
  * brute force does both ways. */
 #include <setjmp.h>
@@ -59,6 +60,26 @@ static void test_differential_c0_late(void **state) {
     run_differential(43, 1, 2500, 40);
     assert_int_equal(n_late0 + n_late2, 0);
     trie_words__c0_late = cl;
+}
+
+/* The best-first search looking one leaf block ahead (trie_words_query.c,
+ * expand: the heap's next entry decoded and its misses started under the
+ * current block's check, its ranks reused when it is expanded) from its
+ * first leaf block on, then never: both against brute force. */
+static void test_differential_lookahead(void **state) {
+    (void)state;
+    unsigned la = trie_words__lookahead;
+    trie_words__lookahead = 1;
+    n_ahead = 0;
+    run_differential(51, 0, 1500, 40);
+    run_differential(52, 1, 2500, 40);
+    printf("leaf blocks looked ahead at: %lu queries\n", n_ahead);
+    assert_true(n_ahead > 300);
+    trie_words__lookahead = 0;
+    n_ahead = 0;
+    run_differential(53, 1, 2500, 40);
+    assert_int_equal(n_ahead, 0);
+    trie_words__lookahead = la;
 }
 
 /* The prefix's words' lists read as one in the one-pass intersection (a
@@ -159,6 +180,7 @@ int main(void) {
         cmocka_unit_test(test_differential_fuzzy_cur),
         cmocka_unit_test(test_differential_pcur),
         cmocka_unit_test(test_differential_c0_late),
+        cmocka_unit_test(test_differential_lookahead),
         cmocka_unit_test(test_differential_skew),
         cmocka_unit_test(test_differential_block),
         cmocka_unit_test(test_differential_sigf),

@@ -228,6 +228,7 @@ static unsigned long n_blocks; /* queries whose one pass compared two lists a bl
 static unsigned long n_sigf;   /* queries whose one pass tested the driver's ranks on their signatures first */
 static unsigned long n_pfskip; /* queries whose class 0 the prefix filter knew empty (no trie_topk) */
 static unsigned long n_late0, n_late2; /* class 1 searched first: answered alone; class 0 found after it */
+static unsigned long n_ahead; /* queries whose best-first search expanded a leaf block it had looked ahead at */
 
 static inline void compare(const trie_words *w, const trie *t, bset *b, const char *text, size_t len,
                     unsigned k, bkey **res, trie_words_hit *out) {
@@ -243,6 +244,7 @@ static inline void compare(const trie_words *w, const trie *t, bset *b, const ch
     n_pfskip += wk.pfskip;
     n_late0 += wk.late0 == 1;
     n_late2 += wk.late0 == 2;
+    n_ahead += wk.ahead > 0;
     size_t want = ne < k ? ne : k;
     n_cmp++;
     for (size_t i = 0; i < want; i++)

@@ -332,7 +332,12 @@
  * truncated, so changed). The best-first search starting the signatures'
  * misses of the next leaf block on the heap under the current block's
  * check: 3 pairs, median 19.9 / 20.5 / 19.4 us without, 19.8 / 19.8 /
- * 20.5 with (noise). TW_PCUR_RATIO 1, 2 or 8, TW_PCUR_WORDS 64,
+ * 20.5 with (noise) -- kept later in another form (branch tail19, after
+ * the record of signature and key id): the next leaf block's records and
+ * then its scores started, from a search's third leaf block on
+ * (TW_LOOKAHEAD, trie_words_query.c, expand); the median does not move,
+ * the 2-word tail does (its best-first searches over a common word's
+ * list whose signatures pass most ranks: docs/INFIX.md). TW_PCUR_RATIO 1, 2 or 8, TW_PCUR_WORDS 64,
  * TW_ISECT_SKEW 16 or 32, TW_PFX_DRIVE 256 or 512 with the 4-byte
  * signatures: none better than the noise (one or two runs each;
  * TW_PCUR_RATIO 1 sends 2-word p99 from ~340 to ~470 us; the skews and

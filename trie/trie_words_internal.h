@@ -363,6 +363,14 @@ typedef struct tw_search {
     tw_sig_t fzsig; /* the class's words' bits (OR of tw_sig_word, each half all ones when unknown): a key of
                      * the class has one of each half (0: no such test) */
     uint8_t pcur, handoff, skewed, blocks, sigf; /* (tw_work) */
+    /* the leaf block looked ahead at (trie_words_query.c, expand): the
+     * heap's next entry when a leaf block too, its ranks decoded and their
+     * records' and scores' misses started under the current block's check
+     * (la_n 0: none); nleaf: leaf blocks expanded so far (from the
+     * trie_words__lookahead-th on) */
+    uint32_t la_wid, la_idx, la_n, nleaf;
+    uint32_t la_rk[TW_F];
+    uint32_t ahead; /* leaf blocks expanded from the look-ahead (tw_work) */
 } tw_search;
 
 /* The worst kept match when the set is full (prunes), else NULL. */
@@ -441,6 +449,10 @@ extern unsigned trie_words__fzcur_ratio;
  * class 0 answers without trie_topk: TW_C0_LATE_WORDS unless a test sets
  * it (0: never, class 0 first as before; trie_words_query.c). */
 extern unsigned trie_words__c0_late;
+/* the best-first search looks one leaf block ahead from its this-many-th
+ * leaf block on (TW_LOOKAHEAD; 0: never, for tests; trie_words_query.c,
+ * expand). */
+extern unsigned trie_words__lookahead;
 typedef struct tw_work {
     uint32_t units;   /* as limited by the index's max_scan */
     uint32_t decoded; /* keys decoded: only candidates that enter the best k */
@@ -452,6 +464,7 @@ typedef struct tw_work {
     uint8_t pfskip;   /* class 0 was known empty from the prefix filter (no trie_topk) */
     uint8_t late0;    /* class 1 searched first (trie_words__c0_late): 1 it met no key of class 0 and answers
                        * alone (no trie_topk), 2 class 0 was not empty: its best k - n0 follow class 0 */
+    uint32_t ahead;   /* leaf blocks the best-first search had looked ahead at (decoded, misses started) */
 } tw_work;
 /* trie_words_topk that also reports the work it did (tests). */
 int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,

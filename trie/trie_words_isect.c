@@ -553,19 +553,25 @@ static void isect_handoff(tw_search *S, const tw_cur *c0) {
  * pass goes, never whole (trie_words__union reads and sorts every entry). */
 typedef struct tw_uni {
     tw_cur c[TW_PCUR_MAX];
-    uint32_t hr[TW_PCUR_MAX]; /* the heap's ranks: hr[i] == c[h[i]].r, so the
-                               * sift reads 1 KB, not a 96-B cursor a compare */
+    uint32_t hr[TW_PCUR_MAX + 1]; /* the heap's ranks: hr[i] == c[h[i]].r, so the sift
+                                   * reads 1 KB, not a 96-B cursor a compare; hr[hn] is
+                                   * UINT32_MAX (uni_down) */
     uint8_t h[TW_PCUR_MAX];
     uint32_t hn;
 } tw_uni;
 
+/* Sifts heap entry i down. The smaller child is chosen without a branch
+ * (the right one only when strictly smaller, as before; hr[hn] is
+ * UINT32_MAX, so a missing right child is never chosen): that branch was
+ * mispredicted about one level in two (the prefix's cursors' queries
+ * ~0.95-0.98 of their time, the same moves). */
 static inline void uni_down(tw_uni *U, uint32_t i) {
     uint8_t x = U->h[i];
     uint32_t rx = U->hr[i];
     for (;;) {
-        uint32_t l = 2 * i + 1, m = l;
+        uint32_t l = 2 * i + 1;
         if (l >= U->hn) break;
-        if (l + 1 < U->hn && U->hr[l + 1] < U->hr[l]) m = l + 1;
+        uint32_t m = l + (U->hr[l + 1] < U->hr[l]);
         if (U->hr[m] >= rx) break;
         U->h[i] = U->h[m];
         U->hr[i] = U->hr[m];
@@ -583,6 +589,7 @@ static void uni_init(tw_uni *U, const trie_words *w, const uint32_t *pw, uint32_
         U->hr[U->hn] = U->c[U->hn].r;
         U->hn++;
     }
+    U->hr[U->hn] = UINT32_MAX;
     for (uint32_t i = U->hn / 2; i-- > 0;) uni_down(U, i);
 }
 
@@ -597,6 +604,7 @@ static inline int uni_seek(tw_search *S, tw_uni *U, uint32_t r, uint32_t *nr) {
             U->hn--;
             U->h[0] = U->h[U->hn];
             U->hr[0] = U->hr[U->hn];
+            U->hr[U->hn] = UINT32_MAX;
         }
         if (U->hn) uni_down(U, 0);
     }

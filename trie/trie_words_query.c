@@ -14,6 +14,9 @@
  *     scores, and only a key whose score can enter the sorted set of the
  *     best m matches so far (whose worst prunes the heap, ties by rank:
  *     res_beats) is decoded and matched on its bytes (trie_words__check_ranks);
+ *     from a search's TW_LOOKAHEAD-th leaf block on, the heap's next entry,
+ *     when a leaf block, is decoded and its records' and scores' misses
+ *     started under the current block's check (expand);
  *   - class 0 (trie_topk) first, or from TW_C0_LATE_WORDS typed words
  *     class 1 first, class 0 then skipped when that search met every key
  *     holding the typed words and none of class 0 (trie_words__topk;
@@ -203,6 +206,11 @@ unsigned trie_words__fzcur_ratio = TW_FZCUR_RATIO;
 #define TW_C0_LATE_WORDS 3 /* typed words from which class 1 is searched before class 0 (trie_words__topk) */
 #endif
 unsigned trie_words__c0_late = TW_C0_LATE_WORDS;
+#ifndef TW_LOOKAHEAD
+#define TW_LOOKAHEAD 3 /* the best-first search looks one leaf block ahead from its this-many-th leaf block on
+                        * (expand: a short search would pay for a block it never reads; 0: never, for tests) */
+#endif
+unsigned trie_words__lookahead = TW_LOOKAHEAD;
 
 /* Dictionary cursor entry: par NONE: the single word id; slot NONE: the
  * whole subtree of node par; else child slot of par and its later siblings. */
@@ -401,13 +409,14 @@ static void keep(tw_search *S, const tw_res *wr, uint32_t id, uint32_t rk, doubl
  * can still enter the best m, its bytes (the arena), decoded and matched.
  * Each stage is a cache miss per rank, so each starts all of them at once
  * (prefetch). */
-void trie_words__check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) {
+static inline void check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr, const uint32_t *la, uint32_t nla) {
     const trie *t = S->t;
     const trie_words *w = S->w;
     uint32_t ids[TW_F], rks[TW_F], n = 0, m = 0;
     double sc[TW_F];
     tw_sig_t sm = S->sigm;
     for (uint32_t i = 0; i < nr; i++) __builtin_prefetch(&w->rr[rk[i]]);
+    for (uint32_t i = 0; i < nla; i++) __builtin_prefetch(&w->rr[la[i]]); /* (the next block's, behind these) */
     for (uint32_t i = 0; i < nr; i++) { /* signature and key id: one record, one miss */
         tw_rrec e = w->rr[rk[i]];
         if ((e.sig & sm) != sm) continue; /* a typed word's bit missing: no such word */
@@ -416,6 +425,13 @@ void trie_words__check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) {
         rks[n] = rk[i];
         ids[n++] = e.id;
         __builtin_prefetch(&t->refs[e.id]);
+    }
+    /* the next block's records, started right after these, have come in
+     * with them: its score misses start now, for the ranks that pass the
+     * signature (its key bytes are not started: measured slower) */
+    for (uint32_t i = 0; i < nla; i++) {
+        tw_rrec e = w->rr[la[i]];
+        if ((e.sig & sm) == sm && e.id != NONE) __builtin_prefetch(&t->refs[e.id]);
     }
     const tw_res *wr = res_worst(S);
     for (uint32_t j = 0; j < n; j++) {
@@ -442,6 +458,8 @@ void trie_words__check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) {
     }
 }
 
+void trie_words__check_ranks(tw_search *S, const uint32_t *rk, uint32_t nr) { check_ranks(S, rk, nr, NULL, 0); }
+
 /* Expands word wid's tree entry (lv, idx) (lv -1: the root): bound children
  * that may still hold a better key go on the heap; ids are examined. */
 static void expand(tw_search *S, uint32_t wid, int lv, uint32_t idx) {
@@ -451,9 +469,31 @@ static void expand(tw_search *S, uint32_t wid, int lv, uint32_t idx) {
     int cl = lv < 0 ? nl - 1 : lv - 1;
     uint32_t c0 = lv < 0 ? 0 : idx << TW_FB, c1 = lv < 0 ? UINT32_MAX : c0 + TW_F;
     if (cl < 0) { /* a leaf block */
-        uint32_t rk[TW_F], nr = tw_block(x, idx, rk);
+        uint32_t rk[TW_F], nr;
+        if (S->la_n && S->la_wid == wid && S->la_idx == idx) { /* looked ahead at: decoded already */
+            nr = S->la_n;
+            memcpy(rk, S->la_rk, sizeof rk);
+            S->ahead++;
+        } else {
+            nr = tw_block(x, idx, rk);
+        }
+        /* look ahead: the heap's next entry is popped next unless the
+         * search ends (this block pushes nothing); when a leaf block too,
+         * its ranks are decoded now and their record and score misses
+         * started under this block's check (check_ranks), the misses of a
+         * best-first search over a common word's list being one leaf
+         * block after another -- from the search's trie_words__lookahead-th
+         * leaf block on, so that the many searches that end after a block
+         * or two do not start misses for a block they never read */
+        S->la_n = 0;
+        if (trie_words__lookahead && ++S->nleaf >= trie_words__lookahead && S->hn && S->h[0].kind == K_NODE &&
+            S->h[0].lv == 0) {
+            S->la_wid = S->h[0].a;
+            S->la_idx = S->h[0].b;
+            S->la_n = tw_block(&S->w->w[S->la_wid], S->la_idx, S->la_rk);
+        }
         S->scanned += nr;
-        trie_words__check_ranks(S, rk, nr);
+        check_ranks(S, rk, nr, S->la_rk, S->la_n);
         return;
     }
     if (c1 > sz[cl]) c1 = sz[cl];
@@ -632,7 +672,7 @@ static int class1(const trie_words *w, const trie *t, const tw_req *q, unsigned 
     if (work) {
         work->units = S.scanned, work->decoded = S.decoded;
         work->pcur = S.pcur, work->handoff = S.handoff, work->skewed = S.skewed;
-        work->blocks = S.blocks, work->sigf = S.sigf;
+        work->blocks = S.blocks, work->sigf = S.sigf, work->ahead = S.ahead;
     }
     *saw0 = S.saw0;
     int oom = S.oom || !S.res || !S.ord;
@@ -645,7 +685,7 @@ static int class1(const trie_words *w, const trie *t, const tw_req *q, unsigned 
 
 int trie_words__topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned k,
                      trie_words_hit *out, int *truncated, tw_work *work) {
-    if (work) *work = (tw_work){0, 0, 0, 0, 0, 0, 0, 0, 0};
+    if (work) *work = (tw_work){0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     int trunc_dummy;
     if (!truncated) truncated = &trunc_dummy;
     *truncated = 0;
@@ -736,7 +776,7 @@ int trie_words_fuzzy_topk(const trie_words *w, const trie *t, const char *text, 
 
 int trie_words__fuzzy_topk(const trie_words *w, const trie *t, const char *text, size_t len, unsigned maxd,
                            unsigned flags, unsigned k, trie_words_hit *out, int *truncated, tw_work *work) {
-    if (work) *work = (tw_work){0, 0, 0, 0, 0, 0, 0, 0, 0};
+    if (work) *work = (tw_work){0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     int trunc_dummy;
     if (!truncated) truncated = &trunc_dummy;
     *truncated = 0;
@@ -852,7 +892,7 @@ int trie_words__fuzzy_topk(const trie_words *w, const trie *t, const char *text,
             memcpy(out[n].range, r->rg, (size_t)q.nw * sizeof *r->rg);
         }
     }
-    if (work) *work = (tw_work){S.scanned, S.decoded, S.pcur, S.handoff, S.skewed, S.blocks, S.sigf, 0, 0};
+    if (work) *work = (tw_work){S.scanned, S.decoded, S.pcur, S.handoff, S.skewed, S.blocks, S.sigf, 0, 0, S.ahead};
     qfree(e);
     qfree(z);
     qfree(S.h);
