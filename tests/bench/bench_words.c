@@ -36,8 +36,10 @@
  * BENCH_WORDS_REUSE=1 skips the builds: when SNAP and SNAP.words exist
  * (a previous run's, kept by BENCH_WORDS_KEEP=1, or `qac build -o SNAP`
  * of the same corpus), the trie and the word index are loaded from them
- * (the corpus is still read, for the queries); the build and memory
- * figures are then not printed. BENCH_WORDS_KEEP=1 keeps SNAP and
+ * (the corpus is still read, for the queries, and SNAP checked against
+ * it: the number of keys and 64 of them with their scores; a SNAP of
+ * another corpus is refused); the build and memory figures are then not
+ * printed. BENCH_WORDS_KEEP=1 keeps SNAP and
  * SNAP.words at exit.
  * NFUZZY (default 0: none) more queries, the first NFUZZY of those above
  * (ASCII ones) with ONE edit in the last typed word (a letter substituted,
@@ -484,6 +486,29 @@ int main(int argc, char **argv) {
         }
         trie_free(t);
     }
+    /* REUSE: what the build would have made from this corpus (its keys'
+     * number, and REUSE_SAMPLE of them with their scores), so that a SNAP
+     * of another corpus is refused below instead of timing queries that
+     * were drawn from one index against another */
+    enum { REUSE_SAMPLE = 64 };
+    size_t want_keys = 0, nsample = 0;
+    kline sample[REUSE_SAMPLE];
+    char *sample_text = NULL;
+    if (reuse) {
+        for (size_t i = 0; i < n; i++)
+            if (!(i && kline_cmp(&v[i - 1], &v[i]) == 0) && v[i].len <= TRIE_MAX_KEY) want_keys++;
+        size_t stride = want_keys / REUSE_SAMPLE + 1, d = 0, bytes = 0;
+        for (size_t i = 0; i < n && nsample < REUSE_SAMPLE; i++) {
+            if ((i && kline_cmp(&v[i - 1], &v[i]) == 0) || v[i].len > TRIE_MAX_KEY) continue;
+            if (d++ % stride == 0) sample[nsample++] = v[i], bytes += v[i].len;
+        }
+        sample_text = malloc(bytes + 1);
+        if (!sample_text) abort();
+        for (size_t i = 0, o = 0; i < nsample; o += sample[i].len, i++) {
+            memcpy(sample_text + o, text.data + sample[i].off, sample[i].len);
+            sample[i].off = o;
+        }
+    }
     qset q;
     make_queries(text.data, v, n, nq, &q);
     const char *dump = getenv("BENCH_WORDS_QUERIES");
@@ -496,6 +521,23 @@ int main(int argc, char **argv) {
     if (trie_load(snap, &t, err, sizeof err)) {
         fprintf(stderr, "bench_words: load: %s\n", err);
         return 1;
+    }
+    if (reuse) {
+        size_t bad = trie_count(t) != want_keys ? nsample + 1 : 0;
+        for (size_t i = 0; i < nsample && !bad; i++) {
+            double sc;
+            if (!trie_score(t, sample_text + sample[i].off, sample[i].len, &sc) || sc != (double)sample[i].cnt)
+                bad = i + 1;
+        }
+        if (bad) {
+            fprintf(stderr,
+                    "bench_words: %s is not a snapshot of %s (%llu keys, the corpus makes %zu%s): delete %s and %s.words, "
+                    "or run without BENCH_WORDS_REUSE\n",
+                    snap, argv[1], (unsigned long long)trie_count(t), want_keys,
+                    bad <= nsample ? "; a key's score differs or it is missing" : "", snap, snap);
+            return 1;
+        }
+        free(sample_text);
     }
     printf("keys %llu count\n", (unsigned long long)trie_count(t));
     printf("trie_load %.3f s\n", (double)(qtime_ns() - t0) / 1e9);
