@@ -62,24 +62,33 @@ static void test_differential_c0_late(void **state) {
     trie_words__c0_late = cl;
 }
 
+/* One knob of the query's paths (a trie_words__* setting) forced to `on`
+ * over two random corpora, the path taken in more than 300 queries (its
+ * counter), then set to `off` and never taken; every answer against brute
+ * force (run_differential). Seeds s, s + 1, s + 2. */
+static void forced_then_never(const char *what, unsigned *knob, unsigned on, unsigned off, unsigned long *count,
+                              uint64_t s) {
+    unsigned was = *knob;
+    *knob = on;
+    *count = 0;
+    run_differential(s, 0, 1500, 40);
+    run_differential(s + 1, 1, 2500, 40);
+    printf("%s: %lu queries\n", what, *count);
+    assert_true(*count > 300);
+    *knob = off;
+    *count = 0;
+    run_differential(s + 2, 0, 1500, 40);
+    assert_int_equal(*count, 0);
+    *knob = was;
+}
+
 /* The best-first search looking one leaf block ahead (trie_words_query.c,
  * expand: the heap's next entry decoded and its misses started under the
  * current block's check, its ranks reused when it is expanded) from its
  * first leaf block on, then never: both against brute force. */
 static void test_differential_lookahead(void **state) {
     (void)state;
-    unsigned la = trie_words__lookahead;
-    trie_words__lookahead = 1;
-    n_ahead = 0;
-    run_differential(51, 0, 1500, 40);
-    run_differential(52, 1, 2500, 40);
-    printf("leaf blocks looked ahead at: %lu queries\n", n_ahead);
-    assert_true(n_ahead > 300);
-    trie_words__lookahead = 0;
-    n_ahead = 0;
-    run_differential(53, 1, 2500, 40);
-    assert_int_equal(n_ahead, 0);
-    trie_words__lookahead = la;
+    forced_then_never("leaf blocks looked ahead at", &trie_words__lookahead, 1, 0, &n_ahead, 51);
 }
 
 /* The prefix's words' lists read as one in the one-pass intersection (a
@@ -110,18 +119,7 @@ static void test_differential_pcur(void **state) {
  * force; then never leaving one. */
 static void test_differential_skew(void **state) {
     (void)state;
-    unsigned sk = trie_words__isect_skew;
-    trie_words__isect_skew = 1;
-    n_skewed = 0;
-    run_differential(10, 0, 1500, 40);
-    run_differential(11, 1, 2500, 40);
-    printf("complete lists left to the key check: %lu queries\n", n_skewed);
-    assert_true(n_skewed > 300);
-    trie_words__isect_skew = UINT32_MAX;
-    n_skewed = 0;
-    run_differential(12, 0, 1500, 40);
-    assert_int_equal(n_skewed, 0);
-    trie_words__isect_skew = sk;
+    forced_then_never("complete lists left to the key check", &trie_words__isect_skew, 1, UINT32_MAX, &n_skewed, 10);
 }
 
 
@@ -130,18 +128,7 @@ static void test_differential_skew(void **state) {
  * both against brute force. */
 static void test_differential_block(void **state) {
     (void)state;
-    unsigned bl = trie_words__isect_block;
-    trie_words__isect_block = UINT32_MAX;
-    n_blocks = 0;
-    run_differential(13, 0, 1500, 40);
-    run_differential(14, 1, 2500, 40);
-    printf("lists compared a block pair at a time: %lu queries\n", n_blocks);
-    assert_true(n_blocks > 300);
-    trie_words__isect_block = 0;
-    n_blocks = 0;
-    run_differential(15, 0, 1500, 40);
-    assert_int_equal(n_blocks, 0);
-    trie_words__isect_block = bl;
+    forced_then_never("lists compared a block pair at a time", &trie_words__isect_block, UINT32_MAX, 0, &n_blocks, 13);
 }
 
 
