@@ -41,6 +41,9 @@
  * another corpus is refused); the build and memory figures are then not
  * printed. BENCH_WORDS_KEEP=1 keeps SNAP and
  * SNAP.words at exit.
+ * BENCH_WORDS_AB=KNOB=A,B times the queries in ONE process with a query
+ * path knob switched between passes (ABBA; bench_ab below), instead of
+ * the passes above: for an A/B that separate processes are too noisy for.
  * NFUZZY (default 0: none) more queries, the first NFUZZY of those above
  * (ASCII ones) with ONE edit in the last typed word (a letter substituted,
  * deleted, inserted, or two swapped; never the first letter, which FUZZY
@@ -74,6 +77,7 @@
 #include "trie/trie.h"
 #include "trie/trie_fuzzy.h"
 #include "trie/trie_words.h"
+#include "trie/trie_words_internal.h" /* the path knobs BENCH_WORDS_AB switches */
 
 static double rss_mb(void) {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -284,6 +288,102 @@ static void report_best(const qset *q, const uint64_t *best) {
         fprintf(stderr, "bench_words: cannot write %s: %s\n", path, strerror(errno));
         exit(1);
     }
+}
+
+/* BENCH_WORDS_AB=KNOB=A,B: the query path's knobs (trie_words_internal.h)
+ * compared in ONE process over the same index and queries: passes in ABBA
+ * order (BENCH_WORDS_AB_REPS groups of 4, default 3), the knob set to A or
+ * B before each, each query's fastest per side. Separate processes on a
+ * shared machine differ by 10-20 % run to run (and binaries of the same
+ * code by several per cent); this resolves ~1 %. Prints, per typed-word
+ * count, each side's median / p99 / p99.9 and B's ratio to A, the summed
+ * times' ratio, and each side's answers' checksum (a knob that only
+ * changes the path answers alike). */
+static const struct {
+    const char *name;
+    unsigned *v;
+} ab_knobs[] = {
+    {"lookahead", &trie_words__lookahead},     {"c0_late", &trie_words__c0_late},
+    {"pcur_words", &trie_words__pcur_words},   {"pcur_ratio", &trie_words__pcur_ratio},
+    {"fzcur_words", &trie_words__fzcur_words}, {"fzcur_ratio", &trie_words__fzcur_ratio},
+    {"isect_skew", &trie_words__isect_skew},   {"isect_block", &trie_words__isect_block},
+    {"isect_sigf", &trie_words__isect_sigf},
+};
+
+static int bench_ab(const trie_words *w, const trie *t, const qset *q, const char *spec) {
+    char name[32];
+    unsigned long a, b;
+    int used = 0;
+    const char *eq = strchr(spec, '=');
+    size_t nl = eq ? (size_t)(eq - spec) : 0;
+    unsigned *knob = NULL;
+    if (eq && nl < sizeof name) {
+        memcpy(name, spec, nl);
+        name[nl] = 0;
+        for (size_t i = 0; i < sizeof ab_knobs / sizeof ab_knobs[0]; i++)
+            if (!strcmp(name, ab_knobs[i].name)) knob = ab_knobs[i].v;
+    }
+    if (!knob || sscanf(eq + 1, "%lu,%lu%n", &a, &b, &used) != 2 || eq[1 + used] || a > UINT32_MAX || b > UINT32_MAX) {
+        fprintf(stderr, "bench_words: BENCH_WORDS_AB=%s: want KNOB=A,B with KNOB one of", spec);
+        for (size_t i = 0; i < sizeof ab_knobs / sizeof ab_knobs[0]; i++) fprintf(stderr, " %s", ab_knobs[i].name);
+        fprintf(stderr, " and A, B unsigned\n");
+        return 1;
+    }
+    const char *re = getenv("BENCH_WORDS_AB_REPS");
+    long reps = re && *re ? strtol(re, NULL, 10) : 3;
+    if (reps < 1 || reps > 100) {
+        fprintf(stderr, "bench_words: BENCH_WORDS_AB_REPS=%s: want 1..100\n", re);
+        return 1;
+    }
+    static trie_words_hit out[10];
+    unsigned was = *knob, val[2] = {(unsigned)a, (unsigned)b};
+    uint64_t *best[2], ck[2] = {0, 0};
+    uint64_t *v = malloc(q->n * sizeof *v);
+    XXH3_state_t *sum = XXH3_createState();
+    best[0] = malloc(q->n * sizeof *best[0]);
+    best[1] = malloc(q->n * sizeof *best[1]);
+    if (!v || !sum || !best[0] || !best[1]) abort();
+    for (size_t i = 0; i < q->n; i++) best[0][i] = best[1][i] = UINT64_MAX;
+    static const int pat[4] = {0, 1, 1, 0};
+    for (long p = 0; p < 4 * reps; p++) {
+        int side = pat[p % 4], first = p < 2;
+        *knob = val[side];
+        if (first) XXH3_64bits_reset(sum);
+        for (size_t i = 0; i < q->n; i++) {
+            int tr;
+            uint64_t t0 = qtime_ns();
+            int n = trie_words_topk(w, t, q->buf + q->off[i], q->len[i], 10, out, &tr);
+            uint64_t d = qtime_ns() - t0;
+            if (d < best[side][i]) best[side][i] = d;
+            if (first) sum_answer(sum, n, tr, out, 0);
+        }
+        if (first) ck[side] = XXH3_64bits_digest(sum);
+    }
+    *knob = was;
+    printf("ab_knob %s %lu,%lu (%ld passes each side, ABBA)\n", name, a, b, 2 * reps);
+    printf("ab_checksum_a %016llx\nab_checksum_b %016llx\n", (unsigned long long)ck[0], (unsigned long long)ck[1]);
+    for (int c = 0; c <= 4; c++) {
+        const char *nm[] = {"all", "1w", "2w", "3w", "4w"};
+        uint64_t qv[2][3], tot[2] = {0, 0};
+        size_t m = 0;
+        for (int sd = 0; sd < 2; sd++) {
+            m = 0;
+            for (size_t i = 0; i < q->n; i++)
+                if (c == 0 || q->nw[i] == c) v[m++] = best[sd][i], tot[sd] += best[sd][i];
+            if (!m) break;
+            qsort(v, m, sizeof *v, u64_cmp);
+            qv[sd][0] = v[m / 2], qv[sd][1] = v[(size_t)((double)m * 0.99)], qv[sd][2] = v[(size_t)((double)m * 0.999)];
+        }
+        if (!m) continue;
+        const char *qn[] = {"median", "p99", "p999"};
+        for (int k = 0; k < 3; k++)
+            printf("ab_%s_%s %llu %llu ns %.3f ratio\n", nm[c], qn[k], (unsigned long long)qv[0][k],
+                   (unsigned long long)qv[1][k], (double)qv[1][k] / (double)qv[0][k]);
+        printf("ab_%s_sum_ratio %.3f ratio\n", nm[c], (double)tot[1] / (double)tot[0]);
+    }
+    XXH3_freeState(sum);
+    free(v), free(best[0]), free(best[1]);
+    return 0;
 }
 
 static void bench_queries(const trie_words *w, const trie *t, const qset *q) {
@@ -595,7 +695,9 @@ int main(int argc, char **argv) {
     jem_report("loaded");
     jem_purge();
     printf("rss_total_loaded_purged %.1f MB\n", rss_mb());
-queries:
+queries:;
+    const char *ab = getenv("BENCH_WORDS_AB");
+    if (ab && *ab) return bench_ab(w, t, &q, ab);
     bench_queries(w, t, &q);
     if (nfz) {
         qset fq;
