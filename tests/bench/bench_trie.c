@@ -33,6 +33,8 @@
  * BENCH_FUZZY_WARM=1 runs each timed call once, untimed, just before it:
  * the lines that call reads are then in cache, so the figures are its
  * cost without misses (the floor that hiding every miss would reach).
+ * BENCH_FUZZY_AB=KNOB=A,B (with --fuzzy-only) compares a typo walk knob in
+ * one process instead of timing each kind (fuzzy_ab below).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -46,7 +48,8 @@
 #include "common/util.h"
 #include "trie/trie.h"
 #include "trie/trie_fuzzy.h"
-#include "trie/trie_internal.h" /* white box: the per-structure byte breakdown */
+#include "trie/trie_fuzzy_internal.h" /* the typo walk knobs BENCH_FUZZY_AB switches */
+#include "trie/trie_internal.h"        /* white box: the per-structure byte breakdown */
 
 static double rss_mb(void) {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -225,6 +228,19 @@ static uint64_t bench_max_work(void) {
     return e && *e ? strtoull(e, NULL, 10) : TRIE_FUZZY_MAX_WORK;
 }
 
+/* One call's answer, for A/B: ids, edit classes, matchlens, in order
+ * (maxd < 0: trie_topk's hits in to, else the fuzzy ones in fo). */
+static uint64_t answer_hash(int r, int maxd, const trie_hit *to, const trie_fuzzy_hit *fo) {
+    uint64_t ah = 0x9E3779B97F4A7C15ull * (uint64_t)(r + 2);
+    for (int x = 0; x < r; x++) {
+        uint64_t v = maxd < 0 ? to[x].id
+                              : (uint64_t)fo[x].hit.id | (uint64_t)fo[x].edits << 32 | (uint64_t)fo[x].matchlen << 40;
+        ah = (ah ^ v) * 0x100000001B3ull;
+        ah ^= ah >> 29;
+    }
+    return ah;
+}
+
 /* Times one kind of call over prefixes with at least minc characters:
  * maxd < 0 is trie_topk, else trie_fuzzy_topk_bounded(maxd, bench_max_work());
  * maxd 3 is AUTO. Fuzzy calls also report their work units (quantiles,
@@ -263,15 +279,7 @@ static void time_one(const trie *t, const prefixes *p, const char *name, int max
             total += t1 - t0;
             work[calls] = fi.work;
             worksum += fi.work;
-            /* the answer, for A/B: ids, edit classes, matchlens, in order */
-            uint64_t ah = 0x9E3779B97F4A7C15ull * (uint64_t)(r + 2);
-            for (int x = 0; x < r; x++) {
-                uint64_t v = maxd < 0 ? to[x].id : (uint64_t)fo[x].hit.id | (uint64_t)fo[x].edits << 32 |
-                                                       (uint64_t)fo[x].matchlen << 40;
-                ah = (ah ^ v) * 0x100000001B3ull;
-                ah ^= ah >> 29;
-            }
-            anshash = (anshash ^ ah) * 0xBF58476D1CE4E5B9ull + i;
+            anshash = (anshash ^ answer_hash(r, maxd, to, fo)) * 0xBF58476D1CE4E5B9ull + i;
             cut += fi.cut != 0;
             if (fi.work >= 10000) big_ns += t1 - t0, big_work += fi.work;
             calls++;
@@ -303,6 +311,101 @@ static void time_one(const trie *t, const prefixes *p, const char *name, int max
     free(work);
 }
 
+/* BENCH_FUZZY_AB=KNOB=A,B (with --fuzzy-only): a typo walk knob
+ * (trie_fuzzy_internal.h) compared in ONE process over the same trie and
+ * calls, per typo'd fuzzy kind (or BENCH_FUZZY_KIND's): passes in ABBA order
+ * (BENCH_FUZZY_AB_REPS groups of 4, default 2), the knob set before each,
+ * each call's fastest per side; prints each side's median / p99 and B's
+ * ratio, the summed times' ratio, and each side's answers_hash and
+ * work_sum (a knob that only changes the path answers alike). Separate
+ * processes here differ by 10-20 % run to run, and binaries of the same
+ * code by several per cent: this resolves ~1 %. */
+static const struct {
+    const char *name;
+    uint32_t *v;
+} fz_knobs[] = {
+    {"plan_hashes", &trie__fz_plan_hashes},     {"memo", &trie__fz_memo},
+    {"pass_min_words", &trie__fz_pass_min_words}, {"hint_min_nodes", &trie__fz_hint_min_nodes},
+    {"hint_min_edits", &trie__fz_hint_min_edits},
+};
+
+static int fuzzy_ab(const trie *t, const prefixes *q, const char *name, int maxd, size_t minc, const char *spec) {
+    char kn[32];
+    unsigned long a, b;
+    int used = 0;
+    const char *eq = strchr(spec, '=');
+    size_t nl = eq ? (size_t)(eq - spec) : 0;
+    uint32_t *knob = NULL;
+    if (eq && nl < sizeof kn) {
+        memcpy(kn, spec, nl);
+        kn[nl] = 0;
+        for (size_t i = 0; i < sizeof fz_knobs / sizeof fz_knobs[0]; i++)
+            if (!strcmp(kn, fz_knobs[i].name)) knob = fz_knobs[i].v;
+    }
+    if (!knob || sscanf(eq + 1, "%lu,%lu%n", &a, &b, &used) != 2 || eq[1 + used] || a > UINT32_MAX || b > UINT32_MAX) {
+        fprintf(stderr, "bench_trie: BENCH_FUZZY_AB=%s: want KNOB=A,B with KNOB one of", spec);
+        for (size_t i = 0; i < sizeof fz_knobs / sizeof fz_knobs[0]; i++) fprintf(stderr, " %s", fz_knobs[i].name);
+        fprintf(stderr, " and A, B unsigned\n");
+        return 1;
+    }
+    const char *re = getenv("BENCH_FUZZY_AB_REPS");
+    long reps = re && *re ? strtol(re, NULL, 10) : 2;
+    if (reps < 1 || reps > 100) {
+        fprintf(stderr, "bench_trie: BENCH_FUZZY_AB_REPS=%s: want 1..100\n", re);
+        return 1;
+    }
+    static trie_fuzzy_hit fo[10];
+    uint32_t was = *knob, val[2] = {(uint32_t)a, (uint32_t)b};
+    uint64_t *best[2], *v = malloc((q->n + 1) * sizeof *v), hash[2] = {0, 0}, wsum[2] = {0, 0}, mw = bench_max_work();
+    best[0] = malloc((q->n + 1) * sizeof *best[0]);
+    best[1] = malloc((q->n + 1) * sizeof *best[1]);
+    if (!v || !best[0] || !best[1]) abort();
+    size_t calls = 0;
+    static const int pat[4] = {0, 1, 1, 0};
+    for (long p = 0; p < 4 * reps; p++) {
+        int side = pat[p % 4], first = p < 2;
+        *knob = val[side];
+        calls = 0;
+        for (size_t i = 0; i < q->n; i++) {
+            const char *s = q->buf + q->off[i];
+            size_t n = q->len[i];
+            if (minc && nchars(s, n) < minc) continue;
+            unsigned d = maxd == 3 ? auto_edits(s, n) : (unsigned)maxd;
+            trie_fuzzy_info fi = {0, 0};
+            uint64_t t0 = qtime_ns();
+            int r = trie_fuzzy_topk_bounded(t, s, n, d, 0, 10, mw, fo, &fi);
+            uint64_t dt = qtime_ns() - t0;
+            if (first) best[side][calls] = UINT64_MAX; /* each side's first pass */
+            if (dt < best[side][calls]) best[side][calls] = dt;
+            if (first) {
+                hash[side] = (hash[side] ^ answer_hash(r, maxd, NULL, fo)) * 0xBF58476D1CE4E5B9ull + i;
+                wsum[side] += fi.work;
+            }
+            calls++;
+        }
+    }
+    *knob = was;
+    printf("ab_%s_knob %s %lu,%lu (%ld passes each side, ABBA)\n", name, kn, a, b, 2 * reps);
+    printf("ab_%s_answers_hash %016llx %016llx hash\n", name, (unsigned long long)hash[0], (unsigned long long)hash[1]);
+    printf("ab_%s_work_sum %llu %llu units\n", name, (unsigned long long)wsum[0], (unsigned long long)wsum[1]);
+    uint64_t qv[2][2], tot[2] = {0, 0};
+    for (int sd = 0; sd < 2 && calls; sd++) {
+        memcpy(v, best[sd], calls * sizeof *v);
+        for (size_t i = 0; i < calls; i++) tot[sd] += v[i];
+        qsort(v, calls, sizeof *v, cmp_u64);
+        qv[sd][0] = v[calls / 2], qv[sd][1] = v[calls * 99 / 100];
+    }
+    if (calls) {
+        printf("ab_%s_median %llu %llu ns %.3f ratio\n", name, (unsigned long long)qv[0][0],
+               (unsigned long long)qv[1][0], (double)qv[1][0] / (double)qv[0][0]);
+        printf("ab_%s_p99 %llu %llu ns %.3f ratio\n", name, (unsigned long long)qv[0][1],
+               (unsigned long long)qv[1][1], (double)qv[1][1] / (double)qv[0][1]);
+        printf("ab_%s_sum_ratio %.3f ratio\n", name, (double)tot[1] / (double)tot[0]);
+    }
+    free(v), free(best[0]), free(best[1]);
+    return 0;
+}
+
 /* Fuzzy top-10 (trie_fuzzy_topk, first character exact) against exact
  * top-10 on the same prefixes: the benchmark prefixes as they are (exact
  * results usually fill the 10: fuzzy costs what exact does), and the same
@@ -326,13 +429,21 @@ static void bench_fuzzy(const trie *t, const prefixes *p, int only) {
         size_t minc;
     } kinds[] = {{"typo_exact", -1, 0},       {"typo_fuzzy1", 1, 0},       {"typo_fuzzy2", 2, 0},
                  {"typo_exact_8plus", -1, 8}, {"typo_fuzzy2_8plus", 2, 8}, {"typo_fuzzyauto", 3, 0}};
-    const char *only_kind = getenv("BENCH_FUZZY_KIND");
+    const char *only_kind = getenv("BENCH_FUZZY_KIND"), *ab = only ? getenv("BENCH_FUZZY_AB") : NULL;
     if (only_kind && !*only_kind) only_kind = NULL;
     int timed = 0;
     for (size_t x = 0; x < sizeof kinds / sizeof kinds[0]; x++) {
         if (only_kind && strcmp(only_kind, kinds[x].name)) continue;
-        time_one(t, &q, kinds[x].name, kinds[x].maxd, kinds[x].minc, np);
+        if (ab && *ab) {
+            if (kinds[x].maxd >= 0 && fuzzy_ab(t, &q, kinds[x].name, kinds[x].maxd, kinds[x].minc, ab)) exit(1);
+        } else {
+            time_one(t, &q, kinds[x].name, kinds[x].maxd, kinds[x].minc, np);
+        }
         timed++;
+    }
+    if (ab && *ab) {
+        prefixes_free(&q);
+        return;
     }
     if (only_kind) {
         if (!timed) fprintf(stderr, "bench_trie: BENCH_FUZZY_KIND %s: no such kind\n", only_kind);
