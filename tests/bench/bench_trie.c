@@ -50,6 +50,7 @@
 #include "trie/trie_fuzzy.h"
 #include "trie/trie_fuzzy_internal.h" /* the typo walk knobs BENCH_FUZZY_AB switches */
 #include "trie/trie_internal.h"        /* white box: the per-structure byte breakdown */
+#include "tests/bench/bench_ab.h"
 
 static double rss_mb(void) {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -313,57 +314,33 @@ static void time_one(const trie *t, const prefixes *p, const char *name, int max
 
 /* BENCH_FUZZY_AB=KNOB=A,B (with --fuzzy-only): a typo walk knob
  * (trie_fuzzy_internal.h) compared in ONE process over the same trie and
- * calls, per typo'd fuzzy kind (or BENCH_FUZZY_KIND's): passes in ABBA order
- * (BENCH_FUZZY_AB_REPS groups of 4, default 2), the knob set before each,
- * each call's fastest per side; prints each side's median / p99 and B's
- * ratio, the summed times' ratio, and each side's answers_hash and
- * work_sum (a knob that only changes the path answers alike). Separate
- * processes here differ by 10-20 % run to run, and binaries of the same
- * code by several per cent: this resolves ~1 %. */
-static const struct {
-    const char *name;
-    uint32_t *v;
-} fz_knobs[] = {
-    {"plan_hashes", &trie__fz_plan_hashes},     {"memo", &trie__fz_memo},
+ * calls, per typo'd fuzzy kind (or BENCH_FUZZY_KIND's) (bench_ab.h: ABBA
+ * passes, BENCH_FUZZY_AB_REPS groups of 4, default 2; each call's fastest
+ * per side); prints each side's median / p99 and B's ratio, the summed
+ * times' ratio, and each side's answers_hash and work_sum (a knob that
+ * only changes the path answers alike). */
+static const ab_knob fz_knobs[] = {
+    {"plan_hashes", &trie__fz_plan_hashes},       {"memo", &trie__fz_memo},
     {"pass_min_words", &trie__fz_pass_min_words}, {"hint_min_nodes", &trie__fz_hint_min_nodes},
     {"hint_min_edits", &trie__fz_hint_min_edits},
 };
 
 static int fuzzy_ab(const trie *t, const prefixes *q, const char *name, int maxd, size_t minc, const char *spec) {
-    char kn[32];
-    unsigned long a, b;
-    int used = 0;
-    const char *eq = strchr(spec, '=');
-    size_t nl = eq ? (size_t)(eq - spec) : 0;
-    uint32_t *knob = NULL;
-    if (eq && nl < sizeof kn) {
-        memcpy(kn, spec, nl);
-        kn[nl] = 0;
-        for (size_t i = 0; i < sizeof fz_knobs / sizeof fz_knobs[0]; i++)
-            if (!strcmp(kn, fz_knobs[i].name)) knob = fz_knobs[i].v;
-    }
-    if (!knob || sscanf(eq + 1, "%lu,%lu%n", &a, &b, &used) != 2 || eq[1 + used] || a > UINT32_MAX || b > UINT32_MAX) {
-        fprintf(stderr, "bench_trie: BENCH_FUZZY_AB=%s: want KNOB=A,B with KNOB one of", spec);
-        for (size_t i = 0; i < sizeof fz_knobs / sizeof fz_knobs[0]; i++) fprintf(stderr, " %s", fz_knobs[i].name);
-        fprintf(stderr, " and A, B unsigned\n");
+    unsigned *knob, a, b;
+    const char *kn = NULL;
+    long reps;
+    if (ab_parse("BENCH_FUZZY_AB", spec, fz_knobs, sizeof fz_knobs / sizeof fz_knobs[0], &knob, &a, &b, &kn) ||
+        (reps = ab_reps("BENCH_FUZZY_AB_REPS", 2)) < 0)
         return 1;
-    }
-    const char *re = getenv("BENCH_FUZZY_AB_REPS");
-    long reps = re && *re ? strtol(re, NULL, 10) : 2;
-    if (reps < 1 || reps > 100) {
-        fprintf(stderr, "bench_trie: BENCH_FUZZY_AB_REPS=%s: want 1..100\n", re);
-        return 1;
-    }
     static trie_fuzzy_hit fo[10];
-    uint32_t was = *knob, val[2] = {(uint32_t)a, (uint32_t)b};
+    unsigned was = *knob, val[2] = {a, b};
     uint64_t *best[2], *v = malloc((q->n + 1) * sizeof *v), hash[2] = {0, 0}, wsum[2] = {0, 0}, mw = bench_max_work();
     best[0] = malloc((q->n + 1) * sizeof *best[0]);
     best[1] = malloc((q->n + 1) * sizeof *best[1]);
     if (!v || !best[0] || !best[1]) abort();
     size_t calls = 0;
-    static const int pat[4] = {0, 1, 1, 0};
     for (long p = 0; p < 4 * reps; p++) {
-        int side = pat[p % 4], first = p < 2;
+        int side = ab_side(p), first = p < 2;
         *knob = val[side];
         calls = 0;
         for (size_t i = 0; i < q->n; i++) {
@@ -385,7 +362,7 @@ static int fuzzy_ab(const trie *t, const prefixes *q, const char *name, int maxd
         }
     }
     *knob = was;
-    printf("ab_%s_knob %s %lu,%lu (%ld passes each side, ABBA)\n", name, kn, a, b, 2 * reps);
+    printf("ab_%s_knob %s %u,%u (%ld passes each side, ABBA)\n", name, kn, a, b, 2 * reps);
     printf("ab_%s_answers_hash %016llx %016llx hash\n", name, (unsigned long long)hash[0], (unsigned long long)hash[1]);
     printf("ab_%s_work_sum %llu %llu units\n", name, (unsigned long long)wsum[0], (unsigned long long)wsum[1]);
     uint64_t qv[2][2], tot[2] = {0, 0};

@@ -78,6 +78,7 @@
 #include "trie/trie_fuzzy.h"
 #include "trie/trie_words.h"
 #include "trie/trie_words_internal.h" /* the path knobs BENCH_WORDS_AB switches */
+#include "tests/bench/bench_ab.h"
 
 static double rss_mb(void) {
     FILE *f = fopen("/proc/self/statm", "r");
@@ -291,18 +292,12 @@ static void report_best(const qset *q, const uint64_t *best) {
 }
 
 /* BENCH_WORDS_AB=KNOB=A,B: the query path's knobs (trie_words_internal.h)
- * compared in ONE process over the same index and queries: passes in ABBA
- * order (BENCH_WORDS_AB_REPS groups of 4, default 3), the knob set to A or
- * B before each, each query's fastest per side. Separate processes on a
- * shared machine differ by 10-20 % run to run (and binaries of the same
- * code by several per cent); this resolves ~1 %. Prints, per typed-word
- * count, each side's median / p99 / p99.9 and B's ratio to A, the summed
- * times' ratio, and each side's answers' checksum (a knob that only
- * changes the path answers alike). */
-static const struct {
-    const char *name;
-    unsigned *v;
-} ab_knobs[] = {
+ * compared in ONE process over the same index and queries (bench_ab.h:
+ * ABBA passes, BENCH_WORDS_AB_REPS groups of 4, default 3; each query's
+ * fastest per side). Prints, per typed-word count, each side's median /
+ * p99 / p99.9 and B's ratio to A, the summed times' ratio, and each side's
+ * answers' checksum (a knob that only changes the path answers alike). */
+static const ab_knob ab_knobs[] = {
     {"lookahead", &trie_words__lookahead},     {"c0_late", &trie_words__c0_late},
     {"pcur_words", &trie_words__pcur_words},   {"pcur_ratio", &trie_words__pcur_ratio},
     {"fzcur_words", &trie_words__fzcur_words}, {"fzcur_ratio", &trie_words__fzcur_ratio},
@@ -311,32 +306,14 @@ static const struct {
 };
 
 static int bench_ab(const trie_words *w, const trie *t, const qset *q, const char *spec) {
-    char name[32];
-    unsigned long a, b;
-    int used = 0;
-    const char *eq = strchr(spec, '=');
-    size_t nl = eq ? (size_t)(eq - spec) : 0;
-    unsigned *knob = NULL;
-    if (eq && nl < sizeof name) {
-        memcpy(name, spec, nl);
-        name[nl] = 0;
-        for (size_t i = 0; i < sizeof ab_knobs / sizeof ab_knobs[0]; i++)
-            if (!strcmp(name, ab_knobs[i].name)) knob = ab_knobs[i].v;
-    }
-    if (!knob || sscanf(eq + 1, "%lu,%lu%n", &a, &b, &used) != 2 || eq[1 + used] || a > UINT32_MAX || b > UINT32_MAX) {
-        fprintf(stderr, "bench_words: BENCH_WORDS_AB=%s: want KNOB=A,B with KNOB one of", spec);
-        for (size_t i = 0; i < sizeof ab_knobs / sizeof ab_knobs[0]; i++) fprintf(stderr, " %s", ab_knobs[i].name);
-        fprintf(stderr, " and A, B unsigned\n");
+    unsigned *knob, a, b;
+    const char *name = NULL;
+    long reps;
+    if (ab_parse("BENCH_WORDS_AB", spec, ab_knobs, sizeof ab_knobs / sizeof ab_knobs[0], &knob, &a, &b, &name) ||
+        (reps = ab_reps("BENCH_WORDS_AB_REPS", 3)) < 0)
         return 1;
-    }
-    const char *re = getenv("BENCH_WORDS_AB_REPS");
-    long reps = re && *re ? strtol(re, NULL, 10) : 3;
-    if (reps < 1 || reps > 100) {
-        fprintf(stderr, "bench_words: BENCH_WORDS_AB_REPS=%s: want 1..100\n", re);
-        return 1;
-    }
     static trie_words_hit out[10];
-    unsigned was = *knob, val[2] = {(unsigned)a, (unsigned)b};
+    unsigned was = *knob, val[2] = {a, b};
     uint64_t *best[2], ck[2] = {0, 0};
     uint64_t *v = malloc(q->n * sizeof *v);
     XXH3_state_t *sum = XXH3_createState();
@@ -344,9 +321,8 @@ static int bench_ab(const trie_words *w, const trie *t, const qset *q, const cha
     best[1] = malloc(q->n * sizeof *best[1]);
     if (!v || !sum || !best[0] || !best[1]) abort();
     for (size_t i = 0; i < q->n; i++) best[0][i] = best[1][i] = UINT64_MAX;
-    static const int pat[4] = {0, 1, 1, 0};
     for (long p = 0; p < 4 * reps; p++) {
-        int side = pat[p % 4], first = p < 2;
+        int side = ab_side(p), first = p < 2;
         *knob = val[side];
         if (first) XXH3_64bits_reset(sum);
         for (size_t i = 0; i < q->n; i++) {
@@ -360,7 +336,7 @@ static int bench_ab(const trie_words *w, const trie *t, const qset *q, const cha
         if (first) ck[side] = XXH3_64bits_digest(sum);
     }
     *knob = was;
-    printf("ab_knob %s %lu,%lu (%ld passes each side, ABBA)\n", name, a, b, 2 * reps);
+    printf("ab_knob %s %u,%u (%ld passes each side, ABBA)\n", name, a, b, 2 * reps);
     printf("ab_checksum_a %016llx\nab_checksum_b %016llx\n", (unsigned long long)ck[0], (unsigned long long)ck[1]);
     for (int c = 0; c <= 4; c++) {
         const char *nm[] = {"all", "1w", "2w", "3w", "4w"};
