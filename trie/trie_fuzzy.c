@@ -351,28 +351,15 @@
       block of <= 16 units that would cross a 64-byte line to the next
       one (its refs and first bytes then one line): 4 pairs 0.98-1.07 of
       main's median (1.03), kids 79.9 -> 89.4 MB.
-      PLAN HASHES (branch fz19, at fz_plan_prefetch): perf of a FUZZY 1
-      run at 10M on OWN BLOCKS put fz_plan_check at ~40 % of the walk's
-      samples (its own and fz_dfs_run's), cold and warm alike, nearly all
-      on its filter word's load, which waited for a hash (two
-      multiplies) of a string the frame's prefetch had hashed already. The prefetch now
-      keeps those hashes (pl->h: the node's o-th generic child's n
-      look-ups at o * n; a child past FZ_PREFETCH_MAX hashes as before)
-      and the check reads them: the same look-ups, answers and units. Its
-      samples fell to ~4 % of the walk's, but the time only by ~1 %: the
-      stall moved to the next miss (a survivor's node record, ~30 % of the
-      walk's samples before and after), so those samples were the walk's
-      misses seen at the check, not the check's own cost. Paired per call
-      (one process times even calls with it and odd ones without, a
-      second the reverse; 10M, p20k.txt): FUZZY 1 0.983-0.992 of the
-      median over 7 rounds, FUZZY 2 0.97-1.00 (4), on 8+ characters
-      0.97-0.99 (4), AUTO 0.97-1.01 (4). Tried and not kept, the same pairing, FUZZY 1
-      (docs/TYPOS.md): on the code before it, a frame's first 8
-      first-byte survivors' chunks (record and first child line: one line
-      now) prefetched at frame entry, all or the typed ones only
-      (0.995-0.997), fz_hint at maxd 1 (1.04, p99 0.93); with it, the
-      same chunk prefetch (0.995-1.004, 5 rounds), the PLAN MEMO at maxd
-      1 (1.003-1.005), a branch-free plan check (1.00).
+      PLAN HASHES (branch fz19, at fz_plan_prefetch): fz_plan_check's
+      filter word load waited for a hash the frame's prefetch had
+      computed already; the prefetch keeps them (pl->h: the o-th generic
+      child's n look-ups at o * n; past FZ_PREFETCH_MAX hashed as before)
+      and the check reads them: the same look-ups, answers and units,
+      FUZZY 1 0.983-0.992 of the median paired per call; the stall moved
+      to the survivor's node record. Figures, and what was tried with it
+      and not kept (survivors' chunks prefetched at frame entry, fz_hint
+      and the PLAN MEMO at maxd 1): docs/TYPOS.md, "PLAN HASHES".
  *   3. trie_topk's best-first walk with list c as its initial frontier
  *      (entries: a key, a whole subtree, or a run of siblings), until k
  *      results. Each entry carries its matchlen to the keys it yields. If

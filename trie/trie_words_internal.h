@@ -6,7 +6,8 @@
  *   trie_words_post.c  posting lists: blocks, bound trees, growth, compaction
  *   trie_words_query.c top-k (trie_words_topk): parsing, matching, the
  *                      dictionary cursor, the best-first search, the check
- *                      of a rank on its key's text; trie_words_check
+ *                      of a rank on its key's text
+ *   trie_words_check.c trie_words_check: the index against its trie
  *   trie_words_isect.c the one-pass intersection of posting lists and the
  *                      merged prefix lists (used by the top-k search)
  *   trie_words_fuzzy.c the last typed word with edits: the dictionary walk
