@@ -18,6 +18,9 @@
 # Environment given to tests: QAC_BIN (absolute), QAC_ROOT (repo), QAC_SHARED
 # (../shared when it exists, else unset: the tests or parts that need it
 # skip, as above), QAC_TMP.
+# Each test's line ends with its wall time in seconds; before the final line,
+# the run's total and its slowest tests (CI has 90 minutes for this suite
+# twice, once under sanitizers, and the fuzz pass: keep an eye on them).
 # Final line: "N passed, N failed, N skipped"; exit 1 on any failure.
 set -u
 build=${1:?usage: tests/run.sh BUILD_DIR QAC_BIN}
@@ -31,6 +34,8 @@ export QAC_TMP=$(mktemp -d /tmp/qac-test.XXXXXX)
 TEST_TIMEOUT=${TEST_TIMEOUT:-600}
 passed=0 failed=0 skipped=0
 failures=()
+times=() # "SECONDS NAME", one a test
+run_t0=$SECONDS
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -57,6 +62,7 @@ for src in tests/test_*.c; do
     [ -f "$src" ] || continue
     name=$(basename "$src" .c)
     t=$build/tests/$name
+    t0=$SECONDS
     if [ -x "$t" ]; then
         out=$(CMOCKA_MESSAGE_OUTPUT=stdout timeout "$TEST_TIMEOUT" "$t" 2>&1)
         rc=$?
@@ -74,14 +80,19 @@ for src in tests/test_*.c; do
         printf '%s\n' "$out" | tail -40 | sed "s/^/  $name: /"
         [ "$rc" -eq 124 ] && echo "  $name: timed out after ${TEST_TIMEOUT}s"
     fi
-    printf '%-34s %3d passed %3d failed %3d skipped\n' "$name" "$p" "$f" "$s"
+    dt=$((SECONDS - t0))
+    times+=("$dt $name")
+    printf '%-34s %3d passed %3d failed %3d skipped %5d s\n' "$name" "$p" "$f" "$s" "$dt"
 done
 
 for t in tests/it_*.sh; do
     [ -f "$t" ] || continue
     name=$(basename "$t" .sh)
+    t0=$SECONDS
     out=$(timeout "$TEST_TIMEOUT" bash "$t" 2>&1)
     rc=$?
+    dt=$((SECONDS - t0))
+    times+=("$dt $name")
     parts=$(printf '%s\n' "$out" | grep -c '^SKIP: ')
     case $rc in
         0) passed=$((passed + 1)); r=passed ;;
@@ -91,10 +102,12 @@ for t in tests/it_*.sh; do
            [ "$rc" -eq 124 ] && echo "  $name: timed out after ${TEST_TIMEOUT}s" ;;
     esac
     [ "$parts" -gt 0 ] && skipped=$((skipped + parts)) && r="$r, $parts skipped"
-    printf '%-34s %s\n' "$name" "$r"
+    printf '%-34s %s (%d s)\n' "$name" "$r" "$dt"
     [ "$parts" -gt 0 ] && printf '%s\n' "$out" | sed -n "s/^SKIP: /  $name: skipped: /p"
 done
 
+echo "wall time $((SECONDS - run_t0)) s; the slowest: $(printf '%s\n' "${times[@]}" | sort -rn | head -5 |
+    awk '{printf "%s%s %d s", (NR > 1 ? ", " : ""), $2, $1}')"
 [ ${#failures[@]} -gt 0 ] && echo "failed: ${failures[*]}"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
