@@ -32,7 +32,11 @@
  * cache count against no one, and a query delayed by the machine in one
  * pass is not; the figures an A/B of the query path compares), and
  * BENCH_WORDS_TIMES=FILE writes them, one `words<TAB>ns<TAB>query` line
- * a query, for a per-query comparison of two builds.
+ * a query, for a per-query comparison of two builds (or with a peer:
+ * tests/bench/jermp_infix.sh). BENCH_WORDS_ANSWERS=FILE writes each
+ * query's hits after the passes (an untimed extra call), one line a query:
+ * the keys in order, joined by TABs (a key never holds a TAB: the corpus
+ * is `query<TAB>count`).
  * BENCH_WORDS_REUSE=1 skips the builds: when SNAP and SNAP.words exist
  * (a previous run's, kept by BENCH_WORDS_KEEP=1, or `qac build -o SNAP`
  * of the same corpus), the trie and the word index are loaded from them
@@ -274,6 +278,9 @@ static void report_best(const qset *q, const uint64_t *best) {
         printf("infix10_best_%s_median %llu ns\n", nm[c], (unsigned long long)v[m / 2]);
         printf("infix10_best_%s_p99 %llu ns\n", nm[c], (unsigned long long)v[(size_t)((double)m * 0.99)]);
         printf("infix10_best_%s_p999 %llu ns\n", nm[c], (unsigned long long)v[(size_t)((double)m * 0.999)]);
+        double tot = 0;
+        for (size_t i = 0; i < m; i++) tot += (double)v[i];
+        printf("infix10_best_%s_mean %.0f ns\n", nm[c], tot / (double)m);
     }
     free(v);
     const char *path = getenv("BENCH_WORDS_TIMES");
@@ -403,6 +410,24 @@ static void bench_queries(const trie_words *w, const trie *t, const qset *q) {
     }
     report_best(q, best);
     free(best);
+    const char *path = getenv("BENCH_WORDS_ANSWERS");
+    if (path && *path) {
+        FILE *f = fopen(path, "w");
+        if (!f) {
+            fprintf(stderr, "bench_words: cannot write %s: %s\n", path, strerror(errno));
+            exit(1);
+        }
+        for (size_t i = 0; i < q->n; i++) {
+            int tr, n = trie_words_topk(w, t, q->buf + q->off[i], q->len[i], 10, out, &tr);
+            for (int j = 0; j < n; j++)
+                fprintf(f, "%s%.*s", j ? "\t" : "", (int)out[j].hit.keylen, out[j].hit.text);
+            fputc('\n', f);
+        }
+        if (fclose(f)) {
+            fprintf(stderr, "bench_words: cannot write %s: %s\n", path, strerror(errno));
+            exit(1);
+        }
+    }
 }
 
 /* The fuzzy queries: q's first ASCII ones, one edit in the last word. */
