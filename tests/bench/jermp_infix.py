@@ -31,7 +31,9 @@ over the corpus of BOTH semantics for SAMPLE queries (every 20000/SAMPLE-th):
     class 0 (the key starts with the typed text) first, then the rest; each
     by score desc, bytes.
 and how many of each engine's answers equal its brute force (content and
-order); then over ALL kept queries, how many queries get the same top-10 set
+order), and of the queries where the two semantics' top-10 sets differ, how
+many differ only by qac's class-0-first order (the rest: its different-words
+rule); then over ALL kept queries, how many queries get the same top-10 set
 (and the same list) from both engines.
 """
 import sys
@@ -166,7 +168,7 @@ def cmd_check(d, sample):
     for i in picked:
         ts = queries[i].split(b' ')
         s = {'complete': ts[:-1], 'cset': set(ts[:-1]), 'last': ts[-1], 'text': queries[i],
-             'j': [], 'c0': [], 'c1': []}
+             'j': [], 'c0': [], 'c1': [], 'j0': [], 'j1': []}
         st[i] = s
         if ts[:-1]:
             by_term.setdefault(ts[0], []).append(i)
@@ -192,13 +194,17 @@ def cmd_check(d, sample):
                     continue
                 if len(s['j']) < 10:
                     s['j'].append(key)
+                c0 = key.startswith(s['text'])
+                jl = s['j0'] if c0 else s['j1']
+                if len(jl) < 10:
+                    jl.append(key)
                 if qac_match(kw, s['complete'], s['last']):
-                    if key.startswith(s['text']):
+                    if c0:
                         if len(s['c0']) < 10:
                             s['c0'].append(key)
                     elif len(s['c1']) < 10:
                         s['c1'].append(key)
-    ok_j = ok_q = same_brute = 0
+    ok_j = ok_q = same_brute = only_order = 0
     bad = []
     for i, s in st.items():
         bj = s['j']
@@ -208,6 +214,8 @@ def cmd_check(d, sample):
         ok_j += gj == bj
         ok_q += gq == bq
         same_brute += set(bj) == set(bq)
+        if set(bj) != set(bq):
+            only_order += set((s['j0'] + s['j1'])[:10]) == set(bq)
         if gj != bj or gq != bq:
             bad.append((s['text'], gj == bj, gq == bq))
     n = len(st)
@@ -216,6 +224,10 @@ def cmd_check(d, sample):
           % (ok_j, n))
     print('check_qac_equals_brute %d of %d (qac\'s answers = a brute force of its semantics)' % (ok_q, n))
     print('check_brute_same_set %d of %d (the two semantics\' brute-force top-10 sets agree)' % (same_brute, n))
+    print('check_differ_by_order %d of %d (where the sets differ: the same set once jermp\'s matches put class 0 '
+          'first, so only the order differs)' % (only_order, n - same_brute))
+    print('check_differ_by_words %d of %d (the rest: qac\'s different-words rule changes the matches)'
+          % (n - same_brute - only_order, n - same_brute))
     for t, j, q in bad[:5]:
         print('  differs from brute force: %r jermp_ok=%s qac_ok=%s' % (t.decode(errors='replace'), j, q))
     by = {}

@@ -12,7 +12,9 @@
 # added beside its benchmark_conjunctive_topk). CORPUS defaults to
 # /work/bench-data/corpus-1000000.tsv, else build/bench-data/corpus-1000000.tsv.
 # Environment: JERMP_TYPE (default ef_type1: completion trie + inverted index
-# + forward index; ef_type2/3 are the paper's other conjunctive layouts),
+# + forward index; ef_type2 the same with a front-coded completion dictionary;
+# ef_type3 a heap over the prefix's terms' lists instead of the forward index;
+# ef_type4 Bast and Weber's blocked lists, JERMP_C, default 0.0001),
 # ROUNDS (3), NQ (bench_words' query count, 20000), CHECK (brute-force sample,
 # 300; 0 skips), BENCH_WORDS (default build/rel/bench/bench_words),
 # JERMP_KEEP=DIR keeps the converted files, both indexes and every output in
@@ -87,7 +89,9 @@ cat "$tmp/convert.txt"
 
 echo "== jermp build ($type)"
 t0=$(date +%s.%N)
-"$jd/build/build" "$type" "$tmp/c" -o "$tmp/jermp.idx" >"$tmp/jbuild.log" 2>&1
+jargs=()
+[ "$type" = ef_type4 ] && jargs=(-c "${JERMP_C:-0.0001}")  # Bast and Weber's block parameter (its README)
+"$jd/build/build" "$type" "$tmp/c" -o "$tmp/jermp.idx" "${jargs[@]}" >"$tmp/jbuild.log" 2>&1
 echo "jermp_build $(echo "$(date +%s.%N) - $t0" | bc) s, index_bytes $(stat -c %s "$tmp/jermp.idx") B"
 
 echo "== qac bench_words: build + save the trie and word index (kept), the queries, qac's answers"
