@@ -26,7 +26,11 @@
  * (SNAP.words), freed and loaded back as a start does (trie_words_load, its
  * time and the process's RSS after it, purged too), and the queries run on
  * the loaded index. BENCH_WORDS_QUERIES=FILE also writes the queries to
- * FILE, one a line, before they run (for a peer on the same strings).
+ * FILE, one a line, before they run (for a peer on the same strings);
+ * BENCH_WORDS_QUERIES_FROM=FILE times FILE's lines instead (one query a
+ * line, at most TRIE_MAX_KEY + 8 bytes; NQUERIES is then ignored): e.g.
+ * the queries of one typed-word count alone, as a peer's own benchmark
+ * runs them (tests/bench/jermp_infix.sh).
  * Each query's FASTEST of the 3 passes is reported too (infix10_best_*:
  * per typed-word count, median, p99, p99.9: misses that a pass left in
  * cache count against no one, and a query delayed by the machine in one
@@ -167,6 +171,42 @@ static void qset_alloc(qset *q, size_t want) {
     q->nw = malloc(want * sizeof *q->nw);
     if (!q->buf || !q->off || !q->len || !q->nw) abort();
     q->n = 0;
+}
+
+/* BENCH_WORDS_QUERIES_FROM: FILE's lines as the queries (a query's typed
+ * words counted on ASCII spaces). Returns 0, or 1 after saying why. */
+static int read_queries(const char *path, qset *q) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "bench_words: cannot read %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    size_t lines = 0;
+    for (int c; (c = getc(f)) != EOF;) lines += c == '\n';
+    rewind(f);
+    qset_alloc(q, lines ? lines : 1);
+    char *line = NULL;
+    size_t cap = 0, used = 0;
+    ssize_t l;
+    while (q->n < lines && (l = getline(&line, &cap, f)) > 0) {
+        if (line[l - 1] == '\n') l--;
+        if ((size_t)l > TRIE_MAX_KEY + 8) {
+            fprintf(stderr, "bench_words: %s: a query over %d bytes\n", path, TRIE_MAX_KEY + 8);
+            free(line);
+            fclose(f);
+            return 1;
+        }
+        int nw = 0;
+        for (ssize_t j = 0; j < l; j++) nw += line[j] != ' ' && (j == 0 || line[j - 1] == ' ');
+        memcpy(q->buf + used, line, (size_t)l);
+        q->off[q->n] = used;
+        q->len[q->n] = (size_t)l;
+        q->nw[q->n++] = nw;
+        used += (size_t)l;
+    }
+    free(line);
+    fclose(f);
+    return 0;
 }
 
 /* Draws the queries (see the top of the file). */
@@ -611,7 +651,12 @@ int main(int argc, char **argv) {
         }
     }
     qset q;
-    make_queries(text.data, v, n, nq, &q);
+    const char *from = getenv("BENCH_WORDS_QUERIES_FROM");
+    if (from && *from) {
+        if (read_queries(from, &q)) return 1;
+    } else {
+        make_queries(text.data, v, n, nq, &q);
+    }
     const char *dump = getenv("BENCH_WORDS_QUERIES");
     if (dump && *dump && dump_queries(&q, dump)) return 1;
     free(v);
