@@ -2,7 +2,7 @@
 """tests/bench/jermp_infix.py -- the helper of tests/bench/jermp_infix.sh.
 
   jermp_infix.py filter QUERIES OUT            queries jermp can take -> OUT
-  jermp_infix.py table DIR ROUNDS              the side-by-side table
+  jermp_infix.py table DIR ROUNDS [TAG]        the side-by-side table
   jermp_infix.py check DIR SAMPLE              answers: brute force and agreement
 
 filter: jermp splits a query on spaces, treats every term but the last as a
@@ -11,8 +11,8 @@ terms joined by single spaces (no leading, trailing or double space) in at
 most 120 bytes (MAX_NUM_CHARS_PER_QUERY is 128). Prints queries_kept and
 queries_dropped (with why).
 
-table: DIR/q.kept (the kept queries), DIR/qacR.times and DIR/jermpR.times
-(R = 1..ROUNDS; `words<TAB>best_ns<TAB>query`, each query's fastest of 3
+table: DIR/q.kept (the kept queries), DIR/qacTAGR.times and DIR/jermpTAGR.times
+(R = 1..ROUNDS, TAG default empty; `words<TAB>best_ns<TAB>query`, each query's fastest of 3
 passes), DIR/qac.answers and DIR/jermp.answers (results per query). Per
 typed-word count (1..4, all) over the kept queries: each engine's median,
 p99 (nearest rank) and mean of the per-query best times in each round, the
@@ -110,10 +110,10 @@ def results_per_class(path, queries):
     return {c: s[1] / s[0] for c, s in by.items()}
 
 
-def cmd_table(d, rounds):
+def cmd_table(d, rounds, tag=''):
     queries = read_lines(d + '/q.kept')
     kept = set(queries)
-    rs = {e: [stats('%s/%s%d.times' % (d, e, r), kept) for r in range(1, rounds + 1)]
+    rs = {e: [stats('%s/%s%s%d.times' % (d, e, tag, r), kept) for r in range(1, rounds + 1)]
           for e in ('qac', 'jermp')}
     res = {e: results_per_class('%s/%s.answers' % (d, e), queries) for e in ('qac', 'jermp')}
     for r in range(rounds):
@@ -251,8 +251,8 @@ def main():
     a = sys.argv
     if len(a) == 4 and a[1] == 'filter':
         cmd_filter(a[2], a[3])
-    elif len(a) == 4 and a[1] == 'table':
-        cmd_table(a[2], int(a[3]))
+    elif len(a) in (4, 5) and a[1] == 'table':
+        cmd_table(a[2], int(a[3]), a[4] if len(a) == 5 else '')
     elif len(a) == 4 and a[1] == 'check':
         cmd_check(a[2], int(a[3]))
     else:

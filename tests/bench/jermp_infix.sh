@@ -16,7 +16,7 @@
 # ef_type3 a heap over the prefix's terms' lists instead of the forward index;
 # ef_type4 Bast and Weber's blocked lists, JERMP_C, default 0.0001),
 # ROUNDS (3), NQ (bench_words' query count, 20000), CHECK (brute-force sample,
-# 300; 0 skips), BENCH_WORDS (default build/rel/bench/bench_words),
+# 300; 0 skips), ALONE (1: also time each typed-word count's queries alone, 0 skips), BENCH_WORDS (default build/rel/bench/bench_words),
 # JERMP_KEEP=DIR keeps the converted files, both indexes and every output in
 # DIR and reuses a conversion already there (DIR/convert.txt).
 #
@@ -33,7 +33,12 @@
 #      query alone, k = 10, 3 passes, each query's fastest kept (TIMES files);
 #      the table (jermp_infix.py table) is per typed-word count over the kept
 #      queries, the median of the rounds' figures;
-#   5. jermp_infix.py check: both engines' answers against a brute force of
+#   5. with ALONE=1, ROUNDS more rounds timing each typed-word count's queries
+#      in a run of their own (bench_words BENCH_WORDS_QUERIES_FROM), as
+#      jermp's own benchmark does with its per-length query files: in the
+#      mixed stream a 1-word query follows multi-word ones that walked long
+#      lists and evicted the caches;
+#   6. jermp_infix.py check: both engines' answers against a brute force of
 #      their own semantics on CHECK queries, and how many of all the kept
 #      queries get the same top-10 set from both.
 # It is a benchmark, not a test: without JERMP_DIR it explains and exits 0.
@@ -66,6 +71,7 @@ type=${JERMP_TYPE:-ef_type1}
 rounds=${ROUNDS:-3}
 nq=${NQ:-20000}
 check=${CHECK:-300}
+alone=${ALONE:-1}
 py=$root/tests/bench/jermp_infix.py
 if [ -n "${JERMP_KEEP:-}" ]; then
     tmp=$JERMP_KEEP
@@ -134,7 +140,35 @@ for r in $(seq 1 "$rounds"); do
 done
 echo
 python3 "$py" table "$tmp" "$rounds"
-echo "(qac truncated by its scan limit: $(val infix10_all_truncated "$tmp/qac1.txt") of $nq; load at the end $(load))"
+echo "(qac truncated by its scan limit: $(val infix10_all_truncated "$tmp/qac1.txt") of $nq; load $(load))"
+
+if [ "$alone" = 1 ]; then
+    # each typed-word count's queries ALONE (as jermp's benchmark_conjunctive_topk runs its
+    # per-length query files): no query of another count between them to evict the caches
+    for w in 1 2 3 4; do awk -v w="$w" 'NF == w' "$tmp/q.kept" >"$tmp/q$w.kept"; done
+    for r in $(seq 1 "$rounds"); do
+        if [ $((r % 2)) = 1 ]; then order="jermp qac"; else order="qac jermp"; fi
+        for e in $order; do
+            : >"$tmp/${e}A$r.times"
+            for w in 1 2 3 4; do
+                [ -s "$tmp/q$w.kept" ] || continue
+                if [ "$e" = jermp ]; then
+                    "$jd/build/conjunctive_topk_ns" "$type" "$tmp/jermp.idx" 10 - "$tmp/t.times" \
+                        <"$tmp/q$w.kept" >/dev/null
+                else
+                    BENCH_WORDS_REUSE=1 BENCH_WORDS_QUERIES_FROM="$tmp/q$w.kept" BENCH_WORDS_TIMES="$tmp/t.times" \
+                        "$bw" "$tmp/corpus.tsv" "$nq" "$tmp/qac.snap" >/dev/null
+                fi
+                cat "$tmp/t.times" >>"$tmp/${e}A$r.times"
+            done
+        done
+        echo "round $r alone ($order; load $(load))"
+    done
+    echo
+    echo "== each typed-word count's queries alone (a run per count; 'all' = those runs' times together)"
+    python3 "$py" table "$tmp" "$rounds" A
+    echo "(load at the end $(load))"
+fi
 if [ "$check" -gt 0 ]; then
     echo
     echo "== answers (jermp_infix.py check)"
