@@ -26,13 +26,21 @@
  * (SNAP.words), freed and loaded back as a start does (trie_words_load, its
  * time and the process's RSS after it, purged too), and the queries run on
  * the loaded index. BENCH_WORDS_QUERIES=FILE also writes the queries to
- * FILE, one a line, before they run (for a peer on the same strings).
+ * FILE, one a line, before they run (for a peer on the same strings);
+ * BENCH_WORDS_QUERIES_FROM=FILE times FILE's lines instead (one query a
+ * line, at most TRIE_MAX_KEY + 8 bytes; NQUERIES is then ignored): e.g.
+ * the queries of one typed-word count alone, as a peer's own benchmark
+ * runs them (tests/bench/jermp_infix.sh).
  * Each query's FASTEST of the 3 passes is reported too (infix10_best_*:
  * per typed-word count, median, p99, p99.9: misses that a pass left in
  * cache count against no one, and a query delayed by the machine in one
  * pass is not; the figures an A/B of the query path compares), and
  * BENCH_WORDS_TIMES=FILE writes them, one `words<TAB>ns<TAB>query` line
- * a query, for a per-query comparison of two builds.
+ * a query, for a per-query comparison of two builds (or with a peer:
+ * tests/bench/jermp_infix.sh). BENCH_WORDS_ANSWERS=FILE writes each
+ * query's hits after the passes (an untimed extra call), one line a query:
+ * the keys in order, joined by TABs (a key never holds a TAB: the corpus
+ * is `query<TAB>count`).
  * BENCH_WORDS_REUSE=1 skips the builds: when SNAP and SNAP.words exist
  * (a previous run's, kept by BENCH_WORDS_KEEP=1, or `qac build -o SNAP`
  * of the same corpus), the trie and the word index are loaded from them
@@ -165,6 +173,42 @@ static void qset_alloc(qset *q, size_t want) {
     q->n = 0;
 }
 
+/* BENCH_WORDS_QUERIES_FROM: FILE's lines as the queries (a query's typed
+ * words counted on ASCII spaces). Returns 0, or 1 after saying why. */
+static int read_queries(const char *path, qset *q) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "bench_words: cannot read %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    size_t lines = 0;
+    for (int c; (c = getc(f)) != EOF;) lines += c == '\n';
+    rewind(f);
+    qset_alloc(q, lines ? lines : 1);
+    char *line = NULL;
+    size_t cap = 0, used = 0;
+    ssize_t l;
+    while (q->n < lines && (l = getline(&line, &cap, f)) > 0) {
+        if (line[l - 1] == '\n') l--;
+        if ((size_t)l > TRIE_MAX_KEY + 8) {
+            fprintf(stderr, "bench_words: %s: a query over %d bytes\n", path, TRIE_MAX_KEY + 8);
+            free(line);
+            fclose(f);
+            return 1;
+        }
+        int nw = 0;
+        for (ssize_t j = 0; j < l; j++) nw += line[j] != ' ' && (j == 0 || line[j - 1] == ' ');
+        memcpy(q->buf + used, line, (size_t)l);
+        q->off[q->n] = used;
+        q->len[q->n] = (size_t)l;
+        q->nw[q->n++] = nw;
+        used += (size_t)l;
+    }
+    free(line);
+    fclose(f);
+    return 0;
+}
+
 /* Draws the queries (see the top of the file). */
 static void make_queries(const char *text, const kline *v, size_t n, size_t want, qset *q) {
     double *cum = malloc(n * sizeof *cum), tot = 0;
@@ -274,6 +318,9 @@ static void report_best(const qset *q, const uint64_t *best) {
         printf("infix10_best_%s_median %llu ns\n", nm[c], (unsigned long long)v[m / 2]);
         printf("infix10_best_%s_p99 %llu ns\n", nm[c], (unsigned long long)v[(size_t)((double)m * 0.99)]);
         printf("infix10_best_%s_p999 %llu ns\n", nm[c], (unsigned long long)v[(size_t)((double)m * 0.999)]);
+        double tot = 0;
+        for (size_t i = 0; i < m; i++) tot += (double)v[i];
+        printf("infix10_best_%s_mean %.0f ns\n", nm[c], tot / (double)m);
     }
     free(v);
     const char *path = getenv("BENCH_WORDS_TIMES");
@@ -403,6 +450,24 @@ static void bench_queries(const trie_words *w, const trie *t, const qset *q) {
     }
     report_best(q, best);
     free(best);
+    const char *path = getenv("BENCH_WORDS_ANSWERS");
+    if (path && *path) {
+        FILE *f = fopen(path, "w");
+        if (!f) {
+            fprintf(stderr, "bench_words: cannot write %s: %s\n", path, strerror(errno));
+            exit(1);
+        }
+        for (size_t i = 0; i < q->n; i++) {
+            int tr, n = trie_words_topk(w, t, q->buf + q->off[i], q->len[i], 10, out, &tr);
+            for (int j = 0; j < n; j++)
+                fprintf(f, "%s%.*s", j ? "\t" : "", (int)out[j].hit.keylen, out[j].hit.text);
+            fputc('\n', f);
+        }
+        if (fclose(f)) {
+            fprintf(stderr, "bench_words: cannot write %s: %s\n", path, strerror(errno));
+            exit(1);
+        }
+    }
 }
 
 /* The fuzzy queries: q's first ASCII ones, one edit in the last word. */
@@ -586,7 +651,12 @@ int main(int argc, char **argv) {
         }
     }
     qset q;
-    make_queries(text.data, v, n, nq, &q);
+    const char *from = getenv("BENCH_WORDS_QUERIES_FROM");
+    if (from && *from) {
+        if (read_queries(from, &q)) return 1;
+    } else {
+        make_queries(text.data, v, n, nq, &q);
+    }
     const char *dump = getenv("BENCH_WORDS_QUERIES");
     if (dump && *dump && dump_queries(&q, dump)) return 1;
     free(v);
