@@ -182,7 +182,9 @@ static int read_queries(const char *path, qset *q) {
         return 1;
     }
     size_t lines = 0;
-    for (int c; (c = getc(f)) != EOF;) lines += c == '\n';
+    int last = '\n';
+    for (int c; (c = getc(f)) != EOF; last = c) lines += c == '\n';
+    lines += last != '\n'; /* a last line without its newline */
     rewind(f);
     qset_alloc(q, lines ? lines : 1);
     char *line = NULL;
