@@ -10,7 +10,8 @@
 # JERMP_DIR is a built jermp/autocomplete tree with JERMP_DIR/build/build and
 # JERMP_DIR/build/conjunctive_topk_ns (the ns driver docs/JERMP.md describes,
 # added beside its benchmark_conjunctive_topk). CORPUS defaults to
-# /work/bench-data/corpus-1000000.tsv, else build/bench-data/corpus-1000000.tsv.
+# build/bench-data/corpus-1000000.tsv (tests/bench/run.sh's cache), made with
+# ../shared/tools/synth_queries.py when absent.
 # Environment: JERMP_TYPE (default ef_type1: completion trie + inverted index
 # + forward index; ef_type2 the same with a front-coded completion dictionary;
 # ef_type3 a heap over the prefix's terms' lists instead of the forward index;
@@ -61,8 +62,12 @@ if [ ! -x "$bw" ]; then
     echo "jermp_infix.sh: $bw not built; run: make build/rel/bench/bench_words" >&2
     exit 1
 fi
-corpus=${1:-/work/bench-data/corpus-1000000.tsv}
-[ -s "$corpus" ] || corpus=$root/build/bench-data/corpus-1000000.tsv
+corpus=${1:-$root/build/bench-data/corpus-1000000.tsv}
+shared=${QAC_SHARED:-$root/../shared}
+if [ ! -s "$corpus" ] && [ $# -eq 0 ] && [ -f "$shared/tools/synth_queries.py" ]; then
+    mkdir -p "$(dirname "$corpus")"
+    python3 "$shared/tools/synth_queries.py" corpus 1000000 "$corpus"
+fi
 if [ ! -s "$corpus" ]; then
     echo "jermp_infix.sh: no corpus $corpus (make one: ../shared/tools/synth_queries.py corpus N FILE)" >&2
     exit 1
