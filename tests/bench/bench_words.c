@@ -174,7 +174,8 @@ static void qset_alloc(qset *q, size_t want) {
 }
 
 /* BENCH_WORDS_QUERIES_FROM: FILE's lines as the queries (a query's typed
- * words counted on ASCII spaces). Returns 0, or 1 after saying why. */
+ * words counted on ASCII spaces; a line of no word, or of more than
+ * TRIE_MAX_KEY + 8 bytes, is refused). Returns 0, or 1 after saying why. */
 static int read_queries(const char *path, qset *q) {
     FILE *f = fopen(path, "r");
     if (!f) {
@@ -200,6 +201,12 @@ static int read_queries(const char *path, qset *q) {
         }
         int nw = 0;
         for (ssize_t j = 0; j < l; j++) nw += line[j] != ' ' && (j == 0 || line[j - 1] == ' ');
+        if (nw == 0) { /* (the per-count tally steps by the word count) */
+            fprintf(stderr, "bench_words: %s: line %zu holds no word\n", path, q->n + 1);
+            free(line);
+            fclose(f);
+            return 1;
+        }
         memcpy(q->buf + used, line, (size_t)l);
         q->off[q->n] = used;
         q->len[q->n] = (size_t)l;
